@@ -1,0 +1,46 @@
+"""Typed errors raised by the library.
+
+Every error a caller can act on has its own class, so that a batch job can record
+``type(exc).__name__`` in its manifest and carry on with the next image.
+"""
+
+__all__ = [
+    "SemanticCompressError",
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "UnsupportedImageError",
+    "TargetUnreachableError",
+    "WeightsNotFoundError",
+    "ImageReadError",
+]
+
+
+class SemanticCompressError(Exception):
+    """Base class of every error raised on purpose by this library."""
+
+
+class ImageDecodeError(SemanticCompressError, ValueError):
+    """The input could not be read or decoded as an image (corrupt, truncated, not an image).
+
+    The message names the source (path, URI or ``<bytes>``).
+    """
+
+
+class UnsupportedImageError(SemanticCompressError, ValueError):
+    """The input decoded, but its mode, depth or shape cannot be processed."""
+
+
+class ImageTooLargeError(SemanticCompressError, ValueError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class TargetUnreachableError(SemanticCompressError, ValueError):
+    """A size or byte target cannot be met (the message says what the smallest result is)."""
+
+
+class WeightsNotFoundError(SemanticCompressError, FileNotFoundError):
+    """Pretrained weights for a CNN backbone are not on disk and cannot be downloaded."""
+
+
+class ImageReadError(SemanticCompressError, OSError):
+    """The input's bytes could not be read (missing file, unreachable URI, permission)."""

@@ -1,0 +1,312 @@
+"""Load any supported input into an RGB(A) uint8 array, keeping what re-encoding needs.
+
+Inputs: a local path, an fsspec URI (``gs://``, ``s3://``, ``file://`` ...), ``bytes``, a binary
+file object, a NumPy array or a PIL image. EXIF orientation is applied (Pillow's
+``ImageOps.exif_transpose``); the ICC profile and the EXIF block (with orientation reset) are kept
+so that the output can carry them.
+
+Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
+transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
+``CMYK`` and ``YCbCr``/``LAB`` are converted to RGB; 16-bit and 32-bit integer and float modes are
+scaled to 8 bits by their full range. Animated files (GIF, WebP, APNG) use their first frame.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    ImageDecodeError,
+    ImageReadError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+)
+
+__all__ = [
+    "LoadedImage",
+    "load_image",
+    "as_rgb_array",
+    "read_bytes",
+    "to_pil",
+    "DEFAULT_MAX_PIXELS",
+]
+
+#: Default pixel limit: Pillow's own decompression-bomb threshold (``Image.MAX_IMAGE_PIXELS``,
+#: about 89 megapixels). Larger images raise :class:`ImageTooLargeError`.
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image and what re-encoding it needs.
+
+    Attributes
+    ----------
+    pixels : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        Upright RGB or RGBA pixels.
+    format : str or None
+        Pillow's name of the input encoding (``"JPEG"``, ``"PNG"`` ...), ``None`` for arrays.
+    source : str
+        Where the image came from, for messages (path, URI, ``"<bytes>"``, ``"<array>"``).
+    data : bytes or None
+        The encoded input bytes when the input was encoded (for hashing and size).
+    icc_profile, exif : bytes or None
+        Colour profile and EXIF block to carry to the output (orientation reset to 1).
+    """
+
+    pixels: np.ndarray
+    format: Optional[str] = None
+    source: str = "<array>"
+    data: Optional[bytes] = field(default=None, repr=False)
+    icc_profile: Optional[bytes] = field(default=None, repr=False)
+    exif: Optional[bytes] = field(default=None, repr=False)
+
+    @property
+    def nbytes(self) -> Optional[int]:
+        """Size of the encoded input in bytes, or ``None`` for arrays."""
+        return None if self.data is None else len(self.data)
+
+    @property
+    def size(self):
+        """``(width, height)`` like PIL."""
+        return (self.pixels.shape[1], self.pixels.shape[0])
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.pixels.shape[2] == 4
+
+
+def read_bytes(location: Union[str, os.PathLike]) -> bytes:
+    """Read a local path or any fsspec URI into bytes.
+
+    Raises
+    ------
+    ImageReadError
+        If the file does not exist or cannot be read.
+    """
+    text = os.fspath(location)
+    try:
+        if "://" in text:
+            import fsspec
+
+            with fsspec.open(text, "rb") as fh:
+                return fh.read()
+        with open(text, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{text}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImageReadError(f"{text}: is a directory, not an image file") from exc
+    except (OSError, ValueError, ImportError) as exc:
+        raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
+
+
+def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedImage:
+    """Decode ``source`` into an upright RGB(A) uint8 image.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, file object, ndarray or PIL.Image.Image
+        A path, an fsspec URI, encoded bytes, a binary file object, an array (gray, RGB or RGBA;
+        uint8, uint16, bool or float in [0, 1]) or a PIL image.
+    max_pixels : int, optional
+        Refuse images with more pixels than this (default :data:`DEFAULT_MAX_PIXELS`).
+
+    Returns
+    -------
+    LoadedImage
+
+    Raises
+    ------
+    ImageReadError
+        The bytes could not be read.
+    ImageDecodeError
+        The bytes are not a decodable image (corrupt, truncated, unknown format).
+    UnsupportedImageError
+        The image decoded but has an unusable shape, dtype or values (empty, NaN ...).
+    ImageTooLargeError
+        The image has more than ``max_pixels`` pixels.
+    TypeError
+        ``source`` is of an unsupported type.
+    """
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
+    if limit <= 0:
+        raise ValueError(f"max_pixels must be a positive integer; got {max_pixels!r}")
+
+    if isinstance(source, np.ndarray):
+        pixels = as_rgb_array(source)
+        _check_pixel_limit(pixels.shape[1], pixels.shape[0], limit, "<array>")
+        return LoadedImage(pixels=pixels, source="<array>")
+    if isinstance(source, Image.Image):
+        _check_pixel_limit(source.width, source.height, limit, "<PIL image>")
+        return _from_pil(source, "<PIL image>", data=None)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _decode(bytes(source), "<bytes>", limit)
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        return _decode(read_bytes(name), name, limit)
+    if hasattr(source, "read"):
+        name = getattr(source, "name", "<file object>")
+        return _decode(source.read(), str(name), limit)
+    raise TypeError(
+        "image must be a path, URI, bytes, binary file object, numpy array or PIL image; "
+        f"got {type(source).__name__}"
+    )
+
+
+def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
+    if width * height > limit:
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+            f"{limit:,} (max_pixels)"
+        )
+
+
+def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
+            # for us unless the caller raised the limit) and raises above twice that.
+            pillow_limit = Image.MAX_IMAGE_PIXELS or limit
+            warnings.simplefilter(
+                "error" if limit <= pillow_limit else "ignore", Image.DecompressionBombWarning
+            )
+            img = Image.open(io.BytesIO(data))
+        _check_pixel_limit(img.width, img.height, limit, name)
+        img.load()
+    except ImageTooLargeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"{name}: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(f"{name}: not a recognised image format") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+    return _from_pil(img, name, data=data)
+
+
+def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:
+    fmt = img.format
+    icc = img.info.get("icc_profile") or None
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+    exif = None
+    try:
+        exif_obj = img.getexif()
+        if len(exif_obj):
+            exif_obj[0x0112] = 1  # orientation already applied
+            exif = exif_obj.tobytes()
+    except Exception:  # a broken EXIF block must not lose the image
+        exif = None
+    pixels = _pil_to_array(img, name)
+    return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc, exif=exif)
+
+
+def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
+    if img.width < 1 or img.height < 1:
+        raise UnsupportedImageError(f"{name}: empty image ({img.width}x{img.height})")
+    mode = img.mode
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            arr = arr / 65535.0
+        else:
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            if mode == "I" and lo >= 0 and hi <= 65535:
+                arr = arr / (65535.0 if hi > 255 else 255.0)
+            else:
+                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+        return as_rgb_array(np.clip(arr, 0.0, 1.0))
+    target = "RGBA" if has_alpha else "RGB"
+    try:
+        converted = img.convert(target)
+    except (OSError, ValueError) as exc:
+        raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc
+    return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+
+
+def as_rgb_array(image, drop_alpha: bool = False) -> np.ndarray:
+    """Return ``image`` (array or PIL) as a contiguous uint8 array of shape (H, W, 3|4).
+
+    Parameters
+    ----------
+    image : ndarray or PIL.Image.Image
+        Gray (H, W) or (H, W, 1), RGB (H, W, 3) or RGBA (H, W, 4). dtype uint8, bool, other
+        integers (scaled by their range: uint16 by 65535) or float in [0, 1] (clipped).
+    drop_alpha : bool
+        Return RGB even when the input has alpha.
+
+    Raises
+    ------
+    UnsupportedImageError
+        Empty arrays, unsupported shapes, or non-finite float values.
+    TypeError
+        Neither an array nor a PIL image.
+    """
+    if isinstance(image, Image.Image):
+        arr = _pil_to_array(image, "<PIL image>")
+    elif isinstance(image, np.ndarray):
+        arr = _array_to_u8(image)
+    else:
+        raise TypeError(f"image must be a numpy array or PIL image; got {type(image).__name__}")
+    if drop_alpha and arr.shape[2] == 4:
+        arr = np.ascontiguousarray(arr[:, :, :3])
+    return arr
+
+
+def _array_to_u8(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise UnsupportedImageError(
+            f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}"
+        )
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise UnsupportedImageError(f"image array is empty: shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.bool_:
+        out = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise UnsupportedImageError("image array contains NaN or infinite values")
+        out = np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        if arr.dtype == np.uint16:
+            out = (arr.astype(np.uint32) * 255 + 32767) // 65535
+            out = out.astype(np.uint8)
+        elif arr.min() >= 0 and arr.max() <= 255:
+            out = arr.astype(np.uint8)
+        else:
+            raise UnsupportedImageError(
+                f"integer image array of dtype {arr.dtype} must hold values in 0..255 "
+                f"(got {arr.min()}..{arr.max()}; range of the dtype {info.min}..{info.max})"
+            )
+    else:
+        raise UnsupportedImageError(f"unsupported image array dtype {arr.dtype}")
+    if out.ndim == 2:
+        out = np.repeat(out[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(out)
+
+
+def to_pil(pixels: np.ndarray) -> Image.Image:
+    """PIL image (``RGB`` or ``RGBA``) of a uint8 (H, W, 3|4) array."""
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGBA" if pixels.shape[2] == 4 else "RGB")

@@ -1,0 +1,79 @@
+"""String enums for every option, validated once at the public edge.
+
+Each enum accepts its plain string value (``Method("hybrid")``); :func:`parse_option` turns
+a bad value into a ``ValueError`` that names the parameter and the accepted values.
+"""
+from enum import Enum
+from typing import Type, TypeVar
+
+__all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "parse_option"]
+
+
+class Method(str, Enum):
+    """How the pixel budget is reached."""
+
+    SEAM_CARVING = "seam_carving"
+    SMART_CROP = "smart_crop"
+    HYBRID = "hybrid"
+    JPEG = "jpeg"
+
+
+class EnergyMode(str, Enum):
+    """Seam cost: backward (energy of removed pixels) or forward (energy inserted by removal)."""
+
+    BACKWARD = "backward"
+    FORWARD = "forward"
+
+
+class SeamOrder(str, Enum):
+    """Order of vertical and horizontal seams when both sides shrink.
+
+    ``width_first`` / ``height_first`` remove all seams of one direction first (as li-plus
+    seam-carving does); ``auto`` removes seams in blocks, each block in the direction whose
+    cheapest seam costs least per pixel (a greedy version of Avidan & Shamir's optimal order).
+    """
+
+    AUTO = "auto"
+    WIDTH_FIRST = "width_first"
+    HEIGHT_FIRST = "height_first"
+
+
+class ImageFormat(str, Enum):
+    """Output encodings. ``auto`` keeps the input's format where it can be written."""
+
+    AUTO = "auto"
+    JPEG = "jpeg"
+    WEBP = "webp"
+    PNG = "png"
+    AVIF = "avif"
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def parse_option(enum_cls: Type[E], value, name: str) -> E:
+    """Return ``value`` as a member of ``enum_cls``.
+
+    Parameters
+    ----------
+    enum_cls : Enum subclass
+        The accepted values.
+    value : str or enum_cls
+        What the caller passed; case and ``-`` vs ``_`` are forgiven.
+    name : str
+        The parameter name, used in the error message.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not one of the accepted values.
+    """
+    if isinstance(value, enum_cls):
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower().replace("-", "_")
+        for member in enum_cls:
+            if member.value == key:
+                return member
+    accepted = ", ".join(repr(m.value) for m in enum_cls)
+    raise ValueError(f"{name} must be one of {accepted}; got {value!r}")
