@@ -11,6 +11,7 @@ __all__ = [
     "UnsupportedImageError",
     "TargetUnreachableError",
     "WeightsNotFoundError",
+    "InvalidWeightsError",
     "ImageReadError",
 ]
 
@@ -40,6 +41,10 @@ class TargetUnreachableError(SemanticCompressError, ValueError):
 
 class WeightsNotFoundError(SemanticCompressError, FileNotFoundError):
     """Pretrained weights for a CNN backbone are not on disk and cannot be downloaded."""
+
+
+class InvalidWeightsError(SemanticCompressError, ValueError):
+    """A weights file exists but cannot be read or does not fit the backbone's architecture."""
 
 
 class ImageReadError(SemanticCompressError, OSError):

@@ -1,13 +1,13 @@
 """Gradient (backward) energy: L1 norm of the Sobel or Scharr derivatives of the luma."""
 from __future__ import annotations
 
+from enum import Enum
+
 import numpy as np
 from scipy import ndimage
 
 from ..options import parse_option
 from .base import CarvingTerms, EnergyFunction
-
-from enum import Enum
 
 __all__ = ["GradientEnergyFunction", "luma_u8", "sobel_l1"]
 
@@ -74,4 +74,9 @@ class GradientEnergyFunction(EnergyFunction):
         if self.operator is GradientOperator.SOBEL:
             # Exactly the kernel's dynamic term: nothing static, updated near each seam.
             return CarvingTerms(static=None, gradient_weight=1.0)
-        return CarvingTerms(static=self.compute(rgb).astype(np.float32), gradient_weight=0.0)
+        return self.terms_from_map(self.compute(rgb))
+
+    def terms_from_map(self, energy: np.ndarray) -> CarvingTerms:
+        if self.operator is GradientOperator.SOBEL:
+            return CarvingTerms(static=None, gradient_weight=1.0)
+        return CarvingTerms(static=np.asarray(energy, dtype=np.float32), gradient_weight=0.0)

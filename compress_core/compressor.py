@@ -1,0 +1,531 @@
+"""SemanticCompressor: decode, energy, retarget (carve / crop / hybrid), encode to a target."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from . import codec
+from .analysis import energy_statistics, retained_energy_ratio
+from .crop import best_window
+from .energy.base import EnergyFunction
+from .errors import TargetUnreachableError
+from .hybrid import HybridPolicy, resample, retarget
+from .images import load_image, to_pil
+from .options import ImageFormat, Method, parse_option
+from .quality import QualityMetric, score
+from .seams.carver import SeamCarver
+from .targets import check_positive_int, free_shape, plan_size
+
+__all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
+
+log = logging.getLogger(__name__)
+
+#: Linear factors tried when a byte budget needs fewer pixels (applied to the retargeted image).
+_BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
+
+
+@dataclass
+class CompressionResult:
+    """The outcome of :meth:`SemanticCompressor.compress`.
+
+    Attributes
+    ----------
+    pixels : ndarray of uint8 (h, w, 3|4)
+        The output pixels (``image`` is the same as a PIL image).
+    data : bytes
+        The encoded output; ``save()`` writes exactly these bytes.
+    format : str
+        Pillow's name of the output encoding (``"JPEG"``, ``"WEBP"``, ``"PNG"``, ``"AVIF"``).
+    quality : int or None
+        Encoder quality (None for PNG).
+    original_size : (int, int)
+        Input ``(width, height)`` after EXIF orientation.
+    original_bytes : int
+        Encoded input size; for arrays and PIL images, the raw pixel bytes (H*W*C).
+    input_format : str or None
+    method : str
+    energy : dict
+        The energy function's ``describe()`` (name and parameters).
+    energy_stats : dict
+        :func:`compress_core.analysis.energy_statistics` of the input's energy map.
+    retained_energy_ratio : float
+        Share of the input's energy on pixels that survive cropping and carving
+        (resampling keeps every region, so pure scaling gives 1.0).
+    seams : dict
+        ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
+    crop_box : tuple or None
+        ``(left, top, right, bottom)`` of the crop in input coordinates, if any.
+    operations : dict
+        What the method did (the hybrid split; see :class:`compress_core.hybrid.HybridPlan`).
+    timings : dict
+        Milliseconds: ``decode_ms``, ``energy_ms``, ``resize_ms``, ``encode_ms``, ``total_ms``.
+    params : dict
+        The ``compress()`` arguments that shaped this result.
+    source : str
+        Where the input came from.
+    input_sha256 : str or None
+        SHA-256 of the encoded input bytes.
+    """
+
+    pixels: np.ndarray
+    data: bytes
+    format: str
+    quality: Optional[int]
+    original_size: Tuple[int, int]
+    original_bytes: int
+    input_format: Optional[str] = None
+    method: str = "hybrid"
+    energy: Dict[str, Any] = field(default_factory=dict)
+    energy_stats: Dict[str, float] = field(default_factory=dict)
+    retained_energy_ratio: float = 1.0
+    seams: Dict[str, int] = field(default_factory=lambda: {"vertical": 0, "horizontal": 0})
+    crop_box: Optional[Tuple[int, int, int, int]] = None
+    operations: Dict[str, Any] = field(default_factory=dict)
+    timings: Dict[str, float] = field(default_factory=dict)
+    params: Dict[str, Any] = field(default_factory=dict)
+    source: str = "<array>"
+    input_sha256: Optional[str] = None
+    icc_profile: Optional[bytes] = field(default=None, repr=False)
+    exif: Optional[bytes] = field(default=None, repr=False)
+
+    ok = True
+
+    @property
+    def image(self):
+        """The output as a PIL image."""
+        return to_pil(self.pixels)
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        """Output ``(width, height)``."""
+        return (self.pixels.shape[1], self.pixels.shape[0])
+
+    @property
+    def compressed_bytes(self) -> int:
+        return len(self.data)
+
+    @property
+    def compression_ratio(self) -> float:
+        """``compressed_bytes / original_bytes`` (smaller is more compression)."""
+        return self.compressed_bytes / self.original_bytes if self.original_bytes else float("nan")
+
+    @property
+    def pixel_ratio(self) -> float:
+        """Output pixels / input pixels."""
+        w, h = self.original_size
+        return (self.size[0] * self.size[1]) / float(w * h)
+
+    @property
+    def extension(self) -> str:
+        """File suffix of the output format (``".jpg"`` ...)."""
+        return codec.extension(self.format.lower())
+
+    def save(self, path_or_uri: Union[str, os.PathLike]) -> str:
+        """Write the encoded output to a local path or any fsspec URI.
+
+        The stored bytes are written as they are; a suffix that names another format
+        (``.png`` for a JPEG result ...) re-encodes to that format. Local files are written
+        atomically (temporary file + rename).
+
+        Returns
+        -------
+        str
+            The path or URI written.
+        """
+        target = os.fspath(path_or_uri)
+        data = self.data
+        wanted = codec.format_from_suffix(target)
+        if wanted is not None and wanted.value != self.format.lower():
+            quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
+            if quality is not None:
+                lo, hi, _ = codec.QUALITY_RANGE[wanted]
+                quality = min(max(quality, lo), hi)
+            data = codec.encode(self.pixels, wanted, quality, self.icc_profile, self.exif)
+        write_bytes(target, data)
+        return target
+
+
+@dataclass
+class FailedCompression:
+    """An input that could not be compressed (``compress_batch(..., on_error="return")``)."""
+
+    source: str
+    error: BaseException
+
+    ok = False
+
+    @property
+    def error_type(self) -> str:
+        return type(self.error).__name__
+
+
+def write_bytes(target: str, data: bytes) -> None:
+    """Write ``data`` to a local path (atomically) or an fsspec URI (one put)."""
+    if "://" in target and not target.startswith("file://"):
+        import fsspec
+
+        with fsspec.open(target, "wb") as fh:
+            fh.write(data)
+        return
+    if target.startswith("file://"):
+        target = target[len("file://"):]
+    folder = os.path.dirname(os.path.abspath(target))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _default_energy() -> EnergyFunction:
+    from . import energy
+
+    factory = getattr(energy, "default_energy", None)
+    return factory() if factory is not None else energy.GradientEnergyFunction()
+
+
+class SemanticCompressor:
+    """Shrink photos while keeping what matters in them.
+
+    Parameters
+    ----------
+    energy_function : EnergyFunction, optional
+        Importance map. Default: :func:`compress_core.energy.default_energy` (see README).
+    quality_metric : {"perceptual", "psnr"}
+        How candidates that fit a byte budget are compared (SSIM on luma, or PSNR).
+    energy_mode : {"backward", "forward"}
+        Seam cost used by ``seam_carving`` and ``hybrid``.
+    policy : HybridPolicy, optional
+        Thresholds of the hybrid method.
+    max_pixels : int, optional
+        Largest input accepted (decompression-bomb guard; default Pillow's limit).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid parameters.
+    """
+
+    def __init__(self, energy_function: Optional[EnergyFunction] = None,
+                 quality_metric: str = "perceptual", energy_mode: str = "backward",
+                 policy: Optional[HybridPolicy] = None, max_pixels: Optional[int] = None):
+        if energy_function is not None and not isinstance(energy_function, EnergyFunction):
+            raise TypeError("energy_function must be an EnergyFunction instance "
+                            f"(e.g. GradientEnergyFunction()); got {type(energy_function).__name__}")
+        self.energy_function = energy_function if energy_function is not None else _default_energy()
+        self.quality_metric = parse_option(QualityMetric, quality_metric, "quality_metric")
+        self.energy_mode = energy_mode
+        SeamCarver(energy_mode=energy_mode)  # validates energy_mode
+        self.policy = policy or HybridPolicy()
+        self.max_pixels = check_positive_int(max_pixels, "max_pixels")
+
+    # ------------------------------------------------------------------------------ API
+    def compress(self, image, target_bytes: Optional[int] = None,
+                 target_pixels: Optional[int] = None, max_dimension: Optional[int] = None,
+                 scale: Optional[float] = None, method: str = "hybrid",
+                 preserve_aspect: bool = True, show_progress: bool = True,
+                 target_width: Optional[int] = None, target_height: Optional[int] = None,
+                 format: str = "auto", quality: Optional[int] = None,
+                 max_pixels: Optional[int] = None) -> CompressionResult:
+        """Compress one image to the strictest of the given targets.
+
+        Parameters
+        ----------
+        image : str, os.PathLike, bytes, ndarray or PIL.Image.Image
+            Path, fsspec URI, encoded bytes, array (gray/RGB/RGBA, uint8 or float in [0, 1])
+            or PIL image.
+        target_bytes : int, optional
+            Largest encoded size. Reached by quality search, then by fewer pixels.
+        target_pixels : int, optional
+            Largest ``width * height``.
+        max_dimension : int, optional
+            Largest side.
+        scale : float, optional
+            Multiplies each side (> 1 enlarges).
+        method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
+            ``jpeg`` re-encodes without changing the geometry.
+        preserve_aspect : bool
+            Keep the aspect ratio (to within a pixel). ``False`` lets the method choose the
+            shape of an area target, or keeps the other side of a one-sided target.
+        show_progress : bool
+            tqdm progress bar for seam carving.
+        target_width, target_height : int, optional
+            Exact output size (one alone: see ``preserve_aspect``).
+        format : {"auto", "jpeg", "webp", "png", "avif"}
+            Output encoding; ``auto`` keeps the input's when possible (JPEG for ``method="jpeg"``).
+        quality : int, optional
+            Encoder quality (with ``target_bytes``: the highest quality tried).
+        max_pixels : int, optional
+            Overrides the compressor's input pixel limit.
+
+        Returns
+        -------
+        CompressionResult
+
+        Raises
+        ------
+        ValueError, TypeError
+            Invalid parameters (the message names the parameter and the accepted values), or no
+            size target for a method that needs one.
+        ImageReadError, ImageDecodeError, UnsupportedImageError, ImageTooLargeError
+            The input cannot be used.
+        TargetUnreachableError
+            ``target_bytes`` is below the smallest possible encoding.
+        """
+        t_start = time.perf_counter()
+        method = parse_option(Method, method, "method")
+        target_bytes = check_positive_int(target_bytes, "target_bytes")
+        fmt_requested = parse_option(ImageFormat, format, "format")
+        if not isinstance(preserve_aspect, (bool, np.bool_)):
+            raise TypeError(f"preserve_aspect must be True or False; got {preserve_aspect!r}")
+        # validate size parameters before the (possibly expensive) decode
+        plan_size(1, 1, target_width=target_width, target_height=target_height, scale=scale,
+                  target_pixels=target_pixels, max_dimension=max_dimension,
+                  preserve_aspect=preserve_aspect)
+        has_size = any(v is not None for v in (target_width, target_height, scale,
+                                                target_pixels, max_dimension))
+        if method is Method.JPEG and has_size:
+            raise ValueError("method='jpeg' re-encodes without resizing; use method 'hybrid', "
+                             "'seam_carving' or 'smart_crop' with size targets")
+        if method is not Method.JPEG and not has_size and target_bytes is None:
+            raise ValueError(
+                "give at least one target: scale, target_width, target_height, target_pixels, "
+                "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
+
+        loaded = load_image(image, max_pixels=max_pixels or self.max_pixels)
+        t_decoded = time.perf_counter()
+        if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
+            fmt = codec.resolve_format(ImageFormat.JPEG)
+        else:
+            fmt = codec.resolve_format(fmt_requested, loaded.format)
+        if quality is not None:
+            codec.encode(np.zeros((1, 1, 3), np.uint8), fmt, quality)  # validates the range
+
+        pixels = loaded.pixels
+        h0, w0 = pixels.shape[:2]
+        energy = self.energy_function(pixels[..., :3])
+        t_energy = time.perf_counter()
+
+        plan = plan_size(w0, h0, target_width=target_width, target_height=target_height,
+                         scale=scale, target_pixels=target_pixels, max_dimension=max_dimension,
+                         preserve_aspect=preserve_aspect)
+        geometry = self._retarget(pixels, energy, plan, method, show_progress)
+        out, kept, seams, crop_box, operations = geometry
+        t_resized = time.perf_counter()
+
+        if target_bytes is not None:
+            data, used_quality, out = self._encode_to_budget(
+                out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
+        else:
+            used_quality = quality if quality is not None else codec.default_quality(fmt)
+            data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
+        t_encoded = time.perf_counter()
+
+        stats = energy_statistics(energy)
+        extra = getattr(self.energy_function, "last_weights", None)
+        if extra:
+            stats["weights"] = dict(extra)
+        ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
+        return CompressionResult(
+            pixels=out,
+            data=data,
+            format=codec._PIL_NAME[fmt],
+            quality=used_quality if fmt in codec.QUALITY_RANGE else None,
+            original_size=(w0, h0),
+            original_bytes=loaded.nbytes if loaded.nbytes is not None else int(pixels.nbytes),
+            input_format=loaded.format,
+            method=method.value,
+            energy=self.energy_function.describe(),
+            energy_stats=stats,
+            retained_energy_ratio=(retained_energy_ratio(energy, kept)
+                                   if kept is not None else 1.0),
+            seams=seams,
+            crop_box=crop_box,
+            operations=operations,
+            timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
+                     "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
+                     "total_ms": ms(t_start, t_encoded)},
+            params={"method": method.value, "target_bytes": target_bytes,
+                    "target_pixels": target_pixels, "max_dimension": max_dimension,
+                    "scale": scale, "preserve_aspect": bool(preserve_aspect),
+                    "target_width": target_width, "target_height": target_height,
+                    "format": fmt.value, "quality": quality,
+                    "energy_mode": SeamCarver(energy_mode=self.energy_mode).energy_mode.value},
+            source=loaded.source,
+            input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
+            icc_profile=loaded.icc_profile,
+            exif=loaded.exif,
+        )
+
+    def compress_batch(self, images, on_error: str = "raise", show_progress: bool = True,
+                       **kwargs) -> List[Union[CompressionResult, FailedCompression]]:
+        """Compress many images with the same settings (the energy model is loaded once).
+
+        Parameters
+        ----------
+        images : iterable
+            Anything :meth:`compress` accepts.
+        on_error : {"raise", "return"}
+            ``raise``: the first failure propagates. ``return``: a failure becomes a
+            :class:`FailedCompression` (``.ok`` is False) in its place and the rest go on.
+        show_progress : bool
+            A tqdm bar over the images.
+        **kwargs
+            Passed to :meth:`compress`.
+        """
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}")
+        items = list(images)
+        results: List[Union[CompressionResult, FailedCompression]] = []
+        iterator = items
+        if show_progress and len(items) > 1:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(items, desc="compressing", unit="image")
+        for item in iterator:
+            try:
+                results.append(self.compress(item, show_progress=False, **kwargs))
+            except Exception as exc:  # noqa: BLE001 - reported per item
+                if on_error == "raise":
+                    raise
+                name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"<{type(item).__name__}>"
+                log.warning("compress failed for %s: %s: %s", name, type(exc).__name__, exc)
+                results.append(FailedCompression(source=name, error=exc))
+        return results
+
+    def analyze_content(self, image) -> Dict[str, Any]:
+        """Energy statistics of an image (see :func:`compress_core.analysis.analyze_energy`).
+
+        Returns
+        -------
+        dict
+            At least ``mean_energy``, ``std_energy``, ``high_importance_ratio``, percentiles
+            ``p05`` ... ``p95``, plus the image size and the energy's description.
+        """
+        from . import analysis
+
+        loaded = load_image(image, max_pixels=self.max_pixels)
+        energy = self.energy_function(loaded.pixels[..., :3])
+        analyze = getattr(analysis, "analyze_energy", None)
+        stats = analyze(energy) if analyze else energy_statistics(energy)
+        stats.update({"width": loaded.size[0], "height": loaded.size[1],
+                      "energy": self.energy_function.describe()})
+        return stats
+
+    # ------------------------------------------------------------------------ internals
+    def _carver(self, show_progress: bool) -> SeamCarver:
+        return SeamCarver(energy_function=self.energy_function, energy_mode=self.energy_mode,
+                          show_progress=show_progress)
+
+    def _retarget(self, pixels, energy, plan, method: Method, show_progress: bool):
+        """Geometry step. Returns (pixels, kept mask or None, seams, crop_box, operations)."""
+        h0, w0 = pixels.shape[:2]
+        no_seams = {"vertical": 0, "horizontal": 0}
+        if plan is None:
+            return pixels, None, no_seams, None, {"resize": None}
+        tw, th = plan.size
+        if plan.free_shape and method is not Method.JPEG:
+            tw, th = free_shape(energy, tw * th)
+        if (tw, th) == (w0, h0):
+            return pixels, None, no_seams, None, {"resize": None}
+        terms = self.energy_function.terms_from_map(energy)
+
+        if method is Method.SEAM_CARVING:
+            result = self._carver(show_progress).carve(
+                pixels, target_height=th, target_width=tw, energy_terms=terms)
+            seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
+            return (result.pixels, result.kept_mask((h0, w0)), seams, None,
+                    {"seam_carving": dict(seams)})
+
+        if method is Method.SMART_CROP:
+            if tw <= w0 and th <= h0:
+                left, top = best_window(energy, tw, th)
+                box = (left, top, left + tw, top + th)
+                out = np.ascontiguousarray(pixels[top:top + th, left:left + tw])
+                scaled_from = None
+            else:  # the target is larger on some side: crop to its aspect, then resample
+                f = min(w0 / tw, h0 / th)
+                cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
+                left, top = best_window(energy, cw, ch)
+                box = (left, top, left + cw, top + ch)
+                out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
+                scaled_from = (cw, ch)
+            kept = np.zeros((h0, w0), dtype=bool)
+            kept[box[1]:box[3], box[0]:box[2]] = True
+            return out, kept, no_seams, box, {"crop": box, "scaled_from": scaled_from}
+
+        # hybrid
+        if tw >= w0 and th >= h0:
+            out = resample(pixels, tw, th)
+            return out, None, no_seams, None, {"scaled_from": (w0, h0), "target_size": (tw, th)}
+        out, hplan, source = retarget(pixels, energy, terms, (tw, th),
+                                      self._carver(show_progress), self.policy)
+        kept = np.zeros(h0 * w0, dtype=bool)
+        kept[source.ravel()] = True
+        seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
+        return out, kept.reshape(h0, w0), seams, hplan.margin_crop, hplan.as_dict()
+
+    def _encode_to_budget(self, pixels, fmt, target_bytes, max_quality, loaded, allow_resize):
+        """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
+
+        Candidates are the retargeted image and Lanczos downscales of it by 0.85**k; each gets
+        the highest quality that fits, and the one scoring best on ``quality_metric`` (against
+        the retargeted image) wins. The search stops two candidates after the first fit, or at
+        the first candidate that fits at full quality.
+        """
+        meta = dict(icc_profile=loaded.icc_profile, exif=loaded.exif)
+        top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
+        h, w = pixels.shape[:2]
+        best = None
+        smallest = None
+        tried_after_fit = 0
+        last_size = None
+        for factor in (1.0,) + (_BUDGET_SCALES if allow_resize else ()):
+            cw, ch = max(1, int(round(w * factor))), max(1, int(round(h * factor)))
+            if (cw, ch) == last_size:
+                continue
+            last_size = (cw, ch)
+            candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
+            try:
+                data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta)
+            except TargetUnreachableError as exc:
+                smallest = exc.smallest_bytes if smallest is None else min(smallest, exc.smallest_bytes)
+                if best is not None:
+                    break
+                if max(cw, ch) <= 8:
+                    break
+                continue
+            full_quality = q is None or q >= (top_quality or 0)
+            value = score(codec.decode_pixels(data), pixels, self.quality_metric)
+            if best is None or value > best[0]:
+                best = (value, data, q, candidate)
+            if full_quality:
+                break
+            tried_after_fit += 1
+            if tried_after_fit > 2:
+                break
+        if best is None:
+            raise TargetUnreachableError(
+                f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
+                f"encoding found is {smallest} bytes"
+                + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)"))
+        return best[1], best[2], best[3]
+
+
+def compress_image(image, energy_function: Optional[EnergyFunction] = None,
+                   quality_metric: str = "perceptual", **kwargs) -> CompressionResult:
+    """One-liner: ``SemanticCompressor(energy_function, quality_metric).compress(image, **kwargs)``."""
+    return SemanticCompressor(energy_function=energy_function,
+                              quality_metric=quality_metric).compress(image, **kwargs)

@@ -1,0 +1,220 @@
+"""Hybrid retargeting: crop, carve and scale, split per image (multi-operator retargeting in
+the spirit of Rubinstein, Shamir & Avidan 2009).
+
+For an input W x H and a target w x h the policy first makes the aspect right, then scales:
+
+1. **Aspect change** (the target is relatively narrower or wider). ``D`` columns (or rows) must
+   go. In order:
+
+   a. *Margin crop*: the largest crop of the ``D`` whose removed margins hold less than
+      ``crop_density`` (0.5) of the image's mean energy density: cheap, no distortion.
+   b. *Carve*: seams are removed while the mean energy of a seam stays under
+      ``carve_density`` (0.6) of the image's mean kernel energy: content-aware, cheap seams only.
+   c. *Squeeze*: what is left is absorbed by the final (non-uniform) Lanczos resampling, up to a
+      stretch factor of ``max_squeeze`` (1.33) between the two axes.
+   d. *Best-window crop*: whatever the squeeze cannot absorb is cropped around the most energy.
+
+2. **Scale**: the result is resampled with Lanczos to exactly w x h. With the aspect kept (the
+   free-aspect regime), margins are cropped first only where they are nearly empty (density under
+   ``free_crop_density``, 0.25), so that the content keeps more pixels; otherwise this is plain
+   Lanczos scaling, which keeps an image's meaning best when the aspect may stay.
+
+Enlarging sides are resampled. Every step is recorded in :class:`HybridPlan` (and in
+``CompressionResult.operations``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+from .crop import best_window, window_sums
+from .energy.base import CarvingTerms
+
+__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample"]
+
+
+@dataclass(frozen=True)
+class HybridPolicy:
+    """Thresholds of the hybrid policy (see module docs). Densities are relative to the mean."""
+
+    crop_density: float = 0.5
+    carve_density: float = 0.6
+    max_squeeze: float = 1.33
+    free_crop_density: float = 0.25
+
+
+@dataclass
+class HybridPlan:
+    """What the hybrid method did to one image."""
+
+    input_size: Tuple[int, int]
+    target_size: Tuple[int, int]
+    margin_crop: Optional[Tuple[int, int, int, int]] = None  # input coordinates
+    carved_vertical: int = 0
+    carved_horizontal: int = 0
+    extra_crop: Optional[Tuple[int, int, int, int]] = None  # coordinates after carving
+    squeeze: float = 1.0  # stretch between axes introduced by the final resampling
+    scaled_from: Optional[Tuple[int, int]] = None
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def resample(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Lanczos resampling of uint8 (H, W, C) pixels to ``width`` x ``height``."""
+    if pixels.shape[1] == width and pixels.shape[0] == height:
+        return pixels
+    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    img = Image.fromarray(np.ascontiguousarray(pixels), mode)
+    return np.asarray(img.resize((width, height), Image.Resampling.LANCZOS))
+
+
+def _kernel_mean_energy(pixels: np.ndarray, terms: CarvingTerms, forward: bool) -> float:
+    """Mean per-pixel energy as the seam kernel sees it (static + gradient term)."""
+    from .energy.gradient import luma_u8, sobel_l1
+
+    gray = luma_u8(pixels[..., :3]).astype(np.float32)
+    if forward:
+        grad = np.abs(gray[:, 2:] - gray[:, :-2]).mean() if gray.shape[1] > 2 else 0.0
+    else:
+        grad = float(sobel_l1(gray).mean())
+    static = float(terms.static.mean()) if terms.static is not None else 0.0
+    return static + terms.gradient_weight * float(grad)
+
+
+def _margin_crop_amount(profile_sums, removed_max: int, density: float) -> int:
+    """Largest ``c <= removed_max`` whose best (W-c)-window loses < density * mean per line."""
+    total = float(profile_sums[-1]) if len(profile_sums) else 0.0
+    n = len(profile_sums) - 1
+    if total <= 0 or removed_max <= 0:
+        return removed_max if total <= 0 else 0
+    mean_line = total / n
+    best = 0
+    for c in range(1, removed_max + 1):
+        keep = n - c
+        window = np.max(profile_sums[keep:] - profile_sums[:n - keep + 1])
+        if total - window <= density * mean_line * c:
+            best = c
+    return best
+
+
+def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
+             carver, policy: HybridPolicy = HybridPolicy()):
+    """Run the hybrid policy.
+
+    Parameters
+    ----------
+    pixels : uint8 (H, W, C)
+    energy : float32 (H, W)
+        Importance map (for crops and statistics).
+    terms : CarvingTerms
+        The seam kernel's view of the same energy.
+    target : (width, height)
+    carver : SeamCarver
+        Carries the seam options (energy mode, progress).
+    policy : HybridPolicy
+
+    Returns
+    -------
+    out : uint8 (h, w, C)
+    plan : HybridPlan
+    source : int32 (h', w') or None
+        Flat input index of each pixel before the final resampling (for retained energy).
+    """
+    h0, w0 = pixels.shape[:2]
+    tw, th = target
+    plan = HybridPlan(input_size=(w0, h0), target_size=(tw, th))
+    source = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
+    cur, cur_energy, cur_static = pixels, energy.astype(np.float64), terms.static
+
+    def crop(box):
+        nonlocal cur, cur_energy, cur_static, source
+        l, t, r, b = box
+        cur = cur[t:b, l:r]
+        cur_energy = cur_energy[t:b, l:r]
+        source = source[t:b, l:r]
+        if cur_static is not None:
+            cur_static = np.ascontiguousarray(cur_static[t:b, l:r])
+
+    target_aspect = tw / th
+    if abs(w0 - h0 * target_aspect) >= 1.0 and abs(h0 - w0 / target_aspect) >= 1.0:
+        vertical = w0 / h0 > target_aspect  # too wide: remove columns
+        if vertical:
+            need = int(round(w0 - h0 * target_aspect))
+            profile = np.concatenate([[0.0], np.cumsum(cur_energy.sum(axis=0))])
+        else:
+            need = int(round(h0 - w0 / target_aspect))
+            profile = np.concatenate([[0.0], np.cumsum(cur_energy.sum(axis=1))])
+        # a. margin crop
+        c = _margin_crop_amount(profile, need, policy.crop_density)
+        if c:
+            if vertical:
+                left, _ = best_window(cur_energy, w0 - c, h0)
+                box = (left, 0, left + w0 - c, h0)
+            else:
+                _, top = best_window(cur_energy, w0, h0 - c)
+                box = (0, top, w0, top + h0 - c)
+            plan.margin_crop = box
+            crop(box)
+        remaining = need - c
+        # b. carve while cheap
+        if remaining > 0:
+            local_terms = CarvingTerms(static=cur_static, gradient_weight=terms.gradient_weight)
+            forward = carver.energy_mode.value == "forward"
+            limit = policy.carve_density * _kernel_mean_energy(cur, local_terms, forward)
+            out, new_static, local, removed = carver.carve_while_cheap(
+                np.ascontiguousarray(cur), local_terms, remaining, vertical, limit)
+            energy_flat = cur_energy.ravel()
+            cur, cur_static = out, new_static
+            cur_energy = energy_flat[local]
+            source = source.ravel()[local]
+            if vertical:
+                plan.carved_vertical = removed
+            else:
+                plan.carved_horizontal = removed
+            remaining -= removed
+        # c/d. squeeze what the resampling may absorb, crop the rest
+        if remaining > 0:
+            h1, w1 = cur.shape[:2]
+            if vertical:
+                # widest width the final resampling may squeeze into the target aspect
+                max_w = int(np.floor(h1 * target_aspect * policy.max_squeeze))
+                keep_w = min(max(max_w, w1 - remaining), w1)
+                if keep_w < w1:
+                    left, _ = best_window(cur_energy, keep_w, h1)
+                    plan.extra_crop = (left, 0, left + keep_w, h1)
+                    crop(plan.extra_crop)
+            else:
+                max_h = int(np.floor(w1 / target_aspect * policy.max_squeeze))
+                keep_h = min(max(max_h, h1 - remaining), h1)
+                if keep_h < h1:
+                    _, top = best_window(cur_energy, w1, keep_h)
+                    plan.extra_crop = (0, top, w1, top + keep_h)
+                    crop(plan.extra_crop)
+    else:
+        # free-aspect regime: crop nearly empty margins, keeping the aspect, then scale
+        f = min(tw / w0, th / h0)
+        if f < 1.0:
+            total = float(cur_energy.sum())
+            best_x = 0.0
+            for x in np.linspace(0.05, 1.0 - f, num=max(1, int(round((1.0 - f) / 0.05)))):
+                cw, ch = int(round(w0 * (1 - x))), int(round(h0 * (1 - x)))
+                if cw < tw or ch < th:
+                    break
+                kept = float(window_sums(cur_energy, cw, ch).max())
+                removed_share = 1.0 - (cw * ch) / float(w0 * h0)
+                if total > 0 and total - kept <= policy.free_crop_density * total * removed_share:
+                    best_x = x
+            if best_x > 0:
+                cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
+                left, top = best_window(cur_energy, cw, ch)
+                plan.margin_crop = (left, top, left + cw, top + ch)
+                crop(plan.margin_crop)
+    h1, w1 = cur.shape[:2]
+    plan.scaled_from = (w1, h1)
+    plan.squeeze = float((w1 / tw) / (h1 / th)) if tw and th else 1.0
+    out = resample(np.ascontiguousarray(cur), tw, th)
+    return out, plan, source

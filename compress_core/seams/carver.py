@@ -1,0 +1,560 @@
+"""SeamCarver: content-aware resizing by seam removal and insertion.
+
+The Python layer validates inputs, builds the working arrays once per image and calls the Numba
+kernels of :mod:`compress_core.seams.kernels`, which remove many seams per call without
+reallocating. Horizontal seams reuse the vertical code on transposed arrays.
+
+Seam order when both sides shrink (``order``):
+
+``"width_first"`` / ``"height_first"``
+    all seams of one direction, then the other (li-plus seam-carving's behaviour).
+``"auto"`` (default)
+    blocks of seams (an eighth of what is left, at least one), each block in the direction whose
+    cheapest seam costs less: a greedy version of the optimal order of Avidan & Shamir (2007),
+    which would need a dynamic programme over all (vertical, horizontal) counts.
+
+Enlarging inserts seams: the k cheapest seams are found by removal on a copy, then each is
+duplicated as the average of the seam pixel and its left neighbour. Large enlargements go in
+steps of at most ``step_ratio`` of the current size so that the same seam is not stretched.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..energy.base import EnergyFunction
+from ..energy.gradient import GradientEnergyFunction, luma_u8
+from ..images import as_rgb_array
+from ..options import EnergyMode, SeamOrder, parse_option
+from . import kernels
+
+__all__ = ["SeamCarver", "CarveResult", "remove_object", "KEEP_ENERGY", "REMOVE_ENERGY"]
+
+log = logging.getLogger(__name__)
+
+#: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
+#: Larger than any seam's ordinary cost on images up to ~50 MP (Sobel L1 <= 2040 per pixel),
+#: small enough that float32 cumulative costs keep integer precision of the gradient term.
+KEEP_ENERGY = np.float32(1e5)
+REMOVE_ENERGY = np.float32(1e5)
+
+
+@dataclass(frozen=True)
+class CarveResult:
+    """What :meth:`SeamCarver.carve` produced.
+
+    Attributes
+    ----------
+    pixels : ndarray of uint8, shape (h, w, C)
+        The resized image, same channels as the input (alpha carved with the pixels).
+    source_index : ndarray of int32, shape (h, w), or None
+        Flat index ``row * W + col`` in the input of every output pixel; ``None`` when seams
+        were inserted (an inserted pixel has no single source).
+    seams_vertical, seams_horizontal : int
+        Seams removed in each direction (negative: inserted), object removal included.
+    """
+
+    pixels: np.ndarray
+    source_index: Optional[np.ndarray]
+    seams_vertical: int
+    seams_horizontal: int
+
+    def kept_mask(self, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+        """Boolean (H, W) map of the input pixels that survive, or None after insertion."""
+        if self.source_index is None:
+            return None
+        kept = np.zeros(shape[0] * shape[1], dtype=bool)
+        kept[self.source_index.ravel()] = True
+        return kept.reshape(shape)
+
+
+_SHIFT_THREADS = None
+
+
+def _shift_threads() -> int:
+    """Threads for the row shifts, probed once per process."""
+    global _SHIFT_THREADS
+    if _SHIFT_THREADS is None:
+        _SHIFT_THREADS = kernels.shift_threads()
+    return _SHIFT_THREADS
+
+
+class _CarveState:
+    """Working arrays of one image in one orientation (vertical seams along axis 1)."""
+
+    def __init__(self, gray, static, index, gradient_weight, forward):
+        self.gray = np.ascontiguousarray(gray, dtype=np.uint8)
+        self.has_static = static is not None
+        self.static = (
+            np.ascontiguousarray(static, dtype=np.float32)
+            if static is not None
+            else np.zeros((1, 1), dtype=np.float32)
+        )
+        self.index = np.ascontiguousarray(index, dtype=np.int32)
+        self.gradient_weight = np.float32(gradient_weight)
+        self.forward = bool(forward)
+        self.h, self.w = self.gray.shape
+        self.energy = np.empty(self.gray.shape, dtype=np.float32)
+        self.cost = np.empty(self.gray.shape, dtype=np.float32)
+        self.cost_valid = False
+        self.seam = np.empty(self.h, dtype=np.int32)
+        if not self.forward:
+            kernels.fill_energy(self.gray, self.static, self.has_static, self.gradient_weight,
+                                self.energy, self.h, self.w)
+
+    def remove(self, n: int, progress=None, costs_out=None) -> np.ndarray:
+        """Remove ``n`` vertical seams; return their flat source indices (n, h).
+
+        ``costs_out`` (float32 (n,)) receives each seam's cumulative cost.
+        """
+        removed = np.empty((n, self.h), dtype=np.int32)
+        costs = np.empty(n, dtype=np.float32) if costs_out is None else costs_out
+        chunk = n if progress is None else max(1, math.ceil(n / 50))
+        done = 0
+        while done < n:
+            step = min(chunk, n - done)
+            self.w = kernels.carve_vertical(
+                self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
+                self.energy, self.index, self.cost, self.cost_valid, self.seam, self.w, step,
+                removed[done:done + step], costs[done:done + step], _shift_threads(),
+            )
+            self.cost_valid = True
+            done += step
+            if progress is not None:
+                progress.update(step)
+        return removed
+
+    def cheapest_cost(self) -> float:
+        """Cost of the cheapest seam (fills the cumulative cost map for the next removal)."""
+        cost = float(kernels.cheapest_seam_cost(
+            self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
+            self.energy, self.cost, self.w))
+        self.cost_valid = True
+        return cost
+
+    def transposed(self) -> "_CarveState":
+        """The same valid region, transposed (horizontal seams become vertical)."""
+        w = self.w
+        state = _CarveState.__new__(_CarveState)
+        state.gray = np.ascontiguousarray(self.gray[:, :w].T)
+        state.has_static = self.has_static
+        state.static = (np.ascontiguousarray(self.static[:, :w].T) if self.has_static
+                        else self.static)
+        state.index = np.ascontiguousarray(self.index[:, :w].T)
+        state.gradient_weight = self.gradient_weight
+        state.forward = self.forward
+        state.h, state.w = state.gray.shape
+        # Sobel L1 is symmetric under transposition, so the maintained energy carries over.
+        state.energy = np.ascontiguousarray(self.energy[:, :w].T)
+        state.cost = np.empty(state.gray.shape, dtype=np.float32)
+        state.cost_valid = False
+        state.seam = np.empty(state.h, dtype=np.int32)
+        return state
+
+    def valid(self, name: str) -> np.ndarray:
+        return getattr(self, name)[:, :self.w]
+
+
+def _check_mask(mask, shape, name) -> Optional[np.ndarray]:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] in (1, 3, 4):
+        mask = mask[..., 0]
+    if mask.shape != tuple(shape):
+        raise ValueError(
+            f"{name} must be a 2-D array with the image's shape {tuple(shape)}; got {mask.shape}"
+        )
+    return mask.astype(bool)
+
+
+def _check_size(value, name, allow_none=True) -> Optional[int]:
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{name} is required")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def _check_scale(value, name) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return value
+
+
+class SeamCarver:
+    """Content-aware resizing by seam carving (Avidan & Shamir 2007).
+
+    Parameters
+    ----------
+    energy_function : EnergyFunction, optional
+        Importance map. Default :class:`GradientEnergyFunction` (Sobel L1, updated near each
+        seam). Other functions give a *static* map carved along with the pixels plus a dynamic
+        gradient term (see :meth:`EnergyFunction.carving_terms`).
+    keep_mask : array-like of bool (H, W), optional
+        Pixels to protect (seams avoid them unless nothing else is left).
+    remove_mask : array-like of bool (H, W), optional
+        Pixels to remove first (seams are drawn through them); see :func:`remove_object`.
+    energy_mode : {"backward", "forward"}
+        ``backward`` removes the seam of least energy; ``forward`` (Rubinstein et al. 2008) the
+        seam that inserts the least new gradient, which keeps straight edges straighter.
+    order : {"auto", "width_first", "height_first"}
+        Order of vertical and horizontal seams when both sides change (see module docs).
+    step_ratio : float in (0, 1]
+        Largest enlargement per insertion step, as a fraction of the current size.
+    show_progress : bool
+        Show a tqdm bar over the seams.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid parameters; masks are checked against the image in :meth:`resize`.
+    """
+
+    def __init__(self, energy_function: Optional[EnergyFunction] = None, keep_mask=None,
+                 remove_mask=None, energy_mode: str = "backward", order: str = "auto",
+                 step_ratio: float = 0.5, show_progress: bool = False):
+        if energy_function is not None and not callable(energy_function):
+            raise TypeError("energy_function must be an EnergyFunction (callable image -> map)")
+        self.energy_function = energy_function or GradientEnergyFunction()
+        self.keep_mask = keep_mask
+        self.remove_mask = remove_mask
+        self.energy_mode = parse_option(EnergyMode, energy_mode, "energy_mode")
+        self.order = parse_option(SeamOrder, order, "order")
+        step_ratio = _check_scale(step_ratio, "step_ratio")
+        if step_ratio > 1:
+            raise ValueError(f"step_ratio must be in (0, 1]; got {step_ratio}")
+        self.step_ratio = step_ratio
+        self.show_progress = bool(show_progress)
+
+    # ----------------------------------------------------------------------------- public API
+    def resize(self, image, target_height=None, target_width=None, scale_height=None,
+               scale_width=None) -> np.ndarray:
+        """Resize ``image`` to the target size by removing or inserting seams.
+
+        Parameters
+        ----------
+        image : ndarray or PIL.Image.Image
+            Gray, RGB or RGBA; uint8 or float in [0, 1].
+        target_height, target_width : int, optional
+            Output size in pixels. Default: unchanged (or from the scale).
+        scale_height, scale_width : float, optional
+            Output size as a multiple of the input (used when the target is not given).
+
+        Returns
+        -------
+        ndarray of uint8, shape (target_height, target_width, C)
+            C is 3, or 4 when the input has alpha.
+
+        Raises
+        ------
+        ValueError
+            Non-positive targets or scales, both a target and a scale for the same side,
+            masks of the wrong shape.
+        """
+        return self.carve(image, target_height=target_height, target_width=target_width,
+                          scale_height=scale_height, scale_width=scale_width).pixels
+
+    def carve(self, image, target_height=None, target_width=None, scale_height=None,
+              scale_width=None, energy_terms=None) -> CarveResult:
+        """Like :meth:`resize`, returning a :class:`CarveResult` with the seam bookkeeping.
+
+        ``energy_terms`` (a :class:`CarvingTerms` of this image) skips the energy computation
+        when the caller already has it.
+        """
+        pixels = as_rgb_array(image)
+        h0, w0 = pixels.shape[:2]
+        th = self._target(target_height, scale_height, h0, "target_height", "scale_height")
+        tw = self._target(target_width, scale_width, w0, "target_width", "scale_width")
+        keep = _check_mask(self.keep_mask, (h0, w0), "keep_mask")
+        remove = _check_mask(self.remove_mask, (h0, w0), "remove_mask")
+        terms = energy_terms or self.energy_function.carving_terms(pixels[..., :3])
+        static = _with_masks(terms.static, keep, remove, (h0, w0))
+        gw = terms.gradient_weight
+
+        progress = self._progress(abs(w0 - tw) + abs(h0 - th), "seam carving")
+        try:
+            index = None
+            if remove is not None and remove.any():
+                pixels, static, index = self._remove_marked(pixels, static, gw, progress)
+            h1, w1 = pixels.shape[:2]
+            dv, dh = w1 - tw, h1 - th
+            pixels, static, local = self._reduce(pixels, static, gw, max(dv, 0), max(dh, 0),
+                                                 progress)
+            index = local if index is None else index.ravel()[local]
+            if dv < 0 or dh < 0:
+                pixels = self._enlarge(pixels, static, gw, max(-dv, 0), max(-dh, 0), progress)
+                index = None
+        finally:
+            if progress is not None:
+                progress.close()
+        return CarveResult(pixels=pixels, source_index=index,
+                           seams_vertical=w0 - tw, seams_horizontal=h0 - th)
+
+    def carve_while_cheap(self, pixels: np.ndarray, energy_terms, max_seams: int, vertical: bool,
+                          max_seam_energy: float, block: int = 0):
+        """Remove up to ``max_seams`` seams of one direction while they stay cheap.
+
+        Seams go in blocks (default: a fortieth of ``max_seams``); carving stops after the first
+        block whose last seam's mean energy per pixel exceeds ``max_seam_energy`` (kernel
+        units). Used by the hybrid policy: "carve while the seam cost stays low".
+
+        Returns
+        -------
+        pixels : ndarray (uint8)
+        static : ndarray or None
+            The static map carved along.
+        source : ndarray of int32
+            Flat index in ``pixels`` of every output pixel.
+        removed : int
+            Seams removed.
+        """
+        h, w = pixels.shape[:2]
+        static = energy_terms.static
+        extent = w if vertical else h
+        max_seams = min(int(max_seams), extent - 1)
+        state = self._state(pixels, static, energy_terms.gradient_weight)
+        if not vertical:
+            state = state.transposed()
+        block = block or max(1, math.ceil(max_seams / 40))
+        removed = 0
+        costs = np.empty(block, dtype=np.float32)
+        while removed < max_seams:
+            step = min(block, max_seams - removed)
+            state.remove(step, costs_out=costs[:step])
+            removed += step
+            if costs[step - 1] / state.h > max_seam_energy:
+                break
+        if not vertical:
+            state = state.transposed()
+        local = np.ascontiguousarray(state.valid("index"))
+        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
+        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
+                              local.shape[0], local.shape[1], out)
+        new_static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+        return out, new_static, local, removed
+
+    def find_seams(self, image, n: int, direction: str = "vertical") -> np.ndarray:
+        """The first ``n`` seams that carving would remove, in input coordinates.
+
+        Parameters
+        ----------
+        image : ndarray or PIL.Image.Image
+        n : int
+            Number of seams, smaller than the image's width (vertical) or height (horizontal).
+        direction : {"vertical", "horizontal"}
+
+        Returns
+        -------
+        ndarray of int32
+            Shape (n, H): the column of each row for vertical seams; (n, W): the row of each
+            column for horizontal seams.
+        """
+        if direction not in ("vertical", "horizontal"):
+            raise ValueError(f"direction must be 'vertical' or 'horizontal'; got {direction!r}")
+        pixels = as_rgb_array(image)
+        h, w = pixels.shape[:2]
+        n = _check_size(n, "n", allow_none=False)
+        limit = w if direction == "vertical" else h
+        if n >= limit:
+            raise ValueError(f"n must be smaller than the image's {direction} extent {limit}; got {n}")
+        terms = self.energy_function.carving_terms(pixels[..., :3])
+        static = _with_masks(terms.static, _check_mask(self.keep_mask, (h, w), "keep_mask"),
+                             _check_mask(self.remove_mask, (h, w), "remove_mask"), (h, w))
+        state = self._state(pixels, static, terms.gradient_weight)
+        if direction == "horizontal":
+            state = state.transposed()
+        removed = state.remove(n)
+        return (removed % w if direction == "vertical" else removed // w).astype(np.int32)
+
+    # --------------------------------------------------------------------------- internals
+    @staticmethod
+    def _target(target, scale, size, tname, sname) -> int:
+        target = _check_size(target, tname)
+        scale = _check_scale(scale, sname)
+        if target is not None and scale is not None:
+            raise ValueError(f"give either {tname} or {sname}, not both")
+        if target is not None:
+            return target
+        if scale is not None:
+            return max(1, int(round(size * scale)))
+        return size
+
+    def _state(self, pixels, static, gradient_weight) -> _CarveState:
+        h, w = pixels.shape[:2]
+        gray = luma_u8(pixels[..., :3])
+        return _CarveState(gray, static, np.arange(h * w, dtype=np.int32).reshape(h, w),
+                           gradient_weight, self.energy_mode is EnergyMode.FORWARD)
+
+    def _progress(self, total, desc):
+        if not self.show_progress or total <= 0:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="seam", leave=False)
+
+    def _reduce(self, pixels, static, gradient_weight, dv: int, dh: int, progress=None):
+        """Remove ``dv`` vertical and ``dh`` horizontal seams in the configured order.
+
+        Returns the carved pixels, the carved static map (or None) and the flat index of every
+        output pixel in ``pixels``.
+        """
+        h, w = pixels.shape[:2]
+        if dv >= w or dh >= h:
+            raise ValueError(f"cannot carve a {w}x{h} image down to {w - dv}x{h - dh}")
+        if dv == 0 and dh == 0:
+            return pixels, static, np.arange(h * w, dtype=np.int32).reshape(h, w)
+        state = self._state(pixels, static, gradient_weight)
+        vertical = True  # True while state's rows are image rows
+        while dv > 0 or dh > 0:
+            if dh == 0 or (dv > 0 and self.order is SeamOrder.WIDTH_FIRST):
+                want_vertical, block = True, dv
+            elif dv == 0 or self.order is SeamOrder.HEIGHT_FIRST:
+                want_vertical, block = False, dh
+            else:
+                # auto: the cheaper direction for the next block of seams
+                other = state.transposed()
+                if other.cheapest_cost() < state.cheapest_cost():
+                    state, vertical = other, not vertical
+                want_vertical = vertical
+                block = min(dv if vertical else dh, max(1, math.ceil((dv + dh) / 8)))
+            if want_vertical != vertical:
+                state, vertical = state.transposed(), want_vertical
+            state.remove(block, progress)
+            if vertical:
+                dv -= block
+            else:
+                dh -= block
+        if not vertical:
+            state = state.transposed()
+        local = np.ascontiguousarray(state.valid("index"))
+        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
+        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
+                              local.shape[0], local.shape[1], out)
+        new_static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+        return out, new_static, local
+
+    def _remove_marked(self, pixels, static, gradient_weight, progress=None):
+        """Carve seams through the remove-mask pixels until none is left.
+
+        Seams run in the direction that needs fewer of them (the object's largest extent across
+        rows or columns). Returns pixels, static map and flat source index.
+        """
+        h, w = pixels.shape[:2]
+        marked = static < -REMOVE_ENERGY / 2
+        vertical = int(marked.sum(axis=1).max()) <= int(marked.sum(axis=0).max())
+        state = self._state(pixels, static, gradient_weight)
+        if not vertical:
+            state = state.transposed()
+        while True:
+            left = int((state.valid("static") < -REMOVE_ENERGY / 2).sum(axis=1).max())
+            if left == 0:
+                break
+            if left >= state.w:
+                raise ValueError("remove_mask spans a whole row and column of the image; "
+                                 "nothing would be left")
+            state.remove(left, progress)
+        if not vertical:
+            state = state.transposed()
+        local = np.ascontiguousarray(state.valid("index"))
+        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
+        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
+                              local.shape[0], local.shape[1], out)
+        return out, np.ascontiguousarray(state.valid("static")), local
+
+    def _enlarge(self, pixels, static, gradient_weight, dv: int, dh: int, progress=None):
+        """Insert ``dv`` vertical then ``dh`` horizontal seams."""
+        for vertical, delta in ((True, dv), (False, dh)):
+            if delta <= 0:
+                continue
+            if not vertical:
+                pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
+                static = None if static is None else np.ascontiguousarray(static.T)
+            while delta > 0:
+                w = pixels.shape[1]
+                step = min(delta, max(1, int(round(self.step_ratio * w))), w - 1)
+                if step < 1:
+                    raise ValueError("cannot insert seams into an image 1 pixel wide")
+                pixels, static = self._insert(pixels, static, gradient_weight, step)
+                delta -= step
+                if progress is not None:
+                    progress.update(step)
+            if not vertical:
+                pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
+                static = None if static is None else np.ascontiguousarray(static.T)
+        return pixels
+
+    def _insert(self, pixels, static, gradient_weight, n: int):
+        h, w, c = pixels.shape
+        removed = self._state(pixels, static, gradient_weight).remove(n)
+        mask = np.zeros(h * w, dtype=bool)
+        mask[removed.ravel()] = True
+        mask = mask.reshape(h, w)
+        out = np.empty((h, w + n, c), dtype=np.float32)
+        inserted = np.empty((h, w + n), dtype=np.bool_)
+        kernels.insert_seams(pixels.astype(np.float32), mask, n, out, inserted)
+        new_pixels = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        if static is not None:
+            s_out = np.empty((h, w + n, 1), dtype=np.float32)
+            kernels.insert_seams(static[:, :, None], mask, n, s_out, inserted)
+            static = np.ascontiguousarray(s_out[:, :, 0])
+        return new_pixels, static
+
+
+def _with_masks(static, keep, remove, shape):
+    """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
+    if keep is None and remove is None:
+        return static
+    out = np.zeros(shape, dtype=np.float32) if static is None else static.astype(np.float32, copy=True)
+    if keep is not None:
+        out[keep] += KEEP_ENERGY
+    if remove is not None:
+        out[remove] -= REMOVE_ENERGY
+    return out
+
+
+def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,
+                  keep_mask=None, energy_mode: str = "backward") -> np.ndarray:
+    """Remove the masked object and restore the original size by seam insertion.
+
+    Parameters
+    ----------
+    image : ndarray or PIL.Image.Image
+    mask : array-like of bool (H, W)
+        The object to remove.
+    energy_function : EnergyFunction, optional
+    keep_mask : array-like of bool (H, W), optional
+        Pixels to protect while removing.
+    energy_mode : {"backward", "forward"}
+
+    Returns
+    -------
+    ndarray of uint8 with the input's shape (channels 3 or 4).
+
+    Raises
+    ------
+    ValueError
+        If the mask is empty or has the wrong shape.
+    """
+    mask_arr = np.asarray(mask)
+    if mask_arr.size and not mask_arr.astype(bool).any():
+        raise ValueError("mask is empty: nothing to remove")
+    carver = SeamCarver(energy_function=energy_function, keep_mask=keep_mask, remove_mask=mask,
+                        energy_mode=energy_mode)
+    return carver.resize(image)

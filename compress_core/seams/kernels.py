@@ -1,0 +1,483 @@
+"""Numba kernels for seam carving: array in, array out, no Python objects.
+
+Layout: every working array is 2-D ``(H, capacity)`` with the valid data in ``[:, :w]``; removing
+a vertical seam shifts each row left by one from the seam column and decrements ``w``, so no array
+is reallocated per seam. Horizontal seams are handled by the Python layer transposing the arrays.
+
+The arrays carved together:
+
+``gray``   uint8 luma, the source of the dynamic gradient / forward costs;
+``static`` float32 static energy (deep / saliency / mask terms) carved with the pixels;
+``energy`` float32 per-pixel energy ``static + gradient_weight * SobelL1(gray)`` (backward mode),
+           updated only in a band around each removed seam;
+``index``  int32 flat index ``row * W0 + col`` of each pixel in the original image: it maps the
+           result back to the source pixels (all channels, alpha included) and records seams.
+
+Backward energy follows li-plus ``seam-carving`` exactly (Sobel with reflected borders, ties broken
+left, then middle, then right); forward energy follows Rubinstein et al. 2008 with the same
+conventions, so both can be compared with that package pixel for pixel.
+
+Numba 0.68.1 corrupts overlapping slice assignments that shift right; every shift in this module
+goes left (the safe direction), and the kernels are tested against slow references.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+# Numba's default "workqueue" layer costs ~0.1 ms per parallel region here; GNU OpenMP costs
+# ~1.5 us. Prefer OpenMP (then TBB) when the process has not chosen a layer itself.
+if numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+INF = np.float32(np.inf)
+
+
+@njit(cache=True, inline="always")
+def _clamp(v, lo, hi):
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+
+@njit(cache=True)
+def sobel_l1_at(gray, h, w, i, j):
+    """``|Sobel_x| + |Sobel_y|`` of ``gray[:h, :w]`` at (i, j) with reflected borders."""
+    im = i - 1 if i > 0 else 0
+    ip = i + 1 if i < h - 1 else h - 1
+    jm = j - 1 if j > 0 else 0
+    jp = j + 1 if j < w - 1 else w - 1
+    a = np.float32(gray[im, jm])
+    b = np.float32(gray[im, j])
+    c = np.float32(gray[im, jp])
+    d = np.float32(gray[i, jm])
+    f = np.float32(gray[i, jp])
+    g = np.float32(gray[ip, jm])
+    k = np.float32(gray[ip, j])
+    m = np.float32(gray[ip, jp])
+    gx = (c - a) + np.float32(2.0) * (f - d) + (m - g)
+    gy = (g - a) + np.float32(2.0) * (k - b) + (m - c)
+    return abs(gx) + abs(gy)
+
+
+@njit(cache=True)
+def fill_energy(gray, static, has_static, gradient_weight, energy, h, w):
+    """Full backward energy ``static + gradient_weight * SobelL1(gray)`` of ``[:h, :w]``."""
+    gw = np.float32(gradient_weight)
+    for i in range(h):
+        for j in range(w):
+            e = np.float32(0.0)
+            if gw != 0:
+                e = gw * sobel_l1_at(gray, h, w, i, j)
+            if has_static:
+                e = static[i, j] + e
+            energy[i, j] = e
+
+
+@njit(cache=True)
+def backward_cost(energy, cost, h, w):
+    """Cumulative minimum cost of vertical seams (Avidan & Shamir): ``cost[i, j]``."""
+    for j in range(w):
+        cost[0, j] = energy[0, j]
+    if w == 1:
+        for i in range(1, h):
+            cost[i, 0] = cost[i - 1, 0] + energy[i, 0]
+        return
+    for i in range(1, h):
+        prev = cost[i - 1]
+        cur = cost[i]
+        row = energy[i]
+        cur[0] = min(prev[0], prev[1]) + row[0]
+        for j in range(1, w - 1):
+            cur[j] = min(prev[j - 1], min(prev[j], prev[j + 1])) + row[j]
+        cur[w - 1] = min(prev[w - 2], prev[w - 1]) + row[w - 1]
+
+
+@njit(cache=True)
+def backward_backtrack(cost, h, w, seam):
+    """Trace the cheapest seam back from the last row; ties go left, then middle."""
+    c = 0
+    best = cost[h - 1, 0]
+    for j in range(1, w):
+        if cost[h - 1, j] < best:
+            best = cost[h - 1, j]
+            c = j
+    seam[h - 1] = c
+    for i in range(h - 1, 0, -1):
+        prev = cost[i - 1]
+        left = prev[c - 1] if c > 0 else INF
+        mid = prev[c]
+        right = prev[c + 1] if c < w - 1 else INF
+        if left <= mid and left <= right:
+            c = c - 1
+        elif not (right < mid):
+            c = c
+        else:
+            c = c + 1
+        seam[i - 1] = c
+    return best
+
+
+@njit(cache=True, inline="always")
+def _forward_terms(gray, static, has_static, gw, i, j, w):
+    """Forward-energy transition costs (left, up, right) into pixel (i, j)."""
+    jm = j - 1 if j > 0 else 0
+    jp = j + 1 if j < w - 1 else w - 1
+    a = np.float32(gray[i, jm])
+    b = np.float32(gray[i, jp])
+    up = np.float32(gray[i - 1, j])
+    cu = gw * abs(b - a)
+    if has_static:
+        cu = cu + static[i, j]
+    cl = cu + gw * abs(up - a)
+    cr = cu + gw * abs(up - b)
+    return cl, cu, cr
+
+
+@njit(cache=True)
+def _forward_edge(gray, static, has_static, gw, prev, i, j, w):
+    cl, cu, cr = _forward_terms(gray, static, has_static, gw, i, j, w)
+    best = prev[j] + cu
+    if j > 0:
+        best = min(prev[j - 1] + cl, best)
+    if j < w - 1:
+        best = min(best, prev[j + 1] + cr)
+    return best
+
+
+@njit(cache=True)
+def _forward_row(g, gu, st, has_static, gw, prev, cur, w):
+    """Interior of one forward-cost row (columns 1..w-2), branch-free so that it vectorises."""
+    if has_static:
+        for j in range(1, w - 1):
+            a = np.float32(g[j - 1])
+            b = np.float32(g[j + 1])
+            u = np.float32(gu[j])
+            cu = gw * abs(b - a) + st[j]
+            cl = cu + gw * abs(u - a)
+            cr = cu + gw * abs(u - b)
+            cur[j] = min(prev[j - 1] + cl, min(prev[j] + cu, prev[j + 1] + cr))
+    else:
+        for j in range(1, w - 1):
+            a = np.float32(g[j - 1])
+            b = np.float32(g[j + 1])
+            u = np.float32(gu[j])
+            cu = gw * abs(b - a)
+            cl = cu + gw * abs(u - a)
+            cr = cu + gw * abs(u - b)
+            cur[j] = min(prev[j - 1] + cl, min(prev[j] + cu, prev[j + 1] + cr))
+
+
+@njit(cache=True)
+def forward_cost(gray, static, has_static, gradient_weight, cost, h, w):
+    """Cumulative cost with forward energy (Rubinstein, Shamir & Avidan 2008)."""
+    gw = np.float32(gradient_weight)
+    for j in range(w):
+        jm = j - 1 if j > 0 else 0
+        jp = j + 1 if j < w - 1 else w - 1
+        c0 = gw * abs(np.float32(gray[0, jp]) - np.float32(gray[0, jm]))
+        if has_static:
+            c0 = c0 + static[0, j]
+        cost[0, j] = c0
+    for i in range(1, h):
+        prev = cost[i - 1]
+        cur = cost[i]
+        cur[0] = _forward_edge(gray, static, has_static, gw, prev, i, 0, w)
+        if w > 1:
+            _forward_row(gray[i], gray[i - 1], static[i] if has_static else static[0], has_static,
+                         gw, prev, cur, w)
+            cur[w - 1] = _forward_edge(gray, static, has_static, gw, prev, i, w - 1, w)
+
+
+@njit(cache=True)
+def forward_backtrack(gray, static, has_static, gradient_weight, cost, h, w, seam):
+    """Trace the cheapest forward-energy seam; ties go left, then middle."""
+    gw = np.float32(gradient_weight)
+    c = 0
+    best = cost[h - 1, 0]
+    for j in range(1, w):
+        if cost[h - 1, j] < best:
+            best = cost[h - 1, j]
+            c = j
+    seam[h - 1] = c
+    for i in range(h - 1, 0, -1):
+        cl, cu, cr = _forward_terms(gray, static, has_static, gw, i, c, w)
+        prev = cost[i - 1]
+        left = prev[c - 1] + cl if c > 0 else INF
+        mid = prev[c] + cu
+        right = prev[c + 1] + cr if c < w - 1 else INF
+        if left <= mid and left <= right:
+            c = c - 1
+        elif not (right < mid):
+            c = c
+        else:
+            c = c + 1
+        seam[i - 1] = c
+    return best
+
+
+@njit(cache=True, inline="always")
+def _shift_row_left(a, i, s, w):
+    # A left shift (copy toward lower indices) is the safe direction for overlapping slices
+    # in Numba 0.68.1; a right shift would corrupt (see module docs).
+    a[i, s:w - 1] = a[i, s + 1:w]
+
+
+@njit(cache=True)
+def remove_seam(gray, static, has_static, energy, index, cost, with_cost, seam, h, w):
+    """Delete ``seam`` (one column per row) from every carved array; valid width becomes w-1.
+
+    ``energy`` is shifted only in backward mode and ``cost`` only when ``with_cost``.
+    """
+    for i in range(h):
+        s = seam[i]
+        _shift_row_left(gray, i, s, w)
+        _shift_row_left(index, i, s, w)
+        if with_cost:
+            _shift_row_left(energy, i, s, w)
+            _shift_row_left(cost, i, s, w)
+        if has_static:
+            _shift_row_left(static, i, s, w)
+
+
+@njit(cache=True, parallel=True)
+def remove_seam_parallel(gray, static, has_static, energy, index, cost, with_cost, seam, h, w,
+                         nt):
+    """:func:`remove_seam` with rows interleaved over ``nt`` threads (rows are independent)."""
+    for t in prange(nt):
+        for i in range(t, h, nt):
+            s = seam[i]
+            _shift_row_left(gray, i, s, w)
+            _shift_row_left(index, i, s, w)
+            if with_cost:
+                _shift_row_left(energy, i, s, w)
+                _shift_row_left(cost, i, s, w)
+            if has_static:
+                _shift_row_left(static, i, s, w)
+
+
+@njit(cache=True)
+def update_energy_near_seam(gray, static, has_static, gradient_weight, energy, seam, h, w):
+    """Recompute the energy of the pixels whose 3x3 window the removed seam changed.
+
+    ``w`` is the width after removal. In row i only columns between
+    ``min(seam[i-1:i+2]) - 2`` and ``max(seam[i-1:i+2]) + 1`` can have a new neighbourhood:
+    further left nothing moved, further right the whole window moved with the pixel.
+    """
+    gw = np.float32(gradient_weight)
+    if gw == 0:
+        return
+    for i in range(h):
+        lo = seam[i]
+        hi = seam[i]
+        if i > 0:
+            lo = min(lo, seam[i - 1])
+            hi = max(hi, seam[i - 1])
+        if i < h - 1:
+            lo = min(lo, seam[i + 1])
+            hi = max(hi, seam[i + 1])
+        lo = max(lo - 2, 0)
+        hi = min(hi + 1, w - 1)
+        for j in range(lo, hi + 1):
+            e = gw * sobel_l1_at(gray, h, w, i, j)
+            if has_static:
+                e = static[i, j] + e
+            energy[i, j] = e
+
+
+@njit(cache=True, inline="always")
+def _seam_band(seam, h, i, margin_lo, margin_hi, w):
+    """Columns of row i whose inputs a removed seam can change (new coordinates)."""
+    lo = seam[i]
+    hi = seam[i]
+    if i > 0:
+        lo = min(lo, seam[i - 1])
+        hi = max(hi, seam[i - 1])
+    if i < h - 1:
+        lo = min(lo, seam[i + 1])
+        hi = max(hi, seam[i + 1])
+    return max(lo - margin_lo, 0), min(hi + margin_hi, w - 1)
+
+
+@njit(cache=True)
+def backward_cost_update(energy, cost, scratch, seam, h, w):
+    """Bring a shifted cumulative-cost map up to date after removing ``seam``.
+
+    ``cost`` holds the previous map with the seam removed (shifted like the other arrays);
+    ``w`` is the new width. Only entries whose inputs can have changed are recomputed: in
+    each row the band around the seam plus one column beyond what changed in the row above
+    (typically a fifth of the map). New values go to ``scratch`` (one row, vectorised loop),
+    the changed span is found by scanning in from both ends, and the result is bit-identical
+    to :func:`backward_cost`.
+    """
+    lo_prev = 1
+    hi_prev = 0
+    for i in range(h):
+        a, b = _seam_band(seam, h, i, 2, 1, w)
+        if lo_prev <= hi_prev:
+            a = min(a, max(lo_prev - 1, 0))
+            b = max(b, min(hi_prev + 1, w - 1))
+        row = energy[i]
+        cur = cost[i]
+        if i == 0:
+            for j in range(a, b + 1):
+                scratch[j] = row[j]
+        else:
+            prev = cost[i - 1]
+            j0 = a
+            if a == 0:
+                scratch[0] = (min(prev[0], prev[1]) if w > 1 else prev[0]) + row[0]
+                j0 = 1
+            j1 = b + 1 if b < w - 1 else w - 1
+            for j in range(j0, j1):
+                scratch[j] = min(prev[j - 1], min(prev[j], prev[j + 1])) + row[j]
+            if b == w - 1 and w > 1:
+                scratch[w - 1] = min(prev[w - 2], prev[w - 1]) + row[w - 1]
+        lo_c = a
+        while lo_c <= b and scratch[lo_c] == cur[lo_c]:
+            lo_c += 1
+        hi_c = b
+        while hi_c >= lo_c and scratch[hi_c] == cur[hi_c]:
+            hi_c -= 1
+        for j in range(lo_c, hi_c + 1):
+            cur[j] = scratch[j]
+        lo_prev = lo_c
+        hi_prev = hi_c
+
+
+@njit(cache=True)
+def carve_vertical(gray, static, has_static, gradient_weight, forward, energy, index, cost,
+                   cost_valid, seam, w, n_seams, removed, seam_costs, threads):
+    """Remove ``n_seams`` vertical seams in place; return the new valid width.
+
+    Parameters
+    ----------
+    gray : uint8 (H, C)
+    static, energy : float32 (H, C)
+        Working arrays (``energy`` must hold the full backward energy of ``[:, :w]`` when
+        ``forward`` is False; it is carved but not read in forward mode).
+    index : int32 (H, C)
+        Flat original index of each pixel, carved along.
+    cost : float32 (H, C)
+        Cumulative cost, carved along and updated incrementally after each seam.
+    cost_valid : bool
+        Whether ``cost`` already holds the map of the current arrays (else computed in full).
+    seam : int32 (H,)
+        Scratch for one seam.
+    w : int
+        Valid width on entry.
+    n_seams : int
+        Seams to remove (``n_seams < w``).
+    removed : int32 (n_seams, H)
+        Output: flat original index of every removed pixel, one row per seam, in removal order.
+    seam_costs : float32 (n_seams,)
+        Output: cumulative cost of each removed seam.
+    threads : int
+        Threads that shift rows (1: serial; more pays with the OpenMP/TBB layers only).
+    """
+    h = gray.shape[0]
+    scratch = np.empty(gray.shape[1], dtype=np.float32)
+    if not cost_valid:
+        if forward:
+            forward_cost(gray, static, has_static, gradient_weight, cost, h, w)
+        else:
+            backward_cost(energy, cost, h, w)
+    for k in range(n_seams):
+        if forward:
+            seam_costs[k] = forward_backtrack(gray, static, has_static, gradient_weight,
+                                              cost, h, w, seam)
+        else:
+            seam_costs[k] = backward_backtrack(cost, h, w, seam)
+        for i in range(h):
+            removed[k, i] = index[i, seam[i]]
+        if threads > 1:
+            remove_seam_parallel(gray, static, has_static, energy, index, cost, not forward,
+                                 seam, h, w, threads)
+        else:
+            remove_seam(gray, static, has_static, energy, index, cost, not forward, seam, h, w)
+        w -= 1
+        if forward:
+            # Forward costs change over a wide cone below the seam: a full, vectorised
+            # recompute is faster than tracking the changed region.
+            forward_cost(gray, static, has_static, gradient_weight, cost, h, w)
+        else:
+            update_energy_near_seam(gray, static, has_static, gradient_weight, energy, seam, h, w)
+            backward_cost_update(energy, cost, scratch, seam, h, w)
+    return w
+
+
+@njit(cache=True)
+def cheapest_seam_cost(gray, static, has_static, gradient_weight, forward, energy, cost, w):
+    """Cost of the cheapest vertical seam of ``[:, :w]`` without removing it."""
+    h = gray.shape[0]
+    best = INF
+    if forward:
+        forward_cost(gray, static, has_static, gradient_weight, cost, h, w)
+    else:
+        backward_cost(energy, cost, h, w)
+    for j in range(w):
+        if cost[h - 1, j] < best:
+            best = cost[h - 1, j]
+    return best
+
+
+@njit(cache=True)
+def gather_pixels(flat_pixels, index, h, w, out):
+    """``out[i, j, :] = flat_pixels[index[i, j], :]`` for the valid ``[:h, :w]`` region."""
+    c = flat_pixels.shape[1]
+    for i in range(h):
+        for j in range(w):
+            src = index[i, j]
+            for ch in range(c):
+                out[i, j, ch] = flat_pixels[src, ch]
+
+
+@njit(cache=True)
+def insert_seams(pixels, seam_mask, n_insert, out, inserted):
+    """Duplicate every masked pixel, as the average of itself and its left neighbour.
+
+    The new pixel goes immediately left of the seam pixel (li-plus convention): removing the
+    pixels flagged in ``inserted`` gives back ``pixels`` exactly.
+
+    Parameters
+    ----------
+    pixels : float32 (H, W, C)
+    seam_mask : bool (H, W)
+        ``n_insert`` pixels flagged in every row.
+    out : float32 (H, W + n_insert, C)
+    inserted : bool (H, W + n_insert)
+        Output: where the new pixels are.
+    """
+    h, w, c = pixels.shape
+    for i in range(h):
+        dst = 0
+        for j in range(w):
+            if seam_mask[i, j]:
+                left = j - 1 if j > 0 else 0
+                for ch in range(c):
+                    out[i, dst, ch] = (pixels[i, left, ch] + pixels[i, j, ch]) * np.float32(0.5)
+                inserted[i, dst] = True
+                dst += 1
+            for ch in range(c):
+                out[i, dst, ch] = pixels[i, j, ch]
+            inserted[i, dst] = False
+            dst += 1
+
+
+def shift_threads() -> int:
+    """Threads worth using for row shifts: Numba's thread count with a fast layer, else 1."""
+    threads = get_num_threads()
+    if threads < 2:
+        return 1
+    probe = np.zeros((2, 2), dtype=np.float32)
+    idx = np.zeros((2, 2), dtype=np.int32)
+    g = np.zeros((2, 2), dtype=np.uint8)
+    try:
+        remove_seam_parallel(g, probe, False, probe, idx, probe, False,
+                             np.zeros(2, dtype=np.int32), 2, 2, threads)
+    except Exception:  # no threading layer could be loaded: stay serial
+        return 1
+    return threads if numba.threading_layer() in ("omp", "tbb") else 1

@@ -1,0 +1,166 @@
+"""Turn the size targets of ``compress()`` into one output size.
+
+Rules (DESIGN.md section 3):
+
+* ``target_width`` / ``target_height`` give an exact size. One alone: with ``preserve_aspect`` the
+  other side follows the input's aspect, without it the other side is kept.
+* ``scale`` multiplies each side; ``target_pixels`` caps ``width * height``; ``max_dimension``
+  caps the longer side. Caps never enlarge.
+* Several targets: each gives a size in the same aspect (the exact size's, else the input's);
+  the smallest area wins. Caps are met exactly (sizes are rounded down for them), and the aspect
+  stays within one pixel.
+* With ``preserve_aspect=False`` and only area targets (``scale``/``target_pixels``), the shape is
+  free: :func:`free_shape` spends the area where the energy says.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+__all__ = ["SizePlan", "plan_size", "free_shape", "check_positive_int", "check_positive_number"]
+
+
+def check_positive_int(value, name: str) -> Optional[int]:
+    """``None`` or a positive int (an integral float is accepted); else TypeError/ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_positive_number(value, name: str) -> Optional[float]:
+    """``None`` or a positive finite float; else TypeError/ValueError naming the parameter."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """The output size, or a free-shape area budget.
+
+    Attributes
+    ----------
+    width, height : int
+        Output size (for a free shape: the aspect-preserving size of the same area).
+    free_shape : bool
+        ``preserve_aspect=False`` with only area targets: the method may pick the shape.
+    """
+
+    width: int
+    height: int
+    free_shape: bool = False
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        return (self.width, self.height)
+
+
+def plan_size(width: int, height: int, *, target_width=None, target_height=None, scale=None,
+              target_pixels=None, max_dimension=None, preserve_aspect: bool = True
+              ) -> Optional[SizePlan]:
+    """The output size for an input of ``width`` x ``height``; ``None`` if no size target.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For non-positive or non-numeric targets.
+    """
+    tw = check_positive_int(target_width, "target_width")
+    th = check_positive_int(target_height, "target_height")
+    scale = check_positive_number(scale, "scale")
+    target_pixels = check_positive_int(target_pixels, "target_pixels")
+    max_dimension = check_positive_int(max_dimension, "max_dimension")
+    if tw is None and th is None and scale is None and target_pixels is None and max_dimension is None:
+        return None
+
+    exact = None
+    if tw is not None and th is not None:
+        exact = (float(tw), float(th))
+    elif tw is not None:
+        exact = (float(tw), height * tw / width if preserve_aspect else float(height))
+    elif th is not None:
+        exact = (width * th / height if preserve_aspect else float(width), float(th))
+    base = exact or (float(width), float(height))
+
+    # (area, w, h, is_cap) candidates, all in the base's aspect
+    candidates = []
+    if exact is not None:
+        candidates.append((exact[0] * exact[1], exact[0], exact[1], False))
+    if scale is not None:
+        area = width * height * scale * scale
+        f = math.sqrt(area / (base[0] * base[1]))
+        candidates.append((area, base[0] * f, base[1] * f, False))
+    if target_pixels is not None and base[0] * base[1] > target_pixels:
+        f = math.sqrt(target_pixels / (base[0] * base[1]))
+        candidates.append((target_pixels, base[0] * f, base[1] * f, True))
+    if max_dimension is not None and max(base) > max_dimension:
+        f = max_dimension / max(base)
+        candidates.append((base[0] * base[1] * f * f, base[0] * f, base[1] * f, True))
+    if not candidates:  # only caps, already satisfied
+        return SizePlan(int(round(base[0])), int(round(base[1])))
+    _, cw, ch, is_cap = min(candidates, key=lambda c: c[0])
+    if is_cap:
+        out_w, out_h = _fit_caps(cw, ch, target_pixels, max_dimension)
+    else:
+        out_w, out_h = max(1, int(round(cw))), max(1, int(round(ch)))
+        out_w, out_h = _fit_caps(out_w, out_h, target_pixels, max_dimension)
+    free = (not preserve_aspect and exact is None
+            and (scale is not None or target_pixels is not None))
+    return SizePlan(out_w, out_h, free_shape=free)
+
+
+def _fit_caps(w: float, h: float, target_pixels, max_dimension) -> Tuple[int, int]:
+    """Round down so that every cap holds, keeping the aspect within a pixel."""
+    out_w, out_h = max(1, int(math.floor(w + 1e-9))), max(1, int(math.floor(h + 1e-9)))
+    for _ in range(4):
+        ok_pixels = target_pixels is None or out_w * out_h <= target_pixels
+        ok_dim = max_dimension is None or max(out_w, out_h) <= max_dimension
+        if ok_pixels and ok_dim:
+            break
+        # shrink the side whose loss distorts the aspect least
+        if out_w / max(w, 1e-9) >= out_h / max(h, 1e-9):
+            out_w = max(1, out_w - 1)
+        else:
+            out_h = max(1, out_h - 1)
+    return out_w, out_h
+
+
+def free_shape(energy: np.ndarray, area: int, steps: int = 5) -> Tuple[int, int]:
+    """Shape of ``area`` pixels that keeps the most energy when lines are removed.
+
+    Candidates run from "remove only columns" to "remove only rows" (``width = W * f**t``,
+    ``height = H * f**(1-t)`` with ``f**2 = area / (W*H)``). Each is scored by the energy left
+    after dropping its share of the lowest-energy columns and rows (a cheap proxy for what seam
+    carving keeps). Ties prefer the balanced shape (``t = 0.5``).
+    """
+    h, w = energy.shape
+    area = min(int(area), w * h)
+    f2 = area / float(w * h)
+    col_order = np.argsort(energy.sum(axis=0), kind="stable")[::-1]
+    row_order = np.argsort(energy.sum(axis=1), kind="stable")[::-1]
+    best = None
+    for k in range(steps):
+        t = k / (steps - 1)
+        cw = max(1, min(w, int(round(w * f2 ** t))))
+        ch = max(1, min(h, area // cw))
+        kept = energy[np.ix_(np.sort(row_order[:ch]), np.sort(col_order[:cw]))]
+        key = (float(kept.sum()), -abs(t - 0.5))
+        if best is None or key > best[0]:
+            best = (key, (cw, ch))
+    return best[1]
