@@ -20,7 +20,8 @@ from .hybrid import HybridPolicy, resample, retarget
 from .images import load_image, to_pil
 from .options import ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
-from .seams.carver import SeamCarver
+from .energy.base import CarvingTerms
+from .seams.carver import SeamCarver, check_mask, with_masks
 from .targets import check_positive_int, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
@@ -238,7 +239,8 @@ class SemanticCompressor:
                  preserve_aspect: bool = True, show_progress: bool = True,
                  target_width: Optional[int] = None, target_height: Optional[int] = None,
                  format: str = "auto", quality: Optional[int] = None,
-                 max_pixels: Optional[int] = None) -> CompressionResult:
+                 max_pixels: Optional[int] = None, keep_mask=None,
+                 remove_mask=None) -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -269,6 +271,10 @@ class SemanticCompressor:
             Encoder quality (with ``target_bytes``: the highest quality tried).
         max_pixels : int, optional
             Overrides the compressor's input pixel limit.
+        keep_mask : array-like of bool (H, W), optional
+            Pixels to protect (upright orientation): seams avoid them and crops keep them.
+        remove_mask : array-like of bool (H, W), optional
+            An object to remove first (``method="seam_carving"`` only).
 
         Returns
         -------
@@ -299,6 +305,8 @@ class SemanticCompressor:
         if method is Method.JPEG and has_size:
             raise ValueError("method='jpeg' re-encodes without resizing; use method 'hybrid', "
                              "'seam_carving' or 'smart_crop' with size targets")
+        if remove_mask is not None and method is not Method.SEAM_CARVING:
+            raise ValueError("remove_mask needs method='seam_carving'")
         if method is not Method.JPEG and not has_size and target_bytes is None:
             raise ValueError(
                 "give at least one target: scale, target_width, target_height, target_pixels, "
@@ -321,7 +329,9 @@ class SemanticCompressor:
         plan = plan_size(w0, h0, target_width=target_width, target_height=target_height,
                          scale=scale, target_pixels=target_pixels, max_dimension=max_dimension,
                          preserve_aspect=preserve_aspect)
-        geometry = self._retarget(pixels, energy, plan, method, show_progress)
+        keep = check_mask(keep_mask, (h0, w0), "keep_mask")
+        remove = check_mask(remove_mask, (h0, w0), "remove_mask")
+        geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove)
         out, kept, seams, crop_box, operations = geometry
         t_resized = time.perf_counter()
 
@@ -406,7 +416,7 @@ class SemanticCompressor:
         return results
 
     def analyze_content(self, image) -> Dict[str, Any]:
-        """Energy statistics of an image (see :func:`compress_core.analysis.analyze_energy`).
+        """Energy statistics of an image (see :func:`compress_core.analysis.content_summary`).
 
         Returns
         -------
@@ -414,40 +424,45 @@ class SemanticCompressor:
             At least ``mean_energy``, ``std_energy``, ``high_importance_ratio``, percentiles
             ``p05`` ... ``p95``, plus the image size and the energy's description.
         """
-        from . import analysis
+        from .analysis import content_summary
 
         loaded = load_image(image, max_pixels=self.max_pixels)
         energy = self.energy_function(loaded.pixels[..., :3])
-        analyze = getattr(analysis, "analyze_energy", None)
-        stats = analyze(energy) if analyze else energy_statistics(energy)
+        stats = content_summary(energy)
         stats.update({"width": loaded.size[0], "height": loaded.size[1],
                       "energy": self.energy_function.describe()})
         return stats
 
     # ------------------------------------------------------------------------ internals
-    def _carver(self, show_progress: bool) -> SeamCarver:
+    def _carver(self, show_progress: bool, keep=None, remove=None) -> SeamCarver:
         return SeamCarver(energy_function=self.energy_function, energy_mode=self.energy_mode,
-                          show_progress=show_progress)
+                          show_progress=show_progress, keep_mask=keep, remove_mask=remove)
 
-    def _retarget(self, pixels, energy, plan, method: Method, show_progress: bool):
+    def _retarget(self, pixels, energy, plan, method: Method, show_progress: bool,
+                  keep=None, remove=None):
         """Geometry step. Returns (pixels, kept mask or None, seams, crop_box, operations)."""
         h0, w0 = pixels.shape[:2]
         no_seams = {"vertical": 0, "horizontal": 0}
-        if plan is None:
+        if plan is None and remove is None:
             return pixels, None, no_seams, None, {"resize": None}
-        tw, th = plan.size
-        if plan.free_shape and method is not Method.JPEG:
+        tw, th = plan.size if plan is not None else (w0, h0)
+        if plan is not None and plan.free_shape and method is not Method.JPEG:
             tw, th = free_shape(energy, tw * th)
-        if (tw, th) == (w0, h0):
+        if (tw, th) == (w0, h0) and remove is None:
             return pixels, None, no_seams, None, {"resize": None}
         terms = self.energy_function.terms_from_map(energy)
 
         if method is Method.SEAM_CARVING:
-            result = self._carver(show_progress).carve(
+            result = self._carver(show_progress, keep, remove).carve(
                 pixels, target_height=th, target_width=tw, energy_terms=terms)
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
             return (result.pixels, result.kept_mask((h0, w0)), seams, None,
                     {"seam_carving": dict(seams)})
+
+        if keep is not None:  # crops and the hybrid policy must keep these pixels
+            energy = energy + keep * np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)
+            terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
+                                 gradient_weight=terms.gradient_weight)
 
         if method is Method.SMART_CROP:
             if tw <= w0 and th <= h0:

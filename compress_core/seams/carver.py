@@ -159,7 +159,7 @@ class _CarveState:
         return getattr(self, name)[:, :self.w]
 
 
-def _check_mask(mask, shape, name) -> Optional[np.ndarray]:
+def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     if mask is None:
         return None
     mask = np.asarray(mask)
@@ -282,10 +282,10 @@ class SeamCarver:
         h0, w0 = pixels.shape[:2]
         th = self._target(target_height, scale_height, h0, "target_height", "scale_height")
         tw = self._target(target_width, scale_width, w0, "target_width", "scale_width")
-        keep = _check_mask(self.keep_mask, (h0, w0), "keep_mask")
-        remove = _check_mask(self.remove_mask, (h0, w0), "remove_mask")
+        keep = check_mask(self.keep_mask, (h0, w0), "keep_mask")
+        remove = check_mask(self.remove_mask, (h0, w0), "remove_mask")
         terms = energy_terms or self.energy_function.carving_terms(pixels[..., :3])
-        static = _with_masks(terms.static, keep, remove, (h0, w0))
+        static = with_masks(terms.static, keep, remove, (h0, w0))
         gw = terms.gradient_weight
 
         progress = self._progress(abs(w0 - tw) + abs(h0 - th), "seam carving")
@@ -375,8 +375,8 @@ class SeamCarver:
         if n >= limit:
             raise ValueError(f"n must be smaller than the image's {direction} extent {limit}; got {n}")
         terms = self.energy_function.carving_terms(pixels[..., :3])
-        static = _with_masks(terms.static, _check_mask(self.keep_mask, (h, w), "keep_mask"),
-                             _check_mask(self.remove_mask, (h, w), "remove_mask"), (h, w))
+        static = with_masks(terms.static, check_mask(self.keep_mask, (h, w), "keep_mask"),
+                             check_mask(self.remove_mask, (h, w), "remove_mask"), (h, w))
         state = self._state(pixels, static, terms.gradient_weight)
         if direction == "horizontal":
             state = state.transposed()
@@ -517,7 +517,7 @@ class SeamCarver:
         return new_pixels, static
 
 
-def _with_masks(static, keep, remove, shape):
+def with_masks(static, keep, remove, shape):
     """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
     if keep is None and remove is None:
         return static
