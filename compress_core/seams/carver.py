@@ -488,9 +488,7 @@ class SeamCarver:
                 static = None if static is None else np.ascontiguousarray(static.T)
             while delta > 0:
                 w = pixels.shape[1]
-                step = min(delta, max(1, int(round(self.step_ratio * w))), w - 1)
-                if step < 1:
-                    raise ValueError("cannot insert seams into an image 1 pixel wide")
+                step = min(delta, max(1, int(round(self.step_ratio * w))), max(w - 1, 1))
                 pixels, static = self._insert(pixels, static, gradient_weight, step)
                 delta -= step
                 if progress is not None:
@@ -502,10 +500,13 @@ class SeamCarver:
 
     def _insert(self, pixels, static, gradient_weight, n: int):
         h, w, c = pixels.shape
-        removed = self._state(pixels, static, gradient_weight).remove(n)
-        mask = np.zeros(h * w, dtype=bool)
-        mask[removed.ravel()] = True
-        mask = mask.reshape(h, w)
+        if w == 1:  # the only seam is the single column: duplicate it
+            mask = np.ones((h, 1), dtype=bool)
+        else:
+            removed = self._state(pixels, static, gradient_weight).remove(n)
+            mask = np.zeros(h * w, dtype=bool)
+            mask[removed.ravel()] = True
+            mask = mask.reshape(h, w)
         out = np.empty((h, w + n, c), dtype=np.float32)
         inserted = np.empty((h, w + n), dtype=np.bool_)
         kernels.insert_seams(pixels.astype(np.float32), mask, n, out, inserted)

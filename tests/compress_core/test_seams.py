@@ -1,0 +1,345 @@
+"""Seam carving kernels and SeamCarver, checked against slow references and li-plus."""
+import numpy as np
+import pytest
+import seam_carving
+from PIL import Image
+from scipy import ndimage
+from skimage import data
+
+from compress_core.energy import EnergyFunction, GradientEnergyFunction
+from compress_core.energy.gradient import luma_u8
+from compress_core.seams import SeamCarver, remove_object
+from compress_core.seams import kernels
+
+
+def _small(img, width):
+    h = round(img.shape[0] * width / img.shape[1])
+    mode = "RGBA" if img.ndim == 3 and img.shape[2] == 4 else None
+    return np.asarray(Image.fromarray(img, mode).resize((width, h), Image.Resampling.LANCZOS))
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    return _small(data.chelsea(), 120)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return _small(data.astronaut(), 96)
+
+
+# ------------------------------------------------------------------ slow, obvious references
+def _ref_energy(gray, static, gw):
+    g = gray.astype(np.float32)
+    e = gw * (np.abs(ndimage.sobel(g, axis=1)) + np.abs(ndimage.sobel(g, axis=0)))
+    return e if static is None else static + e
+
+
+def _ref_backward_seam(energy):
+    """Naive DP over the full energy map, ties left, then middle, then right."""
+    h, w = energy.shape
+    cost = energy.astype(np.float32).copy()
+    for i in range(1, h):
+        for j in range(w):
+            cands = [cost[i - 1, k] for k in (j - 1, j, j + 1) if 0 <= k < w]
+            cost[i, j] = np.float32(min(cands)) + energy[i, j]
+    seam = np.empty(h, dtype=int)
+    seam[-1] = int(np.argmin(cost[-1]))
+    for i in range(h - 1, 0, -1):
+        c = seam[i]
+        best = None
+        for k in (c - 1, c, c + 1):
+            if 0 <= k < w and (best is None or cost[i - 1, k] < cost[i - 1, best]):
+                best = k
+        seam[i - 1] = best
+    return seam
+
+
+def _ref_forward_seam(gray, static, gw):
+    g = gray.astype(np.float32)
+    h, w = g.shape
+    pad = np.hstack([g[:, :1], g, g[:, -1:]])
+    cost = np.zeros((h, w), dtype=np.float32)
+    choice = np.zeros((h, w), dtype=int)
+    st = static if static is not None else np.zeros((h, w), np.float32)
+    for j in range(w):
+        cost[0, j] = np.float32(gw * abs(pad[0, j + 2] - pad[0, j])) + st[0, j]
+    for i in range(1, h):
+        for j in range(w):
+            cu = np.float32(gw * abs(pad[i, j + 2] - pad[i, j])) + st[i, j]
+            cl = cu + np.float32(gw * abs(pad[i - 1, j + 1] - pad[i, j]))
+            cr = cu + np.float32(gw * abs(pad[i - 1, j + 1] - pad[i, j + 2]))
+            opts = []
+            if j > 0:
+                opts.append((cost[i - 1, j - 1] + cl, j - 1))
+            opts.append((cost[i - 1, j] + cu, j))
+            if j < w - 1:
+                opts.append((cost[i - 1, j + 1] + cr, j + 1))
+            v, k = min(opts, key=lambda o: o[0])  # first minimum: left, middle, right
+            cost[i, j], choice[i, j] = v, k
+    seam = np.empty(h, dtype=int)
+    seam[-1] = int(np.argmin(cost[-1]))
+    for i in range(h - 1, 0, -1):
+        seam[i - 1] = choice[i, seam[i]]
+    return seam
+
+
+def _ref_carve(rgb, n, static=None, gw=1.0, forward=False):
+    """Remove n seams, recomputing everything from scratch after each one."""
+    gray = luma_u8(rgb)
+    index = np.arange(gray.size).reshape(gray.shape)
+    seams = []
+    for _ in range(n):
+        if forward:
+            seam = _ref_forward_seam(gray, static, gw)
+        else:
+            seam = _ref_backward_seam(_ref_energy(gray, static, gw))
+        seams.append(index[np.arange(gray.shape[0]), seam])
+        keep = np.ones(gray.shape, bool)
+        keep[np.arange(gray.shape[0]), seam] = False
+        shape = (gray.shape[0], gray.shape[1] - 1)
+        gray = gray[keep].reshape(shape)
+        index = index[keep].reshape(shape)
+        if static is not None:
+            static = static[keep].reshape(shape)
+    return index, np.array(seams)
+
+
+def _kernel_carve(rgb, n, static=None, gw=1.0, forward=False, threads=1):
+    gray = luma_u8(rgb).copy()
+    h, w = gray.shape
+    st = static.copy() if static is not None else np.zeros((1, 1), np.float32)
+    energy = np.empty((h, w), np.float32)
+    cost = np.empty((h, w), np.float32)
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    if not forward:
+        kernels.fill_energy(gray, st, static is not None, gw, energy, h, w)
+    removed = np.empty((n, h), np.int32)
+    costs = np.empty(n, np.float32)
+    new_w = kernels.carve_vertical(gray, st, static is not None, gw, forward, energy, index, cost,
+                                   False, np.empty(h, np.int32), w, n, removed, costs, threads)
+    return index[:, :new_w], removed
+
+
+@pytest.mark.parametrize("forward", [False, True])
+@pytest.mark.parametrize("with_static", [False, True])
+def test_kernel_matches_slow_reference(forward, with_static):
+    rng = np.random.default_rng(3 + forward + 2 * with_static)
+    rgb = (rng.random((17, 23, 3)) * 255).astype(np.uint8)
+    rgb[:, 8:11] //= 6  # a dark band the seams should like
+    static = (rng.random((17, 23)) * 300).astype(np.float32) if with_static else None
+    gw = 0.5 if with_static else 1.0
+    want_index, want_seams = _ref_carve(rgb, 9, static, gw, forward)
+    got_index, got_seams = _kernel_carve(rgb, 9, static, gw, forward)
+    np.testing.assert_array_equal(got_seams, want_seams)
+    np.testing.assert_array_equal(got_index, want_index)
+
+
+def test_kernel_on_photo_matches_reference_and_thread_counts(chelsea):
+    crop = chelsea[:40, :50]
+    want_index, want_seams = _ref_carve(crop, 12)
+    for threads in (1, 2):
+        got_index, got_seams = _kernel_carve(crop, 12, threads=threads)
+        np.testing.assert_array_equal(got_seams, want_seams)
+        np.testing.assert_array_equal(got_index, want_index)
+
+
+def test_incremental_cost_update_equals_full_recompute(astronaut):
+    """The incremental cumulative cost after each seam is bit-identical to a full DP."""
+    gray = luma_u8(astronaut).copy()
+    h, w = gray.shape
+    st = np.zeros((1, 1), np.float32)
+    energy = np.empty((h, w), np.float32)
+    kernels.fill_energy(gray, st, False, 1.0, energy, h, w)
+    cost = np.empty((h, w), np.float32)
+    full = np.empty((h, w), np.float32)
+    kernels.backward_cost(energy, cost, h, w)
+    seam = np.empty(h, np.int32)
+    index = np.zeros((h, w), np.int32)
+    scratch = np.empty(w, np.float32)
+    for _ in range(30):
+        kernels.backward_backtrack(cost, h, w, seam)
+        kernels.remove_seam(gray, st, False, energy, index, cost, True, seam, h, w)
+        w -= 1
+        kernels.update_energy_near_seam(gray, st, False, 1.0, energy, seam, h, w)
+        np.testing.assert_array_equal(energy[:, :w], _ref_energy(gray[:, :w], None, 1.0))
+        kernels.backward_cost_update(energy, cost, scratch, seam, h, w)
+        kernels.backward_cost(energy, full, h, w)
+        np.testing.assert_array_equal(cost[:, :w], full[:, :w])
+
+
+# --------------------------------------------------------------------------- li-plus parity
+@pytest.mark.parametrize("mode", ["backward", "forward"])
+def test_same_result_as_li_plus_seam_carving(chelsea, mode):
+    h, w = chelsea.shape[:2]
+    for size in [(w - 30, h), (w, h - 20), (w - 25, h - 15)]:
+        ours = SeamCarver(energy_mode=mode, order="width_first").resize(
+            chelsea, target_width=size[0], target_height=size[1])
+        theirs = seam_carving.resize(chelsea, size, energy_mode=mode, order="width-first")
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_single_insertion_step_matches_li_plus_up_to_rounding(chelsea):
+    """Documented difference: inserted pixels are rounded, li-plus truncates."""
+    h, w = chelsea.shape[:2]
+    ours = SeamCarver(order="width_first").resize(chelsea, target_width=w + 20)
+    theirs = seam_carving.resize(chelsea, (w + 20, h), order="width-first")
+    assert ours.shape == theirs.shape
+    assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+# ----------------------------------------------------------------------------- behaviour
+def test_seams_are_connected_paths_of_distinct_pixels(astronaut):
+    h, w = astronaut.shape[:2]
+    for mode in ("backward", "forward"):
+        carver = SeamCarver(energy_mode=mode)
+        seams = carver.find_seams(astronaut, 20)
+        assert seams.shape == (20, h)
+        assert (seams >= 0).all() and (seams < w).all()
+        # in the carved coordinates each seam is 8-connected; in input coordinates the pixels
+        # of all seams are distinct (no pixel removed twice)
+        flat = (np.arange(h)[None, :] * w + seams).ravel()
+        assert len(np.unique(flat)) == flat.size
+        horizontal = carver.find_seams(astronaut, 10, direction="horizontal")
+        assert horizontal.shape == (10, w)
+
+
+def test_first_seam_is_connected_and_cheapest(astronaut):
+    seam = SeamCarver().find_seams(astronaut, 1)[0]
+    assert (np.abs(np.diff(seam)) <= 1).all()
+    energy = _ref_energy(luma_u8(astronaut), None, 1.0)
+    assert np.array_equal(seam, _ref_backward_seam(energy))
+
+
+@pytest.mark.parametrize("order", ["auto", "width_first", "height_first"])
+@pytest.mark.parametrize("size", [(80, 60), (96, 40), (50, 96), (120, 130), (60, 110)])
+def test_exact_output_size_for_every_order(astronaut, order, size):
+    out = SeamCarver(order=order).resize(astronaut, target_width=size[0], target_height=size[1])
+    assert out.shape == (size[1], size[0], 3)
+    assert out.dtype == np.uint8
+
+
+def test_scale_arguments(astronaut):
+    out = SeamCarver().resize(astronaut, scale_width=0.5, scale_height=0.75)
+    assert out.shape[:2] == (72, 48)
+
+
+def test_insertion_then_removal_gives_back_the_original(chelsea):
+    h, w = chelsea.shape[:2]
+    seams = SeamCarver().find_seams(chelsea, 15)
+    mask = np.zeros((h, w), bool)
+    mask[np.repeat(np.arange(h), 15), seams.T.ravel()] = True
+    out = np.empty((h, w + 15, 3), np.float32)
+    inserted = np.empty((h, w + 15), np.bool_)
+    kernels.insert_seams(chelsea.astype(np.float32), mask, 15, out, inserted)
+    assert (inserted.sum(axis=1) == 15).all()
+    restored = out[~inserted].reshape(h, w, 3)
+    np.testing.assert_array_equal(restored.astype(np.uint8), chelsea)
+
+
+def test_keep_mask_pixels_survive(chelsea):
+    h, w = chelsea.shape[:2]
+    keep = np.zeros((h, w), bool)
+    keep[20:60, 30:90] = True  # the cat's face region, wider than what carving alone keeps
+    result = SeamCarver(keep_mask=keep).carve(chelsea, target_width=w - 50, target_height=h - 10)
+    kept = result.kept_mask((h, w))
+    assert kept[keep].all()
+    # without the mask some of those pixels go
+    plain = SeamCarver().carve(chelsea, target_width=w - 50, target_height=h - 10)
+    assert not plain.kept_mask((h, w))[keep].all()
+
+
+def test_remove_mask_object_disappears(chelsea):
+    h, w = chelsea.shape[:2]
+    img = chelsea.copy()
+    img[30:50, 40:55] = (255, 0, 0)  # a red object
+    mask = np.zeros((h, w), bool)
+    mask[30:50, 40:55] = True
+    carved = SeamCarver(remove_mask=mask).carve(img, target_width=w - 20)
+    assert not carved.kept_mask((h, w))[mask].any()
+    restored = remove_object(img, mask)
+    assert restored.shape == img.shape
+    red = (restored[..., 0] > 200) & (restored[..., 1] < 60) & (restored[..., 2] < 60)
+    assert red.sum() == 0
+
+
+def test_alpha_is_carved_with_the_pixels(astronaut):
+    h, w = astronaut.shape[:2]
+    alpha = (np.add.outer(np.arange(h), np.arange(w)) % 256).astype(np.uint8)
+    rgba = np.dstack([astronaut, alpha])
+    result = SeamCarver().carve(rgba, target_width=w - 30, target_height=h - 10)
+    assert result.pixels.shape == (h - 10, w - 30, 4)
+    np.testing.assert_array_equal(result.pixels[..., 3], alpha.ravel()[result.source_index])
+    np.testing.assert_array_equal(result.pixels[..., :3],
+                                  astronaut.reshape(-1, 3)[result.source_index])
+    bigger = SeamCarver().resize(rgba, target_width=w + 10)
+    assert bigger.shape == (h, w + 10, 4)
+
+
+class _ColumnEnergy(EnergyFunction):
+    """A static energy that makes a band of columns precious."""
+
+    name = "band"
+
+    def compute(self, rgb):
+        e = np.zeros(rgb.shape[:2], np.float32)
+        e[:, 40:60] = 1.0
+        return e
+
+
+def test_static_energy_is_carved_along_and_respected(chelsea):
+    h, w = chelsea.shape[:2]
+    result = SeamCarver(energy_function=_ColumnEnergy()).carve(chelsea, target_width=w - 60)
+    kept = result.kept_mask((h, w))
+    assert kept[:, 40:60].all()
+
+
+def test_enlarge_by_more_than_one_step(astronaut):
+    h, w = astronaut.shape[:2]
+    out = SeamCarver(step_ratio=0.3).resize(astronaut, target_width=2 * w, target_height=h + 7)
+    assert out.shape == (h + 7, 2 * w, 3)
+
+
+def test_gray_and_float_inputs(astronaut):
+    gray = astronaut[..., 0]
+    assert SeamCarver().resize(gray, target_width=50).shape == (96, 50, 3)
+    assert SeamCarver().resize(astronaut / 255.0, target_height=50).shape == (50, 96, 3)
+
+
+def test_tiny_images():
+    one_col = np.full((5, 2, 3), 7, np.uint8)
+    assert SeamCarver().resize(one_col, target_width=1).shape == (5, 1, 3)
+    assert SeamCarver().resize(np.zeros((1, 1, 3), np.uint8), target_width=3).shape == (1, 3, 3)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(target_width=0), ValueError, "target_width"),
+    (dict(scale_width=-1.0), ValueError, "scale_width"),
+    (dict(target_width="10"), TypeError, "target_width"),
+    (dict(target_width=10, scale_width=0.5), ValueError, "either"),
+])
+def test_resize_validation(astronaut, kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        SeamCarver().resize(astronaut, **kwargs)
+
+
+def test_constructor_validation(astronaut):
+    with pytest.raises(ValueError, match="energy_mode.*'backward', 'forward'"):
+        SeamCarver(energy_mode="sideways")
+    with pytest.raises(ValueError, match="order.*'auto'"):
+        SeamCarver(order="random")
+    with pytest.raises(ValueError, match="step_ratio"):
+        SeamCarver(step_ratio=2.0)
+    with pytest.raises(ValueError, match="keep_mask.*shape"):
+        SeamCarver(keep_mask=np.ones((3, 3), bool)).resize(astronaut, target_width=10)
+    with pytest.raises(ValueError, match="empty"):
+        remove_object(astronaut, np.zeros(astronaut.shape[:2], bool))
+
+
+def test_gradient_energy_matches_the_kernel_term(astronaut):
+    """GradientEnergyFunction's map is exactly what the kernel maintains."""
+    gray = luma_u8(astronaut)
+    h, w = gray.shape
+    energy = np.empty((h, w), np.float32)
+    kernels.fill_energy(gray, np.zeros((1, 1), np.float32), False, 1.0, energy, h, w)
+    np.testing.assert_array_equal(energy, GradientEnergyFunction()(astronaut))
