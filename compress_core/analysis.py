@@ -1,19 +1,44 @@
 """Energy statistics and content analysis.
 
-``high_importance_ratio`` is the fraction of pixels whose energy, normalised by the map's
-99.5th percentile, is at least :data:`HIGH_IMPORTANCE_THRESHOLD` (0.5).
+Every statistic is computed on the energy map normalised to [0, 1] by its 99.5th percentile
+(:func:`~compress_core.energy.base.normalize_map`), so that maps of different energy functions
+and images of different sizes compare.
+
+``high_importance_ratio`` is the fraction of pixels whose normalised energy is at least
+:data:`HIGH_IMPORTANCE_THRESHOLD` (0.5): half of the map's (robust) peak.
+
+The *important region* (:func:`important_region`) is the bounding box of the pixels at or above
+that threshold, with the outermost 1% of their energy trimmed on each side so that a few stray
+hot pixels do not stretch it; the *centre of mass* is the energy-weighted mean position.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .energy.base import normalize_map
 
-__all__ = ["energy_statistics", "retained_energy_ratio", "HIGH_IMPORTANCE_THRESHOLD"]
+__all__ = [
+    "energy_statistics",
+    "retained_energy_ratio",
+    "center_of_mass",
+    "important_region",
+    "content_summary",
+    "HIGH_IMPORTANCE_THRESHOLD",
+]
 
 HIGH_IMPORTANCE_THRESHOLD = 0.5
+
+#: Share of the thresholded energy trimmed from each side of the important region.
+_REGION_TRIM = 0.01
+
+
+def _as_map(energy) -> np.ndarray:
+    energy = np.asarray(energy, dtype=np.float32)
+    if energy.ndim != 2 or energy.size == 0:
+        raise ValueError(f"energy must be a non-empty 2-D array; got shape {energy.shape}")
+    return energy
 
 
 def energy_statistics(energy: np.ndarray) -> Dict[str, float]:
@@ -24,8 +49,13 @@ def energy_statistics(energy: np.ndarray) -> Dict[str, float]:
     dict
         ``mean_energy``, ``std_energy``, ``p05``, ``p25``, ``p50``, ``p75``, ``p95``,
         ``high_importance_ratio``.
+
+    Raises
+    ------
+    ValueError
+        If ``energy`` is not a non-empty 2-D array.
     """
-    norm = normalize_map(energy)
+    norm = normalize_map(_as_map(energy))
     p05, p25, p50, p75, p95 = (float(v) for v in np.percentile(norm, [5, 25, 50, 75, 95]))
     return {
         "mean_energy": float(norm.mean()),
@@ -53,3 +83,88 @@ def retained_energy_ratio(energy: np.ndarray, kept: np.ndarray) -> float:
     if total <= 0:
         return 1.0
     return float((np.asarray(energy, dtype=np.float64) * kept).sum() / total)
+
+
+def center_of_mass(energy: np.ndarray) -> Tuple[float, float]:
+    """Energy-weighted mean position ``(x, y)`` in pixels (the image centre for a zero map).
+
+    Raises
+    ------
+    ValueError
+        If ``energy`` is not a non-empty 2-D array.
+    """
+    norm = normalize_map(_as_map(energy)).astype(np.float64)
+    h, w = norm.shape
+    total = norm.sum()
+    if total <= 0:
+        return ((w - 1) / 2.0, (h - 1) / 2.0)
+    x = float(norm.sum(axis=0) @ np.arange(w) / total)
+    y = float(norm.sum(axis=1) @ np.arange(h) / total)
+    return (x, y)
+
+
+def _trimmed_span(profile: np.ndarray, trim: float) -> Tuple[int, int]:
+    """First and last index inside the central ``1 - 2 * trim`` of a non-negative profile."""
+    cum = np.cumsum(profile)
+    total = cum[-1]
+    start = int(np.searchsorted(cum, trim * total, side="right"))
+    stop = int(np.searchsorted(cum, (1.0 - trim) * total, side="left"))
+    return start, max(start, min(stop, profile.size - 1))
+
+
+def important_region(energy: np.ndarray, threshold: float = HIGH_IMPORTANCE_THRESHOLD
+                     ) -> Optional[Tuple[int, int, int, int]]:
+    """Bounding box ``(left, top, right, bottom)`` of the important pixels (PIL convention:
+    right and bottom exclusive), or ``None`` when no pixel reaches ``threshold``.
+
+    Parameters
+    ----------
+    energy : ndarray (H, W)
+        Any energy map.
+    threshold : float
+        Normalised energy (0..1] a pixel needs to count as important.
+
+    Raises
+    ------
+    ValueError
+        If ``energy`` is not a non-empty 2-D array or ``threshold`` is not in (0, 1].
+    """
+    if not 0.0 < float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1]; got {threshold!r}")
+    norm = normalize_map(_as_map(energy)).astype(np.float64)
+    weight = np.where(norm >= threshold, norm, 0.0)
+    if not weight.any():
+        return None
+    x0, x1 = _trimmed_span(weight.sum(axis=0), _REGION_TRIM)
+    y0, y1 = _trimmed_span(weight.sum(axis=1), _REGION_TRIM)
+    return (x0, y0, x1 + 1, y1 + 1)
+
+
+def content_summary(energy: np.ndarray) -> Dict[str, Any]:
+    """Everything ``analyze_content`` reports about an energy map.
+
+    Returns
+    -------
+    dict
+        The keys of :func:`energy_statistics`, plus ``high_importance_threshold`` (0.5),
+        ``center_of_mass`` ``(x, y)`` and ``center_of_mass_relative`` (fractions of width and
+        height), ``important_region`` ``(left, top, right, bottom)`` or ``None``,
+        ``important_region_ratio`` (its area over the image's), ``width`` and ``height``.
+    """
+    energy = _as_map(energy)
+    h, w = energy.shape
+    stats: Dict[str, Any] = dict(energy_statistics(energy))
+    cx, cy = center_of_mass(energy)
+    box = important_region(energy)
+    stats.update(
+        high_importance_threshold=HIGH_IMPORTANCE_THRESHOLD,
+        center_of_mass=(cx, cy),
+        center_of_mass_relative=(cx / max(w - 1, 1), cy / max(h - 1, 1)),
+        important_region=box,
+        important_region_ratio=(
+            0.0 if box is None else (box[2] - box[0]) * (box[3] - box[1]) / float(w * h)
+        ),
+        width=w,
+        height=h,
+    )
+    return stats
