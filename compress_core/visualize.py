@@ -11,7 +11,7 @@ No plotting library is needed: colour maps are built-in 256-entry lookup tables.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional, Sequence, Tuple
+from typing import Sequence
 
 import numpy as np
 

@@ -220,7 +220,9 @@ BACKBONES: Dict[str, BackboneSpec] = {
             feature_layer="features.8",
             head=_GapLinearHead("classifier.1"),
             classifier="classifier.1",
-            weights_url="https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
+            weights_url=(
+                "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth"
+            ),
         ),
     )
 }
@@ -323,7 +325,9 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
             spec.weights_url, str(path), hash_prefix=_hash_prefix(spec.weights_file_name)
         )
     except Exception as exc:  # network errors come in many types
-        raise WeightsNotFoundError(f"{hint}; download failed ({type(exc).__name__}: {exc})") from exc
+        raise WeightsNotFoundError(
+            f"{hint}; download failed ({type(exc).__name__}: {exc})"
+        ) from exc
     return path
 
 
@@ -350,7 +354,10 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cpu")
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(text, str) and (text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
+    is_cuda = isinstance(text, str) and (
+        text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())
+    )
+    if is_cuda:
         if torch.cuda.is_available():
             return torch.device(text)
         logger.warning("device=%r requested but no CUDA GPU is available; using the CPU", device)

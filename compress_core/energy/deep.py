@@ -133,7 +133,8 @@ def _robust_normalize(maps: torch.Tensor, low_q: Optional[float] = 0.01,
     span = hi - lo
     span = torch.where(span > 1e-12, span, flat.amax(dim=1) - lo)
     ok = span > 1e-12
-    out = (maps.float() - lo.view(-1, 1, 1)) / torch.where(ok, span, torch.ones_like(span)).view(-1, 1, 1)
+    divisor = torch.where(ok, span, torch.ones_like(span)).view(-1, 1, 1)
+    out = (maps.float() - lo.view(-1, 1, 1)) / divisor
     out = torch.where(ok.view(-1, 1, 1), out, torch.zeros_like(out))
     return out.clamp_(0.0, 1.0)
 
@@ -228,12 +229,14 @@ class DeepEnergyFunction(EnergyFunction):
     def _check_layers(self, layers) -> Tuple[str, ...]:
         if layers is None:
             return tuple(self.spec.stages)
-        if isinstance(layers, str) or not all(isinstance(n, str) and n for n in layers):
+        given = layers
+        iterable = not isinstance(layers, str) and hasattr(layers, "__iter__")
+        layers = tuple(layers) if iterable else None
+        if layers is None or not all(isinstance(n, str) and n for n in layers):
             raise ValueError(
                 "layers must be a sequence of module names (e.g. "
-                f"{list(self.spec.stages)!r}); got {layers!r}"
+                f"{list(self.spec.stages)!r}); got {given!r}"
             )
-        layers = tuple(layers)
         if not layers:
             raise ValueError(f"layers must name at least one module; got {layers!r}")
         known = _module_names(self.spec.name)
@@ -336,7 +339,10 @@ class DeepEnergyFunction(EnergyFunction):
     def compute(self, rgb: np.ndarray) -> np.ndarray:
         bb = self._backbone()
         h, w = rgb.shape[:2]
-        x = self._prepare(rgb, inference_size(h, w, self.max_side), bb)
+        size = inference_size(h, w, self.max_side)
+        logger.debug("deep energy (%s, %s): %dx%d image, CNN input %dx%d", self.model_name,
+                     self.aggregate_method.value, w, h, size[1], size[0])
+        x = self._prepare(rgb, size, bb)
         return self._finish(self._maps(x, bb)[0], (h, w))
 
     def energy_batch(self, images: Sequence) -> List[np.ndarray]:
@@ -420,7 +426,8 @@ class DeepEnergyFunction(EnergyFunction):
 
 
 def _check_int(value, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
     return int(value)
 

@@ -120,8 +120,8 @@ class HybridEnergyFunction(EnergyFunction):
 
     name = "hybrid"
 
-    def __init__(self, energies: Sequence[EnergyFunction], weights: Optional[Sequence[float]] = None,
-                 adaptive_weights: bool = False):
+    def __init__(self, energies: Sequence[EnergyFunction],
+                 weights: Optional[Sequence[float]] = None, adaptive_weights: bool = False):
         if isinstance(energies, EnergyFunction) or not isinstance(energies, (list, tuple)):
             raise ValueError(
                 f"energies must be a list or tuple of EnergyFunction; got {type(energies).__name__}"
@@ -149,7 +149,9 @@ class HybridEnergyFunction(EnergyFunction):
         try:
             values = [float(w) for w in weights]
         except (TypeError, ValueError):
-            raise ValueError(f"weights must be a sequence of {n} numbers; got {weights!r}") from None
+            raise ValueError(
+                f"weights must be a sequence of {n} numbers; got {weights!r}"
+            ) from None
         if len(values) != n:
             raise ValueError(f"weights must have one value per energy ({n}); got {len(values)}")
         if any(not math.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:

@@ -255,6 +255,7 @@ def test_carving_terms(deep, deep_maps):
     ({"layers": []}, "layers"),
     ({"layers": ["_blocks.99"]}, "layers"),
     ({"layers": [3]}, "layers"),
+    ({"layers": 5}, "layers"),
     ({"device": "gpu"}, "device"),
     ({"max_side": 0}, "max_side"),
     ({"max_side": 8}, "max_side"),
