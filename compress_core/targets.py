@@ -106,10 +106,13 @@ def plan_size(width: int, height: int, *, target_width=None, target_height=None,
         area = width * height * scale * scale
         f = math.sqrt(area / (base[0] * base[1]))
         candidates.append((area, base[0] * f, base[1] * f, False))
-    if target_pixels is not None and base[0] * base[1] > target_pixels:
+    # a cap binds when it is below the input (or exact) size or below an enlarging scale
+    largest = max([base[0] * base[1]] + [c[0] for c in candidates])
+    if target_pixels is not None and largest > target_pixels:
         f = math.sqrt(target_pixels / (base[0] * base[1]))
         candidates.append((target_pixels, base[0] * f, base[1] * f, True))
-    if max_dimension is not None and max(base) > max_dimension:
+    longest = max(base) * math.sqrt(largest / (base[0] * base[1]))
+    if max_dimension is not None and longest > max_dimension:
         f = max_dimension / max(base)
         candidates.append((base[0] * base[1] * f * f, base[0] * f, base[1] * f, True))
     if not candidates:  # only caps, already satisfied

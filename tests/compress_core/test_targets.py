@@ -1,0 +1,260 @@
+"""Size targets: exact sizes for every combination, caps, aspect, strictest-wins, validation."""
+import math
+
+import numpy as np
+import pytest
+
+from compress_core.targets import (
+    SizePlan,
+    check_positive_int,
+    check_positive_number,
+    free_shape,
+    plan_size,
+)
+
+from _core_data import photo
+
+# (kwargs, expected size) for a 180 x 120 input (aspect 1.5), worked out by hand from
+# DESIGN.md section 3: exact sizes are exact, scale multiplies each side (rounded), caps round
+# down and never enlarge, several targets -> the smallest area wins.
+W, H = 180, 120
+CASES = [
+    (dict(scale=0.5), (90, 60)),
+    (dict(scale=0.25), (45, 30)),
+    (dict(scale=0.3), (54, 36)),
+    (dict(scale=1.5), (270, 180)),
+    (dict(scale=1.0), (180, 120)),
+    (dict(target_width=120), (120, 80)),
+    (dict(target_width=120, preserve_aspect=False), (120, 120)),
+    (dict(target_height=60), (90, 60)),
+    (dict(target_height=60, preserve_aspect=False), (180, 60)),
+    (dict(target_width=100, target_height=100), (100, 100)),
+    (dict(target_width=100, target_height=100, preserve_aspect=False), (100, 100)),
+    (dict(target_width=100, target_height=40), (100, 40)),
+    (dict(target_width=300, target_height=200), (300, 200)),
+    (dict(target_pixels=5400), (90, 60)),
+    (dict(target_pixels=5000), (86, 57)),  # 86.6 x 57.7 rounded down: 4902 <= 5000
+    (dict(target_pixels=100_000), (180, 120)),  # a cap never enlarges
+    (dict(max_dimension=90), (90, 60)),
+    (dict(max_dimension=100), (100, 66)),  # 66.7 rounded down
+    (dict(max_dimension=500), (180, 120)),
+    (dict(scale=0.5, max_dimension=100), (90, 60)),  # scale is stricter
+    (dict(scale=0.8, max_dimension=100), (100, 66)),  # the cap is stricter
+    (dict(scale=0.5, target_pixels=4000, max_dimension=120), (77, 51)),  # target_pixels wins
+    (dict(target_pixels=5400, max_dimension=80), (80, 53)),
+    (dict(target_width=100, target_height=100, max_dimension=50), (50, 50)),
+    (dict(target_width=100, target_height=100, scale=0.25), (37, 37)),  # area 1350 as a square
+    (dict(target_width=90, target_height=90, target_pixels=10_000), (90, 90)),
+    (dict(target_width=120, max_dimension=60), (60, 40)),
+    (dict(target_width=120, preserve_aspect=False, target_pixels=3600), (60, 60)),
+    (dict(target_height=60, preserve_aspect=False, scale=0.5), (127, 42)),  # 5400 px at 3:1
+    (dict(scale=2.0, target_pixels=50_000), (273, 182)),  # caps bind an enlarging scale too
+    (dict(scale=2.0, max_dimension=300), (300, 200)),
+]
+
+
+def _id(case):
+    kwargs, size = case
+    return ",".join(f"{k}={v}" for k, v in kwargs.items()) + f"->{size[0]}x{size[1]}"
+
+
+@pytest.mark.parametrize("kwargs, expected", CASES, ids=[_id(c) for c in CASES])
+def test_exact_sizes(kwargs, expected):
+    plan = plan_size(W, H, **kwargs)
+    assert plan.size == expected
+    assert (plan.width, plan.height) == expected
+    assert plan.free_shape is False
+
+
+def test_no_target_gives_none():
+    assert plan_size(640, 480) is None
+    assert plan_size(640, 480, preserve_aspect=False) is None
+
+
+@pytest.mark.parametrize("kwargs, free", [
+    (dict(scale=0.5, preserve_aspect=False), True),
+    (dict(target_pixels=5000, preserve_aspect=False), True),
+    (dict(scale=0.5, max_dimension=100, preserve_aspect=False), True),
+    (dict(max_dimension=100, preserve_aspect=False), False),  # a side cap fixes the shape
+    (dict(target_width=100, target_height=50, preserve_aspect=False), False),
+    (dict(target_width=100, scale=0.5, preserve_aspect=False), False),
+    (dict(scale=0.5), False),
+])
+def test_free_shape_only_for_area_targets_without_aspect(kwargs, free):
+    plan = plan_size(W, H, **kwargs)
+    assert plan.free_shape is free
+    if free:  # the plan still carries the aspect-preserving size of the same area
+        assert plan.width * plan.height <= W * H
+
+
+PHOTO_SIZES = [(512, 512), (451, 300), (600, 400), (640, 427), (427, 640), (3, 1053),
+               (2048, 5), (1, 1), (2, 2)]
+
+
+def _aspect_ok(w, h, aspect):
+    return min(w, h) == 1 or abs(w - h * aspect) <= 1 or abs(h - w / aspect) <= 1
+
+
+def test_random_combinations_meet_every_cap_and_keep_the_aspect():
+    rng = np.random.default_rng(20260507)
+    checked = 0
+    for _ in range(3000):
+        w, h = PHOTO_SIZES[rng.integers(len(PHOTO_SIZES))]
+        if rng.random() < 0.5:
+            w, h = int(rng.integers(1, 4000)), int(rng.integers(1, 4000))
+        kwargs = {}
+        if rng.random() < 0.25:
+            kwargs["target_width"] = int(rng.integers(1, 3000))
+        if rng.random() < 0.25:
+            kwargs["target_height"] = int(rng.integers(1, 3000))
+        if rng.random() < 0.4:
+            kwargs["scale"] = float(rng.uniform(0.01, 2.5))
+        if rng.random() < 0.4:
+            kwargs["target_pixels"] = int(rng.integers(1, 10_000_000))
+        if rng.random() < 0.4:
+            kwargs["max_dimension"] = int(rng.integers(1, 5000))
+        if not kwargs:
+            continue
+        pa = bool(rng.random() < 0.6)
+        out_w, out_h = plan_size(w, h, preserve_aspect=pa, **kwargs).size
+        tw, th = kwargs.get("target_width"), kwargs.get("target_height")
+        if tw and th:
+            aspect = tw / th
+        elif tw:
+            aspect = tw / (h * tw / w if pa else h)
+        elif th:
+            aspect = (w * th / h if pa else w) / th
+        else:
+            aspect = w / h
+        where = f"{w}x{h} {kwargs} preserve_aspect={pa} -> {out_w}x{out_h}"
+        assert out_w >= 1 and out_h >= 1, where
+        if "target_pixels" in kwargs and min(out_w, out_h) > 1:
+            assert out_w * out_h <= kwargs["target_pixels"], where
+        if "max_dimension" in kwargs:
+            assert max(out_w, out_h) <= kwargs["max_dimension"], where
+        assert _aspect_ok(out_w, out_h, aspect), where
+        if not (tw or th or "scale" in kwargs):  # caps alone never enlarge
+            assert out_w <= w and out_h <= h, where
+        checked += 1
+    assert checked > 2500
+
+
+def test_caps_are_met_tightly():
+    """Rounding down for a cap loses at most one pixel per side."""
+    for w, h in [(451, 300), (640, 427), (512, 512), (1000, 3)]:
+        for tp in (1000, 5000, 12345, 50_000, 100_001):
+            out_w, out_h = plan_size(w, h, target_pixels=tp).size
+            if tp >= w * h:
+                assert (out_w, out_h) == (w, h)
+                continue
+            f = math.sqrt(tp / (w * h))
+            assert out_w * out_h <= tp
+            assert out_w >= math.floor(w * f) - 1 and out_h >= math.floor(h * f) - 1
+        for md in (1, 10, 99, 300, 2000):
+            out_w, out_h = plan_size(w, h, max_dimension=md).size
+            assert max(out_w, out_h) == min(md, max(w, h))
+
+
+@pytest.mark.parametrize("w, h", [(451, 300), (640, 427), (512, 512), (300, 451)])
+def test_the_strictest_target_alone_gives_the_same_size(w, h):
+    """Several targets at once give exactly the size of the strictest one on its own."""
+    singles = [dict(scale=0.6), dict(scale=0.35), dict(target_pixels=40_000),
+               dict(target_pixels=9_000), dict(max_dimension=200), dict(max_dimension=90)]
+    rng = np.random.default_rng(w * 1000 + h)
+    for _ in range(40):
+        pick = rng.choice(len(singles), size=int(rng.integers(2, 4)), replace=False)
+        combo = {}
+        for i in pick:
+            key, value = next(iter(singles[i].items()))
+            if key in combo:
+                value = min(value, combo[key])
+            combo[key] = value
+        sizes = {k: plan_size(w, h, **{k: v}).size for k, v in combo.items()}
+        strictest = min(sizes.values(), key=lambda s: s[0] * s[1])
+        areas = sorted(s[0] * s[1] for s in sizes.values())
+        if len(areas) > 1 and areas[0] == areas[1]:
+            continue
+        assert plan_size(w, h, **combo).size == strictest, combo
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket", "china"])
+def test_scale_keeps_the_aspect_of_real_photos_within_a_pixel(name):
+    h, w = photo(name).shape[:2]
+    for scale in (0.1, 0.25, 0.33, 0.5, 0.77, 1.3):
+        out_w, out_h = plan_size(w, h, scale=scale).size
+        assert (out_w, out_h) == (round(w * scale), round(h * scale))
+        assert _aspect_ok(out_w, out_h, w / h)
+
+
+def test_tiny_images_never_go_below_one_pixel():
+    assert plan_size(1, 1, scale=0.01).size == (1, 1)
+    assert plan_size(2, 1000, scale=0.1).size == (1, 100)  # round(0.2) -> at least 1
+    assert plan_size(1000, 2, target_pixels=10).size[0] * 1 >= 1
+    assert plan_size(3, 3, max_dimension=1).size == (1, 1)
+
+
+# ------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("name", ["target_width", "target_height", "target_pixels",
+                                  "max_dimension"])
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (-5, ValueError), (2.5, TypeError),
+                                        ("100", TypeError), (True, TypeError),
+                                        ([100], TypeError)])
+def test_integer_targets_are_validated(name, value, exc):
+    with pytest.raises(exc, match=name):
+        plan_size(W, H, **{name: value})
+
+
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (-0.5, ValueError),
+                                        (float("nan"), ValueError), (float("inf"), ValueError),
+                                        ("0.5", TypeError), (True, TypeError), (None, None)])
+def test_scale_is_validated(value, exc):
+    if exc is None:
+        assert plan_size(W, H, scale=value) is None
+        return
+    with pytest.raises(exc, match="scale"):
+        plan_size(W, H, scale=value)
+
+
+def test_integral_floats_and_numpy_numbers_are_accepted():
+    assert plan_size(W, H, target_width=120.0).size == (120, 80)
+    assert plan_size(W, H, target_width=np.int64(120)).size == (120, 80)
+    assert plan_size(W, H, scale=np.float32(0.5)).size == (90, 60)
+    assert check_positive_int(None, "x") is None
+    assert check_positive_int(np.uint16(7), "x") == 7
+    assert check_positive_number(2, "x") == 2.0
+    with pytest.raises(ValueError, match="x must be"):
+        check_positive_number(-1, "x")
+
+
+def test_size_plan_is_a_frozen_value():
+    plan = SizePlan(10, 20)
+    assert plan.size == (10, 20) and plan.free_shape is False
+    with pytest.raises(Exception):
+        plan.width = 3
+
+
+# ------------------------------------------------------------------------- free shape
+def test_free_shape_removes_columns_when_the_content_is_a_vertical_band():
+    energy = np.zeros((100, 200), np.float32)
+    energy[:, 90:110] = 1.0  # everything important is in 20 central columns
+    w, h = free_shape(energy, 100 * 200 // 4)
+    assert w * h <= 5000
+    assert h == 100 and w == 50  # "remove only columns" keeps every row
+
+
+def test_free_shape_removes_rows_when_the_content_is_a_horizontal_band():
+    energy = np.zeros((200, 100), np.float32)
+    energy[95:105, :] = 1.0
+    w, h = free_shape(energy, 5000)
+    assert (w, h) == (100, 50)
+
+
+def test_free_shape_prefers_the_balanced_shape_on_uniform_energy():
+    w, h = free_shape(np.ones((120, 180), np.float32), 5400)
+    assert w * h <= 5400
+    assert abs(w / h - 1.5) < 0.05
+
+
+def test_free_shape_never_exceeds_the_image():
+    w, h = free_shape(np.random.default_rng(0).random((50, 80)).astype(np.float32), 10**6)
+    assert (w, h) == (80, 50)
