@@ -56,18 +56,24 @@ def best_window(energy: np.ndarray, width: int, height: int,
         raise ValueError(f"center_weight must be in [0, 1]; got {center_weight}")
     sums = window_sums(energy, width, height)
     ny, nx = sums.shape
-    ys = np.arange(ny, dtype=np.float64)[:, None] + (height - 1) / 2.0
-    xs = np.arange(nx, dtype=np.float64)[None, :] + (width - 1) / 2.0
-    dist = np.hypot((ys - (h - 1) / 2.0) / max(h / 2.0, 1.0), (xs - (w - 1) / 2.0) / max(w / 2.0, 1.0))
-    dist /= np.sqrt(2.0)
-    score = sums * (1.0 - center_weight * dist) if center_weight else sums
-    best = score.max()
-    tol = abs(best) * 1e-9
-    candidates = score >= best - tol
-    # nearest to the centre among the (near-)ties
-    d = np.where(candidates, dist, np.inf)
-    top, left = np.unravel_index(int(np.argmin(d)), d.shape)
-    return int(left), int(top)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    sy, sx = max(h / 2.0, 1.0), max(w / 2.0, 1.0)
+
+    def distance(top, left):
+        """Window centre's distance from the image centre, normalised to [0, 1]."""
+        dy = (top + (height - 1) / 2.0 - cy) / sy
+        dx = (left + (width - 1) / 2.0 - cx) / sx
+        return np.hypot(dy, dx) / np.sqrt(2.0)
+
+    if center_weight:
+        tops, lefts = np.mgrid[0:ny, 0:nx]
+        score = sums * (1.0 - center_weight * distance(tops, lefts))
+    else:
+        score = sums
+    best = float(score.max())
+    tops, lefts = np.nonzero(score >= best - abs(best) * 1e-9)
+    k = int(np.argmin(distance(tops, lefts)))  # nearest to the centre among (near-)ties
+    return int(lefts[k]), int(tops[k])
 
 
 def smart_crop(pixels: np.ndarray, energy: np.ndarray, width: int, height: int,

@@ -27,8 +27,19 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
 
 
 def sobel_l1(gray: np.ndarray) -> np.ndarray:
-    """``|Sobel_x| + |Sobel_y|`` of a 2-D array with reflected borders, float32."""
-    gray = np.asarray(gray, dtype=np.float32)
+    """``|Sobel_x| + |Sobel_y|`` of a 2-D array with reflected borders, float32.
+
+    8-bit input goes through the seam kernels' own Sobel (one pass, rows in parallel; the
+    values are exactly scipy.ndimage.sobel's, which the tests check); other dtypes use scipy.
+    """
+    gray = np.asarray(gray)
+    if gray.dtype == np.uint8 and gray.ndim == 2:
+        from ..seams.kernels import sobel_l1_image
+
+        out = np.empty(gray.shape, dtype=np.float32)
+        sobel_l1_image(np.ascontiguousarray(gray), out)
+        return out
+    gray = gray.astype(np.float32)
     return np.abs(ndimage.sobel(gray, axis=1)) + np.abs(ndimage.sobel(gray, axis=0))
 
 

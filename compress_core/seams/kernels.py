@@ -63,6 +63,15 @@ def sobel_l1_at(gray, h, w, i, j):
     return abs(gx) + abs(gy)
 
 
+@njit(cache=True, parallel=True)
+def sobel_l1_image(gray, out):
+    """``|Sobel_x| + |Sobel_y|`` of a whole uint8 image (reflected borders), rows in parallel."""
+    h, w = gray.shape
+    for i in prange(h):
+        for j in range(w):
+            out[i, j] = sobel_l1_at(gray, h, w, i, j)
+
+
 @njit(cache=True)
 def fill_energy(gray, static, has_static, gradient_weight, energy, h, w):
     """Full backward energy ``static + gradient_weight * SobelL1(gray)`` of ``[:h, :w]``."""
