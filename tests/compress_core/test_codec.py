@@ -1,0 +1,199 @@
+"""Codecs: JPEG, WebP, PNG and AVIF encoding, metadata, and the search for a byte budget."""
+import re
+
+import numpy as np
+import pytest
+from PIL import features
+
+from compress_core import TargetUnreachableError
+from compress_core.codec import (
+    QUALITY_RANGE,
+    decode_pixels,
+    default_quality,
+    encode,
+    extension,
+    fit_budget,
+    format_from_suffix,
+    resolve_format,
+    supported_formats,
+)
+from compress_core.options import ImageFormat
+
+from _core_data import decode, exif_bytes, photo, srgb_icc
+
+FORMATS = ["jpeg", "webp", "png", "avif"]
+PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "png": "PNG", "avif": "AVIF"}
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return photo("coffee", 150)
+
+
+@pytest.fixture(scope="module")
+def coffee_rgba(coffee):
+    alpha = np.zeros(coffee.shape[:2], np.uint8)
+    alpha[:, 75:] = 255  # left half fully transparent
+    return np.ascontiguousarray(np.dstack([coffee, alpha]))
+
+
+def test_this_build_writes_every_format():
+    assert features.check("webp") and features.check("avif")
+    assert supported_formats() == [ImageFormat.JPEG, ImageFormat.PNG, ImageFormat.WEBP,
+                                   ImageFormat.AVIF]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_encode_every_format(coffee, fmt):
+    data = encode(coffee, fmt)
+    img = decode(data)
+    assert img.format == PIL_NAMES[fmt]
+    assert img.size == (150, 100)
+    out = decode_pixels(data)
+    assert out.shape == coffee.shape
+    error = np.abs(out.astype(int) - coffee).mean()
+    if fmt == "png":
+        assert error == 0  # lossless
+    else:
+        assert error < 8
+
+
+def test_default_qualities_and_ranges():
+    assert [default_quality(f) for f in FORMATS] == [85, 80, None, 60]
+    assert QUALITY_RANGE[ImageFormat.JPEG] == (1, 95, 85)
+    assert QUALITY_RANGE[ImageFormat.WEBP][:2] == (1, 100)
+    assert QUALITY_RANGE[ImageFormat.AVIF][:2] == (1, 100)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_higher_quality_is_larger_and_closer(coffee, fmt):
+    lo, hi, _ = QUALITY_RANGE[ImageFormat(fmt)]
+    small, large = encode(coffee, fmt, lo), encode(coffee, fmt, hi)
+    assert len(small) < len(large)
+    err = lambda d: np.abs(decode_pixels(d).astype(int) - coffee).mean()  # noqa: E731
+    assert err(large) < err(small)
+
+
+@pytest.mark.parametrize("fmt, bad", [("jpeg", 0), ("jpeg", 96), ("jpeg", 50.5), ("jpeg", True),
+                                      ("webp", 101), ("avif", -1), ("webp", "80")])
+def test_quality_out_of_range(coffee, fmt, bad):
+    with pytest.raises(ValueError, match=rf"quality for {fmt} must be an integer in 1\.\.\d+"):
+        encode(coffee, fmt, bad)
+
+
+def test_png_ignores_quality(coffee):
+    assert encode(coffee, "png", 10) == encode(coffee, "png")
+
+
+def test_rgba_to_jpeg_is_composited_over_white(coffee_rgba):
+    out = decode_pixels(encode(coffee_rgba, "jpeg", 95))
+    assert out.shape == (100, 150, 3)
+    assert out[:, :70].min() >= 245  # the transparent half became white
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp", "avif"])
+def test_alpha_is_kept_where_the_format_has_it(coffee_rgba, fmt):
+    out = decode_pixels(encode(coffee_rgba, fmt, 90 if fmt != "png" else None))
+    assert out.shape == (100, 150, 4)
+    assert out[:, :70, 3].max() <= 5 and out[:, 80:, 3].min() >= 250
+    if fmt == "png":
+        np.testing.assert_array_equal(out, coffee_rgba)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_icc_profile_and_exif_are_written(coffee, fmt):
+    icc = srgb_icc()
+    data = encode(coffee, fmt, icc_profile=icc, exif=exif_bytes(1, make="Codec"))
+    img = decode(data)
+    assert img.info.get("icc_profile") == icc
+    assert img.getexif().get(0x010F) == "Codec"
+    assert img.getexif().get(0x0112, 1) == 1  # AVIF stores orientation 1 as no tag
+
+
+def test_format_names_and_suffixes():
+    assert [extension(f) for f in FORMATS] == [".jpg", ".webp", ".png", ".avif"]
+    for path, fmt in [("a.jpg", "jpeg"), ("a.JPEG", "jpeg"), ("x/y.jpe", "jpeg"),
+                      ("gs://b/c.webp", "webp"), ("c.PNG", "png"), ("c.avif", "avif")]:
+        assert format_from_suffix(path) is ImageFormat(fmt)
+    assert format_from_suffix("a.gif") is None and format_from_suffix("noext") is None
+
+
+@pytest.mark.parametrize("requested, input_format, expected", [
+    ("auto", "JPEG", "jpeg"), ("auto", "MPO", "jpeg"), ("auto", "PNG", "png"),
+    ("auto", "WEBP", "webp"), ("auto", "AVIF", "avif"), ("auto", "GIF", "jpeg"),
+    ("auto", "TIFF", "jpeg"), ("auto", None, "jpeg"), ("png", "JPEG", "png"),
+    ("WebP", None, "webp"), (ImageFormat.AVIF, None, "avif"),
+])
+def test_resolve_format(requested, input_format, expected):
+    assert resolve_format(requested, input_format) is ImageFormat(expected)
+
+
+@pytest.mark.parametrize("bad", ["gif", "jpg2000", "", 3, None])
+def test_unknown_format_lists_the_accepted_ones(coffee, bad):
+    with pytest.raises(ValueError, match=r"format must be one of 'auto', 'jpeg', 'webp', 'png', "
+                                         r"'avif'"):
+        resolve_format(bad)
+    with pytest.raises(ValueError, match="format must be one of"):
+        encode(coffee, bad)
+
+
+# ------------------------------------------------------------------------- byte budgets
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_fit_budget_never_exceeds_and_uses_the_returned_quality(coffee, fmt):
+    full = len(encode(coffee, fmt))
+    smallest = len(encode(coffee, fmt, 1))
+    for budget in np.linspace(smallest, full * 1.2, 7).astype(int):
+        data, q = fit_budget(coffee, fmt, int(budget))
+        assert len(data) <= budget
+        assert data == encode(coffee, fmt, q)  # the stated quality is the one used
+        if len(encode(coffee, fmt)) <= budget:
+            assert q == default_quality(fmt)  # fits at once: no search
+
+
+def test_fit_budget_takes_the_largest_fitting_quality_for_jpeg(coffee):
+    """JPEG sizes grow with quality here, so the binary search's answer is the largest fit."""
+    sizes = [len(encode(coffee, "jpeg", q)) for q in range(1, 86)]
+    assert sizes == sorted(sizes)
+    for budget in (sizes[9] + 1, sizes[40], sizes[70] - 1):
+        data, q = fit_budget(coffee, "jpeg", budget)
+        assert q == max(i + 1 for i, s in enumerate(sizes) if s <= budget)
+
+
+def test_fit_budget_respects_max_quality(coffee):
+    data, q = fit_budget(coffee, "jpeg", 10**7, max_quality=40)
+    assert q == 40 and data == encode(coffee, "jpeg", 40)
+    with pytest.raises(ValueError, match="quality for jpeg"):
+        fit_budget(coffee, "jpeg", 10**7, max_quality=99)
+
+
+def test_fit_budget_png(coffee):
+    size = len(encode(coffee, "png"))
+    data, q = fit_budget(coffee, "png", size)
+    assert q is None and len(data) == size
+    with pytest.raises(TargetUnreachableError) as info:
+        fit_budget(coffee, "png", size - 1)
+    assert info.value.smallest_bytes == size
+    assert f"{size} bytes" in str(info.value) and "PNG" in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_unreachable_budget_names_the_smallest_size(coffee, fmt):
+    smallest = len(encode(coffee, fmt, 1))
+    with pytest.raises(TargetUnreachableError) as info:
+        fit_budget(coffee, fmt, smallest - 1)
+    exc = info.value
+    assert exc.smallest_bytes == smallest
+    message = str(exc)
+    assert f"target_bytes={smallest - 1}" in message
+    assert int(re.search(r": (\d+) bytes", message).group(1)) == smallest
+    assert "150x100" in message and "quality 1" in message
+    assert isinstance(exc, ValueError)  # a TargetUnreachableError is also a ValueError
+    data, q = fit_budget(coffee, fmt, smallest)  # ... and that size is reachable
+    assert len(data) <= smallest and q >= 1  # (AVIF sizes are not monotonic in quality)
+
+
+def test_budget_metadata_counts(coffee):
+    """The ICC profile travels inside the budget."""
+    icc = srgb_icc()
+    data, _ = fit_budget(coffee, "jpeg", 3000, icc_profile=icc)
+    assert len(data) <= 3000 and decode(data).info.get("icc_profile") == icc

@@ -1,0 +1,145 @@
+"""Smart crop: the integral-image search against a brute-force search on small maps."""
+import math
+
+import numpy as np
+import pytest
+
+from compress_core.crop import best_window, smart_crop, window_sums
+
+from _core_data import GRADIENT, photo
+
+
+def _brute_sums(energy, width, height):
+    h, w = energy.shape
+    out = np.empty((h - height + 1, w - width + 1))
+    for y in range(h - height + 1):
+        for x in range(w - width + 1):
+            out[y, x] = float(np.sum(energy[y:y + height, x:x + width], dtype=np.float64))
+    return out
+
+
+def _brute_best(energy, width, height, center_weight=0.0):
+    """Every window, scored as documented; ties (to 1e-9 relative) go to the window whose
+    centre is nearest the image centre (distance normalised by the half-sides), then to the
+    first in reading order."""
+    h, w = energy.shape
+    scored = []
+    for y in range(h - height + 1):
+        for x in range(w - width + 1):
+            s = float(np.sum(energy[y:y + height, x:x + width], dtype=np.float64))
+            cy, cx = y + (height - 1) / 2.0, x + (width - 1) / 2.0
+            d = math.hypot((cy - (h - 1) / 2.0) / max(h / 2.0, 1.0),
+                           (cx - (w - 1) / 2.0) / max(w / 2.0, 1.0)) / math.sqrt(2.0)
+            scored.append((s * (1.0 - center_weight * d), d, y, x))
+    best = max(s for s, _, _, _ in scored)
+    ties = [(d, y, x) for s, d, y, x in scored if s >= best - abs(best) * 1e-9]
+    _, y, x = min(ties)
+    return x, y
+
+
+def test_window_sums_equal_brute_force():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        h, w = rng.integers(1, 12, size=2)
+        energy = rng.random((h, w)).astype(np.float32)
+        width, height = int(rng.integers(1, w + 1)), int(rng.integers(1, h + 1))
+        np.testing.assert_allclose(window_sums(energy, width, height),
+                                   _brute_sums(energy, width, height), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["float", "integer", "sparse"])
+def test_best_window_equals_brute_force_on_small_random_maps(kind):
+    """Float maps (unique maxima), small-integer and sparse maps (many ties)."""
+    rng = np.random.default_rng({"float": 2, "integer": 3, "sparse": 4}[kind])
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(1, 10, size=2))
+        if kind == "float":
+            energy = rng.random((h, w)).astype(np.float32)
+        elif kind == "integer":
+            energy = rng.integers(0, 3, size=(h, w)).astype(np.float32)
+        else:
+            energy = (rng.random((h, w)) < 0.1).astype(np.float32)
+        width, height = int(rng.integers(1, w + 1)), int(rng.integers(1, h + 1))
+        assert best_window(energy, width, height) == _brute_best(energy, width, height), (
+            energy, width, height)
+
+
+def test_centre_prior_equals_brute_force():
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(2, 10, size=2))
+        energy = rng.random((h, w)).astype(np.float32)
+        width, height = int(rng.integers(1, w + 1)), int(rng.integers(1, h + 1))
+        cw = float(rng.choice([0.1, 0.5, 1.0]))
+        assert best_window(energy, width, height, cw) == _brute_best(energy, width, height, cw)
+
+
+def test_flat_map_crops_the_centre():
+    assert best_window(np.zeros((10, 10), np.float32), 4, 4) == (3, 3)
+    assert best_window(np.ones((9, 15), np.float32), 5, 3) == (5, 3)
+    # an even slack has two centres: the first in reading order
+    assert best_window(np.ones((1, 10), np.float32), 5, 1) == (2, 0)
+
+
+def test_tie_goes_to_the_window_nearest_the_centre():
+    energy = np.zeros((9, 30), np.float32)
+    energy[4, 2] = 1.0  # two equal dots, one near the left edge, one right of centre
+    energy[4, 18] = 1.0
+    left, top = best_window(energy, 5, 3)
+    assert left <= 18 < left + 5 and top <= 4 < top + 3
+    # among the windows holding the right dot, the most central one
+    assert (left, top) == (14, 3)
+
+
+def test_best_window_finds_a_subject_on_a_flat_background():
+    face = photo("astronaut", 120)[15:55, 40:80]  # the astronaut's face, 40 x 40
+    canvas = np.full((120, 300, 3), 128, np.uint8)
+    canvas[60:100, 230:270] = face
+    energy = GRADIENT(canvas)
+    cropped, box = smart_crop(canvas, energy, 60, 60)
+    left, top, right, bottom = box
+    assert (right - left, bottom - top) == (60, 60) == cropped.shape[1::-1]
+    assert left <= 230 and right >= 270 and top <= 60 and bottom >= 100
+    np.testing.assert_array_equal(cropped, canvas[top:bottom, left:right])
+
+
+def test_smart_crop_on_photos_keeps_the_most_energy():
+    for name in ("chelsea", "rocket", "coffee"):
+        pixels = photo(name, 120)
+        energy = GRADIENT(pixels)
+        h, w = energy.shape
+        cropped, box = smart_crop(pixels, energy, h, h)  # square crop of a wide photo
+        sums = _brute_sums(energy, h, h)[0]
+        assert sums[box[0]] == pytest.approx(sums.max(), rel=1e-9)
+        assert cropped.shape == (h, h, 3)
+
+
+def test_center_weight_pulls_toward_the_centre():
+    energy = np.zeros((10, 40), np.float32)
+    energy[:, 1:4] = 1.05  # slightly stronger at the edge
+    energy[:, 19:22] = 1.0  # centre
+    assert best_window(energy, 5, 10)[0] <= 1
+    assert best_window(energy, 5, 10, center_weight=1.0)[0] in range(17, 20)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.zeros((5, 5)), 6, 1), "must fit"),
+    ((np.zeros((5, 5)), 0, 1), "must fit"),
+    ((np.zeros((5, 5)), 1, 6), "must fit"),
+    ((np.zeros((5, 5, 3)), 1, 1), "2-D"),
+    ((np.zeros(5), 1, 1), "2-D"),
+])
+def test_bad_windows_are_refused(args, match):
+    with pytest.raises(ValueError, match=match):
+        best_window(*args)
+
+
+@pytest.mark.parametrize("cw", [-0.1, 1.5])
+def test_center_weight_range(cw):
+    with pytest.raises(ValueError, match="center_weight"):
+        best_window(np.zeros((5, 5)), 2, 2, center_weight=cw)
+
+
+def test_full_size_window_is_the_whole_map():
+    energy = np.random.default_rng(0).random((7, 11))
+    assert best_window(energy, 11, 7) == (0, 0)

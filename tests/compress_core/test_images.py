@@ -1,0 +1,377 @@
+"""Loading images: every input kind, every pixel mode, EXIF orientation, ICC, typed errors."""
+import io
+import pathlib
+import uuid
+
+import fsspec
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core import (
+    ImageDecodeError,
+    ImageReadError,
+    ImageTooLargeError,
+    UnsupportedImageError,
+    load_image,
+)
+from compress_core.images import DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array, read_bytes, to_pil
+
+from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, photo, srgb_icc
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    return photo("chelsea", 90)  # 90 x 60
+
+
+@pytest.fixture(scope="module")
+def chelsea_png(chelsea):
+    return encode(chelsea, "PNG")
+
+
+@pytest.fixture
+def png_file(tmp_path, chelsea_png):
+    path = tmp_path / "chelsea.png"
+    path.write_bytes(chelsea_png)
+    return path
+
+
+@pytest.fixture
+def memory_uri(chelsea_png):
+    uri = f"memory://core-tests/{uuid.uuid4().hex}/chelsea.png"
+    with fsspec.open(uri, "wb") as fh:
+        fh.write(chelsea_png)
+    yield uri
+    fsspec.filesystem("memory").rm(uri.split("://", 1)[1])
+
+
+# ------------------------------------------------------------------------- input kinds
+def _check_chelsea(loaded, chelsea, source=None):
+    assert isinstance(loaded, LoadedImage)
+    np.testing.assert_array_equal(loaded.pixels, chelsea)
+    assert loaded.pixels.dtype == np.uint8 and loaded.pixels.flags["C_CONTIGUOUS"]
+    assert loaded.size == (90, 60) and not loaded.has_alpha
+    if source is not None:
+        assert loaded.source == source
+
+
+def test_path_string(png_file, chelsea, chelsea_png):
+    loaded = load_image(str(png_file))
+    _check_chelsea(loaded, chelsea, str(png_file))
+    assert loaded.format == "PNG" and loaded.data == chelsea_png
+    assert loaded.nbytes == len(chelsea_png)
+
+
+def test_pathlib_path(png_file, chelsea):
+    _check_chelsea(load_image(pathlib.Path(png_file)), chelsea, str(png_file))
+
+
+def test_file_uri(png_file, chelsea):
+    uri = png_file.as_uri()
+    assert uri.startswith("file://")
+    _check_chelsea(load_image(uri), chelsea, uri)
+
+
+def test_memory_uri(memory_uri, chelsea):
+    _check_chelsea(load_image(memory_uri), chelsea, memory_uri)
+    assert read_bytes(memory_uri)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_encoded_bytes(kind, chelsea, chelsea_png):
+    loaded = load_image(kind(chelsea_png))
+    _check_chelsea(loaded, chelsea, "<bytes>")
+    assert loaded.data == chelsea_png
+
+
+def test_file_objects(png_file, chelsea, chelsea_png):
+    _check_chelsea(load_image(io.BytesIO(chelsea_png)), chelsea, "<file object>")
+    with open(png_file, "rb") as fh:
+        _check_chelsea(load_image(fh), chelsea, str(png_file))
+
+
+def test_jpeg_input(chelsea):
+    data = encode(chelsea, "JPEG", quality=95)
+    loaded = load_image(data)
+    assert loaded.format == "JPEG" and loaded.pixels.shape == (60, 90, 3)
+    assert np.abs(loaded.pixels.astype(int) - chelsea).mean() < 4
+
+
+# ------------------------------------------------------------------------- arrays
+def test_uint8_rgb_array_is_used_as_is(chelsea):
+    loaded = load_image(chelsea)
+    _check_chelsea(loaded, chelsea, "<array>")
+    assert loaded.format is None and loaded.data is None and loaded.nbytes is None
+
+
+def test_float_array_in_unit_range(chelsea):
+    loaded = load_image(chelsea / 255.0)
+    np.testing.assert_array_equal(loaded.pixels, chelsea)
+    clipped = load_image(np.array([[[-0.5, 0.5, 1.5]]]))
+    np.testing.assert_array_equal(clipped.pixels, [[[0, 128, 255]]])
+    assert load_image(np.full((2, 2, 3), 0.5, np.float32)).pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize("shape", [(60, 90), (60, 90, 1)])
+def test_gray_arrays_become_rgb(chelsea, shape):
+    gray = chelsea[..., 1].reshape(shape)
+    pixels = load_image(gray).pixels
+    assert pixels.shape == (60, 90, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(pixels[..., c], chelsea[..., 1])
+
+
+def test_rgba_array_keeps_alpha(chelsea):
+    alpha = np.tile(np.arange(90, dtype=np.uint8), (60, 1))
+    loaded = load_image(np.dstack([chelsea, alpha]))
+    assert loaded.has_alpha and loaded.pixels.shape == (60, 90, 4)
+    np.testing.assert_array_equal(loaded.pixels[..., 3], alpha)
+
+
+def test_uint16_array_is_scaled_by_its_range(chelsea):
+    deep = chelsea.astype(np.uint16) * 257  # 0..65535
+    np.testing.assert_array_equal(load_image(deep).pixels, chelsea)
+    assert load_image(np.array([[65535, 0, 32768]], np.uint16)).pixels[0, :, 0].tolist() == \
+        [255, 0, 128]
+
+
+def test_bool_and_small_int_arrays():
+    mask = np.zeros((4, 5), bool)
+    mask[1, 2] = True
+    pixels = load_image(mask).pixels
+    assert pixels[1, 2].tolist() == [255, 255, 255] and pixels.sum() == 3 * 255
+    assert load_image(np.full((2, 2, 3), 7, np.int64)).pixels.max() == 7
+
+
+@pytest.mark.parametrize("array, match", [
+    (np.zeros((4, 5, 2), np.uint8), "shape"),
+    (np.zeros((4, 5, 3, 1), np.uint8), "shape"),
+    (np.zeros(5, np.uint8), "shape"),
+    (np.zeros((0, 5, 3), np.uint8), "empty"),
+    (np.full((2, 2, 3), np.nan), "NaN"),
+    (np.full((2, 2, 3), np.inf, np.float32), "infinite"),
+    (np.full((2, 2, 3), 300, np.int32), "0..255"),
+    (np.full((2, 2, 3), -1, np.int16), "0..255"),
+    (np.zeros((2, 2, 3), np.complex64), "dtype"),
+])
+def test_unusable_arrays(array, match):
+    with pytest.raises(UnsupportedImageError, match=match):
+        load_image(array)
+
+
+# ------------------------------------------------------------------------- PIL modes
+def test_pil_rgb(chelsea):
+    _check_chelsea(load_image(Image.fromarray(chelsea)), chelsea, "<PIL image>")
+
+
+@pytest.mark.parametrize("mode", ["L", "1"])
+def test_pil_gray_modes(chelsea, mode):
+    img = Image.fromarray(chelsea).convert(mode)
+    pixels = load_image(img).pixels
+    assert pixels.shape == (60, 90, 3)
+    np.testing.assert_array_equal(pixels[..., 0], np.asarray(img.convert("L")))
+    np.testing.assert_array_equal(pixels[..., 0], pixels[..., 2])
+
+
+def test_pil_la_keeps_alpha(chelsea):
+    gray = np.asarray(Image.fromarray(chelsea).convert("L"))
+    alpha = np.tile(np.linspace(0, 255, 90).astype(np.uint8), (60, 1))
+    img = Image.merge("LA", [Image.fromarray(gray), Image.fromarray(alpha)])
+    for source in (img, encode(img, "PNG")):
+        pixels = load_image(source).pixels
+        assert pixels.shape == (60, 90, 4)
+        np.testing.assert_array_equal(pixels[..., 3], alpha)
+        np.testing.assert_array_equal(pixels[..., 0], gray)
+
+
+def test_pil_palette_with_transparency(chelsea):
+    img = Image.fromarray(chelsea).quantize(16)
+    index = np.asarray(img)
+    img.info["transparency"] = int(index[0, 0])
+    for source in (img, encode(img, "PNG", transparency=int(index[0, 0]))):
+        pixels = load_image(source).pixels
+        assert pixels.shape == (60, 90, 4)
+        np.testing.assert_array_equal(pixels[..., 3] == 0, index == index[0, 0])
+        np.testing.assert_array_equal(pixels[..., :3], np.asarray(img.convert("RGB")))
+
+
+def test_pil_palette_without_transparency_is_rgb(chelsea):
+    img = Image.fromarray(chelsea).quantize(32)
+    pixels = load_image(encode(img, "GIF")).pixels
+    assert pixels.shape == (60, 90, 3)
+    np.testing.assert_array_equal(pixels, np.asarray(img.convert("RGB")))
+
+
+def test_cmyk(chelsea):
+    cmyk = Image.fromarray(chelsea).convert("CMYK")
+    np.testing.assert_array_equal(load_image(cmyk).pixels, np.asarray(cmyk.convert("RGB")))
+    loaded = load_image(encode(cmyk, "JPEG", quality=95))  # a CMYK JPEG, as from print work
+    assert loaded.format == "JPEG" and loaded.pixels.shape == (60, 90, 3)
+    assert np.abs(loaded.pixels.astype(int) - chelsea).mean() < 8
+
+
+def test_16_bit_gray(chelsea):
+    gray = np.asarray(Image.fromarray(chelsea).convert("L"))
+    img16 = Image.fromarray(gray.astype(np.uint16) * 257)
+    assert img16.mode == "I;16"
+    for source in (img16, encode(img16, "PNG"), encode(img16, "TIFF")):
+        pixels = load_image(source).pixels
+        assert pixels.shape == (60, 90, 3)
+        np.testing.assert_array_equal(pixels[..., 0], gray)
+
+
+def test_32_bit_float_mode_is_scaled_by_its_range():
+    values = np.array([[-1.0, 0.0, 3.0]], np.float32)
+    pixels = load_image(Image.fromarray(values, "F")).pixels
+    assert pixels[0, :, 0].tolist() == [0, 64, 255]
+
+
+def test_animated_gif_uses_the_first_frame(chelsea):
+    frames = [Image.fromarray(chelsea), Image.fromarray(255 - chelsea)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    pixels = load_image(buf.getvalue()).pixels
+    assert pixels.shape == (60, 90, 3)
+    first = np.asarray(decode(buf.getvalue()).convert("RGB"))
+    np.testing.assert_array_equal(pixels, first)
+
+
+def test_tiny_images():
+    assert load_image(np.zeros((1, 1, 3), np.uint8)).size == (1, 1)
+    assert load_image(encode(np.zeros((1, 2, 3), np.uint8), "PNG")).size == (2, 1)
+
+
+# ------------------------------------------------------------------------- orientation
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_png(chelsea, orientation):
+    stored = np.ascontiguousarray(chelsea[:40, :70])  # not square: rotations change the shape
+    data = encode(stored, "PNG", exif=exif_bytes(orientation))
+    loaded = load_image(data)
+    np.testing.assert_array_equal(loaded.pixels, EXIF_UPRIGHT[orientation](stored))
+    kept = Image.Exif()
+    kept.load(loaded.exif)
+    assert kept[0x0112] == 1  # orientation reset: the pixels are upright now
+    assert kept[0x010F] == "TestCam"  # the rest of the EXIF block is kept
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_jpeg(chelsea, orientation):
+    data = encode(chelsea, "JPEG", quality=90, exif=exif_bytes(orientation))
+    raw = np.asarray(decode(data).convert("RGB"))  # what the file stores, not rotated
+    loaded = load_image(data)
+    np.testing.assert_array_equal(loaded.pixels, EXIF_UPRIGHT[orientation](raw))
+    assert loaded.size == ((90, 60) if orientation <= 4 else (60, 90))
+
+
+def test_exif_orientation_of_a_pil_image(tmp_path, chelsea):
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(encode(chelsea, "JPEG", exif=exif_bytes(6)))
+    with Image.open(path) as img:
+        assert load_image(img).size == (60, 90)
+
+
+def test_icc_profile_is_kept(chelsea):
+    icc = srgb_icc()
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        assert load_image(encode(chelsea, fmt, icc_profile=icc)).icc_profile == icc
+    assert load_image(encode(chelsea, "PNG")).icc_profile is None
+
+
+# ------------------------------------------------------------------------- bad input
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.jpg"
+    with pytest.raises(ImageReadError, match="nope.jpg: no such file") as info:
+        load_image(str(missing))
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value, OSError)
+
+
+def test_missing_uri():
+    with pytest.raises(ImageReadError, match="memory://core-tests/absent.png"):
+        load_image("memory://core-tests/absent.png")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(ImageReadError, match="directory"):
+        load_image(tmp_path)
+
+
+def _corrupt_png(png: bytes) -> bytes:
+    data = bytearray(png)
+    start = png.index(b"IDAT") + 20
+    data[start:start + 60] = b"\x00" * 60  # damage the compressed pixel stream
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["zero-byte", "truncated-jpeg", "truncated-png", "corrupt-png",
+                                  "header-only", "text", "html"])
+def test_undecodable_files_name_the_path(tmp_path, chelsea, chelsea_png, kind):
+    jpeg = encode(chelsea, "JPEG")
+    content = {
+        "zero-byte": b"",
+        "truncated-jpeg": jpeg[:len(jpeg) // 2],
+        "truncated-png": chelsea_png[:len(chelsea_png) // 2],
+        "corrupt-png": _corrupt_png(chelsea_png),
+        "header-only": jpeg[:30],
+        "text": b"these are not the pixels you are looking for\n",
+        "html": b"<html><body>404</body></html>",
+    }[kind]
+    path = tmp_path / f"{kind}.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageDecodeError) as info:
+        load_image(str(path))
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ImageDecodeError, match="<bytes>"):
+        load_image(content)
+
+
+def test_zero_byte_message(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageDecodeError, match=r"empty\.png: empty file \(0 bytes\)"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("source", [123, 4.5, None, ["a.jpg"], {"path": "a.jpg"}, object()])
+def test_wrong_types(source):
+    with pytest.raises(TypeError, match="image must be a path, URI, bytes"):
+        load_image(source)
+
+
+def test_pixel_limit(chelsea, chelsea_png):
+    assert DEFAULT_MAX_PIXELS == Image.MAX_IMAGE_PIXELS
+    for source in (chelsea, Image.fromarray(chelsea), chelsea_png):
+        load_image(source, max_pixels=90 * 60)  # at the limit: fine
+        with pytest.raises(ImageTooLargeError, match="5,400 pixels exceeds the limit of 5,399"):
+            load_image(source, max_pixels=90 * 60 - 1)
+    with pytest.raises(ValueError, match="max_pixels"):
+        load_image(chelsea, max_pixels=0)
+
+
+def test_decompression_bomb_header_is_refused_before_decoding():
+    """A PNG header that claims 30000 x 30000 pixels is refused without decoding it."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)  # 8-bit RGB
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    with pytest.raises(ImageTooLargeError, match="900000000 pixels"):
+        load_image(data)
+
+
+# ------------------------------------------------------------------------- helpers
+def test_as_rgb_array_and_to_pil(chelsea):
+    rgba = np.dstack([chelsea, np.full((60, 90), 9, np.uint8)])
+    assert as_rgb_array(rgba).shape == (60, 90, 4)
+    np.testing.assert_array_equal(as_rgb_array(rgba, drop_alpha=True), chelsea)
+    assert as_rgb_array(Image.fromarray(chelsea).convert("L")).shape == (60, 90, 3)
+    with pytest.raises(TypeError):
+        as_rgb_array("chelsea.png")
+    assert to_pil(chelsea).mode == "RGB" and to_pil(rgba).mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(to_pil(rgba)), rgba)
