@@ -16,7 +16,7 @@ import numpy as np
 
 from ..images import as_rgb_array
 
-__all__ = ["EnergyFunction", "CarvingTerms", "ENERGY_UNIT", "normalize_map"]
+__all__ = ["EnergyFunction", "CarvingTerms", "ENERGY_UNIT", "normalize_map", "map_percentile"]
 
 #: Scale of static maps handed to the seam kernel. The kernel's dynamic gradient term is the
 #: Sobel L1 magnitude of 8-bit luma (0..2040, about 10-60 on smooth photo areas, 200+ on edges);
@@ -42,18 +42,34 @@ class CarvingTerms:
     gradient_weight: float
 
 
+#: Maps larger than this many pixels have their percentiles estimated on an evenly strided
+#: subsample of about this size (exact below it): on a 12-megapixel map an exact percentile
+#: costs ~90 ms, the estimate ~10 ms and differs by well under 1%.
+PERCENTILE_SAMPLE = 1 << 20
+
+
+def map_percentile(energy: np.ndarray, q) -> np.ndarray:
+    """``np.percentile(energy, q)``, estimated on a strided subsample for very large maps."""
+    flat = np.asarray(energy).ravel()
+    if flat.size > PERCENTILE_SAMPLE:
+        flat = flat[:: -(-flat.size // PERCENTILE_SAMPLE)]
+    return np.percentile(flat, q)
+
+
 def normalize_map(energy: np.ndarray, percentile: float = 99.5) -> np.ndarray:
     """Scale a non-negative map to [0, 1] by a high percentile (robust to a few hot pixels).
 
-    A constant map becomes all zeros.
+    A constant map becomes all zeros. The percentile of maps over
+    :data:`PERCENTILE_SAMPLE` pixels is estimated (:func:`map_percentile`).
     """
     energy = np.asarray(energy, dtype=np.float32)
-    top = float(np.percentile(energy, percentile)) if energy.size else 0.0
+    top = float(map_percentile(energy, percentile)) if energy.size else 0.0
     if not np.isfinite(top) or top <= 0:
         top = float(energy.max()) if energy.size else 0.0
     if top <= 0 or not np.isfinite(top):
         return np.zeros_like(energy, dtype=np.float32)
-    return np.clip(energy / top, 0.0, 1.0).astype(np.float32, copy=False)
+    out = energy * np.float32(1.0 / top)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 class EnergyFunction(abc.ABC):

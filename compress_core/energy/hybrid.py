@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..images import as_rgb_array
-from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, normalize_map
+from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, map_percentile, normalize_map
 from .gradient import GradientEnergyFunction, GradientOperator
 
 __all__ = ["HybridEnergyFunction", "concentration"]
@@ -233,7 +233,7 @@ class HybridEnergyFunction(EnergyFunction):
             if w <= 0:
                 continue
             if _is_sobel(e):
-                top = float(np.percentile(r, 99.5))
+                top = float(map_percentile(r, 99.5))
                 if top <= 0:
                     top = float(r.max())
                 if top > 0:
