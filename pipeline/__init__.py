@@ -1,0 +1,1 @@
+"""The Beam batch job (``python -m pipeline``): options, graph and ``run()``."""

@@ -1,0 +1,18 @@
+"""``python -m pipeline ...``: run the batch job (see :mod:`pipeline.main`)."""
+import logging
+import sys
+
+from .main import run
+
+
+def main(argv=None) -> int:
+    """Entry point: configure logging, run, return the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    run(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

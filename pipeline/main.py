@@ -1,0 +1,247 @@
+"""The batch job: match images, compress them, write outputs, a manifest and dead letters.
+
+Graph (step labels as they appear in the runner's UI)::
+
+    MatchImages      globs / URI lists -> InputFile           (fsspec, on a worker)
+    DistributeImages Reshuffle                                 (spread the work)
+    CompressImages   plan -> read -> compress -> atomic write  (transforms.compress)
+    WriteManifest    rows -> <manifest>/run_id=<id>/part-*.parquet
+    WriteDeadLetters failures -> <output>/_dead_letters/run_id=<id>/failures-*.jsonl
+
+Run it with ``python -m pipeline --input 'photos/**/*.jpg' --output out`` (DirectRunner) or
+any runner's standard flags; see ``python -m pipeline --help`` and docs/pipeline.md.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+)
+
+from transforms.compress import CompressImages
+from transforms.io import (
+    METRICS_NAMESPACE,
+    MatchImages,
+    WriteDeadLetters,
+    merge_storage_options,
+    storage_options_from_pipeline_options,
+)
+from transforms.manifest import WriteManifest, manifest_prefix
+
+from .options import JobOptions, parse_args
+
+__all__ = ["run", "build_pipeline", "RunSummary", "summarize_metrics", "summarize_manifest",
+           "format_summary"]
+
+_LOG = logging.getLogger(__name__)
+
+
+def build_pipeline(p: beam.Pipeline, job: JobOptions,
+                   storage_options: Optional[Dict] = None) -> Dict[str, beam.PCollection]:
+    """Add the job's steps to ``p``.
+
+    Parameters
+    ----------
+    p : apache_beam.Pipeline
+    job : JobOptions
+    storage_options : dict, optional
+        fsspec options per protocol (default: ``job.storage_options``).
+
+    Returns
+    -------
+    dict
+        The ``rows`` and ``failures`` PCollections (for tests and extensions).
+    """
+    so = job.storage_options if storage_options is None else storage_options
+    matched = p | "MatchImages" >> MatchImages(
+        patterns=job.inputs, input_lists=job.input_lists, input_base=job.input_base,
+        exclude=(job.output, job.manifest),
+        storage_options=so)
+    files = matched["files"] | "DistributeImages" >> beam.Reshuffle()
+    out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(
+        job.settings, job.output, job.run_id, skip_existing=job.skip_existing,
+        storage_options=so, worker_threads=job.worker_threads)
+    _ = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
+                                                       num_shards=job.manifest_shards)
+    _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id)
+    return out
+
+
+def _auto_worker_threads(options: PipelineOptions) -> Optional[int]:
+    """Threads per worker process when several DirectRunner processes share this machine."""
+    direct = options.view_as(DirectOptions)
+    if (direct.direct_running_mode or "in_memory") != "multi_processing":
+        return None
+    workers = max(1, int(direct.direct_num_workers or 1))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
+        test_pipeline: Optional[beam.Pipeline] = None):
+    """Build and run the job, wait for it, log a summary.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Command-line arguments (default ``sys.argv[1:]``); our flags plus any Beam flags.
+    save_main_session : bool
+        Beam's ``--save_main_session`` (pickle the ``__main__`` module's globals for workers).
+    test_pipeline : apache_beam.Pipeline, optional
+        Run in this pipeline (e.g. a ``TestPipeline``) instead of a new one; its options then
+        configure Beam's file systems.
+
+    Returns
+    -------
+    apache_beam.runners.runner.PipelineResult
+        Finished; ``summarize_metrics(result)`` gives the counts.
+    """
+    job, beam_argv = parse_args(argv)
+    if test_pipeline is not None:
+        p = test_pipeline
+        options = p.options
+    else:
+        options = PipelineOptions(beam_argv)
+        options.view_as(SetupOptions).save_main_session = save_main_session
+        p = beam.Pipeline(options=options)
+    if job.worker_threads is None:
+        threads = _auto_worker_threads(options)
+        if threads is not None:
+            job = _replace(job, worker_threads=threads)
+    storage = merge_storage_options(storage_options_from_pipeline_options(options),
+                                    job.storage_options)
+    build_pipeline(p, job, storage)
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
+              ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
+    result = p.run()
+    result.wait_until_finish()
+    summary = summarize_metrics(result, job)
+    _LOG.info("%s", format_summary(summary))
+    return result
+
+
+def _replace(job: JobOptions, **changes) -> JobOptions:
+    import dataclasses
+
+    return dataclasses.replace(job, **changes)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Counts of one run (from Beam metrics or from the manifest)."""
+
+    run_id: str
+    ok: int
+    failed: int
+    skipped: int
+    bytes_in: int
+    bytes_out: int
+    model_loads: Optional[int] = None
+    output: Optional[str] = None
+    manifest: Optional[str] = None
+    dead_letters: Optional[str] = None
+    mean_byte_ratio: Optional[float] = None
+    error_types: Optional[Dict[str, int]] = None
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed + self.skipped
+
+
+def _counter(result, name: str) -> Optional[int]:
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        found = result.metrics().query(
+            MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name))["counters"]
+    except Exception:  # noqa: BLE001 - some runners do not report metrics
+        return None
+    if not found:
+        return 0
+    values = [c.committed if c.committed is not None else c.attempted for c in found]
+    return int(sum(v or 0 for v in values))
+
+
+def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
+    """A :class:`RunSummary` from a finished run's metrics (images ok/failed/skipped, bytes)."""
+    get = lambda name: _counter(result, name) or 0  # noqa: E731
+    return RunSummary(
+        run_id=job.run_id if job else "?",
+        ok=get("images_ok"), failed=get("images_failed"), skipped=get("images_skipped"),
+        bytes_in=get("bytes_in"), bytes_out=get("bytes_out"),
+        model_loads=_counter(result, "model_loads"),
+        output=job.output if job else None,
+        manifest=manifest_prefix(job.manifest, job.run_id) if job else None,
+        dead_letters=job.dead_letters if job else None,
+    )
+
+
+def summarize_manifest(manifest_root: str, run_id: str,
+                       storage_options: Optional[Dict] = None) -> RunSummary:
+    """A :class:`RunSummary` computed from one run's manifest files (pyarrow)."""
+    import pyarrow.parquet as pq
+
+    from transforms.io import get_filesystem
+    from transforms.manifest import MANIFEST_SCHEMA
+
+    prefix = manifest_prefix(manifest_root, run_id)
+    fs, path = get_filesystem(prefix, storage_options)
+    files = sorted(f for f in fs.find(path) if f.endswith(".parquet"))
+    tables = [pq.read_table(f, filesystem=fs, schema=MANIFEST_SCHEMA) for f in files]
+    rows = [r for t in tables for r in t.select(
+        ["status", "input_bytes", "output_bytes", "byte_ratio", "error_type"]).to_pylist()]
+    ok = [r for r in rows if r["status"] == "ok"]
+    errors: Dict[str, int] = {}
+    for r in rows:
+        if r["status"] == "error":
+            errors[r["error_type"]] = errors.get(r["error_type"], 0) + 1
+    ratios = [r["byte_ratio"] for r in ok if r["byte_ratio"] is not None]
+    return RunSummary(
+        run_id=run_id,
+        ok=len(ok),
+        failed=sum(errors.values()),
+        skipped=sum(1 for r in rows if r["status"] == "skipped"),
+        bytes_in=sum(r["input_bytes"] or 0 for r in ok),
+        bytes_out=sum(r["output_bytes"] or 0 for r in ok),
+        manifest=prefix,
+        mean_byte_ratio=(sum(ratios) / len(ratios)) if ratios else None,
+        error_types=errors,
+    )
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(value) < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def format_summary(s: RunSummary) -> str:
+    """A few lines for a log or a terminal."""
+    lines = [f"run {s.run_id}: {s.total} images: {s.ok} ok, {s.failed} failed, {s.skipped} skipped"]
+    if s.ok:
+        saved = 1.0 - s.bytes_out / s.bytes_in if s.bytes_in else 0.0
+        line = (f"  bytes in {_size(s.bytes_in)} -> out {_size(s.bytes_out)} "
+                f"({saved:.0%} saved)")
+        if s.mean_byte_ratio is not None:
+            line += f"; mean byte ratio {s.mean_byte_ratio:.3f}"
+        lines.append(line)
+    if s.model_loads is not None:
+        lines.append(f"  model loads: {s.model_loads}")
+    if s.error_types:
+        lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
+    for label, value in (("outputs", s.output), ("manifest", s.manifest),
+                         ("dead letters", s.dead_letters if s.failed else None)):
+        if value:
+            lines.append(f"  {label}: {value}")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""Command-line options of the batch job.
+
+Our flags are parsed with :func:`argparse.ArgumentParser.parse_known_args`; everything else
+(``--runner``, ``--direct_num_workers``, ``--direct_running_mode``, ``--project``, ``--region``,
+``--temp_location``, ``--setup_file``, ``--s3_endpoint_url`` ...) goes to Beam's
+``PipelineOptions`` untouched. Values are validated here, once, before any graph is built.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from transforms.compress import DEFAULT_MODEL, ENERGY_NAMES, CompressSettings
+from transforms.io import normalize_uri
+
+__all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def new_run_id() -> str:
+    """A fresh, sortable run id: UTC time plus 6 random hex digits (``20261125T130501Z-1a2b3c``)."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """The job's own options, validated.
+
+    Attributes
+    ----------
+    inputs : tuple of str
+        Globs, folders or files (``--input``, repeatable).
+    input_lists : tuple of str
+        Text files of URIs (``--input_list``, repeatable).
+    input_base : str or None
+        Folder that output names of listed URIs are made relative to.
+    output : str
+        Output prefix (absolute for local paths).
+    manifest : str
+        Manifest root (default ``<output>/_manifest``).
+    dead_letters : str
+        Dead-letter folder of this run (``<output>/_dead_letters/run_id=<id>``).
+    run_id : str
+    skip_existing : bool
+    settings : CompressSettings
+    storage_options : dict
+        ``{protocol: fsspec kwargs}`` from ``--storage_options``.
+    worker_threads : int or None
+        Threads per worker process for torch/numba (None: automatic).
+    manifest_shards : int
+        Number of manifest part files (0: the runner decides).
+    """
+
+    inputs: Tuple[str, ...]
+    input_lists: Tuple[str, ...]
+    input_base: Optional[str]
+    output: str
+    manifest: str
+    dead_letters: str
+    run_id: str
+    skip_existing: bool
+    settings: CompressSettings
+    storage_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    worker_threads: Optional[int] = None
+    manifest_shards: int = 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError(
+            'expected a JSON object of objects, e.g. {"s3": {"endpoint_url": "http://..."}}')
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the job's own flags (Beam's flags are left to ``PipelineOptions``)."""
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Compress images with content-aware retargeting on Apache Beam. "
+        "Unknown flags (--runner, --direct_num_workers, --project ...) go to Beam.",
+    )
+    io = p.add_argument_group("inputs and outputs")
+    io.add_argument("--input", action="append", default=[], metavar="GLOB",
+                    help="Glob ('**' recurses), folder or file; local or any fsspec URI "
+                    "(gs://, s3://, file://). Repeatable.")
+    io.add_argument("--input_list", action="append", default=[], metavar="URI",
+                    help="Text file of input URIs, one a line ('#' comments). Repeatable.")
+    io.add_argument("--input_base", default=None, metavar="URI",
+                    help="Name outputs of listed URIs relative to this folder (default: the "
+                    "folder the listed URIs share).")
+    io.add_argument("--output", required=True, metavar="URI",
+                    help="Output folder; images go to <output>/<relative path>.<params hash>.<ext>.")
+    io.add_argument("--manifest", default=None, metavar="URI",
+                    help="Manifest folder (default <output>/_manifest); each run writes "
+                    "run_id=<id>/part-*.parquet under it.")
+    io.add_argument("--run_id", default=None,
+                    help="Id of this run (default: UTC time + random suffix). Letters, digits, "
+                    "'.', '_' and '-'.")
+    io.add_argument("--skip_existing", action="store_true",
+                    help="Inputs whose output already exists are not processed (manifest rows "
+                    "say 'skipped').")
+    io.add_argument("--storage_options", type=_json_object, default={}, metavar="JSON",
+                    help='fsspec options per protocol, e.g. \'{"gs": {"token": "anon"}}\'. '
+                    "Beam's --s3_* flags also configure s3fs.")
+    io.add_argument("--manifest_shards", type=int, default=0,
+                    help="Number of manifest part files (default 0: the runner decides).")
+
+    c = p.add_argument_group("compression (as SemanticCompressor.compress)")
+    c.add_argument("--method", default="hybrid",
+                   choices=["hybrid", "seam_carving", "smart_crop", "jpeg"])
+    c.add_argument("--scale", type=_positive_float, default=None,
+                   help="Multiply each side by this (default 0.5 when no other target is given).")
+    c.add_argument("--target_pixels", type=_positive_int, default=None)
+    c.add_argument("--max_dimension", type=_positive_int, default=None)
+    c.add_argument("--target_bytes", type=_positive_int, default=None)
+    c.add_argument("--target_width", type=_positive_int, default=None)
+    c.add_argument("--target_height", type=_positive_int, default=None)
+    aspect = c.add_mutually_exclusive_group()
+    aspect.add_argument("--preserve_aspect", dest="preserve_aspect", action="store_true",
+                        default=True, help="Keep the aspect ratio (default).")
+    aspect.add_argument("--no_preserve_aspect", dest="preserve_aspect", action="store_false",
+                        help="Let the method choose the shape of an area target.")
+    c.add_argument("--energy", default="deep", choices=list(ENERGY_NAMES))
+    c.add_argument("--model", default=DEFAULT_MODEL,
+                   help="CNN backbone of the deep and hybrid energies (default %(default)s).")
+    c.add_argument("--format", default="auto", choices=["auto", "jpeg", "webp", "png", "avif"])
+    c.add_argument("--quality", type=int, default=None, help="Encoder quality 1-100.")
+    c.add_argument("--max_pixels", type=_positive_int, default=None,
+                   help="Refuse inputs with more pixels (default: the library's limit).")
+
+    w = p.add_argument_group("workers")
+    w.add_argument("--worker_threads", type=_positive_int, default=None,
+                   help="torch and numba threads per worker process (default: CPU cores / "
+                   "--direct_num_workers in multi_processing mode, else the libraries' defaults).")
+    return p
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[str]]:
+    """Split ``argv`` into validated :class:`JobOptions` and the arguments meant for Beam.
+
+    Raises
+    ------
+    SystemExit
+        On invalid flags (argparse's usage message, exit status 2).
+    """
+    parser = build_parser()
+    args, beam_argv = parser.parse_known_args(argv)
+    if not args.input and not args.input_list:
+        parser.error("give --input GLOB or --input_list URI")
+    run_id = args.run_id or new_run_id()
+    if not _RUN_ID.match(run_id):
+        parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "
+                     "(it becomes a folder name run_id=<id>)")
+    sizes = (args.scale, args.target_pixels, args.max_dimension, args.target_bytes,
+             args.target_width, args.target_height)
+    scale = args.scale
+    if args.method != "jpeg" and all(v is None for v in sizes):
+        scale = 0.5
+    try:
+        settings = CompressSettings(
+            method=args.method, energy=args.energy, model=args.model, scale=scale,
+            target_pixels=args.target_pixels, max_dimension=args.max_dimension,
+            target_bytes=args.target_bytes, target_width=args.target_width,
+            target_height=args.target_height, preserve_aspect=args.preserve_aspect,
+            format=args.format, quality=args.quality, max_pixels=args.max_pixels,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.manifest_shards < 0:
+        parser.error("--manifest_shards must be >= 0")
+    output = normalize_uri(args.output)
+    manifest = normalize_uri(args.manifest) if args.manifest else f"{output}/_manifest"
+    job = JobOptions(
+        inputs=tuple(args.input),
+        input_lists=tuple(args.input_list),
+        input_base=normalize_uri(args.input_base) if args.input_base else None,
+        output=output,
+        manifest=manifest,
+        dead_letters=f"{output}/_dead_letters/run_id={run_id}",
+        run_id=run_id,
+        skip_existing=args.skip_existing,
+        settings=settings,
+        storage_options=args.storage_options,
+        worker_threads=args.worker_threads,
+        manifest_shards=args.manifest_shards,
+    )
+    return job, beam_argv

@@ -1,0 +1,232 @@
+"""Shared fixtures: small real photos, bad files, and storage servers on 127.0.0.1.
+
+Storage servers are real protocol implementations started by the tests and stopped after:
+
+* ``s3_server``: moto's S3 server (``ThreadedMotoServer``); use it through s3fs with
+  ``endpoint_url`` (see ``s3_storage_options``) or Beam's ``--s3_endpoint_url``.
+* ``gcs_server``: ``gcp-storage-emulator``; gcsfs with ``token="anon"`` and the emulator's
+  ``endpoint_url`` (see ``gcs_storage_options``), Beam's GCS client through
+  ``STORAGE_EMULATOR_HOST`` (set while the server runs).
+
+gcsfs reads ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT`` when it is imported and stalls against the
+emulator unless it is ``false``, so it is set here, before anything imports gcsfs. Nothing here
+needs a network beyond 127.0.0.1.
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sys
+import uuid
+
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+# pytest puts tests/ on sys.path for this file; then tests/pipeline, tests/transforms and
+# tests/compress_core would shadow the real packages as namespace packages when pytest is not
+# started as ``python -m pytest`` (which puts the repository root first). Put the root first.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import pytest  # noqa: E402
+
+# Dummy credentials so that no AWS / Google client looks for real ones.
+_S3_KEY = "testing"
+_S3_SECRET = "testing"
+
+
+# --------------------------------------------------------------------------- photos
+
+
+def _small(arr, longest: int = 256):
+    """A PIL image of ``arr`` with its longer side scaled to ``longest`` pixels."""
+    from PIL import Image
+
+    img = Image.fromarray(arr)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    f = longest / float(max(w, h))
+    return img.resize((max(1, round(w * f)), max(1, round(h * f))), Image.LANCZOS)
+
+
+@pytest.fixture(scope="session")
+def sample_photos():
+    """Real photos that ship with scikit-image and scikit-learn, long side 256 px.
+
+    Returns
+    -------
+    dict
+        name -> PIL.Image (RGB).
+    """
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    photos = {
+        "astronaut": _small(data.astronaut()),
+        "coffee": _small(data.coffee()),
+        "chelsea": _small(data.chelsea()),
+        "rocket": _small(data.rocket()),
+    }
+    sk = load_sample_images()
+    for path, arr in zip(sk.filenames, sk.images):
+        photos[os.path.splitext(os.path.basename(path))[0]] = _small(arr)  # china, flower
+    return photos
+
+
+def _encode(img, fmt: str = "JPEG", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    if fmt.upper() == "JPEG":
+        kwargs.setdefault("quality", 90)
+    img.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def bad_files(sample_photos):
+    """Bad inputs that look like images by name: name -> bytes.
+
+    ``corrupt.jpg`` (a JPEG header, then garbage), ``truncated.jpg`` (the first third of a
+    real JPEG), ``empty.jpg`` (zero bytes) and ``notes.png`` (plain text).
+    """
+    real = _encode(sample_photos["astronaut"])
+    return {
+        "corrupt.jpg": real[:20] + bytes(range(256)) * 8,
+        "truncated.jpg": real[: len(real) // 3],
+        "empty.jpg": b"",
+        "notes.png": b"These are meeting notes, not a picture.\n" * 20,
+    }
+
+
+@pytest.fixture(scope="session")
+def photo_files(sample_photos):
+    """Encoded photos for an input folder: relative name -> bytes (JPEG and PNG, one nested)."""
+    return {
+        "astronaut.jpg": _encode(sample_photos["astronaut"]),
+        "coffee.jpg": _encode(sample_photos["coffee"]),
+        "chelsea.png": _encode(sample_photos["chelsea"], "PNG"),
+        "trips/china.jpg": _encode(sample_photos["china"]),
+        "trips/flower.jpg": _encode(sample_photos["flower"]),
+    }
+
+
+def _write_tree(root, files) -> None:
+    for rel, data in files.items():
+        path = os.path.join(str(root), rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+
+@pytest.fixture
+def write_tree():
+    """``write_tree(root, {relative name: bytes})`` writes files under a local folder."""
+    return _write_tree
+
+
+@pytest.fixture
+def input_dir(tmp_path, photo_files, bad_files):
+    """A local input folder: the :func:`photo_files` plus the :func:`bad_files` (9 files)."""
+    root = tmp_path / "in"
+    _write_tree(root, {**photo_files, **bad_files})
+    return root
+
+
+# --------------------------------------------------------------------------- storage servers
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 (random port) for the session; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    old = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                          "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID=_S3_KEY, AWS_SECRET_ACCESS_KEY=_S3_SECRET,
+                      AWS_DEFAULT_REGION="us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def s3_storage_options(s3_server):
+    """fsspec storage options for the moto server: ``{"s3": {...}}``."""
+    return {"s3": {"endpoint_url": s3_server, "key": _S3_KEY, "secret": _S3_SECRET}}
+
+
+@pytest.fixture
+def s3_beam_args(s3_server):
+    """Beam's flags for the moto server (Beam's own S3 file system writes the manifest)."""
+    return [f"--s3_endpoint_url={s3_server}", f"--s3_access_key_id={_S3_KEY}",
+            f"--s3_secret_access_key={_S3_SECRET}", "--s3_region_name=us-east-1"]
+
+
+@pytest.fixture
+def s3_bucket(s3_storage_options):
+    """A fresh, empty bucket on the moto server; yields its name."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    yield name
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """gcp-storage-emulator on 127.0.0.1 (in memory) for the session; yields its URL.
+
+    ``STORAGE_EMULATOR_HOST`` points at it while it runs (google-cloud-storage, hence Beam's
+    GCS file system, reads it when a client is made).
+    """
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    try:
+        yield url
+    finally:
+        server.stop()
+        if old is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+@pytest.fixture
+def gcs_storage_options(gcs_server):
+    """fsspec storage options for the emulator: ``{"gs": {"token": "anon", "endpoint_url": ...}}``."""
+    return {"gs": {"token": "anon", "endpoint_url": gcs_server}}
+
+
+@pytest.fixture
+def gcs_bucket(gcs_storage_options):
+    """A fresh, empty bucket on the emulator; yields its name."""
+    import gcsfs
+
+    fs = gcsfs.GCSFileSystem(**gcs_storage_options["gs"], skip_instance_cache=True)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    yield name

@@ -1,0 +1,199 @@
+"""End-to-end runs of the batch job on local files (DirectRunner in_memory and multi_processing)."""
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from transforms.compress import CompressSettings
+
+#: Fast runs: the gradient energy and the hybrid method on the DirectRunner.
+FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5"]
+IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+PHOTOS = {"astronaut.jpg", "coffee.jpg", "chelsea.png", "china.jpg", "flower.jpg"}
+BAD = {"corrupt.jpg", "truncated.jpg", "empty.jpg", "notes.png"}
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def _check_batch(rows, out_dir, input_dir):
+    """Every photo ok with a correct output; every bad file an error row."""
+    by_name = {os.path.basename(r["input_uri"]): r for r in rows}
+    assert set(by_name) == PHOTOS | BAD
+    for name in PHOTOS:
+        r = by_name[name]
+        assert r["status"] == "ok", (name, r["error_type"], r["error_message"])
+        assert r["output_uri"].startswith(str(out_dir) + "/")
+        assert os.path.getsize(r["output_uri"]) == r["output_bytes"]
+        assert r["input_bytes"] == os.path.getsize(os.path.join(input_dir, r["input_uri"]))
+        assert r["byte_ratio"] == pytest.approx(r["output_bytes"] / r["input_bytes"])
+        assert r["output_width"] == round(r["input_width"] * 0.5) or \
+            abs(r["output_width"] - r["input_width"] * 0.5) <= 1
+        assert r["pixel_ratio"] == pytest.approx(0.25, abs=0.02)
+        with Image.open(r["output_uri"]) as im:
+            assert im.size == (r["output_width"], r["output_height"])
+            assert im.format == r["output_format"]
+        assert r["energy"] == "gradient" and r["method"] == "hybrid" and r["model"] is None
+        assert json.loads(r["params"])["scale"] == 0.5
+        assert r["total_ms"] > 0 and len(r["input_sha256"]) == 64
+    for name in BAD:
+        r = by_name[name]
+        assert r["status"] == "error" and r["error_type"] == "ImageDecodeError", r
+        assert r["error_message"] and r["output_bytes"] is None
+
+
+def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir, run_job,
+                                                             read_manifest, caplog):
+    out = tmp_path / "out"
+    args = ["--input", str(input_dir), "--output", str(out), *FAST, *IN_MEMORY]
+    with caplog.at_level(logging.INFO, logger="pipeline.main"):
+        _, s1 = run_job([*args, "--run_id", "first"])
+    assert (s1.ok, s1.failed, s1.skipped, s1.model_loads) == (5, 4, 0, 1)
+    assert s1.bytes_in > s1.bytes_out > 0
+    assert "run first: 9 images: 5 ok, 4 failed, 0 skipped" in caplog.text
+
+    rows = read_manifest(str(out / "_manifest"), run_id="first")
+    _check_batch(rows, out, input_dir)
+    assert sum(r["output_bytes"] for r in rows if r["status"] == "ok") == s1.bytes_out
+    assert os.listdir(out / "_manifest") == ["run_id=first"]
+
+    tag = CompressSettings(**{"method": "hybrid", "energy": "gradient", "scale": 0.5}).params_hash()
+    images = [f for f in _files(out) if not f.startswith("_")]
+    assert images == sorted([f"astronaut.{tag}.jpg", f"chelsea.{tag}.png", f"coffee.{tag}.jpg",
+                             f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
+    letters = [json.loads(line) for f in _files(out / "_dead_letters" / "run_id=first")
+               for line in open(out / "_dead_letters" / "run_id=first" / f)]
+    assert sorted(os.path.basename(d["input_uri"]) for d in letters) == sorted(BAD)
+    assert all(d["run_id"] == "first" and "Traceback" in d["traceback"] for d in letters)
+
+    mtimes = {f: os.stat(out / f).st_mtime_ns for f in images}
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 4, 5)
+    assert {f: os.stat(out / f).st_mtime_ns for f in images} == mtimes  # nothing rewritten
+    rows2 = read_manifest(str(out / "_manifest"), run_id="second")
+    skipped = [r for r in rows2 if r["status"] == "skipped"]
+    assert {os.path.basename(r["input_uri"]) for r in skipped} == PHOTOS
+    first_out = {r["input_uri"]: (r["output_uri"], r["output_bytes"]) for r in rows
+                 if r["status"] == "ok"}
+    assert {r["input_uri"]: (r["output_uri"], r["output_bytes"]) for r in skipped} == first_out
+    assert all(r["input_bytes"] for r in skipped)
+
+    # one dataset holds both runs; pyarrow and DuckDB agree on the totals
+    import duckdb
+
+    both = read_manifest(str(out / "_manifest"))
+    assert len(both) == 18
+    glob = str(out / "_manifest" / "*" / "*.parquet")
+    duck = duckdb.sql(f"select run_id, status, count(*), sum(output_bytes) "
+                      f"from read_parquet('{glob}', hive_partitioning=true) "
+                      f"group by all order by all").fetchall()
+    mine = {}
+    for r in both:
+        key = (r["run_id"], r["status"])
+        n, b = mine.get(key, (0, None))
+        mine[key] = (n + 1, (b or 0) + r["output_bytes"] if r["output_bytes"] is not None else b)
+    assert [(k[0], k[1], v[0], v[1]) for k, v in sorted(mine.items())] == duck
+
+
+def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
+    out = tmp_path / "out"
+    base = ["--input", str(input_dir / "*.jpg"), "--output", str(out), "--energy", "gradient",
+            *IN_MEMORY, "--skip_existing"]
+    _, s1 = run_job([*base, "--scale", "0.5"])
+    _, s2 = run_job([*base, "--scale", "0.4"])
+    _, s3 = run_job([*base, "--scale", "0.5"])
+    assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and s3.skipped == 2
+
+
+@pytest.mark.slow
+def test_multi_processing_two_workers(tmp_path, input_dir, run_job, read_manifest):
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(input_dir), "--output", str(out), *FAST, "--run_id", "mp",
+                    "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    assert (s.ok, s.failed, s.skipped) == (5, 4, 0)
+    assert 1 <= s.model_loads <= 2  # at most once per worker process
+    _check_batch(read_manifest(str(out / "_manifest")), out, input_dir)
+    assert not [f for f in _files(out) if f.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_default_method_and_deep_energy(tmp_path, write_tree, photo_files, run_job,
+                                        read_manifest):
+    """The product's defaults: hybrid method, deep energy (EfficientNet-Lite0), scale 0.5."""
+    write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *IN_MEMORY])
+    assert (s.ok, s.failed, s.model_loads) == (2, 0, 1)
+    rows = read_manifest(str(out / "_manifest"))
+    for r in rows:
+        assert (r["method"], r["energy"], r["model"]) == ("hybrid", "deep", "efficientnet_lite0")
+        assert json.loads(r["params"])["model"] == "efficientnet_lite0"
+        assert 0 < r["retained_energy_ratio"] <= 1 and r["energy_ms"] > 0
+        assert r["pixel_ratio"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_input_list_with_unreadable_uris(tmp_path, write_tree, photo_files, run_job,
+                                         read_manifest):
+    write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
+    listing = tmp_path / "inputs.txt"
+    listing.write_text("\n".join([
+        "# two photos, a missing file, a folder and an unknown protocol",
+        str(tmp_path / "in" / "astronaut.jpg"),
+        str(tmp_path / "in" / "trips" / "china.jpg"),
+        str(tmp_path / "in" / "missing.jpg"),
+        str(tmp_path / "in" / "trips"),
+        "nosuchprotocol://bucket/x.jpg",
+    ]))
+    out = tmp_path / "out"
+    _, s = run_job(["--input_list", str(listing), "--input_base", str(tmp_path / "in"),
+                    "--output", str(out), *FAST, *IN_MEMORY])
+    assert (s.ok, s.failed) == (2, 3)
+    rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))}
+    assert rows[str(tmp_path / "in" / "trips" / "china.jpg")]["output_uri"].startswith(
+        str(out / "trips" / "china."))
+    for uri in (str(tmp_path / "in" / "missing.jpg"), str(tmp_path / "in" / "trips"),
+                "nosuchprotocol://bucket/x.jpg"):
+        assert rows[uri]["status"] == "error" and rows[uri]["error_type"] == "ImageReadError"
+
+
+def test_missing_list_and_empty_glob_still_write_a_manifest(tmp_path, run_job, read_manifest):
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "nothing" / "*.jpg"),
+                    "--input_list", str(tmp_path / "no-list.txt"),
+                    "--output", str(out), *FAST, *IN_MEMORY, "--run_id", "empty"])
+    assert (s.ok, s.failed, s.skipped) == (0, 1, 0)
+    rows = read_manifest(str(out / "_manifest"))
+    assert [(r["input_uri"], r["status"], r["error_type"]) for r in rows] == \
+        [(str(tmp_path / "no-list.txt"), "error", "ImageReadError")]
+
+
+def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree, photo_files,
+                                                           run_job):
+    root = tmp_path / "photos"
+    write_tree(root, {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    args = ["--input", str(root), "--output", str(root / "small"), *FAST, *IN_MEMORY]
+    _, s1 = run_job(args)
+    _, s2 = run_job(args)
+    assert (s1.ok, s2.ok, s2.skipped, s2.failed) == (1, 1, 0, 0)
+    assert len(os.listdir(root / "small" / "_manifest")) == 2
+
+
+def test_command_line_entry_point(tmp_path, write_tree, photo_files):
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in" / "*.jpg"),
+         "--output", str(tmp_path / "out"), *FAST, "--run_id", "cli", "--runner", "DirectRunner"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "run cli: 1 images: 1 ok, 0 failed, 0 skipped" in proc.stderr
+    assert os.path.isdir(tmp_path / "out" / "_manifest" / "run_id=cli")
+    bad = subprocess.run([sys.executable, "-m", "pipeline", "--input", "x", "--output", "y",
+                          "--method", "resize"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "invalid choice: 'resize'" in bad.stderr

@@ -1,0 +1,158 @@
+"""CompressSettings, the compress DoFns and the CompressImages composite (transforms/compress.py)."""
+import io as _io
+import json
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam.internal import pickler
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.utils.shared import Shared
+from PIL import Image
+
+from transforms import compress as tc
+from transforms.io import InputFile, match_pattern
+from transforms.manifest import MANIFEST_SCHEMA
+
+GRADIENT = dict(method="hybrid", energy="gradient", scale=0.5)
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_settings_normalise_and_drop_irrelevant_model():
+    s = tc.CompressSettings(method="Seam-Carving", energy="GRADIENT", model="resnet50", scale=1)
+    assert (s.method, s.energy, s.model, s.scale) == ("seam_carving", "gradient", None, 1.0)
+    d = tc.CompressSettings(energy="deep", model=None, scale=0.5)
+    assert d.model == tc.DEFAULT_MODEL
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(method="resize", scale=0.5), "method must be one of"),
+    (dict(energy="magic", scale=0.5), "energy must be one of"),
+    (dict(format="gif", scale=0.5), "format must be one of"),
+    (dict(scale=0), "scale must be a positive number"),
+    (dict(scale=float("nan")), "scale must be a positive number"),
+    (dict(target_pixels=0), "target_pixels must be a positive integer"),
+    (dict(max_dimension=2.5), "max_dimension must be a positive integer"),
+    (dict(scale=0.5, quality=101), "quality must be an integer from 1 to 100"),
+    (dict(), "give at least one target"),
+    (dict(method="jpeg", scale=0.5), "method 'jpeg' re-encodes without resizing"),
+])
+def test_settings_reject_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tc.CompressSettings(**kwargs)
+
+
+def test_params_hash_is_stable_and_sensitive():
+    a = tc.CompressSettings(**GRADIENT)
+    assert a.params_hash() == tc.CompressSettings(**GRADIENT).params_hash()
+    assert len(a.params_hash()) == 10
+    assert a.params_hash() != tc.CompressSettings(**{**GRADIENT, "scale": 0.6}).params_hash()
+    assert a.params_hash() != tc.CompressSettings(**{**GRADIENT, "format": "webp"}).params_hash()
+    # the model does not matter to a gradient energy, so it does not change names
+    assert a.params_hash() == tc.CompressSettings(**GRADIENT, model="resnet50").params_hash()
+    assert json.loads(a.params_json())["scale"] == 0.5
+    kwargs = a.compress_kwargs()
+    assert kwargs["show_progress"] is False and "energy" not in kwargs and "model" not in kwargs
+
+
+@pytest.mark.parametrize("name, fmt, ext", [
+    ("a.JPEG", "auto", ".jpg"), ("a.png", "auto", ".png"), ("a.webp", "auto", ".webp"),
+    ("a.gif", "auto", ".jpg"), ("noext", "auto", ".jpg"), ("a.png", "jpeg", ".jpg"),
+    ("a.jpg", "png", ".png"), ("a.jpg", "webp", ".webp"),
+])
+def test_expected_extension_follows_the_library_rule(name, fmt, ext):
+    assert tc.expected_extension(name, fmt) == ext
+
+
+# --------------------------------------------------------------------------- DoFns
+
+def _dofns():
+    s = tc.CompressSettings(**GRADIENT)
+    return [tc._PlanOutput(s, "s3://b/out", "r", True, {"s3": {"endpoint_url": "http://x"}}),
+            tc._ReadImage({}), tc._CompressImage(s, "r", worker_threads=1),
+            tc._WriteImage({}), tc._FailureToRow(s, "r")]
+
+
+@pytest.mark.parametrize("dofn", _dofns(), ids=lambda d: type(d).__name__)
+def test_dofns_pickle_and_unpickle(dofn):
+    clone = pickler.loads(pickler.dumps(dofn))
+    assert type(clone) is type(dofn)
+    assert vars(clone).keys() == vars(dofn).keys()
+
+
+def test_engine_is_built_once_per_process_and_shared():
+    """Two DoFn instances (as two bundle processors of one worker would have) share one engine."""
+    shared = Shared()
+    s = tc.CompressSettings(**GRADIENT)
+    before = tc.model_load_count()
+    a = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=shared)))
+    b = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=shared)))
+    assert a._engine is None  # nothing is loaded at construction or unpickling
+    a.setup()
+    b.setup()
+    assert a._engine is b._engine and a._engine is not None
+    assert tc.model_load_count() == before + 1
+    assert (a._unreported_loads, b._unreported_loads) == (1, 0)
+
+
+def test_engine_failure_turns_every_image_into_an_error(sample_photos):
+    s = tc.CompressSettings(method="hybrid", energy="deep", model="no_such_net", scale=0.5)
+    dofn = tc._CompressImage(s, "r")
+    dofn.setup()  # must not raise
+    buf = _io.BytesIO()
+    sample_photos["astronaut"].save(buf, "JPEG")
+    out = list(dofn.process(tc.ImageBytes("a.jpg", "a.jpg", "/o/a.x.jpg", buf.getvalue())))
+    assert len(out) == 1 and out[0].tag == tc.FAILED
+    failure = out[0].value
+    assert failure.stage == "setup" and failure.error_type == "ValueError"
+    assert "no_such_net" in failure.error_message
+
+
+# --------------------------------------------------------------------------- the composite
+
+def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
+    """Real photos and bad files through CompressImages on the DirectRunner."""
+    files = match_pattern(str(input_dir))
+    out_dir = str(tmp_path / "out")
+    s = tc.CompressSettings(**GRADIENT)
+    with BeamTestPipeline() as p:
+        res = (p | beam.Create(files) | tc.CompressImages(s, out_dir, "run-1"))
+        statuses = res["rows"] | "Status" >> beam.Map(
+            lambda r: (os.path.basename(r["input_uri"]), r["status"], r["error_type"]))
+        assert_that(statuses, equal_to([
+            ("astronaut.jpg", "ok", None), ("coffee.jpg", "ok", None), ("chelsea.png", "ok", None),
+            ("china.jpg", "ok", None), ("flower.jpg", "ok", None),
+            ("corrupt.jpg", "error", "ImageDecodeError"),
+            ("truncated.jpg", "error", "ImageDecodeError"),
+            ("empty.jpg", "error", "ImageDecodeError"),
+            ("notes.png", "error", "ImageDecodeError"),
+        ]), label="CheckStatuses")
+        stages = res["failures"] | "Stages" >> beam.Map(lambda f: f.stage)
+        assert_that(stages, equal_to(["compress"] * 4), label="CheckFailures")
+        rows = res["rows"] | "Conform" >> beam.Map(
+            lambda r: sorted(r) == sorted(MANIFEST_SCHEMA.names))
+        assert_that(rows, equal_to([True] * 9), label="CheckColumns")
+    tag = s.params_hash()
+    written = sorted(os.path.relpath(os.path.join(d, f), out_dir)
+                     for d, _, fs in os.walk(out_dir) for f in fs)
+    assert written == sorted([f"astronaut.{tag}.jpg", f"coffee.{tag}.jpg", f"chelsea.{tag}.png",
+                              f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
+    with Image.open(os.path.join(out_dir, f"chelsea.{tag}.png")) as im:
+        assert im.format == "PNG" and im.size == (128, 85)
+
+
+def test_a_name_that_lies_gets_the_real_suffix(tmp_path, sample_photos):
+    buf = _io.BytesIO()
+    sample_photos["coffee"].save(buf, "PNG")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "liar.jpg").write_bytes(buf.getvalue())
+    s = tc.CompressSettings(**GRADIENT)
+    with BeamTestPipeline() as p:
+        res = p | beam.Create([InputFile(str(tmp_path / "in" / "liar.jpg"), "liar.jpg", None)]) \
+            | tc.CompressImages(s, str(tmp_path / "out"), "r")
+        assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-4:],
+                                                      r["output_format"])),
+                    equal_to([("ok", ".png", "PNG")]))
+    assert os.listdir(tmp_path / "out") == [f"liar.{s.params_hash()}.png"]

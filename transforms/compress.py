@@ -1,0 +1,529 @@
+"""Compress images in Beam: plan outputs, read, compress (model once per worker), write.
+
+The public composite is :class:`CompressImages`; its steps are small DoFns named by role:
+
+``PlanOutputs`` (:class:`_PlanOutput`)
+    Deterministic output URI per input; with ``skip_existing``, inputs whose output already
+    exists become ``skipped`` rows without any further work.
+``ReadImages`` (:class:`_ReadImage`)
+    The input's bytes through fsspec.
+``CompressImage`` (:class:`_CompressImage`)
+    :meth:`compress_core.SemanticCompressor.compress` on the bytes. The energy function (and
+    its CNN) is built in ``setup()``, shared by every DoFn instance of a worker process through
+    :class:`apache_beam.utils.shared.Shared`, so a process loads the model at most once; each
+    load is counted by the ``model_loads`` metric and logged.
+``WriteImages`` (:class:`_WriteImage`)
+    Atomic write of the encoded bytes (:func:`transforms.io.write_atomic`), then the ``ok`` row.
+
+Any exception on an element becomes a :class:`~transforms.io.Failure` on the ``failed`` tagged
+output (never a crashed bundle), then an ``error`` row in the manifest and a dead letter.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils.shared import Shared
+
+from . import manifest
+from .io import (
+    METRICS_NAMESPACE,
+    Failure,
+    InputFile,
+    file_size,
+    join_under,
+    output_name,
+    read_bytes,
+    write_atomic,
+)
+
+__all__ = [
+    "CompressSettings",
+    "ENERGY_NAMES",
+    "MODEL_ENERGIES",
+    "DEFAULT_MODEL",
+    "PlannedImage",
+    "ImageBytes",
+    "CompressedImage",
+    "CompressImages",
+    "expected_extension",
+    "failure_row",
+    "model_load_count",
+]
+
+_LOG = logging.getLogger(__name__)
+
+ENERGY_NAMES = ("gradient", "saliency", "deep", "hybrid")
+#: Energies that run a CNN (``--model`` applies to them only).
+MODEL_ENERGIES = ("deep", "hybrid")
+DEFAULT_MODEL = "efficientnet_lite0"
+_METHODS = ("hybrid", "seam_carving", "smart_crop", "jpeg")
+_FORMATS = ("auto", "jpeg", "webp", "png", "avif")
+FAILED = "failed"
+SKIPPED = "skipped"
+
+# Loads of the compress engine in this process (tests and benchmarks read it).
+_LOADS_LOCK = threading.Lock()
+_LOADS_IN_PROCESS = 0
+
+
+def model_load_count() -> int:
+    """How many times this process built a compress engine (energy function + CNN)."""
+    return _LOADS_IN_PROCESS
+
+
+@dataclass(frozen=True)
+class CompressSettings:
+    """Everything that decides an output: the ``compress()`` options plus energy and model.
+
+    Validated on construction (messages name the option and the accepted values). Two
+    settings with the same :meth:`params` give the same output names (:meth:`params_hash`).
+
+    Parameters
+    ----------
+    method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
+    energy : {"gradient", "saliency", "deep", "hybrid"}
+    model : str or None
+        CNN backbone of the ``deep`` / ``hybrid`` energies (default ``efficientnet_lite0``);
+        dropped (``None``) for energies without a CNN.
+    scale, target_pixels, max_dimension, target_bytes, target_width, target_height
+        Size targets, as in :meth:`compress_core.SemanticCompressor.compress`; at least one
+        unless ``method="jpeg"``.
+    preserve_aspect : bool
+    format : {"auto", "jpeg", "webp", "png", "avif"}
+    quality : int, optional
+        Encoder quality 1-100.
+    max_pixels : int, optional
+        Input pixel limit (decompression-bomb guard); library default when None.
+
+    Raises
+    ------
+    ValueError
+        On an invalid value or a missing target.
+    """
+
+    method: str = "hybrid"
+    energy: str = "deep"
+    model: Optional[str] = DEFAULT_MODEL
+    scale: Optional[float] = None
+    target_pixels: Optional[int] = None
+    max_dimension: Optional[int] = None
+    target_bytes: Optional[int] = None
+    target_width: Optional[int] = None
+    target_height: Optional[int] = None
+    preserve_aspect: bool = True
+    format: str = "auto"
+    quality: Optional[int] = None
+    max_pixels: Optional[int] = None
+
+    def __post_init__(self):
+        def norm(name, value, accepted):
+            key = str(value).strip().lower().replace("-", "_")
+            if key not in accepted:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, accepted))}; "
+                                 f"got {value!r}")
+            object.__setattr__(self, name, key)
+
+        norm("method", self.method, _METHODS)
+        norm("energy", self.energy, ENERGY_NAMES)
+        norm("format", self.format, _FORMATS)
+        if self.energy in MODEL_ENERGIES:
+            object.__setattr__(self, "model", str(self.model or DEFAULT_MODEL))
+        else:
+            object.__setattr__(self, "model", None)
+        if self.scale is not None:
+            scale = float(self.scale)
+            if not scale > 0 or scale != scale or scale == float("inf"):
+                raise ValueError(f"scale must be a positive number; got {self.scale!r}")
+            object.__setattr__(self, "scale", scale)
+        for name in ("target_pixels", "max_dimension", "target_bytes", "target_width",
+                     "target_height", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None:
+                if isinstance(value, bool) or int(value) != value or int(value) < 1:
+                    raise ValueError(f"{name} must be a positive integer; got {value!r}")
+                object.__setattr__(self, name, int(value))
+        if self.quality is not None:
+            if isinstance(self.quality, bool) or int(self.quality) != self.quality \
+                    or not 1 <= int(self.quality) <= 100:
+                raise ValueError(f"quality must be an integer from 1 to 100; got {self.quality!r}")
+            object.__setattr__(self, "quality", int(self.quality))
+        if not isinstance(self.preserve_aspect, bool):
+            raise ValueError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
+        sizes = (self.scale, self.target_pixels, self.max_dimension, self.target_width,
+                 self.target_height)
+        if self.method == "jpeg":
+            if any(v is not None for v in sizes):
+                raise ValueError("method 'jpeg' re-encodes without resizing: drop --scale, "
+                                 "--target_pixels, --max_dimension, --target_width and "
+                                 "--target_height, or use another method")
+        elif all(v is None for v in sizes) and self.target_bytes is None:
+            raise ValueError("give at least one target: --scale, --target_width, --target_height, "
+                             "--target_pixels, --max_dimension or --target_bytes "
+                             "(or --method jpeg to re-encode only)")
+
+    def compress_kwargs(self) -> Dict[str, Any]:
+        """Keyword arguments for :meth:`SemanticCompressor.compress` (no progress bars)."""
+        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("energy", "model")}
+        kwargs["show_progress"] = False
+        return kwargs
+
+    def params(self) -> Dict[str, Any]:
+        """Every setting, as recorded in the manifest's ``params`` column."""
+        return dataclasses.asdict(self)
+
+    def params_json(self) -> str:
+        """Canonical JSON of :meth:`params`."""
+        return manifest.params_json(self.params())
+
+    def params_hash(self, length: int = 10) -> str:
+        """Short SHA-256 of :meth:`params_json`: the tag in every output name."""
+        return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
+
+    def engine_key(self) -> str:
+        """What the compress engine depends on (energy and model), for sharing it."""
+        return f"{self.energy}:{self.model}:{self.max_pixels}"
+
+    def row_columns(self) -> Dict[str, Any]:
+        """The manifest columns every row of these settings shares."""
+        return {"method": self.method, "energy": self.energy, "model": self.model,
+                "params": self.params_json()}
+
+
+def expected_extension(relpath: str, fmt: str) -> str:
+    """Suffix the output will have: the requested format's, or for ``auto`` the input's when
+    it is JPEG, PNG, WebP or AVIF (by its name), else ``.jpg`` (the library's rule).
+
+    The real suffix comes from the encoded result; it only differs when a file's name lies
+    about its content (a PNG named ``.jpg``), and then the output takes the real suffix.
+    """
+    from compress_core import codec
+
+    if fmt != "auto":
+        return codec.extension(fmt)
+    wanted = codec.format_from_suffix(relpath)
+    if wanted is None or wanted not in codec.supported_formats():
+        return codec.extension("jpeg")
+    return codec.extension(wanted)
+
+
+class PlannedImage(NamedTuple):
+    """An input with its output URI decided."""
+
+    uri: str
+    relpath: str
+    size: Optional[int]
+    output_uri: str
+
+
+class ImageBytes(NamedTuple):
+    """An input's bytes, read."""
+
+    uri: str
+    relpath: str
+    output_uri: str
+    data: bytes
+
+
+class CompressedImage(NamedTuple):
+    """An encoded output waiting to be written, with its (almost complete) manifest row."""
+
+    uri: str
+    output_uri: str
+    data: bytes
+    row: Dict[str, Any]
+
+
+def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Dict[str, Any]:
+    """The manifest row (``status="error"``) of a failure."""
+    return manifest.error_row(
+        run_id, failure.input_uri, failure.error_type, failure.error_message,
+        output_uri=failure.output_uri, input_bytes=failure.input_bytes,
+        input_sha256=failure.input_sha256, **settings.row_columns())
+
+
+class _PlanOutput(beam.DoFn):
+    """InputFile -> PlannedImage, or a ``skipped`` row when the output exists already."""
+
+    def __init__(self, settings: CompressSettings, output: str, run_id: str,
+                 skip_existing: bool, storage_options: Optional[Mapping] = None):
+        self._settings = settings
+        self._output = output
+        self._run_id = run_id
+        self._skip_existing = bool(skip_existing)
+        self._storage_options = dict(storage_options or {})
+        self._tag = settings.params_hash()
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
+
+    def process(self, item: InputFile) -> Iterator:
+        try:
+            ext = expected_extension(item.relpath, self._settings.format)
+            out = join_under(self._output, output_name(item.relpath, self._tag, ext))
+            existing = file_size(out, self._storage_options) if self._skip_existing else None
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
+                exc, item.uri, "plan", input_bytes=item.size))
+            return
+        if existing is not None:
+            self._skipped.inc()
+            yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
+                self._run_id, item.uri, out, input_bytes=item.size, output_bytes=existing,
+                output_format=ext.lstrip(".").upper().replace("JPG", "JPEG"),
+                **self._settings.row_columns()))
+            return
+        yield PlannedImage(item.uri, item.relpath, item.size, out)
+
+
+class _ReadImage(beam.DoFn):
+    """PlannedImage -> ImageBytes (fsspec read)."""
+
+    def __init__(self, storage_options: Optional[Mapping] = None):
+        self._storage_options = dict(storage_options or {})
+        self._read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
+
+    def process(self, item: PlannedImage) -> Iterator:
+        try:
+            data = read_bytes(item.uri, self._storage_options)
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
+                exc, item.uri, "read", output_uri=item.output_uri, input_bytes=item.size))
+            return
+        self._read.inc(len(data))
+        yield ImageBytes(item.uri, item.relpath, item.output_uri, data)
+
+
+class _Engine:
+    """A compressor with its energy function (and CNN) loaded; one per worker process."""
+
+    def __init__(self, settings: CompressSettings, worker_threads: Optional[int]):
+        global _LOADS_IN_PROCESS
+        start = time.perf_counter()
+        if worker_threads:
+            _limit_torch_threads(worker_threads)
+        from compress_core import SemanticCompressor
+        from compress_core.energy.registry import make_energy
+
+        energy = make_energy(settings.energy, model=settings.model)
+        _preload(energy)
+        self.compressor = SemanticCompressor(energy_function=energy,
+                                             max_pixels=settings.max_pixels)
+        self.seconds = time.perf_counter() - start
+        with _LOADS_LOCK:
+            _LOADS_IN_PROCESS += 1
+            count = _LOADS_IN_PROCESS
+        _LOG.info("compress engine loaded: energy=%s model=%s in %.2f s (pid %d, load #%d in "
+                  "this process)", settings.energy, settings.model, self.seconds, os.getpid(),
+                  count)
+
+
+def _preload(energy) -> None:
+    """Load the CNN of an energy function (or of a hybrid's members) now, not on first use."""
+    load = getattr(energy, "load", None)
+    if callable(load):
+        load()
+    for member in getattr(energy, "energies", ()) or ():
+        _preload(member)
+
+
+def _limit_torch_threads(n: int) -> None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _limit_numba_threads(n: int) -> None:
+    """``numba.set_num_threads`` is per thread: call it on the thread that runs the bundle."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+class _CompressImage(beam.DoFn):
+    """ImageBytes -> CompressedImage; the engine is built lazily, once per worker process."""
+
+    def __init__(self, settings: CompressSettings, run_id: str,
+                 worker_threads: Optional[int] = None, shared: Optional[Shared] = None):
+        self._settings = settings
+        self._run_id = run_id
+        self._worker_threads = worker_threads
+        self._shared = shared or Shared()
+        self._engine: Optional[_Engine] = None
+        self._setup_error: Optional[BaseException] = None
+        self._unreported_loads = 0
+        self._loads = Metrics.counter(METRICS_NAMESPACE, "model_loads")
+        self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
+        self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
+
+    def setup(self):
+        built = []
+
+        def build():
+            engine = _Engine(self._settings, self._worker_threads)
+            built.append(engine)
+            return engine
+
+        try:
+            self._engine = self._shared.acquire(build, tag=self._settings.engine_key())
+        except Exception as exc:  # noqa: BLE001 - every element will report it
+            _LOG.error("cannot build the compress engine (energy=%s, model=%s): %s: %s",
+                       self._settings.energy, self._settings.model, type(exc).__name__, exc)
+            self._setup_error = exc
+            return
+        # Metrics cannot be reported from setup(); report the load in the first bundle.
+        self._unreported_loads = len(built)
+        if built:
+            self._pending_load_ms = built[0].seconds * 1000.0
+
+    def start_bundle(self):
+        if self._worker_threads:
+            _limit_numba_threads(self._worker_threads)
+        if self._unreported_loads:
+            self._loads.inc(self._unreported_loads)
+            self._load_ms.update(int(getattr(self, "_pending_load_ms", 0)))
+            self._unreported_loads = 0
+
+    def process(self, item: ImageBytes) -> Iterator:
+        digest = hashlib.sha256(item.data).hexdigest()
+        if self._engine is None:
+            exc = self._setup_error or RuntimeError("compress engine not set up")
+            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
+                exc, item.uri, "setup", output_uri=item.output_uri,
+                input_bytes=len(item.data), input_sha256=digest))
+            return
+        try:
+            result = self._engine.compressor.compress(item.data, **self._settings.compress_kwargs())
+            output_uri = item.output_uri
+            if not output_uri.endswith(result.extension):
+                # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
+                stem = output_uri.rsplit(".", 1)[0]
+                output_uri = stem + result.extension
+            row = manifest.ok_row(self._run_id, item.uri, output_uri, result, digest,
+                                  **self._settings.row_columns())
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
+                exc, item.uri, "compress", output_uri=item.output_uri,
+                input_bytes=len(item.data), input_sha256=digest))
+            return
+        total = (result.timings or {}).get("total_ms")
+        if total is not None:
+            self._compress_ms.update(int(total))
+        yield CompressedImage(item.uri, output_uri, bytes(result.data), row)
+
+
+class _WriteImage(beam.DoFn):
+    """CompressedImage -> its ``ok`` manifest row, after an atomic write of the bytes."""
+
+    def __init__(self, storage_options: Optional[Mapping] = None):
+        self._storage_options = dict(storage_options or {})
+        self._ok = Metrics.counter(METRICS_NAMESPACE, "images_ok")
+        self._bytes_in = Metrics.counter(METRICS_NAMESPACE, "bytes_in")
+        self._bytes_out = Metrics.counter(METRICS_NAMESPACE, "bytes_out")
+
+    def process(self, item: CompressedImage) -> Iterator:
+        try:
+            write_atomic(item.output_uri, item.data, self._storage_options)
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
+                exc, item.uri, "write", output_uri=item.output_uri,
+                input_bytes=item.row.get("input_bytes"), input_sha256=item.row.get("input_sha256")))
+            return
+        self._ok.inc()
+        self._bytes_in.inc(int(item.row.get("input_bytes") or 0))
+        self._bytes_out.inc(len(item.data))
+        yield item.row
+
+
+class _FailureToRow(beam.DoFn):
+    """Failure -> ``error`` manifest row (and the ``images_failed`` metric)."""
+
+    def __init__(self, settings: CompressSettings, run_id: str):
+        self._settings = settings
+        self._run_id = run_id
+        self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
+
+    def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
+        self._failed.inc()
+        _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
+                     failure.error_type, failure.error_message)
+        yield failure_row(failure, self._run_id, self._settings)
+
+
+class CompressImages(beam.PTransform):
+    """Compress a PCollection of :class:`~transforms.io.InputFile` into outputs and rows.
+
+    The input is that PCollection, or a dict ``{"files": ..., "failures": ...}`` (what
+    :class:`~transforms.io.MatchImages` returns) whose earlier failures join the rows and the
+    failures of this transform.
+
+    Parameters
+    ----------
+    settings : CompressSettings
+        What to do to every image.
+    output : str
+        Output prefix (local folder or fsspec URI); outputs go to
+        ``<output>/<relpath stem>.<params hash><ext>``.
+    run_id : str
+        Stored in every row.
+    skip_existing : bool
+        Inputs whose output exists already become ``skipped`` rows, with no read or compute.
+    storage_options : dict, optional
+        ``{protocol: fsspec kwargs}``.
+    worker_threads : int, optional
+        Threads per worker process for torch and the numba kernels (``None``: library defaults).
+
+    Returns
+    -------
+    dict
+        ``rows``: manifest rows (dicts, one per input: ok, skipped or error);
+        ``failures``: :class:`~transforms.io.Failure` records for the dead-letter output.
+    """
+
+    def __init__(self, settings: CompressSettings, output: str, run_id: str,
+                 skip_existing: bool = False, storage_options: Optional[Mapping] = None,
+                 worker_threads: Optional[int] = None):
+        super().__init__()
+        self._settings = settings
+        self._output = output.rstrip("/")
+        self._run_id = run_id
+        self._skip_existing = skip_existing
+        self._storage_options = dict(storage_options or {})
+        self._worker_threads = worker_threads
+
+    def expand(self, inputs):
+        if isinstance(inputs, dict):
+            files, earlier = inputs["files"], inputs.get("failures")
+        else:
+            files, earlier = inputs, None
+        s, run_id, so = self._settings, self._run_id, self._storage_options
+        planned = files | "PlanOutputs" >> beam.ParDo(
+            _PlanOutput(s, self._output, run_id, self._skip_existing, so)
+        ).with_outputs(FAILED, SKIPPED, main="todo")
+        read = planned.todo | "ReadImages" >> beam.ParDo(_ReadImage(so)).with_outputs(
+            FAILED, main="ok")
+        compressed = read.ok | "CompressImage" >> beam.ParDo(
+            _CompressImage(s, run_id, self._worker_threads)).with_outputs(FAILED, main="ok")
+        written = compressed.ok | "WriteImages" >> beam.ParDo(_WriteImage(so)).with_outputs(
+            FAILED, main="ok")
+        failure_parts = [planned[FAILED], read[FAILED], compressed[FAILED], written[FAILED]]
+        if earlier is not None:
+            failure_parts.append(earlier)
+        failures = tuple(failure_parts) | "CollectFailures" >> beam.Flatten()
+        error_rows = failures | "ErrorRows" >> beam.ParDo(_FailureToRow(s, run_id))
+        rows = (written.ok, planned[SKIPPED], error_rows) | "CollectRows" >> beam.Flatten()
+        return {"rows": rows, "failures": failures}

@@ -1,0 +1,308 @@
+"""The manifest: one Parquet row per input image and run, whatever happened to it.
+
+A run writes its rows under ``<manifest>/run_id=<id>/part-*.parquet`` (Hive-style partitions),
+so that one folder holds every run and pyarrow.dataset, pandas, DuckDB and BigQuery external
+tables read it directly. Every file has the same schema, :data:`MANIFEST_SCHEMA`; the
+``schema_version`` column says which version of it wrote the row (bump
+:data:`SCHEMA_VERSION` and only *add* nullable columns when the schema grows).
+
+Rows are plain ``dict`` objects (what Beam's ``WriteToParquet`` takes), built here by
+:func:`ok_row`, :func:`skipped_row` and :func:`error_row` so that every row has every column;
+:class:`WriteManifest` writes them.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any, Dict, Mapping, Optional
+
+import apache_beam as beam
+import pyarrow as pa
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MANIFEST_SCHEMA",
+    "STATUS_OK",
+    "STATUS_SKIPPED",
+    "STATUS_ERROR",
+    "STATUSES",
+    "empty_row",
+    "ok_row",
+    "skipped_row",
+    "error_row",
+    "params_json",
+    "conform_row",
+    "manifest_prefix",
+    "WriteManifest",
+]
+
+#: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
+SCHEMA_VERSION = 1
+
+STATUS_OK = "ok"
+STATUS_SKIPPED = "skipped"
+STATUS_ERROR = "error"
+STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_ERROR)
+
+_CROP_BOX = pa.struct(
+    [("left", pa.int32()), ("top", pa.int32()), ("right", pa.int32()), ("bottom", pa.int32())]
+)
+
+#: The manifest schema (DESIGN.md section 5, plus ``schema_version``). Column order is stable.
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("schema_version", pa.int16(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("input_uri", pa.string(), nullable=False),
+        pa.field("output_uri", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error_type", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("input_sha256", pa.string()),
+        pa.field("input_format", pa.string()),
+        pa.field("input_width", pa.int32()),
+        pa.field("input_height", pa.int32()),
+        pa.field("input_bytes", pa.int64()),
+        pa.field("output_format", pa.string()),
+        pa.field("output_width", pa.int32()),
+        pa.field("output_height", pa.int32()),
+        pa.field("output_bytes", pa.int64()),
+        pa.field("pixel_ratio", pa.float64()),
+        pa.field("byte_ratio", pa.float64()),
+        pa.field("method", pa.string()),
+        pa.field("energy", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("params", pa.string()),
+        pa.field("quality", pa.int32()),
+        pa.field("energy_mean", pa.float64()),
+        pa.field("energy_std", pa.float64()),
+        pa.field("energy_p50", pa.float64()),
+        pa.field("energy_p95", pa.float64()),
+        pa.field("high_importance_ratio", pa.float64()),
+        pa.field("retained_energy_ratio", pa.float64()),
+        pa.field("seams_vertical", pa.int32()),
+        pa.field("seams_horizontal", pa.int32()),
+        pa.field("crop_box", _CROP_BOX),
+        pa.field("decode_ms", pa.float64()),
+        pa.field("energy_ms", pa.float64()),
+        pa.field("resize_ms", pa.float64()),
+        pa.field("encode_ms", pa.float64()),
+        pa.field("total_ms", pa.float64()),
+        pa.field("library_version", pa.string()),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+    ],
+    metadata={
+        b"semantic_compress.schema_version": str(SCHEMA_VERSION).encode(),
+        b"semantic_compress.doc": b"One row per input image and run; see DESIGN.md section 5.",
+    },
+)
+
+#: Longest error message kept in a row (the dead-letter record keeps the full traceback).
+MAX_ERROR_MESSAGE = 2000
+
+
+def params_json(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of the compress parameters (sorted keys, no spaces): stable across runs."""
+    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _library_version() -> Optional[str]:
+    try:
+        from compress_core import __version__
+    except Exception:  # pragma: no cover - compress_core always ships with the package
+        return None
+    return str(__version__)
+
+
+def empty_row(run_id: str, input_uri: str, status: str, **common: Any) -> Dict[str, Any]:
+    """A row with every column of :data:`MANIFEST_SCHEMA`, all ``None`` but the given ones.
+
+    Parameters
+    ----------
+    run_id : str
+        The run that wrote the row.
+    input_uri : str
+        The input image's URI.
+    status : {"ok", "skipped", "error"}
+        What happened to the input.
+    **common
+        Any other column (``method``, ``energy``, ``model``, ``params``, ``output_uri`` ...).
+
+    Raises
+    ------
+    ValueError
+        If ``status`` or a column name is unknown.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}; got {status!r}")
+    row: Dict[str, Any] = dict.fromkeys(MANIFEST_SCHEMA.names)
+    row.update(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        input_uri=input_uri,
+        status=status,
+        library_version=_library_version(),
+        processed_at=_now(),
+    )
+    unknown = set(common) - set(row)
+    if unknown:
+        raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
+    row.update(common)
+    return row
+
+
+def _num(value, cast=float):
+    if value is None:
+        return None
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _crop_box(box) -> Optional[Dict[str, int]]:
+    if box is None:
+        return None
+    left, top, right, bottom = (int(v) for v in box)
+    return {"left": left, "top": top, "right": right, "bottom": bottom}
+
+
+def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: str,
+           **common: Any) -> Dict[str, Any]:
+    """The row of an image that was compressed and written.
+
+    Parameters
+    ----------
+    run_id, input_uri, output_uri : str
+        Where the row belongs, what was read and where the output now is.
+    result : compress_core.CompressionResult
+        The library's result (duck-typed: only its documented attributes are read).
+    input_sha256 : str
+        SHA-256 (hex) of the input bytes.
+    **common
+        ``method``, ``energy``, ``model``, ``params`` and any other column to set.
+    """
+    original_size = getattr(result, "original_size", None) or (None, None)
+    size = getattr(result, "size", None) or (None, None)
+    stats = getattr(result, "energy_stats", None) or {}
+    seams = getattr(result, "seams", None) or {}
+    timings = getattr(result, "timings", None) or {}
+    original_bytes = _num(getattr(result, "original_bytes", None), int)
+    compressed_bytes = _num(getattr(result, "compressed_bytes", None), int)
+    ratio = _num(getattr(result, "compression_ratio", None))
+    if ratio is None and original_bytes and compressed_bytes is not None:
+        ratio = compressed_bytes / original_bytes
+    row = empty_row(run_id, input_uri, STATUS_OK, **common)
+    row.update(
+        output_uri=output_uri,
+        input_sha256=input_sha256,
+        input_format=getattr(result, "input_format", None),
+        input_width=_num(original_size[0], int),
+        input_height=_num(original_size[1], int),
+        input_bytes=original_bytes,
+        output_format=getattr(result, "format", None),
+        output_width=_num(size[0], int),
+        output_height=_num(size[1], int),
+        output_bytes=compressed_bytes,
+        pixel_ratio=_num(getattr(result, "pixel_ratio", None)),
+        byte_ratio=ratio,
+        quality=_num(getattr(result, "quality", None), int),
+        energy_mean=_num(stats.get("mean_energy")),
+        energy_std=_num(stats.get("std_energy")),
+        energy_p50=_num(stats.get("p50")),
+        energy_p95=_num(stats.get("p95")),
+        high_importance_ratio=_num(stats.get("high_importance_ratio")),
+        retained_energy_ratio=_num(getattr(result, "retained_energy_ratio", None)),
+        seams_vertical=_num(seams.get("vertical"), int),
+        seams_horizontal=_num(seams.get("horizontal"), int),
+        crop_box=_crop_box(getattr(result, "crop_box", None)),
+        decode_ms=_num(timings.get("decode_ms")),
+        energy_ms=_num(timings.get("energy_ms")),
+        resize_ms=_num(timings.get("resize_ms")),
+        encode_ms=_num(timings.get("encode_ms")),
+        total_ms=_num(timings.get("total_ms")),
+    )
+    return row
+
+
+def skipped_row(run_id: str, input_uri: str, output_uri: str, input_bytes: Optional[int] = None,
+                output_bytes: Optional[int] = None, output_format: Optional[str] = None,
+                **common: Any) -> Dict[str, Any]:
+    """The row of an input whose output already existed (``--skip_existing``): no work done."""
+    return empty_row(
+        run_id, input_uri, STATUS_SKIPPED, output_uri=output_uri,
+        input_bytes=_num(input_bytes, int), output_bytes=_num(output_bytes, int),
+        output_format=output_format, **common,
+    )
+
+
+def error_row(run_id: str, input_uri: str, error_type: str, error_message: str,
+              **columns: Any) -> Dict[str, Any]:
+    """The row of an input that failed; ``error_message`` is cut to :data:`MAX_ERROR_MESSAGE`."""
+    message = str(error_message)
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = message[: MAX_ERROR_MESSAGE - 3] + "..."
+    return empty_row(run_id, input_uri, STATUS_ERROR, error_type=error_type,
+                     error_message=message, **columns)
+
+
+def conform_row(row: Mapping[str, Any]) -> Dict[str, Any]:
+    """Check that ``row`` converts to :data:`MANIFEST_SCHEMA` and return it as a plain dict.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, unknown, or has a value of the wrong type.
+    """
+    names = MANIFEST_SCHEMA.names
+    missing = [n for n in names if n not in row]
+    unknown = [n for n in row if n not in names]
+    if missing or unknown:
+        raise ValueError(f"manifest row: missing columns {missing}, unknown columns {unknown}")
+    try:
+        pa.Table.from_pylist([dict(row)], schema=MANIFEST_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        raise ValueError(f"manifest row does not fit the schema: {exc}") from exc
+    return dict(row)
+
+
+def manifest_prefix(manifest_root: str, run_id: str) -> str:
+    """The folder of one run's part files: ``<manifest_root>/run_id=<run_id>``."""
+    return f"{manifest_root.rstrip('/')}/run_id={run_id}"
+
+
+class WriteManifest(beam.PTransform):
+    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet`` (WriteToParquet).
+
+    Beam's file sink writes each part to a temporary folder and renames it into place when
+    the bundle commits, so a part appears complete or not at all; a run with no rows still
+    writes one empty part (the schema alone), so every run is visible to readers.
+
+    Parameters
+    ----------
+    manifest_root : str
+        The manifest folder (any scheme Beam's FileSystems know: local, gs://, s3://, ...).
+    run_id : str
+        The run's partition value.
+    num_shards : int
+        Number of part files (0: the runner decides).
+    """
+
+    def __init__(self, manifest_root: str, run_id: str, num_shards: int = 0):
+        super().__init__()
+        self._prefix = manifest_prefix(manifest_root, run_id)
+        self._num_shards = num_shards
+
+    def expand(self, rows):
+        return rows | "WriteToParquet" >> beam.io.WriteToParquet(
+            f"{self._prefix}/part",
+            schema=MANIFEST_SCHEMA,
+            file_name_suffix=".parquet",
+            codec="snappy",
+            num_shards=self._num_shards,
+            use_compliant_nested_type=True,
+        )
