@@ -325,9 +325,10 @@ class DeepEnergyFunction(EnergyFunction):
                     m = _resize_maps(_robust_normalize(_border_contrast(s.float())), size)
                     out = m * w if out is None else out + m * w
                 out = _robust_normalize(out, low_q=None)
-        if agg in _NEEDS_CAM:
-            cam = _resize_maps(_robust_normalize(self._cam(bb, feature, logits), low_q=None), size)
-            out = cam if out is None else torch.maximum(out * CONTRAST_WEIGHT, cam)
+            if agg in _NEEDS_CAM:  # Grad-CAM turns gradients back on inside no_grad
+                cam = self._cam(bb, feature, logits)
+                cam = _resize_maps(_robust_normalize(cam, low_q=None), size)
+                out = cam if out is None else torch.maximum(out * CONTRAST_WEIGHT, cam)
         return out
 
     def _finish(self, m: torch.Tensor, shape: Tuple[int, int]) -> np.ndarray:
