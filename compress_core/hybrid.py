@@ -140,7 +140,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             cur_static = np.ascontiguousarray(cur_static[t:b, l:r])
 
     target_aspect = tw / th
-    if abs(w0 - h0 * target_aspect) >= 1.0 and abs(h0 - w0 / target_aspect) >= 1.0:
+    # the aspect changes when the target is more than a pixel off the input's aspect, in
+    # target pixels (targets.plan_size rounds aspect-keeping sizes to within one pixel)
+    if abs(tw - th * w0 / h0) > 1.0 and abs(th - tw * h0 / w0) > 1.0:
         vertical = w0 / h0 > target_aspect  # too wide: remove columns
         if vertical:
             need = int(round(w0 - h0 * target_aspect))

@@ -12,45 +12,10 @@ from compress_core.targets import (
     plan_size,
 )
 
-from _core_data import photo
+from _core_data import TARGET_CASES, TARGET_INPUT, photo
 
-# (kwargs, expected size) for a 180 x 120 input (aspect 1.5), worked out by hand from
-# DESIGN.md section 3: exact sizes are exact, scale multiplies each side (rounded), caps round
-# down and never enlarge, several targets -> the smallest area wins.
-W, H = 180, 120
-CASES = [
-    (dict(scale=0.5), (90, 60)),
-    (dict(scale=0.25), (45, 30)),
-    (dict(scale=0.3), (54, 36)),
-    (dict(scale=1.5), (270, 180)),
-    (dict(scale=1.0), (180, 120)),
-    (dict(target_width=120), (120, 80)),
-    (dict(target_width=120, preserve_aspect=False), (120, 120)),
-    (dict(target_height=60), (90, 60)),
-    (dict(target_height=60, preserve_aspect=False), (180, 60)),
-    (dict(target_width=100, target_height=100), (100, 100)),
-    (dict(target_width=100, target_height=100, preserve_aspect=False), (100, 100)),
-    (dict(target_width=100, target_height=40), (100, 40)),
-    (dict(target_width=300, target_height=200), (300, 200)),
-    (dict(target_pixels=5400), (90, 60)),
-    (dict(target_pixels=5000), (86, 57)),  # 86.6 x 57.7 rounded down: 4902 <= 5000
-    (dict(target_pixels=100_000), (180, 120)),  # a cap never enlarges
-    (dict(max_dimension=90), (90, 60)),
-    (dict(max_dimension=100), (100, 66)),  # 66.7 rounded down
-    (dict(max_dimension=500), (180, 120)),
-    (dict(scale=0.5, max_dimension=100), (90, 60)),  # scale is stricter
-    (dict(scale=0.8, max_dimension=100), (100, 66)),  # the cap is stricter
-    (dict(scale=0.5, target_pixels=4000, max_dimension=120), (77, 51)),  # target_pixels wins
-    (dict(target_pixels=5400, max_dimension=80), (80, 53)),
-    (dict(target_width=100, target_height=100, max_dimension=50), (50, 50)),
-    (dict(target_width=100, target_height=100, scale=0.25), (37, 37)),  # area 1350 as a square
-    (dict(target_width=90, target_height=90, target_pixels=10_000), (90, 90)),
-    (dict(target_width=120, max_dimension=60), (60, 40)),
-    (dict(target_width=120, preserve_aspect=False, target_pixels=3600), (60, 60)),
-    (dict(target_height=60, preserve_aspect=False, scale=0.5), (127, 42)),  # 5400 px at 3:1
-    (dict(scale=2.0, target_pixels=50_000), (273, 182)),  # caps bind an enlarging scale too
-    (dict(scale=2.0, max_dimension=300), (300, 200)),
-]
+W, H = TARGET_INPUT
+CASES = TARGET_CASES
 
 
 def _id(case):

@@ -1,0 +1,214 @@
+"""The hybrid policy: plain Lanczos when the aspect may stay, crop + carve + squeeze otherwise."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core import HybridPolicy, SemanticCompressor
+from compress_core.hybrid import HybridPlan, resample, retarget
+from compress_core.seams import SeamCarver
+
+from _core_data import GRADIENT, photo
+
+PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "camera", "china", "flower"]
+
+
+def lanczos(pixels, width, height):
+    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels), mode).resize(
+        (width, height), Image.Resampling.LANCZOS))
+
+
+@pytest.fixture(scope="module")
+def compressor():
+    return SemanticCompressor(GRADIENT)
+
+
+@pytest.fixture(scope="module")
+def face():
+    """The astronaut's face, 60 x 60: a busy subject."""
+    return np.ascontiguousarray(photo("astronaut", 160)[10:70, 50:110])
+
+
+def _compress(compressor, pixels, **kwargs):
+    return compressor.compress(pixels, format="png", show_progress=False, **kwargs)
+
+
+# ------------------------------------------------------------- aspect kept: plain scaling
+@pytest.mark.parametrize("name", PHOTOS)
+@pytest.mark.parametrize("target", [dict(scale=0.5), dict(target_pixels=9000),
+                                    dict(max_dimension=100)])
+def test_busy_photo_with_kept_aspect_is_plain_lanczos(compressor, name, target):
+    """Measured lesson (issue 3): when the aspect may stay, Lanczos keeps the meaning best."""
+    pixels = photo(name, 240)
+    result = _compress(compressor, pixels, **target)
+    np.testing.assert_array_equal(result.pixels, lanczos(pixels, *result.size))
+    assert result.operations["margin_crop"] is None and result.crop_box is None
+    assert result.seams == {"vertical": 0, "horizontal": 0}
+    assert result.operations["scaled_from"] == (pixels.shape[1], pixels.shape[0])
+    assert result.retained_energy_ratio == 1.0
+
+
+def test_busy_photo_with_the_default_deep_energy_is_plain_lanczos():
+    pixels = photo("chelsea", 240)
+    result = _compress(SemanticCompressor(), pixels, scale=0.5)
+    assert result.energy["name"] == "hybrid"  # the default: deep + gradient + saliency
+    np.testing.assert_array_equal(result.pixels, lanczos(pixels, 120, 80))
+
+
+def test_nearly_empty_margins_are_cropped_before_scaling(compressor, face):
+    canvas = np.full((120, 240, 3), 200, np.uint8)
+    canvas[30:90, 90:150] = face
+    result = _compress(compressor, canvas, target_width=120, target_height=60)
+    left, top, right, bottom = result.crop_box
+    assert result.operations["margin_crop"] == result.crop_box
+    assert (right - left) * 60 == (bottom - top) * 120  # the crop keeps the aspect
+    assert left <= 90 and right >= 150  # the face columns survive whole
+    assert result.size == (120, 60)
+    assert result.retained_energy_ratio > 0.95
+
+
+def test_enlarging_is_resampling(compressor):
+    pixels = photo("coffee", 90)
+    for kwargs in (dict(scale=1.5), dict(target_width=120, target_height=100)):
+        result = _compress(compressor, pixels, **kwargs)
+        np.testing.assert_array_equal(result.pixels, lanczos(pixels, *result.size))
+        assert result.retained_energy_ratio == 1.0
+
+
+# ------------------------------------------------------------- aspect change
+def _centre_crop_share(energy, width, height):
+    """Energy share kept by the largest centred crop of the target aspect."""
+    h, w = energy.shape
+    cw, ch = min(w, round(h * width / height)), min(h, round(w * height / width))
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return float(energy[top:top + ch, left:left + cw].sum() / energy.sum())
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "china"])
+def test_square_thumbnail_keeps_more_energy_than_a_centre_crop(compressor, name):
+    pixels = photo(name, 240)  # 240 x 160
+    result = _compress(compressor, pixels, target_width=96, target_height=96)
+    assert result.size == (96, 96)
+    centre = _centre_crop_share(GRADIENT(pixels), 96, 96)
+    assert result.retained_energy_ratio >= centre + 0.04, (result.retained_energy_ratio, centre)
+    plan = result.operations
+    w1, h1 = plan["scaled_from"]
+    assert 1 / 1.33 - 1e-9 <= (w1 / 96) / (h1 / 96) <= 1.33 + 1e-9  # squeeze within the policy
+    assert plan["squeeze"] == pytest.approx((w1 / 96) / (h1 / 96))
+
+
+def test_square_thumbnail_with_the_default_deep_energy():
+    compressor = SemanticCompressor()
+    pixels = photo("chelsea", 240)
+    result = _compress(compressor, pixels, target_width=96, target_height=96)
+    centre = _centre_crop_share(compressor.energy_function(pixels), 96, 96)
+    assert result.size == (96, 96)
+    assert result.retained_energy_ratio >= centre + 0.04
+
+
+def test_banner_of_a_tall_photo_removes_rows(compressor):
+    pixels = np.ascontiguousarray(photo("rocket", 240).transpose(1, 0, 2))  # 160 x 240, tall
+    result = _compress(compressor, pixels, target_width=120, target_height=60)
+    assert result.size == (120, 60)
+    plan = result.operations
+    assert plan["carved_vertical"] == 0
+    assert result.seams["horizontal"] == plan["carved_horizontal"]
+    assert plan["carved_horizontal"] > 0 or plan["margin_crop"] is not None
+
+
+def test_flat_margins_are_cropped_not_carved(compressor, face):
+    canvas = np.full((120, 240, 3), 90, np.uint8)
+    canvas[30:90, 90:150] = face
+    result = _compress(compressor, canvas, target_width=100, target_height=100)
+    plan = result.operations
+    assert plan["margin_crop"] == result.crop_box == (60, 0, 180, 120)
+    assert plan["carved_vertical"] == 0 and plan["extra_crop"] is None
+    np.testing.assert_array_equal(result.pixels, lanczos(canvas[:, 60:180], 100, 100))
+    assert result.retained_energy_ratio == 1.0
+
+
+def test_a_flat_gap_between_subjects_is_carved(compressor, face):
+    """Subjects at both edges: no margin to crop, but cheap seams run down the gap."""
+    canvas = np.full((120, 280, 3), 90, np.uint8)
+    canvas[30:90, 0:60] = face
+    canvas[30:90, 220:280] = face[:, ::-1]
+    result = _compress(compressor, canvas, target_width=150, target_height=100)
+    plan = result.operations
+    assert plan["margin_crop"] is None and plan["extra_crop"] is None
+    assert plan["carved_vertical"] == 100 == result.seams["vertical"]
+    assert plan["scaled_from"] == (180, 120)
+    carved = np.hstack([canvas[:, :120], canvas[:, 220:]])  # the gap's columns are identical
+    np.testing.assert_array_equal(result.pixels, lanczos(carved, 150, 100))
+    assert result.retained_energy_ratio == 1.0
+
+
+def test_keep_mask_saves_a_flat_logo_from_the_crop(compressor, face):
+    canvas = np.full((120, 240, 3), 90, np.uint8)
+    canvas[30:90, 90:150] = face
+    canvas[5:15, 3:13] = (0, 0, 255)  # a small blue logo in the corner
+    without = _compress(compressor, canvas, target_width=100, target_height=100)
+    keep = np.zeros((120, 240), bool)
+    keep[5:15, 3:13] = True
+    with_keep = _compress(compressor, canvas, target_width=100, target_height=100, keep_mask=keep)
+
+    def blue(pixels):
+        return int(((pixels[..., 2] > 200) & (pixels[..., 0] < 60)).sum())
+
+    assert blue(without.pixels) == 0
+    assert blue(with_keep.pixels) > 20
+    assert with_keep.size == (100, 100)
+
+
+# ------------------------------------------------------------- the policy itself
+def test_policy_defaults_and_plan_record():
+    policy = HybridPolicy()
+    assert (policy.crop_density, policy.carve_density, policy.max_squeeze,
+            policy.free_crop_density) == (0.5, 0.6, 1.33, 0.25)
+    plan = HybridPlan(input_size=(10, 5), target_size=(4, 4))
+    assert set(plan.as_dict()) == {"input_size", "target_size", "margin_crop", "carved_vertical",
+                                   "carved_horizontal", "extra_crop", "squeeze", "scaled_from"}
+
+
+def test_no_carving_and_no_squeeze_is_a_best_window_crop(face):
+    """With carving and squeezing switched off, what is left is the best-window crop."""
+    pixels = photo("rocket", 240)
+    policy = HybridPolicy(crop_density=0.0, carve_density=0.0, max_squeeze=1.0)
+    result = _compress(SemanticCompressor(GRADIENT, policy=policy), pixels,
+                       target_width=96, target_height=96)
+    plan = result.operations
+    w1, h1 = plan["scaled_from"]
+    assert w1 == h1 == 160
+    assert plan["squeeze"] == 1.0
+    assert plan["carved_vertical"] < 80 / 10  # at most the first block of seams
+
+
+def test_a_generous_squeeze_absorbs_the_aspect_change():
+    pixels = photo("china", 240)
+    policy = HybridPolicy(crop_density=0.0, carve_density=0.0, max_squeeze=3.0)
+    result = _compress(SemanticCompressor(GRADIENT, policy=policy), pixels,
+                       target_width=96, target_height=96)
+    assert result.operations["extra_crop"] is None and result.crop_box is None
+    assert result.retained_energy_ratio > 0.97  # only the first block of seams is lost
+
+
+def test_retarget_directly(face):
+    pixels = photo("coffee", 150)
+    energy = GRADIENT(pixels)
+    terms = GRADIENT.terms_from_map(energy)
+    out, plan, source = retarget(pixels, energy, terms, (60, 60), SeamCarver(GRADIENT))
+    assert out.shape == (60, 60, 3) and out.dtype == np.uint8
+    assert isinstance(plan, HybridPlan) and plan.input_size == (150, 100)
+    w1, h1 = plan.scaled_from
+    assert source.shape == (h1, w1)
+    assert len(np.unique(source)) == source.size  # every kept pixel comes from one input pixel
+    assert source.min() >= 0 and source.max() < 150 * 100
+
+
+def test_resample():
+    pixels = photo("coffee", 90)
+    assert resample(pixels, 90, 60) is pixels
+    out = resample(pixels, 45, 31)
+    assert out.shape == (31, 45, 3)
+    rgba = np.dstack([pixels, np.full((60, 90), 77, np.uint8)])
+    out = resample(rgba, 30, 20)
+    assert out.shape == (20, 30, 4) and (out[..., 3] == 77).all()
