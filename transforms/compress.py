@@ -137,6 +137,11 @@ class CompressSettings:
         norm("format", self.format, _FORMATS)
         if self.energy in MODEL_ENERGIES:
             object.__setattr__(self, "model", str(self.model or DEFAULT_MODEL))
+            from compress_core.energy.backbones import available_backbones
+
+            if self.model not in available_backbones():
+                raise ValueError(f"model must be one of "
+                                 f"{', '.join(map(repr, available_backbones()))}; got {self.model!r}")
         else:
             object.__setattr__(self, "model", None)
         if self.scale is not None:

@@ -97,8 +97,21 @@ def test_engine_is_built_once_per_process_and_shared():
     assert (a._unreported_loads, b._unreported_loads) == (1, 0)
 
 
-def test_engine_failure_turns_every_image_into_an_error(sample_photos):
-    s = tc.CompressSettings(method="hybrid", energy="deep", model="no_such_net", scale=0.5)
+def test_unknown_model_is_refused_up_front():
+    with pytest.raises(ValueError, match="model must be one of .*'efficientnet_lite0'"):
+        tc.CompressSettings(energy="deep", model="no_such_net", scale=0.5)
+
+
+def test_engine_failure_turns_every_image_into_an_error(sample_photos, monkeypatch):
+    """A worker that cannot build the engine (e.g. weights missing there) fails each image
+    with the reason, instead of crashing the job."""
+    from compress_core.errors import WeightsNotFoundError
+
+    def no_weights(*args, **kwargs):
+        raise WeightsNotFoundError("resnet50: weights file resnet50-0676ba61.pth not found")
+
+    monkeypatch.setattr("compress_core.energy.registry.make_energy", no_weights)
+    s = tc.CompressSettings(method="hybrid", energy="deep", model="resnet50", scale=0.5)
     dofn = tc._CompressImage(s, "r")
     dofn.setup()  # must not raise
     buf = _io.BytesIO()
@@ -106,8 +119,8 @@ def test_engine_failure_turns_every_image_into_an_error(sample_photos):
     out = list(dofn.process(tc.ImageBytes("a.jpg", "a.jpg", "/o/a.x.jpg", buf.getvalue())))
     assert len(out) == 1 and out[0].tag == tc.FAILED
     failure = out[0].value
-    assert failure.stage == "setup" and failure.error_type == "ValueError"
-    assert "no_such_net" in failure.error_message
+    assert failure.stage == "setup" and failure.error_type == "WeightsNotFoundError"
+    assert "resnet50-0676ba61.pth" in failure.error_message
 
 
 # --------------------------------------------------------------------------- the composite
@@ -117,7 +130,7 @@ def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
     files = match_pattern(str(input_dir))
     out_dir = str(tmp_path / "out")
     s = tc.CompressSettings(**GRADIENT)
-    with BeamTestPipeline() as p:
+    with BeamTestPipeline(runner="FnApiRunner") as p:
         res = (p | beam.Create(files) | tc.CompressImages(s, out_dir, "run-1"))
         statuses = res["rows"] | "Status" >> beam.Map(
             lambda r: (os.path.basename(r["input_uri"]), r["status"], r["error_type"]))
@@ -149,7 +162,7 @@ def test_a_name_that_lies_gets_the_real_suffix(tmp_path, sample_photos):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "liar.jpg").write_bytes(buf.getvalue())
     s = tc.CompressSettings(**GRADIENT)
-    with BeamTestPipeline() as p:
+    with BeamTestPipeline(runner="FnApiRunner") as p:
         res = p | beam.Create([InputFile(str(tmp_path / "in" / "liar.jpg"), "liar.jpg", None)]) \
             | tc.CompressImages(s, str(tmp_path / "out"), "r")
         assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-4:],
