@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+import numba
 import numpy as np
 
 from ..energy.base import EnergyFunction
@@ -76,11 +78,30 @@ _SHIFT_THREADS = None
 
 
 def _shift_threads() -> int:
-    """Threads for the row shifts, probed once per process."""
+    """Threads for the per-seam row shifts.
+
+    The shifts run in a parallel region once per seam, which pays only when every thread gets
+    a core: on a busy machine one descheduled thread stalls the region (measured: 15x slower
+    per seam with the other core loaded). So: ``SEMANTIC_COMPRESS_THREADS`` if set; else Numba's
+    thread count when its threading layer is fast (OpenMP/TBB) and the 1-minute load average
+    leaves a core per extra thread; else 1 (serial). Beam workers set Numba to one thread.
+    """
     global _SHIFT_THREADS
+    forced = os.environ.get("SEMANTIC_COMPRESS_THREADS")
+    if forced:
+        return max(1, int(forced))
     if _SHIFT_THREADS is None:
         _SHIFT_THREADS = kernels.shift_threads()
-    return _SHIFT_THREADS
+    threads = min(_SHIFT_THREADS, numba.get_num_threads())
+    if threads > 1:
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:  # not available on this platform
+            busy = 0.0
+        spare = (os.cpu_count() or 1) - busy
+        if spare < threads - 0.5:
+            return 1
+    return threads
 
 
 class _CarveState:
@@ -114,13 +135,14 @@ class _CarveState:
         removed = np.empty((n, self.h), dtype=np.int32)
         costs = np.empty(n, dtype=np.float32) if costs_out is None else costs_out
         chunk = n if progress is None else max(1, math.ceil(n / 50))
+        threads = _shift_threads()
         done = 0
         while done < n:
             step = min(chunk, n - done)
             self.w = kernels.carve_vertical(
                 self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
                 self.energy, self.index, self.cost, self.cost_valid, self.seam, self.w, step,
-                removed[done:done + step], costs[done:done + step], _shift_threads(),
+                removed[done:done + step], costs[done:done + step], threads,
             )
             self.cost_valid = True
             done += step
