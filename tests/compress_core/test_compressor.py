@@ -1,0 +1,633 @@
+"""SemanticCompressor end to end: targets x methods, byte budgets, inputs, results, batches."""
+import hashlib
+import io
+import os
+import re
+import uuid
+
+import fsspec
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core import (
+    CompressionResult,
+    FailedCompression,
+    ImageDecodeError,
+    ImageReadError,
+    ImageTooLargeError,
+    SemanticCompressor,
+    TargetUnreachableError,
+    compress_image,
+)
+from compress_core.targets import plan_size
+
+from _core_data import (
+    GRADIENT,
+    TARGET_CASES,
+    TARGET_INPUT,
+    decode,
+    encode,
+    exif_bytes,
+    orientation_of,
+    photo,
+    srgb_icc,
+)
+
+METHODS = ["hybrid", "smart_crop", "seam_carving"]
+FORMATS = ["jpeg", "webp", "png", "avif"]
+
+
+@pytest.fixture(scope="module")
+def compressor():
+    return SemanticCompressor(GRADIENT)
+
+
+@pytest.fixture(scope="module")
+def chelsea():
+    return photo("chelsea", *TARGET_INPUT)  # 180 x 120
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, chelsea):
+    """The same photo as JPEG and PNG files, plus a corrupt and a truncated one."""
+    folder = tmp_path_factory.mktemp("inputs")
+    jpeg = encode(chelsea, "JPEG", quality=90)
+    paths = {"jpeg": folder / "chelsea.jpg", "png": folder / "chelsea.png",
+             "corrupt": folder / "corrupt.jpg", "truncated": folder / "truncated.jpg"}
+    paths["jpeg"].write_bytes(jpeg)
+    paths["png"].write_bytes(encode(chelsea, "PNG"))
+    paths["corrupt"].write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG " * 10)
+    paths["truncated"].write_bytes(jpeg[: len(jpeg) // 3])
+    return paths
+
+
+def _run(compressor, image, **kwargs):
+    kwargs.setdefault("show_progress", False)
+    return compressor.compress(image, **kwargs)
+
+
+# ------------------------------------------------------------- sizes: every target, every method
+def _case_id(case):
+    kwargs, size = case
+    return ",".join(f"{k}={v}" for k, v in kwargs.items()) + f"->{size[0]}x{size[1]}"
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("kwargs, expected", TARGET_CASES, ids=[_case_id(c) for c in TARGET_CASES])
+def test_every_target_combination_gives_the_exact_size(compressor, chelsea, method, kwargs,
+                                                        expected):
+    result = _run(compressor, chelsea, method=method, format="png", **kwargs)
+    assert result.size == expected
+    assert result.pixels.shape == (expected[1], expected[0], 3)
+    assert decode(result.data).size == expected
+    assert result.method == method
+    if method == "seam_carving":
+        assert result.seams == {"vertical": 180 - expected[0], "horizontal": 120 - expected[1]}
+    if method == "smart_crop" and expected[0] <= 180 and expected[1] <= 120 \
+            and expected != (180, 120):
+        left, top, right, bottom = result.crop_box
+        assert (right - left, bottom - top) == expected
+        np.testing.assert_array_equal(result.pixels, chelsea[top:bottom, left:right])
+        assert 0 < result.retained_energy_ratio < 1
+    if expected == (180, 120):  # nothing to do: the pixels pass through
+        np.testing.assert_array_equal(result.pixels, chelsea)
+        assert result.retained_energy_ratio == 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_free_shape_spends_the_pixel_budget(compressor, chelsea, method):
+    """preserve_aspect=False with an area target: any shape of at most that many pixels."""
+    result = _run(compressor, chelsea, method=method, scale=0.5, preserve_aspect=False)
+    w, h = result.size
+    assert w * h <= 5400 and w * h >= 0.95 * 5400
+    assert w <= 180 and h <= 120
+
+
+def test_free_shape_follows_the_content(compressor):
+    """A subject in a vertical band: removing columns only keeps it whole."""
+    canvas = np.full((120, 240, 3), 100, np.uint8)
+    canvas[:, 100:140] = photo("astronaut", 40, 120)
+    result = _run(compressor, canvas, method="seam_carving", scale=0.5, preserve_aspect=False,
+                  format="png")
+    assert result.size == (60, 120)
+    assert result.seams == {"vertical": 180, "horizontal": 0}
+    assert result.retained_energy_ratio > 0.95
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("size", [(1, 1), (2, 40), (40, 2), (600, 3)])
+def test_tiny_and_extreme_images(compressor, method, size):
+    w, h = size
+    pixels = np.ascontiguousarray(photo("coffee", w, h))
+    for kwargs in (dict(scale=0.5), dict(target_width=max(1, w // 3), target_height=1),
+                   dict(max_dimension=1)):
+        expected = plan_size(w, h, **kwargs).size
+        assert _run(compressor, pixels, method=method, **kwargs).size == expected, kwargs
+
+
+def test_rgba_keeps_alpha_through_every_method(compressor, chelsea):
+    alpha = np.zeros((120, 180), np.uint8)
+    alpha[:, 90:] = 255
+    rgba = np.dstack([chelsea, alpha])
+    for method in METHODS:
+        result = _run(compressor, encode(rgba, "PNG"), method=method, target_width=100,
+                      target_height=100)
+        assert result.format == "PNG" and result.pixels.shape == (100, 100, 4)
+        assert decode(result.data).mode == "RGBA"
+        assert result.pixels[..., 3].min() < 10 and result.pixels[..., 3].max() > 245
+
+
+def test_forward_energy_and_psnr_metric(chelsea):
+    compressor = SemanticCompressor(GRADIENT, quality_metric="psnr", energy_mode="forward")
+    result = _run(compressor, chelsea, method="seam_carving", scale=0.7, target_bytes=3000)
+    assert result.compressed_bytes <= 3000
+    assert result.params["energy_mode"] == "forward"
+    assert result.size[0] <= 126 and result.size[1] <= 84
+
+
+# ------------------------------------------------------------- byte targets
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_byte_targets_are_never_exceeded(compressor, chelsea, fmt):
+    full = _run(compressor, chelsea, method="jpeg", format=fmt).compressed_bytes
+    for budget in (400, 900, 2000, full // 2, full + 100):
+        for method in ("hybrid", "jpeg"):
+            try:
+                result = _run(compressor, chelsea, method=method, format=fmt,
+                              target_bytes=budget)
+            except TargetUnreachableError:
+                assert method == "jpeg" or budget < 600, (fmt, budget, method)
+                continue
+            assert result.compressed_bytes <= budget, (fmt, budget, method)
+            assert len(result.data) == result.compressed_bytes
+            assert result.format == fmt.upper()
+            assert decode(result.data).size == result.size
+            if method == "jpeg":
+                assert result.size == (180, 120)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_byte_target_with_a_size_target(compressor, chelsea, method):
+    result = _run(compressor, chelsea, method=method, target_width=100, target_height=100,
+                  target_bytes=1500, format="webp")
+    assert result.compressed_bytes <= 1500
+    w, h = result.size
+    assert w <= 100 and h <= 100 and abs(w - h) <= 1  # fewer pixels, same (square) shape
+
+
+def test_generous_byte_target_keeps_size_and_quality(compressor, chelsea):
+    result = _run(compressor, chelsea, scale=0.5, target_bytes=10**6)
+    assert result.size == (90, 60) and result.quality == 85
+
+
+def test_quality_is_the_ceiling_of_the_search(compressor, chelsea):
+    result = _run(compressor, chelsea, scale=0.5, quality=40, target_bytes=10**6)
+    assert result.quality == 40
+    assert _run(compressor, chelsea, scale=0.5, quality=40).quality == 40
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unreachable_byte_target_names_the_smallest_size(compressor, chelsea, fmt):
+    with pytest.raises(TargetUnreachableError) as info:
+        _run(compressor, chelsea, scale=0.5, format=fmt, target_bytes=40)
+    message = str(info.value)
+    assert "target_bytes=40" in message and fmt.upper() in message
+    smallest = int(re.search(r"smallest \w+ encoding found is (\d+) bytes", message).group(1))
+    assert smallest > 40
+    result = _run(compressor, chelsea, scale=0.5, format=fmt, target_bytes=smallest)
+    assert result.compressed_bytes <= smallest  # the size it names is reachable
+
+
+# ------------------------------------------------------------- method="jpeg"
+def test_jpeg_method_re_encodes_only(compressor, files, chelsea):
+    result = _run(compressor, str(files["png"]), method="jpeg")
+    assert result.format == "JPEG" and result.size == (180, 120)  # auto -> JPEG for this method
+    assert result.seams == {"vertical": 0, "horizontal": 0} and result.crop_box is None
+    assert result.retained_energy_ratio == 1.0 and result.pixel_ratio == 1.0
+    assert np.abs(np.asarray(decode(result.data)).astype(int) - chelsea).mean() < 4
+    budget = _run(compressor, chelsea, method="jpeg", target_bytes=2500)
+    assert budget.size == (180, 120) and budget.compressed_bytes <= 2500 and budget.quality < 85
+    assert _run(compressor, chelsea, method="jpeg", format="webp").format == "WEBP"
+
+
+@pytest.mark.parametrize("target", [dict(scale=0.5), dict(target_width=10),
+                                    dict(target_height=10), dict(target_pixels=100),
+                                    dict(max_dimension=50)])
+def test_jpeg_method_rejects_size_targets(compressor, chelsea, target):
+    with pytest.raises(ValueError, match="method='jpeg' re-encodes without resizing"):
+        _run(compressor, chelsea, method="jpeg", **target)
+
+
+def test_jpeg_method_unreachable_says_it_does_not_resize(compressor, chelsea):
+    with pytest.raises(TargetUnreachableError, match=r"at 180x120 \(method='jpeg' does not "
+                                                     r"resize\)"):
+        _run(compressor, chelsea, method="jpeg", target_bytes=300)
+
+
+# ------------------------------------------------------------- masks
+def _contains_block(haystack, block):
+    bh, bw = block.shape[:2]
+    for y in range(haystack.shape[0] - bh + 1):
+        for x in range(haystack.shape[1] - bw + 1):
+            if np.array_equal(haystack[y:y + bh, x:x + bw], block):
+                return True
+    return False
+
+
+def test_keep_mask_pixels_survive_seam_carving(compressor):
+    pixels = photo("coffee", 150)
+    keep = np.zeros((100, 150), bool)
+    keep[20:60, 10:40] = True  # part of the table at the left, a cheap place for seams
+    result = _run(compressor, pixels, method="seam_carving", keep_mask=keep, target_width=80,
+                  target_height=70, format="png")
+    assert result.size == (80, 70)
+    assert _contains_block(result.pixels, pixels[20:60, 10:40])
+
+
+@pytest.mark.parametrize("method", ["smart_crop", "hybrid"])
+def test_keep_mask_steers_crops(compressor, method):
+    pixels = photo("rocket", 150)
+    keep = np.zeros((100, 150), bool)
+    keep[5:25, 2:22] = True  # top-left corner: sky, nothing a crop would keep
+    result = _run(compressor, pixels, method=method, keep_mask=keep, target_width=60,
+                  target_height=100, format="png")
+    assert result.size == (60, 100)
+    if method == "smart_crop":
+        left, top, right, bottom = result.crop_box
+        assert left <= 2 and right >= 22
+        assert _contains_block(result.pixels, pixels[5:25, 2:22])
+
+
+def test_remove_mask_removes_the_object(compressor):
+    pixels = np.array(photo("chelsea", 150))
+    pixels[30:60, 100:120] = (0, 255, 0)  # a green object
+    mask = np.zeros((100, 150), bool)
+    mask[30:60, 100:120] = True
+    result = _run(compressor, pixels, method="seam_carving", remove_mask=mask, scale=0.8,
+                  format="png")
+    assert result.size == (120, 80)
+    green = (result.pixels[..., 1] > 200) & (result.pixels[..., 0] < 60)
+    assert green.sum() == 0
+
+
+@pytest.mark.parametrize("name", ["keep_mask", "remove_mask"])
+@pytest.mark.parametrize("shape", [(120, 179), (180, 120), (10,)])
+def test_masks_of_the_wrong_shape(compressor, chelsea, name, shape):
+    with pytest.raises(ValueError, match=rf"{name} must be a 2-D array with the image's shape "
+                                         r"\(120, 180\)"):
+        _run(compressor, chelsea, method="seam_carving", scale=0.5,
+             **{name: np.zeros(shape, bool)})
+
+
+def test_remove_mask_needs_seam_carving(compressor, chelsea):
+    with pytest.raises(ValueError, match="remove_mask needs method='seam_carving'"):
+        _run(compressor, chelsea, scale=0.5, remove_mask=np.zeros((120, 180), bool))
+
+
+# ------------------------------------------------------------- input kinds
+@pytest.fixture
+def memory_input(files):
+    uri = f"memory://core-tests/{uuid.uuid4().hex}/chelsea.jpg"
+    with fsspec.open(uri, "wb") as fh:
+        fh.write(files["jpeg"].read_bytes())
+    yield uri
+    fsspec.filesystem("memory").rm(uri.split("://", 1)[1])
+
+
+def test_every_input_kind(compressor, files, chelsea, memory_input):
+    jpeg = files["jpeg"].read_bytes()
+    sources = {
+        "path": str(files["jpeg"]),
+        "pathlib": files["jpeg"],
+        "file-uri": files["jpeg"].as_uri(),
+        "memory-uri": memory_input,
+        "bytes": jpeg,
+        "file-object": io.BytesIO(jpeg),
+        "uint8": chelsea,
+        "float": chelsea / 255.0,
+        "gray": chelsea[..., 0],
+        "rgba": np.dstack([chelsea, np.full((120, 180), 255, np.uint8)]),
+        "uint16": chelsea.astype(np.uint16) * 257,
+        "pil-rgb": Image.fromarray(chelsea),
+        "pil-L": Image.fromarray(chelsea).convert("L"),
+        "pil-LA": Image.fromarray(chelsea).convert("LA"),
+        "pil-P": Image.fromarray(chelsea).quantize(64),
+        "pil-CMYK": Image.fromarray(chelsea).convert("CMYK"),
+        "pil-I;16": Image.fromarray(chelsea[..., 0].astype(np.uint16) * 257),
+    }
+    for kind, source in sources.items():
+        result = _run(compressor, source, scale=0.5)
+        assert result.size == (90, 60), kind
+        assert result.original_size == (180, 120), kind
+        if kind in ("path", "pathlib", "file-uri", "memory-uri", "bytes", "file-object"):
+            assert result.input_format == "JPEG" and result.format == "JPEG", kind
+            assert result.original_bytes == len(jpeg), kind
+            assert result.input_sha256 == hashlib.sha256(jpeg).hexdigest(), kind
+        else:
+            assert result.input_format is None and result.input_sha256 is None, kind
+    assert _run(compressor, str(files["jpeg"]), scale=0.5).source == str(files["jpeg"])
+    assert _run(compressor, memory_input, scale=0.5).source == memory_input
+    assert _run(compressor, jpeg, scale=0.5).source == "<bytes>"
+
+
+def test_array_original_bytes_are_the_raw_pixels(compressor, chelsea):
+    result = _run(compressor, chelsea, scale=0.5)
+    assert result.original_bytes == 180 * 120 * 3
+    rgba = np.dstack([chelsea, np.full((120, 180), 255, np.uint8)])
+    assert _run(compressor, rgba, scale=0.5).original_bytes == 180 * 120 * 4
+
+
+def test_palette_with_transparency_keeps_alpha_in_png(compressor, chelsea):
+    img = Image.fromarray(chelsea).quantize(16)
+    transparent = int(np.asarray(img)[0, 0])
+    data = encode(img, "PNG", transparency=transparent)
+    result = _run(compressor, data, scale=0.5)
+    assert result.format == "PNG" and result.pixels.shape == (60, 90, 4)
+    assert result.pixels[..., 3].min() == 0
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_applied_and_reset(compressor, chelsea, orientation):
+    data = encode(chelsea, "JPEG", quality=90, exif=exif_bytes(orientation))
+    result = _run(compressor, data, scale=0.5)
+    upright = (180, 120) if orientation == 3 else (120, 180)
+    assert result.original_size == upright
+    assert result.size == (upright[0] // 2, upright[1] // 2)
+    assert orientation_of(result.data) == 1  # a viewer must not rotate it again
+    assert decode(result.data).getexif()[0x010F] == "TestCam"  # the rest of EXIF is kept
+    for fmt in ("png", "webp", "avif"):
+        other = _run(compressor, data, scale=0.5, format=fmt)
+        assert decode(other.data).size == other.size == result.size
+        assert (orientation_of(other.data) or 1) == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_icc_profile_kept_on_output(compressor, chelsea, fmt):
+    icc = srgb_icc()
+    data = encode(chelsea, "JPEG", quality=90, icc_profile=icc)
+    for kwargs in (dict(scale=0.5), dict(scale=0.5, target_bytes=3000),
+                   dict(method="jpeg")):
+        result = _run(compressor, data, format=fmt, **kwargs)
+        assert decode(result.data).info.get("icc_profile") == icc, kwargs
+
+
+# ------------------------------------------------------------- the result
+def test_result_fields(compressor, files):
+    result = _run(compressor, str(files["jpeg"]), target_width=100, target_height=100)
+    assert isinstance(result, CompressionResult) and result.ok is True
+    assert result.original_size == (180, 120) and result.size == (100, 100)
+    assert result.original_bytes == os.path.getsize(files["jpeg"])
+    assert result.compressed_bytes == len(result.data)
+    assert result.compression_ratio == pytest.approx(result.compressed_bytes /
+                                                     result.original_bytes)
+    assert f"{result.compression_ratio:.1%}".endswith("%")
+    assert result.pixel_ratio == pytest.approx(100 * 100 / (180 * 120))
+    assert result.format == "JPEG" and result.quality == 85 and result.extension == ".jpg"
+    assert result.image.size == (100, 100) and result.image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(result.image), result.pixels)
+    assert set(result.timings) == {"decode_ms", "energy_ms", "resize_ms", "encode_ms",
+                                   "total_ms"}
+    assert all(v >= 0 for v in result.timings.values())
+    parts = sum(v for k, v in result.timings.items() if k != "total_ms")
+    assert parts == pytest.approx(result.timings["total_ms"], abs=0.05)
+    assert set(result.seams) == {"vertical", "horizontal"}
+    assert set(result.energy_stats) >= {"mean_energy", "std_energy", "p05", "p25", "p50", "p75",
+                                        "p95", "high_importance_ratio"}
+    stats = result.energy_stats
+    assert 0 <= stats["p05"] <= stats["p25"] <= stats["p50"] <= stats["p75"] <= stats["p95"] <= 1
+    assert 0.0 <= result.retained_energy_ratio <= 1.0
+    assert result.energy == {"name": "gradient", "operator": "sobel"}
+    assert result.method == "hybrid"
+    assert result.params["target_width"] == 100 and result.params["format"] == "jpeg"
+    assert set(result.operations) >= {"margin_crop", "carved_vertical", "scaled_from"}
+    assert result.source == str(files["jpeg"])
+
+
+def test_retained_energy_ratio_in_unit_range_for_every_method(compressor, chelsea):
+    for method in METHODS:
+        result = _run(compressor, chelsea, method=method, target_width=60, target_height=100)
+        assert 0.0 < result.retained_energy_ratio <= 1.0, method
+    crop = _run(compressor, chelsea, method="smart_crop", target_width=60, target_height=100)
+    left, top, right, bottom = crop.crop_box
+    energy = GRADIENT(chelsea)
+    assert crop.retained_energy_ratio == pytest.approx(
+        energy[top:bottom, left:right].sum() / energy.sum(), rel=1e-6)
+
+
+def test_save_writes_the_encoded_bytes(compressor, chelsea, tmp_path):
+    result = _run(compressor, chelsea, scale=0.5)
+    target = tmp_path / "deep" / "er" / "small.jpg"
+    assert result.save(target) == str(target)
+    assert target.read_bytes() == result.data
+    assert result.save(str(tmp_path / "SMALL.JPEG")) and \
+        (tmp_path / "SMALL.JPEG").read_bytes() == result.data
+    assert result.save(tmp_path / "noext") and (tmp_path / "noext").read_bytes() == result.data
+    uri = (tmp_path / "via-uri.jpg").as_uri()
+    result.save(uri)
+    assert (tmp_path / "via-uri.jpg").read_bytes() == result.data
+    leftovers = [p.name for p in tmp_path.rglob(".tmp-*")]
+    assert leftovers == []  # written atomically: no temporary files left behind
+
+
+def test_save_to_a_memory_uri(compressor, chelsea):
+    result = _run(compressor, chelsea, scale=0.5, format="webp")
+    uri = f"memory://core-tests/{uuid.uuid4().hex}/out.webp"
+    result.save(uri)
+    with fsspec.open(uri, "rb") as fh:
+        assert fh.read() == result.data
+    fsspec.filesystem("memory").rm(uri.split("://", 1)[1])
+
+
+def test_save_re_encodes_by_suffix(compressor, chelsea, tmp_path):
+    icc = srgb_icc()
+    result = _run(compressor, encode(chelsea, "JPEG", icc_profile=icc), scale=0.5)
+    assert result.format == "JPEG"
+    png = tmp_path / "out.png"
+    result.save(png)
+    img = decode(png.read_bytes())
+    assert img.format == "PNG" and img.info.get("icc_profile") == icc
+    np.testing.assert_array_equal(np.asarray(img), result.pixels)  # lossless: the exact pixels
+    for suffix, name in ((".webp", "WEBP"), (".avif", "AVIF")):
+        path = tmp_path / f"out{suffix}"
+        result.save(path)
+        assert decode(path.read_bytes()).format == name
+        assert decode(path.read_bytes()).size == (90, 60)
+    back = _run(compressor, chelsea, scale=0.5, format="png")
+    jpg = tmp_path / "back.jpg"
+    back.save(jpg)
+    assert decode(jpg.read_bytes()).format == "JPEG"
+
+
+# ------------------------------------------------------------- batches and analysis
+def test_compress_batch_returns_failures_in_place(compressor, files, chelsea):
+    items = [files["jpeg"], str(files["corrupt"]), chelsea, files["png"].read_bytes(),
+             str(files["truncated"]), str(files["jpeg"].with_name("missing.jpg"))]
+    results = compressor.compress_batch(items, on_error="return", scale=0.5,
+                                        show_progress=False)
+    assert [r.ok for r in results] == [True, False, True, True, False, False]
+    assert [r.size for r in results if r.ok] == [(90, 60)] * 3
+    failed = results[1]
+    assert isinstance(failed, FailedCompression)
+    assert failed.source == str(files["corrupt"])
+    assert failed.error_type == "ImageDecodeError"
+    assert str(files["corrupt"]) in str(failed.error)
+    assert results[4].error_type == "ImageDecodeError"
+    assert results[5].error_type == "ImageReadError"
+    assert results[3].format == "PNG"
+
+
+def test_compress_batch_raises_by_default(compressor, files):
+    items = [files["jpeg"], files["corrupt"]]
+    with pytest.raises(ImageDecodeError, match="corrupt.jpg"):
+        compressor.compress_batch(items, scale=0.5, show_progress=False)
+    with pytest.raises(ImageDecodeError):
+        compressor.compress_batch(items, scale=0.5, on_error="raise", show_progress=False)
+
+
+def test_compress_batch_takes_any_iterable_and_shows_progress(compressor, files, capsys):
+    results = compressor.compress_batch((p for p in [files["jpeg"], files["png"]]),
+                                        target_width=50, target_height=50, method="smart_crop")
+    assert [r.size for r in results] == [(50, 50), (50, 50)]
+    assert compressor.compress_batch([], scale=0.5) == []
+    with pytest.raises(ValueError, match="on_error must be 'raise' or 'return'"):
+        compressor.compress_batch([files["jpeg"]], scale=0.5, on_error="ignore")
+
+
+def test_analyze_content(compressor, files):
+    stats = compressor.analyze_content(str(files["jpeg"]))
+    assert {"mean_energy", "std_energy", "high_importance_ratio", "p05", "p25", "p50", "p75",
+            "p95"} <= set(stats)
+    assert 0 <= stats["high_importance_ratio"] <= 1 and 0 <= stats["mean_energy"] <= 1
+    assert (stats["width"], stats["height"]) == (180, 120)
+    assert stats["energy"]["name"] == "gradient"
+    with pytest.raises(ImageDecodeError, match="corrupt.jpg"):
+        compressor.analyze_content(str(files["corrupt"]))
+
+
+# ------------------------------------------------------------- the default (deep) energy
+def test_default_energy_compress(chelsea):
+    compressor = SemanticCompressor()
+    assert compressor.energy_function.describe()["name"] == "hybrid"
+    result = _run(compressor, chelsea, method="seam_carving", target_width=120,
+                  target_height=120)
+    assert result.size == (120, 120)
+    names = [e["name"] for e in result.energy["energies"]]
+    assert names == ["deep", "gradient", "saliency"]
+    assert result.energy["energies"][0]["model_name"] == "efficientnet_lite0"
+    assert set(result.energy_stats["weights"]) == {"deep", "gradient", "saliency"}
+    assert 0 < result.retained_energy_ratio < 1
+
+
+def test_compress_image_one_liner(chelsea):
+    result = compress_image(chelsea, energy_function=GRADIENT, scale=0.5, method="smart_crop",
+                            show_progress=False)
+    assert result.size == (90, 60) and result.method == "smart_crop"
+
+
+# ------------------------------------------------------------- bad input
+def test_no_target_is_an_error(compressor, chelsea):
+    for method in METHODS:
+        with pytest.raises(ValueError, match="give at least one target: scale, target_width, "
+                                             "target_height, target_pixels, max_dimension or "
+                                             "target_bytes"):
+            _run(compressor, chelsea, method=method)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(method="crop"), r"method must be one of 'seam_carving', 'smart_crop', 'hybrid', "
+                          r"'jpeg'; got 'crop'"),
+    (dict(method=None), "method must be one of"),
+    (dict(method=3), "method must be one of"),
+    (dict(format="gif"), r"format must be one of 'auto', 'jpeg', 'webp', 'png', 'avif'"),
+    (dict(quality=0), r"quality for jpeg must be an integer in 1\.\.95"),
+    (dict(quality=101, format="webp"), r"quality for webp must be an integer in 1\.\.100"),
+    (dict(scale=0), "scale must be a positive finite number"),
+    (dict(scale=-0.5), "scale must be a positive finite number"),
+    (dict(scale=float("nan")), "scale must be a positive finite number"),
+    (dict(target_bytes=0), "target_bytes must be a positive integer"),
+    (dict(target_pixels=-1), "target_pixels must be a positive integer"),
+    (dict(max_dimension=0), "max_dimension must be a positive integer"),
+    (dict(target_width=0), "target_width must be a positive integer"),
+    (dict(target_height=-3), "target_height must be a positive integer"),
+])
+def test_bad_values_raise_value_error(compressor, chelsea, kwargs, match):
+    kwargs.setdefault("scale", 0.5)
+    with pytest.raises(ValueError, match=match):
+        _run(compressor, chelsea, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(scale="0.5"), "scale must be a positive number"),
+    (dict(scale=True), "scale must be a positive number"),
+    (dict(target_width=10.5), "target_width must be a positive integer"),
+    (dict(target_height="10"), "target_height must be a positive integer"),
+    (dict(target_bytes=1.5), "target_bytes must be a positive integer"),
+    (dict(target_pixels=[100]), "target_pixels must be a positive integer"),
+    (dict(max_dimension="big"), "max_dimension must be a positive integer"),
+    (dict(preserve_aspect="yes"), "preserve_aspect must be True or False"),
+    (dict(preserve_aspect=None), "preserve_aspect must be True or False"),
+])
+def test_wrong_types_raise_type_error(compressor, chelsea, kwargs, match):
+    kwargs.setdefault("target_pixels", 1000)
+    with pytest.raises(TypeError, match=match):
+        _run(compressor, chelsea, **kwargs)
+
+
+def test_wrong_image_type(compressor):
+    with pytest.raises(TypeError, match="image must be a path, URI, bytes"):
+        _run(compressor, 42, scale=0.5)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(energy_function="gradient"), TypeError, "energy_function must be an EnergyFunction"),
+    (dict(energy_function=lambda img: img), TypeError, "energy_function must be"),
+    (dict(quality_metric="ssim2"), ValueError, "quality_metric must be one of 'perceptual', "
+                                               "'psnr'"),
+    (dict(energy_mode="sideways"), ValueError, "energy_mode must be one of 'backward', "
+                                               "'forward'"),
+    (dict(max_pixels=0), ValueError, "max_pixels"),
+    (dict(max_pixels="many"), TypeError, "max_pixels"),
+])
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        SemanticCompressor(**kwargs)
+
+
+def test_arguments_are_checked_before_reading_the_file(compressor, tmp_path):
+    missing = str(tmp_path / "missing.jpg")
+    with pytest.raises(ValueError, match="method must be one of"):
+        _run(compressor, missing, scale=0.5, method="nope")
+    with pytest.raises(ValueError, match="scale"):
+        _run(compressor, missing, scale=-1)
+    with pytest.raises(ImageReadError, match="missing.jpg: no such file"):
+        _run(compressor, missing, scale=0.5)
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated"])
+def test_undecodable_files_raise_with_the_path(compressor, files, kind):
+    with pytest.raises(ImageDecodeError) as info:
+        _run(compressor, str(files[kind]), scale=0.5)
+    assert str(files[kind]) in str(info.value)
+
+
+def test_empty_file(compressor, tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(ImageDecodeError, match=r"empty\.jpg: empty file"):
+        _run(compressor, str(path), scale=0.5)
+
+
+def test_pixel_limit(chelsea):
+    with pytest.raises(ImageTooLargeError):
+        _run(SemanticCompressor(GRADIENT, max_pixels=1000), chelsea, scale=0.5)
+    with pytest.raises(ImageTooLargeError):
+        _run(SemanticCompressor(GRADIENT), chelsea, scale=0.5, max_pixels=1000)
+    assert _run(SemanticCompressor(GRADIENT, max_pixels=1000), chelsea, scale=0.5,
+                max_pixels=180 * 120).size == (90, 60)
+
+
+def test_progress_bar_goes_to_stderr(compressor, chelsea, capsys):
+    result = compressor.compress(chelsea, method="seam_carving", scale=0.9, show_progress=True)
+    assert result.size == (162, 108)
+    captured = capsys.readouterr()
+    assert captured.out == ""
