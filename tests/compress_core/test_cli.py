@@ -1,0 +1,367 @@
+"""The command line: the original README's flags and ours, in process (fast), plus one real
+``python -m semantic_compress`` run to prove the module entry point works."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from compress_core import __version__
+from compress_core.cli import main
+from compress_core.energy import backbones
+
+from _core_data import decode, encode, photo
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A folder with photo.jpg (180 x 120), other.png (150 x 100) and broken files; cwd there.
+
+    Downloads are off and the torch hub cache is an empty folder, so that a backbone without
+    weights fails at once instead of trying the network.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
+    (tmp_path / "photo.jpg").write_bytes(encode(photo("chelsea", 180, 120), "JPEG", quality=90))
+    (tmp_path / "other.png").write_bytes(encode(photo("coffee", 150), "PNG"))
+    (tmp_path / "notes.txt").write_bytes(b"shopping list: milk, eggs\n")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    jpeg = (tmp_path / "photo.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    return tmp_path
+
+
+def run(capsys, *argv):
+    """main(argv) -> (exit status, stdout, stderr); argparse errors exit via SystemExit."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("semantic-compress: error: ")
+    return lines[0]
+
+
+def size_of(path):
+    return decode(open(path, "rb").read()).size
+
+
+# ------------------------------------------------------------- compressing
+def test_scale_writes_beside_the_input(work, capsys):
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q")
+    assert code == 0, err
+    assert size_of(work / "photo_compressed.jpg") == (90, 60)
+    assert out.startswith("photo.jpg -> ./photo_compressed.jpg: 180x120 -> 90x60")
+    assert err == ""
+
+
+def test_output_suffix_picks_the_format(work, capsys):
+    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient",
+                       "-o", "small.png")
+    assert code == 0, err
+    img = decode((work / "small.png").read_bytes())
+    assert img.format == "PNG" and img.size == (90, 60)
+
+
+def test_json_record(work, capsys):
+    code, out, _ = run(capsys, "photo.jpg", "--width", "100", "--height", "100", "-e",
+                       "gradient", "--json", "-o", "thumb.jpg")
+    assert code == 0
+    record = json.loads(out)
+    assert record["status"] == "ok" and record["output"] == "thumb.jpg"
+    assert record["input_size"] == [180, 120] and record["output_size"] == [100, 100]
+    assert record["output_bytes"] == os.path.getsize(work / "thumb.jpg")
+    assert record["compression_ratio"] == pytest.approx(
+        record["output_bytes"] / record["input_bytes"], abs=1e-4)
+    assert record["method"] == "hybrid" and record["energy"]["name"] == "gradient"
+    assert set(record["timings"]) == {"decode_ms", "energy_ms", "resize_ms", "encode_ms",
+                                      "total_ms"}
+    assert 0 <= record["retained_energy_ratio"] <= 1
+    assert size_of(work / "thumb.jpg") == (100, 100)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--width", "120"], (120, 80)),
+    (["--height", "60"], (90, 60)),
+    (["--width", "120", "--no-preserve-aspect"], (120, 120)),
+    (["--width", "64", "--height", "64"], (64, 64)),
+    (["--target-pixels", "5000"], (86, 57)),
+    (["--max-dimension", "100"], (100, 66)),
+    (["-s", "0.5", "--max-dimension", "80"], (80, 53)),
+    (["-s", "0.5", "-m", "seam_carving"], (90, 60)),
+    (["-s", "0.5", "--method", "smart_crop"], (90, 60)),
+    (["-m", "jpeg", "--quality", "40"], (180, 120)),
+])
+def test_size_flags(work, capsys, flags, expected):
+    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "-q", "--json", "-o", "o.jpg",
+                         *flags)
+    assert code == 0, err
+    assert size_of(work / "o.jpg") == expected
+    assert tuple(json.loads(out)["output_size"]) == expected
+
+
+@pytest.mark.parametrize("fmt, name", [("webp", "WEBP"), ("png", "PNG"), ("avif", "AVIF"),
+                                       ("jpeg", "JPEG")])
+def test_target_bytes_and_format(work, capsys, fmt, name):
+    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "--json", "-s", "0.8",
+                         "--target-bytes", "3000", "--format", fmt)
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["format"] == name and record["output_bytes"] <= 3000
+    assert os.path.getsize(record["output"]) == record["output_bytes"] <= 3000
+    assert record["output"].endswith({"jpeg": ".jpg"}.get(fmt, "." + fmt))
+
+
+def test_quality_flag(work, capsys):
+    code, out, _ = run(capsys, "photo.jpg", "-e", "gradient", "-s", "0.5", "--quality", "30",
+                       "--json")
+    assert code == 0 and json.loads(out)["quality"] == 30
+
+
+def test_several_images_into_a_folder(work, capsys):
+    code, out, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e", "gradient",
+                         "-o", "out/", "--json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["output"] for r in records] == [os.path.join("out/", "photo_compressed.jpg"),
+                                              os.path.join("out/", "other_compressed.png")]
+    assert size_of(work / "out" / "photo_compressed.jpg") == (90, 60)
+    assert size_of(work / "out" / "other_compressed.png") == (75, 50)
+
+
+@pytest.mark.parametrize("energy", ["gradient", "saliency", "deep", "hybrid"])
+def test_every_energy(work, capsys, energy):
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", energy, "--json", "-q")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["energy"]["name"] == energy and record["output_size"] == [90, 60]
+    if energy == "deep":
+        assert record["energy"]["model_name"] == "efficientnet_lite0"
+
+
+def test_default_energy_and_explicit_model(work, capsys):
+    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--json")
+    assert code == 0 and json.loads(out)["energy"]["name"] == "hybrid"
+    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--model", "efficientnet_lite0",
+                       "--json")
+    assert code == 0
+    energy = json.loads(out)["energy"]
+    assert energy["name"] == "deep" and energy["model_name"] == "efficientnet_lite0"
+
+
+def test_masks_from_image_files(work, capsys):
+    pixels = np.array(photo("chelsea", 180, 120))
+    pixels[40:70, 120:140] = (0, 255, 0)  # a green object
+    (work / "object.png").write_bytes(encode(pixels, "PNG"))
+    mask = np.zeros((120, 180), np.uint8)
+    mask[40:70, 120:140] = 255
+    (work / "remove.png").write_bytes(encode(mask, "PNG"))
+    code, _, err = run(capsys, "object.png", "-e", "gradient", "-m", "seam_carving", "-q",
+                       "--remove-mask", "remove.png", "-s", "0.8", "-o", "gone.png")
+    assert code == 0, err
+    out = np.asarray(decode((work / "gone.png").read_bytes()))
+    assert out.shape == (96, 144, 3)
+    assert ((out[..., 1] > 200) & (out[..., 0] < 60)).sum() == 0
+
+    keep = np.zeros((120, 180), np.uint8)
+    keep[10:50, 5:35] = 255
+    (work / "keep.png").write_bytes(encode(keep, "PNG"))
+    code, _, err = run(capsys, "object.png", "-e", "gradient", "-m", "seam_carving", "-q",
+                       "--keep-mask", "keep.png", "--width", "100", "-o", "kept.png")
+    assert code == 0, err
+    out = np.asarray(decode((work / "kept.png").read_bytes()))
+    assert out.shape == (67, 100, 3)
+
+
+def test_keep_mask_protects_a_block_with_vertical_seams_only(work, capsys):
+    keep = np.zeros((120, 180), np.uint8)
+    keep[10:50, 5:35] = 255
+    (work / "keep.png").write_bytes(encode(keep, "PNG"))
+    (work / "photo.png").write_bytes(encode(photo("chelsea", 180, 120), "PNG"))
+    code, _, err = run(capsys, "photo.png", "-e", "gradient", "-m", "seam_carving", "-q",
+                       "--keep-mask", "keep.png", "--width", "100", "--no-preserve-aspect",
+                       "-o", "kept.png")
+    assert code == 0, err
+    out = np.asarray(decode((work / "kept.png").read_bytes()))
+    assert out.shape == (120, 100, 3)
+    block = photo("chelsea", 180, 120)[10:50, 5:35]
+    assert any(np.array_equal(out[10:50, x:x + 30], block) for x in range(0, 71))
+
+
+# ------------------------------------------------------------- other modes
+def test_analyze(work, capsys):
+    code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient")
+    assert code == 0
+    assert out.splitlines()[0] == "photo.jpg  (180x120, energy gradient)"
+    for key in ("mean_energy", "std_energy", "high_importance_ratio", "p05", "p50", "p95"):
+        assert key in out
+    assert not (work / "photo_compressed.jpg").exists()
+    code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient", "--json")
+    stats = json.loads(out)
+    assert code == 0 and 0 <= stats["high_importance_ratio"] <= 1
+    assert stats["width"] == 180 and stats["status"] == "ok"
+
+
+def test_visualize_energy(work, capsys):
+    code, out, _ = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient",
+                       "-o", "energy_map.png")
+    assert code == 0 and out.strip() == "photo.jpg -> energy_map.png"
+    heat = np.asarray(decode((work / "energy_map.png").read_bytes()))
+    assert heat.shape == (120, 180, 3)
+    assert np.abs(heat.astype(int) - photo("chelsea", 180, 120)).mean() > 10
+    code, _, _ = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient")
+    assert code == 0 and (work / "photo_energy.png").exists()
+
+
+def test_visualize_seams(work, capsys):
+    code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "20", "-e", "gradient",
+                       "-o", "seams.png")
+    assert code == 0, err
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    original = np.asarray(decode((work / "photo.jpg").read_bytes()))
+    red = lambda a: (a[..., 0] == 255) & (a[..., 1] == 0) & (a[..., 2] == 0)  # noqa: E731
+    assert red(original).sum() == 0
+    assert drawn.shape == (120, 180, 3)
+    assert (red(drawn).sum(axis=1) == 20).all()  # 20 seams: 20 pixels in every row
+    np.testing.assert_array_equal(drawn[~red(drawn)], original[~red(drawn)])
+
+
+# ------------------------------------------------------------- the original README's examples
+def test_readme_cli_examples(work, capsys):
+    """The README's commands, default (deep) energy where it gives none."""
+    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "deep", "-q")
+    assert code == 0, err
+    assert size_of(work / "photo_compressed.jpg") == (90, 60)
+    assert run(capsys, "photo.jpg", "--visualize-energy", "-o", "energy_map.png")[0] == 0
+    assert size_of(work / "energy_map.png") == (180, 120)
+    assert run(capsys, "photo.jpg", "--visualize-seams", "20", "-o", "seams.png")[0] == 0
+    assert size_of(work / "seams.png") == (180, 120)
+    code, out, _ = run(capsys, "photo.jpg", "--analyze")
+    assert code == 0 and "high_importance_ratio" in out
+
+
+def test_readme_resnet50_example_without_weights(work, capsys):
+    """-e deep --model resnet50 offline with no weights: one line naming the file to fetch."""
+    backbones.clear_model_cache()
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.6", "-e", "deep", "--model", "resnet50",
+                       "-m", "hybrid")
+    assert code == 2
+    line = one_error_line(err)
+    assert "resnet50-11ad3fa6.pth" in line and str(work / "torch") in line
+    assert "https://download.pytorch.org/models/resnet50-11ad3fa6.pth" in line
+
+
+def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
+    """The same command once the weights file is where the message says (a seeded state dict
+    of the right architecture stands in for the real download)."""
+    spec = backbones.get_backbone_spec("resnet50")
+    folder = backbones.hub_checkpoint_dir()
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(spec.build().state_dict(), folder / spec.weights_file_name)
+    backbones.clear_model_cache()
+    try:
+        code, out, err = run(capsys, "photo.jpg", "-s", "0.6", "-e", "deep", "--model",
+                             "resnet50", "-m", "hybrid", "--json", "-q")
+    finally:
+        backbones.clear_model_cache()
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["energy"]["model_name"] == "resnet50"
+    assert record["output_size"] == [108, 72]
+
+
+# ------------------------------------------------------------- bad arguments and inputs
+@pytest.mark.parametrize("argv, match", [
+    (["missing.jpg", "-s", "0.5"], "missing.jpg: no such file"),
+    (["notes.txt", "-s", "0.5"], "notes.txt: not a recognised image format"),
+    (["empty.jpg", "-s", "0.5"], "empty.jpg: empty file"),
+    (["truncated.jpg", "-s", "0.5"], "truncated.jpg: cannot decode image"),
+    (["photo.jpg"], "photo.jpg: give at least one target"),
+    (["photo.jpg", "-s", "-1"], "scale must be a positive finite number"),
+    (["photo.jpg", "-s", "0"], "scale must be a positive finite number"),
+    (["photo.jpg", "-s", "0.5", "--quality", "500"], "quality for jpeg must be an integer"),
+    (["photo.jpg", "--target-bytes", "10"], "target_bytes=10 cannot be met: the smallest JPEG "
+                                            "encoding found is"),
+    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "method='jpeg' re-encodes without resizing"),
+    (["photo.jpg", "-s", "0.5", "--keep-mask", "missing_mask.png"], "missing_mask.png"),
+    (["photo.jpg", "-m", "seam_carving", "-s", "0.5", "--remove-mask", "other.png"],
+     r"remove_mask must be a 2-D array with the image's shape \(120, 180\)"),
+    (["missing.jpg", "--analyze"], "missing.jpg: no such file"),
+    (["missing.jpg", "--visualize-energy"], "missing.jpg: no such file"),
+    (["photo.jpg", "-s", "0.5", "-e", "deep", "--model", "alexnet"],
+     "model_name must be one of 'efficientnet_lite0', 'vgg16', 'vgg19', 'resnet18', "
+     "'resnet50', 'efficientnet_b0'"),
+])
+def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
+    extra = [] if "-e" in argv else ["-e", "gradient"]
+    code, out, err = run(capsys, *argv, *extra)
+    assert code == 2
+    assert re.search(match, one_error_line(err)), err
+
+
+@pytest.mark.parametrize("argv, match", [
+    ([], "the following arguments are required: IMAGE"),
+    (["photo.jpg", "--bogus"], "unrecognized arguments: --bogus"),
+    (["photo.jpg", "-m", "shrink"], "argument -m/--method: invalid choice: 'shrink'"),
+    (["photo.jpg", "-e", "magic"], "argument -e/--energy: invalid choice: 'magic' \\(choose "
+                                   "from 'gradient', 'saliency', 'deep', 'hybrid'\\)"),
+    (["photo.jpg", "-s", "half"], "argument -s/--scale: invalid float value: 'half'"),
+    (["photo.jpg", "--width", "1.5"], "argument --width: invalid int value"),
+    (["photo.jpg", "--format", "gif"], "argument --format: invalid choice: 'gif'"),
+    (["photo.jpg", "--visualize-seams", "0"], "--visualize-seams must be a positive number"),
+    (["photo.jpg", "-s", "0.5", "--remove-mask", "m.png"],
+     "--remove-mask needs --method seam_carving"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(work, capsys, argv, match):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    line = err.strip()
+    assert "\n" not in line and line.startswith("semantic-compress: error: ")
+    assert re.search(match, line), line
+
+
+def test_one_bad_image_among_good_ones(work, capsys):
+    code, out, err = run(capsys, "photo.jpg", "notes.txt", "other.png", "-s", "0.5", "-e",
+                         "gradient", "-o", "out", "--json")
+    assert code == 2
+    assert "notes.txt" in one_error_line(err)
+    records = json.loads(out)
+    assert [r["status"] for r in records] == ["ok", "error", "ok"]
+    assert records[1]["error_type"] == "ImageDecodeError"
+    assert (work / "out" / "photo_compressed.jpg").exists()
+    assert (work / "out" / "other_compressed.png").exists()
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"semantic-compress {__version__}"
+
+
+# ------------------------------------------------------------- the real entry point
+def test_python_dash_m_semantic_compress(work):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "semantic_compress", "photo.jpg", "missing.jpg", "-s", "0.5",
+         "-e", "gradient", "-o", "outdir", "--json"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    records = json.loads(proc.stdout)
+    assert records[0]["status"] == "ok" and records[0]["output_size"] == [90, 60]
+    assert records[1]["error_type"] == "ImageReadError"
+    assert size_of(work / "outdir" / "photo_compressed.jpg") == (90, 60)
+    assert proc.stderr.strip() == "semantic-compress: error: missing.jpg: no such file"
