@@ -38,8 +38,8 @@ from transforms.manifest import WriteManifest, manifest_prefix
 
 from .options import JobOptions, parse_args
 
-__all__ = ["run", "build_pipeline", "local_runner", "RunSummary", "summarize_metrics", "summarize_manifest",
-           "format_summary"]
+__all__ = ["run", "build_pipeline", "local_runner", "RunSummary", "summarize_metrics",
+           "summarize_manifest", "read_run_rows", "format_summary", "summary_report"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -212,20 +212,26 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
     )
 
 
-def summarize_manifest(manifest_root: str, run_id: str,
-                       storage_options: Optional[Dict] = None) -> RunSummary:
-    """A :class:`RunSummary` computed from one run's manifest files (pyarrow)."""
+def read_run_rows(manifest_root: str, run_id: str,
+                  storage_options: Optional[Dict] = None) -> list:
+    """Every manifest row of one run, as dicts (pyarrow over fsspec)."""
     import pyarrow.parquet as pq
 
     from transforms.io import get_filesystem
     from transforms.manifest import MANIFEST_SCHEMA
 
-    prefix = manifest_prefix(manifest_root, run_id)
-    fs, path = get_filesystem(prefix, storage_options)
+    fs, path = get_filesystem(manifest_prefix(manifest_root, run_id), storage_options)
     files = sorted(f for f in fs.find(path) if f.endswith(".parquet"))
-    tables = [pq.read_table(f, filesystem=fs, schema=MANIFEST_SCHEMA) for f in files]
-    rows = [r for t in tables for r in t.select(
-        ["status", "input_bytes", "output_bytes", "byte_ratio", "error_type"]).to_pylist()]
+    return [r for f in files
+            for r in pq.read_table(f, filesystem=fs, schema=MANIFEST_SCHEMA).to_pylist()]
+
+
+def summarize_manifest(manifest_root: str, run_id: str,
+                       storage_options: Optional[Dict] = None, rows=None) -> RunSummary:
+    """A :class:`RunSummary` computed from one run's manifest files."""
+    prefix = manifest_prefix(manifest_root, run_id)
+    if rows is None:
+        rows = read_run_rows(manifest_root, run_id, storage_options)
     ok = [r for r in rows if r["status"] == "ok"]
     errors: Dict[str, int] = {}
     for r in rows:
@@ -272,4 +278,50 @@ def format_summary(s: RunSummary) -> str:
                          ("dead letters", s.dead_letters if s.failed else None)):
         if value:
             lines.append(f"  {label}: {value}")
+    return "\n".join(lines)
+
+
+def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
+                   max_rows: int = 12) -> str:
+    """One screen about a finished run, from its manifest: totals, then a line per image.
+
+    Parameters
+    ----------
+    manifest_root : str
+        The manifest folder (``--manifest``).
+    run_id : str
+    storage_options : dict, optional
+    max_rows : int
+        Most image lines shown (errors first).
+    """
+    import os.path
+
+    rows = read_run_rows(manifest_root, run_id, storage_options)
+    s = summarize_manifest(manifest_root, run_id, storage_options, rows=rows)
+    ok = [r for r in rows if r["status"] == "ok"]
+    pixel = [r["pixel_ratio"] for r in ok if r["pixel_ratio"] is not None]
+    lines = [format_summary(s)]
+    if pixel:
+        lines.append(f"  mean pixel ratio {sum(pixel) / len(pixel):.3f}")
+    if ok:
+        lines.append(f"  outputs in: {os.path.dirname(os.path.commonprefix([r['output_uri'] for r in ok]))}")
+    order = {"error": 0, "ok": 1, "skipped": 2}
+    shown = sorted(rows, key=lambda r: (order.get(r["status"], 3), r["input_uri"]))[:max_rows]
+    if shown:
+        lines.append("")
+        lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} {'ratio':>5} {'ms':>6}")
+    for r in shown:
+        name = os.path.basename(r["input_uri"])[-28:]
+        if r["status"] == "error":
+            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: {(r['error_message'] or '')[:48]}")
+            continue
+        size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
+                if r["output_width"] else "")
+        nbytes = (f"{_size(r['input_bytes'])}->{_size(r['output_bytes'])}"
+                  if r["input_bytes"] is not None and r["output_bytes"] is not None else "")
+        ratio = f"{r['byte_ratio']:.2f}" if r["byte_ratio"] is not None else ""
+        ms = f"{r['total_ms']:.0f}" if r["total_ms"] is not None else ""
+        lines.append(f"  {name:<28} {r['status']:<8} {size:<19} {nbytes:<19} {ratio:>5} {ms:>6}")
+    if len(rows) > len(shown):
+        lines.append(f"  ... and {len(rows) - len(shown)} more (see the manifest)")
     return "\n".join(lines)

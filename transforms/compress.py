@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -339,6 +340,16 @@ def _preload(energy) -> None:
         _preload(member)
 
 
+def _peak_rss_mb() -> int:
+    """Peak resident set size of this process in MiB (Linux: ru_maxrss is in KiB)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak / 1024) if not sys.platform == "darwin" else int(peak / 1024 / 1024)
+
+
 def _limit_torch_threads(n: int) -> None:
     try:
         import torch
@@ -374,6 +385,7 @@ class _CompressImage(beam.DoFn):
         self._loads = Metrics.counter(METRICS_NAMESPACE, "model_loads")
         self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
         self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
+        self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, "worker_peak_rss_mb")
 
     def setup(self):
         built = []
@@ -402,6 +414,11 @@ class _CompressImage(beam.DoFn):
             self._loads.inc(self._unreported_loads)
             self._load_ms.update(int(getattr(self, "_pending_load_ms", 0)))
             self._unreported_loads = 0
+
+    def finish_bundle(self):
+        # Peak resident memory of this worker process so far (the distribution's max is the
+        # largest worker's peak).
+        self._peak_rss.update(_peak_rss_mb())
 
     def process(self, item: ImageBytes) -> Iterator:
         digest = hashlib.sha256(item.data).hexdigest()

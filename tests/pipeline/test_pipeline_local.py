@@ -197,3 +197,19 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     bad = subprocess.run([sys.executable, "-m", "pipeline", "--input", "x", "--output", "y",
                           "--method", "resize"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice: 'resize'" in bad.stderr
+
+
+@pytest.mark.slow
+def test_run_local_script(tmp_path):
+    """./run_local.sh writes the sample photos, runs the job and prints a summary (gradient
+    energy here to keep it short; the script's default is the deep energy)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, SEMANTIC_COMPRESS_LOCAL=str(tmp_path / "local"))
+    proc = subprocess.run([os.path.join(root, "run_local.sh"), "--energy", "gradient",
+                           "--run_id", "script"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "run script: 7 images: 7 ok, 0 failed, 0 skipped" in proc.stdout
+    assert "astronaut.jpg" in proc.stdout and "mean pixel ratio 0.250" in proc.stdout
+    assert os.path.isdir(tmp_path / "local" / "output" / "_manifest" / "run_id=script")
+    assert len(os.listdir(tmp_path / "local" / "input")) == 6  # 5 photos + sklearn/
