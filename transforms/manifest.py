@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import uuid
 from typing import Any, Dict, Mapping, Optional
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.io import parquetio
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -275,12 +277,43 @@ def manifest_prefix(manifest_root: str, run_id: str) -> str:
     return f"{manifest_root.rstrip('/')}/run_id={run_id}"
 
 
+class _ManifestParquetSink(parquetio._ParquetSink):
+    """Beam's Parquet sink with its temporary folder outside the run's partition.
+
+    Beam writes parts to ``<dir of prefix>/beam-temp-*`` and renames them into place at the
+    end; for a manifest that folder would sit inside ``run_id=<id>/``, where a killed run
+    would leave half-written Parquet files that dataset readers pick up. Here it is
+    ``<root>/_beam_temp/run_id=<id>-<uuid>`` instead: readers skip ``_``-prefixed folders.
+    """
+
+    def initialize_write(self):
+        from apache_beam.io.filesystems import FileSystems
+
+        tmp_dir = super().initialize_write()
+        partition = FileSystems.split(self.file_path_prefix.get())[0]
+        if not FileSystems.exists(partition):
+            try:  # local disks need the folder the parts are renamed into
+                FileSystems.mkdirs(partition)
+            except IOError:
+                if not FileSystems.exists(partition):
+                    raise
+        return tmp_dir
+
+    def _create_temp_dir(self, file_path_prefix):
+        from apache_beam.io.filesystems import FileSystems
+
+        partition, last = FileSystems.split(file_path_prefix)
+        root, run_dir = FileSystems.split(partition)
+        return FileSystems.join(root, "_beam_temp", f"{run_dir}-{last}-{uuid.uuid1().hex}")
+
+
 class WriteManifest(beam.PTransform):
     """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet`` (WriteToParquet).
 
-    Beam's file sink writes each part to a temporary folder and renames it into place when
-    the bundle commits, so a part appears complete or not at all; a run with no rows still
-    writes one empty part (the schema alone), so every run is visible to readers.
+    Beam's file sink writes each part to a temporary folder (``<root>/_beam_temp/``, hidden
+    from dataset readers) and renames it into place when the bundle commits, so a part appears
+    complete or not at all; a run with no rows still writes one empty part (the schema alone),
+    so every run is visible to readers.
 
     Parameters
     ----------
@@ -298,7 +331,7 @@ class WriteManifest(beam.PTransform):
         self._num_shards = num_shards
 
     def expand(self, rows):
-        return rows | "WriteToParquet" >> beam.io.WriteToParquet(
+        write = beam.io.WriteToParquet(
             f"{self._prefix}/part",
             schema=MANIFEST_SCHEMA,
             file_name_suffix=".parquet",
@@ -306,3 +339,6 @@ class WriteManifest(beam.PTransform):
             num_shards=self._num_shards,
             use_compliant_nested_type=True,
         )
+        # Same sink, temporary folder moved out of the partition (see _ManifestParquetSink).
+        write._sink.__class__ = _ManifestParquetSink
+        return rows | "WriteToParquet" >> write

@@ -61,6 +61,7 @@ def test_s3_end_to_end_and_skip_existing(s3_bucket, s3_storage_options, s3_beam_
     fs.invalidate_cache()
     _check_store_run(fs, s3_bucket, rows, s1, photo_files)
     assert fs.glob(f"{s3_bucket}/out/_manifest/run_id=s3-1/part-*.parquet")
+    assert not fs.glob(f"{s3_bucket}/out/_manifest/_beam_temp/**")  # temp parts cleaned up
 
     _, s2 = run_job([*args, "--run_id", "s3-2", "--skip_existing"])
     assert (s2.ok, s2.failed, s2.skipped) == (0, len(BAD), len(PHOTOS))
