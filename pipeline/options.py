@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quality", type=int, default=None, help="Encoder quality 1-100.")
     c.add_argument("--max_pixels", type=_positive_int, default=None,
                    help="Refuse inputs with more pixels (default: the library's limit).")
+    c.add_argument("--energy_mode", default="backward", choices=["backward", "forward"],
+                   help="Seam cost of seam carving (default %(default)s).")
+    c.add_argument("--quality_metric", default="perceptual", choices=["perceptual", "psnr"],
+                   help="How --target_bytes candidates are compared (default %(default)s).")
 
     w = p.add_argument_group("workers")
     w.add_argument("--worker_threads", type=_positive_int, default=None,
@@ -194,6 +198,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
             target_bytes=args.target_bytes, target_width=args.target_width,
             target_height=args.target_height, preserve_aspect=args.preserve_aspect,
             format=args.format, quality=args.quality, max_pixels=args.max_pixels,
+            energy_mode=args.energy_mode, quality_metric=args.quality_metric,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -70,6 +70,8 @@ _METHODS = ("hybrid", "seam_carving", "smart_crop", "jpeg")
 _FORMATS = ("auto", "jpeg", "webp", "png", "avif")
 FAILED = "failed"
 SKIPPED = "skipped"
+#: Settings that configure the SemanticCompressor (the engine) rather than compress().
+_ENGINE_FIELDS = ("energy", "model", "energy_mode", "quality_metric")
 
 # Loads of the compress engine in this process (tests and benchmarks read it).
 _LOADS_LOCK = threading.Lock()
@@ -104,6 +106,10 @@ class CompressSettings:
         Encoder quality 1-100.
     max_pixels : int, optional
         Input pixel limit (decompression-bomb guard); library default when None.
+    energy_mode : {"backward", "forward"}
+        Seam cost of ``seam_carving`` and ``hybrid`` (``SemanticCompressor(energy_mode=)``).
+    quality_metric : {"perceptual", "psnr"}
+        How byte-budget candidates are compared (``SemanticCompressor(quality_metric=)``).
 
     Raises
     ------
@@ -124,6 +130,8 @@ class CompressSettings:
     format: str = "auto"
     quality: Optional[int] = None
     max_pixels: Optional[int] = None
+    energy_mode: str = "backward"
+    quality_metric: str = "perceptual"
 
     def __post_init__(self):
         def norm(name, value, accepted):
@@ -136,6 +144,8 @@ class CompressSettings:
         norm("method", self.method, _METHODS)
         norm("energy", self.energy, ENERGY_NAMES)
         norm("format", self.format, _FORMATS)
+        norm("energy_mode", self.energy_mode, ("backward", "forward"))
+        norm("quality_metric", self.quality_metric, ("perceptual", "psnr"))
         if self.energy in MODEL_ENERGIES:
             object.__setattr__(self, "model", str(self.model or DEFAULT_MODEL))
             from compress_core.energy.backbones import available_backbones
@@ -179,7 +189,7 @@ class CompressSettings:
     def compress_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for :meth:`SemanticCompressor.compress` (no progress bars)."""
         kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name not in ("energy", "model")}
+                  if f.name not in _ENGINE_FIELDS}
         kwargs["show_progress"] = False
         return kwargs
 
@@ -196,8 +206,8 @@ class CompressSettings:
         return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
 
     def engine_key(self) -> str:
-        """What the compress engine depends on (energy and model), for sharing it."""
-        return f"{self.energy}:{self.model}:{self.max_pixels}"
+        """What the compress engine depends on, for sharing it between DoFn instances."""
+        return ":".join(str(getattr(self, f)) for f in _ENGINE_FIELDS)
 
     def row_columns(self) -> Dict[str, Any]:
         """The manifest columns every row of these settings shares."""
@@ -321,7 +331,8 @@ class _Engine:
         energy = make_energy(settings.energy, model=settings.model)
         _preload(energy)
         self.compressor = SemanticCompressor(energy_function=energy,
-                                             max_pixels=settings.max_pixels)
+                                             energy_mode=settings.energy_mode,
+                                             quality_metric=settings.quality_metric)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1

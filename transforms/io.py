@@ -38,6 +38,7 @@ __all__ = [
     "storage_options_from_pipeline_options",
     "merge_storage_options",
     "glob_base",
+    "common_base",
     "match_pattern",
     "read_uri_list",
     "relative_paths",
@@ -267,8 +268,11 @@ def is_under(path: str, prefix: str) -> bool:
 
 
 def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
-                  exclude: Sequence[str] = ()) -> List[InputFile]:
+                  exclude: Sequence[str] = (), base: Optional[str] = None) -> List[InputFile]:
     """Expand a glob (or a folder, or one file) into :class:`InputFile` s, sorted by URI.
+
+    Relative paths (which name the outputs) are relative to ``base`` when given and above the
+    match, else to the pattern's folder (:func:`glob_base`; for a single file, its folder).
 
     A folder matches every file below it except hidden ones (a path part starting with ``.`` or
     ``_``, such as ``_manifest``). Files under any ``exclude`` prefix (the run's own outputs)
@@ -298,6 +302,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
     if not any(c in path for c in _GLOB_CHARS) and not folder:
         base_path = posixpath.dirname(path.rstrip("/"))
+    if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
+        wanted = get_filesystem(base, storage_options)[1] if base else ""
+        if not wanted or is_under(base_path, wanted):
+            base_path = wanted
     files = []
     for item_path, info in sorted(found.items()):
         if info.get("type", "file") != "file":
@@ -510,14 +518,16 @@ class _ExpandPattern(beam.DoFn):
 
     FAILED = "failed"
 
-    def __init__(self, storage_options=None, exclude: Sequence[str] = ()):
+    def __init__(self, storage_options=None, exclude: Sequence[str] = (),
+                 base: Optional[str] = None):
         self._storage_options = dict(storage_options or {})
         self._exclude = tuple(exclude)
+        self._base = base
         self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
 
     def process(self, pattern: str) -> Iterator:
         try:
-            files = match_pattern(pattern, self._storage_options, self._exclude)
+            files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
         except Exception as exc:  # noqa: BLE001 - failures are data
             _LOG.error("Cannot match %s: %s", pattern, exc)
             yield beam.pvalue.TaggedOutput(self.FAILED, Failure.from_exception(exc, pattern, "match"))
@@ -572,7 +582,9 @@ class MatchImages(beam.PTransform):
     input_lists : sequence of str
         Text files of URIs, one a line.
     input_base : str, optional
-        Folder that listed URIs' output names are made relative to.
+        Folder that output names are made relative to (listed URIs and matches below it).
+        Without it, several patterns share the deepest folder above all of them (so that
+        ``--input a/ --input b/`` give ``a/x.jpg`` and ``b/x.jpg``, not two ``x.jpg``).
     exclude : sequence of str
         Prefixes never matched (the job's output and manifest folders).
     storage_options : dict, optional
@@ -588,7 +600,8 @@ class MatchImages(beam.PTransform):
         self._patterns = [normalize_uri(p) if not any(c in p for c in _GLOB_CHARS) else
                           _normalize_pattern(p) for p in patterns]
         self._lists = [normalize_uri(u) for u in input_lists]
-        self._base = input_base
+        self._base = normalize_uri(input_base) if input_base else None
+        self._pattern_base = self._base if self._base else common_base(self._patterns)
         self._exclude = tuple(exclude)
         self._storage_options = dict(storage_options or {})
 
@@ -598,7 +611,7 @@ class MatchImages(beam.PTransform):
             res = (pbegin
                    | "CreatePatterns" >> beam.Create(self._patterns, reshuffle=False)
                    | "ExpandPatterns" >> beam.ParDo(
-                       _ExpandPattern(self._storage_options, self._exclude)
+                       _ExpandPattern(self._storage_options, self._exclude, self._pattern_base)
                    ).with_outputs(_ExpandPattern.FAILED, main="files"))
             files.append(res.files)
             failures.append(res[_ExpandPattern.FAILED])
@@ -614,6 +627,23 @@ class MatchImages(beam.PTransform):
             "files": tuple(files) | "FlattenFiles" >> beam.Flatten(),
             "failures": tuple(failures) | "FlattenFailures" >> beam.Flatten(),
         }
+
+
+def common_base(patterns: Sequence[str]) -> Optional[str]:
+    """The deepest folder above every pattern's base, when there are several patterns on one
+    protocol (``None`` for one pattern, or for patterns on different protocols)."""
+    if len(patterns) < 2:
+        return None
+    split = [split_protocol(glob_base(p)) for p in patterns]
+    protocols = {protocol for protocol, _ in split}
+    if len(protocols) != 1:
+        return None
+    protocol = protocols.pop()
+    try:
+        common = posixpath.commonpath([path for _, path in split])
+    except ValueError:
+        return None
+    return f"{protocol}://{common}" if protocol else (common or None)
 
 
 def _normalize_pattern(pattern: str) -> str:

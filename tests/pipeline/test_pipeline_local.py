@@ -215,3 +215,15 @@ def test_run_local_script(tmp_path):
     assert "astronaut.jpg" in proc.stdout and "mean pixel ratio 0.250" in proc.stdout
     assert os.path.isdir(tmp_path / "local" / "output" / "_manifest" / "run_id=script")
     assert len(os.listdir(tmp_path / "local" / "input")) == 6  # 5 photos + sklearn/
+
+
+def test_two_inputs_with_the_same_file_names(tmp_path, write_tree, photo_files, run_job):
+    write_tree(tmp_path / "in", {"2025/x.jpg": photo_files["coffee.jpg"],
+                                 "2026/x.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "in" / "2025"), "--input",
+                    str(tmp_path / "in" / "2026" / "*.jpg"), "--output", str(out), *FAST,
+                    *IN_MEMORY])
+    assert s.ok == 2
+    assert sorted(os.path.dirname(f) for f in _files(out) if not f.startswith("_")) == \
+        ["2025", "2026"]

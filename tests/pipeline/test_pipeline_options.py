@@ -40,13 +40,14 @@ def test_every_compress_option(tmp_path):
         "resnet18", "--format", "webp", "--quality", "70", "--max_pixels", "1000000",
         "--manifest", "s3://m/manifest", "--run_id", "nightly-1", "--skip_existing",
         "--storage_options", '{"s3": {"endpoint_url": "http://127.0.0.1:9000"}}',
-        "--worker_threads", "2", "--manifest_shards", "3"])
+        "--worker_threads", "2", "--manifest_shards", "3", "--energy_mode", "forward",
+        "--quality_metric", "psnr"])
     s = job.settings
     assert s.params() == {
         "method": "seam_carving", "energy": "hybrid", "model": "resnet18", "scale": None,
         "target_pixels": 1000, "max_dimension": 300, "target_bytes": 5000, "target_width": 200,
         "target_height": 100, "preserve_aspect": False, "format": "webp", "quality": 70,
-        "max_pixels": 1000000}
+        "max_pixels": 1000000, "energy_mode": "forward", "quality_metric": "psnr"}
     assert job.output == os.path.abspath("out")
     assert job.manifest == "s3://m/manifest" and job.run_id == "nightly-1" and job.skip_existing
     assert job.storage_options == {"s3": {"endpoint_url": "http://127.0.0.1:9000"}}

@@ -174,3 +174,18 @@ def test_match_excludes_outputs_below_the_input_but_not_above(tmp_path):
     # the output folder is the input's parent: nothing to exclude
     assert [f.relpath for f in tio.match_pattern(str(tmp_path / "in"), exclude=[str(tmp_path)])] \
         == ["a.jpg", "out/a.x.jpg"]
+
+
+def test_several_patterns_share_a_base_so_names_do_not_collide(tmp_path):
+    _tree(tmp_path, ["2025/x.jpg", "2026/x.jpg"])
+    patterns = [str(tmp_path / "2025"), str(tmp_path / "2026" / "*.jpg")]
+    base = tio.common_base(patterns)
+    assert base == str(tmp_path)
+    rels = [f.relpath for p in patterns for f in tio.match_pattern(p, base=base)]
+    assert rels == ["2025/x.jpg", "2026/x.jpg"]
+    assert tio.common_base(["s3://b/a/*.jpg", "s3://b/c/"]) == "s3://b"
+    assert tio.common_base(["s3://b/a/*.jpg", "gs://b/c/"]) is None
+    assert tio.common_base(["s3://b/a/*.jpg"]) is None
+    # an explicit base that is not above the match is ignored
+    assert [f.relpath for f in tio.match_pattern(str(tmp_path / "2025"),
+                                                 base=str(tmp_path / "other"))] == ["x.jpg"]
