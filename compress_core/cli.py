@@ -128,9 +128,9 @@ def _print_analysis(src: str, stats: dict) -> None:
         if key in ("energy", "width", "height"):
             continue
         if isinstance(value, float):
-            print(f"  {key:<24} {value:10.4f}")
+            print(f"  {key:<26} {value:10.4f}")
         else:
-            print(f"  {key:<24} {value}")
+            print(f"  {key:<26} {value}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

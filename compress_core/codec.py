@@ -63,11 +63,13 @@ def format_from_suffix(path: str) -> Optional[ImageFormat]:
     return None
 
 
-def resolve_format(requested, input_format: Optional[str] = None) -> ImageFormat:
+def resolve_format(requested, input_format: Optional[str] = None,
+                   has_alpha: bool = False) -> ImageFormat:
     """The concrete output format.
 
-    ``"auto"`` keeps the input's format when it is JPEG, PNG, WebP or AVIF and falls back to
-    JPEG otherwise (GIF, BMP, TIFF, arrays ...).
+    ``"auto"`` keeps the input's format when it is JPEG, PNG, WebP or AVIF; otherwise (GIF, BMP,
+    TIFF, arrays, PIL images) it is JPEG, or WebP when the pixels have alpha (JPEG would flatten
+    the transparency).
 
     Raises
     ------
@@ -78,9 +80,10 @@ def resolve_format(requested, input_format: Optional[str] = None) -> ImageFormat
     if fmt is ImageFormat.AUTO:
         by_name = {"JPEG": ImageFormat.JPEG, "MPO": ImageFormat.JPEG, "PNG": ImageFormat.PNG,
                    "WEBP": ImageFormat.WEBP, "AVIF": ImageFormat.AVIF}
-        fmt = by_name.get((input_format or "").upper(), ImageFormat.JPEG)
+        fallback = ImageFormat.WEBP if has_alpha else ImageFormat.JPEG
+        fmt = by_name.get((input_format or "").upper(), fallback)
         if fmt not in supported_formats():
-            fmt = ImageFormat.JPEG
+            fmt = ImageFormat.PNG if has_alpha else ImageFormat.JPEG
     if fmt not in supported_formats():
         raise ValueError(f"format {fmt.value!r} is not supported by this Pillow build; "
                          f"supported: {', '.join(f.value for f in supported_formats())}")

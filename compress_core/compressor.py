@@ -62,7 +62,9 @@ class CompressionResult:
     seams : dict
         ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
     crop_box : tuple or None
-        ``(left, top, right, bottom)`` of the crop in input coordinates, if any.
+        ``(left, top, right, bottom)`` in input coordinates of the region the output is drawn
+        from, when the method cropped (for hybrid after carving: the bounding box of the kept
+        pixels); None when nothing was cropped.
     operations : dict
         What the method did (the hybrid split; see :class:`compress_core.hybrid.HybridPlan`).
     timings : dict
@@ -317,7 +319,7 @@ class SemanticCompressor:
         if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
             fmt = codec.resolve_format(ImageFormat.JPEG)
         else:
-            fmt = codec.resolve_format(fmt_requested, loaded.format)
+            fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
         if quality is not None:
             codec.encode(np.zeros((1, 1, 3), np.uint8), fmt, quality)  # validates the range
 
@@ -490,7 +492,14 @@ class SemanticCompressor:
         kept = np.zeros(h0 * w0, dtype=bool)
         kept[source.ravel()] = True
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
-        return out, kept.reshape(h0, w0), seams, hplan.margin_crop, hplan.as_dict()
+        kept = kept.reshape(h0, w0)
+        crop_box = None
+        if hplan.margin_crop is not None or hplan.extra_crop is not None:
+            # bounding box, in input coordinates, of the pixels the output is drawn from
+            rows = np.flatnonzero(kept.any(axis=1))
+            cols = np.flatnonzero(kept.any(axis=0))
+            crop_box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        return out, kept, seams, crop_box, hplan.as_dict()
 
     def _encode_to_budget(self, pixels, fmt, target_bytes, max_quality, loaded, allow_resize):
         """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.

@@ -13,23 +13,32 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ["best_window", "window_sums", "smart_crop"]
+__all__ = ["best_window", "window_sums", "integral_image", "smart_crop"]
 
 
-def window_sums(energy: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Energy inside every ``width`` x ``height`` window, shape (H-height+1, W-width+1).
-
-    ``out[y, x]`` is the sum of ``energy[y:y+height, x:x+width]`` (float64).
-    """
+def integral_image(energy: np.ndarray) -> np.ndarray:
+    """Summed-area table, shape (H+1, W+1), float64, with a zero first row and column."""
     h, w = energy.shape
     integral = np.zeros((h + 1, w + 1), dtype=np.float64)
     np.cumsum(np.cumsum(energy, axis=0, dtype=np.float64), axis=1, out=integral[1:, 1:])
+    return integral
+
+
+def window_sums(energy: np.ndarray, width: int, height: int, integral=None) -> np.ndarray:
+    """Energy inside every ``width`` x ``height`` window, shape (H-height+1, W-width+1).
+
+    ``out[y, x]`` is the sum of ``energy[y:y+height, x:x+width]`` (float64). Pass the
+    :func:`integral_image` of ``energy`` to reuse it across window sizes.
+    """
+    h, w = energy.shape
+    if integral is None:
+        integral = integral_image(energy)
     return (integral[height:, width:] - integral[:h - height + 1, width:]
             - integral[height:, :w - width + 1] + integral[:h - height + 1, :w - width + 1])
 
 
 def best_window(energy: np.ndarray, width: int, height: int,
-                center_weight: float = 0.0) -> Tuple[int, int]:
+                center_weight: float = 0.0, integral=None) -> Tuple[int, int]:
     """Top-left corner ``(left, top)`` of the window holding the most energy.
 
     Parameters
@@ -40,6 +49,8 @@ def best_window(energy: np.ndarray, width: int, height: int,
         Window size, ``1 <= width <= W`` and ``1 <= height <= H``.
     center_weight : float in [0, 1]
         Strength of the centre prior (0: pure energy).
+    integral : ndarray, optional
+        :func:`integral_image` of ``energy``, when the caller already has it.
 
     Raises
     ------
@@ -54,7 +65,7 @@ def best_window(energy: np.ndarray, width: int, height: int,
         raise ValueError(f"window {width}x{height} must fit in the {w}x{h} map")
     if not 0.0 <= center_weight <= 1.0:
         raise ValueError(f"center_weight must be in [0, 1]; got {center_weight}")
-    sums = window_sums(energy, width, height)
+    sums = window_sums(energy, width, height, integral)
     ny, nx = sums.shape
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     sy, sx = max(h / 2.0, 1.0), max(w / 2.0, 1.0)

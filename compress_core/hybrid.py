@@ -30,7 +30,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .crop import best_window, window_sums
+from .crop import best_window, integral_image, window_sums
 from .energy.base import CarvingTerms
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample"]
@@ -163,7 +163,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             crop(box)
         remaining = need - c
         # b. carve while cheap
-        if remaining > 0:
+        if remaining > 0 and policy.carve_density > 0:
             local_terms = CarvingTerms(static=cur_static, gradient_weight=terms.gradient_weight)
             forward = carver.energy_mode.value == "forward"
             limit = policy.carve_density * _kernel_mean_energy(cur, local_terms, forward)
@@ -201,18 +201,19 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         f = min(tw / w0, th / h0)
         if f < 1.0:
             total = float(cur_energy.sum())
+            integral = integral_image(cur_energy)
             best_x = 0.0
             for x in np.linspace(0.05, 1.0 - f, num=max(1, int(round((1.0 - f) / 0.05)))):
                 cw, ch = int(round(w0 * (1 - x))), int(round(h0 * (1 - x)))
                 if cw < tw or ch < th:
                     break
-                kept = float(window_sums(cur_energy, cw, ch).max())
+                kept = float(window_sums(cur_energy, cw, ch, integral).max())
                 removed_share = 1.0 - (cw * ch) / float(w0 * h0)
                 if total > 0 and total - kept <= policy.free_crop_density * total * removed_share:
                     best_x = x
             if best_x > 0:
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
-                left, top = best_window(cur_energy, cw, ch)
+                left, top = best_window(cur_energy, cw, ch, integral=integral)
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
     h1, w1 = cur.shape[:2]

@@ -65,15 +65,19 @@ def parse_option(enum_cls: Type[E], value, name: str) -> E:
 
     Raises
     ------
+    TypeError
+        If ``value`` is neither a string nor a member.
     ValueError
         If ``value`` is not one of the accepted values.
     """
     if isinstance(value, enum_cls):
         return value
+    accepted = ", ".join(repr(m.value) for m in enum_cls)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {accepted}; got {value!r}")
     if isinstance(value, str):
         key = value.strip().lower().replace("-", "_")
         for member in enum_cls:
             if member.value == key:
                 return member
-    accepted = ", ".join(repr(m.value) for m in enum_cls)
     raise ValueError(f"{name} must be one of {accepted}; got {value!r}")

@@ -128,12 +128,20 @@ def test_resolve_format(requested, input_format, expected):
     assert resolve_format(requested, input_format) is ImageFormat(expected)
 
 
-@pytest.mark.parametrize("bad", ["gif", "jpg2000", "", 3, None])
+@pytest.mark.parametrize("bad", ["gif", "jpg2000", ""])
 def test_unknown_format_lists_the_accepted_ones(coffee, bad):
     with pytest.raises(ValueError, match=r"format must be one of 'auto', 'jpeg', 'webp', 'png', "
                                          r"'avif'"):
         resolve_format(bad)
     with pytest.raises(ValueError, match="format must be one of"):
+        encode(coffee, bad)
+
+
+@pytest.mark.parametrize("bad", [3, None])
+def test_non_string_format_is_a_type_error_listing_the_accepted_ones(coffee, bad):
+    with pytest.raises(TypeError, match=r"format must be a string, one of 'auto', 'jpeg'"):
+        resolve_format(bad)
+    with pytest.raises(TypeError, match="format must be a string"):
         encode(coffee, bad)
 
 
