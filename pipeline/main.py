@@ -13,6 +13,7 @@ any runner's standard flags; see ``python -m pipeline --help`` and docs/pipeline
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -84,6 +85,11 @@ def _auto_worker_threads(options: PipelineOptions) -> Optional[int]:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+def _is_direct_runner(options: PipelineOptions) -> bool:
+    name = options.view_as(StandardOptions).runner or "DirectRunner"
+    return isinstance(name, str) and name.lower() in ("directrunner", "direct")
+
+
 def local_runner(options: PipelineOptions):
     """The engine for ``--runner DirectRunner`` (or no runner): Beam's FnApiRunner.
 
@@ -99,8 +105,7 @@ def local_runner(options: PipelineOptions):
     PipelineRunner or None
         ``None`` when another runner was asked for.
     """
-    name = (options.view_as(StandardOptions).runner or "DirectRunner")
-    if not isinstance(name, str) or name.lower() not in ("directrunner", "direct"):
+    if not _is_direct_runner(options):
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
@@ -149,11 +154,40 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
               ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
-    result = p.run()
-    result.wait_until_finish()
+    with _worker_thread_env(options, job.worker_threads):
+        result = p.run()
+        result.wait_until_finish()
     summary = summarize_metrics(result, job)
     _LOG.info("%s", format_summary(summary))
     return result
+
+
+@contextlib.contextmanager
+def _worker_thread_env(options: PipelineOptions, threads: Optional[int]):
+    """Thread limits for the DirectRunner's worker processes, through their environment.
+
+    ``multi_processing`` workers are child processes started during ``run()``; with
+    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``NUMBA_NUM_THREADS`` set they never start more
+    threads than their share of the cores (OpenMP teams of several threads per worker on a busy
+    machine spin-wait for each other and run many times slower). The launcher's environment is
+    restored afterwards.
+    """
+    direct = options.view_as(DirectOptions)
+    if not threads or (direct.direct_running_mode or "in_memory") != "multi_processing" \
+            or not _is_direct_runner(options):
+        yield
+        return
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update({k: str(threads) for k in names})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _replace(job: JobOptions, **changes) -> JobOptions:

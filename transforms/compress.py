@@ -362,6 +362,7 @@ def _peak_rss_mb() -> int:
 
 
 def _limit_torch_threads(n: int) -> None:
+    """``torch.set_num_threads`` (per thread under OpenMP: call it on the computing thread)."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
@@ -420,6 +421,9 @@ class _CompressImage(beam.DoFn):
 
     def start_bundle(self):
         if self._worker_threads:
+            # Both settings are per thread (OpenMP's nthreads ICV, numba's thread mask): apply
+            # them on the thread that runs this bundle, not only in setup().
+            _limit_torch_threads(self._worker_threads)
             _limit_numba_threads(self._worker_threads)
         if self._unreported_loads:
             self._loads.inc(self._unreported_loads)
