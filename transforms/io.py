@@ -308,8 +308,15 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             base_path = wanted
     files = []
     for item_path, info in sorted(found.items()):
-        if info.get("type", "file") != "file":
+        if info.get("islink"):  # listings describe the link itself: follow it
+            try:
+                info = fs.info(item_path)
+            except (FileNotFoundError, OSError):
+                pass  # a dangling link: kept, so that its read error gets a row
+        if info.get("type", "file") not in ("file", "other"):
             continue
+        if info.get("type") == "other" and not info.get("islink"):
+            continue  # sockets, devices, FIFOs
         if any(is_under(item_path, e) for e in excluded):
             continue
         rel = posixpath.relpath(item_path, base_path) if base_path else item_path

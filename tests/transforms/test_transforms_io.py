@@ -189,3 +189,18 @@ def test_several_patterns_share_a_base_so_names_do_not_collide(tmp_path):
     # an explicit base that is not above the match is ignored
     assert [f.relpath for f in tio.match_pattern(str(tmp_path / "2025"),
                                                  base=str(tmp_path / "other"))] == ["x.jpg"]
+
+
+def test_match_follows_symlinks_and_keeps_dangling_ones(tmp_path):
+    _tree(tmp_path, ["real/a.jpg"])
+    (tmp_path / "in").mkdir()
+    os.symlink(tmp_path / "real" / "a.jpg", tmp_path / "in" / "link.jpg")
+    os.symlink(tmp_path / "real" / "gone.jpg", tmp_path / "in" / "dangling.jpg")
+    os.symlink(tmp_path / "real", tmp_path / "in" / "folder_link")
+    files = tio.match_pattern(str(tmp_path / "in" / "*.jpg"))
+    assert [(f.relpath, f.size) for f in files] == [("dangling.jpg", files[0].size),
+                                                   ("link.jpg", 3)]
+    with pytest.raises(ImageReadError, match="no such file"):
+        tio.read_bytes(files[0].uri)
+    assert [f.relpath for f in tio.match_pattern(str(tmp_path / "in" / "*"))] == \
+        ["dangling.jpg", "link.jpg"]
