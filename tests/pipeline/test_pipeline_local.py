@@ -227,3 +227,16 @@ def test_two_inputs_with_the_same_file_names(tmp_path, write_tree, photo_files, 
     assert s.ok == 2
     assert sorted(os.path.dirname(f) for f in _files(out) if not f.startswith("_")) == \
         ["2025", "2026"]
+
+
+def test_an_unreachable_target_is_an_error_row(tmp_path, write_tree, photo_files, run_job,
+                                              read_manifest):
+    write_tree(tmp_path / "in", {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), "--energy",
+                    "gradient", "--target_bytes", "150", *IN_MEMORY])
+    assert (s.ok, s.failed) == (0, 1)
+    (row,) = read_manifest(str(out / "_manifest"))
+    assert row["error_type"] == "TargetUnreachableError"
+    assert "target_bytes=150" in row["error_message"]
+    assert not [f for f in _files(out) if not f.startswith("_")]  # nothing half-written
