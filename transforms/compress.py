@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -56,6 +56,7 @@ __all__ = [
     "CompressedImage",
     "CompressImages",
     "expected_extension",
+    "candidate_extensions",
     "failure_row",
     "model_load_count",
 ]
@@ -215,21 +216,29 @@ class CompressSettings:
                 "params": self.params_json()}
 
 
-def expected_extension(relpath: str, fmt: str) -> str:
-    """Suffix the output will have: the requested format's, or for ``auto`` the input's when
-    it is JPEG, PNG, WebP or AVIF (by its name), else ``.jpg`` (the library's rule).
+def candidate_extensions(relpath: str, fmt: str) -> Tuple[str, ...]:
+    """Suffixes the output can have, most likely first (the library's ``auto`` rule).
 
-    The real suffix comes from the encoded result; it only differs when a file's name lies
-    about its content (a PNG named ``.jpg``), and then the output takes the real suffix.
+    The requested format's suffix; for ``auto``, the input's when its name says JPEG, PNG,
+    WebP or AVIF; else (GIF, BMP, TIFF ...) ``.jpg``, or ``.webp`` when the pixels have alpha
+    (known only after decoding, hence two candidates). The real suffix comes from the encoded
+    result; it differs from these only when a file's name lies about its content (a PNG named
+    ``.jpg``), and then the output takes the real suffix.
     """
     from compress_core import codec
 
     if fmt != "auto":
-        return codec.extension(fmt)
+        return (codec.extension(fmt),)
     wanted = codec.format_from_suffix(relpath)
-    if wanted is None or wanted not in codec.supported_formats():
-        return codec.extension("jpeg")
-    return codec.extension(wanted)
+    if wanted is not None and wanted in codec.supported_formats():
+        return (codec.extension(wanted),)
+    alpha = "webp" if "webp" in {f.value for f in codec.supported_formats()} else "png"
+    return (codec.extension("jpeg"), codec.extension(alpha))
+
+
+def expected_extension(relpath: str, fmt: str) -> str:
+    """The most likely output suffix (see :func:`candidate_extensions`)."""
+    return candidate_extensions(relpath, fmt)[0]
 
 
 class PlannedImage(NamedTuple):
@@ -282,9 +291,16 @@ class _PlanOutput(beam.DoFn):
 
     def process(self, item: InputFile) -> Iterator:
         try:
-            ext = expected_extension(item.relpath, self._settings.format)
-            out = join_under(self._output, output_name(item.relpath, self._tag, ext))
-            existing = file_size(out, self._storage_options) if self._skip_existing else None
+            existing = None
+            for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format)):
+                uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
+                if i == 0:
+                    out, out_ext = uri, ext
+                if self._skip_existing:
+                    existing = file_size(uri, self._storage_options)
+                    if existing is not None:
+                        out, out_ext = uri, ext
+                        break
         except Exception as exc:  # noqa: BLE001 - failures are data
             yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
                 exc, item.uri, "plan", input_bytes=item.size))
@@ -293,7 +309,7 @@ class _PlanOutput(beam.DoFn):
             self._skipped.inc()
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
                 self._run_id, item.uri, out, input_bytes=item.size, output_bytes=existing,
-                output_format=ext.lstrip(".").upper().replace("JPG", "JPEG"),
+                output_format=out_ext.lstrip(".").upper().replace("JPG", "JPEG"),
                 **self._settings.row_columns()))
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out)

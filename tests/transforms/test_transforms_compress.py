@@ -66,6 +66,28 @@ def test_expected_extension_follows_the_library_rule(name, fmt, ext):
     assert tc.expected_extension(name, fmt) == ext
 
 
+def test_candidate_extensions_cover_alpha_for_other_formats():
+    assert tc.candidate_extensions("a.gif", "auto") == (".jpg", ".webp")
+    assert tc.candidate_extensions("a.png", "auto") == (".png",)
+    assert tc.candidate_extensions("a.gif", "png") == (".png",)
+
+
+def test_a_transparent_gif_becomes_webp_and_is_skipped_on_rerun(tmp_path):
+    img = Image.new("RGBA", (64, 48), (255, 0, 0, 0))
+    img.paste((0, 128, 255, 255), (8, 8, 40, 40))
+    (tmp_path / "in").mkdir()
+    img.save(tmp_path / "in" / "logo.gif", transparency=0)
+    s = tc.CompressSettings(**GRADIENT)
+    item = InputFile(str(tmp_path / "in" / "logo.gif"), "logo.gif", None)
+    for attempt, status in ((1, "ok"), (2, "skipped")):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            res = p | beam.Create([item]) | tc.CompressImages(s, str(tmp_path / "out"), "r",
+                                                              skip_existing=True)
+            assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-5:])),
+                        equal_to([(status, ".webp")]))
+    assert os.listdir(tmp_path / "out") == [f"logo.{s.params_hash()}.webp"]
+
+
 # --------------------------------------------------------------------------- DoFns
 
 def _dofns():
