@@ -77,14 +77,30 @@ class CarveResult:
 _SHIFT_THREADS = None
 
 
+def _others_running() -> float:
+    """Runnable tasks on the machine right now, besides this one.
+
+    From ``/proc/loadavg``'s instantaneous ``running/total`` field (the reader counts itself);
+    where that is missing, the 1-minute load average (which lags, and counts our own recent work).
+    """
+    try:
+        with open("/proc/loadavg") as fh:
+            return max(0, int(fh.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        try:
+            return max(0.0, os.getloadavg()[0] - 1.0)
+        except OSError:
+            return 0.0
+
+
 def _shift_threads() -> int:
     """Threads for the per-seam row shifts.
 
     The shifts run in a parallel region once per seam, which pays only when every thread gets
     a core: on a busy machine one descheduled thread stalls the region (measured: 15x slower
     per seam with the other core loaded). So: ``SEMANTIC_COMPRESS_THREADS`` if set; else Numba's
-    thread count when its threading layer is fast (OpenMP/TBB) and the 1-minute load average
-    leaves a core per extra thread; else 1 (serial). Beam workers set Numba to one thread.
+    thread count when its threading layer is fast (OpenMP/TBB) and enough cores are idle right
+    now; else 1 (serial). Beam workers set Numba to one thread.
     """
     global _SHIFT_THREADS
     forced = os.environ.get("SEMANTIC_COMPRESS_THREADS")
@@ -93,14 +109,8 @@ def _shift_threads() -> int:
     if _SHIFT_THREADS is None:
         _SHIFT_THREADS = kernels.shift_threads()
     threads = min(_SHIFT_THREADS, numba.get_num_threads())
-    if threads > 1:
-        try:
-            busy = os.getloadavg()[0]
-        except OSError:  # not available on this platform
-            busy = 0.0
-        spare = (os.cpu_count() or 1) - busy
-        if spare < threads - 0.5:
-            return 1
+    if threads > 1 and (os.cpu_count() or 1) - _others_running() < threads:
+        return 1
     return threads
 
 
