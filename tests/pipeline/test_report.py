@@ -1,0 +1,325 @@
+"""The manifest report (``python -m pipeline.report``): numbers, formats, bad input, rendering."""
+import glob
+import html as htmllib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from pipeline import report
+from transforms.manifest import MANIFEST_SCHEMA, error_row, ok_row, skipped_row
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = [("hybrid", "deep", "efficientnet_lite0"), ("seam_carving", "gradient", None),
+           ("jpeg", None, None)]
+
+
+def _result(i):
+    """A stand-in for CompressionResult with the attributes ok_row reads."""
+    in_bytes = 10_000 + 137 * i
+    out_bytes = 2_000 + (i * 7919) % 6_000
+    return SimpleNamespace(
+        original_size=(800, 600), size=(400, 300), original_bytes=in_bytes,
+        compressed_bytes=out_bytes, compression_ratio=out_bytes / in_bytes,
+        pixel_ratio=0.25 + (i % 5) / 100, format="JPEG", quality=85,
+        energy_stats={"mean_energy": 0.1 + (i % 13) / 30, "std_energy": 0.1, "p50": 0.1,
+                      "p95": 0.9, "high_importance_ratio": 0.2},
+        retained_energy_ratio=0.6 + (i % 17) / 50, seams={"vertical": 3, "horizontal": 0},
+        crop_box=None, input_format="JPEG",
+        timings={"decode_ms": 1.0, "energy_ms": 5.0 + i % 11, "resize_ms": 2.0,
+                 "encode_ms": 1.5, "total_ms": 10.0 + (i * 37) % 250},
+    )
+
+
+def _rows(run_id, n, error_every=7, skip_every=11, offset=0):
+    rows = []
+    for k in range(n):
+        i = k + offset
+        method, energy, model = CONFIGS[i % len(CONFIGS)]
+        common = dict(method=method, energy=energy, model=model, params='{"scale":0.5}')
+        uri = f"/photos/{run_id}/img_{i:04d}.jpg"
+        if k % error_every == 3:
+            etype = ["ImageDecodeError", "TargetUnreachableError"][i % 2]
+            rows.append(error_row(run_id, uri, etype, f"bad file <{i}> | pipe", **common))
+        elif k % skip_every == 5:
+            rows.append(skipped_row(run_id, uri, uri + ".out", input_bytes=5000,
+                                    output_bytes=1000, output_format="JPEG", **common))
+        else:
+            rows.append(ok_row(run_id, uri, uri + ".out", _result(i), "ab" * 32, **common))
+    return rows
+
+
+def write_run(root, run_id, rows, parts=2):
+    """Write rows as ``<root>/run_id=<id>/part-*.parquet`` (the job's layout)."""
+    folder = os.path.join(root, f"run_id={run_id}")
+    os.makedirs(folder, exist_ok=True)
+    table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
+    step = max(1, -(-len(rows) // parts))
+    for p in range(parts):
+        pq.write_table(table.slice(p * step, step),
+                       os.path.join(folder, f"part-{p:05d}-of-{parts:05d}.parquet"))
+
+
+def independent_totals(root, run_id=None):
+    """Totals from the Parquet files read one by one (pyarrow.parquet), summed in Python."""
+    files = sorted(glob.glob(os.path.join(root, "run_id=*", "*.parquet")))
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    if run_id:
+        rows = [r for r in rows if r["run_id"] == run_id]
+    ok = [r for r in rows if r["status"] == "ok"]
+
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else None
+
+    def mean(xs):
+        xs = [x for x in xs if x is not None]
+        return sum(xs) / len(xs) if xs else None
+
+    b_in = sum(r["input_bytes"] for r in ok)
+    b_out = sum(r["output_bytes"] for r in ok)
+    return {
+        "images": len(rows), "ok": len(ok),
+        "error": sum(r["status"] == "error" for r in rows),
+        "skipped": sum(r["status"] == "skipped" for r in rows),
+        "bytes_in": b_in, "bytes_out": b_out, "bytes_saved": b_in - b_out,
+        "saved_fraction": (b_in - b_out) / b_in if b_in else None,
+        "mean_byte_ratio": mean(r["byte_ratio"] for r in ok),
+        "median_byte_ratio": med(r["byte_ratio"] for r in ok),
+        "mean_pixel_ratio": mean(r["pixel_ratio"] for r in ok),
+        "median_pixel_ratio": med(r["pixel_ratio"] for r in ok),
+        "mean_retained_energy_ratio": mean(r["retained_energy_ratio"] for r in ok),
+        "median_total_ms": med(r["total_ms"] for r in ok),
+    }
+
+
+def _check_totals(got, want):
+    for key, value in want.items():
+        if value is None:
+            assert got[key] is None, key
+        elif isinstance(value, int):
+            assert got[key] == value, key
+        else:
+            assert got[key] == pytest.approx(value, rel=1e-12), key
+
+
+def _run_main(argv, capsys):
+    status = report.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def _embedded(html_text):
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
+                  html_text, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    root = tmp_path / "manifest"
+    write_run(root, "night-1", _rows("night-1", 230))
+    write_run(root, "night-2", _rows("night-2", 170, error_every=5, offset=1000), parts=3)
+    os.makedirs(root / "_beam_temp" / "run_id=x-leftover")  # hidden from readers
+    return root
+
+
+def test_totals_equal_independent_pyarrow_totals(two_runs, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    status, stdout, _ = _run_main([two_runs, "-o", out, "--json"], capsys)
+    assert status == 0
+    data = json.loads(stdout)
+    assert data["runs"] == ["night-1", "night-2"]
+    _check_totals(data["totals"], independent_totals(two_runs))
+    for run in ("night-1", "night-2"):
+        _check_totals(data["by_run"][run], independent_totals(two_runs, run))
+    # the HTML carries the same numbers, and shows them
+    text = out.read_text()
+    assert _embedded(text) == data
+    want = independent_totals(two_runs)
+    assert f"{want['images']:,}" in text and f"{want['bytes_in']:,} B" in text
+    assert f"{want['median_byte_ratio']:.3f}" in text
+    assert "Runs compared" in text and "Δ night-2 vs night-1" in text
+
+
+def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert _run_main([two_runs, "-o", out], capsys)[:2] == (0, f"{out}\n")
+    text = out.read_text()
+    for section in ("Totals", "By method, energy and model", "Distributions",
+                    "Processing time", "Slowest 10 images", "Highest byte ratios", "Errors"):
+        assert section in text, section
+    assert text.count("<svg") == 4
+    for title in ("Byte ratio (output / input bytes)", "Retained energy ratio",
+                  "Energy mean vs byte ratio", "Processing time per image"):
+        assert f'aria-label="{htmllib.escape(title)}"' in text
+    # messages are escaped, never markup
+    assert "bad file &lt;" in text and "bad file <" not in text
+    # self-contained: nothing is fetched at view time
+    assert not re.search(r"\b(src|href)=|url\(|@import", text)
+    # the per-configuration table matches a group-by in Python
+    rows = [r for f in glob.glob(str(two_runs / "run_id=*" / "*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+    rep = report.build_report(report.load_manifest(str(two_runs)))
+    for g in rep.by_config:
+        mine = [r for r in rows if (r["method"], r["energy"], r["model"]) ==
+                (g["method"], g["energy"], g["model"])]
+        ok = [r for r in mine if r["status"] == "ok"]
+        assert g["images"] == len(mine) and g["ok"] == len(ok)
+        assert g["bytes_out"] == sum(r["output_bytes"] for r in ok)
+        assert g["mean_byte_ratio"] == pytest.approx(
+            sum(r["byte_ratio"] for r in ok) / len(ok))
+    assert sum(g["images"] for g in rep.by_config) == len(rows)
+    errs = {e["error_type"]: e["count"] for e in rep.errors}
+    assert errs == {t: sum(r["error_type"] == t for r in rows)
+                    for t in ("ImageDecodeError", "TargetUnreachableError")}
+    assert all(len(e["examples"]) == 3 for e in rep.errors)
+    slow = [r["total_ms"] for r in rows if r["total_ms"] is not None]
+    assert [r["total_ms"] for r in rep.slowest] == sorted(slow, reverse=True)[:10]
+
+
+def test_run_selection(two_runs, tmp_path, capsys):
+    status, stdout, _ = _run_main([two_runs, "--run", "night-2", "--json"], capsys)
+    assert status == 0
+    data = json.loads(stdout)
+    assert data["runs"] == ["night-2"] and list(data["by_run"]) == ["night-2"]
+    _check_totals(data["totals"], independent_totals(two_runs, "night-2"))
+    assert not (tmp_path / "report.html").exists()  # --json alone writes no file
+    # given order is the comparison's order (first = baseline)
+    status, stdout, _ = _run_main([two_runs, "--run", "night-2", "night-1", "--json"], capsys)
+    assert json.loads(stdout)["runs"] == ["night-2", "night-1"]
+
+
+def test_only_errors_and_empty_runs_still_report(tmp_path, capsys):
+    root = tmp_path / "m"
+    write_run(root, "bad", [error_row("bad", f"/x/{i}.jpg", "ImageDecodeError", "corrupt")
+                            for i in range(4)], parts=1)
+    write_run(root, "empty", [], parts=1)  # a run with nothing matched: schema-only part
+    for fmt, name in (("html", "r.html"), ("md", "r.md")):
+        status, _, err = _run_main([root, "-o", tmp_path / name, "--format", fmt, "--json"],
+                                   capsys)
+        assert status == 0, err
+    data = json.loads(_run_main([root, "--json"], capsys)[1])
+    assert data["totals"]["images"] == 4 and data["totals"]["ok"] == 0
+    assert data["totals"]["error"] == 4 and data["totals"]["median_byte_ratio"] is None
+    assert data["totals"]["bytes_in"] == 0 and data["totals"]["saved_fraction"] is None
+    text = (tmp_path / "r.html").read_text()
+    assert "No ok images." in text and "ImageDecodeError" in text and "no data" in text
+    data = json.loads(_run_main([root, "--run", "empty", "--json"], capsys)[1])
+    assert data["totals"]["images"] == 0 and data["runs"] == ["empty"]
+    assert _run_main([root, "--run", "empty", "-o", tmp_path / "e.html"], capsys)[0] == 0
+
+
+def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
+    out = tmp_path / "sub" / "weekly.md"
+    assert _run_main([two_runs, "-o", out], capsys)[0] == 0  # format from the suffix
+    text = out.read_text()
+    assert text.startswith("# Semantic Compress: manifest report")
+    assert "## Runs compared" in text and "## Errors" in text
+    assert "bad file <" in text and "\\| pipe" in text  # a | inside a cell is escaped
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) == 4
+    for link in links:
+        assert link.startswith("weekly_files/")
+        with Image.open(out.parent / link) as im:
+            im.load()
+            assert im.format == "PNG" and im.size == (560, 300)
+            assert len(im.getcolors(1 << 16) or []) > 2
+
+
+def test_bad_input_is_a_clear_error(tmp_path, two_runs, capsys):
+    status, out, err = _run_main([tmp_path / "nope", "-o", tmp_path / "r.html"], capsys)
+    assert status == 2 and out == ""
+    assert err.strip() == f"error: manifest folder not found: {tmp_path / 'nope'}"
+    status, _, err = _run_main([two_runs, "--run", "night-9", "-o", tmp_path / "r.html"],
+                               capsys)
+    assert status == 2
+    assert "unknown run id(s) 'night-9'" in err and "available runs: night-1, night-2" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
+    (tmp_path / "plain").mkdir()
+    status, _, err = _run_main([tmp_path / "plain", "--json"], capsys)
+    assert status == 2 and "no runs in manifest folder" in err
+
+
+def test_command_line_and_file_uri(two_runs, tmp_path):
+    """``python -m pipeline.report`` in a fresh process, manifest given as a file:// URI."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.report", f"file://{two_runs}", "--run", "night-1",
+         "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    _check_totals(json.loads(proc.stdout)["totals"], independent_totals(two_runs, "night-1"))
+    bad = subprocess.run([sys.executable, "-m", "pipeline.report", str(tmp_path / "none")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("manifest folder not found: "
+                                                               f"{tmp_path / 'none'}")
+
+
+def test_report_over_a_pipeline_written_manifest(tmp_path, input_dir, run_job, capsys):
+    """The job's own manifest (5 photos, 4 bad files): report = pyarrow = DuckDB totals."""
+    duckdb = pytest.importorskip("duckdb")
+    out = tmp_path / "out"
+    run_job(["--input", str(input_dir), "--output", str(out), "--method", "hybrid",
+             "--energy", "gradient", "--scale", "0.5", "--direct_running_mode=in_memory",
+             "--direct_num_workers=1", "--run_id", "r1"])
+    manifest = out / "_manifest"
+    status, stdout, _ = _run_main([manifest, "--json", "-o", tmp_path / "r.html"], capsys)
+    assert status == 0
+    got = json.loads(stdout)["totals"]
+    want = independent_totals(manifest)
+    assert (want["ok"], want["error"]) == (5, 4)
+    _check_totals(got, want)
+    con = duckdb.connect()
+    n, ok, err, b_in, b_out, mean_ratio, med_ratio = con.execute(
+        "select count(*), count(*) filter (status = 'ok'), count(*) filter (status = 'error'),"
+        " sum(input_bytes) filter (status = 'ok'), sum(output_bytes) filter (status = 'ok'),"
+        " avg(byte_ratio) filter (status = 'ok'), median(byte_ratio) filter (status = 'ok')"
+        f" from read_parquet('{manifest}/*/*.parquet', hive_partitioning=true)").fetchone()
+    assert (n, ok, err, b_in, b_out) == (got["images"], got["ok"], got["error"],
+                                          got["bytes_in"], got["bytes_out"])
+    assert mean_ratio == pytest.approx(got["mean_byte_ratio"])
+    assert med_ratio == pytest.approx(got["median_byte_ratio"])
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None,
+                    reason="headless Chromium not installed (Debian: apt-get install -y "
+                           "chromium); .ci/run installs it")
+def test_html_renders_in_headless_chromium(two_runs, tmp_path, capsys):
+    page = tmp_path / "r.html"
+    assert _run_main([two_runs, "-o", page], capsys)[0] == 0
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--log-level=0", "--window-size=1280,1600",
+         f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
+    with Image.open(shot) as im:
+        im = im.convert("RGB")
+        assert im.size == (1280, 1600)
+        colors = im.getcolors(1 << 20)
+        assert colors is not None and len(colors) > 50  # text, tables, bars: not blank
+        white = max(colors)[0] / (im.size[0] * im.size[1])
+        assert white < 0.95
+        # the histogram bars' blue (#4c78a8) is on screen
+        assert any(abs(r - 0x4C) + abs(g - 0x78) + abs(b - 0xA8) < 12 for _, (r, g, b) in colors)
