@@ -58,3 +58,17 @@ from pipeline.options import parse_args
 job, _ = parse_args(sys.argv[1:])
 print(summary_report(job.manifest, job.run_id, job.storage_options))
 PYEOF
+
+# The full report for this run (HTML with plots, python -m pipeline.report); prints its path.
+"$py" - "$work/reports" "${args[@]}" <<'PYEOF'
+import os, sys
+from pipeline.options import parse_args
+from pipeline.report import build_report, load_manifest, write_report
+
+folder = sys.argv[1]
+job, _ = parse_args(sys.argv[2:])
+path = os.path.join(folder, f"report-{job.run_id}.html")
+table = load_manifest(job.manifest, [job.run_id], job.storage_options)
+write_report(build_report(table, manifest=job.manifest, runs=[job.run_id]), path, "html")
+print(f"report: {path}")
+PYEOF
