@@ -155,7 +155,7 @@ def test_every_energy(work, capsys, energy):
 
 def test_default_energy_and_explicit_model(work, capsys):
     code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--json")
-    assert code == 0 and json.loads(out)["energy"]["name"] == "hybrid"
+    assert code == 0 and json.loads(out)["energy"]["name"] == "deep"
     code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--model", "efficientnet_lite0",
                        "--json")
     assert code == 0

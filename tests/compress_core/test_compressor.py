@@ -507,7 +507,7 @@ def test_analyze_content(compressor, files):
 # ------------------------------------------------------------- the default (deep) energy
 def test_default_energy_compress(chelsea):
     compressor = SemanticCompressor()
-    assert compressor.energy_function.describe()["name"] == "hybrid"
+    assert compressor.energy_function.describe()["name"] == "deep"
     result = _run(compressor, chelsea, method="seam_carving", target_width=120,
                   target_height=120)
     assert result.size == (120, 120)

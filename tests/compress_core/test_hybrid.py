@@ -51,7 +51,7 @@ def test_busy_photo_with_kept_aspect_is_plain_lanczos(compressor, name, target):
 def test_busy_photo_with_the_default_deep_energy_is_plain_lanczos():
     pixels = photo("chelsea", 240)
     result = _compress(SemanticCompressor(), pixels, scale=0.5)
-    assert result.energy["name"] == "hybrid"  # the default: deep + gradient + saliency
+    assert result.energy["name"] == "deep"  # the default: EfficientNet-Lite0 CAM + contrast
     np.testing.assert_array_equal(result.pixels, lanczos(pixels, 120, 80))
 
 

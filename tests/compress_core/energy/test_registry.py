@@ -80,7 +80,10 @@ def test_default_energy():
     from compress_core.energy import default_energy
 
     fn = default_energy()
-    assert fn.describe() == make_energy("hybrid").describe()
+    # the embedded class-activation + contrast deep energy (chosen by bench_fidelity.py)
+    assert fn.describe() == make_energy("deep").describe()
+    assert fn.describe()["model_name"] == "efficientnet_lite0"
+    assert fn.describe()["aggregate_method"] == "cam_contrast"
 
 
 def test_package_exports():
