@@ -575,7 +575,7 @@ def render_html(rep: Report) -> str:
           _html_table(_TOP_HEAD, [_top_cells(r) for r in rep.slowest],
                       ["uri"] + _num_classes(_TOP_HEAD, {0, 1, 2})[1:]) if rep.slowest
           else "<p>No timings.</p>",
-          f"<h3>Highest byte ratios (compressed least) among ok images</h3>",
+          "<h3>Highest byte ratios (compressed least) among ok images</h3>",
           _html_table(_TOP_HEAD, [_top_cells(r) for r in rep.worst_ratio],
                       ["uri"] + _num_classes(_TOP_HEAD, {0, 1, 2})[1:]) if rep.worst_ratio
           else "<p>No ok images.</p>"]

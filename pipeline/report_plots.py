@@ -106,9 +106,9 @@ class _SvgCanvas:
         self.parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
                           f'stroke="{color}" stroke-width="1"/>')
 
-    def dot(self, x, y, r, color):
+    def dot(self, x, y, r, color, alpha=0.45):
         self.parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" '
-                          f'fill-opacity="0.45"/>')
+                          f'fill-opacity="{alpha:.2f}"/>')
 
     def text(self, x, y, s, anchor="middle", size=11, bold=False):
         weight = ' font-weight="bold"' if bold else ""
@@ -143,9 +143,9 @@ class _PilCanvas:
     def line(self, x0, y0, x1, y1, color):
         self.draw.line([x0, y0, x1, y1], fill=color, width=1)
 
-    def dot(self, x, y, r, color):
+    def dot(self, x, y, r, color, alpha=0.45):
         rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-        self.draw.ellipse([x - r, y - r, x + r, y + r], fill=rgb + (115,))
+        self.draw.ellipse([x - r, y - r, x + r, y + r], fill=rgb + (int(255 * alpha),))
 
     def text(self, x, y, s, anchor="middle", size=11, bold=False):
         a = {"middle": "ms", "start": "ls", "end": "rs"}[anchor]
@@ -219,8 +219,9 @@ def _draw(plot, canvas_cls):
     sx, sy = _frame(c, plot.title, plot.xlabel, plot.ylabel,
                     (xs.min() - xpad, xs.max() + xpad), (ys.min() - ypad, ys.max() + ypad),
                     note=plot.note)
+    few = xs.size < 200  # few points: bigger and opaque; many: small and translucent
     for x, y in zip(xs.tolist(), ys.tolist()):
-        c.dot(sx(x), sy(y), 2.5, _DOT)
+        c.dot(sx(x), sy(y), 3.5 if few else 2.5, _DOT, 0.85 if few else 0.45)
     return c.result()
 
 

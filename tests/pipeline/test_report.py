@@ -323,3 +323,23 @@ def test_html_renders_in_headless_chromium(two_runs, tmp_path, capsys):
         assert white < 0.95
         # the histogram bars' blue (#4c78a8) is on screen
         assert any(abs(r - 0x4C) + abs(g - 0x78) + abs(b - 0xA8) < 12 for _, (r, g, b) in colors)
+
+
+def test_manifest_on_s3(two_runs, tmp_path, s3_bucket, s3_storage_options, capsys):
+    """The same manifest uploaded to S3 (moto's server): same totals; the report can go there too."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    fs.put(str(two_runs), f"{s3_bucket}/archive/_manifest", recursive=True)
+    uri = f"s3://{s3_bucket}/archive/_manifest"
+    opts = json.dumps(s3_storage_options)
+    status, stdout, err = _run_main([uri, "--storage_options", opts, "--json",
+                                     "-o", f"s3://{s3_bucket}/reports/r.html"], capsys)
+    assert status == 0, err
+    data = json.loads(stdout)
+    assert data["runs"] == ["night-1", "night-2"]
+    _check_totals(data["totals"], independent_totals(two_runs))
+    fs.invalidate_cache()
+    assert _embedded(fs.cat(f"{s3_bucket}/reports/r.html").decode()) == data
+    status, _, err = _run_main([uri + "_missing", "--storage_options", opts, "--json"], capsys)
+    assert status == 2 and "manifest folder not found" in err
