@@ -511,11 +511,20 @@ def test_default_energy_compress(chelsea):
     result = _run(compressor, chelsea, method="seam_carving", target_width=120,
                   target_height=120)
     assert result.size == (120, 120)
+    assert result.energy["model_name"] == "efficientnet_lite0"
+    assert result.energy["aggregate_method"] == "cam_contrast"
+    assert 0 < result.retained_energy_ratio < 1
+
+
+def test_hybrid_energy_weights_reach_the_result(chelsea):
+    from compress_core import make_energy
+
+    result = _run(SemanticCompressor(make_energy("hybrid")), chelsea, method="seam_carving",
+                  target_width=120, target_height=120)
     names = [e["name"] for e in result.energy["energies"]]
     assert names == ["deep", "gradient", "saliency"]
     assert result.energy["energies"][0]["model_name"] == "efficientnet_lite0"
     assert set(result.energy_stats["weights"]) == {"deep", "gradient", "saliency"}
-    assert 0 < result.retained_energy_ratio < 1
 
 
 def test_compress_image_one_liner(chelsea):
