@@ -215,6 +215,8 @@ def test_run_local_script(tmp_path):
     assert "astronaut.jpg" in proc.stdout and "mean pixel ratio 0.250" in proc.stdout
     assert os.path.isdir(tmp_path / "local" / "output" / "_manifest" / "run_id=script")
     assert len(os.listdir(tmp_path / "local" / "input")) == 6  # 5 photos + sklearn/
+    report = proc.stdout.split("report: ", 1)[1].split()[0]
+    assert os.path.isfile(report) and report.endswith(".html")
 
 
 def test_two_inputs_with_the_same_file_names(tmp_path, write_tree, photo_files, run_job):
