@@ -32,6 +32,7 @@ from ..energy.base import EnergyFunction
 from ..energy.gradient import GradientEnergyFunction, luma_u8
 from ..images import as_rgb_array
 from ..options import EnergyMode, SeamOrder, parse_option
+from ..targets import check_positive_int, check_positive_number
 from . import kernels
 
 __all__ = ["SeamCarver", "CarveResult", "remove_object", "KEEP_ENERGY", "REMOVE_ENERGY"]
@@ -204,32 +205,6 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     return mask.astype(bool)
 
 
-def _check_size(value, name, allow_none=True) -> Optional[int]:
-    if value is None:
-        if allow_none:
-            return None
-        raise ValueError(f"{name} is required")
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
-
-
-def _check_scale(value, name) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number; got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number; got {value}")
-    return value
-
-
 class SeamCarver:
     """Content-aware resizing by seam carving (Avidan & Shamir 2007).
 
@@ -269,7 +244,7 @@ class SeamCarver:
         self.remove_mask = remove_mask
         self.energy_mode = parse_option(EnergyMode, energy_mode, "energy_mode")
         self.order = parse_option(SeamOrder, order, "order")
-        step_ratio = _check_scale(step_ratio, "step_ratio")
+        step_ratio = check_positive_number(step_ratio, "step_ratio")
         if step_ratio > 1:
             raise ValueError(f"step_ratio must be in (0, 1]; got {step_ratio}")
         self.step_ratio = step_ratio
@@ -375,11 +350,7 @@ class SeamCarver:
                 break
         if not vertical:
             state = state.transposed()
-        local = np.ascontiguousarray(state.valid("index"))
-        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
-        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
-                              local.shape[0], local.shape[1], out)
-        new_static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+        out, new_static, local = _carved(state, pixels)
         return out, new_static, local, removed
 
     def find_seams(self, image, n: int, direction: str = "vertical") -> np.ndarray:
@@ -402,7 +373,9 @@ class SeamCarver:
             raise ValueError(f"direction must be 'vertical' or 'horizontal'; got {direction!r}")
         pixels = as_rgb_array(image)
         h, w = pixels.shape[:2]
-        n = _check_size(n, "n", allow_none=False)
+        if n is None:
+            raise ValueError("n is required")
+        n = check_positive_int(n, "n")
         limit = w if direction == "vertical" else h
         if n >= limit:
             raise ValueError(f"n must be smaller than the image's {direction} extent {limit}; got {n}")
@@ -418,8 +391,8 @@ class SeamCarver:
     # --------------------------------------------------------------------------- internals
     @staticmethod
     def _target(target, scale, size, tname, sname) -> int:
-        target = _check_size(target, tname)
-        scale = _check_scale(scale, sname)
+        target = check_positive_int(target, tname)
+        scale = check_positive_number(scale, sname)
         if target is not None and scale is not None:
             raise ValueError(f"give either {tname} or {sname}, not both")
         if target is not None:
@@ -475,11 +448,7 @@ class SeamCarver:
                 dh -= block
         if not vertical:
             state = state.transposed()
-        local = np.ascontiguousarray(state.valid("index"))
-        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
-        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
-                              local.shape[0], local.shape[1], out)
-        new_static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+        out, new_static, local = _carved(state, pixels)
         return out, new_static, local
 
     def _remove_marked(self, pixels, static, gradient_weight, progress=None):
@@ -504,11 +473,8 @@ class SeamCarver:
             state.remove(left, progress)
         if not vertical:
             state = state.transposed()
-        local = np.ascontiguousarray(state.valid("index"))
-        out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
-        kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
-                              local.shape[0], local.shape[1], out)
-        return out, np.ascontiguousarray(state.valid("static")), local
+        out, new_static, local = _carved(state, pixels)
+        return out, new_static, local
 
     def _enlarge(self, pixels, static, gradient_weight, dv: int, dh: int, progress=None):
         """Insert ``dv`` vertical then ``dh`` horizontal seams."""
@@ -548,6 +514,16 @@ class SeamCarver:
             kernels.insert_seams(static[:, :, None], mask, n, s_out, inserted)
             static = np.ascontiguousarray(s_out[:, :, 0])
         return new_pixels, static
+
+
+def _carved(state: _CarveState, pixels: np.ndarray):
+    """Output pixels (all channels), carved static map and source index of a finished state."""
+    local = np.ascontiguousarray(state.valid("index"))
+    out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
+    kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
+                          local.shape[0], local.shape[1], out)
+    static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+    return out, static, local
 
 
 def with_masks(static, keep, remove, shape):

@@ -105,6 +105,16 @@ def backward_cost(energy, cost, h, w):
         cur[w - 1] = min(prev[w - 2], prev[w - 1]) + row[w - 1]
 
 
+@njit(cache=True, inline="always")
+def _step_back(left, mid, right, c):
+    """Column in the row above: the cheapest parent, ties to the left, then the middle."""
+    if left <= mid and left <= right:
+        return c - 1
+    if not (right < mid):
+        return c
+    return c + 1
+
+
 @njit(cache=True)
 def backward_backtrack(cost, h, w, seam):
     """Trace the cheapest seam back from the last row; ties go left, then middle."""
@@ -118,14 +128,8 @@ def backward_backtrack(cost, h, w, seam):
     for i in range(h - 1, 0, -1):
         prev = cost[i - 1]
         left = prev[c - 1] if c > 0 else INF
-        mid = prev[c]
         right = prev[c + 1] if c < w - 1 else INF
-        if left <= mid and left <= right:
-            c = c - 1
-        elif not (right < mid):
-            c = c
-        else:
-            c = c + 1
+        c = _step_back(left, prev[c], right, c)
         seam[i - 1] = c
     return best
 
@@ -216,14 +220,8 @@ def forward_backtrack(gray, static, has_static, gradient_weight, cost, h, w, sea
         cl, cu, cr = _forward_terms(gray, static, has_static, gw, i, c, w)
         prev = cost[i - 1]
         left = prev[c - 1] + cl if c > 0 else INF
-        mid = prev[c] + cu
         right = prev[c + 1] + cr if c < w - 1 else INF
-        if left <= mid and left <= right:
-            c = c - 1
-        elif not (right < mid):
-            c = c
-        else:
-            c = c + 1
+        c = _step_back(left, prev[c] + cu, right, c)
         seam[i - 1] = c
     return best
 
