@@ -1,0 +1,219 @@
+"""The bad-input corpus: generated in memory by the tests, never committed as binaries.
+
+:func:`file_kinds` returns encoded files (name -> bytes and the decided outcome) that go
+through the library *and* the pipeline; :func:`array_kinds` returns in-memory inputs and
+impossible parameters that only the library can receive (arrays, masks, targets).
+
+Every kind has one decided outcome:
+
+* ``Expect.error(ErrorClass, "words")``: the library raises exactly that class with a message
+  containing the words; the pipeline writes an ``error`` row with ``error_type`` = the class
+  name and writes no output.
+* ``Expect.ok(size=(w, h), mode="RGB"|"RGBA", fmt="JPEG"|...)``: a correct result with that
+  output size, mode and format at ``scale=0.5``; the pipeline writes an ``ok`` row and that file.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from PIL import Image, ImageCms
+
+from compress_core.errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    TargetUnreachableError,
+    UnsupportedImageError,
+)
+
+SCALE = 0.5
+
+
+@dataclass(frozen=True)
+class Expect:
+    status: str                      # "ok" or "error"
+    error: Optional[type] = None
+    words: str = ""
+    size: Optional[Tuple[int, int]] = None
+    mode: Optional[str] = None
+    fmt: Optional[str] = None
+
+    @staticmethod
+    def err(cls, words=""):
+        return Expect("error", error=cls, words=words)
+
+    @staticmethod
+    def ok(size, mode="RGB", fmt=None):
+        return Expect("ok", size=size, mode=mode, fmt=fmt)
+
+    def describe(self) -> str:
+        if self.status == "error":
+            return f"error `{self.error.__name__}`"
+        return f"ok {self.size[0]}x{self.size[1]} {self.mode} {self.fmt or ''}".rstrip()
+
+
+@dataclass
+class Kind:
+    name: str                         # the kind, e.g. "truncated JPEG at 50%"
+    filename: str                     # file name in the corpus folder
+    data: bytes
+    expect: Expect
+    kwargs: Dict[str, Any] = field(default_factory=dict)   # extra library arguments
+
+
+def _enc(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _half(w: int, h: int) -> Tuple[int, int]:
+    return max(1, round(w * SCALE)), max(1, round(h * SCALE))
+
+
+def _patch_png_size(png: bytes, width: int, height: int) -> bytes:
+    """Declare another size in a PNG's IHDR chunk (with a correct CRC): a decompression bomb."""
+    assert png[12:16] == b"IHDR"
+    ihdr = bytearray(png[16:29])
+    ihdr[0:8] = struct.pack(">II", width, height)
+    crc = struct.pack(">I", zlib.crc32(b"IHDR" + bytes(ihdr)) & 0xFFFFFFFF)
+    return png[:16] + bytes(ihdr) + crc + png[33:]
+
+
+def _exif_oriented(photo: Image.Image, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _enc(photo, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def file_kinds(photo: Image.Image) -> List[Kind]:
+    """Encoded bad or unusual files. ``photo`` is a real RGB photo (about 256 px)."""
+    rng = np.random.default_rng(20261125)
+    photo = photo.convert("RGB").resize((96, 64), Image.LANCZOS)
+    w, h = photo.size
+    half = _half(w, h)
+    jpg, png, webp = _enc(photo, "JPEG", quality=90), _enc(photo, "PNG"), _enc(photo, "WEBP")
+    dec = ImageDecodeError
+    kinds: List[Kind] = [
+        Kind("zero bytes", "zero.jpg", b"", Expect.err(dec, "empty file")),
+    ]
+    for label, cut in [("10 bytes", 10), ("1/3", len(jpg) // 3), ("90%", int(len(jpg) * 0.9)),
+                       ("all but EOI", len(jpg) - 2)]:
+        kinds.append(Kind(f"truncated JPEG ({label})", f"trunc_{cut}.jpg", jpg[:cut],
+                          Expect.err(dec)))
+    for label, cut in [("signature only", 8), ("1/2", len(png) // 2), ("90%", int(len(png) * 0.9))]:
+        kinds.append(Kind(f"truncated PNG ({label})", f"trunc_{cut}.png", png[:cut],
+                          Expect.err(dec)))
+    # Every pixel is there, only the IEND chunk is missing: decoded (documented).
+    kinds.append(Kind("PNG without IEND", "no_iend.png", png[:-12], Expect.ok(half, fmt="PNG")))
+    for label, cut in [("20 bytes", 20), ("1/2", len(webp) // 2), ("90%", int(len(webp) * 0.9))]:
+        kinds.append(Kind(f"truncated WebP ({label})", f"trunc_{cut}.webp", webp[:cut],
+                          Expect.err(dec)))
+    noise = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    kinds += [
+        Kind("random bytes as .jpg", "random.jpg", noise, Expect.err(dec, "not a recognised")),
+        Kind("random bytes as .png", "random.png", noise[::-1], Expect.err(dec)),
+        Kind("JPEG header then garbage", "corrupt.jpg", jpg[:200] + noise,
+             Expect.err(dec)),
+        Kind("text file", "notes.txt", b"meeting notes, not a picture\n" * 30,
+             Expect.err(dec, "not a recognised")),
+        Kind("HTML saved as .jpg", "page.jpg",
+             b"<!doctype html><html><body><img src='x.jpg'></body></html>\n" * 10,
+             Expect.err(dec, "not a recognised")),
+        Kind("CMYK JPEG", "cmyk.jpg", _enc(photo.convert("CMYK"), "JPEG", quality=90),
+             Expect.ok(half, "RGB", "JPEG")),
+        Kind("16-bit PNG (I;16)", "deep16.png",
+             _enc(Image.fromarray((np.asarray(photo.convert("L"), np.uint16) * 257)), "PNG"),
+             Expect.ok(half, "RGB", "PNG")),
+        Kind("palette PNG with transparency", "palette_t.png",
+             _enc(photo.convert("P", palette=Image.ADAPTIVE, colors=16), "PNG", transparency=0),
+             Expect.ok(half, "RGBA", "PNG")),
+        Kind("LA PNG", "la.png", _enc(photo.convert("LA"), "PNG"), Expect.ok(half, "RGBA", "PNG")),
+        Kind("L (gray) JPEG", "gray.jpg", _enc(photo.convert("L"), "JPEG"),
+             Expect.ok(half, None, "JPEG")),
+        Kind("1-bit PNG", "bilevel.png", _enc(photo.convert("1"), "PNG"),
+             Expect.ok(half, None, "PNG")),
+        Kind("32-bit float TIFF (F)", "float.tif",
+             _enc(Image.fromarray(np.asarray(photo.convert("L"), np.float32) / 255.0), "TIFF"),
+             Expect.ok(half, "RGB", "JPEG")),
+    ]
+    frames = [photo, photo.transpose(Image.FLIP_LEFT_RIGHT), photo.convert("L").convert("RGB")]
+    kinds += [
+        Kind("animated GIF (first frame)", "anim.gif",
+             _enc(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100),
+             Expect.ok(half, "RGB", "JPEG")),
+        Kind("animated WebP (first frame)", "anim.webp",
+             _enc(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100),
+             Expect.ok(half, "RGB", "WEBP")),
+    ]
+    for o in range(1, 9):
+        upright = (w, h) if o <= 4 else (h, w)
+        kinds.append(Kind(f"EXIF orientation {o}", f"exif_{o}.jpg", _exif_oriented(photo, o),
+                          Expect.ok(_half(*upright), "RGB", "JPEG")))
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    kinds.append(Kind("embedded ICC profile", "icc.jpg",
+                      _enc(photo, "JPEG", quality=90, icc_profile=icc),
+                      Expect.ok(half, "RGB", "JPEG")))
+    for (sw, sh) in [(1, 1), (2, 2), (1, 50), (50, 1), (10000, 3)]:
+        img = Image.fromarray(rng.integers(0, 256, (sh, sw, 3), dtype=np.uint8))
+        kinds.append(Kind(f"{sw}x{sh} image", f"tiny_{sw}x{sh}.png", _enc(img, "PNG"),
+                          Expect.ok(_half(sw, sh), "RGB", "PNG")))
+    bomb = _patch_png_size(_enc(Image.new("RGB", (1, 1)), "PNG"), 100_000, 100_000)
+    kinds += [
+        Kind("decompression bomb header (100000x100000 PNG)", "bomb.png", bomb,
+             Expect.err(ImageTooLargeError, "pixels")),
+        Kind("over a low max_pixels (96x64 > 5000)", "over_limit.jpg", jpg,
+             Expect.err(ImageTooLargeError, "max_pixels"), {"max_pixels": 5000}),
+    ]
+    return kinds
+
+
+@dataclass
+class CallKind:
+    """An input only the library can receive, with its arguments and decided outcome."""
+
+    name: str
+    image: Any
+    kwargs: Dict[str, Any]
+    expect: Expect
+
+
+def array_kinds(photo: Image.Image) -> List[CallKind]:
+    photo = photo.convert("RGB").resize((96, 64), Image.LANCZOS)
+    arr = np.asarray(photo)
+    flt = arr.astype(np.float32) / 255.0
+    nan, inf = flt.copy(), flt.copy()
+    nan[3, 4, 1] = np.nan
+    inf[5, 6, 0] = np.inf
+    jpg = _enc(photo, "JPEG", quality=90)
+    s = {"scale": SCALE}
+    return [
+        CallKind("NaN in a float array", nan, s, Expect.err(UnsupportedImageError, "NaN")),
+        CallKind("inf in a float array", inf, s, Expect.err(UnsupportedImageError, "infinite")),
+        CallKind("float array in [0, 1]", flt, s, Expect.ok((48, 32), "RGB", "JPEG")),
+        CallKind("empty array (0x5x3)", np.zeros((0, 5, 3), np.uint8), s,
+                 Expect.err(UnsupportedImageError, "empty")),
+        CallKind("array with 2 channels", np.zeros((8, 8, 2), np.uint8), s,
+                 Expect.err(UnsupportedImageError, "shape")),
+        CallKind("keep_mask of the wrong shape", jpg,
+                 {**s, "keep_mask": np.ones((10, 10), bool)}, Expect.err(ValueError, "keep_mask")),
+        CallKind("remove_mask of the wrong shape", jpg,
+                 {"scale": SCALE, "method": "seam_carving", "remove_mask": np.ones((64, 95), bool)},
+                 Expect.err(ValueError, "remove_mask")),
+        CallKind("scale 0", jpg, {"scale": 0}, Expect.err(ValueError, "scale")),
+        CallKind("scale -1", jpg, {"scale": -1.0}, Expect.err(ValueError, "scale")),
+        CallKind("scale NaN", jpg, {"scale": float("nan")}, Expect.err(ValueError, "scale")),
+        CallKind("target_bytes 10 (below any encoding)", jpg, {"target_bytes": 10},
+                 Expect.err(TargetUnreachableError, "")),
+        CallKind("target_bytes 0", jpg, {"target_bytes": 0}, Expect.err(ValueError, "target_bytes")),
+        CallKind("target_width 0", jpg, {"target_width": 0}, Expect.err(ValueError, "target_width")),
+        CallKind("no target at all", jpg, {}, Expect.err(ValueError, "target")),
+        CallKind("unknown method", jpg, {**s, "method": "magic"}, Expect.err(ValueError, "method")),
+        CallKind("quality 0", jpg, {**s, "quality": 0}, Expect.err(ValueError, "quality")),
+        CallKind("max_pixels -1", jpg, {**s, "max_pixels": -1}, Expect.err(ValueError, "max_pixels")),
+    ]
