@@ -23,7 +23,7 @@ from .options import ImageFormat, parse_option
 
 __all__ = [
     "resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
-    "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE",
+    "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE", "check_quality",
 ]
 
 QUALITY_RANGE = {
@@ -96,7 +96,15 @@ def default_quality(fmt) -> Optional[int]:
     return QUALITY_RANGE[fmt][2] if fmt in QUALITY_RANGE else None
 
 
-def _check_quality(fmt: ImageFormat, quality) -> Optional[int]:
+def check_quality(fmt, quality) -> Optional[int]:
+    """``quality`` validated for ``fmt`` (its default when None; None for PNG).
+
+    Raises
+    ------
+    ValueError
+        Out of the format's range or not an integer.
+    """
+    fmt = parse_option(ImageFormat, fmt, "format")
     if fmt not in QUALITY_RANGE:
         return None
     lo, hi, default = QUALITY_RANGE[fmt]
@@ -117,7 +125,7 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         Unknown format or quality out of the format's range.
     """
     fmt = resolve_format(fmt)
-    quality = _check_quality(fmt, quality)
+    quality = check_quality(fmt, quality)
     img = to_pil(pixels)
     if fmt is ImageFormat.JPEG and img.mode == "RGBA":
         background = Image.new("RGB", img.size, (255, 255, 255))
@@ -172,7 +180,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
             raise _unreachable(len(data), target_bytes, pixels, fmt, None)
         return data, None
     lo, hi, default = QUALITY_RANGE[fmt]
-    hi = _check_quality(fmt, max_quality) if max_quality is not None else default
+    hi = check_quality(fmt, max_quality) if max_quality is not None else default
     data = encode(pixels, fmt, hi, **meta)
     if len(data) <= target_bytes:
         return data, hi

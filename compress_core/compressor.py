@@ -18,7 +18,7 @@ from .energy.base import EnergyFunction
 from .errors import TargetUnreachableError
 from .hybrid import HybridPolicy, resample, retarget
 from .images import load_image, to_pil
-from .options import ImageFormat, Method, parse_option
+from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
 from .energy.base import CarvingTerms
 from .seams.carver import SeamCarver, check_mask, with_masks
@@ -229,8 +229,7 @@ class SemanticCompressor:
                             f"(e.g. GradientEnergyFunction()); got {type(energy_function).__name__}")
         self.energy_function = energy_function if energy_function is not None else _default_energy()
         self.quality_metric = parse_option(QualityMetric, quality_metric, "quality_metric")
-        self.energy_mode = energy_mode
-        SeamCarver(energy_mode=energy_mode)  # validates energy_mode
+        self.energy_mode = parse_option(EnergyMode, energy_mode, "energy_mode")
         self.policy = policy or HybridPolicy()
         self.max_pixels = check_positive_int(max_pixels, "max_pixels")
 
@@ -321,7 +320,7 @@ class SemanticCompressor:
         else:
             fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
         if quality is not None:
-            codec.encode(np.zeros((1, 1, 3), np.uint8), fmt, quality)  # validates the range
+            codec.check_quality(fmt, quality)
 
         pixels = loaded.pixels
         h0, w0 = pixels.shape[:2]
@@ -374,7 +373,7 @@ class SemanticCompressor:
                     "scale": scale, "preserve_aspect": bool(preserve_aspect),
                     "target_width": target_width, "target_height": target_height,
                     "format": fmt.value, "quality": quality,
-                    "energy_mode": SeamCarver(energy_mode=self.energy_mode).energy_mode.value},
+                    "energy_mode": self.energy_mode.value},
             source=loaded.source,
             input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
             icc_profile=loaded.icc_profile,
