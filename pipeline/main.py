@@ -69,7 +69,8 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     files = matched["files"] | "DistributeImages" >> beam.Reshuffle()
     out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(
         job.settings, job.output, job.run_id, skip_existing=job.skip_existing,
-        storage_options=so, worker_threads=job.worker_threads)
+        storage_options=so, worker_threads=job.worker_threads,
+        max_seconds_per_image=job.max_seconds_per_image)
     _ = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
                                                        num_shards=job.manifest_shards)
     _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id)

@@ -56,6 +56,8 @@ class JobOptions:
         Threads per worker process for torch/numba (None: automatic).
     manifest_shards : int
         Number of manifest part files (0: the runner decides).
+    max_seconds_per_image : float or None
+        Per-image compression time budget; longer images become ``TimeoutError`` rows.
     """
 
     inputs: Tuple[str, ...]
@@ -70,6 +72,7 @@ class JobOptions:
     storage_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     worker_threads: Optional[int] = None
     manifest_shards: int = 0
+    max_seconds_per_image: Optional[float] = None
 
 
 def _positive_int(text: str) -> int:
@@ -157,7 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", default="auto", choices=["auto", "jpeg", "webp", "png", "avif"])
     c.add_argument("--quality", type=int, default=None, help="Encoder quality 1-100.")
     c.add_argument("--max_pixels", type=_positive_int, default=None,
-                   help="Refuse inputs with more pixels (default: the library's limit).")
+                   help="Refuse inputs with more pixels (default: the library's limit, "
+                   "Pillow's MAX_IMAGE_PIXELS = 89,478,485).")
+    c.add_argument("--max_seconds_per_image", type=_positive_float, default=None,
+                   metavar="SECONDS",
+                   help="Time budget of one image's compression; a longer one becomes an error "
+                   "row with error_type TimeoutError (default: no budget).")
     c.add_argument("--energy_mode", default="backward", choices=["backward", "forward"],
                    help="Seam cost of seam carving (default %(default)s).")
     c.add_argument("--quality_metric", default="perceptual", choices=["perceptual", "psnr"],
@@ -219,5 +227,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         storage_options=args.storage_options,
         worker_threads=args.worker_threads,
         manifest_shards=args.manifest_shards,
+        max_seconds_per_image=args.max_seconds_per_image,
     )
     return job, beam_argv

@@ -398,12 +398,43 @@ def _limit_numba_threads(n: int) -> None:
         numba.set_num_threads(n)
 
 
+def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None):
+    """``fn()`` on a daemon thread; :class:`TimeoutError` if it takes longer than ``seconds``.
+
+    Python cannot stop a running thread, so a runaway call is *abandoned*: its result is
+    dropped when it ends, and it keeps its CPU until then (the row is an error now; the worker
+    goes on with the next image).
+    """
+    box: Dict[str, Any] = {}
+
+    def target():
+        try:
+            if worker_threads:
+                _limit_torch_threads(worker_threads)
+                _limit_numba_threads(worker_threads)
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="compress-with-budget", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"compressing took longer than the per-image budget of {seconds:g} s "
+                           "(--max_seconds_per_image); the image was abandoned")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 class _CompressImage(beam.DoFn):
     """ImageBytes -> CompressedImage; the engine is built lazily, once per worker process."""
 
     def __init__(self, settings: CompressSettings, run_id: str,
-                 worker_threads: Optional[int] = None, shared: Optional[Shared] = None):
+                 worker_threads: Optional[int] = None, shared: Optional[Shared] = None,
+                 max_seconds: Optional[float] = None):
         self._settings = settings
+        self._max_seconds = max_seconds
         self._run_id = run_id
         self._worker_threads = worker_threads
         self._shared = shared or Shared()
@@ -460,7 +491,13 @@ class _CompressImage(beam.DoFn):
                 input_bytes=len(item.data), input_sha256=digest))
             return
         try:
-            result = self._engine.compressor.compress(item.data, **self._settings.compress_kwargs())
+            compress = self._engine.compressor.compress
+            kwargs = self._settings.compress_kwargs()
+            if self._max_seconds:
+                result = _call_with_budget(lambda: compress(item.data, **kwargs),
+                                           self._max_seconds, self._worker_threads)
+            else:
+                result = compress(item.data, **kwargs)
             output_uri = item.output_uri
             if not output_uri.endswith(result.extension):
                 # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
@@ -539,6 +576,9 @@ class CompressImages(beam.PTransform):
         ``{protocol: fsspec kwargs}``.
     worker_threads : int, optional
         Threads per worker process for torch and the numba kernels (``None``: library defaults).
+    max_seconds_per_image : float, optional
+        Time budget of one image's compression; a longer one becomes an ``error`` row with
+        ``error_type="TimeoutError"`` (``None``: no budget).
 
     Returns
     -------
@@ -549,8 +589,10 @@ class CompressImages(beam.PTransform):
 
     def __init__(self, settings: CompressSettings, output: str, run_id: str,
                  skip_existing: bool = False, storage_options: Optional[Mapping] = None,
-                 worker_threads: Optional[int] = None):
+                 worker_threads: Optional[int] = None,
+                 max_seconds_per_image: Optional[float] = None):
         super().__init__()
+        self._max_seconds = max_seconds_per_image
         self._settings = settings
         self._output = output.rstrip("/")
         self._run_id = run_id
@@ -570,7 +612,7 @@ class CompressImages(beam.PTransform):
         read = planned.todo | "ReadImages" >> beam.ParDo(_ReadImage(so)).with_outputs(
             FAILED, main="ok")
         compressed = read.ok | "CompressImage" >> beam.ParDo(
-            _CompressImage(s, run_id, self._worker_threads)).with_outputs(FAILED, main="ok")
+            _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds)).with_outputs(FAILED, main="ok")
         written = compressed.ok | "WriteImages" >> beam.ParDo(_WriteImage(so)).with_outputs(
             FAILED, main="ok")
         failure_parts = [planned[FAILED], read[FAILED], compressed[FAILED], written[FAILED]]

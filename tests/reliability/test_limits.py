@@ -1,0 +1,93 @@
+"""Limits in the batch job: the per-image time budget and the pixel limit (``--max_pixels``)."""
+import io
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core import SemanticCompressor
+
+FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
+        "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def _png(w, h, seed=0):
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, photo_files,
+                                                       write_tree, run_job, read_manifest,
+                                                       reliability_log):
+    runaway = _png(64, 48, seed=1)      # made "runaway" below: its compression never ends
+    too_big = _png(400, 400, seed=2)    # 160,000 pixels > --max_pixels 100000
+    files = {**photo_files, "runaway.png": runaway, "too_big.png": too_big}
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_tree(inp, files)
+
+    release = threading.Event()
+    original = SemanticCompressor.compress
+
+    def compress(self, image, *args, **kwargs):
+        if isinstance(image, (bytes, bytearray)) and bytes(image) == runaway:
+            release.wait(120)           # a runaway image: blocks until the test ends
+        return original(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(SemanticCompressor, "compress", compress)
+    start = time.monotonic()
+    try:
+        _, summary = run_job(["--input", str(inp), "--output", str(out), "--run_id", "limits",
+                              "--max_seconds_per_image", "2", "--max_pixels", "100000", *FAST])
+    finally:
+        release.set()
+    wall = time.monotonic() - start
+
+    rows = {os.path.relpath(r["input_uri"], str(inp)): r
+            for r in read_manifest(str(out / "_manifest"), run_id="limits")}
+    assert sorted(rows) == sorted(files)
+    r = rows["runaway.png"]
+    assert (r["status"], r["error_type"]) == ("error", "TimeoutError"), r
+    assert "per-image budget of 2 s" in r["error_message"]
+    assert not os.path.exists(r["output_uri"])
+    r2 = rows["too_big.png"]
+    assert (r2["status"], r2["error_type"]) == ("error", "ImageTooLargeError"), r2
+    assert "100,000" in r2["error_message"] and "max_pixels" in r2["error_message"]
+    for name in photo_files:
+        assert rows[name]["status"] == "ok", rows[name]
+        assert os.path.getsize(rows[name]["output_uri"]) == rows[name]["output_bytes"]
+    assert (summary.ok, summary.failed) == (len(photo_files), 2)
+    assert wall < 60   # the runaway image held the job for its budget, not for 120 s
+    sec = "Limits"
+    reliability_log.add(sec, "pipeline", "runaway image (compression never returns), "
+                        "--max_seconds_per_image 2", 1, "error row `TimeoutError`",
+                        f"error row `{r['error_type']}`; job finished in {wall:.1f} s", True)
+    reliability_log.add(sec, "pipeline", "400x400 image over --max_pixels 100000", 1,
+                        "error row `ImageTooLargeError`", f"error row `{r2['error_type']}`", True)
+    reliability_log.add(sec, "pipeline", "real photos in the same run", len(photo_files),
+                        "ok rows", f"{len(photo_files)} ok", True)
+
+
+def test_max_seconds_per_image_is_validated():
+    from pipeline.options import parse_args
+
+    job, _ = parse_args(["--input", "x", "--output", "/tmp/o", "--max_seconds_per_image", "1.5"])
+    assert job.max_seconds_per_image == 1.5
+    assert parse_args(["--input", "x", "--output", "/tmp/o"])[0].max_seconds_per_image is None
+    for bad in ("0", "-1", "inf", "soon"):
+        with pytest.raises(SystemExit):
+            parse_args(["--input", "x", "--output", "/tmp/o", "--max_seconds_per_image", bad])
+
+
+def test_budget_helper_passes_results_and_errors_through():
+    from transforms.compress import _call_with_budget
+
+    assert _call_with_budget(lambda: 42, 5) == 42
+    with pytest.raises(KeyError):
+        _call_with_budget(lambda: {}["x"], 5)
+    with pytest.raises(TimeoutError, match="budget of 0.2 s"):
+        _call_with_budget(lambda: time.sleep(3), 0.2)
