@@ -85,3 +85,58 @@ def test_dofn_failing_first_attempt_is_retried_without_duplicates(tmp_path, monk
                         f"{retried} retried attempts; {len(rows)} rows for {len(files)} inputs, "
                         f"{len(images)} outputs for {len(photo_files)} photos", True)
     reliability_log.tally("images lost", len(photo_files) - len(ok))
+
+
+# --------------------------------------------------------------------------- flaky S3
+
+
+def test_s3_answering_500_and_503_loses_no_image(s3_server, s3_storage_options, s3_bucket,
+                                                 photo_files, bad_files, run_job,
+                                                 read_manifest, reliability_log):
+    """A proxy in front of moto answers every third new request with HTTP 500 or 503 (only the
+    first attempt of each method+path, so the faults are bounded); s3fs (images) and Beam's S3
+    file system (manifest, dead letters) retry, and every image arrives."""
+    import s3fs
+
+    direct = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    files = {**photo_files, **bad_files}
+    for rel, data in files.items():
+        direct.pipe_file(f"{s3_bucket}/in/{rel}", data)
+    counter = {"n": 0}
+    lock = threading.Lock()
+
+    def flaky(method, path, headers, length, seen):
+        if seen:
+            return None
+        with lock:
+            counter["n"] += 1
+            n = counter["n"]
+        if n % 3 == 0:
+            return 503 if n % 2 else 500
+        return None
+
+    with FaultProxy(s3_server, flaky) as proxy:
+        args = [f"--s3_endpoint_url={proxy.url}", "--s3_access_key_id=testing",
+                "--s3_secret_access_key=testing", "--s3_region_name=us-east-1"]
+        _, summary = run_job(["--input", f"s3://{s3_bucket}/in", "--output",
+                              f"s3://{s3_bucket}/out", "--run_id", "flaky", *FAST,
+                              "--direct_running_mode=in_memory", *args])
+        faults = proxy.count(500) + proxy.count(503)
+        requests = len(proxy.log)
+    rows = read_manifest(f"s3://{s3_bucket}/out/_manifest", s3_storage_options, run_id="flaky")
+    per_input = collections.Counter(r["input_uri"].split("/in/", 1)[1] for r in rows)
+    assert per_input == collections.Counter(list(files))
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert {r["input_uri"].split("/in/", 1)[1] for r in ok} == set(photo_files)
+    assert all(r["error_type"] == "ImageDecodeError" for r in rows if r["status"] == "error")
+    direct.invalidate_cache()
+    for r in ok:
+        assert direct.size(r["output_uri"]) == r["output_bytes"]
+    assert faults >= 5, (faults, requests)
+    assert (summary.ok, summary.failed) == (len(photo_files), len(bad_files))
+    reliability_log.add("Fault injection", "pipeline (S3 via fault proxy)",
+                        "every 3rd new request answered HTTP 500/503", len(files),
+                        "retried; every photo ok, bad files error rows",
+                        f"{faults} faults in {requests} requests; {len(ok)}/{len(photo_files)} "
+                        f"photos ok, {len(rows)} rows", True)
+    reliability_log.tally("images lost", len(photo_files) - len(ok))
