@@ -140,3 +140,95 @@ def test_s3_answering_500_and_503_loses_no_image(s3_server, s3_storage_options, 
                         f"{faults} faults in {requests} requests; {len(ok)}/{len(photo_files)} "
                         f"photos ok, {len(rows)} rows", True)
     reliability_log.tally("images lost", len(photo_files) - len(ok))
+
+
+# --------------------------------------------------------------------------- SIGKILL + rerun
+
+_SLOW_JOB = """
+import sys, time
+from compress_core import SemanticCompressor
+_orig = SemanticCompressor.compress
+def _slow(self, *a, **k):          # 0.25 s more per image, so that the kill lands mid-run
+    time.sleep(0.25)
+    return _orig(self, *a, **k)
+SemanticCompressor.compress = _slow
+from pipeline.main import run
+run(sys.argv[1:], save_main_session=False)
+"""
+
+
+def test_sigkill_mid_run_then_skip_existing_rerun(tmp_path, photo_files, bad_files, write_tree,
+                                                  run_job, read_manifest, reliability_log):
+    """Kill the job (SIGKILL, its whole process group) once some outputs exist, rerun with
+    ``--skip_existing``.
+
+    *Union of the manifests*: every row of every ``run_id=`` partition under the manifest
+    folder. The killed run dies before its manifest step commits (Beam writes parts to
+    ``_beam_temp`` and renames them into the partition only when the step finishes), so it
+    contributes no rows; the union must then hold every input exactly once: photos ``ok``
+    (redone) or ``skipped`` (finished before the kill), bad files ``error``. Every photo has
+    exactly one complete output file.
+    """
+    photos = {f"set{i}/{name}": data for i in range(3) for name, data in photo_files.items()}
+    files = {**photos, "bad/empty.jpg": bad_files["empty.jpg"],
+             "bad/truncated.jpg": bad_files["truncated.jpg"]}
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_tree(inp, files)
+    args = ["--input", str(inp), "--output", str(out), *FAST,
+            "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_JOB, *args, "--run_id", "killed"],
+                            cwd=root, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 150
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.isdir(out) and len(_images(out)) >= 3:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the job ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    done_at_kill = [f for f in _images(out) if not os.path.basename(f).startswith(".")]
+    temp_left = [f for f in _images(out) if os.path.basename(f).startswith(".")]
+    assert 3 <= len(done_at_kill) < len(photos)
+    for f in done_at_kill:                      # what exists at a final name is complete
+        with Image.open(out / f) as im:
+            im.load()
+    killed_parts = _files(out / "_manifest" / "run_id=killed") \
+        if (out / "_manifest" / "run_id=killed").exists() else []
+    assert killed_parts == []
+
+    _, summary = run_job([*args, "--run_id", "rerun", "--skip_existing"])
+    union = read_manifest(str(out / "_manifest"))
+    per_input = collections.Counter(os.path.relpath(r["input_uri"], str(inp)) for r in union)
+    assert per_input == collections.Counter(list(files)), "each input exactly once"
+    status = {os.path.relpath(r["input_uri"], str(inp)): r for r in union}
+    assert all(status[n]["status"] in ("ok", "skipped") for n in photos)
+    assert all(status[n]["status"] == "error" for n in files if n.startswith("bad/"))
+    assert summary.skipped == len(done_at_kill)
+    assert summary.ok == len(photos) - len(done_at_kill)
+    final = [f for f in _images(out) if not os.path.basename(f).startswith(".")]
+    assert len(final) == len(photos)                                # one output per photo
+    for n in photos:
+        r = status[n]
+        assert os.path.getsize(r["output_uri"]) == r["output_bytes"]
+        with Image.open(r["output_uri"]) as im:
+            im.load()
+    reliability_log.add("Fault injection", "pipeline (subprocess, in_memory)",
+                        "job SIGKILLed mid-run, rerun with --skip_existing", len(files),
+                        "each input once in the union of manifests (ok/skipped/error); "
+                        "one complete output per photo",
+                        f"killed with {len(done_at_kill)}/{len(photos)} outputs written, "
+                        f"{len(temp_left)} hidden temp files left, 0 manifest parts; rerun: "
+                        f"{summary.skipped} skipped, {summary.ok} ok, {summary.failed} error; "
+                        f"{len(final)} outputs", True)
+    reliability_log.tally("images lost", len(photos) - len(final))
+    reliability_log.tally("crashes", 0)
