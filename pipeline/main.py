@@ -168,8 +168,7 @@ def _worker_thread_env(options: PipelineOptions, threads: Optional[int]):
     """Thread limits for the DirectRunner's worker processes, through their environment.
 
     ``multi_processing`` workers are child processes started during ``run()``; with
-    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``NUMBA_NUM_THREADS`` /
-    ``SEMANTIC_COMPRESS_THREADS`` (the library's seam kernels) set they never start more
+    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``NUMBA_NUM_THREADS`` set they never start more
     threads than their share of the cores (OpenMP teams of several threads per worker on a busy
     machine spin-wait for each other and run many times slower). The launcher's environment is
     restored afterwards.
@@ -179,8 +178,7 @@ def _worker_thread_env(options: PipelineOptions, threads: Optional[int]):
             or not _is_direct_runner(options):
         yield
         return
-    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-             "SEMANTIC_COMPRESS_THREADS")
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
     saved = {k: os.environ.get(k) for k in names}
     os.environ.update({k: str(threads) for k in names})
     try:

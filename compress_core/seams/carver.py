@@ -25,7 +25,6 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-import numba
 import numpy as np
 
 from ..energy.base import EnergyFunction
@@ -75,46 +74,6 @@ class CarveResult:
         return kept.reshape(shape)
 
 
-_SHIFT_THREADS = None
-
-
-def _others_running() -> float:
-    """Runnable tasks on the machine right now, besides this one.
-
-    From ``/proc/loadavg``'s instantaneous ``running/total`` field (the reader counts itself);
-    where that is missing, the 1-minute load average (which lags, and counts our own recent work).
-    """
-    try:
-        with open("/proc/loadavg") as fh:
-            return max(0, int(fh.read().split()[3].split("/")[0]) - 1)
-    except (OSError, ValueError, IndexError):
-        try:
-            return max(0.0, os.getloadavg()[0] - 1.0)
-        except OSError:
-            return 0.0
-
-
-def _shift_threads() -> int:
-    """Threads for the per-seam row shifts.
-
-    The shifts run in a parallel region once per seam, which pays only when every thread gets
-    a core: on a busy machine one descheduled thread stalls the region (measured: 15x slower
-    per seam with the other core loaded). So: ``SEMANTIC_COMPRESS_THREADS`` if set; else Numba's
-    thread count when its threading layer is fast (OpenMP/TBB) and enough cores are idle right
-    now; else 1 (serial). Beam workers set Numba to one thread.
-    """
-    global _SHIFT_THREADS
-    forced = os.environ.get("SEMANTIC_COMPRESS_THREADS")
-    if forced:
-        return max(1, int(forced))
-    if _SHIFT_THREADS is None:
-        _SHIFT_THREADS = kernels.shift_threads()
-    threads = min(_SHIFT_THREADS, numba.get_num_threads())
-    if threads > 1 and (os.cpu_count() or 1) - _others_running() < threads:
-        return 1
-    return threads
-
-
 class _CarveState:
     """Working arrays of one image in one orientation (vertical seams along axis 1)."""
 
@@ -133,10 +92,11 @@ class _CarveState:
         self.energy = np.empty(self.gray.shape, dtype=np.float32)
         self.cost = np.empty(self.gray.shape, dtype=np.float32)
         self.cost_valid = False
+        self.off = np.zeros(self.h, dtype=np.int32)
         self.seam = np.empty(self.h, dtype=np.int32)
         if not self.forward:
-            kernels.fill_energy(self.gray, self.static, self.has_static, self.gradient_weight,
-                                self.energy, self.h, self.w)
+            kernels.fill_energy(self.gray, self.off, self.static, self.has_static,
+                                self.gradient_weight, self.energy, self.h, self.w)
 
     def remove(self, n: int, progress=None, costs_out=None) -> np.ndarray:
         """Remove ``n`` vertical seams; return their flat source indices (n, h).
@@ -146,14 +106,14 @@ class _CarveState:
         removed = np.empty((n, self.h), dtype=np.int32)
         costs = np.empty(n, dtype=np.float32) if costs_out is None else costs_out
         chunk = n if progress is None else max(1, math.ceil(n / 50))
-        threads = _shift_threads()
         done = 0
         while done < n:
             step = min(chunk, n - done)
             self.w = kernels.carve_vertical(
                 self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
-                self.energy, self.index, self.cost, self.cost_valid, self.seam, self.w, step,
-                removed[done:done + step], costs[done:done + step], threads,
+                self.energy, self.index, self.cost, self.cost_valid, self.off, self.seam,
+                self.w, step,
+                removed[done:done + step], costs[done:done + step],
             )
             self.cost_valid = True
             done += step
@@ -164,32 +124,36 @@ class _CarveState:
     def cheapest_cost(self) -> float:
         """Cost of the cheapest seam (fills the cumulative cost map for the next removal)."""
         cost = float(kernels.cheapest_seam_cost(
-            self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
-            self.energy, self.cost, self.w))
+            self.gray, self.off, self.static, self.has_static, self.gradient_weight,
+            self.forward, self.energy, self.cost, self.w))
         self.cost_valid = True
         return cost
 
     def transposed(self) -> "_CarveState":
-        """The same valid region, transposed (horizontal seams become vertical)."""
-        w = self.w
+        """The same logical image, transposed (horizontal seams become vertical)."""
         state = _CarveState.__new__(_CarveState)
-        state.gray = np.ascontiguousarray(self.gray[:, :w].T)
+        state.gray = np.ascontiguousarray(self.valid("gray").T)
         state.has_static = self.has_static
-        state.static = (np.ascontiguousarray(self.static[:, :w].T) if self.has_static
+        state.static = (np.ascontiguousarray(self.valid("static").T) if self.has_static
                         else self.static)
-        state.index = np.ascontiguousarray(self.index[:, :w].T)
+        state.index = np.ascontiguousarray(self.valid("index").T)
         state.gradient_weight = self.gradient_weight
         state.forward = self.forward
         state.h, state.w = state.gray.shape
         # Sobel L1 is symmetric under transposition, so the maintained energy carries over.
-        state.energy = np.ascontiguousarray(self.energy[:, :w].T)
+        state.energy = np.ascontiguousarray(self.valid("energy").T)
         state.cost = np.empty(state.gray.shape, dtype=np.float32)
         state.cost_valid = False
+        state.off = np.zeros(state.h, dtype=np.int32)
         state.seam = np.empty(state.h, dtype=np.int32)
         return state
 
     def valid(self, name: str) -> np.ndarray:
-        return getattr(self, name)[:, :self.w]
+        """The logical image of one working array, as a new contiguous (h, w) array."""
+        array = getattr(self, name)
+        out = np.empty((self.h, self.w), dtype=array.dtype)
+        kernels.compact(array, self.off, self.w, out)
+        return out
 
 
 def check_mask(mask, shape, name) -> Optional[np.ndarray]:
@@ -518,11 +482,11 @@ class SeamCarver:
 
 def _carved(state: _CarveState, pixels: np.ndarray):
     """Output pixels (all channels), carved static map and source index of a finished state."""
-    local = np.ascontiguousarray(state.valid("index"))
+    local = state.valid("index")
     out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
     kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
                           local.shape[0], local.shape[1], out)
-    static = np.ascontiguousarray(state.valid("static")) if state.has_static else None
+    static = state.valid("static") if state.has_static else None
     return out, static, local
 
 
