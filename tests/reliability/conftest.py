@@ -77,7 +77,7 @@ class ReliabilityLog:
         for k, v in self.figures.items():
             lines.append(f"| {k} | {v} |")
         lines.append("")
-        sections = []
+        sections = [sec for sec in _SECTION_ORDER if any(r.section == sec for r in self.records)]
         for r in self.records:
             if r.section not in sections:
                 sections.append(r.section)
@@ -104,6 +104,8 @@ class ReliabilityLog:
         return out
 
 
+_SECTION_ORDER = ("Bad inputs: library", "Bad inputs: pipeline (one DirectRunner run)", "Limits",
+                  "Atomic outputs", "Fault injection", "Failed tests")
 _LOG = ReliabilityLog()
 
 
@@ -111,6 +113,13 @@ _LOG = ReliabilityLog()
 def reliability_log(request):
     """The session's :class:`ReliabilityLog`; written to README.md when the session ends."""
     yield _LOG
+
+
+def pytest_runtest_logreport(report):
+    """A failed reliability test shows in the table (its own rows may be missing)."""
+    if report.failed and "tests/reliability/" in report.nodeid.replace("\\", "/"):
+        _LOG.add("Failed tests", report.when, report.nodeid.split("::")[-1], 0, "pass",
+                 "FAILED", False)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -104,3 +104,48 @@ def test_gcs_upload_cut_midway_leaves_nothing(gcs_server, gcs_storage_options, g
                         "upload cut after half its body, every attempt", 1,
                         "error raised, nothing at the object name",
                         f"error after {cuts} cut attempts; object absent", True)
+
+
+def test_pipeline_write_cut_midway_on_s3_is_an_error_row_and_leaves_nothing(
+        s3_server, s3_storage_options, s3_bucket, photo_files, run_job, read_manifest,
+        reliability_log):
+    """In the job: every upload of one output is cut midway; that input becomes an ``error``
+    row from the ``write`` stage with nothing at its output key, every other photo is ok."""
+    import json
+
+    import s3fs
+
+    direct = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    for rel, data in photo_files.items():
+        direct.pipe_file(f"{s3_bucket}/in/{rel}", data)
+
+    def cut_astronaut(method, path, headers, length, seen):
+        return "cut" if method == "PUT" and "/out/astronaut." in path else None
+
+    with FaultProxy(s3_server, cut_astronaut) as proxy:
+        so = {"s3": {"config_kwargs": {"retries": {"max_attempts": 2, "mode": "standard"}}}}
+        _, summary = run_job([
+            "--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out",
+            "--run_id", "cut", "--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
+            "--direct_running_mode=in_memory", f"--s3_endpoint_url={proxy.url}",
+            "--s3_access_key_id=testing", "--s3_secret_access_key=testing",
+            "--s3_region_name=us-east-1", "--storage_options", json.dumps(so)])
+        cuts = proxy.count("cut")
+    rows = {r["input_uri"].split("/in/", 1)[1]: r
+            for r in read_manifest(f"s3://{s3_bucket}/out/_manifest", s3_storage_options,
+                                   run_id="cut")}
+    assert sorted(rows) == sorted(photo_files)
+    bad = rows["astronaut.jpg"]
+    assert bad["status"] == "error" and bad["output_bytes"] is None, bad
+    direct.invalidate_cache()
+    assert not direct.exists(bad["output_uri"])
+    assert not [k for k in direct.find(f"{s3_bucket}/out") if "/astronaut." in k]
+    for name, r in rows.items():
+        if name != "astronaut.jpg":
+            assert r["status"] == "ok" and direct.size(r["output_uri"]) == r["output_bytes"]
+    assert cuts >= 1 and (summary.ok, summary.failed) == (len(photo_files) - 1, 1)
+    reliability_log.add("Atomic outputs", "pipeline (S3 via fault proxy)",
+                        "every upload of one output cut midway", len(photo_files),
+                        "error row (write stage), nothing at its key; others ok",
+                        f"error row `{bad['error_type']}` after {cuts} cut attempts; key absent; "
+                        f"{summary.ok} others ok", True)

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from _reliability_corpus import SCALE, array_kinds, file_kinds
+from compress_core.errors import SemanticCompressError
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", str(SCALE),
         "--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -24,6 +25,10 @@ FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", str(SCALE),
 #: energy at scale 0.5 in a fresh process (measured about 2.2 GiB on the 2-core dev machine:
 #: the RGB pixels are 137 MiB; decode, energy, DP tables and the carved copies add up to ~16x).
 LARGE_PHOTO_RSS_LIMIT_MIB = 3072
+
+#: A library call "crashes" when it raises anything but the documented typed errors
+#: (the library's own classes, and ValueError / TypeError for invalid parameters).
+_TYPED = (SemanticCompressError, ValueError, TypeError)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,7 @@ def test_library_on_every_file_kind(compressor, corpus, reliability_log):
                                          **{"scale": SCALE, **kind.kwargs})
         except Exception as exc:  # noqa: BLE001 - compared with the decision below
             got = f"{type(exc).__name__}: {exc}"
+            reliability_log.tally("crashes", not isinstance(exc, _TYPED))
             ok = (exp.status == "error" and type(exc) is exp.error
                   and exp.words.lower() in str(exc).lower() and len(str(exc)) > 10)
         else:
@@ -89,6 +95,7 @@ def test_library_on_arrays_masks_and_impossible_targets(compressor, sample_photo
             result = compressor.compress(kind.image, show_progress=False, **kind.kwargs)
         except Exception as exc:  # noqa: BLE001
             got = f"{type(exc).__name__}: {exc}"
+            reliability_log.tally("crashes", not isinstance(exc, _TYPED))
             ok = (exp.status == "error" and isinstance(exc, exp.error)
                   and (exp.error is not ValueError or type(exc) is ValueError)
                   and exp.words.lower() in str(exc).lower())

@@ -82,7 +82,7 @@ def test_dofn_failing_first_attempt_is_retried_without_duplicates(tmp_path, monk
     reliability_log.add("Fault injection", "pipeline (BundleBasedDirectRunner)",
                         "write step raises after writing, first attempt, 2 chosen inputs",
                         len(files), "bundle retried; one output and one row per input",
-                        f"{retried} retried attempts; {len(rows)} rows for {len(files)} inputs, "
+                        f"{retried} extra attempts of the chosen inputs; {len(rows)} rows for {len(files)} inputs, "
                         f"{len(images)} outputs for {len(photo_files)} photos", True)
     reliability_log.tally("images lost", len(photo_files) - len(ok))
 
