@@ -15,7 +15,7 @@ import textwrap
 import pytest
 from PIL import Image
 
-from _reliability_corpus import SCALE, array_kinds, file_kinds
+from _reliability_corpus import SCALE, array_kinds, exif_oriented, file_kinds
 from compress_core.errors import SemanticCompressError
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", str(SCALE),
@@ -180,6 +180,30 @@ def test_pipeline_on_the_whole_corpus_with_real_photos(tmp_path, corpus, photo_f
     assert (summary.ok, summary.failed, summary.skipped) == (len(files) - n_err, n_err, 0)
     reliability_log.tally("partial outputs", len(written - expected_files))
     reliability_log.tally("images lost", sum(1 for v in by_rel.values() if not v))
+
+
+def test_every_exif_orientation_decodes_upright(sample_photos, reliability_log):
+    """Not only the size: the pixels of all 8 orientations match the upright picture."""
+    import numpy as np
+
+    from compress_core import load_image
+
+    upright = sample_photos["astronaut"].convert("RGB").resize((96, 64), Image.LANCZOS)
+    ref = np.asarray(upright, dtype=np.float64)
+    worst = 0.0
+    for o in range(1, 9):
+        loaded = load_image(exif_oriented(upright, o))
+        assert loaded.size == (96, 64), o
+        diff = float(np.abs(loaded.pixels.astype(np.float64) - ref).mean())
+        worst = max(worst, diff)
+        assert diff < 4.0, (o, diff)       # JPEG noise only; a wrong rotation gives ~50
+        assert loaded.exif                  # kept, with the tag reset so that viewers do not
+        exif = Image.Exif()                 # rotate the output again
+        exif.load(loaded.exif)
+        assert exif.get(0x0112, 1) == 1 and exif.get(0x010F) == "ReliabilityCam", (o, dict(exif))
+    reliability_log.add("Bad inputs: library", "library", "EXIF orientations 1-8: pixels upright",
+                        8, "all decode to the upright picture",
+                        f"mean abs difference to the upright picture <= {worst:.2f} / 255", True)
 
 
 def test_large_legal_photo_has_bounded_memory(tmp_path, reliability_log):
