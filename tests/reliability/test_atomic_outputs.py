@@ -149,3 +149,42 @@ def test_pipeline_write_cut_midway_on_s3_is_an_error_row_and_leaves_nothing(
                         "error row (write stage), nothing at its key; others ok",
                         f"error row `{bad['error_type']}` after {cuts} cut attempts; key absent; "
                         f"{summary.ok} others ok", True)
+
+
+def test_manifest_part_failing_midway_is_never_in_the_partition(tmp_path, monkeypatch,
+                                                                photo_files, write_tree, run_job,
+                                                                read_manifest, reliability_log):
+    """The manifest sink writes half a Parquet part and fails (disk full): the job fails, the
+    run's partition holds no part (Beam's sink writes to ``_beam_temp`` and renames only
+    finished parts), readers see nothing of the broken run; a ``--skip_existing`` rerun
+    records every input once."""
+    from apache_beam.io import parquetio
+
+    def broken_close(self, writer):
+        self._file_handle.write(b"PAR1" + b"\0" * 100)   # half a file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_tree(inp, photo_files)
+    args = ["--input", str(inp), "--output", str(out), "--method", "hybrid", "--energy",
+            "gradient", "--scale", "0.5", "--direct_running_mode=in_memory"]
+    with monkeypatch.context() as m:
+        m.setattr(parquetio._ParquetSink, "close", broken_close)
+        with pytest.raises(Exception, match="No space left"):
+            run_job([*args, "--run_id", "broken"])
+    partition = out / "_manifest" / "run_id=broken"
+    assert not partition.exists() or os.listdir(partition) == []
+    # readers (pyarrow, DuckDB) skip the hidden _beam_temp folder: the broken run has no rows
+    if (out / "_manifest").exists():
+        assert read_manifest(str(out / "_manifest")) == []
+
+    _, summary = run_job([*args, "--run_id", "after", "--skip_existing"])
+    rows = read_manifest(str(out / "_manifest"))
+    assert sorted(os.path.relpath(r["input_uri"], str(inp)) for r in rows) == sorted(photo_files)
+    assert {r["run_id"] for r in rows} == {"after"}
+    assert summary.skipped == len(photo_files)     # the images of the failed run were complete
+    reliability_log.add("Atomic outputs", "pipeline (manifest sink)",
+                        "Parquet part fails after half its bytes", len(photo_files),
+                        "job fails; no part in the run's partition; rerun records each input once",
+                        f"no part in run_id=broken; rerun: {summary.skipped} skipped, "
+                        f"{len(rows)} rows", True)
