@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from compress_core.errors import (
     ImageDecodeError,
@@ -171,6 +171,32 @@ def file_kinds(photo: Image.Image) -> List[Kind]:
         img = Image.fromarray(rng.integers(0, 256, (sh, sw, 3), dtype=np.uint8))
         kinds.append(Kind(f"{sw}x{sh} image", f"tiny_{sw}x{sh}.png", _enc(img, "PNG"),
                           Expect.ok(_half(sw, sh), "RGB", "PNG")))
+    app1 = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08" + b"\xff" * 50     # IFD pointing nowhere
+    broken_exif = jpg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpg[2:]
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "A" * (20 * 2**20), zip=True)     # 20 MiB of text in ~20 kB
+    sof = jpg.find(b"\xff\xc0")
+    huge_jpeg = bytearray(jpg)
+    huge_jpeg[sof + 5:sof + 9] = struct.pack(">HH", 65500, 65500)
+    kinds += [
+        Kind("JPEG with a corrupt EXIF block", "broken_exif.jpg", broken_exif,
+             Expect.ok(half, "RGB", "JPEG")),
+        Kind("PNG with a zTXt text bomb", "ztxt_bomb.png", _enc(photo, "PNG", pnginfo=text),
+             Expect.err(dec, "too large")),
+        Kind("GIF with transparency", "transparent.gif",
+             _enc(photo.convert("P", palette=Image.ADAPTIVE, colors=16), "GIF", transparency=0),
+             Expect.ok(half, "RGBA", "WEBP")),
+        Kind("animated PNG (APNG, first frame)", "anim.png",
+             _enc(photo, "PNG", save_all=True, append_images=[photo.rotate(180)], duration=100),
+             Expect.ok(half, "RGB", "PNG")),
+        Kind("multi-page TIFF (first page)", "pages.tif",
+             _enc(photo, "TIFF", save_all=True, append_images=[photo.convert("L")]),
+             Expect.ok(half, "RGB", "JPEG")),
+        Kind("BMP", "plain.bmp", _enc(photo, "BMP"), Expect.ok(half, "RGB", "JPEG")),
+        Kind("PSD signature then zeros", "fake.psd", b"8BPS" + bytes(100), Expect.err(dec)),
+        Kind("JPEG declaring 65500x65500", "huge_header.jpg", bytes(huge_jpeg),
+             Expect.err(ImageTooLargeError, "pixels")),
+    ]
     bomb = _patch_png_size(_enc(Image.new("RGB", (1, 1)), "PNG"), 100_000, 100_000)
     kinds += [
         Kind("decompression bomb header (100000x100000 PNG)", "bomb.png", bomb,
@@ -208,6 +234,13 @@ def array_kinds(photo: Image.Image) -> List[CallKind]:
                  Expect.err(UnsupportedImageError, "empty")),
         CallKind("array with 2 channels", np.zeros((8, 8, 2), np.uint8), s,
                  Expect.err(UnsupportedImageError, "shape")),
+        CallKind("uint16 RGB array", arr.astype(np.uint16) * 257, s, Expect.ok((48, 32), "RGB", "JPEG")),
+        CallKind("bool (bilevel) array", arr[..., 0] > 127, s, Expect.ok((48, 32), "RGB", "JPEG")),
+        CallKind("RGBA float array", np.dstack([flt, np.ones((64, 96, 1), np.float32)]), s,
+                 Expect.ok((48, 32), "RGBA", "WEBP")),
+        CallKind("int64 array out of 0..255", arr.astype(np.int64) * 1000, s,
+                 Expect.err(UnsupportedImageError, "0..255")),
+        CallKind("PIL image object", photo, s, Expect.ok((48, 32), "RGB", "JPEG")),
         CallKind("keep_mask of the wrong shape", jpg,
                  {**s, "keep_mask": np.ones((10, 10), bool)}, Expect.err(ValueError, "keep_mask")),
         CallKind("remove_mask of the wrong shape", jpg,
