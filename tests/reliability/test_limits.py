@@ -42,7 +42,7 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
     start = time.monotonic()
     try:
         _, summary = run_job(["--input", str(inp), "--output", str(out), "--run_id", "limits",
-                              "--max_seconds_per_image", "2", "--max_pixels", "100000", *FAST])
+                              "--max_seconds_per_image", "3", "--max_pixels", "100000", *FAST])
     finally:
         release.set()
     wall = time.monotonic() - start
@@ -52,7 +52,7 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
     assert sorted(rows) == sorted(files)
     r = rows["runaway.png"]
     assert (r["status"], r["error_type"]) == ("error", "TimeoutError"), r
-    assert "per-image budget of 2 s" in r["error_message"]
+    assert "per-image budget of 3 s" in r["error_message"]
     assert not os.path.exists(r["output_uri"])
     r2 = rows["too_big.png"]
     assert (r2["status"], r2["error_type"]) == ("error", "ImageTooLargeError"), r2
@@ -64,7 +64,7 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
     assert wall < 60   # the runaway image held the job for its budget, not for 120 s
     sec = "Limits"
     reliability_log.add(sec, "pipeline", "runaway image (compression never returns), "
-                        "--max_seconds_per_image 2", 1, "error row `TimeoutError`",
+                        "--max_seconds_per_image 3", 1, "error row `TimeoutError`",
                         f"error row `{r['error_type']}`; job finished in {wall:.1f} s", True)
     reliability_log.add(sec, "pipeline", "400x400 image over --max_pixels 100000", 1,
                         "error row `ImageTooLargeError`", f"error row `{r2['error_type']}`", True)
