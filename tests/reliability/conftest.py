@@ -32,6 +32,23 @@ HTTP 500/503, a job SIGKILLed mid-run and rerun with `--skip_existing`).
 
 Columns: *where* (library call or pipeline run), *kind*, *inputs* (how many), *decided outcome*,
 *what happened*, *pass*.
+
+Definitions used by the totals:
+
+* **crash**: a library call that raised something other than its documented typed errors
+  (the `SemanticCompressError` classes, `ValueError`/`TypeError` for invalid parameters), or a
+  job run that died instead of writing an error row (any such run fails its test).
+* **partial output**: a file at a final output name that is not a complete output (every output
+  is decoded and its size compared with its manifest row; temporary files are hidden `.x.tmp`
+  names, never final names).
+* **image lost**: a valid input without exactly one complete output after the run (or, after a
+  kill, after the `--skip_existing` rerun).
+* **union of the manifests** (kill test): every row of every `run_id=` partition. A killed run
+  dies before its manifest step commits (parts are renamed into the partition only when
+  finished), so it contributes no rows and the rerun's rows must cover each input exactly once.
+* **time budget** (`--max_seconds_per_image`): Python cannot stop a thread, so a runaway
+  compression is abandoned on a daemon thread (its row is a `TimeoutError` error at once; the
+  thread keeps its CPU until it returns).
 """
 
 
