@@ -298,36 +298,6 @@ def remove_seam(gray, static, has_static, energy, index, cost, with_cost, off, s
             off[i] = o + 1
 
 
-@njit(cache=True)
-def update_energy_near_seam(gray, off, static, has_static, gradient_weight, energy, seam, h, w):
-    """Recompute the energy of the pixels whose 3x3 window the removed seam changed.
-
-    ``w`` is the width after removal. In row i only columns between
-    ``min(seam[i-1:i+2]) - 2`` and ``max(seam[i-1:i+2]) + 1`` can have a new neighbourhood:
-    further left nothing moved, further right the whole window moved with the pixel.
-    """
-    gw = np.float32(gradient_weight)
-    if gw == 0:
-        return
-    for i in range(h):
-        lo = seam[i]
-        hi = seam[i]
-        if i > 0:
-            lo = min(lo, seam[i - 1])
-            hi = max(hi, seam[i - 1])
-        if i < h - 1:
-            lo = min(lo, seam[i + 1])
-            hi = max(hi, seam[i + 1])
-        lo = max(lo - 2, 0)
-        hi = min(hi + 1, w - 1)
-        o = off[i]
-        for j in range(lo, hi + 1):
-            e = gw * sobel_l1_at(gray, off, h, w, i, j)
-            if has_static:
-                e = static[i, o + j] + e
-            energy[i, o + j] = e
-
-
 @njit(cache=True, inline="always")
 def _seam_band(seam, h, i, margin_lo, margin_hi, w):
     """Columns of row i whose inputs a removed seam can change (new coordinates)."""
@@ -340,6 +310,27 @@ def _seam_band(seam, h, i, margin_lo, margin_hi, w):
         lo = min(lo, seam[i + 1])
         hi = max(hi, seam[i + 1])
     return max(lo - margin_lo, 0), min(hi + margin_hi, w - 1)
+
+
+@njit(cache=True)
+def update_energy_near_seam(gray, off, static, has_static, gradient_weight, energy, seam, h, w):
+    """Recompute the energy of the pixels whose 3x3 window the removed seam changed.
+
+    ``w`` is the width after removal. In row i only columns between
+    ``min(seam[i-1:i+2]) - 2`` and ``max(seam[i-1:i+2]) + 1`` can have a new neighbourhood:
+    further left nothing moved, further right the whole window moved with the pixel.
+    """
+    gw = np.float32(gradient_weight)
+    if gw == 0:
+        return
+    for i in range(h):
+        lo, hi = _seam_band(seam, h, i, 2, 1, w)
+        o = off[i]
+        for j in range(lo, hi + 1):
+            e = gw * sobel_l1_at(gray, off, h, w, i, j)
+            if has_static:
+                e = static[i, o + j] + e
+            energy[i, o + j] = e
 
 
 @njit(cache=True)
