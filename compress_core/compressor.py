@@ -488,9 +488,11 @@ class SemanticCompressor:
             return out, None, no_seams, None, {"scaled_from": (w0, h0), "target_size": (tw, th)}
         out, hplan, source = retarget(pixels, energy, terms, (tw, th),
                                       self._carver(show_progress), self.policy)
+        seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
+        if source.size == h0 * w0:  # nothing cropped or carved: plain resampling keeps it all
+            return out, None, seams, None, hplan.as_dict()
         kept = np.zeros(h0 * w0, dtype=bool)
         kept[source.ravel()] = True
-        seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         kept = kept.reshape(h0, w0)
         crop_box = None
         if hplan.margin_crop is not None or hplan.extra_crop is not None:

@@ -101,6 +101,38 @@ def _margin_crop_amount(profile_sums, removed_max: int, density: float) -> int:
     return best
 
 
+#: Long side of the energy map on which the free-aspect margin search runs (block means).
+_SEARCH_SIDE = 512
+
+
+def _free_margin_share(energy: np.ndarray, target, density: float, max_share: float) -> float:
+    """Largest share x (steps of 5%, at most ``max_share``) of each side whose best
+    ``(1-x)``-window keeps all but ``density`` of the energy density of what it removes.
+
+    Searched on a block-mean copy of the map at most :data:`_SEARCH_SIDE` pixels long (a 12 MP
+    photo: 0.02 s instead of 1.3 s); the chosen window is then placed on the full map.
+    """
+    h0, w0 = energy.shape
+    tw, th = target
+    k = max(1, int(np.ceil(max(h0, w0) / _SEARCH_SIDE)))
+    hs, ws = h0 // k, w0 // k
+    small = energy[:hs * k, :ws * k].reshape(hs, k, ws, k).mean(axis=(1, 3)) if k > 1 else energy
+    total = float(small.sum())
+    if total <= 0 or hs < 1 or ws < 1:
+        return 0.0
+    integral = integral_image(small)
+    best_x = 0.0
+    for x in np.linspace(0.05, max_share, num=max(1, int(round(max_share / 0.05)))):
+        if round(w0 * (1 - x)) < tw or round(h0 * (1 - x)) < th:
+            break
+        cw, ch = max(1, int(round(ws * (1 - x)))), max(1, int(round(hs * (1 - x))))
+        kept = float(window_sums(small, cw, ch, integral).max())
+        removed_share = 1.0 - (cw * ch) / float(ws * hs)
+        if total - kept <= density * total * removed_share:
+            best_x = float(x)
+    return best_x
+
+
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
              carver, policy: HybridPolicy = HybridPolicy()):
     """Run the hybrid policy.
@@ -128,7 +160,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     tw, th = target
     plan = HybridPlan(input_size=(w0, h0), target_size=(tw, th))
     source = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
-    cur, cur_energy, cur_static = pixels, energy.astype(np.float64), terms.static
+    cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
 
     def crop(box):
         nonlocal cur, cur_energy, cur_static, source
@@ -200,20 +232,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         # free-aspect regime: crop nearly empty margins, keeping the aspect, then scale
         f = min(tw / w0, th / h0)
         if f < 1.0:
-            total = float(cur_energy.sum())
-            integral = integral_image(cur_energy)
-            best_x = 0.0
-            for x in np.linspace(0.05, 1.0 - f, num=max(1, int(round((1.0 - f) / 0.05)))):
-                cw, ch = int(round(w0 * (1 - x))), int(round(h0 * (1 - x)))
-                if cw < tw or ch < th:
-                    break
-                kept = float(window_sums(cur_energy, cw, ch, integral).max())
-                removed_share = 1.0 - (cw * ch) / float(w0 * h0)
-                if total > 0 and total - kept <= policy.free_crop_density * total * removed_share:
-                    best_x = x
+            best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
             if best_x > 0:
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
-                left, top = best_window(cur_energy, cw, ch, integral=integral)
+                left, top = best_window(cur_energy, cw, ch)
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
     h1, w1 = cur.shape[:2]

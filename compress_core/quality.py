@@ -2,7 +2,10 @@
 
 ``perceptual`` is SSIM (Wang et al. 2004) on the luma, with an 11x11 Gaussian window
 (sigma 1.5) and the usual constants ``K1=0.01, K2=0.03``; ``psnr`` is the peak signal-to-noise
-ratio in dB. Both compare a candidate resampled (Lanczos) to the reference's size.
+ratio in dB. Both compare a candidate resampled (Lanczos) to the reference's size. References
+over a megapixel are scored on four full-resolution 384x384 tiles (centred in the quadrants),
+resampling only those regions of the candidate: compression artefacts stay visible and a 12 MP
+score costs ~0.05 s instead of ~2 s.
 """
 from __future__ import annotations
 
@@ -47,13 +50,43 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
 
 
+_TILE = 384
+_TILED_ABOVE = 1024 * 1024
+
+
+def _tiles(height: int, width: int):
+    """Four tile boxes (left, top, right, bottom), centred in the image's quadrants."""
+    th, tw = min(_TILE, height // 2), min(_TILE, width // 2)
+    boxes = []
+    for cy in (height // 4, 3 * height // 4):
+        for cx in (width // 4, 3 * width // 4):
+            top, left = max(0, cy - th // 2), max(0, cx - tw // 2)
+            boxes.append((left, top, left + tw, top + th))
+    return boxes
+
+
 def score(candidate: np.ndarray, reference: np.ndarray, metric="perceptual") -> float:
     """Similarity of ``candidate`` to ``reference`` (higher is better), resampling if needed."""
     metric = parse_option(QualityMetric, metric, "quality_metric")
+    fn = ssim if metric is QualityMetric.PERCEPTUAL else psnr
+    h, w = reference.shape[:2]
+    if h * w > _TILED_ABOVE:
+        mode = "RGBA" if candidate.shape[2] == 4 else "RGB"
+        img = Image.fromarray(np.ascontiguousarray(candidate), mode)
+        sx, sy = candidate.shape[1] / w, candidate.shape[0] / h
+        values = []
+        for left, top, right, bottom in _tiles(h, w):
+            ref_tile = reference[top:bottom, left:right]
+            if (sx, sy) == (1.0, 1.0):
+                cand_tile = candidate[top:bottom, left:right]
+            else:
+                cand_tile = np.asarray(img.resize(
+                    (right - left, bottom - top), Image.Resampling.LANCZOS,
+                    box=(left * sx, top * sy, right * sx, bottom * sy)))
+            values.append(fn(cand_tile, ref_tile))
+        return float(np.mean(values))
     if candidate.shape[:2] != reference.shape[:2]:
         mode = "RGBA" if candidate.shape[2] == 4 else "RGB"
         candidate = np.asarray(Image.fromarray(candidate, mode).resize(
             (reference.shape[1], reference.shape[0]), Image.Resampling.LANCZOS))
-    if metric is QualityMetric.PERCEPTUAL:
-        return ssim(candidate, reference)
-    return psnr(candidate, reference)
+    return fn(candidate, reference)
