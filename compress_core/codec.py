@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, features
 
 from .errors import TargetUnreachableError
-from .images import LoadedImage, to_pil
+from .images import to_pil
 from .options import ImageFormat, parse_option
 
 __all__ = [

@@ -15,7 +15,6 @@ Every kind has one decided outcome:
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zlib
 from dataclasses import dataclass, field

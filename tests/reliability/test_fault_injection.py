@@ -1,7 +1,6 @@
 """Injected faults: a DoFn failing its first attempt, an S3 endpoint answering 500/503, and a
 job SIGKILLed mid-run then rerun with ``--skip_existing``."""
 import collections
-import json
 import os
 import signal
 import subprocess
@@ -9,7 +8,6 @@ import sys
 import threading
 import time
 
-import pytest
 from PIL import Image
 
 from _fault_proxy import FaultProxy
