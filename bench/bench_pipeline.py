@@ -3,6 +3,8 @@
 Modes, each in a fresh Python process (model load and start-up included in its time):
 
 (a) ``loop``              read bytes, ``SemanticCompressor.compress``, write the output, one by one
+(a') ``loop_1thread``     the same loop with torch, MKL and Numba on one thread (what one of
+                          several workers sharing the machine gets; bounds what (c) can reach)
 (b) ``in_memory``         ``python -m pipeline`` logic on the DirectRunner, in_memory mode
 (c) ``multi_processing``  the same with ``--direct_running_mode multi_processing`` and N workers
 
@@ -34,7 +36,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "kodak"))
-MODES = ("loop", "in_memory", "multi_processing")
+MODES = ("loop", "loop_1thread", "in_memory", "multi_processing")
+#: Environment of the one-thread loop: torch (OpenMP), MKL and Numba each on one thread.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
 def _images(folder):
@@ -119,18 +123,28 @@ def run_child(mode: str, data: str, workers: int) -> dict:
         os.makedirs(out)
         cmd = [sys.executable, os.path.abspath(__file__), "--_child", mode, "--data", data,
                "--workers", str(workers), "--_out", out]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        env = dict(os.environ, **(ONE_THREAD_ENV if mode == "loop_1thread" else {}))
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        process_wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise RuntimeError(f"{mode} failed:\n{proc.stderr[-4000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        # CPU seconds of the mode's process and every process it waited for (Beam workers)
+        res["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        res["process_wall_s"] = process_wall
+        return res
 
 
 def table(results: dict, workers: int) -> str:
     base = results.get("loop", {}).get("wall_s")
     lines = ["| mode | images | wall s | images/s | vs (a) | model loads / processes | "
-             "peak RSS per worker |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    label = {"loop": "(a) Python loop", "in_memory": "(b) DirectRunner in_memory",
+             "peak RSS per worker | CPU s | cores busy |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    label = {"loop": "(a) Python loop", "loop_1thread": "(a') the loop on one thread",
+             "in_memory": "(b) DirectRunner in_memory",
              "multi_processing": f"(c) DirectRunner multi_processing, {workers} workers"}
     for mode, r in results.items():
         speed = f"{base / r['wall_s']:.2f}x faster" if base else ""
@@ -141,7 +155,20 @@ def table(results: dict, workers: int) -> str:
         rss = f"{r['peak_rss_mb']:.0f} MiB" if r.get("peak_rss_mb") else "n/a"
         lines.append(f"| {label[mode]} | {r['ok']}/{r['images']} | {r['wall_s']:.1f} | "
                      f"{r['ok'] / r['wall_s']:.2f} | {speed} | {r['model_loads']} / "
-                     f"{r['processes']} | {rss} |")
+                     f"{r['processes']} | {rss} | {r['cpu_s']:.1f} | "
+                     f"{r['cpu_s'] / r['process_wall_s']:.2f} |")
+    lines.append("")
+    lines.append("CPU s: user + system time of the mode's process and of the workers it waited "
+                 "for, start-up included; cores busy: CPU s / that process's wall time.")
+    loop, single = results.get("loop"), results.get("loop_1thread")
+    if loop and single:
+        cpus = os.cpu_count() or 1
+        bound = min(workers, cpus) * loop["wall_s"] / single["wall_s"]
+        lines.append("")
+        lines.append(
+            f"Bound for (c): {min(workers, cpus)} one-thread workers on this {cpus}-core machine "
+            f"can at best each run the one-thread loop's pace ({single['wall_s']:.1f} s for all "
+            f"images), i.e. at most {bound:.2f}x faster than (a), before their own start-up.")
     return "\n".join(lines)
 
 
@@ -160,7 +187,7 @@ def main(argv=None) -> int:
         import logging
 
         logging.basicConfig(level=logging.WARNING)
-        if args._child == "loop":
+        if args._child in ("loop", "loop_1thread"):
             res = child_loop(args.data, args._out)
         else:
             res = child_pipeline(args.data, args._out, args._child, args.workers)

@@ -17,8 +17,7 @@ _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from ._version import __version__  # noqa: E402
 from .compressor import CompressionResult, FailedCompression, SemanticCompressor, compress_image
-from .energy import (
-    DeepEnergyFunction,
+from .energy import (  # DeepEnergyFunction: on first access (torch), see __getattr__
     EnergyFunction,
     GradientEnergyFunction,
     HybridEnergyFunction,
@@ -68,3 +67,16 @@ __all__ = [
     "TargetUnreachableError",
     "WeightsNotFoundError",
 ]
+
+
+def __getattr__(name):
+    if name == "DeepEnergyFunction":  # imports torch: only when asked for
+        from .energy.deep import DeepEnergyFunction
+
+        globals()[name] = DeepEnergyFunction
+        return DeepEnergyFunction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

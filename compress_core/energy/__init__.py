@@ -1,7 +1,10 @@
-"""Energy functions: per-pixel importance maps that decide which pixels survive."""
-from .backbones import available_backbones
+"""Energy functions: per-pixel importance maps that decide which pixels survive.
+
+:class:`DeepEnergyFunction` and :func:`available_backbones` need torch; they are imported on
+first access (PEP 562), so that ``import compress_core`` and the gradient and saliency energies
+start without loading torch (about 1.4 s).
+"""
 from .base import CarvingTerms, EnergyFunction, normalize_map
-from .deep import DeepEnergyFunction
 from .gradient import GradientEnergyFunction
 from .hybrid import HybridEnergyFunction
 from .registry import default_energy, energy_names, make_energy
@@ -20,3 +23,19 @@ __all__ = [
     "energy_names",
     "available_backbones",
 ]
+
+_LAZY = {"DeepEnergyFunction": ".deep", "available_backbones": ".backbones"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -34,8 +34,6 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..images import as_rgb_array
 from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, map_percentile, normalize_map
@@ -59,6 +57,9 @@ def concentration(energy: np.ndarray, grid: int = _CONCENTRATION_GRID) -> float:
     all-zero map scores 0. Averaging over cells first measures *where* the energy is, not how
     thin it is: an edge map of foliage is sparse pixel by pixel but spread over the frame.
     """
+    import torch  # imported on first use: ``import compress_core`` stays free of torch
+    import torch.nn.functional as F
+
     energy = np.asarray(energy, dtype=np.float32)
     if energy.ndim != 2 or energy.size == 0:
         return 0.0

@@ -21,7 +21,6 @@ from typing import Optional
 
 from ..options import parse_option
 from .base import EnergyFunction
-from .deep import DeepEnergyFunction
 from .gradient import GradientEnergyFunction
 from .hybrid import HybridEnergyFunction
 from .saliency import SaliencyEnergyFunction
@@ -79,6 +78,8 @@ def make_energy(name: str = "deep", model: Optional[str] = None, **kwargs) -> En
         A keyword the chosen energy does not take.
     """
     kind = parse_option(EnergyName, name, "energy")
+    if kind in (EnergyName.DEEP, EnergyName.HYBRID):
+        from .deep import DeepEnergyFunction  # torch: imported when a CNN energy is built
     if kind is EnergyName.GRADIENT:
         return GradientEnergyFunction(**kwargs)
     if kind is EnergyName.SALIENCY:

@@ -35,7 +35,6 @@ from numba import njit, prange
 from scipy import ndimage
 
 from ..options import parse_option
-from ._tensor import resize_rgb, upsample_map
 from .base import EnergyFunction
 
 __all__ = ["SaliencyEnergyFunction", "SaliencyMethod", "spectral_residual", "fine_grained"]
@@ -65,6 +64,8 @@ def spectral_residual(rgb: np.ndarray, size: int = SPECTRAL_SIZE) -> np.ndarray:
     size : int
         Side of the square image the spectrum is computed on.
     """
+    from ._tensor import resize_rgb, upsample_map  # torch: imported on first use
+
     h, w = rgb.shape[:2]
     small = resize_rgb(rgb, (size, size))[0].permute(1, 2, 0).float().numpy() @ _LUMA_601
     gray = small.astype(np.float64)

@@ -52,6 +52,40 @@ def photos_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
+# ------------------------------------------------------------- start-up without torch
+_NO_TORCH_SCRIPT = """
+import sys
+import compress_core, semantic_compress, pipeline.main
+from compress_core import SemanticCompressor, make_energy
+from compress_core.cli import build_parser
+import numpy as np
+from _core_data import photo
+energy = make_energy("gradient")
+out = SemanticCompressor(energy).compress(photo("coffee", 120), scale=0.5, format="png",
+                                          show_progress=False)
+assert out.size == (60, 40), out.size
+assert "torch" not in sys.modules, "torch was imported"
+from semantic_compress import DeepEnergyFunction
+assert "torch" in sys.modules and DeepEnergyFunction.__name__ == "DeepEnergyFunction"
+print("ok")
+"""
+
+
+def test_import_and_gradient_use_do_not_load_torch():
+    """``import compress_core``, the facade, the pipeline module (a Beam launcher) and a
+    gradient-energy compression start without torch (~1.4 s); DeepEnergyFunction loads it."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent
+    root = here.parent.parent
+    env = dict(__import__("os").environ, PYTHONPATH=f"{root}:{here}")
+    proc = subprocess.run([sys.executable, "-c", _NO_TORCH_SCRIPT], capture_output=True,
+                          text=True, env=env, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
+
+
 # ------------------------------------------------------------- the facade
 def test_facade_re_exports_the_library():
     assert semantic_compress.__all__ == compress_core.__all__
