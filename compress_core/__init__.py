@@ -25,6 +25,7 @@ from .energy import (  # DeepEnergyFunction: on first access (torch), see __geta
     make_energy,
 )
 from .errors import (
+    CompressionTimeoutError,
     ImageDecodeError,
     ImageReadError,
     InvalidWeightsError,
@@ -66,6 +67,7 @@ __all__ = [
     "UnsupportedImageError",
     "TargetUnreachableError",
     "WeightsNotFoundError",
+    "CompressionTimeoutError",
 ]
 
 

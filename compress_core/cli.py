@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write an energy heat map blended over the photo")
     modes.add_argument("--visualize-seams", type=int, metavar="N",
                        help="draw the first N vertical seams carving would remove")
+    p.add_argument("--max-seconds", type=float, metavar="SECONDS",
+                   help="time budget per image: past it that image stops with an error "
+                        "(CompressionTimeoutError) and the next one starts")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -218,7 +221,7 @@ def _process(args, compressor, src: str, many: bool) -> dict:
         preserve_aspect=args.preserve_aspect, show_progress=not args.quiet and not args.json,
         target_width=args.width, target_height=args.height, format=fmt,
         quality=args.quality, keep_mask=_load_mask(args.keep_mask, "keep_mask"),
-        remove_mask=_load_mask(args.remove_mask, "remove_mask"))
+        remove_mask=_load_mask(args.remove_mask, "remove_mask"), max_seconds=args.max_seconds)
     dest = _output_path(args, src, "_compressed", result.extension, many)
     result.save(dest)
     record = _result_record(src, dest, result)

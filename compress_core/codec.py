@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image, features
 
+from . import deadline
 from .errors import TargetUnreachableError
 from .images import to_pil
 from .options import ImageFormat, parse_option
@@ -189,6 +190,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     high_q = hi - 1
     smallest = None
     while low_q <= high_q:
+        deadline.check("an encoding of the quality search")
         mid = (low_q + high_q) // 2
         candidate = encode(pixels, fmt, mid, **meta)
         if mid == lo:

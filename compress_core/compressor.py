@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import codec
+from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
 from .crop import best_window
 from .energy.base import EnergyFunction
@@ -241,7 +241,7 @@ class SemanticCompressor:
                  target_width: Optional[int] = None, target_height: Optional[int] = None,
                  format: str = "auto", quality: Optional[int] = None,
                  max_pixels: Optional[int] = None, keep_mask=None,
-                 remove_mask=None) -> CompressionResult:
+                 remove_mask=None, max_seconds: Optional[float] = None) -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -276,6 +276,10 @@ class SemanticCompressor:
             Pixels to protect (upright orientation): seams avoid them and crops keep them.
         remove_mask : array-like of bool (H, W), optional
             An object to remove first (``method="seam_carving"`` only).
+        max_seconds : float, optional
+            Time budget: past it the compression stops at its next step (a block of seams, a
+            byte-budget candidate, ...) with :class:`CompressionTimeoutError`, instead of
+            running on (see :mod:`compress_core.deadline`).
 
         Returns
         -------
@@ -290,8 +294,11 @@ class SemanticCompressor:
             The input cannot be used.
         TargetUnreachableError
             ``target_bytes`` is below the smallest possible encoding.
+        CompressionTimeoutError
+            ``max_seconds`` ran out.
         """
         t_start = time.perf_counter()
+        max_seconds = deadline.check_seconds(max_seconds, "max_seconds")
         method = parse_option(Method, method, "method")
         target_bytes = check_positive_int(target_bytes, "target_bytes")
         fmt_requested = parse_option(ImageFormat, format, "format")
@@ -313,72 +320,76 @@ class SemanticCompressor:
                 "give at least one target: scale, target_width, target_height, target_pixels, "
                 "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
 
-        loaded = load_image(image, max_pixels=max_pixels or self.max_pixels)
-        t_decoded = time.perf_counter()
-        if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
-            fmt = codec.resolve_format(ImageFormat.JPEG)
-        else:
-            fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
-        if quality is not None:
-            codec.check_quality(fmt, quality)
+        with deadline.time_budget(max_seconds):
+            loaded = load_image(image, max_pixels=max_pixels or self.max_pixels)
+            t_decoded = time.perf_counter()
+            deadline.check("decoding")
+            if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
+                fmt = codec.resolve_format(ImageFormat.JPEG)
+            else:
+                fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
+            if quality is not None:
+                codec.check_quality(fmt, quality)
 
-        pixels = loaded.pixels
-        h0, w0 = pixels.shape[:2]
-        energy = self.energy_function(pixels[..., :3])
-        t_energy = time.perf_counter()
+            pixels = loaded.pixels
+            h0, w0 = pixels.shape[:2]
+            energy = self.energy_function(pixels[..., :3])
+            t_energy = time.perf_counter()
+            deadline.check("the energy map")
 
-        plan = plan_size(w0, h0, target_width=target_width, target_height=target_height,
-                         scale=scale, target_pixels=target_pixels, max_dimension=max_dimension,
-                         preserve_aspect=preserve_aspect)
-        keep = check_mask(keep_mask, (h0, w0), "keep_mask")
-        remove = check_mask(remove_mask, (h0, w0), "remove_mask")
-        geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove)
-        out, kept, seams, crop_box, operations = geometry
-        t_resized = time.perf_counter()
+            plan = plan_size(w0, h0, target_width=target_width, target_height=target_height,
+                             scale=scale, target_pixels=target_pixels, max_dimension=max_dimension,
+                             preserve_aspect=preserve_aspect)
+            keep = check_mask(keep_mask, (h0, w0), "keep_mask")
+            remove = check_mask(remove_mask, (h0, w0), "remove_mask")
+            geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove)
+            out, kept, seams, crop_box, operations = geometry
+            t_resized = time.perf_counter()
+            deadline.check("resizing")
 
-        if target_bytes is not None:
-            data, used_quality, out = self._encode_to_budget(
-                out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
-        else:
-            used_quality = quality if quality is not None else codec.default_quality(fmt)
-            data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
-        t_encoded = time.perf_counter()
+            if target_bytes is not None:
+                data, used_quality, out = self._encode_to_budget(
+                    out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
+            else:
+                used_quality = quality if quality is not None else codec.default_quality(fmt)
+                data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
+            t_encoded = time.perf_counter()
 
-        stats = energy_statistics(energy)
-        extra = getattr(self.energy_function, "last_weights", None)
-        if extra:
-            stats["weights"] = dict(extra)
-        ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
-        return CompressionResult(
-            pixels=out,
-            data=data,
-            format=codec._PIL_NAME[fmt],
-            quality=used_quality if fmt in codec.QUALITY_RANGE else None,
-            original_size=(w0, h0),
-            original_bytes=loaded.nbytes if loaded.nbytes is not None else int(pixels.nbytes),
-            input_format=loaded.format,
-            method=method.value,
-            energy=self.energy_function.describe(),
-            energy_stats=stats,
-            retained_energy_ratio=(retained_energy_ratio(energy, kept)
-                                   if kept is not None else 1.0),
-            seams=seams,
-            crop_box=crop_box,
-            operations=operations,
-            timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
-                     "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
-                     "total_ms": ms(t_start, t_encoded)},
-            params={"method": method.value, "target_bytes": target_bytes,
-                    "target_pixels": target_pixels, "max_dimension": max_dimension,
-                    "scale": scale, "preserve_aspect": bool(preserve_aspect),
-                    "target_width": target_width, "target_height": target_height,
-                    "format": fmt.value, "quality": quality,
-                    "energy_mode": self.energy_mode.value},
-            source=loaded.source,
-            input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
-            icc_profile=loaded.icc_profile,
-            exif=loaded.exif,
-        )
+            stats = energy_statistics(energy)
+            extra = getattr(self.energy_function, "last_weights", None)
+            if extra:
+                stats["weights"] = dict(extra)
+            ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
+            return CompressionResult(
+                pixels=out,
+                data=data,
+                format=codec._PIL_NAME[fmt],
+                quality=used_quality if fmt in codec.QUALITY_RANGE else None,
+                original_size=(w0, h0),
+                original_bytes=loaded.nbytes if loaded.nbytes is not None else int(pixels.nbytes),
+                input_format=loaded.format,
+                method=method.value,
+                energy=self.energy_function.describe(),
+                energy_stats=stats,
+                retained_energy_ratio=(retained_energy_ratio(energy, kept)
+                                       if kept is not None else 1.0),
+                seams=seams,
+                crop_box=crop_box,
+                operations=operations,
+                timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
+                         "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
+                         "total_ms": ms(t_start, t_encoded)},
+                params={"method": method.value, "target_bytes": target_bytes,
+                        "target_pixels": target_pixels, "max_dimension": max_dimension,
+                        "scale": scale, "preserve_aspect": bool(preserve_aspect),
+                        "target_width": target_width, "target_height": target_height,
+                        "format": fmt.value, "quality": quality,
+                        "energy_mode": self.energy_mode.value},
+                source=loaded.source,
+                input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
+                icc_profile=loaded.icc_profile,
+                exif=loaded.exif,
+            )
 
     def compress_batch(self, images, on_error: str = "raise", show_progress: bool = True,
                        **kwargs) -> List[Union[CompressionResult, FailedCompression]]:
@@ -522,6 +533,7 @@ class SemanticCompressor:
             if (cw, ch) == last_size:
                 continue
             last_size = (cw, ch)
+            deadline.check("a byte-budget candidate")
             candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
             try:
                 data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta)

@@ -13,6 +13,7 @@ __all__ = [
     "WeightsNotFoundError",
     "InvalidWeightsError",
     "ImageReadError",
+    "CompressionTimeoutError",
 ]
 
 
@@ -49,3 +50,10 @@ class InvalidWeightsError(SemanticCompressError, ValueError):
 
 class ImageReadError(SemanticCompressError, OSError):
     """The input's bytes could not be read (missing file, unreachable URI, permission)."""
+
+
+class CompressionTimeoutError(SemanticCompressError, TimeoutError):
+    """A compression ran past its time budget (``compress(max_seconds=...)``) and stopped.
+
+    The message says the budget and the step it stopped at.
+    """

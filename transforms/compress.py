@@ -149,11 +149,11 @@ class CompressSettings:
         norm("quality_metric", self.quality_metric, ("perceptual", "psnr"))
         if self.energy in MODEL_ENERGIES:
             object.__setattr__(self, "model", str(self.model or DEFAULT_MODEL))
-            from compress_core.energy.backbones import available_backbones
+            from compress_core.energy.registry import BACKBONE_NAMES  # no torch in launchers
 
-            if self.model not in available_backbones():
+            if self.model not in BACKBONE_NAMES:
                 raise ValueError(f"model must be one of "
-                                 f"{', '.join(map(repr, available_backbones()))}; got {self.model!r}")
+                                 f"{', '.join(map(repr, BACKBONE_NAMES))}; got {self.model!r}")
         else:
             object.__setattr__(self, "model", None)
         if self.scale is not None:
@@ -398,12 +398,20 @@ def _limit_numba_threads(n: int) -> None:
         numba.set_num_threads(n)
 
 
-def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None):
+def _grace(seconds: float) -> float:
+    """How long past its budget a compression may take to notice it and stop by itself."""
+    return max(1.0, 0.25 * seconds)
+
+
+def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
+                      grace: float = 0.0):
     """``fn()`` on a daemon thread; :class:`TimeoutError` if it takes longer than ``seconds``.
 
-    Python cannot stop a running thread, so a runaway call is *abandoned*: its result is
-    dropped when it ends, and it keeps its CPU until then (the row is an error now; the worker
-    goes on with the next image).
+    The compression itself is given the budget (``compress(max_seconds=)``) and stops at its
+    next step with :class:`~compress_core.errors.CompressionTimeoutError`. Python cannot stop a
+    thread from outside, so a call that does not return even then (stuck in one native step) is
+    *abandoned*: its result is dropped when it ends, and it keeps its CPU until then (the row is
+    a ``TimeoutError`` error now; the worker goes on with the next image).
     """
     box: Dict[str, Any] = {}
 
@@ -418,7 +426,7 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None):
 
     thread = threading.Thread(target=target, name="compress-with-budget", daemon=True)
     thread.start()
-    thread.join(seconds)
+    thread.join(seconds + grace)
     if thread.is_alive():
         raise TimeoutError(f"compressing took longer than the per-image budget of {seconds:g} s "
                            "(--max_seconds_per_image); the image was abandoned")
@@ -494,8 +502,12 @@ class _CompressImage(beam.DoFn):
             compress = self._engine.compressor.compress
             kwargs = self._settings.compress_kwargs()
             if self._max_seconds:
+                # the library stops itself at the budget (CompressionTimeoutError); a step that
+                # cannot check the clock (a hung decoder) is abandoned after a grace period
+                kwargs["max_seconds"] = self._max_seconds
                 result = _call_with_budget(lambda: compress(item.data, **kwargs),
-                                           self._max_seconds, self._worker_threads)
+                                           self._max_seconds, self._worker_threads,
+                                           grace=_grace(self._max_seconds))
             else:
                 result = compress(item.data, **kwargs)
             output_uri = item.output_uri

@@ -31,6 +31,7 @@ from ..energy.gradient import GradientEnergyFunction, luma_u8
 from ..images import as_rgb_array
 from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
+from .. import deadline
 from . import kernels
 
 __all__ = ["SeamCarver", "CarveResult", "remove_object", "KEEP_ENERGY", "REMOVE_ENERGY"]
@@ -104,7 +105,9 @@ class _CarveState:
         """
         removed = np.empty((n, self.h), dtype=np.int32)
         costs = np.empty(n, dtype=np.float32) if costs_out is None else costs_out
-        chunk = n if progress is None else max(1, math.ceil(n / 50))
+        # in steps when someone watches: a progress bar, or a time budget (checked per step)
+        watched = progress is not None or deadline.active()
+        chunk = max(1, math.ceil(n / 50)) if watched else n
         done = 0
         while done < n:
             step = min(chunk, n - done)
@@ -118,6 +121,7 @@ class _CarveState:
             done += step
             if progress is not None:
                 progress.update(step)
+            deadline.check(f"removing {done} of {n} seams")
         return removed
 
     def cheapest_cost(self) -> float:
@@ -452,6 +456,7 @@ class SeamCarver:
                 step = min(delta, max(1, int(round(self.step_ratio * w))), max(w - 1, 1))
                 pixels, static = self._insert(pixels, static, gradient_weight, step)
                 delta -= step
+                deadline.check("inserting a block of seams")
                 if progress is not None:
                     progress.update(step)
             if not vertical:

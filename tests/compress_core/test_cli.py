@@ -347,6 +347,26 @@ def test_one_bad_image_among_good_ones(work, capsys):
     assert (work / "out" / "other_compressed.png").exists()
 
 
+def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
+    """A budget too small for a big seam carve: that image is an error, the next one is done."""
+    from skimage import data
+
+    big = np.ascontiguousarray(np.tile(data.astronaut(), (2, 3, 1)))  # 1536 x 1024
+    (work / "big.png").write_bytes(encode(big, "PNG"))
+    run(capsys, "other.png", "-m", "seam_carving", "-s", "0.9", "-e", "gradient", "-q")  # warm
+    code, out, err = run(capsys, "big.png", "other.png", "-m", "seam_carving", "-s", "0.4",
+                         "-e", "gradient", "--max-seconds", "0.3", "-o", "out", "--json")
+    assert code == 2
+    records = json.loads(out)
+    assert [r["status"] for r in records] == ["error", "ok"]
+    assert records[0]["error_type"] == "CompressionTimeoutError"
+    assert "0.3 s" in one_error_line(err)
+    assert not (work / "out" / "big_compressed.png").exists()
+    assert (work / "out" / "other_compressed.png").exists()
+    code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0", "-e", "gradient")
+    assert code == 2 and "max_seconds must be a finite number of seconds > 0" in one_error_line(err)
+
+
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == f"semantic-compress {__version__}"

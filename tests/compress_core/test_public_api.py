@@ -56,6 +56,12 @@ def photos_dir(tmp_path, monkeypatch):
 _NO_TORCH_SCRIPT = """
 import sys
 import compress_core, semantic_compress, pipeline.main
+from pipeline.main import build_pipeline
+from pipeline.options import parse_args
+import apache_beam as beam
+job, _ = parse_args(["--input", "/nowhere/*.jpg", "--output", "/tmp/unused-out"])
+build_pipeline(beam.Pipeline(), job, {})  # a launcher builds the graph, deep energy included
+assert job.settings.energy == "deep", job.settings
 from compress_core import SemanticCompressor, make_energy
 from compress_core.cli import build_parser
 import numpy as np
@@ -72,8 +78,9 @@ print("ok")
 
 
 def test_import_and_gradient_use_do_not_load_torch():
-    """``import compress_core``, the facade, the pipeline module (a Beam launcher) and a
-    gradient-energy compression start without torch (~1.4 s); DeepEnergyFunction loads it."""
+    """``import compress_core``, the facade, a Beam launcher building the default (deep energy)
+    graph and a gradient-energy compression run without torch (~1.4 s of start-up);
+    DeepEnergyFunction loads it."""
     import subprocess
     import sys
 

@@ -46,9 +46,11 @@ Definitions used by the totals:
 * **union of the manifests** (kill test): every row of every `run_id=` partition. A killed run
   dies before its manifest step commits (parts are renamed into the partition only when
   finished), so it contributes no rows and the rerun's rows must cover each input exactly once.
-* **time budget** (`--max_seconds_per_image`): Python cannot stop a thread, so a runaway
-  compression is abandoned on a daemon thread (its row is a `TimeoutError` error at once; the
-  thread keeps its CPU until it returns).
+* **time budget** (`--max_seconds_per_image`): the library stops a compression that runs past
+  its budget at its next step (a block of seams, a byte-budget candidate ...), and its row is
+  a `CompressionTimeoutError` error. Python cannot stop a thread from outside, so a call stuck
+  in one step that never returns is abandoned on its daemon thread a grace period later (its
+  row is a `TimeoutError` error; the thread keeps its CPU until it returns).
 """
 
 

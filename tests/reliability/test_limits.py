@@ -72,6 +72,46 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
                         "ok rows", f"{len(photo_files)} ok", True)
 
 
+def test_a_slow_compression_stops_itself_at_the_budget(tmp_path, write_tree, run_job,
+                                                        read_manifest, reliability_log):
+    """A real over-budget compression (a big seam carve) stops cooperatively: its row is a
+    ``CompressionTimeoutError`` and no abandoned thread keeps running after the job."""
+    from skimage import data
+
+    big = np.ascontiguousarray(np.tile(data.astronaut(), (2, 3, 1)))  # 1536 x 1024
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "PNG")
+    small = io.BytesIO()
+    Image.fromarray(data.astronaut()[::8, ::8]).save(small, "PNG")  # 64 x 64: fast
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_tree(inp, {"big.png": buf.getvalue(), "small.png": small.getvalue()})
+    start = time.monotonic()
+    _, summary = run_job(["--input", str(inp), "--output", str(out), "--run_id", "slow",
+                          "--method", "seam_carving", "--energy", "gradient", "--scale", "0.4",
+                          "--max_seconds_per_image", "0.5", "--direct_running_mode=in_memory",
+                          "--direct_num_workers=1"])
+    wall = time.monotonic() - start
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(out / "_manifest"), run_id="slow")}
+    r = rows["big.png"]
+    assert (r["status"], r["error_type"]) == ("error", "CompressionTimeoutError"), r
+    assert "0.5 s" in r["error_message"] and "seams" in r["error_message"]
+    assert not os.path.exists(r["output_uri"])
+    assert rows["small.png"]["status"] == "ok", rows["small.png"]
+    assert (summary.ok, summary.failed) == (1, 1)
+    deadline = time.monotonic() + 2.0
+    while any(t.name == "compress-with-budget" and t.is_alive()
+              for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [t for t in threading.enumerate() if t.name == "compress-with-budget" and t.is_alive()]
+    assert not alive, "the over-budget compression kept running"
+    reliability_log.add("Limits", "pipeline", "real over-budget compression (1536x1024 seam "
+                        "carve to 40%), --max_seconds_per_image 0.5", 1,
+                        "error row `CompressionTimeoutError`, no thread left running",
+                        f"error row `{r['error_type']}`, {len(alive)} threads left; job "
+                        f"finished in {wall:.1f} s", True)
+
+
 def test_max_seconds_per_image_is_validated():
     from pipeline.options import parse_args
 

@@ -58,6 +58,9 @@ def seeded_resnet18(hub, resnet18_state):
 def test_registry_lists_every_backbone():
     assert set(available_backbones()) == {"efficientnet_lite0", *TORCHVISION}
     assert backbones.DEFAULT_BACKBONE == "efficientnet_lite0"
+    from compress_core.energy.registry import BACKBONE_NAMES  # the torch-free copy
+
+    assert BACKBONE_NAMES == available_backbones()
 
 
 def test_unknown_backbone_lists_the_accepted_names():

@@ -1,0 +1,116 @@
+"""Time budgets: ``compress(max_seconds=...)`` stops itself between steps."""
+import threading
+import time
+
+import numpy as np
+import pytest
+from skimage import data
+
+from compress_core import CompressionTimeoutError, SemanticCompressor, deadline
+from compress_core.energy.gradient import GradientEnergyFunction
+
+
+@pytest.fixture(scope="module")
+def big_photo():
+    """1536 x 1024 (the astronaut tiled): carving 936 seams takes ~0.7 s here."""
+    return np.ascontiguousarray(np.tile(data.astronaut(), (2, 3, 1)))
+
+
+@pytest.fixture(scope="module")
+def compressor():
+    comp = SemanticCompressor(GradientEnergyFunction())
+    comp.compress(data.astronaut()[:40, :40], method="seam_carving", scale=0.8,
+                  show_progress=False)  # compile / load the kernels outside the budgets
+    return comp
+
+
+CARVE = dict(method="seam_carving", target_width=600, target_height=1024, show_progress=False,
+             format="png")
+
+
+def test_a_generous_budget_changes_nothing(compressor, big_photo):
+    """Under a budget the kernels run in blocks; the seams and bytes stay the same."""
+    plain = compressor.compress(big_photo, **CARVE)
+    budgeted = compressor.compress(big_photo, max_seconds=600, **CARVE)
+    np.testing.assert_array_equal(plain.pixels, budgeted.pixels)
+    assert plain.data == budgeted.data and plain.seams == budgeted.seams
+
+
+def test_carving_stops_at_its_budget(compressor, big_photo):
+    start = time.perf_counter()
+    with pytest.raises(CompressionTimeoutError) as info:
+        compressor.compress(big_photo, max_seconds=0.05, **CARVE)
+    elapsed = time.perf_counter() - start
+    message = str(info.value)
+    assert "0.05 s" in message and "max_seconds" in message
+    assert "of 936 seams" in message  # stopped inside the carve, between two blocks
+    assert isinstance(info.value, TimeoutError)
+    # one block of seams (1/50 of the carve) past the deadline, not the whole carve
+    assert elapsed < 0.05 + 0.5, elapsed
+
+
+def test_the_byte_budget_search_stops_at_its_budget(compressor, monkeypatch):
+    from compress_core import codec
+
+    encode = codec.encode
+
+    def slow_encode(*args, **kwargs):
+        time.sleep(0.05)
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(codec, "encode", slow_encode)
+    with pytest.raises(CompressionTimeoutError, match="quality search|byte-budget candidate"):
+        compressor.compress(data.chelsea(), target_bytes=3000, format="jpeg", max_seconds=0.12,
+                            show_progress=False)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf"), float("nan")])
+def test_max_seconds_must_be_positive_and_finite(compressor, bad):
+    with pytest.raises(ValueError, match="max_seconds"):
+        compressor.compress(data.chelsea(), scale=0.5, max_seconds=bad, show_progress=False)
+
+
+@pytest.mark.parametrize("bad", ["1", True, [1]])
+def test_max_seconds_must_be_a_number(compressor, bad):
+    with pytest.raises(TypeError, match="max_seconds"):
+        compressor.compress(data.chelsea(), scale=0.5, max_seconds=bad, show_progress=False)
+
+
+# ------------------------------------------------------------- the deadline module
+def test_check_outside_a_budget_does_nothing():
+    assert not deadline.active()
+    deadline.check("anything")
+
+
+def test_budget_runs_out_and_is_restored():
+    with deadline.time_budget(0.01):
+        assert deadline.active()
+        time.sleep(0.03)
+        with pytest.raises(CompressionTimeoutError, match="stopped after the nap"):
+            deadline.check("the nap")
+    assert not deadline.active()
+    deadline.check("after the budget")
+
+
+def test_the_stricter_of_nested_budgets_wins():
+    with deadline.time_budget(0.01):
+        with deadline.time_budget(60):  # looser: the outer one stays in force
+            time.sleep(0.03)
+            with pytest.raises(CompressionTimeoutError, match="0.01 s"):
+                deadline.check("inner")
+    with deadline.time_budget(60):
+        with deadline.time_budget(0.01):
+            time.sleep(0.03)
+            with pytest.raises(CompressionTimeoutError, match="0.01 s"):
+                deadline.check("inner")
+        deadline.check("outer, still within 60 s")
+
+
+def test_a_budget_belongs_to_its_thread():
+    seen = {}
+    with deadline.time_budget(0.01):
+        time.sleep(0.03)
+        thread = threading.Thread(target=lambda: seen.update(active=deadline.active()))
+        thread.start()
+        thread.join()
+    assert seen == {"active": False}
