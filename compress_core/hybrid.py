@@ -61,11 +61,13 @@ class HybridPolicy:
         for name in ("crop_density", "carve_density", "free_crop_density",
                      "empty_margin_density"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value < float("inf"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         for name in ("max_squeeze", "squeeze_only"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 1.0 <= value < float("inf"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 1.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 1 (1: no squeeze); "
                                  f"got {value!r}")
 

@@ -200,7 +200,7 @@ def test_policy_defaults_and_plan_record():
 @pytest.mark.parametrize("field, value", [
     ("crop_density", -0.1), ("carve_density", float("nan")), ("free_crop_density", "0.2"),
     ("empty_margin_density", float("inf")), ("max_squeeze", 0.9), ("squeeze_only", 0.5),
-    ("max_squeeze", None)])
+    ("max_squeeze", None), ("crop_density", True)])
 def test_policy_rejects_bad_thresholds(field, value):
     with pytest.raises(ValueError, match=field):
         HybridPolicy(**{field: value})
