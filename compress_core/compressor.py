@@ -22,7 +22,7 @@ from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
 from .energy.base import CarvingTerms
 from .seams.carver import SeamCarver, check_mask, with_masks
-from .targets import check_positive_int, free_shape, plan_size
+from .targets import check_positive_int, check_positive_number, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
@@ -298,7 +298,7 @@ class SemanticCompressor:
             ``max_seconds`` ran out.
         """
         t_start = time.perf_counter()
-        max_seconds = deadline.check_seconds(max_seconds, "max_seconds")
+        max_seconds = check_positive_number(max_seconds, "max_seconds")
         method = parse_option(Method, method, "method")
         target_bytes = check_positive_int(target_bytes, "target_bytes")
         fmt_requested = parse_option(ImageFormat, format, "format")

@@ -12,29 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 import time
 from typing import Iterator, Optional, Tuple
 
 from .errors import CompressionTimeoutError
 
-__all__ = ["time_budget", "check", "active", "check_seconds"]
+__all__ = ["time_budget", "check", "active"]
 
 #: (monotonic deadline, budget in seconds) of the current compression, or None.
 _BUDGET: "contextvars.ContextVar[Optional[Tuple[float, float]]]" = contextvars.ContextVar(
     "semantic_compress_time_budget", default=None)
-
-
-def check_seconds(value, name: str = "max_seconds") -> Optional[float]:
-    """``value`` as a positive finite float (None stays None); ValueError/TypeError otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds > 0 or None; got {value!r}")
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number of seconds > 0; got {value!r}")
-    return value
 
 
 @contextlib.contextmanager

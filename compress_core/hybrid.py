@@ -58,18 +58,13 @@ class HybridPolicy:
     empty_margin_density: float = 0.1
 
     def __post_init__(self):
-        for name in ("crop_density", "carve_density", "free_crop_density",
-                     "empty_margin_density"):
+        lowest = {"crop_density": 0.0, "carve_density": 0.0, "free_crop_density": 0.0,
+                  "empty_margin_density": 0.0, "max_squeeze": 1.0, "squeeze_only": 1.0}
+        for name, low in lowest.items():  # squeezes: 1 means no squeeze
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0.0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-        for name in ("max_squeeze", "squeeze_only"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 1.0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 1 (1: no squeeze); "
-                                 f"got {value!r}")
+                    or not low <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= {low:g}; got {value!r}")
 
 
 @dataclass

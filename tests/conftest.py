@@ -179,15 +179,19 @@ def s3_beam_args(s3_server):
             f"--s3_secret_access_key={_S3_SECRET}", "--s3_region_name=us-east-1"]
 
 
+def _fresh_bucket(fs) -> str:
+    """Make a bucket with a unique name on ``fs``; return the name."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    return name
+
+
 @pytest.fixture
 def s3_bucket(s3_storage_options):
     """A fresh, empty bucket on the moto server; yields its name."""
     import s3fs
 
-    fs = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    fs.mkdir(name)
-    yield name
+    yield _fresh_bucket(s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True))
 
 
 @pytest.fixture(scope="session")
@@ -226,10 +230,8 @@ def gcs_bucket(gcs_storage_options):
     """A fresh, empty bucket on the emulator; yields its name."""
     import gcsfs
 
-    fs = gcsfs.GCSFileSystem(**gcs_storage_options["gs"], skip_instance_cache=True)
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    fs.mkdir(name)
-    yield name
+    yield _fresh_bucket(gcsfs.GCSFileSystem(**gcs_storage_options["gs"],
+                                            skip_instance_cache=True))
 
 
 # --------------------------------------------------------------------------- batch job runs

@@ -364,7 +364,7 @@ def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
     assert not (work / "out" / "big_compressed.png").exists()
     assert (work / "out" / "other_compressed.png").exists()
     code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0", "-e", "gradient")
-    assert code == 2 and "max_seconds must be a finite number of seconds > 0" in one_error_line(err)
+    assert code == 2 and "max_seconds must be a positive finite number" in one_error_line(err)
 
 
 def test_version(capsys):
