@@ -43,7 +43,12 @@ from PIL import Image
 from .crop import best_window, integral_image, window_sums
 from .energy.base import CarvingTerms
 
-__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample"]
+__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "DEFAULT_MAX_STRETCH"]
+
+#: Largest local stretch (ratio of the x and y scale factors) the hybrid policy may apply to
+#: content by default: people see a stretched face at about 1.1 (Niu et al. 2010), so the
+#: default stays below it. ``compress(max_stretch=)`` overrides it per call.
+DEFAULT_MAX_STRETCH = 1.05
 
 
 @dataclass(frozen=True)
