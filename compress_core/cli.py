@@ -202,9 +202,9 @@ def _process(args, compressor, src: str, many: bool) -> dict:
             picture = visualize.draw_seams(loaded.pixels[..., :3], seams_vertical=seams)
             suffix = "_seams"
         dest = _output_path(args, src, suffix, ".png", many)
-        from .compressor import write_bytes
+        from .storage import write_atomic
 
-        write_bytes(dest, encode(np.ascontiguousarray(picture), "png"))
+        write_atomic(dest, encode(np.ascontiguousarray(picture), "png"))
         if not args.json:
             print(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}

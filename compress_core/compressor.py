@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -22,6 +21,7 @@ from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
 from .energy.base import CarvingTerms
 from .seams.carver import SeamCarver, check_mask, with_masks
+from .storage import write_atomic
 from .targets import check_positive_int, check_positive_number, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
@@ -130,12 +130,20 @@ class CompressionResult:
         """File suffix of the output format (``".jpg"`` ...)."""
         return codec.extension(self.format.lower())
 
-    def save(self, path_or_uri: Union[str, os.PathLike]) -> str:
+    def save(self, path_or_uri: Union[str, os.PathLike],
+             storage_options: Optional[Dict[str, Dict[str, Any]]] = None) -> str:
         """Write the encoded output to a local path or any fsspec URI.
 
         The stored bytes are written as they are; a suffix that names another format
-        (``.png`` for a JPEG result ...) re-encodes to that format. Local files are written
-        atomically (temporary file + rename).
+        (``.png`` for a JPEG result ...) re-encodes to that format. The write is atomic
+        (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync`` and rename on
+        local disks, one upload on object stores); a new file's mode follows the umask.
+
+        Parameters
+        ----------
+        path_or_uri : str or os.PathLike
+        storage_options : dict, optional
+            ``{protocol: {fsspec keyword: value}}`` (credentials, endpoints).
 
         Returns
         -------
@@ -151,7 +159,7 @@ class CompressionResult:
                 lo, hi, _ = codec.QUALITY_RANGE[wanted]
                 quality = min(max(quality, lo), hi)
             data = codec.encode(self.pixels, wanted, quality, self.icc_profile, self.exif)
-        write_bytes(target, data)
+        write_atomic(target, data, storage_options)
         return target
 
 
@@ -167,29 +175,6 @@ class FailedCompression:
     @property
     def error_type(self) -> str:
         return type(self.error).__name__
-
-
-def write_bytes(target: str, data: bytes) -> None:
-    """Write ``data`` to a local path (atomically) or an fsspec URI (one put)."""
-    if "://" in target and not target.startswith("file://"):
-        import fsspec
-
-        with fsspec.open(target, "wb") as fh:
-            fh.write(data)
-        return
-    if target.startswith("file://"):
-        target = target[len("file://"):]
-    folder = os.path.dirname(os.path.abspath(target))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _default_energy() -> EnergyFunction:

@@ -23,16 +23,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import (
     ImageDecodeError,
-    ImageReadError,
     ImageTooLargeError,
     UnsupportedImageError,
 )
+from .storage import read_bytes
 
 __all__ = [
     "LoadedImage",
     "load_image",
     "as_rgb_array",
-    "read_bytes",
     "to_pil",
     "DEFAULT_MAX_PIXELS",
 ]
@@ -82,31 +81,6 @@ class LoadedImage:
     @property
     def has_alpha(self) -> bool:
         return self.pixels.shape[2] == 4
-
-
-def read_bytes(location: Union[str, os.PathLike]) -> bytes:
-    """Read a local path or any fsspec URI into bytes.
-
-    Raises
-    ------
-    ImageReadError
-        If the file does not exist or cannot be read.
-    """
-    text = os.fspath(location)
-    try:
-        if "://" in text:
-            import fsspec
-
-            with fsspec.open(text, "rb") as fh:
-                return fh.read()
-        with open(text, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError as exc:
-        raise ImageReadError(f"{text}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise ImageReadError(f"{text}: is a directory, not an image file") from exc
-    except (OSError, ValueError, ImportError) as exc:
-        raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
 
 
 def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedImage:

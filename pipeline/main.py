@@ -28,14 +28,12 @@ from apache_beam.options.pipeline_options import (
 )
 
 from transforms.compress import CompressImages
-from transforms.io import (
-    METRICS_NAMESPACE,
-    MatchImages,
-    WriteDeadLetters,
-    merge_storage_options,
-    storage_options_from_pipeline_options,
-)
+from compress_core.storage import merge_storage_options
+from transforms.dead_letters import WriteDeadLetters
 from transforms.manifest import WriteManifest, manifest_prefix
+from transforms.matching import MatchImages
+from transforms.metrics import METRICS_NAMESPACE
+from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, parse_args
 
@@ -252,7 +250,7 @@ def read_run_rows(manifest_root: str, run_id: str,
     """Every manifest row of one run, as dicts (pyarrow over fsspec)."""
     import pyarrow.parquet as pq
 
-    from transforms.io import get_filesystem
+    from compress_core.storage import get_filesystem
     from transforms.manifest import MANIFEST_SCHEMA
 
     fs, path = get_filesystem(manifest_prefix(manifest_root, run_id), storage_options)

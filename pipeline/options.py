@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from transforms.compress import DEFAULT_MODEL, ENERGY_NAMES, CompressSettings
-from transforms.io import normalize_uri
+from compress_core.storage import normalize_uri
 
 __all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
 

@@ -71,7 +71,7 @@ class ManifestError(Exception):
 def _filesystem(uri: str, storage_options: Optional[Dict] = None):
     from fsspec.implementations.local import LocalFileSystem
 
-    from transforms.io import get_filesystem
+    from compress_core.storage import get_filesystem
 
     fs, path = get_filesystem(uri, storage_options)
     try:
@@ -690,7 +690,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def write_report(rep: Report, output: str, fmt: str, storage_options=None) -> str:
     """Write ``rep`` to ``output`` (any fsspec URI) as ``fmt``; returns ``output``."""
-    from transforms.io import get_filesystem
+    from compress_core.storage import get_filesystem
 
     fs, path = get_filesystem(output, storage_options)
     parent = posixpath.dirname(path)

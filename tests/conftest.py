@@ -257,7 +257,7 @@ def read_manifest():
     """
     import pyarrow.dataset as ds
 
-    from transforms.io import get_filesystem
+    from compress_core.storage import get_filesystem
 
     def _read(root, storage_options=None, run_id=None):
         fs, path = get_filesystem(root, storage_options)

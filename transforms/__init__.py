@@ -5,7 +5,9 @@ Public names: :class:`CompressImages` (the composite), :class:`CompressSettings`
 :data:`MANIFEST_SCHEMA`.
 """
 from .compress import CompressImages, CompressSettings
-from .io import Failure, InputFile, MatchImages, WriteDeadLetters
+from .dead_letters import WriteDeadLetters
+from .failures import Failure
+from .matching import InputFile, MatchImages
 from .manifest import MANIFEST_SCHEMA, SCHEMA_VERSION, WriteManifest
 
 __all__ = [

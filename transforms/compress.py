@@ -13,9 +13,9 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
     :class:`apache_beam.utils.shared.Shared`, so a process loads the model at most once; each
     load is counted by the ``model_loads`` metric and logged.
 ``WriteImages`` (:class:`_WriteImage`)
-    Atomic write of the encoded bytes (:func:`transforms.io.write_atomic`), then the ``ok`` row.
+    Atomic write of the encoded bytes (:func:`compress_core.storage.write_atomic`), then the ``ok`` row.
 
-Any exception on an element becomes a :class:`~transforms.io.Failure` on the ``failed`` tagged
+Any exception on an element becomes a :class:`~transforms.failures.Failure` on the ``failed`` tagged
 output (never a crashed bundle), then an ``error`` row in the manifest and a dead letter.
 """
 from __future__ import annotations
@@ -35,16 +35,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from . import manifest
-from .io import (
-    METRICS_NAMESPACE,
-    Failure,
-    InputFile,
-    file_size,
-    join_under,
-    output_name,
-    read_bytes,
-    write_atomic,
-)
+from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
+
+from .failures import Failure
+from .matching import InputFile
+from .metrics import METRICS_NAMESPACE
 
 __all__ = [
     "CompressSettings",
@@ -567,10 +562,10 @@ class _FailureToRow(beam.DoFn):
 
 
 class CompressImages(beam.PTransform):
-    """Compress a PCollection of :class:`~transforms.io.InputFile` into outputs and rows.
+    """Compress a PCollection of :class:`~transforms.matching.InputFile` into outputs and rows.
 
     The input is that PCollection, or a dict ``{"files": ..., "failures": ...}`` (what
-    :class:`~transforms.io.MatchImages` returns) whose earlier failures join the rows and the
+    :class:`~transforms.matching.MatchImages` returns) whose earlier failures join the rows and the
     failures of this transform.
 
     Parameters
@@ -596,7 +591,7 @@ class CompressImages(beam.PTransform):
     -------
     dict
         ``rows``: manifest rows (dicts, one per input: ok, skipped or error);
-        ``failures``: :class:`~transforms.io.Failure` records for the dead-letter output.
+        ``failures``: :class:`~transforms.failures.Failure` records for the dead-letter output.
     """
 
     def __init__(self, settings: CompressSettings, output: str, run_id: str,

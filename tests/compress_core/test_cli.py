@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -67,6 +68,22 @@ def test_scale_writes_beside_the_input(work, capsys):
     assert size_of(work / "photo_compressed.jpg") == (90, 60)
     assert out.startswith("photo.jpg -> ./photo_compressed.jpg: 180x120 -> 90x60")
     assert err == ""
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_outputs_respect_the_umask(work, capsys, umask, mode):
+    """Issue 12 item 9: the command line wrote 0600 files whatever the umask."""
+    old = os.umask(umask)
+    try:
+        code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q")
+        code2, _, err2 = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient", "-q")
+    finally:
+        os.umask(old)
+    assert code == 0 and code2 == 0, err + err2
+    made = [n for n in os.listdir(work) if n.startswith("photo_")]
+    assert sorted(made) == ["photo_compressed.jpg", "photo_energy.png"]
+    for name in made:
+        assert stat.S_IMODE(os.stat(work / name).st_mode) == mode, name
 
 
 def test_output_suffix_picks_the_format(work, capsys):

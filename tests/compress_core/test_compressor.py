@@ -3,6 +3,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import uuid
 
 import fsspec
@@ -427,6 +428,20 @@ def test_save_writes_the_encoded_bytes(compressor, chelsea, tmp_path):
     assert (tmp_path / "via-uri.jpg").read_bytes() == result.data
     leftovers = [p.name for p in tmp_path.rglob(".tmp-*")]
     assert leftovers == []  # written atomically: no temporary files left behind
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_save_respects_the_umask(compressor, chelsea, tmp_path, umask, mode):
+    """Issue 12 item 9: save() wrote 0600 (a mkstemp file renamed) whatever the umask."""
+    result = _run(compressor, chelsea, scale=0.5)
+    old = os.umask(umask)
+    try:
+        result.save(tmp_path / "small.jpg")
+        result.save(tmp_path / "small.png")   # re-encoded path too
+    finally:
+        os.umask(old)
+    for name in ("small.jpg", "small.png"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode, name
 
 
 def test_save_to_a_memory_uri(compressor, chelsea):

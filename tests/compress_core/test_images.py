@@ -15,7 +15,8 @@ from compress_core import (
     UnsupportedImageError,
     load_image,
 )
-from compress_core.images import DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array, read_bytes, to_pil
+from compress_core.images import DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array, to_pil
+from compress_core.storage import read_bytes
 
 from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, photo, srgb_icc
 

@@ -12,7 +12,7 @@ import os
 import pytest
 from PIL import Image
 
-from transforms.io import get_filesystem
+from compress_core.storage import get_filesystem
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
         "--direct_running_mode=in_memory", "--direct_num_workers=1"]

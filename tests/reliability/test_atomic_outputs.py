@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from transforms import io as tio
+from compress_core import storage
 from _fault_proxy import FaultProxy
 
 DATA = os.urandom(300_000)   # an "image" of 300 kB
@@ -29,16 +29,16 @@ def test_local_write_failing_midway_leaves_nothing(tmp_path, monkeypatch, reliab
         os.ftruncate(fd, len(DATA) // 2)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tio.os, "fsync", fsync)
+    monkeypatch.setattr(storage.os, "fsync", fsync)
     with pytest.raises(OSError, match="No space left"):
-        tio.write_atomic(str(target), DATA)
-    monkeypatch.setattr(tio.os, "fsync", real_fsync)
+        storage.write_atomic(str(target), DATA)
+    monkeypatch.setattr(storage.os, "fsync", real_fsync)
     assert os.listdir(target.parent) == []     # no final file, no temporary file
     # an earlier complete output survives a failed rewrite
-    tio.write_atomic(str(target), b"complete")
-    monkeypatch.setattr(tio.os, "fsync", fsync)
+    storage.write_atomic(str(target), b"complete")
+    monkeypatch.setattr(storage.os, "fsync", fsync)
     with pytest.raises(OSError):
-        tio.write_atomic(str(target), DATA)
+        storage.write_atomic(str(target), DATA)
     assert target.read_bytes() == b"complete" and os.listdir(target.parent) == ["photo.jpg"]
     reliability_log.add("Atomic outputs", "write_atomic (local)",
                         "write fails after half the bytes (ENOSPC)", 2,
@@ -56,9 +56,9 @@ def test_s3_upload_cut_midway_leaves_nothing(s3_server, s3_storage_options, s3_b
                        "config_kwargs": {"retries": {"max_attempts": 3, "mode": "standard"}}}}
         uri = f"s3://{s3_bucket}/out/cut.jpg"
         with pytest.raises(Exception):
-            tio.write_atomic(uri, DATA, opts)
+            storage.write_atomic(uri, DATA, opts)
         cuts = proxy.count("cut")
-        tio.write_atomic(f"s3://{s3_bucket}/out/small.jpg", b"x" * 1000, opts)   # proxy works
+        storage.write_atomic(f"s3://{s3_bucket}/out/small.jpg", b"x" * 1000, opts)   # proxy works
     direct.invalidate_cache()
     assert cuts >= 1
     assert not direct.exists(f"{s3_bucket}/out/cut.jpg")
@@ -92,9 +92,9 @@ def test_gcs_upload_cut_midway_leaves_nothing(gcs_server, gcs_storage_options, g
         opts = {"gs": {**gcs_storage_options["gs"], "endpoint_url": proxy.url}}
         uri = f"gs://{gcs_bucket}/out/cut.jpg"
         with pytest.raises(Exception):
-            tio.write_atomic(uri, DATA, opts)
+            storage.write_atomic(uri, DATA, opts)
         cuts = proxy.count("cut")
-        tio.write_atomic(f"gs://{gcs_bucket}/out/small.jpg", b"y" * 1000, opts)
+        storage.write_atomic(f"gs://{gcs_bucket}/out/small.jpg", b"y" * 1000, opts)
     direct.invalidate_cache()
     assert cuts >= 1
     assert not direct.exists(f"{gcs_bucket}/out/cut.jpg")

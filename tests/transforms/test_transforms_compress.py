@@ -12,7 +12,7 @@ from apache_beam.utils.shared import Shared
 from PIL import Image
 
 from transforms import compress as tc
-from transforms.io import InputFile, match_pattern
+from transforms.matching import InputFile, match_pattern
 from transforms.manifest import MANIFEST_SCHEMA
 
 GRADIENT = dict(method="hybrid", energy="gradient", scale=0.5)

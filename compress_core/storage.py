@@ -1,0 +1,315 @@
+"""Storage: fsspec URIs, whole-file reads, atomic writes, output names that stay in their prefix.
+
+The one place where the library (:meth:`CompressionResult.save`, the command line) and the Beam
+job (``transforms/``) touch files. No Beam import here.
+
+Every URI goes through fsspec (``file://``, ``gs://`` with gcsfs, ``s3://`` with s3fs, others by
+plug-in); plain local paths use the operating system directly. Per-protocol settings are a
+``storage_options`` dict keyed by protocol (``{"s3": {"endpoint_url": ...}, "gs": {"token":
+"anon"}}``); aliases (``gcs``, ``s3a``, ``local``) mean the same protocol.
+
+Writes are atomic: on a local disk the bytes go to a hidden temporary file in the target folder,
+are flushed with ``fsync`` and renamed over the target (``os.replace``); on object stores they
+are one upload, which the store shows only when complete. Either way an output is complete or
+absent, never partial. New files get the mode the process umask gives (``0o666 & ~umask``, so
+``0644`` under the usual ``022``), like any other file the user creates.
+
+Output names are deterministic and never leave their prefix (:func:`sanitize_relpath`,
+:func:`join_under`, :func:`output_name`).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import unicodedata
+import uuid
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+from .errors import ImageReadError
+
+__all__ = [
+    "StorageOptions",
+    "split_protocol",
+    "is_local_uri",
+    "local_path",
+    "normalize_uri",
+    "get_filesystem",
+    "is_local_filesystem",
+    "merge_storage_options",
+    "read_bytes",
+    "file_size",
+    "write_atomic",
+    "is_under",
+    "sanitize_relpath",
+    "join_under",
+    "output_name",
+]
+
+#: ``{protocol: {fsspec keyword: value}}``.
+StorageOptions = Mapping[str, Mapping[str, Any]]
+PathOrUri = Union[str, os.PathLike]
+
+_PROTOCOL_ALIASES = {"gcs": "gs", "s3a": "s3", "local": "file"}
+_LOCAL_PROTOCOLS = (None, "file", "local")
+#: Characters replaced by ``_`` in output names: glob magic, Windows-reserved, backslash.
+_UNSAFE_NAME_CHARS = set('*?[]<>|:"\\')
+_MAX_NAME_BYTES = 200
+
+
+# --------------------------------------------------------------------------- URIs
+
+
+def split_protocol(uri: PathOrUri) -> Tuple[Optional[str], str]:
+    """``"s3://b/k"`` -> ``("s3", "b/k")``; a local path -> ``(None, path)``."""
+    text = os.fspath(uri)
+    if "://" in text:
+        protocol, rest = text.split("://", 1)
+        return protocol.lower(), rest
+    return None, text
+
+
+def is_local_uri(uri: PathOrUri) -> bool:
+    """True for local paths and ``file://`` URIs."""
+    return split_protocol(uri)[0] in _LOCAL_PROTOCOLS
+
+
+def local_path(uri: PathOrUri) -> Optional[str]:
+    """The operating-system path of a local path or ``file://`` URI; ``None`` for other URIs."""
+    protocol, rest = split_protocol(uri)
+    if protocol not in _LOCAL_PROTOCOLS:
+        return None
+    return os.fspath(uri) if protocol is None else rest
+
+
+def normalize_uri(uri: PathOrUri) -> str:
+    """Make a local path absolute (so that every worker process sees the same file) and strip a
+    trailing ``/``. Remote URIs are returned unchanged apart from the trailing ``/``."""
+    text = os.fspath(uri).strip()
+    protocol, rest = split_protocol(text)
+    if protocol is None:
+        text = os.path.abspath(os.path.expanduser(text))
+    elif protocol in ("file", "local"):
+        text = "file://" + os.path.abspath(rest)
+    return text.rstrip("/") if len(text) > 1 else text
+
+
+def _canonical(protocol: Optional[str]) -> str:
+    name = protocol or "file"
+    return _PROTOCOL_ALIASES.get(name, name)
+
+
+def _protocol_options(protocol: Optional[str], storage_options: Optional[StorageOptions]) -> Dict:
+    key = _canonical(protocol)
+    for name, value in (storage_options or {}).items():
+        if _canonical(name) == key:
+            return dict(value or {})
+    return {}
+
+
+def merge_storage_options(*layers: Optional[StorageOptions]) -> Dict[str, Dict[str, Any]]:
+    """Merge ``{protocol: {kwarg: value}}`` dicts; later layers win per kwarg."""
+    merged: Dict[str, Dict[str, Any]] = {}
+    for layer in layers:
+        for protocol, opts in (layer or {}).items():
+            merged.setdefault(_canonical(protocol), {}).update(dict(opts or {}))
+    return merged
+
+
+def get_filesystem(uri: PathOrUri, storage_options: Optional[StorageOptions] = None):
+    """``(fs, path)`` for ``uri``: the fsspec file system with its protocol's options applied.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        Local path or fsspec URI.
+    storage_options : dict, optional
+        ``{protocol: {kwarg: value}}``; the entry of ``uri``'s protocol is passed to fsspec.
+    """
+    import fsspec.core
+
+    protocol, _ = split_protocol(uri)
+    return fsspec.core.url_to_fs(os.fspath(uri), **_protocol_options(protocol, storage_options))
+
+
+def is_local_filesystem(fs) -> bool:
+    """True for fsspec's local file system."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> bytes:
+    """Read a whole local file or object.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        Local path or fsspec URI.
+    storage_options : dict, optional
+        ``{protocol: {kwarg: value}}``.
+
+    Raises
+    ------
+    ImageReadError
+        If it does not exist, is a folder, or cannot be read; the message names ``uri``.
+    """
+    text = os.fspath(uri)
+    try:
+        path = local_path(text)
+        if path is not None:
+            with open(path, "rb") as fh:
+                return fh.read()
+        fs, path = get_filesystem(text, storage_options)
+        return fs.cat_file(path)
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{text}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ImageReadError(f"{text}: is a directory, not a file") from exc
+    except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
+        raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
+
+
+def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> Optional[int]:
+    """Size in bytes of an existing file, or ``None`` when there is no file at ``uri``.
+
+    Listing caches are dropped first, so a file written earlier in the same process is seen.
+    """
+    fs, path = get_filesystem(uri, storage_options)
+    try:
+        fs.invalidate_cache(path)
+    except Exception:  # noqa: BLE001 - cache invalidation is best effort
+        pass
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    if info.get("type", "file") != "file":
+        return None
+    size = info.get("size")
+    return int(size) if size is not None else 0
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_atomic(uri: PathOrUri, data: bytes,
+                 storage_options: Optional[StorageOptions] = None) -> None:
+    """Write ``data`` to ``uri`` so that the file is complete or absent, never partial.
+
+    Local disks: a hidden temporary file in the target folder (created with mode ``0o666``, so
+    the umask decides the final mode), ``fsync``, then ``os.replace`` (atomic on POSIX); missing
+    folders are created. Object stores: one upload (S3 PUT or completed multipart upload, GCS
+    upload), which the store makes visible only when complete. An existing file is replaced.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        Local path or fsspec URI.
+    data : bytes
+    storage_options : dict, optional
+        ``{protocol: {kwarg: value}}``.
+    """
+    path = local_path(uri)
+    if path is not None:
+        _write_local(os.path.abspath(path), data)
+        return
+    fs, path = get_filesystem(uri, storage_options)
+    if is_local_filesystem(fs):
+        _write_local(path, data)
+        return
+    fs.pipe_file(path, bytes(data))
+    try:
+        fs.invalidate_cache(path)
+    except Exception:  # noqa: BLE001 - cache invalidation is best effort
+        pass
+
+
+def _write_local(path: str, data: bytes) -> None:
+    folder, name = os.path.split(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- output names
+
+
+def is_under(path: str, prefix: str) -> bool:
+    """True if ``path`` is ``prefix`` or inside it (plain string paths, ``/`` separated)."""
+    path, prefix = path.rstrip("/"), prefix.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def sanitize_relpath(relpath: PathOrUri) -> str:
+    """Make a relative path safe to append to an output prefix.
+
+    Backslashes become ``/``; empty, ``.`` and ``..`` parts are dropped (so ``../x`` and
+    ``/etc/x`` stay inside the prefix); Unicode is NFC-normalised; control, format (bidi,
+    zero-width) and glob / Windows-reserved characters become ``_``; names made only of dots
+    become underscores; each part is cut to 200 UTF-8 bytes.
+
+    Raises
+    ------
+    ValueError
+        If nothing usable is left.
+    """
+    text = unicodedata.normalize("NFC", os.fspath(relpath)).replace("\\", "/")
+    parts = []
+    for part in text.split("/"):
+        part = "".join("_" if (not ch.isprintable() or ch in _UNSAFE_NAME_CHARS) else ch
+                       for ch in part).strip()
+        if part in ("", ".", ".."):
+            continue
+        if set(part) == {"."}:
+            part = "_" * len(part)
+        while len(part.encode("utf-8")) > _MAX_NAME_BYTES:
+            part = part[:-1]
+        parts.append(part)
+    if not parts:
+        raise ValueError(f"relative path {relpath!r} has no usable name")
+    return "/".join(parts)
+
+
+def join_under(prefix: str, relpath: str) -> str:
+    """``prefix + "/" + relpath`` after checking that the result stays inside ``prefix``.
+
+    Raises
+    ------
+    ValueError
+        If ``relpath`` would escape ``prefix`` (it is sanitised first, so this is a last guard).
+    """
+    rel = sanitize_relpath(relpath)
+    prefix = prefix.rstrip("/")
+    joined = f"{prefix}/{rel}"
+    p_protocol, p_path = split_protocol(prefix)
+    j_protocol, j_path = split_protocol(joined)
+    inside, root = posixpath.normpath(j_path), posixpath.normpath(p_path)
+    if p_protocol != j_protocol or not is_under(inside, root) or inside == root:
+        raise ValueError(f"output path {relpath!r} escapes the output prefix {prefix!r}")
+    return joined
+
+
+def output_name(relpath: str, tag: str, extension: str) -> str:
+    """``"a/b/photo.jpg"``, tag ``"1a2b"``, ``".webp"`` -> ``"a/b/photo.1a2b.webp"``."""
+    rel = sanitize_relpath(relpath)
+    folder, name = posixpath.split(rel)
+    stem, dot, _suffix = name.rpartition(".")
+    if not dot or not stem:
+        stem = name
+    new = f"{stem}.{tag}{extension}"
+    return posixpath.join(folder, new) if folder else new

@@ -1,0 +1,104 @@
+"""transforms/matching.py: globs, folders and URI lists -> InputFile, with safe relative paths."""
+import os
+
+import pytest
+
+from compress_core.errors import ImageReadError
+from compress_core.storage import read_bytes
+from transforms import matching
+
+
+@pytest.mark.parametrize("pattern, base", [
+    ("gs://b/photos/2026/**/*.jpg", "gs://b/photos/2026"),
+    ("/data/in/*.png", "/data/in"),
+    ("s3://b/x/file.jpg", "s3://b/x/file.jpg"),
+    ("/data/in/", "/data/in"),
+    ("s3://b/a?/x.jpg", "s3://b"),
+])
+def test_glob_base(pattern, base):
+    assert matching.glob_base(pattern) == base
+
+
+def _tree(root, names):
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 3)
+
+
+def test_match_folder_recurses_and_skips_hidden_and_excluded(tmp_path):
+    _tree(tmp_path, ["a.jpg", "sub/b.png", ".hidden.jpg", "_manifest/m.parquet",
+                     "out/c.jpg", "sub/.cache/d.jpg"])
+    files = matching.match_pattern(str(tmp_path), exclude=[str(tmp_path / "out")])
+    assert [f.relpath for f in files] == ["a.jpg", "sub/b.png"]
+    assert files[0].uri == str(tmp_path / "a.jpg") and files[0].size == 3
+
+
+def test_match_glob_keeps_relative_paths(tmp_path):
+    _tree(tmp_path, ["x/a.jpg", "x/y/b.jpg", "x/y/c.png", "z.jpg"])
+    files = matching.match_pattern(str(tmp_path / "x" / "**" / "*.jpg"))
+    assert [f.relpath for f in files] == ["a.jpg", "y/b.jpg"]
+    file_uri = matching.match_pattern("file://" + str(tmp_path / "z.jpg"))
+    assert [(f.uri, f.relpath) for f in file_uri] == [("file://" + str(tmp_path / "z.jpg"), "z.jpg")]
+
+
+def test_match_of_nothing_is_empty(tmp_path):
+    assert matching.match_pattern(str(tmp_path / "*.jpg")) == []
+
+
+def test_relative_paths_of_listed_uris():
+    uris = ["s3://b/in/2026/a.jpg", "s3://b/in/2025/a.jpg", "s3://b/in/c.jpg"]
+    assert matching.relative_paths(uris) == ["2026/a.jpg", "2025/a.jpg", "c.jpg"]
+    assert matching.relative_paths(uris, base="s3://b") == ["in/2026/a.jpg", "in/2025/a.jpg", "in/c.jpg"]
+    mixed = matching.relative_paths(["s3://b/a.jpg", "gs://c/a.jpg"])
+    assert mixed == ["s3/b/a.jpg", "gs/c/a.jpg"]
+    assert matching.relative_paths(["/x/../../etc/p.jpg"]) == ["p.jpg"]
+
+
+def test_read_uri_list(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"1")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# photos\n\n{tmp_path}/a.jpg\n  s3://b/c.jpg  \n")
+    assert matching.read_uri_list(str(listing)) == [str(tmp_path / "a.jpg"), "s3://b/c.jpg"]
+    with pytest.raises(ImageReadError, match="no such file"):
+        matching.read_uri_list(str(tmp_path / "missing.txt"))
+
+
+def test_match_excludes_outputs_below_the_input_but_not_above(tmp_path):
+    _tree(tmp_path, ["in/a.jpg", "in/out/a.x.jpg"])
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in"),
+                                                 exclude=[str(tmp_path / "in" / "out")])] \
+        == ["a.jpg"]
+    # the output folder is the input's parent: nothing to exclude
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in"), exclude=[str(tmp_path)])] \
+        == ["a.jpg", "out/a.x.jpg"]
+
+
+def test_several_patterns_share_a_base_so_names_do_not_collide(tmp_path):
+    _tree(tmp_path, ["2025/x.jpg", "2026/x.jpg"])
+    patterns = [str(tmp_path / "2025"), str(tmp_path / "2026" / "*.jpg")]
+    base = matching.common_base(patterns)
+    assert base == str(tmp_path)
+    rels = [f.relpath for p in patterns for f in matching.match_pattern(p, base=base)]
+    assert rels == ["2025/x.jpg", "2026/x.jpg"]
+    assert matching.common_base(["s3://b/a/*.jpg", "s3://b/c/"]) == "s3://b"
+    assert matching.common_base(["s3://b/a/*.jpg", "gs://b/c/"]) is None
+    assert matching.common_base(["s3://b/a/*.jpg"]) is None
+    # an explicit base that is not above the match is ignored
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "2025"),
+                                                 base=str(tmp_path / "other"))] == ["x.jpg"]
+
+
+def test_match_follows_symlinks_and_keeps_dangling_ones(tmp_path):
+    _tree(tmp_path, ["real/a.jpg"])
+    (tmp_path / "in").mkdir()
+    os.symlink(tmp_path / "real" / "a.jpg", tmp_path / "in" / "link.jpg")
+    os.symlink(tmp_path / "real" / "gone.jpg", tmp_path / "in" / "dangling.jpg")
+    os.symlink(tmp_path / "real", tmp_path / "in" / "folder_link")
+    files = matching.match_pattern(str(tmp_path / "in" / "*.jpg"))
+    assert [(f.relpath, f.size) for f in files] == [("dangling.jpg", files[0].size),
+                                                   ("link.jpg", 3)]
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_bytes(files[0].uri)
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*"))] == \
+        ["dangling.jpg", "link.jpg"]

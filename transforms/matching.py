@@ -1,0 +1,348 @@
+"""Matching inputs: globs, folders and URI lists -> :class:`InputFile` s, on a worker.
+
+Relative paths of the matches name the outputs (:func:`compress_core.storage.output_name`), so
+they are sanitised here and never leave the output prefix. Hidden files and folders (a path
+part starting with ``.`` or ``_``, such as ``_manifest``) and the job's own output folders are
+never matched.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from compress_core.errors import ImageReadError
+from compress_core.storage import (
+    get_filesystem,
+    is_local_filesystem,
+    is_under,
+    normalize_uri,
+    read_bytes,
+    sanitize_relpath,
+    split_protocol,
+)
+
+from .failures import Failure
+from .metrics import METRICS_NAMESPACE
+
+__all__ = [
+    "InputFile",
+    "glob_base",
+    "common_base",
+    "match_pattern",
+    "read_uri_list",
+    "relative_paths",
+    "MatchImages",
+]
+
+_LOG = logging.getLogger(__name__)
+
+_GLOB_CHARS = "*?["
+
+
+class InputFile(NamedTuple):
+    """One matched input.
+
+    Attributes
+    ----------
+    uri : str
+        Full URI (or absolute local path) of the input.
+    relpath : str
+        Its path relative to the matched base (used to name the output), already sanitised.
+    size : int or None
+        Size in bytes when the listing gave it.
+    """
+
+    uri: str
+    relpath: str
+    size: Optional[int] = None
+
+
+def _to_uri(fs, path: str, like: str) -> str:
+    """Turn an fsspec path back into a URI in the style of ``like`` (the user's pattern)."""
+    protocol, _ = split_protocol(like)
+    if protocol is None:
+        return path
+    if is_local_filesystem(fs):
+        return "file://" + path
+    return f"{protocol}://{path}"
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def glob_base(pattern: str) -> str:
+    """The folder part of ``pattern`` before its first glob character.
+
+    ``"gs://b/photos/2026/**/*.jpg"`` -> ``"gs://b/photos/2026"``; a pattern without glob
+    characters is returned as is (a file or a folder).
+    """
+    text = os.fspath(pattern)
+    cut = min((text.find(c) for c in _GLOB_CHARS if c in text), default=-1)
+    if cut < 0:
+        return text.rstrip("/") or text
+    return text[:cut].rsplit("/", 1)[0]
+
+
+def _hidden(relpath: str) -> bool:
+    return any(part.startswith((".", "_")) for part in relpath.split("/"))
+
+
+def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
+                  exclude: Sequence[str] = (), base: Optional[str] = None) -> List[InputFile]:
+    """Expand a glob (or a folder, or one file) into :class:`InputFile` s, sorted by URI.
+
+    Relative paths (which name the outputs) are relative to ``base`` when given and above the
+    match, else to the pattern's folder (:func:`glob_base`; for a single file, its folder).
+
+    A folder matches every file below it except hidden ones (a path part starting with ``.`` or
+    ``_``, such as ``_manifest``). Files under any ``exclude`` prefix (the run's own outputs)
+    are dropped, so that an output folder inside the input folder is never read back; an
+    ``exclude`` prefix that contains the pattern's base folder is ignored (the caller asked
+    for it).
+
+    Raises
+    ------
+    ImageReadError
+        If listing fails (missing bucket, permission ...).
+    """
+    fs, path = get_filesystem(pattern, storage_options)
+    base_uri = glob_base(pattern)
+    _, base_path = get_filesystem(base_uri, storage_options)
+    # An excluded folder that holds the pattern itself was asked for explicitly: keep it.
+    excluded = [e for e in (get_filesystem(x, storage_options)[1] for x in exclude if x)
+                if not is_under(base_path, e)]
+    try:
+        if not any(c in path for c in _GLOB_CHARS) and fs.isdir(path):
+            found = fs.find(path, detail=True)
+            folder = True
+        else:
+            found = fs.glob(path, detail=True)
+            folder = False
+    except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
+        raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
+    if not any(c in path for c in _GLOB_CHARS) and not folder:
+        base_path = posixpath.dirname(path.rstrip("/"))
+    if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
+        wanted = get_filesystem(base, storage_options)[1] if base else ""
+        if not wanted or is_under(base_path, wanted):
+            base_path = wanted
+    files = []
+    for item_path, info in sorted(found.items()):
+        if info.get("islink"):  # listings describe the link itself: follow it
+            try:
+                info = fs.info(item_path)
+            except (FileNotFoundError, OSError):
+                pass  # a dangling link: kept, so that its read error gets a row
+        if info.get("type", "file") not in ("file", "other"):
+            continue
+        if info.get("type") == "other" and not info.get("islink"):
+            continue  # sockets, devices, FIFOs
+        if any(is_under(item_path, e) for e in excluded):
+            continue
+        rel = posixpath.relpath(item_path, base_path) if base_path else item_path
+        if folder and _hidden(rel):
+            continue
+        size = info.get("size")
+        files.append(InputFile(_to_uri(fs, item_path, pattern), sanitize_relpath(rel),
+                               int(size) if size is not None else None))
+    return files
+
+
+def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> List[str]:
+    """Read a text file of input URIs: one a line, blank lines and ``#`` comments ignored.
+
+    Raises
+    ------
+    ImageReadError
+        If the list cannot be read.
+    """
+    data = read_bytes(list_uri, storage_options)
+    uris = []
+    for line in data.decode("utf-8-sig").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            uris.append(normalize_uri(line))
+    return uris
+
+
+def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]:
+    """Relative output paths for listed URIs: relative to ``base`` when they are below it, else
+    relative to the deepest folder the URIs share (with protocol and bucket kept when they
+    differ). Returned paths are sanitised."""
+    split = [split_protocol(u) for u in uris]
+    if base:
+        b_protocol, b_path = split_protocol(normalize_uri(base))
+    rels: List[Optional[str]] = [None] * len(uris)
+    rest_idx = []
+    for i, (protocol, path) in enumerate(split):
+        if base and (protocol or None) == (b_protocol or None) and is_under(path, b_path) \
+                and path.rstrip("/") != b_path.rstrip("/"):
+            rels[i] = posixpath.relpath(path, b_path)
+        else:
+            rest_idx.append(i)
+    if rest_idx:
+        protocols = {split[i][0] for i in rest_idx}
+        if len(protocols) == 1:
+            dirs = [posixpath.dirname(split[i][1]) for i in rest_idx]
+            try:
+                common = posixpath.commonpath(dirs)
+            except ValueError:  # absolute and relative paths mixed
+                common = ""
+            for i in rest_idx:
+                rels[i] = posixpath.relpath(split[i][1], common) if common else split[i][1]
+        else:
+            for i in rest_idx:
+                protocol, path = split[i]
+                rels[i] = f"{protocol or 'local'}/{path}"
+    return [sanitize_relpath(r) for r in rels]
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+class _ExpandPattern(beam.DoFn):
+    """Pattern (glob, folder or file URI) -> :class:`InputFile` s; a failed listing -> Failure."""
+
+    FAILED = "failed"
+
+    def __init__(self, storage_options=None, exclude: Sequence[str] = (),
+                 base: Optional[str] = None):
+        self._storage_options = dict(storage_options or {})
+        self._exclude = tuple(exclude)
+        self._base = base
+        self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
+
+    def process(self, pattern: str) -> Iterator:
+        try:
+            files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            _LOG.error("Cannot match %s: %s", pattern, exc)
+            yield beam.pvalue.TaggedOutput(self.FAILED, Failure.from_exception(exc, pattern, "match"))
+            return
+        if not files:
+            _LOG.warning("Input pattern %s matched no files", pattern)
+        self._matched.inc(len(files))
+        yield from files
+
+
+class _ExpandUriList(beam.DoFn):
+    """Text file of URIs -> :class:`InputFile` s (names relative to ``base`` or the shared
+    folder); an unreadable list -> Failure. Listed files are not checked here: a missing one
+    fails at the read step with its own row."""
+
+    FAILED = "failed"
+
+    def __init__(self, storage_options=None, base: Optional[str] = None,
+                 exclude: Sequence[str] = ()):
+        self._storage_options = dict(storage_options or {})
+        self._base = base
+        self._exclude = tuple(exclude)
+        self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
+
+    def process(self, list_uri: str) -> Iterator:
+        try:
+            uris = read_uri_list(list_uri, self._storage_options)
+            uris = [u for u in uris if not any(is_under(split_protocol(u)[1], split_protocol(e)[1])
+                                               and split_protocol(u)[0] == split_protocol(e)[0]
+                                               for e in self._exclude)]
+            rels = relative_paths(uris, self._base)
+        except Exception as exc:  # noqa: BLE001 - failures are data
+            _LOG.error("Cannot read the input list %s: %s", list_uri, exc)
+            yield beam.pvalue.TaggedOutput(self.FAILED, Failure.from_exception(exc, list_uri, "match"))
+            return
+        self._matched.inc(len(uris))
+        for uri, rel in zip(uris, rels):
+            yield InputFile(uri, rel, None)
+
+
+class MatchImages(beam.PTransform):
+    """Expand input patterns and URI lists into a PCollection of :class:`InputFile`.
+
+    Matching runs on a worker (not at graph construction), so it sees what the job's service
+    account sees. Returns a dict: ``files`` (InputFile) and ``failures`` (:class:`Failure`,
+    for patterns or lists that could not be listed or read).
+
+    Parameters
+    ----------
+    patterns : sequence of str
+        Globs (``**`` recurses), folders or single files, local or any fsspec URI.
+    input_lists : sequence of str
+        Text files of URIs, one a line.
+    input_base : str, optional
+        Folder that output names are made relative to (listed URIs and matches below it).
+        Without it, several patterns share the deepest folder above all of them (so that
+        ``--input a/ --input b/`` give ``a/x.jpg`` and ``b/x.jpg``, not two ``x.jpg``).
+    exclude : sequence of str
+        Prefixes never matched (the job's output and manifest folders).
+    storage_options : dict, optional
+        ``{protocol: fsspec kwargs}``.
+    """
+
+    def __init__(self, patterns: Sequence[str] = (), input_lists: Sequence[str] = (),
+                 input_base: Optional[str] = None, exclude: Sequence[str] = (),
+                 storage_options: Optional[Mapping] = None):
+        super().__init__()
+        if not patterns and not input_lists:
+            raise ValueError("MatchImages needs at least one pattern or input list")
+        self._patterns = [normalize_uri(p) if not any(c in p for c in _GLOB_CHARS) else
+                          _normalize_pattern(p) for p in patterns]
+        self._lists = [normalize_uri(u) for u in input_lists]
+        self._base = normalize_uri(input_base) if input_base else None
+        self._pattern_base = self._base if self._base else common_base(self._patterns)
+        self._exclude = tuple(exclude)
+        self._storage_options = dict(storage_options or {})
+
+    def expand(self, pbegin):
+        files, failures = [], []
+        if self._patterns:
+            res = (pbegin
+                   | "CreatePatterns" >> beam.Create(self._patterns, reshuffle=False)
+                   | "ExpandPatterns" >> beam.ParDo(
+                       _ExpandPattern(self._storage_options, self._exclude, self._pattern_base)
+                   ).with_outputs(_ExpandPattern.FAILED, main="files"))
+            files.append(res.files)
+            failures.append(res[_ExpandPattern.FAILED])
+        if self._lists:
+            res = (pbegin
+                   | "CreateLists" >> beam.Create(self._lists, reshuffle=False)
+                   | "ExpandLists" >> beam.ParDo(
+                       _ExpandUriList(self._storage_options, self._base, self._exclude)
+                   ).with_outputs(_ExpandUriList.FAILED, main="files"))
+            files.append(res.files)
+            failures.append(res[_ExpandUriList.FAILED])
+        return {
+            "files": tuple(files) | "FlattenFiles" >> beam.Flatten(),
+            "failures": tuple(failures) | "FlattenFailures" >> beam.Flatten(),
+        }
+
+
+def common_base(patterns: Sequence[str]) -> Optional[str]:
+    """The deepest folder above every pattern's base, when there are several patterns on one
+    protocol (``None`` for one pattern, or for patterns on different protocols)."""
+    if len(patterns) < 2:
+        return None
+    split = [split_protocol(glob_base(p)) for p in patterns]
+    protocols = {protocol for protocol, _ in split}
+    if len(protocols) != 1:
+        return None
+    protocol = protocols.pop()
+    try:
+        common = posixpath.commonpath([path for _, path in split])
+    except ValueError:
+        return None
+    return f"{protocol}://{common}" if protocol else (common or None)
+
+
+def _normalize_pattern(pattern: str) -> str:
+    """Absolute local globs (workers may run elsewhere); remote globs unchanged."""
+    protocol, rest = split_protocol(pattern)
+    if protocol is None:
+        return os.path.abspath(os.path.expanduser(pattern))
+    if protocol in ("file", "local"):
+        return "file://" + os.path.abspath(rest)
+    return pattern
