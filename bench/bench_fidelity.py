@@ -155,8 +155,18 @@ def oracle_boxes(w, h, tw, th):
     return boxes
 
 
+def resampling_map(w, h, tw, th):
+    """Flat source map of a plain resampling of the whole ``w x h`` input to ``tw x th``
+    (nearest input pixel of each output pixel centre)."""
+    ys = np.minimum(((np.arange(th) + 0.5) * (h / th)).astype(np.int64), h - 1)
+    xs = np.minimum(((np.arange(tw) + 0.5) * (w / tw)).astype(np.int64), w - 1)
+    return ys[:, None] * w + xs[None, :]
+
+
 class Ours:
-    """``SemanticCompressor().compress`` with a target size; returns pixels and source map."""
+    """``SemanticCompressor().compress`` with a target size; returns the pixels, the source map
+    (``CompressionResult.source_map``, which is None when only resampling happened: then the
+    map of that resampling) and what the library says it did."""
 
     def __init__(self, compressor, method):
         self.compressor, self.method = compressor, method
@@ -164,7 +174,15 @@ class Ours:
     def __call__(self, img, tw, th):
         result = self.compressor.compress(img, method=self.method, target_width=tw,
                                           target_height=th, show_progress=False, format="png")
-        return result.pixels, getattr(result, "source_map", None)
+        if not hasattr(result, "source_map"):  # a library without source maps
+            return result.pixels, None, {}
+        source_map = result.source_map
+        if source_map is None:
+            h, w = img.shape[:2]
+            source_map = resampling_map(w, h, tw, th)
+        said = {"library_stretch": getattr(result, "stretch", None),
+                "operations": json.loads(json.dumps(result.operations, default=str))}
+        return result.pixels, source_map, said
 
 
 ZERO_STRETCH = ("centre crop", "vips attention", "vips entropy", "smartcrop.py")
@@ -273,7 +291,7 @@ def run_photo_task(name, pixels, task, methods, judge, probs, importance, featur
             rows.append(row)
             continue
         t = time.perf_counter()
-        source_map = None
+        source_map, said = None, {}
         if method == ORACLE:
             boxes = oracle_boxes(w, h, tw, th)
             cands = [crop_box(pixels, b, tw, th) for b in boxes]
@@ -282,7 +300,7 @@ def run_photo_task(name, pixels, task, methods, judge, probs, importance, featur
         else:
             out = fn(pixels, tw, th)
             if isinstance(out, tuple):
-                out, source_map = out
+                out, source_map, said = out
         seconds = time.perf_counter() - t
         if out.shape[:2] != (th, tw):
             raise AssertionError(f"{method} on {name}: {out.shape[:2]} instead of {(th, tw)}")
@@ -294,6 +312,7 @@ def run_photo_task(name, pixels, task, methods, judge, probs, importance, featur
             exact = geometry.exact_geometry(sx, sy, (h, w), importance)
             row.update(exact_stretch=exact.stretch, exact_coverage=exact.coverage,
                        exact_break_rate=exact.break_rate)
+        row.update(said)
         todo[method] = (row, out)
     if todo:
         for (row, out), p in zip(todo.values(), judge.probs([o for _, o in todo.values()])):
@@ -401,7 +420,30 @@ def report(results, labels, n):
                 f"| {_fmt(_mean(rs, 'background_stretch'))} | {_fmt(_mean(rs, 'coverage'))} "
                 f"| {_fmt(_mean(rs, 'break_rate'))} | {exact} |")
         lines += ["", goal_line(by), ""]
+    lines += agreement(results)
     return "\n".join(lines)
+
+
+def agreement(results):
+    """How the SIFT estimate agrees with the exact source-map geometry (our methods), and the
+    stretch the library records against both."""
+    rows = [r for r in results if r.get("exact_stretch") is not None
+            and np.isfinite(r["exact_stretch"]) and np.isfinite(r["stretch"])]
+    if not rows:
+        return []
+    ds = np.array([abs(r["stretch"] - r["exact_stretch"]) for r in rows])
+    dc = np.array([abs(r["coverage"] - r["exact_coverage"]) for r in rows])
+    text = (f"Estimate vs exact source map ({len(rows)} outputs of ours): |stretch difference| "
+            f"mean {ds.mean():.3f}, 95th percentile {np.percentile(ds, 95):.3f}, max "
+            f"{ds.max():.3f}; |coverage difference| mean {dc.mean():.3f}, 95th percentile "
+            f"{np.percentile(dc, 95):.3f}.")
+    said = [r for r in rows if r.get("library_stretch") is not None]
+    if said:
+        worst = max(said, key=lambda r: r["exact_stretch"])
+        text += (f" Stretch recorded by the library: max {max(r['library_stretch'] for r in said):.3f}"
+                 f"; largest exact subject stretch {worst['exact_stretch']:.3f} ({worst['method']}, "
+                 f"{worst['task']}, {worst['photo']}).")
+    return [text, ""]
 
 
 def goal_line(by, draws=10000, seed=0):
@@ -412,7 +454,7 @@ def goal_line(by, draws=10000, seed=0):
     photos = sorted(r["photo"] for r in by[DEFAULT])
 
     def col(method, key):
-        rows = {r["photo"]: r[key] for r in by.get(method, [])}
+        rows = {r["photo"]: r.get(key, np.nan) for r in by.get(method, [])}
         return np.array([rows.get(p, np.nan) for p in photos])
 
     ours = col(DEFAULT, "KL")
@@ -435,6 +477,9 @@ def goal_line(by, draws=10000, seed=0):
             f"goal <= 0.80; lower KL on {int(np.sum(ours < base))}/{len(ours)} photos); prob. "
             f"kept {np.nanmean(col(DEFAULT, 'kept')):.3f} vs {np.nanmean(col(best, 'kept')):.3f}; "
             f"photos above stretch {STRETCH_LIMIT:.2f}: **{above}**")
+    exact = col(DEFAULT, "exact_stretch") if any("exact_stretch" in r for r in by[DEFAULT]) else None
+    if exact is not None:
+        text += f" (exact: {int(np.sum(exact > STRETCH_LIMIT))})"
     if ORACLE in by:
         text += f"; oracle crop / best baseline = {np.nanmean(col(ORACLE, 'KL')) / np.nanmean(base):.2f}"
     return text + "."

@@ -37,7 +37,8 @@ from scipy import ndimage
 #: until one holds enough matches (small outputs give few keypoints).
 GRID = 24
 RADII = (1.6, 2.5, 4.0)
-#: Fewest matches for a local fit.
+#: Fewest matches for a local fit; a place is fitted only when a point lies within its first
+#: radius, and a neighbourhood only when its points spread at least half a step along each axis.
 MIN_MATCHES = 8
 #: Lowe's ratio test.
 RATIO = 0.75
@@ -191,8 +192,10 @@ def local_fits(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], robust:
         if len(idx) < MIN_MATCHES:
             continue
         dist = np.hypot(src[idx, 0] - x0, src[idx, 1] - y0)
-        near = next((idx[dist <= r * step] for r in RADII
-                     if np.count_nonzero(dist <= r * step) >= MIN_MATCHES), None)
+        if not np.any(dist <= RADII[0] * step):
+            continue  # the place itself is not in the output (or has no features)
+        near = next((idx[dist <= r * step] for r in RADII if _spread(src[idx[dist <= r * step]], step)),
+                    None)
         if near is None:
             continue
         s, d = src[near], dst[near]
@@ -219,6 +222,13 @@ def local_fits(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], robust:
         residual[k] = np.percentile(np.linalg.norm(design @ coef - d, axis=1), 80)
         valid[k] = True
     return LocalFits(centres, affines, valid, residual, grid_shape, step)
+
+
+def _spread(points: np.ndarray, step: float) -> bool:
+    """Enough points, spread over both axes (a thin strip at the edge of the kept region
+    would give an ill-conditioned fit)."""
+    return (len(points) >= MIN_MATCHES and points[:, 0].std() >= step / 2
+            and points[:, 1].std() >= step / 2)
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -115,7 +115,7 @@ def test_seam_carving_breaks_more_than_a_crop():
     g_crop = fg.estimate_geometry(img, crop, _ones(img), feats)
     g_seams = fg.estimate_geometry(img, carved, _ones(img), feats)
     assert g_crop.break_rate == 0.0
-    assert g_seams.break_rate > 0.05, g_seams
+    assert g_seams.break_rate > g_crop.break_rate + 0.02, g_seams
     assert g_seams.stretch > g_crop.stretch
 
 
