@@ -332,9 +332,18 @@ class SemanticCompressor:
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
+            if fmt_requested is ImageFormat.AUTO and method is not Method.JPEG:
+                fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
+                                           pixels=out)
+                if fmt is ImageFormat.PNG and target_bytes is not None:
+                    fmt = codec.resolve_format("webp" if loaded.has_alpha else "jpeg")
             if target_bytes is not None:
                 data, used_quality, out = self._encode_to_budget(
                     out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
+            elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
+                # lossless by content: the smaller of PNG and lossless WebP
+                data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
+                used_quality = None
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
@@ -348,7 +357,7 @@ class SemanticCompressor:
             return CompressionResult(
                 pixels=out,
                 data=data,
-                format=codec._PIL_NAME[fmt],
+                format=codec.pil_name(fmt),
                 quality=used_quality if fmt in codec.QUALITY_RANGE else None,
                 original_size=(w0, h0),
                 original_bytes=loaded.nbytes if loaded.nbytes is not None else int(pixels.nbytes),

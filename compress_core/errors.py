@@ -14,6 +14,7 @@ __all__ = [
     "InvalidWeightsError",
     "ImageReadError",
     "CompressionTimeoutError",
+    "EncoderUnavailableError",
 ]
 
 
@@ -57,3 +58,8 @@ class CompressionTimeoutError(SemanticCompressError, TimeoutError):
 
     The message says the budget and the step it stopped at.
     """
+
+
+class EncoderUnavailableError(SemanticCompressError, ValueError):
+    """An output format needs an optional package that is not installed (the message names
+    the package and the pip command)."""

@@ -39,13 +39,14 @@ class SeamOrder(str, Enum):
 
 
 class ImageFormat(str, Enum):
-    """Output encodings. ``auto`` keeps the input's format where it can be written."""
+    """Output encodings. ``auto`` decides by content (see :func:`compress_core.codec.resolve_format`)."""
 
     AUTO = "auto"
     JPEG = "jpeg"
     WEBP = "webp"
     PNG = "png"
     AVIF = "avif"
+    JXL = "jxl"
 
 
 E = TypeVar("E", bound=Enum)

@@ -214,21 +214,18 @@ class CompressSettings:
 def candidate_extensions(relpath: str, fmt: str) -> Tuple[str, ...]:
     """Suffixes the output can have, most likely first (the library's ``auto`` rule).
 
-    The requested format's suffix; for ``auto``, the input's when its name says JPEG, PNG,
-    WebP or AVIF; else (GIF, BMP, TIFF ...) ``.jpg``, or ``.webp`` when the pixels have alpha
-    (known only after decoding, hence two candidates). The real suffix comes from the encoded
-    result; it differs from these only when a file's name lies about its content (a PNG named
-    ``.jpg``), and then the output takes the real suffix.
+    The requested format's suffix; for ``auto`` (decided by content, known only after
+    decoding): ``.jpg`` for photos, then ``.png`` and ``.webp`` for graphics and images with
+    alpha (lossless, the smaller of the two). The real suffix comes from the encoded result.
     """
     from compress_core import codec
 
     if fmt != "auto":
         return (codec.extension(fmt),)
-    wanted = codec.format_from_suffix(relpath)
-    if wanted is not None and wanted in codec.supported_formats():
-        return (codec.extension(wanted),)
-    alpha = "webp" if "webp" in {f.value for f in codec.supported_formats()} else "png"
-    return (codec.extension("jpeg"), codec.extension(alpha))
+    lossless = [codec.extension("png")]
+    if "webp" in {f.value for f in codec.supported_formats()}:
+        lossless.append(codec.extension("webp"))
+    return (codec.extension("jpeg"), *lossless)
 
 
 def expected_extension(relpath: str, fmt: str) -> str:

@@ -8,6 +8,7 @@ from PIL import features
 from compress_core import TargetUnreachableError
 from compress_core.codec import (
     QUALITY_RANGE,
+    jpeg_encoder,
     decode_pixels,
     default_quality,
     encode,
@@ -21,8 +22,8 @@ from compress_core.options import ImageFormat
 
 from _core_data import decode, exif_bytes, photo, srgb_icc
 
-FORMATS = ["jpeg", "webp", "png", "avif"]
-PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "png": "PNG", "avif": "AVIF"}
+FORMATS = ["jpeg", "webp", "png", "avif", "jxl"]
+PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "png": "PNG", "avif": "AVIF", "jxl": "JXL"}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,9 @@ def coffee_rgba(coffee):
 
 def test_this_build_writes_every_format():
     assert features.check("webp") and features.check("avif")
-    assert supported_formats() == [ImageFormat.JPEG, ImageFormat.PNG, ImageFormat.WEBP,
-                                   ImageFormat.AVIF]
+    assert supported_formats() == [ImageFormat.JPEG, ImageFormat.WEBP, ImageFormat.PNG,
+                                   ImageFormat.AVIF, ImageFormat.JXL]
+    assert jpeg_encoder() == "jpegli+mozjpeg-scans"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -59,13 +61,13 @@ def test_encode_every_format(coffee, fmt):
 
 
 def test_default_qualities_and_ranges():
-    assert [default_quality(f) for f in FORMATS] == [85, 80, None, 60]
+    assert [default_quality(f) for f in FORMATS] == [85, 80, None, 60, 80]
     assert QUALITY_RANGE[ImageFormat.JPEG] == (1, 95, 85)
     assert QUALITY_RANGE[ImageFormat.WEBP][:2] == (1, 100)
     assert QUALITY_RANGE[ImageFormat.AVIF][:2] == (1, 100)
 
 
-@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif", "jxl"])
 def test_higher_quality_is_larger_and_closer(coffee, fmt):
     lo, hi, _ = QUALITY_RANGE[ImageFormat(fmt)]
     small, large = encode(coffee, fmt, lo), encode(coffee, fmt, hi)
@@ -91,7 +93,7 @@ def test_rgba_to_jpeg_is_composited_over_white(coffee_rgba):
     assert out[:, :70].min() >= 245  # the transparent half became white
 
 
-@pytest.mark.parametrize("fmt", ["png", "webp", "avif"])
+@pytest.mark.parametrize("fmt", ["png", "webp", "avif", "jxl"])
 def test_alpha_is_kept_where_the_format_has_it(coffee_rgba, fmt):
     out = decode_pixels(encode(coffee_rgba, fmt, 90 if fmt != "png" else None))
     assert out.shape == (100, 150, 4)
@@ -100,7 +102,7 @@ def test_alpha_is_kept_where_the_format_has_it(coffee_rgba, fmt):
         np.testing.assert_array_equal(out, coffee_rgba)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "jxl"])
 def test_icc_profile_and_exif_are_written(coffee, fmt):
     icc = srgb_icc()
     data = encode(coffee, fmt, icc_profile=icc, exif=exif_bytes(1, make="Codec"))
@@ -111,27 +113,30 @@ def test_icc_profile_and_exif_are_written(coffee, fmt):
 
 
 def test_format_names_and_suffixes():
-    assert [extension(f) for f in FORMATS] == [".jpg", ".webp", ".png", ".avif"]
+    assert [extension(f) for f in FORMATS] == [".jpg", ".webp", ".png", ".avif", ".jxl"]
     for path, fmt in [("a.jpg", "jpeg"), ("a.JPEG", "jpeg"), ("x/y.jpe", "jpeg"),
-                      ("gs://b/c.webp", "webp"), ("c.PNG", "png"), ("c.avif", "avif")]:
+                      ("gs://b/c.webp", "webp"), ("c.PNG", "png"), ("c.avif", "avif"),
+                      ("d.jxl", "jxl")]:
         assert format_from_suffix(path) is ImageFormat(fmt)
     assert format_from_suffix("a.gif") is None and format_from_suffix("noext") is None
 
 
 @pytest.mark.parametrize("requested, input_format, expected", [
-    ("auto", "JPEG", "jpeg"), ("auto", "MPO", "jpeg"), ("auto", "PNG", "png"),
-    ("auto", "WEBP", "webp"), ("auto", "AVIF", "avif"), ("auto", "GIF", "jpeg"),
+    ("auto", "JPEG", "jpeg"), ("auto", "MPO", "jpeg"), ("auto", "PNG", "jpeg"),
+    ("auto", "WEBP", "jpeg"), ("auto", "AVIF", "jpeg"), ("auto", "GIF", "jpeg"),
     ("auto", "TIFF", "jpeg"), ("auto", None, "jpeg"), ("png", "JPEG", "png"),
-    ("WebP", None, "webp"), (ImageFormat.AVIF, None, "avif"),
+    ("WebP", None, "webp"), (ImageFormat.AVIF, None, "avif"), ("jxl", "PNG", "jxl"),
 ])
-def test_resolve_format(requested, input_format, expected):
+def test_resolve_format_by_content_not_by_name(coffee, requested, input_format, expected):
+    """A photo is a photo whatever its file was: the name of the input does not decide."""
     assert resolve_format(requested, input_format) is ImageFormat(expected)
+    assert resolve_format(requested, input_format, pixels=coffee) is ImageFormat(expected)
 
 
 @pytest.mark.parametrize("bad", ["gif", "jpg2000", ""])
 def test_unknown_format_lists_the_accepted_ones(coffee, bad):
     with pytest.raises(ValueError, match=r"format must be one of 'auto', 'jpeg', 'webp', 'png', "
-                                         r"'avif'"):
+                                         r"'avif', 'jxl'"):
         resolve_format(bad)
     with pytest.raises(ValueError, match="format must be one of"):
         encode(coffee, bad)

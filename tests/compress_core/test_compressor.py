@@ -134,8 +134,9 @@ def test_rgba_keeps_alpha_through_every_method(compressor, chelsea):
     for method in METHODS:
         result = _run(compressor, encode(rgba, "PNG"), method=method, target_width=100,
                       target_height=100)
-        assert result.format == "PNG" and result.pixels.shape == (100, 100, 4)
-        assert decode(result.data).mode == "RGBA"
+        assert result.format in ("PNG", "WEBP") and result.pixels.shape == (100, 100, 4)
+        assert decode(result.data).mode == "RGBA"  # alpha: lossless, PNG or WebP, the smaller
+        np.testing.assert_array_equal(np.asarray(decode(result.data)), result.pixels)
         assert result.pixels[..., 3].min() < 10 and result.pixels[..., 3].max() > 245
 
 
@@ -343,7 +344,7 @@ def test_palette_with_transparency_keeps_alpha_in_png(compressor, chelsea):
     transparent = int(np.asarray(img)[0, 0])
     data = encode(img, "PNG", transparency=transparent)
     result = _run(compressor, data, scale=0.5)
-    assert result.format == "PNG" and result.pixels.shape == (60, 90, 4)
+    assert result.format in ("PNG", "WEBP") and result.pixels.shape == (60, 90, 4)
     assert result.pixels[..., 3].min() == 0
 
 
@@ -488,7 +489,7 @@ def test_compress_batch_returns_failures_in_place(compressor, files, chelsea):
     assert str(files["corrupt"]) in str(failed.error)
     assert results[4].error_type == "ImageDecodeError"
     assert results[5].error_type == "ImageReadError"
-    assert results[3].format == "PNG"
+    assert results[3].format == "JPEG"  # a PNG photo: format="auto" decides by content
 
 
 def test_compress_batch_raises_by_default(compressor, files):

@@ -58,7 +58,7 @@ def test_params_hash_is_stable_and_sensitive():
 
 
 @pytest.mark.parametrize("name, fmt, ext", [
-    ("a.JPEG", "auto", ".jpg"), ("a.png", "auto", ".png"), ("a.webp", "auto", ".webp"),
+    ("a.JPEG", "auto", ".jpg"), ("a.png", "auto", ".jpg"), ("a.webp", "auto", ".jpg"),
     ("a.gif", "auto", ".jpg"), ("noext", "auto", ".jpg"), ("a.png", "jpeg", ".jpg"),
     ("a.jpg", "png", ".png"), ("a.jpg", "webp", ".webp"),
 ])
@@ -66,13 +66,14 @@ def test_expected_extension_follows_the_library_rule(name, fmt, ext):
     assert tc.expected_extension(name, fmt) == ext
 
 
-def test_candidate_extensions_cover_alpha_for_other_formats():
-    assert tc.candidate_extensions("a.gif", "auto") == (".jpg", ".webp")
-    assert tc.candidate_extensions("a.png", "auto") == (".png",)
+def test_candidate_extensions_cover_lossless_outputs_of_auto():
+    """auto decides by content: a photo is JPEG, a graphic or alpha image PNG or WebP."""
+    assert tc.candidate_extensions("a.gif", "auto") == (".jpg", ".png", ".webp")
+    assert tc.candidate_extensions("a.png", "auto") == (".jpg", ".png", ".webp")
     assert tc.candidate_extensions("a.gif", "png") == (".png",)
 
 
-def test_a_transparent_gif_becomes_webp_and_is_skipped_on_rerun(tmp_path):
+def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
     img = Image.new("RGBA", (64, 48), (255, 0, 0, 0))
     img.paste((0, 128, 255, 255), (8, 8, 40, 40))
     (tmp_path / "in").mkdir()
@@ -84,7 +85,7 @@ def test_a_transparent_gif_becomes_webp_and_is_skipped_on_rerun(tmp_path):
             res = p | beam.Create([item]) | tc.CompressImages(s, str(tmp_path / "out"), "r",
                                                               skip_existing=True)
             assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-5:])),
-                        equal_to([(status, ".webp")]))
+                        equal_to([(status, ".webp")]))  # lossless WebP: smaller than PNG here
     assert os.listdir(tmp_path / "out") == [f"logo.{s.params_hash()}.webp"]
 
 
@@ -172,15 +173,24 @@ def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
     tag = s.params_hash()
     written = sorted(os.path.relpath(os.path.join(d, f), out_dir)
                      for d, _, fs in os.walk(out_dir) for f in fs)
-    assert written == sorted([f"astronaut.{tag}.jpg", f"coffee.{tag}.jpg", f"chelsea.{tag}.png",
+    assert written == sorted([f"astronaut.{tag}.jpg", f"coffee.{tag}.jpg", f"chelsea.{tag}.jpg",
                               f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
-    with Image.open(os.path.join(out_dir, f"chelsea.{tag}.png")) as im:
-        assert im.format == "PNG" and im.size == (128, 85)
+    with Image.open(os.path.join(out_dir, f"chelsea.{tag}.jpg")) as im:
+        assert im.format == "JPEG" and im.size == (128, 85)  # a PNG photo becomes a JPEG
 
 
-def test_a_name_that_lies_gets_the_real_suffix(tmp_path, sample_photos):
+def test_a_name_that_lies_gets_the_real_suffix(tmp_path):
+    """A chart saved as PNG but named .jpg: a graphic, so lossless output, named for it."""
+    from PIL import ImageDraw
+
+    chart = Image.new("RGB", (240, 160), "white")
+    draw = ImageDraw.Draw(chart)
+    for i, colour in enumerate(["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]):
+        draw.rectangle((20 + 55 * i, 150 - 30 * (i + 1), 60 + 55 * i, 150), fill=colour)
+    draw.line((10, 150, 230, 150), fill="black", width=2)
+    draw.text((20, 10), "sales 2026", fill="black")
     buf = _io.BytesIO()
-    sample_photos["coffee"].save(buf, "PNG")
+    chart.save(buf, "PNG")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "liar.jpg").write_bytes(buf.getvalue())
     s = tc.CompressSettings(**GRADIENT)
@@ -189,5 +199,5 @@ def test_a_name_that_lies_gets_the_real_suffix(tmp_path, sample_photos):
             | tc.CompressImages(s, str(tmp_path / "out"), "r")
         assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-4:],
                                                       r["output_format"])),
-                    equal_to([("ok", ".png", "PNG")]))
-    assert os.listdir(tmp_path / "out") == [f"liar.{s.params_hash()}.png"]
+                    equal_to([("ok", "webp", "WEBP")]))  # lossless WebP beats PNG here
+    assert os.listdir(tmp_path / "out") == [f"liar.{s.params_hash()}.webp"]

@@ -1,0 +1,86 @@
+"""Encoding: JPEG, WebP, PNG, AVIF and JPEG XL; quality searches; format choice; archive mode.
+
+Quality scales: JPEG 1-95 (default 85), WebP 1-100 (default 80), AVIF 1-100 (default 60),
+JPEG XL 1-100 (default 80); PNG is lossless and has no quality. The ICC profile and EXIF block
+of the input are written where the format supports them.
+
+* :mod:`.formats`: names, suffixes, quality ranges, optional packages.
+* :mod:`.encoders`: pixels -> bytes (jpegli + mozjpeg scans for JPEG when installed).
+* :mod:`.search`: :func:`fit_budget` (``target_bytes``) and :func:`encode_to_score`
+  (``quality="auto"``: smallest encoding reaching a SSIMULACRA2 score).
+* :mod:`.content`: ``format="auto"`` by content (photo -> lossy, graphic/alpha -> lossless).
+* :mod:`.archive`: lossless JPEG <-> JPEG XL recompression (bit-exact).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..options import ImageFormat
+from .archive import jpeg_to_jxl, jxl_to_jpeg
+from .content import encode_lossless, is_photo
+from .encoders import decode_pixels, encode, jpeg_encoder
+from .formats import (
+    _PIL_NAME,
+    OPTIONAL_PACKAGES,
+    QUALITY_RANGE,
+    check_quality,
+    default_quality,
+    extension,
+    format_from_suffix,
+    parse_format,
+    pil_name,
+    require_encoder,
+    supported_formats,
+)
+from .search import (
+    DEFAULT_TARGET_QUALITY,
+    check_target_quality,
+    encode_to_score,
+    fit_budget,
+    predict_quality,
+)
+
+__all__ = [
+    "resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
+    "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE", "check_quality",
+    "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
+    "encode_lossless", "is_photo", "jpeg_to_jxl", "jxl_to_jpeg", "jpeg_encoder", "pil_name",
+    "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS",
+]
+
+#: Formats ``format="auto"`` may use for photos (``photo_format``).
+LOSSY_FORMATS = (ImageFormat.JPEG, ImageFormat.WEBP, ImageFormat.AVIF, ImageFormat.JXL)
+
+
+def resolve_format(requested, input_format: Optional[str] = None, has_alpha: bool = False,
+                   pixels: Optional[np.ndarray] = None, photo_format="jpeg") -> ImageFormat:
+    """The concrete output format.
+
+    ``"auto"`` decides by content, not by the input's name: pixels with alpha, and graphics
+    (:func:`~compress_core.codec.content.is_photo` false), get ``PNG`` -- meaning lossless:
+    :func:`encode_lossless` then keeps the smaller of PNG and lossless WebP; photos get
+    ``photo_format`` (JPEG by default, for compatibility). Without ``pixels`` every image
+    without alpha counts as a photo. ``input_format`` is accepted for compatibility and unused.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Unknown format name (the message lists the accepted ones), or a ``photo_format`` that
+        is not lossy.
+    EncoderUnavailableError
+        The format (or ``photo_format``) needs an optional package that is missing.
+    """
+    fmt = parse_format(requested)
+    if fmt is not ImageFormat.AUTO:
+        return require_encoder(fmt)
+    photo = parse_format(photo_format)
+    if photo not in LOSSY_FORMATS:
+        raise ValueError(f"photo_format must be one of "
+                         f"{', '.join(repr(f.value) for f in LOSSY_FORMATS)}; got {photo_format!r}")
+    if has_alpha or (pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 4):
+        return ImageFormat.PNG
+    if pixels is not None and not is_photo(pixels):
+        return ImageFormat.PNG
+    return require_encoder(photo)

@@ -1,0 +1,186 @@
+"""Encoders: pixels -> bytes for every output format, and back for scoring.
+
+* **JPEG**: jpegli (PyPI ``pyjpegli``, Google's libjpeg-compatible encoder with adaptive
+  quantisation) followed by mozjpeg's lossless scan optimisation (PyPI
+  ``mozjpeg-lossless-optimization``: progressive scans and optimal Huffman tables, the pixels
+  unchanged); each is used when installed. Measured on Kodak at equal SSIMULACRA2: see
+  BENCHMARKS.md. Without pyjpegli, Pillow's libjpeg-turbo (``optimize=True``). Standard JPEG
+  either way (any decoder reads it). jpegli writes no metadata, so the EXIF (APP1) and ICC
+  (APP2, chunked as the ICC spec says) segments are inserted after the SOI marker here.
+* **WebP** (method 6), **AVIF** (speed 6) and **PNG** (level 9) through Pillow; ``lossless=True``
+  gives lossless WebP.
+* **JPEG XL** through ``pillow-jxl-plugin`` (effort 7; quality 100 is lossless). The plug-in cannot store an ICC
+  profile: pixels with one are converted to sRGB first (Little CMS via ``PIL.ImageCms``).
+
+JPEG cannot store alpha: RGBA pixels are composited over white first.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import struct
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from ..images import to_pil
+from ..options import ImageFormat
+from .formats import check_quality, pil_name, require_encoder
+
+__all__ = ["encode", "decode_pixels", "jpeg_encoder", "optimize_scans", "WEBP_METHOD", "AVIF_SPEED", "JXL_EFFORT"]
+
+WEBP_METHOD = 6
+AVIF_SPEED = 6
+JXL_EFFORT = 7
+_ICC_CHUNK = 65519  # 65535 - 2 (length) - 12 ("ICC_PROFILE\0") - 2 (sequence, count)
+_SEGMENT_MAX = 65533
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def jpeg_encoder() -> str:
+    """The JPEG encoder this installation uses: ``"jpegli"`` or ``"libjpeg-turbo"`` (Pillow),
+    with ``"+mozjpeg-scans"`` when mozjpeg's lossless optimisation is installed."""
+    name = "jpegli" if _has("pyjpegli") else "libjpeg-turbo"
+    return name + ("+mozjpeg-scans" if _has("mozjpeg_lossless_optimization") else "")
+
+
+def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes:
+    """APP1 (EXIF) and APP2 (ICC, chunked) segments."""
+    out = b""
+    if exif:
+        body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+        if len(body) > _SEGMENT_MAX:
+            raise ValueError(f"EXIF block of {len(body)} bytes does not fit a JPEG APP1 segment "
+                             f"(at most {_SEGMENT_MAX})")
+        out += b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+    if icc_profile:
+        chunks = [icc_profile[i:i + _ICC_CHUNK] for i in range(0, len(icc_profile), _ICC_CHUNK)]
+        if len(chunks) > 255:
+            raise ValueError(f"ICC profile of {len(icc_profile)} bytes is too large for JPEG")
+        for number, chunk in enumerate(chunks, 1):
+            body = b"ICC_PROFILE\x00" + bytes([number, len(chunks)]) + chunk
+            out += b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body
+    return out
+
+
+def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
+                 full_chroma: bool) -> bytes:
+    if img.mode == "RGBA":
+        background = Image.new("RGB", img.size, (255, 255, 255))
+        background.paste(img, mask=img.getchannel("A"))
+        img = background
+    if full_chroma or not _has("pyjpegli"):
+        buf = io.BytesIO()
+        meta = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}
+        if full_chroma:
+            meta["subsampling"] = 0
+        img.save(buf, format="JPEG", quality=quality, optimize=True, **meta)
+        data = buf.getvalue()
+    else:
+        import pyjpegli
+
+        data = pyjpegli.encode(img.convert("RGB").tobytes(), img.width, img.height, quality)
+        data = data[:2] + _jpeg_segments(icc_profile, exif) + data[2:]
+    return optimize_scans(data) if scans else data
+
+
+def optimize_scans(data: bytes) -> bytes:
+    """A JPEG with mozjpeg's progressive scans and Huffman tables (same pixels, same markers),
+    when that is smaller and ``mozjpeg-lossless-optimization`` is installed; else ``data``."""
+    if not _has("mozjpeg_lossless_optimization"):
+        return data
+    import mozjpeg_lossless_optimization as mozjpeg
+
+    smaller = mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL)
+    return smaller if len(smaller) < len(data) else data
+
+
+def _to_srgb(img: Image.Image, icc_profile: bytes) -> Image.Image:
+    from PIL import ImageCms
+
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+    srgb = ImageCms.createProfile("sRGB")
+    mode = img.mode
+    return ImageCms.profileToProfile(img, source, srgb, outputMode=mode)
+
+
+def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
+           icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+           lossless: bool = False, full_chroma: bool = False, _scans: bool = True) -> bytes:
+    """Encode uint8 (H, W, 3|4) pixels.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        RGB or RGBA uint8.
+    fmt : {"jpeg", "webp", "png", "avif", "jxl"}
+    quality : int, optional
+        In the format's range (its default when None); ignored by PNG and lossless encodings.
+    icc_profile, exif : bytes, optional
+        Written where the format can store them.
+    lossless : bool
+        Lossless WebP or JPEG XL (PNG is always lossless; JPEG and AVIF cannot).
+    full_chroma : bool
+        JPEG and AVIF without chroma subsampling (4:4:4; JPEG through libjpeg-turbo, since
+        jpegli's bindings have no such switch). Saturated small pictures need it to reach high
+        scores: a 200x200 astronaut scores 63 at JPEG 95 and 64 at AVIF 100 in 4:2:0.
+    _scans : bool
+        Private to the searches: False skips the JPEG scan optimisation (same pixels; the
+        searches apply :func:`optimize_scans` once to the encoding they keep).
+
+    Raises
+    ------
+    ValueError
+        Unknown format, quality out of the format's range, or ``lossless`` for a format
+        without a lossless mode.
+    EncoderUnavailableError
+        The format's optional package is missing (the message names it).
+    """
+    fmt = require_encoder(fmt)
+    if fmt is ImageFormat.AUTO:
+        raise ValueError("encode() needs a concrete format; resolve 'auto' first")
+    if lossless and fmt not in (ImageFormat.WEBP, ImageFormat.JXL, ImageFormat.PNG):
+        raise ValueError(f"format {fmt.value!r} has no lossless mode; use 'png', 'webp' or 'jxl'")
+    quality = check_quality(fmt, quality)
+    img = to_pil(pixels)
+    if fmt is ImageFormat.JPEG:
+        return _encode_jpeg(img, quality, icc_profile, exif, _scans, full_chroma)
+    kwargs = {}
+    if icc_profile and fmt is not ImageFormat.JXL:
+        kwargs["icc_profile"] = icc_profile
+    if exif:
+        kwargs["exif"] = exif
+    if fmt is ImageFormat.WEBP:
+        kwargs.update(lossless=True, exact=True, quality=100, method=WEBP_METHOD) if lossless else \
+            kwargs.update(quality=quality, method=WEBP_METHOD)
+    elif fmt is ImageFormat.AVIF:
+        kwargs.update(quality=quality, speed=AVIF_SPEED)
+        if full_chroma:
+            kwargs["subsampling"] = "4:4:4"
+    elif fmt is ImageFormat.JXL:
+        import pillow_jxl  # noqa: F401  (registers the JXL plug-in with Pillow)
+
+        if icc_profile:
+            img = _to_srgb(img, icc_profile)
+        # libjxl's quality 100 is mathematically lossless, a mode of its own for the plug-in
+        lossless = lossless or quality == 100
+        kwargs.update(lossless=True) if lossless else kwargs.update(quality=quality)
+        kwargs.update(effort=JXL_EFFORT, lossless_jpeg=False)
+    else:
+        kwargs.update(optimize=True, compress_level=9)
+    buf = io.BytesIO()
+    img.save(buf, format=pil_name(fmt), **kwargs)
+    return buf.getvalue()
+
+
+def decode_pixels(data: bytes) -> np.ndarray:
+    """Decode encoded bytes to a uint8 RGB(A) array (for scoring candidates)."""
+    if data[:2] == b"\xff\x0a" or data[4:8] == b"JXL ":
+        import pillow_jxl  # noqa: F401
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        return np.asarray(img.convert("RGBA" if "A" in img.getbands() else "RGB"))

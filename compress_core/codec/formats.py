@@ -1,0 +1,109 @@
+"""Output formats: names, suffixes, quality ranges, and which ones this installation can write."""
+from __future__ import annotations
+
+import importlib.util
+from typing import Optional
+
+import numpy as np
+from PIL import features
+
+from ..errors import EncoderUnavailableError
+from ..options import ImageFormat, parse_option
+
+__all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension",
+           "format_from_suffix", "default_quality", "check_quality", "pil_name",
+           "require_encoder", "parse_format"]
+
+#: (lowest, highest, default) encoder quality per lossy format. PNG has no quality.
+QUALITY_RANGE = {
+    ImageFormat.JPEG: (1, 95, 85),
+    ImageFormat.WEBP: (1, 100, 80),
+    ImageFormat.AVIF: (1, 100, 60),
+    ImageFormat.JXL: (1, 100, 80),
+}
+#: The optional package each format needs: (import name, PyPI name and pinned version).
+OPTIONAL_PACKAGES = {
+    ImageFormat.JXL: ("pillow_jxl", "pillow-jxl-plugin==1.3.8"),
+}
+_PIL_NAME = {ImageFormat.JPEG: "JPEG", ImageFormat.WEBP: "WEBP", ImageFormat.PNG: "PNG",
+             ImageFormat.AVIF: "AVIF", ImageFormat.JXL: "JXL"}
+_EXTENSION = {ImageFormat.JPEG: ".jpg", ImageFormat.WEBP: ".webp", ImageFormat.PNG: ".png",
+              ImageFormat.AVIF: ".avif", ImageFormat.JXL: ".jxl"}
+_SUFFIXES = {".jpg": ImageFormat.JPEG, ".jpeg": ImageFormat.JPEG, ".jpe": ImageFormat.JPEG,
+             ".webp": ImageFormat.WEBP, ".png": ImageFormat.PNG, ".avif": ImageFormat.AVIF,
+             ".jxl": ImageFormat.JXL}
+_PILLOW_FEATURE = {ImageFormat.WEBP: "webp", ImageFormat.AVIF: "avif"}
+
+
+def parse_format(fmt) -> ImageFormat:
+    """``fmt`` as an :class:`ImageFormat` (``ValueError`` / ``TypeError`` listing the names)."""
+    return parse_option(ImageFormat, fmt, "format")
+
+
+def _missing(fmt: ImageFormat) -> Optional[str]:
+    """Why ``fmt`` cannot be written here (None when it can)."""
+    if fmt in _PILLOW_FEATURE and not features.check(_PILLOW_FEATURE[fmt]):
+        return f"this Pillow build has no {fmt.value.upper()} support (Pillow >= 12 wheels have it)"
+    if fmt in OPTIONAL_PACKAGES:
+        module, package = OPTIONAL_PACKAGES[fmt]
+        if importlib.util.find_spec(module) is None:
+            return f"it needs the package {package.split('==')[0]}: pip install {package}"
+    return None
+
+
+def supported_formats():
+    """Output formats this installation can write, in the enum's order (``auto`` excluded)."""
+    return [f for f in ImageFormat if f is not ImageFormat.AUTO and _missing(f) is None]
+
+
+def require_encoder(fmt) -> ImageFormat:
+    """``fmt`` parsed, or :class:`EncoderUnavailableError` naming the missing package."""
+    fmt = parse_format(fmt)
+    reason = _missing(fmt) if fmt is not ImageFormat.AUTO else None
+    if reason is not None:
+        raise EncoderUnavailableError(f"format {fmt.value!r} cannot be written: {reason}")
+    return fmt
+
+
+def extension(fmt) -> str:
+    """File suffix for a format (``".jpg"`` ...)."""
+    return _EXTENSION[parse_format(fmt)]
+
+
+def pil_name(fmt) -> str:
+    """Pillow's name of a format (``"JPEG"``, ``"WEBP"``, ``"PNG"``, ``"AVIF"``, ``"JXL"``)."""
+    return _PIL_NAME[parse_format(fmt)]
+
+
+def format_from_suffix(path: str) -> Optional[ImageFormat]:
+    """The format a file name's suffix asks for, or None when unknown."""
+    lower = str(path).lower()
+    for suffix, fmt in _SUFFIXES.items():
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def default_quality(fmt) -> Optional[int]:
+    """Default quality of a format (None for PNG)."""
+    fmt = parse_format(fmt)
+    return QUALITY_RANGE[fmt][2] if fmt in QUALITY_RANGE else None
+
+
+def check_quality(fmt, quality) -> Optional[int]:
+    """``quality`` validated for ``fmt`` (its default when None; None for PNG).
+
+    Raises
+    ------
+    ValueError
+        Out of the format's range or not an integer.
+    """
+    fmt = parse_format(fmt)
+    if fmt not in QUALITY_RANGE:
+        return None
+    lo, hi, default = QUALITY_RANGE[fmt]
+    if quality is None:
+        return default
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not lo <= quality <= hi:
+        raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; got {quality!r}")
+    return int(quality)

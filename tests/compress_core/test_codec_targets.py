@@ -1,0 +1,227 @@
+"""Perceptual quality targets, format choice by content, optional encoders, JPEG XL archive mode."""
+import importlib.util
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from compress_core import TargetUnreachableError, codec
+from compress_core.codec import (
+    DEFAULT_TARGET_QUALITY,
+    decode_pixels,
+    encode,
+    encode_lossless,
+    encode_to_score,
+    is_photo,
+    jpeg_to_jxl,
+    jxl_to_jpeg,
+    resolve_format,
+    supported_formats,
+)
+from compress_core.codec import encoders, formats
+from compress_core.errors import EncoderUnavailableError, ImageDecodeError
+from compress_core.options import ImageFormat
+from compress_core.perceptual import Reference
+
+from _core_data import decode, encode as pil_encode, exif_bytes, photo, srgb_icc
+
+
+def _chart(width=240, height=160):
+    """A bar chart: flat colours, sharp edges, text (a graphic, not a photo)."""
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    for i, colour in enumerate(["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]):
+        draw.rectangle((20 + 55 * i, 150 - 30 * (i + 1), 60 + 55 * i, 150), fill=colour)
+    draw.line((10, 150, 230, 150), fill="black", width=2)
+    draw.text((20, 10), "bytes per photo", fill="black")
+    return np.asarray(img)
+
+
+# ------------------------------------------------------------------- quality="auto"
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif", "jxl"])
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_encode_to_score_reaches_the_target_with_the_smallest_quality(fmt, name):
+    pixels = photo(name, 200)
+    target = 70.0
+    data, quality, score = encode_to_score(pixels, fmt, target)
+    assert score >= target
+    assert score == pytest.approx(Reference(pixels).score(decode_pixels(data)), abs=1e-6)
+    assert decode(data).format == formats.pil_name(fmt)
+    if quality is None:  # lossy WebP / JPEG XL cannot reach it on this small picture
+        assert fmt in ("webp", "jxl") and score == pytest.approx(100.0, abs=1e-3)
+        return
+    below = Reference(pixels).score(decode_pixels(encode(pixels, fmt, quality - 1)))
+    if fmt in ("jpeg", "jxl"):  # monotonic enough that one step less misses the target
+        assert below < target
+    assert len(data) < len(encode(pixels, "png"))
+
+
+def test_auto_at_70_is_smaller_than_fixed_85_on_a_photo_that_both_satisfy():
+    pixels = photo("astronaut", 256)
+    fixed = encode(pixels, "jpeg", 85)
+    ref = Reference(pixels)
+    assert ref.score(decode_pixels(fixed)) >= DEFAULT_TARGET_QUALITY
+    data, quality, score = encode_to_score(pixels, "jpeg", DEFAULT_TARGET_QUALITY)
+    assert quality < 85 and len(data) < 0.9 * len(fixed) and score >= DEFAULT_TARGET_QUALITY
+
+
+def test_encode_to_score_keeps_metadata_and_png_is_lossless():
+    pixels = photo("chelsea", 160)
+    icc = srgb_icc()
+    data, _, _ = encode_to_score(pixels, "jpeg", 60, icc_profile=icc, exif=exif_bytes(1))
+    img = decode(data)
+    assert img.info.get("icc_profile") == icc and img.getexif().get(0x010F) == "TestCam"
+    data, quality, score = encode_to_score(pixels, "png", 90)
+    assert quality is None and score == 100.0
+    np.testing.assert_array_equal(decode_pixels(data), pixels)
+
+
+def test_rgba_to_jpeg_is_scored_against_the_flattened_picture():
+    rgb = photo("coffee", 150)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, :50] = 0
+    data, _, score = encode_to_score(np.dstack([rgb, alpha]), "jpeg", 65)
+    assert score >= 65 and decode_pixels(data)[:, :40].min() >= 240  # white where transparent
+
+
+def test_unreachable_target_says_the_best_score():
+    pixels = photo("coffee", 120)
+    with pytest.raises(TargetUnreachableError, match=r"target_quality=99\.5 is above the best "
+                                                     r"JPEG encoding of 120x80 pixels") as info:
+        encode_to_score(pixels, "jpeg", 99.5)
+    data, quality, score = info.value.best
+    assert quality == 95 and score < 99.5 and decode(data).format == "JPEG"
+
+
+@pytest.mark.parametrize("bad", [-1, 100.5, float("nan"), float("inf")])
+def test_target_quality_outside_0_100_is_rejected(bad):
+    with pytest.raises(ValueError, match=r"target_quality must be a number in 0\.\.100"):
+        encode_to_score(photo("coffee", 60), "jpeg", bad)
+
+
+@pytest.mark.parametrize("bad", ["70", None, True])
+def test_target_quality_of_the_wrong_type_is_rejected(bad):
+    with pytest.raises(TypeError, match=r"target_quality must be a number in 0\.\.100"):
+        encode_to_score(photo("coffee", 60), "jpeg", bad)
+
+
+def test_unknown_format_is_rejected():
+    with pytest.raises(ValueError, match="format must be one of 'auto', 'jpeg'"):
+        encode_to_score(photo("coffee", 60), "jpeg2000", 70)
+    with pytest.raises(ValueError, match="needs a concrete format"):
+        encode_to_score(photo("coffee", 60), "auto", 70)
+
+
+# ------------------------------------------------------------------ format by content
+def test_photos_and_graphics_are_told_apart():
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "china"):
+        assert is_photo(photo(name, 256)), name
+    assert not is_photo(_chart())
+    assert resolve_format("auto", "JPEG", pixels=_chart()) is ImageFormat.PNG
+    assert resolve_format("auto", "PNG", pixels=photo("rocket", 256)) is ImageFormat.JPEG
+
+
+def test_photo_format_option_and_alpha():
+    pixels = photo("coffee", 120)
+    for fmt in ("webp", "avif", "jxl", "jpeg"):
+        assert resolve_format("auto", pixels=pixels, photo_format=fmt) is ImageFormat(fmt)
+    assert resolve_format("auto", has_alpha=True) is ImageFormat.PNG
+    with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
+                                         "'jxl'; got 'png'"):
+        resolve_format("auto", pixels=pixels, photo_format="png")
+
+
+def test_lossless_choice_is_the_smaller_and_exact():
+    chart = _chart()
+    data, fmt = encode_lossless(chart)
+    png, webp = encode(chart, "png"), encode(chart, "webp", lossless=True)
+    assert len(data) == min(len(png), len(webp)) and fmt in (ImageFormat.PNG, ImageFormat.WEBP)
+    np.testing.assert_array_equal(decode_pixels(data), chart)
+    assert len(data) < len(encode(chart, "jpeg", 85))  # and smaller than a lossy JPEG
+
+
+def test_lossless_webp_keeps_the_colour_under_transparent_pixels():
+    rgb = photo("coffee", 80)
+    rgba = np.dstack([rgb, np.where(np.arange(80) < 40, 0, 255).astype(np.uint8)[None, :]
+                      .repeat(rgb.shape[0], 0)])
+    np.testing.assert_array_equal(decode_pixels(encode(rgba, "webp", lossless=True)), rgba)
+
+
+def test_lossless_is_refused_where_the_format_has_none():
+    with pytest.raises(ValueError, match="format 'jpeg' has no lossless mode"):
+        encode(photo("coffee", 40), "jpeg", lossless=True)
+
+
+# ------------------------------------------------------------------ optional encoders
+def _hide(monkeypatch, *modules):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in modules else real(name, *a))
+
+
+def test_missing_jxl_package_is_named(monkeypatch):
+    _hide(monkeypatch, "pillow_jxl")
+    assert ImageFormat.JXL not in supported_formats()
+    for call in (lambda: encode(photo("coffee", 40), "jxl"),
+                 lambda: resolve_format("jxl"),
+                 lambda: resolve_format("auto", photo_format="jxl"),
+                 lambda: encode_to_score(photo("coffee", 40), "jxl", 70),
+                 lambda: jpeg_to_jxl(pil_encode(photo("coffee", 40)))):
+        with pytest.raises(EncoderUnavailableError,
+                           match=r"format 'jxl' cannot be written: it needs the package "
+                                 r"pillow-jxl-plugin: pip install pillow-jxl-plugin==1\.3\.8"):
+            call()
+
+
+def test_jpeg_without_jpegli_and_mozjpeg_falls_back_to_pillow(monkeypatch):
+    pixels = photo("coffee", 120)
+    with_jpegli = encode(pixels, "jpeg", 80, icc_profile=srgb_icc())
+    _hide(monkeypatch, "pyjpegli", "mozjpeg_lossless_optimization")
+    assert encoders.jpeg_encoder() == "libjpeg-turbo"
+    plain = encode(pixels, "jpeg", 80, icc_profile=srgb_icc())
+    assert plain == pil_encode(pixels, "JPEG", quality=80, optimize=True, icc_profile=srgb_icc())
+    assert plain != with_jpegli and decode(with_jpegli).info["icc_profile"] == srgb_icc()
+
+
+def test_jpegli_output_is_standard_and_smaller_at_equal_score():
+    """jpegli + mozjpeg scans vs Pillow's libjpeg-turbo at the same SSIMULACRA2 (to 0.5)."""
+    pixels = photo("astronaut", 256)
+    ours, _, score = encode_to_score(pixels, "jpeg", 75)
+    ref = Reference(pixels)
+    pillow = next(d for d in (pil_encode(pixels, "JPEG", quality=q, optimize=True)
+                              for q in range(60, 96)) if ref.score(decode_pixels(d)) >= 75)
+    assert len(ours) < 0.95 * len(pillow)
+
+
+def test_large_icc_profiles_are_chunked():
+    pixels = photo("coffee", 60)
+    icc = srgb_icc() + bytes(range(256)) * 400  # > 64 KiB: three APP2 segments
+    assert decode(encode(pixels, "jpeg", icc_profile=icc)).info["icc_profile"] == icc
+
+
+# ------------------------------------------------------------------ JPEG XL archive mode
+@pytest.mark.parametrize("name, kwargs, ratio", [
+    ("astronaut", dict(quality=90), 0.9), ("coffee", dict(quality=95, subsampling=0), 0.9),
+    ("chelsea", dict(quality=75, progressive=True, optimize=True), 0.97)])
+def test_jpeg_to_jxl_round_trip_is_bit_exact_and_smaller(name, kwargs, ratio):
+    jpeg = pil_encode(photo(name, 300), "JPEG", exif=exif_bytes(1), **kwargs)
+    jxl = jpeg_to_jxl(jpeg)
+    assert len(jxl) < ratio * len(jpeg)
+    assert jxl_to_jpeg(jxl) == jpeg
+
+
+def test_archive_mode_rejects_what_it_cannot_restore():
+    with pytest.raises(ImageDecodeError, match="needs the bytes of a JPEG file"):
+        jpeg_to_jxl(pil_encode(photo("coffee", 40), "PNG"))
+    with pytest.raises(ImageDecodeError, match="holds pixels, not a recompressed JPEG"):
+        jxl_to_jpeg(encode(photo("coffee", 40), "jxl"))
+    with pytest.raises(ImageDecodeError, match="not a JPEG XL file"):
+        jxl_to_jpeg(b"not a jxl at all")
+
+
+def test_codec_package_keeps_the_module_api():
+    for name in ("resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
+                 "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE",
+                 "check_quality", "encode_to_score", "DEFAULT_TARGET_QUALITY"):
+        assert hasattr(codec, name), name
+    assert DEFAULT_TARGET_QUALITY == 70.0
