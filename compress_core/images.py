@@ -32,6 +32,7 @@ __all__ = [
     "LoadedImage",
     "load_image",
     "as_rgb_array",
+    "as_pixel_array",
     "to_pil",
     "DEFAULT_MAX_PIXELS",
 ]
@@ -219,36 +220,78 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
 def as_rgb_array(image, drop_alpha: bool = False) -> np.ndarray:
     """Return ``image`` (array or PIL) as a contiguous uint8 array of shape (H, W, 3|4).
 
+    Gray inputs become three equal channels (see :func:`as_pixel_array` to keep one).
+
     Parameters
     ----------
     image : ndarray or PIL.Image.Image
-        Gray (H, W) or (H, W, 1), RGB (H, W, 3) or RGBA (H, W, 4). dtype uint8, bool, other
-        integers (scaled by their range: uint16 by 65535) or float in [0, 1] (clipped).
+        Gray (H, W) or (H, W, 1), RGB (H, W, 3) or RGBA (H, W, 4); see :func:`as_pixel_array`
+        for the accepted dtypes and value ranges.
     drop_alpha : bool
         Return RGB even when the input has alpha.
 
     Raises
     ------
     UnsupportedImageError
-        Empty arrays, unsupported shapes, or non-finite float values.
+        Empty arrays, unsupported shapes or dtypes, values outside the dtype's accepted range,
+        or non-finite float values.
     TypeError
         Neither an array nor a PIL image.
     """
-    if isinstance(image, Image.Image):
-        arr = _pil_to_array(image, "<PIL image>")
-    elif isinstance(image, np.ndarray):
-        arr = _array_to_u8(image)
-    else:
-        raise TypeError(f"image must be a numpy array or PIL image; got {type(image).__name__}")
+    arr = as_pixel_array(image)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
     if drop_alpha and arr.shape[2] == 4:
         arr = np.ascontiguousarray(arr[:, :, :3])
     return arr
 
 
+#: Float images hold values in [0, 1]; up to half an 8-bit level outside is rounding noise
+#: (it rounds to 0 or 255), anything further is an error, not a silent clip.
+_FLOAT_TOLERANCE = 0.5 / 255.0
+
+_GRAY_PIL_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def as_pixel_array(image) -> np.ndarray:
+    """Return ``image`` as a contiguous uint8 array of shape (H, W, 1|3|4), gray kept gray.
+
+    Parameters
+    ----------
+    image : ndarray or PIL.Image.Image
+        Shapes: gray (H, W) or (H, W, 1), RGB (H, W, 3), RGBA (H, W, 4); H, W >= 1.
+        Arrays by dtype:
+
+        * ``uint8``: as is; ``bool``: False -> 0, True -> 255;
+        * ``uint16``: 16-bit data, scaled by 65535 (the PNG / TIFF convention);
+        * other integers (``int8`` ... ``int64``, ``uint32``, ``uint64``): values in 0..255;
+        * floats (``float16``, ``float32``, ``float64``): values in [0, 1] (scaled by 255 and
+          rounded), all finite.
+
+        Anything else raises: a float array holding 0..255 is refused rather than clipped to
+        white. PIL gray modes (``1``, ``L``, 16-bit, ``I``, ``F``) stay gray.
+
+    Raises
+    ------
+    UnsupportedImageError
+        Empty arrays, unsupported shapes or dtypes, out-of-range or non-finite values.
+    TypeError
+        Neither an array nor a PIL image.
+    """
+    if isinstance(image, Image.Image):
+        arr = _pil_to_array(image, "<PIL image>")
+        if image.mode in _GRAY_PIL_MODES and "transparency" not in image.info:
+            arr = np.ascontiguousarray(arr[:, :, :1])
+        return arr
+    if isinstance(image, np.ndarray):
+        return _array_to_u8(image)
+    raise TypeError(f"image must be a numpy array or PIL image; got {type(image).__name__}")
+
+
 def _array_to_u8(arr: np.ndarray) -> np.ndarray:
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise UnsupportedImageError(
             f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}"
         )
@@ -259,9 +302,19 @@ def _array_to_u8(arr: np.ndarray) -> np.ndarray:
     elif arr.dtype == np.bool_:
         out = arr.astype(np.uint8) * 255
     elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
+        # float64 stays float64 (its 0..255 mistakes must be seen); smaller floats go to float32
+        work = arr.astype(np.float64 if arr.dtype.itemsize > 4 else np.float32)
+        if not np.isfinite(work).all():
             raise UnsupportedImageError("image array contains NaN or infinite values")
-        out = np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
+        lo, hi = float(work.min()), float(work.max())
+        if lo < -_FLOAT_TOLERANCE or hi > 1.0 + _FLOAT_TOLERANCE:
+            hint = " (for 0..255 data pass uint8: arr.astype(np.uint8))" if 2.0 < hi <= 255.5 else ""
+            raise UnsupportedImageError(
+                f"float image array of dtype {arr.dtype} must hold values in [0, 1]; got "
+                f"{lo:g}..{hi:g}{hint}. Accepted: uint8 0..255, uint16 0..65535, other integers "
+                "0..255, bool, float 0..1"
+            )
+        out = np.clip(np.rint(work * 255.0), 0, 255).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
         if arr.dtype == np.uint16:
@@ -272,12 +325,14 @@ def _array_to_u8(arr: np.ndarray) -> np.ndarray:
         else:
             raise UnsupportedImageError(
                 f"integer image array of dtype {arr.dtype} must hold values in 0..255 "
-                f"(got {arr.min()}..{arr.max()}; range of the dtype {info.min}..{info.max})"
+                f"(got {arr.min()}..{arr.max()}; range of the dtype {info.min}..{info.max}). "
+                "Accepted: uint8 0..255, uint16 0..65535, other integers 0..255, bool, float 0..1"
             )
     else:
-        raise UnsupportedImageError(f"unsupported image array dtype {arr.dtype}")
-    if out.ndim == 2:
-        out = np.repeat(out[:, :, None], 3, axis=2)
+        raise UnsupportedImageError(
+            f"unsupported image array dtype {arr.dtype}; accepted: uint8, uint16, other "
+            "integers (0..255), bool, float16/32/64 (0..1)"
+        )
     return np.ascontiguousarray(out)
 
 

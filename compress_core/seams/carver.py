@@ -4,14 +4,22 @@ The Python layer validates inputs, builds the working arrays once per image and 
 kernels of :mod:`compress_core.seams.kernels`, which remove many seams per call without
 reallocating. Horizontal seams reuse the vertical code on transposed arrays.
 
-Seam order when both sides shrink (``order``):
+Seam order when both sides change (``order``):
 
 ``"width_first"`` / ``"height_first"``
-    all seams of one direction, then the other (li-plus seam-carving's behaviour).
+    all seams of one direction (removed or inserted), then the other, as li-plus seam-carving
+    does, also when one side shrinks and the other grows.
 ``"auto"`` (default)
-    blocks of seams (an eighth of what is left, at least one), each block in the direction whose
-    cheapest seam costs less: a greedy version of the optimal order of Avidan & Shamir (2007),
-    which would need a dynamic programme over all (vertical, horizontal) counts.
+    every removal first, in blocks (an eighth of what is left, at least one), each block in the
+    direction whose cheapest seam costs less: a greedy version of the optimal order of Avidan &
+    Shamir (2007), which would need a dynamic programme over all (vertical, horizontal) counts;
+    then insertions, vertical before horizontal.
+
+Gray in, gray out: a 2-D array (or a PIL gray image) is carved on its own values (no RGB round
+trip, exactly as seam-carving 1.1.0 carves gray arrays) and comes back 2-D.
+
+Ownership: the kernels carve working copies owned by this module; no array given by a caller
+(image, mask, static energy map, a map an energy function caches) is ever written to.
 
 Enlarging inserts seams: the k cheapest seams are found by removal on a copy, then each is
 duplicated as the average of the seam pixel and its left neighbour. Large enlargements go in
@@ -26,9 +34,9 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..energy.base import EnergyFunction
+from ..energy.base import CarvingTerms, EnergyFunction
 from ..energy.gradient import GradientEnergyFunction, luma_u8
-from ..images import as_rgb_array
+from ..images import DEFAULT_MAX_PIXELS, as_pixel_array
 from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .. import deadline
@@ -51,7 +59,7 @@ class CarveResult:
 
     Attributes
     ----------
-    pixels : ndarray of uint8, shape (h, w, C)
+    pixels : ndarray of uint8, shape (h, w, C), or (h, w) for gray 2-D / PIL gray input
         The resized image, same channels as the input (alpha carved with the pixels).
     source_index : ndarray of int32, shape (h, w), or None
         Flat index ``row * W + col`` in the input of every output pixel; ``None`` when seams
@@ -78,14 +86,21 @@ class _CarveState:
     """Working arrays of one image in one orientation (vertical seams along axis 1)."""
 
     def __init__(self, gray, static, index, gradient_weight, forward):
-        self.gray = np.ascontiguousarray(gray, dtype=np.uint8)
+        # The kernels carve these arrays in place: every one is a fresh copy owned here, so
+        # no caller's array (a static map, a cached energy) is ever written to.
+        self.gray = np.array(gray, dtype=np.uint8, order="C", copy=True)
         self.has_static = static is not None
         self.static = (
-            np.ascontiguousarray(static, dtype=np.float32)
+            np.array(static, dtype=np.float32, order="C", copy=True)
             if static is not None
             else np.zeros((1, 1), dtype=np.float32)
         )
-        self.index = np.ascontiguousarray(index, dtype=np.int32)
+        self.index = np.array(index, dtype=np.int32, order="C", copy=True)
+        if (self.gray.ndim != 2 or self.gray.size == 0 or self.index.shape != self.gray.shape
+                or (self.has_static and self.static.shape != self.gray.shape)):
+            raise ValueError(
+                f"seam kernel arrays disagree: gray {self.gray.shape}, index {self.index.shape}, "
+                f"static {self.static.shape if self.has_static else None}")
         self.gradient_weight = np.float32(gradient_weight)
         self.forward = bool(forward)
         self.h, self.w = self.gray.shape
@@ -160,16 +175,91 @@ class _CarveState:
 
 
 def check_mask(mask, shape, name) -> Optional[np.ndarray]:
+    """``mask`` as a bool (H, W) array of the image's shape, or None.
+
+    Accepted: a 2-D array (bool, integers or finite floats; non-zero means set) whose shape is
+    the image's ``(H, W)``. Anything else (3-D masks included) raises.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, NaN or infinite values.
+    TypeError
+        Not an array of numbers.
+    """
     if mask is None:
         return None
     mask = np.asarray(mask)
-    if mask.ndim == 3 and mask.shape[2] in (1, 3, 4):
-        mask = mask[..., 0]
+    if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)
+            or np.issubdtype(mask.dtype, np.floating)):
+        raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")
     if mask.shape != tuple(shape):
         raise ValueError(
             f"{name} must be a 2-D array with the image's shape {tuple(shape)}; got {mask.shape}"
         )
+    if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
     return mask.astype(bool)
+
+
+#: Largest energy per pixel (static + gradient term) whose cumulative seam cost stays finite in
+#: float32 on any image side: the kernels compare float32 sums along a whole seam.
+_MAX_ENERGY_SUM = 1e36
+
+
+def check_terms(terms, shape, name: str) -> CarvingTerms:
+    """Validate the :class:`CarvingTerms` of an image of ``shape`` (H, W) before any kernel.
+
+    The static map must be a finite real 2-D array of exactly ``shape``; the gradient weight a
+    finite number >= 0; together small enough that a seam's cost stays finite in float32.
+    Returns the terms with the static map as float32 (not copied when it already is: the
+    kernels' working arrays are copies).
+
+    Raises
+    ------
+    TypeError
+        ``terms`` is not a CarvingTerms, or the map / weight is not numeric.
+    ValueError
+        Wrong shape, NaN / infinite values, negative or too large weights.
+    """
+    if not isinstance(terms, CarvingTerms):
+        raise TypeError(f"{name} must be a CarvingTerms; got {type(terms).__name__}")
+    gw = terms.gradient_weight
+    if isinstance(gw, (bool, np.bool_)) or not isinstance(gw, (int, float, np.integer,
+                                                                np.floating)):
+        raise TypeError(f"{name}.gradient_weight must be a number; got {gw!r}")
+    gw = float(gw)
+    if not math.isfinite(gw) or gw < 0:
+        raise ValueError(f"{name}.gradient_weight must be finite and >= 0; got {gw}")
+    static = terms.static
+    peak = 0.0
+    if static is not None:
+        static = np.asarray(static)
+        if not (np.issubdtype(static.dtype, np.floating) or np.issubdtype(static.dtype, np.integer)
+                or static.dtype == np.bool_):
+            raise TypeError(f"{name}.static must be a real numeric array; got dtype {static.dtype}")
+        if static.shape != tuple(shape):
+            raise ValueError(f"{name}.static must have the image's shape {tuple(shape)}; "
+                             f"got {static.shape}")
+        static = np.asarray(static, dtype=np.float32)
+        if not np.isfinite(static).all():
+            raise ValueError(f"{name}.static contains NaN or infinite values (after float32 "
+                             "conversion)")
+        peak = float(np.abs(static).max()) if static.size else 0.0
+    if (peak + 2040.0 * gw) * max(shape) > _MAX_ENERGY_SUM:
+        raise ValueError(f"{name}: static map (max |value| {peak:g}) and gradient_weight {gw:g} "
+                         f"are too large: a seam's cost would overflow float32")
+    return CarvingTerms(static=static, gradient_weight=gw)
+
+
+def _check_pixels(pixels, name="pixels") -> np.ndarray:
+    """A uint8 (H, W, C) C-contiguous array, H, W, C >= 1 (kernel input)."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
+            or min(pixels.shape) < 1:
+        raise ValueError(f"{name} must be a uint8 array of shape (H, W, C) with H, W, C >= 1; "
+                         f"got {getattr(pixels, 'dtype', type(pixels).__name__)} "
+                         f"{getattr(pixels, 'shape', '')}")
+    return np.ascontiguousarray(pixels)
 
 
 class SeamCarver:
@@ -225,7 +315,8 @@ class SeamCarver:
         Parameters
         ----------
         image : ndarray or PIL.Image.Image
-            Gray, RGB or RGBA; uint8 or float in [0, 1].
+            Gray, RGB or RGBA; dtypes and value ranges as
+            :func:`~compress_core.images.as_pixel_array` (uint8, uint16, bool, float in [0, 1]).
         target_height, target_width : int, optional
             Output size in pixels. Default: unchanged (or from the scale).
         scale_height, scale_width : float, optional
@@ -233,14 +324,20 @@ class SeamCarver:
 
         Returns
         -------
-        ndarray of uint8, shape (target_height, target_width, C)
-            C is 3, or 4 when the input has alpha.
+        ndarray of uint8
+            Gray in, gray out: shape (target_height, target_width) for a 2-D array or a PIL
+            gray image (carved on the gray values themselves, as seam-carving 1.1.0 does),
+            (target_height, target_width, C) otherwise with the input's C (1, 3 or 4; alpha
+            is carved with the pixels).
 
         Raises
         ------
         ValueError
-            Non-positive targets or scales, both a target and a scale for the same side,
-            masks of the wrong shape.
+            Non-positive targets or scales, both a target and a scale for the same side, a
+            target over the pixel limit, masks that are not 2-D arrays of the image's shape,
+            images of an unsupported shape, dtype or value range
+            (:class:`~compress_core.errors.UnsupportedImageError`), an energy function whose
+            map has the wrong shape or NaN / infinite values.
         """
         return self.carve(image, target_height=target_height, target_width=target_width,
                           scale_height=scale_height, scale_width=scale_width).pixels
@@ -250,34 +347,68 @@ class SeamCarver:
         """Like :meth:`resize`, returning a :class:`CarveResult` with the seam bookkeeping.
 
         ``energy_terms`` (a :class:`CarvingTerms` of this image) skips the energy computation
-        when the caller already has it.
+        when the caller already has it. Its static map must have the image's (H, W) shape and
+        finite values; it is read, never written.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`resize`; also an ``energy_terms`` (or an energy function's
+            ``carving_terms``) of the wrong shape or type, or with NaN / infinite values.
         """
-        pixels = as_rgb_array(image)
+        gray_2d = _is_gray_2d(image)
+        pixels = as_pixel_array(image)
         h0, w0 = pixels.shape[:2]
         th = self._target(target_height, scale_height, h0, "target_height", "scale_height")
         tw = self._target(target_width, scale_width, w0, "target_width", "scale_width")
+        if th * tw > DEFAULT_MAX_PIXELS:
+            raise ValueError(f"target size {tw}x{th} has more than {DEFAULT_MAX_PIXELS:,} pixels "
+                             "(the library's pixel limit)")
         keep = check_mask(self.keep_mask, (h0, w0), "keep_mask")
         remove = check_mask(self.remove_mask, (h0, w0), "remove_mask")
-        terms = energy_terms or self.energy_function.carving_terms(pixels[..., :3])
+        if energy_terms is not None:
+            terms = check_terms(energy_terms, (h0, w0), "energy_terms")
+        else:
+            terms = check_terms(self.energy_function.carving_terms(_rgb(pixels)), (h0, w0),
+                                f"{type(self.energy_function).__name__}.carving_terms()")
         static = with_masks(terms.static, keep, remove, (h0, w0))
         gw = terms.gradient_weight
 
         progress = self._progress(abs(w0 - tw) + abs(h0 - th), "seam carving")
+        index = None  # flat source index of every pixel; None: the identity
+        inserted = False
         try:
-            index = None
             if remove is not None and remove.any():
                 pixels, static, index = self._remove_marked(pixels, static, gw, progress)
             h1, w1 = pixels.shape[:2]
             dv, dh = w1 - tw, h1 - th
-            pixels, static, local = self._reduce(pixels, static, gw, max(dv, 0), max(dh, 0),
-                                                 progress)
-            index = local if index is None else index.ravel()[local]
-            if dv < 0 or dh < 0:
-                pixels = self._enlarge(pixels, static, gw, max(-dv, 0), max(-dh, 0), progress)
-                index = None
+            steps = [(False, dh), (True, dv)] if self.order is SeamOrder.HEIGHT_FIRST \
+                else [(True, dv), (False, dh)]
+            if self.order is SeamOrder.AUTO or (dv >= 0 and dh >= 0):
+                # every removal first ("auto" interleaves the directions), then insertions
+                pixels, static, local = self._reduce(pixels, static, gw, max(dv, 0), max(dh, 0),
+                                                     progress)
+                index = local if index is None else index.ravel()[local]
+                steps = [(vertical, min(delta, 0)) for vertical, delta in steps]
+            for vertical, delta in steps:  # an explicit order, one direction after the other
+                if delta > 0:
+                    pixels, static, local = self._reduce(
+                        pixels, static, gw, delta if vertical else 0, 0 if vertical else delta,
+                        progress)
+                    if not inserted:
+                        index = local if index is None else index.ravel()[local]
+                elif delta < 0:
+                    pixels, static = self._enlarge(pixels, static, gw, -delta, vertical, progress)
+                    inserted = True
         finally:
             if progress is not None:
                 progress.close()
+        if inserted:
+            index = None
+        elif index is None:
+            index = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
+        if gray_2d:
+            pixels = np.ascontiguousarray(pixels[:, :, 0])
         return CarveResult(pixels=pixels, source_index=index,
                            seams_vertical=w0 - tw, seams_horizontal=h0 - th)
 
@@ -299,11 +430,14 @@ class SeamCarver:
         removed : int
             Seams removed.
         """
+        pixels = _check_pixels(pixels)
         h, w = pixels.shape[:2]
-        static = energy_terms.static
+        terms = check_terms(energy_terms, (h, w), "energy_terms")
         extent = w if vertical else h
-        max_seams = min(int(max_seams), extent - 1)
-        state = self._state(pixels, static, energy_terms.gradient_weight)
+        max_seams = min(check_positive_int(max_seams, "max_seams"), extent - 1)
+        if max_seams <= 0:
+            return pixels, terms.static, np.arange(h * w, dtype=np.int32).reshape(h, w), 0
+        state = self._state(pixels, terms.static, terms.gradient_weight)
         if not vertical:
             state = state.transposed()
         block = block or max(1, math.ceil(max_seams / 40))
@@ -338,7 +472,7 @@ class SeamCarver:
         """
         if direction not in ("vertical", "horizontal"):
             raise ValueError(f"direction must be 'vertical' or 'horizontal'; got {direction!r}")
-        pixels = as_rgb_array(image)
+        pixels = as_pixel_array(image)
         h, w = pixels.shape[:2]
         if n is None:
             raise ValueError("n is required")
@@ -346,7 +480,8 @@ class SeamCarver:
         limit = w if direction == "vertical" else h
         if n >= limit:
             raise ValueError(f"n must be smaller than the image's {direction} extent {limit}; got {n}")
-        terms = self.energy_function.carving_terms(pixels[..., :3])
+        terms = check_terms(self.energy_function.carving_terms(_rgb(pixels)), (h, w),
+                            f"{type(self.energy_function).__name__}.carving_terms()")
         static = with_masks(terms.static, check_mask(self.keep_mask, (h, w), "keep_mask"),
                              check_mask(self.remove_mask, (h, w), "remove_mask"), (h, w))
         state = self._state(pixels, static, terms.gradient_weight)
@@ -370,7 +505,7 @@ class SeamCarver:
 
     def _state(self, pixels, static, gradient_weight) -> _CarveState:
         h, w = pixels.shape[:2]
-        gray = luma_u8(pixels[..., :3])
+        gray = pixels[:, :, 0] if pixels.shape[2] == 1 else luma_u8(pixels[..., :3])
         return _CarveState(gray, static, np.arange(h * w, dtype=np.int32).reshape(h, w),
                            gradient_weight, self.energy_mode is EnergyMode.FORWARD)
 
@@ -443,26 +578,24 @@ class SeamCarver:
         out, new_static, local = _carved(state, pixels)
         return out, new_static, local
 
-    def _enlarge(self, pixels, static, gradient_weight, dv: int, dh: int, progress=None):
-        """Insert ``dv`` vertical then ``dh`` horizontal seams."""
-        for vertical, delta in ((True, dv), (False, dh)):
-            if delta <= 0:
-                continue
-            if not vertical:
-                pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
-                static = None if static is None else np.ascontiguousarray(static.T)
-            while delta > 0:
-                w = pixels.shape[1]
-                step = min(delta, max(1, int(round(self.step_ratio * w))), max(w - 1, 1))
-                pixels, static = self._insert(pixels, static, gradient_weight, step)
-                delta -= step
-                deadline.check("inserting a block of seams")
-                if progress is not None:
-                    progress.update(step)
-            if not vertical:
-                pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
-                static = None if static is None else np.ascontiguousarray(static.T)
-        return pixels
+    def _enlarge(self, pixels, static, gradient_weight, delta: int, vertical: bool,
+                 progress=None):
+        """Insert ``delta`` vertical (or horizontal) seams; returns pixels and static map."""
+        if not vertical:
+            pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
+            static = None if static is None else np.ascontiguousarray(static.T)
+        while delta > 0:
+            w = pixels.shape[1]
+            step = min(delta, max(1, int(round(self.step_ratio * w))), max(w - 1, 1))
+            pixels, static = self._insert(pixels, static, gradient_weight, step)
+            delta -= step
+            deadline.check("inserting a block of seams")
+            if progress is not None:
+                progress.update(step)
+        if not vertical:
+            pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
+            static = None if static is None else np.ascontiguousarray(static.T)
+        return pixels, static
 
     def _insert(self, pixels, static, gradient_weight, n: int):
         h, w, c = pixels.shape
@@ -494,6 +627,22 @@ def _carved(state: _CarveState, pixels: np.ndarray):
     return out, static, local
 
 
+def _is_gray_2d(image) -> bool:
+    """A 2-D array or a PIL gray image: the result is 2-D too (gray in, gray out)."""
+    if isinstance(image, np.ndarray):
+        return image.ndim == 2
+    mode = getattr(image, "mode", None)
+    return mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F") and \
+        "transparency" not in getattr(image, "info", {})
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """The RGB view energy functions take: gray repeated, alpha dropped."""
+    if pixels.shape[2] == 1:
+        return np.repeat(pixels, 3, axis=2)
+    return pixels[..., :3]
+
+
 def with_masks(static, keep, remove, shape):
     """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
     if keep is None and remove is None:
@@ -522,16 +671,22 @@ def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,
 
     Returns
     -------
-    ndarray of uint8 with the input's shape (channels 3 or 4).
+    ndarray of uint8 with the input's shape: (H, W) for gray (2-D arrays, PIL gray modes),
+    (H, W, C) otherwise (C = 1, 3 or 4 as given).
 
     Raises
     ------
     ValueError
-        If the mask is empty or has the wrong shape.
+        If the mask does not have the image's (H, W) shape (checked first), or is empty.
     """
-    mask_arr = np.asarray(mask)
-    if mask_arr.size and not mask_arr.astype(bool).any():
+    if mask is None:
+        raise ValueError("mask is required: the object to remove")
+    gray_2d = _is_gray_2d(image)
+    pixels = as_pixel_array(image)
+    mask_arr = check_mask(mask, pixels.shape[:2], "mask")  # shape first, then emptiness
+    if not mask_arr.any():
         raise ValueError("mask is empty: nothing to remove")
-    carver = SeamCarver(energy_function=energy_function, keep_mask=keep_mask, remove_mask=mask,
-                        energy_mode=energy_mode)
-    return carver.resize(image)
+    carver = SeamCarver(energy_function=energy_function, keep_mask=keep_mask,
+                        remove_mask=mask_arr, energy_mode=energy_mode)
+    out = carver.resize(pixels)
+    return np.ascontiguousarray(out[:, :, 0]) if gray_2d else out

@@ -130,13 +130,16 @@ def backward_cost(energy, off, cost, h, w):
 
 
 @njit(cache=True, inline="always")
-def _step_back(left, mid, right, c):
-    """Column in the row above: the cheapest parent, ties to the left, then the middle."""
-    if left <= mid and left <= right:
+def _step_back(left, mid, right, c, w):
+    """Column in the row above: the cheapest parent, ties to the left, then the middle.
+
+    Never leaves ``[0, w)``, whatever the costs (inf or NaN included).
+    """
+    if c > 0 and left <= mid and left <= right:
         return c - 1
-    if not (right < mid):
-        return c
-    return c + 1
+    if c < w - 1 and right < mid:
+        return c + 1
+    return c
 
 
 @njit(cache=True, inline="always")
@@ -160,7 +163,7 @@ def backward_backtrack(cost, off, h, w, seam):
         prev = cost[i - 1, off[i - 1]:]
         left = prev[c - 1] if c > 0 else INF
         right = prev[c + 1] if c < w - 1 else INF
-        c = _step_back(left, prev[c], right, c)
+        c = _step_back(left, prev[c], right, c, w)
         seam[i - 1] = c
     return best
 
@@ -261,7 +264,7 @@ def forward_backtrack(gray, off, static, has_static, gradient_weight, cost, h, w
         prev = cost[i - 1, off[i - 1]:]
         left = prev[c - 1] + cl if c > 0 else INF
         right = prev[c + 1] + cr if c < w - 1 else INF
-        c = _step_back(left, prev[c] + cu, right, c)
+        c = _step_back(left, prev[c] + cu, right, c, w)
         seam[i - 1] = c
     return best
 

@@ -109,8 +109,8 @@ def test_uint8_rgb_array_is_used_as_is(chelsea):
 def test_float_array_in_unit_range(chelsea):
     loaded = load_image(chelsea / 255.0)
     np.testing.assert_array_equal(loaded.pixels, chelsea)
-    clipped = load_image(np.array([[[-0.5, 0.5, 1.5]]]))
-    np.testing.assert_array_equal(clipped.pixels, [[[0, 128, 255]]])
+    with pytest.raises(UnsupportedImageError, match=r"\[0, 1\]; got -0\.5\.\.1\.5\. Accepted"):
+        load_image(np.array([[[-0.5, 0.5, 1.5]]]))  # refused, no longer clipped
     assert load_image(np.full((2, 2, 3), 0.5, np.float32)).pixels.dtype == np.uint8
 
 
@@ -159,6 +159,53 @@ def test_bool_and_small_int_arrays():
 def test_unusable_arrays(array, match):
     with pytest.raises(UnsupportedImageError, match=match):
         load_image(array)
+
+
+def test_every_array_dtype_path(chelsea):
+    """Each dtype has one documented meaning (as_pixel_array); none is silently wrong."""
+    f = chelsea / 255.0
+    for dtype in (np.float16, np.float32, np.float64):
+        got = load_image(f.astype(dtype)).pixels
+        tol = 1 if dtype == np.float16 else 0  # float16 holds 8-bit levels to within one
+        assert np.abs(got.astype(int) - chelsea).max() <= tol, dtype
+    for dtype in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64):
+        small = (chelsea // 2).astype(dtype)  # 0..127 fits every integer type
+        np.testing.assert_array_equal(load_image(small).pixels, chelsea // 2)
+    rgba = np.dstack([f, np.linspace(0, 1, 90)[None, :].repeat(60, 0)])
+    got = load_image(rgba).pixels
+    assert got.shape == (60, 90, 4) and got[0, -1, 3] == 255 and got[0, 0, 3] == 0
+    # half a level of rounding noise outside [0, 1] is accepted (it rounds to 0 or 255)
+    assert load_image(np.array([[-0.001, 1.001]])).pixels[0, :, 0].tolist() == [0, 255]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_array_holding_0_to_255_is_an_error_naming_the_ranges(chelsea, dtype):
+    with pytest.raises(UnsupportedImageError,
+                       match=r"must hold values in \[0, 1\]; got 0\.\.2.*astype\(np\.uint8\).*"
+                             r"uint8 0\.\.255, uint16 0\.\.65535"):
+        load_image(chelsea.astype(dtype))
+    with pytest.raises(UnsupportedImageError, match=r"\[0, 1\]; got -0\.5"):
+        load_image(np.full((3, 3), -0.5, dtype))
+    with pytest.raises(UnsupportedImageError, match="NaN"):
+        load_image(np.array([[0.5, np.nan]], dtype))
+
+
+def test_gray_arrays_stay_gray_in_as_pixel_array(chelsea):
+    from compress_core.images import as_pixel_array
+
+    gray = chelsea[..., 1]
+    assert as_pixel_array(gray).shape == (60, 90, 1)
+    np.testing.assert_array_equal(as_pixel_array(gray)[..., 0], gray)
+    np.testing.assert_array_equal(as_pixel_array(Image.fromarray(gray))[..., 0], gray)
+    assert as_pixel_array(Image.fromarray(chelsea)).shape == (60, 90, 3)
+
+
+@pytest.mark.parametrize("array", [np.zeros((4, 5, 0), np.uint8), np.zeros((4, 0), np.uint8),
+                                   np.zeros((4, 5, 2), np.float32), np.zeros((), np.uint8),
+                                   np.array([[object()]])])
+def test_zero_channel_empty_and_odd_arrays(array):
+    with pytest.raises(UnsupportedImageError):
+        as_rgb_array(array)
 
 
 # ------------------------------------------------------------------------- PIL modes

@@ -318,7 +318,8 @@ def test_enlarge_by_more_than_one_step(astronaut):
 
 def test_gray_and_float_inputs(astronaut):
     gray = astronaut[..., 0]
-    assert SeamCarver().resize(gray, target_width=50).shape == (96, 50, 3)
+    assert SeamCarver().resize(gray, target_width=50).shape == (96, 50)
+    assert SeamCarver().resize(gray[..., None], target_width=50).shape == (96, 50, 1)
     assert SeamCarver().resize(astronaut / 255.0, target_height=50).shape == (50, 96, 3)
 
 
