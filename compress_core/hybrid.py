@@ -202,11 +202,12 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     # target pixels (targets.plan_size rounds aspect-keeping sizes to within one pixel)
     if abs(tw - th * w0 / h0) > 1.0 and abs(th - tw * h0 / w0) > 1.0:
         vertical = w0 / h0 > target_aspect  # too wide: remove columns
+        # at most all lines but one (tiny images: 2x1 -> 1x2 would otherwise remove them all)
         if vertical:
-            need = int(round(w0 - h0 * target_aspect))
+            need = min(int(round(w0 - h0 * target_aspect)), w0 - 1)
             profile = np.concatenate([[0.0], np.cumsum(cur_energy.sum(axis=0))])
         else:
-            need = int(round(h0 - w0 / target_aspect))
+            need = min(int(round(h0 - w0 / target_aspect)), h0 - 1)
             profile = np.concatenate([[0.0], np.cumsum(cur_energy.sum(axis=1))])
         change = (w0 / h0) / target_aspect if vertical else target_aspect / (w0 / h0)
         small_change = change <= policy.squeeze_only
