@@ -37,7 +37,7 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, parse_args
 
-__all__ = ["run", "build_pipeline", "local_runner", "RunSummary", "summarize_metrics",
+__all__ = ["run", "build_pipeline", "RunSummary", "summarize_metrics",
            "summarize_manifest", "read_run_rows", "format_summary", "summary_report"]
 
 _LOG = logging.getLogger(__name__)
@@ -89,33 +89,6 @@ def _is_direct_runner(options: PipelineOptions) -> bool:
     return isinstance(name, str) and name.lower() in ("directrunner", "direct")
 
 
-def local_runner(options: PipelineOptions):
-    """The engine for ``--runner DirectRunner`` (or no runner): Beam's FnApiRunner.
-
-    Beam 2.77's DirectRunner first tries the Prism runner, which downloads a Go binary from
-    GitHub on first use (and ignores ``--direct_running_mode``). We go straight to the engine
-    the DirectRunner falls back to, the FnApiRunner, set up exactly as the DirectRunner sets it
-    up (pipeline options provisioned to the workers), so that ``--direct_running_mode``
-    (``in_memory``, ``multi_threading``, ``multi_processing``) and ``--direct_num_workers``
-    apply and nothing is downloaded. ``--runner PrismRunner`` still selects Prism.
-
-    Returns
-    -------
-    PipelineRunner or None
-        ``None`` when another runner was asked for.
-    """
-    if not _is_direct_runner(options):
-        return None
-    from apache_beam.portability.api import beam_provision_api_pb2
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-    from apache_beam.runners.portability.portable_runner import JobServiceHandle
-
-    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    info = fn_runner.ExtendedProvisionInfo(
-        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
-    return fn_runner.FnApiRunner(provision_info=info)
-
-
 def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         test_pipeline: Optional[beam.Pipeline] = None):
     """Build and run the job, wait for it, log a summary.
@@ -142,7 +115,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     else:
         options = PipelineOptions(beam_argv)
         options.view_as(SetupOptions).save_main_session = save_main_session
-        p = beam.Pipeline(runner=local_runner(options), options=options)
+        p = beam.Pipeline(options=options)
     if job.worker_threads is None:
         threads = _auto_worker_threads(options)
         if threads is not None:

@@ -13,10 +13,14 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
     :class:`apache_beam.utils.shared.Shared`, so a process loads the model at most once; each
     load is counted by the ``model_loads`` metric and logged.
 ``WriteImages`` (:class:`_WriteImage`)
-    Atomic write of the encoded bytes (:func:`compress_core.storage.write_atomic`), then the ``ok`` row.
+    Atomic write of the encoded bytes (:func:`compress_core.storage.write_atomic`), then the
+    ``ok`` row.
 
-Any exception on an element becomes a :class:`~transforms.failures.Failure` on the ``failed`` tagged
-output (never a crashed bundle), then an ``error`` row in the manifest and a dead letter.
+Every step runs through :class:`~transforms.failures.CatchFailures` (Beam's
+``with_exception_handling()``): any exception on an element becomes a
+:class:`~transforms.failures.Failure` (never a crashed bundle), then an ``error`` row in the
+manifest and a dead letter. A worker that cannot build the compress engine fails each of its
+images with the reason.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from apache_beam.utils.shared import Shared
 from . import manifest
 from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
 
-from .failures import Failure
+from .failures import FAILED, CatchFailures, Failure
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
 
@@ -64,7 +68,6 @@ MODEL_ENERGIES = ("deep", "hybrid")
 DEFAULT_MODEL = "efficientnet_lite0"
 _METHODS = ("hybrid", "seam_carving", "smart_crop", "jpeg")
 _FORMATS = ("auto", "jpeg", "webp", "png", "avif")
-FAILED = "failed"
 SKIPPED = "skipped"
 #: Settings that configure the SemanticCompressor (the engine) rather than compress().
 _ENGINE_FIELDS = ("energy", "model", "energy_mode", "quality_metric")
@@ -241,6 +244,10 @@ class PlannedImage(NamedTuple):
     size: Optional[int]
     output_uri: str
 
+    def failure_fields(self) -> Dict[str, Any]:
+        """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
+        return {"input_uri": self.uri, "output_uri": self.output_uri, "input_bytes": self.size}
+
 
 class ImageBytes(NamedTuple):
     """An input's bytes, read."""
@@ -250,6 +257,12 @@ class ImageBytes(NamedTuple):
     output_uri: str
     data: bytes
 
+    def failure_fields(self) -> Dict[str, Any]:
+        """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
+        return {"input_uri": self.uri, "output_uri": self.output_uri,
+                "input_bytes": len(self.data),
+                "input_sha256": hashlib.sha256(self.data).hexdigest()}
+
 
 class CompressedImage(NamedTuple):
     """An encoded output waiting to be written, with its (almost complete) manifest row."""
@@ -258,6 +271,12 @@ class CompressedImage(NamedTuple):
     output_uri: str
     data: bytes
     row: Dict[str, Any]
+
+    def failure_fields(self) -> Dict[str, Any]:
+        """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
+        return {"input_uri": self.uri, "output_uri": self.output_uri,
+                "input_bytes": self.row.get("input_bytes"),
+                "input_sha256": self.row.get("input_sha256")}
 
 
 def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Dict[str, Any]:
@@ -282,21 +301,16 @@ class _PlanOutput(beam.DoFn):
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
 
     def process(self, item: InputFile) -> Iterator:
-        try:
-            existing = None
-            for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format)):
-                uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
-                if i == 0:
+        existing = None
+        for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format)):
+            uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
+            if i == 0:
+                out, out_ext = uri, ext
+            if self._skip_existing:
+                existing = file_size(uri, self._storage_options)
+                if existing is not None:
                     out, out_ext = uri, ext
-                if self._skip_existing:
-                    existing = file_size(uri, self._storage_options)
-                    if existing is not None:
-                        out, out_ext = uri, ext
-                        break
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
-                exc, item.uri, "plan", input_bytes=item.size))
-            return
+                    break
         if existing is not None:
             self._skipped.inc()
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
@@ -315,12 +329,7 @@ class _ReadImage(beam.DoFn):
         self._read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
 
     def process(self, item: PlannedImage) -> Iterator:
-        try:
-            data = read_bytes(item.uri, self._storage_options)
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
-                exc, item.uri, "read", output_uri=item.output_uri, input_bytes=item.size))
-            return
+        data = read_bytes(item.uri, self._storage_options)
         self._read.inc(len(data))
         yield ImageBytes(item.uri, item.relpath, item.output_uri, data)
 
@@ -483,37 +492,27 @@ class _CompressImage(beam.DoFn):
         self._peak_rss.update(_peak_rss_mb())
 
     def process(self, item: ImageBytes) -> Iterator:
-        digest = hashlib.sha256(item.data).hexdigest()
         if self._engine is None:
-            exc = self._setup_error or RuntimeError("compress engine not set up")
-            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
-                exc, item.uri, "setup", output_uri=item.output_uri,
-                input_bytes=len(item.data), input_sha256=digest))
-            return
-        try:
-            compress = self._engine.compressor.compress
-            kwargs = self._settings.compress_kwargs()
-            if self._max_seconds:
-                # the library stops itself at the budget (CompressionTimeoutError); a step that
-                # cannot check the clock (a hung decoder) is abandoned after a grace period
-                kwargs["max_seconds"] = self._max_seconds
-                result = _call_with_budget(lambda: compress(item.data, **kwargs),
-                                           self._max_seconds, self._worker_threads,
-                                           grace=_grace(self._max_seconds))
-            else:
-                result = compress(item.data, **kwargs)
-            output_uri = item.output_uri
-            if not output_uri.endswith(result.extension):
-                # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
-                stem = output_uri.rsplit(".", 1)[0]
-                output_uri = stem + result.extension
-            row = manifest.ok_row(self._run_id, item.uri, output_uri, result, digest,
-                                  **self._settings.row_columns())
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
-                exc, item.uri, "compress", output_uri=item.output_uri,
-                input_bytes=len(item.data), input_sha256=digest))
-            return
+            # the reason the engine could not be built (e.g. weights missing on this worker)
+            raise self._setup_error or RuntimeError("compress engine not set up")
+        compress = self._engine.compressor.compress
+        kwargs = self._settings.compress_kwargs()
+        if self._max_seconds:
+            # the library stops itself at the budget (CompressionTimeoutError); a step that
+            # cannot check the clock (a hung decoder) is abandoned after a grace period
+            kwargs["max_seconds"] = self._max_seconds
+            result = _call_with_budget(lambda: compress(item.data, **kwargs),
+                                       self._max_seconds, self._worker_threads,
+                                       grace=_grace(self._max_seconds))
+        else:
+            result = compress(item.data, **kwargs)
+        output_uri = item.output_uri
+        if not output_uri.endswith(result.extension):
+            # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
+            output_uri = output_uri.rsplit(".", 1)[0] + result.extension
+        digest = hashlib.sha256(item.data).hexdigest()
+        row = manifest.ok_row(self._run_id, item.uri, output_uri, result, digest,
+                              **self._settings.row_columns())
         total = (result.timings or {}).get("total_ms")
         if total is not None:
             self._compress_ms.update(int(total))
@@ -530,13 +529,7 @@ class _WriteImage(beam.DoFn):
         self._bytes_out = Metrics.counter(METRICS_NAMESPACE, "bytes_out")
 
     def process(self, item: CompressedImage) -> Iterator:
-        try:
-            write_atomic(item.output_uri, item.data, self._storage_options)
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            yield beam.pvalue.TaggedOutput(FAILED, Failure.from_exception(
-                exc, item.uri, "write", output_uri=item.output_uri,
-                input_bytes=item.row.get("input_bytes"), input_sha256=item.row.get("input_sha256")))
-            return
+        write_atomic(item.output_uri, item.data, self._storage_options)
         self._ok.inc()
         self._bytes_in.inc(int(item.row.get("input_bytes") or 0))
         self._bytes_out.inc(len(item.data))
@@ -610,19 +603,17 @@ class CompressImages(beam.PTransform):
         else:
             files, earlier = inputs, None
         s, run_id, so = self._settings, self._run_id, self._storage_options
-        planned = files | "PlanOutputs" >> beam.ParDo(
-            _PlanOutput(s, self._output, run_id, self._skip_existing, so)
-        ).with_outputs(FAILED, SKIPPED, main="todo")
-        read = planned.todo | "ReadImages" >> beam.ParDo(_ReadImage(so)).with_outputs(
-            FAILED, main="ok")
-        compressed = read.ok | "CompressImage" >> beam.ParDo(
-            _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds)).with_outputs(FAILED, main="ok")
-        written = compressed.ok | "WriteImages" >> beam.ParDo(_WriteImage(so)).with_outputs(
-            FAILED, main="ok")
-        failure_parts = [planned[FAILED], read[FAILED], compressed[FAILED], written[FAILED]]
+        planned = files | "PlanOutputs" >> CatchFailures(
+            _PlanOutput(s, self._output, run_id, self._skip_existing, so), "plan", SKIPPED)
+        read = planned["ok"] | "ReadImages" >> CatchFailures(_ReadImage(so), "read")
+        compressed = read["ok"] | "CompressImage" >> CatchFailures(
+            _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds),
+            "compress")
+        written = compressed["ok"] | "WriteImages" >> CatchFailures(_WriteImage(so), "write")
+        failure_parts = [step[FAILED] for step in (planned, read, compressed, written)]
         if earlier is not None:
             failure_parts.append(earlier)
         failures = tuple(failure_parts) | "CollectFailures" >> beam.Flatten()
         error_rows = failures | "ErrorRows" >> beam.ParDo(_FailureToRow(s, run_id))
-        rows = (written.ok, planned[SKIPPED], error_rows) | "CollectRows" >> beam.Flatten()
+        rows = (written["ok"], planned[SKIPPED], error_rows) | "CollectRows" >> beam.Flatten()
         return {"rows": rows, "failures": failures}

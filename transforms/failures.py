@@ -1,10 +1,23 @@
-"""Failures as data: the record every failed input becomes (manifest row and dead letter)."""
+"""Failures as data: the record every failed input becomes (manifest row and dead letter).
+
+Every step of the job runs its DoFn through :class:`CatchFailures` (Beam's
+``with_exception_handling()``): an exception on an element becomes a :class:`Failure` on the
+``failed`` output, never a failed bundle, whatever the step. The elements describe themselves
+(``failure_fields()``) so that the failure knows the input, its size and hash, and the output
+it would have had.
+"""
 from __future__ import annotations
 
-import traceback
-from typing import NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
-__all__ = ["Failure"]
+import apache_beam as beam
+
+__all__ = ["FAILED", "Failure", "CatchFailures", "failure_from_dead_letter", "element_fields",
+           "exception_message"]
+
+#: Name of the failures output of :class:`CatchFailures`.
+FAILED = "failed"
+_DEAD_LETTER = "dead_letter"
 
 
 class Failure(NamedTuple):
@@ -39,10 +52,83 @@ class Failure(NamedTuple):
     input_bytes: Optional[int] = None
     input_sha256: Optional[str] = None
 
-    @classmethod
-    def from_exception(cls, exc: BaseException, input_uri: str, stage: str, **fields) -> "Failure":
-        """Build a failure from a caught exception (type name, message, traceback)."""
-        message = str(exc) or repr(exc)
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return cls(input_uri=str(input_uri), stage=stage, error_type=type(exc).__name__,
-                   error_message=message, traceback=tb, **fields)
+
+def element_fields(element: Any) -> Dict[str, Any]:
+    """What a failed element tells about its input: ``input_uri`` and, when known,
+    ``output_uri``, ``input_bytes`` and ``input_sha256``.
+
+    Elements describe themselves with a ``failure_fields()`` method; a plain string is the
+    input URI (a pattern or list file)."""
+    describe = getattr(element, "failure_fields", None)
+    if callable(describe):
+        return dict(describe())
+    return {"input_uri": str(element)}
+
+
+def exception_message(exc_type: type, exc_repr: str, tb_lines: Sequence[str]) -> str:
+    """``str(exc)`` recovered from a formatted traceback (Beam's dead letters carry the type,
+    ``repr(exc)`` and ``traceback.format_exception``); ``repr(exc)`` when the message is empty."""
+    name = exc_type.__qualname__
+    module = exc_type.__module__
+    shown = name if module in ("builtins", "__main__") else f"{module}.{name}"
+    for line in reversed(list(tb_lines)):
+        if line.startswith(shown + ": "):
+            return line[len(shown) + 2:].rstrip("\n") or exc_repr
+        if line.rstrip("\n") == shown:
+            return exc_repr
+    return exc_repr
+
+
+def failure_from_dead_letter(dead_letter: Tuple[Any, Tuple[type, str, Sequence[str]]],
+                             stage: str) -> Failure:
+    """A :class:`Failure` from one element of Beam's ``with_exception_handling`` dead-letter
+    output: ``(element, (exception type, repr(exception), traceback lines))``."""
+    element, (exc_type, exc_repr, tb_lines) = dead_letter
+    fields = element_fields(element)
+    return Failure(input_uri=str(fields.pop("input_uri")), stage=stage,
+                   error_type=exc_type.__name__,
+                   error_message=exception_message(exc_type, exc_repr, tb_lines),
+                   traceback="".join(tb_lines), **fields)
+
+
+class CatchFailures(beam.PTransform):
+    """``ParDo(fn)`` whose exceptions become :class:`Failure` records instead of failed bundles.
+
+    Beam's ``with_exception_handling()`` catches every ``Exception`` an element raises (the
+    element's outputs are dropped: ``partial=False``); each is turned into a :class:`Failure`
+    of ``stage``. The one failure path of every step of the job.
+
+    Parameters
+    ----------
+    fn : apache_beam.DoFn
+    stage : str
+        Recorded in each failure (``match``, ``plan``, ``read``, ``compress``, ``write``).
+    tags : str
+        Extra tagged outputs of ``fn`` (e.g. ``"skipped"``).
+    main : str
+        Name of the main output in the result.
+
+    Returns
+    -------
+    dict
+        ``{main: PCollection, tag: PCollection ..., FAILED: PCollection of Failure}``.
+    """
+
+    def __init__(self, fn: beam.DoFn, stage: str, *tags: str, main: str = "ok"):
+        super().__init__()
+        self._fn = fn
+        self._stage = stage
+        self._tags = tags
+        self._main = main
+
+    def expand(self, pcoll):
+        # every output typed Any, as without hints, and declared (Beam warns about undeclared
+        # tags once the dead-letter output is typed)
+        pardo = beam.ParDo(self._fn).with_output_types(Any, **{tag: Any for tag in self._tags})
+        result = pcoll | "Process" >> pardo.with_outputs(
+            *self._tags, main=self._main).with_exception_handling(dead_letter_tag=_DEAD_LETTER)
+        failures = result[_DEAD_LETTER] | "ToFailures" >> beam.Map(
+            failure_from_dead_letter, self._stage)
+        out = {tag: result[tag] for tag in (self._main, *self._tags)}
+        out[FAILED] = failures
+        return out

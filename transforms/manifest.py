@@ -6,20 +6,24 @@ tables read it directly. Every file has the same schema, :data:`MANIFEST_SCHEMA`
 ``schema_version`` column says which version of it wrote the row (bump
 :data:`SCHEMA_VERSION` and only *add* nullable columns when the schema grows).
 
-Rows are plain ``dict`` objects (what Beam's ``WriteToParquet`` takes), built here by
+Rows are plain ``dict`` objects, built here by
 :func:`ok_row`, :func:`skipped_row` and :func:`error_row` so that every row has every column;
-:class:`WriteManifest` writes them.
+:class:`WriteManifest` writes them (Beam's ``fileio.WriteToFiles`` with :class:`ManifestSink`).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import uuid
 from typing import Any, Dict, Mapping, Optional
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.io import parquetio
+import pyarrow.parquet as pq
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.options.value_provider import StaticValueProvider
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -35,8 +39,11 @@ __all__ = [
     "params_json",
     "conform_row",
     "manifest_prefix",
+    "ManifestSink",
     "WriteManifest",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
 SCHEMA_VERSION = 1
@@ -277,43 +284,78 @@ def manifest_prefix(manifest_root: str, run_id: str) -> str:
     return f"{manifest_root.rstrip('/')}/run_id={run_id}"
 
 
-class _ManifestParquetSink(parquetio._ParquetSink):
-    """Beam's Parquet sink with its temporary folder outside the run's partition.
+class ManifestSink(fileio.FileSink):
+    """Manifest rows (dicts) -> one Parquet file with :data:`MANIFEST_SCHEMA`.
 
-    Beam writes parts to ``<dir of prefix>/beam-temp-*`` and renames them into place at the
-    end; for a manifest that folder would sit inside ``run_id=<id>/``, where a killed run
-    would leave half-written Parquet files that dataset readers pick up. Here it is
-    ``<root>/_beam_temp/run_id=<id>-<uuid>`` instead: readers skip ``_``-prefixed folders.
+    A :class:`apache_beam.io.fileio.FileSink` for ``fileio.WriteToFiles``: rows are buffered
+    and written as row groups of :attr:`ROW_GROUP_ROWS`; ``flush()`` writes the rest and the
+    Parquet footer (Beam calls it once, just before closing the file).
     """
 
-    def initialize_write(self):
-        from apache_beam.io.filesystems import FileSystems
+    ROW_GROUP_ROWS = 10_000
 
-        tmp_dir = super().initialize_write()
-        partition = FileSystems.split(self.file_path_prefix.get())[0]
-        if not FileSystems.exists(partition):
-            try:  # local disks need the folder the parts are renamed into
-                FileSystems.mkdirs(partition)
-            except IOError:
-                if not FileSystems.exists(partition):
-                    raise
-        return tmp_dir
+    def create_metadata(self, destination, full_file_name):
+        return fileio.FileMetadata(mime_type="application/vnd.apache.parquet",
+                                   compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def _create_temp_dir(self, file_path_prefix):
-        from apache_beam.io.filesystems import FileSystems
+    def open(self, fh):
+        self._fh = fh
+        self._writer = pq.ParquetWriter(fh, MANIFEST_SCHEMA, compression="snappy",
+                                        use_compliant_nested_type=True)
+        self._rows = []
 
-        partition, last = FileSystems.split(file_path_prefix)
-        root, run_dir = FileSystems.split(partition)
-        return FileSystems.join(root, "_beam_temp", f"{run_dir}-{last}-{uuid.uuid1().hex}")
+    def write(self, record):
+        self._rows.append(record)
+        if len(self._rows) >= self.ROW_GROUP_ROWS:
+            self._write_rows()
+
+    def flush(self):
+        self._write_rows()
+        self._writer.close()   # the footer; the file handle is Beam's to close
+        self._fh.flush()
+
+    def _write_rows(self):
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=MANIFEST_SCHEMA))
+            self._rows = []
+
+
+def _finish_run(part_count: int, prefix: str, temp_dir: str) -> int:
+    """After the parts are in place: write the schema-only part of a run without rows (so
+    that every run is visible to readers) and remove the run's temporary folder."""
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    if part_count == 0:   # written beside the parts' temporary files, then renamed into place
+        temp = FileSystems.join(temp_dir, "empty-part.parquet")
+        with FileSystems.create(temp, mime_type="application/vnd.apache.parquet",
+                                compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            pq.write_table(MANIFEST_SCHEMA.empty_table(), fh, compression="snappy",
+                           use_compliant_nested_type=True)
+        try:
+            FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into
+        except IOError:
+            pass   # exists already, or a store without folders
+        FileSystems.rename([temp], [FileSystems.join(prefix, "part-00000-of-00001.parquet")])
+        part_count = 1
+    local = FileSystems.get_scheme(temp_dir) in (None, "file")
+    try:   # a local folder; on object stores what is left under the prefix ("/": recursive)
+        FileSystems.delete([temp_dir if local else temp_dir.rstrip("/") + "/"])
+    except (BeamIOError, OSError) as exc:
+        if FileSystems.exists(temp_dir):   # else there was nothing to remove (no rows)
+            _LOG.warning("could not remove the manifest's temporary folder %s: %s", temp_dir, exc)
+    return part_count
 
 
 class WriteManifest(beam.PTransform):
-    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet`` (WriteToParquet).
+    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet``.
 
-    Beam's file sink writes each part to a temporary folder (``<root>/_beam_temp/``, hidden
-    from dataset readers) and renames it into place when the bundle commits, so a part appears
-    complete or not at all; a run with no rows still writes one empty part (the schema alone),
-    so every run is visible to readers.
+    Beam's ``fileio.WriteToFiles`` with :class:`ManifestSink`: each part is written to a
+    temporary folder of the run (``<root>/_beam_temp-run_id=<id>-<uuid>/``, hidden from dataset
+    readers) and renamed into the partition when complete, so a part appears complete or not at
+    all, and a failed run leaves nothing in its partition. When every part is in place the
+    temporary folder is removed: a finished run leaves only its parts. A run with no rows still
+    writes one part (the schema alone), so every run is visible to readers.
 
     Parameters
     ----------
@@ -322,23 +364,27 @@ class WriteManifest(beam.PTransform):
     run_id : str
         The run's partition value.
     num_shards : int
-        Number of part files (0: the runner decides).
+        At most this many part files (0: one per bundle, as the runner splits the work).
+
+    Returns
+    -------
+    PCollection of int
+        One element, the number of parts written, once the run's manifest is complete.
     """
 
     def __init__(self, manifest_root: str, run_id: str, num_shards: int = 0):
         super().__init__()
-        self._prefix = manifest_prefix(manifest_root, run_id)
-        self._num_shards = num_shards
+        root = manifest_root.rstrip("/")
+        self._prefix = manifest_prefix(root, run_id)
+        self._temp_dir = f"{root}/_beam_temp-run_id={run_id}-{uuid.uuid4().hex}"
+        self._num_shards = int(num_shards)
 
     def expand(self, rows):
-        write = beam.io.WriteToParquet(
-            f"{self._prefix}/part",
-            schema=MANIFEST_SCHEMA,
-            file_name_suffix=".parquet",
-            codec="snappy",
-            num_shards=self._num_shards,
-            use_compliant_nested_type=True,
-        )
-        # Same sink, temporary folder moved out of the partition (see _ManifestParquetSink).
-        write._sink.__class__ = _ManifestParquetSink
-        return rows | "WriteToParquet" >> write
+        sharded = {"shards": self._num_shards, "max_writers_per_bundle": 0} \
+            if self._num_shards > 0 else {}
+        parts = rows | "WriteParts" >> fileio.WriteToFiles(
+            path=self._prefix, file_naming=fileio.default_file_naming("part", ".parquet"),
+            temp_directory=StaticValueProvider(str, self._temp_dir), sink=ManifestSink, **sharded)
+        return (parts
+                | "CountParts" >> beam.combiners.Count.Globally()
+                | "FinishRun" >> beam.Map(_finish_run, self._prefix, self._temp_dir))

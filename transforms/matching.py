@@ -26,7 +26,7 @@ from compress_core.storage import (
     split_protocol,
 )
 
-from .failures import Failure
+from .failures import FAILED, CatchFailures
 from .metrics import METRICS_NAMESPACE
 
 __all__ = [
@@ -60,6 +60,10 @@ class InputFile(NamedTuple):
     uri: str
     relpath: str
     size: Optional[int] = None
+
+    def failure_fields(self) -> dict:
+        """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""
+        return {"input_uri": self.uri, "input_bytes": self.size}
 
 
 def _to_uri(fs, path: str, like: str) -> str:
@@ -206,9 +210,7 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
 
 
 class _ExpandPattern(beam.DoFn):
-    """Pattern (glob, folder or file URI) -> :class:`InputFile` s; a failed listing -> Failure."""
-
-    FAILED = "failed"
+    """Pattern (glob, folder or file URI) -> :class:`InputFile` s."""
 
     def __init__(self, storage_options=None, exclude: Sequence[str] = (),
                  base: Optional[str] = None):
@@ -218,12 +220,7 @@ class _ExpandPattern(beam.DoFn):
         self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
 
     def process(self, pattern: str) -> Iterator:
-        try:
-            files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            _LOG.error("Cannot match %s: %s", pattern, exc)
-            yield beam.pvalue.TaggedOutput(self.FAILED, Failure.from_exception(exc, pattern, "match"))
-            return
+        files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
         if not files:
             _LOG.warning("Input pattern %s matched no files", pattern)
         self._matched.inc(len(files))
@@ -232,10 +229,8 @@ class _ExpandPattern(beam.DoFn):
 
 class _ExpandUriList(beam.DoFn):
     """Text file of URIs -> :class:`InputFile` s (names relative to ``base`` or the shared
-    folder); an unreadable list -> Failure. Listed files are not checked here: a missing one
-    fails at the read step with its own row."""
-
-    FAILED = "failed"
+    folder). Listed files are not checked here: a missing one fails at the read step with its
+    own row."""
 
     def __init__(self, storage_options=None, base: Optional[str] = None,
                  exclude: Sequence[str] = ()):
@@ -245,16 +240,11 @@ class _ExpandUriList(beam.DoFn):
         self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
 
     def process(self, list_uri: str) -> Iterator:
-        try:
-            uris = read_uri_list(list_uri, self._storage_options)
-            uris = [u for u in uris if not any(is_under(split_protocol(u)[1], split_protocol(e)[1])
-                                               and split_protocol(u)[0] == split_protocol(e)[0]
-                                               for e in self._exclude)]
-            rels = relative_paths(uris, self._base)
-        except Exception as exc:  # noqa: BLE001 - failures are data
-            _LOG.error("Cannot read the input list %s: %s", list_uri, exc)
-            yield beam.pvalue.TaggedOutput(self.FAILED, Failure.from_exception(exc, list_uri, "match"))
-            return
+        uris = read_uri_list(list_uri, self._storage_options)
+        uris = [u for u in uris if not any(is_under(split_protocol(u)[1], split_protocol(e)[1])
+                                           and split_protocol(u)[0] == split_protocol(e)[0]
+                                           for e in self._exclude)]
+        rels = relative_paths(uris, self._base)
         self._matched.inc(len(uris))
         for uri, rel in zip(uris, rels):
             yield InputFile(uri, rel, None)
@@ -302,19 +292,18 @@ class MatchImages(beam.PTransform):
         if self._patterns:
             res = (pbegin
                    | "CreatePatterns" >> beam.Create(self._patterns, reshuffle=False)
-                   | "ExpandPatterns" >> beam.ParDo(
-                       _ExpandPattern(self._storage_options, self._exclude, self._pattern_base)
-                   ).with_outputs(_ExpandPattern.FAILED, main="files"))
-            files.append(res.files)
-            failures.append(res[_ExpandPattern.FAILED])
+                   | "ExpandPatterns" >> CatchFailures(
+                       _ExpandPattern(self._storage_options, self._exclude, self._pattern_base),
+                       "match"))
+            files.append(res["ok"])
+            failures.append(res[FAILED])
         if self._lists:
             res = (pbegin
                    | "CreateLists" >> beam.Create(self._lists, reshuffle=False)
-                   | "ExpandLists" >> beam.ParDo(
-                       _ExpandUriList(self._storage_options, self._base, self._exclude)
-                   ).with_outputs(_ExpandUriList.FAILED, main="files"))
-            files.append(res.files)
-            failures.append(res[_ExpandUriList.FAILED])
+                   | "ExpandLists" >> CatchFailures(
+                       _ExpandUriList(self._storage_options, self._base, self._exclude), "match"))
+            files.append(res["ok"])
+            failures.append(res[FAILED])
         return {
             "files": tuple(files) | "FlattenFiles" >> beam.Flatten(),
             "failures": tuple(failures) | "FlattenFailures" >> beam.Flatten(),

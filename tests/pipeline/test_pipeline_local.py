@@ -2,6 +2,8 @@
 import json
 import logging
 import os
+import re
+import stat
 import subprocess
 import sys
 
@@ -53,8 +55,12 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
                                                              read_manifest, caplog):
     out = tmp_path / "out"
     args = ["--input", str(input_dir), "--output", str(out), *FAST, *IN_MEMORY]
-    with caplog.at_level(logging.INFO, logger="pipeline.main"):
-        _, s1 = run_job([*args, "--run_id", "first"])
+    old_umask = os.umask(0o022)
+    try:
+        with caplog.at_level(logging.INFO, logger="pipeline.main"):
+            _, s1 = run_job([*args, "--run_id", "first"])
+    finally:
+        os.umask(old_umask)
     assert (s1.ok, s1.failed, s1.skipped, s1.model_loads) == (5, 4, 0, 1)
     assert s1.bytes_in > s1.bytes_out > 0
     assert "run first: 9 images: 5 ok, 4 failed, 0 skipped" in caplog.text
@@ -62,11 +68,21 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
     rows = read_manifest(str(out / "_manifest"), run_id="first")
     _check_batch(rows, out, input_dir)
     assert sum(r["output_bytes"] for r in rows if r["status"] == "ok") == s1.bytes_out
-    # parts only in the run's partition; Beam's temporary folder is hidden and left empty
-    assert sorted(os.listdir(out / "_manifest")) == ["_beam_temp", "run_id=first"]
-    assert os.listdir(out / "_manifest" / "_beam_temp") == []
-
+    # a finished run leaves only its outputs, manifest parts and dead letters (issue 12 item
+    # 10: Beam's temporary folder used to stay behind as an empty _manifest/_beam_temp/)
     tag = CompressSettings(**{"method": "hybrid", "energy": "gradient", "scale": 0.5}).params_hash()
+    left = _files(out)
+    assert all(re.fullmatch(r"_manifest/run_id=first/part-\d{5}-of-\d{5}\.parquet|"
+                            r"_dead_letters/run_id=first/failures-\d{5}-of-\d{5}\.jsonl", f)
+               for f in left if f.startswith("_")), left
+    assert sorted(os.listdir(out)) == sorted(
+        {"_dead_letters", "_manifest"} | {f.split("/")[0] for f in left if not f.startswith("_")})
+    assert os.listdir(out / "_manifest") == ["run_id=first"]
+    assert [d for d, ds, fs in os.walk(out) if not ds and not fs] == []   # no empty folders
+    # every file follows the umask (0644 under 022), like the library's save() and the CLI
+    assert {f: oct(stat.S_IMODE(os.stat(out / f).st_mode)) for f in left} == \
+        {f: oct(0o644) for f in left}
+
     images = [f for f in _files(out) if not f.startswith("_")]
     assert images == sorted([f"astronaut.{tag}.jpg", f"chelsea.{tag}.png", f"coffee.{tag}.jpg",
                              f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
@@ -76,7 +92,13 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
     assert all(d["run_id"] == "first" and "Traceback" in d["traceback"] for d in letters)
 
     mtimes = {f: os.stat(out / f).st_mtime_ns for f in images}
-    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    old_umask = os.umask(0o077)
+    try:
+        _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    finally:
+        os.umask(old_umask)
+    second = [f for f in _files(out) if "run_id=second" in f]
+    assert second and {oct(stat.S_IMODE(os.stat(out / f).st_mode)) for f in second} == {"0o600"}
     assert (s2.ok, s2.failed, s2.skipped) == (0, 4, 5)
     assert {f: os.stat(out / f).st_mtime_ns for f in images} == mtimes  # nothing rewritten
     rows2 = read_manifest(str(out / "_manifest"), run_id="second")
@@ -242,3 +264,37 @@ def test_an_unreachable_target_is_an_error_row(tmp_path, write_tree, photo_files
     assert row["error_type"] == "TargetUnreachableError"
     assert "target_bytes=150" in row["error_message"]
     assert not [f for f in _files(out) if not f.startswith("_")]  # nothing half-written
+
+
+def test_direct_runner_runs_the_job_on_the_fn_api_runner_without_prism(
+        tmp_path, write_tree, photo_files, run_job, monkeypatch):
+    """``--runner DirectRunner`` (public) and no hand-made runner: checked against
+    apache-beam 2.77.0, whose DirectRunner sends a pipeline to the Prism runner (a Go binary
+    downloaded from GitHub on first use, which ignores ``--direct_running_mode``) unless it has a
+    step Prism does not support; Beam's ``with_exception_handling()`` is such a step in 2.77.0,
+    and every step of the job uses it (transforms.failures.CatchFailures), so the DirectRunner
+    runs the job on its FnApiRunner, as it did before Prism. A Beam release that changes this
+    fails here: then pass ``--runner`` explicitly or revisit docs/pipeline.md's runner section."""
+    import apache_beam
+    from apache_beam.runners.portability import prism_runner
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    calls = {"prism": 0, "fn_api": []}
+    real_fn_api = fn_runner.FnApiRunner.run_pipeline
+
+    def prism(self, pipeline, options):
+        calls["prism"] += 1
+        raise RuntimeError("Prism must not be tried")
+
+    def fn_api(self, pipeline, options):
+        calls["fn_api"].append(options.get_all_options()["direct_running_mode"])
+        return real_fn_api(self, pipeline, options)
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", prism)
+    monkeypatch.setattr(fn_runner.FnApiRunner, "run_pipeline", fn_api)
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
+                    "--runner", "DirectRunner", "--direct_running_mode=multi_threading"])
+    assert s.ok == 1
+    assert (calls["prism"], calls["fn_api"]) == (0, ["multi_threading"]), \
+        f"apache-beam {apache_beam.__version__} (checked against 2.77.0) tried Prism"

@@ -8,6 +8,7 @@ file system (``STORAGE_EMULATOR_HOST``).
 import io
 import json
 import os
+import re
 
 import pytest
 from PIL import Image
@@ -49,6 +50,19 @@ def _check_store_run(fs, bucket, rows, summary, photo_files):
     assert sorted(r["input_uri"].rsplit("/", 1)[1] for r in records) == sorted(BAD)
 
 
+def _only_outputs_manifest_and_dead_letters(fs, bucket, rows, run_id):
+    """A finished run leaves nothing else under its output prefix (no temporary objects)."""
+    fs.invalidate_cache()
+    left = sorted(fs.find(f"{bucket}/out"))
+    outputs = sorted(get_filesystem(r["output_uri"])[1] for r in rows if r["status"] == "ok")
+    others = [k for k in left if k not in outputs]
+    assert others and all(re.fullmatch(
+        rf"{bucket}/out/(_manifest/run_id={run_id}/part-\d{{5}}-of-\d{{5}}\.parquet|"
+        rf"_dead_letters/run_id={run_id}/failures-\d{{5}}-of-\d{{5}}\.jsonl)", k)
+        for k in others), others
+    assert set(outputs) <= set(left)
+
+
 def test_s3_end_to_end_and_skip_existing(s3_bucket, s3_storage_options, s3_beam_args, run_job,
                                          read_manifest, photo_files, bad_files):
     fs, _ = get_filesystem("s3://x", s3_storage_options)
@@ -60,8 +74,7 @@ def test_s3_end_to_end_and_skip_existing(s3_bucket, s3_storage_options, s3_beam_
     rows = read_manifest(f"s3://{s3_bucket}/out/_manifest", s3_storage_options, run_id="s3-1")
     fs.invalidate_cache()
     _check_store_run(fs, s3_bucket, rows, s1, photo_files)
-    assert fs.glob(f"{s3_bucket}/out/_manifest/run_id=s3-1/part-*.parquet")
-    assert not fs.glob(f"{s3_bucket}/out/_manifest/_beam_temp/**")  # temp parts cleaned up
+    _only_outputs_manifest_and_dead_letters(fs, s3_bucket, rows, "s3-1")
 
     _, s2 = run_job([*args, "--run_id", "s3-2", "--skip_existing"])
     assert (s2.ok, s2.failed, s2.skipped) == (0, len(BAD), len(PHOTOS))
@@ -81,4 +94,5 @@ def test_gcs_end_to_end(gcs_bucket, gcs_storage_options, run_job, read_manifest,
     fs.invalidate_cache()
     _check_store_run(fs, gcs_bucket, rows, s, photo_files)
     assert {r["run_id"] for r in rows} == {"gcs-1"}
+    _only_outputs_manifest_and_dead_letters(fs, gcs_bucket, rows, "gcs-1")
     assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"

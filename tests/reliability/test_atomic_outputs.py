@@ -155,13 +155,14 @@ def test_manifest_part_failing_midway_is_never_in_the_partition(tmp_path, monkey
                                                                 photo_files, write_tree, run_job,
                                                                 read_manifest, reliability_log):
     """The manifest sink writes half a Parquet part and fails (disk full): the job fails, the
-    run's partition holds no part (Beam's sink writes to ``_beam_temp`` and renames only
-    finished parts), readers see nothing of the broken run; a ``--skip_existing`` rerun
-    records every input once."""
-    from apache_beam.io import parquetio
+    run's partition holds no part (Beam's ``fileio.WriteToFiles`` writes to a hidden
+    ``_beam_temp-run_id=...`` folder and renames only finished parts), readers see nothing of the
+    broken run; a ``--skip_existing`` rerun records every input once."""
+    from transforms.manifest import ManifestSink
 
-    def broken_close(self, writer):
-        self._file_handle.write(b"PAR1" + b"\0" * 100)   # half a file, then the disk is full
+    def broken_flush(self):
+        self._write_rows()
+        self._fh.write(b"PAR1" + b"\0" * 100)   # half a footer, then the disk is full
         raise OSError(28, "No space left on device")
 
     inp, out = tmp_path / "in", tmp_path / "out"
@@ -169,12 +170,12 @@ def test_manifest_part_failing_midway_is_never_in_the_partition(tmp_path, monkey
     args = ["--input", str(inp), "--output", str(out), "--method", "hybrid", "--energy",
             "gradient", "--scale", "0.5", "--direct_running_mode=in_memory"]
     with monkeypatch.context() as m:
-        m.setattr(parquetio._ParquetSink, "close", broken_close)
+        m.setattr(ManifestSink, "flush", broken_flush)
         with pytest.raises(Exception, match="No space left"):
             run_job([*args, "--run_id", "broken"])
     partition = out / "_manifest" / "run_id=broken"
     assert not partition.exists() or os.listdir(partition) == []
-    # readers (pyarrow, DuckDB) skip the hidden _beam_temp folder: the broken run has no rows
+    # readers (pyarrow, DuckDB) skip the hidden temporary folder: the broken run has no rows
     if (out / "_manifest").exists():
         assert read_manifest(str(out / "_manifest")) == []
 

@@ -21,8 +21,13 @@ def _files(root):
 
 
 def _images(out):
-    """Output images (not the manifest, dead letters, or hidden temporary files)."""
+    """Output files (not the manifest or dead letters; hidden temporary files included)."""
     return [f for f in _files(out) if not f.startswith("_")]
+
+
+def _complete_images(out):
+    """Output images at their final names (no hidden temporary files)."""
+    return [f for f in _images(out) if not os.path.basename(f).startswith(".")]
 
 
 # --------------------------------------------------------------------------- bundle retries
@@ -34,12 +39,13 @@ def test_dofn_failing_first_attempt_is_retried_without_duplicates(tmp_path, monk
                                                                    read_manifest,
                                                                    reliability_log):
     """Beam's BundleBasedDirectRunner retries a failed bundle (up to 4 attempts) and commits
-    only the outputs of the attempt that succeeds. The write step fails *after* writing the
-    image on the first attempt for chosen inputs (the worst case: the side effect happened):
-    the retry rewrites the same deterministic URI atomically, and each input still has exactly
-    one output file and one manifest row. (Beam's FnApiRunner, our default local engine, does
-    not retry bundles: there a failed bundle fails the job, which is the kill-and-rerun case
-    below.)"""
+    only the outputs of the attempt that succeeds. The write step's bundle fails *after* the
+    image was written on the first attempt for chosen inputs (the worst case: the side effect
+    happened; the failure is in ``finish_bundle``, outside the per-element exception handling
+    that turns an element's error into an error row): the retry rewrites the same
+    deterministic URI atomically, and each input still has exactly one output file and one
+    manifest row. (Beam's FnApiRunner, our default local engine, does not retry bundles: there
+    a failed bundle fails the job, which is the kill-and-rerun case below.)"""
     from transforms import compress as tc
 
     chosen = {"astronaut.jpg", "trips/china.jpg"}
@@ -48,16 +54,21 @@ def test_dofn_failing_first_attempt_is_retried_without_duplicates(tmp_path, monk
     original = tc._WriteImage.process
 
     def flaky_process(self, item):
-        out = list(original(self, item))
+        yield from original(self, item)
         name = os.path.relpath(item.uri, str(inp))
         with lock:
             attempts[name] += 1
             first = attempts[name] == 1
         if name in chosen and first:
-            raise RuntimeError(f"injected fault on the first attempt for {name}")
-        yield from out
+            self.injected = f"injected fault on the first attempt for {name}"
+
+    def flaky_finish_bundle(self):
+        reason, self.injected = getattr(self, "injected", None), None
+        if reason:
+            raise RuntimeError(reason)
 
     monkeypatch.setattr(tc._WriteImage, "process", flaky_process)
+    monkeypatch.setattr(tc._WriteImage, "finish_bundle", flaky_finish_bundle)
     inp, out = tmp_path / "in", tmp_path / "out"
     files = {**photo_files, **bad_files}
     write_tree(inp, files)
@@ -78,7 +89,7 @@ def test_dofn_failing_first_attempt_is_retried_without_duplicates(tmp_path, monk
             im.load()
     retried = sum(attempts[n] - 1 for n in chosen)
     reliability_log.add("Fault injection", "pipeline (BundleBasedDirectRunner)",
-                        "write step raises after writing, first attempt, 2 chosen inputs",
+                        "write step's bundle fails after writing, first attempt, 2 chosen inputs",
                         len(files), "bundle retried; one output and one row per input",
                         f"{retried} extra attempts of the chosen inputs; {len(rows)} rows for {len(files)} inputs, "
                         f"{len(images)} outputs for {len(photo_files)} photos", True)
@@ -181,7 +192,7 @@ def test_sigkill_mid_run_then_skip_existing_rerun(tmp_path, photo_files, bad_fil
     deadline = time.monotonic() + 150
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if os.path.isdir(out) and len(_images(out)) >= 3:
+            if os.path.isdir(out) and len(_complete_images(out)) >= 3:
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "the job ended before it could be killed"
@@ -194,7 +205,7 @@ def test_sigkill_mid_run_then_skip_existing_rerun(tmp_path, photo_files, bad_fil
                 pass
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
-    done_at_kill = [f for f in _images(out) if not os.path.basename(f).startswith(".")]
+    done_at_kill = _complete_images(out)
     temp_left = [f for f in _images(out) if os.path.basename(f).startswith(".")]
     assert 3 <= len(done_at_kill) < len(photos)
     for f in done_at_kill:                      # what exists at a final name is complete
@@ -213,7 +224,7 @@ def test_sigkill_mid_run_then_skip_existing_rerun(tmp_path, photo_files, bad_fil
     assert all(status[n]["status"] == "error" for n in files if n.startswith("bad/"))
     assert summary.skipped == len(done_at_kill)
     assert summary.ok == len(photos) - len(done_at_kill)
-    final = [f for f in _images(out) if not os.path.basename(f).startswith(".")]
+    final = _complete_images(out)
     assert len(final) == len(photos)                                # one output per photo
     for n in photos:
         r = status[n]

@@ -12,6 +12,7 @@ from apache_beam.utils.shared import Shared
 from PIL import Image
 
 from transforms import compress as tc
+from transforms.failures import CatchFailures
 from transforms.matching import InputFile, match_pattern
 from transforms.manifest import MANIFEST_SCHEMA
 
@@ -139,11 +140,17 @@ def test_engine_failure_turns_every_image_into_an_error(sample_photos, monkeypat
     dofn.setup()  # must not raise
     buf = _io.BytesIO()
     sample_photos["astronaut"].save(buf, "JPEG")
-    out = list(dofn.process(tc.ImageBytes("a.jpg", "a.jpg", "/o/a.x.jpg", buf.getvalue())))
-    assert len(out) == 1 and out[0].tag == tc.FAILED
-    failure = out[0].value
-    assert failure.stage == "setup" and failure.error_type == "WeightsNotFoundError"
-    assert "resnet50-0676ba61.pth" in failure.error_message
+    item = tc.ImageBytes("a.jpg", "a.jpg", "/o/a.x.jpg", buf.getvalue())
+    with pytest.raises(WeightsNotFoundError, match="resnet50-0676ba61.pth"):
+        list(dofn.process(item))   # each image raises the reason; the step makes it a Failure
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create([item]) | CatchFailures(tc._CompressImage(s, "r"), "compress")
+        assert_that(res["ok"], equal_to([]), label="NoOutput")
+        assert_that(res[tc.FAILED] | beam.Map(lambda f: (f.stage, f.error_type, f.error_message,
+                                                         f.output_uri, len(f.input_sha256))),
+                    equal_to([("compress", "WeightsNotFoundError",
+                               "resnet50: weights file resnet50-0676ba61.pth not found",
+                               "/o/a.x.jpg", 64)]), label="Failure")
 
 
 # --------------------------------------------------------------------------- the composite

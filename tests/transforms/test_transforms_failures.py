@@ -1,15 +1,84 @@
-"""transforms/failures.py and dead_letters.py: a caught exception becomes a Failure record."""
-from compress_core.errors import ImageReadError
-from transforms.dead_letters import failure_record
-from transforms.failures import Failure
+"""transforms/failures.py and dead_letters.py: every step's exceptions become Failure records
+through Beam's with_exception_handling, with the message, type and traceback of the exception."""
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from compress_core.errors import ImageDecodeError, ImageReadError
+from transforms.dead_letters import WriteDeadLetters, failure_record
+from transforms.failures import FAILED, CatchFailures, Failure, exception_message
+from transforms.matching import InputFile
 
 
-def test_failure_from_exception_keeps_type_message_and_traceback():
+class _Explode(beam.DoFn):
+    """Fails on odd sizes (a half-written output is dropped), tags size 0 as ``empty``."""
+
+    def process(self, item):
+        if item.size == 0:
+            yield beam.pvalue.TaggedOutput("empty", item.uri)
+            return
+        yield item.uri + "#partial"
+        if item.size % 2:
+            raise ImageDecodeError(f"{item.uri}: broken\nsecond line")
+        yield item.uri
+
+
+def test_catch_failures_turns_exceptions_into_failures_and_keeps_tagged_outputs():
+    items = [InputFile("a.jpg", "a.jpg", 2), InputFile("b.jpg", "b.jpg", 3),
+             InputFile("c.jpg", "c.jpg", 0)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create(items) | CatchFailures(_Explode(), "read", "empty")
+        assert_that(res["ok"], equal_to(["a.jpg#partial", "a.jpg"]), label="Ok")
+        assert_that(res["empty"], equal_to(["c.jpg"]), label="Tagged")
+        seen = res[FAILED] | beam.Map(lambda f: (f.input_uri, f.stage, f.error_type,
+                                                f.error_message, f.input_bytes,
+                                                "in process" in f.traceback))
+        assert_that(seen, equal_to([("b.jpg", "read", "ImageDecodeError",
+                                     "b.jpg: broken\nsecond line", 3, True)]), label="Failed")
+
+
+def _formatted(exc):
+    import traceback
+
     try:
-        raise ImageReadError("gs://b/x.jpg: no such file")
+        raise exc
+    except BaseException as caught:  # noqa: BLE001
+        return traceback.format_exception(type(caught), caught, caught.__traceback__)
+
+
+@pytest.mark.parametrize("exc, message", [
+    (ImageReadError("gs://b/x.jpg: no such file"), "gs://b/x.jpg: no such file"),
+    (TimeoutError("took longer than 3 s"), "took longer than 3 s"),
+    (ValueError(""), "ValueError('')"),
+    (KeyError("k"), "'k'"),
+])
+def test_exception_message_is_str_of_the_exception(exc, message):
+    assert exception_message(type(exc), repr(exc), _formatted(exc)) == message
+
+
+def test_exception_message_of_a_chained_exception_is_the_last_one():
+    try:
+        try:
+            raise OSError("disk")
+        except OSError as inner:
+            raise ImageReadError("x.jpg: cannot read (OSError: disk)") from inner
     except ImageReadError as exc:
-        failure = Failure.from_exception(exc, "gs://b/x.jpg", "read", input_bytes=3)
-    assert failure.error_type == "ImageReadError" and failure.stage == "read"
-    assert "no such file" in failure.error_message and "Traceback" in failure.traceback
+        import traceback
+
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    assert exception_message(ImageReadError, "r", lines) == "x.jpg: cannot read (OSError: disk)"
+
+
+def test_dead_letters_are_json_lines_with_the_run_id(tmp_path):
+    failure = Failure("gs://b/x.jpg", "read", "ImageReadError", "gs://b/x.jpg: no such file",
+                      "Traceback ...", input_bytes=3)
     record = failure_record(failure, "r1")
-    assert record["run_id"] == "r1" and record["input_bytes"] == 3
+    assert record["run_id"] == "r1" and record["input_bytes"] == 3 and record["stage"] == "read"
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create([failure]) | WriteDeadLetters(str(tmp_path / "dl"), "r1")
+    files = list((tmp_path / "dl").iterdir())
+    assert [f.name.endswith(".jsonl") for f in files] == [True]
+    assert json.loads(files[0].read_text()) == json.loads(json.dumps(record))
