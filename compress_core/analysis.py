@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .energy.base import map_percentile, normalize_map
+from .energy.base import as_energy_map, map_percentile, normalize_map
 
 __all__ = [
     "energy_statistics",
@@ -37,10 +37,7 @@ _REGION_TRIM = 0.01
 
 
 def _as_map(energy) -> np.ndarray:
-    energy = np.asarray(energy, dtype=np.float32)
-    if energy.ndim != 2 or energy.size == 0:
-        raise ValueError(f"energy must be a non-empty 2-D array; got shape {energy.shape}")
-    return energy
+    return as_energy_map(energy, "energy")
 
 
 def energy_statistics(energy: np.ndarray) -> Dict[str, float]:
@@ -81,10 +78,16 @@ def retained_energy_ratio(energy: np.ndarray, kept: np.ndarray) -> float:
     kept : ndarray of bool (H, W)
         Which original pixels appear in the output (for scaled outputs, a fractional weight).
     """
-    total = float(np.asarray(energy, dtype=np.float64).sum())
+    energy = _as_map(energy)
+    kept = np.asarray(kept)
+    if kept.shape != energy.shape or not (kept.dtype == np.bool_
+                                          or np.issubdtype(kept.dtype, np.number)):
+        raise ValueError(f"kept must be a bool or numeric array of the energy's shape "
+                         f"{energy.shape}; got {kept.dtype} {kept.shape}")
+    total = float(energy.astype(np.float64).sum())
     if total <= 0:
         return 1.0
-    return float((np.asarray(energy, dtype=np.float64) * kept).sum() / total)
+    return float((energy.astype(np.float64) * kept).sum() / total)
 
 
 def center_of_mass(energy: np.ndarray) -> Tuple[float, float]:

@@ -13,6 +13,8 @@ from typing import Tuple
 
 import numpy as np
 
+from .energy.base import as_energy_map
+
 __all__ = ["best_window", "window_sums", "integral_image", "smart_crop"]
 
 
@@ -57,10 +59,11 @@ def best_window(energy: np.ndarray, width: int, height: int,
     ValueError
         If the window does not fit or ``center_weight`` is out of range.
     """
-    energy = np.asarray(energy)
-    if energy.ndim != 2:
-        raise ValueError(f"energy must be a 2-D map; got shape {energy.shape}")
+    energy = as_energy_map(energy, "energy")
     h, w = energy.shape
+    for value, name in ((width, "width"), (height, "height")):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer; got {value!r}")
     if not (1 <= width <= w and 1 <= height <= h):
         raise ValueError(f"window {width}x{height} must fit in the {w}x{h} map")
     if not 0.0 <= center_weight <= 1.0:

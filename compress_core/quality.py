@@ -65,9 +65,25 @@ def _tiles(height: int, width: int):
     return boxes
 
 
+def _check_image(pixels, name: str) -> np.ndarray:
+    """A uint8 (H, W, 3|4) array, H and W >= 1 (what the metrics compare)."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
+            or pixels.shape[2] not in (3, 4) or pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ValueError(f"{name} must be a uint8 array of shape (H, W, 3|4); got "
+                         f"{getattr(pixels, 'dtype', type(pixels).__name__)} "
+                         f"{getattr(pixels, 'shape', '')}")
+    return pixels
+
+
 def score(candidate: np.ndarray, reference: np.ndarray, metric="perceptual") -> float:
-    """Similarity of ``candidate`` to ``reference`` (higher is better), resampling if needed."""
+    """Similarity of ``candidate`` to ``reference`` (higher is better), resampling if needed.
+
+    Both are uint8 (H, W, 3|4) arrays (``ValueError`` otherwise: a float 0..1 image would
+    otherwise be compared as near-black).
+    """
     metric = parse_option(QualityMetric, metric, "quality_metric")
+    candidate = _check_image(candidate, "candidate")
+    reference = _check_image(reference, "reference")
     fn = ssim if metric is QualityMetric.PERCEPTUAL else psnr
     h, w = reference.shape[:2]
     if h * w > _TILED_ABOVE:

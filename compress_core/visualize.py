@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .energy.base import normalize_map
+from .energy.base import as_energy_map, normalize_map
 from .images import as_rgb_array
 from .options import parse_option
 
@@ -81,12 +81,11 @@ def energy_heatmap(energy: np.ndarray, colormap: str = "inferno") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``energy`` is not a non-empty 2-D array, or ``colormap`` is unknown.
+        If ``energy`` is not a non-empty 2-D array of finite numbers, or ``colormap`` is
+        unknown.
     """
     lut = colormap_lut(colormap)
-    energy = np.asarray(energy, dtype=np.float32)
-    if energy.ndim != 2 or energy.size == 0:
-        raise ValueError(f"energy must be a non-empty 2-D array; got shape {energy.shape}")
+    energy = as_energy_map(energy, "energy")
     index = np.rint(normalize_map(energy) * 255.0).astype(np.uint8)
     return lut[index]
 
@@ -109,14 +108,15 @@ def overlay_energy(image, energy: np.ndarray, alpha: float = 0.6,
     Raises
     ------
     ValueError
-        Mismatched shapes, ``alpha`` outside [0, 1], or an unknown colour map.
+        Mismatched shapes, a map with NaN / inf, ``alpha`` outside [0, 1], or an unknown
+        colour map.
+    TypeError
+        A map or ``alpha`` that is not numeric.
     """
     rgb = as_rgb_array(image, drop_alpha=True)
-    energy = np.asarray(energy)
-    if energy.shape != rgb.shape[:2]:
-        raise ValueError(
-            f"energy shape {energy.shape} does not match the image's {rgb.shape[:2]}"
-        )
+    energy = as_energy_map(energy, "energy", rgb.shape[:2])
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.number)):
+        raise TypeError(f"alpha must be a number in [0, 1]; got {alpha!r}")
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}")

@@ -17,7 +17,7 @@ import numpy as np
 from ..images import as_rgb_array
 
 __all__ = ["EnergyFunction", "CarvingTerms", "ENERGY_UNIT", "normalize_map", "map_percentile",
-           "check_energy_map"]
+           "check_energy_map", "as_energy_map"]
 
 #: Scale of static maps handed to the seam kernel. The kernel's dynamic gradient term is the
 #: Sobel L1 magnitude of 8-bit luma (0..2040, about 10-60 on smooth photo areas, 200+ on edges);
@@ -73,35 +73,53 @@ def normalize_map(energy: np.ndarray, percentile: float = 99.5) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def check_energy_map(energy, shape, name: str) -> np.ndarray:
-    """An energy map as float32 of ``shape`` (H, W), finite, negatives clipped to 0.
+def as_energy_map(energy, name: str = "energy", shape=None) -> np.ndarray:
+    """``energy`` as a float32 2-D map, checked: real numbers, non-empty, finite.
+
+    The one check every entry point taking an energy map uses (analysis, visualize, crop, the
+    seam carver's static maps). Negative values are left alone (see :func:`check_energy_map`).
 
     Parameters
     ----------
     energy : array-like
-        The map (a caller's, or what an energy function computed). Never written to.
-    shape : (int, int)
-        The image's (H, W).
+        The map. Never written to.
     name : str
         What the map is, for the error message.
+    shape : (int, int), optional
+        The (H, W) it must have (the image's).
 
     Raises
     ------
     TypeError
         Not a real numeric array.
     ValueError
-        Wrong shape, NaN or infinite values.
+        Not 2-D, empty, the wrong shape, NaN or infinite values.
     """
     arr = np.asarray(energy)
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
             or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
+    if shape is not None and arr.shape != tuple(shape):
         raise ValueError(f"{name} must have the image's shape {tuple(shape)}; got {arr.shape}")
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array; got shape {arr.shape}")
     arr = np.asarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values (after float32 conversion)")
-    if arr.size and float(arr.min()) < 0.0:
+    return arr
+
+
+def check_energy_map(energy, shape, name: str) -> np.ndarray:
+    """What an energy function returned, checked: float32 of ``shape`` (H, W), finite, with
+    negative values clipped to 0 (the documented contract of :meth:`EnergyFunction.__call__`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`as_energy_map`.
+    """
+    arr = as_energy_map(energy, name, shape)
+    if float(arr.min()) < 0.0:
         arr = np.maximum(arr, 0.0)
     return arr
 

@@ -102,3 +102,26 @@ def test_invalid_maps(bad):
 def test_invalid_threshold(threshold):
     with pytest.raises(ValueError, match="threshold"):
         important_region(blob(), threshold=threshold)
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    (np.full((4, 4), np.nan, np.float32), ValueError, "NaN or infinite"),
+    (np.full((4, 4), np.inf), ValueError, "NaN or infinite"),
+    (np.zeros((4, 4), complex), TypeError, "real numeric"),
+    (np.empty((4, 4), object), TypeError, "real numeric"),
+])
+def test_non_finite_or_non_numeric_maps_are_refused(bad, exc, match):
+    """They used to give all-zero statistics silently."""
+    for fn in (energy_statistics, center_of_mass, important_region, content_summary):
+        with pytest.raises(exc, match=match):
+            fn(bad)
+    with pytest.raises(exc, match=match):
+        retained_energy_ratio(bad, np.ones((4, 4), bool))
+
+
+def test_retained_energy_ratio_checks_the_kept_mask():
+    energy = np.ones((4, 4), np.float32)
+    assert retained_energy_ratio(energy, np.eye(4, dtype=bool)) == 0.25
+    for kept in (None, np.ones((4, 5), bool), np.ones((4, 4, 3), bool)):
+        with pytest.raises(ValueError, match="kept must be"):
+            retained_energy_ratio(energy, kept)

@@ -128,9 +128,18 @@ def test_center_weight_pulls_toward_the_centre():
     ((np.zeros((5, 5)), 1, 6), "must fit"),
     ((np.zeros((5, 5, 3)), 1, 1), "2-D"),
     ((np.zeros(5), 1, 1), "2-D"),
+    ((np.full((5, 5), np.nan), 1, 1), "NaN"),
+    ((np.full((5, 5), np.inf), 2, 2), "infinite"),
 ])
 def test_bad_windows_are_refused(args, match):
     with pytest.raises(ValueError, match=match):
+        best_window(*args)
+
+
+@pytest.mark.parametrize("args", [(np.zeros((5, 5), complex), 1, 1), (np.zeros((5, 5)), 2.5, 1),
+                                  (np.zeros((5, 5)), 2, "3")])
+def test_non_numeric_maps_and_sizes_are_type_errors(args):
+    with pytest.raises(TypeError):
         best_window(*args)
 
 

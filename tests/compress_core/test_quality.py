@@ -89,3 +89,13 @@ def test_metric_names():
 def test_unknown_metric_lists_the_accepted_ones(chelsea):
     with pytest.raises(ValueError, match=r"quality_metric must be one of 'perceptual', 'psnr'"):
         score(chelsea, chelsea, "lpips")
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 12, 3), np.float64), np.zeros((10, 12), np.uint8),
+                                 np.zeros((10, 12, 0), np.uint8), np.zeros((0, 12, 3), np.uint8)])
+def test_score_takes_uint8_images_only(chelsea, bad):
+    """A float image in [0, 1] used to be scored as a near-black uint8 one."""
+    with pytest.raises(ValueError, match="candidate must be a uint8 array"):
+        score(bad, chelsea)
+    with pytest.raises(ValueError, match="reference must be a uint8 array"):
+        score(chelsea, bad)

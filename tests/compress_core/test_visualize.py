@@ -95,3 +95,15 @@ def test_both_directions_and_empty(photo):
 def test_invalid_seams(photo, kwargs, match):
     with pytest.raises(ValueError, match=match):
         draw_seams(photo, **kwargs)
+
+
+@pytest.mark.parametrize("bad, exc", [(np.full((3, 4), np.nan), ValueError),
+                                      (np.full((3, 4), -np.inf, np.float32), ValueError),
+                                      (np.zeros((3, 4), complex), TypeError)])
+def test_maps_with_nan_inf_or_complex_values_are_refused(bad, exc):
+    with pytest.raises(exc, match="energy"):
+        energy_heatmap(bad)
+    with pytest.raises(exc, match="energy"):
+        overlay_energy(np.zeros((3, 4, 3), np.uint8), bad)
+    with pytest.raises(TypeError, match="alpha"):
+        overlay_energy(np.zeros((3, 4, 3), np.uint8), np.zeros((3, 4)), alpha="0.5")
