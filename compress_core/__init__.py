@@ -38,6 +38,7 @@ from .errors import (
 from .hybrid import HybridPolicy
 from .images import load_image
 from .options import ImageFormat, Method
+from .request import CompressRequest
 from .seams import CarveResult, SeamCarver, remove_object
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "HybridPolicy",
     "Method",
     "ImageFormat",
+    "CompressRequest",
     "load_image",
     "SemanticCompressError",
     "ImageDecodeError",

@@ -19,23 +19,14 @@ import numpy as np
 
 from ._version import __version__
 from .errors import SemanticCompressError
+from .flags import OneLineParser, add_option_flags, option_values
 
 log = logging.getLogger("semantic_compress")
 
-ENERGIES = ("gradient", "saliency", "deep", "hybrid")
-METHODS = ("hybrid", "seam_carving", "smart_crop", "jpeg")
-FORMATS = ("auto", "jpeg", "webp", "png", "avif")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2."""
-
-    def error(self, message):  # noqa: D102
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    """The command line's parser; the compression flags come from the option table
+    (:data:`compress_core.request.OPTIONS`), one flag per ``compress()`` option."""
+    p = OneLineParser(
         prog="semantic-compress",
         description="Shrink photos while keeping what matters in them (seam carving, smart crop "
                     "and CNN energy).",
@@ -43,40 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image paths or fsspec URIs")
     p.add_argument("-o", "--output", help="output file (one image) or folder (several); "
                    "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the input")
-    size = p.add_argument_group("targets (several: the strictest wins)")
-    size.add_argument("-s", "--scale", type=float, help="multiply each side, e.g. 0.5")
-    size.add_argument("--width", type=int, help="exact output width")
-    size.add_argument("--height", type=int, help="exact output height")
-    size.add_argument("--target-pixels", type=int, help="largest width*height")
-    size.add_argument("--max-dimension", type=int, help="largest side in pixels")
-    size.add_argument("--target-bytes", type=int, help="largest encoded size in bytes")
-    size.add_argument("--no-preserve-aspect", dest="preserve_aspect", action="store_false",
-                      help="let the method choose the shape (area targets) or keep the other side")
-    how = p.add_argument_group("method and energy")
-    how.add_argument("-m", "--method", default="hybrid", choices=METHODS)
-    how.add_argument("-e", "--energy", default=None, choices=ENERGIES,
-                     help="importance map (default: the library default, deep CNN energy)")
-    how.add_argument("--model", default=None,
-                     help="CNN backbone for deep energy: efficientnet_lite0 (default, embedded), "
-                          "vgg16, vgg19, resnet18, resnet50, efficientnet_b0")
-    how.add_argument("--energy-mode", default="backward", choices=("backward", "forward"),
-                     help="seam cost: backward (removed energy) or forward (inserted energy)")
-    how.add_argument("--keep-mask", help="image file: non-black pixels are protected")
-    how.add_argument("--remove-mask", help="image file: non-black pixels are removed first "
-                     "(method seam_carving)")
-    out = p.add_argument_group("output")
-    out.add_argument("--format", default="auto", choices=FORMATS)
-    out.add_argument("--quality", type=int, help="encoder quality (JPEG 1-95, WebP/AVIF 1-100)")
-    out.add_argument("--json", action="store_true", help="print results as JSON")
+    add_option_flags(p, "cli")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
     modes = p.add_argument_group("other modes")
     modes.add_argument("--analyze", action="store_true", help="print energy statistics")
     modes.add_argument("--visualize-energy", action="store_true",
                        help="write an energy heat map blended over the photo")
     modes.add_argument("--visualize-seams", type=int, metavar="N",
                        help="draw the first N vertical seams carving would remove")
-    p.add_argument("--max-seconds", type=float, metavar="SECONDS",
-                   help="time budget per image: past it that image stops with an error "
-                        "(CompressionTimeoutError) and the next one starts")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -100,16 +65,6 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
         return args.output
     parent = src.rsplit("/", 1)[0] if "/" in src else "."
     return f"{parent}/{stem}{suffix}{ext}"
-
-
-def _energy(args):
-    from .energy.registry import make_energy
-
-    if args.energy is None:
-        if args.model is None:
-            return None
-        return make_energy("deep", model=args.model)
-    return make_energy(args.energy, model=args.model)
 
 
 def _result_record(src: str, dest: str, result) -> dict:
@@ -144,14 +99,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.visualize_seams is not None and args.visualize_seams < 1:
         parser.error("--visualize-seams must be a positive number of seams")
-    if args.remove_mask and args.method != "seam_carving":
-        parser.error("--remove-mask needs --method seam_carving")
 
     from .compressor import SemanticCompressor
 
     try:
-        compressor = SemanticCompressor(energy_function=_energy(args),
-                                         energy_mode=args.energy_mode)
+        request = _request(args)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    try:
+        compressor = SemanticCompressor.from_request(request)
     except (ValueError, TypeError, SemanticCompressError) as exc:
         print(f"semantic-compress: error: {exc}", file=sys.stderr)
         return 2
@@ -161,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = 0
     for src in args.images:
         try:
-            records.append(_process(args, compressor, src, many))
+            records.append(_process(args, compressor, request, src, many))
         except (ValueError, TypeError, OSError, SemanticCompressError) as exc:
             failed += 1
             message = str(exc) if str(exc).startswith(src) else f"{src}: {exc}"
@@ -173,7 +129,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 2 if failed else 0
 
 
-def _process(args, compressor, src: str, many: bool) -> dict:
+def _request(args):
+    """The request the flags describe (checked once, before any image is read).
+
+    Only the analysis and visualisation modes run without a size target.
+    """
+    from .request import CompressRequest, option
+
+    values = option_values(args, "cli")
+    if args.analyze or args.visualize_energy or args.visualize_seams:
+        # these modes use the engine options only (energy, model, energy mode)
+        values = {k: v for k, v in values.items() if option(k).scope == "engine"}
+        values["method"] = "jpeg"
+    elif args.remove_mask:
+        values["remove_mask"] = args.remove_mask  # a file name here; loaded per image
+    return CompressRequest(**values)
+
+
+def _process(args, compressor, request, src: str, many: bool) -> dict:
     from .images import load_image
 
     if args.analyze:
@@ -196,7 +169,7 @@ def _process(args, compressor, src: str, many: bool) -> dict:
 
             carver = SeamCarver(energy_function=compressor.energy_function,
                                 keep_mask=_load_mask(args.keep_mask, "keep_mask"),
-                                energy_mode=args.energy_mode)
+                                energy_mode=request.energy_mode)
             n = min(args.visualize_seams, loaded.pixels.shape[1] - 1)
             seams = carver.find_seams(loaded.pixels, n)
             picture = visualize.draw_seams(loaded.pixels[..., :3], seams_vertical=seams)
@@ -209,19 +182,16 @@ def _process(args, compressor, src: str, many: bool) -> dict:
             print(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}
 
-    fmt = args.format
-    if fmt == "auto" and args.output and not many:
+    if request.format == "auto" and args.output and not many:
         from .codec import format_from_suffix
 
         by_suffix = format_from_suffix(args.output)
-        fmt = by_suffix.value if by_suffix is not None else fmt
-    result = compressor.compress(
-        src, target_bytes=args.target_bytes, target_pixels=args.target_pixels,
-        max_dimension=args.max_dimension, scale=args.scale, method=args.method,
-        preserve_aspect=args.preserve_aspect, show_progress=not args.quiet and not args.json,
-        target_width=args.width, target_height=args.height, format=fmt,
-        quality=args.quality, keep_mask=_load_mask(args.keep_mask, "keep_mask"),
-        remove_mask=_load_mask(args.remove_mask, "remove_mask"), max_seconds=args.max_seconds)
+        if by_suffix is not None:
+            request = request.replace(format=by_suffix.value)
+    kwargs = request.compress_kwargs()
+    kwargs.update(keep_mask=_load_mask(args.keep_mask, "keep_mask"),
+                  remove_mask=_load_mask(args.remove_mask, "remove_mask"))
+    result = compressor.compress(src, show_progress=not args.quiet and not args.json, **kwargs)
     dest = _output_path(args, src, "_compressed", result.extension, many)
     result.save(dest)
     record = _result_record(src, dest, result)

@@ -19,10 +19,11 @@ from .hybrid import HybridPolicy, resample, retarget
 from .images import load_image, to_pil
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
+from .request import CompressRequest
 from .energy.base import CarvingTerms
 from .seams.carver import SeamCarver, check_mask, with_masks
 from .storage import write_atomic
-from .targets import check_positive_int, check_positive_number, free_shape, plan_size
+from .targets import check_positive_int, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
@@ -218,6 +219,20 @@ class SemanticCompressor:
         self.policy = policy or HybridPolicy()
         self.max_pixels = check_positive_int(max_pixels, "max_pixels")
 
+    @classmethod
+    def from_request(cls, request: CompressRequest,
+                     policy: Optional[HybridPolicy] = None) -> "SemanticCompressor":
+        """The compressor a request's engine options describe (energy by name, model, energy
+        mode, quality metric, input pixel limit); what the command line and the job use.
+
+        The energy function (and its CNN) is built here, once.
+        """
+        from .energy.registry import make_energy
+
+        return cls(energy_function=make_energy(request.energy, model=request.model),
+                   quality_metric=request.quality_metric, energy_mode=request.energy_mode,
+                   policy=policy, max_pixels=request.max_pixels)
+
     # ------------------------------------------------------------------------------ API
     def compress(self, image, target_bytes: Optional[int] = None,
                  target_pixels: Optional[int] = None, max_dimension: Optional[int] = None,
@@ -226,7 +241,9 @@ class SemanticCompressor:
                  target_width: Optional[int] = None, target_height: Optional[int] = None,
                  format: str = "auto", quality: Optional[int] = None,
                  max_pixels: Optional[int] = None, keep_mask=None,
-                 remove_mask=None, max_seconds: Optional[float] = None) -> CompressionResult:
+                 remove_mask=None, max_seconds: Optional[float] = None,
+                 max_stretch: Optional[float] = None,
+                 target_quality: Optional[float] = None) -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -265,6 +282,17 @@ class SemanticCompressor:
             Time budget: past it the compression stops at its next step (a block of seams, a
             byte-budget candidate, ...) with :class:`CompressionTimeoutError`, instead of
             running on (see :mod:`compress_core.deadline`).
+        max_stretch : float, optional
+            Largest local stretch (ratio of the x and y scale factors) the hybrid method may
+            apply to content; >= 1 (default: the hybrid policy's limit,
+            :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH`).
+        target_quality : float, optional
+            Score in 0..100 aimed at by ``quality="auto"`` (default
+            :data:`compress_core.codec.DEFAULT_TARGET_QUALITY`).
+
+        Every option is validated once, by :class:`compress_core.request.CompressRequest`
+        (``None`` means the option's default); the command line and the batch job offer the
+        same options as flags.
 
         Returns
         -------
@@ -283,30 +311,27 @@ class SemanticCompressor:
             ``max_seconds`` ran out.
         """
         t_start = time.perf_counter()
-        max_seconds = check_positive_number(max_seconds, "max_seconds")
-        method = parse_option(Method, method, "method")
-        target_bytes = check_positive_int(target_bytes, "target_bytes")
-        fmt_requested = parse_option(ImageFormat, format, "format")
-        if not isinstance(preserve_aspect, (bool, np.bool_)):
-            raise TypeError(f"preserve_aspect must be True or False; got {preserve_aspect!r}")
-        # validate size parameters before the (possibly expensive) decode
-        plan_size(1, 1, target_width=target_width, target_height=target_height, scale=scale,
-                  target_pixels=target_pixels, max_dimension=max_dimension,
-                  preserve_aspect=preserve_aspect)
-        has_size = any(v is not None for v in (target_width, target_height, scale,
-                                                target_pixels, max_dimension))
-        if method is Method.JPEG and has_size:
-            raise ValueError("method='jpeg' re-encodes without resizing; use method 'hybrid', "
-                             "'seam_carving' or 'smart_crop' with size targets")
-        if remove_mask is not None and method is not Method.SEAM_CARVING:
-            raise ValueError("remove_mask needs method='seam_carving'")
-        if method is not Method.JPEG and not has_size and target_bytes is None:
-            raise ValueError(
-                "give at least one target: scale, target_width, target_height, target_pixels, "
-                "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
+        given = dict(target_bytes=target_bytes, target_pixels=target_pixels,
+                     max_dimension=max_dimension, scale=scale, method=method,
+                     preserve_aspect=preserve_aspect, target_width=target_width,
+                     target_height=target_height, format=format, quality=quality,
+                     max_pixels=max_pixels, keep_mask=keep_mask, remove_mask=remove_mask,
+                     max_seconds=max_seconds, max_stretch=max_stretch,
+                     target_quality=target_quality)
+        request = CompressRequest(energy_mode=self.energy_mode.value,
+                                  quality_metric=self.quality_metric.value,
+                                  **given)
+        method = Method(request.method)
+        fmt_requested = ImageFormat(request.format)
+        quality = request.quality
+        target_bytes = request.target_bytes
+        targets = dict(target_width=request.target_width, target_height=request.target_height,
+                       scale=request.scale, target_pixels=request.target_pixels,
+                       max_dimension=request.max_dimension,
+                       preserve_aspect=request.preserve_aspect)
 
-        with deadline.time_budget(max_seconds):
-            loaded = load_image(image, max_pixels=max_pixels or self.max_pixels)
+        with deadline.time_budget(request.max_seconds):
+            loaded = load_image(image, max_pixels=request.max_pixels or self.max_pixels)
             t_decoded = time.perf_counter()
             deadline.check("decoding")
             if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
@@ -322,12 +347,11 @@ class SemanticCompressor:
             t_energy = time.perf_counter()
             deadline.check("the energy map")
 
-            plan = plan_size(w0, h0, target_width=target_width, target_height=target_height,
-                             scale=scale, target_pixels=target_pixels, max_dimension=max_dimension,
-                             preserve_aspect=preserve_aspect)
-            keep = check_mask(keep_mask, (h0, w0), "keep_mask")
-            remove = check_mask(remove_mask, (h0, w0), "remove_mask")
-            geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove)
+            plan = plan_size(w0, h0, **targets)
+            keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
+            remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
+            geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
+                                      max_stretch=request.max_stretch)
             out, kept, seams, crop_box, operations = geometry
             t_resized = time.perf_counter()
             deadline.check("resizing")
@@ -373,12 +397,9 @@ class SemanticCompressor:
                 timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
                          "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
                          "total_ms": ms(t_start, t_encoded)},
-                params={"method": method.value, "target_bytes": target_bytes,
-                        "target_pixels": target_pixels, "max_dimension": max_dimension,
-                        "scale": scale, "preserve_aspect": bool(preserve_aspect),
-                        "target_width": target_width, "target_height": target_height,
-                        "format": fmt.value, "quality": quality,
-                        "energy_mode": self.energy_mode.value},
+                params={**{k: v for k, v in request.params().items()
+                           if k not in ("energy", "model")},
+                        "format": fmt.value, "max_stretch": request.max_stretch},
                 source=loaded.source,
                 input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
                 icc_profile=loaded.icc_profile,
@@ -445,7 +466,7 @@ class SemanticCompressor:
                           show_progress=show_progress, keep_mask=keep, remove_mask=remove)
 
     def _retarget(self, pixels, energy, plan, method: Method, show_progress: bool,
-                  keep=None, remove=None):
+                  keep=None, remove=None, max_stretch: Optional[float] = None):
         """Geometry step. Returns (pixels, kept mask or None, seams, crop_box, operations)."""
         h0, w0 = pixels.shape[:2]
         no_seams = {"vertical": 0, "horizontal": 0}
@@ -492,7 +513,8 @@ class SemanticCompressor:
             out = resample(pixels, tw, th)
             return out, None, no_seams, None, {"scaled_from": (w0, h0), "target_size": (tw, th)}
         out, hplan, source = retarget(pixels, energy, terms, (tw, th),
-                                      self._carver(show_progress), self.policy)
+                                      self._carver(show_progress), self.policy,
+                                      max_stretch=max_stretch)
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         if source.size == h0 * w0:  # nothing cropped or carved: plain resampling keeps it all
             return out, None, seams, None, hplan.as_dict()

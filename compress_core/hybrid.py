@@ -34,7 +34,7 @@ Enlarging sides are resampled. Every step is recorded in :class:`HybridPlan` (an
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Optional, Tuple
 
 import numpy as np
@@ -160,7 +160,7 @@ def _free_margin_share(energy: np.ndarray, target, density: float, max_share: fl
 
 
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
-             carver, policy: HybridPolicy = HybridPolicy()):
+             carver, policy: HybridPolicy = HybridPolicy(), max_stretch: Optional[float] = None):
     """Run the hybrid policy.
 
     Parameters
@@ -174,6 +174,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     carver : SeamCarver
         Carries the seam options (energy mode, progress).
     policy : HybridPolicy
+    max_stretch : float, optional
+        Largest stretch between the axes applied to content (``compress(max_stretch=)``); caps
+        the policy's squeezes.
 
     Returns
     -------
@@ -182,6 +185,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     source : int32 (h', w') or None
         Flat input index of each pixel before the final resampling (for retained energy).
     """
+    if max_stretch is not None:  # interim until the stretch-bounded policy lands
+        policy = replace(policy, max_squeeze=min(policy.max_squeeze, max_stretch),
+                         squeeze_only=min(policy.squeeze_only, max_stretch))
     h0, w0 = pixels.shape[:2]
     tw, th = target
     plan = HybridPlan(input_size=(w0, h0), target_size=(tw, th))

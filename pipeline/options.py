@@ -15,11 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from transforms.compress import DEFAULT_MODEL, ENERGY_NAMES, CompressSettings
+from compress_core.flags import OneLineParser, add_option_flags, option_values
 from compress_core.storage import normalize_uri
+from transforms.compress import CompressSettings
 
 __all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
 
+#: Size targets; with none of them (and not method jpeg) the job scales by 0.5.
+_SIZE_TARGETS = ("scale", "target_pixels", "max_dimension", "target_bytes", "target_width",
+                 "target_height")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -85,16 +89,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _json_object(text: str) -> Dict[str, Any]:
     try:
         value = json.loads(text)
@@ -108,7 +102,7 @@ def _json_object(text: str) -> Dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the job's own flags (Beam's flags are left to ``PipelineOptions``)."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m pipeline",
         description="Compress images with content-aware retargeting on Apache Beam. "
         "Unknown flags (--runner, --direct_num_workers, --project ...) go to Beam.",
@@ -140,36 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Number of manifest part files (default 0: the runner decides).")
 
     c = p.add_argument_group("compression (as SemanticCompressor.compress)")
-    c.add_argument("--method", default="hybrid",
-                   choices=["hybrid", "seam_carving", "smart_crop", "jpeg"])
-    c.add_argument("--scale", type=_positive_float, default=None,
-                   help="Multiply each side by this (default 0.5 when no other target is given).")
-    c.add_argument("--target_pixels", type=_positive_int, default=None)
-    c.add_argument("--max_dimension", type=_positive_int, default=None)
-    c.add_argument("--target_bytes", type=_positive_int, default=None)
-    c.add_argument("--target_width", type=_positive_int, default=None)
-    c.add_argument("--target_height", type=_positive_int, default=None)
-    aspect = c.add_mutually_exclusive_group()
-    aspect.add_argument("--preserve_aspect", dest="preserve_aspect", action="store_true",
-                        default=True, help="Keep the aspect ratio (default).")
-    aspect.add_argument("--no_preserve_aspect", dest="preserve_aspect", action="store_false",
-                        help="Let the method choose the shape of an area target.")
-    c.add_argument("--energy", default="deep", choices=list(ENERGY_NAMES))
-    c.add_argument("--model", default=DEFAULT_MODEL,
-                   help="CNN backbone of the deep and hybrid energies (default %(default)s).")
-    c.add_argument("--format", default="auto", choices=["auto", "jpeg", "webp", "png", "avif"])
-    c.add_argument("--quality", type=int, default=None, help="Encoder quality 1-100.")
-    c.add_argument("--max_pixels", type=_positive_int, default=None,
-                   help="Refuse inputs with more pixels (default: the library's limit, "
-                   "Pillow's MAX_IMAGE_PIXELS = 89,478,485).")
-    c.add_argument("--max_seconds_per_image", type=_positive_float, default=None,
-                   metavar="SECONDS",
-                   help="Time budget of one image's compression; a longer one becomes an error "
-                   "row with error_type TimeoutError (default: no budget).")
-    c.add_argument("--energy_mode", default="backward", choices=["backward", "forward"],
-                   help="Seam cost of seam carving (default %(default)s).")
-    c.add_argument("--quality_metric", default="perceptual", choices=["perceptual", "psnr"],
-                   help="How --target_bytes candidates are compared (default %(default)s).")
+    # every batch option of compress_core.request.OPTIONS, spelled --name
+    add_option_flags(p, "job", group=c)
 
     w = p.add_argument_group("workers")
     w.add_argument("--worker_threads", type=_positive_int, default=None,
@@ -184,7 +150,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     Raises
     ------
     SystemExit
-        On invalid flags (argparse's usage message, exit status 2).
+        On invalid flags (one line on stderr, exit status 2).
     """
     parser = build_parser()
     args, beam_argv = parser.parse_known_args(argv)
@@ -194,21 +160,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     if not _RUN_ID.match(run_id):
         parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "
                      "(it becomes a folder name run_id=<id>)")
-    sizes = (args.scale, args.target_pixels, args.max_dimension, args.target_bytes,
-             args.target_width, args.target_height)
-    scale = args.scale
-    if args.method != "jpeg" and all(v is None for v in sizes):
-        scale = 0.5
+    values = option_values(args, "job")
+    if not any(name in values for name in _SIZE_TARGETS) and values.get("method") != "jpeg":
+        values["scale"] = 0.5  # the job's default target
     try:
-        settings = CompressSettings(
-            method=args.method, energy=args.energy, model=args.model, scale=scale,
-            target_pixels=args.target_pixels, max_dimension=args.max_dimension,
-            target_bytes=args.target_bytes, target_width=args.target_width,
-            target_height=args.target_height, preserve_aspect=args.preserve_aspect,
-            format=args.format, quality=args.quality, max_pixels=args.max_pixels,
-            energy_mode=args.energy_mode, quality_metric=args.quality_metric,
-        )
-    except ValueError as exc:
+        settings = CompressSettings(**values)
+    except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if args.manifest_shards < 0:
         parser.error("--manifest_shards must be >= 0")
@@ -227,6 +184,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         storage_options=args.storage_options,
         worker_threads=args.worker_threads,
         manifest_shards=args.manifest_shards,
-        max_seconds_per_image=args.max_seconds_per_image,
+        max_seconds_per_image=settings.max_seconds,
     )
     return job, beam_argv

@@ -24,7 +24,6 @@ images with the reason.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import os
@@ -37,6 +36,7 @@ from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
+from compress_core.request import OPTIONS, CompressRequest
 
 from . import manifest
 from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
@@ -47,9 +47,6 @@ from .metrics import METRICS_NAMESPACE
 
 __all__ = [
     "CompressSettings",
-    "ENERGY_NAMES",
-    "MODEL_ENERGIES",
-    "DEFAULT_MODEL",
     "PlannedImage",
     "ImageBytes",
     "CompressedImage",
@@ -62,15 +59,9 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-ENERGY_NAMES = ("gradient", "saliency", "deep", "hybrid")
-#: Energies that run a CNN (``--model`` applies to them only).
-MODEL_ENERGIES = ("deep", "hybrid")
-DEFAULT_MODEL = "efficientnet_lite0"
-_METHODS = ("hybrid", "seam_carving", "smart_crop", "jpeg")
-_FORMATS = ("auto", "jpeg", "webp", "png", "avif")
 SKIPPED = "skipped"
 #: Settings that configure the SemanticCompressor (the engine) rather than compress().
-_ENGINE_FIELDS = ("energy", "model", "energy_mode", "quality_metric")
+_ENGINE_FIELDS = tuple(o.name for o in OPTIONS if o.scope == "engine")
 
 # Loads of the compress engine in this process (tests and benchmarks read it).
 _LOADS_LOCK = threading.Lock()
@@ -83,126 +74,26 @@ def model_load_count() -> int:
 
 
 @dataclass(frozen=True)
-class CompressSettings:
-    """Everything that decides an output: the ``compress()`` options plus energy and model.
+class CompressSettings(CompressRequest):
+    """What the job does to every image: a :class:`compress_core.request.CompressRequest`
+    (validated on construction, the same options and checks as the library), plus what the
+    job's DoFns need from it.
 
-    Validated on construction (messages name the option and the accepted values). Two
-    settings with the same :meth:`params` give the same output names (:meth:`params_hash`).
-
-    Parameters
-    ----------
-    method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
-    energy : {"gradient", "saliency", "deep", "hybrid"}
-    model : str or None
-        CNN backbone of the ``deep`` / ``hybrid`` energies (default ``efficientnet_lite0``);
-        dropped (``None``) for energies without a CNN.
-    scale, target_pixels, max_dimension, target_bytes, target_width, target_height
-        Size targets, as in :meth:`compress_core.SemanticCompressor.compress`; at least one
-        unless ``method="jpeg"``.
-    preserve_aspect : bool
-    format : {"auto", "jpeg", "webp", "png", "avif"}
-    quality : int, optional
-        Encoder quality 1-100.
-    max_pixels : int, optional
-        Input pixel limit (decompression-bomb guard); library default when None.
-    energy_mode : {"backward", "forward"}
-        Seam cost of ``seam_carving`` and ``hybrid`` (``SemanticCompressor(energy_mode=)``).
-    quality_metric : {"perceptual", "psnr"}
-        How byte-budget candidates are compared (``SemanticCompressor(quality_metric=)``).
-
-    Raises
-    ------
-    ValueError
-        On an invalid value or a missing target.
+    Two settings with the same :meth:`params` give the same output names (:meth:`params_hash`).
+    Per-image masks are not batch settings (ValueError).
     """
 
-    method: str = "hybrid"
-    energy: str = "deep"
-    model: Optional[str] = DEFAULT_MODEL
-    scale: Optional[float] = None
-    target_pixels: Optional[int] = None
-    max_dimension: Optional[int] = None
-    target_bytes: Optional[int] = None
-    target_width: Optional[int] = None
-    target_height: Optional[int] = None
-    preserve_aspect: bool = True
-    format: str = "auto"
-    quality: Optional[int] = None
-    max_pixels: Optional[int] = None
-    energy_mode: str = "backward"
-    quality_metric: str = "perceptual"
-
     def __post_init__(self):
-        def norm(name, value, accepted):
-            key = str(value).strip().lower().replace("-", "_")
-            if key not in accepted:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, accepted))}; "
-                                 f"got {value!r}")
-            object.__setattr__(self, name, key)
-
-        norm("method", self.method, _METHODS)
-        norm("energy", self.energy, ENERGY_NAMES)
-        norm("format", self.format, _FORMATS)
-        norm("energy_mode", self.energy_mode, ("backward", "forward"))
-        norm("quality_metric", self.quality_metric, ("perceptual", "psnr"))
-        if self.energy in MODEL_ENERGIES:
-            object.__setattr__(self, "model", str(self.model or DEFAULT_MODEL))
-            from compress_core.energy.registry import BACKBONE_NAMES  # no torch in launchers
-
-            if self.model not in BACKBONE_NAMES:
-                raise ValueError(f"model must be one of "
-                                 f"{', '.join(map(repr, BACKBONE_NAMES))}; got {self.model!r}")
-        else:
-            object.__setattr__(self, "model", None)
-        if self.scale is not None:
-            scale = float(self.scale)
-            if not scale > 0 or scale != scale or scale == float("inf"):
-                raise ValueError(f"scale must be a positive number; got {self.scale!r}")
-            object.__setattr__(self, "scale", scale)
-        for name in ("target_pixels", "max_dimension", "target_bytes", "target_width",
-                     "target_height", "max_pixels"):
-            value = getattr(self, name)
-            if value is not None:
-                if isinstance(value, bool) or int(value) != value or int(value) < 1:
-                    raise ValueError(f"{name} must be a positive integer; got {value!r}")
-                object.__setattr__(self, name, int(value))
-        if self.quality is not None:
-            if isinstance(self.quality, bool) or int(self.quality) != self.quality \
-                    or not 1 <= int(self.quality) <= 100:
-                raise ValueError(f"quality must be an integer from 1 to 100; got {self.quality!r}")
-            object.__setattr__(self, "quality", int(self.quality))
-        if not isinstance(self.preserve_aspect, bool):
-            raise ValueError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
-        sizes = (self.scale, self.target_pixels, self.max_dimension, self.target_width,
-                 self.target_height)
-        if self.method == "jpeg":
-            if any(v is not None for v in sizes):
-                raise ValueError("method 'jpeg' re-encodes without resizing: drop --scale, "
-                                 "--target_pixels, --max_dimension, --target_width and "
-                                 "--target_height, or use another method")
-        elif all(v is None for v in sizes) and self.target_bytes is None:
-            raise ValueError("give at least one target: --scale, --target_width, --target_height, "
-                             "--target_pixels, --max_dimension or --target_bytes "
-                             "(or --method jpeg to re-encode only)")
+        super().__post_init__()
+        for name in (o.name for o in OPTIONS if not o.batch):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} is a per-image option; a batch job cannot take it")
 
     def compress_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for :meth:`SemanticCompressor.compress` (no progress bars)."""
-        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name not in _ENGINE_FIELDS}
+        kwargs = super().compress_kwargs()
         kwargs["show_progress"] = False
         return kwargs
-
-    def params(self) -> Dict[str, Any]:
-        """Every setting, as recorded in the manifest's ``params`` column."""
-        return dataclasses.asdict(self)
-
-    def params_json(self) -> str:
-        """Canonical JSON of :meth:`params`."""
-        return manifest.params_json(self.params())
-
-    def params_hash(self, length: int = 10) -> str:
-        """Short SHA-256 of :meth:`params_json`: the tag in every output name."""
-        return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
 
     def engine_key(self) -> str:
         """What the compress engine depends on, for sharing it between DoFn instances."""
@@ -343,13 +234,9 @@ class _Engine:
         if worker_threads:
             _limit_torch_threads(worker_threads)
         from compress_core import SemanticCompressor
-        from compress_core.energy.registry import make_energy
 
-        energy = make_energy(settings.energy, model=settings.model)
-        _preload(energy)
-        self.compressor = SemanticCompressor(energy_function=energy,
-                                             energy_mode=settings.energy_mode,
-                                             quality_metric=settings.quality_metric)
+        self.compressor = SemanticCompressor.from_request(settings)
+        _preload(self.compressor.energy_function)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1
@@ -443,7 +330,7 @@ class _CompressImage(beam.DoFn):
                  worker_threads: Optional[int] = None, shared: Optional[Shared] = None,
                  max_seconds: Optional[float] = None):
         self._settings = settings
-        self._max_seconds = max_seconds
+        self._max_seconds = max_seconds if max_seconds is not None else settings.max_seconds
         self._run_id = run_id
         self._worker_threads = worker_threads
         self._shared = shared or Shared()

@@ -14,9 +14,11 @@ __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension
            "format_from_suffix", "default_quality", "check_quality", "pil_name",
            "require_encoder", "parse_format"]
 
-#: (lowest, highest, default) encoder quality per lossy format. PNG has no quality.
+#: (lowest, highest, default) encoder quality per lossy format. PNG has no quality. The one
+#: table every check reads (library, command line, batch job); JPEG goes to 100 (the encoders
+#: accept it; archive users ask for 95-100).
 QUALITY_RANGE = {
-    ImageFormat.JPEG: (1, 95, 85),
+    ImageFormat.JPEG: (1, 100, 85),
     ImageFormat.WEBP: (1, 100, 80),
     ImageFormat.AVIF: (1, 100, 60),
     ImageFormat.JXL: (1, 100, 80),

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidWeightsError, WeightsNotFoundError
+from .registry import DEFAULT_BACKBONE  # one definition, torch-free (launchers validate with it)
 
 __all__ = [
     "BackboneSpec",
@@ -51,8 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_BACKBONE = "efficientnet_lite0"
 
 #: Environment variable that forbids downloads (``1``/``true``/``yes``).
 OFFLINE_ENV = "SEMANTIC_COMPRESS_OFFLINE"

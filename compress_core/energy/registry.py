@@ -26,12 +26,15 @@ from .hybrid import HybridEnergyFunction
 from .saliency import SaliencyEnergyFunction
 
 __all__ = ["EnergyName", "make_energy", "default_energy", "DEFAULT_HYBRID_WEIGHTS",
-           "energy_names", "BACKBONE_NAMES"]
+           "energy_names", "BACKBONE_NAMES", "DEFAULT_BACKBONE", "DEFAULT_ENERGY",
+           "uses_model"]
 
 #: Names of the CNN backbones (``backbones.available_backbones()``), here without importing
 #: torch, for validating ``--model`` where no model is loaded (a Beam launcher, the CLI).
 BACKBONE_NAMES = ("efficientnet_lite0", "vgg16", "vgg19", "resnet18", "resnet50",
                   "efficientnet_b0")
+#: The backbone of the deep energy when none is named (``backbones`` imports it from here).
+DEFAULT_BACKBONE = BACKBONE_NAMES[0]
 
 #: Weights of deep, gradient and spectral saliency in the default ``"hybrid"`` energy.
 DEFAULT_HYBRID_WEIGHTS = (0.6, 0.2, 0.2)
@@ -46,6 +49,18 @@ class EnergyName(str, Enum):
     SALIENCY = "saliency"
     DEEP = "deep"
     HYBRID = "hybrid"
+
+
+#: The energy of ``SemanticCompressor()`` (:func:`default_energy`) and of the CLI and job.
+DEFAULT_ENERGY = EnergyName.DEEP
+
+#: Energies that run a CNN (``model`` applies to them only).
+_CNN_ENERGIES = (EnergyName.DEEP, EnergyName.HYBRID)
+
+
+def uses_model(name) -> bool:
+    """Whether energy ``name`` runs a CNN backbone (so that ``model`` matters to it)."""
+    return parse_option(EnergyName, name, "energy") in _CNN_ENERGIES
 
 
 def energy_names():
@@ -83,7 +98,7 @@ def make_energy(name: str = "deep", model: Optional[str] = None, **kwargs) -> En
         A keyword the chosen energy does not take.
     """
     kind = parse_option(EnergyName, name, "energy")
-    if kind in (EnergyName.DEEP, EnergyName.HYBRID):
+    if kind in _CNN_ENERGIES:
         from .deep import DeepEnergyFunction  # torch: imported when a CNN energy is built
     if kind is EnergyName.GRADIENT:
         return GradientEnergyFunction(**kwargs)
@@ -118,4 +133,4 @@ def default_energy() -> EnergyFunction:
     input; square thumbnails of 3:2 photos became a plain squeeze, 0.209, against 0.236 with
     gradient energy, whose flat skies count as empty margins).
     """
-    return make_energy("deep")
+    return make_energy(DEFAULT_ENERGY)

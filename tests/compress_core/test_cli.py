@@ -308,21 +308,13 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
     (["notes.txt", "-s", "0.5"], "notes.txt: not a recognised image format"),
     (["empty.jpg", "-s", "0.5"], "empty.jpg: empty file"),
     (["truncated.jpg", "-s", "0.5"], "truncated.jpg: cannot decode image"),
-    (["photo.jpg"], "photo.jpg: give at least one target"),
-    (["photo.jpg", "-s", "-1"], "scale must be a positive finite number"),
-    (["photo.jpg", "-s", "0"], "scale must be a positive finite number"),
-    (["photo.jpg", "-s", "0.5", "--quality", "500"], "quality for jpeg must be an integer"),
     (["photo.jpg", "--target-bytes", "10"], "target_bytes=10 cannot be met: the smallest JPEG "
                                             "encoding found is"),
-    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "method='jpeg' re-encodes without resizing"),
     (["photo.jpg", "-s", "0.5", "--keep-mask", "missing_mask.png"], "missing_mask.png"),
     (["photo.jpg", "-m", "seam_carving", "-s", "0.5", "--remove-mask", "other.png"],
      r"remove_mask must be a 2-D array with the image's shape \(120, 180\)"),
     (["missing.jpg", "--analyze"], "missing.jpg: no such file"),
     (["missing.jpg", "--visualize-energy"], "missing.jpg: no such file"),
-    (["photo.jpg", "-s", "0.5", "-e", "deep", "--model", "alexnet"],
-     "model_name must be one of 'efficientnet_lite0', 'vgg16', 'vgg19', 'resnet18', "
-     "'resnet50', 'efficientnet_b0'"),
 ])
 def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     extra = [] if "-e" in argv else ["-e", "gradient"]
@@ -338,11 +330,23 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     (["photo.jpg", "-e", "magic"], "argument -e/--energy: invalid choice: 'magic' \\(choose "
                                    "from 'gradient', 'saliency', 'deep', 'hybrid'\\)"),
     (["photo.jpg", "-s", "half"], "argument -s/--scale: invalid float value: 'half'"),
-    (["photo.jpg", "--width", "1.5"], "argument --width: invalid int value"),
+    (["photo.jpg", "--width", "1.5"], "argument --width/--target-width: invalid int value"),
     (["photo.jpg", "--format", "gif"], "argument --format: invalid choice: 'gif'"),
     (["photo.jpg", "--visualize-seams", "0"], "--visualize-seams must be a positive number"),
     (["photo.jpg", "-s", "0.5", "--remove-mask", "m.png"],
-     "--remove-mask needs --method seam_carving"),
+     "remove_mask needs method='seam_carving'"),
+    # option values are checked once, before any image is read
+    (["photo.jpg"], "give at least one target"),
+    (["photo.jpg", "-s", "-1"], "scale must be a positive finite number"),
+    (["photo.jpg", "-s", "0"], "scale must be a positive finite number"),
+    (["photo.jpg", "-s", "0.5", "--quality", "500"],
+     r"quality must be an integer in the output format's range \(jpeg 1\.\.100"),
+    (["photo.jpg", "-s", "0.5", "--format", "jpeg", "--quality", "101"],
+     r"quality for jpeg must be an integer in 1\.\.100; got 101"),
+    (["photo.jpg", "-s", "0.5", "--max-stretch", "0.9"], "max_stretch must be a finite number >= 1"),
+    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "method='jpeg' re-encodes without resizing"),
+    (["photo.jpg", "-s", "0.5", "-e", "deep", "--model", "alexnet"],
+     "argument --model: invalid choice: 'alexnet' \\(choose from 'efficientnet_lite0', 'vgg16'"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(work, capsys, argv, match):
     code, out, err = run(capsys, *argv)
@@ -402,3 +406,75 @@ def test_python_dash_m_semantic_compress(work):
     assert records[1]["error_type"] == "ImageReadError"
     assert size_of(work / "outdir" / "photo_compressed.jpg") == (90, 60)
     assert proc.stderr.strip() == "semantic-compress: error: missing.jpg: no such file"
+
+
+# ------------------------------------------------------------- every option is a flag
+#: For each option of compress_core.request.OPTIONS: a command-line value other than the
+#: default, the value the library must receive, and flags it needs beside it. A new option
+#: fails test_every_library_option_reaches_the_library until it is listed here.
+CLI_EXAMPLES = {
+    "scale": (["-s", "0.25"], 0.25, []),
+    "target_width": (["--target-width", "90"], 90, []),
+    "target_height": (["--height", "60"], 60, []),
+    "target_pixels": (["--target-pixels", "5000"], 5000, []),
+    "max_dimension": (["--max-dimension", "100"], 100, []),
+    "target_bytes": (["--target-bytes", "4000"], 4000, []),
+    "preserve_aspect": (["--no-preserve-aspect"], False, []),
+    "method": (["-m", "smart_crop"], "smart_crop", []),
+    "max_stretch": (["--max-stretch", "1.2"], 1.2, []),
+    "energy": (["-e", "saliency"], "saliency", []),
+    "model": (["--model", "resnet18"], "resnet18", []),
+    "energy_mode": (["--energy-mode", "forward"], "forward", []),
+    "keep_mask": (["--keep-mask", "mask.png"], "mask", []),
+    "remove_mask": (["--remove-mask", "mask.png"], "mask", ["-m", "seam_carving"]),
+    "format": (["--format", "webp"], "webp", []),
+    "quality": (["--quality", "99"], 99, []),
+    "target_quality": (["--target-quality", "80"], 80.0, []),
+    "quality_metric": (["--quality-metric", "psnr"], "psnr", []),
+    "max_pixels": (["--max-pixels", "1000000"], 1000000, []),
+    "max_seconds": (["--max-seconds", "30"], 30.0, []),
+}
+
+
+_SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension",
+                 "target_bytes")
+
+
+def test_every_library_option_reaches_the_library(work, capsys, monkeypatch):
+    """Each option given on the command line arrives in compress() (or, for the engine's
+    options, in the compressor the command line builds), with the value given."""
+    from compress_core import GradientEnergyFunction, SemanticCompressor
+    from compress_core.errors import SemanticCompressError
+    from compress_core.request import OPTIONS
+
+    assert set(CLI_EXAMPLES) == {o.name for o in OPTIONS}
+    mask = np.zeros((120, 180), np.uint8)
+    mask[10:50, 5:35] = 255
+    (work / "mask.png").write_bytes(encode(mask, "PNG"))
+    seen = {}
+
+    def from_request(cls, request, policy=None):
+        seen["request"] = request
+        return cls(energy_function=GradientEnergyFunction())
+
+    def compress(self, image, **kwargs):
+        seen["kwargs"] = kwargs
+        raise SemanticCompressError("stopped by the test")
+
+    monkeypatch.setattr(SemanticCompressor, "from_request", classmethod(from_request))
+    monkeypatch.setattr(SemanticCompressor, "compress", compress)
+    for opt in OPTIONS:
+        flags, expected, extra = CLI_EXAMPLES[opt.name]
+        assert expected != opt.default, opt.name
+        base = [] if opt.name in _SIZE_TARGETS else ["-s", "0.5"]
+        seen.clear()
+        code, _, err = run(capsys, "photo.jpg", *base, *extra, *flags)
+        assert code == 2 and "stopped by the test" in err, (opt.name, err)
+        if opt.scope == "engine":
+            got = getattr(seen["request"], opt.name)
+        else:
+            got = seen["kwargs"][opt.name]
+        if expected == "mask":
+            assert np.array_equal(got, mask > 0), opt.name
+        else:
+            assert got == expected, (opt.name, got)

@@ -62,7 +62,7 @@ def test_encode_every_format(coffee, fmt):
 
 def test_default_qualities_and_ranges():
     assert [default_quality(f) for f in FORMATS] == [85, 80, None, 60, 80]
-    assert QUALITY_RANGE[ImageFormat.JPEG] == (1, 95, 85)
+    assert QUALITY_RANGE[ImageFormat.JPEG] == (1, 100, 85)  # Pillow writes quality 100
     assert QUALITY_RANGE[ImageFormat.WEBP][:2] == (1, 100)
     assert QUALITY_RANGE[ImageFormat.AVIF][:2] == (1, 100)
 
@@ -76,11 +76,16 @@ def test_higher_quality_is_larger_and_closer(coffee, fmt):
     assert err(large) < err(small)
 
 
-@pytest.mark.parametrize("fmt, bad", [("jpeg", 0), ("jpeg", 96), ("jpeg", 50.5), ("jpeg", True),
+@pytest.mark.parametrize("fmt, bad", [("jpeg", 0), ("jpeg", 101), ("jpeg", 50.5), ("jpeg", True),
                                       ("webp", 101), ("avif", -1), ("webp", "80")])
 def test_quality_out_of_range(coffee, fmt, bad):
     with pytest.raises(ValueError, match=rf"quality for {fmt} must be an integer in 1\.\.\d+"):
         encode(coffee, fmt, bad)
+
+
+def test_jpeg_goes_to_quality_100(coffee):
+    """Archive users ask for 95-100; Pillow writes 100 (smaller quantisation steps, more bytes)."""
+    assert len(encode(coffee, "jpeg", 100)) > len(encode(coffee, "jpeg", 95))
 
 
 def test_png_ignores_quality(coffee):
@@ -176,7 +181,7 @@ def test_fit_budget_respects_max_quality(coffee):
     data, q = fit_budget(coffee, "jpeg", 10**7, max_quality=40)
     assert q == 40 and data == encode(coffee, "jpeg", 40)
     with pytest.raises(ValueError, match="quality for jpeg"):
-        fit_budget(coffee, "jpeg", 10**7, max_quality=99)
+        fit_budget(coffee, "jpeg", 10**7, max_quality=101)
 
 
 def test_fit_budget_png(coffee):

@@ -562,7 +562,10 @@ def test_no_target_is_an_error(compressor, chelsea):
     (dict(method="crop"), r"method must be one of 'seam_carving', 'smart_crop', 'hybrid', "
                           r"'jpeg'; got 'crop'"),
     (dict(format="gif"), r"format must be one of 'auto', 'jpeg', 'webp', 'png', 'avif'"),
-    (dict(quality=0), r"quality for jpeg must be an integer in 1\.\.95"),
+    (dict(quality=0), r"quality must be an integer in the output format's range \(jpeg 1\.\.100"),
+    (dict(quality=0, format="jpeg"), r"quality for jpeg must be an integer in 1\.\.100"),
+    (dict(max_stretch=0.99), r"max_stretch must be a finite number >= 1; got 0\.99"),
+    (dict(target_quality=101), r"target_quality must be a number in 0\.\.100"),
     (dict(quality=101, format="webp"), r"quality for webp must be an integer in 1\.\.100"),
     (dict(scale=0), "scale must be a positive finite number"),
     (dict(scale=-0.5), "scale must be a positive finite number"),
@@ -660,3 +663,15 @@ def test_progress_bar_goes_to_stderr(compressor, chelsea, capsys):
     assert result.size == (162, 108)
     captured = capsys.readouterr()
     assert captured.out == ""
+
+
+# ------------------------------------------------------------- max_stretch
+def test_max_stretch_bounds_the_hybrid_squeeze(compressor, chelsea):
+    """A square thumbnail of a 3:2 photo is a 1.5 squeeze by default; max_stretch=1.1 caps the
+    stretch applied to the content, and the rest of the aspect change is cut or carved."""
+    free = _run(compressor, chelsea, target_width=80, target_height=80)
+    assert free.operations["squeeze"] == pytest.approx(1.5)
+    bounded = _run(compressor, chelsea, target_width=80, target_height=80, max_stretch=1.1)
+    assert bounded.size == (80, 80)
+    assert 1 / 1.1 - 1e-9 <= bounded.operations["squeeze"] <= 1.1 + 1e-9
+    assert bounded.params["max_stretch"] == 1.1 and free.params["max_stretch"] is None

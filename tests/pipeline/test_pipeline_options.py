@@ -2,6 +2,7 @@
 import os
 import re
 
+import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import (
     DirectOptions,
@@ -62,10 +63,10 @@ def test_jpeg_method_needs_no_target():
 @pytest.mark.parametrize("argv, message", [
     (["--output", "o"], "give --input GLOB or --input_list URI"),
     (["--input", "x"], "the following arguments are required: --output"),
-    (["--input", "x", "--output", "o", "--scale", "0"], "expected a positive number"),
-    (["--input", "x", "--output", "o", "--scale", "-1"], "expected a positive number"),
+    (["--input", "x", "--output", "o", "--scale", "0"], "scale must be a positive finite number"),
+    (["--input", "x", "--output", "o", "--scale", "-1"], "scale must be a positive finite number"),
     (["--input", "x", "--output", "o", "--energy", "magic"], "invalid choice: 'magic'"),
-    (["--input", "x", "--output", "o", "--model", "alexnet"], "model must be one of"),
+    (["--input", "x", "--output", "o", "--model", "alexnet"], "invalid choice: 'alexnet'"),
     (["--input", "x", "--output", "o", "--format", "gif"], "invalid choice: 'gif'"),
     (["--input", "x", "--output", "o", "--quality", "0"], "quality must be an integer"),
     (["--input", "x", "--output", "o", "--run_id", "a/b"], "--run_id 'a/b'"),
@@ -79,3 +80,90 @@ def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
         parse_args(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- every batch option is a flag
+#: A job flag value other than the default for each batch option, the setting it must give,
+#: and flags it needs beside it. A new option fails the test below until it is listed here.
+JOB_EXAMPLES = {
+    "scale": ("0.25", 0.25, []),
+    "target_width": ("90", 90, []),
+    "target_height": ("60", 60, []),
+    "target_pixels": ("5000", 5000, []),
+    "max_dimension": ("100", 100, []),
+    "target_bytes": ("4000", 4000, []),
+    "preserve_aspect": (None, False, []),
+    "method": ("smart_crop", "smart_crop", []),
+    "max_stretch": ("1.2", 1.2, []),
+    "energy": ("saliency", "saliency", []),
+    "model": ("resnet18", "resnet18", []),
+    "energy_mode": ("forward", "forward", []),
+    "format": ("webp", "webp", []),
+    "quality": ("99", 99, []),
+    "target_quality": ("80", 80.0, []),
+    "quality_metric": ("psnr", "psnr", []),
+    "max_pixels": ("1000000", 1000000, []),
+    "max_seconds": ("30", 30.0, []),
+}
+
+
+def test_every_batch_option_is_a_job_flag_and_reaches_the_library(monkeypatch):
+    """Each batch option given as a job flag arrives in compress()'s keyword arguments (or in
+    the request the worker's engine is built from); per-image masks are not job flags."""
+    from compress_core import GradientEnergyFunction, SemanticCompressor
+    from compress_core.flags import flag_name
+    from compress_core.request import OPTIONS
+    from pipeline.options import build_parser
+    from transforms import compress as tc
+
+    batch = [o for o in OPTIONS if o.batch]
+    assert set(JOB_EXAMPLES) == {o.name for o in batch}
+    flags = {s for a in build_parser()._actions for s in a.option_strings}
+    for opt in OPTIONS:
+        assert (flag_name(opt, "job") in flags) == opt.batch, opt.name
+    built = []
+    monkeypatch.setattr(SemanticCompressor, "from_request", classmethod(
+        lambda cls, request, policy=None: built.append(request) or cls(GradientEnergyFunction())))
+    for opt in batch:
+        value, expected, extra = JOB_EXAMPLES[opt.name]
+        assert expected != opt.default, opt.name
+        flag = [f"--no_{opt.name}"] if value is None else [flag_name(opt, "job"), value]
+        job, beam_argv = parse_args(["--input", "x", "--output", "o", *extra, *flag])
+        assert beam_argv == [], opt.name
+        assert getattr(job.settings, opt.name) == expected, opt.name
+        if opt.scope == "engine":
+            tc._Engine(job.settings, None)
+            assert getattr(built[-1], opt.name) == expected, opt.name
+        else:
+            assert job.settings.compress_kwargs()[opt.name] == expected, opt.name
+        # the runner's per-image budget (abandoning a stuck thread) is the same option
+        assert job.max_seconds_per_image == (expected if opt.name == "max_seconds" else None)
+
+
+def test_jpeg_quality_99_passes_the_launch_and_the_encoder(sample_photos):
+    """Issue 12 item 8: the launch checks and the encoder agree (quality 99 was accepted at
+    launch, then every image became an error row 'quality for jpeg must be ... 1..95')."""
+    from compress_core import GradientEnergyFunction, SemanticCompressor
+
+    job, _ = parse_args(["--input", "x", "--output", "o", "--format", "jpeg", "--quality", "99"])
+    result = SemanticCompressor(GradientEnergyFunction()).compress(
+        np.asarray(sample_photos["chelsea"]), **job.settings.compress_kwargs())
+    assert result.format == "JPEG" and result.quality == 99
+
+
+def test_invalid_quality_for_the_format_stops_the_job_with_one_line(tmp_path):
+    """An option the encoder would refuse for every image stops ``python -m pipeline`` before
+    the pipeline is built: exit status 2, one line on stderr."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path), "--output",
+         str(tmp_path / "out"), "--format", "jpeg", "--quality", "101"],
+        capture_output=True, text=True, cwd=repo, timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip() and "apitools" not in l]
+    assert lines == ["python -m pipeline: error: quality for jpeg must be an integer in 1..100; "
+                     "got 101"], proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,112 @@
+"""Command-line flags generated from the option table (:data:`compress_core.request.OPTIONS`).
+
+Two spellings share one table: the command line (``style="cli"``: ``--target-bytes``, every
+option, masks as image files) and the batch job (``style="job"``: ``--target_bytes``, only the
+options that apply to a whole batch). Flags parse types only (int, float, the accepted names);
+values are checked once, by :class:`~compress_core.request.CompressRequest`. Every flag
+defaults to ``None`` (``preserve_aspect`` to ``True``), so the request's defaults are the only
+ones; the help shows them.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, Optional
+
+from .request import OPTIONS, QUALITY_WORDS, Option
+
+__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name"]
+
+_STYLES = ("cli", "job")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (``prog: error: ...``), exit status 2."""
+
+    def error(self, message):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def flag_name(opt: Option, style: str) -> str:
+    """The flag that sets ``opt`` (``--max-stretch`` / ``--max_stretch``)."""
+    if style == "job":
+        return f"--{opt.job_flag or opt.name}"
+    return "--" + opt.name.replace("_", "-")
+
+
+def _offered(opt: Option, style: str) -> bool:
+    return style == "cli" or opt.batch
+
+
+def _quality(text: str):
+    word = text.strip().lower()
+    if word in QUALITY_WORDS:
+        return word
+    try:
+        return int(text)
+    except ValueError:
+        accepted = "an integer" + "".join(f" or {w!r}" for w in QUALITY_WORDS)
+        raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}") from None
+
+
+def _help(opt: Option) -> str:
+    default = opt.default
+    if opt.kind in ("bool", "mask") or default is None:
+        return opt.help
+    return f"{opt.help} (default: {default})"
+
+
+def add_option_flags(parser: argparse.ArgumentParser, style: str,
+                     group: Optional[Any] = None) -> None:
+    """Add a flag for every option of ``style`` to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    style : {"cli", "job"}
+    group : argparse argument group, optional
+        Where the flags go; by default one group per :attr:`Option.group` title.
+    """
+    if style not in _STYLES:
+        raise ValueError(f"style must be one of {_STYLES}; got {style!r}")
+    groups: Dict[str, Any] = {}
+    for opt in OPTIONS:
+        if not _offered(opt, style):
+            continue
+        where = group
+        if where is None:
+            where = groups.get(opt.group) or groups.setdefault(
+                opt.group, parser.add_argument_group(opt.group))
+        name = flag_name(opt, style)
+        if opt.kind == "bool":
+            negative = ("--no-" + opt.name.replace("_", "-") if style == "cli"
+                        else f"--no_{opt.name}")
+            both = where.add_mutually_exclusive_group()
+            both.add_argument(name, dest=opt.name, action="store_true", default=opt.default,
+                              help=f"{opt.help} (default)" if opt.default else opt.help)
+            both.add_argument(negative, dest=opt.name, action="store_false",
+                              help=f"do not {opt.help.split(';')[0]}")
+            continue
+        kwargs: Dict[str, Any] = dict(dest=opt.name, default=None, help=_help(opt))
+        if opt.metavar:
+            kwargs["metavar"] = opt.metavar
+        if opt.kind == "int":
+            kwargs["type"] = int
+        elif opt.kind == "float":
+            kwargs["type"] = float
+        elif opt.kind == "choice":
+            kwargs["choices"] = opt.choices()
+        elif opt.kind == "quality":
+            kwargs["type"] = _quality
+        short = opt.short if style == "cli" else ()
+        where.add_argument(*short, name, **kwargs)
+
+
+def option_values(args: argparse.Namespace, style: str) -> Dict[str, Any]:
+    """The request's keyword arguments from parsed flags (unset flags are left out)."""
+    out = {}
+    for opt in OPTIONS:
+        if _offered(opt, style) and opt.kind != "mask":
+            value = getattr(args, opt.name, None)
+            if value is not None:
+                out[opt.name] = value
+    return out

@@ -1,0 +1,325 @@
+"""One validated, frozen description of a compression: :class:`CompressRequest`.
+
+Every option of the library lives here once: its type, its default, where its accepted values
+come from (the enums of :mod:`compress_core.options`, :mod:`compress_core.quality` and
+:mod:`compress_core.energy.registry`, the quality table of :mod:`compress_core.codec`) and its
+help text (:data:`OPTIONS`). ``SemanticCompressor.compress(**kw)`` builds a request from its
+arguments; the command line's flags and the batch job's flags are generated from the same table
+(:mod:`compress_core.flags`), so adding an option is a change here and in ``compress()``'s
+signature only (a test checks that the two agree).
+
+A request is validated once, on construction: a bad value raises ``ValueError`` or ``TypeError``
+naming the parameter and the accepted values. :meth:`CompressRequest.params` gives the canonical
+parameters recorded in the job's manifest, and :meth:`CompressRequest.params_hash` the tag in the
+job's output names.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import codec
+from .energy import registry
+from .hybrid import DEFAULT_MAX_STRETCH
+from .options import EnergyMode, ImageFormat, Method, parse_option
+from .quality import QualityMetric
+from .targets import check_positive_int, check_positive_number
+
+__all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS"]
+
+#: Words ``quality`` accepts besides an integer. ``"auto"`` (encode to ``target_quality``)
+#: joins once ``codec.encode_to_score`` exists; this tuple is the one place that says so.
+QUALITY_WORDS: Tuple[str, ...] = ()
+
+_SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
+
+
+@dataclass(frozen=True)
+class CompressRequest:
+    """Every option of one compression, validated (see :data:`OPTIONS` for each one's help).
+
+    Parameters
+    ----------
+    scale, target_width, target_height, target_pixels, max_dimension, target_bytes
+        Size targets (several: the strictest wins); at least one unless ``method="jpeg"``.
+    preserve_aspect : bool
+    method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
+    max_stretch : float, optional
+        Largest local stretch the hybrid policy may apply to content (>= 1, finite); None:
+        the policy's own limit (:data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` once the
+        stretch-bounded policy is in).
+    format : {"auto", "jpeg", "webp", "png", "avif"}
+    quality : int, optional
+        Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`).
+    target_quality : float
+        Score in 0..100 aimed at by ``quality="auto"``.
+    max_pixels : int, optional
+        Largest input accepted (decompression-bomb guard).
+    max_seconds : float, optional
+        Time budget of one compression.
+    keep_mask, remove_mask : array-like of bool, optional
+        Per-image masks (checked against the image once it is decoded).
+    energy : {"gradient", "saliency", "deep", "hybrid"}
+    model : str, optional
+        CNN backbone of the CNN energies (their default when None); None for the others.
+    energy_mode : {"backward", "forward"}
+    quality_metric : {"perceptual", "psnr"}
+
+    Raises
+    ------
+    ValueError, TypeError
+        An invalid value (the message names the parameter and the accepted values), no size
+        target for a method that needs one, or options that do not go together.
+    """
+
+    scale: Optional[float] = None
+    target_width: Optional[int] = None
+    target_height: Optional[int] = None
+    target_pixels: Optional[int] = None
+    max_dimension: Optional[int] = None
+    target_bytes: Optional[int] = None
+    preserve_aspect: bool = True
+    method: str = Method.HYBRID.value
+    max_stretch: Optional[float] = None
+    energy: str = registry.DEFAULT_ENERGY.value
+    model: Optional[str] = None
+    energy_mode: str = EnergyMode.BACKWARD.value
+    keep_mask: Any = field(default=None, compare=False, repr=False)
+    remove_mask: Any = field(default=None, compare=False, repr=False)
+    format: str = ImageFormat.AUTO.value
+    quality: Union[int, str, None] = None
+    target_quality: float = codec.DEFAULT_TARGET_QUALITY
+    quality_metric: str = QualityMetric.PERCEPTUAL.value
+    max_pixels: Optional[int] = None
+    max_seconds: Optional[float] = None
+
+    def __post_init__(self):
+        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        put("method", parse_option(Method, self.method, "method").value)
+        put("format", parse_option(ImageFormat, self.format, "format").value)
+        put("energy", parse_option(registry.EnergyName, self.energy, "energy").value)
+        put("energy_mode", parse_option(EnergyMode, self.energy_mode, "energy_mode").value)
+        put("quality_metric",
+            parse_option(QualityMetric, self.quality_metric, "quality_metric").value)
+        for name in ("target_width", "target_height", "target_pixels", "max_dimension",
+                     "target_bytes", "max_pixels"):
+            put(name, check_positive_int(getattr(self, name), name))
+        for name in ("scale", "max_seconds"):
+            put(name, check_positive_number(getattr(self, name), name))
+        if not isinstance(self.preserve_aspect, (bool, np.bool_)):
+            raise TypeError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
+        put("preserve_aspect", bool(self.preserve_aspect))
+        if self.max_stretch is not None:
+            put("max_stretch", _number_in(self.max_stretch, "max_stretch", 1.0, math.inf))
+        if self.target_quality is None:  # compress(target_quality=None): the default
+            put("target_quality", codec.DEFAULT_TARGET_QUALITY)
+        put("target_quality", _number_in(self.target_quality, "target_quality", 0.0, 100.0))
+        put("quality", _check_quality(self.quality, self.format))
+        put("model", _check_model(self.energy, self.model))
+        has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
+        if self.method == Method.JPEG.value and has_size:
+            raise ValueError("method='jpeg' re-encodes without resizing; use method 'hybrid', "
+                             "'seam_carving' or 'smart_crop' with size targets")
+        if self.method != Method.JPEG.value and not has_size and self.target_bytes is None:
+            raise ValueError(
+                "give at least one target: scale, target_width, target_height, target_pixels, "
+                "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
+        if self.remove_mask is not None and self.method != Method.SEAM_CARVING.value:
+            raise ValueError("remove_mask needs method='seam_carving'")
+
+    # ----------------------------------------------------------------------- views
+    @property
+    def quality_range(self) -> Optional[Tuple[int, int]]:
+        """``(lowest, highest)`` quality of ``format`` (None for PNG and ``auto``)."""
+        fmt = ImageFormat(self.format)
+        return codec.QUALITY_RANGE[fmt][:2] if fmt in codec.QUALITY_RANGE else None
+
+    def compress_kwargs(self) -> Dict[str, Any]:
+        """Keyword arguments of ``SemanticCompressor.compress`` that give this request."""
+        return {o.name: getattr(self, o.name) for o in OPTIONS if o.scope == "compress"}
+
+    def params(self) -> Dict[str, Any]:
+        """The canonical parameters: every option that shapes the output, as plain values.
+
+        Options added after the first release are left out where they are not used
+        (``max_stretch`` unless given with ``method="hybrid"``, ``target_quality`` without
+        ``quality="auto"``), so that the output names of earlier runs stay the same for
+        requests that do not use them.
+        """
+        return {o.name: getattr(self, o.name) for o in OPTIONS
+                if o.hashed and (o.applies is None or o.applies(self))}
+
+    def params_json(self) -> str:
+        """Canonical JSON of :meth:`params` (sorted keys, no spaces)."""
+        return json.dumps(self.params(), sort_keys=True, separators=(",", ":"), default=str)
+
+    def params_hash(self, length: int = 10) -> str:
+        """Short SHA-256 of :meth:`params_json`: the tag in the job's output names."""
+        return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
+
+    def replace(self, **changes) -> "CompressRequest":
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _number_in(value, name: str, low: float, high: float) -> float:
+    """A finite number in ``[low, high]``; TypeError/ValueError naming ``name`` otherwise."""
+    what = f"a finite number >= {low:g}" if high == math.inf else f"a number in {low:g}..{high:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return value
+
+
+def _check_quality(quality, fmt: str):
+    """``quality`` validated against the format's range (any lossy format's for ``auto``)."""
+    if quality is None:
+        return None
+    if isinstance(quality, str) and quality.strip().lower() in QUALITY_WORDS:
+        return quality.strip().lower()
+    concrete = ImageFormat(fmt)
+    if concrete in codec.QUALITY_RANGE:
+        return codec.check_quality(concrete, quality)
+    # auto or PNG: the final format is known after decoding (PNG ignores quality); accept what
+    # some lossy format accepts, and compress() checks again once the format is known
+    for lossy in codec.QUALITY_RANGE:
+        try:
+            return codec.check_quality(lossy, quality)
+        except ValueError:
+            continue
+    ranges = ", ".join(f"{f.value} {lo}..{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
+    words = "".join(f" or {w!r}" for w in QUALITY_WORDS)
+    raise ValueError(f"quality must be an integer in the output format's range ({ranges}){words}; "
+                     f"got {quality!r}")
+
+
+def _check_model(energy: str, model) -> Optional[str]:
+    """The backbone of a CNN energy (its default when None); None for the others."""
+    if not registry.uses_model(energy):
+        return None
+    if model is None:
+        return registry.DEFAULT_BACKBONE
+    if model not in registry.BACKBONE_NAMES:
+        raise ValueError(f"model must be one of {', '.join(map(repr, registry.BACKBONE_NAMES))}; "
+                         f"got {model!r}")
+    return model
+
+
+# ------------------------------------------------------------------------- the option table
+@dataclass(frozen=True)
+class Option:
+    """One option: what the command line and the job need to offer it.
+
+    Attributes
+    ----------
+    name : str
+        The ``compress()`` argument / request field.
+    kind : {"int", "float", "bool", "choice", "quality", "mask"}
+    help : str
+    group : str
+        Section of the command line's help.
+    choices : callable, optional
+        Returns the accepted values (from the enum that defines them).
+    scope : {"compress", "engine"}
+        ``compress``: an argument of ``SemanticCompressor.compress``; ``engine``: configures
+        the ``SemanticCompressor`` (see ``SemanticCompressor.from_request``).
+    batch : bool
+        The same for every image of a batch (a flag of the job); per-image masks are not.
+    hashed : bool
+        Shapes the output (part of :meth:`CompressRequest.params` and the output names).
+    applies : callable, optional
+        ``applies(request)``: whether the option matters to that request (see ``params``).
+    short : tuple of str
+        Extra command-line spellings (``-s``, ``--width`` ...).
+    job_flag : str, optional
+        The job's flag name when it is not ``--<name>``.
+    metavar : str, optional
+    """
+
+    name: str
+    kind: str
+    help: str
+    group: str
+    choices: Optional[Callable[[], Tuple[str, ...]]] = None
+    scope: str = "compress"
+    batch: bool = True
+    hashed: bool = True
+    applies: Optional[Callable[[CompressRequest], bool]] = None
+    short: Tuple[str, ...] = ()
+    job_flag: Optional[str] = None
+    metavar: Optional[str] = None
+
+    @property
+    def default(self):
+        """The request's default for this option."""
+        return CompressRequest.__dataclass_fields__[self.name].default
+
+
+def _values(enum_cls) -> Callable[[], Tuple[str, ...]]:
+    return lambda: tuple(m.value for m in enum_cls)
+
+
+_TARGETS = "targets (several: the strictest wins)"
+_HOW = "method and energy"
+_OUT = "output"
+_LIMITS = "limits"
+
+#: Every option, in the order of the command line's help.
+OPTIONS: Tuple[Option, ...] = (
+    Option("scale", "float", "multiply each side, e.g. 0.5", _TARGETS, short=("-s",)),
+    Option("target_width", "int", "exact output width", _TARGETS, short=("--width",)),
+    Option("target_height", "int", "exact output height", _TARGETS, short=("--height",)),
+    Option("target_pixels", "int", "largest width*height", _TARGETS),
+    Option("max_dimension", "int", "largest side in pixels", _TARGETS),
+    Option("target_bytes", "int", "largest encoded size in bytes (quality search, then fewer "
+           "pixels)", _TARGETS),
+    Option("preserve_aspect", "bool", "keep the aspect ratio; without it the method chooses "
+           "the shape of an area target, or keeps the other side of a one-sided target",
+           _TARGETS),
+    Option("method", "choice", "how the size is reached ('jpeg' re-encodes without resizing)",
+           _HOW, choices=_values(Method), short=("-m",)),
+    Option("max_stretch", "float", "largest local stretch the hybrid method may apply to "
+           f"content (>= 1; 1 never stretches; default: the policy's, {DEFAULT_MAX_STRETCH:g})",
+           _HOW,
+           applies=lambda r: r.method == Method.HYBRID.value and r.max_stretch is not None),
+    Option("energy", "choice", "importance map", _HOW, scope="engine",
+           choices=registry.energy_names, short=("-e",)),
+    Option("model", "choice", "CNN backbone of the CNN energies (default "
+           f"{registry.DEFAULT_BACKBONE}, embedded; the others need their weights)", _HOW,
+           scope="engine", choices=lambda: registry.BACKBONE_NAMES),
+    Option("energy_mode", "choice", "seam cost: backward (removed energy) or forward "
+           "(inserted energy)", _HOW, scope="engine", choices=_values(EnergyMode)),
+    Option("keep_mask", "mask", "image file: non-black pixels are protected", _HOW,
+           batch=False, hashed=False, metavar="FILE"),
+    Option("remove_mask", "mask", "image file: non-black pixels are removed first "
+           "(method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
+    Option("format", "choice", "output encoding; auto keeps the input's where it can",
+           _OUT, choices=_values(ImageFormat)),
+    Option("quality", "quality", "encoder quality, in the format's range ("
+           + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
+           + "); with a byte target, the highest tried", _OUT),
+    Option("target_quality", "float", "score (0-100) aimed at by quality auto", _OUT,
+           applies=lambda r: r.quality == "auto"),
+    Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
+           scope="engine", choices=_values(QualityMetric)),
+    Option("max_pixels", "int", "refuse inputs with more pixels (default: Pillow's "
+           "MAX_IMAGE_PIXELS)", _LIMITS),
+    Option("max_seconds", "float", "time budget of one image: past it that image stops with "
+           "an error (CompressionTimeoutError)", _LIMITS, hashed=False,
+           job_flag="max_seconds_per_image", metavar="SECONDS"),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def option(name: str) -> Option:
+    """The :class:`Option` called ``name``."""
+    return _BY_NAME[name]

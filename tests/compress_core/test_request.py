@@ -1,0 +1,169 @@
+"""The one home of the options (compress_core/request.py): validation, canonical parameters,
+and the agreement of the table, compress()'s signature and the code that offers options."""
+import ast
+import dataclasses
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+from compress_core import SemanticCompressor, codec
+from compress_core.energy import registry
+from compress_core.options import EnergyMode, ImageFormat, Method
+from compress_core.quality import QualityMetric
+from compress_core.request import OPTIONS, CompressRequest, option
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_table_and_the_request_have_the_same_options_in_the_same_order():
+    assert [f.name for f in dataclasses.fields(CompressRequest)] == [o.name for o in OPTIONS]
+
+
+def test_compress_takes_every_compress_option_and_nothing_else():
+    params = inspect.signature(SemanticCompressor.compress).parameters
+    runtime = {"self", "image", "show_progress"}  # what to compress, and a progress bar
+    assert set(params) - runtime == {o.name for o in OPTIONS if o.scope == "compress"}
+    for opt in OPTIONS:
+        if opt.scope == "compress":  # compress()'s default means the request's default
+            base = {"target_bytes": 1000} if opt.name == "scale" else {"scale": 0.5}
+            given = {opt.name: params[opt.name].default}
+            assert CompressRequest(**base, **given) == CompressRequest(**base), opt.name
+
+
+def test_engine_options_are_the_compressor_s():
+    request = CompressRequest(scale=0.5, energy="gradient", energy_mode="forward",
+                              quality_metric="psnr", max_pixels=10**6)
+    compressor = SemanticCompressor.from_request(request)
+    assert compressor.energy_function.describe()["name"] == "gradient"
+    assert (compressor.energy_mode, compressor.quality_metric, compressor.max_pixels) == \
+        (EnergyMode.FORWARD, QualityMetric.PSNR, 10**6)
+
+
+@pytest.mark.parametrize("name, enum_values", [
+    ("method", [m.value for m in Method]), ("format", [m.value for m in ImageFormat]),
+    ("energy", [m.value for m in registry.EnergyName]),
+    ("energy_mode", [m.value for m in EnergyMode]),
+    ("quality_metric", [m.value for m in QualityMetric]),
+    ("model", list(registry.BACKBONE_NAMES)),
+])
+def test_choices_come_from_the_enums(name, enum_values):
+    assert list(option(name).choices()) == enum_values
+
+
+def _literal_lists(path):
+    """Tuples, lists and sets of two or more string constants in a Python file."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+            yield node.lineno, {e.value for e in node.elts}
+
+
+def test_no_literal_list_of_option_values_outside_their_definition():
+    """Methods, formats, energies and models are listed where they are defined, only."""
+    vocabularies = {
+        "methods": {m.value for m in Method}, "formats": {m.value for m in ImageFormat},
+        "energies": {m.value for m in registry.EnergyName},
+        "models": set(registry.BACKBONE_NAMES),
+    }
+    defining = {os.path.join("compress_core", "options.py"),
+                os.path.join("compress_core", "energy", "registry.py")}
+    found = []
+    for package in ("compress_core", "transforms", "pipeline"):
+        for folder, _, files in os.walk(os.path.join(REPO, package)):
+            for name in files:
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, REPO)
+                if not name.endswith(".py") or rel in defining:
+                    continue
+                for line, values in _literal_lists(path):
+                    for what, vocabulary in vocabularies.items():
+                        if len(values & vocabulary) >= 2:
+                            found.append(f"{rel}:{line} lists {what} {sorted(values)}")
+    assert not found, "\n".join(found)
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(method="crop"), ValueError, "method must be one of 'seam_carving', 'smart_crop'"),
+    (dict(method=3), TypeError, "method must be a string"),
+    (dict(energy="sobel"), ValueError, "energy must be one of 'gradient', 'saliency'"),
+    (dict(model="alexnet"), ValueError, "model must be one of 'efficientnet_lite0', 'vgg16'"),
+    (dict(energy_mode="sideways"), ValueError, "energy_mode must be one of 'backward'"),
+    (dict(quality_metric="ssim"), ValueError, "quality_metric must be one of 'perceptual'"),
+    (dict(format="gif"), ValueError, "format must be one of 'auto', 'jpeg'"),
+    (dict(format="jpeg", quality=101), ValueError, r"quality for jpeg must be an integer in 1\.\.100"),
+    (dict(quality=0), ValueError, r"quality must be an integer in the output format's range"),
+    (dict(quality="auto"), ValueError, r"quality must be an integer"),
+    (dict(max_stretch=0.5), ValueError, "max_stretch must be a finite number >= 1; got 0.5"),
+    (dict(max_stretch=float("nan")), ValueError, "max_stretch must be a finite number >= 1"),
+    (dict(max_stretch="1.1"), TypeError, "max_stretch must be a finite number >= 1"),
+    (dict(target_quality=-1), ValueError, r"target_quality must be a number in 0\.\.100"),
+    (dict(max_seconds=0), ValueError, "max_seconds must be a positive finite number"),
+    (dict(max_pixels=0), ValueError, "max_pixels must be a positive integer"),
+    (dict(preserve_aspect="no"), TypeError, "preserve_aspect must be True or False"),
+    (dict(remove_mask=np.ones((2, 2), bool)), ValueError, "remove_mask needs method='seam_carving'"),
+])
+def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        CompressRequest(scale=0.5, **kwargs)
+
+
+def test_targets_rules():
+    with pytest.raises(ValueError, match="give at least one target"):
+        CompressRequest()
+    with pytest.raises(ValueError, match="method='jpeg' re-encodes without resizing"):
+        CompressRequest(method="jpeg", max_dimension=100)
+    assert CompressRequest(method="jpeg").scale is None
+    assert CompressRequest(target_bytes=1000).target_bytes == 1000
+
+
+def test_values_are_normalised():
+    r = CompressRequest(scale=1, method="Seam-Carving", format="JPEG", quality=np.int64(90),
+                        energy="GRADIENT", model="resnet50", target_width=100.0,
+                        preserve_aspect=np.bool_(False))
+    assert (r.scale, r.method, r.format, r.quality, r.energy, r.model, r.target_width,
+            r.preserve_aspect) == (1.0, "seam_carving", "jpeg", 90, "gradient", None, 100, False)
+    assert type(r.quality) is int and type(r.preserve_aspect) is bool
+    assert CompressRequest(scale=0.5).model == registry.DEFAULT_BACKBONE
+    assert CompressRequest(scale=0.5, format="jpeg").quality_range == (1, 100)
+    assert CompressRequest(scale=0.5, format="png").quality_range is None
+
+
+def test_jpeg_accepts_the_quality_the_encoder_accepts():
+    """Issue 12 item 8: one range table (codec.QUALITY_RANGE) for the request and the encoder."""
+    for fmt, (lo, hi, _) in codec.QUALITY_RANGE.items():
+        assert CompressRequest(scale=0.5, format=fmt.value, quality=hi).quality == hi
+        codec.check_quality(fmt, hi)
+    assert codec.QUALITY_RANGE[ImageFormat.JPEG][1] == 100
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CompressRequest(scale=0.5).scale = 0.6
+
+
+# ------------------------------------------------------------------ canonical parameters
+def test_params_leave_out_per_run_values_and_unused_new_options():
+    r = CompressRequest(scale=0.5, energy="gradient", max_seconds=3, method="seam_carving",
+                        max_stretch=1.2)
+    assert set(r.params()) == {
+        "scale", "target_width", "target_height", "target_pixels", "max_dimension",
+        "target_bytes", "preserve_aspect", "method", "energy", "model", "energy_mode",
+        "format", "quality", "quality_metric", "max_pixels"}
+    hybrid = CompressRequest(scale=0.5, max_stretch=1.2).params()
+    assert hybrid["max_stretch"] == 1.2 and "target_quality" not in hybrid
+
+
+def test_output_name_hash_is_the_one_of_earlier_releases():
+    """Names of earlier runs stay valid: these are the tags the job gave before the request
+    existed (transforms.compress.CompressSettings of commit 36ab18c)."""
+    assert CompressRequest(method="seam_carving", scale=0.5,
+                           energy="gradient").params_hash() == "f886e05d85"
+    assert CompressRequest(method="smart_crop", target_bytes=5000, energy="deep",
+                           format="webp", quality=70).params_hash() == "8988a8efe4"
+    hybrid = CompressRequest(scale=0.5)
+    assert hybrid.params_hash() != hybrid.replace(max_stretch=1.2).params_hash()
+    assert hybrid.params_hash() == hybrid.replace(max_seconds=5).params_hash()
