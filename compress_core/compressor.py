@@ -239,7 +239,7 @@ class SemanticCompressor:
                  scale: Optional[float] = None, method: str = "hybrid",
                  preserve_aspect: bool = True, show_progress: bool = True,
                  target_width: Optional[int] = None, target_height: Optional[int] = None,
-                 format: str = "auto", quality: Optional[int] = None,
+                 format: str = "auto", quality: Union[int, str, None] = None,
                  max_pixels: Optional[int] = None, keep_mask=None,
                  remove_mask=None, max_seconds: Optional[float] = None,
                  max_stretch: Optional[float] = None,
@@ -270,8 +270,12 @@ class SemanticCompressor:
             Exact output size (one alone: see ``preserve_aspect``).
         format : {"auto", "jpeg", "webp", "png", "avif"}
             Output encoding; ``auto`` keeps the input's when possible (JPEG for ``method="jpeg"``).
-        quality : int, optional
-            Encoder quality (with ``target_bytes``: the highest quality tried).
+        quality : int or "auto", optional
+            Encoder quality, in the format's range (``compress_core.codec.QUALITY_RANGE``; with
+            ``target_bytes``: the highest quality tried). ``"auto"``: the smallest encoding
+            whose SSIMULACRA2 score reaches ``target_quality``
+            (:func:`compress_core.codec.encode_to_score`; the score reached is in
+            ``operations["quality_score"]``).
         max_pixels : int, optional
             Overrides the compressor's input pixel limit.
         keep_mask : array-like of bool (H, W), optional
@@ -338,7 +342,7 @@ class SemanticCompressor:
                 fmt = codec.resolve_format(ImageFormat.JPEG)
             else:
                 fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
-            if quality is not None:
+            if quality is not None and quality != "auto":
                 codec.check_quality(fmt, quality)
 
             pixels = loaded.pixels
@@ -368,6 +372,11 @@ class SemanticCompressor:
                 # lossless by content: the smaller of PNG and lossless WebP
                 data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
                 used_quality = None
+            elif quality == "auto":
+                data, used_quality, reached = codec.encode_to_score(
+                    out, fmt, request.target_quality, icc_profile=loaded.icc_profile,
+                    exif=loaded.exif)
+                operations = {**operations, "quality_score": round(float(reached), 3)}
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)

@@ -33,9 +33,9 @@ from .targets import check_positive_int, check_positive_number
 
 __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS"]
 
-#: Words ``quality`` accepts besides an integer. ``"auto"`` (encode to ``target_quality``)
-#: joins once ``codec.encode_to_score`` exists; this tuple is the one place that says so.
-QUALITY_WORDS: Tuple[str, ...] = ()
+#: Words ``quality`` accepts besides an integer: ``"auto"`` encodes to the smallest size whose
+#: SSIMULACRA2 score reaches ``target_quality`` (:func:`compress_core.codec.encode_to_score`).
+QUALITY_WORDS: Tuple[str, ...] = ("auto",)
 
 _SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
 
@@ -55,8 +55,9 @@ class CompressRequest:
         the policy's own limit (:data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` once the
         stretch-bounded policy is in).
     format : {"auto", "jpeg", "webp", "png", "avif"}
-    quality : int, optional
-        Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`).
+    quality : int or "auto", optional
+        Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
+        ``"auto"``: the smallest encoding whose SSIMULACRA2 score reaches ``target_quality``.
     target_quality : float
         Score in 0..100 aimed at by ``quality="auto"``.
     max_pixels : int, optional
@@ -119,7 +120,7 @@ class CompressRequest:
             put("max_stretch", _number_in(self.max_stretch, "max_stretch", 1.0, math.inf))
         if self.target_quality is None:  # compress(target_quality=None): the default
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
-        put("target_quality", _number_in(self.target_quality, "target_quality", 0.0, 100.0))
+        put("target_quality", codec.check_target_quality(self.target_quality))
         put("quality", _check_quality(self.quality, self.format))
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
@@ -130,6 +131,10 @@ class CompressRequest:
             raise ValueError(
                 "give at least one target: scale, target_width, target_height, target_pixels, "
                 "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
+        if self.quality == "auto" and self.target_bytes is not None:
+            raise ValueError("quality='auto' aims at target_quality and does not combine with "
+                             "target_bytes (a byte budget chooses the quality itself); give one "
+                             "of them")
         if self.remove_mask is not None and self.method != Method.SEAM_CARVING.value:
             raise ValueError("remove_mask needs method='seam_carving'")
 
@@ -305,8 +310,10 @@ OPTIONS: Tuple[Option, ...] = (
            _OUT, choices=_values(ImageFormat)),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-           + "); with a byte target, the highest tried", _OUT),
-    Option("target_quality", "float", "score (0-100) aimed at by quality auto", _OUT,
+           + "), or auto (the smallest encoding reaching --target-quality); with a byte "
+           "target, the highest tried", _OUT),
+    Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
+           "(70: high quality)", _OUT,
            applies=lambda r: r.quality == "auto"),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),

@@ -478,3 +478,11 @@ def test_every_library_option_reaches_the_library(work, capsys, monkeypatch):
             assert np.array_equal(got, mask > 0), opt.name
         else:
             assert got == expected, (opt.name, got)
+
+
+def test_quality_auto_with_a_target_score(work, capsys):
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q", "--json",
+                         "--format", "webp", "--quality", "auto", "--target-quality", "60")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["format"] == "WEBP" and 1 <= record["quality"] <= 100

@@ -675,3 +675,14 @@ def test_max_stretch_bounds_the_hybrid_squeeze(compressor, chelsea):
     assert bounded.size == (80, 80)
     assert 1 / 1.1 - 1e-9 <= bounded.operations["squeeze"] <= 1.1 + 1e-9
     assert bounded.params["max_stretch"] == 1.1 and free.params["max_stretch"] is None
+
+
+# ------------------------------------------------------------- quality="auto"
+def test_quality_auto_reaches_the_target_score_with_fewer_bytes_for_a_lower_target(compressor,
+                                                                                 chelsea):
+    high = _run(compressor, chelsea, scale=0.5, format="jpeg", quality="auto", target_quality=85)
+    low = _run(compressor, chelsea, scale=0.5, format="jpeg", quality="auto", target_quality=50)
+    assert high.operations["quality_score"] >= 85 and low.operations["quality_score"] >= 50
+    assert isinstance(high.quality, int) and low.quality < high.quality
+    assert low.compressed_bytes < high.compressed_bytes
+    assert high.params["quality"] == "auto" and high.params["target_quality"] == 85.0

@@ -96,7 +96,10 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(format="gif"), ValueError, "format must be one of 'auto', 'jpeg'"),
     (dict(format="jpeg", quality=101), ValueError, r"quality for jpeg must be an integer in 1\.\.100"),
     (dict(quality=0), ValueError, r"quality must be an integer in the output format's range"),
-    (dict(quality="auto"), ValueError, r"quality must be an integer"),
+    (dict(quality="best"), ValueError, r"quality must be an integer in the output format's "
+                                       r"range \(.*\) or 'auto'; got 'best'"),
+    (dict(quality="auto", target_bytes=1000), ValueError, "quality='auto' aims at target_quality "
+                                                          "and does not combine with target_bytes"),
     (dict(max_stretch=0.5), ValueError, "max_stretch must be a finite number >= 1; got 0.5"),
     (dict(max_stretch=float("nan")), ValueError, "max_stretch must be a finite number >= 1"),
     (dict(max_stretch="1.1"), TypeError, "max_stretch must be a finite number >= 1"),
@@ -155,6 +158,8 @@ def test_params_leave_out_per_run_values_and_unused_new_options():
         "format", "quality", "quality_metric", "max_pixels"}
     hybrid = CompressRequest(scale=0.5, max_stretch=1.2).params()
     assert hybrid["max_stretch"] == 1.2 and "target_quality" not in hybrid
+    auto = CompressRequest(scale=0.5, quality="AUTO", target_quality=80).params()
+    assert (auto["quality"], auto["target_quality"]) == ("auto", 80.0)
 
 
 def test_output_name_hash_is_the_one_of_earlier_releases():
