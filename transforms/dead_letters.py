@@ -7,6 +7,7 @@ from typing import Any, Dict
 import apache_beam as beam
 
 from .failures import Failure
+from .files import WriteFiles, temp_folder
 
 __all__ = ["failure_record", "WriteDeadLetters"]
 
@@ -19,7 +20,11 @@ def failure_record(failure: Failure, run_id: str) -> Dict[str, Any]:
 
 
 class WriteDeadLetters(beam.PTransform):
-    """Write failures as JSON lines under ``<prefix>/failures-*.jsonl`` (nothing when none).
+    """Write failures as JSON lines under ``<prefix>/failures-*.jsonl`` (nothing when none:
+    no file, no folder).
+
+    Through :class:`~transforms.files.WriteFiles`: the files appear complete or not at all, and
+    the temporary folder (``_beam_temp-run_id=...`` beside ``prefix``) is removed at the end.
 
     Parameters
     ----------
@@ -36,8 +41,9 @@ class WriteDeadLetters(beam.PTransform):
 
     def expand(self, failures):
         run_id = self._run_id
+        parent = self._prefix.rsplit("/", 1)[0] if "/" in self._prefix else "."
         return (failures
                 | "ToJson" >> beam.Map(lambda f: json.dumps(failure_record(f, run_id), sort_keys=True,
                                                             default=str))
-                | "WriteJsonLines" >> beam.io.WriteToText(
-                    f"{self._prefix}/failures", file_name_suffix=".jsonl", skip_if_empty=True))
+                | "WriteJsonLines" >> WriteFiles(self._prefix, temp_folder(parent, run_id),
+                                                 "failures", ".jsonl"))

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
-import uuid
 from typing import Any, Dict, Mapping, Optional
 
 import apache_beam as beam
@@ -23,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.options.value_provider import StaticValueProvider
+
+from .files import WriteFiles, remove_folder, temp_folder
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,8 +41,6 @@ __all__ = [
     "ManifestSink",
     "WriteManifest",
 ]
-
-_LOG = logging.getLogger(__name__)
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
 SCHEMA_VERSION = 1
@@ -320,42 +317,35 @@ class ManifestSink(fileio.FileSink):
             self._rows = []
 
 
-def _finish_run(part_count: int, prefix: str, temp_dir: str) -> int:
-    """After the parts are in place: write the schema-only part of a run without rows (so
-    that every run is visible to readers) and remove the run's temporary folder."""
-    from apache_beam.io.filesystem import BeamIOError
+def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str) -> int:
+    """The schema-only part of a run without rows (so that every run is visible to readers),
+    written in ``temp_dir`` and renamed into the partition."""
     from apache_beam.io.filesystems import FileSystems
 
-    if part_count == 0:   # written beside the parts' temporary files, then renamed into place
-        temp = FileSystems.join(temp_dir, "empty-part.parquet")
-        with FileSystems.create(temp, mime_type="application/vnd.apache.parquet",
-                                compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            pq.write_table(MANIFEST_SCHEMA.empty_table(), fh, compression="snappy",
-                           use_compliant_nested_type=True)
-        try:
-            FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into
-        except IOError:
-            pass   # exists already, or a store without folders
-        FileSystems.rename([temp], [FileSystems.join(prefix, "part-00000-of-00001.parquet")])
-        part_count = 1
-    local = FileSystems.get_scheme(temp_dir) in (None, "file")
-    try:   # a local folder; on object stores what is left under the prefix ("/": recursive)
-        FileSystems.delete([temp_dir if local else temp_dir.rstrip("/") + "/"])
-    except (BeamIOError, OSError) as exc:
-        if FileSystems.exists(temp_dir):   # else there was nothing to remove (no rows)
-            _LOG.warning("could not remove the manifest's temporary folder %s: %s", temp_dir, exc)
-    return part_count
+    if part_count:
+        return part_count
+    temp = FileSystems.join(temp_dir, "empty-part.parquet")
+    with FileSystems.create(temp, mime_type="application/vnd.apache.parquet",
+                            compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        pq.write_table(MANIFEST_SCHEMA.empty_table(), fh, compression="snappy",
+                       use_compliant_nested_type=True)
+    try:
+        FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into
+    except IOError:
+        pass   # exists already, or a store without folders
+    FileSystems.rename([temp], [FileSystems.join(prefix, "part-00000-of-00001.parquet")])
+    remove_folder(temp_dir)
+    return 1
 
 
 class WriteManifest(beam.PTransform):
     """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet``.
 
-    Beam's ``fileio.WriteToFiles`` with :class:`ManifestSink`: each part is written to a
-    temporary folder of the run (``<root>/_beam_temp-run_id=<id>-<uuid>/``, hidden from dataset
-    readers) and renamed into the partition when complete, so a part appears complete or not at
-    all, and a failed run leaves nothing in its partition. When every part is in place the
-    temporary folder is removed: a finished run leaves only its parts. A run with no rows still
-    writes one part (the schema alone), so every run is visible to readers.
+    :class:`~transforms.files.WriteFiles` (Beam's ``fileio.WriteToFiles``) with
+    :class:`ManifestSink`: parts are written to a hidden ``<root>/_beam_temp-run_id=<id>-<uuid>/``
+    folder, renamed into the partition when complete (a part appears complete or not at all; a
+    failed run leaves nothing in its partition), and the folder is removed at the end. A run
+    with no rows still writes one part (the schema alone), so every run is visible to readers.
 
     Parameters
     ----------
@@ -376,15 +366,13 @@ class WriteManifest(beam.PTransform):
         super().__init__()
         root = manifest_root.rstrip("/")
         self._prefix = manifest_prefix(root, run_id)
-        self._temp_dir = f"{root}/_beam_temp-run_id={run_id}-{uuid.uuid4().hex}"
+        self._root = root
+        self._run_id = run_id
         self._num_shards = int(num_shards)
 
     def expand(self, rows):
-        sharded = {"shards": self._num_shards, "max_writers_per_bundle": 0} \
-            if self._num_shards > 0 else {}
-        parts = rows | "WriteParts" >> fileio.WriteToFiles(
-            path=self._prefix, file_naming=fileio.default_file_naming("part", ".parquet"),
-            temp_directory=StaticValueProvider(str, self._temp_dir), sink=ManifestSink, **sharded)
-        return (parts
-                | "CountParts" >> beam.combiners.Count.Globally()
-                | "FinishRun" >> beam.Map(_finish_run, self._prefix, self._temp_dir))
+        parts = rows | "WriteParts" >> WriteFiles(
+            self._prefix, temp_folder(self._root, self._run_id), "part", ".parquet",
+            sink=ManifestSink, shards=self._num_shards)
+        return parts | "EmptyRun" >> beam.Map(
+            _empty_part_if_none, self._prefix, temp_folder(self._root, self._run_id))

@@ -296,5 +296,8 @@ def test_direct_runner_runs_the_job_on_the_fn_api_runner_without_prism(
     _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
                     "--runner", "DirectRunner", "--direct_running_mode=multi_threading"])
     assert s.ok == 1
+    # no failures: no dead-letter folder, no empty folder (issue 12 item 10)
+    assert sorted(d for d in os.listdir(tmp_path / "out") if d.startswith("_")) == ["_manifest"]
+    assert [d for d, ds, fs in os.walk(tmp_path / "out") if not ds and not fs] == []
     assert (calls["prism"], calls["fn_api"]) == (0, ["multi_threading"]), \
         f"apache-beam {apache_beam.__version__} (checked against 2.77.0) tried Prism"

@@ -1,0 +1,32 @@
+"""transforms/files.py: WriteFiles writes complete files and leaves no temporary folder."""
+import os
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+
+from transforms.files import WriteFiles, temp_folder
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_lines_are_written_and_the_temporary_folder_removed(tmp_path):
+    temp = temp_folder(str(tmp_path), "r1")
+    assert os.path.basename(temp).startswith("_beam_temp-run_id=r1-")
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = (p | beam.Create([f"line {i}" for i in range(10)])
+             | WriteFiles(str(tmp_path / "out"), temp, "failures", ".jsonl"))
+    files = _tree(tmp_path)
+    assert files and all(f.startswith("out/failures-") and f.endswith(".jsonl") for f in files)
+    lines = [line for f in files for line in open(tmp_path / f).read().splitlines()]
+    assert sorted(lines) == sorted(f"line {i}" for i in range(10))
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_nothing_to_write_leaves_no_file_and_no_folder(tmp_path):
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = (p | beam.Create([]).with_output_types(str)
+             | WriteFiles(str(tmp_path / "out"), temp_folder(str(tmp_path), "r"), "x", ".txt"))
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,87 @@
+"""Beam file outputs (manifest parts, dead letters) that leave nothing else behind.
+
+:class:`WriteFiles` is ``fileio.WriteToFiles`` (Beam's public file sink API) pointed at a hidden
+temporary folder of the run: each file is written there and renamed to
+``<path>/<prefix>-SSSSS-of-NNNNN<suffix>`` when complete, so a file appears complete or not at
+all; when every file is in place the temporary folder is removed. A finished run leaves only
+its files (none when there was nothing to write, not even a folder); a failed run may leave the
+hidden folder, which dataset readers and globs on the suffix skip.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.options.value_provider import StaticValueProvider
+
+__all__ = ["WriteFiles", "temp_folder", "remove_folder"]
+
+_LOG = logging.getLogger(__name__)
+
+
+def temp_folder(parent: str, run_id: str) -> str:
+    """A new hidden temporary folder of a run: ``<parent>/_beam_temp-run_id=<id>-<uuid>``."""
+    return f"{parent.rstrip('/')}/_beam_temp-run_id={run_id}-{uuid.uuid4().hex}"
+
+
+def remove_folder(folder: str) -> None:
+    """Delete ``folder`` and what is left in it (local disk or object store); nothing there is
+    fine, a failure is logged."""
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    local = FileSystems.get_scheme(folder) in (None, "file")
+    try:   # a local folder; on object stores what is left under the prefix ("/": recursive)
+        FileSystems.delete([folder if local else folder.rstrip("/") + "/"])
+    except (BeamIOError, OSError) as exc:
+        if FileSystems.exists(folder):   # else there was nothing to remove
+            _LOG.warning("could not remove the temporary folder %s: %s", folder, exc)
+
+
+def _done(count: int, folder: str) -> int:
+    remove_folder(folder)
+    return count
+
+
+class WriteFiles(beam.PTransform):
+    """Write a PCollection with a ``fileio.FileSink`` through a temporary folder (module doc).
+
+    Parameters
+    ----------
+    path : str
+        The folder of the files (any scheme Beam's FileSystems know).
+    temp_dir : str
+        The run's temporary folder (:func:`temp_folder`), removed at the end.
+    prefix, suffix : str
+        File names are ``<prefix>-SSSSS-of-NNNNN<suffix>``.
+    sink : type
+        A ``fileio.FileSink`` subclass (default: Beam's ``TextSink``, one line per element).
+    shards : int
+        At most this many files (0: one per bundle, as the runner splits the work).
+
+    Returns
+    -------
+    PCollection of int
+        One element, the number of files written, once they are all in place.
+    """
+
+    def __init__(self, path: str, temp_dir: str, prefix: str, suffix: str,
+                 sink: type = fileio.TextSink, shards: int = 0):
+        super().__init__()
+        self._path = path.rstrip("/")
+        self._temp_dir = temp_dir
+        self._naming = fileio.default_file_naming(prefix, suffix)
+        self._sink = sink
+        self._shards = int(shards)
+
+    def expand(self, pcoll):
+        sharded = {"shards": self._shards, "max_writers_per_bundle": 0} if self._shards > 0 \
+            else {}
+        files = pcoll | "WriteToFiles" >> fileio.WriteToFiles(
+            path=self._path, file_naming=self._naming, sink=self._sink,
+            temp_directory=StaticValueProvider(str, self._temp_dir), **sharded)
+        return (files
+                | "CountFiles" >> beam.combiners.Count.Globally()
+                | "RemoveTemporaryFolder" >> beam.Map(_done, self._temp_dir))
