@@ -297,6 +297,8 @@ def _array_to_u8(arr: np.ndarray) -> np.ndarray:
         )
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise UnsupportedImageError(f"image array is empty: shape {arr.shape}")
+    if not arr.dtype.isnative and arr.dtype.kind in "uif":  # e.g. big-endian '>u2' from a file
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.uint8:
         out = arr
     elif arr.dtype == np.bool_:

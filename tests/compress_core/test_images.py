@@ -174,6 +174,10 @@ def test_every_array_dtype_path(chelsea):
     rgba = np.dstack([f, np.linspace(0, 1, 90)[None, :].repeat(60, 0)])
     got = load_image(rgba).pixels
     assert got.shape == (60, 90, 4) and got[0, -1, 3] == 255 and got[0, 0, 3] == 0
+    # byte order does not change the meaning (big-endian uint16 is still 16-bit data)
+    np.testing.assert_array_equal(load_image((chelsea.astype(np.uint16) * 257).astype(">u2"))
+                                  .pixels, chelsea)
+    np.testing.assert_array_equal(load_image(f.astype(">f4")).pixels, chelsea)
     # half a level of rounding noise outside [0, 1] is accepted (it rounds to 0 or 255)
     assert load_image(np.array([[-0.001, 1.001]])).pixels[0, :, 0].tolist() == [0, 255]
 
