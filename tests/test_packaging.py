@@ -1,0 +1,109 @@
+"""Packaging matches the layers: ``pip install .`` is the library and its command line, the Beam
+job is the ``pipeline`` extra, and ``compress_core`` runs with Beam (and the other pipeline-only
+packages) impossible to import."""
+import ast
+import os
+import re
+import subprocess
+import sys
+
+from packaging.requirements import Requirement
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Distributions only the batch job needs, and the modules they provide.
+PIPELINE_ONLY = {"apache-beam": "apache_beam", "pyarrow": "pyarrow", "gcsfs": "gcsfs",
+                 "s3fs": "s3fs"}
+
+
+def _setup_lists():
+    """INSTALL_REQUIRES and EXTRAS_REQUIRE as written in setup.py (read, not executed)."""
+    tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("INSTALL_REQUIRES", "EXTRAS_REQUIRE"):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found["INSTALL_REQUIRES"], found["EXTRAS_REQUIRE"]
+
+
+def _pins():
+    pins = {}
+    for line in open(os.path.join(ROOT, "requirements.txt")):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            req = Requirement(line)
+            (spec,) = req.specifier
+            assert spec.operator == "==", line
+            pins[req.name.lower()] = spec.version
+    return pins
+
+
+def test_layers_are_separate_extras():
+    base, extras = _setup_lists()
+    names = lambda reqs: {Requirement(r).name.lower() for r in reqs}  # noqa: E731
+    assert not names(base) & set(PIPELINE_ONLY), "the library must not need Beam or pyarrow"
+    assert set(PIPELINE_ONLY) <= names(extras["pipeline"])
+    assert {"torch", "numpy", "pillow", "scipy", "numba", "fsspec"} <= names(base)
+    assert {"pytest", "moto"} <= names(extras["test"])
+
+
+def test_every_range_in_setup_py_holds_the_pinned_version():
+    base, extras = _setup_lists()
+    pins = _pins()
+    for text in [*base, *(r for reqs in extras.values() for r in reqs)]:
+        req = Requirement(text)
+        assert req.name.lower() in pins, f"{req.name} is not pinned in requirements.txt"
+        assert req.specifier.contains(pins[req.name.lower()], prereleases=True), \
+            f"requirements.txt pins {req.name}=={pins[req.name.lower()]}, setup.py says {text}"
+
+
+_WITHOUT_PIPELINE = r"""
+import importlib.abc, sys
+BLOCKED = set(sys.argv[1].split(","))
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not installed (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, Block())
+import numpy as np
+from skimage import data
+import compress_core
+from compress_core import SemanticCompressor
+from compress_core.energy import GradientEnergyFunction
+from compress_core.cli import main
+
+photo = np.ascontiguousarray(data.astronaut()[::4, ::4])
+result = SemanticCompressor(GradientEnergyFunction()).compress(
+    photo, scale=0.5, method="hybrid", show_progress=False)
+assert result.size == (64, 64), result.size
+out = sys.argv[2]
+result.save(out + "/photo.png")
+assert main([out + "/photo.png", "--scale", "0.5", "--energy", "gradient", "-q",
+             "-o", out + "/small.jpg"]) == 0
+loaded = sorted(m for m in BLOCKED if m in sys.modules)
+print("loaded:", loaded)
+"""
+
+
+def test_compress_core_and_its_command_line_run_without_the_pipeline_packages(tmp_path):
+    """Beam, pyarrow, gcsfs and s3fs cannot be imported in this interpreter: the library still
+    imports, compresses a photo, saves it and runs its command line."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PIPELINE, ",".join(PIPELINE_ONLY.values()),
+         str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("loaded: []")
+    assert sorted(os.listdir(tmp_path)) == ["photo.png", "small.jpg"]
+
+
+def test_container_recipe_installs_the_pinned_set_on_the_beam_image():
+    recipe = open(os.path.join(ROOT, "docker", "Dockerfile")).read()
+    beam = _pins()["apache-beam"]
+    assert re.search(rf"^FROM apache/beam_python3\.11_sdk:{re.escape(beam)}$", recipe, re.M)
+    assert "pip install -r requirements.txt" in recipe
+    assert "pip install --no-deps -r requirements-nodeps.txt" in recipe
+    assert "pip install --no-deps ." in recipe
