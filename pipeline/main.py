@@ -30,7 +30,8 @@ from apache_beam.options.pipeline_options import (
 from transforms.compress import CompressImages
 from compress_core.storage import merge_storage_options
 from transforms.dead_letters import WriteDeadLetters
-from transforms.manifest import WriteManifest, manifest_prefix
+from transforms.manifest import manifest_prefix
+from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
 from transforms.metrics import METRICS_NAMESPACE
 from transforms.storage_options import storage_options_from_pipeline_options

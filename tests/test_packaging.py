@@ -57,7 +57,8 @@ def test_every_range_in_setup_py_holds_the_pinned_version():
             f"requirements.txt pins {req.name}=={pins[req.name.lower()]}, setup.py says {text}"
 
 
-_WITHOUT_PIPELINE = r"""
+#: Run first in a subprocess: the modules named in argv[1] cannot be imported there.
+_BLOCK = r"""
 import importlib.abc, sys
 BLOCKED = set(sys.argv[1].split(","))
 
@@ -68,6 +69,9 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Block())
+"""
+
+_WITHOUT_PIPELINE = _BLOCK + r"""
 import numpy as np
 from skimage import data
 import compress_core
@@ -107,3 +111,38 @@ def test_container_recipe_installs_the_pinned_set_on_the_beam_image():
     assert "pip install -r requirements.txt" in recipe
     assert "pip install --no-deps -r requirements-nodeps.txt" in recipe
     assert "pip install --no-deps ." in recipe
+
+
+_REPORT_WITHOUT_BEAM = _BLOCK + r"""
+import runpy
+sys.argv = ["python -m pipeline.report", *sys.argv[2:]]
+try:
+    runpy.run_module("pipeline.report", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("loaded:", sorted(m for m in BLOCKED if m in sys.modules))
+"""
+
+
+def test_the_report_command_runs_without_beam(tmp_path):
+    """``python -m pipeline.report`` reads manifests with pyarrow alone: Beam cannot be imported
+    (and its "apitools not found" warning is never printed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms import manifest
+
+    rows = [manifest.error_row("r1", f"in/{i}.jpg", "ImageDecodeError", "broken")
+            for i in range(3)] + [manifest.skipped_row("r1", "in/x.jpg", "out/x.jpg", 10, 5)]
+    part = tmp_path / "_manifest" / "run_id=r1"
+    part.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=manifest.MANIFEST_SCHEMA),
+                   part / "part-00000-of-00001.parquet")
+    proc = subprocess.run(
+        [sys.executable, "-c", _REPORT_WITHOUT_BEAM, "apache_beam", str(tmp_path / "_manifest"),
+         "-o", str(tmp_path / "report.html")], cwd=ROOT, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("loaded: []")
+    assert "apitools" not in proc.stderr
+    assert "ImageDecodeError" in (tmp_path / "report.html").read_text()

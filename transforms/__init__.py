@@ -2,22 +2,35 @@
 
 Public names: :class:`CompressImages` (the composite), :class:`CompressSettings`,
 :class:`MatchImages`, :class:`WriteManifest`, :class:`WriteDeadLetters`, and the manifest schema
-:data:`MANIFEST_SCHEMA`.
+:data:`MANIFEST_SCHEMA`. They load on first access (PEP 562), so that a Beam-free module of this
+package (the manifest schema and rows, :mod:`transforms.manifest`, which the report reads with)
+imports without Beam.
 """
-from .compress import CompressImages, CompressSettings
-from .dead_letters import WriteDeadLetters
-from .failures import Failure
-from .matching import InputFile, MatchImages
-from .manifest import MANIFEST_SCHEMA, SCHEMA_VERSION, WriteManifest
+import importlib
 
-__all__ = [
-    "CompressImages",
-    "CompressSettings",
-    "MatchImages",
-    "InputFile",
-    "Failure",
-    "WriteManifest",
-    "WriteDeadLetters",
-    "MANIFEST_SCHEMA",
-    "SCHEMA_VERSION",
-]
+_EXPORTS = {
+    "CompressImages": "compress",
+    "CompressSettings": "compress",
+    "MatchImages": "matching",
+    "InputFile": "matching",
+    "Failure": "failures",
+    "WriteManifest": "manifest_writer",
+    "WriteDeadLetters": "dead_letters",
+    "MANIFEST_SCHEMA": "manifest",
+    "SCHEMA_VERSION": "manifest",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

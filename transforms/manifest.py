@@ -8,7 +8,8 @@ tables read it directly. Every file has the same schema, :data:`MANIFEST_SCHEMA`
 
 Rows are plain ``dict`` objects, built here by
 :func:`ok_row`, :func:`skipped_row` and :func:`error_row` so that every row has every column;
-:class:`WriteManifest` writes them (Beam's ``fileio.WriteToFiles`` with :class:`ManifestSink`).
+:class:`transforms.manifest_writer.WriteManifest` writes them. This module needs pyarrow only,
+not Beam: the report (``python -m pipeline.report``) reads manifests with it.
 """
 from __future__ import annotations
 
@@ -16,13 +17,7 @@ import datetime as _dt
 import json
 from typing import Any, Dict, Mapping, Optional
 
-import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
-
-from .files import WriteFiles, remove_folder, temp_folder
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,8 +33,6 @@ __all__ = [
     "params_json",
     "conform_row",
     "manifest_prefix",
-    "ManifestSink",
-    "WriteManifest",
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
@@ -279,100 +272,3 @@ def conform_row(row: Mapping[str, Any]) -> Dict[str, Any]:
 def manifest_prefix(manifest_root: str, run_id: str) -> str:
     """The folder of one run's part files: ``<manifest_root>/run_id=<run_id>``."""
     return f"{manifest_root.rstrip('/')}/run_id={run_id}"
-
-
-class ManifestSink(fileio.FileSink):
-    """Manifest rows (dicts) -> one Parquet file with :data:`MANIFEST_SCHEMA`.
-
-    A :class:`apache_beam.io.fileio.FileSink` for ``fileio.WriteToFiles``: rows are buffered
-    and written as row groups of :attr:`ROW_GROUP_ROWS`; ``flush()`` writes the rest and the
-    Parquet footer (Beam calls it once, just before closing the file).
-    """
-
-    ROW_GROUP_ROWS = 10_000
-
-    def create_metadata(self, destination, full_file_name):
-        return fileio.FileMetadata(mime_type="application/vnd.apache.parquet",
-                                   compression_type=CompressionTypes.UNCOMPRESSED)
-
-    def open(self, fh):
-        self._fh = fh
-        self._writer = pq.ParquetWriter(fh, MANIFEST_SCHEMA, compression="snappy",
-                                        use_compliant_nested_type=True)
-        self._rows = []
-
-    def write(self, record):
-        self._rows.append(record)
-        if len(self._rows) >= self.ROW_GROUP_ROWS:
-            self._write_rows()
-
-    def flush(self):
-        self._write_rows()
-        self._writer.close()   # the footer; the file handle is Beam's to close
-        self._fh.flush()
-
-    def _write_rows(self):
-        if self._rows:
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=MANIFEST_SCHEMA))
-            self._rows = []
-
-
-def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str) -> int:
-    """The schema-only part of a run without rows (so that every run is visible to readers),
-    written in ``temp_dir`` and renamed into the partition."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if part_count:
-        return part_count
-    temp = FileSystems.join(temp_dir, "empty-part.parquet")
-    with FileSystems.create(temp, mime_type="application/vnd.apache.parquet",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        pq.write_table(MANIFEST_SCHEMA.empty_table(), fh, compression="snappy",
-                       use_compliant_nested_type=True)
-    try:
-        FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into
-    except IOError:
-        pass   # exists already, or a store without folders
-    FileSystems.rename([temp], [FileSystems.join(prefix, "part-00000-of-00001.parquet")])
-    remove_folder(temp_dir)
-    return 1
-
-
-class WriteManifest(beam.PTransform):
-    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet``.
-
-    :class:`~transforms.files.WriteFiles` (Beam's ``fileio.WriteToFiles``) with
-    :class:`ManifestSink`: parts are written to a hidden ``<root>/_beam_temp-run_id=<id>-<uuid>/``
-    folder, renamed into the partition when complete (a part appears complete or not at all; a
-    failed run leaves nothing in its partition), and the folder is removed at the end. A run
-    with no rows still writes one part (the schema alone), so every run is visible to readers.
-
-    Parameters
-    ----------
-    manifest_root : str
-        The manifest folder (any scheme Beam's FileSystems know: local, gs://, s3://, ...).
-    run_id : str
-        The run's partition value.
-    num_shards : int
-        At most this many part files (0: one per bundle, as the runner splits the work).
-
-    Returns
-    -------
-    PCollection of int
-        One element, the number of parts written, once the run's manifest is complete.
-    """
-
-    def __init__(self, manifest_root: str, run_id: str, num_shards: int = 0):
-        super().__init__()
-        root = manifest_root.rstrip("/")
-        self._prefix = manifest_prefix(root, run_id)
-        self._root = root
-        self._run_id = run_id
-        self._num_shards = int(num_shards)
-
-    def expand(self, rows):
-        parts = rows | "WriteParts" >> WriteFiles(
-            self._prefix, temp_folder(self._root, self._run_id), "part", ".parquet",
-            sink=ManifestSink, shards=self._num_shards)
-        return parts | "EmptyRun" >> beam.Map(
-            _empty_part_if_none, self._prefix, temp_folder(self._root, self._run_id))

@@ -158,7 +158,7 @@ def test_manifest_part_failing_midway_is_never_in_the_partition(tmp_path, monkey
     run's partition holds no part (Beam's ``fileio.WriteToFiles`` writes to a hidden
     ``_beam_temp-run_id=...`` folder and renames only finished parts), readers see nothing of the
     broken run; a ``--skip_existing`` rerun records every input once."""
-    from transforms.manifest import ManifestSink
+    from transforms.manifest_writer import ManifestSink
 
     def broken_flush(self):
         self._write_rows()

@@ -1,11 +1,8 @@
 """The manifest schema and row builders (transforms/manifest.py)."""
 import json
-import os
-import re
 from types import SimpleNamespace
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from transforms import manifest
@@ -104,37 +101,3 @@ def test_manifest_prefix_is_a_hive_partition():
     assert manifest.manifest_prefix("gs://b/m/", "20260101T000000Z-abc") \
         == "gs://b/m/run_id=20260101T000000Z-abc"
 
-
-# --------------------------------------------------------------------------- WriteManifest
-
-def _write(root, rows, shards=0):
-    import apache_beam as beam
-    from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        _ = p | beam.Create(rows) | manifest.WriteManifest(str(root), "r", num_shards=shards)
-
-
-def _tree(root):
-    return sorted(os.path.relpath(os.path.join(d, f), root)
-                  for d, _, fs in os.walk(root) for f in fs)
-
-
-def test_write_manifest_parts_and_nothing_else(tmp_path):
-    rows = [manifest.error_row("r", f"in/{i}.jpg", "ImageDecodeError", "bad") for i in range(25)]
-    _write(tmp_path / "m", rows, shards=3)
-    parts = _tree(tmp_path / "m")
-    assert 1 <= len(parts) <= 3 and all(
-        re.fullmatch(rf"run_id=r/part-0000\d-of-0000{len(parts)}\.parquet", f) for f in parts)
-    tables = [pq.read_table(tmp_path / "m" / f) for f in parts]
-    assert all(t.schema.equals(manifest.MANIFEST_SCHEMA) for t in tables)
-    uris = [u for t in tables for u in t.column("input_uri").to_pylist()]
-    assert sorted(uris) == sorted(r["input_uri"] for r in rows)
-    assert os.listdir(tmp_path / "m") == ["run_id=r"]        # no temporary folder left
-
-
-def test_write_manifest_of_a_run_without_rows_is_one_schema_only_part(tmp_path):
-    _write(tmp_path / "m", [])
-    assert _tree(tmp_path / "m") == ["run_id=r/part-00000-of-00001.parquet"]
-    part = pq.read_table(tmp_path / "m" / "run_id=r" / "part-00000-of-00001.parquet")
-    assert part.num_rows == 0 and part.schema.equals(manifest.MANIFEST_SCHEMA)

@@ -1,0 +1,41 @@
+"""transforms/manifest_writer.py: WriteManifest writes parts (at most N), a schema-only part for a
+run without rows, and nothing else."""
+import os
+import re
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+
+from transforms import manifest
+from transforms.manifest_writer import WriteManifest
+
+
+def _write(root, rows, shards=0):
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create(rows) | WriteManifest(str(root), "r", num_shards=shards)
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_write_manifest_parts_and_nothing_else(tmp_path):
+    rows = [manifest.error_row("r", f"in/{i}.jpg", "ImageDecodeError", "bad") for i in range(25)]
+    _write(tmp_path / "m", rows, shards=3)
+    parts = _tree(tmp_path / "m")
+    assert 1 <= len(parts) <= 3 and all(
+        re.fullmatch(rf"run_id=r/part-0000\d-of-0000{len(parts)}\.parquet", f) for f in parts)
+    tables = [pq.read_table(tmp_path / "m" / f) for f in parts]
+    assert all(t.schema.equals(manifest.MANIFEST_SCHEMA) for t in tables)
+    uris = [u for t in tables for u in t.column("input_uri").to_pylist()]
+    assert sorted(uris) == sorted(r["input_uri"] for r in rows)
+    assert os.listdir(tmp_path / "m") == ["run_id=r"]        # no temporary folder left
+
+
+def test_write_manifest_of_a_run_without_rows_is_one_schema_only_part(tmp_path):
+    _write(tmp_path / "m", [])
+    assert _tree(tmp_path / "m") == ["run_id=r/part-00000-of-00001.parquet"]
+    part = pq.read_table(tmp_path / "m" / "run_id=r" / "part-00000-of-00001.parquet")
+    assert part.num_rows == 0 and part.schema.equals(manifest.MANIFEST_SCHEMA)
