@@ -59,7 +59,7 @@ class JobOptions:
     worker_threads : int or None
         Threads per worker process for torch/numba (None: automatic).
     manifest_shards : int
-        Number of manifest part files (0: the runner decides).
+        At most this many manifest part files (0: one per bundle).
     max_seconds_per_image : float or None
         Per-image compression time budget; longer images become ``TimeoutError`` rows.
     """
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help='fsspec options per protocol, e.g. \'{"gs": {"token": "anon"}}\'. '
                     "Beam's --s3_* flags also configure s3fs.")
     io.add_argument("--manifest_shards", type=int, default=0,
-                    help="Number of manifest part files (default 0: the runner decides).")
+                    help="At most this many manifest part files (default 0: one per bundle).")
 
     c = p.add_argument_group("compression (as SemanticCompressor.compress)")
     # every batch option of compress_core.request.OPTIONS, spelled --name
