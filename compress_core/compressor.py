@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .crop import best_window
 from .energy.base import EnergyFunction
 from .errors import TargetUnreachableError
-from .hybrid import HybridPolicy, resample, retarget
+from .hybrid import DEFAULT_MAX_STRETCH, HybridPolicy, resample, retarget
 from .images import load_image, to_pil
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
@@ -58,8 +58,12 @@ class CompressionResult:
     energy_stats : dict
         :func:`compress_core.analysis.energy_statistics` of the input's energy map.
     retained_energy_ratio : float
-        Share of the input's energy on pixels that survive cropping and carving
-        (resampling keeps every region, so pure scaling gives 1.0).
+        Share of the input's energy that survives undistorted: the energy on pixels that survive
+        cropping and carving, divided by the stretch of the final resampling (a uniform scale
+        keeps 1.0; a 1.05 squeeze of everything keeps 1/1.05).
+    stretch : float
+        Anisotropy of the final resampling, ``max(s, 1/s)`` with ``s`` the ratio of its x and
+        y scale factors (1.0: none); never above ``max_stretch`` for ``method="hybrid"``.
     seams : dict
         ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
     crop_box : tuple or None
@@ -98,8 +102,19 @@ class CompressionResult:
     input_sha256: Optional[str] = None
     icc_profile: Optional[bytes] = field(default=None, repr=False)
     exif: Optional[bytes] = field(default=None, repr=False)
+    stretch: float = 1.0
+    source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
 
     ok = True
+
+    @property
+    def source_map(self) -> Optional[np.ndarray]:
+        """int32 (h, w): flat index ``y * W + x`` of the upright input pixel each output pixel
+        is drawn from (nearest, through crop, carve and resampling); None for ``method="jpeg"``
+        or when the geometry did not change."""
+        if self.source_before_resampling is None:
+            return None
+        return source_map(self.source_before_resampling, self.size)
 
     @property
     def image(self):
@@ -176,6 +191,51 @@ class FailedCompression:
     @property
     def error_type(self) -> str:
         return type(self.error).__name__
+
+
+class Geometry(NamedTuple):
+    """What the geometry step made of one image (internal)."""
+
+    pixels: np.ndarray
+    source: Optional[np.ndarray]  # flat input index per pixel before the final resampling
+    seams: Dict[str, int]
+    crop_box: Optional[Tuple[int, int, int, int]]
+    operations: Dict[str, Any]
+    stretch: float  # anisotropy of the final resampling (1.0: none)
+
+
+def _index_map(h: int, w: int) -> np.ndarray:
+    return np.arange(h * w, dtype=np.int32).reshape(h, w)
+
+
+def _stretch(w1: int, h1: int, tw: int, th: int) -> float:
+    """Anisotropy ``max(s, 1/s)`` of resampling ``w1 x h1`` to ``tw x th`` (see hybrid)."""
+    from .hybrid import resampling_stretch
+
+    return resampling_stretch(w1, h1, tw, th)
+
+
+def source_map(source: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Nearest input pixel (flat index) of every output pixel of size ``(w, h)``.
+
+    ``source`` is the map before the final resampling (crop and carve); the resampling maps
+    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it.
+    """
+    h1, w1 = source.shape
+    w, h = size
+    ys = np.minimum(((np.arange(h) + 0.5) * (h1 / h)).astype(np.int64), h1 - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * (w1 / w)).astype(np.int64), w1 - 1)
+    return np.ascontiguousarray(source[ys[:, None], xs[None, :]])
+
+
+def _retained(energy: np.ndarray, geometry: Geometry) -> float:
+    """Retained energy of a geometry: energy on surviving pixels over the stretch."""
+    if geometry.source is None:
+        return 1.0
+    h0, w0 = energy.shape
+    kept = np.zeros(h0 * w0, dtype=bool)
+    kept[geometry.source.ravel()] = True
+    return retained_energy_ratio(energy, kept.reshape(h0, w0)) / geometry.stretch
 
 
 def _default_energy() -> EnergyFunction:
@@ -286,10 +346,12 @@ class SemanticCompressor:
             Time budget: past it the compression stops at its next step (a block of seams, a
             byte-budget candidate, ...) with :class:`CompressionTimeoutError`, instead of
             running on (see :mod:`compress_core.deadline`).
-        max_stretch : float, optional
-            Largest local stretch (ratio of the x and y scale factors) the hybrid method may
-            apply to content; >= 1 (default: the hybrid policy's limit,
-            :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH`).
+        max_stretch : float >= 1, optional
+            Largest uniform stretch (ratio of the x and y scale factors) ``method="hybrid"`` may
+            apply when the aspect changes (default :data:`compress_core.hybrid.
+            DEFAULT_MAX_STRETCH`, 1.05; 1.0: never stretch). What the stretch cannot absorb is
+            cropped or carved through low-energy regions; the stretch used is
+            ``CompressionResult.stretch``.
         target_quality : float, optional
             Score in 0..100 aimed at by ``quality="auto"`` (default
             :data:`compress_core.codec.DEFAULT_TARGET_QUALITY`).
@@ -347,7 +409,8 @@ class SemanticCompressor:
 
             pixels = loaded.pixels
             h0, w0 = pixels.shape[:2]
-            energy = self.energy_function(pixels[..., :3])
+            importance = self.energy_function.importance(pixels[..., :3])
+            energy = importance.map
             t_energy = time.perf_counter()
             deadline.check("the energy map")
 
@@ -355,8 +418,8 @@ class SemanticCompressor:
             keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
             remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
-                                      max_stretch=request.max_stretch)
-            out, kept, seams, crop_box, operations = geometry
+                                      max_stretch=request.max_stretch, faces=importance.faces)
+            out = geometry.pixels
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
@@ -398,11 +461,12 @@ class SemanticCompressor:
                 method=method.value,
                 energy=self.energy_function.describe(),
                 energy_stats=stats,
-                retained_energy_ratio=(retained_energy_ratio(energy, kept)
-                                       if kept is not None else 1.0),
-                seams=seams,
-                crop_box=crop_box,
-                operations=operations,
+                retained_energy_ratio=_retained(energy, geometry),
+                stretch=geometry.stretch,
+                seams=geometry.seams,
+                crop_box=geometry.crop_box,
+                operations=geometry.operations,
+                source_before_resampling=geometry.source,
                 timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
                          "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
                          "total_ms": ms(t_start, t_encoded)},
@@ -475,25 +539,33 @@ class SemanticCompressor:
                           show_progress=show_progress, keep_mask=keep, remove_mask=remove)
 
     def _retarget(self, pixels, energy, plan, method: Method, show_progress: bool,
-                  keep=None, remove=None, max_stretch: Optional[float] = None):
-        """Geometry step. Returns (pixels, kept mask or None, seams, crop_box, operations)."""
+                  keep=None, remove=None, max_stretch: Optional[float] = None, faces=()):
+        """Geometry step.
+
+        Returns
+        -------
+        Geometry
+            pixels, the source map before the final resampling (None: geometry unchanged),
+            seams, crop box, operations, and the stretch the resampling applied.
+        """
         h0, w0 = pixels.shape[:2]
         no_seams = {"vertical": 0, "horizontal": 0}
+        unchanged = Geometry(pixels, None, no_seams, None, {"resize": None}, 1.0)
         if plan is None and remove is None:
-            return pixels, None, no_seams, None, {"resize": None}
+            return unchanged
         tw, th = plan.size if plan is not None else (w0, h0)
         if plan is not None and plan.free_shape and method is not Method.JPEG:
             tw, th = free_shape(energy, tw * th)
         if (tw, th) == (w0, h0) and remove is None:
-            return pixels, None, no_seams, None, {"resize": None}
+            return unchanged
         terms = self.energy_function.terms_from_map(energy)
 
         if method is Method.SEAM_CARVING:
             result = self._carver(show_progress, keep, remove).carve(
                 pixels, target_height=th, target_width=tw, energy_terms=terms)
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
-            return (result.pixels, result.kept_mask((h0, w0)), seams, None,
-                    {"seam_carving": dict(seams)})
+            return Geometry(result.pixels, result.source_index, seams, None,
+                            {"seam_carving": dict(seams), "stretch": 1.0}, 1.0)
 
         if keep is not None:  # crops and the hybrid policy must keep these pixels
             energy = energy + keep * np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)
@@ -501,42 +573,40 @@ class SemanticCompressor:
                                  gradient_weight=terms.gradient_weight)
 
         if method is Method.SMART_CROP:
-            if tw <= w0 and th <= h0:
-                left, top = best_window(energy, tw, th)
-                box = (left, top, left + tw, top + th)
-                out = np.ascontiguousarray(pixels[top:top + th, left:left + tw])
-                scaled_from = None
-            else:  # the target is larger on some side: crop to its aspect, then resample
-                f = min(w0 / tw, h0 / th)
-                cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
-                left, top = best_window(energy, cw, ch)
-                box = (left, top, left + cw, top + ch)
-                out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
-                scaled_from = (cw, ch)
-            kept = np.zeros((h0, w0), dtype=bool)
-            kept[box[1]:box[3], box[0]:box[2]] = True
-            return out, kept, no_seams, box, {"crop": box, "scaled_from": scaled_from}
+            # the best window of the target's aspect at the largest scale, then Lanczos to the
+            # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
+            f = min(w0 / tw, h0 / th)
+            cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
+            protect = None
+            if faces:
+                from .energy.faces import faces_box
+
+                protect = faces_box(faces, (h0, w0))
+            left, top = best_window(energy, cw, ch, must_contain=protect)
+            box = (left, top, left + cw, top + ch)
+            out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
+            source = _index_map(h0, w0)[top:top + ch, left:left + cw]
+            stretch = _stretch(cw, ch, tw, th)
+            return Geometry(out, source, no_seams, box,
+                            {"crop": box, "scaled_from": (cw, ch), "stretch": stretch,
+                             "faces": len(faces)}, stretch)
 
         # hybrid
-        if tw >= w0 and th >= h0:
+        if tw >= w0 and th >= h0 and _stretch(w0, h0, tw, th) == 1.0:
             out = resample(pixels, tw, th)
-            return out, None, no_seams, None, {"scaled_from": (w0, h0), "target_size": (tw, th)}
-        out, hplan, source = retarget(pixels, energy, terms, (tw, th),
-                                      self._carver(show_progress), self.policy,
-                                      max_stretch=max_stretch)
+            stretch = _stretch(w0, h0, tw, th)
+            return Geometry(out, _index_map(h0, w0), no_seams, None,
+                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": stretch},
+                            stretch)
+        out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
+                                      self.policy, max_stretch=max_stretch, faces=faces)
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
-        if source.size == h0 * w0:  # nothing cropped or carved: plain resampling keeps it all
-            return out, None, seams, None, hplan.as_dict()
-        kept = np.zeros(h0 * w0, dtype=bool)
-        kept[source.ravel()] = True
-        kept = kept.reshape(h0, w0)
         crop_box = None
         if hplan.margin_crop is not None or hplan.extra_crop is not None:
             # bounding box, in input coordinates, of the pixels the output is drawn from
-            rows = np.flatnonzero(kept.any(axis=1))
-            cols = np.flatnonzero(kept.any(axis=0))
-            crop_box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-        return out, kept, seams, crop_box, hplan.as_dict()
+            ys, xs = np.divmod(source, w0)
+            crop_box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        return Geometry(out, source, seams, crop_box, hplan.as_dict(), hplan.stretch)
 
     def _encode_to_budget(self, pixels, fmt, target_bytes, max_quality, loaded, allow_resize):
         """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.

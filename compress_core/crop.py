@@ -3,13 +3,16 @@
 The window sums of every position come from one integral image (summed-area table), so the
 search is O(H*W) and exact. Among windows within ``1e-9`` (relative) of the best sum, the one
 whose centre is nearest the image centre wins, so flat images crop centrally.
+A ``must_contain`` box (detected faces) restricts the search to windows that hold it whole; where
+no window of the size can, to windows that lie inside it on the side where it is too large (so
+the cut goes through the box as little as the size allows).
 An optional centre prior (``center_weight``) trades energy for centrality: each window's score
 is ``sum * (1 - center_weight * d)``, with ``d`` the window centre's distance from the image
 centre normalised to [0, 1].
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -39,8 +42,23 @@ def window_sums(energy: np.ndarray, width: int, height: int, integral=None) -> n
             - integral[height:, :w - width + 1] + integral[:h - height + 1, :w - width + 1])
 
 
+def _allowed_range(lo: int, hi: int, size: int, extent: int) -> Tuple[int, int]:
+    """Window starts ``[first, last]`` (window ``size`` in ``[0, extent)``) keeping ``[lo, hi)``.
+
+    When the span is larger than the window, the window stays inside the span.
+    """
+    if hi - lo <= size:
+        first, last = hi - size, lo
+    else:
+        first, last = lo, hi - size
+    first = min(max(first, 0), extent - size)
+    last = min(max(last, 0), extent - size)
+    return first, max(first, last)
+
+
 def best_window(energy: np.ndarray, width: int, height: int,
-                center_weight: float = 0.0, integral=None) -> Tuple[int, int]:
+                center_weight: float = 0.0, integral=None,
+                must_contain: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int]:
     """Top-left corner ``(left, top)`` of the window holding the most energy.
 
     Parameters
@@ -53,6 +71,9 @@ def best_window(energy: np.ndarray, width: int, height: int,
         Strength of the centre prior (0: pure energy).
     integral : ndarray, optional
         :func:`integral_image` of ``energy``, when the caller already has it.
+    must_contain : (left, top, right, bottom), optional
+        A box the window must hold whole (faces); on a side where the box is larger than the
+        window, the window stays inside the box instead.
 
     Raises
     ------
@@ -70,6 +91,15 @@ def best_window(energy: np.ndarray, width: int, height: int,
         raise ValueError(f"center_weight must be in [0, 1]; got {center_weight}")
     sums = window_sums(energy, width, height, integral)
     ny, nx = sums.shape
+    if must_contain is not None:
+        l, t, r, b = (int(v) for v in must_contain)
+        if not (0 <= l < r <= w and 0 <= t < b <= h):
+            raise ValueError(f"must_contain box {must_contain} must lie inside the {w}x{h} map")
+        x0, x1 = _allowed_range(l, r, width, w)
+        y0, y1 = _allowed_range(t, b, height, h)
+        masked = np.full_like(sums, -np.inf)
+        masked[y0:y1 + 1, x0:x1 + 1] = sums[y0:y1 + 1, x0:x1 + 1]
+        sums = masked
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     sy, sx = max(h / 2.0, 1.0), max(w / 2.0, 1.0)
 
@@ -81,7 +111,8 @@ def best_window(energy: np.ndarray, width: int, height: int,
 
     if center_weight:
         tops, lefts = np.mgrid[0:ny, 0:nx]
-        score = sums * (1.0 - center_weight * distance(tops, lefts))
+        score = np.where(np.isfinite(sums), sums * (1.0 - center_weight * distance(tops, lefts)),
+                         -np.inf)
     else:
         score = sums
     best = float(score.max())
@@ -91,7 +122,7 @@ def best_window(energy: np.ndarray, width: int, height: int,
 
 
 def smart_crop(pixels: np.ndarray, energy: np.ndarray, width: int, height: int,
-               center_weight: float = 0.0):
+               center_weight: float = 0.0, must_contain=None):
     """Crop ``pixels`` to ``width`` x ``height`` around the most energy.
 
     Returns
@@ -100,6 +131,6 @@ def smart_crop(pixels: np.ndarray, energy: np.ndarray, width: int, height: int,
     box : tuple of int
         ``(left, top, right, bottom)`` in input coordinates (PIL convention).
     """
-    left, top = best_window(energy, width, height, center_weight)
+    left, top = best_window(energy, width, height, center_weight, must_contain=must_contain)
     box = (left, top, left + width, top + height)
     return np.ascontiguousarray(pixels[top:top + height, left:left + width]), box

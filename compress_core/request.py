@@ -51,9 +51,8 @@ class CompressRequest:
     preserve_aspect : bool
     method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
     max_stretch : float, optional
-        Largest local stretch the hybrid policy may apply to content (>= 1, finite); None:
-        the policy's own limit (:data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` once the
-        stretch-bounded policy is in).
+        Largest uniform stretch the hybrid policy may apply to content (>= 1, finite); None:
+        :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` (1.05).
     format : {"auto", "jpeg", "webp", "png", "avif"}
     quality : int or "auto", optional
         Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
@@ -116,8 +115,9 @@ class CompressRequest:
         if not isinstance(self.preserve_aspect, (bool, np.bool_)):
             raise TypeError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
         put("preserve_aspect", bool(self.preserve_aspect))
-        if self.max_stretch is not None:
-            put("max_stretch", _number_in(self.max_stretch, "max_stretch", 1.0, math.inf))
+        if self.max_stretch is None:
+            put("max_stretch", DEFAULT_MAX_STRETCH)
+        put("max_stretch", _number_in(self.max_stretch, "max_stretch", 1.0, math.inf))
         if self.target_quality is None:  # compress(target_quality=None): the default
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         put("target_quality", codec.check_target_quality(self.target_quality))
@@ -152,10 +152,12 @@ class CompressRequest:
     def params(self) -> Dict[str, Any]:
         """The canonical parameters: every option that shapes the output, as plain values.
 
-        Options added after the first release are left out where they are not used
-        (``max_stretch`` unless given with ``method="hybrid"``, ``target_quality`` without
-        ``quality="auto"``), so that the output names of earlier runs stay the same for
-        requests that do not use them.
+        Options added after the first release are left out where they do not apply
+        (``max_stretch`` except with ``method="hybrid"``, ``target_quality`` without
+        ``quality="auto"``), so that output names of the methods they do not change stay the
+        same. ``method="hybrid"`` outputs are renamed on purpose: the policy no longer squeezes
+        aspect changes of up to 1.5, so a ``--skip_existing`` rerun must not keep the old,
+        stretched outputs.
         """
         return {o.name: getattr(self, o.name) for o in OPTIONS
                 if o.hashed and (o.applies is None or o.applies(self))}
@@ -294,7 +296,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("max_stretch", "float", "largest local stretch the hybrid method may apply to "
            f"content (>= 1; 1 never stretches; default: the policy's, {DEFAULT_MAX_STRETCH:g})",
            _HOW,
-           applies=lambda r: r.method == Method.HYBRID.value and r.max_stretch is not None),
+           applies=lambda r: r.method == Method.HYBRID.value),
     Option("energy", "choice", "importance map", _HOW, scope="engine",
            choices=registry.energy_names, short=("-e",)),
     Option("model", "choice", "CNN backbone of the CNN energies (default "

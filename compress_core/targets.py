@@ -20,7 +20,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["SizePlan", "plan_size", "free_shape", "check_positive_int", "check_positive_number"]
+__all__ = ["SizePlan", "plan_size", "free_shape", "check_positive_int", "check_positive_number",
+           "check_stretch"]
 
 
 def check_positive_int(value, name: str) -> Optional[int]:
@@ -47,6 +48,16 @@ def check_positive_number(value, name: str) -> Optional[float]:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number; got {value}")
+    return value
+
+
+def check_stretch(value, name: str = "max_stretch") -> float:
+    """A stretch limit: a finite number >= 1 (1 = never stretch); TypeError/ValueError else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number >= 1 (1: never stretch); got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 1.0:
+        raise ValueError(f"{name} must be a finite number >= 1 (1: never stretch); got {value}")
     return value
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from ..images import as_rgb_array
 
-__all__ = ["EnergyFunction", "CarvingTerms", "ENERGY_UNIT", "normalize_map", "map_percentile",
-           "check_energy_map", "as_energy_map"]
+__all__ = ["EnergyFunction", "CarvingTerms", "Importance", "ENERGY_UNIT", "normalize_map",
+           "map_percentile", "check_energy_map", "as_energy_map"]
 
 #: Scale of static maps handed to the seam kernel. The kernel's dynamic gradient term is the
 #: Sobel L1 magnitude of 8-bit luma (0..2040, about 10-60 on smooth photo areas, 200+ on edges);
@@ -41,6 +41,22 @@ class CarvingTerms:
 
     static: Optional[np.ndarray]
     gradient_weight: float
+
+
+class Importance(NamedTuple):
+    """An energy map together with the regions that must survive whole.
+
+    Attributes
+    ----------
+    map : ndarray of float32, shape (H, W)
+        The energy map (what ``energy(image)`` returns).
+    faces : tuple of compress_core.energy.faces.Face
+        Detected faces (boxes in image pixels); crops keep them whole where the target's
+        aspect allows. Empty for energies without a face term.
+    """
+
+    map: np.ndarray
+    faces: Tuple = ()
 
 
 #: Maps larger than this many pixels have their percentiles estimated on an evenly strided
@@ -152,7 +168,18 @@ class EnergyFunction(abc.ABC):
             (negative values are clipped to 0, as documented).
         """
         rgb = as_rgb_array(image, drop_alpha=True)
-        return check_energy_map(self.compute(rgb), rgb.shape[:2],
+        return self._checked(self.compute(rgb), rgb)
+
+    def importance(self, image) -> Importance:
+        """The energy map of ``image`` and the regions (faces) that must survive whole.
+
+        The base class has no face term: ``Importance(self(image), ())``.
+        """
+        return Importance(self(image), ())
+
+    def _checked(self, energy, rgb: np.ndarray) -> np.ndarray:
+        """What :meth:`compute` returned for ``rgb``, checked (:func:`check_energy_map`)."""
+        return check_energy_map(energy, rgb.shape[:2],
                                 f"the map {type(self).__name__}.compute() returned")
 
     @abc.abstractmethod

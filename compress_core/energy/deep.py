@@ -67,7 +67,7 @@ from .backbones import (
     resolve_device,
 )
 from ._tensor import resize_rgb
-from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, normalize_map
+from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, Importance, normalize_map
 
 __all__ = ["DeepEnergyFunction", "DeepAggregate", "DEFAULT_MAX_SIDE", "DEFAULT_AGGREGATE",
            "inference_size"]
@@ -183,6 +183,11 @@ class DeepEnergyFunction(EnergyFunction):
         Number of predicted classes in the class activation map (1..1000).
     batch_size : int
         Images per forward pass in :meth:`energy_batch`.
+    faces : bool
+        Add the face term (default True): faces found by MTCNN
+        (:mod:`compress_core.energy.faces`) are max-combined into the map at full importance,
+        and :meth:`importance` returns their boxes so that crops keep them whole. ImageNet
+        has no person class, so without it a face counts only as far as it stands out.
 
     Raises
     ------
@@ -207,7 +212,8 @@ class DeepEnergyFunction(EnergyFunction):
 
     def __init__(self, model_name: str = DEFAULT_BACKBONE, aggregate_method=DEFAULT_AGGREGATE,
                  layers: Optional[Sequence[str]] = None, weights_path=None, device: str = "cpu",
-                 max_side: int = DEFAULT_MAX_SIDE, top_k: int = 5, batch_size: int = 8):
+                 max_side: int = DEFAULT_MAX_SIDE, top_k: int = 5, batch_size: int = 8,
+                 faces: bool = True):
         self.model_name = get_backbone_spec(model_name).name
         self.aggregate_method = parse_option(DeepAggregate, aggregate_method, "aggregate_method")
         self.layers = self._check_layers(layers)
@@ -217,6 +223,9 @@ class DeepEnergyFunction(EnergyFunction):
         self.max_side = _check_int(max_side, "max_side", MIN_SIDE, 2048)
         self.top_k = _check_int(top_k, "top_k", 1, 1000)
         self.batch_size = _check_int(batch_size, "batch_size", 1, 1024)
+        if not isinstance(faces, (bool, np.bool_)):
+            raise TypeError(f"faces must be True or False; got {faces!r}")
+        self.faces = bool(faces)
         self._loaded: Optional[LoadedBackbone] = None
 
     @property
@@ -338,6 +347,32 @@ class DeepEnergyFunction(EnergyFunction):
             return m.float().cpu().numpy()
 
     def compute(self, rgb: np.ndarray) -> np.ndarray:
+        return self._with_faces(self._deep_map(rgb), self.detect_faces(rgb))
+
+    def importance(self, image) -> Importance:
+        """The energy map and the detected faces (detection runs once for both)."""
+        rgb = as_rgb_array(image, drop_alpha=True)
+        faces = tuple(self.detect_faces(rgb))
+        return Importance(self._checked(self._with_faces(self._deep_map(rgb), faces), rgb), faces)
+
+    def detect_faces(self, rgb: np.ndarray):
+        """Faces in ``rgb`` (empty when ``faces=False``); see :mod:`compress_core.energy.faces`."""
+        if not self.faces:
+            return []
+        from .faces import FaceDetector
+
+        return FaceDetector(device=str(self._backbone().device)).detect(rgb)
+
+    @staticmethod
+    def _with_faces(energy: np.ndarray, faces) -> np.ndarray:
+        if not faces:
+            return energy
+        from .faces import face_map
+
+        return np.maximum(energy, face_map(energy.shape, faces))
+
+    def _deep_map(self, rgb: np.ndarray) -> np.ndarray:
+        """The CNN's map alone (no face term), float32 (H, W) in [0, 1]."""
         bb = self._backbone()
         h, w = rgb.shape[:2]
         size = inference_size(h, w, self.max_side)
@@ -372,7 +407,8 @@ class DeepEnergyFunction(EnergyFunction):
                 x = torch.cat([self._prepare(rgbs[i], size, bb) for i in chunk])
                 maps = self._maps(x, bb)
                 for j, i in enumerate(chunk):
-                    out[i] = self._finish(maps[j], rgbs[i].shape[:2])
+                    out[i] = self._with_faces(self._finish(maps[j], rgbs[i].shape[:2]),
+                                              self.detect_faces(rgbs[i]))
         return out  # type: ignore[return-value]
 
     def predict(self, image, top_k: int = 5) -> List[Tuple[int, float]]:
@@ -401,6 +437,7 @@ class DeepEnergyFunction(EnergyFunction):
             "model_name": self.model_name,
             "aggregate_method": self.aggregate_method.value,
             "max_side": self.max_side,
+            "faces": self.faces,
         }
         if self.aggregate_method in _NEEDS_CAM:
             params["top_k"] = self.top_k

@@ -1,4 +1,5 @@
-"""The hybrid policy: plain Lanczos when the aspect may stay, crop + carve + squeeze otherwise."""
+"""The hybrid policy: plain Lanczos when the aspect may stay; otherwise crop + carve + a squeeze
+bounded by max_stretch, faces kept whole."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -69,10 +70,19 @@ def test_nearly_empty_margins_are_cropped_before_scaling(compressor, face):
 
 def test_enlarging_is_resampling(compressor):
     pixels = photo("coffee", 90)
-    for kwargs in (dict(scale=1.5), dict(target_width=120, target_height=100)):
-        result = _compress(compressor, pixels, **kwargs)
-        np.testing.assert_array_equal(result.pixels, lanczos(pixels, *result.size))
-        assert result.retained_energy_ratio == 1.0
+    result = _compress(compressor, pixels, scale=1.5)
+    np.testing.assert_array_equal(result.pixels, lanczos(pixels, *result.size))
+    assert result.retained_energy_ratio == 1.0 and result.stretch == 1.0
+
+
+def test_enlarging_to_another_aspect_is_not_a_stretch(compressor):
+    """90x60 -> 120x100 (aspect 1.5 -> 1.2): cut or carved to the aspect first, then enlarged."""
+    pixels = photo("coffee", 90)
+    result = _compress(compressor, pixels, target_width=120, target_height=100)
+    assert result.size == (120, 100)
+    assert result.stretch <= 1.05 + 1e-9
+    w1, h1 = result.operations["scaled_from"]
+    assert w1 < 90 and h1 == 60
 
 
 # ------------------------------------------------------------- aspect change
@@ -85,16 +95,48 @@ def _centre_crop_share(energy, width, height):
 
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "china"])
-def test_square_thumbnail_of_a_3_2_photo_is_a_squeeze(compressor, name):
-    """An aspect change of 1.5 is squeezed (measured: classifiers keep more, BENCHMARKS.md)."""
+@pytest.mark.parametrize("max_stretch", [1.0, 1.05, 1.2])
+def test_square_thumbnail_of_a_3_2_photo_stays_within_the_stretch_limit(compressor, name,
+                                                                       max_stretch):
+    """An aspect change of 1.5 is never a squeeze: at most max_stretch, the rest cut or carved."""
     pixels = photo(name, 240)  # 240 x 160
-    result = _compress(compressor, pixels, target_width=96, target_height=96)
-    np.testing.assert_array_equal(result.pixels, lanczos(pixels, 96, 96))
+    result = _compress(compressor, pixels, target_width=96, target_height=96,
+                       max_stretch=max_stretch)
     plan = result.operations
-    assert plan["margin_crop"] is None and plan["extra_crop"] is None
-    assert result.seams == {"vertical": 0, "horizontal": 0}
-    assert plan["squeeze"] == pytest.approx(1.5)
-    assert result.retained_energy_ratio == 1.0
+    w1, h1 = plan["scaled_from"]
+    assert result.size == (96, 96)
+    assert plan["stretch"] == pytest.approx(max((w1 / 96) / (h1 / 96), (h1 / 96) / (w1 / 96)))
+    assert 1.0 <= plan["stretch"] <= max_stretch + 1e-9
+    assert result.stretch == plan["stretch"] and plan["max_stretch"] == max_stretch
+    assert w1 < 240 and h1 == 160  # 80 columns went by crop or seams, not by squeezing
+    # content was cut or squeezed, so the retained energy says so
+    assert result.retained_energy_ratio < 0.97
+
+
+def test_the_default_stretch_limit_is_what_the_policy_applies(compressor):
+    from compress_core.hybrid import DEFAULT_MAX_STRETCH
+
+    result = _compress(compressor, photo("chelsea", 240), target_width=96, target_height=96)
+    assert result.operations["max_stretch"] == DEFAULT_MAX_STRETCH
+    assert result.stretch <= DEFAULT_MAX_STRETCH + 1e-9
+    assert result.params["max_stretch"] == DEFAULT_MAX_STRETCH
+
+
+@pytest.mark.parametrize("value, error", [(0.99, ValueError), (float("inf"), ValueError),
+                                          (float("nan"), ValueError), ("1.1", TypeError),
+                                          (True, TypeError)])
+def test_max_stretch_is_validated(compressor, value, error):
+    with pytest.raises(error, match="max_stretch"):
+        _compress(compressor, photo("chelsea", 60), target_width=20, target_height=20,
+                  max_stretch=value)
+
+
+def test_a_generous_stretch_limit_is_a_plain_squeeze(compressor):
+    """max_stretch=1.5 allows the old behaviour: a 3:2 photo squeezed into a square."""
+    pixels = photo("chelsea", 240)
+    result = _compress(compressor, pixels, target_width=96, target_height=96, max_stretch=1.6)
+    # nothing is empty enough to crop and the squeeze absorbs what seams leave
+    assert result.stretch <= 1.6 and result.operations["extra_crop"] is None
 
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "china"])
@@ -107,7 +149,7 @@ def test_portrait_thumbnail_keeps_more_energy_than_a_centre_crop(compressor, nam
     assert result.retained_energy_ratio >= centre + 0.04, (result.retained_energy_ratio, centre)
     plan = result.operations
     w1, h1 = plan["scaled_from"]
-    assert 1 / 1.33 - 1e-9 <= (w1 / 64) / (h1 / 96) <= 1.33 + 1e-9  # squeeze within the policy
+    assert 1 / 1.05 - 1e-9 <= (w1 / 64) / (h1 / 96) <= 1.05 + 1e-9  # squeeze within the limit
     assert plan["squeeze"] == pytest.approx((w1 / 64) / (h1 / 96))
 
 
@@ -117,19 +159,19 @@ def test_portrait_thumbnail_with_the_default_deep_energy():
     result = _compress(compressor, pixels, target_width=64, target_height=96)
     centre = _centre_crop_share(compressor.energy_function(pixels), 64, 96)
     assert result.size == (64, 96)
-    assert result.retained_energy_ratio >= centre + 0.04
+    # energy on surviving pixels (retained energy before the stretch's discount)
+    assert result.retained_energy_ratio * result.stretch >= centre
 
 
-def test_empty_borders_are_cropped_before_a_small_squeeze(compressor):
-    """Nearly empty margins go even when the squeeze could absorb the whole change."""
+def test_empty_borders_are_cropped_first(compressor):
+    """Nearly empty margins go before anything else."""
     canvas = np.full((160, 240, 3), 30, np.uint8)
-    canvas[:, 30:210] = photo("coffee", 240)[:, 30:210]
+    canvas[:, 40:200] = photo("coffee", 240)[:, 40:200]
     result = _compress(compressor, canvas, target_width=96, target_height=96)
     plan = result.operations
     left, top, right, bottom = plan["margin_crop"]
-    assert 28 <= left <= 30 and 210 <= right <= 212 and (top, bottom) == (0, 160)  # ~the border
+    assert 38 <= left <= 42 and 198 <= right <= 202 and (top, bottom) == (0, 160)  # ~the border
     assert result.seams == {"vertical": 0, "horizontal": 0} and plan["extra_crop"] is None
-    assert plan["squeeze"] == pytest.approx((right - left) / 160)
     np.testing.assert_array_equal(result.pixels, lanczos(canvas[:, left:right], 96, 96))
 
 
@@ -189,53 +231,42 @@ def test_keep_mask_saves_a_flat_logo_from_the_crop(compressor, face):
 # ------------------------------------------------------------- the policy itself
 def test_policy_defaults_and_plan_record():
     policy = HybridPolicy()
-    assert (policy.crop_density, policy.carve_density, policy.max_squeeze,
-            policy.free_crop_density, policy.squeeze_only,
-            policy.empty_margin_density) == (0.5, 0.6, 1.33, 0.25, 1.5, 0.1)
+    assert (policy.crop_density, policy.carve_density, policy.free_crop_density) == (0.5, 0.6, 0.25)
     plan = HybridPlan(input_size=(10, 5), target_size=(4, 4))
     assert set(plan.as_dict()) == {"input_size", "target_size", "margin_crop", "carved_vertical",
-                                   "carved_horizontal", "extra_crop", "squeeze", "scaled_from"}
+                                   "carved_horizontal", "extra_crop", "squeeze", "stretch",
+                                   "max_stretch", "faces", "scaled_from"}
 
 
 @pytest.mark.parametrize("field, value", [
     ("crop_density", -0.1), ("carve_density", float("nan")), ("free_crop_density", "0.2"),
-    ("empty_margin_density", float("inf")), ("max_squeeze", 0.9), ("squeeze_only", 0.5),
-    ("max_squeeze", None), ("crop_density", True)])
+    ("free_crop_density", float("inf")), ("carve_density", None), ("crop_density", True)])
 def test_policy_rejects_bad_thresholds(field, value):
     with pytest.raises(ValueError, match=field):
         HybridPolicy(**{field: value})
 
 
-def test_squeeze_only_1_crops_and_carves_small_changes_too():
-    pixels = photo("china", 240)
-    policy = HybridPolicy(squeeze_only=1.0)
-    result = _compress(SemanticCompressor(GRADIENT, policy=policy), pixels,
-                       target_width=96, target_height=96)
-    plan = result.operations
-    assert plan["squeeze"] <= 1.33 + 1e-9
-    assert result.seams["vertical"] > 0 or plan["margin_crop"] or plan["extra_crop"]
-
-
-def test_no_carving_and_no_squeeze_is_a_best_window_crop(face):
-    """With carving and squeezing switched off, what is left is the best-window crop."""
+def test_no_carving_and_no_stretch_is_a_best_window_crop(face):
+    """With carving and stretching switched off, what is left is the best-window crop."""
     pixels = photo("rocket", 240)
-    policy = HybridPolicy(crop_density=0.0, carve_density=0.0, max_squeeze=1.0, squeeze_only=1.0)
+    policy = HybridPolicy(crop_density=0.0, carve_density=0.0)
     result = _compress(SemanticCompressor(GRADIENT, policy=policy), pixels,
-                       target_width=96, target_height=96)
+                       target_width=96, target_height=96, max_stretch=1.0)
     plan = result.operations
     w1, h1 = plan["scaled_from"]
     assert w1 == h1 == 160
-    assert plan["squeeze"] == 1.0
-    assert plan["carved_vertical"] < 80 / 10  # at most the first block of seams
+    assert plan["squeeze"] == 1.0 and result.stretch == 1.0
+    assert plan["carved_vertical"] == 0
 
 
 def test_a_generous_squeeze_absorbs_the_aspect_change():
     pixels = photo("china", 240)
-    policy = HybridPolicy(crop_density=0.0, carve_density=0.0, max_squeeze=3.0)
+    policy = HybridPolicy(crop_density=0.0, carve_density=0.0)
     result = _compress(SemanticCompressor(GRADIENT, policy=policy), pixels,
-                       target_width=96, target_height=96)
+                       target_width=96, target_height=96, max_stretch=3.0)
     assert result.operations["extra_crop"] is None and result.crop_box is None
-    assert result.retained_energy_ratio > 0.97  # only the first block of seams is lost
+    assert result.stretch == pytest.approx(1.5)
+    assert result.retained_energy_ratio == pytest.approx(1 / 1.5)  # all kept, all squeezed
 
 
 def test_retarget_directly(face):

@@ -232,7 +232,8 @@ def test_device_auto_and_cuda_fall_back_to_cpu_without_a_gpu():
 def test_describe_is_json(deep):
     described = deep.describe()
     assert described == {"name": "deep", "model_name": "efficientnet_lite0",
-                         "aggregate_method": "cam_contrast", "max_side": 320, "top_k": 5}
+                         "aggregate_method": "cam_contrast", "max_side": 320, "top_k": 5,
+                         "faces": True}
     json.dumps(described)
     assert "DeepEnergyFunction(" in repr(deep)
 

@@ -1,0 +1,147 @@
+"""Faces: the importance term ImageNet classifiers lack.
+
+ImageNet has no person class, so a classifier's class activations (the deep energy) miss
+faces; people notice a cut or stretched face before anything else. :class:`FaceDetector` finds
+faces with MTCNN (Zhang et al. 2016) from ``facenet-pytorch``, whose three small networks ship
+their weights inside the PyPI wheel (no download), and :func:`face_map` turns the boxes into an
+importance map that the deep energy max-combines with its own (:class:`~compress_core.energy.
+deep.DeepEnergyFunction`, ``faces=True`` by default).
+
+The detector runs on a copy whose long side is at most :data:`DETECT_SIDE` pixels (a 24 MP
+photo is not searched at full size); faces smaller than :data:`MIN_FACE_SHARE` of that side are
+not looked for, and boxes below :data:`MIN_PROBABILITY` are dropped. The networks are loaded
+once per process and device (thread-safe), like the CNN backbones.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Dict, List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["Face", "FaceDetector", "face_map", "faces_box", "DETECT_SIDE", "MIN_PROBABILITY"]
+
+#: Long side (pixels) of the copy the detector searches.
+DETECT_SIDE = 640
+#: Smallest face searched for, as a share of the detection copy's long side (640 px: 20 px).
+MIN_FACE_SHARE = 20 / 640
+#: Detections below this MTCNN probability are ignored.
+MIN_PROBABILITY = 0.9
+#: A face's importance region is its box grown by this factor (hair, chin, ears).
+FACE_MARGIN = 1.4
+
+_MODELS: Dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class Face(NamedTuple):
+    """A detected face: box ``(left, top, right, bottom)`` in image pixels, and probability."""
+
+    box: Tuple[int, int, int, int]
+    probability: float
+
+
+def _mtcnn(device: str):
+    with _MODELS_LOCK:
+        model = _MODELS.get(device)
+        if model is None:
+            try:
+                from facenet_pytorch import MTCNN
+            except ImportError as exc:  # pragma: no cover - the package is a requirement
+                raise ImportError(
+                    "face detection needs the 'facenet-pytorch' package (MTCNN weights ship in "
+                    "its wheel): pip install --no-deps facenet-pytorch==2.6.0, or turn faces "
+                    "off with DeepEnergyFunction(faces=False)") from exc
+            model = MTCNN(keep_all=True, device=device, min_face_size=int(DETECT_SIDE * MIN_FACE_SHARE),
+                          post_process=False, select_largest=False)
+            model.eval()
+            _MODELS[device] = model
+        return model
+
+
+class FaceDetector:
+    """MTCNN face detection on a bounded-size copy of the image.
+
+    Parameters
+    ----------
+    device : str
+        Torch device (``"cpu"``, ``"cuda"`` ...), as resolved by the deep energy.
+    min_probability : float
+        Detections below this probability are dropped.
+    """
+
+    def __init__(self, device: str = "cpu", min_probability: float = MIN_PROBABILITY):
+        if not 0.0 <= float(min_probability) <= 1.0:
+            raise ValueError(f"min_probability must be in [0, 1]; got {min_probability!r}")
+        self.device = str(device)
+        self.min_probability = float(min_probability)
+
+    def detect(self, rgb: np.ndarray) -> List[Face]:
+        """Faces in an RGB uint8 (H, W, 3) array, most probable first."""
+        import torch
+        from PIL import Image
+
+        h, w = rgb.shape[:2]
+        scale = min(1.0, DETECT_SIDE / float(max(h, w)))
+        if min(h, w) * scale < DETECT_SIDE * MIN_FACE_SHARE:  # no face that small is searched
+            return []
+        img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
+        if scale < 1.0:
+            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                             Image.Resampling.BILINEAR)
+        with torch.inference_mode():
+            boxes, probs = _mtcnn(self.device).detect(img)
+        if boxes is None:
+            return []
+        faces = []
+        for box, p in zip(boxes, probs):
+            if p is None or not np.isfinite(p) or p < self.min_probability:
+                continue
+            l, t, r, b = (float(v) / scale for v in box)
+            l, t = max(0, int(np.floor(l))), max(0, int(np.floor(t)))
+            r, b = min(w, int(np.ceil(r))), min(h, int(np.ceil(b)))
+            if r > l and b > t:
+                faces.append(Face((l, t, r, b), float(p)))
+        faces.sort(key=lambda f: -f.probability)
+        return faces
+
+
+def _grown(box, shape, factor: float = FACE_MARGIN):
+    h, w = shape
+    l, t, r, b = box
+    cx, cy = (l + r) / 2.0, (t + b) / 2.0
+    hw, hh = (r - l) * factor / 2.0, (b - t) * factor / 2.0
+    return (max(0, int(cx - hw)), max(0, int(cy - hh)), min(w, int(np.ceil(cx + hw))),
+            min(h, int(np.ceil(cy + hh))))
+
+
+def face_map(shape: Tuple[int, int], faces: Sequence[Face]) -> np.ndarray:
+    """Importance of faces, float32 (H, W) in [0, 1].
+
+    Each face is an ellipse over its box grown by :data:`FACE_MARGIN` (hair, chin), 1.0 inside
+    the box and falling smoothly to 0 at the ellipse's edge, weighted by its probability.
+    """
+    h, w = shape
+    out = np.zeros((h, w), dtype=np.float32)
+    for face in faces:
+        l, t, r, b = _grown(face.box, shape)
+        if r <= l or b <= t:
+            continue
+        bl, bt, br, bb = face.box
+        cx, cy = (bl + br) / 2.0, (bt + bb) / 2.0
+        rx, ry = max(1.0, (br - bl) * FACE_MARGIN / 2.0), max(1.0, (bb - bt) * FACE_MARGIN / 2.0)
+        ys = (np.arange(t, b, dtype=np.float32) + 0.5 - cy) / ry
+        xs = (np.arange(l, r, dtype=np.float32) + 0.5 - cx) / rx
+        d = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)  # 1.0 at the grown ellipse's edge
+        inner = 1.0 / FACE_MARGIN  # the detected box itself
+        value = np.clip((1.0 - d) / (1.0 - inner), 0.0, 1.0) * np.float32(face.probability)
+        np.maximum(out[t:b, l:r], value, out=out[t:b, l:r])
+    return out
+
+
+def faces_box(faces: Sequence[Face], shape: Tuple[int, int],
+              margin: float = 1.15) -> Tuple[int, int, int, int]:
+    """Bounding box of all faces (each grown by ``margin``), ``(left, top, right, bottom)``."""
+    boxes = [_grown(f.box, shape, margin) for f in faces]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))

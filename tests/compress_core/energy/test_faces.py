@@ -1,0 +1,151 @@
+"""Faces: MTCNN (weights in the facenet-pytorch wheel) finds real faces; the deep energy ranks
+them at full importance; crops and the hybrid policy keep them whole."""
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from compress_core import SemanticCompressor
+from compress_core.crop import best_window
+from compress_core.energy import DeepEnergyFunction
+from compress_core.energy.faces import Face, FaceDetector, face_map, faces_box
+
+#: The astronaut's face in skimage's 512 x 512 photo, measured by hand (left, top, right, bottom).
+ASTRONAUT_FACE = (180, 60, 270, 175)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def deep():
+    return DeepEnergyFunction().load()
+
+
+def _iou(a, b):
+    l, t = max(a[0], b[0]), max(a[1], b[1])
+    r, bt = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, r - l) * max(0, bt - t)
+    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])  # noqa: E731
+    return inter / float(area(a) + area(b) - inter)
+
+
+def test_the_astronauts_face_is_found(astronaut):
+    faces = FaceDetector().detect(astronaut)
+    assert len(faces) == 1
+    assert faces[0].probability > 0.99
+    assert _iou(faces[0].box, ASTRONAUT_FACE) > 0.6, faces[0].box
+
+
+def test_a_large_photo_is_searched_on_a_bounded_copy(astronaut):
+    """A 2048 px photo: the box comes back in full-resolution pixels."""
+    big = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.Resampling.BICUBIC))
+    faces = FaceDetector().detect(big)
+    assert len(faces) == 1
+    scaled = tuple(v * 4 for v in ASTRONAUT_FACE)
+    assert _iou(faces[0].box, scaled) > 0.6
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea"])
+def test_no_faces_where_there_are_none(name):
+    assert FaceDetector().detect(getattr(data, name)()) == []
+
+
+def test_tiny_images_have_no_faces():
+    assert FaceDetector().detect(np.zeros((8, 40, 3), np.uint8)) == []
+
+
+def test_face_map_is_one_inside_the_box_and_fades_outside():
+    m = face_map((100, 200), [Face((80, 30, 120, 70), 1.0)])
+    assert m.dtype == np.float32 and m.shape == (100, 200)
+    assert m[50, 100] == pytest.approx(1.0)
+    assert m[0:10].max() == 0.0 and m[:, :60].max() == 0.0  # far away: nothing
+    assert 0.0 < m[50, 125] < 1.0  # just outside the box: fading
+    half = face_map((100, 200), [Face((80, 30, 120, 70), 0.5)])
+    assert half.max() == pytest.approx(0.5)  # weighted by the probability
+
+
+def test_faces_box_is_the_union_grown():
+    box = faces_box([Face((10, 10, 20, 20), 1.0), Face((50, 40, 60, 50), 1.0)], (100, 100))
+    assert box[0] < 10 and box[1] < 10 and box[2] > 60 and box[3] > 50
+
+
+def test_deep_energy_ranks_the_face_at_full_importance(deep, astronaut):
+    l, t, r, b = ASTRONAUT_FACE
+    with_faces = deep(astronaut)
+    without = DeepEnergyFunction(faces=False)(astronaut)
+    inner = (slice(t + 20, b - 20), slice(l + 20, r - 20))
+    assert float(with_faces[inner].min()) > 0.9
+    assert float(with_faces[inner].mean()) > float(without[inner].mean())
+    np.testing.assert_array_equal(np.maximum(with_faces, without), with_faces)  # max-combined
+
+
+def test_importance_returns_the_map_and_the_faces(deep, astronaut):
+    importance = deep.importance(astronaut)
+    np.testing.assert_array_equal(importance.map, deep(astronaut))
+    assert len(importance.faces) == 1
+    assert DeepEnergyFunction(faces=False).importance(astronaut).faces == ()
+
+
+def test_faces_flag_is_validated_and_described():
+    with pytest.raises(TypeError, match="faces"):
+        DeepEnergyFunction(faces="yes")
+    assert DeepEnergyFunction().describe()["faces"] is True
+    assert DeepEnergyFunction(faces=False).describe()["faces"] is False
+
+
+def test_energy_batch_has_the_face_term_too(deep, astronaut):
+    batch = deep.energy_batch([astronaut])
+    np.testing.assert_allclose(batch[0], deep(astronaut), atol=1e-5)
+
+
+# ------------------------------------------------------------------ crops keep faces whole
+def test_best_window_must_contain_the_box():
+    energy = np.zeros((50, 200), np.float32)
+    energy[:, 150:] = 1.0  # the energy is at the right ...
+    left, _ = best_window(energy, 80, 50, must_contain=(10, 5, 40, 30))  # ... the face at the left
+    assert left <= 10 and left + 80 >= 40
+    assert left == 0 or energy[:, left:left + 80].sum() >= energy[:, 0:80].sum()
+
+
+def test_best_window_inside_a_box_larger_than_the_window():
+    energy = np.zeros((50, 200), np.float32)
+    left, _ = best_window(energy, 40, 50, must_contain=(20, 0, 120, 50))
+    assert 20 <= left and left + 40 <= 120
+
+
+def test_best_window_rejects_a_box_outside_the_map():
+    with pytest.raises(ValueError, match="must_contain"):
+        best_window(np.zeros((10, 10), np.float32), 5, 5, must_contain=(5, 5, 20, 8))
+
+
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+@pytest.mark.parametrize("size", [(288, 512), (512, 200), (200, 200)])
+def test_a_crop_never_cuts_the_astronauts_face(astronaut, method, size):
+    """9:16 portrait, a wide banner and a square from the 512 x 512 portrait: the whole face
+    (every pixel of the detected box) is in the output's source map."""
+    result = SemanticCompressor().compress(astronaut, target_width=size[0], target_height=size[1],
+                                           method=method, format="png", show_progress=False)
+    assert result.size == size
+    assert result.stretch <= 1.05 + 1e-9
+    faces = FaceDetector().detect(astronaut)
+    l, t, r, b = faces[0].box
+    ys, xs = np.divmod(result.source_map, 512)
+    assert xs.min() <= l + 2 and xs.max() >= r - 3, (xs.min(), xs.max(), faces[0].box)
+    assert ys.min() <= t + 2 and ys.max() >= b - 3, (ys.min(), ys.max(), faces[0].box)
+
+
+def test_the_face_moves_the_crop_where_cnn_energy_alone_would_cut_it(astronaut):
+    """A 512 x 100 banner of the astronaut: without faces the window goes where the CNN sees the
+    most (the suit and the flag, rows ~365-465); with faces it holds the face."""
+    kwargs = dict(target_width=512, target_height=100, method="smart_crop", format="png")
+    without = SemanticCompressor(DeepEnergyFunction(faces=False)).compress(astronaut, **kwargs)
+    with_faces = SemanticCompressor().compress(astronaut, **kwargs)
+    l, t, r, b = FaceDetector().detect(astronaut)[0].box
+    assert without.crop_box[1] > b  # the face is cut away entirely
+    top, bottom = with_faces.crop_box[1], with_faces.crop_box[3]
+    assert b - t > 100  # the face is taller than the banner: the window stays on the face
+    assert t - 15 <= top and bottom <= b + 15
+    assert with_faces.operations["faces"] == 1
