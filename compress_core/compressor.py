@@ -419,7 +419,7 @@ class SemanticCompressor:
             remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
-            out = geometry.pixels
+            out, operations = geometry.pixels, dict(geometry.operations)
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
@@ -465,7 +465,7 @@ class SemanticCompressor:
                 stretch=geometry.stretch,
                 seams=geometry.seams,
                 crop_box=geometry.crop_box,
-                operations=geometry.operations,
+                operations=operations,
                 source_before_resampling=geometry.source,
                 timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
                          "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),

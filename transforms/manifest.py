@@ -79,6 +79,8 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("energy_p95", pa.float64()),
         pa.field("high_importance_ratio", pa.float64()),
         pa.field("retained_energy_ratio", pa.float64()),
+        pa.field("stretch", pa.float64()),
+        pa.field("faces", pa.int32()),
         pa.field("seams_vertical", pa.int32()),
         pa.field("seams_horizontal", pa.int32()),
         pa.field("crop_box", _CROP_BOX),
@@ -189,6 +191,7 @@ def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: s
     size = getattr(result, "size", None) or (None, None)
     stats = getattr(result, "energy_stats", None) or {}
     seams = getattr(result, "seams", None) or {}
+    operations = getattr(result, "operations", None) or {}
     timings = getattr(result, "timings", None) or {}
     original_bytes = _num(getattr(result, "original_bytes", None), int)
     compressed_bytes = _num(getattr(result, "compressed_bytes", None), int)
@@ -216,6 +219,8 @@ def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: s
         energy_p95=_num(stats.get("p95")),
         high_importance_ratio=_num(stats.get("high_importance_ratio")),
         retained_energy_ratio=_num(getattr(result, "retained_energy_ratio", None)),
+        stretch=_num(getattr(result, "stretch", None)),
+        faces=_num(operations.get("faces"), int),
         seams_vertical=_num(seams.get("vertical"), int),
         seams_horizontal=_num(seams.get("horizontal"), int),
         crop_box=_crop_box(getattr(result, "crop_box", None)),

@@ -672,14 +672,17 @@ def test_progress_bar_goes_to_stderr(compressor, chelsea, capsys):
 
 # ------------------------------------------------------------- max_stretch
 def test_max_stretch_bounds_the_hybrid_squeeze(compressor, chelsea):
-    """A square thumbnail of a 3:2 photo is a 1.5 squeeze by default; max_stretch=1.1 caps the
-    stretch applied to the content, and the rest of the aspect change is cut or carved."""
-    free = _run(compressor, chelsea, target_width=80, target_height=80)
-    assert free.operations["squeeze"] == pytest.approx(1.5)
+    """A square thumbnail of a 3:2 photo: at most a 1.05 squeeze by default; max_stretch=1.5
+    allows the whole change as a squeeze, 1.1 caps it and the rest is cut or carved."""
+    default = _run(compressor, chelsea, target_width=80, target_height=80)
+    assert 1.0 <= default.stretch <= 1.05 + 1e-9
+    assert default.params["max_stretch"] == 1.05
+    free = _run(compressor, chelsea, target_width=80, target_height=80, max_stretch=1.5)
+    assert free.stretch <= 1.5 + 1e-9 and free.operations["extra_crop"] is None
     bounded = _run(compressor, chelsea, target_width=80, target_height=80, max_stretch=1.1)
     assert bounded.size == (80, 80)
     assert 1 / 1.1 - 1e-9 <= bounded.operations["squeeze"] <= 1.1 + 1e-9
-    assert bounded.params["max_stretch"] == 1.1 and free.params["max_stretch"] is None
+    assert bounded.params["max_stretch"] == 1.1
 
 
 # ------------------------------------------------------------- quality="auto"

@@ -163,6 +163,27 @@ def test_default_method_and_deep_energy(tmp_path, write_tree, photo_files, run_j
         assert r["pixel_ratio"] == pytest.approx(0.25, abs=0.02)
 
 
+@pytest.mark.slow
+def test_square_thumbnails_stay_within_the_stretch_limit(tmp_path, write_tree, photo_files,
+                                                          run_job, read_manifest):
+    """The job's --max_stretch reaches the policy; the manifest records the stretch used and
+    the faces kept (the astronaut's face), and retained energy drops below 1 (content cut)."""
+    write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
+    for limit in (None, "1.0"):
+        out = tmp_path / f"out-{limit}"
+        flags = [] if limit is None else ["--max_stretch", limit]
+        _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *IN_MEMORY,
+                        "--target_width", "128", "--target_height", "128", *flags])
+        assert (s.ok, s.failed) == (2, 0)
+        rows = {os.path.basename(r["input_uri"]): r for r in read_manifest(str(out / "_manifest"))}
+        for r in rows.values():
+            assert (r["output_width"], r["output_height"]) == (128, 128)
+            assert 1.0 <= r["stretch"] <= (1.05 if limit is None else 1.0) + 1e-9
+            assert json.loads(r["params"])["max_stretch"] == (1.05 if limit is None else 1.0)
+        assert rows["astronaut.jpg"]["faces"] == 1 and rows["china.jpg"]["faces"] == 0
+        assert rows["china.jpg"]["retained_energy_ratio"] < 0.95  # 3:2 -> 1:1 cuts content
+
+
 def test_input_list_with_unreadable_uris(tmp_path, write_tree, photo_files, run_job,
                                          read_manifest):
     write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
