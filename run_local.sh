@@ -52,7 +52,7 @@ cd "$root"
 # --run_id given by the caller are honoured).
 "$py" - "${args[@]}" <<'PYEOF'
 import sys
-from pipeline.main import summary_report
+from pipeline.report import summary_report
 from pipeline.options import parse_args
 
 job, _ = parse_args(sys.argv[1:])

@@ -31,7 +31,7 @@ from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
 from .targets import check_positive_int, check_positive_number
 
-__all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS"]
+__all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "canonical_json"]
 
 #: Words ``quality`` accepts besides an integer: ``"auto"`` encodes to the smallest size whose
 #: SSIMULACRA2 score reaches ``target_quality`` (:func:`compress_core.codec.encode_to_score`).
@@ -163,8 +163,8 @@ class CompressRequest:
                 if o.hashed and (o.applies is None or o.applies(self))}
 
     def params_json(self) -> str:
-        """Canonical JSON of :meth:`params` (sorted keys, no spaces)."""
-        return json.dumps(self.params(), sort_keys=True, separators=(",", ":"), default=str)
+        """Canonical JSON of :meth:`params` (:func:`canonical_json`)."""
+        return canonical_json(self.params())
 
     def params_hash(self, length: int = 10) -> str:
         """Short SHA-256 of :meth:`params_json`: the tag in the job's output names."""
@@ -173,6 +173,12 @@ class CompressRequest:
     def replace(self, **changes) -> "CompressRequest":
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+def canonical_json(params) -> str:
+    """JSON of a parameter mapping with sorted keys and no spaces: the same text, and so the same
+    output-name hash, for the same parameters in any order or run (the manifest's ``params``)."""
+    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _number_in(value, name: str, low: float, high: float) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
@@ -37,9 +36,9 @@ from transforms.metrics import METRICS_NAMESPACE
 from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, parse_args
+from .report.summary import RunSummary, format_summary
 
-__all__ = ["run", "build_pipeline", "RunSummary", "summarize_metrics",
-           "summarize_manifest", "read_run_rows", "format_summary", "summary_report"]
+__all__ = ["run", "build_pipeline", "summarize_metrics"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -169,28 +168,6 @@ def _replace(job: JobOptions, **changes) -> JobOptions:
     return dataclasses.replace(job, **changes)
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """Counts of one run (from Beam metrics or from the manifest)."""
-
-    run_id: str
-    ok: int
-    failed: int
-    skipped: int
-    bytes_in: int
-    bytes_out: int
-    model_loads: Optional[int] = None
-    output: Optional[str] = None
-    manifest: Optional[str] = None
-    dead_letters: Optional[str] = None
-    mean_byte_ratio: Optional[float] = None
-    error_types: Optional[Dict[str, int]] = None
-
-    @property
-    def total(self) -> int:
-        return self.ok + self.failed + self.skipped
-
-
 def _counter(result, name: str) -> Optional[int]:
     from apache_beam.metrics.metric import MetricsFilter
 
@@ -217,118 +194,3 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,
         dead_letters=job.dead_letters if job else None,
     )
-
-
-def read_run_rows(manifest_root: str, run_id: str,
-                  storage_options: Optional[Dict] = None) -> list:
-    """Every manifest row of one run, as dicts (pyarrow over fsspec)."""
-    import pyarrow.parquet as pq
-
-    from compress_core.storage import get_filesystem
-    from transforms.manifest import MANIFEST_SCHEMA
-
-    fs, path = get_filesystem(manifest_prefix(manifest_root, run_id), storage_options)
-    files = sorted(f for f in fs.find(path) if f.endswith(".parquet"))
-    return [r for f in files
-            for r in pq.read_table(f, filesystem=fs, schema=MANIFEST_SCHEMA).to_pylist()]
-
-
-def summarize_manifest(manifest_root: str, run_id: str,
-                       storage_options: Optional[Dict] = None, rows=None) -> RunSummary:
-    """A :class:`RunSummary` computed from one run's manifest files."""
-    prefix = manifest_prefix(manifest_root, run_id)
-    if rows is None:
-        rows = read_run_rows(manifest_root, run_id, storage_options)
-    ok = [r for r in rows if r["status"] == "ok"]
-    errors: Dict[str, int] = {}
-    for r in rows:
-        if r["status"] == "error":
-            errors[r["error_type"]] = errors.get(r["error_type"], 0) + 1
-    ratios = [r["byte_ratio"] for r in ok if r["byte_ratio"] is not None]
-    return RunSummary(
-        run_id=run_id,
-        ok=len(ok),
-        failed=sum(errors.values()),
-        skipped=sum(1 for r in rows if r["status"] == "skipped"),
-        bytes_in=sum(r["input_bytes"] or 0 for r in ok),
-        bytes_out=sum(r["output_bytes"] or 0 for r in ok),
-        manifest=prefix,
-        mean_byte_ratio=(sum(ratios) / len(ratios)) if ratios else None,
-        error_types=errors,
-    )
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def format_summary(s: RunSummary) -> str:
-    """A few lines for a log or a terminal."""
-    lines = [f"run {s.run_id}: {s.total} images: {s.ok} ok, {s.failed} failed, {s.skipped} skipped"]
-    if s.ok:
-        saved = 1.0 - s.bytes_out / s.bytes_in if s.bytes_in else 0.0
-        line = (f"  bytes in {_size(s.bytes_in)} -> out {_size(s.bytes_out)} "
-                f"({saved:.0%} saved)")
-        if s.mean_byte_ratio is not None:
-            line += f"; mean byte ratio {s.mean_byte_ratio:.3f}"
-        lines.append(line)
-    if s.model_loads is not None:
-        lines.append(f"  model loads: {s.model_loads}")
-    if s.error_types:
-        lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
-    for label, value in (("outputs", s.output), ("manifest", s.manifest),
-                         ("dead letters", s.dead_letters if s.failed else None)):
-        if value:
-            lines.append(f"  {label}: {value}")
-    return "\n".join(lines)
-
-
-def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
-                   max_rows: int = 12) -> str:
-    """One screen about a finished run, from its manifest: totals, then a line per image.
-
-    Parameters
-    ----------
-    manifest_root : str
-        The manifest folder (``--manifest``).
-    run_id : str
-    storage_options : dict, optional
-    max_rows : int
-        Most image lines shown (errors first).
-    """
-    import os.path
-
-    rows = read_run_rows(manifest_root, run_id, storage_options)
-    s = summarize_manifest(manifest_root, run_id, storage_options, rows=rows)
-    ok = [r for r in rows if r["status"] == "ok"]
-    pixel = [r["pixel_ratio"] for r in ok if r["pixel_ratio"] is not None]
-    lines = [format_summary(s)]
-    if pixel:
-        lines.append(f"  mean pixel ratio {sum(pixel) / len(pixel):.3f}")
-    if ok:
-        lines.append(f"  outputs in: {os.path.dirname(os.path.commonprefix([r['output_uri'] for r in ok]))}")
-    order = {"error": 0, "ok": 1, "skipped": 2}
-    shown = sorted(rows, key=lambda r: (order.get(r["status"], 3), r["input_uri"]))[:max_rows]
-    if shown:
-        lines.append("")
-        lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} {'ratio':>5} {'ms':>6}")
-    for r in shown:
-        name = os.path.basename(r["input_uri"])[-28:]
-        if r["status"] == "error":
-            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: {(r['error_message'] or '')[:48]}")
-            continue
-        size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
-                if r["output_width"] else "")
-        nbytes = (f"{_size(r['input_bytes'])}->{_size(r['output_bytes'])}"
-                  if r["input_bytes"] is not None and r["output_bytes"] is not None else "")
-        ratio = f"{r['byte_ratio']:.2f}" if r["byte_ratio"] is not None else ""
-        ms = f"{r['total_ms']:.0f}" if r["total_ms"] is not None else ""
-        lines.append(f"  {name:<28} {r['status']:<8} {size:<19} {nbytes:<19} {ratio:>5} {ms:>6}")
-    if len(rows) > len(shown):
-        lines.append(f"  ... and {len(rows) - len(shown)} more (see the manifest)")
-    return "\n".join(lines)

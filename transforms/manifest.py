@@ -14,10 +14,11 @@ not Beam: the report (``python -m pipeline.report``) reads manifests with it.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from typing import Any, Dict, Mapping, Optional
 
 import pyarrow as pa
+
+from compress_core.request import canonical_json
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -102,9 +103,8 @@ MANIFEST_SCHEMA = pa.schema(
 MAX_ERROR_MESSAGE = 2000
 
 
-def params_json(params: Mapping[str, Any]) -> str:
-    """Canonical JSON of the compress parameters (sorted keys, no spaces): stable across runs."""
-    return json.dumps(dict(params), sort_keys=True, separators=(",", ":"), default=str)
+#: Canonical JSON of the compress parameters (sorted keys, no spaces): stable across runs.
+params_json = canonical_json
 
 
 def _now() -> _dt.datetime:

@@ -343,3 +343,50 @@ def test_manifest_on_s3(two_runs, tmp_path, s3_bucket, s3_storage_options, capsy
     assert _embedded(fs.cat(f"{s3_bucket}/reports/r.html").decode()) == data
     status, _, err = _run_main([uri + "_missing", "--storage_options", opts, "--json"], capsys)
     assert status == 2 and "manifest folder not found" in err
+
+
+# --------------------------------------------------------------------------- no Beam
+def test_the_report_command_does_not_import_beam(two_runs):
+    """``python -m pipeline.report`` reads manifests with pyarrow alone: Beam (and its
+    'apitools not found' warning) stays out of the process."""
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['pipeline.report', {str(two_runs)!r}, '--json']\n"
+            "try:\n    runpy.run_module('pipeline.report', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+            "print('BEAM' if any(m.split('.')[0] == 'apache_beam' for m in sys.modules) "
+            "else 'NO BEAM')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("NO BEAM") and "apitools" not in proc.stderr
+    assert json.loads(proc.stdout.rsplit("NO BEAM", 1)[0])["totals"]["images"] == 400
+
+
+# --------------------------------------------------------------------------- run summary
+def test_run_summary_from_the_manifest(two_runs):
+    want = independent_totals(two_runs, "night-2")
+    s = report.summarize_manifest(str(two_runs), "night-2")
+    assert (s.ok, s.failed, s.skipped, s.bytes_in, s.bytes_out) == (
+        want["ok"], want["error"], want["skipped"], want["bytes_in"], want["bytes_out"])
+    assert s.mean_byte_ratio == pytest.approx(want["mean_byte_ratio"], rel=1e-12)
+    files = glob.glob(os.path.join(two_runs, "run_id=night-2", "*.parquet"))
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    errors = {}
+    for r in rows:
+        if r["status"] == "error":
+            errors[r["error_type"]] = errors.get(r["error_type"], 0) + 1
+    assert s.error_types == errors and sum(errors.values()) == s.failed
+    assert s.manifest == f"{two_runs}/run_id=night-2"
+    text = report.format_summary(s)
+    assert text.splitlines()[0] == (f"run night-2: {len(rows)} images: {s.ok} ok, "
+                                    f"{s.failed} failed, {s.skipped} skipped")
+    assert "failures: ImageDecodeError x" in text
+
+
+def test_summary_report_lists_errors_first(two_runs):
+    text = report.summary_report(str(two_runs), "night-1", max_rows=5)
+    lines = text.splitlines()
+    listed = lines[lines.index(next(l for l in lines if l.strip().startswith("input"))) + 1:]
+    assert [l.split()[1] for l in listed[:5]] == ["error"] * 5
+    assert listed[-1].startswith("  ... and 225 more")
+    assert "mean pixel ratio" in text and "outputs in: /photos/night-1" in text

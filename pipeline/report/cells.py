@@ -1,0 +1,133 @@
+"""Numbers as table cells, shared by the HTML and Markdown renderings."""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Dict, List
+
+from .stats import Report
+
+__all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "CONFIG_HEAD",
+           "config_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
+           "TIME_HEAD", "time_rows", "DEFINITIONS", "json_default"]
+
+
+def fmt_bytes(n) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # pragma: no cover
+
+
+def fmt_num(v, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:.{digits}f}"
+
+
+def fmt_pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def fmt_delta(v, base, pct=False) -> str:
+    if v is None or base is None:
+        return ""
+    d = v - base
+    if pct:
+        return f"{100 * d:+.1f} pt"
+    if isinstance(v, int) and isinstance(base, int):
+        return f"{d:+,}"
+    return f"{d:+.3f}"
+
+
+def totals_rows(t: Dict[str, Any]) -> List[tuple]:
+    return [
+        ("images", fmt_num(t["images"])),
+        ("ok / error / skipped", f"{t['ok']:,} / {t['error']:,} / {t['skipped']:,}"),
+        ("bytes in (ok images)", f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),
+        ("bytes out (ok images)", f"{fmt_bytes(t['bytes_out'])} ({t['bytes_out']:,} B)"),
+        ("bytes saved", f"{fmt_bytes(t['bytes_saved'])} ({fmt_pct(t['saved_fraction'])})"),
+        ("byte ratio: mean / median", f"{fmt_num(t['mean_byte_ratio'])} / {fmt_num(t['median_byte_ratio'])}"),
+        ("pixel ratio: mean / median", f"{fmt_num(t['mean_pixel_ratio'])} / {fmt_num(t['median_pixel_ratio'])}"),
+        ("retained energy ratio: mean", fmt_num(t["mean_retained_energy_ratio"])),
+        ("time per ok image: median", f"{fmt_num(t['median_total_ms'], 1)} ms"),
+        ("processed", f"{t['first_processed_at'] or '–'} … {t['last_processed_at'] or '–'}"),
+    ]
+
+
+CONFIG_HEAD = ["method", "energy", "model", "images", "ok", "error", "skipped", "bytes in",
+                "bytes out", "saved", "mean byte ratio", "mean pixel ratio",
+                "mean retained energy", "mean ms"]
+
+
+def config_cells(r) -> List[str]:
+    return [r["method"] or "–", r["energy"] or "–", r["model"] or "–", fmt_num(r["images"]),
+            fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]), fmt_bytes(r["bytes_in"]),
+            fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]), fmt_num(r["mean_byte_ratio"]),
+            fmt_num(r["mean_pixel_ratio"]), fmt_num(r["mean_retained_energy_ratio"]),
+            fmt_num(r["mean_total_ms"], 1)]
+
+
+RUN_HEAD = ["run", "images", "ok", "error", "skipped", "bytes in", "bytes out", "saved",
+             "mean byte ratio", "median byte ratio", "mean pixel ratio", "median ms",
+             "first processed"]
+
+
+def run_cells(r) -> List[str]:
+    return [r["run_id"], fmt_num(r["images"]), fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]),
+            fmt_bytes(r["bytes_in"]), fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]),
+            fmt_num(r["mean_byte_ratio"]), fmt_num(r["median_byte_ratio"]),
+            fmt_num(r["mean_pixel_ratio"]), fmt_num(r["median_total_ms"], 1),
+            r["first_processed_at"] or "–"]
+
+
+def delta_cells(r, base) -> List[str]:
+    def rate(x):
+        return x["error"] / x["images"] if x["images"] else None
+
+    return [f"Δ {r['run_id']} vs {base['run_id']}", fmt_delta(r["images"], base["images"]),
+            fmt_delta(r["ok"], base["ok"]), fmt_delta(r["error"], base["error"]),
+            fmt_delta(r["skipped"], base["skipped"]), fmt_delta(r["bytes_in"], base["bytes_in"]),
+            fmt_delta(r["bytes_out"], base["bytes_out"]),
+            fmt_delta(r["saved_fraction"], base["saved_fraction"], pct=True),
+            fmt_delta(r["mean_byte_ratio"], base["mean_byte_ratio"]),
+            fmt_delta(r["median_byte_ratio"], base["median_byte_ratio"]),
+            fmt_delta(r["mean_pixel_ratio"], base["mean_pixel_ratio"]),
+            fmt_delta(r["median_total_ms"], base["median_total_ms"]),
+            f"error rate {fmt_delta(rate(r), rate(base), pct=True)}".strip()]
+
+
+TOP_HEAD = ["input", "run", "status", "bytes in", "bytes out", "byte ratio", "decode ms",
+             "energy ms", "resize ms", "encode ms", "total ms"]
+
+
+def top_cells(r) -> List[str]:
+    return [r["input_uri"], r["run_id"], r["status"], fmt_bytes(r["input_bytes"]),
+            fmt_bytes(r["output_bytes"]), fmt_num(r["byte_ratio"]), fmt_num(r["decode_ms"], 1),
+            fmt_num(r["energy_ms"], 1), fmt_num(r["resize_ms"], 1), fmt_num(r["encode_ms"], 1),
+            fmt_num(r["total_ms"], 1)]
+
+
+def time_rows(rep: Report) -> List[List[str]]:
+    q, s = rep.time_quantiles, rep.stage_ms
+    return [["per ok image, ms", fmt_num(q["p50"], 1), fmt_num(q["p90"], 1), fmt_num(q["p99"], 1),
+             fmt_num(q["max"], 1), fmt_num(s["decode_ms"], 1), fmt_num(s["energy_ms"], 1),
+             fmt_num(s["resize_ms"], 1), fmt_num(s["encode_ms"], 1), fmt_num(s["total_ms"], 1)]]
+
+
+TIME_HEAD = ["", "p50", "p90", "p99", "max", "mean decode", "mean energy", "mean resize",
+              "mean encode", "mean total"]
+
+DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the run wrote); "
+                "byte ratio = output bytes / input bytes (lower is better); skipped rows "
+                "(outputs that already existed) and errors are counted, not measured.")
+
+
+def json_default(o):
+    if isinstance(o, (_dt.datetime, _dt.date)):
+        return o.isoformat()
+    raise TypeError(type(o).__name__)

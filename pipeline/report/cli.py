@@ -1,0 +1,86 @@
+"""``python -m pipeline.report``: the command line and writing a report to any fsspec URI."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import posixpath
+import sys
+from typing import Optional, Sequence
+
+from .cells import json_default
+from .html_page import render_html
+from .markdown_page import render_markdown
+from .reading import ManifestError, load_manifest
+from .stats import Report, build_report
+
+__all__ = ["main", "write_report"]
+
+logger = logging.getLogger("pipeline.report")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline.report",
+        description="Report over the batch job's Parquet manifests: totals, tables per "
+                    "method/energy/model, plots, errors and a comparison of runs.")
+    p.add_argument("manifest", metavar="MANIFEST_URI",
+                   help="the manifest folder (--manifest of the job, default <output>/_manifest); "
+                        "any fsspec URI")
+    p.add_argument("--run", dest="runs", action="extend", nargs="+", default=[],
+                   metavar="RUN_ID", help="runs to report (repeatable; default: every run)")
+    p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
+                                          "with --json alone, none is written)")
+    p.add_argument("--format", choices=("html", "md"), default=None,
+                   help="html (one self-contained file) or md (Markdown + PNGs in "
+                        "<name>_files/); default from -o's suffix, else html")
+    p.add_argument("--json", action="store_true", help="print the totals as JSON on stdout")
+    p.add_argument("--storage_options", type=json.loads, default=None, metavar="JSON",
+                   help="fsspec options per protocol, e.g. '{\"s3\": {\"anon\": true}}'")
+    return p
+
+
+def write_report(rep: Report, output: str, fmt: str, storage_options=None) -> str:
+    """Write ``rep`` to ``output`` (any fsspec URI) as ``fmt``; returns ``output``."""
+    from compress_core.storage import get_filesystem
+
+    fs, path = get_filesystem(output, storage_options)
+    parent = posixpath.dirname(path)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    if fmt == "html":
+        with fs.open(path, "w", encoding="utf-8") as f:
+            f.write(render_html(rep))
+        return output
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    image_dir = f"{stem}_files"
+    text, images = render_markdown(rep, image_dir)
+    folder = posixpath.join(parent, image_dir) if parent else image_dir
+    fs.makedirs(folder, exist_ok=True)
+    for name, data in images.items():
+        with fs.open(posixpath.join(folder, name), "wb") as f:
+            f.write(data)
+    with fs.open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return output
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line; returns the exit status (2 for a missing manifest or run)."""
+    args = _parser().parse_args(argv)
+    fmt = args.format or ("md" if (args.output or "").lower().endswith(".md") else "html")
+    try:
+        table = load_manifest(args.manifest, args.runs, args.storage_options)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rep = build_report(table, manifest=args.manifest, runs=args.runs or None)
+    output = args.output or (None if args.json else f"report.{fmt}")
+    if output:
+        write_report(rep, output, fmt, args.storage_options)
+        logger.info("report written to %s", output)
+        if not args.json:
+            print(output)
+    if args.json:
+        print(json.dumps(rep.json_totals(), indent=2, default=json_default))
+    return 0

@@ -1,0 +1,85 @@
+"""The report as Markdown, with its plots as PNG files."""
+from __future__ import annotations
+
+from typing import List
+
+from . import plots
+from .cells import (
+    CONFIG_HEAD,
+    DEFINITIONS,
+    RUN_HEAD,
+    TIME_HEAD,
+    TOP_HEAD,
+    config_cells,
+    delta_cells,
+    run_cells,
+    time_rows,
+    top_cells,
+    totals_rows,
+)
+from .stats import Report
+
+__all__ = ["render_markdown"]
+
+
+def _md_cell(s) -> str:
+    s = "" if s is None else str(s)
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _md_table(head: List[str], rows: List[List[str]]) -> str:
+    out = ["| " + " | ".join(_md_cell(h) or " " for h in head) + " |",
+           "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def render_markdown(rep: Report, image_dir: str) -> tuple:
+    """The report as Markdown plus its PNG plots.
+
+    Returns
+    -------
+    (str, dict)
+        The Markdown text (images linked as ``<image_dir>/<name>.png``) and
+        ``{file name: PNG bytes}``.
+    """
+    import io
+
+    t = rep.totals
+    lines = ["# Semantic Compress: manifest report", "",
+             f"Manifest `{rep.manifest}` · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
+             f"generated {rep.generated_at}", "", "## Totals", "",
+             _md_table(["measure", "value"], [list(r) for r in totals_rows(t)]), "",
+             DEFINITIONS, ""]
+    if len(rep.by_run) > 1:
+        base = rep.by_run[0]
+        rows = [run_cells(r) for r in rep.by_run] + [delta_cells(r, base)
+                                                      for r in rep.by_run[1:]]
+        lines += ["## Runs compared", "", f"Differences are against the first run, "
+                  f"{base['run_id']}.", "", _md_table(RUN_HEAD, rows), ""]
+    lines += ["## By method, energy and model", "",
+              _md_table(CONFIG_HEAD, [config_cells(r) for r in rep.by_config]), "",
+              "## Distributions", ""]
+    images = {}
+    for key in ("byte_ratio", "retained_energy", "energy_vs_ratio", "total_ms"):
+        buf = io.BytesIO()
+        plots.to_png(rep.plots[key], buf)
+        images[f"{key}.png"] = buf.getvalue()
+        lines.append(f"![{rep.plots[key].title}]({image_dir}/{key}.png)")
+        lines.append("")
+    lines += ["## Processing time", "", _md_table(TIME_HEAD, time_rows(rep)), "",
+              f"### Slowest {len(rep.slowest)} images", "",
+              _md_table(TOP_HEAD, [top_cells(r) for r in rep.slowest]) if rep.slowest
+              else "No timings.", "",
+              "### Highest byte ratios (compressed least) among ok images", "",
+              _md_table(TOP_HEAD, [top_cells(r) for r in rep.worst_ratio])
+              if rep.worst_ratio else "No ok images.", "", "## Errors", ""]
+    if rep.errors:
+        rows = [[e["error_type"], f"{e['count']:,}",
+                 "; ".join(f"{x['input_uri']}: {(x['error_message'] or '')[:200]}"
+                           for x in e["examples"])] for e in rep.errors]
+        lines.append(_md_table(["error type", "rows", "examples (input: message)"], rows))
+    else:
+        lines.append("No errors.")
+    lines.append("")
+    return "\n".join(lines), images

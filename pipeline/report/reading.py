@@ -1,0 +1,111 @@
+"""Reading the manifests: run partitions and the report's columns, with pyarrow.dataset.
+
+No Beam import: the schema comes from :mod:`transforms.manifest` (pyarrow only).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Dict, List, Optional, Sequence
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from transforms.manifest import MANIFEST_SCHEMA
+
+__all__ = ["ManifestError", "COLUMNS", "list_runs", "load_manifest"]
+
+#: Manifest columns the report reads (the rest are never loaded).
+COLUMNS = [
+    "schema_version", "run_id", "input_uri", "status", "error_type", "error_message",
+    "input_bytes", "output_bytes", "pixel_ratio", "byte_ratio", "method", "energy", "model",
+    "energy_mean", "retained_energy_ratio", "decode_ms", "energy_ms", "resize_ms", "encode_ms",
+    "total_ms", "processed_at",
+]
+
+
+class ManifestError(Exception):
+    """The manifest folder or a requested run is missing (the command exits with status 2)."""
+
+
+def _filesystem(uri: str, storage_options: Optional[Dict] = None):
+    from fsspec.implementations.local import LocalFileSystem
+
+    from compress_core.storage import get_filesystem
+
+    fs, path = get_filesystem(uri, storage_options)
+    try:
+        fs.invalidate_cache()
+    except Exception:  # pragma: no cover - not every file system caches
+        pass
+    return fs, path.rstrip("/") or path, isinstance(fs, LocalFileSystem)
+
+
+def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
+    """The run ids with a partition (``run_id=<id>/``) under the manifest folder ``uri``.
+
+    Raises
+    ------
+    ManifestError
+        If ``uri`` is not an existing folder.
+    """
+    fs, path, _ = _filesystem(uri, storage_options)
+    if not fs.isdir(path):
+        raise ManifestError(f"manifest folder not found: {uri}")
+    runs = []
+    for entry in fs.ls(path, detail=True):
+        name = posixpath.basename(entry["name"].rstrip("/"))
+        if entry.get("type") == "directory" and name.startswith("run_id="):
+            runs.append(name[len("run_id="):])
+    return sorted(runs)
+
+
+def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
+                  storage_options: Optional[Dict] = None,
+                  columns: Optional[Sequence[str]] = None) -> pa.Table:
+    """Read the report's columns of a manifest (every run, or ``runs``) with pyarrow.dataset.
+
+    Parameters
+    ----------
+    uri : str
+        The manifest folder (any fsspec URI).
+    runs : sequence of str, optional
+        Run ids to keep; all runs when empty or None.
+    storage_options : dict, optional
+        ``{protocol: {fsspec kwarg: value}}`` as for the pipeline's ``--storage_options``.
+    columns : sequence of str, optional
+        Manifest columns to read (default :data:`COLUMNS`).
+
+    Returns
+    -------
+    pyarrow.Table
+        Those columns (missing ones in older files read as nulls).
+
+    Raises
+    ------
+    ManifestError
+        If the folder is missing, holds no run, or a requested run is not in it (the message
+        lists the available runs).
+    """
+    available = list_runs(uri, storage_options)
+    if not available:
+        raise ManifestError(f"no runs in manifest folder {uri} (expected run_id=<id>/ folders)")
+    wanted = list(dict.fromkeys(runs or []))
+    unknown = [r for r in wanted if r not in available]
+    if unknown:
+        raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {uri}; "
+                            f"available runs: {', '.join(available)}")
+    fs, path, local = _filesystem(uri, storage_options)
+    if local:  # pyarrow's own local file system reads faster than through fsspec
+        import pyarrow.fs as pafs
+
+        fs, path = pafs.LocalFileSystem(), os.path.abspath(path)
+    columns = list(columns or COLUMNS)
+    if "run_id" not in columns:
+        columns.append("run_id")
+    schema = pa.schema([MANIFEST_SCHEMA.field(c) for c in columns])
+    partitioning = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
+    dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning,
+                         schema=schema)
+    flt = ds.field("run_id").isin(wanted) if wanted else None
+    return dataset.to_table(columns=columns, filter=flt)

@@ -1,0 +1,237 @@
+"""The report's numbers: totals, groups, errors, extremes and plots, computed with pyarrow
+compute kernels and NumPy over the columns (no per-row Python loops)."""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import plots
+
+__all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
+           "SCATTER_POINTS"]
+
+#: Rows listed in the "slowest" / "worst ratio" tables; example URIs per error type.
+TOP_N = 10
+EXAMPLES = 3
+MAX_ERROR_TYPES = 30
+#: Points drawn in the scatter plot (a random sample beyond that, seed 0).
+SCATTER_POINTS = 2000
+
+
+def _py(scalar):
+    v = scalar.as_py() if isinstance(scalar, pa.Scalar) else scalar
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _median(values) -> Optional[float]:
+    values = pc.drop_null(values)
+    if len(values) == 0:
+        return None
+    return _py(pc.quantile(values, q=0.5, interpolation="linear")[0])
+
+
+def _mean(values) -> Optional[float]:
+    return _py(pc.mean(values)) if pc.count(values).as_py() else None
+
+
+def totals(table: pa.Table) -> Dict[str, Any]:
+    """The headline numbers of ``table`` (see the module docstring for the definitions)."""
+    status = table["status"]
+    counts = {d["values"]: d["counts"] for d in pc.value_counts(status).to_pylist()}
+    ok = table.filter(pc.equal(status, "ok"))
+    bytes_in = _py(pc.sum(ok["input_bytes"])) or 0
+    bytes_out = _py(pc.sum(ok["output_bytes"])) or 0
+    when = table["processed_at"]
+    first, last = pc.min(when).as_py(), pc.max(when).as_py()
+    return {
+        "images": table.num_rows,
+        "ok": counts.get("ok", 0),
+        "error": counts.get("error", 0),
+        "skipped": counts.get("skipped", 0),
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "bytes_saved": bytes_in - bytes_out,
+        "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None,
+        "mean_byte_ratio": _mean(ok["byte_ratio"]),
+        "median_byte_ratio": _median(ok["byte_ratio"]),
+        "mean_pixel_ratio": _mean(ok["pixel_ratio"]),
+        "median_pixel_ratio": _median(ok["pixel_ratio"]),
+        "mean_retained_energy_ratio": _mean(ok["retained_energy_ratio"]),
+        "median_total_ms": _median(ok["total_ms"]),
+        "first_processed_at": first.isoformat() if first else None,
+        "last_processed_at": last.isoformat() if last else None,
+    }
+
+
+def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
+    """Counts, bytes and mean ratios per distinct ``keys`` (ok-only measures on ok rows)."""
+    status = table["status"]
+    ok = pc.fill_null(pc.equal(status, "ok"), False)
+    null_f = pa.scalar(None, pa.float64())
+    null_i = pa.scalar(None, pa.int64())
+    work = pa.table({
+        **{k: table[k] for k in keys},
+        "n": pc.cast(pc.is_valid(status), pa.int64()),
+        "is_ok": pc.cast(ok, pa.int64()),
+        "is_error": pc.cast(pc.fill_null(pc.equal(status, "error"), False), pa.int64()),
+        "is_skipped": pc.cast(pc.fill_null(pc.equal(status, "skipped"), False), pa.int64()),
+        "in": pc.if_else(ok, table["input_bytes"], null_i),
+        "out": pc.if_else(ok, table["output_bytes"], null_i),
+        "byte_ratio": pc.if_else(ok, table["byte_ratio"], null_f),
+        "pixel_ratio": pc.if_else(ok, table["pixel_ratio"], null_f),
+        "retained": pc.if_else(ok, table["retained_energy_ratio"], null_f),
+        "ms": pc.if_else(ok, table["total_ms"], null_f),
+    })
+    agg = work.group_by(keys, use_threads=False).aggregate([
+        ("n", "sum"), ("is_ok", "sum"), ("is_error", "sum"), ("is_skipped", "sum"),
+        ("in", "sum"), ("out", "sum"), ("byte_ratio", "mean"), ("pixel_ratio", "mean"),
+        ("retained", "mean"), ("ms", "mean"),
+    ])
+    rows = []
+    for r in agg.to_pylist():  # one row per group: a handful
+        bytes_in, bytes_out = r["in_sum"] or 0, r["out_sum"] or 0
+        rows.append({
+            **{k: r[k] for k in keys},
+            "images": r["n_sum"], "ok": r["is_ok_sum"], "error": r["is_error_sum"],
+            "skipped": r["is_skipped_sum"], "bytes_in": bytes_in, "bytes_out": bytes_out,
+            "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None,
+            "mean_byte_ratio": r["byte_ratio_mean"], "mean_pixel_ratio": r["pixel_ratio_mean"],
+            "mean_retained_energy_ratio": r["retained_mean"], "mean_total_ms": r["ms_mean"],
+        })
+    rows.sort(key=lambda r: (-r["images"], *[str(r[k]) for k in keys]))
+    return rows
+
+
+def _errors(table: pa.Table) -> List[Dict[str, Any]]:
+    err = table.filter(pc.fill_null(pc.equal(table["status"], "error"), False))
+    if err.num_rows == 0:
+        return []
+    etype = pc.fill_null(err["error_type"], "(none)")
+    err = err.set_column(err.schema.get_field_index("error_type"), "error_type", etype)
+    counts = err.group_by("error_type", use_threads=False).aggregate([("input_uri", "count")])
+    counts = counts.sort_by([("input_uri_count", "descending"), ("error_type", "ascending")])
+    out = []
+    for r in counts.slice(0, MAX_ERROR_TYPES).to_pylist():
+        ex = err.filter(pc.equal(err["error_type"], r["error_type"])).slice(0, EXAMPLES)
+        out.append({
+            "error_type": r["error_type"], "count": r["input_uri_count"],
+            "examples": [{"input_uri": u, "error_message": m, "run_id": run}
+                         for u, m, run in zip(ex["input_uri"].to_pylist(),
+                                              ex["error_message"].to_pylist(),
+                                              ex["run_id"].to_pylist())],
+        })
+    return out
+
+
+def _top(table: pa.Table, column: str, k: int = TOP_N) -> List[Dict[str, Any]]:
+    rows = table.filter(pc.is_valid(table[column]))
+    if rows.num_rows == 0:
+        return []
+    idx = pc.select_k_unstable(rows, k=min(k, rows.num_rows), sort_keys=[(column, "descending")])
+    keep = ["run_id", "input_uri", "status", "input_bytes", "output_bytes", "byte_ratio",
+            "pixel_ratio", "decode_ms", "energy_ms", "resize_ms", "encode_ms", "total_ms"]
+    top = rows.select(keep).take(idx).to_pylist()
+    return sorted(top, key=lambda r: -r[column])
+
+
+def _np(values) -> np.ndarray:
+    values = pc.drop_null(values)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.float64)
+    return values.to_numpy().astype(np.float64, copy=False)
+
+
+@dataclass
+class Report:
+    """Everything the report shows, as plain data (JSON-able except ``plots``)."""
+
+    manifest: str
+    runs: List[str]
+    totals: Dict[str, Any]
+    by_run: List[Dict[str, Any]]
+    by_config: List[Dict[str, Any]]
+    errors: List[Dict[str, Any]]
+    slowest: List[Dict[str, Any]]
+    worst_ratio: List[Dict[str, Any]]
+    time_quantiles: Dict[str, Optional[float]]
+    stage_ms: Dict[str, Optional[float]]
+    plots: Dict[str, Any] = field(default_factory=dict)
+    generated_at: str = ""
+
+    def json_totals(self) -> Dict[str, Any]:
+        """What ``--json`` prints: the totals, overall and per run."""
+        return {"manifest": self.manifest, "runs": self.runs, "totals": self.totals,
+                "by_run": {r["run_id"]: {k: v for k, v in r.items() if k != "run_id"}
+                           for r in self.by_run}}
+
+
+def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[str]] = None
+                 ) -> Report:
+    """Compute every number and plot of the report from manifest rows.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Manifest rows with (at least) the :data:`COLUMNS`.
+    manifest : str
+        The manifest URI (shown in the report).
+    runs : sequence of str, optional
+        Run order for the comparison (default: by first ``processed_at``, then id).
+    """
+    run_col = table["run_id"]
+    present = pc.unique(run_col).to_pylist()
+    if runs:
+        order = [r for r in runs if r in present] + sorted(r for r in present if r not in runs)
+    else:
+        starts = table.group_by("run_id", use_threads=False).aggregate(
+            [("processed_at", "min")]).to_pylist()
+        far = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
+        order = [r["run_id"] for r in sorted(
+            starts, key=lambda r: (r["processed_at_min"] or far, r["run_id"]))]
+    if runs:  # requested runs with no rows (an empty run) still get a line
+        order += [r for r in runs if r not in order]
+    by_run = []
+    for run in order:
+        t = totals(table.filter(pc.equal(run_col, run)))
+        by_run.append({"run_id": run, **t})
+
+    ok = table.filter(pc.fill_null(pc.equal(table["status"], "ok"), False))
+    ms = _np(ok["total_ms"])
+    qs = {f"p{int(q * 100)}": (float(np.quantile(ms, q)) if ms.size else None)
+          for q in (0.5, 0.9, 0.99)}
+    qs["max"] = float(ms.max()) if ms.size else None
+    stage = {c: _mean(ok[c]) for c in ("decode_ms", "energy_ms", "resize_ms", "encode_ms",
+                                       "total_ms")}
+
+    n_ok = ok.num_rows
+    both = ok.filter(pc.and_(pc.is_valid(ok["energy_mean"]), pc.is_valid(ok["byte_ratio"])))
+    xs, ys = _np(both["energy_mean"]), _np(both["byte_ratio"])
+    note = ""
+    if xs.size > SCATTER_POINTS:
+        pick = np.sort(np.random.default_rng(0).choice(xs.size, SCATTER_POINTS, replace=False))
+        xs, ys = xs[pick], ys[pick]
+        note = f"{SCATTER_POINTS:,} of {both.num_rows:,} images (random sample)"
+    figures = {
+        "byte_ratio": plots.histogram(_np(ok["byte_ratio"]), "Byte ratio (output / input bytes)",
+                                      "byte ratio", note=f"{n_ok:,} ok images"),
+        "retained_energy": plots.histogram(_np(ok["retained_energy_ratio"]),
+                                           "Retained energy ratio", "retained energy ratio"),
+        "energy_vs_ratio": plots.Scatter("Energy mean vs byte ratio", "energy mean",
+                                         "byte ratio", xs.tolist(), ys.tolist(), note=note),
+        "total_ms": plots.histogram(ms, "Processing time per image", "total ms", log_x=True),
+    }
+    return Report(
+        manifest=manifest, runs=order, totals=totals(table), by_run=by_run,
+        by_config=_group_table(table, ["method", "energy", "model"]),
+        errors=_errors(table), slowest=_top(table, "total_ms"),
+        worst_ratio=_top(ok, "byte_ratio"), time_quantiles=qs, stage_ms=stage, plots=figures,
+        generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+    )

@@ -1,0 +1,145 @@
+"""One run in a few lines (the job's log, ``./run_local.sh``), from Beam's metrics or from the
+run's manifest read with pyarrow."""
+from __future__ import annotations
+
+import os.path
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.manifest import manifest_prefix
+
+from .cells import fmt_bytes
+from .reading import load_manifest
+from .stats import totals
+
+__all__ = ["RunSummary", "summarize_manifest", "format_summary", "summary_report"]
+
+#: Columns the summary reads besides the report's.
+_LISTED = ["run_id", "input_uri", "status", "error_type", "error_message", "output_uri",
+           "input_width", "input_height", "output_width", "output_height", "input_bytes",
+           "output_bytes", "byte_ratio", "pixel_ratio", "total_ms", "retained_energy_ratio",
+           "processed_at"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Counts of one run (from Beam metrics or from the manifest)."""
+
+    run_id: str
+    ok: int
+    failed: int
+    skipped: int
+    bytes_in: int
+    bytes_out: int
+    model_loads: Optional[int] = None
+    output: Optional[str] = None
+    manifest: Optional[str] = None
+    dead_letters: Optional[str] = None
+    mean_byte_ratio: Optional[float] = None
+    error_types: Optional[Dict[str, int]] = None
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed + self.skipped
+
+
+def _read_run(manifest_root: str, run_id: str, storage_options: Optional[Dict]) -> pa.Table:
+    return load_manifest(manifest_root, [run_id], storage_options, columns=_LISTED)
+
+
+def summarize_manifest(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
+                       table: Optional[pa.Table] = None) -> RunSummary:
+    """A :class:`RunSummary` computed from one run's manifest files (or from ``table``, its
+    rows as read by :func:`~pipeline.report.load_manifest`)."""
+    if table is None:
+        table = _read_run(manifest_root, run_id, storage_options)
+    t = totals(table)
+    errors = table.filter(pc.fill_null(pc.equal(table["status"], "error"), False))
+    counts = {d["values"]: d["counts"]
+              for d in pc.value_counts(pc.fill_null(errors["error_type"], "(none)")).to_pylist()}
+    return RunSummary(
+        run_id=run_id, ok=t["ok"], failed=t["error"], skipped=t["skipped"],
+        bytes_in=t["bytes_in"], bytes_out=t["bytes_out"],
+        manifest=manifest_prefix(manifest_root, run_id),
+        mean_byte_ratio=t["mean_byte_ratio"], error_types=counts,
+    )
+
+
+def format_summary(s: RunSummary) -> str:
+    """A few lines for a log or a terminal."""
+    lines = [f"run {s.run_id}: {s.total} images: {s.ok} ok, {s.failed} failed, {s.skipped} skipped"]
+    if s.ok:
+        saved = 1.0 - s.bytes_out / s.bytes_in if s.bytes_in else 0.0
+        line = (f"  bytes in {fmt_bytes(s.bytes_in)} -> out {fmt_bytes(s.bytes_out)} "
+                f"({saved:.0%} saved)")
+        if s.mean_byte_ratio is not None:
+            line += f"; mean byte ratio {s.mean_byte_ratio:.3f}"
+        lines.append(line)
+    if s.model_loads is not None:
+        lines.append(f"  model loads: {s.model_loads}")
+    if s.error_types:
+        lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
+    for label, value in (("outputs", s.output), ("manifest", s.manifest),
+                         ("dead letters", s.dead_letters if s.failed else None)):
+        if value:
+            lines.append(f"  {label}: {value}")
+    return "\n".join(lines)
+
+
+def _first_rows(table: pa.Table, n: int) -> list:
+    """Up to ``n`` rows as dicts: errors first, then ok, then skipped, each by input URI."""
+    out = []
+    for status in ("error", "ok", "skipped"):
+        if len(out) >= n:
+            break
+        part = table.filter(pc.fill_null(pc.equal(table["status"], status), False))
+        part = part.sort_by("input_uri").slice(0, n - len(out))
+        out += part.to_pylist()
+    return out
+
+
+def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
+                   max_rows: int = 12) -> str:
+    """One screen about a finished run, from its manifest: totals, then a line per image.
+
+    Parameters
+    ----------
+    manifest_root : str
+        The manifest folder (``--manifest``).
+    run_id : str
+    storage_options : dict, optional
+    max_rows : int
+        Most image lines shown (errors first).
+    """
+    table = _read_run(manifest_root, run_id, storage_options)
+    s = summarize_manifest(manifest_root, run_id, table=table)
+    t = totals(table)
+    lines = [format_summary(s)]
+    if t["mean_pixel_ratio"] is not None:
+        lines.append(f"  mean pixel ratio {t['mean_pixel_ratio']:.3f}")
+    ok_uris = table.filter(pc.fill_null(pc.equal(table["status"], "ok"), False))["output_uri"]
+    if len(ok_uris):
+        common = os.path.commonprefix(pc.drop_null(ok_uris).to_pylist())
+        lines.append(f"  outputs in: {os.path.dirname(common)}")
+    shown = _first_rows(table, max_rows)
+    if shown:
+        lines.append("")
+        lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} {'ratio':>5} {'ms':>6}")
+    for r in shown:
+        name = os.path.basename(r["input_uri"])[-28:]
+        if r["status"] == "error":
+            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: {(r['error_message'] or '')[:48]}")
+            continue
+        size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
+                if r["output_width"] else "")
+        nbytes = (f"{fmt_bytes(r['input_bytes'])}->{fmt_bytes(r['output_bytes'])}"
+                  if r["input_bytes"] is not None and r["output_bytes"] is not None else "")
+        ratio = f"{r['byte_ratio']:.2f}" if r["byte_ratio"] is not None else ""
+        ms = f"{r['total_ms']:.0f}" if r["total_ms"] is not None else ""
+        lines.append(f"  {name:<28} {r['status']:<8} {size:<19} {nbytes:<19} {ratio:>5} {ms:>6}")
+    if table.num_rows > len(shown):
+        lines.append(f"  ... and {table.num_rows - len(shown)} more (see the manifest)")
+    return "\n".join(lines)
