@@ -252,8 +252,8 @@ class SemanticCompressor:
     ----------
     energy_function : EnergyFunction, optional
         Importance map. Default: :func:`compress_core.energy.default_energy` (see README).
-    quality_metric : {"perceptual", "psnr"}
-        How candidates that fit a byte budget are compared (SSIM on luma, or PSNR).
+    quality_metric : {"perceptual", "ssim", "psnr"}
+        How candidates that fit a byte budget are compared (SSIMULACRA2, SSIM on luma, or PSNR).
     energy_mode : {"backward", "forward"}
         Seam cost used by ``seam_carving`` and ``hybrid``.
     policy : HybridPolicy, optional

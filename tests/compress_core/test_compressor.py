@@ -619,7 +619,7 @@ def test_wrong_image_type(compressor):
     (dict(energy_function="gradient"), TypeError, "energy_function must be an EnergyFunction"),
     (dict(energy_function=lambda img: img), TypeError, "energy_function must be"),
     (dict(quality_metric="ssim2"), ValueError, "quality_metric must be one of 'perceptual', "
-                                               "'psnr'"),
+                                               "'ssim', 'psnr'"),
     (dict(energy_mode="sideways"), ValueError, "energy_mode must be one of 'backward', "
                                                "'forward'"),
     (dict(max_pixels=0), ValueError, "max_pixels"),

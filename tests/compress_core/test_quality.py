@@ -26,7 +26,8 @@ def jpeg_versions(chelsea):
 def test_identical_images_score_perfectly(chelsea):
     assert ssim(chelsea, chelsea) == pytest.approx(1.0)
     assert psnr(chelsea, chelsea) == float("inf")
-    assert score(chelsea, chelsea) == pytest.approx(1.0)
+    assert score(chelsea, chelsea) == pytest.approx(100.0, abs=1e-3)  # SSIMULACRA2
+    assert score(chelsea, chelsea, "ssim") == pytest.approx(1.0)
     assert score(chelsea, chelsea, "psnr") == float("inf")
 
 
@@ -48,7 +49,7 @@ def test_psnr_matches_scikit_image(chelsea, jpeg_versions):
 
 
 def test_scores_rise_with_encoder_quality(chelsea, jpeg_versions):
-    for metric in ("perceptual", "psnr"):
+    for metric in ("perceptual", "ssim", "psnr"):
         values = [score(jpeg_versions[q], chelsea, metric) for q in (5, 20, 50, 90)]
         assert values == sorted(values) and values[0] < values[-1], metric
 
@@ -65,10 +66,13 @@ def test_psnr_ignores_alpha():
 def test_score_resamples_a_smaller_candidate(chelsea):
     small = np.asarray(Image.fromarray(chelsea).resize((75, 50), Image.Resampling.LANCZOS))
     tiny = np.asarray(Image.fromarray(chelsea).resize((15, 10), Image.Resampling.LANCZOS))
-    s_small, s_tiny = score(small, chelsea), score(tiny, chelsea)
+    s_small, s_tiny = score(small, chelsea, "ssim"), score(tiny, chelsea, "ssim")
     assert 0.3 < s_tiny < s_small < 1.0
     rgba = np.dstack([small, np.full(small.shape[:2], 255, np.uint8)])
-    assert score(rgba, chelsea) == pytest.approx(s_small, abs=1e-6)
+    assert score(rgba, chelsea, "ssim") == pytest.approx(s_small, abs=1e-6)
+    p_small, p_tiny = score(small, chelsea), score(tiny, chelsea)
+    assert p_tiny < p_small < 100.0
+    assert score(rgba, chelsea) == pytest.approx(p_small, abs=1e-6)
 
 
 def test_noise_lowers_ssim_monotonically(chelsea):
@@ -82,12 +86,13 @@ def test_noise_lowers_ssim_monotonically(chelsea):
 
 
 def test_metric_names():
-    assert {m.value for m in QualityMetric} == {"perceptual", "psnr"}
+    assert {m.value for m in QualityMetric} == {"perceptual", "ssim", "psnr"}
     assert QualityMetric("psnr") is QualityMetric.PSNR
 
 
 def test_unknown_metric_lists_the_accepted_ones(chelsea):
-    with pytest.raises(ValueError, match=r"quality_metric must be one of 'perceptual', 'psnr'"):
+    with pytest.raises(ValueError, match=r"quality_metric must be one of 'perceptual', 'ssim', "
+                                         r"'psnr'"):
         score(chelsea, chelsea, "lpips")
 
 
