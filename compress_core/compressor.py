@@ -303,7 +303,8 @@ class SemanticCompressor:
                  max_pixels: Optional[int] = None, keep_mask=None,
                  remove_mask=None, max_seconds: Optional[float] = None,
                  max_stretch: Optional[float] = None,
-                 target_quality: Optional[float] = None) -> CompressionResult:
+                 target_quality: Optional[float] = None,
+                 photo_format: str = "jpeg") -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -328,8 +329,12 @@ class SemanticCompressor:
             tqdm progress bar for seam carving.
         target_width, target_height : int, optional
             Exact output size (one alone: see ``preserve_aspect``).
-        format : {"auto", "jpeg", "webp", "png", "avif"}
-            Output encoding; ``auto`` keeps the input's when possible (JPEG for ``method="jpeg"``).
+        format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
+            Output encoding; ``auto`` decides by content: photos get ``photo_format``, graphics
+            and images with alpha the smaller of PNG and lossless WebP (JPEG for
+            ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`.
+        photo_format : {"jpeg", "webp", "avif", "jxl"}
+            Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
         quality : int or "auto", optional
             Encoder quality, in the format's range (``compress_core.codec.QUALITY_RANGE``; with
             ``target_bytes``: the highest quality tried). ``"auto"``: the smallest encoding
@@ -383,7 +388,7 @@ class SemanticCompressor:
                      target_height=target_height, format=format, quality=quality,
                      max_pixels=max_pixels, keep_mask=keep_mask, remove_mask=remove_mask,
                      max_seconds=max_seconds, max_stretch=max_stretch,
-                     target_quality=target_quality)
+                     target_quality=target_quality, photo_format=photo_format)
         request = CompressRequest(energy_mode=self.energy_mode.value,
                                   quality_metric=self.quality_metric.value,
                                   **given)
@@ -403,7 +408,8 @@ class SemanticCompressor:
             if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
                 fmt = codec.resolve_format(ImageFormat.JPEG)
             else:
-                fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha)
+                fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha,
+                                           photo_format=request.photo_format)
             if quality is not None and quality != "auto":
                 codec.check_quality(fmt, quality)
 
@@ -425,9 +431,10 @@ class SemanticCompressor:
 
             if fmt_requested is ImageFormat.AUTO and method is not Method.JPEG:
                 fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
-                                           pixels=out)
+                                           pixels=out, photo_format=request.photo_format)
                 if fmt is ImageFormat.PNG and target_bytes is not None:
-                    fmt = codec.resolve_format("webp" if loaded.has_alpha else "jpeg")
+                    fmt = codec.resolve_format("webp" if loaded.has_alpha
+                                               else request.photo_format)
             if target_bytes is not None:
                 data, used_quality, out = self._encode_to_budget(
                     out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)

@@ -53,7 +53,9 @@ class CompressRequest:
     max_stretch : float, optional
         Largest uniform stretch the hybrid policy may apply to content (>= 1, finite); None:
         :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` (1.05).
-    format : {"auto", "jpeg", "webp", "png", "avif"}
+    format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
+    photo_format : {"jpeg", "webp", "avif", "jxl"}
+        The format ``format="auto"`` gives photos (graphics and alpha images are lossless).
     quality : int or "auto", optional
         Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
         ``"auto"``: the smallest encoding whose SSIMULACRA2 score reaches ``target_quality``.
@@ -93,6 +95,7 @@ class CompressRequest:
     keep_mask: Any = field(default=None, compare=False, repr=False)
     remove_mask: Any = field(default=None, compare=False, repr=False)
     format: str = ImageFormat.AUTO.value
+    photo_format: str = ImageFormat.JPEG.value
     quality: Union[int, str, None] = None
     target_quality: float = codec.DEFAULT_TARGET_QUALITY
     quality_metric: str = QualityMetric.PERCEPTUAL.value
@@ -103,6 +106,7 @@ class CompressRequest:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         put("method", parse_option(Method, self.method, "method").value)
         put("format", parse_option(ImageFormat, self.format, "format").value)
+        put("photo_format", _check_photo_format(self.photo_format))
         put("energy", parse_option(registry.EnergyName, self.energy, "energy").value)
         put("energy_mode", parse_option(EnergyMode, self.energy_mode, "energy_mode").value)
         put("quality_metric",
@@ -214,6 +218,15 @@ def _check_quality(quality, fmt: str):
                      f"got {quality!r}")
 
 
+def _check_photo_format(value) -> str:
+    """A lossy format for the photos of ``format="auto"``."""
+    fmt = parse_option(ImageFormat, value, "photo_format")
+    if fmt not in codec.LOSSY_FORMATS:
+        raise ValueError("photo_format must be one of "
+                         f"{', '.join(repr(f.value) for f in codec.LOSSY_FORMATS)}; got {value!r}")
+    return fmt.value
+
+
 def _check_model(energy: str, model) -> Optional[str]:
     """The backbone of a CNN energy (its default when None); None for the others."""
     if not registry.uses_model(energy):
@@ -314,8 +327,13 @@ OPTIONS: Tuple[Option, ...] = (
            batch=False, hashed=False, metavar="FILE"),
     Option("remove_mask", "mask", "image file: non-black pixels are removed first "
            "(method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
-    Option("format", "choice", "output encoding; auto keeps the input's where it can",
+    Option("format", "choice", "output encoding; auto decides by content: photos get "
+           "--photo-format, graphics and images with alpha the smaller of PNG and lossless WebP",
            _OUT, choices=_values(ImageFormat)),
+    Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
+           "readable everywhere)", _OUT, choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS),
+           applies=lambda r: r.format == ImageFormat.AUTO.value
+           and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
            + "), or auto (the smallest encoding reaching --target-quality); with a byte "

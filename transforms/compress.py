@@ -105,12 +105,13 @@ class CompressSettings(CompressRequest):
                 "params": self.params_json()}
 
 
-def candidate_extensions(relpath: str, fmt: str) -> Tuple[str, ...]:
+def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg") -> Tuple[str, ...]:
     """Suffixes the output can have, most likely first (the library's ``auto`` rule).
 
     The requested format's suffix; for ``auto`` (decided by content, known only after
-    decoding): ``.jpg`` for photos, then ``.png`` and ``.webp`` for graphics and images with
-    alpha (lossless, the smaller of the two). The real suffix comes from the encoded result.
+    decoding): ``photo_format``'s for photos, then ``.png`` and ``.webp`` for graphics and
+    images with alpha (lossless, the smaller of the two). The real suffix comes from the
+    encoded result.
     """
     from compress_core import codec
 
@@ -119,12 +120,13 @@ def candidate_extensions(relpath: str, fmt: str) -> Tuple[str, ...]:
     lossless = [codec.extension("png")]
     if "webp" in {f.value for f in codec.supported_formats()}:
         lossless.append(codec.extension("webp"))
-    return (codec.extension("jpeg"), *lossless)
+    photo = codec.extension(photo_format)
+    return (photo, *[e for e in lossless if e != photo])
 
 
-def expected_extension(relpath: str, fmt: str) -> str:
+def expected_extension(relpath: str, fmt: str, photo_format: str = "jpeg") -> str:
     """The most likely output suffix (see :func:`candidate_extensions`)."""
-    return candidate_extensions(relpath, fmt)[0]
+    return candidate_extensions(relpath, fmt, photo_format)[0]
 
 
 class PlannedImage(NamedTuple):
@@ -193,7 +195,8 @@ class _PlanOutput(beam.DoFn):
 
     def process(self, item: InputFile) -> Iterator:
         existing = None
-        for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format)):
+        for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format,
+                                                             self._settings.photo_format)):
             uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
             if i == 0:
                 out, out_ext = uri, ext

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: quality_score (SSIMULACRA2 reached by quality="auto"), stretch, faces
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
@@ -74,6 +74,7 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("model", pa.string()),
         pa.field("params", pa.string()),
         pa.field("quality", pa.int32()),
+        pa.field("quality_score", pa.float64()),
         pa.field("energy_mean", pa.float64()),
         pa.field("energy_std", pa.float64()),
         pa.field("energy_p50", pa.float64()),
@@ -213,6 +214,7 @@ def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: s
         pixel_ratio=_num(getattr(result, "pixel_ratio", None)),
         byte_ratio=ratio,
         quality=_num(getattr(result, "quality", None), int),
+        quality_score=_num((getattr(result, "operations", None) or {}).get("quality_score")),
         energy_mean=_num(stats.get("mean_energy")),
         energy_std=_num(stats.get("std_energy")),
         energy_p50=_num(stats.get("p50")),

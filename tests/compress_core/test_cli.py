@@ -428,6 +428,7 @@ CLI_EXAMPLES = {
     "keep_mask": (["--keep-mask", "mask.png"], "mask", []),
     "remove_mask": (["--remove-mask", "mask.png"], "mask", ["-m", "seam_carving"]),
     "format": (["--format", "webp"], "webp", []),
+    "photo_format": (["--photo-format", "avif"], "avif", []),
     "quality": (["--quality", "99"], 99, []),
     "target_quality": (["--target-quality", "80"], 80.0, []),
     "quality_metric": (["--quality-metric", "psnr"], "psnr", []),

@@ -694,3 +694,22 @@ def test_quality_auto_reaches_the_target_score_with_fewer_bytes_for_a_lower_targ
     assert isinstance(high.quality, int) and low.quality < high.quality
     assert low.compressed_bytes < high.compressed_bytes
     assert high.params["quality"] == "auto" and high.params["target_quality"] == 85.0
+
+
+def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compressor, chelsea):
+    from PIL import ImageDraw
+
+    assert _run(compressor, encode(chelsea, "PNG"), scale=0.5).format == "JPEG"
+    assert _run(compressor, chelsea, scale=0.5, photo_format="avif").format == "AVIF"
+    chart = Image.new("RGB", (180, 120), "white")
+    draw = ImageDraw.Draw(chart)
+    for i, colour in enumerate(["#1f77b4", "#ff7f0e", "#2ca02c"]):
+        draw.rectangle((20 + 50 * i, 110 - 30 * (i + 1), 55 + 50 * i, 110), fill=colour)
+    draw.text((10, 5), "chart", fill="black")
+    result = _run(compressor, encode(np.asarray(chart), "PNG"), scale=0.5,
+                  photo_format="avif")
+    assert result.format in ("PNG", "WEBP") and result.quality is None
+    np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), result.pixels)
+    with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
+                                         "'jxl'; got 'png'"):
+        _run(compressor, chelsea, scale=0.5, photo_format="png")

@@ -99,6 +99,7 @@ JOB_EXAMPLES = {
     "model": ("resnet18", "resnet18", []),
     "energy_mode": ("forward", "forward", []),
     "format": ("webp", "webp", []),
+    "photo_format": ("avif", "avif", []),
     "quality": ("99", 99, []),
     "target_quality": ("80", 80.0, []),
     "quality_metric": ("psnr", "psnr", []),

@@ -77,6 +77,8 @@ def test_candidate_extensions_cover_lossless_outputs_of_auto():
     assert tc.candidate_extensions("a.gif", "auto") == (".jpg", ".png", ".webp")
     assert tc.candidate_extensions("a.png", "auto") == (".jpg", ".png", ".webp")
     assert tc.candidate_extensions("a.gif", "png") == (".png",)
+    assert tc.candidate_extensions("a.png", "auto", "webp") == (".webp", ".png")
+    assert tc.candidate_extensions("a.png", "auto", "jxl") == (".jxl", ".png", ".webp")
 
 
 def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
@@ -93,6 +95,19 @@ def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
             assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-5:])),
                         equal_to([(status, ".webp")]))  # lossless WebP: smaller than PNG here
     assert os.listdir(tmp_path / "out") == [f"logo.{s.params_hash()}.webp"]
+
+
+def test_quality_auto_rows_record_the_quality_and_the_score_reached(tmp_path, sample_photos):
+    (tmp_path / "in").mkdir()
+    sample_photos["astronaut"].save(tmp_path / "in" / "astronaut.png")
+    s = tc.CompressSettings(**GRADIENT, quality="auto", target_quality=75)
+    item = InputFile(str(tmp_path / "in" / "astronaut.png"), "astronaut.png", None)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create([item]) | tc.CompressImages(s, str(tmp_path / "out"), "r")
+        assert_that(res["rows"] | beam.Map(
+            lambda r: (r["status"], r["output_format"], isinstance(r["quality"], int),
+                       r["quality_score"] is not None and r["quality_score"] >= 75)),
+            equal_to([("ok", "JPEG", True, True)]))
 
 
 # --------------------------------------------------------------------------- DoFns

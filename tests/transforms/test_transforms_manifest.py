@@ -10,8 +10,9 @@ from transforms import manifest
 # DESIGN.md section 5, in order.
 DESIGN_COLUMNS = """run_id, input_uri, output_uri, status, error_type, error_message, input_sha256,
 input_format, input_width, input_height, input_bytes, output_format, output_width, output_height,
-output_bytes, pixel_ratio, byte_ratio, method, energy, model, params, quality, energy_mean,
-energy_std, energy_p50, energy_p95, high_importance_ratio, retained_energy_ratio, stretch, faces,
+output_bytes, pixel_ratio, byte_ratio, method, energy, model, params, quality, quality_score,
+energy_mean, energy_std, energy_p50, energy_p95, high_importance_ratio, retained_energy_ratio,
+stretch, faces,
 seams_vertical, seams_horizontal, crop_box, decode_ms, energy_ms, resize_ms, encode_ms, total_ms,
 library_version, processed_at"""
 
@@ -23,7 +24,7 @@ def _fake_result(**over):
         energy_stats={"mean_energy": 0.2, "std_energy": 0.1, "p05": 0.0, "p50": 0.15,
                       "p95": 0.6, "high_importance_ratio": 0.05},
         retained_energy_ratio=0.9, seams={"vertical": 12, "horizontal": 3},
-        crop_box=(10, 0, 630, 480), stretch=1.04, operations={"faces": 2},
+        crop_box=(10, 0, 630, 480), stretch=1.04, operations={"faces": 2, "quality_score": 71.25},
         timings={"decode_ms": 1.0, "energy_ms": 2.0, "resize_ms": 3.0, "encode_ms": 4.0,
                  "total_ms": 10.0},
     )
@@ -57,6 +58,7 @@ def test_ok_row_maps_every_result_field():
     assert row["crop_box"] == {"left": 10, "top": 0, "right": 630, "bottom": 480}
     assert row["stretch"] == 1.04 and row["faces"] == 2
     assert row["total_ms"] == 10.0 and row["library_version"]
+    assert row["quality"] == 85 and row["quality_score"] == 71.25
     assert row["processed_at"].tzinfo is not None
     table = pa.Table.from_pylist([row], schema=manifest.MANIFEST_SCHEMA)
     assert table.num_rows == 1
@@ -64,9 +66,10 @@ def test_ok_row_maps_every_result_field():
 
 def test_ok_row_tolerates_missing_optional_fields():
     row = manifest.ok_row("r1", "a", "b", _fake_result(crop_box=None, energy_stats={}, seams={},
-                                                      quality=None), "00")
+                                                      quality=None, operations={}), "00")
     manifest.conform_row(row)
     assert row["crop_box"] is None and row["energy_mean"] is None and row["quality"] is None
+    assert row["quality_score"] is None  # a fixed quality: no score measured
 
 
 def test_error_and_skipped_rows_fit_the_schema():
