@@ -53,7 +53,7 @@ ENERGIES = {
     "deep lite0 cam_contrast": ("deep", {}),
     "deep lite0 cam": ("deep", {"aggregate_method": "cam"}),
     "deep lite0 weighted": ("deep", {"aggregate_method": "weighted"}),
-    "hybrid (default)": ("hybrid", {}),
+    "blend (deep + gradient + saliency)": ("blend", {}),
 }
 
 

@@ -18,6 +18,7 @@ _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 from ._version import __version__  # noqa: E402
 from .compressor import CompressionResult, FailedCompression, SemanticCompressor, compress_image
 from .energy import (  # DeepEnergyFunction: on first access (torch), see __getattr__
+    BlendEnergyFunction,
     EnergyFunction,
     GradientEnergyFunction,
     HybridEnergyFunction,
@@ -54,6 +55,7 @@ __all__ = [
     "GradientEnergyFunction",
     "SaliencyEnergyFunction",
     "DeepEnergyFunction",
+    "BlendEnergyFunction",
     "HybridEnergyFunction",
     "make_energy",
     "HybridPolicy",

@@ -60,7 +60,8 @@ def parse_option(enum_cls: Type[E], value, name: str) -> E:
     enum_cls : Enum subclass
         The accepted values.
     value : str or enum_cls
-        What the caller passed; case and ``-`` vs ``_`` are forgiven.
+        What the caller passed; case and ``-`` vs ``_`` are forgiven, and former names listed
+        by the enum's ``aliases()`` classmethod (if it has one) are accepted.
     name : str
         The parameter name, used in the error message.
 
@@ -76,9 +77,12 @@ def parse_option(enum_cls: Type[E], value, name: str) -> E:
     accepted = ", ".join(repr(m.value) for m in enum_cls)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, one of {accepted}; got {value!r}")
-    if isinstance(value, str):
-        key = value.strip().lower().replace("-", "_")
-        for member in enum_cls:
-            if member.value == key:
-                return member
-    raise ValueError(f"{name} must be one of {accepted}; got {value!r}")
+    key = value.strip().lower().replace("-", "_")
+    for member in enum_cls:
+        if member.value == key:
+            return member
+    aliases = enum_cls.aliases() if callable(getattr(enum_cls, "aliases", None)) else {}
+    if key in aliases:
+        return aliases[key]
+    also = "".join(f" (or {a!r}, an alias of {m.value!r})" for a, m in aliases.items())
+    raise ValueError(f"{name} must be one of {accepted}{also}; got {value!r}")

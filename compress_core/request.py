@@ -67,7 +67,8 @@ class CompressRequest:
         Time budget of one compression.
     keep_mask, remove_mask : array-like of bool, optional
         Per-image masks (checked against the image once it is decoded).
-    energy : {"gradient", "saliency", "deep", "hybrid"}
+    energy : {"gradient", "saliency", "deep", "blend"}
+        ``"hybrid"`` is accepted as the former name of ``"blend"``.
     model : str, optional
         CNN backbone of the CNN energies (their default when None); None for the others.
     energy_mode : {"backward", "forward"}
@@ -317,7 +318,7 @@ OPTIONS: Tuple[Option, ...] = (
            _HOW,
            applies=lambda r: r.method == Method.HYBRID.value),
     Option("energy", "choice", "importance map", _HOW, scope="engine",
-           choices=registry.energy_names, short=("-e",)),
+           choices=lambda: registry.energy_names(aliases=True), short=("-e",)),
     Option("model", "choice", "CNN backbone of the CNN energies (default "
            f"{registry.DEFAULT_BACKBONE}, embedded; the others need their weights)", _HOW,
            scope="engine", choices=lambda: registry.BACKBONE_NAMES),

@@ -6,7 +6,7 @@ start without loading torch (about 1.4 s).
 """
 from .base import CarvingTerms, EnergyFunction, normalize_map
 from .gradient import GradientEnergyFunction
-from .hybrid import HybridEnergyFunction
+from .blend import BlendEnergyFunction, HybridEnergyFunction
 from .registry import default_energy, energy_names, make_energy
 from .saliency import SaliencyEnergyFunction
 
@@ -17,6 +17,7 @@ __all__ = [
     "GradientEnergyFunction",
     "SaliencyEnergyFunction",
     "DeepEnergyFunction",
+    "BlendEnergyFunction",
     "HybridEnergyFunction",
     "make_energy",
     "default_energy",

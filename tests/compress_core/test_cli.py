@@ -160,12 +160,13 @@ def test_several_images_into_a_folder(work, capsys):
     assert size_of(work / "out" / "other_compressed.jpg") == (75, 50)  # a photo: lossy
 
 
-@pytest.mark.parametrize("energy", ["gradient", "saliency", "deep", "hybrid"])
+@pytest.mark.parametrize("energy", ["gradient", "saliency", "deep", "blend", "hybrid"])
 def test_every_energy(work, capsys, energy):
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", energy, "--json", "-q")
     assert code == 0, err
     record = json.loads(out)
-    assert record["energy"]["name"] == energy and record["output_size"] == [90, 60]
+    expected = {"hybrid": "blend"}.get(energy, energy)  # the blend's former name
+    assert record["energy"]["name"] == expected and record["output_size"] == [90, 60]
     if energy == "deep":
         assert record["energy"]["model_name"] == "efficientnet_lite0"
 
@@ -328,7 +329,7 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     (["photo.jpg", "--bogus"], "unrecognized arguments: --bogus"),
     (["photo.jpg", "-m", "shrink"], "argument -m/--method: invalid choice: 'shrink'"),
     (["photo.jpg", "-e", "magic"], "argument -e/--energy: invalid choice: 'magic' \\(choose "
-                                   "from 'gradient', 'saliency', 'deep', 'hybrid'\\)"),
+                                   "from 'gradient', 'saliency', 'deep', 'blend', 'hybrid'\\)"),
     (["photo.jpg", "-s", "half"], "argument -s/--scale: invalid float value: 'half'"),
     (["photo.jpg", "--width", "1.5"], "argument --width/--target-width: invalid int value"),
     (["photo.jpg", "--format", "gif"], "argument --format: invalid choice: 'gif'"),

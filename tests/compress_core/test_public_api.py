@@ -146,10 +146,11 @@ def test_options_accept_plain_strings():
 def test_make_energy_names():
     from semantic_compress import make_energy
 
-    for name in ("gradient", "saliency", "deep", "hybrid"):
+    for name in ("gradient", "saliency", "deep", "blend"):
         assert make_energy(name).describe()["name"] == name
+    assert make_energy("hybrid").describe()["name"] == "blend"  # the former name, an alias
     with pytest.raises(ValueError, match="energy must be one of 'gradient', 'saliency', 'deep', "
-                                         "'hybrid'"):
+                                         "'blend' \\(or 'hybrid', an alias of 'blend'\\)"):
         make_energy("sobel")
 
 

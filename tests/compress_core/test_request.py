@@ -43,7 +43,7 @@ def test_engine_options_are_the_compressor_s():
 
 @pytest.mark.parametrize("name, enum_values", [
     ("method", [m.value for m in Method]), ("format", [m.value for m in ImageFormat]),
-    ("energy", [m.value for m in registry.EnergyName]),
+    ("energy", [m.value for m in registry.EnergyName] + list(registry.EnergyName.aliases())),
     ("energy_mode", [m.value for m in EnergyMode]),
     ("quality_metric", [m.value for m in QualityMetric]),
     ("model", list(registry.BACKBONE_NAMES)),

@@ -45,7 +45,7 @@ def test_every_compress_option(tmp_path):
         "--quality_metric", "psnr"])
     s = job.settings
     assert s.params() == {
-        "method": "seam_carving", "energy": "hybrid", "model": "resnet18", "scale": None,
+        "method": "seam_carving", "energy": "blend", "model": "resnet18", "scale": None,
         "target_pixels": 1000, "max_dimension": 300, "target_bytes": 5000, "target_width": 200,
         "target_height": 100, "preserve_aspect": False, "format": "webp", "quality": 70,
         "max_pixels": 1000000, "energy_mode": "forward", "quality_metric": "psnr"}

@@ -3,6 +3,7 @@ import pytest
 
 import compress_core.energy as energy_pkg
 from compress_core.energy import (
+    BlendEnergyFunction,
     DeepEnergyFunction,
     GradientEnergyFunction,
     HybridEnergyFunction,
@@ -10,18 +11,21 @@ from compress_core.energy import (
     energy_names,
     make_energy,
 )
-from compress_core.energy.registry import DEFAULT_HYBRID_WEIGHTS
+from compress_core.energy.registry import DEFAULT_BLEND_WEIGHTS, DEFAULT_HYBRID_WEIGHTS
 
 
 def test_names():
-    assert energy_names() == ("gradient", "saliency", "deep", "hybrid")
+    assert energy_names() == ("gradient", "saliency", "deep", "blend")
+    assert energy_names(aliases=True) == ("gradient", "saliency", "deep", "blend", "hybrid")
+    assert DEFAULT_HYBRID_WEIGHTS is DEFAULT_BLEND_WEIGHTS
 
 
 @pytest.mark.parametrize("name,cls", [
     ("gradient", GradientEnergyFunction),
     ("saliency", SaliencyEnergyFunction),
     ("deep", DeepEnergyFunction),
-    ("hybrid", HybridEnergyFunction),
+    ("blend", BlendEnergyFunction),
+    ("hybrid", HybridEnergyFunction),  # the former name, an alias
     ("Deep", DeepEnergyFunction),
 ])
 def test_builds_each_energy(name, cls):
@@ -33,6 +37,7 @@ def test_unknown_name_lists_the_accepted_ones():
         make_energy("sobel")
     for name in energy_names():
         assert repr(name) in str(info.value)
+    assert "(or 'hybrid', an alias of 'blend')" in str(info.value)
 
 
 def test_model_and_deep_options():
@@ -56,7 +61,7 @@ def test_default_hybrid():
     assert isinstance(deep, DeepEnergyFunction) and deep.model_name == "efficientnet_lite0"
     assert isinstance(gradient, GradientEnergyFunction) and gradient.operator.value == "sobel"
     assert isinstance(saliency, SaliencyEnergyFunction) and saliency.method.value == "spectral"
-    assert fn.weights == pytest.approx(DEFAULT_HYBRID_WEIGHTS)
+    assert fn.weights == pytest.approx(DEFAULT_BLEND_WEIGHTS)
     assert fn.adaptive_weights is False
 
 
@@ -88,6 +93,6 @@ def test_default_energy():
 
 def test_package_exports():
     for name in ("EnergyFunction", "CarvingTerms", "normalize_map", "GradientEnergyFunction",
-                 "SaliencyEnergyFunction", "DeepEnergyFunction", "HybridEnergyFunction",
+                 "SaliencyEnergyFunction", "DeepEnergyFunction", "BlendEnergyFunction", "HybridEnergyFunction",
                  "make_energy", "default_energy", "energy_names", "available_backbones"):
         assert name in energy_pkg.__all__ and hasattr(energy_pkg, name)

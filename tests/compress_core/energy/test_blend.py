@@ -1,4 +1,5 @@
-"""HybridEnergyFunction: common scale, weights, adaptive rule, carving split."""
+"""BlendEnergyFunction (formerly HybridEnergyFunction): common scale, weights, adaptive rule,
+carving split."""
 import json
 import pickle
 import threading
@@ -7,15 +8,17 @@ import numpy as np
 import pytest
 
 from compress_core.energy import (
+    BlendEnergyFunction,
     DeepEnergyFunction,
     EnergyFunction,
     GradientEnergyFunction,
     HybridEnergyFunction,
     SaliencyEnergyFunction,
+    make_energy,
     normalize_map,
 )
 from compress_core.energy.base import ENERGY_UNIT
-from compress_core.energy.hybrid import concentration
+from compress_core.energy.blend import concentration
 
 from ._photos import BACKGROUNDS, REQUIRED_RATIO, contrast, photo
 
@@ -47,7 +50,7 @@ def image():
 
 def test_weighted_sum_of_normalised_maps(image):
     members = [GradientEnergyFunction(), SaliencyEnergyFunction("spectral")]
-    hybrid = HybridEnergyFunction(members, [3.0, 1.0])
+    hybrid = BlendEnergyFunction(members, [3.0, 1.0])
     expected = 0.75 * normalize_map(members[0](image)) + 0.25 * normalize_map(members[1](image))
     energy = hybrid(image)
     np.testing.assert_allclose(energy, expected, atol=1e-5)
@@ -63,13 +66,13 @@ def test_scale_of_a_member_does_not_matter(image):
         def compute(self, rgb):
             return super().compute(rgb) * 1000.0
 
-    a = HybridEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()])(image)
-    b = HybridEnergyFunction([Loud(), SaliencyEnergyFunction()])(image)
+    a = BlendEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()])(image)
+    b = BlendEnergyFunction([Loud(), SaliencyEnergyFunction()])(image)
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_default_weights_are_equal():
-    hybrid = HybridEnergyFunction([GradientEnergyFunction(), Constant(), Spot()])
+    hybrid = BlendEnergyFunction([GradientEnergyFunction(), Constant(), Spot()])
     assert hybrid.weights == pytest.approx((1 / 3, 1 / 3, 1 / 3))
 
 
@@ -89,7 +92,7 @@ def test_concentration():
 
 
 def test_adaptive_weights_favour_the_concentrated_map(image):
-    hybrid = HybridEnergyFunction([Constant(), Spot()], [0.5, 0.5], adaptive_weights=True)
+    hybrid = BlendEnergyFunction([Constant(), Spot()], [0.5, 0.5], adaptive_weights=True)
     energy = hybrid(image)
     flat, spot = hybrid.last_weights["constant"], hybrid.last_weights["spot"]
     assert spot > 0.9 and flat > 0  # the floor keeps the flat member in play
@@ -104,38 +107,38 @@ def test_adaptive_weights_favour_the_concentrated_map(image):
 
 
 def test_adaptive_keeps_configured_weights_as_priors(image):
-    hybrid = HybridEnergyFunction([Spot(), Spot()], [0.2, 0.8], adaptive_weights=True)
+    hybrid = BlendEnergyFunction([Spot(), Spot()], [0.2, 0.8], adaptive_weights=True)
     hybrid(image)
     assert list(hybrid.last_weights.values()) == pytest.approx([0.2, 0.8])
     assert list(hybrid.last_weights) == ["spot", "spot_2"]
 
 
 def test_weight_stats_before_any_image_and_with_duplicate_names():
-    hybrid = HybridEnergyFunction([Spot(), Spot(), Constant()])
+    hybrid = BlendEnergyFunction([Spot(), Spot(), Constant()])
     assert hybrid.weight_stats()["weights"] is None
     hybrid(np.zeros((16, 16, 3), np.uint8))
     assert set(hybrid.weight_stats()["weights"]) == {"spot", "spot_2", "constant"}
 
 
 def test_describe_is_stable_and_json(image):
-    hybrid = HybridEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()],
+    hybrid = BlendEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()],
                                   [0.4, 0.6], adaptive_weights=True)
     before = hybrid.describe()
     hybrid(image)
     assert hybrid.describe() == before
     assert before == {
-        "name": "hybrid",
+        "name": "blend",
         "energies": [{"name": "gradient", "operator": "sobel"},
                      {"name": "saliency", "method": "spectral"}],
         "weights": [0.4, 0.6],
         "adaptive_weights": True,
     }
     json.dumps(before)
-    assert repr(hybrid).startswith("HybridEnergyFunction([GradientEnergyFunction(")
+    assert repr(hybrid).startswith("BlendEnergyFunction([GradientEnergyFunction(")
 
 
 def test_compute_with_weights_for_shared_instances(image):
-    hybrid = HybridEnergyFunction([Constant(), Spot()], adaptive_weights=True)
+    hybrid = BlendEnergyFunction([Constant(), Spot()], adaptive_weights=True)
     energy, weights = hybrid.compute_with_weights(image)
     np.testing.assert_allclose(energy, hybrid(image), atol=1e-6)
     assert weights == hybrid.last_weights
@@ -146,7 +149,7 @@ def test_compute_with_weights_for_shared_instances(image):
 
 def test_sobel_member_goes_to_the_dynamic_term(image):
     gradient, saliency = GradientEnergyFunction(), SaliencyEnergyFunction()
-    hybrid = HybridEnergyFunction([gradient, saliency], [0.3, 0.7])
+    hybrid = BlendEnergyFunction([gradient, saliency], [0.3, 0.7])
     terms = hybrid.carving_terms(image)
     sobel = gradient(image)
     p = float(np.percentile(sobel, 99.5))
@@ -161,7 +164,7 @@ def test_sobel_member_goes_to_the_dynamic_term(image):
 
 
 def test_terms_from_map_reuses_the_members(image):
-    hybrid = HybridEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()], [0.3, 0.7])
+    hybrid = BlendEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()], [0.3, 0.7])
     direct = hybrid.carving_terms(image)
     energy = hybrid(image)
     reused = hybrid.terms_from_map(energy)
@@ -174,24 +177,24 @@ def test_terms_from_map_reuses_the_members(image):
 
 
 def test_terms_without_a_sobel_member(image):
-    terms = HybridEnergyFunction([SaliencyEnergyFunction(), Spot()]).carving_terms(image)
+    terms = BlendEnergyFunction([SaliencyEnergyFunction(), Spot()]).carving_terms(image)
     assert terms.gradient_weight == pytest.approx(0.15)
     assert terms.static.max() <= ENERGY_UNIT + 1e-3
 
 
 def test_terms_with_only_sobel(image):
-    terms = HybridEnergyFunction([GradientEnergyFunction()]).carving_terms(image)
+    terms = BlendEnergyFunction([GradientEnergyFunction()]).carving_terms(image)
     assert terms.static is None
     assert terms.gradient_weight > 0
 
 
 def test_scharr_member_stays_static(image):
-    terms = HybridEnergyFunction([GradientEnergyFunction("scharr")]).carving_terms(image)
+    terms = BlendEnergyFunction([GradientEnergyFunction("scharr")]).carving_terms(image)
     assert terms.static is not None and terms.gradient_weight == pytest.approx(0.15)
 
 
 def test_pickle_and_threads(image):
-    hybrid = HybridEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()])
+    hybrid = BlendEnergyFunction([GradientEnergyFunction(), SaliencyEnergyFunction()])
     clone = pickle.loads(pickle.dumps(hybrid))
     np.testing.assert_allclose(clone(image), hybrid(image), atol=1e-6)
     results = []
@@ -207,8 +210,6 @@ def test_pickle_and_threads(image):
 # -- semantic default blend ------------------------------------------------------------------
 
 def test_default_blend_keeps_subjects_on_top():
-    from compress_core.energy import make_energy
-
     hybrid = make_energy("hybrid")
     for name in ("astronaut", "coffee", "china"):
         energy = hybrid(photo(name))
@@ -232,16 +233,26 @@ def test_default_blend_keeps_subjects_on_top():
 ])
 def test_invalid_arguments(energies, weights, match):
     with pytest.raises(ValueError, match=match):
-        HybridEnergyFunction(energies, weights)
+        BlendEnergyFunction(energies, weights)
 
 
 def test_adaptive_must_be_a_bool():
     with pytest.raises(ValueError, match="adaptive_weights"):
-        HybridEnergyFunction([Spot()], adaptive_weights="yes")
+        BlendEnergyFunction([Spot()], adaptive_weights="yes")
 
 
 def test_deep_member_is_not_loaded_twice():
     a = DeepEnergyFunction()
-    hybrid = HybridEnergyFunction([a, DeepEnergyFunction(aggregate_method="cam")])
+    hybrid = BlendEnergyFunction([a, DeepEnergyFunction(aggregate_method="cam")])
     hybrid(photo("chelsea"))
     assert hybrid.energies[0]._backbone() is hybrid.energies[1]._backbone()
+
+
+def test_former_names_are_aliases():
+    """``HybridEnergyFunction`` and ``make_energy("hybrid")`` still work: the same class and
+    the same blend as ``make_energy("blend")`` (the new name keeps it apart from
+    ``method="hybrid"``)."""
+    assert HybridEnergyFunction is BlendEnergyFunction
+    a, b = make_energy("hybrid"), make_energy("blend")
+    assert type(a) is type(b) is BlendEnergyFunction
+    assert a.describe() == b.describe() and a.describe()["name"] == "blend"

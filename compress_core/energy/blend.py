@@ -1,4 +1,9 @@
-"""Weighted combination of several energy functions.
+"""Weighted combination of several energy functions: :class:`BlendEnergyFunction`
+(``make_energy("blend")``).
+
+``HybridEnergyFunction`` and the energy name ``"hybrid"`` are the former names, kept as aliases:
+"hybrid" is also the retargeting method (``method="hybrid"``, crop, carve and scale), a
+different thing.
 
 Each member's map is first brought to a common scale, [0, 1] by its 99.5th percentile
 (:func:`~compress_core.energy.base.normalize_map`), so that a weight means a share of importance
@@ -18,12 +23,12 @@ evenly scores 0 and one with everything in 10% of the frame scores 1::
 A member that points at a few regions (a subject) then counts more than one that lights up the
 whole frame (gradient energy on foliage or fabric); the 0.05 floor keeps every member in play.
 Cell averages, not pixels, because a thin edge map is sparse pixel by pixel even when its
-edges cover the whole frame. On the six test photos the rule moves the default hybrid's
+edges cover the whole frame. On the six test photos the rule moves the default blend's
 weights by a few points either way (it is neutral on the subject/background box contrast);
 it matters on photos where one member is flat or fills the frame.
 
-The weights used for the most recent image are in :attr:`HybridEnergyFunction.last_weights`
-as ``{member name: weight}`` (and :meth:`HybridEnergyFunction.compute_with_weights` returns
+The weights used for the most recent image are in :attr:`BlendEnergyFunction.last_weights`
+as ``{member name: weight}`` (and :meth:`BlendEnergyFunction.compute_with_weights` returns
 them with the map, for callers that share one instance between threads), so results and
 manifests can record them.
 """
@@ -39,7 +44,7 @@ from ..images import as_rgb_array
 from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, map_percentile, normalize_map
 from .gradient import GradientEnergyFunction, GradientOperator
 
-__all__ = ["HybridEnergyFunction", "concentration"]
+__all__ = ["BlendEnergyFunction", "HybridEnergyFunction", "concentration"]
 
 #: Cells per side of the grid the concentration statistic is computed on.
 _CONCENTRATION_GRID = 16
@@ -91,7 +96,7 @@ def _is_sobel(energy: EnergyFunction) -> bool:
     return isinstance(energy, GradientEnergyFunction) and energy.operator is GradientOperator.SOBEL
 
 
-class HybridEnergyFunction(EnergyFunction):
+class BlendEnergyFunction(EnergyFunction):
     """Weighted sum of normalised energy maps (see the module docstring).
 
     Parameters
@@ -119,7 +124,7 @@ class HybridEnergyFunction(EnergyFunction):
         normalised to sum to 1; ``None`` before the first image.
     """
 
-    name = "hybrid"
+    name = "blend"
 
     def __init__(self, energies: Sequence[EnergyFunction],
                  weights: Optional[Sequence[float]] = None, adaptive_weights: bool = False):
@@ -285,5 +290,9 @@ class HybridEnergyFunction(EnergyFunction):
 
     def __repr__(self) -> str:
         members = ", ".join(repr(e) for e in self.energies)
-        return (f"HybridEnergyFunction([{members}], weights={list(self.weights)!r}, "
+        return (f"BlendEnergyFunction([{members}], weights={list(self.weights)!r}, "
                 f"adaptive_weights={self.adaptive_weights!r})")
+
+
+#: The former name of :class:`BlendEnergyFunction` (documented alias, the same class).
+HybridEnergyFunction = BlendEnergyFunction
