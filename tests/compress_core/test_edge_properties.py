@@ -164,8 +164,14 @@ def test_seam_carver_resize_and_carve(data):
                         order=order, energy_mode=mode)
     should_work = valid and keep_ok and remove_ok and terms_ok and _valid_target(tw) and \
         _valid_target(th)
+    use_resize = terms is None and data.draw(st.booleans())
     try:
-        result = carver.carve(arr, target_width=tw, target_height=th, energy_terms=terms)
+        if use_resize:  # the public one-liner: pixels only
+            out = carver.resize(arr, target_width=tw, target_height=th)
+            result = None
+        else:
+            result = carver.carve(arr, target_width=tw, target_height=th, energy_terms=terms)
+            out = result.pixels
     except Exception as exc:  # noqa: BLE001 - classified below
         _check_error(exc, _NAMES)
         if should_work:  # the only refusal of a valid request: a remove mask leaving nothing
@@ -173,14 +179,13 @@ def test_seam_carver_resize_and_carve(data):
         return
     assert should_work, "invalid input accepted"
     event("resized")
-    out = result.pixels
     eh, ew = th or h, tw or w
     assert out.dtype == np.uint8
     if arr.ndim == 2:
         assert out.shape == (eh, ew)
     else:
         assert out.shape == (eh, ew, arr.shape[2])
-    if result.source_index is not None:
+    if result is not None and result.source_index is not None:
         assert result.source_index.shape == (eh, ew)
         assert (result.source_index >= 0).all() and (result.source_index < h * w).all()
 
