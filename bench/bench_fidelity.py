@@ -24,7 +24,7 @@ attention / entropy, smartcrop.py.
 
 The judge's per-original outputs (probabilities, CAM, faces) and every per-output result are
 cached under ``--out``/cache; baselines are recomputed when the metric modules change, ours when
-``compress_core`` changes.
+the library files that shape the pixels (:data:`LIBRARY_FILES`) change.
 
 Usage::
 
@@ -225,7 +225,11 @@ def _sources(*paths) -> bytes:
 
 
 METRIC_KEY = _digest(_sources(HERE / "fidelity_geometry.py", HERE / "fidelity_judge.py"))
-LIBRARY_KEY = _digest(_sources(*sorted((ROOT / "compress_core").rglob("*.py"))))
+#: The library files that shape our outputs' pixels (not the encoders, reports, CLI).
+LIBRARY_FILES = ("compressor.py", "hybrid.py", "crop.py", "targets.py", "request.py",
+                 "images.py", "energy/*.py", "seams/*.py")
+LIBRARY_KEY = _digest(_sources(*sorted(p for pattern in LIBRARY_FILES
+                                       for p in (ROOT / "compress_core").glob(pattern))))
 
 
 def _slug(text):
@@ -360,11 +364,15 @@ def main(argv=None):
         pixels = np.asarray(Image.open(path).convert("RGB"))
         probs, cam, boxes = cache.original(path, pixels, judge, faces)
         importance = importance_map(pixels.shape, cam, boxes)
-        features = geometry.sift_features(pixels)
+        features = geometry.OriginalFeatures(pixels)
         for task in tasks:
             results += run_photo_task(path.stem, pixels, task, methods[task], judge, probs,
                                       importance, features, cache, path.stem in sheet_names)
         log.info("%s done (%.0f s)", path.stem, time.time() - t0)
+        done = 1 + files.index(path)
+        if done % 4 == 0 and done < len(files):  # a partial table to read while it runs
+            Path(args.out, "fidelity_partial.md").write_text(
+                report(results, [TASKS[t][0] for t in tasks], done))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fidelity.json").write_text(json.dumps(results))

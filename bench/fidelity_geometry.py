@@ -42,6 +42,8 @@ RADII = (1.6, 2.5, 4.0)
 MIN_MATCHES = 8
 #: Lowe's ratio test.
 RATIO = 0.75
+#: Aspect change above which the original is also matched pre-squeezed to the output's aspect.
+PRESQUEEZE_ABOVE = 1.15
 #: RANSAC threshold (output pixels) that separates wrong matches from the neighbourhood's
 #: mapping; loose enough to keep the points a seam bundle moved.
 RANSAC_PX = 6.0
@@ -83,6 +85,8 @@ class LocalFits:
     grid_shape : (rows, cols)
     step : float
         Distance between places, original pixels.
+    support : ndarray (n,) int
+        Matches the fit rests on (0 when invalid).
     """
 
     centres: np.ndarray
@@ -91,6 +95,15 @@ class LocalFits:
     residual: np.ndarray
     grid_shape: Tuple[int, int]
     step: float
+    support: np.ndarray
+
+    def merged(self, other: "LocalFits") -> "LocalFits":
+        """Place by place, the fit with more support (ties: this one)."""
+        take = other.support > self.support
+        pick = lambda a, b: np.where(take.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+        return LocalFits(self.centres, pick(self.affines, other.affines),
+                         self.valid | other.valid, pick(self.residual, other.residual),
+                         self.grid_shape, self.step, np.maximum(self.support, other.support))
 
 
 # ------------------------------------------------------------------------------- matching
@@ -102,8 +115,7 @@ def _gray(pixels: np.ndarray) -> np.ndarray:
 
 
 def sift_features(pixels: np.ndarray):
-    """SIFT keypoint positions ``(n, 2)`` and descriptors ``(n, 128)`` of an image (compute
-    an original's once and pass them to :func:`sift_matches` for each of its outputs)."""
+    """SIFT keypoint positions ``(n, 2)`` and descriptors ``(n, 128)`` of an image."""
     keypoints, descriptors = cv2.SIFT_create().detectAndCompute(_gray(pixels), None)
     points = np.array([k.pt for k in keypoints], dtype=np.float64).reshape(-1, 2)
     if descriptors is None:
@@ -111,35 +123,76 @@ def sift_features(pixels: np.ndarray):
     return points, descriptors
 
 
-def sift_matches(original: np.ndarray, output: np.ndarray,
-                 original_features=None) -> Tuple[np.ndarray, np.ndarray]:
-    """SIFT keypoint matches that pass Lowe's ratio test and a cross check.
+class OriginalFeatures:
+    """SIFT features of an original, as it is and resampled to other sizes (memoised: compute
+    once per original and pass to :func:`sift_matches` for each of its outputs).
 
-    Parameters
-    ----------
-    original, output : ndarray uint8
-    original_features : tuple, optional
-        :func:`sift_features` of ``original``.
+    :meth:`at` returns the features of the original resampled to ``(width, height)`` with the
+    keypoint positions already mapped back to the original's pixels."""
 
-    Returns
-    -------
-    src, dst : ndarray (n, 2) float64
-        ``(x, y)`` in the original and in the output.
-    """
-    p1, d1 = original_features if original_features is not None else sift_features(original)
-    p2, d2 = sift_features(output)
-    empty = np.zeros((0, 2))
+    def __init__(self, original: np.ndarray):
+        self.gray = _gray(original)
+        self._by_size = {}
+
+    def at(self, size: Optional[Tuple[int, int]] = None):
+        h, w = self.gray.shape
+        size = size or (w, h)
+        if size not in self._by_size:
+            if size == (w, h):
+                self._by_size[size] = sift_features(self.gray)
+            else:
+                points, descriptors = sift_features(
+                    cv2.resize(self.gray, size, interpolation=cv2.INTER_AREA))
+                points = (points + 0.5) * (w / size[0], h / size[1]) - 0.5
+                self._by_size[size] = (points, descriptors)
+        return self._by_size[size]
+
+
+def _match(p1, d1, p2, d2):
     if len(p1) < 2 or len(p2) < 2:
-        return empty, empty
+        return np.zeros((0, 2)), np.zeros((0, 2))
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     forward = matcher.knnMatch(d1, d2, k=2)
     backward = {m.queryIdx: m.trainIdx for m in matcher.match(d2, d1)}
     pairs = [(m.queryIdx, m.trainIdx) for m, n in (p for p in forward if len(p) == 2)
              if m.distance < RATIO * n.distance and backward.get(m.trainIdx) == m.queryIdx]
     if not pairs:
-        return empty, empty
+        return np.zeros((0, 2)), np.zeros((0, 2))
     i1, i2 = np.array(pairs).T
     return p1[i1], p2[i2]
+
+
+def sift_matches(original: np.ndarray, output: np.ndarray,
+                 original_features: Optional[OriginalFeatures] = None):
+    """SIFT keypoint matches that pass Lowe's ratio test and a cross check.
+
+    SIFT descriptors stop matching beyond about 2x anisotropy, so when the output's aspect
+    differs from the original's by more than :data:`PRESQUEEZE_ABOVE`, the original is also
+    matched after resampling it to the output's aspect (a squeeze hypothesis); the local fits
+    then take, place by place, the set that supports more matches.
+
+    Parameters
+    ----------
+    original, output : ndarray uint8
+    original_features : OriginalFeatures, optional
+        Memoised features of ``original``.
+
+    Returns
+    -------
+    list of (src, dst)
+        One or two match sets; ``src``, ``dst`` (n, 2) float64 ``(x, y)`` in the original
+        and in the output.
+    """
+    feats = original_features if original_features is not None else OriginalFeatures(original)
+    p2, d2 = sift_features(output)
+    sets = [_match(*feats.at(), p2, d2)]
+    h, w = original.shape[:2]
+    ho, wo = output.shape[:2]
+    change = (wo / ho) / (w / h)
+    if max(change, 1 / change) > PRESQUEEZE_ABOVE:
+        size = (max(1, round(h * wo / ho)), h) if change < 1 else (w, max(1, round(w * ho / wo)))
+        sets.append(_match(*feats.at(size), p2, d2))
+    return sets
 
 
 # ---------------------------------------------------------------------------------- grid
@@ -174,6 +227,7 @@ def local_fits(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], robust:
     affines = np.full((n, 2, 3), np.nan)
     residual = np.full(n, np.nan)
     valid = np.zeros(n, dtype=bool)
+    support = np.zeros(n, dtype=np.int64)
     src = np.asarray(src, dtype=np.float64).reshape(-1, 2)
     dst = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
     # bucket the points by place cell so each place looks only at nearby points
@@ -221,7 +275,8 @@ def local_fits(src: np.ndarray, dst: np.ndarray, shape: Tuple[int, int], robust:
         affines[k] = np.column_stack([lin, trans])
         residual[k] = np.percentile(np.linalg.norm(design @ coef - d, axis=1), 80)
         valid[k] = True
-    return LocalFits(centres, affines, valid, residual, grid_shape, step)
+        support[k] = len(s)
+    return LocalFits(centres, affines, valid, residual, grid_shape, step, support)
 
 
 def _spread(points: np.ndarray, step: float) -> bool:
@@ -310,7 +365,7 @@ def summarise(fits: LocalFits, importance: np.ndarray, covered: np.ndarray) -> G
 
 # ------------------------------------------------------------------------------ geometry
 def estimate_geometry(original: np.ndarray, output: np.ndarray, importance: np.ndarray,
-                      original_features=None) -> Geometry:
+                      original_features: Optional[OriginalFeatures] = None) -> Geometry:
     """Distortion of ``output`` against ``original``, from the two images alone.
 
     Parameters
@@ -318,12 +373,14 @@ def estimate_geometry(original: np.ndarray, output: np.ndarray, importance: np.n
     original, output : ndarray uint8 (h, w[, c])
     importance : ndarray float (h, w) in 0..1
         Importance of each original pixel (not the library's energy).
-    original_features : tuple, optional
-        :func:`sift_features` of ``original`` (saves recomputing them per output).
+    original_features : OriginalFeatures, optional
+        Memoised SIFT features of ``original`` (saves recomputing them per output).
     """
     shape = original.shape[:2]
-    src, dst = sift_matches(original, output, original_features)
-    fits = local_fits(src, dst, shape)
+    fits = None
+    for src, dst in sift_matches(original, output, original_features):
+        more = local_fits(src, dst, shape)
+        fits = more if fits is None else fits.merged(more)
     mapped = mapped_positions(fits, shape)
     if mapped is None:
         covered = np.zeros(shape, dtype=bool)
