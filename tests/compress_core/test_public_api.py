@@ -102,10 +102,42 @@ def test_facade_re_exports_the_library():
     assert SECTION_3_NAMES <= set(compress_core.__all__)
 
 
+def _readme_imports(path):
+    """Names the README's Python examples import from the library."""
+    import re
+
+    text = Path(path).read_text(encoding="utf-8")
+    names = set()
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        for what in re.findall(r"^from (?:semantic_compress|compress_core) import \(?([^)\n]+)",
+                               block, re.M):
+            names.update(n.strip() for n in what.split(",") if n.strip())
+    return names
+
+
 def test_public_names_exist_and_nothing_private_leaks():
+    """``__all__`` is the whole public surface: every public attribute of the package is in it
+    (or is a submodule), every name in it is a documented object of this library, and every
+    name the READMEs' examples import is in it."""
+    import types
+
+    public = {n for n in dir(compress_core) if not n.startswith("_")}
+    stray = {n for n in public - set(compress_core.__all__)
+             if not isinstance(getattr(compress_core, n), types.ModuleType)}
+    assert not stray, f"public but not in __all__: {sorted(stray)}"
     for name in compress_core.__all__:
-        assert hasattr(compress_core, name), name
-        assert not name.startswith("_") or name == "__version__"
+        if name == "__version__":
+            continue
+        obj = getattr(compress_core, name)
+        assert not name.startswith("_"), name
+        assert getattr(obj, "__module__", "").startswith("compress_core."), name
+        assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
+    repo = Path(__file__).resolve().parents[2]
+    for readme in (repo / "README.md", repo.parent / "shared" / "ORIGINAL_README.md"):
+        if readme.exists():
+            imported = _readme_imports(readme)
+            assert "SemanticCompressor" in imported, readme.name  # the examples were found
+            assert imported <= set(compress_core.__all__), (readme.name, imported)
 
 
 def test_console_script_is_declared():

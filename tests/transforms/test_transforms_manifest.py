@@ -1,6 +1,5 @@
 """The manifest schema and row builders (transforms/manifest.py)."""
 import json
-from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
@@ -17,20 +16,29 @@ seams_vertical, seams_horizontal, crop_box, decode_ms, energy_ms, resize_ms, enc
 library_version, processed_at"""
 
 
-def _fake_result(**over):
-    result = SimpleNamespace(
-        original_size=(640, 480), size=(320, 240), original_bytes=10_000, compressed_bytes=2_500,
-        compression_ratio=0.25, pixel_ratio=0.25, format="JPEG", input_format="PNG", quality=85,
-        energy_stats={"mean_energy": 0.2, "std_energy": 0.1, "p05": 0.0, "p50": 0.15,
-                      "p95": 0.6, "high_importance_ratio": 0.05},
-        retained_energy_ratio=0.9, seams={"vertical": 12, "horizontal": 3},
-        crop_box=(10, 0, 630, 480), stretch=1.04, operations={"faces": 2, "quality_score": 71.25},
-        timings={"decode_ms": 1.0, "energy_ms": 2.0, "resize_ms": 3.0, "encode_ms": 4.0,
-                 "total_ms": 10.0},
-    )
-    for k, v in over.items():
-        setattr(result, k, v)
-    return result
+@pytest.fixture(scope="module")
+def results():
+    """Real results of the library: seam carving encoded to a quality score (seams,
+    quality_score), and a smart crop of a PNG (crop_box, lossless: no quality)."""
+    import numpy as np
+    from skimage import data
+
+    from compress_core import GradientEnergyFunction, SemanticCompressor
+
+    compressor = SemanticCompressor(GradientEnergyFunction())
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(data.chelsea()[::3, ::3])).save(buf, "PNG")
+    photo = buf.getvalue()  # a 151 x 100 PNG file
+    carved = compressor.compress(photo, target_width=120, target_height=100,
+                                 method="seam_carving", format="jpeg", quality="auto",
+                                 show_progress=False)
+    cropped = compressor.compress(photo, target_width=80, target_height=80,
+                                  method="smart_crop", format="png", show_progress=False)
+    return carved, cropped
 
 
 def test_schema_has_every_design_column_and_a_version():
@@ -43,33 +51,69 @@ def test_schema_has_every_design_column_and_a_version():
     assert int(meta) == manifest.SCHEMA_VERSION
 
 
-def test_ok_row_maps_every_result_field():
-    row = manifest.ok_row("r1", "s3://b/in/a.png", "s3://b/out/a.x.jpg", _fake_result(), "ab" * 32,
-                          method="hybrid", energy="deep", model="efficientnet_lite0",
-                          params=manifest.params_json({"scale": 0.5}))
+def test_ok_row_maps_every_result_field(results):
+    """Every column comes from the real CompressionResult (a renamed attribute would leave a
+    column empty: ok_row reads results by name)."""
+    carved, _ = results
+    row = manifest.ok_row("r1", "s3://b/in/a.png", "s3://b/out/a.x.jpg", carved, "ab" * 32,
+                          method="seam_carving", energy="gradient", model=None,
+                          params=manifest.params_json({"target_width": 120}))
     manifest.conform_row(row)
     assert row["status"] == "ok" and row["schema_version"] == manifest.SCHEMA_VERSION
-    assert (row["input_width"], row["input_height"], row["output_width"], row["output_height"]) \
-        == (640, 480, 320, 240)
-    assert row["input_bytes"] == 10_000 and row["output_bytes"] == 2_500
-    assert row["byte_ratio"] == 0.25 and row["pixel_ratio"] == 0.25
-    assert row["energy_p50"] == 0.15 and row["energy_p95"] == 0.6
-    assert row["seams_vertical"] == 12 and row["seams_horizontal"] == 3
-    assert row["crop_box"] == {"left": 10, "top": 0, "right": 630, "bottom": 480}
-    assert row["stretch"] == 1.04 and row["faces"] == 2
-    assert row["total_ms"] == 10.0 and row["library_version"]
-    assert row["quality"] == 85 and row["quality_score"] == 71.25
-    assert row["processed_at"].tzinfo is not None
+    empty = {k for k, v in row.items() if v is None}
+    # no error; gradient energy has no model and finds no faces; carving crops nothing
+    expected_empty = {"error_type", "error_message", "model", "faces", "crop_box"}
+    assert empty == expected_empty, empty ^ expected_empty
+    assert (row["input_width"], row["input_height"]) == carved.original_size
+    assert (row["output_width"], row["output_height"]) == carved.size == (120, 100)
+    assert (row["input_bytes"], row["output_bytes"]) == (carved.original_bytes,
+                                                         carved.compressed_bytes)
+    assert row["byte_ratio"] == carved.compression_ratio
+    assert row["pixel_ratio"] == carved.pixel_ratio
+    assert (row["input_format"], row["output_format"]) == (carved.input_format, "JPEG")
+    assert row["quality"] == carved.quality
+    assert row["quality_score"] == carved.operations["quality_score"]
+    stats = carved.energy_stats
+    assert (row["energy_mean"], row["energy_std"], row["energy_p50"], row["energy_p95"],
+            row["high_importance_ratio"]) == (stats["mean_energy"], stats["std_energy"],
+                                              stats["p50"], stats["p95"],
+                                              stats["high_importance_ratio"])
+    assert row["retained_energy_ratio"] == carved.retained_energy_ratio
+    assert row["stretch"] == carved.stretch
+    assert (row["seams_vertical"], row["seams_horizontal"]) == (31, 0) == (
+        carved.seams["vertical"], carved.seams["horizontal"])
+    for stage in ("decode_ms", "energy_ms", "resize_ms", "encode_ms", "total_ms"):
+        assert row[stage] == carved.timings[stage]
+    assert row["library_version"] and row["processed_at"].tzinfo is not None
     table = pa.Table.from_pylist([row], schema=manifest.MANIFEST_SCHEMA)
     assert table.num_rows == 1
 
 
-def test_ok_row_tolerates_missing_optional_fields():
-    row = manifest.ok_row("r1", "a", "b", _fake_result(crop_box=None, energy_stats={}, seams={},
-                                                      quality=None, operations={}), "00")
+def test_ok_row_of_a_lossless_crop(results):
+    _, cropped = results
+    row = manifest.ok_row("r1", "a", "b", cropped, "00")
     manifest.conform_row(row)
+    left, top, right, bottom = cropped.crop_box
+    assert row["crop_box"] == {"left": left, "top": top, "right": right, "bottom": bottom}
+    assert row["output_format"] in ("PNG", "WEBP") and row["quality"] is None
+    assert row["quality_score"] is None  # no quality search: no score measured
+    assert (row["seams_vertical"], row["seams_horizontal"]) == (0, 0)
+
+
+def test_ok_row_tolerates_missing_optional_fields():
+    """A CompressionResult with only its required fields (built by hand by a caller): the
+    optional columns are empty, nothing fails."""
+    import numpy as np
+
+    from compress_core import CompressionResult
+
+    bare = CompressionResult(pixels=np.zeros((4, 6, 3), np.uint8), data=b"x" * 10, format="PNG",
+                             quality=None, original_size=(12, 8), original_bytes=100)
+    row = manifest.ok_row("r1", "a", "b", bare, "00")
+    manifest.conform_row(row)
+    assert (row["output_width"], row["output_height"], row["byte_ratio"]) == (6, 4, 0.1)
     assert row["crop_box"] is None and row["energy_mean"] is None and row["quality"] is None
-    assert row["quality_score"] is None  # a fixed quality: no score measured
+    assert row["quality_score"] is None and row["total_ms"] is None
 
 
 def test_error_and_skipped_rows_fit_the_schema():
