@@ -297,7 +297,7 @@ def main(argv=None):
     if "auto" in sections:
         section_auto(photos)
     if "semantic" in sections:
-        section_semantic(photos, [(0.35, 1.5), (0.5, 2.5), (0.25, 3.0)])
+        section_semantic(photos, [(0.6, 1.0), (0.35, 1.5), (0.35, 3.0), (0.2, 4.0)])
     if "archive" in sections:
         section_archive(photos)
 
