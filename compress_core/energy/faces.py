@@ -21,10 +21,12 @@ import numpy as np
 
 __all__ = ["Face", "FaceDetector", "face_map", "faces_box", "DETECT_SIDE", "MIN_PROBABILITY"]
 
-#: Long side (pixels) of the copy the detector searches.
-DETECT_SIDE = 640
-#: Smallest face searched for, as a share of the detection copy's long side (640 px: 20 px).
-MIN_FACE_SHARE = 20 / 640
+#: Long side (pixels) of the copy the detector searches. On the 24 Kodak photos 448 px finds
+#: every face 640 px finds (kodim04, 12, 14, 15, 17, 18) in about half the time.
+DETECT_SIDE = 448
+#: Smallest face searched for, as a share of the detection copy's long side (448 px: 20 px,
+#: a face of 4.5% of the photo's long side; smaller ones matter little in a thumbnail).
+MIN_FACE_SHARE = 20 / 448
 #: Detections below this MTCNN probability are ignored.
 MIN_PROBABILITY = 0.9
 #: A face's importance region is its box grown by this factor (hair, chin, ears).
