@@ -48,11 +48,12 @@ def _quality(text: str):
         raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}") from None
 
 
-def _help(opt: Option) -> str:
+def _help(opt: Option, style: str) -> str:
+    text = opt.help.format_map({o.name: flag_name(o, style) for o in OPTIONS})
     default = opt.default
     if opt.kind in ("bool", "mask") or default is None:
-        return opt.help
-    return f"{opt.help} (default: {default})"
+        return text
+    return f"{text} (default: {default})"
 
 
 def add_option_flags(parser: argparse.ArgumentParser, style: str,
@@ -81,12 +82,13 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
             negative = ("--no-" + opt.name.replace("_", "-") if style == "cli"
                         else f"--no_{opt.name}")
             both = where.add_mutually_exclusive_group()
+            text = _help(opt, style)
             both.add_argument(name, dest=opt.name, action="store_true", default=opt.default,
-                              help=f"{opt.help} (default)" if opt.default else opt.help)
+                              help=f"{text} (default)" if opt.default else text)
             both.add_argument(negative, dest=opt.name, action="store_false",
-                              help=f"do not {opt.help.split(';')[0]}")
+                              help=f"do not {text.split(';')[0]}")
             continue
-        kwargs: Dict[str, Any] = dict(dest=opt.name, default=None, help=_help(opt))
+        kwargs: Dict[str, Any] = dict(dest=opt.name, default=None, help=_help(opt, style))
         if opt.metavar:
             kwargs["metavar"] = opt.metavar
         if opt.kind == "int":

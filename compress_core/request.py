@@ -251,6 +251,8 @@ class Option:
         The ``compress()`` argument / request field.
     kind : {"int", "float", "bool", "choice", "quality", "mask"}
     help : str
+        ``{name}`` stands for the flag of option ``name`` in the style shown (``--target-quality``
+        on the command line, ``--target_quality`` in the job).
     group : str
         Section of the command line's help.
     choices : callable, optional
@@ -329,7 +331,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("remove_mask", "mask", "image file: non-black pixels are removed first "
            "(method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
     Option("format", "choice", "output encoding; auto decides by content: photos get "
-           "--photo-format, graphics and images with alpha the smaller of PNG and lossless WebP",
+           "{photo_format}, graphics and images with alpha the smaller of PNG and lossless WebP",
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
            "readable everywhere)", _OUT, choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS),
@@ -337,7 +339,7 @@ OPTIONS: Tuple[Option, ...] = (
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-           + "), or auto (the smallest encoding reaching --target-quality); with a byte "
+           + "), or auto (the smallest encoding reaching {target_quality}); with a byte "
            "target, the highest tried", _OUT),
     Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
            "(70: high quality)", _OUT,
