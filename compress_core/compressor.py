@@ -1,11 +1,12 @@
-"""SemanticCompressor: decode, energy, retarget (carve / crop / hybrid), encode to a target."""
+"""SemanticCompressor: decode, energy, retarget (carve / crop / hybrid), encode to a target.
+
+Its results are :class:`~compress_core.result.CompressionResult` (re-exported here)."""
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
@@ -15,14 +16,14 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .crop import best_window
 from .energy.base import EnergyFunction
 from .errors import TargetUnreachableError
-from .hybrid import DEFAULT_MAX_STRETCH, HybridPolicy, resample, retarget
-from .images import load_image, to_pil
+from .hybrid import HybridPolicy, resample, retarget
+from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric, score
 from .request import CompressRequest
+from .result import CompressionResult, FailedCompression
 from .energy.base import CarvingTerms
 from .seams.carver import SeamCarver, check_mask, with_masks
-from .storage import write_atomic
 from .targets import check_positive_int, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
@@ -31,166 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Linear factors tried when a byte budget needs fewer pixels (applied to the retargeted image).
 _BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
-
-
-@dataclass
-class CompressionResult:
-    """The outcome of :meth:`SemanticCompressor.compress`.
-
-    Attributes
-    ----------
-    pixels : ndarray of uint8 (h, w, 3|4)
-        The output pixels (``image`` is the same as a PIL image).
-    data : bytes
-        The encoded output; ``save()`` writes exactly these bytes.
-    format : str
-        Pillow's name of the output encoding (``"JPEG"``, ``"WEBP"``, ``"PNG"``, ``"AVIF"``).
-    quality : int or None
-        Encoder quality (None for PNG).
-    original_size : (int, int)
-        Input ``(width, height)`` after EXIF orientation.
-    original_bytes : int
-        Encoded input size; for arrays and PIL images, the raw pixel bytes (H*W*C).
-    input_format : str or None
-    method : str
-    energy : dict
-        The energy function's ``describe()`` (name and parameters).
-    energy_stats : dict
-        :func:`compress_core.analysis.energy_statistics` of the input's energy map.
-    retained_energy_ratio : float
-        Share of the input's energy that survives undistorted: the energy on pixels that survive
-        cropping and carving, divided by the stretch of the final resampling (a uniform scale
-        keeps 1.0; a 1.05 squeeze of everything keeps 1/1.05).
-    stretch : float
-        Anisotropy of the final resampling, ``max(s, 1/s)`` with ``s`` the ratio of its x and
-        y scale factors (1.0: none); never above ``max_stretch`` for ``method="hybrid"``.
-    seams : dict
-        ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
-    crop_box : tuple or None
-        ``(left, top, right, bottom)`` in input coordinates of the region the output is drawn
-        from, when the method cropped (for hybrid after carving: the bounding box of the kept
-        pixels); None when nothing was cropped.
-    operations : dict
-        What the method did (the hybrid split; see :class:`compress_core.hybrid.HybridPlan`).
-    timings : dict
-        Milliseconds: ``decode_ms``, ``energy_ms``, ``resize_ms``, ``encode_ms``, ``total_ms``.
-    params : dict
-        The ``compress()`` arguments that shaped this result.
-    source : str
-        Where the input came from.
-    input_sha256 : str or None
-        SHA-256 of the encoded input bytes.
-    """
-
-    pixels: np.ndarray
-    data: bytes
-    format: str
-    quality: Optional[int]
-    original_size: Tuple[int, int]
-    original_bytes: int
-    input_format: Optional[str] = None
-    method: str = "hybrid"
-    energy: Dict[str, Any] = field(default_factory=dict)
-    energy_stats: Dict[str, float] = field(default_factory=dict)
-    retained_energy_ratio: float = 1.0
-    seams: Dict[str, int] = field(default_factory=lambda: {"vertical": 0, "horizontal": 0})
-    crop_box: Optional[Tuple[int, int, int, int]] = None
-    operations: Dict[str, Any] = field(default_factory=dict)
-    timings: Dict[str, float] = field(default_factory=dict)
-    params: Dict[str, Any] = field(default_factory=dict)
-    source: str = "<array>"
-    input_sha256: Optional[str] = None
-    icc_profile: Optional[bytes] = field(default=None, repr=False)
-    exif: Optional[bytes] = field(default=None, repr=False)
-    stretch: float = 1.0
-    source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
-
-    ok = True
-
-    @property
-    def source_map(self) -> Optional[np.ndarray]:
-        """int32 (h, w): flat index ``y * W + x`` of the upright input pixel each output pixel
-        is drawn from (nearest, through crop, carve and resampling); None for ``method="jpeg"``
-        or when the geometry did not change."""
-        if self.source_before_resampling is None:
-            return None
-        return source_map(self.source_before_resampling, self.size)
-
-    @property
-    def image(self):
-        """The output as a PIL image."""
-        return to_pil(self.pixels)
-
-    @property
-    def size(self) -> Tuple[int, int]:
-        """Output ``(width, height)``."""
-        return (self.pixels.shape[1], self.pixels.shape[0])
-
-    @property
-    def compressed_bytes(self) -> int:
-        return len(self.data)
-
-    @property
-    def compression_ratio(self) -> float:
-        """``compressed_bytes / original_bytes`` (smaller is more compression)."""
-        return self.compressed_bytes / self.original_bytes if self.original_bytes else float("nan")
-
-    @property
-    def pixel_ratio(self) -> float:
-        """Output pixels / input pixels."""
-        w, h = self.original_size
-        return (self.size[0] * self.size[1]) / float(w * h)
-
-    @property
-    def extension(self) -> str:
-        """File suffix of the output format (``".jpg"`` ...)."""
-        return codec.extension(self.format.lower())
-
-    def save(self, path_or_uri: Union[str, os.PathLike],
-             storage_options: Optional[Dict[str, Dict[str, Any]]] = None) -> str:
-        """Write the encoded output to a local path or any fsspec URI.
-
-        The stored bytes are written as they are; a suffix that names another format
-        (``.png`` for a JPEG result ...) re-encodes to that format. The write is atomic
-        (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync`` and rename on
-        local disks, one upload on object stores); a new file's mode follows the umask.
-
-        Parameters
-        ----------
-        path_or_uri : str or os.PathLike
-        storage_options : dict, optional
-            ``{protocol: {fsspec keyword: value}}`` (credentials, endpoints).
-
-        Returns
-        -------
-        str
-            The path or URI written.
-        """
-        target = os.fspath(path_or_uri)
-        data = self.data
-        wanted = codec.format_from_suffix(target)
-        if wanted is not None and wanted.value != self.format.lower():
-            quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
-            if quality is not None:
-                lo, hi, _ = codec.QUALITY_RANGE[wanted]
-                quality = min(max(quality, lo), hi)
-            data = codec.encode(self.pixels, wanted, quality, self.icc_profile, self.exif)
-        write_atomic(target, data, storage_options)
-        return target
-
-
-@dataclass
-class FailedCompression:
-    """An input that could not be compressed (``compress_batch(..., on_error="return")``)."""
-
-    source: str
-    error: BaseException
-
-    ok = False
-
-    @property
-    def error_type(self) -> str:
-        return type(self.error).__name__
 
 
 class Geometry(NamedTuple):
