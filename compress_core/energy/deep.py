@@ -260,7 +260,9 @@ class DeepEnergyFunction(EnergyFunction):
     # -- model ------------------------------------------------------------------------------
 
     def load(self) -> "DeepEnergyFunction":
-        """Load (or fetch from the process cache) the backbone now; returns ``self``.
+        """Load (or fetch from the process cache) the backbone, and the face detector when
+        ``faces=True``, now; returns ``self``. Both are cached per process, so a Beam worker
+        that calls this in ``setup()`` loads each once.
 
         Raises
         ------
@@ -270,6 +272,10 @@ class DeepEnergyFunction(EnergyFunction):
             The weights file does not fit the architecture.
         """
         self._backbone()
+        if self.faces:
+            from .faces import FaceDetector
+
+            FaceDetector(device=str(self._backbone().device)).load()
         return self
 
     def _backbone(self) -> LoadedBackbone:

@@ -78,6 +78,11 @@ class FaceDetector:
         self.device = str(device)
         self.min_probability = float(min_probability)
 
+    def load(self) -> "FaceDetector":
+        """Load the MTCNN networks now (once per process and device); returns ``self``."""
+        _mtcnn(self.device)
+        return self
+
     def detect(self, rgb: np.ndarray) -> List[Face]:
         """Faces in an RGB uint8 (H, W, 3) array, most probable first."""
         import torch

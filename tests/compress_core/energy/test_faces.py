@@ -53,6 +53,15 @@ def test_no_faces_where_there_are_none(name):
     assert FaceDetector().detect(getattr(data, name)()) == []
 
 
+def test_the_detector_loads_once_per_process_with_the_cnn():
+    from compress_core.energy import faces
+
+    DeepEnergyFunction().load()
+    model = faces._mtcnn("cpu")
+    DeepEnergyFunction().load()
+    assert faces._mtcnn("cpu") is model  # cached: a worker loads it once, in setup()
+
+
 def test_tiny_images_have_no_faces():
     assert FaceDetector().detect(np.zeros((8, 40, 3), np.uint8)) == []
 
