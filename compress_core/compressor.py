@@ -176,6 +176,9 @@ class SemanticCompressor:
             ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`.
         photo_format : {"jpeg", "webp", "avif", "jxl"}
             Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
+            Archive mode: ``method="jpeg", format="jxl"`` on a JPEG file without ``quality``
+            recompresses the file losslessly (:func:`compress_core.codec.jpeg_to_jxl`; ~15%
+            smaller, :func:`compress_core.codec.jxl_to_jpeg` gives back the same bytes).
         quality : int or "auto", optional
             Encoder quality, in the format's range (``compress_core.codec.QUALITY_RANGE``; with
             ``target_bytes``: the highest quality tried). ``"auto"``: the smallest encoding
@@ -279,6 +282,11 @@ class SemanticCompressor:
             if target_bytes is not None:
                 data, used_quality, out = self._encode_to_budget(
                     out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
+            elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
+                  and loaded.format == "JPEG" and loaded.data):
+                # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
+                data, used_quality = codec.jpeg_to_jxl(loaded.data), None
+                operations = {**operations, "jpeg_reconstruction": True}
             elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
                 # lossless by content: the smaller of PNG and lossless WebP
                 data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)

@@ -713,3 +713,15 @@ def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compres
     with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
                                          "'jxl'; got 'png'"):
         _run(compressor, chelsea, scale=0.5, photo_format="png")
+
+
+def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
+    from compress_core.codec import jxl_to_jpeg
+
+    jpeg = encode(chelsea, "JPEG", quality=90)
+    result = _run(compressor, jpeg, method="jpeg", format="jxl")
+    assert result.format == "JXL" and result.quality is None
+    assert result.operations["jpeg_reconstruction"] is True
+    assert len(result.data) < 0.95 * len(jpeg) and jxl_to_jpeg(result.data) == jpeg
+    lossy = _run(compressor, jpeg, method="jpeg", format="jxl", quality=80)  # pixels re-encoded
+    assert "jpeg_reconstruction" not in lossy.operations and lossy.quality == 80
