@@ -10,7 +10,7 @@ import importlib
 
 _EXPORTS = {
     "CompressImages": "compress",
-    "CompressSettings": "compress",
+    "CompressSettings": "settings",
     "MatchImages": "matching",
     "InputFile": "matching",
     "Failure": "failures",

@@ -30,20 +30,19 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
-from compress_core.request import OPTIONS, CompressRequest
 
-from . import manifest
 from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
 
+from . import manifest
 from .failures import FAILED, CatchFailures, Failure
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
+from .settings import CompressSettings
 
 __all__ = [
     "CompressSettings",
@@ -60,9 +59,6 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
-#: Settings that configure the SemanticCompressor (the engine) rather than compress().
-_ENGINE_FIELDS = tuple(o.name for o in OPTIONS if o.scope == "engine")
-
 # Loads of the compress engine in this process (tests and benchmarks read it).
 _LOADS_LOCK = threading.Lock()
 _LOADS_IN_PROCESS = 0
@@ -71,38 +67,6 @@ _LOADS_IN_PROCESS = 0
 def model_load_count() -> int:
     """How many times this process built a compress engine (energy function + CNN)."""
     return _LOADS_IN_PROCESS
-
-
-@dataclass(frozen=True)
-class CompressSettings(CompressRequest):
-    """What the job does to every image: a :class:`compress_core.request.CompressRequest`
-    (validated on construction, the same options and checks as the library), plus what the
-    job's DoFns need from it.
-
-    Two settings with the same :meth:`params` give the same output names (:meth:`params_hash`).
-    Per-image masks are not batch settings (ValueError).
-    """
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in (o.name for o in OPTIONS if not o.batch):
-            if getattr(self, name) is not None:
-                raise ValueError(f"{name} is a per-image option; a batch job cannot take it")
-
-    def compress_kwargs(self) -> Dict[str, Any]:
-        """Keyword arguments for :meth:`SemanticCompressor.compress` (no progress bars)."""
-        kwargs = super().compress_kwargs()
-        kwargs["show_progress"] = False
-        return kwargs
-
-    def engine_key(self) -> str:
-        """What the compress engine depends on, for sharing it between DoFn instances."""
-        return ":".join(str(getattr(self, f)) for f in _ENGINE_FIELDS)
-
-    def row_columns(self) -> Dict[str, Any]:
-        """The manifest columns every row of these settings shares."""
-        return {"method": self.method, "energy": self.energy, "model": self.model,
-                "params": self.params_json()}
 
 
 def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg") -> Tuple[str, ...]:
