@@ -27,6 +27,8 @@ from .energy import (  # DeepEnergyFunction: on first access (torch), see __geta
 )
 from .errors import (
     CompressionTimeoutError,
+    EncoderUnavailableError,
+    EncodingError,
     ImageDecodeError,
     ImageReadError,
     InvalidWeightsError,
@@ -72,6 +74,8 @@ __all__ = [
     "TargetUnreachableError",
     "WeightsNotFoundError",
     "CompressionTimeoutError",
+    "EncoderUnavailableError",
+    "EncodingError",
 ]
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ImageReadError",
     "CompressionTimeoutError",
     "EncoderUnavailableError",
+    "EncodingError",
 ]
 
 
@@ -63,3 +64,8 @@ class CompressionTimeoutError(SemanticCompressError, TimeoutError):
 class EncoderUnavailableError(SemanticCompressError, ValueError):
     """An output format needs an optional package that is not installed (the message names
     the package and the pip command)."""
+
+
+class EncodingError(SemanticCompressError, RuntimeError):
+    """The encoder failed on these pixels (the message names the format, the size and the
+    encoder's own message; e.g. a JPEG wider than 65,535 pixels)."""

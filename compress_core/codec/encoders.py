@@ -24,6 +24,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from ..errors import EncodingError, SemanticCompressError
 from ..images import to_pil
 from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
@@ -139,6 +140,8 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         without a lossless mode.
     EncoderUnavailableError
         The format's optional package is missing (the message names it).
+    EncodingError
+        The encoder itself failed (too large for the format, bad metadata ...).
     """
     fmt = require_encoder(fmt)
     if fmt is ImageFormat.AUTO:
@@ -146,7 +149,19 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
     if lossless and fmt not in (ImageFormat.WEBP, ImageFormat.JXL, ImageFormat.PNG):
         raise ValueError(f"format {fmt.value!r} has no lossless mode; use 'png', 'webp' or 'jxl'")
     quality = check_quality(fmt, quality)
-    img = to_pil(pixels)
+    try:
+        return _encode(to_pil(pixels), fmt, quality, icc_profile, exif, lossless, full_chroma,
+                       _scans)
+    except SemanticCompressError:
+        raise
+    except Exception as exc:  # the encoder's own failure: say which encoding failed, and why
+        h, w = np.shape(pixels)[:2]
+        raise EncodingError(f"{fmt.value.upper()} encoding of {w}x{h} pixels failed"
+                            f"{'' if quality is None else f' at quality {quality}'}: "
+                            f"{type(exc).__name__}: {exc}") from exc
+
+
+def _encode(img, fmt, quality, icc_profile, exif, lossless, full_chroma, _scans) -> bytes:
     if fmt is ImageFormat.JPEG:
         return _encode_jpeg(img, quality, icc_profile, exif, _scans, full_chroma)
     kwargs = {}

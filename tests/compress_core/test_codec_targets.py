@@ -226,3 +226,20 @@ def test_codec_package_keeps_the_module_api():
                  "check_quality", "encode_to_score", "DEFAULT_TARGET_QUALITY"):
         assert hasattr(codec, name), name
     assert DEFAULT_TARGET_QUALITY == 70.0
+
+
+# ------------------------------------------------------------------ encoder failures
+@pytest.mark.parametrize("fmt, width, limit", [("jpeg", 70000, "too big"),
+                                               ("webp", 20000, "16383"),
+                                               ("avif", 70000, "Invalid argument")])
+def test_an_encoder_failure_is_a_typed_error_naming_format_size_and_cause(fmt, width, limit):
+    """Real failures: each format's size limit (no mock)."""
+    from compress_core import EncodingError, SemanticCompressError
+
+    wide = np.zeros((2, width, 3), np.uint8)
+    with pytest.raises(EncodingError, match=rf"{fmt.upper()} encoding of {width}x2 pixels failed "
+                                            rf"at quality \d+: \w+: .*{limit}") as info:
+        encode(wide, fmt)
+    assert isinstance(info.value, SemanticCompressError) and info.value.__cause__ is not None
+    with pytest.raises(EncodingError):
+        encode_to_score(wide, fmt, 70)

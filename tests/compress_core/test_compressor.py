@@ -725,3 +725,15 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
     assert len(result.data) < 0.95 * len(jpeg) and jxl_to_jpeg(result.data) == jpeg
     lossy = _run(compressor, jpeg, method="jpeg", format="jxl", quality=80)  # pixels re-encoded
     assert "jpeg_reconstruction" not in lossy.operations and lossy.quality == 80
+
+
+def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea, tmp_path):
+    """The second image is a 70000 px wide strip: JPEG cannot hold it; the others are done."""
+    strip = np.zeros((2, 70000, 3), np.uint8)
+    results = compressor.compress_batch([chelsea, strip, chelsea], on_error="return",
+                                        method="jpeg", format="jpeg", show_progress=False)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].error_type == "EncodingError"
+    assert "JPEG encoding of 70000x2 pixels failed" in str(results[1].error)
+    results[0].save(tmp_path / "a.jpg")
+    assert os.listdir(tmp_path) == ["a.jpg"]  # nothing partial anywhere

@@ -4,6 +4,7 @@ import json
 import os
 
 import apache_beam as beam
+import numpy as np
 import pytest
 from apache_beam.internal import pickler
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
@@ -108,6 +109,22 @@ def test_quality_auto_rows_record_the_quality_and_the_score_reached(tmp_path, sa
             lambda r: (r["status"], r["output_format"], isinstance(r["quality"], int),
                        r["quality_score"] is not None and r["quality_score"] >= 75)),
             equal_to([("ok", "JPEG", True, True)]))
+
+
+def test_an_encoder_failure_is_an_error_row_and_writes_nothing(tmp_path, sample_photos):
+    """A 70000 px wide strip cannot be a JPEG; the photo next to it is written."""
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((2, 70000, 3), np.uint8)).save(tmp_path / "in" / "strip.png")
+    sample_photos["coffee"].save(tmp_path / "in" / "coffee.png")
+    s = tc.CompressSettings(method="jpeg", energy="gradient", format="jpeg")
+    items = [InputFile(str(tmp_path / "in" / n), n, None) for n in ("strip.png", "coffee.png")]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create(items) | tc.CompressImages(s, str(tmp_path / "out"), "r")
+        assert_that(res["rows"] | beam.Map(lambda r: (os.path.basename(r["input_uri"]),
+                                                      r["status"], r["error_type"])),
+                    equal_to([("strip.png", "error", "EncodingError"),
+                              ("coffee.png", "ok", None)]))
+    assert os.listdir(tmp_path / "out") == [f"coffee.{s.params_hash()}.jpg"]
 
 
 # --------------------------------------------------------------------------- DoFns
