@@ -22,7 +22,6 @@ from .archive import jpeg_to_jxl, jxl_to_jpeg
 from .content import encode_lossless, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
-    _PIL_NAME,
     OPTIONAL_PACKAGES,
     QUALITY_RANGE,
     check_quality,

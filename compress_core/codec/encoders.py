@@ -9,8 +9,9 @@
   (APP2, chunked as the ICC spec says) segments are inserted after the SOI marker here.
 * **WebP** (method 6), **AVIF** (speed 6) and **PNG** (level 9) through Pillow; ``lossless=True``
   gives lossless WebP.
-* **JPEG XL** through ``pillow-jxl-plugin`` (effort 7; quality 100 is lossless). The plug-in cannot store an ICC
-  profile: pixels with one are converted to sRGB first (Little CMS via ``PIL.ImageCms``).
+* **JPEG XL** through ``pillow-jxl-plugin`` (effort 7; quality 100 is lossless). The plug-in
+  cannot store an ICC profile: pixels with one are converted to sRGB first (Little CMS via
+  ``PIL.ImageCms``).
 
 JPEG cannot store alpha: RGBA pixels are composited over white first.
 """
@@ -29,7 +30,8 @@ from ..images import to_pil
 from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
 
-__all__ = ["encode", "decode_pixels", "jpeg_encoder", "optimize_scans", "WEBP_METHOD", "AVIF_SPEED", "JXL_EFFORT"]
+__all__ = ["encode", "decode_pixels", "jpeg_encoder", "optimize_scans", "WEBP_METHOD",
+           "AVIF_SPEED", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
 AVIF_SPEED = 6

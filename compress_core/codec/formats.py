@@ -106,6 +106,8 @@ def check_quality(fmt, quality) -> Optional[int]:
     lo, hi, default = QUALITY_RANGE[fmt]
     if quality is None:
         return default
-    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not lo <= quality <= hi:
-        raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; got {quality!r}")
+    if (isinstance(quality, bool) or not isinstance(quality, (int, np.integer))
+            or not lo <= quality <= hi):
+        raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; "
+                         f"got {quality!r}")
     return int(quality)

@@ -243,3 +243,12 @@ def test_an_encoder_failure_is_a_typed_error_naming_format_size_and_cause(fmt, w
     assert isinstance(info.value, SemanticCompressError) and info.value.__cause__ is not None
     with pytest.raises(EncodingError):
         encode_to_score(wide, fmt, 70)
+
+
+def test_jxl_converts_an_icc_profile_to_srgb_and_keeps_exif():
+    """pillow-jxl-plugin cannot store an ICC profile: the pixels are converted to sRGB."""
+    pixels = photo("coffee", 120)
+    data = encode(pixels, "jxl", 95, icc_profile=srgb_icc(), exif=exif_bytes(1, make="Jxl"))
+    img = decode(data)
+    assert img.format == "JXL" and img.getexif().get(0x010F) == "Jxl"
+    assert np.abs(decode_pixels(data).astype(int) - pixels).mean() < 3
