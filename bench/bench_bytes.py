@@ -16,6 +16,9 @@ Sections (``--sections``, all by default):
   KL(original || output). Two comparisons: bytes at equal subject-region score, and
   scores at equal bytes.
 * ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness.
+* ``thumbnails``: 256x256 thumbnails of the Kodak PNGs with the default settings, as PNG (what
+  ``format="auto"`` wrote before it decided by content), as written now, and with
+  ``quality="auto"``.
 
 Usage::
 
@@ -282,11 +285,38 @@ def section_archive(photos):
               f"{total_x / total_j:.3f}x | {exact}/{len(photos)} |")
 
 
+def section_thumbnails(folder, count):
+    """The issue's first report: 256x256 thumbnails of the Kodak PNGs (default settings)."""
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()  # the default (deep) energy, as the job
+    names = sorted(f for f in os.listdir(folder) if f.endswith(".png"))[:count]
+    png = fixed = auto = 0
+    formats, worst = set(), 100.0
+    for name in names:
+        path = os.path.join(folder, name)
+        kw = dict(target_width=256, target_height=256, show_progress=False)
+        result = compressor.compress(path, **kw)
+        png += len(codec.encode(result.pixels, "png"))  # what format=auto wrote before
+        fixed += result.compressed_bytes
+        formats.add(result.format)
+        tuned = compressor.compress(path, quality="auto", **kw)
+        auto += tuned.compressed_bytes
+        worst = min(worst, tuned.operations["quality_score"])
+    n = len(names)
+    print(f"\n### 256x256 thumbnails of the {n} Kodak PNGs (format auto, default energy)\n")
+    print("| output | KiB per thumbnail |\n|---|---:|")
+    print(f"| PNG (format auto before: kept the input's format) | {png / n / 1024:.1f} |")
+    print(f"| format auto now ({', '.join(sorted(formats))}, quality 85) | {fixed / n / 1024:.1f} |")
+    print(f"| format auto, quality auto (target 70; worst score {worst:.2f}) | "
+          f"{auto / n / 1024:.1f} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,archive")
+    ap.add_argument("--sections", default="encoders,auto,semantic,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -300,6 +330,8 @@ def main(argv=None):
         section_semantic(photos, [(0.6, 1.0), (0.35, 1.5), (0.35, 3.0), (0.2, 4.0)])
     if "archive" in sections:
         section_archive(photos)
+    if "thumbnails" in sections:
+        section_thumbnails(args.kodak, args.photos)
 
 
 if __name__ == "__main__":
