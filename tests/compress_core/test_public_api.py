@@ -308,7 +308,13 @@ def test_compression_method_examples(photos_dir):
     result = compressor.compress("big.jpg", target_pixels=1000000, method="smart_crop")
     w, h = result.size
     assert w * h <= 1_000_000 and (w, h) == (1224, 816)
-    assert result.crop_box[2] - result.crop_box[0] == 1224
+    # the best window of the target's aspect at the largest scale, then scaled (as libvips
+    # thumbnail(crop=...)): with the aspect kept, that window is the whole frame
+    assert result.crop_box == (0, 0, 1500, 1000) and result.stretch == 1.0
+    square = compressor.compress("big.jpg", target_width=500, target_height=500,
+                                 method="smart_crop")
+    left, top, right, bottom = square.crop_box
+    assert (right - left, bottom - top) == (1000, 1000) and square.size == (500, 500)
 
     result = compressor.compress("image.jpg", scale=0.5, method="hybrid")
     assert result.size == (90, 60)
