@@ -226,7 +226,7 @@ def _sources(*paths) -> bytes:
 
 METRIC_KEY = _digest(_sources(HERE / "fidelity_geometry.py", HERE / "fidelity_judge.py"))
 #: The library files that shape our outputs' pixels (not the encoders, reports, CLI).
-LIBRARY_FILES = ("compressor.py", "hybrid.py", "crop.py", "targets.py", "request.py",
+LIBRARY_FILES = ("compressor.py", "result.py", "hybrid.py", "crop.py", "targets.py", "request.py",
                  "images.py", "energy/*.py", "seams/*.py")
 LIBRARY_KEY = _digest(_sources(*sorted(p for pattern in LIBRARY_FILES
                                        for p in (ROOT / "compress_core").glob(pattern))))
@@ -488,6 +488,8 @@ def goal_line(by, draws=10000, seed=0):
     exact = col(DEFAULT, "exact_stretch") if any("exact_stretch" in r for r in by[DEFAULT]) else None
     if exact is not None:
         text += f" (exact: {int(np.sum(exact > STRETCH_LIMIT))})"
+    if np.isnan(stretch).any():
+        text += f", not measurable on {int(np.isnan(stretch).sum())}"
     if ORACLE in by:
         text += f"; oracle crop / best baseline = {np.nanmean(col(ORACLE, 'KL')) / np.nanmean(base):.2f}"
     return text + "."
