@@ -226,8 +226,8 @@ def _sources(*paths) -> bytes:
 
 METRIC_KEY = _digest(_sources(HERE / "fidelity_geometry.py", HERE / "fidelity_judge.py"))
 #: The library files that shape our outputs' pixels (not the encoders, reports, CLI).
-LIBRARY_FILES = ("compressor.py", "result.py", "hybrid.py", "crop.py", "targets.py", "request.py",
-                 "images.py", "energy/*.py", "seams/*.py")
+LIBRARY_FILES = ("compressor.py", "result.py", "hybrid.py", "crop.py", "targets.py",
+                 "request.py", "images.py", "energy/*.py", "seams/*.py")
 LIBRARY_KEY = _digest(_sources(*sorted(p for pattern in LIBRARY_FILES
                                        for p in (ROOT / "compress_core").glob(pattern))))
 
@@ -448,9 +448,10 @@ def agreement(results):
     said = [r for r in rows if r.get("library_stretch") is not None]
     if said:
         worst = max(said, key=lambda r: r["exact_stretch"])
-        text += (f" Stretch recorded by the library: max {max(r['library_stretch'] for r in said):.3f}"
-                 f"; largest exact subject stretch {worst['exact_stretch']:.3f} ({worst['method']}, "
-                 f"{worst['task']}, {worst['photo']}).")
+        recorded = max(r["library_stretch"] for r in said)
+        text += (f" Stretch recorded by the library: max {recorded:.3f}; largest exact subject "
+                 f"stretch {worst['exact_stretch']:.3f} ({worst['method']}, {worst['task']}, "
+                 f"{worst['photo']}).")
     return [text, ""]
 
 
@@ -485,13 +486,14 @@ def goal_line(by, draws=10000, seed=0):
             f"goal <= 0.80; lower KL on {int(np.sum(ours < base))}/{len(ours)} photos); prob. "
             f"kept {np.nanmean(col(DEFAULT, 'kept')):.3f} vs {np.nanmean(col(best, 'kept')):.3f}; "
             f"photos above stretch {STRETCH_LIMIT:.2f}: **{above}**")
-    exact = col(DEFAULT, "exact_stretch") if any("exact_stretch" in r for r in by[DEFAULT]) else None
-    if exact is not None:
+    if any("exact_stretch" in r for r in by[DEFAULT]):
+        exact = col(DEFAULT, "exact_stretch")
         text += f" (exact: {int(np.sum(exact > STRETCH_LIMIT))})"
     if np.isnan(stretch).any():
         text += f", not measurable on {int(np.isnan(stretch).sum())}"
     if ORACLE in by:
-        text += f"; oracle crop / best baseline = {np.nanmean(col(ORACLE, 'KL')) / np.nanmean(base):.2f}"
+        oracle = np.nanmean(col(ORACLE, "KL")) / np.nanmean(base)
+        text += f"; oracle crop / best baseline = {oracle:.2f}"
     return text + "."
 
 

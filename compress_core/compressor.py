@@ -56,19 +56,6 @@ def _stretch(w1: int, h1: int, tw: int, th: int) -> float:
     return resampling_stretch(w1, h1, tw, th)
 
 
-def source_map(source: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Nearest input pixel (flat index) of every output pixel of size ``(w, h)``.
-
-    ``source`` is the map before the final resampling (crop and carve); the resampling maps
-    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it.
-    """
-    h1, w1 = source.shape
-    w, h = size
-    ys = np.minimum(((np.arange(h) + 0.5) * (h1 / h)).astype(np.int64), h1 - 1)
-    xs = np.minimum(((np.arange(w) + 0.5) * (w1 / w)).astype(np.int64), w1 - 1)
-    return np.ascontiguousarray(source[ys[:, None], xs[None, :]])
-
-
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch."""
     if geometry.source is None:

@@ -16,6 +16,19 @@ from .storage import write_atomic
 __all__ = ["CompressionResult", "FailedCompression"]
 
 
+def source_map(source: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Nearest input pixel (flat index) of every output pixel of size ``(w, h)``.
+
+    ``source`` is the map before the final resampling (crop and carve); the resampling maps
+    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it.
+    """
+    h1, w1 = source.shape
+    w, h = size
+    ys = np.minimum(((np.arange(h) + 0.5) * (h1 / h)).astype(np.int64), h1 - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * (w1 / w)).astype(np.int64), w1 - 1)
+    return np.ascontiguousarray(source[ys[:, None], xs[None, :]])
+
+
 @dataclass
 class CompressionResult:
     """The outcome of :meth:`SemanticCompressor.compress`.
