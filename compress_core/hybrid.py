@@ -10,9 +10,13 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
       ``crop_density`` (0.5) of the image's mean energy density: cheap, no distortion.
    b. *Carve*: seams are removed while the mean energy of a seam stays under
       ``carve_density`` (0.6) of the image's mean kernel energy: they run through sky, walls and
-      grass, where nobody sees the distortion, and stop before they reach the subject.
-   c. *Squeeze*: the final resampling may absorb a uniform stretch of at most ``max_stretch``
-      (default :data:`DEFAULT_MAX_STRETCH`, 1.05) between the two axes: people see a stretched
+      grass, where nobody sees the distortion, and stop before they reach the subject. Where
+      seams bunch up they stretch what lies between them: if the energy-weighted local stretch
+      they leave (:func:`seam_stretch`) exceeds ``max_stretch``, carving is redone with half
+      the seams (at most four times, then none).
+   c. *Squeeze*: the final resampling may absorb a uniform stretch of at most
+      ``max_stretch / seam_stretch`` (``max_stretch`` defaults to :data:`DEFAULT_MAX_STRETCH`,
+      1.05) between the two axes, so that seams and squeeze together stay within the limit: people see a stretched
       face from about 1.1 (Niu et al. 2010), and a classifier judge barely notices even 1.5
       (ImageNet training jitters the aspect), so the limit is set by people, not by the judge.
    d. *Best-window crop*: whatever is left is cropped around the most energy.
@@ -40,7 +44,7 @@ from .crop import best_window, integral_image, window_sums
 from .energy.base import CarvingTerms
 from .targets import check_stretch
 
-__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch",
+__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
            "DEFAULT_MAX_STRETCH"]
 
 #: Largest local stretch (ratio of the x and y scale factors) the hybrid policy may apply to
@@ -80,7 +84,8 @@ class HybridPlan:
     carved_horizontal: int = 0
     extra_crop: Optional[Tuple[int, int, int, int]] = None  # coordinates after carving
     squeeze: float = 1.0  # (x scale) / (y scale) of the final resampling, inverted: w1/tw / h1/th
-    stretch: float = 1.0  # max(squeeze, 1/squeeze): the anisotropy applied to the content
+    seam_stretch: float = 1.0  # energy-weighted local stretch left by the carved seams
+    stretch: float = 1.0  # max(squeeze, 1/squeeze) * seam_stretch: the stretch of the content
     max_stretch: float = DEFAULT_MAX_STRETCH
     faces: int = 0  # faces the crops kept whole
     scaled_from: Optional[Tuple[int, int]] = None
@@ -250,36 +255,53 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             plan.margin_crop = box
             crop(box)
         remaining = need - c
-        # b. carve while cheap
+        # b. carve while cheap, and while the seams do not bunch up in what matters
+        seams_stretch = 1.0
         if remaining > 0 and policy.carve_density > 0:
             local_terms = CarvingTerms(static=cur_static, gradient_weight=terms.gradient_weight)
             forward = carver.energy_mode.value == "forward"
             limit = policy.carve_density * _kernel_mean_energy(cur, local_terms, forward)
-            out, new_static, local, removed = carver.carve_while_cheap(
-                np.ascontiguousarray(cur), local_terms, remaining, vertical, limit)
-            cur, cur_static = out, new_static
-            cur_energy = cur_energy.ravel()[local]
-            source = source.ravel()[local]
-            if protect is not None:  # faces' box after carving: where their pixels went
-                protect = _box_of_sources(source, faces, (h0, w0))
+            budget = remaining
+            for _ in range(_CARVE_TRIES):
+                out, new_static, local, removed = carver.carve_while_cheap(
+                    np.ascontiguousarray(cur), local_terms, budget, vertical, limit)
+                carved_source = source.ravel()[local]
+                carved_energy = cur_energy.ravel()[local]
+                seams_stretch = seam_stretch(carved_source, carved_energy, w0, vertical)
+                if seams_stretch <= max_stretch or removed == 0:
+                    break
+                budget = removed // 2  # seams squeezed the subject: carve fewer
+                if budget == 0:
+                    removed = 0
+                    break
+            else:
+                removed = 0
+            if removed:
+                cur, cur_static, cur_energy, source = out, new_static, carved_energy, carved_source
+                if protect is not None:  # faces' box after carving: where their pixels went
+                    protect = _box_of_sources(source, faces, (h0, w0))
+            else:
+                seams_stretch = 1.0
             if vertical:
                 plan.carved_vertical = removed
             else:
                 plan.carved_horizontal = removed
             remaining -= removed
+        plan.seam_stretch = seams_stretch
+        allowed = max(1.0, max_stretch / seams_stretch)  # what the squeeze may add
         # c/d. squeeze what the resampling may absorb, crop the rest
         if remaining > 0:
             h1, w1 = cur.shape[:2]
             if vertical:
                 # widest width the final resampling may squeeze into the target aspect
-                max_w = int(np.floor(h1 * target_aspect * max_stretch))
+                max_w = int(np.floor(h1 * target_aspect * allowed))
                 keep_w = min(max(max_w, w1 - remaining), w1)
                 if keep_w < w1:
                     left, _ = best_window(cur_energy, keep_w, h1, must_contain=protect)
                     plan.extra_crop = (left, 0, left + keep_w, h1)
                     crop(plan.extra_crop)
             else:
-                max_h = int(np.floor(w1 / target_aspect * max_stretch))
+                max_h = int(np.floor(w1 / target_aspect * allowed))
                 keep_h = min(max(max_h, h1 - remaining), h1)
                 if keep_h < h1:
                     _, top = best_window(cur_energy, w1, keep_h, must_contain=protect)
@@ -298,9 +320,45 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     h1, w1 = cur.shape[:2]
     plan.scaled_from = (w1, h1)
     plan.squeeze = float((w1 / tw) / (h1 / th))
-    plan.stretch = resampling_stretch(w1, h1, tw, th)
+    plan.stretch = resampling_stretch(w1, h1, tw, th) * plan.seam_stretch
     out = resample(np.ascontiguousarray(cur), tw, th)
     return out, plan, source
+
+
+#: Carving is retried with half the seams at most this many times while the seams stretch what
+#: matters beyond ``max_stretch`` (then no carving at all).
+_CARVE_TRIES = 4
+def seam_stretch(source: np.ndarray, energy: np.ndarray, width: int, vertical: bool) -> float:
+    """Energy-weighted local stretch that carved seams leave behind.
+
+    Seams keep the pixels' order, so two neighbouring output pixels came from input pixels
+    ``d >= 1`` apart: ``d - 1`` lines were removed between them, and the content between them
+    is squeezed by ``d`` (1 where no seam passed). Each neighbour pair weighs the lower
+    importance of its two pixels, so a seam counts where it cut *through* what matters, not
+    where it ran beside it (a subject next to a carved, empty background is not stretched).
+    The result is the weighted geometric mean of ``d``: the stretch of what matters.
+
+    Parameters
+    ----------
+    source : int (h, w)
+        Flat input index (``y * width + x``) of every pixel after carving.
+    energy : (h, w)
+        Importance of those pixels.
+    width : int
+        The input's width (to split flat indices).
+    vertical : bool
+        Vertical seams (columns removed) or horizontal ones (rows removed).
+    """
+    coord = source % width if vertical else (source // width).T
+    weights = np.asarray(energy, dtype=np.float64)
+    weights = weights if vertical else weights.T
+    if coord.shape[1] < 2:
+        return 1.0
+    log_d = np.log(np.maximum(np.diff(coord, axis=1), 1))
+    pair = np.minimum(weights[:, 1:], weights[:, :-1])
+    total = float(pair.sum())
+    mean = float((pair * log_d).sum() / total) if total > 0 else float(log_d.mean())
+    return float(np.exp(mean))
 
 
 def _box_of_sources(source: np.ndarray, faces, shape) -> Optional[Tuple[int, int, int, int]]:

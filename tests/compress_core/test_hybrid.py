@@ -105,8 +105,11 @@ def test_square_thumbnail_of_a_3_2_photo_stays_within_the_stretch_limit(compress
     plan = result.operations
     w1, h1 = plan["scaled_from"]
     assert result.size == (96, 96)
-    assert plan["stretch"] == pytest.approx(max((w1 / 96) / (h1 / 96), (h1 / 96) / (w1 / 96)))
-    assert 1.0 <= plan["stretch"] <= max_stretch + 1e-9
+    from compress_core.hybrid import resampling_stretch
+
+    squeeze = resampling_stretch(w1, h1, 96, 96)
+    assert plan["stretch"] == pytest.approx(squeeze * plan["seam_stretch"])
+    assert 1.0 <= plan["seam_stretch"] and 1.0 <= plan["stretch"] <= max_stretch + 1e-9
     assert result.stretch == plan["stretch"] and plan["max_stretch"] == max_stretch
     assert w1 < 240 and h1 == 160  # 80 columns went by crop or seams, not by squeezing
     # content was cut or squeezed, so the retained energy says so
@@ -146,7 +149,8 @@ def test_portrait_thumbnail_keeps_more_energy_than_a_centre_crop(compressor, nam
     result = _compress(compressor, pixels, target_width=64, target_height=96)
     assert result.size == (64, 96)
     centre = _centre_crop_share(GRADIENT(pixels), 64, 96)
-    assert result.retained_energy_ratio >= centre + 0.04, (result.retained_energy_ratio, centre)
+    kept = result.retained_energy_ratio * result.stretch  # energy on surviving pixels
+    assert kept >= centre, (kept, centre)
     plan = result.operations
     w1, h1 = plan["scaled_from"]
     assert 1 / 1.05 - 1e-9 <= (w1 / 64) / (h1 / 96) <= 1.05 + 1e-9  # squeeze within the limit
@@ -234,7 +238,8 @@ def test_policy_defaults_and_plan_record():
     assert (policy.crop_density, policy.carve_density, policy.free_crop_density) == (0.5, 0.6, 0.25)
     plan = HybridPlan(input_size=(10, 5), target_size=(4, 4))
     assert set(plan.as_dict()) == {"input_size", "target_size", "margin_crop", "carved_vertical",
-                                   "carved_horizontal", "extra_crop", "squeeze", "stretch",
+                                   "carved_horizontal", "extra_crop", "squeeze", "seam_stretch",
+                                   "stretch",
                                    "max_stretch", "faces", "scaled_from"}
 
 
@@ -280,6 +285,36 @@ def test_retarget_directly(face):
     assert source.shape == (h1, w1)
     assert len(np.unique(source)) == source.size  # every kept pixel comes from one input pixel
     assert source.min() >= 0 and source.max() < 150 * 100
+
+
+def test_seam_stretch_measures_where_the_seams_went():
+    from compress_core.hybrid import seam_stretch
+
+    h, w = 20, 64
+    index = np.arange(h * w).reshape(h, w)
+    assert seam_stretch(index, np.ones((h, w)), w, True) == pytest.approx(1.0)  # nothing removed
+    halved = index[:, ::2]  # every other column removed: a 2x squeeze everywhere
+    assert seam_stretch(halved, np.ones((h, 32)), w, True) == pytest.approx(2.0)
+    # columns removed only in the left half: the right half (the subject) is not stretched
+    left = np.hstack([index[:, :32:2], index[:, 32:]])
+    weights = np.zeros((h, 48))
+    weights[:, 16:] = 1.0  # the subject starts right where the seams stop
+    assert seam_stretch(left, weights, w, True) == pytest.approx(1.0)
+    weights = np.zeros((h, 48))
+    weights[:, :8] = 1.0
+    assert seam_stretch(left, weights, w, True) == pytest.approx(2.0)
+    # horizontal seams: the same along the other axis
+    assert seam_stretch(index[::2, :], np.ones((10, w)), w, False) == pytest.approx(2.0)
+
+
+def test_seams_through_the_subject_are_undone(face):
+    """A subject with a flat band across it: cheap seams would all run through the subject's
+    middle and squeeze it; the policy keeps the seams' stretch of what matters within the limit."""
+    canvas = np.ascontiguousarray(np.hstack([face, np.full((60, 40, 3), 128, np.uint8), face]))
+    compressor = SemanticCompressor(GRADIENT)
+    result = _compress(compressor, canvas, target_width=60, target_height=60)
+    plan = result.operations
+    assert plan["seam_stretch"] <= 1.05 + 1e-9 and result.stretch <= 1.05 + 1e-9
 
 
 def test_resample():
