@@ -67,7 +67,7 @@ def blur_moments(src, weights, mu, sq):
 
 
 @njit(cache=True, fastmath=True)
-def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, sums):
+def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim, sums):
     """Pooled SSIM and edge-difference terms of one candidate plane against the reference's.
 
     ``ref``, ``ref_mu`` and ``ref_sq`` are the reference plane minus ``offset`` (its mean) and
@@ -84,21 +84,26 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, sums):
       candidate equal to the reference scores exactly 0 instead of float32 noise.
 
     ``sums`` (6,) float64 receives the sums of: ssim, ssim**4, ringing, ringing**4, blurring,
-    blurring**4 over the plane (the caller divides by the pixel count).
+    blurring**4 over the plane (the caller divides by the pixel count). ``with_ssim=False``
+    skips the SSIM terms (left 0) and their two blurs: the published weights of some planes
+    and scales use only the edge terms.
     """
     height, width = img.shape
     centred = img - offset
-    delta = centred - ref
     tmp = np.empty_like(img)
     mu = np.empty_like(img)
+    _blur(centred, weights, tmp, mu)
+    for i in range(6):
+        sums[i] = 0.0
+    if not with_ssim:
+        _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums)
+        return
+    delta = centred - ref
     sq = np.empty_like(img)
     dsq = np.empty_like(img)
-    _blur(centred, weights, tmp, mu)
     _blur(centred * centred, weights, tmp, sq)
     _blur(delta * delta, weights, tmp, dsq)
     c2 = np.float32(c2)
-    for i in range(6):
-        sums[i] = 0.0
     for y in range(height):
         s0 = _ZERO
         s1 = _ZERO
@@ -135,6 +140,33 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, sums):
             s5 += b2 * b2
         sums[0] += s0
         sums[1] += s1
+        sums[2] += s2
+        sums[3] += s3
+        sums[4] += s4
+        sums[5] += s5
+
+
+@njit(cache=True, fastmath=True)
+def _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums):
+    """The ringing and blurring sums alone (see :func:`compare_plane`)."""
+    height, width = centred.shape
+    for y in range(height):
+        s2 = _ZERO
+        s3 = _ZERO
+        s4 = _ZERO
+        s5 = _ZERO
+        for x in range(width):
+            shift = offset * (_ONE - edge[x])
+            ratio = ((_ONE + abs(centred[y, x] - mu[y, x] + shift))
+                     / (_ONE + abs(ref[y, x] - ref_mu[y, x] + shift)) - _ONE)
+            ring = max(ratio, _ZERO)
+            blur = max(-ratio, _ZERO)
+            r2 = ring * ring
+            b2 = blur * blur
+            s2 += ring
+            s3 += r2 * r2
+            s4 += blur
+            s5 += b2 * b2
         sums[2] += s2
         sums[3] += s3
         sums[4] += s4
