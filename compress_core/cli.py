@@ -76,6 +76,7 @@ def _result_record(src: str, dest: str, result) -> dict:
         "pixel_ratio": round(result.pixel_ratio, 4), "format": result.format,
         "quality": result.quality, "method": result.method, "energy": result.energy,
         "retained_energy_ratio": round(result.retained_energy_ratio, 4),
+        "stretch": round(result.stretch, 4),
         "seams": result.seams, "crop_box": result.crop_box, "timings": result.timings,
     }
 

@@ -109,6 +109,19 @@ def test_json_record(work, capsys):
                                       "total_ms"}
     assert 0 <= record["retained_energy_ratio"] <= 1
     assert size_of(work / "thumb.jpg") == (100, 100)
+    assert 1.0 <= record["stretch"] <= 1.05  # the default stretch limit
+
+
+@pytest.mark.parametrize("limit", ["1.0", "1.5"])
+def test_max_stretch_flag_bounds_the_thumbnail(work, capsys, limit):
+    """A square of the 3:2 photo: --max-stretch 1.0 never stretches; 1.5 may squeeze it all."""
+    code, out, _ = run(capsys, "photo.jpg", "--width", "100", "--height", "100", "-e",
+                       "gradient", "--json", "--max-stretch", limit, "-o", "thumb.jpg")
+    assert code == 0
+    record = json.loads(out)
+    assert 1.0 <= record["stretch"] <= float(limit) + 1e-4
+    if limit == "1.0":
+        assert record["stretch"] == 1.0 and record["retained_energy_ratio"] < 1.0
 
 
 @pytest.mark.parametrize("flags, expected", [
