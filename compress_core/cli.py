@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from ._version import __version__
 from .errors import SemanticCompressError
 from .flags import OneLineParser, add_option_flags, option_values
+from .storage import local_path, split_protocol
 
 log = logging.getLogger("semantic_compress")
 
@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image paths or fsspec URIs")
     p.add_argument("-o", "--output", help="output file (one image) or folder (several); "
-                   "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the input")
+                   "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the "
+                   "input, IMAGE being its whole file name (photo.png -> "
+                   "photo.png_compressed.jpg); inputs that would share an output are refused")
     add_option_flags(p, "cli")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     modes = p.add_argument_group("other modes")
@@ -57,14 +59,47 @@ def _load_mask(path: Optional[str], name: str):
     return pixels[..., :3].max(axis=2) > 0
 
 
+def _input_name(src: str) -> str:
+    """The file name of an input path or URI, extension included (``"image"`` if it has none)."""
+    path = local_path(src)
+    if path is not None:
+        name = os.path.basename(path.rstrip("/" + os.sep))
+    else:
+        name = split_protocol(src)[1].rstrip("/").split("/")[-1]
+    return name or "image"
+
+
 def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
-    stem = Path(src.rstrip("/").split("/")[-1]).stem or "image"
+    """Where ``src``'s output goes: ``-o`` itself, or ``<input file name><suffix><ext>`` in the
+    ``-o`` folder or beside the input. The input's extension stays in the name, so
+    ``photo.png`` and ``photo.gif`` (both written as JPEG by format auto) never share one."""
+    name = f"{_input_name(src)}{suffix}{ext}"
     if args.output and (many or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)):
-        return os.path.join(args.output, f"{stem}{suffix}{ext}")
+        return os.path.join(args.output, name)
     if args.output:
         return args.output
     parent = src.rsplit("/", 1)[0] if "/" in src else "."
-    return f"{parent}/{stem}{suffix}{ext}"
+    return f"{parent}/{name}"
+
+
+def _shared_output(args, many: bool) -> Optional[str]:
+    """Why two inputs would write one output (say ``a/photo.jpg`` and ``b/photo.jpg`` into one
+    ``-o`` folder), or ``None``. Checked before any image is read, so nothing is written."""
+    if args.analyze or not many:
+        return None
+    suffix = ("_energy" if args.visualize_energy else
+              "_seams" if args.visualize_seams else "_compressed")
+    first = {}
+    for src in args.images:
+        dest = _output_path(args, src, suffix, "", many)
+        if dest not in first:
+            first[dest] = src
+        elif first[dest] == src:
+            return f"{src} is given twice"
+        else:
+            return (f"{first[dest]} and {src} would both be written to {dest}.*; "
+                    "compress them with separate -o folders")
+    return None
 
 
 def _result_record(src: str, dest: str, result) -> dict:
@@ -107,13 +142,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = _request(args)
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
+    many = len(args.images) > 1
+    clash = _shared_output(args, many)
+    if clash:
+        print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
+        return 2
     try:
         compressor = SemanticCompressor.from_request(request)
     except (ValueError, TypeError, SemanticCompressError) as exc:
         print(f"semantic-compress: error: {exc}", file=sys.stderr)
         return 2
 
-    many = len(args.images) > 1
     records: List[dict] = []
     failed = 0
     for src in args.images:

@@ -14,11 +14,13 @@ are one upload, which the store shows only when complete. Either way an output i
 absent, never partial. New files get the mode the process umask gives (``0o666 & ~umask``, so
 ``0644`` under the usual ``022``), like any other file the user creates.
 
-Output names are deterministic and never leave their prefix (:func:`sanitize_relpath`,
+Output names are deterministic, never leave their prefix and never collide: two different
+relative paths always give two different names (:func:`sanitize_relpath`, :func:`distinct_relpath`,
 :func:`join_under`, :func:`output_name`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import unicodedata
@@ -41,6 +43,7 @@ __all__ = [
     "write_atomic",
     "is_under",
     "sanitize_relpath",
+    "distinct_relpath",
     "join_under",
     "output_name",
 ]
@@ -54,6 +57,10 @@ _LOCAL_PROTOCOLS = (None, "file", "local")
 #: Characters replaced by ``_`` in output names: glob magic, Windows-reserved, backslash.
 _UNSAFE_NAME_CHARS = set('*?[]<>|:"\\')
 _MAX_NAME_BYTES = 200
+#: Hex digits of the digest :func:`distinct_relpath` appends to a name that sanitising changed.
+_DIGEST_CHARS = 12
+#: Room an output name keeps for its extension (``.webp``, ``.avif``, ...).
+_MAX_EXTENSION_BYTES = 8
 
 
 # --------------------------------------------------------------------------- URIs
@@ -304,12 +311,62 @@ def join_under(prefix: str, relpath: str) -> str:
     return joined
 
 
+def distinct_relpath(relpath: PathOrUri, max_name_bytes: int = _MAX_NAME_BYTES) -> str:
+    """:func:`sanitize_relpath`, keeping different relative paths apart.
+
+    Sanitising is not one-to-one: ``a:b.png`` and ``a_b.png``, a name and its NFD spelling, two
+    long names that differ after 200 bytes, ``a\\b.png`` and ``a/b.png`` would give one name.
+    So when it changes a part of the path (anything more than dropping empty and ``.`` parts),
+    or the file name is longer than ``max_name_bytes``, the file name is cut to fit and ``~``
+    and the first 12 hex digits of the SHA-256 of the path are appended to it. Other paths keep
+    their name; the result is a fixed point (passing it again returns it).
+
+    Parameters
+    ----------
+    relpath : str or os.PathLike
+    max_name_bytes : int
+        The longest file name (last part, UTF-8 bytes) to return; at least 32, at most 200.
+
+    Examples
+    --------
+    >>> distinct_relpath("trips/photo.png")
+    'trips/photo.png'
+    >>> distinct_relpath("a:b.png")  # doctest: +ELLIPSIS
+    'a_b.png~...'
+
+    Raises
+    ------
+    ValueError
+        If nothing usable is left, or ``max_name_bytes`` is out of range.
+    """
+    if not 32 <= max_name_bytes <= _MAX_NAME_BYTES:
+        raise ValueError(f"max_name_bytes must be in 32..{_MAX_NAME_BYTES}, got {max_name_bytes!r}")
+    text = os.fspath(relpath)
+    safe = sanitize_relpath(text)
+    plain = "/".join(part for part in text.split("/") if part not in ("", "."))
+    folder, name = posixpath.split(safe)
+    if safe == plain and len(name.encode("utf-8")) <= max_name_bytes:
+        return safe
+    digest = hashlib.sha256(plain.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+    while len(name.encode("utf-8")) > max_name_bytes - 1 - _DIGEST_CHARS:
+        name = name[:-1]
+    name = f"{name}~{digest}"
+    return posixpath.join(folder, name) if folder else name
+
+
 def output_name(relpath: str, tag: str, extension: str) -> str:
-    """``"a/b/photo.jpg"``, tag ``"1a2b"``, ``".webp"`` -> ``"a/b/photo.1a2b.webp"``."""
-    rel = sanitize_relpath(relpath)
-    folder, name = posixpath.split(rel)
-    stem, dot, _suffix = name.rpartition(".")
-    if not dot or not stem:
-        stem = name
-    new = f"{stem}.{tag}{extension}"
-    return posixpath.join(folder, new) if folder else new
+    """The output name of an input: its whole relative path (extension included), the settings
+    tag, the output extension.
+
+    ``"a/b/photo.png"``, tag ``"1a2b"``, ``".jpg"`` -> ``"a/b/photo.png.1a2b.jpg"``. The
+    input's extension stays in the name, so ``photo.png``, ``photo.gif`` and ``photo.jpg``
+    that all become JPEG get three names; with :func:`distinct_relpath`, two different
+    relative paths never share an output name (for one tag and extension). The same input and
+    tag always give the same name (``--skip_existing`` relies on it), and the names of one
+    input for different extensions differ only in the extension. A long input name is cut
+    (with a digest, see :func:`distinct_relpath`) so that the whole name stays within 200 bytes.
+    """
+    room = _MAX_NAME_BYTES - len(f".{tag}".encode("utf-8")) - _MAX_EXTENSION_BYTES
+    if len(extension.encode("utf-8")) > _MAX_EXTENSION_BYTES or room < 32:
+        raise ValueError(f"tag {tag!r} or extension {extension!r} too long for an output name")
+    return f"{distinct_relpath(relpath, room)}.{tag}{extension}"

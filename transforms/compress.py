@@ -418,7 +418,8 @@ class CompressImages(beam.PTransform):
         What to do to every image.
     output : str
         Output prefix (local folder or fsspec URI); outputs go to
-        ``<output>/<relpath stem>.<params hash><ext>``.
+        ``<output>/<relpath>.<params hash><ext>``, the input's extension kept in the name
+        (:func:`compress_core.storage.output_name`).
     run_id : str
         Stored in every row.
     skip_existing : bool

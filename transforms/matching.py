@@ -1,7 +1,8 @@
 """Matching inputs: globs, folders and URI lists -> :class:`InputFile` s, on a worker.
 
 Relative paths of the matches name the outputs (:func:`compress_core.storage.output_name`), so
-they are sanitised here and never leave the output prefix. Hidden files and folders (a path
+they are sanitised here (:func:`compress_core.storage.distinct_relpath`: two different paths
+stay two different names) and never leave the output prefix. Hidden files and folders (a path
 part starting with ``.`` or ``_``, such as ``_manifest``) and the job's own output folders are
 never matched.
 """
@@ -20,9 +21,9 @@ from compress_core.storage import (
     get_filesystem,
     is_local_filesystem,
     is_under,
+    distinct_relpath,
     normalize_uri,
     read_bytes,
-    sanitize_relpath,
     split_protocol,
 )
 
@@ -152,7 +153,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         if folder and _hidden(rel):
             continue
         size = info.get("size")
-        files.append(InputFile(_to_uri(fs, item_path, pattern), sanitize_relpath(rel),
+        files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None))
     return files
 
@@ -177,7 +178,7 @@ def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> L
 def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]:
     """Relative output paths for listed URIs: relative to ``base`` when they are below it, else
     relative to the deepest folder the URIs share (with protocol and bucket kept when they
-    differ). Returned paths are sanitised."""
+    differ). Returned paths are sanitised (:func:`~compress_core.storage.distinct_relpath`)."""
     split = [split_protocol(u) for u in uris]
     if base:
         b_protocol, b_path = split_protocol(normalize_uri(base))
@@ -203,7 +204,7 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
             for i in rest_idx:
                 protocol, path = split[i]
                 rels[i] = f"{protocol or 'local'}/{path}"
-    return [sanitize_relpath(r) for r in rels]
+    return [distinct_relpath(r) for r in rels]
 
 
 # --------------------------------------------------------------------------- transforms

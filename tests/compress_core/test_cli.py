@@ -65,8 +65,8 @@ def size_of(path):
 def test_scale_writes_beside_the_input(work, capsys):
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q")
     assert code == 0, err
-    assert size_of(work / "photo_compressed.jpg") == (90, 60)
-    assert out.startswith("photo.jpg -> ./photo_compressed.jpg: 180x120 -> 90x60")
+    assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
+    assert out.startswith("photo.jpg -> ./photo.jpg_compressed.jpg: 180x120 -> 90x60")
     assert err == ""
 
 
@@ -80,8 +80,8 @@ def test_outputs_respect_the_umask(work, capsys, umask, mode):
     finally:
         os.umask(old)
     assert code == 0 and code2 == 0, err + err2
-    made = [n for n in os.listdir(work) if n.startswith("photo_")]
-    assert sorted(made) == ["photo_compressed.jpg", "photo_energy.png"]
+    made = [n for n in os.listdir(work) if n.startswith("photo.jpg_")]
+    assert sorted(made) == ["photo.jpg_compressed.jpg", "photo.jpg_energy.png"]
     for name in made:
         assert stat.S_IMODE(os.stat(work / name).st_mode) == mode, name
 
@@ -167,10 +167,71 @@ def test_several_images_into_a_folder(work, capsys):
                          "-o", "out/", "--json")
     assert code == 0, err
     records = json.loads(out)
-    assert [r["output"] for r in records] == [os.path.join("out/", "photo_compressed.jpg"),
-                                              os.path.join("out/", "other_compressed.jpg")]
-    assert size_of(work / "out" / "photo_compressed.jpg") == (90, 60)
-    assert size_of(work / "out" / "other_compressed.jpg") == (75, 50)  # a photo: lossy
+    assert [r["output"] for r in records] == [os.path.join("out/", "photo.jpg_compressed.jpg"),
+                                              os.path.join("out/", "other.png_compressed.jpg")]
+    assert size_of(work / "out" / "photo.jpg_compressed.jpg") == (90, 60)
+    assert size_of(work / "out" / "other.png_compressed.jpg") == (75, 50)  # a photo: lossy
+
+
+_PIL_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
+
+
+def _same_photo_as(work, names):
+    """The chelsea photo of photo.jpg, saved again under each name in the name's format."""
+    pixels = photo("chelsea", 180, 120)
+    for name in names:
+        (work / name).write_bytes(encode(pixels, _PIL_FORMATS[name.rsplit(".", 1)[1].lower()]))
+
+
+def test_inputs_that_differ_by_extension_get_their_own_outputs(work, capsys):
+    """format auto writes photos of any format as JPEG: photo.png, photo.gif, photo.webp,
+    photo.jpeg and photo.JPG used to be one photo_compressed.jpg, each overwriting the last
+    (five "ok" records, one file). The input's extension now stays in the name."""
+    names = ["photo.jpg", "photo.png", "photo.gif", "photo.webp", "photo.jpeg", "photo.JPG"]
+    _same_photo_as(work, names[1:])
+    for output in (["-o", "out/"], []):
+        code, out, err = run(capsys, *names, "-s", "0.5", "-e", "gradient", "--json", *output)
+        assert code == 0, err
+        records = json.loads(out)
+        assert [r["status"] for r in records] == ["ok"] * 6
+        folder = work / "out" if output else work
+        assert [r["output"] for r in records] == [
+            os.path.join("out/", f"{n}_compressed{r['output'][-4:]}") if output
+            else f"./{n}_compressed{r['output'][-4:]}" for n, r in zip(names, records)]
+        assert len({r["output"] for r in records}) == 6
+        made = sorted(f for f in os.listdir(folder) if "_compressed." in f)
+        assert made == sorted(os.path.basename(r["output"]) for r in records)
+        for r in records:
+            assert os.path.getsize(r["output"]) == r["output_bytes"]
+            assert size_of(r["output"]) == tuple(r["output_size"])
+
+
+def test_inputs_that_would_share_an_output_are_refused(work, capsys):
+    """a/photo.jpg and b/photo.jpg into one -o folder: one clear error, nothing compressed or
+    written (they used to overwrite each other). Beside their inputs they do not clash."""
+    for sub in ("a", "b"):
+        (work / sub).mkdir()
+        (work / sub / "photo.jpg").write_bytes((work / "photo.jpg").read_bytes())
+    code, out, err = run(capsys, "a/photo.jpg", "other.png", "b/photo.jpg", "-s", "0.5",
+                         "-e", "gradient", "-o", "out/")
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "a/photo.jpg and b/photo.jpg would both be written to " in line
+    assert os.path.join("out/", "photo.jpg_compressed") + ".*" in line
+    assert line.endswith("nothing was written")
+    assert not (work / "out").exists()
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg", "-s", "0.5", "-o", "out")
+    assert code == 2 and "photo.jpg is given twice" in one_error_line(err)
+    code, _, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "--visualize-energy", "-o", "out")
+    assert code == 2 and "would both be written to out/photo.jpg_energy.*" in one_error_line(err)
+    assert not (work / "out").exists()
+    code, out, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "-s", "0.5", "-e", "gradient",
+                         "--json")
+    assert code == 0, err
+    assert [r["output"] for r in json.loads(out)] == ["a/photo.jpg_compressed.jpg",
+                                                      "b/photo.jpg_compressed.jpg"]
+    assert size_of(work / "a" / "photo.jpg_compressed.jpg") == (90, 60)
+    assert size_of(work / "b" / "photo.jpg_compressed.jpg") == (90, 60)
 
 
 @pytest.mark.parametrize("energy", ["gradient", "saliency", "deep", "blend", "hybrid"])
@@ -240,7 +301,7 @@ def test_analyze(work, capsys):
     assert out.splitlines()[0] == "photo.jpg  (180x120, energy gradient)"
     for key in ("mean_energy", "std_energy", "high_importance_ratio", "p05", "p50", "p95"):
         assert key in out
-    assert not (work / "photo_compressed.jpg").exists()
+    assert not (work / "photo.jpg_compressed.jpg").exists()
     code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient", "--json")
     stats = json.loads(out)
     assert code == 0 and 0 <= stats["high_importance_ratio"] <= 1
@@ -255,7 +316,7 @@ def test_visualize_energy(work, capsys):
     assert heat.shape == (120, 180, 3)
     assert np.abs(heat.astype(int) - photo("chelsea", 180, 120)).mean() > 10
     code, _, _ = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient")
-    assert code == 0 and (work / "photo_energy.png").exists()
+    assert code == 0 and (work / "photo.jpg_energy.png").exists()
 
 
 def test_visualize_seams(work, capsys):
@@ -276,7 +337,7 @@ def test_readme_cli_examples(work, capsys):
     """The README's commands, default (deep) energy where it gives none."""
     code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "deep", "-q")
     assert code == 0, err
-    assert size_of(work / "photo_compressed.jpg") == (90, 60)
+    assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
     assert run(capsys, "photo.jpg", "--visualize-energy", "-o", "energy_map.png")[0] == 0
     assert size_of(work / "energy_map.png") == (180, 120)
     assert run(capsys, "photo.jpg", "--visualize-seams", "20", "-o", "seams.png")[0] == 0
@@ -378,8 +439,8 @@ def test_one_bad_image_among_good_ones(work, capsys):
     records = json.loads(out)
     assert [r["status"] for r in records] == ["ok", "error", "ok"]
     assert records[1]["error_type"] == "ImageDecodeError"
-    assert (work / "out" / "photo_compressed.jpg").exists()
-    assert (work / "out" / "other_compressed.jpg").exists()
+    assert (work / "out" / "photo.jpg_compressed.jpg").exists()
+    assert (work / "out" / "other.png_compressed.jpg").exists()
 
 
 def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
@@ -396,8 +457,8 @@ def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
     assert [r["status"] for r in records] == ["error", "ok"]
     assert records[0]["error_type"] == "CompressionTimeoutError"
     assert "0.3 s" in one_error_line(err)
-    assert not (work / "out" / "big_compressed.jpg").exists()
-    assert (work / "out" / "other_compressed.jpg").exists()
+    assert not (work / "out" / "big.png_compressed.jpg").exists()
+    assert (work / "out" / "other.png_compressed.jpg").exists()
     code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0", "-e", "gradient")
     assert code == 2 and "max_seconds must be a positive finite number" in one_error_line(err)
 
@@ -418,7 +479,7 @@ def test_python_dash_m_semantic_compress(work):
     records = json.loads(proc.stdout)
     assert records[0]["status"] == "ok" and records[0]["output_size"] == [90, 60]
     assert records[1]["error_type"] == "ImageReadError"
-    assert size_of(work / "outdir" / "photo_compressed.jpg") == (90, 60)
+    assert size_of(work / "outdir" / "photo.jpg_compressed.jpg") == (90, 60)
     assert proc.stderr.strip() == "semantic-compress: error: missing.jpg: no such file"
 
 

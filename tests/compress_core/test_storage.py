@@ -1,5 +1,6 @@
 """compress_core/storage.py: reads, atomic writes (modes follow the umask), output names."""
 import os
+import re
 import stat
 
 import fsspec
@@ -48,11 +49,76 @@ def test_join_under_never_escapes(prefix, rel):
     assert "/../" not in joined and not joined.endswith("/..")
 
 
-def test_output_name_adds_tag_and_extension():
-    assert storage.output_name("a/b/photo.jpg", "abc", ".webp") == "a/b/photo.abc.webp"
+def test_output_name_keeps_the_input_name_and_adds_tag_and_extension():
+    assert storage.output_name("a/b/photo.jpg", "abc", ".webp") == "a/b/photo.jpg.abc.webp"
     assert storage.output_name("README", "abc", ".png") == "README.abc.png"
     assert storage.output_name(".hidden", "t", ".jpg") == ".hidden.t.jpg"
-    assert storage.output_name("x.tar.gz", "t", ".jpg") == "x.tar.t.jpg"
+    assert storage.output_name("x.tar.gz", "t", ".jpg") == "x.tar.gz.t.jpg"
+    # kept inside the prefix, and apart from a real etc/passwd
+    assert re.fullmatch(r"etc/passwd~[0-9a-f]{12}\.t\.jpg",
+                        storage.output_name("../../etc/passwd", "t", ".jpg"))
+
+
+def test_inputs_that_differ_only_by_extension_get_different_names():
+    """format auto writes a photo of any format as JPEG: these used to be one photo.t.jpg."""
+    names = ["photo.gif", "photo.png", "photo.webp", "photo.jpg", "photo.jpeg", "photo.JPG",
+             "photo", "photo.", "photo.jpg.jpg", "sub/photo.png", "sub/photo.gif"]
+    for ext in (".jpg", ".png", ".webp"):
+        outs = [storage.output_name(n, "1a2b3c4d5e", ext) for n in names]
+        assert len(set(outs)) == len(names), outs
+        # deterministic: the same input and tag give the same name (--skip_existing)
+        assert outs == [storage.output_name(n, "1a2b3c4d5e", ext) for n in names]
+    # and one input's names for the candidate extensions differ only in the extension
+    assert {storage.output_name("photo.png", "t", e)[: -len(e)] for e in (".jpg", ".png")} == \
+        {"photo.png.t"}
+
+
+@pytest.mark.parametrize("a, b", [
+    ("a:b.png", "a_b.png"),                        # a reserved character and its replacement
+    ("x/a?b.png", "x/a_b.png"),
+    ("caf\u0065\u0301.jpg", "caf\u00e9.jpg"),        # NFD and NFC spellings of one name
+    ("a\\b.png", "a/b.png"),                       # a backslash in a name and a folder
+    ("e:/photo.png", "e_/photo.png"),              # in a folder name
+    (" photo.png", "photo.png"),
+    ("...", "___"),
+    ("\u00e9" * 300 + ".png", "\u00e9" * 300 + ".gif"),  # alike in their first 200 bytes
+    ("\u00e9" * 300 + ".png", "\u00e9" * 100),             # and its cut-down name
+])
+def test_names_that_sanitise_alike_stay_apart(a, b):
+    """Sanitising is not one-to-one; a changed name carries a digest of the original."""
+    assert storage.sanitize_relpath(a)[:150] == storage.sanitize_relpath(b)[:150]
+    assert storage.output_name(a, "t", ".jpg") != storage.output_name(b, "t", ".jpg")
+    for rel in (a, b):
+        name = storage.output_name(rel, "1a2b3c4d5e", ".webp")
+        assert all(len(part.encode()) <= 255 for part in name.split("/"))
+        assert storage.join_under("/out", name) == "/out/" + name
+
+
+def test_long_names_keep_tag_and_extension():
+    """join_under cuts parts to 200 bytes: an output name must fit whole (on main, a long input
+    name lost the tag and extension there), the same for every candidate extension."""
+    for rel in ("\u00e9" * 95 + ".png", "x" * 199 + ".gif", "d/" + "y" * 300):
+        names = [storage.output_name(rel, "1a2b3c4d5e", e) for e in (".jpg", ".webp", ".jxl")]
+        assert all(len(n.split("/")[-1].encode()) <= 200 for n in names)
+        assert {n.rsplit(".", 1)[0] for n in names} == {names[0].rsplit(".", 1)[0]}
+        assert [storage.join_under("s3://b/o", n) for n in names] == ["s3://b/o/" + n
+                                                                      for n in names]
+        assert names[0].rsplit(".", 1)[0].endswith(".1a2b3c4d5e")
+    with pytest.raises(ValueError, match="too long"):
+        storage.output_name("a.jpg", "t" * 190, ".jpg")
+
+
+def test_distinct_relpath_changes_only_what_sanitising_changed():
+    assert storage.distinct_relpath("a/b/photo.jpg") == "a/b/photo.jpg"
+    assert storage.distinct_relpath("./a//b/photo.jpg") == "a/b/photo.jpg"  # same path
+    assert storage.distinct_relpath("/a/photo.jpg") == "a/photo.jpg"
+    changed = storage.distinct_relpath("a/b:c.jpg")
+    assert re.fullmatch(r"a/b_c\.jpg~[0-9a-f]{12}", changed)
+    assert storage.distinct_relpath("a/b:c.jpg") == changed          # deterministic
+    for rel in ("a/b:c.jpg", "\u00e9" * 300, "bad\x00name\n.jpg", "a\udcff.jpg"):
+        once = storage.distinct_relpath(rel)
+        assert storage.distinct_relpath(once) == once                # a fixed point
+        assert storage.sanitize_relpath(once) == once and len(once.encode()) <= 200
 
 
 def test_read_bytes_errors_are_typed(tmp_path):

@@ -85,8 +85,9 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
 
     images = [f for f in _files(out) if not f.startswith("_")]
     # chelsea.png is a photo: format auto writes it as JPEG (graphics and alpha stay lossless)
-    assert images == sorted([f"astronaut.{tag}.jpg", f"chelsea.{tag}.jpg", f"coffee.{tag}.jpg",
-                             f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
+    assert images == sorted([f"astronaut.jpg.{tag}.jpg", f"chelsea.png.{tag}.jpg",
+                             f"coffee.jpg.{tag}.jpg", f"trips/china.jpg.{tag}.jpg",
+                             f"trips/flower.jpg.{tag}.jpg"])
     letters = [json.loads(line) for f in _files(out / "_dead_letters" / "run_id=first")
                for line in open(out / "_dead_letters" / "run_id=first" / f)]
     assert sorted(os.path.basename(d["input_uri"]) for d in letters) == sorted(BAD)
@@ -185,6 +186,51 @@ def test_square_thumbnails_stay_within_the_stretch_limit(tmp_path, write_tree, p
         assert rows["china.jpg"]["retained_energy_ratio"] < 0.95  # 3:2 -> 1:1 cuts content
 
 
+def test_inputs_that_differ_only_by_extension_get_their_own_outputs(tmp_path, write_tree,
+                                                                     sample_photos, run_job,
+                                                                     read_manifest):
+    """format auto writes photos of any format as JPEG: photo.gif, photo.png, photo.webp and
+    photo.jpg used to share photo.<hash>.jpg, four ok rows for one file (each overwrote the
+    last; with --skip_existing, the first one written made the other three "skipped")."""
+    import io
+
+    def encoded(fmt):
+        buf = io.BytesIO()
+        sample_photos["coffee"].save(buf, format=fmt)
+        return buf.getvalue()
+
+    formats = {"photo.gif": "GIF", "photo.png": "PNG", "photo.webp": "WEBP", "photo.jpg": "JPEG"}
+    write_tree(tmp_path / "in", {name: encoded(fmt) for name, fmt in formats.items()})
+    out = tmp_path / "out"
+    args = ["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY]
+    _, s1 = run_job([*args, "--run_id", "first"])
+    assert (s1.ok, s1.failed, s1.skipped) == (4, 0, 0)
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(out / "_manifest"), run_id="first")}
+    assert set(rows) == set(formats) and {r["status"] for r in rows.values()} == {"ok"}
+    tag = CompressSettings(**{"method": "hybrid", "energy": "gradient", "scale": 0.5}).params_hash()
+    for name, r in rows.items():
+        ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}[r["output_format"]]
+        assert r["output_uri"] == str(out / f"{name}.{tag}{ext}")
+        assert os.path.getsize(r["output_uri"]) == r["output_bytes"]
+        with Image.open(r["output_uri"]) as im:
+            assert im.format == r["output_format"]
+            assert im.size == (r["output_width"], r["output_height"])
+    assert len({r["output_uri"] for r in rows.values()}) == 4
+    assert sorted(f for f in _files(out) if not f.startswith("_")) == \
+        sorted(os.path.basename(r["output_uri"]) for r in rows.values())
+    assert sum(r["output_format"] == "JPEG" for r in rows.values()) >= 3  # the photo ones
+
+    mtimes = {r["output_uri"]: os.stat(r["output_uri"]).st_mtime_ns for r in rows.values()}
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 4)
+    again = {os.path.basename(r["input_uri"]): r
+             for r in read_manifest(str(out / "_manifest"), run_id="second")}
+    assert {n: (r["status"], r["output_uri"], r["output_bytes"]) for n, r in again.items()} == \
+        {n: ("skipped", r["output_uri"], r["output_bytes"]) for n, r in rows.items()}
+    assert {u: os.stat(u).st_mtime_ns for u in mtimes} == mtimes  # nothing rewritten
+
+
 def test_input_list_with_unreadable_uris(tmp_path, write_tree, photo_files, run_job,
                                          read_manifest):
     write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
@@ -203,7 +249,7 @@ def test_input_list_with_unreadable_uris(tmp_path, write_tree, photo_files, run_
     assert (s.ok, s.failed) == (2, 3)
     rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))}
     assert rows[str(tmp_path / "in" / "trips" / "china.jpg")]["output_uri"].startswith(
-        str(out / "trips" / "china."))
+        str(out / "trips" / "china.jpg."))
     for uri in (str(tmp_path / "in" / "missing.jpg"), str(tmp_path / "in" / "trips"),
                 "nosuchprotocol://bucket/x.jpg"):
         assert rows[uri]["status"] == "error" and rows[uri]["error_type"] == "ImageReadError"

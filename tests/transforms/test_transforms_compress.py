@@ -95,7 +95,7 @@ def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
                                                               skip_existing=True)
             assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-5:])),
                         equal_to([(status, ".webp")]))  # lossless WebP: smaller than PNG here
-    assert os.listdir(tmp_path / "out") == [f"logo.{s.params_hash()}.webp"]
+    assert os.listdir(tmp_path / "out") == [f"logo.gif.{s.params_hash()}.webp"]
 
 
 def test_quality_auto_rows_record_the_quality_and_the_score_reached(tmp_path, sample_photos):
@@ -124,7 +124,7 @@ def test_an_encoder_failure_is_an_error_row_and_writes_nothing(tmp_path, sample_
                                                       r["status"], r["error_type"])),
                     equal_to([("strip.png", "error", "EncodingError"),
                               ("coffee.png", "ok", None)]))
-    assert os.listdir(tmp_path / "out") == [f"coffee.{s.params_hash()}.jpg"]
+    assert os.listdir(tmp_path / "out") == [f"coffee.png.{s.params_hash()}.jpg"]
 
 
 # --------------------------------------------------------------------------- DoFns
@@ -217,9 +217,10 @@ def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
     tag = s.params_hash()
     written = sorted(os.path.relpath(os.path.join(d, f), out_dir)
                      for d, _, fs in os.walk(out_dir) for f in fs)
-    assert written == sorted([f"astronaut.{tag}.jpg", f"coffee.{tag}.jpg", f"chelsea.{tag}.jpg",
-                              f"trips/china.{tag}.jpg", f"trips/flower.{tag}.jpg"])
-    with Image.open(os.path.join(out_dir, f"chelsea.{tag}.jpg")) as im:
+    assert written == sorted([f"astronaut.jpg.{tag}.jpg", f"coffee.jpg.{tag}.jpg",
+                              f"chelsea.png.{tag}.jpg", f"trips/china.jpg.{tag}.jpg",
+                              f"trips/flower.jpg.{tag}.jpg"])
+    with Image.open(os.path.join(out_dir, f"chelsea.png.{tag}.jpg")) as im:
         assert im.format == "JPEG" and im.size == (128, 85)  # a PNG photo becomes a JPEG
 
 
@@ -244,4 +245,4 @@ def test_a_name_that_lies_gets_the_real_suffix(tmp_path):
         assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-4:],
                                                       r["output_format"])),
                     equal_to([("ok", "webp", "WEBP")]))  # lossless WebP beats PNG here
-    assert os.listdir(tmp_path / "out") == [f"liar.{s.params_hash()}.webp"]
+    assert os.listdir(tmp_path / "out") == [f"liar.jpg.{s.params_hash()}.webp"]
