@@ -13,25 +13,23 @@ import numpy as np
 
 from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
+from .budget import encode_to_budget
 from .crop import best_window
 from .energy.base import EnergyFunction
-from .errors import TargetUnreachableError
 from .hybrid import HybridPolicy, resample, retarget
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
-from .quality import QualityMetric, score
+from .quality import QualityMetric
 from .request import CompressRequest
 from .result import CompressionResult, FailedCompression
 from .energy.base import CarvingTerms
-from .seams.carver import SeamCarver, check_mask, with_masks
+from .seams import SeamCarver
+from .seams.inputs import check_mask, with_masks
 from .targets import check_positive_int, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
 log = logging.getLogger(__name__)
-
-#: Linear factors tried when a byte budget needs fewer pixels (applied to the retargeted image).
-_BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
 
 
 class Geometry(NamedTuple):
@@ -267,8 +265,10 @@ class SemanticCompressor:
                     fmt = codec.resolve_format("webp" if loaded.has_alpha
                                                else request.photo_format)
             if target_bytes is not None:
-                data, used_quality, out = self._encode_to_budget(
-                    out, fmt, target_bytes, quality, loaded, allow_resize=method is not Method.JPEG)
+                data, used_quality, out = encode_to_budget(
+                    out, fmt, target_bytes, quality, self.quality_metric,
+                    icc_profile=loaded.icc_profile, exif=loaded.exif,
+                    allow_resize=method is not Method.JPEG)
             elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
                   and loaded.format == "JPEG" and loaded.data):
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
@@ -450,54 +450,6 @@ class SemanticCompressor:
             ys, xs = np.divmod(source, w0)
             crop_box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
         return Geometry(out, source, seams, crop_box, hplan.as_dict(), hplan.stretch)
-
-    def _encode_to_budget(self, pixels, fmt, target_bytes, max_quality, loaded, allow_resize):
-        """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
-
-        Candidates are the retargeted image and Lanczos downscales of it by 0.85**k; each gets
-        the highest quality that fits, and the one scoring best on ``quality_metric`` (against
-        the retargeted image) wins. The search stops two candidates after the first fit, or at
-        the first candidate that fits at full quality.
-        """
-        meta = dict(icc_profile=loaded.icc_profile, exif=loaded.exif)
-        top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
-        h, w = pixels.shape[:2]
-        best = None
-        smallest = None
-        tried_after_fit = 0
-        last_size = None
-        for factor in (1.0,) + (_BUDGET_SCALES if allow_resize else ()):
-            cw, ch = max(1, int(round(w * factor))), max(1, int(round(h * factor)))
-            if (cw, ch) == last_size:
-                continue
-            last_size = (cw, ch)
-            deadline.check("a byte-budget candidate")
-            candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
-            try:
-                data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta)
-            except TargetUnreachableError as exc:
-                smallest = exc.smallest_bytes if smallest is None else min(smallest, exc.smallest_bytes)
-                if best is not None:
-                    break
-                if max(cw, ch) <= 8:
-                    break
-                continue
-            full_quality = q is None or q >= (top_quality or 0)
-            value = score(codec.decode_pixels(data), pixels, self.quality_metric)
-            if best is None or value > best[0]:
-                best = (value, data, q, candidate)
-            if full_quality:
-                break
-            tried_after_fit += 1
-            if tried_after_fit > 2:
-                break
-        if best is None:
-            raise TargetUnreachableError(
-                f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
-                f"encoding found is {smallest} bytes"
-                + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)"))
-        return best[1], best[2], best[3]
-
 
 def compress_image(image, energy_function: Optional[EnergyFunction] = None,
                    quality_metric: str = "perceptual", **kwargs) -> CompressionResult:

@@ -14,7 +14,8 @@ Weights are never random:
   cache (``torch.hub.get_dir()/checkpoints/<file name of torchvision's weights URL>``). When the
   file is missing it is downloaded where a network exists; otherwise (or when the environment
   variable ``SEMANTIC_COMPRESS_OFFLINE`` is set to ``1``) :class:`~compress_core.errors.
-  WeightsNotFoundError` names the file and the folder to put it in.
+  WeightsNotFoundError` names the file and the folder to put it in (the search lives in
+  :mod:`compress_core.energy.weights`; its names are re-exported here).
 
 Loaded models are cached per process, keyed by ``(name, weights file, device)``, so a worker
 loads each backbone once (:func:`load_backbone`).
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import InvalidWeightsError, WeightsNotFoundError
 from .registry import DEFAULT_BACKBONE  # one definition, torch-free (launchers validate with it)
+from .weights import OFFLINE_ENV, hub_checkpoint_dir, resolve_weights  # noqa: F401 (re-exported)
 
 __all__ = [
     "BackboneSpec",
@@ -52,9 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Environment variable that forbids downloads (``1``/``true``/``yes``).
-OFFLINE_ENV = "SEMANTIC_COMPRESS_OFFLINE"
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -245,96 +243,6 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         accepted = ", ".join(repr(n) for n in BACKBONES)
         raise ValueError(f"model_name must be one of {accepted}; got {name!r}")
     return BACKBONES[key]
-
-
-def hub_checkpoint_dir() -> Path:
-    """The torch hub checkpoint folder (``$TORCH_HOME/hub/checkpoints`` by default)."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def _downloads_allowed() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
-
-
-def _host_reachable(url: str, timeout: float = 3.0) -> bool:
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bool] = None) -> Path:
-    """Find (or, where allowed and possible, download) the weights file of ``spec``.
-
-    Parameters
-    ----------
-    spec : BackboneSpec
-        The backbone.
-    weights_path : str or os.PathLike, optional
-        An explicit weights file (a saved ``state_dict``); it must exist.
-    download : bool, optional
-        Allow a download into the torch hub cache when the file is missing. Default: allowed
-        unless ``SEMANTIC_COMPRESS_OFFLINE=1``.
-
-    Returns
-    -------
-    pathlib.Path
-        The weights file.
-
-    Raises
-    ------
-    WeightsNotFoundError
-        If the file is not on disk and cannot be downloaded; the message names the file and
-        the folder it is looked for in.
-    """
-    if weights_path is not None:
-        path = Path(os.fspath(weights_path)).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(f"{spec.name}: weights file {str(path)!r} does not exist")
-        return path
-    if spec.embedded_weights is not None:
-        path = spec.embedded_weights()
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"{spec.name}: embedded weights {str(path)!r} are missing; reinstall the package "
-                "that ships them or pass weights_path"
-            )
-        return path
-    folder = hub_checkpoint_dir()
-    path = folder / spec.weights_file_name
-    if path.is_file():
-        return path
-    allowed = _downloads_allowed() if download is None else bool(download)
-    hint = (
-        f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in {str(folder)!r}. "
-        f"Download {spec.weights_url} and put it in that folder (or set TORCH_HOME, or pass "
-        "weights_path)"
-    )
-    if not allowed:
-        raise WeightsNotFoundError(hint + "; downloads are disabled")
-    if not _host_reachable(spec.weights_url):
-        raise WeightsNotFoundError(hint + "; no network to download it")
-    logger.info("downloading %s weights from %s to %s", spec.name, spec.weights_url, folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        torch.hub.download_url_to_file(
-            spec.weights_url, str(path), hash_prefix=_hash_prefix(spec.weights_file_name)
-        )
-    except Exception as exc:  # network errors come in many types
-        raise WeightsNotFoundError(
-            f"{hint}; download failed ({type(exc).__name__}: {exc})"
-        ) from exc
-    return path
-
-
-def _hash_prefix(file_name: str) -> Optional[str]:
-    """torchvision file names end in ``-<first hex digits of the SHA-256>.pth``."""
-    stem = file_name.rsplit(".", 1)[0]
-    tail = stem.rsplit("-", 1)[-1]
-    return tail if len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail) else None
 
 
 def resolve_device(device: str) -> torch.device:

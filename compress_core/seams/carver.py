@@ -18,12 +18,12 @@ Seam order when both sides change (``order``):
 Gray in, gray out: a 2-D array (or a PIL gray image) is carved on its own values (no RGB round
 trip, exactly as seam-carving 1.1.0 carves gray arrays) and comes back 2-D.
 
-Ownership: the kernels carve working copies owned by this module; no array given by a caller
-(image, mask, static energy map, a map an energy function caches) is ever written to.
+Ownership: the kernels carve working copies (:mod:`compress_core.seams.state`); no array given
+by a caller (image, mask, static energy map, a map an energy function caches) is ever written to.
 
-Enlarging inserts seams: the k cheapest seams are found by removal on a copy, then each is
-duplicated as the average of the seam pixel and its left neighbour. Large enlargements go in
-steps of at most ``step_ratio`` of the current size so that the same seam is not stretched.
+Parts: inputs, masks and energy terms are checked in :mod:`compress_core.seams.inputs`; the
+working arrays of one image live in :mod:`compress_core.seams.state`; enlarging by seam
+insertion is :mod:`compress_core.seams.insertion`. This module holds the order of operations.
 """
 from __future__ import annotations
 
@@ -34,23 +34,19 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..energy.base import CarvingTerms, EnergyFunction
-from ..energy.gradient import GradientEnergyFunction, luma_u8
+from ..energy.base import EnergyFunction
+from ..energy.gradient import GradientEnergyFunction
 from ..images import DEFAULT_MAX_PIXELS, as_pixel_array
 from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
-from .. import deadline
-from . import kernels
+from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
+                     is_gray_2d, rgb_view, with_masks)
+from .insertion import enlarge
+from .state import CarveState, carved, working_state
 
 __all__ = ["SeamCarver", "CarveResult", "remove_object", "KEEP_ENERGY", "REMOVE_ENERGY"]
 
 log = logging.getLogger(__name__)
-
-#: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
-#: Larger than any seam's ordinary cost on images up to ~50 MP (Sobel L1 <= 2040 per pixel),
-#: small enough that float32 cumulative costs keep integer precision of the gradient term.
-KEEP_ENERGY = np.float32(1e5)
-REMOVE_ENERGY = np.float32(1e5)
 
 
 @dataclass(frozen=True)
@@ -80,186 +76,6 @@ class CarveResult:
         kept = np.zeros(shape[0] * shape[1], dtype=bool)
         kept[self.source_index.ravel()] = True
         return kept.reshape(shape)
-
-
-class _CarveState:
-    """Working arrays of one image in one orientation (vertical seams along axis 1)."""
-
-    def __init__(self, gray, static, index, gradient_weight, forward):
-        # The kernels carve these arrays in place: every one is a fresh copy owned here, so
-        # no caller's array (a static map, a cached energy) is ever written to.
-        self.gray = np.array(gray, dtype=np.uint8, order="C", copy=True)
-        self.has_static = static is not None
-        self.static = (
-            np.array(static, dtype=np.float32, order="C", copy=True)
-            if static is not None
-            else np.zeros((1, 1), dtype=np.float32)
-        )
-        self.index = np.array(index, dtype=np.int32, order="C", copy=True)
-        if (self.gray.ndim != 2 or self.gray.size == 0 or self.index.shape != self.gray.shape
-                or (self.has_static and self.static.shape != self.gray.shape)):
-            raise ValueError(
-                f"seam kernel arrays disagree: gray {self.gray.shape}, index {self.index.shape}, "
-                f"static {self.static.shape if self.has_static else None}")
-        self.gradient_weight = np.float32(gradient_weight)
-        self.forward = bool(forward)
-        self.h, self.w = self.gray.shape
-        self.energy = np.empty(self.gray.shape, dtype=np.float32)
-        self.cost = np.empty(self.gray.shape, dtype=np.float32)
-        self.cost_valid = False
-        self.off = np.zeros(self.h, dtype=np.int32)
-        self.seam = np.empty(self.h, dtype=np.int32)
-        if not self.forward:
-            kernels.fill_energy(self.gray, self.off, self.static, self.has_static,
-                                self.gradient_weight, self.energy, self.h, self.w)
-
-    def remove(self, n: int, progress=None, costs_out=None) -> np.ndarray:
-        """Remove ``n`` vertical seams; return their flat source indices (n, h).
-
-        ``costs_out`` (float32 (n,)) receives each seam's cumulative cost.
-        """
-        removed = np.empty((n, self.h), dtype=np.int32)
-        costs = np.empty(n, dtype=np.float32) if costs_out is None else costs_out
-        # in steps when someone watches: a progress bar, or a time budget (checked per step)
-        watched = progress is not None or deadline.active()
-        chunk = max(1, math.ceil(n / 50)) if watched else n
-        done = 0
-        while done < n:
-            step = min(chunk, n - done)
-            self.w = kernels.carve_vertical(
-                self.gray, self.static, self.has_static, self.gradient_weight, self.forward,
-                self.energy, self.index, self.cost, self.cost_valid, self.off, self.seam,
-                self.w, step,
-                removed[done:done + step], costs[done:done + step],
-            )
-            self.cost_valid = True
-            done += step
-            if progress is not None:
-                progress.update(step)
-            deadline.check(f"removing {done} of {n} seams")
-        return removed
-
-    def cheapest_cost(self) -> float:
-        """Cost of the cheapest seam (fills the cumulative cost map for the next removal)."""
-        cost = float(kernels.cheapest_seam_cost(
-            self.gray, self.off, self.static, self.has_static, self.gradient_weight,
-            self.forward, self.energy, self.cost, self.w))
-        self.cost_valid = True
-        return cost
-
-    def transposed(self) -> "_CarveState":
-        """The same logical image, transposed (horizontal seams become vertical)."""
-        state = _CarveState.__new__(_CarveState)
-        state.gray = np.ascontiguousarray(self.valid("gray").T)
-        state.has_static = self.has_static
-        state.static = (np.ascontiguousarray(self.valid("static").T) if self.has_static
-                        else self.static)
-        state.index = np.ascontiguousarray(self.valid("index").T)
-        state.gradient_weight = self.gradient_weight
-        state.forward = self.forward
-        state.h, state.w = state.gray.shape
-        # Sobel L1 is symmetric under transposition, so the maintained energy carries over.
-        state.energy = np.ascontiguousarray(self.valid("energy").T)
-        state.cost = np.empty(state.gray.shape, dtype=np.float32)
-        state.cost_valid = False
-        state.off = np.zeros(state.h, dtype=np.int32)
-        state.seam = np.empty(state.h, dtype=np.int32)
-        return state
-
-    def valid(self, name: str) -> np.ndarray:
-        """The logical image of one working array, as a new contiguous (h, w) array."""
-        array = getattr(self, name)
-        out = np.empty((self.h, self.w), dtype=array.dtype)
-        kernels.compact(array, self.off, self.w, out)
-        return out
-
-
-def check_mask(mask, shape, name) -> Optional[np.ndarray]:
-    """``mask`` as a bool (H, W) array of the image's shape, or None.
-
-    Accepted: a 2-D array (bool, integers or finite floats; non-zero means set) whose shape is
-    the image's ``(H, W)``. Anything else (3-D masks included) raises.
-
-    Raises
-    ------
-    ValueError
-        Wrong shape, NaN or infinite values.
-    TypeError
-        Not an array of numbers.
-    """
-    if mask is None:
-        return None
-    mask = np.asarray(mask)
-    if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)
-            or np.issubdtype(mask.dtype, np.floating)):
-        raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")
-    if mask.shape != tuple(shape):
-        raise ValueError(
-            f"{name} must be a 2-D array with the image's shape {tuple(shape)}; got {mask.shape}"
-        )
-    if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return mask.astype(bool)
-
-
-#: Largest energy per pixel (static + gradient term) whose cumulative seam cost stays finite in
-#: float32 on any image side: the kernels compare float32 sums along a whole seam.
-_MAX_ENERGY_SUM = 1e36
-
-
-def check_terms(terms, shape, name: str) -> CarvingTerms:
-    """Validate the :class:`CarvingTerms` of an image of ``shape`` (H, W) before any kernel.
-
-    The static map must be a finite real 2-D array of exactly ``shape``; the gradient weight a
-    finite number >= 0; together small enough that a seam's cost stays finite in float32.
-    Returns the terms with the static map as float32 (not copied when it already is: the
-    kernels' working arrays are copies).
-
-    Raises
-    ------
-    TypeError
-        ``terms`` is not a CarvingTerms, or the map / weight is not numeric.
-    ValueError
-        Wrong shape, NaN / infinite values, negative or too large weights.
-    """
-    if not isinstance(terms, CarvingTerms):
-        raise TypeError(f"{name} must be a CarvingTerms; got {type(terms).__name__}")
-    gw = terms.gradient_weight
-    if isinstance(gw, (bool, np.bool_)) or not isinstance(gw, (int, float, np.integer,
-                                                                np.floating)):
-        raise TypeError(f"{name}.gradient_weight must be a number; got {gw!r}")
-    gw = float(gw)
-    if not math.isfinite(gw) or gw < 0:
-        raise ValueError(f"{name}.gradient_weight must be finite and >= 0; got {gw}")
-    static = terms.static
-    peak = 0.0
-    if static is not None:
-        static = np.asarray(static)
-        if not (np.issubdtype(static.dtype, np.floating) or np.issubdtype(static.dtype, np.integer)
-                or static.dtype == np.bool_):
-            raise TypeError(f"{name}.static must be a real numeric array; got dtype {static.dtype}")
-        if static.shape != tuple(shape):
-            raise ValueError(f"{name}.static must have the image's shape {tuple(shape)}; "
-                             f"got {static.shape}")
-        static = np.asarray(static, dtype=np.float32)
-        if not np.isfinite(static).all():
-            raise ValueError(f"{name}.static contains NaN or infinite values (after float32 "
-                             "conversion)")
-        peak = float(np.abs(static).max()) if static.size else 0.0
-    if (peak + 2040.0 * gw) * max(shape) > _MAX_ENERGY_SUM:
-        raise ValueError(f"{name}: static map (max |value| {peak:g}) and gradient_weight {gw:g} "
-                         f"are too large: a seam's cost would overflow float32")
-    return CarvingTerms(static=static, gradient_weight=gw)
-
-
-def _check_pixels(pixels, name="pixels") -> np.ndarray:
-    """A uint8 (H, W, C) C-contiguous array, H, W, C >= 1 (kernel input)."""
-    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
-            or min(pixels.shape) < 1:
-        raise ValueError(f"{name} must be a uint8 array of shape (H, W, C) with H, W, C >= 1; "
-                         f"got {getattr(pixels, 'dtype', type(pixels).__name__)} "
-                         f"{getattr(pixels, 'shape', '')}")
-    return np.ascontiguousarray(pixels)
 
 
 class SeamCarver:
@@ -356,7 +172,7 @@ class SeamCarver:
             As :meth:`resize`; also an ``energy_terms`` (or an energy function's
             ``carving_terms``) of the wrong shape or type, or with NaN / infinite values.
         """
-        gray_2d = _is_gray_2d(image)
+        gray_2d = is_gray_2d(image)
         pixels = as_pixel_array(image)
         h0, w0 = pixels.shape[:2]
         th = self._target(target_height, scale_height, h0, "target_height", "scale_height")
@@ -369,7 +185,7 @@ class SeamCarver:
         if energy_terms is not None:
             terms = check_terms(energy_terms, (h0, w0), "energy_terms")
         else:
-            terms = check_terms(self.energy_function.carving_terms(_rgb(pixels)), (h0, w0),
+            terms = check_terms(self.energy_function.carving_terms(rgb_view(pixels)), (h0, w0),
                                 f"{type(self.energy_function).__name__}.carving_terms()")
         static = with_masks(terms.static, keep, remove, (h0, w0))
         gw = terms.gradient_weight
@@ -430,7 +246,7 @@ class SeamCarver:
         removed : int
             Seams removed.
         """
-        pixels = _check_pixels(pixels)
+        pixels = check_pixels(pixels)
         h, w = pixels.shape[:2]
         terms = check_terms(energy_terms, (h, w), "energy_terms")
         extent = w if vertical else h
@@ -451,7 +267,7 @@ class SeamCarver:
                 break
         if not vertical:
             state = state.transposed()
-        out, new_static, local = _carved(state, pixels)
+        out, new_static, local = carved(state, pixels)
         return out, new_static, local, removed
 
     def find_seams(self, image, n: int, direction: str = "vertical") -> np.ndarray:
@@ -480,7 +296,7 @@ class SeamCarver:
         limit = w if direction == "vertical" else h
         if n >= limit:
             raise ValueError(f"n must be smaller than the image's {direction} extent {limit}; got {n}")
-        terms = check_terms(self.energy_function.carving_terms(_rgb(pixels)), (h, w),
+        terms = check_terms(self.energy_function.carving_terms(rgb_view(pixels)), (h, w),
                             f"{type(self.energy_function).__name__}.carving_terms()")
         static = with_masks(terms.static, check_mask(self.keep_mask, (h, w), "keep_mask"),
                              check_mask(self.remove_mask, (h, w), "remove_mask"), (h, w))
@@ -503,11 +319,9 @@ class SeamCarver:
             return max(1, int(round(size * scale)))
         return size
 
-    def _state(self, pixels, static, gradient_weight) -> _CarveState:
-        h, w = pixels.shape[:2]
-        gray = pixels[:, :, 0] if pixels.shape[2] == 1 else luma_u8(pixels[..., :3])
-        return _CarveState(gray, static, np.arange(h * w, dtype=np.int32).reshape(h, w),
-                           gradient_weight, self.energy_mode is EnergyMode.FORWARD)
+    def _state(self, pixels, static, gradient_weight) -> CarveState:
+        return working_state(pixels, static, gradient_weight,
+                             self.energy_mode is EnergyMode.FORWARD)
 
     def _progress(self, total, desc):
         if not self.show_progress or total <= 0:
@@ -550,7 +364,7 @@ class SeamCarver:
                 dh -= block
         if not vertical:
             state = state.transposed()
-        out, new_static, local = _carved(state, pixels)
+        out, new_static, local = carved(state, pixels)
         return out, new_static, local
 
     def _remove_marked(self, pixels, static, gradient_weight, progress=None):
@@ -575,84 +389,15 @@ class SeamCarver:
             state.remove(left, progress)
         if not vertical:
             state = state.transposed()
-        out, new_static, local = _carved(state, pixels)
+        out, new_static, local = carved(state, pixels)
         return out, new_static, local
 
     def _enlarge(self, pixels, static, gradient_weight, delta: int, vertical: bool,
                  progress=None):
         """Insert ``delta`` vertical (or horizontal) seams; returns pixels and static map."""
-        if not vertical:
-            pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
-            static = None if static is None else np.ascontiguousarray(static.T)
-        while delta > 0:
-            w = pixels.shape[1]
-            step = min(delta, max(1, int(round(self.step_ratio * w))), max(w - 1, 1))
-            pixels, static = self._insert(pixels, static, gradient_weight, step)
-            delta -= step
-            deadline.check("inserting a block of seams")
-            if progress is not None:
-                progress.update(step)
-        if not vertical:
-            pixels = np.ascontiguousarray(pixels.transpose(1, 0, 2))
-            static = None if static is None else np.ascontiguousarray(static.T)
-        return pixels, static
-
-    def _insert(self, pixels, static, gradient_weight, n: int):
-        h, w, c = pixels.shape
-        if w == 1:  # the only seam is the single column: duplicate it
-            mask = np.ones((h, 1), dtype=bool)
-        else:
-            removed = self._state(pixels, static, gradient_weight).remove(n)
-            mask = np.zeros(h * w, dtype=bool)
-            mask[removed.ravel()] = True
-            mask = mask.reshape(h, w)
-        out = np.empty((h, w + n, c), dtype=np.float32)
-        inserted = np.empty((h, w + n), dtype=np.bool_)
-        kernels.insert_seams(pixels.astype(np.float32), mask, n, out, inserted)
-        new_pixels = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-        if static is not None:
-            s_out = np.empty((h, w + n, 1), dtype=np.float32)
-            kernels.insert_seams(static[:, :, None], mask, n, s_out, inserted)
-            static = np.ascontiguousarray(s_out[:, :, 0])
-        return new_pixels, static
-
-
-def _carved(state: _CarveState, pixels: np.ndarray):
-    """Output pixels (all channels), carved static map and source index of a finished state."""
-    local = state.valid("index")
-    out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
-    kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
-                          local.shape[0], local.shape[1], out)
-    static = state.valid("static") if state.has_static else None
-    return out, static, local
-
-
-def _is_gray_2d(image) -> bool:
-    """A 2-D array or a PIL gray image: the result is 2-D too (gray in, gray out)."""
-    if isinstance(image, np.ndarray):
-        return image.ndim == 2
-    mode = getattr(image, "mode", None)
-    return mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F") and \
-        "transparency" not in getattr(image, "info", {})
-
-
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    """The RGB view energy functions take: gray repeated, alpha dropped."""
-    if pixels.shape[2] == 1:
-        return np.repeat(pixels, 3, axis=2)
-    return pixels[..., :3]
-
-
-def with_masks(static, keep, remove, shape):
-    """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
-    if keep is None and remove is None:
-        return static
-    out = np.zeros(shape, dtype=np.float32) if static is None else static.astype(np.float32, copy=True)
-    if keep is not None:
-        out[keep] += KEEP_ENERGY
-    if remove is not None:
-        out[remove] -= REMOVE_ENERGY
-    return out
+        return enlarge(pixels, static, gradient_weight, delta, vertical,
+                       forward=self.energy_mode is EnergyMode.FORWARD,
+                       step_ratio=self.step_ratio, progress=progress)
 
 
 def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,
@@ -681,7 +426,7 @@ def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,
     """
     if mask is None:
         raise ValueError("mask is required: the object to remove")
-    gray_2d = _is_gray_2d(image)
+    gray_2d = is_gray_2d(image)
     pixels = as_pixel_array(image)
     mask_arr = check_mask(mask, pixels.shape[:2], "mask")  # shape first, then emptiness
     if not mask_arr.any():

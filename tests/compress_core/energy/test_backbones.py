@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from compress_core.energy import backbones
+from compress_core.energy import backbones, weights
 from compress_core.energy.backbones import (
     BACKBONES,
     LoadedBackbone,
@@ -131,7 +131,7 @@ def test_missing_weights_offline_name_the_file_and_folder(hub, name):
 
 def test_missing_weights_without_network(hub, monkeypatch):
     monkeypatch.delenv(backbones.OFFLINE_ENV)
-    monkeypatch.setattr(backbones, "_host_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(weights, "_host_reachable", lambda url, timeout=3.0: False)
     with pytest.raises(WeightsNotFoundError, match="no network"):
         resolve_weights(get_backbone_spec("resnet50"))
 
@@ -139,7 +139,7 @@ def test_missing_weights_without_network(hub, monkeypatch):
 def test_download_goes_to_the_hub_cache(hub, monkeypatch, resnet18_state):
     """Where a network exists the file is fetched into the cache (download mocked)."""
     monkeypatch.delenv(backbones.OFFLINE_ENV)
-    monkeypatch.setattr(backbones, "_host_reachable", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(weights, "_host_reachable", lambda url, timeout=3.0: True)
     calls = []
 
     def fake_download(url, dst, hash_prefix=None):

@@ -1,0 +1,103 @@
+"""Encoding to a byte budget: the best candidate that fits ``target_bytes``.
+
+Used by :meth:`compress_core.compressor.SemanticCompressor.compress` when ``target_bytes`` is
+given: the encoder quality is searched per candidate pixel size
+(:func:`compress_core.codec.fit_budget`), and candidates are compared on the quality metric.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import codec, deadline
+from .errors import TargetUnreachableError
+from .hybrid import resample
+from .options import ImageFormat
+from .quality import QualityMetric, score
+
+__all__ = ["encode_to_budget"]
+
+#: Linear factors tried when a byte budget needs fewer pixels (applied to the retargeted image).
+_BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
+
+
+def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
+                     max_quality: Optional[int], quality_metric: QualityMetric, *,
+                     icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+                     allow_resize: bool = True) -> Tuple[bytes, Optional[int], np.ndarray]:
+    """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
+
+    Candidates are the retargeted image and Lanczos downscales of it by 0.85**k; each gets
+    the highest quality that fits, and the one scoring best on ``quality_metric`` (against
+    the retargeted image) wins. The search stops two candidates after the first fit, or at
+    the first candidate that fits at full quality.
+
+    Parameters
+    ----------
+    pixels : ndarray of uint8, shape (H, W, C)
+        The retargeted image.
+    fmt : ImageFormat
+        A resolved output format.
+    target_bytes : int
+        The byte budget.
+    max_quality : int, optional
+        Highest encoder quality tried (default: the format's default quality).
+    quality_metric : QualityMetric
+        How fitting candidates are compared.
+    icc_profile, exif : bytes, optional
+        Metadata written into every candidate.
+    allow_resize : bool
+        False: only ``pixels`` at its own size (``method="jpeg"``).
+
+    Returns
+    -------
+    data : bytes
+    quality : int or None
+        The encoder quality used (None for formats without one).
+    pixels : ndarray
+        The candidate that was encoded.
+
+    Raises
+    ------
+    TargetUnreachableError
+        No candidate fits; the message gives the smallest encoding found.
+    """
+    meta = dict(icc_profile=icc_profile, exif=exif)
+    top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
+    h, w = pixels.shape[:2]
+    best = None
+    smallest = None
+    tried_after_fit = 0
+    last_size = None
+    for factor in (1.0,) + (_BUDGET_SCALES if allow_resize else ()):
+        cw, ch = max(1, int(round(w * factor))), max(1, int(round(h * factor)))
+        if (cw, ch) == last_size:
+            continue
+        last_size = (cw, ch)
+        deadline.check("a byte-budget candidate")
+        candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
+        try:
+            data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta)
+        except TargetUnreachableError as exc:
+            smallest = exc.smallest_bytes if smallest is None else min(smallest, exc.smallest_bytes)
+            if best is not None:
+                break
+            if max(cw, ch) <= 8:
+                break
+            continue
+        full_quality = q is None or q >= (top_quality or 0)
+        value = score(codec.decode_pixels(data), pixels, quality_metric)
+        if best is None or value > best[0]:
+            best = (value, data, q, candidate)
+        if full_quality:
+            break
+        tried_after_fit += 1
+        if tried_after_fit > 2:
+            break
+    if best is None:
+        raise TargetUnreachableError(
+            f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
+            f"encoding found is {smallest} bytes"
+            + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)"))
+    return best[1], best[2], best[3]

@@ -1,0 +1,139 @@
+"""What reaches the seam carver's kernels, checked once at its edge, and the mask terms.
+
+Pixels, keep / remove masks and energy terms are validated here before any Numba kernel sees
+them (shape, dtype, finiteness, float32 headroom); masks become static energy terms
+(:func:`with_masks`). Nothing here writes to a caller's array.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..energy.base import CarvingTerms
+
+__all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_terms", "check_pixels",
+           "with_masks", "is_gray_2d", "rgb_view"]
+
+#: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
+#: Larger than any seam's ordinary cost on images up to ~50 MP (Sobel L1 <= 2040 per pixel),
+#: small enough that float32 cumulative costs keep integer precision of the gradient term.
+KEEP_ENERGY = np.float32(1e5)
+REMOVE_ENERGY = np.float32(1e5)
+
+
+def check_mask(mask, shape, name) -> Optional[np.ndarray]:
+    """``mask`` as a bool (H, W) array of the image's shape, or None.
+
+    Accepted: a 2-D array (bool, integers or finite floats; non-zero means set) whose shape is
+    the image's ``(H, W)``. Anything else (3-D masks included) raises.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, NaN or infinite values.
+    TypeError
+        Not an array of numbers.
+    """
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)
+            or np.issubdtype(mask.dtype, np.floating)):
+        raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")
+    if mask.shape != tuple(shape):
+        raise ValueError(
+            f"{name} must be a 2-D array with the image's shape {tuple(shape)}; got {mask.shape}"
+        )
+    if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return mask.astype(bool)
+
+
+#: Largest energy per pixel (static + gradient term) whose cumulative seam cost stays finite in
+#: float32 on any image side: the kernels compare float32 sums along a whole seam.
+_MAX_ENERGY_SUM = 1e36
+
+
+def check_terms(terms, shape, name: str) -> CarvingTerms:
+    """Validate the :class:`CarvingTerms` of an image of ``shape`` (H, W) before any kernel.
+
+    The static map must be a finite real 2-D array of exactly ``shape``; the gradient weight a
+    finite number >= 0; together small enough that a seam's cost stays finite in float32.
+    Returns the terms with the static map as float32 (not copied when it already is: the
+    kernels' working arrays are copies).
+
+    Raises
+    ------
+    TypeError
+        ``terms`` is not a CarvingTerms, or the map / weight is not numeric.
+    ValueError
+        Wrong shape, NaN / infinite values, negative or too large weights.
+    """
+    if not isinstance(terms, CarvingTerms):
+        raise TypeError(f"{name} must be a CarvingTerms; got {type(terms).__name__}")
+    gw = terms.gradient_weight
+    if isinstance(gw, (bool, np.bool_)) or not isinstance(gw, (int, float, np.integer,
+                                                                np.floating)):
+        raise TypeError(f"{name}.gradient_weight must be a number; got {gw!r}")
+    gw = float(gw)
+    if not math.isfinite(gw) or gw < 0:
+        raise ValueError(f"{name}.gradient_weight must be finite and >= 0; got {gw}")
+    static = terms.static
+    peak = 0.0
+    if static is not None:
+        static = np.asarray(static)
+        if not (np.issubdtype(static.dtype, np.floating) or np.issubdtype(static.dtype, np.integer)
+                or static.dtype == np.bool_):
+            raise TypeError(f"{name}.static must be a real numeric array; got dtype {static.dtype}")
+        if static.shape != tuple(shape):
+            raise ValueError(f"{name}.static must have the image's shape {tuple(shape)}; "
+                             f"got {static.shape}")
+        static = np.asarray(static, dtype=np.float32)
+        if not np.isfinite(static).all():
+            raise ValueError(f"{name}.static contains NaN or infinite values (after float32 "
+                             "conversion)")
+        peak = float(np.abs(static).max()) if static.size else 0.0
+    if (peak + 2040.0 * gw) * max(shape) > _MAX_ENERGY_SUM:
+        raise ValueError(f"{name}: static map (max |value| {peak:g}) and gradient_weight {gw:g} "
+                         f"are too large: a seam's cost would overflow float32")
+    return CarvingTerms(static=static, gradient_weight=gw)
+
+
+def check_pixels(pixels, name="pixels") -> np.ndarray:
+    """A uint8 (H, W, C) C-contiguous array, H, W, C >= 1 (kernel input)."""
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
+            or min(pixels.shape) < 1:
+        raise ValueError(f"{name} must be a uint8 array of shape (H, W, C) with H, W, C >= 1; "
+                         f"got {getattr(pixels, 'dtype', type(pixels).__name__)} "
+                         f"{getattr(pixels, 'shape', '')}")
+    return np.ascontiguousarray(pixels)
+
+
+def is_gray_2d(image) -> bool:
+    """A 2-D array or a PIL gray image: the result is 2-D too (gray in, gray out)."""
+    if isinstance(image, np.ndarray):
+        return image.ndim == 2
+    mode = getattr(image, "mode", None)
+    return mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F") and \
+        "transparency" not in getattr(image, "info", {})
+
+
+def rgb_view(pixels: np.ndarray) -> np.ndarray:
+    """The RGB view energy functions take: gray repeated, alpha dropped."""
+    if pixels.shape[2] == 1:
+        return np.repeat(pixels, 3, axis=2)
+    return pixels[..., :3]
+
+
+def with_masks(static, keep, remove, shape):
+    """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
+    if keep is None and remove is None:
+        return static
+    out = np.zeros(shape, dtype=np.float32) if static is None else static.astype(np.float32, copy=True)
+    if keep is not None:
+        out[keep] += KEEP_ENERGY
+    if remove is not None:
+        out[remove] -= REMOVE_ENERGY
+    return out

@@ -1,0 +1,57 @@
+"""Encoding to a byte budget: quality search per candidate size, best candidate on the metric."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core.budget import encode_to_budget
+from compress_core.errors import TargetUnreachableError
+from compress_core.options import ImageFormat
+from compress_core.quality import QualityMetric
+
+from _core_data import photo
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return photo("coffee", 240, 160)
+
+
+def test_a_loose_budget_stops_at_full_size_and_top_quality(coffee):
+    data, quality, pixels = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 85,
+                                             QualityMetric.SSIM)
+    assert quality == 85 and len(data) < 10**6
+    assert pixels is coffee  # the retargeted image itself: no downscale tried
+    assert Image.open(io.BytesIO(data)).size == (240, 160)
+
+
+def test_a_budget_is_met_with_a_quality_below_the_top(coffee):
+    full, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 90, QualityMetric.SSIM)
+    budget = len(full) // 2
+    data, quality, _ = encode_to_budget(coffee, ImageFormat.JPEG, budget, 90, QualityMetric.SSIM)
+    assert len(data) <= budget
+    assert 1 <= quality < 90
+
+
+def test_a_tight_budget_gets_fewer_pixels(coffee):
+    data, quality, pixels = encode_to_budget(coffee, ImageFormat.JPEG, 1200, None,
+                                             QualityMetric.SSIM)
+    assert len(data) <= 1200
+    assert pixels.shape[1] < 240 and pixels.shape[0] < 160
+    assert Image.open(io.BytesIO(data)).size == (pixels.shape[1], pixels.shape[0])
+
+
+def test_without_resizing_an_unreachable_budget_names_the_smallest_size(coffee):
+    with pytest.raises(TargetUnreachableError, match=r"target_bytes=300 .*JPEG.*240x160"):
+        encode_to_budget(coffee, ImageFormat.JPEG, 300, None, QualityMetric.SSIM,
+                         allow_resize=False)
+
+
+def test_metadata_goes_into_the_encoding(coffee):
+    exif = Image.Exif()
+    exif[0x010F] = "budget-test"
+    data, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 8000, None, QualityMetric.SSIM,
+                                  exif=exif.tobytes())
+    assert Image.open(io.BytesIO(data)).getexif().get(0x010F) == "budget-test"
+    assert np.asarray(Image.open(io.BytesIO(data))).shape == (160, 240, 3)
