@@ -66,6 +66,19 @@ def blur_moments(src, weights, mu, sq):
     _blur(src * src, weights, tmp, sq)
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _edge_pixel(value, mean, ref_value, ref_mean, shift):
+    """Ringing and blurring of one pixel and their 4th powers: the relative change of the
+    detail ``|x - blur(x)|`` (shifted back to the uncentred plane) from reference to candidate.
+    """
+    ratio = (_ONE + abs(value - mean + shift)) / (_ONE + abs(ref_value - ref_mean + shift)) - _ONE
+    ring = max(ratio, _ZERO)
+    blur = max(-ratio, _ZERO)
+    r2 = ring * ring
+    b2 = blur * blur
+    return ring, r2 * r2, blur, b2 * b2
+
+
 @njit(cache=True, fastmath=True)
 def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim, sums):
     """Pooled SSIM and edge-difference terms of one candidate plane against the reference's.
@@ -128,16 +141,11 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim
             d2 = d * d
             s0 += d
             s1 += d2 * d2
-            ratio = ((_ONE + abs(centred[y, x] - m2 + shift))
-                     / (_ONE + abs(ref[y, x] - m1 + shift)) - _ONE)
-            ring = max(ratio, _ZERO)
-            blur = max(-ratio, _ZERO)
-            r2 = ring * ring
-            b2 = blur * blur
+            ring, ring4, blur, blur4 = _edge_pixel(centred[y, x], m2, ref[y, x], m1, shift)
             s2 += ring
-            s3 += r2 * r2
+            s3 += ring4
             s4 += blur
-            s5 += b2 * b2
+            s5 += blur4
         sums[0] += s0
         sums[1] += s1
         sums[2] += s2
@@ -157,16 +165,12 @@ def _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums):
         s5 = _ZERO
         for x in range(width):
             shift = offset * (_ONE - edge[x])
-            ratio = ((_ONE + abs(centred[y, x] - mu[y, x] + shift))
-                     / (_ONE + abs(ref[y, x] - ref_mu[y, x] + shift)) - _ONE)
-            ring = max(ratio, _ZERO)
-            blur = max(-ratio, _ZERO)
-            r2 = ring * ring
-            b2 = blur * blur
+            ring, ring4, blur, blur4 = _edge_pixel(centred[y, x], mu[y, x], ref[y, x],
+                                                   ref_mu[y, x], shift)
             s2 += ring
-            s3 += r2 * r2
+            s3 += ring4
             s4 += blur
-            s5 += b2 * b2
+            s5 += blur4
         sums[2] += s2
         sums[3] += s3
         sums[4] += s4
