@@ -16,7 +16,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .crop import best_window
 from .energy.base import EnergyFunction
-from .hybrid import HybridPolicy, resample, retarget
+from .hybrid import HybridPolicy, resample, retarget, seam_stretch
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
@@ -407,8 +407,14 @@ class SemanticCompressor:
             result = self._carver(show_progress, keep, remove).carve(
                 pixels, target_height=th, target_width=tw, energy_terms=terms)
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
+            stretch = 1.0
+            if result.source_index is not None:  # removal: the seams' stretch of what matters
+                kept_energy = energy.ravel()[result.source_index]
+                across = seam_stretch(result.source_index, kept_energy, w0, True)
+                along = seam_stretch(result.source_index, kept_energy, w0, False)
+                stretch = max(across, along) / min(across, along)  # anisotropy
             return Geometry(result.pixels, result.source_index, seams, None,
-                            {"seam_carving": dict(seams), "stretch": 1.0}, 1.0)
+                            {"seam_carving": dict(seams), "stretch": stretch}, stretch)
 
         if keep is not None:  # crops and the hybrid policy must keep these pixels
             energy = energy + keep * np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)

@@ -671,6 +671,19 @@ def test_progress_bar_goes_to_stderr(compressor, chelsea, capsys):
 
 
 # ------------------------------------------------------------- max_stretch
+def test_seam_carving_records_the_stretch_its_seams_leave(compressor, chelsea):
+    """Seams only: no uniform squeeze, but the seams' energy-weighted local stretch is recorded
+    (the anisotropy of the two directions) and discounts the retained energy."""
+    result = _run(compressor, chelsea, method="seam_carving", target_width=60, target_height=100)
+    assert result.stretch > 1.0 == result.operations["stretch"] / result.stretch
+    kept = np.zeros(180 * 120, bool)
+    kept[result.source_map.ravel()] = True
+    energy = GRADIENT(chelsea)
+    share = energy.ravel()[kept].sum() / energy.sum()
+    assert result.retained_energy_ratio == pytest.approx(share / result.stretch, rel=1e-6)
+
+
+
 def test_max_stretch_bounds_the_hybrid_squeeze(compressor, chelsea):
     """A square thumbnail of a 3:2 photo: at most a 1.05 squeeze by default; max_stretch=1.5
     allows the whole change as a squeeze, 1.1 caps it and the rest is cut or carved."""
