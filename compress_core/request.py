@@ -315,8 +315,9 @@ OPTIONS: Tuple[Option, ...] = (
            _TARGETS),
     Option("method", "choice", "how the size is reached ('jpeg' re-encodes without resizing)",
            _HOW, choices=_values(Method), short=("-m",)),
-    Option("max_stretch", "float", "largest local stretch the hybrid method may apply to "
-           f"content (>= 1; 1 never stretches; default: the policy's, {DEFAULT_MAX_STRETCH:g})",
+    Option("max_stretch", "float", "largest stretch (seams and squeeze together) the hybrid "
+           "method may apply to content when the aspect changes (>= 1; 1 never stretches; "
+           f"default {DEFAULT_MAX_STRETCH:g})",
            _HOW,
            applies=lambda r: r.method == Method.HYBRID.value),
     Option("energy", "choice", "importance map", _HOW, scope="engine",
