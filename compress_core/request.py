@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
@@ -29,7 +28,7 @@ from .energy import registry
 from .hybrid import DEFAULT_MAX_STRETCH
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
-from .targets import check_positive_int, check_positive_number
+from .targets import check_positive_int, check_positive_number, check_stretch
 
 __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "canonical_json"]
 
@@ -122,7 +121,7 @@ class CompressRequest:
         put("preserve_aspect", bool(self.preserve_aspect))
         if self.max_stretch is None:
             put("max_stretch", DEFAULT_MAX_STRETCH)
-        put("max_stretch", _number_in(self.max_stretch, "max_stretch", 1.0, math.inf))
+        put("max_stretch", check_stretch(self.max_stretch))
         if self.target_quality is None:  # compress(target_quality=None): the default
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         put("target_quality", codec.check_target_quality(self.target_quality))
@@ -184,17 +183,6 @@ def canonical_json(params) -> str:
     """JSON of a parameter mapping with sorted keys and no spaces: the same text, and so the same
     output-name hash, for the same parameters in any order or run (the manifest's ``params``)."""
     return json.dumps(dict(params), sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _number_in(value, name: str, low: float, high: float) -> float:
-    """A finite number in ``[low, high]``; TypeError/ValueError naming ``name`` otherwise."""
-    what = f"a finite number >= {low:g}" if high == math.inf else f"a number in {low:g}..{high:g}"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be {what}; got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ValueError(f"{name} must be {what}; got {value!r}")
-    return value
 
 
 def _check_quality(quality, fmt: str):

@@ -52,12 +52,16 @@ def check_positive_number(value, name: str) -> Optional[float]:
 
 
 def check_stretch(value, name: str = "max_stretch") -> float:
-    """A stretch limit: a finite number >= 1 (1 = never stretch); TypeError/ValueError else."""
+    """A stretch limit: a finite number >= 1 (1 never stretches); TypeError/ValueError else.
+
+    The one validator of ``max_stretch`` (the request and :func:`compress_core.hybrid.retarget`).
+    """
+    what = "a finite number >= 1"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number >= 1 (1: never stretch); got {value!r}")
+        raise TypeError(f"{name} must be {what}; got {value!r}")
     value = float(value)
-    if not math.isfinite(value) or value < 1.0:
-        raise ValueError(f"{name} must be a finite number >= 1 (1: never stretch); got {value}")
+    if not (math.isfinite(value) and value >= 1.0):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
     return value
 
 
