@@ -15,7 +15,8 @@ Sections (``--sections``, all by default):
   with every pixel outside that region put back to the original; whole-image score; Lite1
   KL(original || output). Two comparisons: bytes at equal subject-region score, and
   scores at equal bytes.
-* ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness.
+* ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness, on
+  JPEGs made from the Kodak PNGs and on the published JPEG files that ship in skimage/sklearn.
 * ``thumbnails``: 256x256 thumbnails of the Kodak PNGs with the default settings, as PNG (what
   ``format="auto"`` wrote before it decided by content), as written now, and with
   ``quality="auto"``.
@@ -283,6 +284,30 @@ def section_archive(photos):
             total_x += len(jxl)
         print(f"| {label} | {total_j / 1024:.0f} | {total_x / 1024:.0f} | "
               f"{total_x / total_j:.3f}x | {exact}/{len(photos)} |")
+    # JPEG files as published (cameras' and editors' encoders, not Pillow's): the ones that
+    # ship in skimage and sklearn, recompressed as they are
+    import skimage
+    import sklearn
+
+    published = [os.path.join(os.path.dirname(skimage.__file__), "data", n)
+                 for n in ("hubble_deep_field.jpg", "retina.jpg", "rocket.jpg")]
+    published += [os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", n)
+                  for n in ("china.jpg", "flower.jpg")]
+    print("\n| published JPEG file (skimage, sklearn) | JPEG KiB | JXL KiB | ratio | bit-exact |")
+    print("|---|---:|---:|---:|---:|")
+    total_j = total_x = exact = 0
+    for path in published:
+        with open(path, "rb") as f:
+            jpeg = f.read()
+        jxl = codec.jpeg_to_jxl(jpeg)
+        same = codec.jxl_to_jpeg(jxl) == jpeg
+        exact += same
+        total_j += len(jpeg)
+        total_x += len(jxl)
+        print(f"| {os.path.basename(path)} | {len(jpeg) / 1024:.0f} | {len(jxl) / 1024:.0f} | "
+              f"{len(jxl) / len(jpeg):.3f}x | {'yes' if same else 'no'} |")
+    print(f"| all {len(published)} | {total_j / 1024:.0f} | {total_x / 1024:.0f} | "
+          f"{total_x / total_j:.3f}x | {exact}/{len(published)} |")
 
 
 def section_thumbnails(folder, count):
