@@ -41,7 +41,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..images import as_rgb_array
-from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, map_percentile, normalize_map
+from .base import (ENERGY_UNIT, CarvingTerms, EnergyFunction, Importance, map_percentile,
+                   normalize_map)
 from .gradient import GradientEnergyFunction, GradientOperator
 
 __all__ = ["BlendEnergyFunction", "HybridEnergyFunction", "concentration"]
@@ -189,8 +190,20 @@ class BlendEnergyFunction(EnergyFunction):
         weights : dict
             ``{member name: normalised weight}``, in member order.
         """
+        out, named, _ = self._combine(image)
+        return out, dict(named)
+
+    def importance(self, image) -> Importance:
+        """The combined map and every member's faces (a deep member's face term), so that
+        crops keep faces whole with a blend as they do with the deep energy alone."""
+        out, _, faces = self._combine(image)
+        return Importance(out, faces)
+
+    def _combine(self, image) -> Tuple[np.ndarray, Dict[str, float], Tuple]:
         rgb = as_rgb_array(image, drop_alpha=True)
-        raw = [e(rgb) for e in self.energies]
+        members = [e.importance(rgb) for e in self.energies]
+        raw = [m.map for m in members]
+        faces = tuple(f for m in members for f in m.faces)
         maps = [normalize_map(r) for r in raw]
         weights = self.weights_for(maps)
         out = np.zeros(rgb.shape[:2], dtype=np.float32)
@@ -202,7 +215,7 @@ class BlendEnergyFunction(EnergyFunction):
         # Kept (per thread) until the next image, so that terms_from_map(out) can split the
         # map into the kernel's static and dynamic parts without recomputing the members.
         self._local.last = (out, raw, maps, weights)
-        return out, dict(named)
+        return out, named, faces
 
     def compute(self, rgb: np.ndarray) -> np.ndarray:
         return self.compute_with_weights(rgb)[0]

@@ -158,3 +158,20 @@ def test_the_face_moves_the_crop_where_cnn_energy_alone_would_cut_it(astronaut):
     assert b - t > 100  # the face is taller than the banner: the window stays on the face
     assert t - 15 <= top and bottom <= b + 15
     assert with_faces.operations["faces"] == 1
+
+
+def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
+    """The blend energy (``--energy blend``) hands its deep member's faces to the crops: the
+    astronaut's whole face survives a 512 x 100 banner, as with the deep energy alone."""
+    from compress_core.energy import BlendEnergyFunction, GradientEnergyFunction
+
+    blend = BlendEnergyFunction([deep, GradientEnergyFunction()], weights=[0.7, 0.3])
+    importance = blend.importance(astronaut)
+    assert len(importance.faces) == 1
+    np.testing.assert_array_equal(importance.map, blend(astronaut))
+    assert BlendEnergyFunction([GradientEnergyFunction()]).importance(astronaut).faces == ()
+    result = SemanticCompressor(blend).compress(astronaut, target_width=512, target_height=100,
+                                                method="smart_crop", format="png")
+    assert result.operations["faces"] == 1
+    l, t, r, b = importance.faces[0].box
+    assert t - 15 <= result.crop_box[1] and result.crop_box[3] <= b + 15  # on the face
