@@ -1,9 +1,16 @@
 """Numba kernels of the SSIMULACRA2 score (:mod:`compress_core.perceptual`).
 
-Planes are C-contiguous float32 ``(H, W)`` with ``H, W >= 8``. The Gaussian is separable: a
-horizontal pass with zeros beyond the sides, then a vertical pass mirrored at the top and bottom
-(scipy's ``"reflect"``: ``d c b a | a b c d``), as the reference package blurs. Arithmetic is
-float32 (sums over a plane in float64). The tests compare the score with the PyPI package.
+Planes are C-contiguous float32 ``(H, W)`` with ``H, W >= 8``. The Gaussian (11 taps) is separable and
+symmetric: a horizontal pass with zeros beyond the sides, then a vertical pass mirrored at the
+top and bottom (scipy's ``"reflect"``: ``d c b a | a b c d``), as the reference package blurs.
+Arithmetic is float32 (sums over a plane in float64). The tests compare the score with the PyPI
+package.
+
+The blur passes work row by row (:func:`_hrow`, :func:`_vrow`) so that a comparison blurs
+the candidate's three moments in one sweep and pools each output row while it is in cache,
+without whole-plane temporaries. They are compiled without ``fastmath``: IEEE arithmetic gives
+the same bits wherever LLVM inlines them, so a candidate equal to the reference gets exactly the
+reference's blurred mean and scores exactly 100.
 """
 from __future__ import annotations
 
@@ -14,64 +21,108 @@ _ONE = np.float32(1.0)
 _TWO = np.float32(2.0)
 _ZERO = np.float32(0.0)
 _QUARTER = np.float32(0.25)
+# fastmath without "arcp" (divisions stay exact, not reciprocal estimates) and "afn"; the
+# "numpy" error model lets the pooling loops vectorise (Python's raises on a division by zero:
+# a branch per division; the denominators here are at least c2 and 1).
+_FAST = {"nnan", "ninf", "nsz", "reassoc", "contract"}
+_RADIUS = 5  # the Gaussian has 11 taps (sigma 1.5, truncated at 3.33 sigma)
+
+
+@njit(cache=True)
+def _hrow(pad, weights, out):
+    """One row of the horizontal pass: ``pad`` is the row with 5 zeros on each side. The
+    11 taps are written out (a loop over the taps does not vectorise as well: 5x slower);
+    mirrored taps are added before the multiply (the kernel is symmetric)."""
+    w0 = weights[5]
+    w1 = weights[6]
+    w2 = weights[7]
+    w3 = weights[8]
+    w4 = weights[9]
+    w5 = weights[10]
+    for x in range(out.shape[0]):
+        out[x] = (w0 * pad[x + 5] + w1 * (pad[x + 4] + pad[x + 6])
+                  + w2 * (pad[x + 3] + pad[x + 7]) + w3 * (pad[x + 2] + pad[x + 8])
+                  + w4 * (pad[x + 1] + pad[x + 9]) + w5 * (pad[x] + pad[x + 10]))
+
+
+@njit(cache=True)
+def _mirror(row, height):
+    """Row index mirrored into 0..height-1 (``d c b a | a b c d``)."""
+    if row < 0:
+        return -row - 1
+    if row >= height:
+        return 2 * height - row - 1
+    return row
+
+
+@njit(cache=True)
+def _vrow(src, y, weights, out):
+    """Row ``y`` of the vertical pass over ``src``, mirrored at the top and bottom
+    (``H > 5``)."""
+    height = src.shape[0]
+    w0 = weights[5]
+    w1 = weights[6]
+    w2 = weights[7]
+    w3 = weights[8]
+    w4 = weights[9]
+    w5 = weights[10]
+    c = src[y]
+    a1 = src[_mirror(y - 1, height)]
+    b1 = src[_mirror(y + 1, height)]
+    a2 = src[_mirror(y - 2, height)]
+    b2 = src[_mirror(y + 2, height)]
+    a3 = src[_mirror(y - 3, height)]
+    b3 = src[_mirror(y + 3, height)]
+    a4 = src[_mirror(y - 4, height)]
+    b4 = src[_mirror(y + 4, height)]
+    a5 = src[_mirror(y - 5, height)]
+    b5 = src[_mirror(y + 5, height)]
+    for x in range(out.shape[0]):
+        out[x] = (w0 * c[x] + w1 * (a1[x] + b1[x]) + w2 * (a2[x] + b2[x])
+                  + w3 * (a3[x] + b3[x]) + w4 * (a4[x] + b4[x]) + w5 * (a5[x] + b5[x]))
+
+
+@njit(cache=True)
+def _centre_row(row, offset, out):
+    """``out = row - offset`` (IEEE, as numpy subtracts the reference's mean)."""
+    for x in range(out.shape[0]):
+        out[x] = row[x] - offset
 
 
 @njit(cache=True, fastmath=True)
-def _horizontal(src, weights, out):
-    """Zero-padded horizontal pass of ``src`` into ``out``."""
+def blur_moments(src, weights, mu, sq, with_sq):
+    """Blurred ``src`` into ``mu`` and, when ``with_sq``, blurred ``src**2`` into ``sq`` (the
+    reference's mean and second moment)."""
     height, width = src.shape
-    radius = weights.shape[0] // 2
+    radius = _RADIUS
     pad = np.zeros(width + 2 * radius, np.float32)
+    pad2 = np.zeros(width + 2 * radius, np.float32)
+    hmu = np.empty_like(src)
+    hsq = np.empty_like(src) if with_sq else hmu
     for y in range(height):
-        pad[radius:radius + width] = src[y]
-        dst = out[y]
-        dst[:] = _ZERO
-        for k in range(2 * radius + 1):
-            w = weights[k]
-            for x in range(width):
-                dst[x] += w * pad[x + k]
-
-
-@njit(cache=True, fastmath=True)
-def _vertical(src, weights, out):
-    """Mirrored vertical pass (``H > radius``)."""
-    height, width = src.shape
-    radius = weights.shape[0] // 2
+        row = src[y]
+        for x in range(width):
+            v = row[x]
+            pad[radius + x] = v
+            pad2[radius + x] = v * v
+        _hrow(pad, weights, hmu[y])
+        if with_sq:
+            _hrow(pad2, weights, hsq[y])
     for y in range(height):
-        dst = out[y]
-        dst[:] = _ZERO
-        for k in range(-radius, radius + 1):
-            row = y + k
-            if row < 0:
-                row = -row - 1
-            elif row >= height:
-                row = 2 * height - row - 1
-            w = weights[k + radius]
-            line = src[row]
-            for x in range(width):
-                dst[x] += w * line[x]
+        _vrow(hmu, y, weights, mu[y])
+        if with_sq:
+            _vrow(hsq, y, weights, sq[y])
 
 
-@njit(cache=True, fastmath=True)
-def _blur(src, weights, tmp, out):
-    _horizontal(src, weights, tmp)
-    _vertical(tmp, weights, out)
-
-
-@njit(cache=True, fastmath=True)
-def blur_moments(src, weights, mu, sq):
-    """Blurred ``src`` and ``src**2`` (the reference's mean and second moment)."""
-    tmp = np.empty_like(src)
-    _blur(src, weights, tmp, mu)
-    _blur(src * src, weights, tmp, sq)
-
-
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
 def _edge_pixel(value, mean, ref_value, ref_mean, shift):
     """Ringing and blurring of one pixel and their 4th powers: the relative change of the
-    detail ``|x - blur(x)|`` (shifted back to the uncentred plane) from reference to candidate.
+    detail ``|x - blur(x)|`` (shifted back to the uncentred plane) from reference to candidate,
+    ``(1 + |d|) / (1 + |d_ref|) - 1`` written as ``(|d| - |d_ref|) / (1 + |d_ref|)`` (exactly 0
+    where the details are equal).
     """
-    ratio = (_ONE + abs(value - mean + shift)) / (_ONE + abs(ref_value - ref_mean + shift)) - _ONE
+    ref_detail = abs(ref_value - ref_mean + shift)
+    ratio = (abs(value - mean + shift) - ref_detail) / (_ONE + ref_detail)
     ring = max(ratio, _ZERO)
     blur = max(-ratio, _ZERO)
     r2 = ring * ring
@@ -79,7 +130,7 @@ def _edge_pixel(value, mean, ref_value, ref_mean, shift):
     return ring, r2 * r2, blur, b2 * b2
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=_FAST, error_model="numpy")
 def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim, sums):
     """Pooled SSIM and edge-difference terms of one candidate plane against the reference's.
 
@@ -100,77 +151,87 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim
     blurring**4 over the plane (the caller divides by the pixel count). ``with_ssim=False``
     skips the SSIM terms (left 0) and their two blurs: the published weights of some planes
     and scales use only the edge terms.
+
+    One sweep: the horizontal pass of the candidate's moments (centred, its square, the square
+    of its difference to the reference) row by row, then each output row of the vertical pass
+    pooled at once.
     """
     height, width = img.shape
-    centred = img - offset
-    tmp = np.empty_like(img)
-    mu = np.empty_like(img)
-    _blur(centred, weights, tmp, mu)
+    radius = _RADIUS
+    c2 = np.float32(c2)
+    pad = np.zeros(width + 2 * radius, np.float32)
+    pad2 = np.zeros(width + 2 * radius, np.float32)
+    pad3 = np.zeros(width + 2 * radius, np.float32)
+    centred = np.empty(width, np.float32)
+    hmu = np.empty_like(img)
+    hsq = np.empty_like(img) if with_ssim else hmu
+    hdsq = np.empty_like(img) if with_ssim else hmu
+    for y in range(height):
+        _centre_row(img[y], offset, centred)
+        pad[radius:radius + width] = centred
+        _hrow(pad, weights, hmu[y])
+        if with_ssim:
+            ref_row = ref[y]
+            for x in range(width):
+                c = centred[x]
+                d = c - ref_row[x]
+                pad2[radius + x] = c * c
+                pad3[radius + x] = d * d
+            _hrow(pad2, weights, hsq[y])
+            _hrow(pad3, weights, hdsq[y])
+    mu = np.empty(width, np.float32)
+    sq = np.empty(width, np.float32)
+    dsq = np.empty(width, np.float32)
     for i in range(6):
         sums[i] = 0.0
-    if not with_ssim:
-        _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums)
-        return
-    delta = centred - ref
-    sq = np.empty_like(img)
-    dsq = np.empty_like(img)
-    _blur(centred * centred, weights, tmp, sq)
-    _blur(delta * delta, weights, tmp, dsq)
-    c2 = np.float32(c2)
     for y in range(height):
-        s0 = _ZERO
-        s1 = _ZERO
+        _centre_row(img[y], offset, centred)
+        _vrow(hmu, y, weights, mu)
+        ref_row = ref[y]
+        ref_mu_row = ref_mu[y]
         s2 = _ZERO
         s3 = _ZERO
         s4 = _ZERO
         s5 = _ZERO
-        for x in range(width):
-            b = edge[x]
-            shift = offset * (_ONE - b)
-            extra = offset * shift * b
-            m1 = ref_mu[y, x]
-            m2 = mu[y, x]
-            diff = m1 - m2
-            diff2 = diff * diff
-            var1 = ref_sq[y, x] - m1 * m1 + _TWO * m1 * shift + extra
-            var2 = sq[y, x] - m2 * m2 + _TWO * m2 * shift + extra
-            den_s = var1 + var2 + c2
-            gap = dsq[y, x] - diff2
-            num_s = den_s - gap
-            d = max((gap + diff2 * num_s) / den_s, _ZERO)
-            d2 = d * d
-            s0 += d
-            s1 += d2 * d2
-            ring, ring4, blur, blur4 = _edge_pixel(centred[y, x], m2, ref[y, x], m1, shift)
-            s2 += ring
-            s3 += ring4
-            s4 += blur
-            s5 += blur4
-        sums[0] += s0
-        sums[1] += s1
-        sums[2] += s2
-        sums[3] += s3
-        sums[4] += s4
-        sums[5] += s5
-
-
-@njit(cache=True, fastmath=True)
-def _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums):
-    """The ringing and blurring sums alone (see :func:`compare_plane`)."""
-    height, width = centred.shape
-    for y in range(height):
-        s2 = _ZERO
-        s3 = _ZERO
-        s4 = _ZERO
-        s5 = _ZERO
-        for x in range(width):
-            shift = offset * (_ONE - edge[x])
-            ring, ring4, blur, blur4 = _edge_pixel(centred[y, x], mu[y, x], ref[y, x],
-                                                   ref_mu[y, x], shift)
-            s2 += ring
-            s3 += ring4
-            s4 += blur
-            s5 += blur4
+        if with_ssim:
+            _vrow(hsq, y, weights, sq)
+            _vrow(hdsq, y, weights, dsq)
+            ref_sq_row = ref_sq[y]
+            s0 = _ZERO
+            s1 = _ZERO
+            for x in range(width):
+                b = edge[x]
+                shift = offset * (_ONE - b)
+                extra = offset * shift * b
+                m1 = ref_mu_row[x]
+                m2 = mu[x]
+                diff = m1 - m2
+                diff2 = diff * diff
+                var1 = ref_sq_row[x] - m1 * m1 + _TWO * m1 * shift + extra
+                var2 = sq[x] - m2 * m2 + _TWO * m2 * shift + extra
+                den_s = var1 + var2 + c2
+                gap = dsq[x] - diff2
+                num_s = den_s - gap
+                d = max((gap + diff2 * num_s) / den_s, _ZERO)
+                d2 = d * d
+                s0 += d
+                s1 += d2 * d2
+                ring, ring4, blur, blur4 = _edge_pixel(centred[x], m2, ref_row[x], m1, shift)
+                s2 += ring
+                s3 += ring4
+                s4 += blur
+                s5 += blur4
+            sums[0] += s0
+            sums[1] += s1
+        else:
+            for x in range(width):
+                shift = offset * (_ONE - edge[x])
+                ring, ring4, blur, blur4 = _edge_pixel(centred[x], mu[x], ref_row[x],
+                                                       ref_mu_row[x], shift)
+                s2 += ring
+                s3 += ring4
+                s4 += blur
+                s5 += blur4
         sums[2] += s2
         sums[3] += s3
         sums[4] += s4
@@ -179,43 +240,67 @@ def _edge_terms(ref, ref_mu, centred, mu, offset, edge, sums):
 
 def edge_weights(width: int, weights) -> np.ndarray:
     """The horizontal blur of a row of ones (zeros beyond the sides), float32 (W,)."""
-    ones = np.ones((1, width), np.float32)
-    out = np.empty_like(ones)
-    _horizontal(ones, weights, out)
-    return out[0]
+    radius = _RADIUS
+    pad = np.zeros(width + 2 * radius, np.float32)
+    pad[radius:radius + width] = 1.0
+    out = np.empty(width, np.float32)
+    _hrow(pad, weights, out)
+    return out
 
 
 @njit(cache=True, fastmath=True)
 def downsample(src):
-    """2x2 box means of (H, W, 3) float32; partial edge blocks average what they have."""
-    height, width, channels = src.shape
+    """2x2 box means of planes (3, H, W) float32; partial edge blocks average what they have."""
+    channels, height, width = src.shape
     out_h, out_w = (height + 1) // 2, (width + 1) // 2
-    out = np.empty((out_h, out_w, channels), np.float32)
-    for oy in range(out_h):
-        y0 = 2 * oy
-        y1 = min(y0 + 1, height - 1)
-        for ox in range(out_w):
-            x0 = 2 * ox
-            x1 = min(x0 + 1, width - 1)
-            for c in range(channels):
-                out[oy, ox, c] = _QUARTER * (src[y0, x0, c] + src[y0, x1, c]
-                                             + src[y1, x0, c] + src[y1, x1, c])
+    out = np.empty((channels, out_h, out_w), np.float32)
+    for c in range(channels):
+        for oy in range(out_h):
+            top = src[c, 2 * oy]
+            bottom = src[c, min(2 * oy + 1, height - 1)]
+            dst = out[c, oy]
+            for ox in range(width // 2):
+                dst[ox] = _QUARTER * (top[2 * ox] + top[2 * ox + 1]
+                                      + bottom[2 * ox] + bottom[2 * ox + 1])
+            if width % 2:
+                dst[out_w - 1] = _QUARTER * _TWO * (top[width - 1] + bottom[width - 1])
+    return out
+
+
+@njit(cache=True)
+def srgb_to_linear(pixels, table):
+    """uint8 sRGB (H, W, 3|4) -> float32 linear RGB planes (3, H, W) through a 256-entry
+    table (alpha ignored)."""
+    height, width = pixels.shape[:2]
+    out = np.empty((3, height, width), np.float32)
+    for y in range(height):
+        row = pixels[y]
+        r = out[0, y]
+        g = out[1, y]
+        b = out[2, y]
+        for x in range(width):
+            r[x] = table[row[x, 0]]
+            g[x] = table[row[x, 1]]
+            b[x] = table[row[x, 2]]
     return out
 
 
 @njit(cache=True, fastmath=True)
 def opsin_mix(linear, opsin, bias):
-    """Linear RGB (H, W, 3) -> the three opsin mixtures (3, H, W), clamped at zero."""
-    height, width = linear.shape[:2]
+    """Linear RGB planes (3, H, W) -> the three opsin mixtures (3, H, W), clamped at zero."""
+    height, width = linear.shape[1:]
     out = np.empty((3, height, width), np.float32)
     for y in range(height):
-        for x in range(width):
-            r = linear[y, x, 0]
-            g = linear[y, x, 1]
-            b = linear[y, x, 2]
-            for c in range(3):
-                out[c, y, x] = max(opsin[c, 0] * r + opsin[c, 1] * g + opsin[c, 2] * b + bias,
-                                   _ZERO)
+        r = linear[0, y]
+        g = linear[1, y]
+        b = linear[2, y]
+        for c in range(3):
+            dst = out[c, y]
+            w0 = opsin[c, 0]
+            w1 = opsin[c, 1]
+            w2 = opsin[c, 2]
+            for x in range(width):
+                dst[x] = max(w0 * r[x] + w1 * g[x] + w2 * b[x] + bias, _ZERO)
     return out
 
 
@@ -225,10 +310,13 @@ def xyb_from_cbrt(mixed, cbrt_bias):
     half = np.float32(0.5)
     height, width = mixed.shape[1:]
     for y in range(height):
+        p0 = mixed[0, y]
+        p1 = mixed[1, y]
+        p2 = mixed[2, y]
         for x in range(width):
-            m0 = mixed[0, y, x] - cbrt_bias
-            m1 = mixed[1, y, x] - cbrt_bias
-            m2 = mixed[2, y, x] - cbrt_bias
-            mixed[0, y, x] = (m0 - m1) * np.float32(7.0) + np.float32(0.42)
-            mixed[1, y, x] = (m0 + m1) * half + np.float32(0.01)
-            mixed[2, y, x] = m2 - (m0 + m1) * half + np.float32(0.55)
+            m0 = p0[x] - cbrt_bias
+            m1 = p1[x] - cbrt_bias
+            m2 = p2[x] - cbrt_bias
+            p0[x] = (m0 - m1) * np.float32(7.0) + np.float32(0.42)
+            p1[x] = (m0 + m1) * half + np.float32(0.01)
+            p2[x] = m2 - (m0 + m1) * half + np.float32(0.55)

@@ -61,8 +61,13 @@ def test_blur_kernel_matches_scipy():
                                          mode="constant")
     expected = ndimage.gaussian_filter1d(expected, 1.5, axis=0, truncate=3.33, mode="reflect")
     mu, sq = np.empty_like(plane), np.empty_like(plane)
-    kernels.blur_moments(plane, _GAUSS, mu, sq)
+    kernels.blur_moments(plane, _GAUSS, mu, sq, True)
     np.testing.assert_allclose(mu, expected, atol=1e-5)
+    expected_sq = ndimage.gaussian_filter1d((plane.astype(np.float64)) ** 2, 1.5, axis=1,
+                                            truncate=3.33, mode="constant")
+    expected_sq = ndimage.gaussian_filter1d(expected_sq, 1.5, axis=0, truncate=3.33,
+                                            mode="reflect")
+    np.testing.assert_allclose(sq, expected_sq, atol=1e-5)
 
 
 def test_alpha_counts_against_a_dark_and_a_light_background():
