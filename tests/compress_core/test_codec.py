@@ -215,3 +215,26 @@ def test_budget_metadata_counts(coffee):
     icc = srgb_icc()
     data, _ = fit_budget(coffee, "jpeg", 3000, icc_profile=icc)
     assert len(data) <= 3000 and decode(data).info.get("icc_profile") == icc
+
+
+# ------------------------------------------------------------------ AVIF tuning
+def test_avif_is_tuned_for_ssimulacra2_where_libaom_knows_it(monkeypatch):
+    from compress_core.codec import encoders
+
+    pixels = photo("chelsea", 200)
+    assert encoders._avif_tune_accepted()  # Pillow 12's libaom (3.14) has tune=ssimulacra2
+    tuned = encode(pixels, "avif", 60)
+    monkeypatch.setattr(encoders, "_AVIF_TUNE_OK", False)  # as on an older libaom
+    plain = encode(pixels, "avif", 60)
+    assert tuned != plain  # the option reaches the encoder
+    assert decode(tuned).size == decode(plain).size == (200, pixels.shape[0])
+
+
+def test_avif_falls_back_to_the_default_tuning_when_libaom_rejects_it(monkeypatch):
+    from compress_core.codec import encoders
+
+    monkeypatch.setattr(encoders, "_AVIF_TUNE_OK", None)
+    monkeypatch.setattr(encoders, "AVIF_TUNE", "no-such-tuning")  # what an old libaom says
+    assert not encoders._avif_tune_accepted()
+    assert decode(encode(photo("chelsea", 120), "avif", 60)).format == "AVIF"
+    assert decode(encode(photo("chelsea", 120), "avif", 100)).format == "AVIF"  # lossless
