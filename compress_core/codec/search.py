@@ -4,11 +4,14 @@
 :class:`~compress_core.errors.TargetUnreachableError` says when even the lowest quality is too
 big (the caller then tries fewer pixels).
 
-``quality="auto"``: :func:`encode_to_score` finds the smallest encoding whose SSIMULACRA2 score
-(:mod:`compress_core.perceptual`) reaches a target, in a few encodes: the first quality is
-predicted from the target (a per-format table fitted on the Kodak photos), each next one is
-interpolated on the measured (quality, score) points (secant inside the bracket, a typical
-slope outside it), and the search stops when the passing and failing qualities are adjacent.
+``quality="auto"``: :func:`encode_to_score` finds a small encoding whose SSIMULACRA2 score
+(:mod:`compress_core.perceptual`) reaches a target, in two or three encodes on most photos: the
+first quality is read off a per-format median score curve (fitted on the Kodak photos) a little
+above the target; after one encode the photo's curve is taken as that curve shifted through the
+measured point; later steps interpolate the measured (quality, score) points (secant inside the
+bracket, the measured slope outside it). The search keeps the first passing encoding less than
+:data:`_TOLERANCE` points above the target unless a failing one below it promises, by the
+secant, more than :data:`_SAVING` fewer bytes; it never returns an encoding below the target.
 When the top quality misses the target (chroma subsampling limits small saturated pictures), JPEG
 and AVIF search again in 4:4:4, WebP and JPEG XL turn lossless. The reference's colour transform and
 blurred moments are computed once per image; JPEG
@@ -35,17 +38,24 @@ __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TAR
 #: hard to notice artefacts without comparing with the original".
 DEFAULT_TARGET_QUALITY = 70.0
 
-# Median encoder quality reaching a SSIMULACRA2 score on the 24 Kodak photos (768x512), per
-# format: (score, quality) knots, interpolated linearly (bench/bench_bytes.py --calibrate).
-_PREDICTION = {
-    ImageFormat.JPEG: ((30, 30), (50, 50), (60, 62), (70, 74), (80, 87), (90, 95)),
-    ImageFormat.WEBP: ((30, 20), (50, 50), (60, 66), (70, 80), (80, 90), (90, 99)),
-    ImageFormat.AVIF: ((30, 20), (50, 40), (60, 52), (70, 64), (80, 78), (90, 92)),
-    ImageFormat.JXL: ((30, 30), (50, 50), (60, 62), (70, 74), (80, 84), (90, 94)),
+# Median SSIMULACRA2 score at each encoder quality on the 24 Kodak photos (768x512), per format:
+# (quality, score) knots, interpolated linearly. JPEG (jpegli, every 5 qualities) from
+# bench/bench_bytes.py's curves; the other formats from the quality reaching 30/50/60/70/80/90.
+_CURVE = {
+    ImageFormat.JPEG: ((20, 41.1), (25, 48.0), (30, 51.7), (35, 53.4), (40, 55.6), (45, 57.4),
+                       (50, 59.2), (55, 61.7), (60, 63.8), (65, 66.9), (70, 69.3), (75, 72.1),
+                       (80, 75.1), (85, 78.8), (90, 83.2), (95, 88.4), (99, 92.7)),
+    ImageFormat.WEBP: ((20, 30), (50, 50), (66, 60), (80, 70), (90, 80), (99, 90)),
+    ImageFormat.AVIF: ((20, 30), (40, 50), (52, 60), (64, 70), (78, 80), (92, 90)),
+    ImageFormat.JXL: ((30, 30), (50, 50), (62, 60), (74, 70), (84, 80), (94, 90)),
 }
-# Typical score points per quality step near the target (used until two points are known).
+# Typical score points per quality step near the target (a fallback when two measured points
+# on one side are flat).
 _SLOPE = {ImageFormat.JPEG: 0.8, ImageFormat.WEBP: 0.6, ImageFormat.AVIF: 0.8,
           ImageFormat.JXL: 1.0}
+_MARGIN = 0.5  # each step aims this many points above the target ...
+_TOLERANCE = 1.5  # ... and a passing encoding at most this far above it is kept,
+_SAVING = 0.03  # unless the secant from a failing one below promises more than 3% fewer bytes
 _MAX_ENCODES = 6
 
 
@@ -63,12 +73,25 @@ def check_target_quality(target_score) -> float:
 
 
 def predict_quality(fmt, target_score: float) -> int:
-    """The first quality :func:`encode_to_score` tries for ``target_score``."""
+    """The first quality :func:`encode_to_score` tries for ``target_score``: where the format's
+    median score curve reaches the target plus a small margin."""
     fmt = require_encoder(fmt)
-    knots = np.array(_PREDICTION[fmt], dtype=float)
+    return _along_curve(fmt, target_score + _MARGIN)
+
+
+def _along_curve(fmt: ImageFormat, score: float, shift: float = 0.0) -> int:
+    """The quality (rounded up, in range) where the median curve shifted up by ``shift`` points
+    reaches ``score``."""
+    knots = np.array(_CURVE[fmt], dtype=float)
     lo, hi, _ = QUALITY_RANGE[fmt]
-    q = float(np.interp(target_score, knots[:, 0], knots[:, 1]))
-    return int(min(hi, max(lo, round(q))))
+    q = float(np.interp(score - shift, knots[:, 1], knots[:, 0]))
+    return int(min(hi, max(lo, math.ceil(q - 1e-9))))
+
+
+def _curve_shift(fmt: ImageFormat, quality: int, score: float) -> float:
+    """How far above the median curve a measured (quality, score) point lies."""
+    knots = np.array(_CURVE[fmt], dtype=float)
+    return score - float(np.interp(quality, knots[:, 0], knots[:, 1]))
 
 
 def _reference_pixels(pixels: np.ndarray, fmt: ImageFormat) -> np.ndarray:
@@ -152,16 +175,15 @@ def _search(pixels, fmt, target, reference, meta, full_chroma):
     q = predict_quality(fmt, target)
     for _ in range(_MAX_ENCODES):
         evaluate(q)
-        passing = [k for k, (s, _) in seen.items() if s >= target]
-        failing = [k for k, (s, _) in seen.items() if s < target]
-        best_pass = min(passing) if passing else None
-        worst_fail = max((k for k in failing if best_pass is None or k < best_pass),
-                         default=None)
-        if best_pass is not None and (best_pass == lo or worst_fail == best_pass - 1):
+        best_pass = min((k for k, (s, _) in seen.items() if s >= target), default=None)
+        worst_fail = max((k for k, (s, _) in seen.items() if s < target
+                          and (best_pass is None or k < best_pass)), default=None)
+        if best_pass is not None and (best_pass == lo or worst_fail == best_pass - 1
+                                      or _good_enough(seen, target, best_pass, worst_fail)):
             break
         if best_pass is None and worst_fail == hi:
             break
-        q = _next_quality(seen, target, best_pass, worst_fail, lo, hi, _SLOPE[fmt])
+        q = _next_quality(fmt, seen, target, best_pass, worst_fail, lo, hi)
         if q in seen:
             break
     passing = [k for k, (s, _) in seen.items() if s >= target]
@@ -185,23 +207,42 @@ def _finish(fmt: ImageFormat, data: bytes) -> bytes:
     return optimize_scans(data) if fmt is ImageFormat.JPEG else data
 
 
-def _next_quality(seen, target, best_pass, worst_fail, lo, hi, slope) -> int:
-    """The next quality to try: secant inside the bracket, else a step by the typical slope."""
+def _good_enough(seen, target, best_pass, worst_fail) -> bool:
+    """Whether the passing encoding at ``best_pass`` is worth keeping without another step: at
+    most :data:`_TOLERANCE` points above the target, and, when a failing quality lies below it,
+    the secant between them promises at most :data:`_SAVING` fewer bytes."""
+    s_pass, data = seen[best_pass]
+    if s_pass - target > _TOLERANCE:
+        return False
+    if worst_fail is None:
+        return True
+    s_fail, fail_data = seen[worst_fail]
+    gap = 1.0 - len(fail_data) / len(data)
+    return gap <= 0 or (s_pass - target) / max(s_pass - s_fail, 1e-9) * gap <= _SAVING
+
+
+def _next_quality(fmt, seen, target, best_pass, worst_fail, lo, hi) -> int:
+    """The next quality to try, aiming :data:`_MARGIN` above the target: secant inside the
+    bracket; after one encode, the format's median curve shifted through the measured point;
+    else the slope of the measured points."""
+    aim = target + _MARGIN
     if best_pass is not None and worst_fail is not None:
         s_pass, s_fail = seen[best_pass][0], seen[worst_fail][0]
-        frac = (target - s_fail) / (s_pass - s_fail) if s_pass > s_fail else 0.5
+        frac = (aim - s_fail) / (s_pass - s_fail) if s_pass > s_fail else 0.5
         q = worst_fail + frac * (best_pass - worst_fail)
         return int(min(best_pass - 1, max(worst_fail + 1, math.ceil(q))))
-    known = sorted(seen)
-    if len(known) >= 2:  # same side twice: the slope of the two nearest points
-        a, b = known[0], known[-1]
-        measured = (seen[b][0] - seen[a][0]) / (b - a)
-        slope = measured if measured > 0.05 else slope
-    if best_pass is not None:  # every point passes: step down
-        q = best_pass - (seen[best_pass][0] - target) / slope
-        return int(max(lo, min(best_pass - 1, math.floor(q))))
-    q = worst_fail + (target - seen[worst_fail][0]) / slope
-    return int(min(hi, max(worst_fail + 1, math.ceil(q) + 1)))
+    if len(seen) == 1:
+        (known, (score, _)), = seen.items()
+        q = _along_curve(fmt, aim, _curve_shift(fmt, known, score))
+    else:  # same side twice: the slope of the two outermost points
+        a, b = min(seen), max(seen)
+        slope = (seen[b][0] - seen[a][0]) / (b - a)
+        slope = slope if slope > 0.05 else _SLOPE[fmt]
+        base = best_pass if best_pass is not None else worst_fail
+        q = math.ceil(base + (aim - seen[base][0]) / slope)
+    if best_pass is not None:
+        return int(max(lo, min(best_pass - 1, q)))
+    return int(min(hi, max(worst_fail + 1, q)))
 
 
 def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional[int] = None,
