@@ -15,7 +15,7 @@ from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .crop import best_window
-from .energy.base import EnergyFunction
+from .energy.base import EnergyFunction, Importance
 from .hybrid import HybridPolicy, resample, retarget, seam_stretch
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
@@ -162,7 +162,7 @@ class SemanticCompressor:
         photo_format : {"jpeg", "webp", "avif", "jxl"}
             Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
             Archive mode: ``method="jpeg", format="jxl"`` on a JPEG file without ``quality``
-            recompresses the file losslessly (:func:`compress_core.codec.jpeg_to_jxl`; ~15%
+            recompresses the file losslessly (:func:`compress_core.codec.jpeg_to_jxl`; 15-18%
             smaller, :func:`compress_core.codec.jxl_to_jpeg` gives back the same bytes).
         quality : int or "auto", optional
             Encoder quality, in the format's range (``compress_core.codec.QUALITY_RANGE``; with
@@ -244,7 +244,11 @@ class SemanticCompressor:
 
             pixels = loaded.pixels
             h0, w0 = pixels.shape[:2]
-            importance = self.energy_function.importance(pixels[..., :3])
+            if method is Method.JPEG and request.remove_mask is None:
+                # re-encoding only: nothing reads an importance map (no CNN, no face search)
+                importance = Importance(None, ())
+            else:
+                importance = self.energy_function.importance(pixels[..., :3])
             energy = importance.map
             t_energy = time.perf_counter()
             deadline.check("the energy map")
@@ -288,10 +292,12 @@ class SemanticCompressor:
                 data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
             t_encoded = time.perf_counter()
 
-            stats = energy_statistics(energy)
-            extra = getattr(self.energy_function, "last_weights", None)
-            if extra:
-                stats["weights"] = dict(extra)
+            stats = {}
+            if energy is not None:
+                stats = energy_statistics(energy)
+                extra = getattr(self.energy_function, "last_weights", None)
+                if extra:
+                    stats["weights"] = dict(extra)
             ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
             return CompressionResult(
                 pixels=out,

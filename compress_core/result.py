@@ -52,7 +52,8 @@ class CompressionResult:
     energy : dict
         The energy function's ``describe()`` (name and parameters).
     energy_stats : dict
-        :func:`compress_core.analysis.energy_statistics` of the input's energy map.
+        :func:`compress_core.analysis.energy_statistics` of the input's energy map; empty for
+        ``method="jpeg"``, which re-encodes without computing one.
     retained_energy_ratio : float
         Share of the input's energy that survives undistorted: the energy on pixels that survive
         cropping and carving, divided by the stretch of the final resampling (a uniform scale

@@ -211,10 +211,27 @@ def test_jpeg_method_re_encodes_only(compressor, files, chelsea):
     assert result.format == "JPEG" and result.size == (180, 120)  # auto -> JPEG for this method
     assert result.seams == {"vertical": 0, "horizontal": 0} and result.crop_box is None
     assert result.retained_energy_ratio == 1.0 and result.pixel_ratio == 1.0
+    assert result.energy_stats == {}  # no importance map: nothing would read it
     assert np.abs(np.asarray(decode(result.data)).astype(int) - chelsea).mean() < 4
     budget = _run(compressor, chelsea, method="jpeg", target_bytes=2500)
     assert budget.size == (180, 120) and budget.compressed_bytes <= 2500 and budget.quality < 85
     assert _run(compressor, chelsea, method="jpeg", format="webp").format == "WEBP"
+
+
+def test_jpeg_method_never_computes_an_importance_map(chelsea):
+    """Re-encoding only: the energy (a CNN and a face search by default) is not run at all."""
+    from compress_core.energy.base import EnergyFunction
+
+    class Refuses(EnergyFunction):
+        name = "refuses"
+
+        def compute(self, rgb):
+            raise AssertionError("the importance map was computed for method='jpeg'")
+
+    result = SemanticCompressor(Refuses()).compress(chelsea, method="jpeg", format="webp")
+    assert result.format == "WEBP" and result.size == (180, 120)
+    with pytest.raises(AssertionError, match="importance map was computed"):
+        SemanticCompressor(Refuses()).compress(chelsea, scale=0.5)
 
 
 @pytest.mark.parametrize("target", [dict(scale=0.5), dict(target_width=10),
