@@ -168,3 +168,23 @@ def test_invalid_quality_for_the_format_stops_the_job_with_one_line(tmp_path):
     assert lines == ["python -m pipeline: error: quality for jpeg must be an integer in 1..100; "
                      "got 101"], proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_every_job_flag_and_choice_is_in_the_documented_table():
+    """docs/pipeline.md's flag table keeps up with the job's own flags (generated from the
+    request's option table): every flag ``--help`` lists has a row, and every choice of a flag
+    with choices is named in that row."""
+    from pipeline.options import build_parser
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "pipeline.md"), encoding="utf-8") as f:
+        doc = f.read()
+    rows = {flag: line for line in doc.splitlines() if line.startswith("| `--")
+            for flag in re.findall(r"`(--[a-z_]+)", line.split("|")[1])}
+    text = build_parser().format_help()
+    flags = set(re.findall(r"^  (--[a-z_]+)", text, re.M)) - {"--help"}
+    assert len(flags) > 20
+    assert sorted(flags - set(rows)) == [], "flags without a row in docs/pipeline.md"
+    for flag, choices in re.findall(r"^  (--[a-z_]+) \{([a-z0-9_,]+)\}", text, re.M):
+        missing = [c for c in choices.split(",") if f"`{c}`" not in rows[flag]]
+        assert not missing, f"{flag}: {missing} missing from its row in docs/pipeline.md"
