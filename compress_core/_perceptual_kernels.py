@@ -8,9 +8,10 @@ package.
 
 The blur passes work row by row (:func:`_hrow`, :func:`_vrow`) so that a comparison blurs
 the candidate's three moments in one sweep and pools each output row while it is in cache,
-without whole-plane temporaries. They are compiled without ``fastmath``: IEEE arithmetic gives
-the same bits wherever LLVM inlines them, so a candidate equal to the reference gets exactly the
-reference's blurred mean and scores exactly 100.
+without whole-plane temporaries (rings of the last 16 rows of the horizontal pass). They are
+compiled without ``fastmath``: IEEE arithmetic gives the same bits wherever LLVM inlines them,
+so a candidate equal to the reference gets exactly the reference's blurred mean and scores
+exactly 100.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ _QUARTER = np.float32(0.25)
 # a branch per division; the denominators here are at least c2 and 1).
 _FAST = {"nnan", "ninf", "nsz", "reassoc", "contract"}
 _RADIUS = 5  # the Gaussian has 11 taps (sigma 1.5, truncated at 3.33 sigma)
+_RING = 16  # rows of horizontal-pass results kept while the vertical pass runs (11 in use)
 
 
 @njit(cache=True)
@@ -56,27 +58,28 @@ def _mirror(row, height):
 
 
 @njit(cache=True)
-def _vrow(src, y, weights, out):
-    """Row ``y`` of the vertical pass over ``src``, mirrored at the top and bottom
-    (``H > 5``)."""
-    height = src.shape[0]
+def _vrow(src, y, height, weights, out):
+    """Row ``y`` of the vertical pass, mirrored at the top and bottom of a plane of ``height``
+    rows (``height > 5``) whose horizontal pass is held in ``src``: row ``r`` at
+    ``src[r % len(src)]`` (the whole plane, or a ring of the last :data:`_RING` rows)."""
+    ring = src.shape[0]
     w0 = weights[5]
     w1 = weights[6]
     w2 = weights[7]
     w3 = weights[8]
     w4 = weights[9]
     w5 = weights[10]
-    c = src[y]
-    a1 = src[_mirror(y - 1, height)]
-    b1 = src[_mirror(y + 1, height)]
-    a2 = src[_mirror(y - 2, height)]
-    b2 = src[_mirror(y + 2, height)]
-    a3 = src[_mirror(y - 3, height)]
-    b3 = src[_mirror(y + 3, height)]
-    a4 = src[_mirror(y - 4, height)]
-    b4 = src[_mirror(y + 4, height)]
-    a5 = src[_mirror(y - 5, height)]
-    b5 = src[_mirror(y + 5, height)]
+    c = src[y % ring]
+    a1 = src[_mirror(y - 1, height) % ring]
+    b1 = src[_mirror(y + 1, height) % ring]
+    a2 = src[_mirror(y - 2, height) % ring]
+    b2 = src[_mirror(y + 2, height) % ring]
+    a3 = src[_mirror(y - 3, height) % ring]
+    b3 = src[_mirror(y + 3, height) % ring]
+    a4 = src[_mirror(y - 4, height) % ring]
+    b4 = src[_mirror(y + 4, height) % ring]
+    a5 = src[_mirror(y - 5, height) % ring]
+    b5 = src[_mirror(y + 5, height) % ring]
     for x in range(out.shape[0]):
         out[x] = (w0 * c[x] + w1 * (a1[x] + b1[x]) + w2 * (a2[x] + b2[x])
                   + w3 * (a3[x] + b3[x]) + w4 * (a4[x] + b4[x]) + w5 * (a5[x] + b5[x]))
@@ -94,24 +97,25 @@ def blur_moments(src, weights, mu, sq, with_sq):
     """Blurred ``src`` into ``mu`` and, when ``with_sq``, blurred ``src**2`` into ``sq`` (the
     reference's mean and second moment)."""
     height, width = src.shape
-    radius = _RADIUS
-    pad = np.zeros(width + 2 * radius, np.float32)
-    pad2 = np.zeros(width + 2 * radius, np.float32)
-    hmu = np.empty_like(src)
-    hsq = np.empty_like(src) if with_sq else hmu
+    pad = np.zeros(width + 2 * _RADIUS, np.float32)
+    pad2 = np.zeros(width + 2 * _RADIUS, np.float32)
+    hmu = np.empty((_RING, width), np.float32)
+    hsq = np.empty((_RING, width), np.float32)
+    due = 0  # the next row whose horizontal pass is due
     for y in range(height):
-        row = src[y]
-        for x in range(width):
-            v = row[x]
-            pad[radius + x] = v
-            pad2[radius + x] = v * v
-        _hrow(pad, weights, hmu[y])
+        while due <= min(y + _RADIUS, height - 1):
+            row = src[due]
+            for x in range(width):
+                v = row[x]
+                pad[_RADIUS + x] = v
+                pad2[_RADIUS + x] = v * v
+            _hrow(pad, weights, hmu[due % _RING])
+            if with_sq:
+                _hrow(pad2, weights, hsq[due % _RING])
+            due += 1
+        _vrow(hmu, y, height, weights, mu[y])
         if with_sq:
-            _hrow(pad2, weights, hsq[y])
-    for y in range(height):
-        _vrow(hmu, y, weights, mu[y])
-        if with_sq:
-            _vrow(hsq, y, weights, sq[y])
+            _vrow(hsq, y, height, weights, sq[y])
 
 
 @njit(cache=True, fastmath=_FAST, error_model="numpy", inline="always")
@@ -152,9 +156,9 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim
     skips the SSIM terms (left 0) and their two blurs: the published weights of some planes
     and scales use only the edge terms.
 
-    One sweep: the horizontal pass of the candidate's moments (centred, its square, the square
-    of its difference to the reference) row by row, then each output row of the vertical pass
-    pooled at once.
+    One sweep: each row's horizontal pass of the candidate's moments (centred, its square, the
+    square of its difference to the reference) goes into a ring of the last :data:`_RING` rows,
+    and each output row of the vertical pass is pooled at once: no plane-sized temporaries.
     """
     height, width = img.shape
     radius = _RADIUS
@@ -163,30 +167,32 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim
     pad2 = np.zeros(width + 2 * radius, np.float32)
     pad3 = np.zeros(width + 2 * radius, np.float32)
     centred = np.empty(width, np.float32)
-    hmu = np.empty_like(img)
-    hsq = np.empty_like(img) if with_ssim else hmu
-    hdsq = np.empty_like(img) if with_ssim else hmu
-    for y in range(height):
-        _centre_row(img[y], offset, centred)
-        pad[radius:radius + width] = centred
-        _hrow(pad, weights, hmu[y])
-        if with_ssim:
-            ref_row = ref[y]
-            for x in range(width):
-                c = centred[x]
-                d = c - ref_row[x]
-                pad2[radius + x] = c * c
-                pad3[radius + x] = d * d
-            _hrow(pad2, weights, hsq[y])
-            _hrow(pad3, weights, hdsq[y])
+    hmu = np.empty((_RING, width), np.float32)
+    hsq = np.empty((_RING, width), np.float32)
+    hdsq = np.empty((_RING, width), np.float32)
     mu = np.empty(width, np.float32)
     sq = np.empty(width, np.float32)
     dsq = np.empty(width, np.float32)
     for i in range(6):
         sums[i] = 0.0
+    due = 0  # the next row whose horizontal pass is due
     for y in range(height):
+        while due <= min(y + radius, height - 1):
+            _centre_row(img[due], offset, centred)
+            pad[radius:radius + width] = centred
+            _hrow(pad, weights, hmu[due % _RING])
+            if with_ssim:
+                ref_row = ref[due]
+                for x in range(width):
+                    c = centred[x]
+                    d = c - ref_row[x]
+                    pad2[radius + x] = c * c
+                    pad3[radius + x] = d * d
+                _hrow(pad2, weights, hsq[due % _RING])
+                _hrow(pad3, weights, hdsq[due % _RING])
+            due += 1
         _centre_row(img[y], offset, centred)
-        _vrow(hmu, y, weights, mu)
+        _vrow(hmu, y, height, weights, mu)
         ref_row = ref[y]
         ref_mu_row = ref_mu[y]
         s2 = _ZERO
@@ -194,8 +200,8 @@ def compare_plane(ref, ref_mu, ref_sq, img, offset, edge, weights, c2, with_ssim
         s4 = _ZERO
         s5 = _ZERO
         if with_ssim:
-            _vrow(hsq, y, weights, sq)
-            _vrow(hdsq, y, weights, dsq)
+            _vrow(hsq, y, height, weights, sq)
+            _vrow(hdsq, y, height, weights, dsq)
             ref_sq_row = ref_sq[y]
             s0 = _ZERO
             s1 = _ZERO
@@ -249,13 +255,13 @@ def edge_weights(width: int, weights) -> np.ndarray:
 
 
 @njit(cache=True, fastmath=True)
-def downsample(src):
-    """2x2 box means of planes (3, H, W) float32; partial edge blocks average what they have."""
+def downsample(src, out):
+    """2x2 box means of planes (3, H, W) float32 into ``out`` (3, ceil(H/2), ceil(W/2));
+    partial edge blocks average what they have."""
     channels, height, width = src.shape
-    out_h, out_w = (height + 1) // 2, (width + 1) // 2
-    out = np.empty((channels, out_h, out_w), np.float32)
+    out_w = out.shape[2]
     for c in range(channels):
-        for oy in range(out_h):
+        for oy in range(out.shape[1]):
             top = src[c, 2 * oy]
             bottom = src[c, min(2 * oy + 1, height - 1)]
             dst = out[c, oy]
@@ -264,15 +270,13 @@ def downsample(src):
                                       + bottom[2 * ox] + bottom[2 * ox + 1])
             if width % 2:
                 dst[out_w - 1] = _QUARTER * _TWO * (top[width - 1] + bottom[width - 1])
-    return out
 
 
 @njit(cache=True)
-def srgb_to_linear(pixels, table):
-    """uint8 sRGB (H, W, 3|4) -> float32 linear RGB planes (3, H, W) through a 256-entry
-    table (alpha ignored)."""
+def srgb_to_linear(pixels, table, out):
+    """uint8 sRGB (H, W, 3|4) -> float32 linear RGB planes ``out`` (3, H, W) through a
+    256-entry table (alpha ignored)."""
     height, width = pixels.shape[:2]
-    out = np.empty((3, height, width), np.float32)
     for y in range(height):
         row = pixels[y]
         r = out[0, y]
@@ -282,26 +286,26 @@ def srgb_to_linear(pixels, table):
             r[x] = table[row[x, 0]]
             g[x] = table[row[x, 1]]
             b[x] = table[row[x, 2]]
-    return out
 
 
 @njit(cache=True, fastmath=True)
-def opsin_mix(linear, opsin, bias):
-    """Linear RGB planes (3, H, W) -> the three opsin mixtures (3, H, W), clamped at zero."""
-    height, width = linear.shape[1:]
-    out = np.empty((3, height, width), np.float32)
+def opsin_mix(planes, opsin, bias):
+    """Linear RGB planes (3, H, W) -> the three opsin mixtures, clamped at zero, in place."""
+    height, width = planes.shape[1:]
+    w00, w01, w02 = opsin[0, 0], opsin[0, 1], opsin[0, 2]
+    w10, w11, w12 = opsin[1, 0], opsin[1, 1], opsin[1, 2]
+    w20, w21, w22 = opsin[2, 0], opsin[2, 1], opsin[2, 2]
     for y in range(height):
-        r = linear[0, y]
-        g = linear[1, y]
-        b = linear[2, y]
-        for c in range(3):
-            dst = out[c, y]
-            w0 = opsin[c, 0]
-            w1 = opsin[c, 1]
-            w2 = opsin[c, 2]
-            for x in range(width):
-                dst[x] = max(w0 * r[x] + w1 * g[x] + w2 * b[x] + bias, _ZERO)
-    return out
+        r = planes[0, y]
+        g = planes[1, y]
+        b = planes[2, y]
+        for x in range(width):
+            vr = r[x]
+            vg = g[x]
+            vb = b[x]
+            r[x] = max(w00 * vr + w01 * vg + w02 * vb + bias, _ZERO)
+            g[x] = max(w10 * vr + w11 * vg + w12 * vb + bias, _ZERO)
+            b[x] = max(w20 * vr + w21 * vg + w22 * vb + bias, _ZERO)
 
 
 @njit(cache=True, fastmath=True)

@@ -26,6 +26,8 @@ distortion).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _perceptual_kernels as kernels
@@ -81,35 +83,53 @@ _SRGB_TO_LINEAR = np.where(
     ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def _linear(pixels: np.ndarray, background: float | None) -> np.ndarray:
-    """uint8 sRGB (H, W, 3|4) -> float32 linear RGB planes (3, H, W), alpha blended over
-    ``background``."""
+def _linear(pixels: np.ndarray, background: float | None, out: np.ndarray) -> np.ndarray:
+    """uint8 sRGB (H, W, 3|4) -> float32 linear RGB planes ``out`` (3, H, W), alpha blended
+    over ``background``."""
     if background is None or pixels.shape[2] == 3:
-        return kernels.srgb_to_linear(np.ascontiguousarray(pixels), _SRGB_TO_LINEAR)
+        kernels.srgb_to_linear(np.ascontiguousarray(pixels), _SRGB_TO_LINEAR, out)
+        return out
     rgb = pixels[..., :3].astype(np.float32) / np.float32(255.0)
     alpha = pixels[..., 3:4].astype(np.float32) / np.float32(255.0)
     rgb = alpha * rgb + (1 - alpha) * np.float32(background)
     linear = np.where(rgb <= 0.04045, rgb / np.float32(12.92),
                       ((rgb + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
-    return np.ascontiguousarray(linear.transpose(2, 0, 1), dtype=np.float32)
+    out[...] = linear.transpose(2, 0, 1)
+    return out
 
 
-def _xyb(linear: np.ndarray) -> np.ndarray:
-    """Linear RGB planes -> the positive XYB planes SSIMULACRA2 compares, (3, H, W)."""
-    mixed = kernels.opsin_mix(linear, _OPSIN, np.float32(_BIAS))
-    np.cbrt(mixed, out=mixed)  # numpy's SIMD cube root: 10x Numba's
-    kernels.xyb_from_cbrt(mixed, _CBRT_BIAS)
-    return mixed
+def _to_xyb(planes: np.ndarray) -> np.ndarray:
+    """Linear RGB planes (3, H, W) -> the positive XYB planes SSIMULACRA2 compares, in place."""
+    kernels.opsin_mix(planes, _OPSIN, np.float32(_BIAS))
+    np.cbrt(planes, out=planes)  # numpy's SIMD cube root: 10x Numba's
+    kernels.xyb_from_cbrt(planes, _CBRT_BIAS)
+    return planes
+
+
+def _scale_shapes(height: int, width: int) -> list:
+    """(3, h, w) of each scale of the pyramid: halving (rounding up) while both sides are at
+    least 8, at most 6 scales."""
+    shapes = []
+    while len(shapes) < _NUM_SCALES and height >= _MIN_SIDE and width >= _MIN_SIDE:
+        shapes.append((3, height, width))
+        height, width = (height + 1) // 2, (width + 1) // 2
+    return shapes
+
+
+def _xyb_pyramid(linear: np.ndarray, planes: list):
+    """The XYB planes of each scale, from linear RGB planes of full resolution (``planes[0]``,
+    converted in place). Each scale is downsampled into ``planes[i + 1]`` (linear RGB) before
+    its own planes turn XYB."""
+    for index in range(len(planes)):
+        if index + 1 < len(planes):
+            kernels.downsample(linear, planes[index + 1])
+        yield _to_xyb(linear)
+        if index + 1 < len(planes):
+            linear = planes[index + 1]
 
 
 _GAUSS = np.exp(-0.5 * (np.arange(-5, 6) / _SIGMA) ** 2)
 _GAUSS = (_GAUSS / _GAUSS.sum()).astype(np.float32)  # scipy's kernel for sigma 1.5, truncate 3.33
-
-
-def _downsample(linear: np.ndarray) -> np.ndarray:
-    """2x2 box means of (3, H, W) planes (partial blocks at the right and bottom edges
-    average what they have)."""
-    return kernels.downsample(linear)
 
 
 def _final(terms: np.ndarray, scales: int) -> float:
@@ -163,16 +183,6 @@ def _check(pixels, name: str) -> np.ndarray:
     return arr
 
 
-def _num_scales(shape) -> int:
-    """Scales of the pyramid: halving (rounding up) while both sides are at least 8."""
-    height, width = shape[:2]
-    count = 0
-    while count < _NUM_SCALES and height >= _MIN_SIDE and width >= _MIN_SIDE:
-        count += 1
-        height, width = (height + 1) // 2, (width + 1) // 2
-    return count
-
-
 class Reference:
     """A reference image prepared once, to score many candidates against it.
 
@@ -192,19 +202,16 @@ class Reference:
         pixels = _check(pixels, "reference")
         self.shape = pixels.shape
         pixels = _enlarge_small(pixels)
-        backgrounds = (0.1, 0.9) if pixels.shape[2] == 4 else (None,)
-        self._pyramids = {bg: self._pyramid(_linear(pixels, bg)) for bg in backgrounds}
-
-    @staticmethod
-    def _pyramid(linear: np.ndarray) -> list:
-        scales = []
-        count = _num_scales(linear.shape[1:])
-        needed = _used(count)
-        for index in range(count):
-            scales.append(_Scale(_xyb(linear), needed[:, index]))
-            if index < _NUM_SCALES - 1:
-                linear = _downsample(linear)
-        return scales
+        self._shapes = _scale_shapes(*pixels.shape[:2])
+        needed = _used(len(self._shapes))
+        self._pyramids = {}
+        for bg in ((0.1, 0.9) if pixels.shape[2] == 4 else (None,)):
+            planes = [np.empty(shape, np.float32) for shape in self._shapes]
+            linear = _linear(pixels, bg, planes[0])
+            self._pyramids[bg] = [_Scale(xyb, needed[:, index]) for index, xyb
+                                  in enumerate(_xyb_pyramid(linear, planes))]
+        self._work = None  # the candidate's planes per scale, made on the first score
+        self._lock = threading.Lock()
 
     def score(self, candidate: np.ndarray) -> float:
         """SSIMULACRA2 of ``candidate`` (same shape as the reference) against the reference.
@@ -219,18 +226,18 @@ class Reference:
             raise ValueError(f"candidate is {candidate.shape[1]}x{candidate.shape[0]}, the "
                              f"reference {self.shape[1]}x{self.shape[0]}; they must match")
         candidate = _enlarge_small(candidate)
-        return min(self._score(pyramid, _linear(candidate, bg))
-                   for bg, pyramid in self._pyramids.items())
+        with self._lock:  # one candidate at a time in the reused planes
+            if self._work is None:  # reused: fresh planes per candidate cost page faults
+                self._work = [np.empty(shape, np.float32) for shape in self._shapes]
+            return min(self._score(pyramid, _linear(candidate, bg, self._work[0]), self._work)
+                       for bg, pyramid in self._pyramids.items())
 
     @staticmethod
-    def _score(pyramid: list, linear: np.ndarray) -> float:
+    def _score(pyramid: list, linear: np.ndarray, planes: list) -> float:
         terms = np.zeros((3, len(pyramid), 2, 3))
         sums = np.zeros(6)
         needed = _used(len(pyramid))
-        for index, ref in enumerate(pyramid):
-            if index:
-                linear = _downsample(linear)
-            img = _xyb(linear)
+        for index, (ref, img) in enumerate(zip(pyramid, _xyb_pyramid(linear, planes))):
             count = img.shape[1] * img.shape[2]
             for c in range(3):
                 used = needed[c, index]

@@ -103,3 +103,17 @@ def test_candidate_of_another_size_is_rejected():
     ref = Reference(photo("coffee", 60))
     with pytest.raises(ValueError, match="candidate is 50x33, the reference 60x40"):
         ref.score(photo("coffee", 50))
+
+
+def test_reused_planes_leave_no_trace_between_candidates_or_threads():
+    """A Reference reuses its candidate planes: scores must not depend on what was scored
+    before, nor on other threads scoring with the same Reference."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    original = photo("astronaut", 128)
+    ref = Reference(original)
+    candidates = [_jpeg(original, q) for q in (10, 50, 90)]
+    alone = [Reference(original).score(c) for c in candidates]
+    assert [ref.score(c) for c in candidates + candidates[::-1]] == alone + alone[::-1]
+    with ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(ref.score, candidates * 4)) == alone * 4
