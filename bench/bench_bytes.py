@@ -6,6 +6,7 @@ Sections (``--sections``, all by default):
 * ``encoders``: for each photo and encoder, the smallest file whose SSIMULACRA2 reaches 60, 70
   and 80 (bisection on the encoder quality, every point measured); ratios against Pillow's JPEG
   (``optimize=True``, libjpeg-turbo, 4:2:0) as 1.00x, on the sum of bytes over the photos.
+* ``avif``: libaom settings (tuning, chroma subsampling) at equal score, against Pillow's JPEG.
 * ``auto``: ``codec.encode_to_score(..., "jpeg", 70)`` against a fixed quality 85 (ours, jpegli,
   and Pillow's), bytes, scores, time per photo and encodes per search.
 * ``semantic``: energy-weighted pre-filtering (:mod:`compress_core.codec.semantic`, the
@@ -76,7 +77,7 @@ ENCODERS = {
 }
 LABELS = {"pillow_jpeg": "Pillow JPEG (libjpeg-turbo, optimize)", "jpegli": "jpegli (pyjpegli)",
           "jpeg_ours": "our JPEG (jpegli + mozjpeg scans)", "webp_m6": "WebP (method 6)",
-          "avif_s6": "AVIF (Pillow 12, speed 6)", "jxl_e7": "JPEG XL (effort 7)"}
+          "avif_s6": "AVIF (Pillow 12, speed 6, tune ssimulacra2)", "jxl_e7": "JPEG XL (effort 7)"}
 
 
 def smallest_at(evaluate, lo, hi, target):
@@ -137,6 +138,55 @@ def section_encoders(photos, targets):
     for e in list(ENCODERS)[1:]:
         print(f"- {e}: " + ", ".join(f"{t}: {min(per_photo[e][t]):.2f}-{max(per_photo[e][t]):.2f}"
                                      for t in targets))
+
+
+def _avif(pixels, q, tune=None, subsampling="4:2:0", speed=6):
+    buf = io.BytesIO()
+    kwargs = dict(quality=q, speed=speed, subsampling=subsampling)
+    if tune:
+        kwargs["advanced"] = {"tune": tune}
+    Image.fromarray(pixels).save(buf, "AVIF", **kwargs)
+    return buf.getvalue()
+
+
+AVIF_SETTINGS = {
+    "libavif default (tune iq), 4:2:0": dict(),
+    "tune ssimulacra2, 4:2:0 (the library's)": dict(tune="ssimulacra2"),
+    "tune ssimulacra2, 4:4:4": dict(tune="ssimulacra2", subsampling="4:4:4"),
+    "libavif default, 4:4:4": dict(subsampling="4:4:4"),
+}
+
+
+def section_avif(photos, targets):
+    """libaom settings at equal score (quality 1-99: quality 100 is lossless, untunable)."""
+    totals = {k: {t: 0 for t in targets} for k in ["pillow"] + list(AVIF_SETTINGS)}
+    cpu = {k: 0.0 for k in AVIF_SETTINGS}
+    for name, pixels in photos:
+        ref = Reference(pixels)
+        for key in totals:
+            memo = {}
+
+            def evaluate(q, key=key, memo=memo):
+                if q not in memo:
+                    t0 = time.process_time()
+                    data = (pillow_jpeg(pixels, q) if key == "pillow"
+                            else _avif(pixels, q, **AVIF_SETTINGS[key]))
+                    if key != "pillow":
+                        cpu[key] += time.process_time() - t0
+                    memo[q] = (ref.score(codec.decode_pixels(data)), len(data))
+                return memo[q]
+
+            for t in targets:
+                q = smallest_at(evaluate, 1, 100 if key == "pillow" else 99, t)
+                totals[key][t] += evaluate(q if q is not None else 99)[1]
+        print(f"  {name} done", file=sys.stderr, flush=True)
+    print(f"\n### AVIF settings at equal SSIMULACRA2 ({len(photos)} photos; ratio to Pillow's JPEG; "
+          "CPU of all the encodes of the bisections)\n")
+    print("| AVIF setting (speed 6) | " + " | ".join(f"{t:g}" for t in targets) + " | encode CPU s |")
+    print("|---|" + "---:|" * (len(targets) + 1))
+    for key in AVIF_SETTINGS:
+        cells = [f"{totals[key][t] / totals['pillow'][t]:.3f}x" for t in targets]
+        print(f"| {key} | " + " | ".join(cells) + f" | {cpu[key]:.1f} |")
 
 
 def section_auto(photos, target=70.0, fixed=85):
@@ -349,6 +399,8 @@ def main(argv=None):
     print(f"JPEG encoder: {codec.jpeg_encoder()}; photos: {len(photos)} from {args.kodak}")
     if "encoders" in sections:
         section_encoders(photos, [float(t) for t in args.targets.split(",")])
+    if "avif" in sections:
+        section_avif(photos, [float(t) for t in args.targets.split(",")])
     if "auto" in sections:
         section_auto(photos)
     if "semantic" in sections:
