@@ -110,7 +110,8 @@ def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
     else:
         import pyjpegli
 
-        data = pyjpegli.encode(img.convert("RGB").tobytes(), img.width, img.height, quality)
+        rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even then
+        data = pyjpegli.encode(rgb.tobytes(), img.width, img.height, quality)
         data = data[:2] + _jpeg_segments(icc_profile, exif) + data[2:]
     return optimize_scans(data) if scans else data
 
@@ -226,4 +227,5 @@ def decode_pixels(data: bytes) -> np.ndarray:
         import pillow_jxl  # noqa: F401
     with Image.open(io.BytesIO(data)) as img:
         img.load()
-        return np.asarray(img.convert("RGBA" if "A" in img.getbands() else "RGB"))
+        mode = "RGBA" if "A" in img.getbands() else "RGB"
+        return np.asarray(img if img.mode == mode else img.convert(mode))
