@@ -189,32 +189,59 @@ def section_avif(photos, targets):
         print(f"| {key} | " + " | ".join(cells) + f" | {cpu[key]:.1f} |")
 
 
-def section_auto(photos, target=70.0, fixed=85):
+def section_auto(photos, target=70.0, fixed=85, compress_photos=6):
+    """quality="auto" at ``target`` vs a fixed quality: bytes, scores, encodes per search and
+    CPU time (``time.process_time``, this process only; every stage here is single-threaded),
+    per photo and per stage of the search, then inside ``compress()``."""
+    from compress_core import perceptual
+
     calls = []
-    real_encode = codec_search.encode
+    stages = {}
+    real = {name: getattr(codec_search, name) for name in
+            ("encode", "decode_pixels", "optimize_scans", "Reference")}
+    real_score = perceptual.Reference.score
+
+    def timed(name, fn):
+        def run(*a, **k):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                stages[name] = stages.get(name, 0.0) + time.process_time() - c0
+        return run
 
     def counting(*a, **k):
-        calls.append(1)
-        return real_encode(*a, **k)
+        calls.append(a[2] if len(a) > 2 else k.get("quality"))
+        return real["encode"](*a, **k)
 
-    codec_search.encode = counting
     rows = []
     codec.encode_to_score(photos[0][1], "jpeg", target)  # warm-up (Numba cache, imports)
-    for name, pixels in photos:
+    codec_search.encode = timed("encode", counting)
+    codec_search.decode_pixels = timed("decode", real["decode_pixels"])
+    codec_search.optimize_scans = timed("scans", real["optimize_scans"])
+    codec_search.Reference = timed("reference", real["Reference"])
+    perceptual.Reference.score = timed("score", real_score)
+    try:
+        for name, pixels in photos:
+            t0, c0 = time.perf_counter(), time.process_time()
+            ours85 = codec.encode(pixels, "jpeg", fixed)
+            t_fixed, c_fixed = time.perf_counter() - t0, time.process_time() - c0
+            pil85 = pillow_jpeg(pixels, fixed)
+            calls.clear()
+            t0, c0 = time.perf_counter(), time.process_time()
+            data, q, score = codec.encode_to_score(pixels, "jpeg", target)
+            t_auto, c_auto = time.perf_counter() - t0, time.process_time() - c0
+            rows.append(dict(name=name, auto=len(data), q=q, score=score, encodes=len(calls),
+                             ours85=len(ours85), pil85=len(pil85),
+                             t_auto=t_auto, c_auto=c_auto, t_fixed=t_fixed, c_fixed=c_fixed))
+    finally:
+        for key, fn in real.items():
+            setattr(codec_search, key, fn)
+        perceptual.Reference.score = real_score
+    for r, (name, pixels) in zip(rows, photos):  # scores of the fixed encodings, untimed
         ref = Reference(pixels)
-        t0, c0 = time.perf_counter(), time.process_time()
-        ours85 = codec.encode(pixels, "jpeg", fixed)
-        t_fixed, c_fixed = time.perf_counter() - t0, time.process_time() - c0
-        pil85 = pillow_jpeg(pixels, fixed)
-        calls.clear()
-        t0, c0 = time.perf_counter(), time.process_time()
-        data, q, score = codec.encode_to_score(pixels, "jpeg", target)
-        t_auto, c_auto = time.perf_counter() - t0, time.process_time() - c0
-        rows.append(dict(name=name, auto=len(data), q=q, score=score, encodes=len(calls),
-                         ours85=len(ours85), s_ours85=ref.score(codec.decode_pixels(ours85)),
-                         pil85=len(pil85), s_pil85=ref.score(codec.decode_pixels(pil85)),
-                         t_auto=t_auto, c_auto=c_auto, t_fixed=t_fixed, c_fixed=c_fixed))
-    codec_search.encode = real_encode
+        r["s_ours85"] = ref.score(codec.decode_pixels(codec.encode(pixels, "jpeg", fixed)))
+        r["s_pil85"] = ref.score(codec.decode_pixels(pillow_jpeg(pixels, fixed)))
     print(f"\n### quality=\"auto\" (JPEG, target {target:g}) vs fixed quality {fixed}\n")
     print("| photo | auto q | auto score | auto KiB | encodes | our q85 KiB (score) | "
           "Pillow q85 KiB (score) | auto CPU ms | q85 CPU ms |")
@@ -228,16 +255,52 @@ def section_auto(photos, target=70.0, fixed=85):
     for key, label in (("ours85", "our JPEG q85"), ("pil85", "Pillow JPEG q85")):
         meets = [r for r in rows if r[f"s_{key}"] >= target]
         saved = 1 - sum(r["auto"] for r in meets) / max(1, sum(r[key] for r in meets))
-        print(f"\n- vs {label}: all photos {auto / sum(r[key] for r in rows):.3f}x bytes; on the "
+        print(f"{'' if key == 'pil85' else chr(10)}- vs {label}: all photos {auto / sum(r[key] for r in rows):.3f}x bytes; on the "
               f"{len(meets)}/{len(rows)} photos where q85 meets {target:g}: {saved:.1%} fewer bytes")
     print(f"- worst auto score: {min(r['score'] for r in rows):.2f} (target {target:g}); "
-          f"below target: {sum(r['score'] < target for r in rows)}")
-    print(f"- encodes per search: median {np.median([r['encodes'] for r in rows]):.0f}, "
-          f"max {max(r['encodes'] for r in rows)}")
-    print(f"- CPU per photo: auto median {np.median([r['c_auto'] for r in rows]) * 1000:.0f} ms, "
-          f"fixed q85 median {np.median([r['c_fixed'] for r in rows]) * 1000:.0f} ms "
-          f"(ratio {np.median([r['c_auto'] for r in rows]) / np.median([r['c_fixed'] for r in rows]):.1f}x); "
-          f"wall auto median {np.median([r['t_auto'] for r in rows]) * 1000:.0f} ms")
+          f"below target: {sum(r['score'] < target for r in rows)}; chosen qualities "
+          f"{min(r['q'] for r in rows)}-{max(r['q'] for r in rows)}")
+    encodes = [r["encodes"] for r in rows]
+    print(f"- encodes per search: median {np.median(encodes):.0f}, mean {np.mean(encodes):.2f}, "
+          f"max {max(encodes)}; searches ending after 1/2/3/4+ encodes: "
+          + "/".join(str(sum(e == k for e in encodes)) for k in (1, 2, 3))
+          + f"/{sum(e >= 4 for e in encodes)}")
+    c_auto = np.array([r["c_auto"] for r in rows])
+    c_fixed = np.array([r["c_fixed"] for r in rows])
+    print(f"- CPU per photo: auto median {np.median(c_auto) * 1000:.1f} ms (mean "
+          f"{c_auto.mean() * 1000:.1f}), one fixed q{fixed} encode median "
+          f"{np.median(c_fixed) * 1000:.1f} ms (mean {c_fixed.mean() * 1000:.1f}): ratio of "
+          f"medians {np.median(c_auto) / np.median(c_fixed):.2f}x, of totals "
+          f"{c_auto.sum() / c_fixed.sum():.2f}x; wall auto median "
+          f"{np.median([r['t_auto'] for r in rows]) * 1000:.1f} ms")
+    n = len(rows)
+    print("- CPU per search by stage (mean ms): " + ", ".join(
+        f"{k} {v / n * 1000:.1f}" for k, v in stages.items()) +
+        f"; other {(c_auto.sum() - sum(stages.values())) / n * 1000:.1f}")
+    if compress_photos:
+        section_auto_compress(photos[:compress_photos], target)
+
+
+def section_auto_compress(photos, target):
+    """``compress()`` (hybrid, default deep energy, scale 0.5) with the fixed default quality
+    vs ``quality="auto"``: the whole call's CPU and bytes."""
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()
+    compressor.compress(photos[0][1], scale=0.5, quality="auto", show_progress=False)  # warm-up
+    cpu = {"fixed": 0.0, "auto": 0.0}
+    size = {"fixed": 0, "auto": 0}
+    for _, pixels in photos:
+        for key, quality in (("fixed", 85), ("auto", "auto")):
+            c0 = time.process_time()
+            result = compressor.compress(pixels, scale=0.5, quality=quality,
+                                         target_quality=target, show_progress=False)
+            cpu[key] += time.process_time() - c0
+            size[key] += result.compressed_bytes
+    n = len(photos)
+    print(f"- inside compress() (hybrid, default energy, scale 0.5, {n} photos): CPU per photo "
+          f"fixed 85 {cpu['fixed'] / n * 1000:.0f} ms, auto {cpu['auto'] / n * 1000:.0f} ms "
+          f"({cpu['auto'] / cpu['fixed']:.2f}x); bytes {size['auto'] / size['fixed']:.3f}x")
 
 
 def section_semantic(photos, settings):
