@@ -460,7 +460,7 @@ def section_thumbnails(folder, count):
     for name in names:
         path = os.path.join(folder, name)
         kw = dict(target_width=256, target_height=256, show_progress=False)
-        result = compressor.compress(path, **kw)
+        result = compressor.compress(path, quality=85, **kw)  # the default before quality=auto
         png += len(codec.encode(result.pixels, "png"))  # what format=auto wrote before
         fixed += result.compressed_bytes
         formats.add(result.format)

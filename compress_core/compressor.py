@@ -169,7 +169,9 @@ class SemanticCompressor:
             ``target_bytes``: the highest quality tried). ``"auto"``: the smallest encoding
             whose SSIMULACRA2 score reaches ``target_quality``
             (:func:`compress_core.codec.encode_to_score`; the score reached is in
-            ``operations["quality_score"]``).
+            ``operations["quality_score"]``). None (the default) is ``"auto"``, except with
+            ``target_bytes``, ``format="png"`` and the archive mode (there the quality is
+            chosen otherwise; :class:`compress_core.request.CompressRequest`).
         max_pixels : int, optional
             Overrides the compressor's input pixel limit.
         keep_mask : array-like of bool (H, W), optional

@@ -30,11 +30,17 @@ from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
 from .targets import check_positive_int, check_positive_number, check_stretch
 
-__all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "canonical_json"]
+__all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "DEFAULT_QUALITY",
+           "canonical_json"]
 
 #: Words ``quality`` accepts besides an integer: ``"auto"`` encodes to the smallest size whose
 #: SSIMULACRA2 score reaches ``target_quality`` (:func:`compress_core.codec.encode_to_score`).
 QUALITY_WORDS: Tuple[str, ...] = ("auto",)
+
+#: What ``quality=None`` (the default) means where the encoder quality is free to choose:
+#: ``"auto"``, since it costs 2-3x one fixed-quality encode (1.0-1.05x a whole ``compress()``)
+#: for ~30% fewer bytes at SSIMULACRA2 70 (BENCHMARKS.md, "quality=auto").
+DEFAULT_QUALITY = "auto"
 
 _SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
 
@@ -58,6 +64,10 @@ class CompressRequest:
     quality : int or "auto", optional
         Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
         ``"auto"``: the smallest encoding whose SSIMULACRA2 score reaches ``target_quality``.
+        None (the default) becomes :data:`DEFAULT_QUALITY` (``"auto"``) except where the
+        encoder quality is chosen otherwise: with ``target_bytes`` (the budget search, from the
+        format's default quality down), ``format="png"`` (lossless), and ``method="jpeg"`` with
+        ``format="jxl"`` (archive mode for JPEG inputs); there it stays None.
     target_quality : float
         Score in 0..100 aimed at by ``quality="auto"``.
     max_pixels : int, optional
@@ -126,6 +136,10 @@ class CompressRequest:
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         put("target_quality", codec.check_target_quality(self.target_quality))
         put("quality", _check_quality(self.quality, self.format))
+        if self.quality is None and self.target_bytes is None and not (
+                self.format == ImageFormat.PNG.value
+                or (self.method == Method.JPEG.value and self.format == ImageFormat.JXL.value)):
+            put("quality", DEFAULT_QUALITY)
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:
@@ -328,8 +342,9 @@ OPTIONS: Tuple[Option, ...] = (
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-           + "), or auto (the smallest encoding reaching {target_quality}); with a byte "
-           "target, the highest tried", _OUT),
+           + "), or auto (the smallest encoding reaching {target_quality}; the default, "
+           "except with a byte target, where the quality is the highest tried (default: the "
+           "format's), format png, and method jpeg with format jxl (archive mode))", _OUT),
     Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
            "(70: high quality)", _OUT,
            applies=lambda r: r.quality == "auto"),

@@ -207,7 +207,7 @@ def test_unreachable_byte_target_names_the_smallest_size(compressor, chelsea, fm
 
 # ------------------------------------------------------------- method="jpeg"
 def test_jpeg_method_re_encodes_only(compressor, files, chelsea):
-    result = _run(compressor, str(files["png"]), method="jpeg")
+    result = _run(compressor, str(files["png"]), method="jpeg", quality=85)
     assert result.format == "JPEG" and result.size == (180, 120)  # auto -> JPEG for this method
     assert result.seams == {"vertical": 0, "horizontal": 0} and result.crop_box is None
     assert result.retained_energy_ratio == 1.0 and result.pixel_ratio == 1.0
@@ -397,7 +397,8 @@ def test_icc_profile_kept_on_output(compressor, chelsea, fmt):
 
 # ------------------------------------------------------------- the result
 def test_result_fields(compressor, files):
-    result = _run(compressor, str(files["jpeg"]), target_width=100, target_height=100)
+    result = _run(compressor, str(files["jpeg"]), target_width=100, target_height=100,
+                  quality=85)
     assert isinstance(result, CompressionResult) and result.ok is True
     assert result.original_size == (180, 120) and result.size == (100, 100)
     assert result.original_bytes == os.path.getsize(files["jpeg"])
@@ -724,6 +725,26 @@ def test_quality_auto_reaches_the_target_score_with_fewer_bytes_for_a_lower_targ
     assert isinstance(high.quality, int) and low.quality < high.quality
     assert low.compressed_bytes < high.compressed_bytes
     assert high.params["quality"] == "auto" and high.params["target_quality"] == 85.0
+
+
+def test_the_default_quality_is_auto_at_the_default_target(compressor, chelsea):
+    """Without a quality the smallest encoding reaching SSIMULACRA2 70 is written: on a
+    300x300 photo, smaller than the fixed 85 it does not need; on a 90x60 one (saturated
+    colours, 4:2:0 chroma) a higher quality than 85, which misses the target there."""
+    from compress_core.perceptual import Reference
+
+    for pixels, easy in ((photo("astronaut", 600), True), (chelsea, False)):
+        default = _run(compressor, pixels, scale=0.5)
+        fixed = _run(compressor, pixels, scale=0.5, quality=85)
+        np.testing.assert_array_equal(default.pixels, fixed.pixels)  # same pixels, encoded
+        assert default.params["quality"] == "auto" and default.params["target_quality"] == 70
+        assert default.operations["quality_score"] >= 70.0
+        fixed_score = Reference(fixed.pixels).score(np.asarray(decode(fixed.data)))
+        assert (fixed_score >= 70.0) is easy
+        assert (default.compressed_bytes < fixed.compressed_bytes) is easy
+        assert (default.quality < 85) is easy
+    budget = _run(compressor, chelsea, scale=0.5, target_bytes=4000)  # quality from the budget
+    assert budget.params["quality"] is None and "quality_score" not in budget.operations
 
 
 def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compressor, chelsea):

@@ -152,24 +152,41 @@ def test_frozen():
 # ------------------------------------------------------------------ canonical parameters
 def test_params_leave_out_per_run_values_and_unused_new_options():
     r = CompressRequest(scale=0.5, energy="gradient", max_seconds=3, method="seam_carving",
-                        max_stretch=1.2)
+                        max_stretch=1.2, quality=85)
     assert set(r.params()) == {
         "scale", "target_width", "target_height", "target_pixels", "max_dimension",
         "target_bytes", "preserve_aspect", "method", "energy", "model", "energy_mode",
         "format", "quality", "quality_metric", "max_pixels"}
-    hybrid = CompressRequest(scale=0.5, max_stretch=1.2).params()
+    assert set(r.replace(quality=None).params()) == set(r.params()) | {"target_quality"}
+    hybrid = CompressRequest(scale=0.5, max_stretch=1.2, quality=90).params()
     assert hybrid["max_stretch"] == 1.2 and "target_quality" not in hybrid
     auto = CompressRequest(scale=0.5, quality="AUTO", target_quality=80).params()
     assert (auto["quality"], auto["target_quality"]) == ("auto", 80.0)
 
 
 def test_output_name_hash_is_the_one_of_earlier_releases():
-    """Names of earlier runs stay valid: these are the tags the job gave before the request
-    existed (transforms.compress.CompressSettings of commit 36ab18c)."""
-    assert CompressRequest(method="seam_carving", scale=0.5,
-                           energy="gradient").params_hash() == "f886e05d85"
+    """Names of earlier runs stay valid where the settings mean what they meant: these are
+    tags the job gave before the request existed (transforms.compress.CompressSettings of commit
+    36ab18c). A request without a quality is renamed on purpose since quality "auto" became the
+    default (it was the fixed default quality): its outputs differ."""
     assert CompressRequest(method="smart_crop", target_bytes=5000, energy="deep",
                            format="webp", quality=70).params_hash() == "8988a8efe4"
+    default = CompressRequest(method="seam_carving", scale=0.5, energy="gradient")
+    assert default.params_hash() != "f886e05d85"  # the tag of the fixed default quality
+    assert (default.params()["quality"], default.params()["target_quality"]) == ("auto", 70.0)
     hybrid = CompressRequest(scale=0.5)
     assert hybrid.params_hash() != hybrid.replace(max_stretch=1.2).params_hash()
     assert hybrid.params_hash() == hybrid.replace(max_seconds=5).params_hash()
+
+
+def test_the_default_quality_is_auto_where_the_quality_is_free():
+    """quality=None means "auto" (the smallest encoding at target_quality) unless the quality
+    is chosen otherwise: a byte budget searches it, PNG has none, and re-encoding to JPEG XL
+    without a quality is the archive mode of JPEG inputs."""
+    assert CompressRequest(scale=0.5).quality == "auto"
+    assert CompressRequest(scale=0.5, quality=None, format="webp").quality == "auto"
+    assert CompressRequest(method="jpeg").quality == "auto"
+    assert CompressRequest(scale=0.5, quality=85).quality == 85
+    assert CompressRequest(scale=0.5, target_bytes=5000).quality is None
+    assert CompressRequest(scale=0.5, format="png").quality is None
+    assert CompressRequest(method="jpeg", format="jxl").quality is None
