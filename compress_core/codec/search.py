@@ -6,7 +6,7 @@ big (the caller then tries fewer pixels).
 
 ``quality="auto"``: :func:`encode_to_score` finds a small encoding whose SSIMULACRA2 score
 (:mod:`compress_core.perceptual`) reaches a target, in two or three encodes on most photos: the
-first quality is read off a per-format median score curve (fitted on the Kodak photos) a little
+first quality is read off a per-format median score curve (measured on the Kodak photos) a little
 above the target; after one encode the photo's curve is taken as that curve shifted through the
 measured point; later steps interpolate the measured (quality, score) points (secant inside the
 bracket, the measured slope outside it). The search keeps the first passing encoding less than
@@ -39,15 +39,20 @@ __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TAR
 DEFAULT_TARGET_QUALITY = 70.0
 
 # Median SSIMULACRA2 score at each encoder quality on the 24 Kodak photos (768x512), per format:
-# (quality, score) knots, interpolated linearly. JPEG (jpegli, every 5 qualities) from
-# bench/bench_bytes.py's curves; the other formats from the quality reaching 30/50/60/70/80/90.
+# (quality, score) knots, interpolated linearly; measured with the encoders of
+# :mod:`~compress_core.codec.encoders` (JPEG: jpegli 4:2:0 without the scan optimisation, which
+# keeps the pixels; AVIF: libaom tuned for SSIMULACRA2, which reaches a score at a quality ~14
+# lower than libavif's default tuning).
 _CURVE = {
     ImageFormat.JPEG: ((20, 41.1), (25, 48.0), (30, 51.7), (35, 53.4), (40, 55.6), (45, 57.4),
                        (50, 59.2), (55, 61.7), (60, 63.8), (65, 66.9), (70, 69.3), (75, 72.1),
                        (80, 75.1), (85, 78.8), (90, 83.2), (95, 88.4), (99, 92.7)),
-    ImageFormat.WEBP: ((20, 30), (50, 50), (66, 60), (80, 70), (90, 80), (99, 90)),
-    ImageFormat.AVIF: ((20, 30), (40, 50), (52, 60), (64, 70), (78, 80), (92, 90)),
-    ImageFormat.JXL: ((30, 30), (50, 50), (62, 60), (74, 70), (84, 80), (94, 90)),
+    ImageFormat.WEBP: ((20, 35.8), (30, 44.6), (40, 52.6), (50, 58.1), (60, 62.3), (70, 66.7),
+                       (80, 73.7), (90, 83.9), (95, 87.8), (99, 90.2)),
+    ImageFormat.AVIF: ((20, 21.8), (30, 40.3), (40, 55.3), (50, 68.0), (60, 76.0), (70, 80.6),
+                       (80, 85.0), (90, 88.8), (95, 90.9), (99, 91.9)),
+    ImageFormat.JXL: ((20, 29.2), (30, 43.3), (40, 48.8), (50, 54.8), (60, 61.5), (70, 68.8),
+                      (80, 76.5), (90, 86.0), (95, 91.1), (99, 95.6)),
 }
 # Typical score points per quality step near the target (a fallback when two measured points
 # on one side are flat).
