@@ -54,9 +54,11 @@ def test_one_shot_function_equals_the_prepared_reference():
     assert ssimulacra2(original, distorted) == Reference(original).score(distorted)
 
 
-def test_blur_kernel_matches_scipy():
-    """Zero columns beyond the sides, mirrored rows at the top and bottom (as the package)."""
-    plane = np.random.default_rng(0).random((23, 37), dtype=np.float32)
+@pytest.mark.parametrize("height", [8, 9, 23, 40])
+def test_blur_kernel_matches_scipy(height):
+    """Zero columns beyond the sides, mirrored rows at the top and bottom (as the package);
+    heights from the smallest scale (8) to several turns of the 16-row ring."""
+    plane = np.random.default_rng(height).random((height, 37), dtype=np.float32)
     expected = ndimage.gaussian_filter1d(plane.astype(np.float64), 1.5, axis=1, truncate=3.33,
                                          mode="constant")
     expected = ndimage.gaussian_filter1d(expected, 1.5, axis=0, truncate=3.33, mode="reflect")
