@@ -16,6 +16,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .crop import best_window
 from .energy.base import EnergyFunction, Importance
+from .errors import TargetUnreachableError
 from .hybrid import HybridPolicy, resample, retarget, seam_stretch
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
@@ -169,7 +170,9 @@ class SemanticCompressor:
             ``target_bytes``: the highest quality tried). ``"auto"``: the smallest encoding
             whose SSIMULACRA2 score reaches ``target_quality``
             (:func:`compress_core.codec.encode_to_score`; the score reached is in
-            ``operations["quality_score"]``). None (the default) is ``"auto"``, except with
+            ``operations["quality_score"]``; where even the format's best encoding scores
+            below the target, that one is written with its score). None (the default) is
+            ``"auto"``, except with
             ``target_bytes``, ``format="png"`` and the archive mode (there the quality is
             chosen otherwise; :class:`compress_core.request.CompressRequest`).
         max_pixels : int, optional
@@ -285,9 +288,12 @@ class SemanticCompressor:
                 data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
                 used_quality = None
             elif quality == "auto":
-                data, used_quality, reached = codec.encode_to_score(
-                    out, fmt, request.target_quality, icc_profile=loaded.icc_profile,
-                    exif=loaded.exif)
+                try:
+                    data, used_quality, reached = codec.encode_to_score(
+                        out, fmt, request.target_quality, icc_profile=loaded.icc_profile,
+                        exif=loaded.exif)
+                except TargetUnreachableError as exc:  # the format's best, its score recorded
+                    data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)

@@ -25,7 +25,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import deadline
-from ..errors import TargetUnreachableError
+from ..errors import EncodingError, TargetUnreachableError
 from ..options import ImageFormat
 from ..perceptual import Reference
 from .encoders import decode_pixels, encode, optimize_scans
@@ -140,8 +140,8 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     TargetUnreachableError
         Even the format's highest quality scores below the target, also without chroma
         subsampling (JPEG, AVIF; WebP and JPEG XL turn lossless instead, quality None);
-        ``exc.best`` holds
-        ``(data, quality, score)`` of the best encoding tried.
+        ``exc.best`` holds ``(data, quality, score)`` of the best encoding tried (what
+        ``compress()`` writes then, with its score).
     """
     target = check_target_quality(target_score)
     fmt = require_encoder(fmt)
@@ -163,6 +163,8 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
             return _search(pixels, fmt, target, reference, meta, full_chroma=True)
         except TargetUnreachableError as second:
             raise (second if second.best[2] > first.best[2] else first) from None
+        except EncodingError:  # 4:4:4 goes through another encoder (Pillow's), which can
+            raise first from None  # fail where the first did not (noise 5000x2 at quality 99)
 
 
 def _search(pixels, fmt, target, reference, meta, full_chroma):

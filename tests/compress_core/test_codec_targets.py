@@ -118,6 +118,17 @@ def test_unreachable_target_says_the_best_score():
     assert decode(data).format == "JPEG"
 
 
+def test_an_encoder_failure_of_the_4_4_4_retry_leaves_the_first_search_s_best():
+    """Noise 5000x2 misses 70 in 4:2:0 even at quality 100; the 4:4:4 retry goes through
+    Pillow, whose buffer is too small for it ("broken data stream"): the answer is the
+    unreachable target with the best 4:2:0 encoding, not an encoder failure."""
+    noise = np.random.default_rng(0).integers(0, 256, (2, 5000, 3), dtype=np.uint8)
+    with pytest.raises(TargetUnreachableError) as info:
+        encode_to_score(noise, "jpeg", 70)
+    data, quality, score = info.value.best
+    assert quality == 100 and score < 70 and decode(data).size == (5000, 2)
+
+
 @pytest.mark.parametrize("bad", [-1, 100.5, float("nan"), float("inf")])
 def test_target_quality_outside_0_100_is_rejected(bad):
     with pytest.raises(ValueError, match=r"target_quality must be a number in 0\.\.100"):

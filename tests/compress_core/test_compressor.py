@@ -747,6 +747,18 @@ def test_the_default_quality_is_auto_at_the_default_target(compressor, chelsea):
     assert budget.params["quality"] is None and "quality_score" not in budget.operations
 
 
+def test_quality_auto_writes_the_format_s_best_where_the_target_is_out_of_reach(compressor):
+    """quality="auto" (the default) does not fail an image whose best encoding scores below
+    the target: it writes that encoding and records its score."""
+    coffee = photo("coffee", 120)
+    strict = _run(compressor, coffee, scale=0.5, format="jpeg", quality="auto",
+                  target_quality=99.5)
+    assert strict.quality == 100 and strict.operations["quality_score"] < 99.5
+    noise = np.random.default_rng(0).integers(0, 256, (2, 5000, 3), dtype=np.uint8)
+    default = _run(compressor, noise, method="jpeg")
+    assert default.size == (5000, 2) and default.operations["quality_score"] < 70
+
+
 def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compressor, chelsea):
     from PIL import ImageDraw
 
