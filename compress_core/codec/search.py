@@ -9,13 +9,14 @@ big (the caller then tries fewer pixels).
 first quality is read off a per-format median score curve (measured on the Kodak photos) a little
 above the target; after one encode the photo's curve is taken as that curve shifted through the
 measured point; later steps interpolate the measured (quality, score) points (secant inside the
-bracket, the measured slope outside it). The search keeps the first passing encoding less than
+bracket, the measured slope outside it). The search keeps a passing encoding at most
 :data:`_TOLERANCE` points above the target unless a failing one below it promises, by the
 secant, more than :data:`_SAVING` fewer bytes; it never returns an encoding below the target.
-When the top quality misses the target (chroma subsampling limits small saturated pictures), JPEG
-and AVIF search again in 4:4:4, WebP and JPEG XL turn lossless. The reference's colour transform and
-blurred moments are computed once per image; JPEG
-candidates skip mozjpeg's scan optimisation, applied once to the encoding returned.
+When the top quality misses the target (chroma subsampling limits small saturated pictures),
+JPEG and AVIF search again in 4:4:4, WebP and JPEG XL turn lossless. The reference's colour
+transform and blurred moments are computed once per image
+(:class:`~compress_core.perceptual.Reference`); JPEG candidates skip mozjpeg's scan
+optimisation, applied once to the encoding returned.
 """
 from __future__ import annotations
 
