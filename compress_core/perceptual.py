@@ -26,6 +26,7 @@ distortion).
 """
 from __future__ import annotations
 
+import collections
 import threading
 
 import numpy as np
@@ -183,6 +184,50 @@ def _check(pixels, name: str) -> np.ndarray:
     return arr
 
 
+class _PlanePool:
+    """Candidate planes (one float32 (3, h, w) array per scale) kept between scores, of this
+    and later references of the same size: fresh plane-sized arrays for every candidate cost
+    ~2300 page faults on a 768x512 picture (as much time as the arithmetic) and churn the
+    allocator for the encoder's buffers too. At most ``limit`` bytes are kept (64 MiB: ten
+    768x512 sets), the sets given back last; thread-safe (each score takes a set of its own).
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._free = collections.OrderedDict()  # shapes -> [plane sets], least recent first
+        self._lock = threading.Lock()
+
+    def take(self, shapes: list) -> list:
+        key = tuple(shapes)
+        with self._lock:
+            sets = self._free.get(key)
+            if sets:
+                planes = sets.pop()
+                if not sets:
+                    del self._free[key]
+                return planes
+        return [np.empty(shape, np.float32) for shape in shapes]
+
+    def give(self, shapes: list, planes: list) -> None:
+        size = sum(p.nbytes for p in planes)
+        if size > self.limit:
+            return
+        key = tuple(shapes)
+        with self._lock:
+            self._free.setdefault(key, []).append(planes)
+            self._free.move_to_end(key)
+            held = sum(p.nbytes for sets in self._free.values() for ps in sets for p in ps)
+            while held > self.limit:
+                oldest = next(iter(self._free))
+                sets = self._free[oldest]
+                held -= sum(p.nbytes for p in sets.pop(0))
+                if not sets:
+                    del self._free[oldest]
+
+
+_PLANES = _PlanePool(64 << 20)
+
+
 class Reference:
     """A reference image prepared once, to score many candidates against it.
 
@@ -210,8 +255,6 @@ class Reference:
             linear = _linear(pixels, bg, planes[0])
             self._pyramids[bg] = [_Scale(xyb, needed[:, index]) for index, xyb
                                   in enumerate(_xyb_pyramid(linear, planes))]
-        self._work = None  # the candidate's planes per scale, made on the first score
-        self._lock = threading.Lock()
 
     def score(self, candidate: np.ndarray) -> float:
         """SSIMULACRA2 of ``candidate`` (same shape as the reference) against the reference.
@@ -226,11 +269,12 @@ class Reference:
             raise ValueError(f"candidate is {candidate.shape[1]}x{candidate.shape[0]}, the "
                              f"reference {self.shape[1]}x{self.shape[0]}; they must match")
         candidate = _enlarge_small(candidate)
-        with self._lock:  # one candidate at a time in the reused planes
-            if self._work is None:  # reused: fresh planes per candidate cost page faults
-                self._work = [np.empty(shape, np.float32) for shape in self._shapes]
-            return min(self._score(pyramid, _linear(candidate, bg, self._work[0]), self._work)
+        planes = _PLANES.take(self._shapes)
+        try:
+            return min(self._score(pyramid, _linear(candidate, bg, planes[0]), planes)
                        for bg, pyramid in self._pyramids.items())
+        finally:
+            _PLANES.give(self._shapes, planes)
 
     @staticmethod
     def _score(pyramid: list, linear: np.ndarray, planes: list) -> float:

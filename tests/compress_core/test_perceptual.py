@@ -108,8 +108,9 @@ def test_candidate_of_another_size_is_rejected():
 
 
 def test_reused_planes_leave_no_trace_between_candidates_or_threads():
-    """A Reference reuses its candidate planes: scores must not depend on what was scored
-    before, nor on other threads scoring with the same Reference."""
+    """Candidate planes are reused between scores (a pool shared by References of one size):
+    scores must not depend on what was scored before, nor on other threads scoring with the
+    same Reference."""
     from concurrent.futures import ThreadPoolExecutor
 
     original = photo("astronaut", 128)
@@ -119,3 +120,23 @@ def test_reused_planes_leave_no_trace_between_candidates_or_threads():
     assert [ref.score(c) for c in candidates + candidates[::-1]] == alone + alone[::-1]
     with ThreadPoolExecutor(3) as pool:
         assert list(pool.map(ref.score, candidates * 4)) == alone * 4
+
+
+def test_the_plane_pool_keeps_at_most_its_limit_the_latest_first():
+    from compress_core.perceptual import _PlanePool
+
+    small, large = [(3, 8, 8)], [(3, 16, 16)]  # 768 and 3072 bytes
+    pool = _PlanePool(limit=4000)
+    a, b, c = pool.take(small), pool.take(large), pool.take(large)
+    pool.give(small, a)
+    pool.give(large, b)  # 3840 bytes: both kept
+    assert pool.take(small) is a and pool.take(large) is b  # the pool is empty now
+    pool.give(large, b)
+    pool.give(small, a)
+    pool.give(large, c)  # 6912 bytes: the least recently used size goes (a), then the older b
+    assert pool.take(small) is not a
+    assert pool.take(large) is c and pool.take(large) is not b
+    huge = [(3, 32, 32)]  # 12 KiB, over the limit: never kept
+    planes = pool.take(huge)
+    pool.give(huge, planes)
+    assert pool.take(huge) is not planes
