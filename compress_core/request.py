@@ -38,7 +38,7 @@ __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "D
 QUALITY_WORDS: Tuple[str, ...] = ("auto",)
 
 #: What ``quality=None`` (the default) means where the encoder quality is free to choose:
-#: ``"auto"``, since it costs 2.3x one fixed-quality encode (1.06x a whole ``compress()``)
+#: ``"auto"``, since it costs ~2.2x one fixed-quality encode (~1.0x a whole ``compress()``)
 #: for ~30% fewer bytes at SSIMULACRA2 70 (BENCHMARKS.md, "quality=auto").
 DEFAULT_QUALITY = "auto"
 
