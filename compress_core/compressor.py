@@ -423,9 +423,8 @@ class SemanticCompressor:
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
             stretch = 1.0
             if result.source_index is not None:  # removal: the seams' stretch of what matters
-                kept_energy = energy.ravel()[result.source_index]
-                across = seam_stretch(result.source_index, kept_energy, w0, True)
-                along = seam_stretch(result.source_index, kept_energy, w0, False)
+                across = seam_stretch(result.source_index, energy, True)
+                along = seam_stretch(result.source_index, energy, False)
                 stretch = max(across, along) / min(across, along)  # anisotropy
             return Geometry(result.pixels, result.source_index, seams, None,
                             {"seam_carving": dict(seams), "stretch": stretch}, stretch)

@@ -290,21 +290,69 @@ def test_retarget_directly(face):
 def test_seam_stretch_measures_where_the_seams_went():
     from compress_core.hybrid import seam_stretch
 
-    h, w = 20, 64
+    h, w = 64, 128
     index = np.arange(h * w).reshape(h, w)
-    assert seam_stretch(index, np.ones((h, w)), w, True) == pytest.approx(1.0)  # nothing removed
-    halved = index[:, ::2]  # every other column removed: a 2x squeeze everywhere
-    assert seam_stretch(halved, np.ones((h, 32)), w, True) == pytest.approx(2.0)
-    # columns removed only in the left half: the right half (the subject) is not stretched
-    left = np.hstack([index[:, :32:2], index[:, 32:]])
-    weights = np.zeros((h, 48))
-    weights[:, 16:] = 1.0  # the subject starts right where the seams stop
-    assert seam_stretch(left, weights, w, True) == pytest.approx(1.0)
-    weights = np.zeros((h, 48))
-    weights[:, :8] = 1.0
-    assert seam_stretch(left, weights, w, True) == pytest.approx(2.0)
-    # horizontal seams: the same along the other axis
-    assert seam_stretch(index[::2, :], np.ones((10, w)), w, False) == pytest.approx(2.0)
+    ones = np.ones((h, w))
+    assert seam_stretch(index, ones, True) == pytest.approx(1.0)  # nothing removed
+    # every other line removed: a 2x squeeze everywhere, in either direction
+    assert seam_stretch(index[:, ::2], ones, True) == pytest.approx(2.0, rel=0.02)
+    assert seam_stretch(index[::2, :], ones, False) == pytest.approx(2.0, rel=0.02)
+    # columns removed only in the left half: a subject well right of it is not stretched,
+    # one on the left is
+    left = np.hstack([index[:, :64:2], index[:, 64:]])
+    subject = np.zeros((h, w))
+    subject[:, 96:] = 1.0
+    assert seam_stretch(left, subject, True) == pytest.approx(1.0)
+    subject = np.zeros((h, w))
+    subject[:, :32] = 1.0
+    assert seam_stretch(left, subject, True) == pytest.approx(2.0, rel=0.02)
+    # what a crop removed at the edges is not a squeeze
+    assert seam_stretch(index[:, 20:100], ones, True) == pytest.approx(1.0)
+
+
+def test_seams_through_a_flat_strip_inside_the_subject_count():
+    """Seams follow the least important pixels: a flat strip inside a subject has no importance
+    of its own, yet carving it squeezes the subject around it (the per-pixel measure this
+    replaced read 1.0 when the strip's edges were flat too); the same strip carved away from the
+    subject stretches nothing, and a gap wider than the neighbourhood is a cut, not a squeeze."""
+    from compress_core.hybrid import STRETCH_RADIUS, seam_stretch
+
+    h, w = 64, 128
+    r = round(w * STRETCH_RADIUS)  # 8
+    index = np.arange(h * w).reshape(h, w)
+    cut = np.hstack([index[:, :60], index[:, 64:]])  # a strip of 4 columns carved
+    subject = np.zeros((h, w))
+    subject[:, 32:96] = 1.0
+    subject[:, 58:66] = 0.0  # flat by energy, and so are the strip's neighbours
+    assert seam_stretch(cut, subject, True) > 1.01
+    elsewhere = np.zeros((h, w))
+    elsewhere[:, 100:] = 1.0
+    assert seam_stretch(cut, elsewhere, True) == pytest.approx(1.0)
+    wide = np.hstack([index[:, :60], index[:, 60 + 2 * r + 2:]])  # wider than x +- r
+    assert seam_stretch(wide, subject, True) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_the_recorded_stretch_is_what_the_source_map_shows(compressor, name):
+    """Independent check of the stretch the policy records: the benchmark's exact geometry (local
+    affine fits of the source map around a grid of places, bench/fidelity_geometry.py), weighted
+    by the library's own energy, stays within the limit on real photos at the aspect changes
+    users ask for. Seams that run through low-energy pixels of a structured region, or that all
+    squeeze through one narrow passage, read as a small per-pixel stretch but a large local one
+    (before the local measure this read up to 1.17 on these photos while 1.05 was recorded)."""
+    from bench import fidelity_geometry as fg
+
+    pixels = photo(name, 240)
+    h, w = pixels.shape[:2]
+    importance = GRADIENT(pixels)
+    importance = importance / importance.max()
+    for tw, th in [(100, 100), (160, 90), (90, 160), (120, h)]:
+        result = _compress(compressor, pixels, target_width=tw, target_height=th)
+        assert result.stretch <= 1.05 + 1e-9
+        src_x, src_y = fg.source_coordinates(result.source_map, w)
+        measured = fg.exact_geometry(src_x, src_y, (h, w), importance).stretch
+        # 0.02: the nearest-pixel source map of a plain 1.05 squeeze reads up to 1.058
+        assert measured <= 1.05 + 0.02, (tw, th, measured, result.operations)
 
 
 def test_seams_through_the_subject_are_undone(face):
