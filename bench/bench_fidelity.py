@@ -396,8 +396,21 @@ def _fmt(v, digits=3):
     return "-" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
 
 
+def library_commit() -> str:
+    """The commit the measured library is at (``+changes`` when compress_core/ differs from it)."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
+                              text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--", "compress_core") else "")
+
+
 def report(results, labels, n):
-    lines = [f"Judge: EfficientNet-Lite1 (ImageNet), {n} Kodak photos. Stretch: subject stretch "
+    lines = [f"Library at {library_commit()}. "
+             f"Judge: EfficientNet-Lite1 (ImageNet), {n} Kodak photos. Stretch: subject stretch "
              "(1.00 = none; mean / max over photos; p90: mean of the per-photo 90th "
              f"percentiles); > {STRETCH_LIMIT:.2f}: photos above the limit; background: the "
              "stretch weighted by 1 - importance; exact: stretch / coverage from the library's "
