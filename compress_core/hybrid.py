@@ -21,8 +21,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
 
    Where seams bunch up they squeeze what lies between them: :func:`seam_stretch` measures the
    local squeeze they leave in every neighbourhood of the input, weighted by importance, on what
-   the crop keeps. If seams and squeeze together exceed ``max_stretch``, the squeeze is narrowed
-   once, then carving is redone with half the seams (at most four times, then none).
+   the crop keeps. The squeeze follows that measure (wider when the crop dropped bunched seams,
+   narrower when it kept them); if seams and squeeze together still exceed ``max_stretch``,
+   carving is redone with half the seams (at most four times, then none).
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them; seams avoid them because they carry full energy.
@@ -284,19 +285,30 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                     protect = _box_of_sources(source, faces, (h0, w0))
             plan.seam_stretch = seam_stretch(source, energy, vertical) if removed else 1.0
             carved = (cur, cur_energy, cur_static, source, protect)
-            for _ in range(2):  # squeeze within the limit; once more if the crop kept more stretch
+            # squeeze what the seams leave of the limit, crop the rest, measure the seams on what
+            # the crop kept: less stretched (the crop dropped bunched seams) -> squeeze more and
+            # crop less; more -> squeeze less. The last crop within the limit is kept.
+            kept = None
+            for _ in range(3):
                 if plan.seam_stretch > max_stretch:
                     break
                 cur, cur_energy, cur_static, source, protect = carved
+                used = plan.seam_stretch
                 plan.extra_crop = _squeeze_crop(cur_energy, target_aspect, remaining - removed,
-                                                max_stretch / plan.seam_stretch, vertical,
-                                                protect)
+                                                max_stretch / used, vertical, protect)
                 if plan.extra_crop is not None:
                     crop(plan.extra_crop)
                     if removed:
                         plan.seam_stretch = seam_stretch(source, energy, vertical)
                 if content_stretch() <= max_stretch:
+                    kept = (cur, cur_energy, cur_static, source, protect, plan.extra_crop,
+                            plan.seam_stretch)
+                    if plan.extra_crop is None or plan.seam_stretch >= used - 1e-3:
+                        break  # nothing more to gain
+                elif kept is not None:
                     break
+            if kept is not None:
+                cur, cur_energy, cur_static, source, protect, plan.extra_crop, plan.seam_stretch = kept
             if not removed or content_stretch() <= max_stretch:
                 break
             # the seams squeezed what matters: carve fewer (none at the last attempt)
