@@ -381,19 +381,20 @@ def seam_stretch(source: np.ndarray, importance: np.ndarray, vertical: bool) -> 
     """
     importance = np.asarray(importance, dtype=np.float64)
     width = importance.shape[1]
-    source = np.asarray(source, dtype=np.int64)
-    coord, across = (source % width, source // width) if vertical else \
-        ((source // width).T, (source % width).T)
-    weights = importance if vertical else importance.T
-    if coord.shape[1] < 2:
+    source, weights = (source, importance) if vertical else (np.asarray(source).T, importance.T)
+    if source.shape[1] < 2:
         return 1.0
     r = max(1, int(round(max(importance.shape) * STRETCH_RADIUS)))
-    lines = np.arange(0, coord.shape[0], max(1, coord.shape[0] // _STRETCH_LINES))
+    lines = source[::max(1, source.shape[0] // _STRETCH_LINES)].astype(np.int64)
+    coord, across = (lines % width, lines[:, 0] // width) if vertical else \
+        (lines // width, lines[:, 0] % width)
     n = weights.shape[1]
-    # every sampled line's kept positions, offset per line, so one search serves all lines
+    # every sampled line's kept positions, offset per line, so one search serves all lines;
+    # input positions every r/8 (the measure is smooth at that scale)
     offset = (np.arange(len(lines)) * (n + 2 * r + 2))[:, None]
-    kept = (np.sort(coord[lines], axis=1) + offset).ravel()
-    x = np.arange(n)[None, :] + offset
+    kept = (np.sort(coord, axis=1) + offset).ravel()
+    step = max(1, r // 8)
+    x = np.arange(0, n, step)[None, :] + offset
     lo = np.searchsorted(kept, x - r)  # first kept pixel within x - r
     hi = np.searchsorted(kept, x + r, side="right") - 1  # last one within x + r
     k = hi - lo + 1
@@ -401,7 +402,8 @@ def seam_stretch(source: np.ndarray, importance: np.ndarray, vertical: bool) -> 
     span = kept[np.where(fits, hi, 0)] - kept[np.where(fits, lo, 0)]
     log_s = np.log(np.maximum(span, 1) / np.maximum(k - 1, 1))
     box = max(1, int(round(max(importance.shape) * _WEIGHT_BOX)))
-    w = ndimage.uniform_filter(weights, box, mode="nearest")[across[lines, 0]] * fits
+    w = ndimage.uniform_filter1d(weights, box, axis=0, mode="nearest")[across]  # box mean:
+    w = ndimage.uniform_filter1d(w, box, axis=1, mode="nearest")[:, ::step] * fits  # sampled
     total = float(w.sum())
     mean = float((w * log_s).sum() / total) if total > 0 else 0.0
     return float(np.exp(mean))
