@@ -17,7 +17,7 @@ from .budget import encode_to_budget
 from .crop import best_window
 from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError
-from .hybrid import HybridPolicy, resample, retarget, seam_stretch
+from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
@@ -46,13 +46,6 @@ class Geometry(NamedTuple):
 
 def _index_map(h: int, w: int) -> np.ndarray:
     return np.arange(h * w, dtype=np.int32).reshape(h, w)
-
-
-def _stretch(w1: int, h1: int, tw: int, th: int) -> float:
-    """Anisotropy ``max(s, 1/s)`` of resampling ``w1 x h1`` to ``tw x th`` (see hybrid)."""
-    from .hybrid import resampling_stretch
-
-    return resampling_stretch(w1, h1, tw, th)
 
 
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
@@ -448,18 +441,17 @@ class SemanticCompressor:
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = _index_map(h0, w0)[top:top + ch, left:left + cw]
-            stretch = _stretch(cw, ch, tw, th)
+            stretch = resampling_stretch(cw, ch, tw, th)
             return Geometry(out, source, no_seams, box,
                             {"crop": box, "scaled_from": (cw, ch), "stretch": stretch,
                              "faces": len(faces)}, stretch)
 
         # hybrid
-        if tw >= w0 and th >= h0 and _stretch(w0, h0, tw, th) == 1.0:
+        if tw >= w0 and th >= h0 and resampling_stretch(w0, h0, tw, th) == 1.0:  # enlarging
             out = resample(pixels, tw, th)
-            stretch = _stretch(w0, h0, tw, th)
             return Geometry(out, _index_map(h0, w0), no_seams, None,
-                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": stretch},
-                            stretch)
+                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0},
+                            1.0)
         out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
                                       self.policy, max_stretch=max_stretch, faces=faces)
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}

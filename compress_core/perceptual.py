@@ -71,13 +71,13 @@ _WEIGHTS = np.array([
 ])
 
 
-
 def _used(scales: int) -> np.ndarray:
     """``[c, scale]`` -> (ssim, ringing, blurring) terms with a non-zero weight (either norm),
     for a pyramid of ``scales`` scales (the weights are read in order, as :func:`_final` does).
     With 6 scales the X and B planes at full resolution need only the ringing term, which
     saves 4 of 9 blurs there."""
     return (_WEIGHTS[: 3 * scales * 6].reshape(3, scales, 2, 3) != 0).any(axis=2)
+
 
 _SRGB_TO_LINEAR = np.where(
     np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 12.92,

@@ -30,8 +30,8 @@ from ..images import to_pil
 from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
 
-__all__ = ["encode", "decode_pixels", "jpeg_encoder", "optimize_scans", "WEBP_METHOD",
-           "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+__all__ = ["encode", "decode_pixels", "flatten_for", "jpeg_encoder", "optimize_scans",
+           "WEBP_METHOD", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
 AVIF_SPEED = 6
@@ -94,12 +94,27 @@ def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes
     return out
 
 
+def _over_white(img: Image.Image) -> Image.Image:
+    """An RGBA picture composited over white (what a JPEG of it shows); others unchanged."""
+    if img.mode != "RGBA":
+        return img
+    background = Image.new("RGB", img.size, (255, 255, 255))
+    background.paste(img, mask=img.getchannel("A"))
+    return background
+
+
+def flatten_for(pixels: np.ndarray, fmt) -> np.ndarray:
+    """The pixels an encoding of ``fmt`` stores: RGBA composited over white for JPEG (it has
+    no alpha), anything else as given. Encoding the result gives the same bytes as encoding
+    ``pixels``, so a search can flatten once and score against what the decoder shows."""
+    if ImageFormat(fmt) is ImageFormat.JPEG and pixels.shape[2] == 4:
+        return np.asarray(_over_white(to_pil(pixels)))
+    return pixels
+
+
 def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
                  full_chroma: bool) -> bytes:
-    if img.mode == "RGBA":
-        background = Image.new("RGB", img.size, (255, 255, 255))
-        background.paste(img, mask=img.getchannel("A"))
-        img = background
+    img = _over_white(img)
     if full_chroma or not _has("pyjpegli"):
         buf = io.BytesIO()
         meta = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}

@@ -29,7 +29,7 @@ from .. import deadline
 from ..errors import EncodingError, TargetUnreachableError
 from ..options import ImageFormat
 from ..perceptual import Reference
-from .encoders import decode_pixels, encode, optimize_scans
+from .encoders import decode_pixels, encode, flatten_for, optimize_scans
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 
 __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TARGET_QUALITY",
@@ -100,15 +100,6 @@ def _curve_shift(fmt: ImageFormat, quality: int, score: float) -> float:
     return score - float(np.interp(quality, knots[:, 0], knots[:, 1]))
 
 
-def _reference_pixels(pixels: np.ndarray, fmt: ImageFormat) -> np.ndarray:
-    """What a decoder should show: JPEG flattens alpha over white before encoding."""
-    if fmt is ImageFormat.JPEG and pixels.shape[2] == 4:
-        alpha = pixels[..., 3:4].astype(np.float32) / 255.0
-        flat = pixels[..., :3] * alpha + 255.0 * (1.0 - alpha)
-        return np.ascontiguousarray(np.clip(np.rint(flat), 0, 255).astype(np.uint8))
-    return pixels
-
-
 def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
                     icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None
                     ) -> Tuple[bytes, Optional[int], float]:
@@ -151,7 +142,8 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     meta = dict(icc_profile=icc_profile, exif=exif)
     if fmt not in QUALITY_RANGE:
         return encode(pixels, fmt, **meta), None, 100.0
-    reference = Reference(_reference_pixels(pixels, fmt))
+    pixels = flatten_for(pixels, fmt)  # once, not at every encode (JPEG of RGBA)
+    reference = Reference(pixels)
     try:
         return _search(pixels, fmt, target, reference, meta, full_chroma=False)
     except TargetUnreachableError as first:

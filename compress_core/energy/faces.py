@@ -54,7 +54,8 @@ def _mtcnn(device: str):
                     "face detection needs the 'facenet-pytorch' package (MTCNN weights ship in "
                     "its wheel): pip install --no-deps facenet-pytorch==2.6.0, or turn faces "
                     "off with DeepEnergyFunction(faces=False)") from exc
-            model = MTCNN(keep_all=True, device=device, min_face_size=int(DETECT_SIDE * MIN_FACE_SHARE),
+            model = MTCNN(keep_all=True, device=device,
+                          min_face_size=int(DETECT_SIDE * MIN_FACE_SHARE),
                           post_process=False, select_largest=False)
             model.eval()
             _MODELS[device] = model
