@@ -128,11 +128,14 @@ _NAMES = ("image", "target", "mask", "energy_terms", "scale", "pixel", "dtype", 
 
 @pytest.fixture(scope="module", autouse=True)
 def _warm():
-    """Load the compiled kernels once, outside any example's deadline."""
+    """Load the compiled kernels once, outside any example's deadline: the seam kernels, and
+    the SSIMULACRA2 kernels of the default quality="auto" (a fresh Numba cache, as in CI's
+    bounds-checked run, compiles them in seconds)."""
     SeamCarver().resize(np.zeros((6, 6, 3), np.uint8), target_width=8, target_height=4)
-    SemanticCompressor(energy_function=_GRADIENT).compress(
-        np.zeros((6, 6, 3), np.uint8), target_width=4, target_height=4, show_progress=False,
-        format="png")
+    compressor = SemanticCompressor(energy_function=_GRADIENT)
+    for fmt in ("png", "jpeg"):
+        compressor.compress(np.zeros((6, 6, 3), np.uint8), target_width=4, target_height=4,
+                            show_progress=False, format=fmt)
 
 
 @EDGE
