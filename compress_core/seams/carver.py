@@ -41,10 +41,12 @@ from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
                      is_gray_2d, rgb_view, with_masks)
+from .cheap import CheapCarve, block_size, too_costly
 from .insertion import enlarge
 from .state import CarveState, carved, working_state
 
-__all__ = ["SeamCarver", "CarveResult", "remove_object", "KEEP_ENERGY", "REMOVE_ENERGY"]
+__all__ = ["SeamCarver", "CarveResult", "CheapCarve", "remove_object", "KEEP_ENERGY",
+           "REMOVE_ENERGY"]
 
 log = logging.getLogger(__name__)
 
@@ -246,29 +248,43 @@ class SeamCarver:
         removed : int
             Seams removed.
         """
+        return self.record_while_cheap(pixels, energy_terms, max_seams, vertical,
+                                       max_seam_energy, block).result
+
+    def record_while_cheap(self, pixels: np.ndarray, energy_terms, max_seams: int,
+                           vertical: bool, max_seam_energy: float, block: int = 0) -> CheapCarve:
+        """:meth:`carve_while_cheap`, recorded: a :class:`~compress_core.seams.cheap.CheapCarve`
+        whose ``result`` is that carve and whose ``fewer(m)`` is the carve with a budget of
+        ``m`` seams (under the same limit) without carving again."""
         pixels = check_pixels(pixels)
         h, w = pixels.shape[:2]
         terms = check_terms(energy_terms, (h, w), "energy_terms")
         extent = w if vertical else h
         max_seams = min(check_positive_int(max_seams, "max_seams"), extent - 1)
         if max_seams <= 0:
-            return pixels, terms.static, np.arange(h * w, dtype=np.int32).reshape(h, w), 0
+            identity = (pixels, terms.static, np.arange(h * w, dtype=np.int32).reshape(h, w), 0)
+            return CheapCarve(pixels, terms.static, vertical, np.empty((0, h if vertical else w),
+                              dtype=np.int32), np.empty(0, dtype=np.float32), max_seam_energy,
+                              identity)
         state = self._state(pixels, terms.static, terms.gradient_weight)
         if not vertical:
             state = state.transposed()
-        block = block or max(1, math.ceil(max_seams / 40))
+        block = block_size(max_seams, block)
         removed = 0
-        costs = np.empty(block, dtype=np.float32)
+        costs = np.empty(max_seams, dtype=np.float32)
+        seams = []
         while removed < max_seams:
             step = min(block, max_seams - removed)
-            state.remove(step, costs_out=costs[:step])
+            seams.append(state.remove(step, costs_out=costs[removed:removed + step]))
             removed += step
-            if costs[step - 1] / state.h > max_seam_energy:
+            if too_costly(costs[removed - 1], state.h, max_seam_energy):
                 break
         if not vertical:
             state = state.transposed()
         out, new_static, local = carved(state, pixels)
-        return out, new_static, local, removed
+        return CheapCarve(pixels, terms.static, vertical, np.concatenate(seams),
+                          costs[:removed].copy(), max_seam_energy,
+                          (out, new_static, local, removed))
 
     def find_seams(self, image, n: int, direction: str = "vertical") -> np.ndarray:
         """The first ``n`` seams that carving would remove, in input coordinates.

@@ -15,7 +15,7 @@ from ..energy.gradient import luma_u8
 from .. import deadline
 from . import kernels
 
-__all__ = ["CarveState", "working_state", "carved"]
+__all__ = ["CarveState", "working_state", "carved", "gather"]
 
 
 class CarveState:
@@ -126,3 +126,30 @@ def carved(state: CarveState, pixels: np.ndarray):
                           local.shape[0], local.shape[1], out)
     static = state.valid("static") if state.has_static else None
     return out, static, local
+
+
+def gather(local: np.ndarray, pixels: np.ndarray, static):
+    """Pixels (all channels) and static map (or None) at the flat input indices ``local``.
+
+    What :func:`carved` returns for a state whose index is ``local``: the kernels move pixels
+    and static values together and never recompute the static map.
+
+    Parameters
+    ----------
+    local : int32 (h, w)
+        Flat indices into the first two axes of ``pixels``, each in range.
+    pixels : uint8 (H, W, C), C-contiguous
+    static : float32 (H, W) or None
+    """
+    local = np.ascontiguousarray(local, dtype=np.int32)
+    if local.ndim != 2 or pixels.ndim != 3 or pixels.dtype != np.uint8:
+        raise ValueError(f"gather needs int32 (h, w) indices and uint8 (H, W, C) pixels; got "
+                         f"{local.shape} and {pixels.dtype} {pixels.shape}")
+    size = pixels.shape[0] * pixels.shape[1]
+    if local.size and (int(local.min()) < 0 or int(local.max()) >= size):
+        raise ValueError(f"gather: indices must lie in [0, {size}); got "
+                         f"[{int(local.min())}, {int(local.max())}]")
+    flat = np.ascontiguousarray(pixels).reshape(-1, pixels.shape[2])
+    out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
+    kernels.gather_pixels(flat, local, local.shape[0], local.shape[1], out)
+    return out, (None if static is None else np.asarray(static, dtype=np.float32).ravel()[local])

@@ -1,0 +1,138 @@
+"""Carving while cheap, recorded: a carve with fewer seams is a prefix of the first carve, bit for
+bit."""
+import numpy as np
+import pytest
+
+from compress_core.energy.base import CarvingTerms
+from compress_core.seams import SeamCarver
+from compress_core.seams.cheap import CheapCarve, cheap_stop, kept_sources
+from compress_core.seams.state import gather
+
+from _core_data import GRADIENT, photo
+
+
+def assert_same_carve(got, want):
+    """Two (pixels, static, source, removed) results are identical, dtypes included."""
+    pixels, static, source, removed = got
+    assert removed == want[3]
+    for a, b in ((pixels, want[0]), (source, want[2])):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    if want[1] is None:
+        assert static is None
+    else:
+        assert static.dtype == want[1].dtype == np.float32
+        np.testing.assert_array_equal(static, want[1])
+
+
+@pytest.mark.parametrize("name", ["chelsea", "astronaut"])
+@pytest.mark.parametrize("vertical", [True, False])
+@pytest.mark.parametrize("forward", [False, True])
+def test_fewer_is_a_fresh_carve_with_that_budget(name, vertical, forward):
+    """With a limit that stops carving early, every smaller budget (its own block size and
+    stopping point, default or given blocks) gives exactly what carving again gives."""
+    pixels = photo(name, 160)
+    h, w = pixels.shape[:2]
+    static = GRADIENT(pixels)[::-1].copy()  # a static map unrelated to the dynamic term
+    terms = CarvingTerms(static=static, gradient_weight=0.5)
+    carver = SeamCarver(GRADIENT, energy_mode="forward" if forward else "backward")
+    budget = (w if vertical else h) // 2
+    unlimited = carver.record_while_cheap(pixels, terms, budget, vertical, np.inf)
+    assert unlimited.removed == budget
+    per_pixel = unlimited.costs / unlimited.seam_length
+    # a limit that the carve's blocks step over: some seam before where it stops costs more
+    for limit in np.unique(per_pixel).astype(float):
+        n = cheap_stop(unlimited.costs, unlimited.seam_length, budget, limit)
+        if 0 < n < budget and (per_pixel[:n - 1] > limit).any():
+            break
+    else:
+        pytest.fail("no limit that a block steps over")
+    record = carver.record_while_cheap(pixels, terms, budget, vertical, limit)
+    assert 0 < record.removed < budget
+    np.testing.assert_array_equal(record.costs, unlimited.costs[:record.removed])
+    stopped_early = 0
+    budgets = {1, 2, 3, 7, record.removed // 3, record.removed // 2, record.removed - 1,
+               record.removed}
+    for m in sorted(m for m in budgets if 1 <= m <= record.removed):
+        for block in (0, 1, 4):
+            derived = record.fewer(m, block)
+            assert_same_carve(derived, carver.carve_while_cheap(pixels, terms, m, vertical, limit,
+                                                                block))
+            stopped_early += derived[3] < m
+    assert stopped_early  # the replayed stopping rule, not just the budget, decided somewhere
+    assert_same_carve(record.prefix(record.removed), record.result)
+
+
+def test_stopping_rule_replay_on_given_costs():
+    costs = np.array([1, 1, 1, 5, 1, 1, 9, 1], np.float32)
+    assert cheap_stop(costs, 1, 8, 2.0, block=1) == 4  # the first costly seam
+    assert cheap_stop(costs, 1, 8, 2.0, block=3) == 8  # blocks end at seams 3, 6, 8: all cheap
+    assert cheap_stop(costs, 1, 7, 2.0, block=3) == 7  # a last block of one: seam 7
+    assert cheap_stop(costs, 1, 8, 2.0, block=4) == 4
+    assert cheap_stop(costs, 1, 3, 2.0) == 3  # ceil(3 / 40) = 1 per block, none costly
+    assert cheap_stop(costs, 5, 8, 1.0, block=1) == 7  # 9 / 5 > 1
+    with pytest.raises(ValueError, match="max_seams"):
+        cheap_stop(costs, 1, 9, 2.0)
+
+
+def _slow_kept_sources(seams, shape, vertical):
+    h, w = shape
+    gone = set(int(i) for i in seams.ravel())
+    if vertical:
+        return np.array([[y * w + x for x in range(w) if y * w + x not in gone]
+                         for y in range(h)], np.int32)
+    cols = [[y * w + x for y in range(h) if y * w + x not in gone] for x in range(w)]
+    return np.array(cols, np.int32).T
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_kept_sources_matches_a_slow_reference(vertical):
+    pixels = photo("coffee", 90)
+    h, w = pixels.shape[:2]
+    direction = "vertical" if vertical else "horizontal"
+    carver = SeamCarver(GRADIENT)
+    record = carver.record_while_cheap(pixels, GRADIENT.carving_terms(pixels), 25, vertical,
+                                       np.inf)
+    # the recorded seams are find_seams' seams, as flat input indices
+    found = carver.find_seams(pixels, 25, direction)
+    rows, cols = np.divmod(record.seams, w)
+    np.testing.assert_array_equal(cols if vertical else rows, found)
+    for k in (0, 1, 12, 25):
+        got = kept_sources(record.seams[:k], (h, w), vertical)
+        want = _slow_kept_sources(record.seams[:k], (h, w), vertical)
+        assert got.dtype == np.int32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want.reshape(got.shape))
+
+
+def test_a_record_answers_only_smaller_budgets():
+    pixels = photo("chelsea", 90)
+    carver = SeamCarver(GRADIENT)
+    record = carver.record_while_cheap(pixels, GRADIENT.carving_terms(pixels), 20, True, np.inf)
+    assert isinstance(record, CheapCarve) and record.removed == 20 and record.vertical
+    assert record.shape == pixels.shape[:2] and record.seams.shape == (20, pixels.shape[0])
+    with pytest.raises(ValueError, match="max_seams must be at most the 20 seams"):
+        record.fewer(21)
+    with pytest.raises(ValueError, match="max_seams"):
+        record.fewer(0)
+    with pytest.raises(ValueError, match="k must be in"):
+        record.prefix(21)
+    # an input with one line: nothing to carve, whatever the budget
+    line = np.ascontiguousarray(pixels[:, :1])
+    one = carver.record_while_cheap(line, CarvingTerms(None, 1.0), 5, True, np.inf)
+    assert one.removed == 0
+    assert_same_carve(one.fewer(3), carver.carve_while_cheap(line, CarvingTerms(None, 1.0), 3,
+                                                             True, np.inf))
+
+
+def test_gather_checks_its_indices():
+    pixels = photo("coffee", 30)
+    h, w = pixels.shape[:2]
+    out, static = gather(np.arange(6, dtype=np.int32).reshape(2, 3), pixels, None)
+    np.testing.assert_array_equal(out, pixels[0, :6].reshape(2, 3, 3))
+    assert static is None
+    with pytest.raises(ValueError, match="indices must lie in"):
+        gather(np.array([[h * w]], np.int32), pixels, None)
+    with pytest.raises(ValueError, match="indices must lie in"):
+        gather(np.array([[-1]], np.int32), pixels, None)
+    with pytest.raises(ValueError, match="uint8"):
+        gather(np.zeros((1, 1), np.int32), pixels.astype(np.float32), None)
