@@ -23,7 +23,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    local squeeze they leave in every neighbourhood of the input, weighted by importance, on what
    the crop keeps. The squeeze follows that measure (wider when the crop dropped bunched seams,
    narrower when it kept them); if seams and squeeze together still exceed ``max_stretch``,
-   carving is redone with half the seams (at most four times, then none).
+   carving is retried with half the seams (at most four times, then none). A retry does not
+   carve again: seams are removed one at a time, greedily, so the carve with fewer seams is a
+   prefix of the first one, taken from its record (:class:`~compress_core.seams.cheap.CheapCarve`).
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them; seams avoid them because they carry full energy.
@@ -272,12 +274,16 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         def content_stretch():  # seams and the final resampling together
             return plan.seam_stretch * resampling_stretch(cur.shape[1], cur.shape[0], tw, th)
 
+        record = None  # the first carve: a retry with fewer seams is a prefix of it
         for attempt in range(_CARVE_TRIES + 1):
             cur, cur_energy, cur_static, source, protect = start
             removed = 0
-            if budget:
-                out, new_static, local, removed = carver.carve_while_cheap(
-                    np.ascontiguousarray(cur), local_terms, budget, vertical, limit)
+            if budget and record is None:
+                record = carver.record_while_cheap(np.ascontiguousarray(cur), local_terms, budget,
+                                                   vertical, limit)
+                out, new_static, local, removed = record.result
+            elif budget:
+                out, new_static, local, removed = record.fewer(budget)
             if removed:
                 cur, cur_static = out, new_static
                 cur_energy, source = cur_energy.ravel()[local], source.ravel()[local]
@@ -311,7 +317,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 cur, cur_energy, cur_static, source, protect, plan.extra_crop, plan.seam_stretch = kept
             if not removed or content_stretch() <= max_stretch:
                 break
-            # the seams squeezed what matters: carve fewer (none at the last attempt)
+            # the seams squeezed what matters: carve fewer (none at the last attempt); seams go
+            # one at a time, greedily, so the carve of fewer seams is the first carve's prefix
             budget = removed // 2 if attempt < _CARVE_TRIES - 1 else 0
         plan.carved_vertical, plan.carved_horizontal = (removed, 0) if vertical else (0, removed)
     else:
@@ -333,7 +340,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 
 
 #: Carving is retried with half the seams at most this many times while seams and squeeze stretch
-#: what matters beyond ``max_stretch`` (then no carving at all).
+#: what matters beyond ``max_stretch`` (then no carving at all); a retry is a prefix of the first
+#: carve (:meth:`CheapCarve.fewer <compress_core.seams.cheap.CheapCarve.fewer>`), not a new one.
 _CARVE_TRIES = 4
 
 #: Radius of the neighbourhood over which :func:`seam_stretch` measures the local squeeze, as a

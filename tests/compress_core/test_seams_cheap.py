@@ -1,9 +1,11 @@
 """Carving while cheap, recorded: a carve with fewer seams is a prefix of the first carve, bit for
-bit."""
+bit, so the hybrid policy's retries take it from the record instead of carving again."""
 import numpy as np
 import pytest
 
+from compress_core import SemanticCompressor
 from compress_core.energy.base import CarvingTerms
+from compress_core.hybrid import retarget
 from compress_core.seams import SeamCarver
 from compress_core.seams.cheap import CheapCarve, cheap_stop, kept_sources
 from compress_core.seams.state import gather
@@ -23,6 +25,80 @@ def assert_same_carve(got, want):
     else:
         assert static.dtype == want[1].dtype == np.float32
         np.testing.assert_array_equal(static, want[1])
+
+
+class CheckingCarver(SeamCarver):
+    """A SeamCarver whose records compare every retry they answer with a fresh carve: one with
+    the retry's budget (what the policy ran before) and one of exactly the seams it kept."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retries = []
+        self.carves = 0
+
+    def record_while_cheap(self, pixels, energy_terms, max_seams, vertical, max_seam_energy,
+                           block=0):
+        record = super().record_while_cheap(pixels, energy_terms, max_seams, vertical,
+                                            max_seam_energy, block)
+        self.carves += 1
+        fewer = record.fewer
+
+        def checked(budget, block=0):
+            derived = fewer(budget, block)
+            carve = super(CheckingCarver, self).record_while_cheap  # not counted
+            fresh = carve(pixels, energy_terms, budget, vertical, max_seam_energy, block).result
+            exact = carve(pixels, energy_terms, derived[3], vertical, np.inf).result
+            self.retries.append((record.removed, budget, derived[3]))
+            assert_same_carve(derived, fresh)
+            assert_same_carve(derived, exact)
+            return derived
+
+        record.fewer = checked
+        return record
+
+
+@pytest.fixture(scope="module")
+def deep():
+    """The library's default energy (CNN map as the static term, faces)."""
+    return SemanticCompressor().energy_function
+
+
+# photo, target: the hybrid policy retries with fewer seams (seams and squeeze beyond 1.05),
+# vertical seams (a narrower target) and horizontal ones (a wider one)
+RETRIES = [("astronaut", (90, 160)), ("astronaut", (160, 90)), ("chelsea", (90, 160)),
+           ("chelsea", (200, 80)), ("coffee", (100, 100)), ("china", (100, 100)),
+           ("flower", (200, 80)), ("flower", (80, 200))]
+DEEP_RETRIES = [("astronaut", (90, 160)), ("coffee", (160, 90)), ("china", (200, 80)),
+                ("flower", (200, 80))]
+
+
+@pytest.mark.parametrize("name, target", RETRIES)
+def test_retries_of_the_policy_are_prefixes_of_the_first_carve(name, target):
+    pixels = photo(name, 240)
+    energy = GRADIENT(pixels)
+    carver = CheckingCarver(GRADIENT)
+    out, plan, source = retarget(pixels, energy, GRADIENT.terms_from_map(energy), target, carver)
+    assert carver.retries, "the policy did not retry here: pick another target"
+    assert carver.carves == 1  # one carve; every retry a prefix of it
+    first = carver.retries[0][0]
+    budgets = [budget for _, budget, _ in carver.retries]
+    kept = [k for _, _, k in carver.retries]
+    # each retry halves what the previous attempt removed; the plan keeps the last one (or,
+    # after the last retry, no seams at all)
+    assert budgets == [first // 2] + [k // 2 for k in kept[:-1]]
+    assert plan.carved_vertical + plan.carved_horizontal in (0, kept[-1])
+    assert out.shape == (target[1], target[0], 3)
+
+
+@pytest.mark.parametrize("name, target", DEEP_RETRIES)
+def test_retries_with_the_default_energy_carry_its_static_map(deep, name, target):
+    pixels = photo(name, 240)
+    importance = deep.importance(pixels)
+    terms = deep.terms_from_map(importance.map)
+    assert terms.static is not None
+    carver = CheckingCarver(deep)
+    retarget(pixels, importance.map, terms, target, carver, faces=importance.faces)
+    assert carver.retries, "the policy did not retry here: pick another target"
 
 
 @pytest.mark.parametrize("name", ["chelsea", "astronaut"])
