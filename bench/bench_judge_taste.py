@@ -73,13 +73,13 @@ def main(argv=None) -> int:
         importance = energy.importance(pixels).map.astype(np.float64)
         for task in BEST_BASELINE:
             tw, th = TASKS[task][1](w, h)
-            windows = [crop_box(pixels, b, tw, th) for b in oracle_boxes(w, h, tw, th)]
+            boxes = oracle_boxes(w, h, tw, th)
+            windows = [crop_box(pixels, b, tw, th) for b in boxes]
             kl = np.array([compare(p_judge, p)["KL"] for p in judge.probs(windows)])
             kl_mirror = np.array([compare(p_mirror, p)["KL"]
                                   for p in judge.probs([mirrored(x) for x in windows])])
             kl_sibling = np.array([compare(p_sibling, p)["KL"] for p in sibling.probs(windows)])
-            held = np.array([importance[t:b, l:r].sum()
-                             for l, t, r, b in oracle_boxes(w, h, tw, th)])
+            held = np.array([importance[t:b, l:r].sum() for l, t, r, b in boxes])
             ranks = (np.argsort(np.argsort(-held, kind="stable"), kind="stable")
                      + np.argsort(np.argsort(kl_sibling, kind="stable"), kind="stable"))
             row = picks[task]
