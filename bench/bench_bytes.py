@@ -19,6 +19,13 @@ Sections (``--sections``, all by default):
   whole-image score; Lite1 KL(original || output). Two comparisons: bytes at equal
   subject-region score, and scores at equal bytes; and how much of the judge's subject the
   library map's top pixels hold.
+* ``maps``: whether any map the library can compute offline agrees better with the judge's
+  subject than the default energy: the share of the judge's subject inside each map's most
+  important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
+  (the default energy, the Lite0 CAM with 1, 5 or 20 classes, the CAM averaged with its
+  mirror image's, spectral saliency, a centre prior, and the default energy times that prior);
+  then bytes at equal subject score against the share kept exactly, for the judge's region
+  grown to that share and for the library's map (what any map must keep to save 20%).
 * ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness, on
   JPEGs made from the Kodak PNGs and on the published JPEG files that ship in skimage/sklearn.
 * ``thumbnails``: 256x256 thumbnails of the Kodak PNGs with the default settings, as PNG (what
@@ -386,6 +393,18 @@ def _semantic_allocations(energy, mask, pixels):
     return out
 
 
+def _allocation_search(allocate, subject):
+    """q -> (subject score, JPEG bytes) of ``allocate(q)`` encoded at q, memoised."""
+    memo = {}
+
+    def evaluate(q):
+        if q not in memo:
+            data = codec.encode(allocate(q), "jpeg", q)
+            memo[q] = (subject(codec.decode_pixels(data)), data)
+        return memo[q]
+    return evaluate
+
+
 def section_semantic(photos):
     from fidelity_judge import FaceDetector, Judge, compare, importance_map
 
@@ -400,8 +419,7 @@ def section_semantic(photos):
         ref = Reference(pixels)
         energy = energy_fn.importance(pixels).map
         for share, values in recall.items():
-            chosen = energy >= np.quantile(energy, 1.0 - share)
-            values.append(float((mask & chosen).sum() / max(int(mask.sum()), 1)))
+            values.append(_recall(mask, energy, share))
 
         def subject(dec):
             return ref.score(np.where(mask[..., None], dec, pixels))
@@ -413,16 +431,9 @@ def section_semantic(photos):
         uni, q_u, _ = codec.encode_to_score(pixels, "jpeg", 70.0)
         s_u, w_u, kl_u = measure(uni)
         for key, allocate in _semantic_allocations(energy, mask, pixels).items():
-            memo = {}
-
-            def evaluate(q, memo=memo, allocate=allocate):
-                if q not in memo:
-                    data = codec.encode(allocate(q), "jpeg", q)
-                    memo[q] = (subject(codec.decode_pixels(data)), data)
-                return memo[q]
-
+            evaluate = _allocation_search(allocate, subject)
             q_s = smallest_at(evaluate, 1, 95, s_u)
-            eq_score = memo[q_s][1] if q_s is not None else None
+            eq_score = evaluate(q_s)[1] if q_s is not None else None
             m_eq = _at_equal_bytes(evaluate, len(uni), measure)
             results.setdefault(key, []).append(dict(
                 name=name, share=float(mask.mean()), b_u=len(uni), s_u=s_u, w_u=w_u, kl_u=kl_u,
@@ -455,6 +466,108 @@ def section_semantic(photos):
     print("Share of the judge's subject inside the library map's most important pixels (mean; "
           "lowest photo): " + ", ".join(f"top {int(s * 100)}%: {np.mean(v):.3f}; {min(v):.2f}"
                                          for s, v in recall.items()))
+
+
+def _recall(mask: np.ndarray, importance: np.ndarray, share: float) -> float:
+    """Share of ``mask`` inside the ``share`` most important pixels of ``importance``."""
+    chosen = importance >= np.quantile(importance, 1.0 - share)
+    return float((mask & chosen).sum() / max(int(mask.sum()), 1))
+
+
+def _share_to_hold(mask: np.ndarray, importance: np.ndarray, held: float) -> float:
+    """Smallest share of the most important pixels that holds ``held`` of ``mask``."""
+    inside = np.sort(importance[mask])[::-1]
+    if inside.size == 0:
+        return 0.0
+    level = inside[min(inside.size - 1, int(np.ceil(held * inside.size)) - 1)]
+    return float((importance >= level).mean())
+
+
+def _centre_prior(shape, sigma: float = 0.3) -> np.ndarray:
+    h, w = shape
+    y = (np.arange(h) + 0.5) / h - 0.5
+    x = (np.arange(w) + 0.5) / w - 0.5
+    return np.exp(-(y[:, None] ** 2 + x[None] ** 2) / (2 * sigma * sigma)).astype(np.float32)
+
+
+def section_maps(photos):
+    from fidelity_judge import FaceDetector, Judge, importance_map
+
+    from compress_core.energy import default_energy
+    from compress_core.energy.deep import DeepEnergyFunction
+    from compress_core.energy.saliency import SaliencyEnergyFunction
+
+    judge, faces = Judge("lite1"), FaceDetector()
+    default, cam5 = default_energy(), DeepEnergyFunction(aggregate_method="cam")
+    others = {"Lite0 CAM, top 1 class": DeepEnergyFunction(aggregate_method="cam", top_k=1),
+              "Lite0 CAM, top 20 classes": DeepEnergyFunction(aggregate_method="cam", top_k=20),
+              "spectral saliency": SaliencyEnergyFunction("spectral")}
+    from scipy import ndimage
+
+    shares, rows, kept, curve = (0.25, 0.35, 0.5), {}, (0.2, 0.25, 0.4, 0.55), {}
+    for name, pixels in photos:
+        p_orig = judge.probs([pixels])[0]
+        mask = importance_map(pixels.shape, judge.cam(pixels, p_orig), faces.boxes(pixels)) >= 0.5
+        base, cam = default.importance(pixels).map, cam5.importance(pixels).map
+        mirrored = cam5.importance(np.ascontiguousarray(pixels[:, ::-1])).map[:, ::-1]
+        centre = _centre_prior(mask.shape)
+        maps = {"default energy (the library's)": base, "Lite0 CAM, top 5 classes": cam,
+                "Lite0 CAM + its mirror image's": cam + mirrored}
+        maps.update({k: e.importance(pixels).map for k, e in others.items()})
+        maps["centre prior (Gaussian, 0.3 of each side)"] = centre
+        maps["default energy x (0.7 + 0.3 centre prior)"] = base * (0.7 + 0.3 * centre)
+        for key, imp in maps.items():
+            rows.setdefault(key, []).append(
+                [_recall(mask, imp, s) for s in shares] + [_share_to_hold(mask, imp, 0.95)])
+        ref = Reference(pixels)
+
+        def subject(dec, ref=ref, mask=mask, pixels=pixels):
+            return ref.score(np.where(mask[..., None], dec, pixels))
+
+        uni, _, _ = codec.encode_to_score(pixels, "jpeg", 70.0)
+        s_u = subject(codec.decode_pixels(uni))
+        grow = ndimage.distance_transform_edt(~mask)
+        for keep in kept:
+            for who, region in (("judge", grow <= np.quantile(grow, keep)),
+                                ("library", base >= np.quantile(base, 1.0 - keep))):
+                cells = _block_map(region)
+                levels = [(cells, 0), (None, 30)]
+                evaluate = _allocation_search(lambda q, lv=levels: _precoded(pixels, lv, q), subject)
+                q_s = smallest_at(evaluate, 1, 95, s_u)
+                data = evaluate(q_s)[1] if q_s is not None else None
+                curve.setdefault((who, keep), []).append(dict(
+                    b_u=len(uni), b=len(data) if data else float("nan"),
+                    whole=ref.score(codec.decode_pixels(data)) if data else float("nan"),
+                    cells=float(cells.mean())))
+        print(f"  {name} done", file=sys.stderr, flush=True)
+    print("\n### Maps the library can compute against the judge's subject\n")
+    print("Judge's subject: Lite1 top-5 CAM + MTCNN faces >= 0.5 (as in the semantic section). "
+          "Each cell: mean over the photos; lowest photo.\n")
+    print("| map | subject in top 25% | top 35% | top 50% | share kept to hold 95% of it |")
+    print("|---|---:|---:|---:|---:|")
+    for key, values in rows.items():
+        v = np.asarray(values)
+        cells = [f"{v[:, i].mean():.3f}; {v[:, i].min():.2f}" for i in range(len(shares))]
+        print(f"| {key} | " + " | ".join(cells) +
+              f" | {v[:, -1].mean():.2f}; worst {v[:, -1].max():.2f} |")
+    print("\nBytes at equal subject score against the share of the pixels kept exactly (blocks: the "
+          "kept cells keep the original pixels, the rest are pre-coded at q-30, as in the semantic "
+          "section); the judge's region grown to that share (all of the subject; never less than it) "
+          "against the library's most important pixels. Uniform: `encode_to_score(jpeg, 70)`.\n")
+    print("| kept share | judge's region grown | library map |")
+    print("|---:|---:|---:|")
+    for keep in kept:
+        cells = []
+        for who in ("judge", "library"):
+            rows_k = curve[(who, keep)]
+            got = [r for r in rows_k if r["b"] == r["b"]]
+            if not got:
+                cells.append(f"no photo reaches it (0/{len(rows_k)})")
+                continue
+            ratio = sum(r["b"] for r in got) / sum(r["b_u"] for r in got)
+            cells.append(f"{ratio:.3f}x ({np.mean([r['whole'] for r in got]):.1f}; "
+                         f"{len(got)}/{len(rows_k)}; cells kept {np.mean([r['cells'] for r in rows_k]):.2f})")
+        print(f"| {keep:.2f} | " + " | ".join(cells) + " |")
 
 
 def _at_equal_bytes(evaluate, budget, measure):
@@ -553,7 +666,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,archive,thumbnails")
+    ap.add_argument("--sections", default="encoders,auto,semantic,maps,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -567,6 +680,8 @@ def main(argv=None):
         section_auto(photos)
     if "semantic" in sections:
         section_semantic(photos)
+    if "maps" in sections:
+        section_maps(photos)
     if "archive" in sections:
         section_archive(photos)
     if "thumbnails" in sections:
