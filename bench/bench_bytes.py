@@ -521,19 +521,20 @@ def section_maps(photos):
                 [_recall(mask, imp, s) for s in shares] + [_share_to_hold(mask, imp, 0.95)])
         ref = Reference(pixels)
 
-        def subject(dec, ref=ref, mask=mask, pixels=pixels):
-            return ref.score(np.where(mask[..., None], dec, pixels))
+        def scorer(region, ref=ref, pixels=pixels):  # score of ``region``'s distortion only
+            return lambda dec: ref.score(np.where(region[..., None], dec, pixels))
 
         uni, _, _ = codec.encode_to_score(pixels, "jpeg", 70.0)
-        s_u = subject(codec.decode_pixels(uni))
+        uni_pixels = codec.decode_pixels(uni)
         grow = ndimage.distance_transform_edt(~mask)
         for keep in kept:
-            for who, region in (("judge", grow <= np.quantile(grow, keep)),
-                                ("library", base >= np.quantile(base, 1.0 - keep))):
-                cells = _block_map(region)
+            top = base >= np.quantile(base, 1.0 - keep)
+            for who, region, judged in (("judge", grow <= np.quantile(grow, keep), mask),
+                                        ("library", top, mask), ("own", top, top)):
+                cells, subject = _block_map(region), scorer(judged)
                 levels = [(cells, 0), (None, 30)]
                 evaluate = _allocation_search(lambda q, lv=levels: _precoded(pixels, lv, q), subject)
-                q_s = smallest_at(evaluate, 1, 95, s_u)
+                q_s = smallest_at(evaluate, 1, 95, subject(uni_pixels))
                 data = evaluate(q_s)[1] if q_s is not None else None
                 curve.setdefault((who, keep), []).append(dict(
                     b_u=len(uni), b=len(data) if data else float("nan"),
@@ -552,13 +553,18 @@ def section_maps(photos):
               f" | {v[:, -1].mean():.2f}; worst {v[:, -1].max():.2f} |")
     print("\nBytes at equal subject score against the share of the pixels kept exactly (blocks: the "
           "kept cells keep the original pixels, the rest are pre-coded at q-30, as in the semantic "
-          "section); the judge's region grown to that share (all of the subject; never less than it) "
-          "against the library's most important pixels. Uniform: `encode_to_score(jpeg, 70)`.\n")
-    print("| kept share | judge's region grown | library map |")
-    print("|---:|---:|---:|")
+          "section). Judge's region grown: the judge's subject grown outwards to that share (all "
+          "of it, never less); library map: the default energy's most important share, judged on "
+          "the judge's subject; last, the same map judged on its own region (what the allocation "
+          "optimises, so not independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes "
+          "(sum, vs uniform) at equal subject score (whole-image score there; photos that reach "
+          "the subject score; share of the pixels in kept 16x16 cells).\n")
+    print("| kept share | judge's region grown | library map | library map, judged on its own "
+          "region (circular) |")
+    print("|---:|---:|---:|---:|")
     for keep in kept:
         cells = []
-        for who in ("judge", "library"):
+        for who in ("judge", "library", "own"):
             rows_k = curve[(who, keep)]
             got = [r for r in rows_k if r["b"] == r["b"]]
             if not got:
