@@ -41,7 +41,7 @@ from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
                      is_gray_2d, rgb_view, with_masks)
-from .cheap import CheapCarve, block_size, too_costly
+from .cheap import CheapCarve, cheap_blocks
 from .insertion import enlarge
 from .state import CarveState, carved, working_state
 
@@ -269,16 +269,11 @@ class SeamCarver:
         state = self._state(pixels, terms.static, terms.gradient_weight)
         if not vertical:
             state = state.transposed()
-        block = block_size(max_seams, block)
         removed = 0
         costs = np.empty(max_seams, dtype=np.float32)
         seams = []
-        while removed < max_seams:
-            step = min(block, max_seams - removed)
-            seams.append(state.remove(step, costs_out=costs[removed:removed + step]))
-            removed += step
-            if too_costly(costs[removed - 1], state.h, max_seam_energy):
-                break
+        for start, removed in cheap_blocks(costs, state.h, max_seams, max_seam_energy, block):
+            seams.append(state.remove(removed - start, costs_out=costs[start:removed]))
         if not vertical:
             state = state.transposed()
         out, new_static, local = carved(state, pixels)

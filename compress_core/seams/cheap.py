@@ -16,14 +16,15 @@ static map is the input's map at the kept positions, as are the pixels.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
 from ..targets import check_positive_int
 from .state import gather
 
-__all__ = ["CheapCarve", "block_size", "too_costly", "cheap_stop", "kept_sources"]
+__all__ = ["CheapCarve", "block_size", "too_costly", "cheap_blocks", "cheap_stop",
+           "kept_sources"]
 
 
 def block_size(max_seams: int, block: int = 0) -> int:
@@ -40,21 +41,34 @@ def too_costly(cost, seam_length: int, max_seam_energy: float) -> bool:
     return bool(cost / seam_length > max_seam_energy)
 
 
-def cheap_stop(costs: np.ndarray, seam_length: int, max_seams: int, max_seam_energy: float,
-               block: int = 0) -> int:
-    """Seams a carve of at most ``max_seams`` removes, given the costs of the seams in order.
+def cheap_blocks(costs: np.ndarray, seam_length: int, max_seams: int, max_seam_energy: float,
+                 block: int = 0) -> Iterator[Tuple[int, int]]:
+    """The stopping rule of ``carve_while_cheap``, the one place it is written: ``(start, stop)``
+    of each block of seams, in order.
 
-    The stopping rule of ``carve_while_cheap``: blocks of :func:`block_size` seams, stop after the
-    first block whose last seam is :func:`too_costly`. ``costs`` must cover ``max_seams`` seams.
+    Blocks hold :func:`block_size` seams; after yielding a block the rule reads
+    ``costs[stop - 1]`` and ends there when that seam is :func:`too_costly`. The carve fills
+    ``costs[start:stop]`` with the block's seams before asking for the next; a replay
+    (:func:`cheap_stop`) reads the costs it recorded.
     """
-    if len(costs) < max_seams:
-        raise ValueError(f"max_seams ({max_seams}) exceeds the {len(costs)} recorded seam costs")
     block = block_size(max_seams, block)
     removed = 0
     while removed < max_seams:
-        removed += min(block, max_seams - removed)
+        start, removed = removed, removed + min(block, max_seams - removed)
+        yield start, removed
         if too_costly(costs[removed - 1], seam_length, max_seam_energy):
-            break
+            return
+
+
+def cheap_stop(costs: np.ndarray, seam_length: int, max_seams: int, max_seam_energy: float,
+               block: int = 0) -> int:
+    """Seams a carve of at most ``max_seams`` removes, given the costs of the seams in order
+    (the last ``stop`` of :func:`cheap_blocks`). ``costs`` must cover ``max_seams`` seams."""
+    if len(costs) < max_seams:
+        raise ValueError(f"max_seams ({max_seams}) exceeds the {len(costs)} recorded seam costs")
+    removed = 0
+    for _, removed in cheap_blocks(costs, seam_length, max_seams, max_seam_energy, block):
+        pass
     return removed
 
 

@@ -7,7 +7,7 @@ from compress_core import SemanticCompressor
 from compress_core.energy.base import CarvingTerms
 from compress_core.hybrid import retarget
 from compress_core.seams import SeamCarver
-from compress_core.seams.cheap import CheapCarve, cheap_stop, kept_sources
+from compress_core.seams.cheap import CheapCarve, cheap_blocks, cheap_stop, kept_sources
 from compress_core.seams.state import gather
 
 from _core_data import GRADIENT, photo
@@ -149,6 +149,23 @@ def test_stopping_rule_replay_on_given_costs():
     assert cheap_stop(costs, 5, 8, 1.0, block=1) == 7  # 9 / 5 > 1
     with pytest.raises(ValueError, match="max_seams"):
         cheap_stop(costs, 1, 9, 2.0)
+
+
+def test_stopping_rule_reads_each_block_cost_after_the_block_is_carved():
+    # the carve fills a block's costs only after the rule has yielded it: the rule must not
+    # look ahead (the live carve would read costs not carved yet)
+    costs = np.full(8, np.nan, np.float32)
+    blocks = []
+    for start, stop in cheap_blocks(costs, 1, 8, 2.0, block=3):
+        blocks.append((start, stop))
+        costs[start:stop] = [1, 1, 1, 5, 1, 1, 9, 1][start:stop]
+    assert blocks == [(0, 3), (3, 6), (6, 8)]
+    costs[:] = np.nan
+    blocks = []
+    for start, stop in cheap_blocks(costs, 1, 8, 2.0, block=2):
+        blocks.append((start, stop))
+        costs[start:stop] = [1, 5, 1, 1, 1, 1, 1, 1][start:stop]
+    assert blocks == [(0, 2)]  # seam 2 costs 5 > 2: the rule stops after its block
 
 
 def _slow_kept_sources(seams, shape, vertical):
