@@ -22,8 +22,8 @@ Sections (``--sections``, all by default):
 * ``maps``: whether any map the library can compute offline agrees better with the judge's
   subject than the default energy: the share of the judge's subject inside each map's most
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
-  (the default energy, the Lite0 CAM with 1, 5 or 20 classes, the CAM averaged with its
-  mirror image's, spectral saliency, a centre prior, and the default energy times that prior);
+  (the default energy, the Lite0 CAM with 1, 5 or 20 classes or other input sizes, the CAM
+  averaged with its mirror image's, spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%).
 * ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness, on
@@ -501,6 +501,10 @@ def section_maps(photos):
     default, cam5 = default_energy(), DeepEnergyFunction(aggregate_method="cam")
     others = {"Lite0 CAM, top 1 class": DeepEnergyFunction(aggregate_method="cam", top_k=1),
               "Lite0 CAM, top 20 classes": DeepEnergyFunction(aggregate_method="cam", top_k=20),
+              "Lite0 CAM, top 5, input side 224 (default 320)":
+                  DeepEnergyFunction(aggregate_method="cam", max_side=224),
+              "Lite0 CAM, top 5, input side 512":
+                  DeepEnergyFunction(aggregate_method="cam", max_side=512),
               "spectral saliency": SaliencyEnergyFunction("spectral")}
     from scipy import ndimage
 
