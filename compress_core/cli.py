@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image paths or fsspec URIs")
     p.add_argument("-o", "--output", help="output file (one image) or folder (several); "
+                   "with --format auto a file's suffix picks the format (-o thumb.webp); "
                    "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the "
                    "input, IMAGE being its whole file name (photo.png -> "
                    "photo.png_compressed.jpg); inputs that would share an output are refused")
@@ -102,6 +103,26 @@ def _shared_output(args, many: bool) -> Optional[str]:
     return None
 
 
+def _suffix_mismatch(args, request, many: bool) -> Optional[str]:
+    """Why ``-o FILE``'s suffix contradicts an explicit ``--format``, or ``None``.
+
+    With ``--format auto`` the suffix picks the format; with another format, a file named for a
+    different one would be re-encoded on save, so that the bytes written would be neither the
+    format asked for nor the size printed (and could break ``--target-bytes``).
+    """
+    if (many or not args.output or request.format == "auto" or args.analyze
+            or args.visualize_energy or args.visualize_seams
+            or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)):
+        return None
+    from .codec import format_from_suffix
+
+    by_suffix = format_from_suffix(args.output)
+    if by_suffix is None or by_suffix.value == request.format:
+        return None
+    return (f"-o {args.output} names {by_suffix.value} but --format is {request.format}; "
+            "drop --format (the suffix then picks it) or change the suffix")
+
+
 def _result_record(src: str, dest: str, result) -> dict:
     return {
         "input": src, "output": dest, "status": "ok",
@@ -143,6 +164,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     many = len(args.images) > 1
+    mismatch = _suffix_mismatch(args, request, many)
+    if mismatch:
+        parser.error(mismatch)
     clash = _shared_output(args, many)
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
@@ -215,9 +239,12 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
             picture = visualize.draw_seams(loaded.pixels[..., :3], seams_vertical=seams)
             suffix = "_seams"
         dest = _output_path(args, src, suffix, ".png", many)
+        from .codec import format_from_suffix
         from .storage import write_atomic
 
-        write_atomic(dest, encode(np.ascontiguousarray(picture), "png"))
+        # PNG unless -o names another format (-o energy.jpg gets a JPEG, not PNG bytes)
+        fmt = format_from_suffix(dest) or "png"
+        write_atomic(dest, encode(np.ascontiguousarray(picture), fmt))
         if not args.json:
             print(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}

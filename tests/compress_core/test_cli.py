@@ -94,6 +94,26 @@ def test_output_suffix_picks_the_format(work, capsys):
     assert img.format == "PNG" and img.size == (90, 60)
 
 
+def test_explicit_format_the_output_suffix_contradicts_is_refused(work, capsys):
+    """``--format jpeg -o small.webp`` printed a JPEG's size and format but wrote a WebP
+    re-encoded by save(); now it is refused before anything is read or written."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format",
+                         "jpeg", "-o", "small.webp")
+    assert code == 2 and out == ""
+    assert "-o small.webp names webp but --format is jpeg" in one_error_line(err)
+    assert not (work / "small.webp").exists()
+    # a suffix that agrees (.jpg for jpeg) or names no format still works, and the record
+    # describes the file written
+    for name, fmt in (("small.jpg", "jpeg"), ("small.webp", "webp"), ("small.bin", "jpeg")):
+        code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format",
+                             fmt, "-o", name, "--json")
+        assert code == 0, err
+        record = json.loads(out)
+        written = (work / name).read_bytes()
+        assert record["output_bytes"] == len(written)
+        assert decode(written).format == record["format"] == fmt.upper()
+
+
 def test_json_record(work, capsys):
     code, out, _ = run(capsys, "photo.jpg", "--width", "100", "--height", "100", "-e",
                        "gradient", "--json", "-o", "thumb.jpg")
@@ -317,6 +337,17 @@ def test_visualize_energy(work, capsys):
     assert np.abs(heat.astype(int) - photo("chelsea", 180, 120)).mean() > 10
     code, _, _ = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient")
     assert code == 0 and (work / "photo.jpg_energy.png").exists()
+
+
+def test_visualize_energy_writes_the_format_its_output_names(work, capsys):
+    """``--visualize-energy -o energy_map.jpg`` wrote PNG bytes into a .jpg file."""
+    for name, fmt in (("energy_map.jpg", "JPEG"), ("energy_map.webp", "WEBP"),
+                      ("seams_map.png", "PNG")):
+        mode = ["--visualize-seams", "5"] if name.startswith("seams") else ["--visualize-energy"]
+        code, _, err = run(capsys, "photo.jpg", *mode, "-e", "gradient", "-o", name)
+        assert code == 0, err
+        img = decode((work / name).read_bytes())
+        assert img.format == fmt and img.size == (180, 120)
 
 
 def test_visualize_seams(work, capsys):
