@@ -79,6 +79,21 @@ class JobOptions:
     max_seconds_per_image: Optional[float] = None
 
 
+def _glob_problem(pattern: str) -> Optional[str]:
+    """Why fsspec would refuse ``pattern``, or ``None``: ``**`` must be a whole path component
+    (``photos/**.jpg`` raises "'**' can only be an entire path component" when listed, which the
+    job would report as one failed input, with exit status 0)."""
+    for part in pattern.split("/"):
+        if "**" in part and part != "**":
+            hint = ""
+            if part.startswith("**") and "**" not in part[2:]:
+                fixed = pattern.replace(part, "**/*" + part[2:], 1)
+                hint = f" (for every {part[2:]} below: {fixed!r})"
+            return (f"--input {pattern!r}: '**' must be a whole path component, "
+                    f"not part of {part!r}{hint}")
+    return None
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -156,6 +171,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     args, beam_argv = parser.parse_known_args(argv)
     if not args.input and not args.input_list:
         parser.error("give --input GLOB or --input_list URI")
+    for pattern in args.input:
+        problem = _glob_problem(pattern)
+        if problem:
+            parser.error(problem)
     run_id = args.run_id or new_run_id()
     if not _RUN_ID.match(run_id):
         parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "

@@ -86,7 +86,7 @@ def test_sdist_has_every_first_party_module_a_worker_imports(sdist):
 
 def _proto_for(runner: str, tmp_path):
     job, beam_argv = parse_args([
-        "--input", "gs://semantic-compress-test/in/**.jpg",
+        "--input", "gs://semantic-compress-test/in/**/*.jpg",
         "--output", "gs://semantic-compress-test/out", *CLOUD_ARGS[runner]])
     options = PipelineOptions(beam_argv)
     p = beam.Pipeline(options=options)

@@ -16,7 +16,7 @@ from pipeline.options import parse_args
 
 def test_defaults_and_beam_flags_pass_through(tmp_path):
     job, beam_argv = parse_args([
-        "--input", "gs://b/in/**.jpg", "--output", "gs://b/out/", "--runner", "DataflowRunner",
+        "--input", "gs://b/in/**/*.jpg", "--output", "gs://b/out/", "--runner", "DataflowRunner",
         "--project", "p-1", "--region", "europe-west1", "--temp_location", "gs://b/tmp",
         "--direct_num_workers=2", "--setup_file", "./setup.py"])
     s = job.settings
@@ -25,7 +25,7 @@ def test_defaults_and_beam_flags_pass_through(tmp_path):
     assert job.output == "gs://b/out" and job.manifest == "gs://b/out/_manifest"
     assert job.dead_letters == f"gs://b/out/_dead_letters/run_id={job.run_id}"
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", job.run_id)
-    assert not job.skip_existing and job.inputs == ("gs://b/in/**.jpg",)
+    assert not job.skip_existing and job.inputs == ("gs://b/in/**/*.jpg",)
     opts = PipelineOptions(beam_argv)
     assert opts.view_as(StandardOptions).runner == "DataflowRunner"
     assert opts.view_as(GoogleCloudOptions).region == "europe-west1"
@@ -74,6 +74,12 @@ def test_jpeg_method_needs_no_target():
     (["--input", "x", "--output", "o", "--storage_options", "[1]"], "JSON object"),
     (["--input", "x", "--output", "o", "--method", "jpeg", "--scale", "0.5"],
      "re-encodes without resizing"),
+    # fsspec refuses these when listing; the job reported one failed 'image' and exit status 0
+    (["--input", "gs://b/2026/**.jpg", "--output", "o"],
+     "--input 'gs://b/2026/**.jpg': '**' must be a whole path component, not part of "
+     "'**.jpg' (for every .jpg below: 'gs://b/2026/**/*.jpg')"),
+    (["--input", "ok/*.png", "--input", "p/a**b/*.jpg", "--output", "o"],
+     "'**' must be a whole path component, not part of 'a**b'"),
 ])
 def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
