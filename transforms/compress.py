@@ -203,7 +203,8 @@ class _Engine:
         from compress_core import SemanticCompressor
 
         self.compressor = SemanticCompressor.from_request(settings)
-        _preload(self.compressor.energy_function)
+        if settings.method != "jpeg":  # re-encoding only reads no importance map: no CNN
+            _preload(self.compressor.energy_function)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1

@@ -158,6 +158,23 @@ def test_engine_is_built_once_per_process_and_shared():
     assert (a._unreported_loads, b._unreported_loads) == (1, 0)
 
 
+def test_method_jpeg_engine_loads_no_cnn(sample_photos):
+    """``--method jpeg`` (and the JPEG XL archive mode) computes no importance map, yet each
+    worker loaded EfficientNet-Lite0 for it (about 3 s per worker process on 2 shared cores)."""
+    buf = _io.BytesIO()
+    sample_photos["astronaut"].save(buf, "JPEG", quality=90)
+    archive = tc._Engine(tc.CompressSettings(method="jpeg", format="jxl"), None)
+    deep = archive.compressor.energy_function
+    assert type(deep).__name__ == "DeepEnergyFunction" and deep._loaded is None
+    result = archive.compressor.compress(buf.getvalue(), method="jpeg", format="jxl",
+                                         show_progress=False)
+    assert result.format == "JXL" and result.operations == {"resize": None,
+                                                           "jpeg_reconstruction": True}
+    assert deep._loaded is None  # not loaded on use either
+    hybrid = tc._Engine(tc.CompressSettings(method="hybrid", scale=0.5), None)
+    assert hybrid.compressor.energy_function._loaded is not None  # the CNN is loaded up front
+
+
 def test_unknown_model_is_refused_up_front():
     with pytest.raises(ValueError, match="model must be one of .*'efficientnet_lite0'"):
         tc.CompressSettings(energy="deep", model="no_such_net", scale=0.5)
