@@ -182,7 +182,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for src in args.images:
         try:
             records.append(_process(args, compressor, request, src, many))
-        except (ValueError, TypeError, OSError, SemanticCompressError) as exc:
+        except (ValueError, TypeError, OSError, ImportError, SemanticCompressError) as exc:
+            # ImportError: an optional package the energy needs is missing (facenet-pytorch,
+            # which `pip install .` does not bring); its message says what to install
             failed += 1
             message = str(exc) if str(exc).startswith(src) else f"{src}: {exc}"
             print(f"semantic-compress: error: {message}", file=sys.stderr)

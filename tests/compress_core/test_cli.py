@@ -462,6 +462,21 @@ def test_bad_arguments_are_one_line_and_exit_2(work, capsys, argv, match):
     assert re.search(match, line), line
 
 
+def test_missing_face_detector_package_is_one_line_and_exit_2(work, capsys, monkeypatch):
+    """``pip install .`` does not install facenet-pytorch (it goes in with --no-deps); the
+    default energy then raised an ImportError that the command line printed as a traceback."""
+    from compress_core.energy import faces
+
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails
+    monkeypatch.setattr(faces, "_MODELS", {})
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q")
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "photo.jpg: face detection needs the 'facenet-pytorch' package" in line
+    assert "pip install --no-deps facenet-pytorch==2.6.0" in line
+    assert not (work / "photo.jpg_compressed.jpg").exists()
+
+
 def test_one_bad_image_among_good_ones(work, capsys):
     code, out, err = run(capsys, "photo.jpg", "notes.txt", "other.png", "-s", "0.5", "-e",
                          "gradient", "-o", "out", "--json")
