@@ -103,23 +103,19 @@ def _shared_output(args, many: bool) -> Optional[str]:
     return None
 
 
-def _suffix_mismatch(args, request, many: bool) -> Optional[str]:
+def _suffix_mismatch(args, request) -> Optional[str]:
     """Why ``-o FILE``'s suffix contradicts an explicit ``--format``, or ``None``.
 
-    With ``--format auto`` the suffix picks the format; with another format, a file named for a
-    different one would be re-encoded on save, so that the bytes written would be neither the
-    format asked for nor the size printed (and could break ``--target-bytes``).
+    With ``--format auto`` the suffix picks the format (:func:`_request`); with another format, a
+    file named for a different one would be re-encoded on save, so that the bytes written would
+    be neither the format asked for nor the size printed (and could break ``--target-bytes``).
     """
-    if (many or not args.output or request.format == "auto" or args.analyze
-            or args.visualize_energy or args.visualize_seams
-            or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)):
+    if args.analyze or args.visualize_energy or args.visualize_seams:
         return None
-    from .codec import format_from_suffix
-
-    by_suffix = format_from_suffix(args.output)
-    if by_suffix is None or by_suffix.value == request.format:
+    by_suffix = _format_of_output_file(args)
+    if by_suffix is None or by_suffix == request.format:
         return None
-    return (f"-o {args.output} names {by_suffix.value} but --format is {request.format}; "
+    return (f"-o {args.output} names {by_suffix} but --format is {request.format}; "
             "drop --format (the suffix then picks it) or change the suffix")
 
 
@@ -164,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     many = len(args.images) > 1
-    mismatch = _suffix_mismatch(args, request, many)
+    mismatch = _suffix_mismatch(args, request)
     if mismatch:
         parser.error(mismatch)
     clash = _shared_output(args, many)
@@ -207,9 +203,24 @@ def _request(args):
         # these modes use the engine options only (energy, model, energy mode)
         values = {k: v for k, v in values.items() if option(k).scope == "engine"}
         values["method"] = "jpeg"
-    elif args.remove_mask:
-        values["remove_mask"] = args.remove_mask  # a file name here; loaded per image
+    else:
+        if args.remove_mask:
+            values["remove_mask"] = args.remove_mask  # a file name here; loaded per image
+        by_suffix = _format_of_output_file(args)
+        if values.get("format", "auto") == "auto" and by_suffix is not None:
+            values["format"] = by_suffix  # -o thumb.webp: the suffix picks the format
     return CompressRequest(**values)
+
+
+def _format_of_output_file(args) -> Optional[str]:
+    """The format ``-o``'s suffix names when ``-o`` is one output file, else ``None``."""
+    if (len(args.images) > 1 or not args.output or args.output.endswith(("/", os.sep))
+            or os.path.isdir(args.output)):
+        return None
+    from .codec import format_from_suffix
+
+    fmt = format_from_suffix(args.output)
+    return fmt.value if fmt is not None else None
 
 
 def _process(args, compressor, request, src: str, many: bool) -> dict:
@@ -251,12 +262,6 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
             print(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}
 
-    if request.format == "auto" and args.output and not many:
-        from .codec import format_from_suffix
-
-        by_suffix = format_from_suffix(args.output)
-        if by_suffix is not None:
-            request = request.replace(format=by_suffix.value)
     kwargs = request.compress_kwargs()
     kwargs.update(keep_mask=_load_mask(args.keep_mask, "keep_mask"),
                   remove_mask=_load_mask(args.remove_mask, "remove_mask"))

@@ -155,6 +155,24 @@ class CompressRequest:
                              "of them")
         if self.remove_mask is not None and self.method != Method.SEAM_CARVING.value:
             raise ValueError("remove_mask needs method='seam_carving'")
+        self._refuse_ignored()
+
+    def _refuse_ignored(self) -> None:
+        """Options that would be silently ignored by the rest of the request are errors: what
+        the user asked for must be what shapes the output."""
+        if self.format == ImageFormat.PNG.value and self.quality is not None:
+            raise ValueError(f"format='png' is lossless and takes no quality; got "
+                             f"quality={self.quality!r} (drop it, or pick a lossy format)")
+        if self.target_quality != codec.DEFAULT_TARGET_QUALITY and self.quality != "auto":
+            used = ("a byte budget (target_bytes) chooses the quality"
+                    if self.target_bytes is not None else
+                    f"quality={self.quality!r} fixes it" if self.quality is not None else
+                    "this output has no quality")
+            raise ValueError(f"target_quality={self.target_quality:g} is aimed at by "
+                             f"quality='auto' only, and {used}; drop one of them")
+        if self.photo_format != ImageFormat.JPEG.value and self.format != ImageFormat.AUTO.value:
+            raise ValueError(f"photo_format={self.photo_format!r} chooses the photos' format of "
+                             f"format='auto' only; format={self.format!r} is fixed (drop one)")
 
     # ----------------------------------------------------------------------- views
     @property

@@ -94,6 +94,19 @@ def test_output_suffix_picks_the_format(work, capsys):
     assert img.format == "PNG" and img.size == (90, 60)
 
 
+def test_flags_that_would_be_ignored_are_refused_before_anything_is_written(work, capsys):
+    for flags, message in ((["-o", "small.png", "--quality", "85"],
+                            "format='png' is lossless and takes no quality"),
+                           (["--quality", "85", "--target-quality", "80"],
+                            "target_quality=80 is aimed at by quality='auto' only"),
+                           (["-o", "small.webp", "--photo-format", "avif"],
+                            "photo_format='avif' chooses the photos' format of format='auto'")):
+        before = sorted(os.listdir(work))
+        code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient", *flags)
+        assert code == 2 and message in err, err
+        assert sorted(os.listdir(work)) == before
+
+
 def test_explicit_format_the_output_suffix_contradicts_is_refused(work, capsys):
     """``--format jpeg -o small.webp`` printed a JPEG's size and format but wrote a WebP
     re-encoded by save(); now it is refused before anything is read or written."""

@@ -109,10 +109,33 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(max_pixels=0), ValueError, "max_pixels must be a positive integer"),
     (dict(preserve_aspect="no"), TypeError, "preserve_aspect must be True or False"),
     (dict(remove_mask=np.ones((2, 2), bool)), ValueError, "remove_mask needs method='seam_carving'"),
+    # options the rest of the request would silently ignore
+    (dict(format="png", quality=85), ValueError,
+     "format='png' is lossless and takes no quality; got quality=85"),
+    (dict(format="png", quality="auto"), ValueError, "format='png' is lossless"),
+    (dict(quality=85, target_quality=80), ValueError,
+     r"target_quality=80 is aimed at by quality='auto' only, and quality=85 fixes it"),
+    (dict(target_bytes=1000, target_quality=80), ValueError,
+     r"target_quality=80 .* a byte budget \(target_bytes\) chooses the quality"),
+    (dict(format="png", target_quality=90), ValueError, "this output has no quality"),
+    (dict(format="webp", photo_format="avif"), ValueError,
+     "photo_format='avif' chooses the photos' format of format='auto' only; format='webp'"),
 ])
 def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, message):
     with pytest.raises(error, match=message):
         CompressRequest(scale=0.5, **kwargs)
+
+
+def test_options_that_apply_are_accepted_together():
+    # the default target is no request of the user's: a fixed quality or a budget keeps it
+    assert CompressRequest(scale=0.5, quality=85).target_quality == 70.0
+    assert CompressRequest(scale=0.5, quality=85).replace(quality="auto", target_quality=80) \
+        .target_quality == 80.0
+    assert CompressRequest(scale=0.5, target_bytes=4000).quality is None
+    assert CompressRequest(scale=0.5, format="png").replace(format="webp").quality == "auto"
+    assert CompressRequest(scale=0.5, photo_format="avif").photo_format == "avif"
+    with pytest.raises(ValueError, match="this output has no quality"):
+        CompressRequest(method="jpeg", format="jxl", target_quality=80)  # the archive mode
 
 
 def test_targets_rules():

@@ -80,6 +80,11 @@ def test_jpeg_method_needs_no_target():
      "'**.jpg' (for every .jpg below: 'gs://b/2026/**/*.jpg')"),
     (["--input", "ok/*.png", "--input", "p/a**b/*.jpg", "--output", "o"],
      "'**' must be a whole path component, not part of 'a**b'"),
+    # a flag the rest would silently ignore
+    (["--input", "x", "--output", "o", "--scale", "0.5", "--quality", "85",
+      "--target_quality", "80"], "target_quality=80 is aimed at by quality='auto' only"),
+    (["--input", "x", "--output", "o", "--scale", "0.5", "--format", "png", "--quality", "85"],
+     "format='png' is lossless and takes no quality"),
 ])
 def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
