@@ -25,6 +25,7 @@ images with the reason.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import sys
@@ -192,6 +193,14 @@ class _ReadImage(beam.DoFn):
         yield ImageBytes(item.uri, item.relpath, item.output_uri, data)
 
 
+def _named(item: ImageBytes) -> io.BytesIO:
+    """``item``'s bytes as a file named by its URI: the library's errors name the input (a
+    dead letter says ``gs://b/x.jpg: empty file``, not ``<bytes>: empty file``)."""
+    data = io.BytesIO(item.data)
+    data.name = item.uri
+    return data
+
+
 class _Engine:
     """A compressor with its energy function (and CNN) loaded; one per worker process."""
 
@@ -356,11 +365,11 @@ class _CompressImage(beam.DoFn):
             # the library stops itself at the budget (CompressionTimeoutError); a step that
             # cannot check the clock (a hung decoder) is abandoned after a grace period
             kwargs["max_seconds"] = self._max_seconds
-            result = _call_with_budget(lambda: compress(item.data, **kwargs),
+            result = _call_with_budget(lambda: compress(_named(item), **kwargs),
                                        self._max_seconds, self._worker_threads,
                                        grace=_grace(self._max_seconds))
         else:
-            result = compress(item.data, **kwargs)
+            result = compress(_named(item), **kwargs)
         output_uri = item.output_uri
         if not output_uri.endswith(result.extension):
             # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.

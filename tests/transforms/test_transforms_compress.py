@@ -228,6 +228,10 @@ def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
         ]), label="CheckStatuses")
         stages = res["failures"] | "Stages" >> beam.Map(lambda f: f.stage)
         assert_that(stages, equal_to(["compress"] * 4), label="CheckFailures")
+        # a dead letter's message names the input it is about, not "<bytes>"
+        named = res["rows"] | "Named" >> beam.Filter(lambda r: r["status"] == "error") \
+            | "Message" >> beam.Map(lambda r: r["error_message"].startswith(r["input_uri"] + ": "))
+        assert_that(named, equal_to([True] * 4), label="CheckMessagesNameTheInput")
         rows = res["rows"] | "Conform" >> beam.Map(
             lambda r: sorted(r) == sorted(MANIFEST_SCHEMA.names))
         assert_that(rows, equal_to([True] * 9), label="CheckColumns")
