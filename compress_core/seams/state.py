@@ -72,7 +72,7 @@ class CarveState:
             done += step
             if progress is not None:
                 progress.update(step)
-            deadline.check(f"removing {done} of {n} seams")
+            deadline.check(f"removing seams ({done} of the {n} of this step)")
         return removed
 
     def cheapest_cost(self) -> float:
