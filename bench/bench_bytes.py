@@ -539,8 +539,11 @@ def section_maps(photos):
         grow = ndimage.distance_transform_edt(~mask)
         for keep in kept:
             top = base >= np.quantile(base, 1.0 - keep)
+            lite2 = maps["Lite2 CAM + faces, built as the judge's"]
             for who, region, judged in (("judge", grow <= np.quantile(grow, keep), mask),
-                                        ("library", top, mask), ("own", top, top)):
+                                        ("library", top, mask),
+                                        ("lite2", lite2 >= np.quantile(lite2, 1.0 - keep), mask),
+                                        ("own", top, top)):
                 cells, subject = _block_map(region), scorer(judged)
                 levels = [(cells, 0), (None, 30)]
                 evaluate = _allocation_search(lambda q, lv=levels: _precoded(pixels, lv, q), subject)
@@ -565,16 +568,17 @@ def section_maps(photos):
           "kept cells keep the original pixels, the rest are pre-coded at q-30, as in the semantic "
           "section). Judge's region grown: the judge's subject grown outwards to that share (all "
           "of it, never less); library map: the default energy's most important share, judged on "
-          "the judge's subject; last, the same map judged on its own region (what the allocation "
-          "optimises, so not independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes "
-          "(sum, vs uniform) at equal subject score (whole-image score there; photos that reach "
-          "the subject score; share of the pixels in kept 16x16 cells).\n")
-    print("| kept share | judge's region grown | library map | library map, judged on its own "
-          "region (circular) |")
-    print("|---:|---:|---:|---:|")
+          "the judge's subject; Lite2: the best-agreeing offline map above, likewise; last, the "
+          "library map judged on its own region (what the allocation optimises, so not "
+          "independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes (sum, vs "
+          "uniform) at equal subject score (whole-image score there; photos that reach the "
+          "subject score; share of the pixels in kept 16x16 cells).\n")
+    print("| kept share | judge's region grown | library map | Lite2 map built as the judge's | "
+          "library map, judged on its own region (circular) |")
+    print("|---:|---:|---:|---:|---:|")
     for keep in kept:
         cells = []
-        for who in ("judge", "library", "own"):
+        for who in ("judge", "library", "lite2", "own"):
             rows_k = curve[(who, keep)]
             got = [r for r in rows_k if r["b"] == r["b"]]
             if not got:
