@@ -132,9 +132,12 @@ def test_pipeline_on_the_whole_corpus_with_real_photos(tmp_path, corpus, photo_f
         r = by_rel[f"bad/{kind.filename}"][0]
         exp = kind.expect
         if r["status"] == "error":
-            got = f"error row `{r['error_type']}`: {r['error_message']}"
+            # the message names the input (shown relative to the run's input folder)
+            got = (f"error row `{r['error_type']}`: "
+                   f"{r['error_message'].replace(str(inp) + os.sep, '')}")
             ok = (exp.status == "error" and r["error_type"] == exp.error.__name__
-                  and bool(r["error_message"]) and r["output_bytes"] is None
+                  and r["error_message"].startswith(r["input_uri"] + ": ")
+                  and r["output_bytes"] is None
                   and not os.path.exists(r["output_uri"] or "/nonexistent"))
         else:
             got = f"{r['status']} row {r['output_width']}x{r['output_height']} {r['output_format']}"

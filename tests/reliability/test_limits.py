@@ -34,7 +34,8 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
     original = SemanticCompressor.compress
 
     def compress(self, image, *args, **kwargs):
-        if isinstance(image, (bytes, bytearray)) and bytes(image) == runaway:
+        data = image.getvalue() if isinstance(image, io.BytesIO) else image  # the job's input
+        if isinstance(data, (bytes, bytearray)) and bytes(data) == runaway:
             release.wait(120)           # a runaway image: blocks until the test ends
         return original(self, image, *args, **kwargs)
 
