@@ -16,7 +16,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .crop import best_window
 from .energy.base import EnergyFunction, Importance
-from .errors import TargetUnreachableError
+from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import load_image
 from .options import EnergyMode, ImageFormat, Method, parse_option
@@ -274,7 +274,13 @@ class SemanticCompressor:
             elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
                   and loaded.format == "JPEG" and loaded.data):
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
-                data, used_quality = codec.jpeg_to_jxl(loaded.data), None
+                try:
+                    data, used_quality = codec.jpeg_to_jxl(loaded.data), None
+                except UnsupportedImageError as exc:  # CMYK, arithmetic-coded ...: say the way out
+                    raise UnsupportedImageError(
+                        f"{exc}. Archive mode (method='jpeg', format='jxl' without a quality) "
+                        "keeps the JPEG file itself; give quality (an integer or 'auto') to "
+                        "encode its pixels as a lossy JPEG XL instead") from exc
                 operations = {**operations, "jpeg_reconstruction": True}
             elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
                 # lossless by content: the smaller of PNG and lossless WebP

@@ -3,25 +3,88 @@
 JPEG XL can carry a JPEG's DCT coefficients and the data to rebuild the original file: the
 ``.jxl`` is typically ~20% smaller and decodes back to the *same bytes* as the input JPEG (or to
 pixels, for viewers that read JPEG XL). Through ``pillow-jxl-plugin`` (libjxl).
+
+libjxl transcodes Huffman-coded JPEGs (baseline, extended, progressive) of 1 or 3 components;
+arithmetic-coded, lossless, hierarchical and CMYK (4-component) JPEGs are refused up front with
+:class:`~compress_core.errors.UnsupportedImageError`. Every recompression is checked by
+rebuilding the JPEG from it (~40% of the encode's time): libjxl accepts some files it cannot
+give back (a JPEG whose ICC segments carry bytes past the profile's declared size: the ``.jxl``
+decodes to nothing), and an archive that does not restore its input must not be written.
 """
 from __future__ import annotations
 
-from ..errors import ImageDecodeError
+import io
+from typing import Optional, Tuple
+
+from ..errors import ImageDecodeError, UnsupportedImageError
 from ..options import ImageFormat
 from .formats import require_encoder
 
 __all__ = ["jpeg_to_jxl", "jxl_to_jpeg"]
 
+# Start-of-frame markers and what they mean; libjxl transcodes the Huffman-coded first three.
+_SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
+        0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "hierarchical progressive",
+        0xC7: "hierarchical lossless", 0xC9: "arithmetic-coded", 0xCA:
+        "arithmetic-coded progressive", 0xCB: "arithmetic-coded lossless",
+        0xCD: "arithmetic-coded hierarchical", 0xCE: "arithmetic-coded hierarchical progressive",
+        0xCF: "arithmetic-coded hierarchical lossless"}
+_TRANSCODABLE = (0xC0, 0xC1, 0xC2)
+
+
+def _frame(jpeg: bytes) -> Optional[Tuple[int, int]]:
+    """``(SOF marker, number of components)`` of a JPEG file, or None where the markers before
+    the first scan hold no frame header (a damaged file: libjxl and Pillow then say why)."""
+    pos = 2
+    while pos + 4 <= len(jpeg):
+        if jpeg[pos] != 0xFF:
+            return None
+        marker = jpeg[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length field
+            pos += 2
+            continue
+        if marker == 0xDA:  # a scan before any frame header
+            return None
+        if marker in _SOF:
+            return (marker, jpeg[pos + 9]) if pos + 9 < len(jpeg) else None
+        pos += 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
+    return None
+
+
+def _refuse_untranscodable(jpeg: bytes) -> None:
+    frame = _frame(jpeg)
+    if frame is None:
+        return
+    marker, components = frame
+    if marker not in _TRANSCODABLE:
+        raise UnsupportedImageError(
+            f"JPEG XL cannot hold this JPEG losslessly: it is {_SOF[marker]} (SOF marker "
+            f"FF {marker:02X}); libjxl transcodes Huffman-coded baseline, extended and "
+            "progressive JPEGs only")
+    if components not in (1, 3):
+        raise UnsupportedImageError(
+            f"JPEG XL cannot hold this JPEG losslessly: it has {components} colour components "
+            f"({'CMYK' if components == 4 else 'neither gray nor YCbCr/RGB'}); libjxl transcodes "
+            "gray and 3-component JPEGs only")
+
 
 def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
     """Recompress a JPEG file losslessly into JPEG XL (bit-exact reconstruction kept).
+
+    The result is checked: :func:`jxl_to_jpeg` of it gives back ``jpeg`` byte for byte.
 
     Raises
     ------
     EncoderUnavailableError
         ``pillow-jxl-plugin`` is missing.
     ImageDecodeError
-        ``jpeg`` is not a JPEG file libjxl can transcode.
+        ``jpeg`` is not a JPEG file (or a damaged one) libjxl can transcode.
+    UnsupportedImageError
+        A valid JPEG that JPEG XL cannot hold losslessly: arithmetic-coded, lossless or
+        hierarchical, CMYK, or a file libjxl would not give back byte for byte.
     """
     require_encoder(ImageFormat.JXL)
     from pillow_jxl import Encoder
@@ -29,11 +92,38 @@ def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
     if not isinstance(jpeg, (bytes, bytearray)) or jpeg[:2] != b"\xff\xd8":
         raise ImageDecodeError("jpeg_to_jxl needs the bytes of a JPEG file (they start with "
                                "FF D8)")
+    jpeg = bytes(jpeg)
+    _refuse_untranscodable(jpeg)
     try:
-        return Encoder(mode="RGB", lossless=True, effort=effort)(bytes(jpeg), 0, 0,
-                                                                  jpeg_encode=True)
+        jxl = Encoder(mode="RGB", lossless=True, effort=effort)(jpeg, 0, 0, jpeg_encode=True)
     except Exception as exc:  # libjxl rejects the stream: say so with the cause
+        if _decodes(jpeg):
+            raise UnsupportedImageError(f"JPEG XL cannot hold this JPEG losslessly: libjxl "
+                                        f"refuses it ({exc})") from exc
         raise ImageDecodeError(f"JPEG could not be recompressed to JPEG XL: {exc}") from exc
+    try:
+        restored = jxl_to_jpeg(jxl)
+    except ImageDecodeError as exc:
+        restored = exc
+    if restored != jpeg:
+        why = (f"it does not decode ({restored})" if isinstance(restored, Exception)
+               else f"it gives back {len(restored)} other bytes")
+        raise UnsupportedImageError(f"JPEG XL cannot hold this JPEG losslessly: libjxl wrote a "
+                                    f"recompression of its {len(jpeg)} bytes, but {why}")
+    return jxl
+
+
+def _decodes(jpeg: bytes) -> bool:
+    """Whether Pillow decodes ``jpeg`` completely (a valid file libjxl refuses, or a damaged
+    one)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(jpeg)) as img:
+            img.load()
+        return True
+    except Exception:
+        return False
 
 
 def jxl_to_jpeg(jxl: bytes) -> bytes:

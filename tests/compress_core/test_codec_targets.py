@@ -1,4 +1,5 @@
 """Perceptual quality targets, format choice by content, optional encoders, JPEG XL archive mode."""
+import base64
 import importlib.util
 import os
 
@@ -20,7 +21,8 @@ from compress_core.codec import (
     supported_formats,
 )
 from compress_core.codec import encoders, formats, search
-from compress_core.errors import EncoderUnavailableError, ImageDecodeError
+from compress_core.errors import (EncoderUnavailableError, ImageDecodeError,
+                                  UnsupportedImageError)
 from compress_core.options import ImageFormat
 from compress_core.perceptual import Reference
 
@@ -264,6 +266,55 @@ def test_jpeg_to_jxl_restores_published_jpeg_files_byte_for_byte(path):
     jxl = jpeg_to_jxl(jpeg)
     assert len(jxl) < 0.87 * len(jpeg)  # 0.78-0.85 measured on these files
     assert jxl_to_jpeg(jxl) == jpeg
+
+
+#: chelsea at 24x16, quality 60, made arithmetic-coded by libjpeg-turbo's ``jpegtran
+#: -arithmetic`` (Pillow decodes such files but cannot write them).
+ARITHMETIC_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZG"
+    "NywtQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09P"
+    "T09PT09PT09PT09PT09PT09PT09PT09PT0//yQARCAAQABgDASIAAhEBAxEB/8wACgAQEAUBEBEF/9oADAMBAAIR"
+    "AxEAPwD1pRXnI2ePQdJeuloIAFbeWysbY7MOA/nMQzB2tEic1oDIYA8YDvOdsx9xSQEBuJvmGF9Q9rCovnXn1P1D"
+    "2wQs4dWnpg2aWRI3AY1Px+hHSbYqMPLhc1g0qPqigon4eE+Jyszh5KRDsf/Z")
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("camera", dict(quality=90)), ("astronaut", dict(quality=90, subsampling=1)),
+    ("rocket", dict(quality=85, restart_marker_blocks=4)),
+    ("coffee", dict(quality=80, progressive=True, restart_marker_blocks=4))])
+def test_jpeg_to_jxl_restores_gray_422_and_restart_marker_jpegs(name, kwargs):
+    pixels = photo(name, 300)[..., 0] if name == "camera" else photo(name, 300)
+    jpeg = pil_encode(pixels, "JPEG", **kwargs)
+    jxl = jpeg_to_jxl(jpeg)
+    assert len(jxl) < 0.95 * len(jpeg) and jxl_to_jpeg(jxl) == jpeg
+
+
+@pytest.mark.parametrize("jpeg, reason", [
+    (lambda: pil_encode(Image.fromarray(photo("coffee", 120)).convert("CMYK"), "JPEG"),
+     r"it has 4 colour components \(CMYK\)"),
+    (lambda: ARITHMETIC_JPEG, r"it is arithmetic-coded \(SOF marker FF C9\)"),
+    (lambda: pil_encode(photo("astronaut", 120), "JPEG", progressive=True,
+                        restart_marker_rows=1), r"libjxl refuses it \(Input is invalid\)")])
+def test_archive_mode_refuses_valid_jpegs_jpeg_xl_cannot_hold(jpeg, reason):
+    """CMYK, arithmetic-coded and progressive 4:2:0 JPEGs with restart intervals of whole rows
+    decode (they are not damaged), but libjxl cannot transcode them: an UnsupportedImageError
+    saying so, where an ImageDecodeError ('Input is invalid') called them broken."""
+    data = jpeg()
+    assert decode(data).size[0] in (120, 24)
+    with pytest.raises(UnsupportedImageError, match="JPEG XL cannot hold this JPEG losslessly: "
+                                                    + reason):
+        jpeg_to_jxl(data)
+
+
+def test_archive_mode_never_returns_a_recompression_that_does_not_restore_the_jpeg():
+    """libjxl accepts a JPEG whose ICC segments carry bytes past the profile's size and writes
+    a .jxl that decodes to nothing (neither the JPEG nor pixels): refused, not returned."""
+    padded = srgb_icc() + bytes(70000)  # two APP2 chunks; Pillow decodes the JPEG fine
+    jpeg = pil_encode(photo("coffee", 300), "JPEG", quality=90, icc_profile=padded)
+    assert decode(jpeg).size == (300, 200)
+    with pytest.raises(UnsupportedImageError, match="libjxl wrote a recompression of its "
+                                                    f"{len(jpeg)} bytes, but it does not decode"):
+        jpeg_to_jxl(jpeg)
 
 
 def test_archive_mode_rejects_what_it_cannot_restore():

@@ -790,6 +790,21 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
     assert "jpeg_reconstruction" not in lossy.operations and lossy.quality == 80
 
 
+def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
+    """libjxl cannot transcode a CMYK JPEG: an UnsupportedImageError naming the way out (a
+    quality), and with one the pixels are encoded."""
+    from PIL import Image
+
+    from compress_core.errors import UnsupportedImageError
+
+    cmyk = encode(Image.fromarray(photo("coffee", 160)).convert("CMYK"), "JPEG", quality=90)
+    with pytest.raises(UnsupportedImageError, match=r"4 colour components \(CMYK\).*give "
+                                                    r"quality \(an integer or 'auto'\)"):
+        _run(compressor, cmyk, method="jpeg", format="jxl")
+    lossy = _run(compressor, cmyk, method="jpeg", format="jxl", quality="auto")
+    assert lossy.format == "JXL" and lossy.operations["quality_score"] >= 70
+
+
 def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea, tmp_path):
     """The second image is a 70000 px wide strip: JPEG cannot hold it; the others are done."""
     strip = np.zeros((2, 70000, 3), np.uint8)
