@@ -235,7 +235,8 @@ class Reference:
     ----------
     pixels : ndarray, uint8 (H, W, 3) or (H, W, 4)
         The reference (sRGB). With alpha, candidates are scored over a dark and a light
-        background and the lower score counts.
+        background and the lower score counts; so is a candidate with alpha against an opaque
+        reference (a candidate without alpha is opaque).
 
     Raises
     ------
@@ -269,10 +270,14 @@ class Reference:
             raise ValueError(f"candidate is {candidate.shape[1]}x{candidate.shape[0]}, the "
                              f"reference {self.shape[1]}x{self.shape[0]}; they must match")
         candidate = _enlarge_small(candidate)
+        pyramids = list(self._pyramids.items())
+        if None in self._pyramids and candidate.shape[2] == 4 and (candidate[..., 3] < 255).any():
+            # an opaque reference, a candidate with alpha: what shows through counts too
+            pyramids = [(bg, self._pyramids[None]) for bg in (0.1, 0.9)]
         planes = _PLANES.take(self._shapes)
         try:
             return min(self._score(pyramid, _linear(candidate, bg, planes[0]), planes)
-                       for bg, pyramid in self._pyramids.items())
+                       for bg, pyramid in pyramids)
         finally:
             _PLANES.give(self._shapes, planes)
 

@@ -86,6 +86,20 @@ def test_alpha_counts_against_a_dark_and_a_light_background():
     assert Reference(original).score(visible) < 70
 
 
+def test_a_candidate_with_alpha_is_scored_with_it_against_an_opaque_reference():
+    """An RGB reference, a candidate whose left third is transparent: it scored 100 (the
+    candidate's alpha was dropped); now as against the same reference with opaque alpha."""
+    rgb = photo("coffee", 120)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, :40] = 0
+    holed = np.dstack([rgb, alpha])
+    expected = Reference(np.dstack([rgb, np.full_like(alpha, 255)])).score(holed)
+    assert expected < 0
+    assert Reference(rgb).score(holed) == pytest.approx(expected, abs=1e-3)
+    opaque = np.dstack([rgb, np.full_like(alpha, 255)])
+    assert Reference(rgb).score(opaque) == pytest.approx(100.0, abs=1e-3)
+
+
 def test_tiny_images_are_scored_not_waved_through():
     """The reference scores anything under 8 px 100; here the loss still shows."""
     original = photo("astronaut", 6, 5)
