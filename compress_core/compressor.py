@@ -152,7 +152,9 @@ class SemanticCompressor:
         format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
             Output encoding; ``auto`` decides by content: photos get ``photo_format``, graphics
             and images with alpha the smaller of PNG and lossless WebP (JPEG for
-            ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`.
+            ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`. With
+            ``target_bytes``, a graphic stays lossless when that fits the budget, else it gets
+            the budget search of ``photo_format`` (of lossy WebP with alpha).
         photo_format : {"jpeg", "webp", "avif", "jxl"}
             Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
             Archive mode: ``method="jpeg", format="jxl"`` on a JPEG file without ``quality``
@@ -260,13 +262,20 @@ class SemanticCompressor:
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
+            lossless = None  # a graphic's lossless encoding, when it fits the byte budget
             if fmt_requested is ImageFormat.AUTO and method is not Method.JPEG:
                 fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
                                            pixels=out, photo_format=request.photo_format)
                 if fmt is ImageFormat.PNG and target_bytes is not None:
-                    fmt = codec.resolve_format("webp" if loaded.has_alpha
-                                               else request.photo_format)
-            if target_bytes is not None:
+                    # lossless as without a budget when that fits; else the lossy search
+                    lossless = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
+                    if len(lossless[0]) > target_bytes:
+                        lossless = None
+                        fmt = codec.resolve_format("webp" if loaded.has_alpha
+                                                   else request.photo_format)
+            if lossless is not None:
+                (data, fmt), used_quality = lossless, None
+            elif target_bytes is not None:
                 data, used_quality, out = encode_to_budget(
                     out, fmt, target_bytes, quality, self.quality_metric,
                     icc_profile=loaded.icc_profile, exif=loaded.exif,

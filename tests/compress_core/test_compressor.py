@@ -759,23 +759,46 @@ def test_quality_auto_writes_the_format_s_best_where_the_target_is_out_of_reach(
     assert default.size == (5000, 2) and default.operations["quality_score"] < 70
 
 
-def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compressor, chelsea):
+def _chart() -> bytes:
+    """A bar chart as a PNG file (a graphic: flat colours, sharp edges, text)."""
     from PIL import ImageDraw
 
-    assert _run(compressor, encode(chelsea, "PNG"), scale=0.5).format == "JPEG"
-    assert _run(compressor, chelsea, scale=0.5, photo_format="avif").format == "AVIF"
     chart = Image.new("RGB", (180, 120), "white")
     draw = ImageDraw.Draw(chart)
     for i, colour in enumerate(["#1f77b4", "#ff7f0e", "#2ca02c"]):
         draw.rectangle((20 + 50 * i, 110 - 30 * (i + 1), 55 + 50 * i, 110), fill=colour)
     draw.text((10, 5), "chart", fill="black")
-    result = _run(compressor, encode(np.asarray(chart), "PNG"), scale=0.5,
-                  photo_format="avif")
+    return encode(np.asarray(chart), "PNG")
+
+
+def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compressor, chelsea):
+    assert _run(compressor, encode(chelsea, "PNG"), scale=0.5).format == "JPEG"
+    assert _run(compressor, chelsea, scale=0.5, photo_format="avif").format == "AVIF"
+    result = _run(compressor, _chart(), scale=0.5, photo_format="avif")
     assert result.format in ("PNG", "WEBP") and result.quality is None
     np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), result.pixels)
     with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
                                          "'jxl'; got 'png'"):
         _run(compressor, chelsea, scale=0.5, photo_format="png")
+
+
+def test_format_auto_keeps_a_graphic_lossless_when_that_fits_the_byte_budget(compressor):
+    """A graphic under a byte budget went to the lossy search of photo_format even when its
+    lossless encoding fits: a budget of 10**6 gave a JPEG 2.7x the lossless size, and a budget
+    between the two sizes was a TargetUnreachableError. Now lossless when that fits."""
+    lossless = _run(compressor, _chart(), scale=0.5)
+    assert lossless.format in ("PNG", "WEBP")
+    for budget in (10**6, lossless.compressed_bytes):
+        result = _run(compressor, _chart(), scale=0.5, target_bytes=budget)
+        assert (result.format, result.data, result.quality) == (lossless.format, lossless.data,
+                                                                 None)
+    smaller = lossless.compressed_bytes * 3 // 4  # lossless misses: the budget search of JPEG
+    result = _run(compressor, _chart(), scale=0.5, target_bytes=smaller)
+    assert result.format == "JPEG" and result.compressed_bytes <= smaller
+    flat = np.full((64, 64, 3), 128, np.uint8)  # lossless ~60 bytes, the smallest JPEG ~330
+    result = _run(compressor, flat, scale=1.0, target_bytes=200)
+    assert result.format in ("PNG", "WEBP") and result.compressed_bytes <= 200
+    np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), flat)
 
 
 def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
