@@ -173,6 +173,10 @@ class CompressRequest:
         if self.photo_format != ImageFormat.JPEG.value and self.format != ImageFormat.AUTO.value:
             raise ValueError(f"photo_format={self.photo_format!r} chooses the photos' format of "
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
+        if self.photo_format != ImageFormat.JPEG.value and self.method == Method.JPEG.value:
+            raise ValueError(f"photo_format={self.photo_format!r} is not used by method='jpeg', "
+                             "whose format='auto' is JPEG; give "
+                             f"format={self.photo_format!r} instead")
 
     # ----------------------------------------------------------------------- views
     @property

@@ -138,6 +138,14 @@ def test_options_that_apply_are_accepted_together():
         CompressRequest(method="jpeg", format="jxl", target_quality=80)  # the archive mode
 
 
+def test_photo_format_with_method_jpeg_is_refused_not_ignored():
+    """method='jpeg' with format='auto' writes JPEG: photo_format='webp' gave a JPEG."""
+    with pytest.raises(ValueError, match="photo_format='webp' is not used by method='jpeg', "
+                                         "whose format='auto' is JPEG; give format='webp'"):
+        CompressRequest(method="jpeg", photo_format="webp")
+    assert CompressRequest(method="jpeg", format="webp").format == "webp"
+
+
 def test_targets_rules():
     with pytest.raises(ValueError, match="give at least one target"):
         CompressRequest()
