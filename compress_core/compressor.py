@@ -169,7 +169,8 @@ class SemanticCompressor:
             below the target, that one is written with its score). None (the default) is
             ``"auto"``, except with
             ``target_bytes``, ``format="png"`` and the archive mode (there the quality is
-            chosen otherwise; :class:`compress_core.request.CompressRequest`).
+            chosen otherwise; :class:`compress_core.request.CompressRequest`); an input that is
+            no JPEG file has no archive mode and gets ``"auto"``.
         max_pixels : int, optional
             Overrides the compressor's input pixel limit.
         keep_mask : array-like of bool (H, W), optional
@@ -295,7 +296,9 @@ class SemanticCompressor:
                 # lossless by content: the smaller of PNG and lossless WebP
                 data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
                 used_quality = None
-            elif quality == "auto":
+            elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
+                # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
+                # the default, as anywhere the quality is free)
                 try:
                     data, used_quality, reached = codec.encode_to_score(
                         out, fmt, request.target_quality, icc_profile=loaded.icc_profile,

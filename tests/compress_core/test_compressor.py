@@ -828,6 +828,18 @@ def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
     assert lossy.format == "JXL" and lossy.operations["quality_score"] >= 70
 
 
+def test_archive_mode_request_on_a_non_jpeg_input_gets_the_default_quality(compressor, chelsea):
+    """method='jpeg', format='jxl' without a quality is the archive mode of JPEG files; a PNG
+    input (or an array) has no JPEG to keep: it got a fixed quality 80 with no score, where
+    the quality left free is 'auto' everywhere else. Now the same encoding as quality='auto'."""
+    for image in (encode(chelsea, "PNG"), chelsea):
+        free = _run(compressor, image, method="jpeg", format="jxl")
+        auto = _run(compressor, image, method="jpeg", format="jxl", quality="auto")
+        assert "jpeg_reconstruction" not in free.operations
+        assert (free.data, free.quality) == (auto.data, auto.quality)
+        assert free.operations["quality_score"] == auto.operations["quality_score"] >= 70
+
+
 def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea, tmp_path):
     """The second image is a 70000 px wide strip: JPEG cannot hold it; the others are done."""
     strip = np.zeros((2, 70000, 3), np.uint8)
