@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..options import ImageFormat
-from .encoders import encode
+from .encoders import check_pixels, encode
 from .formats import supported_formats
 
 __all__ = ["PHOTO_RUN_SHARE", "run_share", "is_photo", "encode_lossless"]
@@ -38,7 +38,7 @@ def run_share(pixels: np.ndarray) -> float:
 
 def is_photo(pixels: np.ndarray) -> bool:
     """Whether ``pixels`` (uint8 RGB(A)) should be encoded lossily (see the module notes)."""
-    if run_share(pixels) < PHOTO_RUN_SHARE:
+    if run_share(check_pixels(pixels)) < PHOTO_RUN_SHARE:
         return True
     h, w = pixels.shape[:2]
     top, left = max(0, (h - SAMPLE_SIDE) // 2), max(0, (w - SAMPLE_SIDE) // 2)

@@ -29,7 +29,7 @@ from .. import deadline
 from ..errors import EncodingError, TargetUnreachableError
 from ..options import ImageFormat
 from ..perceptual import Reference
-from .encoders import decode_pixels, encode, flatten_for, optimize_scans
+from .encoders import check_pixels, decode_pixels, encode, flatten_for, optimize_scans
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 
 __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TARGET_QUALITY",
@@ -126,7 +126,7 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     Raises
     ------
     ValueError, TypeError
-        Bad format or target.
+        Bad format or target, or ``pixels`` that are not uint8 RGB(A).
     EncoderUnavailableError
         The format's optional package is missing.
     TargetUnreachableError
@@ -136,6 +136,7 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         ``compress()`` writes then, with its score).
     """
     target = check_target_quality(target_score)
+    check_pixels(pixels)
     fmt = require_encoder(fmt)
     if fmt is ImageFormat.AUTO:
         raise ValueError("encode_to_score() needs a concrete format; resolve 'auto' first")
@@ -257,10 +258,13 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
 
     Raises
     ------
+    ValueError, TypeError
+        Bad format or quality, or ``pixels`` that are not uint8 RGB(A).
     TargetUnreachableError
         Even the lowest quality is larger than ``target_bytes``; ``exc.smallest_bytes`` holds
         the size at the lowest quality.
     """
+    check_pixels(pixels)
     fmt = require_encoder(fmt)
     meta = dict(icc_profile=icc_profile, exif=exif)
     if fmt not in QUALITY_RANGE:

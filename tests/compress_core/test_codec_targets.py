@@ -351,6 +351,24 @@ def test_an_encoder_failure_is_a_typed_error_naming_format_size_and_cause(fmt, w
         encode_to_score(wide, fmt, 70)
 
 
+@pytest.mark.parametrize("bad, error, got", [
+    (lambda p: p[..., 0], ValueError, r"got uint8 \(43, 64\)"),
+    (lambda p: p[..., :1], ValueError, r"got uint8 \(43, 64, 1\)"),
+    (lambda p: p.astype(np.uint16) * 257, ValueError, r"got uint16 \(43, 64, 3\)"),
+    (lambda p: p[:0], ValueError, r"got uint8 \(0, 64, 3\)"),
+    (lambda p: p.tolist(), TypeError, "got list")])
+def test_pixels_that_are_not_uint8_rgb_are_refused_naming_pixels(bad, error, got):
+    """A gray photo as a 2-D array was an IndexError in encode_to_score and an EncodingError
+    ('the encoder failed') in encode and fit_budget; 16-bit and list inputs the same."""
+    pixels = bad(photo("coffee", 64))
+    for call in (lambda: encode(pixels, "webp", 80), lambda: encode_to_score(pixels, "jpeg", 70),
+                 lambda: codec.fit_budget(pixels, "avif", 2000), lambda: is_photo(pixels),
+                 lambda: encode_to_score(pixels, "png", 70)):
+        with pytest.raises(error, match=r"pixels must be a (non-empty )?uint8 (NumPy )?array of "
+                                        r"shape \(H, W, 3\) or \(H, W, 4\); " + got):
+            call()
+
+
 def test_jxl_converts_an_icc_profile_to_srgb_and_keeps_exif():
     """pillow-jxl-plugin cannot store an ICC profile: the pixels are converted to sRGB."""
     pixels = photo("coffee", 120)
