@@ -30,8 +30,8 @@ from ..images import to_pil
 from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
 
-__all__ = ["encode", "decode_pixels", "flatten_for", "jpeg_encoder", "optimize_scans",
-           "check_pixels", "WEBP_METHOD", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+__all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
+           "optimize_scans", "check_pixels", "WEBP_METHOD", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
 AVIF_SPEED = 6
@@ -154,6 +154,27 @@ def optimize_scans(data: bytes) -> bytes:
 
     smaller = mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL)
     return smaller if len(smaller) < len(data) else data
+
+
+def jxl_srgb(pixels: np.ndarray, icc_profile: Optional[bytes]) -> np.ndarray:
+    """The pixels a JPEG XL encoding of ``pixels`` with ``icc_profile`` stores: converted to
+    sRGB, since the plug-in cannot store a profile (``pixels`` itself without a profile).
+    Encoding the result *without* the profile gives the same bytes, so a search converts once
+    and scores against what the decoder shows.
+
+    Raises
+    ------
+    EncodingError
+        Little CMS cannot use the profile.
+    """
+    if not icc_profile:
+        return pixels
+    try:
+        return np.asarray(_to_srgb(to_pil(pixels), icc_profile))
+    except Exception as exc:
+        h, w = pixels.shape[:2]
+        raise EncodingError(f"JXL encoding of {w}x{h} pixels failed: the ICC profile cannot be "
+                            f"converted to sRGB: {type(exc).__name__}: {exc}") from exc
 
 
 def _to_srgb(img: Image.Image, icc_profile: bytes) -> Image.Image:

@@ -29,7 +29,7 @@ from .. import deadline
 from ..errors import EncodingError, TargetUnreachableError
 from ..options import ImageFormat
 from ..perceptual import Reference
-from .encoders import check_pixels, decode_pixels, encode, flatten_for, optimize_scans
+from .encoders import check_pixels, decode_pixels, encode, flatten_for, jxl_srgb, optimize_scans
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 
 __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TARGET_QUALITY",
@@ -144,6 +144,9 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     if fmt not in QUALITY_RANGE:
         return encode(pixels, fmt, **meta), None, 100.0
     pixels = flatten_for(pixels, fmt)  # once, not at every encode (JPEG of RGBA)
+    if fmt is ImageFormat.JXL and icc_profile:
+        # JPEG XL stores sRGB (the encoder converts): score against that, convert once
+        pixels, meta["icc_profile"] = jxl_srgb(pixels, icc_profile), None
     reference = Reference(pixels)
     try:
         return _search(pixels, fmt, target, reference, meta, full_chroma=False)

@@ -106,6 +106,38 @@ def srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+def gamma_icc(gamma: float) -> bytes:
+    """A real ICC v2 RGB profile that is not sRGB: sRGB's primaries (D50-adapted) with a pure
+    power-law tone curve of ``gamma`` (sRGB's curve is piecewise, ~2.2). Built here: Little CMS
+    creates only sRGB, and no profile files ship with the test data."""
+    import struct
+
+    def fixed(x):
+        return struct.pack(">i", int(round(x * 65536)))
+
+    def xyz(x, y, z):
+        return b"XYZ " + bytes(4) + fixed(x) + fixed(y) + fixed(z)
+
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, int(round(gamma * 256))) + bytes(2)
+    name = f"gamma {gamma:g}".encode() + b"\0"
+    tags = [(b"desc", b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(78)),
+            (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.4361, 0.2225, 0.0139)),
+            (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
+            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
+            (b"cprt", b"text" + bytes(4) + b"none\0")]
+    table, data = b"", b""
+    start = 128 + 4 + 12 * len(tags)
+    for sig, body in tags:
+        data += bytes(-(start + len(data)) % 4)
+        table += sig + struct.pack(">II", start + len(data), len(body))
+        data += body
+    body = struct.pack(">I", len(tags)) + table + data
+    header = (struct.pack(">I", 128 + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
+              + b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + fixed(0.9642) + fixed(1.0)
+              + fixed(0.8249) + bytes(48))
+    return header + body
+
+
 #: How a viewer turns the stored pixels into the upright picture, per EXIF orientation tag
 #: (the EXIF 2.3 table), written with NumPy so that it does not reuse Pillow's code.
 EXIF_UPRIGHT = {
