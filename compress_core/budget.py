@@ -96,8 +96,11 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         if tried_after_fit > 2:
             break
     if best is None:
+        carried = len(icc_profile or b"") + len(exif or b"")
         raise TargetUnreachableError(
             f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
             f"encoding found is {smallest} bytes"
-            + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)"))
+            + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)")
+            + (f"; every candidate carries the input's ICC profile and EXIF block ({carried} "
+               f"bytes)" if carried else ""))
     return best[1], best[2], best[3]

@@ -10,7 +10,7 @@ from compress_core.errors import TargetUnreachableError
 from compress_core.options import ImageFormat
 from compress_core.quality import QualityMetric
 
-from _core_data import photo
+from _core_data import photo, srgb_icc
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,14 @@ def test_metadata_goes_into_the_encoding(coffee):
                                   exif=exif.tobytes())
     assert Image.open(io.BytesIO(data)).getexif().get(0x010F) == "budget-test"
     assert np.asarray(Image.open(io.BytesIO(data))).shape == (160, 240, 3)
+
+
+def test_an_unreachable_budget_says_how_much_the_carried_metadata_weighs(coffee):
+    """A 40 KB ICC profile goes into every candidate: a 30000-byte budget cannot be met at any
+    size, and the message said only 'the smallest JPEG encoding found is 40.9 KB'."""
+    icc = srgb_icc() + bytes(range(256)) * 156  # 40 KB: one APP2 segment
+    with pytest.raises(TargetUnreachableError, match=r"target_bytes=30000 cannot be met: the "
+                       r"smallest JPEG encoding found is \d+ bytes; every candidate carries "
+                       rf"the input's ICC profile and EXIF block \({len(icc)} bytes\)"):
+        encode_to_budget(coffee, ImageFormat.JPEG, 30000, None, QualityMetric.SSIM,
+                         icc_profile=icc)
