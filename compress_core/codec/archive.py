@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 from typing import Optional, Tuple
 
+import numpy as np
+
 from ..errors import ImageDecodeError, UnsupportedImageError
 from ..options import ImageFormat
 from .formats import require_encoder
@@ -78,6 +80,8 @@ def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
 
     Raises
     ------
+    ValueError, TypeError
+        ``effort`` is not an integer in 1..10.
     EncoderUnavailableError
         ``pillow-jxl-plugin`` is missing.
     ImageDecodeError
@@ -89,13 +93,18 @@ def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
     require_encoder(ImageFormat.JXL)
     from pillow_jxl import Encoder
 
+    if isinstance(effort, bool) or not isinstance(effort, (int, np.integer)):
+        raise TypeError(f"effort must be an integer in 1..10 (libjxl's effort); got {effort!r}")
+    if not 1 <= effort <= 10:
+        raise ValueError(f"effort must be an integer in 1..10 (libjxl's effort); got {effort!r}")
     if not isinstance(jpeg, (bytes, bytearray)) or jpeg[:2] != b"\xff\xd8":
         raise ImageDecodeError("jpeg_to_jxl needs the bytes of a JPEG file (they start with "
                                "FF D8)")
     jpeg = bytes(jpeg)
     _refuse_untranscodable(jpeg)
     try:
-        jxl = Encoder(mode="RGB", lossless=True, effort=effort)(jpeg, 0, 0, jpeg_encode=True)
+        jxl = Encoder(mode="RGB", lossless=True, effort=int(effort))(jpeg, 0, 0,
+                                                                     jpeg_encode=True)
     except Exception as exc:  # libjxl rejects the stream: say so with the cause
         if _decodes(jpeg):
             raise UnsupportedImageError(f"JPEG XL cannot hold this JPEG losslessly: libjxl "

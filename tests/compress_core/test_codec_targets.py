@@ -317,6 +317,17 @@ def test_archive_mode_never_returns_a_recompression_that_does_not_restore_the_jp
         jpeg_to_jxl(jpeg)
 
 
+@pytest.mark.parametrize("effort, error", [(0, ValueError), (11, ValueError), (-1, ValueError),
+                                           ("7", TypeError), (7.5, TypeError), (None, TypeError),
+                                           (True, TypeError)])
+def test_jpeg_to_jxl_refuses_a_bad_effort_naming_it(effort, error):
+    """A bad effort was blamed on the JPEG ('JPEG could not be recompressed: Invalid effort')."""
+    jpeg = pil_encode(photo("coffee", 80), "JPEG")
+    with pytest.raises(error, match=r"effort must be an integer in 1\.\.10 \(libjxl's effort\)"):
+        jpeg_to_jxl(jpeg, effort=effort)
+    assert jxl_to_jpeg(jpeg_to_jxl(jpeg, effort=np.int64(1))) == jpeg
+
+
 def test_archive_mode_rejects_what_it_cannot_restore():
     with pytest.raises(ImageDecodeError, match="needs the bytes of a JPEG file"):
         jpeg_to_jxl(pil_encode(photo("coffee", 40), "PNG"))
