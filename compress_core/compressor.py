@@ -151,10 +151,10 @@ class SemanticCompressor:
             Exact output size (one alone: see ``preserve_aspect``).
         format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
             Output encoding; ``auto`` decides by content: photos get ``photo_format``, graphics
-            and images with alpha the smaller of PNG and lossless WebP (JPEG for
+            and images with transparency the smaller of PNG and lossless WebP (JPEG for
             ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`. With
             ``target_bytes``, a graphic stays lossless when that fits the budget, else it gets
-            the budget search of ``photo_format`` (of lossy WebP with alpha).
+            the budget search of ``photo_format`` (of lossy WebP with transparency).
         photo_format : {"jpeg", "webp", "avif", "jxl"}
             Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
             Archive mode: ``method="jpeg", format="jxl"`` on a JPEG file without ``quality``
@@ -272,7 +272,8 @@ class SemanticCompressor:
                     lossless = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
-                        fmt = codec.resolve_format("webp" if loaded.has_alpha
+                        transparent = out.shape[2] == 4 and bool((out[..., 3] < 255).any())
+                        fmt = codec.resolve_format("webp" if transparent
                                                    else request.photo_format)
             if lossless is not None:
                 (data, fmt), used_quality = lossless, None

@@ -356,7 +356,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("remove_mask", "mask", "image file: non-black pixels are removed first "
            "(method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
     Option("format", "choice", "output encoding; auto decides by content: photos get "
-           "{photo_format}, graphics and images with alpha the smaller of PNG and lossless WebP",
+           "{photo_format}, graphics and images with transparency the smaller of PNG and "
+           "lossless WebP",
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
            "readable everywhere)", _OUT, choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS),

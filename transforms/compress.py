@@ -75,7 +75,7 @@ def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg") -> 
 
     The requested format's suffix; for ``auto`` (decided by content, known only after
     decoding): ``photo_format``'s for photos, then ``.png`` and ``.webp`` for graphics and
-    images with alpha (lossless, the smaller of the two). The real suffix comes from the
+    images with transparency (lossless, the smaller of the two). The real suffix comes from the
     encoded result.
     """
     from compress_core import codec

@@ -57,11 +57,13 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
                    pixels: Optional[np.ndarray] = None, photo_format="jpeg") -> ImageFormat:
     """The concrete output format.
 
-    ``"auto"`` decides by content, not by the input's name: pixels with alpha, and graphics
-    (:func:`~compress_core.codec.content.is_photo` false), get ``PNG`` -- meaning lossless:
-    :func:`encode_lossless` then keeps the smaller of PNG and lossless WebP; photos get
-    ``photo_format`` (JPEG by default, for compatibility). Without ``pixels`` every image
-    without alpha counts as a photo. ``input_format`` is accepted for compatibility and unused.
+    ``"auto"`` decides by content, not by the input's name: pixels with transparency (an
+    alpha channel not all 255: an opaque one hides nothing, and a photo stays a photo), and
+    graphics (:func:`~compress_core.codec.content.is_photo` false), get ``PNG`` -- meaning
+    lossless: :func:`encode_lossless` then keeps the smaller of PNG and lossless WebP; photos
+    get ``photo_format`` (JPEG by default, for compatibility). Without ``pixels``, ``has_alpha``
+    decides, and every image without alpha counts as a photo. ``input_format`` is accepted for
+    compatibility and unused.
 
     Raises
     ------
@@ -78,7 +80,12 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
     if photo not in LOSSY_FORMATS:
         raise ValueError(f"photo_format must be one of "
                          f"{', '.join(repr(f.value) for f in LOSSY_FORMATS)}; got {photo_format!r}")
-    if has_alpha or (pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 4):
+    if pixels is None:
+        transparent = has_alpha
+    else:
+        transparent = pixels.ndim == 3 and pixels.shape[2] == 4 and bool(
+            (pixels[..., 3] < 255).any())
+    if transparent:
         return ImageFormat.PNG
     if pixels is not None and not is_photo(pixels):
         return ImageFormat.PNG

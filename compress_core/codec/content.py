@@ -7,8 +7,8 @@ Below :data:`PHOTO_RUN_SHARE` an image is a photo; above it the bytes decide: a 
 (PNG where WebP is missing) no larger than the JPEG at the default quality means a graphic
 (a photo with a black sky still compresses far better lossily).
 
-Graphics and images with alpha are written losslessly, as PNG or lossless WebP, whichever is
-smaller (:func:`encode_lossless`).
+Graphics and images with transparency (an alpha channel not 255 everywhere) are written
+losslessly, as PNG or lossless WebP, whichever is smaller (:func:`encode_lossless`).
 """
 from __future__ import annotations
 

@@ -169,6 +169,19 @@ def test_photo_format_option_and_alpha():
         resolve_format("auto", pixels=pixels, photo_format="png")
 
 
+def test_only_transparency_makes_a_photo_lossless():
+    """A photo with an alpha channel that is 255 everywhere (an RGBA PNG from an editor) hides
+    nothing: it is a photo (it was PNG or lossless WebP, 1.8-2x the JPEG); one transparent pixel
+    makes it lossless."""
+    rgb = photo("coffee", 120)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    for fmt in ("jpeg", "webp"):
+        assert resolve_format("auto", has_alpha=True, pixels=rgba,
+                              photo_format=fmt) is ImageFormat(fmt)
+    rgba[0, 0, 3] = 254
+    assert resolve_format("auto", has_alpha=True, pixels=rgba) is ImageFormat.PNG
+
+
 def test_lossless_choice_is_the_smaller_and_exact():
     chart = _chart()
     data, fmt = encode_lossless(chart)

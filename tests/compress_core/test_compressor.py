@@ -782,6 +782,18 @@ def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compres
         _run(compressor, chelsea, scale=0.5, photo_format="png")
 
 
+def test_format_auto_treats_an_opaque_rgba_photo_as_a_photo(compressor, chelsea):
+    """An RGBA PNG of a photo whose alpha is 255 everywhere was written losslessly (alpha
+    seen as transparency): 1.8x the bytes of the JPEG its RGB twin gets. Now the same JPEG."""
+    rgba = np.dstack([chelsea, np.full(chelsea.shape[:2], 255, np.uint8)])
+    opaque = _run(compressor, encode(rgba, "PNG"), scale=0.5)
+    twin = _run(compressor, encode(chelsea, "PNG"), scale=0.5)
+    assert (opaque.format, opaque.quality, opaque.data) == ("JPEG", twin.quality, twin.data)
+    rgba[:10, :10, 3] = 0  # a transparent corner: lossless, alpha kept
+    holed = _run(compressor, encode(rgba, "PNG"), scale=0.5)
+    assert holed.format in ("PNG", "WEBP") and decode(holed.data).mode == "RGBA"
+
+
 def test_format_auto_keeps_a_graphic_lossless_when_that_fits_the_byte_budget(compressor):
     """A graphic under a byte budget went to the lossy search of photo_format even when its
     lossless encoding fits: a budget of 10**6 gave a JPEG 2.7x the lossless size, and a budget

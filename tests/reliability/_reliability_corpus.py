@@ -78,6 +78,14 @@ class Kind:
     kwargs: Dict[str, Any] = field(default_factory=dict)   # extra library arguments
 
 
+def _with_alpha_ramp(img: Image.Image) -> Image.Image:
+    """``img`` (LA or RGBA) with its alpha falling from 255 to 0 left to right."""
+    bands = list(img.split())
+    ramp = np.linspace(255, 0, img.width).round().astype(np.uint8)
+    bands[-1] = Image.fromarray(np.repeat(ramp[None], img.height, 0))
+    return Image.merge(img.mode, bands)
+
+
 def _enc(img: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
@@ -154,7 +162,11 @@ def file_kinds(photo: Image.Image) -> List[Kind]:
         Kind("palette PNG with transparency", "palette_t.png",
              _enc(photo.convert("P", palette=Image.ADAPTIVE, colors=16), "PNG", transparency=0),
              Expect.ok(half, "RGBA", LOSSLESS)),
-        Kind("LA PNG", "la.png", _enc(photo.convert("LA"), "PNG"),
+        # an alpha channel that is 255 everywhere hides nothing: the photo stays a photo
+        Kind("LA PNG, opaque", "la.png", _enc(photo.convert("LA"), "PNG"),
+             Expect.ok(half, "RGBA", "JPEG")),
+        Kind("LA PNG with transparency", "la_t.png", _enc(_with_alpha_ramp(photo.convert("LA")),
+                                                           "PNG"),
              Expect.ok(half, "RGBA", LOSSLESS)),
         Kind("L (gray) JPEG", "gray.jpg", _enc(photo.convert("L"), "JPEG"),
              Expect.ok(half, None, "JPEG")),
@@ -253,8 +265,11 @@ def array_kinds(photo: Image.Image) -> List[CallKind]:
         CallKind("uint16 RGB array", arr.astype(np.uint16) * 257, s, Expect.ok((48, 32), "RGB", "JPEG")),
         # a bilevel picture is a graphic: format "auto" picks PNG or lossless WebP by size
         CallKind("bool (bilevel) array", arr[..., 0] > 127, s, Expect.ok((48, 32), "RGB")),
-        CallKind("RGBA float array", np.dstack([flt, np.ones((64, 96, 1), np.float32)]), s,
-                 Expect.ok((48, 32), "RGBA", LOSSLESS)),
+        CallKind("RGBA float array, opaque", np.dstack([flt, np.ones((64, 96, 1), np.float32)]),
+                 s, Expect.ok((48, 32), "RGBA", "JPEG")),
+        CallKind("RGBA float array with transparency",
+                 np.dstack([flt, np.linspace(0, 1, 96, dtype=np.float32)[None, :, None]
+                            .repeat(64, 0)]), s, Expect.ok((48, 32), "RGBA", LOSSLESS)),
         CallKind("int64 array out of 0..255", arr.astype(np.int64) * 1000, s,
                  Expect.err(UnsupportedImageError, "0..255")),
         CallKind("PIL image object", photo, s, Expect.ok((48, 32), "RGB", "JPEG")),
