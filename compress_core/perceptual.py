@@ -22,7 +22,7 @@ final polynomial. Two additions for inputs the reference cannot score: images wi
 blended over a dark (0.1) and a light (0.9) background and the lower score is kept (as the C++
 tool does), and images under 32 pixels on a side are enlarged by pixel repetition to 32 (the
 reference skips the scales under 8 pixels, and scores an image under 8 pixels 100 whatever the
-distortion).
+distortion; thin strips repeat their short side only, so that memory stays bounded).
 """
 from __future__ import annotations
 
@@ -166,14 +166,26 @@ class _Scale:
         self.edge = kernels.edge_weights(xyb.shape[2], _GAUSS)
 
 
+#: Longest side an enlarged small image may reach by repeating both axes.
+_ENLARGED_MAX_SIDE = 4096
+
+
 def _enlarge_small(pixels: np.ndarray) -> np.ndarray:
     """Images under 32 pixels on a side, each pixel repeated k x k times (k the smallest
-    integer that reaches 32): the score then has at least 3 scales to look at."""
-    side = min(pixels.shape[:2])
+    integer that reaches 32): the score then has at least 3 scales to look at. A thin strip
+    whose long side would pass :data:`_ENLARGED_MAX_SIDE` has only its short side repeated (a
+    1 x 20000 strip became 32 x 640000 pixels: 1.6 GB and 9 s to score)."""
+    h, w = pixels.shape[:2]
+    side = min(h, w)
     if side >= _SMALL_SIDE:
         return pixels
     k = -(-_SMALL_SIDE // side)
-    return np.repeat(np.repeat(pixels, k, axis=0), k, axis=1)
+    if k * max(h, w) > _ENLARGED_MAX_SIDE:
+        ky, kx = (-(-_SMALL_SIDE // h) if h < _SMALL_SIDE else 1,
+                  -(-_SMALL_SIDE // w) if w < _SMALL_SIDE else 1)
+    else:
+        ky = kx = k
+    return np.repeat(np.repeat(pixels, ky, axis=0), kx, axis=1)
 
 
 def _check(pixels, name: str) -> np.ndarray:

@@ -108,6 +108,21 @@ def test_tiny_images_are_scored_not_waved_through():
     assert Reference(original).score(flat) < 50
 
 
+def test_thin_strips_are_scored_in_bounded_memory():
+    """A 1 x 20000 strip was enlarged 32 x 32 times (32 x 640000 pixels, 1.6 GB to score); its
+    short side alone is repeated now, while small images keep their square repetition."""
+    from compress_core.perceptual import _enlarge_small
+
+    assert _enlarge_small(np.zeros((6, 5, 3), np.uint8)).shape == (42, 35, 3)
+    assert _enlarge_small(np.zeros((1, 20000, 3), np.uint8)).shape == (32, 20000, 3)
+    assert _enlarge_small(np.zeros((3000, 2, 4), np.uint8)).shape == (3000, 32, 4)
+    row = photo("astronaut", 512, 512)[200:201]          # one row of a real photo
+    strip = np.ascontiguousarray(np.tile(row, (1, 40, 1)))  # 1 x 20480
+    ref = Reference(strip)
+    assert ref.score(strip) == pytest.approx(100.0, abs=1e-3)
+    assert ref.score(np.full_like(strip, 128)) < 50
+
+
 @pytest.mark.parametrize("bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 3), np.float32),
                                  np.zeros((0, 10, 3), np.uint8), np.zeros((10, 10, 2), np.uint8)])
 def test_bad_arrays_are_rejected(bad):
