@@ -272,8 +272,7 @@ class SemanticCompressor:
                     lossless = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
-                        transparent = out.shape[2] == 4 and bool((out[..., 3] < 255).any())
-                        fmt = codec.resolve_format("webp" if transparent
+                        fmt = codec.resolve_format("webp" if codec.has_transparency(out)
                                                    else request.photo_format)
             if lossless is not None:
                 (data, fmt), used_quality = lossless, None

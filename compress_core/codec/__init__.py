@@ -19,7 +19,7 @@ import numpy as np
 
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from .content import encode_lossless, is_photo
+from .content import encode_lossless, has_transparency, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
     OPTIONAL_PACKAGES,
@@ -45,8 +45,8 @@ __all__ = [
     "resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
     "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
-    "encode_lossless", "is_photo", "jpeg_to_jxl", "jxl_to_jpeg", "jpeg_encoder", "pil_name",
-    "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS",
+    "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
+    "jpeg_encoder", "pil_name", "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS",
 ]
 
 #: Formats ``format="auto"`` may use for photos (``photo_format``).
@@ -80,12 +80,7 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
     if photo not in LOSSY_FORMATS:
         raise ValueError(f"photo_format must be one of "
                          f"{', '.join(repr(f.value) for f in LOSSY_FORMATS)}; got {photo_format!r}")
-    if pixels is None:
-        transparent = has_alpha
-    else:
-        transparent = pixels.ndim == 3 and pixels.shape[2] == 4 and bool(
-            (pixels[..., 3] < 255).any())
-    if transparent:
+    if has_alpha if pixels is None else has_transparency(pixels):
         return ImageFormat.PNG
     if pixels is not None and not is_photo(pixels):
         return ImageFormat.PNG

@@ -14,6 +14,7 @@ from compress_core.codec import (
     encode,
     encode_lossless,
     encode_to_score,
+    has_transparency,
     is_photo,
     jpeg_to_jxl,
     jxl_to_jpeg,
@@ -157,6 +158,17 @@ def test_photos_and_graphics_are_told_apart():
     assert not is_photo(_chart())
     assert resolve_format("auto", "JPEG", pixels=_chart()) is ImageFormat.PNG
     assert resolve_format("auto", "PNG", pixels=photo("rocket", 256)) is ImageFormat.JPEG
+
+
+def test_only_an_alpha_channel_that_hides_something_is_transparency():
+    rgb = photo("chelsea", 128)
+    opaque = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    one_pixel = opaque.copy()
+    one_pixel[5, 7, 3] = 254
+    assert not has_transparency(rgb) and not has_transparency(opaque)
+    assert has_transparency(one_pixel)
+    assert resolve_format("auto", pixels=opaque) is ImageFormat.JPEG
+    assert resolve_format("auto", pixels=one_pixel) is ImageFormat.PNG  # lossless
 
 
 def test_photo_format_option_and_alpha():
