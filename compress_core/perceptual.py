@@ -5,7 +5,7 @@ a distorted image against its reference on 0..100: 90 is visually lossless, 80 i
 apart side by side, 70 high quality, 50 medium, 30 low; negative values are possible.
 
 This is a float32 re-implementation of the PyPI package ``ssimulacra2`` (0.3.0, the reference
-the tests compare against: within 0.1 point on real photos), written for the quality search:
+the tests compare against: within 0.25 point on real photos), written for the quality search:
 
 * :class:`Reference` converts the reference once (XYB pyramid, its blurred mean and variance
   per scale) and scores any number of candidates against it;
@@ -23,6 +23,15 @@ blended over a dark (0.1) and a light (0.9) background and the lower score is ke
 tool does), and images under 32 pixels on a side are enlarged by pixel repetition to 32 (the
 reference skips the scales under 8 pixels, and scores an image under 8 pixels 100 whatever the
 distortion; thin strips repeat their short side only, so that memory stays bounded).
+
+One departure below 256 pixels on the short side, where fewer than 6 scales exist: each
+published weight stays with its channel, scale and term, and the missing scales add nothing.
+The package (like libjxl's tool) reads the weights in sequence over the scales present, so the
+weights of X's coarse scales land on Y's fine ones, and so on: a 160 px thumbnail scored so
+harshly that ``quality="auto"`` chose JPEG quality 97, 3x the bytes of quality 85, where the
+same photos at 384 px got 74 (BENCHMARKS.md, "quality=auto on small pictures"). With 6 scales
+the two readings are the same; the tests compare the small sizes with the package's own terms
+weighted per scale.
 """
 from __future__ import annotations
 
@@ -71,12 +80,17 @@ _WEIGHTS = np.array([
 ])
 
 
+def _weights(scales: int) -> np.ndarray:
+    """The weights (3, scales, 2, 3) of a pyramid of ``scales`` scales: each channel's first
+    ``scales`` scales (a small image has no coarse scales; their weights go unused)."""
+    return _WEIGHTS.reshape(3, 6, 2, 3)[:, :scales]
+
+
 def _used(scales: int) -> np.ndarray:
     """``[c, scale]`` -> (ssim, ringing, blurring) terms with a non-zero weight (either norm),
-    for a pyramid of ``scales`` scales (the weights are read in order, as :func:`_final` does).
-    With 6 scales the X and B planes at full resolution need only the ringing term, which
-    saves 4 of 9 blurs there."""
-    return (_WEIGHTS[: 3 * scales * 6].reshape(3, scales, 2, 3) != 0).any(axis=2)
+    for a pyramid of ``scales`` scales. The X and B planes at full resolution need only the
+    ringing term, which saves 4 of 9 blurs there."""
+    return (_weights(scales) != 0).any(axis=2)
 
 
 _SRGB_TO_LINEAR = np.where(
@@ -135,8 +149,7 @@ _GAUSS = (_GAUSS / _GAUSS.sum()).astype(np.float32)  # scipy's kernel for sigma 
 
 def _final(terms: np.ndarray, scales: int) -> float:
     """Weighted sum of the pooled terms (3, scales, 2, 3) -> the 0..100 score."""
-    weights = _WEIGHTS[: 3 * scales * 6].reshape(3, scales, 2, 3)
-    value = float(np.sum(weights * np.abs(terms))) * 0.9562382616834844
+    value = float(np.sum(_weights(scales) * np.abs(terms))) * 0.9562382616834844
     value = (2.326765642916932 * value - 0.020884521182843837 * value ** 2
              + 6.248496625763138e-05 * value ** 3)
     return 100.0 - 10.0 * value ** 0.6276336467831387 if value > 0 else 100.0
