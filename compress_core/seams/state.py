@@ -121,9 +121,7 @@ def working_state(pixels: np.ndarray, static, gradient_weight, forward: bool) ->
 def carved(state: CarveState, pixels: np.ndarray):
     """Output pixels (all channels), carved static map and source index of a finished state."""
     local = state.valid("index")
-    out = np.empty(local.shape + (pixels.shape[2],), dtype=np.uint8)
-    kernels.gather_pixels(pixels.reshape(-1, pixels.shape[2]), local,
-                          local.shape[0], local.shape[1], out)
+    out, _ = gather(local, pixels, None)
     static = state.valid("static") if state.has_static else None
     return out, static, local
 
