@@ -29,6 +29,7 @@ from .errors import (
 from .storage import read_bytes
 
 __all__ = [
+    "check_rgb8",
     "LoadedImage",
     "load_image",
     "as_rgb_array",
@@ -215,6 +216,20 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc
     return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+
+
+def check_rgb8(pixels, name: str = "pixels") -> np.ndarray:
+    """``pixels`` as encoders and scores take them: a non-empty uint8 NumPy array (H, W, 3|4);
+    else a ``TypeError`` (not an array) or ``ValueError`` naming ``name`` (gray, 16-bit and float
+    pictures go through :func:`as_rgb_array` first)."""
+    if not isinstance(pixels, np.ndarray):
+        raise TypeError(f"{name} must be a uint8 NumPy array of shape (H, W, 3) or (H, W, 4); "
+                        f"got {type(pixels).__name__}")
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4) \
+            or 0 in pixels.shape:
+        raise ValueError(f"{name} must be a non-empty uint8 array of shape (H, W, 3) or "
+                         f"(H, W, 4); got {pixels.dtype} {pixels.shape}")
+    return pixels
 
 
 def as_rgb_array(image, drop_alpha: bool = False) -> np.ndarray:

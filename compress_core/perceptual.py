@@ -41,6 +41,7 @@ import threading
 import numpy as np
 
 from . import _perceptual_kernels as kernels
+from .images import check_rgb8
 
 __all__ = ["Reference", "ssimulacra2"]
 
@@ -201,14 +202,6 @@ def _enlarge_small(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(pixels, ky, axis=0), kx, axis=1)
 
 
-def _check(pixels, name: str) -> np.ndarray:
-    arr = np.asarray(pixels)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4) or 0 in arr.shape:
-        raise ValueError(f"{name} must be a non-empty uint8 array of shape (H, W, 3) or "
-                         f"(H, W, 4); got {arr.dtype} {arr.shape}")
-    return arr
-
-
 class _PlanePool:
     """Candidate planes (one float32 (3, h, w) array per scale) kept between scores, of this
     and later references of the same size: fresh plane-sized arrays for every candidate cost
@@ -270,7 +263,7 @@ class Reference:
     """
 
     def __init__(self, pixels: np.ndarray):
-        pixels = _check(pixels, "reference")
+        pixels = check_rgb8(pixels, "reference")
         self.shape = pixels.shape
         pixels = _enlarge_small(pixels)
         self._shapes = _scale_shapes(*pixels.shape[:2])
@@ -290,7 +283,7 @@ class Reference:
         ValueError
             ``candidate`` is not uint8 RGB(A) of the reference's height and width.
         """
-        candidate = _check(candidate, "candidate")
+        candidate = check_rgb8(candidate, "candidate")
         if candidate.shape[:2] != self.shape[:2]:
             raise ValueError(f"candidate is {candidate.shape[1]}x{candidate.shape[0]}, the "
                              f"reference {self.shape[1]}x{self.shape[0]}; they must match")

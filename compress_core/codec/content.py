@@ -16,8 +16,9 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..images import check_rgb8
 from ..options import ImageFormat
-from .encoders import check_pixels, encode
+from .encoders import encode
 from .formats import supported_formats
 
 __all__ = ["PHOTO_RUN_SHARE", "run_share", "is_photo", "has_transparency", "encode_lossless"]
@@ -44,7 +45,7 @@ def has_transparency(pixels: np.ndarray) -> bool:
 
 def is_photo(pixels: np.ndarray) -> bool:
     """Whether ``pixels`` (uint8 RGB(A)) should be encoded lossily (see the module notes)."""
-    if run_share(check_pixels(pixels)) < PHOTO_RUN_SHARE:
+    if run_share(check_rgb8(pixels)) < PHOTO_RUN_SHARE:
         return True
     h, w = pixels.shape[:2]
     top, left = max(0, (h - SAMPLE_SIDE) // 2), max(0, (w - SAMPLE_SIDE) // 2)

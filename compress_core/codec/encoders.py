@@ -27,12 +27,12 @@ import numpy as np
 from PIL import Image
 
 from ..errors import EncodingError, SemanticCompressError
-from ..images import to_pil
+from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
 from .formats import check_quality, pil_name, require_encoder
 
 __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
-           "optimize_scans", "check_pixels", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
+           "optimize_scans", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
            "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
@@ -100,20 +100,6 @@ def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes
             body = b"ICC_PROFILE\x00" + bytes([number, len(chunks)]) + chunk
             out += b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body
     return out
-
-
-def check_pixels(pixels) -> np.ndarray:
-    """``pixels`` as the codec takes them: a non-empty uint8 array (H, W, 3|4); else a
-    ``TypeError`` (not an array) or ``ValueError`` naming ``pixels`` (gray, 16-bit and float
-    pictures go through :func:`compress_core.images.as_rgb_array` first)."""
-    if not isinstance(pixels, np.ndarray):
-        raise TypeError(f"pixels must be a uint8 NumPy array of shape (H, W, 3) or (H, W, 4); "
-                        f"got {type(pixels).__name__}")
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4) \
-            or 0 in pixels.shape:
-        raise ValueError(f"pixels must be a non-empty uint8 array of shape (H, W, 3) or "
-                         f"(H, W, 4); got {pixels.dtype} {pixels.shape}")
-    return pixels
 
 
 def _over_white(img: Image.Image) -> Image.Image:
@@ -234,7 +220,7 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
     if lossless and fmt not in (ImageFormat.WEBP, ImageFormat.JXL, ImageFormat.PNG):
         raise ValueError(f"format {fmt.value!r} has no lossless mode; use 'png', 'webp' or 'jxl'")
     quality = check_quality(fmt, quality)
-    check_pixels(pixels)
+    check_rgb8(pixels)
     try:
         return _encode(to_pil(pixels), fmt, quality, icc_profile, exif, lossless, full_chroma,
                        _scans)

@@ -27,9 +27,10 @@ import numpy as np
 
 from .. import deadline
 from ..errors import EncodingError, TargetUnreachableError
+from ..images import check_rgb8
 from ..options import ImageFormat
 from ..perceptual import Reference
-from .encoders import check_pixels, decode_pixels, encode, flatten_for, jxl_srgb, optimize_scans
+from .encoders import decode_pixels, encode, flatten_for, jxl_srgb, optimize_scans
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 
 __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TARGET_QUALITY",
@@ -136,7 +137,7 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         ``compress()`` writes then, with its score).
     """
     target = check_target_quality(target_score)
-    check_pixels(pixels)
+    check_rgb8(pixels)
     fmt = require_encoder(fmt)
     if fmt is ImageFormat.AUTO:
         raise ValueError("encode_to_score() needs a concrete format; resolve 'auto' first")
@@ -267,7 +268,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
         Even the lowest quality is larger than ``target_bytes``; ``exc.smallest_bytes`` holds
         the size at the lowest quality.
     """
-    check_pixels(pixels)
+    check_rgb8(pixels)
     fmt = require_encoder(fmt)
     meta = dict(icc_profile=icc_profile, exif=exif)
     if fmt not in QUALITY_RANGE:
