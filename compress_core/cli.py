@@ -75,7 +75,7 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
     ``-o`` folder or beside the input. The input's extension stays in the name, so
     ``photo.png`` and ``photo.gif`` (both written as JPEG by format auto) never share one."""
     name = f"{_input_name(src)}{suffix}{ext}"
-    if args.output and (many or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)):
+    if args.output and _output_is_folder(args, many):
         return os.path.join(args.output, name)
     if args.output:
         return args.output
@@ -212,10 +212,14 @@ def _request(args):
     return CompressRequest(**values)
 
 
+def _output_is_folder(args, many: bool) -> bool:
+    """Whether ``-o`` names a folder: several inputs, a trailing slash, or an existing folder."""
+    return many or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)
+
+
 def _format_of_output_file(args) -> Optional[str]:
     """The format ``-o``'s suffix names when ``-o`` is one output file, else ``None``."""
-    if (len(args.images) > 1 or not args.output or args.output.endswith(("/", os.sep))
-            or os.path.isdir(args.output)):
+    if not args.output or _output_is_folder(args, len(args.images) > 1):
         return None
     from .codec import format_from_suffix
 

@@ -37,6 +37,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from compress_core.options import Method
 from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
 
 from . import manifest
@@ -212,7 +213,7 @@ class _Engine:
         from compress_core import SemanticCompressor
 
         self.compressor = SemanticCompressor.from_request(settings)
-        if settings.method != "jpeg":  # re-encoding only reads no importance map: no CNN
+        if settings.method != Method.JPEG.value:  # re-encoding reads no importance map: no CNN
             _preload(self.compressor.energy_function)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:

@@ -37,8 +37,8 @@ __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
 
 WEBP_METHOD = 6
 #: Lossless WebP's method and effort (Pillow's ``quality`` in lossless mode). Method 6 at effort
-#: 100 took 20x the CPU for 0.7% fewer bytes on graphics and photos with transparency (62 s
-#: instead of 3.1 s over 9 pictures; up to 17 s for one 768x512 photo, against 0.55 s):
+#: 100 took 20x the CPU for 1.7% fewer bytes on graphics and photos with transparency (57 s
+#: instead of 2.8 s over 9 pictures; 14 s for one 768x512 photo with transparency):
 #: BENCHMARKS.md, "Lossless WebP settings".
 WEBP_LOSSLESS_METHOD = 5
 WEBP_LOSSLESS_EFFORT = 90
