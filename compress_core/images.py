@@ -30,6 +30,7 @@ from .storage import read_bytes
 
 __all__ = [
     "check_rgb8",
+    "has_transparency",
     "LoadedImage",
     "load_image",
     "as_rgb_array",
@@ -230,6 +231,12 @@ def check_rgb8(pixels, name: str = "pixels") -> np.ndarray:
         raise ValueError(f"{name} must be a non-empty uint8 array of shape (H, W, 3) or "
                          f"(H, W, 4); got {pixels.dtype} {pixels.shape}")
     return pixels
+
+
+def has_transparency(pixels: np.ndarray) -> bool:
+    """Whether ``pixels`` (H, W, 3|4) hide anything: an alpha channel not 255 everywhere (an
+    opaque one hides nothing, and a photo with it stays a photo)."""
+    return pixels.ndim == 3 and pixels.shape[2] == 4 and bool((pixels[..., 3] < 255).any())
 
 
 def as_rgb_array(image, drop_alpha: bool = False) -> np.ndarray:

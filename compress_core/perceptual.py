@@ -41,7 +41,7 @@ import threading
 import numpy as np
 
 from . import _perceptual_kernels as kernels
-from .images import check_rgb8
+from .images import check_rgb8, has_transparency
 
 __all__ = ["Reference", "ssimulacra2"]
 
@@ -51,6 +51,8 @@ _SMALL_SIDE = 32
 _SIGMA = 1.5
 _TRUNCATE = 3.33
 _C2 = np.float32(0.0009)
+#: Backgrounds (linear grey) that pictures with alpha are blended over; the lower score counts.
+_BACKGROUNDS = (0.1, 0.9)
 _BIAS = 0.0037930732552754493
 _OPSIN = np.array([[0.30, 0.622, 0.078],
                    [0.23, 0.692, 0.078],
@@ -269,7 +271,7 @@ class Reference:
         self._shapes = _scale_shapes(*pixels.shape[:2])
         needed = _used(len(self._shapes))
         self._pyramids = {}
-        for bg in ((0.1, 0.9) if pixels.shape[2] == 4 else (None,)):
+        for bg in (_BACKGROUNDS if pixels.shape[2] == 4 else (None,)):
             planes = [np.empty(shape, np.float32) for shape in self._shapes]
             linear = _linear(pixels, bg, planes[0])
             self._pyramids[bg] = [_Scale(xyb, needed[:, index]) for index, xyb
@@ -289,9 +291,9 @@ class Reference:
                              f"reference {self.shape[1]}x{self.shape[0]}; they must match")
         candidate = _enlarge_small(candidate)
         pyramids = list(self._pyramids.items())
-        if None in self._pyramids and candidate.shape[2] == 4 and (candidate[..., 3] < 255).any():
+        if None in self._pyramids and has_transparency(candidate):
             # an opaque reference, a candidate with alpha: what shows through counts too
-            pyramids = [(bg, self._pyramids[None]) for bg in (0.1, 0.9)]
+            pyramids = [(bg, self._pyramids[None]) for bg in _BACKGROUNDS]
         planes = _PLANES.take(self._shapes)
         try:
             return min(self._score(pyramid, _linear(candidate, bg, planes[0]), planes)

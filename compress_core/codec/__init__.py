@@ -19,7 +19,8 @@ import numpy as np
 
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from .content import encode_lossless, has_transparency, is_photo
+from ..images import has_transparency
+from .content import encode_lossless, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
     OPTIONAL_PACKAGES,

@@ -16,12 +16,12 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..images import check_rgb8
+from ..images import check_rgb8, has_transparency
 from ..options import ImageFormat
 from .encoders import encode
 from .formats import supported_formats
 
-__all__ = ["PHOTO_RUN_SHARE", "run_share", "is_photo", "has_transparency", "encode_lossless"]
+__all__ = ["PHOTO_RUN_SHARE", "run_share", "is_photo", "encode_lossless"]
 
 PHOTO_RUN_SHARE = 0.3
 #: The lossless-or-lossy byte test runs on a centre window of at most this side (pixels are not
@@ -35,12 +35,6 @@ def run_share(pixels: np.ndarray) -> float:
     if pixels.shape[1] < 2:
         return 1.0
     return float(np.mean(np.all(pixels[:, 1:] == pixels[:, :-1], axis=2)))
-
-
-def has_transparency(pixels: np.ndarray) -> bool:
-    """Whether ``pixels`` (H, W, 3|4) hide anything: an alpha channel not 255 everywhere (an
-    opaque one hides nothing, and a photo with it stays a photo)."""
-    return pixels.ndim == 3 and pixels.shape[2] == 4 and bool((pixels[..., 3] < 255).any())
 
 
 def is_photo(pixels: np.ndarray) -> bool:
