@@ -17,9 +17,9 @@ from typing import Optional
 
 import numpy as np
 
+from ..images import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from ..images import has_transparency
 from .content import encode_lossless, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
