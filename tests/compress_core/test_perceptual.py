@@ -22,7 +22,8 @@ def _reference_score(tmp_path, original, distorted):
 
 def _score_weighted_per_scale(msssim):
     """The package's final score with each weight read for its channel, scale, norm and term
-    (weights[c * 36 + scale * 6 + n * 3 + k]), so that a missing coarse scale adds nothing."""
+    (weights[c * 36 + scale * 6 + n * 3 + k]), the sum standing in for missing coarse scales
+    under 5 (times 1.32 with 3 scales, 1.18 with 4)."""
     from ssimulacra2 import ssimulacra2 as module
 
     total = 0.0
@@ -33,6 +34,7 @@ def _score_weighted_per_scale(msssim):
                 total += module.weights[i] * abs(terms.avg_ssim[c * 2 + n])
                 total += module.weights[i + 1] * abs(terms.avg_edgediff[c * 4 + n])
                 total += module.weights[i + 2] * abs(terms.avg_edgediff[c * 4 + n + 2])
+    total *= {3: 1.32, 4: 1.18}.get(len(msssim.scales), 1.0)
     total *= 0.9562382616834844
     total = (2.326765642916932 * total - 0.020884521182843837 * total ** 2
              + 6.248496625763138e-05 * total ** 3)
@@ -60,13 +62,15 @@ def test_agrees_with_the_reference_package(tmp_path, name, width):
 
 
 @pytest.mark.parametrize("name, width", [("astronaut", 200), ("coffee", 181), ("chelsea", 97),
-                                         ("china", 160), ("camera", 64)])
+                                         ("china", 160), ("camera", 64), ("coffee", 60),
+                                         ("rocket", 70)])
 def test_small_pictures_agree_with_the_package_s_terms_weighted_per_scale(tmp_path, monkeypatch,
                                                                          name, width):
-    """Under 256 px on the short side the package reads its weights in sequence over the
+    """Under 225 px on the short side the package reads its weights in sequence over the
     scales present (X's coarse weights land on Y's fine scales ...); ours keep each weight with
-    its scale. The package's own terms, weighted so, agree within 0.25 point; its sequential
-    reading differs by whole grades on these sizes."""
+    its scale, and with 3 or 4 scales (short sides 32-112: here 64-160 px wide 4, 60 and 70 px
+    wide 3) stand in for the missing ones. The package's own terms, weighted so, agree within
+    0.25 point; its sequential reading differs by whole grades on these sizes."""
     original = photo(name, width)
     assert min(original.shape[:2]) < 256
     ref = Reference(original)
@@ -80,6 +84,39 @@ def test_small_pictures_agree_with_the_package_s_terms_weighted_per_scale(tmp_pa
         expected = _reference_score(tmp_path, original, distorted)
         assert ref.score(distorted) == pytest.approx(expected, abs=0.25)
     assert max(abs(ref.score(d) - q) for d, q in zip(distortions, sequential)) > 1.0
+
+
+@pytest.mark.parametrize("scales, side", [(3, 48), (4, 96)])
+def test_the_missing_scales_factor_is_what_the_full_score_shows_on_photos(scales, side):
+    """The factor for a pyramid of 3 or 4 scales stands in for the missing coarse scales: on
+    photos big enough for all 6, the first 3 or 4 scales with it predict the full score within
+    2.5 points (here 1.3 with 4 scales, 2.2 with 3), where alone they scored higher by several
+    points. A picture of that short side has that many scales."""
+    from compress_core import perceptual
+
+    assert len(perceptual._scale_shapes(side, side)) == scales
+    captured = []
+    final = perceptual._final
+    errors, alone = [], []
+    for name in ("astronaut", "coffee", "chelsea", "china"):
+        original = photo(name, 512)
+        ref = Reference(original)
+        for quality in (45, 70):
+            distorted = _jpeg(original, quality)
+            captured.clear()
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(perceptual, "_final",
+                              lambda terms, n: captured.append(np.abs(terms)) or final(terms, n))
+                full = ref.score(distorted)
+            terms = captured[0]
+            assert terms.shape[1] == 6
+            first = terms[:, :scales]
+            errors.append(final(first, scales) - full)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setitem(perceptual._MISSING_SCALES, scales, 1.0)
+                alone.append(final(first, scales) - full)
+    assert max(abs(e) for e in errors) < 2.5
+    assert np.mean(alone) > 2.0 and np.mean(alone) > 2 * abs(np.mean(errors))
 
 
 def test_identical_is_100_and_more_loss_scores_lower():
