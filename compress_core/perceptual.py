@@ -99,12 +99,12 @@ def _weights(scales: int) -> np.ndarray:
 
 
 #: Scales present -> the factor on their weighted sum that stands in for the missing ones: the
-#: median ratio of the full weighted sum to the sum over the first 3 or 4 scales, measured on
-#: the Kodak, scikit-image and scikit-learn photos at 512 px coded by JPEG, WebP, AVIF and JPEG
-#: XL to scores 55-85 (157 encodings; 10th-90th percentile 1.22-1.47 and 1.12-1.27; per
-#: encoder 1.29-1.39 and 1.17-1.19). ``bench_bytes.py --sections small`` measures it again.
-#: With 5 or 6 scales nothing is missing that carries weight.
-_MISSING_SCALES = {3: 1.32, 4: 1.18}
+#: median ratio of the full weighted sum to the sum over the first 3 or 4 scales, measured by
+#: ``bench_bytes.py --sections small`` on the Kodak, scikit-image and scikit-learn photos at
+#: 512 px coded by JPEG, WebP, AVIF and JPEG XL to scores 55-85 (301 encodings; 10th-90th
+#: percentile 1.21-1.47 and 1.11-1.26; per encoder 1.27-1.35 and 1.16-1.19). With 5 or 6
+#: scales nothing is missing that carries weight.
+_MISSING_SCALES = {3: 1.31, 4: 1.17}
 
 
 def _used(scales: int) -> np.ndarray:
