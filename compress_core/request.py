@@ -68,8 +68,11 @@ class CompressRequest:
         encoder quality is chosen otherwise: with ``target_bytes`` (the budget search, from the
         format's default quality down), ``format="png"`` (lossless), and ``method="jpeg"`` with
         ``format="jxl"`` (archive mode for JPEG inputs); there it stays None.
-    target_quality : float
-        Score in 0..100 aimed at by ``quality="auto"``.
+    target_quality : float, optional
+        Score in 0..100 aimed at by ``quality="auto"``; None (the default) becomes
+        :data:`compress_core.codec.DEFAULT_TARGET_QUALITY` (70). Given with a fixed quality, a
+        byte budget or a lossless output, where nothing would aim at it, it is refused, even
+        at 70.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard).
     max_seconds : float, optional
@@ -107,7 +110,7 @@ class CompressRequest:
     format: str = ImageFormat.AUTO.value
     photo_format: str = ImageFormat.JPEG.value
     quality: Union[int, str, None] = None
-    target_quality: float = codec.DEFAULT_TARGET_QUALITY
+    target_quality: Optional[float] = None
     quality_metric: str = QualityMetric.PERCEPTUAL.value
     max_pixels: Optional[int] = None
     max_seconds: Optional[float] = None
@@ -132,7 +135,12 @@ class CompressRequest:
         if self.max_stretch is None:
             put("max_stretch", DEFAULT_MAX_STRETCH)
         put("max_stretch", check_stretch(self.max_stretch))
-        if self.target_quality is None:  # compress(target_quality=None): the default
+        # whether target_quality was given (the filled default is not): a target given with a
+        # fixed quality, a budget or no quality at all would be ignored, so it is refused. An
+        # attribute, not a field: it is no option, and two requests that differ only in it are
+        # the same request.
+        put("_target_quality_given", self.target_quality is not None)
+        if self.target_quality is None:
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         put("target_quality", codec.check_target_quality(self.target_quality))
         put("quality", _check_quality(self.quality, self.format))
@@ -163,7 +171,7 @@ class CompressRequest:
         if self.format == ImageFormat.PNG.value and self.quality is not None:
             raise ValueError(f"format='png' is lossless and takes no quality; got "
                              f"quality={self.quality!r} (drop it, or pick a lossy format)")
-        if self.target_quality != codec.DEFAULT_TARGET_QUALITY and self.quality != "auto":
+        if self._target_quality_given and self.quality != "auto":
             used = ("a byte budget (target_bytes) chooses the quality"
                     if self.target_bytes is not None else
                     f"quality={self.quality!r} fixes it" if self.quality is not None else
@@ -186,8 +194,12 @@ class CompressRequest:
         return codec.QUALITY_RANGE[fmt][:2] if fmt in codec.QUALITY_RANGE else None
 
     def compress_kwargs(self) -> Dict[str, Any]:
-        """Keyword arguments of ``SemanticCompressor.compress`` that give this request."""
-        return {o.name: getattr(self, o.name) for o in OPTIONS if o.scope == "compress"}
+        """Keyword arguments of ``SemanticCompressor.compress`` that give this request (a
+        ``target_quality`` that was not given stays None)."""
+        kwargs = {o.name: getattr(self, o.name) for o in OPTIONS if o.scope == "compress"}
+        if not self._target_quality_given:
+            kwargs["target_quality"] = None
+        return kwargs
 
     def params(self) -> Dict[str, Any]:
         """The canonical parameters: every option that shapes the output, as plain values.
@@ -211,7 +223,10 @@ class CompressRequest:
         return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
 
     def replace(self, **changes) -> "CompressRequest":
-        """A copy with ``changes`` applied (validated again)."""
+        """A copy with ``changes`` applied (validated again). A ``target_quality`` that was
+        not given stays not given (so ``replace(quality=85)`` of a default request is valid)."""
+        if not self._target_quality_given:
+            changes.setdefault("target_quality", None)
         return dataclasses.replace(self, **changes)
 
 

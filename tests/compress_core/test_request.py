@@ -118,6 +118,8 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(target_bytes=1000, target_quality=80), ValueError,
      r"target_quality=80 .* a byte budget \(target_bytes\) chooses the quality"),
     (dict(format="png", target_quality=90), ValueError, "this output has no quality"),
+    (dict(quality=85, target_quality=70), ValueError,  # the default's value, given: refused too
+     r"target_quality=70 is aimed at by quality='auto' only, and quality=85 fixes it"),
     (dict(format="webp", photo_format="avif"), ValueError,
      "photo_format='avif' chooses the photos' format of format='auto' only; format='webp'"),
 ])
@@ -131,6 +133,13 @@ def test_options_that_apply_are_accepted_together():
     assert CompressRequest(scale=0.5, quality=85).target_quality == 70.0
     assert CompressRequest(scale=0.5, quality=85).replace(quality="auto", target_quality=80) \
         .target_quality == 80.0
+    # a default request changed to a fixed quality: its target was never given
+    default = CompressRequest(scale=0.5)
+    assert default.replace(quality=85).quality == 85
+    assert default.replace(target_quality=70) == default  # explicit 70 is the same output
+    assert default.replace(target_quality=70).params_hash() == default.params_hash()
+    with pytest.raises(ValueError, match="target_quality=70 is aimed at"):
+        default.replace(target_quality=70).replace(quality=85)
     assert CompressRequest(scale=0.5, target_bytes=4000).quality is None
     assert CompressRequest(scale=0.5, format="png").replace(format="webp").quality == "auto"
     assert CompressRequest(scale=0.5, photo_format="avif").photo_format == "avif"
