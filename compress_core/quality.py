@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from .images import check_rgb8
 from .options import parse_option
 
 __all__ = ["QualityMetric", "score", "ssim", "psnr"]
@@ -75,25 +76,15 @@ def _tiles(height: int, width: int):
     return boxes
 
 
-def _check_image(pixels, name: str) -> np.ndarray:
-    """A uint8 (H, W, 3|4) array, H and W >= 1 (what the metrics compare)."""
-    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
-            or pixels.shape[2] not in (3, 4) or pixels.shape[0] < 1 or pixels.shape[1] < 1:
-        raise ValueError(f"{name} must be a uint8 array of shape (H, W, 3|4); got "
-                         f"{getattr(pixels, 'dtype', type(pixels).__name__)} "
-                         f"{getattr(pixels, 'shape', '')}")
-    return pixels
-
-
 def score(candidate: np.ndarray, reference: np.ndarray, metric="perceptual") -> float:
     """Similarity of ``candidate`` to ``reference`` (higher is better), resampling if needed.
 
-    Both are uint8 (H, W, 3|4) arrays (``ValueError`` otherwise: a float 0..1 image would
-    otherwise be compared as near-black).
+    Both are uint8 (H, W, 3|4) arrays (:func:`compress_core.images.check_rgb8`: a float 0..1
+    image would otherwise be compared as near-black).
     """
     metric = parse_option(QualityMetric, metric, "quality_metric")
-    candidate = _check_image(candidate, "candidate")
-    reference = _check_image(reference, "reference")
+    candidate = check_rgb8(candidate, "candidate")
+    reference = check_rgb8(reference, "reference")
     fn = {QualityMetric.PERCEPTUAL: _ssimulacra2, QualityMetric.SSIM: ssim,
           QualityMetric.PSNR: psnr}[metric]
     h, w = reference.shape[:2]

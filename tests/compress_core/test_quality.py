@@ -100,7 +100,7 @@ def test_unknown_metric_lists_the_accepted_ones(chelsea):
                                  np.zeros((10, 12, 0), np.uint8), np.zeros((0, 12, 3), np.uint8)])
 def test_score_takes_uint8_images_only(chelsea, bad):
     """A float image in [0, 1] used to be scored as a near-black uint8 one."""
-    with pytest.raises(ValueError, match="candidate must be a uint8 array"):
+    with pytest.raises(ValueError, match="candidate must be a non-empty uint8 array"):
         score(bad, chelsea)
-    with pytest.raises(ValueError, match="reference must be a uint8 array"):
+    with pytest.raises(ValueError, match="reference must be a non-empty uint8 array"):
         score(chelsea, bad)
