@@ -679,12 +679,11 @@ def _missing_scales_calibration(photos):
         by_fmt = [np.median([r for r, row in zip(ratio, rows) if row[1] == fmt])
                   for fmt in qualities]
         factor = perceptual._MISSING_SCALES[k]
-        keep = perceptual._MISSING_SCALES[k]
         perceptual._MISSING_SCALES[k] = 1.0
         try:
             alone = np.array([final(t[:, :k], k) for _, _, t, _ in rows])
         finally:
-            perceptual._MISSING_SCALES[k] = keep
+            perceptual._MISSING_SCALES[k] = factor
         stood_in = np.array([final(t[:, :k], k) for _, _, t, _ in rows])
         full = np.array([f for *_, f in rows])
         print(f"| {k} | {np.median(ratio):.3f} ({np.percentile(ratio, 10):.2f}-"

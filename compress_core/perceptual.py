@@ -35,8 +35,8 @@ pixels, 4 from 57, 3 below):
   sizes with the package's own terms weighted per scale.
 * under 113 pixels (3 or 4 scales) the weighted sum stands in for the missing coarse scales:
   it is multiplied by the ratio that the full sum bears to the sum over the first 3 or 4
-  scales on real photos (:data:`_MISSING_SCALES`). Read alone, the scales present scored 2.5
-  (4 scales) to 4.5 points (3) above the full score of the same photo and encoding, so a 96 px
+  scales on real photos (:data:`_MISSING_SCALES`). Read alone, the scales present scored 2.7
+  (4 scales) to 4.6 points (3) above the full score of the same photo and encoding, so a 96 px
   thumbnail got JPEG quality 48-53 on the hardest photos, visibly smeared. The 5th scale is the
   last with weights (the 6th's are 3e-6 of the total weight), so 5 scales need no factor.
 
