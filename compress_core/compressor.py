@@ -423,7 +423,7 @@ class SemanticCompressor:
             return unchanged
         tw, th = plan.size if plan is not None else (w0, h0)
         if plan is not None and plan.free_shape and method is not Method.JPEG:
-            tw, th = free_shape(energy, tw * th)
+            tw, th = free_shape(energy, tw * th, max_dimension=plan.max_dimension)
         if (tw, th) == (w0, h0) and remove is None:
             return unchanged
         terms = self.energy_function.terms_from_map(energy)

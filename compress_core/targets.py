@@ -75,11 +75,14 @@ class SizePlan:
         Output size (for a free shape: the aspect-preserving size of the same area).
     free_shape : bool
         ``preserve_aspect=False`` with only area targets: the method may pick the shape.
+    max_dimension : int, optional
+        The longest side a free shape may have (the ``max_dimension`` target).
     """
 
     width: int
     height: int
     free_shape: bool = False
+    max_dimension: Optional[int] = None
 
     @property
     def size(self) -> Tuple[int, int]:
@@ -140,27 +143,32 @@ def plan_size(width: int, height: int, *, target_width=None, target_height=None,
         out_w, out_h = _fit_caps(out_w, out_h, target_pixels, max_dimension)
     free = (not preserve_aspect and exact is None
             and (scale is not None or target_pixels is not None))
-    return SizePlan(out_w, out_h, free_shape=free)
+    return SizePlan(out_w, out_h, free_shape=free, max_dimension=max_dimension if free else None)
 
 
 def _fit_caps(w: float, h: float, target_pixels, max_dimension) -> Tuple[int, int]:
-    """Round down so that every cap holds, keeping the aspect within a pixel."""
+    """Round down so that every cap holds, keeping the aspect within a pixel (a side already at
+    one pixel stays there and the other one gives way: a 9 x 1 strip capped at 1 pixel is
+    1 x 1, not 3 x 1)."""
     out_w, out_h = max(1, int(math.floor(w + 1e-9))), max(1, int(math.floor(h + 1e-9)))
-    for _ in range(4):
-        ok_pixels = target_pixels is None or out_w * out_h <= target_pixels
-        ok_dim = max_dimension is None or max(out_w, out_h) <= max_dimension
-        if ok_pixels and ok_dim:
+    if max_dimension is not None:
+        out_w, out_h = min(out_w, max_dimension), min(out_h, max_dimension)
+    while target_pixels is not None and out_w * out_h > target_pixels:
+        if out_h == 1 or out_w == 1:  # the other side takes the whole cap
+            out_w, out_h = min(out_w, target_pixels), min(out_h, target_pixels)
             break
         # shrink the side whose loss distorts the aspect least
         if out_w / max(w, 1e-9) >= out_h / max(h, 1e-9):
-            out_w = max(1, out_w - 1)
+            out_w -= 1
         else:
-            out_h = max(1, out_h - 1)
+            out_h -= 1
     return out_w, out_h
 
 
-def free_shape(energy: np.ndarray, area: int, steps: int = 5) -> Tuple[int, int]:
-    """Shape of ``area`` pixels that keeps the most energy when lines are removed.
+def free_shape(energy: np.ndarray, area: int, steps: int = 5,
+               max_dimension: Optional[int] = None) -> Tuple[int, int]:
+    """Shape of at most ``area`` pixels, no side over ``max_dimension``, that keeps the most
+    energy when lines are removed.
 
     Candidates run from "remove only columns" to "remove only rows" (``width = W * f**t``,
     ``height = H * f**(1-t)`` with ``f**2 = area / (W*H)``). Each is scored by the energy left
@@ -168,15 +176,18 @@ def free_shape(energy: np.ndarray, area: int, steps: int = 5) -> Tuple[int, int]
     carving keeps). Ties prefer the balanced shape (``t = 0.5``).
     """
     h, w = energy.shape
-    area = min(int(area), w * h)
+    area = max(1, min(int(area), w * h))
     f2 = area / float(w * h)
+    longest = max_dimension or max(w, h)
     col_order = np.argsort(energy.sum(axis=0), kind="stable")[::-1]
     row_order = np.argsort(energy.sum(axis=1), kind="stable")[::-1]
     best = None
     for k in range(steps):
         t = k / (steps - 1)
-        cw = max(1, min(w, int(round(w * f2 ** t))))
-        ch = max(1, min(h, area // cw))
+        # at least one row stays, so no more columns than the area (a 300 x 31 strip given 8
+        # pixels was 300 x 1)
+        cw = max(1, min(w, longest, area, int(round(w * f2 ** t))))
+        ch = max(1, min(h, longest, area // cw))
         kept = energy[np.ix_(np.sort(row_order[:ch]), np.sort(col_order[:cw]))]
         key = (float(kept.sum()), -abs(t - 0.5))
         if best is None or key > best[0]:

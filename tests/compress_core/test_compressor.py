@@ -110,6 +110,17 @@ def test_free_shape_spends_the_pixel_budget(compressor, chelsea, method):
     assert w <= 180 and h <= 120
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_free_shape_keeps_to_a_longest_side_cap(compressor, method):
+    """A 300 x 31 strip at scale 0.9 with sides of at most 8 came out 300 x 1 from the seam
+    carving: the free shape that keeps every column ignored the cap and the area."""
+    strip = np.ascontiguousarray(photo("coffee", 300, 31))
+    result = _run(compressor, strip, method=method, scale=0.9, max_dimension=8,
+                  preserve_aspect=False)
+    w, h = result.size
+    assert max(w, h) <= 8 and w * h <= 8
+
+
 def test_free_shape_follows_the_content(compressor):
     """A subject in a vertical band: removing columns only keeps it whole."""
     canvas = np.full((120, 240, 3), 100, np.uint8)

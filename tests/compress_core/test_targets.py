@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from compress_core.targets import (
     SizePlan,
@@ -151,6 +152,27 @@ def test_scale_keeps_the_aspect_of_real_photos_within_a_pixel(name):
         assert _aspect_ok(out_w, out_h, w / h)
 
 
+def test_a_side_at_one_pixel_lets_the_other_give_way_to_a_cap():
+    """A 9 x 1 strip capped at 1 pixel was 3 x 1, a 17 x 224 logo at scale 0.1 capped at 10
+    pixels 1 x 11, a 90 x 1 exact size capped at 1 pixel 9 x 1."""
+    assert plan_size(9, 1, target_pixels=1).size == (1, 1)
+    assert plan_size(17, 224, scale=0.1, target_pixels=10).size == (1, 10)
+    assert plan_size(100, 2, target_width=90, target_height=1, target_pixels=1,
+                     preserve_aspect=False).size == (1, 1)
+
+
+@pytest.mark.parametrize("w, h", [(9, 1), (1, 9), (100, 2), (150, 5), (17, 224), (1000, 3),
+                                  (3, 1053), (451, 300)])
+def test_caps_hold_on_strips_and_photos_for_any_mix_of_targets(w, h):
+    for tp in (1, 2, 3, 7, 10, 50, 333):
+        for md in (None, 1, 4, 40):
+            for extra in ({}, {"scale": 0.1}, {"scale": 1.5}, {"max_dimension": md}):
+                kwargs = dict(target_pixels=tp, **extra)
+                out_w, out_h = plan_size(w, h, **kwargs).size
+                assert out_w * out_h <= tp, (w, h, kwargs)
+                assert kwargs.get("max_dimension") is None or max(out_w, out_h) <= md
+
+
 def test_tiny_images_never_go_below_one_pixel():
     assert plan_size(1, 1, scale=0.01).size == (1, 1)
     assert plan_size(2, 1000, scale=0.1).size == (1, 100)  # round(0.2) -> at least 1
@@ -218,6 +240,21 @@ def test_free_shape_prefers_the_balanced_shape_on_uniform_energy():
     w, h = free_shape(np.ones((120, 180), np.float32), 5400)
     assert w * h <= 5400
     assert abs(w / h - 1.5) < 0.05
+
+
+@pytest.mark.parametrize("area, max_dimension", [(8, 8), (8, None), (40, 10), (250, 40),
+                                                 (1, None)])
+def test_free_shape_keeps_to_the_area_and_the_longest_side(area, max_dimension):
+    """A 300 x 31 strip (coffee) given 8 pixels and sides of at most 8 was 300 x 1: the shape
+    that keeps every column had its one row forced in above the area."""
+    energy = np.asarray(Image.fromarray(photo("coffee")).convert("L").resize(
+        (300, 31), Image.Resampling.LANCZOS), np.float32)
+    energy = np.abs(np.gradient(energy, axis=1)) + np.abs(np.gradient(energy, axis=0))
+    w, h = free_shape(energy, area, max_dimension=max_dimension)
+    assert 1 <= w * h <= area
+    assert max_dimension is None or max(w, h) <= max_dimension
+    plan = plan_size(300, 31, scale=0.9, max_dimension=8, preserve_aspect=False)
+    assert plan.free_shape and plan.max_dimension == 8 and plan.size == (8, 1)
 
 
 def test_free_shape_never_exceeds_the_image():
