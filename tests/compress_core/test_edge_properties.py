@@ -11,6 +11,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from PIL import Image
+from skimage import data as data_photos
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +21,7 @@ from compress_core.energy import GradientEnergyFunction
 from compress_core.energy.base import CarvingTerms
 from compress_core.errors import SemanticCompressError
 from compress_core.seams import SeamCarver, remove_object
+from compress_core.targets import plan_size
 
 EDGE = settings(derandomize=True, max_examples=400, deadline=timedelta(seconds=5),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -239,3 +242,47 @@ def test_compress(data):
     event("compressed")
     assert result.size == (tw or w, th or h)
     assert result.image.size == (tw or w, th or h)
+
+
+_COFFEE = np.asarray(Image.fromarray(data_photos.coffee()).resize((120, 80), Image.LANCZOS))
+
+
+@settings(EDGE, max_examples=150)
+@given(data=st.data())
+def test_compress_meets_every_size_target_at_once(data):
+    """Any mix of size targets on a real photo of any shape, strips included: the output
+    honours each cap (``target_pixels``, ``max_dimension``), is the exact size when only
+    ``target_width`` and ``target_height`` are given, and keeps to the planned area when the
+    shape is free (a 300 x 31 strip under max_dimension 8 came out 300 x 1; a 9 x 1 strip
+    under target_pixels 1, 3 x 1)."""
+    h, w = data.draw(st.integers(1, 80)), data.draw(st.integers(1, 120))
+    pixels = np.ascontiguousarray(_COFFEE[:h, :w])
+    targets = {}
+    for name, values in (("scale", st.sampled_from([0.1, 0.3, 0.5, 0.9, 1.0, 1.5])),
+                         ("target_width", st.integers(1, 140)),
+                         ("target_height", st.integers(1, 100)),
+                         ("target_pixels", st.integers(1, 4000)),
+                         ("max_dimension", st.integers(1, 150))):
+        if data.draw(st.booleans()):
+            targets[name] = data.draw(values)
+    if not targets:
+        targets["scale"] = 0.5
+    method = data.draw(st.sampled_from(["hybrid", "seam_carving", "smart_crop"]))
+    aspect = data.draw(st.booleans())
+    result = SemanticCompressor(energy_function=_GRADIENT).compress(
+        pixels, method=method, preserve_aspect=aspect, format="png", show_progress=False,
+        **targets)
+    out_w, out_h = result.size
+    assert result.image.size == (out_w, out_h)
+    event(f"{method}, preserve_aspect={aspect}")
+    if "target_pixels" in targets:
+        assert out_w * out_h <= targets["target_pixels"], (targets, result.size)
+    if "max_dimension" in targets:
+        assert max(out_w, out_h) <= targets["max_dimension"], (targets, result.size)
+    if targets.keys() == {"target_width", "target_height"}:
+        assert (out_w, out_h) == (targets["target_width"], targets["target_height"])
+    plan = plan_size(w, h, preserve_aspect=aspect, **targets)
+    if plan.free_shape:
+        assert out_w * out_h <= plan.width * plan.height
+    else:
+        assert (out_w, out_h) == plan.size
