@@ -124,12 +124,10 @@ def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
                  full_chroma: bool) -> bytes:
     img = _over_white(img)
     if full_chroma or not _has("pyjpegli"):
-        buf = io.BytesIO()
         meta = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}
         if full_chroma:
             meta["subsampling"] = 0
-        img.save(buf, format="JPEG", quality=quality, optimize=True, **meta)
-        data = buf.getvalue()
+        data = _pillow_jpeg(img, quality, meta)
     else:
         import pyjpegli
 
@@ -137,6 +135,25 @@ def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
         data = pyjpegli.encode(rgb.tobytes(), img.width, img.height, quality)
         data = data[:2] + _jpeg_segments(icc_profile, exif) + data[2:]
     return optimize_scans(data) if scans else data
+
+
+def _pillow_jpeg(img: Image.Image, quality: int, meta: dict) -> bytes:
+    """A JPEG through Pillow (libjpeg-turbo) with optimised Huffman tables where it can.
+
+    Pillow gives an optimised JPEG an output buffer of width x height bytes (twice that from
+    quality 95, at least 64 KiB), and libjpeg cannot flush it while it writes optimised tables:
+    a larger output fails with "broken data stream" (noise; film grain: a photo with grain of
+    sigma 25 takes 1.2 bytes a pixel in 4:4:4 at quality 90, 2.7 at 99, so that
+    ``quality="auto"`` could not retry it in 4:4:4). Such a picture is written again with the
+    standard tables, which libjpeg can flush (the mozjpeg pass of :func:`optimize_scans`, where
+    installed, optimises them afterwards)."""
+    buf = io.BytesIO()
+    try:
+        img.save(buf, format="JPEG", quality=quality, optimize=True, **meta)
+    except OSError:  # the buffer; any other failure comes back from the second try
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=quality, optimize=False, **meta)
+    return buf.getvalue()
 
 
 def optimize_scans(data: bytes) -> bytes:

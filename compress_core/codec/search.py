@@ -162,7 +162,7 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         except TargetUnreachableError as second:
             raise (second if second.best[2] > first.best[2] else first) from None
         except EncodingError:  # 4:4:4 goes through another encoder (Pillow's), which can
-            raise first from None  # fail where the first did not (noise 5000x2 at quality 99)
+            raise first from None  # fail where the first did not
 
 
 def _search(pixels, fmt, target, reference, meta, full_chroma):

@@ -85,6 +85,17 @@ def photo(name: str, width: int = None, height: int = None) -> np.ndarray:
     return arr
 
 
+@functools.lru_cache(maxsize=None)
+def grainy(name: str, width: int = None, sigma: float = 25.0) -> np.ndarray:
+    """``photo(name, width)`` with Gaussian film grain of ``sigma`` levels (seeded): what a
+    high-ISO photo carries, and the most bytes a pixel a photo needs."""
+    arr = photo(name, width).astype(np.float64)
+    arr += np.random.default_rng(0).normal(0.0, sigma, arr.shape)
+    arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    arr.setflags(write=False)
+    return arr
+
+
 def encode(pixels, fmt: str = "JPEG", **kwargs) -> bytes:
     """Encode an array (or PIL image) with Pillow."""
     img = pixels if isinstance(pixels, Image.Image) else Image.fromarray(np.asarray(pixels))

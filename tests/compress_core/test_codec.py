@@ -20,7 +20,7 @@ from compress_core.codec import (
 )
 from compress_core.options import ImageFormat
 
-from _core_data import decode, exif_bytes, photo, srgb_icc
+from _core_data import decode, exif_bytes, grainy, photo, srgb_icc
 
 FORMATS = ["jpeg", "webp", "png", "avif", "jxl"]
 PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "png": "PNG", "avif": "AVIF", "jxl": "JXL"}
@@ -86,6 +86,19 @@ def test_quality_out_of_range(coffee, fmt, bad):
 def test_jpeg_goes_to_quality_100(coffee):
     """Archive users ask for 95-100; Pillow writes 100 (smaller quantisation steps, more bytes)."""
     assert len(encode(coffee, "jpeg", 100)) > len(encode(coffee, "jpeg", 95))
+
+
+@pytest.mark.parametrize("quality", [90, 94, 99, 100])
+def test_4_4_4_jpeg_of_a_grainy_photo_is_written(quality):
+    """4:4:4 goes through Pillow, whose buffer for an optimised JPEG is width x height bytes
+    (2x from quality 95); libjpeg cannot flush it while writing optimised tables, and a grainy
+    photo needs 1.2-3.1 bytes a pixel: it failed with an EncodingError ("broken data
+    stream"), so quality='auto' could not retry it in 4:4:4."""
+    pixels = grainy("astronaut", 320)
+    img = decode(encode(pixels, "jpeg", quality, full_chroma=True))
+    assert img.format == "JPEG" and img.size == (320, 320)
+    error = np.abs(np.asarray(img, np.int16) - pixels).mean()
+    assert error < 0.5 * np.abs(photo("astronaut", 320).astype(np.int16) - pixels).mean()
 
 
 def test_png_ignores_quality(coffee):
