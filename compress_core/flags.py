@@ -10,11 +10,11 @@ ones; the help shows them.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .request import OPTIONS, QUALITY_WORDS, Option
 
-__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name"]
+__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name", "spellings"]
 
 _STYLES = ("cli", "job")
 
@@ -31,6 +31,16 @@ def flag_name(opt: Option, style: str) -> str:
     if style == "job":
         return f"--{opt.job_flag or opt.name}"
     return "--" + opt.name.replace("_", "-")
+
+
+def spellings(opt: Option, style: str) -> List[str]:
+    """Every flag of ``opt`` in ``style`` (``--target-width``, ``--width``; a bool's negation)."""
+    name = flag_name(opt, style)
+    names = [*(opt.short if style == "cli" else ()), name]
+    if opt.kind == "bool":
+        names.append("--no-" + opt.name.replace("_", "-") if style == "cli"
+                     else f"--no_{opt.name}")
+    return names
 
 
 def _offered(opt: Option, style: str) -> bool:
@@ -77,13 +87,12 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
         if where is None:
             where = groups.get(opt.group) or groups.setdefault(
                 opt.group, parser.add_argument_group(opt.group))
-        name = flag_name(opt, style)
+        names = spellings(opt, style)
         if opt.kind == "bool":
-            negative = ("--no-" + opt.name.replace("_", "-") if style == "cli"
-                        else f"--no_{opt.name}")
+            *name, negative = names
             both = where.add_mutually_exclusive_group()
             text = _help(opt, style)
-            both.add_argument(name, dest=opt.name, action="store_true", default=opt.default,
+            both.add_argument(*name, dest=opt.name, action="store_true", default=opt.default,
                               help=f"{text} (default)" if opt.default else text)
             both.add_argument(negative, dest=opt.name, action="store_false",
                               help=f"do not {text.split(';')[0]}")
@@ -99,8 +108,7 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
             kwargs["choices"] = opt.choices()
         elif opt.kind == "quality":
             kwargs["type"] = _quality
-        short = opt.short if style == "cli" else ()
-        where.add_argument(*short, name, **kwargs)
+        where.add_argument(*names, **kwargs)
 
 
 def option_values(args: argparse.Namespace, style: str) -> Dict[str, Any]:

@@ -15,7 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from compress_core.flags import OneLineParser, add_option_flags, option_values
+from compress_core.flags import (OneLineParser, add_option_flags, flag_name, option_values,
+                                  spellings)
+from compress_core.request import OPTIONS
 from compress_core.storage import normalize_uri
 from transforms.compress import CompressSettings
 
@@ -159,6 +161,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
+    """Why ``token``, left over for Beam, is a mistake for one of the job's flags, or None.
+
+    The command line's spellings (``--target-quality``, ``--width``, ``-s``), hyphens for
+    underscores (``--skip-existing``) and the per-image masks are no flags of the job: Beam
+    would drop them with a warning, and the job would run without them (``--target-bytes
+    5000`` gave outputs of any size, at the job's default scale 0.5)."""
+    if not token.startswith("-"):
+        return None
+    name = token.split("=", 1)[0]
+    underscored = "--" + name.lstrip("-").replace("-", "_")
+    meant = None
+    for opt in OPTIONS:
+        if not opt.batch and (name in spellings(opt, "cli") or underscored[2:] == opt.name):
+            return f"{name}: {opt.name} is a per-image option; the job cannot take it"
+        meant = meant or (_spelled_otherwise(opt).get(name) if opt.batch else None)
+    if meant is None and underscored[2:] in vars(args) and underscored != name:
+        meant = underscored
+    if meant is None:
+        return None
+    return (f"{name} is no flag of the job: it is spelled {meant} here (Beam would drop it, "
+            "and the job run without it)")
+
+
+def _spelled_otherwise(opt) -> Dict[str, str]:
+    """``{spelling: job flag}`` for the spellings of ``opt`` that are not the job's."""
+    cli, job = spellings(opt, "cli"), spellings(opt, "job")
+    other = {spelling: flag_name(opt, "job") for spelling in cli}
+    if opt.kind == "bool":
+        other[cli[-1]] = job[-1]  # --no-preserve-aspect: --no_preserve_aspect
+    other.update({"--" + flag[2:].replace("_", "-"): flag for flag in job})
+    return {spelling: flag for spelling, flag in other.items() if spelling != flag}
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[str]]:
     """Split ``argv`` into validated :class:`JobOptions` and the arguments meant for Beam.
 
@@ -169,6 +205,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     """
     parser = build_parser()
     args, beam_argv = parser.parse_known_args(argv)
+    for token in beam_argv:
+        problem = _not_ours(token, args)
+        if problem:
+            parser.error(problem)
     if not args.input and not args.input_list:
         parser.error("give --input GLOB or --input_list URI")
     for pattern in args.input:

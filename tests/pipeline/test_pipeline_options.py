@@ -93,6 +93,52 @@ def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, meant", [
+    (["--target-quality", "80"], "--target_quality"),
+    (["--target-bytes=5000"], "--target_bytes"),
+    (["--width", "100"], "--target_width"),
+    (["-s", "0.3"], "--scale"),
+    (["--no-preserve-aspect"], "--no_preserve_aspect"),
+    (["--max-seconds", "3"], "--max_seconds_per_image"),
+    (["--skip-existing"], "--skip_existing"),
+    (["--input-list", "list.txt"], "--input_list"),
+])
+def test_a_flag_spelled_otherwise_is_refused_not_left_to_beam(flags, meant, capsys):
+    """Flags the job does not know go to Beam, which dropped these with a warning: the job ran
+    without them (--target-bytes 5000 gave outputs of any size at the default scale 0.5)."""
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--input", "x", "--output", "o", *flags])
+    assert exc.value.code == 2
+    name = flags[0].split("=")[0]
+    assert f"{name} is no flag of the job: it is spelled {meant} here" in capsys.readouterr().err
+
+
+def test_every_command_line_spelling_of_a_batch_option_is_refused_naming_the_job_s(capsys):
+    from compress_core.flags import spellings
+    from compress_core.request import OPTIONS
+
+    for opt in OPTIONS:
+        for spelling in spellings(opt, "cli"):
+            if spelling in spellings(opt, "job"):
+                continue
+            with pytest.raises(SystemExit):
+                parse_args(["--input", "x", "--output", "o", spelling, "1"])
+            err = capsys.readouterr().err
+            if opt.batch:
+                assert any(f"it is spelled {job} here" in err for job in spellings(opt, "job")), \
+                    (spelling, err)
+            else:
+                assert f"{opt.name} is a per-image option; the job cannot take it" in err
+
+
+def test_beam_s_own_flags_still_pass_through():
+    _, beam_argv = parse_args(["--input", "x", "--output", "o", "--runner", "DirectRunner",
+                               "--direct_num_workers", "2", "--direct_running_mode",
+                               "multi_processing", "--temp_location=/tmp/t"])
+    assert beam_argv == ["--runner", "DirectRunner", "--direct_num_workers", "2",
+                         "--direct_running_mode", "multi_processing", "--temp_location=/tmp/t"]
+
+
 # --------------------------------------------------------------- every batch option is a flag
 #: A job flag value other than the default for each batch option, the setting it must give,
 #: and flags it needs beside it. A new option fails the test below until it is listed here.
