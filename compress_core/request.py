@@ -172,12 +172,16 @@ class CompressRequest:
             raise ValueError(f"format='png' is lossless and takes no quality; got "
                              f"quality={self.quality!r} (drop it, or pick a lossy format)")
         if self._target_quality_given and self.quality != "auto":
-            used = ("a byte budget (target_bytes) chooses the quality"
+            used = ("a byte budget (target_bytes) chooses the quality; drop one of them"
                     if self.target_bytes is not None else
-                    f"quality={self.quality!r} fixes it" if self.quality is not None else
-                    "this output has no quality")
+                    f"quality={self.quality!r} fixes it; drop one of them"
+                    if self.quality is not None else
+                    "format='png' is lossless; drop it, or pick a lossy format"
+                    if self.format == ImageFormat.PNG.value else
+                    "method='jpeg' with format='jxl' keeps a JPEG file losslessly (archive "
+                    "mode); drop it, or give quality='auto' to encode the pixels to that score")
             raise ValueError(f"target_quality={self.target_quality:g} is aimed at by "
-                             f"quality='auto' only, and {used}; drop one of them")
+                             f"quality='auto' only, and {used}")
         if self.photo_format != ImageFormat.JPEG.value and self.format != ImageFormat.AUTO.value:
             raise ValueError(f"photo_format={self.photo_format!r} chooses the photos' format of "
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")

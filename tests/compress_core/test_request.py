@@ -117,7 +117,8 @@ def test_no_literal_list_of_option_values_outside_their_definition():
      r"target_quality=80 is aimed at by quality='auto' only, and quality=85 fixes it"),
     (dict(target_bytes=1000, target_quality=80), ValueError,
      r"target_quality=80 .* a byte budget \(target_bytes\) chooses the quality"),
-    (dict(format="png", target_quality=90), ValueError, "this output has no quality"),
+    (dict(format="png", target_quality=90), ValueError, r"target_quality=90 is aimed at by "
+     r"quality='auto' only, and format='png' is lossless; drop it, or pick a lossy format"),
     (dict(quality=85, target_quality=70), ValueError,  # the default's value, given: refused too
      r"target_quality=70 is aimed at by quality='auto' only, and quality=85 fixes it"),
     (dict(format="webp", photo_format="avif"), ValueError,
@@ -143,8 +144,13 @@ def test_options_that_apply_are_accepted_together():
     assert CompressRequest(scale=0.5, target_bytes=4000).quality is None
     assert CompressRequest(scale=0.5, format="png").replace(format="webp").quality == "auto"
     assert CompressRequest(scale=0.5, photo_format="avif").photo_format == "avif"
-    with pytest.raises(ValueError, match="this output has no quality"):
+    with pytest.raises(ValueError, match=r"target_quality=80 is aimed at by quality='auto' "
+                       r"only, and method='jpeg' with format='jxl' keeps a JPEG file "
+                       r"losslessly \(archive mode\); drop it, or give quality='auto'"):
         CompressRequest(method="jpeg", format="jxl", target_quality=80)  # the archive mode
+    archive_to_score = CompressRequest(method="jpeg", format="jxl", quality="auto",
+                                       target_quality=80)  # what the message offers
+    assert (archive_to_score.quality, archive_to_score.target_quality) == ("auto", 80.0)
 
 
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
