@@ -10,8 +10,10 @@ The blur passes work row by row (:func:`_hrow`, :func:`_vrow`) so that a compari
 the candidate's three moments in one sweep and pools each output row while it is in cache,
 without whole-plane temporaries (rings of the last 16 rows of the horizontal pass). They are
 compiled without ``fastmath``: IEEE arithmetic gives the same bits wherever LLVM inlines them,
-so a candidate equal to the reference gets exactly the reference's blurred mean and scores
-exactly 100.
+so a candidate equal to the reference gets exactly the reference's blurred mean. It still
+scores 1e-9..1e-7 below 100: the ringing and blurring terms of the X and B planes at full
+resolution (the planes without SSIM) keep 1e-12..1e-9 of float32 noise, so
+:meth:`~compress_core.perceptual.Reference.score` answers an equal candidate itself.
 """
 from __future__ import annotations
 

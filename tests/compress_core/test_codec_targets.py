@@ -112,6 +112,18 @@ def test_rgba_to_jpeg_is_scored_against_the_flattened_picture():
     assert score >= 65 and decode_pixels(data)[:, :40].min() >= 240  # white where transparent
 
 
+@pytest.mark.parametrize("fmt", ["webp", "jxl"])
+def test_target_100_is_met_by_the_lossless_way_up(fmt):
+    """WebP and JPEG XL turn lossless where no quality reaches the target; the lossless
+    encoding scored 99.9999993 (float32 noise) and came back below target_quality=100."""
+    if ImageFormat(fmt) not in supported_formats():
+        pytest.skip(f"no {fmt} encoder")
+    pixels = photo("coffee", 120)
+    data, quality, score = encode_to_score(pixels, fmt, 100)
+    assert quality is None and score >= 100
+    np.testing.assert_array_equal(decode_pixels(data), pixels)
+
+
 def test_unreachable_target_says_the_best_score():
     pixels = photo("coffee", 120)
     with pytest.raises(TargetUnreachableError, match=r"target_quality=99\.5 is above the best "

@@ -119,6 +119,25 @@ def test_the_missing_scales_factor_is_what_the_full_score_shows_on_photos(scales
     assert np.mean(alone) > 2.0 and np.mean(alone) > 2 * abs(np.mean(errors))
 
 
+@pytest.mark.parametrize("size", [(1, 1), (9, 1), (7, 9), (31, 31), (57, 56), (225, 224)])
+@pytest.mark.parametrize("alpha", [False, True])
+def test_an_identical_candidate_scores_100_exactly_and_one_level_less_does_not(size, alpha):
+    """The float32 score left 1e-9..1e-7 below 100 for an identical candidate: a lossless
+    encoding missed target_quality=100."""
+    w, h = size
+    pixels = np.array(photo("coffee", max(w, 2), max(h, 2))[:h, :w])
+    if alpha:
+        ramp = np.linspace(255, 96, w * h).reshape(h, w).astype(np.uint8)  # none hidden
+        pixels = np.dstack([pixels, ramp])
+    ref = Reference(pixels)
+    assert ref.score(pixels.copy()) == 100.0
+    changed = pixels.copy()
+    changed[h // 2, w // 2, 1] ^= 1
+    assert ref.score(changed) < 100.0
+    pixels[...] = changed  # the reference keeps its own pixels
+    assert ref.score(pixels) < 100.0
+
+
 def test_identical_is_100_and_more_loss_scores_lower():
     original = photo("coffee", 160)
     ref = Reference(original)
