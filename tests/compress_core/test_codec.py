@@ -223,6 +223,23 @@ def test_unreachable_budget_names_the_smallest_size(coffee, fmt):
     assert len(data) <= smallest and q >= 1  # (AVIF sizes are not monotonic in quality)
 
 
+def test_unreachable_budget_claims_no_smallest_size_it_did_not_measure():
+    """The search assumes sizes grow with quality; a flat graphic's jitter by a few bytes
+    (grey 64x64 JPEG XL: 62-77 bytes at qualities 1-80). The message said "below the smallest
+    JXL encoding ... at quality 1: 63 bytes" while qualities 13-17 take 62."""
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    sizes = {q: len(encode(grey, "jxl", q)) for q in range(1, 81)}
+    budget = min(sizes.values())
+    try:
+        data, q = fit_budget(grey, "jxl", budget)
+    except TargetUnreachableError as exc:
+        message = str(exc)
+        assert exc.smallest_bytes == sizes[1] and f"at quality 1, the lowest: {sizes[1]} bytes" \
+            in message and "smallest" not in message
+    else:
+        assert len(data) <= budget and sizes[q] == len(data)
+
+
 def test_budget_metadata_counts(coffee):
     """The ICC profile travels inside the budget."""
     icc = srgb_icc()
