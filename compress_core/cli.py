@@ -126,11 +126,27 @@ def _result_record(src: str, dest: str, result) -> dict:
         "input_bytes": result.original_bytes, "output_bytes": result.compressed_bytes,
         "compression_ratio": round(result.compression_ratio, 4),
         "pixel_ratio": round(result.pixel_ratio, 4), "format": result.format,
-        "quality": result.quality, "method": result.method, "energy": result.energy,
+        "quality": result.quality, "quality_score": _score(result),
+        "method": result.method, "energy": result.energy,
         "retained_energy_ratio": round(result.retained_energy_ratio, 4),
         "stretch": round(result.stretch, 4),
         "seams": result.seams, "crop_box": result.crop_box, "timings": result.timings,
     }
+
+
+def _score(result) -> Optional[float]:
+    """The SSIMULACRA2 score ``quality="auto"`` reached (None where no search ran)."""
+    return (result.operations or {}).get("quality_score")
+
+
+def _missed_target(result) -> Optional[str]:
+    """Why the output scores below the ``target_quality`` it was searched for, or None: the
+    library then writes the format's best encoding with its score instead of failing."""
+    score, target = _score(result), (result.params or {}).get("target_quality")
+    if score is None or target is None or score >= target - 5e-4:  # the score is rounded
+        return None
+    return (f"target_quality={target:g} was not reached: the best {result.format} encoding "
+            f"scores {score:.1f}")
 
 
 def _print_analysis(src: str, stats: dict) -> None:
@@ -274,10 +290,15 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
     result.save(dest)
     record = _result_record(src, dest, result)
     if not args.json:
+        score = _score(result)
         print(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
               f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
-              f"{result.compressed_bytes:,} bytes ({result.compression_ratio:.1%}), "
+              f"{result.compressed_bytes:,} bytes ({result.compression_ratio:.1%}"
+              f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
               f"{result.method}, {result.timings['total_ms']:.0f} ms")
+    missed = _missed_target(result)
+    if missed:
+        print(f"semantic-compress: warning: {src}: {missed}", file=sys.stderr)
     return record
 
 

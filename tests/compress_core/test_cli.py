@@ -145,6 +145,26 @@ def test_json_record(work, capsys):
     assert 1.0 <= record["stretch"] <= 1.05  # the default stretch limit
 
 
+def test_the_score_reached_is_printed_and_a_missed_target_is_said(work, capsys):
+    """quality auto writes the format's best encoding where even it misses the target; the
+    command line printed neither the score nor the miss (exit 0, nothing on stderr)."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+                         "--format", "jpeg", "-o", "thumb.jpg")
+    record = json.loads(out)
+    assert code == 0 and err == "" and record["quality_score"] >= 70
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format", "jpeg",
+                         "--target-quality", "99.5", "-o", "best.jpg")
+    score = float(re.search(r"SSIMULACRA2 (\d+\.\d)\)", out).group(1))
+    assert code == 0 and score < 99.5 and size_of(work / "best.jpg") == (90, 60)
+    assert err == (f"semantic-compress: warning: photo.jpg: target_quality=99.5 was not "
+                   f"reached: the best JPEG encoding scores {score:.1f}\n")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+                         "--quality", "80", "-o", "fixed.jpg")
+    assert json.loads(out)["quality_score"] is None and err == ""  # no search, no score
+    assert "SSIMULACRA2" not in run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient",
+                                    "--quality", "80", "-o", "fixed.jpg")[1]
+
+
 @pytest.mark.parametrize("limit", ["1.0", "1.5"])
 def test_max_stretch_flag_bounds_the_thumbnail(work, capsys, limit):
     """A square of the 3:2 photo: --max-stretch 1.0 never stretches; 1.5 may squeeze it all."""
