@@ -110,8 +110,10 @@ def decode(data: bytes) -> Image.Image:
     return img
 
 
+@functools.lru_cache(maxsize=None)
 def srgb_icc() -> bytes:
-    """A real ICC profile (Little CMS' built-in sRGB)."""
+    """A real ICC profile (Little CMS' built-in sRGB), made once: its header holds the time it
+    was made, so two profiles made a second apart differ in bytes."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
