@@ -299,10 +299,11 @@ class SemanticCompressor:
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
                 # the default, as anywhere the quality is free)
+                target = (request.target_quality if request.target_quality is not None
+                          else codec.DEFAULT_TARGET_QUALITY)
                 try:
                     data, used_quality, reached = codec.encode_to_score(
-                        out, fmt, request.target_quality, icc_profile=loaded.icc_profile,
-                        exif=loaded.exif)
+                        out, fmt, target, icc_profile=loaded.icc_profile, exif=loaded.exif)
                 except TargetUnreachableError as exc:  # the format's best, its score recorded
                     data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}

@@ -70,9 +70,9 @@ class CompressRequest:
         ``format="jxl"`` (archive mode for JPEG inputs); there it stays None.
     target_quality : float, optional
         Score in 0..100 aimed at by ``quality="auto"``; None (the default) becomes
-        :data:`compress_core.codec.DEFAULT_TARGET_QUALITY` (70). Given with a fixed quality, a
-        byte budget or a lossless output, where nothing would aim at it, it is refused, even
-        at 70.
+        :data:`compress_core.codec.DEFAULT_TARGET_QUALITY` (70) with ``quality="auto"`` and
+        stays None elsewhere. Given with a fixed quality, a byte budget or a lossless output,
+        where nothing would aim at it, it is refused, even at 70.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard).
     max_seconds : float, optional
@@ -140,14 +140,17 @@ class CompressRequest:
         # attribute, not a field: it is no option, and two requests that differ only in it are
         # the same request.
         put("_target_quality_given", self.target_quality is not None)
-        if self.target_quality is None:
-            put("target_quality", codec.DEFAULT_TARGET_QUALITY)
-        put("target_quality", codec.check_target_quality(self.target_quality))
+        if self.target_quality is not None:
+            put("target_quality", codec.check_target_quality(self.target_quality))
         put("quality", _check_quality(self.quality, self.format))
         if self.quality is None and self.target_bytes is None and not (
                 self.format == ImageFormat.PNG.value
                 or (self.method == Method.JPEG.value and self.format == ImageFormat.JXL.value)):
             put("quality", DEFAULT_QUALITY)
+        if self.target_quality is None and self.quality == "auto":
+            # the default only where a search aims at it: elsewhere it stays None, so that a
+            # copy made field by field (dataclasses.replace, asdict) is the same valid request
+            put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:

@@ -129,9 +129,27 @@ def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, me
         CompressRequest(scale=0.5, **kwargs)
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(quality=85), dict(target_bytes=4000), dict(format="png"),
+    dict(quality="auto", target_quality=80), dict(method="jpeg", format="jxl"),
+    dict(method="jpeg", quality=60), dict(target_bytes=4000, format="webp")])
+def test_a_copy_made_field_by_field_is_the_same_valid_request(kwargs):
+    """dataclasses.replace and asdict copy the stored target_quality; it is None wherever no
+    search aims at it, so the copy is not refused as a target given with a fixed quality, a
+    budget or a lossless output."""
+    if kwargs.get("method") != "jpeg":
+        kwargs = dict(scale=0.5, **kwargs)
+    request = CompressRequest(**kwargs)
+    assert CompressRequest(**dataclasses.asdict(request)) == request
+    copy = dataclasses.replace(request, max_seconds=9.0)
+    assert copy.params_hash() == request.params_hash()
+    assert request.replace(max_seconds=9.0) == copy
+
+
 def test_options_that_apply_are_accepted_together():
-    # the default target is no request of the user's: a fixed quality or a budget keeps it
-    assert CompressRequest(scale=0.5, quality=85).target_quality == 70.0
+    # the default target is no request of the user's: nothing aims at it without a search
+    assert CompressRequest(scale=0.5, quality=85).target_quality is None
+    assert CompressRequest(scale=0.5).target_quality == 70.0  # quality="auto" by default
     assert CompressRequest(scale=0.5, quality=85).replace(quality="auto", target_quality=80) \
         .target_quality == 80.0
     # a default request changed to a fixed quality: its target was never given
