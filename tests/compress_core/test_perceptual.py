@@ -208,14 +208,45 @@ def test_tiny_images_are_scored_not_waved_through():
     assert Reference(original).score(flat) < 50
 
 
-def test_thin_strips_are_scored_in_bounded_memory():
-    """A 1 x 20000 strip was enlarged 32 x 32 times (32 x 640000 pixels, 1.6 GB to score); its
-    short side alone is repeated now, while small images keep their square repetition."""
+def test_small_pictures_are_enlarged_by_the_nearest_pixel_to_a_32_px_short_side():
+    """An integer factor repeats each pixel; any other factor takes the nearest one, so that a
+    31 px picture is nearly itself (it was each pixel repeated twice: a magnified view)."""
     from compress_core.perceptual import _enlarge_small
 
-    assert _enlarge_small(np.zeros((6, 5, 3), np.uint8)).shape == (42, 35, 3)
+    small = photo("coffee", 16, 16)
+    np.testing.assert_array_equal(_enlarge_small(small), np.repeat(np.repeat(small, 2, 0), 2, 1))
+    near = photo("coffee", 31, 31)
+    enlarged = _enlarge_small(near)
+    assert enlarged.shape == (32, 32, 3)
+    kept = np.delete(np.delete(enlarged, 16, axis=0), 16, axis=1)  # the one repeated line
+    np.testing.assert_array_equal(kept, near)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_scores_change_smoothly_across_32_px(fmt):
+    """The same photo and quality at 31 and 32 px on the short side score within a few points
+    (by whole-pixel repetition the 31 px one scored 10-20 points lower: quality="auto" chose
+    JPEG quality 90 there and 66 at 32 px)."""
+    from compress_core import codec
+
+    for name in ("astronaut", "coffee", "chelsea"):
+        scores = []
+        for side in (31, 32):
+            pixels = photo(name, side, side)
+            scores.append(Reference(pixels).score(codec.decode_pixels(codec.encode(pixels, fmt,
+                                                                                   60))))
+        assert abs(scores[0] - scores[1]) < 6, (name, scores)
+
+
+def test_thin_strips_are_scored_in_bounded_memory():
+    """A 1 x 20000 strip was enlarged 32 x 32 times (32 x 640000 pixels, 1.6 GB to score); the
+    long side grows by the short side's factor up to 4096 pixels and is never shrunk."""
+    from compress_core.perceptual import _enlarge_small
+
+    assert _enlarge_small(np.zeros((6, 5, 3), np.uint8)).shape == (38, 32, 3)
     assert _enlarge_small(np.zeros((1, 20000, 3), np.uint8)).shape == (32, 20000, 3)
-    assert _enlarge_small(np.zeros((3000, 2, 4), np.uint8)).shape == (3000, 32, 4)
+    assert _enlarge_small(np.zeros((3000, 2, 4), np.uint8)).shape == (4096, 32, 4)
+    assert _enlarge_small(np.zeros((1, 129, 3), np.uint8)).shape == (32, 4096, 3)
     row = photo("astronaut", 512, 512)[200:201]          # one row of a real photo
     strip = np.ascontiguousarray(np.tile(row, (1, 40, 1)))  # 1 x 20480
     ref = Reference(strip)
