@@ -33,7 +33,8 @@ Sections (``--sections``, all by default):
   70) on the Kodak photos scaled to a long side of 64 to 384 px against a fixed quality 85:
   qualities chosen and bytes, with the library's score, with the weights per scale but
   nothing standing in for missing scales (before), and read in sequence over the scales
-  present (the PyPI package's reading).
+  present (the PyPI package's reading); last, pictures under 32 px, enlarged to 32 by the
+  nearest pixel (the library's) or by repeating each pixel (before).
 * ``lossless``: lossless WebP settings (the library's, method 5 effort 90, against method 6
   effort 100, method 5 effort 100, libwebp's default method 4 effort 75) and PNG on what
   ``format="auto"`` writes losslessly: graphics from skimage and photos with transparency
@@ -745,6 +746,58 @@ def section_small(photos, sides=(64, 96, 128, 160, 200, 256, 384)):
             print(f"| {side} ({short}; {scales}) | {label} | {np.median(qualities):g}, "
                   f"{min(qualities)}, {max(qualities)} | {sum(q >= 95 for q in qualities)} | "
                   f"{np.mean(ratios):.3f}x | {min(scores):.1f} |")
+    _under_32(photos)
+
+
+def _under_32(photos, shorts=(20, 24, 28, 30, 31, 32, 33, 40)):
+    """Pictures under 32 px are enlarged to a 32 px short side before they are scored: by the
+    nearest pixel (the library's) or by repeating each pixel k times (k the next integer: the
+    library before a58bb1f)."""
+    import contextlib
+
+    from compress_core import perceptual
+
+    def repeated(pixels):
+        h, w = pixels.shape[:2]
+        side = min(h, w)
+        if side >= 32:
+            return pixels
+        k = -(-32 // side)
+        if k * max(h, w) > 4096:
+            ky, kx = (-(-32 // h) if h < 32 else 1, -(-32 // w) if w < 32 else 1)
+        else:
+            ky = kx = k
+        return np.repeat(np.repeat(pixels, ky, axis=0), kx, axis=1)
+
+    @contextlib.contextmanager
+    def repetition():
+        keep = perceptual._enlarge_small
+        perceptual._enlarge_small = repeated
+        try:
+            yield
+        finally:
+            perceptual._enlarge_small = keep
+
+    print(f"\n#### Under 32 px ({len(photos)} Kodak photos, Lanczos to the short side; JPEG, "
+          "target 70; median quality, mean bytes)\n")
+    print("| enlarged | " + " | ".join(str(s) for s in shorts) + " |")
+    print("|---|" + "---:|" * len(shorts))
+    for label, context in (("nearest pixel to 32 (library)", contextlib.nullcontext),
+                           ("each pixel repeated k times (before)", repetition)):
+        cells = []
+        with context():
+            for short in shorts:
+                qualities, sizes = [], []
+                for _, pixels in photos:
+                    h, w = pixels.shape[:2]
+                    f = short / min(h, w)
+                    small = np.asarray(Image.fromarray(pixels).resize(
+                        (round(w * f), round(h * f)), Image.Resampling.LANCZOS))
+                    data, quality, _ = codec.encode_to_score(small, "jpeg", 70.0)
+                    qualities.append(quality)
+                    sizes.append(len(data))
+                cells.append(f"{np.median(qualities):g}, {np.mean(sizes):.0f} B")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def _lossless_pictures(photos):
