@@ -215,10 +215,9 @@ def _enlarge_small(pixels: np.ndarray) -> np.ndarray:
 
     The factor is 32 / short side, not the next integer: repeating each pixel twice made a 31
     px picture a magnified view of itself (its content on the pyramid's heavier scales), so
-    ``quality="auto"`` chose JPEG quality 89 at 31 px and 64.5 at 32 px (Kodak medians; 1.5x the
-    bytes), and a
-    1 x 128 strip scored 64 points below a 1 x 129 one. With a factor that tends to 1, scores
-    change smoothly across 32 px and across the long side's limit."""
+    ``quality="auto"`` chose JPEG quality 89 at 31 px and 64.5 at 32 px (Kodak medians; 1.5x
+    the bytes), and a 1 x 128 strip scored 64 points below a 1 x 129 one. With a factor that
+    tends to 1, scores change smoothly across 32 px and across the long side's limit."""
     h, w = pixels.shape[:2]
     side = min(h, w)
     if side >= _SMALL_SIDE:
