@@ -227,8 +227,9 @@ def _enlarge_small(pixels: np.ndarray) -> np.ndarray:
     def grown(n: int) -> int:
         return _SMALL_SIDE if n == side else max(n, min(round(n * factor), _ENLARGED_MAX_SIDE))
 
-    rows = ((np.arange(grown(h)) + 0.5) * (h / grown(h))).astype(np.intp)
-    cols = ((np.arange(grown(w)) + 0.5) * (w / grown(w))).astype(np.intp)
+    new_h, new_w = grown(h), grown(w)
+    rows = ((np.arange(new_h) + 0.5) * (h / new_h)).astype(np.intp)
+    cols = ((np.arange(new_w) + 0.5) * (w / new_w)).astype(np.intp)
     return pixels[rows[:, None], cols[None, :]]
 
 
