@@ -22,6 +22,7 @@ from compress_core.storage import (
     is_local_filesystem,
     is_under,
     distinct_relpath,
+    local_path,
     normalize_uri,
     read_bytes,
     split_protocol,
@@ -179,9 +180,9 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
     """Relative output paths for listed URIs: relative to ``base`` when they are below it, else
     relative to the deepest folder the URIs share (with protocol and bucket kept when they
     differ). Returned paths are sanitised (:func:`~compress_core.storage.distinct_relpath`)."""
-    split = [split_protocol(u) for u in uris]
+    split = [_local_as_plain(u) for u in uris]
     if base:
-        b_protocol, b_path = split_protocol(normalize_uri(base))
+        b_protocol, b_path = _local_as_plain(normalize_uri(base))
     rels: List[Optional[str]] = [None] * len(uris)
     rest_idx = []
     for i, (protocol, path) in enumerate(split):
@@ -205,6 +206,13 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
                 protocol, path = split[i]
                 rels[i] = f"{protocol or 'local'}/{path}"
     return [distinct_relpath(r) for r in rels]
+
+
+def _local_as_plain(uri: str):
+    """``split_protocol``, local URIs as plain paths (``file:///p/x.jpg`` and ``/p/x.jpg`` are
+    on one file system: listed together, they share a folder)."""
+    path = local_path(uri)
+    return (None, path) if path is not None else split_protocol(uri)
 
 
 # --------------------------------------------------------------------------- transforms

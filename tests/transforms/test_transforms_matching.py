@@ -55,6 +55,16 @@ def test_relative_paths_of_listed_uris():
     assert matching.relative_paths(["/x/../../etc/p.jpg"]) == ["p.jpg"]
 
 
+def test_listed_file_uris_and_plain_paths_share_their_folder():
+    """``file:///in/a.jpg`` and ``/in/b.jpg`` are on one file system: they used to count as
+    two protocols, and both outputs were named by their whole path (``file/in/a.jpg``,
+    ``local/in/b.jpg``)."""
+    assert matching.relative_paths(["file:///in/2026/a.jpg", "/in/2025/b.jpg"]) == \
+        ["2026/a.jpg", "2025/b.jpg"]
+    assert matching.relative_paths(["file:///in/2026/a.jpg"], base="/in") == ["2026/a.jpg"]
+    assert matching.relative_paths(["/in/2026/a.jpg"], base="file:///in") == ["2026/a.jpg"]
+
+
 def test_read_uri_list(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"1")
     listing = tmp_path / "list.txt"
