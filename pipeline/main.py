@@ -2,7 +2,8 @@
 
 Graph (step labels as they appear in the runner's UI)::
 
-    MatchImages      globs / URI lists -> InputFile           (fsspec, on a worker)
+    MatchImages      globs / URI lists -> InputFile           (fsspec, on a worker; each
+                     input once, no two with one name)
     DistributeImages Reshuffle                                 (spread the work)
     CompressImages   plan -> read -> compress -> atomic write  (transforms.compress)
     WriteManifest    rows -> <manifest>/run_id=<id>/part-*.parquet

@@ -28,6 +28,7 @@ from compress_core.storage import (
     split_protocol,
 )
 
+from .distinct_inputs import DistinctInputs
 from .failures import FAILED, CatchFailures
 from .metrics import METRICS_NAMESPACE
 
@@ -263,8 +264,9 @@ class MatchImages(beam.PTransform):
     """Expand input patterns and URI lists into a PCollection of :class:`InputFile`.
 
     Matching runs on a worker (not at graph construction), so it sees what the job's service
-    account sees. Returns a dict: ``files`` (InputFile) and ``failures`` (:class:`Failure`,
-    for patterns or lists that could not be listed or read).
+    account sees. Returns a dict: ``files`` (InputFile: one per input, whatever matched it how
+    often, and no two with the same name, :class:`~transforms.distinct_inputs.DistinctInputs`)
+    and ``failures`` (:class:`Failure`, for patterns or lists that could not be listed or read).
 
     Parameters
     ----------
@@ -314,7 +316,8 @@ class MatchImages(beam.PTransform):
             files.append(res["ok"])
             failures.append(res[FAILED])
         return {
-            "files": tuple(files) | "FlattenFiles" >> beam.Flatten(),
+            "files": (tuple(files) | "FlattenFiles" >> beam.Flatten()
+                      | "DistinctInputs" >> DistinctInputs()),
             "failures": tuple(failures) | "FlattenFailures" >> beam.Flatten(),
         }
 

@@ -15,6 +15,7 @@ from transforms.compress import CompressSettings
 #: Fast runs: the gradient energy and the hybrid method on the DirectRunner.
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5"]
 IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+TAG = CompressSettings(method="hybrid", energy="gradient", scale=0.5).params_hash()
 
 PHOTOS = {"astronaut.jpg", "coffee.jpg", "chelsea.png", "china.jpg", "flower.jpg"}
 BAD = {"corrupt.jpg", "truncated.jpg", "empty.jpg", "notes.png"}
@@ -369,3 +370,46 @@ def test_direct_runner_runs_the_job_on_the_fn_api_runner_without_prism(
     assert [d for d, ds, fs in os.walk(tmp_path / "out") if not ds and not fs] == []
     assert (calls["prism"], calls["fn_api"]) == (0, ["multi_threading"]), \
         f"apache-beam {apache_beam.__version__} (checked against 2.77.0) tried Prism"
+
+
+def test_an_input_matched_twice_is_compressed_once_and_two_inputs_never_share_an_output(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Overlapping patterns, a URI listed twice, and a pattern and a list (or two lists) that
+    name two different files alike: every input used to be compressed once per match (two
+    ``ok`` rows for one file), and ``in/a/x.jpg`` (matched by ``in/a/*``, named ``x.jpg``) and
+    ``in/b/x.jpg`` (listed, named ``x.jpg`` too) were both reported ``ok`` with one output
+    file, the last write winning."""
+    write_tree(tmp_path / "in", {"a/x.jpg": photo_files["coffee.jpg"],
+                                 "b/x.jpg": photo_files["astronaut.jpg"],
+                                 "c/y.jpg": photo_files["trips/china.jpg"]})
+    a, b, c = (str(tmp_path / "in" / f) for f in ("a/x.jpg", "b/x.jpg", "c/y.jpg"))
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{b}\n{b}\n")          # b twice: named x.jpg, as a is
+    other = tmp_path / "other.txt"
+    other.write_text(f"file://{c}\n{c}\n")     # one file, two spellings
+    out = tmp_path / "out"
+    args = ["--input", str(tmp_path / "in" / "a" / "*"), "--input", a, "--input_list",
+            str(listing), "--input_list", str(other), "--output", str(out), *FAST, *IN_MEMORY]
+    _, s = run_job([*args, "--run_id", "first"])
+    assert (s.ok, s.failed, s.skipped) == (3, 0, 0)
+    rows = read_manifest(str(out / "_manifest"), run_id="first")
+    by_input = {r["input_uri"].replace("file://", ""): r for r in rows}
+    assert by_input[c]["output_uri"] == str(out / f"y.jpg.{TAG}.jpg")   # unshared: its name
+    assert {os.path.basename(by_input[u]["output_uri"]).split("~")[0] for u in (a, b)} == \
+        {"x.jpg"}
+    assert sorted(r["input_uri"].replace("file://", "") for r in rows) == [a, b, c]
+    outputs = {r["output_uri"] for r in rows}
+    assert len(outputs) == 3 and all(r["status"] == "ok" for r in rows)
+    for r in rows:   # each output holds its own input's picture
+        assert os.path.getsize(r["output_uri"]) == r["output_bytes"]
+        with Image.open(r["output_uri"]) as im:
+            assert im.size == (r["output_width"], r["output_height"])
+        with Image.open(r["input_uri"].replace("file://", "")) as src:
+            assert (r["input_width"], r["input_height"]) == src.size
+    assert sorted(f for f in _files(out) if not f.startswith("_")) == \
+        sorted(os.path.relpath(u, out) for u in outputs)
+    # the names are stable: a --skip_existing rerun of the same inputs skips all three
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 3)
+    again = read_manifest(str(out / "_manifest"), run_id="second")
+    assert {r["output_uri"] for r in again} == outputs

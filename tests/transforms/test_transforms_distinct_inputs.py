@@ -1,0 +1,40 @@
+"""transforms/distinct_inputs.py: one InputFile per input, one input per output name."""
+import hashlib
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from transforms.distinct_inputs import DistinctInputs, input_key, name_apart
+from transforms.matching import InputFile
+
+
+def test_input_key_treats_spellings_of_one_local_file_alike():
+    assert input_key("file:///in/x.jpg") == input_key("/in/./x.jpg") == "/in/x.jpg"
+    assert input_key("s3://b/in/x.jpg") == "s3://b/in/x.jpg"
+    assert input_key("s3://b/in/x.jpg") != input_key("gs://b/in/x.jpg")
+
+
+def test_name_apart_appends_the_digest_of_the_input():
+    digest = hashlib.sha256(b"/in/b/x.jpg").hexdigest()[:12]
+    assert name_apart("2026/x.jpg", "/in/b/x.jpg") == f"2026/x.jpg~{digest}"
+    assert name_apart("x.jpg", "file:///in/b/x.jpg") == f"x.jpg~{digest}"
+    assert name_apart("x.jpg", "/in/a/x.jpg") != name_apart("x.jpg", "/in/b/x.jpg")
+
+
+def test_duplicates_are_dropped_and_shared_names_set_apart():
+    files = [
+        InputFile("/in/a/x.jpg", "x.jpg", 10),           # matched by a pattern ...
+        InputFile("/in/a/x.jpg", "a/x.jpg", None),       # ... and listed
+        InputFile("file:///in/a/x.jpg", "x.jpg", 10),    # another spelling of it
+        InputFile("/in/b/x.jpg", "x.jpg", None),         # another file, named alike
+        InputFile("/in/c/y.jpg", "y.jpg", 7),
+        InputFile("/in/c/y.jpg", "y.jpg", 7),
+    ]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        out = p | beam.Create(files) | DistinctInputs()
+        assert_that(out, equal_to([
+            InputFile("/in/a/x.jpg", name_apart("x.jpg", "/in/a/x.jpg"), 10),
+            InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), None),
+            InputFile("/in/c/y.jpg", "y.jpg", 7),
+        ]))

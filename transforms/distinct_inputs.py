@@ -1,0 +1,95 @@
+"""One element per input, one input per output name: the last step of matching.
+
+Patterns and URI lists are expanded independently (on workers, in parallel), so they can meet:
+
+* the same file matched twice (overlapping globs such as ``photos/*`` and ``photos/x*``, a URI
+  listed twice, a path both listed and matched, ``/p/x.jpg`` and ``file:///p/x.jpg``) would be
+  compressed twice, with two manifest rows for one input;
+* two different files given the same relative name (``in/a/*`` names ``in/a/x.jpg``
+  ``x.jpg``; a list holding ``in/b/x.jpg`` alone names it ``x.jpg`` too; so do two lists, or
+  patterns outside ``--input_base``) would share one output: both rows ``ok``, the last
+  write winning.
+
+:class:`DistinctInputs` keeps one :class:`~transforms.matching.InputFile` per input (the one
+the listing gave a size, then the first name) and, where several inputs still share a name,
+appends ``~`` and 12 hex digits of the SHA-256 of each one's URI to its name
+(:func:`name_apart`), as :func:`compress_core.storage.distinct_relpath` does for names that
+sanitising merged. Names that no other input of the run shares are left as they are, so the
+same inputs always get the same names (``--skip_existing`` reruns rely on it).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import posixpath
+from typing import Iterable, Iterator, Tuple
+
+import apache_beam as beam
+
+from compress_core.storage import local_path
+
+__all__ = ["input_key", "name_apart", "DistinctInputs"]
+
+_LOG = logging.getLogger(__name__)
+
+#: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
+_DIGEST_CHARS = 12
+
+
+def input_key(uri: str) -> str:
+    """What identifies an input's file: the normalised local path for local paths and
+    ``file://`` URIs (``/p/./x.jpg``, ``file:///p/x.jpg`` and ``/p/x.jpg`` are one file), the
+    URI itself otherwise."""
+    path = local_path(uri)
+    return os.path.normpath(path) if path is not None else uri
+
+
+def name_apart(relpath: str, uri: str) -> str:
+    """``relpath`` with ``~`` and 12 hex digits of the SHA-256 of ``uri`` appended to its file
+    name: ``("x.jpg", "/in/b/x.jpg")`` -> ``"x.jpg~<digest>"``."""
+    digest = hashlib.sha256(input_key(uri).encode("utf-8", "surrogatepass")).hexdigest()
+    folder, name = posixpath.split(relpath)
+    name = f"{name}~{digest[:_DIGEST_CHARS]}"
+    return posixpath.join(folder, name) if folder else name
+
+
+def _preferred(item) -> Tuple:
+    return (item.size is None, item.relpath, item.uri)
+
+
+def _one_per_input(keyed: Tuple[str, Iterable]):
+    key, items = keyed
+    items = sorted(items, key=_preferred)
+    if len(items) > 1:
+        _LOG.warning("input %s was matched %d times; it is compressed once", key, len(items))
+    return items[0]
+
+
+def _apart(keyed: Tuple[str, Iterable]) -> Iterator:
+    relpath, items = keyed
+    items = sorted(items, key=lambda f: f.uri)
+    if len(items) == 1:
+        yield items[0]
+        return
+    _LOG.warning("%d inputs would share the output name %s (%s); each name gets a digest of "
+                 "its input's URI (name outputs by their folders with --input_base)",
+                 len(items), relpath, ", ".join(f.uri for f in items))
+    for item in items:
+        yield item._replace(relpath=name_apart(relpath, item.uri))
+
+
+class DistinctInputs(beam.PTransform):
+    """InputFiles -> one per input, no two with the same name (module docstring).
+
+    Two shuffles over the matched files (by input, then by name); only the file names travel.
+    """
+
+    def expand(self, files):
+        return (files
+                | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
+                | "GroupByInput" >> beam.GroupByKey()
+                | "OnePerInput" >> beam.Map(_one_per_input)
+                | "KeyByName" >> beam.Map(lambda f: (f.relpath, f))
+                | "GroupByName" >> beam.GroupByKey()
+                | "NamesApart" >> beam.FlatMap(_apart))
