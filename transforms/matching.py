@@ -120,20 +120,21 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     fs, path = get_filesystem(pattern, storage_options)
     base_uri = glob_base(pattern)
     _, base_path = get_filesystem(base_uri, storage_options)
+    literal = not any(c in path for c in _GLOB_CHARS)
+    try:
+        if not literal and _exists(fs, path):
+            # a file or folder whose name holds glob characters ("Photos [2024]"): the glob
+            # would match other names ("Photos 2") or none, the name means itself
+            literal = True
+            base_path = path.rstrip("/")
+        found, folder = _list(fs, path, literal)
+    except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
+        raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
+    if literal and not folder:
+        base_path = posixpath.dirname(path.rstrip("/"))
     # An excluded folder that holds the pattern itself was asked for explicitly: keep it.
     excluded = [e for e in (get_filesystem(x, storage_options)[1] for x in exclude if x)
                 if not is_under(base_path, e)]
-    try:
-        if not any(c in path for c in _GLOB_CHARS) and fs.isdir(path):
-            found = fs.find(path, detail=True)
-            folder = True
-        else:
-            found = fs.glob(path, detail=True)
-            folder = False
-    except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
-        raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
-    if not any(c in path for c in _GLOB_CHARS) and not folder:
-        base_path = posixpath.dirname(path.rstrip("/"))
     if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
@@ -158,6 +159,24 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None))
     return files
+
+
+def _exists(fs, path: str) -> bool:
+    """``fs.exists(path)``; False when the store refuses the question (a glob as a key)."""
+    try:
+        return bool(fs.exists(path))
+    except Exception:  # noqa: BLE001 - the glob is listed next, with its own errors
+        return False
+
+
+def _list(fs, path: str, literal: bool):
+    """``(listing, is_folder)``: every file below ``path`` for a literal folder, else the glob
+    (a plain file name globs to itself; a literal name with glob characters is looked up)."""
+    if literal and fs.isdir(path):
+        return fs.find(path, detail=True), True
+    if literal and any(c in path for c in _GLOB_CHARS):
+        return {path: fs.info(path)}, False
+    return fs.glob(path, detail=True), False
 
 
 def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> List[str]:
@@ -232,7 +251,9 @@ class _ExpandPattern(beam.DoFn):
     def process(self, pattern: str) -> Iterator:
         files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
         if not files:
-            _LOG.warning("Input pattern %s matched no files", pattern)
+            hint = (" ('[' opens a set of characters in a glob: write '[[]' for a '[' in a "
+                    "name)" if "[" in pattern else "")
+            _LOG.warning("Input pattern %s matched no files%s", pattern, hint)
         self._matched.inc(len(files))
         yield from files
 

@@ -112,3 +112,23 @@ def test_match_follows_symlinks_and_keeps_dangling_ones(tmp_path):
         read_bytes(files[0].uri)
     assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*"))] == \
         ["dangling.jpg", "link.jpg"]
+
+
+def test_a_name_with_glob_characters_is_matched_as_it_is(tmp_path):
+    """``--input 'Photos [2024]'`` (a folder) or ``'Photos [2024]/x.jpg'`` used to be taken
+    for globs only: '[2024]' is a set of characters, they matched nothing and the run ended
+    with 0 images (exit status 0)."""
+    _tree(tmp_path, ["Photos [2024]/x.jpg", "Photos [2024]/sub/y.jpg", "Photos 2/z.jpg",
+                     "a*b.jpg"])
+    folder = matching.match_pattern(str(tmp_path / "Photos [2024]"))
+    assert [(f.uri, f.relpath, f.size) for f in folder] == [
+        (str(tmp_path / "Photos [2024]" / "sub" / "y.jpg"), "sub/y.jpg", 3),
+        (str(tmp_path / "Photos [2024]" / "x.jpg"), "x.jpg", 3)]
+    one = matching.match_pattern(str(tmp_path / "Photos [2024]" / "x.jpg"))
+    assert [(f.relpath, f.size) for f in one] == [("x.jpg", 3)]
+    # a pattern that names nothing is still a glob: 'Photos [2]' is 'Photos 2'
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "Photos [2]" / "*"))] == \
+        ["Photos 2/z.jpg"]
+    star = matching.match_pattern(str(tmp_path / "a*b.jpg"))   # a glob that matches itself
+    assert [f.uri for f in star] == [str(tmp_path / "a*b.jpg")]
+    assert matching.match_pattern(str(tmp_path / "Photos [2025]")) == []
