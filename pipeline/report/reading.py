@@ -4,6 +4,7 @@ No Beam import: the schema comes from :mod:`transforms.manifest` (pyarrow only).
 """
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from typing import Dict, List, Optional, Sequence
@@ -13,7 +14,8 @@ import pyarrow.dataset as ds
 
 from transforms.manifest import MANIFEST_SCHEMA
 
-__all__ = ["ManifestError", "COLUMNS", "list_runs", "load_manifest"]
+__all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "list_runs", "load_manifest",
+           "runs_read"]
 
 #: Manifest columns the report reads (the rest are never loaded).
 COLUMNS = [
@@ -22,6 +24,10 @@ COLUMNS = [
     "energy_mean", "retained_energy_ratio", "decode_ms", "energy_ms", "resize_ms", "encode_ms",
     "total_ms", "processed_at",
 ]
+
+#: Schema metadata key of the tables :func:`load_manifest` returns: the JSON list of the runs
+#: read (runs without rows included).
+RUNS_METADATA = b"semantic_compress.runs"
 
 
 class ManifestError(Exception):
@@ -79,7 +85,8 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     Returns
     -------
     pyarrow.Table
-        Those columns (missing ones in older files read as nulls).
+        Those columns (missing ones in older files read as nulls); its schema metadata lists
+        the runs read, those without rows too (:func:`runs_read`).
 
     Raises
     ------
@@ -108,4 +115,14 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning,
                          schema=schema)
     flt = ds.field("run_id").isin(wanted) if wanted else None
-    return dataset.to_table(columns=columns, filter=flt)
+    table = dataset.to_table(columns=columns, filter=flt)
+    # the runs read, rows or not: a run that matched nothing has none, and is still a run
+    return table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                          RUNS_METADATA: json.dumps(wanted or available)})
+
+
+def runs_read(table: pa.Table) -> List[str]:
+    """The runs :func:`load_manifest` read into ``table`` (with no rows too), or ``[]`` for a
+    table that did not come from it."""
+    raw = (table.schema.metadata or {}).get(RUNS_METADATA)
+    return list(json.loads(raw)) if raw else []

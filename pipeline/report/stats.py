@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import plots
+from .reading import runs_read
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
            "SCATTER_POINTS"]
@@ -184,7 +185,8 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     manifest : str
         The manifest URI (shown in the report).
     runs : sequence of str, optional
-        Run order for the comparison (default: by first ``processed_at``, then id).
+        Run order for the comparison (default: by first ``processed_at``, then id; runs
+        without rows that :func:`~pipeline.report.load_manifest` read come last).
     """
     run_col = table["run_id"]
     present = pc.unique(run_col).to_pylist()
@@ -198,6 +200,8 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
             starts, key=lambda r: (r["processed_at_min"] or far, r["run_id"]))]
     if runs:  # requested runs with no rows (an empty run) still get a line
         order += [r for r in runs if r not in order]
+    else:  # so do the runs without rows that load_manifest read
+        order += sorted(r for r in runs_read(table) if r not in order)
     by_run = []
     for run in order:
         t = totals(table.filter(pc.equal(run_col, run)))

@@ -209,6 +209,9 @@ def test_only_errors_and_empty_runs_still_report(tmp_path, capsys):
                                    capsys)
         assert status == 0, err
     data = json.loads(_run_main([root, "--json"], capsys)[1])
+    # every run is in the report of every run, the empty one too (it was left out)
+    assert data["runs"] == ["bad", "empty"] and list(data["by_run"]) == ["bad", "empty"]
+    assert data["by_run"]["empty"]["images"] == 0
     assert data["totals"]["images"] == 4 and data["totals"]["ok"] == 0
     assert data["totals"]["error"] == 4 and data["totals"]["median_byte_ratio"] is None
     assert data["totals"]["bytes_in"] == 0 and data["totals"]["saved_fraction"] is None
