@@ -36,8 +36,9 @@ from transforms.matching import MatchImages
 from transforms.metrics import METRICS_NAMESPACE
 from transforms.storage_options import storage_options_from_pipeline_options
 
-from .options import JobOptions, parse_args
+from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
+from .run_guard import reused_run_id_problem
 
 __all__ = ["run", "build_pipeline", "summarize_metrics"]
 
@@ -108,6 +109,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     -------
     apache_beam.runners.runner.PipelineResult
         Finished; ``summarize_metrics(result)`` gives the counts.
+
+    Raises
+    ------
+    SystemExit
+        Status 2 on invalid flags, or a ``--run_id`` an earlier run of this manifest used.
     """
     job, beam_argv = parse_args(argv)
     if test_pipeline is not None:
@@ -123,6 +129,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
             job = _replace(job, worker_threads=threads)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),
                                     job.storage_options)
+    problem = reused_run_id_problem(job.manifest, job.dead_letters, job.run_id, storage)
+    if problem:
+        build_parser().error(problem)
     build_pipeline(p, job, storage)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,

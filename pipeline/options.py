@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "run_id=<id>/part-*.parquet under it.")
     io.add_argument("--run_id", default=None,
                     help="Id of this run (default: UTC time + random suffix). Letters, digits, "
-                    "'.', '_' and '-'.")
+                    "'.', '_' and '-'; an id an earlier run of the manifest used is refused.")
     io.add_argument("--skip_existing", action="store_true",
                     help="Inputs whose output already exists are not processed (manifest rows "
                     "say 'skipped').")

@@ -1,0 +1,49 @@
+"""pipeline/run_guard.py: a second run under an earlier run's --run_id does not start."""
+import os
+
+import pytest
+
+from pipeline.run_guard import earlier_run_folders, reused_run_id_problem
+
+FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
+        "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def test_earlier_run_folders(tmp_path):
+    manifest, letters = str(tmp_path / "m"), str(tmp_path / "out" / "_dead_letters" / "run_id=a")
+    assert earlier_run_folders(manifest, letters, "a") == []
+    os.makedirs(tmp_path / "m" / "run_id=b")
+    assert earlier_run_folders(manifest, letters, "a") == []
+    os.makedirs(tmp_path / "m" / "run_id=a")
+    os.makedirs(letters)
+    assert earlier_run_folders(manifest, letters, "a") == [f"{manifest}/run_id=a", letters]
+    assert "--run_id 'a'" in reused_run_id_problem(manifest, letters, "a")
+    # a store that cannot be asked does not stop the run
+    assert earlier_run_folders("nosuchprotocol://m", "nosuchprotocol://o/x", "a") == []
+
+
+def test_a_reused_run_id_stops_the_job_and_keeps_the_first_run(tmp_path, write_tree,
+                                                                photo_files, run_job,
+                                                                read_manifest, capsys):
+    """The second run's parts used to go beside the first run's (part-00000-of-00001 beside
+    part-0000N-of-00003: one run of mixed rows in every report) or, with as many parts, over
+    them (the first run's rows lost), exit status 0 either way."""
+    write_tree(tmp_path / "in", {"a/x.jpg": photo_files["coffee.jpg"],
+                                 "b/y.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    _, s1 = run_job(["--input", str(tmp_path / "in" / "a"), "--output", str(out), *FAST,
+                     "--run_id", "nightly"])
+    assert s1.ok == 1
+    first = read_manifest(str(out / "_manifest"))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_job(["--input", str(tmp_path / "in" / "b"), "--output", str(out), *FAST,
+                 "--run_id", "nightly"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--run_id 'nightly': an earlier run has this id" in err and len(err.splitlines()) == 1
+    assert read_manifest(str(out / "_manifest")) == first
+    assert not any(f.startswith("y.jpg") for f in os.listdir(out))   # nothing ran
+    # another id (or none) runs
+    _, s2 = run_job(["--input", str(tmp_path / "in" / "b"), "--output", str(out), *FAST])
+    assert s2.ok == 1 and len(read_manifest(str(out / "_manifest"))) == 2
