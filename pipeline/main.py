@@ -38,7 +38,7 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .run_guard import reused_run_id_problem
+from .preflight import launch_problem
 
 __all__ = ["run", "build_pipeline", "summarize_metrics"]
 
@@ -113,7 +113,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     Raises
     ------
     SystemExit
-        Status 2 on invalid flags, or a ``--run_id`` an earlier run of this manifest used.
+        Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, or an
+        ``--output`` / ``--manifest`` that is a file (:mod:`pipeline.preflight`).
     """
     job, beam_argv = parse_args(argv)
     if test_pipeline is not None:
@@ -129,7 +130,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
             job = _replace(job, worker_threads=threads)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),
                                     job.storage_options)
-    problem = reused_run_id_problem(job.manifest, job.dead_letters, job.run_id, storage)
+    problem = launch_problem(job.output, job.manifest, job.dead_letters, job.run_id, storage)
     if problem:
         build_parser().error(problem)
     build_pipeline(p, job, storage)

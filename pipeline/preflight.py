@@ -1,0 +1,76 @@
+"""Launch-time checks against the storage: problems that would only show after the work.
+
+* A run id names one run. Parts are named ``part-SSSSS-of-NNNNN.parquet`` in
+  ``<manifest>/run_id=<id>/``: a second run under the same ``--run_id`` would add its parts
+  beside the first run's (one run of mixed rows in every report), or, with as many parts,
+  replace them (the first run's rows lost). A fresh id (the default) never collides; an
+  explicit ``--run_id`` can (:func:`earlier_run_folders`).
+* ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
+  image's write, then the manifest's, with a traceback after all the work
+  (:func:`not_folders`).
+
+A store that cannot be asked at launch (no credentials there, no fsspec driver) passes: the
+run starts, as it did without these checks.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Optional
+
+from compress_core.storage import get_filesystem
+from transforms.manifest import manifest_prefix
+
+__all__ = ["earlier_run_folders", "not_folders", "launch_problem"]
+
+_LOG = logging.getLogger(__name__)
+
+
+def _info(uri: str, storage_options: Optional[Dict]) -> Optional[dict]:
+    """``fs.info`` of ``uri`` (fresh), ``None`` when nothing is there or the store cannot be
+    asked."""
+    try:
+        fs, path = get_filesystem(uri, storage_options)
+        try:
+            fs.invalidate_cache(path)
+        except Exception:  # noqa: BLE001 - cache invalidation is best effort
+            pass
+        return fs.info(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - see the module docstring
+        _LOG.debug("cannot check %s: %s", uri, exc)
+        return None
+
+
+def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
+                        storage_options: Optional[Dict] = None) -> List[str]:
+    """The run's manifest partition and dead-letter folder that exist already (none for a new
+    run)."""
+    return [folder for folder in (manifest_prefix(manifest, run_id), dead_letters)
+            if _info(folder, storage_options) is not None]
+
+
+def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None
+                ) -> Dict[str, str]:
+    """``{flag: uri}`` of the ``folders`` (``{flag: uri}``) that exist as something else than a
+    folder (a file)."""
+    bad = {}
+    for flag, uri in folders.items():
+        info = _info(uri, storage_options)
+        if info is not None and info.get("type") not in ("directory", None):
+            bad[flag] = uri
+    return bad
+
+
+def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
+                   storage_options: Optional[Dict] = None) -> Optional[str]:
+    """Why the run cannot start (one line naming the flag), or None."""
+    bad = not_folders({"--output": output, "--manifest": manifest}, storage_options)
+    if bad:
+        flag, uri = next(iter(bad.items()))
+        return f"{flag} {uri}: is a file, not a folder"
+    found = earlier_run_folders(manifest, dead_letters, run_id, storage_options)
+    if found:
+        return (f"--run_id {run_id!r}: an earlier run has this id ({found[0]} exists); give "
+                "another --run_id, or none for a fresh one")
+    return None
