@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -46,6 +47,7 @@ __all__ = [
     "distinct_relpath",
     "join_under",
     "output_name",
+    "is_output_name",
 ]
 
 #: ``{protocol: {fsspec keyword: value}}``.
@@ -370,3 +372,10 @@ def output_name(relpath: str, tag: str, extension: str) -> str:
     if len(extension.encode("utf-8")) > _MAX_EXTENSION_BYTES or room < 32:
         raise ValueError(f"tag {tag!r} or extension {extension!r} too long for an output name")
     return f"{distinct_relpath(relpath, room)}.{tag}{extension}"
+
+
+def is_output_name(name: str, tag: str) -> bool:
+    """True if the file name ``name`` is an :func:`output_name` of the settings ``tag``: it
+    ends with ``.<tag>.<extension>`` (``photo.png.3f9a1c2b7d.jpg`` for ``3f9a1c2b7d``)."""
+    return re.fullmatch(rf".+\.{re.escape(tag)}\.[A-Za-z0-9]{{2,5}}", posixpath.basename(name),
+                        re.S) is not None

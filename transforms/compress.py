@@ -4,7 +4,8 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
 
 ``PlanOutputs`` (:class:`_PlanOutput`)
     Deterministic output URI per input; with ``skip_existing``, inputs whose output already
-    exists become ``skipped`` rows without any further work.
+    exists become ``skipped`` rows without any further work. A match that is an output of these
+    settings in the output folder (the output folder is the input folder) is no input.
 ``ReadImages`` (:class:`_ReadImage`)
     The input's bytes through fsspec.
 ``CompressImage`` (:class:`_CompressImage`)
@@ -38,9 +39,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from compress_core.options import Method
-from compress_core.storage import file_size, join_under, output_name, read_bytes, write_atomic
+from compress_core.storage import (file_size, is_output_name, is_under, join_under, output_name,
+                                   read_bytes, write_atomic)
 
 from . import manifest
+from .distinct_inputs import input_key
 from .failures import FAILED, CatchFailures, Failure
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
@@ -159,7 +162,18 @@ class _PlanOutput(beam.DoFn):
         self._tag = settings.params_hash()
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
 
+    def _own_output(self, item: InputFile) -> bool:
+        """An output this job (these settings) wrote earlier into its output folder, matched
+        again because that folder is the input folder: never an input (a rerun would
+        compress its own thumbnails, ``x.jpg.<tag>.jpg.<tag>.jpg``, and so on each time)."""
+        return (is_output_name(item.uri, self._tag)
+                and is_under(input_key(item.uri), input_key(self._output)))
+
     def process(self, item: InputFile) -> Iterator:
+        if self._own_output(item):
+            _LOG.info("not an input: %s is an output of these settings in the output folder",
+                      item.uri)
+            return
         existing = None
         for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format,
                                                              self._settings.photo_format)):

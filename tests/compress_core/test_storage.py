@@ -200,3 +200,15 @@ def test_merge_storage_options_folds_aliases_and_later_layers_win():
     ("gs://b", "gs://b")])
 def test_normalize_uri(uri, expected):
     assert storage.normalize_uri(uri) == expected
+
+
+def test_is_output_name_recognises_the_names_of_one_tag():
+    tag = "3f9a1c2b7d"
+    for rel, ext in (("a/photo.png", ".jpg"), ("x.JPG", ".webp"), ("a:b.png", ".avif"),
+                     ("é" * 150 + ".jpg", ".jxl")):
+        name = storage.output_name(rel, tag, ext)
+        assert storage.is_output_name(name, tag) and storage.is_output_name("/o/" + name, tag)
+        assert not storage.is_output_name(name, "0" * 10)
+    assert not storage.is_output_name("photo.png", tag)
+    assert not storage.is_output_name(f"photo.{tag}", tag)
+    assert not storage.is_output_name(f".{tag}.jpg", tag)

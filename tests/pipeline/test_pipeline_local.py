@@ -278,6 +278,35 @@ def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree,
     assert len([d for d in os.listdir(root / "small" / "_manifest") if d.startswith("run_id=")]) == 2
 
 
+def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inputs(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """--output = the input folder: the outputs lie beside the photos. A rerun used to compress
+    the first run's outputs as new inputs (coffee.jpg.<tag>.jpg.<tag>.jpg ... one more
+    generation per run, each row ok), even with --skip_existing."""
+    root = tmp_path / "photos"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "trips/china.jpg": photo_files["trips/china.jpg"]})
+    args = ["--input", str(root), "--output", str(root), *FAST, *IN_MEMORY]
+    _, s1 = run_job([*args, "--run_id", "first"])
+    assert (s1.ok, s1.failed, s1.skipped) == (2, 0, 0)
+    after_first = _files(root)
+    assert [f for f in after_first if not f.startswith("_")] == sorted(
+        ["coffee.jpg", f"coffee.jpg.{TAG}.jpg", "trips/china.jpg", f"trips/china.jpg.{TAG}.jpg"])
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 2)
+    _, s3 = run_job([*args, "--run_id", "third"])
+    assert (s3.ok, s3.failed, s3.skipped) == (2, 0, 0)
+    assert [f for f in _files(root) if not f.startswith("_")] == \
+        [f for f in after_first if not f.startswith("_")]
+    rows = read_manifest(str(root / "_manifest"))
+    assert sorted({os.path.relpath(r["input_uri"], root) for r in rows}) == \
+        ["coffee.jpg", "trips/china.jpg"]
+    # other settings' outputs are files like any other (docs/pipeline.md): they are inputs
+    _, s4 = run_job([*args[:-len(FAST) - len(IN_MEMORY)], "--method", "hybrid", "--energy",
+                     "gradient", "--scale", "0.4", *IN_MEMORY, "--run_id", "fourth"])
+    assert s4.ok == 4
+
+
 def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
     proc = subprocess.run(
