@@ -275,6 +275,9 @@ class _ExpandUriList(beam.DoFn):
         uris = [u for u in uris if not any(is_under(split_protocol(u)[1], split_protocol(e)[1])
                                            and split_protocol(u)[0] == split_protocol(e)[0]
                                            for e in self._exclude)]
+        if not uris:
+            _LOG.warning("Input list %s names no files (blank lines, comments and the job's "
+                         "own folders only)", list_uri)
         rels = relative_paths(uris, self._base)
         self._matched.inc(len(uris))
         for uri, rel in zip(uris, rels):

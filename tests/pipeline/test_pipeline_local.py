@@ -267,6 +267,20 @@ def test_missing_list_and_empty_glob_still_write_a_manifest(tmp_path, run_job, r
         [(str(tmp_path / "no-list.txt"), "error", "ImageReadError")]
 
 
+def test_an_empty_glob_and_an_empty_list_say_so(tmp_path, run_job, read_manifest, caplog):
+    """A list of comments and blank lines ended the run with 0 images and not a word (an empty
+    glob logged a warning)."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("# nothing yet\n\n   \n")
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        _, s = run_job(["--input", str(tmp_path / "nothing" / "*.jpg"), "--input_list",
+                        str(listing), "--output", str(tmp_path / "out"), *FAST, *IN_MEMORY])
+    assert (s.ok, s.failed, s.skipped) == (0, 0, 0)
+    assert read_manifest(str(tmp_path / "out" / "_manifest")) == []
+    assert f"Input pattern {tmp_path / 'nothing' / '*.jpg'} matched no files" in caplog.text
+    assert f"Input list {listing} names no files" in caplog.text
+
+
 def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree, photo_files,
                                                            run_job):
     root = tmp_path / "photos"
