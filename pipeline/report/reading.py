@@ -66,6 +66,19 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
     return sorted(runs)
 
 
+def _where_the_runs_are(uri: str, storage_options: Optional[Dict]) -> str:
+    """A hint for a folder that is not the manifest folder: the job's output folder (its
+    manifest is ``_manifest/`` in it) or one run's partition (its parent is)."""
+    fs, path, _ = _filesystem(uri, storage_options)
+    name = posixpath.basename(path)
+    if name.startswith("run_id="):
+        parent = uri.rstrip("/").rsplit("/", 1)[0]
+        return f"; {name} is a run of the manifest folder {parent} (add --run {name[7:]})"
+    if fs.isdir(f"{path}/_manifest"):
+        return f"; this looks like the job's --output: its manifest is {uri.rstrip('/')}/_manifest"
+    return ""
+
+
 def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
                   storage_options: Optional[Dict] = None,
                   columns: Optional[Sequence[str]] = None) -> pa.Table:
@@ -96,7 +109,8 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     """
     available = list_runs(uri, storage_options)
     if not available:
-        raise ManifestError(f"no runs in manifest folder {uri} (expected run_id=<id>/ folders)")
+        raise ManifestError(f"no runs in manifest folder {uri} (expected run_id=<id>/ folders)"
+                            + _where_the_runs_are(uri, storage_options))
     wanted = list(dict.fromkeys(runs or []))
     unknown = [r for r in wanted if r not in available]
     if unknown:

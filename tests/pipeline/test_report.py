@@ -222,6 +222,24 @@ def test_only_errors_and_empty_runs_still_report(tmp_path, capsys):
     assert _run_main([root, "--run", "empty", "-o", tmp_path / "e.html"], capsys)[0] == 0
 
 
+def test_the_output_folder_or_a_run_folder_for_the_manifest_says_where_it_is(two_runs,
+                                                                            tmp_path, capsys):
+    """``python -m pipeline.report out/`` (the job's --output, not its manifest) or
+    ``.../run_id=x`` said only 'no runs in manifest folder'."""
+    out = tmp_path / "out"
+    shutil.copytree(two_runs, out / "_manifest")
+    status, _, err = _run_main([out, "--json"], capsys)
+    assert status == 2 and err.strip() == (
+        f"error: no runs in manifest folder {out} (expected run_id=<id>/ folders); this looks "
+        f"like the job's --output: its manifest is {out}/_manifest")
+    status, _, err = _run_main([out / "_manifest" / "run_id=night-2", "--json"], capsys)
+    assert status == 2 and err.strip().endswith(
+        f"; run_id=night-2 is a run of the manifest folder {out / '_manifest'} "
+        "(add --run night-2)")
+    status, _, err = _run_main([tmp_path, "--json"], capsys)   # nothing to say: no hint
+    assert status == 2 and err.strip().endswith("(expected run_id=<id>/ folders)")
+
+
 def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
     out = tmp_path / "sub" / "weekly.md"
     assert _run_main([two_runs, "-o", out], capsys)[0] == 0  # format from the suffix
