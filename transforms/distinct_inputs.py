@@ -62,7 +62,7 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     key, items = keyed
     items = sorted(items, key=_preferred)
     if len(items) > 1:
-        _LOG.warning("input %s was matched %d times; it is compressed once", key, len(items))
+        _LOG.info("input %s was matched %d times; it is compressed once", key, len(items))
     return items[0]
 
 
