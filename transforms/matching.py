@@ -182,17 +182,28 @@ def _list(fs, path: str, literal: bool):
 def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> List[str]:
     """Read a text file of input URIs: one a line, blank lines and ``#`` comments ignored.
 
+    Relative paths in a local list are relative to the working folder (as on the command
+    line); in a list on another file system (``gs://b/lists/l.txt``), to the list's folder
+    (``photos/x.jpg`` -> ``gs://b/lists/photos/x.jpg``): the working folder of a worker means
+    nothing there.
+
     Raises
     ------
     ImageReadError
         If the list cannot be read.
     """
     data = read_bytes(list_uri, storage_options)
+    protocol, list_path = split_protocol(list_uri)
+    remote = local_path(list_uri) is None
     uris = []
     for line in data.decode("utf-8-sig").splitlines():
         line = line.strip()
-        if line and not line.startswith("#"):
-            uris.append(normalize_uri(line))
+        if not line or line.startswith("#"):
+            continue
+        if remote and "://" not in line and not line.startswith(("/", "~")):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(list_path), line))
+            line = f"{protocol}://{path}"
+        uris.append(normalize_uri(line))
     return uris
 
 

@@ -74,6 +74,26 @@ def test_read_uri_list(tmp_path):
         matching.read_uri_list(str(tmp_path / "missing.txt"))
 
 
+def test_relative_lines_of_a_remote_list_are_beside_the_list(tmp_path, monkeypatch):
+    """A relative line of a list in a bucket used to become a path in the worker's working
+    folder (gs://b/lists/l.txt: 'photos/x.jpg' -> '/srv/worker/photos/x.jpg: no such file')."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/b/lists/l.txt", b"photos/x.jpg\n./y.jpg\n../up/z.jpg\ns3://c/w.jpg\n")
+    try:
+        assert matching.read_uri_list("memory://b/lists/l.txt") == [
+            "memory://b/lists/photos/x.jpg", "memory://b/lists/y.jpg", "memory://b/up/z.jpg",
+            "s3://c/w.jpg"]
+    finally:
+        fs.rm("/b", recursive=True)
+    # a local list: relative to the working folder, as on the command line
+    (tmp_path / "l.txt").write_text("photos/x.jpg\n")
+    monkeypatch.chdir(tmp_path / "..")
+    assert matching.read_uri_list(str(tmp_path / "l.txt")) == \
+        [os.path.join(os.getcwd(), "photos", "x.jpg")]
+
+
 def test_match_excludes_outputs_below_the_input_but_not_above(tmp_path):
     _tree(tmp_path, ["in/a.jpg", "in/out/a.x.jpg"])
     assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in"),
