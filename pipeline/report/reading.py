@@ -117,6 +117,7 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
         raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {uri}; "
                             f"available runs: {', '.join(available)}")
     fs, path, local = _filesystem(uri, storage_options)
+    files = _part_files(fs, path, wanted or available)
     if local:  # pyarrow's own local file system reads faster than through fsspec
         import pyarrow.fs as pafs
 
@@ -126,13 +127,29 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
         columns.append("run_id")
     schema = pa.schema([MANIFEST_SCHEMA.field(c) for c in columns])
     partitioning = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
-    dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning,
-                         schema=schema)
+    dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
+                         partition_base_dir=path, schema=schema)
     flt = ds.field("run_id").isin(wanted) if wanted else None
     table = dataset.to_table(columns=columns, filter=flt)
     # the runs read, rows or not: a run that matched nothing has none, and is still a run
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
                                           RUNS_METADATA: json.dumps(wanted or available)})
+
+
+def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:
+    """The Parquet parts of ``runs`` under the manifest folder ``path``: ``*.parquet`` files
+    of ``run_id=<id>/``, hidden ones (``.x``, ``_x``) left out. Anything else a folder holds
+    (a README, a copy tool's ``part-0.parquet.tmp``) is not a part: read as Parquet, it stopped
+    the report with a traceback."""
+    files = []
+    for run in runs:
+        folder = f"{path}/run_id={run}"
+        for found in fs.find(folder):
+            rel = posixpath.relpath(found, folder)
+            if rel.endswith(".parquet") and not any(part.startswith((".", "_"))
+                                                    for part in rel.split("/")):
+                files.append(found)
+    return sorted(files)
 
 
 def runs_read(table: pa.Table) -> List[str]:

@@ -187,6 +187,18 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     assert [r["total_ms"] for r in rep.slowest] == sorted(slow, reverse=True)[:10]
 
 
+def test_files_that_are_not_parts_are_not_read(two_runs, capsys):
+    """A README or a copy tool's leftover in a run's folder is not a part: read as Parquet it
+    stopped the report (ArrowInvalid: 'Parquet file size is 3 bytes ...')."""
+    want = independent_totals(two_runs)
+    (two_runs / "run_id=night-1" / "README.txt").write_text("hi\n")
+    (two_runs / "run_id=night-1" / "part-00000-of-00002.parquet.tmp").write_bytes(b"PAR1")
+    (two_runs / "run_id=night-2" / ".part-00000-of-00003.parquet.crc").write_bytes(b"x")
+    status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 0, err
+    _check_totals(json.loads(stdout)["totals"], want)
+
+
 def test_run_selection(two_runs, tmp_path, capsys):
     status, stdout, _ = _run_main([two_runs, "--run", "night-2", "--json"], capsys)
     assert status == 0
