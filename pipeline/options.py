@@ -209,6 +209,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         problem = _not_ours(token, args)
         if problem:
             parser.error(problem)
+    for flag, values in (("--input", args.input), ("--input_list", args.input_list),
+                         ("--output", [args.output]), ("--manifest", [args.manifest]),
+                         ("--input_base", [args.input_base])):
+        for value in values:
+            if value is not None and not value.strip():
+                # made absolute, '' is the working folder: every file below it an input, or
+                # every output in it
+                parser.error(f"{flag} {value!r}: empty (an unset shell variable?)")
     if not args.input and not args.input_list:
         parser.error("give --input GLOB or --input_list URI")
     for pattern in args.input:

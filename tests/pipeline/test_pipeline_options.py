@@ -85,6 +85,14 @@ def test_jpeg_method_needs_no_target():
       "--target_quality", "80"], "target_quality=80 is aimed at by quality='auto' only"),
     (["--input", "x", "--output", "o", "--scale", "0.5", "--format", "png", "--quality", "85"],
      "format='png' is lossless and takes no quality"),
+    # an unset shell variable: '' was the working folder, every file below it compressed (or
+    # every output written into it)
+    (["--input", "", "--output", "o"], "--input '': empty"),
+    (["--input", "x", "--input", "  ", "--output", "o"], "--input '  ': empty"),
+    (["--input", "x", "--output", ""], "--output '': empty"),
+    (["--input_list", "", "--output", "o"], "--input_list '': empty"),
+    (["--input", "x", "--output", "o", "--manifest", ""], "--manifest '': empty"),
+    (["--input", "x", "--output", "o", "--input_base", " "], "--input_base ' ': empty"),
 ])
 def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
