@@ -305,7 +305,8 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert (s1.ok, s1.failed, s1.skipped) == (2, 0, 0)
     after_first = _files(root)
     assert [f for f in after_first if not f.startswith("_")] == sorted(
-        ["coffee.jpg", f"coffee.jpg.{TAG}.jpg", "trips/china.jpg", f"trips/china.jpg.{TAG}.jpg"])
+        ["coffee.jpg", f"coffee.jpg.{TAG}.jpg", "trips/china.jpg",
+         f"trips/china.jpg.{TAG}.jpg"])
     _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
     assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 2)
     _, s3 = run_job([*args, "--run_id", "third"])
