@@ -127,7 +127,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             # would match other names ("Photos 2") or none, the name means itself
             literal = True
             base_path = path.rstrip("/")
-        found, folder = _list(fs, path, literal)
+        if not literal and pattern.endswith("/"):
+            found, folder = _list_folders(fs, path), True
+        else:
+            found, folder = _list(fs, path, literal)
     except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
         raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
     if literal and not folder:
@@ -177,6 +180,16 @@ def _list(fs, path: str, literal: bool):
     if literal and any(c in path for c in _GLOB_CHARS):
         return {path: fs.info(path)}, False
     return fs.glob(path, detail=True), False
+
+
+def _list_folders(fs, path: str) -> dict:
+    """Every file below the folders a glob ending in ``/`` matches (``photos/2026-*/``: as in
+    a shell, the ``/`` keeps only folders; each is an input folder)."""
+    found = {}
+    for folder, info in sorted(fs.glob(path.rstrip("/") + "/", detail=True).items()):
+        if info.get("type") == "directory":
+            found.update(fs.find(folder, detail=True))
+    return found
 
 
 def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> List[str]:
@@ -375,10 +388,12 @@ def common_base(patterns: Sequence[str]) -> Optional[str]:
 
 
 def _normalize_pattern(pattern: str) -> str:
-    """Absolute local globs (workers may run elsewhere); remote globs unchanged."""
+    """Absolute local globs (workers may run elsewhere), a final ``/`` kept; remote globs
+    unchanged."""
     protocol, rest = split_protocol(pattern)
+    slash = "/" if pattern.endswith("/") else ""   # 'photos/*/': folders only, kept
     if protocol is None:
-        return os.path.abspath(os.path.expanduser(pattern))
+        return os.path.abspath(os.path.expanduser(pattern)) + slash
     if protocol in ("file", "local"):
-        return "file://" + os.path.abspath(rest)
+        return "file://" + os.path.abspath(rest) + slash
     return pattern

@@ -152,3 +152,19 @@ def test_a_name_with_glob_characters_is_matched_as_it_is(tmp_path):
     star = matching.match_pattern(str(tmp_path / "a*b.jpg"))   # a glob that matches itself
     assert [f.uri for f in star] == [str(tmp_path / "a*b.jpg")]
     assert matching.match_pattern(str(tmp_path / "Photos [2025]")) == []
+
+
+def test_a_glob_ending_in_a_slash_takes_the_folders_it_matches(tmp_path):
+    """'in/*/' (as in a shell: the folders of in/) lost its '/' when made absolute and became
+    'in/*': the files directly in in/ were compressed, the folders' files never."""
+    _tree(tmp_path, ["in/top.jpg", "in/a/x.jpg", "in/a/deep/y.jpg", "in/b/x.jpg",
+                     "in/b/.hidden.jpg", "in/c.d/z.jpg"])
+    pattern = matching._normalize_pattern(os.path.relpath(tmp_path / "in", os.getcwd()) + "/*/")
+    assert pattern == str(tmp_path / "in") + "/*/"
+    files = matching.match_pattern(pattern)
+    assert [(f.relpath, f.size) for f in files] == [
+        ("a/deep/y.jpg", 3), ("a/x.jpg", 3), ("b/x.jpg", 3), ("c.d/z.jpg", 3)]
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*"))] == \
+        ["top.jpg"]   # without the '/', as before: the files the glob matches
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in") + "/?/")] == \
+        ["a/deep/y.jpg", "a/x.jpg", "b/x.jpg"]
