@@ -29,7 +29,7 @@ from compress_core.storage import (
 )
 
 from .distinct_inputs import DistinctInputs
-from .failures import FAILED, CatchFailures
+from .failures import FAILED, CatchFailures, Failure
 from .metrics import METRICS_NAMESPACE
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 _GLOB_CHARS = "*?["
+#: Output of the matched files whose names are not UTF-8 (their failures).
+NOT_UTF8 = "not_utf8"
 
 
 class InputFile(NamedTuple):
@@ -279,7 +281,34 @@ class _ExpandPattern(beam.DoFn):
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s", pattern, hint)
         self._matched.inc(len(files))
-        yield from files
+        for item in files:
+            if undecodable(item.uri):
+                yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(item))
+            else:
+                yield item
+
+
+def undecodable(text: str) -> bool:
+    """True if ``text`` holds bytes that were not UTF-8 (Python's surrogate escapes, as in a
+    Linux file name from a Latin-1 system: ``caf\\xe9.jpg``)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def shown(text: str) -> str:
+    """``text`` with its undecodable bytes written ``\\xNN`` (a string every coder and the
+    manifest take)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def not_utf8_failure(item: InputFile) -> Failure:
+    """The failure of a matched file whose name is not UTF-8: Beam's coders, the manifest and
+    JSON take no such string (one stopped the whole job with a UnicodeEncodeError), so the file
+    is not read; its row names it with the bytes as ``\\xNN``."""
+    uri = shown(item.uri)
+    return Failure(input_uri=uri, stage="match", error_type=ImageReadError.__name__,
+                   error_message=f"{uri}: the file name is not UTF-8 (its bytes that are not "
+                   "are shown as \\xNN); rename the file to compress it",
+                   input_bytes=item.size)
 
 
 class _ExpandUriList(beam.DoFn):
@@ -353,9 +382,9 @@ class MatchImages(beam.PTransform):
                    | "CreatePatterns" >> beam.Create(self._patterns, reshuffle=False)
                    | "ExpandPatterns" >> CatchFailures(
                        _ExpandPattern(self._storage_options, self._exclude, self._pattern_base),
-                       "match"))
+                       "match", NOT_UTF8))
             files.append(res["ok"])
-            failures.append(res[FAILED])
+            failures += [res[FAILED], res[NOT_UTF8]]
         if self._lists:
             res = (pbegin
                    | "CreateLists" >> beam.Create(self._lists, reshuffle=False)

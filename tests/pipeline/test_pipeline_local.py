@@ -322,6 +322,30 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert s4.ok == 4
 
 
+def test_a_file_name_that_is_not_utf8_is_an_error_row_not_a_crashed_job(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """A Linux file name in Latin-1 (b'caf\\xe9.jpg') stopped the whole job: Beam's coders
+    cannot encode its name (UnicodeEncodeError: surrogates not allowed), so no manifest, no
+    other image's row, exit status 1."""
+    write_tree(tmp_path / "in", {"ok.jpg": photo_files["coffee.jpg"]})
+    with open(os.path.join(os.fsencode(tmp_path / "in"), b"caf\xe9.jpg"), "wb") as fh:
+        fh.write(photo_files["astronaut.jpg"])
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY,
+                    "--run_id", "latin1"])
+    assert (s.ok, s.failed, s.skipped) == (1, 1, 0)
+    rows = {os.path.basename(r["input_uri"]): r for r in read_manifest(str(out / "_manifest"))}
+    assert rows["ok.jpg"]["status"] == "ok"
+    bad = rows["caf\\xe9.jpg"]
+    assert (bad["status"], bad["error_type"]) == ("error", "ImageReadError")
+    assert bad["error_message"].startswith(str(tmp_path / "in" / "caf\\xe9.jpg") +
+                                           ": the file name is not UTF-8")
+    assert bad["input_bytes"] == len(photo_files["astronaut.jpg"])
+    letters = [json.loads(line) for f in _files(out / "_dead_letters" / "run_id=latin1")
+               for line in open(out / "_dead_letters" / "run_id=latin1" / f)]
+    assert [(d["input_uri"], d["stage"]) for d in letters] == [(bad["input_uri"], "match")]
+
+
 def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
     proc = subprocess.run(
