@@ -217,6 +217,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
                 # made absolute, '' is the working folder: every file below it an input, or
                 # every output in it
                 parser.error(f"{flag} {value!r}: empty (an unset shell variable?)")
+            if value is not None and any("\udc80" <= ch <= "\udcff" for ch in value):
+                # bytes that are not UTF-8 (a Latin-1 folder name): no coder takes them
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                        "backslashreplace")
+                parser.error(f"{flag} {shown}: not UTF-8 (the bytes shown as \\xNN); "
+                             "the job takes UTF-8 names only: rename it")
     if not args.input and not args.input_list:
         parser.error("give --input GLOB or --input_list URI")
     for pattern in args.input:

@@ -93,6 +93,10 @@ def test_jpeg_method_needs_no_target():
     (["--input_list", "", "--output", "o"], "--input_list '': empty"),
     (["--input", "x", "--output", "o", "--manifest", ""], "--manifest '': empty"),
     (["--input", "x", "--output", "o", "--input_base", " "], "--input_base ' ': empty"),
+    # a Latin-1 folder name (bytes that are not UTF-8): a UnicodeEncodeError traceback
+    (["--input", "/p/caf\udce9", "--output", "o"],
+     "--input /p/caf\\xe9: not UTF-8 (the bytes shown as \\xNN)"),
+    (["--input", "x", "--output", "/o/caf\udce9/"], "--output /o/caf\\xe9/: not UTF-8"),
 ])
 def test_bad_flags_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
