@@ -211,7 +211,8 @@ def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> L
     protocol, list_path = split_protocol(list_uri)
     remote = local_path(list_uri) is None
     uris = []
-    for line in data.decode("utf-8-sig").splitlines():
+    # a line that is not UTF-8 keeps its bytes (surrogate escapes): it fails alone, not the list
+    for line in data.decode("utf-8-sig", "surrogateescape").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -301,7 +302,7 @@ def shown(text: str) -> str:
 
 
 def not_utf8_failure(item: InputFile) -> Failure:
-    """The failure of a matched file whose name is not UTF-8: Beam's coders, the manifest and
+    """The failure of a matched or listed file whose name is not UTF-8: Beam's coders, the manifest and
     JSON take no such string (one stopped the whole job with a UnicodeEncodeError), so the file
     is not read; its row names it with the bytes as ``\\xNN``."""
     uri = shown(item.uri)
@@ -334,7 +335,10 @@ class _ExpandUriList(beam.DoFn):
         rels = relative_paths(uris, self._base)
         self._matched.inc(len(uris))
         for uri, rel in zip(uris, rels):
-            yield InputFile(uri, rel, None)
+            if undecodable(uri):
+                yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(InputFile(uri, "")))
+            else:
+                yield InputFile(uri, rel, None)
 
 
 class MatchImages(beam.PTransform):
@@ -389,9 +393,10 @@ class MatchImages(beam.PTransform):
             res = (pbegin
                    | "CreateLists" >> beam.Create(self._lists, reshuffle=False)
                    | "ExpandLists" >> CatchFailures(
-                       _ExpandUriList(self._storage_options, self._base, self._exclude), "match"))
+                       _ExpandUriList(self._storage_options, self._base, self._exclude), "match",
+                       NOT_UTF8))
             files.append(res["ok"])
-            failures.append(res[FAILED])
+            failures += [res[FAILED], res[NOT_UTF8]]
         return {
             "files": (tuple(files) | "FlattenFiles" >> beam.Flatten()
                       | "DistinctInputs" >> DistinctInputs()),

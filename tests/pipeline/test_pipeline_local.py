@@ -344,6 +344,16 @@ def test_a_file_name_that_is_not_utf8_is_an_error_row_not_a_crashed_job(
     letters = [json.loads(line) for f in _files(out / "_dead_letters" / "run_id=latin1")
                for line in open(out / "_dead_letters" / "run_id=latin1" / f)]
     assert [(d["input_uri"], d["stage"]) for d in letters] == [(bad["input_uri"], "match")]
+    # listed: the line fails alone (the whole list failed with a UnicodeDecodeError)
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(os.fsencode(tmp_path / "in") + b"/caf\xe9.jpg\n" +
+                        os.fsencode(tmp_path / "in" / "ok.jpg") + b"\n")
+    _, s2 = run_job(["--input_list", str(listing), "--output", str(out), *FAST, *IN_MEMORY,
+                     "--run_id", "listed"])
+    assert (s2.ok, s2.failed, s2.skipped) == (1, 1, 0)
+    rows = {os.path.basename(r["input_uri"]): (r["status"], r["error_type"])
+            for r in read_manifest(str(out / "_manifest"), run_id="listed")}
+    assert rows == {"ok.jpg": ("ok", None), "caf\\xe9.jpg": ("error", "ImageReadError")}
 
 
 def test_command_line_entry_point(tmp_path, write_tree, photo_files):
