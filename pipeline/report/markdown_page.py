@@ -23,8 +23,11 @@ __all__ = ["render_markdown"]
 
 
 def _md_cell(s) -> str:
+    """A table cell: ``|`` and ``<`` escaped (a file name or error message holding
+    ``<img src=x onerror=...>`` or ``<0>`` is text, not HTML a viewer renders or drops)."""
     s = "" if s is None else str(s)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+    return (s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<")
+            .replace("\n", " ").replace("\r", " "))
 
 
 def _md_table(head: List[str], rows: List[List[str]]) -> str:
