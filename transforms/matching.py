@@ -2,9 +2,9 @@
 
 Relative paths of the matches name the outputs (:func:`compress_core.storage.output_name`), so
 they are sanitised here (:func:`compress_core.storage.distinct_relpath`: two different paths
-stay two different names) and never leave the output prefix. Hidden files and folders (a path
-part starting with ``.`` or ``_``, such as ``_manifest``) and the job's own output folders are
-never matched.
+stay two different names) and never leave the output prefix. Hidden files and folders of a
+folder input (a path part starting with ``.``, a folder starting with ``_``, such as
+``_manifest``) and the job's own output folders are never matched.
 """
 from __future__ import annotations
 
@@ -98,7 +98,12 @@ def glob_base(pattern: str) -> str:
 
 
 def _hidden(relpath: str) -> bool:
-    return any(part.startswith((".", "_")) for part in relpath.split("/"))
+    """A hidden file of a folder input: a part starting with ``.`` (``.cache/``, ``._x.jpg``),
+    or a folder starting with ``_`` (``_manifest/``, ``_dead_letters/``, ``_beam_temp-...``).
+    A *file* starting with ``_`` is no such thing: Nikon and Sony cameras name their Adobe RGB
+    photos ``_DSC0001.JPG``."""
+    *folders, name = relpath.split("/")
+    return name.startswith(".") or any(part.startswith((".", "_")) for part in folders)
 
 
 def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
@@ -108,8 +113,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     Relative paths (which name the outputs) are relative to ``base`` when given and above the
     match, else to the pattern's folder (:func:`glob_base`; for a single file, its folder).
 
-    A folder matches every file below it except hidden ones (a path part starting with ``.`` or
-    ``_``, such as ``_manifest``). Files under any ``exclude`` prefix (the run's own outputs)
+    A folder matches every file below it except hidden ones (a path part starting with ``.``,
+    or a folder starting with ``_``, such as ``_manifest``). Files under any ``exclude`` prefix (the run's own outputs)
     are dropped, so that an output folder inside the input folder is never read back; an
     ``exclude`` prefix that contains the pattern's base folder is ignored (the caller asked
     for it).

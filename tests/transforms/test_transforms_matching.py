@@ -28,10 +28,14 @@ def _tree(root, names):
 
 def test_match_folder_recurses_and_skips_hidden_and_excluded(tmp_path):
     _tree(tmp_path, ["a.jpg", "sub/b.png", ".hidden.jpg", "_manifest/m.parquet",
-                     "out/c.jpg", "sub/.cache/d.jpg"])
+                     "out/c.jpg", "sub/.cache/d.jpg", "_DSC0001.JPG", "sub/_DSC0002.JPG",
+                     "sub/_beam_temp-x/e.jpg"])
     files = matching.match_pattern(str(tmp_path), exclude=[str(tmp_path / "out")])
-    assert [f.relpath for f in files] == ["a.jpg", "sub/b.png"]
-    assert files[0].uri == str(tmp_path / "a.jpg") and files[0].size == 3
+    # a file starting with '_' is a photo (Nikon and Sony name Adobe RGB ones _DSC0001.JPG):
+    # only folders starting with '_' are hidden (they were skipped, silently)
+    assert [f.relpath for f in files] == ["_DSC0001.JPG", "a.jpg", "sub/_DSC0002.JPG",
+                                          "sub/b.png"]
+    assert files[1].uri == str(tmp_path / "a.jpg") and files[1].size == 3
 
 
 def test_match_glob_keeps_relative_paths(tmp_path):
