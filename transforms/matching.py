@@ -145,6 +145,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     # An excluded folder that holds the pattern itself was asked for explicitly: keep it.
     excluded = [e for e in (get_filesystem(x, storage_options)[1] for x in exclude if x)
                 if not is_under(base_path, e)]
+    # hidden is below what was asked for: --input data/_incoming is no hidden folder, whatever
+    # folder above it (--input_base, several --input) names the outputs
+    own_base = base_path
     if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
@@ -162,9 +165,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue  # sockets, devices, FIFOs
         if any(is_under(item_path, e) for e in excluded):
             continue
-        rel = posixpath.relpath(item_path, base_path) if base_path else item_path
-        if folder and _hidden(rel):
+        if folder and _hidden(posixpath.relpath(item_path, own_base) if own_base else item_path):
             continue
+        rel = posixpath.relpath(item_path, base_path) if base_path else item_path
         size = info.get("size")
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None))

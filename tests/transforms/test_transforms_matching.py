@@ -172,3 +172,15 @@ def test_a_glob_ending_in_a_slash_takes_the_folders_it_matches(tmp_path):
         ["top.jpg"]   # without the '/', as before: the files the glob matches
     assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in") + "/?/")] == \
         ["a/deep/y.jpg", "a/x.jpg", "b/x.jpg"]
+
+
+def test_a_folder_input_named_like_a_hidden_one_is_matched_below_a_shared_base(tmp_path):
+    """--input data/_incoming --input data/b (or --input_base data): names are relative to
+    data/, so '_incoming/x.jpg' was taken for a file in a hidden folder and every file of
+    data/_incoming was left out, with no row and no word."""
+    _tree(tmp_path, ["_incoming/x.jpg", "_incoming/_tmp/t.jpg", ".photos/z.jpg", "b/y.jpg"])
+    patterns = [str(tmp_path / "_incoming"), str(tmp_path / ".photos"), str(tmp_path / "b")]
+    base = matching.common_base(patterns)
+    assert base == str(tmp_path)
+    assert [f.relpath for p in patterns for f in matching.match_pattern(p, base=base)] == \
+        ["_incoming/x.jpg", ".photos/z.jpg", "b/y.jpg"]   # hidden below the input: _tmp/
