@@ -106,6 +106,10 @@ def _hidden(relpath: str) -> bool:
     return name.startswith(".") or any(part.startswith((".", "_")) for part in folders)
 
 
+def _dotted(relpath: str) -> bool:
+    return any(part.startswith(".") and part not in (".", "..") for part in relpath.split("/"))
+
+
 def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
                   exclude: Sequence[str] = (), base: Optional[str] = None) -> List[InputFile]:
     """Expand a glob (or a folder, or one file) into :class:`InputFile` s, sorted by URI.
@@ -114,7 +118,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     match, else to the pattern's folder (:func:`glob_base`; for a single file, its folder).
 
     A folder matches every file below it except hidden ones (a path part starting with ``.``,
-    or a folder starting with ``_``, such as ``_manifest``). Files under any ``exclude`` prefix (the run's own outputs)
+    or a folder starting with ``_``, such as ``_manifest``). A glob, as in a shell, matches no
+    name starting with ``.`` (macOS's ``._IMG_1.jpg`` and ``.DS_Store``) unless the pattern
+    spells the dot (``photos/.*``). Files under any ``exclude`` prefix (the run's own outputs)
     are dropped, so that an output folder inside the input folder is never read back; an
     ``exclude`` prefix that contains the pattern's base folder is ignored (the caller asked
     for it).
@@ -148,6 +154,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     # hidden is below what was asked for: --input data/_incoming is no hidden folder, whatever
     # folder above it (--input_base, several --input) names the outputs
     own_base = base_path
+    dots_asked = _dotted(posixpath.relpath(path, own_base) if own_base else path)
     if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
@@ -165,8 +172,11 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue  # sockets, devices, FIFOs
         if any(is_under(item_path, e) for e in excluded):
             continue
-        if folder and _hidden(posixpath.relpath(item_path, own_base) if own_base else item_path):
+        below = posixpath.relpath(item_path, own_base) if own_base else item_path
+        if folder and _hidden(below):
             continue
+        if not folder and not literal and not dots_asked and _dotted(below):
+            continue  # as in a shell, '*' does not match '.x' (macOS's ._IMG_1.jpg, .DS_Store)
         rel = posixpath.relpath(item_path, base_path) if base_path else item_path
         size = info.get("size")
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),

@@ -184,3 +184,17 @@ def test_a_folder_input_named_like_a_hidden_one_is_matched_below_a_shared_base(t
     assert base == str(tmp_path)
     assert [f.relpath for p in patterns for f in matching.match_pattern(p, base=base)] == \
         ["_incoming/x.jpg", ".photos/z.jpg", "b/y.jpg"]   # hidden below the input: _tmp/
+
+
+def test_a_glob_matches_no_dot_names_unless_it_spells_the_dot(tmp_path):
+    """'in/*' and 'in/**/*.jpg' matched macOS's ._x.jpg and .DS_Store (error rows 'not a
+    recognised image format', one per photo of a folder copied from a Mac), unlike a shell and
+    unlike a folder input."""
+    _tree(tmp_path, ["in/x.jpg", "in/._x.jpg", "in/.DS_Store", "in/sub/y.jpg",
+                     "in/sub/._y.jpg", "in/.cache/z.jpg"])
+    rels = lambda p: [f.relpath for f in matching.match_pattern(p)]  # noqa: E731
+    assert rels(str(tmp_path / "in" / "*")) == ["x.jpg"]
+    assert rels(str(tmp_path / "in" / "**" / "*.jpg")) == ["sub/y.jpg", "x.jpg"]
+    assert rels(str(tmp_path / "in" / ".*")) == [".DS_Store", "._x.jpg"]
+    assert rels(str(tmp_path / "in" / ".cache" / "*.jpg")) == ["z.jpg"]
+    assert rels(str(tmp_path / "in" / "._x.jpg")) == ["._x.jpg"]   # named: taken
