@@ -42,6 +42,7 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
     ok = status == "ok"
     err = status == "error"
     cfg = rng.integers(0, len(CONFIGS), n)
+    auto = rng.random(n) < 0.4  # quality="auto" rows: a score reached, a quality searched
     w = rng.integers(300, 4000, n).astype(np.int32)
     h = rng.integers(300, 3000, n).astype(np.int32)
     in_bytes = (w.astype(np.int64) * h * rng.uniform(0.1, 0.6, n)).astype(np.int64)
@@ -84,13 +85,18 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
         "energy": pa.array([CONFIGS[c][1] for c in range(len(CONFIGS))], pa.string()).take(cfg),
         "model": pa.array([CONFIGS[c][2] for c in range(len(CONFIGS))], pa.string()).take(cfg),
         "params": pa.array(['{"scale":0.5}'] * n, pa.string()),
-        "quality": masked(np.full(n, 85, np.int32), ok, pa.int32()),
+        "quality": masked(np.where(auto, rng.integers(55, 91, n), 85).astype(np.int32), ok,
+                          pa.int32()),
+        "quality_score": masked(np.clip(rng.normal(72.0, 1.5, n), 70.0, 90.0), ok & auto,
+                                pa.float64()),
         "energy_mean": masked(rng.uniform(0.05, 0.6, n), ok, pa.float64()),
         "energy_std": masked(rng.uniform(0.01, 0.3, n), ok, pa.float64()),
         "energy_p50": masked(rng.uniform(0.05, 0.5, n), ok, pa.float64()),
         "energy_p95": masked(rng.uniform(0.5, 1.0, n), ok, pa.float64()),
         "high_importance_ratio": masked(rng.uniform(0, 0.4, n), ok, pa.float64()),
         "retained_energy_ratio": masked(rng.beta(8, 2, n), ok, pa.float64()),
+        "stretch": masked(rng.uniform(1.0, 1.05, n), ok, pa.float64()),
+        "faces": masked(rng.poisson(0.3, n).astype(np.int32), ok, pa.int32()),
         "seams_vertical": masked(rng.integers(0, 300, n).astype(np.int32), ok, pa.int32()),
         "seams_horizontal": masked(rng.integers(0, 300, n).astype(np.int32), ok, pa.int32()),
         "crop_box": pa.nulls(n, MANIFEST_SCHEMA.field("crop_box").type),

@@ -8,6 +8,7 @@ from .stats import Report
 
 __all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "CONFIG_HEAD",
            "config_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
+           "SCORE_HEAD", "score_cells",
            "TIME_HEAD", "time_rows", "DEFINITIONS", "json_default"]
 
 
@@ -55,13 +56,18 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
         ("pixel ratio: mean / median", f"{fmt_num(t['mean_pixel_ratio'])} / {fmt_num(t['median_pixel_ratio'])}"),
         ("retained energy ratio: mean", fmt_num(t["mean_retained_energy_ratio"])),
         ("time per ok image: median", f"{fmt_num(t['median_total_ms'], 1)} ms"),
+        ("quality score reached (quality auto): median / lowest",
+         f"{fmt_num(t['median_quality_score'], 1)} / {fmt_num(t['lowest_quality_score'], 1)}"
+         f" ({t['scored']:,} scored images)"),
+        ("largest stretch of the content", fmt_num(t["max_stretch"])),
+        ("images with faces kept", fmt_num(t["images_with_faces"])),
         ("processed", f"{t['first_processed_at'] or '–'} … {t['last_processed_at'] or '–'}"),
     ]
 
 
 CONFIG_HEAD = ["method", "energy", "model", "images", "ok", "error", "skipped", "bytes in",
                 "bytes out", "saved", "mean byte ratio", "mean pixel ratio",
-                "mean retained energy", "mean ms"]
+                "mean retained energy", "mean score", "lowest score", "max stretch", "mean ms"]
 
 
 def config_cells(r) -> List[str]:
@@ -69,20 +75,21 @@ def config_cells(r) -> List[str]:
             fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]), fmt_bytes(r["bytes_in"]),
             fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]), fmt_num(r["mean_byte_ratio"]),
             fmt_num(r["mean_pixel_ratio"]), fmt_num(r["mean_retained_energy_ratio"]),
-            fmt_num(r["mean_total_ms"], 1)]
+            fmt_num(r["mean_quality_score"], 1), fmt_num(r["lowest_quality_score"], 1),
+            fmt_num(r["max_stretch"]), fmt_num(r["mean_total_ms"], 1)]
 
 
 RUN_HEAD = ["run", "images", "ok", "error", "skipped", "bytes in", "bytes out", "saved",
-             "mean byte ratio", "median byte ratio", "mean pixel ratio", "median ms",
-             "first processed"]
+             "mean byte ratio", "median byte ratio", "mean pixel ratio", "median score",
+             "median ms", "first processed"]
 
 
 def run_cells(r) -> List[str]:
     return [r["run_id"], fmt_num(r["images"]), fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]),
             fmt_bytes(r["bytes_in"]), fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]),
             fmt_num(r["mean_byte_ratio"]), fmt_num(r["median_byte_ratio"]),
-            fmt_num(r["mean_pixel_ratio"]), fmt_num(r["median_total_ms"], 1),
-            r["first_processed_at"] or "–"]
+            fmt_num(r["mean_pixel_ratio"]), fmt_num(r["median_quality_score"], 1),
+            fmt_num(r["median_total_ms"], 1), r["first_processed_at"] or "–"]
 
 
 def delta_cells(r, base) -> List[str]:
@@ -97,6 +104,7 @@ def delta_cells(r, base) -> List[str]:
             fmt_delta(r["mean_byte_ratio"], base["mean_byte_ratio"]),
             fmt_delta(r["median_byte_ratio"], base["median_byte_ratio"]),
             fmt_delta(r["mean_pixel_ratio"], base["mean_pixel_ratio"]),
+            fmt_delta(r["median_quality_score"], base["median_quality_score"]),
             fmt_delta(r["median_total_ms"], base["median_total_ms"]),
             f"error rate {fmt_delta(rate(r), rate(base), pct=True)}".strip()]
 
@@ -112,6 +120,14 @@ def top_cells(r) -> List[str]:
             fmt_num(r["total_ms"], 1)]
 
 
+SCORE_HEAD = ["input", "run", "quality", "score", "bytes in", "bytes out", "byte ratio"]
+
+
+def score_cells(r) -> List[str]:
+    return [r["input_uri"], r["run_id"], fmt_num(r["quality"]), fmt_num(r["quality_score"], 1),
+            fmt_bytes(r["input_bytes"]), fmt_bytes(r["output_bytes"]), fmt_num(r["byte_ratio"])]
+
+
 def time_rows(rep: Report) -> List[List[str]]:
     q, s = rep.time_quantiles, rep.stage_ms
     return [["per ok image, ms", fmt_num(q["p50"], 1), fmt_num(q["p90"], 1), fmt_num(q["p99"], 1),
@@ -124,7 +140,9 @@ TIME_HEAD = ["", "p50", "p90", "p99", "max", "mean decode", "mean energy", "mean
 
 DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the run wrote); "
                 "byte ratio = output bytes / input bytes (lower is better); skipped rows "
-                "(outputs that already existed) and errors are counted, not measured.")
+                "(outputs that already existed) and errors are counted, not measured. The quality "
+                "score is the SSIMULACRA2 score quality=auto reached (none for a fixed quality); "
+                "stretch is how much the content's aspect was changed (1 = none).")
 
 
 def json_default(o):

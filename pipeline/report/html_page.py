@@ -10,6 +10,7 @@ from .cells import (
     CONFIG_HEAD,
     DEFINITIONS,
     RUN_HEAD,
+    SCORE_HEAD,
     TIME_HEAD,
     TOP_HEAD,
     config_cells,
@@ -19,6 +20,7 @@ from .cells import (
     fmt_pct,
     json_default,
     run_cells,
+    score_cells,
     time_rows,
     top_cells,
     totals_rows,
@@ -98,13 +100,12 @@ def render_html(rep: Report) -> str:
             rcls.append("delta")
         p += ["<h2 id=\"runs\">Runs compared</h2>",
               f"<p class=\"meta\">Differences are against the first run, {_e(base['run_id'])}.</p>",
-              _html_table(RUN_HEAD, rows, _num_classes(RUN_HEAD, {0, 12}), rcls)]
+              _html_table(RUN_HEAD, rows, _num_classes(RUN_HEAD, {0, len(RUN_HEAD) - 1}), rcls)]
     p += ["<h2 id=\"configs\">By method, energy and model</h2>",
           _html_table(CONFIG_HEAD, [config_cells(r) for r in rep.by_config],
                       _num_classes(CONFIG_HEAD, {0, 1, 2}))]
     p += ["<h2 id=\"plots\">Distributions</h2><div class=\"plots\">",
-          *(plots.to_svg(rep.plots[k]) for k in ("byte_ratio", "retained_energy",
-                                                  "energy_vs_ratio", "total_ms")),
+          *(plots.to_svg(figure) for figure in rep.plots.values()),
           "</div>"]
     p += ["<h2 id=\"time\">Processing time</h2>",
           _html_table(TIME_HEAD, time_rows(rep), _num_classes(TIME_HEAD, {0})),
@@ -116,6 +117,10 @@ def render_html(rep: Report) -> str:
           _html_table(TOP_HEAD, [top_cells(r) for r in rep.worst_ratio],
                       ["uri"] + _num_classes(TOP_HEAD, {0, 1, 2})[1:]) if rep.worst_ratio
           else "<p>No ok images.</p>"]
+    if rep.lowest_scores:
+        p += [f"<h3>Lowest quality scores ({len(rep.lowest_scores)} images, quality auto)</h3>",
+              _html_table(SCORE_HEAD, [score_cells(r) for r in rep.lowest_scores],
+                          ["uri"] + _num_classes(SCORE_HEAD, {0, 1})[1:])]
     p.append("<h2 id=\"errors\">Errors</h2>")
     if rep.errors:
         rows = []

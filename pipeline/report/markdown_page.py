@@ -8,11 +8,13 @@ from .cells import (
     CONFIG_HEAD,
     DEFINITIONS,
     RUN_HEAD,
+    SCORE_HEAD,
     TIME_HEAD,
     TOP_HEAD,
     config_cells,
     delta_cells,
     run_cells,
+    score_cells,
     time_rows,
     top_cells,
     totals_rows,
@@ -64,11 +66,11 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
               _md_table(CONFIG_HEAD, [config_cells(r) for r in rep.by_config]), "",
               "## Distributions", ""]
     images = {}
-    for key in ("byte_ratio", "retained_energy", "energy_vs_ratio", "total_ms"):
+    for key, figure in rep.plots.items():
         buf = io.BytesIO()
-        plots.to_png(rep.plots[key], buf)
+        plots.to_png(figure, buf)
         images[f"{key}.png"] = buf.getvalue()
-        lines.append(f"![{rep.plots[key].title}]({image_dir}/{key}.png)")
+        lines.append(f"![{figure.title}]({image_dir}/{key}.png)")
         lines.append("")
     lines += ["## Processing time", "", _md_table(TIME_HEAD, time_rows(rep)), "",
               f"### Slowest {len(rep.slowest)} images", "",
@@ -76,7 +78,11 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
               else "No timings.", "",
               "### Highest byte ratios (compressed least) among ok images", "",
               _md_table(TOP_HEAD, [top_cells(r) for r in rep.worst_ratio])
-              if rep.worst_ratio else "No ok images.", "", "## Errors", ""]
+              if rep.worst_ratio else "No ok images.", ""]
+    if rep.lowest_scores:
+        lines += [f"### Lowest quality scores ({len(rep.lowest_scores)} images, quality auto)",
+                  "", _md_table(SCORE_HEAD, [score_cells(r) for r in rep.lowest_scores]), ""]
+    lines += ["## Errors", ""]
     if rep.errors:
         rows = [[e["error_type"], f"{e['count']:,}",
                  "; ".join(f"{x['input_uri']}: {(x['error_message'] or '')[:200]}"

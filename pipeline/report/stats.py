@@ -43,6 +43,17 @@ def _mean(values) -> Optional[float]:
     return _py(pc.mean(values)) if pc.count(values).as_py() else None
 
 
+def _column(table: pa.Table, name: str, typ: pa.DataType) -> pa.ChunkedArray:
+    """``table[name]``, or nulls for a table without it (rows built by hand, older readers)."""
+    if name in table.column_names:
+        return table[name]
+    return pa.chunked_array([pa.nulls(table.num_rows, typ)])
+
+
+def _faces_count(faces) -> int:
+    return _py(pc.sum(pc.cast(pc.fill_null(pc.greater(faces, 0), False), pa.int64()))) or 0
+
+
 def totals(table: pa.Table) -> Dict[str, Any]:
     """The headline numbers of ``table`` (see the module docstring for the definitions)."""
     status = table["status"]
@@ -50,6 +61,7 @@ def totals(table: pa.Table) -> Dict[str, Any]:
     ok = table.filter(pc.equal(status, "ok"))
     bytes_in = _py(pc.sum(ok["input_bytes"])) or 0
     bytes_out = _py(pc.sum(ok["output_bytes"])) or 0
+    scores = _column(ok, "quality_score", pa.float64())
     when = table["processed_at"]
     first, last = pc.min(when).as_py(), pc.max(when).as_py()
     return {
@@ -67,6 +79,12 @@ def totals(table: pa.Table) -> Dict[str, Any]:
         "median_pixel_ratio": _median(ok["pixel_ratio"]),
         "mean_retained_energy_ratio": _mean(ok["retained_energy_ratio"]),
         "median_total_ms": _median(ok["total_ms"]),
+        # quality="auto" rows: the SSIMULACRA2 score each reached (null for a fixed quality)
+        "scored": pc.count(scores).as_py(),
+        "median_quality_score": _median(scores),
+        "lowest_quality_score": _py(pc.min(scores)),
+        "max_stretch": _py(pc.max(_column(ok, "stretch", pa.float64()))),
+        "images_with_faces": _faces_count(_column(ok, "faces", pa.int32())),
         "first_processed_at": first.isoformat() if first else None,
         "last_processed_at": last.isoformat() if last else None,
     }
@@ -90,11 +108,14 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
         "pixel_ratio": pc.if_else(ok, table["pixel_ratio"], null_f),
         "retained": pc.if_else(ok, table["retained_energy_ratio"], null_f),
         "ms": pc.if_else(ok, table["total_ms"], null_f),
+        "score": pc.if_else(ok, _column(table, "quality_score", pa.float64()), null_f),
+        "stretch": pc.if_else(ok, _column(table, "stretch", pa.float64()), null_f),
     })
     agg = work.group_by(keys, use_threads=False).aggregate([
         ("n", "sum"), ("is_ok", "sum"), ("is_error", "sum"), ("is_skipped", "sum"),
         ("in", "sum"), ("out", "sum"), ("byte_ratio", "mean"), ("pixel_ratio", "mean"),
-        ("retained", "mean"), ("ms", "mean"),
+        ("retained", "mean"), ("ms", "mean"), ("score", "mean"), ("score", "min"),
+        ("stretch", "max"),
     ])
     rows = []
     for r in agg.to_pylist():  # one row per group: a handful
@@ -106,6 +127,8 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
             "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None,
             "mean_byte_ratio": r["byte_ratio_mean"], "mean_pixel_ratio": r["pixel_ratio_mean"],
             "mean_retained_energy_ratio": r["retained_mean"], "mean_total_ms": r["ms_mean"],
+            "mean_quality_score": r["score_mean"], "lowest_quality_score": r["score_min"],
+            "max_stretch": r["stretch_max"],
         })
     rows.sort(key=lambda r: (-r["images"], *[str(r[k]) for k in keys]))
     return rows
@@ -143,6 +166,21 @@ def _top(table: pa.Table, column: str, k: int = TOP_N) -> List[Dict[str, Any]]:
     return sorted(top, key=lambda r: -r[column])
 
 
+def _lowest_scores(ok: pa.Table, k: int = TOP_N) -> List[Dict[str, Any]]:
+    """The ``k`` ok rows with the lowest ``quality_score`` (quality="auto"), lowest first."""
+    if "quality_score" not in ok.column_names:
+        return []
+    rows = ok.filter(pc.is_valid(ok["quality_score"]))
+    if rows.num_rows == 0:
+        return []
+    order = [("quality_score", "ascending"), ("input_uri", "ascending"), ("run_id", "ascending")]
+    idx = pc.select_k_unstable(rows, k=min(k, rows.num_rows), sort_keys=order)
+    keep = ["run_id", "input_uri", "quality", "quality_score", "input_bytes", "output_bytes",
+            "byte_ratio"]
+    return sorted(rows.select(keep).take(idx).to_pylist(),
+                  key=lambda r: (r["quality_score"], r["input_uri"], r["run_id"]))
+
+
 def _np(values) -> np.ndarray:
     values = pc.drop_null(values)
     if len(values) == 0:
@@ -162,6 +200,7 @@ class Report:
     errors: List[Dict[str, Any]]
     slowest: List[Dict[str, Any]]
     worst_ratio: List[Dict[str, Any]]
+    lowest_scores: List[Dict[str, Any]]
     time_quantiles: Dict[str, Optional[float]]
     stage_ms: Dict[str, Optional[float]]
     plots: Dict[str, Any] = field(default_factory=dict)
@@ -232,10 +271,16 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
                                          "byte ratio", xs.tolist(), ys.tolist(), note=note),
         "total_ms": plots.histogram(ms, "Processing time per image", "total ms", log_x=True),
     }
+    scores = _np(_column(ok, "quality_score", pa.float64()))
+    if scores.size:  # runs with quality="auto" only
+        figures["quality_score"] = plots.histogram(
+            scores, "SSIMULACRA2 score reached (quality auto)", "score",
+            note=f"{scores.size:,} of {n_ok:,} ok images")
     return Report(
         manifest=manifest, runs=order, totals=totals(table), by_run=by_run,
         by_config=_group_table(table, ["method", "energy", "model"]),
         errors=_errors(table), slowest=_top(table, "total_ms"),
-        worst_ratio=_top(ok, "byte_ratio"), time_quantiles=qs, stage_ms=stage, plots=figures,
+        worst_ratio=_top(ok, "byte_ratio"), lowest_scores=_lowest_scores(ok),
+        time_quantiles=qs, stage_ms=stage, plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
     )

@@ -187,6 +187,88 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     assert [r["total_ms"] for r in rep.slowest] == sorted(slow, reverse=True)[:10]
 
 
+def _auto_rows(run_id, n):
+    """ok rows of a quality="auto" run: each with the score it reached, a stretch and faces
+    (as ok_row reads them from a CompressionResult), a few errors among them."""
+    rows = []
+    for i in range(n):
+        method, energy, model = CONFIGS[i % len(CONFIGS)]
+        common = dict(method=method, energy=energy, model=model, params='{"quality":"auto"}')
+        uri = f"/photos/{run_id}/img_{i:04d}.jpg"
+        if i % 9 == 4:
+            rows.append(error_row(run_id, uri, "ImageDecodeError", "corrupt", **common))
+            continue
+        result = _result(i)
+        result.quality = 55 + (i * 7) % 35
+        result.operations = {"quality_score": 70.0 + ((i * 13) % 97) / 10, "faces": i % 3}
+        result.stretch = 1.0 + (i % 6) / 100
+        rows.append(ok_row(run_id, uri, uri + ".out", result, "ab" * 32, **common))
+    return rows
+
+
+def test_quality_scores_stretch_and_faces(tmp_path, capsys):
+    """The score quality="auto" reached, the stretch and the faces kept are in the report:
+    totals, per run, per configuration, a histogram and the lowest-scoring images, all equal
+    to the same numbers computed in Python from the Parquet files."""
+    root = tmp_path / "m"
+    write_run(root, "fixed", _rows("fixed", 40), parts=1)  # no score: quality 85
+    write_run(root, "auto", _auto_rows("auto", 120))
+    rows = [r for f in glob.glob(str(root / "run_id=*" / "*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+    ok = [r for r in rows if r["status"] == "ok"]
+    scored = [r for r in ok if r["quality_score"] is not None]
+    assert len(scored) == sum(r["run_id"] == "auto" for r in ok) > 90
+    data = json.loads(_run_main([root, "--json"], capsys)[1])
+    t = data["totals"]
+    assert t["scored"] == len(scored)
+    assert t["median_quality_score"] == pytest.approx(
+        statistics.median(r["quality_score"] for r in scored))
+    assert t["lowest_quality_score"] == min(r["quality_score"] for r in scored)
+    assert t["max_stretch"] == max(r["stretch"] for r in ok if r["stretch"] is not None)
+    assert t["images_with_faces"] == sum(bool(r["faces"]) for r in ok)
+    assert data["by_run"]["fixed"]["scored"] == 0
+    assert data["by_run"]["fixed"]["median_quality_score"] is None
+    rep = report.build_report(report.load_manifest(str(root)))
+    for g in rep.by_config:
+        mine = [r["quality_score"] for r in scored
+                if (r["method"], r["energy"], r["model"]) == (g["method"], g["energy"], g["model"])]
+        assert g["mean_quality_score"] == pytest.approx(sum(mine) / len(mine))
+        assert g["lowest_quality_score"] == min(mine)
+    lowest = sorted(scored, key=lambda r: (r["quality_score"], r["input_uri"]))[:10]
+    assert [(r["input_uri"], r["quality"], r["quality_score"]) for r in rep.lowest_scores] == \
+        [(r["input_uri"], r["quality"], r["quality_score"]) for r in lowest]
+    # shown: a fifth plot and the lowest scores, in HTML and in Markdown
+    assert _run_main([root, "-o", tmp_path / "r.html"], capsys)[0] == 0
+    text = (tmp_path / "r.html").read_text()
+    assert text.count("<svg") == 5 and "SSIMULACRA2 score reached (quality auto)" in text
+    assert "Lowest quality scores (10 images, quality auto)" in text
+    assert f"{lowest[0]['quality_score']:.1f}" in text and "median score" in text
+    assert _run_main([root, "-o", tmp_path / "r.md"], capsys)[0] == 0
+    text = (tmp_path / "r.md").read_text()
+    assert len(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)) == 5
+    assert "### Lowest quality scores" in text
+    # a manifest without scores shows neither (the two_runs tests count 4 plots)
+    data = json.loads(_run_main([root, "--run", "fixed", "--json"], capsys)[1])
+    assert data["totals"]["scored"] == 0 and data["totals"]["lowest_quality_score"] is None
+    assert _run_main([root, "--run", "fixed", "-o", tmp_path / "f.html"], capsys)[0] == 0
+    text = (tmp_path / "f.html").read_text()
+    assert text.count("<svg") == 4 and "Lowest quality scores" not in text
+
+
+def test_a_manifest_of_schema_1_reports_without_the_new_columns(tmp_path, capsys):
+    """Manifests written before quality_score, stretch and faces (schema 1) still report."""
+    root = tmp_path / "m"
+    table = pa.Table.from_pylist(_rows("old", 30), schema=MANIFEST_SCHEMA)
+    table = table.drop_columns(["quality_score", "stretch", "faces"])
+    os.makedirs(root / "run_id=old")
+    pq.write_table(table, root / "run_id=old" / "part-00000-of-00001.parquet")
+    status, stdout, err = _run_main([root, "--json"], capsys)
+    assert status == 0, err
+    t = json.loads(stdout)["totals"]
+    assert t["scored"] == 0 and t["max_stretch"] is None and t["images_with_faces"] == 0
+    assert t["ok"] == sum(r["status"] == "ok" for r in _rows("old", 30))
+
+
 def test_files_that_are_not_parts_are_not_read(two_runs, capsys):
     """A README or a copy tool's leftover in a run's folder is not a part: read as Parquet it
     stopped the report (ArrowInvalid: 'Parquet file size is 3 bytes ...')."""
