@@ -232,6 +232,36 @@ def test_inputs_that_differ_only_by_extension_get_their_own_outputs(tmp_path, wr
     assert {u: os.stat(u).st_mtime_ns for u in mtimes} == mtimes  # nothing rewritten
 
 
+def test_a_name_that_lies_about_its_content_is_skipped_on_a_rerun(tmp_path, write_tree,
+                                                                  run_job, read_manifest):
+    """format auto decides by content: a PNG graphic named scan.jpg is written losslessly
+    (scan.jpg.<hash>.png or .webp), and a --skip_existing rerun finds that output."""
+    import io
+
+    from PIL import ImageDraw
+
+    chart = Image.new("RGB", (320, 240), "white")
+    draw = ImageDraw.Draw(chart)
+    for i, colour in enumerate(("navy", "crimson", "seagreen", "orange")):
+        draw.rectangle((30 + 70 * i, 200 - 40 * (i + 1), 80 + 70 * i, 200), fill=colour)
+    draw.line((20, 200, 300, 200), fill="black", width=2)
+    buf = io.BytesIO()
+    chart.save(buf, format="PNG")
+    write_tree(tmp_path / "in", {"scan.jpg": buf.getvalue()})
+    out = tmp_path / "out"
+    args = ["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY]
+    _, s1 = run_job([*args, "--run_id", "first"])
+    (row,) = read_manifest(str(out / "_manifest"), run_id="first")
+    assert row["status"] == "ok" and row["output_format"] in ("PNG", "WEBP"), row
+    assert row["output_uri"].endswith((f"scan.jpg.{TAG}.png", f"scan.jpg.{TAG}.webp"))
+    mtime = os.stat(row["output_uri"]).st_mtime_ns
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 1)
+    (again,) = read_manifest(str(out / "_manifest"), run_id="second")
+    assert (again["status"], again["output_uri"]) == ("skipped", row["output_uri"])
+    assert os.stat(row["output_uri"]).st_mtime_ns == mtime
+
+
 def test_input_list_with_unreadable_uris(tmp_path, write_tree, photo_files, run_job,
                                          read_manifest):
     write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
