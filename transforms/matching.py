@@ -8,6 +8,8 @@ folder input (a path part starting with ``.``, a folder starting with ``_``, suc
 """
 from __future__ import annotations
 
+import fnmatch
+import functools
 import logging
 import os
 import posixpath
@@ -110,6 +112,31 @@ def _dotted(relpath: str) -> bool:
     return any(part.startswith(".") and part not in (".", "..") for part in relpath.split("/"))
 
 
+def _dots_spelled(pattern: str, match: str) -> bool:
+    """True if every name of ``match`` that starts with ``.`` is matched by a component of
+    ``pattern`` that starts with ``.`` too (both relative to the glob's base), as in a shell:
+    ``*`` and ``**`` match no ``.x`` name, ``.*`` and ``.cache/*`` do (``**/.h.jpg`` takes
+    ``a/.h.jpg``, not ``.git/.h.jpg``)."""
+    pat = [p for p in pattern.split("/") if p not in ("", ".")]
+    names = [m for m in match.split("/") if m not in ("", ".")]
+
+    def hidden(name: str) -> bool:
+        return name.startswith(".") and name not in (".", "..")
+
+    @functools.lru_cache(maxsize=None)
+    def fits(i: int, j: int) -> bool:
+        if i == len(pat):
+            return j == len(names)
+        if pat[i] == "**":  # any number of names, none of them hidden
+            return fits(i + 1, j) or (j < len(names) and not hidden(names[j])
+                                      and fits(i, j + 1))
+        return (j < len(names) and fnmatch.fnmatchcase(names[j], pat[i])
+                and (not hidden(names[j]) or pat[i].startswith("."))
+                and fits(i + 1, j + 1))
+
+    return fits(0, 0)
+
+
 def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
                   exclude: Sequence[str] = (), base: Optional[str] = None) -> List[InputFile]:
     """Expand a glob (or a folder, or one file) into :class:`InputFile` s, sorted by URI.
@@ -140,8 +167,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             # would match other names ("Photos 2") or none, the name means itself
             literal = True
             base_path = path.rstrip("/")
+        hidden_dropped = False  # by _list_folders, each folder's own way
         if not literal and pattern.endswith("/"):
-            found, folder = _list_folders(fs, path), True
+            found, folder, hidden_dropped = _list_folders(fs, path, base_path), True, True
         else:
             found, folder = _list(fs, path, literal)
     except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
@@ -154,7 +182,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     # hidden is below what was asked for: --input data/_incoming is no hidden folder, whatever
     # folder above it (--input_base, several --input) names the outputs
     own_base = base_path
-    dots_asked = _dotted(posixpath.relpath(path, own_base) if own_base else path)
+    pattern_below = posixpath.relpath(path, own_base) if own_base else path
     if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
@@ -173,9 +201,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         if any(is_under(item_path, e) for e in excluded):
             continue
         below = posixpath.relpath(item_path, own_base) if own_base else item_path
-        if folder and _hidden(below):
+        if folder and not hidden_dropped and _hidden(below):
             continue
-        if not folder and not literal and not dots_asked and _dotted(below):
+        if (not folder and not literal and _dotted(below)
+                and not _dots_spelled(pattern_below, below)):
             continue  # as in a shell, '*' does not match '.x' (macOS's ._IMG_1.jpg, .DS_Store)
         rel = posixpath.relpath(item_path, base_path) if base_path else item_path
         size = info.get("size")
@@ -202,13 +231,23 @@ def _list(fs, path: str, literal: bool):
     return fs.glob(path, detail=True), False
 
 
-def _list_folders(fs, path: str) -> dict:
+def _list_folders(fs, path: str, base_path: str) -> dict:
     """Every file below the folders a glob ending in ``/`` matches (``photos/2026-*/``: as in
-    a shell, the ``/`` keeps only folders; each is an input folder)."""
+    a shell, the ``/`` keeps only folders, and ``*`` matches no ``.x`` folder unless the
+    pattern spells the dot). Each is an input folder: its hidden files are left out as for any
+    folder input, below it (``photos/*/`` takes ``photos/_DSC/``, not ``photos/a/_tmp/``)."""
+    pattern_below = posixpath.relpath(path, base_path) if base_path else path
     found = {}
     for folder, info in sorted(fs.glob(path.rstrip("/") + "/", detail=True).items()):
-        if info.get("type") == "directory":
-            found.update(fs.find(folder, detail=True))
+        folder = folder.rstrip("/")
+        if info.get("type") != "directory":
+            continue
+        below = posixpath.relpath(folder, base_path) if base_path else folder
+        if _dotted(below) and not _dots_spelled(pattern_below, below):
+            continue
+        for item, item_info in fs.find(folder, detail=True).items():
+            if not _hidden(posixpath.relpath(item, folder)):
+                found[item] = item_info
     return found
 
 

@@ -198,3 +198,35 @@ def test_a_glob_matches_no_dot_names_unless_it_spells_the_dot(tmp_path):
     assert rels(str(tmp_path / "in" / ".*")) == [".DS_Store", "._x.jpg"]
     assert rels(str(tmp_path / "in" / ".cache" / "*.jpg")) == ["z.jpg"]
     assert rels(str(tmp_path / "in" / "._x.jpg")) == ["._x.jpg"]   # named: taken
+
+
+def test_a_glob_ending_in_a_slash_treats_each_folder_as_a_folder_input(tmp_path):
+    """'in/*/' takes each folder as --input would: a folder named '_DSC' or '_incoming' is
+    taken (its files were all left out, as if hidden below in/), its own '_tmp/' and '.x'
+    files are not, and '*' takes no '.cache/' folder unless the pattern spells the dot."""
+    _tree(tmp_path, ["in/_incoming/x.jpg", "in/_incoming/_tmp/t.jpg", "in/a/y.jpg",
+                     "in/a/.y.jpg", "in/.cache/z.jpg"])
+    rels = lambda p: [f.relpath for f in matching.match_pattern(p)]  # noqa: E731
+    assert rels(str(tmp_path / "in") + "/*/") == ["_incoming/x.jpg", "a/y.jpg"]
+    assert rels(str(tmp_path / "in") + "/.*/") == [".cache/z.jpg"]
+
+
+def test_only_the_pattern_component_that_spells_a_dot_matches_dot_names(tmp_path):
+    """'**/.h.jpg' asked for dot files, not for the inside of '.git/' or '.Trash/': before,
+    one dot anywhere in the pattern let every dot name through."""
+    _tree(tmp_path, ["in/.h.jpg", "in/a/.h.jpg", "in/.git/.h.jpg", "in/.git/a/.h.jpg",
+                     "in/.cache/.h.jpg", "in/.cache/x.jpg"])
+    rels = lambda p: [f.relpath for f in matching.match_pattern(p)]  # noqa: E731
+    assert rels(str(tmp_path / "in" / "**" / ".h.jpg")) == [".h.jpg", "a/.h.jpg"]
+    assert rels(str(tmp_path / "in" / ".*" / "*.jpg")) == [".cache/x.jpg"]
+    assert rels(str(tmp_path / "in" / ".cache" / ".*")) == [".h.jpg"]
+    assert rels(str(tmp_path / "in" / ".*" / "**" / ".h.jpg")) == [
+        ".cache/.h.jpg", ".git/.h.jpg", ".git/a/.h.jpg"]
+
+
+def test_dots_spelled_follows_the_shell():
+    spelled = matching._dots_spelled
+    assert spelled("**/.h.jpg", "a/b/.h.jpg") and not spelled("**/.h.jpg", ".g/.h.jpg")
+    assert spelled(".*/*", ".c/x") and not spelled("*/*", ".c/x")
+    assert spelled("a/**", "a/b/c") and not spelled("a/**", "a/.b/c")
+    assert spelled("[.]x", ".x") is False   # a set does not spell a leading dot, as in bash
