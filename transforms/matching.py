@@ -369,6 +369,29 @@ def not_utf8_failure(item: InputFile) -> Failure:
                    input_bytes=item.size)
 
 
+def _not_excluded(uris: List[str], exclude: Sequence[str]) -> List[str]:
+    """``uris`` without those under an ``exclude`` folder (the job's output and manifest),
+    except where the list names files in that folder only: as for a pattern, the caller asked
+    for them (``--output`` = the folder the listed photos are in; the job's own earlier
+    outputs there are left out later, by name, :class:`~transforms.compress.CompressImages`)."""
+    keys = [_local_as_plain(u) for u in uris]
+    excluded = []
+    for folder in exclude:
+        if not folder:
+            continue
+        protocol, path = _local_as_plain(folder)
+        mine = [p for proto, p in keys if proto == protocol]
+        try:
+            shared = posixpath.commonpath(mine) if mine else None
+        except ValueError:  # absolute and relative paths mixed
+            shared = None
+        if shared is not None and is_under(shared, path):
+            continue
+        excluded.append((protocol, path))
+    return [u for u, (proto, p) in zip(uris, keys)
+            if not any(proto == e_proto and is_under(p, e_path) for e_proto, e_path in excluded)]
+
+
 class _ExpandUriList(beam.DoFn):
     """Text file of URIs -> :class:`InputFile` s (names relative to ``base`` or the shared
     folder). Listed files are not checked here: a missing one fails at the read step with its
@@ -382,10 +405,7 @@ class _ExpandUriList(beam.DoFn):
         self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
 
     def process(self, list_uri: str) -> Iterator:
-        uris = read_uri_list(list_uri, self._storage_options)
-        uris = [u for u in uris if not any(is_under(split_protocol(u)[1], split_protocol(e)[1])
-                                           and split_protocol(u)[0] == split_protocol(e)[0]
-                                           for e in self._exclude)]
+        uris = _not_excluded(read_uri_list(list_uri, self._storage_options), self._exclude)
         if not uris:
             _LOG.warning("Input list %s names no files (blank lines, comments and the job's "
                          "own folders only)", list_uri)

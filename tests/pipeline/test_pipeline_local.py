@@ -352,6 +352,35 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert s4.ok == 4
 
 
+def test_an_input_list_of_the_output_folder_takes_its_files(tmp_path, write_tree, photo_files,
+                                                           run_job, read_manifest):
+    """--input_list naming photos of the folder that is also --output: every listed file was
+    dropped as 'under the output folder' (0 images, exit status 0). A list that also names the
+    outputs of a sub-folder --output keeps leaving those out."""
+    root = tmp_path / "photos"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "trips/china.jpg": photo_files["trips/china.jpg"]})
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{root / 'coffee.jpg'}\n{root / 'trips' / 'china.jpg'}\n")
+    args = ["--input_list", str(listing), "--output", str(root), *FAST, *IN_MEMORY]
+    _, s1 = run_job([*args, "--run_id", "first"])
+    assert (s1.ok, s1.failed, s1.skipped) == (2, 0, 0)
+    _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+    assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 2)
+    # a list of the folder and of its outputs' sub-folder: those outputs are not inputs
+    small = root / "small"
+    _, s3 = run_job(["--input_list", str(listing), "--output", str(small), *FAST, *IN_MEMORY,
+                     "--run_id", "third"])
+    assert s3.ok == 2
+    outputs = sorted(str(small / f) for f in _files(small) if not f.startswith("_"))
+    listing.write_text("\n".join([str(root / "coffee.jpg"), *outputs]) + "\n")
+    _, s4 = run_job(["--input_list", str(listing), "--output", str(small), *FAST, *IN_MEMORY,
+                     "--run_id", "fourth"])
+    assert (s4.ok, s4.failed) == (1, 0)
+    rows = read_manifest(str(small / "_manifest"), run_id="fourth")
+    assert [r["input_uri"] for r in rows] == [str(root / "coffee.jpg")]
+
+
 def test_a_file_name_that_is_not_utf8_is_an_error_row_not_a_crashed_job(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """A Linux file name in Latin-1 (b'caf\\xe9.jpg') stopped the whole job: Beam's coders
