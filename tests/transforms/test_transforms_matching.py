@@ -230,3 +230,25 @@ def test_dots_spelled_follows_the_shell():
     assert spelled(".*/*", ".c/x") and not spelled("*/*", ".c/x")
     assert spelled("a/**", "a/b/c") and not spelled("a/**", "a/.b/c")
     assert spelled("[.]x", ".x") is False   # a set does not spell a leading dot, as in bash
+
+
+def test_shell_rules_hold_on_an_object_store(s3_bucket, s3_storage_options):
+    """The same names on S3 (moto) as on a disk: folder globs, dot names, '_DSC' files and
+    '_x' folders, and a literal name with glob characters."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    for name in ["in/x.jpg", "in/._x.jpg", "in/_DSC1.JPG", "in/_tmp/t.jpg", "in/a/y.jpg",
+                 "in/a/.y.jpg", "in/_incoming/z.jpg", "in/.cache/c.jpg", "in/[1]/w.jpg"]:
+        fs.pipe(f"{s3_bucket}/{name}", b"abc")
+    so = s3_storage_options
+    root = f"s3://{s3_bucket}/in"
+    rels = lambda p: sorted(f.uri[len(root) + 1:]  # noqa: E731 - names sanitised: URIs
+                            for f in matching.match_pattern(p, so))
+    assert rels(root) == ["[1]/w.jpg", "_DSC1.JPG", "a/y.jpg", "x.jpg"]
+    assert rels(f"{root}/*") == ["_DSC1.JPG", "x.jpg"]
+    assert rels(f"{root}/**/*.jpg") == ["[1]/w.jpg", "_incoming/z.jpg", "_tmp/t.jpg", "a/y.jpg",
+                                        "x.jpg"]
+    assert rels(f"{root}/*/") == ["[1]/w.jpg", "_incoming/z.jpg", "_tmp/t.jpg", "a/y.jpg"]
+    assert rels(f"{root}/.*") == ["._x.jpg"]
+    assert rels(f"{root}/[1]") == ["[1]/w.jpg"]   # the folder named '[1]', not a set of '1'
