@@ -8,11 +8,15 @@ Patterns and URI lists are expanded independently (on workers, in parallel), so 
 * two different files given the same relative name (``in/a/*`` names ``in/a/x.jpg``
   ``x.jpg``; a list holding ``in/b/x.jpg`` alone names it ``x.jpg`` too; so do two lists, or
   patterns outside ``--input_base``) would share one output: both rows ``ok``, the last
-  write winning.
+  write winning;
+* names that differ only in case (``IMG_1.jpg`` and ``IMG_1.JPG``, ``Trips/x.jpg`` and
+  ``trips/x.jpg``) are one file on a case-insensitive disk (macOS, Windows, a bucket synced
+  to one): the second output replaced the first there.
 
 :class:`DistinctInputs` keeps one :class:`~transforms.matching.InputFile` per input (the one
 the listing gave a size, then the first name) and, where several inputs still share a name,
-appends ``~`` and 12 hex digits of the SHA-256 of each one's URI to its name
+appends ``~`` and 12 hex digits of the SHA-256 of each one's URI to its name (names are
+compared case-folded, :func:`name_key`)
 (:func:`name_apart`), as :func:`compress_core.storage.distinct_relpath` does for names that
 sanitising merged. Names that no other input of the run shares are left as they are, so the
 same inputs always get the same names (``--skip_existing`` reruns rely on it).
@@ -29,7 +33,7 @@ import apache_beam as beam
 
 from compress_core.storage import local_path
 
-__all__ = ["input_key", "name_apart", "DistinctInputs"]
+__all__ = ["input_key", "name_key", "name_apart", "DistinctInputs"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -54,6 +58,12 @@ def name_apart(relpath: str, uri: str) -> str:
     return posixpath.join(folder, name) if folder else name
 
 
+def name_key(relpath: str) -> str:
+    """What makes two output names one on every store: the name case-folded (``IMG_1.JPG``
+    and ``img_1.jpg`` are one file on macOS and Windows disks)."""
+    return relpath.casefold()
+
+
 def _preferred(item) -> Tuple:
     return (item.size is None, item.relpath, item.uri)
 
@@ -67,16 +77,17 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
 
 
 def _apart(keyed: Tuple[str, Iterable]) -> Iterator:
-    relpath, items = keyed
+    _, items = keyed
     items = sorted(items, key=lambda f: f.uri)
     if len(items) == 1:
         yield items[0]
         return
-    _LOG.warning("%d inputs would share the output name %s (%s); each name gets a digest of "
-                 "its input's URI (name outputs by their folders with --input_base)",
-                 len(items), relpath, ", ".join(f.uri for f in items))
+    _LOG.warning("%d inputs would share the output name %s (%s; names are compared ignoring "
+                 "case); each name gets a digest of its input's URI (name outputs by their "
+                 "folders with --input_base)",
+                 len(items), items[0].relpath, ", ".join(f.uri for f in items))
     for item in items:
-        yield item._replace(relpath=name_apart(relpath, item.uri))
+        yield item._replace(relpath=name_apart(item.relpath, item.uri))
 
 
 class DistinctInputs(beam.PTransform):
@@ -90,6 +101,6 @@ class DistinctInputs(beam.PTransform):
                 | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
                 | "GroupByInput" >> beam.GroupByKey()
                 | "OnePerInput" >> beam.Map(_one_per_input)
-                | "KeyByName" >> beam.Map(lambda f: (f.relpath, f))
+                | "KeyByName" >> beam.Map(lambda f: (name_key(f.relpath), f))
                 | "GroupByName" >> beam.GroupByKey()
                 | "NamesApart" >> beam.FlatMap(_apart))

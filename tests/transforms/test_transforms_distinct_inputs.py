@@ -38,3 +38,24 @@ def test_duplicates_are_dropped_and_shared_names_set_apart():
             InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), None),
             InputFile("/in/c/y.jpg", "y.jpg", 7),
         ]))
+
+
+def test_names_that_differ_only_in_case_are_set_apart():
+    """IMG_1.jpg and IMG_1.JPG (or Trips/ and trips/) are one file on a macOS or Windows disk:
+    their outputs replaced each other there. Each now carries its digest; a name no other
+    input shares, in any case, stays as it was."""
+    files = [InputFile("/in/IMG_1.jpg", "IMG_1.jpg", 1), InputFile("/in/IMG_1.JPG", "IMG_1.JPG", 1),
+             InputFile("/in/Trips/x.jpg", "Trips/x.jpg", 1),
+             InputFile("/in/trips/x.jpg", "trips/x.jpg", 1),
+             InputFile("/in/IMG_2.JPG", "IMG_2.JPG", 1)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        out = p | beam.Create(files) | DistinctInputs()
+        assert_that(out, equal_to([
+            InputFile("/in/IMG_1.jpg", name_apart("IMG_1.jpg", "/in/IMG_1.jpg"), 1),
+            InputFile("/in/IMG_1.JPG", name_apart("IMG_1.JPG", "/in/IMG_1.JPG"), 1),
+            InputFile("/in/Trips/x.jpg", name_apart("Trips/x.jpg", "/in/Trips/x.jpg"), 1),
+            InputFile("/in/trips/x.jpg", name_apart("trips/x.jpg", "/in/trips/x.jpg"), 1),
+            InputFile("/in/IMG_2.JPG", "IMG_2.JPG", 1),
+        ]))
+    assert len({name_apart("IMG_1.jpg", "/in/IMG_1.jpg").casefold(),
+                name_apart("IMG_1.JPG", "/in/IMG_1.JPG").casefold()}) == 2
