@@ -14,11 +14,10 @@ Patterns and URI lists are expanded independently (on workers, in parallel), so 
   to one): the second output replaced the first there.
 
 :class:`DistinctInputs` keeps one :class:`~transforms.matching.InputFile` per input (the one
-the listing gave a size, then the first name) and, where several inputs still share a name,
-appends ``~`` and 12 hex digits of the SHA-256 of each one's URI to its name (names are
-compared case-folded, :func:`name_key`)
-(:func:`name_apart`), as :func:`compress_core.storage.distinct_relpath` does for names that
-sanitising merged. Names that no other input of the run shares are left as they are, so the
+the listing gave a size, then the first name) and, where several inputs still share a name
+(compared case-folded, :func:`name_key`), appends ``~`` and 12 hex digits of the SHA-256 of
+each one's URI to its name (:func:`name_apart`), as
+:func:`compress_core.storage.distinct_relpath` does for names that sanitising merged. Names that no other input of the run shares are left as they are, so the
 same inputs always get the same names (``--skip_existing`` reruns rely on it).
 """
 from __future__ import annotations
@@ -59,8 +58,8 @@ def name_apart(relpath: str, uri: str) -> str:
 
 
 def name_key(relpath: str) -> str:
-    """What makes two output names one on every store: the name case-folded (``IMG_1.JPG``
-    and ``img_1.jpg`` are one file on macOS and Windows disks)."""
+    """The key under which two output names are one file on some store: the name case-folded
+    (``IMG_1.JPG`` and ``img_1.jpg`` are one file on macOS and Windows disks)."""
     return relpath.casefold()
 
 
