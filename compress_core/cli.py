@@ -90,7 +90,7 @@ def _shared_output(args, many: bool) -> Optional[str]:
         return None
     suffix = ("_energy" if args.visualize_energy else
               "_seams" if args.visualize_seams else "_compressed")
-    first = {}
+    first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)
         if dest not in first:
@@ -100,7 +100,36 @@ def _shared_output(args, many: bool) -> Optional[str]:
         else:
             return (f"{first[dest]} and {src} would both be written to {dest}.*; "
                     "compress them with separate -o folders")
+        other = folded.setdefault(dest.casefold(), dest)
+        if other != dest and _ignores_case(dest):
+            return (f"{first[other]} and {src} would both be written to {dest}.* (the folder "
+                    "ignores case: it holds one file for both names); compress them with "
+                    "separate -o folders")
     return None
+
+
+def _ignores_case(dest: str) -> bool:
+    """Whether the local folder of the output ``dest`` (or, not made yet, the nearest folder
+    above it) is on a disk that ignores case, as macOS's and Windows' do: a probe file made
+    there is found under its name in the other case. Object stores never do."""
+    import tempfile
+
+    path = local_path(dest)
+    if path is None:
+        return False
+    folder = os.path.abspath(os.path.dirname(path) or ".")
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".CaseProbe-", dir=folder)
+    except OSError:
+        return False  # not writable: the write fails later, with its own error
+    try:
+        os.close(fd)
+        head, name = os.path.split(probe)
+        return os.path.exists(os.path.join(head, name.swapcase()))
+    finally:
+        os.unlink(probe)
 
 
 def _suffix_mismatch(args, request) -> Optional[str]:

@@ -259,6 +259,34 @@ def test_inputs_that_differ_by_extension_get_their_own_outputs(work, capsys):
             assert size_of(r["output"]) == tuple(r["output_size"])
 
 
+def test_names_that_differ_only_in_case_are_refused_where_the_disk_ignores_case(
+        work, capsys, monkeypatch):
+    """a/photo.jpg and b/PHOTO.jpg into one -o folder on a macOS or Windows disk: the second
+    output replaced the first (one file for both names). Where the disk keeps case apart
+    (this one), both are written."""
+    from compress_core import cli
+
+    for sub, name in (("a", "photo.jpg"), ("b", "PHOTO.jpg")):
+        (work / sub).mkdir()
+        (work / sub / name).write_bytes((work / "photo.jpg").read_bytes())
+    assert cli._ignores_case(str(work / "out" / "x")) is False   # probed, nothing left behind
+    assert not (work / "out").exists() and not list(work.glob(".CaseProbe-*"))
+    assert cli._ignores_case("s3://bucket/out/x") is False
+    args = ("a/photo.jpg", "b/PHOTO.jpg", "-s", "0.5", "-e", "gradient", "-o", "out/", "-q")
+    with monkeypatch.context() as patch:   # as on a macOS disk
+        patch.setattr(cli, "_ignores_case", lambda dest: True)
+        code, out, err = run(capsys, *args)
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "a/photo.jpg and b/PHOTO.jpg would both be written to " in line
+    assert "ignores case" in line and line.endswith("nothing was written")
+    assert not (work / "out").exists()
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert sorted(os.listdir(work / "out")) == ["PHOTO.jpg_compressed.jpg",
+                                                "photo.jpg_compressed.jpg"]
+
+
 def test_inputs_that_would_share_an_output_are_refused(work, capsys):
     """a/photo.jpg and b/photo.jpg into one -o folder: one clear error, nothing compressed or
     written (they used to overwrite each other). Beside their inputs they do not clash."""
