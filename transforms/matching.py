@@ -238,7 +238,9 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
     folder input, below it (``photos/*/`` takes ``photos/_DSC/``, not ``photos/a/_tmp/``)."""
     pattern_below = posixpath.relpath(path, base_path) if base_path else path
     found = {}
-    for folder, info in sorted(fs.glob(path.rstrip("/") + "/", detail=True).items()):
+    # globbed without the '/': gcsfs answers 'in/*/' with nothing, and the folders are the
+    # matches of type directory on every store
+    for folder, info in sorted(fs.glob(path.rstrip("/"), detail=True).items()):
         folder = folder.rstrip("/")
         if info.get("type") != "directory":
             continue

@@ -232,17 +232,22 @@ def test_dots_spelled_follows_the_shell():
     assert spelled("[.]x", ".x") is False   # a set does not spell a leading dot, as in bash
 
 
-def test_shell_rules_hold_on_an_object_store(s3_bucket, s3_storage_options):
-    """The same names on S3 (moto) as on a disk: folder globs, dot names, '_DSC' files and
-    '_x' folders, and a literal name with glob characters."""
-    import s3fs
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_shell_rules_hold_on_an_object_store(store, request):
+    """The same names on S3 (moto) and GCS (the emulator) as on a disk: folder globs, dot
+    names, '_DSC' files and '_x' folders, and a literal name with glob characters. (gcsfs
+    answers a glob ending in '/' with nothing: 'in/*/' matched no folder on GCS.)"""
+    from compress_core.storage import get_filesystem
 
-    fs = s3fs.S3FileSystem(**s3_storage_options["s3"], skip_instance_cache=True)
+    fixture = "s3" if store == "s3" else "gcs"
+    bucket = request.getfixturevalue(f"{fixture}_bucket")
+    so = request.getfixturevalue(f"{fixture}_storage_options")
+    fs, _ = get_filesystem(f"{store}://x", so)
     for name in ["in/x.jpg", "in/._x.jpg", "in/_DSC1.JPG", "in/_tmp/t.jpg", "in/a/y.jpg",
                  "in/a/.y.jpg", "in/_incoming/z.jpg", "in/.cache/c.jpg", "in/[1]/w.jpg"]:
-        fs.pipe(f"{s3_bucket}/{name}", b"abc")
-    so = s3_storage_options
-    root = f"s3://{s3_bucket}/in"
+        fs.pipe(f"{bucket}/{name}", b"abc")
+    fs.invalidate_cache()
+    root = f"{store}://{bucket}/in"
     rels = lambda p: sorted(f.uri[len(root) + 1:]  # noqa: E731 - names sanitised: URIs
                             for f in matching.match_pattern(p, so))
     assert rels(root) == ["[1]/w.jpg", "_DSC1.JPG", "a/y.jpg", "x.jpg"]
