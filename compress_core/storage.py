@@ -48,6 +48,8 @@ __all__ = [
     "join_under",
     "output_name",
     "is_output_name",
+    "undecodable",
+    "shown",
 ]
 
 #: ``{protocol: {fsspec keyword: value}}``.
@@ -379,3 +381,15 @@ def is_output_name(name: str, tag: str) -> bool:
     ends with ``.<tag>.<extension>`` (``photo.png.3f9a1c2b7d.jpg`` for ``3f9a1c2b7d``)."""
     return re.fullmatch(rf".+\.{re.escape(tag)}\.[A-Za-z0-9]{{2,5}}", posixpath.basename(name),
                         re.S) is not None
+
+
+def undecodable(text: str) -> bool:
+    """True if ``text`` holds bytes that were not UTF-8 (Python's surrogate escapes, as in a
+    Linux file name from a Latin-1 system: ``caf\\xe9.jpg``)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def shown(text: str) -> str:
+    """``text`` with its undecodable bytes written ``\\xNN`` (a string every coder, the
+    manifest and a terminal take)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from compress_core.flags import (OneLineParser, add_option_flags, flag_name, option_values,
                                   spellings)
 from compress_core.request import OPTIONS
-from compress_core.storage import normalize_uri
+from compress_core.storage import normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
 
 __all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
@@ -217,11 +217,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
                 # made absolute, '' is the working folder: every file below it an input, or
                 # every output in it
                 parser.error(f"{flag} {value!r}: empty (an unset shell variable?)")
-            if value is not None and any("\udc80" <= ch <= "\udcff" for ch in value):
+            if value is not None and undecodable(value):
                 # bytes that are not UTF-8 (a Latin-1 folder name): no coder takes them
-                shown = value.encode("utf-8", "surrogateescape").decode("utf-8",
-                                                                        "backslashreplace")
-                parser.error(f"{flag} {shown}: not UTF-8 (the bytes shown as \\xNN); "
+                parser.error(f"{flag} {shown(value)}: not UTF-8 (the bytes shown as \\xNN); "
                              "the job takes UTF-8 names only: rename it")
     if not args.input and not args.input_list:
         parser.error("give --input GLOB or --input_list URI")

@@ -27,7 +27,9 @@ from compress_core.storage import (
     local_path,
     normalize_uri,
     read_bytes,
+    shown,
     split_protocol,
+    undecodable,
 )
 
 from .distinct_inputs import DistinctInputs
@@ -108,8 +110,13 @@ def _hidden(relpath: str) -> bool:
     return name.startswith(".") or any(part.startswith((".", "_")) for part in folders)
 
 
+def _dot_name(name: str) -> bool:
+    """A name a shell's ``*`` does not match: one starting with ``.`` (not ``.``/``..``)."""
+    return name.startswith(".") and name not in (".", "..")
+
+
 def _dotted(relpath: str) -> bool:
-    return any(part.startswith(".") and part not in (".", "..") for part in relpath.split("/"))
+    return any(_dot_name(part) for part in relpath.split("/"))
 
 
 def _dots_spelled(pattern: str, match: str) -> bool:
@@ -120,18 +127,15 @@ def _dots_spelled(pattern: str, match: str) -> bool:
     pat = [p for p in pattern.split("/") if p not in ("", ".")]
     names = [m for m in match.split("/") if m not in ("", ".")]
 
-    def hidden(name: str) -> bool:
-        return name.startswith(".") and name not in (".", "..")
-
     @functools.lru_cache(maxsize=None)
     def fits(i: int, j: int) -> bool:
         if i == len(pat):
             return j == len(names)
         if pat[i] == "**":  # any number of names, none of them hidden
-            return fits(i + 1, j) or (j < len(names) and not hidden(names[j])
+            return fits(i + 1, j) or (j < len(names) and not _dot_name(names[j])
                                       and fits(i, j + 1))
         return (j < len(names) and fnmatch.fnmatchcase(names[j], pat[i])
-                and (not hidden(names[j]) or pat[i].startswith("."))
+                and (not _dot_name(names[j]) or pat[i].startswith("."))
                 and fits(i + 1, j + 1))
 
     return fits(0, 0)
@@ -167,9 +171,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             # would match other names ("Photos 2") or none, the name means itself
             literal = True
             base_path = path.rstrip("/")
-        hidden_dropped = False  # by _list_folders, each folder's own way
         if not literal and pattern.endswith("/"):
-            found, folder, hidden_dropped = _list_folders(fs, path, base_path), True, True
+            # each matched folder a folder input, its hidden files dropped below it there
+            found, folder = _list_folders(fs, path, base_path), True
         else:
             found, folder = _list(fs, path, literal)
     except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
@@ -177,12 +181,12 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     if literal and not folder:
         base_path = posixpath.dirname(path.rstrip("/"))
     # An excluded folder that holds the pattern itself was asked for explicitly: keep it.
-    excluded = [e for e in (get_filesystem(x, storage_options)[1] for x in exclude if x)
-                if not is_under(base_path, e)]
+    excluded = _exclusions_of(base_path,
+                              [get_filesystem(x, storage_options)[1] for x in exclude if x])
     # hidden is below what was asked for: --input data/_incoming is no hidden folder, whatever
     # folder above it (--input_base, several --input) names the outputs
     own_base = base_path
-    pattern_below = posixpath.relpath(path, own_base) if own_base else path
+    pattern_below = _below(path, own_base)
     if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
@@ -200,8 +204,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue  # sockets, devices, FIFOs
         if any(is_under(item_path, e) for e in excluded):
             continue
-        below = posixpath.relpath(item_path, own_base) if own_base else item_path
-        if folder and not hidden_dropped and _hidden(below):
+        below = _below(item_path, own_base)
+        if folder and literal and _hidden(below):
             continue
         if (not folder and not literal and _dotted(below)
                 and not _dots_spelled(pattern_below, below)):
@@ -211,6 +215,18 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None))
     return files
+
+
+def _below(path: str, base: str) -> str:
+    """``path`` relative to the folder ``base`` (itself when there is no base)."""
+    return posixpath.relpath(path, base) if base else path
+
+
+def _exclusions_of(asked: str, folders: Sequence[str]) -> List[str]:
+    """The ``folders`` (the job's output and manifest) that exclude what they hold from an
+    input that asked for ``asked``: all but those holding ``asked`` itself, which the caller
+    asked for explicitly (``--output`` = the input folder)."""
+    return [folder for folder in folders if not is_under(asked, folder)]
 
 
 def _exists(fs, path: str) -> bool:
@@ -236,7 +252,7 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
     a shell, the ``/`` keeps only folders, and ``*`` matches no ``.x`` folder unless the
     pattern spells the dot). Each is an input folder: its hidden files are left out as for any
     folder input, below it (``photos/*/`` takes ``photos/_DSC/``, not ``photos/a/_tmp/``)."""
-    pattern_below = posixpath.relpath(path, base_path) if base_path else path
+    pattern_below = _below(path, base_path)
     found = {}
     # globbed without the '/': gcsfs answers 'in/*/' with nothing, and the folders are the
     # matches of type directory on every store
@@ -244,7 +260,7 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
         folder = folder.rstrip("/")
         if info.get("type") != "directory":
             continue
-        below = posixpath.relpath(folder, base_path) if base_path else folder
+        below = _below(folder, base_path)
         if _dotted(below) and not _dots_spelled(pattern_below, below):
             continue
         for item, item_info in fs.find(folder, detail=True).items():
@@ -348,18 +364,6 @@ class _ExpandPattern(beam.DoFn):
                 yield item
 
 
-def undecodable(text: str) -> bool:
-    """True if ``text`` holds bytes that were not UTF-8 (Python's surrogate escapes, as in a
-    Linux file name from a Latin-1 system: ``caf\\xe9.jpg``)."""
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def shown(text: str) -> str:
-    """``text`` with its undecodable bytes written ``\\xNN`` (a string every coder and the
-    manifest take)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def not_utf8_failure(item: InputFile) -> Failure:
     """The failure of a matched or listed file whose name is not UTF-8: Beam's coders, the manifest and
     JSON take no such string (one stopped the whole job with a UnicodeEncodeError), so the file
@@ -387,9 +391,8 @@ def _not_excluded(uris: List[str], exclude: Sequence[str]) -> List[str]:
             shared = posixpath.commonpath(mine) if mine else None
         except ValueError:  # absolute and relative paths mixed
             shared = None
-        if shared is not None and is_under(shared, path):
-            continue
-        excluded.append((protocol, path))
+        if shared is None or _exclusions_of(shared, [path]):  # the list did not ask for it
+            excluded.append((protocol, path))
     return [u for u, (proto, p) in zip(uris, keys)
             if not any(proto == e_proto and is_under(p, e_path) for e_proto, e_path in excluded)]
 
