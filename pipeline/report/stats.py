@@ -44,7 +44,8 @@ def _mean(values) -> Optional[float]:
 
 
 def _column(table: pa.Table, name: str, typ: pa.DataType) -> pa.ChunkedArray:
-    """``table[name]``, or nulls for a table without it (rows built by hand, older readers)."""
+    """``table[name]``, or nulls for a table without it (:func:`totals` of the few columns
+    the run summary reads, :mod:`pipeline.report.summary`)."""
     if name in table.column_names:
         return table[name]
     return pa.chunked_array([pa.nulls(table.num_rows, typ)])
@@ -108,8 +109,8 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
         "pixel_ratio": pc.if_else(ok, table["pixel_ratio"], null_f),
         "retained": pc.if_else(ok, table["retained_energy_ratio"], null_f),
         "ms": pc.if_else(ok, table["total_ms"], null_f),
-        "score": pc.if_else(ok, _column(table, "quality_score", pa.float64()), null_f),
-        "stretch": pc.if_else(ok, _column(table, "stretch", pa.float64()), null_f),
+        "score": pc.if_else(ok, table["quality_score"], null_f),
+        "stretch": pc.if_else(ok, table["stretch"], null_f),
     })
     agg = work.group_by(keys, use_threads=False).aggregate([
         ("n", "sum"), ("is_ok", "sum"), ("is_error", "sum"), ("is_skipped", "sum"),
@@ -168,8 +169,6 @@ def _top(table: pa.Table, column: str, k: int = TOP_N) -> List[Dict[str, Any]]:
 
 def _lowest_scores(ok: pa.Table, k: int = TOP_N) -> List[Dict[str, Any]]:
     """The ``k`` ok rows with the lowest ``quality_score`` (quality="auto"), lowest first."""
-    if "quality_score" not in ok.column_names:
-        return []
     rows = ok.filter(pc.is_valid(ok["quality_score"]))
     if rows.num_rows == 0:
         return []
@@ -271,7 +270,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
                                          "byte ratio", xs.tolist(), ys.tolist(), note=note),
         "total_ms": plots.histogram(ms, "Processing time per image", "total ms", log_x=True),
     }
-    scores = _np(_column(ok, "quality_score", pa.float64()))
+    scores = _np(ok["quality_score"])
     if scores.size:  # runs with quality="auto" only
         figures["quality_score"] = plots.histogram(
             scores, "SSIMULACRA2 score reached (quality auto)", "score",
