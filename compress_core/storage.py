@@ -47,6 +47,7 @@ __all__ = [
     "distinct_relpath",
     "join_under",
     "output_name",
+    "output_stem",
     "is_output_name",
     "undecodable",
     "shown",
@@ -374,6 +375,13 @@ def output_name(relpath: str, tag: str, extension: str) -> str:
     if len(extension.encode("utf-8")) > _MAX_EXTENSION_BYTES or room < 32:
         raise ValueError(f"tag {tag!r} or extension {extension!r} too long for an output name")
     return f"{distinct_relpath(relpath, room)}.{tag}{extension}"
+
+
+def output_stem(relpath: str, tag: str) -> str:
+    """:func:`output_name` without the extension, which ``format auto`` picks by content only
+    after decoding: ``"trips/x.jpg"``, tag ``"1a2b"`` -> ``"trips/x.jpg.1a2b"``. The names of one
+    input and tag differ only after it."""
+    return output_name(relpath, tag, "")
 
 
 def is_output_name(name: str, tag: str) -> bool:

@@ -3,7 +3,8 @@
 Graph (step labels as they appear in the runner's UI)::
 
     MatchImages      globs / URI lists -> InputFile           (fsspec, on a worker; each
-                     input once, no two with one name)
+                     input once, no two with one name, no name an earlier run of the
+                     manifest wrote for another input)
     DistributeImages Reshuffle                                 (spread the work)
     CompressImages   plan -> read -> compress -> atomic write  (transforms.compress)
     WriteManifest    rows -> <manifest>/run_id=<id>/part-*.parquet
@@ -30,6 +31,7 @@ from apache_beam.options.pipeline_options import (
 from transforms.compress import CompressImages
 from compress_core.storage import merge_storage_options
 from transforms.dead_letters import WriteDeadLetters
+from transforms.earlier_outputs import EarlierOutputs
 from transforms.manifest import manifest_prefix
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
@@ -62,10 +64,12 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
         The ``rows`` and ``failures`` PCollections (for tests and extensions).
     """
     so = job.storage_options if storage_options is None else storage_options
+    earlier = EarlierOutputs(job.manifest, job.output, job.settings.params_hash(), job.run_id,
+                             storage_options=so)
     matched = p | "MatchImages" >> MatchImages(
         patterns=job.inputs, input_lists=job.input_lists, input_base=job.input_base,
         exclude=(job.output, job.manifest),
-        storage_options=so)
+        storage_options=so, earlier=earlier)
     files = matched["files"] | "DistributeImages" >> beam.Reshuffle()
     out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(
         job.settings, job.output, job.run_id, skip_existing=job.skip_existing,

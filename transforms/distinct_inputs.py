@@ -11,14 +11,21 @@ Patterns and URI lists are expanded independently (on workers, in parallel), so 
   write winning;
 * names that differ only in case (``IMG_1.jpg`` and ``IMG_1.JPG``, ``Trips/x.jpg`` and
   ``trips/x.jpg``) are one file on a case-insensitive disk (macOS, Windows, a bucket synced
-  to one): the second output replaced the first there.
+  to one): the second output replaced the first there;
+* an input given a name that an earlier run wrote for another input (a scheduled run over
+  ``incoming/2026-12-02/`` after one over ``incoming/2026-12-01/``, both holding
+  ``IMG_0001.JPG``) would replace that output, or with ``--skip_existing`` be skipped against
+  it (:mod:`transforms.earlier_outputs` reads who owns which name from the manifest).
 
 :class:`DistinctInputs` keeps one :class:`~transforms.matching.InputFile` per input (the one
 the listing gave a size, then the first name) and, where several inputs still share a name
 (compared case-folded, :func:`name_key`), appends ``~`` and 12 hex digits of the SHA-256 of
 each one's URI to its name (:func:`name_apart`), as
-:func:`compress_core.storage.distinct_relpath` does for names that sanitising merged. Names that no other input of the run shares are left as they are, so the
-same inputs always get the same names (``--skip_existing`` reruns rely on it).
+:func:`compress_core.storage.distinct_relpath` does for names that sanitising merged. The
+input an earlier run wrote the name for keeps it (whether or not other inputs of this run
+share it); every other input of a name owned by an earlier run gets its digest. Names that
+no other input, of this run or an earlier one, has are left as they are, so the same inputs
+always get the same names (``--skip_existing`` reruns rely on it).
 """
 from __future__ import annotations
 
@@ -26,11 +33,11 @@ import hashlib
 import logging
 import os
 import posixpath
-from typing import Iterable, Iterator, Tuple
+from typing import Iterable, Iterator, Mapping, Optional, Tuple
 
 import apache_beam as beam
 
-from compress_core.storage import local_path
+from compress_core.storage import local_path, output_stem
 
 __all__ = ["input_key", "name_key", "name_apart", "DistinctInputs"]
 
@@ -75,17 +82,36 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     return items[0]
 
 
-def _apart(keyed: Tuple[str, Iterable]) -> Iterator:
-    _, items = keyed
-    items = sorted(items, key=lambda f: f.uri)
-    if len(items) == 1:
-        yield items[0]
+def _apart(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
+    """One output name's inputs of this run (and its earlier owner, if any) -> the inputs,
+    each one not its owner set apart."""
+    _, grouped = keyed
+    items = sorted(grouped["files"], key=lambda f: f.uri)
+    earlier = max(grouped.get("earlier") or (), default=None)
+    if not items:
         return
-    _LOG.warning("%d inputs would share the output name %s (%s; names are compared ignoring "
-                 "case); each name gets a digest of its input's URI (name outputs by their "
-                 "folders with --input_base)",
-                 len(items), items[0].relpath, ", ".join(f.uri for f in items))
-    for item in items:
+    if earlier is None:
+        keeper = items[0] if len(items) == 1 else None
+    else:
+        keeper = next((f for f in items if input_key(f.uri) == earlier.owner), None)
+    others = [f for f in items if f is not keeper]
+    if not others:
+        yield keeper
+        return
+    if len(items) > 1:
+        _LOG.warning("%d inputs would share the output name %s (%s; names are compared "
+                     "ignoring case); %s a digest of its input's URI (name outputs by their "
+                     "folders with --input_base)",
+                     len(items), items[0].relpath, ", ".join(f.uri for f in items),
+                     "each name gets" if keeper is None else
+                     f"{keeper.uri} keeps it (an earlier run wrote it for it), each other gets")
+    elif earlier is not None:   # expected in scheduled runs over new folders: no warning
+        _LOG.info("run %s wrote the output name %s for %s; %s gets a digest of its URI "
+                  "instead of replacing that output", earlier.run_id, items[0].relpath,
+                  earlier.input_uri, items[0].uri)
+    if keeper is not None:
+        yield keeper
+    for item in others:
         yield item._replace(relpath=name_apart(item.relpath, item.uri))
 
 
@@ -93,13 +119,34 @@ class DistinctInputs(beam.PTransform):
     """InputFiles -> one per input, no two with the same name (module docstring).
 
     Two shuffles over the matched files (by input, then by name); only the file names travel.
+
+    Parameters
+    ----------
+    earlier : transforms.earlier_outputs.EarlierOutputs, optional
+        The owners of the output names earlier runs wrote: a name an earlier run wrote for
+        another input is set apart as a name shared in this run is, and an input that owns
+        its name keeps it. Names are then compared as written
+        (:func:`~compress_core.storage.output_stem` of ``earlier.tag``).
     """
 
+    def __init__(self, earlier=None):
+        super().__init__()
+        self._earlier = earlier
+
     def expand(self, files):
-        return (files
-                | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
-                | "GroupByInput" >> beam.GroupByKey()
-                | "OnePerInput" >> beam.Map(_one_per_input)
-                | "KeyByName" >> beam.Map(lambda f: (name_key(f.relpath), f))
-                | "GroupByName" >> beam.GroupByKey()
+        tag = self._earlier.tag if self._earlier is not None else None
+        by_name = {"files": (files
+                             | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
+                             | "GroupByInput" >> beam.GroupByKey()
+                             | "OnePerInput" >> beam.Map(_one_per_input)
+                             | "KeyByName" >> beam.Map(_keyed_by_name, tag))}
+        if self._earlier is not None:
+            by_name["earlier"] = files.pipeline | "EarlierOutputs" >> self._earlier
+        return (by_name
+                | "GroupByName" >> beam.CoGroupByKey()
                 | "NamesApart" >> beam.FlatMap(_apart))
+
+
+def _keyed_by_name(item, tag: Optional[str]) -> Tuple[str, object]:
+    """``(name key, item)``: the relative path, or with ``tag`` the output name as written."""
+    return name_key(output_stem(item.relpath, tag) if tag is not None else item.relpath), item

@@ -445,11 +445,14 @@ class MatchImages(beam.PTransform):
         Prefixes never matched (the job's output and manifest folders).
     storage_options : dict, optional
         ``{protocol: fsspec kwargs}``.
+    earlier : transforms.earlier_outputs.EarlierOutputs, optional
+        Who owns the output names earlier runs wrote: names are then kept apart from those
+        too (an input whose name an earlier run wrote for another input gets its digest).
     """
 
     def __init__(self, patterns: Sequence[str] = (), input_lists: Sequence[str] = (),
                  input_base: Optional[str] = None, exclude: Sequence[str] = (),
-                 storage_options: Optional[Mapping] = None):
+                 storage_options: Optional[Mapping] = None, earlier=None):
         super().__init__()
         if not patterns and not input_lists:
             raise ValueError("MatchImages needs at least one pattern or input list")
@@ -460,6 +463,7 @@ class MatchImages(beam.PTransform):
         self._pattern_base = self._base if self._base else common_base(self._patterns)
         self._exclude = tuple(exclude)
         self._storage_options = dict(storage_options or {})
+        self._earlier = earlier
 
     def expand(self, pbegin):
         files, failures = [], []
@@ -481,7 +485,7 @@ class MatchImages(beam.PTransform):
             failures += [res[FAILED], res[NOT_UTF8]]
         return {
             "files": (tuple(files) | "FlattenFiles" >> beam.Flatten()
-                      | "DistinctInputs" >> DistinctInputs()),
+                      | "DistinctInputs" >> DistinctInputs(self._earlier)),
             "failures": tuple(failures) | "FlattenFailures" >> beam.Flatten(),
         }
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from transforms.compress import CompressSettings
+from transforms.distinct_inputs import name_apart
 
 #: Fast runs: the gradient energy and the hybrid method on the DirectRunner.
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5"]
@@ -550,3 +551,49 @@ def test_an_input_matched_twice_is_compressed_once_and_two_inputs_never_share_an
     assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 3)
     again = read_manifest(str(out / "_manifest"), run_id="second")
     assert {r["output_uri"] for r in again} == outputs
+
+
+def test_runs_over_new_folders_never_replace_earlier_outputs(tmp_path, write_tree, photo_files,
+                                                             run_job, read_manifest):
+    """A scheduled job over each day's folder into one --output: cameras count IMG_0001.JPG
+    again every day, so day 2's photo was named as day 1's and replaced its output (both rows
+    ``ok``, one file), or with --skip_existing was skipped against it (never compressed). The
+    manifest says which input wrote a name: day 2's photo gets its digest, reruns of either
+    day find their own outputs, and a run over both days keeps day 1's name for day 1."""
+    day1, day2 = tmp_path / "in" / "2026-12-01", tmp_path / "in" / "2026-12-02"
+    write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"],
+                      "IMG_0002.JPG": photo_files["trips/flower.jpg"]})
+    write_tree(day2, {"IMG_0001.JPG": photo_files["astronaut.jpg"],
+                      "IMG_0003.JPG": photo_files["trips/china.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _, s1 = run_job(["--input", str(day1), "--run_id", "d1", *common])
+    _, s2 = run_job(["--input", str(day2), "--run_id", "d2", *common])
+    assert (s1.ok, s2.ok, s2.skipped) == (2, 2, 0)
+    rows = read_manifest(str(out / "_manifest"))
+    by_input = {r["input_uri"]: r for r in rows}
+    assert len(by_input) == 4 and all(r["status"] == "ok" for r in rows)
+    first, second = by_input[str(day1 / "IMG_0001.JPG")], by_input[str(day2 / "IMG_0001.JPG")]
+    assert first["output_uri"] == str(out / f"IMG_0001.JPG.{TAG}.jpg")
+    assert second["output_uri"] == str(
+        out / f"{name_apart('IMG_0001.JPG', str(day2 / 'IMG_0001.JPG'))}.{TAG}.jpg")
+    assert by_input[str(day2 / "IMG_0003.JPG")]["output_uri"] == \
+        str(out / f"IMG_0003.JPG.{TAG}.jpg")                       # no one else's: its name
+    for r in rows:   # every output file there, holding its own input's picture
+        with Image.open(r["output_uri"]) as im, Image.open(r["input_uri"]) as src:
+            assert im.size == (r["output_width"], r["output_height"])
+            assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
+    assert len([f for f in _files(out) if not f.startswith("_")]) == 4
+    # reruns of each day, and a run over both days named alike (two lists), skip all of them
+    _, s3 = run_job(["--input", str(day2), "--run_id", "d2-again", *common])
+    _, s4 = run_job(["--input", str(day1), "--run_id", "d1-again", *common])
+    lists = []
+    for day in (day1, day2):      # one list a day: each names its files by their own folder
+        lists += ["--input_list", str(tmp_path / f"{day.name}.txt")]
+        (tmp_path / f"{day.name}.txt").write_text("".join(f"{day / n}\n"
+                                                          for n in sorted(os.listdir(day))))
+    _, s5 = run_job([*lists, "--run_id", "both", *common])
+    assert [(s.ok, s.skipped) for s in (s3, s4, s5)] == [(0, 2), (0, 2), (0, 4)]
+    again = read_manifest(str(out / "_manifest"), run_id="both")
+    assert {r["input_uri"]: r["output_uri"] for r in again} == \
+        {u: r["output_uri"] for u, r in by_input.items()}

@@ -96,3 +96,38 @@ def test_gcs_end_to_end(gcs_bucket, gcs_storage_options, run_job, read_manifest,
     assert {r["run_id"] for r in rows} == {"gcs-1"}
     _only_outputs_manifest_and_dead_letters(fs, gcs_bucket, rows, "gcs-1")
     assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
+        store, request, run_job, read_manifest, photo_files):
+    """The earlier runs' manifest is read from the bucket (fsspec on a worker): day 2's
+    ``x.jpg`` gets its digest instead of replacing, or with --skip_existing being skipped
+    against, day 1's output."""
+    if store == "s3":
+        bucket, options = request.getfixturevalue("s3_bucket"), \
+            request.getfixturevalue("s3_storage_options")
+        flags = request.getfixturevalue("s3_beam_args")
+    else:
+        bucket, options = request.getfixturevalue("gcs_bucket"), \
+            request.getfixturevalue("gcs_storage_options")
+        flags = ["--storage_options", json.dumps(options)]
+    fs, _ = get_filesystem(f"{store}://x", options)
+    _upload(fs, f"{bucket}/in", {"day1/x.jpg": photo_files["coffee.jpg"],
+                                 "day2/x.jpg": photo_files["astronaut.jpg"]})
+    common = ["--output", f"{store}://{bucket}/out", "--skip_existing", *FAST, *flags]
+    _, s1 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1", *common])
+    _, s2 = run_job(["--input", f"{store}://{bucket}/in/day2/", "--run_id", "d2", *common])
+    _, s3 = run_job(["--input", f"{store}://{bucket}/in/day2/", "--run_id", "d2b", *common])
+    assert [(s.ok, s.skipped) for s in (s1, s2, s3)] == [(1, 0), (1, 0), (0, 1)]
+    rows = read_manifest(f"{store}://{bucket}/out/_manifest", options)
+    written = {r["input_uri"]: r["output_uri"] for r in rows if r["status"] == "ok"}
+    assert len(set(written.values())) == 2
+    fs.invalidate_cache()
+    for uri, out in written.items():
+        with Image.open(io.BytesIO(fs.cat_file(get_filesystem(out)[1]))) as im:
+            size = Image.open(io.BytesIO(photo_files["coffee.jpg" if "day1" in uri
+                                                     else "astronaut.jpg"])).size
+            assert abs(im.size[0] - size[0] / 2) <= 1 and abs(im.size[1] - size[1] / 2) <= 1
+    assert [r["output_uri"] for r in rows if r["run_id"] == "d2b"] == \
+        [written[f"{store}://{bucket}/in/day2/x.jpg"]]

@@ -1,0 +1,102 @@
+"""Benchmark: what reading the earlier runs' manifest costs a run.
+
+Every run reads the ``input_uri``, ``output_uri`` and ``status`` of all earlier rows of its
+manifest (:mod:`transforms.earlier_outputs`) so that no input takes a name an earlier run wrote
+for another one. The cost grows with the history, not with the run. This script runs the job
+(DirectRunner, in_memory, the default settings) over the same photos into output folders whose
+manifest holds 0, then N synthetic earlier rows of the same settings (as a scheduled job's
+``--skip_existing`` reruns write: one row per input and run), and prints the wall time of each
+and the extra time per earlier row.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/bench_earlier_manifest.py                   # ../shared/data/kodak
+    .venv/bin/python bench/bench_earlier_manifest.py --rows 100000,1000000 --parts 20
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "kodak"))
+DIRECT = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def write_history(output: str, tag: str, rows: int, parts: int) -> None:
+    """``rows`` earlier ``ok`` rows of the settings ``tag`` in ``parts`` runs of
+    ``<output>/_manifest`` (every column of the manifest's schema; names no input has)."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from compress_core.storage import output_name
+    from transforms.manifest import MANIFEST_SCHEMA
+
+    per = max(1, rows // parts)
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for p in range(parts):
+        names = [f"day{p:04d}/IMG_{i:07d}.JPG" for i in range(per)]
+        given = {
+            "run_id": pa.array([f"old{p}"] * per),
+            "input_uri": pa.array([f"/archive/in/{n}" for n in names]),
+            "output_uri": pa.array([f"{output}/{output_name(n, tag, '.jpg')}" for n in names]),
+            "status": pa.array(["ok"] * per),
+            "processed_at": pa.array([when] * per, pa.timestamp("us", tz="UTC")),
+        }
+        table = pa.table({f.name: given.get(f.name, pa.nulls(per, f.type))
+                          for f in MANIFEST_SCHEMA}, schema=MANIFEST_SCHEMA)
+        folder = os.path.join(output, "_manifest", f"run_id=old{p}")
+        os.makedirs(folder)
+        pq.write_table(table, os.path.join(folder, "part-00000-of-00001.parquet"))
+
+
+def timed_run(data: str, output: str) -> float:
+    from pipeline.main import run
+
+    start = time.perf_counter()
+    run(["--input", data, "--output", output, *DIRECT], save_main_session=False)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--rows", default="100000,1000000", help="earlier rows, comma-separated")
+    p.add_argument("--parts", type=int, default=20, help="earlier runs (one part each)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from pipeline.options import parse_args
+
+    job, _ = parse_args(["--input", args.data, "--output", "x"])
+    tag = job.settings.params_hash()
+    images = len([f for f in os.listdir(args.data) if not f.startswith(".")])
+    work = tempfile.mkdtemp(prefix="bench_earlier_")
+    try:
+        timed_run(args.data, os.path.join(work, "warm"))       # model loaded once, off the clock
+        base = timed_run(args.data, os.path.join(work, "none"))
+        print(f"{images} photos, default settings, DirectRunner in_memory\n")
+        print("| earlier rows | run (s) | vs no history | extra (s) | per earlier row |")
+        print("|---:|---:|---:|---:|---:|")
+        print(f"| 0 | {base:.1f} | 1.00x | | |")
+        for rows in (int(r) for r in args.rows.split(",")):
+            out = os.path.join(work, f"rows{rows}")
+            write_history(out, tag, rows, args.parts)
+            took = timed_run(args.data, out)
+            print(f"| {rows:,} | {took:.1f} | {took / base:.2f}x | {took - base:.1f} | "
+                  f"{(took - base) / rows * 1e6:.0f} us |")
+            shutil.rmtree(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""transforms/earlier_outputs.py: who owns each output name, read from the earlier runs'
+manifest; DistinctInputs keeps a name for its owner and sets other inputs apart."""
+import datetime as dt
+import logging
+import os
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from compress_core.storage import distinct_relpath, output_name, output_stem
+from transforms import manifest
+from transforms.distinct_inputs import DistinctInputs, name_apart
+from transforms.earlier_outputs import UNREADABLE, EarlierOutputs, stem_of_output
+from transforms.manifest_writer import WriteManifest
+from transforms.matching import InputFile
+
+TAG = "3f9a1c2b7d"
+OTHER_TAG = "0123456789"
+
+
+def _out(output, relpath, tag=TAG, ext=".jpg"):
+    return f"{output}/{output_name(relpath, tag, ext)}"
+
+
+def _row(run_id, input_uri, status, output_uri, minute):
+    return manifest.empty_row(
+        run_id, input_uri, status, output_uri=output_uri,
+        processed_at=dt.datetime(2026, 12, 1, 8, minute, tzinfo=dt.timezone.utc))
+
+
+def _write_run(root, run_id, rows):
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create(rows) | WriteManifest(str(root), run_id)
+
+
+def _check_owners(manifest_root, output, expected, run_id="now"):
+    """EarlierOutputs gives ``expected``: ``(name key, input URI, wrote, run id)``."""
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        owners = p | EarlierOutputs(str(manifest_root), output, TAG, run_id)
+        assert_that(owners | beam.MapTuple(lambda key, o: (key, o.input_uri, o.wrote, o.run_id)),
+                    equal_to(expected))
+
+
+def test_output_stem_is_the_output_name_without_its_extension():
+    assert output_stem("trips/x.jpg", TAG) == f"trips/x.jpg.{TAG}"
+    for ext in (".jpg", ".png", ".webp", ".avif", ".jxl"):
+        assert output_name("trips/x.jpg", TAG, ext) == output_stem("trips/x.jpg", TAG) + ext
+    long = "n" * 300 + ".jpg"      # cut to fit, with its digest: still a prefix of the name
+    assert output_name(long, TAG, ".jpg") == output_stem(long, TAG) + ".jpg"
+
+
+def test_stem_of_output_reads_back_the_name_of_these_settings_in_this_folder():
+    out = "/data/out"
+    assert stem_of_output(_out(out, "trips/x.jpg"), out, TAG) == output_stem("trips/x.jpg", TAG)
+    assert stem_of_output(_out(out, "x.png", ext=".webp"), out, TAG) == output_stem("x.png", TAG)
+    # another spelling of the same local folder
+    assert stem_of_output("file://" + _out(out, "x.jpg"), out, TAG) == output_stem("x.jpg", TAG)
+    assert stem_of_output(_out(out, "x.jpg"), "file:///data/out/", TAG) == \
+        output_stem("x.jpg", TAG)
+    # other settings, another folder, a folder that only starts alike, not an output name
+    assert stem_of_output(_out(out, "x.jpg", tag=OTHER_TAG), out, TAG) is None
+    assert stem_of_output(_out("/data/other", "x.jpg"), out, TAG) is None
+    assert stem_of_output(_out("/data/out2", "x.jpg"), out, TAG) is None
+    assert stem_of_output("/data/out/x.jpg", out, TAG) is None
+    assert stem_of_output(out, out, TAG) is None
+    assert stem_of_output(_out("s3://b/out", "x.jpg"), "s3://b/out", TAG) == \
+        output_stem("x.jpg", TAG)
+
+
+def test_earlier_outputs_give_each_name_its_latest_writer(tmp_path, caplog):
+    """The owner is the input of the latest ``ok`` row (it wrote the file last: a release
+    before this one let run r2 replace r1's output), else of the latest ``skipped`` row; error
+    rows, other settings, other folders and this run's own partition own nothing; an unreadable
+    part is logged and the rest are read."""
+    m, out = tmp_path / "m", "/data/out"
+    x, y, z, w, v = (_out(out, n) for n in ("x.jpg", "y.jpg", "z.jpg", "w.jpg", "v.jpg"))
+    _write_run(m, "r1", [_row("r1", "/in/a/x.jpg", "ok", x, 1),
+                         _row("r1", "/in/a/y.jpg", "skipped", y, 1),
+                         _row("r1", "/in/a/z.jpg", "error", z, 1),
+                         _row("r1", "/in/a/v.jpg", "ok", _out(out, "v.jpg", tag=OTHER_TAG), 1),
+                         _row("r1", "/in/a/u.jpg", "ok", _out("/data/else", "u.jpg"), 1)])
+    _write_run(m, "r2", [_row("r2", "/in/b/x.jpg", "ok", x, 5),            # replaced r1's
+                         _row("r2", "file:///in/b/y.jpg", "skipped", y, 5)])
+    _write_run(m, "r3", [_row("r3", "/in/c/x.jpg", "skipped", x, 9)])     # skipped: not owner
+    _write_run(m, "now", [_row("now", "/in/d/w.jpg", "ok", w, 10)])       # this run: not read
+    (m / "run_id=r4").mkdir()
+    (m / "run_id=r4" / "part-00000-of-00001.parquet").write_bytes(b"PAR1 not parquet")
+    (m / "run_id=r4" / "notes.txt").write_text("not a part")
+    hidden = m / "_beam_temp-run_id=r5-1234"
+    hidden.mkdir()
+    pq.write_table(pa.Table.from_pylist([_row("r5", "/in/e/v.jpg", "ok", v, 11)],
+                                        schema=manifest.MANIFEST_SCHEMA),
+                   hidden / "part.parquet")
+    with caplog.at_level(logging.WARNING, logger="transforms.earlier_outputs"):
+        _check_owners(m, out, [
+            (output_stem("x.jpg", TAG), "/in/b/x.jpg", True, "r2"),
+            (output_stem("y.jpg", TAG), "file:///in/b/y.jpg", False, "r2"),
+        ])
+    assert "run_id=r4/part-00000-of-00001.parquet cannot be read" in caplog.text
+
+
+def test_earlier_outputs_of_a_manifest_folder_not_there_yet_are_none(tmp_path):
+    _check_owners(tmp_path / "missing", "/data/out", [])
+
+
+def test_earlier_outputs_read_parts_of_an_older_schema(tmp_path):
+    """Parts written before ``processed_at`` was a column, or with names compared ignoring
+    case: the key is the case-folded stem."""
+    m, out = tmp_path / "m", "/data/out"
+    (m / "run_id=old").mkdir(parents=True)
+    pq.write_table(pa.table({"input_uri": ["/in/a/IMG_1.JPG"], "status": ["ok"],
+                             "output_uri": [_out(out, "IMG_1.JPG")]}),
+                   m / "run_id=old" / "part-00000-of-00001.parquet")
+    _check_owners(m, out, [
+        (output_stem("IMG_1.JPG", TAG).casefold(), "/in/a/IMG_1.JPG", True, "old")])
+
+
+def test_distinct_inputs_keep_names_for_their_earlier_owners(tmp_path):
+    """An input keeps a name an earlier run wrote for it, even when another input of this run
+    shares it; an input whose name an earlier run wrote for another input gets its digest;
+    names nobody had stay as they are."""
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    _write_run(m, "r1", [_row("r1", "/in/a/x.jpg", "ok", _out(out, "x.jpg"), 1),
+                         _row("r1", "/in/a/y.jpg", "ok", _out(out, "Y.jpg", ext=".png"), 1),
+                         _row("r1", "/in/a/k.jpg", "ok", _out(out, "k.jpg"), 1)])
+    files = [InputFile("/in/b/x.jpg", "x.jpg", 1), InputFile("/in/a/x.jpg", "x.jpg", 1),
+             InputFile("/in/b/y.jpg", "y.jpg", 1),      # owned in another case: Y.jpg
+             InputFile("/in/a/k.jpg", "k.jpg", 1),      # its own name
+             InputFile("/in/b/n.jpg", "n.jpg", 1)]      # new
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/a/x.jpg", "x.jpg", 1),
+            InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), 1),
+            InputFile("/in/b/y.jpg", name_apart("y.jpg", "/in/b/y.jpg"), 1),
+            InputFile("/in/a/k.jpg", "k.jpg", 1),
+            InputFile("/in/b/n.jpg", "n.jpg", 1),
+        ]))
+
+
+def test_distinct_inputs_compare_names_as_written(tmp_path):
+    """Sanitising gives ``a:b.png`` the name ``a_b.png~<digest of the path>`` in every run: an
+    earlier run's output of another ``a:b.png`` is found under that name."""
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    _write_run(m, "r1", [_row("r1", "/in/a/a:b.png", "ok", _out(out, "a:b.png"), 1)])
+    assert os.path.basename(_out(out, "a:b.png")).startswith("a_b.png~")
+    rel = distinct_relpath("a:b.png")          # as matching names it
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create([InputFile("/in/b/a:b.png", rel, 1)]) | DistinctInputs(
+            EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([InputFile("/in/b/a:b.png", name_apart(rel, "/in/b/a:b.png"),
+                                             1)]))
+
+
+def test_a_manifest_that_cannot_be_listed_is_counted_and_the_run_goes_on(tmp_path, monkeypatch,
+                                                                         caplog):
+    """A service account that may write the manifest but not list it: the run goes on without
+    the earlier names (as before they were read), with a warning and a count."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    import transforms.earlier_outputs as earlier_outputs
+
+    def refused(uri, storage_options=None):
+        raise PermissionError(f"403 storage.objects.list denied on {uri}")
+
+    monkeypatch.setattr(earlier_outputs, "get_filesystem", refused)
+    p = BeamTestPipeline(runner="FnApiRunner")
+    owners = p | EarlierOutputs(str(tmp_path / "m"), "/data/out", TAG, "now")
+    assert_that(owners, equal_to([]))
+    with caplog.at_level(logging.WARNING, logger="transforms.earlier_outputs"):
+        result = p.run()
+        result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_name(UNREADABLE))["counters"]
+    assert sum(c.committed for c in counters) == 1
+    assert "cannot be listed (PermissionError: 403" in caplog.text

@@ -1,0 +1,200 @@
+"""Which input owns each output name, by the manifest of the earlier runs.
+
+Output names are made from the input's path relative to its base, so two runs with different
+inputs can name two files alike: a scheduled job over ``incoming/2026-12-01/`` and, the next
+day, ``incoming/2026-12-02/`` (cameras count ``IMG_0001.JPG`` again and again) into one
+``--output`` with the same settings. The second run replaced the first run's output (both rows
+``ok``, one file), or with ``--skip_existing`` skipped the new photo against the old one's
+output (``skipped``, the new photo never compressed).
+
+The manifest knows who wrote what. :class:`EarlierOutputs` reads the ``input_uri``,
+``output_uri`` and ``status`` of every earlier run's rows (not this run's) and gives, for each
+output name of these settings under this ``--output``, the input that owns it: the input of
+the latest ``ok`` row (it wrote the file last), else of the latest ``skipped`` row (runs whose
+``ok`` rows were deleted). :class:`~transforms.distinct_inputs.DistinctInputs` keeps the name
+for its owner and sets any other input apart with its digest, as it does for two inputs of one
+run.
+
+Names are compared by :func:`~compress_core.storage.output_stem`: the output name without its extension (``format
+auto`` picks the extension by content), case-folded. Rows of other settings (another tag in
+the name), other output folders, and ``error`` rows (nothing written) own nothing. A manifest
+part that cannot be read, or a manifest folder that cannot be listed, is logged and counted
+(``earlier_parts_unreadable``); its names are not kept for their inputs, and the run goes on.
+"""
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from compress_core.storage import get_filesystem, is_output_name, is_under
+
+from .distinct_inputs import input_key, name_key
+from .metrics import METRICS_NAMESPACE
+
+__all__ = ["EarlierOwner", "EarlierOutputs", "stem_of_output", "UNREADABLE"]
+
+_LOG = logging.getLogger(__name__)
+
+#: The metric counting manifest parts (or manifest folders) that could not be read or listed.
+UNREADABLE = "earlier_parts_unreadable"
+
+#: The statuses whose output file exists (``ok``: written by the row's input; ``skipped``: an
+#: existing output found again for it). An ``error`` row wrote nothing.
+_OWNING = ("ok", "skipped")
+
+#: The extension that :func:`compress_core.storage.output_name` appends (``.jpg``, ``.webp``).
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{2,5}$")
+
+
+class EarlierOwner(NamedTuple):
+    """The input an earlier run wrote an output name for. Tuples order by the claim: an ``ok``
+    row over a ``skipped`` one, then the later row (``max`` picks the owner)."""
+
+    wrote: bool          # an ``ok`` row (it wrote the file), not a ``skipped`` one
+    processed_at: str    # ISO time of the row ("" when the manifest has none)
+    owner: str           # :func:`input_key` of its input
+    input_uri: str
+    run_id: str
+
+
+def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
+    """:func:`~compress_core.storage.output_stem` of the input that ``output_uri`` was written for, when it is an
+    output of the settings ``tag`` in the folder ``output``; ``None`` otherwise."""
+    path, root = input_key(output_uri), input_key(output).rstrip("/")
+    if not is_under(path, root) or path.rstrip("/") == root:
+        return None
+    relative = path[len(root) + 1:]
+    if not is_output_name(posixpath.basename(relative), tag):
+        return None
+    return _EXTENSION.sub("", relative)
+
+
+class _ListParts(beam.DoFn):
+    """Manifest root -> the part files of its runs (``run_id=<id>/*.parquet``), this run's
+    excepted. A missing folder has none; one that cannot be listed (a service account that may
+    write but not list) is logged and counted, and the run goes on without its names."""
+
+    def __init__(self, run_id: str, storage_options: Optional[Mapping]):
+        self._run_id = run_id
+        self._storage_options = dict(storage_options or {})
+        self._unreadable = Metrics.counter(METRICS_NAMESPACE, UNREADABLE)
+
+    def process(self, manifest: str) -> Iterator[str]:
+        try:
+            parts = list(self._parts(manifest))
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
+            self._unreadable.inc()
+            _LOG.warning("the manifest %s cannot be listed (%s: %s); output names of earlier "
+                         "runs are not kept for their inputs", manifest, type(exc).__name__, exc)
+            return
+        yield from parts
+
+    def _parts(self, manifest: str) -> Iterator[str]:
+        fs, path = get_filesystem(manifest, self._storage_options)
+        try:
+            fs.invalidate_cache()
+        except Exception:  # noqa: BLE001 - not every file system caches
+            pass
+        this_run = f"run_id={self._run_id}"
+        for entry in fs.ls(path.rstrip("/"), detail=True):
+            name = posixpath.basename(entry["name"].rstrip("/"))
+            if entry.get("type") != "directory" or not name.startswith("run_id=") \
+                    or name == this_run:
+                continue
+            for part in fs.ls(entry["name"], detail=True):
+                base = posixpath.basename(part["name"])
+                if part.get("type") == "file" and base.endswith(".parquet") \
+                        and not base.startswith((".", "_")):
+                    yield fs.unstrip_protocol(part["name"])
+
+
+class _ReadOwners(beam.DoFn):
+    """Manifest part -> ``(name key, EarlierOwner)`` for each row that owns an output name of
+    these settings under ``output``."""
+
+    _COLUMNS = ("input_uri", "output_uri", "status", "processed_at")
+
+    def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
+        self._output = output
+        self._tag = tag
+        self._storage_options = dict(storage_options or {})
+        self._unreadable = Metrics.counter(METRICS_NAMESPACE, UNREADABLE)
+
+    def process(self, part: str) -> Iterator[Tuple[str, EarlierOwner]]:
+        run_id = posixpath.basename(posixpath.dirname(part))[len("run_id="):]
+        try:
+            for row in self._rows(part):
+                owned = self._owned(row, run_id)
+                if owned is not None:
+                    yield owned
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            self._unreadable.inc()
+            _LOG.warning("earlier manifest part %s cannot be read (%s: %s); the output names "
+                         "of its rows are not kept for their inputs", part,
+                         type(exc).__name__, exc)
+
+    def _rows(self, part: str) -> Iterator[dict]:
+        import pyarrow.parquet as pq
+
+        fs, path = get_filesystem(part, self._storage_options)
+        with fs.open(path, "rb") as fh:
+            parquet = pq.ParquetFile(fh)
+            columns = [c for c in self._COLUMNS if c in parquet.schema_arrow.names]
+            for batch in parquet.iter_batches(columns=columns):
+                yield from batch.to_pylist()
+
+    def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:
+        if row.get("status") not in _OWNING or not row.get("output_uri") \
+                or not row.get("input_uri"):
+            return None
+        stem = stem_of_output(row["output_uri"], self._output, self._tag)
+        if stem is None:
+            return None
+        when = row.get("processed_at")
+        return name_key(stem), EarlierOwner(
+            row["status"] == "ok", when.isoformat() if when is not None else "",
+            input_key(row["input_uri"]), row["input_uri"], run_id)
+
+
+class EarlierOutputs(beam.PTransform):
+    """PBegin -> ``(name key, EarlierOwner)``: the owner of each output name that earlier runs
+    of the manifest wrote with these settings into ``output`` (module docstring).
+
+    Parameters
+    ----------
+    manifest : str
+        Manifest root (``<manifest>/run_id=<id>/part-*.parquet``).
+    output : str
+        The job's output folder.
+    tag : str
+        The settings' tag in output names (``CompressSettings.params_hash()``).
+    run_id : str
+        This run (its own partition, if any, is not read).
+    storage_options : dict, optional
+        ``{protocol: fsspec kwargs}``.
+    """
+
+    def __init__(self, manifest: str, output: str, tag: str, run_id: str,
+                 storage_options: Optional[Mapping] = None):
+        super().__init__()
+        self.manifest = manifest
+        self.output = output
+        self.tag = tag
+        self.run_id = run_id
+        self._storage_options = dict(storage_options or {})
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ManifestRoot" >> beam.Create([self.manifest], reshuffle=False)
+                | "ListParts" >> beam.ParDo(_ListParts(self.run_id, self._storage_options))
+                | "SpreadParts" >> beam.Reshuffle()
+                | "ReadOwners" >> beam.ParDo(_ReadOwners(self.output, self.tag,
+                                                         self._storage_options))
+                | "LatestOwner" >> beam.CombinePerKey(max))
