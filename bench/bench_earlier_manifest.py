@@ -38,13 +38,14 @@ def write_history(output: str, tag: str, rows: int, parts: int) -> None:
     import pyarrow.parquet as pq
 
     from compress_core.storage import output_name
-    from transforms.manifest import MANIFEST_SCHEMA
+    from transforms.manifest import MANIFEST_SCHEMA, SCHEMA_VERSION
 
     per = max(1, rows // parts)
     when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     for p in range(parts):
         names = [f"day{p:04d}/IMG_{i:07d}.JPG" for i in range(per)]
         given = {
+            "schema_version": pa.array([SCHEMA_VERSION] * per, pa.int16()),
             "run_id": pa.array([f"old{p}"] * per),
             "input_uri": pa.array([f"/archive/in/{n}" for n in names]),
             "output_uri": pa.array([f"{output}/{output_name(n, tag, '.jpg')}" for n in names]),
@@ -77,7 +78,8 @@ def main(argv=None) -> int:
 
     job, _ = parse_args(["--input", args.data, "--output", "x"])
     tag = job.settings.params_hash()
-    images = len([f for f in os.listdir(args.data) if not f.startswith(".")])
+    images = len([f for f in os.listdir(args.data)
+                  if f.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"))])
     work = tempfile.mkdtemp(prefix="bench_earlier_")
     try:
         timed_run(args.data, os.path.join(work, "warm"))       # model loaded once, off the clock
