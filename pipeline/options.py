@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Output folder; images go to <output>/<relative path>.<params hash>.<ext>.")
     io.add_argument("--manifest", default=None, metavar="URI",
                     help="Manifest folder (default <output>/_manifest); each run writes "
-                    "run_id=<id>/part-*.parquet under it.")
+                    "run_id=<id>/part-*.parquet under it, and reads the earlier runs' rows so "
+                    "that no input takes an output name written for another input.")
     io.add_argument("--run_id", default=None,
                     help="Id of this run (default: UTC time + random suffix). Letters, digits, "
                     "'.', '_' and '-'; an id an earlier run of the manifest used is refused.")

@@ -15,17 +15,17 @@ the latest ``ok`` row (it wrote the file last), else of the latest ``skipped`` r
 for its owner and sets any other input apart with its digest, as it does for two inputs of one
 run.
 
-Names are compared by :func:`~compress_core.storage.output_stem`: the output name without its extension (``format
-auto`` picks the extension by content), case-folded. Rows of other settings (another tag in
-the name), other output folders, and ``error`` rows (nothing written) own nothing. A manifest
-part that cannot be read, or a manifest folder that cannot be listed, is logged and counted
-(``earlier_parts_unreadable``); its names are not kept for their inputs, and the run goes on.
+Names are compared by :func:`~compress_core.storage.output_stem`: the output name without its
+extension (``format auto`` picks the extension by content), case-folded. Rows of other
+settings (another tag in the name), other output folders, and ``error`` rows (nothing written)
+own nothing. A manifest part that cannot be read, or a manifest folder that cannot be listed,
+is logged and counted (``earlier_parts_unreadable``); its names are not kept for their inputs,
+and the run goes on.
 """
 from __future__ import annotations
 
 import logging
 import posixpath
-import re
 from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -47,9 +47,6 @@ UNREADABLE = "earlier_parts_unreadable"
 #: existing output found again for it). An ``error`` row wrote nothing.
 _OWNING = ("ok", "skipped")
 
-#: The extension that :func:`compress_core.storage.output_name` appends (``.jpg``, ``.webp``).
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{2,5}$")
-
 
 class EarlierOwner(NamedTuple):
     """The input an earlier run wrote an output name for. Tuples order by the claim: an ``ok``
@@ -63,15 +60,16 @@ class EarlierOwner(NamedTuple):
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
-    """:func:`~compress_core.storage.output_stem` of the input that ``output_uri`` was written for, when it is an
-    output of the settings ``tag`` in the folder ``output``; ``None`` otherwise."""
+    """:func:`~compress_core.storage.output_stem` of the input that ``output_uri`` was written
+    for, when it is an output of the settings ``tag`` in the folder ``output``; ``None``
+    otherwise."""
     path, root = input_key(output_uri), input_key(output).rstrip("/")
     if not is_under(path, root) or path.rstrip("/") == root:
         return None
     relative = path[len(root) + 1:]
     if not is_output_name(posixpath.basename(relative), tag):
         return None
-    return _EXTENSION.sub("", relative)
+    return posixpath.splitext(relative)[0]     # is_output_name: it ends .<tag>.<extension>
 
 
 class _ListParts(beam.DoFn):
