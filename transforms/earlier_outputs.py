@@ -7,13 +7,16 @@ day, ``incoming/2026-12-02/`` (cameras count ``IMG_0001.JPG`` again and again) i
 ``ok``, one file), or with ``--skip_existing`` skipped the new photo against the old one's
 output (``skipped``, the new photo never compressed).
 
-The manifest knows who wrote what. :class:`EarlierOutputs` reads the ``input_uri``,
-``output_uri`` and ``status`` of every earlier run's rows (not this run's) and gives, for each
-output name of these settings under this ``--output``, the input that owns it: the input of
-the latest ``ok`` row (it wrote the file last), else of the latest ``skipped`` row (runs whose
-``ok`` rows were deleted). :class:`~transforms.distinct_inputs.DistinctInputs` keeps the name
-for its owner and sets any other input apart with its digest, as it does for two inputs of one
-run.
+The manifest knows who wrote what. :class:`EarlierOutputs` reads the ``ok`` rows of every
+earlier run (not this run's): for each output name of these settings under this ``--output``,
+the input that owns it is the input of the latest ``ok`` row (it wrote the file last; before
+this, two inputs could write one name). ``skipped`` rows are not read: they name a file an
+``ok`` row wrote, and a scheduled ``--skip_existing`` job over a whole bucket writes one for
+every finished input in every run, so the rows to read follow the outputs written, not the
+number of runs (the status and the settings' tag are filtered in Arrow, before any row becomes
+a Python object). A run deleted from the manifest is forgotten: the names it wrote can be
+taken again. :class:`~transforms.distinct_inputs.DistinctInputs` keeps each name for its owner
+and sets any other input apart with its digest, as it does for two inputs of one run.
 
 Names are compared by :func:`~compress_core.storage.output_stem`: the output name without its
 extension (``format auto`` picks the extension by content), case-folded. Rows of other
@@ -43,16 +46,11 @@ _LOG = logging.getLogger(__name__)
 #: The metric counting manifest parts (or manifest folders) that could not be read or listed.
 UNREADABLE = "earlier_parts_unreadable"
 
-#: The statuses whose output file exists (``ok``: written by the row's input; ``skipped``: an
-#: existing output found again for it). An ``error`` row wrote nothing.
-_OWNING = ("ok", "skipped")
-
 
 class EarlierOwner(NamedTuple):
-    """The input an earlier run wrote an output name for. Tuples order by the claim: an ``ok``
-    row over a ``skipped`` one, then the later row (``max`` picks the owner)."""
+    """The input an earlier run wrote an output name for. Tuples order by the row's time
+    (``max`` picks the last writer, whose output the file holds)."""
 
-    wrote: bool          # an ``ok`` row (it wrote the file), not a ``skipped`` one
     processed_at: str    # ISO time of the row ("" when the manifest has none)
     owner: str           # :func:`input_key` of its input
     input_uri: str
@@ -139,6 +137,8 @@ class _ReadOwners(beam.DoFn):
                          type(exc).__name__, exc)
 
     def _rows(self, part: str) -> Iterator[dict]:
+        """The part's ``ok`` rows whose output name has these settings' tag."""
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         fs, path = get_filesystem(part, self._storage_options)
@@ -146,19 +146,20 @@ class _ReadOwners(beam.DoFn):
             parquet = pq.ParquetFile(fh)
             columns = [c for c in self._COLUMNS if c in parquet.schema_arrow.names]
             for batch in parquet.iter_batches(columns=columns):
-                yield from batch.to_pylist()
+                wrote = pc.and_(pc.equal(batch.column("status"), "ok"),
+                                pc.match_substring(batch.column("output_uri"), f".{self._tag}."))
+                yield from batch.filter(pc.fill_null(wrote, False)).to_pylist()
 
     def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:
-        if row.get("status") not in _OWNING or not row.get("output_uri") \
-                or not row.get("input_uri"):
+        if not row.get("output_uri") or not row.get("input_uri"):
             return None
         stem = stem_of_output(row["output_uri"], self._output, self._tag)
         if stem is None:
             return None
         when = row.get("processed_at")
         return name_key(stem), EarlierOwner(
-            row["status"] == "ok", when.isoformat() if when is not None else "",
-            input_key(row["input_uri"]), row["input_uri"], run_id)
+            when.isoformat() if when is not None else "", input_key(row["input_uri"]),
+            row["input_uri"], run_id)
 
 
 class EarlierOutputs(beam.PTransform):

@@ -37,10 +37,10 @@ def _write_run(root, run_id, rows):
 
 
 def _check_owners(manifest_root, output, expected, run_id="now"):
-    """EarlierOutputs gives ``expected``: ``(name key, input URI, wrote, run id)``."""
+    """EarlierOutputs gives ``expected``: ``(name key, input URI, run id)``."""
     with BeamTestPipeline(runner="FnApiRunner") as p:
         owners = p | EarlierOutputs(str(manifest_root), output, TAG, run_id)
-        assert_that(owners | beam.MapTuple(lambda key, o: (key, o.input_uri, o.wrote, o.run_id)),
+        assert_that(owners | beam.MapTuple(lambda key, o: (key, o.input_uri, o.run_id)),
                     equal_to(expected))
 
 
@@ -72,19 +72,20 @@ def test_stem_of_output_reads_back_the_name_of_these_settings_in_this_folder():
 
 def test_earlier_outputs_give_each_name_its_latest_writer(tmp_path, caplog):
     """The owner is the input of the latest ``ok`` row (it wrote the file last: a release
-    before this one let run r2 replace r1's output), else of the latest ``skipped`` row; error
-    rows, other settings, other folders and this run's own partition own nothing; an unreadable
-    part is logged and the rest are read."""
+    before this one let run r2 replace r1's output, and skipped r3's input against it);
+    ``skipped`` and error rows, other settings, other folders and this run's own partition own
+    nothing; an unreadable part is logged and the rest are read."""
     m, out = tmp_path / "m", "/data/out"
     x, y, z, w, v = (_out(out, n) for n in ("x.jpg", "y.jpg", "z.jpg", "w.jpg", "v.jpg"))
     _write_run(m, "r1", [_row("r1", "/in/a/x.jpg", "ok", x, 1),
-                         _row("r1", "/in/a/y.jpg", "skipped", y, 1),
+                         _row("r1", "/in/a/y.jpg", "ok", y, 1),
                          _row("r1", "/in/a/z.jpg", "error", z, 1),
                          _row("r1", "/in/a/v.jpg", "ok", _out(out, "v.jpg", tag=OTHER_TAG), 1),
                          _row("r1", "/in/a/u.jpg", "ok", _out("/data/else", "u.jpg"), 1)])
     _write_run(m, "r2", [_row("r2", "/in/b/x.jpg", "ok", x, 5),            # replaced r1's
-                         _row("r2", "file:///in/b/y.jpg", "skipped", y, 5)])
-    _write_run(m, "r3", [_row("r3", "/in/c/x.jpg", "skipped", x, 9)])     # skipped: not owner
+                         _row("r2", "file:///in/b/y.jpg", "ok", y, 5)])
+    _write_run(m, "r3", [_row("r3", "/in/c/x.jpg", "skipped", x, 9),       # not owners
+                         _row("r3", "/in/c/w.jpg", "skipped", w, 9)])
     _write_run(m, "now", [_row("now", "/in/d/w.jpg", "ok", w, 10)])       # this run: not read
     (m / "run_id=r4").mkdir()
     (m / "run_id=r4" / "part-00000-of-00001.parquet").write_bytes(b"PAR1 not parquet")
@@ -96,8 +97,8 @@ def test_earlier_outputs_give_each_name_its_latest_writer(tmp_path, caplog):
                    hidden / "part.parquet")
     with caplog.at_level(logging.WARNING, logger="transforms.earlier_outputs"):
         _check_owners(m, out, [
-            (output_stem("x.jpg", TAG), "/in/b/x.jpg", True, "r2"),
-            (output_stem("y.jpg", TAG), "file:///in/b/y.jpg", False, "r2"),
+            (output_stem("x.jpg", TAG), "/in/b/x.jpg", "r2"),
+            (output_stem("y.jpg", TAG), "file:///in/b/y.jpg", "r2"),
         ])
     assert "run_id=r4/part-00000-of-00001.parquet cannot be read" in caplog.text
 
@@ -115,7 +116,7 @@ def test_earlier_outputs_read_parts_of_an_older_schema(tmp_path):
                              "output_uri": [_out(out, "IMG_1.JPG")]}),
                    m / "run_id=old" / "part-00000-of-00001.parquet")
     _check_owners(m, out, [
-        (output_stem("IMG_1.JPG", TAG).casefold(), "/in/a/IMG_1.JPG", True, "old")])
+        (output_stem("IMG_1.JPG", TAG).casefold(), "/in/a/IMG_1.JPG", "old")])
 
 
 def test_distinct_inputs_keep_names_for_their_earlier_owners(tmp_path):
