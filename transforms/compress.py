@@ -179,12 +179,16 @@ class _PlanOutput(beam.DoFn):
                                                              self._settings.photo_format)):
             uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
             if i == 0:
-                out, out_ext = uri, ext
+                planned = out, out_ext = uri, ext
             if self._skip_existing:
                 existing = file_size(uri, self._storage_options)
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
+        if existing is not None and _replaced(item):
+            _LOG.info("%s is %d bytes, %d when its output %s was written: compressed again",
+                      item.uri, item.size, item.earlier_size, out)
+            existing, (out, out_ext) = None, planned
         if existing is not None:
             self._skipped.inc()
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
@@ -193,6 +197,14 @@ class _PlanOutput(beam.DoFn):
                 **self._settings.row_columns()))
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out)
+
+
+def _replaced(item: InputFile) -> bool:
+    """Whether the file under the input's URI is not the one its existing output was made from:
+    the listing's size differs from the size the manifest recorded when that output was
+    written (unknown sizes, e.g. of listed URIs, count as unchanged)."""
+    return item.size is not None and item.earlier_size is not None \
+        and item.size != item.earlier_size
 
 
 class _ReadImage(beam.DoFn):

@@ -25,7 +25,10 @@ each one's URI to its name (:func:`name_apart`), as
 input an earlier run wrote the name for keeps it (whether or not other inputs of this run
 share it); every other input of a name owned by an earlier run gets its digest. Names that
 no other input, of this run or an earlier one, has are left as they are, so the same inputs
-always get the same names (``--skip_existing`` reruns rely on it).
+always get the same names (``--skip_existing`` reruns rely on it). Each input also learns the
+size its file had when an earlier run wrote its output under its final name
+(``InputFile.earlier_size``: ``--skip_existing`` compresses a file replaced under its name
+again).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import hashlib
 import logging
 import os
 import posixpath
+import re
 from typing import Iterable, Iterator, Mapping, Optional, Tuple
 
 import apache_beam as beam
@@ -45,6 +49,9 @@ _LOG = logging.getLogger(__name__)
 
 #: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
 _DIGEST_CHARS = 12
+
+#: The digest :func:`name_apart` appended, in an output stem (``x.jpg~<digest>.<tag>``).
+_SET_APART = re.compile(rf"~[0-9a-f]{{{_DIGEST_CHARS}}}(\.[0-9a-f]+)$")
 
 
 def input_key(uri: str) -> str:
@@ -82,37 +89,57 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     return items[0]
 
 
-def _apart(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
-    """One output name's inputs of this run (and its earlier owner, if any) -> the inputs,
-    each one not its owner set apart."""
-    _, grouped = keyed
+def _apart(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str] = None) -> Iterator:
+    """One output name's inputs of this run (and the earlier owners of it and of its names set
+    apart, if any) -> the inputs, each one not its owner set apart."""
+    key, grouped = keyed
     items = sorted(grouped["files"], key=lambda f: f.uri)
-    earlier = max(grouped.get("earlier") or (), default=None)
     if not items:
         return
+    owners = dict(grouped.get("earlier") or ())     # name key as written -> EarlierOwner
+    earlier = owners.get(key)
     if earlier is None:
         keeper = items[0] if len(items) == 1 else None
     else:
         keeper = next((f for f in items if input_key(f.uri) == earlier.owner), None)
     others = [f for f in items if f is not keeper]
-    if not others:
-        yield keeper
-        return
-    if len(items) > 1:
+    if others and len(items) > 1:
         _LOG.warning("%d inputs would share the output name %s (%s; names are compared "
                      "ignoring case); %s a digest of its input's URI (name outputs by their "
                      "folders with --input_base)",
                      len(items), items[0].relpath, ", ".join(f.uri for f in items),
                      "each name gets" if keeper is None else
                      f"{keeper.uri} keeps it (an earlier run wrote it for it), each other gets")
-    elif earlier is not None:   # expected in scheduled runs over new folders: no warning
+    elif others:   # expected in scheduled runs over new folders: no warning
         _LOG.info("run %s wrote the output name %s for %s; %s gets a digest of its URI "
                   "instead of replacing that output", earlier.run_id, items[0].relpath,
                   earlier.input_uri, items[0].uri)
-    if keeper is not None:
-        yield keeper
-    for item in others:
-        yield item._replace(relpath=name_apart(item.relpath, item.uri))
+    named = [keeper] if keeper is not None else []
+    named += [item._replace(relpath=name_apart(item.relpath, item.uri)) for item in others]
+    for item in named:
+        yield _with_earlier_size(item, owners, tag)
+
+
+def _with_earlier_size(item, owners: Mapping, tag: Optional[str]):
+    """``item`` with the size its input had when an earlier run wrote its output under its
+    (final) name, when the manifest says that run wrote it for this very input."""
+    if tag is None or not owners:
+        return item
+    owner = owners.get(name_key(output_stem(item.relpath, tag)))
+    if owner is None or owner.owner != input_key(item.uri):
+        return item
+    return item._replace(earlier_size=owner.input_bytes)
+
+
+def _under_names(keyed: Tuple[str, object]) -> Iterator[Tuple[str, Tuple[str, object]]]:
+    """An earlier owner of a name, keyed by that name and, for a name set apart by
+    :func:`name_apart` (``x.jpg~<digest>.<tag>``), by the name it was set apart from
+    (``x.jpg.<tag>``): the inputs named ``x.jpg`` in this run meet the owners of both."""
+    key, owner = keyed
+    yield key, (key, owner)
+    shared = _SET_APART.sub(r"\1", key)
+    if shared != key:
+        yield shared, (key, owner)
 
 
 class DistinctInputs(beam.PTransform):
@@ -141,10 +168,12 @@ class DistinctInputs(beam.PTransform):
                              | "OnePerInput" >> beam.Map(_one_per_input)
                              | "KeyByName" >> beam.Map(_keyed_by_name, tag))}
         if self._earlier is not None:
-            by_name["earlier"] = files.pipeline | "EarlierOutputs" >> self._earlier
+            by_name["earlier"] = (files.pipeline
+                                  | "EarlierOutputs" >> self._earlier
+                                  | "UnderSharedNames" >> beam.FlatMap(_under_names))
         return (by_name
                 | "GroupByName" >> beam.CoGroupByKey()
-                | "NamesApart" >> beam.FlatMap(_apart))
+                | "NamesApart" >> beam.FlatMap(_apart, tag))
 
 
 def _keyed_by_name(item, tag: Optional[str]) -> Tuple[str, object]:

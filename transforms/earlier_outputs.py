@@ -55,6 +55,7 @@ class EarlierOwner(NamedTuple):
     owner: str           # :func:`input_key` of its input
     input_uri: str
     run_id: str
+    input_bytes: Optional[int] = None   # the input's size when that run read it
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -115,7 +116,7 @@ class _ReadOwners(beam.DoFn):
     """Manifest part -> ``(name key, EarlierOwner)`` for each row that owns an output name of
     these settings under ``output``."""
 
-    _COLUMNS = ("input_uri", "output_uri", "status", "processed_at")
+    _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -159,7 +160,7 @@ class _ReadOwners(beam.DoFn):
         when = row.get("processed_at")
         return name_key(stem), EarlierOwner(
             when.isoformat() if when is not None else "", input_key(row["input_uri"]),
-            row["input_uri"], run_id)
+            row["input_uri"], run_id, row.get("input_bytes"))
 
 
 class EarlierOutputs(beam.PTransform):

@@ -64,11 +64,16 @@ class InputFile(NamedTuple):
         Its path relative to the matched base (used to name the output), already sanitised.
     size : int or None
         Size in bytes when the listing gave it.
+    earlier_size : int or None
+        Its size when the earlier run that wrote its output (under this name) read it, from
+        the manifest (:mod:`transforms.earlier_outputs`); ``--skip_existing`` compresses it
+        again when ``size`` differs (the file was replaced under the same name).
     """
 
     uri: str
     relpath: str
     size: Optional[int] = None
+    earlier_size: Optional[int] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

@@ -597,3 +597,36 @@ def test_runs_over_new_folders_never_replace_earlier_outputs(tmp_path, write_tre
     again = read_manifest(str(out / "_manifest"), run_id="both")
     assert {r["input_uri"]: r["output_uri"] for r in again} == \
         {u: r["output_uri"] for u, r in by_input.items()}
+
+
+def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """A photo edited and exported again under the same name: --skip_existing skipped it
+    against its old output for ever. The manifest has its size when that output was written;
+    a different size now means another file: it is compressed again, under its name (plain or
+    set apart from an earlier day's), and its row records the new size."""
+    day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
+    write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"],
+                      "IMG_0002.JPG": photo_files["trips/flower.jpg"]})
+    write_tree(day2, {"IMG_0001.JPG": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    run_job(["--input", str(day1), "--run_id", "d1", *common])
+    run_job(["--input", str(day2), "--run_id", "d2", *common])
+    first = {r["input_uri"]: r["output_uri"] for r in read_manifest(str(out / "_manifest"))}
+    write_tree(day1, {"IMG_0001.JPG": photo_files["trips/china.jpg"]})      # replaced
+    write_tree(day2, {"IMG_0001.JPG": photo_files["chelsea.png"]})          # replaced
+    _, s1 = run_job(["--input", str(day1), "--run_id", "again1", *common])
+    _, s2 = run_job(["--input", str(day2), "--run_id", "again2", *common])
+    assert [(s.ok, s.skipped) for s in (s1, s2)] == [(1, 1), (1, 0)]
+    rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))
+            if r["run_id"].startswith("again")}
+    assert {u: r["output_uri"] for u, r in rows.items()} == first       # the same names
+    for uri, r in rows.items():
+        assert r["status"] == ("skipped" if uri.endswith("d1/IMG_0002.JPG") else "ok")
+        assert r["input_bytes"] == os.path.getsize(uri)
+        with Image.open(r["output_uri"]) as im, Image.open(uri) as src:   # the new pictures
+            assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
+    _, s3 = run_job(["--input", str(day1), "--run_id", "after1", *common])
+    _, s4 = run_job(["--input", str(day2), "--run_id", "after2", *common])
+    assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]

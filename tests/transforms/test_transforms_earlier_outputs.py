@@ -177,3 +177,25 @@ def test_a_manifest_that_cannot_be_listed_is_counted_and_the_run_goes_on(tmp_pat
     counters = result.metrics().query(MetricsFilter().with_name(UNREADABLE))["counters"]
     assert sum(c.committed for c in counters) == 1
     assert "cannot be listed (PermissionError: 403" in caplog.text
+
+
+def test_each_input_learns_its_size_when_its_output_was_written(tmp_path):
+    """The size the manifest recorded for the input an output was written for travels with
+    the input, under its plain name or the name it was set apart to (--skip_existing compresses
+    a replaced file again): only for that input, never for another one of the name."""
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    b_name = name_apart("x.jpg", "/in/b/x.jpg")
+    rows = [_row("r1", "/in/a/x.jpg", "ok", _out(out, "x.jpg"), 1),
+            _row("r2", "/in/b/x.jpg", "ok", _out(out, b_name), 2)]
+    rows[0]["input_bytes"], rows[1]["input_bytes"] = 100, 200
+    _write_run(m, "r1", rows[:1])
+    _write_run(m, "r2", rows[1:])
+    files = [InputFile("/in/a/x.jpg", "x.jpg", 100), InputFile("/in/b/x.jpg", "x.jpg", 250),
+             InputFile("/in/c/x.jpg", "x.jpg", 300)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/a/x.jpg", "x.jpg", 100, earlier_size=100),
+            InputFile("/in/b/x.jpg", b_name, 250, earlier_size=200),
+            InputFile("/in/c/x.jpg", name_apart("x.jpg", "/in/c/x.jpg"), 300),
+        ]))
