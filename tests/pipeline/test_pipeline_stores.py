@@ -103,7 +103,7 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
         store, request, run_job, read_manifest, photo_files):
     """The earlier runs' manifest is read from the bucket (fsspec on a worker): day 2's
     ``x.jpg`` gets its digest instead of replacing, or with --skip_existing being skipped
-    against, day 1's output."""
+    against, day 1's output; a file replaced under its name is compressed again."""
     if store == "s3":
         bucket, options = request.getfixturevalue("s3_bucket"), \
             request.getfixturevalue("s3_storage_options")
@@ -131,3 +131,12 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
             assert abs(im.size[0] - size[0] / 2) <= 1 and abs(im.size[1] - size[1] / 2) <= 1
     assert [r["output_uri"] for r in rows if r["run_id"] == "d2b"] == \
         [written[f"{store}://{bucket}/in/day2/x.jpg"]]
+    # day 1's photo exported again under its name: the listed size differs, compressed again
+    _upload(fs, f"{bucket}/in", {"day1/x.jpg": photo_files["trips/china.jpg"]})
+    _, s4 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1b", *common])
+    assert (s4.ok, s4.skipped) == (1, 0)
+    fs.invalidate_cache()
+    day1 = written[f"{store}://{bucket}/in/day1/x.jpg"]
+    with Image.open(io.BytesIO(fs.cat_file(get_filesystem(day1)[1]))) as im, \
+            Image.open(io.BytesIO(photo_files["trips/china.jpg"])) as src:
+        assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
