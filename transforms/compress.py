@@ -185,6 +185,8 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
+        if existing is not None and item.size is None and item.earlier_size is not None:
+            item = item._replace(size=file_size(item.uri, self._storage_options))  # listed URI
         if existing is not None and _replaced(item):
             _LOG.info("%s is %d bytes, %d when its output %s was written: compressed again",
                       item.uri, item.size, item.earlier_size, out)
@@ -201,8 +203,8 @@ class _PlanOutput(beam.DoFn):
 
 def _replaced(item: InputFile) -> bool:
     """Whether the file under the input's URI is not the one its existing output was made from:
-    the listing's size differs from the size the manifest recorded when that output was
-    written (unknown sizes, e.g. of listed URIs, count as unchanged)."""
+    its size differs from the size the manifest recorded when that output was written (an
+    unknown size counts as unchanged)."""
     return item.size is not None and item.earlier_size is not None \
         and item.size != item.earlier_size
 

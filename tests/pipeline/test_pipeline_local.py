@@ -603,8 +603,9 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """A photo edited and exported again under the same name: --skip_existing skipped it
     against its old output for ever. The manifest has its size when that output was written;
-    a different size now means another file: it is compressed again, under its name (plain or
-    set apart from an earlier day's), and its row records the new size."""
+    a different size now (listed, or asked for when the input came from a list) means another
+    file: it is compressed again, under its name (plain or set apart from an earlier day's),
+    and its row records the new size."""
     day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
     write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"],
                       "IMG_0002.JPG": photo_files["trips/flower.jpg"]})
@@ -616,8 +617,10 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     first = {r["input_uri"]: r["output_uri"] for r in read_manifest(str(out / "_manifest"))}
     write_tree(day1, {"IMG_0001.JPG": photo_files["trips/china.jpg"]})      # replaced
     write_tree(day2, {"IMG_0001.JPG": photo_files["chelsea.png"]})          # replaced
+    listing = tmp_path / "day2.txt"          # a listed URI: its size is asked for
+    listing.write_text(f"{day2 / 'IMG_0001.JPG'}\n")
     _, s1 = run_job(["--input", str(day1), "--run_id", "again1", *common])
-    _, s2 = run_job(["--input", str(day2), "--run_id", "again2", *common])
+    _, s2 = run_job(["--input_list", str(listing), "--run_id", "again2", *common])
     assert [(s.ok, s.skipped) for s in (s1, s2)] == [(1, 1), (1, 0)]
     rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))
             if r["run_id"].startswith("again")}
@@ -628,5 +631,5 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
         with Image.open(r["output_uri"]) as im, Image.open(uri) as src:   # the new pictures
             assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
     _, s3 = run_job(["--input", str(day1), "--run_id", "after1", *common])
-    _, s4 = run_job(["--input", str(day2), "--run_id", "after2", *common])
+    _, s4 = run_job(["--input_list", str(listing), "--run_id", "after2", *common])
     assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]
