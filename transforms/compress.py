@@ -161,6 +161,7 @@ class _PlanOutput(beam.DoFn):
         self._storage_options = dict(storage_options or {})
         self._tag = settings.params_hash()
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
+        self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
 
     def _own_output(self, item: InputFile) -> bool:
         """An output this job (these settings) wrote earlier into its output folder, matched
@@ -190,6 +191,7 @@ class _PlanOutput(beam.DoFn):
         if existing is not None and _replaced(item):
             _LOG.info("%s is %d bytes, %d when its output %s was written: compressed again",
                       item.uri, item.size, item.earlier_size, out)
+            self._replaced.inc()
             existing, (out, out_ext) = None, planned
         if existing is not None:
             self._skipped.inc()

@@ -40,8 +40,11 @@ import re
 from typing import Iterable, Iterator, Mapping, Optional, Tuple
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
 from compress_core.storage import local_path, output_stem
+
+from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "DistinctInputs"]
 
@@ -114,6 +117,8 @@ def _apart(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str] = None)
         _LOG.info("run %s wrote the output name %s for %s; %s gets a digest of its URI "
                   "instead of replacing that output", earlier.run_id, items[0].relpath,
                   earlier.input_uri, items[0].uri)
+    if others:
+        Metrics.counter(METRICS_NAMESPACE, "names_set_apart").inc(len(others))
     named = [keeper] if keeper is not None else []
     named += [item._replace(relpath=name_apart(item.relpath, item.uri)) for item in others]
     for item in named:

@@ -40,6 +40,8 @@ class RunSummary:
     dead_letters: Optional[str] = None
     mean_byte_ratio: Optional[float] = None
     error_types: Optional[Dict[str, int]] = None
+    set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
+    replaced: int = 0       # inputs compressed again: another file under a finished name
 
     @property
     def total(self) -> int:
@@ -80,6 +82,12 @@ def format_summary(s: RunSummary) -> str:
         lines.append(line)
     if s.model_loads is not None:
         lines.append(f"  model loads: {s.model_loads}")
+    if s.set_apart:
+        lines.append(f"  names set apart: {s.set_apart} (another input of this run or an "
+                     "earlier one has the name; each got its URI's digest)")
+    if s.replaced:
+        lines.append(f"  compressed again: {s.replaced} (replaced under a finished name: "
+                     "another size than when its output was written)")
     if s.error_types:
         lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),

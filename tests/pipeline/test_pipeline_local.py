@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from transforms.compress import CompressSettings
+from pipeline.report.summary import format_summary
 from transforms.distinct_inputs import name_apart
 
 #: Fast runs: the gradient energy and the hybrid method on the DirectRunner.
@@ -570,6 +571,8 @@ def test_runs_over_new_folders_never_replace_earlier_outputs(tmp_path, write_tre
     _, s1 = run_job(["--input", str(day1), "--run_id", "d1", *common])
     _, s2 = run_job(["--input", str(day2), "--run_id", "d2", *common])
     assert (s1.ok, s2.ok, s2.skipped) == (2, 2, 0)
+    assert (s1.set_apart, s2.set_apart, s2.replaced) == (0, 1, 0)
+    assert "names set apart: 1" in format_summary(s2)
     rows = read_manifest(str(out / "_manifest"))
     by_input = {r["input_uri"]: r for r in rows}
     assert len(by_input) == 4 and all(r["status"] == "ok" for r in rows)
@@ -621,7 +624,8 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     listing.write_text(f"{day2 / 'IMG_0001.JPG'}\n")
     _, s1 = run_job(["--input", str(day1), "--run_id", "again1", *common])
     _, s2 = run_job(["--input_list", str(listing), "--run_id", "again2", *common])
-    assert [(s.ok, s.skipped) for s in (s1, s2)] == [(1, 1), (1, 0)]
+    assert [(s.ok, s.skipped, s.replaced) for s in (s1, s2)] == [(1, 1, 1), (1, 0, 1)]
+    assert "compressed again: 1" in format_summary(s1)
     rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))
             if r["run_id"].startswith("again")}
     assert {u: r["output_uri"] for u, r in rows.items()} == first       # the same names
