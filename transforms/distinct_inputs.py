@@ -99,7 +99,10 @@ def _apart(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str] = None)
     items = sorted(grouped["files"], key=lambda f: f.uri)
     if not items:
         return
-    owners = dict(grouped.get("earlier") or ())     # name key as written -> EarlierOwner
+    owners = {}         # name key as written -> its latest claim (EarlierOwner)
+    for name, claim in grouped.get("earlier") or ():
+        if name not in owners or claim > owners[name]:
+            owners[name] = claim
     earlier = owners.get(key)
     if earlier is None:
         keeper = items[0] if len(items) == 1 else None
@@ -137,9 +140,9 @@ def _with_earlier_size(item, owners: Mapping, tag: Optional[str]):
 
 
 def _under_names(keyed: Tuple[str, object]) -> Iterator[Tuple[str, Tuple[str, object]]]:
-    """An earlier owner of a name, keyed by that name and, for a name set apart by
+    """An earlier claim on a name, keyed by that name and, for a name set apart by
     :func:`name_apart` (``x.jpg~<digest>.<tag>``), by the name it was set apart from
-    (``x.jpg.<tag>``): the inputs named ``x.jpg`` in this run meet the owners of both."""
+    (``x.jpg.<tag>``): the inputs named ``x.jpg`` in this run meet the claims on both."""
     key, owner = keyed
     yield key, (key, owner)
     shared = _SET_APART.sub(r"\1", key)

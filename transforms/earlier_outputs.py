@@ -113,7 +113,7 @@ class _ListParts(beam.DoFn):
 
 
 class _ReadOwners(beam.DoFn):
-    """Manifest part -> ``(name key, EarlierOwner)`` for each row that owns an output name of
+    """Manifest part -> ``(name key, EarlierOwner)`` for each row that wrote an output name of
     these settings under ``output``."""
 
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes")
@@ -164,8 +164,11 @@ class _ReadOwners(beam.DoFn):
 
 
 class EarlierOutputs(beam.PTransform):
-    """PBegin -> ``(name key, EarlierOwner)``: the owner of each output name that earlier runs
-    of the manifest wrote with these settings into ``output`` (module docstring).
+    """PBegin -> ``(name key, EarlierOwner)``: each claim on an output name that earlier runs of
+    the manifest wrote with these settings into ``output``, one per ``ok`` row; the latest
+    claim on a name (``max``) is its owner (module docstring). The claims are not combined
+    here: :class:`~transforms.distinct_inputs.DistinctInputs` groups them with the run's names
+    anyway (a combine before that made a row cost 52 us instead of 35 on the DirectRunner).
 
     Parameters
     ----------
@@ -196,5 +199,4 @@ class EarlierOutputs(beam.PTransform):
                 | "ListParts" >> beam.ParDo(_ListParts(self.run_id, self._storage_options))
                 | "SpreadParts" >> beam.Reshuffle()
                 | "ReadOwners" >> beam.ParDo(_ReadOwners(self.output, self.tag,
-                                                         self._storage_options))
-                | "LatestOwner" >> beam.CombinePerKey(max))
+                                                         self._storage_options)))

@@ -37,7 +37,7 @@ def _write_run(root, run_id, rows):
 
 
 def _check_owners(manifest_root, output, expected, run_id="now"):
-    """EarlierOutputs gives ``expected``: ``(name key, input URI, run id)``."""
+    """EarlierOutputs gives the claims ``expected``: ``(name key, input URI, run id)``."""
     with BeamTestPipeline(runner="FnApiRunner") as p:
         owners = p | EarlierOutputs(str(manifest_root), output, TAG, run_id)
         assert_that(owners | beam.MapTuple(lambda key, o: (key, o.input_uri, o.run_id)),
@@ -70,21 +70,20 @@ def test_stem_of_output_reads_back_the_name_of_these_settings_in_this_folder():
         output_stem("x.jpg", TAG)
 
 
-def test_earlier_outputs_give_each_name_its_latest_writer(tmp_path, caplog):
-    """The owner is the input of the latest ``ok`` row (it wrote the file last: a release
-    before this one let run r2 replace r1's output, and skipped r3's input against it);
-    ``skipped`` and error rows, other settings, other folders and this run's own partition own
-    nothing; an unreadable part is logged and the rest are read."""
+def test_earlier_outputs_claim_the_names_their_ok_rows_wrote(tmp_path, caplog):
+    """One claim per ``ok`` row (a release before this one let run r2 replace r1's output,
+    and skipped r3's input against it); ``skipped`` and error rows, other settings, other
+    folders and this run's own partition claim nothing; an unreadable part is logged and the
+    rest are read."""
     m, out = tmp_path / "m", "/data/out"
     x, y, z, w, v = (_out(out, n) for n in ("x.jpg", "y.jpg", "z.jpg", "w.jpg", "v.jpg"))
     _write_run(m, "r1", [_row("r1", "/in/a/x.jpg", "ok", x, 1),
-                         _row("r1", "/in/a/y.jpg", "ok", y, 1),
                          _row("r1", "/in/a/z.jpg", "error", z, 1),
                          _row("r1", "/in/a/v.jpg", "ok", _out(out, "v.jpg", tag=OTHER_TAG), 1),
                          _row("r1", "/in/a/u.jpg", "ok", _out("/data/else", "u.jpg"), 1)])
     _write_run(m, "r2", [_row("r2", "/in/b/x.jpg", "ok", x, 5),            # replaced r1's
                          _row("r2", "file:///in/b/y.jpg", "ok", y, 5)])
-    _write_run(m, "r3", [_row("r3", "/in/c/x.jpg", "skipped", x, 9),       # not owners
+    _write_run(m, "r3", [_row("r3", "/in/c/x.jpg", "skipped", x, 9),       # no claims
                          _row("r3", "/in/c/w.jpg", "skipped", w, 9)])
     _write_run(m, "now", [_row("now", "/in/d/w.jpg", "ok", w, 10)])       # this run: not read
     (m / "run_id=r4").mkdir()
@@ -97,10 +96,26 @@ def test_earlier_outputs_give_each_name_its_latest_writer(tmp_path, caplog):
                    hidden / "part.parquet")
     with caplog.at_level(logging.WARNING, logger="transforms.earlier_outputs"):
         _check_owners(m, out, [
+            (output_stem("x.jpg", TAG), "/in/a/x.jpg", "r1"),
             (output_stem("x.jpg", TAG), "/in/b/x.jpg", "r2"),
             (output_stem("y.jpg", TAG), "file:///in/b/y.jpg", "r2"),
         ])
     assert "run_id=r4/part-00000-of-00001.parquet cannot be read" in caplog.text
+
+
+def test_the_latest_claim_on_a_name_owns_it(tmp_path):
+    """Two inputs of a release before this one both wrote x.jpg: the file holds the last one's
+    output, so that input keeps the name and the other is set apart."""
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    _write_run(m, "r1", [_row("r1", "/in/a/x.jpg", "ok", _out(out, "x.jpg"), 1)])
+    _write_run(m, "r2", [_row("r2", "/in/b/x.jpg", "ok", _out(out, "x.jpg"), 5)])
+    files = [InputFile("/in/a/x.jpg", "x.jpg", 1), InputFile("/in/b/x.jpg", "x.jpg", 1)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/a/x.jpg", name_apart("x.jpg", "/in/a/x.jpg"), 1),
+            InputFile("/in/b/x.jpg", "x.jpg", 1),
+        ]))
 
 
 def test_earlier_outputs_of_a_manifest_folder_not_there_yet_are_none(tmp_path):
