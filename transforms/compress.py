@@ -170,18 +170,22 @@ class _PlanOutput(beam.DoFn):
         return (is_output_name(item.uri, self._tag)
                 and is_under(input_key(item.uri), input_key(self._output)))
 
+    def _uri(self, item: InputFile, extension: str) -> str:
+        return join_under(self._output, output_name(item.relpath, self._tag, extension))
+
     def process(self, item: InputFile) -> Iterator:
         if self._own_output(item):
             _LOG.info("not an input: %s is an output of these settings in the output folder",
                       item.uri)
             return
+        candidates = candidate_extensions(item.relpath, self._settings.format,
+                                          self._settings.photo_format)
+        planned = out, out_ext = self._uri(item, candidates[0]), candidates[0]
         existing = None
-        for i, ext in enumerate(candidate_extensions(item.relpath, self._settings.format,
-                                                             self._settings.photo_format)):
-            uri = join_under(self._output, output_name(item.relpath, self._tag, ext))
-            if i == 0:
-                planned = out, out_ext = uri, ext
-            if self._skip_existing:
+        if self._skip_existing:
+            # the manifest's last output of this input, else the first suffix found
+            for ext in (item.earlier_extension,) if item.earlier_extension else candidates:
+                uri = self._uri(item, ext)
                 existing = file_size(uri, self._storage_options)
                 if existing is not None:
                     out, out_ext = uri, ext

@@ -21,14 +21,17 @@ Patterns and URI lists are expanded independently (on workers, in parallel), so 
 the listing gave a size, then the first name) and, where several inputs still share a name
 (compared case-folded, :func:`name_key`), appends ``~`` and 12 hex digits of the SHA-256 of
 each one's URI to its name (:func:`name_apart`), as
-:func:`compress_core.storage.distinct_relpath` does for names that sanitising merged. The
-input an earlier run wrote the name for keeps it (whether or not other inputs of this run
-share it); every other input of a name owned by an earlier run gets its digest. Names that
-no other input, of this run or an earlier one, has are left as they are, so the same inputs
-always get the same names (``--skip_existing`` reruns rely on it). Each input also learns the
-size its file had when an earlier run wrote its output under its final name
-(``InputFile.earlier_size``: ``--skip_existing`` compresses a file replaced under its name
-again).
+:func:`compress_core.storage.distinct_relpath` does for names that sanitising merged. An input
+keeps the name an earlier run last wrote for it, given or set apart (whether or not other
+inputs of this run share it); every other input of a name an earlier run wrote gets its
+digest. Names that no other input, of this run or an earlier one, has are left as they are, so
+the same inputs always get the same names (``--skip_existing`` reruns rely on it). A name set
+apart is itself checked: if another input of this run is given it, or an earlier run wrote it
+for another input (a file named ``x.jpg~<digest>`` of its own), the digest is appended twice.
+Each input also learns what the manifest recorded when an earlier run wrote its output under
+its final name (``InputFile.earlier_size`` and ``earlier_extension``: ``--skip_existing``
+compresses a file replaced under its name again, and checks the output of the format it was
+last written in).
 """
 from __future__ import annotations
 
@@ -36,8 +39,7 @@ import hashlib
 import logging
 import os
 import posixpath
-import re
-from typing import Iterable, Iterator, Mapping, Optional, Tuple
+from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -52,9 +54,6 @@ _LOG = logging.getLogger(__name__)
 
 #: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
 _DIGEST_CHARS = 12
-
-#: The digest :func:`name_apart` appended, in an output stem (``x.jpg~<digest>.<tag>``).
-_SET_APART = re.compile(rf"~[0-9a-f]{{{_DIGEST_CHARS}}}(\.[0-9a-f]+)$")
 
 
 def input_key(uri: str) -> str:
@@ -92,75 +91,124 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     return items[0]
 
 
-def _apart(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str] = None) -> Iterator:
-    """One output name's inputs of this run (and the earlier owners of it and of its names set
-    apart, if any) -> the inputs, each one not its owner set apart."""
-    key, grouped = keyed
-    items = sorted(grouped["files"], key=lambda f: f.uri)
-    if not items:
-        return
-    owners = {}         # name key as written -> its latest claim (EarlierOwner)
-    for name, claim in grouped.get("earlier") or ():
-        if name not in owners or claim > owners[name]:
-            owners[name] = claim
-    earlier = owners.get(key)
-    if earlier is None:
-        keeper = items[0] if len(items) == 1 else None
-    else:
-        keeper = next((f for f in items if input_key(f.uri) == earlier.owner), None)
-    others = [f for f in items if f is not keeper]
-    if others and len(items) > 1:
+#: The roles of a name for an input: the name it was given, and the one it is set apart to.
+_GIVEN, _APART = "given", "apart"
+
+
+class _Candidate(NamedTuple):
+    """One of an input's two possible names, as met in the group of that name."""
+
+    role: str                        # _GIVEN or _APART
+    item: object                     # the InputFile (relpath: its given name)
+    claim: Optional[object]          # the latest earlier claim on that name, if any
+    given_to_another: bool = False   # _APART only: another input of this run is given it
+
+
+def _written(relpath: str, tag: Optional[str]) -> str:
+    """The key of a name as written: the output stem with ``tag`` (the relative path without),
+    case-folded."""
+    return name_key(output_stem(relpath, tag) if tag is not None else relpath)
+
+
+def _under_both_names(item, tag: Optional[str]) -> Iterator[Tuple[str, Tuple[str, object]]]:
+    """An input under its given name and under the name it would be set apart to: each meets
+    the earlier claims on that name, and the inputs of this run given that name."""
+    yield _written(item.relpath, tag), (_GIVEN, item)
+    yield _written(name_apart(item.relpath, item.uri), tag), (_APART, item)
+
+
+def _claims_of_name(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str]) -> Iterator:
+    """One name's inputs (given it, or set apart to it) and earlier claims -> each input,
+    keyed by its given name, with the latest claim on this name."""
+    _, grouped = keyed
+    claims = list(grouped.get("earlier") or ())
+    latest = max(claims) if claims else None
+    candidates = list(grouped["files"])
+    given = {input_key(item.uri) for role, item in candidates if role == _GIVEN}
+    for role, item in candidates:
+        taken = role == _APART and bool(given - {input_key(item.uri)})
+        yield _written(item.relpath, tag), _Candidate(role, item, latest, taken)
+
+
+def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
+    """One given name's inputs of this run, each with the earlier claims on that name and on
+    its name set apart -> the inputs, named (module docstring):
+
+    1. an input keeps the name an earlier run last wrote for it (the given one or the one set
+       apart, whichever it wrote later);
+    2. a name nobody wrote and no other input of this run is given stays as it is;
+    3. any other input is set apart (:func:`name_apart`), twice if another input of this run
+       is literally given the name set apart, or an earlier run wrote it for another input
+       (``x.jpg~<digest>`` as a file's own name).
+    """
+    _, candidates = keyed
+    given, apart = None, {}
+    for candidate in candidates:
+        if candidate.role == _GIVEN:
+            given = candidate.claim
+            apart.setdefault(candidate.item.uri, None)
+        else:
+            apart[candidate.item.uri] = candidate
+    items = sorted({c.item.uri: c.item for c in candidates}.values(), key=lambda f: f.uri)
+    alone = given is None and len(items) == 1
+    set_apart = []
+    for item in items:
+        key, own_apart = input_key(item.uri), apart[item.uri]
+        owned = [(claim, name) for claim, name in
+                 ((given, item.relpath),
+                  (own_apart.claim if own_apart else None, name_apart(item.relpath, item.uri)))
+                 if claim is not None and claim.owner == key]
+        if owned:
+            claim, name = max(owned, key=lambda pair: pair[0])
+            yield _with_earlier(item._replace(relpath=name), claim)
+        elif alone:
+            yield item
+        else:
+            set_apart.append(item)
+            taken = own_apart is not None and (own_apart.given_to_another or (
+                own_apart.claim is not None and own_apart.claim.owner != key))
+            name = name_apart(item.relpath, item.uri)
+            yield item._replace(relpath=name_apart(name, item.uri) if taken else name)
+    if set_apart:
+        _report_set_apart(items, set_apart, given)
+
+
+def _report_set_apart(items, set_apart, given) -> None:
+    Metrics.counter(METRICS_NAMESPACE, "names_set_apart").inc(len(set_apart))
+    if len(items) > 1:
+        kept = [f for f in items if f not in set_apart]
         _LOG.warning("%d inputs would share the output name %s (%s; names are compared "
                      "ignoring case); %s a digest of its input's URI (name outputs by their "
                      "folders with --input_base)",
                      len(items), items[0].relpath, ", ".join(f.uri for f in items),
-                     "each name gets" if keeper is None else
-                     f"{keeper.uri} keeps it (an earlier run wrote it for it), each other gets")
-    elif others:   # expected in scheduled runs over new folders: no warning
+                     "each name gets" if not kept else
+                     f"{', '.join(f.uri for f in kept)} keep the names earlier runs wrote for "
+                     "them, each other gets")
+    else:   # expected in scheduled runs over new folders: no warning
         _LOG.info("run %s wrote the output name %s for %s; %s gets a digest of its URI "
-                  "instead of replacing that output", earlier.run_id, items[0].relpath,
-                  earlier.input_uri, items[0].uri)
-    if others:
-        Metrics.counter(METRICS_NAMESPACE, "names_set_apart").inc(len(others))
-    named = [keeper] if keeper is not None else []
-    named += [item._replace(relpath=name_apart(item.relpath, item.uri)) for item in others]
-    for item in named:
-        yield _with_earlier_size(item, owners, tag)
+                  "instead of replacing that output", given.run_id, items[0].relpath,
+                  given.input_uri, items[0].uri)
 
 
-def _with_earlier_size(item, owners: Mapping, tag: Optional[str]):
-    """``item`` with the size its input had when an earlier run wrote its output under its
-    (final) name, when the manifest says that run wrote it for this very input."""
-    if tag is None or not owners:
-        return item
-    owner = owners.get(name_key(output_stem(item.relpath, tag)))
-    if owner is None or owner.owner != input_key(item.uri):
-        return item
-    return item._replace(earlier_size=owner.input_bytes)
-
-
-def _under_names(keyed: Tuple[str, object]) -> Iterator[Tuple[str, Tuple[str, object]]]:
-    """An earlier claim on a name, keyed by that name and, for a name set apart by
-    :func:`name_apart` (``x.jpg~<digest>.<tag>``), by the name it was set apart from
-    (``x.jpg.<tag>``): the inputs named ``x.jpg`` in this run meet the claims on both."""
-    key, owner = keyed
-    yield key, (key, owner)
-    shared = _SET_APART.sub(r"\1", key)
-    if shared != key:
-        yield shared, (key, owner)
+def _with_earlier(item, claim):
+    """``item`` with what the earlier run that wrote its output (under its final name) for it
+    recorded: the input's size then, and the output's extension."""
+    return item._replace(earlier_size=claim.input_bytes,
+                         earlier_extension=claim.extension or None)
 
 
 class DistinctInputs(beam.PTransform):
     """InputFiles -> one per input, no two with the same name (module docstring).
 
-    Two shuffles over the matched files (by input, then by name); only the file names travel.
+    Three shuffles over the matched files (by input; by each of an input's two possible
+    names, with the earlier claims on them; by given name); only the file names travel.
 
     Parameters
     ----------
     earlier : transforms.earlier_outputs.EarlierOutputs, optional
-        The owners of the output names earlier runs wrote: a name an earlier run wrote for
-        another input is set apart as a name shared in this run is, and an input that owns
-        its name keeps it. Names are then compared as written
+        The claims on the output names earlier runs wrote: a name an earlier run wrote for
+        another input is set apart as a name shared in this run is, and an input keeps the
+        name an earlier run wrote for it. Names are then compared as written
         (:func:`~compress_core.storage.output_stem` of ``earlier.tag``).
     """
 
@@ -174,16 +222,11 @@ class DistinctInputs(beam.PTransform):
                              | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
                              | "GroupByInput" >> beam.GroupByKey()
                              | "OnePerInput" >> beam.Map(_one_per_input)
-                             | "KeyByName" >> beam.Map(_keyed_by_name, tag))}
+                             | "UnderBothNames" >> beam.FlatMap(_under_both_names, tag))}
         if self._earlier is not None:
-            by_name["earlier"] = (files.pipeline
-                                  | "EarlierOutputs" >> self._earlier
-                                  | "UnderSharedNames" >> beam.FlatMap(_under_names))
+            by_name["earlier"] = files.pipeline | "EarlierOutputs" >> self._earlier
         return (by_name
                 | "GroupByName" >> beam.CoGroupByKey()
-                | "NamesApart" >> beam.FlatMap(_apart, tag))
-
-
-def _keyed_by_name(item, tag: Optional[str]) -> Tuple[str, object]:
-    """``(name key, item)``: the relative path, or with ``tag`` the output name as written."""
-    return name_key(output_stem(item.relpath, tag) if tag is not None else item.relpath), item
+                | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name, tag)
+                | "GroupByGivenName" >> beam.GroupByKey()
+                | "NamesApart" >> beam.FlatMap(_apart))

@@ -27,6 +27,7 @@ and the run goes on.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import posixpath
 from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
@@ -56,6 +57,7 @@ class EarlierOwner(NamedTuple):
     input_uri: str
     run_id: str
     input_bytes: Optional[int] = None   # the input's size when that run read it
+    extension: str = ""                 # the output's extension (``.jpg``; format auto)
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -138,7 +140,9 @@ class _ReadOwners(beam.DoFn):
                          type(exc).__name__, exc)
 
     def _rows(self, part: str) -> Iterator[dict]:
-        """The part's ``ok`` rows whose output name has these settings' tag."""
+        """The part's ``ok`` rows whose output name has these settings' tag (columns as other
+        tools may rewrite them: dictionary-encoded strings are decoded first)."""
+        import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
@@ -147,6 +151,9 @@ class _ReadOwners(beam.DoFn):
             parquet = pq.ParquetFile(fh)
             columns = [c for c in self._COLUMNS if c in parquet.schema_arrow.names]
             for batch in parquet.iter_batches(columns=columns):
+                batch = pa.RecordBatch.from_arrays(
+                    [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
+                     for c in batch.columns], names=batch.schema.names)
                 wrote = pc.and_(pc.equal(batch.column("status"), "ok"),
                                 pc.match_substring(batch.column("output_uri"), f".{self._tag}."))
                 yield from batch.filter(pc.fill_null(wrote, False)).to_pylist()
@@ -157,10 +164,23 @@ class _ReadOwners(beam.DoFn):
         stem = stem_of_output(row["output_uri"], self._output, self._tag)
         if stem is None:
             return None
-        when = row.get("processed_at")
         return name_key(stem), EarlierOwner(
-            when.isoformat() if when is not None else "", input_key(row["input_uri"]),
-            row["input_uri"], run_id, row.get("input_bytes"))
+            _time_text(row.get("processed_at")), input_key(row["input_uri"]), row["input_uri"],
+            run_id, row.get("input_bytes"), posixpath.splitext(row["output_uri"])[1])
+
+
+def _time_text(when) -> str:
+    """A row's ``processed_at`` as ISO text, by which claims order: a timestamp (as written), or
+    text that a tool rewriting the manifest left (``2026-12-01 08:01:00Z`` reads as the same
+    time); ``""`` when there is none."""
+    if when is None:
+        return ""
+    if isinstance(when, str):
+        try:
+            when = dt.datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return when
+    return when.isoformat()
 
 
 class EarlierOutputs(beam.PTransform):

@@ -68,12 +68,17 @@ class InputFile(NamedTuple):
         Its size when the earlier run that wrote its output (under this name) read it, from
         the manifest (:mod:`transforms.earlier_outputs`); ``--skip_existing`` compresses it
         again when ``size`` differs (the file was replaced under the same name).
+    earlier_extension : str or None
+        The extension of that output (``.webp``): ``format auto`` picks it by content, so a
+        replaced file may have left outputs under other extensions; ``--skip_existing`` checks
+        this one.
     """
 
     uri: str
     relpath: str
     size: Optional[int] = None
     earlier_size: Optional[int] = None
+    earlier_extension: Optional[str] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

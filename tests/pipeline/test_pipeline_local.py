@@ -234,10 +234,8 @@ def test_inputs_that_differ_only_by_extension_get_their_own_outputs(tmp_path, wr
     assert {u: os.stat(u).st_mtime_ns for u in mtimes} == mtimes  # nothing rewritten
 
 
-def test_a_name_that_lies_about_its_content_is_skipped_on_a_rerun(tmp_path, write_tree,
-                                                                  run_job, read_manifest):
-    """format auto decides by content: a PNG graphic named scan.jpg is written losslessly
-    (scan.jpg.<hash>.png or .webp), and a --skip_existing rerun finds that output."""
+def _chart_png() -> bytes:
+    """A bar chart (a graphic: format auto writes it losslessly), PNG-encoded."""
     import io
 
     from PIL import ImageDraw
@@ -249,7 +247,14 @@ def test_a_name_that_lies_about_its_content_is_skipped_on_a_rerun(tmp_path, writ
     draw.line((20, 200, 300, 200), fill="black", width=2)
     buf = io.BytesIO()
     chart.save(buf, format="PNG")
-    write_tree(tmp_path / "in", {"scan.jpg": buf.getvalue()})
+    return buf.getvalue()
+
+
+def test_a_name_that_lies_about_its_content_is_skipped_on_a_rerun(tmp_path, write_tree,
+                                                                  run_job, read_manifest):
+    """format auto decides by content: a PNG graphic named scan.jpg is written losslessly
+    (scan.jpg.<hash>.png or .webp), and a --skip_existing rerun finds that output."""
+    write_tree(tmp_path / "in", {"scan.jpg": _chart_png()})
     out = tmp_path / "out"
     args = ["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY]
     _, s1 = run_job([*args, "--run_id", "first"])
@@ -637,3 +642,41 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     _, s3 = run_job(["--input", str(day1), "--run_id", "after1", *common])
     _, s4 = run_job(["--input_list", str(listing), "--run_id", "after2", *common])
     assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]
+
+
+def test_an_input_keeps_the_name_and_format_it_was_last_written_under(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Two x.jpg of one run are both set apart; a later run over one of them alone took the
+    plain name (a second output of the same photo) instead of its own. Then that photo is
+    replaced by a graphic under its name: format auto writes it losslessly, beside the old
+    JPEG, and a later --skip_existing run skipped against the stale JPEG."""
+    day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
+    write_tree(day1, {"x.jpg": photo_files["coffee.jpg"]})
+    write_tree(day2, {"x.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _, s1 = run_job(["--input", str(day1), "--input", str(day2), "--input_base",
+                     str(tmp_path / "elsewhere"), "--run_id", "both", *common])
+    assert (s1.ok, s1.set_apart) == (2, 2)
+    mine = name_apart("x.jpg", str(day1 / "x.jpg"))
+    (written,) = [r for r in read_manifest(str(out / "_manifest"), run_id="both")
+                  if r["input_uri"] == str(day1 / "x.jpg")]
+    assert written["output_uri"] == str(out / f"{mine}.{TAG}.jpg")
+    _, s2 = run_job(["--input", str(day1), "--run_id", "alone", *common])
+    assert (s2.ok, s2.skipped, s2.set_apart) == (0, 1, 0)
+    (row,) = read_manifest(str(out / "_manifest"), run_id="alone")
+    assert row["output_uri"] == written["output_uri"]
+    write_tree(day1, {"x.jpg": _chart_png()})                               # replaced
+    _, s3 = run_job(["--input", str(day1), "--run_id", "graphic", *common])
+    assert (s3.ok, s3.replaced) == (1, 1)
+    (new,) = read_manifest(str(out / "_manifest"), run_id="graphic")
+    assert new["output_format"] in ("PNG", "WEBP")
+    assert new["output_uri"].startswith(str(out / f"{mine}.{TAG}."))
+    _, s4 = run_job(["--input", str(day1), "--run_id", "after", *common])
+    assert (s4.ok, s4.skipped) == (0, 1)
+    (skipped,) = read_manifest(str(out / "_manifest"), run_id="after")
+    assert skipped["output_uri"] == new["output_uri"]
+    assert skipped["output_bytes"] == os.path.getsize(new["output_uri"])
+    assert sorted(f for f in _files(out) if not f.startswith("_")) == sorted(
+        [f"{name_apart('x.jpg', str(day2 / 'x.jpg'))}.{TAG}.jpg", f"{mine}.{TAG}.jpg",
+         os.path.basename(new["output_uri"])])

@@ -114,8 +114,76 @@ def test_the_latest_claim_on_a_name_owns_it(tmp_path):
         got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
         assert_that(got, equal_to([
             InputFile("/in/a/x.jpg", name_apart("x.jpg", "/in/a/x.jpg"), 1),
-            InputFile("/in/b/x.jpg", "x.jpg", 1),
+            InputFile("/in/b/x.jpg", "x.jpg", 1, earlier_extension=".jpg"),
         ]))
+
+
+def test_an_input_keeps_the_name_it_was_set_apart_to(tmp_path):
+    """Two x.jpg of one run were both set apart; a run over one of them alone gives it that
+    name again, not the plain one (a second output of the same photo). A long name set apart
+    is cut and given a second digest when written: it is found all the same, with its size."""
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    long = "n" * 190 + ".jpg"
+    a, b, c = (name_apart("x.jpg", f"/in/{d}/x.jpg") for d in "abc")
+    rows = [_row("r1", "/in/a/x.jpg", "ok", _out(out, a), 1),
+            _row("r1", "/in/b/x.jpg", "ok", _out(out, b), 1),
+            _row("r1", f"/in/a/{long}", "ok", _out(out, long), 1),
+            _row("r2", f"/in/b/{long}", "ok", _out(out, name_apart(long, f"/in/b/{long}")), 2)]
+    rows[3]["input_bytes"] = 70
+    assert len(os.path.basename(rows[3]["output_uri"])) <= 200
+    _write_run(m, "r1", rows[:3])
+    _write_run(m, "r2", rows[3:])
+    files = [InputFile("/in/a/x.jpg", "x.jpg", 1), InputFile("/in/c/x.jpg", "x.jpg", 1),
+             InputFile(f"/in/b/{long}", long, 90)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/a/x.jpg", a, 1, earlier_extension=".jpg"),
+            InputFile("/in/c/x.jpg", c, 1),       # x.jpg is nobody's, but the name is shared
+            InputFile(f"/in/b/{long}", name_apart(long, f"/in/b/{long}"), 90, 70, ".jpg"),
+        ]))
+
+
+def test_a_name_set_apart_never_takes_another_inputs_name(tmp_path):
+    """A file may be named ``x.jpg~<digest>`` itself, the name another x.jpg is set apart to:
+    that input keeps it, in this run or when an earlier run wrote it, and the other x.jpg gets
+    its digest twice."""
+    b_apart = name_apart("x.jpg", "/in/b/x.jpg")
+    twice = name_apart(b_apart, "/in/b/x.jpg")
+    literal = InputFile(f"/in/c/{b_apart}", b_apart, 1)
+    files = [literal, InputFile("/in/a/x.jpg", "x.jpg", 1), InputFile("/in/b/x.jpg", "x.jpg", 1)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs()
+        assert_that(got, equal_to([
+            literal, InputFile("/in/a/x.jpg", name_apart("x.jpg", "/in/a/x.jpg"), 1),
+            InputFile("/in/b/x.jpg", twice, 1)]))
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    _write_run(m, "r1", [_row("r1", literal.uri, "ok", _out(out, b_apart), 1)])
+    _write_run(m, "r2", [_row("r2", "/in/a/x.jpg", "ok", _out(out, "x.jpg"), 2)])
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files[2:]) | DistinctInputs(
+            EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([InputFile("/in/b/x.jpg", twice, 1)]))
+
+
+def test_earlier_parts_rewritten_by_other_tools_are_read(tmp_path):
+    """A manifest compacted or copied by another tool: dictionary-encoded strings, and times as
+    ISO text; the latest claim still owns the name."""
+    m, out = tmp_path / "m", "/data/out"
+    for run_id, uri, when in (("r1", "/in/a/x.jpg", "2026-12-01 08:05:00Z"),
+                              ("r2", "/in/b/x.jpg", "2026-12-01T08:01:00+00:00")):
+        (m / f"run_id={run_id}").mkdir(parents=True)
+        table = pa.table({"input_uri": [uri], "status": ["ok"],
+                          "output_uri": [_out(out, "x.jpg")], "processed_at": [when]})
+        for name in ("status", "output_uri"):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, pa.compute.dictionary_encode(table[name]))
+        pq.write_table(table, m / f"run_id={run_id}" / "part-00000-of-00001.parquet")
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | EarlierOutputs(str(m), out, TAG, "now") | beam.CombinePerKey(max)
+        assert_that(got | beam.MapTuple(lambda key, o: (key, o.input_uri, o.processed_at)),
+                    equal_to([(output_stem("x.jpg", TAG), "/in/a/x.jpg",
+                               "2026-12-01T08:05:00+00:00")]))
 
 
 def test_earlier_outputs_of_a_manifest_folder_not_there_yet_are_none(tmp_path):
@@ -149,10 +217,10 @@ def test_distinct_inputs_keep_names_for_their_earlier_owners(tmp_path):
     with BeamTestPipeline(runner="FnApiRunner") as p:
         got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
         assert_that(got, equal_to([
-            InputFile("/in/a/x.jpg", "x.jpg", 1),
+            InputFile("/in/a/x.jpg", "x.jpg", 1, earlier_extension=".jpg"),
             InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), 1),
             InputFile("/in/b/y.jpg", name_apart("y.jpg", "/in/b/y.jpg"), 1),
-            InputFile("/in/a/k.jpg", "k.jpg", 1),
+            InputFile("/in/a/k.jpg", "k.jpg", 1, earlier_extension=".jpg"),
             InputFile("/in/b/n.jpg", "n.jpg", 1),
         ]))
 
@@ -210,7 +278,7 @@ def test_each_input_learns_its_size_when_its_output_was_written(tmp_path):
     with BeamTestPipeline(runner="FnApiRunner") as p:
         got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
         assert_that(got, equal_to([
-            InputFile("/in/a/x.jpg", "x.jpg", 100, earlier_size=100),
-            InputFile("/in/b/x.jpg", b_name, 250, earlier_size=200),
+            InputFile("/in/a/x.jpg", "x.jpg", 100, 100, ".jpg"),
+            InputFile("/in/b/x.jpg", b_name, 250, 200, ".jpg"),
             InputFile("/in/c/x.jpg", name_apart("x.jpg", "/in/c/x.jpg"), 300),
         ]))
