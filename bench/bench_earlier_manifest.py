@@ -13,6 +13,12 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/bench_earlier_manifest.py                   # ../shared/data/kodak
     .venv/bin/python bench/bench_earlier_manifest.py --rows 100000,1000000 --parts 20
+    .venv/bin/python bench/bench_earlier_manifest.py --rows "" --inputs 100000
+
+``--inputs N`` also times the naming step alone (``DistinctInputs``) over N synthetic inputs
+(``day<k>/IMG_<i>.JPG``, 50 folders), with no manifest and with an earlier run that wrote
+every other name for another input (half the inputs set apart), against the within-run step
+without the manifest (``DistinctInputs()``) in the same process.
 """
 from __future__ import annotations
 
@@ -71,11 +77,68 @@ def timed_run(data: str, output: str) -> float:
     return time.perf_counter() - start
 
 
+def time_names(inputs: int, work: str, tag: str) -> None:
+    """Print the naming step's time over ``inputs`` synthetic inputs (module docstring)."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.distinct_inputs import DistinctInputs
+    from transforms.earlier_outputs import EarlierOutputs
+    from transforms.matching import InputFile
+
+    files = [InputFile(f"/in/day{i % 50}/IMG_{i:07d}.JPG", f"day{i % 50}/IMG_{i:07d}.JPG",
+                       1000 + i) for i in range(inputs)]
+    output = os.path.join(work, "names")
+    _claim_every_other(output, tag, files)
+
+    def once(distinct) -> float:
+        start = time.perf_counter()
+        with beam.Pipeline("DirectRunner", options=PipelineOptions(DIRECT)) as p:
+            _ = (p | beam.Create(files, reshuffle=False) | distinct
+                 | beam.combiners.Count.Globally())
+        return time.perf_counter() - start
+
+    base = min(once(DistinctInputs()) for _ in range(2))
+    print(f"\n{inputs:,} inputs, naming step alone (DistinctInputs), best of 2\n")
+    print("| manifest | s | vs no manifest read | per input |")
+    print("|---|---:|---:|---:|")
+    print(f"| not read (within the run only) | {base:.1f} | 1.00x | {base / inputs * 1e6:.0f} us |")
+    for label, manifest in (("none yet", os.path.join(work, "no_manifest")),
+                            (f"{inputs // 2:,} names of others",
+                             os.path.join(output, "_manifest"))):
+        took = min(once(DistinctInputs(EarlierOutputs(manifest, output, tag, "now")))
+                   for _ in range(2))
+        print(f"| {label} | {took:.1f} | {took / base:.2f}x | {took / inputs * 1e6:.0f} us |")
+
+
+def _claim_every_other(output: str, tag: str, files) -> None:
+    """One earlier run that wrote every other input's name for another input."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from compress_core.storage import output_name
+
+    taken = files[::2]
+    folder = os.path.join(output, "_manifest", "run_id=other")
+    os.makedirs(folder, exist_ok=True)
+    pq.write_table(pa.table({
+        "input_uri": [f"/elsewhere/{f.relpath}" for f in taken],
+        "output_uri": [f"{output}/{output_name(f.relpath, tag, '.jpg')}" for f in taken],
+        "status": ["ok"] * len(taken),
+        "processed_at": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)] * len(taken),
+                                 pa.timestamp("us", tz="UTC")),
+        "input_bytes": [1] * len(taken)}), os.path.join(folder, "part-00000-of-00001.parquet"))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--rows", default="100000,1000000", help="earlier rows, comma-separated")
     p.add_argument("--parts", type=int, default=20, help="earlier runs (one part each)")
+    p.add_argument("--inputs", type=int, default=0,
+                   help="also time the naming step alone over this many inputs")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from pipeline.options import parse_args
@@ -86,6 +149,10 @@ def main(argv=None) -> int:
                   if f.lower().endswith((".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"))])
     work = tempfile.mkdtemp(prefix="bench_earlier_")
     try:
+        if args.inputs:
+            time_names(args.inputs, work, tag)
+        if not args.rows:
+            return 0
         timed_run(args.data, os.path.join(work, "warm"))       # model loaded once, off the clock
         base = timed_run(args.data, os.path.join(work, "none"))
         print(f"{images} photos, default settings, DirectRunner in_memory\n")

@@ -110,24 +110,27 @@ def _written(relpath: str, tag: Optional[str]) -> str:
     return name_key(output_stem(relpath, tag) if tag is not None else relpath)
 
 
-def _under_both_names(item, tag: Optional[str]) -> Iterator[Tuple[str, Tuple[str, object]]]:
-    """An input under its given name and under the name it would be set apart to: each meets
-    the earlier claims on that name, and the inputs of this run given that name."""
-    yield _written(item.relpath, tag), (_GIVEN, item)
-    yield _written(name_apart(item.relpath, item.uri), tag), (_APART, item)
+def _under_both_names(item, tag: Optional[str]) -> Iterator[Tuple[str, Tuple]]:
+    """An input under its given name and under the name it would be set apart to (with the
+    key of its given name): each meets the earlier claims on that name, and the inputs of this
+    run given that name."""
+    given = _written(item.relpath, tag)
+    yield given, (_GIVEN, item, given)
+    yield _written(name_apart(item.relpath, item.uri), tag), (_APART, item, given)
 
 
-def _claims_of_name(keyed: Tuple[str, Mapping[str, Iterable]], tag: Optional[str]) -> Iterator:
+def _claims_of_name(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
     """One name's inputs (given it, or set apart to it) and earlier claims -> each input,
     keyed by its given name, with the latest claim on this name."""
     _, grouped = keyed
     claims = list(grouped.get("earlier") or ())
     latest = max(claims) if claims else None
     candidates = list(grouped["files"])
-    given = {input_key(item.uri) for role, item in candidates if role == _GIVEN}
-    for role, item in candidates:
-        taken = role == _APART and bool(given - {input_key(item.uri)})
-        yield _written(item.relpath, tag), _Candidate(role, item, latest, taken)
+    given = {item.uri for role, item, _ in candidates if role == _GIVEN}
+    for role, item, key in candidates:
+        taken = role == _APART and bool(given - {item.uri})
+        if role == _GIVEN or taken or latest is not None:   # else nothing to tell (most)
+            yield key, _Candidate(role, item, latest, taken)
 
 
 def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
@@ -146,14 +149,13 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
     for candidate in candidates:
         if candidate.role == _GIVEN:
             given = candidate.claim
-            apart.setdefault(candidate.item.uri, None)
         else:
             apart[candidate.item.uri] = candidate
     items = sorted({c.item.uri: c.item for c in candidates}.values(), key=lambda f: f.uri)
     alone = given is None and len(items) == 1
     set_apart = []
     for item in items:
-        key, own_apart = input_key(item.uri), apart[item.uri]
+        key, own_apart = input_key(item.uri), apart.get(item.uri)
         owned = [(claim, name) for claim, name in
                  ((given, item.relpath),
                   (own_apart.claim if own_apart else None, name_apart(item.relpath, item.uri)))
@@ -227,6 +229,6 @@ class DistinctInputs(beam.PTransform):
             by_name["earlier"] = files.pipeline | "EarlierOutputs" >> self._earlier
         return (by_name
                 | "GroupByName" >> beam.CoGroupByKey()
-                | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name, tag)
+                | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)
                 | "GroupByGivenName" >> beam.GroupByKey()
                 | "NamesApart" >> beam.FlatMap(_apart))
