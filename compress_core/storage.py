@@ -20,6 +20,7 @@ relative paths always give two different names (:func:`sanitize_relpath`, :func:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -36,6 +37,8 @@ __all__ = [
     "is_local_uri",
     "local_path",
     "normalize_uri",
+    "folder_uri",
+    "path_below",
     "get_filesystem",
     "is_local_filesystem",
     "merge_storage_options",
@@ -98,14 +101,118 @@ def local_path(uri: PathOrUri) -> Optional[str]:
 
 def normalize_uri(uri: PathOrUri) -> str:
     """Make a local path absolute (so that every worker process sees the same file) and strip a
-    trailing ``/``. Remote URIs are returned unchanged apart from the trailing ``/``."""
+    trailing ``/``. Remote URIs are returned unchanged apart from the trailing ``/``.
+
+    A local path loses its ``.`` and ``..`` parts, doubled ``/`` and ``~``; a leading ``//``
+    too (POSIX lets a system give it a meaning, Linux and macOS give it none, and
+    ``os.path.normpath`` keeps it, so ``//data/out`` was another spelling of ``/data/out``)."""
     text = os.fspath(uri).strip()
     protocol, rest = split_protocol(text)
     if protocol is None:
-        text = os.path.abspath(os.path.expanduser(text))
+        text = _absolute(os.path.expanduser(text))
     elif protocol in ("file", "local"):
-        text = "file://" + os.path.abspath(rest)
+        text = "file://" + _absolute(rest)
     return text.rstrip("/") if len(text) > 1 else text
+
+
+def folder_uri(uri: PathOrUri) -> str:
+    """The one spelling of the folder ``uri`` that the job writes to: a local folder (a path,
+    ``file://`` or ``local://``) as its absolute, normalised operating-system path (Beam's own
+    file systems, which write the manifest, know no ``file://``), another URI with the
+    canonical name of its protocol (``s3a://`` and ``S3://`` as ``s3://``, ``gcs://`` as
+    ``gs://``: fsspec's aliases, unknown to Beam), both without a trailing ``/``.
+
+    ``"file:///data//out/"``, ``"//data/./out"`` and ``"~/../../data/out"`` (from ``/home/u``)
+    all give ``"/data/out"``; ``"s3a://b/out/"`` gives ``"s3://b/out"``. Symbolic links are not
+    resolved (:func:`path_below` sees through them).
+    """
+    text = os.fspath(uri).strip()
+    protocol, rest = split_protocol(text)
+    if protocol is None:
+        return _absolute(os.path.expanduser(text))
+    if protocol in _LOCAL_PROTOCOLS:
+        return _absolute(rest)
+    rest = rest.rstrip("/")
+    return f"{_canonical(protocol)}://{rest}"
+
+
+def _absolute(path: str) -> str:
+    """``os.path.abspath`` without a leading ``//`` (see :func:`normalize_uri`)."""
+    path = os.path.abspath(path)
+    return path[1:] if path.startswith("//") else path
+
+
+def path_below(uri: PathOrUri, folder: PathOrUri) -> Optional[str]:
+    """The path of ``uri`` relative to ``folder`` when ``uri`` lies below it, else ``None``
+    (also for ``folder`` itself).
+
+    Spellings of one folder are one folder: ``file:///data/out/x`` and ``//data/./out/x`` are
+    below ``/data/out``, ``s3a://b/out/x`` below ``s3://b/out``. Local paths are also compared
+    through their symbolic links: ``/data/link/x`` is below ``/data/out`` when ``link`` points
+    to ``out`` (or to a folder below it), and so is ``/data/out/x`` below ``/data/link``. The
+    links are resolved once per folder of ``uri`` (cached in the process), not per file: this
+    is asked for every row of an earlier manifest.
+    """
+    path, root = os.fspath(uri), os.fspath(folder)
+    local, local_root = local_path(path), local_path(root)
+    if local is None or local_root is None:
+        if local is not None or local_root is not None:
+            return None
+        protocol, rest = split_protocol(path)
+        root_protocol, root_rest = split_protocol(root)
+        if _canonical(protocol) != _canonical(root_protocol):
+            return None
+        return _below(rest, root_rest.rstrip("/"))
+    path, root = _lexical(local), _lexical(local_root)
+    relative = _below(path, root)
+    if relative is not None:
+        return relative
+    parent, name = posixpath.split(path)
+    relative = _resolved_below(parent, root)
+    if relative is None or not name:
+        return None
+    return f"{relative}/{name}" if relative else name
+
+
+def _lexical(path: str) -> str:
+    path = posixpath.normpath(path)
+    return path[1:] if path.startswith("//") else path
+
+
+def _below(path: str, root: str) -> Optional[str]:
+    """``path`` relative to ``root`` (both normalised, ``/`` separated) when below it."""
+    prefix = root if root.endswith("/") else root + "/"
+    if len(path) > len(prefix) and path.startswith(prefix):
+        return path[len(prefix):]
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+@functools.lru_cache(maxsize=16384)
+def _resolved_below(folder: str, root: str) -> Optional[str]:
+    """The path of the local ``folder`` relative to ``root`` once symbolic links are resolved
+    ("" when it is ``root``), or ``None``: the folder itself resolved (a link to the root or
+    into it), else the nearest folder above it that resolves to the root (a link to the root
+    above a folder that is itself a link elsewhere)."""
+    real_root = _real(root)
+    real = _real(folder)
+    if real == real_root:
+        return ""
+    relative = _below(real, real_root)
+    if relative is not None:
+        return relative
+    above, parts = folder, []
+    while True:
+        above, name = posixpath.split(above)
+        if not name:
+            return None
+        parts.append(name)
+        if _real(above) == real_root:
+            return "/".join(reversed(parts))
 
 
 def _canonical(protocol: Optional[str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from compress_core.flags import (OneLineParser, add_option_flags, flag_name, option_values,
                                   spellings)
 from compress_core.request import OPTIONS
-from compress_core.storage import normalize_uri, shown, undecodable
+from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
 
 __all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
@@ -48,9 +48,10 @@ class JobOptions:
     input_base : str or None
         Folder that output names of listed URIs are made relative to.
     output : str
-        Output prefix (absolute for local paths).
+        Output folder, spelled once (:func:`~compress_core.storage.folder_uri`: a local folder
+        as its absolute path, ``s3a://`` as ``s3://`` ...).
     manifest : str
-        Manifest root (default ``<output>/_manifest``).
+        Manifest root (default ``<output>/_manifest``), spelled as ``output``.
     dead_letters : str
         Dead-letter folder of this run (``<output>/_dead_letters/run_id=<id>``).
     run_id : str
@@ -241,8 +242,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         parser.error(str(exc))
     if args.manifest_shards < 0:
         parser.error("--manifest_shards must be >= 0")
-    output = normalize_uri(args.output)
-    manifest = normalize_uri(args.manifest) if args.manifest else f"{output}/_manifest"
+    # one spelling per folder (file:// and local:// as plain paths, s3a:// as s3:// ...): the
+    # one Beam writes to, and the one earlier runs' rows are compared with
+    output = folder_uri(args.output)
+    manifest = folder_uri(args.manifest) if args.manifest else f"{output}/_manifest"
     job = JobOptions(
         inputs=tuple(args.input),
         input_lists=tuple(args.input_list),

@@ -213,9 +213,70 @@ def test_merge_storage_options_folds_aliases_and_later_layers_win():
 
 @pytest.mark.parametrize("uri, expected", [
     ("/a/b/", "/a/b"), ("file:///a/b/", "file:///a/b"), ("s3://b/k/", "s3://b/k"),
-    ("gs://b", "gs://b")])
+    ("gs://b", "gs://b"), ("//a/./b//", "/a/b"), ("file:////a/b", "file:///a/b"),
+    ("///a/b", "/a/b")])
 def test_normalize_uri(uri, expected):
     assert storage.normalize_uri(uri) == expected
+
+
+def test_folder_uri_spells_each_folder_once(tmp_path, monkeypatch):
+    """file:// and local:// are local folders (Beam, which writes the manifest, knows neither:
+    the job stopped in WriteToParquet); '//' is '/' (normpath keeps it); fsspec's aliases of a
+    protocol (unknown to Beam too) are the protocol."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    here = str(tmp_path)
+    for spelling in ("out", "./out//", "x/../out/", f"file://{here}/out", f"local://{here}/out/",
+                     f"FILE://{here}//out", f"/{here}/out", f"//{here.lstrip('/')}/out",
+                     f"~/../out", f"{here}/./out"):
+        assert storage.folder_uri(spelling) == f"{here}/out", spelling
+    assert storage.folder_uri("file:///") == "/" and storage.folder_uri("//") == "/"
+    for spelling, expected in (("s3a://b/out/", "s3://b/out"), ("S3://b/out", "s3://b/out"),
+                               ("gcs://b/o", "gs://b/o"), ("gs://b/o//", "gs://b/o"),
+                               ("s3://b", "s3://b"), ("memory://x/y/", "memory://x/y")):
+        assert storage.folder_uri(spelling) == expected
+
+
+def test_path_below_takes_any_spelling_of_the_folder():
+    x = "x.jpg.3f9a1c2b7d.jpg"
+    for uri in (f"/data/out/{x}", f"file:///data/out/{x}", f"//data/out/{x}",
+                f"/data/./out//{x}", f"/data/in/../out/{x}", f"local:///data/out/{x}"):
+        for folder in ("/data/out", "/data/out/", "file:///data/out", "//data/out"):
+            assert storage.path_below(uri, folder) == x, (uri, folder)
+    assert storage.path_below(f"/data/out/trips/{x}", "/data/out") == f"trips/{x}"
+    assert storage.path_below(f"s3a://b/out/t/{x}", "s3://b/out") == f"t/{x}"
+    assert storage.path_below(f"gs://b/out/{x}", "gcs://b/out/") == x
+    for uri, folder in ((f"/data/out2/{x}", "/data/out"), ("/data/out", "/data/out"),
+                        ("/data/out/", "/data/out"), (f"/data/{x}", "/data/out"),
+                        (f"s3://b/out/{x}", "/data/out"), (f"/data/out/{x}", "s3://b/out"),
+                        (f"s3://b/out/{x}", "gs://b/out"), (f"s3://b/out2/{x}", "s3://b/out"),
+                        (f"s3://c/out/{x}", "s3://b/out")):
+        assert storage.path_below(uri, folder) is None, (uri, folder)
+    assert storage.path_below("/x.jpg", "/") == "x.jpg"
+
+
+def test_path_below_sees_through_symbolic_links(tmp_path):
+    """A folder reached through a link is the folder: the earlier run spelled the output
+    through a link, or this one does (the link's own folder and a link inside the output
+    too); a link that leads elsewhere is elsewhere."""
+    out, other = tmp_path / "out", tmp_path / "other"
+    (out / "trips").mkdir(parents=True)
+    (other / "trips").mkdir(parents=True)
+    os.symlink(out, tmp_path / "link")
+    os.symlink(other / "trips", out / "far")             # a folder inside: a link elsewhere
+    os.symlink(out / "trips", tmp_path / "trips_link")    # a link into the output
+    os.symlink(other, tmp_path / "elsewhere")
+    x = "x.jpg.3f9a1c2b7d.jpg"
+    assert storage.path_below(f"{tmp_path}/link/{x}", str(out)) == x
+    assert storage.path_below(f"{tmp_path}/link/trips/{x}", str(out)) == f"trips/{x}"
+    assert storage.path_below(f"{out}/trips/{x}", f"{tmp_path}/link") == f"trips/{x}"
+    assert storage.path_below(f"file://{out}/{x}", f"file://{tmp_path}/link/") == x
+    assert storage.path_below(f"{tmp_path}/link/far/{x}", str(out)) == f"far/{x}"
+    assert storage.path_below(f"{tmp_path}/trips_link/{x}", str(out)) == f"trips/{x}"
+    assert storage.path_below(f"{tmp_path}/elsewhere/{x}", str(out)) is None
+    assert storage.path_below(f"{tmp_path}/elsewhere/trips/{x}", str(out)) is None
+    assert storage.path_below(f"{tmp_path}/link", str(out)) is None
+    assert storage.path_below(f"{tmp_path}/gone/{x}", str(out)) is None   # no such folder
 
 
 def test_is_output_name_recognises_the_names_of_one_tag():

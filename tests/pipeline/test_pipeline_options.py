@@ -257,3 +257,24 @@ def test_every_job_flag_and_choice_is_in_the_documented_table():
     for flag, choices in re.findall(r"^  (--[a-z_]+) \{([a-z0-9_,]+)\}", text, re.M):
         missing = [c for c in choices.split(",") if f"`{c}`" not in rows[flag]]
         assert not missing, f"{flag}: {missing} missing from its row in docs/pipeline.md"
+
+
+def test_output_and_manifest_are_spelled_once(tmp_path, monkeypatch):
+    """file:// and local:// outputs became file:// URIs that Beam's WriteToParquet could not
+    write (the job stopped at its end); '//' stayed '//' and s3a:// stayed s3a://, so a later
+    run spelled otherwise did not see the earlier runs' names (and Beam knows no s3a)."""
+    monkeypatch.chdir(tmp_path)
+    here = str(tmp_path)
+    for output, manifest in ((f"file://{here}/out/", f"local://{here}/m/"),
+                             (f"//{here.lstrip('/')}/out", f"{here}//m"),
+                             ("./x/../out//", "m")):
+        job, _ = parse_args(["--input", "in", "--output", output, "--manifest", manifest,
+                             "--run_id", "r"])
+        assert (job.output, job.manifest) == (f"{here}/out", f"{here}/m"), output
+        assert job.dead_letters == f"{here}/out/_dead_letters/run_id=r"
+    job, _ = parse_args(["--input", "in", "--output", f"file://{here}/out"])
+    assert job.manifest == f"{here}/out/_manifest"
+    job, _ = parse_args(["--input", "s3a://b/in", "--output", "s3a://b/out/", "--manifest",
+                         "gcs://g/m", "--input_base", "s3a://b/in"])
+    assert (job.output, job.manifest) == ("s3://b/out", "gs://g/m")
+    assert job.inputs == ("s3a://b/in",) and job.input_base == "s3a://b/in"   # inputs as given
