@@ -35,7 +35,7 @@ from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from compress_core.storage import get_filesystem, is_output_name, is_under
+from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key
 from .metrics import METRICS_NAMESPACE
@@ -63,12 +63,11 @@ class EarlierOwner(NamedTuple):
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
     """:func:`~compress_core.storage.output_stem` of the input that ``output_uri`` was written
     for, when it is an output of the settings ``tag`` in the folder ``output``; ``None``
-    otherwise."""
-    path, root = input_key(output_uri), input_key(output).rstrip("/")
-    if not is_under(path, root) or path.rstrip("/") == root:
-        return None
-    relative = path[len(root) + 1:]
-    if not is_output_name(posixpath.basename(relative), tag):
+    otherwise. Any spelling of the folder is the folder (``file://``, ``//``, ``s3a://``, a
+    symbolic link to it: :func:`~compress_core.storage.path_below`), so an earlier run that
+    spelled it otherwise still keeps its names."""
+    relative = path_below(output_uri, output)
+    if relative is None or not is_output_name(posixpath.basename(relative), tag):
         return None
     return posixpath.splitext(relative)[0]     # is_output_name: it ends .<tag>.<extension>
 

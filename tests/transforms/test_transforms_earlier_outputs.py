@@ -282,3 +282,39 @@ def test_each_input_learns_its_size_when_its_output_was_written(tmp_path):
             InputFile("/in/b/x.jpg", b_name, 250, 200, ".jpg"),
             InputFile("/in/c/x.jpg", name_apart("x.jpg", "/in/c/x.jpg"), 300),
         ]))
+
+
+def test_stem_of_output_takes_every_spelling_of_the_output_folder(tmp_path):
+    """Rows written under another spelling of this run's --output are outputs of it: '//'
+    (normpath keeps it), s3a:// for s3://, gcs:// for gs://, a symbolic link to the folder
+    (in the earlier run's spelling or in this one's)."""
+    stem = output_stem("trips/x.jpg", TAG)
+    assert stem_of_output(_out("//data/out", "trips/x.jpg"), "/data/out", TAG) == stem
+    assert stem_of_output(_out("/data/out", "trips/x.jpg"), "//data/out/", TAG) == stem
+    assert stem_of_output(_out("s3a://b/out", "trips/x.jpg"), "s3://b/out", TAG) == stem
+    assert stem_of_output(_out("gs://b/out", "trips/x.jpg"), "gcs://b/out", TAG) == stem
+    assert stem_of_output(_out("s3a://b/out", "x.jpg"), "gs://b/out", TAG) is None
+    out = tmp_path / "out"
+    (out / "trips").mkdir(parents=True)
+    os.symlink(out, tmp_path / "link")
+    assert stem_of_output(_out(str(tmp_path / "link"), "trips/x.jpg"), str(out), TAG) == stem
+    assert stem_of_output(_out(str(out), "trips/x.jpg"), str(tmp_path / "link"), TAG) == stem
+    assert stem_of_output(_out(str(tmp_path / "link2"), "x.jpg"), str(out), TAG) is None
+
+
+def test_earlier_names_written_through_a_link_are_kept(tmp_path):
+    """The earlier run wrote into the folder through a link (and spelled it '//'): its names
+    are kept for their inputs in a run that spells the folder plainly."""
+    m, out = tmp_path / "m", tmp_path / "out"
+    out.mkdir()
+    os.symlink(out, tmp_path / "link")
+    _write_run(m, "r1", [
+        _row("r1", "/in/a/x.jpg", "ok", _out(str(tmp_path / "link"), "x.jpg"), 1),
+        _row("r1", "/in/a/y.jpg", "ok", _out("/" + str(out), "y.jpg"), 1)])
+    files = [InputFile("/in/b/x.jpg", "x.jpg", 1), InputFile("/in/b/y.jpg", "y.jpg", 1)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), str(out), TAG,
+                                                                     "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), 1),
+            InputFile("/in/b/y.jpg", name_apart("y.jpg", "/in/b/y.jpg"), 1)]))
