@@ -680,3 +680,40 @@ def test_an_input_keeps_the_name_and_format_it_was_last_written_under(
     assert sorted(f for f in _files(out) if not f.startswith("_")) == sorted(
         [f"{name_apart('x.jpg', str(day2 / 'x.jpg'))}.{TAG}.jpg", f"{mine}.{TAG}.jpg",
          os.path.basename(new["output_uri"])])
+
+
+def test_one_output_folder_however_it_is_spelled(tmp_path, write_tree, photo_files, run_job,
+                                                 read_manifest):
+    """--output and --manifest as file:// and local:// URIs (Beam's WriteToParquet stopped the
+    job: it knows no file://), then the same folders spelled with a leading '//' (normpath
+    keeps it) and reached through a symbolic link: each later run sees the names the earlier
+    ones wrote, so every day's IMG_0001.JPG keeps its own output (the second day's replaced
+    the first day's, the third day's was skipped against it), and a rerun of day 1 through the
+    link finds its own output."""
+    days = [tmp_path / "in" / f"d{i}" for i in (1, 2, 3)]
+    for day, photo in zip(days, ("coffee.jpg", "astronaut.jpg", "trips/china.jpg")):
+        write_tree(day, {"IMG_0001.JPG": photo_files[photo]})
+    out, m = tmp_path / "out", tmp_path / "m"
+    os.symlink(out, tmp_path / "link")
+    spellings = [(f"file://{out}/", f"file://{m}"),
+                 ("/" + str(out), f"local://{m}/"),
+                 (str(tmp_path / "link"), f"{tmp_path}/./m")]
+    common = ["--skip_existing", *FAST, *IN_MEMORY]
+    summaries = [run_job(["--input", str(day), "--output", output, "--manifest", manifest,
+                          "--run_id", f"d{i}", *common])[1]
+                 for i, (day, (output, manifest)) in enumerate(zip(days, spellings), 1)]
+    assert [(s.ok, s.skipped, s.set_apart) for s in summaries] == [(1, 0, 0), (1, 0, 1),
+                                                                   (1, 0, 1)]
+    rows = read_manifest(str(m))
+    written = {r["input_uri"]: r["output_uri"] for r in rows}
+    assert len(set(written.values())) == 3
+    assert written[str(days[0] / "IMG_0001.JPG")] == str(out / f"IMG_0001.JPG.{TAG}.jpg")
+    for uri, output in written.items():
+        assert output.startswith(str(out) + "/") or output.startswith(str(tmp_path / "link"))
+        with Image.open(output) as im, Image.open(uri) as src:      # its own picture
+            assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
+    assert len([f for f in _files(out) if not f.startswith("_")]) == 3
+    assert sorted(os.listdir(m)) == ["run_id=d1", "run_id=d2", "run_id=d3"]
+    _, again = run_job(["--input", str(days[0]), "--output", str(tmp_path / "link"),
+                        "--manifest", f"file://{m}", "--run_id", "d1-again", *common])
+    assert (again.ok, again.skipped) == (0, 1)
