@@ -36,6 +36,7 @@ __all__ = [
     "split_protocol",
     "is_local_uri",
     "local_path",
+    "store_protocol",
     "normalize_uri",
     "folder_uri",
     "path_below",
@@ -97,6 +98,14 @@ def local_path(uri: PathOrUri) -> Optional[str]:
     if protocol not in _LOCAL_PROTOCOLS:
         return None
     return os.fspath(uri) if protocol is None else rest
+
+
+def store_protocol(uri: PathOrUri) -> Optional[str]:
+    """The file system ``uri`` is on: ``None`` for local paths and ``file://`` or ``local://``
+    URIs, else the protocol with fsspec's aliases folded (``s3a`` -> ``s3``, ``gcs`` -> ``gs``).
+    Two URIs with the same value are on one file system (as far as their spelling tells)."""
+    protocol = split_protocol(uri)[0]
+    return None if protocol in _LOCAL_PROTOCOLS else _canonical(protocol)
 
 
 def normalize_uri(uri: PathOrUri) -> str:

@@ -29,6 +29,7 @@ from compress_core.storage import (
     read_bytes,
     shown,
     split_protocol,
+    store_protocol,
     undecodable,
 )
 
@@ -197,7 +198,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     # folder above it (--input_base, several --input) names the outputs
     own_base = base_path
     pattern_below = _below(path, own_base)
-    if base is not None and split_protocol(base)[0] == split_protocol(pattern)[0]:
+    if base is not None and store_protocol(base) == store_protocol(pattern):
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
             base_path = wanted
@@ -314,11 +315,11 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
     differ). Returned paths are sanitised (:func:`~compress_core.storage.distinct_relpath`)."""
     split = [_local_as_plain(u) for u in uris]
     if base:
-        b_protocol, b_path = _local_as_plain(normalize_uri(base))
+        b_protocol, b_path = store_protocol(base), _local_as_plain(normalize_uri(base))[1]
     rels: List[Optional[str]] = [None] * len(uris)
     rest_idx = []
     for i, (protocol, path) in enumerate(split):
-        if base and (protocol or None) == (b_protocol or None) and is_under(path, b_path) \
+        if base and store_protocol(uris[i]) == b_protocol and is_under(path, b_path) \
                 and path.rstrip("/") != b_path.rstrip("/"):
             rels[i] = posixpath.relpath(path, b_path)
         else:

@@ -289,3 +289,11 @@ def test_is_output_name_recognises_the_names_of_one_tag():
     assert not storage.is_output_name("photo.png", tag)
     assert not storage.is_output_name(f"photo.{tag}", tag)
     assert not storage.is_output_name(f".{tag}.jpg", tag)
+
+
+@pytest.mark.parametrize("uri, expected", [
+    ("/a/b", None), ("a", None), ("file:///a", None), ("local:///a", None), ("FILE:///a", None),
+    ("s3://b/k", "s3"), ("s3a://b/k", "s3"), ("gcs://b", "gs"), ("gs://b", "gs"),
+    ("memory://x", "memory")])
+def test_store_protocol_folds_local_spellings_and_aliases(uri, expected):
+    assert storage.store_protocol(uri) == expected

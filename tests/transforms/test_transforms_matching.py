@@ -4,7 +4,7 @@ import os
 import pytest
 
 from compress_core.errors import ImageReadError
-from compress_core.storage import read_bytes
+from compress_core.storage import normalize_uri, read_bytes
 from transforms import matching
 
 
@@ -257,3 +257,21 @@ def test_shell_rules_hold_on_an_object_store(store, request):
     assert rels(f"{root}/*/") == ["[1]/w.jpg", "_incoming/z.jpg", "_tmp/t.jpg", "a/y.jpg"]
     assert rels(f"{root}/.*") == ["._x.jpg"]
     assert rels(f"{root}/[1]") == ["[1]/w.jpg"]   # the folder named '[1]', not a set of '1'
+
+
+def test_input_base_in_another_spelling_of_the_inputs_folder(tmp_path):
+    """--input_base names outputs whatever spelling it shares with the inputs: file:// or
+    local:// with a plain path, '//' (normpath keeps it), s3a:// with s3:// (it was ignored,
+    and the outputs named relative to the pattern's own folder)."""
+    (tmp_path / "in" / "d1").mkdir(parents=True)
+    (tmp_path / "in" / "d1" / "x.jpg").write_bytes(b"x")
+    here = str(tmp_path)
+    for pattern in (f"{here}/in/d1", f"file://{here}/in/d1"):
+        for base in (f"{here}/in", f"file://{here}/in", f"local://{here}/in/",
+                     f"//{here.lstrip('/')}/in"):
+            files = matching.match_pattern(normalize_uri(pattern), base=normalize_uri(base))
+            assert [f.relpath for f in files] == ["d1/x.jpg"], (pattern, base)
+            assert matching.relative_paths([f"{pattern}/x.jpg"], base) == ["d1/x.jpg"], base
+    assert matching.relative_paths(["s3://b/in/d1/x.jpg"], "s3a://b/in") == ["d1/x.jpg"]
+    assert matching.relative_paths(["gcs://b/in/d1/x.jpg"], "gs://b/in/") == ["d1/x.jpg"]
+    assert matching.relative_paths(["s3://b/in/d1/x.jpg"], "gs://b/in") == ["x.jpg"]
