@@ -118,6 +118,26 @@ def _json_object(text: str) -> Dict[str, Any]:
     return value
 
 
+def _unwritable(flag: str, uri: str) -> Optional[str]:
+    """Why Beam cannot write the manifest or the dead letters under ``uri``, or ``None``: its
+    file systems know local paths, ``gs://``, ``s3://``, ``azfs://``, ``hdfs://`` and plug-ins,
+    not every fsspec protocol (``memory://``, ``az://``, ``abfs://``); the run stopped after all
+    its work, in WriteManifest. A known one whose package is missing here passes (the workers
+    may have it)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.get_filesystem(uri)
+    except ValueError:
+        protocol = uri.split("://", 1)[0]
+        return (f"{flag} {uri!r}: Beam, which writes the manifest and the dead letters, has "
+                f"no file system for {protocol}:// (local paths, gs://, s3://, azfs://, "
+                "hdfs:// ...)")
+    except Exception:  # noqa: BLE001 - a known scheme without its package: the workers decide
+        pass
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the job's own flags (Beam's flags are left to ``PipelineOptions``)."""
     p = OneLineParser(
@@ -246,6 +266,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     # one Beam writes to, and the one earlier runs' rows are compared with
     output = folder_uri(args.output)
     manifest = folder_uri(args.manifest) if args.manifest else f"{output}/_manifest"
+    for flag, uri in (("--output", output), ("--manifest", manifest)):
+        problem = _unwritable(flag, uri)
+        if problem:
+            parser.error(problem)
     job = JobOptions(
         inputs=tuple(args.input),
         input_lists=tuple(args.input_list),

@@ -278,3 +278,25 @@ def test_output_and_manifest_are_spelled_once(tmp_path, monkeypatch):
                          "gcs://g/m", "--input_base", "s3a://b/in"])
     assert (job.output, job.manifest) == ("s3://b/out", "gs://g/m")
     assert job.inputs == ("s3a://b/in",) and job.input_base == "s3a://b/in"   # inputs as given
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--output", "memory://b/out"], "--output 'memory://b/out': Beam, which writes the "
+     "manifest and the dead letters, has no file system for memory://"),
+    (["--output", "o", "--manifest", "az://c/m/"], "--manifest 'az://c/m': Beam"),
+    (["--output", "abfs://c/out"], "no file system for abfs://"),
+])
+def test_an_output_beam_cannot_write_stops_the_job_before_it_starts(flags, message, capsys):
+    """fsspec reads and writes the images on any of its protocols, but the manifest and the
+    dead letters go through Beam's file systems: the run stopped after all its work."""
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--input", "x", *flags])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_outputs_on_beam_s_file_systems_pass():
+    for output in ("gs://b/o", "s3://b/o", "s3a://b/o", "gcs://b/o", "azfs://a/c/o",
+                   "hdfs://h/o", "file:///o", "local:///o", "o"):
+        job, _ = parse_args(["--input", "x", "--output", output])
+        assert job.output
