@@ -39,11 +39,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from compress_core.options import Method
-from compress_core.storage import (file_size, is_output_name, is_under, join_under, output_name,
-                                   read_bytes, write_atomic)
+from compress_core.storage import (file_size, is_output_name, join_under, output_name,
+                                   path_below, read_bytes, write_atomic)
 
 from . import manifest
-from .distinct_inputs import input_key
 from .failures import FAILED, CatchFailures, Failure
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
@@ -168,7 +167,7 @@ class _PlanOutput(beam.DoFn):
         again because that folder is the input folder: never an input (a rerun would
         compress its own thumbnails, ``x.jpg.<tag>.jpg.<tag>.jpg``, and so on each time)."""
         return (is_output_name(item.uri, self._tag)
-                and is_under(input_key(item.uri), input_key(self._output)))
+                and path_below(item.uri, self._output) is not None)   # any spelling, links
 
     def _uri(self, item: InputFile, extension: str) -> str:
         return join_under(self._output, output_name(item.relpath, self._tag, extension))

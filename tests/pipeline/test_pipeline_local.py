@@ -348,6 +348,10 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 2)
     _, s3 = run_job([*args, "--run_id", "third"])
     assert (s3.ok, s3.failed, s3.skipped) == (2, 0, 0)
+    os.symlink(root, tmp_path / "link")       # the same folder, reached through a link
+    _, s_link = run_job(["--input", str(root), "--output", str(tmp_path / "link"), *FAST,
+                         *IN_MEMORY, "--run_id", "link", "--skip_existing"])
+    assert (s_link.ok, s_link.failed, s_link.skipped) == (0, 0, 2)
     assert [f for f in _files(root) if not f.startswith("_")] == \
         [f for f in after_first if not f.startswith("_")]
     rows = read_manifest(str(root / "_manifest"))
