@@ -98,12 +98,9 @@ def test_gcs_end_to_end(gcs_bucket, gcs_storage_options, run_job, read_manifest,
     assert os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] == "false"
 
 
-@pytest.mark.parametrize("store", ["s3", "gs"])
-def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
-        store, request, run_job, read_manifest, photo_files):
-    """The earlier runs' manifest is read from the bucket (fsspec on a worker): day 2's
-    ``x.jpg`` gets its digest instead of replacing, or with --skip_existing being skipped
-    against, day 1's output; a file replaced under its name is compressed again."""
+def _two_days_in(store, request, photo_files):
+    """``(bucket, storage options, job flags, file system)`` of the emulated ``store``, with
+    ``in/day1/x.jpg`` (coffee) and ``in/day2/x.jpg`` (astronaut) uploaded."""
     if store == "s3":
         bucket, options = request.getfixturevalue("s3_bucket"), \
             request.getfixturevalue("s3_storage_options")
@@ -115,6 +112,26 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
     fs, _ = get_filesystem(f"{store}://x", options)
     _upload(fs, f"{bucket}/in", {"day1/x.jpg": photo_files["coffee.jpg"],
                                  "day2/x.jpg": photo_files["astronaut.jpg"]})
+    return bucket, options, flags, fs
+
+
+def _each_holds_its_day(fs, written, photo_files):
+    """Each output of ``written`` (input URI -> output URI) holds its own day's photo."""
+    fs.invalidate_cache()
+    for uri, out in written.items():
+        with Image.open(io.BytesIO(fs.cat_file(get_filesystem(out)[1]))) as im:
+            size = Image.open(io.BytesIO(photo_files["coffee.jpg" if "day1" in uri
+                                                     else "astronaut.jpg"])).size
+            assert abs(im.size[0] - size[0] / 2) <= 1 and abs(im.size[1] - size[1] / 2) <= 1
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
+        store, request, run_job, read_manifest, photo_files):
+    """The earlier runs' manifest is read from the bucket (fsspec on a worker): day 2's
+    ``x.jpg`` gets its digest instead of replacing, or with --skip_existing being skipped
+    against, day 1's output; a file replaced under its name is compressed again."""
+    bucket, options, flags, fs = _two_days_in(store, request, photo_files)
     common = ["--output", f"{store}://{bucket}/out", "--skip_existing", *FAST, *flags]
     _, s1 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1", *common])
     _, s2 = run_job(["--input", f"{store}://{bucket}/in/day2/", "--run_id", "d2", *common])
@@ -123,12 +140,7 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
     rows = read_manifest(f"{store}://{bucket}/out/_manifest", options)
     written = {r["input_uri"]: r["output_uri"] for r in rows if r["status"] == "ok"}
     assert len(set(written.values())) == 2
-    fs.invalidate_cache()
-    for uri, out in written.items():
-        with Image.open(io.BytesIO(fs.cat_file(get_filesystem(out)[1]))) as im:
-            size = Image.open(io.BytesIO(photo_files["coffee.jpg" if "day1" in uri
-                                                     else "astronaut.jpg"])).size
-            assert abs(im.size[0] - size[0] / 2) <= 1 and abs(im.size[1] - size[1] / 2) <= 1
+    _each_holds_its_day(fs, written, photo_files)
     assert [r["output_uri"] for r in rows if r["run_id"] == "d2b"] == \
         [written[f"{store}://{bucket}/in/day2/x.jpg"]]
     # day 1's photo exported again under its name: the listed size differs, compressed again
@@ -149,17 +161,7 @@ def test_a_protocol_alias_is_the_protocol(store, alias, request, run_job, read_m
     manifest and the dead letters, knows none of them (the run stopped at its end), and the
     earlier rows of s3:// were not seen under s3a://. Spelled as the protocol, the second day's
     x.jpg gets its digest instead of replacing the first day's output."""
-    if store == "s3":
-        bucket, options = request.getfixturevalue("s3_bucket"), \
-            request.getfixturevalue("s3_storage_options")
-        flags = request.getfixturevalue("s3_beam_args")
-    else:
-        bucket, options = request.getfixturevalue("gcs_bucket"), \
-            request.getfixturevalue("gcs_storage_options")
-        flags = ["--storage_options", json.dumps(options)]
-    fs, _ = get_filesystem(f"{store}://x", options)
-    _upload(fs, f"{bucket}/in", {"day1/x.jpg": photo_files["coffee.jpg"],
-                                 "day2/x.jpg": photo_files["astronaut.jpg"]})
+    bucket, options, flags, fs = _two_days_in(store, request, photo_files)
     _, s1 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--output",
                      f"{store}://{bucket}/out", "--run_id", "d1", *FAST, *flags])
     _, s2 = run_job(["--input", f"{store}://{bucket}/in/day2/", "--output",
@@ -170,9 +172,4 @@ def test_a_protocol_alias_is_the_protocol(store, alias, request, run_job, read_m
     written = {r["input_uri"]: r["output_uri"] for r in rows if r["status"] == "ok"}
     assert len(set(written.values())) == 2
     assert all(o.startswith(f"{store}://{bucket}/out/") for o in written.values())
-    fs.invalidate_cache()
-    for uri, out in written.items():
-        with Image.open(io.BytesIO(fs.cat_file(get_filesystem(out)[1]))) as im:
-            size = Image.open(io.BytesIO(photo_files["coffee.jpg" if "day1" in uri
-                                                     else "astronaut.jpg"])).size
-            assert abs(im.size[0] - size[0] / 2) <= 1 and abs(im.size[1] - size[1] / 2) <= 1
+    _each_holds_its_day(fs, written, photo_files)
