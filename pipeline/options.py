@@ -265,7 +265,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
     # one spelling per folder (file:// and local:// as plain paths, s3a:// as s3:// ...): the
     # one Beam writes to, and the one earlier runs' rows are compared with
     output = folder_uri(args.output)
-    manifest = folder_uri(args.manifest) if args.manifest else f"{output}/_manifest"
+    below = output.rstrip("/")        # "" for the root folder: "/_manifest", not "//_manifest"
+    manifest = folder_uri(args.manifest) if args.manifest else f"{below}/_manifest"
     for flag, uri in (("--output", output), ("--manifest", manifest)):
         problem = _unwritable(flag, uri)
         if problem:
@@ -276,7 +277,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         input_base=normalize_uri(args.input_base) if args.input_base else None,
         output=output,
         manifest=manifest,
-        dead_letters=f"{output}/_dead_letters/run_id={run_id}",
+        dead_letters=f"{below}/_dead_letters/run_id={run_id}",
         run_id=run_id,
         skip_existing=args.skip_existing,
         settings=settings,

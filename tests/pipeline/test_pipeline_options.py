@@ -274,6 +274,9 @@ def test_output_and_manifest_are_spelled_once(tmp_path, monkeypatch):
         assert job.dead_letters == f"{here}/out/_dead_letters/run_id=r"
     job, _ = parse_args(["--input", "in", "--output", f"file://{here}/out"])
     assert job.manifest == f"{here}/out/_manifest"
+    job, _ = parse_args(["--input", "in", "--output", "file:///", "--run_id", "r"])
+    assert (job.output, job.manifest, job.dead_letters) == \
+        ("/", "/_manifest", "/_dead_letters/run_id=r")
     job, _ = parse_args(["--input", "s3a://b/in", "--output", "s3a://b/out/", "--manifest",
                          "gcs://g/m", "--input_base", "s3a://b/in"])
     assert (job.output, job.manifest) == ("s3://b/out", "gs://g/m")
