@@ -39,6 +39,7 @@ class RunSummary:
     manifest: Optional[str] = None
     dead_letters: Optional[str] = None
     mean_byte_ratio: Optional[float] = None
+    mean_pixel_ratio: Optional[float] = None
     error_types: Optional[Dict[str, int]] = None
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
     replaced: int = 0       # inputs compressed again: another file under a finished name
@@ -66,7 +67,8 @@ def summarize_manifest(manifest_root: str, run_id: str, storage_options: Optiona
         run_id=run_id, ok=t["ok"], failed=t["error"], skipped=t["skipped"],
         bytes_in=t["bytes_in"], bytes_out=t["bytes_out"],
         manifest=manifest_prefix(manifest_root, run_id),
-        mean_byte_ratio=t["mean_byte_ratio"], error_types=counts,
+        mean_byte_ratio=t["mean_byte_ratio"], mean_pixel_ratio=t["mean_pixel_ratio"],
+        error_types=counts,
     )
 
 
@@ -124,10 +126,9 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
     """
     table = _read_run(manifest_root, run_id, storage_options)
     s = summarize_manifest(manifest_root, run_id, table=table)
-    t = totals(table)
     lines = [format_summary(s)]
-    if t["mean_pixel_ratio"] is not None:
-        lines.append(f"  mean pixel ratio {t['mean_pixel_ratio']:.3f}")
+    if s.mean_pixel_ratio is not None:
+        lines.append(f"  mean pixel ratio {s.mean_pixel_ratio:.3f}")
     ok_uris = table.filter(pc.fill_null(pc.equal(table["status"], "ok"), False))["output_uri"]
     if len(ok_uris):
         common = os.path.commonprefix(pc.drop_null(ok_uris).to_pylist())

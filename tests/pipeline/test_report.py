@@ -486,6 +486,7 @@ def test_run_summary_from_the_manifest(two_runs):
     assert (s.ok, s.failed, s.skipped, s.bytes_in, s.bytes_out) == (
         want["ok"], want["error"], want["skipped"], want["bytes_in"], want["bytes_out"])
     assert s.mean_byte_ratio == pytest.approx(want["mean_byte_ratio"], rel=1e-12)
+    assert s.mean_pixel_ratio == pytest.approx(want["mean_pixel_ratio"], rel=1e-12)
     files = glob.glob(os.path.join(two_runs, "run_id=night-2", "*.parquet"))
     rows = [r for f in files for r in pq.read_table(f).to_pylist()]
     errors = {}
