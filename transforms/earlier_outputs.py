@@ -171,7 +171,7 @@ class _ReadOwners(beam.DoFn):
 def _time_text(when) -> str:
     """A row's ``processed_at`` as ISO text, by which claims order: a timestamp (as written), or
     text that a tool rewriting the manifest left (``2026-12-01 08:01:00Z`` reads as the same
-    time); ``""`` when there is none."""
+    time), in UTC (text compares in time order only in one offset); ``""`` when there is none."""
     if when is None:
         return ""
     if isinstance(when, str):
@@ -179,7 +179,8 @@ def _time_text(when) -> str:
             when = dt.datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
         except ValueError:
             return when
-    return when.isoformat()
+    return (when.astimezone(dt.timezone.utc) if getattr(when, "tzinfo", None) else when
+            ).isoformat()
 
 
 class EarlierOutputs(beam.PTransform):

@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from compress_core.storage import distinct_relpath, output_name, output_stem
 from transforms import manifest
 from transforms.distinct_inputs import DistinctInputs, name_apart
-from transforms.earlier_outputs import UNREADABLE, EarlierOutputs, stem_of_output
+from transforms.earlier_outputs import UNREADABLE, EarlierOutputs, _time_text, stem_of_output
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import InputFile
 
@@ -184,6 +184,18 @@ def test_earlier_parts_rewritten_by_other_tools_are_read(tmp_path):
         assert_that(got | beam.MapTuple(lambda key, o: (key, o.input_uri, o.processed_at)),
                     equal_to([(output_stem("x.jpg", TAG), "/in/a/x.jpg",
                                "2026-12-01T08:05:00+00:00")]))
+
+
+def test_times_of_rewritten_rows_in_other_offsets_order_as_times():
+    """A tool that rewrote the manifest in local time (text or a zoned timestamp): claims are
+    ordered by the time, not by the text of another offset (09:00+01:00 is before 08:30Z)."""
+    paris = dt.timezone(dt.timedelta(hours=1))
+    earlier = (_time_text("2026-12-01T09:00:00+01:00"),
+               _time_text(dt.datetime(2026, 12, 1, 9, 0, tzinfo=paris)))
+    later = _time_text(dt.datetime(2026, 12, 1, 8, 30, tzinfo=dt.timezone.utc))
+    assert earlier == ("2026-12-01T08:00:00+00:00",) * 2
+    assert max(earlier + (later,)) == later == "2026-12-01T08:30:00+00:00"
+    assert _time_text("2026-12-01 08:05:00Z") == "2026-12-01T08:05:00+00:00"
 
 
 def test_earlier_outputs_of_a_manifest_folder_not_there_yet_are_none(tmp_path):
