@@ -44,7 +44,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from compress_core.storage import local_path, output_stem
+from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
 from .metrics import METRICS_NAMESPACE
 
@@ -59,9 +59,12 @@ _DIGEST_CHARS = 12
 def input_key(uri: str) -> str:
     """What identifies an input's file: the normalised local path for local paths and
     ``file://`` URIs (``/p/./x.jpg``, ``file:///p/x.jpg`` and ``/p/x.jpg`` are one file), the
-    URI itself otherwise."""
+    URI with its store's protocol otherwise (``s3a://b/x.jpg`` and ``S3://b/x.jpg`` are
+    ``s3://b/x.jpg``, ``gcs://`` is ``gs://``: fsspec's aliases of one store)."""
     path = local_path(uri)
-    return os.path.normpath(path) if path is not None else uri
+    if path is not None:
+        return os.path.normpath(path)
+    return f"{store_protocol(uri)}://{split_protocol(uri)[1]}"
 
 
 def name_apart(relpath: str, uri: str) -> str:

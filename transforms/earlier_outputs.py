@@ -165,7 +165,20 @@ class _ReadOwners(beam.DoFn):
             return None
         return name_key(stem), EarlierOwner(
             _time_text(row.get("processed_at")), input_key(row["input_uri"]), row["input_uri"],
-            run_id, row.get("input_bytes"), posixpath.splitext(row["output_uri"])[1])
+            run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1])
+
+
+def _size(value) -> Optional[int]:
+    """A row's ``input_bytes`` as an int (a tool may have rewritten the column as text or
+    floats: ``"3473"`` and ``3473.0`` are 3473), ``None`` when it is not a size."""
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if value.isdigit() else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    return None
 
 
 def _time_text(when) -> str:

@@ -6,6 +6,7 @@ import os
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -167,23 +168,27 @@ def test_a_name_set_apart_never_takes_another_inputs_name(tmp_path):
 
 
 def test_earlier_parts_rewritten_by_other_tools_are_read(tmp_path):
-    """A manifest compacted or copied by another tool: dictionary-encoded strings, and times as
-    ISO text; the latest claim still owns the name."""
+    """A manifest compacted or copied by another tool: dictionary-encoded strings, times as ISO
+    text, sizes as text (a CSV round trip: ``"3473"`` compared unequal to 3473, so every
+    --skip_existing rerun compressed the input again); the latest claim still owns the name,
+    with its size."""
     m, out = tmp_path / "m", "/data/out"
     for run_id, uri, when in (("r1", "/in/a/x.jpg", "2026-12-01 08:05:00Z"),
                               ("r2", "/in/b/x.jpg", "2026-12-01T08:01:00+00:00")):
         (m / f"run_id={run_id}").mkdir(parents=True)
         table = pa.table({"input_uri": [uri], "status": ["ok"],
-                          "output_uri": [_out(out, "x.jpg")], "processed_at": [when]})
+                          "output_uri": [_out(out, "x.jpg")], "processed_at": [when],
+                          "input_bytes": [f" {len(uri)}"]})
         for name in ("status", "output_uri"):
             i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, pa.compute.dictionary_encode(table[name]))
+            table = table.set_column(i, name, pc.dictionary_encode(table[name]))
         pq.write_table(table, m / f"run_id={run_id}" / "part-00000-of-00001.parquet")
     with BeamTestPipeline(runner="FnApiRunner") as p:
         got = p | EarlierOutputs(str(m), out, TAG, "now") | beam.CombinePerKey(max)
-        assert_that(got | beam.MapTuple(lambda key, o: (key, o.input_uri, o.processed_at)),
+        assert_that(got | beam.MapTuple(lambda key, o: (key, o.input_uri, o.processed_at,
+                                                        o.input_bytes)),
                     equal_to([(output_stem("x.jpg", TAG), "/in/a/x.jpg",
-                               "2026-12-01T08:05:00+00:00")]))
+                               "2026-12-01T08:05:00+00:00", len("/in/a/x.jpg"))]))
 
 
 def test_times_of_rewritten_rows_in_other_offsets_order_as_times():
