@@ -161,6 +161,7 @@ class _PlanOutput(beam.DoFn):
         self._tag = settings.params_hash()
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
         self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
+        self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
 
     def _own_output(self, item: InputFile) -> bool:
         """An output this job (these settings) wrote earlier into its output folder, matched
@@ -198,6 +199,11 @@ class _PlanOutput(beam.DoFn):
             existing, (out, out_ext) = None, planned
         if existing is not None:
             self._skipped.inc()
+            if item.earlier_extension is None:     # no ok row of the manifest names it for it
+                self._unrecorded.inc()
+                _LOG.info("%s skipped against %s, which no earlier run's manifest row names for "
+                          "it (a run stopped before writing its manifest, or another "
+                          "--manifest)", item.uri, out)
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
                 self._run_id, item.uri, out, input_bytes=item.size, output_bytes=existing,
                 output_format=out_ext.lstrip(".").upper().replace("JPG", "JPEG"),

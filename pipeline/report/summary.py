@@ -43,6 +43,7 @@ class RunSummary:
     error_types: Optional[Dict[str, int]] = None
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
     replaced: int = 0       # inputs compressed again: another file under a finished name
+    unrecorded: int = 0     # skipped against outputs no manifest row names for their input
 
     @property
     def total(self) -> int:
@@ -90,6 +91,11 @@ def format_summary(s: RunSummary) -> str:
     if s.replaced:
         lines.append(f"  compressed again: {s.replaced} (replaced under a finished name: "
                      "another size than when its output was written)")
+    if s.unrecorded:
+        lines.append(f"  skipped against unrecorded outputs: {s.unrecorded} (no earlier run's "
+                     "manifest row names them for these inputs: a run stopped before writing "
+                     "its manifest, or one with another --manifest; see docs/pipeline.md, "
+                     "Reruns)")
     if s.error_types:
         lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),

@@ -721,3 +721,27 @@ def test_one_output_folder_however_it_is_spelled(tmp_path, write_tree, photo_fil
     _, again = run_job(["--input", str(days[0]), "--output", str(tmp_path / "link"),
                         "--manifest", f"file://{m}", "--run_id", "d1-again", *common])
     assert (again.ok, again.skipped) == (0, 1)
+
+
+def test_skips_against_outputs_no_manifest_row_names_are_reported(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """A run stopped before its end wrote outputs but no manifest (Beam writes it last): a
+    --skip_existing run over the same inputs resumes its work by skipping them, and over
+    another day's photos of the same names is skipped against them, silently before. Both are
+    counted and reported; skips against recorded outputs are not."""
+    import shutil
+
+    day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
+    write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"]})
+    write_tree(day2, {"IMG_0001.JPG": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    run_job(["--input", str(day1), "--run_id", "d1", *common])
+    _, again = run_job(["--input", str(day1), "--run_id", "d1-again", *common])
+    assert (again.skipped, again.unrecorded) == (1, 0)
+    assert "unrecorded" not in format_summary(again)
+    for run_id in ("d1", "d1-again"):              # as if d1 had been stopped before its end
+        shutil.rmtree(out / "_manifest" / f"run_id={run_id}")
+    _, s2 = run_job(["--input", str(day2), "--run_id", "d2", *common])
+    assert (s2.ok, s2.skipped, s2.unrecorded) == (0, 1, 1)
+    assert "skipped against unrecorded outputs: 1" in format_summary(s2)
