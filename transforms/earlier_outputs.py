@@ -173,7 +173,7 @@ def _size(value) -> Optional[int]:
     floats: ``"3473"`` and ``3473.0`` are 3473), ``None`` when it is not a size."""
     if isinstance(value, str):
         value = value.strip()
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() else None
     if isinstance(value, float):
         return int(value) if value.is_integer() and value >= 0 else None
     if isinstance(value, int) and not isinstance(value, bool):
