@@ -27,7 +27,8 @@ inputs of this run share it); every other input of a name an earlier run wrote g
 digest. Names that no other input, of this run or an earlier one, has are left as they are, so
 the same inputs always get the same names (``--skip_existing`` reruns rely on it). A name set
 apart is itself checked: if another input of this run is given it, or an earlier run wrote it
-for another input (a file named ``x.jpg~<digest>`` of its own), the digest is appended twice.
+for another input (a file named ``x.jpg~<digest>`` of its own), the digest is appended twice
+(and the claims on that name reach the input too, :func:`once_apart`, so it keeps it).
 Each input also learns what the manifest recorded when an earlier run wrote its output under
 its final name (``InputFile.earlier_size`` and ``earlier_extension``: ``--skip_existing``
 compresses a file replaced under its name again, and checks the output of the format it was
@@ -39,6 +40,7 @@ import hashlib
 import logging
 import os
 import posixpath
+import re
 from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -48,12 +50,15 @@ from compress_core.storage import local_path, output_stem, split_protocol, store
 
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["input_key", "name_key", "name_apart", "DistinctInputs"]
+__all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs"]
 
 _LOG = logging.getLogger(__name__)
 
 #: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
 _DIGEST_CHARS = 12
+
+#: A name set apart twice (``x.jpg~<d>~<d>``, then ``.<tag>`` in an output stem).
+_TWICE = re.compile(rf"(~[0-9a-f]{{{_DIGEST_CHARS}}})(\1)(\.[0-9a-f]+)?$")
 
 
 def input_key(uri: str) -> str:
@@ -74,6 +79,14 @@ def name_apart(relpath: str, uri: str) -> str:
     folder, name = posixpath.split(relpath)
     name = f"{name}~{digest[:_DIGEST_CHARS]}"
     return posixpath.join(folder, name) if folder else name
+
+
+def once_apart(key: str) -> Optional[str]:
+    """For the key of a name set apart twice (``x.jpg~<d>~<d>.<tag>``, see :class:`DistinctInputs`),
+    the key of the name set apart once (``x.jpg~<d>.<tag>``), where the input that was set
+    apart twice meets its claims; ``None`` for any other key."""
+    match = _TWICE.search(key)
+    return key[:match.start(2)] + key[match.end(2):] if match else None
 
 
 def name_key(relpath: str) -> str:
@@ -105,6 +118,7 @@ class _Candidate(NamedTuple):
     item: object                     # the InputFile (relpath: its given name)
     claim: Optional[object]          # the latest earlier claim on that name, if any
     given_to_another: bool = False   # _APART only: another input of this run is given it
+    claim_twice: Optional[object] = None   # _APART only: the latest on the name set apart twice
 
 
 def _written(relpath: str, tag: Optional[str]) -> str:
@@ -126,22 +140,28 @@ def _claims_of_name(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
     """One name's inputs (given it, or set apart to it) and earlier claims -> each input,
     keyed by its given name, with the latest claim on this name."""
     _, grouped = keyed
-    claims = list(grouped.get("earlier") or ())
+    claims, twice = [], []              # on this name; on it set apart again (once_apart)
+    for claim in grouped.get("earlier") or ():
+        (twice if claim.twice else claims).append(claim)
     latest = max(claims) if claims else None
+    latest_twice = max(twice) if twice else None
     candidates = list(grouped["files"])
     given = {item.uri for role, item, _ in candidates if role == _GIVEN}
     for role, item, key in candidates:
-        taken = role == _APART and bool(given - {item.uri})
-        if role == _GIVEN or taken or latest is not None:   # else nothing to tell (most)
-            yield key, _Candidate(role, item, latest, taken)
+        if role == _GIVEN:
+            yield key, _Candidate(role, item, latest)
+            continue
+        taken = bool(given - {item.uri})
+        if taken or latest is not None or latest_twice is not None:   # else nothing to tell
+            yield key, _Candidate(role, item, latest, taken, latest_twice)
 
 
 def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
     """One given name's inputs of this run, each with the earlier claims on that name and on
     its name set apart -> the inputs, named (module docstring):
 
-    1. an input keeps the name an earlier run last wrote for it (the given one or the one set
-       apart, whichever it wrote later);
+    1. an input keeps the name an earlier run last wrote for it (the given one, or the one set
+       apart once or twice, whichever it wrote last);
     2. a name nobody wrote and no other input of this run is given stays as it is;
     3. any other input is set apart (:func:`name_apart`), twice if another input of this run
        is literally given the name set apart, or an earlier run wrote it for another input
@@ -159,9 +179,12 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
     set_apart = []
     for item in items:
         key, own_apart = input_key(item.uri), apart.get(item.uri)
+        apart_once = name_apart(item.relpath, item.uri)
         owned = [(claim, name) for claim, name in
                  ((given, item.relpath),
-                  (own_apart.claim if own_apart else None, name_apart(item.relpath, item.uri)))
+                  (own_apart.claim if own_apart else None, apart_once),
+                  (own_apart.claim_twice if own_apart else None,
+                   name_apart(apart_once, item.uri)))
                  if claim is not None and claim.owner == key]
         if owned:
             claim, name = max(owned, key=lambda pair: pair[0])
@@ -172,8 +195,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
             set_apart.append(item)
             taken = own_apart is not None and (own_apart.given_to_another or (
                 own_apart.claim is not None and own_apart.claim.owner != key))
-            name = name_apart(item.relpath, item.uri)
-            yield item._replace(relpath=name_apart(name, item.uri) if taken else name)
+            yield item._replace(relpath=name_apart(apart_once, item.uri) if taken else apart_once)
     if set_apart:
         _report_set_apart(items, set_apart, given)
 

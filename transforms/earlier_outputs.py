@@ -37,7 +37,7 @@ from apache_beam.metrics import Metrics
 
 from compress_core.storage import get_filesystem, is_output_name, path_below
 
-from .distinct_inputs import input_key, name_key
+from .distinct_inputs import input_key, name_key, once_apart
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["EarlierOwner", "EarlierOutputs", "stem_of_output", "UNREADABLE"]
@@ -58,6 +58,7 @@ class EarlierOwner(NamedTuple):
     run_id: str
     input_bytes: Optional[int] = None   # the input's size when that run read it
     extension: str = ""                 # the output's extension (``.jpg``; format auto)
+    twice: bool = False                 # keyed by the name set apart once (``once_apart``)
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -132,6 +133,9 @@ class _ReadOwners(beam.DoFn):
                 owned = self._owned(row, run_id)
                 if owned is not None:
                     yield owned
+                    once = once_apart(owned[0])     # the input set apart twice meets it there
+                    if once is not None:
+                        yield once, owned[1]._replace(twice=True)
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             self._unreadable.inc()
             _LOG.warning("earlier manifest part %s cannot be read (%s: %s); the output names "

@@ -165,6 +165,17 @@ def test_a_name_set_apart_never_takes_another_inputs_name(tmp_path):
         got = p | beam.Create(files[2:]) | DistinctInputs(
             EarlierOutputs(str(m), out, TAG, "now"))
         assert_that(got, equal_to([InputFile("/in/b/x.jpg", twice, 1)]))
+    # the run of all three, then /in/b/x.jpg alone: x.jpg is nobody's, but it keeps its name
+    m2 = tmp_path / "m2"
+    rows = [_row("r1", literal.uri, "ok", _out(out, b_apart), 1),
+            _row("r1", "/in/a/x.jpg", "ok", _out(out, name_apart("x.jpg", "/in/a/x.jpg")), 1),
+            _row("r1", "/in/b/x.jpg", "ok", _out(out, twice, ext=".png"), 1)]
+    rows[2]["input_bytes"] = 5
+    _write_run(m2, "r1", rows)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files[2:]) | DistinctInputs(
+            EarlierOutputs(str(m2), out, TAG, "now"))
+        assert_that(got, equal_to([InputFile("/in/b/x.jpg", twice, 1, 5, ".png")]))
 
 
 def test_earlier_parts_rewritten_by_other_tools_are_read(tmp_path):
