@@ -118,9 +118,9 @@ def normalize_uri(uri: PathOrUri) -> str:
     text = os.fspath(uri).strip()
     protocol, rest = split_protocol(text)
     if protocol is None:
-        text = _absolute(os.path.expanduser(text))
-    elif protocol in ("file", "local"):
-        text = "file://" + _absolute(rest)
+        return _absolute(os.path.expanduser(text))     # absolute: no trailing "/" but the root's
+    if protocol in _LOCAL_PROTOCOLS:
+        return "file://" + _absolute(rest)
     return text.rstrip("/") if len(text) > 1 else text
 
 
@@ -135,20 +135,17 @@ def folder_uri(uri: PathOrUri) -> str:
     all give ``"/data/out"``; ``"s3a://b/out/"`` gives ``"s3://b/out"``. Symbolic links are not
     resolved (:func:`path_below` sees through them).
     """
-    text = os.fspath(uri).strip()
+    text = normalize_uri(uri)
+    path = local_path(text)
+    if path is not None:
+        return path
     protocol, rest = split_protocol(text)
-    if protocol is None:
-        return _absolute(os.path.expanduser(text))
-    if protocol in _LOCAL_PROTOCOLS:
-        return _absolute(rest)
-    rest = rest.rstrip("/")
     return f"{_canonical(protocol)}://{rest}"
 
 
 def _absolute(path: str) -> str:
     """``os.path.abspath`` without a leading ``//`` (see :func:`normalize_uri`)."""
-    path = os.path.abspath(path)
-    return path[1:] if path.startswith("//") else path
+    return _lexical(os.path.abspath(path))
 
 
 def path_below(uri: PathOrUri, folder: PathOrUri) -> Optional[str]:
@@ -184,6 +181,7 @@ def path_below(uri: PathOrUri, folder: PathOrUri) -> Optional[str]:
 
 
 def _lexical(path: str) -> str:
+    """``path`` normalised, without a leading ``//`` (see :func:`normalize_uri`)."""
     path = posixpath.normpath(path)
     return path[1:] if path.startswith("//") else path
 

@@ -82,7 +82,7 @@ def name_apart(relpath: str, uri: str) -> str:
 
 
 def once_apart(key: str) -> Optional[str]:
-    """For the key of a name set apart twice (``x.jpg~<d>~<d>.<tag>``, see :class:`DistinctInputs`),
+    """For the key of a name set apart twice (``x.jpg~<d>~<d>.<tag>``, :class:`DistinctInputs`),
     the key of the name set apart once (``x.jpg~<d>.<tag>``), where the input that was set
     apart twice meets its claims; ``None`` for any other key."""
     match = _TWICE.search(key)
