@@ -318,7 +318,7 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
         b_protocol, b_path = store_protocol(base), _local_as_plain(normalize_uri(base))[1]
     rels: List[Optional[str]] = [None] * len(uris)
     rest_idx = []
-    for i, (protocol, path) in enumerate(split):
+    for i, (_, path) in enumerate(split):
         if base and store_protocol(uris[i]) == b_protocol and is_under(path, b_path) \
                 and path.rstrip("/") != b_path.rstrip("/"):
             rels[i] = posixpath.relpath(path, b_path)
