@@ -41,11 +41,13 @@ EXTRAS_REQUIRE = {
         "s3fs>=2024.6",
         "pyarrow>=16,<26",
     ],
-    # Faster / smaller encoders compress_core.codec uses when installed (Pillow otherwise).
+    # Faster / smaller encoders compress_core.codec uses when installed (Pillow otherwise), and
+    # jpeglib for semantic bit allocation (``allocation="semantic"``).
     "encoders": [
         "pyjpegli>=0.3",
         "mozjpeg-lossless-optimization>=1.3",
         "pillow-jxl-plugin>=1.3",
+        "jpeglib>=1.0.2,<2",
     ],
     # The test suite and the benchmarks (``pip install ".[pipeline,test]"``).
     "test": [

@@ -66,7 +66,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from compress_core import codec  # noqa: E402
 from compress_core.codec import search as codec_search  # noqa: E402
-from compress_core.codec.semantic import prefilter  # noqa: E402
+from compress_core.codec.semantic import DEAD_ZONES, prefilter, requantize_jpeg  # noqa: E402
 from compress_core.perceptual import Reference  # noqa: E402
 
 KODAK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
@@ -395,6 +395,7 @@ def _semantic_allocations(energy, mask, pixels):
     levels2 = [(_block_map(energy >= 0.5), 0), (None, 30)]
     out["blocks, library map: energy >= 0.5 exact, rest q-30"] = (
         lambda q: _precoded(pixels, levels2, q))
+    out.update(_coefficient_allocations(energy, pixels))
     judge_keep = ndimage.binary_dilation(mask, iterations=8)
     for sigma in (2.0, 4.0):
         blurred = np.clip(np.rint(ndimage.gaussian_filter(
@@ -407,13 +408,33 @@ def _semantic_allocations(energy, mask, pixels):
     return out
 
 
+#: Dead zones measured besides the library's :data:`DEAD_ZONES` (label -> zones).
+OTHER_DEAD_ZONES = {"energy >= 0.5 exact, >= 0.25 1 step, rest 2": ((0.5, 0), (0.25, 1), (0.0, 2)),
+                    "energy >= 0.5 exact, >= 0.35 1 step, >= 0.2 2, rest 4":
+                        ((0.5, 0), (0.35, 1), (0.2, 2), (0.0, 4))}
+
+
+def _coefficient_allocations(energy, pixels):
+    """Allocation name -> function(quality) -> JPEG bytes: dead zones in the coefficients of
+    unimportant blocks (:func:`compress_core.codec.semantic.requantize_jpeg`), the library's
+    (what ``allocation="semantic"`` writes) and others."""
+    zones = ", ".join(f">= {level:g}: {steps}" for level, steps in DEAD_ZONES)
+    out = {}
+    for label, z in {f"the library's zones: {zones}": DEAD_ZONES, **OTHER_DEAD_ZONES}.items():
+        out[f"coefficients, library map: {label}"] = lambda q, z=z: requantize_jpeg(
+            codec.encode(pixels, "jpeg", q, _scans=False), energy, z)
+    return out
+
+
 def _allocation_search(allocate, subject):
-    """q -> (subject score, JPEG bytes) of ``allocate(q)`` encoded at q, memoised."""
+    """q -> (subject score, JPEG bytes) of ``allocate(q)`` encoded at q (or the JPEG bytes it
+    returns), memoised."""
     memo = {}
 
     def evaluate(q):
         if q not in memo:
-            data = codec.encode(allocate(q), "jpeg", q)
+            made = allocate(q)
+            data = made if isinstance(made, bytes) else codec.encode(made, "jpeg", q)
             memo[q] = (subject(codec.decode_pixels(data)), data)
         return memo[q]
     return evaluate
@@ -425,7 +446,7 @@ def section_semantic(photos):
     from compress_core.energy import default_energy
 
     judge, faces, energy_fn = Judge("lite1"), FaceDetector(), default_energy()
-    results, recall = {}, {0.25: [], 0.35: [], 0.5: []}
+    results, recall, at_q = {}, {0.25: [], 0.35: [], 0.5: []}, {}
     for name, pixels in photos:
         p_orig = judge.probs([pixels])[0]
         imp = importance_map(pixels.shape, judge.cam(pixels, p_orig), faces.boxes(pixels))
@@ -444,6 +465,12 @@ def section_semantic(photos):
 
         uni, q_u, _ = codec.encode_to_score(pixels, "jpeg", 70.0)
         s_u, w_u, kl_u = measure(uni)
+        uniform = _allocation_search(lambda q: pixels, subject)
+        for key, allocate in _coefficient_allocations(energy, pixels).items():
+            same_q = allocate(q_u)
+            at_q.setdefault(key, []).append((len(uni), len(same_q), s_u, w_u, kl_u,
+                                             *measure(same_q),
+                                             *_at_equal_bytes(uniform, len(same_q), measure)))
         for key, allocate in _semantic_allocations(energy, mask, pixels).items():
             evaluate = _allocation_search(allocate, subject)
             q_s = smallest_at(evaluate, 1, 95, s_u)
@@ -475,6 +502,20 @@ def section_semantic(photos):
               f"{np.nanmean([r['s_eqb'] for r in rows]):.1f}; {np.mean([r['s_u'] for r in rows]):.1f} | "
               f"{np.nanmean([r['w_eqb'] for r in rows]):.1f}; {np.mean([r['w_u'] for r in rows]):.1f} | "
               f"{np.nanmean([r['kl_eqb'] for r in rows]):.4f}; {np.mean([r['kl_u'] for r in rows]):.4f} |")
+    print("\nAt the uniform encoding's quality (what `allocation=\"semantic\"` writes after "
+          "`quality=\"auto\"`'s search): bytes (sum, vs uniform; per photo), then mean subject "
+          "score, whole score and Lite1 KL: the allocation; the uniform encoding at that quality; "
+          "the largest uniform encoding no larger than the allocation (equal bytes).\n")
+    print("| allocation | bytes | subject score | whole score | Lite1 KL |")
+    print("|---|---:|---:|---:|---:|")
+    for key, rows in at_q.items():
+        r = np.array(rows, dtype=float)
+        per = r[:, 1] / r[:, 0]
+        print(f"| {key} | {r[:, 1].sum() / r[:, 0].sum():.3f}x ({per.min():.2f}-{per.max():.2f}) | "
+              + " | ".join(f"{np.nanmean(r[:, a]):.{d}f}; {np.mean(r[:, u]):.{d}f}; "
+                           f"{np.nanmean(r[:, b]):.{d}f}"
+                           for a, u, b, d in ((5, 2, 8, 1), (6, 3, 9, 1), (7, 4, 10, 4)))
+              + " |")
     share = np.mean([r["share"] for r in next(iter(results.values()))])
     print(f"\nMean subject share (judge importance >= 0.5): {share:.0%} of the pixels.")
     print("Share of the judge's subject inside the library map's most important pixels (mean; "

@@ -1,12 +1,27 @@
-"""Energy-weighted pre-filtering (compress_core.codec.semantic) on real photos."""
+"""Semantic bit allocation (compress_core.codec.semantic) on real photos: dead zones in a
+JPEG's coefficients (checked block by block against a slow reference read with jpeglib), and
+energy-weighted pre-filtering."""
+import importlib.util
+import io
+import os
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from compress_core import GradientEnergyFunction
 from compress_core.codec import decode_pixels, encode
-from compress_core.codec.semantic import allocation_weights, prefilter
+from compress_core.codec.semantic import (
+    DEAD_ZONES,
+    allocation_weights,
+    prefilter,
+    requantize_jpeg,
+)
+from compress_core.errors import EncoderUnavailableError
 
-from _core_data import photo
+from _core_data import photo, srgb_icc
+
+jpeglib = pytest.importorskip("jpeglib")  # in requirements.txt; the library names it if missing
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +74,126 @@ def test_bad_parameters(astronaut, kwargs, match):
     kwargs.setdefault("importance", np.ones((256, 256)))
     with pytest.raises(ValueError, match=match):
         prefilter(astronaut, **kwargs)
+
+
+# ------------------------------------------------------------------ coefficients (dead zones)
+def _coefficients(data: bytes, tmp_path, name="c.jpg"):
+    path = os.path.join(tmp_path, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return jpeglib.read_dct(path)
+
+
+def _expected(before, importance, zones, v_block, h_block):
+    """Slow reference: each block's dead zone from its most important pixel, block by block."""
+    peak = importance.max()
+    out = before.copy()
+    for by in range(before.shape[0]):
+        for bx in range(before.shape[1]):
+            cell = importance[by * v_block:(by + 1) * v_block, bx * h_block:(bx + 1) * h_block]
+            top = cell.max() / peak if cell.size and peak > 0 else 0.0
+            steps = next(s for level, s in zones if top >= level)
+            for u in range(8):
+                for v in range(8):
+                    if (u, v) != (0, 0) and abs(int(before[by, bx, u, v])) <= steps:
+                        out[by, bx, u, v] = 0
+    return out
+
+
+def _left_important(shape, width_share=0.5):
+    """Importance 1 on the left part, falling to 0 at the right edge (all three zones used)."""
+    h, w = shape[:2]
+    imp = np.tile(np.linspace(1.0, 0.0, w, dtype=np.float32), (h, 1))
+    imp[:, : int(w * width_share)] = 1.0
+    return imp
+
+
+THREE_ZONES = ((0.5, 0), (0.25, 1), (0.0, 2))
+
+
+@pytest.mark.parametrize("zones", [DEAD_ZONES, THREE_ZONES])
+@pytest.mark.parametrize("subsampling", [2, 1, 0])  # 4:2:0, 4:2:2, 4:4:4
+def test_each_block_loses_just_its_dead_zone(tmp_path, subsampling, zones):
+    pixels = photo("chelsea", 203)  # 203 x 152: partial blocks and MCUs on both edges
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=80, subsampling=subsampling)
+    importance = _left_important(pixels.shape) * 3.0  # levels are fractions of the maximum
+    after = _coefficients(requantize_jpeg(buf.getvalue(), importance, zones), tmp_path,
+                          "after.jpg")
+    before = _coefficients(buf.getvalue(), tmp_path)
+    factors = np.asarray(before.samp_factor)
+    for index, name in enumerate(("Y", "Cb", "Cr")):
+        v_block = 8 * factors[:, 0].max() // factors[index, 0]
+        h_block = 8 * factors[:, 1].max() // factors[index, 1]
+        want = _expected(getattr(before, name), importance, zones, v_block, h_block)
+        np.testing.assert_array_equal(getattr(after, name), want, err_msg=name)
+    np.testing.assert_array_equal(after.qt, before.qt)
+
+
+def test_important_blocks_decode_exactly_and_the_rest_costs_fewer_bytes(tmp_path):
+    pixels = photo("astronaut", 256)
+    importance = _left_important(pixels.shape)
+    uniform = encode(pixels, "jpeg", 80)
+    allocated = requantize_jpeg(uniform, importance)
+    assert len(allocated) < 0.95 * len(uniform)
+    a, b = decode_pixels(uniform), decode_pixels(allocated)
+    # left half kept (chroma is upsampled across one 16-px block, so stay 16 px inside)
+    np.testing.assert_array_equal(a[:, :128 - 16], b[:, :128 - 16])
+    assert np.abs(a[:, 192:].astype(int) - b[:, 192:]).mean() > 0.5
+
+
+def test_markers_stay_and_a_map_of_ones_changes_no_pixel(tmp_path):
+    pixels = photo("coffee", 160)
+    exif = Image.Exif()
+    exif[0x010F] = "Semantic Compress test"
+    data = requantize_jpeg(encode(pixels, "jpeg", 75, icc_profile=srgb_icc(),
+                                  exif=exif.tobytes()), np.ones(pixels.shape[:2]))
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.info["icc_profile"] == srgb_icc()
+        assert img.getexif()[0x010F] == "Semantic Compress test"
+    np.testing.assert_array_equal(decode_pixels(data),
+                                  decode_pixels(encode(pixels, "jpeg", 75)))
+
+
+def test_grey_jpegs_and_zero_maps(tmp_path):
+    grey = np.asarray(Image.fromarray(photo("camera", 120)).convert("L"))
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, "JPEG", quality=85)
+    out = requantize_jpeg(buf.getvalue(), np.zeros(grey.shape))  # every block: the last zone
+    before, after = _coefficients(buf.getvalue(), tmp_path), _coefficients(out, tmp_path, "a.jpg")
+    assert after.Cb is None
+    np.testing.assert_array_equal(after.Y, _expected(before.Y, np.zeros(grey.shape),
+                                                     DEAD_ZONES, 8, 8))
+    assert len(out) < len(buf.getvalue())
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda p, d: requantize_jpeg(d, np.ones((10, 10))), ValueError,
+     r"importance must have the JPEG's shape \(96, 128\)"),
+    (lambda p, d: requantize_jpeg(d, np.full((96, 128), np.nan)), ValueError,
+     "importance must be a finite"),
+    (lambda p, d: requantize_jpeg(d, -np.ones((96, 128))), ValueError, ">= 0"),
+    (lambda p, d: requantize_jpeg(d, np.ones(96 * 128)), ValueError, r"\(H, W\) map"),
+    (lambda p, d: requantize_jpeg(b"GIF89a", np.ones((96, 128))), ValueError,
+     "data must be a JPEG file"),
+    (lambda p, d: requantize_jpeg(d, np.ones((96, 128)), [(0.5, 0)]), ValueError,
+     "dead_zones must be"),
+    (lambda p, d: requantize_jpeg(d, np.ones((96, 128)), [(0.2, 0), (0.5, 1), (0.0, 2)]),
+     ValueError, "dead_zones must be"),
+    (lambda p, d: requantize_jpeg(encode(p, "webp", 80), np.ones((96, 128))), ValueError,
+     "data must be a JPEG file"),
+])
+def test_bad_allocation_input_is_named(call, error, match):
+    pixels = photo("chelsea", 128, 96)
+    with pytest.raises(error, match=match):
+        call(pixels, encode(pixels, "jpeg", 80))
+
+
+def test_missing_jpeglib_is_named(monkeypatch):
+    pixels = photo("chelsea", 64)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jpeglib" else real(name, *a))
+    with pytest.raises(EncoderUnavailableError, match=r"allocation='semantic' needs the package "
+                                                      r"jpeglib: pip install jpeglib==1\.0\.2"):
+        requantize_jpeg(encode(pixels, "jpeg", 80), np.ones(pixels.shape[:2]))
