@@ -19,7 +19,10 @@ from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import load_image
-from .options import EnergyMode, ImageFormat, Method, parse_option
+from .codec.encoders import flatten_for
+from .codec.semantic import requantize_jpeg
+from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
+from .perceptual import Reference
 from .quality import QualityMetric
 from .request import CompressRequest
 from .result import CompressionResult, FailedCompression
@@ -124,7 +127,7 @@ class SemanticCompressor:
                  remove_mask=None, max_seconds: Optional[float] = None,
                  max_stretch: Optional[float] = None,
                  target_quality: Optional[float] = None,
-                 photo_format: str = "jpeg") -> CompressionResult:
+                 photo_format: str = "jpeg", allocation: str = "uniform") -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -190,6 +193,17 @@ class SemanticCompressor:
         target_quality : float, optional
             Score in 0..100 aimed at by ``quality="auto"`` (default
             :data:`compress_core.codec.DEFAULT_TARGET_QUALITY`).
+        allocation : {"uniform", "semantic"}
+            ``"semantic"``: once the quality is chosen (fixed, or by ``quality="auto"``'s search
+            on the uniform encoding), the JPEG's blocks that matter little by this compressor's
+            energy map of the output lose their smallest coefficients
+            (:func:`compress_core.codec.semantic.requantize_jpeg`): about a fifth fewer bytes,
+            what matters coded as before, the background losing fine detail (BENCHMARKS.md,
+            "Semantic bit allocation"). ``operations["quality_score"]`` is then the score of
+            the picture written (below the target: the target holds on the important blocks,
+            which keep the uniform encoding's coefficients); ``operations["allocation"]`` says
+            it ran. JPEG output only (graphics that ``format="auto"`` keeps lossless are
+            written as without it); not with ``target_bytes``; needs ``jpeglib``.
 
         Every option is validated once, by :class:`compress_core.request.CompressRequest`
         (``None`` means the option's default); the command line and the batch job offer the
@@ -218,7 +232,8 @@ class SemanticCompressor:
                      target_height=target_height, format=format, quality=quality,
                      max_pixels=max_pixels, keep_mask=keep_mask, remove_mask=remove_mask,
                      max_seconds=max_seconds, max_stretch=max_stretch,
-                     target_quality=target_quality, photo_format=photo_format)
+                     target_quality=target_quality, photo_format=photo_format,
+                     allocation=allocation)
         request = CompressRequest(energy_mode=self.energy_mode.value,
                                   quality_metric=self.quality_metric.value,
                                   **given)
@@ -310,6 +325,8 @@ class SemanticCompressor:
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
+            if request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG:
+                data, operations = self._allocate(data, out, operations)
             t_encoded = time.perf_counter()
 
             stats = {}
@@ -403,6 +420,21 @@ class SemanticCompressor:
         return stats
 
     # ------------------------------------------------------------------------ internals
+    def _allocate(self, data: bytes, out: np.ndarray, operations: dict):
+        """``allocation="semantic"``: the JPEG ``data`` of ``out`` with the small coefficients
+        of its unimportant blocks dropped (by this compressor's energy map of ``out``), and the
+        operations that say so (with the score of what is written where a score was searched
+        for)."""
+        importance = self.energy_function.importance(out[..., :3]).map
+        deadline.check("the allocation's energy map")
+        data = requantize_jpeg(data, importance)
+        operations = {**operations, "allocation": Allocation.SEMANTIC.value}
+        if "quality_score" in operations:
+            written = Reference(flatten_for(out, ImageFormat.JPEG)).score(
+                codec.decode_pixels(data))
+            operations["quality_score"] = round(float(written), 3)
+        return data, operations
+
     def _carver(self, show_progress: bool, keep=None, remove=None) -> SeamCarver:
         return SeamCarver(energy_function=self.energy_function, energy_mode=self.energy_mode,
                           show_progress=show_progress, keep_mask=keep, remove_mask=remove)

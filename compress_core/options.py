@@ -6,7 +6,7 @@ a bad value into a ``ValueError`` that names the parameter and the accepted valu
 from enum import Enum
 from typing import Type, TypeVar
 
-__all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "parse_option"]
+__all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "Allocation", "parse_option"]
 
 
 class Method(str, Enum):
@@ -47,6 +47,18 @@ class ImageFormat(str, Enum):
     PNG = "png"
     AVIF = "avif"
     JXL = "jxl"
+
+
+class Allocation(str, Enum):
+    """How a JPEG's bytes are spread over the picture.
+
+    ``uniform``: the same quantisation everywhere. ``semantic``: blocks whose pixels all matter
+    little (by the energy map of the output) lose their smallest coefficients
+    (:func:`compress_core.codec.semantic.requantize_jpeg`); the rest is coded as ``uniform``.
+    """
+
+    UNIFORM = "uniform"
+    SEMANTIC = "semantic"
 
 
 E = TypeVar("E", bound=Enum)

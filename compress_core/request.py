@@ -26,7 +26,7 @@ import numpy as np
 from . import codec
 from .energy import registry
 from .hybrid import DEFAULT_MAX_STRETCH
-from .options import EnergyMode, ImageFormat, Method, parse_option
+from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
 from .quality import QualityMetric
 from .targets import check_positive_int, check_positive_number, check_stretch
 
@@ -73,6 +73,11 @@ class CompressRequest:
         :data:`compress_core.codec.DEFAULT_TARGET_QUALITY` (70) with ``quality="auto"`` and
         stays None elsewhere. Given with a fixed quality, a byte budget or a lossless output,
         where nothing would aim at it, it is refused, even at 70.
+    allocation : {"uniform", "semantic"}
+        ``"semantic"``: JPEG blocks that matter little (by the energy map of the output) lose
+        their smallest coefficients, after the quality is chosen as for ``"uniform"``; JPEG
+        output only (``format="jpeg"``, or ``"auto"`` with ``photo_format="jpeg"``, where
+        graphics stay lossless), not with ``target_bytes``. Needs ``jpeglib``.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard).
     max_seconds : float, optional
@@ -111,6 +116,7 @@ class CompressRequest:
     photo_format: str = ImageFormat.JPEG.value
     quality: Union[int, str, None] = None
     target_quality: Optional[float] = None
+    allocation: str = Allocation.UNIFORM.value
     quality_metric: str = QualityMetric.PERCEPTUAL.value
     max_pixels: Optional[int] = None
     max_seconds: Optional[float] = None
@@ -120,6 +126,7 @@ class CompressRequest:
         put("method", parse_option(Method, self.method, "method").value)
         put("format", parse_option(ImageFormat, self.format, "format").value)
         put("photo_format", _check_photo_format(self.photo_format))
+        put("allocation", parse_option(Allocation, self.allocation, "allocation").value)
         put("energy", parse_option(registry.EnergyName, self.energy, "energy").value)
         put("energy_mode", parse_option(EnergyMode, self.energy_mode, "energy_mode").value)
         put("quality_metric",
@@ -188,10 +195,27 @@ class CompressRequest:
         if self.photo_format != ImageFormat.JPEG.value and self.format != ImageFormat.AUTO.value:
             raise ValueError(f"photo_format={self.photo_format!r} chooses the photos' format of "
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
+        if self.allocation == Allocation.SEMANTIC.value:
+            self._check_semantic()
         if self.photo_format != ImageFormat.JPEG.value and self.method == Method.JPEG.value:
             raise ValueError(f"photo_format={self.photo_format!r} is not used by method='jpeg', "
                              "whose format='auto' is JPEG; give "
                              f"format={self.photo_format!r} instead")
+
+    def _check_semantic(self) -> None:
+        """``allocation="semantic"`` spreads a JPEG's bytes: refused where no JPEG is written
+        and with a byte budget (whose search sets the quality of a uniform encoding)."""
+        jpeg = ImageFormat.JPEG.value
+        if self.format not in (jpeg, ImageFormat.AUTO.value):
+            raise ValueError(f"allocation='semantic' needs JPEG output (format 'jpeg', or "
+                             f"'auto' with photo_format 'jpeg'); got format={self.format!r}")
+        if self.format != jpeg and self.photo_format != jpeg:
+            raise ValueError(f"allocation='semantic' needs JPEG output; format='auto' writes "
+                             f"photos as photo_format={self.photo_format!r} (give 'jpeg')")
+        if self.target_bytes is not None:
+            raise ValueError("allocation='semantic' does not combine with target_bytes (the "
+                             "budget search sets the quality of a uniform encoding); give one "
+                             "of them")
 
     # ----------------------------------------------------------------------- views
     @property
@@ -393,6 +417,11 @@ OPTIONS: Tuple[Option, ...] = (
     Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
            "(70: high quality)", _OUT,
            applies=lambda r: r.quality == "auto"),
+    Option("allocation", "choice", "semantic: JPEG blocks that matter little (by the energy "
+           "map) lose their smallest coefficients: about a fifth fewer bytes at the quality "
+           "chosen, the background losing fine detail; JPEG output only, not with "
+           "{target_bytes}", _OUT, choices=_values(Allocation),
+           applies=lambda r: r.allocation != Allocation.UNIFORM.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),
     Option("max_pixels", "int", "refuse inputs with more pixels (default: Pillow's "

@@ -165,6 +165,21 @@ def test_the_score_reached_is_printed_and_a_missed_target_is_said(work, capsys):
                                     "--quality", "80", "-o", "fixed.jpg")[1]
 
 
+def test_semantic_allocation_is_said_and_its_lower_score_is_no_missed_target(work, capsys):
+    """With --allocation semantic the score is the written picture's, below the target by
+    design (the target holds on the blocks that matter): no warning, and the record says so."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+                         "--allocation", "semantic", "-o", "semantic.jpg")
+    record = json.loads(out)
+    assert code == 0 and err == "" and record["allocation"] == "semantic"
+    assert record["quality_score"] < 70 and record["format"] == "JPEG"
+    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+                       "-o", "uniform.jpg")
+    assert json.loads(out)["allocation"] == "uniform"
+    assert size_of(work / "semantic.jpg") == size_of(work / "uniform.jpg") == (90, 60)
+    assert (work / "semantic.jpg").stat().st_size < (work / "uniform.jpg").stat().st_size
+
+
 @pytest.mark.parametrize("limit", ["1.0", "1.5"])
 def test_max_stretch_flag_bounds_the_thumbnail(work, capsys, limit):
     """A square of the 3:2 photo: --max-stretch 1.0 never stretches; 1.5 may squeeze it all."""
@@ -613,6 +628,7 @@ CLI_EXAMPLES = {
     "photo_format": (["--photo-format", "avif"], "avif", []),
     "quality": (["--quality", "99"], 99, []),
     "target_quality": (["--target-quality", "80"], 80.0, []),
+    "allocation": (["--allocation", "semantic"], "semantic", []),
     "quality_metric": (["--quality-metric", "psnr"], "psnr", []),
     "max_pixels": (["--max-pixels", "1000000"], 1000000, []),
     "max_seconds": (["--max-seconds", "30"], 30.0, []),

@@ -878,3 +878,50 @@ def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea,
     assert "JPEG encoding of 70000x2 pixels failed" in str(results[1].error)
     results[0].save(tmp_path / "a.jpg")
     assert os.listdir(tmp_path) == ["a.jpg"]  # nothing partial anywhere
+
+
+# ------------------------------------------------------------------ allocation="semantic"
+def test_semantic_allocation_keeps_the_quality_and_drops_only_unimportant_coefficients(
+        compressor):
+    """allocation='semantic' writes the uniform result's JPEG with the small coefficients of
+    its unimportant blocks (by the compressor's energy map of the output) set to zero: the
+    same quality, fewer bytes, and the score recorded is the written picture's."""
+    from compress_core.codec.semantic import requantize_jpeg
+    from compress_core.perceptual import Reference
+
+    astronaut = photo("astronaut", 256)
+    uniform = _run(compressor, astronaut, scale=0.75)
+    semantic = _run(compressor, astronaut, scale=0.75, allocation="semantic")
+    importance = compressor.energy_function.importance(uniform.pixels).map
+    assert semantic.data == requantize_jpeg(uniform.data, importance)
+    assert (semantic.format, semantic.quality) == ("JPEG", uniform.quality)
+    assert semantic.compressed_bytes < 0.97 * uniform.compressed_bytes
+    assert semantic.operations["allocation"] == "semantic"
+    assert "allocation" not in uniform.operations
+    written = Reference(semantic.pixels).score(np.asarray(decode(semantic.data).convert("RGB")))
+    assert semantic.operations["quality_score"] == pytest.approx(written, abs=1e-3)
+    assert semantic.operations["quality_score"] < uniform.operations["quality_score"]
+    assert semantic.params["allocation"] == "semantic" and "allocation" not in uniform.params
+
+
+def test_semantic_allocation_with_a_fixed_quality_re_encoding_and_alpha(compressor, files):
+    fixed = _run(compressor, photo("coffee", 200), scale=0.5, quality=80, allocation="semantic")
+    plain = _run(compressor, photo("coffee", 200), scale=0.5, quality=80)
+    assert fixed.quality == 80 and "quality_score" not in fixed.operations
+    assert fixed.compressed_bytes < plain.compressed_bytes
+    # method="jpeg" computes no energy map for itself: the allocation computes its own
+    again = _run(compressor, str(files["jpeg"]), method="jpeg", allocation="semantic")
+    assert again.format == "JPEG" and again.operations["allocation"] == "semantic"
+    assert again.compressed_bytes < _run(compressor, str(files["jpeg"]),
+                                         method="jpeg").compressed_bytes
+    rgba = np.dstack([photo("coffee", 120), np.full((80, 120), 128, np.uint8)])
+    flat = _run(compressor, rgba, scale=0.5, format="jpeg", allocation="semantic")
+    assert flat.format == "JPEG" and decode(flat.data).mode == "RGB"
+
+
+def test_semantic_allocation_leaves_graphics_lossless_and_refuses_other_formats(compressor,
+                                                                                chelsea):
+    graphic = _run(compressor, _chart(), scale=0.5, allocation="semantic")
+    assert graphic.format in ("PNG", "WEBP") and "allocation" not in graphic.operations
+    with pytest.raises(ValueError, match="allocation='semantic' needs JPEG output"):
+        _run(compressor, chelsea, scale=0.5, format="avif", allocation="semantic")

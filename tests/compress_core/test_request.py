@@ -123,6 +123,15 @@ def test_no_literal_list_of_option_values_outside_their_definition():
      r"target_quality=70 is aimed at by quality='auto' only, and quality=85 fixes it"),
     (dict(format="webp", photo_format="avif"), ValueError,
      "photo_format='avif' chooses the photos' format of format='auto' only; format='webp'"),
+    (dict(allocation="smart"), ValueError, "allocation must be one of 'uniform', 'semantic'"),
+    (dict(allocation="semantic", format="webp"), ValueError,
+     r"allocation='semantic' needs JPEG output \(format 'jpeg', or 'auto' with photo_format "
+     r"'jpeg'\); got format='webp'"),
+    (dict(allocation="semantic", format="png"), ValueError, "needs JPEG output"),
+    (dict(allocation="semantic", photo_format="avif"), ValueError,
+     "format='auto' writes photos as photo_format='avif' \\(give 'jpeg'\\)"),
+    (dict(allocation="semantic", target_bytes=4000, quality=None), ValueError,
+     "allocation='semantic' does not combine with target_bytes"),
 ])
 def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -132,7 +141,8 @@ def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, me
 @pytest.mark.parametrize("kwargs", [
     dict(), dict(quality=85), dict(target_bytes=4000), dict(format="png"),
     dict(quality="auto", target_quality=80), dict(method="jpeg", format="jxl"),
-    dict(method="jpeg", quality=60), dict(target_bytes=4000, format="webp")])
+    dict(method="jpeg", quality=60), dict(target_bytes=4000, format="webp"),
+    dict(allocation="semantic"), dict(method="jpeg", allocation="semantic", format="jpeg")])
 def test_a_copy_made_field_by_field_is_the_same_valid_request(kwargs):
     """dataclasses.replace and asdict copy the stored target_quality; it is None wherever no
     search aims at it, so the copy is not refused as a target given with a fixed quality, a
@@ -169,6 +179,18 @@ def test_options_that_apply_are_accepted_together():
     archive_to_score = CompressRequest(method="jpeg", format="jxl", quality="auto",
                                        target_quality=80)  # what the message offers
     assert (archive_to_score.quality, archive_to_score.target_quality) == ("auto", 80.0)
+
+
+def test_allocation_names_only_the_outputs_it_changes():
+    """allocation='semantic' is in the parameters (and the job's output names); the default is
+    not, so outputs written before the option existed keep their names."""
+    default = CompressRequest(scale=0.5)
+    assert "allocation" not in default.params()
+    assert CompressRequest(scale=0.5, allocation="uniform").params_hash() == default.params_hash()
+    semantic = CompressRequest(scale=0.5, allocation="Semantic")
+    assert semantic.allocation == "semantic" and semantic.params()["allocation"] == "semantic"
+    assert semantic.params_hash() != default.params_hash()
+    assert CompressRequest(method="jpeg", allocation="semantic").allocation == "semantic"
 
 
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():

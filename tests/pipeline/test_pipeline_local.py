@@ -745,3 +745,39 @@ def test_skips_against_outputs_no_manifest_row_names_are_reported(
     _, s2 = run_job(["--input", str(day2), "--run_id", "d2", *common])
     assert (s2.ok, s2.skipped, s2.unrecorded) == (0, 1, 1)
     assert "skipped against unrecorded outputs: 1" in format_summary(s2)
+
+
+def test_semantic_allocation_in_the_job(tmp_path, write_tree, photo_files, run_job,
+                                        read_manifest, monkeypatch):
+    """--allocation semantic: the photo's JPEG is smaller at the same quality and its row says
+    so (params, the written picture's score); a graphic stays lossless. A worker without
+    jpeglib writes an error row that names it, and the graphic still finishes."""
+    write_tree(tmp_path / "in", {"astronaut.jpg": photo_files["astronaut.jpg"],
+                                 "chart.png": _chart_png()})
+    base = ["--input", str(tmp_path / "in"), *FAST, *IN_MEMORY]
+    _, s = run_job([*base, "--output", str(tmp_path / "uniform")])
+    _, t = run_job([*base, "--output", str(tmp_path / "semantic"), "--allocation", "semantic"])
+    assert (s.ok, t.ok) == (2, 2)
+    uniform = {os.path.basename(r["input_uri"]): r
+               for r in read_manifest(str(tmp_path / "uniform" / "_manifest"))}
+    semantic = {os.path.basename(r["input_uri"]): r
+                for r in read_manifest(str(tmp_path / "semantic" / "_manifest"))}
+    photo, plain = semantic["astronaut.jpg"], uniform["astronaut.jpg"]
+    assert json.loads(photo["params"])["allocation"] == "semantic"
+    assert "allocation" not in json.loads(plain["params"])
+    assert (photo["output_format"], photo["quality"]) == ("JPEG", plain["quality"])
+    assert photo["output_bytes"] < plain["output_bytes"]
+    assert photo["quality_score"] < plain["quality_score"]
+    assert semantic["chart.png"]["output_format"] in ("PNG", "WEBP")
+
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jpeglib" else real(name, *a))
+    _, u = run_job([*base, "--output", str(tmp_path / "without"), "--allocation", "semantic"])
+    assert (u.ok, u.failed) == (1, 1)
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(tmp_path / "without" / "_manifest"))}
+    assert rows["astronaut.jpg"]["error_type"] == "EncoderUnavailableError"
+    assert "pip install jpeglib==1.0.2" in rows["astronaut.jpg"]["error_message"]
+    assert rows["chart.png"]["status"] == "ok"

@@ -171,6 +171,7 @@ JOB_EXAMPLES = {
     "photo_format": ("avif", "avif", []),
     "quality": ("99", 99, []),
     "target_quality": ("80", 80.0, []),
+    "allocation": ("semantic", "semantic", []),
     "quality_metric": ("psnr", "psnr", []),
     "max_pixels": ("1000000", 1000000, []),
     "max_seconds": ("30", 30.0, []),
