@@ -11,14 +11,17 @@ Sections (``--sections``, all by default):
   and Pillow's), bytes, scores, time per photo and encodes per search.
 * ``semantic``: allocations of a JPEG's bytes by importance against uniform encoding: the
   library's energy-weighted pre-filtering (:mod:`compress_core.codec.semantic`), block-level
-  pre-coding (cells of the JPEG grid pre-coded at lower qualities by importance level), and
-  oracle rows that keep the judge's own region exactly (ceilings, not methods). Judged on a
+  pre-coding (cells of the JPEG grid pre-coded at lower qualities by importance level), dead
+  zones in the coefficients of unimportant blocks (``requantize_jpeg``: the library's zones,
+  what ``allocation="semantic"`` writes, and two harsher sets), and oracle rows that keep the
+  judge's own region exactly (ceilings, not methods). Judged on a
   region the library does not choose: the fidelity judge's importance map (EfficientNet-Lite1
   top-5 CAM + MTCNN faces, ``bench/fidelity_judge.py``) above 0.5; the subject-region score is
   SSIMULACRA2 of the output with every pixel outside that region put back to the original;
   whole-image score; Lite1 KL(original || output). Two comparisons: bytes at equal
-  subject-region score, and scores at equal bytes; and how much of the judge's subject the
-  library map's top pixels hold.
+  subject-region score, and scores at equal bytes; the dead zones also at the uniform
+  encoding's quality, against uniform at that quality and at equal bytes; and how much of the
+  judge's subject the library map's top pixels hold.
 * ``maps``: whether any map the library can compute offline agrees better with the judge's
   subject than the default energy: the share of the judge's subject inside each map's most
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
