@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
+from PIL import Image
 
 from . import codec, deadline
 from .errors import TargetUnreachableError
@@ -22,10 +23,19 @@ __all__ = ["encode_to_budget"]
 _BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
 
 
+def _scaled_map(importance: Optional[np.ndarray], width: int, height: int):
+    """``importance`` at ``width`` x ``height`` (bilinear; None stays None)."""
+    if importance is None or importance.shape == (height, width):
+        return importance
+    return np.asarray(Image.fromarray(np.asarray(importance, np.float32), "F").resize(
+        (width, height), Image.Resampling.BILINEAR))
+
+
 def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
                      max_quality: Optional[int], quality_metric: QualityMetric, *,
                      icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
-                     allow_resize: bool = True) -> Tuple[bytes, Optional[int], np.ndarray]:
+                     allow_resize: bool = True, importance: Optional[np.ndarray] = None
+                     ) -> Tuple[bytes, Optional[int], np.ndarray]:
     """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
 
     Candidates are the retargeted image and Lanczos downscales of it by 0.85**k; each gets
@@ -49,6 +59,11 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         Metadata written into every candidate.
     allow_resize : bool
         False: only ``pixels`` at its own size (``method="jpeg"``).
+    importance : ndarray (H, W), optional
+        JPEG only: ``allocation="semantic"``, every candidate encoding with the small
+        coefficients of its unimportant blocks dropped
+        (:func:`compress_core.codec.semantic.requantize_jpeg`); the map is resampled
+        (bilinear) for the smaller candidates.
 
     Returns
     -------
@@ -78,7 +93,8 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         deadline.check("a byte-budget candidate")
         candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
         try:
-            data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta)
+            data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta,
+                                       importance=_scaled_map(importance, cw, ch))
         except TargetUnreachableError as exc:
             smallest = exc.smallest_bytes if smallest is None else min(smallest, exc.smallest_bytes)
             if best is not None:

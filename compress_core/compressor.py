@@ -202,8 +202,9 @@ class SemanticCompressor:
             "Semantic bit allocation"). ``operations["quality_score"]`` is then the score of
             the picture written (below the target: the target holds on the important blocks,
             which keep the uniform encoding's coefficients); ``operations["allocation"]`` says
-            it ran. JPEG output only (graphics that ``format="auto"`` keeps lossless are
-            written as without it); not with ``target_bytes``; needs ``jpeglib``.
+            it ran. With ``target_bytes`` every candidate of the budget search is allocated, so
+            the budget buys a higher quality. JPEG output only (graphics that
+            ``format="auto"`` keeps lossless are written as without it); needs ``jpeglib``.
 
         Every option is validated once, by :class:`compress_core.request.CompressRequest`
         (``None`` means the option's default); the command line and the batch job offer the
@@ -289,13 +290,19 @@ class SemanticCompressor:
                         lossless = None
                         fmt = codec.resolve_format("webp" if codec.has_transparency(out)
                                                    else request.photo_format)
+            allocation_map = None  # allocation="semantic": the importance map of ``out``
+            if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
+                    and lossless is None):
+                allocation_map = self.energy_function.importance(out[..., :3]).map
+                deadline.check("the allocation's energy map")
+                operations["allocation"] = Allocation.SEMANTIC.value
             if lossless is not None:
                 (data, fmt), used_quality = lossless, None
             elif target_bytes is not None:
                 data, used_quality, out = encode_to_budget(
                     out, fmt, target_bytes, quality, self.quality_metric,
                     icc_profile=loaded.icc_profile, exif=loaded.exif,
-                    allow_resize=method is not Method.JPEG)
+                    allow_resize=method is not Method.JPEG, importance=allocation_map)
             elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
                   and loaded.format == "JPEG" and loaded.data):
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
@@ -325,8 +332,8 @@ class SemanticCompressor:
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
-            if request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG:
-                data, operations = self._allocate(data, out, operations)
+            if allocation_map is not None and target_bytes is None:
+                data, operations = self._allocate(data, out, allocation_map, operations)
             t_encoded = time.perf_counter()
 
             stats = {}
@@ -420,19 +427,16 @@ class SemanticCompressor:
         return stats
 
     # ------------------------------------------------------------------------ internals
-    def _allocate(self, data: bytes, out: np.ndarray, operations: dict):
-        """``allocation="semantic"``: the JPEG ``data`` of ``out`` with the small coefficients
-        of its unimportant blocks dropped (by this compressor's energy map of ``out``), and the
-        operations that say so (with the score of what is written where a score was searched
-        for)."""
-        importance = self.energy_function.importance(out[..., :3]).map
-        deadline.check("the allocation's energy map")
+    @staticmethod
+    def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):
+        """``allocation="semantic"`` after a fixed quality or ``quality="auto"``'s search: the
+        JPEG ``data`` of ``out`` with the small coefficients of its unimportant blocks dropped,
+        and the operations with the score of what is written (where a score was searched for)."""
         data = requantize_jpeg(data, importance)
-        operations = {**operations, "allocation": Allocation.SEMANTIC.value}
         if "quality_score" in operations:
             written = Reference(flatten_for(out, ImageFormat.JPEG)).score(
                 codec.decode_pixels(data))
-            operations["quality_score"] = round(float(written), 3)
+            operations = {**operations, "quality_score": round(float(written), 3)}
         return data, operations
 
     def _carver(self, show_progress: bool, keep=None, remove=None) -> SeamCarver:

@@ -75,9 +75,10 @@ class CompressRequest:
         where nothing would aim at it, it is refused, even at 70.
     allocation : {"uniform", "semantic"}
         ``"semantic"``: JPEG blocks that matter little (by the energy map of the output) lose
-        their smallest coefficients, after the quality is chosen as for ``"uniform"``; JPEG
-        output only (``format="jpeg"``, or ``"auto"`` with ``photo_format="jpeg"``, where
-        graphics stay lossless), not with ``target_bytes``. Needs ``jpeglib``.
+        their smallest coefficients, after the quality is chosen as for ``"uniform"`` (with
+        ``target_bytes``: the highest quality whose allocated encoding fits); JPEG output only
+        (``format="jpeg"``, or ``"auto"`` with ``photo_format="jpeg"``, where graphics stay
+        lossless). Needs ``jpeglib``.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard).
     max_seconds : float, optional
@@ -203,8 +204,7 @@ class CompressRequest:
                              f"format={self.photo_format!r} instead")
 
     def _check_semantic(self) -> None:
-        """``allocation="semantic"`` spreads a JPEG's bytes: refused where no JPEG is written
-        and with a byte budget (whose search sets the quality of a uniform encoding)."""
+        """``allocation="semantic"`` spreads a JPEG's bytes: refused where no JPEG is written."""
         jpeg = ImageFormat.JPEG.value
         if self.format not in (jpeg, ImageFormat.AUTO.value):
             raise ValueError(f"allocation='semantic' needs JPEG output (format 'jpeg', or "
@@ -212,10 +212,6 @@ class CompressRequest:
         if self.format != jpeg and self.photo_format != jpeg:
             raise ValueError(f"allocation='semantic' needs JPEG output; format='auto' writes "
                              f"photos as photo_format={self.photo_format!r} (give 'jpeg')")
-        if self.target_bytes is not None:
-            raise ValueError("allocation='semantic' does not combine with target_bytes (the "
-                             "budget search sets the quality of a uniform encoding); give one "
-                             "of them")
 
     # ----------------------------------------------------------------------- views
     @property
@@ -419,8 +415,8 @@ OPTIONS: Tuple[Option, ...] = (
            applies=lambda r: r.quality == "auto"),
     Option("allocation", "choice", "semantic: JPEG blocks that matter little (by the energy "
            "map) lose their smallest coefficients: about a fifth fewer bytes at the quality "
-           "chosen, the background losing fine detail; JPEG output only, not with "
-           "{target_bytes}", _OUT, choices=_values(Allocation),
+           "chosen (with {target_bytes}: a higher quality in the budget), the background "
+           "losing fine detail; JPEG output only", _OUT, choices=_values(Allocation),
            applies=lambda r: r.allocation != Allocation.UNIFORM.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),

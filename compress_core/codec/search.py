@@ -32,6 +32,7 @@ from ..options import ImageFormat
 from ..perceptual import Reference
 from .encoders import decode_pixels, encode, flatten_for, jxl_srgb, optimize_scans
 from .formats import QUALITY_RANGE, check_quality, require_encoder
+from .semantic import requantize_jpeg
 
 __all__ = ["fit_budget", "encode_to_score", "check_target_quality", "DEFAULT_TARGET_QUALITY",
            "predict_quality"]
@@ -251,8 +252,8 @@ def _next_quality(fmt, seen, target, best_pass, worst_fail, lo, hi) -> int:
 
 
 def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional[int] = None,
-               icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None
-               ) -> Tuple[bytes, Optional[int]]:
+               icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+               importance: Optional[np.ndarray] = None) -> Tuple[bytes, Optional[int]]:
     """Largest quality (at most ``max_quality``) whose encoding is at most ``target_bytes``,
     by binary search: 1 encode when ``max_quality`` fits, else about 8.
 
@@ -267,6 +268,10 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     per miss and as many wherever nothing fits (measured on 8 pictures, every budget: 2 such
     misses in 6,000 searches, none for photos), so they are left. The result is never over
     budget.
+
+    ``importance`` (an (H, W) map, JPEG only): semantic allocation, every encoding tried with
+    the small coefficients of its unimportant blocks dropped
+    (:func:`compress_core.codec.semantic.requantize_jpeg`), so the budget buys a higher quality.
 
     Returns
     -------
@@ -289,9 +294,18 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
         if len(data) > target_bytes:
             raise _unreachable(len(data), target_bytes, pixels, fmt, None)
         return data, None
+    if importance is not None and fmt is not ImageFormat.JPEG:
+        raise ValueError(f"importance (semantic allocation) applies to JPEG only; got "
+                         f"format {fmt.value!r}")
+
+    def encoded(quality: int) -> bytes:
+        if importance is None:
+            return encode(pixels, fmt, quality, **meta)
+        return requantize_jpeg(encode(pixels, fmt, quality, _scans=False, **meta), importance)
+
     lo, hi, default = QUALITY_RANGE[fmt]
     hi = check_quality(fmt, max_quality) if max_quality is not None else default
-    data = encode(pixels, fmt, hi, **meta)
+    data = encoded(hi)
     if len(data) <= target_bytes:
         return data, hi
     best = None
@@ -301,7 +315,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     while low_q <= high_q:
         deadline.check("an encoding of the quality search")
         mid = (low_q + high_q) // 2
-        candidate = encode(pixels, fmt, mid, **meta)
+        candidate = encoded(mid)
         if mid == lo:
             smallest = len(candidate)
         if len(candidate) <= target_bytes:
@@ -311,7 +325,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
             high_q = mid - 1
     if best is None:
         if smallest is None:
-            smallest = len(encode(pixels, fmt, lo, **meta))
+            smallest = len(encoded(lo))
         raise _unreachable(smallest, target_bytes, pixels, fmt, lo)
     return best
 

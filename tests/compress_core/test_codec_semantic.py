@@ -197,3 +197,17 @@ def test_missing_jpeglib_is_named(monkeypatch):
     with pytest.raises(EncoderUnavailableError, match=r"allocation='semantic' needs the package "
                                                       r"jpeglib: pip install jpeglib==1\.0\.2"):
         requantize_jpeg(encode(pixels, "jpeg", 80), np.ones(pixels.shape[:2]))
+
+
+def test_a_byte_budget_with_allocation_fits_and_buys_quality():
+    from compress_core.codec import fit_budget
+
+    pixels = photo("astronaut", 192)
+    importance = _left_important(pixels.shape)
+    plain, q_plain = fit_budget(pixels, "jpeg", 6000)
+    allocated, q_allocated = fit_budget(pixels, "jpeg", 6000, importance=importance)
+    assert len(allocated) <= 6000 and len(plain) <= 6000 and q_allocated > q_plain
+    assert allocated == requantize_jpeg(encode(pixels, "jpeg", q_allocated, _scans=False),
+                                        importance)
+    with pytest.raises(ValueError, match="applies to JPEG only; got format 'webp'"):
+        fit_budget(pixels, "webp", 6000, importance=importance)

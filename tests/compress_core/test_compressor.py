@@ -925,3 +925,19 @@ def test_semantic_allocation_leaves_graphics_lossless_and_refuses_other_formats(
     assert graphic.format in ("PNG", "WEBP") and "allocation" not in graphic.operations
     with pytest.raises(ValueError, match="allocation='semantic' needs JPEG output"):
         _run(compressor, chelsea, scale=0.5, format="avif", allocation="semantic")
+
+
+def test_semantic_allocation_under_a_byte_budget_buys_a_higher_quality(compressor):
+    """With target_bytes every candidate of the budget search is allocated: never over the
+    budget, and the quality that fits is at least the uniform one's."""
+    astronaut = photo("astronaut", 256)
+    for budget in (4000, 8000):  # uniform quality 19 and 71, allocated 26 and 78
+        uniform = _run(compressor, astronaut, scale=0.75, target_bytes=budget)
+        semantic = _run(compressor, astronaut, scale=0.75, target_bytes=budget,
+                        allocation="semantic")
+        assert semantic.compressed_bytes <= budget and semantic.format == "JPEG"
+        assert semantic.size == uniform.size and semantic.quality > uniform.quality
+        assert semantic.operations["allocation"] == "semantic"
+    # a budget below every full-size encoding: fewer pixels, the map resampled with them
+    small = _run(compressor, astronaut, scale=0.75, target_bytes=1500, allocation="semantic")
+    assert small.compressed_bytes <= 1500 and small.size[0] < 192  # 118 x 118

@@ -130,8 +130,6 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(allocation="semantic", format="png"), ValueError, "needs JPEG output"),
     (dict(allocation="semantic", photo_format="avif"), ValueError,
      "format='auto' writes photos as photo_format='avif' \\(give 'jpeg'\\)"),
-    (dict(allocation="semantic", target_bytes=4000, quality=None), ValueError,
-     "allocation='semantic' does not combine with target_bytes"),
 ])
 def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -191,6 +189,7 @@ def test_allocation_names_only_the_outputs_it_changes():
     assert semantic.allocation == "semantic" and semantic.params()["allocation"] == "semantic"
     assert semantic.params_hash() != default.params_hash()
     assert CompressRequest(method="jpeg", allocation="semantic").allocation == "semantic"
+    assert CompressRequest(target_bytes=4000, allocation="semantic").quality is None
 
 
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
