@@ -22,6 +22,8 @@ Sections (``--sections``, all by default):
   subject-region score, and scores at equal bytes; the dead zones also at the uniform
   encoding's quality, against uniform at that quality and at equal bytes; and how much of the
   judge's subject the library map's top pixels hold.
+* ``allocation_cost``: ``compress()`` with ``allocation="uniform"`` and ``"semantic"``: CPU per
+  photo, bytes and the score recorded.
 * ``maps``: whether any map the library can compute offline agrees better with the judge's
   subject than the default energy: the share of the judge's subject inside each map's most
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
@@ -354,6 +356,30 @@ def section_auto_compress(photos, target):
     print(f"- inside compress() (hybrid, default energy, scale 0.5, {n} photos): CPU per photo "
           f"fixed 85 {cpu['fixed'] / n * 1000:.0f} ms, auto {cpu['auto'] / n * 1000:.0f} ms "
           f"({cpu['auto'] / cpu['fixed']:.2f}x); bytes {size['auto'] / size['fixed']:.3f}x")
+
+
+def section_allocation_cost(photos):
+    """``compress()`` (hybrid, default deep energy, scale 0.5, ``quality="auto"``) with
+    ``allocation="uniform"`` and ``"semantic"``: the whole call's CPU, bytes and the score
+    recorded (the semantic one is the written picture's)."""
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()
+    compressor.compress(photos[0][1], scale=0.5, allocation="semantic", show_progress=False)
+    cpu, size, scores = ({"uniform": 0.0, "semantic": 0.0} for _ in range(3))
+    for _, pixels in photos:
+        for key in cpu:
+            c0 = time.process_time()
+            result = compressor.compress(pixels, scale=0.5, allocation=key, show_progress=False)
+            cpu[key] += time.process_time() - c0
+            size[key] += result.compressed_bytes
+            scores[key] += result.operations["quality_score"]
+    n = len(photos)
+    print(f"\n- `allocation` inside compress() (hybrid, default energy, scale 0.5, quality auto, "
+          f"{n} photos): CPU per photo uniform {cpu['uniform'] / n * 1000:.0f} ms, semantic "
+          f"{cpu['semantic'] / n * 1000:.0f} ms ({cpu['semantic'] / cpu['uniform']:.2f}x); bytes "
+          f"{size['semantic'] / size['uniform']:.3f}x; mean score recorded "
+          f"{scores['uniform'] / n:.1f} -> {scores['semantic'] / n:.1f}")
 
 
 def _block_map(mask: np.ndarray, block: int = 16) -> np.ndarray:
@@ -995,7 +1021,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,maps,small,lossless,archive,thumbnails")
+    ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,lossless,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -1009,6 +1035,8 @@ def main(argv=None):
         section_auto(photos)
     if "semantic" in sections:
         section_semantic(photos)
+    if "allocation_cost" in sections:
+        section_allocation_cost(photos)
     if "maps" in sections:
         section_maps(photos)
     if "small" in sections:
