@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
-from PIL import Image
 
 from . import codec, deadline
+from .codec.semantic import resize_map
 from .errors import TargetUnreachableError
 from .hybrid import resample
 from .options import ImageFormat
@@ -21,14 +21,6 @@ __all__ = ["encode_to_budget"]
 
 #: Linear factors tried when a byte budget needs fewer pixels (applied to the retargeted image).
 _BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
-
-
-def _scaled_map(importance: Optional[np.ndarray], width: int, height: int):
-    """``importance`` at ``width`` x ``height`` (bilinear; None stays None)."""
-    if importance is None or importance.shape == (height, width):
-        return importance
-    return np.asarray(Image.fromarray(np.asarray(importance, np.float32), "F").resize(
-        (width, height), Image.Resampling.BILINEAR))
 
 
 def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
@@ -93,8 +85,9 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         deadline.check("a byte-budget candidate")
         candidate = pixels if factor == 1.0 else resample(pixels, cw, ch)
         try:
-            data, q = codec.fit_budget(candidate, fmt, target_bytes, top_quality, **meta,
-                                       importance=_scaled_map(importance, cw, ch))
+            data, q = codec.fit_budget(
+                candidate, fmt, target_bytes, top_quality, **meta,
+                importance=None if importance is None else resize_map(importance, cw, ch))
         except TargetUnreachableError as exc:
             smallest = exc.smallest_bytes if smallest is None else min(smallest, exc.smallest_bytes)
             if best is not None:

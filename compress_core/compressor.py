@@ -20,7 +20,7 @@ from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import load_image
 from .codec.encoders import flatten_for
-from .codec.semantic import requantize_jpeg
+from .codec.semantic import requantize_jpeg, resize_map
 from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
 from .perceptual import Reference
 from .quality import QualityMetric
@@ -196,7 +196,7 @@ class SemanticCompressor:
         allocation : {"uniform", "semantic"}
             ``"semantic"``: once the quality is chosen (fixed, or by ``quality="auto"``'s search
             on the uniform encoding), the JPEG's blocks that matter little by this compressor's
-            energy map of the output lose their smallest coefficients
+            energy map (the input's, carried to the output) lose their smallest coefficients
             (:func:`compress_core.codec.semantic.requantize_jpeg`): about a fifth fewer bytes,
             what matters coded as before, the background losing fine detail (BENCHMARKS.md,
             "Semantic bit allocation"). ``operations["quality_score"]`` is then the score of
@@ -293,7 +293,7 @@ class SemanticCompressor:
             allocation_map = None  # allocation="semantic": the importance map of ``out``
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
                     and lossless is None):
-                allocation_map = self.energy_function.importance(out[..., :3]).map
+                allocation_map = self._output_map(out, energy, geometry)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
             if lossless is not None:
@@ -427,6 +427,21 @@ class SemanticCompressor:
         return stats
 
     # ------------------------------------------------------------------------ internals
+    def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray],
+                    geometry: Geometry) -> np.ndarray:
+        """The importance map of ``out`` for ``allocation="semantic"``: the input's, carried
+        through the geometry (each pixel's source before the final resampling, then resampled
+        to ``out``: no second energy pass, 200 ms of CPU for the default energy); computed on
+        ``out`` where the input has none (``method="jpeg"``) or the geometry does not say
+        where its pixels come from."""
+        h, w = out.shape[:2]
+        if energy is not None:
+            if geometry.source is not None:
+                return resize_map(energy.ravel()[geometry.source], w, h)
+            if energy.shape == (h, w):
+                return energy
+        return self.energy_function.importance(out[..., :3]).map
+
     @staticmethod
     def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):
         """``allocation="semantic"`` after a fixed quality or ``quality="auto"``'s search: the

@@ -53,7 +53,7 @@ class Allocation(str, Enum):
     """How a JPEG's bytes are spread over the picture.
 
     ``uniform``: the same quantisation everywhere. ``semantic``: blocks whose pixels all matter
-    little (by the energy map of the output) lose their smallest coefficients
+    little (by the energy map, carried to the output) lose their smallest coefficients
     (:func:`compress_core.codec.semantic.requantize_jpeg`); the rest is coded as ``uniform``.
     """
 

@@ -74,11 +74,11 @@ class CompressRequest:
         stays None elsewhere. Given with a fixed quality, a byte budget or a lossless output,
         where nothing would aim at it, it is refused, even at 70.
     allocation : {"uniform", "semantic"}
-        ``"semantic"``: JPEG blocks that matter little (by the energy map of the output) lose
-        their smallest coefficients, after the quality is chosen as for ``"uniform"`` (with
-        ``target_bytes``: the highest quality whose allocated encoding fits); JPEG output only
-        (``format="jpeg"``, or ``"auto"`` with ``photo_format="jpeg"``, where graphics stay
-        lossless). Needs ``jpeglib``.
+        ``"semantic"``: JPEG blocks that matter little (by the energy map, carried to the
+        output) lose their smallest coefficients, after the quality is chosen as for
+        ``"uniform"`` (with ``target_bytes``: the highest quality whose allocated encoding
+        fits); JPEG output only (``format="jpeg"``, or ``"auto"`` with
+        ``photo_format="jpeg"``, where graphics stay lossless). Needs ``jpeglib``.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard).
     max_seconds : float, optional

@@ -27,12 +27,14 @@ import tempfile
 from typing import Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from ..errors import EncoderUnavailableError
 from .encoders import optimize_scans
 
-__all__ = ["requantize_jpeg", "DEAD_ZONES", "ALLOCATION_PACKAGE", "allocation_missing",
+__all__ = ["requantize_jpeg", "resize_map", "DEAD_ZONES", "ALLOCATION_PACKAGE",
+           "allocation_missing",
            "prefilter", "allocation_weights"]
 
 #: Dead zones by importance, most important first: a block whose most important pixel reaches
@@ -54,6 +56,16 @@ def allocation_missing():
         return (f"allocation='semantic' needs the package {package.split('==')[0]}: "
                 f"pip install {package}")
     return None
+
+
+def resize_map(importance: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An importance map resampled (bilinear) to ``width`` x ``height``, float32; the map
+    itself when it has that size already."""
+    importance = np.asarray(importance, dtype=np.float32)
+    if importance.shape == (height, width):
+        return importance
+    return np.asarray(Image.fromarray(importance, "F").resize((width, height),
+                                                              Image.Resampling.BILINEAR))
 
 
 def _check_map(importance) -> np.ndarray:
@@ -146,8 +158,8 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
             f.write(data)
         coded = jpeglib.read_dct(source)
         if importance.shape != (coded.height, coded.width):
-            raise ValueError(f"importance must have the JPEG's shape {(coded.height, coded.width)}; "
-                             f"got {importance.shape}")
+            raise ValueError(f"importance must have the JPEG's shape "
+                             f"{(coded.height, coded.width)}; got {importance.shape}")
         factors = np.asarray(coded.samp_factor).reshape(-1, 2)  # (vertical, horizontal) each
         v_max, h_max = int(factors[:, 0].max()), int(factors[:, 1].max())
         for index, name in enumerate(("Y", "Cb", "Cr", "K")[:len(factors)]):

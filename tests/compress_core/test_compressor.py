@@ -884,15 +884,16 @@ def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea,
 def test_semantic_allocation_keeps_the_quality_and_drops_only_unimportant_coefficients(
         compressor):
     """allocation='semantic' writes the uniform result's JPEG with the small coefficients of
-    its unimportant blocks (by the compressor's energy map of the output) set to zero: the
-    same quality, fewer bytes, and the score recorded is the written picture's."""
-    from compress_core.codec.semantic import requantize_jpeg
+    its unimportant blocks (by the compressor's energy map, carried to the output) set to
+    zero: the same quality, fewer bytes, and the score recorded is the written picture's."""
+    from compress_core.codec.semantic import requantize_jpeg, resize_map
     from compress_core.perceptual import Reference
 
     astronaut = photo("astronaut", 256)
     uniform = _run(compressor, astronaut, scale=0.75)
     semantic = _run(compressor, astronaut, scale=0.75, allocation="semantic")
-    importance = compressor.energy_function.importance(uniform.pixels).map
+    # the input's map carried to the output (a plain downscale here: resampled)
+    importance = resize_map(compressor.energy_function.importance(astronaut).map, 192, 192)
     assert semantic.data == requantize_jpeg(uniform.data, importance)
     assert (semantic.format, semantic.quality) == ("JPEG", uniform.quality)
     assert semantic.compressed_bytes < 0.97 * uniform.compressed_bytes
@@ -941,3 +942,19 @@ def test_semantic_allocation_under_a_byte_budget_buys_a_higher_quality(compresso
     # a budget below every full-size encoding: fewer pixels, the map resampled with them
     small = _run(compressor, astronaut, scale=0.75, target_bytes=1500, allocation="semantic")
     assert small.compressed_bytes <= 1500 and small.size[0] < 192  # 118 x 118
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_semantic_allocation_carries_the_input_map_through_crops_and_seams(compressor, method):
+    """The map of the output is the input's, taken where each output pixel comes from (crop
+    window, surviving seams) and resampled: no second energy pass."""
+    from compress_core.codec.semantic import requantize_jpeg, resize_map
+
+    coffee = photo("coffee", 180)  # 180 x 120 to a square: crops, seams or both
+    uniform = _run(compressor, coffee, target_width=80, target_height=80, method=method)
+    semantic = _run(compressor, coffee, target_width=80, target_height=80, method=method,
+                    allocation="semantic")
+    source = uniform.source_before_resampling
+    assert source is not None
+    carried = compressor.energy_function.importance(coffee).map.ravel()[source]
+    assert semantic.data == requantize_jpeg(uniform.data, resize_map(carried, 80, 80))
