@@ -14,13 +14,13 @@ import numpy as np
 from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
+from .codec.encoders import flatten_for
+from .codec.semantic import requantize_jpeg, resize_map
 from .crop import best_window
 from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import load_image
-from .codec.encoders import flatten_for
-from .codec.semantic import requantize_jpeg, resize_map
 from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
 from .perceptual import Reference
 from .quality import QualityMetric

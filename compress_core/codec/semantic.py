@@ -2,9 +2,9 @@
 energy-weighted pre-filtering.
 
 :func:`requantize_jpeg` is the one the library offers (``allocation="semantic"``): a JPEG's
-8x8 blocks whose pixels all matter little lose their smallest AC coefficients (those of one or
-two quantisation steps, set to zero), blocks that hold anything important keep every
-coefficient. The file stays a standard JPEG with the same quantisation tables, so any decoder
+8x8 blocks whose pixels all matter little lose their smallest AC coefficients (those of one
+quantisation step, set to zero; :data:`DEAD_ZONES`), blocks that hold anything important keep
+every coefficient. The file stays a standard JPEG with the same quantisation tables, so any decoder
 reads it; what matters is coded exactly as before, and the background costs fewer bytes (zero
 runs are what JPEG's entropy coding makes cheap). Measured in BENCHMARKS.md ("Semantic bit
 allocation"): about a fifth fewer bytes at the same quality, the background losing its finest
@@ -130,7 +130,8 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
         A JPEG with the same quantisation tables, markers (ICC, EXIF) and size: progressive
         scans by mozjpeg's lossless optimisation where it is installed
         (:func:`compress_core.codec.encoders.optimize_scans`), else baseline with optimised
-        Huffman tables.
+        Huffman tables. Never larger than ``data``: where that would be (nothing worth
+        dropping), ``data`` itself.
 
     Raises
     ------
@@ -172,7 +173,9 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
             setattr(coded, name, _zero_small(coefficients, steps))
         coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
         with open(target, "rb") as f:
-            return optimize_scans(f.read())
+            allocated = optimize_scans(f.read())
+    # where nothing is worth dropping (every block important) the rewrite can only add bytes
+    return allocated if len(allocated) < len(data) else bytes(data)
 
 
 def _check(pixels: np.ndarray, importance: np.ndarray) -> np.ndarray:

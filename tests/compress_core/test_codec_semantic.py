@@ -211,3 +211,16 @@ def test_a_byte_budget_with_allocation_fits_and_buys_quality():
                                         importance)
     with pytest.raises(ValueError, match="applies to JPEG only; got format 'webp'"):
         fit_budget(pixels, "webp", 6000, importance=importance)
+
+
+def test_the_rewrite_is_never_larger_than_its_input(monkeypatch):
+    """Where nothing is worth dropping, rewriting the coefficients can only add bytes (a JFIF
+    segment, other Huffman tables): the input comes back unchanged."""
+    from compress_core.codec import semantic
+
+    pixels = photo("coffee", 160)
+    data = encode(pixels, "jpeg", 80)
+    monkeypatch.setattr(semantic, "optimize_scans", lambda jpeg: jpeg + b"\0" * 64)
+    assert requantize_jpeg(data, np.ones(pixels.shape[:2])) == data
+    smaller = requantize_jpeg(data, np.zeros(pixels.shape[:2]))
+    assert len(smaller) < len(data) and smaller != data
