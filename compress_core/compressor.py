@@ -196,7 +196,8 @@ class SemanticCompressor:
         allocation : {"uniform", "semantic"}
             ``"semantic"``: once the quality is chosen (fixed, or by ``quality="auto"``'s search
             on the uniform encoding), the JPEG's blocks that matter little by this compressor's
-            energy map (the input's, carried to the output) lose their smallest coefficients
+            energy map (the input's, ``keep_mask`` pixels as its most important, carried to the
+            output) lose their smallest coefficients
             (:func:`compress_core.codec.semantic.requantize_jpeg`): about a fifth fewer bytes,
             what matters coded as before, the background losing fine detail (BENCHMARKS.md,
             "Semantic bit allocation"). ``operations["quality_score"]`` is then the score of
@@ -293,7 +294,7 @@ class SemanticCompressor:
             allocation_map = None  # allocation="semantic": the importance map of ``out``
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
                     and lossless is None):
-                allocation_map = self._output_map(out, energy, geometry)
+                allocation_map = self._output_map(out, energy, geometry, keep)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
             if lossless is not None:
@@ -427,19 +428,23 @@ class SemanticCompressor:
         return stats
 
     # ------------------------------------------------------------------------ internals
-    def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray],
-                    geometry: Geometry) -> np.ndarray:
-        """The importance map of ``out`` for ``allocation="semantic"``: the input's, carried
-        through the geometry (each pixel's source before the final resampling, then resampled
-        to ``out``: no second energy pass, 200 ms of CPU for the default energy); computed on
-        ``out`` where the input has none (``method="jpeg"``) or the geometry does not say
-        where its pixels come from."""
+    def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray], geometry: Geometry,
+                    keep: Optional[np.ndarray]) -> np.ndarray:
+        """The importance map of ``out`` for ``allocation="semantic"``: the input's, with the
+        ``keep_mask`` pixels as important as its most important one, carried through the
+        geometry (each pixel's source before the final resampling, then resampled to ``out``:
+        no second energy pass, 200 ms of CPU for the default energy); computed on ``out``
+        where the input has none (``method="jpeg"``, whose output has the input's pixels) or
+        the geometry does not say where its pixels come from."""
         h, w = out.shape[:2]
-        if energy is not None:
-            if geometry.source is not None:
-                return resize_map(energy.ravel()[geometry.source], w, h)
-            if energy.shape == (h, w):
-                return energy
+        if energy is None:
+            energy = self.energy_function.importance(out[..., :3]).map
+        if keep is not None and keep.shape == energy.shape:
+            energy = np.where(keep, np.float32(float(energy.max()) or 1.0), energy)
+        if geometry.source is not None:
+            return resize_map(energy.ravel()[geometry.source], w, h)
+        if energy.shape == (h, w):
+            return energy
         return self.energy_function.importance(out[..., :3]).map
 
     @staticmethod

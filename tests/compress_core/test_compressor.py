@@ -958,3 +958,24 @@ def test_semantic_allocation_carries_the_input_map_through_crops_and_seams(compr
     assert source is not None
     carried = compressor.energy_function.importance(coffee).map.ravel()[source]
     assert semantic.data == requantize_jpeg(uniform.data, resize_map(carried, 80, 80))
+
+
+def test_semantic_allocation_keeps_the_keep_mask_as_important(compressor):
+    """Pixels the user protects with keep_mask are allocated as the most important ones: their
+    blocks decode exactly as in the uniform encoding, where the energy map alone drops them."""
+    astronaut = photo("astronaut", 256)
+    importance = compressor.energy_function.importance(astronaut).map
+    by_block = importance.reshape(32, 8, 32, 8).max(axis=(1, 3))
+    calm = np.argwhere(by_block < 0.3 * importance.max())  # blocks the map alone drops
+    (by, bx), = calm[len(calm) // 2:len(calm) // 2 + 1]
+    mask = np.zeros((256, 256), bool)
+    mask[max(0, by * 8 - 24):by * 8 + 32, max(0, bx * 8 - 24):bx * 8 + 32] = True
+    uniform = _run(compressor, astronaut, method="jpeg", quality=85)
+    kept = _run(compressor, astronaut, method="jpeg", quality=85, allocation="semantic",
+                keep_mask=mask)
+    dropped = _run(compressor, astronaut, method="jpeg", quality=85, allocation="semantic")
+    core = (slice(by * 8 - 8 if by else 0, by * 8 + 16), slice(bx * 8 - 8 if bx else 0,
+                                                              bx * 8 + 16))
+    plain = np.asarray(decode(uniform.data).convert("RGB"))[core]
+    np.testing.assert_array_equal(np.asarray(decode(kept.data).convert("RGB"))[core], plain)
+    assert np.any(np.asarray(decode(dropped.data).convert("RGB"))[core] != plain)
