@@ -171,11 +171,20 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
             steps = _block_steps(importance, 8 * v_max // v, 8 * h_max // h,
                                  coefficients.shape[:2], zones)
             setattr(coded, name, _zero_small(coefficients, steps))
+        # libjpeg writes its own JFIF segment (same version and density): the one jpeglib
+        # kept from ``data`` would be a second (18 bytes; JFIF allows one)
+        coded.markers = [m for m in coded.markers or () if not _is_jfif(m)]
         coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
         with open(target, "rb") as f:
             allocated = optimize_scans(f.read())
     # where nothing is worth dropping (every block important) the rewrite can only add bytes
     return allocated if len(allocated) < len(data) else bytes(data)
+
+
+def _is_jfif(marker) -> bool:
+    """A kept JFIF APP0 segment (jpeglib's marker)."""
+    return getattr(marker.type, "name", "") == "JPEG_APP0" and bytes(
+        marker.content[:5]) == b"JFIF\x00"
 
 
 def _check(pixels: np.ndarray, importance: np.ndarray) -> np.ndarray:
