@@ -294,7 +294,8 @@ class SemanticCompressor:
             allocation_map = None  # allocation="semantic": the importance map of ``out``
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
                     and lossless is None):
-                allocation_map = self._output_map(out, energy, geometry, keep)
+                allocation_map = self._output_map(out, energy, geometry, keep,
+                                                  unchanged=out is pixels)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
             if lossless is not None:
@@ -429,13 +430,15 @@ class SemanticCompressor:
 
     # ------------------------------------------------------------------------ internals
     def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray], geometry: Geometry,
-                    keep: Optional[np.ndarray]) -> np.ndarray:
+                    keep: Optional[np.ndarray], unchanged: bool) -> np.ndarray:
         """The importance map of ``out`` for ``allocation="semantic"``: the input's, with the
         ``keep_mask`` pixels as important as its most important one, carried through the
         geometry (each pixel's source before the final resampling, then resampled to ``out``:
-        no second energy pass, 200 ms of CPU for the default energy); computed on ``out``
-        where the input has none (``method="jpeg"``, whose output has the input's pixels) or
-        the geometry does not say where its pixels come from."""
+        no second energy pass, 200 ms of CPU for the default energy); the input's itself where
+        the geometry left the pixels ``unchanged``; computed on ``out`` where the input has
+        none (``method="jpeg"``, whose output has the input's pixels) or the geometry does not
+        say where its pixels come from (seams inserted: an object removed at the input's size
+        has the input's shape, not its pixels)."""
         h, w = out.shape[:2]
         if energy is None:
             energy = self.energy_function.importance(out[..., :3]).map
@@ -443,7 +446,7 @@ class SemanticCompressor:
             energy = np.where(keep, np.float32(float(energy.max()) or 1.0), energy)
         if geometry.source is not None:
             return resize_map(energy.ravel()[geometry.source], w, h)
-        if energy.shape == (h, w):
+        if unchanged:
             return energy
         return self.energy_function.importance(out[..., :3]).map
 
