@@ -38,7 +38,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from compress_core.options import Method
+from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    path_below, read_bytes, write_atomic)
 
@@ -252,7 +252,10 @@ class _Engine:
         from compress_core import SemanticCompressor
 
         self.compressor = SemanticCompressor.from_request(settings)
-        if settings.method != Method.JPEG.value:  # re-encoding reads no importance map: no CNN
+        # re-encoding reads no importance map (no CNN), unless allocation="semantic" spreads its
+        # bytes by one: then loaded here, not inside the first image's time budget
+        if (settings.method != Method.JPEG.value
+                or settings.allocation != Allocation.UNIFORM.value):
             _preload(self.compressor.energy_function)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
