@@ -202,10 +202,13 @@ class SemanticCompressor:
             what matters coded as before, the background losing fine detail (BENCHMARKS.md,
             "Semantic bit allocation"). ``operations["quality_score"]`` is then the score of
             the picture written (below the target: the target holds on the important blocks,
-            which keep the uniform encoding's coefficients); ``operations["allocation"]`` says
-            it ran. With ``target_bytes`` every candidate of the budget search is allocated, so
-            the budget buys a higher quality. JPEG output only (graphics that
-            ``format="auto"`` keeps lossless are written as without it); needs ``jpeglib``.
+            which keep the coefficients of the uniform encoding, whose score is
+            ``operations["uniform_score"]``); ``operations["allocation"]`` says it ran. With
+            ``target_bytes`` every candidate of the budget search is allocated, so the budget
+            buys a higher quality. JPEG output only: what ``format="auto"`` writes otherwise
+            (graphics and transparent pictures: lossless or, under a byte budget, lossy WebP)
+            is written without it (``operations`` then has no "allocation"); needs
+            ``jpeglib``.
 
         Every option is validated once, by :class:`compress_core.request.CompressRequest`
         (``None`` means the option's default); the command line and the batch job offer the
@@ -440,6 +443,8 @@ class SemanticCompressor:
         say where its pixels come from (seams inserted: an object removed at the input's size
         has the input's shape, not its pixels)."""
         h, w = out.shape[:2]
+        if out.shape[2] == 4:  # the JPEG shows it over white: not what transparent pixels hide
+            return self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
         if energy is None:
             energy = self.energy_function.importance(out[..., :3]).map
         if keep is not None and keep.shape == energy.shape:
@@ -454,12 +459,15 @@ class SemanticCompressor:
     def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):
         """``allocation="semantic"`` after a fixed quality or ``quality="auto"``'s search: the
         JPEG ``data`` of ``out`` with the small coefficients of its unimportant blocks dropped,
-        and the operations with the score of what is written (where a score was searched for)."""
+        and the operations with the score of what is written as ``quality_score`` and the
+        search's (the uniform encoding's, which the important blocks keep) as
+        ``uniform_score`` (where a score was searched for)."""
         data = requantize_jpeg(data, importance)
         if "quality_score" in operations:
             written = Reference(flatten_for(out, ImageFormat.JPEG)).score(
                 codec.decode_pixels(data))
-            operations = {**operations, "quality_score": round(float(written), 3)}
+            operations = {**operations, "uniform_score": operations["quality_score"],
+                          "quality_score": round(float(written), 3)}
         return data, operations
 
     def _carver(self, show_progress: bool, keep=None, remove=None) -> SeamCarver:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import tempfile
 from typing import Sequence, Tuple
 
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..errors import EncoderUnavailableError
+from ..errors import EncoderUnavailableError, EncodingError
 from .encoders import optimize_scans
 
 __all__ = ["requantize_jpeg", "resize_map", "DEAD_ZONES", "ALLOCATION_PACKAGE",
@@ -139,7 +140,9 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
         ``jpeglib`` is not installed.
     ValueError
         ``importance`` of another shape, or not finite or negative; bad ``dead_zones``;
-        ``data`` not a JPEG.
+        ``data`` not a JPEG, or one libjpeg cannot read.
+    EncodingError
+        No writable temporary folder (jpeglib reads and writes files).
     """
     missing = allocation_missing()
     if missing:
@@ -153,32 +156,47 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
     peak = float(importance.max()) if importance.size else 0.0
     if peak > 0:
         importance = importance / np.float32(peak)
-    with tempfile.TemporaryDirectory(prefix="semantic-") as folder:
-        source, target = os.path.join(folder, "in.jpg"), os.path.join(folder, "out.jpg")
-        with open(source, "wb") as f:
-            f.write(data)
-        coded = jpeglib.read_dct(source)
-        if importance.shape != (coded.height, coded.width):
-            raise ValueError(f"importance must have the JPEG's shape "
-                             f"{(coded.height, coded.width)}; got {importance.shape}")
-        factors = np.asarray(coded.samp_factor).reshape(-1, 2)  # (vertical, horizontal) each
-        v_max, h_max = int(factors[:, 0].max()), int(factors[:, 1].max())
-        for index, name in enumerate(("Y", "Cb", "Cr", "K")[:len(factors)]):
-            coefficients = getattr(coded, name)
-            if coefficients is None:
-                continue
-            v, h = int(factors[index, 0]), int(factors[index, 1])
-            steps = _block_steps(importance, 8 * v_max // v, 8 * h_max // h,
-                                 coefficients.shape[:2], zones)
-            setattr(coded, name, _zero_small(coefficients, steps))
-        # libjpeg writes its own JFIF segment (same version and density): the one jpeglib
-        # kept from ``data`` would be a second (18 bytes; JFIF allows one)
-        coded.markers = [m for m in coded.markers or () if not _is_jfif(m)]
-        coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
-        with open(target, "rb") as f:
-            allocated = optimize_scans(f.read())
+    try:
+        folder = tempfile.mkdtemp(prefix="semantic-")
+    except OSError as exc:
+        raise EncodingError("allocation='semantic' needs a writable temporary folder (jpeglib "
+                            f"reads and writes JPEG files): {exc}") from exc
+    try:
+        allocated = _rewritten(jpeglib, data, importance, zones, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     # where nothing is worth dropping (every block important) the rewrite can only add bytes
     return allocated if len(allocated) < len(data) else bytes(data)
+
+
+def _rewritten(jpeglib, data: bytes, importance: np.ndarray, zones, folder: str) -> bytes:
+    """The JPEG ``data`` with its dead zones applied, through files in ``folder``."""
+    source, target = os.path.join(folder, "in.jpg"), os.path.join(folder, "out.jpg")
+    with open(source, "wb") as f:
+        f.write(data)
+    try:
+        coded = jpeglib.read_dct(source)
+    except OSError as exc:  # libjpeg's own words for a corrupt file
+        raise ValueError(f"data is not a readable JPEG: {exc}") from exc
+    if importance.shape != (coded.height, coded.width):
+        raise ValueError(f"importance must have the JPEG's shape "
+                         f"{(coded.height, coded.width)}; got {importance.shape}")
+    factors = np.asarray(coded.samp_factor).reshape(-1, 2)  # (vertical, horizontal) each
+    v_max, h_max = int(factors[:, 0].max()), int(factors[:, 1].max())
+    for index, name in enumerate(("Y", "Cb", "Cr", "K")[:len(factors)]):
+        coefficients = getattr(coded, name)
+        if coefficients is None:
+            continue
+        v, h = int(factors[index, 0]), int(factors[index, 1])
+        steps = _block_steps(importance, 8 * v_max // v, 8 * h_max // h,
+                             coefficients.shape[:2], zones)
+        setattr(coded, name, _zero_small(coefficients, steps))
+    # libjpeg writes its own JFIF segment (same version and density): the one jpeglib kept
+    # from ``data`` would be a second (18 bytes; JFIF allows one)
+    coded.markers = [m for m in coded.markers or () if not _is_jfif(m)]
+    coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
+    with open(target, "rb") as f:
+        return optimize_scans(f.read())
 
 
 def _is_jfif(marker) -> bool:

@@ -142,6 +142,9 @@ DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the r
                 "byte ratio = output bytes / input bytes (lower is better); skipped rows "
                 "(outputs that already existed) and errors are counted, not measured. The quality "
                 "score is the SSIMULACRA2 score quality=auto reached (none for a fixed quality); "
+                "for rows written with allocation semantic (see their params) it is the score "
+                "of the picture written, below the target by design (the bytes go to what "
+                "matters, the background pays); "
                 "stretch is how much the content's aspect was changed (1 = none).")
 
 

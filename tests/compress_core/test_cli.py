@@ -178,6 +178,10 @@ def test_semantic_allocation_is_said_and_its_lower_score_is_no_missed_target(wor
     assert json.loads(out)["allocation"] == "uniform"
     assert size_of(work / "semantic.jpg") == size_of(work / "uniform.jpg") == (90, 60)
     assert (work / "semantic.jpg").stat().st_size < (work / "uniform.jpg").stat().st_size
+    # a target the search itself misses is still said (by the search's own score)
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format", "jpeg",
+                         "--target-quality", "99.5", "--allocation", "semantic", "-o", "best.jpg")
+    assert code == 0 and "target_quality=99.5 was not reached: the best JPEG encoding" in err
 
 
 @pytest.mark.parametrize("limit", ["1.0", "1.5"])

@@ -251,3 +251,17 @@ def test_the_rewrite_is_never_larger_than_its_input(monkeypatch):
     assert requantize_jpeg(data, np.ones(pixels.shape[:2])) == data
     smaller = requantize_jpeg(data, np.zeros(pixels.shape[:2]))
     assert len(smaller) < len(data) and smaller != data
+
+
+def test_a_corrupt_jpeg_and_no_temporary_folder_are_clear_errors(tmp_path, monkeypatch):
+    import tempfile
+
+    from compress_core.errors import EncodingError
+
+    pixels = photo("chelsea", 128, 96)
+    data = encode(pixels, "jpeg", 80)
+    with pytest.raises(ValueError, match="data is not a readable JPEG"):
+        requantize_jpeg(data[:2] + b"\xff\xc0\x00\x02" + data[40:], np.ones((96, 128)))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(EncodingError, match="needs a writable temporary folder"):
+        requantize_jpeg(data, np.ones((96, 128)))

@@ -902,6 +902,7 @@ def test_semantic_allocation_keeps_the_quality_and_drops_only_unimportant_coeffi
     written = Reference(semantic.pixels).score(np.asarray(decode(semantic.data).convert("RGB")))
     assert semantic.operations["quality_score"] == pytest.approx(written, abs=1e-3)
     assert semantic.operations["quality_score"] < uniform.operations["quality_score"]
+    assert semantic.operations["uniform_score"] == uniform.operations["quality_score"]
     assert semantic.params["allocation"] == "semantic" and "allocation" not in uniform.params
 
 
@@ -1000,3 +1001,21 @@ def test_semantic_allocation_keeps_the_keep_mask_as_important(compressor):
     plain = np.asarray(decode(uniform.data).convert("RGB"))[core]
     np.testing.assert_array_equal(np.asarray(decode(kept.data).convert("RGB"))[core], plain)
     assert np.any(np.asarray(decode(dropped.data).convert("RGB"))[core] != plain)
+
+
+def test_semantic_allocation_of_a_transparent_picture_follows_what_the_jpeg_shows(compressor):
+    """RGBA written as JPEG is shown over white: the map is that picture's, not the energy of
+    what fully transparent pixels hide (a hidden astronaut held the map's maximum, and 83 of
+    1024 visible blocks that matter lost coefficients)."""
+    from compress_core.codec.encoders import flatten_for
+    from compress_core.codec.semantic import requantize_jpeg
+
+    rgb = np.concatenate([photo("astronaut", 128), photo("chelsea", 128, 128)], axis=1)
+    alpha = np.zeros(rgb.shape[:2], np.uint8)
+    alpha[:, 128:] = 255  # only the cat is visible
+    rgba = np.dstack([rgb, alpha])
+    uniform = _run(compressor, rgba, method="jpeg", format="jpeg", quality=85)
+    semantic = _run(compressor, rgba, method="jpeg", format="jpeg", quality=85,
+                    allocation="semantic")
+    shown = compressor.energy_function.importance(flatten_for(rgba, "jpeg")).map
+    assert semantic.data == requantize_jpeg(uniform.data, shown)
