@@ -132,7 +132,9 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
         scans by mozjpeg's lossless optimisation where it is installed
         (:func:`compress_core.codec.encoders.optimize_scans`), else baseline with optimised
         Huffman tables. Never larger than ``data``: where that would be (nothing worth
-        dropping), ``data`` itself.
+        dropping), ``data`` itself. jpeglib's writer numbers the components 0, 1, 2 (JFIF's
+        example numbers them 1, 2, 3; the JFIF segment says YCbCr either way): Pillow
+        (libjpeg-turbo), OpenCV, torchvision and pyvips decode the result identically.
 
     Raises
     ------
