@@ -21,7 +21,6 @@ more fidelity where it matters for the same bytes. Measured in BENCHMARKS.md ("B
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -32,7 +31,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import EncoderUnavailableError, EncodingError
-from .encoders import optimize_scans
+from .encoders import _has, optimize_scans
 
 __all__ = ["requantize_jpeg", "resize_map", "DEAD_ZONES", "ALLOCATION_PACKAGE",
            "allocation_missing",
@@ -53,7 +52,7 @@ ALLOCATION_PACKAGE = ("jpeglib", "jpeglib==1.0.2")
 def allocation_missing():
     """Why semantic allocation cannot run here (its package is missing), or None."""
     module, package = ALLOCATION_PACKAGE
-    if importlib.util.find_spec(module) is None:
+    if not _has(module):
         return (f"allocation='semantic' needs the package {package.split('==')[0]}: "
                 f"pip install {package}")
     return None
