@@ -42,7 +42,7 @@ EXTRAS_REQUIRE = {
         "pyarrow>=16,<26",
     ],
     # Faster / smaller encoders compress_core.codec uses when installed (Pillow otherwise), and
-    # jpeglib for semantic bit allocation (``allocation="semantic"``).
+    # jpeglib for semantic bit allocation (``allocation="semantic"``) and small baseline JPEGs.
     "encoders": [
         "pyjpegli>=0.3",
         "mozjpeg-lossless-optimization>=1.3",

@@ -41,6 +41,9 @@ Sections (``--sections``, all by default):
   nothing standing in for missing scales (before), and read in sequence over the scales
   present (the PyPI package's reading); last, pictures under 32 px, enlarged to 32 by the
   nearest pixel (the library's) or by repeating each pixel (before).
+* ``baseline``: small JPEGs: mozjpeg's progressive scans alone against the library's choice
+  of those or a baseline file with optimised Huffman tables (``encoders.optimize_scans``), at
+  quality 75 and at ``quality="auto"``'s; bytes (the pixels checked equal), CPU per encode.
 * ``lossless``: lossless WebP settings (the library's, method 5 effort 90, against method 6
   effort 100, method 5 effort 100, libwebp's default method 4 effort 75) and PNG on what
   ``format="auto"`` writes losslessly: graphics from skimage and photos with transparency
@@ -836,6 +839,52 @@ def section_small(photos, sides=(64, 96, 128, 160, 200, 256, 384)):
     _under_32(photos)
 
 
+def section_baseline(photos, sides=(32, 48, 64, 96, 128, 160, 192, 256, 384)):
+    """Small JPEGs: mozjpeg's progressive scans alone (before) against the library's choice of
+    the smaller of those and a baseline file with optimised Huffman tables (files under
+    ``encoders.BASELINE_BELOW`` bytes), at a fixed quality 75 and at ``quality="auto"``'s (70);
+    the same pixels (checked), bytes, how often baseline won, CPU per encode."""
+    from compress_core.codec import encoders
+
+    below = encoders.BASELINE_BELOW
+
+    def run(pixels, how, switch):
+        encoders.BASELINE_BELOW = switch
+        try:
+            start = time.process_time()
+            if how == "auto":
+                data = codec.encode_to_score(pixels, "jpeg", 70.0)[0]
+            else:
+                data = codec.encode(pixels, "jpeg", 75)
+            return data, time.process_time() - start
+        finally:
+            encoders.BASELINE_BELOW = below
+
+    for switch in (0, below):  # warm up (imports, first calls) before anything is timed
+        run(_scaled(photos[0][1], 64), "auto", switch)
+    print(f"\n#### Small JPEGs: baseline or progressive ({len(photos)} Kodak photos, Lanczos to "
+          f"the long side; files under {below} B also tried as baseline)\n")
+    print("| long side | quality | bytes before (mean) | now vs before (sum) | per photo | "
+          "baseline chosen | CPU per photo before, now |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for side in sides:
+        scaled = [_scaled(pixels, side) for _, pixels in photos]
+        for how in ("75", "auto"):
+            before, now, chosen, t_before, t_now, ratios = 0, 0, 0, 0.0, 0.0, []
+            for pixels in scaled:
+                old, t_old = run(pixels, how, 0)
+                new, t_new = run(pixels, how, below)
+                assert np.array_equal(codec.decode_pixels(old), codec.decode_pixels(new))
+                before, now = before + len(old), now + len(new)
+                ratios.append(len(new) / len(old))
+                chosen += new != old  # the same file unless the baseline one was smaller
+                t_before, t_now = t_before + t_old, t_now + t_new
+            n = len(scaled)
+            print(f"| {side} | {how} | {before / n:.0f} | {now / before:.3f}x | "
+                  f"{min(ratios):.3f}-{max(ratios):.3f} | {chosen}/{n} | "
+                  f"{1e3 * t_before / n:.1f}, {1e3 * t_now / n:.1f} ms |")
+
+
 def _under_32(photos, shorts=(20, 24, 28, 30, 31, 32, 33, 40)):
     """Pictures under 32 px are enlarged to a 32 px short side before they are scored: by the
     nearest pixel (the library's) or by repeating each pixel k times (k the next integer: the
@@ -1038,7 +1087,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,lossless,archive,thumbnails")
+    ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
+                    "baseline,lossless,archive,thumbnails")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -1058,6 +1108,8 @@ def main(argv=None):
         section_maps(photos)
     if "small" in sections:
         section_small(photos)
+    if "baseline" in sections:
+        section_baseline(photos)
     if "lossless" in sections:
         section_lossless(photos)
     if "archive" in sections:

@@ -5,7 +5,10 @@ JPEG XL 1-100 (default 80); PNG is lossless and has no quality. The ICC profile 
 of the input are written where the format supports them.
 
 * :mod:`.formats`: names, suffixes, quality ranges, optional packages.
-* :mod:`.encoders`: pixels -> bytes (jpegli + mozjpeg scans for JPEG when installed).
+* :mod:`.encoders`: pixels -> bytes (jpegli + mozjpeg scans for JPEG when installed; small
+  JPEGs baseline where that is smaller).
+* :mod:`.coefficients`: a JPEG's quantised coefficients read and written again without loss.
+* :mod:`.semantic`: ``allocation="semantic"`` (dead zones in unimportant blocks' coefficients).
 * :mod:`.search`: :func:`fit_budget` (``target_bytes``) and :func:`encode_to_score`
   (``quality="auto"``: smallest encoding reaching a SSIMULACRA2 score).
 * :mod:`.content`: ``format="auto"`` by content (photo -> lossy, graphic/alpha -> lossless).

@@ -18,7 +18,6 @@ JPEG cannot store alpha: RGBA pixels are composited over white first.
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
 from typing import Optional
@@ -29,10 +28,11 @@ from PIL import Image
 from ..errors import EncodingError, SemanticCompressError
 from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
-from .formats import check_quality, pil_name, require_encoder
+from .coefficients import coefficients_missing, rewrite_jpeg
+from .formats import check_quality, installed, pil_name, require_encoder
 
 __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
-           "optimize_scans", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
+           "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
            "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 WEBP_METHOD = 6
@@ -48,12 +48,12 @@ AVIF_SPEED = 6
 #: libavif's default ``iq`` tuning at equal score on Kodak (BENCHMARKS.md, "Bytes").
 AVIF_TUNE = "ssimulacra2"
 JXL_EFFORT = 7
+#: Files smaller than this (after mozjpeg's progressive scans) are also tried as baseline JPEGs
+#: with optimised Huffman tables (:func:`optimize_scans`), which are smaller on small pictures:
+#: BENCHMARKS.md, "Small JPEGs: baseline or progressive".
+BASELINE_BELOW = 8192
 _ICC_CHUNK = 65519  # 65535 - 2 (length) - 12 ("ICC_PROFILE\0") - 2 (sequence, count)
 _SEGMENT_MAX = 65533
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 _AVIF_TUNE_OK: Optional[bool] = None
@@ -79,8 +79,8 @@ def _avif_tune_accepted() -> bool:
 def jpeg_encoder() -> str:
     """The JPEG encoder this installation uses: ``"jpegli"`` or ``"libjpeg-turbo"`` (Pillow),
     with ``"+mozjpeg-scans"`` when mozjpeg's lossless optimisation is installed."""
-    name = "jpegli" if _has("pyjpegli") else "libjpeg-turbo"
-    return name + ("+mozjpeg-scans" if _has("mozjpeg_lossless_optimization") else "")
+    name = "jpegli" if installed("pyjpegli") else "libjpeg-turbo"
+    return name + ("+mozjpeg-scans" if installed("mozjpeg_lossless_optimization") else "")
 
 
 def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes:
@@ -123,7 +123,7 @@ def flatten_for(pixels: np.ndarray, fmt) -> np.ndarray:
 def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
                  full_chroma: bool) -> bytes:
     img = _over_white(img)
-    if full_chroma or not _has("pyjpegli"):
+    if full_chroma or not installed("pyjpegli"):
         meta = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}
         if full_chroma:
             meta["subsampling"] = 0
@@ -157,14 +157,19 @@ def _pillow_jpeg(img: Image.Image, quality: int, meta: dict) -> bytes:
 
 
 def optimize_scans(data: bytes) -> bytes:
-    """A JPEG with mozjpeg's progressive scans and Huffman tables (same pixels, same markers),
-    when that is smaller and ``mozjpeg-lossless-optimization`` is installed; else ``data``."""
-    if not _has("mozjpeg_lossless_optimization"):
-        return data
-    import mozjpeg_lossless_optimization as mozjpeg
+    """The smallest lossless rewrite of a JPEG's entropy coding (same pixels, same markers):
+    mozjpeg's progressive scans and Huffman tables where ``mozjpeg-lossless-optimization`` is
+    installed; for a file under :data:`BASELINE_BELOW` bytes, also a baseline JPEG with
+    optimised Huffman tables where ``jpeglib`` is (each progressive scan has its own header and
+    tables, which a small file pays for); ``data`` itself when neither is smaller."""
+    best = data
+    if installed("mozjpeg_lossless_optimization"):
+        import mozjpeg_lossless_optimization as mozjpeg
 
-    smaller = mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL)
-    return smaller if len(smaller) < len(data) else data
+        best = min(best, mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL), key=len)
+    if len(best) < BASELINE_BELOW and coefficients_missing() is None:
+        best = min(best, rewrite_jpeg(data), key=len)
+    return best
 
 
 def jxl_srgb(pixels: np.ndarray, icc_profile: Optional[bytes]) -> np.ndarray:

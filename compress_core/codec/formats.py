@@ -10,7 +10,7 @@ from PIL import features
 from ..errors import EncoderUnavailableError
 from ..options import ImageFormat, parse_option
 
-__all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension",
+__all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
            "format_from_suffix", "default_quality", "check_quality", "pil_name",
            "require_encoder", "parse_format"]
 
@@ -37,6 +37,11 @@ _SUFFIXES = {".jpg": ImageFormat.JPEG, ".jpeg": ImageFormat.JPEG, ".jpe": ImageF
 _PILLOW_FEATURE = {ImageFormat.WEBP: "webp", ImageFormat.AVIF: "avif"}
 
 
+def installed(module: str) -> bool:
+    """Whether the package ``module`` (an import name) can be imported here."""
+    return importlib.util.find_spec(module) is not None
+
+
 def parse_format(fmt) -> ImageFormat:
     """``fmt`` as an :class:`ImageFormat` (``ValueError`` / ``TypeError`` listing the names)."""
     return parse_option(ImageFormat, fmt, "format")
@@ -48,7 +53,7 @@ def _missing(fmt: ImageFormat) -> Optional[str]:
         return f"this Pillow build has no {fmt.value.upper()} support (Pillow >= 12 wheels have it)"
     if fmt in OPTIONAL_PACKAGES:
         module, package = OPTIONAL_PACKAGES[fmt]
-        if importlib.util.find_spec(module) is None:
+        if not installed(module):
             return f"it needs the package {package.split('==')[0]}: pip install {package}"
     return None
 

@@ -21,17 +21,16 @@ more fidelity where it matters for the same bytes. Measured in BENCHMARKS.md ("B
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import functools
 from typing import Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..errors import EncoderUnavailableError, EncodingError
-from .encoders import _has, optimize_scans
+from ..errors import EncoderUnavailableError
+from .coefficients import COEFFICIENTS_PACKAGE, coefficients_missing, rewrite_jpeg
+from .encoders import optimize_scans
 
 __all__ = ["requantize_jpeg", "resize_map", "DEAD_ZONES", "ALLOCATION_PACKAGE",
            "allocation_missing",
@@ -46,16 +45,12 @@ __all__ = ["requantize_jpeg", "resize_map", "DEAD_ZONES", "ALLOCATION_PACKAGE",
 DEAD_ZONES: Tuple[Tuple[float, int], ...] = ((0.5, 0), (0.0, 1))
 
 #: The package that reads and writes a JPEG's quantised coefficients (PyPI name==tested version).
-ALLOCATION_PACKAGE = ("jpeglib", "jpeglib==1.0.2")
+ALLOCATION_PACKAGE = COEFFICIENTS_PACKAGE
 
 
 def allocation_missing():
     """Why semantic allocation cannot run here (its package is missing), or None."""
-    module, package = ALLOCATION_PACKAGE
-    if not _has(module):
-        return (f"allocation='semantic' needs the package {package.split('==')[0]}: "
-                f"pip install {package}")
-    return None
+    return coefficients_missing("allocation='semantic'")
 
 
 def resize_map(importance: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -110,6 +105,24 @@ def _zero_small(coefficients: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return np.where(small, 0, coefficients).astype(coefficients.dtype)
 
 
+def _apply_dead_zones(coded, importance: np.ndarray, zones) -> None:
+    """Zero the small AC coefficients of the unimportant blocks of jpeglib's ``coded`` JPEG,
+    component by component (each block judged by the pixels it covers)."""
+    if importance.shape != (coded.height, coded.width):
+        raise ValueError(f"importance must have the JPEG's shape "
+                         f"{(coded.height, coded.width)}; got {importance.shape}")
+    factors = np.asarray(coded.samp_factor).reshape(-1, 2)  # (vertical, horizontal) each
+    v_max, h_max = int(factors[:, 0].max()), int(factors[:, 1].max())
+    for index, name in enumerate(("Y", "Cb", "Cr", "K")[:len(factors)]):
+        coefficients = getattr(coded, name)
+        if coefficients is None:
+            continue
+        v, h = int(factors[index, 0]), int(factors[index, 1])
+        steps = _block_steps(importance, 8 * v_max // v, 8 * h_max // h,
+                             coefficients.shape[:2], zones)
+        setattr(coded, name, _zero_small(coefficients, steps))
+
+
 def requantize_jpeg(data: bytes, importance: np.ndarray,
                     dead_zones: Sequence[Tuple[float, int]] = DEAD_ZONES) -> bytes:
     """``data`` (a JPEG) with the small coefficients of its unimportant blocks set to zero.
@@ -127,13 +140,11 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
     Returns
     -------
     bytes
-        A JPEG with the same quantisation tables, markers (ICC, EXIF) and size: progressive
-        scans by mozjpeg's lossless optimisation where it is installed
-        (:func:`compress_core.codec.encoders.optimize_scans`), else baseline with optimised
-        Huffman tables. Never larger than ``data``: where that would be (nothing worth
-        dropping), ``data`` itself. jpeglib's writer numbers the components 0, 1, 2 (JFIF's
-        example numbers them 1, 2, 3; the JFIF segment says YCbCr either way): Pillow
-        (libjpeg-turbo), OpenCV, torchvision and pyvips decode the result identically.
+        A JPEG with the same quantisation tables, markers (ICC, EXIF) and size, written by
+        :func:`compress_core.codec.coefficients.rewrite_jpeg` (baseline, optimised Huffman
+        tables) and then :func:`compress_core.codec.encoders.optimize_scans` (mozjpeg's
+        progressive scans where they are smaller). Never larger than ``data``: where that
+        would be (nothing worth dropping), ``data`` itself.
 
     Raises
     ------
@@ -148,62 +159,16 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
     missing = allocation_missing()
     if missing:
         raise EncoderUnavailableError(missing)
-    import jpeglib
-
     zones = _dead_zones(dead_zones)
     importance = _check_map(importance)
-    if not bytes(data[:2]) == b"\xff\xd8":
-        raise ValueError("data must be a JPEG file (it does not start with the JPEG marker)")
     peak = float(importance.max()) if importance.size else 0.0
     if peak > 0:
         importance = importance / np.float32(peak)
-    try:
-        folder = tempfile.mkdtemp(prefix="semantic-")
-    except OSError as exc:
-        raise EncodingError("allocation='semantic' needs a writable temporary folder (jpeglib "
-                            f"reads and writes JPEG files): {exc}") from exc
-    try:
-        allocated = _rewritten(jpeglib, data, importance, zones, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+
+    allocated = optimize_scans(rewrite_jpeg(data, functools.partial(
+        _apply_dead_zones, importance=importance, zones=zones)))
     # where nothing is worth dropping (every block important) the rewrite can only add bytes
     return allocated if len(allocated) < len(data) else bytes(data)
-
-
-def _rewritten(jpeglib, data: bytes, importance: np.ndarray, zones, folder: str) -> bytes:
-    """The JPEG ``data`` with its dead zones applied, through files in ``folder``."""
-    source, target = os.path.join(folder, "in.jpg"), os.path.join(folder, "out.jpg")
-    with open(source, "wb") as f:
-        f.write(data)
-    try:
-        coded = jpeglib.read_dct(source)
-    except OSError as exc:  # libjpeg's own words for a corrupt file
-        raise ValueError(f"data is not a readable JPEG: {exc}") from exc
-    if importance.shape != (coded.height, coded.width):
-        raise ValueError(f"importance must have the JPEG's shape "
-                         f"{(coded.height, coded.width)}; got {importance.shape}")
-    factors = np.asarray(coded.samp_factor).reshape(-1, 2)  # (vertical, horizontal) each
-    v_max, h_max = int(factors[:, 0].max()), int(factors[:, 1].max())
-    for index, name in enumerate(("Y", "Cb", "Cr", "K")[:len(factors)]):
-        coefficients = getattr(coded, name)
-        if coefficients is None:
-            continue
-        v, h = int(factors[index, 0]), int(factors[index, 1])
-        steps = _block_steps(importance, 8 * v_max // v, 8 * h_max // h,
-                             coefficients.shape[:2], zones)
-        setattr(coded, name, _zero_small(coefficients, steps))
-    # libjpeg writes its own JFIF segment (same version and density): the one jpeglib kept
-    # from ``data`` would be a second (18 bytes; JFIF allows one)
-    coded.markers = [m for m in coded.markers or () if not _is_jfif(m)]
-    coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
-    with open(target, "rb") as f:
-        return optimize_scans(f.read())
-
-
-def _is_jfif(marker) -> bool:
-    """A kept JFIF APP0 segment (jpeglib's marker)."""
-    return getattr(marker.type, "name", "") == "JPEG_APP0" and bytes(
-        marker.content[:5]) == b"JFIF\x00"
 
 
 def _check(pixels: np.ndarray, importance: np.ndarray) -> np.ndarray:
