@@ -13,6 +13,7 @@ of the input are written where the format supports them.
   (``quality="auto"``: smallest encoding reaching a SSIMULACRA2 score).
 * :mod:`.content`: ``format="auto"`` by content (photo -> lossy, graphic/alpha -> lossless).
 * :mod:`.archive`: lossless JPEG <-> JPEG XL recompression (bit-exact).
+* :mod:`.jpeg_markers`: a JPEG's marker segments (frame type, components, scan headers).
 """
 from __future__ import annotations
 

@@ -14,56 +14,27 @@ decodes to nothing), and an archive that does not restore its input must not be 
 from __future__ import annotations
 
 import io
-from typing import Optional, Tuple
 
 import numpy as np
 
 from ..errors import ImageDecodeError, UnsupportedImageError
 from ..options import ImageFormat
 from .formats import require_encoder
+from .jpeg_markers import SOF, frame
 
 __all__ = ["jpeg_to_jxl", "jxl_to_jpeg"]
 
-# Start-of-frame markers and what they mean; libjxl transcodes the Huffman-coded first three.
-_SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
-        0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "hierarchical progressive",
-        0xC7: "hierarchical lossless", 0xC9: "arithmetic-coded", 0xCA:
-        "arithmetic-coded progressive", 0xCB: "arithmetic-coded lossless",
-        0xCD: "arithmetic-coded hierarchical", 0xCE: "arithmetic-coded hierarchical progressive",
-        0xCF: "arithmetic-coded hierarchical lossless"}
-_TRANSCODABLE = (0xC0, 0xC1, 0xC2)
-
-
-def _frame(jpeg: bytes) -> Optional[Tuple[int, int]]:
-    """``(SOF marker, number of components)`` of a JPEG file, or None where the markers before
-    the first scan hold no frame header (a damaged file: libjxl and Pillow then say why)."""
-    pos = 2
-    while pos + 4 <= len(jpeg):
-        if jpeg[pos] != 0xFF:
-            return None
-        marker = jpeg[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length field
-            pos += 2
-            continue
-        if marker == 0xDA:  # a scan before any frame header
-            return None
-        if marker in _SOF:
-            return (marker, jpeg[pos + 9]) if pos + 9 < len(jpeg) else None
-        pos += 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
-    return None
+_TRANSCODABLE = (0xC0, 0xC1, 0xC2)  # the Huffman-coded frame types libjxl transcodes
 
 
 def _refuse_untranscodable(jpeg: bytes) -> None:
-    frame = _frame(jpeg)
-    if frame is None:
+    header = frame(jpeg)
+    if header is None:
         return
-    marker, components = frame
+    marker, components = header
     if marker not in _TRANSCODABLE:
         raise UnsupportedImageError(
-            f"JPEG XL cannot hold this JPEG losslessly: it is {_SOF[marker]} (SOF marker "
+            f"JPEG XL cannot hold this JPEG losslessly: it is {SOF[marker]} (SOF marker "
             f"FF {marker:02X}); libjxl transcodes Huffman-coded baseline, extended and "
             "progressive JPEGs only")
     if components not in (1, 3):

@@ -17,19 +17,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from ..errors import EncoderUnavailableError, EncodingError
 from .formats import installed
+from .jpeg_markers import APP0, SOF, SOS, segments
 
 __all__ = ["rewrite_jpeg", "COEFFICIENTS_PACKAGE", "coefficients_missing"]
 
 #: The package that reads and writes a JPEG's quantised coefficients (PyPI name==tested version).
 COEFFICIENTS_PACKAGE = ("jpeglib", "jpeglib==1.0.2")
 
-#: Start-of-frame markers (they list the components): SOF0-SOF15 but DHT, JPG and DAC.
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_SOS, _EOI, _APP0 = 0xDA, 0xD9, 0xE0
 
 
 def coefficients_missing(use: str = "this") -> Optional[str]:
@@ -106,38 +104,10 @@ def _is_jfif(marker) -> bool:
         marker.content[:5]) == b"JFIF\x00"
 
 
-def _segments(data) -> Iterator[Tuple[int, int, int]]:
-    """(marker, start, end) of each marker segment of a JPEG, in order, entropy-coded data
-    skipped (a scan's segment ends with its header)."""
-    i = 2
-    while i + 4 <= len(data) and data[i] == 0xFF:
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            i += 1
-            continue
-        if marker == _EOI:
-            return
-        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
-        yield marker, i, end
-        i = _scan_end(data, end) if marker == _SOS else end
-
-
-def _scan_end(data, start: int) -> int:
-    """Where the entropy-coded data from ``start`` ends: the next marker that is neither a
-    stuffed 0xFF00 nor a restart marker."""
-    i = data.find(b"\xff", start)
-    while 0 <= i < len(data) - 1:
-        following = data[i + 1]
-        if following != 0x00 and not 0xD0 <= following <= 0xD7:
-            return i
-        i = data.find(b"\xff", i + 2)
-    return len(data)
-
-
 def _jfif_at(data) -> Optional[Tuple[int, int]]:
     """(start, end) of a JPEG's JFIF segment, or None."""
-    for marker, start, end in _segments(data):
-        if marker == _APP0 and bytes(data[start + 4:start + 9]) == b"JFIF\x00":
+    for marker, start, end in segments(data):
+        if marker == APP0 and bytes(data[start + 4:start + 9]) == b"JFIF\x00":
             return start, end
     return None
 
@@ -148,13 +118,13 @@ def _like_input(written: bytes, data: bytes) -> bytes:
     ``data`` had none (jpegli and mozjpeg write none)."""
     out = bytearray(written)
     renumber = False
-    for marker, start, _ in _segments(out):
-        if marker in _SOF:
+    for marker, start, _ in segments(out):
+        if marker in SOF:
             count = out[start + 9]
             renumber = [out[start + 10 + 3 * k] for k in range(count)] == list(range(count))
             for k in range(count if renumber else 0):
                 out[start + 10 + 3 * k] += 1
-        elif marker == _SOS and renumber:
+        elif marker == SOS and renumber:
             for k in range(out[start + 4]):
                 out[start + 5 + 2 * k] += 1
     jfif = _jfif_at(out)

@@ -1,0 +1,64 @@
+"""A JPEG file's marker segments, read from its bytes.
+
+Pillow decodes JPEGs but does not say which frame type (SOF marker) a file has, how its
+components are numbered or where its segments lie; the archive mode needs the first (libjxl
+transcodes some frame types only) and the coefficient rewrite the others.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+__all__ = ["SOF", "SOS", "EOI", "APP0", "segments", "frame", "scan_end"]
+
+#: Start-of-frame markers (they describe the frame and list its components) and their names.
+SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
+       0xC3: "lossless", 0xC5: "hierarchical", 0xC6: "hierarchical progressive",
+       0xC7: "hierarchical lossless", 0xC9: "arithmetic-coded", 0xCA:
+       "arithmetic-coded progressive", 0xCB: "arithmetic-coded lossless",
+       0xCD: "arithmetic-coded hierarchical", 0xCE: "arithmetic-coded hierarchical progressive",
+       0xCF: "arithmetic-coded hierarchical lossless"}
+SOS, EOI, APP0 = 0xDA, 0xD9, 0xE0
+_STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])  # TEM, RST0-7: no length field
+
+
+def segments(data) -> Iterator[Tuple[int, int, int]]:
+    """``(marker, start, end)`` of each marker segment of a JPEG (``data[start:end]``, from
+    its 0xFF), in order; the entropy-coded data after a scan header is skipped. Stops at the
+    end of the image, or where the bytes are not a marker (a damaged file)."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == EOI:
+            return
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        yield marker, pos, end
+        pos = scan_end(data, end) if marker == SOS else end
+
+
+def scan_end(data, start: int) -> int:
+    """Where the entropy-coded data from ``start`` ends: the next marker that is neither a
+    stuffed 0xFF00 nor a restart marker (the end of ``data`` if none)."""
+    pos = data.find(b"\xff", start)
+    while 0 <= pos < len(data) - 1:
+        following = data[pos + 1]
+        if following != 0x00 and not 0xD0 <= following <= 0xD7:
+            return pos
+        pos = data.find(b"\xff", pos + 2)
+    return len(data)
+
+
+def frame(data) -> Optional[Tuple[int, int]]:
+    """``(SOF marker, number of components)`` of a JPEG file, or None where the markers before
+    the first scan hold no frame header (a damaged file)."""
+    for marker, start, _ in segments(data):
+        if marker == SOS:  # a scan before any frame header
+            return None
+        if marker in SOF:
+            return (marker, data[start + 9]) if start + 9 < len(data) else None
+    return None
