@@ -29,7 +29,6 @@ __all__ = ["rewrite_jpeg", "COEFFICIENTS_PACKAGE", "coefficients_missing"]
 COEFFICIENTS_PACKAGE = ("jpeglib", "jpeglib==1.0.2")
 
 
-
 def coefficients_missing(use: str = "this") -> Optional[str]:
     """Why coefficients cannot be read and written here (the package is missing), or None.
     ``use`` names what needs them, for the message."""
@@ -85,17 +84,45 @@ def rewrite_jpeg(data: bytes, edit: Optional[Callable[[object], None]] = None) -
             coded = jpeglib.read_dct(source)
             coded.load()
         except OSError as exc:  # libjpeg's own words for a corrupt file
+            _remove_copies_left(data)
             raise ValueError(f"data is not a readable JPEG: {exc}") from exc
         # libjpeg writes its own JFIF segment (same version and density): the one jpeglib kept
         # from ``data`` would be a second (18 bytes; JFIF allows one)
         coded.markers = [m for m in coded.markers or () if not _is_jfif(m)]
         if edit is not None:
             edit(coded)
-        coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
+        try:
+            coded.write_dct(target, flags=["+OPTIMIZE_CODING"])
+        except OSError as exc:  # libjpeg reads ``data`` again for its markers, and can fail
+            _remove_copies_left(data)
+            raise ValueError(f"data is not a JPEG libjpeg can write again: {exc}") from exc
         with open(target, "rb") as f:
             return _like_input(f.read(), data)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_copies_left(data: bytes) -> None:
+    """Remove the copies of ``data`` jpeglib left in the default temporary folder: its reader
+    and writer copy the file there (``tmp*.jpeg``) and do not remove the copy when libjpeg
+    fails.
+    Only a failed read calls this, and the same bytes fail the same way in any thread, so no
+    copy another read still needs is removed."""
+    folder = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith("tmp") and n.endswith(".jpeg")]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.getsize(path) == len(data):
+                with open(path, "rb") as f:
+                    same = f.read() == data
+                if same:
+                    os.remove(path)
+        except OSError:
+            continue
 
 
 def _is_jfif(marker) -> bool:
