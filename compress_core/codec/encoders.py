@@ -19,6 +19,7 @@ JPEG cannot store alpha: RGBA pixels are composited over white first.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 from typing import Optional
 
@@ -34,6 +35,8 @@ from .formats import check_quality, installed, pil_name, require_encoder
 __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
            "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
            "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+
+_LOG = logging.getLogger(__name__)
 
 WEBP_METHOD = 6
 #: Lossless WebP's method and effort (Pillow's ``quality`` in lossless mode). Method 6 at effort
@@ -168,7 +171,10 @@ def optimize_scans(data: bytes) -> bytes:
 
         best = min(best, mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL), key=len)
     if len(best) < BASELINE_BELOW and coefficients_missing() is None:
-        best = min(best, rewrite_jpeg(data), key=len)
+        try:
+            best = min(best, rewrite_jpeg(data), key=len)
+        except (ValueError, EncodingError) as exc:  # an optimisation: what we have is valid
+            _LOG.debug("small JPEG kept as it was, the baseline rewrite failed: %s", exc)
     return best
 
 

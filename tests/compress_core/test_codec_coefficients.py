@@ -140,6 +140,17 @@ def test_without_jpeglib_small_jpegs_stay_progressive(monkeypatch):
         rewrite_jpeg(out)
 
 
+def test_without_a_temporary_folder_small_jpegs_are_written_progressive(tmp_path, monkeypatch):
+    """The baseline rewrite is an optimisation: where jpeglib cannot work (no writable
+    temporary folder) the encoder writes what it wrote before."""
+    pixels = photo("astronaut", 64)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    out = encode(pixels, "jpeg", 75)
+    assert _frame(out)[0] == 0xC2
+    np.testing.assert_array_equal(decode_pixels(out), decode_pixels(encode(pixels, "jpeg", 75,
+                                                                           _scans=False)))
+
+
 def test_bad_input_is_named_and_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = encode(photo("chelsea", 128, 96), "jpeg", 80)
