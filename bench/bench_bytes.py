@@ -669,8 +669,9 @@ def section_maps(photos):
           "kept cells keep the original pixels, the rest are pre-coded at q-30, as in the semantic "
           "section). Judge's region grown: the judge's subject grown outwards to that share (all "
           "of it, never less); library map: the default energy's most important share, judged on "
-          "the judge's subject; Lite2 and the mean of Lite0 and Lite2: the best-agreeing offline maps above, likewise; last, the "
-          "library map judged on its own region (what the allocation optimises, so not "
+          "the judge's subject; Lite2 and the mean of Lite0 and Lite2: the best-agreeing "
+          "offline maps above, likewise; last, the library map judged on its own region (what "
+          "the allocation optimises, so not "
           "independent). Uniform: `encode_to_score(jpeg, 70)`. Each cell: bytes (sum, vs "
           "uniform) at equal subject score (whole-image score there; photos that reach the "
           "subject score; share of the pixels in kept 16x16 cells).\n")
