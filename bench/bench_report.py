@@ -107,6 +107,9 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
         "total_ms": masked(total_ms, ok, pa.float64()),
         "library_version": pa.array(["0.1.0"] * n, pa.string()),
         "processed_at": pa.array(when, pa.timestamp("us", tz="UTC")),
+        # which file each input was (the report reads neither): a disk's mtime, no token
+        "input_modified": pa.array(when - np.timedelta64(1, "D"), pa.timestamp("us", tz="UTC")),
+        "input_etag": pa.nulls(n, pa.string()),
     }
     return pa.table(cols, schema=MANIFEST_SCHEMA)
 

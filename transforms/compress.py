@@ -4,10 +4,14 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
 
 ``PlanOutputs`` (:class:`_PlanOutput`)
     Deterministic output URI per input; with ``skip_existing``, inputs whose output already
-    exists become ``skipped`` rows without any further work. A match that is an output of these
-    settings in the output folder (the output folder is the input folder) is no input.
+    exists become ``skipped`` rows without any further work, unless the file under the
+    input's URI is not the one that output was made from (another size, content token or
+    modification time than the manifest recorded: :mod:`transforms.identity`). A match that
+    is an output of these settings in the output folder (the output folder is the input
+    folder) is no input.
 ``ReadImages`` (:class:`_ReadImage`)
-    The input's bytes through fsspec.
+    The input's bytes through fsspec (a listed URI, which no listing described, is first
+    asked which file it holds: one metadata request).
 ``CompressImage`` (:class:`_CompressImage`)
     :meth:`compress_core.SemanticCompressor.compress` on the bytes. The energy function (and
     its CNN) is built in ``setup()``, shared by every DoFn instance of a worker process through
@@ -44,6 +48,7 @@ from compress_core.storage import (file_size, is_output_name, join_under, output
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
+from .identity import FileIdentity, identity_columns, identity_differs, stat_identity
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -98,31 +103,36 @@ def expected_extension(relpath: str, fmt: str, photo_format: str = "jpeg") -> st
 
 
 class PlannedImage(NamedTuple):
-    """An input with its output URI decided."""
+    """An input with its output URI decided (``identity``: its listing's modification time
+    and content token, ``None`` for a listed URI not asked yet; :mod:`transforms.identity`)."""
 
     uri: str
     relpath: str
     size: Optional[int]
     output_uri: str
+    identity: Optional[FileIdentity] = None
 
     def failure_fields(self) -> Dict[str, Any]:
         """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
-        return {"input_uri": self.uri, "output_uri": self.output_uri, "input_bytes": self.size}
+        return {"input_uri": self.uri, "output_uri": self.output_uri, "input_bytes": self.size,
+                **identity_columns(self.identity)}
 
 
 class ImageBytes(NamedTuple):
-    """An input's bytes, read."""
+    """An input's bytes, read (``identity``: which file they came from, recorded in its row)."""
 
     uri: str
     relpath: str
     output_uri: str
     data: bytes
+    identity: Optional[FileIdentity] = None
 
     def failure_fields(self) -> Dict[str, Any]:
         """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
         return {"input_uri": self.uri, "output_uri": self.output_uri,
                 "input_bytes": len(self.data),
-                "input_sha256": hashlib.sha256(self.data).hexdigest()}
+                "input_sha256": hashlib.sha256(self.data).hexdigest(),
+                **identity_columns(self.identity)}
 
 
 class CompressedImage(NamedTuple):
@@ -137,7 +147,9 @@ class CompressedImage(NamedTuple):
         """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
         return {"input_uri": self.uri, "output_uri": self.output_uri,
                 "input_bytes": self.row.get("input_bytes"),
-                "input_sha256": self.row.get("input_sha256")}
+                "input_sha256": self.row.get("input_sha256"),
+                "input_modified": self.row.get("input_modified"),
+                "input_etag": self.row.get("input_etag")}
 
 
 def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Dict[str, Any]:
@@ -145,7 +157,8 @@ def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Di
     return manifest.error_row(
         run_id, failure.input_uri, failure.error_type, failure.error_message,
         output_uri=failure.output_uri, input_bytes=failure.input_bytes,
-        input_sha256=failure.input_sha256, **settings.row_columns())
+        input_sha256=failure.input_sha256, input_modified=failure.input_modified,
+        input_etag=failure.input_etag, **settings.row_columns())
 
 
 class _PlanOutput(beam.DoFn):
@@ -190,11 +203,11 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
-        if existing is not None and item.size is None and item.earlier_size is not None:
-            item = item._replace(size=file_size(item.uri, self._storage_options))  # listed URI
+        if existing is not None and item.identity is None and _recorded(item):
+            item = _stat(item, self._storage_options)   # a listed URI: one metadata request
         if existing is not None and _replaced(item):
-            _LOG.info("%s is %d bytes, %d when its output %s was written: compressed again",
-                      item.uri, item.size, item.earlier_size, out)
+            _LOG.info("%s is not the file its output %s was made from (%s): compressed again",
+                      item.uri, out, _what_changed(item))
             self._replaced.inc()
             existing, (out, out_ext) = None, planned
         if existing is not None:
@@ -207,30 +220,66 @@ class _PlanOutput(beam.DoFn):
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
                 self._run_id, item.uri, out, input_bytes=item.size, output_bytes=existing,
                 output_format=out_ext.lstrip(".").upper().replace("JPG", "JPEG"),
-                **self._settings.row_columns()))
+                **identity_columns(item.identity), **self._settings.row_columns()))
             return
-        yield PlannedImage(item.uri, item.relpath, item.size, out)
+        yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity)
 
 
-def _replaced(item: InputFile) -> bool:
-    """Whether the file under the input's URI is not the one its existing output was made from:
-    its size differs from the size the manifest recorded when that output was written (an
-    unknown size counts as unchanged)."""
+def _recorded(item: InputFile) -> bool:
+    """Whether the manifest recorded anything to compare the file under the input's URI with."""
+    return item.earlier_size is not None or item.earlier_identity is not None
+
+
+def _stat(item, storage_options):
+    """``item`` (an InputFile or PlannedImage of a listed URI, which no listing described) with
+    its size and identity asked of the store (:func:`~transforms.identity.stat_identity`);
+    as it is when the store does not answer (the read reports it)."""
+    found = stat_identity(item.uri, storage_options)
+    if found is None:
+        return item
+    size, identity = found
+    return item._replace(size=size if size is not None else item.size, identity=identity)
+
+
+def _size_differs(item: InputFile) -> bool:
     return item.size is not None and item.earlier_size is not None \
         and item.size != item.earlier_size
 
 
+def _replaced(item: InputFile) -> bool:
+    """Whether the file under the input's URI is not the one its existing output was made from:
+    its size differs from the size the manifest recorded when that output was written, or its
+    content token or modification time does (:func:`~transforms.identity.identity_differs`;
+    what either side does not know counts as unchanged)."""
+    return _size_differs(item) or identity_differs(item.identity, item.earlier_identity)
+
+
+def _what_changed(item: InputFile) -> str:
+    """Why :func:`_replaced` said so, for the log."""
+    if _size_differs(item):
+        return f"{item.size} bytes, {item.earlier_size} then"
+    now, then = item.identity, item.earlier_identity
+    if now.etag and then.etag and now.etag != then.etag:
+        return f"content token {now.etag}, {then.etag} then"
+    return (f"modified {now.modified.isoformat()}, {then.modified.isoformat()} then, "
+            f"{item.size} bytes as then")
+
+
 class _ReadImage(beam.DoFn):
-    """PlannedImage -> ImageBytes (fsspec read)."""
+    """PlannedImage -> ImageBytes (fsspec read; a listed URI is asked which file it is first)."""
 
     def __init__(self, storage_options: Optional[Mapping] = None):
         self._storage_options = dict(storage_options or {})
         self._read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
 
     def process(self, item: PlannedImage) -> Iterator:
+        if item.identity is None:
+            # a listed URI: which file it holds is asked before the read (a row that recorded
+            # it after would vouch for a file replaced in between)
+            item = _stat(item, self._storage_options)
         data = read_bytes(item.uri, self._storage_options)
         self._read.inc(len(data))
-        yield ImageBytes(item.uri, item.relpath, item.output_uri, data)
+        yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity)
 
 
 def _named(item: ImageBytes) -> io.BytesIO:
@@ -419,6 +468,7 @@ class _CompressImage(beam.DoFn):
             output_uri = output_uri.rsplit(".", 1)[0] + result.extension
         digest = hashlib.sha256(item.data).hexdigest()
         row = manifest.ok_row(self._run_id, item.uri, output_uri, result, digest,
+                              **identity_columns(item.identity),
                               **self._settings.row_columns())
         total = (result.timings or {}).get("total_ms")
         if total is not None:
@@ -476,7 +526,9 @@ class CompressImages(beam.PTransform):
     run_id : str
         Stored in every row.
     skip_existing : bool
-        Inputs whose output exists already become ``skipped`` rows, with no read or compute.
+        Inputs whose output exists already become ``skipped`` rows, with no read or compute,
+        unless the manifest says that output was made from another file under the input's URI
+        (another size, content token or modification time).
     storage_options : dict, optional
         ``{protocol: fsspec kwargs}``.
     worker_threads : int, optional

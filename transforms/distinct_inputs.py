@@ -30,9 +30,9 @@ apart is itself checked: if another input of this run is given it, or an earlier
 for another input (a file named ``x.jpg~<digest>`` of its own), the digest is appended twice
 (and the claims on that name reach the input too, :func:`once_apart`, so it keeps it).
 Each input also learns what the manifest recorded when an earlier run wrote its output under
-its final name (``InputFile.earlier_size`` and ``earlier_extension``: ``--skip_existing``
-compresses a file replaced under its name again, and checks the output of the format it was
-last written in).
+its final name (``InputFile.earlier_size``, ``earlier_identity`` and ``earlier_extension``:
+``--skip_existing`` compresses a file replaced under its name again, and checks the output of
+the format it was last written in).
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from apache_beam.metrics import Metrics
 
 from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
+from .identity import FileIdentity, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs"]
@@ -219,9 +220,12 @@ def _report_set_apart(items, set_apart, given) -> None:
 
 def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
-    recorded: the input's size then, and the output's extension."""
+    recorded: the input's size, modification time and content token then, and the output's
+    extension."""
+    identity = recorded_identity(claim.input_modified or None, claim.input_etag or None)
     return item._replace(earlier_size=claim.input_bytes,
-                         earlier_extension=claim.extension or None)
+                         earlier_extension=claim.extension or None,
+                         earlier_identity=identity if identity != FileIdentity() else None)
 
 
 class DistinctInputs(beam.PTransform):

@@ -59,6 +59,8 @@ class EarlierOwner(NamedTuple):
     input_bytes: Optional[int] = None   # the input's size when that run read it
     extension: str = ""                 # the output's extension (``.jpg``; format auto)
     twice: bool = False                 # keyed by the name set apart once (``once_apart``)
+    input_modified: str = ""            # ISO time of the input's listing (schema 3), or ""
+    input_etag: str = ""                # the store's content token of the input, or ""
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -118,7 +120,10 @@ class _ReadOwners(beam.DoFn):
     """Manifest part -> ``(name key, EarlierOwner)`` for each row that wrote an output name of
     these settings under ``output``."""
 
-    _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes")
+    #: read where present: parts of older schemas lack the later ones (``input_modified``
+    #: and ``input_etag`` before version 3), whose claims then compare sizes only
+    _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
+                "input_modified", "input_etag")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -167,9 +172,12 @@ class _ReadOwners(beam.DoFn):
         stem = stem_of_output(row["output_uri"], self._output, self._tag)
         if stem is None:
             return None
+        etag = row.get("input_etag")
         return name_key(stem), EarlierOwner(
             _time_text(row.get("processed_at")), input_key(row["input_uri"]), row["input_uri"],
-            run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1])
+            run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1],
+            input_modified=_time_text(row.get("input_modified")),
+            input_etag=etag if isinstance(etag, str) else "")
 
 
 def _size(value) -> Optional[int]:

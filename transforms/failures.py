@@ -8,6 +8,7 @@ it would have had.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -41,6 +42,10 @@ class Failure(NamedTuple):
         Size of the input, when known.
     input_sha256 : str or None
         Hash of the input bytes, when they were read.
+    input_modified : datetime.datetime or None
+        The input's modification time, when its listing gave one (:mod:`transforms.identity`).
+    input_etag : str or None
+        The store's content token of the input, when its listing gave one.
     """
 
     input_uri: str
@@ -51,11 +56,13 @@ class Failure(NamedTuple):
     output_uri: Optional[str] = None
     input_bytes: Optional[int] = None
     input_sha256: Optional[str] = None
+    input_modified: Optional[dt.datetime] = None
+    input_etag: Optional[str] = None
 
 
 def element_fields(element: Any) -> Dict[str, Any]:
     """What a failed element tells about its input: ``input_uri`` and, when known,
-    ``output_uri``, ``input_bytes`` and ``input_sha256``.
+    ``output_uri``, ``input_bytes``, ``input_sha256``, ``input_modified`` and ``input_etag``.
 
     Elements describe themselves with a ``failure_fields()`` method; a plain string is the
     input URI (a pattern or list file)."""

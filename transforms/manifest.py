@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 2  # 2: quality_score (SSIMULACRA2 reached by quality="auto"), stretch, faces
+SCHEMA_VERSION = 3  # 2: quality_score (SSIMULACRA2 reached by quality="auto"), stretch, faces
+#                     3: input_modified, input_etag (which file the input URI held)
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
@@ -48,7 +49,10 @@ _CROP_BOX = pa.struct(
     [("left", pa.int32()), ("top", pa.int32()), ("right", pa.int32()), ("bottom", pa.int32())]
 )
 
-#: The manifest schema (DESIGN.md section 5, plus ``schema_version``). Column order is stable.
+#: The manifest schema (DESIGN.md section 5, plus ``schema_version``). Column order is stable;
+#: new columns go at the end. ``input_modified`` and ``input_etag`` say which file the input's
+#: URI held when it was listed (:mod:`transforms.identity`; null where the store or the
+#: listing gave none, and in rows of schema versions before 3).
 MANIFEST_SCHEMA = pa.schema(
     [
         pa.field("schema_version", pa.int16(), nullable=False),
@@ -93,6 +97,8 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("total_ms", pa.float64()),
         pa.field("library_version", pa.string()),
         pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+        pa.field("input_modified", pa.timestamp("us", tz="UTC")),
+        pa.field("input_etag", pa.string()),
     ],
     metadata={
         b"semantic_compress.schema_version": str(SCHEMA_VERSION).encode(),

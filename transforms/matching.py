@@ -35,6 +35,7 @@ from compress_core.storage import (
 
 from .distinct_inputs import DistinctInputs
 from .failures import FAILED, CatchFailures, Failure
+from .identity import FileIdentity, identity_columns, listing_identity
 from .metrics import METRICS_NAMESPACE
 
 __all__ = [
@@ -73,6 +74,14 @@ class InputFile(NamedTuple):
         The extension of that output (``.webp``): ``format auto`` picks it by content, so a
         replaced file may have left outputs under other extensions; ``--skip_existing`` checks
         this one.
+    identity : transforms.identity.FileIdentity or None
+        Its modification time and content token from the listing; ``None`` for a listed URI
+        (``--input_list``), which nothing listed.
+    earlier_identity : transforms.identity.FileIdentity or None
+        What the manifest recorded of them when that output was written (``None`` when it
+        recorded neither, as manifests before schema version 3); ``--skip_existing``
+        compresses the input again when they say it is another file
+        (:func:`~transforms.identity.identity_differs`).
     """
 
     uri: str
@@ -80,10 +89,13 @@ class InputFile(NamedTuple):
     size: Optional[int] = None
     earlier_size: Optional[int] = None
     earlier_extension: Optional[str] = None
+    identity: Optional[FileIdentity] = None
+    earlier_identity: Optional[FileIdentity] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""
-        return {"input_uri": self.uri, "input_bytes": self.size}
+        return {"input_uri": self.uri, "input_bytes": self.size,
+                **identity_columns(self.identity)}
 
 
 def _to_uri(fs, path: str, like: str) -> str:
@@ -224,7 +236,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         rel = posixpath.relpath(item_path, base_path) if base_path else item_path
         size = info.get("size")
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
-                               int(size) if size is not None else None))
+                               int(size) if size is not None else None,
+                               identity=listing_identity(info)))
     return files
 
 
@@ -383,7 +396,7 @@ def not_utf8_failure(item: InputFile) -> Failure:
     return Failure(input_uri=uri, stage="match", error_type=ImageReadError.__name__,
                    error_message=f"{uri}: the file name is not UTF-8 (its bytes that are not "
                    "are shown as \\xNN); rename the file to compress it",
-                   input_bytes=item.size)
+                   input_bytes=item.size, **identity_columns(item.identity))
 
 
 def _not_excluded(uris: List[str], exclude: Sequence[str]) -> List[str]:

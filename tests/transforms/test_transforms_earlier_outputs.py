@@ -346,3 +346,36 @@ def test_earlier_names_written_through_a_link_are_kept(tmp_path):
         assert_that(got, equal_to([
             InputFile("/in/b/x.jpg", name_apart("x.jpg", "/in/b/x.jpg"), 1),
             InputFile("/in/b/y.jpg", name_apart("y.jpg", "/in/b/y.jpg"), 1)]))
+
+
+def test_each_input_learns_which_file_its_output_was_made_from(tmp_path):
+    """The modification time and content token the manifest recorded for an output's input
+    (schema 3) travel with that input (--skip_existing compresses another file of the same
+    size under its URI again); a row that recorded neither, or a part written before the
+    columns existed, leaves the size alone to compare."""
+    from transforms.identity import FileIdentity
+
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    when = dt.datetime(2026, 12, 1, 7, 59, 58, 123456, tzinfo=dt.timezone.utc)
+    rows = [_row("r1", "/in/a.jpg", "ok", _out(out, "a.jpg"), 1),
+            _row("r1", "/in/b.jpg", "ok", _out(out, "b.jpg"), 1),
+            _row("r1", "/in/c.jpg", "ok", _out(out, "c.jpg"), 1)]
+    rows[0].update(input_bytes=100, input_modified=when)
+    rows[1].update(input_bytes=200, input_modified=when, input_etag="etag:abc")
+    rows[2].update(input_bytes=300)
+    _write_run(m, "r1", rows)
+    (m / "run_id=old").mkdir()                      # schema 2: no identity columns
+    pq.write_table(pa.table({"input_uri": ["/in/d.jpg"], "status": ["ok"],
+                             "output_uri": [_out(out, "d.jpg")], "input_bytes": [400],
+                             "processed_at": pa.array([when], pa.timestamp("us", tz="UTC"))}),
+                   m / "run_id=old" / "part-00000-of-00001.parquet")
+    files = [InputFile(f"/in/{n}.jpg", f"{n}.jpg", 1) for n in "abcd"]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got, equal_to([
+            InputFile("/in/a.jpg", "a.jpg", 1, 100, ".jpg", earlier_identity=FileIdentity(when)),
+            InputFile("/in/b.jpg", "b.jpg", 1, 200, ".jpg",
+                      earlier_identity=FileIdentity(when, "etag:abc")),
+            InputFile("/in/c.jpg", "c.jpg", 1, 300, ".jpg"),
+            InputFile("/in/d.jpg", "d.jpg", 1, 400, ".jpg"),
+        ]))

@@ -14,6 +14,8 @@ energy_mean, energy_std, energy_p50, energy_p95, high_importance_ratio, retained
 stretch, faces,
 seams_vertical, seams_horizontal, crop_box, decode_ms, energy_ms, resize_ms, encode_ms, total_ms,
 library_version, processed_at"""
+# added since, at the end (schema version 3): which file the input URI held
+ADDED_COLUMNS = ["input_modified", "input_etag"]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,10 @@ def test_schema_has_every_design_column_and_a_version():
     wanted = [c.strip() for c in DESIGN_COLUMNS.replace("\n", " ").split(",")]
     names = manifest.MANIFEST_SCHEMA.names
     assert names[0] == "schema_version"
-    assert names[1:] == wanted
-    assert manifest.MANIFEST_SCHEMA.field("processed_at").type == pa.timestamp("us", tz="UTC")
+    assert names[1:] == wanted + ADDED_COLUMNS
+    for when in ("processed_at", "input_modified"):
+        assert manifest.MANIFEST_SCHEMA.field(when).type == pa.timestamp("us", tz="UTC")
+    assert manifest.SCHEMA_VERSION == 3
     meta = manifest.MANIFEST_SCHEMA.metadata[b"semantic_compress.schema_version"]
     assert int(meta) == manifest.SCHEMA_VERSION
 
@@ -54,10 +58,15 @@ def test_schema_has_every_design_column_and_a_version():
 def test_ok_row_maps_every_result_field(results):
     """Every column comes from the real CompressionResult (a renamed attribute would leave a
     column empty: ok_row reads results by name)."""
+    import datetime as dt
+
     carved, _ = results
+    listed = dt.datetime(2026, 12, 1, 7, 59, 58, 123456, tzinfo=dt.timezone.utc)
     row = manifest.ok_row("r1", "s3://b/in/a.png", "s3://b/out/a.x.jpg", carved, "ab" * 32,
                           method="seam_carving", energy="gradient", model=None,
-                          params=manifest.params_json({"target_width": 120}))
+                          params=manifest.params_json({"target_width": 120}),
+                          input_modified=listed,
+                          input_etag="etag:336311a016184326ddbdd61edd4eeb52")
     manifest.conform_row(row)
     assert row["status"] == "ok" and row["schema_version"] == manifest.SCHEMA_VERSION
     empty = {k for k, v in row.items() if v is None}
@@ -87,6 +96,7 @@ def test_ok_row_maps_every_result_field(results):
     assert row["library_version"] and row["processed_at"].tzinfo is not None
     table = pa.Table.from_pylist([row], schema=manifest.MANIFEST_SCHEMA)
     assert table.num_rows == 1
+    assert table.column("input_modified").to_pylist() == [listed]   # to the microsecond
 
 
 def test_ok_row_of_a_lossless_crop(results):

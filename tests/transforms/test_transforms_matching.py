@@ -275,3 +275,53 @@ def test_input_base_in_another_spelling_of_the_inputs_folder(tmp_path):
     assert matching.relative_paths(["s3://b/in/d1/x.jpg"], "s3a://b/in") == ["d1/x.jpg"]
     assert matching.relative_paths(["gcs://b/in/d1/x.jpg"], "gs://b/in/") == ["d1/x.jpg"]
     assert matching.relative_paths(["s3://b/in/d1/x.jpg"], "gs://b/in") == ["x.jpg"]
+
+
+def test_matches_carry_the_identity_their_listing_gave(tmp_path):
+    """Which file each match is (its mtime here: a disk has no content token), from the
+    listing itself: globs, folders and single files alike; a link says its target's."""
+    import datetime as dt
+
+    from transforms.identity import FileIdentity
+
+    when = dt.datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=dt.timezone.utc)
+    _tree(tmp_path, ["in/a.jpg", "in/b/c.jpg"])
+    for name in ("in/a.jpg", "in/b/c.jpg"):
+        os.utime(tmp_path / name, (when.timestamp(), when.timestamp()))
+    os.symlink(tmp_path / "in" / "a.jpg", tmp_path / "in" / "link.jpg")
+    for pattern in (str(tmp_path / "in"), str(tmp_path / "in" / "**" / "*.jpg"),
+                    str(tmp_path / "in" / "a.jpg")):
+        found = matching.match_pattern(pattern)
+        assert found and {f.identity for f in found} == {FileIdentity(when, None)}, pattern
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_object_store_matches_carry_their_content_token(store, request):
+    """moto's S3 lists the ETag (the MD5 of a single-part upload) and the GCS emulator the
+    md5Hash (base64): the same bytes uploaded again are the same file by the token, whatever
+    their new modification time; other bytes of the same size are another file."""
+    import base64
+    import hashlib
+
+    from compress_core.storage import get_filesystem
+    from transforms.identity import identity_differs
+
+    fixture = "s3" if store == "s3" else "gcs"
+    bucket = request.getfixturevalue(f"{fixture}_bucket")
+    so = request.getfixturevalue(f"{fixture}_storage_options")
+    fs, _ = get_filesystem(f"{store}://x", so)
+    md5 = hashlib.md5(b"red.").digest()
+    token = f"etag:{md5.hex()}" if store == "s3" else f"md5:{base64.b64encode(md5).decode()}"
+
+    def listed():
+        fs.invalidate_cache()
+        (item,) = matching.match_pattern(f"{store}://{bucket}/in/*.JPG", so)
+        return item.identity
+
+    fs.pipe(f"{bucket}/in/IMG_0001.JPG", b"red.")
+    first = listed()
+    assert first.etag == token and first.modified is not None
+    fs.pipe(f"{bucket}/in/IMG_0001.JPG", b"red.")               # the same bytes again
+    assert not identity_differs(listed(), first)
+    fs.pipe(f"{bucket}/in/IMG_0001.JPG", b"blue")               # other bytes, same size
+    assert identity_differs(listed(), first)
