@@ -648,6 +648,89 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]
 
 
+def _padded(pictures):
+    """The encoded ``pictures`` padded with zero bytes after their end to one byte size
+    (decoders ignore what follows a JPEG's end-of-image marker): other photos, same size."""
+    longest = max(len(data) for data in pictures)
+    return [data + bytes(longest - len(data)) for data in pictures]
+
+
+def _looks_like(output, picture) -> float:
+    """Mean absolute difference (0-255) between an output file and ``picture`` (a PIL image)
+    scaled to the output's size."""
+    import numpy as np
+
+    with Image.open(output) as im:
+        got = np.asarray(im.convert("RGB"), dtype=np.float32)
+        want = np.asarray(picture.resize(im.size, Image.LANCZOS), dtype=np.float32)
+    return float(np.abs(got - want).mean())
+
+
+def test_skip_existing_compresses_a_new_file_of_the_same_size_again(
+        tmp_path, write_tree, sample_photos, run_job, read_manifest):
+    """A drop folder: cameras write IMG_0001.JPG there every day, and yesterday's file is gone.
+    Today's photo of the very same byte size was skipped against yesterday's output (the size
+    was all the skip rule compared): the archive kept yesterday's picture, silently. The
+    manifest now records the modification time from the listing (``input_modified``), and a
+    file with another one is compressed again, listed or named by a --input_list (asked with
+    one stat); an unchanged file is still skipped. The documented limit: a copy that keeps
+    the modification time (cp -p, rsync -a) at the same size is not seen on a disk."""
+    import datetime as dt
+    import io
+
+    def jpeg(name):
+        buf = io.BytesIO()
+        sample_photos[name].save(buf, "JPEG", quality=90)
+        return buf.getvalue()
+
+    coffee, astronaut, chelsea = _padded([jpeg("coffee"), jpeg("astronaut"), jpeg("chelsea")])
+    drop = tmp_path / "in" / "incoming"
+    photo, other = drop / "IMG_0001.JPG", drop / "IMG_0002.JPG"
+    day = [dt.datetime(2026, 12, d, 8, 0, 0, 123456, tzinfo=dt.timezone.utc) for d in (1, 2, 3)]
+
+    def put(path, data, when):
+        write_tree(drop, {path.name: data})
+        os.utime(path, (when.timestamp(), when.timestamp()))
+
+    put(photo, coffee, day[0])
+    put(other, jpeg("rocket"), day[0])
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _, s1 = run_job(["--input", str(drop), "--run_id", "d1", *common])
+    first = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"), run_id="d1")}
+    assert s1.ok == 2
+    assert {r["input_modified"] for r in first.values()} == {day[0]}   # to the microsecond
+    assert {r["input_etag"] for r in first.values()} == {None}          # a disk has no token
+
+    put(photo, astronaut, day[1])                   # today's photo, yesterday's name and size
+    assert os.path.getsize(photo) == first[str(photo)]["input_bytes"]
+    _, s2 = run_job(["--input", str(drop), "--run_id", "d2", *common])
+    assert (s2.ok, s2.skipped, s2.replaced) == (1, 1, 1)
+    rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"), run_id="d2")}
+    new, kept = rows[str(photo)], rows[str(other)]
+    assert (new["status"], new["input_modified"]) == ("ok", day[1])
+    assert new["output_uri"] == first[str(photo)]["output_uri"]       # under its name
+    assert new["input_bytes"] == first[str(photo)]["input_bytes"]
+    assert (kept["status"], kept["input_modified"]) == ("skipped", day[0])
+    # the output shows today's picture, not yesterday's
+    assert _looks_like(new["output_uri"], sample_photos["astronaut"]) < 10
+    assert _looks_like(new["output_uri"], sample_photos["coffee"]) > 40
+
+    put(photo, chelsea, day[2])                     # named by a list: asked with one stat
+    listing = tmp_path / "today.txt"
+    listing.write_text(f"{photo}\n{other}\n")
+    _, s3 = run_job(["--input_list", str(listing), "--run_id", "d3", *common])
+    assert (s3.ok, s3.skipped, s3.replaced) == (1, 1, 1)
+    rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"), run_id="d3")}
+    assert rows[str(photo)]["input_modified"] == day[2]
+    assert _looks_like(rows[str(photo)]["output_uri"], sample_photos["chelsea"]) < 10
+
+    # the documented limit: a copy that keeps the modification time, at the same size
+    put(photo, coffee, day[2])
+    _, s4 = run_job(["--input", str(drop), "--run_id", "d4", *common])
+    assert (s4.ok, s4.skipped, s4.replaced) == (0, 2, 0)
+    assert _looks_like(rows[str(photo)]["output_uri"], sample_photos["chelsea"]) < 10
+
 def test_an_input_keeps_the_name_and_format_it_was_last_written_under(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """Two x.jpg of one run are both set apart; a later run over one of them alone took the
