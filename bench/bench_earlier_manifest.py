@@ -1,13 +1,15 @@
 """Benchmark: what reading the earlier runs' manifest costs a run.
 
 Every run reads the ``input_uri``, ``output_uri`` and ``status`` of all earlier rows of its
-manifest (:mod:`transforms.earlier_outputs`) so that no input takes a name an earlier run wrote
-for another one. The cost grows with the history, not with the run. This script runs the job
-(DirectRunner, in_memory, the default settings) over the same photos into output folders whose
-manifest holds 0, then N synthetic earlier rows of the same settings in 20 runs, of two kinds:
-*all ok* (every row wrote a file: 20 runs over new folders) and *skip reruns* (20 runs of a
-scheduled ``--skip_existing`` job over one bucket: the first writes every output, the other 19
-skip them), and prints the wall time of each and the extra time per earlier row.
+manifest, and ``processed_at``, ``input_bytes``, ``input_modified`` and ``input_etag`` of the
+``ok`` ones (all filled in the synthetic history; :mod:`transforms.earlier_outputs`), so that
+no input takes a name an earlier run wrote for another one. The cost grows with the history,
+not with the run. This script runs the job (DirectRunner, in_memory, the default settings)
+over the same photos into output folders whose manifest holds 0, then N synthetic earlier
+rows of the same settings in 20 runs, of two kinds: *all ok* (every row wrote a file: 20 runs
+over new folders) and *skip reruns* (20 runs of a scheduled ``--skip_existing`` job over one
+bucket: the first writes every output, the other 19 skip them), and prints the wall time of
+each and the extra time per earlier row.
 
 Usage (from the repository root)::
 
@@ -61,6 +63,12 @@ def write_history(output: str, tag: str, rows: int, parts: int, reruns: bool) ->
             "status": pa.array([status] * per),
             "processed_at": pa.array([dt.datetime(2026, 1, 1 + p, tzinfo=dt.timezone.utc)] * per,
                                      pa.timestamp("us", tz="UTC")),
+            # which file each input was (schema 3), both known: the most an ok row costs
+            "input_bytes": pa.array([100_000 + i for i in range(per)], pa.int64()),
+            "input_modified": pa.array(
+                [dt.datetime(2025, 12, 31, 8, 0, i % 60, i, tzinfo=dt.timezone.utc)
+                 for i in range(per)], pa.timestamp("us", tz="UTC")),
+            "input_etag": pa.array([f"etag:{i:032x}" for i in range(per)]),
         }
         table = pa.table({f.name: given.get(f.name, pa.nulls(per, f.type))
                           for f in MANIFEST_SCHEMA}, schema=MANIFEST_SCHEMA)
@@ -129,7 +137,11 @@ def _claim_every_other(output: str, tag: str, files) -> None:
         "status": ["ok"] * len(taken),
         "processed_at": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)] * len(taken),
                                  pa.timestamp("us", tz="UTC")),
-        "input_bytes": [1] * len(taken)}), os.path.join(folder, "part-00000-of-00001.parquet"))
+        "input_bytes": [1] * len(taken),
+        "input_modified": pa.array([dt.datetime(2025, 12, 31, tzinfo=dt.timezone.utc)] * len(taken),
+                                   pa.timestamp("us", tz="UTC")),
+        "input_etag": [f"etag:{i:032x}" for i in range(len(taken))]}),
+        os.path.join(folder, "part-00000-of-00001.parquet"))
 
 
 def main(argv=None) -> int:

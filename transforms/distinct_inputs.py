@@ -48,7 +48,7 @@ from apache_beam.metrics import Metrics
 
 from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
-from .identity import FileIdentity, recorded_identity
+from .identity import FileIdentity, from_epoch_us, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs"]
@@ -222,7 +222,9 @@ def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
     recorded: the input's size, modification time and content token then, and the output's
     extension."""
-    identity = recorded_identity(claim.input_modified or None, claim.input_etag or None)
+    modified = claim.input_modified
+    identity = recorded_identity(from_epoch_us(modified) if modified is not None else None,
+                                 claim.input_etag or None)
     return item._replace(earlier_size=claim.input_bytes,
                          earlier_extension=claim.extension or None,
                          earlier_identity=identity if identity != FileIdentity() else None)

@@ -37,7 +37,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 from compress_core.storage import get_filesystem
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
-           "identity_differs", "stat_identity"]
+           "identity_differs", "stat_identity", "utc_time", "epoch_us", "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
 #: listing's ``created`` is the inode's change time).
@@ -68,7 +68,22 @@ def identity_columns(identity: Optional[FileIdentity]) -> dict:
     return {"input_modified": identity.modified, "input_etag": identity.etag}
 
 
-def _utc(value: Any) -> Optional[dt.datetime]:
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def epoch_us(when: dt.datetime) -> int:
+    """An aware datetime as microseconds since the epoch (how Arrow stores the manifest's
+    timestamps, and a cheaper Python object to read them as)."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def from_epoch_us(us: int) -> dt.datetime:
+    """Microseconds since the epoch as a UTC datetime (:func:`epoch_us` undone)."""
+    return _EPOCH + us * _MICROSECOND
+
+
+def utc_time(value: Any) -> Optional[dt.datetime]:
     """A time as a UTC datetime to the microsecond: epoch seconds (int or float), a datetime
     (naive ones taken as UTC) or ISO text; ``None`` for anything else."""
     if isinstance(value, bool):
@@ -103,7 +118,7 @@ def listing_identity(info: Mapping[str, Any]) -> FileIdentity:
     ``fs.glob(detail=True)``, ``fs.info``); unknown parts are ``None``."""
     modified = None
     for key in _MODIFIED_KEYS:
-        modified = _utc(info.get(key))
+        modified = utc_time(info.get(key))
         if modified is not None:
             break
     return FileIdentity(modified, _token(info))
@@ -113,7 +128,7 @@ def recorded_identity(modified: Any, etag: Any) -> FileIdentity:
     """The :class:`FileIdentity` a manifest row recorded (``input_modified``, ``input_etag``),
     as written or as a tool rewrote them (the time as text, in another offset); ``None`` parts
     where the row has none (manifests written before the columns existed)."""
-    return FileIdentity(_utc(modified),
+    return FileIdentity(utc_time(modified),
                         etag if isinstance(etag, str) and ":" in etag else None)
 
 
