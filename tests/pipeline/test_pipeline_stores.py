@@ -130,7 +130,8 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
         store, request, run_job, read_manifest, photo_files):
     """The earlier runs' manifest is read from the bucket (fsspec on a worker): day 2's
     ``x.jpg`` gets its digest instead of replacing, or with --skip_existing being skipped
-    against, day 1's output; a file replaced under its name is compressed again."""
+    against, day 1's output; a file replaced under its name is compressed again, at another
+    size and at the same size (by the store's content token)."""
     bucket, options, flags, fs = _two_days_in(store, request, photo_files)
     common = ["--output", f"{store}://{bucket}/out", "--skip_existing", *FAST, *flags]
     _, s1 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1", *common])
@@ -144,7 +145,8 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
     assert [r["output_uri"] for r in rows if r["run_id"] == "d2b"] == \
         [written[f"{store}://{bucket}/in/day2/x.jpg"]]
     # day 1's photo exported again under its name: the listed size differs, compressed again
-    _upload(fs, f"{bucket}/in", {"day1/x.jpg": photo_files["trips/china.jpg"]})
+    china, flower = _same_size(photo_files["trips/china.jpg"], photo_files["trips/flower.jpg"])
+    _upload(fs, f"{bucket}/in", {"day1/x.jpg": china})
     _, s4 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1b", *common])
     assert (s4.ok, s4.skipped) == (1, 0)
     fs.invalidate_cache()
@@ -152,6 +154,49 @@ def test_a_run_over_a_new_folder_keeps_the_earlier_runs_outputs(
     with Image.open(io.BytesIO(fs.cat_file(get_filesystem(day1)[1]))) as im, \
             Image.open(io.BytesIO(photo_files["trips/china.jpg"])) as src:
         assert abs(im.size[0] - src.size[0] / 2) <= 1 and abs(im.size[1] - src.size[1] / 2) <= 1
+    # then another photo of the very same byte size: the store's content token (the S3 ETag,
+    # GCS's md5Hash), recorded from the listing, tells it apart; compressed again
+    _upload(fs, f"{bucket}/in", {"day1/x.jpg": flower})
+    _, s5 = run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1c", *common])
+    assert (s5.ok, s5.skipped, s5.replaced) == (1, 0, 1)
+    rows = {r["run_id"]: r for r in read_manifest(f"{store}://{bucket}/out/_manifest", options)
+            if r["run_id"] in ("d1b", "d1c")}
+    assert rows["d1b"]["input_bytes"] == rows["d1c"]["input_bytes"] == len(flower)
+    for run_id, data in (("d1b", china), ("d1c", flower)):
+        assert rows[run_id]["input_etag"] == _token(store, data)
+        assert rows[run_id]["input_modified"] is not None
+    fs.invalidate_cache()
+    with Image.open(io.BytesIO(fs.cat_file(get_filesystem(day1)[1]))) as im:
+        new, old = (_mean_difference(im, photo_files[f"trips/{name}.jpg"])
+                    for name in ("flower", "china"))
+        assert new < 10 < 40 < old, (new, old)
+
+
+def _same_size(*pictures):
+    """Encoded ``pictures`` padded with zero bytes after their end to one byte size (decoders
+    ignore what follows a JPEG's end-of-image marker)."""
+    longest = max(len(data) for data in pictures)
+    return [data + bytes(longest - len(data)) for data in pictures]
+
+
+def _token(store, data):
+    """The ``input_etag`` a single-part upload of ``data`` gets: ``etag:`` and the MD5 (hex)
+    on S3, ``md5:`` and the MD5 (base64) on GCS."""
+    import base64
+    import hashlib
+
+    md5 = hashlib.md5(data).digest()
+    return f"etag:{md5.hex()}" if store == "s3" else f"md5:{base64.b64encode(md5).decode()}"
+
+
+def _mean_difference(image, encoded):
+    """Mean absolute difference (0-255) between ``image`` and the picture ``encoded`` scaled to
+    its size."""
+    import numpy as np
+
+    with Image.open(io.BytesIO(encoded)) as src:
+        want = np.asarray(src.convert("RGB").resize(image.size, Image.LANCZOS), np.float32)
+    return float(np.abs(np.asarray(image.convert("RGB"), np.float32) - want).mean())
 
 
 @pytest.mark.parametrize("store, alias", [("s3", "s3a"), ("gs", "gcs")])
