@@ -184,7 +184,7 @@ class _ReadOwners(beam.DoFn):
 def _as_read(name: str, column):
     """A column of a part as :meth:`_ReadOwners._rows` reads it: dictionary-encoded strings
     decoded; ``input_modified`` as int64 microseconds since the epoch when it is a timestamp
-    (Python ints cost a third of the CPU of timezone-aware datetimes, 3 us a row)."""
+    (made into Python objects, timezone-aware datetimes cost 2.9 us a row, ints 0.03-0.2)."""
     import pyarrow as pa
 
     if pa.types.is_dictionary(column.type):
