@@ -29,9 +29,13 @@ def _files(root):
 
 
 def _check_batch(rows, out_dir, input_dir):
-    """Every photo ok with a correct output; every bad file an error row."""
+    """Every photo ok with a correct output; every bad file an error row. Each row records the
+    input's mtime from the listing (which file the URI held), error rows too."""
     by_name = {os.path.basename(r["input_uri"]): r for r in rows}
     assert set(by_name) == PHOTOS | BAD
+    for r in rows:
+        mtime = os.stat(os.path.join(input_dir, r["input_uri"])).st_mtime
+        assert abs(r["input_modified"].timestamp() - mtime) < 1e-6 and r["input_etag"] is None
     for name in PHOTOS:
         r = by_name[name]
         assert r["status"] == "ok", (name, r["error_type"], r["error_message"])
