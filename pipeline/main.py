@@ -206,7 +206,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         bytes_in=get("bytes_in"), bytes_out=get("bytes_out"),
         model_loads=_counter(result, "model_loads"),
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
-        unrecorded=get("skipped_unrecorded"),
+        unrecorded=get("skipped_unrecorded"), same_bytes=get("images_unchanged_by_sha256"),
         output=job.output if job else None,
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,
         dead_letters=job.dead_letters if job else None,

@@ -6,8 +6,9 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
     Deterministic output URI per input; with ``skip_existing``, inputs whose output already
     exists become ``skipped`` rows without any further work, unless the file under the
     input's URI is not the one that output was made from (another size, content token or
-    modification time than the manifest recorded: :mod:`transforms.identity`). A match that
-    is an output of these settings in the output folder (the output folder is the input
+    modification time than the manifest recorded: :mod:`transforms.identity`; a file whose
+    time alone changed is read and kept skipped when its SHA-256 is the recorded one). A match
+    that is an output of these settings in the output folder (the output folder is the input
     folder) is no input.
 ``ReadImages`` (:class:`_ReadImage`)
     The input's bytes through fsspec (a listed URI, which no listing described, is first
@@ -48,7 +49,8 @@ from compress_core.storage import (file_size, is_output_name, join_under, output
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
-from .identity import FileIdentity, identity_columns, identity_differs, stat_identity
+from .identity import (FileIdentity, identity_columns, identity_differs, only_time_differs,
+                       stat_identity)
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -175,6 +177,7 @@ class _PlanOutput(beam.DoFn):
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
         self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
+        self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
 
     def _own_output(self, item: InputFile) -> bool:
         """An output this job (these settings) wrote earlier into its output folder, matched
@@ -185,6 +188,22 @@ class _PlanOutput(beam.DoFn):
 
     def _uri(self, item: InputFile, extension: str) -> str:
         return join_under(self._output, output_name(item.relpath, self._tag, extension))
+
+    def _same_bytes(self, item: InputFile) -> bool:
+        """Whether a file whose modification time alone changed (same size, no content token
+        to decide: :func:`~transforms.identity.only_time_differs`) still holds the bytes the
+        manifest recorded the SHA-256 of: read once and hashed, so that a file touched or
+        copied without its time is not compressed again. A file that cannot be read counts
+        as changed (its read in the job reports why)."""
+        then = item.earlier_identity
+        if (then is None or then.sha256 is None or _size_differs(item) or item.size is None
+                or not only_time_differs(item.identity, then)):
+            return False
+        try:
+            data = read_bytes(item.uri, self._storage_options)
+        except Exception:  # noqa: BLE001 - compressed again: the read there says why
+            return False
+        return hashlib.sha256(data).hexdigest() == then.sha256
 
     def process(self, item: InputFile) -> Iterator:
         if self._own_output(item):
@@ -206,10 +225,15 @@ class _PlanOutput(beam.DoFn):
         if existing is not None and item.identity is None and _recorded(item):
             item = _stat(item, self._storage_options)   # a listed URI: one metadata request
         if existing is not None and _replaced(item):
-            _LOG.info("%s is not the file its output %s was made from (%s): compressed again",
-                      item.uri, out, _what_changed(item))
-            self._replaced.inc()
-            existing, (out, out_ext) = None, planned
+            if self._same_bytes(item):
+                _LOG.info("%s was modified (%s) but holds the bytes its output %s was made from "
+                          "(SHA-256): skipped", item.uri, _what_changed(item), out)
+                self._verified.inc()
+            else:
+                _LOG.info("%s is not the file its output %s was made from (%s): compressed "
+                          "again", item.uri, out, _what_changed(item))
+                self._replaced.inc()
+                existing, (out, out_ext) = None, planned
         if existing is not None:
             self._skipped.inc()
             if item.earlier_extension is None:     # no ok row of the manifest names it for it

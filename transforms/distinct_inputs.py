@@ -220,11 +220,11 @@ def _report_set_apart(items, set_apart, given) -> None:
 
 def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
-    recorded: the input's size, modification time and content token then, and the output's
-    extension."""
+    recorded: the input's size, modification time, content token and SHA-256 then, and the
+    output's extension."""
     modified = claim.input_modified
     identity = recorded_identity(from_epoch_us(modified) if modified is not None else None,
-                                 claim.input_etag or None)
+                                 claim.input_etag or None, claim.input_sha256 or None)
     return item._replace(earlier_size=claim.input_bytes,
                          earlier_extension=claim.extension or None,
                          earlier_identity=identity if identity != FileIdentity() else None)

@@ -62,6 +62,7 @@ class EarlierOwner(NamedTuple):
     twice: bool = False                 # keyed by the name set apart once (``once_apart``)
     input_modified: Optional[int] = None   # the input's mtime (schema 3), us since the epoch
     input_etag: str = ""                # the store's content token of the input, or ""
+    input_sha256: str = ""              # the SHA-256 of the input's bytes then, or ""
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -124,7 +125,7 @@ class _ReadOwners(beam.DoFn):
     #: read where present: parts of older schemas lack the later ones (``input_modified``
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
-                "input_modified", "input_etag")
+                "input_modified", "input_etag", "input_sha256")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -173,12 +174,13 @@ class _ReadOwners(beam.DoFn):
         stem = stem_of_output(row["output_uri"], self._output, self._tag)
         if stem is None:
             return None
-        etag = row.get("input_etag")
+        etag, sha256 = row.get("input_etag"), row.get("input_sha256")
         return name_key(stem), EarlierOwner(
             _time_text(row.get("processed_at")), input_key(row["input_uri"]), row["input_uri"],
             run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1],
             input_modified=_modified_us(row.get("input_modified")),
-            input_etag=etag if isinstance(etag, str) else "")
+            input_etag=etag if isinstance(etag, str) else "",
+            input_sha256=sha256 if isinstance(sha256, str) else "")
 
 
 def _as_read(name: str, column):

@@ -25,7 +25,10 @@ tokens of two kinds are never compared) columns. :func:`identity_differs` decide
 token known on both sides, of one kind, decides alone (a re-upload of the same bytes, or a
 metadata change, is no new file); else the modification times, when both are known; else
 nothing is known and the file counts as unchanged (the size still counts,
-:func:`transforms.compress._replaced`). GCS's ``generation`` is left out: it changes with
+:func:`transforms.compress._replaced`). Where the time alone differs at the same size
+(:func:`only_time_differs`: a file touched, or copied without its time), the planner reads the
+file and compares its SHA-256 with the one the manifest recorded: the same bytes are no new
+file. GCS's ``generation`` is left out: it changes with
 every upload, of the same bytes too. A file copied with its modification time kept
 (``cp -p``, ``rsync -a``) onto a store without tokens (a disk) at the same size is not seen.
 """
@@ -37,7 +40,8 @@ from typing import Any, Mapping, NamedTuple, Optional
 from compress_core.storage import get_filesystem
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
-           "identity_differs", "stat_identity", "utc_time", "epoch_us", "from_epoch_us"]
+           "identity_differs", "only_time_differs", "stat_identity", "utc_time", "epoch_us",
+           "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
 #: listing's ``created`` is the inode's change time).
@@ -55,10 +59,14 @@ class FileIdentity(NamedTuple):
         Its modification time, UTC, to the microsecond (what the manifest keeps).
     etag : str or None
         The store's content token as ``<kind>:<value>`` (``etag:d41d8...``, ``md5:1B2M...``).
+    sha256 : str or None
+        The SHA-256 of its bytes, hex: known only for a file an earlier run read (the
+        manifest's ``input_sha256``), never from a listing.
     """
 
     modified: Optional[dt.datetime] = None
     etag: Optional[str] = None
+    sha256: Optional[str] = None
 
 
 def identity_columns(identity: Optional[FileIdentity]) -> dict:
@@ -124,12 +132,25 @@ def listing_identity(info: Mapping[str, Any]) -> FileIdentity:
     return FileIdentity(modified, _token(info))
 
 
-def recorded_identity(modified: Any, etag: Any) -> FileIdentity:
-    """The :class:`FileIdentity` a manifest row recorded (``input_modified``, ``input_etag``),
-    as written or as a tool rewrote them (the time as text, in another offset); ``None`` parts
-    where the row has none (manifests written before the columns existed)."""
+def recorded_identity(modified: Any, etag: Any, sha256: Any = None) -> FileIdentity:
+    """The :class:`FileIdentity` a manifest row recorded (``input_modified``, ``input_etag``,
+    ``input_sha256``), as written or as a tool rewrote them (the time as text, in another
+    offset); ``None`` parts where the row has none (manifests written before the columns
+    existed)."""
     return FileIdentity(utc_time(modified),
-                        etag if isinstance(etag, str) and ":" in etag else None)
+                        etag if isinstance(etag, str) and ":" in etag else None,
+                        sha256.lower() if isinstance(sha256, str) and len(sha256) == 64
+                        else None)
+
+
+def only_time_differs(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:
+    """Whether :func:`identity_differs` says so by the modification time alone (no content
+    token of one kind on both sides): the file may be the same bytes, touched or copied
+    without its time (a disk keeps no token), which the SHA-256 recorded ``then`` can tell."""
+    if now is None or then is None or not identity_differs(now, then):
+        return False
+    return not (now.etag and then.etag
+                and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0])
 
 
 def identity_differs(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:

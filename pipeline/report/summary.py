@@ -44,6 +44,7 @@ class RunSummary:
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
     replaced: int = 0       # inputs compressed again: another file under a finished name
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
+    same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
 
     @property
     def total(self) -> int:
@@ -90,7 +91,11 @@ def format_summary(s: RunSummary) -> str:
                      "earlier one has the name; each got its URI's digest)")
     if s.replaced:
         lines.append(f"  compressed again: {s.replaced} (replaced under a finished name: "
-                     "another size than when its output was written)")
+                     "another size, content token or modification time than when its output "
+                     "was written)")
+    if s.same_bytes:
+        lines.append(f"  modified but unchanged: {s.same_bytes} (their time alone changed; "
+                     "read, the same SHA-256 as recorded, skipped)")
     if s.unrecorded:
         lines.append(f"  skipped against unrecorded outputs: {s.unrecorded} (no earlier run's "
                      "manifest row names them for these inputs: a run stopped before writing "

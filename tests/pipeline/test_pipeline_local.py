@@ -735,6 +735,37 @@ def test_skip_existing_compresses_a_new_file_of_the_same_size_again(
     assert (s4.ok, s4.skipped, s4.replaced) == (0, 2, 0)
     assert _looks_like(rows[str(photo)]["output_uri"], sample_photos["chelsea"]) < 10
 
+
+def test_skip_existing_keeps_skipping_a_file_whose_time_alone_changed(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """A file touched, or copied again without its time (a nightly sync to a disk), has a new
+    modification time and the same bytes: with the time in the skip rule it was compressed
+    again every night. It is now read once and its SHA-256 compared with the one the manifest
+    recorded: the same bytes stay skipped (counted, and said in the summary), other bytes of
+    the same size and a new time are compressed again."""
+    drop = tmp_path / "in"
+    write_tree(drop, {"a.jpg": photo_files["coffee.jpg"], "b.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _, s1 = run_job(["--input", str(drop), "--run_id", "n1", *common])
+    assert s1.ok == 2
+    output = {r["input_uri"]: r["output_uri"]
+              for r in read_manifest(str(out / "_manifest"), run_id="n1")}
+    before = os.path.getmtime(output[str(drop / "a.jpg")])
+    later = os.path.getmtime(drop / "a.jpg") + 3600
+    os.utime(drop / "a.jpg", (later, later))            # touched: another time, same bytes
+    data = bytearray((drop / "b.jpg").read_bytes())     # same size and a new time, other bytes
+    data[-3] ^= 0xFF                                    # (in the scan, before the end marker)
+    (drop / "b.jpg").write_bytes(bytes(data))
+    os.utime(drop / "b.jpg", (later, later))
+    _, s2 = run_job(["--input", str(drop), "--run_id", "n2", *common])
+    assert (s2.ok, s2.skipped, s2.replaced, s2.same_bytes) == (1, 1, 1, 1)
+    assert "modified but unchanged: 1" in format_summary(s2)
+    rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"), run_id="n2")}
+    assert rows[str(drop / "a.jpg")]["status"] == "skipped"
+    assert rows[str(drop / "b.jpg")]["status"] == "ok"
+    assert os.path.getmtime(output[str(drop / "a.jpg")]) == before    # not written again
+
 def test_an_input_keeps_the_name_and_format_it_was_last_written_under(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """Two x.jpg of one run are both set apart; a later run over one of them alone took the

@@ -350,8 +350,9 @@ def test_earlier_names_written_through_a_link_are_kept(tmp_path):
 
 def test_each_input_learns_which_file_its_output_was_made_from(tmp_path):
     """The modification time and content token the manifest recorded for an output's input
-    (schema 3) travel with that input (--skip_existing compresses another file of the same
-    size under its URI again); a row that recorded neither, or a part written before the
+    (schema 3), and the SHA-256 of its bytes, travel with that input (--skip_existing
+    compresses another file of the same size under its URI again, and reads a file whose time
+    alone changed to compare its SHA-256); a row that recorded neither, or a part written before the
     columns existed, leaves the size alone to compare."""
     from transforms.identity import FileIdentity
 
@@ -360,7 +361,8 @@ def test_each_input_learns_which_file_its_output_was_made_from(tmp_path):
     rows = [_row("r1", "/in/a.jpg", "ok", _out(out, "a.jpg"), 1),
             _row("r1", "/in/b.jpg", "ok", _out(out, "b.jpg"), 1),
             _row("r1", "/in/c.jpg", "ok", _out(out, "c.jpg"), 1)]
-    rows[0].update(input_bytes=100, input_modified=when)
+    digest = "0123456789abcdef" * 4
+    rows[0].update(input_bytes=100, input_modified=when, input_sha256=digest)
     rows[1].update(input_bytes=200, input_modified=when, input_etag="etag:abc")
     rows[2].update(input_bytes=300)
     _write_run(m, "r1", rows)
@@ -373,7 +375,8 @@ def test_each_input_learns_which_file_its_output_was_made_from(tmp_path):
     with BeamTestPipeline(runner="FnApiRunner") as p:
         got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
         assert_that(got, equal_to([
-            InputFile("/in/a.jpg", "a.jpg", 1, 100, ".jpg", earlier_identity=FileIdentity(when)),
+            InputFile("/in/a.jpg", "a.jpg", 1, 100, ".jpg",
+                      earlier_identity=FileIdentity(when, None, digest)),
             InputFile("/in/b.jpg", "b.jpg", 1, 200, ".jpg",
                       earlier_identity=FileIdentity(when, "etag:abc")),
             InputFile("/in/c.jpg", "c.jpg", 1, 300, ".jpg"),

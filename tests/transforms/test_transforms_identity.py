@@ -5,7 +5,8 @@ import os
 import fsspec
 
 from transforms.identity import (FileIdentity, identity_columns, identity_differs,
-                                 listing_identity, recorded_identity, stat_identity)
+                                 listing_identity, only_time_differs, recorded_identity,
+                                 stat_identity)
 
 UTC = dt.timezone.utc
 WHEN = dt.datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=UTC)
@@ -77,6 +78,22 @@ def test_recorded_identity_reads_rows_as_written_or_rewritten():
     assert identity_columns(None) == {"input_modified": None, "input_etag": None}
     assert identity_columns(FileIdentity(WHEN, "md5:a")) == {"input_modified": WHEN,
                                                             "input_etag": "md5:a"}
+
+
+def test_the_recorded_sha256_is_kept_for_a_change_of_time_alone():
+    """A row's ``input_sha256`` (64 hex digits) comes with its recorded identity; a change of
+    the time alone (no token of one kind on both sides) is what the planner checks it for."""
+    digest = "AB" * 32
+    assert recorded_identity(WHEN, None, digest) == FileIdentity(WHEN, None, digest.lower())
+    assert recorded_identity(WHEN, None, "not a digest") == FileIdentity(WHEN)
+    later = WHEN + dt.timedelta(hours=1)
+    assert only_time_differs(FileIdentity(later), FileIdentity(WHEN, None, digest))
+    assert only_time_differs(FileIdentity(later, "crc32c:a"), FileIdentity(WHEN, "md5:a"))
+    assert not only_time_differs(FileIdentity(later, "md5:b"), FileIdentity(WHEN, "md5:a"))
+    assert not only_time_differs(FileIdentity(WHEN), FileIdentity(WHEN))     # nothing differs
+    assert not only_time_differs(FileIdentity(later), None)
+    assert identity_columns(FileIdentity(WHEN, None, digest)) == {"input_modified": WHEN,
+                                                                  "input_etag": None}
 
 
 def test_stat_identity_asks_one_file_and_leaves_missing_ones_to_the_read(tmp_path):
