@@ -8,6 +8,7 @@ folder input (a path part starting with ``.``, a folder starting with ``_``, suc
 """
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import functools
 import logging
@@ -293,8 +294,41 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
     return found
 
 
+#: Byte-order marks of the UTF-16 and UTF-32 texts Windows writes ("Unicode" in Notepad,
+#: PowerShell 5's ``>``), longest first: UTF-32's little-endian mark begins with UTF-16's.
+_WIDE_TEXT = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+              (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _list_text(data: bytes, list_uri: str) -> str:
+    """The text of a URI list: UTF-16 or UTF-32 by its byte-order mark, else UTF-8 (a
+    byte-order mark skipped; a line that is not UTF-8 keeps its bytes as surrogate escapes, so
+    that it fails alone, not the list).
+
+    Raises
+    ------
+    ImageReadError
+        A list with NUL bytes and no byte-order mark (UTF-16 without one: no path holds NUL),
+        or one that its byte-order mark's encoding cannot decode.
+    """
+    for mark, encoding in _WIDE_TEXT:
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ImageReadError(f"{list_uri}: its byte-order mark says {encoding.upper()}, "
+                                     f"but it is not {encoding.upper()} text ({exc.reason} at "
+                                     f"byte {exc.start}); save the list as UTF-8") from exc
+    if b"\x00" in data:
+        raise ImageReadError(f"{list_uri}: not a text file of URIs: it holds NUL bytes (UTF-16 "
+                             "without a byte-order mark?); save the list as UTF-8, one URI a "
+                             "line")
+    return data.decode("utf-8-sig", "surrogateescape")
+
+
 def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> List[str]:
     """Read a text file of input URIs: one a line, blank lines and ``#`` comments ignored.
+    UTF-8, or UTF-16/UTF-32 with a byte-order mark (what Windows calls "Unicode").
 
     Relative paths in a local list are relative to the working folder (as on the command
     line); in a list on another file system (``gs://b/lists/l.txt``), to the list's folder
@@ -304,14 +338,13 @@ def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> L
     Raises
     ------
     ImageReadError
-        If the list cannot be read.
+        If the list cannot be read, or is not such text.
     """
     data = read_bytes(list_uri, storage_options)
     protocol, list_path = split_protocol(list_uri)
     remote = local_path(list_uri) is None
     uris = []
-    # a line that is not UTF-8 keeps its bytes (surrogate escapes): it fails alone, not the list
-    for line in data.decode("utf-8-sig", "surrogateescape").splitlines():
+    for line in _list_text(data, list_uri).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue

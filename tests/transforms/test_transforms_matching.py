@@ -1,4 +1,5 @@
 """transforms/matching.py: globs, folders and URI lists -> InputFile, with safe relative paths."""
+import codecs
 import os
 
 import pytest
@@ -76,6 +77,29 @@ def test_read_uri_list(tmp_path):
     assert matching.read_uri_list(str(listing)) == [str(tmp_path / "a.jpg"), "s3://b/c.jpg"]
     with pytest.raises(ImageReadError, match="no such file"):
         matching.read_uri_list(str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                                      "utf-8-sig"])
+def test_a_list_saved_as_windows_unicode_is_read_by_its_byte_order_mark(tmp_path, encoding):
+    """PowerShell 5's ``>`` and Notepad's "Unicode" write UTF-16 with a byte-order mark: read
+    as UTF-8, each line was one URI full of NUL bytes and every image an error row."""
+    marks = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}
+    text = f"# photos\r\n{tmp_path}/été/a.jpg\r\ns3://b/c.jpg\r\n"
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(marks.get(encoding, b"") + text.encode(encoding))
+    assert matching.read_uri_list(str(listing)) == [f"{tmp_path}/été/a.jpg", "s3://b/c.jpg"]
+
+
+def test_a_list_that_is_not_text_is_named(tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(f"{tmp_path}/a.jpg\n".encode("utf-16-le"))       # no byte-order mark
+    with pytest.raises(ImageReadError, match="list.txt: not a text file of URIs: it holds NUL "
+                                             r"bytes \(UTF-16 without a byte-order mark\?\)"):
+        matching.read_uri_list(str(listing))
+    listing.write_bytes(codecs.BOM_UTF16_LE + b"\x00\xd8a\x00")           # a lone surrogate
+    with pytest.raises(ImageReadError, match="byte-order mark says UTF-16, but it is not"):
+        matching.read_uri_list(str(listing))
 
 
 def test_relative_lines_of_a_remote_list_are_beside_the_list(tmp_path, monkeypatch):
