@@ -20,7 +20,7 @@ from .crop import best_window
 from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
-from .images import load_image
+from .images import DEFAULT_MAX_PIXELS, load_image
 from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
 from .perceptual import Reference
 from .quality import QualityMetric
@@ -82,7 +82,8 @@ class SemanticCompressor:
     policy : HybridPolicy, optional
         Thresholds of the hybrid method.
     max_pixels : int, optional
-        Largest input accepted (decompression-bomb guard; default Pillow's limit).
+        Largest input accepted (decompression-bomb guard; default Pillow's limit), and largest
+        output the size targets may ask for.
 
     Raises
     ------
@@ -175,7 +176,8 @@ class SemanticCompressor:
             chosen otherwise; :class:`compress_core.request.CompressRequest`); an input that is
             no JPEG file has no archive mode and gets ``"auto"``.
         max_pixels : int, optional
-            Overrides the compressor's input pixel limit.
+            Overrides the compressor's pixel limit (inputs, and the outputs enlarging targets
+            ask for: over it, :class:`ImageTooLargeError`).
         keep_mask : array-like of bool (H, W), optional
             Pixels to protect (upright orientation): seams avoid them and crops keep them.
         remove_mask : array-like of bool (H, W), optional
@@ -224,7 +226,7 @@ class SemanticCompressor:
             Invalid parameters (the message names the parameter and the accepted values), or no
             size target for a method that needs one.
         ImageReadError, ImageDecodeError, UnsupportedImageError, ImageTooLargeError
-            The input cannot be used.
+            The input cannot be used (or the targets ask for an output over ``max_pixels``).
         TargetUnreachableError
             ``target_bytes`` is below the smallest possible encoding.
         CompressionTimeoutError
@@ -251,8 +253,9 @@ class SemanticCompressor:
                        max_dimension=request.max_dimension,
                        preserve_aspect=request.preserve_aspect)
 
+        pixel_limit = request.max_pixels or self.max_pixels or DEFAULT_MAX_PIXELS
         with deadline.time_budget(request.max_seconds):
-            loaded = load_image(image, max_pixels=request.max_pixels or self.max_pixels)
+            loaded = load_image(image, max_pixels=pixel_limit)
             t_decoded = time.perf_counter()
             deadline.check("decoding")
             if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
@@ -274,7 +277,7 @@ class SemanticCompressor:
             t_energy = time.perf_counter()
             deadline.check("the energy map")
 
-            plan = plan_size(w0, h0, **targets)
+            plan = plan_size(w0, h0, **targets, max_pixels=pixel_limit)
             keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
             remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,

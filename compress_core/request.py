@@ -80,7 +80,8 @@ class CompressRequest:
         fits); JPEG output only (``format="jpeg"``, or ``"auto"`` with
         ``photo_format="jpeg"``, where graphics stay lossless). Needs ``jpeglib``.
     max_pixels : int, optional
-        Largest input accepted (decompression-bomb guard).
+        Largest input accepted (decompression-bomb guard), and largest output size targets
+        may ask for.
     max_seconds : float, optional
         Time budget of one compression.
     keep_mask, remove_mask : array-like of bool, optional
@@ -420,8 +421,8 @@ OPTIONS: Tuple[Option, ...] = (
            applies=lambda r: r.allocation != Allocation.UNIFORM.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),
-    Option("max_pixels", "int", "refuse inputs with more pixels (default: Pillow's "
-           "MAX_IMAGE_PIXELS)", _LIMITS),
+    Option("max_pixels", "int", "refuse inputs with more pixels, and size targets that ask "
+           "for a larger output (default: Pillow's MAX_IMAGE_PIXELS)", _LIMITS),
     Option("max_seconds", "float", "time budget of one image: past it that image stops with "
            "an error (CompressionTimeoutError)", _LIMITS, hashed=False,
            job_flag="max_seconds_per_image", metavar="SECONDS"),

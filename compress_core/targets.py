@@ -20,6 +20,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .errors import ImageTooLargeError
+
 __all__ = ["SizePlan", "plan_size", "free_shape", "check_positive_int", "check_positive_number",
            "check_stretch"]
 
@@ -90,14 +92,21 @@ class SizePlan:
 
 
 def plan_size(width: int, height: int, *, target_width=None, target_height=None, scale=None,
-              target_pixels=None, max_dimension=None, preserve_aspect: bool = True
-              ) -> Optional[SizePlan]:
+              target_pixels=None, max_dimension=None, preserve_aspect: bool = True,
+              max_pixels: Optional[int] = None) -> Optional[SizePlan]:
     """The output size for an input of ``width`` x ``height``; ``None`` if no size target.
+
+    ``max_pixels`` (optional) is the largest output the targets may ask for: enlarging
+    targets (``scale``, ``target_width``, ``target_height``) above it are refused before any
+    pixel is allocated (``scale=1e300`` was an ``OverflowError``, ``scale=100`` of a photo a
+    ``MemoryError`` or worse).
 
     Raises
     ------
     TypeError, ValueError
         For non-positive or non-numeric targets.
+    ImageTooLargeError
+        The targets ask for more than ``max_pixels`` output pixels (a ``ValueError``).
     """
     tw = check_positive_int(target_width, "target_width")
     th = check_positive_int(target_height, "target_height")
@@ -136,14 +145,33 @@ def plan_size(width: int, height: int, *, target_width=None, target_height=None,
     if not candidates:  # only caps, already satisfied
         return SizePlan(int(round(base[0])), int(round(base[1])))
     _, cw, ch, is_cap = min(candidates, key=lambda c: c[0])
+    # far over the limit (or infinite): refused before rounding to integers
+    _check_output_pixels(cw, ch, 2 * max_pixels if max_pixels else None, target_width,
+                         target_height, scale, max_pixels)
     if is_cap:
         out_w, out_h = _fit_caps(cw, ch, target_pixels, max_dimension)
     else:
         out_w, out_h = max(1, int(round(cw))), max(1, int(round(ch)))
         out_w, out_h = _fit_caps(out_w, out_h, target_pixels, max_dimension)
+    _check_output_pixels(out_w, out_h, max_pixels, target_width, target_height, scale,
+                         max_pixels)
     free = (not preserve_aspect and exact is None
             and (scale is not None or target_pixels is not None))
     return SizePlan(out_w, out_h, free_shape=free, max_dimension=max_dimension if free else None)
+
+
+def _check_output_pixels(w: float, h: float, limit: Optional[int], target_width,
+                         target_height, scale, max_pixels: Optional[int]) -> None:
+    """:class:`ImageTooLargeError` naming the enlarging targets when ``w * h`` is over
+    ``limit`` (or not finite)."""
+    if limit is None or w * h <= limit:  # (False for inf and NaN)
+        return
+    given = ", ".join(f"{name}={value!r}" for name, value in (
+        ("scale", scale), ("target_width", target_width), ("target_height", target_height))
+        if value is not None)
+    raise ImageTooLargeError(
+        f"the size targets ({given}) ask for an output of {w:,.0f} x {h:,.0f} pixels, more than "
+        f"the limit of {max_pixels:,} (max_pixels); ask for a smaller size, or raise max_pixels")
 
 
 def _fit_caps(w: float, h: float, target_pixels, max_dimension) -> Tuple[int, int]:

@@ -692,6 +692,24 @@ def test_pixel_limit(chelsea):
                 max_pixels=180 * 120).size == (90, 60)
 
 
+@pytest.mark.parametrize("method", ["hybrid", "seam_carving", "smart_crop"])
+@pytest.mark.parametrize("kwargs, named", [
+    (dict(scale=1e300), "scale=1e+300"),  # was an OverflowError from int(inf)
+    (dict(target_width=10 ** 6, target_height=10 ** 6), "target_width=1000000"),  # MemoryError
+])
+def test_size_targets_over_the_pixel_limit_are_refused(chelsea, method, kwargs, named):
+    """An enlarging target over max_pixels (Pillow's limit by default) is an ImageTooLargeError
+    (a ValueError) naming the target, before any pixel is allocated; the limit the input
+    passed is the limit of the output too."""
+    with pytest.raises(ImageTooLargeError, match=re.escape(named) + ".*max_pixels"):
+        _run(SemanticCompressor(GRADIENT), chelsea, method=method, **kwargs)
+    with pytest.raises(ImageTooLargeError, match="scale=2.0"):  # 360x240
+        _run(SemanticCompressor(GRADIENT), chelsea, method=method, scale=2.0,
+             max_pixels=216 * 144)
+    assert _run(SemanticCompressor(GRADIENT), chelsea, method=method, scale=1.2,
+                max_pixels=216 * 144).size == (216, 144)
+
+
 def test_progress_bar_goes_to_stderr(compressor, chelsea, capsys):
     result = compressor.compress(chelsea, method="seam_carving", scale=0.9, show_progress=True)
     assert result.size == (162, 108)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from compress_core.errors import ImageTooLargeError
 from compress_core.targets import (
     SizePlan,
     check_positive_int,
@@ -260,3 +261,14 @@ def test_free_shape_keeps_to_the_area_and_the_longest_side(area, max_dimension):
 def test_free_shape_never_exceeds_the_image():
     w, h = free_shape(np.random.default_rng(0).random((50, 80)).astype(np.float32), 10**6)
     assert (w, h) == (80, 50)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale=1e300), dict(scale=float(2 ** 20)),
+                                    dict(target_width=10 ** 9),
+                                    dict(target_width=3000, target_height=3001)])
+def test_outputs_over_max_pixels_are_refused_before_rounding(kwargs):
+    """scale=1e300 was an OverflowError (int of inf); a size over max_pixels an allocation."""
+    with pytest.raises(ImageTooLargeError, match="max_pixels"):
+        plan_size(640, 480, max_pixels=3000 * 3000, **kwargs)
+    assert plan_size(640, 480, target_width=3000, target_height=3000,
+                     max_pixels=3000 * 3000).size == (3000, 3000)
