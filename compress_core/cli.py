@@ -57,7 +57,10 @@ def _load_mask(path: Optional[str], name: str):
     from .images import load_image
 
     pixels = load_image(path).pixels
-    return pixels[..., :3].max(axis=2) > 0
+    mask = pixels[..., :3].max(axis=2) > 0
+    if pixels.shape[2] == 4:  # a mask painted on a transparent layer: what is transparent is
+        mask &= pixels[..., 3] > 0  # not painted, whatever colour it keeps (often white)
+    return mask
 
 
 def _input_name(src: str) -> str:
@@ -74,13 +77,30 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
     """Where ``src``'s output goes: ``-o`` itself, or ``<input file name><suffix><ext>`` in the
     ``-o`` folder or beside the input. The input's extension stays in the name, so
     ``photo.png`` and ``photo.gif`` (both written as JPEG by format auto) never share one."""
-    name = f"{_input_name(src)}{suffix}{ext}"
+    name = f"{_short_name(_input_name(src), suffix)}{suffix}{ext}"
     if args.output and _output_is_folder(args, many):
         return os.path.join(args.output, name)
     if args.output:
         return args.output
     parent = src.rsplit("/", 1)[0] if "/" in src else "."
     return f"{parent}/{name}"
+
+
+#: The longest file name most file systems take (bytes), and the room kept for the extension.
+_NAME_MAX, _EXT_ROOM = 255, 8
+
+
+def _short_name(name: str, suffix: str) -> str:
+    """``name``, cut with a digest of it (:func:`~compress_core.storage.distinct_relpath`) when
+    ``name + suffix + extension`` would be longer than a file name may be: a 240-byte input
+    name was an ``[Errno 36] File name too long`` after the compression."""
+    if len(os.fsencode(name + suffix)) + _EXT_ROOM <= _NAME_MAX:
+        return name
+    from .storage import distinct_relpath
+
+    # (sanitising reads a backslash as a folder separator: one file name stays one)
+    return distinct_relpath(name, max_name_bytes=min(200, _NAME_MAX - _EXT_ROOM - len(suffix))
+                            ).replace("/", "_")
 
 
 def _shared_output(args, many: bool) -> Optional[str]:
@@ -301,6 +321,9 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
                                 keep_mask=_load_mask(args.keep_mask, "keep_mask"),
                                 energy_mode=request.energy_mode)
             n = min(args.visualize_seams, loaded.pixels.shape[1] - 1)
+            if n < 1:
+                raise ValueError(f"--visualize-seams needs an image at least 2 pixels wide; "
+                                 f"this one is {loaded.size[0]}x{loaded.size[1]}")
             seams = carver.find_seams(loaded.pixels, n)
             picture = visualize.draw_seams(loaded.pixels[..., :3], seams_vertical=seams)
             suffix = "_seams"

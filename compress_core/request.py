@@ -394,10 +394,11 @@ OPTIONS: Tuple[Option, ...] = (
            scope="engine", choices=lambda: registry.BACKBONE_NAMES),
     Option("energy_mode", "choice", "seam cost: backward (removed energy) or forward "
            "(inserted energy)", _HOW, scope="engine", choices=_values(EnergyMode)),
-    Option("keep_mask", "mask", "image file: non-black pixels are protected", _HOW,
+    Option("keep_mask", "mask", "image file: non-black, non-transparent pixels are protected",
+           _HOW,
            batch=False, hashed=False, metavar="FILE"),
-    Option("remove_mask", "mask", "image file: non-black pixels are removed first "
-           "(method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
+    Option("remove_mask", "mask", "image file: non-black, non-transparent pixels are removed "
+           "first (method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
     Option("format", "choice", "output encoding; auto decides by content: photos get "
            "{photo_format}, graphics and images with transparency the smaller of PNG and "
            "lossless WebP",

@@ -689,3 +689,46 @@ def test_quality_auto_with_a_target_score(work, capsys):
     assert code == 0, err
     record = json.loads(out)
     assert record["format"] == "WEBP" and 1 <= record["quality"] <= 100
+
+
+# ------------------------------------------------------------- review 12 (F03-F06)
+def test_a_mask_painted_on_a_transparent_layer_keeps_only_the_painted_pixels(work, capsys):
+    """A mask exported from an editor often keeps white under its transparent pixels: those
+    are not painted. (They counted as set: the whole picture was 'kept'.)"""
+    mask = np.zeros((120, 180, 4), np.uint8)
+    mask[..., :3] = 255                  # white everywhere, transparent
+    mask[10:50, 5:35, 3] = 255           # the painted block, opaque
+    (work / "keep.png").write_bytes(encode(mask, "PNG"))
+    (work / "photo.png").write_bytes(encode(photo("chelsea", 180, 120), "PNG"))
+    code, _, err = run(capsys, "photo.png", "-e", "gradient", "-m", "seam_carving", "-q",
+                       "--keep-mask", "keep.png", "--width", "100", "--no-preserve-aspect",
+                       "-o", "kept.png")
+    assert code == 0, err
+    out = np.asarray(decode((work / "kept.png").read_bytes()))
+    assert out.shape == (120, 100, 3)
+    block = photo("chelsea", 180, 120)[10:50, 5:35]
+    assert any(np.array_equal(out[10:50, x:x + 30], block) for x in range(0, 71))
+
+
+def test_visualize_seams_of_a_one_pixel_wide_image_names_the_flag(work, capsys):
+    (work / "strip.png").write_bytes(encode(photo("chelsea", 180, 120)[:, :1].copy(), "PNG"))
+    code, _, err = run(capsys, "strip.png", "--visualize-seams", "5", "-e", "gradient")
+    assert code == 2
+    assert "--visualize-seams needs an image at least 2 pixels wide" in one_error_line(err)
+
+
+def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
+    """A 240-byte file name plus '_compressed.jpg' is over the 255 bytes a file name may have:
+    the output was an '[Errno 36] File name too long' after the work was done."""
+    long_name = "é" * 100 + "x" * 36 + ".jpg"   # 240 bytes
+    (work / long_name).write_bytes((work / "photo.jpg").read_bytes())
+    (work / "out").mkdir()
+    for argv in ([long_name], [long_name, "photo.jpg", "-o", "out"]):
+        code, out, err = run(capsys, *argv, "-s", "0.5", "-e", "gradient", "-q", "--json")
+        assert code == 0, err
+        records = json.loads(out)
+        record = records[0] if isinstance(records, list) else records
+        name = os.path.basename(record["output"])
+        assert len(name.encode()) <= 255 and name.endswith("_compressed.jpg")
+        assert re.search(r"~[0-9a-f]{12}_compressed\.jpg$", name)
+        assert size_of(record["output"]) == (90, 60)
