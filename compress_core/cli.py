@@ -153,13 +153,23 @@ def _ignores_case(dest: str) -> bool:
 
 
 def _suffix_mismatch(args, request) -> Optional[str]:
-    """Why ``-o FILE``'s suffix contradicts an explicit ``--format``, or ``None``.
+    """Why ``-o FILE``'s suffix contradicts an explicit ``--format`` (or names a format that
+    cannot be written: ``-o thumb.gif`` held a JPEG), or ``None``.
 
     With ``--format auto`` the suffix picks the format (:func:`_request`); with another format, a
     file named for a different one would be re-encoded on save, so that the bytes written would
     be neither the format asked for nor the size printed (and could break ``--target-bytes``).
     """
-    if args.analyze or args.visualize_energy or args.visualize_seams:
+    if args.analyze:
+        return None
+    if args.output and not _output_is_folder(args, len(args.images) > 1):
+        from .codec import unwritable_suffix
+
+        foreign = unwritable_suffix(args.output)
+        if foreign is not None:
+            return (f"-o {args.output} names {foreign}, a format semantic-compress does not "
+                    "write; use .jpg, .png, .webp, .avif or .jxl")
+    if args.visualize_energy or args.visualize_seams:
         return None
     by_suffix = _format_of_output_file(args)
     if by_suffix is None or by_suffix == request.format:

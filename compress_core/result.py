@@ -148,9 +148,11 @@ class CompressionResult:
         """Write the encoded output to a local path or any fsspec URI.
 
         The stored bytes are written as they are; a suffix that names another format
-        (``.png`` for a JPEG result ...) re-encodes to that format. The write is atomic
-        (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync`` and rename on
-        local disks, one upload on object stores); a new file's mode follows the umask.
+        (``.png`` for a JPEG result ...) re-encodes to that format, and one that names a format
+        the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
+        write is atomic (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync``
+        and rename on local disks, one upload on object stores); a new file's mode follows the
+        umask.
 
         Parameters
         ----------
@@ -162,10 +164,20 @@ class CompressionResult:
         -------
         str
             The path or URI written.
+
+        Raises
+        ------
+        ValueError
+            The suffix names a format the library does not write.
         """
         target = os.fspath(path_or_uri)
         data = self.data
         wanted = codec.format_from_suffix(target)
+        foreign = codec.unwritable_suffix(target)
+        if foreign is not None:
+            raise ValueError(f"path_or_uri {target!r} names {foreign}, a format this library "
+                             f"does not write (the file would hold {self.format}); use "
+                             f"{self.extension}, or another of .jpg .png .webp .avif .jxl")
         if wanted is not None and wanted.value != self.format.lower():
             quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
             if quality is not None:

@@ -37,6 +37,7 @@ from .formats import (
     pil_name,
     require_encoder,
     supported_formats,
+    unwritable_suffix,
 )
 from .search import (
     DEFAULT_TARGET_QUALITY,
@@ -48,7 +49,7 @@ from .search import (
 
 __all__ = [
     "resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
-    "supported_formats", "extension", "format_from_suffix", "QUALITY_RANGE", "check_quality",
+    "supported_formats", "extension", "format_from_suffix", "unwritable_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
     "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
     "jpeg_encoder", "pil_name", "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS",

@@ -11,7 +11,8 @@ from ..errors import EncoderUnavailableError
 from ..options import ImageFormat, parse_option
 
 __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
-           "format_from_suffix", "default_quality", "check_quality", "pil_name",
+           "format_from_suffix", "unwritable_suffix", "default_quality", "check_quality",
+           "pil_name",
            "require_encoder", "parse_format"]
 
 #: (lowest, highest, default) encoder quality per lossy format. PNG has no quality. The one
@@ -89,6 +90,20 @@ def format_from_suffix(path: str) -> Optional[ImageFormat]:
         if lower.endswith(suffix):
             return fmt
     return None
+
+
+def unwritable_suffix(path: str) -> Optional[str]:
+    """Pillow's name of the image format a file name's suffix names when the library cannot
+    write it (``"GIF"`` for ``x.gif``, ``"TIFF"``, ``"BMP"`` ...), else None (one of ours, a
+    spelling of one, such as ``.jfif`` for JPEG, or no image suffix at all). Writing another
+    format's bytes under such a name would mislabel the file."""
+    from PIL import Image
+
+    if format_from_suffix(path) is not None:
+        return None
+    suffix = "." + str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
+    named = Image.registered_extensions().get(suffix)
+    return named if named is not None and named not in _PIL_NAME.values() else None
 
 
 def default_quality(fmt) -> Optional[int]:

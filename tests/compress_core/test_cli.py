@@ -732,3 +732,15 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
         assert len(name.encode()) <= 255 and name.endswith("_compressed.jpg")
         assert re.search(r"~[0-9a-f]{12}_compressed\.jpg$", name)
         assert size_of(record["output"]) == (90, 60)
+
+
+@pytest.mark.parametrize("output, named", [("thumb.gif", "GIF"), ("thumb.tif", "TIFF"),
+                                           ("thumb.bmp", "BMP")])
+@pytest.mark.parametrize("mode", [[], ["--visualize-energy"]])
+def test_an_output_file_named_for_a_format_not_written_is_refused(work, capsys, output, named,
+                                                                  mode):
+    """-o thumb.gif wrote JPEG bytes under a .gif name (exit 0)."""
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", output, *mode)
+    assert code == 2
+    assert f"-o {output} names {named}" in one_error_line(err)
+    assert not (work / output).exists()

@@ -15,6 +15,7 @@ from compress_core.codec import (
     extension,
     fit_budget,
     format_from_suffix,
+    unwritable_suffix,
     resolve_format,
     supported_formats,
 )
@@ -137,6 +138,13 @@ def test_format_names_and_suffixes():
                       ("d.jxl", "jxl")]:
         assert format_from_suffix(path) is ImageFormat(fmt)
     assert format_from_suffix("a.gif") is None and format_from_suffix("noext") is None
+
+
+def test_suffixes_of_formats_the_library_does_not_write():
+    for path, named in (("a.gif", "GIF"), ("b/c.TIF", "TIFF"), ("s3://b/d.bmp", "BMP")):
+        assert unwritable_suffix(path) == named
+    for path in ("a.jpg", "a.jfif", "x.webp", "noext", "a.b/noext", "x.unknownext"):
+        assert unwritable_suffix(path) is None, path
 
 
 @pytest.mark.parametrize("requested, input_format, expected", [
