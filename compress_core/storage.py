@@ -356,10 +356,17 @@ def write_atomic(uri: PathOrUri, data: bytes,
         pass
 
 
+#: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and
+#: ".tmp" (38 bytes) it stays within the 255 bytes of a file name however long the target's is.
+_TMP_NAME_BYTES = 120
+
+
 def _write_local(path: str, data: bytes) -> None:
     folder, name = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")
+    head = os.fsencode(name)[:_TMP_NAME_BYTES].decode("utf-8", "ignore")  # whole characters
+    tmp = os.path.join(folder, f".{head}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -155,6 +155,15 @@ def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
     assert storage.file_size(str(tmp_path / "deep")) is None  # a folder is not an output
 
 
+@pytest.mark.parametrize("name", ["y" * 251 + ".jpg", "é" * 125 + ".jpg", "z" * 214 + ".jpg"])
+def test_write_atomic_takes_any_legal_file_name(tmp_path, name):
+    """A name of 218-255 bytes is legal, but its temporary file (the name + 38 bytes) was not:
+    '[Errno 36] File name too long' (CompressionResult.save, the command line's -o)."""
+    storage.write_atomic(str(tmp_path / name), b"data")
+    assert (tmp_path / name).read_bytes() == b"data"
+    assert os.listdir(tmp_path) == [name]
+
+
 def test_write_atomic_failing_midway_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "x.jpg"
 
