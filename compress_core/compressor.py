@@ -387,7 +387,8 @@ class SemanticCompressor:
         Parameters
         ----------
         images : iterable
-            Anything :meth:`compress` accepts.
+            Images, each anything :meth:`compress` accepts (a single image, a path string or
+            an array, is a ``TypeError``: it would be iterated into characters or rows).
         on_error : {"raise", "return"}
             ``raise``: the first failure propagates. ``return``: a failure becomes a
             :class:`FailedCompression` (``.ok`` is False) in its place and the rest go on.
@@ -398,6 +399,12 @@ class SemanticCompressor:
         """
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}")
+        if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)) \
+                or hasattr(images, "getpixel") or hasattr(images, "read"):
+            # one image, which iterating would cut into characters, bytes or array rows (an
+            # (H, W, 3) array made H gray "images" of W x 3 pixels)
+            raise TypeError(f"images must be an iterable of images (a list, ...); got one "
+                            f"{type(images).__name__}: pass [image], or call compress()")
         items = list(images)
         results: List[Union[CompressionResult, FailedCompression]] = []
         iterator = items

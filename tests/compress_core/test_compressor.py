@@ -555,6 +555,21 @@ def test_compress_batch_takes_any_iterable_and_shows_progress(compressor, files,
         compressor.compress_batch([files["jpeg"]], scale=0.5, on_error="ignore")
 
 
+@pytest.mark.parametrize("kind", ["path", "pathlib", "bytes", "array", "pil", "file"])
+def test_compress_batch_refuses_one_image(compressor, files, chelsea, kind):
+    """One image is no batch: iterated, a path gave one failed 'image' per character and an
+    (H, W, 3) array H gray 'images' of W x 3 pixels, all silently with on_error='return'."""
+    one = {"path": str(files["jpeg"]), "pathlib": files["jpeg"],
+           "bytes": files["jpeg"].read_bytes(), "array": chelsea,
+           "pil": Image.fromarray(chelsea), "file": open(files["jpeg"], "rb")}[kind]
+    with pytest.raises(TypeError, match="images must be an iterable of images"):
+        compressor.compress_batch(one, on_error="return", scale=0.5, show_progress=False)
+    if kind == "file":
+        one.close()
+    assert [r.size for r in compressor.compress_batch([chelsea], scale=0.5,
+                                                      show_progress=False)] == [(90, 60)]
+
+
 def test_analyze_content(compressor, files):
     stats = compressor.analyze_content(str(files["jpeg"]))
     assert {"mean_energy", "std_energy", "high_importance_ratio", "p05", "p25", "p50", "p75",
