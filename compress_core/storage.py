@@ -25,6 +25,7 @@ import hashlib
 import os
 import posixpath
 import re
+import stat
 import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -283,16 +284,23 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
     Raises
     ------
     ImageReadError
-        If it does not exist, is a folder, or cannot be read; the message names ``uri``.
+        If it does not exist, is a folder or a device (``/dev/zero``), or cannot be read; the
+        message names ``uri``.
     """
     text = os.fspath(uri)
     try:
         path = local_path(text)
         if path is not None:
             with open(path, "rb") as fh:
+                mode = os.fstat(fh.fileno()).st_mode
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+                    # /dev/zero (a link to it in a photo folder) was read until memory ran out
+                    raise ImageReadError(f"{text}: is a device, not a file")
                 return fh.read()
         fs, path = get_filesystem(text, storage_options)
         return fs.cat_file(path)
+    except ImageReadError:
+        raise
     except FileNotFoundError as exc:
         raise ImageReadError(f"{text}: no such file") from exc
     except IsADirectoryError as exc:

@@ -164,6 +164,17 @@ def test_write_atomic_takes_any_legal_file_name(tmp_path, name):
     assert os.listdir(tmp_path) == [name]
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_read_bytes_refuses_a_device(tmp_path):
+    """A link to /dev/zero among the photos was read until memory ran out (the job's worker
+    and the command line were killed by the kernel, no row, no message)."""
+    link = tmp_path / "zero.jpg"
+    os.symlink("/dev/zero", link)
+    for uri in (str(link), "file://" + str(link), "/dev/zero"):
+        with pytest.raises(ImageReadError, match="is a device, not a file"):
+            storage.read_bytes(uri)
+
+
 def test_write_atomic_failing_midway_leaves_nothing(tmp_path, monkeypatch):
     target = tmp_path / "x.jpg"
 
