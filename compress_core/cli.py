@@ -306,6 +306,18 @@ def _format_of_output_file(args) -> Optional[str]:
     return fmt.value if fmt is not None else None
 
 
+def _write(write, dest: str) -> None:
+    """``write()``, with what an object store's client raises besides ``OSError`` (s3fs:
+    botocore's ``NoCredentialsError``, a traceback with exit status 1) as an ``OSError`` naming
+    ``dest``: one error line, like any other write failure."""
+    try:
+        write()
+    except (OSError, ValueError, TypeError, SemanticCompressError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
+        raise OSError(f"cannot write {dest} ({type(exc).__name__}: {exc})") from exc
+
+
 def _process(args, compressor, request, src: str, many: bool) -> dict:
     from .images import load_image
 
@@ -343,7 +355,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
 
         # PNG unless -o names another format (-o energy.jpg gets a JPEG, not PNG bytes)
         fmt = format_from_suffix(dest) or "png"
-        write_atomic(dest, encode(np.ascontiguousarray(picture), fmt))
+        _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest)
         if not args.json:
             print(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}
@@ -353,7 +365,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
                   remove_mask=_load_mask(args.remove_mask, "remove_mask"))
     result = compressor.compress(src, show_progress=not args.quiet and not args.json, **kwargs)
     dest = _output_path(args, src, "_compressed", result.extension, many)
-    result.save(dest)
+    _write(lambda: result.save(dest), dest)
     record = _result_record(src, dest, result)
     if not args.json:
         score = _score(result)

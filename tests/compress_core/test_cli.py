@@ -744,3 +744,21 @@ def test_an_output_file_named_for_a_format_not_written_is_refused(work, capsys, 
     assert code == 2
     assert f"-o {output} names {named}" in one_error_line(err)
     assert not (work / output).exists()
+
+
+@pytest.mark.parametrize("mode", [[], ["--visualize-energy"]])
+def test_a_store_that_cannot_be_written_is_one_error_line(work, capsys, monkeypatch, mode):
+    """s3fs without credentials raises botocore's NoCredentialsError, no OSError: the command
+    line printed its traceback and exited with status 1."""
+    NoCredentialsError = type("NoCredentialsError", (Exception,), {})
+
+    def refuse(uri, data, storage_options=None):
+        raise NoCredentialsError("Unable to locate credentials")
+
+    monkeypatch.setattr("compress_core.result.write_atomic", refuse)
+    monkeypatch.setattr("compress_core.storage.write_atomic", refuse)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q",
+                       "-o", "s3://bucket/thumb.jpg", *mode)
+    assert code == 2
+    assert one_error_line(err).endswith("photo.jpg: cannot write s3://bucket/thumb.jpg "
+                                        "(NoCredentialsError: Unable to locate credentials)")
