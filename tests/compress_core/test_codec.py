@@ -276,3 +276,19 @@ def test_avif_falls_back_to_the_default_tuning_when_libaom_rejects_it(monkeypatc
     assert not encoders._avif_tune_accepted()
     assert decode(encode(photo("chelsea", 120), "avif", 60)).format == "AVIF"
     assert decode(encode(photo("chelsea", 120), "avif", 100)).format == "AVIF"  # lossless
+
+
+def test_lossless_pictures_over_webps_side_limit_are_png():
+    """A full-page screenshot taller than WebP's 16383 pixels: format auto's lossless choice
+    tried WebP and the whole compression failed with EncodingError."""
+    from skimage import data
+
+    from compress_core.codec.content import encode_lossless
+
+    text = np.where(data.text()[:, :64] > 100, 255, 0).astype(np.uint8)      # 172 x 64
+    page = np.dstack([np.tile(text, (96, 1))] * 3)                          # 16512 x 64
+    assert page.shape[0] > 16383
+    blob, fmt = encode_lossless(page)
+    assert fmt is ImageFormat.PNG
+    assert np.array_equal(np.asarray(decode(blob).convert("RGB")), page)
+    assert encode_lossless(np.ascontiguousarray(page[:4000]))[1] is ImageFormat.WEBP  # smaller
