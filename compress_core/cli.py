@@ -199,19 +199,6 @@ def _score(result) -> Optional[float]:
     return (result.operations or {}).get("quality_score")
 
 
-def _missed_target(result) -> Optional[str]:
-    """Why the output scores below the ``target_quality`` it was searched for, or None: the
-    library then writes the format's best encoding with its score instead of failing. (With
-    ``allocation="semantic"`` the written picture scores below the target by design; the
-    search's own score, ``uniform_score``, is the one that must reach it.)"""
-    searched = (result.operations or {}).get("uniform_score", _score(result))
-    target = (result.params or {}).get("target_quality")
-    if searched is None or target is None or searched >= target - 5e-4:  # the score is rounded
-        return None
-    return (f"target_quality={target:g} was not reached: the best {result.format} encoding "
-            f"scores {searched:.1f}")
-
-
 def _print_analysis(src: str, stats: dict) -> None:
     print(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy {stats['energy'].get('name')})")
     for key, value in stats.items():
@@ -374,7 +361,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
               f"{result.compressed_bytes:,} bytes ({result.compression_ratio:.1%}"
               f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
               f"{result.method}, {result.timings['total_ms']:.0f} ms")
-    missed = _missed_target(result)
+    missed = result.missed_target()
     if missed:
         print(f"semantic-compress: warning: {src}: {missed}", file=sys.stderr)
     return record

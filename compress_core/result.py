@@ -143,6 +143,21 @@ class CompressionResult:
         """File suffix of the output format (``".jpg"`` ...)."""
         return codec.extension(self.format.lower())
 
+    def missed_target(self) -> Optional[str]:
+        """Why the output scores below the ``target_quality`` ``quality="auto"`` searched for,
+        or None (reached, or no search). Where even the format's best encoding scores below
+        the target, that one is written with its score (``operations["quality_score"]``)
+        rather than failing; this says so. With ``allocation="semantic"`` the picture written
+        scores below the target by design: the search's own score (``uniform_score``) is the
+        one that must reach it."""
+        ops = self.operations or {}
+        searched = ops.get("uniform_score", ops.get("quality_score"))
+        target = (self.params or {}).get("target_quality")
+        if searched is None or target is None or searched >= target - 5e-4:  # scores rounded
+            return None
+        return (f"target_quality={target:g} was not reached: the best {self.format} encoding "
+                f"scores {searched:.1f}")
+
     def save(self, path_or_uri: Union[str, os.PathLike],
              storage_options: Optional[Dict[str, Dict[str, Any]]] = None) -> str:
         """Write the encoded output to a local path or any fsspec URI.

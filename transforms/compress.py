@@ -434,6 +434,7 @@ class _CompressImage(beam.DoFn):
         self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
         self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
         self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, "worker_peak_rss_mb")
+        self._missed = Metrics.counter(METRICS_NAMESPACE, "quality_target_missed")
 
     def setup(self):
         built = []
@@ -497,6 +498,10 @@ class _CompressImage(beam.DoFn):
         total = (result.timings or {}).get("total_ms")
         if total is not None:
             self._compress_ms.update(int(total))
+        missed = result.missed_target()
+        if missed:  # written all the same (the format's best), as the command line does
+            self._missed.inc()
+            _LOG.warning("%s: %s (its row says quality_score)", item.uri, missed)
         yield CompressedImage(item.uri, output_uri, bytes(result.data), row)
 
 

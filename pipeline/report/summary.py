@@ -45,6 +45,7 @@ class RunSummary:
     replaced: int = 0       # inputs compressed again: another file under a finished name
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
+    missed: int = 0         # ok, but scoring below --target_quality (the format's best)
 
     @property
     def total(self) -> int:
@@ -101,6 +102,9 @@ def format_summary(s: RunSummary) -> str:
                      "manifest row names them for these inputs: a run stopped before writing "
                      "its manifest, or one with another --manifest; see docs/pipeline.md, "
                      "Reruns)")
+    if s.missed:
+        lines.append(f"  quality target missed: {s.missed} (even the format's best encoding "
+                     "scores below --target_quality; written with their quality_score)")
     if s.error_types:
         lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),

@@ -1064,3 +1064,13 @@ def test_semantic_allocation_of_a_transparent_picture_follows_what_the_jpeg_show
                     allocation="semantic")
     shown = compressor.energy_function.importance(flatten_for(rgba, "jpeg")).map
     assert semantic.data == requantize_jpeg(uniform.data, shown)
+
+
+def test_missed_target_says_when_the_best_encoding_scores_below_the_target(compressor, chelsea):
+    """What the command line warns about and the job counts (quality_target_missed)."""
+    high = _run(compressor, chelsea, scale=0.5, format="jpeg", target_quality=99)
+    assert high.operations["quality_score"] < 99
+    assert high.missed_target() == ("target_quality=99 was not reached: the best JPEG "
+                                    f"encoding scores {high.operations['quality_score']:.1f}")
+    assert _run(compressor, chelsea, scale=0.5, format="jpeg").missed_target() is None
+    assert _run(compressor, chelsea, scale=0.5, quality=80).missed_target() is None

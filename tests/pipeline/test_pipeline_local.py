@@ -899,3 +899,22 @@ def test_semantic_allocation_in_the_job(tmp_path, write_tree, photo_files, run_j
     assert rows["astronaut.jpg"]["error_type"] == "EncoderUnavailableError"
     assert "pip install jpeglib==1.0.2" in rows["astronaut.jpg"]["error_message"]
     assert rows["chart.png"]["status"] == "ok"
+
+
+def test_a_missed_quality_target_is_logged_counted_and_summarised(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, caplog):
+    """--target_quality above what the format's best encoding reaches: the image is written
+    with its score (as the command line does), but the job said nothing: an ok row whose
+    quality_score is below the target, no log line, no count."""
+    write_tree(tmp_path / "in", {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    base = ["--input", str(tmp_path / "in"), *FAST, *IN_MEMORY, "--format", "jpeg"]
+    with caplog.at_level(logging.WARNING, logger="transforms.compress"):
+        _, s = run_job([*base, "--output", str(tmp_path / "hi"), "--target_quality", "99"])
+    (row,) = read_manifest(str(tmp_path / "hi" / "_manifest"))
+    assert (row["status"], s.ok, s.missed) == ("ok", 1, 1)
+    assert row["quality_score"] < 99
+    assert "target_quality=99 was not reached" in caplog.text
+    assert "quality target missed: 1" in format_summary(s)
+    _, t = run_job([*base, "--output", str(tmp_path / "lo"), "--target_quality", "60"])
+    assert (t.ok, t.missed) == (1, 0)
+    assert "quality target missed" not in format_summary(t)
