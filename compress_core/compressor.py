@@ -454,7 +454,11 @@ class SemanticCompressor:
         has the input's shape, not its pixels)."""
         h, w = out.shape[:2]
         if out.shape[2] == 4:  # the JPEG shows it over white: not what transparent pixels hide
-            return self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
+            shown = self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
+            kept = self._carried_mask(keep, out, geometry, unchanged)
+            # (the keep_mask was left out here: its pixels lost coefficients like any other)
+            return shown if kept is None else np.where(
+                kept, np.float32(float(shown.max()) or 1.0), shown)
         if energy is None:
             energy = self.energy_function.importance(out[..., :3]).map
         if keep is not None and keep.shape == energy.shape:
@@ -464,6 +468,19 @@ class SemanticCompressor:
         if unchanged:
             return energy
         return self.energy_function.importance(out[..., :3]).map
+
+    @staticmethod
+    def _carried_mask(mask: Optional[np.ndarray], out: np.ndarray, geometry: Geometry,
+                      unchanged: bool) -> Optional[np.ndarray]:
+        """An input-sized ``mask`` carried to ``out`` (through the geometry's source map, then
+        the final resampling; as it is where the geometry left the pixels unchanged), or None
+        (no mask, or a geometry that does not say where its pixels come from)."""
+        if mask is None:
+            return None
+        h, w = out.shape[:2]
+        if geometry.source is not None:
+            return resize_map(mask.ravel()[geometry.source].astype(np.float32), w, h) >= 0.5
+        return mask if unchanged and mask.shape == (h, w) else None
 
     @staticmethod
     def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):
