@@ -467,20 +467,27 @@ class SemanticCompressor:
             return resize_map(energy.ravel()[geometry.source], w, h)
         if unchanged:
             return energy
-        return self.energy_function.importance(out[..., :3]).map
+        own = self.energy_function.importance(out[..., :3]).map
+        kept = self._carried_mask(keep, out, geometry, unchanged)
+        # (the keep_mask was left out here too: seams inserted lost what it protects)
+        return own if kept is None else np.where(kept, np.float32(float(own.max()) or 1.0), own)
 
     @staticmethod
     def _carried_mask(mask: Optional[np.ndarray], out: np.ndarray, geometry: Geometry,
                       unchanged: bool) -> Optional[np.ndarray]:
-        """An input-sized ``mask`` carried to ``out`` (through the geometry's source map, then
-        the final resampling; as it is where the geometry left the pixels unchanged), or None
-        (no mask, or a geometry that does not say where its pixels come from)."""
+        """An input-sized ``mask`` carried to ``out``: through the geometry's source map, then
+        the final resampling; as it is where the geometry left the pixels unchanged; stretched
+        to the output where seams were inserted (no source map). None without a mask."""
         if mask is None:
             return None
         h, w = out.shape[:2]
         if geometry.source is not None:
             return resize_map(mask.ravel()[geometry.source].astype(np.float32), w, h) >= 0.5
-        return mask if unchanged and mask.shape == (h, w) else None
+        if unchanged and mask.shape == (h, w):
+            return mask
+        # seams inserted (no source map): the mask stretched to the output, near where the
+        # pixels it protects went (an inserted seam is the average of two neighbours)
+        return resize_map(mask.astype(np.float32), w, h) >= 0.5
 
     @staticmethod
     def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):

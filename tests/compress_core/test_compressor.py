@@ -983,6 +983,20 @@ def test_semantic_allocation_keeps_the_keep_mask_of_a_picture_with_alpha(compres
     np.testing.assert_array_equal(np.asarray(decode(kept.data)), np.asarray(decode(plain.data)))
 
 
+@pytest.mark.parametrize("kwargs", [dict(scale=1.2), dict(target_width=180, target_height=100)])
+def test_semantic_allocation_keeps_the_keep_mask_where_seams_were_inserted(compressor, kwargs):
+    """seam_carving that enlarges has no source map: the map was the output's own, the
+    keep_mask left out (all kept, scale 1.2: 60.8 written, 71.3 searched). It is now stretched
+    to the output."""
+    coffee = photo("coffee", 150, 100)
+    common = dict(method="seam_carving", allocation="semantic", **kwargs)
+    kept = _run(compressor, coffee, keep_mask=np.ones((100, 150), bool), **common)
+    assert kept.source_map is None
+    assert kept.operations["quality_score"] == kept.operations["uniform_score"]
+    free = _run(compressor, coffee, **common)
+    assert free.operations["quality_score"] < free.operations["uniform_score"] - 1
+
+
 def test_semantic_allocation_leaves_graphics_lossless_and_refuses_other_formats(compressor,
                                                                                 chelsea):
     graphic = _run(compressor, _chart(), scale=0.5, allocation="semantic")
