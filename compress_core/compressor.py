@@ -28,7 +28,7 @@ from .request import CompressRequest
 from .result import CompressionResult, FailedCompression
 from .energy.base import CarvingTerms
 from .seams import SeamCarver
-from .seams.inputs import check_mask, with_masks
+from .seams.inputs import check_mask, check_masks_apart, with_masks
 from .targets import check_positive_int, free_shape, plan_size
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
@@ -280,6 +280,7 @@ class SemanticCompressor:
             plan = plan_size(w0, h0, **targets, max_pixels=pixel_limit)
             keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
             remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
+            check_masks_apart(keep, remove)
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)

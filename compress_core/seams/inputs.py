@@ -13,7 +13,7 @@ import numpy as np
 
 from ..energy.base import CarvingTerms
 
-__all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_terms", "check_pixels",
+__all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_masks_apart", "check_terms", "check_pixels",
            "with_masks", "is_gray_2d", "rgb_view"]
 
 #: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
@@ -127,10 +127,23 @@ def rgb_view(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., :3]
 
 
+def check_masks_apart(keep: Optional[np.ndarray], remove: Optional[np.ndarray]) -> None:
+    """``ValueError`` when checked ``keep`` and ``remove`` masks share pixels: their energies
+    cancel there (+KEEP_ENERGY - REMOVE_ENERGY), so such an object was neither removed nor
+    protected (851 of 900 pixels of a masked block left, silently)."""
+    if keep is not None and remove is not None:
+        both = int(np.count_nonzero(keep & remove))
+        if both:
+            raise ValueError(f"keep_mask and remove_mask overlap on {both} pixels: a pixel "
+                             "cannot be both kept and removed")
+
+
 def with_masks(static, keep, remove, shape):
-    """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels."""
+    """Static map with +KEEP_ENERGY on keep pixels and -REMOVE_ENERGY on remove pixels
+    (``ValueError`` where they overlap, :func:`check_masks_apart`)."""
     if keep is None and remove is None:
         return static
+    check_masks_apart(keep, remove)
     out = np.zeros(shape, dtype=np.float32) if static is None else static.astype(np.float32, copy=True)
     if keep is not None:
         out[keep] += KEEP_ENERGY

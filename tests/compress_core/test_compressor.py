@@ -997,6 +997,15 @@ def test_semantic_allocation_keeps_the_keep_mask_where_seams_were_inserted(compr
     assert free.operations["quality_score"] < free.operations["uniform_score"] - 1
 
 
+def test_keep_and_remove_masks_that_overlap_are_refused(compressor, chelsea):
+    """Both masks on one object: neither removed nor kept (851 of its 900 pixels left)."""
+    mask = np.zeros(chelsea.shape[:2], bool)
+    mask[30:60, 40:70] = True
+    with pytest.raises(ValueError, match="keep_mask and remove_mask overlap on 900 pixels"):
+        _run(compressor, chelsea, method="seam_carving", scale=0.9, keep_mask=mask,
+             remove_mask=mask)
+
+
 def test_semantic_allocation_leaves_graphics_lossless_and_refuses_other_formats(compressor,
                                                                                 chelsea):
     graphic = _run(compressor, _chart(), scale=0.5, allocation="semantic")

@@ -380,3 +380,21 @@ def test_gradient_energy_is_fast_default_for_the_edge_cases():
     one = np.full((1, 1, 3), 9, np.uint8)
     assert GradientEnergyFunction()(one).shape == (1, 1)
     assert SeamCarver().resize(one, target_width=4, target_height=2).shape == (2, 4, 3)
+
+
+def test_keep_and_remove_masks_that_overlap_are_refused(chelsea):
+    """+KEEP_ENERGY and -REMOVE_ENERGY cancel where both masks are set: such an object was
+    neither removed nor protected, silently."""
+    h, w = chelsea.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[10:30, 20:40] = True
+    carver = SeamCarver(GradientEnergyFunction(), keep_mask=mask, remove_mask=mask)
+    with pytest.raises(ValueError, match="keep_mask and remove_mask overlap on 400 pixels"):
+        carver.resize(chelsea, target_width=w - 10)
+    with pytest.raises(ValueError, match="overlap on 400 pixels"):
+        carver.find_seams(chelsea, 3)
+    apart = np.zeros((h, w), bool)
+    apart[40:50, 20:40] = True
+    out = SeamCarver(GradientEnergyFunction(), keep_mask=apart, remove_mask=mask).resize(
+        chelsea, target_width=w - 10)
+    assert out.shape == (h, w - 10, 3)
