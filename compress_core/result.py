@@ -60,7 +60,9 @@ class CompressionResult:
         keeps 1.0; a 1.05 squeeze of everything keeps 1/1.05).
     stretch : float
         Anisotropy of the final resampling, ``max(s, 1/s)`` with ``s`` the ratio of its x and
-        y scale factors (1.0: none); never above ``max_stretch`` for ``method="hybrid"``.
+        y scale factors (1.0: none); not above ``max_stretch`` for ``method="hybrid"``, except
+        where the target's aspect would need a crop thinner than one pixel (tiny inputs or
+        extreme aspect changes, e.g. 160 x 17 to 1 x 50: 2.94); the value is what was applied.
     seams : dict
         ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
     crop_box : tuple or None
