@@ -42,16 +42,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def write_report(rep: Report, output: str, fmt: str, storage_options=None) -> str:
     """Write ``rep`` to ``output`` (any fsspec URI) as ``fmt``; returns ``output``."""
-    from compress_core.storage import get_filesystem
+    from compress_core.storage import get_filesystem, write_atomic
 
+    # rendered first, then written atomically: a report that cannot be rendered (or a write
+    # cut short) leaves the previous report whole, not an empty or half-written file
+    if fmt == "html":
+        write_atomic(output, render_html(rep).encode("utf-8"), storage_options)
+        return output
     fs, path = get_filesystem(output, storage_options)
     parent = posixpath.dirname(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    if fmt == "html":
-        with fs.open(path, "w", encoding="utf-8") as f:
-            f.write(render_html(rep))
-        return output
     stem = posixpath.splitext(posixpath.basename(path))[0]
     image_dir = f"{stem}_files"
     text, images = render_markdown(rep, image_dir)
@@ -60,8 +59,7 @@ def write_report(rep: Report, output: str, fmt: str, storage_options=None) -> st
     for name, data in images.items():
         with fs.open(posixpath.join(folder, name), "wb") as f:
             f.write(data)
-    with fs.open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_atomic(output, text.encode("utf-8"), storage_options)
     return output
 
 

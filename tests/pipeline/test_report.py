@@ -508,3 +508,24 @@ def test_summary_report_lists_errors_first(two_runs):
     assert [l.split()[1] for l in listed[:5]] == ["error"] * 5
     assert listed[-1].startswith("  ... and 225 more")
     assert "mean pixel ratio" in text and "outputs in: /photos/night-1" in text
+
+
+@pytest.mark.parametrize("name, render", [("r.html", "render_html"), ("r.md", "render_markdown")])
+def test_a_report_that_cannot_be_rendered_leaves_the_previous_one(two_runs, tmp_path, capsys,
+                                                                  monkeypatch, name, render):
+    """The file was opened (emptied) before the page was rendered: a rendering error left an
+    empty report where the previous one was."""
+    from pipeline.report import cli
+
+    out = tmp_path / name
+    assert _run_main([two_runs, "-o", out], capsys)[0] == 0
+    before = out.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot render")
+
+    monkeypatch.setattr(cli, render, broken)
+    with pytest.raises(RuntimeError, match="cannot render"):
+        _run_main([two_runs, "-o", out], capsys)
+    assert out.read_bytes() == before and len(before) > 1000
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
