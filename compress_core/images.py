@@ -132,7 +132,13 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedI
         return _decode(read_bytes(name), name, limit)
     if hasattr(source, "read"):
         name = getattr(source, "name", "<file object>")
-        return _decode(source.read(), str(name), limit)
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            # a text-mode file: its str failed deep in the decoder ("a bytes-like object is
+            # required, not 'str'"), naming neither the image nor the way out
+            raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
+                            "mode ('rb')")
+        return _decode(bytes(data), str(name), limit)
     raise TypeError(
         "image must be a path, URI, bytes, binary file object, numpy array or PIL image; "
         f"got {type(source).__name__}"

@@ -427,3 +427,13 @@ def test_as_rgb_array_and_to_pil(chelsea):
         as_rgb_array("chelsea.png")
     assert to_pil(chelsea).mode == "RGB" and to_pil(rgba).mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(to_pil(rgba)), rgba)
+
+
+def test_a_file_object_in_text_mode_is_a_type_error_naming_it(tmp_path):
+    """open(path) without 'b': the decoder's own "a bytes-like object is required, not 'str'"
+    named neither the image nor the way out."""
+    path = tmp_path / "notes.txt"
+    path.write_text("not an image\n")
+    with open(path) as fh, pytest.raises(TypeError, match=r"notes\.txt is a file object in "
+                                                          r"text mode; open it in binary"):
+        load_image(fh)
