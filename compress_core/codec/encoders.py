@@ -180,32 +180,32 @@ def optimize_scans(data: bytes) -> bytes:
 
 def jxl_srgb(pixels: np.ndarray, icc_profile: Optional[bytes]) -> np.ndarray:
     """The pixels a JPEG XL encoding of ``pixels`` with ``icc_profile`` stores: converted to
-    sRGB, since the plug-in cannot store a profile (``pixels`` itself without a profile).
-    Encoding the result *without* the profile gives the same bytes, so a search converts once
-    and scores against what the decoder shows.
-
-    Raises
-    ------
-    EncodingError
-        Little CMS cannot use the profile.
-    """
+    sRGB, since the plug-in cannot store a profile (``pixels`` itself without a profile, or
+    with one Little CMS cannot read or apply: see :func:`_to_srgb`). Encoding the result
+    *without* the profile gives the same bytes, so a search converts once and scores against
+    what the decoder shows."""
     if not icc_profile:
         return pixels
-    try:
-        return np.asarray(_to_srgb(to_pil(pixels), icc_profile))
-    except Exception as exc:
-        h, w = pixels.shape[:2]
-        raise EncodingError(f"JXL encoding of {w}x{h} pixels failed: the ICC profile cannot be "
-                            f"converted to sRGB: {type(exc).__name__}: {exc}") from exc
+    return np.asarray(_to_srgb(to_pil(pixels), icc_profile))
 
 
 def _to_srgb(img: Image.Image, icc_profile: bytes) -> Image.Image:
+    """``img`` converted from ``icc_profile`` to sRGB; ``img`` itself, with a warning, when
+    Little CMS cannot read the profile or apply it to these pixels (garbage or truncated bytes,
+    as some tools write, or a Lab profile on RGB pixels). Viewers ignore such a profile and
+    show the pixels as sRGB: what the JPEG, WebP and AVIF outputs, which carry the
+    profile as it is, look like too. Refusing it lost the picture."""
     from PIL import ImageCms
 
-    source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-    srgb = ImageCms.createProfile("sRGB")
-    mode = img.mode
-    return ImageCms.profileToProfile(img, source, srgb, outputMode=mode)
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        return ImageCms.profileToProfile(img, source, ImageCms.createProfile("sRGB"),
+                                         outputMode=img.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        _LOG.warning("an ICC profile of %d bytes cannot be used (%s: %s): the %dx%d pixels are "
+                     "written to JPEG XL as sRGB, as viewers show them", len(icc_profile),
+                     type(exc).__name__, exc, img.width, img.height)
+        return img
 
 
 def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,

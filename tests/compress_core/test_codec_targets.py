@@ -463,6 +463,24 @@ def test_jxl_converts_an_icc_profile_to_srgb_and_keeps_exif():
     assert np.abs(decode_pixels(data).astype(int) - pixels).mean() < 3
 
 
+def test_jxl_writes_pixels_with_an_unusable_icc_profile_as_srgb(caplog):
+    """A profile Little CMS cannot read (garbage bytes, as some tools write) or apply (a Lab
+    profile on RGB pixels) made every JPEG XL encoding of the photo an EncodingError, while
+    JPEG, WebP and AVIF carry the profile and viewers ignore it (review 12, F13). The pixels
+    are now written as sRGB, as viewers show them, with a warning."""
+    from PIL import ImageCms
+
+    pixels = photo("coffee", 120)
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    for icc in (b"not an icc profile" * 10, srgb_icc()[:60], lab):
+        caplog.clear()
+        data = encode(pixels, "jxl", 95, icc_profile=icc)
+        assert np.abs(decode_pixels(data).astype(int) - pixels).mean() < 3
+        assert "cannot be used" in caplog.text and "as sRGB" in caplog.text
+        searched, quality, score = encode_to_score(pixels, "jxl", 70, icc_profile=icc)
+        assert score >= 70 and searched == encode(pixels, "jxl", quality)
+
+
 def test_the_photo_or_graphic_byte_test_encodes_a_bounded_window(monkeypatch):
     """A large, mostly flat image (many equal neighbours) is judged on a centre window of at
     most SAMPLE_SIDE pixels: the whole 12 MP image once took two lossless encoders 48 s."""
