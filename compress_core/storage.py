@@ -45,6 +45,7 @@ __all__ = [
     "is_local_filesystem",
     "merge_storage_options",
     "read_bytes",
+    "fresh_info",
     "file_size",
     "write_atomic",
     "is_under",
@@ -309,18 +310,27 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
         raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
 
 
-def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> Optional[int]:
-    """Size in bytes of an existing file, or ``None`` when there is no file at ``uri``.
-
-    Listing caches are dropped first, so a file written earlier in the same process is seen.
-    """
+def fresh_info(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> dict:
+    """``fs.info`` of ``uri`` (size, type, times, tokens) asked of the store itself: listing
+    caches are dropped first, so a file written or replaced earlier in the same process is
+    seen as it is now. Raises what the file system raises (``FileNotFoundError`` ...)."""
     fs, path = get_filesystem(uri, storage_options)
+    _drop_cache(fs, path)
+    return fs.info(path)
+
+
+def _drop_cache(fs, path: str) -> None:
     try:
         fs.invalidate_cache(path)
     except Exception:  # noqa: BLE001 - cache invalidation is best effort
         pass
+
+
+def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> Optional[int]:
+    """Size in bytes of an existing file, or ``None`` when there is no file at ``uri``
+    (asked afresh: :func:`fresh_info`)."""
     try:
-        info = fs.info(path)
+        info = fresh_info(uri, storage_options)
     except FileNotFoundError:
         return None
     if info.get("type", "file") != "file":
@@ -358,10 +368,7 @@ def write_atomic(uri: PathOrUri, data: bytes,
         _write_local(path, data)
         return
     fs.pipe_file(path, bytes(data))
-    try:
-        fs.invalidate_cache(path)
-    except Exception:  # noqa: BLE001 - cache invalidation is best effort
-        pass
+    _drop_cache(fs, path)
 
 
 #: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Dict, List, Optional
 
-from compress_core.storage import get_filesystem
+from compress_core.storage import fresh_info
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem"]
@@ -29,12 +29,7 @@ def _info(uri: str, storage_options: Optional[Dict]) -> Optional[dict]:
     """``fs.info`` of ``uri`` (fresh), ``None`` when nothing is there or the store cannot be
     asked."""
     try:
-        fs, path = get_filesystem(uri, storage_options)
-        try:
-            fs.invalidate_cache(path)
-        except Exception:  # noqa: BLE001 - cache invalidation is best effort
-            pass
-        return fs.info(path)
+        return fresh_info(uri, storage_options)
     except FileNotFoundError:
         return None
     except Exception as exc:  # noqa: BLE001 - see the module docstring

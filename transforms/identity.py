@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping, NamedTuple, Optional
 
-from compress_core.storage import get_filesystem
+from compress_core.storage import fresh_info
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
            "identity_differs", "only_time_differs", "stat_identity", "utc_time", "epoch_us",
@@ -172,12 +172,7 @@ def stat_identity(uri: str, storage_options: Optional[Mapping] = None):
     ``None`` when there is no file there or the store does not answer (the read that follows
     reports it)."""
     try:
-        fs, path = get_filesystem(uri, storage_options)
-        try:
-            fs.invalidate_cache(path)
-        except Exception:  # noqa: BLE001 - not every file system caches
-            pass
-        info = fs.info(path)
+        info = fresh_info(uri, storage_options)
     except Exception:  # noqa: BLE001 - the read reports missing and unreadable files
         return None
     if info.get("type", "file") != "file":
