@@ -159,18 +159,20 @@ def _pillow_jpeg(img: Image.Image, quality: int, meta: dict) -> bytes:
     return buf.getvalue()
 
 
-def optimize_scans(data: bytes) -> bytes:
+def optimize_scans(data: bytes, baseline: bool = True) -> bytes:
     """The smallest lossless rewrite of a JPEG's entropy coding (same pixels, same markers):
     mozjpeg's progressive scans and Huffman tables where ``mozjpeg-lossless-optimization`` is
     installed; for a file under :data:`BASELINE_BELOW` bytes, also a baseline JPEG with
     optimised Huffman tables where ``jpeglib`` is (each progressive scan has its own header and
-    tables, which a small file pays for); ``data`` itself when neither is smaller."""
+    tables, which a small file pays for); ``data`` itself when neither is smaller.
+    ``baseline=False``: ``data`` is such a baseline file already
+    (:func:`~compress_core.codec.coefficients.rewrite_jpeg`'s), not written a second time."""
     best = data
     if installed("mozjpeg_lossless_optimization"):
         import mozjpeg_lossless_optimization as mozjpeg
 
         best = min(best, mozjpeg.optimize(data, copy=mozjpeg.COPY_MARKERS.ALL), key=len)
-    if len(best) < BASELINE_BELOW and coefficients_missing() is None:
+    if baseline and len(best) < BASELINE_BELOW and coefficients_missing() is None:
         try:
             best = min(best, rewrite_jpeg(data), key=len)
         except (ValueError, EncodingError) as exc:  # an optimisation: what we have is valid

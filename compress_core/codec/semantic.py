@@ -166,7 +166,7 @@ def requantize_jpeg(data: bytes, importance: np.ndarray,
         importance = importance / np.float32(peak)
 
     allocated = optimize_scans(rewrite_jpeg(data, functools.partial(
-        _apply_dead_zones, importance=importance, zones=zones)))
+        _apply_dead_zones, importance=importance, zones=zones)), baseline=False)
     # where nothing is worth dropping (every block important) the rewrite can only add bytes
     return allocated if len(allocated) < len(data) else bytes(data)
 
