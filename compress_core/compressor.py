@@ -445,32 +445,25 @@ class SemanticCompressor:
     # ------------------------------------------------------------------------ internals
     def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray], geometry: Geometry,
                     keep: Optional[np.ndarray], unchanged: bool) -> np.ndarray:
-        """The importance map of ``out`` for ``allocation="semantic"``: the input's, with the
-        ``keep_mask`` pixels as important as its most important one, carried through the
-        geometry (each pixel's source before the final resampling, then resampled to ``out``:
-        no second energy pass, 200 ms of CPU for the default energy); the input's itself where
-        the geometry left the pixels ``unchanged``; computed on ``out`` where the input has
-        none (``method="jpeg"``, whose output has the input's pixels) or the geometry does not
-        say where its pixels come from (seams inserted: an object removed at the input's size
-        has the input's shape, not its pixels)."""
+        """The importance map of ``out`` for ``allocation="semantic"``, with the ``keep_mask``
+        pixels (carried to ``out``: :meth:`_carried_mask`) as important as its most important
+        one. The map is the input's carried through the geometry (each pixel's source before
+        the final resampling, then resampled to ``out``: no second energy pass, 200 ms of CPU
+        for the default energy), or the input's itself where the geometry left the pixels
+        ``unchanged``; it is computed on ``out`` where the input has none (``method="jpeg"``)
+        or the geometry does not say where its pixels come from (seams inserted: an object
+        removed at the input's size has the input's shape, not its pixels), and on what the
+        JPEG shows of a transparent picture (over white: not what transparent pixels hide)."""
         h, w = out.shape[:2]
-        if out.shape[2] == 4:  # the JPEG shows it over white: not what transparent pixels hide
-            shown = self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
-            kept = self._carried_mask(keep, out, geometry, unchanged)
-            # (the keep_mask was left out here: its pixels lost coefficients like any other)
-            return shown if kept is None else np.where(
-                kept, np.float32(float(shown.max()) or 1.0), shown)
-        if energy is None:
-            energy = self.energy_function.importance(out[..., :3]).map
-        if keep is not None and keep.shape == energy.shape:
-            energy = np.where(keep, np.float32(float(energy.max()) or 1.0), energy)
-        if geometry.source is not None:
-            return resize_map(energy.ravel()[geometry.source], w, h)
-        if unchanged:
-            return energy
-        own = self.energy_function.importance(out[..., :3]).map
+        if out.shape[2] == 4:
+            own = self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
+        elif energy is not None and geometry.source is not None:
+            own = resize_map(energy.ravel()[geometry.source], w, h)
+        elif energy is not None and unchanged:
+            own = energy
+        else:
+            own = self.energy_function.importance(out[..., :3]).map
         kept = self._carried_mask(keep, out, geometry, unchanged)
-        # (the keep_mask was left out here too: seams inserted lost what it protects)
         return own if kept is None else np.where(kept, np.float32(float(own.max()) or 1.0), own)
 
     @staticmethod

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..energy.base import CarvingTerms
 
-__all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_masks_apart", "check_terms", "check_pixels",
-           "with_masks", "is_gray_2d", "rgb_view"]
+__all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_masks_apart", "check_terms",
+           "check_pixels", "with_masks", "is_gray_2d", "rgb_view"]
 
 #: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
 #: Larger than any seam's ordinary cost on images up to ~50 MP (Sobel L1 <= 2040 per pixel),
