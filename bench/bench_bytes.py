@@ -54,6 +54,12 @@ Sections (``--sections``, all by default):
 * ``thumbnails``: 256x256 thumbnails of the Kodak PNGs with the default settings, as PNG (what
   ``format="auto"`` wrote before it decided by content), as written now, and with
   ``quality="auto"``.
+* ``metadata``: bytes of the outputs under ``metadata="keep"`` (all the input's EXIF and
+  profile, what the library wrote before), ``"compact"`` (the default) and ``"none"``, default
+  settings at a long side of 128 to 1024 px, on the published JPEG files of skimage/sklearn
+  (their own profiles and EXIF) and on the Kodak photos as JPEGs without metadata (a control)
+  and with a synthetic camera EXIF block (a 16 KiB maker note); whether keep and compact
+  decode to the same pixels.
 
 Usage::
 
@@ -1041,15 +1047,9 @@ def section_archive(photos):
             total_x += len(jxl)
         print(f"| {label} | {total_j / 1024:.0f} | {total_x / 1024:.0f} | "
               f"{total_x / total_j:.3f}x | {exact}/{len(photos)} |")
-    # JPEG files as published (cameras' and editors' encoders, not Pillow's): the ones that
-    # ship in skimage and sklearn, recompressed as they are
-    import skimage
-    import sklearn
-
-    published = [os.path.join(os.path.dirname(skimage.__file__), "data", n)
-                 for n in ("hubble_deep_field.jpg", "retina.jpg", "rocket.jpg")]
-    published += [os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", n)
-                  for n in ("china.jpg", "flower.jpg")]
+    # JPEG files as published (cameras' and editors' encoders, not Pillow's), recompressed as
+    # they are
+    published = _published_jpegs()
     print("\n| published JPEG file (skimage, sklearn) | JPEG KiB | JXL KiB | ratio | bit-exact |")
     print("|---|---:|---:|---:|---:|")
     total_j = total_x = exact = 0
@@ -1065,6 +1065,83 @@ def section_archive(photos):
               f"{len(jxl) / len(jpeg):.3f}x | {'yes' if same else 'no'} |")
     print(f"| all {len(published)} | {total_j / 1024:.0f} | {total_x / 1024:.0f} | "
           f"{total_x / total_j:.3f}x | {exact}/{len(published)} |")
+
+
+def _published_jpegs():
+    """The JPEG files that ship in skimage and sklearn, as published (cameras' and editors'
+    encoders and metadata, not Pillow's)."""
+    import skimage
+    import sklearn
+
+    paths = [os.path.join(os.path.dirname(skimage.__file__), "data", n)
+             for n in ("hubble_deep_field.jpg", "retina.jpg", "rocket.jpg")]
+    return paths + [os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", n)
+                    for n in ("china.jpg", "flower.jpg")]
+
+
+def _camera_exif(maker_note: int) -> bytes:
+    """A synthetic camera EXIF block: make, model, dates, exposure, lens, a GPS position and a
+    maker note of ``maker_note`` bytes (camera-private data; its size varies by make)."""
+    from PIL import ExifTags
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Canon", "EOS R6", "2026:07:14 09:30:00"
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub[0x9003], sub[0x829A], sub[0xA434] = "2026:07:14 09:30:00", 1 / 250, "RF24-105mm F4L"
+    sub[0x927C] = bytes(range(256)) * (maker_note // 256)
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    return exif.tobytes()
+
+
+def section_metadata(photos, sides=(128, 256, 512, 1024)):
+    """Bytes of the outputs under metadata="keep" (what the library wrote before), "compact"
+    (the default) and "none", default settings and ``max_dimension``; the pixels of keep and
+    compact compared."""
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()
+    inputs = []
+    for path in _published_jpegs():
+        with open(path, "rb") as f:
+            data = f.read()
+        img = Image.open(io.BytesIO(data))
+        inputs.append(("published", os.path.basename(path), data,
+                       len(img.info.get("icc_profile") or b""), len(img.info.get("exif") or b"")))
+    for maker_note in (0, 16384):
+        for name, pixels in photos:
+            buf = io.BytesIO()
+            extra = {"exif": _camera_exif(maker_note)} if maker_note else {}
+            Image.fromarray(pixels).save(buf, "JPEG", quality=92, **extra)
+            kind = f"Kodak as JPEG, EXIF with a {maker_note // 1024} KiB maker note" \
+                if maker_note else "Kodak as JPEG, no metadata"
+            inputs.append((kind, name, buf.getvalue(), 0, len(extra.get("exif", b""))))
+    print("\n### Metadata: bytes per output (`metadata` keep / compact / none)\n")
+    print("Published JPEG files (skimage, sklearn), profile and EXIF bytes as published:\n")
+    print("| file | ICC bytes | EXIF bytes |\n|---|---:|---:|")
+    for kind, name, _, icc, exif in inputs:
+        if kind == "published":
+            print(f"| {name} | {icc} | {exif} |")
+    kinds = list(dict.fromkeys(kind for kind, *_ in inputs))
+    print("\n| inputs | long side | keep KiB (sum) | compact | none | keep == compact pixels |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind in kinds:
+        group = [i for i in inputs if i[0] == kind]
+        for side in sides:
+            sums, same = {"keep": 0, "compact": 0, "none": 0}, 0
+            for _, name, data, _, _ in group:
+                out = {}
+                for mode in sums:
+                    r = compressor.compress(data, max_dimension=side, metadata=mode,
+                                            show_progress=False)
+                    sums[mode] += r.compressed_bytes
+                    out[mode] = r
+                same += np.array_equal(codec.decode_pixels(out["keep"].data),
+                                       codec.decode_pixels(out["compact"].data))
+            keep = sums["keep"]
+            print(f"| {kind} ({len(group)}) | {side} | {keep / 1024:.1f} | "
+                  f"{sums['compact'] / keep:.3f}x | {sums['none'] / keep:.3f}x | "
+                  f"{same}/{len(group)} |")
 
 
 def section_thumbnails(folder, count):
@@ -1099,7 +1176,7 @@ def main(argv=None):
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
     ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
-                    "baseline,lossless,archive,thumbnails")
+                    "baseline,lossless,archive,thumbnails,metadata")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -1127,6 +1204,8 @@ def main(argv=None):
         section_archive(photos)
     if "thumbnails" in sections:
         section_thumbnails(args.kodak, args.photos)
+    if "metadata" in sections:
+        section_metadata(photos)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import DEFAULT_MAX_PIXELS, load_image
+from .metadata import carried
 from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
 from .perceptual import Reference
 from .quality import QualityMetric
@@ -128,7 +129,8 @@ class SemanticCompressor:
                  remove_mask=None, max_seconds: Optional[float] = None,
                  max_stretch: Optional[float] = None,
                  target_quality: Optional[float] = None,
-                 photo_format: str = "jpeg", allocation: str = "uniform") -> CompressionResult:
+                 photo_format: str = "jpeg", allocation: str = "uniform",
+                 metadata: str = "compact") -> CompressionResult:
         """Compress one image to the strictest of the given targets.
 
         Parameters
@@ -211,6 +213,14 @@ class SemanticCompressor:
             (graphics and transparent pictures: lossless or, under a byte budget, lossy WebP)
             is written without it (``operations`` then has no "allocation"); needs
             ``jpeglib``.
+        metadata : {"compact", "keep", "none"}
+            What the output carries of the input's EXIF block and colour profile
+            (:mod:`compress_core.metadata`). ``compact`` (the default): the EXIF block without
+            the camera's maker notes and values over 1 KiB, the profile unless it describes
+            sRGB (the output looks the same: viewers assume sRGB). ``keep``: both as they came.
+            ``none``: neither, the pixels converted to sRGB. Orientation and CMYK or grey
+            profiles are applied to the pixels in every mode. Archive mode (``method="jpeg"``,
+            ``format="jxl"``) keeps each JPEG file, metadata included.
 
         Every option is validated once, by :class:`compress_core.request.CompressRequest`
         (``None`` means the option's default); the command line and the batch job offer the
@@ -240,7 +250,7 @@ class SemanticCompressor:
                      max_pixels=max_pixels, keep_mask=keep_mask, remove_mask=remove_mask,
                      max_seconds=max_seconds, max_stretch=max_stretch,
                      target_quality=target_quality, photo_format=photo_format,
-                     allocation=allocation)
+                     allocation=allocation, metadata=metadata)
         request = CompressRequest(energy_mode=self.energy_mode.value,
                                   quality_metric=self.quality_metric.value,
                                   **given)
@@ -255,7 +265,7 @@ class SemanticCompressor:
 
         pixel_limit = request.max_pixels or self.max_pixels or DEFAULT_MAX_PIXELS
         with deadline.time_budget(request.max_seconds):
-            loaded = load_image(image, max_pixels=pixel_limit)
+            loaded = carried(load_image(image, max_pixels=pixel_limit), request.metadata)
             t_decoded = time.perf_counter()
             deadline.check("decoding")
             if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:

@@ -3,7 +3,9 @@
 Inputs: a local path, an fsspec URI (``gs://``, ``s3://``, ``file://`` ...), ``bytes``, a binary
 file object, a NumPy array or a PIL image. EXIF orientation is applied (Pillow's
 ``ImageOps.exif_transpose``); the ICC profile and the EXIF block (with orientation reset) are kept
-so that the output can carry them.
+so that the output can carry them (what it does carry: :mod:`compress_core.metadata`). A profile
+of another colour space than RGB (CMYK, grey) cannot describe an RGB output: it is applied to the
+pixels, which become sRGB as colour-managed viewers show them (:func:`compress_core.colour.device_to_srgb`).
 
 Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
@@ -21,6 +23,7 @@ from typing import Optional, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .colour import device_to_srgb
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -61,7 +64,8 @@ class LoadedImage:
     data : bytes or None
         The encoded input bytes when the input was encoded (for hashing and size).
     icc_profile, exif : bytes or None
-        Colour profile and EXIF block to carry to the output (orientation reset to 1).
+        Colour profile (RGB, or one Little CMS cannot read, on RGB pixels) and EXIF block that
+        the output may carry (orientation reset to 1).
     """
 
     pixels: np.ndarray
@@ -195,6 +199,10 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
             exif = exif_obj.tobytes()
     except Exception:  # a broken EXIF block must not lose the image
         exif = None
+    try:
+        img, icc = device_to_srgb(img, icc, name)
+    except (OSError, ValueError) as exc:  # reading the pixels to convert them
+        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     pixels = _pil_to_array(img, name)
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc, exif=exif)
 

@@ -6,7 +6,8 @@ a bad value into a ``ValueError`` that names the parameter and the accepted valu
 from enum import Enum
 from typing import Type, TypeVar
 
-__all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "Allocation", "parse_option"]
+__all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "Allocation", "Metadata",
+           "parse_option"]
 
 
 class Method(str, Enum):
@@ -59,6 +60,21 @@ class Allocation(str, Enum):
 
     UNIFORM = "uniform"
     SEMANTIC = "semantic"
+
+
+class Metadata(str, Enum):
+    """What an output carries of the input's EXIF block and colour profile
+    (:mod:`compress_core.metadata`).
+
+    ``compact``: the EXIF block without the camera's maker notes and values over 1 KiB, and the
+    colour profile unless it describes sRGB (what viewers assume without one). ``keep``: both
+    as they came. ``none``: neither; the pixels are converted to sRGB from the profile. Either
+    way orientation is applied to the pixels, and a CMYK or grey profile is applied to them.
+    """
+
+    COMPACT = "compact"
+    KEEP = "keep"
+    NONE = "none"
 
 
 E = TypeVar("E", bound=Enum)

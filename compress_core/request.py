@@ -26,7 +26,7 @@ import numpy as np
 from . import codec
 from .energy import registry
 from .hybrid import DEFAULT_MAX_STRETCH
-from .options import Allocation, EnergyMode, ImageFormat, Method, parse_option
+from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
 from .quality import QualityMetric
 from .targets import check_positive_int, check_positive_number, check_stretch
 
@@ -79,6 +79,11 @@ class CompressRequest:
         ``"uniform"`` (with ``target_bytes``: the highest quality whose allocated encoding
         fits); JPEG output only (``format="jpeg"``, or ``"auto"`` with
         ``photo_format="jpeg"``, where graphics stay lossless). Needs ``jpeglib``.
+    metadata : {"compact", "keep", "none"}
+        What the output carries of the input's EXIF block and colour profile
+        (:mod:`compress_core.metadata`): ``compact`` drops maker notes, EXIF values over 1 KiB
+        and a profile that describes sRGB; ``keep`` carries both as they came; ``none`` neither
+        (the pixels converted to sRGB). Archive mode keeps the JPEG file, metadata included.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard), and largest output size targets
         may ask for.
@@ -119,6 +124,7 @@ class CompressRequest:
     quality: Union[int, str, None] = None
     target_quality: Optional[float] = None
     allocation: str = Allocation.UNIFORM.value
+    metadata: str = Metadata.COMPACT.value
     quality_metric: str = QualityMetric.PERCEPTUAL.value
     max_pixels: Optional[int] = None
     max_seconds: Optional[float] = None
@@ -129,6 +135,7 @@ class CompressRequest:
         put("format", parse_option(ImageFormat, self.format, "format").value)
         put("photo_format", _check_photo_format(self.photo_format))
         put("allocation", parse_option(Allocation, self.allocation, "allocation").value)
+        put("metadata", parse_option(Metadata, self.metadata, "metadata").value)
         put("energy", parse_option(registry.EnergyName, self.energy, "energy").value)
         put("energy_mode", parse_option(EnergyMode, self.energy_mode, "energy_mode").value)
         put("quality_metric",
@@ -199,6 +206,12 @@ class CompressRequest:
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
         if self.allocation == Allocation.SEMANTIC.value:
             self._check_semantic()
+        if (self.metadata == Metadata.NONE.value and self.method == Method.JPEG.value
+                and self.format == ImageFormat.JXL.value and self.quality is None):
+            raise ValueError("metadata='none' cannot apply to archive mode (method='jpeg', "
+                             "format='jxl' without a quality), which keeps each JPEG file "
+                             "bit-exact, its metadata included; drop one of them, or give "
+                             "quality (an integer or 'auto') to encode the pixels")
         if self.photo_format != ImageFormat.JPEG.value and self.method == Method.JPEG.value:
             raise ValueError(f"photo_format={self.photo_format!r} is not used by method='jpeg', "
                              "whose format='auto' is JPEG; give "
@@ -420,6 +433,11 @@ OPTIONS: Tuple[Option, ...] = (
            "chosen (with {target_bytes}: a higher quality in the budget), the background "
            "losing fine detail; JPEG output only", _OUT, choices=_values(Allocation),
            applies=lambda r: r.allocation != Allocation.UNIFORM.value),
+    Option("metadata", "choice", "what the output carries of the input's EXIF block and "
+           "colour profile: compact drops the camera's maker notes, EXIF values over 1 KiB and "
+           "a profile that says sRGB (viewers assume it), keep carries both as they came, none "
+           "neither (pixels converted to sRGB, GPS gone)", _OUT, choices=_values(Metadata),
+           applies=lambda r: r.metadata != Metadata.COMPACT.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),
     Option("max_pixels", "int", "refuse inputs with more pixels, and size targets that ask "

@@ -26,6 +26,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
 from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
@@ -183,31 +184,20 @@ def optimize_scans(data: bytes, baseline: bool = True) -> bytes:
 def jxl_srgb(pixels: np.ndarray, icc_profile: Optional[bytes]) -> np.ndarray:
     """The pixels a JPEG XL encoding of ``pixels`` with ``icc_profile`` stores: converted to
     sRGB, since the plug-in cannot store a profile (``pixels`` itself without a profile, or
-    with one Little CMS cannot read or apply: see :func:`_to_srgb`). Encoding the result
-    *without* the profile gives the same bytes, so a search converts once and scores against
-    what the decoder shows."""
+    with one Little CMS cannot read or apply, with a warning: viewers ignore such a profile and
+    show the pixels as sRGB, which is what the JPEG, WebP and AVIF outputs, carrying the profile
+    as it is, look like too; refusing it lost the picture). Encoding the result *without* the
+    profile gives the same bytes, so a search converts once and scores against what the
+    decoder shows."""
     if not icc_profile:
         return pixels
-    return np.asarray(_to_srgb(to_pil(pixels), icc_profile))
-
-
-def _to_srgb(img: Image.Image, icc_profile: bytes) -> Image.Image:
-    """``img`` converted from ``icc_profile`` to sRGB; ``img`` itself, with a warning, when
-    Little CMS cannot read the profile or apply it to these pixels (garbage or truncated bytes,
-    as some tools write, or a Lab profile on RGB pixels). Viewers ignore such a profile and
-    show the pixels as sRGB: what the JPEG, WebP and AVIF outputs, which carry the
-    profile as it is, look like too. Refusing it lost the picture."""
-    from PIL import ImageCms
-
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        return ImageCms.profileToProfile(img, source, ImageCms.createProfile("sRGB"),
-                                         outputMode=img.mode)
-    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
-        _LOG.warning("an ICC profile of %d bytes cannot be used (%s: %s): the %dx%d pixels are "
-                     "written to JPEG XL as sRGB, as viewers show them", len(icc_profile),
-                     type(exc).__name__, exc, img.width, img.height)
-        return img
+    converted = rgb_to_srgb(pixels, icc_profile)
+    if converted is None:
+        _LOG.warning("an ICC profile of %d bytes cannot be used: the %dx%d pixels are written "
+                     "to JPEG XL as sRGB, as viewers show them", len(icc_profile),
+                     pixels.shape[1], pixels.shape[0])
+        return pixels
+    return converted
 
 
 def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
@@ -287,7 +277,7 @@ def _encode(img, fmt, quality, icc_profile, exif, lossless, full_chroma, _scans)
         import pillow_jxl  # noqa: F401  (registers the JXL plug-in with Pillow)
 
         if icc_profile:
-            img = _to_srgb(img, icc_profile)
+            img = to_pil(jxl_srgb(np.asarray(img), icc_profile))
         # libjxl's quality 100 is mathematically lossless, a mode of its own for the plug-in
         lossless = lossless or quality == 100
         kwargs.update(lossless=True) if lossless else kwargs.update(quality=quality)

@@ -111,6 +111,24 @@ def decode(data: bytes) -> Image.Image:
 
 
 @functools.lru_cache(maxsize=None)
+def sample_file(name: str) -> bytes:
+    """The bytes of a photo file as scikit-learn or scikit-image ship it (``china.jpg``,
+    ``flower.jpg``: the 3,144-byte ``sRGB IEC61966-2.1`` profile embedded; ``rocket.jpg``:
+    ``Adobe RGB (1998)``)."""
+    import os
+
+    import sklearn.datasets
+    import skimage.data
+
+    for package in (sklearn.datasets, skimage.data):
+        folder = os.path.dirname(package.__file__)
+        for path in (os.path.join(folder, "images", name), os.path.join(folder, name)):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    return f.read()
+    raise FileNotFoundError(name)
+
+
 def srgb_icc() -> bytes:
     """A real ICC profile (Little CMS' built-in sRGB), made once: its header holds the time it
     was made, so two profiles made a second apart differ in bytes."""
@@ -119,25 +137,30 @@ def srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def gamma_icc(gamma: float) -> bytes:
-    """A real ICC v2 RGB profile that is not sRGB: sRGB's primaries (D50-adapted) with a pure
-    power-law tone curve of ``gamma`` (sRGB's curve is piecewise, ~2.2). Built here: Little CMS
-    creates only sRGB, and no profile files ship with the test data."""
+def _fixed(x) -> bytes:
     import struct
 
-    def fixed(x):
-        return struct.pack(">i", int(round(x * 65536)))
+    return struct.pack(">i", int(round(x * 65536)))
 
-    def xyz(x, y, z):
-        return b"XYZ " + bytes(4) + fixed(x) + fixed(y) + fixed(z)
 
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, int(round(gamma * 256))) + bytes(2)
-    name = f"gamma {gamma:g}".encode() + b"\0"
+def _xyz(x, y, z) -> bytes:
+    return b"XYZ " + bytes(4) + _fixed(x) + _fixed(y) + _fixed(z)
+
+
+def _curve(gamma: float) -> bytes:
+    import struct
+
+    return b"curv" + bytes(4) + struct.pack(">IH", 1, int(round(gamma * 256))) + bytes(2)
+
+
+def _icc(space: bytes, name: str, tags) -> bytes:
+    """An ICC v2 display profile of colour space ``space`` (``b"RGB "``, ``b"GRAY"``) holding
+    ``tags`` ((signature, body) pairs) besides its description and copyright."""
+    import struct
+
+    name = name.encode() + b"\0"
     tags = [(b"desc", b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(78)),
-            (b"wtpt", xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", xyz(0.4361, 0.2225, 0.0139)),
-            (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
-            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
-            (b"cprt", b"text" + bytes(4) + b"none\0")]
+            *tags, (b"cprt", b"text" + bytes(4) + b"none\0")]
     table, data = b"", b""
     start = 128 + 4 + 12 * len(tags)
     for sig, body in tags:
@@ -146,9 +169,27 @@ def gamma_icc(gamma: float) -> bytes:
         data += body
     body = struct.pack(">I", len(tags)) + table + data
     header = (struct.pack(">I", 128 + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
-              + b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + fixed(0.9642) + fixed(1.0)
-              + fixed(0.8249) + bytes(48))
+              + b"mntr" + space + b"XYZ " + bytes(12) + b"acsp" + bytes(28) + _fixed(0.9642)
+              + _fixed(1.0) + _fixed(0.8249) + bytes(48))
     return header + body
+
+
+def gamma_icc(gamma: float) -> bytes:
+    """A real ICC v2 RGB profile that is not sRGB: sRGB's primaries (D50-adapted) with a pure
+    power-law tone curve of ``gamma`` (sRGB's curve is piecewise, ~2.2). Built here: Little CMS
+    creates only sRGB, and no profile files ship with the test data."""
+    curve = _curve(gamma)
+    return _icc(b"RGB ", f"gamma {gamma:g}", [
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", _xyz(0.4361, 0.2225, 0.0139)),
+        (b"gXYZ", _xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
+
+
+def gray_icc(gamma: float) -> bytes:
+    """A real ICC v2 grey profile with a pure power-law tone curve of ``gamma`` (1.0: the
+    stored values are linear light, as in some scanners' files)."""
+    return _icc(b"GRAY", f"grey gamma {gamma:g}",
+                [(b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"kTRC", _curve(gamma))])
 
 
 #: How a viewer turns the stored pixels into the upright picture, per EXIF orientation tag

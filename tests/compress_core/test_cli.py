@@ -647,6 +647,7 @@ CLI_EXAMPLES = {
     "quality": (["--quality", "99"], 99, []),
     "target_quality": (["--target-quality", "80"], 80.0, []),
     "allocation": (["--allocation", "semantic"], "semantic", []),
+    "metadata": (["--metadata", "keep"], "keep", []),
     "quality_metric": (["--quality-metric", "psnr"], "psnr", []),
     "max_pixels": (["--max-pixels", "1000000"], 1000000, []),
     "max_seconds": (["--max-seconds", "30"], 30.0, []),

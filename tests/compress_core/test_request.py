@@ -192,6 +192,26 @@ def test_allocation_names_only_the_outputs_it_changes():
     assert CompressRequest(target_bytes=4000, allocation="semantic").quality is None
 
 
+def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored():
+    """metadata='compact' (the default) is not in the parameters, so outputs written before the
+    option existed keep their names; 'keep' and 'none' are. Archive mode keeps each JPEG file
+    bit-exact: metadata='none' there would be ignored, so it is refused."""
+    default = CompressRequest(scale=0.5)
+    assert default.metadata == "compact" and "metadata" not in default.params()
+    assert CompressRequest(scale=0.5, metadata="COMPACT").params_hash() == default.params_hash()
+    for mode in ("keep", "none"):
+        request = CompressRequest(scale=0.5, metadata=mode)
+        assert request.params()["metadata"] == mode
+        assert request.params_hash() != default.params_hash()
+    with pytest.raises(ValueError, match="metadata must be one of 'compact', 'keep', 'none'"):
+        CompressRequest(scale=0.5, metadata="strip")
+    with pytest.raises(ValueError, match=r"metadata='none' cannot apply to archive mode"):
+        CompressRequest(method="jpeg", format="jxl", metadata="none")
+    assert CompressRequest(method="jpeg", format="jxl", metadata="keep").metadata == "keep"
+    assert CompressRequest(method="jpeg", format="jxl", quality="auto",
+                           metadata="none").metadata == "none"
+
+
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
     """method='jpeg' with format='auto' writes JPEG: photo_format='webp' gave a JPEG."""
     with pytest.raises(ValueError, match="photo_format='webp' is not used by method='jpeg', "

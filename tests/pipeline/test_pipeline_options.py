@@ -172,6 +172,7 @@ JOB_EXAMPLES = {
     "quality": ("99", 99, []),
     "target_quality": ("80", 80.0, []),
     "allocation": ("semantic", "semantic", []),
+    "metadata": ("none", "none", []),
     "quality_metric": ("psnr", "psnr", []),
     "max_pixels": ("1000000", 1000000, []),
     "max_seconds": ("30", 30.0, []),

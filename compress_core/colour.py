@@ -1,0 +1,121 @@
+"""Colour profiles: what an embedded ICC profile means for the pixels, and whether it must travel.
+
+Outputs are RGB(A). A profile of another colour space (a CMYK JPEG's, a grey scan's) cannot be
+carried on them: :func:`device_to_srgb` applies it to the pixels when they are decoded. An RGB
+profile that describes sRGB (:func:`describes_srgb`: the 3,144-byte ``sRGB IEC61966-2.1`` that
+cameras and editors embed) says nothing a viewer does not assume of an untagged picture, so an
+output may drop it; any other RGB profile (Display P3, Adobe RGB) changes how the pixels look and
+travels unless the pixels are converted to sRGB (:func:`rgb_to_srgb`).
+
+Conversions go through Little CMS (Pillow's ``ImageCms``).
+"""
+from __future__ import annotations
+
+import io
+import logging
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import numpy as np
+from PIL import Image, ImageCms
+
+__all__ = ["profile_space", "describes_srgb", "rgb_to_srgb", "device_to_srgb"]
+
+_LOG = logging.getLogger(__name__)
+_SRGB = ImageCms.createProfile("sRGB")
+
+#: Image modes a profile of each colour space describes (Pillow's mode, the alpha band apart).
+_MODES_OF_SPACE = {"RGB": ("RGB", "RGBA"), "CMYK": ("CMYK",), "GRAY": ("L", "LA"), "LAB": ("LAB",)}
+
+
+def _read(icc: bytes):
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
+def profile_space(icc: Optional[bytes]) -> Optional[str]:
+    """The colour space ``icc`` describes (``"RGB"``, ``"CMYK"``, ``"GRAY"``, ``"LAB"`` ...);
+    None without a profile or for bytes Little CMS cannot read."""
+    if not icc:
+        return None
+    profile = _read(icc)
+    return None if profile is None else profile.profile.xcolor_space.strip()
+
+
+def _test_colours() -> np.ndarray:
+    levels = np.linspace(0, 255, 9).round().astype(np.uint8)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    return np.concatenate([grid, ramp])[None]
+
+
+@lru_cache(maxsize=64)
+def describes_srgb(icc: bytes) -> bool:
+    """Whether ``icc`` is an RGB profile that maps every colour to itself in sRGB, within one
+    8-bit level (9x9x9 colours and the grey ramp, relative colorimetric): the profile changes
+    nothing a viewer shows. The ICC's own sRGB, Little CMS's, libvips' and the cameras' are;
+    Display P3 (off by up to 96 levels) and Adobe RGB (128) are not. Cached by the bytes."""
+    profile = _read(icc)
+    if profile is None or profile.profile.xcolor_space.strip() != "RGB":
+        return False
+    colours = _test_colours()
+    try:
+        shown = ImageCms.profileToProfile(
+            Image.fromarray(colours), profile, _SRGB, outputMode="RGB",
+            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+    return int(np.abs(np.asarray(shown, dtype=np.int16) - colours).max()) <= 1
+
+
+def rgb_to_srgb(pixels: np.ndarray, icc: bytes) -> Optional[np.ndarray]:
+    """``pixels`` (uint8, (H, W, 3|4), in ``icc``'s RGB space) as sRGB, alpha untouched; None
+    when Little CMS cannot read ``icc`` or apply it to RGB pixels (the caller decides)."""
+    profile = _read(icc)
+    if profile is None:
+        return None
+    rgb = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
+    try:
+        converted = np.asarray(ImageCms.profileToProfile(rgb, profile, _SRGB, outputMode="RGB"))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+    if pixels.shape[2] == 4:
+        return np.ascontiguousarray(np.dstack([converted, pixels[..., 3]]))
+    return np.ascontiguousarray(converted)
+
+
+def device_to_srgb(img: Image.Image, icc: Optional[bytes],
+                   name: str) -> Tuple[Image.Image, Optional[bytes]]:
+    """A decoded picture and the profile its output may carry.
+
+    An RGB profile (or none) is returned as it is, with ``img``. A profile of another colour
+    space cannot describe the RGB output: when it describes ``img``'s mode (a CMYK profile on a
+    CMYK JPEG, a grey one on an 8-bit grey picture) ``img`` comes back converted through it to
+    sRGB (alpha kept), as colour-managed viewers show it; otherwise (of another space than the
+    pixels, or one Little CMS cannot read on pixels that are not RGB) it is dropped with a
+    warning naming ``name`` and the pixels are converted as without a profile. An unreadable
+    profile on RGB pixels is returned as it is.
+    """
+    if not icc:
+        return img, icc
+    space = profile_space(icc)
+    if space == "RGB" or (space is None and img.mode in ("RGB", "RGBA")):
+        return img, icc  # (an unreadable one as well: viewers ignore it, the output may keep it)
+    if space is not None and img.mode in _MODES_OF_SPACE.get(space, ()):
+        alpha = img.getchannel("A") if img.mode == "LA" else None
+        colour = img.convert("L") if alpha is not None else img
+        try:
+            converted = ImageCms.profileToProfile(colour, _read(icc), _SRGB, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+            _LOG.warning("%s: its %s colour profile cannot be applied (%s); the pixels are "
+                         "converted to RGB without it", name, space, exc)
+            return img, None
+        if alpha is not None:
+            converted.putalpha(alpha)
+        return converted, None
+    _LOG.warning("%s: a colour profile of %d bytes (%s) does not describe its %s pixels; it is "
+                 "not carried to the RGB output", name, len(icc), space or "unreadable",
+                 img.mode)
+    return img, None

@@ -1,0 +1,105 @@
+"""What an output carries of its input's EXIF block and colour profile (option ``metadata``).
+
+A thumbnail's pixels can weigh less than the metadata it inherits. Measured on the photos that
+ship with scikit-learn (BENCHMARKS.md, "Metadata"): the ``sRGB IEC61966-2.1`` profile cameras
+and editors embed is 3,144 bytes, 48% of a 128-pixel JPEG of ``china.jpg``; a camera's maker
+notes (tens of KiB of private data) can be most of a 256-pixel one. :func:`carried` applies
+:class:`compress_core.options.Metadata`:
+
+* ``compact`` (the default): the EXIF block without maker notes (tag ``0x927C``, the camera's
+  private data, whose internal offsets a rewritten block does not keep valid anyway) and
+  without any other value over :data:`LARGEST_VALUE` bytes; the colour profile dropped when it
+  describes sRGB (:func:`compress_core.colour.describes_srgb`: viewers show an untagged picture
+  as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB). Dates, camera,
+  lens, exposure, GPS, artist and copyright stay.
+* ``keep``: both as the input had them.
+* ``none``: neither; the pixels are converted from the profile to sRGB first, so the output
+  still looks as the input did (wide-gamut colours are clipped to sRGB). GPS positions go too.
+
+Orientation is applied to the pixels on decoding (the EXIF block's reset to 1), and a CMYK or
+grey profile is applied to the pixels then (:func:`compress_core.colour.device_to_srgb`), in
+every mode.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Optional
+
+from PIL import ExifTags, Image
+
+from .colour import describes_srgb, rgb_to_srgb
+from .images import LoadedImage
+from .options import Metadata, parse_option
+
+__all__ = ["carried", "compact_exif", "LARGEST_VALUE", "MAKER_NOTE"]
+
+_LOG = logging.getLogger(__name__)
+
+#: EXIF tag of the camera maker's private data.
+MAKER_NOTE = 0x927C
+#: Largest EXIF value ``compact`` keeps, in bytes (a comment or description of normal length
+#: is far below it; embedded previews, print settings and padding blocks are above).
+LARGEST_VALUE = 1024
+
+
+def _size(value) -> int:
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "replace"))
+    if isinstance(value, (tuple, list)):
+        return sum(_size(v) for v in value)
+    return 8
+
+
+def compact_exif(exif: Optional[bytes]) -> Optional[bytes]:
+    """``exif`` (an EXIF block as Pillow writes it) without maker notes and values over
+    :data:`LARGEST_VALUE` bytes, in the main, Exif and GPS directories; None when nothing is
+    left. A block Pillow cannot read back is returned as it is."""
+    if not exif:
+        return None
+    parsed = Image.Exif()
+    try:
+        parsed.load(exif)
+        directories = [parsed] + [parsed.get_ifd(i) for i in (ExifTags.IFD.Exif,
+                                                               ExifTags.IFD.GPSInfo)]
+        dropped = 0
+        for directory in directories:
+            for tag in [t for t, v in directory.items()
+                        if t == MAKER_NOTE or _size(v) > LARGEST_VALUE]:
+                del directory[tag]
+                dropped += 1
+        if not dropped:
+            return exif
+        if not any(len(d) for d in directories):
+            return None
+        return parsed.tobytes()
+    except Exception as exc:  # noqa: BLE001 -- a block we cannot rewrite travels as it came
+        _LOG.debug("EXIF block of %d bytes kept as it is: %s", len(exif), exc)
+        return exif
+
+
+def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
+    """``loaded`` with the pixels, colour profile and EXIF block its output gets under
+    ``metadata`` (``"compact"``, ``"keep"`` or ``"none"``: see the module's text)."""
+    mode = parse_option(Metadata, metadata, "metadata")
+    icc, exif, pixels = loaded.icc_profile, loaded.exif, loaded.pixels
+    if mode is Metadata.KEEP or (icc is None and exif is None):
+        return loaded
+    if mode is Metadata.COMPACT:
+        if icc and describes_srgb(icc):
+            icc = None
+        exif = compact_exif(exif)
+    else:
+        exif = None
+        if icc and not describes_srgb(icc):
+            converted = rgb_to_srgb(pixels, icc)
+            if converted is None:
+                _LOG.warning("%s: a colour profile of %d bytes cannot be applied; it is dropped "
+                             "and the pixels written as they are (as viewers show them)",
+                             loaded.source, len(icc))
+            else:
+                pixels = converted
+        icc = None
+    return dataclasses.replace(loaded, pixels=pixels, icc_profile=icc, exif=exif)

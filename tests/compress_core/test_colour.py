@@ -1,0 +1,100 @@
+"""compress_core.colour: which profiles describe sRGB, and CMYK / grey profiles applied to the
+pixels on decoding (an RGB output cannot carry them)."""
+import io
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from compress_core import compress_image, load_image
+from compress_core.colour import describes_srgb, device_to_srgb, profile_space, rgb_to_srgb
+
+from _core_data import GRADIENT, decode, gamma_icc, gray_icc, photo, sample_file, srgb_icc
+
+
+def _srgb_encode(linear):
+    """sRGB's transfer function (IEC 61966-2-1), written out: 8-bit linear light to 8-bit sRGB."""
+    x = np.asarray(linear, dtype=float) / 255.0
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255.0
+
+
+def _cmyk_profile() -> bytes:
+    """A real CMYK press profile (libvips ships one; 961,644 bytes)."""
+    pyvips = pytest.importorskip("pyvips")
+    return bytes(pyvips.Operation.call("profile_load", "cmyk"))
+
+
+def test_describes_srgb_tells_the_profiles_cameras_embed_from_wide_gamut_ones():
+    china = decode(sample_file("china.jpg")).info["icc_profile"]  # sRGB IEC61966-2.1
+    adobe = decode(sample_file("rocket.jpg")).info["icc_profile"]  # Adobe RGB (1998)
+    assert len(china) == 3144 and describes_srgb(china)
+    assert describes_srgb(srgb_icc())  # Little CMS's own sRGB, other bytes
+    assert not describes_srgb(adobe) and not describes_srgb(gamma_icc(1.8))
+    assert not describes_srgb(gamma_icc(2.2))  # a pure 2.2 power curve is not sRGB's
+    assert not describes_srgb(gray_icc(2.2)) and not describes_srgb(b"not a profile" * 20)
+    assert profile_space(adobe) == "RGB" and profile_space(gray_icc(1.0)) == "GRAY"
+    assert profile_space(b"garbage") is None and profile_space(None) is None
+
+
+def test_rgb_to_srgb_converts_colour_and_keeps_alpha():
+    rgba = np.dstack([photo("coffee", 64), np.full((43, 64), 77, np.uint8)])
+    assert rgba.shape == (43, 64, 4)
+    srgb = rgb_to_srgb(rgba, gamma_icc(1.0))  # linear-light RGB
+    assert srgb.shape == rgba.shape and (srgb[..., 3] == 77).all()
+    expected = _srgb_encode(rgba[..., :3])
+    assert np.abs(srgb[..., :3] - expected).max() <= 2
+    assert rgb_to_srgb(rgba, b"not a profile" * 20) is None
+
+
+def test_a_grey_profile_is_applied_to_grey_pixels():
+    """A grey scan tagged with a linear (gamma 1.0) profile: its values are linear light, and
+    a colour-managed viewer shows 128 as sRGB 188. Carried onto the RGB output the grey profile
+    would be invalid (viewers ignore it and show 128)."""
+    grey = photo("camera", 96)[..., 0]
+    src = io.BytesIO()
+    Image.fromarray(grey, "L").save(src, "PNG", icc_profile=gray_icc(1.0))
+    loaded = load_image(src.getvalue())
+    assert loaded.icc_profile is None and loaded.pixels.shape[2] == 3
+    lit = grey >= 8  # (the darkest linear levels: Little CMS's 8-bit transform is coarser there)
+    assert np.abs(loaded.pixels[..., 0] - _srgb_encode(grey))[lit].max() <= 2
+    assert np.abs(loaded.pixels[..., 0] - _srgb_encode(grey)).mean() < 0.6
+    # with transparency: the alpha band is kept
+    la = Image.merge("LA", [Image.fromarray(grey), Image.fromarray(np.full_like(grey, 200))])
+    src = io.BytesIO()
+    la.save(src, "PNG", icc_profile=gray_icc(1.0))
+    loaded = load_image(src.getvalue())
+    assert loaded.pixels.shape[2] == 4 and (loaded.pixels[..., 3] == 200).all()
+    assert np.abs(loaded.pixels[..., 1] - _srgb_encode(grey))[lit].max() <= 2
+
+
+def test_a_cmyk_jpeg_with_its_profile_is_written_in_srgb_without_it():
+    """A CMYK JPEG from a print workflow: the pixels were converted naively and the 940 KiB
+    CMYK profile was carried onto the RGB output (invalid there, and 100x the thumbnail)."""
+    cmyk_icc = _cmyk_profile()
+    original = photo("astronaut", 256)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    cmyk = ImageCms.ImageCmsProfile(io.BytesIO(cmyk_icc))
+    press = ImageCms.profileToProfile(Image.fromarray(original), srgb, cmyk, outputMode="CMYK")
+    src = io.BytesIO()
+    press.save(src, "JPEG", quality=95, icc_profile=cmyk_icc)
+    loaded = load_image(src.getvalue())
+    assert loaded.icc_profile is None and loaded.pixels.shape == original.shape
+    naive = np.asarray(decode(src.getvalue()).convert("RGB"), dtype=float)
+    managed_error = np.abs(loaded.pixels - original.astype(float)).mean()
+    assert managed_error < 0.75 * np.abs(naive - original).mean()
+    result = compress_image(src.getvalue(), scale=0.5, energy_function=GRADIENT)
+    assert result.compressed_bytes < 50_000 and "icc_profile" not in decode(result.data).info
+
+
+def test_a_profile_of_another_space_than_the_pixels_is_dropped_with_a_warning(caplog):
+    img = Image.fromarray(photo("coffee", 64))
+    with caplog.at_level(logging.WARNING, logger="compress_core.colour"):
+        out, icc = device_to_srgb(img, gray_icc(1.0), "coffee.png")
+    assert out is img and icc is None
+    assert "coffee.png: a colour profile of" in caplog.text and "(GRAY)" in caplog.text
+    garbage = b"not a profile" * 20
+    assert device_to_srgb(img, garbage, "x") == (img, garbage)  # RGB: viewers ignore it
+    assert device_to_srgb(img, gamma_icc(1.8), "x")[1] == gamma_icc(1.8)
+    grey = Image.fromarray(photo("camera", 64)[..., 0], "L")
+    assert device_to_srgb(grey, garbage, "x") == (grey, None)
