@@ -111,5 +111,5 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
             f"encoding found is {smallest} bytes"
             + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)")
             + (f"; every candidate carries the input's ICC profile and EXIF block ({carried} "
-               f"bytes)" if carried else ""))
+               f"bytes; metadata='none' drops them)" if carried else ""))
     return best[1], best[2], best[3]

@@ -171,6 +171,7 @@ def _search(pixels, fmt, target, reference, meta, full_chroma):
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
     seen = {}  # quality -> (score, data)
+    carried = sum(len(v) for v in meta.values() if v)  # metadata bytes: the same at any quality
 
     def evaluate(q: int) -> float:
         deadline.check("an encoding of the quality search")
@@ -185,7 +186,8 @@ def _search(pixels, fmt, target, reference, meta, full_chroma):
         worst_fail = max((k for k, (s, _) in seen.items() if s < target
                           and (best_pass is None or k < best_pass)), default=None)
         if best_pass is not None and (best_pass == lo or worst_fail == best_pass - 1
-                                      or _good_enough(seen, target, best_pass, worst_fail)):
+                                      or _good_enough(seen, target, best_pass, worst_fail,
+                                                      carried)):
             break
         if best_pass is None and worst_fail == hi:
             break
@@ -213,17 +215,18 @@ def _finish(fmt: ImageFormat, data: bytes) -> bytes:
     return optimize_scans(data) if fmt is ImageFormat.JPEG else data
 
 
-def _good_enough(seen, target, best_pass, worst_fail) -> bool:
+def _good_enough(seen, target, best_pass, worst_fail, carried: int = 0) -> bool:
     """Whether the passing encoding at ``best_pass`` is worth keeping without another step: at
     most :data:`_TOLERANCE` points above the target, and, when a failing quality lies below it,
-    the secant between them promises at most :data:`_SAVING` fewer bytes."""
+    the secant between them promises at most :data:`_SAVING` fewer bytes of picture (the
+    ``carried`` metadata bytes apart, so that the quality chosen does not depend on them)."""
     s_pass, data = seen[best_pass]
     if s_pass - target > _TOLERANCE:
         return False
     if worst_fail is None:
         return True
     s_fail, fail_data = seen[worst_fail]
-    gap = 1.0 - len(fail_data) / len(data)
+    gap = 1.0 - max(len(fail_data) - carried, 1) / max(len(data) - carried, 1)
     return gap <= 0 or (s_pass - target) / max(s_pass - s_fail, 1e-9) * gap <= _SAVING
 
 

@@ -104,6 +104,22 @@ def test_encode_to_score_keeps_metadata_and_png_is_lossless():
     np.testing.assert_array_equal(decode_pixels(data), pixels)
 
 
+@pytest.mark.parametrize("name, width", [("coffee", 200), ("china", 200), ("china", 256)])
+def test_the_quality_chosen_does_not_depend_on_the_metadata_carried(name, width):
+    """The search stops when one more step promises under 3% fewer bytes: judged on whole files,
+    30 KB of EXIF (a camera's maker note) diluted the saving and a quality one step higher was
+    kept (76 vs 75 on coffee and china at 200 px; metadata='keep' outputs and the others then
+    differed in pixels). Judged on the picture's bytes, the choice is the same."""
+    pixels = photo(name, width)
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8769)[0x927C] = bytes(30_000)
+    plain = encode_to_score(pixels, "jpeg", 70)
+    tagged = encode_to_score(pixels, "jpeg", 70, exif=exif.tobytes())
+    assert tagged[1] == plain[1] and tagged[2] == plain[2]
+    assert len(tagged[0]) > len(plain[0]) + 30_000
+
+
 def test_rgba_to_jpeg_is_scored_against_the_flattened_picture():
     rgb = photo("coffee", 150)
     alpha = np.full(rgb.shape[:2], 255, np.uint8)
