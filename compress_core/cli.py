@@ -18,7 +18,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import SemanticCompressError
-from .flags import OneLineParser, add_option_flags, option_values
+from .flags import OneLineParser, add_option_flags, flag_name, option_values
 from .storage import local_path, split_protocol
 
 log = logging.getLogger("semantic_compress")
@@ -266,7 +266,19 @@ def _request(args):
 
     values = option_values(args, "cli")
     if args.analyze or args.visualize_energy or args.visualize_seams:
-        # these modes use the engine options only (energy, model, energy mode)
+        # these modes use the engine options only (energy, model, energy mode): any other flag
+        # given would be ignored, so it is refused (as the library refuses ignored options)
+        mode = ("--analyze" if args.analyze else "--visualize-energy" if args.visualize_energy
+                else "--visualize-seams")
+        unused = [flag_name(option(k), "cli") for k, v in values.items()
+                  if option(k).scope != "engine" and v != option(k).default]
+        unused += [flag for flag, given in (
+            ("--keep-mask", args.keep_mask and not args.visualize_seams),  # seams avoid it
+            ("--remove-mask", args.remove_mask), ("-o", args.analyze and args.output)) if given]
+        if unused:
+            raise ValueError(f"{mode} uses the energy options only (--energy, --model, "
+                             f"--energy-mode); {', '.join(unused)} would be ignored (drop "
+                             f"{'it' if len(unused) == 1 else 'them'})")
         values = {k: v for k, v in values.items() if option(k).scope == "engine"}
         values["method"] = "jpeg"
     else:

@@ -18,7 +18,8 @@ notes (tens of KiB of private data) can be most of a 256-pixel one. :func:`carri
 
 Orientation is applied to the pixels on decoding (the EXIF block's reset to 1), and a CMYK or
 grey profile is applied to the pixels then (:func:`compress_core.colour.device_to_srgb`), in
-every mode.
+every mode. XMP packets and IPTC blocks are never carried: they repeat the orientation and size
+the output no longer has, and phones' XMP points at data appended to the file (motion photos).
 """
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ QUALITY_WORDS: Tuple[str, ...] = ("auto",)
 DEFAULT_QUALITY = "auto"
 
 _SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
+#: Options whose None becomes a default where it is used (see ``CompressRequest._given``).
+_FILLED = ("target_quality", "max_stretch")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class CompressRequest:
     method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
     max_stretch : float, optional
         Largest uniform stretch the hybrid policy may apply to content (>= 1, finite); None:
-        :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` (1.05).
+        :data:`compress_core.hybrid.DEFAULT_MAX_STRETCH` (1.05) with ``method="hybrid"``, and
+        None with the other methods, which never stretch content (given there, it is refused).
     format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
     photo_format : {"jpeg", "webp", "avif", "jxl"}
         The format ``format="auto"`` gives photos (graphics and alpha images are lossless).
@@ -90,7 +93,8 @@ class CompressRequest:
     max_seconds : float, optional
         Time budget of one compression.
     keep_mask, remove_mask : array-like of bool, optional
-        Per-image masks (checked against the image once it is decoded).
+        Per-image masks (checked against the image once it is decoded). ``keep_mask`` with
+        ``method="jpeg"`` needs ``allocation="semantic"`` (nothing else would use it).
     energy : {"gradient", "saliency", "deep", "blend"}
         ``"hybrid"`` is accepted as the former name of ``"blend"``.
     model : str, optional
@@ -148,14 +152,16 @@ class CompressRequest:
         if not isinstance(self.preserve_aspect, (bool, np.bool_)):
             raise TypeError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
         put("preserve_aspect", bool(self.preserve_aspect))
-        if self.max_stretch is None:
+        # options whose default is filled in below, given by the caller or not: one given where
+        # nothing uses it is refused (_refuse_ignored). An attribute, not a field: it is no
+        # option, and two requests that differ only in it are the same request.
+        put("_given", frozenset(name for name in _FILLED if getattr(self, name) is not None))
+        if self.max_stretch is None and self.method == Method.HYBRID.value:
+            # the default only where the hybrid policy uses it: elsewhere it stays None, so
+            # that a copy made field by field (dataclasses.replace, asdict) is the same request
             put("max_stretch", DEFAULT_MAX_STRETCH)
-        put("max_stretch", check_stretch(self.max_stretch))
-        # whether target_quality was given (the filled default is not): a target given with a
-        # fixed quality, a budget or no quality at all would be ignored, so it is refused. An
-        # attribute, not a field: it is no option, and two requests that differ only in it are
-        # the same request.
-        put("_target_quality_given", self.target_quality is not None)
+        if self.max_stretch is not None:
+            put("max_stretch", check_stretch(self.max_stretch))
         if self.target_quality is not None:
             put("target_quality", codec.check_target_quality(self.target_quality))
         put("quality", _check_quality(self.quality, self.format))
@@ -190,7 +196,7 @@ class CompressRequest:
         if self.format == ImageFormat.PNG.value and self.quality is not None:
             raise ValueError(f"format='png' is lossless and takes no quality; got "
                              f"quality={self.quality!r} (drop it, or pick a lossy format)")
-        if self._target_quality_given and self.quality != "auto":
+        if "target_quality" in self._given and self.quality != "auto":
             used = ("a byte budget (target_bytes) chooses the quality; drop one of them"
                     if self.target_bytes is not None else
                     f"quality={self.quality!r} fixes it; drop one of them"
@@ -201,6 +207,15 @@ class CompressRequest:
                     "mode); drop it, or give quality='auto' to encode the pixels to that score")
             raise ValueError(f"target_quality={self.target_quality:g} is aimed at by "
                              f"quality='auto' only, and {used}")
+        if "max_stretch" in self._given and self.method != Method.HYBRID.value:
+            raise ValueError(f"max_stretch={self.max_stretch:g} limits the hybrid method only; "
+                             f"method={self.method!r} never stretches content (drop one)")
+        if (self.keep_mask is not None and self.method == Method.JPEG.value
+                and self.allocation == Allocation.UNIFORM.value):
+            raise ValueError("keep_mask protects pixels from seams and crops, and with "
+                             "allocation='semantic' from coarser coding; method='jpeg' with "
+                             "allocation='uniform' uses neither (drop it, or give "
+                             "allocation='semantic')")
         if self.photo_format != ImageFormat.JPEG.value and self.format != ImageFormat.AUTO.value:
             raise ValueError(f"photo_format={self.photo_format!r} chooses the photos' format of "
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
@@ -236,10 +251,9 @@ class CompressRequest:
 
     def compress_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments of ``SemanticCompressor.compress`` that give this request (a
-        ``target_quality`` that was not given stays None)."""
+        ``target_quality`` or ``max_stretch`` that was not given stays None)."""
         kwargs = {o.name: getattr(self, o.name) for o in OPTIONS if o.scope == "compress"}
-        if not self._target_quality_given:
-            kwargs["target_quality"] = None
+        kwargs.update({name: None for name in _FILLED if name not in self._given})
         return kwargs
 
     def params(self) -> Dict[str, Any]:
@@ -264,10 +278,12 @@ class CompressRequest:
         return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
 
     def replace(self, **changes) -> "CompressRequest":
-        """A copy with ``changes`` applied (validated again). A ``target_quality`` that was
-        not given stays not given (so ``replace(quality=85)`` of a default request is valid)."""
-        if not self._target_quality_given:
-            changes.setdefault("target_quality", None)
+        """A copy with ``changes`` applied (validated again). A ``target_quality`` or
+        ``max_stretch`` that was not given stays not given (so ``replace(quality=85)`` or
+        ``replace(method="smart_crop")`` of a default request is valid)."""
+        for name in _FILLED:
+            if name not in self._given:
+                changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
 
 

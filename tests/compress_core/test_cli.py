@@ -444,6 +444,39 @@ def test_visualize_energy_writes_the_format_its_output_names(work, capsys):
         assert img.format == fmt and img.size == (180, 120)
 
 
+@pytest.mark.parametrize("argv, ignored", [
+    (["--analyze", "-o", "stats.txt"], "-o would be ignored (drop it)"),
+    (["--analyze", "--width", "100", "--quality", "80"],
+     "--target-width, --quality would be ignored (drop them)"),
+    (["--visualize-energy", "--width", "100"], "--target-width would be ignored"),
+    (["--visualize-energy", "--keep-mask", "mask.png"], "--keep-mask would be ignored"),
+    (["--visualize-seams", "5", "--format", "webp"], "--format would be ignored"),
+])
+def test_analysis_modes_refuse_flags_they_would_ignore(work, capsys, argv, ignored):
+    """Review 12, O14: ``--analyze -o x`` printed to the terminal and wrote nothing, and
+    ``--visualize-energy --width 100`` drew the map at the input's size, silently."""
+    if "mask.png" in argv:
+        (work / "mask.png").write_bytes(encode(np.full((120, 180), 255, np.uint8), "PNG"))
+    before = sorted(p.name for p in work.iterdir())
+    code, out, err = run(capsys, "photo.jpg", *argv, "-e", "gradient")
+    assert code == 2 and out == ""
+    assert f"uses the energy options only (--energy, --model, --energy-mode); {ignored}" in err
+    assert sorted(p.name for p in work.iterdir()) == before  # nothing written
+
+
+def test_visualize_seams_avoids_the_keep_mask(work, capsys):
+    """--visualize-seams uses --keep-mask (the seams go around it): accepted."""
+    mask = np.zeros((120, 180), np.uint8)
+    mask[:, 60:120] = 255
+    (work / "mask.png").write_bytes(encode(mask, "PNG"))
+    code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "20", "-e", "gradient",
+                       "--keep-mask", "mask.png", "-o", "seams.png")
+    assert code == 0, err
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    red = (drawn[..., 0] == 255) & (drawn[..., 1] == 0) & (drawn[..., 2] == 0)
+    assert red.sum() == 20 * 120 and not red[:, 60:120].any()
+
+
 def test_visualize_seams(work, capsys):
     code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "20", "-e", "gradient",
                        "-o", "seams.png")
@@ -737,7 +770,8 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
 def test_an_output_file_named_for_a_format_not_written_is_refused(work, capsys, output, named,
                                                                   mode):
     """-o thumb.gif wrote JPEG bytes under a .gif name (exit 0)."""
-    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", output, *mode)
+    size = [] if mode else ["-s", "0.5"]  # (the energy map takes no size)
+    code, _, err = run(capsys, "photo.jpg", *size, "-e", "gradient", "-o", output, *mode)
     assert code == 2
     assert f"-o {output} names {named}" in one_error_line(err)
     assert not (work / output).exists()
@@ -754,7 +788,8 @@ def test_a_store_that_cannot_be_written_is_one_error_line(work, capsys, monkeypa
 
     monkeypatch.setattr("compress_core.result.write_atomic", refuse)
     monkeypatch.setattr("compress_core.storage.write_atomic", refuse)
-    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q",
+    size = [] if mode else ["-s", "0.5"]  # (the energy map takes no size)
+    code, _, err = run(capsys, "photo.jpg", *size, "-e", "gradient", "-q",
                        "-o", "s3://bucket/thumb.jpg", *mode)
     assert code == 2
     assert one_error_line(err).endswith("photo.jpg: cannot write s3://bucket/thumb.jpg "

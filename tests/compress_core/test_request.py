@@ -212,6 +212,28 @@ def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored
                            metadata="none").metadata == "none"
 
 
+def test_max_stretch_and_keep_mask_are_refused_where_nothing_uses_them():
+    """Review 12, O11: max_stretch with smart_crop / seam_carving / jpeg, and keep_mask with
+    method='jpeg' and uniform allocation, were accepted and ignored."""
+    for method in ("smart_crop", "seam_carving"):
+        with pytest.raises(ValueError, match=rf"max_stretch=1.2 limits the hybrid method only; "
+                                             rf"method='{method}' never stretches content"):
+            CompressRequest(scale=0.5, method=method, max_stretch=1.2)
+        assert CompressRequest(scale=0.5, method=method).max_stretch is None
+    with pytest.raises(ValueError, match="max_stretch=1 limits the hybrid method only"):
+        CompressRequest(method="jpeg", max_stretch=1.0)
+    hybrid = CompressRequest(scale=0.5)
+    assert hybrid.max_stretch == 1.05  # the default, filled where it is used
+    assert hybrid.replace(method="smart_crop").max_stretch is None  # not given: not carried
+    with pytest.raises(ValueError, match="max_stretch=1.2 limits the hybrid method only"):
+        CompressRequest(scale=0.5, max_stretch=1.2).replace(method="smart_crop")
+    mask = np.ones((4, 4), bool)
+    with pytest.raises(ValueError, match="method='jpeg' with allocation='uniform' uses neither"):
+        CompressRequest(method="jpeg", keep_mask=mask)
+    assert CompressRequest(method="jpeg", keep_mask=mask, allocation="semantic").keep_mask is mask
+    assert CompressRequest(scale=0.5, method="smart_crop", keep_mask=mask).keep_mask is mask
+
+
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
     """method='jpeg' with format='auto' writes JPEG: photo_format='webp' gave a JPEG."""
     with pytest.raises(ValueError, match="photo_format='webp' is not used by method='jpeg', "
@@ -257,7 +279,8 @@ def test_frozen():
 # ------------------------------------------------------------------ canonical parameters
 def test_params_leave_out_per_run_values_and_unused_new_options():
     r = CompressRequest(scale=0.5, energy="gradient", max_seconds=3, method="seam_carving",
-                        max_stretch=1.2, quality=85)
+                        quality=85)
+    assert r.max_stretch is None
     assert set(r.params()) == {
         "scale", "target_width", "target_height", "target_pixels", "max_dimension",
         "target_bytes", "preserve_aspect", "method", "energy", "model", "energy_mode",
