@@ -5,7 +5,8 @@ file object, a NumPy array or a PIL image. EXIF orientation is applied (Pillow's
 ``ImageOps.exif_transpose``); the ICC profile and the EXIF block (with orientation reset) are kept
 so that the output can carry them (what it does carry: :mod:`compress_core.metadata`). A profile
 of another colour space than RGB (CMYK, grey) cannot describe an RGB output: it is applied to the
-pixels, which become sRGB as colour-managed viewers show them (:func:`compress_core.colour.device_to_srgb`).
+pixels, which become sRGB as colour-managed viewers show them
+(:func:`compress_core.colour.device_to_srgb`).
 
 Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;

@@ -1,13 +1,13 @@
 """What an output carries of its input's EXIF block and colour profile (option ``metadata``).
 
-A thumbnail's pixels can weigh less than the metadata it inherits. Measured on the photos that
-ship with scikit-learn (BENCHMARKS.md, "Metadata"): the ``sRGB IEC61966-2.1`` profile cameras
-and editors embed is 3,144 bytes, 48% of a 128-pixel JPEG of ``china.jpg``; a camera's maker
-notes (tens of KiB of private data) can be most of a 256-pixel one. :func:`carried` applies
-:class:`compress_core.options.Metadata`:
+A thumbnail's pixels can weigh less than the metadata it inherits (BENCHMARKS.md, "Metadata"):
+the ``sRGB IEC61966-2.1`` profile cameras and editors embed is 3,144 bytes, about half of a
+128-pixel JPEG of sklearn's ``china.jpg``; with a 16 KiB maker note a 256-pixel thumbnail was 3x
+its picture's size. :func:`carried` applies :class:`compress_core.options.Metadata`:
 
 * ``compact`` (the default): the EXIF block without maker notes (tag ``0x927C``, the camera's
-  private data, whose internal offsets a rewritten block does not keep valid anyway) and
+  private data; for some makes its internal offsets point into the original block, which a
+  rewritten block does not keep) and
   without any other value over :data:`LARGEST_VALUE` bytes; the colour profile dropped when it
   describes sRGB (:func:`compress_core.colour.describes_srgb`: viewers show an untagged picture
   as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB). Dates, camera,
