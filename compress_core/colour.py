@@ -11,10 +11,10 @@ Conversions go through Little CMS (Pillow's ``ImageCms``).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
-from functools import lru_cache
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -51,12 +51,28 @@ def _test_colours() -> np.ndarray:
     return np.concatenate([grid, ramp])[None]
 
 
-@lru_cache(maxsize=64)
 def describes_srgb(icc: bytes) -> bool:
     """Whether ``icc`` is an RGB profile that maps every colour to itself in sRGB, within one
     8-bit level (9x9x9 colours and the grey ramp, relative colorimetric): the profile changes
     nothing a viewer shows. The ICC's own sRGB, Little CMS's, libvips' and the cameras' are;
-    Display P3 (off by up to 96 levels) and Adobe RGB (128) are not. Cached by the bytes."""
+    Display P3 (off by up to 96 levels) and Adobe RGB (128) are not. The answer is cached by
+    the profile's SHA-256 (the last :data:`_KNOWN_PROFILES`; a batch meets few profiles)."""
+    key = hashlib.sha256(icc).digest()
+    known = _KNOWN.get(key)
+    if known is None:
+        known = _KNOWN[key] = _maps_to_itself(icc)
+        while len(_KNOWN) > _KNOWN_PROFILES:
+            _KNOWN.pop(next(iter(_KNOWN)), None)
+    return known
+
+
+#: How many profiles' answers :func:`describes_srgb` keeps (by digest: 32 bytes each, not the
+#: profile, which can weigh a megabyte).
+_KNOWN_PROFILES = 256
+_KNOWN: Dict[bytes, bool] = {}
+
+
+def _maps_to_itself(icc: bytes) -> bool:
     profile = _read(icc)
     if profile is None or profile.profile.xcolor_space.strip() != "RGB":
         return False

@@ -98,3 +98,21 @@ def test_a_profile_of_another_space_than_the_pixels_is_dropped_with_a_warning(ca
     assert device_to_srgb(img, gamma_icc(1.8), "x")[1] == gamma_icc(1.8)
     grey = Image.fromarray(photo("camera", 64)[..., 0], "L")
     assert device_to_srgb(grey, garbage, "x") == (grey, None)
+
+
+def test_describes_srgb_remembers_answers_by_digest_and_keeps_a_bounded_number(monkeypatch):
+    """A worker meets few profiles but may run for days: answers are kept by SHA-256 (32 bytes,
+    not the profile, which can weigh a megabyte), the oldest dropped past the bound."""
+    from compress_core import colour
+
+    monkeypatch.setattr(colour, "_KNOWN", {})
+    monkeypatch.setattr(colour, "_KNOWN_PROFILES", 3)
+    srgb = srgb_icc()  # (made once: its header holds the time it was made)
+    profiles = [gamma_icc(1.0 + 0.1 * i) for i in range(5)] + [srgb]
+    answers = [describes_srgb(p) for p in profiles]
+    assert answers == [False] * 5 + [True]
+    assert len(colour._KNOWN) == 3 and all(len(k) == 32 for k in colour._KNOWN)
+    calls = []
+    monkeypatch.setattr(colour, "_maps_to_itself", lambda icc: calls.append(icc) or False)
+    assert describes_srgb(srgb) is True and calls == []  # remembered
+    assert describes_srgb(profiles[0]) is False and calls == [profiles[0]]  # dropped, asked again
