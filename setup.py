@@ -49,6 +49,10 @@ EXTRAS_REQUIRE = {
         "pillow-jxl-plugin>=1.3",
         "jpeglib>=1.0.2,<2",
     ],
+    # HEIF/HEIC inputs (phones' photos): pillow-heif registers a Pillow opener (bundles libheif).
+    "heif": [
+        "pillow-heif>=1.8,<2",
+    ],
     # The test suite and the benchmarks (``pip install ".[pipeline,test]"``).
     "test": [
         "pytest>=8",

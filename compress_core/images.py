@@ -11,7 +11,10 @@ pixels, which become sRGB as colour-managed viewers show them
 Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
 ``CMYK`` and ``YCbCr``/``LAB`` are converted to RGB; 16-bit and 32-bit integer and float modes are
-scaled to 8 bits by their full range. Animated files (GIF, WebP, APNG) use their first frame.
+scaled to 8 bits by their full range. Animated files (GIF, WebP, APNG) use their first frame; a
+TIFF its largest page that is not a reduced-resolution copy (camera RAW files, which hold only
+such a preview, are refused), and HEIF/HEIC photos are read through ``pillow-heif``
+(:mod:`compress_core.containers`).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .colour import device_to_srgb
+from .containers import HEIF_PACKAGE, is_heif, open_picture
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -169,15 +173,19 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
             warnings.simplefilter(
                 "error" if limit <= pillow_limit else "ignore", Image.DecompressionBombWarning
             )
-            img = Image.open(io.BytesIO(data))
+            img = open_picture(data, name)
         _check_pixel_limit(img.width, img.height, limit, name)
         img.load()
-    except ImageTooLargeError:
+    except (ImageTooLargeError, UnsupportedImageError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from exc
+        # Pillow's text names its own threshold (twice the limit past which it refuses)
+        raise ImageTooLargeError(f"{name}: {exc} The limit here is {limit:,} pixels "
+                                 "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
-        raise ImageDecodeError(f"{name}: not a recognised image format") from exc
+        what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)
+                else "not a recognised image format")
+        raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     return _from_pil(img, name, data=data)
@@ -187,8 +195,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     fmt = img.format
     icc = img.info.get("icc_profile") or None
     try:
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
+        if getattr(img, "n_frames", 1) > 1 and img.format != "TIFF":
+            img.seek(0)  # the first frame of an animation (a TIFF's page is chosen on opening)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc

@@ -1,0 +1,89 @@
+"""Which picture of a file is decoded: HEIF files through ``pillow-heif``, the page of a TIFF.
+
+Pillow opens most files as they are. Two kinds need a choice first:
+
+* **HEIF** (``.heic``, ``.heif``: how iPhones and many Android phones save photos): Pillow reads
+  it once ``pillow-heif`` has registered its opener, which :func:`open_picture` does on the
+  first HEIF file it meets (the package bundles libheif; without it, an
+  ``UnsupportedImageError`` names it).
+  libheif applies the file's rotation and mirroring; ``pillow-heif`` then resets the EXIF
+  orientation to 1, so the picture is upright once, not twice.
+* **TIFF** holds pages. Camera RAW files (DNG, NEF, CR2, ARW, PEF ...) are TIFF files whose
+  only page Pillow can decode is a small preview flagged as a reduced-resolution copy
+  (``NewSubfileType`` bit 0); the sensor data sits where Pillow does not read. Writing that
+  preview as the photo (a 1.1 MB RAW became a 56x38 JPEG, status ok) loses the picture
+  silently, so a TIFF whose every page is such a copy is refused. Otherwise the largest page
+  that is not one is decoded (a scanner's TIFF that starts with its thumbnail gives its scan;
+  equal pages: the first).
+"""
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from .errors import UnsupportedImageError
+
+__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE"]
+
+#: The package that reads HEIF files (PyPI name).
+HEIF_PACKAGE = "pillow-heif"
+
+#: ``ftyp`` brands of HEIF images (ISO/IEC 23008-12): HEVC-coded stills and sequences, and the
+#: generic image brands.
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
+                b"mif1", b"msf1")
+_REDUCED_RESOLUTION = 1  # NewSubfileType (TIFF tag 254), bit 0
+_heif_registered = False
+
+
+def is_heif(data: bytes) -> bool:
+    """Whether ``data`` starts like a HEIF file (an ``ftyp`` box with a HEIF brand)."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def _register_heif(name: str) -> None:
+    global _heif_registered
+    if _heif_registered:
+        return
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise UnsupportedImageError(
+            f"{name}: a HEIF/HEIC picture (as phones save photos); reading it needs the "
+            f"optional package {HEIF_PACKAGE} (pip install {HEIF_PACKAGE})") from exc
+    pillow_heif.register_heif_opener()
+    _heif_registered = True
+
+
+def open_picture(data: bytes, name: str) -> Image.Image:
+    """``Image.open`` of ``data``, at the picture to decode (see the module's text).
+
+    Raises what ``Image.open`` raises, and
+    :class:`~compress_core.errors.UnsupportedImageError` for a HEIF file without
+    ``pillow-heif`` (naming it) or a TIFF that holds reduced-resolution copies only.
+    """
+    if is_heif(data):
+        _register_heif(name)
+    img = Image.open(io.BytesIO(data))
+    if img.format == "TIFF":
+        _largest_full_page(img, name)
+    return img
+
+
+def _largest_full_page(img: Image.Image, name: str) -> None:
+    """Seek ``img`` (a TIFF) to its largest page that is not a reduced-resolution copy."""
+    best = None  # (pixels, page)
+    for page in range(getattr(img, "n_frames", 1)):
+        img.seek(page)
+        if int(img.tag_v2.get(254, 0) or 0) & _REDUCED_RESOLUTION:
+            continue
+        if best is None or img.width * img.height > best[0]:
+            best = (img.width * img.height, page)
+    if best is None:
+        img.seek(0)
+        raise UnsupportedImageError(
+            f"{name}: a TIFF that holds only a reduced-resolution copy of its picture "
+            f"({img.width}x{img.height}), as camera RAW files (DNG, NEF, CR2, ARW ...) do; "
+            "convert RAW files with a RAW developer first")
+    img.seek(best[1])

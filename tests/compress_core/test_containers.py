@@ -1,0 +1,116 @@
+"""compress_core.containers: HEIF photos through pillow-heif, the page of a TIFF, camera RAW
+previews refused (review 13: F05, O4, O10)."""
+import io
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compress_core import UnsupportedImageError, compress_image, load_image
+from compress_core.errors import ImageDecodeError
+
+from _core_data import GRADIENT, EXIF_UPRIGHT, exif_bytes, photo
+
+tifffile = pytest.importorskip("tifffile")  # (scikit-image's dependency)
+
+
+def heic(pixels, **kwargs) -> bytes:
+    pytest.importorskip("pillow_heif")
+    from compress_core import containers
+
+    containers._register_heif("<test>")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "HEIF", quality=90, **kwargs)
+    return buf.getvalue()
+
+
+def test_a_heic_photo_is_read_upright_once_and_compressed():
+    """An iPhone photo stored sideways (EXIF orientation 6, which pillow-heif writes as the
+    file's rotation): decoded upright, the EXIF orientation reset, so nothing turns it again;
+    before, every HEIC was 'not a recognised image format'."""
+    stored = np.ascontiguousarray(photo("astronaut", 256)[:150])  # 256 x 150: not square
+    data = heic(stored, exif=exif_bytes(6, make="Apple"))
+    assert data[4:12] == b"ftypheic"
+    loaded = load_image(data)
+    assert loaded.format == "HEIF" and loaded.pixels.shape == (256, 150, 3)
+    upright = EXIF_UPRIGHT[6](stored).astype(int)
+    assert np.abs(loaded.pixels.astype(int) - upright).mean() < 4  # HEVC at quality 90
+    exif = Image.Exif()
+    exif.load(loaded.exif)
+    assert exif[0x0112] == 1 and exif[0x010F] == "Apple"
+    result = compress_image(data, scale=0.5, energy_function=GRADIENT)
+    assert result.format == "JPEG" and result.size == (75, 128)
+    assert result.input_format == "HEIF"
+
+
+def test_without_pillow_heif_a_heic_names_the_package(monkeypatch):
+    from compress_core import containers
+
+    data = heic(photo("coffee", 64))
+    monkeypatch.setattr(containers, "_heif_registered", False)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import fails
+    # a fresh Pillow registry without pillow-heif's opener
+    monkeypatch.setattr(Image, "OPEN", {k: v for k, v in Image.OPEN.items() if k != "HEIF"})
+    monkeypatch.setattr(Image, "ID", [i for i in Image.ID if i != "HEIF"])
+    with pytest.raises(UnsupportedImageError, match=r"a HEIF/HEIC picture \(as phones save "
+                       r"photos\); reading it needs the optional package pillow-heif "
+                       r"\(pip install pillow-heif\)"):
+        load_image(data)
+
+
+def test_a_damaged_heic_says_what_it_is():
+    heic(photo("coffee", 32))  # registers the opener
+    with pytest.raises(ImageDecodeError, match="a HEIF/HEIC file that pillow-heif cannot decode"):
+        load_image(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(2000))
+
+
+def _tiff(*pages) -> bytes:
+    """A TIFF of ``pages``: (pixels, kwargs for tifffile's write) pairs."""
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        for pixels, kwargs in pages:
+            tif.write(pixels, **kwargs)
+    return buf.getvalue()
+
+
+def test_a_camera_raw_preview_is_refused_not_written_as_the_photo():
+    """A DNG's first (and, to Pillow, only) page is the camera's preview, flagged as a
+    reduced-resolution copy; the sensor data is in a SubIFD. A 1.1 MB RAW became a 56x38 JPEG,
+    status ok (review 13, F05)."""
+    chelsea = photo("chelsea")
+    cfa = np.random.default_rng(0).integers(0, 4095, (300, 450), dtype=np.uint16)
+    raw = _tiff((chelsea[::4, ::4], dict(photometric="rgb", subfiletype=1, subifds=1)),
+                (cfa, dict(photometric="minisblack")))
+    assert Image.open(io.BytesIO(raw)).size == (113, 75)  # what Pillow opens
+    with pytest.raises(UnsupportedImageError, match=r"a TIFF that holds only a reduced-"
+                       r"resolution copy of its picture \(113x75\), as camera RAW files"):
+        compress_image(raw, scale=0.5, energy_function=GRADIENT)
+
+
+def test_a_tiff_gives_its_largest_full_page():
+    """A scanner's TIFF that starts with a thumbnail: its first page was the picture (a 57x38
+    thumbnail of a 451x300 scan gave a 28x19 output, review 13, O10)."""
+    chelsea = photo("chelsea")
+    thumbnail_first = _tiff((chelsea[::8, ::8], dict(photometric="rgb")),
+                            (chelsea, dict(photometric="rgb")))
+    loaded = load_image(thumbnail_first)
+    np.testing.assert_array_equal(loaded.pixels, chelsea)
+    # a flagged preview is never the picture, even when larger than a full page
+    flagged = _tiff((chelsea[::8, ::8], dict(photometric="rgb")),
+                    (chelsea, dict(photometric="rgb", subfiletype=1)))
+    assert load_image(flagged).size == (57, 38)
+    # pages of one size (a multi-page scan): the first
+    first, second = photo("coffee", 120), photo("astronaut", 120, 80)
+    pages = _tiff((first, dict(photometric="rgb")), (second, dict(photometric="rgb")))
+    np.testing.assert_array_equal(load_image(pages).pixels, first)
+
+
+def test_the_pixel_limit_holds_for_the_page_chosen():
+    chelsea = photo("chelsea")
+    data = _tiff((chelsea[::8, ::8], dict(photometric="rgb")), (chelsea, dict(photometric="rgb")))
+    from compress_core import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match=r"451x300 = 135,300 pixels exceeds the limit "
+                                                  r"of 100,000 \(max_pixels\)"):
+        load_image(data, max_pixels=100_000)
