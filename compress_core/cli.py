@@ -287,6 +287,11 @@ def _request(args):
         by_suffix = _format_of_output_file(args)
         if values.get("format", "auto") == "auto" and by_suffix is not None:
             values["format"] = by_suffix  # -o thumb.webp: the suffix picks the format
+        request = CompressRequest(**values)
+        unused = request.unused_engine_options()
+        if unused:
+            raise ValueError("; ".join(unused) + " (drop it)")
+        return request
     return CompressRequest(**values)
 
 

@@ -242,6 +242,25 @@ class CompressRequest:
             raise ValueError(f"allocation='semantic' needs JPEG output; format='auto' writes "
                              f"photos as photo_format={self.photo_format!r} (give 'jpeg')")
 
+    def unused_engine_options(self) -> Tuple[str, ...]:
+        """Messages for the engine options (the compressor's: ``quality_metric``,
+        ``energy_mode``) set away from their default that this request does not use.
+
+        A compressor serves many calls, so :meth:`SemanticCompressor.compress` takes them as they
+        are; the command line and the job, whose flags describe one kind of compression, refuse
+        them (they would also enter the output names: byte-identical pictures renamed).
+        """
+        unused = []
+        if (self.quality_metric != QualityMetric.PERCEPTUAL.value
+                and self.target_bytes is None):
+            unused.append(f"quality_metric={self.quality_metric!r} compares the candidates of "
+                          "a byte budget (target_bytes), and there is none")
+        if (self.energy_mode != EnergyMode.BACKWARD.value
+                and self.method in (Method.SMART_CROP.value, Method.JPEG.value)):
+            unused.append(f"energy_mode={self.energy_mode!r} is the seams' cost, and "
+                          f"method={self.method!r} carves none")
+        return tuple(unused)
+
     # ----------------------------------------------------------------------- views
     @property
     def quality_range(self) -> Optional[Tuple[int, int]]:

@@ -32,6 +32,10 @@ class CompressSettings(CompressRequest):
         for name in (o.name for o in OPTIONS if not o.batch):
             if getattr(self, name) is not None:
                 raise ValueError(f"{name} is a per-image option; a batch job cannot take it")
+        unused = self.unused_engine_options()
+        if unused:
+            raise ValueError("; ".join(unused) + " (drop it: it would change nothing but the "
+                             "output names)")
 
     def compress_kwargs(self) -> Dict[str, Any]:
         """Keyword arguments for :meth:`SemanticCompressor.compress` (no progress bars)."""

@@ -464,6 +464,21 @@ def test_analysis_modes_refuse_flags_they_would_ignore(work, capsys, argv, ignor
     assert sorted(p.name for p in work.iterdir()) == before  # nothing written
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["-s", "0.5", "--quality-metric", "psnr"], "quality_metric='psnr' compares the candidates "
+     "of a byte budget (target_bytes), and there is none (drop it)"),
+    (["-s", "0.5", "-m", "smart_crop", "--energy-mode", "forward"],
+     "energy_mode='forward' is the seams' cost, and method='smart_crop' carves none (drop it)"),
+])
+def test_engine_flags_the_compression_does_not_use_are_refused(work, capsys, argv, message):
+    """Review 13, O6: accepted, they changed nothing but the output (byte-identical)."""
+    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", *argv)
+    assert code == 2 and message in one_error_line(err)
+    assert not (work / "photo.jpg_compressed.jpg").exists()
+    assert run(capsys, "photo.jpg", "-e", "gradient", "-s", "0.5", "--quality-metric", "psnr",
+               "--target-bytes", "3000", "-q")[0] == 0
+
+
 def test_visualize_seams_avoids_the_keep_mask(work, capsys):
     """--visualize-seams uses --keep-mask (the seams go around it): accepted."""
     mask = np.zeros((120, 180), np.uint8)
@@ -681,7 +696,7 @@ CLI_EXAMPLES = {
     "target_quality": (["--target-quality", "80"], 80.0, []),
     "allocation": (["--allocation", "semantic"], "semantic", []),
     "metadata": (["--metadata", "keep"], "keep", []),
-    "quality_metric": (["--quality-metric", "psnr"], "psnr", []),
+    "quality_metric": (["--quality-metric", "psnr"], "psnr", ["--target-bytes", "4000"]),
     "max_pixels": (["--max-pixels", "1000000"], 1000000, []),
     "max_seconds": (["--max-seconds", "30"], 30.0, []),
 }

@@ -234,6 +234,22 @@ def test_max_stretch_and_keep_mask_are_refused_where_nothing_uses_them():
     assert CompressRequest(scale=0.5, method="smart_crop", keep_mask=mask).keep_mask is mask
 
 
+def test_engine_options_a_request_does_not_use_are_named():
+    """Review 13, O6: quality_metric matters to byte budgets only, energy_mode to seams only;
+    given elsewhere they changed nothing but the output names. The command line and the job
+    refuse them (a compressor serves many calls, so compress() takes them as they are)."""
+    assert CompressRequest(scale=0.5).unused_engine_options() == ()
+    psnr = CompressRequest(scale=0.5, quality_metric="psnr").unused_engine_options()
+    assert psnr == ("quality_metric='psnr' compares the candidates of a byte budget "
+                    "(target_bytes), and there is none",)
+    assert CompressRequest(target_bytes=4000, quality_metric="psnr").unused_engine_options() == ()
+    for method, used in (("smart_crop", False), ("seam_carving", True), ("hybrid", True)):
+        forward = CompressRequest(scale=0.5, method=method, energy_mode="forward")
+        assert (forward.unused_engine_options() == ()) == used, method
+    assert CompressRequest(method="jpeg", energy_mode="forward").unused_engine_options() == (
+        "energy_mode='forward' is the seams' cost, and method='jpeg' carves none",)
+
+
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
     """method='jpeg' with format='auto' writes JPEG: photo_format='webp' gave a JPEG."""
     with pytest.raises(ValueError, match="photo_format='webp' is not used by method='jpeg', "

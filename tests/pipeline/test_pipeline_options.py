@@ -173,7 +173,7 @@ JOB_EXAMPLES = {
     "target_quality": ("80", 80.0, []),
     "allocation": ("semantic", "semantic", []),
     "metadata": ("none", "none", []),
-    "quality_metric": ("psnr", "psnr", []),
+    "quality_metric": ("psnr", "psnr", ["--target_bytes", "4000"]),
     "max_pixels": ("1000000", 1000000, []),
     "max_seconds": ("30", 30.0, []),
 }

@@ -185,6 +185,19 @@ def test_method_jpeg_with_semantic_allocation_loads_the_cnn_up_front():
     assert engine.compressor.energy_function._loaded is not None
 
 
+def test_engine_settings_the_job_would_not_use_are_refused_up_front():
+    """Review 13, O6: --quality_metric without --target_bytes and --energy_mode with a method
+    that carves no seams changed nothing but the output names (a --skip_existing rerun redid
+    every image, byte-identical)."""
+    with pytest.raises(ValueError, match=r"quality_metric='psnr' compares the candidates of a "
+                       r"byte budget \(target_bytes\), and there is none \(drop it: it would "
+                       r"change nothing but the output names\)"):
+        tc.CompressSettings(scale=0.5, quality_metric="psnr")
+    with pytest.raises(ValueError, match="energy_mode='forward' is the seams' cost"):
+        tc.CompressSettings(scale=0.5, method="smart_crop", energy_mode="forward")
+    assert tc.CompressSettings(target_bytes=4000, quality_metric="psnr").quality_metric == "psnr"
+
+
 def test_unknown_model_is_refused_up_front():
     with pytest.raises(ValueError, match="model must be one of .*'efficientnet_lite0'"):
         tc.CompressSettings(energy="deep", model="no_such_net", scale=0.5)
