@@ -68,7 +68,7 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
                              storage_options=so)
     matched = p | "MatchImages" >> MatchImages(
         patterns=job.inputs, input_lists=job.input_lists, input_base=job.input_base,
-        exclude=(job.output, job.manifest),
+        exclude=(job.output, job.manifest, job.dead_letters_root),
         storage_options=so, earlier=earlier)
     files = matched["files"] | "DistributeImages" >> beam.Reshuffle()
     out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(

@@ -53,7 +53,8 @@ class JobOptions:
     manifest : str
         Manifest root (default ``<output>/_manifest``), spelled as ``output``.
     dead_letters : str
-        Dead-letter folder of this run (``<output>/_dead_letters/run_id=<id>``).
+        Dead-letter folder of this run (``<output>/_dead_letters/run_id=<id>``); every run's
+        are in :attr:`dead_letters_root`.
     run_id : str
     skip_existing : bool
     settings : CompressSettings
@@ -80,6 +81,13 @@ class JobOptions:
     worker_threads: Optional[int] = None
     manifest_shards: int = 0
     max_seconds_per_image: Optional[float] = None
+
+    @property
+    def dead_letters_root(self) -> str:
+        """The folder of every run's dead letters (``<output>/_dead_letters``): like the
+        manifest, never an input (with ``--output`` = the input folder, a ``**`` glob matched
+        the earlier runs' ``failures-*.jsonl``, one more error row per rerun)."""
+        return self.dead_letters.rsplit("/run_id=", 1)[0]
 
 
 def _glob_problem(pattern: str) -> Optional[str]:

@@ -499,7 +499,7 @@ class MatchImages(beam.PTransform):
         Without it, several patterns share the deepest folder above all of them (so that
         ``--input a/ --input b/`` give ``a/x.jpg`` and ``b/x.jpg``, not two ``x.jpg``).
     exclude : sequence of str
-        Prefixes never matched (the job's output and manifest folders).
+        Prefixes never matched (the job's output, manifest and dead-letter folders).
     storage_options : dict, optional
         ``{protocol: fsspec kwargs}``.
     earlier : transforms.earlier_outputs.EarlierOutputs, optional

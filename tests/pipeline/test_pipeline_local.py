@@ -367,6 +367,25 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert s4.ok == 4
 
 
+def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """--output = the input folder and a '**' glob: each rerun matched the earlier runs'
+    dead letters (<output>/_dead_letters/run_id=<id>/failures-*.jsonl) as inputs, an error
+    row and a new dead letter each: one more failure per run, for ever. The manifest folder
+    was left out, the dead-letter folder was not."""
+    root = tmp_path / "photos"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"], "empty.jpg": b""})
+    args = ["--input", str(root / "**"), "--output", str(root), *FAST, *IN_MEMORY,
+            "--skip_existing"]
+    summaries = [run_job([*args, "--run_id", run])[1] for run in ("first", "second", "third")]
+    assert [(s.ok, s.failed, s.skipped) for s in summaries] == \
+        [(1, 1, 0), (0, 1, 1), (0, 1, 1)]
+    assert (root / "_dead_letters" / "run_id=second").is_dir()
+    rows = read_manifest(str(root / "_manifest"))
+    assert sorted({os.path.relpath(r["input_uri"], root) for r in rows}) == \
+        ["coffee.jpg", "empty.jpg"]
+
+
 def test_an_input_list_of_the_output_folder_takes_its_files(tmp_path, write_tree, photo_files,
                                                            run_job, read_manifest):
     """--input_list naming photos of the folder that is also --output: every listed file was
