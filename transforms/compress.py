@@ -330,13 +330,71 @@ class _Engine:
         if (settings.method != Method.JPEG.value
                 or settings.allocation != Allocation.UNIFORM.value):
             _preload(self.compressor.energy_function)
+        warm = time.perf_counter()
+        _warm_up(self.compressor, settings)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1
             count = _LOADS_IN_PROCESS
-        _LOG.info("compress engine loaded: energy=%s model=%s in %.2f s (pid %d, load #%d in "
-                  "this process)", settings.energy, settings.model, self.seconds, os.getpid(),
-                  count)
+        _LOG.info("compress engine loaded: energy=%s model=%s in %.2f s, %.2f s of it warming "
+                  "up (pid %d, load #%d in this process)", settings.energy, settings.model,
+                  self.seconds, time.perf_counter() - warm, os.getpid(), count)
+
+
+#: The warm-up picture's size (width, height): small, but photo-like and large enough for
+#: every step (crop, seams, the quality search) to run.
+_WARM_UP_SIZE = (128, 96)
+
+
+def _warm_up_picture() -> "np.ndarray":
+    """A small photo-like RGB picture (smooth colours and grain: ``format auto`` takes it for
+    a photo), the same on every worker."""
+    import numpy as np
+
+    w, h = _WARM_UP_SIZE
+    y, x = np.mgrid[0:h, 0:w]
+    smooth = np.stack([x * 2.0, y * 2.5, (x + y) * 1.1], axis=-1)
+    grain = np.random.default_rng(0).normal(0.0, 12.0, (h, w, 3))
+    return np.clip(smooth + grain, 0, 255).astype(np.uint8)
+
+
+def _warm_up_kwargs(settings: CompressSettings) -> Dict[str, Any]:
+    """``compress()``'s arguments for the warm-up: the job's settings, their size targets
+    brought to the warm-up picture's scale (an aspect change stays one), no time budget."""
+    kwargs = settings.compress_kwargs()
+    kwargs["max_seconds"] = None
+    w, h = _WARM_UP_SIZE
+    if settings.scale is not None:
+        kwargs["scale"] = min(settings.scale, 2.0)
+    tw, th = settings.target_width, settings.target_height
+    if tw is not None and th is not None:
+        kwargs["target_width"], kwargs["target_height"] = \
+            3 * w // 4, max(1, min(2 * h, round(3 * w / 4 * th / tw)))
+    elif tw is not None:
+        kwargs["target_width"] = 3 * w // 4
+    elif th is not None:
+        kwargs["target_height"] = 3 * h // 4
+    if settings.target_pixels is not None:
+        kwargs["target_pixels"] = w * h // 2
+    if settings.max_dimension is not None:
+        kwargs["max_dimension"] = 3 * w // 4
+    return kwargs
+
+
+def _warm_up(compressor, settings: CompressSettings) -> None:
+    """Compress a small picture with the job's settings once, when the engine is built.
+
+    What the first image of a worker would otherwise pay once is paid here, outside every
+    image's timings and ``--max_seconds_per_image`` budget: Numba compiling (on a fresh
+    worker, whose cache is empty: about 5 s on 2 cores) or loading its kernels, the first
+    inference of the CNN. A warm-up that fails (settings the small picture cannot meet) is
+    logged and changes nothing else.
+    """
+    try:
+        compressor.compress(_warm_up_picture(), **_warm_up_kwargs(settings))
+    except Exception as exc:  # noqa: BLE001 - the images report their own errors
+        _LOG.info("compress engine warm-up did not finish (%s: %s); the first image compiles "
+                  "what it needs", type(exc).__name__, exc)
 
 
 def _preload(energy) -> None:

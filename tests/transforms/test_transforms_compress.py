@@ -198,6 +198,73 @@ def test_engine_settings_the_job_would_not_use_are_refused_up_front():
     assert tc.CompressSettings(target_bytes=4000, quality_metric="psnr").quality_metric == "psnr"
 
 
+_FIRST_IMAGE_SCRIPT = r"""
+import io, json, sys
+from numba.core.dispatcher import Dispatcher
+from PIL import Image
+from skimage import data
+from transforms import compress as tc
+
+def compiled():
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("compress_core") and module is not None:
+            for attr, value in vars(module).items():
+                if isinstance(value, Dispatcher):
+                    found[f"{name}.{attr}"] = len(value.signatures)
+    return found
+
+settings = tc.CompressSettings(**json.loads(sys.argv[1]))
+engine = tc._Engine(settings, None)
+before = compiled()
+buf = io.BytesIO()
+Image.fromarray(data.chelsea()).save(buf, "JPEG", quality=90)
+engine.compressor.compress(buf.getvalue(), **settings.compress_kwargs())
+after = compiled()
+print(json.dumps(sorted(k for k, n in after.items() if n > before.get(k, 0))))
+"""
+
+
+@pytest.mark.parametrize("settings", [
+    dict(scale=0.5),                                              # the job's defaults
+    dict(energy="gradient", target_width=200, target_height=200),  # thumbnails: seams, crop
+    dict(energy="gradient", target_bytes=6000, format="webp"),
+], ids=["defaults", "square-thumbnails", "webp-budget"])
+def test_the_engine_compiles_the_kernels_before_the_first_image(settings):
+    """On a fresh worker (Numba's cache empty: every new container) the first image compiled
+    the Numba kernels inside its compression: about 5 s on 2 cores (the chelsea photo, the
+    job's defaults: 5.5 s, the next ones 0.1-0.3 s), charged to that image's timings and to
+    its --max_seconds_per_image budget: with 5 s, the first image of every worker failed with
+    CompressionTimeoutError. The engine now compresses a small picture with the job's settings
+    when it is built, so the first image compiles no kernel (in a fresh process)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, "-c", _FIRST_IMAGE_SCRIPT, json.dumps(settings)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_failed_warm_up_leaves_a_working_engine(sample_photos, caplog):
+    """Settings the small warm-up picture cannot meet (a pixel limit below its size) are no
+    reason to fail the engine: the images are compressed as before."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+        engine = tc._Engine(tc.CompressSettings(energy="gradient", scale=0.5, max_pixels=5000),
+                            None)
+    assert "warm-up did not finish (ImageTooLargeError" in caplog.text
+    small = Image.fromarray(np.asarray(sample_photos["astronaut"])[:60:2, :60:2])
+    buf = _io.BytesIO()
+    small.save(buf, "PNG")
+    result = engine.compressor.compress(buf.getvalue(), scale=0.5, max_pixels=5000,
+                                        show_progress=False)
+    assert result.size == (15, 15)
+
+
 def test_unknown_model_is_refused_up_front():
     with pytest.raises(ValueError, match="model must be one of .*'efficientnet_lite0'"):
         tc.CompressSettings(energy="deep", model="no_such_net", scale=0.5)
