@@ -1,10 +1,12 @@
 """Launch-time checks against the storage: problems that would only show after the work.
 
-* A run id names one run. Parts are named ``part-SSSSS-of-NNNNN.parquet`` in
+* A run id names one run. Parts are named ``part-SSSSS-of-NNNNN-<tag>.parquet`` in
   ``<manifest>/run_id=<id>/``: a second run under the same ``--run_id`` would add its parts
-  beside the first run's (one run of mixed rows in every report), or, with as many parts,
-  replace them (the first run's rows lost). A fresh id (the default) never collides; an
-  explicit ``--run_id`` can (:func:`earlier_run_folders`).
+  beside the first run's (one run of mixed rows in every report). A fresh id (the default)
+  never collides; an explicit ``--run_id`` can (:func:`earlier_run_folders`). Two runs
+  launched at once under one id both pass (neither has written yet); the tag, new at each
+  launch (:mod:`transforms.files`), keeps their parts apart: the rows of both are kept, in
+  one partition (before the tag, the later run's parts replaced the earlier's).
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`).

@@ -2,8 +2,12 @@
 
 :class:`WriteFiles` is ``fileio.WriteToFiles`` (Beam's public file sink API) pointed at a hidden
 temporary folder of the run: each file is written there and renamed to
-``<path>/<prefix>-SSSSS-of-NNNNN<suffix>`` when complete, so a file appears complete or not at
-all; when every file is in place the temporary folder is removed. A finished run leaves only
+``<path>/<prefix>-SSSSS-of-NNNNN-<tag><suffix>`` when complete, so a file appears complete or
+not at all; when every file is in place the temporary folder is removed. The tag (8 hex digits,
+new for each :class:`WriteFiles`, so for each launch of a job) keeps the files of two jobs
+apart that write one folder at once (two runs under one ``--run_id``, which the launch check
+cannot refuse while neither has written yet): with Beam's names alone, the second's
+``part-00000-of-00001.parquet`` replaced the first's. A finished run leaves only
 its files (none when there was nothing to write, not even a folder); a failed run may leave the
 hidden folder, which dataset readers and globs on the suffix skip.
 """
@@ -11,14 +15,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.options.value_provider import StaticValueProvider
 
-__all__ = ["WriteFiles", "temp_folder", "remove_folder"]
+__all__ = ["WriteFiles", "temp_folder", "remove_folder", "new_tag"]
 
 _LOG = logging.getLogger(__name__)
+
+
+def new_tag() -> str:
+    """A fresh tag for file names (8 hex digits)."""
+    return uuid.uuid4().hex[:8]
 
 
 def temp_folder(parent: str, run_id: str) -> str:
@@ -55,11 +65,13 @@ class WriteFiles(beam.PTransform):
     temp_dir : str
         The run's temporary folder (:func:`temp_folder`), removed at the end.
     prefix, suffix : str
-        File names are ``<prefix>-SSSSS-of-NNNNN<suffix>``.
+        File names are ``<prefix>-SSSSS-of-NNNNN-<tag><suffix>``.
     sink : type
         A ``fileio.FileSink`` subclass (default: Beam's ``TextSink``, one line per element).
     shards : int
         At most this many files (0: one per bundle, as the runner splits the work).
+    tag : str, optional
+        The files' tag (default :func:`new_tag`).
 
     Returns
     -------
@@ -68,11 +80,12 @@ class WriteFiles(beam.PTransform):
     """
 
     def __init__(self, path: str, temp_dir: str, prefix: str, suffix: str,
-                 sink: type = fileio.TextSink, shards: int = 0):
+                 sink: type = fileio.TextSink, shards: int = 0, tag: Optional[str] = None):
         super().__init__()
         self._path = path.rstrip("/")
         self._temp_dir = temp_dir
-        self._naming = fileio.default_file_naming(prefix, suffix)
+        self.tag = tag or new_tag()
+        self._naming = fileio.default_file_naming(prefix, f"-{self.tag}{suffix}")
         self._sink = sink
         self._shards = int(shards)
 

@@ -1,4 +1,4 @@
-"""Writing the manifest in the job: rows -> ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet``.
+"""Writing the manifest in the job: rows -> ``<root>/run_id=<id>/part-SSSSS-of-NNNNN-<tag>.parquet``.
 
 :class:`WriteManifest` is :class:`~transforms.files.WriteFiles` (Beam's ``fileio.WriteToFiles``)
 with :class:`ManifestSink`, a Parquet ``fileio.FileSink``; the schema and the rows are in
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 
-from .files import WriteFiles, remove_folder, temp_folder
+from .files import WriteFiles, new_tag, remove_folder, temp_folder
 from .manifest import MANIFEST_SCHEMA, manifest_prefix
 
 __all__ = ["ManifestSink", "WriteManifest"]
@@ -54,7 +54,7 @@ class ManifestSink(fileio.FileSink):
             self._rows = []
 
 
-def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str) -> int:
+def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str, tag: str) -> int:
     """The schema-only part of a run without rows (so that every run is visible to readers),
     written in ``temp_dir`` and renamed into the partition."""
     from apache_beam.io.filesystems import FileSystems
@@ -70,13 +70,13 @@ def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str) -> int:
         FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into
     except IOError:
         pass   # exists already, or a store without folders
-    FileSystems.rename([temp], [FileSystems.join(prefix, "part-00000-of-00001.parquet")])
+    FileSystems.rename([temp], [FileSystems.join(prefix, f"part-00000-of-00001-{tag}.parquet")])
     remove_folder(temp_dir)
     return 1
 
 
 class WriteManifest(beam.PTransform):
-    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN.parquet``.
+    """Write manifest rows to ``<root>/run_id=<id>/part-SSSSS-of-NNNNN-<tag>.parquet``.
 
     :class:`~transforms.files.WriteFiles` (Beam's ``fileio.WriteToFiles``) with
     :class:`ManifestSink`: parts are written to a hidden ``<root>/_beam_temp-run_id=<id>-<uuid>/``
@@ -108,8 +108,9 @@ class WriteManifest(beam.PTransform):
         self._num_shards = int(num_shards)
 
     def expand(self, rows):
+        tag = new_tag()   # one launch's parts: another job under this run id keeps its own
         parts = rows | "WriteParts" >> WriteFiles(
             self._prefix, temp_folder(self._root, self._run_id), "part", ".parquet",
-            sink=ManifestSink, shards=self._num_shards)
+            sink=ManifestSink, shards=self._num_shards, tag=tag)
         return parts | "EmptyRun" >> beam.Map(
-            _empty_part_if_none, self._prefix, temp_folder(self._root, self._run_id))
+            _empty_part_if_none, self._prefix, temp_folder(self._root, self._run_id), tag)

@@ -79,8 +79,8 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
     # 10: Beam's temporary folder used to stay behind as an empty _manifest/_beam_temp/)
     tag = CompressSettings(**{"method": "hybrid", "energy": "gradient", "scale": 0.5}).params_hash()
     left = _files(out)
-    assert all(re.fullmatch(r"_manifest/run_id=first/part-\d{5}-of-\d{5}\.parquet|"
-                            r"_dead_letters/run_id=first/failures-\d{5}-of-\d{5}\.jsonl", f)
+    assert all(re.fullmatch(r"_manifest/run_id=first/part-\d{5}-of-\d{5}-[0-9a-f]{8}\.parquet|"
+                            r"_dead_letters/run_id=first/failures-\d{5}-of-\d{5}-[0-9a-f]{8}\.jsonl", f)
                for f in left if f.startswith("_")), left
     assert sorted(os.listdir(out)) == sorted(
         {"_dead_letters", "_manifest"} | {f.split("/")[0] for f in left if not f.startswith("_")})

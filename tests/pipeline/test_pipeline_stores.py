@@ -57,8 +57,8 @@ def _only_outputs_manifest_and_dead_letters(fs, bucket, rows, run_id):
     outputs = sorted(get_filesystem(r["output_uri"])[1] for r in rows if r["status"] == "ok")
     others = [k for k in left if k not in outputs]
     assert others and all(re.fullmatch(
-        rf"{bucket}/out/(_manifest/run_id={run_id}/part-\d{{5}}-of-\d{{5}}\.parquet|"
-        rf"_dead_letters/run_id={run_id}/failures-\d{{5}}-of-\d{{5}}\.jsonl)", k)
+        rf"{bucket}/out/(_manifest/run_id={run_id}/part-\d{{5}}-of-\d{{5}}-[0-9a-f]{{8}}\.parquet|"
+        rf"_dead_letters/run_id={run_id}/failures-\d{{5}}-of-\d{{5}}-[0-9a-f]{{8}}\.jsonl)", k)
         for k in others), others
     assert set(outputs) <= set(left)
 

@@ -30,3 +30,18 @@ def test_nothing_to_write_leaves_no_file_and_no_folder(tmp_path):
         _ = (p | beam.Create([]).with_output_types(str)
              | WriteFiles(str(tmp_path / "out"), temp_folder(str(tmp_path), "r"), "x", ".txt"))
     assert os.listdir(tmp_path) == []
+
+
+def test_two_writes_to_one_folder_keep_both_files(tmp_path):
+    """Files are named with a tag of their WriteFiles: two jobs under one --run_id write their
+    dead letters to one folder, and the second's failures-00000-of-00001.jsonl replaced the
+    first's."""
+    for run in ("first", "second"):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            _ = (p | beam.Create([f"{run} {i}" for i in range(3)])
+                 | WriteFiles(str(tmp_path / "out"), temp_folder(str(tmp_path), "r"),
+                              "failures", ".jsonl"))
+    files = _tree(tmp_path)
+    lines = [line for f in files for line in open(tmp_path / f).read().splitlines()]
+    assert len(files) == 2 and sorted(lines) == sorted(
+        f"{run} {i}" for run in ("first", "second") for i in range(3))

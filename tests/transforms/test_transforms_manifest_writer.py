@@ -26,7 +26,8 @@ def test_write_manifest_parts_and_nothing_else(tmp_path):
     _write(tmp_path / "m", rows, shards=3)
     parts = _tree(tmp_path / "m")
     assert 1 <= len(parts) <= 3 and all(
-        re.fullmatch(rf"run_id=r/part-0000\d-of-0000{len(parts)}\.parquet", f) for f in parts)
+        re.fullmatch(rf"run_id=r/part-0000\d-of-0000{len(parts)}-[0-9a-f]{{8}}\.parquet", f)
+        for f in parts)
     tables = [pq.read_table(tmp_path / "m" / f) for f in parts]
     assert all(t.schema.equals(manifest.MANIFEST_SCHEMA) for t in tables)
     uris = [u for t in tables for u in t.column("input_uri").to_pylist()]
@@ -36,6 +37,25 @@ def test_write_manifest_parts_and_nothing_else(tmp_path):
 
 def test_write_manifest_of_a_run_without_rows_is_one_schema_only_part(tmp_path):
     _write(tmp_path / "m", [])
-    assert _tree(tmp_path / "m") == ["run_id=r/part-00000-of-00001.parquet"]
-    part = pq.read_table(tmp_path / "m" / "run_id=r" / "part-00000-of-00001.parquet")
+    [name] = _tree(tmp_path / "m")
+    assert re.fullmatch(r"run_id=r/part-00000-of-00001-[0-9a-f]{8}\.parquet", name)
+    part = pq.read_table(tmp_path / "m" / name)
     assert part.num_rows == 0 and part.schema.equals(manifest.MANIFEST_SCHEMA)
+
+
+def test_two_writes_of_one_run_keep_both_parts(tmp_path):
+    """Two jobs started at once under one --run_id (a cron's ``--run_id $(date +%F)`` and a
+    manual run, or day folders run side by side) both pass the launch check (neither run's
+    partition exists yet), then named their parts alike (part-00000-of-00001.parquet): the
+    second rename replaced the first run's rows, both exiting 0 (the first run's outputs then
+    named by no row). Each write names its parts with its own tag now."""
+    day1 = [manifest.error_row("r", f"d1/{i}.jpg", "ImageDecodeError", "bad") for i in range(3)]
+    day2 = [manifest.error_row("r", f"d2/{i}.jpg", "ImageDecodeError", "bad") for i in range(2)]
+    _write(tmp_path / "m", day1)
+    _write(tmp_path / "m", day2)
+    _write(tmp_path / "m", [])
+    parts = _tree(tmp_path / "m")
+    assert len(parts) == 3
+    uris = [u for f in parts for u in pq.read_table(tmp_path / "m" / f).column("input_uri")
+            .to_pylist()]
+    assert sorted(uris) == sorted(r["input_uri"] for r in day1 + day2)
