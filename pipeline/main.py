@@ -40,7 +40,7 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import launch_problem
+from .preflight import launch_problem, local_paths_problem
 
 __all__ = ["run", "build_pipeline", "summarize_metrics"]
 
@@ -117,15 +117,21 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     Raises
     ------
     SystemExit
-        Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, or an
-        ``--output`` / ``--manifest`` that is a file (:mod:`pipeline.preflight`).
+        Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, an
+        ``--output`` / ``--manifest`` that is a file, or a local path on Dataflow
+        (:mod:`pipeline.preflight`).
     """
     job, beam_argv = parse_args(argv)
+    options = test_pipeline.options if test_pipeline is not None else PipelineOptions(beam_argv)
+    # before the Pipeline, whose option checks may ask the cloud (a default bucket)
+    problem = local_paths_problem(options.view_as(StandardOptions).runner, {
+        "--input": job.inputs, "--input_list": job.input_lists, "--input_base": [job.input_base],
+        "--output": [job.output], "--manifest": [job.manifest]})
+    if problem:
+        build_parser().error(problem)
     if test_pipeline is not None:
         p = test_pipeline
-        options = p.options
     else:
-        options = PipelineOptions(beam_argv)
         options.view_as(SetupOptions).save_main_session = save_main_session
         p = beam.Pipeline(options=options)
     if job.worker_threads is None:

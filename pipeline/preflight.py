@@ -11,18 +11,25 @@
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`).
 
+* On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
+  the workers' disks are not this machine's.
+
 A store that cannot be asked at launch (no credentials there, no fsspec driver) passes: the
 run starts, as it did without these checks.
 """
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-from compress_core.storage import fresh_info
+from compress_core.storage import fresh_info, store_protocol
 from transforms.manifest import manifest_prefix
 
-__all__ = ["earlier_run_folders", "not_folders", "launch_problem"]
+__all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem"]
+
+#: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
+#: one folder on every node, so their local paths are left to the user).
+_REMOTE_RUNNERS = ("dataflowrunner", "dataflow")
 
 _LOG = logging.getLogger(__name__)
 
@@ -70,4 +77,20 @@ def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
     if found:
         return (f"--run_id {run_id!r}: an earlier run has this id ({found[0]} exists); give "
                 "another --run_id, or none for a fresh one")
+    return None
+
+
+def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Optional[str]:
+    """Why ``flags`` (``{flag: values}``) cannot be used with ``runner``, or None: Dataflow's
+    workers cannot reach this machine's disk. A local ``--output`` or ``--manifest`` was
+    written on the workers' own disks, lost with them, and a local ``--input`` matched nothing
+    there (0 images); the job ended with status 0 either way."""
+    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+    if name.lower() not in _REMOTE_RUNNERS:
+        return None
+    for flag, values in flags.items():
+        for value in values:
+            if value and store_protocol(value) is None:
+                return (f"{flag} {value}: a local path, which {name}'s workers cannot reach "
+                        "(their own disks, lost with them); give a bucket URI (gs://...)")
     return None

@@ -137,3 +137,28 @@ def test_pickled_dofns_in_the_graph_unpickle(tmp_path, no_network):
     assert [found[name] for name in compress] == ["_CompressImage"], found
     assert {"_PlanOutput", "_ReadImage", "_WriteImage", "_FailureToRow",
             "_ExpandPattern"} <= set(found.values())
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--output", "small"), ("--output", "file:///data/archive"), ("--manifest", "/data/manifest"),
+    ("--input", "/data/photos/*.jpg"), ("--input_list", "uris.txt"), ("--input_base", "/data")])
+def test_dataflow_refuses_local_paths_at_launch(flag, value, tmp_path, no_network, capsys,
+                                                monkeypatch):
+    """Dataflow's workers cannot reach this machine's disk: an --output ./small wrote every
+    image and the manifest on the workers' own disks, lost with them, and a local --input
+    matched nothing there (0 images); the job ended with status 0 either way. Stopped at
+    launch now, with one line naming the flag (Flink and Spark may share a mounted folder)."""
+    from pipeline.main import run
+
+    monkeypatch.chdir(tmp_path)
+    args = {"--input": "gs://semantic-compress-test/in/*.jpg",
+            "--output": "gs://semantic-compress-test/out", flag: value}
+    if flag == "--input_list":
+        del args["--input"]
+    argv = [x for kv in args.items() for x in kv] + CLOUD_ARGS["DataflowRunner"]
+    with pytest.raises(SystemExit) as stop:
+        run(argv, save_main_session=False)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"error: {flag} " in err[0], err
+    assert "a local path, which DataflowRunner's workers cannot reach" in err[0]
