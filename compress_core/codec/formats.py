@@ -83,13 +83,25 @@ def pil_name(fmt) -> str:
     return _PIL_NAME[parse_format(fmt)]
 
 
+def _suffix(path: str) -> str:
+    """A file name's suffix, lower case, with its dot (``""`` when it has none)."""
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
 def format_from_suffix(path: str) -> Optional[ImageFormat]:
-    """The format a file name's suffix asks for, or None when unknown."""
-    lower = str(path).lower()
-    for suffix, fmt in _SUFFIXES.items():
-        if lower.endswith(suffix):
-            return fmt
-    return None
+    """The format a file name's suffix asks for, or None when unknown: ours (``.jpg`` ...)
+    and every other suffix Pillow gives one of the formats written (``.jfif`` and ``.jpe``
+    for JPEG, ``.apng`` for PNG, ``.avifs`` for AVIF). Those others were unknown, so format
+    auto wrote a graphic as WebP under ``thumb.jfif``."""
+    from PIL import Image
+
+    suffix = _suffix(path)
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    named = Image.registered_extensions().get(suffix)
+    ours = {name: fmt for fmt, name in _PIL_NAME.items()}
+    return ours.get(named) if named is not None else None
 
 
 def unwritable_suffix(path: str) -> Optional[str]:
@@ -101,8 +113,7 @@ def unwritable_suffix(path: str) -> Optional[str]:
 
     if format_from_suffix(path) is not None:
         return None
-    suffix = "." + str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
-    named = Image.registered_extensions().get(suffix)
+    named = Image.registered_extensions().get(_suffix(path))
     return named if named is not None and named not in _PIL_NAME.values() else None
 
 

@@ -809,3 +809,19 @@ def test_a_store_that_cannot_be_written_is_one_error_line(work, capsys, monkeypa
     assert code == 2
     assert one_error_line(err).endswith("photo.jpg: cannot write s3://bucket/thumb.jpg "
                                         "(NoCredentialsError: Unable to locate credentials)")
+
+
+@pytest.mark.parametrize("output, source, named", [
+    ("thumb.jfif", "graphic.png", "JPEG"), ("thumb.JFIF", "graphic.png", "JPEG"),
+    ("thumb.apng", "photo.jpg", "PNG"), ("thumb.avifs", "graphic.png", "AVIF")])
+def test_every_suffix_of_a_written_format_picks_it(work, capsys, output, source, named):
+    """-o thumb.jfif (Windows' name for JPEGs saved from a browser) or thumb.apng: suffixes
+    Pillow gives JPEG and PNG, which format auto did not read as theirs, so a graphic was
+    written as lossless WebP under .jfif, a photo as JPEG under .apng (exit 0)."""
+    graphic = np.zeros((120, 160, 3), np.uint8)
+    graphic[20:60, 30:90] = (200, 30, 30)
+    (work / "graphic.png").write_bytes(encode(graphic, "PNG"))
+    code, _, err = run(capsys, source, "-s", "0.5", "-e", "gradient", "-q", "-o", output)
+    assert code == 0, err
+    with open(work / output, "rb") as fh:
+        assert decode(fh.read()).format == named
