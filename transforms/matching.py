@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import posixpath
+import re
 from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 import apache_beam as beam
@@ -44,6 +45,8 @@ __all__ = [
     "glob_base",
     "common_base",
     "match_pattern",
+    "case_variant",
+    "missed_by_case",
     "read_uri_list",
     "relative_paths",
     "MatchImages",
@@ -242,6 +245,38 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     return files
 
 
+#: The last part of a glob that case_variant rewrites: a wildcard before a plain extension.
+_EXTENSION_GLOB = re.compile(
+    r"^(?P<head>[^\[\]]*[*?][^\[\]]*)\.(?P<ext>[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)$")
+
+
+def case_variant(pattern: str) -> Optional[str]:
+    """``pattern`` with the extension of its last part in any case (``photos/**/*.jpg`` ->
+    ``photos/**/*.[jJ][pP][gG]``), or ``None`` when its last part is not a wildcard before a
+    plain extension (a name, ``*``, a set of characters written on purpose)."""
+    head, slash, last = pattern.rpartition("/")
+    found = _EXTENSION_GLOB.match(last)
+    if not found:
+        return None
+    ext = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in found["ext"])
+    return f"{head}{slash}{found['head']}.{ext}"
+
+
+def missed_by_case(pattern: str, matched: Sequence[InputFile],
+                   storage_options: Optional[Mapping] = None, exclude: Sequence[str] = (),
+                   base: Optional[str] = None) -> List[str]:
+    """URIs that ``pattern`` left out only because a glob is case-sensitive, as in a shell:
+    cameras name photos ``IMG_0001.JPG``, so ``photos/**/*.jpg`` took a phone's
+    ``img_0002.jpg`` and silently left the camera's photos out. One more listing, with the
+    extension in any case (:func:`case_variant`); none for other patterns."""
+    variant = case_variant(pattern)
+    if variant is None:
+        return []
+    taken = {item.uri for item in matched}
+    return sorted(item.uri for item in match_pattern(variant, storage_options, exclude, base)
+                  if item.uri not in taken)
+
+
 def _below(path: str, base: str) -> str:
     """``path`` relative to the folder ``base`` (itself when there is no base)."""
     return posixpath.relpath(path, base) if base else path
@@ -406,6 +441,7 @@ class _ExpandPattern(beam.DoFn):
         self._exclude = tuple(exclude)
         self._base = base
         self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
+        self._missed_by_case = Metrics.counter(METRICS_NAMESPACE, "inputs_missed_by_case")
 
     def process(self, pattern: str) -> Iterator:
         files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
@@ -414,6 +450,14 @@ class _ExpandPattern(beam.DoFn):
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s", pattern, hint)
         self._matched.inc(len(files))
+        missed = missed_by_case(pattern, files, self._storage_options, self._exclude,
+                                self._base)
+        if missed:
+            self._missed_by_case.inc(len(missed))
+            _LOG.warning("Input pattern %s left out %d file(s) whose names differ from it only "
+                         "in case (%s%s): a glob is case-sensitive, as in a shell; write %s to "
+                         "take them", pattern, len(missed), ", ".join(missed[:3]),
+                         ", ..." if len(missed) > 3 else "", case_variant(pattern))
         for item in files:
             if undecodable(item.uri):
                 yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(item))

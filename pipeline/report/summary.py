@@ -46,6 +46,7 @@ class RunSummary:
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
+    missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
 
     @property
     def total(self) -> int:
@@ -105,6 +106,10 @@ def format_summary(s: RunSummary) -> str:
     if s.missed:
         lines.append(f"  quality target missed: {s.missed} (even the format's best encoding "
                      "scores below --target_quality; written with their quality_score)")
+    if s.missed_by_case:
+        lines.append(f"  left out by case: {s.missed_by_case} (files whose names differ from an "
+                     "--input glob only in case, IMG_0001.JPG for *.jpg: not inputs; the log "
+                     "names them and the glob that takes them)")
     if s.error_types:
         lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),

@@ -937,3 +937,19 @@ def test_a_missed_quality_target_is_logged_counted_and_summarised(
     _, t = run_job([*base, "--output", str(tmp_path / "lo"), "--target_quality", "60"])
     assert (t.ok, t.missed) == (1, 0)
     assert "quality target missed" not in format_summary(t)
+
+
+def test_a_glob_that_leaves_photos_out_by_case_says_so(tmp_path, write_tree, photo_files,
+                                                       run_job, caplog):
+    """--input 'photos/**/*.jpg' over a camera's IMG_0001.JPG and a phone's img_0002.jpg:
+    one image, exit status 0, nothing said about the other."""
+    root = tmp_path / "photos"
+    write_tree(root, {"cam/IMG_0001.JPG": photo_files["coffee.jpg"],
+                      "phone/img_0002.jpg": photo_files["astronaut.jpg"]})
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        _, s = run_job(["--input", str(root / "**" / "*.jpg"), "--output",
+                        str(tmp_path / "out"), *FAST, *IN_MEMORY, "--run_id", "case"])
+    assert (s.ok, s.failed, s.skipped, s.missed_by_case) == (1, 0, 0, 1)
+    assert f"{root / 'cam' / 'IMG_0001.JPG'}" in caplog.text
+    assert "*.[jJ][pP][gG]" in caplog.text
+    assert "left out by case: 1" in format_summary(s)

@@ -349,3 +349,31 @@ def test_object_store_matches_carry_their_content_token(store, request):
     assert not identity_differs(listed(), first)
     fs.pipe(f"{bucket}/in/IMG_0001.JPG", b"blue")               # other bytes, same size
     assert identity_differs(listed(), first)
+
+
+@pytest.mark.parametrize("pattern, variant", [
+    ("gs://b/photos/**/*.jpg", "gs://b/photos/**/*.[jJ][pP][gG]"),
+    ("in/IMG_*.jpeg", "in/IMG_*.[jJ][pP][eE][gG]"),
+    ("*.mp4", "*.[mM][pP]4"),
+    ("in/*.JPG", "in/*.[jJ][pP][gG]"),
+    ("in/photo.jpg", None),             # no glob: the name itself
+    ("in/*", None), ("in/**", None),    # no extension
+    ("in/*.[jJ]pg", None),              # a set already: written on purpose
+    ("in/*.123", None),
+])
+def test_case_variant(pattern, variant):
+    assert matching.case_variant(pattern) == variant
+
+
+def test_a_glob_reports_the_files_it_leaves_out_by_case(tmp_path):
+    """Cameras name photos IMG_0001.JPG, phones img_0001.jpg; --input 'photos/**/*.jpg' (the
+    docs' own example) took the phones' photos and left the cameras' out without a word (no
+    row, no warning: a glob is case-sensitive, as in a shell)."""
+    _tree(tmp_path, ["a.jpg", "B.JPG", "sub/c.Jpg", "d.png", ".hidden.JPG", "out/e.JPG"])
+    pattern = str(tmp_path / "**" / "*.jpg")
+    files = matching.match_pattern(pattern, exclude=[str(tmp_path / "out")])
+    assert [f.relpath for f in files] == ["a.jpg"]
+    missed = matching.missed_by_case(pattern, files, exclude=[str(tmp_path / "out")])
+    assert missed == [str(tmp_path / "B.JPG"), str(tmp_path / "sub" / "c.Jpg")]
+    assert matching.missed_by_case(str(tmp_path / "*.png"), matching.match_pattern(
+        str(tmp_path / "*.png"))) == []
