@@ -303,11 +303,40 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
     except ImageReadError:
         raise
     except FileNotFoundError as exc:
-        raise ImageReadError(f"{text}: no such file") from exc
+        raise ImageReadError(f"{text}: no such file{_escaped_hint(text, storage_options)}") \
+            from exc
     except IsADirectoryError as exc:
         raise ImageReadError(f"{text}: is a directory, not a file") from exc
     except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
         raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
+
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _escaped_hint(text: str, storage_options: Optional[StorageOptions]) -> str:
+    """For a URI with ``%XX`` escapes that names no file, where its decoded spelling does:
+    ``" (... /My Trip/a.jpg exists ...)"``, else ``""``. File managers and browsers copy
+    file URIs percent-encoded (``file:///photos/My%20Trip/a.jpg``); fsspec, like the job,
+    takes a name as it is written."""
+    if not _PERCENT_ESCAPE.search(text):
+        return ""
+    from urllib.parse import unquote
+
+    decoded = unquote(text)
+    try:
+        path = local_path(decoded)
+        if path is not None:
+            found = os.path.isfile(path)
+            shown_as = path
+        else:
+            fs, shown_as = get_filesystem(decoded, storage_options)
+            found = fs.isfile(shown_as)
+            shown_as = decoded
+    except Exception:  # noqa: BLE001 - a hint only
+        return ""
+    return (f" ({shown_as} exists: names are taken as written, %XX escapes are not decoded; "
+            "write the name plainly)" if found else "")
 
 
 def fresh_info(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> dict:

@@ -317,3 +317,21 @@ def test_is_output_name_recognises_the_names_of_one_tag():
     ("memory://x", "memory")])
 def test_store_protocol_folds_local_spellings_and_aliases(uri, expected):
     assert storage.store_protocol(uri) == expected
+
+
+def test_a_percent_encoded_uri_that_is_not_found_says_what_is_there(tmp_path):
+    """A file URI as file managers and browsers copy it (file:///photos/My%20Trip/a.jpg, in an
+    --input_list) was 'no such file', while the file is there: fsspec does not decode %XX
+    escapes. The error now names the decoded path when that one exists."""
+    (tmp_path / "My Trip").mkdir()
+    (tmp_path / "My Trip" / "ünï.jpg").write_bytes(b"x")
+    uri = "file://" + str(tmp_path).replace(" ", "%20") + "/My%20Trip/%C3%BCn%C3%AF.jpg"
+    with pytest.raises(ImageReadError) as err:
+        storage.read_bytes(uri)
+    message = str(err.value)
+    assert message.startswith(f"{uri}: no such file")
+    assert f"{tmp_path}/My Trip/ünï.jpg exists" in message and "%XX" in message
+    with pytest.raises(ImageReadError, match=r"no such file$"):   # nothing to hint at
+        storage.read_bytes(str(tmp_path / "My%20Trip" / "missing%20one.jpg"))
+    (tmp_path / "100%25.jpg").write_bytes(b"y")   # a name with a real '%' reads as it is
+    assert storage.read_bytes(str(tmp_path / "100%25.jpg")) == b"y"
