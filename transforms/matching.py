@@ -390,6 +390,13 @@ def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> L
     return uris
 
 
+def _outside(uri: str, base: str) -> bool:
+    """Whether ``uri`` is not ``base`` or below it (any spelling: ``file://``, ``s3a://``)."""
+    return (store_protocol(uri) != store_protocol(base)
+            or not is_under(_local_as_plain(normalize_uri(uri))[1],
+                            _local_as_plain(normalize_uri(base))[1]))
+
+
 def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]:
     """Relative output paths for listed URIs: relative to ``base`` when they are below it, else
     relative to the deepest folder the URIs share (with protocol and bucket kept when they
@@ -405,6 +412,12 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
             rels[i] = posixpath.relpath(path, b_path)
         else:
             rest_idx.append(i)
+    if base and rest_idx:
+        _LOG.warning("--input_base %s is above %d of %d listed URIs (%s%s): the others are "
+                     "named relative to the folder they share", base,
+                     len(uris) - len(rest_idx), len(uris),
+                     ", ".join(uris[i] for i in rest_idx[:3]),
+                     ", ..." if len(rest_idx) > 3 else "")
     if rest_idx:
         protocols = {split[i][0] for i in rest_idx}
         if len(protocols) == 1:
@@ -562,6 +575,11 @@ class MatchImages(beam.PTransform):
         self._lists = [normalize_uri(u) for u in input_lists]
         self._base = normalize_uri(input_base) if input_base else None
         self._pattern_base = self._base if self._base else common_base(self._patterns)
+        outside = [p for p in self._patterns if self._base and _outside(glob_base(p), self._base)]
+        if outside:
+            # at graph construction: on the launcher's terminal, whatever the runner
+            _LOG.warning("--input_base %s is above none of %s: those are named relative to "
+                         "their own folder", self._base, ", ".join(outside))
         self._exclude = tuple(exclude)
         self._storage_options = dict(storage_options or {})
         self._earlier = earlier

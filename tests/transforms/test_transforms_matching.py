@@ -377,3 +377,31 @@ def test_a_glob_reports_the_files_it_leaves_out_by_case(tmp_path):
     assert missed == [str(tmp_path / "B.JPG"), str(tmp_path / "sub" / "c.Jpg")]
     assert matching.missed_by_case(str(tmp_path / "*.png"), matching.match_pattern(
         str(tmp_path / "*.png"))) == []
+
+
+def test_an_input_base_not_above_the_inputs_is_named_in_the_log(tmp_path, caplog):
+    """--input_base that is above no --input pattern (a typo: /data/Photos for
+    /data/photos/2026-12-01) or no listed URI was ignored without a word: the outputs were
+    named relative to the pattern's own folder (the day folder lost from every name)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        matching.MatchImages([str(tmp_path / "photos" / "2026-12-01"),
+                              str(tmp_path / "photos" / "x" / "*.jpg")],
+                             input_base=str(tmp_path / "Photos"))
+        matching.MatchImages([str(tmp_path / "photos" / "2026-12-01")],
+                             input_base=str(tmp_path / "photos"))
+        matching.MatchImages([str(tmp_path / "photos" / "a"), str(tmp_path / "photos" / "b")])
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1, lines
+    assert f"--input_base {tmp_path / 'Photos'} is above none of" in lines[0]
+    assert f"{tmp_path / 'photos' / '2026-12-01'}, {tmp_path / 'photos' / 'x' / '*.jpg'}" \
+        in lines[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        assert matching.relative_paths(["/d/photos/a.jpg", "/d/other/b.jpg"], "/d/photos") == \
+            ["a.jpg", "b.jpg"]
+        matching.relative_paths(["/d/photos/a.jpg"], "/d/photos")
+    assert [r.getMessage() for r in caplog.records] == [
+        "--input_base /d/photos is above 1 of 2 listed URIs (/d/other/b.jpg): the others "
+        "are named relative to the folder they share"]
