@@ -218,7 +218,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
             base_path = wanted
-    files = []
+    files, left_out = [], {}
     for item_path, info in sorted(found.items()):
         if info.get("islink"):  # listings describe the link itself: follow it
             try:
@@ -229,7 +229,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue
         if info.get("type") == "other" and not info.get("islink"):
             continue  # sockets, devices, FIFOs
-        if any(is_under(item_path, e) for e in excluded):
+        holder = next((e for e in excluded if is_under(item_path, e)), None)
+        if holder is not None:
+            if _a_photo_of_the_user(item_path, holder):
+                left_out.setdefault(holder, []).append(item_path)
             continue
         below = _below(item_path, own_base)
         if folder and literal and _hidden(below):
@@ -242,7 +245,35 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None,
                                identity=listing_identity(info)))
+    for holder, paths in left_out.items():
+        _warn_left_out(holder, [_to_uri(fs, p, pattern) for p in paths])
     return files
+
+
+#: An output name of any settings: ``<input name>.<10 hex>.<output extension>``.
+_ANY_OUTPUT = re.compile(r".+\.[0-9a-f]{10}\.(jpg|png|webp|avif|jxl)", re.S)
+
+
+def _a_photo_of_the_user(path: str, folder: str) -> bool:
+    """Whether ``path``, in the job's own ``folder`` (its output or manifest), is an image
+    the user put there: not hidden below it (``_manifest/``, temporary ``.x`` files), not an
+    output of any settings, and with a suffix Pillow reads."""
+    from PIL import Image
+
+    name = posixpath.basename(path)
+    if _hidden(posixpath.relpath(path, folder)) or _ANY_OUTPUT.fullmatch(name):
+        return False
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return suffix in Image.registered_extensions()
+
+
+def _warn_left_out(folder: str, uris: Sequence[str]) -> None:
+    """Log the user's images found in the job's own folder, which are never inputs (an
+    --output ~/Pictures/Exports below --input ~/Pictures left the exports out silently)."""
+    _LOG.warning("%d image file(s) in the output folder %s are not inputs (%s%s): the job's "
+                 "own folders (--output, --manifest) are never read back; move them out, or "
+                 "give another --output", len(uris), folder, ", ".join(uris[:3]),
+                 ", ..." if len(uris) > 3 else "")
 
 
 #: The last part of a glob that case_variant rewrites: a wildcard before a plain extension.
@@ -507,8 +538,17 @@ def _not_excluded(uris: List[str], exclude: Sequence[str]) -> List[str]:
             shared = None
         if shared is None or _exclusions_of(shared, [path]):  # the list did not ask for it
             excluded.append((protocol, path))
-    return [u for u, (proto, p) in zip(uris, keys)
-            if not any(proto == e_proto and is_under(p, e_path) for e_proto, e_path in excluded)]
+    kept, left_out = [], {}
+    for u, (proto, p) in zip(uris, keys):
+        holder = next((e for e_proto, e in excluded if proto == e_proto and is_under(p, e)),
+                      None)
+        if holder is None:
+            kept.append(u)
+        elif _a_photo_of_the_user(p, holder):
+            left_out.setdefault(holder, []).append(u)
+    for holder, listed in left_out.items():
+        _warn_left_out(holder, listed)
+    return kept
 
 
 class _ExpandUriList(beam.DoFn):

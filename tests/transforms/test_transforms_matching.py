@@ -405,3 +405,28 @@ def test_an_input_base_not_above_the_inputs_is_named_in_the_log(tmp_path, caplog
     assert [r.getMessage() for r in caplog.records] == [
         "--input_base /d/photos is above 1 of 2 listed URIs (/d/other/b.jpg): the others "
         "are named relative to the folder they share"]
+
+
+def test_photos_in_the_output_folder_are_named_in_the_log(tmp_path, caplog):
+    """--input ~/Pictures --output ~/Pictures/Exports: the photos already in Exports/ were
+    left out (the output folder is never read back), with no row and no word. They still are,
+    but the log names them; the job's own files there (outputs of any settings, the manifest,
+    the dead letters, temporary files) are not mentioned."""
+    import logging
+
+    _tree(tmp_path, ["a.jpg", "Exports/export1.jpg", "Exports/sub/export2.PNG",
+                     "Exports/a.jpg.0123456789.jpg", "Exports/b.png~0123456789ab.abcdef0123.webp",
+                     "Exports/_manifest/run_id=r/part-00000-of-00001.parquet",
+                     "Exports/.a.jpg.x.tmp", "Exports/notes.txt"])
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        files = matching.match_pattern(str(tmp_path), exclude=[str(tmp_path / "Exports")])
+        listed = matching._not_excluded([str(tmp_path / "a.jpg"),
+                                         str(tmp_path / "Exports" / "export1.jpg")],
+                                        [str(tmp_path / "Exports")])
+    assert [f.relpath for f in files] == ["a.jpg"] and listed == [str(tmp_path / "a.jpg")]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"2 image file(s) in the output folder {tmp_path / 'Exports'} "
+                               f"are not inputs ({tmp_path / 'Exports' / 'export1.jpg'}, "
+                               f"{tmp_path / 'Exports' / 'sub' / 'export2.PNG'})")
+    assert lines[1].startswith("1 image file(s) in the output folder")
