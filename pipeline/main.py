@@ -214,6 +214,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
         unrecorded=get("skipped_unrecorded"), same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
+        larger=get("outputs_larger_than_input"),
         output=job.output if job else None,
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,
         dead_letters=job.dead_letters if job else None,

@@ -493,6 +493,7 @@ class _CompressImage(beam.DoFn):
         self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
         self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, "worker_peak_rss_mb")
         self._missed = Metrics.counter(METRICS_NAMESPACE, "quality_target_missed")
+        self._larger = Metrics.counter(METRICS_NAMESPACE, "outputs_larger_than_input")
 
     def setup(self):
         built = []
@@ -560,6 +561,12 @@ class _CompressImage(beam.DoFn):
         if missed:  # written all the same (the format's best), as the command line does
             self._missed.inc()
             _LOG.warning("%s: %s (its row says quality_score)", item.uri, missed)
+        if result.compressed_bytes > len(item.data):
+            # written all the same (the pixels asked for); an archive should hear of it
+            self._larger.inc()
+            _LOG.warning("%s: the output (%s, %d bytes) is larger than the input (%d bytes): "
+                         "byte_ratio %.3f", item.uri, result.format, result.compressed_bytes,
+                         len(item.data), result.compressed_bytes / max(1, len(item.data)))
         yield CompressedImage(item.uri, output_uri, bytes(result.data), row)
 
 

@@ -47,6 +47,7 @@ class RunSummary:
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
     missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
+    larger: int = 0         # ok, but the output is larger than its input (byte_ratio > 1)
 
     @property
     def total(self) -> int:
@@ -106,6 +107,9 @@ def format_summary(s: RunSummary) -> str:
     if s.missed:
         lines.append(f"  quality target missed: {s.missed} (even the format's best encoding "
                      "scores below --target_quality; written with their quality_score)")
+    if s.larger:
+        lines.append(f"  larger than their input: {s.larger} (written all the same; their rows "
+                     "say byte_ratio > 1: a low-quality input, or a lossless output of a photo)")
     if s.missed_by_case:
         lines.append(f"  left out by case: {s.missed_by_case} (files whose names differ from an "
                      "--input glob only in case, IMG_0001.JPG for *.jpg: not inputs; the log "

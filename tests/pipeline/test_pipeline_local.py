@@ -953,3 +953,27 @@ def test_a_glob_that_leaves_photos_out_by_case_says_so(tmp_path, write_tree, pho
     assert f"{root / 'cam' / 'IMG_0001.JPG'}" in caplog.text
     assert "*.[jJ][pP][gG]" in caplog.text
     assert "left out by case: 1" in format_summary(s)
+
+
+def test_outputs_larger_than_their_input_are_logged_counted_and_summarised(
+        tmp_path, write_tree, sample_photos, run_job, read_manifest, caplog):
+    """A JPEG saved at quality 20 and compressed with quality auto at scale 0.9 came out larger
+    than it went in (byte_ratio 1.14 for the astronaut): written and reported ok, with no word
+    (the summary said '-14% saved'). Still written (the pixels asked for), now logged, counted
+    and summed up."""
+    import io
+
+    buf = io.BytesIO()
+    sample_photos["astronaut"].save(buf, "JPEG", quality=20)
+    write_tree(tmp_path / "in", {"q20.jpg": buf.getvalue()})
+    args = ["--input", str(tmp_path / "in"), "--method", "hybrid", "--energy", "gradient",
+            *IN_MEMORY, "--format", "jpeg"]
+    with caplog.at_level(logging.WARNING, logger="transforms.compress"):
+        _, s = run_job([*args, "--output", str(tmp_path / "big"), "--scale", "0.9"])
+    (row,) = read_manifest(str(tmp_path / "big" / "_manifest"))
+    assert row["status"] == "ok" and row["byte_ratio"] > 1
+    assert (s.ok, s.larger) == (1, 1)
+    assert f"{tmp_path / 'in' / 'q20.jpg'}: the output" in caplog.text
+    assert "larger than their input: 1" in format_summary(s)
+    _, t = run_job([*args, "--output", str(tmp_path / "small"), "--scale", "0.5"])
+    assert (t.ok, t.larger) == (1, 0) and "larger than their input" not in format_summary(t)
