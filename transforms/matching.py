@@ -301,8 +301,8 @@ def missed_by_case(pattern: str, matched: Sequence[InputFile],
     ``img_0002.jpg`` and silently left the camera's photos out. One more listing, with the
     extension in any case (:func:`case_variant`); none for other patterns."""
     variant = case_variant(pattern)
-    if variant is None:
-        return []
+    if variant is None or _exists(*get_filesystem(pattern, storage_options)):
+        return []   # (a name that exists as written is that file, glob characters and all)
     taken = {item.uri for item in matched}
     return sorted(item.uri for item in match_pattern(variant, storage_options, exclude, base)
                   if item.uri not in taken)

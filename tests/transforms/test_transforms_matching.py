@@ -377,6 +377,9 @@ def test_a_glob_reports_the_files_it_leaves_out_by_case(tmp_path):
     assert missed == [str(tmp_path / "B.JPG"), str(tmp_path / "sub" / "c.Jpg")]
     assert matching.missed_by_case(str(tmp_path / "*.png"), matching.match_pattern(
         str(tmp_path / "*.png"))) == []
+    _tree(tmp_path, ["x*y.jpg", "xAy.JPG"])   # a name that exists as written is that file
+    literal = str(tmp_path / "x*y.jpg")
+    assert matching.missed_by_case(literal, matching.match_pattern(literal)) == []
 
 
 def test_an_input_base_not_above_the_inputs_is_named_in_the_log(tmp_path, caplog):
