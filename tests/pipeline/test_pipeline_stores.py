@@ -218,3 +218,23 @@ def test_a_protocol_alias_is_the_protocol(store, alias, request, run_job, read_m
     assert len(set(written.values())) == 2
     assert all(o.startswith(f"{store}://{bucket}/out/") for o in written.values())
     _each_holds_its_day(fs, written, photo_files)
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_a_glob_names_what_it_leaves_out_by_case_on_a_store(store, request):
+    """The case report of --input globs (transforms.matching.missed_by_case) lists the bucket
+    with the extension in any case, which s3fs and gcsfs glob like a disk."""
+    from transforms import matching
+
+    fixture = "s3_bucket" if store == "s3" else "gcs_bucket"
+    bucket = request.getfixturevalue(fixture)
+    options = request.getfixturevalue(f"{'s3' if store == 's3' else 'gcs'}_storage_options")
+    fs, _ = get_filesystem(f"{store}://{bucket}", options)
+    _upload(fs, f"{bucket}/in", {"cam/IMG_0001.JPG": b"x", "phone/img_0002.jpg": b"y",
+                                 "phone/notes.txt": b"z"})
+    fs.invalidate_cache()
+    pattern = f"{store}://{bucket}/in/**/*.jpg"
+    files = matching.match_pattern(pattern, options)
+    assert [f.relpath for f in files] == ["phone/img_0002.jpg"]
+    assert matching.missed_by_case(pattern, files, options) == \
+        [f"{store}://{bucket}/in/cam/IMG_0001.JPG"]
