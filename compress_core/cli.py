@@ -218,6 +218,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.visualize_seams is not None and args.visualize_seams < 1:
         parser.error("--visualize-seams must be a positive number of seams")
+    if args.output == "-":   # it wrote a file named '-' in the working folder
+        parser.error("-o -: standard output is not supported; give a file or a folder")
 
     from .compressor import SemanticCompressor
 

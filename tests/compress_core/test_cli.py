@@ -825,3 +825,14 @@ def test_every_suffix_of_a_written_format_picks_it(work, capsys, output, source,
     assert code == 0, err
     with open(work / output, "rb") as fh:
         assert decode(fh.read()).format == named
+
+
+@pytest.mark.parametrize("mode", [[], ["--visualize-energy"]])
+def test_output_to_standard_output_is_refused(work, capsys, mode):
+    """-o - (standard output, as many tools take it) wrote a file named '-' in the working
+    folder, and printed 'photo.jpg -> -' (exit 0)."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q", "-o", "-",
+                         *mode)
+    assert code == 2 and out == ""
+    assert "-o -: standard output is not supported" in err.strip().splitlines()[-1]
+    assert not (work / "-").exists()
