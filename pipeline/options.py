@@ -215,6 +215,33 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
             "and the job run without it)")
 
 
+def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Optional[str]:
+    """Why a flag left over for Beam is a typo of one of the job's flags, or None.
+
+    A flag Beam does not know either, and close to one of ours (``--skip_exisitng``,
+    ``--max_dimenson``): Beam warned "Unparseable argument ... Did you mean '--spark_version'?"
+    and dropped it, and the job ran without it, exit status 0. Flags Beam knows, and unknown
+    ones far from ours (a runner plug-in's), still go to Beam."""
+    import difflib
+
+    names = [t.split("=", 1)[0] for t in beam_argv if t.startswith("--") and len(t) > 2]
+    if not names:
+        return None
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    ours = [s for action in parser._actions for s in action.option_strings
+            if s.startswith("--") and s != "--help"]
+    beam = set(PipelineOptions([]).get_all_options(drop_default=False))
+    for name in names:
+        if name[2:] in beam or name[2:].replace("-", "_") in beam:
+            continue
+        close = difflib.get_close_matches(name, ours, n=1, cutoff=0.8)
+        if close:
+            return (f"{name} is no flag of the job or of Beam: did you mean {close[0]}? "
+                    "(Beam would drop it, and the job run without it)")
+    return None
+
+
 def _spelled_otherwise(opt) -> Dict[str, str]:
     """``{spelling: job flag}`` for the spellings of ``opt`` that are not the job's."""
     cli, job = spellings(opt, "cli"), spellings(opt, "job")
@@ -239,6 +266,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         problem = _not_ours(token, args)
         if problem:
             parser.error(problem)
+    problem = _misspelt(beam_argv, parser)
+    if problem:
+        parser.error(problem)
     for flag, values in (("--input", args.input), ("--input_list", args.input_list),
                          ("--output", [args.output]), ("--manifest", [args.manifest]),
                          ("--input_base", [args.input_base])):

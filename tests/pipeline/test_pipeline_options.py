@@ -125,6 +125,37 @@ def test_a_flag_spelled_otherwise_is_refused_not_left_to_beam(flags, meant, caps
     assert f"{name} is no flag of the job: it is spelled {meant} here" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, meant", [
+    (["--skip_exisitng"], "--skip_existing"),
+    (["--max_dimenson", "1600"], "--max_dimension"),
+    (["--qualty=80"], "--quality"),
+    (["--target_quallity", "80"], "--target_quality"),
+    (["--input_lists", "uris.txt"], "--input_list"),
+])
+def test_a_misspelt_flag_is_refused_not_left_to_beam(flags, meant, capsys):
+    """A typo in a job flag (a crontab's --skip_exisitng, --max_dimenson 1600) went to Beam,
+    which warned 'Unparseable argument: --skip_exisitng. Did you mean '--spark_version'?' and
+    dropped it: the job ran without it (every image compressed again; scale 0.5 instead of
+    the size asked for), exit status 0."""
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--input", "x", "--output", "o", *flags])
+    assert exc.value.code == 2
+    name = flags[0].split("=")[0]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{name} is no flag of the job or of Beam: did you mean {meant}?" \
+        in err[-1]
+
+
+@pytest.mark.parametrize("flags", [
+    ["--num_workers", "3"], ["--max_num_workers=20"], ["--region", "europe-west1"],
+    ["--sdk_container_image", "x"], ["--no_use_public_ips"], ["--flink_master", "h:8081"],
+    ["--environment_type", "LOOPBACK"], ["--experiments", "use_runner_v2"],
+    ["--s3_endpoint_url", "http://x"], ["--direct_num_workers=2"], ["--some_plugin_flag", "1"]])
+def test_beam_flags_and_unknown_flags_far_from_ours_go_to_beam(flags):
+    _, beam_argv = parse_args(["--input", "x", "--output", "o", *flags])
+    assert beam_argv == flags
+
+
 def test_every_command_line_spelling_of_a_batch_option_is_refused_naming_the_job_s(capsys):
     from compress_core.flags import spellings
     from compress_core.request import OPTIONS
