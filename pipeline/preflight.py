@@ -10,7 +10,6 @@
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`).
-
 * On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
   the workers' disks are not this machine's.
 

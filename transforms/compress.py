@@ -346,9 +346,9 @@ class _Engine:
 _WARM_UP_SIZE = (128, 96)
 
 
-def _warm_up_picture() -> "np.ndarray":
-    """A small photo-like RGB picture (smooth colours and grain: ``format auto`` takes it for
-    a photo), the same on every worker."""
+def _warm_up_picture():
+    """A small photo-like RGB picture, ``(96, 128, 3)`` uint8 (smooth colours and grain:
+    ``format auto`` takes it for a photo), the same on every worker."""
     import numpy as np
 
     w, h = _WARM_UP_SIZE
