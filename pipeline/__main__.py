@@ -2,7 +2,7 @@
 import logging
 import sys
 
-from .main import run
+from .main import exit_status, run, summarize_metrics
 
 
 def main(argv=None) -> int:
@@ -12,8 +12,7 @@ def main(argv=None) -> int:
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
-    run(argv)
-    return 0
+    return exit_status(summarize_metrics(run(argv)))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import launch_problem, local_paths_problem
 
-__all__ = ["run", "build_pipeline", "summarize_metrics"]
+__all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -152,6 +152,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         result.wait_until_finish()
     summary = summarize_metrics(result, job)
     _LOG.info("%s", format_summary(summary))
+    if exit_status(summary):
+        _LOG.error("run %s: every image failed (%d), nothing was written: exit status 1",
+                   job.run_id, summary.failed)
     return result
 
 
@@ -201,6 +204,15 @@ def _counter(result, name: str) -> Optional[int]:
         return 0
     values = [c.committed if c.committed is not None else c.attempted for c in found]
     return int(sum(v or 0 for v in values))
+
+
+def exit_status(summary: RunSummary) -> int:
+    """The job's exit status: 1 when images were read and every one failed (nothing written:
+    weights missing on the workers, a bucket of files the job cannot decode), so that a
+    scheduler sees the run fail; else 0. A run with some failures exits 0 (a bad file never
+    stops the rest; its row, dead letter and the summary say what happened), and so does a run
+    with nothing to do (no input matched, everything skipped)."""
+    return 1 if summary.failed and not summary.ok and not summary.skipped else 0
 
 
 def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:

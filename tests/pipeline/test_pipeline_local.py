@@ -461,6 +461,28 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     bad = subprocess.run([sys.executable, "-m", "pipeline", "--input", "x", "--output", "y",
                           "--method", "resize"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice: 'resize'" in bad.stderr
+    # every image failed: exit status 1, so that a scheduler sees it (review 13, O7: it was 0)
+    write_tree(tmp_path / "broken", {"notes.jpg": b"not a picture", "empty.jpg": b""})
+    failed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "broken"),
+         "--output", str(tmp_path / "out2"), *FAST, "--run_id", "all-failed",
+         "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert "run all-failed: 2 images: 0 ok, 2 failed, 0 skipped" in failed.stderr
+    assert "every image failed (2), nothing was written: exit status 1" in failed.stderr
+
+
+def test_exit_status_is_1_only_when_every_image_failed():
+    from pipeline.main import exit_status
+    from pipeline.report.summary import RunSummary
+
+    def summary(ok, failed, skipped):
+        return RunSummary(run_id="r", ok=ok, failed=failed, skipped=skipped, bytes_in=0,
+                          bytes_out=0)
+
+    assert exit_status(summary(0, 3, 0)) == 1
+    for counts in ((1, 3, 0), (0, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
+        assert exit_status(summary(*counts)) == 0, counts
 
 
 @pytest.mark.slow
