@@ -63,10 +63,31 @@ def write_report(rep: Report, output: str, fmt: str, storage_options=None) -> st
     return output
 
 
+#: The suffixes each report format is written under.
+_SUFFIXES = {"html": (".html", ".htm"), "md": (".md", ".markdown")}
+
+
+def _suffix_problem(output: Optional[str], fmt: str) -> Optional[str]:
+    """Why ``-o output`` cannot hold a ``fmt`` report (a name of another kind, such as
+    ``totals.json``, which received HTML), or None. A name without a suffix is taken as is."""
+    if not output:
+        return None
+    suffix = posixpath.splitext(output.rstrip("/"))[1].lower()
+    if not suffix or suffix in _SUFFIXES[fmt]:
+        return None
+    hint = ("; --json prints the totals as JSON on stdout" if suffix == ".json" else "")
+    return (f"-o {output}: a {fmt} report is written as "
+            f"{' or '.join(_SUFFIXES[fmt])}, not {suffix}{hint}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line; returns the exit status (2 for a missing manifest or run)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     fmt = args.format or ("md" if (args.output or "").lower().endswith(".md") else "html")
+    problem = _suffix_problem(args.output, fmt)
+    if problem:
+        parser.error(problem)
     try:
         table = load_manifest(args.manifest, args.runs, args.storage_options)
     except ManifestError as exc:

@@ -151,6 +151,25 @@ def test_totals_equal_independent_pyarrow_totals(two_runs, tmp_path, capsys):
     assert "Runs compared" in text and "Δ night-2 vs night-1" in text
 
 
+@pytest.mark.parametrize("name, fmt, message", [
+    ("totals.json", [], "-o {out}: a html report is written as .html or .htm, not .json; "
+                        "--json prints the totals as JSON on stdout"),
+    ("plot.png", [], "-o {out}: a html report is written as .html or .htm, not .png"),
+    ("r.html", ["--format", "md"], "-o {out}: a md report is written as .md or .markdown, "
+                                   "not .html"),
+])
+def test_an_output_name_of_another_kind_is_refused(two_runs, tmp_path, capsys, name, fmt,
+                                                    message):
+    """Review 13, O9: ``-o totals.json`` (or ``.png``) received an HTML page."""
+    out = tmp_path / name
+    with pytest.raises(SystemExit) as stop:
+        report.main([str(two_runs), "-o", str(out), *fmt])
+    assert stop.value.code == 2
+    assert message.format(out=out) in capsys.readouterr().err
+    assert not out.exists()
+    assert _run_main([two_runs, "-o", tmp_path / "report"], capsys)[0] == 0  # no suffix: as is
+
+
 def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     out = tmp_path / "r.html"
     assert _run_main([two_runs, "-o", out], capsys)[:2] == (0, f"{out}\n")
