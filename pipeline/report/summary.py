@@ -54,6 +54,27 @@ class RunSummary:
         return self.ok + self.failed + self.skipped
 
 
+#: The summary's lines for counts that are shown only when not zero: (RunSummary field, text).
+_COUNT_LINES = (
+    ("set_apart", "names set apart: {} (another input of this run or an earlier one has the "
+                  "name; each got its URI's digest)"),
+    ("replaced", "compressed again: {} (replaced under a finished name: another size, content "
+                 "token or modification time than when its output was written)"),
+    ("same_bytes", "modified but unchanged: {} (their time alone changed; read, the same "
+                   "SHA-256 as recorded, skipped)"),
+    ("unrecorded", "skipped against unrecorded outputs: {} (no earlier run's manifest row "
+                   "names them for these inputs: a run stopped before writing its manifest, "
+                   "or one with another --manifest; see docs/pipeline.md, Reruns)"),
+    ("missed", "quality target missed: {} (even the format's best encoding scores below "
+               "--target_quality; written with their quality_score)"),
+    ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "
+               "> 1: a low-quality input, or a lossless output of a photo)"),
+    ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
+                       "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
+                       "and the glob that takes them)"),
+)
+
+
 def _read_run(manifest_root: str, run_id: str, storage_options: Optional[Dict]) -> pa.Table:
     return load_manifest(manifest_root, [run_id], storage_options, columns=_LISTED)
 
@@ -89,31 +110,9 @@ def format_summary(s: RunSummary) -> str:
         lines.append(line)
     if s.model_loads is not None:
         lines.append(f"  model loads: {s.model_loads}")
-    if s.set_apart:
-        lines.append(f"  names set apart: {s.set_apart} (another input of this run or an "
-                     "earlier one has the name; each got its URI's digest)")
-    if s.replaced:
-        lines.append(f"  compressed again: {s.replaced} (replaced under a finished name: "
-                     "another size, content token or modification time than when its output "
-                     "was written)")
-    if s.same_bytes:
-        lines.append(f"  modified but unchanged: {s.same_bytes} (their time alone changed; "
-                     "read, the same SHA-256 as recorded, skipped)")
-    if s.unrecorded:
-        lines.append(f"  skipped against unrecorded outputs: {s.unrecorded} (no earlier run's "
-                     "manifest row names them for these inputs: a run stopped before writing "
-                     "its manifest, or one with another --manifest; see docs/pipeline.md, "
-                     "Reruns)")
-    if s.missed:
-        lines.append(f"  quality target missed: {s.missed} (even the format's best encoding "
-                     "scores below --target_quality; written with their quality_score)")
-    if s.larger:
-        lines.append(f"  larger than their input: {s.larger} (written all the same; their rows "
-                     "say byte_ratio > 1: a low-quality input, or a lossless output of a photo)")
-    if s.missed_by_case:
-        lines.append(f"  left out by case: {s.missed_by_case} (files whose names differ from an "
-                     "--input glob only in case, IMG_0001.JPG for *.jpg: not inputs; the log "
-                     "names them and the glob that takes them)")
+    for name, text in _COUNT_LINES:
+        if getattr(s, name):
+            lines.append(f"  {text.format(getattr(s, name))}")
     if s.error_types:
         lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),
