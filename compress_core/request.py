@@ -244,7 +244,8 @@ class CompressRequest:
 
     def unused_engine_options(self) -> Tuple[str, ...]:
         """Messages for the engine options (the compressor's: ``quality_metric``,
-        ``energy_mode``) set away from their default that this request does not use.
+        ``energy_mode``, ``energy``, ``model``) set away from their default that this request
+        does not use.
 
         A compressor serves many calls, so :meth:`SemanticCompressor.compress` takes them as they
         are; the command line and the job, whose flags describe one kind of compression, refuse
@@ -259,6 +260,13 @@ class CompressRequest:
                 and self.method in (Method.SMART_CROP.value, Method.JPEG.value)):
             unused.append(f"energy_mode={self.energy_mode!r} is the seams' cost, and "
                           f"method={self.method!r} carves none")
+        other_model = self.model not in (None, registry.DEFAULT_BACKBONE)
+        if (self.method == Method.JPEG.value and self.allocation == Allocation.UNIFORM.value
+                and (self.energy != registry.DEFAULT_ENERGY.value or other_model)):
+            chosen = f"energy={self.energy!r}" + (f", model={self.model!r}" if other_model
+                                                  else "")
+            unused.append(f"{chosen} makes the importance map, and method='jpeg' with "
+                          "allocation='uniform' reads none")
         return tuple(unused)
 
     # ----------------------------------------------------------------------- views

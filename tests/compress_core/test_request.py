@@ -248,6 +248,15 @@ def test_engine_options_a_request_does_not_use_are_named():
         assert (forward.unused_engine_options() == ()) == used, method
     assert CompressRequest(method="jpeg", energy_mode="forward").unused_engine_options() == (
         "energy_mode='forward' is the seams' cost, and method='jpeg' carves none",)
+    # method='jpeg' re-encodes: no importance map, unless allocation='semantic' spreads by one
+    assert CompressRequest(method="jpeg", energy="gradient").unused_engine_options() == (
+        "energy='gradient' makes the importance map, and method='jpeg' with "
+        "allocation='uniform' reads none",)
+    assert CompressRequest(method="jpeg", model="resnet18").unused_engine_options() == (
+        "energy='deep', model='resnet18' makes the importance map, and method='jpeg' with "
+        "allocation='uniform' reads none",)
+    assert CompressRequest(method="jpeg", energy="gradient",
+                           allocation="semantic").unused_engine_options() == ()
 
 
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():
