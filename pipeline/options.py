@@ -215,6 +215,17 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
             "and the job run without it)")
 
 
+def job_flags(parser: Optional[argparse.ArgumentParser] = None) -> set:
+    """Every long flag of the job (``--input`` ... ``--no_preserve_aspect``), read through
+    argparse's public API: the options' spellings from the option table, the others' from the
+    destinations a parse fills (each such flag is ``--<dest>``)."""
+    parser = parser or build_parser()
+    option_names = {o.name for o in OPTIONS}
+    filled = vars(parser.parse_known_args(["--output", "o"])[0])
+    return ({f"--{dest}" for dest in filled if dest not in option_names}
+            | {s for o in OPTIONS if o.batch for s in spellings(o, "job") if s.startswith("--")})
+
+
 def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Optional[str]:
     """Why a flag left over for Beam is a typo of one of the job's flags, or None.
 
@@ -229,8 +240,7 @@ def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Opti
         return None
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    ours = [s for action in parser._actions for s in action.option_strings
-            if s.startswith("--") and s != "--help"]
+    ours = sorted(job_flags(parser))
     beam = set(PipelineOptions([]).get_all_options(drop_default=False))
     for name in names:
         if name[2:] in beam or name[2:].replace("-", "_") in beam:

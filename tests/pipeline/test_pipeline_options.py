@@ -221,9 +221,11 @@ def test_every_batch_option_is_a_job_flag_and_reaches_the_library(monkeypatch):
 
     batch = [o for o in OPTIONS if o.batch]
     assert set(JOB_EXAMPLES) == {o.name for o in batch}
-    flags = {s for a in build_parser()._actions for s in a.option_strings}
-    for opt in OPTIONS:
-        assert (flag_name(opt, "job") in flags) == opt.batch, opt.name
+    for opt in OPTIONS:  # the parser takes the batch options' flags, and no other option's
+        value = JOB_EXAMPLES[opt.name][0] if opt.batch else "mask.png"
+        flag = [flag_name(opt, "job")] + ([] if value is None else [value])
+        rest = build_parser().parse_known_args(["--output", "o", *flag])[1]
+        assert (rest == []) == opt.batch, opt.name
     built = []
     monkeypatch.setattr(SemanticCompressor, "from_request", classmethod(
         lambda cls, request, policy=None: built.append(request) or cls(GradientEnergyFunction())))
