@@ -15,6 +15,10 @@ Pillow opens most files as they are. Two kinds need a choice first:
   silently, so a TIFF whose every page is such a copy is refused. Otherwise the largest page
   that is not one is decoded (a scanner's TIFF that starts with its thumbnail gives its scan;
   equal pages: the first).
+
+PostScript (EPS) files are never opened: Pillow decodes them by running Ghostscript, an
+interpreter that should not see files from a bucket (where it is installed; it is not in this
+project's images).
 """
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ HEIF_PACKAGE = "pillow-heif"
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
                 b"mif1", b"msf1")
 _REDUCED_RESOLUTION = 1  # NewSubfileType (TIFF tag 254), bit 0
+#: Pillow formats never opened: EPS runs Ghostscript (an interpreter, with a history of exploits)
+#: where it is installed.
+_NOT_READ = ("EPS",)
+#: How PostScript and DOS EPS files start.
+_POSTSCRIPT = (b"%!PS", b"\xc5\xd0\xd3\xc6")
 _heif_registered = False
 
 
@@ -61,11 +70,17 @@ def open_picture(data: bytes, name: str) -> Image.Image:
 
     Raises what ``Image.open`` raises, and
     :class:`~compress_core.errors.UnsupportedImageError` for a HEIF file without
-    ``pillow-heif`` (naming it) or a TIFF that holds reduced-resolution copies only.
+    ``pillow-heif`` (naming it), a TIFF that holds reduced-resolution copies only, or a
+    PostScript file.
     """
+    if data.startswith(_POSTSCRIPT):
+        raise UnsupportedImageError(
+            f"{name}: a PostScript (EPS) file, which is not read: Pillow decodes it by running "
+            "Ghostscript on it, a program not to be run on files from a bucket")
     if is_heif(data):
         _register_heif(name)
-    img = Image.open(io.BytesIO(data))
+    Image.init()  # every plug-in, so that the list below is complete
+    img = Image.open(io.BytesIO(data), formats=[f for f in Image.ID if f not in _NOT_READ])
     if img.format == "TIFF":
         _largest_full_page(img, name)
     return img

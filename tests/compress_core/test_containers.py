@@ -114,3 +114,30 @@ def test_the_pixel_limit_holds_for_the_page_chosen():
     with pytest.raises(ImageTooLargeError, match=r"451x300 = 135,300 pixels exceeds the limit "
                                                   r"of 100,000 \(max_pixels\)"):
         load_image(data, max_pixels=100_000)
+
+
+def test_postscript_is_never_handed_to_ghostscript(monkeypatch):
+    """Pillow decodes EPS by running Ghostscript where it is installed: a bucket's file would
+    reach an interpreter. Such files are refused before Pillow sees them, and Pillow is never
+    asked to open EPS (review 13, O5's note)."""
+    from PIL import EpsImagePlugin
+
+    buf = io.BytesIO()
+    Image.fromarray(photo("coffee", 32)).save(buf, "EPS")
+    eps = buf.getvalue()
+    assert eps.startswith(b"%!PS")
+    ran = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: ran.append(a))
+    with pytest.raises(UnsupportedImageError, match="a PostScript \\(EPS\\) file, which is not "
+                                                    "read"):
+        load_image(eps)
+    dos_eps = b"\xc5\xd0\xd3\xc6" + bytes(26) + eps
+    with pytest.raises(UnsupportedImageError, match="PostScript"):
+        load_image(dos_eps)
+    # and Pillow is not offered EPS: without the first check, the file is still not opened
+    from compress_core import containers
+
+    monkeypatch.setattr(containers, "_POSTSCRIPT", ())
+    with pytest.raises(ImageDecodeError, match="not a recognised image format"):
+        load_image(eps)
+    assert ran == []
