@@ -1,5 +1,7 @@
 """Which picture of a file is decoded: HEIF files through ``pillow-heif``, the page of a TIFF.
 
+(JPEG XL inputs are read through ``pillow-jxl-plugin``, registered on the first one.)
+
 Pillow opens most files as they are. Two kinds need a choice first:
 
 * **HEIF** (``.heic``, ``.heif``: how iPhones and many Android phones save photos): Pillow reads
@@ -41,6 +43,8 @@ _REDUCED_RESOLUTION = 1  # NewSubfileType (TIFF tag 254), bit 0
 #: Pillow formats never opened: EPS runs Ghostscript (an interpreter, with a history of exploits)
 #: where it is installed.
 _NOT_READ = ("EPS",)
+#: How JPEG XL files start: a bare codestream, or the ISO BMFF container's signature box.
+_JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")
 #: How PostScript and DOS EPS files start.
 _POSTSCRIPT = (b"%!PS", b"\xc5\xd0\xd3\xc6")
 _heif_registered = False
@@ -49,6 +53,17 @@ _heif_registered = False
 def is_heif(data: bytes) -> bool:
     """Whether ``data`` starts like a HEIF file (an ``ftyp`` box with a HEIF brand)."""
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+def _register_jxl(name: str) -> None:
+    """Register pillow-jxl-plugin's JPEG XL opener (it registers on import; the encoders import
+    it only to write, so a JPEG XL input read first was "not a recognised image format")."""
+    try:
+        import pillow_jxl  # noqa: F401
+    except ImportError as exc:
+        raise UnsupportedImageError(
+            f"{name}: a JPEG XL picture; reading it needs the optional package "
+            "pillow-jxl-plugin (pip install pillow-jxl-plugin)") from exc
 
 
 def _register_heif(name: str) -> None:
@@ -79,6 +94,8 @@ def open_picture(data: bytes, name: str) -> Image.Image:
             "Ghostscript on it, a program not to be run on files from a bucket")
     if is_heif(data):
         _register_heif(name)
+    elif data.startswith(_JXL_SIGNATURES):
+        _register_jxl(name)
     Image.init()  # every plug-in, so that the list below is complete
     img = Image.open(io.BytesIO(data), formats=[f for f in Image.ID if f not in _NOT_READ])
     if img.format == "TIFF":

@@ -141,3 +141,26 @@ def test_postscript_is_never_handed_to_ghostscript(monkeypatch):
     with pytest.raises(ImageDecodeError, match="not a recognised image format"):
         load_image(eps)
     assert ran == []
+
+
+def test_a_jpeg_xl_input_is_read_in_a_fresh_process():
+    """pillow-jxl-plugin registers its opener on import, and only the encoders imported it: a
+    JPEG XL input read before any JPEG XL output was 'not a recognised image format' (a job
+    over a bucket of .jxl files failed every row)."""
+    import subprocess
+
+    pytest.importorskip("pillow_jxl")
+    from compress_core.codec import encode
+
+    pixels = photo("coffee", 64)
+    data = encode(pixels, "jxl", 90)
+    code = ("import sys; from compress_core import load_image; "
+            "print(load_image(sys.stdin.buffer.read()).size)")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    assert out.stdout.decode().strip() == f"({pixels.shape[1]}, {pixels.shape[0]})"
