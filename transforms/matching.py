@@ -15,7 +15,7 @@ import logging
 import os
 import posixpath
 import re
-from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -46,6 +46,7 @@ __all__ = [
     "common_base",
     "match_pattern",
     "case_variant",
+    "match_with_case",
     "missed_by_case",
     "read_uri_list",
     "relative_paths",
@@ -293,19 +294,34 @@ def case_variant(pattern: str) -> Optional[str]:
     return f"{head}{slash}{found['head']}.{ext}"
 
 
+def match_with_case(pattern: str, storage_options: Optional[Mapping] = None,
+                    exclude: Sequence[str] = (), base: Optional[str] = None
+                    ) -> Tuple[List[InputFile], List[str]]:
+    """``(match_pattern(pattern, ...), URIs it left out only by case)`` from one listing.
+
+    A glob is case-sensitive, as in a shell: cameras name photos ``IMG_0001.JPG``, so
+    ``photos/**/*.jpg`` took a phone's ``img_0002.jpg`` and silently left the camera's photos
+    out. Where :func:`case_variant` applies, the store is listed once with the extension in any
+    case, and the pattern's own matches are those whose name ends with its extension as written
+    (the two globs differ in nothing else); other patterns are listed as they are."""
+    variant = case_variant(pattern)
+    if variant is None or _exists(*get_filesystem(pattern, storage_options)):
+        # (a name that exists as written is that file, glob characters and all)
+        return match_pattern(pattern, storage_options, exclude, base), []
+    extension = "." + pattern.rsplit(".", 1)[1]
+    found = match_pattern(variant, storage_options, exclude, base)
+    own = [item for item in found if item.uri.endswith(extension)]
+    return own, sorted(item.uri for item in found if not item.uri.endswith(extension))
+
+
 def missed_by_case(pattern: str, matched: Sequence[InputFile],
                    storage_options: Optional[Mapping] = None, exclude: Sequence[str] = (),
                    base: Optional[str] = None) -> List[str]:
-    """URIs that ``pattern`` left out only because a glob is case-sensitive, as in a shell:
-    cameras name photos ``IMG_0001.JPG``, so ``photos/**/*.jpg`` took a phone's
-    ``img_0002.jpg`` and silently left the camera's photos out. One more listing, with the
-    extension in any case (:func:`case_variant`); none for other patterns."""
-    variant = case_variant(pattern)
-    if variant is None or _exists(*get_filesystem(pattern, storage_options)):
-        return []   # (a name that exists as written is that file, glob characters and all)
+    """URIs that ``pattern`` left out only because a glob is case-sensitive
+    (:func:`match_with_case`), besides ``matched``."""
     taken = {item.uri for item in matched}
-    return sorted(item.uri for item in match_pattern(variant, storage_options, exclude, base)
-                  if item.uri not in taken)
+    return [uri for uri in match_with_case(pattern, storage_options, exclude, base)[1]
+            if uri not in taken]
 
 
 def _below(path: str, base: str) -> str:
@@ -488,14 +504,13 @@ class _ExpandPattern(beam.DoFn):
         self._missed_by_case = Metrics.counter(METRICS_NAMESPACE, "inputs_missed_by_case")
 
     def process(self, pattern: str) -> Iterator:
-        files = match_pattern(pattern, self._storage_options, self._exclude, self._base)
+        files, missed = match_with_case(pattern, self._storage_options, self._exclude,
+                                        self._base)
         if not files:
             hint = (" ('[' opens a set of characters in a glob: write '[[]' for a '[' in a "
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s", pattern, hint)
         self._matched.inc(len(files))
-        missed = missed_by_case(pattern, files, self._storage_options, self._exclude,
-                                self._base)
         if missed:
             self._missed_by_case.inc(len(missed))
             _LOG.warning("Input pattern %s left out %d file(s) whose names differ from it only "
