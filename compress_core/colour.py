@@ -35,13 +35,16 @@ def _read(icc: bytes):
         return None
 
 
+def _space(profile) -> Optional[str]:
+    return None if profile is None else profile.profile.xcolor_space.strip()
+
+
 def profile_space(icc: Optional[bytes]) -> Optional[str]:
     """The colour space ``icc`` describes (``"RGB"``, ``"CMYK"``, ``"GRAY"``, ``"LAB"`` ...);
     None without a profile or for bytes Little CMS cannot read."""
     if not icc:
         return None
-    profile = _read(icc)
-    return None if profile is None else profile.profile.xcolor_space.strip()
+    return _space(_read(icc))
 
 
 def _test_colours() -> np.ndarray:
@@ -74,7 +77,7 @@ _KNOWN: Dict[bytes, bool] = {}
 
 def _maps_to_itself(icc: bytes) -> bool:
     profile = _read(icc)
-    if profile is None or profile.profile.xcolor_space.strip() != "RGB":
+    if _space(profile) != "RGB":
         return False
     colours = _test_colours()
     try:
@@ -116,14 +119,15 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
     """
     if not icc:
         return img, icc
-    space = profile_space(icc)
+    profile = _read(icc)  # (read once: a CMYK profile can weigh a megabyte)
+    space = _space(profile)
     if space == "RGB" or (space is None and img.mode in ("RGB", "RGBA")):
         return img, icc  # (an unreadable one as well: viewers ignore it, the output may keep it)
     if space is not None and img.mode in _MODES_OF_SPACE.get(space, ()):
         alpha = img.getchannel("A") if img.mode == "LA" else None
         colour = img.convert("L") if alpha is not None else img
         try:
-            converted = ImageCms.profileToProfile(colour, _read(icc), _SRGB, outputMode="RGB")
+            converted = ImageCms.profileToProfile(colour, profile, _SRGB, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError) as exc:
             _LOG.warning("%s: its %s colour profile cannot be applied (%s); the pixels are "
                          "converted to RGB without it", name, space, exc)
