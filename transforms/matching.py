@@ -20,7 +20,9 @@ from typing import Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tupl
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from compress_core.codec import extension
 from compress_core.errors import ImageReadError
+from compress_core.options import ImageFormat
 from compress_core.storage import (
     get_filesystem,
     is_local_filesystem,
@@ -251,8 +253,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     return files
 
 
-#: An output name of any settings: ``<input name>.<10 hex>.<output extension>``.
-_ANY_OUTPUT = re.compile(r".+\.[0-9a-f]{10}\.(jpg|png|webp|avif|jxl)", re.S)
+#: An output name of any settings: ``<input name>.<10 hex>.<output extension>`` (the codec's
+#: extensions of the formats it writes).
+_ANY_OUTPUT = re.compile(r".+\.[0-9a-f]{10}(%s)" % "|".join(
+    re.escape(extension(f)) for f in ImageFormat if f is not ImageFormat.AUTO), re.S)
 
 
 def _a_photo_of_the_user(path: str, folder: str) -> bool:
