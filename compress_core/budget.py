@@ -26,6 +26,7 @@ _BUDGET_SCALES = tuple(0.85 ** k for k in range(1, 30))
 def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
                      max_quality: Optional[int], quality_metric: QualityMetric, *,
                      icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+                     xmp: Optional[bytes] = None, iptc: Optional[bytes] = None,
                      allow_resize: bool = True, importance: Optional[np.ndarray] = None
                      ) -> Tuple[bytes, Optional[int], np.ndarray]:
     """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
@@ -47,8 +48,9 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         Highest encoder quality tried (default: the format's default quality).
     quality_metric : QualityMetric
         How fitting candidates are compared.
-    icc_profile, exif : bytes, optional
-        Metadata written into every candidate.
+    icc_profile, exif, xmp, iptc : bytes, optional
+        Metadata written into every candidate where the format stores it
+        (:func:`compress_core.codec.encode`).
     allow_resize : bool
         False: only ``pixels`` at its own size (``method="jpeg"``).
     importance : ndarray (H, W), optional
@@ -70,7 +72,8 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
     TargetUnreachableError
         No candidate fits; the message gives the smallest encoding found.
     """
-    meta = dict(icc_profile=icc_profile, exif=exif)
+    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
+                iptc=iptc if fmt is ImageFormat.JPEG else None)
     top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
     h, w = pixels.shape[:2]
     best = None
@@ -105,11 +108,11 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         if tried_after_fit > 2:
             break
     if best is None:
-        carried = len(icc_profile or b"") + len(exif or b"")
+        carried = sum(len(v) for v in meta.values() if v)
         raise TargetUnreachableError(
             f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
             f"encoding found is {smallest} bytes"
             + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)")
-            + (f"; every candidate carries the input's ICC profile and EXIF block ({carried} "
-               f"bytes; metadata='none' drops them)" if carried else ""))
+            + (f"; every candidate carries the input's metadata ({carried} bytes; "
+               f"metadata='none' drops it)" if carried else ""))
     return best[1], best[2], best[3]

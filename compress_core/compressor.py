@@ -214,11 +214,14 @@ class SemanticCompressor:
             is written without it (``operations`` then has no "allocation"); needs
             ``jpeglib``.
         metadata : {"compact", "keep", "none"}
-            What the output carries of the input's EXIF block and colour profile
-            (:mod:`compress_core.metadata`). ``compact`` (the default): the EXIF block without
-            the camera's maker notes and values over 1 KiB, the profile unless it describes
-            sRGB (the output looks the same: viewers assume sRGB). ``keep``: both as they came.
-            ``none``: neither, the pixels converted to sRGB. Orientation and CMYK or grey
+            What the output carries of the input's EXIF block, colour profile, XMP packet and
+            IPTC record (:mod:`compress_core.metadata`). ``compact`` (the default): the EXIF
+            block without the camera's maker notes and values over 1 KiB, the profile unless it
+            describes sRGB (the output looks the same: viewers assume sRGB), the XMP packet's
+            descriptive and rights properties (captions, keywords, creator, copyright, rating),
+            the IPTC record (JPEG outputs). ``keep``: all as they came, the XMP without what
+            the output makes false (orientation, size, motion photos, regions). ``none``:
+            nothing, the pixels converted to sRGB. Orientation and CMYK or grey
             profiles are applied to the pixels in every mode. Archive mode (``method="jpeg"``,
             ``format="jxl"``) keeps each JPEG file, metadata included.
 
@@ -303,7 +306,7 @@ class SemanticCompressor:
                                            pixels=out, photo_format=request.photo_format)
                 if fmt is ImageFormat.PNG and target_bytes is not None:
                     # lossless as without a budget when that fits; else the lossy search
-                    lossless = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
+                    lossless = codec.encode_lossless(out, **loaded.attached)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
                         fmt = codec.resolve_format("webp" if codec.has_transparency(out)
@@ -320,8 +323,7 @@ class SemanticCompressor:
             elif target_bytes is not None:
                 data, used_quality, out = encode_to_budget(
                     out, fmt, target_bytes, quality, self.quality_metric,
-                    icc_profile=loaded.icc_profile, exif=loaded.exif,
-                    allow_resize=method is not Method.JPEG, importance=allocation_map)
+                    **loaded.attached, allow_resize=method is not Method.JPEG, importance=allocation_map)
             elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
                   and loaded.format == "JPEG" and loaded.data):
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
@@ -335,7 +337,7 @@ class SemanticCompressor:
                 operations = {**operations, "jpeg_reconstruction": True}
             elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
                 # lossless by content: the smaller of PNG and lossless WebP
-                data, fmt = codec.encode_lossless(out, loaded.icc_profile, loaded.exif)
+                data, fmt = codec.encode_lossless(out, **loaded.attached)
                 used_quality = None
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
@@ -344,13 +346,13 @@ class SemanticCompressor:
                           else codec.DEFAULT_TARGET_QUALITY)
                 try:
                     data, used_quality, reached = codec.encode_to_score(
-                        out, fmt, target, icc_profile=loaded.icc_profile, exif=loaded.exif)
+                        out, fmt, target, **loaded.attached)
                 except TargetUnreachableError as exc:  # the format's best, its score recorded
                     data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
-                data = codec.encode(out, fmt, used_quality, loaded.icc_profile, loaded.exif)
+                data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations)
             t_encoded = time.perf_counter()
@@ -387,8 +389,7 @@ class SemanticCompressor:
                         "format": fmt.value, "max_stretch": request.max_stretch},
                 source=loaded.source,
                 input_sha256=hashlib.sha256(loaded.data).hexdigest() if loaded.data else None,
-                icc_profile=loaded.icc_profile,
-                exif=loaded.exif,
+                **loaded.attached,
             )
 
     def compress_batch(self, images, on_error: str = "raise", show_progress: bool = True,

@@ -2,8 +2,9 @@
 
 Inputs: a local path, an fsspec URI (``gs://``, ``s3://``, ``file://`` ...), ``bytes``, a binary
 file object, a NumPy array or a PIL image. EXIF orientation is applied (Pillow's
-``ImageOps.exif_transpose``); the ICC profile and the EXIF block (with orientation reset) are kept
-so that the output can carry them (what it does carry: :mod:`compress_core.metadata`). A profile
+``ImageOps.exif_transpose``); the ICC profile, the EXIF block (with orientation reset), the XMP
+packet and the IPTC record are kept so that the output can carry them (what it does carry:
+:mod:`compress_core.metadata`). A profile
 of another colour space than RGB (CMYK, grey) cannot describe an RGB output: it is applied to the
 pixels, which become sRGB as colour-managed viewers show them
 (:func:`compress_core.colour.device_to_srgb`).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -71,6 +73,9 @@ class LoadedImage:
     icc_profile, exif : bytes or None
         Colour profile (RGB, or one Little CMS cannot read, on RGB pixels) and EXIF block that
         the output may carry (orientation reset to 1).
+    xmp, iptc : bytes or None
+        The XMP packet and the IPTC-IIM record (a JPEG's Photoshop resource 0x0404, a TIFF's
+        tag 33723) as the input had them (:mod:`compress_core.metadata` decides what goes on).
     """
 
     pixels: np.ndarray
@@ -79,6 +84,15 @@ class LoadedImage:
     data: Optional[bytes] = field(default=None, repr=False)
     icc_profile: Optional[bytes] = field(default=None, repr=False)
     exif: Optional[bytes] = field(default=None, repr=False)
+    xmp: Optional[bytes] = field(default=None, repr=False)
+    iptc: Optional[bytes] = field(default=None, repr=False)
+
+    @property
+    def attached(self) -> dict:
+        """What an encoding of these pixels writes beside them, as keyword arguments of the
+        encoders (:func:`compress_core.codec.encode` ...): ``icc_profile``, ``exif``,
+        ``xmp``, ``iptc``."""
+        return dict(icc_profile=self.icc_profile, exif=self.exif, xmp=self.xmp, iptc=self.iptc)
 
     @property
     def nbytes(self) -> Optional[int]:
@@ -194,6 +208,10 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:
     fmt = img.format
     icc = img.info.get("icc_profile") or None
+    xmp = img.info.get("xmp") or None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    iptc = _iptc_record(img)
     try:
         if getattr(img, "n_frames", 1) > 1 and img.format != "TIFF":
             img.seek(0)  # the first frame of an animation (a TIFF's page is chosen on opening)
@@ -213,7 +231,28 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     pixels = _pil_to_array(img, name)
-    return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc, exif=exif)
+    return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc,
+                       exif=exif, xmp=xmp, iptc=iptc)
+
+
+#: Where an IPTC-IIM record lies: a JPEG's Photoshop image resource, a TIFF's tag.
+_IPTC_RESOURCE, _IPTC_TAG = 0x0404, 33723
+
+
+def _iptc_record(img: Image.Image) -> Optional[bytes]:
+    """The IPTC-IIM record of ``img`` (JPEG or TIFF), or None."""
+    record = (img.info.get("photoshop") or {}).get(_IPTC_RESOURCE)
+    if record is None and hasattr(img, "tag_v2"):
+        record = img.tag_v2.get(_IPTC_TAG)
+    if isinstance(record, (tuple, list)) and all(isinstance(v, int) for v in record):
+        # a TIFF tag typed BYTE, or LONG (as Photoshop writes it: the record packed in 4-byte
+        # words of the file's byte order)
+        if all(0 <= v < 256 for v in record):
+            record = bytes(record)
+        else:
+            order = "<" if getattr(img.tag_v2, "prefix", b"II") == b"II" else ">"
+            record = struct.pack(f"{order}{len(record)}I", *(v & 0xFFFFFFFF for v in record))
+    return bytes(record) if isinstance(record, (bytes, bytearray)) and record else None
 
 
 def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:

@@ -1,9 +1,11 @@
-"""What an output carries of its input's EXIF block and colour profile (option ``metadata``).
+"""What an output carries of its input's metadata (option ``metadata``): the EXIF block, the
+colour profile, the XMP packet and the IPTC record.
 
 A thumbnail's pixels can weigh less than the metadata it inherits (BENCHMARKS.md, "Metadata"):
 the ``sRGB IEC61966-2.1`` profile cameras and editors embed is 3,144 bytes, about half of a
 128-pixel JPEG of sklearn's ``china.jpg``; with a 16 KiB maker note a 256-pixel thumbnail was 3x
-its picture's size. :func:`carried` applies :class:`compress_core.options.Metadata`:
+its picture's size. Yet an archive must not lose what a picture *is*: captions, keywords,
+creator, copyright. :func:`carried` applies :class:`compress_core.options.Metadata`:
 
 * ``compact`` (the default): the EXIF block without maker notes (tag ``0x927C``, the camera's
   private data; for some makes its internal offsets point into the original block, which a
@@ -11,15 +13,22 @@ its picture's size. :func:`carried` applies :class:`compress_core.options.Metada
   without any other value over :data:`LARGEST_VALUE` bytes; the colour profile dropped when it
   describes sRGB (:func:`compress_core.colour.describes_srgb`: viewers show an untagged picture
   as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB). Dates, camera,
-  lens, exposure, GPS, artist and copyright stay.
-* ``keep``: both as the input had them.
-* ``none``: neither; the pixels are converted from the profile to sRGB first, so the output
+  lens, exposure, GPS, artist and copyright stay. Of the XMP packet, the descriptive and rights
+  properties (:func:`compress_core.xmp.compact_xmp`: Dublin Core, IPTC Core and Extension,
+  XMP Rights, PLUS, keywords, rating); the IPTC-IIM record (captions, keywords, by-line,
+  copyright) as it is.
+* ``keep``: the EXIF block and profile as the input had them; the XMP packet but for what the
+  output makes false (:func:`compress_core.xmp.upright_xmp`: orientation, dimensions, motion
+  photos, gain maps, regions); the IPTC record.
+* ``none``: nothing; the pixels are converted from the profile to sRGB first, so the output
   still looks as the input did (wide-gamut colours are clipped to sRGB). GPS positions go too.
 
-Orientation is applied to the pixels on decoding (the EXIF block's reset to 1), and a CMYK or
-grey profile is applied to the pixels then (:func:`compress_core.colour.device_to_srgb`), in
-every mode. XMP packets and IPTC blocks are never carried: they repeat the orientation and size
-the output no longer has, and phones' XMP points at data appended to the file (motion photos).
+Orientation is applied to the pixels on decoding (the EXIF block's reset to 1, the XMP's too),
+and a CMYK or grey profile is applied to the pixels then
+(:func:`compress_core.colour.device_to_srgb`), in every mode. Where the formats store them:
+the EXIF block, profile and XMP packet in every output format (JPEG XL: not the profile, its
+pixels are converted to sRGB); the IPTC record in JPEG outputs only (an APP13 segment: the other
+formats have no place for it, and the tools that write IPTC write its fields to XMP as well).
 """
 from __future__ import annotations
 
@@ -32,6 +41,7 @@ from PIL import ExifTags, Image
 from .colour import describes_srgb, rgb_to_srgb
 from .images import LoadedImage
 from .options import Metadata, parse_option
+from .xmp import compact_xmp, upright_xmp
 
 __all__ = ["carried", "compact_exif", "LARGEST_VALUE", "MAKER_NOTE"]
 
@@ -82,18 +92,25 @@ def compact_exif(exif: Optional[bytes]) -> Optional[bytes]:
 
 
 def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
-    """``loaded`` with the pixels, colour profile and EXIF block its output gets under
-    ``metadata`` (``"compact"``, ``"keep"`` or ``"none"``: see the module's text)."""
+    """``loaded`` with the pixels, colour profile, EXIF block, XMP packet and IPTC record its
+    output gets under ``metadata`` (``"compact"``, ``"keep"`` or ``"none"``: see the module's
+    text)."""
     mode = parse_option(Metadata, metadata, "metadata")
-    icc, exif, pixels = loaded.icc_profile, loaded.exif, loaded.pixels
-    if mode is Metadata.KEEP or (icc is None and exif is None):
+    icc, exif, xmp, iptc, pixels = (loaded.icc_profile, loaded.exif, loaded.xmp, loaded.iptc,
+                                    loaded.pixels)
+    if icc is None and exif is None and xmp is None and iptc is None:
         return loaded
-    if mode is Metadata.COMPACT:
+    if mode is Metadata.KEEP:
+        if xmp is None:
+            return loaded
+        xmp = upright_xmp(xmp)
+    elif mode is Metadata.COMPACT:
         if icc and describes_srgb(icc):
             icc = None
         exif = compact_exif(exif)
+        xmp = compact_xmp(xmp)
     else:
-        exif = None
+        exif = xmp = iptc = None
         if icc and not describes_srgb(icc):
             converted = rgb_to_srgb(pixels, icc)
             if converted is None:
@@ -103,4 +120,5 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
             else:
                 pixels = converted
         icc = None
-    return dataclasses.replace(loaded, pixels=pixels, icc_profile=icc, exif=exif)
+    return dataclasses.replace(loaded, pixels=pixels, icc_profile=icc, exif=exif, xmp=xmp,
+                               iptc=iptc)

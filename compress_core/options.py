@@ -63,13 +63,15 @@ class Allocation(str, Enum):
 
 
 class Metadata(str, Enum):
-    """What an output carries of the input's EXIF block and colour profile
-    (:mod:`compress_core.metadata`).
+    """What an output carries of the input's EXIF block, colour profile, XMP packet and IPTC
+    record (:mod:`compress_core.metadata`).
 
-    ``compact``: the EXIF block without the camera's maker notes and values over 1 KiB, and the
-    colour profile unless it describes sRGB (what viewers assume without one). ``keep``: both
-    as they came. ``none``: neither; the pixels are converted to sRGB from the profile. Either
-    way orientation is applied to the pixels, and a CMYK or grey profile is applied to them.
+    ``compact``: the EXIF block without the camera's maker notes and values over 1 KiB, the
+    colour profile unless it describes sRGB (what viewers assume without one), the XMP
+    packet's descriptive and rights properties, the IPTC record. ``keep``: all as they came
+    (the XMP without what the output makes false). ``none``: nothing; the pixels are
+    converted to sRGB from the profile. Either way orientation is applied to the pixels, and
+    a CMYK or grey profile is applied to them.
     """
 
     COMPACT = "compact"

@@ -83,10 +83,12 @@ class CompressRequest:
         fits); JPEG output only (``format="jpeg"``, or ``"auto"`` with
         ``photo_format="jpeg"``, where graphics stay lossless). Needs ``jpeglib``.
     metadata : {"compact", "keep", "none"}
-        What the output carries of the input's EXIF block and colour profile
-        (:mod:`compress_core.metadata`): ``compact`` drops maker notes, EXIF values over 1 KiB
-        and a profile that describes sRGB; ``keep`` carries both as they came; ``none`` neither
-        (the pixels converted to sRGB). Archive mode keeps the JPEG file, metadata included.
+        What the output carries of the input's EXIF block, colour profile, XMP packet and IPTC
+        record (:mod:`compress_core.metadata`): ``compact`` drops maker notes, EXIF values
+        over 1 KiB, a profile that describes sRGB and all of the XMP but its descriptive and
+        rights properties; ``keep`` carries them as they came (the XMP without what the
+        output makes false: orientation, size, motion photos, regions); ``none`` nothing (the
+        pixels converted to sRGB). Archive mode keeps the JPEG file, metadata included.
     max_pixels : int, optional
         Largest input accepted (decompression-bomb guard), and largest output size targets
         may ask for.
@@ -476,10 +478,11 @@ OPTIONS: Tuple[Option, ...] = (
            "chosen (with {target_bytes}: a higher quality in the budget), the background "
            "losing fine detail; JPEG output only", _OUT, choices=_values(Allocation),
            applies=lambda r: r.allocation != Allocation.UNIFORM.value),
-    Option("metadata", "choice", "what the output carries of the input's EXIF block and "
-           "colour profile: compact drops the camera's maker notes, EXIF values over 1 KiB and "
-           "a profile that says sRGB (viewers assume it), keep carries both as they came, none "
-           "neither (pixels converted to sRGB, GPS gone)", _OUT, choices=_values(Metadata),
+    Option("metadata", "choice", "what the output carries of the input's EXIF block, colour "
+           "profile, XMP and IPTC: compact drops the camera's maker notes, EXIF values over "
+           "1 KiB, a profile that says sRGB (viewers assume it) and XMP but for captions, "
+           "keywords, creator and rights; keep carries them as they came; none nothing (pixels "
+           "converted to sRGB, GPS gone)", _OUT, choices=_values(Metadata),
            applies=lambda r: r.metadata != Metadata.COMPACT.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),

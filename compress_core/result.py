@@ -79,6 +79,9 @@ class CompressionResult:
         Where the input came from.
     input_sha256 : str or None
         SHA-256 of the encoded input bytes.
+    icc_profile, exif, xmp, iptc : bytes or None
+        What ``data`` carries of the input's metadata (option ``metadata``), written again by
+        :meth:`save` into another format.
     """
 
     pixels: np.ndarray
@@ -101,6 +104,8 @@ class CompressionResult:
     input_sha256: Optional[str] = None
     icc_profile: Optional[bytes] = field(default=None, repr=False)
     exif: Optional[bytes] = field(default=None, repr=False)
+    xmp: Optional[bytes] = field(default=None, repr=False)
+    iptc: Optional[bytes] = field(default=None, repr=False)
     stretch: float = 1.0
     source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
 
@@ -200,7 +205,8 @@ class CompressionResult:
             if quality is not None:
                 lo, hi, _ = codec.QUALITY_RANGE[wanted]
                 quality = min(max(quality, lo), hi)
-            data = codec.encode(self.pixels, wanted, quality, self.icc_profile, self.exif)
+            data = codec.encode(self.pixels, wanted, quality, icc_profile=self.icc_profile,
+                                exif=self.exif, xmp=self.xmp, iptc=self.iptc)
         write_atomic(target, data, storage_options)
         return target
 

@@ -1,8 +1,9 @@
 """Encoding: JPEG, WebP, PNG, AVIF and JPEG XL; quality searches; format choice; archive mode.
 
 Quality scales: JPEG 1-100 (default 85), WebP 1-100 (default 80), AVIF 1-100 (default 60),
-JPEG XL 1-100 (default 80); PNG is lossless and has no quality. The ICC profile and EXIF block
-of the input are written where the format supports them.
+JPEG XL 1-100 (default 80); PNG is lossless and has no quality. The ICC profile, EXIF block
+and XMP packet of the input are written where the format supports them, its IPTC record into
+JPEGs.
 
 * :mod:`.formats`: names, suffixes, quality ranges, optional packages.
 * :mod:`.encoders`: pixels -> bytes (jpegli + mozjpeg scans for JPEG when installed; small

@@ -52,10 +52,11 @@ def is_photo(pixels: np.ndarray) -> bool:
 
 
 def encode_lossless(pixels: np.ndarray, icc_profile: Optional[bytes] = None,
-                    exif: Optional[bytes] = None) -> Tuple[bytes, ImageFormat]:
+                    exif: Optional[bytes] = None, *, xmp: Optional[bytes] = None,
+                    iptc: Optional[bytes] = None) -> Tuple[bytes, ImageFormat]:
     """The smaller of PNG and lossless WebP (PNG alone where WebP is missing, or where a side
     is over :data:`WEBP_MAX_SIDE`)."""
-    meta = dict(icc_profile=icc_profile, exif=exif)
+    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
     best = (encode(pixels, ImageFormat.PNG, **meta), ImageFormat.PNG)
     if ImageFormat.WEBP in supported_formats() and max(pixels.shape[:2]) <= WEBP_MAX_SIDE:
         webp = encode(pixels, ImageFormat.WEBP, lossless=True, **meta)

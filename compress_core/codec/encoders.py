@@ -24,7 +24,7 @@ import struct
 from typing import Optional
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
@@ -32,6 +32,8 @@ from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
 from .coefficients import coefficients_missing, rewrite_jpeg
 from .formats import check_quality, installed, pil_name, require_encoder
+from .jpeg_markers import APP0
+from .jpeg_markers import segments as segments_of
 
 __all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
            "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
@@ -58,6 +60,9 @@ JXL_EFFORT = 7
 BASELINE_BELOW = 8192
 _ICC_CHUNK = 65519  # 65535 - 2 (length) - 12 ("ICC_PROFILE\0") - 2 (sequence, count)
 _SEGMENT_MAX = 65533
+_XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\x00"  # an APP1 segment holding an XMP packet
+_PHOTOSHOP = b"Photoshop 3.0\x00"  # an APP13 segment of Photoshop image resources
+_IPTC_RESOURCE = 0x0404
 
 
 _AVIF_TUNE_OK: Optional[bool] = None
@@ -87,15 +92,22 @@ def jpeg_encoder() -> str:
     return name + ("+mozjpeg-scans" if installed("mozjpeg_lossless_optimization") else "")
 
 
-def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes:
-    """APP1 (EXIF) and APP2 (ICC, chunked) segments."""
+def _segment(marker: int, body: bytes, what: str) -> bytes:
+    if len(body) > _SEGMENT_MAX:
+        raise ValueError(f"{what} of {len(body)} bytes does not fit a JPEG segment (at most "
+                         f"{_SEGMENT_MAX}); metadata='compact' carries a smaller one")
+    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+
+def _jpeg_segments(icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+                   xmp: Optional[bytes] = None, iptc: Optional[bytes] = None) -> bytes:
+    """APP1 (EXIF), APP1 (XMP), APP2 (ICC, chunked) and APP13 (IPTC) segments."""
     out = b""
     if exif:
         body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
-        if len(body) > _SEGMENT_MAX:
-            raise ValueError(f"EXIF block of {len(body)} bytes does not fit a JPEG APP1 segment "
-                             f"(at most {_SEGMENT_MAX})")
-        out += b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+        out += _segment(0xE1, body, "EXIF block")
+    if xmp:
+        out += _segment(0xE1, _XMP_NAMESPACE + xmp, "XMP packet")
     if icc_profile:
         chunks = [icc_profile[i:i + _ICC_CHUNK] for i in range(0, len(icc_profile), _ICC_CHUNK)]
         if len(chunks) > 255:
@@ -103,7 +115,23 @@ def _jpeg_segments(icc_profile: Optional[bytes], exif: Optional[bytes]) -> bytes
         for number, chunk in enumerate(chunks, 1):
             body = b"ICC_PROFILE\x00" + bytes([number, len(chunks)]) + chunk
             out += b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body
+    if iptc:
+        # a Photoshop image resource block holding the IPTC-NAA record (resource 0x0404, an
+        # empty name padded to two bytes, the data padded to an even length)
+        resource = (b"8BIM" + struct.pack(">H", _IPTC_RESOURCE) + b"\x00\x00"
+                    + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) % 2))
+        out += _segment(0xED, _PHOTOSHOP + resource, "IPTC record")
     return out
+
+
+def _with_segments(data: bytes, segments: bytes) -> bytes:
+    """``segments`` inserted into the JPEG ``data``: after its JFIF (APP0) segment, which must
+    come first, or else after the start-of-image marker."""
+    if not segments:
+        return data
+    first = next(segments_of(data), None)
+    at = first[2] if first is not None and first[0] == APP0 else 2
+    return data[:at] + segments + data[at:]
 
 
 def _over_white(img: Image.Image) -> Image.Image:
@@ -124,20 +152,17 @@ def flatten_for(pixels: np.ndarray, fmt) -> np.ndarray:
     return pixels
 
 
-def _encode_jpeg(img: Image.Image, quality: int, icc_profile, exif, scans: bool,
+def _encode_jpeg(img: Image.Image, quality: int, attached: dict, scans: bool,
                  full_chroma: bool) -> bytes:
     img = _over_white(img)
     if full_chroma or not installed("pyjpegli"):
-        meta = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v}
-        if full_chroma:
-            meta["subsampling"] = 0
-        data = _pillow_jpeg(img, quality, meta)
+        data = _pillow_jpeg(img, quality, dict(subsampling=0) if full_chroma else {})
     else:
         import pyjpegli
 
         rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even then
         data = pyjpegli.encode(rgb.tobytes(), img.width, img.height, quality)
-        data = data[:2] + _jpeg_segments(icc_profile, exif) + data[2:]
+    data = _with_segments(data, _jpeg_segments(**attached))
     return optimize_scans(data) if scans else data
 
 
@@ -202,7 +227,8 @@ def jxl_srgb(pixels: np.ndarray, icc_profile: Optional[bytes]) -> np.ndarray:
 
 def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
            icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
-           lossless: bool = False, full_chroma: bool = False, _scans: bool = True) -> bytes:
+           lossless: bool = False, full_chroma: bool = False, _scans: bool = True, *,
+           xmp: Optional[bytes] = None, iptc: Optional[bytes] = None) -> bytes:
     """Encode uint8 (H, W, 3|4) pixels.
 
     Parameters
@@ -212,8 +238,12 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
     fmt : {"jpeg", "webp", "png", "avif", "jxl"}
     quality : int, optional
         In the format's range (its default when None); ignored by PNG and lossless encodings.
-    icc_profile, exif : bytes, optional
-        Written where the format can store them.
+    icc_profile, exif, xmp : bytes, optional
+        Colour profile, EXIF block and XMP packet, written where the format can store them
+        (JPEG XL stores no profile: its pixels are converted to sRGB).
+    iptc : bytes, optional
+        An IPTC-IIM record, written into JPEGs (an APP13 segment); the other formats have no
+        place for it.
     lossless : bool
         Lossless WebP or JPEG XL (PNG is always lossless; JPEG and AVIF cannot).
     full_chroma : bool
@@ -242,8 +272,8 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
     quality = check_quality(fmt, quality)
     check_rgb8(pixels)
     try:
-        return _encode(to_pil(pixels), fmt, quality, icc_profile, exif, lossless, full_chroma,
-                       _scans)
+        attached = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
+        return _encode(to_pil(pixels), fmt, quality, attached, lossless, full_chroma, _scans)
     except SemanticCompressError:
         raise
     except Exception as exc:  # the encoder's own failure: say which encoding failed, and why
@@ -253,14 +283,20 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
                             f"{type(exc).__name__}: {exc}") from exc
 
 
-def _encode(img, fmt, quality, icc_profile, exif, lossless, full_chroma, _scans) -> bytes:
+def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) -> bytes:
     if fmt is ImageFormat.JPEG:
-        return _encode_jpeg(img, quality, icc_profile, exif, _scans, full_chroma)
+        return _encode_jpeg(img, quality, attached, _scans, full_chroma)
+    icc_profile, exif, xmp = attached["icc_profile"], attached["exif"], attached["xmp"]
     kwargs = {}
     if icc_profile and fmt is not ImageFormat.JXL:
         kwargs["icc_profile"] = icc_profile
     if exif:
         kwargs["exif"] = exif
+    if xmp and fmt is ImageFormat.PNG:  # an iTXt chunk, as Pillow reads it back
+        kwargs["pnginfo"] = PngImagePlugin.PngInfo()
+        kwargs["pnginfo"].add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+    elif xmp:
+        kwargs["xmp"] = xmp
     if fmt is ImageFormat.WEBP:
         if lossless:
             kwargs.update(lossless=True, exact=True, quality=WEBP_LOSSLESS_EFFORT,

@@ -103,7 +103,8 @@ def _curve_shift(fmt: ImageFormat, quality: int, score: float) -> float:
 
 
 def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
-                    icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None
+                    icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None, *,
+                    xmp: Optional[bytes] = None, iptc: Optional[bytes] = None
                     ) -> Tuple[bytes, Optional[int], float]:
     """The smallest encoding of ``pixels`` whose SSIMULACRA2 score reaches ``target_score``.
 
@@ -114,8 +115,9 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         A concrete format. PNG is lossless: its one encoding scores 100.
     target_score : float
         SSIMULACRA2 score to reach, 0..100 (:data:`DEFAULT_TARGET_QUALITY` is 70).
-    icc_profile, exif : bytes, optional
-        Written into every candidate (they count in its size).
+    icc_profile, exif, xmp, iptc : bytes, optional
+        Written into every candidate where the format stores them (:func:`encode`; they count
+        in its size).
 
     Returns
     -------
@@ -142,7 +144,9 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     fmt = require_encoder(fmt)
     if fmt is ImageFormat.AUTO:
         raise ValueError("encode_to_score() needs a concrete format; resolve 'auto' first")
-    meta = dict(icc_profile=icc_profile, exif=exif)
+    # (an IPTC record goes into JPEGs only: elsewhere it would count in no file's size)
+    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
+                iptc=iptc if fmt is ImageFormat.JPEG else None)
     if fmt not in QUALITY_RANGE:
         return encode(pixels, fmt, **meta), None, 100.0
     pixels = flatten_for(pixels, fmt)  # once, not at every encode (JPEG of RGBA)
@@ -256,7 +260,8 @@ def _next_quality(fmt, seen, target, best_pass, worst_fail, lo, hi) -> int:
 
 def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional[int] = None,
                icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
-               importance: Optional[np.ndarray] = None) -> Tuple[bytes, Optional[int]]:
+               importance: Optional[np.ndarray] = None, *, xmp: Optional[bytes] = None,
+               iptc: Optional[bytes] = None) -> Tuple[bytes, Optional[int]]:
     """Largest quality (at most ``max_quality``) whose encoding is at most ``target_bytes``,
     by binary search: 1 encode when ``max_quality`` fits, else about 8.
 
@@ -291,7 +296,7 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     """
     check_rgb8(pixels)
     fmt = require_encoder(fmt)
-    meta = dict(icc_profile=icc_profile, exif=exif)
+    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
     if fmt not in QUALITY_RANGE:
         data = encode(pixels, fmt, **meta)
         if len(data) > target_bytes:

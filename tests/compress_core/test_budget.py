@@ -63,7 +63,7 @@ def test_an_unreachable_budget_says_how_much_the_carried_metadata_weighs(coffee)
     icc = srgb_icc() + bytes(range(256)) * 156  # 40 KB: one APP2 segment
     with pytest.raises(TargetUnreachableError, match=r"target_bytes=30000 cannot be met: the "
                        r"smallest JPEG encoding found is \d+ bytes; every candidate carries "
-                       rf"the input's ICC profile and EXIF block \({len(icc)} bytes; "
-                       r"metadata='none' drops them\)"):
+                       rf"the input's metadata \({len(icc)} bytes; "
+                       r"metadata='none' drops it\)"):
         encode_to_budget(coffee, ImageFormat.JPEG, 30000, None, QualityMetric.SSIM,
                          icc_profile=icc)

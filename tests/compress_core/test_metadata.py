@@ -1,16 +1,20 @@
-"""compress_core.metadata: what an output carries of its input's EXIF block and colour profile
-(option ``metadata``), on the photo files scikit-learn and scikit-image ship."""
+"""compress_core.metadata: what an output carries of its input's EXIF block, colour profile,
+XMP packet and IPTC record (option ``metadata``), on the photo files scikit-learn and
+scikit-image ship."""
 import io
+import struct
 
 import numpy as np
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, IptcImagePlugin, TiffImagePlugin
 
 from compress_core import compress_image, load_image
 from compress_core.colour import rgb_to_srgb
 from compress_core.metadata import LARGEST_VALUE, MAKER_NOTE, carried, compact_exif
 
-from _core_data import GRADIENT, decode, gamma_icc, photo, sample_file
+from _core_data import GRADIENT, decode, exif_bytes, gamma_icc, photo, sample_file
+from test_xmp import lightroom_packet
+from test_xmp import properties as xmp_properties
 
 GPS = ExifTags.IFD.GPSInfo
 EXIF = ExifTags.IFD.Exif
@@ -122,3 +126,97 @@ def test_carried_leaves_keep_and_bare_inputs_alone():
     assert carried(bare, "none") is bare
     with pytest.raises(ValueError, match="metadata must be one of"):
         carried(loaded, "strip")
+
+
+def iptc_record(**datasets) -> bytes:
+    """An IPTC-IIM record (application record 2): ``keywords``, ``byline``, ``copyright``,
+    ``caption``; a list gives a repeated dataset."""
+    numbers = {"keywords": 25, "byline": 80, "copyright": 116, "caption": 120}
+    out = b"\x1c\x02\x00\x00\x02\x00\x04"  # record version 4
+    for name, values in datasets.items():
+        for value in values if isinstance(values, list) else [values]:
+            raw = value.encode("utf-8")
+            out += b"\x1c\x02" + bytes([numbers[name]]) + struct.pack(">H", len(raw)) + raw
+    return out
+
+
+def with_photoshop_iptc(jpeg: bytes, record: bytes) -> bytes:
+    """``jpeg`` with an APP13 segment holding ``record`` as Photoshop writes it (resource
+    0x0404), after its first segment."""
+    resource = (b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(record)) + record
+                + b"\x00" * (len(record) % 2))
+    body = b"Photoshop 3.0\x00" + resource
+    at = 4 + int.from_bytes(jpeg[4:6], "big")
+    return jpeg[:at] + b"\xff\xed" + struct.pack(">H", len(body) + 2) + body + jpeg[at:]
+
+
+def tagged_photo() -> bytes:
+    """A camera JPEG turned by EXIF (orientation 6) that Lightroom tagged: an XMP packet with
+    keywords, rights, its edit history and a motion photo's container, and an IPTC record."""
+    buf = io.BytesIO()
+    Image.fromarray(photo("astronaut", 384, 256)).save(
+        buf, "JPEG", quality=92, exif=exif_bytes(6), xmp=lightroom_packet(ancestors=400))
+    return with_photoshop_iptc(buf.getvalue(), iptc_record(
+        keywords=["market", "Lyon"], byline="Ana Lopes", copyright="(c) 2026 Ana Lopes"))
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "png", "avif", "jxl"])
+def test_captions_keywords_and_rights_reach_every_output_format(fmt):
+    """XMP and IPTC were never carried: an archive of tagged photos lost its keywords,
+    captions and copyright. Under compact every format carries the packet's descriptive and
+    rights properties, JPEGs the IPTC record too; nothing says the picture is turned."""
+    result = compress_image(tagged_photo(), target_width=128, target_height=192, format=fmt,
+                            energy_function=GRADIENT)
+    assert result.pixels.shape[:2] == (192, 128)  # upright: 256x384 after orientation 6
+    written = written_metadata(result.data)
+    props = xmp_properties(written["xmp"])
+    assert props[("dc", "subject")] == "market|Lyon|people"
+    assert props[("dc", "rights")] == "(c) 2026 Ana Lopes"
+    assert ("tiff", "Orientation") not in props and ("GCamera", "MotionPhoto") not in props
+    assert ("photoshop", "DocumentAncestors") not in props
+    if fmt == "jpeg":
+        iptc = IptcImagePlugin.getiptcinfo(decode(result.data))
+        assert iptc[(2, 25)] == [b"market", b"Lyon"] and iptc[(2, 116)] == b"(c) 2026 Ana Lopes"
+        assert decode(result.data).getexif().get(0x0112) == 1
+
+
+def test_xmp_and_iptc_under_keep_and_none():
+    src = tagged_photo()
+    kw = dict(target_width=128, target_height=192, format="jpeg", energy_function=GRADIENT)
+    results = {m: compress_image(src, metadata=m, **kw) for m in ("keep", "compact", "none")}
+    keep = xmp_properties(written_metadata(results["keep"].data)["xmp"])
+    assert keep[("tiff", "Orientation")] == "1"  # the packet said 6: the output is upright
+    assert keep[("photoshop", "DocumentAncestors")].count("xmp.did:") == 400
+    assert ("GCamera", "MotionPhoto") not in keep and ("Container", "Directory") not in keep
+    assert IptcImagePlugin.getiptcinfo(decode(results["keep"].data))[(2, 80)] == b"Ana Lopes"
+    none = decode(results["none"].data)
+    assert written_metadata(results["none"].data)["xmp"] is None
+    assert IptcImagePlugin.getiptcinfo(none) is None
+    sizes = {m: r.compressed_bytes for m, r in results.items()}
+    # the edit history weighs about 20 KB; what compact keeps, under 2 KB
+    assert sizes["keep"] > sizes["compact"] + 15_000
+    assert sizes["none"] < sizes["compact"] < sizes["none"] + 2_000
+    assert all(np.array_equal(results["none"].pixels, r.pixels) for r in results.values())
+
+
+def test_a_tiffs_xmp_and_iptc_tags_are_read():
+    record = iptc_record(caption="Quay at dawn")
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[700], ifd.tagtype[700] = lightroom_packet(ancestors=3), 1
+    ifd[33723], ifd.tagtype[33723] = record, 7
+    buf = io.BytesIO()
+    Image.fromarray(photo("coffee", 96)).save(buf, "TIFF", tiffinfo=ifd)
+    loaded = load_image(buf.getvalue())
+    assert loaded.iptc == record
+    assert xmp_properties(loaded.xmp)[("dc", "subject")] == "market|Lyon|people"
+    out = compress_image(buf.getvalue(), target_width=64, format="jpeg", energy_function=GRADIENT)
+    assert IptcImagePlugin.getiptcinfo(decode(out.data))[(2, 120)] == b"Quay at dawn"
+
+
+def written_metadata(data: bytes) -> dict:
+    """What a written file carries, read back: its XMP packet (JPEG XL: from the file's
+    ``xml `` box, which Pillow's plug-in does not read)."""
+    if data[4:8] == b"JXL " or data[:2] == b"\xff\x0a":
+        at = data.find(b"<x:xmpmeta")
+        return {"xmp": data[at:data.find(b"</x:xmpmeta>", at) + 12] if at >= 0 else None}
+    return {"xmp": decode(data).info.get("xmp")}

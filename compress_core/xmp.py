@@ -1,0 +1,205 @@
+"""What an output carries of its input's XMP packet (the ``xmp`` part of option ``metadata``).
+
+XMP is where photo tools keep what a picture *is*: captions, keywords, the creator, the
+copyright and licence (Dublin Core, IPTC Core and Extension, XMP Rights, PLUS), ratings and
+labels. Lightroom, Photo Mechanic and agencies' tools write them there (keywords often nowhere
+else), so an archive that drops XMP drops them. The same packet also describes things the
+output no longer has, which would make it lie:
+
+* the orientation (``tiff:Orientation``): the pixels are turned upright on decoding, and a
+  viewer that honours the packet's orientation would turn them again;
+* the input's dimensions (``tiff:ImageWidth``, ``exif:PixelXDimension`` ...);
+* data appended to the input file and not written to the output: motion photos' videos
+  (``GCamera:MotionPhoto``, ``MicroVideo``), their container directories (``Container``,
+  ``GContainer``), HDR gain maps (``hdrgm``), depth maps (``GDepth``), ``GImage``,
+  ``GAudio``, and the pointer to an extended packet (``xmpNote:HasExtendedXMP``);
+* regions in the input's coordinates (face and person regions of ``mwg-rs``, ``MP``, and IPTC
+  Extension's ``ImageRegion``), which cropping and seam carving move.
+
+:func:`upright_xmp` (``metadata="keep"``) keeps the packet but for those; :func:`compact_xmp`
+(``metadata="compact"``, the default) keeps only the descriptive and rights properties listed
+in :data:`COMPACT_NAMESPACES` and :data:`COMPACT_PROPERTIES`: camera-raw settings, edit
+histories (Photoshop's ``DocumentAncestors`` can reach hundreds of KiB) and the rest go.
+
+Packets are parsed with ``defusedxml`` (no DTDs, no entities: the packet comes from a bucket).
+A packet that cannot be parsed is dropped, with a debug message: carrying it unread could
+carry an orientation that turns the output a second time.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional
+from xml.dom import Node
+
+__all__ = ["compact_xmp", "upright_xmp", "COMPACT_NAMESPACES", "COMPACT_PROPERTIES",
+           "XMP_PACKAGE"]
+
+_LOG = logging.getLogger(__name__)
+
+#: The package that parses packets (PyPI name).
+XMP_PACKAGE = "defusedxml"
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_XMLNS = "http://www.w3.org/2000/xmlns/"
+_TIFF = "http://ns.adobe.com/tiff/1.0/"
+_EXIF = "http://ns.adobe.com/exif/1.0/"
+_XMP = "http://ns.adobe.com/xap/1.0/"
+_PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
+_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+
+#: Namespaces ``compact`` keeps whole: Dublin Core (title, description, creator, rights,
+#: keywords), XMP Rights, IPTC Core and Extension (but for its regions), PLUS (licences) and
+#: Lightroom's keyword hierarchy.
+COMPACT_NAMESPACES = frozenset([
+    "http://purl.org/dc/elements/1.1/",
+    "http://ns.adobe.com/xap/1.0/rights/",
+    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
+    _IPTC_EXT,
+    "http://ns.useplus.org/ldf/xmp/1.0/",
+    "http://ns.adobe.com/lightroom/1.0/",
+])
+#: Single properties ``compact`` keeps from other namespaces: Photoshop's IPTC fields, the
+#: rating, label and creation date.
+COMPACT_PROPERTIES = frozenset(
+    [(_PHOTOSHOP, name) for name in (
+        "Headline", "Credit", "Source", "City", "State", "Country", "DateCreated",
+        "Instructions", "AuthorsPosition", "CaptionWriter", "TransmissionReference",
+        "Category", "SupplementalCategories", "Urgency")]
+    + [(_XMP, name) for name in ("Rating", "Label", "CreateDate")])
+
+#: Namespaces describing data appended to the input file, which the output does not have.
+_APPENDED_DATA = frozenset([
+    "http://ns.google.com/photos/1.0/camera/",       # GCamera: motion photos
+    "http://ns.google.com/photos/1.0/container/",    # Container: the appended items
+    "http://ns.google.com/photos/1.0/container/item/",
+    "http://ns.google.com/photos/dd/1.0/device/",
+    "http://ns.google.com/photos/dd/1.0/profile/",
+    "http://ns.adobe.com/hdr-gain-map/1.0/",         # hdrgm: HDR gain maps
+    "http://ns.google.com/photos/1.0/depthmap/",     # GDepth
+    "http://ns.google.com/photos/1.0/image/",        # GImage
+    "http://ns.google.com/photos/1.0/audio/",        # GAudio
+    "http://ns.google.com/photos/1.0/panorama/",     # GPano: the input's crop in a panorama
+    "http://www.metadataworkinggroup.com/schemas/regions/",  # mwg-rs: regions
+    "http://ns.microsoft.com/photo/1.2/",            # MP: face regions
+    "http://ns.microsoft.com/photo/1.2/t/RegionInfo#",
+    "http://ns.microsoft.com/photo/1.2/t/Region#",
+])
+#: Single properties the output makes false.
+_UNTRUE = frozenset([
+    (_TIFF, "ImageWidth"), (_TIFF, "ImageLength"), (_EXIF, "PixelXDimension"),
+    (_EXIF, "PixelYDimension"), ("http://ns.adobe.com/xmp/note/", "HasExtendedXMP"),
+    (_IPTC_EXT, "ImageRegion"),
+])
+_ORIENTATION = (_TIFF, "Orientation")
+
+_PACKET_START = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+_PACKET_END = '<?xpacket end="w"?>'
+
+
+def _kept_by_compact(name) -> bool:
+    return ((name[0] in COMPACT_NAMESPACES and name not in _UNTRUE)
+            or name in COMPACT_PROPERTIES)
+
+
+def _kept_by_keep(name) -> bool:
+    return name[0] not in _APPENDED_DATA and name not in _UNTRUE
+
+
+def compact_xmp(packet: Optional[bytes]) -> Optional[bytes]:
+    """The descriptive and rights properties of ``packet`` (see the module's text), as a new
+    packet; None when it holds none or cannot be parsed."""
+    return _filtered(packet, _kept_by_compact)
+
+
+def upright_xmp(packet: Optional[bytes]) -> Optional[bytes]:
+    """``packet`` without what the output makes false (see the module's text), its
+    orientation set to 1; None when nothing is left or it cannot be parsed."""
+    return _filtered(packet, _kept_by_keep)
+
+
+def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool]) -> Optional[bytes]:
+    if not packet:
+        return None
+    try:
+        from defusedxml import DefusedXmlException
+        from defusedxml.minidom import parseString
+    except ImportError:
+        _LOG.warning("an XMP packet of %d bytes is dropped: reading it needs the package %s "
+                     "(pip install %s)", len(packet), XMP_PACKAGE, XMP_PACKAGE)
+        return None
+    try:
+        document = parseString(bytes(packet).strip(b"\x00 \t\r\n"))
+    except (DefusedXmlException, ValueError) as exc:
+        _LOG.debug("an XMP packet of %d bytes is dropped, it cannot be parsed: %s",
+                   len(packet), exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 -- expat's ExpatError and friends: a damaged packet
+        _LOG.debug("an XMP packet of %d bytes is dropped, it cannot be parsed: %s",
+                   len(packet), exc)
+        return None
+    kept = 0
+    for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
+        for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:
+            kept += _filter_description(description, keep)
+            if not _properties(description):
+                rdf.removeChild(description)
+            else:
+                _drop_unused_declarations(description)
+    if not kept:
+        return None
+    return (_PACKET_START + document.documentElement.toxml() + _PACKET_END).encode("utf-8")
+
+
+def _is(node, namespace, name) -> bool:
+    return (node.nodeType == Node.ELEMENT_NODE and node.namespaceURI == namespace
+            and node.localName == name)
+
+
+def _properties(description) -> list:
+    """The properties of a top-level ``rdf:Description``: its attributes other than
+    ``rdf:*`` and namespace declarations, and its child elements."""
+    attributes = [a for a in description.attributes.values()
+                  if a.namespaceURI not in (RDF, _XMLNS) and a.name != "xmlns"]
+    elements = [n for n in description.childNodes if n.nodeType == Node.ELEMENT_NODE]
+    return attributes + elements
+
+
+def _drop_unused_declarations(description) -> None:
+    """Remove the namespace declarations of ``description`` that nothing left in it uses (a
+    Lightroom packet declares a dozen namespaces there, 900 bytes)."""
+    used = set()
+    stack = [description]
+    while stack:
+        node = stack.pop()
+        used.add(node.namespaceURI)
+        used.update(a.namespaceURI for a in node.attributes.values())
+        stack.extend(n for n in node.childNodes if n.nodeType == Node.ELEMENT_NODE)
+    for attr in list(description.attributes.values()):
+        if attr.namespaceURI == _XMLNS and attr.value not in used:
+            description.removeAttributeNode(attr)
+
+
+def _filter_description(description, keep) -> int:
+    """Remove the properties ``keep`` refuses; set the orientation kept to 1. How many
+    properties are left."""
+    left = 0
+    for prop in _properties(description):
+        name = (prop.namespaceURI, prop.localName)
+        if not keep(name):
+            if prop.nodeType == Node.ATTRIBUTE_NODE:
+                description.removeAttributeNode(prop)
+            else:
+                blank = prop.previousSibling  # the indentation before it
+                if blank is not None and blank.nodeType == Node.TEXT_NODE and not blank.data.strip():
+                    description.removeChild(blank)
+                description.removeChild(prop)
+            continue
+        if name == _ORIENTATION:
+            if prop.nodeType == Node.ATTRIBUTE_NODE:
+                prop.value = "1"
+            else:
+                for child in list(prop.childNodes):
+                    prop.removeChild(child)
+                prop.appendChild(prop.ownerDocument.createTextNode("1"))
+        left += 1
+    return left

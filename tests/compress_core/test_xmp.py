@@ -1,0 +1,144 @@
+"""compress_core.xmp: what an output keeps of an XMP packet under ``compact`` and ``keep``, on
+packets shaped as Lightroom and phones write them."""
+from defusedxml.minidom import parseString
+
+from compress_core.xmp import compact_xmp, upright_xmp
+
+NS = {
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/",
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "crs": "http://ns.adobe.com/camera-raw-settings/1.0/",
+    "Iptc4xmpCore": "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
+    "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
+    "GCamera": "http://ns.google.com/photos/1.0/camera/",
+    "Container": "http://ns.google.com/photos/1.0/container/",
+    "Item": "http://ns.google.com/photos/1.0/container/item/",
+    "hdrgm": "http://ns.adobe.com/hdr-gain-map/1.0/",
+    "mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
+    "stArea": "http://ns.adobe.com/xmp/sType/Area#",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+}
+_DECLARED = " ".join(f'xmlns:{p}="{u}"' for p, u in NS.items())
+
+
+def lightroom_packet(ancestors: int = 2000) -> bytes:
+    """An exported photo's packet: simple properties as attributes (the orientation among them),
+    keywords, rights and a caption as elements, the camera-raw settings, an edit history of
+    ``ancestors`` document ids, a motion photo's container, a gain map and a face region."""
+    history = "".join(f"<rdf:li>xmp.did:{i:032x}</rdf:li>" for i in range(ancestors))
+    return f'''<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" {_DECLARED}
+    tiff:Orientation="6" tiff:ImageWidth="6000" exif:PixelXDimension="6000"
+    xmp:Rating="4" xmp:CreatorTool="Adobe Lightroom Classic 14.0" xmp:CreateDate="2026-07-14T09:30:00"
+    photoshop:City="Lyon" photoshop:Credit="Ana Lopes / Agency" crs:Exposure2012="+0.35"
+    GCamera:MotionPhoto="1" GCamera:MotionPhotoPresentationTimestampUs="968500"
+    hdrgm:Version="1.0" xmpRights:Marked="True">
+   <dc:creator><rdf:Seq><rdf:li>Ana Lopes</rdf:li></rdf:Seq></dc:creator>
+   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">(c) 2026 Ana Lopes</rdf:li></rdf:Alt></dc:rights>
+   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">Market on the quay</rdf:li></rdf:Alt></dc:description>
+   <dc:subject><rdf:Bag><rdf:li>market</rdf:li><rdf:li>Lyon</rdf:li><rdf:li>people</rdf:li></rdf:Bag></dc:subject>
+   <lr:hierarchicalSubject><rdf:Bag><rdf:li>places|France|Lyon</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+   <Iptc4xmpCore:Location>Quai Saint-Antoine</Iptc4xmpCore:Location>
+   <photoshop:DocumentAncestors><rdf:Bag>{history}</rdf:Bag></photoshop:DocumentAncestors>
+   <Container:Directory><rdf:Seq><rdf:li rdf:parseType="Resource"><Container:Item
+     Item:Mime="video/mp4" Item:Semantic="MotionPhoto" Item:Length="2811294"/></rdf:li></rdf:Seq></Container:Directory>
+   <mwg-rs:Regions rdf:parseType="Resource"><mwg-rs:RegionList><rdf:Bag><rdf:li
+     rdf:parseType="Resource"><mwg-rs:Name>Ana</mwg-rs:Name><mwg-rs:Area stArea:x="0.31"
+     stArea:y="0.42" stArea:w="0.1" stArea:h="0.14"/></rdf:li></rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>'''.encode("utf-8")
+
+
+def properties(packet: bytes) -> dict:
+    """``{(prefix, name): value}`` of a packet's top-level properties (an element's value: its
+    text, the items of an array joined by '|')."""
+    document = parseString(packet.strip(b"\x00 \t\r\n"))
+    prefix = {u: p for p, u in NS.items()}
+    found = {}
+    for description in document.getElementsByTagNameNS(
+            "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "Description"):
+        if description.parentNode.localName != "RDF":
+            continue
+        for attr in description.attributes.values():
+            if attr.namespaceURI in prefix:
+                found[(prefix[attr.namespaceURI], attr.localName)] = attr.value
+        for node in description.childNodes:
+            if node.nodeType == node.ELEMENT_NODE:
+                items = node.getElementsByTagNameNS("*", "li")
+                texts = [i.firstChild.data for i in items if i.firstChild is not None
+                         and i.firstChild.nodeType == i.TEXT_NODE]
+                value = "|".join(texts) if items else (node.firstChild.data if node.firstChild else "")
+                found[(prefix.get(node.namespaceURI, node.namespaceURI), node.localName)] = value
+    return found
+
+
+def test_compact_keeps_what_the_picture_is_and_drops_bulk_and_what_the_output_lacks():
+    packet = lightroom_packet()
+    kept = compact_xmp(packet)
+    props = properties(kept)
+    assert props[("dc", "subject")] == "market|Lyon|people"
+    assert props[("dc", "rights")] == "(c) 2026 Ana Lopes"
+    assert props[("dc", "creator")] == "Ana Lopes"
+    assert props[("dc", "description")] == "Market on the quay"
+    assert props[("lr", "hierarchicalSubject")] == "places|France|Lyon"
+    assert props[("Iptc4xmpCore", "Location")] == "Quai Saint-Antoine"
+    assert props[("xmpRights", "Marked")] == "True"
+    assert (props[("xmp", "Rating")], props[("photoshop", "City")]) == ("4", "Lyon")
+    assert props[("photoshop", "Credit")] == "Ana Lopes / Agency"
+    assert props[("xmp", "CreateDate")] == "2026-07-14T09:30:00"
+    for gone in [("tiff", "Orientation"), ("tiff", "ImageWidth"), ("exif", "PixelXDimension"),
+                 ("xmp", "CreatorTool"), ("crs", "Exposure2012"), ("photoshop", "DocumentAncestors"),
+                 ("GCamera", "MotionPhoto"), ("Container", "Directory"), ("hdrgm", "Version"),
+                 ("mwg-rs", "Regions")]:
+        assert gone not in props, gone
+    assert len(packet) > 80_000 and len(kept) < 1_500
+    # nor the declarations of the namespaces dropped (900 bytes in such a packet)
+    assert b"ns.google.com" not in kept and b"hdr-gain-map" not in kept and b"crs" not in kept
+
+
+def test_keep_sets_the_orientation_upright_and_drops_only_what_the_output_makes_false():
+    props = properties(upright_xmp(lightroom_packet(ancestors=3)))
+    assert props[("tiff", "Orientation")] == "1"
+    assert props[("xmp", "CreatorTool")] == "Adobe Lightroom Classic 14.0"
+    assert props[("crs", "Exposure2012")] == "+0.35"
+    assert props[("photoshop", "DocumentAncestors")].count("xmp.did:") == 3
+    assert props[("dc", "subject")] == "market|Lyon|people"
+    for gone in [("tiff", "ImageWidth"), ("exif", "PixelXDimension"), ("GCamera", "MotionPhoto"),
+                 ("GCamera", "MotionPhotoPresentationTimestampUs"), ("Container", "Directory"),
+                 ("hdrgm", "Version"), ("mwg-rs", "Regions")]:
+        assert gone not in props, gone
+
+
+def test_an_orientation_written_as_an_element_is_set_upright_too():
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              b'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe'
+              b'.com/tiff/1.0/"><tiff:Orientation>8</tiff:Orientation></rdf:Description>'
+              b'</rdf:RDF></x:xmpmeta>')
+    assert properties(upright_xmp(packet)) == {("tiff", "Orientation"): "1"}
+    assert compact_xmp(packet) is None  # nothing descriptive in it
+
+
+def test_a_phones_motion_photo_packet_leaves_nothing_under_compact():
+    packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              f'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" {_DECLARED} '
+              f'GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1" hdrgm:Version="1.0"/>'
+              f'</rdf:RDF></x:xmpmeta>').encode()
+    assert compact_xmp(packet) is None
+    assert upright_xmp(packet) is None
+
+
+def test_damaged_or_hostile_packets_are_dropped_not_carried_and_do_not_raise():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;'
+            b'&a;&a;&a;&a;&a;&a;&a;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">&b;</x:xmpmeta>')
+    external = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                b'<x>&e;</x>')
+    for packet in (lightroom_packet(3)[:400], bomb, external, b"\xff\xfe not xml", b"", None):
+        assert compact_xmp(packet) is None
+        assert upright_xmp(packet) is None
