@@ -31,6 +31,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .colour import device_to_srgb
 from .containers import HEIF_PACKAGE, is_heif, open_picture
+from .nclx import nclx_icc
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -207,7 +208,8 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:
     fmt = img.format
-    icc = img.info.get("icc_profile") or None
+    # (a HEIF may describe its colours by nclx code points instead: the same as a profile)
+    icc = img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
     xmp = img.info.get("xmp") or None
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
