@@ -58,8 +58,9 @@ Sections (``--sections``, all by default):
   profile, what the library wrote before), ``"compact"`` (the default) and ``"none"``, default
   settings at a long side of 128 to 1024 px, on the published JPEG files of skimage/sklearn
   (their own profiles and EXIF) and on the Kodak photos as JPEGs without metadata (a control)
-  and with a synthetic camera EXIF block (a 16 KiB maker note); whether keep and compact
-  decode to the same pixels.
+  and with a synthetic camera EXIF block (a 16 KiB maker note), and as Lightroom exports them
+  (EXIF, an XMP packet with captions, keywords, rights and a 400-entry edit history, an IPTC
+  record); whether keep and compact decode to the same pixels.
 
 Usage::
 
@@ -1116,6 +1117,23 @@ def section_metadata(photos, sides=(128, 256, 512, 1024)):
             kind = f"Kodak as JPEG, EXIF with a {maker_note // 1024} KiB maker note" \
                 if maker_note else "Kodak as JPEG, no metadata"
             inputs.append((kind, name, buf.getvalue(), 0, len(extra.get("exif", b""))))
+    # a photo as Lightroom exports it: the camera's EXIF, an XMP packet (captions, keywords,
+    # rights, camera-raw settings, a 400-entry edit history) and an IPTC record; the packet and
+    # record are the tests' (tests/compress_core/test_xmp.py, test_metadata.py)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tests", "compress_core"))
+    from test_metadata import iptc_record, with_photoshop_iptc
+    from test_xmp import lightroom_packet
+
+    packet = lightroom_packet(ancestors=400)
+    record = iptc_record(keywords=["market", "Lyon"], byline="Ana Lopes",
+                         copyright="(c) 2026 Ana Lopes", caption="Market on the quay")
+    for name, pixels in photos:
+        buf = io.BytesIO()
+        exif = _camera_exif(0)
+        Image.fromarray(pixels).save(buf, "JPEG", quality=92, exif=exif, xmp=packet)
+        inputs.append(("Kodak as JPEG, tagged: EXIF, XMP (400-entry history), IPTC", name,
+                       with_photoshop_iptc(buf.getvalue(), record), 0, len(exif)))
     print("\n### Metadata: bytes per output (`metadata` keep / compact / none)\n")
     print("Published JPEG files (skimage, sklearn), profile and EXIF bytes as published:\n")
     print("| file | ICC bytes | EXIF bytes |\n|---|---:|---:|")
