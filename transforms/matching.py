@@ -206,6 +206,10 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             found, folder = _list_folders(fs, path, base_path), True
         else:
             found, folder = _list(fs, path, literal)
+        if folder and is_local_filesystem(fs):
+            outputs = [get_filesystem(x, storage_options) for x in exclude if x]
+            found = _through_folder_links(fs, found, path.rstrip("/"),
+                                          [p for f, p in outputs if is_local_filesystem(f)])
     except Exception as exc:  # noqa: BLE001 - every listing error is a read error here
         raise ImageReadError(f"{pattern}: cannot list ({type(exc).__name__}: {exc})") from exc
     if literal and not folder:
@@ -378,6 +382,50 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
             if not _hidden(posixpath.relpath(item, folder)):
                 found[item] = item_info
     return found
+
+
+def _through_folder_links(fs, found: dict, root: str, outputs: Sequence[str] = ()) -> dict:
+    """``found`` (a folder's listing) with each symbolic link to a folder replaced by the files
+    below it, named through the link (``in/2024 -> /mnt/nas/2024`` gives ``2024/x.jpg``), as
+    ``find -L`` and ``cp -rL`` read a folder: a folder input means every photo in it, and the
+    listing describes a link to a folder as one entry, which was dropped unsaid. A link to a
+    folder listed already (links are followed shallowest target first), to a folder above the
+    input (a cycle), or into one of the run's ``outputs`` folders (outputs are never inputs)
+    is left out with a warning. Local disks only: other stores have no links."""
+    if not any(info.get("islink") for info in found.values()):
+        return found
+    root = os.path.realpath(root)
+    listed = [root]
+    outputs = [os.path.realpath(o) for o in outputs]
+    out, listing = {}, found
+    while listing:
+        links = []
+        for item, info in listing.items():
+            folder = info.get("islink") and _is_folder(fs, item)
+            if folder:
+                links.append((os.path.realpath(item), item))
+            else:  # a file, a link to one, or a dangling link (which gets its error row)
+                out[item] = info
+        listing = {}
+        for target, item in sorted(links, key=lambda link: (len(link[0]), link)):
+            # (the shallowest first: a link into a folder another link lists is not followed)
+            if is_under(root, target) or any(is_under(target, seen) for seen in listed):
+                _LOG.warning("%s links to %s, a folder listed already or above the input: "
+                             "not followed again", item, target)
+            elif any(is_under(target, o) or is_under(o, target) for o in outputs):
+                _LOG.warning("%s links to %s, which holds this run's outputs: not followed",
+                             item, target)
+            else:
+                listed.append(target)
+                listing.update(fs.find(item, detail=True))
+    return dict(sorted(out.items()))
+
+
+def _is_folder(fs, path: str) -> bool:
+    try:
+        return bool(fs.isdir(path))
+    except OSError:
+        return False
 
 
 #: Byte-order marks of the UTF-16 and UTF-32 texts Windows writes ("Unicode" in Notepad,

@@ -162,6 +162,33 @@ def test_match_follows_symlinks_and_keeps_dangling_ones(tmp_path):
         ["dangling.jpg", "link.jpg"]
 
 
+def test_a_folder_input_follows_links_to_folders_once_and_never_in_circles(tmp_path, caplog):
+    """Review 13, O1: ``--input in`` where ``in/2024`` links to a folder on another disk
+    compressed nothing of it, unsaid (the listing describes the link as one entry, which was
+    dropped as a folder). Now its photos are inputs, named through the link; links that would
+    list a folder again (a cycle, a second way into a listed folder) or read the run's outputs
+    are not followed, with a warning."""
+    _tree(tmp_path, ["in/a/x.jpg", "nas/2024/y.jpg", "nas/2024/trip/z.jpg", "out/old.jpg"])
+    os.symlink(tmp_path / "nas" / "2024", tmp_path / "in" / "2024")
+    os.symlink(tmp_path / "nas" / "2024" / "trip", tmp_path / "in" / "trip_again")
+    os.symlink(tmp_path, tmp_path / "in" / "a" / "up")  # a cycle
+    os.symlink(tmp_path / "in" / "a", tmp_path / "in" / "alias")  # listed already
+    os.symlink(tmp_path / "out", tmp_path / "in" / "exports")  # the run's outputs
+    os.symlink(tmp_path / "nas" / "gone", tmp_path / "in" / "dangling")
+    with caplog.at_level("WARNING", logger="transforms.matching"):
+        files = matching.match_pattern(str(tmp_path / "in"), exclude=[str(tmp_path / "out")])
+    assert [(f.relpath, f.size) for f in files] == [
+        ("2024/trip/z.jpg", 3), ("2024/y.jpg", 3), ("a/x.jpg", 3),
+        ("dangling", files[3].size)]
+    assert files[0].uri == str(tmp_path / "in" / "2024" / "trip" / "z.jpg")
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    for link in ("trip_again", "up", "alias"):
+        assert f"{link} links to" in warned and "listed already" in warned
+    assert "exports links to" in warned and "this run's outputs" in warned
+    # globs are as in a shell: '*' matches the link's name, not what is below it
+    assert "2024/y.jpg" not in [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*"))]
+
+
 def test_a_name_with_glob_characters_is_matched_as_it_is(tmp_path):
     """``--input 'Photos [2024]'`` (a folder) or ``'Photos [2024]/x.jpg'`` used to be taken
     for globs only: '[2024]' is a set of characters, they matched nothing and the run ended
