@@ -3,7 +3,8 @@
 ``pip install .`` installs ``compress_core`` (and its ``semantic_compress`` name, the
 ``semantic-compress`` command); ``pip install ".[pipeline]"`` adds Beam, pyarrow and the
 object-store file systems the batch job (``transforms``, ``pipeline``) needs; ``.[encoders]``
-the optional encoders; ``.[test]`` the test tools. Dataflow workers get all of it from the container of ``docker/Dockerfile``
+the optional encoders; ``.[heif]`` HEIF inputs, ``.[raw]`` camera RAW inputs; ``.[test]`` the
+test tools. Dataflow workers get all of it from the container of ``docker/Dockerfile``
 (docs/pipeline.md).
 """
 import re
@@ -53,6 +54,11 @@ EXTRAS_REQUIRE = {
     # HEIF/HEIC inputs (phones' photos): pillow-heif registers a Pillow opener (bundles libheif).
     "heif": [
         "pillow-heif>=1.8,<2",
+    ],
+    # Camera RAW inputs (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2 ...): rawpy develops them
+    # (bundles LibRaw).
+    "raw": [
+        "rawpy>=0.28,<1",
     ],
     # The test suite and the benchmarks (``pip install ".[pipeline,test]"``).
     "test": [

@@ -10,13 +10,14 @@ Pillow opens most files as they are. Two kinds need a choice first:
   ``UnsupportedImageError`` names it).
   libheif applies the file's rotation and mirroring; ``pillow-heif`` then resets the EXIF
   orientation to 1, so the picture is upright once, not twice.
-* **TIFF** holds pages. Camera RAW files (DNG, NEF, CR2, ARW, PEF ...) are TIFF files whose
-  only page Pillow can decode is a small preview flagged as a reduced-resolution copy
-  (``NewSubfileType`` bit 0); the sensor data sits where Pillow does not read. Writing that
-  preview as the photo (a 1.1 MB RAW became a 56x38 JPEG, status ok) loses the picture
-  silently, so a TIFF whose every page is such a copy is refused. Otherwise the largest page
-  that is not one is decoded (a scanner's TIFF that starts with its thumbnail gives its scan;
-  equal pages: the first).
+* **TIFF** holds pages. The largest page that is not a reduced-resolution copy
+  (``NewSubfileType`` bit 0) is decoded (a scanner's TIFF that starts with its thumbnail gives
+  its scan; equal pages: the first). Camera RAW files (DNG, NEF, CR2, ARW, PEF ...) are TIFF
+  files whose only page Pillow can decode is a small preview flagged as such a copy; writing
+  that preview as the photo (a 1.1 MB RAW became a 56x38 JPEG, status ok) lost the picture
+  silently. :func:`compress_core.images.load_image` hands RAW files to LibRaw
+  (:mod:`compress_core.raw`) before they reach :func:`open_picture`, which refuses a TIFF whose
+  every page is such a copy.
 
 PostScript (EPS) files are never opened: Pillow decodes them by running Ghostscript, an
 interpreter that should not see files from a bucket (where it is installed; it is not in this
@@ -85,8 +86,8 @@ def open_picture(data: bytes, name: str) -> Image.Image:
 
     Raises what ``Image.open`` raises, and
     :class:`~compress_core.errors.UnsupportedImageError` for a HEIF file without
-    ``pillow-heif`` (naming it), a TIFF that holds reduced-resolution copies only, or a
-    PostScript file.
+    ``pillow-heif`` (naming it), a TIFF that holds reduced-resolution copies only (a camera
+    RAW file: :func:`compress_core.raw.raw_format` recognises it first), or a PostScript file.
     """
     if data.startswith(_POSTSCRIPT):
         raise UnsupportedImageError(
@@ -116,6 +117,5 @@ def _largest_full_page(img: Image.Image, name: str) -> None:
         img.seek(0)
         raise UnsupportedImageError(
             f"{name}: a TIFF that holds only a reduced-resolution copy of its picture "
-            f"({img.width}x{img.height}), as camera RAW files (DNG, NEF, CR2, ARW ...) do; "
-            "convert RAW files with a RAW developer first")
+            f"({img.width}x{img.height}), as camera RAW files (DNG, NEF, CR2, ARW ...) do")
     img.seek(best[1])

@@ -13,9 +13,11 @@ Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anythi
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
 ``CMYK`` and ``YCbCr``/``LAB`` are converted to RGB; 16-bit and 32-bit integer and float modes are
 scaled to 8 bits by their full range. Animated files (GIF, WebP, APNG) use their first frame; a
-TIFF its largest page that is not a reduced-resolution copy (camera RAW files, which hold only
-such a preview, are refused), and HEIF/HEIC photos are read through ``pillow-heif``
-(:mod:`compress_core.containers`).
+TIFF its largest page that is not a reduced-resolution copy, and HEIF/HEIC photos are read
+through ``pillow-heif`` (:mod:`compress_core.containers`). Camera RAW files (DNG, CR2, CR3, NEF,
+ARW, RAF, ORF, RW2, PEF ...), recognised by their bytes, are developed through ``rawpy``
+(LibRaw) into upright sRGB pixels; their ``format`` is the RAW's kind (``"DNG"``, ``"CR2"`` ...,
+``"RAW"`` for other TIFF-structured RAWs) (:mod:`compress_core.raw`).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .colour import device_to_srgb
 from .containers import HEIF_PACKAGE, is_heif, open_picture
 from .nclx import nclx_icc
+from .raw import develop, raw_exif, raw_format
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -132,7 +135,8 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedI
     ImageDecodeError
         The bytes are not a decodable image (corrupt, truncated, unknown format).
     UnsupportedImageError
-        The image decoded but has an unusable shape, dtype or values (empty, NaN ...).
+        The image decoded but has an unusable shape, dtype or values (empty, NaN ...); or
+        it needs an optional package that is missing (HEIF: pillow-heif, camera RAW: rawpy).
     ImageTooLargeError
         The image has more than ``max_pixels`` pixels.
     TypeError
@@ -180,6 +184,9 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
 def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
     if not data:
         raise ImageDecodeError(f"{name}: empty file (0 bytes)")
+    kind = raw_format(data)
+    if kind is not None:
+        return _develop_raw(data, name, kind, limit)
     try:
         with warnings.catch_warnings():
             # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
@@ -204,6 +211,14 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     return _from_pil(img, name, data=data)
+
+
+def _develop_raw(data: bytes, name: str, kind: str, limit: int) -> LoadedImage:
+    """A camera RAW file developed by LibRaw (:mod:`compress_core.raw`): upright sRGB pixels,
+    the pixel limit checked before developing, the EXIF block of TIFF-structured RAWs."""
+    pixels = develop(data, name, kind, lambda w, h: _check_pixel_limit(w, h, limit, name))
+    return LoadedImage(pixels=pixels, format=kind, source=name, data=data, icc_profile=None,
+                       exif=raw_exif(data))
 
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:

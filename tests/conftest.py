@@ -111,6 +111,68 @@ def photo_files(sample_photos):
     }
 
 
+#: Colour matrix of the test camera (DNG ColorMatrix1: XYZ (D65) -> camera): the linear sRGB
+#: matrix, so that the camera's space is linear sRGB.
+_XYZ_TO_LINEAR_SRGB = ((3.2404542, -1.5371385, -0.4985314), (-0.9692660, 1.8760108, 0.0415560),
+                       (0.0556434, -0.2040259, 1.0572252))
+#: How much of the light each colour filter of the test camera passes (as a sensor under
+#: daylight: green most); the DNG's AsShotNeutral says so, and developing must undo it.
+CAMERA_GAINS = (0.5, 1.0, 0.7)
+
+
+def _camera_dng(stored, orientation: int = 1, exif=None, white_balance: bool = True) -> bytes:
+    """A DNG as a camera writes one, of the sRGB photo ``stored`` (uint8 (H, W, 3), as the
+    sensor holds it; ``orientation`` says how to view it): linear light through the
+    :data:`CAMERA_GAINS`, sampled by an RGGB colour filter array, 12 bits, uncompressed, with
+    the camera's white balance (AsShotNeutral; none when ``white_balance`` is false), its colour
+    matrix and ``exif`` (tag -> value; the Exif and GPS directories as dicts) in the first
+    directory. Pillow writes the TIFF (it writes any tag it is given) and cannot read it back."""
+    from fractions import Fraction
+
+    import numpy as np
+    from PIL import Image, TiffImagePlugin
+
+    f = np.asarray(stored, dtype=np.float64) / 255.0
+    linear = np.where(f <= 0.04045, f / 12.92, ((f + 0.055) / 1.055) ** 2.4) * CAMERA_GAINS
+    cfa = np.empty(f.shape[:2], np.uint16)
+    for (dy, dx), c in {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}.items():
+        cfa[dy::2, dx::2] = np.rint(linear[dy::2, dx::2, c] * 4095)
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+
+    def put(tag, value, tagtype=None):
+        tags[tag] = value
+        if tagtype is not None:
+            tags.tagtype[tag] = tagtype
+
+    byte, short, long_, rational, srational = 1, 3, 4, 5, 10
+    put(254, 0, long_)                          # NewSubfileType: the main image
+    put(262, 32803, short)                      # PhotometricInterpretation: CFA
+    put(274, orientation, short)
+    put(33421, (2, 2), short)                   # CFARepeatPatternDim
+    put(33422, b"\x00\x01\x01\x02", byte)       # CFAPattern: R G / G B
+    put(50706, b"\x01\x04\x00\x00", byte)       # DNGVersion 1.4
+    put(50707, b"\x01\x01\x00\x00", byte)       # DNGBackwardVersion 1.1
+    put(50708, "Test camera")                   # UniqueCameraModel
+    put(50717, 4095, long_)                     # WhiteLevel
+    put(50721, tuple(Fraction(v).limit_denominator(100000)
+                     for row in _XYZ_TO_LINEAR_SRGB for v in row), srational)  # ColorMatrix1
+    put(50778, 21, short)                       # CalibrationIlluminant1: D65
+    if white_balance:
+        put(50728, tuple(Fraction(g) for g in CAMERA_GAINS), rational)  # AsShotNeutral
+    for tag, value in (exif or {}).items():
+        put(tag, value)
+    buf = io.BytesIO()
+    Image.fromarray(cfa).save(buf, "TIFF", tiffinfo=tags)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def camera_dng():
+    """``camera_dng(stored, orientation=1, exif=None, white_balance=True)``: the bytes of a
+    DNG of an sRGB photo, as a camera writes one (see :func:`_camera_dng`)."""
+    return _camera_dng
+
+
 def _write_tree(root, files) -> None:
     for rel, data in files.items():
         path = os.path.join(str(root), rel)

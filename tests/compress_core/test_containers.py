@@ -1,5 +1,5 @@
 """compress_core.containers: HEIF photos through pillow-heif, the page of a TIFF, camera RAW
-previews refused (review 13: F05, O4, O10)."""
+previews never taken for the photo (review 13: F05, O4, O10)."""
 import io
 import sys
 
@@ -74,18 +74,24 @@ def _tiff(*pages) -> bytes:
     return buf.getvalue()
 
 
-def test_a_camera_raw_preview_is_refused_not_written_as_the_photo():
-    """A DNG's first (and, to Pillow, only) page is the camera's preview, flagged as a
+def test_a_camera_raw_preview_is_not_written_as_the_photo():
+    """A RAW's first (and, to Pillow, only) page is the camera's preview, flagged as a
     reduced-resolution copy; the sensor data is in a SubIFD. A 1.1 MB RAW became a 56x38 JPEG,
-    status ok (review 13, F05)."""
+    status ok (review 13, F05). Such a TIFF is a RAW to load_image, developed from its sensor
+    data by LibRaw (compress_core.raw); open_picture alone still refuses the preview."""
+    from compress_core import containers
+
+    pytest.importorskip("rawpy")
     chelsea = photo("chelsea")
     cfa = np.random.default_rng(0).integers(0, 4095, (300, 450), dtype=np.uint16)
     raw = _tiff((chelsea[::4, ::4], dict(photometric="rgb", subfiletype=1, subifds=1)),
                 (cfa, dict(photometric="minisblack")))
     assert Image.open(io.BytesIO(raw)).size == (113, 75)  # what Pillow opens
+    loaded = load_image(raw)
+    assert loaded.format == "RAW" and loaded.size == (450, 300)
     with pytest.raises(UnsupportedImageError, match=r"a TIFF that holds only a reduced-"
                        r"resolution copy of its picture \(113x75\), as camera RAW files"):
-        compress_image(raw, scale=0.5, energy_function=GRADIENT)
+        containers.open_picture(raw, "<test>")
 
 
 def test_a_tiff_gives_its_largest_full_page():
