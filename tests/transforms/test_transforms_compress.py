@@ -127,6 +127,33 @@ def test_an_encoder_failure_is_an_error_row_and_writes_nothing(tmp_path, sample_
     assert os.listdir(tmp_path / "out") == [f"coffee.png.{s.params_hash()}.jpg"]
 
 
+def test_a_camera_raw_among_jpegs_is_developed_and_a_damaged_one_is_an_error_row(
+        tmp_path, sample_photos, camera_dng):
+    """A DNG between JPEGs is developed (rawpy) and written; a truncated one is a manifest row
+    with status "error" naming it, and the rest of the batch is written."""
+    pytest.importorskip("rawpy")
+    (tmp_path / "in").mkdir()
+    sample_photos["coffee"].save(tmp_path / "in" / "coffee.jpg", quality=90)
+    dng = camera_dng(np.asarray(sample_photos["astronaut"]))
+    (tmp_path / "in" / "IMG_0001.dng").write_bytes(dng)
+    (tmp_path / "in" / "IMG_0002.dng").write_bytes(dng[:len(dng) // 2])
+    s = tc.CompressSettings(**GRADIENT)
+    names = ("coffee.jpg", "IMG_0001.dng", "IMG_0002.dng")
+    items = [InputFile(str(tmp_path / "in" / n), n, None) for n in names]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create(items) | tc.CompressImages(s, str(tmp_path / "out"), "r")
+        assert_that(res["rows"] | beam.Map(
+            lambda r: (os.path.basename(r["input_uri"]), r["status"], r["error_type"],
+                       r["input_format"], r["output_width"],
+                       (r["error_message"] or "").startswith(r["input_uri"] + ": cannot develop"))),
+            equal_to([("coffee.jpg", "ok", None, "JPEG", 128, False),
+                      ("IMG_0001.dng", "ok", None, "DNG", 128, False),
+                      ("IMG_0002.dng", "error", "ImageDecodeError", None, None, True)]))
+    tag = s.params_hash()
+    assert sorted(os.listdir(tmp_path / "out")) == [f"IMG_0001.dng.{tag}.jpg",
+                                                     f"coffee.jpg.{tag}.jpg"]
+
+
 # --------------------------------------------------------------------------- DoFns
 
 def _dofns():
