@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 from PIL import Image, TiffImagePlugin
@@ -93,11 +93,13 @@ def raw_format(data: bytes) -> Optional[str]:
     if data[8:11] == _CR2:
         return "CR2"
     pages = _directories(data)
-    if not pages:
+    first = next(pages, None)
+    if first is None:
         return None
-    if _DNG_VERSION in pages[0]:
+    if _DNG_VERSION in first:
         return "DNG"
-    if all(_not_a_picture(page) for page in pages):
+    # every page, stopping at the first picture (a plain TIFF's first page, most often)
+    if _not_a_picture(first) and all(_not_a_picture(page) for page in pages):
         return "RAW"
     return None
 
@@ -110,26 +112,25 @@ def _tiff_bytes(data: bytes) -> bytes:
     return data
 
 
-def _directories(data: bytes) -> List[TiffImagePlugin.ImageFileDirectory_v2]:
-    """The directories of a TIFF's main chain (its pages, not SubIFDs), as far as they read."""
+def _directories(data: bytes) -> Iterator[TiffImagePlugin.ImageFileDirectory_v2]:
+    """The directories of a TIFF's main chain (its pages, not SubIFDs), read one at a time,
+    as far as they read."""
     head = data[:8]
-    found: List[TiffImagePlugin.ImageFileDirectory_v2] = []
     fp = io.BytesIO(data)
     seen = set()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's "possibly corrupt" notes
-            offset = TiffImagePlugin.ImageFileDirectory_v2(head).next
-            while offset and offset not in seen and len(found) < _MOST_DIRECTORIES:
-                seen.add(offset)
-                ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
-                fp.seek(offset)
+        offset = TiffImagePlugin.ImageFileDirectory_v2(head).next
+        while offset and offset not in seen and len(seen) < _MOST_DIRECTORIES:
+            seen.add(offset)
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
+            fp.seek(offset)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Pillow's "possibly corrupt" notes
                 ifd.load(fp)
-                found.append(ifd)
-                offset = ifd.next
+            yield ifd
+            offset = ifd.next
     except Exception:  # a damaged chain: what was read (Pillow then reports the damage)
-        pass
-    return found
+        return
 
 
 def _not_a_picture(page: TiffImagePlugin.ImageFileDirectory_v2) -> bool:
