@@ -120,13 +120,12 @@ _XYZ_TO_LINEAR_SRGB = ((3.2404542, -1.5371385, -0.4985314), (-0.9692660, 1.87601
 CAMERA_GAINS = (0.5, 1.0, 0.7)
 
 
-def _camera_dng(stored, orientation: int = 1, exif=None, white_balance: bool = True) -> bytes:
+def _camera_dng(stored, orientation: int = 1, exif=None) -> bytes:
     """A DNG as a camera writes one, of the sRGB photo ``stored`` (uint8 (H, W, 3), as the
     sensor holds it; ``orientation`` says how to view it): linear light through the
     :data:`CAMERA_GAINS`, sampled by an RGGB colour filter array, 12 bits, uncompressed, with
-    the camera's white balance (AsShotNeutral; none when ``white_balance`` is false), its colour
-    matrix and ``exif`` (tag -> value; the Exif and GPS directories as dicts) in the first
-    directory. Pillow writes the TIFF (it writes any tag it is given) and cannot read it back."""
+    the camera's white balance (AsShotNeutral), its colour matrix and ``exif`` (tag -> value;
+    the Exif and GPS directories as dicts) in the first directory. Pillow writes the TIFF (it writes any tag it is given) and cannot read it back."""
     from fractions import Fraction
 
     import numpy as np
@@ -157,8 +156,8 @@ def _camera_dng(stored, orientation: int = 1, exif=None, white_balance: bool = T
     put(50721, tuple(Fraction(v).limit_denominator(100000)
                      for row in _XYZ_TO_LINEAR_SRGB for v in row), srational)  # ColorMatrix1
     put(50778, 21, short)                       # CalibrationIlluminant1: D65
-    if white_balance:
-        put(50728, tuple(Fraction(g) for g in CAMERA_GAINS), rational)  # AsShotNeutral
+    put(50728, tuple(Fraction(g).limit_denominator(1000) for g in CAMERA_GAINS),
+        rational)                               # AsShotNeutral: the gains, undone by developing
     for tag, value in (exif or {}).items():
         put(tag, value)
     buf = io.BytesIO()
@@ -168,7 +167,7 @@ def _camera_dng(stored, orientation: int = 1, exif=None, white_balance: bool = T
 
 @pytest.fixture(scope="session")
 def camera_dng():
-    """``camera_dng(stored, orientation=1, exif=None, white_balance=True)``: the bytes of a
+    """``camera_dng(stored, orientation=1, exif=None)``: the bytes of a
     DNG of an sRGB photo, as a camera writes one (see :func:`_camera_dng`)."""
     return _camera_dng
 
