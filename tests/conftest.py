@@ -125,7 +125,8 @@ def _camera_dng(stored, orientation: int = 1, exif=None) -> bytes:
     sensor holds it; ``orientation`` says how to view it): linear light through the
     :data:`CAMERA_GAINS`, sampled by an RGGB colour filter array, 12 bits, uncompressed, with
     the camera's white balance (AsShotNeutral), its colour matrix and ``exif`` (tag -> value;
-    the Exif and GPS directories as dicts) in the first directory. Pillow writes the TIFF (it writes any tag it is given) and cannot read it back."""
+    the Exif and GPS directories as dicts) in the first directory. Pillow writes the TIFF (it
+    writes any tag it is given) and cannot read it back."""
     from fractions import Fraction
 
     import numpy as np
