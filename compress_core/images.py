@@ -34,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .colour import device_to_srgb
 from .containers import HEIF_PACKAGE, is_heif, open_picture
 from .nclx import nclx_icc
-from .raw import develop, raw_exif, raw_format
+from .raw import develop, raw_exif, raw_format, raw_xmp
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -215,10 +215,11 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
 
 def _develop_raw(data: bytes, name: str, kind: str, limit: int) -> LoadedImage:
     """A camera RAW file developed by LibRaw (:mod:`compress_core.raw`): upright sRGB pixels,
-    the pixel limit checked before developing, the EXIF block of TIFF-structured RAWs."""
+    the pixel limit checked before developing, the EXIF block and XMP packet of
+    TIFF-structured RAWs."""
     pixels = develop(data, name, kind, lambda w, h: _check_pixel_limit(w, h, limit, name))
     return LoadedImage(pixels=pixels, format=kind, source=name, data=data, icc_profile=None,
-                       exif=raw_exif(data))
+                       exif=raw_exif(data), xmp=raw_xmp(data))
 
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:

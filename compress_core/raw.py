@@ -53,7 +53,7 @@ from PIL import Image, TiffImagePlugin
 
 from .errors import ImageDecodeError, UnsupportedImageError
 
-__all__ = ["raw_format", "develop", "raw_exif", "RAW_PACKAGE"]
+__all__ = ["raw_format", "develop", "raw_exif", "raw_xmp", "RAW_PACKAGE"]
 
 #: The package that develops RAW files (PyPI name).
 RAW_PACKAGE = "rawpy"
@@ -75,6 +75,7 @@ _MOST_DIRECTORIES = 64
 #: and the Exif (exposure, lens, dates) and GPS directories.
 _DESCRIBING = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825)
 _ORIENTATION = 0x0112
+_XMP = 700
 
 
 def raw_format(data: bytes) -> Optional[str]:
@@ -196,6 +197,17 @@ def _message(exc: Exception) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return f"{type(exc).__name__}: {text}"
+
+
+def raw_xmp(data: bytes) -> Optional[bytes]:
+    """The XMP packet in the first directory of a TIFF-structured RAW file (tag 700: where
+    Lightroom and cameras write a DNG's keywords, captions and rights), or ``None``. What
+    travels of it is :mod:`compress_core.metadata`'s choice, as for any input."""
+    first = next(_directories(_tiff_bytes(data)), None)
+    packet = None if first is None else first.get(_XMP)
+    if isinstance(packet, (tuple, list)) and all(isinstance(v, int) for v in packet):
+        packet = bytes(packet)
+    return bytes(packet) if isinstance(packet, (bytes, bytearray)) and packet else None
 
 
 def raw_exif(data: bytes) -> Optional[bytes]:

@@ -18,6 +18,8 @@ from compress_core import (
 from compress_core.raw import raw_format
 
 from _core_data import EXIF_UPRIGHT, GRADIENT, encode, photo
+from test_xmp import lightroom_packet
+from test_xmp import properties as xmp_properties
 
 rawpy = pytest.importorskip("rawpy")
 
@@ -69,6 +71,17 @@ def test_a_dng_through_compress_keeps_its_camera_and_date(camera_dng):
     assert exif[0x010F] == "TestMake" and exif.get(0x0112, 1) == 1
     assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
     assert "icc_profile" not in out.info
+
+
+def test_a_dngs_keywords_and_rights_travel_as_any_inputs_xmp(camera_dng):
+    """Lightroom keeps a DNG's keywords, caption and rights in its XMP packet (tag 700):
+    compact carries them, and the packet's orientation (the RAW's, LibRaw applied it) is not."""
+    result = compress_image(camera_dng(photo("coffee", 192), exif={700: lightroom_packet(3)}),
+                            scale=0.5, format="webp", energy_function=GRADIENT)
+    props = xmp_properties(Image.open(io.BytesIO(result.data)).info["xmp"])
+    assert props[("dc", "subject")] == "market|Lyon|people"
+    assert props[("dc", "rights")] == "(c) 2026 Ana Lopes"
+    assert ("tiff", "Orientation") not in props
 
 
 def test_the_pixel_limit_holds_before_developing(camera_dng, monkeypatch):
