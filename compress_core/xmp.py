@@ -8,8 +8,8 @@ output no longer has, which would make it lie:
 
 * the orientation (``tiff:Orientation``): the pixels are turned upright on decoding, and a
   viewer that honours the packet's orientation would turn them again;
-* the input's dimensions (``tiff:ImageWidth``, ``exif:PixelXDimension`` ...) and media type
-  (``dc:format``);
+* the input's dimensions (``tiff:ImageWidth``, ``exif:PixelXDimension`` ...) and file format
+  (``dc:format``, the MIME type Lightroom and Photoshop write: ``image/tiff`` on a JPEG output);
 * data appended to the input file and not written to the output: motion photos' videos
   (``GCamera:MotionPhoto``, ``MicroVideo``), their container directories (``Container``,
   ``GContainer``), HDR gain maps (``hdrgm``), depth maps (``GDepth``), ``GImage``,
@@ -24,7 +24,9 @@ histories (Photoshop's ``DocumentAncestors`` can reach hundreds of KiB) and the 
 
 Packets are parsed with ``defusedxml`` (no DTDs, no entities: the packet comes from a bucket).
 A packet that cannot be parsed is dropped, with a debug message: carrying it unread could
-carry an orientation that turns the output a second time.
+carry an orientation that turns the output a second time. So is one whose elements nest deeper
+than Python's recursion limit lets ``minidom`` walk them (a 35 KB packet of 5,000 nested
+elements, which fits one JPEG segment, raised ``RecursionError`` and lost the picture).
 """
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ _APPENDED_DATA = frozenset([
 _UNTRUE = frozenset([
     (_TIFF, "ImageWidth"), (_TIFF, "ImageLength"), (_EXIF, "PixelXDimension"),
     (_EXIF, "PixelYDimension"), ("http://ns.adobe.com/xmp/note/", "HasExtendedXMP"),
-    (_IPTC_EXT, "ImageRegion"), (_DC, "format"),  # (the input's media type)
+    (_IPTC_EXT, "ImageRegion"), (_DC, "format"),
 ])
 _ORIENTATION = (_TIFF, "Orientation")
 
@@ -141,6 +143,15 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
         _LOG.debug("an XMP packet of %d bytes is dropped, it cannot be parsed: %s",
                    len(packet), exc)
         return None
+    try:
+        return _kept_packet(document, keep)
+    except RecursionError:  # minidom walks and writes elements recursively
+        _LOG.debug("an XMP packet of %d bytes is dropped: its elements nest deeper than it "
+                   "can be read", len(packet))
+        return None
+
+
+def _kept_packet(document, keep: Callable[[tuple], bool]) -> Optional[bytes]:
     kept = 0
     for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
         for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:

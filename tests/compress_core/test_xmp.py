@@ -147,3 +147,30 @@ def test_damaged_or_hostile_packets_are_dropped_not_carried_and_do_not_raise():
     for packet in (lightroom_packet(3)[:400], bomb, external, b"\xff\xfe not xml", b"", None):
         assert compact_xmp(packet) is None
         assert upright_xmp(packet) is None
+
+
+def test_a_packet_nested_deeper_than_the_stack_is_dropped_not_raised():
+    """5,000 nested elements in a caption: 35 KB, one JPEG segment. minidom walks and writes
+    elements recursively: it raised RecursionError, which lost the picture."""
+    deep = "<x>" * 5000 + "t" + "</x>" * 5000
+    packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              f'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" {_DECLARED}>'
+              f'<dc:description>{deep}</dc:description></rdf:Description></rdf:RDF>'
+              f'</x:xmpmeta>').encode()
+    assert len(packet) < 65_000
+    assert compact_xmp(packet) is None
+    assert upright_xmp(packet) is None
+    # a caption nested as deep as real packets nest is kept
+    shallow = packet.replace(deep.encode(), b"<rdf:Alt><rdf:li>Market</rdf:li></rdf:Alt>")
+    assert properties(compact_xmp(shallow)) == {("dc", "description"): "Market"}
+
+
+def test_the_inputs_file_format_is_not_carried():
+    """Lightroom and Photoshop write the file's MIME type as ``dc:format``: a TIFF's packet
+    on a JPEG output said ``image/tiff`` under both modes."""
+    packet = lightroom_packet(3).replace(
+        b"<dc:creator>", b"<dc:format>image/tiff</dc:format><dc:creator>")
+    assert properties(packet)[("dc", "format")] == "image/tiff"
+    for kept in (compact_xmp(packet), upright_xmp(packet)):
+        assert ("dc", "format") not in properties(kept)
+        assert properties(kept)[("dc", "creator")] == "Ana Lopes"
