@@ -12,7 +12,8 @@
   :data:`WEBP_LOSSLESS_METHOD`).
 * **JPEG XL** through ``pillow-jxl-plugin`` (effort 7; quality 100 is lossless). The plug-in
   cannot store an ICC profile: pixels with one are converted to sRGB first (Little CMS via
-  ``PIL.ImageCms``).
+  ``PIL.ImageCms``). The EXIF block is given to it with the 4-byte offset the format's
+  ``Exif`` box starts with (:func:`_jxl_exif_box`).
 
 JPEG cannot store alpha: RGBA pixels are composited over white first.
 """
@@ -290,7 +291,9 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) ->
     kwargs = {}
     if icc_profile and fmt is not ImageFormat.JXL:
         kwargs["icc_profile"] = icc_profile
-    if exif:
+    if exif and fmt is ImageFormat.JXL:
+        kwargs["exif"] = _jxl_exif_box(exif)
+    elif exif:
         kwargs["exif"] = exif
     if xmp and fmt is ImageFormat.PNG:  # an iTXt chunk, as Pillow reads it back
         kwargs["pnginfo"] = PngImagePlugin.PngInfo()
@@ -323,6 +326,17 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) ->
     buf = io.BytesIO()
     img.save(buf, format=pil_name(fmt), **kwargs)
     return buf.getvalue()
+
+
+def _jxl_exif_box(exif: bytes) -> bytes:
+    """The content of a JPEG XL file's ``Exif`` box for an EXIF block: the offset of its TIFF
+    header (4 bytes, big-endian: 0), then the block (ISO/IEC 18181-2; libjxl, exiftool and
+    exifread skip those 4 bytes). pillow-jxl-plugin writes the bytes it is given as the box
+    and strips only a leading ``Exif\0\0``: given the block alone, readers took its
+    ``MM\0*`` for the offset and found no EXIF."""
+    if exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    return b"\x00\x00\x00\x00" + exif
 
 
 def decode_pixels(data: bytes) -> np.ndarray:

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from PIL import features
+from PIL import Image, features
 
 from compress_core import TargetUnreachableError
 from compress_core.codec import (
@@ -292,3 +292,22 @@ def test_lossless_pictures_over_webps_side_limit_are_png():
     assert fmt is ImageFormat.PNG
     assert np.array_equal(np.asarray(decode(blob).convert("RGB")), page)
     assert encode_lossless(np.ascontiguousarray(page[:4000]))[1] is ImageFormat.WEBP  # smaller
+
+
+def test_a_jpeg_xl_files_exif_box_starts_with_the_offset_of_its_tiff_header(coffee):
+    """ISO/IEC 18181-2: an ``Exif`` box holds a 4-byte offset to the TIFF header, then the
+    block (libjxl, exiftool and exifread skip it). The plug-in wrote the block alone, so
+    those readers took ``MM\\0*`` for an offset and found no EXIF."""
+    data = encode(coffee, "jxl", 80, exif=exif_bytes(1, make="Codec"))
+    boxes, at = {}, 0
+    while at + 8 <= len(data):
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        boxes[kind] = data[at + 8:at + size]
+        at += size
+    offset = int.from_bytes(boxes[b"Exif"][:4], "big")
+    tiff = boxes[b"Exif"][4 + offset:]
+    assert tiff[:4] in (b"MM\x00*", b"II*\x00")
+    exif = Image.Exif()
+    exif.load(tiff)
+    assert exif[0x010F] == "Codec"
+    assert decode(data).getexif()[0x010F] == "Codec"  # the plug-in reads both layouts
