@@ -230,6 +230,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
     iptc = _iptc_record(img)
+    tiff_exif = _tiff_exif(img) if fmt == "TIFF" else None  # (exif_transpose's copy has none)
     try:
         if getattr(img, "n_frames", 1) > 1 and img.format != "TIFF":
             img.seek(0)  # the first frame of an animation (a TIFF's page is chosen on opening)
@@ -238,7 +239,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     exif = None
     try:
-        exif_obj = img.getexif()
+        exif_obj = img.getexif() if tiff_exif is None else tiff_exif
         if len(exif_obj):
             exif_obj[0x0112] = 1  # orientation already applied
             exif = exif_obj.tobytes()
@@ -271,6 +272,34 @@ def _iptc_record(img: Image.Image) -> Optional[bytes]:
             order = "<" if getattr(img.tag_v2, "prefix", b"II") == b"II" else ">"
             record = struct.pack(f"{order}{len(record)}I", *(v & 0xFFFFFFFF for v in record))
     return bytes(record) if isinstance(record, (bytes, bytearray)) and record else None
+
+
+#: Tags of a TIFF page that describe how its pixels are stored (size, layout, strips, tiles,
+#: compression, samples, palette, GeoTIFF's mapping of its pixel grid) or that the output
+#: carries on their own (XMP 700, IPTC 33723, ICC 34675) or never (Photoshop's resources
+#: 34377 and layers 37724, which can weigh megabytes): none of them describes an output.
+_TIFF_LAYOUT_TAGS = frozenset([
+    254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 284,
+    288, 289, 290, 291, 292, 293, 301, 317, 318, 319, 320, 321, 322, 323, 324, 325, 330, 332,
+    333, 334, 336, 338, 339, 340, 341, 342, 347, *range(512, 522), 529, 530, 531, 532,
+    700, 33723, 34675, 34377, 37724, 33550, 33922, 34264, 34735, 34736, 34737])
+
+
+def _tiff_exif(img: Image.Image) -> Optional[Image.Exif]:
+    """The EXIF block of a TIFF's page (``img`` at that page): its directory's tags that
+    describe the picture (camera, dates, artist, copyright, its Exif and GPS directories),
+    without those of :data:`_TIFF_LAYOUT_TAGS`; None when there is none or it cannot be read.
+    Pillow's ``getexif()`` of a TIFF is the page's directory itself, and ``exif_transpose``
+    returns a copy that has none: a TIFF's EXIF was lost, under ``metadata="keep"`` too."""
+    try:
+        page = img.getexif()
+        exif = Image.Exif()
+        exif.load(page.tobytes())  # (the Exif and GPS directories read while the file is open)
+        for tag in _TIFF_LAYOUT_TAGS & set(exif):
+            del exif[tag]
+        return exif if len(exif) else None
+    except Exception:  # noqa: BLE001 -- a broken directory must not lose the image
+        return None
 
 
 def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:

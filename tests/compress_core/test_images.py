@@ -323,6 +323,35 @@ def test_exif_orientation_of_a_pil_image(tmp_path, chelsea):
         assert load_image(img).size == (60, 90)
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_tiffs_exif_tags_are_kept_without_its_layout(chelsea, orientation):
+    """A scanner's or Photoshop's TIFF keeps camera, artist, copyright, dates and position in
+    its page's directory (Exif and GPS directories hang from it). Pillow's ``getexif()`` of a
+    TIFF is that directory, and ``exif_transpose`` returns a copy without it: the EXIF was
+    lost, under ``metadata="keep"`` too. The tags of the page's layout (size, strips,
+    compression, samples) describe no output and stay behind."""
+    from PIL import TiffImagePlugin
+
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[0x010F], ifd[0x013B], ifd[0x8298] = "Nikon", "Ana Lopes", "(c) 2026 Ana Lopes"
+    ifd[0x0112] = orientation
+    ifd[0x8769] = {0x9003: "2026:07:14 09:30:00", 0xA434: "24-70mm"}  # Exif directory
+    ifd[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0)}  # GPS directory
+    buf = io.BytesIO()
+    Image.fromarray(chelsea).save(buf, "TIFF", tiffinfo=ifd)
+    loaded = load_image(buf.getvalue())
+    assert loaded.size == ((90, 60) if orientation == 1 else (60, 90))
+    kept = Image.Exif()
+    kept.load(loaded.exif)
+    assert (kept[0x010F], kept[0x013B], kept[0x8298]) == ("Nikon", "Ana Lopes",
+                                                          "(c) 2026 Ana Lopes")
+    assert kept[0x0112] == 1
+    assert kept.get_ifd(0x8769)[0x9003] == "2026:07:14 09:30:00"
+    assert kept.get_ifd(0x8825)[1] == "N"
+    for layout in (256, 257, 258, 259, 262, 273, 277, 278, 279, 284):
+        assert layout not in kept, layout
+
+
 def test_icc_profile_is_kept(chelsea):
     icc = srgb_icc()
     for fmt in ("JPEG", "PNG", "WEBP"):
