@@ -29,6 +29,9 @@ and a CMYK or grey profile is applied to the pixels then
 the EXIF block, profile and XMP packet in every output format (JPEG XL: not the profile, its
 pixels are converted to sRGB); the IPTC record in JPEG outputs only (an APP13 segment: the other
 formats have no place for it, and the tools that write IPTC write its fields to XMP as well).
+A JPEG segment holds 64 KiB: a larger XMP packet (a TIFF's or PNG's, which have no such limit)
+is written as extended XMP, as Photoshop writes it; a larger IPTC record is left out, with a
+warning.
 """
 from __future__ import annotations
 

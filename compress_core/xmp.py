@@ -30,12 +30,13 @@ elements, which fits one JPEG segment, raised ``RecursionError`` and lost the pi
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 from xml.dom import Node
 
-__all__ = ["compact_xmp", "upright_xmp", "COMPACT_NAMESPACES", "COMPACT_PROPERTIES",
-           "XMP_PACKAGE"]
+__all__ = ["compact_xmp", "upright_xmp", "extended_xmp", "COMPACT_NAMESPACES",
+           "COMPACT_PROPERTIES", "XMP_PACKAGE"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -121,6 +122,27 @@ def upright_xmp(packet: Optional[bytes]) -> Optional[bytes]:
     """``packet`` without what the output makes false (see the module's text), its
     orientation set to 1; None when nothing is left or it cannot be parsed."""
     return _filtered(packet, _kept_by_keep)
+
+
+def extended_xmp(packet: bytes) -> Tuple[bytes, bytes, bytes]:
+    """``packet`` as a JPEG file holds one over 64 KiB, the most a segment holds (XMP
+    Specification Part 3, 1.1.3.1, as Photoshop writes it): ``(standard, guid, extended)``.
+    ``extended`` is the packet without its ``xpacket`` wrapper, written in pieces after the
+    standard one; ``guid`` is its MD5 in 32 upper-case hex digits; ``standard`` is a packet
+    whose only property, ``xmpNote:HasExtendedXMP``, names that GUID (readers that know
+    extended XMP, as ExifTool and Adobe's, read the whole; others find no property rather
+    than part of them)."""
+    text = bytes(packet).strip(b"\x00 \t\r\n")
+    if text.startswith(b"<?xpacket"):
+        text = text[text.find(b"?>") + 2:]
+    end = text.rfind(b"<?xpacket")
+    extended = (text[:end] if end >= 0 else text).strip()
+    guid = hashlib.md5(extended).hexdigest().upper().encode("ascii")
+    standard = (f'{_PACKET_START}<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}">'
+                f'<rdf:Description rdf:about="" xmlns:xmpNote="http://ns.adobe.com/xmp/note/" '
+                f'xmpNote:HasExtendedXMP="{guid.decode()}"/></rdf:RDF></x:xmpmeta>'
+                f'{_PACKET_END}').encode("utf-8")
+    return standard, guid, extended
 
 
 def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],

@@ -5,8 +5,10 @@
   ``mozjpeg-lossless-optimization``: progressive scans and optimal Huffman tables, the pixels
   unchanged); each is used when installed. Measured on Kodak at equal SSIMULACRA2: see
   BENCHMARKS.md. Without pyjpegli, Pillow's libjpeg-turbo (``optimize=True``). Standard JPEG
-  either way (any decoder reads it). jpegli writes no metadata, so the EXIF (APP1) and ICC
-  (APP2, chunked as the ICC spec says) segments are inserted after the SOI marker here.
+  either way (any decoder reads it). jpegli writes no metadata, so the EXIF (APP1), XMP
+  (APP1; over 64 KiB as extended XMP, in pieces), ICC (APP2, chunked as the ICC spec says)
+  and IPTC (APP13; one over 64 KiB is not carried, with a warning) segments are inserted
+  after the SOI marker here.
 * **WebP** (method 6), **AVIF** (speed 6, libaom tuned for SSIMULACRA2 where it can be) and
   **PNG** (level 9) through Pillow; ``lossless=True`` gives lossless WebP (method 5, effort 90:
   :data:`WEBP_LOSSLESS_METHOD`).
@@ -31,6 +33,7 @@ from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
 from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
+from ..xmp import extended_xmp
 from .coefficients import coefficients_missing, rewrite_jpeg
 from .formats import check_quality, installed, pil_name, require_encoder
 from .jpeg_markers import APP0
@@ -62,6 +65,7 @@ BASELINE_BELOW = 8192
 _ICC_CHUNK = 65519  # 65535 - 2 (length) - 12 ("ICC_PROFILE\0") - 2 (sequence, count)
 _SEGMENT_MAX = 65533
 _XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\x00"  # an APP1 segment holding an XMP packet
+_XMP_EXTENSION = b"http://ns.adobe.com/xmp/extension/\x00"  # a piece of an extended packet
 _PHOTOSHOP = b"Photoshop 3.0\x00"  # an APP13 segment of Photoshop image resources
 _IPTC_RESOURCE = 0x0404
 
@@ -107,7 +111,9 @@ def _jpeg_segments(icc_profile: Optional[bytes] = None, exif: Optional[bytes] = 
     if exif:
         body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
         out += _segment(0xE1, body, "EXIF block")
-    if xmp:
+    if xmp and len(_XMP_NAMESPACE) + len(xmp) > _SEGMENT_MAX:
+        out += _extended_xmp_segments(xmp)
+    elif xmp:
         out += _segment(0xE1, _XMP_NAMESPACE + xmp, "XMP packet")
     if icc_profile:
         chunks = [icc_profile[i:i + _ICC_CHUNK] for i in range(0, len(icc_profile), _ICC_CHUNK)]
@@ -121,7 +127,26 @@ def _jpeg_segments(icc_profile: Optional[bytes] = None, exif: Optional[bytes] = 
         # empty name padded to two bytes, the data padded to an even length)
         resource = (b"8BIM" + struct.pack(">H", _IPTC_RESOURCE) + b"\x00\x00"
                     + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) % 2))
-        out += _segment(0xED, _PHOTOSHOP + resource, "IPTC record")
+        if len(_PHOTOSHOP + resource) <= _SEGMENT_MAX:
+            out += _segment(0xED, _PHOTOSHOP + resource, "IPTC record")
+        else:  # no reader joins a record split over segments; the tools that write IPTC
+            # write its fields to the XMP packet too, and the other formats carry no IPTC
+            _LOG.warning("an IPTC record of %d bytes does not fit a JPEG segment (at most %d "
+                         "bytes): not carried", len(iptc), _SEGMENT_MAX)
+    return out
+
+
+def _extended_xmp_segments(xmp: bytes) -> bytes:
+    """APP1 segments of an XMP packet over 64 KiB (:func:`compress_core.xmp.extended_xmp`):
+    the standard packet, then the extended one in pieces, each after its GUID, the whole's
+    length and the piece's offset (4 bytes each, big-endian)."""
+    standard, guid, extended = extended_xmp(xmp)
+    out = _segment(0xE1, _XMP_NAMESPACE + standard, "XMP packet")
+    head = _XMP_EXTENSION + guid
+    piece = _SEGMENT_MAX - len(head) - 8
+    for at in range(0, len(extended), piece):
+        out += _segment(0xE1, head + struct.pack(">II", len(extended), at)
+                        + extended[at:at + piece], "extended XMP")
     return out
 
 

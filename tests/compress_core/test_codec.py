@@ -311,3 +311,56 @@ def test_a_jpeg_xl_files_exif_box_starts_with_the_offset_of_its_tiff_header(coff
     exif.load(tiff)
     assert exif[0x010F] == "Codec"
     assert decode(data).getexif()[0x010F] == "Codec"  # the plug-in reads both layouts
+
+
+def _keywords_packet(count: int) -> bytes:
+    """An XMP packet of ``count`` keywords (an agency's controlled vocabulary, or a packet that
+    came from a TIFF or PNG, where no segment limits it)."""
+    keywords = "".join(f"<rdf:li>keyword number {i}</rdf:li>" for i in range(count))
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:'
+            'ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject></rdf:Description>'
+            '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
+
+
+def test_an_xmp_packet_over_64_kib_is_written_to_a_jpeg_as_extended_xmp(coffee):
+    """A JPEG segment holds 64 KiB: a larger packet (3,000 keywords) was an EncodingError that
+    lost the picture, under the default metadata="compact" too. It is written as Photoshop
+    writes one (XMP Specification Part 3): a standard packet naming the GUID of the extended
+    one, which follows in pieces."""
+    import hashlib
+
+    from compress_core.codec.jpeg_markers import segments
+
+    packet = _keywords_packet(3000)
+    assert len(packet) > 100_000
+    data = encode(coffee, "jpeg", 85, xmp=packet)
+    assert decode(data).size == (150, 100)
+    app1 = [data[start + 4:end] for marker, start, end in segments(data) if marker == 0xE1]
+    assert all(len(body) <= 65533 for body in app1)
+    standard = [b[29:] for b in app1 if b.startswith(b"http://ns.adobe.com/xap/1.0/\0")]
+    head = b"http://ns.adobe.com/xmp/extension/\0"
+    pieces = [b[len(head):] for b in app1 if b.startswith(head)]
+    assert len(standard) == 1 and len(pieces) == 2
+    guid = pieces[0][:32]
+    whole = bytearray(int.from_bytes(pieces[0][32:36], "big"))
+    for piece in pieces:
+        assert piece[:32] == guid
+        at = int.from_bytes(piece[36:40], "big")
+        whole[at:at + len(piece) - 40] = piece[40:]
+    assert hashlib.md5(whole).hexdigest().upper().encode() == guid
+    assert f'xmpNote:HasExtendedXMP="{guid.decode()}"'.encode() in standard[0]
+    assert decode(data).info["xmp"] == standard[0]  # what Pillow reads
+    assert whole.startswith(b"<x:xmpmeta") and whole.endswith(b"</x:xmpmeta>")
+    assert whole.count(b"<rdf:li>") == 3000
+    small = _keywords_packet(3)
+    assert decode(encode(coffee, "jpeg", 85, xmp=small)).info["xmp"] == small  # one segment
+
+
+def test_an_iptc_record_over_64_kib_is_left_out_of_a_jpeg_not_an_error(coffee, caplog):
+    record = b"".join(b"\x1c\x02\x19" + (60).to_bytes(2, "big") + b"k" * 60 for _ in range(1200))
+    data = encode(coffee, "jpeg", 85, iptc=record, exif=exif_bytes(1, make="Codec"))
+    assert decode(data).getexif()[0x010F] == "Codec"
+    assert "photoshop" not in decode(data).info
+    assert "IPTC record of 78000 bytes does not fit" in caplog.text

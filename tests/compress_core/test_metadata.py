@@ -213,6 +213,29 @@ def test_a_tiffs_xmp_and_iptc_tags_are_read():
     assert IptcImagePlugin.getiptcinfo(decode(out.data))[(2, 120)] == b"Quay at dawn"
 
 
+def test_a_tiff_tagged_with_thousands_of_keywords_becomes_a_jpeg_under_compact():
+    """A TIFF's XMP and IPTC tags have no size limit; 3,000 keywords (a 100 KB packet, a 78 KB
+    record) are all descriptive, so compact keeps them, and a JPEG segment holds 64 KiB: the
+    JPEG output was an EncodingError that lost the picture. The packet goes as extended XMP,
+    the record (its fields are in the packet too) is left out."""
+    keywords = [f"keyword number {i}" for i in range(3000)]
+    bag = "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)
+    packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              f'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/'
+              f'elements/1.1/"><dc:subject><rdf:Bag>{bag}</rdf:Bag></dc:subject>'
+              f'</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[700], ifd.tagtype[700] = packet, 1
+    ifd[33723], ifd.tagtype[33723] = iptc_record(keywords=keywords), 7
+    buf = io.BytesIO()
+    Image.fromarray(photo("coffee", 96)).save(buf, "TIFF", tiffinfo=ifd)
+    out = compress_image(buf.getvalue(), target_width=64, format="jpeg", energy_function=GRADIENT)
+    assert decode(out.data).size == (64, 43)
+    assert b"HasExtendedXMP" in decode(out.data).info["xmp"]
+    assert out.data.count(b"http://ns.adobe.com/xmp/extension/\0") == 2
+    assert b"<rdf:li>keyword number 2999</rdf:li>" in out.data  # (in the last piece)
+
+
 def written_metadata(data: bytes) -> dict:
     """What a written file carries, read back: its XMP packet (JPEG XL: from the file's
     ``xml `` box, which Pillow's plug-in does not read)."""
