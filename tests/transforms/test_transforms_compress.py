@@ -154,6 +154,37 @@ def test_a_camera_raw_among_jpegs_is_developed_and_a_damaged_one_is_an_error_row
                                                      f"coffee.jpg.{tag}.jpg"]
 
 
+def test_hostile_metadata_in_a_batch_gives_clean_outputs(tmp_path, sample_photos):
+    """A JPEG whose XMP nests 5,000 elements deep (RecursionError) and a TIFF tagged with
+    3,000 keywords (a 100 KB packet, past a JPEG segment: EncodingError) were error rows;
+    their pictures are written now, the packet dropped and the keywords as extended XMP."""
+    from PIL import TiffImagePlugin
+
+    (tmp_path / "in").mkdir()
+    deep = "<x>" * 5000 + "t" + "</x>" * 5000
+    rdf = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+           '22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/">'
+           '{}</rdf:Description></rdf:RDF></x:xmpmeta>')
+    sample_photos["coffee"].save(tmp_path / "in" / "deep.jpg", quality=90,
+                                 xmp=rdf.format(f"<dc:description>{deep}</dc:description>").encode())
+    bag = "".join(f"<rdf:li>keyword number {i}</rdf:li>" for i in range(3000))
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[700] = rdf.format(f"<dc:subject><rdf:Bag>{bag}</rdf:Bag></dc:subject>").encode()
+    ifd.tagtype[700] = 1
+    sample_photos["chelsea"].save(tmp_path / "in" / "agency.tif", tiffinfo=ifd)
+    sample_photos["astronaut"].save(tmp_path / "in" / "plain.png")
+    s = tc.CompressSettings(energy="gradient", scale=0.5, format="jpeg")
+    names = ("deep.jpg", "agency.tif", "plain.png")
+    items = [InputFile(str(tmp_path / "in" / n), n, None) for n in names]
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create(items) | tc.CompressImages(s, str(tmp_path / "out"), "r")
+        assert_that(res["rows"] | beam.Map(lambda r: (os.path.basename(r["input_uri"]),
+                                                      r["status"], r["error_type"])),
+                    equal_to([(n, "ok", None) for n in names]))
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(
+        f"{n}.{s.params_hash()}.jpg" for n in names)
+
+
 # --------------------------------------------------------------------------- DoFns
 
 def _dofns():
