@@ -25,7 +25,9 @@ _LOG = logging.getLogger(__name__)
 _SRGB = ImageCms.createProfile("sRGB")
 
 #: Image modes a profile of each colour space describes (Pillow's mode, the alpha band apart).
-_MODES_OF_SPACE = {"RGB": ("RGB", "RGBA"), "CMYK": ("CMYK",), "GRAY": ("L", "LA"), "LAB": ("LAB",)}
+#: 16-bit grey (scanners' 16-bit grey TIFFs and PNGs) goes through Little CMS at 16 bits.
+_MODES_OF_SPACE = {"RGB": ("RGB", "RGBA"), "CMYK": ("CMYK",),
+                   "GRAY": ("L", "LA", "I;16", "I;16L", "I;16B"), "LAB": ("LAB",)}
 
 
 def _read(icc: bytes):
@@ -111,8 +113,8 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
 
     An RGB profile (or none) is returned as it is, with ``img``. A profile of another colour
     space cannot describe the RGB output: when it describes ``img``'s mode (a CMYK profile on a
-    CMYK JPEG, a grey one on an 8-bit grey picture) ``img`` comes back converted through it to
-    sRGB (alpha kept), as colour-managed viewers show it; otherwise (of another space than the
+    CMYK JPEG, a grey one on an 8- or 16-bit grey picture) ``img`` comes back converted through
+    it to sRGB (alpha kept), as colour-managed viewers show it; otherwise (of another space than the
     pixels, or one Little CMS cannot read on pixels that are not RGB) it is dropped with a
     warning naming ``name`` and the pixels are converted as without a profile. An unreadable
     profile on RGB pixels is returned as it is.

@@ -68,6 +68,22 @@ def test_a_grey_profile_is_applied_to_grey_pixels():
     assert np.abs(loaded.pixels[..., 1] - _srgb_encode(grey))[lit].max() <= 2
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_grey_profile_is_applied_to_16_bit_grey_pixels(fmt):
+    """Scanners write 16-bit grey files with a linear profile too; Pillow opens them as I;16.
+    The profile was dropped with a warning ("does not describe its I;16 pixels") and the
+    linear values shown as sRGB: the whole picture too dark (mean 145 for 187)."""
+    grey = photo("camera", 96)[..., 0]
+    src = io.BytesIO()
+    Image.fromarray(grey.astype(np.uint16) * 257).save(src, fmt, icc_profile=gray_icc(1.0))
+    assert Image.open(io.BytesIO(src.getvalue())).mode.startswith("I;16")
+    loaded = load_image(src.getvalue())
+    assert loaded.icc_profile is None and loaded.pixels.shape[2] == 3
+    lit = grey >= 8
+    assert np.abs(loaded.pixels[..., 0] - _srgb_encode(grey))[lit].max() <= 2
+    assert np.abs(loaded.pixels[..., 0] - _srgb_encode(grey)).mean() < 0.6
+
+
 def test_a_cmyk_jpeg_with_its_profile_is_written_in_srgb_without_it():
     """A CMYK JPEG from a print workflow: the pixels were converted naively and the 940 KiB
     CMYK profile was carried onto the RGB output (invalid there, and 100x the thumbnail)."""
