@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import codec
+from .errors import TargetUnreachableError
 from .images import to_pil
 from .storage import write_atomic
 
@@ -171,7 +172,11 @@ class CompressionResult:
 
         The stored bytes are written as they are; a suffix that names another format
         (``.png`` for a JPEG result ...) re-encodes to that format, and one that names a format
-        the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
+        the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. A
+        result of ``quality="auto"`` is re-encoded to the score it was searched for (its
+        ``target_quality``), since qualities mean different things in each format; any other
+        keeps its quality (clamped to the new format's range; a lossless result: the new
+        format's default). The
         write is atomic (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync``
         and rename on local disks, one upload on object stores); a new file's mode follows the
         umask.
@@ -201,12 +206,24 @@ class CompressionResult:
                              f"does not write (the file would hold {self.format}); use "
                              f"{self.extension}, or another of .jpg .png .webp .avif .jxl")
         if wanted is not None and wanted.value != self.format.lower():
-            quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
-            if quality is not None:
-                lo, hi, _ = codec.QUALITY_RANGE[wanted]
-                quality = min(max(quality, lo), hi)
-            data = codec.encode(self.pixels, wanted, quality, icc_profile=self.icc_profile,
-                                exif=self.exif, xmp=self.xmp, iptc=self.iptc)
+            attached = dict(icc_profile=self.icc_profile, exif=self.exif, xmp=self.xmp,
+                            iptc=self.iptc)
+            params = self.params or {}
+            if (params.get("quality") == "auto" and wanted in codec.QUALITY_RANGE
+                    and params.get("target_bytes") is None):
+                # the score the result was searched for, in the new format's own scale (the
+                # JPEG quality 73 that reached 70 made an AVIF of 1.7x the bytes AVIF needs)
+                score = params.get("target_quality") or codec.DEFAULT_TARGET_QUALITY
+                try:
+                    data = codec.encode_to_score(self.pixels, wanted, score, **attached)[0]
+                except TargetUnreachableError as exc:  # the format's best
+                    data = exc.best[0]
+            else:
+                quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
+                if quality is not None:
+                    lo, hi, _ = codec.QUALITY_RANGE[wanted]
+                    quality = min(max(quality, lo), hi)
+                data = codec.encode(self.pixels, wanted, quality, **attached)
         write_atomic(target, data, storage_options)
         return target
 

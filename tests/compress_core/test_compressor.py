@@ -523,6 +523,19 @@ def test_save_re_encodes_by_suffix(compressor, chelsea, tmp_path):
     assert decode(jpg.read_bytes()).format == "JPEG"
 
 
+def test_save_re_encodes_an_auto_quality_result_to_its_score_in_the_new_format(compressor,
+                                                                               tmp_path):
+    """quality="auto" found JPEG quality ~73 for a score of 70; saving as .avif reused 73,
+    which in AVIF's scale made 1.7x the bytes AVIF needs (more than the JPEG itself). The
+    new format gets the score instead: the same bytes as compressing to it."""
+    src = encode(photo("china", 384), "JPEG", quality=95)
+    result = _run(compressor, src, scale=0.5)
+    assert result.format == "JPEG" and result.params["quality"] == "auto"
+    for fmt in ("avif", "webp"):
+        saved = open(result.save(tmp_path / f"out.{fmt}"), "rb").read()
+        assert saved == _run(compressor, src, scale=0.5, format=fmt).data
+
+
 # ------------------------------------------------------------- batches and analysis
 def test_compress_batch_returns_failures_in_place(compressor, files, chelsea):
     items = [files["jpeg"], str(files["corrupt"]), chelsea, files["png"].read_bytes(),
