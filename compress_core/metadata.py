@@ -10,16 +10,18 @@ creator, copyright. :func:`carried` applies :class:`compress_core.options.Metada
 * ``compact`` (the default): the EXIF block without maker notes (tag ``0x927C``, the camera's
   private data; for some makes its internal offsets point into the original block, which a
   rewritten block does not keep) and
-  without any other value over :data:`LARGEST_VALUE` bytes; the colour profile dropped when it
+  without any other value over :data:`LARGEST_VALUE` bytes nor the tags the output makes
+  false (:data:`UNTRUE_TAGS`, as under ``keep``); the colour profile dropped when it
   describes sRGB (:func:`compress_core.colour.describes_srgb`: viewers show an untagged picture
   as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB). Dates, camera,
   lens, exposure, GPS, artist and copyright stay. Of the XMP packet, the descriptive and rights
   properties (:func:`compress_core.xmp.compact_xmp`: Dublin Core, IPTC Core and Extension,
   XMP Rights, PLUS, keywords, rating); the IPTC-IIM record (captions, keywords, by-line,
   copyright) as it is.
-* ``keep``: the EXIF block and profile as the input had them; the XMP packet but for what the
-  output makes false (:func:`compress_core.xmp.upright_xmp`: orientation, dimensions, motion
-  photos, gain maps, regions); the IPTC record.
+* ``keep``: the EXIF block and profile as the input had them, but for the EXIF tags the output
+  makes false (:data:`UNTRUE_TAGS`: the input's size, where its subject lay); the XMP packet
+  but for what the output makes false (:func:`compress_core.xmp.upright_xmp`: orientation,
+  dimensions, motion photos, gain maps, regions); the IPTC record.
 * ``none``: nothing; the pixels are converted from the profile to sRGB first, so the output
   still looks as the input did (wide-gamut colours are clipped to sRGB). GPS positions go too.
 
@@ -46,7 +48,8 @@ from .images import LoadedImage
 from .options import Metadata, parse_option
 from .xmp import compact_xmp, upright_xmp
 
-__all__ = ["carried", "compact_exif", "LARGEST_VALUE", "MAKER_NOTE"]
+__all__ = ["carried", "compact_exif", "true_exif", "LARGEST_VALUE", "MAKER_NOTE",
+           "UNTRUE_TAGS"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,6 +58,13 @@ MAKER_NOTE = 0x927C
 #: Largest EXIF value ``compact`` keeps, in bytes (a comment or description of normal length
 #: is far below it; embedded previews, print settings and padding blocks are above).
 LARGEST_VALUE = 1024
+#: EXIF tags every output makes false, by directory (0: the main one): the input's size
+#: (``ImageWidth``/``ImageLength``, as Android phones write them; ``PixelXDimension``/
+#: ``PixelYDimension``, as every camera does) and where its subject lies in its pixels
+#: (``SubjectArea``, ``SubjectLocation``), which scaling, cropping and carving change. A
+#: 128-pixel thumbnail said 6000 x 4000.
+UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101]),
+               ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214])}
 
 
 def _size(value) -> int:
@@ -69,24 +79,37 @@ def _size(value) -> int:
 
 def compact_exif(exif: Optional[bytes]) -> Optional[bytes]:
     """``exif`` (an EXIF block as Pillow writes it) without maker notes and values over
-    :data:`LARGEST_VALUE` bytes, in the main, Exif and GPS directories; None when nothing is
-    left. A block Pillow cannot read back is returned as it is."""
+    :data:`LARGEST_VALUE` bytes, in the main, Exif and GPS directories, nor the tags of
+    :data:`UNTRUE_TAGS`; None when nothing is left. A block Pillow cannot read back is
+    returned as it is."""
+    return _without(exif, lambda tag, value: tag == MAKER_NOTE or _size(value) > LARGEST_VALUE)
+
+
+def true_exif(exif: Optional[bytes]) -> Optional[bytes]:
+    """``exif`` without the tags of :data:`UNTRUE_TAGS` (``metadata="keep"``); None when
+    nothing is left. A block Pillow cannot read back is returned as it is."""
+    return _without(exif, lambda tag, value: False)
+
+
+def _without(exif: Optional[bytes], drop) -> Optional[bytes]:
+    """``exif`` without the tags of :data:`UNTRUE_TAGS` and those ``drop(tag, value)`` says,
+    in the main, Exif and GPS directories (the same bytes when there are none)."""
     if not exif:
         return None
     parsed = Image.Exif()
     try:
         parsed.load(exif)
-        directories = [parsed] + [parsed.get_ifd(i) for i in (ExifTags.IFD.Exif,
-                                                               ExifTags.IFD.GPSInfo)]
+        directories = {0: parsed, **{i: parsed.get_ifd(i) for i in (ExifTags.IFD.Exif,
+                                                                      ExifTags.IFD.GPSInfo)}}
         dropped = 0
-        for directory in directories:
-            for tag in [t for t, v in directory.items()
-                        if t == MAKER_NOTE or _size(v) > LARGEST_VALUE]:
+        for number, directory in directories.items():
+            untrue = UNTRUE_TAGS.get(number, frozenset())
+            for tag in [t for t, v in directory.items() if t in untrue or drop(t, v)]:
                 del directory[tag]
                 dropped += 1
         if not dropped:
             return exif
-        if not any(len(d) for d in directories):
+        if not any(len(d) for d in directories.values()):
             return None
         return parsed.tobytes()
     except Exception as exc:  # noqa: BLE001 -- a block we cannot rewrite travels as it came
@@ -104,8 +127,7 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
     if icc is None and exif is None and xmp is None and iptc is None:
         return loaded
     if mode is Metadata.KEEP:
-        if xmp is None:
-            return loaded
+        exif = true_exif(exif)
         xmp = upright_xmp(xmp)
     elif mode is Metadata.COMPACT:
         if icc and describes_srgb(icc):
@@ -123,5 +145,9 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
             else:
                 pixels = converted
         icc = None
+    if all(new is old for new, old in ((pixels, loaded.pixels), (icc, loaded.icc_profile),
+                                       (exif, loaded.exif), (xmp, loaded.xmp),
+                                       (iptc, loaded.iptc))):
+        return loaded  # nothing to change
     return dataclasses.replace(loaded, pixels=pixels, icc_profile=icc, exif=exif, xmp=xmp,
                                iptc=iptc)

@@ -243,3 +243,26 @@ def written_metadata(data: bytes) -> dict:
         at = data.find(b"<x:xmpmeta")
         return {"xmp": data[at:data.find(b"</x:xmpmeta>", at) + 12] if at >= 0 else None}
     return {"xmp": decode(data).info.get("xmp")}
+
+
+@pytest.mark.parametrize("mode", ["compact", "keep"])
+def test_the_exif_block_does_not_state_the_inputs_size_or_subject_position(mode):
+    """Cameras write the picture's size in the Exif directory (PixelXDimension,
+    PixelYDimension), Android phones in the main one too (ImageWidth, ImageLength), and where
+    the subject lies in its pixels (SubjectArea, SubjectLocation): a 96-pixel thumbnail said
+    384 x 256, and pointed at a subject outside itself. The rest of the block stays."""
+    exif = Image.Exif()
+    exif.load(camera_exif(maker_note=256))
+    exif[0x0100], exif[0x0101] = 384, 256
+    sub = exif.get_ifd(EXIF)
+    sub[0xA002], sub[0xA003], sub[0x9214], sub[0xA214] = 384, 256, (192, 128, 40, 30), (192, 128)
+    src = camera_jpeg(exif=exif.tobytes(), pixels=photo("astronaut", 384, 256))
+    out = compress_image(src, scale=0.25, metadata=mode, energy_function=GRADIENT)
+    written = decode(out.data).getexif()
+    assert out.size == (96, 64)
+    assert 0x0100 not in written and 0x0101 not in written
+    for tag in (0xA002, 0xA003, 0x9214, 0xA214):
+        assert tag not in written.get_ifd(EXIF), hex(tag)
+    assert written[0x010F] == "Canon" and written.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
+    assert written.get_ifd(GPS)[1] == "N"
+    assert (MAKER_NOTE in written.get_ifd(EXIF)) == (mode == "keep")
