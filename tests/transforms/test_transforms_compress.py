@@ -165,8 +165,8 @@ def test_hostile_metadata_in_a_batch_gives_clean_outputs(tmp_path, sample_photos
     rdf = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
            '22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/">'
            '{}</rdf:Description></rdf:RDF></x:xmpmeta>')
-    sample_photos["coffee"].save(tmp_path / "in" / "deep.jpg", quality=90,
-                                 xmp=rdf.format(f"<dc:description>{deep}</dc:description>").encode())
+    caption = rdf.format(f"<dc:description>{deep}</dc:description>").encode()
+    sample_photos["coffee"].save(tmp_path / "in" / "deep.jpg", quality=90, xmp=caption)
     bag = "".join(f"<rdf:li>keyword number {i}</rdf:li>" for i in range(3000))
     ifd = TiffImagePlugin.ImageFileDirectory_v2()
     ifd[700] = rdf.format(f"<dc:subject><rdf:Bag>{bag}</rdf:Bag></dc:subject>").encode()
