@@ -166,14 +166,14 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
                    len(packet), exc)
         return None
     try:
-        return _kept_packet(document, keep)
+        return _kept_packet(document, keep, tidy)
     except RecursionError:  # minidom walks and writes elements recursively
         _LOG.debug("an XMP packet of %d bytes is dropped: its elements nest deeper than it "
                    "can be read", len(packet))
         return None
 
 
-def _kept_packet(document, keep: Callable[[tuple], bool]) -> Optional[bytes]:
+def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool) -> Optional[bytes]:
     kept = 0
     for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
         for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:
