@@ -190,7 +190,8 @@ def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool) -> Optiona
 
 
 def _tidy(root) -> None:
-    root.removeAttributeNS(_META, "xmptk")
+    if root.hasAttributeNS(_META, "xmptk"):
+        root.removeAttributeNS(_META, "xmptk")
     stack = [root]
     while stack:
         node = stack.pop()
