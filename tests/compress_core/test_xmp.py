@@ -174,3 +174,13 @@ def test_the_inputs_file_format_is_not_carried():
     for kept in (compact_xmp(packet), upright_xmp(packet)):
         assert ("dc", "format") not in properties(kept)
         assert properties(kept)[("dc", "creator")] == "Ana Lopes"
+
+
+def test_a_packet_without_a_toolkit_name_is_compacted():
+    """Packets Pillow, phones and many tools write have no ``x:xmptk``: tidying one raised
+    NotFoundErr and lost the picture."""
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              b'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/'
+              b'elements/1.1/"><dc:subject><rdf:Bag><rdf:li>quay</rdf:li></rdf:Bag></dc:subject>'
+              b'</rdf:Description></rdf:RDF></x:xmpmeta>')
+    assert properties(compact_xmp(packet)) == {("dc", "subject"): "quay"}
