@@ -13,7 +13,8 @@ creator, copyright. :func:`carried` applies :class:`compress_core.options.Metada
   without any other value over :data:`LARGEST_VALUE` bytes nor the tags the output makes
   false (:data:`UNTRUE_TAGS`, as under ``keep``); the colour profile dropped when it
   describes sRGB (:func:`compress_core.colour.describes_srgb`: viewers show an untagged picture
-  as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB). Dates, camera,
+  as sRGB, so the output looks the same), kept otherwise (Display P3, Adobe RGB) up to
+  :data:`LARGEST_PROFILE` bytes (a larger one is applied to the pixels, as under ``none``). Dates, camera,
   lens, exposure, GPS, artist and copyright stay. Of the XMP packet, the descriptive and rights
   properties (:func:`compress_core.xmp.compact_xmp`: Dublin Core, IPTC Core and Extension,
   XMP Rights, PLUS, keywords, rating); the IPTC-IIM record (captions, keywords, by-line,
@@ -48,8 +49,8 @@ from .images import LoadedImage
 from .options import Metadata, parse_option
 from .xmp import compact_xmp, upright_xmp
 
-__all__ = ["carried", "compact_exif", "true_exif", "LARGEST_VALUE", "MAKER_NOTE",
-           "UNTRUE_TAGS"]
+__all__ = ["carried", "compact_exif", "true_exif", "LARGEST_VALUE", "LARGEST_PROFILE",
+           "MAKER_NOTE", "UNTRUE_TAGS"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ MAKER_NOTE = 0x927C
 #: Largest EXIF value ``compact`` keeps, in bytes (a comment or description of normal length
 #: is far below it; embedded previews, print settings and padding blocks are above).
 LARGEST_VALUE = 1024
+#: Largest colour profile ``compact`` carries, in bytes. Cameras' and editors' wide-gamut
+#: profiles (Display P3, Adobe RGB, ProPhoto) are 0.5-3 KB; a table-based profile can weigh a
+#: megabyte, which made a 256-pixel output of 1 MB (review 14, O01). A larger one is applied to
+#: the pixels (converted to sRGB, as ``none`` does) instead of carried.
+LARGEST_PROFILE = 64 * 1024
 #: EXIF tags every output makes false, by directory (0: the main one): the input's size
 #: (``ImageWidth``/``ImageLength``, as Android phones write them; ``PixelXDimension``/
 #: ``PixelYDimension``, as every camera does) and where its subject lies in its pixels
@@ -131,6 +137,12 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
         xmp = upright_xmp(xmp)
     elif mode is Metadata.COMPACT:
         if icc and describes_srgb(icc):
+            icc = None
+        elif icc and len(icc) > LARGEST_PROFILE:
+            converted = rgb_to_srgb(pixels, icc)
+            _LOG.info("%s: a colour profile of %d bytes (over %d) is applied to the pixels, "
+                      "not carried", loaded.source, len(icc), LARGEST_PROFILE)
+            pixels = pixels if converted is None else converted
             icc = None
         exif = compact_exif(exif)
         xmp = compact_xmp(xmp)

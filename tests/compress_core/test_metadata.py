@@ -10,7 +10,8 @@ from PIL import ExifTags, Image, IptcImagePlugin, TiffImagePlugin
 
 from compress_core import compress_image, load_image
 from compress_core.colour import rgb_to_srgb
-from compress_core.metadata import LARGEST_VALUE, MAKER_NOTE, carried, compact_exif
+from compress_core.metadata import (LARGEST_PROFILE, LARGEST_VALUE, MAKER_NOTE, carried,
+                                    compact_exif)
 
 from _core_data import GRADIENT, decode, exif_bytes, gamma_icc, photo, sample_file
 from test_xmp import lightroom_packet
@@ -266,3 +267,19 @@ def test_the_exif_block_does_not_state_the_inputs_size_or_subject_position(mode)
     assert written[0x010F] == "Canon" and written.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
     assert written.get_ifd(GPS)[1] == "N"
     assert (MAKER_NOTE in written.get_ifd(EXIF)) == (mode == "keep")
+
+
+def test_compact_applies_a_profile_too_large_to_carry():
+    """Review 14, O01: a valid 1 MB RGB profile (table-based profiles weigh that much) made a
+    256-pixel output of 1 MB under compact. Over LARGEST_PROFILE it is applied to the pixels;
+    a wide-gamut profile of the usual size still travels."""
+    icc = gamma_icc(1.8)
+    padded = struct.pack(">I", len(icc) + 200_000) + icc[4:] + bytes(200_000)
+    assert len(padded) > LARGEST_PROFILE
+    pixels = photo("astronaut", 256)
+    kw = dict(scale=1.0, format="png", energy_function=GRADIENT)
+    large = compress_image(camera_jpeg(icc=padded, pixels=pixels), **kw)
+    assert "icc_profile" not in decode(large.data).info and large.compressed_bytes < 200_000
+    small = compress_image(camera_jpeg(icc=icc, pixels=pixels), **kw)
+    assert decode(small.data).info["icc_profile"] == icc
+    assert np.abs(large.pixels.astype(int) - rgb_to_srgb(small.pixels, icc)).max() <= 1
