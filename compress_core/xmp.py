@@ -153,7 +153,6 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
     if not packet:
         return None
     try:
-        from defusedxml import DefusedXmlException
         from defusedxml.minidom import parseString
     except ImportError:
         _LOG.warning("an XMP packet of %d bytes is dropped: reading it needs the package %s "
@@ -161,7 +160,7 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
         return None
     try:
         document = parseString(bytes(packet).strip(b"\x00 \t\r\n"))
-    except (DefusedXmlException, Exception) as exc:  # noqa: BLE001 -- and expat's errors
+    except Exception as exc:  # noqa: BLE001 -- defusedxml's refusals, expat's errors
         _LOG.debug("an XMP packet of %d bytes is dropped, it cannot be parsed: %s",
                    len(packet), exc)
         return None
@@ -170,6 +169,10 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
     except RecursionError:  # minidom walks and writes elements recursively
         _LOG.debug("an XMP packet of %d bytes is dropped: its elements nest deeper than it "
                    "can be read", len(packet))
+        return None
+    except Exception as exc:  # noqa: BLE001 -- a packet must never lose the picture
+        _LOG.warning("an XMP packet of %d bytes is dropped, it could not be rewritten: %s: %s",
+                     len(packet), type(exc).__name__, exc)
         return None
 
 
