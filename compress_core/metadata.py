@@ -123,6 +123,17 @@ def _without(exif: Optional[bytes], drop) -> Optional[bytes]:
         return exif
 
 
+def _applied(pixels, icc: bytes, source: str):
+    """``pixels`` converted from ``icc`` to sRGB; as they are (with a warning) where Little
+    CMS cannot apply it (viewers ignore such a profile too)."""
+    converted = rgb_to_srgb(pixels, icc)
+    if converted is None:
+        _LOG.warning("%s: a colour profile of %d bytes cannot be applied; it is dropped and the "
+                     "pixels written as they are (as viewers show them)", source, len(icc))
+        return pixels
+    return converted
+
+
 def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
     """``loaded`` with the pixels, colour profile, EXIF block, XMP packet and IPTC record its
     output gets under ``metadata`` (``"compact"``, ``"keep"`` or ``"none"``: see the module's
@@ -139,23 +150,15 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
         if icc and describes_srgb(icc):
             icc = None
         elif icc and len(icc) > LARGEST_PROFILE:
-            converted = rgb_to_srgb(pixels, icc)
             _LOG.info("%s: a colour profile of %d bytes (over %d) is applied to the pixels, "
                       "not carried", loaded.source, len(icc), LARGEST_PROFILE)
-            pixels = pixels if converted is None else converted
-            icc = None
+            pixels, icc = _applied(pixels, icc, loaded.source), None
         exif = compact_exif(exif)
         xmp = compact_xmp(xmp)
     else:
         exif = xmp = iptc = None
         if icc and not describes_srgb(icc):
-            converted = rgb_to_srgb(pixels, icc)
-            if converted is None:
-                _LOG.warning("%s: a colour profile of %d bytes cannot be applied; it is dropped "
-                             "and the pixels written as they are (as viewers show them)",
-                             loaded.source, len(icc))
-            else:
-                pixels = converted
+            pixels = _applied(pixels, icc, loaded.source)
         icc = None
     if all(new is old for new, old in ((pixels, loaded.pixels), (icc, loaded.icc_profile),
                                        (exif, loaded.exif), (xmp, loaded.xmp),
