@@ -34,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .colour import device_to_srgb
 from .containers import HEIF_PACKAGE, is_heif, open_picture
 from .nclx import nclx_icc
-from .raw import develop, raw_exif, raw_format, raw_xmp
+from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
@@ -218,8 +218,9 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int) -> LoadedImage:
     the pixel limit checked before developing, the EXIF block and XMP packet of
     TIFF-structured RAWs."""
     pixels = develop(data, name, kind, lambda w, h: _check_pixel_limit(w, h, limit, name))
+    exif, xmp = raw_metadata(data)
     return LoadedImage(pixels=pixels, format=kind, source=name, data=data, icc_profile=None,
-                       exif=raw_exif(data), xmp=raw_xmp(data))
+                       exif=exif, xmp=xmp)
 
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:

@@ -30,7 +30,7 @@ camera recorded it (``no_auto_bright``). LibRaw's default brightening scales eac
 until its brightest 1% is white, clipping highlights the RAW held: a photo without highlights
 came out brighter than it was shot (a DNG of skimage's ``rocket``: 16 levels off on average,
 against 2 without it). A camera's own JPEG may look brighter: cameras add their tone curve.
-LibRaw turns the picture upright by the camera's orientation, and :func:`raw_exif` writes
+LibRaw turns the picture upright by the camera's orientation, and :func:`raw_metadata` writes
 orientation 1, so nothing turns it again. No colour profile is embedded: the pixels are sRGB.
 
 The pixel limit holds before anything is unpacked: the picture's size is read from LibRaw's
@@ -46,14 +46,14 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
 from .errors import ImageDecodeError, UnsupportedImageError
 
-__all__ = ["raw_format", "develop", "raw_exif", "raw_xmp", "RAW_PACKAGE"]
+__all__ = ["raw_format", "develop", "raw_metadata", "RAW_PACKAGE"]
 
 #: The package that develops RAW files (PyPI name).
 RAW_PACKAGE = "rawpy"
@@ -199,37 +199,35 @@ def _message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def raw_xmp(data: bytes) -> Optional[bytes]:
-    """The XMP packet in the first directory of a TIFF-structured RAW file (tag 700: where
-    Lightroom and cameras write a DNG's keywords, captions and rights), or ``None``. What
-    travels of it is :mod:`compress_core.metadata`'s choice, as for any input."""
-    first = next(_directories(_tiff_bytes(data)), None)
-    packet = None if first is None else first.get(_XMP)
-    if isinstance(packet, (tuple, list)) and all(isinstance(v, int) for v in packet):
-        packet = bytes(packet)
-    return bytes(packet) if isinstance(packet, (bytes, bytearray)) and packet else None
+def raw_metadata(data: bytes) -> Tuple[Optional[bytes], Optional[bytes]]:
+    """``(exif, xmp)`` of a TIFF-structured RAW file (DNG, CR2, NEF, ORF, RW2 ...), read from
+    its first directory at once:
 
+    * ``exif``: the tags that describe the photo (camera, date, artist, copyright) with its
+      Exif (exposure, lens, dates) and GPS directories, orientation 1 (LibRaw turned the
+      pixels). The RAW's layout tags (sizes, strips, colour matrices, SubIFDs, the dozens of
+      DNG tags) describe data the output does not have and are left out;
+    * ``xmp``: the XMP packet (tag 700: where Lightroom and cameras write a DNG's keywords,
+      captions and rights); what travels of it is :mod:`compress_core.metadata`'s choice.
 
-def raw_exif(data: bytes) -> Optional[bytes]:
-    """The EXIF block of a TIFF-structured RAW file (DNG, CR2, NEF, ORF, RW2 ...): the first
-    directory's tags that describe the photo (camera, date, artist, copyright) with its Exif
-    (exposure, lens, dates) and GPS directories, orientation 1 (LibRaw turned the pixels);
-    ``None`` for other RAWs (CR3, RAF) or when nothing is readable. The RAW's layout tags
-    (sizes, strips, colour matrices, SubIFDs) describe data the output does not have and are
-    left out."""
+    ``(None, None)`` for other RAWs (CR3, RAF) or when nothing is readable."""
     tiff = _tiff_bytes(data)
     if tiff[:4] not in _TIFF:
-        return None
+        return None, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exif = Image.Exif()
             exif.load(tiff)
+            xmp = exif.get(_XMP)
             for tag in [t for t in exif if t not in _DESCRIBING]:
                 del exif[tag]
-            if not len(exif):
-                return None
-            exif[_ORIENTATION] = 1
-            return exif.tobytes()
+            block = None
+            if len(exif):
+                exif[_ORIENTATION] = 1
+                block = exif.tobytes()
     except Exception:  # a broken EXIF block must not lose the picture
-        return None
+        return None, None
+    if isinstance(xmp, (tuple, list)) and all(isinstance(v, int) and 0 <= v < 256 for v in xmp):
+        xmp = bytes(xmp)  # (a packet typed BYTE)
+    return block, (bytes(xmp) if isinstance(xmp, (bytes, bytearray)) and xmp else None)
