@@ -31,7 +31,7 @@ from PIL import Image
 
 from .errors import UnsupportedImageError
 
-__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE"]
+__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -40,7 +40,8 @@ HEIF_PACKAGE = "pillow-heif"
 #: generic image brands.
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
                 b"mif1", b"msf1")
-_REDUCED_RESOLUTION = 1  # NewSubfileType (TIFF tag 254), bit 0
+#: A TIFF page that is a reduced-resolution copy: NewSubfileType (tag 254), bit 0.
+REDUCED_RESOLUTION = 1
 #: Pillow formats never opened: EPS runs Ghostscript (an interpreter, with a history of exploits)
 #: where it is installed.
 _NOT_READ = ("EPS",)
@@ -109,7 +110,7 @@ def _largest_full_page(img: Image.Image, name: str) -> None:
     best = None  # (pixels, page)
     for page in range(getattr(img, "n_frames", 1)):
         img.seek(page)
-        if int(img.tag_v2.get(254, 0) or 0) & _REDUCED_RESOLUTION:
+        if int(img.tag_v2.get(254, 0) or 0) & REDUCED_RESOLUTION:
             continue
         if best is None or img.width * img.height > best[0]:
             best = (img.width * img.height, page)

@@ -51,6 +51,7 @@ from typing import Callable, Iterator, Optional, Tuple
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
+from .containers import REDUCED_RESOLUTION
 from .errors import ImageDecodeError, UnsupportedImageError
 
 __all__ = ["raw_format", "develop", "raw_metadata", "RAW_PACKAGE"]
@@ -66,7 +67,6 @@ _CR3 = b"ftypcrx "  # at byte 4
 _RAF = b"FUJIFILMCCD-RAW"
 _DNG_VERSION = 50706
 _NEW_SUBFILE_TYPE, _PHOTOMETRIC = 254, 262
-_REDUCED_RESOLUTION = 1  # NewSubfileType bit 0
 _SENSOR_DATA = (32803, 34892)  # photometric: colour filter array, linear raw
 #: More directories than any camera writes: a longer chain is not followed further.
 _MOST_DIRECTORIES = 64
@@ -140,7 +140,7 @@ def _not_a_picture(page: TiffImagePlugin.ImageFileDirectory_v2) -> bool:
         photometric = page.get(_PHOTOMETRIC)
     except Exception:  # an unreadable value: leave the page to Pillow
         return False
-    return bool(subfile & _REDUCED_RESOLUTION) or photometric in _SENSOR_DATA
+    return bool(subfile & REDUCED_RESOLUTION) or photometric in _SENSOR_DATA
 
 
 def develop(data: bytes, name: str, kind: str,
