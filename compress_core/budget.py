@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import codec, deadline
+from .codec.encoders import attached_for
 from .codec.semantic import resize_map
 from .errors import TargetUnreachableError
 from .hybrid import resample
@@ -72,8 +73,7 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
     TargetUnreachableError
         No candidate fits; the message gives the smallest encoding found.
     """
-    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
-                iptc=iptc if fmt is ImageFormat.JPEG else None)
+    meta = attached_for(fmt, icc_profile, exif, xmp, iptc)
     top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
     h, w = pixels.shape[:2]
     best = None

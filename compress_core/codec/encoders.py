@@ -150,6 +150,15 @@ def _extended_xmp_segments(xmp: bytes) -> bytes:
     return out
 
 
+def attached_for(fmt, icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
+                 xmp: Optional[bytes] = None, iptc: Optional[bytes] = None) -> dict:
+    """The metadata keyword arguments of :func:`encode` for ``fmt``, without what that format
+    has no place for (an IPTC record outside JPEG), so that what a search counts as carried
+    bytes is what its files hold."""
+    return dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
+                iptc=iptc if ImageFormat(fmt) is ImageFormat.JPEG else None)
+
+
 def _with_segments(data: bytes, segments: bytes) -> bytes:
     """``segments`` inserted into the JPEG ``data``: after its JFIF (APP0) segment, which must
     come first, or else after the start-of-image marker."""

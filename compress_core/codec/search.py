@@ -30,7 +30,8 @@ from ..errors import EncodingError, TargetUnreachableError
 from ..images import check_rgb8
 from ..options import ImageFormat
 from ..perceptual import Reference
-from .encoders import decode_pixels, encode, flatten_for, jxl_srgb, optimize_scans
+from .encoders import (attached_for, decode_pixels, encode, flatten_for, jxl_srgb,
+                       optimize_scans)
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 from .semantic import requantize_jpeg
 
@@ -144,9 +145,7 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     fmt = require_encoder(fmt)
     if fmt is ImageFormat.AUTO:
         raise ValueError("encode_to_score() needs a concrete format; resolve 'auto' first")
-    # (an IPTC record goes into JPEGs only: elsewhere it would count in no file's size)
-    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
-                iptc=iptc if fmt is ImageFormat.JPEG else None)
+    meta = attached_for(fmt, icc_profile, exif, xmp, iptc)
     if fmt not in QUALITY_RANGE:
         return encode(pixels, fmt, **meta), None, 100.0
     pixels = flatten_for(pixels, fmt)  # once, not at every encode (JPEG of RGBA)
