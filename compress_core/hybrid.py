@@ -52,12 +52,16 @@ from .energy.base import CarvingTerms
 from .targets import check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
-           "DEFAULT_MAX_STRETCH"]
+           "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE"]
 
 #: Largest local stretch (ratio of the x and y scale factors) the hybrid policy may apply to
 #: content by default: people see a stretched face at about 1.1 (Niu et al. 2010), so the
 #: default stays below it. ``compress(max_stretch=)`` overrides it per call.
 DEFAULT_MAX_STRETCH = 1.05
+
+#: Input pixels per output pixel, along each side, the geometry works at by default
+#: (:attr:`HybridPolicy.working_oversample`): a seam there is half an output pixel wide.
+DEFAULT_WORKING_OVERSAMPLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,19 @@ class HybridPolicy:
 
     The largest stretch is not a threshold of the policy but an option of each call
     (``compress(max_stretch=)``, default :data:`DEFAULT_MAX_STRETCH`).
+
+    ``working_oversample``: the hybrid method and ``smart_crop`` decide their crops, seams and
+    squeeze on the input reduced (Lanczos; a JPEG decoded at a DCT scale, a camera RAW at half
+    size, where that is still large enough) to this many times the output's size, when the
+    input is larger (:func:`compress_core.targets.working_size`); None: on the whole input,
+    whatever its size (a 24-megapixel photo to a 256-pixel square took 6 s instead of 0.2 s;
+    BENCHMARKS.md, "Large photos").
     """
 
     crop_density: float = 0.5
     carve_density: float = 0.6
     free_crop_density: float = 0.25
+    working_oversample: Optional[float] = DEFAULT_WORKING_OVERSAMPLE
 
     def __post_init__(self):
         for name in ("crop_density", "carve_density", "free_crop_density"):
@@ -78,6 +90,8 @@ class HybridPolicy:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        if self.working_oversample is not None:
+            check_stretch(self.working_oversample, "working_oversample")
 
 
 @dataclass

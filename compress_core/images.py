@@ -26,7 +26,7 @@ import os
 import struct
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -80,6 +80,9 @@ class LoadedImage:
     xmp, iptc : bytes or None
         The XMP packet and the IPTC-IIM record (a JPEG's Photoshop resource 0x0404, a TIFF's
         tag 33723) as the input had them (:mod:`compress_core.metadata` decides what goes on).
+    original_size : (int, int)
+        Upright ``(width, height)`` of the input; larger than :attr:`size` where it was decoded
+        reduced (``load_image(needed_size=)``), else the same.
     """
 
     pixels: np.ndarray
@@ -90,6 +93,11 @@ class LoadedImage:
     exif: Optional[bytes] = field(default=None, repr=False)
     xmp: Optional[bytes] = field(default=None, repr=False)
     iptc: Optional[bytes] = field(default=None, repr=False)
+    original_size: Optional[Tuple[int, int]] = None
+
+    def __post_init__(self):
+        if self.original_size is None:
+            self.original_size = self.size
 
     @property
     def attached(self) -> dict:
@@ -113,7 +121,13 @@ class LoadedImage:
         return self.pixels.shape[2] == 4
 
 
-def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedImage:
+#: What a caller needs of a picture: given its upright ``(width, height)``, the smallest upright
+#: size it will use, or None for the whole picture.
+NeededSize = Callable[[int, int], Optional[Tuple[int, int]]]
+
+
+def load_image(source: ImageSource, max_pixels: Optional[int] = None,
+               needed_size: Optional[NeededSize] = None) -> LoadedImage:
     """Decode ``source`` into an upright RGB(A) uint8 image.
 
     Parameters
@@ -122,7 +136,15 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedI
         A path, an fsspec URI, encoded bytes, a binary file object, an array (gray, RGB or RGBA;
         uint8, uint16, bool or float in [0, 1]) or a PIL image.
     max_pixels : int, optional
-        Refuse images with more pixels than this (default :data:`DEFAULT_MAX_PIXELS`).
+        Refuse images with more pixels than this (default :data:`DEFAULT_MAX_PIXELS`); the
+        input's own size counts, however small it is decoded.
+    needed_size : callable, optional
+        ``needed_size(width, height)``, given the input's upright size once its header is read,
+        says the smallest size the caller will use (None: all of it). A JPEG is then decoded
+        at the smallest of libjpeg's DCT scales (1/2, 1/4, 1/8) that still gives at least that
+        size, and a camera RAW at half size where that does (LibRaw's ``half_size``): 4-8x less
+        work and memory for a thumbnail of a camera photo. Other formats are decoded whole. The
+        pixels are at least that size, not resized to it; ``original_size`` is the input's.
 
     Returns
     -------
@@ -154,10 +176,10 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedI
         _check_pixel_limit(source.width, source.height, limit, "<PIL image>")
         return _from_pil(source, "<PIL image>", data=None)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(bytes(source), "<bytes>", limit)
+        return _decode(bytes(source), "<bytes>", limit, needed_size)
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        return _decode(read_bytes(name), name, limit)
+        return _decode(read_bytes(name), name, limit, needed_size)
     if hasattr(source, "read"):
         name = getattr(source, "name", "<file object>")
         data = source.read()
@@ -166,7 +188,7 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None) -> LoadedI
             # required, not 'str'"), naming neither the image nor the way out
             raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
                             "mode ('rb')")
-        return _decode(bytes(data), str(name), limit)
+        return _decode(bytes(data), str(name), limit, needed_size)
     raise TypeError(
         "image must be a path, URI, bytes, binary file object, numpy array or PIL image; "
         f"got {type(source).__name__}"
@@ -181,12 +203,13 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
         )
 
 
-def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
+def _decode(data: bytes, name: str, limit: int,
+            needed_size: Optional[NeededSize] = None) -> LoadedImage:
     if not data:
         raise ImageDecodeError(f"{name}: empty file (0 bytes)")
     kind = raw_format(data)
     if kind is not None:
-        return _develop_raw(data, name, kind, limit)
+        return _develop_raw(data, name, kind, limit, needed_size)
     try:
         with warnings.catch_warnings():
             # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
@@ -197,6 +220,9 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
             )
             img = open_picture(data, name)
         _check_pixel_limit(img.width, img.height, limit, name)
+        stored_size = img.size
+        if needed_size is not None and img.format in ("JPEG", "MPO"):
+            _draft(img, needed_size)
         img.load()
     except (ImageTooLargeError, UnsupportedImageError):
         raise
@@ -210,17 +236,56 @@ def _decode(data: bytes, name: str, limit: int) -> LoadedImage:
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
-    return _from_pil(img, name, data=data)
+    loaded = _from_pil(img, name, data=data)
+    if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
+        turned = _orientation(img) in _TURNING_ORIENTATIONS
+        loaded.original_size = stored_size[::-1] if turned else stored_size
+    return loaded
 
 
-def _develop_raw(data: bytes, name: str, kind: str, limit: int) -> LoadedImage:
+#: EXIF orientations that swap the axes (transposed, turned 90 or 270 degrees).
+_TURNING_ORIENTATIONS = frozenset((5, 6, 7, 8))
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+        return int(value) if isinstance(value, int) else 1
+    except Exception:  # noqa: BLE001 -- a broken EXIF block: exif_transpose will not turn it
+        return 1
+
+
+def _draft(img: Image.Image, needed_size: NeededSize) -> None:
+    """Set a JPEG's decoder to the smallest DCT scale that still gives ``needed_size``."""
+    w, h = img.size
+    turned = _orientation(img) in _TURNING_ORIENTATIONS
+    need = needed_size(h, w) if turned else needed_size(w, h)
+    if need is None:
+        return
+    nw, nh = need[::-1] if turned else need
+    if nw * 2 <= w and nh * 2 <= h:
+        img.draft(img.mode, (max(1, int(nw)), max(1, int(nh))))
+
+
+def _develop_raw(data: bytes, name: str, kind: str, limit: int,
+                 needed_size: Optional[NeededSize] = None) -> LoadedImage:
     """A camera RAW file developed by LibRaw (:mod:`compress_core.raw`): upright sRGB pixels,
-    the pixel limit checked before developing, the EXIF block and XMP packet of
-    TIFF-structured RAWs."""
-    pixels = develop(data, name, kind, lambda w, h: _check_pixel_limit(w, h, limit, name))
+    the pixel limit checked before developing (at half size where ``needed_size`` allows), the
+    EXIF block and XMP packet of TIFF-structured RAWs."""
+    sizes = {}
+
+    def check(w: int, h: int) -> bool:  # True: develop at half size
+        _check_pixel_limit(w, h, limit, name)
+        need = needed_size(w, h) if needed_size is not None else None
+        if need is not None and need[0] * 2 <= w and need[1] * 2 <= h:
+            sizes["original"] = (w, h)
+            return True
+        return False
+
+    pixels = develop(data, name, kind, check)
     exif, xmp = raw_metadata(data)
     return LoadedImage(pixels=pixels, format=kind, source=name, data=data, icc_profile=None,
-                       exif=exif, xmp=xmp)
+                       exif=exif, xmp=xmp, original_size=sizes.get("original"))
 
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:

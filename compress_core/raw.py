@@ -34,10 +34,10 @@ LibRaw turns the picture upright by the camera's orientation, and :func:`raw_met
 orientation 1, so nothing turns it again. No colour profile is embedded: the pixels are sRGB.
 
 The pixel limit holds before anything is unpacked: the picture's size is read from LibRaw's
-``sizes`` first. LibRaw's ``half_size`` (one pixel per 2x2 filter block: a 6000x4000 RAW
-developed in 0.2 s instead of 1.2 s) is not used: the output size is planned from the decoded
-picture (:func:`compress_core.targets.plan_size`), and the energies, seams and crop work on the
-whole picture, so the decoder does not know a size it could halve to.
+``sizes`` first. The same look at the size decides LibRaw's ``half_size`` (one pixel per 2x2
+filter block, no demosaicing: a 6000x4000 RAW developed in 0.2 s instead of 1.2 s): the caller
+asks for it where half the picture is all it needs (a thumbnail;
+:func:`compress_core.images.load_image`'s ``needed_size``).
 
 ``rawpy`` is an optional package (``pip install ".[raw]"``; it bundles LibRaw); without it a
 RAW file is an :class:`~compress_core.errors.UnsupportedImageError` that names it.
@@ -144,12 +144,13 @@ def _not_a_picture(page: TiffImagePlugin.ImageFileDirectory_v2) -> bool:
 
 
 def develop(data: bytes, name: str, kind: str,
-            check_size: Callable[[int, int], None]) -> np.ndarray:
+            check_size: Callable[[int, int], Optional[bool]]) -> np.ndarray:
     """Develop the camera RAW file ``data`` (of :func:`raw_format`'s ``kind``) into upright
     sRGB pixels, uint8 (H, W, 3), as the module's text says.
 
     ``check_size(width, height)`` is called with the upright picture's size before anything
-    is unpacked; it raises to refuse the file (the pixel limit).
+    is unpacked; it raises to refuse the file (the pixel limit), and returns True to have it
+    developed at half size (``half_size``).
 
     Raises
     ------
@@ -170,12 +171,13 @@ def develop(data: bytes, name: str, kind: str,
         raw.open_buffer(io.BytesIO(data))
         sizes = raw.sizes
         if sizes.flip & 4:  # LibRaw's flip: bit 2 swaps the axes
-            check_size(sizes.height, sizes.width)
+            half = check_size(sizes.height, sizes.width)
         else:
-            check_size(sizes.width, sizes.height)
+            half = check_size(sizes.width, sizes.height)
         raw.unpack()
         rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB,
-                              output_bps=8, gamma=(2.4, 12.92), no_auto_bright=True)
+                              output_bps=8, gamma=(2.4, 12.92), no_auto_bright=True,
+                              half_size=bool(half))
     except rawpy.LibRawFileUnsupportedError as exc:
         raise UnsupportedImageError(
             f"{name}: looks like a camera RAW file ({kind}) but LibRaw does not read it "

@@ -53,8 +53,9 @@ class CompressionResult:
     energy : dict
         The energy function's ``describe()`` (name and parameters).
     energy_stats : dict
-        :func:`compress_core.analysis.energy_statistics` of the input's energy map; empty for
-        ``method="jpeg"``, which re-encodes without computing one.
+        :func:`compress_core.analysis.energy_statistics` of the input's energy map (of the
+        input reduced, where the geometry worked on it); empty for ``method="jpeg"``, which
+        re-encodes without computing one.
     retained_energy_ratio : float
         Share of the input's energy that survives undistorted: the energy on pixels that survive
         cropping and carving, divided by the stretch of the final resampling (a uniform scale
@@ -65,13 +66,18 @@ class CompressionResult:
         where the target's aspect would need a crop thinner than one pixel (tiny inputs or
         extreme aspect changes, e.g. 160 x 17 to 1 x 50: 2.94); the value is what was applied.
     seams : dict
-        ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted).
+        ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted), at the size the
+        geometry worked at (``operations["working_size"]`` where it was not the input's).
     crop_box : tuple or None
         ``(left, top, right, bottom)`` in input coordinates of the region the output is drawn
         from, when the method cropped (for hybrid after carving: the bounding box of the kept
         pixels); None when nothing was cropped.
     operations : dict
         What the method did (the hybrid split; see :class:`compress_core.hybrid.HybridPlan`).
+        ``working_size``, where present: the size the input was reduced to before the geometry
+        (:attr:`compress_core.hybrid.HybridPolicy.working_oversample`); the method's own boxes
+        and sizes here are then in its coordinates, ``crop_box`` and ``source_map`` in the
+        input's.
     timings : dict
         Milliseconds: ``decode_ms``, ``energy_ms``, ``resize_ms``, ``encode_ms``, ``total_ms``.
     params : dict

@@ -216,3 +216,21 @@ def exif_bytes(orientation: int, **tags) -> bytes:
 def orientation_of(data: bytes):
     """The EXIF orientation tag of encoded bytes (None when absent)."""
     return decode(data).getexif().get(0x0112)
+
+
+def lanczos(pixels, width, height):
+    """Pillow's Lanczos of uint8 RGB(A) ``pixels`` to ``width`` x ``height``."""
+    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels), mode).resize(
+        (width, height), Image.Resampling.LANCZOS))
+
+
+def covers(box, working_box, work, size):
+    """``box`` (input coordinates) is ``working_box`` (of the input reduced to ``work``) in the
+    input of ``size``: the input pixels it covers, edges rounded outwards."""
+    (w0, h0), (ww, wh) = size, work
+    left, top, right, bottom = box
+    wl, wt, wr, wb = working_box
+    return (0 <= left <= wl * w0 / ww < left + 1 and 0 <= top <= wt * h0 / wh < top + 1
+            and right - 1 < wr * w0 / ww <= right <= w0
+            and bottom - 1 < wb * h0 / wh <= bottom <= h0)

@@ -14,6 +14,7 @@ from PIL import Image
 from compress_core import (
     CompressionResult,
     FailedCompression,
+    HybridPolicy,
     ImageDecodeError,
     ImageReadError,
     ImageTooLargeError,
@@ -21,16 +22,18 @@ from compress_core import (
     TargetUnreachableError,
     compress_image,
 )
-from compress_core.targets import plan_size
+from compress_core.targets import plan_size, working_size
 
 from _core_data import (
     GRADIENT,
     TARGET_CASES,
     TARGET_INPUT,
+    covers,
     decode,
     encode,
     exif_bytes,
     gamma_icc,
+    lanczos,
     orientation_of,
     photo,
     srgb_icc,
@@ -87,12 +90,19 @@ def test_every_target_combination_gives_the_exact_size(compressor, chelsea, meth
     if method == "seam_carving":
         assert result.seams == {"vertical": 180 - expected[0], "horizontal": 120 - expected[1]}
     if method == "smart_crop" and expected != (180, 120):
-        # the best window of the target's aspect at the largest scale, then Lanczos
-        left, top, right, bottom = result.crop_box
+        # the best window of the target's aspect at the largest scale, then Lanczos; of the
+        # input reduced to twice the target where that halves its pixels at least
+        picture, (width, height) = chelsea, (180, 120)
+        work = result.operations.get("working_size")
+        assert work == working_size(180, 120, expected, 2.0)
+        if work is not None:
+            picture, (width, height) = lanczos(chelsea, *work), work
+            assert covers(result.crop_box, result.operations["crop"], work, (180, 120))
+        left, top, right, bottom = result.operations["crop"]
         cw, ch = right - left, bottom - top
-        assert cw == 180 or ch == 120
+        assert cw == width or ch == height
         assert abs(cw * expected[1] - ch * expected[0]) <= max(expected)  # the target's aspect
-        window = np.ascontiguousarray(chelsea[top:bottom, left:right])
+        window = np.ascontiguousarray(picture[top:bottom, left:right])
         np.testing.assert_array_equal(
             result.pixels, np.asarray(Image.fromarray(window).resize(expected, Image.LANCZOS)))
         assert result.stretch <= 1.0 + 1e-9
@@ -1131,3 +1141,90 @@ def test_missed_target_says_when_the_best_encoding_scores_below_the_target(compr
                                     f"encoding scores {high.operations['quality_score']:.1f}")
     assert _run(compressor, chelsea, scale=0.5, format="jpeg").missed_target() is None
     assert _run(compressor, chelsea, scale=0.5, quality=80).missed_target() is None
+
+
+# ------------------------------------------- large inputs: the geometry at twice the output's size
+@pytest.fixture(scope="module")
+def large_jpeg():
+    """coffee at 1920 x 1280, a JPEG as a camera writes one (1/60 of a 24-megapixel photo's
+    work, the same shape of problem: a thumbnail is a small part of it)."""
+    pixels = photo("coffee", 1920, 1280)
+    return pixels, encode(pixels, "JPEG", quality=92)
+
+
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+def test_a_large_photo_is_retargeted_at_twice_the_output_size(compressor, large_jpeg, method):
+    """A 128 x 128 thumbnail of a 1920 x 1280 JPEG: decoded at 1/4 (480 x 320), reduced to
+    384 x 256, where crops, seams and squeeze are decided. What the result says is in the
+    input's coordinates: its size, the crop box and every output pixel's source."""
+    pixels, data = large_jpeg
+    result = _run(compressor, data, method=method, target_width=128, target_height=128,
+                  format="png")
+    assert result.size == (128, 128) and result.original_size == (1920, 1280)
+    assert result.operations["working_size"] == (384, 256)
+    assert result.pixel_ratio == pytest.approx(128 * 128 / (1920 * 1280))
+    box = result.crop_box
+    assert box is not None and 0 <= box[0] < box[2] <= 1920 and 0 <= box[1] < box[3] <= 1280
+    if method == "smart_crop":
+        assert covers(box, result.operations["crop"], (384, 256), (1920, 1280))
+        assert box[3] - box[1] == 1280  # the whole height, a square window
+    # each output pixel's source lies in the crop box and has the output pixel's colour (the
+    # input behind it, averaged over the 15 x 10 input pixels a working pixel stands for)
+    source = result.source_map
+    ys, xs = np.divmod(source.astype(np.int64), 1920)
+    assert xs.min() >= box[0] and xs.max() < box[2] and ys.min() >= box[1] and ys.max() < box[3]
+    behind = lanczos(pixels, 128, 85)[(ys * 85) // 1280, (xs * 128) // 1920].astype(float)
+    assert np.abs(behind - result.pixels).mean() < 12.0
+
+
+@pytest.mark.parametrize("size", [(160, 120), (128, 128)])
+def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size):
+    """Deciding on the input reduced or on all of it: the same crop (in input coordinates),
+    the same share of the width carved (a seam at 360 pixels stands for 5.3 at 1920), the same
+    stretch within the limit. (On other photos a near tie between two windows may fall the
+    other way; BENCHMARKS.md, "Large photos", has the judge's view of both.)"""
+    _, data = large_jpeg
+    reduced = _run(SemanticCompressor(GRADIENT), data, target_width=size[0],
+                   target_height=size[1], format="png")
+    whole = _run(SemanticCompressor(GRADIENT, policy=HybridPolicy(working_oversample=None)),
+                 data, target_width=size[0], target_height=size[1], format="png")
+    work = reduced.operations["working_size"]
+    assert "working_size" not in whole.operations
+    (l1, t1, r1, b1), (l2, t2, r2, b2) = reduced.crop_box, whole.crop_box
+    overlap = max(0, min(r1, r2) - max(l1, l2)) * max(0, min(b1, b2) - max(t1, t2))
+    union = (r1 - l1) * (b1 - t1) + (r2 - l2) * (b2 - t2) - overlap
+    assert overlap / union > 0.95
+    carved = reduced.seams["vertical"] * 1920 / work[0]
+    assert carved == pytest.approx(whole.seams["vertical"], rel=0.05) and carved > 50
+    assert 1.03 < reduced.stretch <= 1.05 + 1e-9 and 1.03 < whole.stretch <= 1.05 + 1e-9
+
+
+def test_keep_mask_of_a_large_photo_is_kept_at_the_working_size(compressor, large_jpeg):
+    pixels, data = large_jpeg
+    keep = np.zeros((1280, 1920), bool)
+    keep[40:240, 30:230] = True  # the top-left corner, that a square crop would drop
+    result = _run(compressor, data, target_width=128, target_height=128, keep_mask=keep,
+                  format="png")
+    assert "working_size" in result.operations
+    ys, xs = np.divmod(result.source_map.astype(np.int64), 1920)
+    assert xs.min() <= 30 + 10 and ys.min() <= 40 + 10  # the kept corner reaches the output
+    assert result.crop_box[0] <= 30 and result.crop_box[1] <= 40
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(method="seam_carving", target_width=300, target_height=300),  # seams of the input
+    dict(target_pixels=20_000, preserve_aspect=False),  # a free shape may keep a whole side
+    dict(target_width=1000, target_height=600),  # reducing would not halve the pixels
+    dict(method="jpeg"),
+])
+def test_the_geometry_works_on_the_whole_input_otherwise(compressor, kwargs):
+    pixels = photo("coffee", 960, 640)
+    result = _run(compressor, encode(pixels, "JPEG", quality=92), format="png", **kwargs)
+    assert "working_size" not in result.operations
+    assert result.original_size == (960, 640)
+
+
+@pytest.mark.parametrize("value", [0.5, 0, float("nan"), float("inf"), "2", True])
+def test_working_oversample_is_checked(value):
+    with pytest.raises((TypeError, ValueError), match="working_oversample"):
+        HybridPolicy(working_oversample=value)

@@ -466,3 +466,73 @@ def test_a_file_object_in_text_mode_is_a_type_error_naming_it(tmp_path):
     with open(path) as fh, pytest.raises(TypeError, match=r"notes\.txt is a file object in "
                                                           r"text mode; open it in binary"):
         load_image(fh)
+
+
+# ------------------------------------------------------------- decoding no larger than needed
+def _large_jpeg(orientation=None, fmt="JPEG"):
+    """chelsea at 1600 x 1200 (stored), a JPEG as a camera writes one."""
+    pixels = photo("chelsea", 1600, 1200)
+    buf = io.BytesIO()
+    extra = {"exif": exif_bytes(orientation)} if orientation else {}
+    if fmt == "MPO":  # a camera's JPEG with a second picture (Pillow reads these as MPO)
+        extra.update(save_all=True, append_images=[Image.fromarray(photo("coffee", 320, 240))])
+    Image.fromarray(pixels).save(buf, fmt, quality=92, **extra)
+    return pixels, buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO"])
+def test_a_jpeg_is_decoded_at_the_dct_scale_the_caller_needs(fmt):
+    """A 1600 x 1200 JPEG of which 200 x 150 pixels are needed is decoded at 1/8 (libjpeg's
+    DCT scaling): the picture, smaller, close to the whole picture reduced; its own size is
+    kept as ``original_size``."""
+    pixels, data = _large_jpeg(fmt=fmt)
+    asked = []
+
+    def needed(w, h):
+        asked.append((w, h))
+        return (200, 150)
+
+    loaded = load_image(data, needed_size=needed)
+    assert asked == [(1600, 1200)] and loaded.format == fmt
+    assert loaded.size == (200, 150) and loaded.original_size == (1600, 1200)
+    whole = load_image(data)
+    assert whole.size == whole.original_size == (1600, 1200)
+    reduced = np.asarray(Image.fromarray(whole.pixels).resize((200, 150), Image.LANCZOS))
+    assert np.abs(loaded.pixels.astype(float) - reduced).mean() < 3.0
+    # a larger need: the next scale that holds it (1/4: 400 x 300 for 300 x 200)
+    assert load_image(data, needed_size=lambda w, h: (300, 200)).size == (400, 300)
+    # less than half of either side reduced: decoded whole
+    for need in [(900, 100), None]:
+        loaded = load_image(data, needed_size=lambda w, h: need)
+        np.testing.assert_array_equal(loaded.pixels, whole.pixels)
+
+
+def test_a_turned_jpeg_is_asked_and_decoded_upright():
+    """Orientation 6 (stored 1600 x 1200, shown 1200 x 1600): the caller is asked with the
+    upright size and its need is upright too; the pixels come out upright."""
+    pixels, data = _large_jpeg(orientation=6)
+    asked = []
+
+    def needed(w, h):
+        asked.append((w, h))
+        return (150, 200)
+
+    loaded = load_image(data, needed_size=needed)
+    assert asked == [(1200, 1600)]
+    assert loaded.size == (150, 200) and loaded.original_size == (1200, 1600)
+    upright = EXIF_UPRIGHT[6](np.asarray(Image.fromarray(pixels).resize((200, 150),
+                                                                       Image.LANCZOS)))
+    assert np.abs(loaded.pixels.astype(float) - upright).mean() < 3.0
+
+
+def test_formats_without_scaled_decoding_are_decoded_whole():
+    pixels = photo("chelsea", 400, 300)
+    loaded = load_image(encode(pixels, "PNG"), needed_size=lambda w, h: (50, 40))
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.original_size == loaded.size == (400, 300)
+
+
+def test_the_pixel_limit_counts_the_input_however_small_it_is_decoded():
+    _, data = _large_jpeg()
+    with pytest.raises(ImageTooLargeError, match="1600x1200"):
+        load_image(data, max_pixels=1_000_000, needed_size=lambda w, h: (200, 150))
