@@ -74,6 +74,9 @@ TASKS = {
     "width50": ("width 50%", lambda w, h: (round(w * 0.5), h), False),
     "free50": ("free aspect, 50% of the pixels",
                lambda w, h: (round(w * math.sqrt(0.5)), round(h * math.sqrt(0.5))), True),
+    # a sixteenth of the photo's height or less: the library decides on the photo reduced to
+    # twice the output's size (384 x 256), where every task above decides on the whole photo
+    "thumb": ("thumbnail 128x128", _fixed(128, 128), False),
 }
 
 
@@ -169,7 +172,7 @@ class Ours:
     map of that resampling) and what the library says it did."""
 
     def __init__(self, compressor, method):
-        self.compressor, self.method = compressor, method
+        self.compressor, self.method = compressor, method.split(":")[0]
 
     def __call__(self, img, tw, th):
         result = self.compressor.compress(img, method=self.method, target_width=tw,
@@ -190,13 +193,17 @@ DEFAULT = "ours: hybrid (default)"
 ORACLE = "oracle crop (judge)"
 
 
-OURS = {"hybrid": DEFAULT, "smart_crop": "ours: smart_crop", "seam_carving": "ours: seam_carving"}
+OURS = {"hybrid": DEFAULT, "smart_crop": "ours: smart_crop", "seam_carving": "ours: seam_carving",
+        # the default deciding on the whole photo whatever the output's size (the library
+        # before the working size; HybridPolicy(working_oversample=None))
+        "hybrid:whole": "ours: hybrid on the whole photo"}
 
 
 def make_methods(free, ours=tuple(OURS)):
-    from compress_core import SemanticCompressor
+    from compress_core import HybridPolicy, SemanticCompressor
 
     compressor = SemanticCompressor()
+    whole = SemanticCompressor(policy=HybridPolicy(working_oversample=None))
     if free:
         return {"Lanczos": lanczos, DEFAULT: Ours(compressor, "hybrid")}
     methods = {
@@ -208,7 +215,8 @@ def make_methods(free, ours=tuple(OURS)):
         "li-plus seams (scaled)": li_plus,
         ORACLE: None,  # needs the judge: see run_photo_task
     }
-    methods.update({OURS[m]: Ours(compressor, m) for m in ours})
+    methods.update({OURS[m]: Ours(whole if m.endswith(":whole") else compressor, m)
+                    for m in ours})
     return methods
 
 
@@ -332,7 +340,7 @@ def main(argv=None):
     parser.add_argument("--photos", type=int, default=24, help="first N photos")
     parser.add_argument("--tasks", default=",".join(TASKS),
                         help=f"comma list of {', '.join(TASKS)}")
-    parser.add_argument("--ours", default=",".join(OURS),
+    parser.add_argument("--ours", default=",".join(m for m in OURS if ":" not in m),
                         help=f"comma list of our methods to run: {', '.join(OURS)}")
     parser.add_argument("--out", default=str(HERE / "out"))
     parser.add_argument("--sheets", default=str(HERE / "out" / "sheets"),
