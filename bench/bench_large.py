@@ -1,0 +1,144 @@
+"""Camera-sized photos: CPU time and peak memory of one default ``compress()`` per photo, with
+the geometry deciding on the photo reduced to twice the output's size (the default) and on the
+whole photo (``HybridPolicy(working_oversample=None)``: the library before), in the same run.
+
+Inputs: Kodak photos enlarged with Lanczos to a camera's 24 megapixels (6000 x 4000, portraits
+4000 x 6000), written as a camera writes them (JPEG, quality 92: decoded at a DCT scale when a
+thumbnail needs less) and as PNG (no scaled decoding: decoded whole, then reduced). Enlarged
+photos have no finer detail than the originals; the time of decoding, energy and carving
+depends on the pixel count, not on the detail, and the fidelity of deciding on a reduced photo
+is measured on the real photos by ``bench_fidelity.py --tasks thumb --ours hybrid,hybrid:whole``.
+
+Each setting, format and task runs in a child process on one thread (Torch, OpenMP, MKL and
+Numba held to one, as each of two workers sharing two cores would be); its first photo warms up
+(model and detector loads, kernel compilation) and is not counted. Per photo: CPU seconds
+(``time.process_time``) around one ``compress()`` with the job's defaults, the library's own
+stage timings, and the child's peak resident memory.
+
+Usage::
+
+    .venv/bin/python bench/bench_large.py                       # 3 photos, every task, both formats
+    .venv/bin/python bench/bench_large.py --photos 2 --tasks thumb256 --formats jpeg
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
+
+#: task name -> compress() keyword arguments (the job's defaults otherwise)
+TASKS = {
+    "thumb256": dict(target_width=256, target_height=256),
+    "square640": dict(target_width=640, target_height=640),
+    "hd1920x1080": dict(target_width=1920, target_height=1080),
+    "long1024": dict(max_dimension=1024),
+}
+SETTINGS = ("reduced", "whole")  # the default; HybridPolicy(working_oversample=None)
+STAGES = ("decode_ms", "energy_ms", "resize_ms", "encode_ms")
+CAMERA_SIDES = (6000, 4000)
+
+
+def make_inputs(kodak: str, photos: int, folder: str, fmt: str):
+    """The first ``photos`` Kodak photos at 24 megapixels, as ``fmt`` files in ``folder``."""
+    from PIL import Image
+
+    names = sorted(f for f in os.listdir(kodak) if f.endswith(".png"))[:photos + 1]
+    paths = []
+    for name in names:
+        img = Image.open(os.path.join(kodak, name)).convert("RGB")
+        long, short = CAMERA_SIDES
+        size = (long, short) if img.width >= img.height else (short, long)
+        path = os.path.join(folder, name.replace(".png", "." + fmt))
+        if not os.path.exists(path):
+            big = img.resize(size, Image.Resampling.LANCZOS)
+            big.save(path, "JPEG" if fmt == "jpeg" else "PNG",
+                     **({"quality": 92} if fmt == "jpeg" else {"compress_level": 1}))
+        paths.append(path)
+    return paths
+
+
+def child(setting: str, task: str, paths) -> dict:
+    """One setting and task over ``paths`` (the first warms up), in this process."""
+    import torch
+
+    torch.set_num_threads(1)
+    from compress_core import HybridPolicy, SemanticCompressor
+
+    policy = HybridPolicy(working_oversample=None) if setting == "whole" else HybridPolicy()
+    compressor = SemanticCompressor(policy=policy)
+    kwargs = TASKS[task]
+    compressor.compress(paths[0], show_progress=False, **kwargs)  # loads, compiles
+    cpu, stages, size, working = [], {s: 0.0 for s in STAGES}, 0, None
+    for path in paths[1:]:
+        t0 = time.process_time()
+        result = compressor.compress(path, show_progress=False, **kwargs)
+        cpu.append(time.process_time() - t0)
+        for s in STAGES:
+            stages[s] += result.timings[s]
+        size += result.compressed_bytes
+        working = result.operations.get("working_size", working)
+    n = len(cpu)
+    return {"cpu": cpu, "stages": {s: v / n for s, v in stages.items()}, "kib": size / n / 1024,
+            "working": working,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kodak", default=KODAK)
+    ap.add_argument("--photos", type=int, default=3, help="photos timed (one more warms up)")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--formats", default="jpeg,png")
+    ap.add_argument("--inputs", default=None, help="folder for the 24 MP inputs (kept)")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child[0], args.child[1], args.child[2:])))
+        return 0
+
+    folder = args.inputs or tempfile.mkdtemp(prefix="bench_large_")
+    os.makedirs(folder, exist_ok=True)
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    print(f"library at {commit}; {args.photos} photos (+1 warm-up) from {args.kodak} at "
+          f"{CAMERA_SIDES[0]}x{CAMERA_SIDES[1]}; one thread; a child process per row\n")
+    print("| input | task | geometry on | working size | CPU s per photo (mean) | max | "
+          + " | ".join(STAGES) + " | peak RSS MiB | KiB per output | CPU vs whole photo |")
+    print("|---|---|---|---|---:|---:|" + "---:|" * (len(STAGES) + 3))
+    for fmt in args.formats.split(","):
+        paths = make_inputs(args.kodak, args.photos, folder, fmt)
+        for task in args.tasks.split(","):
+            rows = {}
+            for setting in SETTINGS:
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
+                                      setting, task, *paths], capture_output=True, text=True)
+                if out.returncode != 0:
+                    raise SystemExit(f"{fmt} {task} {setting} failed:\n{out.stderr[-3000:]}")
+                rows[setting] = json.loads(out.stdout.strip().splitlines()[-1])
+            whole = sum(rows["whole"]["cpu"]) / len(rows["whole"]["cpu"])
+            for setting, row in rows.items():
+                mean = sum(row["cpu"]) / len(row["cpu"])
+                where = "photo reduced" if setting == "reduced" else "whole photo"
+                working = "x".join(map(str, row["working"])) if row["working"] else "-"
+                cells = " | ".join(f"{row['stages'][s]:.0f}" for s in STAGES)
+                print(f"| {fmt} 24 MP | {task} | {where} | {working} | {mean:.2f} | "
+                      f"{max(row['cpu']):.2f} | {cells} | {row['peak_mib']:.0f} | "
+                      f"{row['kib']:.1f} | {mean / whole:.3f}x |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
