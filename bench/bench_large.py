@@ -81,7 +81,7 @@ def child(setting: str, task: str, paths) -> dict:
     compressor = SemanticCompressor(policy=policy)
     kwargs = TASKS[task]
     compressor.compress(paths[0], show_progress=False, **kwargs)  # loads, compiles
-    cpu, stages, size, working = [], {s: 0.0 for s in STAGES}, 0, None
+    cpu, stages, size, working = [], {s: 0.0 for s in STAGES}, 0, []
     for path in paths[1:]:
         t0 = time.process_time()
         result = compressor.compress(path, show_progress=False, **kwargs)
@@ -89,7 +89,8 @@ def child(setting: str, task: str, paths) -> dict:
         for s in STAGES:
             stages[s] += result.timings[s]
         size += result.compressed_bytes
-        working = result.operations.get("working_size", working)
+        size_worked = result.operations.get("working_size")
+        working.append("x".join(map(str, size_worked)) if size_worked else "whole")
     n = len(cpu)
     return {"cpu": cpu, "stages": {s: v / n for s, v in stages.items()}, "kib": size / n / 1024,
             "working": working,
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
                             capture_output=True, text=True).stdout.strip()
     print(f"library at {commit}; {args.photos} photos (+1 warm-up) from {args.kodak} at "
           f"{CAMERA_SIDES[0]}x{CAMERA_SIDES[1]}; one thread; a child process per row\n")
-    print("| input | task | geometry on | working size | CPU s per photo (mean) | max | "
+    print("| input | task | geometry on | working size (each photo) | CPU s per photo (mean) | max | "
           + " | ".join(STAGES) + " | peak RSS MiB | KiB per output | CPU vs whole photo |")
     print("|---|---|---|---|---:|---:|" + "---:|" * (len(STAGES) + 3))
     for fmt in args.formats.split(","):
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
             for setting, row in rows.items():
                 mean = sum(row["cpu"]) / len(row["cpu"])
                 where = "photo reduced" if setting == "reduced" else "whole photo"
-                working = "x".join(map(str, row["working"])) if row["working"] else "-"
+                working = ", ".join(row["working"]) if setting == "reduced" else "-"
                 cells = " | ".join(f"{row['stages'][s]:.0f}" for s in STAGES)
                 print(f"| {fmt} 24 MP | {task} | {where} | {working} | {mean:.2f} | "
                       f"{max(row['cpu']):.2f} | {cells} | {row['peak_mib']:.0f} | "
