@@ -8,6 +8,8 @@ thumbnail needs less) and as PNG (no scaled decoding: decoded whole, then reduce
 photos have no finer detail than the originals; the time of decoding, energy and carving
 depends on the pixel count, not on the detail, and the fidelity of deciding on a reduced photo
 is measured on the real photos by ``bench_fidelity.py --tasks thumb --ours hybrid,hybrid:whole``.
+The ``reencode_*`` tasks re-encode at the photo's own size (``method="jpeg"``), once each:
+``quality="auto"``'s search (the default) and one encode at a fixed quality 85.
 
 Each setting, format and task runs in a child process on one thread (Torch, OpenMP, MKL and
 Numba held to one, as each of two workers sharing two cores would be); its first photo warms up
@@ -45,6 +47,10 @@ TASKS = {
     "square640": dict(target_width=640, target_height=640),
     "hd1920x1080": dict(target_width=1920, target_height=1080),
     "long1024": dict(max_dimension=1024),
+    # re-encoding at the photo's own size (no geometry: one row each): quality="auto"'s search
+    # (the default) against one fixed-quality encode
+    "reencode_auto": dict(method="jpeg"),
+    "reencode_q85": dict(method="jpeg", quality=85),
 }
 SETTINGS = ("reduced", "whole")  # the default; HybridPolicy(working_oversample=None)
 STAGES = ("decode_ms", "energy_ms", "resize_ms", "encode_ms")
@@ -123,21 +129,24 @@ def main(argv=None) -> int:
         paths = make_inputs(args.kodak, args.photos, folder, fmt)
         for task in args.tasks.split(","):
             rows = {}
-            for setting in SETTINGS:
+            geometry = TASKS[task].get("method") != "jpeg"
+            for setting in SETTINGS if geometry else SETTINGS[:1]:
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
                                       setting, task, *paths], capture_output=True, text=True)
                 if out.returncode != 0:
                     raise SystemExit(f"{fmt} {task} {setting} failed:\n{out.stderr[-3000:]}")
                 rows[setting] = json.loads(out.stdout.strip().splitlines()[-1])
-            whole = sum(rows["whole"]["cpu"]) / len(rows["whole"]["cpu"])
+            whole = sum(rows["whole"]["cpu"]) / len(rows["whole"]["cpu"]) if geometry else None
             for setting, row in rows.items():
                 mean = sum(row["cpu"]) / len(row["cpu"])
-                where = "photo reduced" if setting == "reduced" else "whole photo"
+                where = ("photo reduced" if setting == "reduced" else "whole photo") \
+                    if geometry else "(no geometry)"
                 working = ", ".join(row["working"]) if setting == "reduced" else "-"
                 cells = " | ".join(f"{row['stages'][s]:.0f}" for s in STAGES)
+                ratio = f"{mean / whole:.3f}x" if geometry else "-"
                 print(f"| {fmt} 24 MP | {task} | {where} | {working} | {mean:.2f} | "
                       f"{max(row['cpu']):.2f} | {cells} | {row['peak_mib']:.0f} | "
-                      f"{row['kib']:.1f} | {mean / whole:.3f}x |", flush=True)
+                      f"{row['kib']:.1f} | {ratio} |", flush=True)
     return 0
 
 
