@@ -9,7 +9,8 @@ photos have no finer detail than the originals; the time of decoding, energy and
 depends on the pixel count, not on the detail, and the fidelity of deciding on a reduced photo
 is measured on the real photos by ``bench_fidelity.py --tasks thumb --ours hybrid,hybrid:whole``.
 The ``reencode_*`` tasks re-encode at the photo's own size (``method="jpeg"``), once each:
-``quality="auto"``'s search (the default) and one encode at a fixed quality 85.
+``quality="auto"``'s search (the default) and one encode at a fixed quality 85. ``budget50k``
+(no size target: the byte budget's search over smaller pixel sizes) runs once too.
 
 Each setting, format and task runs in a child process on one thread (Torch, OpenMP, MKL and
 Numba held to one, as each of two workers sharing two cores would be); its first photo warms up
@@ -51,6 +52,8 @@ TASKS = {
     # (the default) against one fixed-quality encode
     "reencode_auto": dict(method="jpeg"),
     "reencode_q85": dict(method="jpeg", quality=85),
+    # a byte budget and nothing else: the budget's search over smaller pixel sizes
+    "budget50k": dict(target_bytes=50_000),
 }
 SETTINGS = ("reduced", "whole")  # the default; HybridPolicy(working_oversample=None)
 STAGES = ("decode_ms", "energy_ms", "resize_ms", "encode_ms")
@@ -129,7 +132,8 @@ def main(argv=None) -> int:
         paths = make_inputs(args.kodak, args.photos, folder, fmt)
         for task in args.tasks.split(","):
             rows = {}
-            geometry = TASKS[task].get("method") != "jpeg"
+            geometry = (TASKS[task].get("method") != "jpeg"
+                        and "target_bytes" not in TASKS[task])
             for setting in SETTINGS if geometry else SETTINGS[:1]:
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
                                       setting, task, *paths], capture_output=True, text=True)

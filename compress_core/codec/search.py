@@ -262,7 +262,9 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
                importance: Optional[np.ndarray] = None, *, xmp: Optional[bytes] = None,
                iptc: Optional[bytes] = None) -> Tuple[bytes, Optional[int]]:
     """Largest quality (at most ``max_quality``) whose encoding is at most ``target_bytes``,
-    by binary search: 1 encode when ``max_quality`` fits, else about 8.
+    by binary search: 1 encode when ``max_quality`` fits, 2 when even the lowest quality
+    does not (it is tried second: a byte budget's search over smaller pixel sizes meets many
+    such sizes, which took 7 encodes each), else about 8.
 
     The search assumes that the size grows with the quality. Photos' sizes do, give or take
     a few per cent (JPEG XL's drop by up to 22% at quality 19, WebP's and AVIF's by a few
@@ -313,27 +315,26 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     lo, hi, default = QUALITY_RANGE[fmt]
     hi = check_quality(fmt, max_quality) if max_quality is not None else default
     data = encoded(hi)
-    if len(data) <= target_bytes:
+    if len(data) <= target_bytes or hi == lo:
+        if len(data) > target_bytes:
+            raise _unreachable(len(data), target_bytes, pixels, fmt, lo)
         return data, hi
-    best = None
-    low_q = lo
+    deadline.check("an encoding of the quality search")
+    lowest = encoded(lo)
+    if len(lowest) > target_bytes:
+        raise _unreachable(len(lowest), target_bytes, pixels, fmt, lo)
+    best = (lowest, lo)
+    low_q = lo + 1
     high_q = hi - 1
-    smallest = None
     while low_q <= high_q:
         deadline.check("an encoding of the quality search")
         mid = (low_q + high_q) // 2
         candidate = encoded(mid)
-        if mid == lo:
-            smallest = len(candidate)
         if len(candidate) <= target_bytes:
             best = (candidate, mid)
             low_q = mid + 1
         else:
             high_q = mid - 1
-    if best is None:
-        if smallest is None:
-            smallest = len(encoded(lo))
-        raise _unreachable(smallest, target_bytes, pixels, fmt, lo)
     return best
 
 

@@ -42,6 +42,34 @@ def test_a_tight_budget_gets_fewer_pixels(coffee):
     assert Image.open(io.BytesIO(data)).size == (pixels.shape[1], pixels.shape[0])
 
 
+@pytest.mark.parametrize("fmt", [ImageFormat.JPEG, ImageFormat.WEBP])
+def test_sizes_that_cannot_fit_are_skipped_with_the_same_result(fmt, monkeypatch):
+    """A budget far under the full size's smallest encoding: the sizes whose predicted
+    smallest encoding is far over it are skipped (a 50 KB budget for a 24-megapixel photo
+    tried 8 such sizes, 28 s), and the result is what trying every size gives."""
+    from compress_core import budget as module
+    from compress_core.hybrid import resample
+
+    big = photo("coffee", 960, 640)
+    tried = []
+
+    def counted(pixels, width, height):
+        tried.append((width, height))
+        return resample(pixels, width, height)
+
+    monkeypatch.setattr(module, "resample", counted)
+    args = (big, fmt, 2500, None, QualityMetric.SSIM)
+    skipping = encode_to_budget(*args)
+    skipped = list(tried)
+    monkeypatch.setattr(module, "_SKIP_SHARE", 0.0)  # never skip: every size in turn
+    tried.clear()
+    every = encode_to_budget(*args)
+    assert skipping[0] == every[0] and skipping[1] == every[1]
+    np.testing.assert_array_equal(skipping[2], every[2])
+    assert len(every[0]) <= 2500 and every[2].shape[1] < 400
+    assert set(skipped) < set(tried) and len(skipped) <= len(tried) - 3, (skipped, tried)
+
+
 def test_without_resizing_an_unreachable_budget_names_the_smallest_size(coffee):
     with pytest.raises(TargetUnreachableError, match=r"target_bytes=300 .*JPEG.*240x160"):
         encode_to_budget(coffee, ImageFormat.JPEG, 300, None, QualityMetric.SSIM,

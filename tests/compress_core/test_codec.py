@@ -198,6 +198,34 @@ def test_fit_budget_takes_the_largest_fitting_quality_for_jpeg(coffee):
         assert q == max(i + 1 for i, s in enumerate(sizes) if s <= budget)
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_an_unreachable_budget_costs_two_encodes(coffee, fmt, monkeypatch):
+    """The default quality, then the lowest: a size that cannot fit is known after two encodes
+    (a byte budget's search over smaller pixel sizes meets many; the binary search took 7 each),
+    and a size that fits costs one more encode than a binary search alone, the answer the
+    same (the largest fitting quality, sizes growing with the quality)."""
+    from compress_core.codec import search
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args[2] if len(args) > 2 else kwargs.get("quality"))
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(search, "encode", counted)
+    lo = QUALITY_RANGE[resolve_format(fmt)][0]
+    smallest = len(encode(coffee, fmt, lo))
+    with pytest.raises(TargetUnreachableError) as info:
+        search.fit_budget(coffee, fmt, smallest - 1)
+    assert calls == [default_quality(fmt), lo] and info.value.smallest_bytes == smallest
+    calls.clear()
+    sizes = {q: len(encode(coffee, fmt, q)) for q in range(lo, default_quality(fmt) + 1)}
+    budget = sizes[40]
+    data, q = search.fit_budget(coffee, fmt, budget)
+    assert q == max(k for k, size in sizes.items() if size <= budget) and len(data) <= budget
+    assert calls[:2] == [default_quality(fmt), lo] and len(calls) <= 9
+
+
 def test_fit_budget_respects_max_quality(coffee):
     data, q = fit_budget(coffee, "jpeg", 10**7, max_quality=40)
     assert q == 40 and data == encode(coffee, "jpeg", 40)
