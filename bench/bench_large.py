@@ -3,10 +3,12 @@ the geometry deciding on the photo reduced to twice the output's size (the defau
 whole photo (``HybridPolicy(working_oversample=None)``: the library before), in the same run.
 
 Inputs: Kodak photos enlarged with Lanczos to a camera's 24 megapixels (6000 x 4000, portraits
-4000 x 6000), written as a camera writes them (JPEG, quality 92: decoded at a DCT scale when a
-thumbnail needs less) and as PNG (no scaled decoding: decoded whole, then reduced). Enlarged
-photos have no finer detail than the originals; the time of decoding, energy and carving
-depends on the pixel count, not on the detail, and the fidelity of deciding on a reduced photo
+4000 x 6000) with a sensor's noise added (Gaussian, 1.5 levels, seeded: without it an enlarged
+photo is as smooth as a graphic, and ``format="auto"`` tried it losslessly first), written as a
+camera writes them (JPEG, quality 92: decoded at a DCT scale when a thumbnail needs less) and
+as PNG (no scaled decoding: decoded whole, then reduced). Enlarged photos have no finer detail
+than the originals; the time of decoding, energy and carving depends on the pixel count, not
+on the detail, and the fidelity of deciding on a reduced photo
 is measured on the real photos by ``bench_fidelity.py --tasks thumb --ours hybrid,hybrid:whole``.
 The ``reencode_*`` tasks re-encode at the photo's own size (``method="jpeg"``), once each:
 ``quality="auto"``'s search (the default) and one encode at a fixed quality 85. ``budget50k``
@@ -62,6 +64,7 @@ CAMERA_SIDES = (6000, 4000)
 
 def make_inputs(kodak: str, photos: int, folder: str, fmt: str):
     """The first ``photos`` Kodak photos at 24 megapixels, as ``fmt`` files in ``folder``."""
+    import numpy as np
     from PIL import Image
 
     names = sorted(f for f in os.listdir(kodak) if f.endswith(".png"))[:photos + 1]
@@ -72,7 +75,9 @@ def make_inputs(kodak: str, photos: int, folder: str, fmt: str):
         size = (long, short) if img.width >= img.height else (short, long)
         path = os.path.join(folder, name.replace(".png", "." + fmt))
         if not os.path.exists(path):
-            big = img.resize(size, Image.Resampling.LANCZOS)
+            big = np.asarray(img.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+            noise = np.random.default_rng(len(paths)).normal(0.0, 1.5, big.shape)
+            big = Image.fromarray(np.clip(np.rint(big + noise), 0, 255).astype(np.uint8))
             big.save(path, "JPEG" if fmt == "jpeg" else "PNG",
                      **({"quality": 92} if fmt == "jpeg" else {"compress_level": 1}))
         paths.append(path)
