@@ -21,7 +21,9 @@ ARW, RAF, ORF, RW2, PEF ...), recognised by their bytes, are developed through `
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import os
 import struct
 import warnings
@@ -41,6 +43,7 @@ from .errors import (
     UnsupportedImageError,
 )
 from .storage import read_bytes
+from .targets import check_positive_number
 
 __all__ = [
     "check_rgb8",
@@ -145,6 +148,8 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         size, and a camera RAW at half size where that does (LibRaw's ``half_size``): 4-8x less
         work and memory for a thumbnail of a camera photo. Other formats are decoded whole. The
         pixels are at least that size, not resized to it; ``original_size`` is the input's.
+        It must return None or two positive numbers (larger than the picture: all of it; else
+        a ``TypeError``/``ValueError`` naming it); what it raises reaches the caller as it is.
 
     Returns
     -------
@@ -167,6 +172,9 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
     if limit <= 0:
         raise ValueError(f"max_pixels must be a positive integer; got {max_pixels!r}")
+    if needed_size is not None and not callable(needed_size):
+        raise TypeError(f"needed_size must be a callable (width, height) -> (width, height) or "
+                        f"None; got {type(needed_size).__name__}")
 
     if isinstance(source, np.ndarray):
         pixels = as_rgb_array(source)
@@ -203,27 +211,12 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
         )
 
 
-def _decode(data: bytes, name: str, limit: int,
-            needed_size: Optional[NeededSize] = None) -> LoadedImage:
-    if not data:
-        raise ImageDecodeError(f"{name}: empty file (0 bytes)")
-    kind = raw_format(data)
-    if kind is not None:
-        return _develop_raw(data, name, kind, limit, needed_size)
+@contextlib.contextmanager
+def _decoding(name: str, data: bytes, limit: int):
+    """Pillow's and the containers' errors while a picture is opened or decoded, as this
+    module's (:class:`ImageDecodeError`, :class:`ImageTooLargeError`), naming the input."""
     try:
-        with warnings.catch_warnings():
-            # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
-            # for us unless the caller raised the limit) and raises above twice that.
-            pillow_limit = Image.MAX_IMAGE_PIXELS or limit
-            warnings.simplefilter(
-                "error" if limit <= pillow_limit else "ignore", Image.DecompressionBombWarning
-            )
-            img = open_picture(data, name)
-        _check_pixel_limit(img.width, img.height, limit, name)
-        stored_size = img.size
-        if needed_size is not None and img.format in ("JPEG", "MPO"):
-            _draft(img, needed_size)
-        img.load()
+        yield
     except (ImageTooLargeError, UnsupportedImageError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -236,6 +229,32 @@ def _decode(data: bytes, name: str, limit: int,
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+
+
+def _decode(data: bytes, name: str, limit: int,
+            needed_size: Optional[NeededSize] = None) -> LoadedImage:
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file (0 bytes)")
+    kind = raw_format(data)
+    if kind is not None:
+        return _develop_raw(data, name, kind, limit, needed_size)
+    with _decoding(name, data, limit):
+        with warnings.catch_warnings():
+            # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
+            # for us unless the caller raised the limit) and raises above twice that.
+            pillow_limit = Image.MAX_IMAGE_PIXELS or limit
+            warnings.simplefilter(
+                "error" if limit <= pillow_limit else "ignore", Image.DecompressionBombWarning
+            )
+            img = open_picture(data, name)
+        _check_pixel_limit(img.width, img.height, limit, name)
+    stored_size = img.size
+    if needed_size is not None and img.format in ("JPEG", "MPO"):
+        # (outside the decoding's errors: what the caller's callable raises is its own, not
+        # "cannot decode image")
+        _draft(img, needed_size)
+    with _decoding(name, data, limit):
+        img.load()
     loaded = _from_pil(img, name, data=data)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS
@@ -259,12 +278,28 @@ def _draft(img: Image.Image, needed_size: NeededSize) -> None:
     """Set a JPEG's decoder to the smallest DCT scale that still gives ``needed_size``."""
     w, h = img.size
     turned = _orientation(img) in _TURNING_ORIENTATIONS
-    need = needed_size(h, w) if turned else needed_size(w, h)
+    need = _needed(needed_size, h, w) if turned else _needed(needed_size, w, h)
     if need is None:
         return
     nw, nh = need[::-1] if turned else need
     if nw * 2 <= w and nh * 2 <= h:
-        img.draft(img.mode, (max(1, int(nw)), max(1, int(nh))))
+        img.draft(img.mode, (nw, nh))
+
+
+def _needed(needed_size: NeededSize, width: int, height: int) -> Optional[Tuple[int, int]]:
+    """What ``needed_size(width, height)`` says, checked: None (all of the picture) or a
+    ``(width, height)`` of two positive numbers, rounded up to whole pixels. Anything else is a
+    ``TypeError``/``ValueError`` naming it (a zero or negative size had the picture decoded
+    at 1/8 of its size, silently; a triple was "cannot decode image")."""
+    need = needed_size(width, height)
+    if need is None:
+        return None
+    if isinstance(need, (str, bytes)) or not hasattr(need, "__len__") or len(need) != 2:
+        raise TypeError(f"needed_size({width}, {height}) must return None or (width, height); "
+                        f"got {need!r}")
+    nw = check_positive_number(need[0], f"needed_size({width}, {height})'s width")
+    nh = check_positive_number(need[1], f"needed_size({width}, {height})'s height")
+    return math.ceil(nw), math.ceil(nh)
 
 
 def _develop_raw(data: bytes, name: str, kind: str, limit: int,
@@ -276,7 +311,7 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
 
     def check(w: int, h: int) -> bool:  # True: develop at half size
         _check_pixel_limit(w, h, limit, name)
-        need = needed_size(w, h) if needed_size is not None else None
+        need = _needed(needed_size, w, h) if needed_size is not None else None
         if need is not None and need[0] * 2 <= w and need[1] * 2 <= h:
             sizes["original"] = (w, h)
             return True

@@ -536,3 +536,37 @@ def test_the_pixel_limit_counts_the_input_however_small_it_is_decoded():
     _, data = _large_jpeg()
     with pytest.raises(ImageTooLargeError, match="1600x1200"):
         load_image(data, max_pixels=1_000_000, needed_size=lambda w, h: (200, 150))
+
+
+@pytest.mark.parametrize("answer, error, message", [
+    ((0, 0), ValueError, r"needed_size\(1600, 1200\)'s width must be a positive"),
+    ((200, -5), ValueError, r"needed_size\(1600, 1200\)'s height must be a positive"),
+    ((float("nan"), 150), ValueError, r"needed_size\(1600, 1200\)'s width"),
+    ((True, True), TypeError, r"needed_size\(1600, 1200\)'s width must be a positive number"),
+    (200, TypeError, r"needed_size\(1600, 1200\) must return None or \(width, height\)"),
+    ((200, 150, 3), TypeError, r"must return None or \(width, height\); got \(200, 150, 3\)"),
+])
+def test_a_needed_size_that_is_no_size_is_an_error_naming_it(answer, error, message):
+    """A zero or negative need was decoded at 1/8 without a word, a triple was "cannot decode
+    image" (the file blamed for the caller's bug), an int a bare unpacking error."""
+    _, data = _large_jpeg()
+    with pytest.raises(error, match=message):
+        load_image(data, needed_size=lambda w, h: answer)
+
+
+def test_what_needed_size_raises_is_not_blamed_on_the_picture():
+    _, data = _large_jpeg()
+
+    def broken(w, h):
+        raise ValueError("the caller's own bug")
+
+    with pytest.raises(ValueError, match="^the caller's own bug$"):
+        load_image(data, needed_size=broken)
+    with pytest.raises(TypeError, match="needed_size must be a callable"):
+        load_image(data, needed_size=(200, 150))
+
+
+def test_a_fractional_need_is_rounded_up_and_a_larger_one_is_all_of_it():
+    _, data = _large_jpeg()
+    assert load_image(data, needed_size=lambda w, h: (200.5, 150.5)).size == (400, 300)
+    assert load_image(data, needed_size=lambda w, h: (3200, 2400)).size == (1600, 1200)

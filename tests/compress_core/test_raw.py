@@ -174,3 +174,10 @@ def test_without_rawpy_a_raw_names_the_package(camera_dng, monkeypatch):
     with pytest.raises(UnsupportedImageError, match=r"<bytes>: a camera RAW file \(DNG\); "
                        r"developing it needs the optional package rawpy \(pip install rawpy\)"):
         load_image(data)
+
+
+def test_a_needed_size_that_is_no_size_is_refused_before_developing(camera_dng):
+    """(0, 0) had the RAW developed at half size without a word."""
+    data = camera_dng(photo("astronaut", 384, 256))
+    with pytest.raises(ValueError, match=r"needed_size\(384, 256\)'s width must be a positive"):
+        load_image(data, needed_size=lambda w, h: (0, 0))
