@@ -74,19 +74,6 @@ def _in_input(box: Optional[Tuple[int, int, int, int]], work: Optional[Tuple[int
             min(w0, -(-right * w0 // ww)), min(h0, -(-bottom * h0 // wh)))
 
 
-def _source_in_input(source: Optional[np.ndarray], work: Optional[Tuple[int, int]],
-                     size: Tuple[int, int]) -> Optional[np.ndarray]:
-    """A source map of the working picture (flat indices into it) as flat indices of the
-    input of ``size``: each working pixel's centre in the input."""
-    if source is None or work is None:
-        return source
-    (w0, h0), (ww, wh) = size, work
-    ys, xs = np.divmod(source.astype(np.int64), ww)
-    xs = np.minimum(((xs * 2 + 1) * w0) // (2 * ww), w0 - 1)
-    ys = np.minimum(((ys * 2 + 1) * h0) // (2 * wh), h0 - 1)
-    return (ys * w0 + xs).astype(np.int32 if w0 * h0 < 2 ** 31 else np.int64)
-
-
 def _default_energy() -> EnergyFunction:
     from . import energy
 
@@ -420,7 +407,8 @@ class SemanticCompressor:
                 seams=geometry.seams,
                 crop_box=_in_input(geometry.crop_box, work, (w0, h0)),
                 operations=operations,
-                source_before_resampling=_source_in_input(geometry.source, work, (w0, h0)),
+                source_before_resampling=geometry.source,  # (of the working picture)
+                source_grid=work if geometry.source is not None else None,
                 timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
                          "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
                          "total_ms": ms(t_start, t_encoded)},

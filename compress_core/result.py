@@ -17,17 +17,33 @@ from .storage import write_atomic
 __all__ = ["CompressionResult", "FailedCompression"]
 
 
-def source_map(source: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+def source_map(source: np.ndarray, size: Tuple[int, int],
+               grid: Optional[Tuple[int, int]] = None,
+               input_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Nearest input pixel (flat index) of every output pixel of size ``(w, h)``.
 
     ``source`` is the map before the final resampling (crop and carve); the resampling maps
-    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it.
+    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it. Its values index the
+    input, or, with ``grid``, a picture of that ``(width, height)``: the input (of
+    ``input_size``) reduced, where the geometry worked (``operations["working_size"]``). The
+    centre is then carried to the input from where it falls inside its working pixel, not from
+    that pixel's centre (up to half a working pixel off, the same way at every pixel when the
+    working picture is twice the output: each centre on the edge between two pixels).
     """
     h1, w1 = source.shape
     w, h = size
-    ys = np.minimum(((np.arange(h) + 0.5) * (h1 / h)).astype(np.int64), h1 - 1)
-    xs = np.minimum(((np.arange(w) + 0.5) * (w1 / w)).astype(np.int64), w1 - 1)
-    return np.ascontiguousarray(source[ys[:, None], xs[None, :]])
+    fy = (np.arange(h) + 0.5) * (h1 / h)
+    fx = (np.arange(w) + 0.5) * (w1 / w)
+    ys = np.minimum(fy.astype(np.int64), h1 - 1)
+    xs = np.minimum(fx.astype(np.int64), w1 - 1)
+    picked = source[ys[:, None], xs[None, :]]
+    if grid is None:
+        return np.ascontiguousarray(picked)
+    (ww, wh), (w0, h0) = grid, input_size
+    wy, wx = np.divmod(picked.astype(np.int64), ww)
+    x = np.minimum(((wx + (fx - xs)[None, :]) * (w0 / ww)).astype(np.int64), w0 - 1)
+    y = np.minimum(((wy + (fy - ys)[:, None]) * (h0 / wh)).astype(np.int64), h0 - 1)
+    return (y * w0 + x).astype(np.int32 if w0 * h0 < 2 ** 31 else np.int64)
 
 
 @dataclass
@@ -115,6 +131,9 @@ class CompressionResult:
     iptc: Optional[bytes] = field(default=None, repr=False)
     stretch: float = 1.0
     source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
+    #: ``(width, height)`` of the picture ``source_before_resampling`` indexes where that is
+    #: the input reduced (``operations["working_size"]``); None: the input itself.
+    source_grid: Optional[Tuple[int, int]] = field(default=None, repr=False)
 
     ok = True
 
@@ -125,7 +144,8 @@ class CompressionResult:
         or when the geometry did not change."""
         if self.source_before_resampling is None:
             return None
-        return source_map(self.source_before_resampling, self.size)
+        return source_map(self.source_before_resampling, self.size, self.source_grid,
+                          self.original_size)
 
     @property
     def image(self):

@@ -1177,6 +1177,27 @@ def test_a_large_photo_is_retargeted_at_twice_the_output_size(compressor, large_
     assert np.abs(behind - result.pixels).mean() < 12.0
 
 
+@pytest.mark.parametrize("size", [(128, 128), (100, 150)])
+def test_the_source_map_of_a_reduced_input_is_where_each_output_pixel_centre_falls(
+        compressor, large_jpeg, size):
+    """A smart crop decided on the input reduced: each output pixel's source is the input pixel
+    under its centre, as for a crop of the whole input. (Taken through the working picture's
+    nearest pixel, the source lay up to half a working pixel off, 2.5 input pixels down and
+    right on average here: a working picture twice the output puts every output pixel's
+    centre on the edge between two working pixels.)"""
+    _, data = large_jpeg
+    tw, th = size
+    result = _run(compressor, data, method="smart_crop", target_width=tw, target_height=th,
+                  format="png")
+    (ww, wh), (left, top, right, bottom) = (result.operations["working_size"],
+                                            result.operations["crop"])
+    centre_x = (left + (np.arange(tw) + 0.5) * (right - left) / tw) * 1920 / ww
+    centre_y = (top + (np.arange(th) + 0.5) * (bottom - top) / th) * 1280 / wh
+    ys, xs = np.divmod(result.source_map.astype(np.int64), 1920)
+    assert np.abs(xs - np.floor(centre_x)[None, :]).max() <= 1
+    assert np.abs(ys - np.floor(centre_y)[:, None]).max() <= 1
+
+
 @pytest.mark.parametrize("size", [(160, 120), (128, 128)])
 def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size):
     """Deciding on the input reduced or on all of it: the same crop (in input coordinates),
