@@ -160,10 +160,12 @@ class SemanticCompressor:
             Multiplies each side (> 1 enlarges).
         method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
             ``jpeg`` re-encodes without changing the geometry. ``hybrid`` and ``smart_crop``
-            decide on the input reduced to twice the output's size where that has at most
-            half its pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel
-            thumbnail of a 24-megapixel photo in 0.2 s instead of 6; the policy's
-            ``working_oversample``); ``seam_carving`` removes seams of the whole input.
+            decide on the input reduced to twice the output's size (448 pixels on its long
+            side at least: what the face detector searches) where that has at most half its
+            pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel thumbnail
+            of a 24-megapixel photo in 0.2 s instead of 6; the policy's
+            ``working_oversample`` and ``working_min_side``); ``seam_carving`` removes seams
+            of the whole input.
         preserve_aspect : bool
             Keep the aspect ratio (to within a pixel). ``False`` lets the method choose the
             shape of an area target, or keeps the other side of a one-sided target.
@@ -498,7 +500,7 @@ class SemanticCompressor:
             return None
         if plan is None or plan.free_shape:
             return None
-        return working_size(w, h, plan.size, oversample)
+        return working_size(w, h, plan.size, oversample, self.policy.working_min_side)
 
     def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray], geometry: Geometry,
                     keep: Optional[np.ndarray], unchanged: bool) -> np.ndarray:

@@ -49,10 +49,11 @@ from scipy import ndimage
 
 from .crop import best_window, integral_image, window_sums
 from .energy.base import CarvingTerms
-from .targets import check_stretch
+from .energy.faces import DETECT_SIDE
+from .targets import check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
-           "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE"]
+           "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE", "DEFAULT_WORKING_MIN_SIDE"]
 
 #: Largest local stretch (ratio of the x and y scale factors) the hybrid policy may apply to
 #: content by default: people see a stretched face at about 1.1 (Niu et al. 2010), so the
@@ -62,6 +63,14 @@ DEFAULT_MAX_STRETCH = 1.05
 #: Input pixels per output pixel, along each side, the geometry works at by default
 #: (:attr:`HybridPolicy.working_oversample`): a seam there is half an output pixel wide.
 DEFAULT_WORKING_OVERSAMPLE = 2.0
+
+#: Shortest long side of the picture the geometry works at (:attr:`HybridPolicy.
+#: working_min_side`): the copy the face detector searches
+#: (:data:`compress_core.energy.faces.DETECT_SIDE`, more than the deep energy's 320). Smaller,
+#: a 64-pixel thumbnail of a 1600-pixel photo was decided on 171 x 128 pixels, where faces of
+#: 6% of the photo's width (20 px in the detector's copy of the whole photo) were not searched
+#: for, and the crop did not keep them.
+DEFAULT_WORKING_MIN_SIDE = DETECT_SIDE
 
 
 @dataclass(frozen=True)
@@ -76,13 +85,16 @@ class HybridPolicy:
     size, where that is still large enough) to this many times the output's size, when the
     input is larger (:func:`compress_core.targets.working_size`); None: on the whole input,
     whatever its size (a 24-megapixel photo to a 256-pixel square took 6 s instead of 0.2 s;
-    BENCHMARKS.md, "Large photos").
+    BENCHMARKS.md, "Large photos"). ``working_min_side``: the reduced input's long side is
+    never shorter (:data:`DEFAULT_WORKING_MIN_SIDE`: the energy sees what it sees of the whole
+    input, faces included).
     """
 
     crop_density: float = 0.5
     carve_density: float = 0.6
     free_crop_density: float = 0.25
     working_oversample: Optional[float] = DEFAULT_WORKING_OVERSAMPLE
+    working_min_side: int = DEFAULT_WORKING_MIN_SIDE
 
     def __post_init__(self):
         for name in ("crop_density", "carve_density", "free_crop_density"):
@@ -92,6 +104,8 @@ class HybridPolicy:
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         if self.working_oversample is not None:
             check_stretch(self.working_oversample, "working_oversample")
+        object.__setattr__(self, "working_min_side",
+                           check_positive_int(self.working_min_side, "working_min_side"))
 
 
 @dataclass

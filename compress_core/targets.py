@@ -194,19 +194,22 @@ def _fit_caps(w: float, h: float, target_pixels, max_dimension) -> Tuple[int, in
 
 
 def working_size(width: int, height: int, target: Tuple[int, int],
-                 oversample: float) -> Optional[Tuple[int, int]]:
+                 oversample: float, min_side: int = 1) -> Optional[Tuple[int, int]]:
     """The size an input of ``width`` x ``height`` is reduced to (aspect kept) before a geometry
     that ends in a resampling to ``target`` works on it: ``oversample`` times the target along
     the side that needs more, so at least that many input pixels per output pixel along each
-    side; None when reducing to that would not halve the input's pixels at least (a
-    resampling of its own is not worth less: the input is used as it is).
+    side, and a long side of ``min_side`` at least (what the energy's own analysis needs: the
+    face detector searches a copy of 448 px); None when reducing to that would not halve the
+    input's pixels at least (a resampling of its own is not worth less: the input is used as
+    it is).
 
     A crop, a seam or a squeeze decided on the input reduced so is the same decision at twice
     the output's resolution; deciding it on a 24-megapixel photo for a 256-pixel thumbnail
     was the same work twenty times over (BENCHMARKS.md, "Large photos").
     """
     tw, th = target
-    f = float(oversample) * max(tw / float(width), th / float(height))
+    f = max(float(oversample) * max(tw / float(width), th / float(height)),
+            min_side / float(max(width, height)))
     if f * f > 0.5:
         return None
     return (min(width, max(1, round(width * f))), min(height, max(1, round(height * f))))

@@ -22,6 +22,7 @@ from compress_core import (
     TargetUnreachableError,
     compress_image,
 )
+from compress_core.energy.faces import DETECT_SIDE
 from compress_core.targets import plan_size, working_size
 
 from _core_data import (
@@ -91,10 +92,11 @@ def test_every_target_combination_gives_the_exact_size(compressor, chelsea, meth
         assert result.seams == {"vertical": 180 - expected[0], "horizontal": 120 - expected[1]}
     if method == "smart_crop" and expected != (180, 120):
         # the best window of the target's aspect at the largest scale, then Lanczos; of the
-        # input reduced to twice the target where that halves its pixels at least
+        # input reduced to twice the target where that halves its pixels at least (never
+        # below the policy's working_min_side: the 180 x 120 photo is used whole)
         picture, (width, height) = chelsea, (180, 120)
         work = result.operations.get("working_size")
-        assert work == working_size(180, 120, expected, 2.0)
+        assert work == working_size(180, 120, expected, 2.0, compressor.policy.working_min_side)
         if work is not None:
             picture, (width, height) = lanczos(chelsea, *work), work
             assert covers(result.crop_box, result.operations["crop"], work, (180, 120))
@@ -1155,18 +1157,19 @@ def large_jpeg():
 @pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
 def test_a_large_photo_is_retargeted_at_twice_the_output_size(compressor, large_jpeg, method):
     """A 128 x 128 thumbnail of a 1920 x 1280 JPEG: decoded at 1/4 (480 x 320), reduced to
-    384 x 256, where crops, seams and squeeze are decided. What the result says is in the
+    448 x 299 (twice the output, 384 x 256, is less than the 448 pixels the face detector
+    searches), where crops, seams and squeeze are decided. What the result says is in the
     input's coordinates: its size, the crop box and every output pixel's source."""
     pixels, data = large_jpeg
     result = _run(compressor, data, method=method, target_width=128, target_height=128,
                   format="png")
     assert result.size == (128, 128) and result.original_size == (1920, 1280)
-    assert result.operations["working_size"] == (384, 256)
+    assert result.operations["working_size"] == (448, 299)
     assert result.pixel_ratio == pytest.approx(128 * 128 / (1920 * 1280))
     box = result.crop_box
     assert box is not None and 0 <= box[0] < box[2] <= 1920 and 0 <= box[1] < box[3] <= 1280
     if method == "smart_crop":
-        assert covers(box, result.operations["crop"], (384, 256), (1920, 1280))
+        assert covers(box, result.operations["crop"], (448, 299), (1920, 1280))
         assert box[3] - box[1] == 1280  # the whole height, a square window
     # each output pixel's source lies in the crop box and has the output pixel's colour (the
     # input behind it, averaged over the 15 x 10 input pixels a working pixel stands for)
@@ -1220,6 +1223,25 @@ def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size):
     assert 1.03 < reduced.stretch <= 1.05 + 1e-9 and 1.03 < whole.stretch <= 1.05 + 1e-9
 
 
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+def test_a_small_thumbnail_searches_faces_as_the_whole_photo_does(method):
+    """A 64 x 64 thumbnail of a 1600 x 1200 photo with a face of 100 px (6% of its width):
+    the whole photo's search (a copy of 448 px: faces from 20 px) finds it; a working picture
+    of twice the output (171 x 128, faces from 20 px there: 187 px in the photo) did not, and
+    the crop no longer had to keep it. The working picture is never smaller than the copy the
+    face detector searches."""
+    canvas = photo("coffee", 1600, 1200).copy()
+    canvas[300:900, 1000:] = photo("astronaut", 600, 600)
+    data = encode(canvas, "JPEG", quality=92)
+    kwargs = dict(target_width=64, target_height=64, method=method, format="png")
+    whole = _run(SemanticCompressor(policy=HybridPolicy(working_oversample=None)), data,
+                 **kwargs)
+    reduced = _run(SemanticCompressor(), data, **kwargs)
+    assert whole.operations["faces"] == 1
+    assert reduced.operations["faces"] == 1
+    assert max(reduced.operations["working_size"]) == DETECT_SIDE
+
+
 def test_keep_mask_of_a_large_photo_is_kept_at_the_working_size(compressor, large_jpeg):
     pixels, data = large_jpeg
     keep = np.zeros((1280, 1920), bool)
@@ -1249,3 +1271,9 @@ def test_the_geometry_works_on_the_whole_input_otherwise(compressor, kwargs):
 def test_working_oversample_is_checked(value):
     with pytest.raises((TypeError, ValueError), match="working_oversample"):
         HybridPolicy(working_oversample=value)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "448", True])
+def test_working_min_side_is_checked(value):
+    with pytest.raises((TypeError, ValueError), match="working_min_side must be a positive int"):
+        HybridPolicy(working_min_side=value)

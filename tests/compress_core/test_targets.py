@@ -12,6 +12,7 @@ from compress_core.targets import (
     check_positive_number,
     free_shape,
     plan_size,
+    working_size,
 )
 
 from _core_data import TARGET_CASES, TARGET_INPUT, photo
@@ -272,3 +273,12 @@ def test_outputs_over_max_pixels_are_refused_before_rounding(kwargs):
         plan_size(640, 480, max_pixels=3000 * 3000, **kwargs)
     assert plan_size(640, 480, target_width=3000, target_height=3000,
                      max_pixels=3000 * 3000).size == (3000, 3000)
+
+
+def test_the_working_size_has_a_long_side_of_min_side_at_least():
+    """Twice a 64 x 64 output of a 1600 x 1200 photo is 171 x 128; with a floor of 448 on the
+    long side, 448 x 336; a floor that leaves over half the pixels: the input itself."""
+    assert working_size(1600, 1200, (64, 64), 2.0) == (171, 128)
+    assert working_size(1600, 1200, (64, 64), 2.0, 448) == (448, 336)
+    assert working_size(1600, 1200, (256, 256), 2.0, 448) == (683, 512)  # twice is more
+    assert working_size(600, 400, (32, 32), 2.0, 448) is None  # 448 x 299: 56% of the pixels
