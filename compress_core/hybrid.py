@@ -67,9 +67,9 @@ DEFAULT_WORKING_OVERSAMPLE = 2.0
 #: Shortest long side of the picture the geometry works at (:attr:`HybridPolicy.
 #: working_min_side`): the copy the face detector searches
 #: (:data:`compress_core.energy.faces.DETECT_SIDE`, more than the deep energy's 320). Smaller,
-#: a 64-pixel thumbnail of a 1600-pixel photo was decided on 171 x 128 pixels, where faces of
-#: 6% of the photo's width (20 px in the detector's copy of the whole photo) were not searched
-#: for, and the crop did not keep them.
+#: a 64-pixel thumbnail of a 1600-pixel photo was decided on 171 x 128 pixels, where a face of
+#: 6% of the photo's width (28 px in the detector's copy of the whole photo, 11 px there) was
+#: not searched for, and the crop did not have to keep it.
 DEFAULT_WORKING_MIN_SIDE = DETECT_SIDE
 
 
