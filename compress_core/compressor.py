@@ -163,7 +163,7 @@ class SemanticCompressor:
             decide on the input reduced to twice the output's size (448 pixels on its long
             side at least: what the face detector searches) where that has at most half its
             pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel thumbnail
-            of a 24-megapixel photo in 0.2 s instead of 6; the policy's
+            of a 24-megapixel photo in 0.3 s instead of 6-25; the policy's
             ``working_oversample`` and ``working_min_side``); ``seam_carving`` removes seams
             of the whole input.
         preserve_aspect : bool

@@ -84,7 +84,7 @@ class HybridPolicy:
     squeeze on the input reduced (Lanczos; a JPEG decoded at a DCT scale, a camera RAW at half
     size, where that is still large enough) to this many times the output's size, when the
     input is larger (:func:`compress_core.targets.working_size`); None: on the whole input,
-    whatever its size (a 24-megapixel photo to a 256-pixel square took 6 s instead of 0.2 s;
+    whatever its size (a 24-megapixel photo to a 256-pixel square took 6-25 s instead of 0.3 s;
     BENCHMARKS.md, "Large photos"). ``working_min_side``: the reduced input's long side is
     never shorter (:data:`DEFAULT_WORKING_MIN_SIDE`: the energy sees what it sees of the whole
     input, faces included).

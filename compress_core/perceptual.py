@@ -304,7 +304,8 @@ class Reference:
         # a picture whose candidate planes the shared pool does not keep (over 64 MiB: above
         # about 4 megapixels) keeps one set of its own for its candidates while it lives: a
         # search scores several, and fresh planes for each cost page faults (a 24-megapixel
-        # JPEG's quality="auto" search took 8.1 s instead of 4.6)
+        # JPEG's quality="auto" search: 5.0-5.3 s of CPU, 4.2-4.3 s with its own set;
+        # BENCHMARKS.md, "Large photos")
         self._own_planes = (4 * sum(int(np.prod(shape)) for shape in self._shapes)
                             > _PLANES.limit)
         self._spare: Optional[list] = None

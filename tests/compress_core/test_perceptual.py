@@ -304,8 +304,8 @@ def test_the_plane_pool_keeps_at_most_its_limit_the_latest_first():
 
 def test_a_picture_over_the_pool_s_limit_keeps_one_plane_set_of_its_own(monkeypatch):
     """Candidate planes over the shared pool's limit (a 24-megapixel picture's: 384 MB) were
-    allocated afresh for every candidate: page faults, 1.3 s of a 24-megapixel quality="auto"
-    search's ~7 s. Such a Reference keeps one set of its own while it lives, and scores stay
+    allocated afresh for every candidate: page faults, about a sixth of a 24-megapixel
+    quality="auto" search's CPU. Such a Reference keeps one set of its own while it lives, and scores stay
     what a fresh Reference gives, in threads too. (The pool's limit is made tiny here so that
     a 256 x 256 photo is over it.)"""
     import tracemalloc
