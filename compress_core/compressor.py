@@ -74,6 +74,21 @@ def _in_input(box: Optional[Tuple[int, int, int, int]], work: Optional[Tuple[int
             min(w0, -(-right * w0 // ww)), min(h0, -(-bottom * h0 // wh)))
 
 
+def _kept_box(keep: np.ndarray, faces: Optional[Tuple[int, int, int, int]],
+              window: Tuple[int, int]) -> Tuple[int, int, int, int]:
+    """The box a crop window must hold: the ``keep`` mask's bounding box, grown to the faces'
+    box where a window of ``window`` (width, height) holds both (the mask asked for by the
+    caller comes first)."""
+    ys, xs = np.nonzero(keep)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    if faces is None:
+        return box
+    union = (min(box[0], faces[0]), min(box[1], faces[1]), max(box[2], faces[2]),
+             max(box[3], faces[3]))
+    fits = union[2] - union[0] <= window[0] and union[3] - union[1] <= window[1]
+    return union if fits else box
+
+
 def _default_energy() -> EnergyFunction:
     from . import energy
 
@@ -610,6 +625,11 @@ class SemanticCompressor:
                 from .energy.faces import faces_box
 
                 protect = faces_box(faces, (h0, w0))
+            if keep is not None and keep.any():
+                # the keep_mask is held whole where a window holds it (with the faces where one
+                # holds both); its energy boost alone lost a one-pixel mask at the frame's
+                # edge to the energy the window gained elsewhere
+                protect = _kept_box(keep, protect, (cw, ch))
             left, top = best_window(energy, cw, ch, must_contain=protect)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)

@@ -306,6 +306,20 @@ def test_keep_mask_steers_crops(compressor, method):
         assert _contains_block(result.pixels, pixels[5:25, 2:22])
 
 
+def test_smart_crop_holds_a_one_pixel_keep_mask_at_the_frame_s_edge():
+    """The keep_mask's energy boost alone lost a single pixel at the frame's right edge to the
+    default energy the window gained elsewhere (chelsea at 800 x 600 to a square: window
+    75-675, the pixel at 799); the mask's box is now a window's must."""
+    pixels = photo("chelsea", 800, 600)
+    keep = np.zeros((600, 800), bool)
+    keep[300, 799] = True
+    compressor = SemanticCompressor(policy=HybridPolicy(working_oversample=None))
+    result = _run(compressor, pixels, method="smart_crop", keep_mask=keep, target_width=100,
+                  target_height=100, format="png")
+    left, top, right, bottom = result.crop_box
+    assert left <= 799 < right and top <= 300 < bottom
+
+
 def test_remove_mask_removes_the_object(compressor):
     pixels = np.array(photo("chelsea", 150))
     pixels[30:60, 100:120] = (0, 255, 0)  # a green object
