@@ -214,7 +214,10 @@ class SemanticCompressor:
             Overrides the compressor's pixel limit (inputs, and the outputs enlarging targets
             ask for: over it, :class:`ImageTooLargeError`).
         keep_mask : array-like of bool (H, W), optional
-            Pixels to protect (upright orientation): seams avoid them and crops keep them.
+            Pixels to protect (upright orientation): seams avoid them; ``smart_crop``'s window
+            holds their bounding box whole (where a window can: else the window lies inside
+            it); the hybrid method's crops weigh them far above any other pixel (a lone pixel
+            at the frame's edge can still be cropped there).
         remove_mask : array-like of bool (H, W), optional
             An object to remove first (``method="seam_carving"`` only).
         max_seconds : float, optional
