@@ -14,10 +14,9 @@ Usage::
 """
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401 -- first: one thread per library, as one worker has
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_var] = "1"
+import os  # noqa: E402
 
 import argparse  # noqa: E402
 import subprocess  # noqa: E402

@@ -37,6 +37,8 @@ import time
 import numpy as np
 from PIL import Image
 
+from proc_memory import proc_status_mb, reset_peak_rss
+
 log = logging.getLogger("bench_energy")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,25 +65,6 @@ def photo(width: int) -> np.ndarray:
     src = data.coffee()
     height = round(src.shape[0] * width / src.shape[1])
     return np.asarray(Image.fromarray(src).resize((width, height), Image.Resampling.LANCZOS))
-
-
-def proc_status_mb(key: str) -> float:
-    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``) in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024.0
-    raise KeyError(key)
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def cpu_busy(interval: float = 0.5) -> float:

@@ -27,18 +27,18 @@ Usage::
 """
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401 -- first: one thread per library, as one worker has
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_var] = "1"
+import os  # noqa: E402
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+
+from proc_memory import peak_mib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -108,19 +108,6 @@ def child(setting: str, task: str, paths) -> dict:
     n = len(cpu)
     return {"cpu": cpu, "stages": {s: v / n for s, v in stages.items()}, "kib": size / n / 1024,
             "working": working, "peak_mib": peak_mib()}
-
-
-def peak_mib() -> float:
-    """This process's peak resident memory: Linux's VmHWM (``ru_maxrss`` keeps the parent's
-    peak across the child's exec: the 24 MP inputs the parent made counted in every child)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv=None) -> int:
