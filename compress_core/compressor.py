@@ -427,8 +427,7 @@ class SemanticCompressor:
                 seams=geometry.seams,
                 crop_box=_in_input(geometry.crop_box, work, (w0, h0)),
                 operations=operations,
-                source_before_resampling=geometry.source,  # (of the working picture)
-                source_grid=work if geometry.source is not None else None,
+                source_before_resampling=geometry.source,  # (of operations' working_size)
                 timings={"decode_ms": ms(t_start, t_decoded), "energy_ms": ms(t_decoded, t_energy),
                          "resize_ms": ms(t_energy, t_resized), "encode_ms": ms(t_resized, t_encoded),
                          "total_ms": ms(t_start, t_encoded)},

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Optional
 
 import numpy as np
 
@@ -302,14 +301,12 @@ class Reference:
         self._shapes = _scale_shapes(*pixels.shape[:2])
         needed = _used(len(self._shapes))
         # a picture whose candidate planes the shared pool does not keep (over 64 MiB: above
-        # about 4 megapixels) keeps one set of its own for its candidates while it lives: a
+        # about 4 megapixels) keeps its candidates' sets in a pool of its own while it lives: a
         # search scores several, and fresh planes for each cost page faults (a 24-megapixel
         # JPEG's quality="auto" search: 5.0-5.3 s of CPU, 4.2-4.3 s with its own set;
         # BENCHMARKS.md, "Large photos")
-        self._own_planes = (4 * sum(int(np.prod(shape)) for shape in self._shapes)
-                            > _PLANES.limit)
-        self._spare: Optional[list] = None
-        self._spare_lock = threading.Lock()
+        too_large = 4 * sum(int(np.prod(shape)) for shape in self._shapes) > _PLANES.limit
+        self._planes = _PlanePool(float("inf")) if too_large else _PLANES
         self._pyramids = {}
         for bg in (_BACKGROUNDS if pixels.shape[2] == 4 else (None,)):
             planes = [np.empty(shape, np.float32) for shape in self._shapes]
@@ -339,29 +336,12 @@ class Reference:
         if None in self._pyramids and has_transparency(candidate):
             # an opaque reference, a candidate with alpha: what shows through counts too
             pyramids = [(bg, self._pyramids[None]) for bg in _BACKGROUNDS]
-        planes = self._take_planes()
+        planes = self._planes.take(self._shapes)
         try:
             return min(self._score(pyramid, _linear(candidate, bg, planes[0]), planes)
                        for bg, pyramid in pyramids)
         finally:
-            self._give_planes(planes)
-
-    def _take_planes(self) -> list:
-        """A set of candidate planes: the shared pool's, or this reference's own spare set
-        (large pictures; a new one when two threads score at once)."""
-        if not self._own_planes:
-            return _PLANES.take(self._shapes)
-        with self._spare_lock:
-            planes, self._spare = self._spare, None
-        return planes if planes is not None else [np.empty(shape, np.float32)
-                                                  for shape in self._shapes]
-
-    def _give_planes(self, planes: list) -> None:
-        if not self._own_planes:
-            _PLANES.give(self._shapes, planes)
-            return
-        with self._spare_lock:
-            self._spare = planes
+            self._planes.give(self._shapes, planes)
 
     @staticmethod
     def _score(pyramid: list, linear: np.ndarray, planes: list) -> float:

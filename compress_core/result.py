@@ -130,10 +130,8 @@ class CompressionResult:
     xmp: Optional[bytes] = field(default=None, repr=False)
     iptc: Optional[bytes] = field(default=None, repr=False)
     stretch: float = 1.0
+    #: flat indices of the input, or of the input reduced to ``operations["working_size"]``
     source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
-    #: ``(width, height)`` of the picture ``source_before_resampling`` indexes where that is
-    #: the input reduced (``operations["working_size"]``); None: the input itself.
-    source_grid: Optional[Tuple[int, int]] = field(default=None, repr=False)
 
     ok = True
 
@@ -144,8 +142,9 @@ class CompressionResult:
         or when the geometry did not change."""
         if self.source_before_resampling is None:
             return None
-        return source_map(self.source_before_resampling, self.size, self.source_grid,
-                          self.original_size)
+        grid = self.operations.get("working_size")
+        return source_map(self.source_before_resampling, self.size,
+                          None if grid is None else tuple(grid), self.original_size)
 
     @property
     def image(self):

@@ -315,10 +315,10 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     lo, hi, default = QUALITY_RANGE[fmt]
     hi = check_quality(fmt, max_quality) if max_quality is not None else default
     data = encoded(hi)
-    if len(data) <= target_bytes or hi == lo:
-        if len(data) > target_bytes:
-            raise _unreachable(len(data), target_bytes, pixels, fmt, lo)
+    if len(data) <= target_bytes:
         return data, hi
+    if hi == lo:
+        raise _unreachable(len(data), target_bytes, pixels, fmt, lo)
     deadline.check("an encoding of the quality search")
     lowest = encoded(lo)
     if len(lowest) > target_bytes:
