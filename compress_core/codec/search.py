@@ -9,7 +9,10 @@ big (the caller then tries fewer pixels).
 first quality is read off a per-format median score curve (measured on the Kodak photos) a little
 above the target; after one encode the photo's curve is taken as that curve shifted through the
 measured point; later steps interpolate the measured (quality, score) points (secant inside the
-bracket, the measured slope outside it). The search keeps a passing encoding at most
+bracket, the measured slope outside it). A large picture in JPEG (about 9.4 megapixels and up)
+starts instead where the same search ends on a sample of its tiles (a 6 x 6 grid of 256-pixel
+tiles): the median curve, read on 768x512 photos, started 24-megapixel ones at quality 73 where
+they needed 34-51. The search keeps a passing encoding at most
 :data:`_TOLERANCE` points above the target unless a failing one below it promises, by the
 secant, more than :data:`_SAVING` fewer bytes; it never returns an encoding below the target.
 When the top quality misses the target (chroma subsampling limits small saturated pictures),
@@ -66,6 +69,18 @@ _MARGIN = 0.5  # each step aims this many points above the target ...
 _TOLERANCE = 1.5  # ... and a passing encoding at most this far above it is kept,
 _SAVING = 0.03  # unless the secant from a failing one below promises more than 3% fewer bytes
 _MAX_ENCODES = 6
+# A large JPEG's search starts where the same search over a sample of its tiles ends: a grid of
+# up to _SAMPLE_GRID x _SAMPLE_GRID tiles of _SAMPLE_TILE pixels (2.4 megapixels), taken when the
+# picture has at least _SAMPLE_FACTOR times the sample's pixels (about 9.4 megapixels: 12 MP
+# phones and up). The median curve above, read at 768x512, started 24-megapixel photos at
+# quality 73 where they needed 34-51: 3-4 full-size encodes (about a second each: encode,
+# decode, score), against 1-2 from the sample's quality (BENCHMARKS.md, "Large photos").
+_SAMPLE_TILE = 256
+_SAMPLE_GRID = 6
+_SAMPLE_FACTOR = 4
+# The sample aims this far above the target (on 24-megapixel photos it scored 0.1-3.9 points
+# above the whole picture at the same quality).
+_SAMPLE_MARGIN = 0.5
 
 
 def check_target_quality(target_score) -> float:
@@ -169,7 +184,41 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
             raise first from None  # fail where the first did not
 
 
-def _search(pixels, fmt, target, reference, meta, full_chroma):
+def _tile_sample(pixels: np.ndarray) -> Optional[np.ndarray]:
+    """A grid of tiles spread evenly over a large picture, side by side in one array (their
+    corners on the 16-pixel grid of JPEG's 4:2:0 blocks, so that JPEG codes each tile's blocks
+    as it codes them in the picture); None where the picture is not :data:`_SAMPLE_FACTOR`
+    times larger."""
+    tile, (height, width) = _SAMPLE_TILE, pixels.shape[:2]
+    rows, cols = min(_SAMPLE_GRID, height // tile), min(_SAMPLE_GRID, width // tile)
+    if rows * cols == 0 or height * width < _SAMPLE_FACTOR * rows * cols * tile * tile:
+        return None
+    ys = np.linspace(0, (height - tile) // 16, rows).round().astype(int) * 16
+    xs = np.linspace(0, (width - tile) // 16, cols).round().astype(int) * 16
+    return np.concatenate([np.concatenate([pixels[y:y + tile, x:x + tile] for x in xs], axis=1)
+                           for y in ys], axis=0)
+
+
+def _first_quality(pixels, fmt, target, full_chroma) -> int:
+    """Where the search starts: on a large picture in JPEG, the quality the same search finds on
+    a sample of its tiles (:func:`_tile_sample`) for a slightly higher target; else the format's
+    median curve (:func:`predict_quality`).
+
+    JPEG codes each 8x8 block on its own, so a tile codes as it does in the picture. WebP does
+    not: a sample of a 24-megapixel photo scored 15-18 points under the whole picture at the
+    same quality (71 -> 53 at quality 77), and its search took 3 full-size encodes where the
+    median curve took 1-2."""
+    sample = _tile_sample(pixels) if fmt is ImageFormat.JPEG else None
+    if sample is None:
+        return predict_quality(fmt, target)
+    aim = min(target + _SAMPLE_MARGIN, 100.0)
+    try:
+        return _search(sample, fmt, aim, Reference(sample), {}, full_chroma, finish=False)[1]
+    except TargetUnreachableError as exc:  # the sample misses it even at the top quality
+        return exc.best[1]
+
+
+def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True):
     lo, hi, _ = QUALITY_RANGE[fmt]
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
@@ -182,7 +231,7 @@ def _search(pixels, fmt, target, reference, meta, full_chroma):
         seen[q] = (reference.score(decode_pixels(data)), data)
         return seen[q][0]
 
-    q = predict_quality(fmt, target)
+    q = min(hi, _first_quality(pixels, fmt, target, full_chroma))
     for _ in range(_MAX_ENCODES):
         evaluate(q)
         best_pass = min((k for k, (s, _) in seen.items() if s >= target), default=None)
@@ -203,19 +252,20 @@ def _search(pixels, fmt, target, reference, meta, full_chroma):
             evaluate(hi)
         score, data = seen[hi]
         if score >= target:
-            return _finish(fmt, data), hi, score
+            return _finish(fmt, data, finish), hi, score
         exc = TargetUnreachableError(
             f"target_quality={target:g} is above the best {fmt.value.upper()} encoding of "
             f"{pixels.shape[1]}x{pixels.shape[0]} pixels: quality {hi} scores {score:.1f}")
-        exc.best = (_finish(fmt, data), hi, score)
+        exc.best = (_finish(fmt, data, finish), hi, score)
         raise exc
     best = min(passing, key=lambda k: (len(seen[k][1]), k))
     score, data = seen[best]
-    return _finish(fmt, data), best, score
+    return _finish(fmt, data, finish), best, score
 
 
-def _finish(fmt: ImageFormat, data: bytes) -> bytes:
-    return optimize_scans(data) if fmt is ImageFormat.JPEG else data
+def _finish(fmt: ImageFormat, data: bytes, finish: bool = True) -> bytes:
+    """The encoding returned: JPEG's scans optimised (``finish``: not for a sample's)."""
+    return optimize_scans(data) if finish and fmt is ImageFormat.JPEG else data
 
 
 def _good_enough(seen, target, best_pass, worst_fail, carried: int = 0) -> bool:

@@ -84,6 +84,85 @@ def test_the_search_needs_few_encodes_on_photos(monkeypatch, name):
     assert score - DEFAULT_TARGET_QUALITY <= search._TOLERANCE or below < DEFAULT_TARGET_QUALITY
 
 
+def test_the_tile_sample_is_the_picture_s_own_blocks_spread_to_its_edges():
+    """A 12-megapixel phone photo is sampled (6 x 6 tiles of 256 px), 8 megapixels and a thin
+    strip are not; every tile is the picture's pixels at a corner on the 16-pixel grid, the
+    last row and column within 16 pixels of the far edges; alpha travels."""
+    assert search._tile_sample(np.zeros((3024, 4032, 3), np.uint8)).shape == (1536, 1536, 3)
+    assert search._tile_sample(np.zeros((2448, 3264, 3), np.uint8)) is None  # 8 MP
+    assert search._tile_sample(np.zeros((200, 60000, 3), np.uint8)) is None  # under a tile
+    strip = search._tile_sample(np.zeros((300, 40000, 4), np.uint8))  # one row of tiles
+    assert strip.shape == (256, 6 * 256, 4)
+    ys, xs = np.mgrid[:3000, :4100]  # each pixel says where it is: (y, x) in base 256
+    pixels = np.dstack([ys % 256, ys // 256, xs % 256, xs // 256]).astype(np.uint8)
+    sample = search._tile_sample(pixels)
+    tile = search._SAMPLE_TILE
+    corners = []
+    for r in range(search._SAMPLE_GRID):
+        for c in range(search._SAMPLE_GRID):
+            block = sample[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile].astype(int)
+            y, x = block[0, 0, 0] + 256 * block[0, 0, 1], block[0, 0, 2] + 256 * block[0, 0, 3]
+            np.testing.assert_array_equal(block, pixels[y:y + tile, x:x + tile])
+            corners.append((y, x))
+    ys, xs = sorted({y for y, _ in corners}), sorted({x for _, x in corners})
+    assert ys[0] == xs[0] == 0 and all(v % 16 == 0 for v in ys + xs)
+    assert 3000 - 16 < ys[-1] + tile <= 3000 and 4100 - 16 < xs[-1] + tile <= 4100
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea"])
+def test_a_large_picture_s_search_starts_where_its_tile_sample_s_ends(monkeypatch, name):
+    """Camera-sized JPEGs start at the quality the same search finds on a sample of their
+    tiles (aimed _SAMPLE_MARGIN above): the median curve, read on 768x512 photos, started
+    24-megapixel photos at quality 73 where they needed 34-51, and took 3-4 full-size encodes
+    of a second each. Scaled down here (tiles of 64 px in a 3 x 3 grid, on a 512 px photo): the first
+    full-size encode is at the sample's quality, at most two more follow, and the result is
+    the unsampled search's within the tolerance it keeps."""
+    pixels = photo(name, 512)
+    plain = encode_to_score(pixels, "jpeg", 70)
+    monkeypatch.setattr(search, "_SAMPLE_TILE", 64)
+    monkeypatch.setattr(search, "_SAMPLE_GRID", 3)
+    sample = search._tile_sample(pixels)
+    assert sample.shape == (192, 192, 3)
+    found = search._search(sample, ImageFormat.JPEG, 70 + search._SAMPLE_MARGIN,
+                           Reference(sample), {}, False, finish=False)[1]
+    full_size = []
+    real = search.encode
+
+    def counting(*args, **kwargs):
+        if args[0].shape == pixels.shape:
+            full_size.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "encode", counting)
+    data, quality, score = encode_to_score(pixels, "jpeg", 70)
+    assert full_size[0] == found and len(full_size) <= 3 and quality in full_size
+    assert 70 <= score <= 70 + search._TOLERANCE or quality == plain[1]
+    assert score == pytest.approx(Reference(pixels).score(decode_pixels(data)), abs=1e-6)
+    assert len(data) <= 1.03 * len(plain[0])
+
+
+def test_other_formats_than_jpeg_start_on_the_median_curve_at_any_size(monkeypatch):
+    """WebP codes across its blocks: a sample of a 24-megapixel photo scored 15-18 points under
+    the whole picture, and started the search worse than the median curve; only JPEG samples."""
+    if ImageFormat.WEBP not in supported_formats():
+        pytest.skip("no webp encoder")
+    monkeypatch.setattr(search, "_SAMPLE_TILE", 64)
+    monkeypatch.setattr(search, "_SAMPLE_GRID", 3)
+    pixels = photo("chelsea", 512)
+    assert search._tile_sample(pixels) is not None
+    tried = []
+    real = search.encode
+
+    def counting(*args, **kwargs):
+        tried.append((args[0].shape, args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "encode", counting)
+    encode_to_score(pixels, "webp", 70)
+    assert tried[0] == (pixels.shape, search.predict_quality("webp", 70))
+    assert {shape for shape, _ in tried} == {pixels.shape}
+
+
 def test_auto_at_70_is_smaller_than_fixed_85_on_a_photo_that_both_satisfy():
     pixels = photo("astronaut", 256)
     fixed = encode(pixels, "jpeg", 85)
