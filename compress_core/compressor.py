@@ -16,7 +16,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .codec.encoders import flatten_for
 from .codec.semantic import requantize_jpeg, resize_map
-from .crop import best_window
+from .crop import best_window, box_to_hold, mask_box
 from .energy.base import EnergyFunction, Importance
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
@@ -72,21 +72,6 @@ def _in_input(box: Optional[Tuple[int, int, int, int]], work: Optional[Tuple[int
     left, top, right, bottom = box
     return (int(left * w0 // ww), int(top * h0 // wh),
             min(w0, -(-right * w0 // ww)), min(h0, -(-bottom * h0 // wh)))
-
-
-def _kept_box(keep: np.ndarray, faces: Optional[Tuple[int, int, int, int]],
-              window: Tuple[int, int]) -> Tuple[int, int, int, int]:
-    """The box a crop window must hold: the ``keep`` mask's bounding box, grown to the faces'
-    box where a window of ``window`` (width, height) holds both (the mask asked for by the
-    caller comes first)."""
-    ys, xs = np.nonzero(keep)
-    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    if faces is None:
-        return box
-    union = (min(box[0], faces[0]), min(box[1], faces[1]), max(box[2], faces[2]),
-             max(box[3], faces[3]))
-    fits = union[2] - union[0] <= window[0] and union[3] - union[1] <= window[1]
-    return union if fits else box
 
 
 def _default_energy() -> EnergyFunction:
@@ -214,10 +199,10 @@ class SemanticCompressor:
             Overrides the compressor's pixel limit (inputs, and the outputs enlarging targets
             ask for: over it, :class:`ImageTooLargeError`).
         keep_mask : array-like of bool (H, W), optional
-            Pixels to protect (upright orientation): seams avoid them; ``smart_crop``'s window
-            holds their bounding box whole (where a window can: else the window lies inside
-            it); the hybrid method's crops weigh them far above any other pixel (a lone pixel
-            at the frame's edge can still be cropped there).
+            Pixels to protect (upright orientation): seams avoid them; every crop
+            (``smart_crop``'s window, the hybrid method's margin and squeeze crops) holds their
+            bounding box whole (where a window can: else the window lies inside it), with the
+            detected faces where one window holds both.
         remove_mask : array-like of bool (H, W), optional
             An object to remove first (``method="seam_carving"`` only).
         max_seconds : float, optional
@@ -631,7 +616,7 @@ class SemanticCompressor:
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's
                 # edge to the energy the window gained elsewhere
-                protect = _kept_box(keep, protect, (cw, ch))
+                protect = box_to_hold(mask_box(keep), protect, (cw, ch))
             left, top = best_window(energy, cw, ch, must_contain=protect)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
@@ -648,7 +633,8 @@ class SemanticCompressor:
                             {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0},
                             1.0)
         out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
-                                      self.policy, max_stretch=max_stretch, faces=faces)
+                                      self.policy, max_stretch=max_stretch, faces=faces,
+                                      keep=keep)
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         crop_box = None
         if hplan.margin_crop is not None or hplan.extra_crop is not None:

@@ -56,6 +56,31 @@ def _allowed_range(lo: int, hi: int, size: int, extent: int) -> Tuple[int, int]:
     return first, max(first, last)
 
 
+def mask_box(mask: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
+    """Bounding box ``(left, top, right, bottom)`` of a boolean mask's True pixels; None if
+    there are none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+
+
+def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
+                faces: Optional[Tuple[int, int, int, int]],
+                window: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
+    """The box a crop window of ``window`` (width, height) must hold (``best_window``'s
+    ``must_contain``): the box of the pixels the caller asked to keep, grown to the faces' box
+    where one window holds both (what the caller asked for comes first); either alone when the
+    other is None."""
+    if kept is None or faces is None:
+        return faces if kept is None else kept
+    union = (min(kept[0], faces[0]), min(kept[1], faces[1]), max(kept[2], faces[2]),
+             max(kept[3], faces[3]))
+    fits = union[2] - union[0] <= window[0] and union[3] - union[1] <= window[1]
+    return union if fits else kept
+
+
 def best_window(energy: np.ndarray, width: int, height: int,
                 center_weight: float = 0.0, integral=None,
                 must_contain: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int]:

@@ -28,7 +28,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    prefix of the first one, taken from its record (:class:`~compress_core.seams.cheap.CheapCarve`).
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
-   window of the size holds all of them; seams avoid them because they carry full energy.
+   window of the size holds all of them; seams avoid them because they carry full energy. The
+   caller's ``keep_mask`` comes first: the crops hold its bounding box (with the faces where one
+   window holds both), and seams avoid it.
 
 2. **Scale**: the result is resampled with Lanczos to exactly w x h. With the aspect kept (the
    free-aspect regime), margins are cropped first only where they are nearly empty (density under
@@ -47,9 +49,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .crop import best_window, integral_image, window_sums
+from .crop import best_window, box_to_hold, integral_image, mask_box, window_sums
 from .energy.base import CarvingTerms
-from .energy.faces import DETECT_SIDE
+from .energy.faces import DETECT_SIDE, faces_box
 from .targets import check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
@@ -211,7 +213,7 @@ def _free_margin_share(energy: np.ndarray, target, density: float, max_share: fl
 
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
              carver, policy: HybridPolicy = HybridPolicy(), max_stretch: Optional[float] = None,
-             faces: Sequence = ()):
+             faces: Sequence = (), keep: Optional[np.ndarray] = None):
     """Run the hybrid policy.
 
     Parameters
@@ -230,6 +232,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         :data:`DEFAULT_MAX_STRETCH`).
     faces : sequence of Face
         Detected faces (``Importance.faces``): crops keep them whole where a window can.
+    keep : bool (H, W), optional
+        Pixels the caller asked to keep (``keep_mask``): crops hold their bounding box whole
+        (where a window can: else the window lies inside it), with the faces where one window
+        holds both. Seams avoid them through ``terms``.
 
     Returns
     -------
@@ -245,12 +251,15 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     source = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
     cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
     faces = list(faces)
-    protect = None  # the faces' box in the current image's coordinates (crops only)
-    if faces:
-        from .energy.faces import faces_box
+    keep = keep if keep is not None and keep.any() else None
+    # what the crops must hold, in the current image's coordinates: the keep mask's box and the
+    # faces' box (see box_to_hold)
+    protect = (mask_box(keep) if keep is not None else None,
+               faces_box(faces, (h0, w0)) if faces else None)
+    plan.faces = len(faces)
 
-        protect = faces_box(faces, (h0, w0))
-        plan.faces = len(faces)
+    def hold(window):
+        return box_to_hold(*protect, window)
 
     def crop(box):
         nonlocal cur, cur_energy, cur_static, source, protect
@@ -260,11 +269,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         source = source[t:b, l:r]
         if cur_static is not None:
             cur_static = np.ascontiguousarray(cur_static[t:b, l:r])
-        if protect is not None:
-            pl, pt, pr, pb = protect
-            pl, pt = max(pl - l, 0), max(pt - t, 0)
-            pr, pb = min(pr - l, r - l), min(pb - t, b - t)
-            protect = (pl, pt, pr, pb) if pr > pl and pb > pt else None
+        protect = tuple(_clipped(held, box) for held in protect)
 
     target_aspect = tw / th
     # the aspect changes when the target is more than a pixel off the input's aspect, in
@@ -282,10 +287,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         c = _margin_crop_amount(profile, need, policy.crop_density)
         if c:
             if vertical:
-                left, _ = best_window(cur_energy, w0 - c, h0, must_contain=protect)
+                left, _ = best_window(cur_energy, w0 - c, h0, must_contain=hold((w0 - c, h0)))
                 box = (left, 0, left + w0 - c, h0)
             else:
-                _, top = best_window(cur_energy, w0, h0 - c, must_contain=protect)
+                _, top = best_window(cur_energy, w0, h0 - c, must_contain=hold((w0, h0 - c)))
                 box = (0, top, w0, top + h0 - c)
             plan.margin_crop = box
             crop(box)
@@ -315,8 +320,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             if removed:
                 cur, cur_static = out, new_static
                 cur_energy, source = cur_energy.ravel()[local], source.ravel()[local]
-                if protect is not None:  # faces' box after carving: where their pixels went
-                    protect = _box_of_sources(source, faces, (h0, w0))
+                # after carving, the boxes of where the kept pixels and the faces' went
+                protect = (mask_box(keep.ravel()[source]) if keep is not None else None,
+                           _box_of_sources(source, faces, (h0, w0)) if faces else None)
             plan.seam_stretch = seam_stretch(source, energy, vertical) if removed else 1.0
             carved = (cur, cur_energy, cur_static, source, protect)
             # squeeze what the seams leave of the limit, crop the rest, measure the seams on what
@@ -356,7 +362,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
             if best_x > 0:
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
-                left, top = best_window(cur_energy, cw, ch, must_contain=protect)
+                left, top = best_window(cur_energy, cw, ch, must_contain=hold((cw, ch)))
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
     h1, w1 = cur.shape[:2]
@@ -448,32 +454,39 @@ def seam_stretch(source: np.ndarray, importance: np.ndarray, vertical: bool) -> 
 def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allowed: float,
                   vertical: bool, protect) -> Optional[Tuple[int, int, int, int]]:
     """The best-energy window that leaves the final resampling a squeeze of at most ``allowed``
-    (>= 1) and removes at most ``remaining`` lines; None when no crop is needed."""
+    (>= 1) and removes at most ``remaining`` lines, holding ``protect`` (the kept pixels' and
+    the faces' boxes, each None or ``(left, top, right, bottom)``: :func:`box_to_hold`); None
+    when no crop is needed."""
     h1, w1 = energy.shape
     allowed = max(1.0, allowed)
     if vertical:  # the widest width the resampling may squeeze into the target aspect
         keep = min(max(int(np.floor(h1 * target_aspect * allowed)), w1 - remaining), w1)
         if keep < w1:
-            left, _ = best_window(energy, keep, h1, must_contain=protect)
+            left, _ = best_window(energy, keep, h1,
+                                  must_contain=box_to_hold(*protect, (keep, h1)))
             return (left, 0, left + keep, h1)
     else:
         keep = min(max(int(np.floor(w1 / target_aspect * allowed)), h1 - remaining), h1)
         if keep < h1:
-            _, top = best_window(energy, w1, keep, must_contain=protect)
+            _, top = best_window(energy, w1, keep,
+                                 must_contain=box_to_hold(*protect, (w1, keep)))
             return (0, top, w1, top + keep)
     return None
 
 
+def _clipped(box, crop) -> Optional[Tuple[int, int, int, int]]:
+    """``box`` in the coordinates of the ``crop`` (left, top, right, bottom) taken of its image;
+    None where nothing of it is left (or it was None)."""
+    if box is None:
+        return None
+    l, t, r, b = crop
+    pl, pt = max(box[0] - l, 0), max(box[1] - t, 0)
+    pr, pb = min(box[2] - l, r - l), min(box[3] - t, b - t)
+    return (pl, pt, pr, pb) if pr > pl and pb > pt else None
+
+
 def _box_of_sources(source: np.ndarray, faces, shape) -> Optional[Tuple[int, int, int, int]]:
     """Bounding box, in ``source``'s coordinates, of the pixels that came from the faces."""
-    from .energy.faces import faces_box
-
-    h0, w0 = shape
     l, t, r, b = faces_box(faces, shape)
-    ys, xs = np.divmod(source, w0)
-    inside = (xs >= l) & (xs < r) & (ys >= t) & (ys < b)
-    rows = np.flatnonzero(inside.any(axis=1))
-    cols = np.flatnonzero(inside.any(axis=0))
-    if not len(rows):
-        return None
-    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    ys, xs = np.divmod(source, shape[1])
+    return mask_box((xs >= l) & (xs < r) & (ys >= t) & (ys < b))

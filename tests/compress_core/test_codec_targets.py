@@ -114,9 +114,9 @@ def test_a_large_picture_s_search_starts_where_its_tile_sample_s_ends(monkeypatc
     """Camera-sized JPEGs start at the quality the same search finds on a sample of their
     tiles (aimed _SAMPLE_MARGIN above): the median curve, read on 768x512 photos, started
     24-megapixel photos at quality 73 where they needed 34-51, and took 3-4 full-size encodes
-    of a second each. Scaled down here (tiles of 64 px in a 3 x 3 grid, on a 512 px photo): the first
-    full-size encode is at the sample's quality, at most two more follow, and the result is
-    the unsampled search's within the tolerance it keeps."""
+    of a second each. Scaled down here (tiles of 64 px in a 3 x 3 grid, on a 512 px photo):
+    the first full-size encode is at the sample's quality, at most two more follow, and the
+    result is the unsampled search's within the tolerance it keeps."""
     pixels = photo(name, 512)
     plain = encode_to_score(pixels, "jpeg", 70)
     monkeypatch.setattr(search, "_SAMPLE_TILE", 64)

@@ -306,18 +306,29 @@ def test_keep_mask_steers_crops(compressor, method):
         assert _contains_block(result.pixels, pixels[5:25, 2:22])
 
 
-def test_smart_crop_holds_a_one_pixel_keep_mask_at_the_frame_s_edge():
-    """The keep_mask's energy boost alone lost a single pixel at the frame's right edge to the
-    default energy the window gained elsewhere (chelsea at 800 x 600 to a square: window
-    75-675, the pixel at 799); the mask's box is now a window's must."""
-    pixels = photo("chelsea", 800, 600)
-    keep = np.zeros((600, 800), bool)
-    keep[300, 799] = True
-    compressor = SemanticCompressor(policy=HybridPolicy(working_oversample=None))
-    result = _run(compressor, pixels, method="smart_crop", keep_mask=keep, target_width=100,
+@pytest.mark.parametrize("method", ["smart_crop", "hybrid"])
+@pytest.mark.parametrize("name, size, pixel", [("chelsea", (800, 600), (300, 799)),
+                                               ("coffee", (1601, 1203), (600, 1600)),
+                                               ("coffee", (800, 600), (300, 0))])
+@pytest.mark.parametrize("working", [None, 2.0])
+def test_crops_hold_a_one_pixel_keep_mask_at_the_frame_s_edge(method, name, size, pixel,
+                                                              working):
+    """The keep_mask's energy boost alone lost a single pixel at the frame's edge to the
+    default energy a window gained elsewhere: smart_crop on chelsea at 800 x 600 to a square
+    (window 75-675, the pixel at 799), the hybrid method on coffee at 1601 x 1203 on the whole
+    photo (crop 169-1432, the pixel at 1600). The mask's box is now every crop's must, on the
+    whole photo and at the working size."""
+    pixels = photo(name, *size)
+    keep = np.zeros(size[::-1], bool)
+    keep[pixel] = True
+    compressor = SemanticCompressor(policy=HybridPolicy(working_oversample=working))
+    result = _run(compressor, pixels, method=method, keep_mask=keep, target_width=100,
                   target_height=100, format="png")
-    left, top, right, bottom = result.crop_box
-    assert left <= 799 < right and top <= 300 < bottom
+    left, top, right, bottom = result.crop_box  # what the output is drawn from
+    assert left <= pixel[1] < right and top <= pixel[0] < bottom
+    if method == "smart_crop":  # no seams: an output pixel's footprint covers it
+        ys, xs = np.divmod(result.source_map.astype(np.int64), size[0])
+        assert np.abs(xs - pixel[1]).min() <= size[0] / 100
 
 
 def test_remove_mask_removes_the_object(compressor):

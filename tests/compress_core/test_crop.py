@@ -152,3 +152,23 @@ def test_center_weight_range(cw):
 def test_full_size_window_is_the_whole_map():
     energy = np.random.default_rng(0).random((7, 11))
     assert best_window(energy, 11, 7) == (0, 0)
+
+
+def test_mask_box_bounds_the_true_pixels():
+    from compress_core.crop import mask_box
+
+    mask = np.zeros((40, 60), bool)
+    assert mask_box(mask) is None
+    mask[5, 59] = mask[30, 7] = True
+    assert mask_box(mask) == (7, 5, 60, 31)
+
+
+def test_box_to_hold_puts_the_caller_s_box_first():
+    from compress_core.crop import box_to_hold
+
+    kept, faces = (100, 10, 120, 30), (0, 0, 50, 50)
+    assert box_to_hold(kept, None, (80, 80)) == kept
+    assert box_to_hold(None, faces, (80, 80)) == faces
+    assert box_to_hold(None, None, (80, 80)) is None
+    assert box_to_hold(kept, faces, (120, 50)) == (0, 0, 120, 50)  # one window holds both
+    assert box_to_hold(kept, faces, (119, 50)) == kept  # it does not: the kept box alone

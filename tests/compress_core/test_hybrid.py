@@ -294,6 +294,28 @@ def test_retarget_directly(face):
     assert source.min() >= 0 and source.max() < 150 * 100
 
 
+@pytest.mark.parametrize("target, both", [((60, 100), False), ((150, 100), True)])
+def test_retarget_crops_hold_the_kept_box_before_the_faces(target, both):
+    """A keep_mask pixel in the middle of a photo, a face at its left: where no window holds
+    both (a 60 x 100 window), the crops hold the kept pixel, not the face (the faces alone: a
+    window at x 1-63); where one does (150 x 100), both (the kept pixel alone: x 38-194, the
+    face left out)."""
+    from compress_core.energy.faces import Face
+
+    pixels = photo("coffee", 300, 100)
+    energy = GRADIENT(pixels)
+    terms = GRADIENT.terms_from_map(energy)
+    keep = np.zeros((100, 300), bool)
+    keep[50, 150] = True
+    faces = [Face((20, 20, 60, 60), 0.99)]
+    out, plan, source = retarget(pixels, energy, terms, target, SeamCarver(GRADIENT),
+                                 HybridPolicy(carve_density=0.0), faces=faces, keep=keep)
+    xs = source % 300
+    assert (source == 50 * 300 + 150).any()  # the kept pixel reaches the resampling
+    assert xs.min() <= 20 if both else xs.min() > 60  # the face with it where a window can
+    assert plan.faces == 1
+
+
 def test_seam_stretch_measures_where_the_seams_went():
     from compress_core.hybrid import seam_stretch
 
