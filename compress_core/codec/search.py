@@ -168,8 +168,10 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         # JPEG XL stores sRGB (the encoder converts): score against that, convert once
         pixels, meta["icc_profile"] = jxl_srgb(pixels, icc_profile), None
     reference = Reference(pixels)
+    sample = _tile_sample(pixels) if fmt is ImageFormat.JPEG else None  # see _first_quality
+    sample = None if sample is None else (sample, Reference(sample))
     try:
-        return _search(pixels, fmt, target, reference, meta, full_chroma=False)
+        return _search(pixels, fmt, target, reference, meta, full_chroma=False, sample=sample)
     except TargetUnreachableError as first:
         if fmt in (ImageFormat.WEBP, ImageFormat.JXL):  # the way up is lossless
             data = encode(pixels, fmt, lossless=True, **meta)
@@ -177,7 +179,8 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
         if fmt not in (ImageFormat.JPEG, ImageFormat.AVIF):
             raise
         try:
-            return _search(pixels, fmt, target, reference, meta, full_chroma=True)
+            return _search(pixels, fmt, target, reference, meta, full_chroma=True,
+                           sample=sample)
         except TargetUnreachableError as second:
             raise (second if second.best[2] > first.best[2] else first) from None
         except EncodingError:  # 4:4:4 goes through another encoder (Pillow's), which can
@@ -199,26 +202,27 @@ def _tile_sample(pixels: np.ndarray) -> Optional[np.ndarray]:
                            for y in ys], axis=0)
 
 
-def _first_quality(pixels, fmt, target, full_chroma) -> int:
+def _first_quality(fmt, target, full_chroma, sample) -> int:
     """Where the search starts: on a large picture in JPEG, the quality the same search finds on
-    a sample of its tiles (:func:`_tile_sample`) for a slightly higher target; else the format's
-    median curve (:func:`predict_quality`).
+    ``sample``, a sample of its tiles (:func:`_tile_sample`) with its :class:`Reference`, for a
+    slightly higher target; else (``sample`` None) the format's median curve
+    (:func:`predict_quality`).
 
     JPEG codes each 8x8 block on its own, so a tile codes as it does in the picture. WebP does
     not: a sample of a 24-megapixel photo scored 15-18 points under the whole picture at the
     same quality (71 -> 53 at quality 77), and its search took 3 full-size encodes where the
     median curve took 1-2."""
-    sample = _tile_sample(pixels) if fmt is ImageFormat.JPEG else None
     if sample is None:
         return predict_quality(fmt, target)
     aim = min(target + _SAMPLE_MARGIN, 100.0)
     try:
-        return _search(sample, fmt, aim, Reference(sample), {}, full_chroma, finish=False)[1]
+        tiles, tiles_reference = sample
+        return _search(tiles, fmt, aim, tiles_reference, {}, full_chroma, finish=False)[1]
     except TargetUnreachableError as exc:  # the sample misses it even at the top quality
         return exc.best[1]
 
 
-def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True):
+def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True, sample=None):
     lo, hi, _ = QUALITY_RANGE[fmt]
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
@@ -231,7 +235,7 @@ def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True):
         seen[q] = (reference.score(decode_pixels(data)), data)
         return seen[q][0]
 
-    q = min(hi, _first_quality(pixels, fmt, target, full_chroma))
+    q = min(hi, _first_quality(fmt, target, full_chroma, sample))
     for _ in range(_MAX_ENCODES):
         evaluate(q)
         best_pass = min((k for k, (s, _) in seen.items() if s >= target), default=None)
