@@ -251,12 +251,20 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     source = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
     cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
     faces = list(faces)
-    keep = keep if keep is not None and keep.any() else None
-    # what the crops must hold, in the current image's coordinates: the keep mask's box and the
-    # faces' box (see box_to_hold)
-    protect = (mask_box(keep) if keep is not None else None,
-               faces_box(faces, (h0, w0)) if faces else None)
+    # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the faces'
+    faces_mask = None
+    if faces:
+        left, top, right, bottom = faces_box(faces, (h0, w0))
+        faces_mask = np.zeros((h0, w0), bool)
+        faces_mask[top:bottom, left:right] = True
+    held = tuple(None if mask is None or not mask.any() else mask.ravel()
+                 for mask in (keep, faces_mask))
     plan.faces = len(faces)
+
+    def boxes():  # the boxes of the held pixels in the current image (see box_to_hold)
+        return tuple(None if flat is None else mask_box(flat[source]) for flat in held)
+
+    protect = boxes()
 
     def hold(window):
         return box_to_hold(*protect, window)
@@ -269,7 +277,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         source = source[t:b, l:r]
         if cur_static is not None:
             cur_static = np.ascontiguousarray(cur_static[t:b, l:r])
-        protect = tuple(_clipped(held, box) for held in protect)
+        protect = boxes()
 
     target_aspect = tw / th
     # the aspect changes when the target is more than a pixel off the input's aspect, in
@@ -320,9 +328,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             if removed:
                 cur, cur_static = out, new_static
                 cur_energy, source = cur_energy.ravel()[local], source.ravel()[local]
-                # after carving, the boxes of where the kept pixels and the faces' went
-                protect = (mask_box(keep.ravel()[source]) if keep is not None else None,
-                           _box_of_sources(source, faces, (h0, w0)) if faces else None)
+                protect = boxes()  # after carving: where the held pixels went
             plan.seam_stretch = seam_stretch(source, energy, vertical) if removed else 1.0
             carved = (cur, cur_energy, cur_static, source, protect)
             # squeeze what the seams leave of the limit, crop the rest, measure the seams on what
@@ -473,20 +479,3 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
             return (0, top, w1, top + keep)
     return None
 
-
-def _clipped(box, crop) -> Optional[Tuple[int, int, int, int]]:
-    """``box`` in the coordinates of the ``crop`` (left, top, right, bottom) taken of its image;
-    None where nothing of it is left (or it was None)."""
-    if box is None:
-        return None
-    l, t, r, b = crop
-    pl, pt = max(box[0] - l, 0), max(box[1] - t, 0)
-    pr, pb = min(box[2] - l, r - l), min(box[3] - t, b - t)
-    return (pl, pt, pr, pb) if pr > pl and pb > pt else None
-
-
-def _box_of_sources(source: np.ndarray, faces, shape) -> Optional[Tuple[int, int, int, int]]:
-    """Bounding box, in ``source``'s coordinates, of the pixels that came from the faces."""
-    l, t, r, b = faces_box(faces, shape)
-    ys, xs = np.divmod(source, shape[1])
-    return mask_box((xs >= l) & (xs < r) & (ys >= t) & (ys < b))
