@@ -1,6 +1,9 @@
 """Camera-sized photos: CPU time and peak memory of one default ``compress()`` per photo, with
-the geometry deciding on the photo reduced to twice the output's size (the default) and on the
-whole photo (``HybridPolicy(working_oversample=None)``: the library before), in the same run.
+the geometry deciding on the photo reduced to twice the output's size (the default), the same
+with every seam carved at that size (``HybridPolicy(plan_side=None)``: the library before the
+carve was planned on a 768 px copy), and on the whole photo, seam by seam
+(``HybridPolicy(working_oversample=None, plan_side=None)``: the library before the working
+size), in the same run.
 
 Inputs: Kodak photos enlarged with Lanczos to a camera's 24 megapixels (6000 x 4000, portraits
 4000 x 6000) with a sensor's noise added (Gaussian, 1.5 levels, seeded: without it an enlarged
@@ -49,6 +52,7 @@ TASKS = {
     "thumb256": dict(target_width=256, target_height=256),
     "square640": dict(target_width=640, target_height=640),
     "hd1920x1080": dict(target_width=1920, target_height=1080),
+    "story1080x1920": dict(target_width=1080, target_height=1920),  # 9:16, mostly from 3:2
     "long1024": dict(max_dimension=1024),
     # re-encoding at the photo's own size (no geometry: one row each): quality="auto"'s search
     # (the default) against one fixed-quality encode
@@ -57,7 +61,12 @@ TASKS = {
     # a byte budget and nothing else: the budget's search over smaller pixel sizes
     "budget50k": dict(target_bytes=50_000),
 }
-SETTINGS = ("reduced", "whole")  # the default; HybridPolicy(working_oversample=None)
+#: setting -> HybridPolicy keyword arguments: the default; every seam carved at the working size;
+#: every seam carved on the whole photo
+SETTINGS = {"reduced": {}, "unplanned": dict(plan_side=None),
+            "whole": dict(working_oversample=None, plan_side=None)}
+WHERE = {"reduced": "photo reduced", "unplanned": "photo reduced, carve not planned",
+         "whole": "whole photo"}
 STAGES = ("decode_ms", "energy_ms", "resize_ms", "encode_ms")
 CAMERA_SIDES = (6000, 4000)
 
@@ -91,8 +100,7 @@ def child(setting: str, task: str, paths) -> dict:
     torch.set_num_threads(1)
     from compress_core import HybridPolicy, SemanticCompressor
 
-    policy = HybridPolicy(working_oversample=None) if setting == "whole" else HybridPolicy()
-    compressor = SemanticCompressor(policy=policy)
+    compressor = SemanticCompressor(policy=HybridPolicy(**SETTINGS[setting]))
     kwargs = TASKS[task]
     compressor.compress(paths[0], show_progress=False, **kwargs)  # loads, compiles
     cpu, stages, size, working = [], {s: 0.0 for s in STAGES}, 0, []
@@ -116,6 +124,9 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", type=int, default=3, help="photos timed (one more warms up)")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--formats", default="jpeg,png")
+    ap.add_argument("--settings", default=",".join(SETTINGS),
+                    help="geometry settings to run (tasks with geometry): "
+                         + ", ".join(SETTINGS) + "; the last one is the ratio's base")
     ap.add_argument("--inputs", default=None, help="folder for the 24 MP inputs (kept)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -123,6 +134,9 @@ def main(argv=None) -> int:
         print(json.dumps(child(args.child[0], args.child[1], args.child[2:])))
         return 0
 
+    settings = args.settings.split(",")
+    if not settings or set(settings) - set(SETTINGS):
+        raise SystemExit(f"--settings: choose from {', '.join(SETTINGS)}")
     folder = args.inputs or tempfile.mkdtemp(prefix="bench_large_")
     os.makedirs(folder, exist_ok=True)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
@@ -130,7 +144,7 @@ def main(argv=None) -> int:
     print(f"library at {commit}; {args.photos} photos (+1 warm-up) from {args.kodak} at "
           f"{CAMERA_SIDES[0]}x{CAMERA_SIDES[1]}; one thread; a child process per row\n")
     print("| input | task | geometry on | working size (each photo) | CPU s per photo (mean) | max | "
-          + " | ".join(STAGES) + " | peak RSS MiB | KiB per output | CPU vs whole photo |")
+          + " | ".join(STAGES) + " | peak RSS MiB | KiB per output | CPU vs the last setting |")
     print("|---|---|---|---|---:|---:|" + "---:|" * (len(STAGES) + 3))
     for fmt in args.formats.split(","):
         paths = make_inputs(args.kodak, args.photos, folder, fmt)
@@ -138,20 +152,19 @@ def main(argv=None) -> int:
             rows = {}
             geometry = (TASKS[task].get("method") != "jpeg"
                         and "target_bytes" not in TASKS[task])
-            for setting in SETTINGS if geometry else SETTINGS[:1]:
+            for setting in settings if geometry else settings[:1]:
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
                                       setting, task, *paths], capture_output=True, text=True)
                 if out.returncode != 0:
                     raise SystemExit(f"{fmt} {task} {setting} failed:\n{out.stderr[-3000:]}")
                 rows[setting] = json.loads(out.stdout.strip().splitlines()[-1])
-            whole = sum(rows["whole"]["cpu"]) / len(rows["whole"]["cpu"]) if geometry else None
+            base = rows[settings[-1]]["cpu"] if geometry else None
             for setting, row in rows.items():
                 mean = sum(row["cpu"]) / len(row["cpu"])
-                where = ("photo reduced" if setting == "reduced" else "whole photo") \
-                    if geometry else "(no geometry)"
-                working = ", ".join(row["working"]) if setting == "reduced" else "-"
+                where = WHERE[setting] if geometry else "(no geometry)"
+                working = ", ".join(row["working"]) if setting != "whole" else "-"
                 cells = " | ".join(f"{row['stages'][s]:.0f}" for s in STAGES)
-                ratio = f"{mean / whole:.3f}x" if geometry else "-"
+                ratio = f"{mean / (sum(base) / len(base)):.3f}x" if geometry else "-"
                 print(f"| {fmt} 24 MP | {task} | {where} | {working} | {mean:.2f} | "
                       f"{max(row['cpu']):.2f} | {cells} | {row['peak_mib']:.0f} | "
                       f"{row['kib']:.1f} | {ratio} |", flush=True)

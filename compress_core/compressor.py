@@ -637,7 +637,7 @@ class SemanticCompressor:
                                       keep=keep)
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         crop_box = None
-        if hplan.margin_crop is not None or hplan.extra_crop is not None:
+        if any(box is not None for box in (hplan.margin_crop, hplan.plan_crop, hplan.extra_crop)):
             # bounding box, in input coordinates, of the pixels the output is drawn from
             ys, xs = np.divmod(source, w0)
             crop_box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)

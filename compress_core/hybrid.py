@@ -32,6 +32,17 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    caller's ``keep_mask`` comes first: the crops hold its bounding box (with the faces where one
    window holds both), and seams avoid it.
 
+   *Planned on a reduced copy*: seams run through the least important pixels, which the crop of
+   (d) then often drops (a landscape to a 9:16 story carves its sky and crops it away). On a
+   picture whose long side exceeds twice ``plan_side`` (:data:`DEFAULT_PLAN_SIDE`, 768) every
+   seam costs a pass over megapixels (a 24-megapixel portrait to 1920 x 1080 carved 241 seams
+   in 24 s, all of them cropped), so the policy is first run on the picture reduced to
+   ``plan_side`` on its long side (the size it was tuned and judged at). Where none of the
+   seams carved there survives its crops, the full-size picture is not carved, only cropped and
+   squeezed; otherwise it is carved only within the span the reduced copy kept (with the held
+   boxes), cropped to it first (:attr:`HybridPlan.plan_crop`), under the carving limit of the
+   whole picture.
+
 2. **Scale**: the result is resampled with Lanczos to exactly w x h. With the aspect kept (the
    free-aspect regime), margins are cropped first only where they are nearly empty (density under
    ``free_crop_density``, 0.25), so that the content keeps more pixels; otherwise this is plain
@@ -55,7 +66,8 @@ from .energy.faces import DETECT_SIDE, faces_box
 from .targets import check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
-           "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE", "DEFAULT_WORKING_MIN_SIDE"]
+           "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE", "DEFAULT_WORKING_MIN_SIDE",
+           "DEFAULT_PLAN_SIDE"]
 
 #: Largest local stretch (ratio of the x and y scale factors) the hybrid policy may apply to
 #: content by default: people see a stretched face at about 1.1 (Niu et al. 2010), so the
@@ -74,6 +86,12 @@ DEFAULT_WORKING_OVERSAMPLE = 2.0
 #: not searched for, and the crop did not have to keep it.
 DEFAULT_WORKING_MIN_SIDE = DETECT_SIDE
 
+#: Long side of the reduced copy on which a large picture's carve is planned
+#: (:attr:`HybridPolicy.plan_side`): the Kodak photos' 768 x 512, where the policy was tuned
+#: and judged. Pictures up to twice as long are not planned (their seams are cheap: 0.2-0.4 s
+#: for a whole 768 x 512 retarget).
+DEFAULT_PLAN_SIDE = 768
+
 
 @dataclass(frozen=True)
 class HybridPolicy:
@@ -90,6 +108,11 @@ class HybridPolicy:
     BENCHMARKS.md, "Large photos"). ``working_min_side``: the reduced input's long side is
     never shorter (:data:`DEFAULT_WORKING_MIN_SIDE`: the energy sees what it sees of the whole
     input, faces included).
+
+    ``plan_side``: a picture (at the working size) whose long side exceeds twice this plans its
+    carve on a copy reduced to this long side first, and is carved only where seams survive the
+    crops there (module docs; :data:`DEFAULT_PLAN_SIDE`); None: carved seam by seam on all of
+    it, whatever its size.
     """
 
     crop_density: float = 0.5
@@ -97,6 +120,7 @@ class HybridPolicy:
     free_crop_density: float = 0.25
     working_oversample: Optional[float] = DEFAULT_WORKING_OVERSAMPLE
     working_min_side: int = DEFAULT_WORKING_MIN_SIDE
+    plan_side: Optional[int] = DEFAULT_PLAN_SIDE
 
     def __post_init__(self):
         for name in ("crop_density", "carve_density", "free_crop_density"):
@@ -108,6 +132,8 @@ class HybridPolicy:
             check_stretch(self.working_oversample, "working_oversample")
         object.__setattr__(self, "working_min_side",
                            check_positive_int(self.working_min_side, "working_min_side"))
+        if self.plan_side is not None:
+            object.__setattr__(self, "plan_side", check_positive_int(self.plan_side, "plan_side"))
 
 
 @dataclass
@@ -126,6 +152,11 @@ class HybridPlan:
     max_stretch: float = DEFAULT_MAX_STRETCH
     faces: int = 0  # faces the crops kept whole
     scaled_from: Optional[Tuple[int, int]] = None
+    # the reduced copy the carve was planned on (None: not planned), and the pixels of its seams
+    # that survived its crops there (0: the full-size picture was not carved)
+    planned_on: Optional[Tuple[int, int]] = None
+    planned_seam_pixels: Optional[int] = None
+    plan_crop: Optional[Tuple[int, int, int, int]] = None  # to the planned span, after margin_crop
 
     def as_dict(self):
         return asdict(self)
@@ -209,6 +240,63 @@ def _free_margin_share(energy: np.ndarray, target, density: float, max_share: fl
         if total - kept <= density * total * removed_share:
             best_x = float(x)
     return best_x
+
+
+def _reduced(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A float map reduced to ``width`` x ``height`` by area averages."""
+    img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), "F")
+    return np.asarray(img.resize((width, height), Image.Resampling.BOX), dtype=np.float32)
+
+
+def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch, faces, keep,
+                     vertical: bool):
+    """Run the policy on the picture reduced to ``policy.plan_side`` on its long side.
+
+    Returns the reduced size ``(ws, hs)``, the pixels of the seams carved there that its crops
+    kept (0: every seam was cropped away, or none was carved), and the span ``(lo, hi)`` of the
+    kept pixels along the carved axis (columns for vertical seams), in the input's coordinates
+    (the reduced span scaled back, grown outwards by one reduced pixel).
+    """
+    h0, w0 = pixels.shape[:2]
+    k = max(h0, w0) / policy.plan_side
+    ws, hs = max(2, int(round(w0 / k))), max(2, int(round(h0 / k)))
+    fx, fy = ws / w0, hs / h0
+    small_terms = CarvingTerms(
+        static=None if terms.static is None else _reduced(terms.static, ws, hs),
+        gradient_weight=terms.gradient_weight)
+    small_faces = [f._replace(box=(int(f.box[0] * fx), int(f.box[1] * fy),
+                                   int(np.ceil(f.box[2] * fx)), int(np.ceil(f.box[3] * fy))))
+                   for f in faces]
+    small_keep = None if keep is None else _reduced(keep, ws, hs) > 0
+    _, _, source = retarget(resample(pixels, ws, hs), _reduced(energy, ws, hs), small_terms,
+                            target, carver, policy, max_stretch, small_faces, small_keep)
+    ys, xs = np.divmod(source, ws)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    seam_pixels = (box[2] - box[0]) * (box[3] - box[1]) - source.size  # the box's carved pixels
+    f, extent = (w0 / ws, w0) if vertical else (h0 / hs, h0)
+    lo, hi = (box[0], box[2]) if vertical else (box[1], box[3])
+    span = (max(0, int(np.floor((lo - 1) * f))), min(extent, int(np.ceil((hi + 1) * f))))
+    return (ws, hs), seam_pixels, span
+
+
+def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
+    """The crop (coordinates after the margin crop ``margin_crop``) to the ``span`` of
+    :func:`_plan_on_reduced` (input coordinates), grown to hold the held boxes ``protect``
+    whole and to at least ``least`` lines (the target's aspect at this height or width);
+    None when it would keep everything."""
+    h, w = shape
+    offset = 0 if margin_crop is None else (margin_crop[0] if vertical else margin_crop[1])
+    extent = w if vertical else h
+    lo, hi = max(0, span[0] - offset), min(extent, span[1] - offset)
+    for held in protect:
+        if held is not None:
+            lo, hi = min(lo, held[0 if vertical else 1]), max(hi, held[2 if vertical else 3])
+    if hi - lo < least:  # grow evenly, within the picture
+        lo = max(0, min(lo - (least - (hi - lo)) // 2, extent - least))
+        hi = min(extent, max(hi, lo + least))
+    if hi - lo >= extent:
+        return None
+    return (lo, 0, hi, h) if vertical else (0, lo, w, hi)
 
 
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
@@ -306,10 +394,31 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         # b-d. carve while cheap, squeeze what the limit leaves, crop the rest; while what the
         # output keeps is stretched beyond the limit, the squeeze gives way, then the seams
         budget = remaining if policy.carve_density > 0 else 0
+        planned = budget and policy.plan_side is not None and max(h0, w0) > 2 * policy.plan_side
+        if planned:
+            plan.planned_on, plan.planned_seam_pixels, span = _plan_on_reduced(
+                pixels, energy, terms, target, carver, policy, max_stretch, faces, keep,
+                vertical)
+            if not plan.planned_seam_pixels:
+                budget = 0  # the crops drop every seam: crop and squeeze only
         if budget:
             local_terms = CarvingTerms(static=cur_static, gradient_weight=terms.gradient_weight)
             forward = carver.energy_mode.value == "forward"
+            # the limit is the picture's after the margin crop, planned or not
             limit = policy.carve_density * _kernel_mean_energy(cur, local_terms, forward)
+            if planned:  # carve only the span the reduced copy kept (and the held boxes)
+                axis = 1 if vertical else 0
+                least = int(np.ceil(cur.shape[0] * target_aspect if vertical
+                                    else cur.shape[1] / target_aspect))
+                box = _plan_box(span, plan.margin_crop, cur.shape[:2], vertical, protect, least)
+                if box is not None:
+                    before = cur.shape[axis]
+                    plan.plan_crop = box
+                    crop(box)
+                    remaining = max(0, remaining - (before - cur.shape[axis]))
+                    budget = remaining
+                    local_terms = CarvingTerms(static=cur_static,
+                                               gradient_weight=terms.gradient_weight)
         start = (cur, cur_energy, cur_static, source, protect)
 
         def content_stretch():  # seams and the final resampling together

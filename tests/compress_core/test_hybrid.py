@@ -246,8 +246,8 @@ def test_policy_defaults_and_plan_record():
     plan = HybridPlan(input_size=(10, 5), target_size=(4, 4))
     assert set(plan.as_dict()) == {"input_size", "target_size", "margin_crop", "carved_vertical",
                                    "carved_horizontal", "extra_crop", "squeeze", "seam_stretch",
-                                   "stretch",
-                                   "max_stretch", "faces", "scaled_from"}
+                                   "stretch", "max_stretch", "faces", "scaled_from",
+                                   "planned_on", "planned_seam_pixels", "plan_crop"}
 
 
 @pytest.mark.parametrize("field, value", [
@@ -402,3 +402,122 @@ def test_resample():
     rgba = np.dstack([pixels, np.full((60, 90), 77, np.uint8)])
     out = resample(rgba, 30, 20)
     assert out.shape == (20, 30, 4) and (out[..., 3] == 77).all()
+
+
+# ------------------------------------------------- large pictures: the carve planned on a copy
+PLANNED = [(name, target) for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "china")
+           for target in ((90, 160), (160, 90), (100, 100))]
+
+
+#: Pictures over 200 px long are planned on a 100 px copy (the default: over 1536 on 768), so
+#: that 400 px photos show what a 24-megapixel one does.
+SMALL_PLAN = HybridPolicy(plan_side=100)
+
+
+def _retarget(pixels, target, policy=SMALL_PLAN, **kwargs):
+    energy = GRADIENT(pixels)
+    return retarget(pixels, energy, GRADIENT.terms_from_map(energy), target,
+                    SeamCarver(GRADIENT), policy, **kwargs)
+
+
+def test_seams_the_crop_would_drop_are_not_carved():
+    """The rocket to a 9:16 story: carved on the whole picture, 31 seams ran through the sky
+    left and right of the rocket and the crop dropped all of them. Planned on the reduced copy
+    (where the same happens), the picture is not carved at all, and the output is the same."""
+    pixels = photo("rocket", 400)
+    planned = _retarget(pixels, (90, 160))
+    whole = _retarget(pixels, (90, 160), HybridPolicy(plan_side=None))
+    assert whole[1].carved_vertical == 31 and whole[1].planned_on is None
+    assert planned[1].planned_on == (100, 67) and planned[1].planned_seam_pixels == 0
+    assert planned[1].carved_vertical == 0 and planned[1].plan_crop is None
+    np.testing.assert_array_equal(planned[0], whole[0])
+    # one of the 31 seams grazed the window in 4 rows (where the sky's pixels are equal)
+    assert (planned[2] != whole[2]).sum() == 4
+
+
+@pytest.mark.parametrize("name, target", PLANNED)
+def test_a_planned_carve_keeps_the_policy(name, target):
+    """Planned or not, the output has the target's size and stretches what matters by at most
+    max_stretch. Where the reduced copy's crops dropped every seam, the picture is cropped and
+    squeezed only, exactly as with no carving; otherwise it is carved only inside the span the
+    copy kept, cropped to it first."""
+    pixels = photo(name, 400)
+    out, plan, source = _retarget(pixels, target)
+    assert out.shape == (target[1], target[0], 3)
+    assert plan.stretch <= plan.max_stretch + 1e-6
+    if plan.planned_on is None:  # the aspect kept, or margins took all the change
+        return
+    assert max(plan.planned_on) == 100
+    vertical = pixels.shape[1] / pixels.shape[0] > target[0] / target[1]
+    if plan.planned_seam_pixels == 0:
+        nothing = _retarget(pixels, target, HybridPolicy(carve_density=0.0, plan_side=100))
+        assert plan.carved_vertical == plan.carved_horizontal == 0 and plan.plan_crop is None
+        np.testing.assert_array_equal(out, nothing[0])
+        return
+    if plan.plan_crop is not None:
+        l, t, r, b = plan.plan_crop
+        ml, mt = plan.margin_crop[:2] if plan.margin_crop else (0, 0)
+        ys, xs = np.divmod(source, pixels.shape[1])
+        if vertical:
+            assert (t, b) == (0, pixels.shape[0] if not plan.margin_crop else plan.margin_crop[3])
+            assert xs.min() >= ml + l and xs.max() < ml + r
+        else:
+            assert (l, r) == (0, pixels.shape[1] if not plan.margin_crop else plan.margin_crop[2])
+            assert ys.min() >= mt + t and ys.max() < mt + b
+
+
+@pytest.mark.parametrize("target", [(90, 160), (100, 100)])
+def test_a_planned_carve_holds_the_kept_pixels_and_the_faces(target):
+    """A keep_mask pixel near the left edge and a face right of the middle of a 400 x 267
+    photo: the span the reduced copy kept, and the crop to it, hold both where one window can
+    (the square's 267 px hold x 30-243), the kept pixel where none can (the story's 157)."""
+    from compress_core.energy.faces import Face
+
+    pixels = photo("china", 400)
+    keep = np.zeros(pixels.shape[:2], bool)
+    keep[130, 30] = True
+    faces = [Face((200, 100, 240, 140), 0.99)]
+    out, plan, source = _retarget(pixels, target, faces=faces, keep=keep)
+    assert plan.planned_on is not None and plan.plan_crop is not None
+    assert plan.plan_crop[0] <= 30 and plan.faces == 1
+    xs = source % pixels.shape[1]
+    assert (source == 130 * pixels.shape[1] + 30).any()
+    assert (xs.max() >= 240) == (target == (100, 100))
+
+
+def test_pictures_up_to_twice_the_plan_side_are_not_planned():
+    pixels = photo("rocket", 200)
+    assert _retarget(pixels, (90, 160))[1].planned_on is None
+    assert _retarget(photo("rocket", 201), (90, 160))[1].planned_on == (100, 67)
+    assert HybridPolicy().plan_side == 768  # the Kodak photos' size, where the policy was judged
+    with pytest.raises(ValueError, match="plan_side"):
+        HybridPolicy(plan_side=0)
+
+
+def test_plan_box_grows_to_the_held_boxes_and_the_aspect():
+    from compress_core.hybrid import _plan_box
+
+    # columns 100-200 of a 400-wide picture after a margin crop at x 50
+    assert _plan_box((150, 250), (50, 0, 450, 300), (300, 400), True, (None, None), 50) \
+        == (100, 0, 200, 300)
+    # a kept box at 20-40 and faces at 300-320 widen it
+    assert _plan_box((150, 250), (50, 0, 450, 300), (300, 400), True,
+                     ((20, 10, 40, 30), (300, 5, 320, 25)), 50) == (20, 0, 320, 300)
+    # at least 160 lines (the target's aspect), grown evenly, kept inside the picture
+    assert _plan_box((0, 100), None, (300, 400), False, (None, None), 160) == (0, 0, 400, 160)
+    assert _plan_box((200, 260), None, (300, 400), False, (None, None), 160) == (0, 140, 400, 300)
+    # all of it: no crop
+    assert _plan_box((0, 400), None, (300, 400), True, (None, None), 50) is None
+
+
+def test_a_planned_crop_alone_is_the_results_crop_box():
+    """Coffee 400 x 267 to 90 x 160: the crop to the planned span (x 0-160) and seams inside
+    it, no other crop; the result's crop_box is still where the output is drawn from."""
+    result = _compress(SemanticCompressor(GRADIENT, policy=SMALL_PLAN), photo("coffee", 400),
+                       target_width=90, target_height=160)
+    ops = result.operations
+    assert ops["plan_crop"] == (0, 0, 160, 267) and ops["carved_vertical"] == 10
+    assert ops["margin_crop"] is None and ops["extra_crop"] is None
+    ys, xs = np.divmod(result.source_map, 400)
+    assert result.crop_box == (0, 0, 160, 267)
+    assert xs.max() < 160 and ys.min() == 0 and ys.max() == 266
