@@ -196,14 +196,18 @@ ORACLE = "oracle crop (judge)"
 OURS = {"hybrid": DEFAULT, "smart_crop": "ours: smart_crop", "seam_carving": "ours: seam_carving",
         # the default deciding on the whole photo whatever the output's size (the library
         # before the working size; HybridPolicy(working_oversample=None))
-        "hybrid:whole": "ours: hybrid on the whole photo"}
+        "hybrid:whole": "ours: hybrid on the whole photo",
+        # the carve of these 768 px photos planned on a 256 px copy, as a 24-megapixel photo's
+        # is on 768 px (HybridPolicy(plan_side=256); the default does not plan them)
+        "hybrid:plan256": "ours: hybrid, carve planned on a 256 px copy"}
 
 
 def make_methods(free, ours=tuple(OURS)):
     from compress_core import HybridPolicy, SemanticCompressor
 
     compressor = SemanticCompressor()
-    whole = SemanticCompressor(policy=HybridPolicy(working_oversample=None))
+    variants = {"whole": SemanticCompressor(policy=HybridPolicy(working_oversample=None)),
+                "plan256": SemanticCompressor(policy=HybridPolicy(plan_side=256))}
     if free:
         return {"Lanczos": lanczos, DEFAULT: Ours(compressor, "hybrid")}
     methods = {
@@ -215,7 +219,7 @@ def make_methods(free, ours=tuple(OURS)):
         "li-plus seams (scaled)": li_plus,
         ORACLE: None,  # needs the judge: see run_photo_task
     }
-    methods.update({OURS[m]: Ours(whole if m.endswith(":whole") else compressor, m)
+    methods.update({OURS[m]: Ours(variants[m.split(":")[1]] if ":" in m else compressor, m)
                     for m in ours})
     return methods
 
