@@ -371,11 +371,13 @@ class DeepEnergyFunction(EnergyFunction):
 
     @staticmethod
     def _with_faces(energy: np.ndarray, faces) -> np.ndarray:
+        """The map raised to the faces' importance, in place (every caller's map is its own,
+        just made by :meth:`_finish`)."""
         if not faces:
             return energy
-        from .faces import face_map
+        from .faces import raise_to_faces
 
-        return np.maximum(energy, face_map(energy.shape, faces))
+        return raise_to_faces(energy, faces)
 
     def _deep_map(self, rgb: np.ndarray) -> np.ndarray:
         """The CNN's map alone (no face term), float32 (H, W) in [0, 1]."""

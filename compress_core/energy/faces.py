@@ -19,7 +19,8 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Face", "FaceDetector", "face_map", "faces_box", "DETECT_SIDE", "MIN_PROBABILITY"]
+__all__ = ["Face", "FaceDetector", "face_map", "raise_to_faces", "faces_box", "DETECT_SIDE",
+           "MIN_PROBABILITY"]
 
 #: Long side (pixels) of the copy the detector searches. On the 24 Kodak photos 448 px finds
 #: every face 640 px finds (kodim04, 12, 14, 15, 17, 18) in about half the time.
@@ -129,8 +130,14 @@ def face_map(shape: Tuple[int, int], faces: Sequence[Face]) -> np.ndarray:
     Each face is an ellipse over its box grown by :data:`FACE_MARGIN` (hair, chin), 1.0 inside
     the box and falling smoothly to 0 at the ellipse's edge, weighted by its probability.
     """
-    h, w = shape
-    out = np.zeros((h, w), dtype=np.float32)
+    return raise_to_faces(np.zeros(shape, dtype=np.float32), faces)
+
+
+def raise_to_faces(out: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    """``np.maximum(out, face_map(out.shape, faces))``, in place (float32 (H, W)), touching
+    only the faces' boxes (a 24-megapixel map: 0.4 s less than a second full-size map and a
+    pass over both). Returns ``out``."""
+    shape = out.shape
     for face in faces:
         l, t, r, b = _grown(face.box, shape)
         if r <= l or b <= t:

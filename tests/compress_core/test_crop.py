@@ -172,3 +172,18 @@ def test_box_to_hold_puts_the_caller_s_box_first():
     assert box_to_hold(None, None, (80, 80)) is None
     assert box_to_hold(kept, faces, (120, 50)) == (0, 0, 120, 50)  # one window holds both
     assert box_to_hold(kept, faces, (119, 50)) == kept  # it does not: the kept box alone
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 9), (120, 80)])
+def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
+    """A window as tall (or as wide) as the map: its sums from the one line of column (row)
+    totals agree with the summed-area table's, within rounding, and have its shape."""
+    from compress_core.crop import integral_image, window_sums
+
+    energy = np.random.default_rng(1).random(shape).astype(np.float32)
+    h, w = shape
+    for width, height in [(w, h), (max(1, w // 2), h), (w, max(1, h // 3)), (1, h), (w, 1)]:
+        line = window_sums(energy, width, height)
+        table = window_sums(energy, width, height, integral_image(energy))
+        assert line.shape == table.shape == (h - height + 1, w - width + 1)
+        np.testing.assert_allclose(line, table, rtol=1e-12, atol=1e-12)

@@ -8,7 +8,7 @@ from skimage import data
 from compress_core import SemanticCompressor
 from compress_core.crop import best_window
 from compress_core.energy import DeepEnergyFunction
-from compress_core.energy.faces import Face, FaceDetector, face_map, faces_box
+from compress_core.energy.faces import Face, FaceDetector, face_map, faces_box, raise_to_faces
 
 #: The astronaut's face in skimage's 512 x 512 photo, measured by hand (left, top, right, bottom).
 ASTRONAUT_FACE = (180, 60, 270, 175)
@@ -175,3 +175,14 @@ def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
     assert result.operations["faces"] == 1
     l, t, r, b = importance.faces[0].box
     assert t - 15 <= result.crop_box[1] and result.crop_box[3] <= b + 15  # on the face
+
+
+def test_raising_a_map_to_the_faces_is_the_maximum_with_the_face_map():
+    """In place and only inside the faces' boxes: the same as the maximum of the map and the
+    face map, two overlapping faces included."""
+    faces_ = [Face((80, 30, 120, 70), 0.9), Face((100, 40, 150, 90), 0.6)]
+    energy = np.random.default_rng(0).random((100, 200)).astype(np.float32)
+    expected = np.maximum(energy, face_map((100, 200), faces_))
+    out = raise_to_faces(energy, faces_)
+    assert out is energy
+    np.testing.assert_array_equal(out, expected)
