@@ -521,3 +521,22 @@ def test_a_planned_crop_alone_is_the_results_crop_box():
     ys, xs = np.divmod(result.source_map, 400)
     assert result.crop_box == (0, 0, 160, 267)
     assert xs.max() < 160 and ys.min() == 0 and ys.max() == 266
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_seam_stretch_with_weights_filtered_once_is_the_same(vertical):
+    """The importance filtered across the lines once (stretch_weights) and handed to every
+    measure gives the measure bit for bit."""
+    from compress_core.hybrid import seam_stretch, stretch_weights
+
+    pixels = photo("chelsea", 300)
+    energy = GRADIENT(pixels)
+    terms = GRADIENT.terms_from_map(energy)
+    carve = SeamCarver(GRADIENT).record_while_cheap(np.ascontiguousarray(pixels), terms, 60,
+                                                     vertical, float("inf"))
+    source = carve.result[2]
+    weights = stretch_weights(energy, vertical)
+    for part in (source, source[:, 20:200] if vertical else source[20:150]):
+        alone = seam_stretch(part, energy, vertical)
+        assert alone > 1.0
+        assert seam_stretch(part, energy, vertical, weights) == alone
