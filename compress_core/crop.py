@@ -38,7 +38,7 @@ def window_sums(energy: np.ndarray, width: int, height: int, integral=None) -> n
     h, w = energy.shape
     if integral is None and (height == h or width == w):
         # a window across the whole map slides one way: one line of sums, not a 2-D table
-        # (at 24 megapixels 0.03 s instead of 0.3 s)
+        # (at 24 megapixels 0.02 s instead of 0.4-0.8 s)
         along = 1 if height == h else 0
         line = np.zeros(energy.shape[along] + 1, dtype=np.float64)
         np.cumsum(energy.sum(axis=1 - along, dtype=np.float64), out=line[1:])
