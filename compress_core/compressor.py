@@ -15,9 +15,9 @@ from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .codec.encoders import flatten_for
-from .codec.semantic import requantize_jpeg, resize_map
+from .codec.semantic import requantize_jpeg
 from .crop import best_window, box_to_hold, mask_box
-from .energy.base import EnergyFunction, Importance
+from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
 from .images import DEFAULT_MAX_PIXELS, load_image
@@ -27,7 +27,6 @@ from .perceptual import Reference
 from .quality import QualityMetric
 from .request import CompressRequest
 from .result import CompressionResult, FailedCompression
-from .energy.base import CarvingTerms
 from .seams import SeamCarver
 from .seams.inputs import check_mask, check_masks_apart, with_masks
 from .targets import check_positive_int, free_shape, plan_size, working_size

@@ -61,7 +61,7 @@ from PIL import Image
 from scipy import ndimage
 
 from .crop import best_window, box_to_hold, integral_image, mask_box, window_sums
-from .energy.base import CarvingTerms
+from .energy.base import CarvingTerms, resize_map
 from .energy.faces import DETECT_SIDE, faces_box
 from .targets import check_positive_int, check_stretch
 
@@ -242,12 +242,6 @@ def _free_margin_share(energy: np.ndarray, target, density: float, max_share: fl
     return best_x
 
 
-def _reduced(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A float map reduced to ``width`` x ``height`` by area averages."""
-    img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), "F")
-    return np.asarray(img.resize((width, height), Image.Resampling.BOX), dtype=np.float32)
-
-
 def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch, faces, keep,
                      vertical: bool):
     """Run the policy on the picture reduced to ``policy.plan_side`` on its long side.
@@ -261,14 +255,16 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     k = max(h0, w0) / policy.plan_side
     ws, hs = max(2, int(round(w0 / k))), max(2, int(round(h0 / k)))
     fx, fy = ws / w0, hs / h0
-    small_terms = CarvingTerms(
-        static=None if terms.static is None else _reduced(terms.static, ws, hs),
-        gradient_weight=terms.gradient_weight)
+    def reduced(values):  # by area averages
+        return resize_map(values, ws, hs, Image.Resampling.BOX)
+
+    small_terms = CarvingTerms(static=None if terms.static is None else reduced(terms.static),
+                               gradient_weight=terms.gradient_weight)
     small_faces = [f._replace(box=(int(f.box[0] * fx), int(f.box[1] * fy),
                                    int(np.ceil(f.box[2] * fx)), int(np.ceil(f.box[3] * fy))))
                    for f in faces]
-    small_keep = None if keep is None else _reduced(keep, ws, hs) > 0
-    _, _, source = retarget(resample(pixels, ws, hs), _reduced(energy, ws, hs), small_terms,
+    small_keep = None if keep is None else reduced(keep) > 0
+    _, _, source = retarget(resample(pixels, ws, hs), reduced(energy), small_terms,
                             target, carver, policy, max_stretch, small_faces, small_keep)
     ys, xs = np.divmod(source, ws)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
@@ -421,12 +417,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                                                gradient_weight=terms.gradient_weight)
         start = (cur, cur_energy, cur_static, source, protect)
 
-        weights = []  # stretch_weights of the input, made at the first measure
-
-        def stretch_of(carved_source):  # seam_stretch, the input's weights filtered once
-            if not weights:
-                weights.append(stretch_weights(energy, vertical))
-            return seam_stretch(carved_source, energy, vertical, weights[0])
+        # the input's importance filtered once for every stretch measure of this carve
+        weights = stretch_weights(energy, vertical) if budget else None
 
         def content_stretch():  # seams and the final resampling together
             return plan.seam_stretch * resampling_stretch(cur.shape[1], cur.shape[0], tw, th)
@@ -445,7 +437,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 cur, cur_static = out, new_static
                 cur_energy, source = cur_energy.ravel()[local], source.ravel()[local]
                 protect = boxes()  # after carving: where the held pixels went
-            plan.seam_stretch = stretch_of(source) if removed else 1.0
+            plan.seam_stretch = (seam_stretch(source, energy, vertical, weights) if removed
+                                 else 1.0)
             carved = (cur, cur_energy, cur_static, source, protect)
             # squeeze what the seams leave of the limit, crop the rest, measure the seams on what
             # the crop kept: less stretched (the crop dropped bunched seams) -> squeeze more and
@@ -461,7 +454,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 if plan.extra_crop is not None:
                     crop(plan.extra_crop)
                     if removed:
-                        plan.seam_stretch = stretch_of(source)
+                        plan.seam_stretch = seam_stretch(source, energy, vertical, weights)
                 if content_stretch() <= max_stretch:
                     kept = (cur, cur_energy, cur_static, source, protect, plan.extra_crop,
                             plan.seam_stretch)

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..energy.base import resize_map  # noqa: F401 -- part of this module's API
 from ..errors import EncoderUnavailableError
 from .coefficients import COEFFICIENTS_PACKAGE, coefficients_missing, rewrite_jpeg
 from .encoders import optimize_scans
@@ -51,16 +52,6 @@ ALLOCATION_PACKAGE = COEFFICIENTS_PACKAGE
 def allocation_missing():
     """Why semantic allocation cannot run here (its package is missing), or None."""
     return coefficients_missing("allocation='semantic'")
-
-
-def resize_map(importance: np.ndarray, width: int, height: int) -> np.ndarray:
-    """An importance map resampled (bilinear) to ``width`` x ``height``, float32; the map
-    itself when it has that size already."""
-    importance = np.asarray(importance, dtype=np.float32)
-    if importance.shape == (height, width):
-        return importance
-    return np.asarray(Image.fromarray(importance, "F").resize((width, height),
-                                                              Image.Resampling.BILINEAR))
 
 
 def _check_map(importance) -> np.ndarray:

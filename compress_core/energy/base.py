@@ -17,7 +17,7 @@ import numpy as np
 from ..images import as_rgb_array
 
 __all__ = ["EnergyFunction", "CarvingTerms", "Importance", "ENERGY_UNIT", "normalize_map",
-           "map_percentile", "check_energy_map", "as_energy_map"]
+           "map_percentile", "check_energy_map", "as_energy_map", "resize_map"]
 
 #: Scale of static maps handed to the seam kernel. The kernel's dynamic gradient term is the
 #: Sobel L1 magnitude of 8-bit luma (0..2040, about 10-60 on smooth photo areas, 200+ on edges);
@@ -71,6 +71,19 @@ def map_percentile(energy: np.ndarray, q) -> np.ndarray:
     if flat.size > PERCENTILE_SAMPLE:
         flat = flat[:: -(-flat.size // PERCENTILE_SAMPLE)]
     return np.percentile(flat, q)
+
+
+def resize_map(importance: np.ndarray, width: int, height: int, resample=None) -> np.ndarray:
+    """An importance map (or a mask as floats) resampled to ``width`` x ``height``, float32;
+    the map itself when it has that size already. ``resample``: a Pillow filter (default
+    bilinear; ``Image.Resampling.BOX`` for area averages)."""
+    from PIL import Image
+
+    importance = np.ascontiguousarray(importance, dtype=np.float32)
+    if importance.shape == (height, width):
+        return importance
+    resample = Image.Resampling.BILINEAR if resample is None else resample
+    return np.asarray(Image.fromarray(importance, "F").resize((width, height), resample))
 
 
 def normalize_map(energy: np.ndarray, percentile: float = 99.5) -> np.ndarray:
