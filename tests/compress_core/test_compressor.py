@@ -134,6 +134,16 @@ def test_free_shape_keeps_to_a_longest_side_cap(compressor, method):
     assert max(w, h) <= 8 and w * h <= 8
 
 
+@pytest.mark.parametrize("scale", [0.25, 0.1, 0.03])
+def test_free_shape_of_a_photo_stays_within_twice_its_aspect(scale):
+    """The default energy's free shapes of the astronaut (512 x 512) were 256 x 64 (a strip of
+    the face), 162 x 16 and 1 x 225."""
+    result = compress_image(photo("astronaut"), scale=scale, preserve_aspect=False,
+                            show_progress=False)
+    w, h = result.size
+    assert w * h <= round(512 * scale) ** 2 and 0.5 / 1.01 <= w / h <= 2.0 * 1.01
+
+
 def test_free_shape_follows_the_content(compressor):
     """A subject in a vertical band: removing columns only keeps it whole."""
     canvas = np.full((120, 240, 3), 100, np.uint8)

@@ -228,7 +228,9 @@ def test_free_shape_removes_columns_when_the_content_is_a_vertical_band():
     energy[:, 90:110] = 1.0  # everything important is in 20 central columns
     w, h = free_shape(energy, 100 * 200 // 4)
     assert w * h <= 5000
-    assert h == 100 and w == 50  # "remove only columns" keeps every row
+    assert h == 100 and w == 50  # "remove only columns" keeps every row: 4x the aspect is taken
+    # where it keeps no more than 1.25x the best shape within twice the aspect, it is not
+    assert free_shape(energy + 0.25, 5000) == (71, 70)
 
 
 def test_free_shape_removes_rows_when_the_content_is_a_horizontal_band():
@@ -236,6 +238,21 @@ def test_free_shape_removes_rows_when_the_content_is_a_horizontal_band():
     energy[95:105, :] = 1.0
     w, h = free_shape(energy, 5000)
     assert (w, h) == (100, 50)
+
+
+@pytest.mark.parametrize("scale", [0.25, 0.1, 0.03])
+def test_free_shape_keeps_a_photo_within_twice_its_aspect(scale):
+    """The proxy's separate row and column sums favour extremes by small margins where the
+    importance is spread: the astronaut at 0.03 of each side came out 3 x 75."""
+    grey = np.asarray(Image.fromarray(photo("astronaut")).convert("L"), np.float32)
+    energy = np.abs(np.gradient(grey, axis=1)) + np.abs(np.gradient(grey, axis=0))
+    energy[80:230, 160:330] += 50.0  # a peaky importance map: the face raised
+    area = round(512 * scale) ** 2
+    w, h = free_shape(energy, area)
+    assert w * h <= area and 0.5 / 1.01 <= w / h <= 2.0 * 1.01
+    assert free_shape(energy, area, max_aspect_change=1.0) == (round(512 * scale),) * 2
+    with pytest.raises(ValueError, match="max_aspect_change"):
+        free_shape(energy, area, max_aspect_change=0.5)
 
 
 def test_free_shape_prefers_the_balanced_shape_on_uniform_energy():
