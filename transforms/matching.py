@@ -544,6 +544,30 @@ def _local_as_plain(uri: str):
 # --------------------------------------------------------------------------- transforms
 
 
+def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
+                         ) -> Optional[str]:
+    """Why ``pattern`` is an error rather than an empty match, or ``None``.
+
+    As Beam's ``EmptyMatchTreatment.ALLOW_IF_WILDCARD``: a glob may match nothing (a daily
+    folder with no new photos), a named input must exist (a mistyped ``--input /data/photso``
+    ended the run with 0 images and exit status 0). A local path is a file or a folder, empty or
+    not; in an object store a folder exists only while something is in it, so there only a name
+    with an image suffix (a file) must exist."""
+    from PIL import Image
+
+    if any(c in pattern for c in _GLOB_CHARS):
+        return None
+    if local_path(pattern) is None:
+        name = posixpath.basename(pattern.rstrip("/"))
+        suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if pattern.endswith("/") or suffix not in Image.registered_extensions():
+            return None
+    if _exists(*get_filesystem(pattern, storage_options)):
+        return None
+    return (f"{pattern}: no such file or folder (a named input must exist; a glob that "
+            "matches nothing is only a warning)")
+
+
 class _ExpandPattern(beam.DoFn):
     """Pattern (glob, folder or file URI) -> :class:`InputFile` s."""
 
@@ -559,6 +583,9 @@ class _ExpandPattern(beam.DoFn):
         files, missed = match_with_case(pattern, self._storage_options, self._exclude,
                                         self._base)
         if not files:
+            missing = _missing_named_input(pattern, self._storage_options)
+            if missing:
+                raise ImageReadError(missing)
             hint = (" ('[' opens a set of characters in a glob: write '[[]' for a '[' in a "
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s", pattern, hint)

@@ -308,6 +308,25 @@ def test_missing_list_and_empty_glob_still_write_a_manifest(tmp_path, run_job, r
         [(str(tmp_path / "no-list.txt"), "error", "ImageReadError")]
 
 
+def test_a_named_input_that_does_not_exist_is_an_error_row(tmp_path, write_tree, photo_files,
+                                                           run_job, read_manifest):
+    """A mistyped folder or file ended the run with 0 images and exit status 0, as an empty
+    glob does; a named input now fails as a missing --input_list does, and the rest finish."""
+    write_tree(tmp_path / "photos", {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    _, s = run_job(["--input", str(tmp_path / "photso"), "--input", str(tmp_path / "x.jpg"),
+                    "--input", str(tmp_path / "empty"), "--input", str(tmp_path / "photos"),
+                    "--output", str(out), *FAST, *IN_MEMORY])
+    assert (s.ok, s.failed, s.skipped) == (1, 2, 0)
+    rows = read_manifest(str(out / "_manifest"))
+    assert sorted((r["input_uri"], r["status"], r["error_type"]) for r in rows) == [
+        (str(tmp_path / "photos" / "astronaut.jpg"), "ok", None),
+        (str(tmp_path / "photso"), "error", "ImageReadError"),
+        (str(tmp_path / "x.jpg"), "error", "ImageReadError")]
+    assert all("no such file or folder" in r["error_message"] for r in rows if r["error_type"])
+
+
 def test_an_empty_glob_and_an_empty_list_say_so(tmp_path, run_job, read_manifest, caplog):
     """A list of comments and blank lines ended the run with 0 images and not a word (an empty
     glob logged a warning)."""

@@ -51,6 +51,31 @@ def test_match_of_nothing_is_empty(tmp_path):
     assert matching.match_pattern(str(tmp_path / "*.jpg")) == []
 
 
+def test_a_named_input_must_exist_where_a_glob_may_match_nothing(tmp_path):
+    """A mistyped --input /data/photso ended the run with 0 images and exit status 0."""
+    import fsspec
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    missing = matching._missing_named_input
+    for named in [tmp_path / "nope.jpg", tmp_path / "nofolder", tmp_path / "nofolder" / ""]:
+        assert "no such file or folder" in missing(str(named))
+    assert "no such file or folder" in missing("file://" + str(tmp_path / "nope.jpg"))
+    for fine in [tmp_path / "empty", tmp_path / "a.jpg", tmp_path / "*.jpg",
+                 tmp_path / "nofolder" / "*.jpg", tmp_path / "x[1].jpg"]:
+        assert missing(str(fine)) is None
+    # in an object store a folder exists only while it holds something: only a file name must
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/b/in/x.jpg", b"x")
+    try:
+        assert "memory://b/in/y.jpg: no such file" in missing("memory://b/in/y.jpg")
+        for fine in ["memory://b/in/x.jpg", "memory://b/in", "memory://b/today",
+                     "memory://b/today/", "memory://b/today/*.jpg"]:
+            assert missing(fine) is None
+    finally:
+        fs.rm("/b", recursive=True)
+
+
 def test_relative_paths_of_listed_uris():
     uris = ["s3://b/in/2026/a.jpg", "s3://b/in/2025/a.jpg", "s3://b/in/c.jpg"]
     assert matching.relative_paths(uris) == ["2026/a.jpg", "2025/a.jpg", "c.jpg"]
