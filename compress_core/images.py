@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import os
 import struct
@@ -182,12 +183,16 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         return LoadedImage(pixels=pixels, source="<array>")
     if isinstance(source, Image.Image):
         _check_pixel_limit(source.width, source.height, limit, "<PIL image>")
-        return _from_pil(source, "<PIL image>", data=None)
+        with _pillow_notes_named("<PIL image>"):
+            return _from_pil(source, "<PIL image>", data=None)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(bytes(source), "<bytes>", limit, needed_size)
+        with _pillow_notes_named("<bytes>"):
+            return _decode(bytes(source), "<bytes>", limit, needed_size)
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        return _decode(read_bytes(name), name, limit, needed_size)
+        data = read_bytes(name)
+        with _pillow_notes_named(name):
+            return _decode(data, name, limit, needed_size)
     if hasattr(source, "read"):
         name = getattr(source, "name", "<file object>")
         data = source.read()
@@ -196,7 +201,8 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
             # required, not 'str'"), naming neither the image nor the way out
             raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
                             "mode ('rb')")
-        return _decode(bytes(data), str(name), limit, needed_size)
+        with _pillow_notes_named(str(name)):
+            return _decode(bytes(data), str(name), limit, needed_size)
     raise TypeError(
         "image must be a path, URI, bytes, binary file object, numpy array or PIL image; "
         f"got {type(source).__name__}"
@@ -229,6 +235,34 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+
+
+_LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _pillow_notes_named(name: str):
+    """Pillow's warnings while reading ``name`` (a damaged EXIF block: "Truncated File Read",
+    "Corrupt EXIF data") logged as one warning naming the file. Bare, they reached stderr with
+    no file named, and once a process: which of a bucket's photos was meant could not be told.
+    Other warnings (the decompression-bomb check's) are left to their own filters."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
+        try:
+            yield
+        finally:
+            notes = []
+            for note in caught:
+                text = str(note.message)
+                if note.filename.startswith(os.path.dirname(Image.__file__)) and \
+                        not issubclass(note.category, Image.DecompressionBombWarning):
+                    if text not in notes:
+                        notes.append(text)
+                else:  # not Pillow's: as it would have been shown
+                    warnings.showwarning(note.message, note.category, note.filename,
+                                         note.lineno)
+            if notes:
+                _LOG.warning("%s: %s (Pillow's note while reading it)", name, "; ".join(notes))
 
 
 def _decode(data: bytes, name: str, limit: int,

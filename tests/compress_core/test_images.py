@@ -323,6 +323,35 @@ def test_exif_orientation_of_a_pil_image(tmp_path, chelsea):
         assert load_image(img).size == (60, 90)
 
 
+def test_pillows_notes_on_a_damaged_exif_block_name_the_file(tmp_path, chelsea, caplog):
+    """An EXIF entry pointing past its block made Pillow warn "Truncated File Read" on stderr,
+    naming no file (and once a process): which of a batch's photos was meant was unknown."""
+    import logging
+    import struct
+    import warnings
+
+    # big-endian TIFF: Make (ASCII, 40 bytes at offset 200: past the end), Orientation 6
+    # (Pillow then reads neither)
+    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + struct.pack(">H", 2)
+            + struct.pack(">HHII", 0x010F, 2, 40, 200) + struct.pack(">HHII", 0x0112, 3, 1, 6 << 16)
+            + b"\x00\x00\x00\x00")
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(encode(chelsea, "JPEG", quality=90, exif=b"Exif\x00\x00" + tiff))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stored = np.asarray(decode(path.read_bytes()))
+    for source, name in [(str(path), str(path)), (path.read_bytes(), "<bytes>")]:
+        caplog.clear()
+        with warnings.catch_warnings(record=True) as shown, \
+                caplog.at_level(logging.WARNING, logger="compress_core.images"):
+            warnings.simplefilter("always")
+            loaded = load_image(source)
+        assert not [w for w in shown if "Truncated" in str(w.message)]
+        assert [r.getMessage() for r in caplog.records] == \
+            [f"{name}: Truncated File Read (Pillow's note while reading it)"]
+        np.testing.assert_array_equal(loaded.pixels, stored)
+
+
 @pytest.mark.parametrize("orientation", [1, 6])
 def test_a_tiffs_exif_tags_are_kept_without_its_layout(chelsea, orientation):
     """A scanner's or Photoshop's TIFF keeps camera, artist, copyright, dates and position in
