@@ -593,13 +593,16 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
     h1, w1 = energy.shape
     allowed = max(1.0, allowed)
     if vertical:  # the widest width the resampling may squeeze into the target aspect
-        keep = min(max(int(np.floor(h1 * target_aspect * allowed)), w1 - remaining), w1)
+        # (min first: max_stretch=1e308 made the product inf, whose int() overflowed)
+        keep = min(max(int(np.floor(min(h1 * target_aspect * allowed, w1))), w1 - remaining),
+                   w1)
         if keep < w1:
             left, _ = best_window(energy, keep, h1,
                                   must_contain=box_to_hold(*protect, (keep, h1)))
             return (left, 0, left + keep, h1)
     else:
-        keep = min(max(int(np.floor(w1 / target_aspect * allowed)), h1 - remaining), h1)
+        keep = min(max(int(np.floor(min(w1 / target_aspect * allowed, h1))), h1 - remaining),
+                   h1)
         if keep < h1:
             _, top = best_window(energy, w1, keep,
                                  must_contain=box_to_hold(*protect, (w1, keep)))

@@ -149,6 +149,18 @@ def test_a_generous_stretch_limit_is_a_plain_squeeze(compressor):
     assert result.stretch <= 1.6 and result.operations["extra_crop"] is None
 
 
+@pytest.mark.parametrize("target", [(50, 100), (200, 50)])
+def test_the_largest_finite_stretch_limit_is_no_limit(compressor, target):
+    """max_stretch=1e307 and up passed validation, then the squeeze crop's width overflowed
+    (OverflowError: cannot convert float infinity to integer)."""
+    pixels = photo("chelsea", 200)
+    results = [_compress(compressor, pixels, target_width=target[0], target_height=target[1],
+                         max_stretch=limit) for limit in (1e300, 1.7e308)]
+    assert results[0].size == results[1].size == target
+    assert results[0].stretch == results[1].stretch > 2.0  # a plain squeeze, nothing cropped
+    np.testing.assert_array_equal(results[0].pixels, results[1].pixels)
+
+
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket", "china"])
 def test_portrait_thumbnail_keeps_more_energy_than_a_centre_crop(compressor, name):
     """A larger aspect change (2.25): margin crop, cheap seams, a bounded squeeze, a crop."""
