@@ -596,11 +596,6 @@ class SemanticCompressor:
             return Geometry(result.pixels, result.source_index, seams, None,
                             {"seam_carving": dict(seams), "stretch": stretch}, stretch)
 
-        if keep is not None:  # crops and the hybrid policy must keep these pixels
-            energy = energy + keep * np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)
-            terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
-                                 gradient_weight=terms.gradient_weight)
-
         if method is Method.SMART_CROP:
             # the best window of the target's aspect at the largest scale, then Lanczos to the
             # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
@@ -614,8 +609,11 @@ class SemanticCompressor:
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's
-                # edge to the energy the window gained elsewhere
+                # edge to the energy the window gained elsewhere. Where none can, the window
+                # inside its box that holds the most of it.
                 protect = box_to_hold(mask_box(keep), protect, (cw, ch))
+                boost = np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)
+                energy = energy + keep * boost
             left, top = best_window(energy, cw, ch, must_contain=protect)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
@@ -631,6 +629,9 @@ class SemanticCompressor:
             return Geometry(out, _index_map(h0, w0), no_seams, None,
                             {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0},
                             1.0)
+        if keep is not None:  # the seams never cross these pixels (crops: retarget holds them)
+            terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
+                                 gradient_weight=terms.gradient_weight)
         out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
                                       self.policy, max_stretch=max_stretch, faces=faces,
                                       keep=keep)
