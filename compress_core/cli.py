@@ -268,8 +268,9 @@ def _request(args):
 
     values = option_values(args, "cli")
     if args.analyze or args.visualize_energy or args.visualize_seams:
-        # these modes use the engine options only (energy, model, energy mode): any other flag
-        # given would be ignored, so it is refused (as the library refuses ignored options)
+        # these modes use the engine options only (energy, model; the seams' energy mode): any
+        # other flag given would be ignored, so it is refused (as the library refuses ignored
+        # options)
         mode = ("--analyze" if args.analyze else "--visualize-energy" if args.visualize_energy
                 else "--visualize-seams")
         unused = [flag_name(option(k), "cli") for k, v in values.items()
@@ -278,11 +279,17 @@ def _request(args):
             ("--keep-mask", args.keep_mask and not args.visualize_seams),  # seams avoid it
             ("--remove-mask", args.remove_mask), ("-o", args.analyze and args.output)) if given]
         if unused:
-            raise ValueError(f"{mode} uses the energy options only (--energy, --model, "
-                             f"--energy-mode); {', '.join(unused)} would be ignored (drop "
+            raise ValueError(f"{mode} uses the energy options only (--energy, --model"
+                             f"{', --energy-mode' if args.visualize_seams else ''}); "
+                             f"{', '.join(unused)} would be ignored (drop "
                              f"{'it' if len(unused) == 1 else 'them'})")
         values = {k: v for k, v in values.items() if option(k).scope == "engine"}
         values["method"] = "jpeg"
+        request = CompressRequest(**values)
+        unused = request.unused_by_analysis(seams=bool(args.visualize_seams))
+        if unused:
+            raise ValueError(f"{mode} " + "; ".join(unused) + " (drop it)")
+        return request
     else:
         if args.remove_mask:
             values["remove_mask"] = args.remove_mask  # a file name here; loaded per image

@@ -175,6 +175,11 @@ class CompressRequest:
             # the default only where a search aims at it: elsewhere it stays None, so that a
             # copy made field by field (dataclasses.replace, asdict) is the same valid request
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
+        # a model given where the energy runs no CNN: dropped here (it changes no output), kept
+        # aside for unused_engine_options (the command line and the job refuse it); the default
+        # backbone is no choice (a deep request's filled-in model, replace(energy="gradient"))
+        put("_model_unused", None if self.model in (None, registry.DEFAULT_BACKBONE)
+            or registry.uses_model(self.energy) else self.model)
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:
@@ -262,6 +267,9 @@ class CompressRequest:
                 and self.method in (Method.SMART_CROP.value, Method.JPEG.value)):
             unused.append(f"energy_mode={self.energy_mode!r} is the seams' cost, and "
                           f"method={self.method!r} carves none")
+        if self._model_unused is not None:
+            unused.append(f"model={self._model_unused!r} is the CNN of the deep energies, and "
+                          f"energy={self.energy!r} runs none")
         other_model = self.model not in (None, registry.DEFAULT_BACKBONE)
         if (self.method == Method.JPEG.value and self.allocation == Allocation.UNIFORM.value
                 and (self.energy != registry.DEFAULT_ENERGY.value or other_model)):
@@ -269,6 +277,22 @@ class CompressRequest:
                                                   else "")
             unused.append(f"{chosen} makes the importance map, and method='jpeg' with "
                           "allocation='uniform' reads none")
+        return tuple(unused)
+
+    def unused_by_analysis(self, seams: bool = False) -> Tuple[str, ...]:
+        """Messages for the engine options set away from their default that an analysis of
+        the importance map (``seams``: and of the seams it carves) does not use: the command
+        line's ``--analyze`` and ``--visualize-*`` modes refuse them."""
+        unused = []
+        if self.quality_metric != QualityMetric.PERCEPTUAL.value:
+            unused.append(f"does not use quality_metric={self.quality_metric!r} (it compares "
+                          "the candidates of a byte budget)")
+        if self.energy_mode != EnergyMode.BACKWARD.value and not seams:
+            unused.append(f"does not use energy_mode={self.energy_mode!r} (the seams' cost: "
+                          "--visualize-seams)")
+        if self._model_unused is not None:
+            unused.append(f"does not use model={self._model_unused!r} (energy={self.energy!r} "
+                          "runs no CNN)")
         return tuple(unused)
 
     # ----------------------------------------------------------------------- views

@@ -460,8 +460,29 @@ def test_analysis_modes_refuse_flags_they_would_ignore(work, capsys, argv, ignor
     before = sorted(p.name for p in work.iterdir())
     code, out, err = run(capsys, "photo.jpg", *argv, "-e", "gradient")
     assert code == 2 and out == ""
-    assert f"uses the energy options only (--energy, --model, --energy-mode); {ignored}" in err
+    seams = ", --energy-mode" if "--visualize-seams" in argv else ""
+    assert f"uses the energy options only (--energy, --model{seams}); {ignored}" in err
     assert sorted(p.name for p in work.iterdir()) == before  # nothing written
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--analyze", "--energy-mode", "forward"],
+     "--analyze does not use energy_mode='forward' (the seams' cost: --visualize-seams)"),
+    (["--visualize-energy", "--quality-metric", "psnr", "-o", "map.png"],
+     "--visualize-energy does not use quality_metric='psnr' (it compares the candidates of a "
+     "byte budget)"),
+    (["--analyze", "--model", "vgg16"],
+     "--analyze does not use model='vgg16' (energy='gradient' runs no CNN)"),
+])
+def test_analysis_modes_refuse_engine_flags_they_would_ignore(work, capsys, argv, message):
+    """Review 18: these ran and ignored the flag (the seams' energy mode is used by
+    --visualize-seams only)."""
+    code, out, err = run(capsys, "photo.jpg", *argv, "-e", "gradient")
+    assert code == 2 and out == "" and message in err
+    assert not (work / "map.png").exists()
+    code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "3", "-e", "gradient",
+                       "--energy-mode", "forward", "-o", "seams.png")
+    assert code == 0 and (work / "seams.png").exists(), err
 
 
 @pytest.mark.parametrize("argv, message", [

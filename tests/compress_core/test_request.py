@@ -257,6 +257,29 @@ def test_engine_options_a_request_does_not_use_are_named():
         "allocation='uniform' reads none",)
     assert CompressRequest(method="jpeg", energy="gradient",
                            allocation="semantic").unused_engine_options() == ()
+    # a model where the energy runs no CNN: dropped from the request, named here (review 18)
+    gradient = CompressRequest(scale=0.5, energy="gradient", model="vgg16")
+    assert gradient.model is None and gradient.unused_engine_options() == (
+        "model='vgg16' is the CNN of the deep energies, and energy='gradient' runs none",)
+    assert CompressRequest(scale=0.5, energy="gradient").unused_engine_options() == ()
+    assert CompressRequest(scale=0.5, model="vgg16").unused_engine_options() == ()
+    assert CompressRequest(scale=0.5).replace(energy="gradient").unused_engine_options() == ()
+
+
+def test_options_an_analysis_does_not_use_are_named():
+    """Review 18: --analyze --energy-mode forward (or --quality-metric psnr, or --model vgg16
+    with the gradient energy) ran and ignored the flag."""
+    analysis = dict(method="jpeg")
+    assert CompressRequest(**analysis).unused_by_analysis() == ()
+    forward = CompressRequest(**analysis, energy_mode="forward")
+    assert forward.unused_by_analysis() == (
+        "does not use energy_mode='forward' (the seams' cost: --visualize-seams)",)
+    assert forward.unused_by_analysis(seams=True) == ()
+    assert CompressRequest(**analysis, quality_metric="psnr").unused_by_analysis(seams=True) == (
+        "does not use quality_metric='psnr' (it compares the candidates of a byte budget)",)
+    assert CompressRequest(**analysis, energy="saliency", model="vgg16").unused_by_analysis() == (
+        "does not use model='vgg16' (energy='saliency' runs no CNN)",)
+    assert CompressRequest(**analysis, energy="deep", model="vgg16").unused_by_analysis() == ()
 
 
 def test_photo_format_with_method_jpeg_is_refused_not_ignored():

@@ -22,9 +22,13 @@ GRADIENT = dict(method="hybrid", energy="gradient", scale=0.5)
 
 # --------------------------------------------------------------------------- settings
 
-def test_settings_normalise_and_drop_irrelevant_model():
-    s = tc.CompressSettings(method="Seam-Carving", energy="GRADIENT", model="resnet50", scale=1)
+def test_settings_normalise_and_refuse_a_model_without_a_cnn():
+    s = tc.CompressSettings(method="Seam-Carving", energy="GRADIENT", scale=1)
     assert (s.method, s.energy, s.model, s.scale) == ("seam_carving", "gradient", None, 1.0)
+    # --model resnet50 --energy gradient ran without the model, silently (review 18)
+    with pytest.raises(ValueError, match="model='resnet50' is the CNN of the deep energies, "
+                                         "and energy='gradient' runs none"):
+        tc.CompressSettings(method="seam_carving", energy="gradient", model="resnet50", scale=1)
     d = tc.CompressSettings(energy="deep", model=None, scale=0.5)
     from compress_core.energy import backbones
 
@@ -57,8 +61,8 @@ def test_params_hash_is_stable_and_sensitive():
     assert len(a.params_hash()) == 10
     assert a.params_hash() != tc.CompressSettings(**{**GRADIENT, "scale": 0.6}).params_hash()
     assert a.params_hash() != tc.CompressSettings(**{**GRADIENT, "format": "webp"}).params_hash()
-    # the model does not matter to a gradient energy, so it does not change names
-    assert a.params_hash() == tc.CompressSettings(**GRADIENT, model="resnet50").params_hash()
+    # the model does not matter to a gradient energy (the job refuses one), so it is no name
+    assert json.loads(a.params_json())["model"] is None
     assert json.loads(a.params_json())["scale"] == 0.5
     kwargs = a.compress_kwargs()
     assert kwargs["show_progress"] is False and "energy" not in kwargs and "model" not in kwargs
