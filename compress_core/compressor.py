@@ -325,6 +325,12 @@ class SemanticCompressor:
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)
+            if (request.max_stretch is not None
+                    and geometry.stretch > request.max_stretch * (1 + 1e-6)):
+                # the crops are down to one line: no window reaches the target's aspect
+                log.warning("%s: %dx%d to %dx%d is stretched %.2fx, over max_stretch %g: no "
+                            "crop of the picture has that aspect", loaded.source, w0, h0,
+                            out.shape[1], out.shape[0], geometry.stretch, request.max_stretch)
             if work is not None:
                 operations = {"working_size": work, **operations}
             t_resized = time.perf_counter()

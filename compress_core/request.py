@@ -215,8 +215,12 @@ class CompressRequest:
             raise ValueError(f"target_quality={self.target_quality:g} is aimed at by "
                              f"quality='auto' only, and {used}")
         if "max_stretch" in self._given and self.method != Method.HYBRID.value:
+            why = {Method.SEAM_CARVING.value: "removes seams until the size is met (the "
+                                              "stretch it records is not limited)",
+                   Method.SMART_CROP.value: "crops to the target's aspect (no stretch)",
+                   Method.JPEG.value: "re-encodes without resizing"}[self.method]
             raise ValueError(f"max_stretch={self.max_stretch:g} limits the hybrid method only; "
-                             f"method={self.method!r} never stretches content (drop one)")
+                             f"method={self.method!r} {why} (drop one)")
         if (self.keep_mask is not None and self.method == Method.JPEG.value
                 and self.allocation == Allocation.UNIFORM.value):
             raise ValueError("keep_mask protects pixels from seams and crops, and with "

@@ -173,6 +173,22 @@ def test_a_keep_mask_changes_neither_the_policy_nor_the_stretch_it_measures(comp
         assert np.isin(np.flatnonzero(keep), source).all()
 
 
+def test_a_stretch_no_crop_can_avoid_is_recorded_and_logged(compressor, caplog):
+    """600 x 40 to 1 x 100: cropped to one column, the rest is a stretch of 2.5 over the limit
+    of 1.05, which went unsaid (review 18)."""
+    import logging
+
+    strip = np.ascontiguousarray(photo("coffee", 600, 40))
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        result = _compress(compressor, strip, target_width=1, target_height=100)
+        assert result.size == (1, 100) and result.stretch == pytest.approx(2.5)
+        assert caplog.messages == ["<array>: 600x40 to 1x100 is stretched 2.50x, over "
+                                   "max_stretch 1.05: no crop of the picture has that aspect"]
+        caplog.clear()
+        assert _compress(compressor, strip, target_width=10, target_height=100).stretch <= 1.05
+        assert caplog.messages == []
+
+
 @pytest.mark.parametrize("target", [(50, 100), (200, 50)])
 def test_the_largest_finite_stretch_limit_is_no_limit(compressor, target):
     """max_stretch=1e307 and up passed validation, then the squeeze crop's width overflowed

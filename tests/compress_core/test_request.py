@@ -215,9 +215,11 @@ def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored
 def test_max_stretch_and_keep_mask_are_refused_where_nothing_uses_them():
     """Review 12, O11: max_stretch with smart_crop / seam_carving / jpeg, and keep_mask with
     method='jpeg' and uniform allocation, were accepted and ignored."""
-    for method in ("smart_crop", "seam_carving"):
+    for method, why in (("smart_crop", "crops to the target's aspect"),
+                        ("seam_carving", r"removes seams until the size is met \(the stretch "
+                                         r"it records is not limited\)")):
         with pytest.raises(ValueError, match=rf"max_stretch=1.2 limits the hybrid method only; "
-                                             rf"method='{method}' never stretches content"):
+                                             rf"method='{method}' {why}"):
             CompressRequest(scale=0.5, method=method, max_stretch=1.2)
         assert CompressRequest(scale=0.5, method=method).max_stretch is None
     with pytest.raises(ValueError, match="max_stretch=1 limits the hybrid method only"):
