@@ -267,11 +267,16 @@ def _a_photo_of_the_user(path: str, folder: str) -> bool:
     """Whether ``path``, in the job's own ``folder`` (its output or manifest), is an image
     the user put there: not hidden below it (``_manifest/``, temporary ``.x`` files), not an
     output of any settings, and with a suffix Pillow reads."""
-    from PIL import Image
-
     name = posixpath.basename(path)
     if _hidden(posixpath.relpath(path, folder)) or _ANY_OUTPUT.fullmatch(name):
         return False
+    return _image_suffix(name)
+
+
+def _image_suffix(name: str) -> bool:
+    """Whether file ``name`` ends with a suffix Pillow reads."""
+    from PIL import Image
+
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return suffix in Image.registered_extensions()
 
@@ -553,15 +558,11 @@ def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
     ended the run with 0 images and exit status 0). A local path is a file or a folder, empty or
     not; in an object store a folder exists only while something is in it, so there only a name
     with an image suffix (a file) must exist."""
-    from PIL import Image
-
     if any(c in pattern for c in _GLOB_CHARS):
         return None
-    if local_path(pattern) is None:
-        name = posixpath.basename(pattern.rstrip("/"))
-        suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-        if pattern.endswith("/") or suffix not in Image.registered_extensions():
-            return None
+    if local_path(pattern) is None and (pattern.endswith("/")
+                                        or not _image_suffix(posixpath.basename(pattern))):
+        return None
     if _exists(*get_filesystem(pattern, storage_options)):
         return None
     return (f"{pattern}: no such file or folder (a named input must exist; a glob that "
