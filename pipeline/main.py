@@ -153,8 +153,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     summary = summarize_metrics(result, job)
     _LOG.info("%s", format_summary(summary))
     if exit_status(summary):
-        _LOG.error("run %s: every image failed (%d), nothing was written: exit status 1",
-                   job.run_id, summary.failed)
+        _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
+                   job.run_id, summary.failed,
+                   f" ({summary.skipped} skipped, written before)" if summary.skipped else "")
     return result
 
 
@@ -211,8 +212,9 @@ def exit_status(summary: RunSummary) -> int:
     weights missing on the workers, a bucket of files the job cannot decode), so that a
     scheduler sees the run fail; else 0. A run with some failures exits 0 (a bad file never
     stops the rest; its row, dead letter and the summary say what happened), and so does a run
-    with nothing to do (no input matched, everything skipped)."""
-    return 1 if summary.failed and not summary.ok and not summary.skipped else 0
+    with nothing to do (no input matched, everything skipped). Skipped inputs are not read: a
+    daily ``--skip_existing`` run whose every new photo failed exited 0 beside its skips."""
+    return 1 if summary.failed and not summary.ok else 0
 
 
 def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
