@@ -227,6 +227,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             base_path = wanted
     files, left_out = [], {}
     for item_path, info in sorted(found.items()):
+        if item_path.endswith("/"):
+            continue  # an object store's folder marker (S3's "Create folder": an empty key "x/")
         if info.get("islink"):  # listings describe the link itself: follow it
             try:
                 info = fs.info(item_path)

@@ -335,6 +335,25 @@ def test_shell_rules_hold_on_an_object_store(store, request):
     assert rels(f"{root}/[1]") == ["[1]/w.jpg"]   # the folder named '[1]', not a set of '1'
 
 
+def test_folder_markers_of_an_object_store_are_no_inputs(s3_bucket, s3_storage_options):
+    """The S3 console's "Create folder" writes an empty key ending in '/': it was matched as
+    an input (an error row every run; a day folder holding only its marker failed the run,
+    exit status 1)."""
+    import boto3
+
+    opts = s3_storage_options["s3"]
+    client = boto3.client("s3", endpoint_url=opts["endpoint_url"], aws_access_key_id=opts["key"],
+                          aws_secret_access_key=opts["secret"], region_name="us-east-1")
+    for key, body in [("in/sub/", b""), ("in/sub/y.jpg", b"abc"), ("day/2026-12-02/", b"")]:
+        client.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    so = s3_storage_options
+    uris = lambda p: [f.uri for f in matching.match_pattern(p, so)]  # noqa: E731
+    assert uris(f"s3://{s3_bucket}/in") == [f"s3://{s3_bucket}/in/sub/y.jpg"]
+    assert uris(f"s3://{s3_bucket}/in/**") == [f"s3://{s3_bucket}/in/sub/y.jpg"]
+    assert uris(f"s3://{s3_bucket}/day/**") == []
+    assert uris(f"s3://{s3_bucket}/day/2026-12-02") == []
+
+
 def test_input_base_in_another_spelling_of_the_inputs_folder(tmp_path):
     """--input_base names outputs whatever spelling it shares with the inputs: file:// or
     local:// with a plain path, '//' (normpath keeps it), s3a:// with s3:// (it was ignored,
