@@ -331,8 +331,16 @@ class CompressRequest:
         return canonical_json(self.params())
 
     def params_hash(self, length: int = 10) -> str:
-        """Short SHA-256 of :meth:`params_json`: the tag in the job's output names."""
-        return hashlib.sha256(self.params_json().encode("utf-8")).hexdigest()[:length]
+        """Short SHA-256 of :meth:`params_json`: the tag in the job's output names.
+
+        ``max_pixels`` is hashed as ``None`` whatever its value: a limit that refuses inputs
+        changes no output, and its value renamed every output (``--skip_existing`` then wrote
+        each photo again, byte for byte, under a second name; its documented default too). The
+        key stays, so that names written before keep theirs."""
+        params = self.params()
+        if "max_pixels" in params:
+            params["max_pixels"] = None
+        return hashlib.sha256(canonical_json(params).encode("utf-8")).hexdigest()[:length]
 
     def replace(self, **changes) -> "CompressRequest":
         """A copy with ``changes`` applied (validated again). A ``target_quality`` or

@@ -63,6 +63,11 @@ def test_params_hash_is_stable_and_sensitive():
     assert a.params_hash() != tc.CompressSettings(**{**GRADIENT, "format": "webp"}).params_hash()
     # the model does not matter to a gradient energy (the job refuses one), so it is no name
     assert json.loads(a.params_json())["model"] is None
+    # a limit that only refuses inputs renames nothing (its default spelled out renamed all)
+    for limit in (100_000_000, 89_478_485):
+        limited = tc.CompressSettings(**GRADIENT, max_pixels=limit)
+        assert limited.params_hash() == a.params_hash()
+        assert json.loads(limited.params_json())["max_pixels"] == limit  # the manifest's record
     assert json.loads(a.params_json())["scale"] == 0.5
     kwargs = a.compress_kwargs()
     assert kwargs["show_progress"] is False and "energy" not in kwargs and "model" not in kwargs
