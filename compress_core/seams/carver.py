@@ -382,26 +382,61 @@ class SeamCarver:
         """Carve seams through the remove-mask pixels until none is left.
 
         Seams run in the direction that needs fewer of them (the object's largest extent across
-        rows or columns). Returns pixels, static map and flat source index.
+        rows or columns) among those that leave something (a mask over 401 of a 600 x 400
+        picture's columns, every row, was refused: the columns it fills made the other
+        direction look cheaper). Keep-mask pixels are not crossed while a seam can reach the
+        object without them: each costs more than a whole seam of object pixels gains (at
+        KEEP_ENERGY = REMOVE_ENERGY, one seam crossed a kept pixel to take ten object pixels
+        rather than leave them to the next seam). Object pixels that only a crossing reaches
+        (walled in by kept pixels) are then removed at the ordinary costs, crossing the fewest,
+        with a warning. Returns pixels, static map and flat source index.
         """
         h, w = pixels.shape[:2]
         marked = static < -REMOVE_ENERGY / 2
-        vertical = int(marked.sum(axis=1).max()) <= int(marked.sum(axis=0).max())
+        across_rows, across_cols = int(marked.sum(axis=1).max()), int(marked.sum(axis=0).max())
+        if across_rows >= w and across_cols >= h:
+            raise ValueError("remove_mask spans a whole row and column of the image; "
+                             "nothing would be left")
+        vertical = across_rows < w and (across_cols >= h or across_rows <= across_cols)
+        kept = static > KEEP_ENERGY / 2
+        index = None
+        if kept.any():
+            raised = np.float32((h if vertical else w) + 1) * REMOVE_ENERGY - KEEP_ENERGY
+            strict = static.copy()
+            strict[kept] += raised
+            pixels, static, index = self._seams_through(pixels, strict, gradient_weight,
+                                                        vertical, progress, until_stuck=True)
+            static[static > raised / 2] -= raised  # kept pixels: KEEP_ENERGY again
+            walled = int((static < -REMOVE_ENERGY / 2).sum())
+            if not walled:
+                return pixels, static, index
+            log.warning("remove_mask: %d of its pixels are walled in by keep_mask pixels; "
+                         "the seams that remove them cross the fewest kept pixels", walled)
+        pixels, static, local = self._seams_through(pixels, static, gradient_weight, vertical,
+                                                    progress)
+        return pixels, static, local if index is None else index.ravel()[local]
+
+    def _seams_through(self, pixels, static, gradient_weight, vertical: bool, progress=None,
+                       until_stuck: bool = False):
+        """Remove seams through the marked pixels (static < -REMOVE_ENERGY / 2) in one
+        direction until none is left (``until_stuck``: or until a pass removes none of them)."""
         state = self._state(pixels, static, gradient_weight)
         if not vertical:
             state = state.transposed()
+        before = None
         while True:
-            left = int((state.valid("static") < -REMOVE_ENERGY / 2).sum(axis=1).max())
-            if left == 0:
+            marks = state.valid("static") < -REMOVE_ENERGY / 2
+            left, count = int(marks.sum(axis=1).max()), int(marks.sum())
+            if left == 0 or (until_stuck and count == before):
                 break
             if left >= state.w:
                 raise ValueError("remove_mask spans a whole row and column of the image; "
                                  "nothing would be left")
+            before = count
             state.remove(left, progress)
         if not vertical:
             state = state.transposed()
-        out, new_static, local = carved(state, pixels)
-        return out, new_static, local
+        return carved(state, pixels)
 
     def _enlarge(self, pixels, static, gradient_weight, delta: int, vertical: bool,
                  progress=None):

@@ -28,6 +28,11 @@ def astronaut():
     return _small(data.astronaut(), 96)
 
 
+@pytest.fixture(scope="module")
+def coffee_600():
+    return np.ascontiguousarray(data.coffee())  # 600 x 400
+
+
 # ------------------------------------------------------------------ slow, obvious references
 def _ref_energy(gray, static, gw):
     g = gray.astype(np.float32)
@@ -277,6 +282,59 @@ def test_remove_mask_object_disappears(chelsea):
     assert restored.shape == img.shape
     red = (restored[..., 0] > 200) & (restored[..., 1] < 60) & (restored[..., 2] < 60)
     assert red.sum() == 0
+
+
+def test_object_removal_crosses_no_kept_pixel_a_seam_can_go_around(coffee_600, caplog):
+    """Two segments of an object offset by two columns, a kept line between them: one seam
+    joined them through a kept pixel (the crossing cost one KEEP_ENERGY, leaving ten object
+    pixels to the next seam cost ten REMOVE_ENERGY): 20 of 21 kept pixels were left."""
+    import logging
+
+    h, w = coffee_600.shape[:2]
+    remove = np.zeros((h, w), bool)
+    remove[:200, 100] = remove[200:, 102] = True
+    keep = np.zeros((h, w), bool)
+    keep[190:211, 101] = True
+    with caplog.at_level(logging.WARNING, logger="compress_core.seams.carver"):
+        for target in (w, w - 40):  # removed and filled back; removed and carved further
+            result = SeamCarver(keep_mask=keep, remove_mask=remove).carve(coffee_600,
+                                                                          target_width=target)
+            assert result.pixels.shape[:2] == (h, target)
+        kept = result.kept_mask((h, w))
+        assert kept[keep].all() and not kept[remove].any()
+        marked = coffee_600.copy()
+        marked[keep], marked[remove] = (0, 255, 0), (255, 0, 255)
+        out = remove_object(marked, remove, keep_mask=keep)
+        assert (out == (0, 255, 0)).all(axis=2).sum() == keep.sum()
+        assert not (out == (255, 0, 255)).all(axis=2).any()
+        assert caplog.messages == []
+        # object pixels walled in by kept ones (rows 200-210 of column 102 between kept
+        # columns 101 and 103, under kept row 199): removed, crossing as few kept pixels
+        keep[190:211, 101:104] = True
+        keep &= ~remove
+        result = SeamCarver(keep_mask=keep, remove_mask=remove).carve(coffee_600,
+                                                                      target_width=w - 40)
+        kept = result.kept_mask((h, w))
+        assert not kept[remove].any() and (~kept[keep]).sum() <= 2
+        assert caplog.messages == ["remove_mask: 12 of its pixels are walled in by keep_mask "
+                                   "pixels; the seams that remove them cross the fewest kept "
+                                   "pixels"]
+
+
+@pytest.mark.parametrize("columns", [399, 401, 450, 590])
+def test_an_object_over_every_row_goes_column_by_column(coffee_600, columns):
+    """A mask over 401 of a 600 x 400 picture's columns, every row, was refused ("nothing
+    would be left"): it fills whole columns, so the horizontal seams it chose first could not
+    pass, though 199 columns stay."""
+    h, w = coffee_600.shape[:2]
+    remove = np.zeros((h, w), bool)
+    remove[:, :columns] = True
+    result = SeamCarver(remove_mask=remove).carve(coffee_600, target_width=w - columns)
+    assert result.pixels.shape[:2] == (h, w - columns)
+    assert not result.kept_mask((h, w))[remove].any()
+    remove[:, :] = True  # every row and every column: refused
+    with pytest.raises(ValueError, match="nothing would be left"):
+        SeamCarver(remove_mask=remove).carve(coffee_600, target_width=10)
 
 
 def test_alpha_is_carved_with_the_pixels(astronaut):
