@@ -12,6 +12,7 @@ import numpy as np
 from . import codec
 from .errors import TargetUnreachableError
 from .images import to_pil
+from .options import ImageFormat
 from .storage import write_atomic
 
 __all__ = ["CompressionResult", "FailedCompression"]
@@ -197,8 +198,9 @@ class CompressionResult:
 
         The stored bytes are written as they are; a suffix that names another format
         (``.png`` for a JPEG result ...) re-encodes to that format, and one that names a format
-        the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. A
-        result of ``quality="auto"`` is re-encoded to the score it was searched for (its
+        the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
+        archive mode's JPEG XL (``operations["jpeg_reconstruction"]``) saved as ``.jpg`` is the
+        original JPEG file, bit for bit. A result of ``quality="auto"`` is re-encoded to the score it was searched for (its
         ``target_quality``), since qualities mean different things in each format; any other
         keeps its quality (clamped to the new format's range; a lossless result: the new
         format's default). The
@@ -230,7 +232,12 @@ class CompressionResult:
             raise ValueError(f"path_or_uri {target!r} names {foreign}, a format this library "
                              f"does not write (the file would hold {self.format}); use "
                              f"{self.extension}, or another of .jpg .png .webp .avif .jxl")
-        if wanted is not None and wanted.value != self.format.lower():
+        if (wanted is ImageFormat.JPEG and self.format.lower() == ImageFormat.JXL.value
+                and (self.operations or {}).get("jpeg_reconstruction")):
+            # the archive mode's JPEG XL holds the original JPEG file: that file, bit for bit
+            # (a re-encode wrote a new, lossy JPEG of the pixels at quality 85)
+            data = codec.jxl_to_jpeg(self.data)
+        elif wanted is not None and wanted.value != self.format.lower():
             attached = dict(icc_profile=self.icc_profile, exif=self.exif, xmp=self.xmp,
                             iptc=self.iptc)
             params = self.params or {}
@@ -238,7 +245,8 @@ class CompressionResult:
                     and params.get("target_bytes") is None):
                 # the score the result was searched for, in the new format's own scale (the
                 # JPEG quality 73 that reached 70 made an AVIF of 1.7x the bytes AVIF needs)
-                score = params.get("target_quality") or codec.DEFAULT_TARGET_QUALITY
+                score = params.get("target_quality")  # (0 is a score: searched for, not 70)
+                score = codec.DEFAULT_TARGET_QUALITY if score is None else score
                 try:
                     data = codec.encode_to_score(self.pixels, wanted, score, **attached)[0]
                 except TargetUnreachableError as exc:  # the format's best

@@ -581,6 +581,10 @@ def test_save_re_encodes_an_auto_quality_result_to_its_score_in_the_new_format(c
     for fmt in ("avif", "webp"):
         saved = open(result.save(tmp_path / f"out.{fmt}"), "rb").read()
         assert saved == _run(compressor, src, scale=0.5, format=fmt).data
+    # target_quality=0 is a score too: saved as 70 before (0.0 read as "not given")
+    lowest = _run(compressor, src, scale=0.5, target_quality=0)
+    saved = open(lowest.save(tmp_path / "low.webp"), "rb").read()
+    assert saved == _run(compressor, src, scale=0.5, format="webp", target_quality=0).data
 
 
 # ------------------------------------------------------------- batches and analysis
@@ -937,7 +941,7 @@ def test_format_auto_keeps_a_graphic_lossless_when_that_fits_the_byte_budget(com
     np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), flat)
 
 
-def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
+def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, tmp_path):
     from compress_core.codec import jxl_to_jpeg
 
     jpeg = encode(chelsea, "JPEG", quality=90)
@@ -947,6 +951,12 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea):
     assert len(result.data) < 0.95 * len(jpeg) and jxl_to_jpeg(result.data) == jpeg
     lossy = _run(compressor, jpeg, method="jpeg", format="jxl", quality=80)  # pixels re-encoded
     assert "jpeg_reconstruction" not in lossy.operations and lossy.quality == 80
+    # saved as .jpg: the original file, not a new lossy JPEG of the pixels (review 18c)
+    back = tmp_path / "back.jpg"
+    result.save(back)
+    assert back.read_bytes() == jpeg
+    lossy.save(back)
+    assert back.read_bytes() != jpeg and decode(back.read_bytes()).format == "JPEG"
 
 
 def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
