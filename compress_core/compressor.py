@@ -345,8 +345,7 @@ class SemanticCompressor:
                     lossless = codec.encode_lossless(out, **loaded.attached)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
-                        fmt = codec.resolve_format("webp" if codec.has_transparency(out)
-                                                   else request.photo_format)
+                        fmt = codec.lossy_format(out, request.photo_format)
             allocation_map = None  # allocation="semantic": the importance map of ``out``
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
                     and lossless is None):

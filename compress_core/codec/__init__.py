@@ -25,7 +25,7 @@ import numpy as np
 from ..images import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from .content import encode_lossless, is_photo
+from .content import WEBP_MAX_SIDE, encode_lossless, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
     OPTIONAL_PACKAGES,
@@ -49,7 +49,7 @@ from .search import (
 )
 
 __all__ = [
-    "resolve_format", "encode", "decode_pixels", "fit_budget", "default_quality",
+    "resolve_format", "lossy_format", "encode", "decode_pixels", "fit_budget", "default_quality",
     "supported_formats", "extension", "format_from_suffix", "unwritable_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
     "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
@@ -91,4 +91,22 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
         return ImageFormat.PNG
     if pixels is not None and not is_photo(pixels):
         return ImageFormat.PNG
-    return require_encoder(photo)
+    return lossy_format(pixels, photo)
+
+
+def lossy_format(pixels: Optional[np.ndarray], photo_format="jpeg") -> ImageFormat:
+    """The lossy format ``"auto"`` writes ``pixels`` in (a photo, or a graphic whose lossless
+    encoding misses a byte budget): WebP where they are transparent, else ``photo_format``.
+    WebP holds at most 16383 pixels a side: beyond, transparent pixels get AVIF (JPEG XL
+    where AVIF cannot be written) and opaque ones JPEG (a 17000 x 40 transparent strip under
+    a byte budget failed with WebP's "exceeds WebP limit of 16383 pixels")."""
+    photo = parse_format(photo_format)
+    alpha = pixels is not None and has_transparency(pixels)
+    fmt = ImageFormat.WEBP if alpha else photo
+    if fmt is ImageFormat.WEBP and pixels is not None and max(pixels.shape[:2]) > WEBP_MAX_SIDE:
+        if not alpha:
+            fmt = ImageFormat.JPEG
+        else:
+            fmt = next((f for f in (ImageFormat.AVIF, ImageFormat.JXL)
+                        if f in supported_formats()), ImageFormat.AVIF)
+    return require_encoder(fmt)

@@ -159,6 +159,23 @@ def test_resolve_format_by_content_not_by_name(coffee, requested, input_format, 
     assert resolve_format(requested, input_format, pixels=coffee) is ImageFormat(expected)
 
 
+def test_auto_never_picks_webp_beyond_its_16383_pixels(coffee):
+    """A 17000 x 40 transparent strip whose lossless encoding missed a byte budget went to
+    WebP and failed ("exceeds WebP limit of 16383 pixels"); photo_format='webp' likewise."""
+    from compress_core.codec import lossy_format
+
+    reps = -(-17000 // coffee.shape[1])
+    wide = np.ascontiguousarray(np.tile(coffee[:40], (1, reps, 1))[:, :17000])  # 17000 x 40
+    clear = np.dstack([wide, np.full(wide.shape[:2], 128, np.uint8)])
+    assert lossy_format(wide[:, :16383], "webp") is ImageFormat.WEBP
+    assert lossy_format(wide, "webp") is ImageFormat.JPEG
+    assert lossy_format(wide, "avif") is ImageFormat.AVIF
+    assert lossy_format(clear[:, :16383]) is ImageFormat.WEBP
+    assert lossy_format(clear) is ImageFormat.AVIF
+    assert resolve_format("auto", pixels=wide, photo_format="webp") is ImageFormat.JPEG
+    assert resolve_format("auto", pixels=wide[:, :600], photo_format="webp") is ImageFormat.WEBP
+
+
 @pytest.mark.parametrize("bad", ["gif", "jpg2000", ""])
 def test_unknown_format_lists_the_accepted_ones(coffee, bad):
     with pytest.raises(ValueError, match=r"format must be one of 'auto', 'jpeg', 'webp', 'png', "

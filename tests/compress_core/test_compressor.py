@@ -941,6 +941,17 @@ def test_format_auto_keeps_a_graphic_lossless_when_that_fits_the_byte_budget(com
     np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), flat)
 
 
+def test_a_transparent_strip_wider_than_webp_allows_meets_a_byte_budget(compressor):
+    """format='auto', transparency, 17000 px and a budget the lossless encoding misses: the
+    lossy fallback was WebP, which failed (EncodingError); now AVIF, alpha kept."""
+    rng = np.random.default_rng(0)
+    strip = np.dstack([rng.integers(0, 256, (8, 16500, 3), dtype=np.uint8),
+                       np.full((8, 16500), 200, np.uint8)])
+    result = _run(compressor, strip, scale=1.0, target_bytes=60_000)
+    assert result.format == "AVIF" and result.compressed_bytes <= 60_000
+    assert decode(result.data).mode == "RGBA"
+
+
 def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, tmp_path):
     from compress_core.codec import jxl_to_jpeg
 
