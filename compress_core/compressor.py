@@ -16,7 +16,7 @@ from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .codec.encoders import flatten_for
 from .codec.semantic import requantize_jpeg
-from .crop import best_window, box_to_hold, mask_box
+from .crop import best_window, box_to_hold, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
@@ -617,8 +617,7 @@ class SemanticCompressor:
                 # edge to the energy the window gained elsewhere. Where none can, the window
                 # inside its box that holds the most of it.
                 protect = box_to_hold(mask_box(keep), protect, (cw, ch))
-                boost = np.float32(10.0 * (float(energy.max()) + 1.0)) * max(h0, w0)
-                energy = energy + keep * boost
+                energy = energy + keep * keep_boost(energy)
             left, top = best_window(energy, cw, ch, must_contain=protect)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)

@@ -75,6 +75,13 @@ def mask_box(mask: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
     return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
+def keep_boost(energy: np.ndarray) -> np.float32:
+    """What a keep_mask pixel adds to ``energy`` when windows are chosen: more than the whole
+    picture's importance, so the window that holds most of the mask wins (where none holds
+    all of it; :func:`box_to_hold` makes it hold the mask's box where one can)."""
+    return np.float32(10.0 * (float(np.max(energy)) + 1.0) * max(energy.shape))
+
+
 def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
                 faces: Optional[Tuple[int, int, int, int]],
                 window: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:

@@ -60,7 +60,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .crop import best_window, box_to_hold, integral_image, mask_box, window_sums
+from .crop import best_window, box_to_hold, integral_image, keep_boost, mask_box, window_sums
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import DETECT_SIDE, faces_box
 from .seams.inputs import KEEP_ENERGY
@@ -356,8 +356,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     # and the stretch measures read the importance alone: the boost in them made an 8 x 8 mask
     # turn every margin "empty" (a plain crop, no seams) and measured the stretch only around
     # a one-pixel mask (1.106 reported as 1.048 under a limit of 1.05)
-    boost = (None if held[0] is None
-             else np.float32(10.0 * (float(np.max(energy)) + 1.0) * max(h0, w0)))
+    boost = None if held[0] is None else keep_boost(energy)
 
     def windows():  # the importance that chooses windows in the current image
         return cur_energy if boost is None else cur_energy + held[0][source] * boost

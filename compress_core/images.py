@@ -46,6 +46,8 @@ from .errors import (
 from .storage import read_bytes
 from .targets import check_positive_number
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = [
     "check_rgb8",
     "has_transparency",
@@ -235,9 +237,6 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
-
-
-_LOG = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager

@@ -200,8 +200,9 @@ class CompressionResult:
         (``.png`` for a JPEG result ...) re-encodes to that format, and one that names a format
         the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
         archive mode's JPEG XL (``operations["jpeg_reconstruction"]``) saved as ``.jpg`` is the
-        original JPEG file, bit for bit. A result of ``quality="auto"`` is re-encoded to the score it was searched for (its
-        ``target_quality``), since qualities mean different things in each format; any other
+        original JPEG file, bit for bit. A result of ``quality="auto"`` is re-encoded to the
+        score it was searched for (its ``target_quality``), since qualities mean different
+        things in each format; any other
         keeps its quality (clamped to the new format's range; a lossless result: the new
         format's default). The
         write is atomic (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync``
