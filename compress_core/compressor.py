@@ -390,6 +390,12 @@ class SemanticCompressor:
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations)
+            if fmt is ImageFormat.JPEG and codec.has_transparency(out):
+                # asked for (format='jpeg', method='jpeg'): said once, with the way to keep it
+                log.warning("%s: transparent pixels written over white: JPEG has no alpha "
+                            "(format='auto' with a method other than 'jpeg', or webp, avif, "
+                            "jxl or png, keeps the transparency)", loaded.source)
+                operations = {**operations, "alpha_flattened": True}
             t_encoded = time.perf_counter()
 
             stats = {}

@@ -1,6 +1,7 @@
 """SemanticCompressor end to end: targets x methods, byte budgets, inputs, results, batches."""
 import hashlib
 import io
+import logging
 import os
 import re
 import stat
@@ -177,6 +178,26 @@ def test_rgba_keeps_alpha_through_every_method(compressor, chelsea):
         assert decode(result.data).mode == "RGBA"  # alpha: lossless, PNG or WebP, the smaller
         np.testing.assert_array_equal(np.asarray(decode(result.data)), result.pixels)
         assert result.pixels[..., 3].min() < 10 and result.pixels[..., 3].max() > 245
+
+
+@pytest.mark.parametrize("kwargs", [dict(method="jpeg"), dict(format="jpeg", scale=0.5),
+                                    dict(format="jpeg", scale=0.5, target_bytes=4000)])
+def test_transparency_written_as_jpeg_is_said(compressor, chelsea, caplog, kwargs):
+    """JPEG has no alpha: transparent pixels go over white. That was silent; now a warning
+    naming the picture, and ``operations["alpha_flattened"]``. An opaque alpha is not said."""
+    alpha = np.full(chelsea.shape[:2], 255, np.uint8)
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        opaque = _run(compressor, np.dstack([chelsea, alpha]), **kwargs)
+    assert opaque.format == "JPEG" and "alpha_flattened" not in opaque.operations
+    assert not [r for r in caplog.records if "over white" in r.getMessage()]
+    alpha[:, :60] = 0
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        result = _run(compressor, np.dstack([chelsea, alpha]), **kwargs)
+    assert result.format == "JPEG" and result.operations["alpha_flattened"] is True
+    said = [r.getMessage() for r in caplog.records if "over white" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("<array>: transparent pixels")
+    shown = np.asarray(decode(result.data).convert("RGB")).astype(int)
+    assert shown[:, :5].min() > 235  # the transparent side shows white
 
 
 def test_forward_energy_and_psnr_metric(chelsea):
