@@ -233,7 +233,8 @@ class CompressRequest:
         if self.allocation == Allocation.SEMANTIC.value:
             self._check_semantic()
         if (self.metadata == Metadata.NONE.value and self.method == Method.JPEG.value
-                and self.format == ImageFormat.JXL.value and self.quality is None):
+                and self.format == ImageFormat.JXL.value and self.quality is None
+                and self.target_bytes is None):  # (a byte budget encodes the pixels)
             raise ValueError("metadata='none' cannot apply to archive mode (method='jpeg', "
                              "format='jxl' without a quality), which keeps each JPEG file "
                              "bit-exact, its metadata included; drop one of them, or give "

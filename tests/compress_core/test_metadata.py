@@ -181,6 +181,18 @@ def test_captions_keywords_and_rights_reach_every_output_format(fmt):
         assert decode(result.data).getexif().get(0x0112) == 1
 
 
+def test_none_with_a_byte_budget_of_jpeg_xl_strips_a_jpegs_metadata():
+    """method='jpeg', format='jxl' and a byte budget encode the pixels (archive mode keeps a
+    file bit-exact only without one): metadata='none' was refused as if archive mode applied."""
+    src = camera_jpeg(icc=gamma_icc(1.8), exif=camera_exif())
+    kept = compress_image(src, method="jpeg", format="jxl", target_bytes=20_000)
+    bare = compress_image(src, method="jpeg", format="jxl", target_bytes=20_000, metadata="none")
+    assert kept.format == bare.format == "JXL" and bare.compressed_bytes <= 20_000
+    assert "jpeg_reconstruction" not in bare.operations
+    assert not decode(bare.data).getexif()  # (a JPEG XL always describes its colours)
+    assert decode(kept.data).getexif()[0x010F] == "Canon"
+
+
 def test_xmp_and_iptc_under_keep_and_none():
     src = tagged_photo()
     kw = dict(target_width=128, target_height=192, format="jpeg", energy_function=GRADIENT)

@@ -210,6 +210,9 @@ def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored
     assert CompressRequest(method="jpeg", format="jxl", metadata="keep").metadata == "keep"
     assert CompressRequest(method="jpeg", format="jxl", quality="auto",
                            metadata="none").metadata == "none"
+    # a byte budget encodes the pixels (no archive mode): nothing there to keep bit-exact
+    assert CompressRequest(method="jpeg", format="jxl", target_bytes=20_000,
+                           metadata="none").metadata == "none"
 
 
 def test_max_stretch_and_keep_mask_are_refused_where_nothing_uses_them():
