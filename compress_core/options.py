@@ -49,6 +49,11 @@ class ImageFormat(str, Enum):
     AVIF = "avif"
     JXL = "jxl"
 
+    @classmethod
+    def aliases(cls):
+        """Other names accepted: ``"jpg"``, the JPEG files' usual suffix."""
+        return {"jpg": cls.JPEG}
+
 
 class Allocation(str, Enum):
     """How a JPEG's bytes are spread over the picture.

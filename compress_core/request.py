@@ -383,10 +383,15 @@ def _check_quality(quality, fmt: str):
 
 def _check_photo_format(value) -> str:
     """A lossy format for the photos of ``format="auto"``."""
-    fmt = parse_option(ImageFormat, value, "photo_format")
+    accepted = ", ".join(repr(f.value) for f in codec.LOSSY_FORMATS)
+    if not isinstance(value, (str, ImageFormat)):
+        raise TypeError(f"photo_format must be a string, one of {accepted}; got {value!r}")
+    try:
+        fmt = parse_option(ImageFormat, value, "photo_format")  # ('jpg' is 'jpeg')
+    except ValueError:  # (it lists every format, 'auto' and 'png' too)
+        fmt = None
     if fmt not in codec.LOSSY_FORMATS:
-        raise ValueError("photo_format must be one of "
-                         f"{', '.join(repr(f.value) for f in codec.LOSSY_FORMATS)}; got {value!r}")
+        raise ValueError(f"photo_format must be one of {accepted}; got {value!r}")
     return fmt.value
 
 
@@ -455,7 +460,9 @@ class Option:
 
 
 def _values(enum_cls) -> Callable[[], Tuple[str, ...]]:
-    return lambda: tuple(m.value for m in enum_cls)
+    """The enum's values, then the other names its ``aliases()`` accepts (if it has one)."""
+    aliases = getattr(enum_cls, "aliases", None)
+    return lambda: tuple(m.value for m in enum_cls) + (tuple(aliases()) if aliases else ())
 
 
 _TARGETS = "targets (several: the strictest wins)"
@@ -499,7 +506,8 @@ OPTIONS: Tuple[Option, ...] = (
            "lossless WebP",
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
-           "readable everywhere)", _OUT, choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS),
+           "readable everywhere)", _OUT,
+           choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS) + ("jpg",),
            applies=lambda r: r.format == ImageFormat.AUTO.value
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("

@@ -217,7 +217,7 @@ def test_size_flags(work, capsys, flags, expected):
 
 
 @pytest.mark.parametrize("fmt, name", [("webp", "WEBP"), ("png", "PNG"), ("avif", "AVIF"),
-                                       ("jpeg", "JPEG")])
+                                       ("jpeg", "JPEG"), ("jpg", "JPEG")])
 def test_target_bytes_and_format(work, capsys, fmt, name):
     code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "--json", "-s", "0.8",
                          "--target-bytes", "3000", "--format", fmt)
@@ -226,6 +226,13 @@ def test_target_bytes_and_format(work, capsys, fmt, name):
     assert record["format"] == name and record["output_bytes"] <= 3000
     assert os.path.getsize(record["output"]) == record["output_bytes"] <= 3000
     assert record["output"].endswith({"jpeg": ".jpg"}.get(fmt, "." + fmt))
+
+
+def test_jpg_names_jpeg_for_both_formats(work, capsys):
+    """``--format jpg`` (the files' suffix) was refused: 'jpeg' only."""
+    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "--json", "-s", "0.5",
+                         "--photo-format", "jpg", "-o", "o.jpg")
+    assert code == 0 and json.loads(out)["format"] == "JPEG", err
 
 
 def test_quality_flag(work, capsys):

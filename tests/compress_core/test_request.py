@@ -42,7 +42,7 @@ def test_engine_options_are_the_compressor_s():
 
 
 @pytest.mark.parametrize("name, enum_values", [
-    ("method", [m.value for m in Method]), ("format", [m.value for m in ImageFormat]),
+    ("method", [m.value for m in Method]), ("format", [m.value for m in ImageFormat] + list(ImageFormat.aliases())),
     ("energy", [m.value for m in registry.EnergyName] + list(registry.EnergyName.aliases())),
     ("energy_mode", [m.value for m in EnergyMode]),
     ("quality_metric", [m.value for m in QualityMetric]),
@@ -94,6 +94,13 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(energy_mode="sideways"), ValueError, "energy_mode must be one of 'backward'"),
     (dict(quality_metric="ssim2"), ValueError, "quality_metric must be one of 'perceptual'"),
     (dict(photo_format="png"), ValueError, "photo_format must be one of 'jpeg', 'webp'"),
+    # an unknown name listed every format, 'auto' and 'png' too
+    (dict(format="bmp"), ValueError, r"^format must be one of 'auto', 'jpeg', 'webp', 'png', "
+                                     r"'avif', 'jxl' \(or 'jpg', an alias of 'jpeg'\); got 'bmp'$"),
+    (dict(photo_format="bmp"), ValueError, "^photo_format must be one of 'jpeg', 'webp', "
+                                           "'avif', 'jxl'; got 'bmp'$"),
+    (dict(photo_format=3), TypeError, "^photo_format must be a string, one of 'jpeg', 'webp', "
+                                      "'avif', 'jxl'; got 3$"),
     (dict(format="gif"), ValueError, "format must be one of 'auto', 'jpeg'"),
     (dict(format="jpeg", quality=101), ValueError, r"quality for jpeg must be an integer in 1\.\.100"),
     (dict(quality=0), ValueError, r"quality must be an integer in the output format's range"),
@@ -314,6 +321,9 @@ def test_values_are_normalised():
     assert CompressRequest(scale=0.5).model == registry.DEFAULT_BACKBONE
     assert CompressRequest(scale=0.5, format="jpeg").quality_range == (1, 100)
     assert CompressRequest(scale=0.5, format="png").quality_range is None
+    jpg = CompressRequest(scale=0.5, format="jpg"), CompressRequest(scale=0.5, photo_format="JPG")
+    assert (jpg[0].format, jpg[1].photo_format) == ("jpeg", "jpeg")  # the files' suffix
+    assert jpg[0].params_hash() == CompressRequest(scale=0.5, format="jpeg").params_hash()
 
 
 def test_jpeg_accepts_the_quality_the_encoder_accepts():
