@@ -20,11 +20,11 @@ import numpy as np
 from ..errors import ImageDecodeError, UnsupportedImageError
 from ..options import ImageFormat
 from .formats import require_encoder
-from .jpeg_markers import SOF, frame
+from .jpeg_markers import HUFFMAN_FRAMES, SOF, frame
 
 __all__ = ["jpeg_to_jxl", "jxl_to_jpeg"]
 
-_TRANSCODABLE = (0xC0, 0xC1, 0xC2)  # the Huffman-coded frame types libjxl transcodes
+_TRANSCODABLE = HUFFMAN_FRAMES  # the frame types libjxl transcodes
 
 
 def _refuse_untranscodable(jpeg: bytes) -> None:

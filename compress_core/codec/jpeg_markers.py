@@ -2,13 +2,14 @@
 
 Pillow decodes JPEGs but does not say which frame type (SOF marker) a file has, how its
 components are numbered or where its segments lie; the archive mode needs the first (libjxl
-transcodes some frame types only) and the coefficient rewrite the others.
+transcodes some frame types only), the re-encoding (which keeps a JPEG file only where any reader
+takes it) and the coefficient rewrite the others.
 """
 from __future__ import annotations
 
 from typing import Iterator, Optional, Tuple
 
-__all__ = ["SOF", "SOS", "EOI", "APP0", "segments", "frame", "scan_end"]
+__all__ = ["SOF", "HUFFMAN_FRAMES", "SOS", "EOI", "APP0", "segments", "frame", "scan_end"]
 
 #: Start-of-frame markers (they describe the frame and list its components) and their names.
 SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
@@ -17,6 +18,9 @@ SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
        "arithmetic-coded progressive", 0xCB: "arithmetic-coded lossless",
        0xCD: "arithmetic-coded hierarchical", 0xCE: "arithmetic-coded hierarchical progressive",
        0xCF: "arithmetic-coded hierarchical lossless"}
+#: The Huffman-coded, non-hierarchical frames (baseline, extended, progressive): what every
+#: JPEG reader decodes, and what libjxl transcodes.
+HUFFMAN_FRAMES = (0xC0, 0xC1, 0xC2)
 SOS, EOI, APP0 = 0xDA, 0xD9, 0xE0
 _STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])  # TEM, RST0-7: no length field
 
