@@ -507,7 +507,8 @@ OPTIONS: Tuple[Option, ...] = (
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
            "readable everywhere)", _OUT,
-           choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS) + ("jpg",),
+           choices=lambda: tuple(f.value for f in codec.LOSSY_FORMATS) + tuple(
+               a for a, f in ImageFormat.aliases().items() if f in codec.LOSSY_FORMATS),
            applies=lambda r: r.format == ImageFormat.AUTO.value
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
