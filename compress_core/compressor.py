@@ -54,24 +54,26 @@ def _index_map(h: int, w: int) -> np.ndarray:
 
 def _input_file(loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
                 request: CompressRequest) -> Optional[bytes]:
-    """The input JPEG file, where re-encoding it as JPEG (``method="jpeg"``, its pixels
+    """The input file, where re-encoding it in its own format (``method="jpeg"``, its pixels
     unchanged) may write the file itself instead: when it is no larger than the encoding
-    searched for it (``quality`` auto or a byte budget), it is the best score for the bytes.
-    (Fitting a budget is not enough: its search starts at the default quality, under what the
-    file may hold.) A JPEG already coded at a low quality re-encoded 1-8% larger at a score of
-    70 (against itself), with a second loss (Kodak photos saved at quality 30). None with a
-    fixed quality (asked for), with ``metadata="none"`` (the file carries its metadata), and
-    for files a JPEG reader may not take: arithmetic-coded or CMYK (Huffman, gray or YCbCr
-    only)."""
+    searched for it (``quality`` auto, or a byte budget; a lossless format's encoding), it is
+    the best score for the bytes. (Fitting a budget is not enough: its search starts at the
+    default quality, under what the file may hold.) Files already coded at a low quality were
+    re-encoded larger at a score of 70 (against themselves), with a second loss: Kodak photos
+    saved at quality 30 1-8% larger as JPEG, 11-38% as WebP. None with a fixed quality (asked
+    for), with ``metadata="none"`` (the file carries its metadata), for an animation (its
+    first frame is what is compressed), and for JPEG files some readers do not take:
+    arithmetic-coded or CMYK (Huffman-coded gray or YCbCr only)."""
     data = loaded.data
-    if (method is not Method.JPEG or fmt is not ImageFormat.JPEG or loaded.format != "JPEG"
-            or not data or isinstance(request.quality, int)
+    if (method is not Method.JPEG or loaded.format != codec.pil_name(fmt) or not data
+            or loaded.frames != 1 or isinstance(request.quality, int)
             or request.metadata == Metadata.NONE.value
             or out.shape[1::-1] != tuple(loaded.original_size)):
         return None
-    header = frame(data)
-    if header is None or header[0] not in HUFFMAN_FRAMES or header[1] not in (1, 3):
-        return None
+    if fmt is ImageFormat.JPEG:
+        header = frame(data)
+        if header is None or header[0] not in HUFFMAN_FRAMES or header[1] not in (1, 3):
+            return None
     return data
 
 

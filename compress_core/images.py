@@ -89,6 +89,8 @@ class LoadedImage:
     original_size : (int, int)
         Upright ``(width, height)`` of the input; larger than :attr:`size` where it was decoded
         reduced (``load_image(needed_size=)``), else the same.
+    frames : int
+        Frames of an animated input (GIF, WebP, APNG ...: its first is decoded); 1 otherwise.
     """
 
     pixels: np.ndarray
@@ -100,6 +102,7 @@ class LoadedImage:
     xmp: Optional[bytes] = field(default=None, repr=False)
     iptc: Optional[bytes] = field(default=None, repr=False)
     original_size: Optional[Tuple[int, int]] = None
+    frames: int = 1
 
     def __post_init__(self):
         if self.original_size is None:
@@ -365,8 +368,10 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
         xmp = xmp.encode("utf-8")
     iptc = _iptc_record(img)
     tiff_exif = _tiff_exif(img) if fmt == "TIFF" else None  # (exif_transpose's copy has none)
+    frames = 1
     try:
         if getattr(img, "n_frames", 1) > 1 and img.format != "TIFF":
+            frames = img.n_frames
             img.seek(0)  # the first frame of an animation (a TIFF's page is chosen on opening)
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -385,7 +390,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     pixels = _pil_to_array(img, name)
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc,
-                       exif=exif, xmp=xmp, iptc=iptc)
+                       exif=exif, xmp=xmp, iptc=iptc, frames=frames)
 
 
 #: Where an IPTC-IIM record lies: a JPEG's Photoshop image resource, a TIFF's tag.

@@ -22,6 +22,7 @@ from compress_core import (
     SemanticCompressor,
     TargetUnreachableError,
     compress_image,
+    load_image,
 )
 from compress_core.energy.faces import DETECT_SIDE
 from compress_core.targets import plan_size, working_size
@@ -289,37 +290,51 @@ def test_jpeg_method_never_computes_an_importance_map(chelsea):
         SemanticCompressor(Refuses()).compress(chelsea, scale=0.5)
 
 
-def test_jpeg_method_keeps_a_jpeg_file_no_larger_than_its_re_encoding(compressor):
-    """A JPEG coded at a low quality re-encoded to a score of 70 (against itself) could come
-    out larger than the file, with a second loss: 1-8% larger on Kodak photos saved at
-    quality 30. Now the file itself is written where it is no larger than what the search
-    made; a high-quality file is re-encoded as before."""
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "AVIF"])
+def test_jpeg_method_keeps_a_file_no_larger_than_its_re_encoding(compressor, fmt):
+    """A file coded at a low quality re-encoded in its own format to a score of 70 (against
+    itself) could come out larger, with a second loss: Kodak photos saved at quality 30 1-8%
+    larger as JPEG, 11-38% as WebP. Now the file itself is written where it is no larger than
+    what the search made; a high-quality file is re-encoded as before."""
     pixels = photo("astronaut", 256, 256)
-    low, high = encode(pixels, "JPEG", quality=30), encode(pixels, "JPEG", quality=95)
-    kept = _run(compressor, low, method="jpeg", target_quality=90)  # (q30 scores ~70 at 90)
-    assert kept.data == low and kept.format == "JPEG" and kept.quality is None
+    low, high = encode(pixels, fmt, quality=30), encode(pixels, fmt, quality=95)
+    kw = dict(method="jpeg", format=fmt.lower())
+    kept = _run(compressor, low, target_quality=90, **kw)  # (q30 scores ~70 at 90)
+    assert kept.data == low and kept.format == fmt and kept.quality is None
     assert kept.operations["input_kept"] is True and kept.operations["quality_score"] == 100.0
     assert kept.compression_ratio == 1.0
-    np.testing.assert_array_equal(kept.pixels, np.asarray(decode(low)))
-    again = _run(compressor, high, method="jpeg", target_quality=90)
+    np.testing.assert_array_equal(kept.pixels, np.asarray(decode(low).convert("RGB")))
+    again = _run(compressor, high, target_quality=80, **kw)
     assert again.compressed_bytes < len(high) and "input_kept" not in again.operations
-    assert again.quality is not None and again.operations["quality_score"] >= 90
+    assert again.quality is not None and again.operations["quality_score"] >= 80
     # the same rule under a byte budget: kept where the search's file is no smaller ...
-    budget = len(low) + 500
-    assert _run(compressor, low, method="jpeg", target_bytes=budget).data == low
+    assert _run(compressor, low, target_bytes=len(low) + 500, **kw).data == low
     # ... and re-encoded where the search fits more, or the file is over the budget
-    small = _run(compressor, high, method="jpeg", target_bytes=len(high) // 2)
+    small = _run(compressor, high, target_bytes=len(high) // 2, **kw)
     assert small.compressed_bytes <= len(high) // 2 and "input_kept" not in small.operations
     # not with a fixed quality (asked for), nor metadata="none" (the file carries its own)
     for kwargs in (dict(quality=35), dict(metadata="none", target_quality=90)):
-        result = _run(compressor, low, method="jpeg", **kwargs)
+        result = _run(compressor, low, **kw, **kwargs)
         assert result.data != low and "input_kept" not in result.operations, kwargs
-    # nor a JPEG that some readers do not take (CMYK)
-    cmyk = encode(Image.fromarray(pixels).convert("CMYK"), "JPEG", quality=10)
-    rgb = _run(compressor, cmyk, method="jpeg", target_quality=90)
-    assert rgb.compressed_bytes > len(cmyk) and "input_kept" not in rgb.operations
-    # other methods resize: never the file
-    assert "input_kept" not in _run(compressor, low, scale=1.0, target_quality=90).operations
+    # other methods resize; another format is another file
+    assert "input_kept" not in _run(compressor, low, scale=1.0, target_quality=90,
+                                    format=fmt.lower()).operations
+    other = "webp" if fmt == "JPEG" else "jpeg"
+    assert _run(compressor, low, method="jpeg", format=other, target_quality=90).data != low
+
+
+def test_jpeg_method_re_encodes_animations_and_jpegs_some_readers_refuse(compressor):
+    """Never kept as they are: an animation (its first frame is what is compressed), and a
+    CMYK JPEG (RGB is what every reader shows), though each was smaller than its output."""
+    pixels = photo("astronaut", 256, 256)
+    still = Image.fromarray(pixels)
+    flipped = Image.fromarray(np.ascontiguousarray(pixels[::-1]))
+    animated = encode(still, "WEBP", quality=30, save_all=True, append_images=[flipped])
+    assert load_image(animated).frames == 2
+    cmyk = encode(still.convert("CMYK"), "JPEG", quality=10)
+    for data, fmt in ((animated, "webp"), (cmyk, "jpeg")):
+        result = _run(compressor, data, method="jpeg", format=fmt, target_quality=90)
+        assert result.compressed_bytes > len(data) and "input_kept" not in result.operations
 
 
 @pytest.mark.parametrize("target", [dict(scale=0.5), dict(target_width=10),

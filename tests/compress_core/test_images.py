@@ -283,10 +283,12 @@ def test_animated_gif_uses_the_first_frame(chelsea):
     frames = [Image.fromarray(chelsea), Image.fromarray(255 - chelsea)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
-    pixels = load_image(buf.getvalue()).pixels
-    assert pixels.shape == (60, 90, 3)
+    loaded = load_image(buf.getvalue())
+    pixels = loaded.pixels
+    assert pixels.shape == (60, 90, 3) and loaded.frames == 2
     first = np.asarray(decode(buf.getvalue()).convert("RGB"))
     np.testing.assert_array_equal(pixels, first)
+    assert load_image(encode(chelsea, "GIF")).frames == load_image(chelsea).frames == 1
 
 
 def test_tiny_images():
