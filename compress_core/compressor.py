@@ -646,10 +646,11 @@ class SemanticCompressor:
             f = min(w0 / tw, h0 / th)
             cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
             protect = None
-            if faces:
-                from .energy.faces import faces_box
+            if faces:  # held whole where it fits, else its cores (eyes to mouth) on that side
+                from .energy.faces import cores_box, faces_box
 
-                protect = faces_box(faces, (h0, w0))
+                protect = box_to_hold(None, faces_box(faces, (h0, w0)), (cw, ch),
+                                      cores_box(faces, (h0, w0)))
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's

@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .energy.base import as_energy_map
+from .energy.faces import EYES_IN_CORE
 
 __all__ = ["best_window", "window_sums", "integral_image", "smart_crop"]
 
@@ -84,11 +85,29 @@ def keep_boost(energy: np.ndarray) -> np.float32:
 
 def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
                 faces: Optional[Tuple[int, int, int, int]],
-                window: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
+                window: Tuple[int, int],
+                cores: Optional[Tuple[int, int, int, int]] = None,
+                ) -> Optional[Tuple[int, int, int, int]]:
     """The box a crop window of ``window`` (width, height) must hold (``best_window``'s
     ``must_contain``): the box of the pixels the caller asked to keep, grown to the faces' box
     where one window holds both (what the caller asked for comes first); either alone when the
-    other is None."""
+    other is None. On a side where the window cannot hold the faces' box, their ``cores``
+    (brows to mouth: :func:`compress_core.energy.faces.face_core`) take its place on that
+    side (where it cannot hold those either, it stays inside them across, and holds its own
+    height about the eyes, within them): a banner of a close-up face was held only somewhere
+    inside the face, and the energy put it on the chin, without the eyes."""
+    if faces is not None and cores is not None:
+        held = list(faces)
+        for i in (0, 1):  # x, then y
+            if faces[i + 2] - faces[i] <= window[i]:
+                continue
+            lo, hi = cores[i], cores[i + 2]
+            if i == 1 and hi - lo > window[1]:  # the window's height about the eyes, within
+                eyes = lo + EYES_IN_CORE * (hi - lo)
+                lo = min(max(lo, int(round(eyes - window[1] / 2.0))), hi - window[1])
+                hi = lo + window[1]
+            held[i], held[i + 2] = lo, hi
+        faces = tuple(held)
     if kept is None or faces is None:
         return faces if kept is None else kept
     union = (min(kept[0], faces[0]), min(kept[1], faces[1]), max(kept[2], faces[2]),

@@ -28,7 +28,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    prefix of the first one, taken from its record (:class:`~compress_core.seams.cheap.CheapCarve`).
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
-   window of the size holds all of them; seams avoid them because they carry full energy. The
+   window of the size holds all of them; where none does, the crops hold their cores (brows to
+   mouth), or the window's height about the eyes; seams avoid faces because they carry full
+   energy. The
    caller's ``keep_mask`` comes first: the crops hold its bounding box (with the faces where one
    window holds both), and seams avoid it.
 
@@ -62,7 +64,7 @@ from scipy import ndimage
 
 from .crop import best_window, box_to_hold, integral_image, keep_boost, mask_box, window_sums
 from .energy.base import CarvingTerms, resize_map
-from .energy.faces import DETECT_SIDE, faces_box
+from .energy.faces import DETECT_SIDE, cores_box, faces_box
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -266,9 +268,11 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
 
     small_terms = CarvingTerms(static=None if terms.static is None else reduced(terms.static),
                                gradient_weight=terms.gradient_weight)
-    small_faces = [f._replace(box=(int(f.box[0] * fx), int(f.box[1] * fy),
-                                   int(np.ceil(f.box[2] * fx)), int(np.ceil(f.box[3] * fy))))
-                   for f in faces]
+    def scaled(box):
+        return None if box is None else (int(box[0] * fx), int(box[1] * fy),
+                                         int(np.ceil(box[2] * fx)), int(np.ceil(box[3] * fy)))
+
+    small_faces = [f._replace(box=scaled(f.box), core=scaled(f.core)) for f in faces]
     small_keep = None if keep is None else reduced(keep) > 0
     _, _, source = retarget(resample(pixels, ws, hs), reduced(energy), small_terms,
                             target, carver, policy, max_stretch, small_faces, small_keep)
@@ -279,6 +283,13 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     lo, hi = (box[0], box[2]) if vertical else (box[1], box[3])
     span = (max(0, int(np.floor((lo - 1) * f))), min(extent, int(np.ceil((hi + 1) * f))))
     return (ws, hs), seam_pixels, span
+
+
+def _to_hold(protect, window):
+    """:func:`~compress_core.crop.box_to_hold` of the held boxes ``protect`` (the keep mask's,
+    the faces', their cores'; each None or a box) for a window of ``window``."""
+    kept, faces, cores = protect
+    return box_to_hold(kept, faces, window, cores)
 
 
 def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
@@ -343,13 +354,15 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
     faces = list(faces)
     # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the faces'
-    faces_mask = None
+    # and the faces' cores, held where the faces' box does not fit (crop.box_to_hold)
+    faces_mask = cores_mask = None
     if faces:
-        left, top, right, bottom = faces_box(faces, (h0, w0))
-        faces_mask = np.zeros((h0, w0), bool)
-        faces_mask[top:bottom, left:right] = True
+        faces_mask, cores_mask = np.zeros((h0, w0), bool), np.zeros((h0, w0), bool)
+        for mask, (left, top, right, bottom) in ((faces_mask, faces_box(faces, (h0, w0))),
+                                                 (cores_mask, cores_box(faces, (h0, w0)))):
+            mask[top:bottom, left:right] = True
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
-                 for mask in (keep, faces_mask))
+                 for mask in (keep, faces_mask, cores_mask))
     plan.faces = len(faces)
     # windows are chosen with the kept pixels above everything else (where no window holds the
     # mask's box, the one inside it that holds most of the mask); densities, the carve's limit
@@ -370,7 +383,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     protect = boxes()
 
     def hold(window):
-        return box_to_hold(*protect, window)
+        return _to_hold(protect, window)
 
     def crop(box):
         nonlocal cur, cur_energy, cur_static, source, protect
@@ -607,9 +620,9 @@ def seam_stretch(source: np.ndarray, importance: np.ndarray, vertical: bool,
 def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allowed: float,
                   vertical: bool, protect) -> Optional[Tuple[int, int, int, int]]:
     """The best-energy window that leaves the final resampling a squeeze of at most ``allowed``
-    (>= 1) and removes at most ``remaining`` lines, holding ``protect`` (the kept pixels' and
-    the faces' boxes, each None or ``(left, top, right, bottom)``: :func:`box_to_hold`); None
-    when no crop is needed."""
+    (>= 1) and removes at most ``remaining`` lines, holding ``protect`` (the kept pixels',
+    the faces' and their cores' boxes, each None or ``(left, top, right, bottom)``:
+    :func:`_to_hold`); None when no crop is needed."""
     h1, w1 = energy.shape
     allowed = max(1.0, allowed)
     if vertical:  # the widest width the resampling may squeeze into the target aspect
@@ -617,15 +630,13 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
         keep = min(max(int(np.floor(min(h1 * target_aspect * allowed, w1))), w1 - remaining),
                    w1)
         if keep < w1:
-            left, _ = best_window(energy, keep, h1,
-                                  must_contain=box_to_hold(*protect, (keep, h1)))
+            left, _ = best_window(energy, keep, h1, must_contain=_to_hold(protect, (keep, h1)))
             return (left, 0, left + keep, h1)
     else:
         keep = min(max(int(np.floor(min(w1 / target_aspect * allowed, h1))), h1 - remaining),
                    h1)
         if keep < h1:
-            _, top = best_window(energy, w1, keep,
-                                 must_contain=box_to_hold(*protect, (w1, keep)))
+            _, top = best_window(energy, w1, keep, must_contain=_to_hold(protect, (w1, keep)))
             return (0, top, w1, top + keep)
     return None
 

@@ -174,6 +174,26 @@ def test_box_to_hold_puts_the_caller_s_box_first():
     assert box_to_hold(kept, faces, (119, 50)) == kept  # it does not: the kept box alone
 
 
+def test_box_to_hold_takes_the_faces_cores_where_the_faces_do_not_fit():
+    """A close-up face (its box 0-50 down, its core 10-40: brows to mouth, the eyes at 15): a
+    window of its height holds the face; a shorter one its core; one shorter than the core its
+    own height about the eyes, within the core. Across, a narrow window stays inside the core.
+    The kept box still comes first."""
+    from compress_core.crop import box_to_hold
+
+    faces, cores = (20, 0, 70, 50), (28, 10, 62, 40)
+    assert box_to_hold(None, faces, (100, 50), cores) == faces
+    assert box_to_hold(None, faces, (100, 30), cores) == (20, 10, 70, 40)  # x: fits; y: core
+    assert box_to_hold(None, faces, (100, 20), cores) == (20, 10, 70, 30)  # within the core
+    assert box_to_hold(None, faces, (100, 6), cores) == (20, 12, 70, 18)  # about the eyes
+    assert box_to_hold(None, faces, (40, 50), cores) == (28, 0, 62, 50)
+    assert box_to_hold(None, faces, (20, 50), cores) == (28, 0, 62, 50)  # inside it, across
+    assert box_to_hold(None, None, (20, 20), cores) is None
+    kept = (90, 20, 95, 25)
+    assert box_to_hold(kept, faces, (100, 30), cores) == (20, 10, 95, 40)
+    assert box_to_hold(kept, faces, (60, 30), cores) == kept
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (7, 9), (120, 80)])
 def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
     """A window as tall (or as wide) as the map: its sums from the one line of column (row)

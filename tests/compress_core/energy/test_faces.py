@@ -8,7 +8,8 @@ from skimage import data
 from compress_core import SemanticCompressor
 from compress_core.crop import best_window
 from compress_core.energy import DeepEnergyFunction
-from compress_core.energy.faces import Face, FaceDetector, face_map, faces_box, raise_to_faces
+from compress_core.energy.faces import (Face, FaceDetector, cores_box, face_core, face_map,
+                                       faces_box, raise_to_faces)
 
 #: The astronaut's face in skimage's 512 x 512 photo, measured by hand (left, top, right, bottom).
 ASTRONAUT_FACE = (180, 60, 270, 175)
@@ -37,6 +38,51 @@ def test_the_astronauts_face_is_found(astronaut):
     assert len(faces) == 1
     assert faces[0].probability > 0.99
     assert _iou(faces[0].box, ASTRONAUT_FACE) > 0.6, faces[0].box
+
+
+def _landmarks(rgb):
+    """MTCNN's five landmarks (eyes, nose, mouth corners) of the one face in ``rgb``, (5, 2)."""
+    from facenet_pytorch import MTCNN
+
+    _, _, marks = MTCNN(keep_all=True, post_process=False).detect(Image.fromarray(rgb),
+                                                                   landmarks=True)
+    return np.asarray(marks[0], np.float64)
+
+
+def test_a_faces_core_holds_its_eyes_and_mouth_inside_its_box(astronaut):
+    face = FaceDetector().detect(astronaut)[0]
+    l, t, r, b = face.core
+    marks = _landmarks(astronaut)
+    assert (marks[:, 0] > l).all() and (marks[:, 0] < r).all()
+    assert (marks[:, 1] > t).all() and (marks[:, 1] < b).all()
+    assert face.box[0] <= l and face.box[1] <= t and r <= face.box[2] and b <= face.box[3]
+    assert (b - t) < 0.7 * (face.box[3] - face.box[1])  # brows to below the mouth
+    assert face_core(face, astronaut.shape[:2]) == face.core
+
+
+def test_a_face_without_landmarks_gets_its_core_from_its_box():
+    face = Face((100, 100, 200, 200), 0.99)
+    assert face_core(face, (400, 400)) == (112, 130, 188, 188)
+    assert face_core(face, (150, 150)) == (112, 130, 150, 150)  # within the picture
+    assert face_core(face._replace(core=(120, 130, 180, 170)), (400, 400)) == (120, 130, 180, 170)
+    two = [face, Face((300, 20, 340, 60), 0.95, (305, 30, 335, 55))]
+    assert cores_box(two, (400, 400)) == (112, 30, 335, 188)
+
+
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+@pytest.mark.parametrize("target", [(800, 100), (600, 100)])
+def test_a_banner_of_a_close_up_face_keeps_its_eyes(method, target):
+    """A close-up (the astronaut's face and shoulders, 150 x 210): a banner window is shorter
+    than the face, and only held inside it, went where the CNN's energy was, below the eyes
+    (rows 54-72 at 800 x 100: the eyes at rows 51 and 54). The face's core (brows to mouth,
+    from the landmarks) decides instead: both eyes whole."""
+    close_up = np.ascontiguousarray(data.astronaut()[50:260, 150:300])
+    eyes = _landmarks(close_up)[:2, 1]
+    result = SemanticCompressor().compress(close_up, target_width=target[0],
+                                           target_height=target[1], method=method,
+                                           show_progress=False)
+    rows = result.source_map // close_up.shape[1]
+    assert rows.min() <= eyes.min() - 3 and rows.max() >= eyes.max() + 3, (rows.min(), eyes)
 
 
 def test_a_large_photo_is_searched_on_a_bounded_copy(astronaut):
