@@ -30,9 +30,8 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them; where none does, the crops hold their cores (brows to
    mouth), or the window's height about the eyes; seams avoid faces because they carry full
-   energy. The
-   caller's ``keep_mask`` comes first: the crops hold its bounding box (with the faces where one
-   window holds both), and seams avoid it.
+   energy. The caller's ``keep_mask`` comes first: the crops hold its bounding box (with the
+   faces where one window holds both), and seams avoid it.
 
    *Planned on a reduced copy*: seams run through the least important pixels, which the crop of
    (d) then often drops (a landscape to a 9:16 story carves its sky and crops it away). On a
