@@ -294,8 +294,8 @@ def test_jpeg_method_never_computes_an_importance_map(chelsea):
 def test_jpeg_method_keeps_a_file_no_larger_than_its_re_encoding(compressor, fmt):
     """A file coded at a low quality re-encoded in its own format to a score of 70 (against
     itself) could come out larger, with a second loss: Kodak photos saved at quality 30 up to
-    8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF. Now the file itself is written where it is no larger than
-    what the search made; a high-quality file is re-encoded as before."""
+    8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF. Now the file itself is written where it
+    is no larger than what the search made; a high-quality file is re-encoded as before."""
     pixels = photo("astronaut", 256, 256)
     low, high = encode(pixels, fmt, quality=30), encode(pixels, fmt, quality=95)
     kw = dict(method="jpeg", format=fmt.lower())
