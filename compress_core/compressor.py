@@ -645,12 +645,15 @@ class SemanticCompressor:
             # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
             f = min(w0 / tw, h0 / th)
             cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
-            protect = None
-            if faces:  # held whole where it fits, else its cores (eyes to mouth) on that side
-                from .energy.faces import cores_box, faces_box
+            protect, scene = None, []
+            if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
+                # the faces of a scene held or left out whole
+                from .energy.faces import cores_box, faces_box, subject_faces
 
-                protect = box_to_hold(None, faces_box(faces, (h0, w0)), (cw, ch),
-                                      cores_box(faces, (h0, w0)))
+                subjects, scene = subject_faces(faces, (h0, w0))
+                if subjects:
+                    protect = box_to_hold(None, faces_box(subjects, (h0, w0)), (cw, ch),
+                                          cores_box(subjects, (h0, w0)))
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's
@@ -658,7 +661,9 @@ class SemanticCompressor:
                 # inside its box that holds the most of it.
                 protect = box_to_hold(mask_box(keep), protect, (cw, ch))
                 energy = energy + keep * keep_boost(energy)
-            left, top = best_window(energy, cw, ch, must_contain=protect)
+            left, top = best_window(energy, cw, ch, must_contain=protect,
+                                    never_cut=[f.box for f in sorted(scene,
+                                                                     key=lambda f: -f.probability)])
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = _index_map(h0, w0)[top:top + ch, left:left + cw]

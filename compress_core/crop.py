@@ -12,7 +12,7 @@ centre normalised to [0, 1].
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -118,7 +118,8 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
 
 def best_window(energy: np.ndarray, width: int, height: int,
                 center_weight: float = 0.0, integral=None,
-                must_contain: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int]:
+                must_contain: Optional[Tuple[int, int, int, int]] = None,
+                never_cut: Sequence[Tuple[int, int, int, int]] = ()) -> Tuple[int, int]:
     """Top-left corner ``(left, top)`` of the window holding the most energy.
 
     Parameters
@@ -134,6 +135,9 @@ def best_window(energy: np.ndarray, width: int, height: int,
     must_contain : (left, top, right, bottom), optional
         A box the window must hold whole (faces); on a side where the box is larger than the
         window, the window stays inside the box instead.
+    never_cut : sequence of (left, top, right, bottom)
+        Boxes the window holds whole or leaves out, never in part (faces in a scene), each
+        where some window allowed by the boxes before it does (in order).
 
     Raises
     ------
@@ -160,6 +164,10 @@ def best_window(energy: np.ndarray, width: int, height: int,
         masked = np.full_like(sums, -np.inf)
         masked[y0:y1 + 1, x0:x1 + 1] = sums[y0:y1 + 1, x0:x1 + 1]
         sums = masked
+    for box in never_cut:
+        cut = _cutting(box, width, height, (ny, nx))
+        if cut is not None and np.isfinite(sums[~cut]).any():
+            sums = np.where(cut, -np.inf, sums)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     sy, sx = max(h / 2.0, 1.0), max(w / 2.0, 1.0)
 
@@ -179,6 +187,19 @@ def best_window(energy: np.ndarray, width: int, height: int,
     tops, lefts = np.nonzero(score >= best - abs(best) * 1e-9)
     k = int(np.argmin(distance(tops, lefts)))  # nearest to the centre among (near-)ties
     return int(lefts[k]), int(tops[k])
+
+
+def _cutting(box, width: int, height: int, positions: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Boolean (ny, nx) map of the window positions (top, left) whose window holds part of
+    ``box`` but not all of it; None for a box outside every window."""
+    l, t, r, b = (int(v) for v in box)
+    if r <= l or b <= t:
+        return None
+    ny, nx = positions
+    ys, xs = np.arange(ny), np.arange(nx)
+    meets_y, meets_x = (ys < b) & (ys + height > t), (xs < r) & (xs + width > l)
+    holds_y, holds_x = (ys <= t) & (ys + height >= b), (xs <= l) & (xs + width >= r)
+    return (meets_y[:, None] & meets_x[None, :]) & ~(holds_y[:, None] & holds_x[None, :])
 
 
 def smart_crop(pixels: np.ndarray, energy: np.ndarray, width: int, height: int,

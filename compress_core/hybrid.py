@@ -29,9 +29,11 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them; where none does, the crops hold their cores (brows to
-   mouth), or the window's height about the eyes; seams avoid faces because they carry full
-   energy. The caller's ``keep_mask`` comes first: the crops hold its bounding box (with the
-   faces where one window holds both), and seams avoid it.
+   mouth), or the window's height about the eyes. A small face alone
+   (:func:`~compress_core.energy.faces.subject_faces`) is held whole or left out, never cut.
+   Seams avoid faces because they carry full energy. The caller's ``keep_mask`` comes first:
+   the crops hold its bounding box (with the faces where one window holds both), and seams
+   avoid it.
 
    *Planned on a reduced copy*: seams run through the least important pixels, which the crop of
    (d) then often drops (a landscape to a 9:16 story carves its sky and crops it away). On a
@@ -63,7 +65,7 @@ from scipy import ndimage
 
 from .crop import best_window, box_to_hold, integral_image, keep_boost, mask_box, window_sums
 from .energy.base import CarvingTerms, resize_map
-from .energy.faces import DETECT_SIDE, cores_box, faces_box
+from .energy.faces import DETECT_SIDE, cores_box, faces_box, subject_faces
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -284,11 +286,13 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     return (ws, hs), seam_pixels, span
 
 
-def _to_hold(protect, window):
-    """:func:`~compress_core.crop.box_to_hold` of the held boxes ``protect`` (the keep mask's,
-    the faces', their cores'; each None or a box) for a window of ``window``."""
-    kept, faces, cores = protect
-    return box_to_hold(kept, faces, window, cores)
+def _window_rules(protect, window):
+    """:func:`~compress_core.crop.best_window`'s ``must_contain`` and ``never_cut`` for a window
+    of ``window`` (width, height) from the held boxes ``protect``: the keep mask's, the
+    subjects' faces', their cores' (each None or a box; :func:`~compress_core.crop.box_to_hold`)
+    and the boxes of the faces in the scene."""
+    kept, faces, cores, scene = protect
+    return dict(must_contain=box_to_hold(kept, faces, window, cores), never_cut=scene)
 
 
 def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
@@ -300,7 +304,7 @@ def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
     offset = 0 if margin_crop is None else (margin_crop[0] if vertical else margin_crop[1])
     extent = w if vertical else h
     lo, hi = max(0, span[0] - offset), min(extent, span[1] - offset)
-    for held in protect:
+    for held in protect[:3]:  # (the faces of the scene may be left out)
         if held is not None:
             lo, hi = min(lo, held[0 if vertical else 1]), max(hi, held[2 if vertical else 3])
     if hi - lo < least:  # grow evenly, within the picture
@@ -352,16 +356,24 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     source = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
     cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
     faces = list(faces)
-    # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the faces'
-    # and the faces' cores, held where the faces' box does not fit (crop.box_to_hold)
+    subjects, scene = subject_faces(faces, (h0, w0))
+    # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the
+    # subjects' faces and their cores, held where the faces' box does not fit
+    # (crop.box_to_hold); then each face of the scene, which the crops hold or leave out whole
     faces_mask = cores_mask = None
-    if faces:
+    if subjects:
         faces_mask, cores_mask = np.zeros((h0, w0), bool), np.zeros((h0, w0), bool)
-        for mask, (left, top, right, bottom) in ((faces_mask, faces_box(faces, (h0, w0))),
-                                                 (cores_mask, cores_box(faces, (h0, w0)))):
+        for mask, (left, top, right, bottom) in ((faces_mask, faces_box(subjects, (h0, w0))),
+                                                 (cores_mask, cores_box(subjects, (h0, w0)))):
             mask[top:bottom, left:right] = True
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask))
+    whole = []
+    for face in sorted(scene, key=lambda f: -f.probability):
+        mask = np.zeros((h0, w0), bool)
+        left, top, right, bottom = face.box
+        mask[top:bottom, left:right] = True
+        whole.append(mask.ravel())
     plan.faces = len(faces)
     # windows are chosen with the kept pixels above everything else (where no window holds the
     # mask's box, the one inside it that holds most of the mask); densities, the carve's limit
@@ -376,13 +388,14 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     def kept_share():  # the share of the current image's pixels the keep_mask holds
         return 0.0 if held[0] is None else float(held[0][source].mean())
 
-    def boxes():  # the boxes of the held pixels in the current image (see box_to_hold)
-        return tuple(None if flat is None else mask_box(flat[source]) for flat in held)
+    def boxes():  # the boxes of the held pixels in the current image (see _window_rules)
+        return tuple(None if flat is None else mask_box(flat[source]) for flat in held) + (
+            tuple(box for box in (mask_box(flat[source]) for flat in whole) if box is not None),)
 
     protect = boxes()
 
     def hold(window):
-        return _to_hold(protect, window)
+        return _window_rules(protect, window)
 
     def crop(box):
         nonlocal cur, cur_energy, cur_static, source, protect
@@ -410,10 +423,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         c = _margin_crop_amount(profile, need, policy.crop_density)
         if c:
             if vertical:
-                left, _ = best_window(windows(), w0 - c, h0, must_contain=hold((w0 - c, h0)))
+                left, _ = best_window(windows(), w0 - c, h0, **hold((w0 - c, h0)))
                 box = (left, 0, left + w0 - c, h0)
             else:
-                _, top = best_window(windows(), w0, h0 - c, must_contain=hold((w0, h0 - c)))
+                _, top = best_window(windows(), w0, h0 - c, **hold((w0, h0 - c)))
                 box = (0, top, w0, top + h0 - c)
             plan.margin_crop = box
             crop(box)
@@ -509,7 +522,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
             if best_x > 0:
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
-                left, top = best_window(windows(), cw, ch, must_contain=hold((cw, ch)))
+                left, top = best_window(windows(), cw, ch, **hold((cw, ch)))
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
     h1, w1 = cur.shape[:2]
@@ -620,8 +633,8 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
                   vertical: bool, protect) -> Optional[Tuple[int, int, int, int]]:
     """The best-energy window that leaves the final resampling a squeeze of at most ``allowed``
     (>= 1) and removes at most ``remaining`` lines, holding ``protect`` (the kept pixels',
-    the faces' and their cores' boxes, each None or ``(left, top, right, bottom)``:
-    :func:`_to_hold`); None when no crop is needed."""
+    the faces' and their cores' boxes, each None or ``(left, top, right, bottom)``, and the
+    scene's faces' boxes: :func:`_window_rules`); None when no crop is needed."""
     h1, w1 = energy.shape
     allowed = max(1.0, allowed)
     if vertical:  # the widest width the resampling may squeeze into the target aspect
@@ -629,13 +642,13 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
         keep = min(max(int(np.floor(min(h1 * target_aspect * allowed, w1))), w1 - remaining),
                    w1)
         if keep < w1:
-            left, _ = best_window(energy, keep, h1, must_contain=_to_hold(protect, (keep, h1)))
+            left, _ = best_window(energy, keep, h1, **_window_rules(protect, (keep, h1)))
             return (left, 0, left + keep, h1)
     else:
         keep = min(max(int(np.floor(min(w1 / target_aspect * allowed, h1))), h1 - remaining),
                    h1)
         if keep < h1:
-            _, top = best_window(energy, w1, keep, must_contain=_to_hold(protect, (w1, keep)))
+            _, top = best_window(energy, w1, keep, **_window_rules(protect, (w1, keep)))
             return (0, top, w1, top + keep)
     return None
 

@@ -174,6 +174,22 @@ def test_box_to_hold_puts_the_caller_s_box_first():
     assert box_to_hold(kept, faces, (119, 50)) == kept  # it does not: the kept box alone
 
 
+def test_never_cut_holds_a_box_whole_or_leaves_it_out():
+    """The most energy lies across a box: the window that would cut it is refused for one
+    that holds it whole (or, narrower, leaves it out); where every window cuts it, it is
+    ignored."""
+    energy = np.zeros((10, 100), np.float32)
+    energy[:, 40:60] = 1.0
+    box = (35, 2, 45, 8)
+    assert best_window(energy, 20, 10) == (40, 0)  # (the best window cuts the box)
+    assert best_window(energy, 20, 10, never_cut=[box]) == (35, 0)  # holds it whole
+    assert best_window(energy, 8, 10, never_cut=[box]) == (46, 0)  # leaves it out (centred)
+    assert best_window(energy, 100, 4, never_cut=[box]) == (0, 3)  # all cut it: ignored
+    # after a must_contain, only what it allows counts
+    assert best_window(energy, 20, 10, must_contain=(50, 0, 60, 10),
+                       never_cut=[box]) == (45, 0)
+
+
 def test_box_to_hold_takes_the_faces_cores_where_the_faces_do_not_fit():
     """A close-up face (its box 0-50 down, its core 10-40: brows to mouth, the eyes at 15): a
     window of its height holds the face; a shorter one its core; one shorter than the core its

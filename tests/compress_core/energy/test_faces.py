@@ -9,7 +9,7 @@ from compress_core import SemanticCompressor
 from compress_core.crop import best_window
 from compress_core.energy import DeepEnergyFunction
 from compress_core.energy.faces import (Face, FaceDetector, cores_box, face_core, face_map,
-                                       faces_box, raise_to_faces)
+                                       faces_box, raise_to_faces, subject_faces)
 
 #: The astronaut's face in skimage's 512 x 512 photo, measured by hand (left, top, right, bottom).
 ASTRONAUT_FACE = (180, 60, 270, 175)
@@ -125,6 +125,48 @@ def test_face_map_is_one_inside_the_box_and_fades_outside():
 def test_faces_box_is_the_union_grown():
     box = faces_box([Face((10, 10, 20, 20), 1.0), Face((50, 40, 60, 50), 1.0)], (100, 100))
     assert box[0] < 10 and box[1] < 10 and box[2] > 60 and box[3] > 50
+
+
+def test_a_small_face_alone_is_part_of_the_scene():
+    """Under a tenth of the picture's shorter side and alone: the scene's (MTCNN's false faces
+    on the Kodak photos, 0.07); larger, or one of a group: a subject."""
+    small, large = Face((10, 10, 19, 19), 0.99), Face((50, 40, 60, 50), 0.99)
+    assert subject_faces([small], (100, 200)) == ([], [small])
+    assert subject_faces([large], (100, 200)) == ([large], [])
+    assert subject_faces([small, small], (100, 200)) == ([small, small], [])
+    assert subject_faces([], (100, 200)) == ([], [])
+
+
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+def test_a_small_face_alone_is_left_out_whole_where_the_subject_is_elsewhere(method):
+    """A 1:3 crop of a photo whose one small face lies far from what matters: a face held by
+    every crop took kodim11's 1:3 thumbnail off its boat (MTCNN's 0.99 for a rusty pier).
+    Alone and small, it is left out, or held whole, never cut."""
+    from compress_core.energy import GradientEnergyFunction
+
+    class WithAFace(GradientEnergyFunction):  # a face where the gradients are weakest
+        def importance(self, rgb):
+            result = super().importance(rgb)
+            return result._replace(faces=(Face((10, 40, 26, 58), 0.99),))  # 18 < 200 / 10
+
+    pixels = np.array(data.coffee()[::2, ::2])  # 300 x 200; the left half made flat grey
+    pixels[:, :150] = 128
+    compressor = SemanticCompressor(WithAFace())
+    result = compressor.compress(pixels, target_width=100, target_height=300, method=method,
+                                 show_progress=False)
+    cols = result.source_map % pixels.shape[1]
+    assert cols.min() > 30  # the face left out: the window follows the cup and saucer
+    held = SemanticCompressor(WithAFace()).compress(
+        pixels, target_width=100, target_height=300, method=method, show_progress=False,
+        keep_mask=_left_edge(pixels.shape[:2]))
+    cols = held.source_map % pixels.shape[1]
+    assert cols.min() == 0 and cols.max() >= 26  # with the left edge kept: the face whole
+
+
+def _left_edge(shape):
+    mask = np.zeros(shape, bool)
+    mask[100, 0] = True
+    return mask
 
 
 def test_deep_energy_ranks_the_face_at_full_importance(deep, astronaut):
