@@ -662,8 +662,7 @@ class SemanticCompressor:
                 protect = box_to_hold(mask_box(keep), protect, (cw, ch))
                 energy = energy + keep * keep_boost(energy)
             left, top = best_window(energy, cw, ch, must_contain=protect,
-                                    never_cut=[f.box for f in sorted(scene,
-                                                                     key=lambda f: -f.probability)])
+                                    never_cut=[f.box for f in scene])
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = _index_map(h0, w0)[top:top + ch, left:left + cw]

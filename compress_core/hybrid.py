@@ -269,6 +269,7 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
 
     small_terms = CarvingTerms(static=None if terms.static is None else reduced(terms.static),
                                gradient_weight=terms.gradient_weight)
+
     def scaled(box):
         return None if box is None else (int(box[0] * fx), int(box[1] * fy),
                                          int(np.ceil(box[2] * fx)), int(np.ceil(box[3] * fy)))
@@ -369,9 +370,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask))
     whole = []
-    for face in sorted(scene, key=lambda f: -f.probability):
+    for left, top, right, bottom in (face.box for face in scene):
         mask = np.zeros((h0, w0), bool)
-        left, top, right, bottom = face.box
         mask[top:bottom, left:right] = True
         whole.append(mask.ravel())
     plan.faces = len(faces)
