@@ -311,6 +311,10 @@ def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
     if hi - lo < least:  # grow evenly, within the picture
         lo = max(0, min(lo - (least - (hi - lo)) // 2, extent - least))
         hi = min(extent, max(hi, lo + least))
+    for box in protect[3]:  # a face of the scene: held whole or left out, never cut
+        start, end = box[0 if vertical else 1], box[2 if vertical else 3]
+        if start < hi and end > lo and (start < lo or end > hi):
+            lo, hi = min(lo, start), max(hi, end)
     if hi - lo >= extent:
         return None
     return (lo, 0, hi, h) if vertical else (0, lo, w, hi)
@@ -370,9 +374,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask))
     whole = []
-    for left, top, right, bottom in (face.box for face in scene):
+    for left, top, right, bottom in (face.box for face in scene):  # (any numbers: clipped)
         mask = np.zeros((h0, w0), bool)
-        mask[top:bottom, left:right] = True
+        mask[max(0, int(np.floor(top))):max(0, int(np.ceil(bottom))),
+             max(0, int(np.floor(left))):max(0, int(np.ceil(right)))] = True
         whole.append(mask.ravel())
     plan.faces = len(faces)
     # windows are chosen with the kept pixels above everything else (where no window holds the

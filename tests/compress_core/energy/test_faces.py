@@ -137,17 +137,21 @@ def test_a_small_face_alone_is_part_of_the_scene():
     assert subject_faces([], (100, 200)) == ([], [])
 
 
+@pytest.mark.parametrize("box", [(10, 40, 26, 58), (10.0, 40.0, 26.0, 58.0),
+                                 (np.float32(10), 40, 26, 58), (-6, 40, 10, 58)])
 @pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
-def test_a_small_face_alone_is_left_out_whole_where_the_subject_is_elsewhere(method):
+def test_a_small_face_alone_is_left_out_whole_where_the_subject_is_elsewhere(method, box):
     """A 1:3 crop of a photo whose one small face lies far from what matters: a face held by
     every crop took kodim11's 1:3 thumbnail off its boat (MTCNN's 0.99 for a rusty pier).
-    Alone and small, it is left out, or held whole, never cut."""
+    Alone and small, it is left out, or held whole, never cut. (A box of floats from an
+    energy of one's own stopped the hybrid with a TypeError; one starting left of the picture
+    was not protected.)"""
     from compress_core.energy import GradientEnergyFunction
 
     class WithAFace(GradientEnergyFunction):  # a face where the gradients are weakest
         def importance(self, rgb):
             result = super().importance(rgb)
-            return result._replace(faces=(Face((10, 40, 26, 58), 0.99),))  # 18 < 200 / 10
+            return result._replace(faces=(Face(box, 0.99),))  # 18 < 200 / 10
 
     pixels = np.array(data.coffee()[::2, ::2])  # 300 x 200; the left half made flat grey
     pixels[:, :150] = 128
@@ -160,7 +164,28 @@ def test_a_small_face_alone_is_left_out_whole_where_the_subject_is_elsewhere(met
         pixels, target_width=100, target_height=300, method=method, show_progress=False,
         keep_mask=_left_edge(pixels.shape[:2]))
     cols = held.source_map % pixels.shape[1]
-    assert cols.min() == 0 and cols.max() >= 26  # with the left edge kept: the face whole
+    assert cols.min() == 0 and cols.max() >= box[2]  # with the left edge kept: the face whole
+
+
+def test_a_planned_carve_never_cuts_a_small_face_alone():
+    """A picture over twice ``plan_side`` is carved within the span its reduced copy kept,
+    grown by a reduced pixel: that span cut a small face alone at its edge (8 of its 40
+    columns reached the output); it now holds it whole or leaves it out."""
+    from compress_core import HybridPolicy
+    from compress_core.energy import GradientEnergyFunction
+
+    class WithAFace(GradientEnergyFunction):
+        def importance(self, rgb):
+            return super().importance(rgb)._replace(faces=(Face((0, 0, 40, 40), 0.97),))
+
+    pixels = data.astronaut()
+    for plan_side in (64, 200):
+        result = SemanticCompressor(WithAFace(), policy=HybridPolicy(plan_side=plan_side)) \
+            .compress(pixels, target_width=256, target_height=512, format="png",
+                      show_progress=False)
+        ys, xs = np.divmod(np.unique(result.source_before_resampling), 512)
+        kept = np.unique(xs[(ys < 40) & (xs < 40)])
+        assert len(kept) in (0, 40), (plan_side, len(kept))
 
 
 def _left_edge(shape):
