@@ -4,12 +4,15 @@ Its results are :class:`~compress_core.result.CompressionResult` (re-exported he
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import time
+import warnings
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
+from PIL import Image
 
 from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
@@ -17,6 +20,7 @@ from .budget import encode_to_budget
 from .codec.encoders import flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
+from .colour import describes_srgb
 from .crop import best_window, box_to_hold, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
@@ -35,6 +39,7 @@ from .targets import check_positive_int, free_shape, plan_size, working_size
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
 log = logging.getLogger(__name__)
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 class Geometry(NamedTuple):
@@ -52,7 +57,7 @@ def _index_map(h: int, w: int) -> np.ndarray:
     return np.arange(h * w, dtype=np.int32).reshape(h, w)
 
 
-def _input_file(loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
+def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
                 request: CompressRequest) -> Optional[bytes]:
     """The input file, where re-encoding it in its own format (``method="jpeg"``, its pixels
     unchanged) may write the file itself instead: when it is no larger than the encoding
@@ -60,21 +65,40 @@ def _input_file(loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     the best score for the bytes. (Fitting a budget is not enough: its search starts at the
     default quality, under what the file may hold.) Files already coded at a low quality were
     re-encoded larger at a score of 70 (against themselves), with a second loss: Kodak photos
-    saved at quality 30 up to 8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF. None with a fixed quality (asked
-    for), with ``metadata="none"`` (the file carries its metadata), for an animation (its
-    first frame is what is compressed), and for JPEG files some readers do not take:
-    arithmetic-coded or CMYK (Huffman-coded gray or YCbCr only)."""
-    data = loaded.data
-    if (method is not Method.JPEG or loaded.format != codec.pil_name(fmt) or not data
-            or loaded.frames != 1 or isinstance(request.quality, int)
-            or request.metadata == Metadata.NONE.value
-            or out.shape[1::-1] != tuple(loaded.original_size)):
+    saved at quality 30 up to 8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF.
+
+    None with a fixed quality (asked for), for an animation (its first frame is what is
+    compressed), for JPEG files some readers do not take (arithmetic-coded or CMYK:
+    Huffman-coded gray or YCbCr only), and where the output's metadata would not be the
+    file's (``raw`` as decoded, ``loaded`` with what ``metadata`` gives the output): an EXIF
+    orientation other than 1 or an EXIF block, XMP packet or IPTC record that ``metadata``
+    changes (``"compact"`` drops maker notes, ``"none"`` everything), or a colour profile
+    applied to the pixels (gray and CMYK profiles on decoding; large ones under
+    ``"compact"``). A profile that describes sRGB, which ``"compact"`` drops, looks the same
+    carried (``"none"`` promises none)."""
+    data = raw.data
+    if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
+            or raw.frames != 1 or isinstance(request.quality, int)
+            or out.shape[1::-1] != tuple(raw.original_size)
+            or loaded.pixels is not raw.pixels
+            or (loaded.exif, loaded.xmp, loaded.iptc) != (raw.exif, raw.xmp, raw.iptc)
+            or (loaded.icc_profile != raw.icc_profile
+                and not (request.metadata == Metadata.COMPACT.value
+                         and loaded.icc_profile is None and describes_srgb(raw.icc_profile)))):
         return None
     if fmt is ImageFormat.JPEG:
         header = frame(data)
         if header is None or header[0] not in HUFFMAN_FRAMES or header[1] not in (1, 3):
             return None
-    return data
+    try:
+        with warnings.catch_warnings():  # (the pixel limit was checked on decoding)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:  # the header: what decoding changed
+                turned = img.getexif().get(_ORIENTATION, 1) not in (None, 1)
+                applied = (img.info.get("icc_profile") or None) != raw.icc_profile
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # (decoded once: the file stays re-encoded if its header will not say)
+    return None if turned or applied else data
 
 
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
@@ -184,7 +208,10 @@ class SemanticCompressor:
         scale : float, optional
             Multiplies each side (> 1 enlarges).
         method : {"hybrid", "seam_carving", "smart_crop", "jpeg"}
-            ``jpeg`` re-encodes without changing the geometry. ``hybrid`` and ``smart_crop``
+            ``jpeg`` re-encodes without changing the geometry; in the input's own format,
+            without a fixed quality, the input file itself is written where it is no larger
+            than the encoding made for it and the output's metadata would be its own
+            (``operations["input_kept"]``, ``quality`` None, score 100). ``hybrid`` and ``smart_crop``
             decide on the input reduced to twice the output's size (448 pixels on its long
             side at least: what the face detector searches) where that has at most half its
             pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel thumbnail
@@ -318,8 +345,8 @@ class SemanticCompressor:
             return self._working_size(w, h, method, request, targets, pixel_limit)
 
         with deadline.time_budget(request.max_seconds):
-            loaded = carried(load_image(image, max_pixels=pixel_limit, needed_size=working),
-                             request.metadata)
+            raw = load_image(image, max_pixels=pixel_limit, needed_size=working)
+            loaded = carried(raw, request.metadata)
             w0, h0 = loaded.original_size
             work = working(w0, h0)  # the geometry's picture: the input reduced, or itself
             pixels = loaded.pixels if work is None else resample(loaded.pixels, *work)
@@ -379,13 +406,19 @@ class SemanticCompressor:
                                                   unchanged=out is pixels)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
+            as_it_is = _input_file(raw, loaded, out, method, fmt, request)  # (or None)
             if lossless is not None:
                 (data, fmt), used_quality = lossless, None
             elif target_bytes is not None:
-                data, used_quality, out = encode_to_budget(
-                    out, fmt, target_bytes, quality, self.quality_metric,
-                    **loaded.attached, allow_resize=method is not Method.JPEG,
-                    importance=allocation_map)
+                try:
+                    data, used_quality, out = encode_to_budget(
+                        out, fmt, target_bytes, quality, self.quality_metric,
+                        **loaded.attached, allow_resize=method is not Method.JPEG,
+                        importance=allocation_map)
+                except TargetUnreachableError:  # no encoding fits; the file itself may
+                    if as_it_is is None or len(as_it_is) > target_bytes:
+                        raise
+                    data = as_it_is
             elif (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
                   and loaded.format == "JPEG" and loaded.data):
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
@@ -417,7 +450,6 @@ class SemanticCompressor:
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations)
-            as_it_is = _input_file(loaded, out, method, fmt, request)
             if as_it_is is not None and len(as_it_is) <= len(data):  # (the search's larger)
                 data, used_quality = as_it_is, None
                 operations = {**{k: v for k, v in operations.items()

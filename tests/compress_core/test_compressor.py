@@ -36,6 +36,7 @@ from _core_data import (
     encode,
     exif_bytes,
     gamma_icc,
+    gray_icc,
     lanczos,
     orientation_of,
     photo,
@@ -323,15 +324,61 @@ def test_jpeg_method_keeps_a_file_no_larger_than_its_re_encoding(compressor, fmt
     # ... and re-encoded where the search fits more, or the file is over the budget
     small = _run(compressor, high, target_bytes=len(high) // 2, **kw)
     assert small.compressed_bytes <= len(high) // 2 and "input_kept" not in small.operations
-    # not with a fixed quality (asked for), nor metadata="none" (the file carries its own)
-    for kwargs in (dict(quality=35), dict(metadata="none", target_quality=90)):
-        result = _run(compressor, low, **kw, **kwargs)
-        assert result.data != low and "input_kept" not in result.operations, kwargs
+    # not with a fixed quality (asked for); metadata="none" of a file without any: kept
+    result = _run(compressor, low, quality=35, **kw)
+    assert result.data != low and "input_kept" not in result.operations
+    assert _run(compressor, low, metadata="none", target_quality=90, **kw).data == low
     # other methods resize; another format is another file
     assert "input_kept" not in _run(compressor, low, scale=1.0, target_quality=90,
                                     format=fmt.lower()).operations
     other = "webp" if fmt == "JPEG" else "jpeg"
     assert _run(compressor, low, method="jpeg", format=other, target_quality=90).data != low
+
+
+def test_jpeg_method_keeps_a_file_that_meets_a_budget_no_encoding_meets(compressor):
+    """A palette PNG (16 colours) under a byte budget of its own size: every encoding of its
+    pixels (RGB) is larger, and the budget was a TargetUnreachableError though the file met it;
+    now the file itself."""
+    palette = Image.fromarray(photo("astronaut", 128, 128)).quantize(16)
+    data = encode(palette, "PNG", optimize=True)
+    result = _run(compressor, data, method="jpeg", format="png", target_bytes=len(data))
+    assert result.data == data and result.operations["input_kept"] is True
+    with pytest.raises(TargetUnreachableError):  # under the file's size: as before
+        _run(compressor, data, method="jpeg", format="png", target_bytes=len(data) - 1)
+
+
+def test_jpeg_method_keeps_a_file_only_with_the_metadata_the_output_would_have(compressor):
+    """The file kept as it is carries its own metadata: only where the output's would be the
+    same. A camera's maker note under "compact" (which drops it), any EXIF under "none", an
+    EXIF orientation (the output is upright, with orientation 1), a gray profile (applied to
+    the pixels on decoding): re-encoded. An sRGB profile, which "compact" drops as the
+    default, looks the same carried: kept."""
+    pixels = photo("astronaut", 256, 256)
+
+    def exif(maker_note=0, orientation=1):
+        block = Image.Exif()
+        block[0x010F], block[0x0112] = "Canon", orientation
+        if maker_note:
+            block.get_ifd(0x8769)[0x927C] = bytes(maker_note)
+        return block.tobytes()
+
+    def kept(data, metadata):
+        result = _run(compressor, data, method="jpeg", target_quality=90, metadata=metadata)
+        assert (result.data == data) == ("input_kept" in result.operations)
+        return result.data == data
+
+    noted = encode(pixels, "JPEG", quality=30, exif=exif(maker_note=5000))
+    assert kept(noted, "keep") and not kept(noted, "compact") and not kept(noted, "none")
+    plain = encode(pixels, "JPEG", quality=30, exif=exif())
+    assert kept(plain, "compact") and not kept(plain, "none")
+    turned = encode(np.ascontiguousarray(np.rot90(pixels)), "JPEG", quality=30,
+                    exif=exif(orientation=6))
+    assert not kept(turned, "keep") and not kept(turned, "compact")
+    tagged = encode(pixels, "JPEG", quality=30, icc_profile=srgb_icc())
+    assert kept(tagged, "compact") and kept(tagged, "keep") and not kept(tagged, "none")
+    gray = encode(Image.fromarray(pixels).convert("L"), "JPEG", quality=30,
+                  icc_profile=gray_icc(1.8))
+    assert not kept(gray, "keep")
 
 
 def test_jpeg_method_re_encodes_animations_and_jpegs_some_readers_refuse(compressor):
