@@ -211,8 +211,8 @@ class SemanticCompressor:
             ``jpeg`` re-encodes without changing the geometry; in the input's own format,
             without a fixed quality, the input file itself is written where it is no larger
             than the encoding made for it and the output's metadata would be its own
-            (``operations["input_kept"]``, ``quality`` None, score 100). ``hybrid`` and ``smart_crop``
-            decide on the input reduced to twice the output's size (448 pixels on its long
+            (``operations["input_kept"]``, ``quality`` None, score 100). ``hybrid`` and
+            ``smart_crop`` decide on the input reduced to twice the output's size (448 pixels on its long
             side at least: what the face detector searches) where that has at most half its
             pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel thumbnail
             of a 24-megapixel photo in 0.3 s instead of 6-25; the policy's

@@ -236,9 +236,9 @@ class CompressRequest:
                 and self.format == ImageFormat.JXL.value and self.quality is None
                 and self.target_bytes is None):  # (a byte budget encodes the pixels)
             raise ValueError("metadata='none' cannot apply to archive mode (method='jpeg', "
-                             "format='jxl' without a quality), which keeps each JPEG file "
-                             "bit-exact, its metadata included; drop one of them, or give "
-                             "quality (an integer or 'auto') to encode the pixels")
+                             "format='jxl' without a quality or byte budget), which keeps each "
+                             "JPEG file bit-exact, its metadata included; drop one of them, or "
+                             "give quality (an integer or 'auto') to encode the pixels")
         if self.photo_format != ImageFormat.JPEG.value and self.method == Method.JPEG.value:
             raise ValueError(f"photo_format={self.photo_format!r} is not used by method='jpeg', "
                              "whose format='auto' is JPEG; give "

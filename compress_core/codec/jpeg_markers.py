@@ -2,8 +2,8 @@
 
 Pillow decodes JPEGs but does not say which frame type (SOF marker) a file has, how its
 components are numbered or where its segments lie; the archive mode needs the first (libjxl
-transcodes some frame types only), the re-encoding (which keeps a JPEG file only where any reader
-takes it) and the coefficient rewrite the others.
+transcodes some frame types only), and so does the re-encoding (which keeps a JPEG file only
+where any reader takes it); the coefficient rewrite needs the others.
 """
 from __future__ import annotations
 
