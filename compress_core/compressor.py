@@ -414,7 +414,9 @@ class SemanticCompressor:
                     data, used_quality, out = encode_to_budget(
                         out, fmt, target_bytes, quality, self.quality_metric,
                         **loaded.attached, allow_resize=method is not Method.JPEG,
-                        importance=allocation_map)
+                        importance=allocation_map,
+                        keep_size=any(v is not None for v in (
+                            request.target_width, request.target_height, request.scale)))
                 except TargetUnreachableError:  # no encoding fits; the file itself may
                     if as_it_is is None or len(as_it_is) > target_bytes:
                         raise

@@ -250,6 +250,19 @@ def test_byte_target_with_a_size_target(compressor, chelsea, method):
     assert w <= 100 and h <= 100 and abs(w - h) <= 1  # fewer pixels, same (square) shape
 
 
+@pytest.mark.parametrize("size", [dict(target_width=226, target_height=150), dict(scale=0.5)])
+def test_a_byte_budget_keeps_a_size_asked_for_where_it_fits(size):
+    """A size asked for (exact, or a scale) and a byte budget it meets at some quality: a
+    better-scoring smaller size was written (chelsea 226 x 150 under 4,000 bytes fits at
+    quality 59; 192 x 128 came out, without a word). Now that size; without a size target the
+    budget still chooses among sizes by score."""
+    pixels = photo("chelsea")  # 451 x 300
+    result = compress_image(pixels, target_bytes=4000, show_progress=False, **size)
+    assert result.size == (226, 150) and result.compressed_bytes <= 4000
+    free = compress_image(pixels, target_bytes=4000, show_progress=False)
+    assert free.compressed_bytes <= 4000 and free.size[0] <= 451
+
+
 def test_generous_byte_target_keeps_size_and_quality(compressor, chelsea):
     result = _run(compressor, chelsea, scale=0.5, target_bytes=10**6)
     assert result.size == (90, 60) and result.quality == 85
