@@ -102,7 +102,7 @@ class CompressRequest:
     model : str, optional
         CNN backbone of the CNN energies (their default when None); None for the others.
     energy_mode : {"backward", "forward"}
-    quality_metric : {"perceptual", "psnr"}
+    quality_metric : {"perceptual", "ssim", "psnr"}
 
     Raises
     ------
