@@ -4,15 +4,12 @@ Its results are :class:`~compress_core.result.CompressionResult` (re-exported he
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import time
-import warnings
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image
 
 from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
@@ -39,7 +36,6 @@ from .targets import check_positive_int, free_shape, plan_size, working_size
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
 log = logging.getLogger(__name__)
-_ORIENTATION = 0x0112  # the EXIF tag
 
 
 class Geometry(NamedTuple):
@@ -70,15 +66,15 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     None with a fixed quality (asked for), for an animation (its first frame is what is
     compressed), for JPEG files some readers do not take (arithmetic-coded or CMYK:
     Huffman-coded gray or YCbCr only), and where the output's metadata would not be the
-    file's (``raw`` as decoded, ``loaded`` with what ``metadata`` gives the output): an EXIF
-    orientation other than 1 or an EXIF block, XMP packet or IPTC record that ``metadata``
-    changes (``"compact"`` drops maker notes, ``"none"`` everything), or a colour profile
-    applied to the pixels (gray and CMYK profiles on decoding; large ones under
-    ``"compact"``). A profile that describes sRGB, which ``"compact"`` drops, looks the same
+    file's (``raw`` as decoded, ``loaded`` with what ``metadata`` gives the output): pixels
+    turned by an EXIF orientation or converted from a colour profile on decoding (gray and
+    CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large profiles under
+    ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata`` changes
+    (``"compact"`` drops maker notes, ``"none"`` everything). A profile that describes sRGB, which ``"compact"`` drops, looks the same
     carried (``"none"`` promises none)."""
     data = raw.data
     if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
-            or raw.frames != 1 or isinstance(request.quality, int)
+            or raw.frames != 1 or not raw.as_stored or isinstance(request.quality, int)
             or out.shape[1::-1] != tuple(raw.original_size)
             or loaded.pixels is not raw.pixels
             or (loaded.exif, loaded.xmp, loaded.iptc) != (raw.exif, raw.xmp, raw.iptc)
@@ -90,15 +86,7 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
         header = frame(data)
         if header is None or header[0] not in HUFFMAN_FRAMES or header[1] not in (1, 3):
             return None
-    try:
-        with warnings.catch_warnings():  # (the pixel limit was checked on decoding)
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:  # the header: what decoding changed
-                turned = img.getexif().get(_ORIENTATION, 1) not in (None, 1)
-                applied = (img.info.get("icc_profile") or None) != raw.icc_profile
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None  # (decoded once: the file stays re-encoded if its header will not say)
-    return None if turned or applied else data
+    return data
 
 
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:

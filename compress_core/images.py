@@ -91,6 +91,9 @@ class LoadedImage:
         reduced (``load_image(needed_size=)``), else the same.
     frames : int
         Frames of an animated input (GIF, WebP, APNG ...: its first is decoded); 1 otherwise.
+    as_stored : bool
+        Whether :attr:`pixels` are the file's own: not turned by an EXIF orientation nor
+        converted from a colour profile on decoding (False for a developed camera RAW file).
     """
 
     pixels: np.ndarray
@@ -103,6 +106,7 @@ class LoadedImage:
     iptc: Optional[bytes] = field(default=None, repr=False)
     original_size: Optional[Tuple[int, int]] = None
     frames: int = 1
+    as_stored: bool = True
 
     def __post_init__(self):
         if self.original_size is None:
@@ -356,7 +360,8 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
     pixels = develop(data, name, kind, check)
     exif, xmp = raw_metadata(data)
     return LoadedImage(pixels=pixels, format=kind, source=name, data=data, icc_profile=None,
-                       exif=exif, xmp=xmp, original_size=sizes.get("original"))
+                       exif=exif, xmp=xmp, original_size=sizes.get("original"),
+                       as_stored=False)
 
 
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:
@@ -373,6 +378,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
         if getattr(img, "n_frames", 1) > 1 and img.format != "TIFF":
             frames = img.n_frames
             img.seek(0)  # the first frame of an animation (a TIFF's page is chosen on opening)
+        upright = _orientation(img) == 1
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
@@ -385,12 +391,13 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     except Exception:  # a broken EXIF block must not lose the image
         exif = None
     try:
-        img, icc = device_to_srgb(img, icc, name)
+        img, kept_icc = device_to_srgb(img, icc, name)
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
     pixels = _pil_to_array(img, name)
-    return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=icc,
-                       exif=exif, xmp=xmp, iptc=iptc, frames=frames)
+    return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
+                       exif=exif, xmp=xmp, iptc=iptc, frames=frames,
+                       as_stored=upright and kept_icc is icc)
 
 
 #: Where an IPTC-IIM record lies: a JPEG's Photoshop image resource, a TIFF's tag.

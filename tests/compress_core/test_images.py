@@ -18,7 +18,7 @@ from compress_core import (
 from compress_core.images import DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array, to_pil
 from compress_core.storage import read_bytes
 
-from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, photo, srgb_icc
+from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, gray_icc, photo, srgb_icc
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +289,17 @@ def test_animated_gif_uses_the_first_frame(chelsea):
     first = np.asarray(decode(buf.getvalue()).convert("RGB"))
     np.testing.assert_array_equal(pixels, first)
     assert load_image(encode(chelsea, "GIF")).frames == load_image(chelsea).frames == 1
+
+
+def test_as_stored_says_whether_decoding_changed_the_pixels(chelsea):
+    """Turned by an EXIF orientation, or converted from a gray profile: not as stored (what
+    keeping the file as it is depends on); an orientation of 1 or an RGB profile: as stored."""
+    gray = np.ascontiguousarray(chelsea[..., 0])
+    tagged = encode(chelsea, "JPEG", exif=exif_bytes(1), icc_profile=srgb_icc())
+    assert load_image(tagged).as_stored
+    assert not load_image(encode(chelsea, "JPEG", exif=exif_bytes(6))).as_stored
+    assert not load_image(encode(gray, "JPEG", icc_profile=gray_icc(1.8))).as_stored
+    assert load_image(encode(gray, "JPEG")).as_stored
 
 
 def test_tiny_images():
