@@ -270,11 +270,7 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     small_terms = CarvingTerms(static=None if terms.static is None else reduced(terms.static),
                                gradient_weight=terms.gradient_weight)
 
-    def scaled(box):
-        return None if box is None else (int(box[0] * fx), int(box[1] * fy),
-                                         int(np.ceil(box[2] * fx)), int(np.ceil(box[3] * fy)))
-
-    small_faces = [f._replace(box=scaled(f.box), core=scaled(f.core)) for f in faces]
+    small_faces = _scaled_faces(faces, fx, fy)
     small_keep = None if keep is None else reduced(keep) > 0
     _, _, source = retarget(resample(pixels, ws, hs), reduced(energy), small_terms,
                             target, carver, policy, max_stretch, small_faces, small_keep)
@@ -285,6 +281,18 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     lo, hi = (box[0], box[2]) if vertical else (box[1], box[3])
     span = (max(0, int(np.floor((lo - 1) * f))), min(extent, int(np.ceil((hi + 1) * f))))
     return (ws, hs), seam_pixels, span
+
+
+def _scaled_faces(faces, fx: float, fy: float):
+    """``faces`` with their boxes and cores scaled by ``fx`` across and ``fy`` down, in
+    fractional pixels: the masks made of them round outwards, and a face keeps its share of
+    the picture (boxes rounded outwards here grew a small face by up to 2 px of the reduced
+    copy, so that one of 0.0997 of the shorter side, a face of the scene at full size, counted
+    as a subject, 0.1007, in the plan)."""
+    def scaled(box):
+        return None if box is None else (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+
+    return [f._replace(box=scaled(f.box), core=scaled(f.core)) for f in faces]
 
 
 def _window_rules(protect, window):

@@ -546,6 +546,30 @@ def test_pictures_up_to_twice_the_plan_side_are_not_planned():
         HybridPolicy(plan_side=0)
 
 
+def test_the_planned_copy_splits_faces_as_the_picture_does():
+    """A face alone of 0.0997 of the shorter side is a face of the scene (held whole or left
+    out); on the planned copy its box was rounded outwards to whole pixels (0.1007), so the
+    plan held it as the subject that the full-size steps then did not."""
+    from compress_core.energy.faces import Face, SUBJECT_FACE_SHARE, subject_faces
+    from compress_core.hybrid import _scaled_faces
+
+    h0, w0 = 2000, 3000
+    side = 0.0997 * h0  # 199.4 px
+    face = Face((1001.3, 603.7, 1001.3 + side, 603.7 + side), 0.99, (1040, 650, 1160, 760))
+    assert subject_faces([face], (h0, w0)) == ([], [face])
+    k = w0 / 768
+    ws, hs = int(round(w0 / k)), int(round(h0 / k))
+    small = _scaled_faces([face], ws / w0, hs / h0)
+    assert subject_faces(small, (hs, ws))[0] == []  # a face of the scene there too
+    box = small[0].box
+    assert max(box[2] - box[0], box[3] - box[1]) / min(hs, ws) < SUBJECT_FACE_SHARE
+    assert small[0].core == pytest.approx(tuple(v * ws / w0 for v in face.core))
+    # a few pixels up: a subject in both
+    big = face._replace(box=(1000, 600, 1000 + 0.101 * h0, 600 + 0.101 * h0))
+    assert subject_faces([big], (h0, w0))[0] == [big]
+    assert len(subject_faces(_scaled_faces([big], ws / w0, hs / h0), (hs, ws))[0]) == 1
+
+
 def test_plan_box_grows_to_the_held_boxes_and_the_aspect():
     from compress_core.hybrid import _plan_box
 
