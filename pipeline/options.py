@@ -180,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--manifest_shards", type=int, default=0,
                     help="At most this many manifest part files (default 0: one per bundle).")
 
-    c = p.add_argument_group("compression (as SemanticCompressor.compress)")
+    c = p.add_argument_group(
+        "compression (as SemanticCompressor.compress)",
+        "With no size target (--scale, --target_width/--target_height, --target_pixels, "
+        "--max_dimension, --target_bytes) and not --method jpeg, each side is scaled by 0.5.")
     # every batch option of compress_core.request.OPTIONS, spelled --name
     add_option_flags(p, "job", group=c)
 

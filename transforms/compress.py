@@ -327,8 +327,9 @@ class _Engine:
         self.compressor = SemanticCompressor.from_request(settings)
         # re-encoding reads no importance map (no CNN), unless allocation="semantic" spreads its
         # bytes by one: then loaded here, not inside the first image's time budget
-        if (settings.method != Method.JPEG.value
-                or settings.allocation != Allocation.UNIFORM.value):
+        uses_energy = (settings.method != Method.JPEG.value
+                       or settings.allocation != Allocation.UNIFORM.value)
+        if uses_energy:
             _preload(self.compressor.energy_function)
         warm = time.perf_counter()
         _warm_up(self.compressor, settings)
@@ -336,9 +337,12 @@ class _Engine:
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1
             count = _LOADS_IN_PROCESS
-        _LOG.info("compress engine loaded: energy=%s model=%s in %.2f s, %.2f s of it warming "
-                  "up (pid %d, load #%d in this process)", settings.energy, settings.model,
-                  self.seconds, time.perf_counter() - warm, os.getpid(), count)
+        # method jpeg reads no map: naming a CNN there said it was loaded when it was not
+        what = (f"energy={settings.energy} model={settings.model}" if uses_energy
+                else "re-encoding only (no importance map)")
+        _LOG.info("compress engine loaded: %s in %.2f s, %.2f s of it warming up (pid %d, "
+                  "load #%d in this process)", what, self.seconds, time.perf_counter() - warm,
+                  os.getpid(), count)
 
 
 #: The warm-up picture's size (width, height): small, but photo-like and large enough for

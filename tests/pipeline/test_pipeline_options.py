@@ -33,6 +33,17 @@ def test_defaults_and_beam_flags_pass_through(tmp_path):
     assert "--input" not in " ".join(beam_argv)
 
 
+def test_help_says_the_default_scale():
+    """--help listed --scale with no default, while the job halves each side without a size
+    target; the compression group says so."""
+    from pipeline.options import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "each side is scaled by 0.5" in text
+    assert parse_args(["--input", "x", "--output", "o", "--target_bytes", "5000"])[0].settings.scale \
+        is None
+
+
 def test_every_compress_option(tmp_path):
     job, _ = parse_args([
         "--input", "x", "--output", "out", "--method", "seam_carving", "--target_pixels", "1000",

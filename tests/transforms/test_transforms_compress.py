@@ -225,9 +225,11 @@ def test_engine_is_built_once_per_process_and_shared():
     assert (a._unreported_loads, b._unreported_loads) == (1, 0)
 
 
-def test_method_jpeg_engine_loads_no_cnn(sample_photos):
+def test_method_jpeg_engine_loads_no_cnn(sample_photos, caplog):
     """``--method jpeg`` (and the JPEG XL archive mode) computes no importance map, yet each
-    worker loaded EfficientNet-Lite0 for it (about 3 s per worker process on 2 shared cores)."""
+    worker loaded EfficientNet-Lite0 for it (about 3 s per worker process on 2 shared cores).
+    Its log line named the CNN as loaded; it says re-encoding only."""
+    caplog.set_level("INFO", logger=tc._LOG.name)
     buf = _io.BytesIO()
     sample_photos["astronaut"].save(buf, "JPEG", quality=90)
     archive = tc._Engine(tc.CompressSettings(method="jpeg", format="jxl"), None)
@@ -238,7 +240,10 @@ def test_method_jpeg_engine_loads_no_cnn(sample_photos):
     assert result.format == "JXL" and result.operations == {"resize": None,
                                                            "jpeg_reconstruction": True}
     assert deep._loaded is None  # not loaded on use either
+    loaded = [r.getMessage() for r in caplog.records if "engine loaded" in r.getMessage()]
+    assert "re-encoding only (no importance map)" in loaded[-1] and "model=" not in loaded[-1]
     hybrid = tc._Engine(tc.CompressSettings(method="hybrid", scale=0.5), None)
+    assert "energy=deep model=efficientnet_lite0" in caplog.records[-1].getMessage()
     assert hybrid.compressor.energy_function._loaded is not None  # the CNN is loaded up front
 
 
