@@ -341,12 +341,18 @@ class SemanticCompressor:
             t_decoded = time.perf_counter()
             deadline.check("decoding")
             if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
-                fmt = codec.resolve_format(ImageFormat.JPEG)
+                # JPEG, or where it cannot hold the picture one that can
+                fmt = (codec.resolve_format(ImageFormat.JPEG)
+                       if codec.holds(ImageFormat.JPEG, w0, h0) else codec.lossy_format(pixels))
             else:
                 fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha,
                                            photo_format=request.photo_format)
             if quality is not None and quality != "auto":
                 codec.check_quality(fmt, quality)
+            plan = plan_size(w0, h0, **targets, max_pixels=pixel_limit)
+            if fmt_requested is not ImageFormat.AUTO and (plan is None or not plan.free_shape):
+                # a format that cannot hold the output: said now, not after the work
+                codec.check_side(fmt, *((w0, h0) if plan is None else (plan.width, plan.height)))
 
             if method is Method.JPEG and request.remove_mask is None:
                 # re-encoding only: nothing reads an importance map (no CNN, no face search)
@@ -357,7 +363,6 @@ class SemanticCompressor:
             t_energy = time.perf_counter()
             deadline.check("the energy map")
 
-            plan = plan_size(w0, h0, **targets, max_pixels=pixel_limit)
             keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
             remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
             check_masks_apart(keep, remove)

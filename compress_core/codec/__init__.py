@@ -25,15 +25,18 @@ import numpy as np
 from ..images import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from .content import WEBP_MAX_SIDE, encode_lossless, is_photo
+from .content import encode_lossless, is_photo
 from .encoders import decode_pixels, encode, jpeg_encoder
 from .formats import (
+    MAX_SIDE,
     OPTIONAL_PACKAGES,
     QUALITY_RANGE,
     check_quality,
+    check_side,
     default_quality,
     extension,
     format_from_suffix,
+    holds,
     parse_format,
     pil_name,
     require_encoder,
@@ -54,6 +57,7 @@ __all__ = [
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
     "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
     "jpeg_encoder", "pil_name", "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS",
+    "MAX_SIDE", "holds", "check_side",
 ]
 
 #: Formats ``format="auto"`` may use for photos (``photo_format``).
@@ -97,16 +101,18 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
 def lossy_format(pixels: Optional[np.ndarray], photo_format="jpeg") -> ImageFormat:
     """The lossy format ``"auto"`` writes ``pixels`` in (a photo, or a graphic whose lossless
     encoding misses a byte budget): WebP where they are transparent, else ``photo_format``.
-    WebP holds at most 16383 pixels a side: beyond, transparent pixels get AVIF (JPEG XL
-    where AVIF cannot be written) and opaque ones JPEG (a 17000 x 40 transparent strip under
-    a byte budget failed with WebP's "exceeds WebP limit of 16383 pixels")."""
+    Where that format cannot hold the picture (:data:`~.formats.MAX_SIDE`: WebP 16383 pixels a
+    side, AVIF 32768, JPEG 65500), the first that can: transparent pixels AVIF, then JPEG XL;
+    opaque ones JPEG, then JPEG XL, then AVIF (a 17000 x 40 transparent strip under a byte
+    budget failed with WebP's "exceeds WebP limit of 16383 pixels", and a 70000-pixel-wide photo
+    with jpegli's "Input image too big")."""
     photo = parse_format(photo_format)
     alpha = pixels is not None and has_transparency(pixels)
     fmt = ImageFormat.WEBP if alpha else photo
-    if fmt is ImageFormat.WEBP and pixels is not None and max(pixels.shape[:2]) > WEBP_MAX_SIDE:
-        if not alpha:
-            fmt = ImageFormat.JPEG
-        else:
-            fmt = next((f for f in (ImageFormat.AVIF, ImageFormat.JXL)
-                        if f in supported_formats()), ImageFormat.AVIF)
+    if pixels is not None and not holds(fmt, pixels.shape[1], pixels.shape[0]):
+        order = ((ImageFormat.AVIF, ImageFormat.JXL) if alpha else
+                 (ImageFormat.JPEG, ImageFormat.JXL, ImageFormat.AVIF))
+        held = [f for f in order if holds(f, pixels.shape[1], pixels.shape[0])]  # JXL: any
+        # the first installed; else the first (its error names the package to install)
+        fmt = next((f for f in held if f in supported_formats()), held[0])
     return require_encoder(fmt)

@@ -19,18 +19,15 @@ import numpy as np
 from ..images import check_rgb8, has_transparency
 from ..options import ImageFormat
 from .encoders import encode
-from .formats import supported_formats
+from .formats import holds, supported_formats
 
-__all__ = ["PHOTO_RUN_SHARE", "WEBP_MAX_SIDE", "run_share", "is_photo", "encode_lossless"]
+__all__ = ["PHOTO_RUN_SHARE", "run_share", "is_photo", "encode_lossless"]
 
 PHOTO_RUN_SHARE = 0.3
 #: The lossless-or-lossy byte test runs on a centre window of at most this side (pixels are not
 #: resampled, so a graphic stays a graphic): on a whole 12 MP image the two lossless encoders
 #: took 48 s, on the window about a second.
 SAMPLE_SIDE = 1024
-#: WebP's largest side: taller or wider pictures (a full-page screenshot) have no WebP
-#: candidate (they failed with "Image size exceeds WebP limit of 16383 pixels").
-WEBP_MAX_SIDE = 16383
 
 
 def run_share(pixels: np.ndarray) -> float:
@@ -55,10 +52,11 @@ def encode_lossless(pixels: np.ndarray, icc_profile: Optional[bytes] = None,
                     exif: Optional[bytes] = None, *, xmp: Optional[bytes] = None,
                     iptc: Optional[bytes] = None) -> Tuple[bytes, ImageFormat]:
     """The smaller of PNG and lossless WebP (PNG alone where WebP is missing, or where a side
-    is over :data:`WEBP_MAX_SIDE`)."""
+    is over WebP's 16383 pixels: :data:`~.formats.MAX_SIDE`)."""
     meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
     best = (encode(pixels, ImageFormat.PNG, **meta), ImageFormat.PNG)
-    if ImageFormat.WEBP in supported_formats() and max(pixels.shape[:2]) <= WEBP_MAX_SIDE:
+    h, w = pixels.shape[:2]
+    if ImageFormat.WEBP in supported_formats() and holds(ImageFormat.WEBP, w, h):
         webp = encode(pixels, ImageFormat.WEBP, lossless=True, **meta)
         if len(webp) < len(best[0]):
             best = (webp, ImageFormat.WEBP)

@@ -35,7 +35,7 @@ from ..images import check_rgb8, to_pil
 from ..options import ImageFormat
 from ..xmp import extended_xmp
 from .coefficients import coefficients_missing, rewrite_jpeg
-from .formats import check_quality, installed, pil_name, require_encoder
+from .formats import check_quality, check_side, installed, pil_name, require_encoder
 from .jpeg_markers import APP0
 from .jpeg_markers import segments as segments_of
 
@@ -306,6 +306,7 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         raise ValueError(f"format {fmt.value!r} has no lossless mode; use 'png', 'webp' or 'jxl'")
     quality = check_quality(fmt, quality)
     check_rgb8(pixels)
+    check_side(fmt, pixels.shape[1], pixels.shape[0])
     try:
         attached = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
         return _encode(to_pil(pixels), fmt, quality, attached, lossless, full_chroma, _scans)

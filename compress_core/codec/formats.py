@@ -7,12 +7,12 @@ from typing import Optional
 import numpy as np
 from PIL import features
 
-from ..errors import EncoderUnavailableError
+from ..errors import EncoderUnavailableError, EncodingError
 from ..options import ImageFormat, parse_option
 
 __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
            "format_from_suffix", "unwritable_suffix", "default_quality", "check_quality",
-           "pil_name",
+           "pil_name", "MAX_SIDE", "holds", "check_side",
            "require_encoder", "parse_format"]
 
 #: (lowest, highest, default) encoder quality per lossy format. PNG has no quality. The one
@@ -23,6 +23,15 @@ QUALITY_RANGE = {
     ImageFormat.WEBP: (1, 100, 80),
     ImageFormat.AVIF: (1, 100, 60),
     ImageFormat.JXL: (1, 100, 80),
+}
+#: The longest side each format holds (pixels); the others hold any size this library takes.
+#: JPEG: libjpeg's and jpegli's 65500 ("Input image too big"); WebP: 16383 ("exceeds WebP limit
+#: of 16383 pixels"); AVIF: 32768, where libavif's decoder stops by default (Pillow encoded a
+#: 32769-pixel-wide AVIF that no decoder of this stack opens).
+MAX_SIDE = {
+    ImageFormat.JPEG: 65500,
+    ImageFormat.WEBP: 16383,
+    ImageFormat.AVIF: 32768,
 }
 #: The optional package each format needs: (import name, PyPI name and pinned version).
 OPTIONAL_PACKAGES = {
@@ -142,3 +151,22 @@ def check_quality(fmt, quality) -> Optional[int]:
         raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; "
                          f"got {quality!r}")
     return int(quality)
+
+
+def holds(fmt, width: int, height: int) -> bool:
+    """Whether format ``fmt`` can hold a ``width`` x ``height`` picture (:data:`MAX_SIDE`)."""
+    limit = MAX_SIDE.get(parse_format(fmt))
+    return limit is None or max(width, height) <= limit
+
+
+def check_side(fmt, width: int, height: int) -> None:
+    """Raise :class:`~compress_core.errors.EncodingError` where ``fmt`` cannot hold a
+    ``width`` x ``height`` picture; the message names the limit and the formats that can."""
+    fmt = parse_format(fmt)
+    if holds(fmt, width, height):
+        return
+    others = [repr(f.value) for f in ImageFormat
+              if f is not ImageFormat.AUTO and f is not fmt and holds(f, width, height)]
+    raise EncodingError(f"{fmt.value.upper()} holds at most {MAX_SIDE[fmt]} pixels a side; the "
+                        f"output is {width}x{height}: use format {', '.join(others[:-1])} or "
+                        f"{others[-1]}, or a size target")

@@ -176,6 +176,34 @@ def test_auto_never_picks_webp_beyond_its_16383_pixels(coffee):
     assert resolve_format("auto", pixels=wide[:, :600], photo_format="webp") is ImageFormat.WEBP
 
 
+def test_each_format_holds_its_longest_side_or_says_so_before_encoding():
+    """Review 20: an AVIF 32769 pixels wide was written (Pillow encodes it) but no decoder of
+    this stack opens it, and quality='auto' then failed with PIL's "cannot identify image
+    file"; a JPEG over 65500 pixels failed inside jpegli ("Input image too big"). Each format's
+    limit is checked first, and the message names the formats that hold the picture."""
+    from compress_core.codec import MAX_SIDE, decode_pixels, lossy_format
+    from compress_core.errors import EncodingError
+
+    assert MAX_SIDE == {ImageFormat.JPEG: 65500, ImageFormat.WEBP: 16383, ImageFormat.AVIF: 32768}
+    for fmt, side in MAX_SIDE.items():
+        row = np.tile(np.arange(side, dtype=np.uint8)[None, :, None], (2, 1, 3))
+        assert decode_pixels(encode(row, fmt)).shape == (2, side, 3)  # the limit itself works
+        wider = np.concatenate([row, row[:, :1]], axis=1)
+        with pytest.raises(EncodingError, match=re.escape(
+                f"{fmt.value.upper()} holds at most {side} pixels a side; the output is "
+                f"{side + 1}x2: use format ")):
+            encode(wider, fmt)
+    with pytest.raises(EncodingError, match="use format 'jpeg', 'png' or 'jxl', or a size target"):
+        encode(np.zeros((32769, 1, 3), np.uint8), "avif")
+    # auto's lossy choice: the asked format where it holds, else the first that does
+    opaque = np.zeros((2, 33000, 3), np.uint8)
+    clear = np.zeros((2, 20000, 4), np.uint8)
+    assert lossy_format(opaque, "avif") is ImageFormat.JPEG
+    assert lossy_format(np.zeros((2, 66000, 3), np.uint8)) is ImageFormat.JXL
+    assert lossy_format(clear) is ImageFormat.AVIF
+    assert lossy_format(np.zeros((2, 33000, 4), np.uint8)) is ImageFormat.JXL
+
+
 @pytest.mark.parametrize("bad", ["gif", "jpg2000", ""])
 def test_unknown_format_lists_the_accepted_ones(coffee, bad):
     with pytest.raises(ValueError, match=r"format must be one of 'auto', 'jpeg', 'webp', 'png', "

@@ -1144,7 +1144,8 @@ def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea,
                                         method="jpeg", format="jpeg", show_progress=False)
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].error_type == "EncodingError"
-    assert "JPEG encoding of 70000x2 pixels failed" in str(results[1].error)
+    assert "JPEG holds at most 65500 pixels a side; the output is 70000x2" \
+        in str(results[1].error)
     results[0].save(tmp_path / "a.jpg")
     assert os.listdir(tmp_path) == ["a.jpg"]  # nothing partial anywhere
 
@@ -1485,3 +1486,36 @@ def test_working_oversample_is_checked(value):
 def test_working_min_side_is_checked(value):
     with pytest.raises((TypeError, ValueError), match="working_min_side must be a positive int"):
         HybridPolicy(working_min_side=value)
+
+
+def test_a_format_that_cannot_hold_the_output_is_refused_before_the_work():
+    """Review 20: format='avif' on a 40000-pixel-wide strip computed the map and retargeted,
+    then wrote an AVIF no decoder of this stack opens (quality='auto': PIL's "cannot identify
+    image file"); format='auto' chose JPEG for a 70000-pixel-wide photo and failed in jpegli.
+    Now the asked format's limit is checked before the energy map, and auto picks one that
+    holds the picture."""
+    from compress_core.energy import EnergyFunction
+    from compress_core.errors import EncodingError
+
+    class NoMap(EnergyFunction):
+        name = "no_map"
+
+        def compute(self, rgb):
+            raise AssertionError("the energy map was computed")
+
+    strip = np.tile(photo("coffee", 400, 2), (1, 100, 1))  # 40000 x 2
+    with pytest.raises(EncodingError, match="AVIF holds at most 32768 pixels a side; the output "
+                                            "is 40000x2: use format 'jpeg', 'png' or 'jxl'"):
+        SemanticCompressor(NoMap()).compress(strip, scale=1.0, format="avif",
+                                             show_progress=False)
+    with pytest.raises(EncodingError, match="WEBP holds at most 16383"):
+        SemanticCompressor(NoMap()).compress(strip, target_width=20000, target_height=1,
+                                             format="webp", show_progress=False)
+    wide = np.tile(strip, (1, 2, 1))[:, :70000]
+    for targets in (dict(scale=1.0), dict(method="jpeg")):
+        result = SemanticCompressor(GRADIENT).compress(wide, **targets, show_progress=False)
+        assert result.format == "JXL" and decode(result.data).size == (70000, 2)
+    # scaled under the limit, the asked format is written
+    half = SemanticCompressor(GRADIENT).compress(strip, scale=0.5, format="avif",
+                                                 show_progress=False)
+    assert half.format == "AVIF" and decode(half.data).size == (20000, 1)
