@@ -32,6 +32,7 @@ from .result import CompressionResult, FailedCompression
 from .seams import SeamCarver
 from .seams.inputs import check_mask, check_masks_apart, with_masks
 from .targets import check_positive_int, free_shape, plan_size, working_size
+from .xmp import same_properties
 
 __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "compress_image"]
 
@@ -70,14 +71,16 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     turned by an EXIF orientation or converted from a colour profile on decoding (gray and
     CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large profiles under
     ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata`` changes
-    (``"compact"`` drops maker notes, ``"none"`` everything). A profile that describes sRGB, which ``"compact"`` drops, looks the same
+    (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the same
+    properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which ``"compact"`` drops, looks the same
     carried (``"none"`` promises none)."""
     data = raw.data
     if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
             or raw.frames != 1 or not raw.as_stored or isinstance(request.quality, int)
             or out.shape[1::-1] != tuple(raw.original_size)
             or loaded.pixels is not raw.pixels
-            or (loaded.exif, loaded.xmp, loaded.iptc) != (raw.exif, raw.xmp, raw.iptc)
+            or (loaded.exif, loaded.iptc) != (raw.exif, raw.iptc)
+            or not same_properties(raw.xmp, loaded.xmp)
             or (loaded.icc_profile != raw.icc_profile
                 and not (request.metadata == Metadata.COMPACT.value
                          and loaded.icc_profile is None and describes_srgb(raw.icc_profile)))):

@@ -2,7 +2,7 @@
 packets shaped as Lightroom and phones write them."""
 from defusedxml.minidom import parseString
 
-from compress_core.xmp import compact_xmp, upright_xmp
+from compress_core.xmp import compact_xmp, same_properties, upright_xmp
 
 NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
@@ -184,3 +184,27 @@ def test_a_packet_without_a_toolkit_name_is_compacted():
               b'elements/1.1/"><dc:subject><rdf:Bag><rdf:li>quay</rdf:li></rdf:Bag></dc:subject>'
               b'</rdf:Description></rdf:RDF></x:xmpmeta>')
     assert properties(compact_xmp(packet)) == {("dc", "subject"): "quay"}
+
+
+def test_same_properties_ignores_how_a_packet_is_written_not_what_it_says():
+    """Review 20: a packet with nothing to drop came back from the rewrite with its attributes
+    in another order, so a file carrying it was never written as it is (method='jpeg')."""
+    creator = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+               b'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc'
+               b'/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"><dc:creator>'
+               b'<rdf:Seq><rdf:li>Someone</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF>'
+               b'</x:xmpmeta>')
+    rewritten = upright_xmp(creator)
+    assert rewritten != creator and same_properties(creator, rewritten)
+    assert same_properties(creator, compact_xmp(creator))  # tidied: no toolkit, no indentation
+    other_prefix = creator.replace(b"xmlns:dc=", b"xmlns:d=").replace(b"dc:creator", b"d:creator")
+    assert same_properties(creator, other_prefix)
+    indented = creator.replace(b"<dc:creator>", b"\n   <dc:creator>\n    ")
+    assert same_properties(creator, indented)
+    assert not same_properties(creator, creator.replace(b"Someone", b"Someone else"))
+    assert not same_properties(creator, creator.replace(b'xmp:Rating="4"', b'xmp:Rating="5"'))
+    assert not same_properties(creator, creator.replace(b' xmp:Rating="4"', b""))
+    assert not same_properties(creator, None) and same_properties(None, None)
+    assert not same_properties(creator, b"<not xml") and same_properties(b"<x", b"<x")
+    # what compact drops of an exported photo's packet makes it another packet
+    assert not same_properties(lightroom_packet(5), compact_xmp(lightroom_packet(5)))
