@@ -155,8 +155,11 @@ def plan_size(width: int, height: int, *, target_width=None, target_height=None,
         out_w, out_h = _fit_caps(out_w, out_h, target_pixels, max_dimension)
     _check_output_pixels(out_w, out_h, max_pixels, target_width, target_height, scale,
                          max_pixels)
+    # a free shape removes lines: only where the output is smaller than the input (enlarged,
+    # the shape chosen was the input's own size: scale=1.7 wrote the input unchanged)
     free = (not preserve_aspect and exact is None
-            and (scale is not None or target_pixels is not None))
+            and (scale is not None or target_pixels is not None)
+            and out_w * out_h < width * height)
     return SizePlan(out_w, out_h, free_shape=free, max_dimension=max_dimension if free else None)
 
 

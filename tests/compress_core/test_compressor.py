@@ -1540,3 +1540,16 @@ def test_a_format_that_cannot_hold_the_output_is_refused_before_the_work():
     half = SemanticCompressor(GRADIENT).compress(strip, scale=0.5, format="avif",
                                                  show_progress=False)
     assert half.format == "AVIF" and decode(half.data).size == (20000, 1)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_enlarging_scale_without_preserve_aspect_enlarges(compressor, method):
+    """Review 20: scale=1.7 with preserve_aspect=False wrote the input's own size (the free
+    shape of an area capped at the input's), with no word."""
+    pixels = photo("chelsea", 180, 120)
+    result = _run(compressor, pixels, scale=1.7, preserve_aspect=False, method=method,
+                  format="png")
+    assert result.size == (306, 204)
+    smaller = _run(compressor, pixels, scale=0.5, preserve_aspect=False, method=method,
+                   format="png")
+    assert smaller.size[0] * smaller.size[1] <= 90 * 60

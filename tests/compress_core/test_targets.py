@@ -47,6 +47,11 @@ def test_no_target_gives_none():
     (dict(target_width=100, target_height=50, preserve_aspect=False), False),
     (dict(target_width=100, scale=0.5, preserve_aspect=False), False),
     (dict(scale=0.5), False),
+    # enlarging removes nothing: the input's aspect, enlarged (review 20: scale=1.7 wrote the
+    # input's own size, the free shape of an area capped at the input's)
+    (dict(scale=1.7, preserve_aspect=False), False),
+    (dict(scale=1.0, preserve_aspect=False), False),
+    (dict(target_pixels=W * H * 2, preserve_aspect=False), False),
 ])
 def test_free_shape_only_for_area_targets_without_aspect(kwargs, free):
     plan = plan_size(W, H, **kwargs)
