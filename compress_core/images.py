@@ -460,11 +460,17 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
         if mode.startswith("I;16"):
             arr = arr / 65535.0
         else:
+            # 32-bit integer and float pictures carry no scale: 0..1 (floats), 0..255 (Pillow's
+            # convert('F') of 8-bit data) and 0..65535 are taken as such; other ranges (signed
+            # or larger data) are stretched to their own. (A flat 0.8 grey was stretched to
+            # black, two greys to black and white.)
             lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            if mode == "I" and lo >= 0 and hi <= 65535:
+            if mode == "F" and lo >= 0 and hi <= 1:
+                pass
+            elif lo >= 0 and hi <= 65535:
                 arr = arr / (65535.0 if hi > 255 else 255.0)
             else:
-                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+                arr = (arr - lo) / (hi - lo) if hi > lo else np.full_like(arr, 0.5)
         return as_rgb_array(np.clip(arr, 0.0, 1.0))
     target = "RGBA" if has_alpha else "RGB"
     try:

@@ -274,9 +274,21 @@ def test_16_bit_gray(chelsea):
 
 
 def test_32_bit_float_mode_is_scaled_by_its_range():
+    """Signed data is stretched to its own range; 0..1, 0..255 and 0..65535 are taken as such
+    (review 20: a flat 0.8 grey came out black, 0.4 and 0.6 black and white, and Pillow's own
+    convert('F') of a photo had its contrast stretched)."""
     values = np.array([[-1.0, 0.0, 3.0]], np.float32)
     pixels = load_image(Image.fromarray(values, "F")).pixels
     assert pixels[0, :, 0].tolist() == [0, 64, 255]
+    for values, expected in (([[0.8, 0.8]], [204, 204]), ([[0.4, 0.6]], [102, 153]),
+                             ([[3.0, 194.0]], [3, 194]), ([[1000.0, 65535.0]], [4, 255]),
+                             ([[-5.0, -5.0]], [128, 128])):
+        image = Image.fromarray(np.array(values, np.float32), "F")
+        for source in (image, encode(image, "TIFF")):
+            assert load_image(source).pixels[0, :, 0].tolist() == expected, values
+    gray = Image.fromarray(photo("chelsea", 90, 60)).convert("L")
+    np.testing.assert_array_equal(load_image(gray.convert("F")).pixels[..., 0], np.asarray(gray))
+    np.testing.assert_array_equal(load_image(gray.convert("I")).pixels[..., 0], np.asarray(gray))
 
 
 def test_animated_gif_uses_the_first_frame(chelsea):
