@@ -48,6 +48,9 @@ class Geometry(NamedTuple):
     crop_box: Optional[Tuple[int, int, int, int]]
     operations: Dict[str, Any]
     stretch: float  # anisotropy of the final resampling (1.0: none)
+    # where seams were inserted (source None): the flat input index of the pixels the removals
+    # before kept (what the retained energy counts)
+    removal_source: Optional[np.ndarray] = None
 
 
 def _index_map(h: int, w: int) -> np.ndarray:
@@ -94,8 +97,10 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
 
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch."""
-    if geometry.source is None:
+    if geometry.source is None and geometry.removal_source is None:
         return 1.0
+    if geometry.source is None:
+        geometry = geometry._replace(source=geometry.removal_source)
     h0, w0 = energy.shape
     kept = np.zeros(h0 * w0, dtype=bool)
     kept[geometry.source.ravel()] = True
@@ -374,12 +379,15 @@ class SemanticCompressor:
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)
-            if (request.max_stretch is not None
-                    and geometry.stretch > request.max_stretch * (1 + 1e-6)):
+            # smart_crop never stretches where a window of the target's aspect exists
+            limit = 1.0 if method is Method.SMART_CROP else request.max_stretch
+            if limit is not None and geometry.stretch > limit * (1 + 1e-6):
                 # the crops are down to one line: no window reaches the target's aspect
-                log.warning("%s: %dx%d to %dx%d is stretched %.2fx, over max_stretch %g: no "
-                            "crop of the picture has that aspect", loaded.source, w0, h0,
-                            out.shape[1], out.shape[0], geometry.stretch, request.max_stretch)
+                log.warning("%s: %dx%d to %dx%d is stretched %.2fx, over %s: no crop of the "
+                            "picture has that aspect", loaded.source, w0, h0, out.shape[1],
+                            out.shape[0], geometry.stretch,
+                            f"max_stretch {limit:g}" if method is Method.HYBRID
+                            else "none (smart_crop)")
             if work is not None:
                 operations = {"working_size": work, **operations}
             t_resized = time.perf_counter()
@@ -662,13 +670,21 @@ class SemanticCompressor:
             result = self._carver(show_progress, keep, remove).carve(
                 pixels, target_height=th, target_width=tw, energy_terms=terms)
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
-            stretch = 1.0
-            if result.source_index is not None:  # removal: the seams' stretch of what matters
-                across = seam_stretch(result.source_index, energy, True)
-                along = seam_stretch(result.source_index, energy, False)
-                stretch = max(across, along) / min(across, along)  # anisotropy
+            # the removals' stretch of what matters (the seams' squeeze across and along) ...
+            removed = result.removal_index
+            across = seam_stretch(removed, energy, True)
+            along = seam_stretch(removed, energy, False)
+            if result.source_index is None:
+                # ... and inserted seams widen (or heighten) by at most their share (each
+                # inserted seam repeats the least important pixels; counted as if spread over
+                # everything: an upper bound). One inserted row hid a third of the columns
+                # removed: stretch and retained energy were 1.0.
+                across /= result.pixels.shape[1] / removed.shape[1]
+                along /= result.pixels.shape[0] / removed.shape[0]
+            stretch = max(across, along) / min(across, along)  # anisotropy
             return Geometry(result.pixels, result.source_index, seams, None,
-                            {"seam_carving": dict(seams), "stretch": stretch}, stretch)
+                            {"seam_carving": dict(seams), "stretch": stretch}, stretch,
+                            None if result.source_index is not None else removed)
 
         if method is Method.SMART_CROP:
             # the best window of the target's aspect at the largest scale, then Lanczos to the

@@ -82,6 +82,8 @@ class CompressionResult:
         y scale factors (1.0: none); not above ``max_stretch`` for ``method="hybrid"``, except
         where the target's aspect would need a crop thinner than one pixel (tiny inputs or
         extreme aspect changes, e.g. 160 x 17 to 1 x 50: 2.94); the value is what was applied.
+        ``seam_carving``: the seams' squeeze of what matters, inserted seams counted as if they
+        widened everything by their share (an upper bound).
     seams : dict
         ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted), at the size the
         geometry worked at (``operations["working_size"]`` where it was not the input's).

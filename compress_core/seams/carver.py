@@ -64,19 +64,25 @@ class CarveResult:
         were inserted (an inserted pixel has no single source).
     seams_vertical, seams_horizontal : int
         Seams removed in each direction (negative: inserted), object removal included.
+    removal_index : ndarray of int32, shape (h1, w1), or None
+        ``source_index`` of the picture after the removals, before any seam was inserted (what
+        the input lost, when seams were also inserted); None when built without it.
     """
 
     pixels: np.ndarray
     source_index: Optional[np.ndarray]
     seams_vertical: int
     seams_horizontal: int
+    removal_index: Optional[np.ndarray] = None
 
     def kept_mask(self, shape: Tuple[int, int]) -> Optional[np.ndarray]:
-        """Boolean (H, W) map of the input pixels that survive, or None after insertion."""
-        if self.source_index is None:
+        """Boolean (H, W) map of the input pixels that survive (the removals: inserted seams
+        remove nothing), or None where that is not known."""
+        index = self.source_index if self.source_index is not None else self.removal_index
+        if index is None:
             return None
         kept = np.zeros(shape[0] * shape[1], dtype=bool)
-        kept[self.source_index.ravel()] = True
+        kept[index.ravel()] = True
         return kept.reshape(shape)
 
 
@@ -216,19 +222,20 @@ class SeamCarver:
                     if not inserted:
                         index = local if index is None else index.ravel()[local]
                 elif delta < 0:
+                    if not inserted and index is None:  # what the removals kept: everything
+                        index = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
                     pixels, static = self._enlarge(pixels, static, gw, -delta, vertical, progress)
                     inserted = True
         finally:
             if progress is not None:
                 progress.close()
-        if inserted:
-            index = None
-        elif index is None:
+        if index is None:
             index = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
         if gray_2d:
             pixels = np.ascontiguousarray(pixels[:, :, 0])
-        return CarveResult(pixels=pixels, source_index=index,
-                           seams_vertical=w0 - tw, seams_horizontal=h0 - th)
+        return CarveResult(pixels=pixels, source_index=None if inserted else index,
+                           seams_vertical=w0 - tw, seams_horizontal=h0 - th,
+                           removal_index=index)
 
     def carve_while_cheap(self, pixels: np.ndarray, energy_terms, max_seams: int, vertical: bool,
                           max_seam_energy: float, block: int = 0):

@@ -1553,3 +1553,27 @@ def test_an_enlarging_scale_without_preserve_aspect_enlarges(compressor, method)
     smaller = _run(compressor, pixels, scale=0.5, preserve_aspect=False, method=method,
                    format="png")
     assert smaller.size[0] * smaller.size[1] <= 90 * 60
+
+
+def test_seams_inserted_after_removals_still_count_the_removals(compressor):
+    """Review 20: chelsea 451x300 to 300x300 by seam_carving lost 21% of its energy and was
+    squeezed 1.03x; to 300x301 (one row inserted) it reported stretch 1.0 and retained 1.0,
+    and to 300x600 the same. The removals' loss and squeeze now count, and inserted seams as
+    if they widened everything by their share (an upper bound)."""
+    pixels = photo("chelsea", 180, 120)
+    removed = _run(compressor, pixels, target_width=120, target_height=120,
+                   method="seam_carving", format="png")
+    one_more = _run(compressor, pixels, target_width=120, target_height=121,
+                    method="seam_carving", format="png")
+    tall = _run(compressor, pixels, target_width=120, target_height=240,
+                method="seam_carving", format="png")
+    assert removed.stretch > 1.0 and removed.retained_energy_ratio < 0.95
+    assert one_more.seams == {"vertical": 60, "horizontal": -1}
+    assert one_more.stretch == pytest.approx(removed.stretch * 121 / 120, rel=1e-3)
+    assert one_more.retained_energy_ratio == pytest.approx(
+        removed.retained_energy_ratio * removed.stretch / one_more.stretch, rel=1e-3)
+    assert tall.stretch == pytest.approx(removed.stretch * 2, rel=1e-3)
+    wider = _run(compressor, pixels, target_width=240, target_height=120,
+                 method="seam_carving", format="png")  # insertion alone: its share
+    assert wider.stretch == pytest.approx(4 / 3) and wider.retained_energy_ratio == \
+        pytest.approx(3 / 4)

@@ -187,6 +187,16 @@ def test_a_stretch_no_crop_can_avoid_is_recorded_and_logged(compressor, caplog):
         caplog.clear()
         assert _compress(compressor, strip, target_width=10, target_height=100).stretch <= 1.05
         assert caplog.messages == []
+        # smart_crop likewise (review 20: its stretch went unsaid)
+        result = _compress(compressor, strip, target_width=1, target_height=100,
+                           method="smart_crop")
+        assert result.stretch == pytest.approx(2.5)
+        assert caplog.messages == ["<array>: 600x40 to 1x100 is stretched 2.50x, over none "
+                                   "(smart_crop): no crop of the picture has that aspect"]
+        caplog.clear()
+        assert _compress(compressor, strip, target_width=10, target_height=100,
+                         method="smart_crop").stretch == 1.0
+        assert caplog.messages == []
 
 
 @pytest.mark.parametrize("target", [(50, 100), (200, 50)])
