@@ -294,9 +294,16 @@ def _request(args):
         if args.remove_mask:
             values["remove_mask"] = args.remove_mask  # a file name here; loaded per image
         by_suffix = _format_of_output_file(args)
-        if values.get("format", "auto") == "auto" and by_suffix is not None:
+        picked = values.get("format", "auto") == "auto" and by_suffix is not None
+        if picked:
             values["format"] = by_suffix  # -o thumb.webp: the suffix picks the format
-        request = CompressRequest(**values)
+        try:
+            request = CompressRequest(**values)
+        except (ValueError, TypeError) as exc:
+            if not picked:
+                raise
+            # the format= the message names came from the suffix, not from a flag
+            raise type(exc)(f"-o {args.output} makes the format {by_suffix}: {exc}") from exc
         unused = request.unused_engine_options()
         if unused:
             raise ValueError("; ".join(unused) + " (drop it)")

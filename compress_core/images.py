@@ -26,6 +26,7 @@ import io
 import logging
 import math
 import os
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -235,8 +236,11 @@ def _decoding(name: str, data: bytes, limit: int):
     except (ImageTooLargeError, UnsupportedImageError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow's text names its own threshold (twice the limit past which it refuses)
-        raise ImageTooLargeError(f"{name}: {exc} The limit here is {limit:,} pixels "
+        # Pillow's text names its own threshold (twice the limit past which it refuses), a
+        # second limit beside this one: the size alone is taken from it
+        size = re.search(r"Image size \((\d+) pixels\)", str(exc))
+        what = f"{int(size.group(1)):,} pixels" if size else str(exc)
+        raise ImageTooLargeError(f"{name}: {what}, over the limit of {limit:,} pixels "
                                  "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
         what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)

@@ -406,6 +406,8 @@ _TMP_NAME_BYTES = 120
 
 
 def _write_local(path: str, data: bytes) -> None:
+    if os.path.isdir(path):  # (os.replace's own error named the temporary file)
+        raise IsADirectoryError(f"{path}: is a folder; give a file name to write")
     folder, name = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
     # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")

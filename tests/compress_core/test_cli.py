@@ -95,12 +95,17 @@ def test_output_suffix_picks_the_format(work, capsys):
 
 
 def test_flags_that_would_be_ignored_are_refused_before_anything_is_written(work, capsys):
+    # (review 20: a format picked by -o's suffix was blamed as a format= never given)
     for flags, message in ((["-o", "small.png", "--quality", "85"],
-                            "format='png' is lossless and takes no quality"),
+                            "-o small.png makes the format png: format='png' is lossless and "
+                            "takes no quality"),
                            (["--quality", "85", "--target-quality", "80"],
                             "target_quality=80 is aimed at by quality='auto' only"),
                            (["-o", "small.webp", "--photo-format", "avif"],
-                            "photo_format='avif' chooses the photos' format of format='auto'")):
+                            "-o small.webp makes the format webp: photo_format='avif' chooses "
+                            "the photos' format of format='auto'"),
+                           (["-o", "small.jpg", "--format", "auto", "--photo-format", "webp"],
+                            "-o small.jpg makes the format jpeg: photo_format='webp'")):
         before = sorted(os.listdir(work))
         code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient", *flags)
         assert code == 2 and message in err, err

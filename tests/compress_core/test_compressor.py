@@ -674,6 +674,10 @@ def test_save_writes_the_encoded_bytes(compressor, chelsea, tmp_path):
     assert (tmp_path / "via-uri.jpg").read_bytes() == result.data
     leftovers = [p.name for p in tmp_path.rglob(".tmp-*")]
     assert leftovers == []  # written atomically: no temporary files left behind
+    # a folder: said so (os.replace's error named the temporary file; review 20)
+    with pytest.raises(IsADirectoryError, match=r"deep: is a folder; give a file name"):
+        result.save(tmp_path / "deep")
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["er"]
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
