@@ -22,7 +22,7 @@ from .crop import best_window, box_to_hold, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
-from .images import DEFAULT_MAX_PIXELS, load_image
+from .images import DEFAULT_MAX_PIXELS, clear_hidden, load_image
 from .metadata import carried
 from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
 from .perceptual import Reference
@@ -411,6 +411,7 @@ class SemanticCompressor:
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
             as_it_is = _input_file(raw, loaded, out, method, fmt, request)  # (or None)
+            out = clear_hidden(out)  # no bytes on colours under full transparency
             if lossless is not None:
                 (data, fmt), used_quality = lossless, None
             elif target_bytes is not None:
