@@ -216,7 +216,8 @@ def test_colour_under_full_transparency_costs_no_bytes(compressor):
     assert result.compressed_bytes < 0.85 * len(kept)
 
 
-@pytest.mark.parametrize("kwargs", [dict(method="jpeg"), dict(format="jpeg", scale=0.5),
+@pytest.mark.parametrize("kwargs", [dict(method="jpeg", format="jpeg"),
+                                    dict(format="jpeg", scale=0.5),
                                     dict(format="jpeg", scale=0.5, target_bytes=4000)])
 def test_transparency_written_as_jpeg_is_said(compressor, chelsea, caplog, kwargs):
     """JPEG has no alpha: transparent pixels go over white. That was silent; now a warning
@@ -1096,6 +1097,55 @@ def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compres
     with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
                                          "'jxl'; got 'png'"):
         _run(compressor, chelsea, scale=0.5, photo_format="png")
+
+
+@pytest.mark.parametrize("fmt", ["webp", "jxl"])
+def test_a_graphic_in_a_format_with_a_lossless_mode_is_exact_where_that_is_smaller(
+        compressor, chelsea, fmt):
+    """Review 20: format='webp' (or 'jxl') with quality 'auto' searched only lossy encodings:
+    a chart came out lossy at 3x the bytes of its exact encoding (14,556 B against 4,778 B).
+    Now the exact encoding is taken where it is no larger (or fits the byte budget); photos
+    are searched as before."""
+    from compress_core.codec import encode as encode_as
+
+    chart = np.asarray(decode(_chart()).convert("RGB"))
+    result = _run(compressor, _chart(), method="jpeg", format=fmt)
+    exact = encode_as(chart, fmt, lossless=True)
+    lossy = encode_as(chart, fmt, 70)
+    assert result.data == exact and len(exact) < len(lossy)
+    assert result.quality is None and result.operations["lossless"] is True
+    assert result.operations["quality_score"] == 100.0
+    np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), chart)
+    budget = _run(compressor, _chart(), method="jpeg", format=fmt, target_bytes=len(exact))
+    assert budget.data == exact and budget.operations["lossless"] is True
+    tight = _run(compressor, _chart(), format=fmt, target_bytes=len(exact) - 1)  # fewer pixels
+    assert tight.compressed_bytes < len(exact) and "lossless" not in tight.operations
+    photo_result = _run(compressor, chelsea, method="jpeg", format=fmt)
+    assert photo_result.quality is not None and "lossless" not in photo_result.operations
+    fixed = _run(compressor, _chart(), method="jpeg", format=fmt, quality=90)
+    assert fixed.quality == 90 and "lossless" not in fixed.operations
+
+
+def test_method_jpeg_with_format_auto_decides_by_content_too(compressor, chelsea):
+    """Review 20: method='jpeg' with format 'auto' wrote every input as a JPEG: a chart PNG
+    2.5x its size, a 16-colour one 6x, a 1-bit scan 12.6x, a transparent picture over white.
+    Now as the other methods: photos JPEG, graphics and transparency lossless (the smaller of
+    PNG and lossless WebP), or the file itself where that is smaller still."""
+    chart = _chart()
+    result = _run(compressor, chart, method="jpeg")
+    assert result.format in ("PNG", "WEBP") and result.compressed_bytes <= len(chart)
+    np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")),
+                                  np.asarray(decode(chart).convert("RGB")))
+    palette = encode(decode(chart).quantize(8), "PNG", optimize=True)
+    small = _run(compressor, palette, method="jpeg")  # (lossless WebP: smaller still)
+    assert small.format in ("PNG", "WEBP") and small.compressed_bytes <= len(palette)
+    photo_result = _run(compressor, encode(chelsea, "PNG"), method="jpeg")
+    assert photo_result.format == "JPEG"
+    alpha = np.full(chelsea.shape[:2], 255, np.uint8)
+    alpha[:, :60] = 0
+    cut = _run(compressor, np.dstack([chelsea, alpha]), method="jpeg")
+    assert cut.format in ("PNG", "WEBP") and decode(cut.data).mode == "RGBA"
+    assert "alpha_flattened" not in cut.operations
 
 
 def test_format_auto_treats_an_opaque_rgba_photo_as_a_photo(compressor, chelsea):
