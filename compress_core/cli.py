@@ -108,11 +108,27 @@ def _shared_output(args, many: bool) -> Optional[str]:
     ``-o`` folder), or ``None``. Checked before any image is read, so nothing is written."""
     if args.analyze or not many:
         return None
+    if _is_local_file(args.output):
+        return f"-o {args.output} is a file; with several images -o is a folder"
     suffix = ("_energy" if args.visualize_energy else
               "_seams" if args.visualize_seams else "_compressed")
+    from .codec import QUALITY_RANGE, extension
+
+    # an output written over another input before it is read (a photo that happens to be
+    # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed)
+    inputs = {os.path.realpath(path): src for src in args.images
+              for path in [local_path(src)] if path is not None and os.path.isfile(path)}
+    endings = (".png",) if suffix != "_compressed" else tuple(
+        extension(f) for f in (*QUALITY_RANGE, "png"))
     first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)
+        for ending in endings:
+            path = local_path(dest + ending)
+            other = None if path is None else inputs.get(os.path.realpath(path))
+            if other is not None and other != src:
+                return (f"{other} is also an input, and {src}'s output {dest + ending} would "
+                        "replace it before it is read; give -o a folder holding no input")
         if dest not in first:
             first[dest] = src
         elif first[dest] == src:
@@ -126,6 +142,11 @@ def _shared_output(args, many: bool) -> Optional[str]:
                     "ignores case: it holds one file for both names); compress them with "
                     "separate -o folders")
     return None
+
+
+def _is_local_file(uri: Optional[str]) -> bool:
+    path = None if uri is None else local_path(uri)
+    return path is not None and os.path.isfile(path)
 
 
 def _ignores_case(dest: str) -> bool:

@@ -318,6 +318,31 @@ def test_names_that_differ_only_in_case_are_refused_where_the_disk_ignores_case(
                                                 "photo.jpg_compressed.jpg"]
 
 
+def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
+    """Review 20: photo.jpg_compressed.jpg beside photo.jpg (another photo, or the output of
+    an earlier run that the shell's *.jpg picked up) was replaced by photo.jpg's output, then
+    compressed in its place: the photo gone, exit status 0. Now one line, nothing written; and
+    several images with -o naming a file is refused before any is read."""
+    other = encode(photo("coffee", 120, 80), "JPEG", quality=90)
+    (work / "photo.jpg_compressed.jpg").write_bytes(other)
+    code, out, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5", "-e",
+                         "gradient")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == (
+        "semantic-compress: error: photo.jpg_compressed.jpg is also an input, and photo.jpg's "
+        "output ./photo.jpg_compressed.jpg would replace it before it is read; give -o a "
+        "folder holding no input; nothing was written")
+    assert (work / "photo.jpg_compressed.jpg").read_bytes() == other
+    (work / "o").mkdir()
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5", "-e",
+                       "gradient", "-o", "o")
+    assert code == 0, err  # into another folder: both written
+    (work / "taken.jpg").write_bytes(other)
+    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-o", "taken.jpg")
+    assert code == 2 and "-o taken.jpg is a file; with several images -o is a folder" in err
+    assert (work / "taken.jpg").read_bytes() == other
+
+
 def test_inputs_that_would_share_an_output_are_refused(work, capsys):
     """a/photo.jpg and b/photo.jpg into one -o folder: one clear error, nothing compressed or
     written (they used to overwrite each other). Beside their inputs they do not clash."""
