@@ -290,6 +290,24 @@ def test_photos_and_graphics_are_told_apart():
     assert resolve_format("auto", "PNG", pixels=photo("rocket", 256)) is ImageFormat.JPEG
 
 
+def test_a_fine_pattern_resampled_is_still_a_graphic():
+    """Review 20: a 220 x 150 checkerboard of 10-px squares at half size has few runs of equal
+    pixels (Lanczos greys its edges), so it counted as a photo: a JPEG of 7,272 B against a
+    549 B PNG. Photos at any size stay photos (a fast PNG of them is 3-11x their JPEG)."""
+    from compress_core.hybrid import resample
+
+    squares = np.kron((np.indices((15, 22)).sum(0) % 2 * 255).astype(np.uint8),
+                      np.ones((10, 10), np.uint8))
+    board = np.dstack([squares, 255 - squares, squares // 2])
+    for size in ((110, 75), (66, 45)):
+        small = resample(board, *size)
+        assert not is_photo(small), size
+        assert resolve_format("auto", pixels=small) is ImageFormat.PNG
+    for name in ("astronaut", "coffee", "chelsea", "camera"):
+        for width in (512, 64, 24):
+            assert is_photo(photo(name, width)), (name, width)
+
+
 def test_only_an_alpha_channel_that_hides_something_is_transparency():
     rgb = photo("chelsea", 128)
     opaque = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
