@@ -36,7 +36,8 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
                      icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
                      xmp: Optional[bytes] = None, iptc: Optional[bytes] = None,
                      allow_resize: bool = True, importance: Optional[np.ndarray] = None,
-                     keep_size: bool = False) -> Tuple[bytes, Optional[int], np.ndarray]:
+                     keep_size: bool = False
+                     ) -> Tuple[bytes, Optional[int], np.ndarray, float]:
     """Best candidate that fits ``target_bytes``: quality search, then fewer pixels.
 
     Candidates are the retargeted image and Lanczos downscales of it by 0.85**k; each gets
@@ -78,6 +79,9 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         The encoder quality used (None for formats without one).
     pixels : ndarray
         The candidate that was encoded.
+    score : float
+        Its ``quality_metric`` score against ``pixels`` (the one it was chosen by; results
+        record it where the metric is SSIMULACRA2: a budget output scoring 9 said nothing).
 
     Raises
     ------
@@ -133,4 +137,4 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
             + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)")
             + (f"; every candidate carries the input's metadata ({carried} bytes; "
                f"metadata='none' drops it)" if carried else ""))
-    return best[1], best[2], best[3]
+    return best[1], best[2], best[3], float(best[0])

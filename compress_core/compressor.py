@@ -431,12 +431,14 @@ class SemanticCompressor:
                     operations = {**operations, "lossless": True, "quality_score": 100.0}
             elif target_bytes is not None:
                 try:
-                    data, used_quality, out = encode_to_budget(
+                    data, used_quality, out, reached = encode_to_budget(
                         out, fmt, target_bytes, quality, self.quality_metric,
                         **loaded.attached, allow_resize=method is not Method.JPEG,
                         importance=allocation_map,
                         keep_size=any(v is not None for v in (
                             request.target_width, request.target_height, request.scale)))
+                    if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
+                        operations = {**operations, "quality_score": round(reached, 3)}
                 except TargetUnreachableError:  # no encoding fits; the file itself may
                     if as_it_is is None or len(as_it_is) > target_bytes:
                         raise

@@ -19,7 +19,7 @@ def coffee():
 
 
 def test_a_loose_budget_stops_at_full_size_and_top_quality(coffee):
-    data, quality, pixels = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 85,
+    data, quality, pixels, _ = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 85,
                                              QualityMetric.SSIM)
     assert quality == 85 and len(data) < 10**6
     assert pixels is coffee  # the retargeted image itself: no downscale tried
@@ -27,15 +27,15 @@ def test_a_loose_budget_stops_at_full_size_and_top_quality(coffee):
 
 
 def test_a_budget_is_met_with_a_quality_below_the_top(coffee):
-    full, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 90, QualityMetric.SSIM)
+    full, _, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 10**6, 90, QualityMetric.SSIM)
     budget = len(full) // 2
-    data, quality, _ = encode_to_budget(coffee, ImageFormat.JPEG, budget, 90, QualityMetric.SSIM)
+    data, quality, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, budget, 90, QualityMetric.SSIM)
     assert len(data) <= budget
     assert 1 <= quality < 90
 
 
 def test_a_tight_budget_gets_fewer_pixels(coffee):
-    data, quality, pixels = encode_to_budget(coffee, ImageFormat.JPEG, 1200, None,
+    data, quality, pixels, _ = encode_to_budget(coffee, ImageFormat.JPEG, 1200, None,
                                              QualityMetric.SSIM)
     assert len(data) <= 1200
     assert pixels.shape[1] < 240 and pixels.shape[0] < 160
@@ -79,7 +79,7 @@ def test_without_resizing_an_unreachable_budget_names_the_smallest_size(coffee):
 def test_metadata_goes_into_the_encoding(coffee):
     exif = Image.Exif()
     exif[0x010F] = "budget-test"
-    data, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 8000, None, QualityMetric.SSIM,
+    data, _, _, _ = encode_to_budget(coffee, ImageFormat.JPEG, 8000, None, QualityMetric.SSIM,
                                   exif=exif.tobytes())
     assert Image.open(io.BytesIO(data)).getexif().get(0x010F) == "budget-test"
     assert np.asarray(Image.open(io.BytesIO(data))).shape == (160, 240, 3)
