@@ -14,7 +14,9 @@ Rules (DESIGN.md section 3):
 """
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -45,7 +47,9 @@ def check_positive_number(value, name: str) -> Optional[float]:
     """``None`` or a positive finite float; else TypeError/ValueError naming the parameter."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    # any real number (Fraction, Decimal, NumPy's), not a bool or a string
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real,
+                                                                      decimal.Decimal)):
         raise TypeError(f"{name} must be a positive number; got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value <= 0:

@@ -218,6 +218,15 @@ def test_integral_floats_and_numpy_numbers_are_accepted():
     assert check_positive_number(2, "x") == 2.0
     with pytest.raises(ValueError, match="x must be"):
         check_positive_number(-1, "x")
+    # any real number (review 20: scale=Fraction(1, 2) was "must be a positive number")
+    from decimal import Decimal
+    from fractions import Fraction
+
+    assert plan_size(W, H, scale=Fraction(1, 2)).size == (90, 60)
+    assert check_positive_number(Decimal("0.25"), "x") == 0.25
+    for bad in (True, np.bool_(True), "0.5", 1j):
+        with pytest.raises(TypeError, match="x must be a positive number"):
+            check_positive_number(bad, "x")
 
 
 def test_size_plan_is_a_frozen_value():
