@@ -31,8 +31,8 @@ PHOTO_RUN_SHARE = 0.3
 #: resampled, so a graphic stays a graphic): on a whole 12 MP image the two lossless encoders
 #: took 48 s, on the window about a second.
 SAMPLE_SIDE = 1024
-#: The window of the quick test of pictures with few runs (a fast PNG against the JPEG): ~8 ms.
-QUICK_SIDE = 256
+#: The window of the quick test of pictures with few runs (a fast PNG against the JPEG): ~2 ms.
+QUICK_SIDE = 128
 
 
 def run_share(pixels: np.ndarray) -> float:
