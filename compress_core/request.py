@@ -239,10 +239,6 @@ class CompressRequest:
                              "format='jxl' without a quality or byte budget), which keeps each "
                              "JPEG file bit-exact, its metadata included; drop one of them, or "
                              "give quality (an integer or 'auto') to encode the pixels")
-        if self.photo_format != ImageFormat.JPEG.value and self.method == Method.JPEG.value:
-            raise ValueError(f"photo_format={self.photo_format!r} is not used by method='jpeg', "
-                             "whose format='auto' is JPEG; give "
-                             f"format={self.photo_format!r} instead")
 
     def _check_semantic(self) -> None:
         """``allocation="semantic"`` spreads a JPEG's bytes: refused where no JPEG is written."""

@@ -1152,6 +1152,10 @@ def test_method_jpeg_with_format_auto_decides_by_content_too(compressor, chelsea
     cut = _run(compressor, np.dstack([chelsea, alpha]), method="jpeg")
     assert cut.format in ("PNG", "WEBP") and decode(cut.data).mode == "RGBA"
     assert "alpha_flattened" not in cut.operations
+    # photo_format names the photos' format, as with the other methods
+    as_avif = _run(compressor, encode(chelsea, "PNG"), method="jpeg", photo_format="avif")
+    assert as_avif.format == "AVIF" and as_avif.size == (180, 120)
+    assert _run(compressor, chart, method="jpeg", photo_format="avif").format in ("PNG", "WEBP")
 
 
 def test_format_auto_treats_an_opaque_rgba_photo_as_a_photo(compressor, chelsea):

@@ -294,11 +294,10 @@ def test_options_an_analysis_does_not_use_are_named():
     assert CompressRequest(**analysis, energy="deep", model="vgg16").unused_by_analysis() == ()
 
 
-def test_photo_format_with_method_jpeg_is_refused_not_ignored():
-    """method='jpeg' with format='auto' writes JPEG: photo_format='webp' gave a JPEG."""
-    with pytest.raises(ValueError, match="photo_format='webp' is not used by method='jpeg', "
-                                         "whose format='auto' is JPEG; give format='webp'"):
-        CompressRequest(method="jpeg", photo_format="webp")
+def test_photo_format_with_method_jpeg_is_taken():
+    """method='jpeg' with format='auto' decides by content as the other methods do (review
+    20), so photo_format names its photos' format there too (it was refused: auto was JPEG)."""
+    assert CompressRequest(method="jpeg", photo_format="webp").photo_format == "webp"
     assert CompressRequest(method="jpeg", format="webp").format == "webp"
 
 
