@@ -323,6 +323,10 @@ def _request(args):
         except (ValueError, TypeError) as exc:
             if not picked:
                 raise
+            try:  # the same without the suffix's format: then the suffix is not the cause
+                CompressRequest(**{**values, "format": "auto"})
+            except (ValueError, TypeError):
+                raise exc from None
             # the format= the message names came from the suffix, not from a flag
             raise type(exc)(f"-o {args.output} makes the format {by_suffix}: {exc}") from exc
         unused = request.unused_engine_options()

@@ -393,6 +393,7 @@ class SemanticCompressor:
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
+            as_decoded = out  # (what the input file holds, where it is kept as it is)
             out = clear_hidden(out)  # no bytes on colours under full transparency
             lossless = None  # a graphic's lossless encoding, when it fits the byte budget
             # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
@@ -478,6 +479,7 @@ class SemanticCompressor:
                 data, operations = self._allocate(data, out, allocation_map, operations)
             if as_it_is is not None and len(as_it_is) <= len(data):  # (the search's larger)
                 data, used_quality, fmt = as_it_is, None, kept_fmt
+                out = as_decoded  # the file's own pixels, hidden colours included
                 operations = {**{k: v for k, v in operations.items()
                                  if k not in ("allocation", "uniform_score")},
                               "input_kept": True, "quality_score": 100.0}
@@ -691,7 +693,9 @@ class SemanticCompressor:
                 pixels, target_height=th, target_width=tw, energy_terms=terms)
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
             # the removals' stretch of what matters (the seams' squeeze across and along) ...
-            removed = result.removal_index
+            removed = result.removal_index  # (known: the compressor's carver removes first)
+            if removed is None:
+                removed = _index_map(h0, w0)
             across = seam_stretch(removed, energy, True)
             along = seam_stretch(removed, energy, False)
             if result.source_index is None:

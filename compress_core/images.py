@@ -465,13 +465,14 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
         if mode.startswith("I;16"):
             arr = arr / 65535.0
         else:
-            # 32-bit integer and float pictures carry no scale: 0..1 (floats), 0..255 (Pillow's
-            # convert('F') of 8-bit data) and 0..65535 are taken as such; other ranges (signed
-            # or larger data) are stretched to their own. (A flat 0.8 grey was stretched to
-            # black, two greys to black and white.)
+            # 32-bit integer and float pictures carry no scale: 0..1 (floats; up to 2, the
+            # overshoot of resampled or HDR data, clipped), 0..255 (Pillow's convert('F') of
+            # 8-bit data) and 0..65535 are taken as such; other ranges (signed or larger data)
+            # are stretched to their own. (A flat 0.8 grey was stretched to black, two greys
+            # to black and white.)
             lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            if mode == "F" and lo >= 0 and hi <= 1:
-                pass
+            if mode == "F" and lo >= 0 and hi <= 2:
+                pass  # 0..1, overshoot clipped (a resampled or HDR 0..1.02 went black /255)
             elif lo >= 0 and hi <= 65535:
                 arr = arr / (65535.0 if hi > 255 else 255.0)
             else:

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 3  # 2: quality_score (SSIMULACRA2 reached by quality="auto"), stretch, faces
+SCHEMA_VERSION = 3  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte budget), stretch, faces
 #                     3: input_modified, input_etag (which file the input URI held)
 
 STATUS_OK = "ok"

@@ -51,12 +51,14 @@ def run_share(pixels: np.ndarray) -> float:
 def is_photo(pixels: np.ndarray) -> bool:
     """Whether ``pixels`` (uint8 RGB(A)) should be encoded lossily (see the module notes)."""
     if run_share(check_rgb8(pixels)) < PHOTO_RUN_SHARE:
-        # few runs: a photo, unless even a fast PNG of a centre window is smaller than its
+        # few runs: a photo, unless even a fast PNG of a centre window is under half its
         # JPEG (a fine pattern resampled has few runs: a 220 x 150 checkerboard of 10-px
-        # squares at half size was a JPEG 13x its PNG). Photos' fast PNGs are 3-11x their
-        # JPEG (Kodak and scikit-image photos at 10-100% of their size).
+        # squares at half size was a JPEG 13x its PNG; its fast PNG is 0.16-0.28x its JPEG).
+        # Photos' fast PNGs are 3-11x their JPEG at 10-100% of their size, and near 1x as
+        # 16-px thumbnails, where the JPEG's headers weigh (those stay JPEG: smaller).
         sample = _centre(pixels, QUICK_SIDE)
-        return len(encode_png_fast(sample)) > len(encode(sample, ImageFormat.JPEG, _scans=False))
+        return 2 * len(encode_png_fast(sample)) > len(encode(sample, ImageFormat.JPEG,
+                                                            _scans=False))
     sample = _centre(pixels, SAMPLE_SIDE)
     return _lossless_size(sample) > len(encode(sample, ImageFormat.JPEG, _scans=False))
 

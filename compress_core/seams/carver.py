@@ -66,7 +66,8 @@ class CarveResult:
         Seams removed in each direction (negative: inserted), object removal included.
     removal_index : ndarray of int32, shape (h1, w1), or None
         ``source_index`` of the picture after the removals, before any seam was inserted (what
-        the input lost, when seams were also inserted); None when built without it.
+        the input lost, when seams were also inserted); None where seams were removed after
+        an insertion (an explicit ``order``: not known), or when built without it.
     """
 
     pixels: np.ndarray
@@ -201,6 +202,7 @@ class SeamCarver:
         progress = self._progress(abs(w0 - tw) + abs(h0 - th), "seam carving")
         index = None  # flat source index of every pixel; None: the identity
         inserted = False
+        removal_known = True
         try:
             if remove is not None and remove.any():
                 pixels, static, index = self._remove_marked(pixels, static, gw, progress)
@@ -221,6 +223,8 @@ class SeamCarver:
                         progress)
                     if not inserted:
                         index = local if index is None else index.ravel()[local]
+                    else:  # removed after an insertion: which input pixels survive is unknown
+                        removal_known = False
                 elif delta < 0:
                     if not inserted and index is None:  # what the removals kept: everything
                         index = np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0)
@@ -235,7 +239,7 @@ class SeamCarver:
             pixels = np.ascontiguousarray(pixels[:, :, 0])
         return CarveResult(pixels=pixels, source_index=None if inserted else index,
                            seams_vertical=w0 - tw, seams_horizontal=h0 - th,
-                           removal_index=index)
+                           removal_index=index if removal_known else None)
 
     def carve_while_cheap(self, pixels: np.ndarray, energy_terms, max_seams: int, vertical: bool,
                           max_seam_energy: float, block: int = 0):

@@ -56,7 +56,7 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
         ("pixel ratio: mean / median", f"{fmt_num(t['mean_pixel_ratio'])} / {fmt_num(t['median_pixel_ratio'])}"),
         ("retained energy ratio: mean", fmt_num(t["mean_retained_energy_ratio"])),
         ("time per ok image: median", f"{fmt_num(t['median_total_ms'], 1)} ms"),
-        ("quality score reached (quality auto): median / lowest",
+        ("quality score reached (quality auto or a byte budget): median / lowest",
          f"{fmt_num(t['median_quality_score'], 1)} / {fmt_num(t['lowest_quality_score'], 1)}"
          f" ({t['scored']:,} scored images)"),
         ("largest stretch of the content", fmt_num(t["max_stretch"])),

@@ -273,7 +273,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     scores = _np(ok["quality_score"])
     if scores.size:  # runs with quality="auto" only
         figures["quality_score"] = plots.histogram(
-            scores, "SSIMULACRA2 score reached (quality auto)", "score",
+            scores, "SSIMULACRA2 score reached (quality auto or a byte budget)", "score",
             note=f"{scores.size:,} of {n_ok:,} ok images")
     return Report(
         manifest=manifest, runs=order, totals=totals(table), by_run=by_run,

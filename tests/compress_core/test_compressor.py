@@ -214,6 +214,20 @@ def test_colour_under_full_transparency_costs_no_bytes(compressor):
 
     kept = encode_lossless(rgba)[0]  # what keeping the hidden colour costs
     assert result.compressed_bytes < 0.85 * len(kept)
+    # the input file kept as it is: its pixels are the file's, hidden colour included
+    from PIL import ImageDraw
+
+    drawn = Image.new("RGBA", (300, 200), (255, 255, 255, 255))
+    for i in range(6):
+        ImageDraw.Draw(drawn).rectangle([20 + i * 45, 150 - i * 20, 55 + i * 45, 190],
+                                        fill=(40 * i, 120, 200 - 30 * i, 255))
+    cut = np.asarray(drawn).copy()
+    cut[:, :60, 3] = 0
+    palette = encode(Image.fromarray(cut).quantize(16, method=Image.Quantize.FASTOCTREE), "PNG",
+                     optimize=True)
+    same = _run(compressor, palette, method="jpeg", format="png")
+    assert same.data == palette and same.operations["input_kept"]
+    np.testing.assert_array_equal(np.asarray(decode(same.data).convert("RGBA")), same.pixels)
 
 
 @pytest.mark.parametrize("kwargs", [dict(method="jpeg", format="jpeg"),

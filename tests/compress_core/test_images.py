@@ -282,7 +282,9 @@ def test_32_bit_float_mode_is_scaled_by_its_range():
     assert pixels[0, :, 0].tolist() == [0, 64, 255]
     for values, expected in (([[0.8, 0.8]], [204, 204]), ([[0.4, 0.6]], [102, 153]),
                              ([[3.0, 194.0]], [3, 194]), ([[1000.0, 65535.0]], [4, 255]),
-                             ([[-5.0, -5.0]], [128, 128])):
+                             ([[-5.0, -5.0]], [128, 128]),
+                             # 0..1 with an overshoot (resampled, HDR): clipped, not /255
+                             ([[0.5, 1.02]], [128, 255])):
         image = Image.fromarray(np.array(values, np.float32), "F")
         for source in (image, encode(image, "TIFF")):
             assert load_image(source).pixels[0, :, 0].tolist() == expected, values

@@ -334,6 +334,17 @@ def test_explicit_order_is_honoured_when_one_side_grows(chelsea, order, size):
     assert ours.shape == (size[1], size[0], 3)
     np.testing.assert_array_equal(ours, expected)
     assert not np.array_equal(ours, other)  # the order matters on this photo
+    # what the input kept is known only where every removal came before the insertions
+    # (review 20: a removal after an insertion reported every input pixel kept)
+    h, w = chelsea.shape[:2]
+    inserts_first = carver.carve(chelsea, target_width=size[0], target_height=size[1])
+    assert inserts_first.removal_index is None and inserts_first.kept_mask((h, w)) is None
+    other_size = (95, 45) if order == "height_first" else (60, 63)  # removes first
+    removes_first = carver.carve(chelsea, target_width=other_size[0],
+                                 target_height=other_size[1])
+    assert removes_first.source_index is None  # (seams were inserted after)
+    kept = removes_first.kept_mask((h, w))
+    assert kept.sum() == removes_first.removal_index.size < h * w
 
 
 # ------------------------------------------------------------------------------ 7. masks

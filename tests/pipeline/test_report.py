@@ -259,8 +259,8 @@ def test_quality_scores_stretch_and_faces(tmp_path, capsys):
     # shown: a fifth plot and the lowest scores, in HTML and in Markdown
     assert _run_main([root, "-o", tmp_path / "r.html"], capsys)[0] == 0
     text = (tmp_path / "r.html").read_text()
-    assert text.count("<svg") == 5 and "SSIMULACRA2 score reached (quality auto)" in text
-    assert "Lowest quality scores (10 images, quality auto)" in text
+    assert text.count("<svg") == 5 and "SSIMULACRA2 score reached (quality auto or a byte budget)" in text
+    assert "Lowest quality scores (10 images, quality auto or a byte budget)" in text
     assert f"{lowest[0]['quality_score']:.1f}" in text and "median score" in text
     assert _run_main([root, "-o", tmp_path / "r.md"], capsys)[0] == 0
     text = (tmp_path / "r.md").read_text()

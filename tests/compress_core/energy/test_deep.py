@@ -229,8 +229,9 @@ def test_device_auto_and_cuda_fall_back_to_cpu_without_a_gpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
 def test_cuda_maps_and_faces_match_the_cpu(deep):
-    """On a GPU the maps are the CPU's within float noise and the same faces are found (on an
-    H200: map differences <= 0.002 of the maximum, face boxes within 2 px)."""
+    """On a GPU the maps are the CPU's within float noise and the same faces are found.
+    Measured on an H200: map differences <= 0.003 of the maximum, face boxes within 2 px;
+    asserted with room for other GPUs: 0.01 and 4 px."""
     gpu = DeepEnergyFunction(device="cuda").load()
     assert gpu._backbone().device.type == "cuda"
     names = ["astronaut", "flower", "coffee"]
