@@ -3,8 +3,8 @@
 A photo has few runs of identical neighbouring pixels (sensor noise, gradients): on the 24 Kodak
 photos at most 20% of pixels equal their right-hand neighbour, on scikit-image's photos at most
 42% (a black sky or background). Graphics, screenshots and line art are mostly flat (55-99%).
-Below :data:`PHOTO_RUN_SHARE` an image is a photo unless a fast PNG of it is smaller than its
-JPEG (a fine pattern resampled); above it the bytes decide: a lossless WebP
+Below :data:`PHOTO_RUN_SHARE` an image is a photo unless a fast PNG of its centre is under half
+its JPEG (a fine pattern resampled); above it the bytes decide: a lossless WebP
 (PNG where WebP is missing) no larger than the JPEG at the default quality means a graphic
 (a photo with a black sky still compresses far better lossily).
 
@@ -33,8 +33,6 @@ PHOTO_RUN_SHARE = 0.3
 SAMPLE_SIDE = 1024
 #: The window of the quick test of pictures with few runs (a fast PNG against the JPEG): ~2 ms.
 QUICK_SIDE = 128
-
-
 #: :func:`run_share` reads every row up to this many pixels, evenly spaced rows beyond (a
 #: 12-megapixel photo: 27 ms instead of 207, the share within 0.0002).
 RUN_SHARE_PIXELS = 1_000_000
