@@ -394,7 +394,9 @@ class SemanticCompressor:
             deadline.check("resizing")
 
             as_decoded = out  # (what the input file holds, where it is kept as it is)
-            out = clear_hidden(out)  # no bytes on colours under full transparency
+            # exact encodings spend no bytes on colours under full transparency (lossy WebP
+            # fills them in itself: black there cost it 2.5% at the edges)
+            cleared = clear_hidden(out)
             lossless = None  # a graphic's lossless encoding, when it fits the byte budget
             # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
             # searched: its exact encoding, taken where no larger than the lossy one or where
@@ -404,7 +406,7 @@ class SemanticCompressor:
             exact = None
             if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
                     and not isinstance(quality, int) and not codec.is_photo(out)):
-                exact = codec.encode(out, fmt, lossless=True, **loaded.attached)
+                exact = codec.encode(cleared, fmt, lossless=True, **loaded.attached)
                 if target_bytes is not None and len(exact) <= target_bytes:
                     lossless = (exact, fmt)
             if fmt_requested is ImageFormat.AUTO:  # by content (method jpeg too: a chart
@@ -413,7 +415,7 @@ class SemanticCompressor:
                                            pixels=out, photo_format=request.photo_format)
                 if fmt is ImageFormat.PNG and target_bytes is not None:
                     # lossless as without a budget when that fits; else the lossy search
-                    lossless = codec.encode_lossless(out, **loaded.attached)
+                    lossless = codec.encode_lossless(cleared, **loaded.attached)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
                         fmt = codec.lossy_format(out, request.photo_format)
@@ -427,7 +429,7 @@ class SemanticCompressor:
             as_it_is = _input_file(raw, loaded, out, method, fmt, request)  # (or None)
             kept_fmt = fmt  # the input file's format, where it is kept
             if lossless is not None:
-                (data, fmt), used_quality = lossless, None
+                (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:
                     operations = {**operations, "lossless": True, "quality_score": 100.0}
             elif target_bytes is not None:
@@ -456,7 +458,8 @@ class SemanticCompressor:
                 operations = {**operations, "jpeg_reconstruction": True}
             elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
                 # lossless by content: the smaller of PNG and lossless WebP
-                data, fmt = codec.encode_lossless(out, **loaded.attached)
+                data, fmt = codec.encode_lossless(cleared, **loaded.attached)
+                out = cleared
                 used_quality = None
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
@@ -470,10 +473,12 @@ class SemanticCompressor:
                     data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}
                 if exact is not None and len(exact) <= len(data):
-                    data, used_quality = exact, None
+                    data, used_quality, out = exact, None, cleared
                     operations = {**operations, "lossless": True, "quality_score": 100.0}
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
+                if fmt is ImageFormat.PNG:
+                    out = cleared
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations)
