@@ -1242,7 +1242,8 @@ def _graphics(photos):
     chart = Image.new("RGB", (600, 400), "white")
     draw = ImageDraw.Draw(chart)
     for i in range(8):
-        draw.rectangle([40 + i * 65, 380 - i * 40, 90 + i * 65, 380], fill=(30 * i, 100, 200 - 20 * i))
+        draw.rectangle([40 + i * 65, 380 - i * 40, 90 + i * 65, 380],
+                       fill=(30 * i, 100, 200 - 20 * i))
     for y in range(0, 400, 50):
         draw.line([0, y, 600, y], fill=(200, 200, 200))
     draw.text((20, 10), "Quarterly revenue by region, 2026", fill="black")

@@ -75,8 +75,8 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large profiles under
     ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata`` changes
     (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the same
-    properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which ``"compact"`` drops, looks the same
-    carried (``"none"`` promises none)."""
+    properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
+    ``"compact"`` drops, looks the same carried (``"none"`` promises none)."""
     data = raw.data
     if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
             or raw.frames != 1 or not raw.as_stored or isinstance(request.quality, int)

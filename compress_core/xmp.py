@@ -154,7 +154,8 @@ def _statements(document) -> list:
                                   if x.namespaceURI != _XMLNS and x.name != "xmlns"))
         children = [n for n in node.childNodes if n.nodeType == Node.ELEMENT_NODE]
         text = "" if children else "".join(
-            n.data for n in node.childNodes if n.nodeType in (Node.TEXT_NODE, Node.CDATA_SECTION_NODE))
+            n.data for n in node.childNodes
+            if n.nodeType in (Node.TEXT_NODE, Node.CDATA_SECTION_NODE))
         return (node.namespaceURI, node.localName, attributes,
                 tuple(canonical(n) for n in children), text)
 

@@ -118,7 +118,8 @@ def render_html(rep: Report) -> str:
                       ["uri"] + _num_classes(TOP_HEAD, {0, 1, 2})[1:]) if rep.worst_ratio
           else "<p>No ok images.</p>"]
     if rep.lowest_scores:
-        p += [f"<h3>Lowest quality scores ({len(rep.lowest_scores)} images, quality auto or a byte budget)</h3>",
+        p += [f"<h3>Lowest quality scores ({len(rep.lowest_scores)} images, quality auto or "
+              "a byte budget)</h3>",
               _html_table(SCORE_HEAD, [score_cells(r) for r in rep.lowest_scores],
                           ["uri"] + _num_classes(SCORE_HEAD, {0, 1})[1:])]
     p.append("<h2 id=\"errors\">Errors</h2>")

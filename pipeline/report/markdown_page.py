@@ -80,7 +80,8 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
               _md_table(TOP_HEAD, [top_cells(r) for r in rep.worst_ratio])
               if rep.worst_ratio else "No ok images.", ""]
     if rep.lowest_scores:
-        lines += [f"### Lowest quality scores ({len(rep.lowest_scores)} images, quality auto or a byte budget)",
+        lines += [f"### Lowest quality scores ({len(rep.lowest_scores)} images, quality auto "
+                  "or a byte budget)",
                   "", _md_table(SCORE_HEAD, [score_cells(r) for r in rep.lowest_scores]), ""]
     lines += ["## Errors", ""]
     if rep.errors:
