@@ -223,8 +223,8 @@ class SemanticCompressor:
             Exact output size (one alone: see ``preserve_aspect``).
         format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
             Output encoding; ``auto`` decides by content: photos get ``photo_format``, graphics
-            and images with transparency the smaller of PNG and lossless WebP (JPEG for
-            ``method="jpeg"``); see :func:`compress_core.codec.resolve_format`. With
+            and images with transparency the smaller of PNG and lossless WebP (with every
+            method); see :func:`compress_core.codec.resolve_format`. With
             ``target_bytes``, a graphic stays lossless when that fits the budget, else it gets
             the budget search of ``photo_format`` (of lossy WebP with transparency).
         photo_format : {"jpeg", "webp", "avif", "jxl"}
@@ -431,7 +431,7 @@ class SemanticCompressor:
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:
-                    operations = {**operations, "lossless": True, "quality_score": 100.0}
+                    operations = {**operations, "lossless": True}
             elif target_bytes is not None:
                 try:
                     data, used_quality, out, reached = encode_to_budget(
@@ -474,7 +474,8 @@ class SemanticCompressor:
                 operations = {**operations, "quality_score": round(float(reached), 3)}
                 if exact is not None and len(exact) <= len(data):
                     data, used_quality, out = exact, None, cleared
-                    operations = {**operations, "lossless": True, "quality_score": 100.0}
+                    operations = {k: v for k, v in operations.items() if k != "quality_score"}
+                    operations["lossless"] = True  # (no score, as auto's lossless outputs)
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 if fmt is ImageFormat.PNG:

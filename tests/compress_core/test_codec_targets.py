@@ -293,7 +293,7 @@ def test_photos_and_graphics_are_told_apart():
 def test_a_fine_pattern_resampled_is_still_a_graphic():
     """Review 20: a 220 x 150 checkerboard of 10-px squares at half size has few runs of equal
     pixels (Lanczos greys its edges), so it counted as a photo: a JPEG of 7,272 B against a
-    549 B PNG. Photos at any size stay photos (a fast PNG of them is 3-11x their JPEG)."""
+    549 B PNG. Photos at any size stay photos (a fast PNG of them is 2-12x their JPEG)."""
     from compress_core.hybrid import resample
 
     squares = np.kron((np.indices((15, 22)).sum(0) % 2 * 255).astype(np.uint8),
