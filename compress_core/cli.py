@@ -112,14 +112,15 @@ def _shared_output(args, many: bool) -> Optional[str]:
         return f"-o {args.output} is a file; with several images -o is a folder"
     suffix = ("_energy" if args.visualize_energy else
               "_seams" if args.visualize_seams else "_compressed")
-    from .codec import QUALITY_RANGE, extension
+    from .codec import extension
+    from .options import ImageFormat
 
     # an output written over another input before it is read (a photo that happens to be
     # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed)
-    inputs = {os.path.realpath(path): src for src in args.images
-              for path in [local_path(src)] if path is not None and os.path.isfile(path)}
+    inputs = {os.path.realpath(local_path(src)): src for src in args.images
+              if _is_local_file(src)}
     endings = (".png",) if suffix != "_compressed" else tuple(
-        extension(f) for f in (*QUALITY_RANGE, "png"))
+        extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
     first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)

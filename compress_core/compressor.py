@@ -348,13 +348,9 @@ class SemanticCompressor:
             pixels = loaded.pixels if work is None else resample(loaded.pixels, *work)
             t_decoded = time.perf_counter()
             deadline.check("decoding")
-            if fmt_requested is ImageFormat.AUTO and method is Method.JPEG:
-                # JPEG, or where it cannot hold the picture one that can
-                fmt = (codec.resolve_format(ImageFormat.JPEG)
-                       if codec.holds(ImageFormat.JPEG, w0, h0) else codec.lossy_format(pixels))
-            else:
-                fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha,
-                                           photo_format=request.photo_format)
+            # (auto: a first guess, for the checks below; decided by content after the geometry)
+            fmt = codec.resolve_format(fmt_requested, loaded.format, loaded.has_alpha,
+                                       photo_format=request.photo_format)
             if quality is not None and quality != "auto":
                 codec.check_quality(fmt, quality)
             plan = plan_size(w0, h0, **targets, max_pixels=pixel_limit)
@@ -401,8 +397,8 @@ class SemanticCompressor:
             # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
             # searched: its exact encoding, taken where no larger than the lossy one or where
             # it fits the budget (a chart as WebP was lossy at 14,556 B against 4,778 B exact)
-            archive = (method is Method.JPEG and fmt is ImageFormat.JXL and quality is None
-                       and loaded.format == "JPEG" and bool(loaded.data))
+            archive = (method is Method.JPEG and fmt_requested is ImageFormat.JXL
+                       and quality is None and loaded.format == "JPEG" and bool(loaded.data))
             exact = None
             if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
                     and not isinstance(quality, int) and not codec.is_photo(out)):
@@ -700,8 +696,6 @@ class SemanticCompressor:
             seams = {"vertical": result.seams_vertical, "horizontal": result.seams_horizontal}
             # the removals' stretch of what matters (the seams' squeeze across and along) ...
             removed = result.removal_index  # (known: the compressor's carver removes first)
-            if removed is None:
-                removed = _index_map(h0, w0)
             across = seam_stretch(removed, energy, True)
             along = seam_stretch(removed, energy, False)
             if result.source_index is None:

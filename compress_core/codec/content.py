@@ -55,7 +55,7 @@ def is_photo(pixels: np.ndarray) -> bool:
         # Photos' fast PNGs are 3.6-12x their JPEG at 10-100% of their size, ~2x at 5%, and
         # near 1x as 16-px thumbnails, where the JPEG's headers weigh (those stay JPEG).
         sample = _centre(pixels, QUICK_SIDE)
-        return 2 * len(encode_png_fast(sample)) > len(encode(sample, ImageFormat.JPEG,
+        return 2 * len(_png_fast(sample)) > len(encode(sample, ImageFormat.JPEG,
                                                             _scans=False))
     sample = _centre(pixels, SAMPLE_SIDE)
     return _lossless_size(sample) > len(encode(sample, ImageFormat.JPEG, _scans=False))
@@ -79,7 +79,7 @@ def _centre(pixels: np.ndarray, side: int) -> np.ndarray:
     return np.ascontiguousarray(pixels[top:top + side, left:left + side])
 
 
-def encode_png_fast(pixels: np.ndarray) -> bytes:
+def _png_fast(pixels: np.ndarray) -> bytes:
     """A PNG at zlib's fastest level: a size to compare, not an output."""
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG", compress_level=1)

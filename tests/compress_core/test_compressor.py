@@ -1170,6 +1170,9 @@ def test_method_jpeg_with_format_auto_decides_by_content_too(compressor, chelsea
     as_avif = _run(compressor, encode(chelsea, "PNG"), method="jpeg", photo_format="avif")
     assert as_avif.format == "AVIF" and as_avif.size == (180, 120)
     assert _run(compressor, chart, method="jpeg", photo_format="avif").format in ("PNG", "WEBP")
+    # a JPEG whose photos' format is JPEG XL is encoded, not the archive mode of format='jxl'
+    as_jxl = _run(compressor, encode(chelsea, "JPEG"), method="jpeg", photo_format="jxl")
+    assert as_jxl.format == "JXL" and "jpeg_reconstruction" not in as_jxl.operations
 
 
 def test_format_auto_treats_an_opaque_rgba_photo_as_a_photo(compressor, chelsea):
