@@ -66,6 +66,9 @@ Sections (``--sections``, all by default):
   and with a synthetic camera EXIF block (a 16 KiB maker note), and as Lightroom exports them
   (EXIF, an XMP packet with captions, keywords, rights and a 400-entry edit history, an IPTC
   record); whether keep and compact decode to the same pixels.
+* ``budget``: ``target_bytes`` at 15%, 35% and 70% of each photo's default-quality encoding
+  (JPEG, WebP, AVIF): encodes of the quality search against a binary search, and the search
+  over sizes: score written, width, encodes, CPU against one fixed encode.
 
 Usage::
 
@@ -1306,12 +1309,98 @@ def section_graphics(photos):
                   f"{result.compressed_bytes} | {jpeg} | {exact} |")
 
 
+def _bisection_budget(pixels, fmt, budget):
+    """The budget search as it was before session 21: the default quality, the lowest, then a
+    binary search; (quality or None, encodes)."""
+    lo, _, hi = codec_search.QUALITY_RANGE[codec.resolve_format(fmt)]
+    sizes = {}
+
+    def size(q):
+        sizes[q] = sizes.get(q) or len(codec.encode(pixels, fmt, q))
+        return sizes[q]
+
+    if size(hi) <= budget:
+        return hi, len(sizes)
+    if size(lo) > budget:
+        return None, len(sizes)
+    best, a, b = lo, lo + 1, hi - 1
+    while a <= b:
+        mid = (a + b) // 2
+        if size(mid) <= budget:
+            best, a = mid, mid + 1
+        else:
+            b = mid - 1
+    return best, len(sizes)
+
+
+def section_budget(photos, shares=(0.15, 0.35, 0.7), formats=("jpeg", "webp", "avif")):
+    """``target_bytes``: the quality search per size (``fit_budget``) against a binary search,
+    and the search over sizes (``budget.encode_to_budget``): score, size chosen, CPU."""
+    from compress_core.budget import encode_to_budget
+    from compress_core.errors import TargetUnreachableError
+    from compress_core.options import ImageFormat
+    from compress_core.quality import QualityMetric, score
+
+    counted = [0]
+    plain_encode = codec_search.encode
+
+    def counting(*args, **kwargs):
+        counted[0] += 1
+        return plain_encode(*args, **kwargs)
+
+    print("\n## Byte budgets (target_bytes)\n")
+    print(f"{len(photos)} photos at 768x512; budgets: a share of each photo's encoding at the "
+          "format's default quality. `fit_budget` at full size: encodes per search (ours; a "
+          "binary search of the same budgets); photos where the two answers differ. "
+          "`encode_to_budget` (the sizes as well): SSIMULACRA2 of the output against the "
+          "photo (mean; lowest), width written (mean), encodes, CPU per photo in units of "
+          "one fixed-quality encode of the photo (mean; highest).\n")
+    print("| format | budget | fit_budget encodes (ours; bisection) | answers differ | score "
+          "(mean; lowest) | width (mean) | encodes (mean) | CPU x one encode (mean; highest) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    codec_search.encode = counting
+    try:
+        for fmt in formats:
+            resolved = ImageFormat(fmt)
+            for share in shares:
+                ours, bisect, differ, scores, widths, encodes, cpu = [], [], 0, [], [], [], []
+                for _, pixels in photos:
+                    t0 = time.process_time()
+                    one = plain_encode(pixels, fmt, codec.default_quality(fmt))
+                    t_one = time.process_time() - t0
+                    budget = int(len(one) * share)
+                    counted[0] = 0
+                    try:
+                        q = codec.fit_budget(pixels, fmt, budget)[1]
+                    except TargetUnreachableError:
+                        q = None
+                    ours.append(counted[0])
+                    q_bisect, n = _bisection_budget(pixels, fmt, budget)
+                    bisect.append(n)
+                    differ += q != q_bisect
+                    counted[0] = 0
+                    t0 = time.process_time()
+                    data, _, chosen, _ = encode_to_budget(pixels, resolved, budget, None,
+                                                          QualityMetric.PERCEPTUAL)
+                    cpu.append((time.process_time() - t0) / t_one)
+                    encodes.append(counted[0])
+                    widths.append(chosen.shape[1])
+                    scores.append(score(codec.decode_pixels(data), pixels,
+                                        QualityMetric.PERCEPTUAL))
+                print(f"| {fmt} | {share:.2f}x | {np.mean(ours):.1f}; {np.mean(bisect):.1f} | "
+                      f"{differ}/{len(photos)} | {np.mean(scores):.1f}; {min(scores):.1f} | "
+                      f"{np.mean(widths):.0f} | {np.mean(encodes):.1f} | "
+                      f"{np.mean(cpu):.1f}; {max(cpu):.1f} |", flush=True)
+    finally:
+        codec_search.encode = plain_encode
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
     ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
-                    "baseline,lossless,archive,recoded,thumbnails,metadata,graphics")
+                    "baseline,lossless,archive,recoded,thumbnails,metadata,graphics,budget")
     ap.add_argument("--targets", default="60,70,80")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
@@ -1345,6 +1434,8 @@ def main(argv=None):
         section_metadata(photos)
     if "graphics" in sections:
         section_graphics(photos)
+    if "budget" in sections:
+        section_budget(photos)
 
 
 if __name__ == "__main__":
