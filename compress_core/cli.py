@@ -105,13 +105,22 @@ def _short_name(name: str, suffix: str) -> str:
 
 def _shared_output(args, many: bool) -> Optional[str]:
     """Why two inputs would write one output (say ``a/photo.jpg`` and ``b/photo.jpg`` into one
-    ``-o`` folder), or ``None``. Checked before any image is read, so nothing is written."""
-    if args.analyze or not many:
+    ``-o`` folder), or why one output would replace its own input (``x.jpg -o x.jpg``), or
+    ``None``. Checked before any image is read, so nothing is written."""
+    if args.analyze:
+        return None
+    suffix = ("_energy" if args.visualize_energy else
+              "_seams" if args.visualize_seams else "_compressed")
+    if not many:
+        src = args.images[0]
+        dest = local_path(_output_path(args, src, suffix, "", many)) if args.output else None
+        if (dest is not None and _is_local_file(src)
+                and os.path.realpath(dest) == os.path.realpath(local_path(src))):
+            return (f"-o {args.output} is the input itself: writing it would replace the "
+                    "original; give -o another name")
         return None
     if _is_local_file(args.output):
         return f"-o {args.output} is a file; with several images -o is a folder"
-    suffix = ("_energy" if args.visualize_energy else
-              "_seams" if args.visualize_seams else "_compressed")
     from .codec import extension
     from .options import ImageFormat
 

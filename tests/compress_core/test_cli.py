@@ -343,6 +343,26 @@ def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
     assert (work / "taken.jpg").read_bytes() == other
 
 
+def test_an_output_naming_its_own_input_is_refused(work, capsys):
+    """Review 21: `photo.jpg -o photo.jpg` replaced the photo with its half-size output (and
+    `--visualize-energy -o photo.jpg` with a heat map), exit status 0. Now one line, the
+    photo untouched, under any spelling of its path; another name is written."""
+    original = (work / "photo.jpg").read_bytes()
+    for extra in ((), ("--visualize-energy",)):
+        for name in ("photo.jpg", "./photo.jpg", str(work / "photo.jpg")):
+            targets = () if extra else ("-s", "0.5")
+            code, out, err = run(capsys, "photo.jpg", *targets, "-e", "gradient", *extra,
+                                 "-o", name)
+            assert code == 2 and out == ""
+            assert one_error_line(err) == (
+                f"semantic-compress: error: -o {name} is the input itself: writing it would "
+                "replace the original; give -o another name; nothing was written")
+            assert (work / "photo.jpg").read_bytes() == original
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "small.jpg")
+    assert code == 0, err
+    assert (work / "small.jpg").exists() and (work / "photo.jpg").read_bytes() == original
+
+
 def test_inputs_that_would_share_an_output_are_refused(work, capsys):
     """a/photo.jpg and b/photo.jpg into one -o folder: one clear error, nothing compressed or
     written (they used to overwrite each other). Beside their inputs they do not clash."""
