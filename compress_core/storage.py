@@ -55,6 +55,7 @@ __all__ = [
     "output_name",
     "output_stem",
     "is_output_name",
+    "output_source",
     "undecodable",
     "shown",
 ]
@@ -562,6 +563,14 @@ def is_output_name(name: str, tag: str) -> bool:
     ends with ``.<tag>.<extension>`` (``photo.png.3f9a1c2b7d.jpg`` for ``3f9a1c2b7d``)."""
     return re.fullmatch(rf".+\.{re.escape(tag)}\.[A-Za-z0-9]{{2,5}}", posixpath.basename(name),
                         re.S) is not None
+
+
+def output_source(name: str) -> Optional[str]:
+    """The input file name that ``name`` would be the :func:`output_name` of, for *any*
+    settings (``photo.png.3f9a1c2b7d.jpg`` -> ``photo.png``: a 10-digit hexadecimal tag
+    between the input's name and the output's extension), or ``None``."""
+    match = re.fullmatch(r"(.+)\.[0-9a-f]{10}\.[A-Za-z0-9]{2,5}", posixpath.basename(name), re.S)
+    return None if match is None else match.group(1)
 
 
 def undecodable(text: str) -> bool:

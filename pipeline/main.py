@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import (
     PipelineOptions,
     SetupOptions,
     StandardOptions,
+    TestOptions,
 )
 
 from transforms.compress import CompressImages
@@ -40,7 +41,7 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import launch_problem, local_paths_problem
+from .preflight import dry_run_problem, launch_problem, local_paths_problem
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status"]
 
@@ -118,8 +119,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     ------
     SystemExit
         Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, an
-        ``--output`` / ``--manifest`` that is a file, or a local path on Dataflow
-        (:mod:`pipeline.preflight`).
+        ``--output`` / ``--manifest`` that is a file or cannot be written, a local path on
+        Dataflow, or ``--dry_run`` on another runner (:mod:`pipeline.preflight`).
     """
     job, beam_argv = parse_args(argv)
     options = test_pipeline.options if test_pipeline is not None else PipelineOptions(beam_argv)
@@ -127,6 +128,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     problem = local_paths_problem(options.view_as(StandardOptions).runner, {
         "--input": job.inputs, "--input_list": job.input_lists, "--input_base": [job.input_base],
         "--output": [job.output], "--manifest": [job.manifest]})
+    problem = problem or dry_run_problem(options.view_as(StandardOptions).runner,
+                                         options.view_as(TestOptions).dry_run)
     if problem:
         build_parser().error(problem)
     if test_pipeline is not None:

@@ -9,9 +9,13 @@
   one partition (before the tag, the later run's parts replaced the earlier's).
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
-  (:func:`not_folders`).
+  (:func:`not_folders`). A local one must be one this user can make and write into
+  (:func:`unwritable`): ``--output /proc/out`` or under a file, or a folder without write
+  permission, failed the same way.
 * On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
   the workers' disks are not this machine's.
+* Beam's ``--dry_run`` builds a Dataflow job without submitting it; other runners ignore it and
+  ran the whole job (:func:`dry_run_problem`).
 
 A store that cannot be asked at launch (no credentials there, no fsspec driver) passes: the
 run starts, as it did without these checks.
@@ -19,12 +23,15 @@ run starts, as it did without these checks.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from typing import Dict, List, Optional, Sequence
 
-from compress_core.storage import fresh_info, store_protocol
+from compress_core.storage import fresh_info, local_path, store_protocol
 from transforms.manifest import manifest_prefix
 
-__all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem"]
+__all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
+           "unwritable", "dry_run_problem"]
 
 #: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
 #: one folder on every node, so their local paths are left to the user).
@@ -65,6 +72,29 @@ def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None
     return bad
 
 
+def unwritable(folders: Dict[str, str]) -> Optional[str]:
+    """Why a local folder of ``folders`` (``{flag: uri}``) cannot be written, or None: the
+    nearest part of its path that exists must be a folder this user may write into (a probe
+    file is made there and removed; nothing else is made before the run). Buckets are not
+    probed: their permissions show at the first write."""
+    for flag, uri in folders.items():
+        path = local_path(uri)
+        if path is None:
+            continue
+        path = os.path.abspath(path)
+        while not os.path.lexists(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+        if not os.path.isdir(path):
+            return f"{flag} {uri}: cannot be made, {path} is not a folder"
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        except OSError as exc:
+            return f"{flag} {uri}: cannot be written ({exc.strerror or exc} in {path})"
+        os.close(fd)
+        os.unlink(probe)
+    return None
+
+
 def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
                    storage_options: Optional[Dict] = None) -> Optional[str]:
     """Why the run cannot start (one line naming the flag), or None."""
@@ -72,6 +102,9 @@ def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
     if bad:
         flag, uri = next(iter(bad.items()))
         return f"{flag} {uri}: is a file, not a folder"
+    problem = unwritable({"--output": output, "--manifest": manifest})
+    if problem:
+        return problem
     found = earlier_run_folders(manifest, dead_letters, run_id, storage_options)
     if found:
         return (f"--run_id {run_id!r}: an earlier run has this id ({found[0]} exists); give "
@@ -84,7 +117,7 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
     workers cannot reach this machine's disk. A local ``--output`` or ``--manifest`` was
     written on the workers' own disks, lost with them, and a local ``--input`` matched nothing
     there (0 images); the job ended with status 0 either way."""
-    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+    name = _runner_name(runner)
     if name.lower() not in _REMOTE_RUNNERS:
         return None
     for flag, values in flags.items():
@@ -93,3 +126,22 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
                 return (f"{flag} {value}: a local path, which {name}'s workers cannot reach "
                         "(their own disks, lost with them); give a bucket URI (gs://...)")
     return None
+
+
+def _runner_name(runner) -> str:
+    return runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+
+
+def dry_run_problem(runner, dry_run) -> Optional[str]:
+    """Why Beam's ``--dry_run`` (``dry_run``: its value, text as given) cannot be used with
+    ``runner``, or None. Only the DataflowRunner honours it (it builds the job and submits
+    nothing); the DirectRunner ignored it and compressed every input, writing outputs and a
+    manifest. Beam takes any value given as set (``--dry_run=False`` too), and so does this."""
+    if dry_run in (None, False, ""):
+        return None
+    name = _runner_name(runner) or "DirectRunner"
+    if name.lower() in _REMOTE_RUNNERS:
+        return None
+    return (f"--dry_run={dry_run}: only the DataflowRunner builds a job without running it; "
+            f"{name} would run the whole job (drop --dry_run, or give --runner "
+            "DataflowRunner)")

@@ -45,7 +45,7 @@ from apache_beam.utils.shared import Shared
 
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
-                                   path_below, read_bytes, write_atomic)
+                                   output_source, path_below, read_bytes, write_atomic)
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
@@ -179,12 +179,25 @@ class _PlanOutput(beam.DoFn):
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
         self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
 
-    def _own_output(self, item: InputFile) -> bool:
-        """An output this job (these settings) wrote earlier into its output folder, matched
-        again because that folder is the input folder: never an input (a rerun would
-        compress its own thumbnails, ``x.jpg.<tag>.jpg.<tag>.jpg``, and so on each time)."""
-        return (is_output_name(item.uri, self._tag)
-                and path_below(item.uri, self._output) is not None)   # any spelling, links
+    def _own_output(self, item: InputFile) -> Optional[str]:
+        """Why ``item`` is an output this job wrote earlier into its output folder, matched
+        again because that folder is the input folder, or ``None``. Such a file is never an
+        input: a rerun would compress its own thumbnails (``x.jpg.<tag>.jpg.<tag>.jpg``, one
+        more generation each time). An output of these settings is known by its tag; one of
+        other settings (an earlier run at another ``--scale``) by a tag-like part after the
+        name of a file that lies beside it (``x.jpg.<other tag>.jpg`` beside ``x.jpg``; an
+        input whose output name is written otherwise, ``a?.jpg`` as ``a_.jpg~<digest>``,
+        or whose file is gone, leaves its outputs of other settings to be taken as inputs)."""
+        if path_below(item.uri, self._output) is None:    # any spelling, links
+            return None
+        if is_output_name(item.uri, self._tag):
+            return "an output of these settings"
+        source = output_source(item.uri)
+        if source is not None and file_size(f"{item.uri.rsplit('/', 1)[0]}/{source}"
+                                            if "/" in item.uri else source,
+                                            self._storage_options) is not None:
+            return f"an output of other settings, made from {source} beside it"
+        return None
 
     def _uri(self, item: InputFile, extension: str) -> str:
         return join_under(self._output, output_name(item.relpath, self._tag, extension))
@@ -206,9 +219,9 @@ class _PlanOutput(beam.DoFn):
         return hashlib.sha256(data).hexdigest() == then.sha256
 
     def process(self, item: InputFile) -> Iterator:
-        if self._own_output(item):
-            _LOG.info("not an input: %s is an output of these settings in the output folder",
-                      item.uri)
+        own = self._own_output(item)
+        if own is not None:
+            _LOG.info("not an input: %s is %s in the output folder", item.uri, own)
             return
         candidates = candidate_extensions(item.relpath, self._settings.format,
                                           self._settings.photo_format)

@@ -311,6 +311,19 @@ def test_is_output_name_recognises_the_names_of_one_tag():
     assert not storage.is_output_name(f".{tag}.jpg", tag)
 
 
+def test_output_source_names_the_input_of_an_output_of_any_settings():
+    """(A name that output names write otherwise, ``a?.png`` as ``a_.png~<digest>``, gives
+    that spelling: the job then finds no input beside it.)"""
+    for rel, ext in (("a/photo.png", ".jpg"), ("x.JPG", ".webp"), ("a b.png", ".avif")):
+        for tag in ("3f9a1c2b7d", "0123456789"):
+            name = storage.output_name(rel, tag, ext)
+            assert storage.output_source(name) == rel.rsplit("/", 1)[-1]
+            assert storage.output_source("s3://b/o/" + name) == rel.rsplit("/", 1)[-1]
+    for name in ("photo.png", "photo.3f9a1c2b7d", "photo.3F9A1C2B7D.jpg", "photo.3f9a1c2b.jpg",
+                 ".3f9a1c2b7d.jpg", "photo.3f9a1c2b7d.jpg.bak1234"):
+        assert storage.output_source(name) is None, name
+
+
 @pytest.mark.parametrize("uri, expected", [
     ("/a/b", None), ("a", None), ("file:///a", None), ("local:///a", None), ("FILE:///a", None),
     ("s3://b/k", "s3"), ("s3a://b/k", "s3"), ("gcs://b", "gs"), ("gs://b", "gs"),

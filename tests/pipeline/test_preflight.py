@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from pipeline.preflight import earlier_run_folders, launch_problem, not_folders
+from pipeline.preflight import (dry_run_problem, earlier_run_folders, launch_problem,
+                                not_folders, unwritable)
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
         "--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -76,3 +77,50 @@ def test_an_output_that_is_a_file_stops_the_job_before_it_starts(tmp_path, write
     err = capsys.readouterr().err
     assert err.strip().endswith(f"--output {tmp_path / 'taken.txt'}: is a file, not a folder")
     assert (tmp_path / "taken.txt").read_text() == "not a folder"
+
+
+def test_a_local_output_that_cannot_be_made_or_written_stops_the_job(tmp_path, write_tree,
+                                                                     photo_files, run_job,
+                                                                     capsys):
+    """Review 21: --output under a file, or where no folder can be made (/proc), failed every
+    image's write, then the dead letters' with a RuntimeError traceback, and no manifest."""
+    (tmp_path / "afile.jpg").write_bytes(b"x")
+    assert unwritable({"--output": str(tmp_path / "afile.jpg" / "out")}) == \
+        f"--output {tmp_path / 'afile.jpg' / 'out'}: cannot be made, " \
+        f"{tmp_path / 'afile.jpg'} is not a folder"
+    assert unwritable({"--output": "/proc/no_such_out/x"}).startswith(
+        "--output /proc/no_such_out/x: cannot be written (")
+    assert unwritable({"--output": str(tmp_path / "new" / "deeper"),
+                       "--manifest": "s3://bucket/m"}) is None
+    assert not (tmp_path / "new").exists() and not list(tmp_path.glob(".write-probe-*"))
+    write_tree(tmp_path / "in", {"x.jpg": photo_files["coffee.jpg"]})
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "afile.jpg" / "o"),
+                 *FAST])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("afile.jpg is not a folder")
+    assert (tmp_path / "afile.jpg").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("runner", [None, "DirectRunner", "PrismRunner"])
+def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tree,
+                                                              photo_files, capsys, runner):
+    """Review 21: --dry_run=True (the docs' way to check a Dataflow job offline) on the
+    DirectRunner compressed every input and wrote a manifest. Now one line, exit status 2,
+    nothing written; on Dataflow it stays Beam's (tests/pipeline/test_pipeline_cloud.py)."""
+    from pipeline.main import run
+
+    write_tree(tmp_path / "in", {"x.jpg": photo_files["coffee.jpg"]})
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
+             "--dry_run=True", *([f"--runner={runner}"] if runner else [])])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"--dry_run=True: only the DataflowRunner builds a job without running "
+                        f"it; {runner or 'DirectRunner'} would run the whole job (drop "
+                        "--dry_run, or give --runner DataflowRunner)")
+    assert not (tmp_path / "out").exists()
+    assert dry_run_problem("DataflowRunner", "True") is None
+    assert dry_run_problem("DirectRunner", False) is None
