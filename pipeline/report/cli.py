@@ -81,7 +81,8 @@ def _suffix_problem(output: Optional[str], fmt: str) -> Optional[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line; returns the exit status (2 for a missing manifest or run)."""
+    """The command line; returns the exit status (2 for a missing manifest or run, or a
+    report that cannot be written)."""
     parser = _parser()
     args = parser.parse_args(argv)
     fmt = args.format or ("md" if (args.output or "").lower().endswith(".md") else "html")
@@ -96,7 +97,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rep = build_report(table, manifest=args.manifest, runs=args.runs or None)
     output = args.output or (None if args.json else f"report.{fmt}")
     if output:
-        write_report(rep, output, fmt, args.storage_options)
+        try:
+            write_report(rep, output, fmt, args.storage_options)
+        except OSError as exc:  # a folder, a folder that cannot be made, no permission
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         logger.info("report written to %s", output)
         if not args.json:
             print(output)

@@ -5,6 +5,7 @@ No Beam import: the schema comes from :mod:`transforms.manifest` (pyarrow only).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 from typing import Dict, List, Optional, Sequence
@@ -13,6 +14,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from transforms.manifest import MANIFEST_SCHEMA
+
+_LOG = logging.getLogger("pipeline.report")
 
 __all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "list_runs", "load_manifest",
            "runs_read"]
@@ -130,7 +133,13 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
                          partition_base_dir=path, schema=schema)
     flt = ds.field("run_id").isin(wanted) if wanted else None
-    table = dataset.to_table(columns=columns, filter=flt)
+    try:
+        table = dataset.to_table(columns=columns, filter=flt)
+    except (pa.ArrowInvalid, OSError):  # a part that is no Parquet file: read the others
+        files = _readable(files, fs, schema)
+        dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
+                             partition_base_dir=path, schema=schema)
+        table = dataset.to_table(columns=columns, filter=flt)
     # the runs read, rows or not: a run that matched nothing has none, and is still a run
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
                                           RUNS_METADATA: json.dumps(wanted or available)})
@@ -150,6 +159,22 @@ def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:
                                                     for part in rel.split("/")):
                 files.append(found)
     return sorted(files)
+
+
+def _readable(files: Sequence[str], fs, schema: pa.Schema) -> List[str]:
+    """``files`` less those that cannot be read as Parquet (a zero-byte part left by an
+    interrupted copy or a full disk stopped the report with pyarrow's traceback; the job
+    itself reads past such a part), each named in a warning."""
+    kept = []
+    for name in files:
+        try:
+            ds.dataset([name], filesystem=fs, format="parquet", schema=schema).count_rows()
+        except (pa.ArrowInvalid, OSError) as exc:
+            _LOG.warning("manifest part %s cannot be read, left out of the report (%s)", name,
+                         exc)
+        else:
+            kept.append(name)
+    return kept
 
 
 def runs_read(table: pa.Table) -> List[str]:

@@ -300,6 +300,36 @@ def test_files_that_are_not_parts_are_not_read(two_runs, capsys):
     _check_totals(json.loads(stdout)["totals"], want)
 
 
+def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys, caplog):
+    """Review 21: a zero-byte or junk part (an interrupted copy, a full disk) stopped the
+    report with pyarrow's traceback, where the job reads past it. Now it is named in a
+    warning and the other parts are reported."""
+    want = independent_totals(two_runs, "night-1")
+    for name, data in (("part-zero.parquet", b""), ("part-junk.parquet", b"PAR1x")):
+        (two_runs / "run_id=night-2" / name).write_bytes(data)
+    for part in (two_runs / "run_id=night-2").glob("part-0*.parquet"):
+        part.unlink()   # night-2 is left with its unreadable parts only
+    with caplog.at_level("WARNING", logger="pipeline.report"):
+        status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 0, err
+    data = json.loads(stdout)
+    _check_totals(data["totals"], want)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 2 and all("cannot be read, left out of the report" in w
+                                    for w in warned)
+    assert {os.path.basename(w.split()[2]) for w in warned} == {"part-zero.parquet",
+                                                               "part-junk.parquet"}
+
+
+def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
+    """Review 21: -o naming a folder printed a traceback (exit 1); now one line, exit 2."""
+    (tmp_path / "folder.html").mkdir()
+    status, stdout, err = _run_main([two_runs, "-o", str(tmp_path / "folder.html")], capsys)
+    assert status == 2 and stdout == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "folder" in err
+    assert "Traceback" not in err
+
+
 def test_run_selection(two_runs, tmp_path, capsys):
     status, stdout, _ = _run_main([two_runs, "--run", "night-2", "--json"], capsys)
     assert status == 0
