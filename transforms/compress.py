@@ -43,6 +43,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from compress_core.errors import ImageDecodeError
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
@@ -605,15 +606,20 @@ class _WriteImage(beam.DoFn):
 
 
 class _FailureToRow(beam.DoFn):
-    """Failure -> ``error`` manifest row (and the ``images_failed`` metric)."""
+    """Failure -> ``error`` manifest row (and the ``images_failed`` metric; those whose
+    bytes are no readable image also ``images_undecodable``: see
+    :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
         self._run_id = run_id
         self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
+        self._undecodable = Metrics.counter(METRICS_NAMESPACE, "images_undecodable")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
+        if failure.error_type == ImageDecodeError.__name__:
+            self._undecodable.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)
         yield failure_row(failure, self._run_id, self._settings)

@@ -503,15 +503,40 @@ def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary
 
-    def summary(ok, failed, skipped):
+    def summary(ok, failed, skipped, undecodable=0):
         return RunSummary(run_id="r", ok=ok, failed=failed, skipped=skipped, bytes_in=0,
-                          bytes_out=0)
+                          bytes_out=0, undecodable=undecodable)
 
     assert exit_status(summary(0, 3, 0)) == 1
     # skipped inputs are not read: every image read failed (a --skip_existing run exited 0)
     assert exit_status(summary(0, 3, 2)) == 1
+    # files that are no images fail every rerun: beside skips they alone exit 0 (review 21),
+    # alone (nothing skipped: a wrong folder) or with another failure, 1
+    assert exit_status(summary(0, 1, 3, undecodable=1)) == 0
+    assert exit_status(summary(0, 2, 0, undecodable=2)) == 1
+    assert exit_status(summary(0, 3, 3, undecodable=2)) == 1
     for counts in ((1, 3, 0), (1, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
         assert exit_status(summary(*counts)) == 0, counts
+
+
+def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_tree,
+                                                              photo_files):
+    """Review 21: a folder with photos and one .xmp sidecar (a folder input takes every
+    file): the first run exited 0 (1 failed beside 1 ok); every --skip_existing rerun after it
+    exited 1 ('every image failed') though nothing new had come. Now 0, and the summary says
+    what the file is."""
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"],
+                                 "coffee.xmp": b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"})
+    codes = []
+    for run_id in ("first", "second"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
+             "--output", str(tmp_path / "out"), *FAST, "--run_id", run_id, "--skip_existing",
+             "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+        codes.append(proc.returncode)
+    assert codes == [0, 0], proc.stderr[-3000:]
+    assert "run second: 2 images: 0 ok, 1 failed, 1 skipped" in proc.stderr
+    assert "failed, no readable image: 1 (ImageDecodeError" in proc.stderr
 
 
 @pytest.mark.slow
