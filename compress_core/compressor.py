@@ -494,8 +494,11 @@ class SemanticCompressor:
             t_encoded = time.perf_counter()
 
             stats = {}
-            if energy is not None:
-                stats = energy_statistics(energy)
+            # (method="jpeg" computes no map of the input; allocation="semantic" one of the
+            # output, which is the picture re-encoded)
+            described = energy if energy is not None else allocation_map
+            if described is not None:
+                stats = energy_statistics(described)
                 extra = getattr(self.energy_function, "last_weights", None)
                 if extra:
                     stats["weights"] = dict(extra)

@@ -24,6 +24,7 @@ from compress_core import (
     compress_image,
     load_image,
 )
+from compress_core.analysis import energy_statistics
 from compress_core.energy.faces import DETECT_SIDE
 from compress_core.targets import plan_size, working_size
 
@@ -1432,6 +1433,13 @@ def test_semantic_allocation_keeps_the_keep_mask_as_important(compressor):
     kept = _run(compressor, astronaut, method="jpeg", quality=85, allocation="semantic",
                 keep_mask=mask)
     dropped = _run(compressor, astronaut, method="jpeg", quality=85, allocation="semantic")
+    # (review 21) the map the allocation computed is described, as the other methods' are;
+    # method jpeg alone computes none
+    assert uniform.energy_stats == {}
+    expected = energy_statistics(importance)
+    assert dropped.energy_stats.keys() >= expected.keys()
+    for key, value in expected.items():
+        assert dropped.energy_stats[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
     core = (slice(by * 8 - 8 if by else 0, by * 8 + 16), slice(bx * 8 - 8 if bx else 0,
                                                               bx * 8 + 16))
     plain = np.asarray(decode(uniform.data).convert("RGB"))[core]
