@@ -228,6 +228,10 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
         )
 
 
+#: The first bytes of a TIFF file (little- and big-endian; BigTIFF).
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
 @contextlib.contextmanager
 def _decoding(name: str, data: bytes, limit: int):
     """Pillow's and the containers' errors while a picture is opened or decoded, as this
@@ -245,6 +249,8 @@ def _decoding(name: str, data: bytes, limit: int):
                                  "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
         what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)
+                else "a TIFF file whose samples Pillow cannot read (floating-point or 32-bit "
+                "colour: save it with 8 or 16 bits per sample)" if data[:4] in _TIFF_MAGIC
                 else "not a recognised image format")
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

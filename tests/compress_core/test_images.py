@@ -293,6 +293,26 @@ def test_32_bit_float_mode_is_scaled_by_its_range():
     np.testing.assert_array_equal(load_image(gray.convert("I")).pixels[..., 0], np.asarray(gray))
 
 
+def test_a_tiff_pillow_cannot_read_says_what_it_is(chelsea, tmp_path):
+    """Review 20 (F9): a floating-point RGB TIFF (an HDR merge's, a scientific export) was
+    "not a recognised image format", as a text file is. Pillow reads 8- and 16-bit RGB TIFFs,
+    not these: the message now says what the file is and how to save it."""
+    tifffile = pytest.importorskip("tifffile")
+    for byteorder in ("<", ">"):
+        path = tmp_path / f"x{byteorder == '>'}.tif"
+        tifffile.imwrite(path, chelsea.astype(np.float32) / 255, photometric="rgb",
+                         byteorder=byteorder)
+        with pytest.raises(ImageDecodeError, match=r"\.tif: a TIFF file whose samples Pillow "
+                           r"cannot read \(floating-point or 32-bit colour: save it with 8 or "
+                           r"16 bits per sample\)$"):
+            load_image(str(path))
+    tifffile.imwrite(tmp_path / "16.tif", chelsea.astype(np.uint16) * 257, photometric="rgb")
+    np.testing.assert_array_equal(load_image(str(tmp_path / "16.tif")).pixels, chelsea)
+    (tmp_path / "junk.tif").write_bytes(b"II*x not a tiff at all")
+    with pytest.raises(ImageDecodeError, match="junk.tif: not a recognised image format"):
+        load_image(str(tmp_path / "junk.tif"))
+
+
 def test_animated_gif_uses_the_first_frame(chelsea):
     frames = [Image.fromarray(chelsea), Image.fromarray(255 - chelsea)]
     buf = io.BytesIO()
