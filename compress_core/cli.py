@@ -18,7 +18,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import SemanticCompressError
-from .flags import OneLineParser, add_option_flags, flag_name, option_values
+from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
 from .storage import local_path, split_protocol
 
 log = logging.getLogger("semantic_compress")
@@ -256,8 +256,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         request = _request(args)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+    except (ValueError, TypeError) as exc:  # (said in the flags typed, not in parameters)
+        parser.error(in_flags(str(exc), "cli"))
     many = len(args.images) > 1
     mismatch = _suffix_mismatch(args, request)
     if mismatch:

@@ -10,11 +10,13 @@ ones; the help shows them.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any, Dict, List, Optional
 
 from .request import OPTIONS, QUALITY_WORDS, Option
 
-__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name", "spellings"]
+__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name", "spellings",
+           "in_flags"]
 
 _STYLES = ("cli", "job")
 
@@ -120,3 +122,32 @@ def option_values(args: argparse.Namespace, style: str) -> Dict[str, Any]:
             if value is not None:
                 out[opt.name] = value
     return out
+
+
+def in_flags(message: str, style: str) -> str:
+    """A request's error ``message`` (written with the library's parameter names) in the flags
+    of ``style``: ``method='jpeg'`` -> ``--method jpeg``, ``target_width`` ->
+    ``--target-width`` (``--target_width`` for the job; ``max_seconds`` ->
+    ``--max_seconds_per_image``). A name without an underscore is a word of the sentence too
+    (``format``, ``quality``): it becomes a flag only where it stands as a name, with a value
+    (``quality=101``), at the start of the message (``scale must be ...``) or in a list
+    (``: scale, target_width``). Options the style has no flag for keep their names."""
+    names = {opt.name: opt for opt in OPTIONS if _offered(opt, style)}
+    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+
+    def with_value(match: "re.Match") -> str:
+        opt, value = names[match.group(1)], match.group(2)
+        value = value[1:-1] if value[:1] in "'\"" and value[-1:] == value[:1] else value
+        if opt.kind == "bool" and value in ("True", "False"):
+            return spellings(opt, style)[-1 if value == "False" else -2]
+        return f"{flag_name(opt, style)} {value}"
+
+    message = re.sub(rf"(?<![\w.-])({alternatives})=('[^']*'|\"[^\"]*\"|[^\s,;)]+)",
+                     with_value, message)
+    named = "|".join(sorted((re.escape(n) for n in names if "_" in n), key=len, reverse=True))
+    if named:
+        message = re.sub(rf"(?<![\w.'/-])({named})(?![\w(=/-]|\.\w)",  # (not in a file name)
+                         lambda m: flag_name(names[m.group(1)], style), message)
+    words = "|".join(sorted((re.escape(n) for n in names if "_" not in n), key=len, reverse=True))
+    return re.sub(rf"(^|: |, |\()({words})(?=,| or | must | and |\)|;|$)",
+                  lambda m: m.group(1) + flag_name(names[m.group(2)], style), message)

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from compress_core.flags import (OneLineParser, add_option_flags, flag_name, option_values,
-                                  spellings)
+from compress_core.flags import (OneLineParser, add_option_flags, flag_name, in_flags,
+                                  option_values, spellings)
 from compress_core.request import OPTIONS
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
@@ -309,8 +309,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         values["scale"] = 0.5  # the job's default target
     try:
         settings = CompressSettings(**values)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+    except (ValueError, TypeError) as exc:  # (said in the job's flags, not in parameters)
+        parser.error(in_flags(str(exc), "job"))
     if args.manifest_shards < 0:
         parser.error("--manifest_shards must be >= 0")
     # one spelling per folder (file:// and local:// as plain paths, s3a:// as s3:// ...): the

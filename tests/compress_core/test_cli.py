@@ -97,15 +97,15 @@ def test_output_suffix_picks_the_format(work, capsys):
 def test_flags_that_would_be_ignored_are_refused_before_anything_is_written(work, capsys):
     # (review 20: a format picked by -o's suffix was blamed as a format= never given)
     for flags, message in ((["-o", "small.png", "--quality", "85"],
-                            "-o small.png makes the format png: format='png' is lossless and "
+                            "-o small.png makes the format png: --format png is lossless and "
                             "takes no quality"),
                            (["--quality", "85", "--target-quality", "80"],
-                            "target_quality=80 is aimed at by quality='auto' only"),
+                            "--target-quality 80 is aimed at by --quality auto only"),
                            (["-o", "small.webp", "--photo-format", "avif"],
-                            "-o small.webp makes the format webp: photo_format='avif' chooses "
-                            "the photos' format of format='auto'"),
+                            "-o small.webp makes the format webp: --photo-format avif chooses "
+                            "the photos' format of --format auto"),
                            (["-o", "small.jpg", "--format", "auto", "--photo-format", "webp"],
-                            "-o small.jpg makes the format jpeg: photo_format='webp'")):
+                            "-o small.jpg makes the format jpeg: --photo-format webp")):
         before = sorted(os.listdir(work))
         code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient", *flags)
         assert code == 2 and message in err, err
@@ -524,12 +524,12 @@ def test_analysis_modes_refuse_flags_they_would_ignore(work, capsys, argv, ignor
 
 @pytest.mark.parametrize("argv, message", [
     (["--analyze", "--energy-mode", "forward"],
-     "--analyze does not use energy_mode='forward' (the seams' cost: --visualize-seams)"),
+     "--analyze does not use --energy-mode forward (the seams' cost: --visualize-seams)"),
     (["--visualize-energy", "--quality-metric", "psnr", "-o", "map.png"],
-     "--visualize-energy does not use quality_metric='psnr' (it compares the candidates of a "
+     "--visualize-energy does not use --quality-metric psnr (it compares the candidates of a "
      "byte budget)"),
     (["--analyze", "--model", "vgg16"],
-     "--analyze does not use model='vgg16' (energy='gradient' runs no CNN)"),
+     "--analyze does not use --model vgg16 (--energy gradient runs no CNN)"),
 ])
 def test_analysis_modes_refuse_engine_flags_they_would_ignore(work, capsys, argv, message):
     """Review 18: these ran and ignored the flag (the seams' energy mode is used by
@@ -543,12 +543,12 @@ def test_analysis_modes_refuse_engine_flags_they_would_ignore(work, capsys, argv
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["-s", "0.5", "--quality-metric", "psnr"], "quality_metric='psnr' compares the candidates "
-     "of a byte budget (target_bytes), and there is none (drop it)"),
+    (["-s", "0.5", "--quality-metric", "psnr"], "--quality-metric psnr compares the candidates "
+     "of a byte budget (--target-bytes), and there is none (drop it)"),
     (["-s", "0.5", "-m", "smart_crop", "--energy-mode", "forward"],
-     "energy_mode='forward' is the seams' cost, and method='smart_crop' carves none (drop it)"),
-    (["-m", "jpeg", "--quality", "80"], "energy='gradient' makes the importance map, and "
-     "method='jpeg' with allocation='uniform' reads none (drop it)"),
+     "--energy-mode forward is the seams' cost, and --method smart_crop carves none (drop it)"),
+    (["-m", "jpeg", "--quality", "80"], "--energy gradient makes the importance map, and "
+     "--method jpeg with --allocation uniform reads none (drop it)"),
 ])
 def test_engine_flags_the_compression_does_not_use_are_refused(work, capsys, argv, message):
     """Review 13, O6: accepted, they changed nothing but the output (byte-identical)."""
@@ -662,7 +662,7 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     (["photo.jpg", "--format", "gif"], "argument --format: invalid choice: 'gif'"),
     (["photo.jpg", "--visualize-seams", "0"], "--visualize-seams must be a positive number"),
     (["photo.jpg", "-s", "0.5", "--remove-mask", "m.png"],
-     "remove_mask needs method='seam_carving'"),
+     "--remove-mask needs --method seam_carving"),
     # option values are checked once, before any image is read
     (["photo.jpg"], "give at least one target"),
     (["photo.jpg", "-s", "-1"], "scale must be a positive finite number"),
@@ -671,8 +671,8 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
      r"quality must be an integer in the output format's range \(jpeg 1\.\.100"),
     (["photo.jpg", "-s", "0.5", "--format", "jpeg", "--quality", "101"],
      r"quality for jpeg must be an integer in 1\.\.100; got 101"),
-    (["photo.jpg", "-s", "0.5", "--max-stretch", "0.9"], "max_stretch must be a finite number >= 1"),
-    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "method='jpeg' re-encodes without resizing"),
+    (["photo.jpg", "-s", "0.5", "--max-stretch", "0.9"], "--max-stretch must be a finite number >= 1"),
+    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "--method jpeg re-encodes without resizing"),
     (["photo.jpg", "-s", "0.5", "-e", "deep", "--model", "alexnet"],
      "argument --model: invalid choice: 'alexnet' \\(choose from 'efficientnet_lite0', 'vgg16'"),
 ])
@@ -728,7 +728,7 @@ def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
     assert not (work / "out" / "big.png_compressed.jpg").exists()
     assert (work / "out" / "other.png_compressed.jpg").exists()
     code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0", "-e", "gradient")
-    assert code == 2 and "max_seconds must be a positive finite number" in one_error_line(err)
+    assert code == 2 and "--max-seconds must be a positive finite number" in one_error_line(err)
 
 
 def test_version(capsys):

@@ -93,11 +93,11 @@ def test_jpeg_method_needs_no_target():
      "'**' must be a whole path component, not part of 'a**b'"),
     # a flag the rest would silently ignore
     (["--input", "x", "--output", "o", "--scale", "0.5", "--quality", "85",
-      "--target_quality", "80"], "target_quality=80 is aimed at by quality='auto' only"),
+      "--target_quality", "80"], "--target_quality 80 is aimed at by --quality auto only"),
     (["--input", "x", "--output", "o", "--scale", "0.5", "--format", "png", "--quality", "85"],
-     "format='png' is lossless and takes no quality"),
+     "--format png is lossless and takes no quality"),
     (["--input", "x", "--output", "o", "--scale", "0.5", "--energy", "gradient", "--model",
-      "vgg16"], "model='vgg16' is the CNN of the deep energies, and energy='gradient' runs none"),
+      "vgg16"], "--model vgg16 is the CNN of the deep energies, and --energy gradient runs none"),
     # an unset shell variable: '' was the working folder, every file below it compressed (or
     # every output written into it)
     (["--input", "", "--output", "o"], "--input '': empty"),
