@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import codec, deadline
-from .codec.encoders import attached_for
+from .codec.encoders import attached_for, stored_bytes
 from .codec.semantic import resize_map
 from .errors import TargetUnreachableError
 from .hybrid import resample
@@ -98,7 +98,10 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
     meta = attached_for(fmt, icc_profile, exif, xmp, iptc)
     top_quality = max_quality if max_quality is not None else codec.default_quality(fmt)
     h, w = pixels.shape[:2]
-    carried = sum(len(v) for v in meta.values() if v)
+    carried = stored_bytes(fmt, meta)  # (what every candidate holds)
+    # scored against what a decoder shows: a JPEG XL holds its pixels converted to sRGB
+    reference = (codec.encoders.jxl_srgb(pixels, icc_profile)
+                 if fmt is ImageFormat.JXL and icc_profile else pixels)
     best = None
     worse = 0  # fitting candidates since the best one
     smallest = None
@@ -129,7 +132,7 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
                 break
             continue
         full_quality = q is None or q >= (top_quality or 0)
-        value = score(codec.decode_pixels(data), pixels, quality_metric)
+        value = score(codec.decode_pixels(data), reference, quality_metric)
         if best is None or value > best[0]:
             best, worse = (value, data, q, candidate), 0
         else:

@@ -39,7 +39,7 @@ from .formats import check_quality, check_side, installed, pil_name, require_enc
 from .jpeg_markers import APP0
 from .jpeg_markers import segments as segments_of
 
-__all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
+__all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder", "stored_bytes",
            "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
            "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
@@ -157,6 +157,14 @@ def attached_for(fmt, icc_profile: Optional[bytes] = None, exif: Optional[bytes]
     bytes is what its files hold."""
     return dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
                 iptc=iptc if ImageFormat(fmt) is ImageFormat.JPEG else None)
+
+
+def stored_bytes(fmt, meta: dict) -> int:
+    """Bytes of the metadata keyword arguments ``meta`` (:func:`attached_for`) that an encoding
+    in ``fmt`` holds: all, but a JPEG XL's profile (its pixels are converted to sRGB, the
+    profile is not stored)."""
+    jxl = ImageFormat(fmt) is ImageFormat.JXL
+    return sum(len(v) for k, v in meta.items() if v and not (jxl and k == "icc_profile"))
 
 
 def _with_segments(data: bytes, segments: bytes) -> bytes:

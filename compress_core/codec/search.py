@@ -93,6 +93,15 @@ _SIZE_CURVE = {
 # that it fits small pictures too (a 150x100 AVIF is a third header).
 _OVERHEAD = {ImageFormat.JPEG: 265, ImageFormat.WEBP: 44, ImageFormat.AVIF: 300,
              ImageFormat.JXL: 54}
+# Qualities whose encoding is smaller than those just under them (JPEG XL: 8-15% smaller at
+# 19 than at 18 on Kodak photos at 768 and 192 px, the encoder changing its mode there): where
+# the search's bracket ends under one, that quality is tried too, and the search goes on above
+# it where it fits (a budget of 19,703 B on kodim01 ended at quality 14, SSIMULACRA2 4.5, where
+# quality 20 fits at 23.7).
+_SIZE_DIPS = {ImageFormat.JXL: (19,)}
+# Encodes after which :func:`fit_budget` only halves its bracket (photos end within 6; a flat
+# or tiny picture, far from the curve, then ends in a binary search's count).
+_CURVE_STEPS = 6
 # Typical score points per quality step near the target (a fallback when two measured points
 # on one side are flat).
 _SLOPE = {ImageFormat.JPEG: 0.8, ImageFormat.WEBP: 0.6, ImageFormat.AVIF: 0.8,
@@ -351,23 +360,28 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
 
     ``max_quality`` first (1 encode when it fits); then the qualities read off the format's
     median size curve (:data:`_SIZE_CURVE`) through the sizes measured so far, until a fitting
-    quality and the one above it that does not are known (:func:`_budget_quality`; where two steps
-    did not halve the bracket, the next one does): 3-5 encodes on photos, where a
-    binary search took 8-9. Where two of the curve's guesses do not fit either, the lowest
-    quality is tried next: a size that cannot fit is known after 2-4 encodes (a byte budget's
-    search over smaller pixel sizes meets many such sizes).
+    quality and the one above it that does not are known (:func:`_budget_quality`): 3.7
+    encodes on average on photos (JPEG, WebP, AVIF; at most 6), where a binary search took
+    8-9. Two steps that land on one side of the answer are followed by one that halves the
+    bracket, and after :data:`_CURVE_STEPS` encodes every step does: a flat or tiny picture,
+    far from the curve, takes up to 13 (a binary search 9). Where two of the curve's guesses
+    do not fit either, the lowest quality is tried next: a size that cannot fit is known after
+    2-4 encodes (a byte budget's search over smaller pixel sizes meets many such sizes).
 
     The search assumes that the size grows with the quality. Photos' sizes do, give or take
-    a few per cent (JPEG XL's drop by up to 22% at quality 19, WebP's and AVIF's by a few
-    bytes), so the answer is the largest fitting quality or one a few per cent of bytes below
-    it. Flat graphics' sizes jitter by a few bytes over the whole range (a grey 64x64 JPEG XL:
+    a few per cent (WebP's and AVIF's by a few bytes), so the answer is the largest fitting
+    quality or one a few per cent of bytes below it. JPEG XL's drop by 8-15% at quality 19
+    (:data:`_SIZE_DIPS`): where the bracket ends under it, quality 19 is tried as well, and
+    the search goes on above it where it fits (4.3 encodes on average on photos). Flat
+    graphics' sizes jitter by a few bytes over the whole range (a grey 64x64 JPEG XL:
     62-77 bytes at qualities 1-80): the answer can be far below the largest fitting quality
     (which looks the same there), and a budget a few bytes above the smallest size can raise
     :class:`TargetUnreachableError` though some qualities fit (that picture at 62 bytes:
     qualities 13-17 do, quality 1 takes 63). Searching those would take 15-60 more encodes
     per miss and as many wherever nothing fits (measured on 8 pictures, every budget: 2 such
     misses in 6,000 searches, none for photos), so they are left. The result is never over
-    budget.
+    budget. A JPEG XL output stores no ICC profile (its pixels are converted to sRGB, once
+    here): the profile is not counted in the budget.
 
     ``importance`` (an (H, W) map, JPEG only): semantic allocation, every encoding tried with
     the small coefficients of its unimportant blocks dropped
@@ -388,7 +402,11 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     """
     check_rgb8(pixels)
     fmt = require_encoder(fmt)
-    meta = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
+    meta = attached_for(fmt, icc_profile, exif, xmp, iptc)
+    if fmt is ImageFormat.JXL and icc_profile:
+        # JPEG XL stores sRGB (the encoder converts; the same bytes): converted once, and the
+        # profile, which the file does not hold, not counted as carried bytes
+        pixels, meta["icc_profile"] = jxl_srgb(pixels, icc_profile), None
     if fmt not in QUALITY_RANGE:
         data = encode(pixels, fmt, **meta)
         if len(data) > target_bytes:
@@ -411,27 +429,40 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
     sizes = {hi: len(data)}  # quality -> bytes, of every encoding tried
     carried = sum(len(v) for v in meta.values() if v)  # metadata: the same at any quality
     best = None  # (data, quality) of the highest fitting quality
-    fails = hi  # the lowest quality that does not fit
-    widths = [hi - lo + 1]  # the bracket's width before each step
-    q = hi  # the quality tried last
-    while (best[1] if best else lo - 1) < fails - 1:
-        deadline.check("an encoding of the quality search")
-        fits = best[1] if best else lo - 1
-        widths.append(fails - fits)
-        slow = len(widths) > 3 and widths[-1] * 2 > widths[-3]  # two steps did not halve it
-        if best is None and len(sizes) > 2:
-            q = lo  # two of the curve's guesses did not fit either: is any quality that small?
-        elif slow:
-            q = (fits + fails + 1) // 2
-        else:
-            q = _budget_quality(fmt, sizes, target_bytes, fits, fails, carried,
-                                last_fit=q == fits)
-        data = encoded(q)
-        sizes[q] = len(data)
-        if len(data) <= target_bytes:
-            best = (data, q)
-        else:
-            fails = q
+    fails = hi  # the lowest quality above it that does not fit
+    dips = [d for d in _SIZE_DIPS.get(fmt, ()) if lo < d < hi]
+    while True:
+        q, sides = hi, []  # the quality tried last; whether each step fitted
+        while (best[1] if best else lo - 1) < fails - 1:
+            deadline.check("an encoding of the quality search")
+            fits = best[1] if best else lo - 1
+            if best is None and len(sizes) > 2:
+                q = lo  # two of the curve's guesses did not fit either: is any that small?
+            elif sides[-2:] in ([True, True], [False, False]) or len(sizes) > _CURVE_STEPS:
+                q = (fits + fails + 1) // 2  # the curve is off here: halve the bracket
+            else:
+                q = _budget_quality(fmt, sizes, target_bytes, fits, fails, carried,
+                                    last_fit=q == fits)
+            data = encoded(q)
+            sizes[q] = len(data)
+            if len(data) <= target_bytes:
+                best = (data, q)
+            else:
+                fails = q
+            # (a bisection starts the count again: two steps read off the curve that land on
+            # one side of the answer are followed by one that halves the bracket)
+            sides = [] if sides[-2:] in ([True, True], [False, False]) else \
+                sides + [len(data) <= target_bytes]
+        dip = next((d for d in dips if best is not None and best[1] < d and d not in sizes),
+                   None)
+        if dip is None:
+            break
+        data = encoded(dip)  # a size that drops below the qualities under it: past the bracket
+        sizes[dip] = len(data)
+        if len(data) > target_bytes:
+            continue  # (the next dip, if any)
+        best = (data, dip)
+        fails = min(k for k, size in sizes.items() if k > dip and size > target_bytes)
     if best is None:  # the lowest quality was tried and did not fit
         raise _unreachable(sizes[lo], target_bytes, pixels, fmt, lo)
     return best

@@ -185,6 +185,16 @@ def gamma_icc(gamma: float) -> bytes:
         (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
 
 
+def large_icc(gamma: float, size: int) -> bytes:
+    """:func:`gamma_icc` with a private tag of zeros that makes it about ``size`` bytes (a
+    camera's or a printer's profile with its lookup tables: tens of kilobytes)."""
+    curve = _curve(gamma)
+    return _icc(b"RGB ", f"gamma {gamma:g}, large", [
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", _xyz(0.4361, 0.2225, 0.0139)),
+        (b"gXYZ", _xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve), (b"zzzz", bytes(size))])
+
+
 def gray_icc(gamma: float) -> bytes:
     """A real ICC v2 grey profile with a pure power-law tone curve of ``gamma`` (1.0: the
     stored values are linear light, as in some scanners' files)."""

@@ -10,7 +10,7 @@ from compress_core.errors import TargetUnreachableError
 from compress_core.options import ImageFormat
 from compress_core.quality import QualityMetric
 
-from _core_data import photo, srgb_icc
+from _core_data import large_icc, photo, srgb_icc
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,23 @@ def test_a_tight_budget_takes_the_best_scoring_size_past_the_third(fmt, share):
     chosen = fitting.index(pixels.shape[1])
     assert chosen >= 3 and value == pytest.approx(scores[pixels.shape[1]])
     assert value >= max(scores.values()) - 1e-9, (chosen, scores)
+
+
+def test_a_jpeg_xl_budget_with_a_large_profile_keeps_a_useful_size():
+    """Review 21: a JPEG XL stores no profile (its pixels are converted to sRGB), but the size
+    search counted a 48 KB profile as carried by every candidate: the predicted smallest size
+    grew as the pixels shrank, every size was skipped down to 8 px, and a 384x256 photo that
+    had to shrink to fit 4,000 bytes came out 8x5 (76 B) where about 300x200 fits."""
+    from compress_core import codec
+
+    pixels = photo("coffee", 384, 256)
+    icc = large_icc(1.8, 48_000)
+    converted = codec.encoders.jxl_srgb(pixels, icc)
+    budget = len(codec.encode(converted, "jxl", 1)) * 2 // 3  # the full size cannot fit
+    data, _, chosen, _ = encode_to_budget(pixels, ImageFormat.JXL, budget, None,
+                                          QualityMetric.SSIM, icc_profile=icc)
+    assert len(data) <= budget and chosen.shape[1] >= 100, chosen.shape  # (it was 8)
+    # the same sizes are tried as for the picture already in sRGB (resampled before or after
+    # the conversion: scores a few thousandths apart, so the best of them can differ)
+    plain = encode_to_budget(converted, ImageFormat.JXL, budget, None, QualityMetric.SSIM)
+    assert abs(chosen.shape[1] - plain[2].shape[1]) <= 0.3 * plain[2].shape[1]
