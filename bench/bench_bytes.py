@@ -67,7 +67,7 @@ Sections (``--sections``, all by default):
   (EXIF, an XMP packet with captions, keywords, rights and a 400-entry edit history, an IPTC
   record); whether keep and compact decode to the same pixels.
 * ``budget``: ``target_bytes`` at 15%, 35% and 70% of each photo's default-quality encoding
-  (JPEG, WebP, AVIF): encodes of the quality search against a binary search, and the search
+  (JPEG, WebP, AVIF, JPEG XL; ``--budget_formats``): encodes of the quality search against a binary search, and the search
   over sizes: score written, width, encodes, CPU against one fixed encode.
 
 Usage::
@@ -1333,7 +1333,7 @@ def _bisection_budget(pixels, fmt, budget):
     return best, len(sizes)
 
 
-def section_budget(photos, shares=(0.15, 0.35, 0.7), formats=("jpeg", "webp", "avif")):
+def section_budget(photos, shares=(0.15, 0.35, 0.7), formats=("jpeg", "webp", "avif", "jxl")):
     """``target_bytes``: the quality search per size (``fit_budget``) against a binary search,
     and the search over sizes (``budget.encode_to_budget``): score, size chosen, CPU."""
     from compress_core.budget import encode_to_budget
@@ -1402,6 +1402,8 @@ def main(argv=None):
     ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
                     "baseline,lossless,archive,recoded,thumbnails,metadata,graphics,budget")
     ap.add_argument("--targets", default="60,70,80")
+    ap.add_argument("--budget_formats", default="jpeg,webp,avif,jxl",
+                    help="formats of the budget section")
     args = ap.parse_args(argv)
     photos = load(args.kodak, args.photos)
     sections = args.sections.split(",")
@@ -1435,7 +1437,7 @@ def main(argv=None):
     if "graphics" in sections:
         section_graphics(photos)
     if "budget" in sections:
-        section_budget(photos)
+        section_budget(photos, formats=args.budget_formats.split(","))
 
 
 if __name__ == "__main__":
