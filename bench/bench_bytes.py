@@ -67,8 +67,9 @@ Sections (``--sections``, all by default):
   (EXIF, an XMP packet with captions, keywords, rights and a 400-entry edit history, an IPTC
   record); whether keep and compact decode to the same pixels.
 * ``budget``: ``target_bytes`` at 15%, 35% and 70% of each photo's default-quality encoding
-  (JPEG, WebP, AVIF, JPEG XL; ``--budget_formats``): encodes of the quality search against a binary search, and the search
-  over sizes: score written, width, encodes, CPU against one fixed encode.
+  (JPEG, WebP, AVIF, JPEG XL; ``--budget_formats``): encodes of the quality search against a
+  binary search, and the search over sizes: score written, width, encodes, CPU against one
+  fixed encode.
 
 Usage::
 
