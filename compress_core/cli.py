@@ -113,9 +113,7 @@ def _shared_output(args, many: bool) -> Optional[str]:
               "_seams" if args.visualize_seams else "_compressed")
     if not many:
         src = args.images[0]
-        dest = local_path(_output_path(args, src, suffix, "", many)) if args.output else None
-        if (dest is not None and _is_local_file(src)
-                and os.path.realpath(dest) == os.path.realpath(local_path(src))):
+        if args.output and _same_file(_output_path(args, src, suffix, "", many), src):
             return (f"-o {args.output} is the input itself: writing it would replace the "
                     "original; give -o another name")
         return None
@@ -152,6 +150,19 @@ def _shared_output(args, many: bool) -> Optional[str]:
                     "ignores case: it holds one file for both names); compress them with "
                     "separate -o folders")
     return None
+
+
+def _same_file(dest: str, src: str) -> bool:
+    """Whether the output ``dest`` is the input ``src``: on a local disk the same file under
+    any spelling (a link, ``./``, another case where the disk ignores case), in a bucket the
+    same URI."""
+    if _is_local_file(src):
+        path = local_path(dest)
+        return path is not None and os.path.exists(path) and os.path.samefile(
+            path, local_path(src))
+    from .storage import normalize_uri
+
+    return local_path(src) is None and normalize_uri(dest) == normalize_uri(src)
 
 
 def _is_local_file(uri: Optional[str]) -> bool:
@@ -257,7 +268,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         request = _request(args)
     except (ValueError, TypeError) as exc:  # (said in the flags typed, not in parameters)
-        parser.error(in_flags(str(exc), "cli"))
+        parser.error(str(exc) if isinstance(exc, _InFlags) else in_flags(str(exc), "cli"))
     many = len(args.images) > 1
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
@@ -288,6 +299,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         print(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
+
+
+class _InFlags(ValueError):
+    """A refusal already said in the command line's flags (:func:`~.flags.in_flags`)."""
 
 
 def _request(args):
@@ -338,7 +353,9 @@ def _request(args):
             except (ValueError, TypeError):
                 raise exc from None
             # the format= the message names came from the suffix, not from a flag
-            raise type(exc)(f"-o {args.output} makes the format {by_suffix}: {exc}") from exc
+            # (the library's text in flags here: the -o path is the user's, never rewritten)
+            raise _InFlags(f"-o {args.output} makes the format {by_suffix}: "
+                           f"{in_flags(str(exc), 'cli')}") from exc
         unused = request.unused_engine_options()
         if unused:
             raise ValueError("; ".join(unused) + " (drop it)")

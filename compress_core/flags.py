@@ -142,11 +142,12 @@ def in_flags(message: str, style: str) -> str:
             return spellings(opt, style)[-1 if value == "False" else -2]
         return f"{flag_name(opt, style)} {value}"
 
-    message = re.sub(rf"(?<![\w.-])({alternatives})=('[^']*'|\"[^\"]*\"|[^\s,;)]+)",
-                     with_value, message)
+    # (never inside a path: a folder named scale=0.5/ or max_dimension/ stays as it is)
+    message = re.sub(rf"(?<![\w./\\-])({alternatives})=('[^']*'|\"[^\"]*\"|[^\s,;)/\\]++)"
+                     rf"(?![/\\])", with_value, message)
     named = "|".join(sorted((re.escape(n) for n in names if "_" in n), key=len, reverse=True))
     if named:
-        message = re.sub(rf"(?<![\w.'/-])({named})(?![\w(=/-]|\.\w)",  # (not in a file name)
+        message = re.sub(rf"(?<![\w.'/\\-])({named})(?![\w(=/\\-]|\.\w)",
                          lambda m: flag_name(names[m.group(1)], style), message)
     words = "|".join(sorted((re.escape(n) for n in names if "_" not in n), key=len, reverse=True))
     return re.sub(rf"(^|: |, |\()({words})(?=,| or | must | and |\)|;|$)",

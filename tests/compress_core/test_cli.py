@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 
+import fsspec
 import numpy as np
 import pytest
 import torch
@@ -361,6 +362,20 @@ def test_an_output_naming_its_own_input_is_refused(work, capsys):
     code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "small.jpg")
     assert code == 0, err
     assert (work / "small.jpg").exists() and (work / "photo.jpg").read_bytes() == original
+    # a bucket's photo (diff review 21: only local paths were compared), and a folder whose
+    # path takes the library's parameter names: said as typed
+    fs = fsspec.filesystem("memory")
+    fs.pipe("memory://bucket/photo.jpg", original)
+    code, _, err = run(capsys, "memory://bucket/photo.jpg", "-s", "0.5", "-e", "gradient",
+                       "-o", "memory://bucket/photo.jpg")
+    assert code == 2 and "is the input itself" in err
+    assert fs.cat("memory://bucket/photo.jpg") == original
+    (work / "runs" / "scale=0.5").mkdir(parents=True)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "--quality", "85",
+                       "-o", "runs/scale=0.5/x.png")
+    assert code == 2 and one_error_line(err) == (
+        "semantic-compress: error: -o runs/scale=0.5/x.png makes the format png: --format png "
+        "is lossless and takes no quality; got --quality 85 (drop it, or pick a lossy format)")
 
 
 def test_inputs_that_would_share_an_output_are_refused(work, capsys):

@@ -1,4 +1,6 @@
 """The flags generated from the option table: messages said in the flags a person typed."""
+import re
+
 import pytest
 
 from compress_core.flags import in_flags
@@ -25,6 +27,10 @@ from compress_core.request import CompressRequest
      "keep_mask protects pixels, and with --allocation semantic from coarser coding"),
     ("an unknown format in the energy map of photo_format.jpg", "an unknown format in the "
      "energy map of photo_format.jpg", "an unknown format in the energy map of photo_format.jpg"),
+    # paths are the user's (diff review 21: -o runs/scale=0.5/x.png became runs/--scale 0.5/)
+    ("-o runs/scale=0.5/x.png, method=hybrid/y.png, C:\\out\\max_dimension\\t.png",
+     "-o runs/scale=0.5/x.png, method=hybrid/y.png, C:\\out\\max_dimension\\t.png",
+     "-o runs/scale=0.5/x.png, method=hybrid/y.png, C:\\out\\max_dimension\\t.png"),
 ])
 def test_messages_name_the_flags_of_each_interface(message, cli, job):
     """Review 21: the command line and the job printed the library's parameter names
@@ -48,5 +54,7 @@ def test_every_request_error_reads_in_flags():
     for kwargs in cases:
         with pytest.raises((ValueError, TypeError)) as info:
             CompressRequest(**kwargs)
-        said = in_flags(str(info.value), "cli")
-        assert not any(name in said for name in names), (kwargs, said)
+        for style in ("cli", "job"):
+            said = in_flags(str(info.value), style)
+            assert not any(re.search(rf"(?<![-\w]){re.escape(name)}", said) for name in names), \
+                (kwargs, style, said)
