@@ -228,6 +228,10 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
         )
 
 
+#: What an :class:`ImageDecodeError` says of bytes that no decoder recognises as a picture (a
+#: sidecar file, a text file): the job counts such inputs apart (``inputs_not_images``).
+NOT_AN_IMAGE = "not a recognised image format"
+
 #: The first bytes of a TIFF file (little- and big-endian; BigTIFF).
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -249,9 +253,10 @@ def _decoding(name: str, data: bytes, limit: int):
                                  "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
         what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)
-                else "a TIFF file whose samples Pillow cannot read (floating-point or 32-bit "
-                "colour: save it with 8 or 16 bits per sample)" if data[:4] in _TIFF_MAGIC
-                else "not a recognised image format")
+                else "a TIFF file Pillow cannot read (cut short, or samples it does not "
+                "support: floating-point or 32-bit colour, which saved with 8 or 16 bits per "
+                "sample it reads)" if data[:4] in _TIFF_MAGIC
+                else NOT_AN_IMAGE)
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc

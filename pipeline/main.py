@@ -217,13 +217,14 @@ def exit_status(summary: RunSummary) -> int:
     stops the rest; its row, dead letter and the summary say what happened), and so does a run
     with nothing to do (no input matched, everything skipped). Skipped inputs are not read: a
     daily ``--skip_existing`` run whose every new photo failed exited 0 beside its skips, and
-    now exits 1. Files whose bytes are no readable image (``ImageDecodeError``: a sidecar
-    ``.xmp`` or ``Thumbs.db`` in a folder input, a truncated JPEG) fail every rerun the same
-    way: beside skipped inputs they alone do not fail the run (the daily run of a folder with
-    one sidecar and nothing new exited 1 every day); alone, they still do."""
+    now exits 1. Files that no decoder recognises as a picture (a sidecar ``.xmp`` or
+    ``Thumbs.db`` that a folder input takes) fail every rerun the same way: beside skipped
+    inputs they alone do not fail the run (the daily run of a folder with one sidecar and
+    nothing new exited 1 every day); alone, they still do. Pictures that fail (truncated or
+    corrupt, empty files, a HEIC without its decoder) always count."""
     if not summary.failed or summary.ok:
         return 0
-    return 1 if summary.failed > summary.undecodable or not summary.skipped else 0
+    return 1 if summary.failed > summary.not_images or not summary.skipped else 0
 
 
 def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
@@ -237,7 +238,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
         unrecorded=get("skipped_unrecorded"), same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
-        undecodable=get("images_undecodable"),
+        not_images=get("inputs_not_images"),
         larger=get("outputs_larger_than_input"),
         output=job.output if job else None,
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,

@@ -10,7 +10,7 @@
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`). A local one must be one this user can make and write into
-  (:func:`unwritable`): ``--output /proc/out`` or under a file, or a folder without write
+  (:func:`cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
   permission, failed the same way.
 * On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
   the workers' disks are not this machine's.
@@ -31,11 +31,11 @@ from compress_core.storage import fresh_info, local_path, store_protocol
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
-           "unwritable", "dry_run_problem"]
+           "cannot_write", "dry_run_problem"]
 
 #: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
 #: one folder on every node, so their local paths are left to the user).
-_REMOTE_RUNNERS = ("dataflowrunner", "dataflow")
+_REMOTE_RUNNERS = ("dataflowrunner", "dataflow", "testdataflowrunner")
 
 _LOG = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None
     return bad
 
 
-def unwritable(folders: Dict[str, str]) -> Optional[str]:
+def cannot_write(folders: Dict[str, str]) -> Optional[str]:
     """Why a local folder of ``folders`` (``{flag: uri}``) cannot be written, or None: the
     nearest part of its path that exists must be a folder this user may write into (a probe
     file is made there and removed; nothing else is made before the run). Buckets are not
@@ -102,7 +102,7 @@ def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
     if bad:
         flag, uri = next(iter(bad.items()))
         return f"{flag} {uri}: is a file, not a folder"
-    problem = unwritable({"--output": output, "--manifest": manifest})
+    problem = cannot_write({"--output": output, "--manifest": manifest})
     if problem:
         return problem
     found = earlier_run_folders(manifest, dead_letters, run_id, storage_options)
@@ -129,7 +129,9 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
 
 
 def _runner_name(runner) -> str:
-    return runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+    """The runner's class name (a dotted path as Beam takes it, or an instance)."""
+    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
+    return name.rsplit(".", 1)[-1]
 
 
 def dry_run_problem(runner, dry_run) -> Optional[str]:

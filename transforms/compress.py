@@ -44,6 +44,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from compress_core.errors import ImageDecodeError
+from compress_core.images import NOT_AN_IMAGE
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
@@ -189,14 +190,13 @@ class _PlanOutput(beam.DoFn):
         name of a file that lies beside it (``x.jpg.<other tag>.jpg`` beside ``x.jpg``; an
         input whose output name is written otherwise, ``a?.jpg`` as ``a_.jpg~<digest>``,
         or whose file is gone, leaves its outputs of other settings to be taken as inputs)."""
-        if path_below(item.uri, self._output) is None:    # any spelling, links
+        source = output_source(item.uri)   # (the name first: most inputs end here)
+        if source is None or path_below(item.uri, self._output) is None:  # any spelling
             return None
         if is_output_name(item.uri, self._tag):
             return "an output of these settings"
-        source = output_source(item.uri)
-        if source is not None and file_size(f"{item.uri.rsplit('/', 1)[0]}/{source}"
-                                            if "/" in item.uri else source,
-                                            self._storage_options) is not None:
+        if file_size(f"{item.uri.rsplit('/', 1)[0]}/{source}" if "/" in item.uri else source,
+                     self._storage_options) is not None:
             return f"an output of other settings, made from {source} beside it"
         return None
 
@@ -222,7 +222,11 @@ class _PlanOutput(beam.DoFn):
     def process(self, item: InputFile) -> Iterator:
         own = self._own_output(item)
         if own is not None:
-            _LOG.info("not an input: %s is %s in the output folder", item.uri, own)
+            # (other settings' outputs are told by their name and the input beside them: a
+            # warning, so that a photo named like one, frame.1718000000.jpg beside a file
+            # 'frame', is seen)
+            (_LOG.info if own.endswith("these settings") else _LOG.warning)(
+                "not an input: %s is %s in the output folder", item.uri, own)
             return
         candidates = candidate_extensions(item.relpath, self._settings.format,
                                           self._settings.photo_format)
@@ -606,20 +610,21 @@ class _WriteImage(beam.DoFn):
 
 
 class _FailureToRow(beam.DoFn):
-    """Failure -> ``error`` manifest row (and the ``images_failed`` metric; those whose
-    bytes are no readable image also ``images_undecodable``: see
+    """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that no
+    decoder recognises as a picture also ``inputs_not_images``: see
     :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
         self._run_id = run_id
         self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
-        self._undecodable = Metrics.counter(METRICS_NAMESPACE, "images_undecodable")
+        self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
-        if failure.error_type == ImageDecodeError.__name__:
-            self._undecodable.inc()
+        if (failure.error_type == ImageDecodeError.__name__
+                and (failure.error_message or "").endswith(NOT_AN_IMAGE)):
+            self._not_images.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)
         yield failure_row(failure, self._run_id, self._settings)

@@ -48,7 +48,7 @@ class RunSummary:
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
     missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
     larger: int = 0         # ok, but the output is larger than its input (byte_ratio > 1)
-    undecodable: int = 0    # failed: bytes that are no readable image (ImageDecodeError)
+    not_images: int = 0     # failed: files no decoder recognises as a picture (a sidecar)
 
     @property
     def total(self) -> int:
@@ -70,9 +70,9 @@ _COUNT_LINES = (
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "
                "> 1: a low-quality input, or a lossless output of a photo)"),
-    ("undecodable", "failed, no readable image: {} (ImageDecodeError: a sidecar or Thumbs.db "
-                    "in a folder input, a truncated file; they fail every rerun: keep them "
-                    "out with a glob, --input 'photos/**/*.jpg')"),
+    ("not_images", "failed, not images: {} (no decoder recognises them: a sidecar or Thumbs.db "
+                   "in a folder input; they fail every rerun: keep them out with a glob, "
+                   "--input 'photos/**/*.jpg')"),
     ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
                        "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
                        "and the glob that takes them)"),

@@ -302,9 +302,10 @@ def test_a_tiff_pillow_cannot_read_says_what_it_is(chelsea, tmp_path):
         path = tmp_path / f"x{byteorder == '>'}.tif"
         tifffile.imwrite(path, chelsea.astype(np.float32) / 255, photometric="rgb",
                          byteorder=byteorder)
-        with pytest.raises(ImageDecodeError, match=r"\.tif: a TIFF file whose samples Pillow "
-                           r"cannot read \(floating-point or 32-bit colour: save it with 8 or "
-                           r"16 bits per sample\)$"):
+        with pytest.raises(ImageDecodeError, match=r"\.tif: a TIFF file Pillow cannot read "
+                           r"\(cut short, or samples it does not support: floating-point or "
+                           r"32-bit colour, which saved with 8 or 16 bits per sample it "
+                           r"reads\)$"):
             load_image(str(path))
     tifffile.imwrite(tmp_path / "16.tif", chelsea.astype(np.uint16) * 257, photometric="rgb")
     np.testing.assert_array_equal(load_image(str(tmp_path / "16.tif")).pixels, chelsea)

@@ -503,18 +503,18 @@ def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary
 
-    def summary(ok, failed, skipped, undecodable=0):
+    def summary(ok, failed, skipped, not_images=0):
         return RunSummary(run_id="r", ok=ok, failed=failed, skipped=skipped, bytes_in=0,
-                          bytes_out=0, undecodable=undecodable)
+                          bytes_out=0, not_images=not_images)
 
     assert exit_status(summary(0, 3, 0)) == 1
     # skipped inputs are not read: every image read failed (a --skip_existing run exited 0)
     assert exit_status(summary(0, 3, 2)) == 1
     # files that are no images fail every rerun: beside skips they alone exit 0 (review 21),
     # alone (nothing skipped: a wrong folder) or with another failure, 1
-    assert exit_status(summary(0, 1, 3, undecodable=1)) == 0
-    assert exit_status(summary(0, 2, 0, undecodable=2)) == 1
-    assert exit_status(summary(0, 3, 3, undecodable=2)) == 1
+    assert exit_status(summary(0, 1, 3, not_images=1)) == 0
+    assert exit_status(summary(0, 2, 0, not_images=2)) == 1
+    assert exit_status(summary(0, 3, 3, not_images=2)) == 1
     for counts in ((1, 3, 0), (1, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
         assert exit_status(summary(*counts)) == 0, counts
 
@@ -536,7 +536,16 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
         codes.append(proc.returncode)
     assert codes == [0, 0], proc.stderr[-3000:]
     assert "run second: 2 images: 0 ok, 1 failed, 1 skipped" in proc.stderr
-    assert "failed, no readable image: 1 (ImageDecodeError" in proc.stderr
+    assert "failed, not images: 1 (no decoder recognises them" in proc.stderr
+    # a new photo that fails (cut short in its upload) still fails the run (diff review 21:
+    # every ImageDecodeError had counted as a sidecar)
+    write_tree(tmp_path / "in", {"new.jpg": photo_files["coffee.jpg"][:200]})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
+         "--output", str(tmp_path / "out"), *FAST, "--run_id", "third", "--skip_existing",
+         "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "run third: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
 
 
 @pytest.mark.slow

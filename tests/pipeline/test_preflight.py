@@ -5,7 +5,7 @@ import os
 import pytest
 
 from pipeline.preflight import (dry_run_problem, earlier_run_folders, launch_problem,
-                                not_folders, unwritable)
+                                not_folders, cannot_write)
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
         "--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -85,12 +85,12 @@ def test_a_local_output_that_cannot_be_made_or_written_stops_the_job(tmp_path, w
     """Review 21: --output under a file, or where no folder can be made (/proc), failed every
     image's write, then the dead letters' with a RuntimeError traceback, and no manifest."""
     (tmp_path / "afile.jpg").write_bytes(b"x")
-    assert unwritable({"--output": str(tmp_path / "afile.jpg" / "out")}) == \
+    assert cannot_write({"--output": str(tmp_path / "afile.jpg" / "out")}) == \
         f"--output {tmp_path / 'afile.jpg' / 'out'}: cannot be made, " \
         f"{tmp_path / 'afile.jpg'} is not a folder"
-    assert unwritable({"--output": "/proc/no_such_out/x"}).startswith(
+    assert cannot_write({"--output": "/proc/no_such_out/x"}).startswith(
         "--output /proc/no_such_out/x: cannot be written (")
-    assert unwritable({"--output": str(tmp_path / "new" / "deeper"),
+    assert cannot_write({"--output": str(tmp_path / "new" / "deeper"),
                        "--manifest": "s3://bucket/m"}) is None
     assert not (tmp_path / "new").exists() and not list(tmp_path.glob(".write-probe-*"))
     write_tree(tmp_path / "in", {"x.jpg": photo_files["coffee.jpg"]})
@@ -122,5 +122,7 @@ def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tr
                         f"it; {runner or 'DirectRunner'} would run the whole job (drop "
                         "--dry_run, or give --runner DataflowRunner)")
     assert not (tmp_path / "out").exists()
-    assert dry_run_problem("DataflowRunner", "True") is None
+    for name in ("DataflowRunner", "TestDataflowRunner",
+                 "apache_beam.runners.dataflow.dataflow_runner.DataflowRunner"):
+        assert dry_run_problem(name, "True") is None, name   # (diff review 21)
     assert dry_run_problem("DirectRunner", False) is None
