@@ -135,8 +135,8 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     flt = ds.field("run_id").isin(wanted) if wanted else None
     try:
         table = dataset.to_table(columns=columns, filter=flt)
-    except (pa.ArrowInvalid, OSError):  # a part that is no Parquet file: read the others
-        files = _readable(files, fs, schema)
+    except (pa.ArrowInvalid, OSError):  # a part that cannot be read: read the others
+        files = _readable(files, fs, schema, columns)
         dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
                              partition_base_dir=path, schema=schema)
         table = dataset.to_table(columns=columns, filter=flt)
@@ -161,14 +161,16 @@ def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:
     return sorted(files)
 
 
-def _readable(files: Sequence[str], fs, schema: pa.Schema) -> List[str]:
-    """``files`` less those that cannot be read as Parquet (a zero-byte part left by an
-    interrupted copy or a full disk stopped the report with pyarrow's traceback; the job
-    itself reads past such a part), each named in a warning."""
+def _readable(files: Sequence[str], fs, schema: pa.Schema, columns: Sequence[str]) -> List[str]:
+    """``files`` less those whose ``columns`` cannot be read (a zero-byte part left by an
+    interrupted copy or a full disk, a part with corrupt pages: they stopped the report with
+    pyarrow's traceback; the job itself reads past such a part), each named in a warning.
+    Each part is read whole here: only after the whole manifest failed to read."""
     kept = []
     for name in files:
         try:
-            ds.dataset([name], filesystem=fs, format="parquet", schema=schema).count_rows()
+            ds.dataset([name], filesystem=fs, format="parquet", schema=schema).to_table(
+                columns=[c for c in columns if c != "run_id"])
         except (pa.ArrowInvalid, OSError) as exc:
             _LOG.warning("manifest part %s cannot be read, left out of the report (%s)", name,
                          exc)

@@ -307,18 +307,26 @@ def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys,
     want = independent_totals(two_runs, "night-1")
     for name, data in (("part-zero.parquet", b""), ("part-junk.parquet", b"PAR1x")):
         (two_runs / "run_id=night-2" / name).write_bytes(data)
-    for part in (two_runs / "run_id=night-2").glob("part-0*.parquet"):
+    parts = sorted((two_runs / "run_id=night-2").glob("part-0*.parquet"))
+    for part in parts[1:]:
         part.unlink()   # night-2 is left with its unreadable parts only
+    # ... and one whose footer is whole but whose pages are not (diff review 21: its footer
+    # alone was read to judge it, then the report died on its pages)
+    data = bytearray(parts[0].read_bytes())
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")   # where the footer starts
+    data[4:footer] = b"\xab" * (footer - 4)
+    parts[0].write_bytes(bytes(data))
+    assert pq.ParquetFile(parts[0]).metadata.num_rows > 0
     with caplog.at_level("WARNING", logger="pipeline.report"):
         status, stdout, err = _run_main([two_runs, "--json"], capsys)
     assert status == 0, err
     data = json.loads(stdout)
     _check_totals(data["totals"], want)
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warned) == 2 and all("cannot be read, left out of the report" in w
+    assert len(warned) == 3 and all("cannot be read, left out of the report" in w
                                     for w in warned)
-    assert {os.path.basename(w.split()[2]) for w in warned} == {"part-zero.parquet",
-                                                               "part-junk.parquet"}
+    assert {os.path.basename(w.split()[2]) for w in warned} == {
+        "part-zero.parquet", "part-junk.parquet", parts[0].name}
 
 
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
