@@ -143,8 +143,8 @@ def in_flags(message: str, style: str) -> str:
         return f"{flag_name(opt, style)} {value}"
 
     # (never inside a path: a folder named scale=0.5/ or max_dimension/ stays as it is)
-    message = re.sub(rf"(?<![\w./\\-])({alternatives})=('[^']*'|\"[^\"]*\"|[^\s,;)/\\]++)"
-                     rf"(?![/\\])", with_value, message)
+    message = re.sub(rf"(?<![\w./\\-])({alternatives})=('[^']*'|\"[^\"]*\"|[^\s,;)/\\]+)"
+                     rf"(?![^\s,;)])", with_value, message)
     named = "|".join(sorted((re.escape(n) for n in names if "_" in n), key=len, reverse=True))
     if named:
         message = re.sub(rf"(?<![\w.'/\\-])({named})(?![\w(=/\\-]|\.\w)",
