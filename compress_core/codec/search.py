@@ -272,7 +272,7 @@ def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True, samp
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
     seen = {}  # quality -> (score, data)
-    carried = sum(len(v) for v in meta.values() if v)  # metadata bytes: the same at any quality
+    carried = stored_bytes(fmt, meta)  # metadata bytes: the same at any quality
 
     def evaluate(q: int) -> float:
         deadline.check("an encoding of the quality search")
