@@ -183,8 +183,8 @@ class CompressRequest:
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:
-            raise ValueError("method='jpeg' re-encodes without resizing; use method 'hybrid', "
-                             "'seam_carving' or 'smart_crop' with size targets")
+            raise ValueError("method='jpeg' re-encodes without resizing; use method='hybrid', "
+                             "method='seam_carving' or method='smart_crop' with size targets")
         if self.method != Method.JPEG.value and not has_size and self.target_bytes is None:
             raise ValueError(
                 "give at least one target: scale, target_width, target_height, target_pixels, "
@@ -363,7 +363,13 @@ def _check_quality(quality, fmt: str):
         return quality.strip().lower()
     concrete = ImageFormat(fmt)
     if concrete in codec.QUALITY_RANGE:
-        return codec.check_quality(concrete, quality)
+        try:
+            return codec.check_quality(concrete, quality)
+        except ValueError:  # (said with the option's name: the flags' translation finds it)
+            lo, hi, _ = codec.QUALITY_RANGE[concrete]
+            words = "".join(f" or {w!r}" for w in QUALITY_WORDS)
+            raise ValueError(f"quality must be an integer in {lo}..{hi} for {concrete.value}"
+                             f"{words}; got {quality!r}") from None
     # auto or PNG: the final format is known after decoding (PNG ignores quality); accept what
     # some lossy format accepts, and compress() checks again once the format is known
     for lossy in codec.QUALITY_RANGE:

@@ -685,10 +685,12 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     (["photo.jpg", "-s", "0.5", "--quality", "500"],
      r"quality must be an integer in the output format's range \(jpeg 1\.\.100"),
     (["photo.jpg", "-s", "0.5", "--format", "jpeg", "--quality", "101"],
-     r"quality for jpeg must be an integer in 1\.\.100; got 101"),
+     r"error: --quality must be an integer in 1\.\.100 for jpeg or 'auto'; got 101$"),
     (["photo.jpg", "-s", "0.5", "--max-stretch", "0.9"],
      "--max-stretch must be a finite number >= 1"),
-    (["photo.jpg", "-m", "jpeg", "-s", "0.5"], "--method jpeg re-encodes without resizing"),
+    (["photo.jpg", "-m", "jpeg", "-s", "0.5"],
+     "--method jpeg re-encodes without resizing; use --method hybrid, --method seam_carving or "
+     "--method smart_crop with size targets"),
     (["photo.jpg", "-s", "0.5", "-e", "deep", "--model", "alexnet"],
      "argument --model: invalid choice: 'alexnet' \\(choose from 'efficientnet_lite0', 'vgg16'"),
 ])

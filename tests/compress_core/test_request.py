@@ -102,7 +102,7 @@ def test_no_literal_list_of_option_values_outside_their_definition():
     (dict(photo_format=3), TypeError, "^photo_format must be a string, one of 'jpeg', 'webp', "
                                       "'avif', 'jxl'; got 3$"),
     (dict(format="gif"), ValueError, "format must be one of 'auto', 'jpeg'"),
-    (dict(format="jpeg", quality=101), ValueError, r"quality for jpeg must be an integer in 1\.\.100"),
+    (dict(format="jpeg", quality=101), ValueError, r"quality must be an integer in 1\.\.100 for jpeg"),
     (dict(quality=0), ValueError, r"quality must be an integer in the output format's range"),
     (dict(quality="best"), ValueError, r"quality must be an integer in the output format's "
                                        r"range \(.*\) or 'auto'; got 'best'"),

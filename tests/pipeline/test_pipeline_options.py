@@ -282,8 +282,8 @@ def test_invalid_quality_for_the_format_stops_the_job_with_one_line(tmp_path):
         capture_output=True, text=True, cwd=repo, timeout=120)
     assert proc.returncode == 2
     lines = [l for l in proc.stderr.splitlines() if l.strip() and "apitools" not in l]
-    assert lines == ["python -m pipeline: error: quality for jpeg must be an integer in 1..100; "
-                     "got 101"], proc.stderr
+    assert lines == ["python -m pipeline: error: --quality must be an integer in 1..100 for "
+                     "jpeg or 'auto'; got 101"], proc.stderr
     assert not (tmp_path / "out").exists()
 
 

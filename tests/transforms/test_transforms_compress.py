@@ -44,7 +44,7 @@ def test_settings_normalise_and_refuse_a_model_without_a_cnn():
     (dict(target_pixels=0), "target_pixels must be a positive integer"),
     (dict(max_dimension=2.5), "max_dimension must be a positive integer"),
     (dict(scale=0.5, quality=101), r"quality must be an integer in the output format's range"),
-    (dict(scale=0.5, format="jpeg", quality=101), r"quality for jpeg must be an integer in 1\.\.100"),
+    (dict(scale=0.5, format="jpeg", quality=101), r"quality must be an integer in 1\.\.100 for jpeg"),
     (dict(scale=0.5, max_stretch=float("inf")), "max_stretch must be a finite number >= 1"),
     (dict(scale=0.5, keep_mask=[[True]]), "keep_mask is a per-image option"),
     (dict(), "give at least one target"),
