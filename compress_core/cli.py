@@ -292,8 +292,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # ImportError: an optional package the energy needs is missing (facenet-pytorch,
             # which `pip install .` does not bring); its message says what to install
             failed += 1
-            message = str(exc) if str(exc).startswith(src) else f"{src}: {exc}"
-            print(f"semantic-compress: error: {message}", file=sys.stderr)
+            # said in the flags typed (--max-pixels, --target-bytes 10), the path as it is
+            text = str(exc)
+            text = text[len(src):] if text.startswith(src) else f": {text}"
+            print(f"semantic-compress: error: {src}{in_flags(text, 'cli')}", file=sys.stderr)
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
                             "error_message": str(exc)})
     if args.json:

@@ -651,11 +651,14 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
     (["notes.txt", "-s", "0.5"], "notes.txt: not a recognised image format"),
     (["empty.jpg", "-s", "0.5"], "empty.jpg: empty file"),
     (["truncated.jpg", "-s", "0.5"], "truncated.jpg: cannot decode image"),
-    (["photo.jpg", "--target-bytes", "10"], "target_bytes=10 cannot be met: the smallest JPEG "
-                                            "encoding found is"),
+    # the library's errors for one image are said in the flags typed; the path as it is
+    (["photo.jpg", "--target-bytes", "10"], "photo.jpg: --target-bytes 10 cannot be met: the "
+                                            "smallest JPEG encoding found is"),
+    (["photo.jpg", "-s", "0.5", "--max-pixels", "1000"],
+     r"photo.jpg: 180x120 = 21,600 pixels exceeds the limit of 1,000 \(--max-pixels\)$"),
     (["photo.jpg", "-s", "0.5", "--keep-mask", "missing_mask.png"], "missing_mask.png"),
     (["photo.jpg", "-m", "seam_carving", "-s", "0.5", "--remove-mask", "other.png"],
-     r"remove_mask must be a 2-D array with the image's shape \(120, 180\)"),
+     r"--remove-mask must be a 2-D array with the image's shape \(120, 180\)"),
     (["missing.jpg", "--analyze"], "missing.jpg: no such file"),
     (["missing.jpg", "--visualize-energy"], "missing.jpg: no such file"),
 ])
