@@ -95,6 +95,23 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     return data
 
 
+def _keepable_format(input_format: Optional[str], fmt: ImageFormat,
+                     fmt_requested: ImageFormat, method: Method,
+                     photo_format: str) -> ImageFormat:
+    """The format the input file itself may be written in (:func:`_input_file`): ``fmt``, or,
+    where ``format="auto"`` re-encodes a picture exactly (``method="jpeg"``: a graphic or a
+    transparent picture, ``fmt`` PNG), a WebP or a file in the photos' format: auto writes
+    those formats too, and the file itself loses nothing more. A lossy WebP with alpha (31.9
+    KB) was re-encoded exactly into a 227.6 KB lossless WebP, 7x the file."""
+    if (fmt_requested is not ImageFormat.AUTO or method is not Method.JPEG
+            or fmt is not ImageFormat.PNG):
+        return fmt
+    for own in (ImageFormat.WEBP, ImageFormat(photo_format)):
+        if input_format == codec.pil_name(own):
+            return own
+    return fmt
+
+
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch."""
     if geometry.source is None and geometry.removal_source is None:
@@ -422,8 +439,9 @@ class SemanticCompressor:
                                                   unchanged=out is pixels)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
-            as_it_is = _input_file(raw, loaded, out, method, fmt, request)  # (or None)
-            kept_fmt = fmt  # the input file's format, where it is kept
+            kept_fmt = _keepable_format(raw.format, fmt, fmt_requested, method,
+                                        request.photo_format)
+            as_it_is = _input_file(raw, loaded, out, method, kept_fmt, request)  # (or None)
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:

@@ -399,6 +399,25 @@ def test_jpeg_method_keeps_a_file_that_meets_a_budget_no_encoding_meets(compress
         _run(compressor, data, method="jpeg", format="png", target_bytes=len(data) - 1)
 
 
+def test_jpeg_method_under_format_auto_keeps_a_transparent_webp_or_avif_file(compressor):
+    """Review 22: format auto writes a transparent picture or a graphic exactly (PNG or
+    lossless WebP): a lossy WebP with alpha (31.9 KB) came out a 227.6 KB lossless WebP. The
+    file itself, a WebP or in the photos' format, loses nothing more: kept where no larger."""
+    pixels = photo("astronaut", 256, 256)
+    ramp = np.tile(np.linspace(0, 255, 256).astype(np.uint8), (256, 1))
+    lossy = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "WEBP", quality=80)
+    result = _run(compressor, lossy, method="jpeg")
+    assert result.data == lossy and result.format == "WEBP"
+    assert result.operations["input_kept"] is True
+    np.testing.assert_array_equal(result.pixels, np.asarray(decode(lossy).convert("RGBA")))
+    # a lossy AVIF with alpha: kept where AVIF is the photos' format, which auto writes
+    avif = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "AVIF", quality=50)
+    chosen = _run(compressor, avif, method="jpeg", photo_format="avif")
+    assert chosen.data == avif and chosen.operations["input_kept"] is True
+    exact = _run(compressor, avif, method="jpeg")  # (photos as JPEG: no AVIF written)
+    assert exact.format in ("PNG", "WEBP") and "input_kept" not in exact.operations
+
+
 def test_jpeg_method_keeps_a_file_whose_xmp_metadata_leaves_as_it_is(compressor):
     """Review 20: a WebP at quality 30 carrying an XMP packet with a creator only (nothing to
     drop under keep or compact) was re-encoded 15% larger: the packet, rewritten with its
