@@ -37,7 +37,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .colour import device_to_srgb
 from .containers import HEIF_PACKAGE, is_heif, open_picture
-from .nclx import nclx_icc
+from .nclx import nclx_icc, png_gamma_icc
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
@@ -384,6 +384,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     fmt = img.format
     # (a HEIF may describe its colours by nclx code points instead: the same as a profile)
     icc = img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
+    if not icc and fmt == "PNG" and "srgb" not in img.info:  # (an iCCP or sRGB chunk rules)
+        icc = png_gamma_icc(img.info.get("gamma"), img.info.get("chromaticity"))
     xmp = img.info.get("xmp") or None
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
