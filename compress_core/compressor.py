@@ -475,6 +475,16 @@ class SemanticCompressor:
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
                 out = cleared
                 used_quality = None
+                unused = (f"quality {quality}" if isinstance(quality, int) else
+                          f"target_quality {request.target_quality:g}"
+                          if request.target_quality not in (None, codec.DEFAULT_TARGET_QUALITY)
+                          else None)
+                if unused:  # (said, not silent: quality=1 and 100 wrote the same file)
+                    log.warning("%s: %s not used: format 'auto' writes %s exactly (format "
+                                "'webp', 'avif' or 'jxl' encodes it lossy)", loaded.source,
+                                unused, "a transparent picture" if loaded.has_alpha
+                                else "a graphic")
+                    operations = {**operations, "quality_unused": True}
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
                 # the default, as anywhere the quality is free)

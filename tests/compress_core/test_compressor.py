@@ -252,6 +252,39 @@ def test_transparency_written_as_jpeg_is_said(compressor, chelsea, caplog, kwarg
     assert shown[:, :5].min() > 235  # the transparent side shows white
 
 
+def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog):
+    """Review 22: under format auto a transparent picture (or a graphic) is written exactly:
+    quality 1 and 100, target_quality 10 and 95 wrote the same file without a word. Now a
+    warning naming the option, and ``operations["quality_unused"]``; the default search, and
+    a photo, say nothing."""
+    alpha = np.full(chelsea.shape[:2], 255, np.uint8)
+    alpha[:, :60] = 0
+    cut = np.dstack([chelsea, alpha])
+    files = []
+    for kwargs, said in ((dict(quality=1), "quality 1"), (dict(quality=100), "quality 100"),
+                         (dict(target_quality=95), "target_quality 95"), ({}, None)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+            result = _run(compressor, cut, scale=0.5, **kwargs)
+        files.append(result.data)
+        messages = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
+        if said is None:
+            assert not messages and "quality_unused" not in result.operations
+            continue
+        assert messages == [f"<array>: {said} not used: format 'auto' writes a transparent "
+                            "picture exactly (format 'webp', 'avif' or 'jxl' encodes it lossy)"]
+        assert result.operations["quality_unused"] is True
+    assert len(set(files)) == 1  # (the same exact file each time)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        graphic = _run(compressor, _chart(), scale=1.0, quality=40)
+        photo_result = _run(compressor, chelsea, scale=0.5, quality=40)
+    messages = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
+    assert graphic.operations["quality_unused"] is True and len(messages) == 1
+    assert "writes a graphic exactly" in messages[0]
+    assert photo_result.quality == 40 and "quality_unused" not in photo_result.operations
+
+
 def test_forward_energy_and_psnr_metric(chelsea):
     compressor = SemanticCompressor(GRADIENT, quality_metric="psnr", energy_mode="forward")
     result = _run(compressor, chelsea, method="seam_carving", scale=0.7, target_bytes=3000)
