@@ -737,8 +737,15 @@ class SemanticCompressor:
                 across /= result.pixels.shape[1] / removed.shape[1]
                 along /= result.pixels.shape[0] / removed.shape[0]
             stretch = max(across, along) / min(across, along)  # anisotropy
-            return Geometry(result.pixels, result.source_index, seams, None,
-                            {"seam_carving": dict(seams), "stretch": stretch}, stretch,
+            carving = {"seam_carving": dict(seams), "stretch": stretch}
+            if result.source_index is None:  # seams is the net: what was removed, and added
+                # (an object removed at the input's size had said 0 and 0)
+                carving["seams_removed"] = {"vertical": w0 - removed.shape[1],
+                                            "horizontal": h0 - removed.shape[0]}
+                carving["seams_inserted"] = {
+                    "vertical": result.pixels.shape[1] - removed.shape[1],
+                    "horizontal": result.pixels.shape[0] - removed.shape[0]}
+            return Geometry(result.pixels, result.source_index, seams, None, carving, stretch,
                             None if result.source_index is not None else removed)
 
         if method is Method.SMART_CROP:

@@ -86,7 +86,10 @@ class CompressionResult:
         widened everything by their share (an upper bound).
     seams : dict
         ``{"vertical": n, "horizontal": m}`` seams removed (negative: inserted), at the size the
-        geometry worked at (``operations["working_size"]`` where it was not the input's).
+        geometry worked at (``operations["working_size"]`` where it was not the input's). A
+        net count: where ``seam_carving`` inserted seams (enlarging, or an object removed at
+        the input's size: 0 and 0), ``operations["seams_removed"]`` and
+        ``["seams_inserted"]`` give each.
     crop_box : tuple or None
         ``(left, top, right, bottom)`` in input coordinates of the region the output is drawn
         from, when the method cropped (for hybrid after carving: the bounding box of the kept

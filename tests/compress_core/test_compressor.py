@@ -1449,6 +1449,10 @@ def test_semantic_allocation_after_an_object_removal_at_the_input_size(compresso
     uniform = _run(compressor, coffee, **kw)
     semantic = _run(compressor, coffee, allocation="semantic", **kw)
     assert uniform.source_before_resampling is None and semantic.size == (180, 120)
+    # the net seams are 0 and 0: what was removed and added is said beside them (review 22)
+    assert uniform.seams == {"vertical": 0, "horizontal": 0}
+    removed, added = uniform.operations["seams_removed"], uniform.operations["seams_inserted"]
+    assert removed == added and removed["vertical"] + removed["horizontal"] >= 55
     own = compressor.energy_function.importance(semantic.pixels).map
     assert semantic.data == requantize_jpeg(uniform.data, own)
     stale = compressor.energy_function.importance(coffee).map
