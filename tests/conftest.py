@@ -315,16 +315,19 @@ def run_job():
 def read_manifest():
     """``read_manifest(root, storage_options=None, run_id=None) -> list of dict``.
 
-    Reads the Hive-partitioned manifest with pyarrow.dataset over fsspec, as an analyst would.
+    Reads the Hive-partitioned manifest with pyarrow.dataset over fsspec, as an analyst would:
+    ``run_id`` from the folder names (as text), in parts of earlier versions too.
     """
     import pyarrow.dataset as ds
 
     from compress_core.storage import get_filesystem
+    from transforms.manifest import run_partitioning
 
     def _read(root, storage_options=None, run_id=None):
         fs, path = get_filesystem(root, storage_options)
         fs.invalidate_cache()
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        dataset = ds.dataset(path, filesystem=fs, format="parquet",
+                             partitioning=run_partitioning())
         table = dataset.to_table(filter=(ds.field("run_id") == run_id) if run_id else None)
         return sorted(table.to_pylist(), key=lambda r: (r["run_id"], r["input_uri"]))
 

@@ -2,9 +2,13 @@
 
 A run writes its rows under ``<manifest>/run_id=<id>/part-*.parquet`` (Hive-style partitions),
 so that one folder holds every run and pyarrow.dataset, pandas, DuckDB and BigQuery external
-tables read it directly. Every file has the same schema, :data:`MANIFEST_SCHEMA`; the
-``schema_version`` column says which version of it wrote the row (bump
-:data:`SCHEMA_VERSION` and only *add* nullable columns when the schema grows).
+tables read it directly. A row has the columns of :data:`MANIFEST_SCHEMA`; a part file holds
+them less ``run_id`` (:data:`PART_SCHEMA`): the partition key lives in the folder name only, as
+Spark and ``pyarrow.parquet.write_to_dataset`` write it, and readers take it from there
+(:func:`run_partitioning`). Parts written before schema version 4 also hold a ``run_id``
+column, equal to their folder's key. The ``schema_version`` column says which version of the
+schema wrote the row (bump :data:`SCHEMA_VERSION` and only *add* nullable columns when the
+schema grows).
 
 Rows are plain ``dict`` objects, built here by
 :func:`ok_row`, :func:`skipped_row` and :func:`error_row` so that every row has every column;
@@ -23,6 +27,9 @@ from compress_core.request import canonical_json
 __all__ = [
     "SCHEMA_VERSION",
     "MANIFEST_SCHEMA",
+    "PART_SCHEMA",
+    "run_partitioning",
+    "part_table",
     "STATUS_OK",
     "STATUS_SKIPPED",
     "STATUS_ERROR",
@@ -37,8 +44,9 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 3  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte budget), stretch, faces
+SCHEMA_VERSION = 4  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte budget), stretch, faces
 #                     3: input_modified, input_etag (which file the input URI held)
+#                     4: run_id in the partition folder's name only, no longer in the part files
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
@@ -112,6 +120,28 @@ MAX_ERROR_MESSAGE = 2000
 
 #: Canonical JSON of the compress parameters (sorted keys, no spaces): stable across runs.
 params_json = canonical_json
+
+
+#: The schema of a part file: :data:`MANIFEST_SCHEMA` less ``run_id``, which is the Hive
+#: partition key (``run_id=<id>/``) and lives in the folder name only. A file that held it too
+#: made pyarrow's own discovery (``pq.read_table``, ``pd.read_parquet``) refuse the folder:
+#: "Unable to merge: Field run_id has incompatible types: string vs dictionary".
+PART_SCHEMA = MANIFEST_SCHEMA.remove(MANIFEST_SCHEMA.get_field_index("run_id"))
+
+
+def run_partitioning():
+    """The manifest's Hive partitioning for ``pyarrow.dataset``: ``run_id`` from the folder
+    name, as text (a numeric run id such as ``20261205`` stays a string, whose inference would
+    make an integer, and it matches the ``run_id`` column of parts from before version 4)."""
+    import pyarrow.dataset as ds
+
+    return ds.partitioning(pa.schema([MANIFEST_SCHEMA.field("run_id")]), flavor="hive")
+
+
+def part_table(rows) -> pa.Table:
+    """Manifest rows (dicts with every column) as the table a part file holds
+    (:data:`PART_SCHEMA`: their ``run_id`` is the partition folder's name)."""
+    return pa.Table.from_pylist(list(rows), schema=PART_SCHEMA)
 
 
 def _now() -> _dt.datetime:

@@ -7,19 +7,19 @@ with :class:`ManifestSink`, a Parquet ``fileio.FileSink``; the schema and the ro
 from __future__ import annotations
 
 import apache_beam as beam
-import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 
 from .files import WriteFiles, new_tag, remove_folder, temp_folder
-from .manifest import MANIFEST_SCHEMA, manifest_prefix
+from .manifest import PART_SCHEMA, manifest_prefix, part_table
 
 __all__ = ["ManifestSink", "WriteManifest"]
 
 
 class ManifestSink(fileio.FileSink):
-    """Manifest rows (dicts) -> one Parquet file with :data:`MANIFEST_SCHEMA`.
+    """Manifest rows (dicts) -> one Parquet file with :data:`~transforms.manifest.PART_SCHEMA`
+    (every column but ``run_id``, which the partition folder's name holds).
 
     A :class:`apache_beam.io.fileio.FileSink` for ``fileio.WriteToFiles``: rows are buffered
     and written as row groups of :attr:`ROW_GROUP_ROWS`; ``flush()`` writes the rest and the
@@ -34,7 +34,7 @@ class ManifestSink(fileio.FileSink):
 
     def open(self, fh):
         self._fh = fh
-        self._writer = pq.ParquetWriter(fh, MANIFEST_SCHEMA, compression="snappy",
+        self._writer = pq.ParquetWriter(fh, PART_SCHEMA, compression="snappy",
                                         use_compliant_nested_type=True)
         self._rows = []
 
@@ -50,7 +50,7 @@ class ManifestSink(fileio.FileSink):
 
     def _write_rows(self):
         if self._rows:
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=MANIFEST_SCHEMA))
+            self._writer.write_table(part_table(self._rows))
             self._rows = []
 
 
@@ -64,7 +64,7 @@ def _empty_part_if_none(part_count: int, prefix: str, temp_dir: str, tag: str) -
     temp = FileSystems.join(temp_dir, "empty-part.parquet")
     with FileSystems.create(temp, mime_type="application/vnd.apache.parquet",
                             compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        pq.write_table(MANIFEST_SCHEMA.empty_table(), fh, compression="snappy",
+        pq.write_table(PART_SCHEMA.empty_table(), fh, compression="snappy",
                        use_compliant_nested_type=True)
     try:
         FileSystems.mkdirs(prefix)   # local disks: the folder the part is renamed into

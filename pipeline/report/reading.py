@@ -1,5 +1,7 @@
 """Reading the manifests: run partitions and the report's columns, with pyarrow.dataset.
 
+``run_id`` comes from each part's folder name (``run_id=<id>/``, the Hive partition key); parts
+written before manifest schema 4 also hold it as a column, with the same value, and read alike.
 No Beam import: the schema comes from :mod:`transforms.manifest` (pyarrow only).
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from transforms.manifest import MANIFEST_SCHEMA
+from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
 
@@ -129,7 +131,7 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     if "run_id" not in columns:
         columns.append("run_id")
     schema = pa.schema([MANIFEST_SCHEMA.field(c) for c in columns])
-    partitioning = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
+    partitioning = run_partitioning()   # run_id from the folder (parts of schema >= 4 lack it)
     dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
                          partition_base_dir=path, schema=schema)
     flt = ds.field("run_id").isin(wanted) if wanted else None

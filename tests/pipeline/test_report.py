@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from pipeline import report
-from transforms.manifest import MANIFEST_SCHEMA, error_row, ok_row, skipped_row
+from transforms.manifest import MANIFEST_SCHEMA, error_row, ok_row, part_table, skipped_row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = [("hybrid", "deep", "efficientnet_lite0"), ("seam_carving", "gradient", None),
@@ -59,20 +59,31 @@ def _rows(run_id, n, error_every=7, skip_every=11, offset=0):
 
 
 def write_run(root, run_id, rows, parts=2):
-    """Write rows as ``<root>/run_id=<id>/part-*.parquet`` (the job's layout)."""
+    """Write rows as ``<root>/run_id=<id>/part-*.parquet`` (the job's layout and part schema:
+    run_id in the folder name only)."""
     folder = os.path.join(root, f"run_id={run_id}")
     os.makedirs(folder, exist_ok=True)
-    table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
+    table = part_table(rows)
     step = max(1, -(-len(rows) // parts))
     for p in range(parts):
         pq.write_table(table.slice(p * step, step),
                        os.path.join(folder, f"part-{p:05d}-of-{parts:05d}.parquet"))
 
 
+def read_parts(pattern):
+    """The rows of the part files ``pattern`` matches, read one by one (pyarrow.parquet), each
+    with the run_id of its folder (``run_id=<id>/``)."""
+    rows = []
+    for f in sorted(glob.glob(str(pattern))):
+        run_id = os.path.basename(os.path.dirname(f))[len("run_id="):]
+        rows += [{**r, "run_id": run_id}
+                 for r in pq.read_table(f, partitioning=None).to_pylist()]
+    return rows
+
+
 def independent_totals(root, run_id=None):
     """Totals from the Parquet files read one by one (pyarrow.parquet), summed in Python."""
-    files = sorted(glob.glob(os.path.join(root, "run_id=*", "*.parquet")))
-    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    rows = read_parts(os.path.join(root, "run_id=*", "*.parquet"))
     if run_id:
         rows = [r for r in rows if r["run_id"] == run_id]
     ok = [r for r in rows if r["status"] == "ok"]
@@ -186,8 +197,7 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     # self-contained: nothing is fetched at view time
     assert not re.search(r"\b(src|href)=|url\(|@import", text)
     # the per-configuration table matches a group-by in Python
-    rows = [r for f in glob.glob(str(two_runs / "run_id=*" / "*.parquet"))
-            for r in pq.read_table(f).to_pylist()]
+    rows = read_parts(two_runs / "run_id=*" / "*.parquet")
     rep = report.build_report(report.load_manifest(str(two_runs)))
     for g in rep.by_config:
         mine = [r for r in rows if (r["method"], r["energy"], r["model"]) ==
@@ -232,8 +242,7 @@ def test_quality_scores_stretch_and_faces(tmp_path, capsys):
     root = tmp_path / "m"
     write_run(root, "fixed", _rows("fixed", 40), parts=1)  # no score: quality 85
     write_run(root, "auto", _auto_rows("auto", 120))
-    rows = [r for f in glob.glob(str(root / "run_id=*" / "*.parquet"))
-            for r in pq.read_table(f).to_pylist()]
+    rows = read_parts(root / "run_id=*" / "*.parquet")
     ok = [r for r in rows if r["status"] == "ok"]
     scored = [r for r in ok if r["quality_score"] is not None]
     assert len(scored) == sum(r["run_id"] == "auto" for r in ok) > 90
@@ -544,8 +553,7 @@ def test_run_summary_from_the_manifest(two_runs):
         want["ok"], want["error"], want["skipped"], want["bytes_in"], want["bytes_out"])
     assert s.mean_byte_ratio == pytest.approx(want["mean_byte_ratio"], rel=1e-12)
     assert s.mean_pixel_ratio == pytest.approx(want["mean_pixel_ratio"], rel=1e-12)
-    files = glob.glob(os.path.join(two_runs, "run_id=night-2", "*.parquet"))
-    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    rows = read_parts(os.path.join(two_runs, "run_id=night-2", "*.parquet"))
     errors = {}
     for r in rows:
         if r["status"] == "error":

@@ -50,7 +50,8 @@ def test_schema_has_every_design_column_and_a_version():
     assert names[1:] == wanted + ADDED_COLUMNS
     for when in ("processed_at", "input_modified"):
         assert manifest.MANIFEST_SCHEMA.field(when).type == pa.timestamp("us", tz="UTC")
-    assert manifest.SCHEMA_VERSION == 3
+    assert manifest.SCHEMA_VERSION == 4
+    assert manifest.PART_SCHEMA.names == [n for n in names if n != "run_id"]
     meta = manifest.MANIFEST_SCHEMA.metadata[b"semantic_compress.schema_version"]
     assert int(meta) == manifest.SCHEMA_VERSION
 

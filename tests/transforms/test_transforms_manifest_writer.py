@@ -28,8 +28,8 @@ def test_write_manifest_parts_and_nothing_else(tmp_path):
     assert 1 <= len(parts) <= 3 and all(
         re.fullmatch(rf"run_id=r/part-0000\d-of-0000{len(parts)}-[0-9a-f]{{8}}\.parquet", f)
         for f in parts)
-    tables = [pq.read_table(tmp_path / "m" / f) for f in parts]
-    assert all(t.schema.equals(manifest.MANIFEST_SCHEMA) for t in tables)
+    tables = [pq.read_table(tmp_path / "m" / f, partitioning=None) for f in parts]
+    assert all(t.schema.equals(manifest.PART_SCHEMA) for t in tables)   # run_id: the folder's
     uris = [u for t in tables for u in t.column("input_uri").to_pylist()]
     assert sorted(uris) == sorted(r["input_uri"] for r in rows)
     assert os.listdir(tmp_path / "m") == ["run_id=r"]        # no temporary folder left
@@ -39,8 +39,8 @@ def test_write_manifest_of_a_run_without_rows_is_one_schema_only_part(tmp_path):
     _write(tmp_path / "m", [])
     [name] = _tree(tmp_path / "m")
     assert re.fullmatch(r"run_id=r/part-00000-of-00001-[0-9a-f]{8}\.parquet", name)
-    part = pq.read_table(tmp_path / "m" / name)
-    assert part.num_rows == 0 and part.schema.equals(manifest.MANIFEST_SCHEMA)
+    part = pq.read_table(tmp_path / "m" / name, partitioning=None)
+    assert part.num_rows == 0 and part.schema.equals(manifest.PART_SCHEMA)
 
 
 def test_two_writes_of_one_run_keep_both_parts(tmp_path):
@@ -56,6 +56,6 @@ def test_two_writes_of_one_run_keep_both_parts(tmp_path):
     _write(tmp_path / "m", [])
     parts = _tree(tmp_path / "m")
     assert len(parts) == 3
-    uris = [u for f in parts for u in pq.read_table(tmp_path / "m" / f).column("input_uri")
+    uris = [u for f in parts for u in pq.read_table(tmp_path / "m" / f, partitioning=None).column("input_uri")
             .to_pylist()]
     assert sorted(uris) == sorted(r["input_uri"] for r in day1 + day2)
