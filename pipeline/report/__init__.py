@@ -2,13 +2,14 @@
 
 ::
 
-    python -m pipeline.report MANIFEST_URI [--run RUN_ID ...] -o report.html [--format html|md]
-                              [--json] [--storage_options JSON]
+    python -m pipeline.report MANIFEST_URI [MANIFEST_URI ...] [--run RUN_ID ...] -o report.html
+                              [--format html|md] [--json] [--storage_options JSON]
 
 ``MANIFEST_URI`` is the job's ``--manifest`` folder (``<output>/_manifest`` by default) on any
 fsspec file system (local path, ``file://``, ``s3://``, ``gs://``, ...). It holds one Hive-style
 partition per run (``run_id=<id>/part-*.parquet``); every run is reported unless ``--run``
-names some. The report is one self-contained HTML file (plots as inline SVG, no network at view
+names some. Several folders (this week's ``--output`` and last week's) make one report, each
+run named ``<folder label>/<run id>`` (:func:`load_manifests`). The report is one self-contained HTML file (plots as inline SVG, no network at view
 time) or Markdown with PNG plots in ``<name>_files/``; ``--json`` prints the totals to stdout.
 
 Everything is computed with pyarrow compute kernels and NumPy over the columns (no per-row Python
@@ -21,6 +22,7 @@ loops), so a million rows take seconds. Definitions (also in the report):
   mean and exact median over ``ok`` rows with a value.
 
 Modules, one job each (none imports Beam): :mod:`.reading` (run partitions, columns),
+:mod:`.folders` (several manifest folders, runs labelled by folder),
 :mod:`.stats` (the numbers), :mod:`.plots` (histograms and scatter as SVG/PNG), :mod:`.cells`
 (numbers as table cells), :mod:`.html_page` and :mod:`.markdown_page` (the renderings),
 :mod:`.summary` (one run in a few lines, for the job's log and ``./run_local.sh``) and
@@ -29,10 +31,11 @@ Modules, one job each (none imports Beam): :mod:`.reading` (run partitions, colu
 from .cli import main, write_report
 from .html_page import render_html
 from .markdown_page import render_markdown
+from .folders import load_manifests
 from .reading import COLUMNS, ManifestError, list_runs, load_manifest
 from .stats import Report, build_report, totals
 from .summary import RunSummary, format_summary, summarize_manifest, summary_report
 
-__all__ = ["ManifestError", "Report", "load_manifest", "list_runs", "build_report", "totals",
+__all__ = ["ManifestError", "Report", "load_manifest", "load_manifests", "list_runs", "build_report", "totals",
            "render_html", "render_markdown", "write_report", "main", "COLUMNS", "RunSummary",
            "summarize_manifest", "format_summary", "summary_report"]

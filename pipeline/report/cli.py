@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 from .cells import json_default
 from .html_page import render_html
 from .markdown_page import render_markdown
-from .reading import ManifestError, load_manifest
+from .folders import folder_labels, load_manifests
+from .reading import ManifestError
 from .stats import Report, build_report
 
 __all__ = ["main", "write_report"]
@@ -24,11 +25,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.report",
         description="Report over the batch job's Parquet manifests: totals, tables per "
                     "method/energy/model, plots, errors and a comparison of runs.")
-    p.add_argument("manifest", metavar="MANIFEST_URI",
+    p.add_argument("manifests", metavar="MANIFEST_URI", nargs="+",
                    help="the manifest folder (--manifest of the job, default <output>/_manifest); "
-                        "any fsspec URI")
+                        "any fsspec URI. Several folders (this week's and last week's) are "
+                        "read into one report, each run named <folder>/<run id>")
     p.add_argument("--run", dest="runs", action="extend", nargs="+", default=[],
-                   metavar="RUN_ID", help="runs to report (repeatable; default: every run)")
+                   metavar="RUN_ID", help="runs to report (repeatable; default: every run; "
+                                          "with several folders, the run in each that has it)")
     p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
                                           "with --json alone, none is written)")
     p.add_argument("--format", choices=("html", "md"), default=None,
@@ -90,11 +93,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if problem:
         parser.error(problem)
     try:
-        table = load_manifest(args.manifest, args.runs, args.storage_options)
+        table = load_manifests(args.manifests, args.runs, args.storage_options)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rep = build_report(table, manifest=args.manifest, runs=args.runs or None)
+    folders = list(dict.fromkeys(args.manifests))
+    if len(folders) == 1:
+        rep = build_report(table, manifest=folders[0], runs=args.runs or None)
+    else:   # runs labelled by folder, in the order they were processed
+        labels = folder_labels(folders)
+        rep = build_report(table, manifest=", ".join(folders),
+                           folders={labels[u]: u for u in folders})
     output = args.output or (None if args.json else f"report.{fmt}")
     if output:
         try:

@@ -67,6 +67,13 @@ def _num_classes(head, text_cols) -> List[str]:
     return ["" if i in text_cols else "n" for i in range(len(head))]
 
 
+def _manifest_line(rep: Report) -> str:
+    if rep.folders:
+        return "Manifests " + ", ".join(f"<code>{_e(label)}</code> = <code>{_e(uri)}</code>"
+                                        for label, uri in rep.folders.items())
+    return f"Manifest <code>{_e(rep.manifest)}</code>"
+
+
 def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (CSS and SVG inline, no scripts, no links)."""
     t = rep.totals
@@ -80,7 +87,7 @@ def render_html(rep: Report) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         f"<title>Manifest report: {_e(rep.manifest)}</title><style>{_CSS}</style></head><body>",
         "<h1>Semantic Compress: manifest report</h1>",
-        f"<p class=\"meta\">Manifest <code>{_e(rep.manifest)}</code> · {len(rep.runs)} run(s): "
+        f"<p class=\"meta\">{_manifest_line(rep)} · {len(rep.runs)} run(s): "
         f"{_e(', '.join(rep.runs))} · generated {_e(rep.generated_at)}</p>",
         f"<script type=\"application/json\" id=\"report-data\">{data}</script>",
         "<div class=\"cards\">",

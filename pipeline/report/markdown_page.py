@@ -39,6 +39,13 @@ def _md_table(head: List[str], rows: List[List[str]]) -> str:
     return "\n".join(out)
 
 
+def _manifest_line(rep: Report) -> str:
+    if rep.folders:
+        return "Manifests " + ", ".join(f"`{label}` = `{uri}`"
+                                        for label, uri in rep.folders.items())
+    return f"Manifest `{rep.manifest}`"
+
+
 def render_markdown(rep: Report, image_dir: str) -> tuple:
     """The report as Markdown plus its PNG plots.
 
@@ -52,7 +59,7 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
 
     t = rep.totals
     lines = ["# Semantic Compress: manifest report", "",
-             f"Manifest `{rep.manifest}` · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
+             f"{_manifest_line(rep)} · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
              f"generated {rep.generated_at}", "", "## Totals", "",
              _md_table(["measure", "value"], [list(r) for r in totals_rows(t)]), "",
              DEFINITIONS, ""]

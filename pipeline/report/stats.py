@@ -204,16 +204,22 @@ class Report:
     stage_ms: Dict[str, Optional[float]]
     plots: Dict[str, Any] = field(default_factory=dict)
     generated_at: str = ""
+    #: several manifest folders: {label: URI}; their runs are named ``<label>/<run id>``
+    folders: Dict[str, str] = field(default_factory=dict)
 
     def json_totals(self) -> Dict[str, Any]:
-        """What ``--json`` prints: the totals, overall and per run."""
-        return {"manifest": self.manifest, "runs": self.runs, "totals": self.totals,
-                "by_run": {r["run_id"]: {k: v for k, v in r.items() if k != "run_id"}
-                           for r in self.by_run}}
+        """What ``--json`` prints: the totals, overall and per run (and the folders read,
+        when several were)."""
+        out = {"manifest": self.manifest, "runs": self.runs, "totals": self.totals,
+               "by_run": {r["run_id"]: {k: v for k, v in r.items() if k != "run_id"}
+                          for r in self.by_run}}
+        if self.folders:
+            out["folders"] = dict(self.folders)
+        return out
 
 
-def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[str]] = None
-                 ) -> Report:
+def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[str]] = None,
+                 folders: Optional[Dict[str, str]] = None) -> Report:
     """Compute every number and plot of the report from manifest rows.
 
     Parameters
@@ -225,6 +231,9 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     runs : sequence of str, optional
         Run order for the comparison (default: by first ``processed_at``, then id; runs
         without rows that :func:`~pipeline.report.load_manifest` read come last).
+    folders : dict, optional
+        ``{label: URI}`` of several manifest folders read into ``table``
+        (:func:`~pipeline.report.load_manifests`), shown in the report.
     """
     run_col = table["run_id"]
     present = pc.unique(run_col).to_pylist()
@@ -282,4 +291,5 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         worst_ratio=_top(ok, "byte_ratio"), lowest_scores=_lowest_scores(ok),
         time_quantiles=qs, stage_ms=stage, plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        folders=dict(folders or {}),
     )

@@ -594,3 +594,33 @@ def test_a_report_that_cannot_be_rendered_leaves_the_previous_one(two_runs, tmp_
         _run_main([two_runs, "-o", out], capsys)
     assert out.read_bytes() == before and len(before) > 1000
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_several_manifest_folders_in_one_report(tmp_path, capsys):
+    """This week's --output and last week's in one report: runs of one id in both stay apart,
+    named by folder; --run picks a run in every folder that has it; a wrong folder is one
+    line, exit 2."""
+    week1, week2 = tmp_path / "week1" / "_manifest", tmp_path / "week2" / "_manifest"
+    write_run(week1, "nightly", _rows("nightly", 30))
+    write_run(week1, "extra", _rows("extra", 12))
+    write_run(week2, "nightly", _rows("nightly", 50, offset=7))
+    status, stdout, err = _run_main([week1, week2, "--json", "-o", tmp_path / "r.html"], capsys)
+    assert status == 0, err
+    data = json.loads(stdout)
+    assert data["folders"] == {"week1": str(week1), "week2": str(week2)}
+    assert set(data["by_run"]) == {"week1/nightly", "week1/extra", "week2/nightly"}
+    _check_totals(data["by_run"]["week1/nightly"], independent_totals(week1, "nightly"))
+    _check_totals(data["by_run"]["week2/nightly"], independent_totals(week2, "nightly"))
+    assert data["totals"]["images"] == 30 + 12 + 50
+    page = (tmp_path / "r.html").read_text()
+    assert "week2/nightly" in page and str(week2) in page
+
+    status, stdout, _ = _run_main([week1, week2, "--run", "nightly", "--json"], capsys)
+    assert status == 0
+    assert set(json.loads(stdout)["by_run"]) == {"week1/nightly", "week2/nightly"}
+
+    status, _, err = _run_main([week1, tmp_path / "nowhere", "--json"], capsys)
+    assert status == 2 and err.strip() == f"error: manifest folder not found: {tmp_path / 'nowhere'}"
+    status, _, err = _run_main([week1, week2, "--run", "weekly", "--json"], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown run id(s) 'weekly'" in err and "week2" in err
