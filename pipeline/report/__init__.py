@@ -17,7 +17,9 @@ loops), so a million rows take seconds. Definitions (also in the report):
 
 * ``images``: manifest rows; ``ok`` / ``error`` / ``skipped`` by ``status``.
 * ``bytes_in`` / ``bytes_out``: summed over ``ok`` rows (the images this run wrote);
-  ``bytes_saved = bytes_in - bytes_out``; ``saved_fraction = bytes_saved / bytes_in``.
+  ``bytes_saved = bytes_in - bytes_out``; ``saved_fraction = bytes_saved / bytes_in``. Overall,
+  these are sums over the runs: an output rewritten by a rerun counts once per run.
+* ``stored_now``: each ``output_uri`` once, by its latest ``ok`` row: what is stored now.
 * ratios (``byte_ratio`` = output / input bytes, ``pixel_ratio``, ``retained_energy_ratio``):
   mean and exact median over ``ok`` rows with a value.
 

@@ -6,7 +6,8 @@ from typing import Any, Dict, List
 
 from .stats import Report
 
-__all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "CONFIG_HEAD",
+__all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "stored_rows",
+           "CONFIG_HEAD",
            "config_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
            "SCORE_HEAD", "score_cells",
            "TIME_HEAD", "time_rows", "DEFINITIONS", "json_default"]
@@ -49,9 +50,9 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
     return [
         ("images", fmt_num(t["images"])),
         ("ok / error / skipped", f"{t['ok']:,} / {t['error']:,} / {t['skipped']:,}"),
-        ("bytes in (ok images)", f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),
-        ("bytes out (ok images)", f"{fmt_bytes(t['bytes_out'])} ({t['bytes_out']:,} B)"),
-        ("bytes saved", f"{fmt_bytes(t['bytes_saved'])} ({fmt_pct(t['saved_fraction'])})"),
+        ("bytes in (ok rows, summed over runs)", f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),
+        ("bytes out (ok rows, summed over runs)", f"{fmt_bytes(t['bytes_out'])} ({t['bytes_out']:,} B)"),
+        ("bytes saved (summed over runs)", f"{fmt_bytes(t['bytes_saved'])} ({fmt_pct(t['saved_fraction'])})"),
         ("byte ratio: mean / median", f"{fmt_num(t['mean_byte_ratio'])} / {fmt_num(t['median_byte_ratio'])}"),
         ("pixel ratio: mean / median", f"{fmt_num(t['mean_pixel_ratio'])} / {fmt_num(t['median_pixel_ratio'])}"),
         ("retained energy ratio: mean", fmt_num(t["mean_retained_energy_ratio"])),
@@ -62,6 +63,20 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
         ("largest stretch of the content", fmt_num(t["max_stretch"])),
         ("images with faces kept", fmt_num(t["images_with_faces"])),
         ("processed", f"{t['first_processed_at'] or '–'} … {t['last_processed_at'] or '–'}"),
+    ]
+
+
+def stored_rows(st: Dict[str, Any]) -> List[tuple]:
+    """The "stored now" figures (:func:`~pipeline.report.stats.stored_now`): each output file
+    once, by its latest ok row."""
+    if not st:
+        return []
+    return [
+        ("outputs stored now (latest ok row per output file)", fmt_num(st["outputs"])),
+        ("bytes out stored now", f"{fmt_bytes(st['bytes_out'])} ({st['bytes_out']:,} B)"),
+        ("bytes saved by the outputs stored now",
+         f"{fmt_bytes(st['bytes_saved'])} ({fmt_pct(st['saved_fraction'])}; inputs "
+         f"{fmt_bytes(st['bytes_in'])})"),
     ]
 
 
@@ -138,7 +153,11 @@ def time_rows(rep: Report) -> List[List[str]]:
 TIME_HEAD = ["", "p50", "p90", "p99", "max", "mean decode", "mean energy", "mean resize",
               "mean encode", "mean total"]
 
-DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the run wrote); "
+DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the run wrote), "
+                "summed over the runs read: an output a rerun without --skip_existing wrote "
+                "again counts once per run. The 'stored now' figures count each output file "
+                "once, by its latest ok row (what the output folder holds, as far as the runs "
+                "read know); "
                 "byte ratio = output bytes / input bytes (lower is better); skipped rows "
                 "(outputs that already existed) and errors are counted, not measured. The quality "
                 "score is the SSIMULACRA2 score quality=auto reached (none for a fixed quality); "

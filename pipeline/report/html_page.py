@@ -23,6 +23,7 @@ from .cells import (
     score_cells,
     time_rows,
     top_cells,
+    stored_rows,
     totals_rows,
 )
 from .stats import MAX_ERROR_TYPES, Report
@@ -79,7 +80,9 @@ def render_html(rep: Report) -> str:
     t = rep.totals
     data = json.dumps(rep.json_totals(), default=json_default).replace("</", "<\\/")
     cards = [("images", fmt_num(t["images"])), ("ok", fmt_num(t["ok"])), ("errors", fmt_num(t["error"])),
-             ("skipped", fmt_num(t["skipped"])), ("bytes saved", fmt_bytes(t["bytes_saved"])),
+             ("skipped", fmt_num(t["skipped"])),
+             ("bytes saved (summed over runs)", fmt_bytes(t["bytes_saved"])),
+             ("bytes saved (outputs stored now)", fmt_bytes(rep.stored.get("bytes_saved"))),
              ("saved", fmt_pct(t["saved_fraction"])),
              ("median byte ratio", fmt_num(t["median_byte_ratio"]))]
     p = [
@@ -93,7 +96,8 @@ def render_html(rep: Report) -> str:
         "<div class=\"cards\">",
         *(f"<div class=\"card\"><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in cards),
         "</div><h2 id=\"totals\">Totals</h2>",
-        _html_table(["measure", "value"], [list(r) for r in totals_rows(t)]),
+        _html_table(["measure", "value"],
+                    [list(r) for r in totals_rows(t) + stored_rows(rep.stored)]),
         f"<p class=\"meta\">{_e(DEFINITIONS)}</p>",
     ]
     if len(rep.by_run) > 1:

@@ -17,6 +17,7 @@ from .cells import (
     score_cells,
     time_rows,
     top_cells,
+    stored_rows,
     totals_rows,
 )
 from .stats import Report
@@ -61,7 +62,8 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
     lines = ["# Semantic Compress: manifest report", "",
              f"{_manifest_line(rep)} · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
              f"generated {rep.generated_at}", "", "## Totals", "",
-             _md_table(["measure", "value"], [list(r) for r in totals_rows(t)]), "",
+             _md_table(["measure", "value"],
+                       [list(r) for r in totals_rows(t) + stored_rows(rep.stored)]), "",
              DEFINITIONS, ""]
     if len(rep.by_run) > 1:
         base = rep.by_run[0]

@@ -27,7 +27,7 @@ COLUMNS = [
     "schema_version", "run_id", "input_uri", "status", "error_type", "error_message",
     "input_bytes", "output_bytes", "pixel_ratio", "byte_ratio", "method", "energy", "model",
     "energy_mean", "retained_energy_ratio", "decode_ms", "energy_ms", "resize_ms", "encode_ms",
-    "total_ms", "processed_at", "quality", "quality_score", "stretch", "faces",
+    "total_ms", "processed_at", "quality", "quality_score", "stretch", "faces", "output_uri",
 ]
 
 #: Schema metadata key of the tables :func:`load_manifest` returns: the JSON list of the runs

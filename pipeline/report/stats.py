@@ -15,7 +15,7 @@ from . import plots
 from .reading import runs_read
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
-           "SCATTER_POINTS"]
+           "SCATTER_POINTS", "stored_now"]
 
 #: Rows listed in the "slowest" / "worst ratio" tables; example URIs per error type.
 TOP_N = 10
@@ -89,6 +89,25 @@ def totals(table: pa.Table) -> Dict[str, Any]:
         "first_processed_at": first.isoformat() if first else None,
         "last_processed_at": last.isoformat() if last else None,
     }
+
+
+def stored_now(table: pa.Table) -> Dict[str, Any]:
+    """What the outputs hold now, as far as the rows read know: the latest ``ok`` row (by
+    ``processed_at``) of each ``output_uri``, once. A rerun without ``--skip_existing`` rewrites
+    its outputs, and :func:`totals` counts them once per run; this counts each file once."""
+    status = table["status"]
+    uri = _column(table, "output_uri", pa.string())
+    keep = pc.and_(pc.fill_null(pc.equal(status, "ok"), False), pc.is_valid(uri))
+    ok = pa.table({"output_uri": uri, "processed_at": table["processed_at"],
+                   "input_bytes": table["input_bytes"], "output_bytes": table["output_bytes"]}
+                  ).filter(keep).sort_by([("processed_at", "ascending")])
+    last = ok.group_by("output_uri", use_threads=False).aggregate(
+        [("input_bytes", "last"), ("output_bytes", "last")])   # in time order: the latest
+    bytes_in = _py(pc.sum(last["input_bytes_last"])) or 0
+    bytes_out = _py(pc.sum(last["output_bytes_last"])) or 0
+    return {"outputs": last.num_rows, "bytes_in": bytes_in, "bytes_out": bytes_out,
+            "bytes_saved": bytes_in - bytes_out,
+            "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None}
 
 
 def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
@@ -202,6 +221,7 @@ class Report:
     lowest_scores: List[Dict[str, Any]]
     time_quantiles: Dict[str, Optional[float]]
     stage_ms: Dict[str, Optional[float]]
+    stored: Dict[str, Any] = field(default_factory=dict)   # :func:`stored_now`
     plots: Dict[str, Any] = field(default_factory=dict)
     generated_at: str = ""
     #: several manifest folders: {label: URI}; their runs are named ``<label>/<run id>``
@@ -211,6 +231,7 @@ class Report:
         """What ``--json`` prints: the totals, overall and per run (and the folders read,
         when several were)."""
         out = {"manifest": self.manifest, "runs": self.runs, "totals": self.totals,
+               "stored_now": self.stored,
                "by_run": {r["run_id"]: {k: v for k, v in r.items() if k != "run_id"}
                           for r in self.by_run}}
         if self.folders:
@@ -289,7 +310,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         by_config=_group_table(table, ["method", "energy", "model"]),
         errors=_errors(table), slowest=_top(table, "total_ms"),
         worst_ratio=_top(ok, "byte_ratio"), lowest_scores=_lowest_scores(ok),
-        time_quantiles=qs, stage_ms=stage, plots=figures,
+        time_quantiles=qs, stage_ms=stage, stored=stored_now(table), plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         folders=dict(folders or {}),
     )

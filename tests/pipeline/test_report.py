@@ -624,3 +624,29 @@ def test_several_manifest_folders_in_one_report(tmp_path, capsys):
     status, _, err = _run_main([week1, week2, "--run", "weekly", "--json"], capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "unknown run id(s) 'weekly'" in err and "week2" in err
+
+
+def test_a_rerun_counts_its_outputs_once_in_what_is_stored_now(tmp_path, input_dir, run_job,
+                                                               capsys):
+    """A rerun with the same settings and no --skip_existing rewrites its outputs: the totals
+    count them once per run (as before), 'stored now' once, equal to the files on disk."""
+    out = tmp_path / "out"
+    base = ["--input", str(input_dir / "*.jpg"), "--output", str(out), "--method", "hybrid",
+            "--energy", "gradient", "--scale", "0.5", "--direct_running_mode=in_memory",
+            "--direct_num_workers=1"]
+    run_job([*base, "--run_id", "first"])
+    run_job([*base, "--run_id", "again"])
+    outputs = [f for f in glob.glob(str(out / "*")) if os.path.isfile(f)]
+    on_disk = sum(os.path.getsize(f) for f in outputs)
+    status, stdout, _ = _run_main([out / "_manifest", "--json", "-o", tmp_path / "r.md"], capsys)
+    assert status == 0
+    data = json.loads(stdout)
+    first, again = data["by_run"]["first"], data["by_run"]["again"]
+    assert data["totals"]["bytes_out"] == first["bytes_out"] + again["bytes_out"] == 2 * on_disk
+    stored = data["stored_now"]
+    assert (stored["outputs"], stored["bytes_out"]) == (len(outputs), on_disk) == (2, on_disk)
+    assert stored["bytes_in"] == sum(os.path.getsize(f) for f in
+                                     glob.glob(str(input_dir / "*.jpg")) if os.path.getsize(f)
+                                     and not os.path.basename(f).startswith(("corrupt", "trunc")))
+    text = (tmp_path / "r.md").read_text()
+    assert f"| bytes out stored now | {report.cells.fmt_bytes(on_disk)} ({on_disk:,} B) |" in text
