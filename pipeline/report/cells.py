@@ -8,7 +8,7 @@ from .stats import Report
 
 __all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "stored_rows",
            "CONFIG_HEAD",
-           "config_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
+           "config_cells", "FORMAT_HEAD", "format_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
            "SCORE_HEAD", "score_cells",
            "TIME_HEAD", "time_rows", "DEFINITIONS", "json_default"]
 
@@ -80,18 +80,27 @@ def stored_rows(st: Dict[str, Any]) -> List[tuple]:
     ]
 
 
-CONFIG_HEAD = ["method", "energy", "model", "images", "ok", "error", "skipped", "bytes in",
+CONFIG_HEAD = ["settings (what differs)", "method", "energy", "model", "images", "ok", "error", "skipped", "bytes in",
                 "bytes out", "saved", "mean byte ratio", "mean pixel ratio",
                 "mean retained energy", "mean score", "lowest score", "max stretch", "mean ms"]
 
 
 def config_cells(r) -> List[str]:
-    return [r["method"] or "–", r["energy"] or "–", r["model"] or "–", fmt_num(r["images"]),
+    return [r["settings"], r["method"] or "–", r["energy"] or "–", r["model"] or "–",
+            fmt_num(r["images"]),
             fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]), fmt_bytes(r["bytes_in"]),
             fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]), fmt_num(r["mean_byte_ratio"]),
             fmt_num(r["mean_pixel_ratio"]), fmt_num(r["mean_retained_energy_ratio"]),
             fmt_num(r["mean_quality_score"], 1), fmt_num(r["lowest_quality_score"], 1),
             fmt_num(r["max_stretch"]), fmt_num(r["mean_total_ms"], 1)]
+
+
+FORMAT_HEAD = ["output format", "ok outputs", "bytes in", "bytes out", "bytes saved", "saved"]
+
+
+def format_cells(r) -> List[str]:
+    return [r["output_format"], fmt_num(r["ok"]), fmt_bytes(r["bytes_in"]),
+            fmt_bytes(r["bytes_out"]), fmt_bytes(r["bytes_saved"]), fmt_pct(r["saved_fraction"])]
 
 
 RUN_HEAD = ["run", "images", "ok", "error", "skipped", "bytes in", "bytes out", "saved",

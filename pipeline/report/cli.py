@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m pipeline.report",
         description="Report over the batch job's Parquet manifests: totals, tables per "
-                    "method/energy/model, plots, errors and a comparison of runs.")
+                    "setting and output format, plots, errors and a comparison of runs.")
     p.add_argument("manifests", metavar="MANIFEST_URI", nargs="+",
                    help="the manifest folder (--manifest of the job, default <output>/_manifest); "
                         "any fsspec URI. Several folders (this week's and last week's) are "

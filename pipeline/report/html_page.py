@@ -8,6 +8,7 @@ from typing import List, Optional
 from . import plots
 from .cells import (
     CONFIG_HEAD,
+    FORMAT_HEAD,
     DEFINITIONS,
     RUN_HEAD,
     SCORE_HEAD,
@@ -15,6 +16,7 @@ from .cells import (
     TOP_HEAD,
     config_cells,
     delta_cells,
+    format_cells,
     fmt_bytes,
     fmt_num,
     fmt_pct,
@@ -112,9 +114,15 @@ def render_html(rep: Report) -> str:
         p += ["<h2 id=\"runs\">Runs compared</h2>",
               f"<p class=\"meta\">Differences are against the first run, {_e(base['run_id'])}.</p>",
               _html_table(RUN_HEAD, rows, _num_classes(RUN_HEAD, {0, len(RUN_HEAD) - 1}), rcls)]
-    p += ["<h2 id=\"configs\">By method, energy and model</h2>",
+    p += ["<h2 id=\"configs\">By settings</h2>",
+          "<p class=\"meta\">One row per setting (the params column: method, output format, "
+          "quality or byte budget ...), named by the settings that differ.</p>",
           _html_table(CONFIG_HEAD, [config_cells(r) for r in rep.by_config],
-                      _num_classes(CONFIG_HEAD, {0, 1, 2}))]
+                      _num_classes(CONFIG_HEAD, {0, 1, 2, 3})),
+          "<h2 id=\"formats\">By output format (ok rows, summed over runs)</h2>",
+          _html_table(FORMAT_HEAD, [format_cells(r) for r in rep.by_format],
+                      _num_classes(FORMAT_HEAD, {0})) if rep.by_format
+          else "<p>No ok images.</p>"]
     p += ["<h2 id=\"plots\">Distributions</h2><div class=\"plots\">",
           *(plots.to_svg(figure) for figure in rep.plots.values()),
           "</div>"]

@@ -6,6 +6,7 @@ from typing import List
 from . import plots
 from .cells import (
     CONFIG_HEAD,
+    FORMAT_HEAD,
     DEFINITIONS,
     RUN_HEAD,
     SCORE_HEAD,
@@ -13,6 +14,7 @@ from .cells import (
     TOP_HEAD,
     config_cells,
     delta_cells,
+    format_cells,
     run_cells,
     score_cells,
     time_rows,
@@ -71,8 +73,13 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
                                                       for r in rep.by_run[1:]]
         lines += ["## Runs compared", "", f"Differences are against the first run, "
                   f"{base['run_id']}.", "", _md_table(RUN_HEAD, rows), ""]
-    lines += ["## By method, energy and model", "",
+    lines += ["## By settings", "",
+              "One row per setting (the params column: method, output format, quality or byte "
+              "budget ...), named by the settings that differ.", "",
               _md_table(CONFIG_HEAD, [config_cells(r) for r in rep.by_config]), "",
+              "## By output format (ok rows, summed over runs)", "",
+              _md_table(FORMAT_HEAD, [format_cells(r) for r in rep.by_format])
+              if rep.by_format else "No ok images.", "",
               "## Distributions", ""]
     images = {}
     for key, figure in rep.plots.items():

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from . import plots
 from .reading import runs_read
+from .settings import settings_labels
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
            "SCATTER_POINTS", "stored_now"]
@@ -154,6 +155,31 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
     return rows
 
 
+def _by_settings(table: pa.Table) -> List[Dict[str, Any]]:
+    """:func:`_group_table` per setting (the ``params`` column: what was asked for, output
+    format, quality or byte budget included), each named by what differs (``settings``)."""
+    rows = _group_table(table, ["params", "method", "energy", "model"])
+    labels = settings_labels(r["params"] for r in rows)
+    return [{"settings": labels[r["params"]], **r} for r in rows]
+
+
+def _by_format(ok: pa.Table) -> List[Dict[str, Any]]:
+    """Per output format of the ok rows: outputs written, bytes in/out and saved."""
+    fmt = pc.fill_null(ok["output_format"], "(none)")
+    work = pa.table({"output_format": fmt, "input_bytes": ok["input_bytes"],
+                     "output_bytes": ok["output_bytes"]})
+    agg = work.group_by("output_format", use_threads=False).aggregate(
+        [([], "count_all"), ("input_bytes", "sum"), ("output_bytes", "sum")])
+    rows = []
+    for r in agg.to_pylist():
+        bytes_in, bytes_out = r["input_bytes_sum"] or 0, r["output_bytes_sum"] or 0
+        rows.append({"output_format": r["output_format"], "ok": r["count_all"],
+                     "bytes_in": bytes_in, "bytes_out": bytes_out,
+                     "bytes_saved": bytes_in - bytes_out,
+                     "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None})
+    return sorted(rows, key=lambda r: (-r["bytes_saved"], r["output_format"]))
+
+
 def _errors(table: pa.Table) -> List[Dict[str, Any]]:
     err = table.filter(pc.fill_null(pc.equal(table["status"], "error"), False))
     if err.num_rows == 0:
@@ -215,6 +241,7 @@ class Report:
     totals: Dict[str, Any]
     by_run: List[Dict[str, Any]]
     by_config: List[Dict[str, Any]]
+    by_format: List[Dict[str, Any]]
     errors: List[Dict[str, Any]]
     slowest: List[Dict[str, Any]]
     worst_ratio: List[Dict[str, Any]]
@@ -232,6 +259,9 @@ class Report:
         when several were)."""
         out = {"manifest": self.manifest, "runs": self.runs, "totals": self.totals,
                "stored_now": self.stored,
+               "by_format": {r["output_format"]: {k: v for k, v in r.items()
+                                                  if k != "output_format"}
+                             for r in self.by_format},
                "by_run": {r["run_id"]: {k: v for k, v in r.items() if k != "run_id"}
                           for r in self.by_run}}
         if self.folders:
@@ -307,7 +337,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
             note=f"{scores.size:,} of {n_ok:,} ok images")
     return Report(
         manifest=manifest, runs=order, totals=totals(table), by_run=by_run,
-        by_config=_group_table(table, ["method", "energy", "model"]),
+        by_config=_by_settings(table), by_format=_by_format(ok),
         errors=_errors(table), slowest=_top(table, "total_ms"),
         worst_ratio=_top(ok, "byte_ratio"), lowest_scores=_lowest_scores(ok),
         time_quantiles=qs, stage_ms=stage, stored=stored_now(table), plots=figures,

@@ -185,7 +185,7 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     out = tmp_path / "r.html"
     assert _run_main([two_runs, "-o", out], capsys)[:2] == (0, f"{out}\n")
     text = out.read_text()
-    for section in ("Totals", "By method, energy and model", "Distributions",
+    for section in ("Totals", "By settings", "By output format", "Distributions",
                     "Processing time", "Slowest 10 images", "Highest byte ratios", "Errors"):
         assert section in text, section
     assert text.count("<svg") == 4
@@ -200,8 +200,8 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     rows = read_parts(two_runs / "run_id=*" / "*.parquet")
     rep = report.build_report(report.load_manifest(str(two_runs)))
     for g in rep.by_config:
-        mine = [r for r in rows if (r["method"], r["energy"], r["model"]) ==
-                (g["method"], g["energy"], g["model"])]
+        mine = [r for r in rows if (r["params"], r["method"], r["energy"], r["model"]) ==
+                (g["params"], g["method"], g["energy"], g["model"])]
         ok = [r for r in mine if r["status"] == "ok"]
         assert g["images"] == len(mine) and g["ok"] == len(ok)
         assert g["bytes_out"] == sum(r["output_bytes"] for r in ok)
@@ -258,8 +258,12 @@ def test_quality_scores_stretch_and_faces(tmp_path, capsys):
     assert data["by_run"]["fixed"]["median_quality_score"] is None
     rep = report.build_report(report.load_manifest(str(root)))
     for g in rep.by_config:
+        key = (g["params"], g["method"], g["energy"], g["model"])
         mine = [r["quality_score"] for r in scored
-                if (r["method"], r["energy"], r["model"]) == (g["method"], g["energy"], g["model"])]
+                if (r["params"], r["method"], r["energy"], r["model"]) == key]
+        if not mine:   # the fixed-quality setting: no score
+            assert g["mean_quality_score"] is None and g["params"] == '{"scale":0.5}'
+            continue
         assert g["mean_quality_score"] == pytest.approx(sum(mine) / len(mine))
         assert g["lowest_quality_score"] == min(mine)
     lowest = sorted(scored, key=lambda r: (r["quality_score"], r["input_uri"]))[:10]
@@ -491,7 +495,7 @@ def test_html_renders_in_headless_chromium(two_runs, tmp_path, capsys):
     proc = subprocess.run(
         [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--log-level=0", "--window-size=1280,1600",
+         "--enable-logging=stderr", "--log-level=0", "--window-size=1280,2400",
          f"--screenshot={shot}", page.as_uri()],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -499,7 +503,7 @@ def test_html_renders_in_headless_chromium(two_runs, tmp_path, capsys):
     assert console == [], console
     with Image.open(shot) as im:
         im = im.convert("RGB")
-        assert im.size == (1280, 1600)
+        assert im.size == (1280, 2400)   # tall enough for the plots below the tables
         colors = im.getcolors(1 << 20)
         assert colors is not None and len(colors) > 50  # text, tables, bars: not blank
         white = max(colors)[0] / (im.size[0] * im.size[1])
@@ -650,3 +654,49 @@ def test_a_rerun_counts_its_outputs_once_in_what_is_stored_now(tmp_path, input_d
                                      and not os.path.basename(f).startswith(("corrupt", "trunc")))
     text = (tmp_path / "r.md").read_text()
     assert f"| bytes out stored now | {report.cells.fmt_bytes(on_disk)} ({on_disk:,} B) |" in text
+
+
+def test_settings_that_change_what_is_written_are_apart(tmp_path, capsys):
+    """JPEG at target 70, WebP at target 80 and a byte budget with one method, energy and
+    model are three settings (their mean scores are not averaged together), each named by what
+    differs; bytes saved per output format equal the sums in Python."""
+    def params(**kw):
+        base = {"method": "hybrid", "format": "auto", "quality": "auto", "target_quality": 70.0,
+                "target_bytes": None}
+        return json.dumps({**base, **kw}, sort_keys=True, separators=(",", ":"))
+
+    settings = [(params(), "JPEG", 71.0), (params(format="webp", target_quality=80.0), "WEBP",
+                                           81.0),
+                (params(quality=None, target_bytes=20000), "JPEG", 40.0)]
+    rows = []
+    for k in range(30):
+        p, fmt, score = settings[k % 3]
+        res = _result(k)
+        res.format, res.operations = fmt, {"quality_score": score + k % 2}
+        rows.append(ok_row("r", f"/p/{k}.png", f"/o/{k}.x", res, "ab" * 32, method="hybrid",
+                           energy="deep", model="efficientnet_lite0", params=p))
+    rows.append(error_row("r", "/p/bad.png", "ImageDecodeError", "bad", method="hybrid",
+                          energy="deep", model="efficientnet_lite0", params=settings[0][0]))
+    root = tmp_path / "m"
+    write_run(root, "r", rows)
+    rep = report.build_report(report.load_manifest(str(root)))
+    by = {g["settings"]: g for g in rep.by_config}
+    assert set(by) == {"format=auto, quality=auto, target_bytes=none, target_quality=70",
+                       "format=webp, quality=auto, target_bytes=none, target_quality=80",
+                       "format=auto, quality=none, target_bytes=20000, target_quality=70"}
+    for (p, _, score), g in zip(settings, sorted(rep.by_config,
+                                                 key=lambda g: [s[0] for s in settings]
+                                                 .index(g["params"]))):
+        assert g["params"] == p and g["ok"] == 10
+        assert g["mean_quality_score"] == pytest.approx(score + 0.5)
+    assert by["format=auto, quality=auto, target_bytes=none, target_quality=70"]["error"] == 1
+    formats = {f["output_format"]: f for f in rep.by_format}
+    for fmt in ("JPEG", "WEBP"):
+        mine = [r for r in rows if r["status"] == "ok" and r["output_format"] == fmt]
+        saved = sum(r["input_bytes"] - r["output_bytes"] for r in mine)
+        assert (formats[fmt]["ok"], formats[fmt]["bytes_saved"]) == (len(mine), saved)
+    data = json.loads(_run_main([root, "--json", "-o", tmp_path / "r.md"], capsys)[1])
+    assert data["by_format"]["WEBP"]["bytes_saved"] == formats["WEBP"]["bytes_saved"]
+    text = (tmp_path / "r.md").read_text()
+    assert "| format=webp, quality=auto, target_bytes=none, target_quality=80 | hybrid |" in text
+    assert "## By output format" in text and '{"format"' not in text
