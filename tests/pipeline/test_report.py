@@ -700,3 +700,15 @@ def test_settings_that_change_what_is_written_are_apart(tmp_path, capsys):
     text = (tmp_path / "r.md").read_text()
     assert "| format=webp, quality=auto, target_bytes=none, target_quality=80 | hybrid |" in text
     assert "## By output format" in text and '{"format"' not in text
+
+
+def test_an_error_example_names_its_input_once(tmp_path, capsys):
+    """The job's messages start with the input's path; the Errors table printed it twice
+    ("…/corrupt.png: …/corrupt.png: cannot decode …")."""
+    uri = "/photos/in/corrupt.png"
+    write_run(tmp_path / "m", "r", [error_row("r", uri, "ImageDecodeError",
+                                              f"{uri}: cannot decode image (truncated)")])
+    for name in ("r.md", "r.html"):
+        assert _run_main([tmp_path / "m", "-o", tmp_path / name], capsys)[0] == 0
+        text = (tmp_path / name).read_text()
+        assert text.count(uri) == 1 and "cannot decode image (truncated)" in text, name
