@@ -712,3 +712,22 @@ def test_an_error_example_names_its_input_once(tmp_path, capsys):
         assert _run_main([tmp_path / "m", "-o", tmp_path / name], capsys)[0] == 0
         text = (tmp_path / name).read_text()
         assert text.count(uri) == 1 and "cannot decode image (truncated)" in text, name
+
+
+def test_scores_below_zero_are_reported_as_they_are(tmp_path, capsys):
+    """SSIMULACRA2 has no lower bound: a byte budget of 400 bytes scored -190 and -485. The
+    totals, the histogram and the lowest scores show them, and the definitions say so."""
+    rows = []
+    for k, score in enumerate((-485.586, -190.112, 55.0)):
+        res = _result(k)
+        res.operations = {"quality_score": score}
+        rows.append(ok_row("b", f"/p/{k}.png", f"/o/{k}.x", res, "ab" * 32, method="hybrid",
+                           params='{"target_bytes":400}'))
+    write_run(tmp_path / "m", "b", rows)
+    data = json.loads(_run_main([tmp_path / "m", "--json", "-o", tmp_path / "r.md"], capsys)[1])
+    assert data["totals"]["lowest_quality_score"] == -485.586
+    assert data["totals"]["median_quality_score"] == -190.112
+    text = (tmp_path / "r.md").read_text()
+    assert "| -485.6 |" in text and "score_quality" not in text
+    assert "heavy losses score below 0" in text
+    assert (tmp_path / "r_files" / "quality_score.png").stat().st_size > 0
