@@ -57,7 +57,7 @@ _CROP_BOX = pa.struct(
     [("left", pa.int32()), ("top", pa.int32()), ("right", pa.int32()), ("bottom", pa.int32())]
 )
 
-#: The manifest schema (DESIGN.md section 5, plus ``schema_version``). Column order is stable;
+#: The manifest schema (docs/pipeline.md, "The manifest"). Column order is stable;
 #: new columns go at the end. ``input_modified`` and ``input_etag`` say which file the input's
 #: URI held when it was listed (:mod:`transforms.identity`; null where the store or the
 #: listing gave none, and in rows of schema versions before 3).
@@ -110,7 +110,8 @@ MANIFEST_SCHEMA = pa.schema(
     ],
     metadata={
         b"semantic_compress.schema_version": str(SCHEMA_VERSION).encode(),
-        b"semantic_compress.doc": b"One row per input image and run; see DESIGN.md section 5.",
+        b"semantic_compress.doc": (b"One row per input image and run; see docs/pipeline.md, "
+                                   b"The manifest."),
     },
 )
 

@@ -6,7 +6,7 @@ import pytest
 
 from transforms import manifest
 
-# DESIGN.md section 5, in order.
+# docs/pipeline.md "The manifest", in order.
 DESIGN_COLUMNS = """run_id, input_uri, output_uri, status, error_type, error_message, input_sha256,
 input_format, input_width, input_height, input_bytes, output_format, output_width, output_height,
 output_bytes, pixel_ratio, byte_ratio, method, energy, model, params, quality, quality_score,
@@ -160,3 +160,16 @@ def test_manifest_prefix_is_a_hive_partition():
     assert manifest.manifest_prefix("gs://b/m/", "20260101T000000Z-abc") \
         == "gs://b/m/run_id=20260101T000000Z-abc"
 
+
+
+def test_the_schema_cites_a_document_of_the_repository():
+    """The files' metadata cited "DESIGN.md section 5", which the repository does not have."""
+    import os
+    import re
+
+    doc = manifest.MANIFEST_SCHEMA.metadata[b"semantic_compress.doc"].decode()
+    cited = re.search(r"see (\S+\.md), (.+)\.$", doc)
+    assert cited, doc
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, cited.group(1)), encoding="utf-8") as f:
+        assert f"\n## {cited.group(2)}\n" in f.read()
