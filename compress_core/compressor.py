@@ -58,7 +58,7 @@ def _index_map(h: int, w: int) -> np.ndarray:
 
 
 def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
-                request: CompressRequest) -> Optional[bytes]:
+                request: CompressRequest, quality_used: bool = True) -> Optional[bytes]:
     """The input file, where re-encoding it in its own format (``method="jpeg"``, its pixels
     unchanged) may write the file itself instead: when it is no larger than the encoding
     searched for it (``quality`` auto, or a byte budget; a lossless format's encoding), it is
@@ -67,7 +67,8 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     re-encoded larger at a score of 70 (against themselves), with a second loss: Kodak photos
     saved at quality 30 up to 8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF.
 
-    None with a fixed quality (asked for), for an animation (its first frame is what is
+    None with a fixed quality (asked for; where ``quality_used``: format auto writes a graphic
+    or a transparent picture exactly, whatever the quality), for an animation (its first frame is what is
     compressed), for JPEG files some readers do not take (arithmetic-coded or CMYK:
     Huffman-coded gray or YCbCr only), and where the output's metadata would not be the
     file's (``raw`` as decoded, ``loaded`` with what ``metadata`` gives the output): pixels
@@ -79,7 +80,8 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     ``"compact"`` drops, looks the same carried (``"none"`` promises none)."""
     data = raw.data
     if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
-            or raw.frames != 1 or not raw.as_stored or isinstance(request.quality, int)
+            or raw.frames != 1 or not raw.as_stored
+            or (quality_used and isinstance(request.quality, int))
             or out.shape[1::-1] != tuple(raw.original_size)
             or loaded.pixels is not raw.pixels
             or (loaded.exif, loaded.iptc) != (raw.exif, raw.iptc)
@@ -441,7 +443,9 @@ class SemanticCompressor:
                 operations["allocation"] = Allocation.SEMANTIC.value
             kept_fmt = _keepable_format(raw.format, fmt, fmt_requested, method,
                                         request.photo_format)
-            as_it_is = _input_file(raw, loaded, out, method, kept_fmt, request)  # (or None)
+            as_it_is = _input_file(raw, loaded, out, method, kept_fmt, request,  # (or None)
+                                   quality_used=not (fmt is ImageFormat.PNG
+                                                     and fmt_requested is ImageFormat.AUTO))
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:

@@ -443,6 +443,9 @@ def test_jpeg_method_under_format_auto_keeps_a_transparent_webp_or_avif_file(com
     assert result.data == lossy and result.format == "WEBP"
     assert result.operations["input_kept"] is True
     np.testing.assert_array_equal(result.pixels, np.asarray(decode(lossy).convert("RGBA")))
+    # a quality given is not used here (the picture is written exactly): kept all the same
+    # (it came out 5.8x the file)
+    assert _run(compressor, lossy, method="jpeg", quality=80).data == lossy
     # a lossy AVIF with alpha: kept where AVIF is the photos' format, which auto writes
     avif = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "AVIF", quality=50)
     chosen = _run(compressor, avif, method="jpeg", photo_format="avif")
