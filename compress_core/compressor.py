@@ -67,16 +67,16 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     re-encoded larger at a score of 70 (against themselves), with a second loss: Kodak photos
     saved at quality 30 up to 8% larger as JPEG, 3-29% as WebP, 12-39% as AVIF.
 
-    None with a fixed quality (asked for; where ``quality_used``: format auto writes a graphic
-    or a transparent picture exactly, whatever the quality), for an animation (its first frame is what is
-    compressed), for JPEG files some readers do not take (arithmetic-coded or CMYK:
-    Huffman-coded gray or YCbCr only), and where the output's metadata would not be the
-    file's (``raw`` as decoded, ``loaded`` with what ``metadata`` gives the output): pixels
-    turned by an EXIF orientation or converted from a colour profile on decoding (gray and
-    CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large profiles under
-    ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata`` changes
-    (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the same
-    properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
+    None with a fixed quality that is used (asked for; ``quality_used`` False: format auto
+    writes a graphic or a transparent picture exactly, whatever the quality), for an animation
+    (its first frame is what is compressed), for JPEG files some readers do not take
+    (arithmetic-coded or CMYK: Huffman-coded gray or YCbCr only), and where the output's
+    metadata would not be the file's (``raw`` as decoded, ``loaded`` with what ``metadata``
+    gives the output): pixels turned by an EXIF orientation or converted from a colour profile
+    on decoding (gray and CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large
+    profiles under ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata``
+    changes (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the
+    same properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
     ``"compact"`` drops, looks the same carried (``"none"`` promises none)."""
     data = raw.data
     if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data

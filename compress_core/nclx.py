@@ -90,7 +90,7 @@ def nclx_icc(nclx: Optional[Mapping]) -> Optional[bytes]:
 
 
 #: How far a PNG's decoding exponent (1 / gAMA) may lie from 2.2 and still be taken as sRGB's
-#: curve. Chrome and Firefox show a gAMA of 0.45455 without an sRGB chunk as a pure 2.2 curve,
+#: curve. Viewers that apply gAMA show 0.45455 without an sRGB chunk as a pure 2.2 curve,
 #: which differs from sRGB's by up to 8.5 levels in the shadows (2 on average, 9.6 at 2.25):
 #: not worth a profile of about 600 bytes on every output of the many PNGs written that way.
 _SAME_EXPONENT = 0.05
