@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from .stats import Report
 
 __all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "stored_rows",
-           "CONFIG_HEAD",
-           "config_cells", "FORMAT_HEAD", "format_cells", "RUN_HEAD", "run_cells", "delta_cells", "TOP_HEAD", "top_cells",
-           "SCORE_HEAD", "score_cells",
-           "TIME_HEAD", "time_rows", "DEFINITIONS", "json_default"]
+           "CONFIG_HEAD", "config_cells", "FORMAT_HEAD", "format_cells", "RUN_HEAD",
+           "run_cells", "delta_cells", "TOP_HEAD", "top_cells", "SCORE_HEAD", "score_cells",
+           "TIME_HEAD", "time_rows", "DEFINITIONS", "manifest_line", "json_default"]
 
 
 def fmt_bytes(n) -> str:
@@ -176,6 +175,19 @@ DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the r
                 "of the picture written, below the target by design (the bytes go to what "
                 "matters, the background pays); "
                 "stretch is how much the content's aspect was changed (1 = none).")
+
+
+def manifest_line(rep: Report, code: Callable[[str], str]) -> str:
+    """The header's "Manifest ..." line; ``code`` renders a label or URI as code (escaped as
+    the page needs). Several folders: each one read, ``label = URI``, and those not read."""
+    if not rep.folders:
+        return f"Manifest {code(rep.manifest)}"
+    line = "Manifests " + ", ".join(f"{code(label)} = {code(uri)}"
+                                    for label, uri in rep.folders.items())
+    if rep.skipped_folders:
+        line += (" (not read, none of the runs asked for is in them: "
+                 + ", ".join(code(uri) for uri in rep.skipped_folders) + ")")
+    return line
 
 
 def json_default(o):

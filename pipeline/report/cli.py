@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 from .cells import json_default
 from .html_page import render_html
 from .markdown_page import render_markdown
-from .folders import folder_labels, load_manifests
+from .folders import distinct_folders, folders_read, folders_skipped, load_manifests
 from .reading import ManifestError
 from .stats import Report, build_report
 
@@ -97,13 +97,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    folders = list(dict.fromkeys(args.manifests))
+    folders = distinct_folders(args.manifests)
     if len(folders) == 1:
         rep = build_report(table, manifest=folders[0], runs=args.runs or None)
     else:   # runs labelled by folder, in the order they were processed
-        labels = folder_labels(folders)
-        rep = build_report(table, manifest=", ".join(folders),
-                           folders={labels[u]: u for u in folders})
+        read = folders_read(table)
+        rep = build_report(table, manifest=", ".join(read.values()), folders=read,
+                           skipped_folders=folders_skipped(table))
     output = args.output or (None if args.json else f"report.{fmt}")
     if output:
         try:

@@ -4,37 +4,85 @@ stay apart."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Dict, List, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from compress_core.storage import folder_uri, store_protocol
+
 from .reading import RUNS_METADATA, ManifestError, list_runs, load_manifest, runs_read
 
-__all__ = ["folder_labels", "load_manifests"]
+__all__ = ["distinct_folders", "folder_labels", "load_manifests", "folders_read",
+           "folders_skipped", "FOLDERS_METADATA", "SKIPPED_METADATA"]
+
+#: Schema metadata of :func:`load_manifests`'s table: ``{label: URI}`` of the folders read,
+#: and the URIs of those left out (none of the runs asked for).
+FOLDERS_METADATA = b"semantic_compress.folders"
+SKIPPED_METADATA = b"semantic_compress.folders_skipped"
+
+
+def distinct_folders(uris: Sequence[str]) -> List[str]:
+    """``uris`` with each folder once, as first spelled: spellings of one folder
+    (``out/_manifest``, ``out/_manifest/``, ``./out/_manifest``, its absolute path,
+    ``file://`` ...; ``s3a://`` and ``s3://``) are one folder
+    (:func:`compress_core.storage.folder_uri`), read once."""
+    seen: Dict[str, str] = {}
+    for uri in uris:
+        seen.setdefault(folder_uri(uri), os.fspath(uri))
+    return list(seen.values())
 
 
 def _parts(uri: str) -> List[str]:
-    """The path components of ``uri`` (protocol dropped) that name it, a trailing
-    ``_manifest`` (the job's default folder inside ``--output``) left out."""
-    path = uri.split("://", 1)[-1].rstrip("/")
+    """The path components of ``uri`` (normalised: :func:`~compress_core.storage.folder_uri`,
+    protocol dropped) that name it, a trailing ``_manifest`` (the job's default folder inside
+    ``--output``) left out."""
+    path = folder_uri(uri).split("://", 1)[-1]
     parts = [p for p in path.split("/") if p]
     if len(parts) > 1 and parts[-1] == "_manifest":
         parts = parts[:-1]
     return parts or [uri]
 
 
-def folder_labels(uris: Sequence[str]) -> Dict[str, str]:
-    """A short, distinct label per manifest folder: the fewest trailing path components that
-    tell the folders apart (``a/out1/_manifest`` and ``b/out2/_manifest``: ``out1`` and
-    ``out2``), the whole URI where none do."""
-    parts = {u: _parts(u) for u in uris}
-    longest = max(len(p) for p in parts.values())
-    for k in range(1, longest + 1):
-        labels = {u: "/".join(p[-k:]) for u, p in parts.items()}
+def _shortest(names: Dict[str, List[str]], prefix: Dict[str, str]) -> Optional[Dict[str, str]]:
+    """``prefix + the fewest trailing components`` that tell ``names`` apart, or None."""
+    for k in range(1, max(len(p) for p in names.values()) + 1):
+        labels = {u: prefix[u] + "/".join(p[-k:]) for u, p in names.items()}
         if len(set(labels.values())) == len(labels):
             return labels
-    return {u: u for u in uris}
+    return None
+
+
+def folder_labels(uris: Sequence[str]) -> Dict[str, str]:
+    """A short, distinct label per manifest folder (give each folder once:
+    :func:`distinct_folders`): the fewest trailing path components that tell the folders apart
+    (``a/out1/_manifest`` and ``b/out2/_manifest``: ``out1`` and ``out2``; ``./`` and ``..``
+    resolved first). Where only the file system does (``s3://b/out`` and ``gs://b/out``), the
+    protocol goes first: ``s3:out`` and ``gs:out`` (``file:`` for a local folder); the whole
+    URI where nothing does."""
+    parts = {u: _parts(u) for u in uris}
+    labels = _shortest(parts, {u: "" for u in uris})
+    if labels is None:
+        labels = _shortest(parts, {u: f"{store_protocol(u) or 'file'}:" for u in uris})
+    return labels or {u: u for u in uris}
+
+
+def _metadata(table: pa.Table, key: bytes, default):
+    raw = (table.schema.metadata or {}).get(key)
+    return json.loads(raw) if raw else default
+
+
+def folders_read(table: pa.Table) -> Dict[str, str]:
+    """``{label: URI}`` of the folders :func:`load_manifests` read into ``table`` (several),
+    or ``{}``."""
+    return dict(_metadata(table, FOLDERS_METADATA, {}))
+
+
+def folders_skipped(table: pa.Table) -> List[str]:
+    """The folders :func:`load_manifests` did not read into ``table``: none of the runs asked
+    for is in them."""
+    return list(_metadata(table, SKIPPED_METADATA, []))
 
 
 def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
@@ -42,16 +90,19 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
                    columns: Optional[Sequence[str]] = None) -> pa.Table:
     """:func:`~pipeline.report.load_manifest` over several manifest folders.
 
-    One folder reads as :func:`~pipeline.report.load_manifest` does (run ids as they are).
-    With several, every ``run_id`` becomes ``<folder label>/<run id>`` (:func:`folder_labels`)
-    and ``runs`` picks a run id in each folder that has it.
+    Each folder is read once, however often and however spelled ``uris`` names it
+    (:func:`distinct_folders`). One folder reads as :func:`~pipeline.report.load_manifest`
+    does (run ids as they are). With several, every ``run_id`` becomes
+    ``<folder label>/<run id>`` (:func:`folder_labels`) and ``runs`` picks a run id in each
+    folder that has it; the folders read and those without any of ``runs`` are in the table's
+    metadata (:func:`folders_read`, :func:`folders_skipped`).
 
     Raises
     ------
     ManifestError
         If a folder is missing or holds no run, or a requested run is in none of them.
     """
-    uris = list(dict.fromkeys(uris))
+    uris = distinct_folders(uris)
     if len(uris) == 1:
         return load_manifest(uris[0], runs, storage_options, columns)
     wanted = list(dict.fromkeys(runs or []))
@@ -62,10 +113,11 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
         raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in "
                             f"{', '.join(uris)}; available runs: {listed}")
     labels = folder_labels(uris)
-    tables, read = [], []
+    tables, read, folders, skipped = [], [], {}, []
     for uri in uris:
         mine = [r for r in wanted if r in available[uri]]
         if wanted and not mine:
+            skipped.append(uri)
             continue
         table = load_manifest(uri, mine, storage_options, columns)
         label = labels[uri]
@@ -73,6 +125,9 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
         table = table.set_column(index, "run_id",
                                  pc.binary_join_element_wise(label, table["run_id"], "/"))
         read += [f"{label}/{run}" for run in runs_read(table)]
+        folders[label] = uri
         tables.append(table.replace_schema_metadata(None))
     table = pa.concat_tables(tables)
-    return table.replace_schema_metadata({RUNS_METADATA: json.dumps(read)})
+    return table.replace_schema_metadata({RUNS_METADATA: json.dumps(read),
+                                          FOLDERS_METADATA: json.dumps(folders),
+                                          SKIPPED_METADATA: json.dumps(skipped)})

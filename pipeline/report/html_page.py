@@ -21,6 +21,7 @@ from .cells import (
     fmt_num,
     fmt_pct,
     json_default,
+    manifest_line,
     run_cells,
     score_cells,
     time_rows,
@@ -52,6 +53,10 @@ def _e(s) -> str:
     return html.escape("" if s is None else str(s))
 
 
+def _code(s) -> str:
+    return f"<code>{_e(s)}</code>"
+
+
 def _html_table(head: List[str], rows: List[List[str]], classes: Optional[List[str]] = None,
                 row_classes: Optional[List[str]] = None) -> str:
     out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
@@ -70,13 +75,6 @@ def _num_classes(head, text_cols) -> List[str]:
     return ["" if i in text_cols else "n" for i in range(len(head))]
 
 
-def _manifest_line(rep: Report) -> str:
-    if rep.folders:
-        return "Manifests " + ", ".join(f"<code>{_e(label)}</code> = <code>{_e(uri)}</code>"
-                                        for label, uri in rep.folders.items())
-    return f"Manifest <code>{_e(rep.manifest)}</code>"
-
-
 def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (CSS and SVG inline, no scripts, no links)."""
     t = rep.totals
@@ -92,7 +90,7 @@ def render_html(rep: Report) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         f"<title>Manifest report: {_e(rep.manifest)}</title><style>{_CSS}</style></head><body>",
         "<h1>Semantic Compress: manifest report</h1>",
-        f"<p class=\"meta\">{_manifest_line(rep)} · {len(rep.runs)} run(s): "
+        f"<p class=\"meta\">{manifest_line(rep, _code)} · {len(rep.runs)} run(s): "
         f"{_e(', '.join(rep.runs))} · generated {_e(rep.generated_at)}</p>",
         f"<script type=\"application/json\" id=\"report-data\">{data}</script>",
         "<div class=\"cards\">",

@@ -15,6 +15,7 @@ from .cells import (
     config_cells,
     delta_cells,
     format_cells,
+    manifest_line,
     run_cells,
     score_cells,
     time_rows,
@@ -42,11 +43,8 @@ def _md_table(head: List[str], rows: List[List[str]]) -> str:
     return "\n".join(out)
 
 
-def _manifest_line(rep: Report) -> str:
-    if rep.folders:
-        return "Manifests " + ", ".join(f"`{label}` = `{uri}`"
-                                        for label, uri in rep.folders.items())
-    return f"Manifest `{rep.manifest}`"
+def _code(s) -> str:
+    return f"`{s}`"
 
 
 def render_markdown(rep: Report, image_dir: str) -> tuple:
@@ -62,7 +60,7 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
 
     t = rep.totals
     lines = ["# Semantic Compress: manifest report", "",
-             f"{_manifest_line(rep)} · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
+             f"{manifest_line(rep, _code)} · {len(rep.runs)} run(s): {', '.join(rep.runs)} · "
              f"generated {rep.generated_at}", "", "## Totals", "",
              _md_table(["measure", "value"],
                        [list(r) for r in totals_rows(t) + stored_rows(rep.stored)]), "",

@@ -259,8 +259,11 @@ class Report:
     stored: Dict[str, Any] = field(default_factory=dict)   # :func:`stored_now`
     plots: Dict[str, Any] = field(default_factory=dict)
     generated_at: str = ""
-    #: several manifest folders: {label: URI}; their runs are named ``<label>/<run id>``
+    #: several manifest folders: {label: URI} of those read; their runs are named
+    #: ``<label>/<run id>``
     folders: Dict[str, str] = field(default_factory=dict)
+    #: folders given but not read: none of the runs asked for is in them
+    skipped_folders: List[str] = field(default_factory=list)
 
     def json_totals(self) -> Dict[str, Any]:
         """What ``--json`` prints: the totals, overall and per run (and the folders read,
@@ -274,11 +277,14 @@ class Report:
                           for r in self.by_run}}
         if self.folders:
             out["folders"] = dict(self.folders)
+        if self.skipped_folders:
+            out["skipped_folders"] = list(self.skipped_folders)
         return out
 
 
 def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[str]] = None,
-                 folders: Optional[Dict[str, str]] = None) -> Report:
+                 folders: Optional[Dict[str, str]] = None,
+                 skipped_folders: Sequence[str] = ()) -> Report:
     """Compute every number and plot of the report from manifest rows.
 
     Parameters
@@ -293,6 +299,8 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     folders : dict, optional
         ``{label: URI}`` of several manifest folders read into ``table``
         (:func:`~pipeline.report.load_manifests`), shown in the report.
+    skipped_folders : sequence of str
+        Folders given but not read (none of ``runs`` is in them), named in the report.
     """
     run_col = table["run_id"]
     present = pc.unique(run_col).to_pylist()
@@ -350,5 +358,5 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         worst_ratio=_top(ok, "byte_ratio"), lowest_scores=_lowest_scores(ok),
         time_quantiles=qs, stage_ms=stage, stored=stored_now(table), plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        folders=dict(folders or {}),
+        folders=dict(folders or {}), skipped_folders=list(skipped_folders),
     )
