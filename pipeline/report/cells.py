@@ -79,9 +79,10 @@ def stored_rows(st: Dict[str, Any]) -> List[tuple]:
     ]
 
 
-CONFIG_HEAD = ["settings (what differs)", "method", "energy", "model", "images", "ok", "error", "skipped", "bytes in",
-                "bytes out", "saved", "mean byte ratio", "mean pixel ratio",
-                "mean retained energy", "mean score", "lowest score", "max stretch", "mean ms"]
+CONFIG_HEAD = ["settings (what differs)", "method", "energy", "model", "images", "ok", "error",
+               "skipped", "bytes in", "bytes out", "saved", "mean byte ratio",
+               "mean pixel ratio", "mean retained energy", "median score", "lowest score",
+               "max stretch", "mean ms"]
 
 
 def config_cells(r) -> List[str]:
@@ -90,7 +91,7 @@ def config_cells(r) -> List[str]:
             fmt_num(r["ok"]), fmt_num(r["error"]), fmt_num(r["skipped"]), fmt_bytes(r["bytes_in"]),
             fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]), fmt_num(r["mean_byte_ratio"]),
             fmt_num(r["mean_pixel_ratio"]), fmt_num(r["mean_retained_energy_ratio"]),
-            fmt_num(r["mean_quality_score"], 1), fmt_num(r["lowest_quality_score"], 1),
+            fmt_num(r["median_quality_score"], 1), fmt_num(r["lowest_quality_score"], 1),
             fmt_num(r["max_stretch"]), fmt_num(r["mean_total_ms"], 1)]
 
 

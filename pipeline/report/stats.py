@@ -112,7 +112,8 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
 
 
 def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
-    """Counts, bytes and mean ratios per distinct ``keys`` (ok-only measures on ok rows)."""
+    """Counts, bytes, mean ratios and the median and lowest score per distinct ``keys``
+    (ok-only measures on ok rows)."""
     status = table["status"]
     ok = pc.fill_null(pc.equal(status, "ok"), False)
     null_f = pa.scalar(None, pa.float64())
@@ -135,11 +136,15 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
     agg = work.group_by(keys, use_threads=False).aggregate([
         ("n", "sum"), ("is_ok", "sum"), ("is_error", "sum"), ("is_skipped", "sum"),
         ("in", "sum"), ("out", "sum"), ("byte_ratio", "mean"), ("pixel_ratio", "mean"),
-        ("retained", "mean"), ("ms", "mean"), ("score", "mean"), ("score", "min"),
+        ("retained", "mean"), ("ms", "mean"), ("score", "list"), ("score", "min"),
         ("stretch", "max"),
     ])
+    # exact medians of the scores (below 0 without a bound, they would dominate a mean)
+    medians = [_median(s.values) if s.values is not None else None
+               for s in agg["score_list"].combine_chunks()]
+    agg = agg.drop_columns(["score_list"])
     rows = []
-    for r in agg.to_pylist():  # one row per group: a handful
+    for r, median in zip(agg.to_pylist(), medians):  # one row per group: a handful
         bytes_in, bytes_out = r["in_sum"] or 0, r["out_sum"] or 0
         rows.append({
             **{k: r[k] for k in keys},
@@ -148,7 +153,7 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
             "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None,
             "mean_byte_ratio": r["byte_ratio_mean"], "mean_pixel_ratio": r["pixel_ratio_mean"],
             "mean_retained_energy_ratio": r["retained_mean"], "mean_total_ms": r["ms_mean"],
-            "mean_quality_score": r["score_mean"], "lowest_quality_score": r["score_min"],
+            "median_quality_score": median, "lowest_quality_score": r["score_min"],
             "max_stretch": r["stretch_max"],
         })
     rows.sort(key=lambda r: (-r["images"], *[str(r[k]) for k in keys]))
