@@ -6,9 +6,12 @@ tables read it directly. A row has the columns of :data:`MANIFEST_SCHEMA`; a par
 them less ``run_id`` (:data:`PART_SCHEMA`): the partition key lives in the folder name only, as
 Spark and ``pyarrow.parquet.write_to_dataset`` write it, and readers take it from there
 (:func:`run_partitioning`). Parts written before schema version 4 also hold a ``run_id``
-column, equal to their folder's key. The ``schema_version`` column says which version of the
-schema wrote the row (bump :data:`SCHEMA_VERSION` and only *add* nullable columns when the
-schema grows).
+column, equal to their folder's key; a part file of version 4 read alone gives no run id: it
+is the ``<id>`` of its folder's name. The ``schema_version`` column says which version of the
+schema wrote the row (bump :data:`SCHEMA_VERSION` when the schema changes). Rows as read with
+:func:`run_partitioning` (:data:`MANIFEST_SCHEMA`) only ever gain nullable columns: add, never
+rename, retype or remove one. The part files changed once otherwise: version 4 took ``run_id``
+out of them.
 
 Rows are plain ``dict`` objects, built here by
 :func:`ok_row`, :func:`skipped_row` and :func:`error_row` so that every row has every column;
@@ -44,9 +47,11 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 4  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte budget), stretch, faces
+SCHEMA_VERSION = 4  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte
+#                        budget), stretch, faces
 #                     3: input_modified, input_etag (which file the input URI held)
-#                     4: run_id in the partition folder's name only, no longer in the part files
+#                     4: run_id in the partition folder's name only, no longer in the part
+#                        files (a removal from the files; the rows read keep it)
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
