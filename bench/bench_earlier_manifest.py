@@ -40,7 +40,8 @@ DIRECT = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 def write_history(output: str, tag: str, rows: int, parts: int, reruns: bool) -> None:
     """``rows`` earlier rows of the settings ``tag`` in ``parts`` runs of ``<output>/_manifest``
-    (every column of the manifest's schema; names no input of the benchmark has): each run
+    (part files as the job writes them, every column of ``PART_SCHEMA``, ``run_id`` in the
+    folder's name; names no input of the benchmark has): each run
     ``ok`` over its own folder, or (``reruns``) every run over the same inputs, the first
     ``ok``, the others ``skipped``."""
     import datetime as dt
@@ -49,7 +50,7 @@ def write_history(output: str, tag: str, rows: int, parts: int, reruns: bool) ->
     import pyarrow.parquet as pq
 
     from compress_core.storage import output_name
-    from transforms.manifest import MANIFEST_SCHEMA, SCHEMA_VERSION
+    from transforms.manifest import PART_SCHEMA, SCHEMA_VERSION
 
     per = max(1, rows // parts)
     for p in range(parts):
@@ -57,7 +58,6 @@ def write_history(output: str, tag: str, rows: int, parts: int, reruns: bool) ->
         status = "skipped" if reruns and p else "ok"
         given = {
             "schema_version": pa.array([SCHEMA_VERSION] * per, pa.int16()),
-            "run_id": pa.array([f"old{p}"] * per),
             "input_uri": pa.array([f"/archive/in/{n}" for n in names]),
             "output_uri": pa.array([f"{output}/{output_name(n, tag, '.jpg')}" for n in names]),
             "status": pa.array([status] * per),
@@ -71,7 +71,7 @@ def write_history(output: str, tag: str, rows: int, parts: int, reruns: bool) ->
             "input_etag": pa.array([f"etag:{i:032x}" for i in range(per)]),
         }
         table = pa.table({f.name: given.get(f.name, pa.nulls(per, f.type))
-                          for f in MANIFEST_SCHEMA}, schema=MANIFEST_SCHEMA)
+                          for f in PART_SCHEMA}, schema=PART_SCHEMA)   # run_id: the folder
         folder = os.path.join(output, "_manifest", f"run_id=old{p}")
         os.makedirs(folder)
         pq.write_table(table, os.path.join(folder, "part-00000-of-00001.parquet"))

@@ -1,9 +1,11 @@
 """Benchmark: ``python -m pipeline.report`` over a large synthetic manifest.
 
-Writes N synthetic manifest rows (default 1,000,000; :data:`transforms.manifest.MANIFEST_SCHEMA`,
-several runs, several part files per run, ~3% errors, ~5% skipped) under a Hive-partitioned
-folder, then times the report command end to end in a fresh process (import, read, compute,
-HTML) and the same with ``--format md``. Target (issue 7): under 30 s for 1,000,000 rows.
+Writes N synthetic manifest rows (default 1,000,000; several runs, several part files per run,
+~3% errors, ~5% skipped) as the job writes them: part files of
+:data:`transforms.manifest.PART_SCHEMA` (``run_id`` in the ``run_id=<id>/`` folder's name only)
+with the ``params`` JSON the job writes for each setting (about 330-350 bytes), then times the
+report command end to end in a fresh process (import, read, compute, HTML) and the same with
+``--format md``. Target (issue 7): under 30 s for 1,000,000 rows.
 
     python bench/bench_report.py                  # 1,000,000 rows in a temporary folder
     python bench/bench_report.py --rows 200000 --keep /tmp/manifest
@@ -25,17 +27,25 @@ import pyarrow.parquet as pq
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from transforms.manifest import MANIFEST_SCHEMA, SCHEMA_VERSION  # noqa: E402
+from transforms.manifest import PART_SCHEMA, SCHEMA_VERSION  # noqa: E402
+from transforms.settings import CompressSettings  # noqa: E402
 
 ERROR_TYPES = np.array(["ImageDecodeError", "TargetUnreachableError", "FileNotFoundError",
                         "DecompressionBombError", "UnsupportedModeError"], dtype=object)
-CONFIGS = [("hybrid", "deep", "efficientnet_lite0"), ("hybrid", "gradient", None),
-           ("seam_carving", "saliency", None), ("smart_crop", "deep", "efficientnet_lite0"),
-           ("jpeg", None, None)]
+#: The settings of the synthetic rows: method, energy, model and params as the job writes them
+#: (:meth:`transforms.settings.CompressSettings.row_columns`).
+CONFIGS = [CompressSettings(**kw).row_columns() for kw in (
+    dict(method="hybrid", energy="deep", scale=0.5),
+    dict(method="hybrid", energy="gradient", scale=0.5),
+    dict(method="seam_carving", energy="saliency", scale=0.5),
+    dict(method="smart_crop", energy="deep", scale=0.5),
+    dict(method="jpeg"))]
 
 
-def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Table:
-    """``n`` plausible manifest rows of one run, built with NumPy (no per-row Python)."""
+def synthetic_table(n: int, seed: int = 0, start: int = 0) -> pa.Table:
+    """``n`` plausible manifest rows of one run as a part file holds them
+    (:data:`~transforms.manifest.PART_SCHEMA`: no ``run_id``), built with NumPy (no per-row
+    Python)."""
     rng = np.random.default_rng(seed)
     idx = np.arange(start, start + n)
     status = rng.choice(np.array(["ok", "error", "skipped"], dtype=object), n, p=[0.92, 0.03, 0.05])
@@ -62,7 +72,6 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
     has_out = ~err
     cols = {
         "schema_version": pa.array(np.full(n, SCHEMA_VERSION, np.int16)),
-        "run_id": pa.array([run_id] * n, pa.string()),
         "input_uri": uris,
         "output_uri": masked(np.char.add("gs://archive/2026/img_", idx.astype(str)).astype(object),
                              has_out, pa.string()),
@@ -81,10 +90,8 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
         "output_bytes": masked(out_bytes, has_out, pa.int64()),
         "pixel_ratio": masked(pixel_ratio, ok, pa.float64()),
         "byte_ratio": masked(byte_ratio, ok, pa.float64()),
-        "method": pa.array([CONFIGS[c][0] for c in range(len(CONFIGS))], pa.string()).take(cfg),
-        "energy": pa.array([CONFIGS[c][1] for c in range(len(CONFIGS))], pa.string()).take(cfg),
-        "model": pa.array([CONFIGS[c][2] for c in range(len(CONFIGS))], pa.string()).take(cfg),
-        "params": pa.array(['{"scale":0.5}'] * n, pa.string()),
+        **{k: pa.array([c[k] for c in CONFIGS], pa.string()).take(cfg)
+           for k in ("method", "energy", "model", "params")},
         "quality": masked(np.where(auto, rng.integers(55, 91, n), 85).astype(np.int32), ok,
                           pa.int32()),
         "quality_score": masked(np.clip(rng.normal(72.0, 1.5, n), 70.0, 90.0), ok & auto,
@@ -99,7 +106,7 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
         "faces": masked(rng.poisson(0.3, n).astype(np.int32), ok, pa.int32()),
         "seams_vertical": masked(rng.integers(0, 300, n).astype(np.int32), ok, pa.int32()),
         "seams_horizontal": masked(rng.integers(0, 300, n).astype(np.int32), ok, pa.int32()),
-        "crop_box": pa.nulls(n, MANIFEST_SCHEMA.field("crop_box").type),
+        "crop_box": pa.nulls(n, PART_SCHEMA.field("crop_box").type),
         "decode_ms": masked(total_ms * 0.1, ok, pa.float64()),
         "energy_ms": masked(total_ms * 0.5, ok, pa.float64()),
         "resize_ms": masked(total_ms * 0.3, ok, pa.float64()),
@@ -111,7 +118,7 @@ def synthetic_table(n: int, run_id: str, seed: int = 0, start: int = 0) -> pa.Ta
         "input_modified": pa.array(when - np.timedelta64(1, "D"), pa.timestamp("us", tz="UTC")),
         "input_etag": pa.nulls(n, pa.string()),
     }
-    return pa.table(cols, schema=MANIFEST_SCHEMA)
+    return pa.table(cols, schema=PART_SCHEMA)
 
 
 def write_manifest(root: str, rows: int, runs: int = 4, parts: int = 4) -> None:
@@ -120,7 +127,7 @@ def write_manifest(root: str, rows: int, runs: int = 4, parts: int = 4) -> None:
     start = 0
     for r, n in enumerate(per_run):
         run_id = f"bench-{r:02d}"
-        table = synthetic_table(n, run_id, seed=r, start=start)
+        table = synthetic_table(n, seed=r, start=start)
         folder = os.path.join(root, f"run_id={run_id}")
         os.makedirs(folder, exist_ok=True)
         step = -(-n // parts) if n else 1
