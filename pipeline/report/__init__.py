@@ -9,8 +9,10 @@
 fsspec file system (local path, ``file://``, ``s3://``, ``gs://``, ...). It holds one Hive-style
 partition per run (``run_id=<id>/part-*.parquet``); every run is reported unless ``--run``
 names some. Several folders (this week's ``--output`` and last week's) make one report, each
-run named ``<folder label>/<run id>`` (:func:`load_manifests`). The report is one self-contained HTML file (plots as inline SVG, no network at view
-time) or Markdown with PNG plots in ``<name>_files/``; ``--json`` prints the totals to stdout.
+read once however spelled and each run named ``<folder label>/<run id>``
+(:func:`load_manifests`). The report is one self-contained HTML file (plots as inline SVG, no
+network at view time) or Markdown with PNG plots in ``<name>_files/``; ``--json`` prints the
+totals to stdout.
 
 Everything is computed with pyarrow compute kernels and NumPy over the columns (no per-row Python
 loops), so a million rows take seconds. Definitions (also in the report):
@@ -38,6 +40,6 @@ from .reading import COLUMNS, ManifestError, list_runs, load_manifest
 from .stats import Report, build_report, totals
 from .summary import RunSummary, format_summary, summarize_manifest, summary_report
 
-__all__ = ["ManifestError", "Report", "load_manifest", "load_manifests", "list_runs", "build_report", "totals",
-           "render_html", "render_markdown", "write_report", "main", "COLUMNS", "RunSummary",
-           "summarize_manifest", "format_summary", "summary_report"]
+__all__ = ["ManifestError", "Report", "load_manifest", "load_manifests", "list_runs",
+           "build_report", "totals", "render_html", "render_markdown", "write_report", "main",
+           "COLUMNS", "RunSummary", "summarize_manifest", "format_summary", "summary_report"]

@@ -36,7 +36,8 @@ __all__ = ["render_html"]
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
 max-width:1180px;color:#222;padding:0 16px}
-h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #ddd}
+h1{font-size:1.5em;margin-bottom:4px}
+h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #ddd}
 .meta{color:#666;font-size:.9em}table{border-collapse:collapse;font-size:.88em;margin:8px 0}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -79,7 +80,8 @@ def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (CSS and SVG inline, no scripts, no links)."""
     t = rep.totals
     data = json.dumps(rep.json_totals(), default=json_default).replace("</", "<\\/")
-    cards = [("images", fmt_num(t["images"])), ("ok", fmt_num(t["ok"])), ("errors", fmt_num(t["error"])),
+    cards = [("images", fmt_num(t["images"])), ("ok", fmt_num(t["ok"])),
+             ("errors", fmt_num(t["error"])),
              ("skipped", fmt_num(t["skipped"])),
              ("bytes saved (summed over runs)", fmt_bytes(t["bytes_saved"])),
              ("bytes saved (outputs stored now)", fmt_bytes(rep.stored.get("bytes_saved"))),

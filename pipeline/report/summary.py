@@ -118,7 +118,8 @@ def format_summary(s: RunSummary) -> str:
         if getattr(s, name):
             lines.append(f"  {text.format(getattr(s, name))}")
     if s.error_types:
-        lines.append("  failures: " + ", ".join(f"{k} x{v}" for k, v in sorted(s.error_types.items())))
+        lines.append("  failures: " + ", ".join(f"{k} x{v}"
+                                                 for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),
                          ("dead letters", s.dead_letters if s.failed else None)):
         if value:
@@ -163,11 +164,13 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
     shown = _first_rows(table, max_rows)
     if shown:
         lines.append("")
-        lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} {'ratio':>5} {'ms':>6}")
+        lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} "
+                     f"{'ratio':>5} {'ms':>6}")
     for r in shown:
         name = os.path.basename(r["input_uri"])[-28:]
         if r["status"] == "error":
-            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: {(r['error_message'] or '')[:48]}")
+            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: "
+                         f"{(r['error_message'] or '')[:48]}")
             continue
         size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
                 if r["output_width"] else "")
