@@ -33,6 +33,7 @@ INSTALL_REQUIRES = [
     "tqdm>=4.60",
     "fsspec>=2024.6",          # compress_core.storage: URIs in load/save
     "defusedxml>=0.7",         # compress_core.xmp: XMP packets from buckets, without DTDs
+    "tifffile>=2024.1",        # compress_core.containers: 16-bit TIFF planes Pillow misreads
 ]
 
 EXTRAS_REQUIRE = {

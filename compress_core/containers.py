@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
 from .errors import UnsupportedImageError
 
-__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION"]
+__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
+           "reread_planar_samples"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -103,6 +105,56 @@ def open_picture(data: bytes, name: str) -> Image.Image:
     if img.format == "TIFF":
         _largest_full_page(img, name)
     return img
+
+
+def reread_planar_samples(img: Image.Image, data: bytes, name: str) -> None:
+    """Pillow reads a TIFF page of 16-bit samples stored in separate planes
+    (PlanarConfiguration 2) as 8-bit data: a scanner's RGB TIFF came out off by 55 levels on
+    average (up to 250), its planes smeared across the picture, with status ok. The pixels of
+    such a page (``img``, loaded, at that page) are read again with ``tifffile`` (the TIFF
+    reader scikit-image depends on) and pasted into ``img``, rounded to 8 bits; its metadata
+    stays Pillow's. Any other picture is left as it is.
+
+    Raises
+    ------
+    UnsupportedImageError
+        For such a page that is not RGB or RGBA (Pillow's reading of it is not to be trusted
+        either).
+    """
+    if img.format != "TIFF" or img.tag_v2.get(284) != 2:
+        return
+    bits = img.tag_v2.get(258) or ()
+    if not isinstance(bits, tuple):
+        bits = (bits,)
+    if not bits or max(int(b) for b in bits) <= 8:
+        return
+    channels = {"RGB": 3, "RGBA": 4}.get(img.mode)
+    if img.tag_v2.get(262) != 2 or channels is None:
+        raise UnsupportedImageError(
+            f"{name}: a TIFF of {max(bits)}-bit samples in separate planes (PlanarConfiguration "
+            f"2) that is not RGB (read as {img.mode}), which is not read reliably; save it with "
+            "contiguous samples (PlanarConfiguration 1)")
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[img.tell()]
+            samples, axes = page.asarray(), page.axes
+    except Exception as exc:  # noqa: BLE001 - e.g. LZW wants the imagecodecs package (KeyError)
+        raise UnsupportedImageError(
+            f"{name}: a TIFF of 16-bit samples in separate planes (PlanarConfiguration 2), "
+            f"which Pillow misreads, and tifffile cannot read ({type(exc).__name__}: {exc})"
+        ) from exc
+    if axes.startswith("S"):
+        samples = np.moveaxis(samples, 0, -1)
+    if samples.ndim != 3 or samples.shape[:2] != (img.height, img.width) \
+            or samples.shape[2] < channels:
+        raise UnsupportedImageError(
+            f"{name}: a TIFF of 16-bit samples in separate planes whose samples ({axes}, "
+            f"{samples.shape}) do not make its {img.width}x{img.height} {img.mode} picture")
+    top = float(np.iinfo(samples.dtype).max) if samples.dtype.kind in "ui" else 1.0
+    eight = np.clip(np.rint(samples[..., :channels].astype(np.float64) * (255.0 / top)), 0, 255)
+    img.paste(Image.fromarray(np.ascontiguousarray(eight.astype(np.uint8)), img.mode))
 
 
 def _largest_full_page(img: Image.Image, name: str) -> None:

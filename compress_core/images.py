@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .colour import device_to_srgb
-from .containers import HEIF_PACKAGE, is_heif, open_picture
+from .containers import HEIF_PACKAGE, is_heif, open_picture, reread_planar_samples
 from .nclx import nclx_icc, png_gamma_icc
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
@@ -311,6 +311,7 @@ def _decode(data: bytes, name: str, limit: int,
         _draft(img, needed_size)
     with _decoding(name, data, limit):
         img.load()
+        reread_planar_samples(img, data, name)  # (16-bit TIFF planes Pillow misreads)
     loaded = _from_pil(img, name, data=data)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS
