@@ -470,9 +470,10 @@ class SemanticCompressor:
                     data, used_quality = codec.jpeg_to_jxl(loaded.data), None
                 except UnsupportedImageError as exc:  # CMYK, arithmetic-coded ...: say the way out
                     raise UnsupportedImageError(
-                        f"{exc}. Archive mode (method='jpeg', format='jxl' without a quality) "
-                        "keeps the JPEG file itself; give quality (an integer or 'auto') to "
-                        "encode its pixels as a lossy JPEG XL instead") from exc
+                        f"{loaded.source}: {exc}. Archive mode (method='jpeg', format='jxl' "
+                        "without a quality) stores the JPEG file itself, which this one cannot "
+                        "be; give quality (an integer or 'auto') to encode its pixels as a "
+                        "lossy JPEG XL instead") from exc
                 operations = {**operations, "jpeg_reconstruction": True}
             elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
                 # lossless by content: the smaller of PNG and lossless WebP

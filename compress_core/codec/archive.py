@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ImageDecodeError, UnsupportedImageError
 from ..options import ImageFormat
 from .formats import require_encoder
-from .jpeg_markers import HUFFMAN_FRAMES, SOF, frame
+from .jpeg_markers import HUFFMAN_FRAMES, SOF, frame, segments
 
 __all__ = ["jpeg_to_jxl", "jxl_to_jpeg"]
 
@@ -79,7 +79,7 @@ def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
     except Exception as exc:  # libjxl rejects the stream: say so with the cause
         if _decodes(jpeg):
             raise UnsupportedImageError(f"JPEG XL cannot hold this JPEG losslessly: libjxl "
-                                        f"refuses it ({exc})") from exc
+                                        f"refuses it ({exc}){_likely_cause(jpeg)}") from exc
         raise ImageDecodeError(f"JPEG could not be recompressed to JPEG XL: {exc}") from exc
     try:
         restored = jxl_to_jpeg(jxl)
@@ -91,6 +91,19 @@ def jpeg_to_jxl(jpeg: bytes, effort: int = 7) -> bytes:
         raise UnsupportedImageError(f"JPEG XL cannot hold this JPEG losslessly: libjxl wrote a "
                                     f"recompression of its {len(jpeg)} bytes, but {why}")
     return jxl
+
+
+def _likely_cause(jpeg: bytes) -> str:
+    """What libjxl's "Input is invalid" most likely means for a valid JPEG: the one layout
+    measured to be refused (progressive, subsampled chroma, restart intervals of whole rows,
+    as Pillow writes with ``restart_marker_rows``); else nothing."""
+    header = frame(jpeg)
+    restarts = any(marker == 0xDD and int.from_bytes(jpeg[start + 4:start + 6], "big")
+                   for marker, start, _ in segments(jpeg))
+    if header is not None and header[0] == 0xC2 and restarts:
+        return (": a progressive JPEG with restart intervals, which libjxl does not transcode "
+                "with subsampled chroma")
+    return ""
 
 
 def _decodes(jpeg: bytes) -> bool:

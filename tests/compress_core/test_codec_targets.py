@@ -467,11 +467,16 @@ def test_jpeg_to_jxl_restores_gray_422_and_restart_marker_jpegs(name, kwargs):
      r"it has 4 colour components \(CMYK\)"),
     (lambda: ARITHMETIC_JPEG, r"it is arithmetic-coded \(SOF marker FF C9\)"),
     (lambda: pil_encode(photo("astronaut", 120), "JPEG", progressive=True,
-                        restart_marker_rows=1), r"libjxl refuses it \(Input is invalid\)")])
+                        restart_marker_rows=1), r"libjxl refuses it \(Input is invalid\): a "
+                                                r"progressive JPEG with restart intervals"),
+    (lambda: pil_encode(photo("astronaut", 120), "JPEG", progressive=True, subsampling=1,
+                        restart_marker_rows=2), r"libjxl refuses it \(Input is invalid\): a "
+                                                r"progressive JPEG with restart intervals")])
 def test_archive_mode_refuses_valid_jpegs_jpeg_xl_cannot_hold(jpeg, reason):
-    """CMYK, arithmetic-coded and progressive 4:2:0 JPEGs with restart intervals of whole rows
-    decode (they are not damaged), but libjxl cannot transcode them: an UnsupportedImageError
-    saying so, where an ImageDecodeError ('Input is invalid') called them broken."""
+    """CMYK, arithmetic-coded and progressive 4:2:0 or 4:2:2 JPEGs with restart intervals of
+    whole rows decode (they are not damaged), but libjxl cannot transcode them: an
+    UnsupportedImageError saying so (and, for the last, what in the file is the likely cause),
+    where an ImageDecodeError ('Input is invalid') called them broken."""
     data = jpeg()
     assert decode(data).size[0] in (120, 24)
     with pytest.raises(UnsupportedImageError, match="JPEG XL cannot hold this JPEG losslessly: "

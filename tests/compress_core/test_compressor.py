@@ -1299,7 +1299,10 @@ def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
     from compress_core.errors import UnsupportedImageError
 
     cmyk = encode(Image.fromarray(photo("coffee", 160)).convert("CMYK"), "JPEG", quality=90)
-    with pytest.raises(UnsupportedImageError, match=r"4 colour components \(CMYK\).*give "
+    with pytest.raises(UnsupportedImageError, match=r"^<bytes>: JPEG XL cannot hold this JPEG "
+                                                    r"losslessly: it has 4 colour components "
+                                                    r"\(CMYK\).*stores the JPEG file itself, "
+                                                    r"which this one cannot be; give "
                                                     r"quality \(an integer or 'auto'\)"):
         _run(compressor, cmyk, method="jpeg", format="jxl")
     lossy = _run(compressor, cmyk, method="jpeg", format="jxl", quality="auto")
