@@ -26,6 +26,7 @@ project's images).
 from __future__ import annotations
 
 import io
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -33,7 +34,7 @@ from PIL import Image
 from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
-           "reread_planar_samples"]
+           "misread_planar_page", "reread_planar_samples"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -107,32 +108,49 @@ def open_picture(data: bytes, name: str) -> Image.Image:
     return img
 
 
-def reread_planar_samples(img: Image.Image, data: bytes, name: str) -> None:
-    """Pillow reads a TIFF page of 16-bit samples stored in separate planes
-    (PlanarConfiguration 2) as 8-bit data: a scanner's RGB TIFF came out off by 55 levels on
-    average (up to 250), its planes smeared across the picture, with status ok. The pixels of
-    such a page (``img``, loaded, at that page) are read again with ``tifffile`` (the TIFF
-    reader scikit-image depends on) and pasted into ``img``, rounded to 8 bits; its metadata
-    stays Pillow's. Any other picture is left as it is.
+#: How a TIFF's Orientation (tag 274) turns its stored picture upright (EXIF's meanings).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def misread_planar_page(img: Image.Image) -> Optional[int]:
+    """Before ``img.load()``: whether ``img`` is at a TIFF page Pillow misreads, 16-bit samples
+    stored uncompressed in separate planes (PlanarConfiguration 2): then the page's
+    Orientation (1 where it has none), for :func:`reread_planar_samples`; else None.
+
+    Pillow reads such a page as 8-bit data: a scanner's RGB TIFF came out off by 55 levels on
+    average (up to 250), its planes smeared across the picture, with status ok. (Compressed
+    planar pages go through libtiff, which Pillow reads correctly.)"""
+    tags = getattr(img, "tag_v2", None)
+    if img.format != "TIFF" or tags is None or tags.get(284) != 2 or tags.get(259, 1) != 1:
+        return None
+    bits = tags.get(258) or ()
+    if not isinstance(bits, tuple):
+        bits = (bits,)
+    if not bits or max(int(b) for b in bits) <= 8:
+        return None
+    return int(tags.get(274, 1) or 1)
+
+
+def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation: int) -> None:
+    """The pixels of a page :func:`misread_planar_page` found (``img`` loaded, at that page;
+    ``orientation`` as it said) read again with ``tifffile`` (the TIFF reader scikit-image
+    depends on) and pasted into ``img``, rounded to 8 bits, turned upright where Pillow turned
+    its own reading (it applies and drops the tag on loading); the metadata stays Pillow's.
 
     Raises
     ------
     UnsupportedImageError
-        For such a page that is not RGB or RGBA (Pillow's reading of it is not to be trusted
-        either).
+        For such a page that is not RGB or RGBA of unsigned samples, or that tifffile cannot
+        read.
     """
-    if img.format != "TIFF" or img.tag_v2.get(284) != 2:
-        return
-    bits = img.tag_v2.get(258) or ()
-    if not isinstance(bits, tuple):
-        bits = (bits,)
-    if not bits or max(int(b) for b in bits) <= 8:
-        return
     channels = {"RGB": 3, "RGBA": 4}.get(img.mode)
     if img.tag_v2.get(262) != 2 or channels is None:
         raise UnsupportedImageError(
-            f"{name}: a TIFF of {max(bits)}-bit samples in separate planes (PlanarConfiguration "
-            f"2) that is not RGB (read as {img.mode}), which is not read reliably; save it with "
+            f"{name}: a TIFF of 16-bit samples in separate planes (PlanarConfiguration 2) "
+            f"that is not RGB (read as {img.mode}), which Pillow misreads; save it with "
             "contiguous samples (PlanarConfiguration 1)")
     import tifffile
 
@@ -140,21 +158,26 @@ def reread_planar_samples(img: Image.Image, data: bytes, name: str) -> None:
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages[img.tell()]
             samples, axes = page.asarray(), page.axes
-    except Exception as exc:  # noqa: BLE001 - e.g. LZW wants the imagecodecs package (KeyError)
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types on odd files
         raise UnsupportedImageError(
             f"{name}: a TIFF of 16-bit samples in separate planes (PlanarConfiguration 2), "
             f"which Pillow misreads, and tifffile cannot read ({type(exc).__name__}: {exc})"
         ) from exc
     if axes.startswith("S"):
         samples = np.moveaxis(samples, 0, -1)
-    if samples.ndim != 3 or samples.shape[:2] != (img.height, img.width) \
-            or samples.shape[2] < channels:
+    picture = Image.new(img.mode, (samples.shape[1], samples.shape[0]) if samples.ndim == 3
+                        else (0, 0))
+    if samples.ndim == 3 and samples.dtype == np.uint16 and samples.shape[2] >= channels:
+        eight = (samples[..., :channels].astype(np.uint32) * 255 + 32767) // 65535
+        picture = Image.fromarray(np.ascontiguousarray(eight.astype(np.uint8)), img.mode)
+        if orientation in _UPRIGHT and 274 not in img.tag_v2:  # (Pillow turned its reading)
+            picture = picture.transpose(_UPRIGHT[orientation])
+    if picture.size != img.size:
         raise UnsupportedImageError(
             f"{name}: a TIFF of 16-bit samples in separate planes whose samples ({axes}, "
-            f"{samples.shape}) do not make its {img.width}x{img.height} {img.mode} picture")
-    top = float(np.iinfo(samples.dtype).max) if samples.dtype.kind in "ui" else 1.0
-    eight = np.clip(np.rint(samples[..., :channels].astype(np.float64) * (255.0 / top)), 0, 255)
-    img.paste(Image.fromarray(np.ascontiguousarray(eight.astype(np.uint8)), img.mode))
+            f"{samples.dtype}, {samples.shape}) do not make its {img.width}x{img.height} "
+            f"{img.mode} picture")
+    img.paste(picture)
 
 
 def _largest_full_page(img: Image.Image, name: str) -> None:

@@ -36,7 +36,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .colour import device_to_srgb
-from .containers import HEIF_PACKAGE, is_heif, open_picture, reread_planar_samples
+from .containers import (HEIF_PACKAGE, is_heif, misread_planar_page, open_picture,
+                         reread_planar_samples)
 from .nclx import nclx_icc, png_gamma_icc
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
@@ -310,8 +311,10 @@ def _decode(data: bytes, name: str, limit: int,
         # "cannot decode image")
         _draft(img, needed_size)
     with _decoding(name, data, limit):
+        misread = misread_planar_page(img)  # (16-bit TIFF planes Pillow misreads)
         img.load()
-        reread_planar_samples(img, data, name)  # (16-bit TIFF planes Pillow misreads)
+        if misread is not None:
+            reread_planar_samples(img, data, name, misread)
     loaded = _from_pil(img, name, data=data)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS

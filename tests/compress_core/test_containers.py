@@ -113,10 +113,11 @@ def test_a_tiff_gives_its_largest_full_page():
 
 
 def test_a_tiff_of_16_bit_samples_in_separate_planes_keeps_its_pixels(monkeypatch):
-    """Review 22: Pillow reads 16-bit samples stored plane by plane (PlanarConfiguration 2, as
-    scanners and GIS tools write) as 8-bit data: a picture off by 55 levels on average (up to
-    250), written with status ok. Now read again through tifffile, on the page chosen, alpha
-    included; where tifffile cannot read it either (LZW wants imagecodecs), a clear refusal."""
+    """Review 22: Pillow reads 16-bit samples stored uncompressed plane by plane
+    (PlanarConfiguration 2, as scanners and GIS tools write) as 8-bit data: a picture off by 55
+    levels on average (up to 250), written with status ok. Now read again through tifffile, on
+    the page chosen, alpha included, upright by the page's orientation; where tifffile cannot
+    read it, a clear refusal. Compressed planar pages (libtiff) are Pillow's, as before."""
     chelsea = photo("chelsea", 120, 80)
     wide = chelsea.astype(np.uint16) * 257 + np.uint16(100)  # 16 bits, the low byte not 0
     alpha = np.full((80, 120, 1), 40000, np.uint16)
@@ -129,8 +130,17 @@ def test_a_tiff_of_16_bit_samples_in_separate_planes_keeps_its_pixels(monkeypatc
     pixels = load_image(rgba).pixels
     assert pixels.shape == (80, 120, 4) and (pixels[..., 3] == 156).all()
     assert np.abs(pixels[..., :3].astype(int) - chelsea).max() <= 1
-    contiguous = _tiff((wide, dict(photometric="rgb")))  # (Pillow's own reading, as before)
-    assert np.abs(load_image(contiguous).pixels.astype(int) - chelsea).max() <= 1
+    # contiguous, or compressed (libtiff's reading): Pillow's own pixels, as before
+    for kwargs in (dict(), dict(planarconfig="separate", compression="zlib")):
+        other = _tiff((np.moveaxis(wide, 2, 0) if kwargs else wide,
+                       dict(photometric="rgb", **kwargs)))
+        assert np.abs(load_image(other).pixels.astype(int) - chelsea).max() <= 1
+    # an Orientation on the page: upright once (Pillow turns its reading on loading)
+    for orientation, upright in ((3, chelsea[::-1, ::-1]), (6, np.rot90(chelsea, -1))):
+        turned = _tiff((np.moveaxis(wide, 2, 0), dict(
+            photometric="rgb", planarconfig="separate",
+            extratags=[(274, 3, 1, orientation, True)])))
+        assert np.abs(load_image(turned).pixels.astype(int) - upright).max() <= 1
 
     def cannot(self, *args, **kwargs):
         raise KeyError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
