@@ -114,6 +114,24 @@ def _keepable_format(input_format: Optional[str], fmt: ImageFormat,
     return fmt
 
 
+def _say_unused_quality(quality, request: CompressRequest, loaded,
+                        operations: Dict[str, Any]) -> Dict[str, Any]:
+    """``operations`` with ``quality_unused`` where format auto wrote a graphic or a
+    transparent picture exactly although a quality (or a target_quality other than the
+    default) was given: said by a warning, not silently (quality=1 and 100 wrote the same
+    file)."""
+    unused = (f"quality {quality}" if isinstance(quality, int) else
+              f"target_quality {request.target_quality:g}"
+              if quality == "auto" and request.target_quality not in (
+                  None, codec.DEFAULT_TARGET_QUALITY) else None)
+    if unused is None:
+        return operations
+    log.warning("%s: %s not used: format 'auto' does not encode %s lossy (format 'webp', "
+                "'avif' or 'jxl' does)", loaded.source, unused,
+                "a transparent picture" if loaded.has_alpha else "a graphic")
+    return {**operations, "quality_unused": True}
+
+
 def _retained(energy: np.ndarray, geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch."""
     if geometry.source is None and geometry.removal_source is None:
@@ -450,6 +468,8 @@ class SemanticCompressor:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:
                     operations = {**operations, "lossless": True}
+                else:  # (format auto's exact encoding fit the budget)
+                    operations = _say_unused_quality(quality, request, loaded, operations)
             elif target_bytes is not None:
                 try:
                     data, used_quality, out, reached = encode_to_budget(
@@ -480,16 +500,7 @@ class SemanticCompressor:
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
                 out = cleared
                 used_quality = None
-                unused = (f"quality {quality}" if isinstance(quality, int) else
-                          f"target_quality {request.target_quality:g}"
-                          if request.target_quality not in (None, codec.DEFAULT_TARGET_QUALITY)
-                          else None)
-                if unused:  # (said, not silent: quality=1 and 100 wrote the same file)
-                    log.warning("%s: %s not used: format 'auto' writes %s exactly (format "
-                                "'webp', 'avif' or 'jxl' encodes it lossy)", loaded.source,
-                                unused, "a transparent picture" if loaded.has_alpha
-                                else "a graphic")
-                    operations = {**operations, "quality_unused": True}
+                operations = _say_unused_quality(quality, request, loaded, operations)
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
                 # the default, as anywhere the quality is free)

@@ -271,8 +271,8 @@ def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog)
         if said is None:
             assert not messages and "quality_unused" not in result.operations
             continue
-        assert messages == [f"<array>: {said} not used: format 'auto' writes a transparent "
-                            "picture exactly (format 'webp', 'avif' or 'jxl' encodes it lossy)"]
+        assert messages == [f"<array>: {said} not used: format 'auto' does not encode a "
+                            "transparent picture lossy (format 'webp', 'avif' or 'jxl' does)"]
         assert result.operations["quality_unused"] is True
     assert len(set(files)) == 1  # (the same exact file each time)
     caplog.clear()
@@ -281,8 +281,16 @@ def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog)
         photo_result = _run(compressor, chelsea, scale=0.5, quality=40)
     messages = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
     assert graphic.operations["quality_unused"] is True and len(messages) == 1
-    assert "writes a graphic exactly" in messages[0]
+    assert "does not encode a graphic lossy" in messages[0]
     assert photo_result.quality == 40 and "quality_unused" not in photo_result.operations
+    # under a byte budget its exact encoding fits: the quality (the search's top) unused too
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        budget = [_run(compressor, _chart(), scale=1.0, quality=q, target_bytes=50_000)
+                  for q in (20, 95)]
+    assert budget[0].data == budget[1].data and budget[0].quality is None
+    assert all(r.operations["quality_unused"] is True for r in budget)
+    assert len([r for r in caplog.records if "not used" in r.getMessage()]) == 2
 
 
 def test_forward_energy_and_psnr_metric(chelsea):
