@@ -128,7 +128,8 @@ def _say_unused_quality(quality, request: CompressRequest, loaded,
         return operations
     log.warning("%s: %s not used: format 'auto' does not encode %s lossy (format 'webp', "
                 "'avif' or 'jxl' does)", loaded.source, unused,
-                "a transparent picture" if loaded.has_alpha else "a graphic")
+                "a transparent picture" if codec.has_transparency(loaded.pixels)
+                else "a graphic")
     return {**operations, "quality_unused": True}
 
 

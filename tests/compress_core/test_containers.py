@@ -135,12 +135,17 @@ def test_a_tiff_of_16_bit_samples_in_separate_planes_keeps_its_pixels(monkeypatc
         other = _tiff((np.moveaxis(wide, 2, 0) if kwargs else wide,
                        dict(photometric="rgb", **kwargs)))
         assert np.abs(load_image(other).pixels.astype(int) - chelsea).max() <= 1
-    # an Orientation on the page: upright once (Pillow turns its reading on loading)
+    # an Orientation on the page, as a tag or in its XMP packet only: upright once (Pillow
+    # turns its own reading by either on loading; the XMP one came out upside down)
     for orientation, upright in ((3, chelsea[::-1, ::-1]), (6, np.rot90(chelsea, -1))):
-        turned = _tiff((np.moveaxis(wide, 2, 0), dict(
-            photometric="rgb", planarconfig="separate",
-            extratags=[(274, 3, 1, orientation, True)])))
-        assert np.abs(load_image(turned).pixels.astype(int) - upright).max() <= 1
+        packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
+                  '1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:tiff="http:'
+                  f'//ns.adobe.com/tiff/1.0/" tiff:Orientation="{orientation}"/></rdf:RDF>'
+                  '</x:xmpmeta>').encode()
+        for tag in ((274, 3, 1, orientation, True), (700, 1, len(packet), packet, True)):
+            turned = _tiff((np.moveaxis(wide, 2, 0), dict(
+                photometric="rgb", planarconfig="separate", extratags=[tag])))
+            assert np.abs(load_image(turned).pixels.astype(int) - upright).max() <= 1, tag[0]
 
     def cannot(self, *args, **kwargs):
         raise KeyError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
