@@ -97,21 +97,16 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     return data
 
 
-def _keepable_format(input_format: Optional[str], fmt: ImageFormat,
-                     fmt_requested: ImageFormat, method: Method,
-                     photo_format: str) -> ImageFormat:
-    """The format the input file itself may be written in (:func:`_input_file`): ``fmt``, or,
-    where ``format="auto"`` re-encodes a picture exactly (``method="jpeg"``: a graphic or a
-    transparent picture, ``fmt`` PNG), a WebP or a file in the photos' format: auto writes
-    those formats too, and the file itself loses nothing more. A lossy WebP with alpha (31.9
-    KB) was re-encoded exactly into a 227.6 KB lossless WebP, 7x the file."""
-    if (fmt_requested is not ImageFormat.AUTO or method is not Method.JPEG
-            or fmt is not ImageFormat.PNG):
-        return fmt
+def _keepable_format(input_format: Optional[str], photo_format: str) -> ImageFormat:
+    """The format the input file itself may be written in (:func:`_input_file`) where
+    ``format="auto"`` writes a graphic or a transparent picture exactly (PNG or lossless WebP):
+    a WebP or a file in the photos' format too, which auto writes, and the file itself loses
+    nothing more (a lossy WebP with alpha, 31.9 KB, was re-encoded exactly into a 227.6 KB
+    lossless WebP, 7x the file); else PNG."""
     for own in (ImageFormat.WEBP, ImageFormat(photo_format)):
         if input_format == codec.pil_name(own):
             return own
-    return fmt
+    return ImageFormat.PNG
 
 
 def _say_unused_quality(quality, request: CompressRequest, loaded,
@@ -460,11 +455,13 @@ class SemanticCompressor:
                                                   unchanged=out is pixels)
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
-            kept_fmt = _keepable_format(raw.format, fmt, fmt_requested, method,
-                                        request.photo_format)
+            # a graphic or a transparent picture under format auto: written exactly, whatever
+            # the quality (its file may be kept in the formats auto writes)
+            exact_by_content = fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO
+            kept_fmt = (_keepable_format(raw.format, request.photo_format) if exact_by_content
+                        else fmt)
             as_it_is = _input_file(raw, loaded, out, method, kept_fmt, request,  # (or None)
-                                   quality_used=not (fmt is ImageFormat.PNG
-                                                     and fmt_requested is ImageFormat.AUTO))
+                                   quality_used=not exact_by_content)
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is not None:
@@ -496,7 +493,7 @@ class SemanticCompressor:
                         "be; give quality (an integer or 'auto') to encode its pixels as a "
                         "lossy JPEG XL instead") from exc
                 operations = {**operations, "jpeg_reconstruction": True}
-            elif fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO:
+            elif exact_by_content:
                 # lossless by content: the smaller of PNG and lossless WebP
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
                 out = cleared
