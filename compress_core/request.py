@@ -361,13 +361,13 @@ def _check_quality(quality, fmt: str):
         return None
     if isinstance(quality, str) and quality.strip().lower() in QUALITY_WORDS:
         return quality.strip().lower()
+    words = "".join(f" or {w!r}" for w in QUALITY_WORDS)
     concrete = ImageFormat(fmt)
     if concrete in codec.QUALITY_RANGE:
         try:
             return codec.check_quality(concrete, quality)
         except ValueError:  # (said with the option's name: the flags' translation finds it)
             lo, hi, _ = codec.QUALITY_RANGE[concrete]
-            words = "".join(f" or {w!r}" for w in QUALITY_WORDS)
             raise ValueError(f"quality must be an integer in {lo}..{hi} for {concrete.value}"
                              f"{words}; got {quality!r}") from None
     # auto or PNG: the final format is known after decoding (PNG ignores quality); accept what
@@ -378,7 +378,6 @@ def _check_quality(quality, fmt: str):
         except ValueError:
             continue
     ranges = ", ".join(f"{f.value} {lo}..{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-    words = "".join(f" or {w!r}" for w in QUALITY_WORDS)
     raise ValueError(f"quality must be an integer in the output format's range ({ranges}){words}; "
                      f"got {quality!r}")
 
