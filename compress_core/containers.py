@@ -29,7 +29,7 @@ import io
 from typing import Optional
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import UnsupportedImageError
 
@@ -108,13 +108,6 @@ def open_picture(data: bytes, name: str) -> Image.Image:
     return img
 
 
-#: How a TIFF's Orientation (tag 274) turns its stored picture upright (EXIF's meanings).
-_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-            8: Image.Transpose.ROTATE_90}
-
-
 #: 16-bit sample -> 8 bits, rounded (v * 255 / 65535).
 _TO_8_BITS = ((np.arange(65536, dtype=np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
@@ -138,7 +131,7 @@ def misread_planar_page(img: Image.Image) -> Optional[int]:
     # the orientation Pillow turns its reading by on loading: getexif()'s (tag 274, else the
     # XMP packet's tiff:Orientation, which a tag-only reading turned upside down)
     orientation = img.getexif().get(0x0112)
-    return orientation if orientation in _UPRIGHT else 1
+    return orientation if orientation in range(2, 9) else 1
 
 
 def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation: int) -> None:
@@ -178,8 +171,9 @@ def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation:
         # cost 1.8 GB more)
         eight = _TO_8_BITS[samples[..., :channels]]
         picture = Image.fromarray(np.ascontiguousarray(eight), img.mode)
-        if orientation in _UPRIGHT:  # (Pillow turned its own reading by it on loading)
-            picture = picture.transpose(_UPRIGHT[orientation])
+        if orientation != 1:  # (Pillow turned its own reading by it on loading): the same turn
+            picture.getexif()[0x0112] = orientation
+            picture = ImageOps.exif_transpose(picture)
     if picture is None or picture.size != img.size:
         raise UnsupportedImageError(
             f"{name}: a TIFF of 16-bit samples in separate planes whose samples ({axes}, "
