@@ -78,15 +78,7 @@ def nclx_icc(nclx: Optional[Mapping]) -> Optional[bytes]:
         _LOG.debug("an nclx description with transfer %s (not an SDR curve) is not turned into "
                    "a colour profile: the pixels are written as decoded", transfer)
         return None
-    columns = _d50_colorants(xy)
-    name = _name(nclx.get("color_primaries"))
-    tags = [(b"desc", _mluc(name)), (b"cprt", _mluc("No copyright, use freely")),
-            (b"wtpt", _xyz(_D50)), (b"chad", _sf32(_adaptation(_xyz_of(xy[3])))),
-            (b"rXYZ", _xyz(columns[:, 0])), (b"gXYZ", _xyz(columns[:, 1])),
-            (b"bXYZ", _xyz(columns[:, 2]))]
-    curve = _para(_SRGB_CURVE)
-    tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
-    return _profile(tags)
+    return _rgb_profile(_name(nclx.get("color_primaries")), xy, _para(_SRGB_CURVE))
 
 
 #: How far a PNG's decoding exponent (1 / gAMA) may lie from 2.2 and still be taken as sRGB's
@@ -125,16 +117,9 @@ def png_gamma_icc(gamma: Optional[float], chromaticity=None) -> Optional[bytes]:
                          for p, q in zip(xy, SRGB_PRIMARIES) for a, b in zip(p, q))
     if same_primaries and abs(1.0 / gamma - 2.2) <= _SAME_EXPONENT:
         return None
-    columns = _d50_colorants(xy)
     name = (f"gamma {1.0 / gamma:.3g}" + ("" if same_primaries else ", the file's primaries")
             + " (from the PNG's gAMA and cHRM chunks)")
-    curve = b"para" + bytes(4) + struct.pack(">HH", 0, 0) + _s15(1.0 / gamma)
-    tags = [(b"desc", _mluc(name)), (b"cprt", _mluc("No copyright, use freely")),
-            (b"wtpt", _xyz(_D50)), (b"chad", _sf32(_adaptation(_xyz_of(xy[3])))),
-            (b"rXYZ", _xyz(columns[:, 0])), (b"gXYZ", _xyz(columns[:, 1])),
-            (b"bXYZ", _xyz(columns[:, 2])),
-            (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
-    return _profile(tags)
+    return _rgb_profile(name, xy, _para((1.0 / gamma,)))
 
 
 def _name(code) -> str:
@@ -175,7 +160,20 @@ def _sf32(matrix: np.ndarray) -> bytes:
 
 
 def _para(curve) -> bytes:
-    return b"para" + bytes(4) + struct.pack(">HH", 3, 0) + b"".join(_s15(v) for v in curve)
+    """An ICC parametric curve: ``(g,)`` is type 0 (Y = X^g), five parameters type 3."""
+    kind = {1: 0, 5: 3}[len(curve)]
+    return b"para" + bytes(4) + struct.pack(">HH", kind, 0) + b"".join(_s15(v) for v in curve)
+
+
+def _rgb_profile(name: str, xy, curve: bytes) -> bytes:
+    """A display profile named ``name`` for RGB pixels of primaries and white ``xy`` (CIE xy:
+    red, green, blue, white) and tone curve ``curve`` (:func:`_para`) on every channel."""
+    columns = _d50_colorants(xy)
+    return _profile([(b"desc", _mluc(name)), (b"cprt", _mluc("No copyright, use freely")),
+                     (b"wtpt", _xyz(_D50)), (b"chad", _sf32(_adaptation(_xyz_of(xy[3])))),
+                     (b"rXYZ", _xyz(columns[:, 0])), (b"gXYZ", _xyz(columns[:, 1])),
+                     (b"bXYZ", _xyz(columns[:, 2])),
+                     (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
 
 
 def _mluc(text: str) -> bytes:
