@@ -240,7 +240,10 @@ class SemanticCompressor:
             ``jpeg`` re-encodes without changing the geometry; in the input's own format,
             without a fixed quality, the input file itself is written where it is no larger
             than the encoding made for it and the output's metadata would be its own
-            (``operations["input_kept"]``, ``quality`` None, score 100). ``hybrid`` and
+            (``operations["input_kept"]``, ``quality`` None, score 100). With
+            ``format="jxl"`` and no quality or byte budget (archive mode), a JPEG file is
+            recompressed losslessly, or kept as it is where that is no smaller (files of
+            about 2 KB and less). ``hybrid`` and
             ``smart_crop`` decide on the input reduced to twice the output's size (448 pixels on its long
             side at least: what the face detector searches) where that has at most half its
             pixels (a JPEG decoded at a DCT scale, a RAW at half size: a 256-pixel thumbnail
@@ -430,8 +433,7 @@ class SemanticCompressor:
             # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
             # searched: its exact encoding, taken where no larger than the lossy one or where
             # it fits the budget (a chart as WebP was lossy at 14,556 B against 4,778 B exact)
-            archive = (method is Method.JPEG and fmt_requested is ImageFormat.JXL
-                       and quality is None and loaded.format == "JPEG" and bool(loaded.data))
+            archive = request.archive_mode and loaded.format == "JPEG" and bool(loaded.data)
             exact = None
             if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
                     and not isinstance(quality, int) and not codec.is_photo(out)):
@@ -493,6 +495,9 @@ class SemanticCompressor:
                         "be; give quality (an integer or 'auto') to encode its pixels as a "
                         "lossy JPEG XL instead") from exc
                 operations = {**operations, "jpeg_reconstruction": True}
+                if len(data) >= len(loaded.data):  # JPEG XL's container costs more than its
+                    # recompression saves on small files (a 669 B JPEG became 756 B): the file
+                    as_it_is, kept_fmt = loaded.data, ImageFormat.JPEG
             elif exact_by_content:
                 # lossless by content: the smaller of PNG and lossless WebP
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
@@ -525,7 +530,8 @@ class SemanticCompressor:
                 data, used_quality, fmt = as_it_is, None, kept_fmt
                 out = as_decoded  # the file's own pixels, hidden colours included
                 operations = {**{k: v for k, v in operations.items()
-                                 if k not in ("allocation", "uniform_score")},
+                                 if k not in ("allocation", "uniform_score",
+                                           "jpeg_reconstruction")},
                               "input_kept": True, "quality_score": 100.0}
             if fmt is ImageFormat.JPEG and codec.has_transparency(out):
                 # asked for (format='jpeg'): said once, with the way to keep it

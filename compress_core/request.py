@@ -232,9 +232,7 @@ class CompressRequest:
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
         if self.allocation == Allocation.SEMANTIC.value:
             self._check_semantic()
-        if (self.metadata == Metadata.NONE.value and self.method == Method.JPEG.value
-                and self.format == ImageFormat.JXL.value and self.quality is None
-                and self.target_bytes is None):  # (a byte budget encodes the pixels)
+        if self.metadata == Metadata.NONE.value and self.archive_mode:
             raise ValueError("metadata='none' cannot apply to archive mode (method='jpeg', "
                              "format='jxl' without a quality or byte budget), which keeps each "
                              "JPEG file bit-exact, its metadata included; drop one of them, or "
@@ -297,6 +295,14 @@ class CompressRequest:
         return tuple(unused)
 
     # ----------------------------------------------------------------------- views
+    @property
+    def archive_mode(self) -> bool:
+        """Whether JPEG inputs are kept losslessly as JPEG XL (``method="jpeg"``,
+        ``format="jxl"``, no quality and no byte budget): each file recompressed bit-exact, or
+        kept as it is where JPEG XL's container would not make it smaller."""
+        return (self.method == Method.JPEG.value and self.format == ImageFormat.JXL.value
+                and self.quality is None and self.target_bytes is None)
+
     @property
     def quality_range(self) -> Optional[Tuple[int, int]]:
         """``(lowest, highest)`` quality of ``format`` (None for PNG and ``auto``)."""

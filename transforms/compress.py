@@ -82,18 +82,21 @@ def model_load_count() -> int:
     return _LOADS_IN_PROCESS
 
 
-def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg") -> Tuple[str, ...]:
+def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg",
+                         archive: bool = False) -> Tuple[str, ...]:
     """Suffixes the output can have, most likely first (the library's ``auto`` rule).
 
     The requested format's suffix; for ``auto`` (decided by content, known only after
     decoding): ``photo_format``'s for photos, then ``.png`` and ``.webp`` for graphics and
-    images with transparency (lossless, the smaller of the two). The real suffix comes from the
-    encoded result.
+    images with transparency (lossless, the smaller of the two); in archive mode
+    (``archive``, ``fmt`` jxl), ``.jpg`` after it for a small JPEG kept as it is. The real
+    suffix comes from the encoded result.
     """
     from compress_core import codec
 
     if fmt != "auto":
-        return (codec.extension(fmt),)
+        kept = (codec.extension("jpeg"),) if archive and fmt == "jxl" else ()
+        return (codec.extension(fmt), *kept)
     lossless = [codec.extension("png")]
     if "webp" in {f.value for f in codec.supported_formats()}:
         lossless.append(codec.extension("webp"))
@@ -229,7 +232,8 @@ class _PlanOutput(beam.DoFn):
                 "not an input: %s is %s in the output folder", item.uri, own)
             return
         candidates = candidate_extensions(item.relpath, self._settings.format,
-                                          self._settings.photo_format)
+                                          self._settings.photo_format,
+                                          self._settings.archive_mode)
         planned = out, out_ext = self._uri(item, candidates[0]), candidates[0]
         existing = None
         if self._skip_existing:

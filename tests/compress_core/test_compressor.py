@@ -1299,6 +1299,20 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, t
     assert back.read_bytes() != jpeg and decode(back.read_bytes()).format == "JPEG"
 
 
+@pytest.mark.parametrize("side", [8, 48])
+def test_archive_mode_keeps_a_jpeg_that_jpeg_xl_would_make_larger(compressor, side):
+    """JPEG XL's container costs more than recompression saves on small files (669 B -> 756 B,
+    2,126 B -> 2,247 B at 64 px): the file itself is written, as for any kept input."""
+    from PIL import Image
+
+    jpeg = encode(Image.fromarray(photo("astronaut", 512)).resize((side, side)), "JPEG",
+                  quality=75)
+    result = _run(compressor, jpeg, method="jpeg", format="jxl")
+    assert result.data == jpeg and result.format == "JPEG" and result.extension == ".jpg"
+    assert result.operations == {"resize": None, "input_kept": True, "quality_score": 100.0}
+    assert result.quality is None
+
+
 def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
     """libjxl cannot transcode a CMYK JPEG: an UnsupportedImageError naming the way out (a
     quality), and with one the pixels are encoded."""

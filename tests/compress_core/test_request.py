@@ -220,6 +220,10 @@ def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored
     # a byte budget encodes the pixels (no archive mode): nothing there to keep bit-exact
     assert CompressRequest(method="jpeg", format="jxl", target_bytes=20_000,
                            metadata="none").metadata == "none"
+    assert CompressRequest(method="jpeg", format="jxl").archive_mode
+    assert not any(CompressRequest(method="jpeg", format="jxl", **kw).archive_mode
+                   for kw in ({"quality": 80}, {"quality": "auto"}, {"target_bytes": 20_000}))
+    assert not CompressRequest(format="jxl", scale=0.5).archive_mode
 
 
 def test_max_stretch_and_keep_mask_are_refused_where_nothing_uses_them():

@@ -89,6 +89,31 @@ def test_candidate_extensions_cover_lossless_outputs_of_auto():
     assert tc.candidate_extensions("a.gif", "png") == (".png",)
     assert tc.candidate_extensions("a.png", "auto", "webp") == (".webp", ".png")
     assert tc.candidate_extensions("a.png", "auto", "jxl") == (".jxl", ".png", ".webp")
+    # archive mode keeps a small JPEG as it is
+    assert tc.candidate_extensions("a.jpg", "jxl", archive=True) == (".jxl", ".jpg")
+    assert tc.candidate_extensions("a.jpg", "jxl") == (".jxl",)
+
+
+def test_archive_mode_keeps_a_small_jpeg_and_skips_it_on_rerun(tmp_path, sample_photos):
+    """A JPEG that JPEG XL would make larger is written as it is, under .jpg; a rerun finds it
+    (by the manifest's row and, without one, by its suffix)."""
+    (tmp_path / "in").mkdir()
+    sample_photos["astronaut"].resize((40, 40)).save(tmp_path / "in" / "tiny.jpg", quality=75)
+    sample_photos["astronaut"].save(tmp_path / "in" / "big.jpg", quality=90)
+    s = tc.CompressSettings(method="jpeg", format="jxl")
+    assert s.archive_mode
+    items = [InputFile(str(tmp_path / "in" / n), n, None) for n in ("tiny.jpg", "big.jpg")]
+    for status in ("ok", "skipped"):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            res = p | beam.Create(items) | tc.CompressImages(s, str(tmp_path / "out"), "r",
+                                                              skip_existing=True)
+            assert_that(res["rows"] | beam.Map(
+                lambda r: (r["status"], r["input_uri"][-8:], r["output_uri"][-4:])),
+                equal_to([(status, "tiny.jpg", ".jpg"), (status, "/big.jpg", ".jxl")]))
+    tag = s.params_hash()
+    assert sorted(os.listdir(tmp_path / "out")) == [f"big.jpg.{tag}.jxl", f"tiny.jpg.{tag}.jpg"]
+    assert ((tmp_path / "out" / f"tiny.jpg.{tag}.jpg").read_bytes()
+            == (tmp_path / "in" / "tiny.jpg").read_bytes())
 
 
 def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
