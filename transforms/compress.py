@@ -15,9 +15,10 @@ The public composite is :class:`CompressImages`; its steps are small DoFns named
     asked which file it holds: one metadata request).
 ``CompressImage`` (:class:`_CompressImage`)
     :meth:`compress_core.SemanticCompressor.compress` on the bytes. The energy function (and
-    its CNN) is built in ``setup()``, shared by every DoFn instance of a worker process through
-    :class:`apache_beam.utils.shared.Shared`, so a process loads the model at most once; each
-    load is counted by the ``model_loads`` metric and logged.
+    its CNN) is built for the first image that reaches the step, shared by every DoFn
+    instance of a worker process through :class:`apache_beam.utils.shared.Shared`, so a
+    process loads the model at most once, and a run whose inputs are all skipped not at all;
+    each load is counted by the ``model_loads`` metric and logged.
 ``WriteImages`` (:class:`_WriteImage`)
     Atomic write of the encoded bytes (:func:`compress_core.storage.write_atomic`), then the
     ``ok`` row.
@@ -501,7 +502,9 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
 
 
 class _CompressImage(beam.DoFn):
-    """ImageBytes -> CompressedImage; the engine is built lazily, once per worker process."""
+    """ImageBytes -> CompressedImage; the engine is built lazily, once per worker process, on
+    the first image that reaches it (a rerun whose every input is skipped loads no CNN: that
+    cost 7-16 s per worker), before that image's time budget starts."""
 
     def __init__(self, settings: CompressSettings, run_id: str,
                  worker_threads: Optional[int] = None, shared: Optional[Shared] = None,
@@ -513,7 +516,6 @@ class _CompressImage(beam.DoFn):
         self._shared = shared or Shared()
         self._engine: Optional[_Engine] = None
         self._setup_error: Optional[BaseException] = None
-        self._unreported_loads = 0
         self._loads = Metrics.counter(METRICS_NAMESPACE, "model_loads")
         self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
         self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
@@ -521,7 +523,9 @@ class _CompressImage(beam.DoFn):
         self._missed = Metrics.counter(METRICS_NAMESPACE, "quality_target_missed")
         self._larger = Metrics.counter(METRICS_NAMESPACE, "outputs_larger_than_input")
 
-    def setup(self):
+    def _build_engine(self) -> None:
+        """The shared engine, built by the first DoFn instance of this process that needs it
+        (its load reported in the metrics), or the reason it cannot be built."""
         built = []
 
         def build():
@@ -536,21 +540,16 @@ class _CompressImage(beam.DoFn):
                        self._settings.energy, self._settings.model, type(exc).__name__, exc)
             self._setup_error = exc
             return
-        # Metrics cannot be reported from setup(); report the load in the first bundle.
-        self._unreported_loads = len(built)
         if built:
-            self._pending_load_ms = built[0].seconds * 1000.0
+            self._loads.inc()
+            self._load_ms.update(int(built[0].seconds * 1000.0))
 
     def start_bundle(self):
         if self._worker_threads:
             # Both settings are per thread (OpenMP's nthreads ICV, numba's thread mask): apply
-            # them on the thread that runs this bundle, not only in setup().
+            # them on the thread that runs this bundle.
             _limit_torch_threads(self._worker_threads)
             _limit_numba_threads(self._worker_threads)
-        if self._unreported_loads:
-            self._loads.inc(self._unreported_loads)
-            self._load_ms.update(int(getattr(self, "_pending_load_ms", 0)))
-            self._unreported_loads = 0
 
     def finish_bundle(self):
         # Peak resident memory of this worker process so far (the distribution's max is the
@@ -558,6 +557,8 @@ class _CompressImage(beam.DoFn):
         self._peak_rss.update(_peak_rss_mb())
 
     def process(self, item: ImageBytes) -> Iterator:
+        if self._engine is None and self._setup_error is None:
+            self._build_engine()
         if self._engine is None:
             # the reason the engine could not be built (e.g. weights missing on this worker)
             raise self._setup_error or RuntimeError("compress engine not set up")

@@ -231,6 +231,7 @@ def test_inputs_that_differ_only_by_extension_get_their_own_outputs(tmp_path, wr
     mtimes = {r["output_uri"]: os.stat(r["output_uri"]).st_mtime_ns for r in rows.values()}
     _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
     assert (s2.ok, s2.failed, s2.skipped) == (0, 0, 4)
+    assert s2.model_loads == 0  # nothing to compress: no CNN loaded (it took 7-16 s)
     again = {os.path.basename(r["input_uri"]): r
              for r in read_manifest(str(out / "_manifest"), run_id="second")}
     assert {n: (r["status"], r["output_uri"], r["output_bytes"]) for n, r in again.items()} == \
