@@ -1235,7 +1235,7 @@ def section_recoded(photos, qualities=(30, 50, 75)):
 def _graphics(photos):
     """Graphics, screenshots and cut-outs as PNG files: what ``format="auto"`` must tell from
     photos (review 20's cases)."""
-    from PIL import ImageDraw
+    from PIL import ImageDraw, ImageFilter
     from skimage import data
 
     def png(image) -> bytes:
@@ -1263,6 +1263,10 @@ def _graphics(photos):
     name, photo = photos[0]
     cut = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
     cut[:, : photo.shape[1] * 2 // 5, 3] = 0  # transparent, its colour still there
+    astronaut = data.astronaut()
+    oval = Image.new("L", (512, 512), 0)
+    ImageDraw.Draw(oval).ellipse([60, 20, 460, 500], fill=255)
+    soft = np.asarray(oval.filter(ImageFilter.GaussianBlur(3)))  # a cut-out's soft edge
     return {
         "chart 600x400": png(chart),
         "chart, 16-colour palette": png(chart.quantize(16)),
@@ -1272,6 +1276,8 @@ def _graphics(photos):
         "skimage horse (1-bit)": png(Image.fromarray(data.horse()).convert("1")),
         "skimage logo (RGBA)": png(Image.fromarray(data.logo())),
         f"{name}, left 40% transparent": png(Image.fromarray(cut)),
+        "skimage astronaut cut out (soft oval)": png(Image.fromarray(np.dstack([astronaut,
+                                                                                soft]))),
     }
 
 
@@ -1282,7 +1288,9 @@ def section_graphics(photos):
     compressor = SemanticCompressor(GradientEnergyFunction())
     settings = {"method jpeg, format auto": dict(method="jpeg"),
                 "method jpeg, format webp": dict(method="jpeg", format="webp"),
-                "scale 0.5, format auto": dict(scale=0.5)}
+                "scale 0.5, format auto": dict(scale=0.5),
+                "scale 0.5, format auto, photo_format webp": dict(scale=0.5, photo_format="webp"),
+                "scale 0.5, format auto, photo_format avif": dict(scale=0.5, photo_format="avif")}
     print("\n### Graphics, screenshots and cut-outs (format by content)\n")
     print("Each PNG file compressed by `compress()` (gradient energy; quality auto, 70). "
           "Beside it, at the same pixels: the JPEG reaching 70 (`encode_to_score`) and the "
@@ -1305,7 +1313,8 @@ def section_graphics(photos):
             exact = len(codec.encode_lossless(np.ascontiguousarray(pixels))[0])
             extra = ("lossless" if result.operations.get("lossless") else
                      "input kept" if result.operations.get("input_kept") else
-                     f"q{result.quality}" if result.quality else "lossless")
+                     f"q{result.quality}, score {result.operations['quality_score']:.1f}"
+                     if result.quality else "lossless")
             print(f"| {name} | {len(data)} | {label} | {result.format} ({extra}) | "
                   f"{result.compressed_bytes} | {jpeg} | {exact} |")
 

@@ -63,7 +63,9 @@ class CompressRequest:
         None with the other methods, which never stretch content (given there, it is refused).
     format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
     photo_format : {"jpeg", "webp", "avif", "jxl"}
-        The format ``format="auto"`` gives photos (graphics and alpha images are lossless).
+        The format ``format="auto"`` gives photos, transparent ones too where it has an alpha
+        channel (``webp``, ``avif``, ``jxl``); graphics, and transparent pictures where it is
+        ``jpeg``, are lossless.
     quality : int or "auto", optional
         Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
         ``"auto"``: the smallest encoding whose SSIMULACRA2 score reaches ``target_quality``.
@@ -509,8 +511,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("remove_mask", "mask", "image file: non-black, non-transparent pixels are removed "
            "first (method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
     Option("format", "choice", "output encoding; auto decides by content: photos get "
-           "{photo_format}, graphics and images with transparency the smaller of PNG and "
-           "lossless WebP",
+           "{photo_format} (transparent ones too, where it has alpha: webp, avif, jxl), "
+           "graphics and other transparent images the smaller of PNG and lossless WebP",
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
            "readable everywhere)", _OUT,

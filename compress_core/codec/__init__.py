@@ -68,13 +68,15 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
                    pixels: Optional[np.ndarray] = None, photo_format="jpeg") -> ImageFormat:
     """The concrete output format.
 
-    ``"auto"`` decides by content, not by the input's name: pixels with transparency (an
-    alpha channel not all 255: an opaque one hides nothing, and a photo stays a photo), and
-    graphics (:func:`~compress_core.codec.content.is_photo` false), get ``PNG`` -- meaning
-    lossless: :func:`encode_lossless` then keeps the smaller of PNG and lossless WebP; photos
-    get ``photo_format`` (JPEG by default, for compatibility). Without ``pixels``, ``has_alpha``
-    decides, and every image without alpha counts as a photo. ``input_format`` is accepted for
-    compatibility and unused.
+    ``"auto"`` decides by content, not by the input's name: graphics
+    (:func:`~compress_core.codec.content.is_photo` false) get ``PNG`` -- meaning lossless:
+    :func:`encode_lossless` then keeps the smaller of PNG and lossless WebP; photos get
+    ``photo_format`` (JPEG by default, for compatibility). A photo with transparency (an alpha
+    channel not all 255: an opaque one hides nothing) is lossless too where ``photo_format``
+    has no alpha (JPEG), and in ``photo_format`` with its alpha where it has (WebP, AVIF,
+    JPEG XL: a cut-out astronaut at 256 px took 6-11 KB at a score of 70 against 92 KB as
+    PNG). Without ``pixels``, ``has_alpha`` decides (lossless), and every image without alpha
+    counts as a photo. ``input_format`` is accepted for compatibility and unused.
 
     Raises
     ------
@@ -91,16 +93,17 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
     if photo not in LOSSY_FORMATS:
         raise ValueError(f"photo_format must be one of "
                          f"{', '.join(repr(f.value) for f in LOSSY_FORMATS)}; got {photo_format!r}")
-    if has_alpha if pixels is None else has_transparency(pixels):
-        return ImageFormat.PNG
-    if pixels is not None and not is_photo(pixels):
+    if pixels is None:
+        return ImageFormat.PNG if has_alpha else lossy_format(None, photo)
+    if not is_photo(pixels) or (photo is ImageFormat.JPEG and has_transparency(pixels)):
         return ImageFormat.PNG
     return lossy_format(pixels, photo)
 
 
 def lossy_format(pixels: Optional[np.ndarray], photo_format="jpeg") -> ImageFormat:
     """The lossy format ``"auto"`` writes ``pixels`` in (a photo, or a graphic whose lossless
-    encoding misses a byte budget): WebP where they are transparent, else ``photo_format``.
+    encoding misses a byte budget): ``photo_format``, or WebP where they are transparent and
+    it is JPEG (no alpha).
     Where that format cannot hold the picture (:data:`~.formats.MAX_SIDE`: WebP 16383 pixels a
     side, AVIF 32768, JPEG 65500), the first that can: transparent pixels AVIF, then JPEG XL;
     opaque ones JPEG, then JPEG XL, then AVIF (a 17000 x 40 transparent strip under a byte
@@ -108,7 +111,7 @@ def lossy_format(pixels: Optional[np.ndarray], photo_format="jpeg") -> ImageForm
     with jpegli's "Input image too big")."""
     photo = parse_format(photo_format)
     alpha = pixels is not None and has_transparency(pixels)
-    fmt = ImageFormat.WEBP if alpha else photo
+    fmt = ImageFormat.WEBP if alpha and photo is ImageFormat.JPEG else photo
     if pixels is not None and not holds(fmt, pixels.shape[1], pixels.shape[0]):
         order = ((ImageFormat.AVIF, ImageFormat.JXL) if alpha else
                  (ImageFormat.JPEG, ImageFormat.JXL, ImageFormat.AVIF))

@@ -8,8 +8,10 @@ its JPEG (a fine pattern resampled); above it the bytes decide: a lossless WebP
 (PNG where WebP is missing) no larger than the JPEG at the default quality means a graphic
 (a photo with a black sky still compresses far better lossily).
 
-Graphics and images with transparency (an alpha channel not 255 everywhere) are written
-losslessly, as PNG or lossless WebP, whichever is smaller (:func:`encode_lossless`).
+Graphics, and images with transparency (an alpha channel not 255 everywhere) where photos are
+JPEG (no alpha), are written losslessly, as PNG or lossless WebP, whichever is smaller
+(:func:`encode_lossless`); a transparent photo whose photo format has alpha is written in it
+(:func:`compress_core.codec.resolve_format`).
 """
 from __future__ import annotations
 

@@ -176,6 +176,27 @@ def test_auto_never_picks_webp_beyond_its_16383_pixels(coffee):
     assert resolve_format("auto", pixels=wide[:, :600], photo_format="webp") is ImageFormat.WEBP
 
 
+def test_auto_writes_a_transparent_photo_in_a_photo_format_that_has_alpha(coffee_rgba):
+    """Photos as JPEG (no alpha): a transparent one is lossless. Where the photos' format has
+    an alpha channel (WebP, AVIF, JPEG XL), a transparent photo is written in it like any
+    photo; a transparent graphic stays lossless."""
+    from PIL import ImageDraw
+
+    from compress_core.codec import lossy_format
+
+    assert resolve_format("auto", pixels=coffee_rgba) is ImageFormat.PNG
+    for fmt in ("webp", "avif", "jxl"):
+        assert resolve_format("auto", pixels=coffee_rgba, photo_format=fmt) is ImageFormat(fmt)
+        assert lossy_format(coffee_rgba, fmt) is ImageFormat(fmt)
+    assert lossy_format(coffee_rgba) is ImageFormat.WEBP  # (JPEG's: a budget's lossy way)
+    assert resolve_format("auto", has_alpha=True, photo_format="webp") is ImageFormat.PNG
+    logo = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse([20, 20, 180, 180], fill=(200, 30, 30, 255))
+    ImageDraw.Draw(logo).text((190, 90), "ACME", fill=(0, 0, 0, 255))
+    assert resolve_format("auto", pixels=np.asarray(logo), photo_format="webp") \
+        is ImageFormat.PNG
+
+
 def test_each_format_holds_its_longest_side_or_says_so_before_encoding():
     """Review 20: an AVIF 32769 pixels wide was written (Pillow encodes it) but no decoder of
     this stack opens it, and quality='auto' then failed with PIL's "cannot identify image

@@ -454,10 +454,14 @@ def test_jpeg_method_under_format_auto_keeps_a_transparent_webp_or_avif_file(com
     # a quality given is not used here (the picture is written exactly): kept all the same
     # (it came out 5.8x the file)
     assert _run(compressor, lossy, method="jpeg", quality=80).data == lossy
-    # a lossy AVIF with alpha: kept where AVIF is the photos' format, which auto writes
+    # a lossy AVIF with alpha where AVIF is the photos' format: a transparent photo is then
+    # searched as AVIF (with its alpha), and the file kept only where no larger, as opaque ones
     avif = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "AVIF", quality=50)
     chosen = _run(compressor, avif, method="jpeg", photo_format="avif")
-    assert chosen.data == avif and chosen.operations["input_kept"] is True
+    assert chosen.format == "AVIF" and len(chosen.data) < len(avif)
+    assert chosen.operations["quality_score"] >= 70 and decode(chosen.data).mode == "RGBA"
+    kept = _run(compressor, avif, method="jpeg", photo_format="avif", target_quality=95)
+    assert kept.data == avif and kept.operations["input_kept"] is True
     exact = _run(compressor, avif, method="jpeg")  # (photos as JPEG: no AVIF written)
     assert exact.format in ("PNG", "WEBP") and "input_kept" not in exact.operations
 
@@ -1181,6 +1185,33 @@ def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compres
     with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
                                          "'jxl'; got 'png'"):
         _run(compressor, chelsea, scale=0.5, photo_format="png")
+
+
+@pytest.mark.parametrize("fmt", ["webp", "avif", "jxl"])
+def test_format_auto_writes_a_transparent_photo_lossy_where_the_photo_format_has_alpha(
+        compressor, fmt):
+    """A cut-out photo (soft-edged alpha) under format auto was always written losslessly:
+    with photo_format webp, avif or jxl, all three with an alpha channel, it is now searched
+    like any photo, its alpha kept (WebP, JPEG XL exactly), at a fraction of the bytes. Photos
+    as JPEG (the default, no alpha): lossless, as before."""
+    from PIL import ImageDraw, ImageFilter
+
+    from compress_core.perceptual import ssimulacra2
+
+    mask = Image.new("L", (256, 256), 0)
+    ImageDraw.Draw(mask).ellipse([30, 10, 230, 250], fill=255)
+    alpha = np.asarray(mask.filter(ImageFilter.GaussianBlur(2)))
+    cut = encode(Image.fromarray(np.dstack([photo("astronaut", 256, 256), alpha]), "RGBA"),
+                 "PNG")
+    exact = _run(compressor, cut, method="jpeg")
+    assert exact.format in ("PNG", "WEBP") and exact.quality is None
+    lossy = _run(compressor, cut, method="jpeg", photo_format=fmt)
+    assert lossy.format == fmt.upper() and isinstance(lossy.quality, int)
+    assert lossy.compressed_bytes < exact.compressed_bytes / 4
+    shown = np.asarray(decode(lossy.data).convert("RGBA"))
+    assert np.abs(shown[..., 3].astype(int) - alpha).max() <= (0 if fmt != "avif" else 32)
+    assert lossy.operations["quality_score"] >= 70 and "quality_unused" not in lossy.operations
+    assert ssimulacra2(np.dstack([photo("astronaut", 256, 256), alpha]), shown) >= 69
 
 
 @pytest.mark.parametrize("fmt", ["webp", "jxl"])
