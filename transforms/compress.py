@@ -614,6 +614,24 @@ class _WriteImage(beam.DoFn):
         yield item.row
 
 
+#: Suffixes of the pictures the job reads (besides the formats the library writes): a file so
+#: named that no decoder recognises is a damaged picture, which fails the run, not a stray file.
+_PICTURE_SUFFIXES = frozenset((".gif", ".tif", ".tiff", ".bmp", ".mpo", ".heic", ".heif",
+                               ".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
+                               ".raf", ".srw"))
+
+
+def named_like_a_picture(uri: str) -> bool:
+    """Whether ``uri``'s suffix names a picture: a format the library writes (``.jpg``,
+    ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...) or one it reads (GIF, TIFF, BMP,
+    HEIF, camera RAW)."""
+    from compress_core import codec
+
+    name = uri.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return (codec.format_from_suffix(uri) is not None
+            or any(name.endswith(suffix) for suffix in _PICTURE_SUFFIXES))
+
+
 class _FailureToRow(beam.DoFn):
     """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that no
     decoder recognises as a picture also ``inputs_not_images``: see
@@ -628,7 +646,8 @@ class _FailureToRow(beam.DoFn):
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
         if (failure.error_type == ImageDecodeError.__name__
-                and (failure.error_message or "").endswith(NOT_AN_IMAGE)):
+                and (failure.error_message or "").endswith(NOT_AN_IMAGE)
+                and not named_like_a_picture(failure.input_uri)):  # (corrupt.jpg: damaged)
             self._not_images.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)

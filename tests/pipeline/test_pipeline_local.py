@@ -547,6 +547,17 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
          "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "run third: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
+    # a .jpg whose bytes no decoder recognises is a damaged photo, not a stray file (docs
+    # review 23: it counted as "not an image" and the run exited 0)
+    os.remove(tmp_path / "in" / "new.jpg")
+    write_tree(tmp_path / "in", {"garbage.jpg": bytes(range(256)) * 8})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
+         "--output", str(tmp_path / "out"), *FAST, "--run_id", "fourth", "--skip_existing",
+         "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "run fourth: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
+    assert "failed, not images: 1 (" in proc.stderr  # the sidecar alone
 
 
 @pytest.mark.slow
