@@ -352,6 +352,7 @@ class _Engine:
         # bytes by one: then loaded here, not inside the first image's time budget
         uses_energy = (settings.method != Method.JPEG.value
                        or settings.allocation != Allocation.UNIFORM.value)
+        self.loads_model = uses_energy  # (what the model_loads metric counts)
         if uses_energy:
             _preload(self.compressor.energy_function)
         warm = time.perf_counter()
@@ -540,7 +541,7 @@ class _CompressImage(beam.DoFn):
                        self._settings.energy, self._settings.model, type(exc).__name__, exc)
             self._setup_error = exc
             return
-        if built:
+        if built and built[0].loads_model:  # (re-encoding only loads no model)
             self._loads.inc()
             self._load_ms.update(int(built[0].seconds * 1000.0))
 

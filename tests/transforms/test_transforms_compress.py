@@ -282,6 +282,26 @@ def test_method_jpeg_engine_loads_no_cnn(sample_photos, caplog):
     assert hybrid.compressor.energy_function._loaded is not None  # the CNN is loaded up front
 
 
+def test_model_loads_count_engines_that_load_an_energy_function(tmp_path, sample_photos):
+    """Docs review 23: a --method jpeg run said "model loads: 1" beside its log's "re-encoding
+    only (no importance map)"."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    (tmp_path / "in").mkdir()
+    sample_photos["astronaut"].save(tmp_path / "in" / "a.jpg", quality=90)
+    item = InputFile(str(tmp_path / "in" / "a.jpg"), "a.jpg", None)
+    loads = {}
+    for method, settings in (("jpeg", tc.CompressSettings(method="jpeg")),
+                             ("hybrid", tc.CompressSettings(**GRADIENT))):
+        p = BeamTestPipeline(runner="FnApiRunner")
+        _ = p | beam.Create([item]) | tc.CompressImages(settings, str(tmp_path / method), "r")
+        result = p.run()
+        result.wait_until_finish()
+        found = result.metrics().query(MetricsFilter().with_name("model_loads"))["counters"]
+        loads[method] = sum(c.committed or 0 for c in found)
+    assert loads == {"jpeg": 0, "hybrid": 1}
+
+
 def test_method_jpeg_with_semantic_allocation_loads_the_cnn_up_front():
     """``--method jpeg --allocation semantic`` does read an importance map (the output's, for
     the allocation): the CNN was left to load inside the first image's compress(), 1.6-2.3 s
