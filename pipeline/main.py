@@ -120,7 +120,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     SystemExit
         Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, an
         ``--output`` / ``--manifest`` that is a file or cannot be written, a local path on
-        Dataflow, or ``--dry_run`` on another runner (:mod:`pipeline.preflight`).
+        Dataflow, ``--dry_run`` on another runner (:mod:`pipeline.preflight`), or a runner
+        whose package is missing (Dataflow without ``apache-beam[gcp]``). A dry run asks no
+        store (it builds the job offline).
     """
     job, beam_argv = parse_args(argv)
     options = test_pipeline.options if test_pipeline is not None else PipelineOptions(beam_argv)
@@ -132,6 +134,14 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                                          options.view_as(TestOptions).dry_run)
     if problem:
         build_parser().error(problem)
+    storage = merge_storage_options(storage_options_from_pipeline_options(options),
+                                    job.storage_options)
+    dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")
+    # (a dry run asks no store: it builds the Dataflow job offline, submitting nothing)
+    problem = None if dry_run else launch_problem(job.output, job.manifest, job.dead_letters,
+                                                  job.run_id, storage)
+    if problem:  # (said before the Pipeline is made, whose log says what would run)
+        build_parser().error(problem)
     if test_pipeline is not None:
         p = test_pipeline
     else:
@@ -141,17 +151,15 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         threads = _auto_worker_threads(options)
         if threads is not None:
             job = _replace(job, worker_threads=threads)
-    storage = merge_storage_options(storage_options_from_pipeline_options(options),
-                                    job.storage_options)
-    problem = launch_problem(job.output, job.manifest, job.dead_letters, job.run_id, storage)
-    if problem:
-        build_parser().error(problem)
     build_pipeline(p, job, storage)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
               ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
     with _worker_thread_env(options, job.worker_threads):
-        result = p.run()
+        try:
+            result = p.run()
+        except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])
+            build_parser().error(f"--runner {runner}: {exc}")
         result.wait_until_finish()
     summary = summarize_metrics(result, job)
     _LOG.info("%s", format_summary(summary))

@@ -281,10 +281,19 @@ def test_invalid_quality_for_the_format_stops_the_job_with_one_line(tmp_path):
          str(tmp_path / "out"), "--format", "jpeg", "--quality", "101"],
         capture_output=True, text=True, cwd=repo, timeout=120)
     assert proc.returncode == 2
-    lines = [l for l in proc.stderr.splitlines() if l.strip() and "apitools" not in l]
-    assert lines == ["python -m pipeline: error: --quality must be an integer in 1..100 for "
-                     "jpeg or 'auto'; got 101"], proc.stderr
+    # (docs review 23: Beam's import-time "apitools not found" warning came first, and a
+    # launch check's error after the Pipeline's "Executing pipeline using the default runner")
+    assert proc.stderr.splitlines() == [
+        "python -m pipeline: error: --quality must be an integer in 1..100 for jpeg or "
+        "'auto'; got 101"], proc.stderr
     assert not (tmp_path / "out").exists()
+    (tmp_path / "afile").write_text("x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path), "--output",
+         str(tmp_path / "afile")], capture_output=True, text=True, cwd=repo, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"python -m pipeline: error: --output {tmp_path / 'afile'}: is a file, not a folder"]
 
 
 def test_every_job_flag_and_choice_is_in_the_documented_table():
