@@ -1312,6 +1312,31 @@ def test_a_transparent_strip_wider_than_webp_allows_meets_a_byte_budget(compress
     assert decode(result.data).mode == "RGBA"
 
 
+@pytest.mark.parametrize("kwargs", [{"max_dimension": 1600}, {"scale": 1.0},
+                                    {"target_width": 180, "target_height": 120},
+                                    {"target_bytes": 60_000}])
+def test_a_picture_that_keeps_its_size_computes_no_importance_map(chelsea, kwargs):
+    """Docs review 23: --max_dimension 1600 on a 512-px photo computed the deep energy map
+    (0.4-0.5 s of CPU, 10x the re-encoding) that nothing read: the size stays, so there is no
+    geometry to plan. Now it is re-encoded as by method="jpeg", with the same bytes."""
+    calls = []
+
+    class Counting(type(GRADIENT)):
+        def importance(self, pixels):
+            calls.append(pixels.shape)
+            return super().importance(pixels)
+
+    compressor = SemanticCompressor(Counting())
+    jpeg = encode(chelsea, "JPEG", quality=90)
+    kept = _run(compressor, jpeg, **kwargs)
+    assert calls == [] and kept.energy_stats == {} and "faces" not in kept.operations
+    assert kept.data == _run(compressor, jpeg, method="jpeg",
+                             **({"target_bytes": 60_000} if "target_bytes" in kwargs
+                                else {})).data
+    _run(compressor, jpeg, scale=0.5)  # a size to plan: the map is computed
+    assert calls == [(120, 180, 3)]
+
+
 def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, tmp_path):
     from compress_core.codec import jxl_to_jpeg
 
