@@ -160,8 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--input_list", action="append", default=[], metavar="URI",
                     help="Text file of input URIs, one a line ('#' comments). Repeatable.")
     io.add_argument("--input_base", default=None, metavar="URI",
-                    help="Name outputs of listed URIs relative to this folder (default: the "
-                    "folder the listed URIs share).")
+                    help="Name outputs relative to this folder, which holds every input "
+                    "(default: for one --input, the folder before its first glob character; "
+                    "for several, the deepest folder above all; for listed URIs, the folder "
+                    "they share).")
     io.add_argument("--output", required=True, metavar="URI",
                     help="Output folder; images go to <output>/<relative path>.<params hash>.<ext>.")
     io.add_argument("--manifest", default=None, metavar="URI",

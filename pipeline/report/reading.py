@@ -63,13 +63,39 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
     """
     fs, path, _ = _filesystem(uri, storage_options)
     if not fs.isdir(path):
-        raise ManifestError(f"manifest folder not found: {uri}")
+        raise ManifestError(f"manifest folder not found: {uri}{_what_exists(fs, path)}")
     runs = []
     for entry in fs.ls(path, detail=True):
         name = posixpath.basename(entry["name"].rstrip("/"))
         if entry.get("type") == "directory" and name.startswith("run_id="):
             runs.append(name[len("run_id="):])
     return sorted(runs)
+
+
+def _what_exists(fs, path: str) -> str:
+    """A hint for a manifest folder that is not there: the nearest folder above it that
+    exists, and the manifest folders in it (``_manifest``, or a job output's: the first 50
+    entries are asked), else nothing."""
+    missing = posixpath.basename(path)
+    parent = posixpath.dirname(path)
+    while parent and parent != path:
+        try:
+            if fs.isdir(parent):
+                break
+        except Exception:  # noqa: BLE001 - a store that cannot be asked: no hint
+            return ""
+        path, missing, parent = parent, posixpath.basename(parent), posixpath.dirname(parent)
+    else:
+        return ""
+    try:
+        below = sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(parent, detail=False))
+    except Exception:  # noqa: BLE001
+        return ""
+    manifests = [n if n == "_manifest" else f"{n}/_manifest" for n in below[:50]  # (asks)
+                 if n == "_manifest" or fs.isdir(f"{parent}/{n}/_manifest")]
+    found = (f"; manifest folders there: {', '.join(manifests[:5])}" if manifests else
+             "; no manifest folder in it" if below else "; it is empty")
+    return f" ({parent} exists, {missing} not there{found})"
 
 
 def _where_the_runs_are(uri: str, storage_options: Optional[Dict]) -> str:

@@ -426,7 +426,13 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
 def test_bad_input_is_a_clear_error(tmp_path, two_runs, capsys):
     status, out, err = _run_main([tmp_path / "nope", "-o", tmp_path / "r.html"], capsys)
     assert status == 2 and out == ""
-    assert err.strip() == f"error: manifest folder not found: {tmp_path / 'nope'}"
+    assert err.strip() == (f"error: manifest folder not found: {tmp_path / 'nope'} "
+                           f"({tmp_path} exists, nope not there; no manifest folder in it)")
+    # (docs review 23: it said what exists only for an unknown run id) a folder misspelt
+    os.makedirs(tmp_path / "job" / "_manifest" / "run_id=a")
+    status, _, err = _run_main([tmp_path / "jobx" / "_manifest"], capsys)
+    assert status == 2 and err.strip().endswith(
+        f"({tmp_path} exists, jobx not there; manifest folders there: job/_manifest)")
     status, _, err = _run_main([two_runs, "--run", "night-9", "-o", tmp_path / "r.html"],
                                capsys)
     assert status == 2
@@ -447,8 +453,8 @@ def test_command_line_and_file_uri(two_runs, tmp_path):
     _check_totals(json.loads(proc.stdout)["totals"], independent_totals(two_runs, "night-1"))
     bad = subprocess.run([sys.executable, "-m", "pipeline.report", str(tmp_path / "none")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and bad.stderr.strip().endswith("manifest folder not found: "
-                                                               f"{tmp_path / 'none'}")
+    assert bad.returncode == 2 and f"manifest folder not found: {tmp_path / 'none'} (" in \
+        bad.stderr
 
 
 def test_report_over_a_pipeline_written_manifest(tmp_path, input_dir, run_job, capsys):
@@ -624,7 +630,8 @@ def test_several_manifest_folders_in_one_report(tmp_path, capsys):
     assert set(json.loads(stdout)["by_run"]) == {"week1/nightly", "week2/nightly"}
 
     status, _, err = _run_main([week1, tmp_path / "nowhere", "--json"], capsys)
-    assert status == 2 and err.strip() == f"error: manifest folder not found: {tmp_path / 'nowhere'}"
+    assert status == 2 and err.startswith(f"error: manifest folder not found: "
+                                          f"{tmp_path / 'nowhere'} ({tmp_path} exists")
     status, _, err = _run_main([week1, week2, "--run", "weekly", "--json"], capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "unknown run id(s) 'weekly'" in err and "week2" in err
