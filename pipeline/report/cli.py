@@ -29,9 +29,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="the manifest folder (--manifest of the job, default <output>/_manifest); "
                         "any fsspec URI. Several folders (this week's and last week's) are "
                         "read into one report, each run named <folder>/<run id>")
-    p.add_argument("--run", dest="runs", action="extend", nargs="+", default=[],
-                   metavar="RUN_ID", help="runs to report (repeatable; default: every run; "
-                                          "with several folders, the run in each that has it)")
+    # one id per --run: several after one flag swallowed a folder given after them
+    p.add_argument("--run", dest="runs", action="append", default=[],
+                   metavar="RUN_ID", help="a run to report (repeat it for several: --run A "
+                                          "--run B; default: every run; with several folders, "
+                                          "the run in each that has it)")
     p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
                                           "with --json alone, none is written)")
     p.add_argument("--format", choices=("html", "md"), default=None,

@@ -359,7 +359,8 @@ def test_run_selection(two_runs, tmp_path, capsys):
     _check_totals(data["totals"], independent_totals(two_runs, "night-2"))
     assert not (tmp_path / "report.html").exists()  # --json alone writes no file
     # given order is the comparison's order (first = baseline)
-    status, stdout, _ = _run_main([two_runs, "--run", "night-2", "night-1", "--json"], capsys)
+    status, stdout, _ = _run_main(["--run", "night-2", "--run", "night-1", two_runs, "--json"],
+                                  capsys)  # (docs review 23: --run before the folder took it)
     assert json.loads(stdout)["runs"] == ["night-2", "night-1"]
 
 
