@@ -59,8 +59,9 @@ def _mtcnn(device: str):
             except ImportError as exc:  # pragma: no cover - the package is a requirement
                 raise ImportError(
                     "face detection needs the 'facenet-pytorch' package (MTCNN weights ship in "
-                    "its wheel): pip install --no-deps facenet-pytorch==2.6.0, or turn faces "
-                    "off with DeepEnergyFunction(faces=False)") from exc
+                    "its wheel): pip install --no-deps facenet-pytorch==2.6.0; or an energy "
+                    "without faces: DeepEnergyFunction(faces=False) in Python, energy "
+                    "'gradient' or 'saliency' on the command line and in the job") from exc
             model = MTCNN(keep_all=True, device=device,
                           min_face_size=int(DETECT_SIDE * MIN_FACE_SHARE),
                           post_process=False, select_largest=False)

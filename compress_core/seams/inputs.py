@@ -43,8 +43,11 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
             or np.issubdtype(mask.dtype, np.floating)):
         raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")
     if mask.shape != tuple(shape):
+        # (rows, columns), and width x height as a mask drawn in an image file is seen
+        seen = (lambda s: f" ({s[1]}x{s[0]} pixels)" if len(s) == 2 else "")
         raise ValueError(
-            f"{name} must be a 2-D array with the image's shape {tuple(shape)}; got {mask.shape}"
+            f"{name} must be a 2-D array with the image's shape {tuple(shape)}{seen(shape)}; "
+            f"got {mask.shape}{seen(mask.shape)}"
         )
     if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
         raise ValueError(f"{name} contains NaN or infinite values")

@@ -658,7 +658,8 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
      r"photo.jpg: 180x120 = 21,600 pixels exceeds the limit of 1,000 \(--max-pixels\)$"),
     (["photo.jpg", "-s", "0.5", "--keep-mask", "missing_mask.png"], "missing_mask.png"),
     (["photo.jpg", "-m", "seam_carving", "-s", "0.5", "--remove-mask", "other.png"],
-     r"--remove-mask must be a 2-D array with the image's shape \(120, 180\)"),
+     r"--remove-mask must be a 2-D array with the image's shape \(120, 180\) \(180x120 "
+     r"pixels\); got \(\d+, \d+\) \(\d+x\d+ pixels\)"),
     (["missing.jpg", "--analyze"], "missing.jpg: no such file"),
     (["missing.jpg", "--visualize-energy"], "missing.jpg: no such file"),
 ])
