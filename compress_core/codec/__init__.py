@@ -95,7 +95,7 @@ def resolve_format(requested, input_format: Optional[str] = None, has_alpha: boo
                          f"{', '.join(repr(f.value) for f in LOSSY_FORMATS)}; got {photo_format!r}")
     if pixels is None:
         return ImageFormat.PNG if has_alpha else lossy_format(None, photo)
-    if not is_photo(pixels) or (photo is ImageFormat.JPEG and has_transparency(pixels)):
+    if (photo is ImageFormat.JPEG and has_transparency(pixels)) or not is_photo(pixels):
         return ImageFormat.PNG
     return lossy_format(pixels, photo)
 
