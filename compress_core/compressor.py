@@ -813,7 +813,7 @@ class SemanticCompressor:
                                  gradient_weight=terms.gradient_weight)
         out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
                                       self.policy, max_stretch=max_stretch, faces=faces,
-                                      keep=keep)
+                                      keep=keep, is_graphic=lambda: not codec.is_photo(pixels))
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         crop_box = None
         if any(box is not None for box in (hplan.margin_crop, hplan.plan_crop, hplan.extra_crop)):

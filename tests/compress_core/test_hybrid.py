@@ -76,6 +76,36 @@ def test_nearly_empty_margins_are_cropped_before_scaling(compressor, face):
     assert result.retained_energy_ratio > 0.95
 
 
+def test_a_graphic_keeping_its_aspect_is_scaled_whole(compressor):
+    """Bytes review 23: with the gradient energy, a 640x400 screenshot at scale 0.5 lost its
+    title bar, the first letter of every text line and half of two flat shapes to a margin
+    crop of 30% a side: a flat shape has no gradient inside. A graphic is scaled whole."""
+    from PIL import ImageDraw, ImageFont
+
+    shot = Image.new("RGB", (640, 400), (245, 245, 245))
+    draw = ImageDraw.Draw(shot)
+    draw.rectangle([0, 0, 640, 40], fill=(40, 80, 160))
+    font = ImageFont.load_default(size=16)
+    draw.text((10, 10), "Semantic Compress - Settings", fill="white", font=font)
+    for i in range(12):
+        draw.text((20, 60 + i * 24), f"Line {i}: the quick brown fox jumps over the lazy dog "
+                  "0123456789", fill=(20, 20, 20), font=font)
+    draw.rectangle([450, 80, 620, 200], fill=(220, 60, 60))
+    draw.ellipse([470, 220, 600, 350], fill=(60, 180, 90), outline="black", width=3)
+    pixels = np.asarray(shot)
+    result = _compress(compressor, pixels, scale=0.5)
+    assert result.operations["margin_crop"] is None and result.crop_box is None
+    np.testing.assert_array_equal(result.pixels, lanczos(pixels, 320, 200))
+    # the same policy run without the graphic test crops it (what the compressor had done)
+    energy = compressor.energy_function(pixels)
+    terms = compressor.energy_function.terms_from_map(energy)
+    _, plan, _ = retarget(pixels, energy, terms, (320, 200), SeamCarver(), HybridPolicy())
+    assert plan.margin_crop is not None
+    _, plan, _ = retarget(pixels, energy, terms, (320, 200), SeamCarver(), HybridPolicy(),
+                          is_graphic=lambda: True)
+    assert plan.margin_crop is None
+
+
 def test_enlarging_is_resampling(compressor):
     pixels = photo("coffee", 90)
     result = _compress(compressor, pixels, scale=1.5)
