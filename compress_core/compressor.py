@@ -498,6 +498,10 @@ class SemanticCompressor:
                         "be; give quality (an integer or 'auto') to encode its pixels as a "
                         "lossy JPEG XL instead") from exc
                 operations = {**operations, "jpeg_reconstruction": True}
+                if request.target_quality is not None:  # (the score of inputs that are no JPEG)
+                    log.warning("%s: target_quality %g not used: archive mode keeps this JPEG "
+                                "file bit-exact", loaded.source, request.target_quality)
+                    operations["quality_unused"] = True
                 if len(data) >= len(loaded.data):  # JPEG XL's container costs more than its
                     # recompression saves on small files (a 669 B JPEG became 756 B): the file
                     as_it_is, kept_fmt = loaded.data, ImageFormat.JPEG
@@ -518,6 +522,8 @@ class SemanticCompressor:
                 except TargetUnreachableError as exc:  # the format's best, its score recorded
                     data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}
+                if used_quality is None:  # WebP, JPEG XL: lossless past their best lossy
+                    operations["lossless"] = True  # (said, as the graphics' exact files)
                 if exact is not None and len(exact) <= len(data):
                     data, used_quality, out = exact, None, cleared
                     operations = {k: v for k, v in operations.items() if k != "quality_score"}

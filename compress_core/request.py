@@ -77,7 +77,10 @@ class CompressRequest:
         Score in 0..100 aimed at by ``quality="auto"``; None (the default) becomes
         :data:`compress_core.codec.DEFAULT_TARGET_QUALITY` (70) with ``quality="auto"`` and
         stays None elsewhere. Given with a fixed quality, a byte budget or a lossless output,
-        where nothing would aim at it, it is refused, even at 70.
+        where nothing would aim at it, it is refused, even at 70. In archive mode
+        (``method="jpeg"``, ``format="jxl"``, no quality) it is the score of the inputs that
+        are no JPEG file, encoded as ``quality="auto"`` would; a JPEG file kept bit-exact
+        says it was not used (``operations["quality_unused"]``).
     allocation : {"uniform", "semantic"}
         ``"semantic"``: JPEG blocks that matter little (by the energy map, carried to the
         output) lose their smallest coefficients, after the quality is chosen as for
@@ -205,15 +208,13 @@ class CompressRequest:
         if self.format == ImageFormat.PNG.value and self.quality is not None:
             raise ValueError(f"format='png' is lossless and takes no quality; got "
                              f"quality={self.quality!r} (drop it, or pick a lossy format)")
-        if "target_quality" in self._given and self.quality != "auto":
+        if ("target_quality" in self._given and self.quality != "auto"
+                and not self.archive_mode):  # (archive mode: inputs that are no JPEG file)
             used = ("a byte budget (target_bytes) chooses the quality; drop one of them"
                     if self.target_bytes is not None else
                     f"quality={self.quality!r} fixes it; drop one of them"
                     if self.quality is not None else
-                    "format='png' is lossless; drop it, or pick a lossy format"
-                    if self.format == ImageFormat.PNG.value else
-                    "method='jpeg' with format='jxl' keeps a JPEG file losslessly (archive "
-                    "mode); drop it, or give quality='auto' to encode the pixels to that score")
+                    "format='png' is lossless; drop it, or pick a lossy format")
             raise ValueError(f"target_quality={self.target_quality:g} is aimed at by "
                              f"quality='auto' only, and {used}")
         if "max_stretch" in self._given and self.method != Method.HYBRID.value:

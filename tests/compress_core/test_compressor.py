@@ -1162,6 +1162,14 @@ def test_quality_auto_writes_the_format_s_best_where_the_target_is_out_of_reach(
     default = _run(compressor, noise, method="jpeg", format="jpeg", target_quality=98)
     assert default.size == (5000, 2) and default.quality == 100
     assert 90 < default.operations["quality_score"] < 98
+    # WebP and JPEG XL go lossless past their best lossy encoding: said (bytes review 23: a
+    # 334 KB lossless WebP of a photo had quality None and no "lossless" in its operations)
+    for fmt in ("webp", "jxl"):
+        exact = _run(compressor, coffee, method="jpeg", format=fmt, target_quality=99.5)
+        assert exact.quality is None and exact.operations["lossless"] is True
+        assert exact.operations["quality_score"] == 100.0
+        lossy = _run(compressor, coffee, method="jpeg", format=fmt, target_quality=70)
+        assert isinstance(lossy.quality, int) and "lossless" not in lossy.operations
 
 
 def _chart() -> bytes:
@@ -1397,6 +1405,17 @@ def test_archive_mode_request_on_a_non_jpeg_input_gets_the_default_quality(compr
         assert "jpeg_reconstruction" not in free.operations
         assert (free.data, free.quality) == (auto.data, auto.quality)
         assert free.operations["quality_score"] == auto.operations["quality_score"] >= 70
+        # a target_quality is theirs (bytes review 23: it was refused, the message speaking of
+        # keeping a JPEG file); a JPEG file archived says it did not use it
+        aimed = _run(compressor, image, method="jpeg", format="jxl", target_quality=85)
+        assert aimed.data == _run(compressor, image, method="jpeg", format="jxl",
+                                  quality="auto", target_quality=85).data
+        assert aimed.operations["quality_score"] >= 85 and "quality_unused" not in \
+            aimed.operations
+    jpeg = encode(chelsea, "JPEG", quality=90)
+    archived = _run(compressor, jpeg, method="jpeg", format="jxl", target_quality=85)
+    assert archived.operations["jpeg_reconstruction"] is True
+    assert archived.operations["quality_unused"] is True
 
 
 def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea, tmp_path):

@@ -177,10 +177,10 @@ def test_options_that_apply_are_accepted_together():
     assert CompressRequest(scale=0.5, target_bytes=4000).quality is None
     assert CompressRequest(scale=0.5, format="png").replace(format="webp").quality == "auto"
     assert CompressRequest(scale=0.5, photo_format="avif").photo_format == "avif"
-    with pytest.raises(ValueError, match=r"target_quality=80 is aimed at by quality='auto' "
-                       r"only, and method='jpeg' with format='jxl' keeps a JPEG file "
-                       r"losslessly \(archive mode\); drop it, or give quality='auto'"):
-        CompressRequest(method="jpeg", format="jxl", target_quality=80)  # the archive mode
+    # archive mode: the score of inputs that are no JPEG file (bytes review 23: a PNG was
+    # refused, the message speaking of keeping a JPEG file)
+    archive = CompressRequest(method="jpeg", format="jxl", target_quality=80)
+    assert archive.archive_mode and (archive.quality, archive.target_quality) == (None, 80.0)
     archive_to_score = CompressRequest(method="jpeg", format="jxl", quality="auto",
                                        target_quality=80)  # what the message offers
     assert (archive_to_score.quality, archive_to_score.target_quality) == ("auto", 80.0)
