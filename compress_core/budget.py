@@ -143,10 +143,12 @@ def encode_to_budget(pixels: np.ndarray, fmt: ImageFormat, target_bytes: int,
         if full_quality or keep_size or worse >= _PATIENCE:
             break
     if best is None:
-        raise TargetUnreachableError(
+        exc = TargetUnreachableError(
             f"target_bytes={target_bytes} cannot be met: the smallest {fmt.value.upper()} "
             f"encoding found is {smallest} bytes"
             + ("" if allow_resize else f" at {w}x{h} (method='jpeg' does not resize)")
             + (f"; every candidate carries the input's metadata ({carried} bytes; "
                f"metadata='none' drops it)" if carried else ""))
+        exc.smallest_bytes = smallest
+        raise exc
     return best[1], best[2], best[3], float(best[0])

@@ -109,6 +109,24 @@ def _keepable_format(input_format: Optional[str], photo_format: str) -> ImageFor
     return ImageFormat.PNG
 
 
+def _floor(exc: TargetUnreachableError, exact: Optional[Tuple[bytes, ImageFormat]],
+           kept: Optional[bytes]) -> TargetUnreachableError:
+    """A byte budget's refusal naming the smallest file the call could have written: the lossy
+    search's smallest (``exc``), or an exact encoding tried beside it, or the input file kept
+    as it is, where smaller. The search's own figure had been read as the floor: a screenshot
+    refused at 2,500 B said 12,802 B, and 6,000 B then wrote its 5,374 B lossless WebP."""
+    smallest = getattr(exc, "smallest_bytes", None)
+    others = [(len(data), what) for data, what in (
+        (exact and exact[0], exact and f"its exact (lossless) {exact[1].value.upper()}"),
+        (kept, "the input file kept as it is")) if data is not None]
+    if smallest is None or not others or min(others)[0] >= smallest:
+        return exc
+    size, what = min(others)
+    floor = TargetUnreachableError(f"{exc}; the smallest file is {what}: {size} bytes")
+    floor.smallest_bytes = size
+    return floor
+
+
 def _say_unused_quality(quality, request: CompressRequest, loaded,
                         operations: Dict[str, Any]) -> Dict[str, Any]:
     """``operations`` with ``quality_unused`` where format auto wrote a graphic or a
@@ -438,9 +456,11 @@ class SemanticCompressor:
             # it fits the budget (a chart as WebP was lossy at 14,556 B against 4,778 B exact)
             archive = request.archive_mode and loaded.format == "JPEG" and bool(loaded.data)
             exact = None
+            exact_tried = None  # (data, format) of an exact encoding made, fitting or not
             if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
                     and not isinstance(quality, int) and not codec.is_photo(out)):
                 exact = codec.encode(cleared, fmt, lossless=True, **loaded.attached)
+                exact_tried = (exact, fmt)
                 if target_bytes is not None and len(exact) <= target_bytes:
                     lossless = (exact, fmt)
             if fmt_requested is ImageFormat.AUTO:  # by content (method jpeg too: a chart
@@ -449,7 +469,7 @@ class SemanticCompressor:
                                            pixels=out, photo_format=request.photo_format)
                 if fmt is ImageFormat.PNG and target_bytes is not None:
                     # lossless as without a budget when that fits; else the lossy search
-                    lossless = codec.encode_lossless(cleared, **loaded.attached)
+                    lossless = exact_tried = codec.encode_lossless(cleared, **loaded.attached)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
                         fmt = codec.lossy_format(out, request.photo_format)
@@ -483,9 +503,9 @@ class SemanticCompressor:
                             request.target_width, request.target_height, request.scale)))
                     if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
                         operations = {**operations, "quality_score": round(reached, 3)}
-                except TargetUnreachableError:  # no encoding fits; the file itself may
+                except TargetUnreachableError as exc:  # no encoding fits; the file itself may
                     if as_it_is is None or len(as_it_is) > target_bytes:
-                        raise
+                        raise _floor(exc, exact_tried, as_it_is) from None
                     data = as_it_is
             elif archive:
                 # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)

@@ -327,6 +327,19 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
                             f"{type(exc).__name__}: {exc}") from exc
 
 
+def _gray_if_gray(img: Image.Image) -> Image.Image:
+    """``img`` as ``L`` (``LA``) where its three colour channels are equal everywhere, else
+    ``img``: a gray picture in a PNG takes one channel, not three (skimage's camera at 256 px:
+    39,458 B instead of 66,300; kodim05 in gray 79,199 B instead of 146,649)."""
+    if img.mode not in ("RGB", "RGBA"):
+        return img
+    pixels = np.asarray(img)
+    if not (np.array_equal(pixels[..., 0], pixels[..., 1])
+            and np.array_equal(pixels[..., 1], pixels[..., 2])):
+        return img
+    return img.convert("LA" if img.mode == "RGBA" else "L")
+
+
 def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) -> bytes:
     if fmt is ImageFormat.JPEG:
         return _encode_jpeg(img, quality, attached, _scans, full_chroma)
@@ -366,6 +379,8 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) ->
         kwargs.update(effort=JXL_EFFORT, lossless_jpeg=False)
     else:
         kwargs.update(optimize=True, compress_level=9)
+        if not icc_profile:  # (an RGB profile cannot describe a gray PNG)
+            img = _gray_if_gray(img)
     buf = io.BytesIO()
     img.save(buf, format=pil_name(fmt), **kwargs)
     return buf.getvalue()
