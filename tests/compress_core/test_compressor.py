@@ -1247,6 +1247,12 @@ def test_a_graphic_in_a_format_with_a_lossless_mode_is_exact_where_that_is_small
     assert photo_result.quality is not None and "lossless" not in photo_result.operations
     fixed = _run(compressor, _chart(), method="jpeg", format=fmt, quality=90)
     assert fixed.quality == 90 and "lossless" not in fixed.operations
+    # a budget under both: the refusal names the exact file as the smallest (bytes review 23:
+    # it named the lossy search's smallest, larger than what a larger budget then wrote)
+    with pytest.raises(TargetUnreachableError, match=rf"the smallest {fmt.upper()} encoding "
+                       rf"found is \d+ bytes.*; the smallest file is its exact \(lossless\) "
+                       rf"{fmt.upper()}: {len(exact)} bytes$"):
+        _run(compressor, _chart(), method="jpeg", format=fmt, target_bytes=50)
 
 
 def test_method_jpeg_with_format_auto_decides_by_content_too(compressor, chelsea):
