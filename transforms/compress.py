@@ -245,8 +245,11 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
-        if existing is not None and item.identity is None and _recorded(item):
-            item = _stat(item, self._storage_options)   # a listed URI: one metadata request
+        if existing is not None and item.identity is None and (
+                _recorded(item) or item.earlier_extension is None):
+            # a listed URI: one metadata request (to compare with the record, or to record
+            # what an unrecorded output is adopted for)
+            item = _stat(item, self._storage_options)
         if existing is not None and _replaced(item):
             if self._same_bytes(item):
                 _LOG.info("%s was modified (%s) but holds the bytes its output %s was made from "
@@ -267,6 +270,8 @@ class _PlanOutput(beam.DoFn):
             yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
                 self._run_id, item.uri, out, input_bytes=item.size, output_bytes=existing,
                 output_format=out_ext.lstrip(".").upper().replace("JPG", "JPEG"),
+                skip_reason=(manifest.SKIP_UNRECORDED if item.earlier_extension is None
+                             else None),
                 **identity_columns(item.identity), **self._settings.row_columns()))
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity)

@@ -14,7 +14,12 @@ this, two inputs could write one name). ``skipped`` rows are not read: they name
 ``ok`` row wrote, and a scheduled ``--skip_existing`` job over a whole bucket writes one for
 every finished input in every run, so the rows to read follow the outputs written, not the
 number of runs (the status and the settings' tag are filtered in Arrow, before any row becomes
-a Python object). A run deleted from the manifest is forgotten: the names it wrote can be
+a Python object). The exception is the skip against an output that no row named for its input
+(``skip_reason`` :data:`~transforms.manifest.SKIP_UNRECORDED`: a run stopped before writing its
+manifest had written it): that row adopts the output for the input, with the input's size,
+time and content token then, so that a later rerun compresses the input again once it is
+replaced (before, such an input's rows were all ``skipped``, and a replaced photo kept its
+old output for good). One such row per adopted output: the next rerun finds it recorded. A run deleted from the manifest is forgotten: the names it wrote can be
 taken again. :class:`~transforms.distinct_inputs.DistinctInputs` keeps each name for its owner
 and sets any other input apart with its digest, as it does for two inputs of one run.
 
@@ -39,6 +44,7 @@ from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
+from .manifest import SKIP_UNRECORDED, STATUS_OK, STATUS_SKIPPED
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["EarlierOwner", "EarlierOutputs", "stem_of_output", "UNREADABLE"]
@@ -125,7 +131,7 @@ class _ReadOwners(beam.DoFn):
     #: read where present: parts of older schemas lack the later ones (``input_modified``
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
-                "input_modified", "input_etag", "input_sha256")
+                "input_modified", "input_etag", "input_sha256", "skip_reason")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -150,8 +156,9 @@ class _ReadOwners(beam.DoFn):
                          type(exc).__name__, exc)
 
     def _rows(self, part: str) -> Iterator[dict]:
-        """The part's ``ok`` rows whose output name has these settings' tag (columns as other
-        tools may rewrite them: dictionary-encoded strings are decoded first)."""
+        """The part's ``ok`` rows, and ``skipped`` rows that adopted an unrecorded output,
+        whose output name has these settings' tag (columns as other tools may rewrite them:
+        dictionary-encoded strings are decoded first)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -164,8 +171,13 @@ class _ReadOwners(beam.DoFn):
                 batch = pa.RecordBatch.from_arrays(
                     [_as_read(name, c) for name, c in zip(batch.schema.names, batch.columns)],
                     names=batch.schema.names)
-                wrote = pc.and_(pc.equal(batch.column("status"), "ok"),
-                                pc.match_substring(batch.column("output_uri"), f".{self._tag}."))
+                wrote = pc.equal(batch.column("status"), STATUS_OK)
+                if "skip_reason" in batch.schema.names:  # (schema 5) and the adopted outputs
+                    wrote = pc.or_kleene(wrote, pc.and_(
+                        pc.equal(batch.column("status"), STATUS_SKIPPED),
+                        pc.equal(batch.column("skip_reason"), SKIP_UNRECORDED)))
+                wrote = pc.and_(wrote, pc.match_substring(batch.column("output_uri"),
+                                                          f".{self._tag}."))
                 yield from batch.filter(pc.fill_null(wrote, False)).to_pylist()
 
     def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:

@@ -47,16 +47,21 @@ __all__ = [
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
-SCHEMA_VERSION = 4  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte
+SCHEMA_VERSION = 5  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte
 #                        budget), stretch, faces
 #                     3: input_modified, input_etag (which file the input URI held)
 #                     4: run_id in the partition folder's name only, no longer in the part
 #                        files (a removal from the files; the rows read keep it)
+#                     5: skip_reason (a skip against an output no earlier row named)
 
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
 STATUS_ERROR = "error"
 STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_ERROR)
+#: ``skip_reason`` of a skip against an output that no earlier ``ok`` row names for its input
+#: (a run stopped before writing its manifest): the row adopts that output for the input, with
+#: the input's identity then, so that a later rerun sees the input replaced.
+SKIP_UNRECORDED = "unrecorded output"
 
 _CROP_BOX = pa.struct(
     [("left", pa.int32()), ("top", pa.int32()), ("right", pa.int32()), ("bottom", pa.int32())]
@@ -112,6 +117,7 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("processed_at", pa.timestamp("us", tz="UTC")),
         pa.field("input_modified", pa.timestamp("us", tz="UTC")),
         pa.field("input_etag", pa.string()),
+        pa.field("skip_reason", pa.string()),
     ],
     metadata={
         b"semantic_compress.schema_version": str(SCHEMA_VERSION).encode(),
@@ -279,12 +285,13 @@ def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: s
 
 def skipped_row(run_id: str, input_uri: str, output_uri: str, input_bytes: Optional[int] = None,
                 output_bytes: Optional[int] = None, output_format: Optional[str] = None,
-                **common: Any) -> Dict[str, Any]:
-    """The row of an input whose output already existed (``--skip_existing``): no work done."""
+                skip_reason: Optional[str] = None, **common: Any) -> Dict[str, Any]:
+    """The row of an input whose output already existed (``--skip_existing``): no work done
+    (``skip_reason``: :data:`SKIP_UNRECORDED` where no earlier row named that output)."""
     return empty_row(
         run_id, input_uri, STATUS_SKIPPED, output_uri=output_uri,
         input_bytes=_num(input_bytes, int), output_bytes=_num(output_bytes, int),
-        output_format=output_format, **common,
+        output_format=output_format, skip_reason=skip_reason, **common,
     )
 
 

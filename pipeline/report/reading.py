@@ -28,7 +28,7 @@ COLUMNS = [
     "input_bytes", "output_bytes", "pixel_ratio", "byte_ratio", "method", "energy", "model",
     "energy_mean", "retained_energy_ratio", "decode_ms", "energy_ms", "resize_ms", "encode_ms",
     "total_ms", "processed_at", "quality", "quality_score", "stretch", "faces", "output_uri",
-    "params", "output_format",
+    "params", "output_format", "skip_reason",
 ]
 
 #: Schema metadata key of the tables :func:`load_manifest` returns: the JSON list of the runs

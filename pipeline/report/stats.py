@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.manifest import SKIP_UNRECORDED
+
 from . import plots
 from .reading import runs_read
 from .settings import settings_labels
@@ -94,11 +96,17 @@ def totals(table: pa.Table) -> Dict[str, Any]:
 
 def stored_now(table: pa.Table) -> Dict[str, Any]:
     """What the outputs hold now, as far as the rows read know: the latest ``ok`` row (by
-    ``processed_at``) of each ``output_uri``, once. A rerun without ``--skip_existing`` rewrites
-    its outputs, and :func:`totals` counts them once per run; this counts each file once."""
+    ``processed_at``) of each ``output_uri``, once, or the ``skipped`` row that adopted an
+    output a stopped run wrote (``skip_reason``: no ``ok`` row names it; stores review 23: 36
+    outputs counted of 40 stored). A rerun without ``--skip_existing`` rewrites its outputs,
+    and :func:`totals` counts them once per run; this counts each file once."""
     status = table["status"]
     uri = _column(table, "output_uri", pa.string())
-    keep = pc.and_(pc.fill_null(pc.equal(status, "ok"), False), pc.is_valid(uri))
+    adopted = pc.and_(pc.equal(status, "skipped"),
+                      pc.equal(_column(table, "skip_reason", pa.string()),
+                               SKIP_UNRECORDED))
+    written = pc.or_kleene(pc.equal(status, "ok"), adopted)
+    keep = pc.and_(pc.fill_null(written, False), pc.is_valid(uri))
     ok = pa.table({"output_uri": uri, "processed_at": table["processed_at"],
                    "input_bytes": table["input_bytes"], "output_bytes": table["output_bytes"]}
                   ).filter(keep).sort_by([("processed_at", "ascending")])

@@ -981,6 +981,43 @@ def test_skips_against_outputs_no_manifest_row_names_are_reported(
     assert "skipped against unrecorded outputs: 1" in format_summary(s2)
 
 
+def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Stores review 23: the outputs of a run stopped before its manifest were adopted by the
+    next --skip_existing run with rows all 'skipped', which no later run read: a photo replaced
+    under its name afterwards kept its old output for good. The skip against an unrecorded
+    output now records the input (skip_reason), and a later rerun sees it replaced."""
+    import shutil
+
+    from PIL import Image
+
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
+                                 "b.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
+              *FAST, *IN_MEMORY]
+    run_job([*common, "--run_id", "stopped"])
+    shutil.rmtree(out / "_manifest" / "run_id=stopped")  # as if stopped before its manifest
+    _, resumed = run_job([*common, "--run_id", "resumed"])
+    assert (resumed.ok, resumed.skipped, resumed.unrecorded) == (0, 2, 2)
+    rows = read_manifest(str(out / "_manifest"), run_id="resumed")
+    assert {r["skip_reason"] for r in rows} == {"unrecorded output"}
+    assert all(r["input_bytes"] and r["input_modified"] for r in rows)
+    _, again = run_job([*common, "--run_id", "again"])  # recorded now: plain skips
+    assert (again.ok, again.skipped, again.unrecorded) == (0, 2, 0)
+    assert {r["skip_reason"] for r in read_manifest(str(out / "_manifest"),
+                                                    run_id="again")} == {None}
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["trips/china.jpg"]})  # replaced
+    _, later = run_job([*common, "--run_id", "later"])
+    assert (later.ok, later.skipped, later.replaced) == (1, 1, 1)
+    (row,) = [r for r in read_manifest(str(out / "_manifest"), run_id="later")
+              if r["status"] == "ok"]
+    with Image.open(row["output_uri"]) as im:
+        assert im.size == (row["output_width"], row["output_height"])
+    assert (row["input_width"], row["input_height"]) == Image.open(
+        tmp_path / "in" / "a.jpg").size
+
+
 def test_semantic_allocation_in_the_job(tmp_path, write_tree, photo_files, run_job,
                                         read_manifest, monkeypatch):
     """--allocation semantic: the photo's JPEG is smaller at the same quality and its row says

@@ -15,7 +15,7 @@ stretch, faces,
 seams_vertical, seams_horizontal, crop_box, decode_ms, energy_ms, resize_ms, encode_ms, total_ms,
 library_version, processed_at"""
 # added since, at the end (schema version 3): which file the input URI held
-ADDED_COLUMNS = ["input_modified", "input_etag"]
+ADDED_COLUMNS = ["input_modified", "input_etag", "skip_reason"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_schema_has_every_design_column_and_a_version():
     assert names[1:] == wanted + ADDED_COLUMNS
     for when in ("processed_at", "input_modified"):
         assert manifest.MANIFEST_SCHEMA.field(when).type == pa.timestamp("us", tz="UTC")
-    assert manifest.SCHEMA_VERSION == 4
+    assert manifest.SCHEMA_VERSION == 5
     assert manifest.PART_SCHEMA.names == [n for n in names if n != "run_id"]
     meta = manifest.MANIFEST_SCHEMA.metadata[b"semantic_compress.schema_version"]
     assert int(meta) == manifest.SCHEMA_VERSION
@@ -72,7 +72,8 @@ def test_ok_row_maps_every_result_field(results):
     assert row["status"] == "ok" and row["schema_version"] == manifest.SCHEMA_VERSION
     empty = {k for k, v in row.items() if v is None}
     # no error; gradient energy has no model and finds no faces; carving crops nothing
-    expected_empty = {"error_type", "error_message", "model", "faces", "crop_box"}
+    expected_empty = {"error_type", "error_message", "model", "faces", "crop_box",
+                      "skip_reason"}
     assert empty == expected_empty, empty ^ expected_empty
     assert (row["input_width"], row["input_height"]) == carved.original_size
     assert (row["output_width"], row["output_height"]) == carved.size == (120, 100)
