@@ -10,7 +10,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import codec
-from .errors import TargetUnreachableError
+from .errors import (EncoderUnavailableError, ImageDecodeError, TargetUnreachableError,
+                     UnsupportedImageError)
 from .images import to_pil
 from .options import ImageFormat
 from .storage import write_atomic
@@ -205,7 +206,8 @@ class CompressionResult:
         (``.png`` for a JPEG result ...) re-encodes to that format, and one that names a format
         the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
         archive mode's JPEG XL (``operations["jpeg_reconstruction"]``) saved as ``.jpg`` is the
-        original JPEG file, bit for bit. A result of ``quality="auto"`` is re-encoded to the
+        original JPEG file, bit for bit; a JPEG file kept as it is (``operations["input_kept"]``)
+        saved as ``.jxl`` is its lossless recompression, which gives that file back. A result of ``quality="auto"`` is re-encoded to the
         score it was searched for (its ``target_quality``), since qualities mean different
         things in each format; any other
         keeps its quality (clamped to the new format's range; a lossless result: the new
@@ -238,11 +240,19 @@ class CompressionResult:
             raise ValueError(f"path_or_uri {target!r} names {foreign}, a format this library "
                              f"does not write (the file would hold {self.format}); use "
                              f"{self.extension}, or another of .jpg .png .webp .avif .jxl")
+        # a JPEG file kept as it is (archive mode keeps those that JPEG XL would not make
+        # smaller) saved as .jxl: its lossless recompression, bit-exact back (a re-encode wrote
+        # a lossy JPEG XL of its pixels, up to 45 levels off)
+        recompressed = (_lossless_jxl(self.data) if wanted is ImageFormat.JXL
+                        and self.format.lower() == ImageFormat.JPEG.value
+                        and (self.operations or {}).get("input_kept") else None)
         if (wanted is ImageFormat.JPEG and self.format.lower() == ImageFormat.JXL.value
                 and (self.operations or {}).get("jpeg_reconstruction")):
             # the archive mode's JPEG XL holds the original JPEG file: that file, bit for bit
             # (a re-encode wrote a new, lossy JPEG of the pixels at quality 85)
             data = codec.jxl_to_jpeg(self.data)
+        elif recompressed is not None:
+            data = recompressed
         elif wanted is not None and wanted.value != self.format.lower():
             attached = dict(icc_profile=self.icc_profile, exif=self.exif, xmp=self.xmp,
                             iptc=self.iptc)
@@ -279,3 +289,12 @@ class FailedCompression:
     @property
     def error_type(self) -> str:
         return type(self.error).__name__
+
+
+def _lossless_jxl(jpeg: bytes) -> Optional[bytes]:
+    """The JPEG file ``jpeg`` recompressed into JPEG XL losslessly (:func:`codec.jpeg_to_jxl`),
+    or None where JPEG XL cannot hold it (or its package is missing)."""
+    try:
+        return codec.jpeg_to_jxl(jpeg)
+    except (UnsupportedImageError, ImageDecodeError, EncoderUnavailableError):
+        return None

@@ -1370,7 +1370,7 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, t
 
 
 @pytest.mark.parametrize("side", [8, 48])
-def test_archive_mode_keeps_a_jpeg_that_jpeg_xl_would_make_larger(compressor, side):
+def test_archive_mode_keeps_a_jpeg_that_jpeg_xl_would_make_larger(compressor, side, tmp_path):
     """JPEG XL's container costs more than recompression saves on small files (669 B -> 756 B,
     2,126 B -> 2,247 B at 64 px): the file itself is written, as for any kept input."""
     from PIL import Image
@@ -1381,6 +1381,12 @@ def test_archive_mode_keeps_a_jpeg_that_jpeg_xl_would_make_larger(compressor, si
     assert result.data == jpeg and result.format == "JPEG" and result.extension == ".jpg"
     assert result.operations == {"resize": None, "input_kept": True, "quality_score": 100.0}
     assert result.quality is None
+    # saved as .jxl (the command line's -o x.jxl): its lossless recompression, which gives the
+    # file back (diff review 23: a lossy JPEG XL of its pixels, up to 45 levels off)
+    from compress_core.codec import jxl_to_jpeg
+
+    result.save(tmp_path / "x.jxl")
+    assert jxl_to_jpeg((tmp_path / "x.jxl").read_bytes()) == jpeg
 
 
 def test_archive_mode_of_a_cmyk_jpeg_says_how_to_get_a_jxl(compressor):
