@@ -12,6 +12,10 @@
   (:func:`not_folders`). A local one must be one this user can make and write into
   (:func:`cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
   permission, failed the same way.
+* The S3 and GCS buckets of ``--input``, ``--input_list``, ``--output`` and ``--manifest`` must
+  exist, and the store must take the credentials (:func:`missing_bucket`): a missing manifest
+  bucket failed the run after the images were written, a missing input bucket "matched no
+  files" and exited 0.
 * On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
   the workers' disks are not this machine's.
 * Beam's ``--dry_run`` builds a Dataflow job without submitting it; other runners ignore it and
@@ -31,7 +35,7 @@ from compress_core.storage import fresh_info, local_path, store_protocol
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
-           "cannot_write", "dry_run_problem"]
+           "cannot_write", "dry_run_problem", "missing_bucket"]
 
 #: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
 #: one folder on every node, so their local paths are left to the user).
@@ -95,9 +99,49 @@ def cannot_write(folders: Dict[str, str]) -> Optional[str]:
     return None
 
 
-def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
+#: Object stores whose URIs start with a bucket (or container) that must exist before a run.
+_BUCKET_STORES = ("s3", "gs")
+
+
+def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
                    storage_options: Optional[Dict] = None) -> Optional[str]:
+    """Why a bucket that ``flags`` (``{flag: URIs}``) name cannot be used, or None: it does not
+    exist (or these credentials do not see it), or the store refuses these credentials. A
+    missing ``--manifest`` bucket had let the images be written, then failed the run with
+    Beam's tracebacks and no manifest; a missing ``--input`` bucket had "matched no files" and
+    exited 0. A store that cannot be asked (unreachable, no fsspec driver) passes, as above."""
+    from compress_core.storage import get_filesystem, split_protocol
+
+    asked = {}
+    for flag, uris in flags.items():
+        for uri in uris:
+            if not uri or store_protocol(uri) not in _BUCKET_STORES:
+                continue
+            bucket = split_protocol(uri)[1].split("/", 1)[0]
+            key = (store_protocol(uri), bucket)
+            if key not in asked:
+                try:
+                    fs, _ = get_filesystem(f"{key[0]}://{bucket}", storage_options)
+                    asked[key] = "" if fs.exists(bucket) else "does not exist (or these " \
+                                                             "credentials cannot see it)"
+                except PermissionError as exc:
+                    asked[key] = f"refuses these credentials ({exc})"
+                except Exception as exc:  # noqa: BLE001 - see the module docstring
+                    _LOG.debug("cannot check bucket %s: %s", bucket, exc)
+                    asked[key] = ""
+            if asked[key]:
+                return f"{flag} {uri}: the bucket {bucket} {asked[key]}"
+    return None
+
+
+def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
+                   storage_options: Optional[Dict] = None,
+                   inputs: Sequence[str] = ()) -> Optional[str]:
     """Why the run cannot start (one line naming the flag), or None."""
+    problem = missing_bucket({"--input": list(inputs), "--output": [output],
+                              "--manifest": [manifest]}, storage_options)
+    if problem:
+        return problem
     bad = not_folders({"--output": output, "--manifest": manifest}, storage_options)
     if bad:
         flag, uri = next(iter(bad.items()))

@@ -238,3 +238,34 @@ def test_a_glob_names_what_it_leaves_out_by_case_on_a_store(store, request):
     assert [f.relpath for f in files] == ["phone/img_0002.jpg"]
     assert matching.missed_by_case(pattern, files, options) == \
         [f"{store}://{bucket}/in/cam/IMG_0001.JPG"]
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_a_bucket_that_does_not_exist_stops_the_run_at_launch(store, request, run_job, capsys,
+                                                             photo_files):
+    """Stores review 23: a missing --manifest bucket let the images be written, then failed
+    the run with Beam's tracebacks and no manifest; a missing --input bucket "matched no
+    files" and exited 0. Each is one line at launch, exit status 2, nothing written."""
+    fixture = {"s3": "s3", "gs": "gcs"}[store]
+    bucket = request.getfixturevalue(f"{fixture}_bucket")
+    options = request.getfixturevalue(f"{fixture}_storage_options")
+    flags = (request.getfixturevalue("s3_beam_args") if store == "s3"
+             else ["--storage_options", json.dumps(options)])
+    fs, _ = get_filesystem(f"{store}://x", options)
+    _upload(fs, f"{bucket}/in", {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    good_in, good_out = f"{store}://{bucket}/in", f"{store}://{bucket}/out"
+    missing = f"no-such-bucket-{bucket[-8:]}"
+    for flag, args in (
+            ("--manifest", ["--input", good_in, "--output", good_out,
+                            "--manifest", f"{store}://{missing}/m"]),
+            ("--output", ["--input", good_in, "--output", f"{store}://{missing}/out"]),
+            ("--input", ["--input", f"{store}://{missing}/photos", "--output", good_out])):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            run_job([*args, *FAST, *flags])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"error: {flag} {store}://{missing}/" in err[0], err
+        assert f"the bucket {missing} does not exist" in err[0]
+    fs.invalidate_cache()
+    assert not fs.exists(f"{bucket}/out")   # nothing was written
