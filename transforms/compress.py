@@ -79,7 +79,8 @@ _LOADS_IN_PROCESS = 0
 
 
 def model_load_count() -> int:
-    """How many times this process built a compress engine (energy function + CNN)."""
+    """How many times this process built a compress engine (re-encoding ones too: the
+    ``model_loads`` metric counts those with an energy function)."""
     return _LOADS_IN_PROCESS
 
 
@@ -96,7 +97,7 @@ def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg",
     from compress_core import codec
 
     if fmt != "auto":
-        kept = (codec.extension("jpeg"),) if archive and fmt == "jxl" else ()
+        kept = (codec.extension("jpeg"),) if archive else ()  # (archive mode: fmt jxl)
         return (codec.extension(fmt), *kept)
     lossless = [codec.extension("png")]
     if "webp" in {f.value for f in codec.supported_formats()}:
@@ -521,7 +522,7 @@ class _CompressImage(beam.DoFn):
         self._worker_threads = worker_threads
         self._shared = shared or Shared()
         self._engine: Optional[_Engine] = None
-        self._setup_error: Optional[BaseException] = None
+        self._build_error: Optional[BaseException] = None
         self._loads = Metrics.counter(METRICS_NAMESPACE, "model_loads")
         self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
         self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
@@ -544,7 +545,7 @@ class _CompressImage(beam.DoFn):
         except Exception as exc:  # noqa: BLE001 - every element will report it
             _LOG.error("cannot build the compress engine (energy=%s, model=%s): %s: %s",
                        self._settings.energy, self._settings.model, type(exc).__name__, exc)
-            self._setup_error = exc
+            self._build_error = exc
             return
         if built and built[0].loads_model:  # (re-encoding only loads no model)
             self._loads.inc()
@@ -563,11 +564,11 @@ class _CompressImage(beam.DoFn):
         self._peak_rss.update(_peak_rss_mb())
 
     def process(self, item: ImageBytes) -> Iterator:
-        if self._engine is None and self._setup_error is None:
+        if self._engine is None and self._build_error is None:
             self._build_engine()
         if self._engine is None:
             # the reason the engine could not be built (e.g. weights missing on this worker)
-            raise self._setup_error or RuntimeError("compress engine not set up")
+            raise self._build_error or RuntimeError("compress engine not built")
         compress = self._engine.compressor.compress
         kwargs = self._settings.compress_kwargs()
         if self._max_seconds:
@@ -620,22 +621,28 @@ class _WriteImage(beam.DoFn):
         yield item.row
 
 
-#: Suffixes of the pictures the job reads (besides the formats the library writes): a file so
-#: named that no decoder recognises is a damaged picture, which fails the run, not a stray file.
-_PICTURE_SUFFIXES = frozenset((".gif", ".tif", ".tiff", ".bmp", ".mpo", ".heic", ".heif",
-                               ".dng", ".cr2", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
-                               ".raf", ".srw"))
+#: Suffixes of pictures that Pillow does not register (HEIF through its plug-in, camera RAW
+#: through LibRaw): a file so named that no decoder recognises is a damaged picture.
+_OTHER_PICTURE_SUFFIXES = frozenset((
+    ".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
+    ".raf", ".srw"))
+#: Suffixes Pillow registers that name documents, video or science data, not pictures.
+_NOT_PICTURE_SUFFIXES = frozenset((".pdf", ".ps", ".eps", ".mpg", ".mpeg", ".h5", ".hdf",
+                                   ".grib", ".bufr", ".wmf", ".emf"))
 
 
 def named_like_a_picture(uri: str) -> bool:
     """Whether ``uri``'s suffix names a picture: a format the library writes (``.jpg``,
-    ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...) or one it reads (GIF, TIFF, BMP,
-    HEIF, camera RAW)."""
+    ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...), one Pillow reads (GIF, TIFF,
+    BMP, JPEG 2000, PPM, TGA, ICO, QOI ...) or HEIF and camera RAW."""
+    from PIL import Image
+
     from compress_core import codec
 
     name = uri.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return (codec.format_from_suffix(uri) is not None
-            or any(name.endswith(suffix) for suffix in _PICTURE_SUFFIXES))
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return (codec.format_from_suffix(uri) is not None or suffix in _OTHER_PICTURE_SUFFIXES
+            or (suffix in Image.registered_extensions() and suffix not in _NOT_PICTURE_SUFFIXES))
 
 
 class _FailureToRow(beam.DoFn):

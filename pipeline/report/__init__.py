@@ -2,7 +2,7 @@
 
 ::
 
-    python -m pipeline.report MANIFEST_URI [MANIFEST_URI ...] [--run RUN_ID ...] -o report.html
+    python -m pipeline.report MANIFEST_URI [MANIFEST_URI ...] [--run RUN_ID] [--run ...] -o report.html
                               [--format html|md] [--json] [--storage_options JSON]
 
 ``MANIFEST_URI`` is the job's ``--manifest`` folder (``<output>/_manifest`` by default) on any

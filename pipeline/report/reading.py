@@ -76,12 +76,19 @@ def _what_exists(fs, path: str) -> str:
     """A hint for a manifest folder that is not there: the nearest folder above it that
     exists, and the manifest folders in it (``_manifest``, or a job output's: the first 50
     entries are asked), else nothing."""
+    try:
+        if fs.exists(path):  # a file (fs.isdir said no)
+            return f" ({_shown(fs, path)} is a file, not a folder)"
+    except Exception:  # noqa: BLE001 - a store that cannot be asked: no hint
+        return ""
     missing = posixpath.basename(path)
     parent = posixpath.dirname(path)
     while parent and parent != path:
         try:
             if fs.isdir(parent):
                 break
+            if fs.exists(parent):   # below a file
+                return f" ({_shown(fs, parent)} is a file, not a folder)"
         except Exception:  # noqa: BLE001 - a store that cannot be asked: no hint
             return ""
         path, missing, parent = parent, posixpath.basename(parent), posixpath.dirname(parent)
@@ -95,7 +102,15 @@ def _what_exists(fs, path: str) -> str:
                  if n == "_manifest" or fs.isdir(f"{parent}/{n}/_manifest")]
     found = (f"; manifest folders there: {', '.join(manifests[:5])}" if manifests else
              "; no manifest folder in it" if below else "; it is empty")
-    return f" ({parent} exists, {missing} not there{found})"
+    return f" ({_shown(fs, parent)} exists, {missing} not there{found})"
+
+
+def _shown(fs, path: str) -> str:
+    """``path`` of ``fs`` as the user spells a URI: with its protocol on a store
+    (``memory://bucket``, not ``/bucket``), as it is on the local disk."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
 
 
 def _where_the_runs_are(uri: str, storage_options: Optional[Dict]) -> str:

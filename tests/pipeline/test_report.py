@@ -434,6 +434,11 @@ def test_bad_input_is_a_clear_error(tmp_path, two_runs, capsys):
     status, _, err = _run_main([tmp_path / "jobx" / "_manifest"], capsys)
     assert status == 2 and err.strip().endswith(
         f"({tmp_path} exists, jobx not there; manifest folders there: job/_manifest)")
+    (tmp_path / "afile").write_text("x")   # (diff review 23: "afile not there")
+    for given in (tmp_path / "afile", tmp_path / "afile" / "_manifest"):
+        status, _, err = _run_main([given], capsys)
+        assert status == 2 and err.strip().endswith(f"({tmp_path / 'afile'} is a file, not a "
+                                                    "folder)")
     status, _, err = _run_main([two_runs, "--run", "night-9", "-o", tmp_path / "r.html"],
                                capsys)
     assert status == 2
