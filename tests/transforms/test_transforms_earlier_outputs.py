@@ -104,6 +104,44 @@ def test_earlier_outputs_claim_the_names_their_ok_rows_wrote(tmp_path, caplog):
     assert "run_id=r4/part-00000-of-00001.parquet cannot be read" in caplog.text
 
 
+def test_row_groups_of_skips_and_errors_only_are_not_read(tmp_path, monkeypatch):
+    """Stores review 23: each --skip_existing rerun downloaded every earlier part whole,
+    though a scheduled job's parts are mostly skipped rows, which claim nothing. Row groups
+    whose statistics say skipped only (no adopted output) or errors only are not read; the
+    others are, and their claims come out as before."""
+    import transforms.earlier_outputs as eo
+
+    m, out = tmp_path / "m", "/data/out"
+    x, y, z = (_out(out, n) for n in ("x.jpg", "y.jpg", "z.jpg"))
+    groups = [
+        [_row("r1", f"/in/s{i}.jpg", "skipped", _out(out, f"s{i}.jpg"), 1) for i in range(3)],
+        [_row("r1", "/in/e.jpg", "error", None, 1)],
+        [_row("r1", "/in/x.jpg", "skipped", x, 2), _row("r1", "/in/y.jpg", "ok", y, 2)],
+        [{**_row("r1", "/in/z.jpg", "skipped", z, 3),
+          "skip_reason": manifest.SKIP_UNRECORDED}],
+    ]
+    folder = m / "run_id=r1"
+    folder.mkdir(parents=True)
+    with pq.ParquetWriter(folder / "part-00000-of-00001.parquet", manifest.PART_SCHEMA) as w:
+        for rows in groups:
+            w.write_table(pa.Table.from_pylist(
+                [{k: v for k, v in r.items() if k != "run_id"} for r in rows],
+                schema=manifest.PART_SCHEMA))
+    meta = pq.ParquetFile(folder / "part-00000-of-00001.parquet").metadata
+    assert [eo._may_own(meta.row_group(i)) for i in range(4)] == [False, False, True, True]
+    read = []
+    original = pq.ParquetFile.iter_batches
+
+    def counting(self, *args, **kwargs):
+        read.append(kwargs.get("row_groups"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
+    _check_owners(m, out, [(output_stem("y.jpg", TAG), "/in/y.jpg", "r1"),
+                           (output_stem("z.jpg", TAG), "/in/z.jpg", "r1")])
+    assert read == [[2, 3]]   # the two groups that may claim, nothing else
+
+
 def test_the_latest_claim_on_a_name_owns_it(tmp_path):
     """Two inputs of a release before this one both wrote x.jpg: the file holds the last one's
     output, so that input keeps the name and the other is set apart."""
