@@ -13,7 +13,7 @@
   (:func:`cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
   permission, failed the same way.
 * The S3 and GCS buckets of ``--input``, ``--input_list``, ``--output`` and ``--manifest`` must
-  exist, and the store must take the credentials (:func:`missing_bucket`): a missing manifest
+  exist (:func:`missing_bucket`; where the store says they do not): a missing manifest
   bucket failed the run after the images were written, a missing input bucket "matched no
   files" and exited 0.
 * On Dataflow, no input, output or manifest may be a local path (:func:`local_paths_problem`):
@@ -105,11 +105,12 @@ _BUCKET_STORES = ("s3", "gs")
 
 def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
                    storage_options: Optional[Dict] = None) -> Optional[str]:
-    """Why a bucket that ``flags`` (``{flag: URIs}``) name cannot be used, or None: it does not
-    exist (or these credentials do not see it), or the store refuses these credentials. A
-    missing ``--manifest`` bucket had let the images be written, then failed the run with
-    Beam's tracebacks and no manifest; a missing ``--input`` bucket had "matched no files" and
-    exited 0. A store that cannot be asked (unreachable, no fsspec driver) passes, as above."""
+    """Why a bucket that ``flags`` (``{flag: URIs}``) name cannot be used, or None: the store
+    says it does not exist. A missing ``--manifest`` bucket had let the images be written,
+    then failed the run with Beam's tracebacks and no manifest; a missing ``--input`` bucket
+    had "matched no files" and exited 0. A store that cannot be asked (unreachable, no fsspec
+    driver) passes, as above, and so does one that refuses to say (HTTP 403: a role may read
+    and write objects under a prefix without the right to ask of the bucket itself)."""
     from compress_core.storage import get_filesystem, split_protocol
 
     asked = {}
@@ -122,11 +123,12 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
             if key not in asked:
                 try:
                     fs, _ = get_filesystem(f"{key[0]}://{bucket}", storage_options)
-                    asked[key] = "" if fs.exists(bucket) else "does not exist (or these " \
-                                                             "credentials cannot see it)"
-                except PermissionError as exc:
-                    asked[key] = f"refuses these credentials ({exc})"
-                except Exception as exc:  # noqa: BLE001 - see the module docstring
+                    fs.info(bucket)
+                    asked[key] = ""
+                except FileNotFoundError:  # the store says so (S3's NoSuchBucket, GCS's 404)
+                    asked[key] = "does not exist"
+                except Exception as exc:  # noqa: BLE001 - see the module docstring; a refusal
+                    # too: a role may write objects under a prefix and not ask of the bucket
                     _LOG.debug("cannot check bucket %s: %s", bucket, exc)
                     asked[key] = ""
             if asked[key]:

@@ -19,7 +19,8 @@ a Python object). The exception is the skip against an output that no row named 
 manifest had written it): that row adopts the output for the input, with the input's size,
 time and content token then, so that a later rerun compresses the input again once it is
 replaced (before, such an input's rows were all ``skipped``, and a replaced photo kept its
-old output for good). One such row per adopted output: the next rerun finds it recorded. A run deleted from the manifest is forgotten: the names it wrote can be
+old output for good). One such row per adopted output: the next rerun finds it recorded.
+A run deleted from the manifest is forgotten: the names it wrote can be
 taken again. :class:`~transforms.distinct_inputs.DistinctInputs` keeps each name for its owner
 and sets any other input apart with its digest, as it does for two inputs of one run.
 
