@@ -117,6 +117,7 @@ def synthetic_table(n: int, seed: int = 0, start: int = 0) -> pa.Table:
         # which file each input was (the report reads neither): a disk's mtime, no token
         "input_modified": pa.array(when - np.timedelta64(1, "D"), pa.timestamp("us", tz="UTC")),
         "input_etag": pa.nulls(n, pa.string()),
+        "skip_reason": pa.nulls(n, pa.string()),
     }
     return pa.table(cols, schema=PART_SCHEMA)
 
