@@ -526,14 +526,17 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
     file): the first run exited 0 (1 failed beside 1 ok); every --skip_existing rerun after it
     exited 1 ('every image failed') though nothing new had come. Now 0, and the summary says
     what the file is."""
+    def rerun(run_id):
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
+             "--output", str(tmp_path / "out"), *FAST, "--run_id", run_id, "--skip_existing",
+             "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+
     write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"],
                                  "coffee.xmp": b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"})
     codes = []
     for run_id in ("first", "second"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
-             "--output", str(tmp_path / "out"), *FAST, "--run_id", run_id, "--skip_existing",
-             "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+        proc = rerun(run_id)
         codes.append(proc.returncode)
     assert codes == [0, 0], proc.stderr[-3000:]
     assert "run second: 2 images: 0 ok, 1 failed, 1 skipped" in proc.stderr
@@ -541,20 +544,14 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
     # a new photo that fails (cut short in its upload) still fails the run (diff review 21:
     # every ImageDecodeError had counted as a sidecar)
     write_tree(tmp_path / "in", {"new.jpg": photo_files["coffee.jpg"][:200]})
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
-         "--output", str(tmp_path / "out"), *FAST, "--run_id", "third", "--skip_existing",
-         "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+    proc = rerun("third")
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "run third: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
     # a .jpg whose bytes no decoder recognises is a damaged photo, not a stray file (docs
     # review 23: it counted as "not an image" and the run exited 0)
     os.remove(tmp_path / "in" / "new.jpg")
     write_tree(tmp_path / "in", {"garbage.jpg": bytes(range(256)) * 8})
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
-         "--output", str(tmp_path / "out"), *FAST, "--run_id", "fourth", "--skip_existing",
-         "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
+    proc = rerun("fourth")
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "run fourth: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
     assert "failed, not images: 1 (" in proc.stderr  # the sidecar alone
