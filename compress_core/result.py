@@ -207,9 +207,9 @@ class CompressionResult:
         the library does not write (``.gif``, ``.tif``, ``.bmp`` ...) is a ``ValueError``. The
         archive mode's JPEG XL (``operations["jpeg_reconstruction"]``) saved as ``.jpg`` is the
         original JPEG file, bit for bit; a JPEG file kept as it is (``operations["input_kept"]``)
-        saved as ``.jxl`` is its lossless recompression, which gives that file back. A result of ``quality="auto"`` is re-encoded to the
-        score it was searched for (its ``target_quality``), since qualities mean different
-        things in each format; any other
+        saved as ``.jxl`` is its lossless recompression, which gives that file back. A result
+        of ``quality="auto"`` is re-encoded to the score it was searched for (its
+        ``target_quality``), since qualities mean different things in each format; any other
         keeps its quality (clamped to the new format's range; a lossless result: the new
         format's default). The
         write is atomic (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync``
