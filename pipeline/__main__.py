@@ -2,18 +2,7 @@
 import logging
 import sys
 
-
-class _WithoutBigQueryNotice(logging.Filter):
-    """Beam's import-time warning that BigQuery's client libraries are missing (the job uses
-    no BigQuery): it was the first line of every run, ``--help`` and launch errors included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("apitools not found")
-
-
-logging.getLogger().addFilter(_WithoutBigQueryNotice())
-
-from .main import exit_status, run, summarize_metrics  # noqa: E402 (after the filter)
+from .main import exit_status, run, summarize_metrics
 
 
 def main(argv=None) -> int:
