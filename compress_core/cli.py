@@ -236,6 +236,22 @@ def _result_record(src: str, dest: str, result) -> dict:
     }
 
 
+def _describe_written(record: dict, dest: str) -> None:
+    """``record`` made to describe the file ``dest`` where ``save()`` wrote another format than
+    the result's: a JPEG file kept as it is, saved as ``.jxl``, is its lossless recompression
+    (the line had said 984 bytes of a 1,108-byte file)."""
+    from .codec import format_from_suffix, pil_name
+    from .storage import file_size
+
+    wanted = format_from_suffix(dest)
+    if wanted is None or pil_name(wanted) == record["format"]:
+        return
+    size = file_size(dest)
+    if size is not None:
+        record.update(format=pil_name(wanted), output_bytes=size,
+                      compression_ratio=round(size / max(1, record["input_bytes"]), 4))
+
+
 def _score(result) -> Optional[float]:
     """The SSIMULACRA2 score ``quality="auto"`` reached (None where no search ran)."""
     return (result.operations or {}).get("quality_score")
@@ -441,11 +457,12 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
     dest = _output_path(args, src, "_compressed", result.extension, many)
     _write(lambda: result.save(dest), dest)
     record = _result_record(src, dest, result)
+    _describe_written(record, dest)
     if not args.json:
         score = _score(result)
         print(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
               f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
-              f"{result.compressed_bytes:,} bytes ({result.compression_ratio:.1%}"
+              f"{record['output_bytes']:,} bytes ({record['compression_ratio']:.1%}"
               f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
               f"{result.method}, {result.timings['total_ms']:.0f} ms")
     missed = result.missed_target()

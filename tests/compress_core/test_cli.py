@@ -133,6 +133,23 @@ def test_explicit_format_the_output_suffix_contradicts_is_refused(work, capsys):
         assert decode(written).format == record["format"] == fmt.upper()
 
 
+def test_a_small_jpeg_archived_as_jxl_is_described_as_the_file_written(work, capsys):
+    """Archive mode keeps a JPEG that JPEG XL would make larger; asked for as -o x.jxl it is
+    saved as its lossless recompression. The record (and line) described the kept JPEG: 984
+    bytes printed for a 1,108-byte JPEG XL file (diff review 23)."""
+    from PIL import Image
+
+    from compress_core.codec import jxl_to_jpeg
+
+    Image.open(work / "photo.jpg").resize((24, 16)).save(work / "tiny.jpg", quality=75)
+    code, out, err = run(capsys, "tiny.jpg", "-m", "jpeg", "-o", "tiny.jxl", "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    written = (work / "tiny.jxl").read_bytes()
+    assert record["format"] == "JXL" and record["output_bytes"] == len(written)
+    assert jxl_to_jpeg(written) == (work / "tiny.jpg").read_bytes()
+
+
 def test_json_record(work, capsys):
     code, out, _ = run(capsys, "photo.jpg", "--width", "100", "--height", "100", "-e",
                        "gradient", "--json", "-o", "thumb.jpg")
