@@ -111,7 +111,7 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
     had "matched no files" and exited 0. A store that cannot be asked (unreachable, no fsspec
     driver) passes, as above, and so does one that refuses to say (HTTP 403: a role may read
     and write objects under a prefix without the right to ask of the bucket itself)."""
-    from compress_core.storage import get_filesystem, split_protocol
+    from compress_core.storage import split_protocol
 
     asked = {}
     for flag, uris in flags.items():
@@ -122,8 +122,7 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
             key = (store_protocol(uri), bucket)
             if key not in asked:
                 try:
-                    fs, _ = get_filesystem(f"{key[0]}://{bucket}", storage_options)
-                    fs.info(bucket)
+                    fresh_info(f"{key[0]}://{bucket}", storage_options)
                     asked[key] = ""
                 except FileNotFoundError:  # the store says so (S3's NoSuchBucket, GCS's 404)
                     asked[key] = "does not exist"
