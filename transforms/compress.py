@@ -35,6 +35,7 @@ import hashlib
 import io
 import logging
 import os
+import posixpath
 import sys
 import threading
 import time
@@ -639,8 +640,7 @@ def named_like_a_picture(uri: str) -> bool:
 
     from compress_core import codec
 
-    name = uri.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    suffix = posixpath.splitext(uri.replace("\\", "/").lower())[1]
     return (codec.format_from_suffix(uri) is not None or suffix in _OTHER_PICTURE_SUFFIXES
             or (suffix in Image.registered_extensions() and suffix not in _NOT_PICTURE_SUFFIXES))
 
