@@ -7,6 +7,7 @@ Every error a caller can act on has its own class, so that a batch job can recor
 __all__ = [
     "SemanticCompressError",
     "ImageDecodeError",
+    "NotAnImageError",
     "ImageTooLargeError",
     "UnsupportedImageError",
     "TargetUnreachableError",
@@ -27,6 +28,16 @@ class ImageDecodeError(SemanticCompressError, ValueError):
     """The input could not be read or decoded as an image (corrupt, truncated, not an image).
 
     The message names the source (path, URI or ``<bytes>``).
+    """
+
+
+class NotAnImageError(ImageDecodeError):
+    """No decoder recognises the bytes and nothing says they were meant to be a picture: a
+    sidecar ``.xmp``, a ``Thumbs.db``, a text file, bytes without a name. A file named like a
+    picture (``x.jpg``, ``x.heic``) whose bytes no decoder recognises is a damaged picture: a
+    plain :class:`ImageDecodeError`. The job counts these inputs apart (``inputs_not_images``)
+    and its manifest's ``error_type`` names this class, so that stray files can be told from
+    damaged photos.
     """
 
 

@@ -26,6 +26,7 @@ import io
 import logging
 import math
 import os
+import posixpath
 import re
 import struct
 import warnings
@@ -43,6 +44,7 @@ from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
+    NotAnImageError,
     UnsupportedImageError,
 )
 from .storage import read_bytes
@@ -229,12 +231,46 @@ def _check_pixel_limit(width: int, height: int, limit: int, name: str) -> None:
         )
 
 
-#: What an :class:`ImageDecodeError` says of bytes that no decoder recognises as a picture (a
-#: sidecar file, a text file): the job counts such inputs apart (``inputs_not_images``).
-NOT_AN_IMAGE = "not a recognised image format"
-
 #: The first bytes of a TIFF file (little- and big-endian; BigTIFF).
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+#: What the error says of bytes that no decoder recognises as a picture.
+NOT_AN_IMAGE = "not a recognised image format"
+
+#: Suffixes of pictures that Pillow does not register (HEIF through its plug-in, camera RAW
+#: through LibRaw): a file so named that no decoder recognises is a damaged picture.
+_OTHER_PICTURE_SUFFIXES = frozenset((
+    ".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
+    ".raf", ".srw"))
+#: Suffixes Pillow registers that name documents, video or science data, not pictures.
+_NOT_PICTURE_SUFFIXES = frozenset((".pdf", ".ps", ".eps", ".mpg", ".mpeg", ".h5", ".hdf",
+                                   ".grib", ".bufr", ".wmf", ".emf"))
+
+
+#: How the files of common picture formats begin (JPEG, PNG, GIF, TIFF, Photoshop, JPEG XL,
+#: JPEG 2000, QOI): bytes that begin so, which no decoder reads, are a damaged picture.
+_PICTURE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a",
+                       *_TIFF_MAGIC, b"8BPS", b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n",
+                       b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"qoif")
+
+
+def begins_like_a_picture(data: bytes) -> bool:
+    """Whether ``data`` begins as a picture file does: a signature above, an AVIF's
+    ``ftyp`` box or a WebP's RIFF header (HEIF: :func:`~compress_core.containers.is_heif`)."""
+    return (data.startswith(_PICTURE_SIGNATURES) or data[4:12] in (b"ftypavif", b"ftypavis")
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"))
+
+
+def named_like_a_picture(name: str) -> bool:
+    """Whether ``name``'s suffix names a picture: a format the library writes (``.jpg``,
+    ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...), one Pillow reads (GIF, TIFF,
+    BMP, JPEG 2000, PPM, TGA, ICO, QOI ...) or HEIF and camera RAW."""
+    from .codec import format_from_suffix  # (the codec reads this module)
+
+    suffix = posixpath.splitext(name.replace("\\", "/").lower())[1]
+    return (format_from_suffix(name) is not None or suffix in _OTHER_PICTURE_SUFFIXES
+            or (suffix in Image.registered_extensions() and suffix not in _NOT_PICTURE_SUFFIXES))
 
 
 @contextlib.contextmanager
@@ -257,7 +293,12 @@ def _decoding(name: str, data: bytes, limit: int):
                 else "a TIFF file Pillow cannot read (cut short, or samples it does not "
                 "support: floating-point or 32-bit colour, which saved with 8 or 16 bits per "
                 "sample it reads)" if data[:4] in _TIFF_MAGIC
-                else NOT_AN_IMAGE)
+                else None)
+        if what is None:
+            # a damaged picture, or a stray file (a sidecar, a text file) that is none
+            unknown = (ImageDecodeError if named_like_a_picture(name)
+                       or begins_like_a_picture(data) else NotAnImageError)
+            raise unknown(f"{name}: {NOT_AN_IMAGE}") from exc
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc

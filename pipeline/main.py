@@ -231,7 +231,8 @@ def exit_status(summary: RunSummary) -> int:
     inputs they alone do not fail the run (the daily run of a folder with one sidecar and
     nothing new exited 1 every day); alone, they still do. Pictures that fail (truncated or
     corrupt, empty files, a HEIC without its decoder, a file named like a picture whose bytes
-    no decoder recognises: :func:`transforms.compress.named_like_a_picture`) always count."""
+    no decoder recognises: :func:`compress_core.images.named_like_a_picture`) always count;
+    the others' rows say ``error_type="NotAnImageError"``."""
     if not summary.failed or summary.ok:
         return 0
     return 1 if summary.failed > summary.not_images or not summary.skipped else 0

@@ -35,7 +35,6 @@ import hashlib
 import io
 import logging
 import os
-import posixpath
 import sys
 import threading
 import time
@@ -45,8 +44,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from compress_core.errors import ImageDecodeError
-from compress_core.images import NOT_AN_IMAGE
+from compress_core.errors import NotAnImageError
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
@@ -622,33 +620,10 @@ class _WriteImage(beam.DoFn):
         yield item.row
 
 
-#: Suffixes of pictures that Pillow does not register (HEIF through its plug-in, camera RAW
-#: through LibRaw): a file so named that no decoder recognises is a damaged picture.
-_OTHER_PICTURE_SUFFIXES = frozenset((
-    ".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
-    ".raf", ".srw"))
-#: Suffixes Pillow registers that name documents, video or science data, not pictures.
-_NOT_PICTURE_SUFFIXES = frozenset((".pdf", ".ps", ".eps", ".mpg", ".mpeg", ".h5", ".hdf",
-                                   ".grib", ".bufr", ".wmf", ".emf"))
-
-
-def named_like_a_picture(uri: str) -> bool:
-    """Whether ``uri``'s suffix names a picture: a format the library writes (``.jpg``,
-    ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...), one Pillow reads (GIF, TIFF,
-    BMP, JPEG 2000, PPM, TGA, ICO, QOI ...) or HEIF and camera RAW."""
-    from PIL import Image
-
-    from compress_core import codec
-
-    suffix = posixpath.splitext(uri.replace("\\", "/").lower())[1]
-    return (codec.format_from_suffix(uri) is not None or suffix in _OTHER_PICTURE_SUFFIXES
-            or (suffix in Image.registered_extensions() and suffix not in _NOT_PICTURE_SUFFIXES))
-
-
 class _FailureToRow(beam.DoFn):
-    """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that no
-    decoder recognises as a picture also ``inputs_not_images``: see
-    :func:`pipeline.main.exit_status`)."""
+    """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that are
+    no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``:
+    see :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
@@ -658,9 +633,7 @@ class _FailureToRow(beam.DoFn):
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
-        if (failure.error_type == ImageDecodeError.__name__
-                and (failure.error_message or "").endswith(NOT_AN_IMAGE)
-                and not named_like_a_picture(failure.input_uri)):  # (corrupt.jpg: damaged)
+        if failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)

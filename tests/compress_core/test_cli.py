@@ -745,7 +745,7 @@ def test_one_bad_image_among_good_ones(work, capsys):
     assert "notes.txt" in one_error_line(err)
     records = json.loads(out)
     assert [r["status"] for r in records] == ["ok", "error", "ok"]
-    assert records[1]["error_type"] == "ImageDecodeError"
+    assert records[1]["error_type"] == "NotAnImageError"  # (a text file: no picture)
     assert (work / "out" / "photo.jpg_compressed.jpg").exists()
     assert (work / "out" / "other.png_compressed.jpg").exists()
 

@@ -12,10 +12,12 @@ from compress_core import (
     ImageDecodeError,
     ImageReadError,
     ImageTooLargeError,
+    NotAnImageError,
     UnsupportedImageError,
     load_image,
 )
-from compress_core.images import DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array, to_pil
+from compress_core.images import (DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array,
+                                  named_like_a_picture, to_pil)
 from compress_core.storage import read_bytes
 
 from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, gray_icc, photo, srgb_icc
@@ -483,6 +485,43 @@ def test_undecodable_files_name_the_path(tmp_path, chelsea, chelsea_png, kind):
     assert isinstance(info.value, ValueError)
     with pytest.raises(ImageDecodeError, match="<bytes>"):
         load_image(content)
+
+
+def test_bytes_no_decoder_knows_are_no_picture_unless_named_like_one(tmp_path):
+    """A stray file (a sidecar, a text file, unnamed bytes) is a NotAnImageError; the same
+    bytes named like a picture are a damaged picture: a plain ImageDecodeError."""
+    text = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>\n" * 20
+    for name in ("coffee.xmp", "Thumbs.db", "notes.txt", "README"):
+        path = tmp_path / name
+        path.write_bytes(text)
+        with pytest.raises(NotAnImageError, match="not a recognised image format"):
+            load_image(path)
+    with pytest.raises(NotAnImageError):
+        load_image(text)
+    # bytes that begin as a picture's do (a JPEG whose header is damaged), named or not
+    broken = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
+    for source in (broken, tmp_path / "upload"):
+        (tmp_path / "upload").write_bytes(broken)
+        with pytest.raises(ImageDecodeError, match="not a recognised image format") as info:
+            load_image(source)
+        assert not isinstance(info.value, NotAnImageError)
+    for name in ("IMG_1.JPG", "x.heic", "y.png", "z.cr2"):
+        path = tmp_path / name
+        path.write_bytes(text)
+        with pytest.raises(ImageDecodeError, match="not a recognised image format") as info:
+            load_image(path)
+        assert not isinstance(info.value, NotAnImageError), name
+
+
+def test_names_like_a_picture_tell_damaged_pictures_from_stray_files():
+    for uri in ("gs://b/a/IMG_1.JPG", "x.jfif", "s3://b/c.heic", "d.CR2", "e.dng", "f.tif",
+                "g.gif", "h.png", "i.jxl", "C:\\photos\\j.webp"):
+        assert named_like_a_picture(uri), uri
+    for uri in ("x.cr3", "y.jp2", "z.ppm", "t.tga", "i.ico", "q.qoi"):
+        assert named_like_a_picture(uri), uri
+    for uri in ("a/coffee.xmp", "Thumbs.db", "notes.txt", "noext", "a.jpg/README", "doc.pdf",
+                "clip.mpg", "<bytes>"):
+        assert not named_like_a_picture(uri), uri
 
 
 def test_zero_byte_message(tmp_path):

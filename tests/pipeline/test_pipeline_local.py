@@ -521,7 +521,7 @@ def test_exit_status_is_1_only_when_every_image_failed():
 
 
 def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_tree,
-                                                              photo_files):
+                                                              photo_files, read_manifest):
     """Review 21: a folder with photos and one .xmp sidecar (a folder input takes every
     file): the first run exited 0 (1 failed beside 1 ok); every --skip_existing rerun after it
     exited 1 ('every image failed') though nothing new had come. Now 0, and the summary says
@@ -555,6 +555,11 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "run fourth: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
     assert "failed, not images: 1 (" in proc.stderr  # the sidecar alone
+    # the manifest tells the stray file from the damaged photo
+    types = {os.path.basename(r["input_uri"]): r["error_type"]
+             for r in read_manifest(str(tmp_path / "out" / "_manifest"), run_id="fourth")
+             if r["status"] == "error"}
+    assert types == {"coffee.xmp": "NotAnImageError", "garbage.jpg": "ImageDecodeError"}
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ from PIL import Image, ImageCms, PngImagePlugin
 from compress_core.errors import (
     ImageDecodeError,
     ImageTooLargeError,
+    NotAnImageError,
     TargetUnreachableError,
     UnsupportedImageError,
 )
@@ -150,7 +151,7 @@ def file_kinds(photo: Image.Image) -> List[Kind]:
         Kind("JPEG header then garbage", "corrupt.jpg", jpg[:200] + noise,
              Expect.err(dec)),
         Kind("text file", "notes.txt", b"meeting notes, not a picture\n" * 30,
-             Expect.err(dec, "not a recognised")),
+             Expect.err(NotAnImageError, "not a recognised")),
         Kind("HTML saved as .jpg", "page.jpg",
              b"<!doctype html><html><body><img src='x.jpg'></body></html>\n" * 10,
              Expect.err(dec, "not a recognised")),

@@ -6,6 +6,7 @@ the batch job runs once over every file kind mixed with real photos and must giv
 exactly one manifest row: the decided error as an ``error`` row (``error_type``, no output
 file), every other input ``ok`` with a complete output.
 """
+import io
 import json
 import os
 import subprocess
@@ -87,7 +88,9 @@ def test_library_on_every_file_kind(compressor, corpus, reliability_log):
     wrong = []
     for kind in corpus:
         exp = kind.expect
-        miss = _run_kind(compressor, kind.data, {"scale": SCALE, **kind.kwargs}, exp,
+        named = io.BytesIO(kind.data)
+        named.name = kind.filename  # (as a path would be: its errors name the file)
+        miss = _run_kind(compressor, named, {"scale": SCALE, **kind.kwargs}, exp,
                          lambda exc: type(exc) is exp.error and len(str(exc)) > 10,
                          reliability_log, kind.name)
         if miss:
