@@ -57,10 +57,11 @@ def _index_map(h: int, w: int) -> np.ndarray:
     return np.arange(h * w, dtype=np.int32).reshape(h, w)
 
 
-def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
+def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
                 request: CompressRequest, quality_used: bool = True) -> Optional[bytes]:
-    """The input file, where re-encoding it in its own format (``method="jpeg"``, its pixels
-    unchanged) may write the file itself instead: when it is no larger than the encoding
+    """The input file, where re-encoding it in its own format (its decoded pixels ``out``
+    unchanged by the geometry: ``method="jpeg"``, or any method where the size is kept) may
+    write the file itself instead: when it is no larger than the encoding
     searched for it (``quality`` auto, or a byte budget; a lossless format's encoding), it is
     the best score for the bytes. (Fitting a budget is not enough: its search starts at the
     default quality, under what the file may hold.) Files already coded at a low quality were
@@ -79,7 +80,7 @@ def _input_file(raw, loaded, out: np.ndarray, method: Method, fmt: ImageFormat,
     same properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
     ``"compact"`` drops, looks the same carried (``"none"`` promises none)."""
     data = raw.data
-    if (method is not Method.JPEG or raw.format != codec.pil_name(fmt) or not data
+    if (out is not loaded.pixels or raw.format != codec.pil_name(fmt) or not data
             or raw.frames != 1 or not raw.as_stored
             or (quality_used and isinstance(request.quality, int))
             or out.shape[1::-1] != tuple(raw.original_size)
@@ -258,7 +259,8 @@ class SemanticCompressor:
             ``jpeg`` re-encodes without changing the geometry; in the input's own format,
             without a fixed quality, the input file itself is written where it is no larger
             than the encoding made for it and the output's metadata would be its own
-            (``operations["input_kept"]``, ``quality`` None, score 100). With
+            (``operations["input_kept"]``, ``quality`` None, score 100); so do the other
+            methods where the size is kept. With
             ``format="jxl"`` and no quality or byte budget (archive mode), a JPEG file is
             recompressed losslessly, or kept as it is where that is no smaller (files of
             about 2 KB and less). ``hybrid`` and
@@ -485,7 +487,7 @@ class SemanticCompressor:
             exact_by_content = fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO
             kept_fmt = (_keepable_format(raw.format, request.photo_format) if exact_by_content
                         else fmt)
-            as_it_is = _input_file(raw, loaded, out, method, kept_fmt, request,  # (or None)
+            as_it_is = _input_file(raw, loaded, out, kept_fmt, request,  # (or None)
                                    quality_used=not exact_by_content)
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
