@@ -31,6 +31,7 @@ images with the reason.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -250,6 +251,16 @@ class _PlanOutput(beam.DoFn):
             # a listed URI: one metadata request (to compare with the record, or to record
             # what an unrecorded output is adopted for)
             item = _stat(item, self._storage_options)
+        if existing is not None and item.earlier_extension is None:
+            written = _modified(out, self._storage_options)  # (an unrecorded output: one
+            # metadata request) modified before the input was: not made from this file
+            now = item.identity.modified if item.identity is not None else None
+            if written is not None and now is not None and now > written:
+                _LOG.info("%s was modified (%s) after its unrecorded output %s was written "
+                          "(%s): compressed again", item.uri, now.isoformat(), out,
+                          written.isoformat())
+                self._replaced.inc()
+                existing, (out, out_ext) = None, planned
         if existing is not None and _replaced(item):
             if self._same_bytes(item):
                 _LOG.info("%s was modified (%s) but holds the bytes its output %s was made from "
@@ -291,6 +302,12 @@ def _stat(item, storage_options):
         return item
     size, identity = found
     return item._replace(size=size if size is not None else item.size, identity=identity)
+
+
+def _modified(uri: str, storage_options) -> Optional[dt.datetime]:
+    """The modification time of the file at ``uri``, or ``None`` (no answer, no time)."""
+    found = stat_identity(uri, storage_options)
+    return found[1].modified if found is not None else None
 
 
 def _size_differs(item: InputFile) -> bool:

@@ -1020,6 +1020,37 @@ def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
         tmp_path / "in" / "a.jpg").size
 
 
+def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Operator review 24: a photo replaced after a stopped run wrote its output, before the
+    resume, was adopted with the new file's size and time beside the old picture's output,
+    and skipped every night after. An input modified after its unrecorded output was written
+    is not what that output was made from: compressed again."""
+    import shutil
+    import time
+
+    from PIL import Image
+
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
+                                 "b.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
+              *FAST, *IN_MEMORY]
+    run_job([*common, "--run_id", "stopped"])
+    shutil.rmtree(out / "_manifest" / "run_id=stopped")  # as if stopped before its manifest
+    time.sleep(0.05)
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["trips/china.jpg"]})  # replaced
+    _, resumed = run_job([*common, "--run_id", "resumed"])
+    assert (resumed.ok, resumed.skipped, resumed.unrecorded, resumed.replaced) == (1, 1, 1, 1)
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(out / "_manifest"), run_id="resumed")}
+    assert rows["a.jpg"]["status"] == "ok" and rows["b.jpg"]["status"] == "skipped"
+    with Image.open(rows["a.jpg"]["output_uri"]) as im:   # the new photo's picture
+        assert im.size == (rows["a.jpg"]["output_width"], rows["a.jpg"]["output_height"])
+    assert (rows["a.jpg"]["input_width"], rows["a.jpg"]["input_height"]) == Image.open(
+        tmp_path / "in" / "a.jpg").size
+
+
 def test_semantic_allocation_in_the_job(tmp_path, write_tree, photo_files, run_job,
                                         read_manifest, monkeypatch):
     """--allocation semantic: the photo's JPEG is smaller at the same quality and its row says
