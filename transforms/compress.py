@@ -46,6 +46,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from compress_core.errors import NotAnImageError
+from compress_core.images import named_like_a_picture
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
@@ -186,23 +187,29 @@ class _PlanOutput(beam.DoFn):
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
         self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
 
-    def _own_output(self, item: InputFile) -> Optional[str]:
+    def _own_output(self, item: InputFile) -> Optional[Tuple[str, bool]]:
         """Why ``item`` is an output this job wrote earlier into its output folder, matched
-        again because that folder is the input folder, or ``None``. Such a file is never an
-        input: a rerun would compress its own thumbnails (``x.jpg.<tag>.jpg.<tag>.jpg``, one
-        more generation each time). An output of these settings is known by its tag; one of
-        other settings (an earlier run at another ``--scale``) by a tag-like part after the
-        name of a file that lies beside it (``x.jpg.<other tag>.jpg`` beside ``x.jpg``; an
-        input whose output name is written otherwise, ``a?.jpg`` as ``a_.jpg~<digest>``,
-        or whose file is gone, leaves its outputs of other settings to be taken as inputs)."""
+        again because that folder is the input folder, and whether its name alone says so;
+        or ``None``. Such a file is never an input: a rerun would compress its own thumbnails
+        (``x.jpg.<tag>.jpg.<tag>.jpg``, one more generation each time). An output of these
+        settings is known by its tag; one of other settings (an earlier run at another
+        ``--scale``) by a tag-like part after a picture's name (``x.jpg.<other tag>.jpg``),
+        whether ``x.jpg`` is still there or not (operator review 24: once the photo was
+        deleted, its old thumbnails were compressed as new photos), or after another name
+        where a file of that name lies beside it (``frame.1718000000.jpg`` beside ``frame``:
+        a photo may be named so, hence a warning). An input whose output name is written
+        otherwise (``a?.jpg`` as ``a_.jpg~<digest>``) and is gone leaves its outputs of other
+        settings to be taken as inputs."""
         source = output_source(item.uri)   # (the name first: most inputs end here)
         if source is None or path_below(item.uri, self._output) is None:  # any spelling
             return None
         if is_output_name(item.uri, self._tag):
-            return "an output of these settings"
+            return "an output of these settings", True
+        if named_like_a_picture(source):
+            return f"an output of other settings, made from {source}", True
         if file_size(f"{item.uri.rsplit('/', 1)[0]}/{source}" if "/" in item.uri else source,
                      self._storage_options) is not None:
-            return f"an output of other settings, made from {source} beside it"
+            return f"an output of other settings, made from {source} beside it", False
         return None
 
     def _uri(self, item: InputFile, extension: str) -> str:
@@ -227,11 +234,10 @@ class _PlanOutput(beam.DoFn):
     def process(self, item: InputFile) -> Iterator:
         own = self._own_output(item)
         if own is not None:
-            # (other settings' outputs are told by their name and the input beside them: a
-            # warning, so that a photo named like one, frame.1718000000.jpg beside a file
-            # 'frame', is seen)
-            (_LOG.info if own.endswith("these settings") else _LOG.warning)(
-                "not an input: %s is %s in the output folder", item.uri, own)
+            why, by_name = own  # (told by a file beside it: a warning, so that a photo named
+            # like an output, frame.1718000000.jpg beside a file 'frame', is seen)
+            (_LOG.info if by_name else _LOG.warning)(
+                "not an input: %s is %s in the output folder", item.uri, why)
             return
         candidates = candidate_extensions(item.relpath, self._settings.format,
                                           self._settings.photo_format,

@@ -382,17 +382,24 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     assert sorted({os.path.relpath(r["input_uri"], root) for r in rows}) == \
         ["coffee.jpg", "trips/china.jpg"]
     # review 21: other settings' outputs there were inputs too (a rerun at another --scale
-    # made coffee.jpg.<tag>.jpg.<other tag>.jpg); an output of any settings beside its
-    # input is not one, while a photo whose name merely looks like an output is
-    _, s4 = run_job([*args[:-len(FAST) - len(IN_MEMORY)], "--method", "hybrid", "--energy",
-                     "gradient", "--scale", "0.4", *IN_MEMORY, "--run_id", "fourth"])
+    # made coffee.jpg.<tag>.jpg.<other tag>.jpg); an output of any settings is not one, while
+    # a photo whose name merely looks like an output's, beside no file of its stem, is
+    gradient = [*args[:-len(FAST) - len(IN_MEMORY)], "--method", "hybrid", "--energy",
+                "gradient", *IN_MEMORY]
+    _, s4 = run_job([*gradient, "--scale", "0.4", "--run_id", "fourth"])
     assert (s4.ok, s4.failed, s4.skipped) == (2, 0, 0)
-    write_tree(root, {"sunset.jpg.0123456789.jpg": photo_files["coffee.jpg"]})
-    _, s5 = run_job([*args[:-len(FAST) - len(IN_MEMORY)], "--method", "hybrid", "--energy",
-                     "gradient", "--scale", "0.3", *IN_MEMORY, "--run_id", "fifth"])
+    write_tree(root, {"frame.1718000000.jpg": photo_files["coffee.jpg"]})
+    _, s5 = run_job([*gradient, "--scale", "0.3", "--run_id", "fifth"])
     assert (s5.ok, s5.failed, s5.skipped) == (3, 0, 0)
-    twice = [f for f in _files(root) if f.count(".") > 3 and not f.startswith("_")]
-    assert twice == [f"sunset.jpg.0123456789.jpg.{twice[0].split('.')[-2]}.jpg"]
+    twice = [f for f in _files(root) if f.count(".") > 2 and not f.startswith("_")
+             and f.startswith("frame")]
+    assert twice == [f"frame.1718000000.jpg.{twice[0].split('.')[-2]}.jpg"]
+    # operator review 24: once a photo is gone, its outputs of every settings stay outputs
+    # (they were compressed as new photos: coffee.jpg.<tag>.jpg.<other tag>.jpg)
+    os.remove(root / "coffee.jpg")
+    _, s6 = run_job([*gradient, "--scale", "0.25", "--run_id", "sixth"])
+    assert (s6.ok, s6.failed, s6.skipped) == (2, 0, 0)  # trips/china.jpg and frame...jpg
+    assert not [f for f in _files(root) if f.startswith("coffee.jpg.") and f.count(".") > 3]
 
 
 def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
