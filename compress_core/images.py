@@ -294,11 +294,12 @@ def _decoding(name: str, data: bytes, limit: int):
                 "support: floating-point or 32-bit colour, which saved with 8 or 16 bits per "
                 "sample it reads)" if data[:4] in _TIFF_MAGIC
                 else None)
-        if what is None:
-            # a damaged picture, or a stray file (a sidecar, a text file) that is none
-            unknown = (ImageDecodeError if named_like_a_picture(name)
-                       or begins_like_a_picture(data) else NotAnImageError)
-            raise unknown(f"{name}: {NOT_AN_IMAGE}") from exc
+        if what is None and (named_like_a_picture(name) or begins_like_a_picture(data)):
+            raise ImageDecodeError(  # a damaged picture: its name or first bytes say so
+                f"{name}: {NOT_AN_IMAGE} (named or begun as a picture: damaged, or another "
+                "kind of file)") from exc
+        if what is None:  # a stray file (a sidecar, a text file) that is no picture
+            raise NotAnImageError(f"{name}: {NOT_AN_IMAGE}") from exc
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
