@@ -42,7 +42,7 @@ class RunSummary:
     mean_pixel_ratio: Optional[float] = None
     error_types: Optional[Dict[str, int]] = None
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
-    replaced: int = 0       # inputs compressed again: another file under a finished name
+    replaced: int = 0       # inputs replaced since their outputs (compressed again, ok or not)
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
@@ -59,8 +59,9 @@ class RunSummary:
 _COUNT_LINES = (
     ("set_apart", "names set apart: {} (another input of this run or an earlier one has the "
                   "name; each got its URI's digest)"),
-    ("replaced", "compressed again: {} (replaced under a finished name: another size, content "
-                 "token or modification time than when its output was written)"),
+    ("replaced", "replaced since their outputs: {} (another size, content token or "
+                 "modification time than when the output was written: compressed again; each "
+                 "is counted ok or failed above)"),
     ("same_bytes", "modified but unchanged: {} (their time alone changed; read, the same "
                    "SHA-256 as recorded, skipped)"),
     ("unrecorded", "skipped against unrecorded outputs: {} (no earlier run's manifest row "

@@ -763,7 +763,7 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     _, s1 = run_job(["--input", str(day1), "--run_id", "again1", *common])
     _, s2 = run_job(["--input_list", str(listing), "--run_id", "again2", *common])
     assert [(s.ok, s.skipped, s.replaced) for s in (s1, s2)] == [(1, 1, 1), (1, 0, 1)]
-    assert "compressed again: 1" in format_summary(s1)
+    assert "replaced since their outputs: 1" in format_summary(s1)
     rows = {r["input_uri"]: r for r in read_manifest(str(out / "_manifest"))
             if r["run_id"].startswith("again")}
     assert {u: r["output_uri"] for u, r in rows.items()} == first       # the same names
