@@ -1,8 +1,31 @@
 """``python -m pipeline ...``: run the batch job (see :mod:`pipeline.main`)."""
 import logging
 import sys
+from typing import Optional
 
 from .main import exit_status, run, summarize_metrics
+
+#: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+
+
+def interrupted(exc: Optional[BaseException]) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a ``KeyboardInterrupt`` (the runner
+    raises its own error for one that stopped a step)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class _DropInterrupts(logging.Filter):
+    """Drops the runner's log record of a step stopped by Ctrl-C (its traceback, 50 lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and interrupted(record.exc_info[1]))
 
 
 def main(argv=None) -> int:
@@ -10,9 +33,18 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    logging.getLogger("apache_beam.runners.common").addFilter(_DropInterrupts())
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
-    return exit_status(summarize_metrics(run(argv)))
+    try:
+        return exit_status(summarize_metrics(run(argv)))
+    except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
+        if not interrupted(exc):
+            raise
+        print("interrupted: the run stopped before writing its manifest; each output it wrote "
+              "is whole (written atomically); a --skip_existing rerun resumes it "
+              "(docs/pipeline.md, Reruns)", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -507,6 +507,34 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     assert "every image failed (2), nothing was written: exit status 1" in failed.stderr
 
 
+def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
+    """Operator review 24: Ctrl-C printed the runner's 269 lines of tracebacks and exited 1,
+    the status of a run whose every image failed. The runner raises its own RuntimeError for
+    an interrupted step; its chain holds the KeyboardInterrupt."""
+    import pipeline.__main__ as entry
+
+    def stopped(argv):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            logging.getLogger("apache_beam.runners.common").error(
+                "KeyboardInterrupt [while running 'CompressImage']", exc_info=True)
+            raise RuntimeError("KeyboardInterrupt [while running 'CompressImage']")
+
+    monkeypatch.setattr(entry, "run", stopped)
+    assert entry.main([]) == entry.INTERRUPTED == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: the run stopped before writing its manifest")
+    assert "Traceback" not in err and not [r for r in caplog.records if r.exc_info]
+
+    def broken(argv):
+        raise RuntimeError("a step failed")
+
+    monkeypatch.setattr(entry, "run", broken)  # any other error is raised as it was
+    with pytest.raises(RuntimeError, match="a step failed"):
+        entry.main([])
+
+
 def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary
