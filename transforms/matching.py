@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 
 from compress_core.codec import extension
 from compress_core.errors import ImageReadError
+from compress_core.images import named_like_a_picture
 from compress_core.options import ImageFormat
 from compress_core.storage import (
     get_filesystem,
@@ -225,7 +226,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
             base_path = wanted
-    files, left_out = [], {}
+    files, left_out, hidden = [], {}, {}
     for item_path, info in sorted(found.items()):
         if item_path.endswith("/"):
             continue  # an object store's folder marker (S3's "Create folder": an empty key "x/")
@@ -245,6 +246,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue
         below = _below(item_path, own_base)
         if folder and literal and _hidden(below):
+            if named_like_a_picture(item_path):  # (said below: a '_Selects' folder's photos)
+                hidden.setdefault(_hidden_part(below), []).append(item_path)
             continue
         if (not folder and not literal and _dotted(below)
                 and not _dots_spelled(pattern_below, below)):
@@ -256,6 +259,8 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
                                identity=listing_identity(info)))
     for holder, paths in left_out.items():
         _warn_left_out(holder, [_to_uri(fs, p, pattern) for p in paths])
+    if hidden:
+        _warn_hidden(pattern, hidden)
     return files
 
 
@@ -281,6 +286,24 @@ def _image_suffix(name: str) -> bool:
 
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return suffix in Image.registered_extensions()
+
+
+def _hidden_part(relpath: str) -> str:
+    """The first hidden name of ``relpath`` (:func:`_hidden`), as a folder (``_Selects/``) or
+    the file's own name."""
+    *folders, name = relpath.split("/")
+    return next((f"{part}/" for part in folders if part.startswith((".", "_"))), name)
+
+
+def _warn_hidden(pattern: str, hidden: Mapping[str, Sequence[str]]) -> None:
+    """Log the pictures a folder input left out as hidden (operator review 24: the photos of a
+    Lightroom-style ``_Selects/`` folder were left out with no word)."""
+    count = sum(len(paths) for paths in hidden.values())
+    where = ", ".join(f"{name} {len(paths)}" for name, paths in sorted(hidden.items())[:5])
+    _LOG.warning("Input folder %s left out %d picture(s) under hidden names (%s%s): a folder "
+                 "input takes no name that begins with '.', nor folders that begin with '_' "
+                 "(the job's own _manifest ...); give such a folder as an --input of its own "
+                 "to take it", pattern, count, where, ", ..." if len(hidden) > 5 else "")
 
 
 def _warn_left_out(folder: str, uris: Sequence[str]) -> None:

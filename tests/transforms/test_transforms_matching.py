@@ -1,5 +1,6 @@
 """transforms/matching.py: globs, folders and URI lists -> InputFile, with safe relative paths."""
 import codecs
+import logging
 import os
 
 import pytest
@@ -37,6 +38,25 @@ def test_match_folder_recurses_and_skips_hidden_and_excluded(tmp_path):
     assert [f.relpath for f in files] == ["_DSC0001.JPG", "a.jpg", "sub/_DSC0002.JPG",
                                           "sub/b.png"]
     assert files[1].uri == str(tmp_path / "a.jpg") and files[1].size == 3
+
+
+def test_pictures_left_out_as_hidden_are_named_in_a_warning(tmp_path, caplog):
+    """Operator review 24: the photos of a Lightroom-style '_Selects/' folder were left out of
+    a folder input with no word; the job's own folders (_manifest/ and its Parquet parts)
+    are no pictures and go unsaid."""
+    _tree(tmp_path, ["a.jpg", "_Selects/b.jpg", "_Selects/c.JPG", "x/.thumbnails/d.png",
+                     "_manifest/run_id=1/m.parquet", ".DS_Store"])
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        files = matching.match_pattern(str(tmp_path))
+    assert [f.relpath for f in files] == ["a.jpg"]
+    (line,) = [r.getMessage() for r in caplog.records if "hidden" in r.getMessage()]
+    assert f"Input folder {tmp_path} left out 3 picture(s) under hidden names " \
+           "(.thumbnails/ 1, _Selects/ 2)" in line
+    # named as an input of its own, the folder is taken, with no warning
+    caplog.clear()
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "_Selects"))] == \
+        ["b.jpg", "c.JPG"]
+    assert not caplog.records
 
 
 def test_match_glob_keeps_relative_paths(tmp_path):
