@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    logging.getLogger("apache_beam.runners.common").addFilter(_DropInterrupts())
+    steps = logging.getLogger("apache_beam.runners.common")
+    if not any(isinstance(f, _DropInterrupts) for f in steps.filters):
+        steps.addFilter(_DropInterrupts())
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     try:

@@ -521,6 +521,11 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
                 "KeyboardInterrupt [while running 'CompressImage']", exc_info=True)
             raise RuntimeError("KeyboardInterrupt [while running 'CompressImage']")
 
+    # (main's logging set-up would point the root logger at this test's captured stderr,
+    # closed after it; the filter it adds to Beam's logger is taken off after the test)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
     monkeypatch.setattr(entry, "run", stopped)
     assert entry.main([]) == entry.INTERRUPTED == 130
     err = capsys.readouterr().err
