@@ -227,12 +227,13 @@ def exit_status(summary: RunSummary) -> int:
     with nothing to do (no input matched, everything skipped). Skipped inputs are not read: a
     daily ``--skip_existing`` run whose every new photo failed exited 0 beside its skips, and
     now exits 1. Files that no decoder recognises as a picture (a sidecar ``.xmp`` or
-    ``Thumbs.db`` that a folder input takes) fail every rerun the same way: beside skipped
+    ``Thumbs.db`` that a folder input takes; ``error_type="NotAnImageError"``): beside skipped
     inputs they alone do not fail the run (the daily run of a folder with one sidecar and
     nothing new exited 1 every day); alone, they still do. Pictures that fail (truncated or
     corrupt, empty files, a HEIC without its decoder, a file named like a picture whose bytes
-    no decoder recognises: :func:`compress_core.images.named_like_a_picture`) always count;
-    the others' rows say ``error_type="NotAnImageError"``."""
+    no decoder recognises: :func:`compress_core.images.named_like_a_picture`) always count.
+    A ``--skip_existing`` rerun reads neither again while it is the same file
+    (:func:`transforms.compress.fails_again`: skipped, failed before)."""
     if not summary.failed or summary.ok:
         return 0
     return 1 if summary.failed > summary.not_images or not summary.skipped else 0
@@ -247,7 +248,8 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         bytes_in=get("bytes_in"), bytes_out=get("bytes_out"),
         model_loads=_counter(result, "model_loads"),
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
-        unrecorded=get("skipped_unrecorded"), same_bytes=get("images_unchanged_by_sha256"),
+        unrecorded=get("skipped_unrecorded"), failed_before=get("skipped_failed_before"),
+        same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
         not_images=get("inputs_not_images"),
         larger=get("outputs_larger_than_input"),

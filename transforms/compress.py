@@ -53,8 +53,8 @@ from compress_core.storage import (file_size, is_output_name, join_under, output
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
-from .identity import (FileIdentity, identity_columns, identity_differs, only_time_differs,
-                       stat_identity)
+from .identity import (FileIdentity, from_epoch_us, identity_columns, identity_differs,
+                       only_time_differs, stat_identity)
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -171,8 +171,35 @@ def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Di
         input_etag=failure.input_etag, **settings.row_columns())
 
 
+#: The errors that the same file meets again with the same settings and library version: a
+#: ``--skip_existing`` run does not try such an input again (a damaged photo failed every
+#: nightly run, and a quiet night's run exited 1 on it alone). Any other failure (a read, a
+#: time budget, weights or an encoder missing on a worker, a decoder's optional package
+#: missing: ``UnsupportedImageError``) is tried again at every run.
+FAILS_THE_SAME = frozenset(("ImageDecodeError", "NotAnImageError", "ImageTooLargeError",
+                            "TargetUnreachableError", "EncodingError"))
+
+
+def fails_again(item: InputFile) -> bool:
+    """Whether ``item``'s earlier failure (``earlier_failure``) would be met again: an error of
+    :data:`FAILS_THE_SAME`, by this library version, on the same file (the same size, and the
+    same content token, or else modification time, known on both sides)."""
+    failed = item.earlier_failure
+    if (failed is None or failed.error_type not in FAILS_THE_SAME
+            or failed.library_version != manifest.library_version()
+            or item.size is None or item.size != failed.input_bytes or item.identity is None):
+        return False
+    now, then = item.identity, FileIdentity(
+        from_epoch_us(failed.input_modified) if failed.input_modified is not None else None,
+        failed.input_etag or None)
+    if now.etag and then.etag and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0]:
+        return now.etag == then.etag
+    return now.modified is not None and now.modified == then.modified
+
+
 class _PlanOutput(beam.DoFn):
-    """InputFile -> PlannedImage, or a ``skipped`` row when the output exists already."""
+    """InputFile -> PlannedImage, or a ``skipped`` row when the output exists already, or
+    (``--skip_existing``) the input failed before and would fail again (:func:`fails_again`)."""
 
     def __init__(self, settings: CompressSettings, output: str, run_id: str,
                  skip_existing: bool, storage_options: Optional[Mapping] = None):
@@ -186,6 +213,7 @@ class _PlanOutput(beam.DoFn):
         self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
         self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
+        self._failed_before = Metrics.counter(METRICS_NAMESPACE, "skipped_failed_before")
 
     def _own_output(self, item: InputFile) -> Optional[Tuple[str, bool]]:
         """Why ``item`` is an output this job wrote earlier into its output folder, matched
@@ -277,6 +305,21 @@ class _PlanOutput(beam.DoFn):
                           "again", item.uri, out, _what_changed(item))
                 self._replaced.inc()
                 existing, (out, out_ext) = None, planned
+        if existing is None and self._skip_existing and item.earlier_failure is not None:
+            if item.identity is None:   # a listed URI: which file it holds, asked once
+                item = _stat(item, self._storage_options)
+            if fails_again(item):
+                failed = item.earlier_failure
+                self._skipped.inc()
+                self._failed_before.inc()
+                _LOG.info("%s skipped: run %s failed it (%s), the same file, settings and "
+                          "library version", item.uri, failed.run_id, failed.error_type)
+                yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
+                    self._run_id, item.uri, None, input_bytes=item.size,
+                    skip_reason=manifest.SKIP_FAILED_BEFORE, error_type=failed.error_type,
+                    error_message=failed.error_message, **identity_columns(item.identity),
+                    **self._settings.row_columns()))
+                return
         if existing is not None:
             self._skipped.inc()
             if item.earlier_extension is None:     # no ok row of the manifest names it for it

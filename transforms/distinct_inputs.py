@@ -108,6 +108,17 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     return items[0]
 
 
+def _one_per_input_with_failure(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
+    """:func:`_one_per_input`, with the input's latest earlier failure (``earlier_failure``);
+    nothing for a failure whose input this run did not match."""
+    key, grouped = keyed
+    items = list(grouped.get("files") or ())
+    if items:
+        failures = list(grouped.get("failed") or ())
+        yield _one_per_input((key, items))._replace(
+            earlier_failure=max(failures) if failures else None)
+
+
 #: The roles of a name for an input: the name it was given, and the one it is set apart to.
 _GIVEN, _APART = "given", "apart"
 
@@ -251,13 +262,21 @@ class DistinctInputs(beam.PTransform):
 
     def expand(self, files):
         tag = self._earlier.tag if self._earlier is not None else None
-        by_name = {"files": (files
-                             | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
-                             | "GroupByInput" >> beam.GroupByKey()
-                             | "OnePerInput" >> beam.Map(_one_per_input)
-                             | "UnderBothNames" >> beam.FlatMap(_under_both_names, tag))}
+        keyed = files | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
+        from .earlier_outputs import CLAIMS, FAILURES  # (that module reads names from this)
+
+        if self._earlier is None:
+            inputs = (keyed
+                      | "GroupByInput" >> beam.GroupByKey()
+                      | "OnePerInput" >> beam.Map(_one_per_input))
+        else:
+            earlier = files.pipeline | "EarlierOutputs" >> self._earlier
+            inputs = ({"files": keyed, "failed": earlier[FAILURES]}
+                      | "GroupByInput" >> beam.CoGroupByKey()
+                      | "OnePerInput" >> beam.FlatMap(_one_per_input_with_failure))
+        by_name = {"files": inputs | "UnderBothNames" >> beam.FlatMap(_under_both_names, tag)}
         if self._earlier is not None:
-            by_name["earlier"] = files.pipeline | "EarlierOutputs" >> self._earlier
+            by_name["earlier"] = earlier[CLAIMS]
         return (by_name
                 | "GroupByName" >> beam.CoGroupByKey()
                 | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)

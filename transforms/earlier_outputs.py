@@ -20,6 +20,9 @@ manifest had written it): that row adopts the output for the input, with the inp
 time and content token then, so that a later rerun compresses the input again once it is
 replaced (before, such an input's rows were all ``skipped``, and a replaced photo kept its
 old output for good). One such row per adopted output: the next rerun finds it recorded.
+The ``error`` rows of these settings are read too, apart (:data:`FAILURES`): the latest
+failure of each input, which ``--skip_existing`` need not try again where the file, the
+settings and the library are the same (:class:`EarlierFailure`).
 A run deleted from the manifest is forgotten: the names it wrote can be
 taken again. :class:`~transforms.distinct_inputs.DistinctInputs` keeps each name for its owner
 and sets any other input apart with its digest, as it does for two inputs of one run.
@@ -45,15 +48,18 @@ from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
-from .manifest import SKIP_UNRECORDED, STATUS_OK, STATUS_SKIPPED
+from .manifest import SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["EarlierOwner", "EarlierOutputs", "stem_of_output", "UNREADABLE"]
+__all__ = ["EarlierOwner", "EarlierFailure", "EarlierOutputs", "stem_of_output", "UNREADABLE",
+           "CLAIMS", "FAILURES"]
 
 _LOG = logging.getLogger(__name__)
 
 #: The metric counting manifest parts (or manifest folders) that could not be read or listed.
 UNREADABLE = "earlier_parts_unreadable"
+#: :class:`EarlierOutputs`' outputs: the claims on output names, and the inputs' failures.
+CLAIMS, FAILURES = "claims", "failures"
 
 
 class EarlierOwner(NamedTuple):
@@ -70,6 +76,21 @@ class EarlierOwner(NamedTuple):
     input_modified: Optional[int] = None   # the input's mtime (schema 3), us since the epoch
     input_etag: str = ""                # the store's content token of the input, or ""
     input_sha256: str = ""              # the SHA-256 of the input's bytes then, or ""
+
+
+class EarlierFailure(NamedTuple):
+    """An ``error`` row of an earlier run, these settings, this output folder: the input's
+    failure then. Tuples order by the row's time (``max`` picks the latest)."""
+
+    processed_at: str    # ISO time of the row ("" when the manifest has none)
+    input_uri: str
+    run_id: str
+    error_type: str
+    error_message: str = ""
+    input_bytes: Optional[int] = None
+    input_modified: Optional[int] = None   # us since the epoch
+    input_etag: str = ""
+    library_version: str = ""
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -127,12 +148,14 @@ class _ListParts(beam.DoFn):
 
 class _ReadOwners(beam.DoFn):
     """Manifest part -> ``(name key, EarlierOwner)`` for each row that wrote an output name of
-    these settings under ``output``."""
+    these settings under ``output``; and, tagged :data:`FAILURES`, ``(input key,
+    EarlierFailure)`` for each ``error`` row of an input planned there."""
 
     #: read where present: parts of older schemas lack the later ones (``input_modified``
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
-                "input_modified", "input_etag", "input_sha256", "skip_reason")
+                "input_modified", "input_etag", "input_sha256", "skip_reason", "error_type",
+                "error_message", "library_version")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -144,6 +167,11 @@ class _ReadOwners(beam.DoFn):
         run_id = posixpath.basename(posixpath.dirname(part))[len("run_id="):]
         try:
             for row in self._rows(part):
+                if row["status"] == STATUS_ERROR:
+                    failed = self._failed(row, run_id)
+                    if failed is not None:
+                        yield beam.pvalue.TaggedOutput(FAILURES, failed)
+                    continue
                 owned = self._owned(row, run_id)
                 if owned is not None:
                     yield owned
@@ -157,9 +185,9 @@ class _ReadOwners(beam.DoFn):
                          type(exc).__name__, exc)
 
     def _rows(self, part: str) -> Iterator[dict]:
-        """The part's ``ok`` rows, and ``skipped`` rows that adopted an unrecorded output,
-        whose output name has these settings' tag (columns as other tools may rewrite them:
-        dictionary-encoded strings are decoded first)."""
+        """The part's ``ok`` and ``error`` rows, and ``skipped`` rows that adopted an
+        unrecorded output, whose output name has these settings' tag (columns as other tools
+        may rewrite them: dictionary-encoded strings are decoded first)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -176,7 +204,8 @@ class _ReadOwners(beam.DoFn):
                 batch = pa.RecordBatch.from_arrays(
                     [_as_read(name, c) for name, c in zip(batch.schema.names, batch.columns)],
                     names=batch.schema.names)
-                wrote = pc.equal(batch.column("status"), STATUS_OK)
+                wrote = pc.is_in(batch.column("status"),
+                                 value_set=pa.array([STATUS_OK, STATUS_ERROR]))
                 if "skip_reason" in batch.schema.names:  # (schema 5) and the adopted outputs
                     wrote = pc.or_kleene(wrote, pc.and_(
                         pc.equal(batch.column("status"), STATUS_SKIPPED),
@@ -184,6 +213,17 @@ class _ReadOwners(beam.DoFn):
                 wrote = pc.and_(wrote, pc.match_substring(batch.column("output_uri"),
                                                           f".{self._tag}."))
                 yield from batch.filter(pc.fill_null(wrote, False)).to_pylist()
+
+    def _failed(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierFailure]]:
+        if not row.get("output_uri") or not row.get("input_uri") or not row.get("error_type") \
+                or stem_of_output(row["output_uri"], self._output, self._tag) is None:
+            return None
+        text = lambda name: row.get(name) if isinstance(row.get(name), str) else ""  # noqa: E731
+        return input_key(row["input_uri"]), EarlierFailure(
+            _time_text(row.get("processed_at")), row["input_uri"], run_id, row["error_type"],
+            text("error_message"), _size(row.get("input_bytes")),
+            _modified_us(row.get("input_modified")), text("input_etag"),
+            text("library_version"))
 
     def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:
         if not row.get("output_uri") or not row.get("input_uri"):
@@ -206,11 +246,11 @@ _READ_BLOCK = 1 << 18
 
 
 def _may_own(row_group) -> bool:
-    """Whether a row group of a part may hold a row that owns an output name: not where its
-    statistics say that every ``status`` is ``skipped`` (with no ``skip_reason``) or
-    ``error``. A scheduled ``--skip_existing`` job writes a part of skipped rows for every
-    finished input at every run: those row groups are not read (stores review 23: each rerun
-    downloaded every earlier part whole, 30 KB more per earlier run of 300 photos)."""
+    """Whether a row group of a part may hold a row that owns an output name or records a
+    failure: not where its statistics say that every ``status`` is ``skipped`` (with no
+    ``skip_reason``). A scheduled ``--skip_existing`` job writes a part of skipped rows for
+    every finished input at every run: those row groups are not read (stores review 23: each
+    rerun downloaded every earlier part whole, 30 KB more per earlier run of 300 photos)."""
     stats = {}
     for j in range(row_group.num_columns):
         column = row_group.column(j)
@@ -221,10 +261,8 @@ def _may_own(row_group) -> bool:
         return True
     low, high = (v.decode("utf-8", "replace") if isinstance(v, bytes) else v
                  for v in (status.min, status.max))
-    if low != high or low == STATUS_OK:
+    if low != high or low != STATUS_SKIPPED:
         return True
-    if low != STATUS_SKIPPED:   # errors only
-        return False
     reason = stats.get("skip_reason", False)
     if reason is False:         # (a part of schema 4 or before: no adopted outputs)
         return False
@@ -282,11 +320,13 @@ def _time_text(when) -> str:
 
 
 class EarlierOutputs(beam.PTransform):
-    """PBegin -> ``(name key, EarlierOwner)``: each claim on an output name that earlier runs of
-    the manifest wrote with these settings into ``output``, one per ``ok`` row; the latest
-    claim on a name (``max``) is its owner (module docstring). The claims are not combined
-    here: :class:`~transforms.distinct_inputs.DistinctInputs` groups them with the run's names
-    anyway (a combine before that made a row cost 52 us instead of 35 on the DirectRunner).
+    """PBegin -> ``{CLAIMS: (name key, EarlierOwner), FAILURES: (input key, EarlierFailure)}``:
+    each claim on an output name that earlier runs of the manifest wrote with these settings
+    into ``output``, one per ``ok`` row, the latest claim on a name (``max``) being its owner
+    (module docstring); and each failure of an input planned there, one per ``error`` row.
+    Neither is combined here: :class:`~transforms.distinct_inputs.DistinctInputs` groups them
+    with the run's names and inputs anyway (a combine before that made a row cost 52 us
+    instead of 35 on the DirectRunner).
 
     Parameters
     ----------
@@ -312,9 +352,11 @@ class EarlierOutputs(beam.PTransform):
         self._storage_options = dict(storage_options or {})
 
     def expand(self, pbegin):
-        return (pbegin
+        read = (pbegin
                 | "ManifestRoot" >> beam.Create([self.manifest], reshuffle=False)
                 | "ListParts" >> beam.ParDo(_ListParts(self.run_id, self._storage_options))
                 | "SpreadParts" >> beam.Reshuffle()
                 | "ReadOwners" >> beam.ParDo(_ReadOwners(self.output, self.tag,
-                                                         self._storage_options)))
+                                                         self._storage_options)
+                                             ).with_outputs(FAILURES, main=CLAIMS))
+        return {CLAIMS: read[CLAIMS], FAILURES: read[FAILURES]}

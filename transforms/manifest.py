@@ -62,6 +62,10 @@ STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_ERROR)
 #: (a run stopped before writing its manifest): the row adopts that output for the input, with
 #: the input's identity then, so that a later rerun sees the input replaced.
 SKIP_UNRECORDED = "unrecorded output"
+#: ``skip_reason`` of a skip (``--skip_existing``) of an input that an earlier run failed, the
+#: same file, with the same settings and library version, by an error that the same bytes
+#: always give (a damaged picture): its ``error_type`` and ``error_message`` are that run's.
+SKIP_FAILED_BEFORE = "failed before"
 
 _CROP_BOX = pa.struct(
     [("left", pa.int32()), ("top", pa.int32()), ("right", pa.int32()), ("bottom", pa.int32())]
@@ -160,7 +164,8 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
-def _library_version() -> Optional[str]:
+def library_version() -> Optional[str]:
+    """The version of compress_core this job runs (every row's ``library_version``)."""
     try:
         from compress_core import __version__
     except Exception:  # pragma: no cover - compress_core always ships with the package
@@ -195,7 +200,7 @@ def empty_row(run_id: str, input_uri: str, status: str, **common: Any) -> Dict[s
         run_id=run_id,
         input_uri=input_uri,
         status=status,
-        library_version=_library_version(),
+        library_version=library_version(),
         processed_at=_now(),
     )
     unknown = set(common) - set(row)
@@ -283,11 +288,14 @@ def ok_row(run_id: str, input_uri: str, output_uri: str, result, input_sha256: s
     return row
 
 
-def skipped_row(run_id: str, input_uri: str, output_uri: str, input_bytes: Optional[int] = None,
-                output_bytes: Optional[int] = None, output_format: Optional[str] = None,
-                skip_reason: Optional[str] = None, **common: Any) -> Dict[str, Any]:
+def skipped_row(run_id: str, input_uri: str, output_uri: Optional[str],
+                input_bytes: Optional[int] = None, output_bytes: Optional[int] = None,
+                output_format: Optional[str] = None, skip_reason: Optional[str] = None,
+                **common: Any) -> Dict[str, Any]:
     """The row of an input whose output already existed (``--skip_existing``): no work done
-    (``skip_reason``: :data:`SKIP_UNRECORDED` where no earlier row named that output)."""
+    (``skip_reason``: :data:`SKIP_UNRECORDED` where no earlier row named that output); or,
+    :data:`SKIP_FAILED_BEFORE`, of an input whose earlier failure it would meet again (no
+    output; ``error_type`` and ``error_message`` in ``common``, that failure's)."""
     return empty_row(
         run_id, input_uri, STATUS_SKIPPED, output_uri=output_uri,
         input_bytes=_num(input_bytes, int), output_bytes=_num(output_bytes, int),

@@ -90,6 +90,10 @@ class InputFile(NamedTuple):
         recorded neither, as manifests before schema version 3); ``--skip_existing``
         compresses the input again when they say it is another file
         (:func:`~transforms.identity.identity_differs`).
+    earlier_failure : transforms.earlier_outputs.EarlierFailure or None
+        The latest failure of this input in an earlier run of these settings into this
+        output folder, from the manifest; ``--skip_existing`` skips an input whose failure
+        the same file would meet again (:func:`transforms.compress.fails_again`).
     """
 
     uri: str
@@ -99,6 +103,7 @@ class InputFile(NamedTuple):
     earlier_extension: Optional[str] = None
     identity: Optional[FileIdentity] = None
     earlier_identity: Optional[FileIdentity] = None
+    earlier_failure: Optional[object] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

@@ -17,7 +17,9 @@ totals to stdout.
 Everything is computed with pyarrow compute kernels and NumPy over the columns (no per-row Python
 loops), so a million rows take seconds. Definitions (also in the report):
 
-* ``images``: manifest rows; ``ok`` / ``error`` / ``skipped`` by ``status``.
+* ``images``: manifest rows; ``ok`` / ``error`` / ``skipped`` by ``status``;
+  ``skipped_failed_before``: the skipped rows of inputs an earlier run failed, unchanged since
+  (``skip_reason`` ``failed before``: damaged files still there).
 * ``bytes_in`` / ``bytes_out``: summed over ``ok`` rows (the images this run wrote);
   ``bytes_saved = bytes_in - bytes_out``; ``saved_fraction = bytes_saved / bytes_in``. Overall,
   these are sums over the runs: an output rewritten by a rerun counts once per run.

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.manifest import SKIP_UNRECORDED
+from transforms.manifest import SKIP_FAILED_BEFORE, SKIP_UNRECORDED
 
 from . import plots
 from .reading import runs_read
@@ -73,6 +73,10 @@ def totals(table: pa.Table) -> Dict[str, Any]:
         "ok": counts.get("ok", 0),
         "error": counts.get("error", 0),
         "skipped": counts.get("skipped", 0),
+        # skipped as failed before: damaged inputs not read again (still failing)
+        "skipped_failed_before": _py(pc.sum(pc.cast(pc.fill_null(pc.equal(
+            _column(table, "skip_reason", pa.string()), SKIP_FAILED_BEFORE), False),
+            pa.int64()))) or 0,
         "bytes_in": bytes_in,
         "bytes_out": bytes_out,
         "bytes_saved": bytes_in - bytes_out,

@@ -44,6 +44,7 @@ class RunSummary:
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
     replaced: int = 0       # inputs replaced since their outputs (compressed again, ok or not)
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
+    failed_before: int = 0  # skipped: an earlier run failed the same file the same way
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
     missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
@@ -67,6 +68,10 @@ _COUNT_LINES = (
     ("unrecorded", "skipped against unrecorded outputs: {} (no earlier run's manifest row "
                    "names them for these inputs: a run stopped before writing its manifest, "
                    "or one with another --manifest; see docs/pipeline.md, Reruns)"),
+    ("failed_before", "skipped, failed before: {} (an earlier run failed the same file with "
+                      "these settings and library version, by an error it would meet again, "
+                      "a damaged picture: their rows say skip_reason 'failed before' and its "
+                      "error; replace or remove them, or run them without --skip_existing)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "

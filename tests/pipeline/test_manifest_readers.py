@@ -39,7 +39,8 @@ def test_a_job_manifest_reads_with_pyarrow_pandas_and_duckdb(tmp_path, input_dir
     base = ["--input", str(input_dir / "*.jpg"), "--output", str(out), *FAST]
     _, s1 = run_job([*base, "--run_id", "first"])
     _, s2 = run_job([*base, "--run_id", "second", "--skip_existing"])
-    assert (s1.ok, s1.failed, s2.skipped, s2.failed) == (2, 3, 2, 3)
+    # (the three damaged files are skipped too: failed before, the same files)
+    assert (s1.ok, s1.failed, s2.skipped, s2.failed, s2.failed_before) == (2, 3, 5, 0, 3)
     manifest = str(out / "_manifest")
     want = {"first": 5, "second": 5}
 
@@ -72,16 +73,17 @@ def test_a_folder_mixing_earlier_and_new_runs(tmp_path, input_dir, run_job, read
     _as_earlier_version(manifest, "20261204")
     assert "run_id" in pq.read_schema(_parts(manifest, "20261204")[0]).names
     _, s2 = run_job([*base, "--run_id", "20261205", "--skip_existing"])
-    # the earlier run's rows were read: its outputs are recorded for these inputs
-    assert (s2.skipped, s2.unrecorded) == (2, 0)
+    # the earlier run's rows were read: its outputs are recorded for these inputs, and its
+    # failures (the damaged files, skipped as failed before)
+    assert (s2.skipped, s2.unrecorded, s2.failed_before) == (5, 0, 3)
 
     rows = read_manifest(manifest)
     assert sorted({r["run_id"] for r in rows}) == ["20261204", "20261205"] and len(rows) == 10
     status = report.main([manifest, "--json"])
     by_run = json.loads(capsys.readouterr().out)["by_run"]
     assert status == 0
-    assert {k: (v["ok"], v["skipped"], v["error"]) for k, v in by_run.items()} == {
-        "20261204": (2, 0, 3), "20261205": (0, 2, 3)}
+    assert {k: (v["ok"], v["skipped"], v["error"], v["skipped_failed_before"])
+            for k, v in by_run.items()} == {"20261204": (2, 0, 3, 0), "20261205": (0, 5, 0, 3)}
     typed = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
     table = ds.dataset(manifest, format="parquet", partitioning=typed).to_table()
     assert sorted(set(table.column("run_id").to_pylist())) == ["20261204", "20261205"]

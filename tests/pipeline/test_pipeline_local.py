@@ -108,11 +108,15 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
         os.umask(old_umask)
     second = [f for f in _files(out) if "run_id=second" in f]
     assert second and {oct(stat.S_IMODE(os.stat(out / f).st_mode)) for f in second} == {"0o600"}
-    assert (s2.ok, s2.failed, s2.skipped) == (0, 4, 5)
+    # the damaged files too: failed before, the same files (session 24)
+    assert (s2.ok, s2.failed, s2.skipped, s2.failed_before) == (0, 0, 9, 4)
     assert {f: os.stat(out / f).st_mtime_ns for f in images} == mtimes  # nothing rewritten
     rows2 = read_manifest(str(out / "_manifest"), run_id="second")
-    skipped = [r for r in rows2 if r["status"] == "skipped"]
+    skipped = [r for r in rows2 if r["status"] == "skipped" and r["skip_reason"] is None]
     assert {os.path.basename(r["input_uri"]) for r in skipped} == PHOTOS
+    failed_before = {os.path.basename(r["input_uri"]): r["error_type"] for r in rows2
+                     if r["skip_reason"] == "failed before"}
+    assert failed_before == {name: "ImageDecodeError" for name in BAD}
     first_out = {r["input_uri"]: (r["output_uri"], r["output_bytes"]) for r in rows
                  if r["status"] == "ok"}
     assert {r["input_uri"]: (r["output_uri"], r["output_bytes"]) for r in skipped} == first_out
@@ -142,7 +146,7 @@ def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
     _, s1 = run_job([*base, "--scale", "0.5"])
     _, s2 = run_job([*base, "--scale", "0.4"])
     _, s3 = run_job([*base, "--scale", "0.5"])
-    assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and s3.skipped == 2
+    assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and (s3.skipped, s3.failed_before) == (5, 3)
 
 
 @pytest.mark.slow
@@ -410,11 +414,11 @@ def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
     was left out, the dead-letter folder was not."""
     root = tmp_path / "photos"
     write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"], "empty.jpg": b""})
-    args = ["--input", str(root / "**"), "--output", str(root), *FAST, *IN_MEMORY,
-            "--skip_existing"]
+    # (without --skip_existing, which would skip the empty file as failed before: each run
+    # fails it again and writes its dead letter)
+    args = ["--input", str(root / "**"), "--output", str(root), *FAST, *IN_MEMORY]
     summaries = [run_job([*args, "--run_id", run])[1] for run in ("first", "second", "third")]
-    assert [(s.ok, s.failed, s.skipped) for s in summaries] == \
-        [(1, 1, 0), (0, 1, 1), (0, 1, 1)]
+    assert [(s.ok, s.failed, s.skipped) for s in summaries] == [(1, 1, 0)] * 3
     assert (root / "_dead_letters" / "run_id=second").is_dir()
     rows = read_manifest(str(root / "_manifest"))
     assert sorted({os.path.relpath(r["input_uri"], root) for r in rows}) == \
@@ -564,42 +568,49 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
                                                               photo_files, read_manifest):
     """Review 21: a folder with photos and one .xmp sidecar (a folder input takes every
     file): the first run exited 0 (1 failed beside 1 ok); every --skip_existing rerun after it
-    exited 1 ('every image failed') though nothing new had come. Now 0, and the summary says
-    what the file is."""
+    exited 1 ('every image failed') though nothing new had come. Now a new sidecar beside
+    skips alone does not fail the run, and the summary says what the file is; the reruns
+    after it skip it (failed before, the same file: session 24)."""
     def rerun(run_id):
         return subprocess.run(
             [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"),
              "--output", str(tmp_path / "out"), *FAST, "--run_id", run_id, "--skip_existing",
              "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
 
-    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"],
-                                 "coffee.xmp": b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"})
-    codes = []
-    for run_id in ("first", "second"):
-        proc = rerun(run_id)
-        codes.append(proc.returncode)
-    assert codes == [0, 0], proc.stderr[-3000:]
+    sidecar = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    codes = [rerun("first").returncode]
+    write_tree(tmp_path / "in", {"coffee.xmp": sidecar})
+    proc = rerun("second")
+    codes.append(proc.returncode)
     assert "run second: 2 images: 0 ok, 1 failed, 1 skipped" in proc.stderr
     assert "failed, not images: 1 (no decoder recognises them" in proc.stderr
+    proc = rerun("quiet")
+    codes.append(proc.returncode)
+    assert codes == [0, 0, 0], proc.stderr[-3000:]
+    assert "run quiet: 2 images: 0 ok, 0 failed, 2 skipped" in proc.stderr
+    assert "skipped, failed before: 1" in proc.stderr
     # a new photo that fails (cut short in its upload) still fails the run (diff review 21:
     # every ImageDecodeError had counted as a sidecar)
     write_tree(tmp_path / "in", {"new.jpg": photo_files["coffee.jpg"][:200]})
     proc = rerun("third")
     assert proc.returncode == 1, proc.stderr[-3000:]
-    assert "run third: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
+    assert "run third: 3 images: 0 ok, 1 failed, 2 skipped" in proc.stderr
     # a .jpg whose bytes no decoder recognises is a damaged photo, not a stray file (docs
     # review 23: it counted as "not an image" and the run exited 0)
     os.remove(tmp_path / "in" / "new.jpg")
-    write_tree(tmp_path / "in", {"garbage.jpg": bytes(range(256)) * 8})
+    write_tree(tmp_path / "in", {"garbage.jpg": bytes(range(256)) * 8, "other.xmp": sidecar})
     proc = rerun("fourth")
     assert proc.returncode == 1, proc.stderr[-3000:]
-    assert "run fourth: 3 images: 0 ok, 2 failed, 1 skipped" in proc.stderr
-    assert "failed, not images: 1 (" in proc.stderr  # the sidecar alone
+    assert "run fourth: 4 images: 0 ok, 2 failed, 2 skipped" in proc.stderr
+    assert "failed, not images: 1 (" in proc.stderr  # the new sidecar alone
     # the manifest tells the stray file from the damaged photo
-    types = {os.path.basename(r["input_uri"]): r["error_type"]
-             for r in read_manifest(str(tmp_path / "out" / "_manifest"), run_id="fourth")
-             if r["status"] == "error"}
-    assert types == {"coffee.xmp": "NotAnImageError", "garbage.jpg": "ImageDecodeError"}
+    rows = read_manifest(str(tmp_path / "out" / "_manifest"), run_id="fourth")
+    assert {os.path.basename(r["input_uri"]): r["error_type"] for r in rows
+            if r["status"] == "error"} == {"other.xmp": "NotAnImageError",
+                                           "garbage.jpg": "ImageDecodeError"}
+    assert {os.path.basename(r["input_uri"]): r["error_type"] for r in rows
+            if r["skip_reason"] == "failed before"} == {"coffee.xmp": "NotAnImageError"}
 
 
 @pytest.mark.slow
@@ -1089,6 +1100,41 @@ def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
         assert im.size == (rows["a.jpg"]["output_width"], rows["a.jpg"]["output_height"])
     assert (rows["a.jpg"]["input_width"], rows["a.jpg"]["input_height"]) == Image.open(
         tmp_path / "in" / "a.jpg").size
+
+
+def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Operator review 24: a damaged photo failed every nightly --skip_existing run again (a
+    new error row each night), and a night with nothing new exited 1 on it alone. An input
+    that an earlier run failed, the same file, settings and library version, by an error the
+    same bytes meet again, is skipped ('failed before', with its error); replaced, it is
+    compressed; a run without --skip_existing tries it again."""
+    from pipeline.main import exit_status
+    from pipeline.report.summary import format_summary
+
+    cut = photo_files["coffee.jpg"][:400]
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"], "cut.jpg": cut})
+    out = tmp_path / "out"
+    common = ["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY]
+    _, first = run_job([*common, "--skip_existing", "--run_id", "first"])
+    assert (first.ok, first.failed, first.failed_before) == (1, 1, 0)
+    _, quiet = run_job([*common, "--skip_existing", "--run_id", "quiet"])
+    assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
+    assert exit_status(quiet) == 0 and quiet.model_loads == 0
+    assert "skipped, failed before: 1" in format_summary(quiet)
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(out / "_manifest"), run_id="quiet")}
+    failed = rows["cut.jpg"]
+    assert (failed["status"], failed["skip_reason"], failed["error_type"]) == \
+        ("skipped", "failed before", "ImageDecodeError")
+    assert "cut.jpg" in failed["error_message"] and failed["output_uri"] is None
+    assert failed["input_bytes"] == len(cut)
+    assert rows["coffee.jpg"]["skip_reason"] is None
+    _, again = run_job([*common, "--run_id", "again"])   # without --skip_existing
+    assert (again.ok, again.failed, again.failed_before) == (1, 1, 0)
+    write_tree(tmp_path / "in", {"cut.jpg": photo_files["astronaut.jpg"]})   # replaced
+    _, fixed = run_job([*common, "--skip_existing", "--run_id", "fixed"])
+    assert (fixed.ok, fixed.failed, fixed.skipped, fixed.failed_before) == (1, 0, 1, 0)
 
 
 def test_semantic_allocation_in_the_job(tmp_path, write_tree, photo_files, run_job,

@@ -77,9 +77,16 @@ def test_s3_end_to_end_and_skip_existing(s3_bucket, s3_storage_options, s3_beam_
     _only_outputs_manifest_and_dead_letters(fs, s3_bucket, rows, "s3-1")
 
     _, s2 = run_job([*args, "--run_id", "s3-2", "--skip_existing"])
-    assert (s2.ok, s2.failed, s2.skipped) == (0, len(BAD), len(PHOTOS))
+    # the damaged files are the same objects (their ETags): skipped, failed before
+    assert (s2.ok, s2.failed, s2.skipped, s2.failed_before) == \
+        (0, 0, len(BAD) + len(PHOTOS), len(BAD))
     rows2 = read_manifest(f"s3://{s3_bucket}/out/_manifest", s3_storage_options, run_id="s3-2")
-    assert sorted(r["status"] for r in rows2) == ["error"] * 2 + ["skipped"] * 3
+    assert sorted((r["status"], r["skip_reason"] or "") for r in rows2) == \
+        [("skipped", "")] * 3 + [("skipped", "failed before")] * 2
+    _upload(fs, f"{s3_bucket}/in", {k: bad_files[k] + b"\0" for k in BAD})  # uploaded again
+    _, s3 = run_job([*args, "--run_id", "s3-3", "--skip_existing"])
+    assert (s3.ok, s3.failed, s3.skipped, s3.failed_before) == \
+        (0, len(BAD), len(PHOTOS), 0)
 
 
 def test_gcs_end_to_end(gcs_bucket, gcs_storage_options, run_job, read_manifest, photo_files,

@@ -102,6 +102,7 @@ def independent_totals(root, run_id=None):
         "images": len(rows), "ok": len(ok),
         "error": sum(r["status"] == "error" for r in rows),
         "skipped": sum(r["status"] == "skipped" for r in rows),
+        "skipped_failed_before": sum(r.get("skip_reason") == "failed before" for r in rows),
         "bytes_in": b_in, "bytes_out": b_out, "bytes_saved": b_in - b_out,
         "saved_fraction": (b_in - b_out) / b_in if b_in else None,
         "mean_byte_ratio": mean(r["byte_ratio"] for r in ok),

@@ -94,6 +94,43 @@ def test_candidate_extensions_cover_lossless_outputs_of_auto():
     assert tc.candidate_extensions("a.jpg", "jxl") == (".jxl",)
 
 
+def test_fails_again_only_for_the_same_file_error_and_library():
+    """The failures --skip_existing does not try again: an error the same bytes meet again,
+    by this library version, on a file known to be the same (size, then content token or
+    modification time on both sides); anything unknown is tried again."""
+    import datetime as dt
+
+    from transforms import manifest
+    from transforms.earlier_outputs import EarlierFailure
+    from transforms.identity import FileIdentity, epoch_us
+    from transforms.matching import InputFile
+
+    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    failed = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
+                            "x.jpg: cannot decode", 300, epoch_us(when), "",
+                            manifest.library_version())
+    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when),
+                     earlier_failure=failed)
+    assert tc.fails_again(item)
+    assert not tc.fails_again(item._replace(earlier_failure=None))
+    for changed in (dict(size=301), dict(identity=FileIdentity(when + dt.timedelta(seconds=1))),
+                    dict(identity=None), dict(size=None)):
+        assert not tc.fails_again(item._replace(**changed)), changed
+    for error in ("TimeoutError", "CompressionTimeoutError", "ImageReadError",
+                  "UnsupportedImageError", "WeightsNotFoundError", "MemoryError"):
+        assert not tc.fails_again(item._replace(
+            earlier_failure=failed._replace(error_type=error))), error
+    assert tc.fails_again(item._replace(earlier_failure=failed._replace(
+        error_type="NotAnImageError")))
+    assert not tc.fails_again(item._replace(earlier_failure=failed._replace(
+        library_version="0.0.1")))
+    # a content token decides where both sides have one of a kind, whatever the times say
+    tokened = item._replace(identity=FileIdentity(when + dt.timedelta(hours=1), "etag:abc"),
+                            earlier_failure=failed._replace(input_etag="etag:abc"))
+    assert tc.fails_again(tokened)
+    assert not tc.fails_again(tokened._replace(identity=FileIdentity(when, "etag:abd")))
+
+
 def test_archive_mode_keeps_a_small_jpeg_and_skips_it_on_rerun(tmp_path, sample_photos):
     """A JPEG that JPEG XL would make larger is written as it is, under .jpg; a rerun finds it
     (by the manifest's row and, without one, by its suffix)."""

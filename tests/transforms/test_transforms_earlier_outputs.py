@@ -14,7 +14,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from compress_core.storage import distinct_relpath, output_name, output_stem
 from transforms import manifest
 from transforms.distinct_inputs import DistinctInputs, name_apart
-from transforms.earlier_outputs import UNREADABLE, EarlierOutputs, _time_text, stem_of_output
+from transforms.earlier_outputs import (CLAIMS, FAILURES, UNREADABLE, EarlierOutputs,
+                                        _time_text, stem_of_output)
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import InputFile
 
@@ -40,7 +41,7 @@ def _write_run(root, run_id, rows):
 def _check_owners(manifest_root, output, expected, run_id="now"):
     """EarlierOutputs gives the claims ``expected``: ``(name key, input URI, run id)``."""
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        owners = p | EarlierOutputs(str(manifest_root), output, TAG, run_id)
+        owners = (p | EarlierOutputs(str(manifest_root), output, TAG, run_id))[CLAIMS]
         assert_that(owners | beam.MapTuple(lambda key, o: (key, o.input_uri, o.run_id)),
                     equal_to(expected))
 
@@ -104,11 +105,12 @@ def test_earlier_outputs_claim_the_names_their_ok_rows_wrote(tmp_path, caplog):
     assert "run_id=r4/part-00000-of-00001.parquet cannot be read" in caplog.text
 
 
-def test_row_groups_of_skips_and_errors_only_are_not_read(tmp_path, monkeypatch):
+def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
     """Stores review 23: each --skip_existing rerun downloaded every earlier part whole,
     though a scheduled job's parts are mostly skipped rows, which claim nothing. Row groups
-    whose statistics say skipped only (no adopted output) or errors only are not read; the
-    others are, and their claims come out as before."""
+    whose statistics say skipped only (no adopted output) are not read; the others are (the
+    errors too, since session 24: failures that a rerun need not try again), and their
+    claims come out as before."""
     import transforms.earlier_outputs as eo
 
     m, out = tmp_path / "m", "/data/out"
@@ -128,7 +130,7 @@ def test_row_groups_of_skips_and_errors_only_are_not_read(tmp_path, monkeypatch)
                 [{k: v for k, v in r.items() if k != "run_id"} for r in rows],
                 schema=manifest.PART_SCHEMA))
     meta = pq.ParquetFile(folder / "part-00000-of-00001.parquet").metadata
-    assert [eo._may_own(meta.row_group(i)) for i in range(4)] == [False, False, True, True]
+    assert [eo._may_own(meta.row_group(i)) for i in range(4)] == [False, True, True, True]
     read = []
     original = pq.ParquetFile.iter_batches
 
@@ -139,7 +141,45 @@ def test_row_groups_of_skips_and_errors_only_are_not_read(tmp_path, monkeypatch)
     monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
     _check_owners(m, out, [(output_stem("y.jpg", TAG), "/in/y.jpg", "r1"),
                            (output_stem("z.jpg", TAG), "/in/z.jpg", "r1")])
-    assert read == [[2, 3]]   # the two groups that may claim, nothing else
+    assert read == [[1, 2, 3]]   # the groups that may claim or fail, not the skips
+
+
+def test_error_rows_of_these_settings_are_read_as_the_inputs_failures(tmp_path):
+    """Session 24: the error rows of an input planned under this --output with these settings
+    come out tagged FAILURES, keyed by input (a --skip_existing rerun need not try a damaged
+    photo again); errors of other settings, other folders or no output name do not, and
+    errors own no name."""
+    from transforms.distinct_inputs import input_key
+
+    m, out = tmp_path / "m", "/data/out"
+
+    def error(run_id, uri, output_uri, minute, error_type="ImageDecodeError"):
+        return {**_row(run_id, uri, "error", output_uri, minute), "error_type": error_type,
+                "error_message": f"{uri}: cannot decode", "input_bytes": 400}
+
+    _write_run(m, "r1", [error("r1", "/in/x.jpg", _out(out, "x.jpg"), 1),
+                         error("r1", "/in/y.jpg", _out(out, "y.jpg", OTHER_TAG), 1),
+                         error("r1", "/in/z.jpg", _out("/data/other", "z.jpg"), 1),
+                         error("r1", "/in/w.jpg", None, 1, "ImageReadError"),
+                         _row("r1", "/in/v.jpg", "ok", _out(out, "v.jpg"), 1)])
+    _write_run(m, "r2", [error("r2", "/in/x.jpg", _out(out, "x.jpg"), 9, "TimeoutError")])
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        read = p | EarlierOutputs(str(m), out, TAG, "now")
+        assert_that(read[FAILURES] | beam.MapTuple(
+            lambda key, f: (key, f.input_uri, f.run_id, f.error_type, f.input_bytes,
+                            bool(f.library_version))),
+                    equal_to([(input_key("/in/x.jpg"), "/in/x.jpg", "r1", "ImageDecodeError",
+                               400, True),
+                              (input_key("/in/x.jpg"), "/in/x.jpg", "r2", "TimeoutError",
+                               400, True)]), label="failures")
+        assert_that(read[CLAIMS] | beam.MapTuple(lambda key, o: (key, o.input_uri)),
+                    equal_to([(output_stem("v.jpg", TAG), "/in/v.jpg")]), label="claims")
+    # the latest failure is the input's (a transient one after a decode error: tried again)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        got = p | beam.Create([InputFile("/in/x.jpg", "x.jpg", 400)]) | DistinctInputs(
+            EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got | beam.Map(lambda f: (f.uri, f.earlier_failure.error_type)),
+                    equal_to([("/in/x.jpg", "TimeoutError")]))
 
 
 def test_the_latest_claim_on_a_name_owns_it(tmp_path):
@@ -233,7 +273,7 @@ def test_earlier_parts_rewritten_by_other_tools_are_read(tmp_path):
             table = table.set_column(i, name, pc.dictionary_encode(table[name]))
         pq.write_table(table, m / f"run_id={run_id}" / "part-00000-of-00001.parquet")
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        got = p | EarlierOutputs(str(m), out, TAG, "now") | beam.CombinePerKey(max)
+        got = (p | EarlierOutputs(str(m), out, TAG, "now"))[CLAIMS] | beam.CombinePerKey(max)
         assert_that(got | beam.MapTuple(lambda key, o: (key, o.input_uri, o.processed_at,
                                                         o.input_bytes)),
                     equal_to([(output_stem("x.jpg", TAG), "/in/a/x.jpg",
@@ -318,7 +358,7 @@ def test_a_manifest_that_cannot_be_listed_is_counted_and_the_run_goes_on(tmp_pat
 
     monkeypatch.setattr(earlier_outputs, "get_filesystem", refused)
     p = BeamTestPipeline(runner="FnApiRunner")
-    owners = p | EarlierOutputs(str(tmp_path / "m"), "/data/out", TAG, "now")
+    owners = (p | EarlierOutputs(str(tmp_path / "m"), "/data/out", TAG, "now"))[CLAIMS]
     assert_that(owners, equal_to([]))
     with caplog.at_level(logging.WARNING, logger="transforms.earlier_outputs"):
         result = p.run()
