@@ -206,12 +206,26 @@ def smart_crop(pixels: np.ndarray, energy: np.ndarray, width: int, height: int,
                center_weight: float = 0.0, must_contain=None):
     """Crop ``pixels`` to ``width`` x ``height`` around the most energy.
 
+    ``pixels`` is an (H, W) or (H, W, C) array and ``energy`` its (H, W) map.
+
     Returns
     -------
     cropped : ndarray
     box : tuple of int
         ``(left, top, right, bottom)`` in input coordinates (PIL convention).
+
+    Raises
+    ------
+    ValueError
+        ``pixels`` is not 2-D or 3-D, or ``energy`` is not a finite map of the pixels'
+        (H, W) shape (as :func:`best_window`, for the window and ``center_weight``).
+    TypeError
+        ``energy`` is not numeric.
     """
+    pixels = np.asarray(pixels)
+    if pixels.ndim not in (2, 3):
+        raise ValueError(f"pixels must be an (H, W) or (H, W, C) array; got shape {pixels.shape}")
+    energy = as_energy_map(energy, "energy", shape=pixels.shape[:2])
     left, top = best_window(energy, width, height, center_weight, must_contain=must_contain)
     box = (left, top, left + width, top + height)
     return np.ascontiguousarray(pixels[top:top + height, left:left + width]), box

@@ -114,6 +114,29 @@ def test_smart_crop_on_photos_keeps_the_most_energy():
         assert cropped.shape == (h, h, 3)
 
 
+def test_smart_crop_refuses_a_map_of_another_shape_than_the_photo():
+    """A map of another shape used to give an empty or wrong-size crop and a box outside the
+    photo, silently (best_window checks the window against the map only)."""
+    pixels = photo("chelsea", 160)
+    energy = GRADIENT(pixels)
+    h, w = energy.shape
+    twice = np.kron(energy, np.ones((2, 2), np.float32))
+    for wrong, size in ((twice, (w // 2, h // 2)), (np.ascontiguousarray(energy.T), (h, h))):
+        with pytest.raises(ValueError, match=rf"energy must have the image's shape \({h}, {w}\); "
+                                             rf"got \({wrong.shape[0]}, {wrong.shape[1]}\)"):
+            smart_crop(pixels, wrong, *size)
+    with pytest.raises(TypeError, match="energy must be a real numeric array"):
+        smart_crop(pixels, energy.astype(complex), w // 2, h // 2)
+    nan = energy.copy()
+    nan[3, 4] = np.nan
+    with pytest.raises(ValueError, match="energy contains NaN"):
+        smart_crop(pixels, nan, w // 2, h // 2)
+    with pytest.raises(ValueError, match=r"pixels must be an \(H, W\) or \(H, W, C\) array"):
+        smart_crop(pixels[None], energy, w // 2, h // 2)
+    cropped, box = smart_crop(pixels[..., 0], energy, w // 2, h // 2)  # grey pixels are fine
+    assert cropped.shape == (h // 2, w // 2)
+
+
 def test_center_weight_pulls_toward_the_centre():
     energy = np.zeros((10, 40), np.float32)
     energy[:, 1:4] = 1.05  # slightly stronger at the edge
