@@ -109,6 +109,9 @@ class CompressRequest:
     energy_mode : {"backward", "forward"}
     quality_metric : {"perceptual", "ssim", "psnr"}
 
+    ``None`` given for any option means its default (``method=None`` is ``"hybrid"``,
+    ``preserve_aspect=None`` is True).
+
     Raises
     ------
     ValueError, TypeError
@@ -142,6 +145,9 @@ class CompressRequest:
 
     def __post_init__(self):
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        for f in dataclasses.fields(self):  # None means the option's default, for every option
+            if getattr(self, f.name) is None and f.default is not None:
+                put(f.name, f.default)
         put("method", parse_option(Method, self.method, "method").value)
         put("format", parse_option(ImageFormat, self.format, "format").value)
         put("photo_format", _check_photo_format(self.photo_format))

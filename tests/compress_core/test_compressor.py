@@ -988,7 +988,7 @@ def test_bad_values_raise_value_error(compressor, chelsea, kwargs, match):
         _run(compressor, chelsea, **kwargs)
 
 
-@pytest.mark.parametrize("method", [None, 3])
+@pytest.mark.parametrize("method", [3, b"hybrid"])
 def test_non_string_method_is_a_type_error(compressor, chelsea, method):
     with pytest.raises(TypeError, match="method must be a string, one of 'seam_carving'"):
         _run(compressor, chelsea, method=method)
@@ -1003,12 +1003,20 @@ def test_non_string_method_is_a_type_error(compressor, chelsea, method):
     (dict(target_pixels=[100]), "target_pixels must be a positive integer"),
     (dict(max_dimension="big"), "max_dimension must be a positive integer"),
     (dict(preserve_aspect="yes"), "preserve_aspect must be True or False"),
-    (dict(preserve_aspect=None), "preserve_aspect must be True or False"),
+    (dict(preserve_aspect=1), "preserve_aspect must be True or False"),
 ])
 def test_wrong_types_raise_type_error(compressor, chelsea, kwargs, match):
     kwargs.setdefault("target_pixels", 1000)
     with pytest.raises(TypeError, match=match):
         _run(compressor, chelsea, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["method", "preserve_aspect", "format", "photo_format",
+                                  "allocation", "metadata"])
+def test_none_means_the_option_s_default(compressor, chelsea, name):
+    """README: "None means the option's default"; these six raised TypeError on None."""
+    given = _run(compressor, chelsea, scale=0.5, **{name: None})
+    assert given.data == _run(compressor, chelsea, scale=0.5).data
 
 
 def test_wrong_image_type(compressor):

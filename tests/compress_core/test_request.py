@@ -329,6 +329,16 @@ def test_values_are_normalised():
     assert jpg[0].params_hash() == CompressRequest(scale=0.5, format="jpeg").params_hash()
 
 
+def test_none_is_the_default_of_every_option():
+    defaults = {f.name: f.default for f in dataclasses.fields(CompressRequest)
+                if f.default is not None}
+    assert {"method", "preserve_aspect", "format", "photo_format", "allocation",
+            "metadata"} <= set(defaults)
+    request = CompressRequest(scale=0.5, **dict.fromkeys(defaults))
+    assert request == CompressRequest(scale=0.5)
+    assert request.params_hash() == CompressRequest(scale=0.5).params_hash()
+
+
 def test_jpeg_accepts_the_quality_the_encoder_accepts():
     """Issue 12 item 8: one range table (codec.QUALITY_RANGE) for the request and the encoder."""
     for fmt, (lo, hi, _) in codec.QUALITY_RANGE.items():
