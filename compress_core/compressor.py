@@ -4,6 +4,7 @@ Its results are :class:`~compress_core.result.CompressionResult` (re-exported he
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import time
@@ -379,9 +380,7 @@ class SemanticCompressor:
                      max_seconds=max_seconds, max_stretch=max_stretch,
                      target_quality=target_quality, photo_format=photo_format,
                      allocation=allocation, metadata=metadata)
-        request = CompressRequest(energy_mode=self.energy_mode.value,
-                                  quality_metric=self.quality_metric.value,
-                                  **given)
+        request = self._request(given)
         method = Method(request.method)
         fmt_requested = ImageFormat(request.format)
         quality = request.quality
@@ -619,23 +618,38 @@ class SemanticCompressor:
         ----------
         images : iterable
             Images, each anything :meth:`compress` accepts (a single image, a path string or
-            an array, is a ``TypeError``: it would be iterated into characters or rows).
+            an array, is a ``TypeError``: it would be iterated into characters or rows; a
+            stack of images in one (N, H, W, C) array is passed as ``list(stack)``).
         on_error : {"raise", "return"}
             ``raise``: the first failure propagates. ``return``: a failure becomes a
             :class:`FailedCompression` (``.ok`` is False) in its place and the rest go on.
         show_progress : bool
             A tqdm bar over the images.
         **kwargs
-            Passed to :meth:`compress`.
+            Passed to :meth:`compress`. They are checked once, before the first image: an
+            unknown keyword or an invalid value raises the ``TypeError`` / ``ValueError``
+            :meth:`compress` would, whatever ``on_error`` says (it is the same for every
+            image); ``on_error`` is about each image's own failures (decoding, encoding ...).
         """
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}")
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            raise TypeError(f"images must be an iterable of images (a list, ...); got one "
+                            f"{images.shape} array: pass list(stack) for its "
+                            f"{images.shape[0]} images")
         if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)) \
                 or hasattr(images, "getpixel") or hasattr(images, "read"):
             # one image, which iterating would cut into characters, bytes or array rows (an
             # (H, W, 3) array made H gray "images" of W x 3 pixels)
             raise TypeError(f"images must be an iterable of images (a list, ...); got one "
                             f"{type(images).__name__}: pass [image], or call compress()")
+        try:  # the call's options, as compress() takes them: a misspelt keyword, once
+            call = inspect.signature(self.compress).bind(None, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.compress.__qualname__}(): {exc}") from None
+        call.apply_defaults()
+        self._request({name: value for name, value in call.arguments.items()
+                       if name not in ("image", "show_progress")})
         items = list(images)
         results: List[Union[CompressionResult, FailedCompression]] = []
         iterator = items
@@ -673,6 +687,12 @@ class SemanticCompressor:
         return stats
 
     # ------------------------------------------------------------------------ internals
+    def _request(self, options: Dict[str, Any]) -> CompressRequest:
+        """The validated request of :meth:`compress`'s options with this compressor's engine
+        options (``ValueError`` / ``TypeError`` naming the parameter)."""
+        return CompressRequest(energy_mode=self.energy_mode.value,
+                               quality_metric=self.quality_metric.value, **options)
+
     def _working_size(self, w: int, h: int, method: Method, request: CompressRequest,
                       targets: dict, pixel_limit: int) -> Optional[Tuple[int, int]]:
         """The size an input of ``w`` x ``h`` is reduced to before the geometry

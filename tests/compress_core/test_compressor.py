@@ -915,6 +915,39 @@ def test_compress_batch_refuses_one_image(compressor, files, chelsea, kind):
                                                       show_progress=False)] == [(90, 60)]
 
 
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(scael=0.5), TypeError, "got an unexpected keyword argument 'scael'"),
+    (dict(scale=-1), ValueError, "scale must be a positive finite number; got -1"),
+    (dict(scale=0.5, quality=0), ValueError, "quality must be an integer in the output "
+                                              "format's range"),
+    (dict(), ValueError, "give at least one target"),
+    (dict(scale=0.5, image="x.jpg"), TypeError, "multiple values for argument 'image'"),
+])
+def test_compress_batch_raises_a_bad_option_once(compressor, files, chelsea, kwargs, error,
+                                                 match):
+    """The same for every image, a bad option is the caller's: it came back as one
+    FailedCompression per image under on_error='return' (10,000 of them for a typo)."""
+    with pytest.raises(error, match=match):
+        _run(compressor, chelsea, **kwargs)  # what compress() says
+    with pytest.raises(error, match=match):
+        compressor.compress_batch(iter([chelsea, files["jpeg"], files["corrupt"]]),
+                                  on_error="return", show_progress=False, **kwargs)
+    # a per-image failure is still returned in its place with valid options
+    results = compressor.compress_batch([chelsea, files["corrupt"]], on_error="return",
+                                        scale=0.5, show_progress=False)
+    assert [r.ok for r in results] == [True, False]
+    assert results[1].error_type == "ImageDecodeError"
+
+
+def test_compress_batch_says_how_to_pass_a_stack(compressor, chelsea):
+    stack = np.stack([chelsea] * 3)
+    with pytest.raises(TypeError, match=r"got one \(3, 120, 180, 3\) array: pass list\(stack\) "
+                                        "for its 3 images"):
+        compressor.compress_batch(stack, scale=0.5, show_progress=False)
+    assert [r.size for r in compressor.compress_batch(list(stack), scale=0.5,
+                                                      show_progress=False)] == [(90, 60)] * 3
+
+
 def test_analyze_content(compressor, files):
     stats = compressor.analyze_content(str(files["jpeg"]))
     assert {"mean_energy", "std_energy", "high_importance_ratio", "p05", "p25", "p50", "p75",
