@@ -539,6 +539,8 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
         return as_rgb_array(np.clip(arr, 0.0, 1.0))
     target = "RGBA" if has_alpha else "RGB"
     try:
+        if mode == "La":  # premultiplied: Pillow un-premultiplies it to LA only (RGBa: to RGBA)
+            img = img.convert("LA")
         converted = img.convert(target)
     except (OSError, ValueError) as exc:
         raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc

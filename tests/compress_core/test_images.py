@@ -239,6 +239,23 @@ def test_pil_la_keeps_alpha(chelsea):
         np.testing.assert_array_equal(pixels[..., 0], gray)
 
 
+def test_pil_premultiplied_la_is_un_premultiplied_as_rgba_is(chelsea):
+    """Mode La (grey premultiplied by alpha) raised UnsupportedImageError (Pillow converts it to
+    LA only); RGBa was un-premultiplied."""
+    gray = np.asarray(Image.fromarray(chelsea).convert("L"))
+    alpha = np.tile(np.linspace(0, 255, 90).astype(np.uint8), (60, 1))
+    la = Image.merge("LA", [Image.fromarray(gray), Image.fromarray(alpha)])
+    pixels = load_image(la.convert("La")).pixels
+    assert pixels.shape == (60, 90, 4)
+    np.testing.assert_array_equal(pixels[..., 3], alpha)
+    np.testing.assert_array_equal(pixels[..., :3], np.asarray(la.convert("La").convert("LA")
+                                                              .convert("RGBA"))[..., :3])
+    seen = alpha >= 64  # where premultiplying kept enough levels to give the grey back
+    assert np.abs(pixels[..., 0].astype(int) - gray)[seen].max() <= 2
+    rgba = load_image(Image.fromarray(np.dstack([chelsea, alpha])).convert("RGBa")).pixels
+    np.testing.assert_array_equal(rgba[..., 3], alpha)
+
+
 def test_pil_palette_with_transparency(chelsea):
     img = Image.fromarray(chelsea).quantize(16)
     index = np.asarray(img)
