@@ -208,7 +208,8 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         with _pillow_notes_named(name):
             return _decode(data, name, limit, needed_size)
     if hasattr(source, "read"):
-        name = getattr(source, "name", "<file object>")
+        name = getattr(source, "name", None)  # (os.fdopen's is the descriptor, an int)
+        name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<file object>"
         data = source.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # a text-mode file: its str failed deep in the decoder ("a bytes-like object is

@@ -1,5 +1,6 @@
 """Loading images: every input kind, every pixel mode, EXIF orientation, ICC, typed errors."""
 import io
+import os
 import pathlib
 import uuid
 
@@ -92,6 +93,18 @@ def test_file_objects(png_file, chelsea, chelsea_png):
     _check_chelsea(load_image(io.BytesIO(chelsea_png)), chelsea, "<file object>")
     with open(png_file, "rb") as fh:
         _check_chelsea(load_image(fh), chelsea, str(png_file))
+
+
+def test_a_file_object_named_by_its_descriptor_is_a_file_object(png_file, chelsea):
+    """os.fdopen's file has its descriptor (an int) as its name: it was reported as '3'."""
+    fd = os.open(png_file, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        assert fh.name == fd
+        _check_chelsea(load_image(fh), chelsea, "<file object>")
+    with os.fdopen(os.open(png_file, os.O_RDONLY), "rb") as fh, \
+            pytest.raises(ImageDecodeError, match="^<file object>: "):
+        fh.read(100)  # the rest is no picture
+        load_image(fh)
 
 
 def test_jpeg_input(chelsea):
