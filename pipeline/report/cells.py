@@ -13,12 +13,14 @@ __all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "store
 
 
 def fmt_bytes(n) -> str:
+    """A byte count in decimal units (1 KB = 1000 B, as storage consoles and ``du --si``
+    count): ``1.5 MB`` is 1,500,000 bytes; "" for None."""
     if n is None:
         return ""
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
+        if abs(n) < 999.95 or unit == "TB":  # (999,960 B is "1.0 MB", not "1000.0 KB")
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000
     return ""  # pragma: no cover
 
 

@@ -760,3 +760,15 @@ def test_scores_below_zero_are_reported_as_they_are(tmp_path, capsys):
     [setting] = [line for line in text.splitlines() if line.startswith("| target_bytes=400 |")]
     assert "| -190.1 | -485.6 |" in setting
     assert (tmp_path / "r_files" / "quality_score.png").stat().st_size > 0
+
+
+def test_sizes_are_printed_in_decimal_units(two_runs):
+    """1 KB = 1000 B, as storage consoles and ``du --si`` count (they were 1024-based sizes
+    labelled KB and MB: 1,500,000 B read "1.4 MB")."""
+    fmt = report.cells.fmt_bytes
+    assert [fmt(n) for n in (None, 0, 999, 1000, 10_240, 999_949, 999_950, 1_500_000,
+                             2_500_000_000)] == ["", "0 B", "999 B", "1.0 KB", "10.2 KB",
+                                                 "999.9 KB", "1.0 MB", "1.5 MB", "2.5 GB"]
+    s = report.summarize_manifest(str(two_runs), "night-2")
+    assert (f"bytes in {s.bytes_in / 1e6:.1f} MB -> out {s.bytes_out / 1e3:.1f} KB"
+            in report.format_summary(s))
