@@ -303,7 +303,20 @@ def _decoding(name: str, data: bytes, limit: int):
             raise NotAnImageError(f"{name}: {NOT_AN_IMAGE}") from exc
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+        raise _decode_error(name, exc) from exc
+
+
+#: How Pillow says a file ends before its picture does (``ImageFile.load``, ``_safe_read``).
+_TRUNCATED = ("image file is truncated", "Truncated File Read")
+
+
+def _decode_error(name: str, exc: BaseException) -> ImageDecodeError:
+    """The error of Pillow's ``exc`` while decoding ``name``. A file cut short is said plainly:
+    Pillow's "image file is truncated (0 bytes not processed)" read as nothing wrong."""
+    if str(exc).startswith(_TRUNCATED):
+        return ImageDecodeError(f"{name}: the file is cut short (truncated): the picture ends "
+                                "early")
+    return ImageDecodeError(f"{name}: cannot decode image ({exc})")
 
 
 @contextlib.contextmanager
@@ -446,7 +459,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
         upright = _orientation(img) == 1
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+        raise _decode_error(name, exc) from exc
     exif = None
     try:
         exif_obj = img.getexif() if tiff_exif is None else tiff_exif
@@ -458,7 +471,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     try:
         img, kept_icc = device_to_srgb(img, icc, name)
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
-        raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+        raise _decode_error(name, exc) from exc
     pixels = _pil_to_array(img, name)
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,

@@ -667,7 +667,8 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
     (["missing.jpg", "-s", "0.5"], "missing.jpg: no such file"),
     (["notes.txt", "-s", "0.5"], "notes.txt: not a recognised image format"),
     (["empty.jpg", "-s", "0.5"], "empty.jpg: empty file"),
-    (["truncated.jpg", "-s", "0.5"], "truncated.jpg: cannot decode image"),
+    (["truncated.jpg", "-s", "0.5"], r"truncated.jpg: the file is cut short \(truncated\): the "
+                                     "picture ends early"),
     # the library's errors for one image are said in the flags typed; the path as it is
     (["photo.jpg", "--target-bytes", "10"], "photo.jpg: --target-bytes 10 cannot be met: the "
                                             "smallest JPEG encoding found is"),

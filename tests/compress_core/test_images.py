@@ -517,6 +517,25 @@ def test_undecodable_files_name_the_path(tmp_path, chelsea, chelsea_png, kind):
         load_image(content)
 
 
+@pytest.mark.parametrize("fmt, kept", [("JPEG", "10 bytes"), ("JPEG", "half"),
+                                       ("JPEG", "all but 2 bytes"), ("PNG", "half")])
+def test_a_file_cut_short_is_said_plainly(tmp_path, chelsea, chelsea_png, fmt, kept):
+    """Pillow's "image file is truncated (0 bytes not processed)" was quoted, which reads as
+    nothing wrong."""
+    data = encode(chelsea, "JPEG") if fmt == "JPEG" else chelsea_png
+    data = {"10 bytes": data[:10], "half": data[:len(data) // 2],
+            "all but 2 bytes": data[:-2]}[kept]
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(data)
+    plain = "the file is cut short (truncated): the picture ends early"
+    with pytest.raises(ImageDecodeError) as info:
+        load_image(str(path))
+    assert str(info.value) == f"{path}: {plain}"
+    with pytest.raises(ImageDecodeError) as info:
+        load_image(data)
+    assert str(info.value) == f"<bytes>: {plain}"
+
+
 def test_bytes_no_decoder_knows_are_no_picture_unless_named_like_one(tmp_path):
     """A stray file (a sidecar, a text file, unnamed bytes) is a NotAnImageError; the same
     bytes named like a picture are a damaged picture: a plain ImageDecodeError."""
