@@ -146,7 +146,7 @@ class CompressRequest:
     def __post_init__(self):
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         for f in dataclasses.fields(self):  # None means the option's default, for every option
-            if getattr(self, f.name) is None and f.default is not None:
+            if getattr(self, f.name) is None and f.default not in (None, dataclasses.MISSING):
                 put(f.name, f.default)
         put("method", parse_option(Method, self.method, "method").value)
         put("format", parse_option(ImageFormat, self.format, "format").value)
