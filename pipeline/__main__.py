@@ -50,4 +50,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    # the program as typed, in the usage and errors of Beam's own option parser too
+    # (operator review 24: a bare --dry_run was refused as "__main__.py: error: ...")
+    sys.argv[0] = "python -m pipeline"
     sys.exit(main())

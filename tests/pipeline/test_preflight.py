@@ -126,3 +126,17 @@ def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tr
                  "apache_beam.runners.dataflow.dataflow_runner.DataflowRunner"):
         assert dry_run_problem(name, "True") is None, name   # (diff review 21)
     assert dry_run_problem("DirectRunner", False) is None
+
+
+def test_beams_own_option_errors_name_the_program_as_typed(tmp_path):
+    """Operator review 24: a bare --dry_run (Beam's option, which takes a value) was refused
+    as '__main__.py: error: ...'; the job's own options said 'python -m pipeline'."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "--input", str(tmp_path),
+                           "--output", str(tmp_path / "out"), "--dry_run"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "python -m pipeline: error: argument --dry_run: expected one argument"
