@@ -112,10 +112,11 @@ def test_an_srgb_heif_is_written_as_before():
 
 
 # ------------------------------------------------------------------ PNG: gAMA and cHRM chunks
-def png_with(pixels, **chunks) -> bytes:
-    """A PNG of ``pixels`` with chunks (name -> payload) inserted after its IHDR."""
+def png_with(pixels, level: int = 6, **chunks) -> bytes:
+    """A PNG of ``pixels`` (zlib ``level``) with chunks (name -> payload) inserted after its
+    IHDR."""
     buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, "PNG")
+    Image.fromarray(pixels).save(buf, "PNG", compress_level=level)
     data = buf.getvalue()
     extra = b"".join(struct.pack(">I", len(body)) + name.encode() + body
                      + struct.pack(">I", zlib.crc32(name.encode() + body) & 0xFFFFFFFF)
@@ -171,9 +172,12 @@ def test_a_linear_light_png_keeps_how_it_looks():
     99 on coffee). Now compact carries a profile that says the same and none converts the
     pixels; an iCCP or sRGB chunk rules over gAMA, as the PNG specification says."""
     pixels = photo("coffee", 128)
-    data = png_with(pixels, gAMA=gama(1.0))
+    # written anew: an uncompressed PNG, which its re-encoding undercuts (a smaller file with
+    # the same picture is the file itself, gAMA and all: below)
+    data = png_with(pixels, level=0, gAMA=gama(1.0))
     kw = dict(scale=1.0, format="png", energy_function=GRADIENT)
     compact = compress_image(data, **kw)
+    assert "input_kept" not in compact.operations
     assert compact.pixels.tolist() == pixels.tolist()  # the values as they came, tagged
     icc = Image.open(io.BytesIO(compact.data)).info["icc_profile"]
     shown = rgb_to_srgb(compact.pixels, icc).astype(float)
@@ -183,6 +187,11 @@ def test_a_linear_light_png_keeps_how_it_looks():
     assert "icc_profile" not in Image.open(io.BytesIO(converted.data)).info
     assert np.abs(converted.pixels.astype(float) - expected).max() <= 1.5
     assert converted.pixels.mean() > pixels.mean() + 30  # (what was missed: much lighter)
+    # a file no larger than its re-encoding is written as it is, its gAMA chunk with it
+    small = png_with(pixels, gAMA=gama(1.0))
+    kept = compress_image(small, **kw)
+    assert kept.operations["input_kept"] and kept.data == small
+    assert Image.open(io.BytesIO(kept.data)).info["gamma"] == pytest.approx(1.0)
     # chunks that say sRGB, or an sRGB chunk beside gAMA: as before, untagged
     assert load_image(png_with(pixels, gAMA=gama(0.45455))).icc_profile is None
     assert load_image(png_with(pixels, sRGB=b"\x00", gAMA=gama(1.0))).icc_profile is None
