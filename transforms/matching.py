@@ -251,8 +251,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             continue
         below = _below(item_path, own_base)
         if folder and literal and _hidden(below):
-            if named_like_a_picture(item_path):  # (said below: a '_Selects' folder's photos)
-                hidden.setdefault(_hidden_part(below), []).append(item_path)
+            left = _in_underscore_folder(below)  # (said below: a '_Selects' folder's photos)
+            if left is not None:
+                hidden.setdefault(left, []).append(item_path)
             continue
         if (not folder and not literal and _dotted(below)
                 and not _dots_spelled(pattern_below, below)):
@@ -293,22 +294,25 @@ def _image_suffix(name: str) -> bool:
     return suffix in Image.registered_extensions()
 
 
-def _hidden_part(relpath: str) -> str:
-    """The first hidden name of ``relpath`` (:func:`_hidden`), as a folder (``_Selects/``) or
-    the file's own name."""
+def _in_underscore_folder(relpath: str) -> Optional[str]:
+    """The first ``_x/`` folder of ``relpath``, where it names a picture left out only for
+    that folder (none of its names begins with ``.``: caches such as ``.thumbnails/`` and
+    macOS's ``._IMG_1.jpg`` are no one's photos); else ``None``."""
     *folders, name = relpath.split("/")
-    return next((f"{part}/" for part in folders if part.startswith((".", "_"))), name)
+    if any(part.startswith(".") for part in (*folders, name)) or not named_like_a_picture(name):
+        return None
+    return next((f"{part}/" for part in folders if part.startswith("_")), None)
 
 
 def _warn_hidden(pattern: str, hidden: Mapping[str, Sequence[str]]) -> None:
-    """Log the pictures a folder input left out as hidden (operator review 24: the photos of a
-    Lightroom-style ``_Selects/`` folder were left out with no word)."""
+    """Log the pictures a folder input left out in ``_x/`` folders (operator review 24: the
+    photos of a Lightroom-style ``_Selects/`` folder were left out with no word)."""
     count = sum(len(paths) for paths in hidden.values())
     where = ", ".join(f"{name} {len(paths)}" for name, paths in sorted(hidden.items())[:5])
-    _LOG.warning("Input folder %s left out %d picture(s) under hidden names (%s%s): a folder "
-                 "input takes no name that begins with '.', nor folders that begin with '_' "
-                 "(the job's own _manifest ...); give such a folder as an --input of its own "
-                 "to take it", pattern, count, where, ", ..." if len(hidden) > 5 else "")
+    _LOG.warning("Input folder %s left out %d picture(s) in folders whose names begin with "
+                 "'_' (%s%s): a folder input takes none (the job's own _manifest ...); give "
+                 "such a folder as an --input of its own to take it", pattern, count, where,
+                 ", ..." if len(hidden) > 5 else "")
 
 
 def _warn_left_out(folder: str, uris: Sequence[str]) -> None:
