@@ -15,7 +15,7 @@ import os as _os
 # an explicit setting wins.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
-from ._version import __version__  # noqa: E402
+from ._version import __version__, build_id  # noqa: E402
 from .compressor import CompressionResult, FailedCompression, SemanticCompressor, compress_image
 from .energy import (  # DeepEnergyFunction: on first access (torch), see __getattr__
     BlendEnergyFunction,
@@ -47,6 +47,7 @@ from .seams import CarveResult, SeamCarver, remove_object
 
 __all__ = [
     "__version__",
+    "build_id",
     "SemanticCompressor",
     "CompressionResult",
     "FailedCompression",

@@ -45,7 +45,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from compress_core.errors import NotAnImageError
+from compress_core.errors import ImageDecodeError, NotAnImageError, TargetUnreachableError
 from compress_core.images import named_like_a_picture
 from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
@@ -53,8 +53,8 @@ from compress_core.storage import (file_size, is_output_name, join_under, output
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
-from .identity import (FileIdentity, from_epoch_us, identity_columns, identity_differs,
-                       only_time_differs, stat_identity)
+from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
+                       identity_differs, only_time_differs, stat_identity)
 from .matching import InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -171,30 +171,32 @@ def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Di
         input_etag=failure.input_etag, **settings.row_columns())
 
 
-#: The errors that the same file meets again with the same settings and library version: a
+#: The errors that the same file meets again with the same settings and library build: a
 #: ``--skip_existing`` run does not try such an input again (a damaged photo failed every
-#: nightly run, and a quiet night's run exited 1 on it alone). Any other failure (a read, a
-#: time budget, weights or an encoder missing on a worker, a decoder's optional package
-#: missing: ``UnsupportedImageError``) is tried again at every run.
-FAILS_THE_SAME = frozenset(("ImageDecodeError", "NotAnImageError", "ImageTooLargeError",
-                            "TargetUnreachableError", "EncodingError"))
+#: nightly run, and a quiet night's run exited 1 on it alone). Any other failure is tried
+#: again at every run: a read, a time budget, weights or an encoder missing on a worker, a
+#: decoder's optional package missing (``UnsupportedImageError``), an encoder's failure
+#: (``EncodingError`` wraps any, out of memory or a full disk too), a picture over
+#: ``--max_pixels`` (``ImageTooLargeError``: the limit is not in the settings' tag, and
+#: raising it is the way out).
+FAILS_THE_SAME = frozenset(error.__name__ for error in (
+    ImageDecodeError, NotAnImageError, TargetUnreachableError))
 
 
 def fails_again(item: InputFile) -> bool:
     """Whether ``item``'s earlier failure (``earlier_failure``) would be met again: an error of
-    :data:`FAILS_THE_SAME`, by this library version, on the same file (the same size, and the
-    same content token, or else modification time, known on both sides)."""
+    :data:`FAILS_THE_SAME`, by this library build (:func:`compress_core.build_id`), on the
+    same file (the same size, and the same content token, or else modification time, known
+    on both sides)."""
     failed = item.earlier_failure
     if (failed is None or failed.error_type not in FAILS_THE_SAME
             or failed.library_version != manifest.library_version()
-            or item.size is None or item.size != failed.input_bytes or item.identity is None):
+            or item.size is None or item.size != failed.input_bytes):
         return False
-    now, then = item.identity, FileIdentity(
+    then = FileIdentity(
         from_epoch_us(failed.input_modified) if failed.input_modified is not None else None,
         failed.input_etag or None)
-    if now.etag and then.etag and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0]:
-        return now.etag == then.etag
-    return now.modified is not None and now.modified == then.modified
+    return comparable(item.identity, then) and not identity_differs(item.identity, then)
 
 
 class _PlanOutput(beam.DoFn):
@@ -313,7 +315,7 @@ class _PlanOutput(beam.DoFn):
                 self._skipped.inc()
                 self._failed_before.inc()
                 _LOG.info("%s skipped: run %s failed it (%s), the same file, settings and "
-                          "library version", item.uri, failed.run_id, failed.error_type)
+                          "library build", item.uri, failed.run_id, failed.error_type)
                 yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
                     self._run_id, item.uri, None, input_bytes=item.size,
                     skip_reason=manifest.SKIP_FAILED_BEFORE, error_type=failed.error_type,

@@ -232,10 +232,15 @@ def _report_set_apart(items, set_apart, given) -> None:
 def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
     recorded: the input's size, modification time, content token and SHA-256 then, and the
-    output's extension."""
+    output's extension. A failure of the input before that output was written is no longer
+    its latest outcome (diff review 24: an input that failed, then was compressed, then lost
+    its output, was skipped as failed before)."""
     modified = claim.input_modified
     identity = recorded_identity(from_epoch_us(modified) if modified is not None else None,
                                  claim.input_etag or None, claim.input_sha256 or None)
+    failed = item.earlier_failure
+    if failed is not None and failed.processed_at <= claim.processed_at:
+        item = item._replace(earlier_failure=None)
     return item._replace(earlier_size=claim.input_bytes,
                          earlier_extension=claim.extension or None,
                          earlier_identity=identity if identity != FileIdentity() else None)

@@ -247,8 +247,8 @@ _READ_BLOCK = 1 << 18
 
 def _may_own(row_group) -> bool:
     """Whether a row group of a part may hold a row that owns an output name or records a
-    failure: not where its statistics say that every ``status`` is ``skipped`` (with no
-    ``skip_reason``). A scheduled ``--skip_existing`` job writes a part of skipped rows for
+    failure: not where its statistics say that every ``status`` is ``skipped`` with no
+    ``skip_reason`` but ``failed before`` (none adopts an output). A scheduled ``--skip_existing`` job writes a part of skipped rows for
     every finished input at every run: those row groups are not read (stores review 23: each
     rerun downloaded every earlier part whole, 30 KB more per earlier run of 300 photos)."""
     stats = {}
@@ -259,14 +259,28 @@ def _may_own(row_group) -> bool:
     status = stats.get("status")
     if status is None or not status.has_min_max:
         return True
-    low, high = (v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-                 for v in (status.min, status.max))
+    low, high = _bounds(status)
     if low != high or low != STATUS_SKIPPED:
         return True
     reason = stats.get("skip_reason", False)
     if reason is False:         # (a part of schema 4 or before: no adopted outputs)
         return False
-    return reason is None or not reason.has_null_count or reason.null_count < row_group.num_rows
+    if reason is None:
+        return True
+    if reason.has_null_count and reason.null_count == row_group.num_rows:
+        return False            # plain skips only
+    if not reason.has_min_max:
+        return True
+    low, high = _bounds(reason)
+    # skips that adopted an output may be there; those of inputs that failed before read
+    # nothing new (their failure's own row is read), as a nightly part of them would be
+    return low <= SKIP_UNRECORDED <= high
+
+
+def _bounds(statistics) -> Tuple[str, str]:
+    """A string column's smallest and largest value in a row group, as text."""
+    return tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                 for v in (statistics.min, statistics.max))
 
 
 def _as_read(name: str, column):

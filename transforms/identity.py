@@ -40,7 +40,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 from compress_core.storage import fresh_info
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
-           "identity_differs", "only_time_differs", "stat_identity", "utc_time", "epoch_us",
+           "comparable", "identity_differs", "only_time_differs", "stat_identity", "utc_time", "epoch_us",
            "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
@@ -151,6 +151,16 @@ def only_time_differs(now: Optional[FileIdentity], then: Optional[FileIdentity])
         return False
     return not (now.etag and then.etag
                 and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0])
+
+
+def comparable(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:
+    """Whether :func:`identity_differs` can tell by something both sides know (a content token
+    of one kind, or a modification time), not by the absence of it."""
+    if now is None or then is None:
+        return False
+    return bool(now.etag and then.etag
+                and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0]) \
+        or (now.modified is not None and then.modified is not None)
 
 
 def identity_differs(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:

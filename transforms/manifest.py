@@ -63,7 +63,7 @@ STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_ERROR)
 #: the input's identity then, so that a later rerun sees the input replaced.
 SKIP_UNRECORDED = "unrecorded output"
 #: ``skip_reason`` of a skip (``--skip_existing``) of an input that an earlier run failed, the
-#: same file, with the same settings and library version, by an error that the same bytes
+#: same file, with the same settings and library build, by an error that the same bytes
 #: always give (a damaged picture): its ``error_type`` and ``error_message`` are that run's.
 SKIP_FAILED_BEFORE = "failed before"
 
@@ -165,12 +165,13 @@ def _now() -> _dt.datetime:
 
 
 def library_version() -> Optional[str]:
-    """The version of compress_core this job runs (every row's ``library_version``)."""
+    """The build of compress_core this job runs (every row's ``library_version``): its version
+    and a fingerprint of its code and codec packages (:func:`compress_core.build_id`)."""
     try:
-        from compress_core import __version__
+        from compress_core import build_id
     except Exception:  # pragma: no cover - compress_core always ships with the package
         return None
-    return str(__version__)
+    return build_id()
 
 
 def empty_row(run_id: str, input_uri: str, status: str, **common: Any) -> Dict[str, Any]:

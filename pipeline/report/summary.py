@@ -21,7 +21,7 @@ __all__ = ["RunSummary", "summarize_manifest", "format_summary", "summary_report
 _LISTED = ["run_id", "input_uri", "status", "error_type", "error_message", "output_uri",
            "input_width", "input_height", "output_width", "output_height", "input_bytes",
            "output_bytes", "byte_ratio", "pixel_ratio", "total_ms", "retained_energy_ratio",
-           "processed_at"]
+           "processed_at", "skip_reason"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ _COUNT_LINES = (
                    "names them for these inputs: a run stopped before writing its manifest, "
                    "or one with another --manifest; see docs/pipeline.md, Reruns)"),
     ("failed_before", "skipped, failed before: {} (an earlier run failed the same file with "
-                      "these settings and library version, by an error it would meet again, "
+                      "these settings and library build, by an error it would meet again, "
                       "a damaged picture: their rows say skip_reason 'failed before' and its "
                       "error; replace or remove them, or run them without --skip_existing)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
@@ -104,7 +104,7 @@ def summarize_manifest(manifest_root: str, run_id: str, storage_options: Optiona
         bytes_in=t["bytes_in"], bytes_out=t["bytes_out"],
         manifest=manifest_prefix(manifest_root, run_id),
         mean_byte_ratio=t["mean_byte_ratio"], mean_pixel_ratio=t["mean_pixel_ratio"],
-        error_types=counts,
+        error_types=counts, failed_before=t["skipped_failed_before"],
     )
 
 

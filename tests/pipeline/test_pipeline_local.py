@@ -414,12 +414,13 @@ def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
     was left out, the dead-letter folder was not."""
     root = tmp_path / "photos"
     write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"], "empty.jpg": b""})
-    # (without --skip_existing, which would skip the empty file as failed before: each run
-    # fails it again and writes its dead letter)
-    args = ["--input", str(root / "**"), "--output", str(root), *FAST, *IN_MEMORY]
+    args = ["--input", str(root / "**"), "--output", str(root), *FAST, *IN_MEMORY,
+            "--skip_existing"]
     summaries = [run_job([*args, "--run_id", run])[1] for run in ("first", "second", "third")]
-    assert [(s.ok, s.failed, s.skipped) for s in summaries] == [(1, 1, 0)] * 3
-    assert (root / "_dead_letters" / "run_id=second").is_dir()
+    # (the empty file, the same file, is skipped as failed before after the first run)
+    assert [(s.ok, s.failed, s.skipped, s.failed_before) for s in summaries] == \
+        [(1, 1, 0, 0), (0, 0, 2, 1), (0, 0, 2, 1)]
+    assert (root / "_dead_letters" / "run_id=first").is_dir()
     rows = read_manifest(str(root / "_manifest"))
     assert sorted({os.path.relpath(r["input_uri"], root) for r in rows}) == \
         ["coffee.jpg", "empty.jpg"]
@@ -1122,6 +1123,8 @@ def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
     assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
     assert exit_status(quiet) == 0 and quiet.model_loads == 0
     assert "skipped, failed before: 1" in format_summary(quiet)
+    from pipeline.report import summarize_manifest   # (what run_local.sh prints: the same)
+    assert summarize_manifest(str(out / "_manifest"), "quiet").failed_before == 1
     rows = {os.path.basename(r["input_uri"]): r
             for r in read_manifest(str(out / "_manifest"), run_id="quiet")}
     failed = rows["cut.jpg"]

@@ -3,6 +3,7 @@ manifest; DistinctInputs keeps a name for its owner and sets other inputs apart.
 import datetime as dt
 import logging
 import os
+import posixpath
 
 import apache_beam as beam
 import pyarrow as pa
@@ -121,6 +122,11 @@ def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
         [_row("r1", "/in/x.jpg", "skipped", x, 2), _row("r1", "/in/y.jpg", "ok", y, 2)],
         [{**_row("r1", "/in/z.jpg", "skipped", z, 3),
           "skip_reason": manifest.SKIP_UNRECORDED}],
+        # skips of inputs that failed before, beside plain ones: nothing to read (diff review
+        # 24: one such row made a nightly part be read whole again)
+        [{**_row("r1", "/in/f.jpg", "skipped", None, 4),
+          "skip_reason": manifest.SKIP_FAILED_BEFORE},
+         _row("r1", "/in/s9.jpg", "skipped", _out(out, "s9.jpg"), 4)],
     ]
     folder = m / "run_id=r1"
     folder.mkdir(parents=True)
@@ -130,7 +136,8 @@ def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
                 [{k: v for k, v in r.items() if k != "run_id"} for r in rows],
                 schema=manifest.PART_SCHEMA))
     meta = pq.ParquetFile(folder / "part-00000-of-00001.parquet").metadata
-    assert [eo._may_own(meta.row_group(i)) for i in range(4)] == [False, True, True, True]
+    assert [eo._may_own(meta.row_group(i)) for i in range(5)] == \
+        [False, True, True, True, False]
     read = []
     original = pq.ParquetFile.iter_batches
 
@@ -174,12 +181,21 @@ def test_error_rows_of_these_settings_are_read_as_the_inputs_failures(tmp_path):
                                400, True)]), label="failures")
         assert_that(read[CLAIMS] | beam.MapTuple(lambda key, o: (key, o.input_uri)),
                     equal_to([(output_stem("v.jpg", TAG), "/in/v.jpg")]), label="claims")
-    # the latest failure is the input's (a transient one after a decode error: tried again)
+    # the latest failure is the input's (a transient one after a decode error: tried again);
+    # an output written for the input after a failure supersedes it (diff review 24: failed,
+    # then compressed, then its output deleted: it was skipped as failed before), not before
+    _write_run(m, "r3", [_row("r3", "/in/v.jpg", "ok", _out(out, "v.jpg"), 20),
+                         error("r3", "/in/y2.jpg", _out(out, "y2.jpg"), 20)])
+    _write_run(m, "r4", [_row("r4", "/in/y2.jpg", "ok", _out(out, "y2.jpg"), 10),
+                         error("r4", "/in/v.jpg", _out(out, "v.jpg"), 5)])
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        got = p | beam.Create([InputFile("/in/x.jpg", "x.jpg", 400)]) | DistinctInputs(
-            EarlierOutputs(str(m), out, TAG, "now"))
-        assert_that(got | beam.Map(lambda f: (f.uri, f.earlier_failure.error_type)),
-                    equal_to([("/in/x.jpg", "TimeoutError")]))
+        got = p | beam.Create([InputFile(u, posixpath.basename(u), 400)
+                               for u in ("/in/x.jpg", "/in/v.jpg", "/in/y2.jpg")]) | \
+            DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+        assert_that(got | beam.Map(lambda f: (f.uri, f.earlier_failure and
+                                              f.earlier_failure.error_type)),
+                    equal_to([("/in/x.jpg", "TimeoutError"), ("/in/v.jpg", None),
+                              ("/in/y2.jpg", "ImageDecodeError")]))
 
 
 def test_the_latest_claim_on_a_name_owns_it(tmp_path):
