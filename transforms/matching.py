@@ -279,19 +279,11 @@ _ANY_OUTPUT = re.compile(r".+\.[0-9a-f]{10}(%s)" % "|".join(
 def _a_photo_of_the_user(path: str, folder: str) -> bool:
     """Whether ``path``, in the job's own ``folder`` (its output or manifest), is an image
     the user put there: not hidden below it (``_manifest/``, temporary ``.x`` files), not an
-    output of any settings, and with a suffix Pillow reads."""
+    output of any settings, and named like a picture."""
     name = posixpath.basename(path)
     if _hidden(posixpath.relpath(path, folder)) or _ANY_OUTPUT.fullmatch(name):
         return False
-    return _image_suffix(name)
-
-
-def _image_suffix(name: str) -> bool:
-    """Whether file ``name`` ends with a suffix Pillow reads."""
-    from PIL import Image
-
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return suffix in Image.registered_extensions()
+    return named_like_a_picture(name)
 
 
 def _in_underscore_folder(relpath: str) -> Optional[str]:
@@ -595,7 +587,7 @@ def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
     if any(c in pattern for c in _GLOB_CHARS):
         return None
     if local_path(pattern) is None and (pattern.endswith("/")
-                                        or not _image_suffix(posixpath.basename(pattern))):
+                                        or not named_like_a_picture(pattern)):
         return None
     if _exists(*get_filesystem(pattern, storage_options)):
         return None
