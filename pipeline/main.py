@@ -166,9 +166,16 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     _LOG.info("%s", format_summary(summary))
     if exit_status(summary):
         _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
-                   job.run_id, summary.failed,
-                   f" ({summary.skipped} skipped, written before)" if summary.skipped else "")
+                   job.run_id, summary.failed, _skips_said(summary))
     return result
+
+
+def _skips_said(summary: RunSummary) -> str:
+    """What the skips beside a failed run were: written before, or failed before."""
+    written = summary.skipped - summary.failed_before
+    said = [f"{n} skipped, {why} before" for n, why in ((written, "written"),
+                                                      (summary.failed_before, "failed")) if n]
+    return f" ({'; '.join(said)})" if said else ""
 
 
 @contextlib.contextmanager

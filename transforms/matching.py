@@ -39,6 +39,7 @@ from compress_core.storage import (
 )
 
 from .distinct_inputs import DistinctInputs
+from .earlier_outputs import EarlierFailure
 from .failures import FAILED, CatchFailures, Failure
 from .identity import FileIdentity, identity_columns, listing_identity
 from .metrics import METRICS_NAMESPACE
@@ -103,7 +104,7 @@ class InputFile(NamedTuple):
     earlier_extension: Optional[str] = None
     identity: Optional[FileIdentity] = None
     earlier_identity: Optional[FileIdentity] = None
-    earlier_failure: Optional[object] = None
+    earlier_failure: Optional[EarlierFailure] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

@@ -69,9 +69,10 @@ _COUNT_LINES = (
                    "names them for these inputs: a run stopped before writing its manifest, "
                    "or one with another --manifest; see docs/pipeline.md, Reruns)"),
     ("failed_before", "skipped, failed before: {} (an earlier run failed the same file with "
-                      "these settings and library build, by an error it would meet again, "
-                      "a damaged picture: their rows say skip_reason 'failed before' and its "
-                      "error; replace or remove them, or run them without --skip_existing)"),
+                      "these settings and library build, by an error it would meet again: a "
+                      "damaged picture, or a file that is no picture; their rows say "
+                      "skip_reason 'failed before' and its error; replace or remove them, or "
+                      "run them without --skip_existing)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "

@@ -37,3 +37,23 @@ def test_build_id_changes_with_the_library_code(monkeypatch, tmp_path):
     assert same == compress_core.build_id()
     (copy / "crop.py").write_text((copy / "crop.py").read_text() + "\n# a fix\n")
     assert _version.build_id.__wrapped__() != same
+
+
+def test_build_id_reads_modules_only(monkeypatch, tmp_path):
+    """Review 2 of session 24: an editor's lock file beside a module (``.#crop.py``, a dangling
+    link) made every row of the job fail; scratch files and caches are no modules either."""
+    import os
+    import shutil
+
+    copy = tmp_path / "compress_core"
+    shutil.copytree(_version.__file__.rsplit("/", 1)[0], copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(_version, "__file__", str(copy / "_version.py"))
+    clean = _version.build_id.__wrapped__()
+    os.symlink(copy / "gone.py", copy / ".#crop.py")          # an editor's lock: dangling
+    (copy / "crop copy.py").write_text("scratch = 1\n")
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "crop.py").write_text("cached = 1\n")
+    (copy / ".ipynb_checkpoints").mkdir()
+    (copy / ".ipynb_checkpoints" / "crop.py").write_text("old = 1\n")
+    assert _version.build_id.__wrapped__() == clean

@@ -545,6 +545,22 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
         entry.main([])
 
 
+def test_a_failed_runs_error_line_tells_the_skips_apart():
+    """Review 2 of session 24: beside skips of inputs that failed before, the error line said
+    '(1 skipped, written before)'."""
+    from pipeline.main import _skips_said
+    from pipeline.report.summary import RunSummary
+
+    def said(skipped, failed_before):
+        return _skips_said(RunSummary(run_id="r", ok=0, failed=1, skipped=skipped, bytes_in=0,
+                                      bytes_out=0, failed_before=failed_before))
+
+    assert said(0, 0) == ""
+    assert said(3, 0) == " (3 skipped, written before)"
+    assert said(1, 1) == " (1 skipped, failed before)"
+    assert said(5, 2) == " (3 skipped, written before; 2 skipped, failed before)"
+
+
 def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary

@@ -127,6 +127,11 @@ def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
         [{**_row("r1", "/in/f.jpg", "skipped", None, 4),
           "skip_reason": manifest.SKIP_FAILED_BEFORE},
          _row("r1", "/in/s9.jpg", "skipped", _out(out, "s9.jpg"), 4)],
+        # ... and beside an adopted output: read
+        [{**_row("r1", "/in/g.jpg", "skipped", None, 5),
+          "skip_reason": manifest.SKIP_FAILED_BEFORE},
+         {**_row("r1", "/in/w.jpg", "skipped", _out(out, "w.jpg"), 5),
+          "skip_reason": manifest.SKIP_UNRECORDED}],
     ]
     folder = m / "run_id=r1"
     folder.mkdir(parents=True)
@@ -136,8 +141,8 @@ def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
                 [{k: v for k, v in r.items() if k != "run_id"} for r in rows],
                 schema=manifest.PART_SCHEMA))
     meta = pq.ParquetFile(folder / "part-00000-of-00001.parquet").metadata
-    assert [eo._may_own(meta.row_group(i)) for i in range(5)] == \
-        [False, True, True, True, False]
+    assert [eo._may_own(meta.row_group(i)) for i in range(6)] == \
+        [False, True, True, True, False, True]
     read = []
     original = pq.ParquetFile.iter_batches
 
@@ -147,8 +152,9 @@ def test_row_groups_of_skips_only_are_not_read(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pq.ParquetFile, "iter_batches", counting)
     _check_owners(m, out, [(output_stem("y.jpg", TAG), "/in/y.jpg", "r1"),
-                           (output_stem("z.jpg", TAG), "/in/z.jpg", "r1")])
-    assert read == [[1, 2, 3]]   # the groups that may claim or fail, not the skips
+                           (output_stem("z.jpg", TAG), "/in/z.jpg", "r1"),
+                           (output_stem("w.jpg", TAG), "/in/w.jpg", "r1")])
+    assert read == [[1, 2, 3, 5]]   # the groups that may claim or fail, not the skips
 
 
 def test_error_rows_of_these_settings_are_read_as_the_inputs_failures(tmp_path):
