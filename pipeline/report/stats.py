@@ -18,7 +18,7 @@ from .reading import runs_read
 from .settings import settings_labels
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
-           "SCATTER_POINTS", "stored_now"]
+           "SCATTER_POINTS", "stored_now", "without_uri"]
 
 #: Rows listed in the "slowest" / "worst ratio" tables; example URIs per error type.
 TOP_N = 10
@@ -197,7 +197,7 @@ def _by_format(ok: pa.Table) -> List[Dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["bytes_saved"], r["output_format"]))
 
 
-def _without_uri(message: Optional[str], uri: Optional[str]) -> Optional[str]:
+def without_uri(message: Optional[str], uri: Optional[str]) -> Optional[str]:
     """The error message without the input URI it starts with (the job's messages do: shown
     beside the URI, the path was printed twice)."""
     if message and uri and message.startswith(f"{uri}: "):
@@ -218,7 +218,7 @@ def _errors(table: pa.Table) -> List[Dict[str, Any]]:
         ex = err.filter(pc.equal(err["error_type"], r["error_type"])).slice(0, EXAMPLES)
         out.append({
             "error_type": r["error_type"], "count": r["input_uri_count"],
-            "examples": [{"input_uri": u, "error_message": _without_uri(m, u), "run_id": run}
+            "examples": [{"input_uri": u, "error_message": without_uri(m, u), "run_id": run}
                          for u, m, run in zip(ex["input_uri"].to_pylist(),
                                               ex["error_message"].to_pylist(),
                                               ex["run_id"].to_pylist())],

@@ -9,11 +9,11 @@ from typing import Dict, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.manifest import manifest_prefix
+from transforms.manifest import SKIP_FAILED_BEFORE, manifest_prefix
 
 from .cells import fmt_bytes
 from .reading import load_manifest
-from .stats import totals
+from .stats import totals, without_uri
 
 __all__ = ["RunSummary", "summarize_manifest", "format_summary", "summary_report"]
 
@@ -175,9 +175,10 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
                      f"{'ratio':>5} {'ms':>6}")
     for r in shown:
         name = os.path.basename(r["input_uri"])[-28:]
-        if r["status"] == "error":
-            lines.append(f"  {name:<28} {'error':<8} {r['error_type']}: "
-                         f"{(r['error_message'] or '')[:48]}")
+        if r["status"] == "error" or r.get("skip_reason") == SKIP_FAILED_BEFORE:
+            said = "error" if r["status"] == "error" else "skipped, failed before:"
+            message = without_uri(r["error_message"], r["input_uri"]) or ""
+            lines.append(f"  {name:<28} {said:<8} {r['error_type']}: {message[:48]}")
             continue
         size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
                 if r["output_width"] else "")

@@ -1139,8 +1139,11 @@ def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
     assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
     assert exit_status(quiet) == 0 and quiet.model_loads == 0
     assert "skipped, failed before: 1" in format_summary(quiet)
-    from pipeline.report import summarize_manifest   # (what run_local.sh prints: the same)
+    from pipeline.report import summarize_manifest, summary_report   # (run_local.sh's)
     assert summarize_manifest(str(out / "_manifest"), "quiet").failed_before == 1
+    screen = summary_report(str(out / "_manifest"), "quiet")
+    assert re.search(r"cut\.jpg +skipped, failed before: ImageDecodeError: the file is cut "
+                     r"short", screen)
     rows = {os.path.basename(r["input_uri"]): r
             for r in read_manifest(str(out / "_manifest"), run_id="quiet")}
     failed = rows["cut.jpg"]
