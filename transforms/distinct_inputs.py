@@ -266,10 +266,10 @@ class DistinctInputs(beam.PTransform):
         self._earlier = earlier
 
     def expand(self, files):
-        tag = self._earlier.tag if self._earlier is not None else None
-        keyed = files | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
         from .earlier_outputs import CLAIMS, FAILURES  # (that module reads names from this)
 
+        tag = self._earlier.tag if self._earlier is not None else None
+        keyed = files | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
         if self._earlier is None:
             inputs = (keyed
                       | "GroupByInput" >> beam.GroupByKey()

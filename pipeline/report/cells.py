@@ -52,7 +52,7 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
         ("images", fmt_num(t["images"])),
         ("ok / error / skipped", f"{t['ok']:,} / {t['error']:,} / {t['skipped']:,}"),
         ("skipped as failed before (damaged inputs an earlier run failed, unchanged)",
-         fmt_num(t.get("skipped_failed_before", 0))),
+         fmt_num(t["skipped_failed_before"])),
         ("bytes in (ok rows, summed over runs)",
          f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),
         ("bytes out (ok rows, summed over runs)",
