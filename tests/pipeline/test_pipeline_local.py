@@ -1051,15 +1051,10 @@ def test_skips_against_outputs_no_manifest_row_names_are_reported(
     assert "skipped against unrecorded outputs: 1" in format_summary(s2)
 
 
-def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
-        tmp_path, write_tree, photo_files, run_job, read_manifest):
-    """Stores review 23: the outputs of a run stopped before its manifest were adopted by the
-    next --skip_existing run with rows all 'skipped', which no later run read: a photo replaced
-    under its name afterwards kept its old output for good. The skip against an unrecorded
-    output now records the input (skip_reason), and a later rerun sees it replaced."""
+def _a_stopped_run(tmp_path, write_tree, photo_files, run_job):
+    """A run over a.jpg and b.jpg as if stopped before its manifest (its outputs written, its
+    manifest partition removed): ``(the --skip_existing arguments, the output folder)``."""
     import shutil
-
-    from PIL import Image
 
     write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
                                  "b.jpg": photo_files["astronaut.jpg"]})
@@ -1067,7 +1062,19 @@ def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
     common = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
               *FAST, *IN_MEMORY]
     run_job([*common, "--run_id", "stopped"])
-    shutil.rmtree(out / "_manifest" / "run_id=stopped")  # as if stopped before its manifest
+    shutil.rmtree(out / "_manifest" / "run_id=stopped")
+    return common, out
+
+
+def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Stores review 23: the outputs of a run stopped before its manifest were adopted by the
+    next --skip_existing run with rows all 'skipped', which no later run read: a photo replaced
+    under its name afterwards kept its old output for good. The skip against an unrecorded
+    output now records the input (skip_reason), and a later rerun sees it replaced."""
+    from PIL import Image
+
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
     _, resumed = run_job([*common, "--run_id", "resumed"])
     assert (resumed.ok, resumed.skipped, resumed.unrecorded) == (0, 2, 2)
     rows = read_manifest(str(out / "_manifest"), run_id="resumed")
@@ -1094,18 +1101,11 @@ def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
     resume, was adopted with the new file's size and time beside the old picture's output,
     and skipped every night after. An input modified after its unrecorded output was written
     is not what that output was made from: compressed again."""
-    import shutil
     import time
 
     from PIL import Image
 
-    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
-                                 "b.jpg": photo_files["astronaut.jpg"]})
-    out = tmp_path / "out"
-    common = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
-              *FAST, *IN_MEMORY]
-    run_job([*common, "--run_id", "stopped"])
-    shutil.rmtree(out / "_manifest" / "run_id=stopped")  # as if stopped before its manifest
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
     time.sleep(0.05)
     write_tree(tmp_path / "in", {"a.jpg": photo_files["trips/china.jpg"]})  # replaced
     _, resumed = run_job([*common, "--run_id", "resumed"])
