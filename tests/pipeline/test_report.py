@@ -772,3 +772,23 @@ def test_sizes_are_printed_in_decimal_units(two_runs):
     s = report.summarize_manifest(str(two_runs), "night-2")
     assert (f"bytes in {s.bytes_in / 1e6:.1f} MB -> out {s.bytes_out / 1e3:.1f} KB"
             in report.format_summary(s))
+
+
+def test_the_runs_compared_count_inputs_skipped_as_failed_before_as_failing():
+    """Review 2 of session 24: a night whose damaged files were skipped as failed before read
+    as an error rate 100 points down; they still fail."""
+    from pipeline.report.cells import delta_cells
+    from pipeline.report.stats import totals
+    from transforms.manifest import SKIP_FAILED_BEFORE
+
+    first = [error_row("n1", "/in/cut.jpg", "ImageDecodeError", "/in/cut.jpg: cut short"),
+             skipped_row("n1", "/in/a.jpg", "/out/a.jpg", 10, 5, "JPEG")]
+    quiet = [skipped_row("n2", "/in/cut.jpg", None, 10, skip_reason=SKIP_FAILED_BEFORE,
+                         error_type="ImageDecodeError", error_message="cut short"),
+             skipped_row("n2", "/in/a.jpg", "/out/a.jpg", 10, 5, "JPEG")]
+
+    def run(rows, run_id):
+        return {**totals(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)), "run_id": run_id}
+
+    cells = delta_cells(run(quiet, "n2"), run(first, "n1"))
+    assert cells[-1] == "failing +0.0 pt", cells
