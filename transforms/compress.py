@@ -242,6 +242,28 @@ class _PlanOutput(beam.DoFn):
             return f"an output of other settings, made from {source} beside it", False
         return None
 
+    def _identity_needed(self, item: InputFile, existing: Optional[int]) -> bool:
+        """Whether the plan of ``item`` reads which file its URI holds: to compare it with
+        what the manifest recorded of its existing output, to adopt an unrecorded output for
+        it, or to tell whether it is the file that failed before."""
+        if existing is not None:
+            return _recorded(item) or item.earlier_extension is None
+        return self._skip_existing and item.earlier_failure is not None
+
+    def _failed_before_row(self, item: InputFile) -> Dict[str, Any]:
+        """The ``skipped`` row of an input that :func:`fails_again` (with that failure's
+        error), counted and logged."""
+        failed = item.earlier_failure
+        self._skipped.inc()
+        self._failed_before.inc()
+        _LOG.info("%s skipped: run %s failed it (%s), the same file, settings and library "
+                  "build", item.uri, failed.run_id, failed.error_type)
+        return manifest.skipped_row(
+            self._run_id, item.uri, None, input_bytes=item.size,
+            skip_reason=manifest.SKIP_FAILED_BEFORE, error_type=failed.error_type,
+            error_message=failed.error_message, **identity_columns(item.identity),
+            **self._settings.row_columns())
+
     def _uri(self, item: InputFile, extension: str) -> str:
         return join_under(self._output, output_name(item.relpath, self._tag, extension))
 
@@ -282,10 +304,9 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
-        if existing is not None and item.identity is None and (
-                _recorded(item) or item.earlier_extension is None):
-            # a listed URI: one metadata request (to compare with the record, or to record
-            # what an unrecorded output is adopted for)
+        if item.identity is None and self._identity_needed(item, existing):
+            # a listed URI: one metadata request (to compare with the record, to record what
+            # an unrecorded output is adopted for, or to tell a file that failed before)
             item = _stat(item, self._storage_options)
         if existing is not None and item.earlier_extension is None:
             written = _modified(out, self._storage_options)  # (an unrecorded output: one
@@ -307,21 +328,9 @@ class _PlanOutput(beam.DoFn):
                           "again", item.uri, out, _what_changed(item))
                 self._replaced.inc()
                 existing, (out, out_ext) = None, planned
-        if existing is None and self._skip_existing and item.earlier_failure is not None:
-            if item.identity is None:   # a listed URI: which file it holds, asked once
-                item = _stat(item, self._storage_options)
-            if fails_again(item):
-                failed = item.earlier_failure
-                self._skipped.inc()
-                self._failed_before.inc()
-                _LOG.info("%s skipped: run %s failed it (%s), the same file, settings and "
-                          "library build", item.uri, failed.run_id, failed.error_type)
-                yield beam.pvalue.TaggedOutput(SKIPPED, manifest.skipped_row(
-                    self._run_id, item.uri, None, input_bytes=item.size,
-                    skip_reason=manifest.SKIP_FAILED_BEFORE, error_type=failed.error_type,
-                    error_message=failed.error_message, **identity_columns(item.identity),
-                    **self._settings.row_columns()))
-                return
+        if existing is None and self._skip_existing and fails_again(item):
+            yield beam.pvalue.TaggedOutput(SKIPPED, self._failed_before_row(item))
+            return
         if existing is not None:
             self._skipped.inc()
             if item.earlier_extension is None:     # no ok row of the manifest names it for it

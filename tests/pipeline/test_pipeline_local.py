@@ -1152,6 +1152,11 @@ def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
     assert "cut.jpg" in failed["error_message"] and failed["output_uri"] is None
     assert failed["input_bytes"] == len(cut)
     assert rows["coffee.jpg"]["skip_reason"] is None
+    # a listed URI, which no listing described, is asked which file it holds, then skipped
+    (tmp_path / "list.txt").write_text(f"{tmp_path / 'in' / 'cut.jpg'}\n")
+    _, listed = run_job(["--input_list", str(tmp_path / "list.txt"), *common[2:],
+                         "--skip_existing", "--run_id", "listed"])
+    assert (listed.ok, listed.failed, listed.failed_before) == (0, 0, 1)
     _, again = run_job([*common, "--run_id", "again"])   # without --skip_existing
     assert (again.ok, again.failed, again.failed_before) == (1, 1, 0)
     write_tree(tmp_path / "in", {"cut.jpg": photo_files["astronaut.jpg"]})   # replaced
