@@ -34,8 +34,9 @@ class ImageDecodeError(SemanticCompressError, ValueError):
 class NotAnImageError(ImageDecodeError):
     """No decoder recognises the bytes and nothing says they were meant to be a picture: a
     sidecar ``.xmp``, a ``Thumbs.db``, a text file, bytes without a name. A file named like a
-    picture (``x.jpg``, ``x.heic``) whose bytes no decoder recognises is a damaged picture: a
-    plain :class:`ImageDecodeError`. The job counts these inputs apart (``inputs_not_images``)
+    picture (``x.jpg``, ``x.heic``), or whose bytes begin as a picture file's (a JPEG's or a
+    PNG's signature ...), that no decoder reads is a damaged picture: a plain
+    :class:`ImageDecodeError`. The job counts these inputs apart (``inputs_not_images``)
     and its manifest's ``error_type`` names this class, so that stray files can be told from
     damaged photos.
     """
