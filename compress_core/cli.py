@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ._version import __version__
+from ._version import build_id
 from .errors import SemanticCompressError
 from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
 from .storage import local_path, split_protocol
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw the first N vertical seams carving would remove")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # the build: the version and a fingerprint of the code and codecs (what a manifest row's
+    # library_version says), so that a report names exactly what ran
+    p.add_argument("--version", action="version", version=f"%(prog)s {build_id()}")
     return p
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from compress_core import __version__
+from compress_core import __version__, build_id
 from compress_core.cli import main
 from compress_core.energy import backbones
 
@@ -773,7 +773,8 @@ def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
 
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.strip() == f"semantic-compress {__version__}"
+    assert code == 0 and out.strip() == f"semantic-compress {build_id()}"
+    assert build_id().startswith(f"{__version__}+")   # (the manifest's library_version)
 
 
 # ------------------------------------------------------------- the real entry point
