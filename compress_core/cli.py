@@ -47,10 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw the first N vertical seams carving would remove")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    # the build: the version and a fingerprint of the code and codecs (what a manifest row's
-    # library_version says), so that a report names exactly what ran
-    p.add_argument("--version", action="version", version=f"%(prog)s {build_id()}")
+    p.add_argument("--version", action=_BuildVersion, help="print the build and exit")
     return p
+
+
+class _BuildVersion(argparse.Action):
+    """``--version``: the build, the version and a fingerprint of the code and codecs (what a
+    manifest row's ``library_version`` says), so that a report names exactly what ran; read
+    only when asked (it hashes the library's files), not at every start."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {build_id()}")   # (on stdout, as argparse's own version)
+        parser.exit()
 
 
 def _load_mask(path: Optional[str], name: str):
