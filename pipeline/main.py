@@ -258,7 +258,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         unrecorded=get("skipped_unrecorded"), failed_before=get("skipped_failed_before"),
         same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
-        not_images=get("inputs_not_images"),
+        not_images=get("inputs_not_images"), named_otherwise=get("inputs_named_otherwise"),
         larger=get("outputs_larger_than_input"),
         output=job.output if job else None,
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,

@@ -51,9 +51,16 @@ from compress_core.storage import local_path, output_stem, split_protocol, store
 from .identity import FileIdentity, from_epoch_us, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs"]
+__all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
+           "NAMED_OTHERWISE"]
 
 _LOG = logging.getLogger(__name__)
+
+#: The metric (and :func:`_apart`'s tagged output) of the inputs that earlier runs of these
+#: settings wrote under other output names than this run gives them: their ``--input`` was
+#: spelled from another folder (``bucket/`` then ``bucket/kodak/*.png``), so this run writes a
+#: second copy of each.
+NAMED_OTHERWISE = "inputs_named_otherwise"
 
 #: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
 _DIGEST_CHARS = 12
@@ -108,15 +115,18 @@ def _one_per_input(keyed: Tuple[str, Iterable]):
     return items[0]
 
 
-def _one_per_input_with_failure(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
-    """:func:`_one_per_input`, with the input's latest earlier failure (``earlier_failure``);
-    nothing for a failure whose input this run did not match."""
+def _one_per_input_with_history(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
+    """:func:`_one_per_input`, with the input's latest earlier failure (``earlier_failure``)
+    and the output name an earlier run last wrote for it (``written_as``); nothing for an
+    input of the manifest that this run did not match."""
     key, grouped = keyed
     items = list(grouped.get("files") or ())
     if items:
         failures = list(grouped.get("failed") or ())
+        written = list(grouped.get("written") or ())
         yield _one_per_input((key, items))._replace(
-            earlier_failure=max(failures) if failures else None)
+            earlier_failure=max(failures) if failures else None,
+            written_as=max(written) if written else None)
 
 
 #: The roles of a name for an input: the name it was given, and the one it is set apart to.
@@ -168,7 +178,7 @@ def _claims_of_name(keyed: Tuple[str, Mapping[str, Iterable]]) -> Iterator:
             yield key, _Candidate(role, item, latest, taken, latest_twice)
 
 
-def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
+def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Iterator:
     """One given name's inputs of this run, each with the earlier claims on that name and on
     its name set apart -> the inputs, named (module docstring):
 
@@ -178,6 +188,10 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
     3. any other input is set apart (:func:`name_apart`), twice if another input of this run
        is literally given the name set apart, or an earlier run wrote it for another input
        (``x.jpg~<digest>`` as a file's own name).
+
+    An input that keeps no earlier name but was written before under another one (a name of
+    another spelling of ``--input``: :data:`NAMED_OTHERWISE`) is also given, tagged
+    :data:`NAMED_OTHERWISE`, as ``(uri, EarlierName, name now)``.
     """
     _, candidates = keyed
     given, apart = None, {}
@@ -190,6 +204,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
     alone = given is None and len(items) == 1
     set_apart = []
     for item in items:
+        before, item = item.written_as, item._replace(written_as=None)   # (told here only)
         key, own_apart = input_key(item.uri), apart.get(item.uri)
         apart_once = name_apart(item.relpath, item.uri)
         owned = [(claim, name) for claim, name in
@@ -201,13 +216,17 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]]) -> Iterator:
         if owned:
             claim, name = max(owned, key=lambda pair: pair[0])
             yield _with_earlier(item._replace(relpath=name), claim)
-        elif alone:
-            yield item
         else:
-            set_apart.append(item)
-            taken = own_apart is not None and (own_apart.given_to_another or (
-                own_apart.claim is not None and own_apart.claim.owner != key))
-            yield item._replace(relpath=name_apart(apart_once, item.uri) if taken else apart_once)
+            if not alone:
+                set_apart.append(item)
+                taken = own_apart is not None and (own_apart.given_to_another or (
+                    own_apart.claim is not None and own_apart.claim.owner != key))
+                item = item._replace(
+                    relpath=name_apart(apart_once, item.uri) if taken else apart_once)
+            yield item
+            if before is not None and name_key(before.stem) != _written(item.relpath, tag):
+                Metrics.counter(METRICS_NAMESPACE, NAMED_OTHERWISE).inc()
+                yield beam.pvalue.TaggedOutput(NAMED_OTHERWISE, (item.uri, before, item.relpath))
     if set_apart:
         _report_set_apart(items, set_apart, given)
 
@@ -227,6 +246,25 @@ def _report_set_apart(items, set_apart, given) -> None:
         _LOG.info("run %s wrote the output name %s for %s; %s gets a digest of its URI "
                   "instead of replacing that output", given.run_id, items[0].relpath,
                   given.input_uri, items[0].uri)
+
+
+def _say_named_otherwise(count: int, first, tag: str) -> None:
+    """One warning for the ``count`` inputs named otherwise than before (:func:`_apart`), with
+    the first of them (``(uri, EarlierName, name now)``) and the ``--input_base`` that gives
+    it its earlier name, where its URI ends with that name."""
+    if not count:
+        return
+    uri, before, now = first[0]
+    earlier = before.stem[:-len(tag) - 1] if before.stem.endswith(f".{tag}") else before.stem
+    key = input_key(uri)
+    base = key[:-len(earlier) - 1] if key.endswith(f"/{earlier}") else None
+    _LOG.warning("%d input(s) have outputs of these settings that earlier runs wrote under "
+                 "other names (%s: %s by run %s, %s now%s): names now start from another "
+                 "folder (the base of --input or --input_list), so this run writes a second "
+                 "copy of each. %s", count, uri,
+                 earlier, before.run_id, now, ", ..." if count > 1 else "",
+                 f"--input_base {base} names them as before." if base else
+                 "--input_base names them as before (docs/pipeline.md, Output names).")
 
 
 def _with_earlier(item, claim):
@@ -249,8 +287,9 @@ def _with_earlier(item, claim):
 class DistinctInputs(beam.PTransform):
     """InputFiles -> one per input, no two with the same name (module docstring).
 
-    Three shuffles over the matched files (by input; by each of an input's two possible
-    names, with the earlier claims on them; by given name); only the file names travel.
+    Three shuffles over the matched files (by input, with the earlier failures and the names
+    written for it; by each of an input's two possible names, with the earlier claims on
+    them; by given name); only the file names travel.
 
     Parameters
     ----------
@@ -258,7 +297,9 @@ class DistinctInputs(beam.PTransform):
         The claims on the output names earlier runs wrote: a name an earlier run wrote for
         another input is set apart as a name shared in this run is, and an input keeps the
         name an earlier run wrote for it. Names are then compared as written
-        (:func:`~compress_core.storage.output_stem` of ``earlier.tag``).
+        (:func:`~compress_core.storage.output_stem` of ``earlier.tag``). An input written
+        before under another name than it is given now is counted
+        (:data:`NAMED_OTHERWISE`) and told in one warning for the run.
     """
 
     def __init__(self, earlier=None):
@@ -266,7 +307,7 @@ class DistinctInputs(beam.PTransform):
         self._earlier = earlier
 
     def expand(self, files):
-        from .earlier_outputs import CLAIMS, FAILURES  # (that module reads names from this)
+        from .earlier_outputs import CLAIMS, FAILURES, WRITTEN  # (it reads names from this)
 
         tag = self._earlier.tag if self._earlier is not None else None
         keyed = files | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
@@ -276,14 +317,24 @@ class DistinctInputs(beam.PTransform):
                       | "OnePerInput" >> beam.Map(_one_per_input))
         else:
             earlier = files.pipeline | "EarlierOutputs" >> self._earlier
-            inputs = ({"files": keyed, "failed": earlier[FAILURES]}
+            inputs = ({"files": keyed, "failed": earlier[FAILURES],
+                       "written": earlier[WRITTEN]}
                       | "GroupByInput" >> beam.CoGroupByKey()
-                      | "OnePerInput" >> beam.FlatMap(_one_per_input_with_failure))
+                      | "OnePerInput" >> beam.FlatMap(_one_per_input_with_history))
         by_name = {"files": inputs | "UnderBothNames" >> beam.FlatMap(_under_both_names, tag)}
         if self._earlier is not None:
             by_name["earlier"] = earlier[CLAIMS]
-        return (by_name
-                | "GroupByName" >> beam.CoGroupByKey()
-                | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)
-                | "GroupByGivenName" >> beam.GroupByKey()
-                | "NamesApart" >> beam.FlatMap(_apart))
+        named = (by_name
+                 | "GroupByName" >> beam.CoGroupByKey()
+                 | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)
+                 | "GroupByGivenName" >> beam.GroupByKey()
+                 | "NamesApart" >> beam.FlatMap(_apart, tag).with_outputs(NAMED_OTHERWISE,
+                                                                          main="named"))
+        if self._earlier is not None:
+            otherwise = named[NAMED_OTHERWISE]
+            first = otherwise | "FirstNamedOtherwise" >> beam.combiners.Top.Smallest(1)
+            _ = (otherwise
+                 | "CountNamedOtherwise" >> beam.combiners.Count.Globally()
+                 | "SayNamedOtherwise" >> beam.Map(_say_named_otherwise,
+                                                   beam.pvalue.AsSingleton(first), tag))
+        return named["named"]

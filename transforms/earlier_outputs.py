@@ -22,7 +22,10 @@ replaced (before, such an input's rows were all ``skipped``, and a replaced phot
 old output for good). One such row per adopted output: the next rerun finds it recorded.
 The ``error`` rows of these settings are read too, apart (:data:`FAILURES`): the latest
 failure of each input, which ``--skip_existing`` need not try again where the file, the
-settings and the library are the same (:class:`EarlierFailure`).
+settings and the library are the same (:class:`EarlierFailure`). The names written are also
+given keyed by their inputs (:data:`WRITTEN`): a run that names an input otherwise than the
+run that wrote its output (``--input`` spelled from another folder) writes a second copy, and
+says so.
 A run deleted from the manifest is forgotten: the names it wrote can be
 taken again. :class:`~transforms.distinct_inputs.DistinctInputs` keeps each name for its owner
 and sets any other input apart with its digest, as it does for two inputs of one run.
@@ -51,15 +54,16 @@ from .identity import epoch_us, utc_time
 from .manifest import SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["EarlierOwner", "EarlierFailure", "EarlierOutputs", "stem_of_output", "UNREADABLE",
-           "CLAIMS", "FAILURES"]
+__all__ = ["EarlierOwner", "EarlierFailure", "EarlierName", "EarlierOutputs", "stem_of_output",
+           "UNREADABLE", "CLAIMS", "FAILURES", "WRITTEN"]
 
 _LOG = logging.getLogger(__name__)
 
 #: The metric counting manifest parts (or manifest folders) that could not be read or listed.
 UNREADABLE = "earlier_parts_unreadable"
-#: :class:`EarlierOutputs`' outputs: the claims on output names, and the inputs' failures.
-CLAIMS, FAILURES = "claims", "failures"
+#: :class:`EarlierOutputs`' outputs: the claims on output names, the inputs' failures, and the
+#: names written for the inputs.
+CLAIMS, FAILURES, WRITTEN = "claims", "failures", "written"
 
 
 class EarlierOwner(NamedTuple):
@@ -76,6 +80,17 @@ class EarlierOwner(NamedTuple):
     input_modified: Optional[int] = None   # the input's mtime (schema 3), us since the epoch
     input_etag: str = ""                # the store's content token of the input, or ""
     input_sha256: str = ""              # the SHA-256 of the input's bytes then, or ""
+
+
+class EarlierName(NamedTuple):
+    """An output name an earlier run wrote for an input (these settings, this output folder),
+    keyed by the input: :class:`~transforms.distinct_inputs.DistinctInputs` tells when this
+    run names the input otherwise (``--input`` spelled from another folder: a second copy).
+    Tuples order by the row's time (``max`` picks the latest)."""
+
+    processed_at: str    # ISO time of the row ("" when the manifest has none)
+    stem: str            # :func:`stem_of_output` of the output (its name, tag included)
+    run_id: str
 
 
 class EarlierFailure(NamedTuple):
@@ -148,8 +163,9 @@ class _ListParts(beam.DoFn):
 
 class _ReadOwners(beam.DoFn):
     """Manifest part -> ``(name key, EarlierOwner)`` for each row that wrote an output name of
-    these settings under ``output``; and, tagged :data:`FAILURES`, ``(input key,
-    EarlierFailure)`` for each ``error`` row of an input planned there."""
+    these settings under ``output``, and the same name tagged :data:`WRITTEN` as ``(input key,
+    EarlierName)``; and, tagged :data:`FAILURES`, ``(input key, EarlierFailure)`` for each
+    ``error`` row of an input planned there."""
 
     #: read where present: parts of older schemas lack the later ones (``input_modified``
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
@@ -174,10 +190,14 @@ class _ReadOwners(beam.DoFn):
                     continue
                 owned = self._owned(row, run_id)
                 if owned is not None:
-                    yield owned
-                    once = once_apart(owned[0])     # the input set apart twice meets it there
+                    stem, owner = owned
+                    key = name_key(stem)
+                    yield key, owner
+                    once = once_apart(key)          # the input set apart twice meets it there
                     if once is not None:
-                        yield once, owned[1]._replace(twice=True)
+                        yield once, owner._replace(twice=True)
+                    yield beam.pvalue.TaggedOutput(WRITTEN, (owner.owner, EarlierName(
+                        owner.processed_at, stem, run_id)))
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             self._unreadable.inc()
             _LOG.warning("earlier manifest part %s cannot be read (%s: %s); the output names "
@@ -226,13 +246,15 @@ class _ReadOwners(beam.DoFn):
             text("library_version"))
 
     def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:
+        """The row's output stem (:func:`stem_of_output`) and its claim; None for a row that
+        wrote no output of these settings into this folder."""
         if not row.get("output_uri") or not row.get("input_uri"):
             return None
         stem = stem_of_output(row["output_uri"], self._output, self._tag)
         if stem is None:
             return None
         etag, sha256 = row.get("input_etag"), row.get("input_sha256")
-        return name_key(stem), EarlierOwner(
+        return stem, EarlierOwner(
             _time_text(row.get("processed_at")), input_key(row["input_uri"]), row["input_uri"],
             run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1],
             input_modified=_modified_us(row.get("input_modified")),
@@ -334,11 +356,12 @@ def _time_text(when) -> str:
 
 
 class EarlierOutputs(beam.PTransform):
-    """PBegin -> ``{CLAIMS: (name key, EarlierOwner), FAILURES: (input key, EarlierFailure)}``:
-    each claim on an output name that earlier runs of the manifest wrote with these settings
-    into ``output``, one per ``ok`` row, the latest claim on a name (``max``) being its owner
-    (module docstring); and each failure of an input planned there, one per ``error`` row.
-    Neither is combined here: :class:`~transforms.distinct_inputs.DistinctInputs` groups them
+    """PBegin -> ``{CLAIMS: (name key, EarlierOwner), FAILURES: (input key, EarlierFailure),
+    WRITTEN: (input key, EarlierName)}``: each claim on an output name that earlier runs of the
+    manifest wrote with these settings into ``output``, one per ``ok`` row, the latest claim on
+    a name (``max``) being its owner (module docstring); each failure of an input planned
+    there, one per ``error`` row; and the claims again, keyed by their inputs. None is
+    combined here: :class:`~transforms.distinct_inputs.DistinctInputs` groups them
     with the run's names and inputs anyway (a combine before that made a row cost 52 us
     instead of 35 on the DirectRunner).
 
@@ -372,5 +395,5 @@ class EarlierOutputs(beam.PTransform):
                 | "SpreadParts" >> beam.Reshuffle()
                 | "ReadOwners" >> beam.ParDo(_ReadOwners(self.output, self.tag,
                                                          self._storage_options)
-                                             ).with_outputs(FAILURES, main=CLAIMS))
-        return {CLAIMS: read[CLAIMS], FAILURES: read[FAILURES]}
+                                             ).with_outputs(FAILURES, WRITTEN, main=CLAIMS))
+        return {CLAIMS: read[CLAIMS], FAILURES: read[FAILURES], WRITTEN: read[WRITTEN]}

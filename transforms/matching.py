@@ -39,7 +39,7 @@ from compress_core.storage import (
 )
 
 from .distinct_inputs import DistinctInputs
-from .earlier_outputs import EarlierFailure
+from .earlier_outputs import EarlierFailure, EarlierName
 from .failures import FAILED, CatchFailures, Failure
 from .identity import FileIdentity, identity_columns, listing_identity
 from .metrics import METRICS_NAMESPACE
@@ -95,6 +95,11 @@ class InputFile(NamedTuple):
         The latest failure of this input in an earlier run of these settings into this
         output folder, from the manifest; ``--skip_existing`` skips an input whose failure
         the same file would meet again (:func:`transforms.compress.fails_again`).
+    written_as : transforms.earlier_outputs.EarlierName or None
+        The output name an earlier run of these settings into this output folder last wrote
+        for this input, from the manifest: :class:`~transforms.distinct_inputs.DistinctInputs`
+        counts and logs the inputs this run names otherwise (a second copy of each), and
+        gives every input on with ``None`` here.
     """
 
     uri: str
@@ -105,6 +110,7 @@ class InputFile(NamedTuple):
     identity: Optional[FileIdentity] = None
     earlier_identity: Optional[FileIdentity] = None
     earlier_failure: Optional[EarlierFailure] = None
+    written_as: Optional[EarlierName] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

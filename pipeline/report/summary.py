@@ -50,6 +50,7 @@ class RunSummary:
     missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
     larger: int = 0         # ok, but the output is larger than its input (byte_ratio > 1)
     not_images: int = 0     # failed: files no decoder recognises as a picture (a sidecar)
+    named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
 
     @property
     def total(self) -> int:
@@ -73,6 +74,10 @@ _COUNT_LINES = (
                       "damaged picture, or a file that is no picture; their rows say "
                       "skip_reason 'failed before' and its error; replace or remove them, or "
                       "run them without --skip_existing)"),
+    ("named_otherwise", "named otherwise than before: {} (earlier runs of these settings wrote "
+                        "their outputs under other names: names now start from another folder; "
+                        "this run wrote a second copy of each; the log names the --input_base "
+                        "that keeps the earlier names)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "

@@ -759,7 +759,8 @@ def test_runs_over_new_folders_never_replace_earlier_outputs(tmp_path, write_tre
     again every day, so day 2's photo was named as day 1's and replaced its output (both rows
     ``ok``, one file), or with --skip_existing was skipped against it (never compressed). The
     manifest says which input wrote a name: day 2's photo gets its digest, reruns of either
-    day find their own outputs, and a run over both days keeps day 1's name for day 1."""
+    day find their own outputs, and a run over both days keeps day 1's name for day 1 (from
+    two lists; as two patterns, its new names are a second copy, which the run says)."""
     day1, day2 = tmp_path / "in" / "2026-12-01", tmp_path / "in" / "2026-12-02"
     write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"],
                       "IMG_0002.JPG": photo_files["trips/flower.jpg"]})
@@ -799,6 +800,13 @@ def test_runs_over_new_folders_never_replace_earlier_outputs(tmp_path, write_tre
     again = read_manifest(str(out / "_manifest"), run_id="both")
     assert {r["input_uri"]: r["output_uri"] for r in again} == \
         {u: r["output_uri"] for u, r in by_input.items()}
+    assert (s5.named_otherwise, "named otherwise" in format_summary(s5)) == (0, False)
+    # both days as --input patterns: named by their common folder (2026-12-01/IMG_0001.JPG),
+    # a second copy of each, which the run says
+    _, s6 = run_job(["--input", str(day1), "--input", str(day2), "--run_id", "both-patterns",
+                     *common])
+    assert (s6.ok, s6.skipped, s6.named_otherwise) == (4, 0, 4)
+    assert "named otherwise than before: 4 (" in format_summary(s6)
 
 
 def test_skip_existing_compresses_a_file_replaced_under_its_name_again(

@@ -482,3 +482,41 @@ def test_each_input_learns_which_file_its_output_was_made_from(tmp_path):
             InputFile("/in/c.jpg", "c.jpg", 1, 300, ".jpg"),
             InputFile("/in/d.jpg", "d.jpg", 1, 400, ".jpg"),
         ]))
+
+
+def test_inputs_named_otherwise_than_their_earlier_outputs_are_counted_and_told(tmp_path,
+                                                                               caplog):
+    """An input whose output an earlier run of these settings wrote under another name (its
+    --input spelled from the parent folder: ``trips/x.jpg``; now ``x.jpg``) gets a second copy:
+    counted, and one warning names the --input_base that keeps the earlier names. An input that
+    keeps a name it wrote, or that no run wrote, is not counted."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from transforms.distinct_inputs import NAMED_OTHERWISE
+
+    m, out = tmp_path / "m", str(tmp_path / "out")
+    _write_run(m, "r1", [_row("r1", "/in/trips/x.jpg", "ok", _out(out, "trips/x.jpg"), 1),
+                         _row("r1", "/in/trips/y.jpg", "ok", _out(out, "trips/y.jpg"), 1),
+                         _row("r1", "/in/trips/k.jpg", "ok", _out(out, "trips/k.jpg"), 1)])
+    # the next run: x.jpg and y.jpg named from the folder itself, k.jpg from the parent
+    # (after a run that named it otherwise: it keeps the name it wrote), n.jpg new
+    _write_run(m, "r2", [_row("r2", "/in/trips/k.jpg", "ok", _out(out, "k.jpg"), 2)])
+    files = [InputFile("/in/trips/x.jpg", "x.jpg", 1), InputFile("/in/trips/y.jpg", "y.jpg", 1),
+             InputFile("/in/trips/k.jpg", "trips/k.jpg", 1),
+             InputFile("/in/trips/n.jpg", "n.jpg", 1)]
+    p = BeamTestPipeline(runner="FnApiRunner")
+    got = p | beam.Create(files) | DistinctInputs(EarlierOutputs(str(m), out, TAG, "now"))
+    assert_that(got | beam.Map(lambda f: (f.uri, f.relpath, f.written_as)), equal_to([
+        ("/in/trips/x.jpg", "x.jpg", None), ("/in/trips/y.jpg", "y.jpg", None),
+        ("/in/trips/k.jpg", "trips/k.jpg", None), ("/in/trips/n.jpg", "n.jpg", None)]))
+    with caplog.at_level(logging.WARNING, logger="transforms.distinct_inputs"):
+        result = p.run()
+        result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_name(NAMED_OTHERWISE))["counters"]
+    assert sum(c.committed for c in counters) == 2
+    warnings = [r.getMessage() for r in caplog.records if "second copy" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+    assert warnings[0].startswith("2 input(s) have outputs of these settings that earlier runs "
+                                  "wrote under other names (/in/trips/x.jpg: trips/x.jpg by "
+                                  "run r1, x.jpg now, ...)")
+    assert warnings[0].endswith("--input_base /in names them as before.")
