@@ -433,6 +433,8 @@ class SemanticCompressor:
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)
+            if not importance.faces_sought:   # none looked for (no face term): unknown, not 0
+                operations.pop("faces", None)
             # smart_crop never stretches where a window of the target's aspect exists
             limit = 1.0 if method is Method.SMART_CROP else request.max_stretch
             if limit is not None and geometry.stretch > limit * (1 + 1e-6):
@@ -854,8 +856,8 @@ class SemanticCompressor:
         if tw >= w0 and th >= h0 and resampling_stretch(w0, h0, tw, th) == 1.0:  # enlarging
             out = resample(pixels, tw, th)
             return Geometry(out, _index_map(h0, w0), no_seams, None,
-                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0},
-                            1.0)
+                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0,
+                             "faces": len(faces)}, 1.0)    # (every face kept whole)
         if keep is not None:  # the seams never cross these pixels (crops: retarget holds them)
             terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
                                  gradient_weight=terms.gradient_weight)

@@ -38,7 +38,7 @@ from compress_core.storage import (
     undecodable,
 )
 
-from .distinct_inputs import DistinctInputs
+from .distinct_inputs import DistinctInputs, input_key
 from .earlier_outputs import EarlierFailure, EarlierName
 from .failures import FAILED, CatchFailures, Failure
 from .identity import FileIdentity, identity_columns, listing_identity
@@ -119,13 +119,14 @@ class InputFile(NamedTuple):
 
 
 def _to_uri(fs, path: str, like: str) -> str:
-    """Turn an fsspec path back into a URI in the style of ``like`` (the user's pattern)."""
-    protocol, _ = split_protocol(like)
-    if protocol is None:
-        return path
-    if is_local_filesystem(fs):
-        return "file://" + path
-    return f"{protocol}://{path}"
+    """An fsspec path of a file that the pattern ``like`` matched, as the input's URI in one
+    spelling whatever the pattern's (:func:`~transforms.distinct_inputs.input_key`): a local
+    file as its normalised path (``file:///in/x.jpg`` and ``/in/./x.jpg`` match
+    ``/in/x.jpg``), a store's object with the
+    canonical name of its protocol (``s3a://`` as ``s3://``). The manifest's ``input_uri``
+    then names one file alike in every run (an analyst's count of distinct inputs over runs
+    that spelled ``--input`` otherwise counted a file twice)."""
+    return input_key(path if is_local_filesystem(fs) else f"{split_protocol(like)[0]}://{path}")
 
 
 # --------------------------------------------------------------------------- matching
@@ -702,7 +703,7 @@ class _ExpandUriList(beam.DoFn):
             if undecodable(uri):
                 yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(InputFile(uri, "")))
             else:
-                yield InputFile(uri, rel, None)
+                yield InputFile(input_key(uri), rel, None)   # (one spelling: _to_uri)
 
 
 class MatchImages(beam.PTransform):

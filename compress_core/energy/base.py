@@ -53,10 +53,15 @@ class Importance(NamedTuple):
     faces : tuple of compress_core.energy.faces.Face
         Detected faces (boxes in image pixels); crops keep them whole where the target's
         aspect allows. Empty for energies without a face term.
+    faces_sought : bool
+        Whether faces were looked for (the energy has a face term): an empty ``faces`` then
+        says "none in the picture", not "none looked for" (the manifest's ``faces`` is null
+        for the latter).
     """
 
     map: np.ndarray
     faces: Tuple = ()
+    faces_sought: bool = False
 
 
 #: Maps larger than this many pixels have their percentiles estimated on an evenly strided

@@ -196,14 +196,15 @@ class BlendEnergyFunction(EnergyFunction):
     def importance(self, image) -> Importance:
         """The combined map and every member's faces (a deep member's face term), so that
         crops keep faces whole with a blend as they do with the deep energy alone."""
-        out, _, faces = self._combine(image)
-        return Importance(out, faces)
+        out, _, (faces, sought) = self._combine(image)
+        return Importance(out, faces, sought)
 
     def _combine(self, image) -> Tuple[np.ndarray, Dict[str, float], Tuple]:
         rgb = as_rgb_array(image, drop_alpha=True)
         members = [e.importance(rgb) for e in self.energies]
         raw = [m.map for m in members]
-        faces = tuple(f for m in members for f in m.faces)
+        faces = (tuple(f for m in members for f in m.faces),   # and whether any looked
+                 any(m.faces_sought for m in members))
         maps = [normalize_map(r) for r in raw]
         weights = self.weights_for(maps)
         out = np.zeros(rgb.shape[:2], dtype=np.float32)

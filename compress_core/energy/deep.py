@@ -359,7 +359,8 @@ class DeepEnergyFunction(EnergyFunction):
         """The energy map and the detected faces (detection runs once for both)."""
         rgb = as_rgb_array(image, drop_alpha=True)
         faces = tuple(self.detect_faces(rgb))
-        return Importance(self._checked(self._with_faces(self._deep_map(rgb), faces), rgb), faces)
+        return Importance(self._checked(self._with_faces(self._deep_map(rgb), faces), rgb), faces,
+                          self.faces)
 
     def detect_faces(self, rgb: np.ndarray):
         """Faces in ``rgb`` (empty when ``faces=False``); see :mod:`compress_core.energy.faces`."""

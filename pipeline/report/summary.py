@@ -3,6 +3,7 @@ run's manifest read with pyarrow."""
 from __future__ import annotations
 
 import os.path
+import posixpath
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -83,7 +84,8 @@ _COUNT_LINES = (
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "
                "> 1: a low-quality input, or a lossless output of a photo)"),
     ("not_images", "failed, not images: {} (no decoder recognises them: a sidecar or Thumbs.db "
-                   "in a folder input; they fail every rerun: keep them out with a glob, "
+                   "in a folder input; a --skip_existing rerun skips them as failed before, "
+                   "any other fails them again: keep them out with a glob, "
                    "--input 'photos/**/*.jpg')"),
     ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
                        "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
@@ -151,6 +153,18 @@ def _first_rows(table: pa.Table, n: int) -> list:
     return out
 
 
+def _shown_names(uris, width: int = 28) -> list:
+    """The input URIs as the run's screen shows them: below their deepest common folder
+    (``trips/china.jpg``, not ``china.jpg``: two ``x.jpg`` of two folders are told apart),
+    ``...`` and the last characters where longer than ``width``."""
+    if not uris:
+        return []
+    common = posixpath.dirname(os.path.commonprefix(uris)) if len(uris) > 1 else \
+        posixpath.dirname(uris[0])
+    names = [u[len(common):].lstrip("/") if common else u for u in uris]
+    return [n if len(n) <= width else "..." + n[-(width - 3):] for n in names]
+
+
 def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
                    max_rows: int = 12) -> str:
     """One screen about a finished run, from its manifest: totals, then a line per image.
@@ -174,12 +188,12 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
         common = os.path.commonprefix(pc.drop_null(ok_uris).to_pylist())
         lines.append(f"  outputs in: {os.path.dirname(common)}")
     shown = _first_rows(table, max_rows)
+    names = _shown_names([r["input_uri"] for r in shown])
     if shown:
         lines.append("")
         lines.append(f"  {'input':<28} {'status':<8} {'size':<19} {'bytes':<19} "
                      f"{'ratio':>5} {'ms':>6}")
-    for r in shown:
-        name = os.path.basename(r["input_uri"])[-28:]
+    for r, name in zip(shown, names):
         if r["status"] == "error" or r.get("skip_reason") == SKIP_FAILED_BEFORE:
             said = "error" if r["status"] == "error" else "skipped, failed before:"
             message = without_uri(r["error_message"], r["input_uri"]) or ""

@@ -592,6 +592,20 @@ def test_summary_report_lists_errors_first(two_runs):
     assert "mean pixel ratio" in text and "outputs in: /photos/night-1" in text
 
 
+def test_the_run_screen_tells_inputs_of_two_folders_apart():
+    """The run's screen named each input by its file name alone: two ``x.jpg`` of two folders
+    read alike (analyst review 25). Names are below the inputs' deepest common folder."""
+    from pipeline.report.summary import _shown_names
+
+    assert _shown_names(["/p/trips/x.jpg", "/p/days/x.jpg", "/p/trips/a/b.png"]) == \
+        ["trips/x.jpg", "days/x.jpg", "trips/a/b.png"]
+    assert _shown_names(["/p/b/x.jpg", "/p/bc/y.jpg"]) == ["b/x.jpg", "bc/y.jpg"]
+    assert _shown_names(["s3://bucket/2026/x.jpg"]) == ["x.jpg"]
+    assert _shown_names(["/p/" + "d" * 40 + "/x.jpg", "/p/y.jpg"]) == \
+        ["..." + ("d" * 40 + "/x.jpg")[-25:], "y.jpg"]
+    assert _shown_names([]) == []
+
+
 @pytest.mark.parametrize("name, render", [("r.html", "render_html"), ("r.md", "render_markdown")])
 def test_a_report_that_cannot_be_rendered_leaves_the_previous_one(two_runs, tmp_path, capsys,
                                                                   monkeypatch, name, render):

@@ -271,6 +271,25 @@ def test_the_face_moves_the_crop_where_cnn_energy_alone_would_cut_it(astronaut):
     assert b - t > 100  # the face is taller than the banner: the window stays on the face
     assert t - 15 <= top and bottom <= b + 15
     assert with_faces.operations["faces"] == 1
+    assert "faces" not in without.operations      # none looked for: not "none found"
+
+
+def test_faces_are_counted_where_they_were_looked_for_and_only_there(astronaut):
+    """The manifest's ``faces`` (analyst review 25): the faces found where the energy looked for
+    them, an enlargement's too (every face kept whole; it had said nothing), and nothing where
+    no face term looked (gradient energy: it had said 0, as if there were none)."""
+    from compress_core.energy import GradientEnergyFunction
+
+    small = astronaut[::4, ::4]                     # 128 x 128: the face still found
+    assert SemanticCompressor().compress(small, target_width=200, target_height=200,
+                                         format="png").operations["faces"] == 1
+    for kwargs in (dict(scale=0.5), dict(target_width=200, target_height=200),
+                   dict(target_width=256, target_height=100)):
+        result = SemanticCompressor(GradientEnergyFunction()).compress(astronaut, format="png",
+                                                                       **kwargs)
+        assert "faces" not in result.operations, kwargs
+        assert SemanticCompressor().compress(astronaut, format="png",
+                                             **kwargs).operations["faces"] == 1, kwargs
 
 
 def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
@@ -283,6 +302,8 @@ def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
     assert len(importance.faces) == 1
     np.testing.assert_array_equal(importance.map, blend(astronaut))
     assert BlendEnergyFunction([GradientEnergyFunction()]).importance(astronaut).faces == ()
+    assert importance.faces_sought and not BlendEnergyFunction(
+        [GradientEnergyFunction()]).importance(astronaut).faces_sought
     result = SemanticCompressor(blend).compress(astronaut, target_width=512, target_height=100,
                                                 method="smart_crop", format="png")
     assert result.operations["faces"] == 1
