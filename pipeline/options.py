@@ -220,6 +220,23 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
             "and the job run without it)")
 
 
+def _stray(beam_argv: Sequence[str]) -> Optional[str]:
+    """Why words left over for Beam that follow no flag are a mistake, or None.
+
+    Each flag takes one value. ``--input photos/*.jpg`` unquoted is expanded by the shell into
+    ``--input photos/a.jpg photos/b.jpg ...``: the job took the first file, Beam warned
+    "Discarding unparseable args" for the others, and the run compressed one photo, exit
+    status 0. A word that follows a flag of Beam's (``--runner DataflowRunner``) is its value."""
+    stray = [token for i, token in enumerate(beam_argv) if not token.startswith("-") and (
+        i == 0 or not beam_argv[i - 1].startswith("--") or "=" in beam_argv[i - 1])]
+    if not stray:
+        return None
+    more = f" and {len(stray) - 1} more" if len(stray) > 1 else ""
+    return (f"unexpected argument {stray[0]!r}{more}: each flag takes one value. A glob the "
+            "shell expanded gives several: quote it (--input 'photos/*.jpg'), or give --input "
+            "once per file")
+
+
 def job_flags(parser: Optional[argparse.ArgumentParser] = None) -> set:
     """Every long flag of the job (``--input`` ... ``--no_preserve_aspect``), read through
     argparse's public API: the options' spellings from the option table, the others' from the
@@ -281,7 +298,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         problem = _not_ours(token, args)
         if problem:
             parser.error(problem)
-    problem = _misspelt(beam_argv, parser)
+    problem = _stray(beam_argv) or _misspelt(beam_argv, parser)
     if problem:
         parser.error(problem)
     for flag, values in (("--input", args.input), ("--input_list", args.input_list),

@@ -159,6 +159,23 @@ def test_a_misspelt_flag_is_refused_not_left_to_beam(flags, meant, capsys):
         in err[-1]
 
 
+@pytest.mark.parametrize("argv, stray", [
+    (["--input", "in/a.jpg", "in/b.jpg", "in/c.jpg", "--output", "o"], "'in/b.jpg' and 1 more"),
+    (["--input", "x", "--output", "o", "--runner", "DirectRunner", "in/b.jpg"], "'in/b.jpg'"),
+    (["--input", "x", "--output", "o", "--runner=DirectRunner", "extra"], "'extra'"),
+    (["--input", "x", "--output", "o", "o2"], "'o2'"),
+])
+def test_words_that_follow_no_flag_are_refused_not_left_to_beam(argv, stray, capsys):
+    """An unquoted glob (--input in/*.jpg) is expanded by the shell: the job took the first
+    file, Beam dropped the others with a warning, and the run compressed one photo, exit 0."""
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"unexpected argument {stray}: each flag takes one value" in err[0]
+    assert "quote it (--input 'photos/*.jpg')" in err[0]
+
+
 @pytest.mark.parametrize("flags", [
     ["--num_workers", "3"], ["--max_num_workers=20"], ["--region", "europe-west1"],
     ["--sdk_container_image", "x"], ["--no_use_public_ips"], ["--flink_master", "h:8081"],
