@@ -348,3 +348,29 @@ def test_a_percent_encoded_uri_that_is_not_found_says_what_is_there(tmp_path):
         storage.read_bytes(str(tmp_path / "My%20Trip" / "missing%20one.jpg"))
     (tmp_path / "100%25.jpg").write_bytes(b"y")   # a name with a real '%' reads as it is
     assert storage.read_bytes(str(tmp_path / "100%25.jpg")) == b"y"
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_pictures_written_to_a_store_have_their_media_type(store, request):
+    """A bucket or a CDN serves an object by its media type: every output was
+    application/octet-stream on GCS, so a browser downloaded a picture instead of showing it
+    (deploy review 25). Each extension the library writes gets its type; an unknown one the
+    store's default."""
+    import fsspec
+
+    fixture = {"s3": ("s3_bucket", "s3_storage_options"), "gs": ("gcs_bucket",
+                                                                 "gcs_storage_options")}[store]
+    bucket, options = (request.getfixturevalue(name) for name in fixture)
+    fs = fsspec.filesystem(store, **options[store], skip_instance_cache=True)
+    want = {"x.png.3f9a1c2b7d.jpg": "image/jpeg", "x.png": "image/png", "x.webp": "image/webp",
+            "x.avif": "image/avif", "x.jxl": "image/jxl", "x.JPG": "image/jpeg",
+            "x.unknownext": None}
+    for name in want:
+        storage.write_atomic(f"{store}://{bucket}/out/{name}", b"data", options)
+    for name, media in want.items():
+        info = fs.info(f"{bucket}/out/{name}", refresh=True)
+        got = info.get("ContentType") or info.get("contentType")
+        if media is None:            # the store's default (application/ or binary/octet-stream)
+            assert got.endswith("/octet-stream"), (name, got)
+        else:
+            assert got == media, (name, got)
