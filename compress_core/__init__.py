@@ -15,6 +15,10 @@ import os as _os
 # an explicit setting wins.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
+from ._numba_cache import use_a_writable_cache as _use_a_writable_cache  # noqa: E402
+
+_use_a_writable_cache()   # before any kernel is compiled (a read-only package and home)
+
 from ._version import __version__, build_id  # noqa: E402
 from .compressor import CompressionResult, FailedCompression, SemanticCompressor, compress_image
 from .energy import (  # DeepEnergyFunction: on first access (torch), see __getattr__

@@ -279,8 +279,8 @@ class CompressRequest:
             unused.append(f"model={self._model_unused!r} is the CNN of the deep energies, and "
                           f"energy={self.energy!r} runs none")
         other_model = self.model not in (None, registry.DEFAULT_BACKBONE)
-        if (self.method == Method.JPEG.value and self.allocation == Allocation.UNIFORM.value
-                and (self.energy != registry.DEFAULT_ENERGY.value or other_model)):
+        if not self.reads_importance and (self.energy != registry.DEFAULT_ENERGY.value
+                                          or other_model):
             chosen = f"energy={self.energy!r}" + (f", model={self.model!r}" if other_model
                                                   else "")
             unused.append(f"{chosen} makes the importance map, and method='jpeg' with "
@@ -304,6 +304,13 @@ class CompressRequest:
         return tuple(unused)
 
     # ----------------------------------------------------------------------- views
+    @property
+    def reads_importance(self) -> bool:
+        """Whether the request computes an importance map (its energy function runs): every
+        method but ``jpeg``, which re-encodes, unless ``allocation="semantic"`` spreads its
+        bytes by one."""
+        return self.method != Method.JPEG.value or self.allocation != Allocation.UNIFORM.value
+
     @property
     def archive_mode(self) -> bool:
         """Whether JPEG inputs are kept losslessly as JPEG XL (``method="jpeg"``,

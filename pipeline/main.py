@@ -27,6 +27,7 @@ from apache_beam.options.pipeline_options import (
     SetupOptions,
     StandardOptions,
     TestOptions,
+    WorkerOptions,
 )
 
 from transforms.compress import CompressImages
@@ -41,7 +42,8 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import dry_run_problem, launch_problem, local_paths_problem
+from .preflight import (dry_run_problem, launch_problem, local_paths_problem,
+                        workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status"]
 
@@ -134,6 +136,12 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                                          options.view_as(TestOptions).dry_run)
     if problem:
         build_parser().error(problem)
+    warning = workers_without_faces(options.view_as(StandardOptions).runner,
+                                    options.view_as(SetupOptions).setup_file,
+                                    options.view_as(WorkerOptions).sdk_container_image,
+                                    job.settings)
+    if warning:
+        _LOG.warning("%s", warning)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),
                                     job.storage_options)
     dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")
@@ -162,6 +170,10 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])
             build_parser().error(f"--runner {runner}: {exc}")
         result.wait_until_finish()
+    if dry_run:   # (its summary said "0 images ... outputs: ..." as if a run had found none)
+        _LOG.info("run %s: dry run: the %s job was built and its options checked; it was not "
+                  "submitted, and nothing was read or written", job.run_id, runner)
+        return result
     summary = summarize_metrics(result, job)
     _LOG.info("%s", format_summary(summary))
     if exit_status(summary):

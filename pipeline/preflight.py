@@ -20,22 +20,28 @@
   the workers' disks are not this machine's.
 * Beam's ``--dry_run`` builds a Dataflow job without submitting it; other runners ignore it and
   ran the whole job (:func:`dry_run_problem`).
+* On Dataflow, workers made by ``--setup_file`` alone lack the face detector: a warning
+  (:func:`workers_without_faces`).
 
-A store that cannot be asked at launch (no credentials there, no fsspec driver) passes: the
-run starts, as it did without these checks.
+A store that cannot be asked at launch (no credentials there, no fsspec driver, unreachable)
+passes: the run starts, as it did without these checks. It is asked once (:class:`Stores`):
+an unreachable GCS had taken eleven questions, each retried six times by gcsfs with a
+traceback logged, about five minutes and 572 lines before the run started.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from compress_core.storage import fresh_info, local_path, store_protocol
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
-           "cannot_write", "dry_run_problem", "missing_bucket"]
+           "cannot_write", "dry_run_problem", "missing_bucket", "Stores",
+           "workers_without_faces"]
 
 #: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
 #: one folder on every node, so their local paths are left to the user).
@@ -44,33 +50,85 @@ _REMOTE_RUNNERS = ("dataflowrunner", "dataflow", "testdataflowrunner")
 _LOG = logging.getLogger(__name__)
 
 
-def _info(uri: str, storage_options: Optional[Dict]) -> Optional[dict]:
+#: The loggers of the file systems whose retries log each failure with a traceback (gcsfs:
+#: "_request out of retries on exception"), quiet while the launch asks: one line says it.
+_RETRY_LOGGERS = ("gcsfs",)
+
+
+@contextlib.contextmanager
+def _quiet_retries() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in _RETRY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+class Stores:
+    """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
+    store that could not answer once (unreachable, no credentials, no driver, a refusal) is
+    asked nothing more, and one warning says so (local paths are always asked)."""
+
+    def __init__(self, storage_options: Optional[Dict] = None):
+        self.storage_options = storage_options
+        self._silent: Dict[str, str] = {}        # store -> why it is not asked again
+
+    def info(self, uri: str) -> Optional[dict]:
+        """``fs.info`` of ``uri``; None where the store cannot be asked. Raises
+        ``FileNotFoundError`` where the store says nothing is there."""
+        store = store_protocol(uri) or "file"
+        if store in self._silent:
+            return None
+        try:
+            with _quiet_retries():
+                return fresh_info(uri, self.storage_options)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            if store == "file":  # (cheap to ask again; a file where a folder is asked for:
+                _LOG.debug("cannot check %s: %s", uri, exc)   # nothing there as a folder)
+                return None
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            self._silent[store] = why = f"{type(exc).__name__}: {text}"
+            # a refusal (S3's AccessDenied, GCS's 403) is a role's limit, not a fault
+            refused = isinstance(exc, PermissionError) or text.startswith("Forbidden")
+            _LOG.log(logging.INFO if refused else logging.WARNING,
+                     "cannot ask %s at launch (%s); the launch checks of %s:// URIs are "
+                     "skipped and the run starts", uri, why, store)
+            return None
+
+
+def _info(uri: str, stores: Stores) -> Optional[dict]:
     """``fs.info`` of ``uri`` (fresh), ``None`` when nothing is there or the store cannot be
     asked."""
     try:
-        return fresh_info(uri, storage_options)
+        return stores.info(uri)
     except FileNotFoundError:
-        return None
-    except Exception as exc:  # noqa: BLE001 - see the module docstring
-        _LOG.debug("cannot check %s: %s", uri, exc)
         return None
 
 
 def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
-                        storage_options: Optional[Dict] = None) -> List[str]:
+                        storage_options: Optional[Dict] = None,
+                        stores: Optional[Stores] = None) -> List[str]:
     """The run's manifest partition and dead-letter folder that exist already (none for a new
-    run)."""
+    run). ``stores``: the launch's questions (one made with ``storage_options`` otherwise)."""
+    stores = stores or Stores(storage_options)
     return [folder for folder in (manifest_prefix(manifest, run_id), dead_letters)
-            if _info(folder, storage_options) is not None]
+            if _info(folder, stores) is not None]
 
 
-def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None
-                ) -> Dict[str, str]:
+def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None,
+                stores: Optional[Stores] = None) -> Dict[str, str]:
     """``{flag: uri}`` of the ``folders`` (``{flag: uri}``) that exist as something else than a
     folder (a file)."""
+    stores = stores or Stores(storage_options)
     bad = {}
     for flag, uri in folders.items():
-        info = _info(uri, storage_options)
+        info = _info(uri, stores)
         if info is not None and info.get("type") not in ("directory", None):
             bad[flag] = uri
     return bad
@@ -104,7 +162,8 @@ _BUCKET_STORES = ("s3", "gs")
 
 
 def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
-                   storage_options: Optional[Dict] = None) -> Optional[str]:
+                   storage_options: Optional[Dict] = None,
+                   stores: Optional[Stores] = None) -> Optional[str]:
     """Why a bucket that ``flags`` (``{flag: URIs}``) name cannot be used, or None: the store
     says it does not exist. A missing ``--manifest`` bucket had let the images be written,
     then failed the run with Beam's tracebacks and no manifest; a missing ``--input`` bucket
@@ -113,6 +172,7 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
     and write objects under a prefix without the right to ask of the bucket itself)."""
     from compress_core.storage import split_protocol
 
+    stores = stores or Stores(storage_options)
     asked = {}
     for flag, uris in flags.items():
         for uri in uris:
@@ -121,15 +181,12 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
             bucket = split_protocol(uri)[1].split("/", 1)[0]
             key = (store_protocol(uri), bucket)
             if key not in asked:
-                try:
-                    fresh_info(f"{key[0]}://{bucket}", storage_options)
+                try:   # (a refusal passes too: a role may write objects under a prefix
+                    # and not ask of the bucket)
+                    stores.info(f"{key[0]}://{bucket}")
                     asked[key] = ""
                 except FileNotFoundError:  # the store says so (S3's NoSuchBucket, GCS's 404)
                     asked[key] = "does not exist"
-                except Exception as exc:  # noqa: BLE001 - see the module docstring; a refusal
-                    # too: a role may write objects under a prefix and not ask of the bucket
-                    _LOG.debug("cannot check bucket %s: %s", bucket, exc)
-                    asked[key] = ""
             if asked[key]:
                 return f"{flag} {uri}: the bucket {bucket} {asked[key]}"
     return None
@@ -139,18 +196,19 @@ def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
                    storage_options: Optional[Dict] = None,
                    inputs: Sequence[str] = ()) -> Optional[str]:
     """Why the run cannot start (one line naming the flag), or None."""
+    stores = Stores(storage_options)
     problem = missing_bucket({"--input": list(inputs), "--output": [output],
-                              "--manifest": [manifest]}, storage_options)
+                              "--manifest": [manifest]}, stores=stores)
     if problem:
         return problem
-    bad = not_folders({"--output": output, "--manifest": manifest}, storage_options)
+    bad = not_folders({"--output": output, "--manifest": manifest}, stores=stores)
     if bad:
         flag, uri = next(iter(bad.items()))
         return f"{flag} {uri}: is a file, not a folder"
     problem = cannot_write({"--output": output, "--manifest": manifest})
     if problem:
         return problem
-    found = earlier_run_folders(manifest, dead_letters, run_id, storage_options)
+    found = earlier_run_folders(manifest, dead_letters, run_id, stores=stores)
     if found:
         return (f"--run_id {run_id!r}: an earlier run has this id ({found[0]} exists); give "
                 "another --run_id, or none for a fresh one")
@@ -171,6 +229,25 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
                 return (f"{flag} {value}: a local path, which {name}'s workers cannot reach "
                         "(their own disks, lost with them); give a bucket URI (gs://...)")
     return None
+
+
+def workers_without_faces(runner, setup_file: Optional[str], container: Optional[str],
+                          settings) -> Optional[str]:
+    """A warning where Dataflow's workers would lack the face detector, or None: built by
+    ``--setup_file`` with no container, they pip-install the library's requirements, but not
+    ``facenet-pytorch``, which installs only with ``--no-deps`` (its metadata pins an old
+    torch): every image of an energy with a CNN (and its face term) fails, after minutes of
+    installing torch on each worker (deploy review 25)."""
+    from compress_core.energy.registry import uses_model
+
+    if _runner_name(runner).lower() not in _REMOTE_RUNNERS or not setup_file or container \
+            or not settings.reads_importance or not uses_model(settings.energy):
+        return None
+    return (f"--setup_file without --sdk_container_image: the workers cannot install "
+            f"facenet-pytorch (only with --no-deps), which --energy {settings.energy} needs; "
+            "every image will fail. Build the image of docker/Dockerfile and pass it with "
+            "--sdk_container_image, or use --energy gradient or saliency "
+            "(docs/pipeline.md, Dataflow)")
 
 
 def _runner_name(runner) -> str:

@@ -47,7 +47,6 @@ from apache_beam.utils.shared import Shared
 
 from compress_core.errors import ImageDecodeError, NotAnImageError, TargetUnreachableError
 from compress_core.images import named_like_a_picture
-from compress_core.options import Allocation, Method
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
 
@@ -432,8 +431,7 @@ class _Engine:
         self.compressor = SemanticCompressor.from_request(settings)
         # re-encoding reads no importance map (no CNN), unless allocation="semantic" spreads its
         # bytes by one: then loaded here, not inside the first image's time budget
-        uses_energy = (settings.method != Method.JPEG.value
-                       or settings.allocation != Allocation.UNIFORM.value)
+        uses_energy = settings.reads_importance
         self.loads_model = uses_energy  # (what the model_loads metric counts)
         if uses_energy:
             _preload(self.compressor.energy_function)

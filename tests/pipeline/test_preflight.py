@@ -140,3 +140,79 @@ def test_beams_own_option_errors_name_the_program_as_typed(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == \
         "python -m pipeline: error: argument --dry_run: expected one argument"
+
+
+def test_a_store_that_cannot_be_reached_is_asked_once(monkeypatch, caplog):
+    """An unreachable GCS: eleven questions at launch, each retried six times by gcsfs with a
+    traceback logged, took about five minutes and 572 lines before the run started (deploy
+    review 25). The store is now asked once, with one warning, and the run starts; another
+    store is still asked."""
+    import logging
+
+    import pipeline.preflight as preflight
+
+    asked = []
+
+    def unreachable(uri, storage_options=None):
+        asked.append(uri)
+        if uri.startswith("gs://"):
+            logging.getLogger("gcsfs").error("_request out of retries on exception: x")
+            raise ConnectionError("Cannot connect to host storage.googleapis.com:443")
+        return {"name": uri, "type": "directory"}
+
+    monkeypatch.setattr(preflight, "fresh_info", unreachable)
+    with caplog.at_level(logging.INFO):
+        assert launch_problem("gs://archive/x", "gs://archive/x/_manifest",
+                              "gs://archive/x/_dead_letters", "r1",
+                              inputs=("gs://photos/**", "s3://other/in/**")) is None
+    assert [u for u in asked if u.startswith("gs://")] == ["gs://photos"]
+    assert "s3://other" in asked                       # another store is asked
+    said = [r for r in caplog.records if "at launch" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert said[0].getMessage() == (
+        "cannot ask gs://photos at launch (ConnectionError: Cannot connect to host "
+        "storage.googleapis.com:443); the launch checks of gs:// URIs are skipped and the run "
+        "starts")
+    assert not [r for r in caplog.records if r.name == "gcsfs"]   # its retries not logged
+
+
+def test_a_store_that_refuses_to_say_lets_the_run_start_with_a_note(monkeypatch, caplog):
+    """A role that may write objects but not ask of the bucket (GCS's 403): the run starts,
+    said at INFO, not as a warning at every launch."""
+    import logging
+
+    import pipeline.preflight as preflight
+
+    def forbidden(uri, storage_options=None):
+        raise OSError(f"Forbidden: {uri}\nno storage.buckets.get")
+
+    monkeypatch.setattr(preflight, "fresh_info", forbidden)
+    with caplog.at_level(logging.INFO):
+        assert launch_problem("gs://archive/x", "gs://archive/x/_manifest",
+                              "gs://archive/x/_dead_letters", "r1") is None
+    said = [r for r in caplog.records if "at launch" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO
+
+
+def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
+    """--setup_file without a container: the workers cannot install facenet-pytorch (only with
+    --no-deps), so every image of a CNN energy failed after minutes of installing torch on each
+    worker (deploy review 25). Said at launch; not where a container is given, the energy runs
+    no CNN, nothing reads the map, or the runner is not Dataflow."""
+    from pipeline.preflight import workers_without_faces
+    from transforms.settings import CompressSettings
+
+    deep = CompressSettings(scale=0.5)
+    warning = workers_without_faces("DataflowRunner", "./setup.py", None, deep)
+    assert warning.startswith("--setup_file without --sdk_container_image: the workers cannot "
+                              "install facenet-pytorch (only with --no-deps), which --energy "
+                              "deep needs; every image will fail.")
+    for runner, setup, image, settings in [
+            ("DataflowRunner", "./setup.py", "europe-docker.pkg.dev/p/i:x", deep),
+            ("DataflowRunner", None, None, deep),
+            ("DataflowRunner", "./setup.py", None, CompressSettings(scale=0.5, energy="gradient")),
+            ("DataflowRunner", "./setup.py", None, CompressSettings(method="jpeg")),
+            ("DirectRunner", "./setup.py", None, deep)]:
+        assert workers_without_faces(runner, setup, image, settings) is None, (runner, settings)
+    assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
+        scale=0.5, energy="blend")) is not None

@@ -1,0 +1,56 @@
+"""compress_core/_numba_cache.py: where Numba caches the kernels when neither the package
+folder nor the user's cache can be written (a read-only image run by a user whose home is
+read-only: ``import compress_core`` failed with "cannot cache function ... no locator")."""
+import os
+import subprocess
+import sys
+import tempfile
+
+from compress_core import _numba_cache
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_numba_s_own_cache_is_kept_where_it_can_be_written(tmp_path, monkeypatch):
+    package = str(tmp_path / "site" / "compress_core")
+    os.makedirs(package)
+    home = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert _numba_cache.cache_folder(package, home) is None            # beside the kernels
+    monkeypatch.setattr(_numba_cache, "_writable", lambda folder: not folder.startswith(package))
+    assert _numba_cache.cache_folder(package, home) is None            # the user's cache
+    assert _numba_cache.cache_folder(package, {"NUMBA_CACHE_DIR": "/mine", **home}) is None
+
+
+def test_the_cache_goes_to_the_temporary_folder_where_nothing_else_can_be_written(tmp_path,
+                                                                               monkeypatch):
+    package, cache = str(tmp_path / "site" / "compress_core"), str(tmp_path / "home" / ".cache")
+    read_only = (package, cache)
+    monkeypatch.setattr(_numba_cache, "_writable",
+                        lambda folder: not folder.startswith(read_only))
+    folder = _numba_cache.cache_folder(package, {"XDG_CACHE_HOME": cache})
+    assert os.path.dirname(folder) == tempfile.gettempdir()
+    assert os.path.basename(folder).startswith("semantic-compress-numba-")
+    # a folder the user set is theirs
+    assert _numba_cache.cache_folder(package, {"XDG_CACHE_HOME": cache,
+                                               "NUMBA_CACHE_DIR": "/x"}) is None
+
+
+def test_writable_looks_at_the_nearest_folder_that_exists(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(os, "access", lambda folder, mode: seen.append(folder) or True)
+    assert _numba_cache._writable(str(tmp_path / "not" / "yet" / "there"))
+    assert seen == [str(tmp_path)]           # Numba creates the folders below it
+
+
+def test_importing_the_library_sets_the_folder_only_where_needed(tmp_path):
+    """In a fresh process, NUMBA_CACHE_DIR stays unset here (the checkout can be written), and
+    a folder the user set is kept."""
+    code = "import os, compress_core; print(os.environ.get('NUMBA_CACHE_DIR'))"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=300)
+    assert out.stdout.strip() == "None", out.stderr[-2000:]
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=300)
+    assert out.stdout.strip() == str(tmp_path / "mine"), out.stderr[-2000:]
