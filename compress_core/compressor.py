@@ -829,12 +829,13 @@ class SemanticCompressor:
             protect, scene = None, []
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
-                from .energy.faces import cores_box, faces_box, subject_faces
+                from .energy.faces import cores_box, faces_box, heads_box, subject_faces
 
                 subjects, scene = subject_faces(faces, (h0, w0))
                 if subjects:
                     protect = box_to_hold(None, faces_box(subjects, (h0, w0)), (cw, ch),
-                                          cores_box(subjects, (h0, w0)))
+                                          cores_box(subjects, (h0, w0)),
+                                          heads_box(subjects, (h0, w0)))
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's

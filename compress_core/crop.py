@@ -87,6 +87,7 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
                 faces: Optional[Tuple[int, int, int, int]],
                 window: Tuple[int, int],
                 cores: Optional[Tuple[int, int, int, int]] = None,
+                heads: Optional[Tuple[int, int, int, int]] = None,
                 ) -> Optional[Tuple[int, int, int, int]]:
     """The box a crop window of ``window`` (width, height) must hold (``best_window``'s
     ``must_contain``): the box of the pixels the caller asked to keep, grown to the faces' box
@@ -95,11 +96,17 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
     (brows to mouth: :func:`compress_core.energy.faces.face_core`) take its place on that
     side (where it cannot hold those either, it stays inside them across, and holds its own
     height about the eyes, within them): a banner of a close-up face was held only somewhere
-    inside the face, and the energy put it on the chin, without the eyes."""
+    inside the face, and the energy put it on the chin, without the eyes. Where the window holds
+    the faces' box on a side, it holds as much of their ``heads`` (hair, chin:
+    :func:`compress_core.energy.faces.heads_box`) as it can there, the room shared two to one
+    between the heads' top and bottom (left and right alike)."""
     if faces is not None and cores is not None:
         held = list(faces)
         for i in (0, 1):  # x, then y
             if faces[i + 2] - faces[i] <= window[i]:
+                if heads is not None:
+                    held[i], held[i + 2] = _towards(faces[i], faces[i + 2], heads[i],
+                                                    heads[i + 2], window[i])
                 continue
             lo, hi = cores[i], cores[i + 2]
             if i == 1 and hi - lo > window[1]:  # the window's height about the eyes, within
@@ -114,6 +121,20 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
              max(kept[3], faces[3]))
     fits = union[2] - union[0] <= window[0] and union[3] - union[1] <= window[1]
     return union if fits else kept
+
+
+def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int) -> Tuple[int, int]:
+    """The span ``lo..hi`` grown towards ``outer_lo..outer_hi`` (which holds it) to at most
+    ``room``: all of it where it fits, else two parts of the spare before ``lo`` for one after
+    ``hi`` (headroom before the chin), what one side cannot take going to the other."""
+    outer_lo, outer_hi = min(outer_lo, lo), max(outer_hi, hi)
+    if outer_hi - outer_lo <= room:
+        return outer_lo, outer_hi
+    spare = room - (hi - lo)
+    before = min(lo - outer_lo, (2 * spare) // 3)
+    after = min(outer_hi - hi, spare - before)
+    before = min(lo - outer_lo, spare - after)
+    return lo - before, hi + after
 
 
 def best_window(energy: np.ndarray, width: int, height: int,

@@ -28,8 +28,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    prefix of the first one, taken from its record (:class:`~compress_core.seams.cheap.CheapCarve`).
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
-   window of the size holds all of them; where none does, the crops hold their cores (brows to
-   mouth), or the window's height about the eyes. A small face alone
+   window of the size holds all of them, with as much of their heads (hair, chin:
+   :func:`~compress_core.energy.faces.heads_box`) as it holds; where none does, the crops hold
+   their cores (brows to mouth), or the window's height about the eyes. A small face alone
    (:func:`~compress_core.energy.faces.subject_faces`) is held whole or left out, never cut.
    Seams avoid faces because they carry full energy. The caller's ``keep_mask`` comes first:
    the crops hold its bounding box (with the faces where one window holds both), and seams
@@ -66,7 +67,7 @@ from scipy import ndimage
 
 from .crop import best_window, box_to_hold, integral_image, keep_boost, mask_box, window_sums
 from .energy.base import CarvingTerms, resize_map
-from .energy.faces import DETECT_SIDE, cores_box, faces_box, subject_faces
+from .energy.faces import DETECT_SIDE, cores_box, faces_box, heads_box, subject_faces
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -299,10 +300,10 @@ def _scaled_faces(faces, fx: float, fy: float):
 def _window_rules(protect, window):
     """:func:`~compress_core.crop.best_window`'s ``must_contain`` and ``never_cut`` for a window
     of ``window`` (width, height) from the held boxes ``protect``: the keep mask's, the
-    subjects' faces', their cores' (each None or a box; :func:`~compress_core.crop.box_to_hold`)
-    and the boxes of the faces in the scene."""
-    kept, faces, cores, scene = protect
-    return dict(must_contain=box_to_hold(kept, faces, window, cores), never_cut=scene)
+    subjects' faces', their cores', their heads' (each None or a box;
+    :func:`~compress_core.crop.box_to_hold`) and the boxes of the faces in the scene."""
+    kept, faces, cores, heads, scene = protect
+    return dict(must_contain=box_to_hold(kept, faces, window, cores, heads), never_cut=scene)
 
 
 def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
@@ -320,7 +321,7 @@ def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
     if hi - lo < least:  # grow evenly, within the picture
         lo = max(0, min(lo - (least - (hi - lo)) // 2, extent - least))
         hi = min(extent, max(hi, lo + least))
-    for box in protect[3]:  # a face of the scene: held whole or left out, never cut
+    for box in protect[4]:  # a face of the scene: held whole or left out, never cut
         start, end = box[0 if vertical else 1], box[2 if vertical else 3]
         if start < hi and end > lo and (start < lo or end > hi):
             lo, hi = min(lo, start), max(hi, end)
@@ -381,14 +382,15 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the
     # subjects' faces and their cores, held where the faces' box does not fit
     # (crop.box_to_hold); then each face of the scene, which the crops hold or leave out whole
-    faces_mask = cores_mask = None
+    faces_mask = cores_mask = heads_mask = None
     if subjects:
-        faces_mask, cores_mask = np.zeros((h0, w0), bool), np.zeros((h0, w0), bool)
+        faces_mask, cores_mask, heads_mask = (np.zeros((h0, w0), bool) for _ in range(3))
         for mask, (left, top, right, bottom) in ((faces_mask, faces_box(subjects, (h0, w0))),
-                                                 (cores_mask, cores_box(subjects, (h0, w0)))):
+                                                 (cores_mask, cores_box(subjects, (h0, w0))),
+                                                 (heads_mask, heads_box(subjects, (h0, w0)))):
             mask[top:bottom, left:right] = True
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
-                 for mask in (keep, faces_mask, cores_mask))
+                 for mask in (keep, faces_mask, cores_mask, heads_mask))
     whole = []
     for left, top, right, bottom in (face.box for face in scene):  # (any numbers: clipped)
         mask = np.zeros((h0, w0), bool)

@@ -233,6 +233,28 @@ def test_box_to_hold_takes_the_faces_cores_where_the_faces_do_not_fit():
     assert box_to_hold(kept, faces, (60, 30), cores) == kept
 
 
+def test_box_to_hold_holds_as_much_of_the_heads_as_the_window_can():
+    """The faces' box 100-150 down, their heads 75-163 (hair above, chin below): a window that
+    holds the heads holds them; a shorter one the faces' box and two parts of its spare room
+    above it for one below (the top of the head before the neck); one shorter than the faces'
+    box falls back to the cores as before. Across likewise."""
+    from compress_core.crop import box_to_hold
+
+    faces, cores, heads = (20, 100, 70, 150), (28, 110, 62, 140), (15, 75, 75, 163)
+    assert box_to_hold(None, faces, (100, 100), cores, heads) == heads
+    assert box_to_hold(None, faces, (100, 80), cores, heads) == (15, 80, 75, 160)
+    assert box_to_hold(None, faces, (100, 56), cores, heads) == (15, 96, 75, 152)
+    assert box_to_hold(None, faces, (100, 50), cores, heads) == (15, 100, 75, 150)
+    assert box_to_hold(None, faces, (100, 30), cores, heads) == (15, 110, 75, 140)   # cores
+    assert box_to_hold(None, faces, (54, 100), cores, heads) == (18, 75, 72, 163)
+    # a head that has no room above (the picture's top): the room goes below
+    assert box_to_hold(None, faces, (100, 70), cores, (15, 100, 75, 163)) == \
+        (15, 100, 75, 163)
+    assert box_to_hold(None, faces, (100, 60), cores, (15, 100, 75, 163)) == \
+        (15, 100, 75, 160)
+    assert box_to_hold(None, faces, (100, 80), cores) == (20, 100, 70, 150)   # no heads: as before
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (7, 9), (120, 80)])
 def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
     """A window as tall (or as wide) as the map: its sums from the one line of column (row)

@@ -613,16 +613,18 @@ def test_the_planned_copy_splits_faces_as_the_picture_does():
 def test_plan_box_grows_to_the_held_boxes_and_the_aspect():
     from compress_core.hybrid import _plan_box
 
-    none = (None, None, None, ())  # the keep mask's, the faces', their cores', the scene's
+    none = (None, None, None, None, ())  # the keep mask's, the faces', their cores', their
+    # heads' (which the plan does not grow to: the windows hold them where they can), the scene's
     # columns 100-200 of a 400-wide picture after a margin crop at x 50
     assert _plan_box((150, 250), (50, 0, 450, 300), (300, 400), True, none, 50) \
         == (100, 0, 200, 300)
     # a kept box at 20-40 and faces at 300-320 widen it
     assert _plan_box((150, 250), (50, 0, 450, 300), (300, 400), True,
-                     ((20, 10, 40, 30), (300, 5, 320, 25), None, ()), 50) == (20, 0, 320, 300)
+                     ((20, 10, 40, 30), (300, 5, 320, 25), None, (300, 0, 330, 40), ()), 50) \
+        == (20, 0, 320, 300)
     # a face of the scene it would cut widens it; one it leaves out does not
     assert _plan_box((150, 250), (50, 0, 450, 300), (300, 400), True,
-                     (None, None, None, ((190, 5, 210, 25), (300, 5, 320, 25))), 50) \
+                     (None, None, None, None, ((190, 5, 210, 25), (300, 5, 320, 25))), 50) \
         == (100, 0, 210, 300)
     # at least 160 lines (the target's aspect), grown evenly, kept inside the picture
     assert _plan_box((0, 100), None, (300, 400), False, none, 160) == (0, 0, 400, 160)

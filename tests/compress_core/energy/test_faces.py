@@ -292,6 +292,18 @@ def test_faces_are_counted_where_they_were_looked_for_and_only_there(astronaut):
                                              **kwargs).operations["faces"] == 1, kwargs
 
 
+def test_crops_of_a_portrait_hold_the_head_not_only_the_face(astronaut):
+    """A 16:9 thumbnail of the astronaut cut the top of her hair: the window held the face's
+    box (forehead to chin) and the energy pulled it down to the suit (visual review 25). It
+    holds her head now, and the crop still keeps the face whole."""
+    (face,) = FaceDetector().detect(astronaut)
+    result = SemanticCompressor().compress(astronaut, target_width=320, target_height=180,
+                                           format="png")
+    top, bottom = result.crop_box[1], result.crop_box[3]
+    height = face.box[3] - face.box[1]
+    assert top <= face.box[1] - 0.5 * height and bottom >= face.box[3]   # hair and chin in
+
+
 def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
     """The blend energy (``--energy blend``) hands its deep member's faces to the crops: the
     astronaut's whole face survives a 512 x 100 banner, as with the deep energy alone."""
