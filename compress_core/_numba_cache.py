@@ -5,12 +5,13 @@ only, in the user's cache (``$XDG_CACHE_HOME/numba`` or ``~/.cache/numba``). Whe
 written (an installed package in a read-only image, run by a user whose home is read-only: a
 non-root or read-only-root container), the first kernel's decoration raised "cannot cache
 function '_hrow': no locator available", and ``import compress_core`` failed (deploy review 25).
-There, and only there, the cache goes to the temporary folder (``NUMBA_CACHE_DIR``); a
-``NUMBA_CACHE_DIR`` the user set is kept.
+There, and only there, the cache goes to the temporary folder (``NUMBA_CACHE_DIR``), in a
+folder only this user may write; a ``NUMBA_CACHE_DIR`` the user set is kept.
 """
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from typing import Mapping, Optional
@@ -44,11 +45,28 @@ def cache_folder(package: str, environ: Mapping[str, str]) -> Optional[str]:
     return os.path.join(tempfile.gettempdir(), f"semantic-compress-numba-{uid}")
 
 
+def _own_folder(folder: str) -> str:
+    """``folder``, made private (0700) where it is new; a fresh private folder instead where
+    it is not a folder of this user's that only they may write: Numba unpickles its cache
+    index, and another user of a shared machine could have made the fixed name first."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+        uid = os.getuid() if hasattr(os, "getuid") else info.st_uid
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == uid \
+                and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return folder
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="semantic-compress-numba-")
+
+
 def use_a_writable_cache() -> None:
     """Set ``NUMBA_CACHE_DIR`` where Numba could cache nowhere (module docstring)."""
     folder = cache_folder(os.path.dirname(os.path.abspath(__file__)), os.environ)
     if folder is None:
         return
+    folder = _own_folder(folder)
     os.environ["NUMBA_CACHE_DIR"] = folder
     if "numba" in sys.modules:      # imported before this package: its configuration read
         sys.modules["numba"].config.CACHE_DIR = folder

@@ -433,8 +433,8 @@ class SemanticCompressor:
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)
-            if not importance.faces_sought:   # none looked for (no face term): unknown, not 0
-                operations.pop("faces", None)
+            if not (importance.faces_sought or importance.faces):   # none looked for (no
+                operations.pop("faces", None)   # face term): unknown, not 0
             # smart_crop never stretches where a window of the target's aspect exists
             limit = 1.0 if method is Method.SMART_CROP else request.max_stretch
             if limit is not None and geometry.stretch > limit * (1 + 1e-6):
@@ -826,23 +826,24 @@ class SemanticCompressor:
             # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
             f = min(w0 / tw, h0 / th)
             cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
-            protect, scene = None, []
+            scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
                 from .energy.faces import cores_box, faces_box, heads_box, subject_faces
 
                 subjects, scene = subject_faces(faces, (h0, w0))
                 if subjects:
-                    protect = box_to_hold(None, faces_box(subjects, (h0, w0)), (cw, ch),
-                                          cores_box(subjects, (h0, w0)),
-                                          heads_box(subjects, (h0, w0)))
+                    held = tuple(box(subjects, (h0, w0))
+                                 for box in (faces_box, cores_box, heads_box))
+            kept = None
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
                 # holds both); its energy boost alone lost a one-pixel mask at the frame's
                 # edge to the energy the window gained elsewhere. Where none can, the window
                 # inside its box that holds the most of it.
-                protect = box_to_hold(mask_box(keep), protect, (cw, ch))
+                kept = mask_box(keep)
                 energy = energy + keep * keep_boost(energy)
+            protect = box_to_hold(kept, held[0], (cw, ch), held[1], held[2])
             left, top = best_window(energy, cw, ch, must_contain=protect,
                                     never_cut=[f.box for f in scene])
             box = (left, top, left + cw, top + ch)

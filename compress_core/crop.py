@@ -98,15 +98,15 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
     height about the eyes, within them): a banner of a close-up face was held only somewhere
     inside the face, and the energy put it on the chin, without the eyes. Where the window holds
     the faces' box on a side, it holds as much of their ``heads`` (hair, chin:
-    :func:`compress_core.energy.faces.heads_box`) as it can there, the room shared two to one
-    between the heads' top and bottom (left and right alike)."""
+    :func:`compress_core.energy.faces.heads_box`) as the room left by the caller's box and the
+    faces allows there, shared two to one between the heads' top and bottom (left and right
+    alike)."""
+    whole = []   # the sides on which the window holds the faces' box (then heads, below)
     if faces is not None and cores is not None:
         held = list(faces)
         for i in (0, 1):  # x, then y
             if faces[i + 2] - faces[i] <= window[i]:
-                if heads is not None:
-                    held[i], held[i + 2] = _towards(faces[i], faces[i + 2], heads[i],
-                                                    heads[i + 2], window[i])
+                whole.append(i)
                 continue
             lo, hi = cores[i], cores[i + 2]
             if i == 1 and hi - lo > window[1]:  # the window's height about the eyes, within
@@ -116,11 +116,19 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
             held[i], held[i + 2] = lo, hi
         faces = tuple(held)
     if kept is None or faces is None:
-        return faces if kept is None else kept
-    union = (min(kept[0], faces[0]), min(kept[1], faces[1]), max(kept[2], faces[2]),
-             max(kept[3], faces[3]))
-    fits = union[2] - union[0] <= window[0] and union[3] - union[1] <= window[1]
-    return union if fits else kept
+        box = faces if kept is None else kept
+    else:
+        union = (min(kept[0], faces[0]), min(kept[1], faces[1]), max(kept[2], faces[2]),
+                 max(kept[3], faces[3]))
+        if union[2] - union[0] > window[0] or union[3] - union[1] > window[1]:
+            return kept
+        box = union
+    if heads is None or box is None or faces is None:
+        return box
+    held = list(box)     # the room left grown towards the heads (after the caller's box)
+    for i in whole:
+        held[i], held[i + 2] = _towards(box[i], box[i + 2], heads[i], heads[i + 2], window[i])
+    return tuple(held)
 
 
 def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int) -> Tuple[int, int]:

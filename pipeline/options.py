@@ -226,15 +226,41 @@ def _stray(beam_argv: Sequence[str]) -> Optional[str]:
     Each flag takes one value. ``--input photos/*.jpg`` unquoted is expanded by the shell into
     ``--input photos/a.jpg photos/b.jpg ...``: the job took the first file, Beam warned
     "Discarding unparseable args" for the others, and the run compressed one photo, exit
-    status 0. A word that follows a flag of Beam's (``--runner DataflowRunner``) is its value."""
-    stray = [token for i, token in enumerate(beam_argv) if not token.startswith("-") and (
-        i == 0 or not beam_argv[i - 1].startswith("--") or "=" in beam_argv[i - 1])]
+    status 0. A word is a value where Beam's own parse of its flags takes it as one
+    (``--runner DataflowRunner``; not after a switch: ``--no_use_public_ips in/b.jpg``)."""
+    words = [token for token in beam_argv if not token.startswith("-")]
+    if not words:
+        return None
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsed = PipelineOptions(list(beam_argv)).get_all_options(drop_default=True,
+                                                              retain_unknown_options=True)
+    values = set()
+    for value in parsed.values():
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            values.add(str(item))
+    stray = [word for word in words if word not in values and not _same_number(word, values)]
     if not stray:
         return None
     more = f" and {len(stray) - 1} more" if len(stray) > 1 else ""
     return (f"unexpected argument {stray[0]!r}{more}: each flag takes one value. A glob the "
             "shell expanded gives several: quote it (--input 'photos/*.jpg'), or give --input "
             "once per file")
+
+
+def _same_number(word: str, values) -> bool:
+    """Whether ``word`` is a number that Beam parsed into one of ``values`` (``02`` as 2)."""
+    try:
+        number = float(word)
+    except ValueError:
+        return False
+    for value in values:
+        try:
+            if float(value) == number:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def job_flags(parser: Optional[argparse.ArgumentParser] = None) -> set:

@@ -70,8 +70,9 @@ def _quiet_retries() -> Iterator[None]:
 
 class Stores:
     """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
-    store that could not answer once (unreachable, no credentials, no driver, a refusal) is
-    asked nothing more, and one warning says so (local paths are always asked)."""
+    store that could not answer once (unreachable, no credentials, no driver) is asked
+    nothing more, and one warning says so. A refusal (HTTP 403) passes that question alone:
+    permissions are per bucket. Local paths are always asked."""
 
     def __init__(self, storage_options: Optional[Dict] = None):
         self.storage_options = storage_options
@@ -93,12 +94,14 @@ class Stores:
                 _LOG.debug("cannot check %s: %s", uri, exc)   # nothing there as a folder)
                 return None
             text = str(exc).splitlines()[0] if str(exc) else ""
+            if isinstance(exc, PermissionError) or text.startswith("Forbidden"):
+                # a refusal (S3's AccessDenied, GCS's 403), at once: a role's limit on this
+                # bucket, not on the store (another bucket may still be checked)
+                _LOG.debug("cannot check %s: %s", uri, exc)
+                return None
             self._silent[store] = why = f"{type(exc).__name__}: {text}"
-            # a refusal (S3's AccessDenied, GCS's 403) is a role's limit, not a fault
-            refused = isinstance(exc, PermissionError) or text.startswith("Forbidden")
-            _LOG.log(logging.INFO if refused else logging.WARNING,
-                     "cannot ask %s at launch (%s); the launch checks of %s:// URIs are "
-                     "skipped and the run starts", uri, why, store)
+            _LOG.warning("cannot ask %s at launch (%s); the launch checks of %s:// URIs are "
+                         "skipped and the run starts", uri, why, store)
             return None
 
 

@@ -234,7 +234,8 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
 def _report_set_apart(items, set_apart, given) -> None:
     Metrics.counter(METRICS_NAMESPACE, "names_set_apart").inc(len(set_apart))
     if len(items) > 1:
-        kept = [f for f in items if f not in set_apart]
+        apart_uris = {f.uri for f in set_apart}   # (by URI: set_apart's have no written_as)
+        kept = [f for f in items if f.uri not in apart_uris]
         _LOG.warning("%d inputs would share the output name %s (%s; names are compared "
                      "ignoring case); %s a digest of its input's URI (name outputs by their "
                      "folders with --input_base)",
@@ -260,10 +261,11 @@ def _say_named_otherwise(count: int, first, tag: str) -> None:
     base = key[:-len(earlier) - 1] if key.endswith(f"/{earlier}") else None
     _LOG.warning("%d input(s) have outputs of these settings that earlier runs wrote under "
                  "other names (%s: %s by run %s, %s now%s): names now start from another "
-                 "folder (the base of --input or --input_list), so this run writes a second "
-                 "copy of each. %s", count, uri,
+                 "folder (the base of --input or --input_list), so what this run writes of "
+                 "them is a second copy. %s", count, uri,
                  earlier, before.run_id, now, ", ..." if count > 1 else "",
-                 f"--input_base {base} names them as before." if base else
+                 f"--input_base {base} names {'the first' if count > 1 else 'it'} as before."
+                 if base else
                  "--input_base names them as before (docs/pipeline.md, Output names).")
 
 

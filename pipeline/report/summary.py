@@ -76,9 +76,9 @@ _COUNT_LINES = (
                       "skip_reason 'failed before' and its error; replace or remove them, or "
                       "run them without --skip_existing)"),
     ("named_otherwise", "named otherwise than before: {} (earlier runs of these settings wrote "
-                        "their outputs under other names: names now start from another folder; "
-                        "this run wrote a second copy of each; the log names the --input_base "
-                        "that keeps the earlier names)"),
+                        "their outputs under other names: names now start from another folder, "
+                        "and what this run wrote of them is a second copy; the log names an "
+                        "--input_base that keeps the earlier names)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "

@@ -253,6 +253,13 @@ def test_box_to_hold_holds_as_much_of_the_heads_as_the_window_can():
     assert box_to_hold(None, faces, (100, 60), cores, (15, 100, 75, 163)) == \
         (15, 100, 75, 160)
     assert box_to_hold(None, faces, (100, 80), cores) == (20, 100, 70, 150)   # no heads: as before
+    # the caller's box first, then the faces, then the heads in the room left (diff review 25:
+    # the heads took the whole window first, and a kept box and faces that fit lost the faces)
+    kept = (0, 0, 10, 5)
+    assert box_to_hold(kept, (40, 60, 80, 95), (100, 100), (45, 70, 75, 90),
+                       (40, 40, 80, 110)) == (0, 0, 80, 100)
+    assert box_to_hold(kept, faces, (100, 160), cores, heads) == (0, 0, 75, 160)
+    assert box_to_hold(kept, faces, (100, 140), cores, heads) == kept   # as before: no room
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 9), (120, 80)])

@@ -54,3 +54,26 @@ def test_importing_the_library_sets_the_folder_only_where_needed(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
                          capture_output=True, timeout=300)
     assert out.stdout.strip() == str(tmp_path / "mine"), out.stderr[-2000:]
+
+
+def test_where_nothing_can_be_written_the_import_sets_a_private_folder(tmp_path, monkeypatch):
+    """The fallback itself, with Numba imported before (as here): the environment and Numba's
+    configuration both name a folder of this user's that only they may write; a folder of
+    that name that others may write is not taken (Numba unpickles its cache index)."""
+    import stat
+
+    import numba
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    monkeypatch.setattr(_numba_cache, "_writable", lambda folder: False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _numba_cache.use_a_writable_cache()
+    folder = os.environ["NUMBA_CACHE_DIR"]
+    assert numba.config.CACHE_DIR == folder and os.path.dirname(folder) == str(tmp_path)
+    assert stat.S_IMODE(os.stat(folder).st_mode) & 0o077 == 0
+    os.chmod(folder, 0o777)                     # another's to write: a fresh one instead
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    _numba_cache.use_a_writable_cache()
+    again = os.environ["NUMBA_CACHE_DIR"]
+    assert again != folder and stat.S_IMODE(os.stat(again).st_mode) & 0o077 == 0

@@ -164,6 +164,9 @@ def test_a_misspelt_flag_is_refused_not_left_to_beam(flags, meant, capsys):
     (["--input", "x", "--output", "o", "--runner", "DirectRunner", "in/b.jpg"], "'in/b.jpg'"),
     (["--input", "x", "--output", "o", "--runner=DirectRunner", "extra"], "'extra'"),
     (["--input", "x", "--output", "o", "o2"], "'o2'"),
+    # after a switch of Beam's, which takes no value (diff review 25)
+    (["--no_use_public_ips", "--input", "in/a.jpg", "in/b.jpg", "--output", "o"], "'in/b.jpg'"),
+    (["--input", "x", "--output", "o", "--save_main_session", "in/b.jpg"], "'in/b.jpg'"),
 ])
 def test_words_that_follow_no_flag_are_refused_not_left_to_beam(argv, stray, capsys):
     """An unquoted glob (--input in/*.jpg) is expanded by the shell: the job took the first
@@ -180,7 +183,9 @@ def test_words_that_follow_no_flag_are_refused_not_left_to_beam(argv, stray, cap
     ["--num_workers", "3"], ["--max_num_workers=20"], ["--region", "europe-west1"],
     ["--sdk_container_image", "x"], ["--no_use_public_ips"], ["--flink_master", "h:8081"],
     ["--environment_type", "LOOPBACK"], ["--experiments", "use_runner_v2"],
-    ["--s3_endpoint_url", "http://x"], ["--direct_num_workers=2"], ["--some_plugin_flag", "1"]])
+    ["--s3_endpoint_url", "http://x"], ["--direct_num_workers=2"], ["--some_plugin_flag", "1"],
+    ["--direct_num_workers", "02"], ["--labels", "a=b", "--experiments", "x"],
+    ["--no_use_public_ips", "--runner", "DataflowRunner"]])
 def test_beam_flags_and_unknown_flags_far_from_ours_go_to_beam(flags):
     _, beam_argv = parse_args(["--input", "x", "--output", "o", *flags])
     assert beam_argv == flags

@@ -176,22 +176,29 @@ def test_a_store_that_cannot_be_reached_is_asked_once(monkeypatch, caplog):
     assert not [r for r in caplog.records if r.name == "gcsfs"]   # its retries not logged
 
 
-def test_a_store_that_refuses_to_say_lets_the_run_start_with_a_note(monkeypatch, caplog):
-    """A role that may write objects but not ask of the bucket (GCS's 403): the run starts,
-    said at INFO, not as a warning at every launch."""
+def test_a_bucket_that_refuses_to_say_leaves_the_others_checked(monkeypatch, caplog):
+    """A role that may read the input bucket's objects but not ask of the bucket (GCS's 403,
+    at once): that question passes, quietly, and the other buckets of the store are still
+    asked: a misspelt --output bucket is refused (diff review 25: one refusal had silenced the
+    store, and the typo passed)."""
     import logging
 
     import pipeline.preflight as preflight
 
-    def forbidden(uri, storage_options=None):
-        raise OSError(f"Forbidden: {uri}\nno storage.buckets.get")
+    def answers(uri, storage_options=None):
+        if uri == "gs://photos":
+            raise OSError(f"Forbidden: {uri}\nno storage.buckets.get")
+        if uri == "gs://typo-bucket":
+            raise FileNotFoundError(uri)
+        return {"name": uri, "type": "directory"}
 
-    monkeypatch.setattr(preflight, "fresh_info", forbidden)
+    monkeypatch.setattr(preflight, "fresh_info", answers)
     with caplog.at_level(logging.INFO):
-        assert launch_problem("gs://archive/x", "gs://archive/x/_manifest",
-                              "gs://archive/x/_dead_letters", "r1") is None
-    said = [r for r in caplog.records if "at launch" in r.getMessage()]
-    assert len(said) == 1 and said[0].levelno == logging.INFO
+        assert launch_problem("gs://typo-bucket/x", "gs://typo-bucket/x/_manifest",
+                              "gs://typo-bucket/x/_dead_letters", "r1",
+                              inputs=("gs://photos/**",)) == \
+            "--output gs://typo-bucket/x: the bucket typo-bucket does not exist"
+    assert not [r for r in caplog.records if "at launch" in r.getMessage()]
 
 
 def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():

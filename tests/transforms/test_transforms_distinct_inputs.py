@@ -74,3 +74,26 @@ def test_names_that_differ_only_in_case_are_set_apart():
         ]))
     assert len({name_apart("IMG_1.jpg", "/in/IMG_1.jpg").casefold(),
                 name_apart("IMG_1.JPG", "/in/IMG_1.JPG").casefold()}) == 2
+
+
+def test_the_warning_of_names_set_apart_names_who_keeps_a_name(caplog):
+    """Two new inputs given one name, one of them written before under another name: both get
+    their digest, and the warning says so (diff review 25: it said the one written before kept
+    an earlier name, comparing the inputs with their copies)."""
+    import logging
+
+    from transforms.distinct_inputs import _GIVEN, _Candidate, _apart
+    from transforms.earlier_outputs import EarlierName
+    from transforms.matching import InputFile
+
+    tag = "3f9a1c2b7d"
+    a = InputFile("/in/a/x.jpg", "x.jpg", 1,
+                  written_as=EarlierName("2026-12-01T08:00:00+00:00", f"a/x.jpg.{tag}", "r1"))
+    b = InputFile("/in/b/x.jpg", "x.jpg", 1)
+    with caplog.at_level(logging.WARNING, logger="transforms.distinct_inputs"):
+        named = [out for out in _apart((f"x.jpg.{tag}", [_Candidate(_GIVEN, a, None),
+                                                         _Candidate(_GIVEN, b, None)]), tag)
+                 if isinstance(out, InputFile)]
+    assert [f.relpath for f in named] == [name_apart("x.jpg", a.uri), name_apart("x.jpg", b.uri)]
+    (said,) = [r.getMessage() for r in caplog.records if "would share" in r.getMessage()]
+    assert "each name gets a digest" in said and "keep the names" not in said

@@ -519,4 +519,4 @@ def test_inputs_named_otherwise_than_their_earlier_outputs_are_counted_and_told(
     assert warnings[0].startswith("2 input(s) have outputs of these settings that earlier runs "
                                   "wrote under other names (/in/trips/x.jpg: trips/x.jpg by "
                                   "run r1, x.jpg now, ...)")
-    assert warnings[0].endswith("--input_base /in names them as before.")
+    assert warnings[0].endswith("--input_base /in names the first as before.")
