@@ -105,12 +105,27 @@ def test_compress_core_and_its_command_line_run_without_the_pipeline_packages(tm
 
 
 def test_container_recipe_installs_the_pinned_set_on_the_beam_image():
+    """The worker image: the pinned Beam image, the runtime pins of requirements.txt (up to its
+    tests-and-benchmarks section, cut by the recipe's own sed: every layer of setup.py but the
+    test tools is there, no test tool is), the no-deps pins, and the package without deps."""
     recipe = open(os.path.join(ROOT, "docker", "Dockerfile")).read()
     beam = _pins()["apache-beam"]
     assert re.search(rf"^FROM apache/beam_python3\.11_sdk:{re.escape(beam)}$", recipe, re.M)
-    assert "pip install -r requirements.txt" in recipe
+    (marker,) = re.findall(r"sed '/\^(# --- [^$]+)\$/,\$d' requirements\.txt", recipe)
+    assert "pip install -r /tmp/requirements-runtime.txt" in recipe
     assert "pip install --no-deps -r requirements-nodeps.txt" in recipe
     assert "pip install --no-deps ." in recipe
+    lines = open(os.path.join(ROOT, "requirements.txt")).read().splitlines()
+    assert marker in lines, marker
+    runtime = {Requirement(line.split("#", 1)[0]).name.lower()
+               for line in lines[:lines.index(marker)] if line.split("#", 1)[0].strip()}
+    base, extras = _setup_lists()
+    names = lambda reqs: {Requirement(r).name.lower() for r in reqs}  # noqa: E731
+    for layer, reqs in [("install_requires", base)] + sorted(extras.items()):
+        if layer == "test":
+            assert not names(reqs) & runtime, names(reqs) & runtime
+        else:
+            assert names(reqs) <= runtime, (layer, names(reqs) - runtime)
 
 
 _REPORT_WITHOUT_BEAM = _BLOCK + r"""
