@@ -52,9 +52,22 @@ from .identity import FileIdentity, from_epoch_us, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
-           "NAMED_OTHERWISE"]
+           "NAMED_OTHERWISE", "EarlierName"]
 
 _LOG = logging.getLogger(__name__)
+
+
+class EarlierName(NamedTuple):
+    """An output name an earlier run wrote for an input (these settings, this output folder;
+    :data:`transforms.earlier_outputs.WRITTEN` gives its fields as a plain tuple, keyed by the
+    input): :class:`DistinctInputs` tells when this run names the input otherwise (``--input``
+    spelled from another folder: a second copy). Tuples order by the row's time (``max``
+    picks the latest)."""
+
+    processed_at: str    # ISO time of the row ("" when the manifest has none)
+    stem: str            # transforms.earlier_outputs.stem_of_output (its name, tag included)
+    run_id: str
+
 
 #: The metric (and :func:`_apart`'s tagged output) of the inputs that earlier runs of these
 #: settings wrote under other output names than this run gives them: their ``--input`` was
@@ -123,10 +136,10 @@ def _one_per_input_with_history(keyed: Tuple[str, Mapping[str, Iterable]]) -> It
     items = list(grouped.get("files") or ())
     if items:
         failures = list(grouped.get("failed") or ())
-        written = list(grouped.get("written") or ())
+        written = list(grouped.get("written") or ())   # (EarlierName's fields)
         yield _one_per_input((key, items))._replace(
             earlier_failure=max(failures) if failures else None,
-            written_as=max(written) if written else None)
+            written_as=EarlierName(*max(written)) if written else None)
 
 
 #: The roles of a name for an input: the name it was given, and the one it is set apart to.

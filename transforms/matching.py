@@ -38,8 +38,8 @@ from compress_core.storage import (
     undecodable,
 )
 
-from .distinct_inputs import DistinctInputs, input_key
-from .earlier_outputs import EarlierFailure, EarlierName
+from .distinct_inputs import DistinctInputs, EarlierName, input_key
+from .earlier_outputs import EarlierFailure
 from .failures import FAILED, CatchFailures, Failure
 from .identity import FileIdentity, identity_columns, listing_identity
 from .metrics import METRICS_NAMESPACE
@@ -95,7 +95,7 @@ class InputFile(NamedTuple):
         The latest failure of this input in an earlier run of these settings into this
         output folder, from the manifest; ``--skip_existing`` skips an input whose failure
         the same file would meet again (:func:`transforms.compress.fails_again`).
-    written_as : transforms.earlier_outputs.EarlierName or None
+    written_as : transforms.distinct_inputs.EarlierName or None
         The output name an earlier run of these settings into this output folder last wrote
         for this input, from the manifest: :class:`~transforms.distinct_inputs.DistinctInputs`
         counts and logs the inputs this run names otherwise (a second copy of each), and

@@ -83,7 +83,7 @@ def test_the_warning_of_names_set_apart_names_who_keeps_a_name(caplog):
     import logging
 
     from transforms.distinct_inputs import _GIVEN, _Candidate, _apart
-    from transforms.earlier_outputs import EarlierName
+    from transforms.distinct_inputs import EarlierName
     from transforms.matching import InputFile
 
     tag = "3f9a1c2b7d"
