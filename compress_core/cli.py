@@ -271,15 +271,28 @@ def _score(result) -> Optional[float]:
     return (result.operations or {}).get("quality_score")
 
 
+def _say(text: str) -> None:
+    """A line of results on standard output. Where its reader has gone (``| head -1``), the
+    lines after are dropped, not the images: the broken pipe of a result line had counted an
+    image already written as failed, and the exit status said 2 (CLI review 25)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)   # (the interpreter's last flush too)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _print_analysis(src: str, stats: dict) -> None:
-    print(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy {stats['energy'].get('name')})")
+    _say(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy "
+         f"{stats['energy'].get('name')})")
     for key, value in stats.items():
         if key in ("energy", "width", "height"):
             continue
         if isinstance(value, float):
-            print(f"  {key:<26} {value:10.4f}")
+            _say(f"  {key:<26} {value:10.4f}")
         else:
-            print(f"  {key:<26} {value}")
+            _say(f"  {key:<26} {value}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -290,6 +303,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.visualize_seams is not None and args.visualize_seams < 1:
         parser.error("--visualize-seams must be a positive number of seams")
+    modes = [flag for flag, given in (("--analyze", args.analyze),
+                                      ("--visualize-energy", args.visualize_energy),
+                                      ("--visualize-seams", args.visualize_seams)) if given]
+    if len(modes) > 1:   # (one ran, the other was ignored: CLI review 25)
+        parser.error(f"{' and '.join(modes)}: give one mode at a time")
     if args.output == "-":   # it wrote a file named '-' in the working folder
         parser.error("-o -: standard output is not supported; give a file or a folder")
 
@@ -315,9 +333,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     records: List[dict] = []
     failed = 0
-    for src in args.images:
+    for done, src in enumerate(args.images):
         try:
             records.append(_process(args, compressor, request, src, many))
+        except KeyboardInterrupt:    # (a traceback of 20 lines had said it)
+            print(f"semantic-compress: interrupted at {src}; {done - failed} of "
+                  f"{len(args.images)} written before it", file=sys.stderr)
+            return 130
         except (ValueError, TypeError, OSError, ImportError, SemanticCompressError) as exc:
             # ImportError: an optional package the energy needs is missing (facenet-pytorch,
             # which `pip install .` does not bring); its message says what to install
@@ -329,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
                             "error_message": str(exc)})
     if args.json:
-        print(json.dumps(records if many else records[0], indent=2, default=str))
+        _say(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
 
 
@@ -461,7 +483,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
         fmt = format_from_suffix(dest) or "png"
         _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest)
         if not args.json:
-            print(f"{src} -> {dest}")
+            _say(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}
 
     kwargs = request.compress_kwargs()
@@ -474,7 +496,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
     _describe_written(record, dest)
     if not args.json:
         score = _score(result)
-        print(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
+        _say(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
               f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
               f"{record['output_bytes']:,} bytes ({record['compression_ratio']:.1%}"
               f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "

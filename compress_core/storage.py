@@ -434,8 +434,25 @@ _TMP_NAME_BYTES = 120
 def _write_local(path: str, data: bytes) -> None:
     if os.path.isdir(path):  # (os.replace's own error named the temporary file)
         raise IsADirectoryError(f"{path}: is a folder; give a file name to write")
+    try:
+        kind = os.stat(path).st_mode           # (through a symbolic link, to what it names)
+    except OSError:
+        kind = None
+    if kind is not None and not stat.S_ISREG(kind):
+        # a FIFO, a socket or a device (/dev/stdout, /dev/null): the rename replaced it with
+        # a regular file (CLI review 25: -o /dev/stdout replaced the system's link)
+        raise OSError(f"{path}: not a regular file (a FIFO, socket or device); give a file "
+                      "name to write")
+    if os.path.islink(path):
+        # a link to a file: written through, the file it names replaced (the rename had
+        # replaced the link itself, the file it named kept its old bytes)
+        path = os.path.realpath(path)
     folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):   # ("[Errno 17] File exists: '.../a.txt'")
+        raise NotADirectoryError(f"{path}: cannot be written, a part of {folder} is a file, "
+                                 "not a folder") from None
     # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")
     head = os.fsencode(name)[:_TMP_NAME_BYTES].decode("utf-8", "ignore")  # whole characters
     tmp = os.path.join(folder, f".{head}.{uuid.uuid4().hex}.tmp")

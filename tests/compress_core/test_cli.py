@@ -511,6 +511,53 @@ def test_analyze(work, capsys):
     assert stats["width"] == 180 and stats["status"] == "ok"
 
 
+def test_two_analysis_modes_are_refused_not_one_ignored(work, capsys):
+    """--analyze --visualize-energy printed the statistics and wrote no heat map (CLI review
+    25): one mode at a time."""
+    for modes in (["--analyze", "--visualize-energy"], ["--visualize-energy",
+                                                        "--visualize-seams", "5"]):
+        code, out, err = run(capsys, "photo.jpg", *modes, "-e", "gradient")
+        assert code == 2 and "give one mode at a time" in err.splitlines()[-1], err
+        assert not [f for f in os.listdir(work) if "_energy" in f or "_seams" in f]
+
+
+def test_a_reader_that_stops_reading_fails_no_image(work):
+    """``semantic-compress a b c -o out/ | head -1``: the result lines after the first met a
+    closed pipe, and each such image, written, was reported failed with exit status 2 (CLI
+    review 25). The images are written, the exit status is 0, nothing on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "semantic_compress", "photo.jpg", "other.png", "-s", "0.5",
+         "-e", "gradient", "-o", "out/"], cwd=work, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": REPO})
+    proc.stdout.close()                                 # the reader has gone
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    assert sorted(os.listdir(work / "out")) == ["other.png_compressed.jpg",
+                                                "photo.jpg_compressed.jpg"]
+
+
+def test_an_interrupt_says_one_line_and_keeps_what_was_written(work, capsys, monkeypatch):
+    """Ctrl-C during a batch printed a traceback of 20 lines (CLI review 25): one line, exit
+    status 130, the images written before kept."""
+    import compress_core.cli as cli
+
+    real, calls = cli._process, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[3])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_process", interrupted)
+    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e", "gradient",
+                       "-o", "out/")
+    assert code == 130
+    assert err.strip() == "semantic-compress: interrupted at other.png; 1 of 2 written before it"
+    assert os.listdir(work / "out") == ["photo.jpg_compressed.jpg"]
+
+
 def test_visualize_energy(work, capsys):
     code, out, _ = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient",
                        "-o", "energy_map.png")

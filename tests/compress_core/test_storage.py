@@ -374,3 +374,38 @@ def test_pictures_written_to_a_store_have_their_media_type(store, request):
             assert got.endswith("/octet-stream"), (name, got)
         else:
             assert got == media, (name, got)
+
+
+def test_writing_to_a_symbolic_link_writes_the_file_it_names(tmp_path):
+    """-o site/hero_link.jpg, a link to site/hero.jpg: the rename replaced the link itself with
+    a file, and the file it named kept its old bytes (CLI review 25). Written through it."""
+    target = tmp_path / "site" / "hero.jpg"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "hero_link.jpg"
+    link.symlink_to(target)
+    storage.write_atomic(str(link), b"new picture")
+    assert link.is_symlink() and target.read_bytes() == b"new picture"
+    assert sorted(os.listdir(target.parent)) == ["hero.jpg"]      # no temporary file left
+
+
+def test_a_fifo_or_a_device_is_refused_not_replaced(tmp_path):
+    """-o /dev/stdout (a link to a device or a pipe) or a FIFO: replaced by a regular file,
+    the reader given nothing. Refused, and left as it was."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        storage.write_atomic(str(fifo), b"x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    link = tmp_path / "null_link"
+    link.symlink_to(os.devnull)
+    with pytest.raises(OSError, match="not a regular file"):
+        storage.write_atomic(str(link), b"x")
+    assert link.is_symlink() and os.path.realpath(link) == os.devnull
+
+
+def test_a_folder_that_is_a_file_is_said_so(tmp_path):
+    """-o afile.txt/x.jpg: '[Errno 17] File exists: .../afile.txt' said nothing of the cause."""
+    (tmp_path / "afile.txt").write_bytes(b"text")
+    with pytest.raises(NotADirectoryError, match="a part of .* is a file, not a folder"):
+        storage.write_atomic(str(tmp_path / "afile.txt" / "x.jpg"), b"x")
