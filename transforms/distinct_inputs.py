@@ -263,7 +263,7 @@ def _report_set_apart(items, set_apart, given) -> None:
 
 
 def _say_named_otherwise(count: int, first, tag: str) -> None:
-    """One warning for the ``count`` inputs named otherwise than before (:func:`_apart`), with
+    """A warning for the ``count`` inputs named otherwise than before (:func:`_apart`), with
     the first of them (``(uri, EarlierName, name now)``) and the ``--input_base`` that gives
     it its earlier name, where its URI ends with that name."""
     if not count:
@@ -314,7 +314,7 @@ class DistinctInputs(beam.PTransform):
         name an earlier run wrote for it. Names are then compared as written
         (:func:`~compress_core.storage.output_stem` of ``earlier.tag``). An input written
         before under another name than it is given now is counted
-        (:data:`NAMED_OTHERWISE`) and told in one warning for the run.
+        (:data:`NAMED_OTHERWISE`) and told in a warning (one per bundle of the naming step).
     """
 
     def __init__(self, earlier=None):
@@ -339,17 +339,34 @@ class DistinctInputs(beam.PTransform):
         by_name = {"files": inputs | "UnderBothNames" >> beam.FlatMap(_under_both_names, tag)}
         if self._earlier is not None:
             by_name["earlier"] = earlier[CLAIMS]
-        named = (by_name
-                 | "GroupByName" >> beam.CoGroupByKey()
-                 | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)
-                 | "GroupByGivenName" >> beam.GroupByKey()
-                 | "NamesApart" >> beam.FlatMap(_apart, tag).with_outputs(NAMED_OTHERWISE,
-                                                                          main="named"))
-        if self._earlier is not None:
-            otherwise = named[NAMED_OTHERWISE]
-            first = otherwise | "FirstNamedOtherwise" >> beam.combiners.Top.Smallest(1)
-            _ = (otherwise
-                 | "CountNamedOtherwise" >> beam.combiners.Count.Globally()
-                 | "SayNamedOtherwise" >> beam.Map(_say_named_otherwise,
-                                                   beam.pvalue.AsSingleton(first), tag))
-        return named["named"]
+        return (by_name
+                | "GroupByName" >> beam.CoGroupByKey()
+                | "ClaimsOfNames" >> beam.FlatMap(_claims_of_name)
+                | "GroupByGivenName" >> beam.GroupByKey()
+                | "NamesApart" >> beam.ParDo(_NamesApart(tag)))
+
+
+class _NamesApart(beam.DoFn):
+    """:func:`_apart` over the given names' groups, with one warning per bundle for the inputs
+    it names otherwise than before (:func:`_say_named_otherwise`; the metric counts them all
+    for the run's summary). A global count and sample had been the one warning of the run, but
+    Beam's BundleBasedDirectRunner fails a job with a global combine whose bundle it retries
+    (an assertion in its GroupByKey)."""
+
+    def __init__(self, tag: Optional[str]):
+        self._tag = tag
+
+    def start_bundle(self):
+        self._otherwise, self._first = 0, None
+
+    def process(self, keyed) -> Iterator:
+        for out in _apart(keyed, self._tag):
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                self._otherwise += 1
+                self._first = out.value if self._first is None else min(self._first, out.value)
+            else:
+                yield out
+
+    def finish_bundle(self):
+        if self._otherwise:
+            _say_named_otherwise(self._otherwise, [self._first], self._tag)
