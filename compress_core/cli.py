@@ -325,6 +325,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
         return 2
+    masks = {}
+    for name, flag in (("keep_mask", "--keep-mask"), ("remove_mask", "--remove-mask")):
+        try:   # read once, not per image (CLI review 25: a missing file was an error per image)
+            masks[name] = _load_mask(getattr(args, name), name)
+        except (ValueError, OSError, SemanticCompressError) as exc:
+            print(f"semantic-compress: error: {flag} {exc}; nothing was read", file=sys.stderr)
+            return 2
     try:
         compressor = SemanticCompressor.from_request(request)
     except (ValueError, TypeError, SemanticCompressError) as exc:
@@ -335,7 +342,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed = 0
     for done, src in enumerate(args.images):
         try:
-            records.append(_process(args, compressor, request, src, many))
+            records.append(_process(args, compressor, request, src, many, masks))
         except KeyboardInterrupt:    # (a traceback of 20 lines had said it)
             print(f"semantic-compress: interrupted at {src}; {done - failed} of "
                   f"{len(args.images)} written before it", file=sys.stderr)
@@ -444,7 +451,7 @@ def _write(write, dest: str) -> None:
         raise OSError(f"cannot write {dest} ({type(exc).__name__}: {exc})") from exc
 
 
-def _process(args, compressor, request, src: str, many: bool) -> dict:
+def _process(args, compressor, request, src: str, many: bool, masks: dict) -> dict:
     from .images import load_image
 
     if args.analyze:
@@ -466,7 +473,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
             from .seams import SeamCarver
 
             carver = SeamCarver(energy_function=compressor.energy_function,
-                                keep_mask=_load_mask(args.keep_mask, "keep_mask"),
+                                keep_mask=masks["keep_mask"],
                                 energy_mode=request.energy_mode)
             n = min(args.visualize_seams, loaded.pixels.shape[1] - 1)
             if n < 1:
@@ -487,8 +494,7 @@ def _process(args, compressor, request, src: str, many: bool) -> dict:
         return {"input": src, "output": dest, "status": "ok"}
 
     kwargs = request.compress_kwargs()
-    kwargs.update(keep_mask=_load_mask(args.keep_mask, "keep_mask"),
-                  remove_mask=_load_mask(args.remove_mask, "remove_mask"))
+    kwargs.update(masks)
     result = compressor.compress(src, show_progress=not args.quiet and not args.json, **kwargs)
     dest = _output_path(args, src, "_compressed", result.extension, many)
     _write(lambda: result.save(dest), dest)

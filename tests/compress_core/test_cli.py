@@ -735,6 +735,18 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     assert re.search(match, one_error_line(err)), err
 
 
+def test_a_missing_mask_is_said_once_before_any_image(work, capsys):
+    """--keep-mask naming no file, with two images: an error per image, each after its
+    decode (CLI review 25); the README says option values are checked once, before any image
+    is read. One line, nothing written."""
+    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e",
+                       "gradient", "--keep-mask", "nomask.png", "-o", "out/")
+    assert code == 2
+    assert one_error_line(err) == ("semantic-compress: error: --keep-mask nomask.png: no such "
+                                   "file; nothing was read")
+    assert not (work / "out").exists()
+
+
 @pytest.mark.parametrize("argv, match", [
     ([], "the following arguments are required: IMAGE"),
     (["photo.jpg", "--bogus"], "unrecognized arguments: --bogus"),
