@@ -510,6 +510,11 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
     missed = result.missed_target()
     if missed:
         print(f"semantic-compress: warning: {src}: {missed}", file=sys.stderr)
+    if record["output_bytes"] > result.original_bytes:   # (written all the same, as the job
+        # does; it warns too: a low-quality JPEG reproduced, a photo written losslessly)
+        print(f"semantic-compress: warning: {src}: the output ({record['output_bytes']:,} "
+              f"bytes) is larger than the input ({result.original_bytes:,} bytes)",
+              file=sys.stderr)
     return record
 
 

@@ -545,7 +545,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("allocation", "choice", "semantic: JPEG blocks that matter little (by the energy "
            "map) lose their smallest coefficients: about a fifth fewer bytes at the quality "
            "chosen (with {target_bytes}: a higher quality in the budget), the background "
-           "losing fine detail; JPEG output only", _OUT, choices=_values(Allocation),
+           "losing fine detail, so the whole picture scores below {target_quality} by design "
+           "(the blocks that matter keep the encoding that reached it); JPEG output only",
+           _OUT, choices=_values(Allocation),
            applies=lambda r: r.allocation != Allocation.UNIFORM.value),
     Option("metadata", "choice", "what the output carries of the input's EXIF block, colour "
            "profile, XMP and IPTC: compact drops the camera's maker notes, EXIF values over "

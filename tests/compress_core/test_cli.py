@@ -735,6 +735,19 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
     assert re.search(match, one_error_line(err)), err
 
 
+def test_an_output_larger_than_its_input_is_warned_of(work, capsys):
+    """A JPEG written as PNG at half its size is larger than the JPEG: written, with a warning
+    (the job warns of it too; the command line said only "(142.6%)", CLI review 25)."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "t.png")
+    larger = os.path.getsize(work / "t.png") > os.path.getsize(work / "photo.jpg")
+    assert code == 0 and larger
+    assert err.strip() == (f"semantic-compress: warning: photo.jpg: the output "
+                           f"({os.path.getsize(work / 't.png'):,} bytes) is larger than the "
+                           f"input ({os.path.getsize(work / 'photo.jpg'):,} bytes)")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "t.jpg")
+    assert code == 0 and err == ""
+
+
 def test_a_missing_mask_is_said_once_before_any_image(work, capsys):
     """--keep-mask naming no file, with two images: an error per image, each after its
     decode (CLI review 25); the README says option values are checked once, before any image
