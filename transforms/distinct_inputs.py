@@ -262,13 +262,11 @@ def _report_set_apart(items, set_apart, given) -> None:
                   given.input_uri, items[0].uri)
 
 
-def _say_named_otherwise(count: int, first, tag: str) -> None:
+def _say_named_otherwise(count: int, first: Tuple, tag: str) -> None:
     """A warning for the ``count`` inputs named otherwise than before (:func:`_apart`), with
     the first of them (``(uri, EarlierName, name now)``) and the ``--input_base`` that gives
     it its earlier name, where its URI ends with that name."""
-    if not count:
-        return
-    uri, before, now = first[0]
+    uri, before, now = first
     earlier = before.stem[:-len(tag) - 1] if before.stem.endswith(f".{tag}") else before.stem
     key = input_key(uri)
     base = key[:-len(earlier) - 1] if key.endswith(f"/{earlier}") else None
@@ -369,4 +367,4 @@ class _NamesApart(beam.DoFn):
 
     def finish_bundle(self):
         if self._otherwise:
-            _say_named_otherwise(self._otherwise, [self._first], self._tag)
+            _say_named_otherwise(self._otherwise, self._first, self._tag)
