@@ -21,8 +21,6 @@ from .errors import SemanticCompressError
 from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
 from .storage import local_path, split_protocol
 
-log = logging.getLogger("semantic_compress")
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser; the compression flags come from the option table
     (:data:`compress_core.request.OPTIONS`), one flag per ``compress()`` option."""
@@ -46,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--visualize-seams", type=int, metavar="N",
                        help="draw the first N vertical seams carving would remove")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging of semantic-compress's own steps")
     p.add_argument("--version", action=_BuildVersion, help="print the build and exit")
     return p
 
@@ -299,8 +298,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``semantic-compress`` and ``python -m semantic_compress``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:   # this tool's own steps only: Pillow's 49 debug lines for one image's
+        logging.getLogger("compress_core").setLevel(logging.DEBUG)   # plugins drowned them
     if args.visualize_seams is not None and args.visualize_seams < 1:
         parser.error("--visualize-seams must be a positive number of seams")
     modes = [flag for flag, given in (("--analyze", args.analyze),

@@ -864,6 +864,17 @@ def test_python_dash_m_semantic_compress(work):
     assert proc.stderr.strip() == "semantic-compress: error: missing.jpg: no such file"
 
 
+def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
+    """-v: the CNN energy's debug line, not Pillow's 49 plugin-import lines (CLI review 25)."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "semantic_compress", "photo.jpg", "-s", "0.5", "-v", "-q"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "DEBUG compress_core.energy.deep: deep energy" in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if " PIL" in line], proc.stderr
+
+
 # ------------------------------------------------------------- every option is a flag
 #: For each option of compress_core.request.OPTIONS: a command-line value other than the
 #: default, the value the library must receive, and flags it needs beside it. A new option
