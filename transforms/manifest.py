@@ -296,10 +296,14 @@ def skipped_row(run_id: str, input_uri: str, output_uri: Optional[str],
     """The row of an input whose output already existed (``--skip_existing``): no work done
     (``skip_reason``: :data:`SKIP_UNRECORDED` where no earlier row named that output); or,
     :data:`SKIP_FAILED_BEFORE`, of an input whose earlier failure it would meet again (no
-    output; ``error_type`` and ``error_message`` in ``common``, that failure's)."""
+    output; ``error_type`` and ``error_message`` in ``common``, that failure's).
+    ``byte_ratio`` is set where both sizes are known, as on an ``ok`` row."""
+    input_bytes, output_bytes = _num(input_bytes, int), _num(output_bytes, int)
     return empty_row(
         run_id, input_uri, STATUS_SKIPPED, output_uri=output_uri,
-        input_bytes=_num(input_bytes, int), output_bytes=_num(output_bytes, int),
+        input_bytes=input_bytes, output_bytes=output_bytes,
+        byte_ratio=output_bytes / input_bytes if input_bytes and output_bytes is not None
+        else None,
         output_format=output_format, skip_reason=skip_reason, **common,
     )
 

@@ -121,6 +121,8 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
                  if r["status"] == "ok"}
     assert {r["input_uri"]: (r["output_uri"], r["output_bytes"]) for r in skipped} == first_out
     assert all(r["input_bytes"] for r in skipped)
+    first_ratio = {r["input_uri"]: r["byte_ratio"] for r in rows if r["status"] == "ok"}
+    assert {r["input_uri"]: r["byte_ratio"] for r in skipped} == pytest.approx(first_ratio)
 
     # one dataset holds both runs; pyarrow and DuckDB agree on the totals
     import duckdb

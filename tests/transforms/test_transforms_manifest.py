@@ -137,6 +137,8 @@ def test_error_and_skipped_rows_fit_the_schema():
     for row in (err, skipped):
         manifest.conform_row(row)
     assert skipped["status"] == "skipped" and skipped["output_bytes"] == 3
+    assert skipped["byte_ratio"] == 0.3   # as on an ok row (manifest review 25)
+    assert manifest.skipped_row("r1", "gs://b/x.jpg", None, input_bytes=10)["byte_ratio"] is None
 
 
 def test_rows_reject_unknown_columns_and_statuses():
