@@ -463,11 +463,12 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
     if args.visualize_energy or args.visualize_seams:
         from . import visualize
         from .codec import encode
+        from .codec.encoders import as_shown
 
-        loaded = load_image(src)
+        shown = as_shown(load_image(src).pixels)   # (not what transparent pixels hide)
         if args.visualize_energy:
-            energy = compressor.energy_function(loaded.pixels[..., :3])
-            picture = visualize.overlay_energy(loaded.pixels[..., :3], energy)
+            energy = compressor.energy_function(shown)
+            picture = visualize.overlay_energy(shown, energy)
             suffix = "_energy"
         else:
             from .seams import SeamCarver
@@ -475,12 +476,12 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
             carver = SeamCarver(energy_function=compressor.energy_function,
                                 keep_mask=masks["keep_mask"],
                                 energy_mode=request.energy_mode)
-            n = min(args.visualize_seams, loaded.pixels.shape[1] - 1)
+            n = min(args.visualize_seams, shown.shape[1] - 1)
             if n < 1:
                 raise ValueError(f"--visualize-seams needs an image at least 2 pixels wide; "
-                                 f"this one is {loaded.size[0]}x{loaded.size[1]}")
-            seams = carver.find_seams(loaded.pixels, n)
-            picture = visualize.draw_seams(loaded.pixels[..., :3], seams_vertical=seams)
+                                 f"this one is {shown.shape[1]}x{shown.shape[0]}")
+            seams = carver.find_seams(shown, n)
+            picture = visualize.draw_seams(shown, seams_vertical=seams)
             suffix = "_seams"
         dest = _output_path(args, src, suffix, ".png", many)
         from .codec import format_from_suffix

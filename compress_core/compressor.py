@@ -15,7 +15,7 @@ import numpy as np
 from . import codec, deadline
 from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
-from .codec.encoders import flatten_for
+from .codec.encoders import as_shown, flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
 from .colour import describes_srgb
@@ -158,6 +158,13 @@ def _retained(energy: np.ndarray, geometry: Geometry) -> float:
     kept = np.zeros(h0 * w0, dtype=bool)
     kept[geometry.source.ravel()] = True
     return retained_energy_ratio(energy, kept.reshape(h0, w0)) / geometry.stretch
+
+
+def _scaled_whole(pixels: np.ndarray) -> bool:
+    """Whether a picture whose aspect stays is scaled whole, no nearly empty margin cropped:
+    a graphic (its flat shapes hold no gradient energy) or a picture with transparency (its
+    transparent margins are layout: a cut-out's padding, a logo's; scalers keep them)."""
+    return codec.has_transparency(pixels) or not codec.is_photo(pixels)
 
 
 def _in_input(box: Optional[Tuple[int, int, int, int]], work: Optional[Tuple[int, int]],
@@ -420,7 +427,7 @@ class SemanticCompressor:
                 # CNN, no face search; 0.4-0.5 s of CPU for a 512-px photo, 10x its encoding)
                 importance = Importance(None, ())
             else:
-                importance = self.energy_function.importance(pixels[..., :3])
+                importance = self.energy_function.importance(as_shown(pixels))
             energy = importance.map
             t_energy = time.perf_counter()
             deadline.check("the energy map")
@@ -682,7 +689,7 @@ class SemanticCompressor:
         from .analysis import content_summary
 
         loaded = load_image(image, max_pixels=self.max_pixels)
-        energy = self.energy_function(loaded.pixels[..., :3])
+        energy = self.energy_function(as_shown(loaded.pixels))
         stats = content_summary(energy)
         stats.update({"width": loaded.size[0], "height": loaded.size[1],
                       "energy": self.energy_function.describe()})
@@ -726,7 +733,7 @@ class SemanticCompressor:
         JPEG shows of a transparent picture (over white: not what transparent pixels hide)."""
         h, w = out.shape[:2]
         if out.shape[2] == 4:
-            own = self.energy_function.importance(flatten_for(out, ImageFormat.JPEG)).map
+            own = self.energy_function.importance(as_shown(out)).map
         elif energy is not None and geometry.source is not None:
             own = resize_map(energy.ravel()[geometry.source], w, h)
         elif energy is not None and unchanged:
@@ -792,6 +799,7 @@ class SemanticCompressor:
             tw, th = free_shape(energy, tw * th, max_dimension=plan.max_dimension)
         if (tw, th) == (w0, h0) and remove is None:
             return unchanged
+        pixels = clear_hidden(pixels)   # what transparent pixels hide shapes no seam or crop
         terms = self.energy_function.terms_from_map(energy)
 
         if method is Method.SEAM_CARVING:
@@ -865,7 +873,7 @@ class SemanticCompressor:
                                  gradient_weight=terms.gradient_weight)
         out, hplan, source = retarget(pixels, energy, terms, (tw, th), self._carver(show_progress),
                                       self.policy, max_stretch=max_stretch, faces=faces,
-                                      keep=keep, is_graphic=lambda: not codec.is_photo(pixels))
+                                      keep=keep, scale_whole=lambda: _scaled_whole(pixels))
         seams = {"vertical": hplan.carved_vertical, "horizontal": hplan.carved_horizontal}
         crop_box = None
         if any(box is not None for box in (hplan.margin_crop, hplan.plan_crop, hplan.extra_crop)):

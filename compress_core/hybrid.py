@@ -50,8 +50,8 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
 2. **Scale**: the result is resampled with Lanczos to exactly w x h. With the aspect kept (the
    free-aspect regime), margins are cropped first only where they are nearly empty (density under
    ``free_crop_density``, 0.25), so that the content keeps more pixels, and never in a graphic
-   (``is_graphic``); otherwise this is plain Lanczos scaling, which keeps an image's meaning
-   best when the aspect may stay.
+   or a picture with transparency (``scale_whole``); otherwise this is plain Lanczos scaling,
+   which keeps an image's meaning best when the aspect may stay.
 
 Enlarging sides are resampled. Every step is recorded in :class:`HybridPlan` (and in
 ``CompressionResult.operations``), including the stretch the resampling applied.
@@ -333,7 +333,7 @@ def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
              carver, policy: HybridPolicy = HybridPolicy(), max_stretch: Optional[float] = None,
              faces: Sequence = (), keep: Optional[np.ndarray] = None,
-             is_graphic: Optional[Callable[[], bool]] = None):
+             scale_whole: Optional[Callable[[], bool]] = None):
     """Run the hybrid policy.
 
     Parameters
@@ -357,12 +357,14 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         Pixels the caller asked to keep (``keep_mask``): crops hold their bounding box whole
         (where a window can: else the window lies inside it), with the faces where one window
         holds both. Seams avoid them through ``terms``.
-    is_graphic : callable () -> bool, optional
-        Whether the picture is a graphic (a screenshot, a chart), asked only where the aspect
-        stays and a margin would be cropped: a graphic is then scaled whole. Its flat shapes
-        are content that a gradient energy has none inside (with ``energy="gradient"`` a
-        640x400 screenshot at half size lost its title bar, the first letter of every line
-        and half of two shapes to a "nearly empty" margin crop).
+    scale_whole : callable () -> bool, optional
+        Whether the picture is scaled whole where its aspect stays, asked only where a margin
+        would be cropped: true for a graphic (a screenshot, a chart), whose flat shapes are
+        content that a gradient energy has none inside (with ``energy="gradient"`` a 640x400
+        screenshot at half size lost its title bar, the first letter of every line and half
+        of two shapes to a "nearly empty" margin crop), and for a picture with transparency,
+        whose transparent margins are layout (a cut-out at half size had lost its padding and
+        7 columns of the subject).
 
     Returns
     -------
@@ -543,7 +545,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         f = min(tw / w0, th / h0)
         if f < 1.0:
             best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
-            if best_x > 0 and not (is_graphic is not None and is_graphic()):
+            if best_x > 0 and not (scale_whole is not None and scale_whole()):
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
                 left, top = best_window(windows(), cw, ch, **hold((cw, ch)))
                 plan.margin_crop = (left, top, left + cw, top + ch)

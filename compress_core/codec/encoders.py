@@ -39,7 +39,7 @@ from .formats import check_quality, check_side, installed, pil_name, require_enc
 from .jpeg_markers import APP0
 from .jpeg_markers import segments as segments_of
 
-__all__ = ["encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder", "stored_bytes",
+__all__ = ["as_shown", "encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder", "stored_bytes",
            "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
            "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
@@ -193,6 +193,14 @@ def flatten_for(pixels: np.ndarray, fmt) -> np.ndarray:
     if ImageFormat(fmt) is ImageFormat.JPEG and pixels.shape[2] == 4:
         return np.asarray(_over_white(to_pil(pixels)))
     return pixels
+
+
+def as_shown(pixels: np.ndarray) -> np.ndarray:
+    """The RGB picture a viewer sees of (H, W, 3|4) ``pixels``: RGBA over white (as a JPEG of
+    it shows it), RGB as it is. Importance maps read this, never the colour that fully
+    transparent pixels hide: one cut-out, the same to the eye with a photo, black, white or
+    green hidden, had been framed four ways at ``scale=0.5`` (colour review 26)."""
+    return flatten_for(pixels, ImageFormat.JPEG)
 
 
 def _encode_jpeg(img: Image.Image, quality: int, attached: dict, scans: bool,

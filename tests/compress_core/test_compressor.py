@@ -1684,6 +1684,36 @@ def test_semantic_allocation_of_a_transparent_picture_follows_what_the_jpeg_show
     assert semantic.data == requantize_jpeg(uniform.data, shown)
 
 
+def _cut_out(hidden):
+    """A 192 x 192 cut-out: chelsea's face in a soft-edged disc of diameter 150 on a transparent
+    square, ``hidden`` (a colour, or None for the photo) under the fully transparent pixels."""
+    rgb = photo("chelsea", 192, 192)
+    yy, xx = np.mgrid[:192, :192]
+    alpha = np.clip((75 - np.hypot(yy - 95.5, xx - 95.5)) * 40, 0, 255).astype(np.uint8)
+    rgba = np.dstack([rgb, alpha])
+    if hidden is not None:
+        rgba[alpha == 0, :3] = hidden
+    return rgba
+
+
+def test_a_cut_out_is_framed_by_what_it_shows_and_scaled_whole(compressor):
+    """What fully transparent pixels hide shapes nothing, and a transparent margin is layout:
+    the same cut-out with a photo, black, white or green hidden had been framed four ways at
+    scale 0.5, margins and edge columns of the subject cropped (colour review 26)."""
+    looks = [_cut_out(hidden) for hidden in (None, 0, 255, (0, 255, 0))]
+    for kwargs in (dict(scale=0.5), dict(target_width=120, target_height=80)):
+        results = [_run(compressor, rgba, format="png", **kwargs) for rgba in looks]
+        for result in results[1:]:
+            np.testing.assert_array_equal(result.pixels, results[0].pixels)
+        if "scale" in kwargs:   # scaled whole: the subject half as wide, its padding kept
+            assert all(result.crop_box is None for result in results)
+            alpha = results[0].pixels[..., 3]
+            xs = np.nonzero(alpha.max(axis=0))[0]
+            assert (alpha == 0).mean() > 0.4 and 75 <= xs.max() - xs.min() + 1 <= 81
+    stats = [compressor.analyze_content(rgba) for rgba in looks]
+    assert all(other == stats[0] for other in stats[1:])
+
+
 def test_missed_target_says_when_the_best_encoding_scores_below_the_target(compressor, chelsea):
     """What the command line warns about and the job counts (quality_target_missed)."""
     high = _run(compressor, chelsea, scale=0.5, format="jpeg", target_quality=99)

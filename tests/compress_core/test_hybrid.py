@@ -102,7 +102,7 @@ def test_a_graphic_keeping_its_aspect_is_scaled_whole(compressor):
     _, plan, _ = retarget(pixels, energy, terms, (320, 200), SeamCarver(), HybridPolicy())
     assert plan.margin_crop is not None
     _, plan, _ = retarget(pixels, energy, terms, (320, 200), SeamCarver(), HybridPolicy(),
-                          is_graphic=lambda: True)
+                          scale_whole=lambda: True)
     assert plan.margin_crop is None
 
 
