@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageCms
 
-__all__ = ["profile_space", "describes_srgb", "rgb_to_srgb", "device_to_srgb"]
+__all__ = ["profile_space", "describes_srgb", "rgb_to_srgb", "srgb_view", "device_to_srgb"]
 
 _LOG = logging.getLogger(__name__)
 _SRGB = ImageCms.createProfile("sRGB")
@@ -94,17 +94,40 @@ def _maps_to_itself(icc: bytes) -> bool:
 def rgb_to_srgb(pixels: np.ndarray, icc: bytes) -> Optional[np.ndarray]:
     """``pixels`` (uint8, (H, W, 3|4), in ``icc``'s RGB space) as sRGB, alpha untouched; None
     when Little CMS cannot read ``icc`` or apply it to RGB pixels (the caller decides)."""
+    convert = _converter(icc)
+    try:
+        return None if convert is None else convert(pixels)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
+def srgb_view(icc: Optional[bytes]) -> Optional[Callable[[np.ndarray], np.ndarray]]:
+    """How pixels carrying ``icc`` look, as sRGB: a function of uint8 (H, W, 3|4) pixels (the
+    transform built once, for a search that converts many candidates), or None where nothing
+    is to convert: no profile, one that :func:`describes_srgb`, or one Little CMS cannot apply
+    to RGB (viewers show those pixels as they are)."""
+    if not icc or describes_srgb(icc):
+        return None
+    return _converter(icc)
+
+
+def _converter(icc: bytes) -> Optional[Callable[[np.ndarray], np.ndarray]]:
     profile = _read(icc)
     if profile is None:
         return None
-    rgb = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
     try:
-        converted = np.asarray(ImageCms.profileToProfile(rgb, profile, _SRGB, outputMode="RGB"))
+        transform = ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError):
         return None
-    if pixels.shape[2] == 4:
-        return np.ascontiguousarray(np.dstack([converted, pixels[..., 3]]))
-    return np.ascontiguousarray(converted)
+
+    def convert(pixels: np.ndarray) -> np.ndarray:
+        rgb = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
+        converted = np.asarray(ImageCms.applyTransform(rgb, transform))
+        if pixels.shape[2] == 4:
+            return np.ascontiguousarray(np.dstack([converted, pixels[..., 3]]))
+        return np.ascontiguousarray(converted)
+
+    return convert
 
 
 def device_to_srgb(img: Image.Image, icc: Optional[bytes],

@@ -564,7 +564,8 @@ class SemanticCompressor:
                     out = cleared
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
-                data, operations = self._allocate(data, out, allocation_map, operations)
+                data, operations = self._allocate(data, out, allocation_map, operations,
+                                                  loaded.attached.get("icc_profile"))
             if as_it_is is not None and len(as_it_is) <= len(data):  # (the search's larger)
                 data, used_quality, fmt = as_it_is, None, kept_fmt
                 out = as_decoded  # the file's own pixels, hidden colours included
@@ -761,15 +762,16 @@ class SemanticCompressor:
         return resize_map(mask.astype(np.float32), w, h) >= 0.5
 
     @staticmethod
-    def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict):
+    def _allocate(data: bytes, out: np.ndarray, importance: np.ndarray, operations: dict,
+                  icc_profile: Optional[bytes]):
         """``allocation="semantic"`` after a fixed quality or ``quality="auto"``'s search: the
         JPEG ``data`` of ``out`` with the small coefficients of its unimportant blocks dropped,
-        and the operations with the score of what is written as ``quality_score`` and the
-        search's (the uniform encoding's, which the important blocks keep) as
-        ``uniform_score`` (where a score was searched for)."""
+        and the operations with the score of what is written (carrying ``icc_profile``) as
+        ``quality_score`` and the search's (the uniform encoding's, which the important
+        blocks keep) as ``uniform_score`` (where a score was searched for)."""
         data = requantize_jpeg(data, importance)
         if "quality_score" in operations:
-            written = Reference(flatten_for(out, ImageFormat.JPEG)).score(
+            written = Reference(flatten_for(out, ImageFormat.JPEG), icc_profile).score(
                 codec.decode_pixels(data))
             operations = {**operations, "uniform_score": operations["quality_score"],
                           "quality_score": round(float(written), 3)}

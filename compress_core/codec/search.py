@@ -212,9 +212,10 @@ def encode_to_score(pixels: np.ndarray, fmt, target_score: float,
     if fmt is ImageFormat.JXL and icc_profile:
         # JPEG XL stores sRGB (the encoder converts): score against that, convert once
         pixels, meta["icc_profile"] = jxl_srgb(pixels, icc_profile), None
-    reference = Reference(pixels)
+    # scored as viewers show it: through the profile the encoding carries
+    reference = Reference(pixels, meta["icc_profile"])
     sample = _tile_sample(pixels) if fmt is ImageFormat.JPEG else None  # see _first_quality
-    sample = None if sample is None else (sample, Reference(sample))
+    sample = None if sample is None else (sample, Reference(sample, meta["icc_profile"]))
     try:
         return _search(pixels, fmt, target, reference, meta, full_chroma=False, sample=sample)
     except TargetUnreachableError as first:

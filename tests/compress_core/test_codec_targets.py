@@ -618,3 +618,31 @@ def test_the_photo_or_graphic_byte_test_encodes_a_bounded_window(monkeypatch):
     monkeypatch.setattr(content, "encode", recording_encode)
     assert content.is_photo(flat) is False  # two flat halves: a graphic
     assert seen and all(h <= content.SAMPLE_SIDE and w <= content.SAMPLE_SIDE for h, w in seen)
+
+
+def _as_viewers_show(pixels, icc):
+    """``pixels`` carrying ``icc``, as sRGB through Little CMS directly (not the library's)."""
+    from PIL import ImageCms
+    import io as _io
+
+    return np.asarray(ImageCms.profileToProfile(
+        Image.fromarray(pixels), ImageCms.ImageCmsProfile(_io.BytesIO(icc)),
+        ImageCms.createProfile("sRGB"), outputMode="RGB"))
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_quality_auto_scores_a_wide_gamut_picture_as_viewers_show_it(fmt):
+    """An Adobe RGB photo (skimage's rocket carries the profile) is scored through its profile:
+    its values read as sRGB had scored 70.1-71.1 where viewers see 67.1-68.5, under the target
+    (colour review 26)."""
+    from compress_core.perceptual import ssimulacra2
+
+    from _core_data import sample_file
+
+    adobe = decode(sample_file("rocket.jpg")).info["icc_profile"]
+    pixels = photo("rocket", 320, 214)
+    data, _, score = encode_to_score(pixels, fmt, 70.0, icc_profile=adobe)
+    shown = ssimulacra2(_as_viewers_show(pixels, adobe),
+                        _as_viewers_show(decode_pixels(data)[..., :3], adobe))
+    assert score >= 70.0 and shown == pytest.approx(score, abs=0.3)
+    assert Reference(pixels, adobe).score(decode_pixels(data)) == pytest.approx(score, abs=1e-6)
