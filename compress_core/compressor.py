@@ -79,7 +79,7 @@ def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
     profiles under ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata``
     changes (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the
     same properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
-    ``"compact"`` drops, looks the same carried (``"none"`` promises none)."""
+    ``"compact"`` and ``"public"`` drop, looks the same carried (``"none"`` promises none)."""
     data = raw.data
     if (out is not loaded.pixels or raw.format != codec.pil_name(fmt) or not data
             or raw.frames != 1 or not raw.as_stored
@@ -89,7 +89,7 @@ def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
             or (loaded.exif, loaded.iptc) != (raw.exif, raw.iptc)
             or not same_properties(raw.xmp, loaded.xmp)
             or (loaded.icc_profile != raw.icc_profile
-                and not (request.metadata == Metadata.COMPACT.value
+                and not (request.metadata in (Metadata.COMPACT.value, Metadata.PUBLIC.value)
                          and loaded.icc_profile is None and describes_srgb(raw.icc_profile)))):
         return None
     if fmt is ImageFormat.JPEG:
@@ -346,13 +346,15 @@ class SemanticCompressor:
             (graphics and transparent pictures: lossless or, under a byte budget, lossy WebP)
             is written without it (``operations`` then has no "allocation"); needs
             ``jpeglib``.
-        metadata : {"compact", "keep", "none"}
+        metadata : {"compact", "public", "keep", "none"}
             What the output carries of the input's EXIF block, colour profile, XMP packet and
             IPTC record (:mod:`compress_core.metadata`). ``compact`` (the default): the EXIF
-            block without the camera's maker notes and values over 1 KiB, the profile unless it
-            describes sRGB (the output looks the same: viewers assume sRGB), the XMP packet's
-            descriptive and rights properties (captions, keywords, creator, copyright, rating),
-            the IPTC record (JPEG outputs). ``keep``: all as they came, the XMP without what
+            block without the camera's maker notes and values over 1 KiB (the GPS position
+            stays), the profile unless it describes sRGB (the output looks the same: viewers
+            assume sRGB), the XMP packet's descriptive and rights properties (captions,
+            keywords, creator, copyright, rating), the IPTC record (JPEG outputs). ``public``:
+            compact without the GPS position and the camera's serial numbers and owner name,
+            for pictures to publish. ``keep``: all as they came, the XMP without what
             the output makes false (orientation, size, motion photos, regions). ``none``:
             nothing, the pixels converted to sRGB. Orientation and CMYK or grey
             profiles are applied to the pixels in every mode. Archive mode (``method="jpeg"``,

@@ -19,6 +19,11 @@ creator, copyright. :func:`carried` applies :class:`compress_core.options.Metada
   properties (:func:`compress_core.xmp.compact_xmp`: Dublin Core, IPTC Core and Extension,
   XMP Rights, PLUS, keywords, rating); the IPTC-IIM record (captions, keywords, by-line,
   copyright) as it is.
+* ``public``: as ``compact``, without the GPS position (the EXIF GPS directory; of the XMP
+  packet, IPTC Extension's ``LocationCreated`` and ``LocationShown``, which hold coordinates)
+  and what identifies the camera or its owner (:data:`PRIVATE_TAGS`: serial numbers, owner
+  name): for pictures to publish. Place names written as captions (Photoshop's ``City``,
+  ``Country``, IPTC Core's ``Location``, the IPTC record's) stay: a person wrote them there.
 * ``keep``: the EXIF block and profile as the input had them, but for the EXIF tags the output
   makes false (:data:`UNTRUE_TAGS`: the input's size, where its subject lay); the XMP packet
   but for what the output makes false (:func:`compress_core.xmp.upright_xmp`: orientation,
@@ -47,10 +52,10 @@ from PIL import ExifTags, Image
 from .colour import describes_srgb, rgb_to_srgb
 from .images import LoadedImage
 from .options import Metadata, parse_option
-from .xmp import compact_xmp, upright_xmp
+from .xmp import compact_xmp, public_xmp, upright_xmp
 
-__all__ = ["carried", "compact_exif", "true_exif", "LARGEST_VALUE", "LARGEST_PROFILE",
-           "MAKER_NOTE", "UNTRUE_TAGS"]
+__all__ = ["carried", "compact_exif", "public_exif", "true_exif", "LARGEST_VALUE",
+           "LARGEST_PROFILE", "MAKER_NOTE", "UNTRUE_TAGS", "PRIVATE_TAGS"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -71,6 +76,13 @@ LARGEST_PROFILE = 64 * 1024
 #: 128-pixel thumbnail said 6000 x 4000.
 UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101]),
                ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214])}
+#: EXIF tags ``public`` drops besides ``compact``'s, by directory: the pointer to the GPS
+#: directory (whose every tag goes too) and what identifies the camera or its owner
+#: (``CameraSerialNumber`` of DNG files; ``CameraOwnerName``, ``BodySerialNumber``,
+#: ``LensSerialNumber``).
+PRIVATE_TAGS = {0: frozenset([0x8825, 0xC62F]),
+                ExifTags.IFD.Exif: frozenset([0xA430, 0xA431, 0xA435]),
+                ExifTags.IFD.GPSInfo: None}   # (None: the whole directory)
 
 
 def _size(value) -> int:
@@ -88,18 +100,34 @@ def compact_exif(exif: Optional[bytes]) -> Optional[bytes]:
     :data:`LARGEST_VALUE` bytes, in the main, Exif and GPS directories, nor the tags of
     :data:`UNTRUE_TAGS`; None when nothing is left. A block Pillow cannot read back is
     returned as it is."""
-    return _without(exif, lambda tag, value: tag == MAKER_NOTE or _size(value) > LARGEST_VALUE)
+    return _without(exif, _dropped_by_compact)
+
+
+def public_exif(exif: Optional[bytes]) -> Optional[bytes]:
+    """:func:`compact_exif`'s block without :data:`PRIVATE_TAGS` (``metadata="public"``); None
+    when nothing is left. A block Pillow cannot read back is dropped: it could hold the
+    position."""
+    def drop(number, tag, value):
+        private = PRIVATE_TAGS.get(number, frozenset())
+        return private is None or tag in private or _dropped_by_compact(number, tag, value)
+
+    return _without(exif, drop, unreadable=None)
+
+
+def _dropped_by_compact(number, tag, value) -> bool:
+    return tag == MAKER_NOTE or _size(value) > LARGEST_VALUE
 
 
 def true_exif(exif: Optional[bytes]) -> Optional[bytes]:
     """``exif`` without the tags of :data:`UNTRUE_TAGS` (``metadata="keep"``); None when
     nothing is left. A block Pillow cannot read back is returned as it is."""
-    return _without(exif, lambda tag, value: False)
+    return _without(exif, lambda number, tag, value: False)
 
 
-def _without(exif: Optional[bytes], drop) -> Optional[bytes]:
-    """``exif`` without the tags of :data:`UNTRUE_TAGS` and those ``drop(tag, value)`` says,
-    in the main, Exif and GPS directories (the same bytes when there are none)."""
+def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[bytes]:
+    """``exif`` without the tags of :data:`UNTRUE_TAGS` and those ``drop(directory, tag,
+    value)`` says, in the main, Exif and GPS directories (the same bytes when there are
+    none); a block Pillow cannot read back as it came, or None (``unreadable=None``)."""
     if not exif:
         return None
     parsed = Image.Exif()
@@ -110,7 +138,7 @@ def _without(exif: Optional[bytes], drop) -> Optional[bytes]:
         dropped = 0
         for number, directory in directories.items():
             untrue = UNTRUE_TAGS.get(number, frozenset())
-            for tag in [t for t, v in directory.items() if t in untrue or drop(t, v)]:
+            for tag in [t for t, v in directory.items() if t in untrue or drop(number, t, v)]:
                 del directory[tag]
                 dropped += 1
         if not dropped:
@@ -119,6 +147,9 @@ def _without(exif: Optional[bytes], drop) -> Optional[bytes]:
             return None
         return parsed.tobytes()
     except Exception as exc:  # noqa: BLE001 -- a block we cannot rewrite travels as it came
+        if unreadable is None:
+            _LOG.debug("EXIF block of %d bytes dropped, it cannot be read: %s", len(exif), exc)
+            return None
         _LOG.debug("EXIF block of %d bytes kept as it is: %s", len(exif), exc)
         return exif
 
@@ -136,8 +167,8 @@ def _applied(pixels, icc: bytes, source: str):
 
 def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
     """``loaded`` with the pixels, colour profile, EXIF block, XMP packet and IPTC record its
-    output gets under ``metadata`` (``"compact"``, ``"keep"`` or ``"none"``: see the module's
-    text)."""
+    output gets under ``metadata`` (``"compact"``, ``"public"``, ``"keep"`` or ``"none"``: see
+    the module's text)."""
     mode = parse_option(Metadata, metadata, "metadata")
     icc, exif, xmp, iptc, pixels = (loaded.icc_profile, loaded.exif, loaded.xmp, loaded.iptc,
                                     loaded.pixels)
@@ -146,15 +177,17 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
     if mode is Metadata.KEEP:
         exif = true_exif(exif)
         xmp = upright_xmp(xmp)
-    elif mode is Metadata.COMPACT:
+    elif mode in (Metadata.COMPACT, Metadata.PUBLIC):
         if icc and describes_srgb(icc):
             icc = None
         elif icc and len(icc) > LARGEST_PROFILE:
             _LOG.info("%s: a colour profile of %d bytes (over %d) is applied to the pixels, "
                       "not carried", loaded.source, len(icc), LARGEST_PROFILE)
             pixels, icc = _applied(pixels, icc, loaded.source), None
-        exif = compact_exif(exif)
-        xmp = compact_xmp(xmp)
+        if mode is Metadata.PUBLIC:
+            exif, xmp = public_exif(exif), public_xmp(xmp)
+        else:
+            exif, xmp = compact_exif(exif), compact_xmp(xmp)
     else:
         exif = xmp = iptc = None
         if icc and not describes_srgb(icc):

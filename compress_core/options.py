@@ -73,13 +73,16 @@ class Metadata(str, Enum):
 
     ``compact``: the EXIF block without the camera's maker notes and values over 1 KiB, the
     colour profile unless it describes sRGB (what viewers assume without one), the XMP
-    packet's descriptive and rights properties, the IPTC record. ``keep``: all as they came
-    (the XMP without what the output makes false). ``none``: nothing; the pixels are
-    converted to sRGB from the profile. Either way orientation is applied to the pixels, and
-    a CMYK or grey profile is applied to them.
+    packet's descriptive and rights properties, the IPTC record. ``public``: compact without
+    the GPS position and what identifies the camera or its owner (serial numbers, owner
+    name), for pictures to publish. ``keep``: all as they came (the XMP without what the
+    output makes false). ``none``: nothing; the pixels are converted to sRGB from the
+    profile. Either way orientation is applied to the pixels, and a CMYK or grey profile is
+    applied to them.
     """
 
     COMPACT = "compact"
+    PUBLIC = "public"
     KEEP = "keep"
     NONE = "none"
 

@@ -87,11 +87,12 @@ class CompressRequest:
         ``"uniform"`` (with ``target_bytes``: the highest quality whose allocated encoding
         fits); JPEG output only (``format="jpeg"``, or ``"auto"`` with
         ``photo_format="jpeg"``, where graphics stay lossless). Needs ``jpeglib``.
-    metadata : {"compact", "keep", "none"}
+    metadata : {"compact", "public", "keep", "none"}
         What the output carries of the input's EXIF block, colour profile, XMP packet and IPTC
         record (:mod:`compress_core.metadata`): ``compact`` drops maker notes, EXIF values
         over 1 KiB, a profile that describes sRGB and all of the XMP but its descriptive and
-        rights properties; ``keep`` carries them as they came (the XMP without what the
+        rights properties (the GPS position stays); ``public`` drops the GPS position and the
+        camera's serial numbers and owner name too; ``keep`` carries them as they came (the XMP without what the
         output makes false: orientation, size, motion photos, regions); ``none`` nothing (the
         pixels converted to sRGB). Archive mode keeps the JPEG file, metadata included.
     max_pixels : int, optional
@@ -241,9 +242,10 @@ class CompressRequest:
                              f"format='auto' only; format={self.format!r} is fixed (drop one)")
         if self.allocation == Allocation.SEMANTIC.value:
             self._check_semantic()
-        if self.metadata == Metadata.NONE.value and self.archive_mode:
-            raise ValueError("metadata='none' cannot apply to archive mode (method='jpeg', "
-                             "format='jxl' without a quality or byte budget), which keeps each "
+        if self.metadata in (Metadata.NONE.value, Metadata.PUBLIC.value) and self.archive_mode:
+            raise ValueError(f"metadata={self.metadata!r} cannot apply to archive mode "
+                             "(method='jpeg', format='jxl' without a quality or byte budget), "
+                             "which keeps each "
                              "JPEG file bit-exact, its metadata included; drop one of them, or "
                              "give quality (an integer or 'auto') to encode the pixels")
 
@@ -552,8 +554,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("metadata", "choice", "what the output carries of the input's EXIF block, colour "
            "profile, XMP and IPTC: compact drops the camera's maker notes, EXIF values over "
            "1 KiB, a profile that says sRGB (viewers assume it) and XMP but for captions, "
-           "keywords, creator and rights; keep carries them as they came; none nothing (pixels "
-           "converted to sRGB, GPS gone)", _OUT, choices=_values(Metadata),
+           "keywords, creator and rights, and keeps the GPS position; public drops the GPS "
+           "position and the camera's serial numbers and owner name too (to publish); keep "
+           "carries them as they came; none nothing (pixels converted to sRGB)", _OUT, choices=_values(Metadata),
            applies=lambda r: r.metadata != Metadata.COMPACT.value),
     Option("quality_metric", "choice", "how byte-budget candidates are compared", _OUT,
            scope="engine", choices=_values(QualityMetric)),

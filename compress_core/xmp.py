@@ -35,8 +35,8 @@ import logging
 from typing import Callable, Optional, Tuple
 from xml.dom import Node
 
-__all__ = ["compact_xmp", "upright_xmp", "extended_xmp", "same_properties", "COMPACT_NAMESPACES",
-           "COMPACT_PROPERTIES", "XMP_PACKAGE"]
+__all__ = ["compact_xmp", "public_xmp", "upright_xmp", "extended_xmp", "same_properties",
+           "COMPACT_NAMESPACES", "COMPACT_PROPERTIES", "POSITION_PROPERTIES", "XMP_PACKAGE"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -73,6 +73,11 @@ COMPACT_PROPERTIES = frozenset(
         "Instructions", "AuthorsPosition", "CaptionWriter", "TransmissionReference",
         "Category", "SupplementalCategories", "Urgency")]
     + [(_XMP, name) for name in ("Rating", "Label", "CreateDate")])
+
+#: Properties ``public`` drops besides ``compact``'s: IPTC Extension's locations, whose
+#: structures hold the GPS coordinates (``exif:GPSLatitude`` ...) of where the picture was
+#: taken and of what it shows. (``compact`` keeps no ``exif:`` property.)
+POSITION_PROPERTIES = frozenset([(_IPTC_EXT, "LocationCreated"), (_IPTC_EXT, "LocationShown")])
 
 #: Namespaces describing data appended to the input file, which the output does not have.
 _APPENDED_DATA = frozenset([
@@ -116,6 +121,13 @@ def compact_xmp(packet: Optional[bytes]) -> Optional[bytes]:
     """The descriptive and rights properties of ``packet`` (see the module's text), as a new
     packet; None when it holds none or cannot be parsed."""
     return _filtered(packet, _kept_by_compact, tidy=True)
+
+
+def public_xmp(packet: Optional[bytes]) -> Optional[bytes]:
+    """:func:`compact_xmp`'s properties without :data:`POSITION_PROPERTIES` (``metadata=
+    "public"``); None when it holds none or cannot be parsed."""
+    return _filtered(packet, lambda name: _kept_by_compact(name)
+                     and name not in POSITION_PROPERTIES, tidy=True)
 
 
 def upright_xmp(packet: Optional[bytes]) -> Optional[bytes]:

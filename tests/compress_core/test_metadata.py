@@ -181,6 +181,44 @@ def test_captions_keywords_and_rights_reach_every_output_format(fmt):
         assert decode(result.data).getexif().get(0x0112) == 1
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_public_drops_the_position_and_the_cameras_identity_and_keeps_the_rest(fmt):
+    """A phone's position reached every thumbnail under compact (as archives want it); public,
+    for pictures to publish, drops it from the EXIF block and the XMP packet, and the serial
+    numbers and owner that identify the camera, and keeps dates, camera, rights, captions and
+    the place names a person wrote (colour review 26)."""
+    exif = Image.Exif()
+    exif.load(camera_exif(maker_note=0))
+    sub = exif.get_ifd(EXIF)
+    sub[0xA430], sub[0xA431], sub[0xA435] = "Ana Lopes", "032021001234", "9200004321"
+    located = lightroom_packet(ancestors=10).replace(
+        b"<Iptc4xmpCore:Location>", b'<Iptc4xmpExt:LocationCreated xmlns:Iptc4xmpExt='
+        b'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><rdf:Bag><rdf:li rdf:parseType='
+        b'"Resource"><exif:GPSLatitude>45,45.9N</exif:GPSLatitude><exif:GPSLongitude>4,49.6E'
+        b'</exif:GPSLongitude></rdf:li></rdf:Bag></Iptc4xmpExt:LocationCreated>'
+        b"<Iptc4xmpCore:Location>")
+    buf = io.BytesIO()
+    Image.fromarray(photo("astronaut", 384)).save(buf, "JPEG", quality=92,
+                                                   exif=exif.tobytes(), xmp=located)
+    kw = dict(target_width=128, target_height=128, format=fmt, energy_function=GRADIENT)
+    data = {mode: compress_image(buf.getvalue(), metadata=mode, **kw).data
+            for mode in ("compact", "public")}
+    written = {mode: written_metadata(d) for mode, d in data.items()}
+    exifs = {mode: decode(d).getexif() for mode, d in data.items()}
+    location = ("http://iptc.org/std/Iptc4xmpExt/2008-02-29/", "LocationCreated")
+    assert exifs["compact"].get_ifd(GPS)[1] == "N" and location in \
+        xmp_properties(written["compact"]["xmp"])
+    public, props = exifs["public"], xmp_properties(written["public"]["xmp"])
+    assert not public.get_ifd(GPS) and 0x8825 not in public
+    assert not {0xA430, 0xA431, 0xA435} & set(public.get_ifd(EXIF))
+    assert (public[0x010F], public[0x8298]) == ("Canon", "(c) Ana")
+    assert public.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
+    assert location not in props
+    assert props[("dc", "rights")] == "(c) 2026 Ana Lopes"
+    assert props[("photoshop", "City")] == "Lyon"
+    assert props[("Iptc4xmpCore", "Location")] == "Quai Saint-Antoine"
+
+
 def test_none_with_a_byte_budget_of_jpeg_xl_strips_a_jpegs_metadata():
     """method='jpeg', format='jxl' and a byte budget encode the pixels (archive mode keeps a
     file bit-exact only without one): metadata='none' was refused as if archive mode applied."""

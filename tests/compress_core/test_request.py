@@ -206,14 +206,16 @@ def test_metadata_names_only_the_outputs_it_changes_and_is_refused_where_ignored
     default = CompressRequest(scale=0.5)
     assert default.metadata == "compact" and "metadata" not in default.params()
     assert CompressRequest(scale=0.5, metadata="COMPACT").params_hash() == default.params_hash()
-    for mode in ("keep", "none"):
+    for mode in ("keep", "none", "public"):
         request = CompressRequest(scale=0.5, metadata=mode)
         assert request.params()["metadata"] == mode
         assert request.params_hash() != default.params_hash()
-    with pytest.raises(ValueError, match="metadata must be one of 'compact', 'keep', 'none'"):
+    with pytest.raises(ValueError,
+                       match="metadata must be one of 'compact', 'public', 'keep', 'none'"):
         CompressRequest(scale=0.5, metadata="strip")
-    with pytest.raises(ValueError, match=r"metadata='none' cannot apply to archive mode"):
-        CompressRequest(method="jpeg", format="jxl", metadata="none")
+    for mode in ("none", "public"):   # (a bit-exact JPEG keeps its position)
+        with pytest.raises(ValueError, match=f"metadata='{mode}' cannot apply to archive mode"):
+            CompressRequest(method="jpeg", format="jxl", metadata=mode)
     assert CompressRequest(method="jpeg", format="jxl", metadata="keep").metadata == "keep"
     assert CompressRequest(method="jpeg", format="jxl", quality="auto",
                            metadata="none").metadata == "none"
