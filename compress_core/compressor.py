@@ -422,6 +422,11 @@ class SemanticCompressor:
                 # a format that cannot hold the output: said now, not after the work
                 codec.check_side(fmt, *((w0, h0) if plan is None else (plan.width, plan.height)))
 
+            # masks of another size: said before the energy map (a CNN's half second)
+            keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
+            remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
+            check_masks_apart(keep, remove)
+
             keeps_size = plan is None or (not plan.free_shape and plan.size == (w0, h0))
             if (method is Method.JPEG or keeps_size) and request.remove_mask is None:
                 # re-encoding only (asked for, or the size kept: a photo under max_dimension,
@@ -434,9 +439,6 @@ class SemanticCompressor:
             t_energy = time.perf_counter()
             deadline.check("the energy map")
 
-            keep = check_mask(request.keep_mask, (h0, w0), "keep_mask")
-            remove = check_mask(request.remove_mask, (h0, w0), "remove_mask")
-            check_masks_apart(keep, remove)
             if work is not None and keep is not None:  # every working pixel it touches
                 keep = resize_map(keep.astype(np.float32), *work) > 0
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,

@@ -1684,6 +1684,20 @@ def test_semantic_allocation_of_a_transparent_picture_follows_what_the_jpeg_show
     assert semantic.data == requantize_jpeg(uniform.data, shown)
 
 
+def test_a_mask_of_another_size_is_refused_before_the_energy_map(compressor, chelsea,
+                                                                   monkeypatch):
+    """The command line reads a mask once for every image; one of another size than an image
+    was refused after that image's energy map (a CNN's half second each: CLI review 25)."""
+    looked = []
+    monkeypatch.setattr(compressor.energy_function, "importance",
+                        lambda *args, **kwargs: looked.append(args))
+    for name in ("keep_mask", "remove_mask"):
+        with pytest.raises(ValueError, match=name):
+            _run(compressor, chelsea, target_width=90, target_height=90,
+                 **{name: np.ones((10, 10), bool)})
+    assert looked == []
+
+
 def _cut_out(hidden):
     """A 192 x 192 cut-out: chelsea's face in a soft-edged disc of diameter 150 on a transparent
     square, ``hidden`` (a colour, or None for the photo) under the fully transparent pixels."""
