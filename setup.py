@@ -26,6 +26,9 @@ INSTALL_REQUIRES = [
     "pillow>=12,<13",
     "scipy>=1.11",
     "numba>=0.60",
+    # Numba's TBB threading layer (compress_core.seams.kernels): GNU OpenMP's kills children
+    # forked after a kernel ran; Linux wheels only
+    "tbb>=2021.6; platform_system == 'Linux'",
     "torch>=2.4",
     "torchvision>=0.19",
     "efficientnet-lite-pytorch>=0.1.0",

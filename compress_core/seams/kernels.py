@@ -26,16 +26,41 @@ are tested against slow references.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+
 import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-# Numba's default "workqueue" layer costs ~0.1 ms per parallel region here; GNU OpenMP costs
-# ~1.5 us. Prefer OpenMP (then TBB) when the process has not chosen a layer itself.
+
+
+def _load_tbb() -> bool:
+    """Whether Intel TBB's library (PyPI ``tbb``, a requirement on Linux) could be loaded. pip
+    puts ``libtbb.so.12`` in ``<prefix>/lib``, where the dynamic linker does not look in a
+    virtualenv (numba issue 6108: "No threading layer could be loaded"); loaded here first by
+    its path, Numba's TBB layer then finds it by name."""
+    if sys.platform != "linux":
+        return False
+    try:
+        ctypes.CDLL(os.path.join(sys.prefix, "lib", "libtbb.so.12"), mode=ctypes.RTLD_GLOBAL)
+        return True
+    except OSError:
+        return False
+
+
+# The threading layer, where the process has not chosen one itself. TBB first: it is safe both
+# across threads and across fork(). GNU OpenMP (~1.5 us per parallel region) kills any child
+# forked after a parallel kernel ran ("Terminating: fork() called from a process already using
+# GNU OpenMP"): a multiprocessing.Pool made after one compress() hung for good, as did
+# gunicorn --preload and Celery prefork workers after a warm-up (integrator review 26).
+# Numba's "workqueue" (~0.1 ms per region) aborts the process when two threads carve at once.
 if numba.config.THREADING_LAYER == "default":
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    _load_tbb()
+    numba.config.THREADING_LAYER_PRIORITY = ["tbb", "omp", "workqueue"]
 
 
 @intrinsic

@@ -1,4 +1,8 @@
 """Seam carving kernels and SeamCarver, checked against slow references and li-plus."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import seam_carving
@@ -10,6 +14,8 @@ from compress_core.energy import EnergyFunction, GradientEnergyFunction
 from compress_core.energy.gradient import luma_u8
 from compress_core.seams import SeamCarver, remove_object
 from compress_core.seams import kernels
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _small(img, width):
@@ -419,3 +425,35 @@ def test_gradient_energy_matches_the_kernel_term(astronaut):
     kernels.fill_energy(gray, np.zeros(h, np.int32), np.zeros((1, 1), np.float32), False, 1.0,
                         energy, h, w)
     np.testing.assert_array_equal(energy, GradientEnergyFunction()(astronaut))
+
+
+_FORK_AFTER_USE = r"""
+import multiprocessing, numba
+from skimage import data
+from compress_core import GradientEnergyFunction, SemanticCompressor
+
+compressor = SemanticCompressor(GradientEnergyFunction())
+
+def thumbnail(side):
+    return compressor.compress(data.chelsea(), target_width=side, target_height=side,
+                               show_progress=False).size
+
+print(thumbnail(128), numba.threading_layer(), flush=True)
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    print(pool.map(thumbnail, [96, 64]), flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and the tbb wheel: Linux")
+def test_a_process_forked_after_a_compression_compresses_too():
+    """The kernels run on TBB, which a forked child can use: on GNU OpenMP a child forked after
+    one thumbnail was killed ("fork() called from a process already using GNU OpenMP") and a
+    multiprocessing Pool made then hung for good (integrator review 26)."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop("NUMBA_THREADING_LAYER", None)
+    proc = subprocess.run([sys.executable, "-c", _FORK_AFTER_USE], env=env, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    first, children = proc.stdout.splitlines()
+    assert first == "(128, 128) tbb"
+    assert children == "[(96, 96), (64, 64)]"
