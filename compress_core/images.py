@@ -36,6 +36,7 @@ from typing import Callable, Optional, Tuple, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, is_heif, misread_planar_page, open_picture,
                          reread_planar_samples)
@@ -324,24 +325,25 @@ def _pillow_notes_named(name: str):
     """Pillow's warnings while reading ``name`` (a damaged EXIF block: "Truncated File Read",
     "Corrupt EXIF data") logged as one warning naming the file. Bare, they reached stderr with
     no file named, and once a process: which of a bucket's photos was meant could not be told.
-    Other warnings (the decompression-bomb check's) are left to their own filters."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
-        try:
+    The decompression-bomb check's warning is dropped (``max_pixels`` decides); others are
+    shown as they would have been. Caught in this thread only (:mod:`._thread_warnings`)."""
+    caught = []
+    try:
+        with collected() as caught:
             yield
-        finally:
-            notes = []
-            for note in caught:
-                text = str(note.message)
-                if note.filename.startswith(os.path.dirname(Image.__file__)) and \
-                        not issubclass(note.category, Image.DecompressionBombWarning):
-                    if text not in notes:
-                        notes.append(text)
-                else:  # not Pillow's: as it would have been shown
-                    warnings.showwarning(note.message, note.category, note.filename,
-                                         note.lineno)
-            if notes:
-                _LOG.warning("%s: %s (Pillow's note while reading it)", name, "; ".join(notes))
+    finally:
+        notes = []
+        for note in caught:
+            text = str(note.message)
+            if issubclass(note.category, Image.DecompressionBombWarning):
+                continue
+            if note.filename.startswith(os.path.dirname(Image.__file__)):
+                if text not in notes:
+                    notes.append(text)
+            else:  # not Pillow's: as it would have been shown
+                warnings.showwarning(note.message, note.category, note.filename, note.lineno)
+        if notes:
+            _LOG.warning("%s: %s (Pillow's note while reading it)", name, "; ".join(notes))
 
 
 def _decode(data: bytes, name: str, limit: int,
@@ -352,14 +354,9 @@ def _decode(data: bytes, name: str, limit: int,
     if kind is not None:
         return _develop_raw(data, name, kind, limit, needed_size)
     with _decoding(name, data, limit):
-        with warnings.catch_warnings():
-            # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (an error
-            # for us unless the caller raised the limit) and raises above twice that.
-            pillow_limit = Image.MAX_IMAGE_PIXELS or limit
-            warnings.simplefilter(
-                "error" if limit <= pillow_limit else "ignore", Image.DecompressionBombWarning
-            )
-            img = open_picture(data, name)
+        # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (dropped with
+        # the file's notes: the limit below decides) and raises above twice that
+        img = open_picture(data, name)
         _check_pixel_limit(img.width, img.height, limit, name)
     stored_size = img.size
     if needed_size is not None and img.format in ("JPEG", "MPO"):

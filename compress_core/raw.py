@@ -45,12 +45,12 @@ RAW file is an :class:`~compress_core.errors.UnsupportedImageError` that names i
 from __future__ import annotations
 
 import io
-import warnings
 from typing import Callable, Iterator, Optional, Tuple
 
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
+from ._thread_warnings import silenced
 from .containers import REDUCED_RESOLUTION
 from .errors import ImageDecodeError, UnsupportedImageError
 
@@ -125,8 +125,7 @@ def _directories(data: bytes) -> Iterator[TiffImagePlugin.ImageFileDirectory_v2]
             seen.add(offset)
             ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
             fp.seek(offset)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Pillow's "possibly corrupt" notes
+            with silenced():  # Pillow's "possibly corrupt" notes
                 ifd.load(fp)
             yield ifd
             offset = ifd.next
@@ -217,8 +216,7 @@ def raw_metadata(data: bytes) -> Tuple[Optional[bytes], Optional[bytes]]:
     if tiff[:4] not in _TIFF:
         return None, None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with silenced():
             exif = Image.Exif()
             exif.load(tiff)
             xmp = exif.get(_XMP)

@@ -1,12 +1,13 @@
 """Small NumPy <-> torch helpers shared by the energy functions (private)."""
 from __future__ import annotations
 
-import warnings
 from typing import Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .._thread_warnings import silenced
 
 __all__ = ["rgb_tensor", "resize_rgb", "upsample_map"]
 
@@ -17,8 +18,7 @@ def rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
     No copy is made. Read-only arrays (decoded images often are) are wrapped without torch's
     warning: the tensor is only ever read.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    with silenced():
         t = torch.from_numpy(np.ascontiguousarray(rgb))
     return t.permute(2, 0, 1)[None]
 

@@ -1,0 +1,73 @@
+"""Warnings caught per thread, leaving the process's warnings as they are.
+
+``warnings.catch_warnings`` swaps process-wide state (``showwarning``, the filter list) and is
+not thread-safe before Python 3.14: four threads compressing at once left the host's
+``showwarning`` a stray ``list.append`` for good (every later warning of the application
+swallowed) and an "error" filter of ours behind (the host's own ``Image.open`` of a large
+picture then raised; integrator review 26).
+
+Here one hook stands in ``warnings.showwarning``, installed at the first use (and again where a
+``catch_warnings`` of the host put its own back): a warning of a thread inside
+:func:`collected` goes to that thread's list, of one inside :func:`silenced` nowhere, of any
+other thread to the ``showwarning`` that was there before. Pillow's ``UserWarning``\\ s (notes
+on damaged EXIF blocks) are shown every time, not once a process, so that each file's own
+notes are collected (a filter put first once, as a library's import may add one).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from typing import Callable, Iterator, List
+
+__all__ = ["collected", "silenced"]
+
+_local = threading.local()
+_lock = threading.Lock()
+_previous: Callable = warnings.showwarning
+_filtered = False
+
+
+def _hook(message, category, filename, lineno, file=None, line=None):
+    sink = getattr(_local, "sink", None)
+    if sink is None:
+        _previous(message, category, filename, lineno, file, line)
+    else:
+        sink(warnings.WarningMessage(message, category, filename, lineno, file, line))
+
+
+def _install() -> None:
+    global _previous, _filtered
+    with _lock:
+        if warnings.showwarning is not _hook:
+            _previous = warnings.showwarning
+            warnings.showwarning = _hook
+        if not _filtered:
+            warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
+            _filtered = True
+
+
+@contextlib.contextmanager
+def _routed(sink) -> Iterator[None]:
+    _install()
+    outer = getattr(_local, "sink", None)
+    _local.sink = sink
+    try:
+        yield
+    finally:
+        _local.sink = outer
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[List[warnings.WarningMessage]]:
+    """The warnings this thread shows inside the block, in a list (not shown)."""
+    notes: List[warnings.WarningMessage] = []
+    with _routed(notes.append):
+        yield notes
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """The warnings this thread shows inside the block, dropped."""
+    with _routed(lambda note: None):
+        yield
