@@ -332,7 +332,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except (ValueError, OSError, SemanticCompressError) as exc:
             print(f"semantic-compress: error: {flag} {exc}; nothing was read", file=sys.stderr)
             return 2
-    try:
+    from .images import let_pillow_open
+
+    let_pillow_open(request.max_pixels)   # (--max-pixels above Pillow's own limit: the
+    try:                                  # process is the command line's)
         compressor = SemanticCompressor.from_request(request)
     except (ValueError, TypeError, SemanticCompressError) as exc:
         print(f"semantic-compress: error: {exc}", file=sys.stderr)

@@ -55,6 +55,7 @@ _LOG = logging.getLogger(__name__)
 
 __all__ = [
     "check_rgb8",
+    "let_pillow_open",
     "has_transparency",
     "clear_hidden",
     "LoadedImage",
@@ -288,6 +289,12 @@ def _decoding(name: str, data: bytes, limit: int):
         # second limit beside this one: the size alone is taken from it
         size = re.search(r"Image size \((\d+) pixels\)", str(exc))
         what = f"{int(size.group(1)):,} pixels" if size else str(exc)
+        if size and int(size.group(1)) <= limit:  # Pillow's own refusal, above twice its limit
+            raise ImageTooLargeError(
+                f"{name}: {what}, over Pillow's own limit of {2 * Image.MAX_IMAGE_PIXELS:,} "
+                "(twice PIL.Image.MAX_IMAGE_PIXELS), which max_pixels does not lift; raise "
+                "PIL.Image.MAX_IMAGE_PIXELS in this process too (compress_core.images."
+                "let_pillow_open(max_pixels); the command line and the job do)") from exc
         raise ImageTooLargeError(f"{name}: {what}, over the limit of {limit:,} pixels "
                                  "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
@@ -556,6 +563,17 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc
     return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+
+
+def let_pillow_open(max_pixels: Optional[int]) -> None:
+    """Raise Pillow's own decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``: Pillow
+    refuses pictures over twice it, whatever ``max_pixels`` says) to ``max_pixels`` where that
+    is above twice it, so that pictures up to ``max_pixels`` open; never lowers it. It is a
+    setting of the whole process: the command line and the job's workers, whose processes
+    are theirs, call this; a library caller decides for its own process."""
+    current = Image.MAX_IMAGE_PIXELS
+    if max_pixels and current is not None and max_pixels > 2 * current:
+        Image.MAX_IMAGE_PIXELS = int(max_pixels)
 
 
 def check_rgb8(pixels, name: str = "pixels") -> np.ndarray:

@@ -427,7 +427,9 @@ class _Engine:
         if worker_threads:
             _limit_torch_threads(worker_threads)
         from compress_core import SemanticCompressor
+        from compress_core.images import let_pillow_open
 
+        let_pillow_open(settings.max_pixels)   # (this worker's process is the job's)
         self.compressor = SemanticCompressor.from_request(settings)
         # re-encoding reads no importance map (no CNN), unless allocation="semantic" spreads its
         # bytes by one: then loaded here, not inside the first image's time budget

@@ -875,6 +875,18 @@ def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
     assert not [line for line in proc.stderr.splitlines() if " PIL" in line], proc.stderr
 
 
+def test_max_pixels_above_pillows_own_limit_is_let_through(work, capsys, monkeypatch):
+    """The command line's process is its own: --max-pixels lifts Pillow's limit too (which
+    refuses pictures over twice PIL.Image.MAX_IMAGE_PIXELS whatever --max-pixels says)."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)   # (photo.jpg: 21,600 pixels)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q",
+                       "--max-pixels", "30000")
+    assert code == 0, err
+    assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
+
+
 # ------------------------------------------------------------- every option is a flag
 #: For each option of compress_core.request.OPTIONS: a command-line value other than the
 #: default, the value the library must receive, and flags it needs beside it. A new option

@@ -646,6 +646,27 @@ def test_decompression_bomb_header_is_refused_before_decoding():
                                "pixels (max_pixels; give a larger one to read it)")
 
 
+def test_a_max_pixels_above_pillows_own_limit_says_so_and_can_be_let_through(chelsea,
+                                                                             monkeypatch):
+    """Pillow refuses pictures over twice its MAX_IMAGE_PIXELS whatever max_pixels says: the
+    error said "over the limit of" the caller's larger max_pixels (integrator review 26). It
+    names Pillow's limit, and let_pillow_open (the command line and the job call it) lifts
+    it, never lowering it."""
+    from compress_core.images import let_pillow_open
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)   # (90 x 60 = 5,400 pixels)
+    data = encode(chelsea, "PNG")
+    with pytest.raises(ImageTooLargeError) as info:
+        load_image(data, max_pixels=10_000)
+    assert str(info.value).startswith("<bytes>: 5,400 pixels, over Pillow's own limit of 4,000 "
+                                      "(twice PIL.Image.MAX_IMAGE_PIXELS)")
+    let_pillow_open(10_000)
+    assert Image.MAX_IMAGE_PIXELS == 10_000
+    assert load_image(data, max_pixels=10_000).size == (90, 60)
+    let_pillow_open(3_000)
+    assert Image.MAX_IMAGE_PIXELS == 10_000
+
+
 # ------------------------------------------------------------------------- helpers
 def test_as_rgb_array_and_to_pil(chelsea):
     rgba = np.dstack([chelsea, np.full((60, 90), 9, np.uint8)])

@@ -151,6 +151,20 @@ def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
     assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and (s3.skipped, s3.failed_before) == (5, 3)
 
 
+def test_max_pixels_above_pillows_own_limit_is_let_through(tmp_path, input_dir, run_job,
+                                                           monkeypatch):
+    """A worker's process is the job's: --max_pixels lifts Pillow's own limit too, which
+    refuses pictures over twice PIL.Image.MAX_IMAGE_PIXELS whatever --max_pixels says (every
+    photo of a larger limit was an error row naming a limit it was under)."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    _, s = run_job(["--input", str(input_dir / "*.jpg"), "--output", str(tmp_path / "out"),
+                    "--energy", "gradient", *IN_MEMORY, "--scale", "0.5",
+                    "--max_pixels", "10000000"])
+    assert (s.ok, s.failed) == (2, 3)   # (the 3 damaged .jpg files fail as before)
+
+
 @pytest.mark.slow
 def test_multi_processing_two_workers(tmp_path, input_dir, run_job, read_manifest):
     out = tmp_path / "out"
