@@ -6,7 +6,12 @@ Public API (everything else is private)::
     result = SemanticCompressor().compress("photo.jpg", scale=0.5)
     result.save("photo_small.jpg")
 """
+import logging as _logging
 import os as _os
+
+# a library's loggers say nothing unless the application configures logging (Python's
+# "last resort" printed this library's warnings to a service's stderr: integrator review 26)
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # OpenMP threads (torch's and Numba's) spin for a long time at every barrier by default; on a
 # shared or busy machine that starves the other threads and a 30 ms CNN pass takes over a

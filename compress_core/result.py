@@ -158,6 +158,28 @@ class CompressionResult:
         """The output as a PIL image."""
         return to_pil(self.pixels)
 
+    def __repr__(self) -> str:
+        """One line (the dataclass's printed the pixels: 18 KB for a 160-pixel thumbnail)."""
+        quality = "" if self.quality is None else f" quality {self.quality}"
+        return (f"<CompressionResult {self.source}: {self.size[0]}x{self.size[1]} "
+                f"{self.format}{quality}, {self.compressed_bytes:,} bytes "
+                f"({self.compression_ratio:.1%} of {self.original_bytes:,}), "
+                f"method {self.method}>")
+
+    def _repr_jpeg_(self) -> Optional[bytes]:
+        """A notebook shows a JPEG output as it is (IPython's display hook)."""
+        return self.data if self.format == "JPEG" else None
+
+    def _repr_png_(self) -> Optional[bytes]:
+        """A notebook shows any other output as a PNG of its pixels (a PNG as it is)."""
+        if self.format == "JPEG":
+            return None
+        if self.format == "PNG":
+            return self.data
+        from .codec import encode
+
+        return encode(self.pixels, "png")
+
     @property
     def size(self) -> Tuple[int, int]:
         """Output ``(width, height)``."""

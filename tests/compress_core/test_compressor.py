@@ -1698,6 +1698,19 @@ def test_a_mask_of_another_size_is_refused_before_the_energy_map(compressor, che
     assert looked == []
 
 
+def test_a_result_prints_in_one_line_and_shows_its_picture_in_a_notebook(compressor, chelsea):
+    """repr() printed the pixel array (18 KB for a 160-pixel thumbnail: integrator review 26);
+    IPython shows a result through _repr_jpeg_ / _repr_png_."""
+    jpeg = _run(compressor, chelsea, scale=0.5, format="jpeg", quality=80)
+    assert repr(jpeg) == (f"<CompressionResult <array>: 90x60 JPEG quality 80, "
+                          f"{jpeg.compressed_bytes:,} bytes ({jpeg.compression_ratio:.1%} of "
+                          "64,800), method hybrid>")
+    assert jpeg._repr_jpeg_() == jpeg.data and jpeg._repr_png_() is None
+    webp = _run(compressor, chelsea, scale=0.5, format="webp")
+    assert webp._repr_jpeg_() is None
+    np.testing.assert_array_equal(np.asarray(decode(webp._repr_png_())), webp.pixels)
+
+
 def _cut_out(hidden):
     """A 192 x 192 cut-out: chelsea's face in a soft-edged disc of diameter 150 on a transparent
     square, ``hidden`` (a colour, or None for the photo) under the fully transparent pixels."""
