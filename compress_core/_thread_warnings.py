@@ -25,7 +25,7 @@ __all__ = ["collected", "silenced"]
 _local = threading.local()
 _lock = threading.Lock()
 _previous: Callable = warnings.showwarning
-_filtered = False
+_PILLOW = r"PIL\."
 
 
 def _hook(message, category, filename, lineno, file=None, line=None):
@@ -36,15 +36,21 @@ def _hook(message, category, filename, lineno, file=None, line=None):
         sink(warnings.WarningMessage(message, category, filename, lineno, file, line))
 
 
+def _pillow_shown_always(entry) -> bool:
+    action, _, category, module, _ = entry
+    return (action == "always" and category is UserWarning
+            and getattr(module, "pattern", None) == _PILLOW)
+
+
 def _install() -> None:
-    global _previous, _filtered
+    global _previous
     with _lock:
         if warnings.showwarning is not _hook:
             _previous = warnings.showwarning
             warnings.showwarning = _hook
-        if not _filtered:
-            warnings.filterwarnings("always", category=UserWarning, module=r"PIL\.")
-            _filtered = True
+        # (again where a catch_warnings of the host, around an earlier use, took it away)
+        if not any(_pillow_shown_always(entry) for entry in warnings.filters):
+            warnings.filterwarnings("always", category=UserWarning, module=_PILLOW)
 
 
 @contextlib.contextmanager
