@@ -56,6 +56,7 @@ _LOG = logging.getLogger(__name__)
 __all__ = [
     "check_rgb8",
     "let_pillow_open",
+    "largest_file",
     "has_transparency",
     "clear_hidden",
     "LoadedImage",
@@ -206,18 +207,23 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
             return _decode(bytes(source), "<bytes>", limit, needed_size)
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        data = read_bytes(name)
+        data = read_bytes(name, max_bytes=largest_file(limit))
         with _pillow_notes_named(name):
             return _decode(data, name, limit, needed_size)
     if hasattr(source, "read"):
         name = getattr(source, "name", None)  # (os.fdopen's is the descriptor, an int)
         name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<file object>"
-        data = source.read()
+        most = largest_file(limit)
+        data = _read_at_most(source, most)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # a text-mode file: its str failed deep in the decoder ("a bytes-like object is
             # required, not 'str'"), naming neither the image nor the way out
             raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
                             "mode ('rb')")
+        if len(data) > most:
+            raise ImageTooLargeError(f"{name}: over {most:,} bytes, more than a picture of "
+                                     "max_pixels holds (max_pixels; give a larger one to read "
+                                     "it)")
         with _pillow_notes_named(str(name)):
             return _decode(bytes(data), str(name), limit, needed_size)
     raise TypeError(
@@ -563,6 +569,30 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc
     return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+
+
+def _read_at_most(source, most: int):
+    """What the file object ``source`` holds, read in pieces until its end or past ``most``
+    bytes (a raw stream's ``read(n)`` may return fewer than ``n`` before its end); a text-mode
+    file's first ``str``, for the caller to refuse."""
+    pieces, total = [], 0
+    while total <= most:
+        piece = source.read(min(1 << 24, most + 1 - total))
+        if not isinstance(piece, (bytes, bytearray, memoryview)):
+            return piece if not pieces else b"".join(pieces)
+        if not piece:
+            break
+        pieces.append(bytes(piece))
+        total += len(piece)
+    return b"".join(pieces)
+
+
+def largest_file(max_pixels: int) -> int:
+    """The most bytes a file holding one picture of ``max_pixels`` pixels takes: 8 a pixel
+    (16-bit RGBA or CMYK stored uncompressed, the widest samples read) and 64 MiB for its
+    metadata and other pages. A larger file is refused unread (a 4 GB upload was read whole,
+    and the job died of it: security review 26)."""
+    return 8 * int(max_pixels) + (64 << 20)
 
 
 def let_pillow_open(max_pixels: Optional[int]) -> None:

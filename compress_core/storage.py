@@ -30,7 +30,7 @@ import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from .errors import ImageReadError
+from .errors import ImageReadError, ImageTooLargeError
 
 __all__ = [
     "StorageOptions",
@@ -273,7 +273,8 @@ def is_local_filesystem(fs) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
-def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> bytes:
+def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
+               max_bytes: Optional[int] = None) -> bytes:
     """Read a whole local file or object.
 
     Parameters
@@ -282,25 +283,41 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
         Local path or fsspec URI.
     storage_options : dict, optional
         ``{protocol: {kwarg: value}}``.
+    max_bytes : int, optional
+        Refuse a larger file unread (a 4 GB upload was read whole and the job died of it:
+        security review 26): a local one read no further than a byte past it, an object
+        asked its size first (one more request).
 
     Raises
     ------
     ImageReadError
-        If it does not exist, is a folder or a device (``/dev/zero``), or cannot be read; the
-        message names ``uri``.
+        If it does not exist, is a folder, a device (``/dev/zero``) or a FIFO, or cannot be
+        read; the message names ``uri``.
+    ImageTooLargeError
+        It holds more than ``max_bytes``.
     """
     text = os.fspath(uri)
+    too_large = False
     try:
         path = local_path(text)
         if path is not None:
-            with open(path, "rb") as fh:
-                mode = os.fstat(fh.fileno()).st_mode
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            # (not blocking: opening a FIFO, a link to one among the photos, waited for a
+            # writer for good, and the time budget does not cover reads)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as fh:
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISDIR(mode):
+                    raise IsADirectoryError(path)
+                if not stat.S_ISREG(mode):
                     # /dev/zero (a link to it in a photo folder) was read until memory ran out
-                    raise ImageReadError(f"{text}: is a device, not a file")
-                return fh.read()
-        fs, path = get_filesystem(text, storage_options)
-        return fs.cat_file(path)
+                    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+                    raise ImageReadError(f"{text}: is {kind}, not a file")
+                data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        else:
+            fs, path = get_filesystem(text, storage_options)
+            size = None if max_bytes is None else fs.size(path)   # (a range request fails
+            too_large = size is not None and size > max_bytes    # on an empty object)
+            data = b"" if too_large else fs.cat_file(path)
     except ImageReadError:
         raise
     except FileNotFoundError as exc:
@@ -310,6 +327,10 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
         raise ImageReadError(f"{text}: is a directory, not a file") from exc
     except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
         raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
+    if too_large or (max_bytes is not None and len(data) > max_bytes):
+        raise ImageTooLargeError(f"{text}: over {max_bytes:,} bytes, more than a picture of "
+                                 "max_pixels holds (max_pixels; give a larger one to read it)")
+    return data
 
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -373,7 +394,8 @@ def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) 
 
 
 def write_atomic(uri: PathOrUri, data: bytes,
-                 storage_options: Optional[StorageOptions] = None) -> None:
+                 storage_options: Optional[StorageOptions] = None, *,
+                 within: Optional[PathOrUri] = None) -> None:
     """Write ``data`` to ``uri`` so that the file is complete or absent, never partial.
 
     Local disks: a hidden temporary file in the target folder (created with mode ``0o666``, so
@@ -388,13 +410,21 @@ def write_atomic(uri: PathOrUri, data: bytes,
     data : bytes
     storage_options : dict, optional
         ``{protocol: {kwarg: value}}``.
+    within : str or os.PathLike, optional
+        A local folder ``uri`` lies in (the job's ``--output``): no symbolic link below it,
+        folder or file, is written through (an ``OSError`` names it). A link planted in an
+        output folder that is also the input folder had the job write over the file it named,
+        or into the folder it named (security review 26). Links are written through
+        otherwise (the command line's ``-o link.jpg``).
     """
-    path = local_path(uri)
-    if path is not None:
-        _write_local(os.path.abspath(path), data)
-        return
-    fs, path = get_filesystem(uri, storage_options)
-    if is_local_filesystem(fs):
+    fs, path = None, local_path(uri)
+    if path is None:
+        fs, path = get_filesystem(uri, storage_options)
+    if fs is None or is_local_filesystem(fs):
+        path = os.path.abspath(path)
+        root = None if within is None else local_path(within)
+        if root is not None:
+            _no_link_below(os.path.abspath(root), path)
         _write_local(path, data)
         return
     fs.pipe_file(path, bytes(data), **_typed(store_protocol(uri), path))
@@ -429,6 +459,20 @@ def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
 #: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and
 #: ".tmp" (38 bytes) it stays within the 255 bytes of a file name however long the target's is.
 _TMP_NAME_BYTES = 120
+
+
+def _no_link_below(root: str, path: str) -> None:
+    """``OSError`` where ``path`` is not below ``root``, or where a folder between them, or
+    ``path`` itself, is a symbolic link."""
+    relative = os.path.relpath(path, root)
+    if relative == os.curdir or relative.split(os.sep)[0] == os.pardir:
+        raise OSError(f"{path}: not inside {root}; nothing is written there")
+    current = root
+    for part in relative.split(os.sep):
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            raise OSError(f"{path}: {current} is a symbolic link; no output is written through "
+                          f"a link below {root} (it could lead anywhere)")
 
 
 def _write_local(path: str, data: bytes) -> None:

@@ -45,8 +45,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from compress_core.errors import ImageDecodeError, NotAnImageError, TargetUnreachableError
-from compress_core.images import named_like_a_picture
+from compress_core.errors import (ImageDecodeError, ImageTooLargeError, NotAnImageError,
+                                  TargetUnreachableError)
+from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
 from compress_core.storage import (file_size, is_output_name, join_under, output_name,
                                    output_source, path_below, read_bytes, write_atomic)
 
@@ -394,10 +395,13 @@ def _what_changed(item: InputFile) -> str:
 
 
 class _ReadImage(beam.DoFn):
-    """PlannedImage -> ImageBytes (fsspec read; a listed URI is asked which file it is first)."""
+    """PlannedImage -> ImageBytes (fsspec read; a listed URI is asked which file it is first;
+    a file larger than a picture of ``--max_pixels`` can be is refused, unread)."""
 
-    def __init__(self, storage_options: Optional[Mapping] = None):
+    def __init__(self, storage_options: Optional[Mapping] = None,
+                 max_bytes: Optional[int] = None):
         self._storage_options = dict(storage_options or {})
+        self._max_bytes = max_bytes
         self._read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
 
     def process(self, item: PlannedImage) -> Iterator:
@@ -405,7 +409,12 @@ class _ReadImage(beam.DoFn):
             # a listed URI: which file it holds is asked before the read (a row that recorded
             # it after would vouch for a file replaced in between)
             item = _stat(item, self._storage_options)
-        data = read_bytes(item.uri, self._storage_options)
+        if self._max_bytes is not None and (item.size or 0) > self._max_bytes:
+            raise ImageTooLargeError(f"{item.uri}: {item.size:,} bytes, more than a picture of "
+                                     f"--max_pixels holds ({self._max_bytes:,}); not read")
+        # (the listed size is checked above; a size not listed is asked while reading)
+        data = read_bytes(item.uri, self._storage_options,
+                          self._max_bytes if item.size is None else None)
         self._read.inc(len(data))
         yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity)
 
@@ -683,14 +692,15 @@ class _CompressImage(beam.DoFn):
 class _WriteImage(beam.DoFn):
     """CompressedImage -> its ``ok`` manifest row, after an atomic write of the bytes."""
 
-    def __init__(self, storage_options: Optional[Mapping] = None):
+    def __init__(self, storage_options: Optional[Mapping] = None, output: Optional[str] = None):
         self._storage_options = dict(storage_options or {})
+        self._output = output   # (no symbolic link below it is written through)
         self._ok = Metrics.counter(METRICS_NAMESPACE, "images_ok")
         self._bytes_in = Metrics.counter(METRICS_NAMESPACE, "bytes_in")
         self._bytes_out = Metrics.counter(METRICS_NAMESPACE, "bytes_out")
 
     def process(self, item: CompressedImage) -> Iterator:
-        write_atomic(item.output_uri, item.data, self._storage_options)
+        write_atomic(item.output_uri, item.data, self._storage_options, within=self._output)
         self._ok.inc()
         self._bytes_in.inc(int(item.row.get("input_bytes") or 0))
         self._bytes_out.inc(len(item.data))
@@ -774,11 +784,13 @@ class CompressImages(beam.PTransform):
         s, run_id, so = self._settings, self._run_id, self._storage_options
         planned = files | "PlanOutputs" >> CatchFailures(
             _PlanOutput(s, self._output, run_id, self._skip_existing, so), "plan", SKIPPED)
-        read = planned["ok"] | "ReadImages" >> CatchFailures(_ReadImage(so), "read")
+        read = planned["ok"] | "ReadImages" >> CatchFailures(
+            _ReadImage(so, largest_file(s.max_pixels or DEFAULT_MAX_PIXELS)), "read")
         compressed = read["ok"] | "CompressImage" >> CatchFailures(
             _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds),
             "compress")
-        written = compressed["ok"] | "WriteImages" >> CatchFailures(_WriteImage(so), "write")
+        written = compressed["ok"] | "WriteImages" >> CatchFailures(
+            _WriteImage(so, self._output), "write")
         failure_parts = [step[FAILED] for step in (planned, read, compressed, written)]
         if earlier is not None:
             failure_parts.append(earlier)

@@ -423,14 +423,18 @@ def _list_folders(fs, path: str, base_path: str) -> dict:
     return found
 
 
+#: Folders of the kernel's and the devices' pseudo-files, which folder links never lead into.
+_SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")
+
+
 def _through_folder_links(fs, found: dict, root: str, outputs: Sequence[str] = ()) -> dict:
     """``found`` (a folder's listing) with each symbolic link to a folder replaced by the files
     below it, named through the link (``in/2024 -> /mnt/nas/2024`` gives ``2024/x.jpg``), as
     ``find -L`` and ``cp -rL`` read a folder: a folder input means every photo in it, and the
     listing describes a link to a folder as one entry, which was dropped unsaid. A link to a
     folder listed already (links are followed shallowest target first), to a folder above the
-    input (a cycle), or into one of the run's ``outputs`` folders (outputs are never inputs)
-    is left out with a warning. Local disks only: other stores have no links."""
+    input (a cycle), into one of the run's ``outputs`` folders (outputs are never inputs) or
+    into :data:`_SYSTEM_FOLDERS` is left out with a warning. Local disks only: other stores have no links."""
     if not any(info.get("islink") for info in found.values()):
         return found
     root = os.path.realpath(root)
@@ -454,6 +458,11 @@ def _through_folder_links(fs, found: dict, root: str, outputs: Sequence[str] = (
             elif any(is_under(target, o) or is_under(o, target) for o in outputs):
                 _LOG.warning("%s links to %s, which holds this run's outputs: not followed",
                              item, target)
+            elif any(is_under(target, system) for system in _SYSTEM_FOLDERS):
+                # (a link to /proc had the job walk other processes' folders and block for
+                # good reading one of their files: security review 26)
+                _LOG.warning("%s links to %s, a folder of the system's processes or devices: "
+                             "not followed", item, target)
             else:
                 listed.append(target)
                 listing.update(fs.find(item, detail=True))

@@ -648,6 +648,39 @@ def test_decompression_bomb_header_is_refused_before_decoding():
                                "pixels (max_pixels; give a larger one to read it)")
 
 
+def test_a_file_larger_than_a_picture_of_max_pixels_is_refused_unread(tmp_path, chelsea,
+                                                                      monkeypatch):
+    """Paths and file objects are read no further than the most a picture of max_pixels takes
+    (images.largest_file, made small here); a raw stream that returns a few bytes a read is
+    read whole."""
+    import io
+
+    from compress_core import images
+
+    data = encode(chelsea, "PNG")
+    path = tmp_path / "p.png"
+    path.write_bytes(data)
+
+    class Trickle(io.RawIOBase):   # a pipe's raw reads: 7 bytes at a time
+        def __init__(self):
+            self.left = data
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            piece, self.left = self.left[:7], self.left[7:]
+            buffer[:len(piece)] = piece
+            return len(piece)
+
+    assert load_image(Trickle()).size == (90, 60)
+    assert images.largest_file(89_478_485) == 8 * 89_478_485 + 64 * 2 ** 20
+    monkeypatch.setattr(images, "largest_file", lambda max_pixels: len(data) - 1)
+    for source in (str(path), open(path, "rb"), Trickle()):
+        with pytest.raises(ImageTooLargeError, match=f"over {len(data) - 1:,} bytes"):
+            load_image(source)
+
+
 def test_a_max_pixels_above_pillows_own_limit_says_so_and_can_be_let_through(chelsea,
                                                                              monkeypatch):
     """Pillow refuses pictures over twice its MAX_IMAGE_PIXELS whatever max_pixels says: the

@@ -7,7 +7,7 @@ import fsspec
 import pytest
 
 from compress_core import storage
-from compress_core.errors import ImageReadError
+from compress_core.errors import ImageReadError, ImageTooLargeError
 
 
 # --------------------------------------------------------------------------- output names
@@ -173,6 +173,65 @@ def test_read_bytes_refuses_a_device(tmp_path):
     for uri in (str(link), "file://" + str(link), "/dev/zero"):
         with pytest.raises(ImageReadError, match="is a device, not a file"):
             storage.read_bytes(uri)
+
+
+def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):
+    """A link to a FIFO among the photos: open() waited for a writer for good, the job with it
+    (its time budget does not cover reads); a 4 GB upload was read whole and the job died of
+    it (security review 26)."""
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "f.jpg"
+    link.symlink_to(fifo)
+    outcome = []
+
+    def read():
+        try:
+            storage.read_bytes(str(link))
+        except ImageReadError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert outcome == [f"{link}: is a FIFO, not a file"]
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"x" * 1000)
+    assert storage.read_bytes(str(photo), max_bytes=1000) == b"x" * 1000
+    with pytest.raises(ImageTooLargeError, match="over 999 bytes"):
+        storage.read_bytes(str(photo), max_bytes=999)
+    with pytest.raises(ImageTooLargeError, match="over 999 bytes"):
+        storage.read_bytes("file://" + str(photo), max_bytes=999)
+    import fsspec   # an object store's: asked its size (an empty one too: a range failed)
+
+    folder = f"memory://read-{os.getpid()}-{id(photo)}"
+    fsspec.filesystem("memory").pipe({f"{folder}/p.jpg": b"x" * 1000, f"{folder}/e.jpg": b""})
+    with pytest.raises(ImageTooLargeError, match="over 999 bytes"):
+        storage.read_bytes(f"{folder}/p.jpg", max_bytes=999)
+    assert storage.read_bytes(f"{folder}/e.jpg", max_bytes=999) == b""
+    fsspec.filesystem("memory").rm(folder.split("://")[1], recursive=True)
+
+
+def test_writes_within_a_folder_follow_no_link_below_it(tmp_path):
+    """The job's outputs (within=--output): a link planted where an output goes, or a folder
+    link on its way, was written through, over the file it named or into the folder it named
+    (an --output that is also the input folder, which uploaders fill: security review 26)."""
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    (out / "sub").mkdir(parents=True)
+    victim.write_bytes(b"keep me")
+    (out / "ok.jpg.0123456789.jpg").symlink_to(victim)
+    (out / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("ok.jpg.0123456789.jpg", "linked/q.jpg.0123456789.jpg"):
+        with pytest.raises(OSError, match="is a symbolic link; no output is written"):
+            storage.write_atomic(str(out / name), b"jpeg", within=str(out))
+    assert victim.read_bytes() == b"keep me" and not os.listdir(tmp_path / "elsewhere")
+    storage.write_atomic(str(out / "sub" / "a.jpg"), b"jpeg", within="file://" + str(out))
+    assert (out / "sub" / "a.jpg").read_bytes() == b"jpeg"
+    with pytest.raises(OSError, match="not inside"):
+        storage.write_atomic(str(tmp_path / "x.jpg"), b"jpeg", within=str(out))
 
 
 def test_write_atomic_failing_midway_leaves_nothing(tmp_path, monkeypatch):

@@ -373,6 +373,55 @@ def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree,
     assert len([d for d in os.listdir(root / "small" / "_manifest") if d.startswith("run_id=")]) == 2
 
 
+def test_a_file_larger_than_a_picture_of_max_pixels_is_an_error_row_unread(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """A 4 GB upload was read whole into memory and the job died of it (MemoryError, no
+    manifest: security review 26). A file larger than a picture of --max_pixels can be
+    (compress_core.images.largest_file; here made small) is an error row, never read."""
+    import transforms.compress as compress_transforms
+
+    monkeypatch.setattr(compress_transforms, "largest_file", lambda max_pixels: 40_000)
+    root = tmp_path / "in"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"]})
+    big = root / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * 50_000)
+    _, s = run_job(["--input", str(root), "--output", str(tmp_path / "out"), *FAST, *IN_MEMORY])
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(tmp_path / "out" / "_manifest"))}
+    assert len(photo_files["coffee.jpg"]) <= 40_000 and rows["coffee.jpg"]["status"] == "ok"
+    assert (rows["big.jpg"]["status"], rows["big.jpg"]["error_type"]) == \
+        ("error", "ImageTooLargeError")
+    assert "50,002 bytes, more than a picture of --max_pixels holds (40,000); not read" in \
+        rows["big.jpg"]["error_message"]
+
+
+def test_links_planted_in_an_output_folder_that_is_the_input_are_not_written_through(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """--output = the input folder, which uploaders fill: a link planted at an output's name
+    had the job write over the file it named, a folder link the outputs below it into the
+    folder it named (security review 26). Each is an error row now, the rest written."""
+    root, victim, elsewhere = tmp_path / "photos", tmp_path / "victim.txt", tmp_path / "else"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "astronaut.jpg": photo_files["astronaut.jpg"]})
+    (tmp_path / "real_sub").mkdir()
+    (tmp_path / "real_sub" / "china.jpg").write_bytes(photo_files["trips/china.jpg"])
+    victim.write_bytes(b"keep me")
+    elsewhere.mkdir()
+    (root / f"coffee.jpg.{TAG}.jpg").symlink_to(victim)
+    (root / "sub").symlink_to(tmp_path / "real_sub", target_is_directory=True)
+    # (the input follows folder links, as find -L; its output below sub/ would go through it)
+    _, s = run_job(["--input", str(root), "--output", str(root), *FAST, *IN_MEMORY,
+                    "--run_id", "planted"])
+    rows = {os.path.relpath(r["input_uri"], root): r
+            for r in read_manifest(str(root / "_manifest"))}
+    assert {name: r["status"] for name, r in rows.items()} == {
+        "astronaut.jpg": "ok", "coffee.jpg": "error", "sub/china.jpg": "error"}
+    assert all("is a symbolic link" in rows[n]["error_message"]
+               for n in ("coffee.jpg", "sub/china.jpg"))
+    assert victim.read_bytes() == b"keep me"
+    assert os.listdir(tmp_path / "real_sub") == ["china.jpg"]
+
+
 def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inputs(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """--output = the input folder: the outputs lie beside the photos. A rerun used to compress

@@ -241,6 +241,21 @@ def test_a_folder_input_follows_links_to_folders_once_and_never_in_circles(tmp_p
     assert "2024/y.jpg" not in [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*"))]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_a_link_into_the_systems_folders_is_not_followed(tmp_path, caplog):
+    """A link to /proc among the photos had the job walk other processes' folders and block
+    for good reading one of their files (security review 26)."""
+    _tree(tmp_path, ["in/a.jpg"])
+    os.symlink("/proc", tmp_path / "in" / "p")
+    os.symlink("/sys", tmp_path / "in" / "s")
+    with caplog.at_level("WARNING", logger="transforms.matching"):
+        files = matching.match_pattern(str(tmp_path / "in"))
+    assert [f.relpath for f in files] == ["a.jpg"]
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "p links to /proc, a folder of the system's processes or devices" in warned
+    assert "s links to /sys" in warned
+
+
 def test_a_name_with_glob_characters_is_matched_as_it_is(tmp_path):
     """``--input 'Photos [2024]'`` (a folder) or ``'Photos [2024]/x.jpg'`` used to be taken
     for globs only: '[2024]' is a set of characters, they matched nothing and the run ended
