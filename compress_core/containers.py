@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
-           "misread_planar_page", "reread_planar_samples"]
+           "misread_planar_page", "reread_planar_samples", "jxl_size"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -58,6 +58,65 @@ _heif_registered = False
 def is_heif(data: bytes) -> bool:
     """Whether ``data`` starts like a HEIF file (an ``ftyp`` box with a HEIF brand)."""
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+#: JPEG XL's fixed aspect ratios of a size header (width = height x num / den), by index 1-7.
+_JXL_RATIOS = ((1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1))
+
+
+def jxl_size(data: bytes) -> Optional[tuple]:
+    """``(width, height)`` a JPEG XL file's size header states (a bare codestream, or the
+    container's ``jxlc``/``jxlp`` boxes), or None for another file or one it cannot read.
+    Read before decoding: pillow-jxl-plugin decodes the whole picture when it opens the file, so a
+    329 KB file stating 20000 x 20000 took 2.6 GB and 10 s before the pixel limit could
+    refuse it (security review 26)."""
+    if not data.startswith(_JXL_SIGNATURES):
+        return None
+    stream = data if data.startswith(b"\xff\x0a") else _jxl_codestream(data)
+    if stream is None or len(stream) < 2 + 12:
+        return None
+    bits = int.from_bytes(stream[2:2 + 12], "little")   # (the header's at most 77 bits)
+    at = 0
+
+    def take(count):
+        nonlocal at
+        value = (bits >> at) & ((1 << count) - 1)
+        at += count
+        return value
+
+    def dimension(small):
+        if small:
+            return (take(5) + 1) * 8
+        return take((9, 13, 18, 30)[take(2)]) + 1
+
+    small = take(1)
+    height = dimension(small)
+    ratio = take(3)
+    if ratio:
+        num, den = _JXL_RATIOS[ratio - 1]
+        return height * num // den, height
+    return dimension(small), height
+
+
+def _jxl_codestream(data: bytes, enough: int = 16) -> Optional[bytes]:
+    """The first ``enough`` bytes (or all there are) of the codestream of a JPEG XL container
+    (ISO BMFF boxes: one ``jxlc``, or ``jxlp`` parts, each with its index first), or None."""
+    at, parts = 0, []
+    while at + 8 <= len(data) and sum(map(len, parts)) < enough:
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        head = 8
+        if size == 1:
+            size, head = int.from_bytes(data[at + 8:at + 16], "big"), 16
+        elif size == 0:
+            size = len(data) - at
+        if size < head:
+            return None
+        if kind == b"jxlc":
+            parts.append(data[at + head:at + size])
+        elif kind == b"jxlp":
+            parts.append(data[at + head + 4:at + size])
+        at += size
+    return b"".join(parts) if parts else None
 
 
 def _register_jxl(name: str) -> None:

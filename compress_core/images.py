@@ -38,7 +38,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, is_heif, misread_planar_page, open_picture,
+from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
                          reread_planar_samples)
 from .nclx import nclx_icc, png_gamma_icc
 from .raw import develop, raw_format, raw_metadata
@@ -366,6 +366,9 @@ def _decode(data: bytes, name: str, limit: int,
     kind = raw_format(data)
     if kind is not None:
         return _develop_raw(data, name, kind, limit, needed_size)
+    stated = jxl_size(data)   # (pillow-jxl-plugin decodes all of a picture to open it)
+    if stated is not None:
+        _check_pixel_limit(*stated, limit, name)
     with _decoding(name, data, limit):
         # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (dropped with
         # the file's notes: the limit below decides) and raises above twice that

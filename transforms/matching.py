@@ -434,7 +434,8 @@ def _through_folder_links(fs, found: dict, root: str, outputs: Sequence[str] = (
     listing describes a link to a folder as one entry, which was dropped unsaid. A link to a
     folder listed already (links are followed shallowest target first), to a folder above the
     input (a cycle), into one of the run's ``outputs`` folders (outputs are never inputs) or
-    into :data:`_SYSTEM_FOLDERS` is left out with a warning. Local disks only: other stores have no links."""
+    into :data:`_SYSTEM_FOLDERS` is left out with a warning. Local disks only: other stores
+    have no links."""
     if not any(info.get("islink") for info in found.values()):
         return found
     root = os.path.realpath(root)

@@ -214,3 +214,33 @@ def test_a_jpeg_xl_input_is_read_in_a_fresh_process():
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     assert out.stdout.decode().strip() == f"({pixels.shape[1]}, {pixels.shape[0]})"
+
+
+def test_a_jpeg_xl_is_measured_by_its_header_before_it_is_decoded(monkeypatch):
+    """pillow-jxl-plugin decodes a whole picture to open it: a 329 KB file stating
+    20000 x 20000 took 2.6 GB and 10 s before the pixel limit refused it (security review
+    26). Its size header is read first: bare codestreams and containers, every aspect."""
+    pytest.importorskip("pillow_jxl")
+    import pillow_jxl.JpegXLImagePlugin as plugin
+
+    from compress_core import ImageTooLargeError, containers
+    from compress_core.codec import encode
+
+    rng = np.random.default_rng(7)
+    for width, height in [(1, 1), (8, 8), (9, 7), (120, 100), (300, 200), (640, 360),
+                          (1000, 1), (257, 513), (8, 2048), (1536, 1024)]:
+        flat = width * height > 10**6   # (noise that large takes seconds to encode)
+        data = encode(np.zeros((height, width, 3), np.uint8) if flat else
+                      rng.integers(0, 255, (height, width, 3), dtype=np.uint8), "jxl", 50)
+        assert containers.jxl_size(data) == (width, height)
+    boxed = io.BytesIO()   # (with EXIF: a container, its codestream in jxlp parts)
+    Image.fromarray(photo("coffee", 301, 7)).save(boxed, "JXL", exif=exif_bytes(1))
+    assert boxed.getvalue()[4:8] == b"JXL " and containers.jxl_size(boxed.getvalue()) == (301, 7)
+    assert containers.jxl_size(encode(photo("coffee", 40, 30), "PNG")) is None
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(plugin, "Decoder", decoded)
+    with pytest.raises(ImageTooLargeError, match="1536x1024 = 1,572,864 pixels exceeds"):
+        load_image(data, max_pixels=1_000_000)
