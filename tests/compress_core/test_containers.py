@@ -244,3 +244,17 @@ def test_a_jpeg_xl_is_measured_by_its_header_before_it_is_decoded(monkeypatch):
     monkeypatch.setattr(plugin, "Decoder", decoded)
     with pytest.raises(ImageTooLargeError, match="1536x1024 = 1,572,864 pixels exceeds"):
         load_image(data, max_pixels=1_000_000)
+
+
+def test_a_tiff_of_many_pages_is_read_among_its_first_pages_only(monkeypatch):
+    """80,000 pages of an 8 MB upload took 37 s to look through (and Pillow's page count
+    walks them all again: security review 26); the picture is the largest of the first
+    PAGES_LOOKED_AT pages."""
+    from compress_core import containers
+
+    monkeypatch.setattr(containers, "PAGES_LOOKED_AT", 8)
+    pages = [Image.fromarray(photo("coffee", 20 + 10 * (i == 5) + 40 * (i == 9), 20))
+             for i in range(12)]
+    buf = io.BytesIO()
+    pages[0].save(buf, "TIFF", save_all=True, append_images=pages[1:])
+    assert load_image(buf.getvalue()).size == (30, 20)   # page 5; page 9 is not looked at

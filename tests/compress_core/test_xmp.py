@@ -208,3 +208,19 @@ def test_same_properties_ignores_how_a_packet_is_written_not_what_it_says():
     assert not same_properties(creator, b"<not xml") and same_properties(b"<x", b"<x")
     # what compact drops of an exported photo's packet makes it another packet
     assert not same_properties(lightroom_packet(5), compact_xmp(lightroom_packet(5)))
+
+
+def test_a_packet_over_the_largest_read_is_dropped_unread(monkeypatch, caplog):
+    """A 40 MB packet took 53 s and 2.1 GB to parse, and its keywords went whole into a
+    32-pixel output (security review 26): a packet over xmp.LARGEST_PACKET is dropped."""
+    import logging
+
+    from compress_core import xmp
+
+    packet = lightroom_packet(ancestors=10)
+    assert xmp.compact_xmp(packet) is not None
+    monkeypatch.setattr(xmp, "LARGEST_PACKET", len(packet) - 1)
+    with caplog.at_level(logging.WARNING, logger="compress_core.xmp"):
+        assert xmp.compact_xmp(packet) is None and xmp.upright_xmp(packet) is None
+    assert f"an XMP packet of {len(packet)} bytes (over {len(packet) - 1}) is dropped" in \
+        caplog.text
