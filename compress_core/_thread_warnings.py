@@ -11,7 +11,8 @@ Here one hook stands in ``warnings.showwarning``, installed at the first use (an
 :func:`collected` goes to that thread's list, of one inside :func:`silenced` nowhere, of any
 other thread to the ``showwarning`` that was there before. Pillow's ``UserWarning``\\ s (notes
 on damaged EXIF blocks) are shown every time, not once a process, so that each file's own
-notes are collected (a filter put first once, as a library's import may add one).
+notes are collected, and never raised by a host's "error" filter: one filter, put first
+(again at a use where it is not first).
 """
 from __future__ import annotations
 
@@ -24,16 +25,27 @@ __all__ = ["collected", "silenced"]
 
 _local = threading.local()
 _lock = threading.Lock()
+_first: Callable = warnings.showwarning   # (what showed warnings before any install)
 _previous: Callable = warnings.showwarning
 _PILLOW = r"PIL\."
 
 
 def _hook(message, category, filename, lineno, file=None, line=None):
     sink = getattr(_local, "sink", None)
-    if sink is None:
-        _previous(message, category, filename, lineno, file, line)
-    else:
+    if sink is not None:
         sink(warnings.WarningMessage(message, category, filename, lineno, file, line))
+        return
+    if getattr(_local, "showing", False):
+        # called again from within what it called: a host's wrapper of the showwarning it
+        # found (this hook, installed again over the wrapper) calls it back; the first
+        # showwarning shows it (it went round and round: RecursionError, diff review 26)
+        _first(message, category, filename, lineno, file, line)
+        return
+    _local.showing = True
+    try:
+        _previous(message, category, filename, lineno, file, line)
+    finally:
+        _local.showing = False
 
 
 def _pillow_shown_always(entry) -> bool:
@@ -48,8 +60,12 @@ def _install() -> None:
         if warnings.showwarning is not _hook:
             _previous = warnings.showwarning
             warnings.showwarning = _hook
-        # (again where a catch_warnings of the host, around an earlier use, took it away)
-        if not any(_pillow_shown_always(entry) for entry in warnings.filters):
+        # first, as a catch_warnings(record=True) of the library's put it (a host's "error"
+        # filter raised Pillow's notes on a damaged EXIF block as exceptions); again where a
+        # catch_warnings of the host, around an earlier use, took it away
+        if not (warnings.filters and _pillow_shown_always(warnings.filters[0])):
+            for entry in [e for e in warnings.filters if _pillow_shown_always(e)]:
+                warnings.filters.remove(entry)
             warnings.filterwarnings("always", category=UserWarning, module=_PILLOW)
 
 

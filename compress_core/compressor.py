@@ -77,10 +77,15 @@ def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
     gives the output): pixels turned by an EXIF orientation or converted from a colour profile
     on decoding (gray and CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large
     profiles under ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata``
-    changes (``"compact"`` drops maker notes, ``"none"`` everything; a packet rewritten with the
+    changes (``"compact"`` drops maker notes, ``"none"`` everything; never under ``"public"``:
+    the file holds comments and text chunks no reader here looks at; a packet rewritten with the
     same properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which
     ``"compact"`` and ``"public"`` drop, looks the same carried (``"none"`` promises none)."""
     data = raw.data
+    if request.metadata == Metadata.PUBLIC.value:
+        # the file as it is holds what public promises to drop where no reader looks (a JPEG
+        # comment or a PNG text chunk naming the place: diff review 26)
+        return None
     if (out is not loaded.pixels or raw.format != codec.pil_name(fmt) or not data
             or raw.frames != 1 or not raw.as_stored
             or (quality_used and isinstance(request.quality, int))

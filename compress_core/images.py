@@ -295,6 +295,15 @@ def _decoding(name: str, data: bytes, limit: int):
         # second limit beside this one: the size alone is taken from it
         size = re.search(r"Image size \((\d+) pixels\)", str(exc))
         what = f"{int(size.group(1)):,} pixels" if size else str(exc)
+        if size and int(size.group(1)) <= limit and \
+                isinstance(exc, Image.DecompressionBombWarning):
+            # its warning, above MAX_IMAGE_PIXELS, turned into an error by this process's
+            # warning filters (python -W error), not a refusal of Pillow's: diff review 26
+            raise ImageTooLargeError(
+                f"{name}: {what}, over PIL.Image.MAX_IMAGE_PIXELS ({Image.MAX_IMAGE_PIXELS:,}): "
+                "Pillow warns of such a picture and this process's warning filters make its "
+                "warning an error; raise PIL.Image.MAX_IMAGE_PIXELS to read it (compress_core."
+                "images.let_pillow_open(max_pixels))") from exc
         if size and int(size.group(1)) <= limit:  # Pillow's own refusal, above twice its limit
             raise ImageTooLargeError(
                 f"{name}: {what}, over Pillow's own limit of {2 * Image.MAX_IMAGE_PIXELS:,} "

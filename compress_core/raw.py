@@ -125,8 +125,11 @@ def _directories(data: bytes) -> Iterator[TiffImagePlugin.ImageFileDirectory_v2]
             seen.add(offset)
             ifd = TiffImagePlugin.ImageFileDirectory_v2(head)
             fp.seek(offset)
-            with silenced():  # Pillow's "possibly corrupt" notes
-                ifd.load(fp)
+            with silenced():  # Pillow's "possibly corrupt" notes (raised by a host's
+                try:          # "error" filter: that directory unread, the chain read on)
+                    ifd.load(fp)
+                except Warning:
+                    pass
             yield ifd
             offset = ifd.next
     except Exception:  # a damaged chain: what was read (Pillow then reports the damage)

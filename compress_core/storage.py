@@ -284,9 +284,8 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     storage_options : dict, optional
         ``{protocol: {kwarg: value}}``.
     max_bytes : int, optional
-        Refuse a larger file unread (a 4 GB upload was read whole and the job died of it:
-        security review 26): a local one read no further than a byte past it, an object
-        asked its size first (one more request).
+        Refuse a larger file, read no further than a byte past it (a 4 GB upload was read
+        whole and the job died of it: security review 26).
 
     Raises
     ------
@@ -297,27 +296,38 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
         It holds more than ``max_bytes``.
     """
     text = os.fspath(uri)
-    too_large = False
     try:
         path = local_path(text)
         if path is not None:
             # (not blocking: opening a FIFO, a link to one among the photos, waited for a
             # writer for good, and the time budget does not cover reads)
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as fh:
+            try:
                 mode = os.fstat(fd).st_mode
                 if stat.S_ISDIR(mode):
                     raise IsADirectoryError(path)
                 if not stat.S_ISREG(mode):
                     # /dev/zero (a link to it in a photo folder) was read until memory ran out
-                    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+                    kind = ("a FIFO" if stat.S_ISFIFO(mode) else
+                            "a socket" if stat.S_ISSOCK(mode) else "a device")
                     raise ImageReadError(f"{text}: is {kind}, not a file")
-                data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+                with os.fdopen(fd, "rb") as fh:
+                    fd = None   # (closed with fh)
+                    data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+            finally:
+                if fd is not None:
+                    os.close(fd)
         else:
             fs, path = get_filesystem(text, storage_options)
-            size = None if max_bytes is None else fs.size(path)   # (a range request fails
-            too_large = size is not None and size > max_bytes    # on an empty object)
-            data = b"" if too_large else fs.cat_file(path)
+            if max_bytes is None:
+                data = fs.cat_file(path)
+            else:
+                try:
+                    data = fs.cat_file(path, start=0, end=max_bytes + 1)
+                except OSError:   # (S3: a range of an empty object "is not satisfiable")
+                    if fs.size(path) != 0:
+                        raise
+                    data = b""
     except ImageReadError:
         raise
     except FileNotFoundError as exc:
@@ -327,7 +337,7 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
         raise ImageReadError(f"{text}: is a directory, not a file") from exc
     except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
         raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
-    if too_large or (max_bytes is not None and len(data) > max_bytes):
+    if max_bytes is not None and len(data) > max_bytes:
         raise ImageTooLargeError(f"{text}: over {max_bytes:,} bytes, more than a picture of "
                                  "max_pixels holds (max_pixels; give a larger one to read it)")
     return data

@@ -412,9 +412,8 @@ class _ReadImage(beam.DoFn):
         if self._max_bytes is not None and (item.size or 0) > self._max_bytes:
             raise ImageTooLargeError(f"{item.uri}: {item.size:,} bytes, more than a picture of "
                                      f"--max_pixels holds ({self._max_bytes:,}); not read")
-        # (the listed size is checked above; a size not listed is asked while reading)
-        data = read_bytes(item.uri, self._storage_options,
-                          self._max_bytes if item.size is None else None)
+        # (and while reading: a file grows, or is replaced, after it is listed)
+        data = read_bytes(item.uri, self._storage_options, self._max_bytes)
         self._read.inc(len(data))
         yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity)
 

@@ -7,19 +7,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._thread_warnings import silenced
-
 __all__ = ["rgb_tensor", "resize_rgb", "upsample_map"]
 
 
 def rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
     """An RGB uint8 (H, W, 3) array as a (1, 3, H, W) uint8 tensor in channels-last layout.
 
-    No copy is made. Read-only arrays (decoded images often are) are wrapped without torch's
-    warning: the tensor is only ever read.
+    No copy is made of a writable array; a read-only one (decoded images often are) is
+    copied, which torch wraps without its warning (turned into an error by a host's "error"
+    filter, the warning had failed every compression there: diff review 26).
     """
-    with silenced():
-        t = torch.from_numpy(np.ascontiguousarray(rgb))
+    rgb = np.ascontiguousarray(rgb)
+    t = torch.from_numpy(rgb if rgb.flags.writeable else rgb.copy())
     return t.permute(2, 0, 1)[None]
 
 

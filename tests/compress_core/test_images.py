@@ -465,6 +465,40 @@ def test_notes_are_caught_per_thread_and_the_hosts_warnings_keep_working(tmp_pat
     assert [str(w.message) for w in seen] == ["the host's own warning"]
 
 
+def test_a_hosts_warning_wrapper_and_error_filter_meet_the_notes_hook(tmp_path, chelsea):
+    """A host that wraps the showwarning it finds (this library's hook) had every later
+    warning go round until RecursionError; one whose filters make warnings errors had a
+    damaged file's note, and torch's on read-only pixels, fail the picture (diff review 26)."""
+    import struct
+    import warnings
+
+    from compress_core.energy._tensor import rgb_tensor
+
+    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + struct.pack(">H", 2)
+            + struct.pack(">HHII", 0x010F, 2, 40, 200) + struct.pack(">HHII", 0x0112, 3, 1, 6 << 16)
+            + b"\x00\x00\x00\x00")
+    damaged = encode(chelsea, "JPEG", quality=90, exif=b"Exif\x00\x00" + tiff)
+    shown = []
+    with warnings.catch_warnings():
+        load_image(damaged)
+        found = warnings.showwarning
+
+        def wrapper(*args, **kwargs):   # a host's: shows its own way, then as before
+            shown.append(str(args[0]))
+            found(*args, **kwargs)
+
+        warnings.showwarning = wrapper
+        load_image(damaged)   # (the hook goes in again, over the wrapper)
+        warnings.simplefilter("always")
+        warnings.warn("the host's own warning")
+        assert shown == ["the host's own warning"]
+        warnings.simplefilter("error")
+        assert load_image(damaged).size == (90, 60)
+        read_only = np.array(chelsea)
+        read_only.flags.writeable = False
+        assert tuple(rgb_tensor(read_only).shape) == (1, 3, 60, 90)
+
+
 @pytest.mark.parametrize("orientation", [1, 6])
 def test_a_tiffs_exif_tags_are_kept_without_its_layout(chelsea, orientation):
     """A scanner's or Photoshop's TIFF keeps camera, artist, copyright, dates and position in

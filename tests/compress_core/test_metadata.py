@@ -219,6 +219,20 @@ def test_public_drops_the_position_and_the_cameras_identity_and_keeps_the_rest(f
     assert props[("Iptc4xmpCore", "Location")] == "Quai Saint-Antoine"
 
 
+def test_public_never_writes_the_input_file_as_it_is():
+    """A file kept as it is (no smaller encoding reaches the target) carries its comment
+    segments and text chunks, which no reader here looks at: a JPEG comment or a PNG text
+    chunk naming the place went out under public (diff review 26)."""
+    buf = io.BytesIO()
+    Image.fromarray(photo("astronaut", 256)).save(buf, "JPEG", quality=30,
+                                                   comment=b"taken at 48.85N 2.29E")
+    kw = dict(method="jpeg", format="jpeg", target_quality=90, energy_function=GRADIENT)
+    kept = compress_image(buf.getvalue(), **kw)
+    assert kept.operations.get("input_kept") and b"48.85N" in kept.data
+    public = compress_image(buf.getvalue(), metadata="public", **kw)
+    assert not public.operations.get("input_kept") and b"48.85N" not in public.data
+
+
 def test_none_with_a_byte_budget_of_jpeg_xl_strips_a_jpegs_metadata():
     """method='jpeg', format='jxl' and a byte budget encode the pixels (archive mode keeps a
     file bit-exact only without one): metadata='none' was refused as if archive mode applied."""

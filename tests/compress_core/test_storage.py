@@ -199,6 +199,12 @@ def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):
     assert outcome == [f"{link}: is a FIFO, not a file"]
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"x" * 1000)
+    if os.path.isdir("/proc/self/fd"):   # (a folder's descriptor was left open: diff review 26)
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            with pytest.raises(ImageReadError, match="is a directory"):
+                storage.read_bytes(str(tmp_path), max_bytes=10)
+        assert len(os.listdir("/proc/self/fd")) == before
     assert storage.read_bytes(str(photo), max_bytes=1000) == b"x" * 1000
     with pytest.raises(ImageTooLargeError, match="over 999 bytes"):
         storage.read_bytes(str(photo), max_bytes=999)
