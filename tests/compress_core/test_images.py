@@ -479,7 +479,7 @@ def test_a_hosts_warning_wrapper_and_error_filter_meet_the_notes_hook(tmp_path, 
             + b"\x00\x00\x00\x00")
     damaged = encode(chelsea, "JPEG", quality=90, exif=b"Exif\x00\x00" + tiff)
     shown = []
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as recorded:   # (not in pytest's summary)
         load_image(damaged)
         found = warnings.showwarning
 
@@ -492,6 +492,7 @@ def test_a_hosts_warning_wrapper_and_error_filter_meet_the_notes_hook(tmp_path, 
         warnings.simplefilter("always")
         warnings.warn("the host's own warning")
         assert shown == ["the host's own warning"]
+        assert [str(w.message) for w in recorded] == ["the host's own warning"]   # once
         warnings.simplefilter("error")
         assert load_image(damaged).size == (90, 60)
         read_only = np.array(chelsea)
