@@ -67,8 +67,8 @@ _JXL_RATIOS = ((1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1))
 def jxl_size(data: bytes) -> Optional[tuple]:
     """``(width, height)`` a JPEG XL file's size header states (a bare codestream, or the
     container's ``jxlc``/``jxlp`` boxes), or None for another file or one it cannot read.
-    Read before decoding: pillow-jxl-plugin decodes the whole picture when it opens the file, so a
-    329 KB file stating 20000 x 20000 took 2.6 GB and 10 s before the pixel limit could
+    Read before decoding: pillow-jxl-plugin decodes the whole picture when it opens the file,
+    so a 329 KB file stating 20000 x 20000 took 2.6 GB and 10 s before the pixel limit could
     refuse it (security review 26)."""
     if not data.startswith(_JXL_SIGNATURES):
         return None

@@ -48,7 +48,7 @@ from .errors import (
     NotAnImageError,
     UnsupportedImageError,
 )
-from .storage import read_bytes
+from .storage import over_max_bytes, read_bytes
 from .targets import check_positive_number
 
 _LOG = logging.getLogger(__name__)
@@ -221,9 +221,7 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
             raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
                             "mode ('rb')")
         if len(data) > most:
-            raise ImageTooLargeError(f"{name}: over {most:,} bytes, more than a picture of "
-                                     "max_pixels holds (max_pixels; give a larger one to read "
-                                     "it)")
+            raise over_max_bytes(name, most)
         with _pillow_notes_named(str(name)):
             return _decode(bytes(data), str(name), limit, needed_size)
     raise TypeError(

@@ -45,6 +45,7 @@ __all__ = [
     "is_local_filesystem",
     "merge_storage_options",
     "read_bytes",
+    "over_max_bytes",
     "fresh_info",
     "file_size",
     "write_atomic",
@@ -338,9 +339,15 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
         raise ImageReadError(f"{text}: cannot read ({type(exc).__name__}: {exc})") from exc
     if max_bytes is not None and len(data) > max_bytes:
-        raise ImageTooLargeError(f"{text}: over {max_bytes:,} bytes, more than a picture of "
-                                 "max_pixels holds (max_pixels; give a larger one to read it)")
+        raise over_max_bytes(text, max_bytes)
     return data
+
+
+def over_max_bytes(name: str, max_bytes: int) -> ImageTooLargeError:
+    """The error of a file read past ``max_bytes`` (``images.largest_file`` of
+    ``max_pixels``), naming ``name``."""
+    return ImageTooLargeError(f"{name}: over {max_bytes:,} bytes, more than a picture of "
+                              "max_pixels holds (max_pixels; give a larger one to read it)")
 
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")

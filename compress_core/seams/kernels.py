@@ -38,7 +38,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-
 def _load_tbb() -> bool:
     """Whether Intel TBB's library (PyPI ``tbb``, a requirement on Linux) could be loaded. pip
     puts ``libtbb.so.12`` in ``<prefix>/lib`` of wherever it installed the package, where the
