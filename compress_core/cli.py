@@ -21,6 +21,7 @@ from .errors import SemanticCompressError
 from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
 from .storage import local_path, split_protocol
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser; the compression flags come from the option table
     (:data:`compress_core.request.OPTIONS`), one flag per ``compress()`` option."""

@@ -141,8 +141,9 @@ def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[b
             for tag in [t for t, v in directory.items() if t in untrue or drop(number, t, v)]:
                 del directory[tag]
                 dropped += 1
-        if not dropped:
-            return exif
+        if not dropped:   # (under public, a block read as nothing may hide the position)
+            return exif if unreadable is not None or any(map(len, directories.values())) \
+                else None
         if not any(len(d) for d in directories.values()):
             return None
         return parsed.tobytes()

@@ -39,9 +39,9 @@ from .formats import check_quality, check_side, installed, pil_name, require_enc
 from .jpeg_markers import APP0
 from .jpeg_markers import segments as segments_of
 
-__all__ = ["as_shown", "encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder", "stored_bytes",
-           "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD", "WEBP_LOSSLESS_METHOD",
-           "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+__all__ = ["as_shown", "encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
+           "stored_bytes", "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD",
+           "WEBP_LOSSLESS_METHOD", "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
 
 _LOG = logging.getLogger(__name__)
 

@@ -347,3 +347,16 @@ def test_compact_applies_a_profile_too_large_to_carry():
     small = compress_image(camera_jpeg(icc=icc, pixels=pixels), **kw)
     assert decode(small.data).info["icc_profile"] == icc
     assert np.abs(large.pixels.astype(int) - rgb_to_srgb(small.pixels, icc)).max() <= 1
+
+
+def test_public_drops_an_exif_block_read_as_nothing():
+    """An EXIF block whose entries Pillow cannot read (a Make pointing past the block) may
+    still hold a GPS directory a tolerant reader finds: compact carries it as it came, public
+    drops it (diff review 26)."""
+    from compress_core.metadata import public_exif
+
+    ifd0 = (struct.pack("<H", 2) + struct.pack("<HHII", 0x010F, 2, 40, 500)
+            + struct.pack("<HHII", 0x8825, 4, 1, 38) + struct.pack("<I", 0))
+    gps = struct.pack("<H", 1) + struct.pack("<HHI4s", 1, 2, 2, b"N\x00\x00\x00") + b"\0" * 4
+    block = b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd0 + gps
+    assert compact_exif(block) == block and public_exif(block) is None
