@@ -28,10 +28,21 @@ class _DropInterrupts(logging.Filter):
         return not (record.exc_info and interrupted(record.exc_info[1]))
 
 
+class OneLineMessages(logging.Formatter):
+    """Line breaks inside a message written as ``\\n``: an uploaded file named with one
+    (``bad\\n2026-12-05 00:00:00,000 INFO pipeline.main: run X: ...``) forged log lines
+    (security review 26). A traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = record.message.replace("\r", "\\r").replace("\n", "\\n")
+        return super().formatMessage(record)
+
+
 def main(argv=None) -> int:
     """Entry point: configure logging, run, return the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(level=logging.INFO, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(OneLineMessages("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     steps = logging.getLogger("apache_beam.runners.common")
     if not any(isinstance(f, _DropInterrupts) for f in steps.filters):

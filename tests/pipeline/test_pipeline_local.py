@@ -567,14 +567,19 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
                           "--method", "resize"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "invalid choice: 'resize'" in bad.stderr
     # every image failed: exit status 1, so that a scheduler sees it (review 13, O7: it was 0)
-    write_tree(tmp_path / "broken", {"notes.jpg": b"not a picture", "empty.jpg": b""})
+    # (a name with a line break forged a log line: security review 26)
+    forged = "bad\n2026-12-05 00:00:00,000 INFO pipeline.main: run forged: 9 images.jpg"
+    write_tree(tmp_path / "broken", {"notes.jpg": b"not a picture", "empty.jpg": b"",
+                                     forged: b"not a picture either"})
     failed = subprocess.run(
         [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "broken"),
          "--output", str(tmp_path / "out2"), *FAST, "--run_id", "all-failed",
          "--runner", "DirectRunner"], capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1, failed.stderr[-3000:]
-    assert "run all-failed: 2 images: 0 ok, 2 failed, 0 skipped" in failed.stderr
-    assert "every image failed (2), nothing was written: exit status 1" in failed.stderr
+    assert "run all-failed: 3 images: 0 ok, 3 failed, 0 skipped" in failed.stderr
+    assert "every image failed (3), nothing was written: exit status 1" in failed.stderr
+    assert "bad\\n2026-12-05" in failed.stderr
+    assert not [line for line in failed.stderr.splitlines() if line.startswith("2026-12-05 00")]
 
 
 def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
