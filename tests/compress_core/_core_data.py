@@ -129,9 +129,11 @@ def sample_file(name: str) -> bytes:
     raise FileNotFoundError(name)
 
 
+@functools.lru_cache(maxsize=None)
 def srgb_icc() -> bytes:
     """A real ICC profile (Little CMS' built-in sRGB), made once: its header holds the time it
-    was made, so two profiles made a second apart differ in bytes."""
+    was made, so two profiles made a second apart differ in bytes (a test comparing two calls
+    failed where a second ended between them: fresh-clone CI of session 26)."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
