@@ -38,15 +38,15 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-def _load_tbb() -> bool:
-    """Whether Intel TBB's library (PyPI ``tbb``, a requirement on Linux) could be loaded. pip
+def _load_tbb() -> None:
+    """Load Intel TBB's library (PyPI ``tbb``, a requirement on Linux) where it can be. pip
     puts ``libtbb.so.12`` in ``<prefix>/lib`` of wherever it installed the package, where the
     dynamic linker does not look in a virtualenv (numba issue 6108: "No threading layer could
     be loaded"); loaded here first by its path (the package's own file list: a ``--user`` or
     ``--target`` install too), Numba's TBB layer then finds it by name. Where it cannot be,
     Numba takes GNU OpenMP, and a process forked after a kernel ran dies: said once."""
     if sys.platform != "linux":
-        return False
+        return
     from importlib import metadata
 
     try:
@@ -57,13 +57,12 @@ def _load_tbb() -> bool:
             os.path.join(sys.prefix, "lib", "libtbb.so.12")]:
         try:
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            return True
+            return
         except OSError:
             continue
     logging.getLogger(__name__).info(
         "Intel TBB (pip install tbb) cannot be loaded: Numba's kernels run on another "
         "threading layer (GNU OpenMP: a process forked after one ran is killed)")
-    return False
 
 
 # The threading layer, where the process has not chosen one itself. TBB first: it is safe both
