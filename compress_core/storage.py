@@ -77,6 +77,14 @@ _MAX_NAME_BYTES = 200
 _DIGEST_CHARS = 12
 #: Room an output name keeps for its extension (``.webp``, ``.avif``, ...).
 _MAX_EXTENSION_BYTES = 8
+#: Opening a local file to read it: not blocking where the system has it (a FIFO waits for no
+#: writer), binary where the system has text mode (Windows, whose ``os.open`` has no
+#: O_NONBLOCK and without O_BINARY reads CRLF as LF and stops at a 0x1A byte: every local read
+#: failed there, portability review 27).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+#: Creating the temporary file of an atomic write (binary: see above; every 0x0A byte of a
+#: picture would have become 0x0D 0x0A on Windows).
+_WRITE_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 # --------------------------------------------------------------------------- URIs
@@ -302,7 +310,7 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
         if path is not None:
             # (not blocking: opening a FIFO, a link to one among the photos, waited for a
             # writer for good, and the time budget does not cover reads)
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            fd = os.open(path, _READ_FLAGS)
             try:
                 mode = os.fstat(fd).st_mode
                 if stat.S_ISDIR(mode):
@@ -517,7 +525,7 @@ def _write_local(path: str, data: bytes) -> None:
     # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")
     head = os.fsencode(name)[:_TMP_NAME_BYTES].decode("utf-8", "ignore")  # whole characters
     tmp = os.path.join(folder, f".{head}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(tmp, _WRITE_NEW_FLAGS, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -144,6 +144,42 @@ def test_read_bytes_errors_are_typed(tmp_path):
         storage.read_bytes(str(tmp_path))
 
 
+#: A process where ``os`` is as on Windows: no O_NONBLOCK, an O_BINARY (0x8000, Windows' value;
+#: on Linux x86-64 the same bit is O_LARGEFILE, harmless) that ``os.open`` must be given, the
+#: flags of each ``os.open`` recorded.
+_AS_ON_WINDOWS = """
+import os, sys
+del os.O_NONBLOCK
+os.O_BINARY = 0x8000
+opened, real_open = [], os.open
+def recording_open(path, flags, *args, **kwargs):
+    opened.append((os.fspath(path), flags))
+    return real_open(path, flags, *args, **kwargs)
+os.open = recording_open
+from compress_core import storage
+folder = sys.argv[1]
+storage.write_atomic(os.path.join(folder, "out.bin"), bytes(range(256)))
+assert storage.read_bytes(os.path.join(folder, "out.bin")) == bytes(range(256))
+flags = [f for p, f in opened if p.startswith(folder)]
+assert len(flags) == 2 and all(f & os.O_BINARY for f in flags), opened
+print("ok")
+"""
+
+
+def test_local_reads_and_writes_need_no_o_nonblock_and_are_binary(tmp_path):
+    """Windows' ``os`` has no O_NONBLOCK (every local read failed there with an AttributeError)
+    and opens files in text mode unless given O_BINARY (0x0A written as 0x0D 0x0A, reads
+    stopped at 0x1A): portability review 27."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", _AS_ON_WINDOWS, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": repo})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
     target = tmp_path / "deep" / "er" / "x.jpg"
     storage.write_atomic(str(target), b"first")
