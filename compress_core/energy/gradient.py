@@ -34,10 +34,12 @@ def sobel_l1(gray: np.ndarray) -> np.ndarray:
     """
     gray = np.asarray(gray)
     if gray.dtype == np.uint8 and gray.ndim == 2:
+        from .._threading_layer import parallel_region
         from ..seams.kernels import sobel_l1_image
 
         out = np.empty(gray.shape, dtype=np.float32)
-        sobel_l1_image(np.ascontiguousarray(gray), out)
+        with parallel_region():
+            sobel_l1_image(np.ascontiguousarray(gray), out)
         return out
     gray = gray.astype(np.float32)
     return np.abs(ndimage.sobel(gray, axis=1)) + np.abs(ndimage.sobel(gray, axis=0))

@@ -34,6 +34,7 @@ import scipy.fft
 from numba import njit, prange
 from scipy import ndimage
 
+from .._threading_layer import parallel_region
 from ..options import parse_option
 from .base import EnergyFunction
 
@@ -154,11 +155,12 @@ def _integral(gray):  # pragma: no cover - numba
 def fine_grained(rgb: np.ndarray) -> np.ndarray:
     """Fine-grained centre-surround saliency of an RGB uint8 image, float32 (H, W) in [0, 1]."""
     gray = rgb.astype(np.float32) @ _LUMA_601
-    for _ in range(2):  # "smooth at least twice, as done by Frintrop and Itti"
-        gray = _smooth_121(gray)
     on_sum = np.zeros(gray.shape, dtype=np.float32)
     off_sum = np.zeros(gray.shape, dtype=np.float32)
-    _center_surround(_integral(gray), gray, FINE_GRAINED_SCALES, on_sum, off_sum)
+    with parallel_region():
+        for _ in range(2):  # "smooth at least twice, as done by Frintrop and Itti"
+            gray = _smooth_121(gray)
+        _center_surround(_integral(gray), gray, FINE_GRAINED_SCALES, on_sum, off_sum)
     on_max, off_max = float(on_sum.max()), float(off_sum.max())
     if on_max > 0:
         on_sum *= np.float32(1.0 / on_max)

@@ -26,54 +26,17 @@ are tested against slow references.
 """
 from __future__ import annotations
 
-import ctypes
-import logging
-import os
-import sys
-
-import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-
-def _load_tbb() -> None:
-    """Load Intel TBB's library (PyPI ``tbb``, a requirement on Linux) where it can be. pip
-    puts ``libtbb.so.12`` in ``<prefix>/lib`` of wherever it installed the package, where the
-    dynamic linker does not look in a virtualenv (numba issue 6108: "No threading layer could
-    be loaded"); loaded here first by its path (the package's own file list: a ``--user`` or
-    ``--target`` install too), Numba's TBB layer then finds it by name. Where it cannot be,
-    Numba takes GNU OpenMP, and a process forked after a kernel ran dies: said once."""
-    if sys.platform != "linux":
-        return
-    from importlib import metadata
-
-    try:
-        files = metadata.files("tbb") or []
-    except metadata.PackageNotFoundError:
-        files = []
-    for path in [str(f.locate()) for f in files if f.name == "libtbb.so.12"] or [
-            os.path.join(sys.prefix, "lib", "libtbb.so.12")]:
-        try:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            return
-        except OSError:
-            continue
-    logging.getLogger(__name__).info(
-        "Intel TBB (pip install tbb) cannot be loaded: Numba's kernels run on another "
-        "threading layer (GNU OpenMP: a process forked after one ran is killed)")
+from .._threading_layer import choose_layer
 
 
-# The threading layer, where the process has not chosen one itself. TBB first: it is safe both
-# across threads and across fork(). GNU OpenMP (~1.5 us per parallel region) kills any child
-# forked after a parallel kernel ran ("Terminating: fork() called from a process already using
-# GNU OpenMP"): a multiprocessing.Pool made after one compress() hung for good, as did
-# gunicorn --preload and Celery prefork workers after a warm-up (integrator review 26).
-# Numba's "workqueue" (~0.1 ms per region) aborts the process when two threads carve at once.
-if numba.config.THREADING_LAYER == "default":
-    _load_tbb()
-    numba.config.THREADING_LAYER_PRIORITY = ["tbb", "omp", "workqueue"]
+# TBB, then OpenMP, then workqueue; the parallel kernel here is entered through
+# _threading_layer.parallel_region (compress_core/energy/gradient.py).
+choose_layer()
 
 
 @intrinsic

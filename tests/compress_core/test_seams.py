@@ -457,3 +457,42 @@ def test_a_process_forked_after_a_compression_compresses_too():
     first, children = proc.stdout.splitlines()
     assert first == "(128, 128) tbb"
     assert children == "[(96, 96), (64, 64)]"
+
+
+_THREADS_ON_WORKQUEUE = r"""
+import threading, numba
+from skimage import data
+from compress_core import GradientEnergyFunction, SaliencyEnergyFunction, SemanticCompressor
+
+photos = [data.chelsea(), data.astronaut(), data.coffee(), data.rocket()]
+compressors = [SemanticCompressor(GradientEnergyFunction()),
+               SemanticCompressor(SaliencyEnergyFunction(method="fine_grained"))]
+sizes, errors = {}, []
+
+def work(k):
+    try:
+        for round in range(3):
+            result = compressors[k % 2].compress(photos[k], target_width=150 + round,
+                                                 target_height=120, method="seam_carving",
+                                                 show_progress=False)
+            sizes[k, round] = result.size
+    except BaseException as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(numba.threading_layer(), len(sizes), errors, flush=True)
+"""
+
+
+def test_threads_carve_at_once_on_a_layer_that_is_not_thread_safe():
+    """Numba's workqueue layer (macOS, where pip installs neither TBB nor an OpenMP runtime)
+    aborts the process when two threads enter parallel kernels at once ("Concurrent access
+    has been detected", exit 134): the kernels let one thread in at a time there (portability
+    review 27)."""
+    env = dict(os.environ, PYTHONPATH=REPO, NUMBA_THREADING_LAYER="workqueue")
+    proc = subprocess.run([sys.executable, "-c", _THREADS_ON_WORKQUEUE], env=env, timeout=300,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split(None, 2) == ["workqueue", "12", "[]\n"], proc.stdout
