@@ -96,8 +96,10 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
         return os.path.join(args.output, name)
     if args.output:
         return args.output
-    parent = src.rsplit("/", 1)[0] if "/" in src else "."
-    return f"{parent}/{name}"
+    if split_protocol(src)[0] is None:   # a path: its folder as the system spells it
+        # (a Windows path's backslashes were not seen: outputs went to the current folder)
+        return os.path.join(os.path.dirname(src) or ".", name)
+    return f"{src.rsplit('/', 1)[0]}/{name}"
 
 
 #: The longest file name most file systems take (bytes), and the room kept for the extension.
@@ -299,6 +301,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``semantic-compress`` and ``python -m semantic_compress``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):   # a name the console cannot encode is escaped: on a
+        # cp1252 pipe (Windows) a Japanese file name, written, was counted failed, exit 2
+        sys.stdout.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:   # this tool's own steps only: Pillow's 49 debug lines for one image's
         logging.getLogger("compress_core").setLevel(logging.DEBUG)   # plugins drowned them

@@ -90,6 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report that cannot be written)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):   # (a report's name no console encoding holds)
+        sys.stdout.reconfigure(errors="backslashreplace")
     fmt = args.format or ("md" if (args.output or "").lower().endswith(".md") else "html")
     problem = _suffix_problem(args.output, fmt)
     if problem:

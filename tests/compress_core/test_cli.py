@@ -537,6 +537,45 @@ def test_a_reader_that_stops_reading_fails_no_image(work):
                                                 "photo.jpg_compressed.jpg"]
 
 
+def test_a_name_the_console_cannot_encode_is_escaped_not_failed(work):
+    """A cp1252 standard output (Windows, redirected or piped): the result line of 写真.jpg
+    raised UnicodeEncodeError after the image was written, and the image was counted failed,
+    exit status 2 (portability review 27)."""
+    os.replace(work / "photo.jpg", work / "写真.jpg")
+    done = subprocess.run(
+        [sys.executable, "-m", "semantic_compress", "写真.jpg", "-s", "0.5", "-e", "gradient",
+         "-q"], cwd=work, capture_output=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO, "PYTHONIOENCODING": "cp1252"})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode("cp1252").startswith(
+        "\\u5199\\u771f.jpg -> ./\\u5199\\u771f.jpg_compressed.jpg: 180x120 -> 90x60")
+    assert (work / "写真.jpg_compressed.jpg").exists()
+
+
+def test_without_o_the_output_goes_beside_a_windows_path(monkeypatch):
+    """Without -o an output is written beside its input: a Windows path's folder, spelt with
+    backslashes, was not seen and the output went to the current folder (portability review
+    27). ``os.path`` as on Windows (ntpath), in the command line's module only."""
+    import ntpath
+    import types
+
+    from compress_core import cli
+
+    windows_os = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os)
+                                          if not k.startswith("__")})
+    windows_os.path, windows_os.sep = ntpath, "\\"
+    monkeypatch.setattr(cli, "os", windows_os)
+    args = types.SimpleNamespace(output=None)
+    where = {src: cli._output_path(args, src, "_compressed", ".jpg", False)
+             for src in (r"C:\Users\ann\photo.jpg", r"Pictures\photo.jpg", "photo.jpg",
+                         "C:/Users/ann/photo.jpg", "s3://bucket/trip/photo.jpg")}
+    assert where == {r"C:\Users\ann\photo.jpg": r"C:\Users\ann\photo.jpg_compressed.jpg",
+                     r"Pictures\photo.jpg": r"Pictures\photo.jpg_compressed.jpg",
+                     "photo.jpg": r".\photo.jpg_compressed.jpg",
+                     "C:/Users/ann/photo.jpg": r"C:/Users/ann\photo.jpg_compressed.jpg",
+                     "s3://bucket/trip/photo.jpg": "s3://bucket/trip/photo.jpg_compressed.jpg"}
+
+
 def test_an_interrupt_says_one_line_and_keeps_what_was_written(work, capsys, monkeypatch):
     """Ctrl-C during a batch printed a traceback of 20 lines (CLI review 25): one line, exit
     status 130, the images written before kept."""
