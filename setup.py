@@ -14,7 +14,8 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(
-    r'^__version__ = "([^"]+)"', (HERE / "compress_core" / "_version.py").read_text(), re.M
+    r'^__version__ = "([^"]+)"',
+    (HERE / "compress_core" / "_version.py").read_text(encoding="utf-8"), re.M
 ).group(1)
 
 # Requirements as ranges, one list per layer; requirements.txt pins the exact tested set
@@ -88,7 +89,8 @@ setup(
     version=VERSION,
     description="Content-aware image compression: seam carving, smart crop and CNN energy, "
     "as a library, a CLI and an Apache Beam batch job.",
-    long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
+    long_description=((HERE / "README.md").read_text(encoding="utf-8")
+                      if (HERE / "README.md").exists() else ""),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["compress_core*", "semantic_compress*", "transforms*", "pipeline*"]),
