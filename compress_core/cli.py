@@ -19,7 +19,7 @@ import numpy as np
 from ._version import build_id
 from .errors import SemanticCompressError
 from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
-from .storage import local_path, split_protocol
+from .storage import for_terminal, local_path, split_protocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,8 +277,8 @@ def _say(text: str) -> None:
     """A line of results on standard output. Where its reader has gone (``| head -1``), the
     lines after are dropped, not the images: the broken pipe of a result line had counted an
     image already written as failed, and the exit status said 2 (CLI review 25)."""
-    try:
-        print(text, flush=True)
+    try:   # (a name's escape sequences recoloured or erased the terminal: review 27)
+        print(for_terminal(text, line_breaks=True), flush=True)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)   # (the interpreter's last flush too)
         os.dup2(devnull, sys.stdout.fileno())
@@ -363,7 +363,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # said in the flags typed (--max-pixels, --target-bytes 10), the path as it is
             text = str(exc)
             text = text[len(src):] if text.startswith(src) else f": {text}"
-            print(f"semantic-compress: error: {src}{in_flags(text, 'cli')}", file=sys.stderr)
+            print(for_terminal(f"semantic-compress: error: {src}{in_flags(text, 'cli')}"),
+                  file=sys.stderr)
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
                             "error_message": str(exc)})
     if args.json:

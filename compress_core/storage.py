@@ -59,6 +59,7 @@ __all__ = [
     "output_source",
     "undecodable",
     "shown",
+    "for_terminal",
 ]
 
 #: ``{protocol: {fsspec keyword: value}}``.
@@ -694,3 +695,22 @@ def shown(text: str) -> str:
     """``text`` with its undecodable bytes written ``\\xNN`` (a string every coder, the
     manifest and a terminal take)."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+#: Characters a terminal acts on instead of showing (C0 and C1 controls, DEL) and the
+#: bidirectional controls that show a name in another order (``photo\u202egpj.exe``), each to
+#: its escape as Python writes it.
+_NOT_SHOWN = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_NOT_SHOWN.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_NOT_SHOWN.update({code: f"\\u{code:04x}" for code in
+                   [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_NOT_SHOWN_BUT_LINES = {code: escape for code, escape in _NOT_SHOWN.items() if code != 0x0A}
+
+
+def for_terminal(text: str, line_breaks: bool = False) -> str:
+    """``text`` (a file name, or a message naming one) as a terminal or a log may show it: its
+    control characters escaped (``\\x1b``, ``\\x07``, ``\\r``: a name with an escape
+    sequence recoloured or erased the job's log and summary lines; review 27), its
+    bidirectional controls too, its undecodable bytes as :func:`shown`. With
+    ``line_breaks=True``, ``\\n`` stays a line break (a message of several lines)."""
+    return shown(text).translate(_NOT_SHOWN_BUT_LINES if line_breaks else _NOT_SHOWN)

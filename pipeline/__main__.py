@@ -3,6 +3,8 @@ import logging
 import sys
 from typing import Optional
 
+from compress_core.storage import for_terminal
+
 from .main import exit_status, run, summarize_metrics
 
 #: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
@@ -28,13 +30,25 @@ class _DropInterrupts(logging.Filter):
         return not (record.exc_info and interrupted(record.exc_info[1]))
 
 
-class OneLineMessages(logging.Formatter):
-    """Line breaks inside a message written as ``\\n``: an uploaded file named with one
-    (``bad\\n2026-12-05 00:00:00,000 INFO pipeline.main: run X: ...``) forged log lines
-    (security review 26). A traceback keeps its lines."""
+class ShownMessages(logging.Formatter):
+    """Messages that no file name can forge, erase or recolour lines of: a text argument (a
+    name, a URI) has its control characters escaped, line breaks included (``bad\\n2026-...``:
+    an uploaded file named ``bad\\n2026-12-05 00:00:00,000 INFO pipeline.main: run X: ...``
+    forged a log line, security review 26; ``\\x1b[2K`` erased one, review 27); the message's
+    own line breaks stay (the run's summary is several lines), and each line after the first
+    is indented, so that nothing inside a message starts a line as a record does. A traceback
+    keeps its lines."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = record.message.replace("\r", "\\r").replace("\n", "\\n")
+        if isinstance(record.args, tuple) and record.args:
+            try:
+                record.message = str(record.msg) % tuple(
+                    for_terminal(arg) if isinstance(arg, str) else arg for arg in record.args)
+            except (TypeError, ValueError):   # (as logging itself would have failed)
+                pass
+        first, *rest = for_terminal(record.message, line_breaks=True).split("\n")
+        record.message = "\n".join(
+            [first, *(line if line[:1].isspace() or not line else "  " + line for line in rest)])
         return super().formatMessage(record)
 
 
@@ -42,7 +56,7 @@ def main(argv=None) -> int:
     """Entry point: configure logging, run, return the exit status."""
     logging.basicConfig(level=logging.INFO, force=True)
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(OneLineMessages("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ShownMessages("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     steps = logging.getLogger("apache_beam.runners.common")
     if not any(isinstance(f, _DropInterrupts) for f in steps.filters):

@@ -175,7 +175,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                   "submitted, and nothing was read or written", job.run_id, runner)
         return result
     summary = summarize_metrics(result, job)
-    _LOG.info("%s", format_summary(summary))
+    _LOG.info(format_summary(summary))   # (its own lines kept: pipeline.__main__)
     if exit_status(summary):
         _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
                    job.run_id, summary.failed, _skips_said(summary))

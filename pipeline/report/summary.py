@@ -10,6 +10,7 @@ from typing import Dict, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from compress_core.storage import for_terminal
 from transforms.manifest import SKIP_FAILED_BEFORE, manifest_prefix
 
 from .cells import fmt_bytes
@@ -161,7 +162,7 @@ def _shown_names(uris, width: int = 28) -> list:
         return []
     common = posixpath.dirname(os.path.commonprefix(uris)) if len(uris) > 1 else \
         posixpath.dirname(uris[0])
-    names = [u[len(common):].lstrip("/") if common else u for u in uris]
+    names = [for_terminal(u[len(common):].lstrip("/") if common else u) for u in uris]
     return [n if len(n) <= width else "..." + n[-(width - 3):] for n in names]
 
 
@@ -196,7 +197,7 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
     for r, name in zip(shown, names):
         if r["status"] == "error" or r.get("skip_reason") == SKIP_FAILED_BEFORE:
             said = "error" if r["status"] == "error" else "skipped, failed before:"
-            message = without_uri(r["error_message"], r["input_uri"]) or ""
+            message = for_terminal(without_uri(r["error_message"], r["input_uri"]) or "")
             lines.append(f"  {name:<28} {said:<8} {r['error_type']}: {message[:48]}")
             continue
         size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
@@ -208,4 +209,5 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
         lines.append(f"  {name:<28} {r['status']:<8} {size:<19} {nbytes:<19} {ratio:>5} {ms:>6}")
     if table.num_rows > len(shown):
         lines.append(f"  ... and {table.num_rows - len(shown)} more (see the manifest)")
-    return "\n".join(lines)
+    # (a name's escape sequences had recoloured and erased the lines: review 27)
+    return for_terminal("\n".join(lines), line_breaks=True)

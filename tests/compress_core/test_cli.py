@@ -552,6 +552,19 @@ def test_a_name_the_console_cannot_encode_is_escaped_not_failed(work):
     assert (work / "写真.jpg_compressed.jpg").exists()
 
 
+def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
+    """A file named with a terminal's escape sequence recoloured (or erased) the result line;
+    its control characters are shown escaped (review 27)."""
+    os.replace(work / "photo.jpg", work / "red\x1b[31m.jpg")
+    (work / "bell\x07.jpg").write_bytes(b"not a picture")
+    code, out, err = run(capsys, "red\x1b[31m.jpg", "bell\x07.jpg", "-s", "0.5", "-e",
+                         "gradient", "-q")
+    assert code == 2
+    assert out.startswith("red\\x1b[31m.jpg -> ./red\\x1b[31m.jpg_compressed.jpg: ")
+    assert "error: bell\\x07.jpg" in err
+    assert "\x1b" not in out + err and "\x07" not in out + err
+
+
 def test_without_o_the_output_goes_beside_a_windows_path(monkeypatch):
     """Without -o an output is written beside its input: a Windows path's folder, spelt with
     backslashes, was not seen and the output went to the current folder (portability review

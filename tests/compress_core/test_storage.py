@@ -180,6 +180,15 @@ def test_local_reads_and_writes_need_no_o_nonblock_and_are_binary(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+def test_for_terminal_escapes_what_a_terminal_acts_on():
+    assert storage.for_terminal("red\x1b[31m\x07\r\t\x85\x7f.jpg") == \
+        "red\\x1b[31m\\x07\\r\\t\\x85\\x7f.jpg"
+    assert storage.for_terminal("photo\u202egpj.exe") == "photo\\u202egpj.exe"
+    assert storage.for_terminal("caf\udce9 café 写真.jpg") == "caf\\xe9 café 写真.jpg"
+    assert storage.for_terminal("a\nb") == "a\\nb"
+    assert storage.for_terminal("a\nb\x1b", line_breaks=True) == "a\nb\\x1b"
+
+
 def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
     target = tmp_path / "deep" / "er" / "x.jpg"
     storage.write_atomic(str(target), b"first")

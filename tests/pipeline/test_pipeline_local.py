@@ -562,6 +562,8 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run cli: 1 images: 1 ok, 0 failed, 0 skipped" in proc.stderr
+    # the summary keeps its lines (review 27: one line with literal \n after review 26's fix)
+    assert [line for line in proc.stderr.splitlines() if line.startswith("  bytes in ")]
     assert os.path.isdir(tmp_path / "out" / "_manifest" / "run_id=cli")
     bad = subprocess.run([sys.executable, "-m", "pipeline", "--input", "x", "--output", "y",
                           "--method", "resize"], capture_output=True, text=True, timeout=120)
@@ -569,7 +571,8 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     # every image failed: exit status 1, so that a scheduler sees it (review 13, O7: it was 0)
     # (a name with a line break forged a log line: security review 26)
     forged = "bad\n2026-12-05 00:00:00,000 INFO pipeline.main: run forged: 9 images.jpg"
-    write_tree(tmp_path / "broken", {"notes.jpg": b"not a picture", "empty.jpg": b"",
+    erasing = "esc\x1b[2K\x07.jpg"   # (erased its log line, rang the bell: review 27)
+    write_tree(tmp_path / "broken", {"notes.jpg": b"not a picture", erasing: b"",
                                      forged: b"not a picture either"})
     failed = subprocess.run(
         [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "broken"),
@@ -580,6 +583,7 @@ def test_command_line_entry_point(tmp_path, write_tree, photo_files):
     assert "every image failed (3), nothing was written: exit status 1" in failed.stderr
     assert "bad\\n2026-12-05" in failed.stderr
     assert not [line for line in failed.stderr.splitlines() if line.startswith("2026-12-05 00")]
+    assert "esc\\x1b[2K\\x07.jpg" in failed.stderr and "\x1b" not in failed.stderr
 
 
 def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):

@@ -604,6 +604,9 @@ def test_the_run_screen_tells_inputs_of_two_folders_apart():
     assert _shown_names(["/p/" + "d" * 40 + "/x.jpg", "/p/y.jpg"]) == \
         ["..." + ("d" * 40 + "/x.jpg")[-25:], "y.jpg"]
     assert _shown_names([]) == []
+    # a name's control characters escaped (it recoloured and erased the screen: review 27)
+    assert _shown_names(["/p/red\x1b[31m.jpg", "/p/cr\rok.jpg"]) == \
+        ["red\\x1b[31m.jpg", "cr\\rok.jpg"]
 
 
 @pytest.mark.parametrize("name, render", [("r.html", "render_html"), ("r.md", "render_markdown")])
