@@ -21,13 +21,15 @@ def _parts(manifest, run_id):
     return sorted(glob.glob(os.path.join(manifest, f"run_id={run_id}", "*.parquet")))
 
 
-def _as_earlier_version(manifest, run_id):
+def _as_earlier_version(manifest, run_id, without=()):
     """Rewrite a run's parts as releases before manifest schema 4 wrote them: with a
-    ``run_id`` column (MANIFEST_SCHEMA) equal to the folder's key."""
+    ``run_id`` column (MANIFEST_SCHEMA) equal to the folder's key, and without the columns
+    ``without`` (added by later schemas)."""
+    schema = pa.schema([f for f in MANIFEST_SCHEMA if f.name not in without])
     for part in _parts(manifest, run_id):
         table = pq.read_table(part, partitioning=None)
         table = table.add_column(1, "run_id", pa.array([run_id] * table.num_rows, pa.string()))
-        pq.write_table(table.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA), part)
+        pq.write_table(table.select(schema.names).cast(schema), part)
 
 
 def test_a_job_manifest_reads_with_pyarrow_pandas_and_duckdb(tmp_path, input_dir, run_job):
@@ -88,3 +90,36 @@ def test_a_folder_mixing_earlier_and_new_runs(tmp_path, input_dir, run_job, read
     table = ds.dataset(manifest, format="parquet", partitioning=typed).to_table()
     assert sorted(set(table.column("run_id").to_pylist())) == ["20261204", "20261205"]
     assert pq.read_table(manifest, partitioning=typed).num_rows == 10
+
+
+def test_columns_added_since_the_oldest_run_are_read_as_documented(tmp_path, input_dir,
+                                                                   run_job):
+    """A reader that takes the columns from one part file (pyarrow's and DuckDB's discovery:
+    the first file, the oldest run) dropped every column added since, in every run: after an
+    upgrade, ``skip_reason`` was gone from all rows (compat review 27). The documented forms
+    give the schema (pyarrow, pandas, polars) or unite the files' columns (DuckDB)."""
+    from transforms.manifest import run_partitioning
+
+    duckdb = pytest.importorskip("duckdb")
+    out = tmp_path / "out"
+    base = ["--input", str(input_dir / "*.jpg"), "--output", str(out), *FAST]
+    run_job([*base, "--run_id", "2026-11-01"])
+    manifest = str(out / "_manifest")
+    _as_earlier_version(manifest, "2026-11-01", without=["skip_reason"])   # (schema 5's)
+    _, s2 = run_job([*base, "--run_id", "2026-12-05", "--skip_existing"])
+    assert s2.failed_before == 3
+
+    def reasons(table):
+        return sorted(r for r in table.column("skip_reason").to_pylist() if r)
+
+    plain = ds.dataset(manifest, format="parquet", partitioning=run_partitioning()).to_table()
+    assert "skip_reason" not in plain.column_names   # (why the schema is given)
+    rows = ds.dataset(manifest, format="parquet", partitioning=run_partitioning(),
+                      schema=MANIFEST_SCHEMA).to_table()
+    assert rows.num_rows == 10 and reasons(rows) == ["failed before"] * 3
+    assert pq.read_table(manifest, partitioning=run_partitioning(),
+                         schema=MANIFEST_SCHEMA).num_rows == 10   # (pd.read_parquet's call)
+    united = duckdb.sql(f"""select run_id, skip_reason from read_parquet(
+        '{manifest}/*/*.parquet', hive_partitioning=true, hive_types={{'run_id': 'VARCHAR'}},
+        union_by_name=true)""").fetchall()
+    assert sorted(r for _, r in united if r) == ["failed before"] * 3
