@@ -121,11 +121,12 @@ class PlannedImage(NamedTuple):
     size: Optional[int]
     output_uri: str
     identity: Optional[FileIdentity] = None
+    failed_before: bool = False     # (:func:`failed_before`: an earlier run failed on it)
 
     def failure_fields(self) -> Dict[str, Any]:
         """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
         return {"input_uri": self.uri, "output_uri": self.output_uri, "input_bytes": self.size,
-                **identity_columns(self.identity)}
+                "failed_before": self.failed_before, **identity_columns(self.identity)}
 
 
 class ImageBytes(NamedTuple):
@@ -136,13 +137,14 @@ class ImageBytes(NamedTuple):
     output_uri: str
     data: bytes
     identity: Optional[FileIdentity] = None
+    failed_before: bool = False     # (as PlannedImage's)
 
     def failure_fields(self) -> Dict[str, Any]:
         """What a failure of this input records (:class:`~transforms.failures.Failure`)."""
         return {"input_uri": self.uri, "output_uri": self.output_uri,
                 "input_bytes": len(self.data),
                 "input_sha256": hashlib.sha256(self.data).hexdigest(),
-                **identity_columns(self.identity)}
+                "failed_before": self.failed_before, **identity_columns(self.identity)}
 
 
 class CompressedImage(NamedTuple):
@@ -183,20 +185,26 @@ FAILS_THE_SAME = frozenset(error.__name__ for error in (
     ImageDecodeError, NotAnImageError, TargetUnreachableError))
 
 
-def fails_again(item: InputFile) -> bool:
-    """Whether ``item``'s earlier failure (``earlier_failure``) would be met again: an error of
-    :data:`FAILS_THE_SAME`, by this library build (:func:`compress_core.build_id`), on the
-    same file (the same size, and the same content token, or else modification time, known
-    on both sides)."""
+def failed_before(item: InputFile) -> bool:
+    """Whether an earlier run failed on this same file (the same size, and the same content
+    token, or else modification time, known on both sides) with an error of
+    :data:`FAILS_THE_SAME`, by any library build."""
     failed = item.earlier_failure
     if (failed is None or failed.error_type not in FAILS_THE_SAME
-            or failed.library_version != manifest.library_version()
             or item.size is None or item.size != failed.input_bytes):
         return False
     then = FileIdentity(
         from_epoch_us(failed.input_modified) if failed.input_modified is not None else None,
         failed.input_etag or None)
     return comparable(item.identity, then) and not identity_differs(item.identity, then)
+
+
+def fails_again(item: InputFile) -> bool:
+    """Whether ``item``'s earlier failure (``earlier_failure``) would be met again: it
+    :func:`failed_before`, by this library build (:func:`compress_core.build_id`). Another
+    build may read the file: it is tried again (and, failing, counted ``failed again``)."""
+    return (failed_before(item)
+            and item.earlier_failure.library_version == manifest.library_version())
 
 
 class _PlanOutput(beam.DoFn):
@@ -345,7 +353,8 @@ class _PlanOutput(beam.DoFn):
                              else None),
                 **identity_columns(item.identity), **self._settings.row_columns()))
             return
-        yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity)
+        yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity,
+                           failed_before(item))
 
 
 def _recorded(item: InputFile) -> bool:
@@ -415,7 +424,8 @@ class _ReadImage(beam.DoFn):
         # (and while reading: a file grows, or is replaced, after it is listed)
         data = read_bytes(item.uri, self._storage_options, self._max_bytes)
         self._read.inc(len(data))
-        yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity)
+        yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity,
+                         item.failed_before)
 
 
 def _named(item: ImageBytes) -> io.BytesIO:
@@ -708,19 +718,23 @@ class _WriteImage(beam.DoFn):
 
 class _FailureToRow(beam.DoFn):
     """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that are
-    no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``:
-    see :func:`pipeline.main.exit_status`)."""
+    no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``;
+    other pictures that an earlier run failed on, ``images_failed_again``: see
+    :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
         self._run_id = run_id
         self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
         self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
+        self._failed_again = Metrics.counter(METRICS_NAMESPACE, "images_failed_again")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
         if failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
+        elif failure.failed_before:
+            self._failed_again.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)
         yield failure_row(failure, self._run_id, self._settings)

@@ -46,6 +46,8 @@ class Failure(NamedTuple):
         The input's modification time, when its listing gave one (:mod:`transforms.identity`).
     input_etag : str or None
         The store's content token of the input, when its listing gave one.
+    failed_before : bool
+        An earlier run failed on this same file (:func:`transforms.compress.failed_before`).
     """
 
     input_uri: str
@@ -58,6 +60,7 @@ class Failure(NamedTuple):
     input_sha256: Optional[str] = None
     input_modified: Optional[dt.datetime] = None
     input_etag: Optional[str] = None
+    failed_before: bool = False
 
 
 def element_fields(element: Any) -> Dict[str, Any]:

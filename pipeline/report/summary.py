@@ -52,6 +52,8 @@ class RunSummary:
     missed_by_case: int = 0  # files an --input glob left out only by case (*.jpg, IMG_1.JPG)
     larger: int = 0         # ok, but the output is larger than its input (byte_ratio > 1)
     not_images: int = 0     # failed: files no decoder recognises as a picture (a sidecar)
+    failed_again: int = 0   # failed: pictures an earlier run failed on (another build, or
+    #                         no --skip_existing), not images excepted
     named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
 
     @property
@@ -88,6 +90,9 @@ _COUNT_LINES = (
                    "in a folder input; a --skip_existing rerun skips them as failed before, "
                    "any other fails them again: keep them out with a glob, "
                    "--input 'photos/**/*.jpg')"),
+    ("failed_again", "failed again: {} (an earlier run failed on the same files; tried "
+                     "again because the library build changed, or without --skip_existing; "
+                     "beside skipped inputs they alone do not make the exit status 1)"),
     ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
                        "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
                        "and the glob that takes them)"),

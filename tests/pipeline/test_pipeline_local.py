@@ -639,9 +639,9 @@ def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary
 
-    def summary(ok, failed, skipped, not_images=0):
+    def summary(ok, failed, skipped, not_images=0, failed_again=0):
         return RunSummary(run_id="r", ok=ok, failed=failed, skipped=skipped, bytes_in=0,
-                          bytes_out=0, not_images=not_images)
+                          bytes_out=0, not_images=not_images, failed_again=failed_again)
 
     assert exit_status(summary(0, 3, 0)) == 1
     # skipped inputs are not read: every image read failed (a --skip_existing run exited 0)
@@ -651,6 +651,10 @@ def test_exit_status_is_1_only_when_every_image_failed():
     assert exit_status(summary(0, 1, 3, not_images=1)) == 0
     assert exit_status(summary(0, 2, 0, not_images=2)) == 1
     assert exit_status(summary(0, 3, 3, not_images=2)) == 1
+    # pictures an earlier run failed on, failing again (after an upgrade): likewise
+    assert exit_status(summary(0, 2, 3, not_images=1, failed_again=1)) == 0
+    assert exit_status(summary(0, 2, 0, failed_again=2)) == 1
+    assert exit_status(summary(0, 3, 3, not_images=1, failed_again=1)) == 1
     for counts in ((1, 3, 0), (1, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
         assert exit_status(summary(*counts)) == 0, counts
 
@@ -1202,7 +1206,7 @@ def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
 
 
 def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
-        tmp_path, write_tree, photo_files, run_job, read_manifest):
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
     """Operator review 24: a damaged photo failed every nightly --skip_existing run again (a
     new error row each night), and a night with nothing new exited 1 on it alone. An input
     that an earlier run failed, the same file, settings and library version, by an error the
@@ -1239,8 +1243,19 @@ def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
     _, listed = run_job(["--input_list", str(tmp_path / "list.txt"), *common[2:],
                          "--skip_existing", "--run_id", "listed"])
     assert (listed.ok, listed.failed, listed.failed_before) == (0, 0, 1)
+    # another library build (an upgrade) may read it: tried again, and failing again beside
+    # the skipped photo it does not fail the run (compat review 27: the first night after an
+    # upgrade exited 1 on it alone)
+    import transforms.manifest
+
+    with monkeypatch.context() as upgraded_to:
+        upgraded_to.setattr(transforms.manifest, "library_version", lambda: "0.1.0+0123456789ab")
+        _, upgraded = run_job([*common, "--skip_existing", "--run_id", "upgraded"])
+    assert (upgraded.ok, upgraded.failed, upgraded.skipped, upgraded.failed_again) == \
+        (0, 1, 1, 1)
+    assert exit_status(upgraded) == 0 and "failed again: 1 " in format_summary(upgraded)
     _, again = run_job([*common, "--run_id", "again"])   # without --skip_existing
-    assert (again.ok, again.failed, again.failed_before) == (1, 1, 0)
+    assert (again.ok, again.failed, again.failed_before, again.failed_again) == (1, 1, 0, 1)
     write_tree(tmp_path / "in", {"cut.jpg": photo_files["astronaut.jpg"]})   # replaced
     _, fixed = run_job([*common, "--skip_existing", "--run_id", "fixed"])
     assert (fixed.ok, fixed.failed, fixed.skipped, fixed.failed_before) == (1, 0, 1, 0)
