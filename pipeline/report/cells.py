@@ -83,8 +83,8 @@ def stored_rows(st: Dict[str, Any]) -> List[tuple]:
         ("outputs stored now (latest ok row per output file)", fmt_num(st["outputs"])),
         ("bytes out stored now", f"{fmt_bytes(st['bytes_out'])} ({st['bytes_out']:,} B)"),
         ("bytes saved by the outputs stored now",
-         f"{fmt_bytes(st['bytes_saved'])} ({fmt_pct(st['saved_fraction'])}; inputs "
-         f"{fmt_bytes(st['bytes_in'])})"),
+         f"{fmt_bytes(st['bytes_saved'])} ({fmt_pct(st['saved_fraction'])}; their "
+         f"{fmt_num(st['inputs'])} inputs {fmt_bytes(st['bytes_in'])}, each once)"),
     ]
 
 
@@ -179,7 +179,9 @@ DEFINITIONS = ("Bytes in/out and the ratios count ok rows only (the images the r
                 "summed over the runs read: an output a rerun without --skip_existing wrote "
                 "again counts once per run. The 'stored now' figures count each output file "
                 "once, by its latest ok row (what the output folder holds, as far as the runs "
-                "read know); "
+                "read know), and each input they were made from once (bytes saved: the inputs "
+                "less every output stored, which an input with outputs of several settings "
+                "has several of); "
                 "byte ratio = output bytes / input bytes (lower is better); skipped rows "
                 "(outputs that already existed) and errors are counted, not measured. The quality "
                 "score is the SSIMULACRA2 score quality=auto or a byte budget reached (none for a "

@@ -103,7 +103,11 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
     ``processed_at``) of each ``output_uri``, once, or the ``skipped`` row that adopted an
     output a stopped run wrote (``skip_reason``: no ``ok`` row names it; stores review 23: 36
     outputs counted of 40 stored). A rerun without ``--skip_existing`` rewrites its outputs,
-    and :func:`totals` counts them once per run; this counts each file once."""
+    and :func:`totals` counts them once per run; this counts each file once. The inputs they
+    were made from count once each too, by their latest such row: an input with outputs of
+    several settings was counted once per output, and the bytes "saved" exceeded the inputs'
+    size (compat review 27); ``bytes_saved`` is what replacing the inputs by every output
+    stored would save."""
     status = table["status"]
     uri = _column(table, "output_uri", pa.string())
     adopted = pc.and_(pc.equal(status, "skipped"),
@@ -111,15 +115,17 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
                                SKIP_UNRECORDED))
     written = pc.or_kleene(pc.equal(status, "ok"), adopted)
     keep = pc.and_(pc.fill_null(written, False), pc.is_valid(uri))
-    ok = pa.table({"output_uri": uri, "processed_at": table["processed_at"],
-                   "input_bytes": table["input_bytes"], "output_bytes": table["output_bytes"]}
+    ok = pa.table({"output_uri": uri, "input_uri": table["input_uri"],
+                   "processed_at": table["processed_at"], "input_bytes": table["input_bytes"],
+                   "output_bytes": table["output_bytes"]}
                   ).filter(keep).sort_by([("processed_at", "ascending")])
-    last = ok.group_by("output_uri", use_threads=False).aggregate(
-        [("input_bytes", "last"), ("output_bytes", "last")])   # in time order: the latest
-    bytes_in = _py(pc.sum(last["input_bytes_last"])) or 0
-    bytes_out = _py(pc.sum(last["output_bytes_last"])) or 0
-    return {"outputs": last.num_rows, "bytes_in": bytes_in, "bytes_out": bytes_out,
-            "bytes_saved": bytes_in - bytes_out,
+    outputs = ok.group_by("output_uri", use_threads=False).aggregate(
+        [("output_bytes", "last")])   # in time order: the latest
+    inputs = ok.group_by("input_uri", use_threads=False).aggregate([("input_bytes", "last")])
+    bytes_in = _py(pc.sum(inputs["input_bytes_last"])) or 0
+    bytes_out = _py(pc.sum(outputs["output_bytes_last"])) or 0
+    return {"outputs": outputs.num_rows, "inputs": inputs.num_rows, "bytes_in": bytes_in,
+            "bytes_out": bytes_out, "bytes_saved": bytes_in - bytes_out,
             "saved_fraction": (bytes_in - bytes_out) / bytes_in if bytes_in else None}
 
 

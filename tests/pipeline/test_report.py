@@ -695,6 +695,16 @@ def test_a_rerun_counts_its_outputs_once_in_what_is_stored_now(tmp_path, input_d
     status, stdout, _ = _run_main([out / "_manifest", "--json"], capsys)
     stored = json.loads(stdout)["stored_now"]
     assert (stored["outputs"], stored["bytes_out"]) == (2, on_disk)
+    # outputs of other settings beside them: each input still counts once (compat review 27:
+    # counted once per output, the bytes saved exceeded the inputs' size)
+    inputs_bytes = stored["bytes_in"]
+    run_job([*("0.3" if arg == "0.5" else arg for arg in base), "--run_id", "smaller"])
+    outputs = [f for f in glob.glob(str(out / "*")) if os.path.isfile(f)]
+    status, stdout, _ = _run_main([out / "_manifest", "--json"], capsys)
+    stored = json.loads(stdout)["stored_now"]
+    assert (stored["outputs"], stored["inputs"], stored["bytes_in"]) == (4, 2, inputs_bytes)
+    assert stored["bytes_out"] == sum(os.path.getsize(f) for f in outputs)
+    assert stored["bytes_saved"] == inputs_bytes - stored["bytes_out"] < inputs_bytes
 
 
 def test_settings_that_change_what_is_written_are_apart(tmp_path, capsys):
