@@ -273,10 +273,11 @@ def _score(result) -> Optional[float]:
     return (result.operations or {}).get("quality_score")
 
 
-def _say(text: str) -> None:
-    """A line of results on standard output. Where its reader has gone (``| head -1``), the
-    lines after are dropped, not the images: the broken pipe of a result line had counted an
-    image already written as failed, and the exit status said 2 (CLI review 25)."""
+def say(text: str) -> None:
+    """A line of results on standard output (also the report command's), control characters
+    escaped. Where its reader has gone (``| head -1``), the lines after are dropped, not the
+    images: the broken pipe of a result line had counted an image already written as
+    failed, and the exit status said 2 (CLI review 25)."""
     try:   # (a name's escape sequences recoloured or erased the terminal: review 27)
         print(for_terminal(text, line_breaks=True), flush=True)
     except BrokenPipeError:
@@ -286,15 +287,15 @@ def _say(text: str) -> None:
 
 
 def _print_analysis(src: str, stats: dict) -> None:
-    _say(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy "
+    say(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy "
          f"{stats['energy'].get('name')})")
     for key, value in stats.items():
         if key in ("energy", "width", "height"):
             continue
         if isinstance(value, float):
-            _say(f"  {key:<26} {value:10.4f}")
+            say(f"  {key:<26} {value:10.4f}")
         else:
-            _say(f"  {key:<26} {value}")
+            say(f"  {key:<26} {value}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -368,7 +369,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
                             "error_message": str(exc)})
     if args.json:
-        _say(json.dumps(records if many else records[0], indent=2, default=str))
+        say(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
 
 
@@ -501,7 +502,7 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
         fmt = format_from_suffix(dest) or "png"
         _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest)
         if not args.json:
-            _say(f"{src} -> {dest}")
+            say(f"{src} -> {dest}")
         return {"input": src, "output": dest, "status": "ok"}
 
     kwargs = request.compress_kwargs()
@@ -513,7 +514,7 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
     _describe_written(record, dest)
     if not args.json:
         score = _score(result)
-        _say(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
+        say(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
               f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
               f"{record['output_bytes']:,} bytes ({record['compression_ratio']:.1%}"
               f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "

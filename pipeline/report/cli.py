@@ -8,6 +8,8 @@ import posixpath
 import sys
 from typing import Optional, Sequence
 
+from compress_core.cli import say
+
 from .cells import json_default
 from .html_page import render_html
 from .markdown_page import render_markdown
@@ -117,7 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         logger.info("report written to %s", output)
         if not args.json:
-            print(output)
-    if args.json:
-        print(json.dumps(rep.json_totals(), indent=2, default=json_default))
+            say(output)
+    if args.json:   # (| head -c1 had printed a BrokenPipeError's traceback, exit 1)
+        say(json.dumps(rep.json_totals(), indent=2, default=json_default))
     return 0

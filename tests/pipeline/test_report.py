@@ -562,6 +562,18 @@ def test_the_report_command_does_not_import_beam(two_runs):
     assert json.loads(proc.stdout.rsplit("NO BEAM", 1)[0])["totals"]["images"] == 400
 
 
+def test_a_reader_that_stops_reading_the_json_sees_no_traceback(two_runs):
+    """``python -m pipeline.report ... --json | head -c1``: a BrokenPipeError's traceback and
+    exit status 1 (compat review 27)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.report", str(two_runs), "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    proc.stdout.close()                                 # the reader has gone
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 # --------------------------------------------------------------------------- run summary
 def test_run_summary_from_the_manifest(two_runs):
     want = independent_totals(two_runs, "night-2")
