@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .quality import QualityMetric
 from .targets import check_positive_int, check_positive_number, check_stretch
 
 __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "DEFAULT_QUALITY",
-           "canonical_json"]
+           "canonical_json", "hashed_params"]
 
 #: Words ``quality`` accepts besides an integer: ``"auto"`` encodes to the smallest size whose
 #: SSIMULACRA2 score reaches ``target_quality`` (:func:`compress_core.codec.encode_to_score`).
@@ -358,10 +358,8 @@ class CompressRequest:
         changes no output, and its value renamed every output (``--skip_existing`` then wrote
         each photo again, byte for byte, under a second name; its documented default too). The
         key stays, so that names written before keep theirs."""
-        params = self.params()
-        if "max_pixels" in params:
-            params["max_pixels"] = None
-        return hashlib.sha256(canonical_json(params).encode("utf-8")).hexdigest()[:length]
+        hashed = canonical_json(hashed_params(self.params()))
+        return hashlib.sha256(hashed.encode("utf-8")).hexdigest()[:length]
 
     def replace(self, **changes) -> "CompressRequest":
         """A copy with ``changes`` applied (validated again). A ``target_quality`` or
@@ -371,6 +369,17 @@ class CompressRequest:
             if name not in self._given:
                 changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
+
+
+def hashed_params(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """What of a request's :meth:`~CompressRequest.params` tells its outputs apart (and is
+    hashed into their names): all of them, ``max_pixels`` as ``None`` where it is there (a
+    limit that refuses inputs changes no output). The job's report groups the manifest's
+    ``params`` by it too."""
+    params = dict(params)
+    if "max_pixels" in params:
+        params["max_pixels"] = None
+    return params
 
 
 def canonical_json(params) -> str:

@@ -47,8 +47,9 @@ def settings_labels(params: Iterable[Optional[str]]) -> Dict[Optional[str], str]
             labels[p] = NOT_RECORDED
         elif d is None:
             labels[p] = p[:80]
-        elif differ:
-            labels[p] = ", ".join(f"{k}={_value(d.get(k))}" for k in differ)
+        elif any(k in d for k in differ):   # (a key a setting lacks, not "none": a format
+            # that has no photo_format, a release's params before the key: its default then)
+            labels[p] = ", ".join(f"{k}={_value(d[k])}" for k in differ if k in d)
         else:
             labels[p] = ", ".join(f"{k}={_value(d[k])}" for k in _HEADLINE
                                   if d.get(k) is not None) or "default settings"

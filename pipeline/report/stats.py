@@ -3,6 +3,7 @@ compute kernels and NumPy over the columns (no per-row Python loops)."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
@@ -11,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from compress_core.request import canonical_json, hashed_params
 from transforms.manifest import SKIP_FAILED_BEFORE, SKIP_UNRECORDED
 
 from . import plots
@@ -178,9 +180,24 @@ def _group_table(table: pa.Table, keys: List[str]) -> List[Dict[str, Any]]:
     return rows
 
 
+def _settings_of(params: Optional[str]) -> Optional[str]:
+    """A ``params`` value as the output names' hash reads it (``max_pixels`` left out:
+    :func:`compress_core.request.hashed_params`), so that runs that wrote the same outputs
+    are one setting (a rerun with another --max_pixels was listed apart: compat review 27)."""
+    try:
+        parsed = json.loads(params) if params is not None else None
+    except ValueError:
+        return params
+    return canonical_json(hashed_params(parsed)) if isinstance(parsed, dict) else params
+
+
 def _by_settings(table: pa.Table) -> List[Dict[str, Any]]:
     """:func:`_group_table` per setting (the ``params`` column: what was asked for, output
     format, quality or byte budget included), each named by what differs (``settings``)."""
+    encoded = table["params"].combine_chunks().dictionary_encode()   # (each value once)
+    settings = pa.array([_settings_of(p) for p in encoded.dictionary.to_pylist()], pa.string())
+    params = pa.DictionaryArray.from_arrays(encoded.indices, settings).cast(pa.string())
+    table = table.set_column(table.schema.get_field_index("params"), "params", params)
     rows = _group_table(table, ["params", "method", "energy", "model"])
     labels = settings_labels(r["params"] for r in rows)
     return [{"settings": labels[r["params"]], **r} for r in rows]

@@ -765,6 +765,27 @@ def test_settings_that_change_what_is_written_are_apart(tmp_path, capsys):
     assert "## By output format" in text and '{"format"' not in text
 
 
+def test_settings_that_write_the_same_outputs_are_one(tmp_path):
+    """Two runs apart only by --max_pixels (left out of the outputs' names: they wrote the same
+    files) were listed as two settings; a key one setting lacks read "none" (a JPEG's
+    photo_format), where its absence says the default (compat review 27)."""
+    def params(**kw):
+        return json.dumps({"method": "hybrid", "format": "auto", "photo_format": "jpeg",
+                           "max_pixels": None, **kw}, sort_keys=True, separators=(",", ":"))
+
+    jpeg = json.dumps({"method": "hybrid", "format": "jpeg", "max_pixels": None},
+                      sort_keys=True, separators=(",", ":"))
+    rows = [ok_row("r", f"/p/{k}.png", f"/o/{k}.x", _result(k), "ab" * 32, method="hybrid",
+                   energy="deep", model="efficientnet_lite0",
+                   params=[params(), params(max_pixels=50_000_000), jpeg][k % 3])
+            for k in range(9)]
+    root = tmp_path / "m"
+    write_run(root, "r", rows)
+    rep = report.build_report(report.load_manifest(str(root)))
+    assert {g["settings"]: g["ok"] for g in rep.by_config} == {
+        "format=auto, photo_format=jpeg": 6, "format=jpeg": 3}
+
+
 def test_an_error_example_names_its_input_once(tmp_path, capsys):
     """The job's messages start with the input's path; the Errors table printed it twice
     ("…/corrupt.png: …/corrupt.png: cannot decode …")."""
