@@ -28,12 +28,16 @@ from .stats import Report
 __all__ = ["render_markdown"]
 
 
+#: Characters a cell escapes: ``|`` (a cell's end), ``<`` (a file name or error message
+#: holding ``<img src=x onerror=...>`` or ``<0>`` is text, not HTML a viewer renders or
+#: drops), ``[`` and ``]`` (``[x](javascript:...).jpg`` is a name, not a link: compat review
+#: 27), `` ` `` and ``*`` (code and emphasis), and the backslash that escapes them.
+_MD_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "\\|<[]`*"} | {"\n": " ", "\r": " "})
+
+
 def _md_cell(s) -> str:
-    """A table cell: ``|`` and ``<`` escaped (a file name or error message holding
-    ``<img src=x onerror=...>`` or ``<0>`` is text, not HTML a viewer renders or drops)."""
-    s = "" if s is None else str(s)
-    return (s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<")
-            .replace("\n", " ").replace("\r", " "))
+    """A table cell, its Markdown escaped (:data:`_MD_ESCAPED`)."""
+    return ("" if s is None else str(s)).translate(_MD_ESCAPED)
 
 
 def _md_table(head: List[str], rows: List[List[str]]) -> str:

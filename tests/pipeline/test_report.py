@@ -415,6 +415,9 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
     # a | inside a cell is escaped, and so is a <: '<0>' (or '<img src=x onerror=...>' in a
     # file name) was raw HTML in the table, dropped or run by a Markdown viewer
     assert "bad file \\<" in text and "bad file <" not in text and "\\| pipe" in text
+    from pipeline.report.markdown_page import _md_cell   # (a name is no link: review 27)
+    assert _md_cell("[x](javascript:alert(1)).jpg *b* `c`\\") == \
+        "\\[x\\](javascript:alert(1)).jpg \\*b\\* \\`c\\`\\\\"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) == 4
     for link in links:
