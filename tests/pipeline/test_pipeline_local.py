@@ -1152,6 +1152,33 @@ def _a_stopped_run(tmp_path, write_tree, photo_files, run_job):
     return common, out
 
 
+def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_files, run_job,
+                                                 caplog):
+    """A rerun that adopts unrecorded outputs, and one whose output folder is its input folder,
+    logged a line per image (1,200 for 1,200 photos: perf review 27): one line per bundle now,
+    with the count and the first; each image's own at DEBUG."""
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
+    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+        run_job([*common, "--run_id", "resumed"])
+    said = [r.getMessage() for r in caplog.records if r.name == "transforms.compress"
+            and r.levelno == logging.INFO and "skipped against" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(
+        "2 inputs skipped against outputs that no earlier run's manifest row names for them"), \
+        said
+    assert "the first: " in said[0] and ".jpg skipped against " in said[0]
+    caplog.clear()
+    inside = ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "in"), *FAST,
+              *IN_MEMORY]
+    run_job([*inside, "--run_id", "beside"])
+    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+        _, rerun = run_job([*inside, "--run_id", "beside-again", "--skip_existing"])
+    assert (rerun.ok, rerun.skipped) == (0, 2)
+    said = [r.getMessage() for r in caplog.records if r.name == "transforms.compress"
+            and r.levelno == logging.INFO and "outputs of this job" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(
+        "2 files in the output folder are outputs of this job, not inputs"), said
+
+
 def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """Stores review 23: the outputs of a run stopped before its manifest were adopted by the
