@@ -2,6 +2,7 @@
 import io as _io
 import json
 import os
+import sys
 
 import apache_beam as beam
 import numpy as np
@@ -93,6 +94,26 @@ def test_candidate_extensions_cover_lossless_outputs_of_auto():
     # archive mode keeps a small JPEG as it is
     assert tc.candidate_extensions("a.jpg", "jxl", archive=True) == (".jxl", ".jpg")
     assert tc.candidate_extensions("a.jpg", "jxl") == (".jxl",)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_the_freed_heap_goes_back_to_the_system():
+    """A worker's heap grew by 30 MB per 100 photos in memory the allocator kept after it was
+    freed (perf review 27): ``release_freed_heap`` hands it back (here: 100,000 blocks of 4 KB
+    allocated, all but every 200th freed, which leaves the heap holding the pages)."""
+    import ctypes
+
+    def rss_mb():
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmRSS"))
+
+    blocks = [ctypes.create_string_buffer(4000) for _ in range(100_000)]
+    kept = blocks[::200]
+    del blocks
+    held = rss_mb()
+    assert tc.release_freed_heap()
+    assert rss_mb() < held - 200, (held, rss_mb())
+    assert len(kept) == 500
 
 
 def test_fails_again_only_for_the_same_file_error_and_library():
