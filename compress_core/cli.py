@@ -274,10 +274,12 @@ def _score(result) -> Optional[float]:
 
 
 def say(text: str) -> None:
-    """A line of results on standard output (also the report command's), control characters
-    escaped. Where its reader has gone (``| head -1``), the lines after are dropped, not the
-    images: the broken pipe of a result line had counted an image already written as
-    failed, and the exit status said 2 (CLI review 25)."""
+    """Lines of results on standard output (also the report command's), control characters
+    escaped but the text's own line breaks (a name's are the caller's to escape, with
+    :func:`~compress_core.storage.for_terminal`: one holding a line break printed a forged
+    result line, diff review 27). Where its reader has gone (``| head -1``), the lines after are dropped, not the images:
+    the broken pipe of a result line had counted an image already written as failed, and the
+    exit status said 2 (CLI review 25)."""
     try:   # (a name's escape sequences recoloured or erased the terminal: review 27)
         print(for_terminal(text, line_breaks=True), flush=True)
     except BrokenPipeError:
@@ -287,7 +289,7 @@ def say(text: str) -> None:
 
 
 def _print_analysis(src: str, stats: dict) -> None:
-    say(f"{src}  ({stats.get('width')}x{stats.get('height')}, energy "
+    say(f"{for_terminal(src)}  ({stats.get('width')}x{stats.get('height')}, energy "
          f"{stats['energy'].get('name')})")
     for key, value in stats.items():
         if key in ("energy", "width", "height"):
@@ -502,7 +504,7 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
         fmt = format_from_suffix(dest) or "png"
         _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest)
         if not args.json:
-            say(f"{src} -> {dest}")
+            say(f"{for_terminal(src)} -> {for_terminal(dest)}")
         return {"input": src, "output": dest, "status": "ok"}
 
     kwargs = request.compress_kwargs()
@@ -514,11 +516,12 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
     _describe_written(record, dest)
     if not args.json:
         score = _score(result)
-        say(f"{src} -> {dest}: {result.original_size[0]}x{result.original_size[1]} -> "
-              f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
-              f"{record['output_bytes']:,} bytes ({record['compression_ratio']:.1%}"
-              f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
-              f"{result.method}, {result.timings['total_ms']:.0f} ms")
+        say(f"{for_terminal(src)} -> {for_terminal(dest)}: "
+            f"{result.original_size[0]}x{result.original_size[1]} -> "
+            f"{result.size[0]}x{result.size[1]}, {result.original_bytes:,} -> "
+            f"{record['output_bytes']:,} bytes ({record['compression_ratio']:.1%}"
+            f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
+            f"{result.method}, {result.timings['total_ms']:.0f} ms")
     missed = result.missed_target()
     if missed:
         print(f"semantic-compress: warning: {src}: {missed}", file=sys.stderr)

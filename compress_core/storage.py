@@ -691,9 +691,15 @@ def undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
+#: Lone surrogates that are not Python's escapes of undecodable bytes (``\\udc80``-``\\udcff``):
+#: a Windows name (argv, ``os.listdir``) may hold them, and no UTF-8 coder takes them.
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def shown(text: str) -> str:
-    """``text`` with its undecodable bytes written ``\\xNN`` (a string every coder, the
-    manifest and a terminal take)."""
+    """``text`` with its undecodable bytes written ``\\xNN`` and any other lone surrogate
+    ``\\uNNNN`` (a string every coder, the manifest and a terminal take)."""
+    text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 

@@ -36,8 +36,9 @@ class ShownMessages(logging.Formatter):
     an uploaded file named ``bad\\n2026-12-05 00:00:00,000 INFO pipeline.main: run X: ...``
     forged a log line, security review 26; ``\\x1b[2K`` erased one, review 27); the message's
     own line breaks stay (the run's summary is several lines), and each line after the first
-    is indented, so that nothing inside a message starts a line as a record does. A traceback
-    keeps its lines."""
+    is indented, so that nothing inside a message starts a line as a record does (names in
+    other arguments, an exception's message, keep their line breaks under that rule). A
+    traceback is written as Python formats it."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         if isinstance(record.args, tuple) and record.args:

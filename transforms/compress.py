@@ -300,7 +300,8 @@ class _PlanOutput(beam.DoFn):
         it, or to tell whether it is the file that failed before."""
         if existing is not None:
             return _recorded(item) or item.earlier_extension is None
-        return self._skip_existing and item.earlier_failure is not None
+        # (without --skip_existing too: whether it failed before counts if it fails again)
+        return item.earlier_failure is not None
 
     def _failed_before_row(self, item: InputFile) -> Dict[str, Any]:
         """The ``skipped`` row of an input that :func:`fails_again` (with that failure's
@@ -810,7 +811,8 @@ class _FailureToRow(beam.DoFn):
         self._failed.inc()
         if failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
-        elif failure.failed_before:
+        elif failure.failed_before and failure.error_type in FAILS_THE_SAME:
+            # (a failure that may pass, a read or a new build's own error, is not excused)
             self._failed_again.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,
                      failure.error_type, failure.error_message)

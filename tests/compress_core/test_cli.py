@@ -563,6 +563,13 @@ def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     assert out.startswith("red\\x1b[31m.jpg -> ./red\\x1b[31m.jpg_compressed.jpg: ")
     assert "error: bell\\x07.jpg" in err
     assert "\x1b" not in out + err and "\x07" not in out + err
+    # a line break in a name forged a second result line (diff review 27); a lone surrogate
+    # (a Windows name) crashed the error path
+    os.replace(work / "other.png", work / "x\nforged.png")
+    code, out, err = run(capsys, "x\nforged.png", "-s", "0.5", "-e", "gradient", "-q")
+    assert code == 0 and out.count("\n") == 1 and out.startswith("x\\nforged.png -> "), out
+    code, out, err = run(capsys, "lone\ud800.jpg", "-s", "0.5", "-e", "gradient", "-q")
+    assert code == 2 and "error: lone\\ud800.jpg" in err, err
 
 
 def test_without_o_the_output_goes_beside_a_windows_path(monkeypatch):

@@ -187,6 +187,9 @@ def test_for_terminal_escapes_what_a_terminal_acts_on():
     assert storage.for_terminal("caf\udce9 café 写真.jpg") == "caf\\xe9 café 写真.jpg"
     assert storage.for_terminal("a\nb") == "a\\nb"
     assert storage.for_terminal("a\nb\x1b", line_breaks=True) == "a\nb\\x1b"
+    # a lone surrogate (a Windows name) raised UnicodeEncodeError (diff review 27)
+    assert storage.for_terminal("lone\ud800\udc00.jpg") == "lone\\ud800\\udc00.jpg"
+    assert storage.shown("caf\udce9\udfff") == "caf\\xe9\\udfff"
 
 
 def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):

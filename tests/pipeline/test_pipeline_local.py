@@ -1283,6 +1283,9 @@ def test_a_damaged_photo_is_not_tried_again_while_it_is_the_same_file(
     assert exit_status(upgraded) == 0 and "failed again: 1 " in format_summary(upgraded)
     _, again = run_job([*common, "--run_id", "again"])   # without --skip_existing
     assert (again.ok, again.failed, again.failed_before, again.failed_again) == (1, 1, 0, 1)
+    _, listed_again = run_job(["--input_list", str(tmp_path / "list.txt"), *common[2:],
+                               "--run_id", "listed-again"])   # (asked which file it is)
+    assert (listed_again.failed, listed_again.failed_again) == (1, 1)
     write_tree(tmp_path / "in", {"cut.jpg": photo_files["astronaut.jpg"]})   # replaced
     _, fixed = run_job([*common, "--skip_existing", "--run_id", "fixed"])
     assert (fixed.ok, fixed.failed, fixed.skipped, fixed.failed_before) == (1, 0, 1, 0)
