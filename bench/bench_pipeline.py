@@ -17,6 +17,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/bench_pipeline.py                  # ../shared/data/kodak, all modes
     .venv/bin/python bench/bench_pipeline.py --data DIR --workers 2 --modes loop,in_memory
     .venv/bin/python bench/bench_pipeline.py --repeat 8   # 192 images: start-up amortised
+    .venv/bin/python bench/bench_pipeline.py --modes in_memory --repeat 20 --varied  # memory
 
 Prints a Markdown table (for BENCHMARKS.md) and writes the raw numbers as JSON under
 ``bench/out/pipeline/``.
@@ -50,18 +51,39 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def stage_inputs(data: str, repeat: int, folder: str) -> str:
+def stage_inputs(data: str, repeat: int, folder: str, varied: bool = False) -> str:
     """The benchmark's input folder: ``data`` itself, or its photos copied ``repeat`` times
-    under distinct names (to amortise start-up costs)."""
+    under distinct names (to amortise start-up costs). ``varied``: each copy after the first
+    is another crop of the photo (60-100% of each side at a seeded random place, mirrored
+    every other time; a JPEG at quality 90), so that the sizes vary from image to image as in
+    a real bucket (the same 24 sizes over and over hid a worker's heap growth)."""
     if repeat <= 1:
         return data
+    import random
+
+    from PIL import Image
+
     os.makedirs(folder, exist_ok=True)
+    rng = random.Random(27)
     for path in _images(data):
         stem, ext = os.path.splitext(os.path.basename(path))
         for k in range(repeat):
-            target = os.path.join(folder, f"{stem}_{k:03d}{ext}")
-            if not os.path.exists(target):
+            cropped = varied and k > 0
+            target = os.path.join(folder, f"{stem}_{k:03d}{'.jpg' if cropped else ext}")
+            if os.path.exists(target):
+                continue
+            if not cropped:
                 os.symlink(os.path.abspath(path), target)
+                continue
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                w, h = im.size
+                cw, ch = int(w * rng.uniform(0.6, 1.0)), int(h * rng.uniform(0.6, 1.0))
+                x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+                crop = im.crop((x, y, x + cw, y + ch))
+                if k % 2:
+                    crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+                crop.save(target, quality=90)
     return folder
 
 
@@ -179,6 +201,8 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--repeat", type=int, default=1,
                    help="use every photo this many times (distinct names), to amortise start-up")
+    p.add_argument("--varied", action="store_true",
+                   help="with --repeat: each copy another crop of the photo (varied sizes)")
     p.add_argument("--_child", choices=MODES, help=argparse.SUPPRESS)
     p.add_argument("--_out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -196,7 +220,7 @@ def main(argv=None) -> int:
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     staging = tempfile.mkdtemp(prefix="bench-inputs-")
-    args.data = stage_inputs(args.data, args.repeat, staging)
+    args.data = stage_inputs(args.data, args.repeat, staging, args.varied)
     n = len(_images(args.data))
     print(f"{n} images from {args.data}; {os.cpu_count()} CPUs; Python "
           f"{platform.python_version()}; modes {modes}", file=sys.stderr)
