@@ -2,7 +2,8 @@
 
 One fresh process per configuration compresses the same photos one after another with the
 default settings (``SemanticCompressor().compress(path, scale=0.5)``: the deep energy, torch
-and the face detector) and reports its resident memory every 60 photos and its time:
+and the face detector) and reports its resident memory (and the anonymous part of it: the heap) every 60 photos and
+its time:
 
 * ``default``: as the job's workers run;
 * ``trim``: glibc's freed heap handed back every 32 photos (``release_freed_heap``, what the
@@ -37,14 +38,20 @@ CONFIGS = {"default": {}, "trim": {}, "onednn64": {"ONEDNN_PRIMITIVE_CACHE_CAPAC
 EVERY = 60
 
 
-def _rss_mb() -> int:
+def _memory_mb() -> str:
+    """Resident MB and, after a slash, its anonymous part (the heap; the rest is mapped files,
+    mostly torch's libraries, which a worker's processes share)."""
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmRSS"))
+        kb = {line.split(":")[0]: int(line.split()[1]) for line in fh
+              if line.startswith(("VmRSS", "RssAnon"))}
+    return f"{kb['VmRSS'] // 1024}/{kb['RssAnon'] // 1024}"
 
 
 def child(folder: str, trim: bool) -> dict:
     from compress_core import SemanticCompressor
     from transforms.compress import TRIM_EVERY, release_freed_heap
+
+    import torch
 
     compressor = SemanticCompressor()
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
@@ -54,8 +61,9 @@ def child(folder: str, trim: bool) -> dict:
         if trim and i % TRIM_EVERY == 0:
             release_freed_heap()
         if i % EVERY == 0:
-            series.append(_rss_mb())
-    return {"images": len(files), "seconds": time.perf_counter() - start, "rss_mb": series}
+            series.append(_memory_mb())
+    return {"images": len(files), "seconds": time.perf_counter() - start, "rss_mb": series,
+            "torch": torch.__version__}
 
 
 def main(argv=None) -> int:
@@ -76,7 +84,8 @@ def main(argv=None) -> int:
 
     folder = stage_inputs(args.data, args.repeat, tempfile.mkdtemp(prefix="bench-memory-"),
                           varied=True)
-    print(f"| configuration | images | seconds | resident MB every {EVERY} photos |")
+    print(f"| configuration | images | seconds | resident MB / of which anonymous, every "
+          f"{EVERY} photos |")
     print("|---|---:|---:|---|")
     for _ in range(args.rounds):
         for name, env in CONFIGS.items():
@@ -87,7 +96,9 @@ def main(argv=None) -> int:
                                   env={**os.environ, **env, "PYTHONPATH": ROOT})
             res = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"| {name} | {res['images']} | {res['seconds']:.1f} | "
-                  f"{', '.join(map(str, res['rss_mb']))} |", flush=True)
+                  f"{', '.join(res['rss_mb'])} |", flush=True)
+    print(f"torch {res['torch']} (a CUDA build maps more of its libraries than the CPU build "
+          "the worker image installs)")
     return 0
 
 
