@@ -609,7 +609,9 @@ def release_freed_heap() -> bool:
     whether it could. A worker that computes importance maps (torch, face detection) grew by
     about 30 MB per 100 photos of alternating shapes, 1.06 -> 1.43 GB over 1,200, in memory
     its allocator kept but no object held (perf review 27); trimmed every
-    :data:`TRIM_EVERY` images it stays flat."""
+    :data:`TRIM_EVERY` images it stayed at 1.1-1.17 GB. The rest of the growth is torch's
+    oneDNN cache of compiled kernels, one per input shape (BENCHMARKS.md, "Worker memory over a
+    long run")."""
     trim = _malloc_trim()
     if trim is None:
         return False
