@@ -5,7 +5,9 @@ carried on them: :func:`device_to_srgb` applies it to the pixels when they are d
 profile that describes sRGB (:func:`describes_srgb`: the 3,144-byte ``sRGB IEC61966-2.1`` that
 cameras and editors embed) says nothing a viewer does not assume of an untagged picture, so an
 output may drop it; any other RGB profile (Display P3, Adobe RGB) changes how the pixels look and
-travels unless the pixels are converted to sRGB (:func:`rgb_to_srgb`).
+travels unless the pixels are converted to sRGB (:func:`rgb_to_srgb`). A profile with sRGB's
+primaries and other tone curves (:func:`has_srgb_primaries`: a linear-light PNG's gAMA 1.0) holds
+no colour that sRGB lacks: converted, nothing is lost but the rounding of 8-bit levels.
 
 Conversions go through Little CMS (Pillow's ``ImageCms``).
 """
@@ -19,10 +21,12 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 from PIL import Image, ImageCms
 
-__all__ = ["profile_space", "describes_srgb", "rgb_to_srgb", "srgb_view", "device_to_srgb"]
+__all__ = ["profile_space", "describes_srgb", "has_srgb_primaries", "rgb_to_srgb", "srgb_view",
+           "device_to_srgb"]
 
 _LOG = logging.getLogger(__name__)
 _SRGB = ImageCms.createProfile("sRGB")
+_SRGB_PROFILE = ImageCms.ImageCmsProfile(_SRGB).profile
 
 #: Image modes a profile of each colour space describes (Pillow's mode, the alpha band apart).
 #: 16-bit grey (scanners' 16-bit grey TIFFs and PNGs) goes through Little CMS at 16 bits.
@@ -62,19 +66,49 @@ def describes_srgb(icc: bytes) -> bool:
     nothing a viewer shows. The ICC's own sRGB, Little CMS's, libvips' and the cameras' are;
     Display P3 (off by up to 96 levels) and Adobe RGB (128) are not. The answer is cached by
     the profile's SHA-256 (the last :data:`_KNOWN_PROFILES`; a batch meets few profiles)."""
-    key = hashlib.sha256(icc).digest()
+    return _known("describes_srgb", lambda: _maps_to_itself(icc), icc)
+
+
+def has_srgb_primaries(icc: bytes) -> bool:
+    """Whether ``icc`` is an RGB matrix profile whose red, green and blue colorants are sRGB's
+    (within :data:`_SAME_COLORANT` in CIE xy): it may differ from sRGB in its tone curves
+    (gamma 1.0, 1.8) and white point only, so every colour it describes is one sRGB shows.
+    Adobe RGB (its green) and Display P3 are not; a profile without colorants (a table-based
+    one) is not either. Cached as :func:`describes_srgb`."""
+    return _known("has_srgb_primaries", lambda: _same_primaries(icc), icc)
+
+
+def _known(question: str, answer: Callable[[], bool], icc: bytes) -> bool:
+    key = (question, hashlib.sha256(icc).digest())
     known = _KNOWN.get(key)
     if known is None:
-        known = _KNOWN[key] = _maps_to_itself(icc)
+        known = _KNOWN[key] = answer()
         while len(_KNOWN) > _KNOWN_PROFILES:
             _KNOWN.pop(next(iter(_KNOWN)), None)
     return known
 
 
-#: How many profiles' answers :func:`describes_srgb` keeps (by digest: 32 bytes each, not the
-#: profile, which can weigh a megabyte).
+#: How many profiles' answers :func:`describes_srgb` and :func:`has_srgb_primaries` keep (by
+#: digest: 32 bytes each, not the profile, which can weigh a megabyte).
 _KNOWN_PROFILES = 256
-_KNOWN: Dict[bytes, bool] = {}
+_KNOWN: Dict[Tuple[str, bytes], bool] = {}
+#: How far (CIE xy) a colorant may lie from sRGB's and be taken as the same: profiles store
+#: them as s15Fixed16 numbers after adaptation to D50 (sRGB's own differ by 1e-5 between
+#: writers), and the nearest other primaries in use (Adobe RGB's green) are 0.09 away.
+_SAME_COLORANT = 0.002
+
+
+def _same_primaries(icc: bytes) -> bool:
+    profile = _read(icc)
+    if _space(profile) != "RGB":
+        return False
+    theirs = [getattr(profile.profile, f"{c}_colorant", None) for c in ("red", "green", "blue")]
+    ours = [getattr(_SRGB_PROFILE, f"{c}_colorant") for c in ("red", "green", "blue")]
+    try:
+        return all(abs(a - b) <= _SAME_COLORANT
+                   for t, o in zip(theirs, ours) for a, b in zip(t[1][:2], o[1][:2]))
+    except (TypeError, IndexError):   # (no colorant tags)
+        return False
 
 
 def _maps_to_itself(icc: bytes) -> bool:

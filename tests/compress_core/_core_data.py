@@ -187,6 +187,16 @@ def gamma_icc(gamma: float) -> bytes:
         (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
 
 
+def wide_icc(gamma: float) -> bytes:
+    """:func:`gamma_icc` with Adobe RGB (1998)'s primaries (D50-adapted): a wide-gamut profile,
+    which ``metadata="compact"`` carries (one with sRGB's primaries is applied to the pixels)."""
+    curve = _curve(gamma)
+    return _icc(b"RGB ", f"wide gamut, gamma {gamma:g}", [
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", _xyz(0.6097, 0.3111, 0.0195)),
+        (b"gXYZ", _xyz(0.2053, 0.6257, 0.0609)), (b"bXYZ", _xyz(0.1492, 0.0632, 0.7446)),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
+
+
 def large_icc(gamma: float, size: int) -> bytes:
     """:func:`gamma_icc` with a private tag of zeros that makes it about ``size`` bytes (a
     camera's or a printer's profile with its lookup tables: tens of kilobytes)."""

@@ -8,9 +8,11 @@ import pytest
 from PIL import Image, ImageCms
 
 from compress_core import compress_image, load_image
-from compress_core.colour import describes_srgb, device_to_srgb, profile_space, rgb_to_srgb
+from compress_core.colour import (describes_srgb, device_to_srgb, has_srgb_primaries,
+                                  profile_space, rgb_to_srgb)
 
-from _core_data import GRADIENT, decode, gamma_icc, gray_icc, photo, sample_file, srgb_icc
+from _core_data import (GRADIENT, decode, gamma_icc, gray_icc, photo, sample_file, srgb_icc,
+                        wide_icc)
 
 
 def _srgb_encode(linear):
@@ -35,6 +37,18 @@ def test_describes_srgb_tells_the_profiles_cameras_embed_from_wide_gamut_ones():
     assert not describes_srgb(gray_icc(2.2)) and not describes_srgb(b"not a profile" * 20)
     assert profile_space(adobe) == "RGB" and profile_space(gray_icc(1.0)) == "GRAY"
     assert profile_space(b"garbage") is None and profile_space(None) is None
+
+
+def test_has_srgb_primaries_tells_a_tone_curve_from_a_wider_gamut():
+    """A profile with sRGB's primaries and another curve (a linear-light PNG's, gamma 1.8)
+    holds no colour sRGB lacks; Adobe RGB (whose red is sRGB's, its green not) and Display P3
+    do; a grey or unreadable profile is no RGB one."""
+    china = decode(sample_file("china.jpg")).info["icc_profile"]
+    adobe = decode(sample_file("rocket.jpg")).info["icc_profile"]
+    assert all(has_srgb_primaries(icc) for icc in (
+        gamma_icc(1.0), gamma_icc(1.8), gamma_icc(2.6), china, srgb_icc()))
+    assert not any(has_srgb_primaries(icc) for icc in (
+        adobe, wide_icc(1.0), wide_icc(2.2), gray_icc(1.0), b"not a profile" * 20))
 
 
 def test_rgb_to_srgb_converts_colour_and_keeps_alpha():
@@ -127,7 +141,7 @@ def test_describes_srgb_remembers_answers_by_digest_and_keeps_a_bounded_number(m
     profiles = [gamma_icc(1.0 + 0.1 * i) for i in range(5)] + [srgb]
     answers = [describes_srgb(p) for p in profiles]
     assert answers == [False] * 5 + [True]
-    assert len(colour._KNOWN) == 3 and all(len(k) == 32 for k in colour._KNOWN)
+    assert len(colour._KNOWN) == 3 and all(len(k[1]) == 32 for k in colour._KNOWN)
     calls = []
     monkeypatch.setattr(colour, "_maps_to_itself", lambda icc: calls.append(icc) or False)
     assert describes_srgb(srgb) is True and calls == []  # remembered

@@ -36,12 +36,12 @@ from _core_data import (
     decode,
     encode,
     exif_bytes,
-    gamma_icc,
     gray_icc,
     lanczos,
     orientation_of,
     photo,
     srgb_icc,
+    wide_icc,
 )
 
 METHODS = ["hybrid", "smart_crop", "seam_carving"]
@@ -722,7 +722,7 @@ def test_exif_orientation_applied_and_reset(compressor, chelsea, orientation):
 def test_icc_profile_kept_on_output(compressor, chelsea, fmt):
     """A profile that is not sRGB travels (metadata 'compact', the default); an sRGB one only
     with metadata='keep' (tests/compress_core/test_metadata.py has the rest)."""
-    for icc, metadata in ((gamma_icc(1.8), "compact"), (srgb_icc(), "keep")):
+    for icc, metadata in ((wide_icc(1.8), "compact"), (srgb_icc(), "keep")):
         data = encode(chelsea, "JPEG", quality=90, icc_profile=icc)
         for kwargs in (dict(scale=0.5), dict(scale=0.5, target_bytes=3000),
                        dict(method="jpeg")):
@@ -829,7 +829,7 @@ def test_save_refuses_a_suffix_of_a_format_it_does_not_write(compressor, chelsea
 
 
 def test_save_re_encodes_by_suffix(compressor, chelsea, tmp_path):
-    icc = gamma_icc(1.8)
+    icc = wide_icc(1.8)
     result = _run(compressor, encode(chelsea, "JPEG", icc_profile=icc), scale=0.5)
     assert result.format == "JPEG"
     png = tmp_path / "out.png"

@@ -13,7 +13,7 @@ from compress_core.colour import rgb_to_srgb
 from compress_core.metadata import (LARGEST_PROFILE, LARGEST_VALUE, MAKER_NOTE, carried,
                                     compact_exif)
 
-from _core_data import GRADIENT, decode, exif_bytes, gamma_icc, photo, sample_file
+from _core_data import GRADIENT, decode, exif_bytes, gamma_icc, photo, sample_file, wide_icc
 from test_xmp import lightroom_packet
 from test_xmp import properties as xmp_properties
 
@@ -121,7 +121,7 @@ def test_exif_under_each_mode_in_a_thumbnail():
 
 
 def test_carried_leaves_keep_and_bare_inputs_alone():
-    loaded = load_image(camera_jpeg(icc=gamma_icc(1.8), exif=camera_exif(2000)))
+    loaded = load_image(camera_jpeg(icc=wide_icc(1.8), exif=camera_exif(2000)))
     assert carried(loaded, "keep") is loaded
     bare = load_image(photo("coffee", 64))
     assert carried(bare, "none") is bare
@@ -236,7 +236,7 @@ def test_public_never_writes_the_input_file_as_it_is():
 def test_none_with_a_byte_budget_of_jpeg_xl_strips_a_jpegs_metadata():
     """method='jpeg', format='jxl' and a byte budget encode the pixels (archive mode keeps a
     file bit-exact only without one): metadata='none' was refused as if archive mode applied."""
-    src = camera_jpeg(icc=gamma_icc(1.8), exif=camera_exif())
+    src = camera_jpeg(icc=wide_icc(1.8), exif=camera_exif())
     kept = compress_image(src, method="jpeg", format="jxl", target_bytes=20_000)
     bare = compress_image(src, method="jpeg", format="jxl", target_bytes=20_000, metadata="none")
     assert kept.format == bare.format == "JXL" and bare.compressed_bytes <= 20_000
@@ -333,11 +333,30 @@ def test_the_exif_block_does_not_state_the_inputs_size_or_subject_position(mode)
     assert (MAKER_NOTE in written.get_ifd(EXIF)) == (mode == "keep")
 
 
+def test_compact_applies_a_profile_of_srgbs_primaries_and_carries_a_wider_one():
+    """Visual review 28: a profile with sRGB's primaries and another tone curve was carried, the
+    pixels coded in its levels (a linear-light picture: 3x the bytes at the same score). It is
+    applied under compact and public (the output looks the same: checked through the profile),
+    carried under keep; a wide-gamut one of the same curve still travels."""
+    pixels = photo("astronaut", 128)
+    kw = dict(scale=1.0, format="png", energy_function=GRADIENT)
+    src = camera_jpeg(icc=gamma_icc(1.8), pixels=pixels)
+    seen = rgb_to_srgb(load_image(src).pixels, gamma_icc(1.8)).astype(int)
+    for metadata in ("compact", "public"):
+        out = compress_image(src, metadata=metadata, **kw)
+        assert "icc_profile" not in decode(out.data).info, metadata
+        assert np.abs(out.pixels.astype(int) - seen).max() <= 1, metadata
+    assert decode(compress_image(src, metadata="keep", **kw).data).info["icc_profile"] == \
+        gamma_icc(1.8)
+    wide = compress_image(camera_jpeg(icc=wide_icc(1.8), pixels=pixels), **kw)
+    assert decode(wide.data).info["icc_profile"] == wide_icc(1.8)
+
+
 def test_compact_applies_a_profile_too_large_to_carry():
     """Review 14, O01: a valid 1 MB RGB profile (table-based profiles weigh that much) made a
     256-pixel output of 1 MB under compact. Over LARGEST_PROFILE it is applied to the pixels;
     a wide-gamut profile of the usual size still travels."""
-    icc = gamma_icc(1.8)
+    icc = wide_icc(1.8)
     padded = struct.pack(">I", len(icc) + 200_000) + icc[4:] + bytes(200_000)
     assert len(padded) > LARGEST_PROFILE
     pixels = photo("astronaut", 256)
