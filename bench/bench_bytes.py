@@ -66,6 +66,11 @@ Sections (``--sections``, all by default):
   and with a synthetic camera EXIF block (a 16 KiB maker note), and as Lightroom exports them
   (EXIF, an XMP packet with captions, keywords, rights and a 400-entry edit history, an IPTC
   record); whether keep and compact decode to the same pixels.
+* ``linear``: the photos as linear-light PNGs (8-bit linear light, gAMA 1.0, no iCCP or sRGB
+  chunk) at ``quality="auto"`` in JPEG, WebP and AVIF: bytes under ``metadata="keep"`` (the
+  values carried with their profile, what ``compact`` wrote before session 28) and
+  ``"compact"`` (converted to sRGB), against the sRGB original's, and the score of what a
+  colour-managed viewer shows against the picture it shows of the input.
 * ``budget``: ``target_bytes`` at 15%, 35% and 70% of each photo's default-quality encoding
   (JPEG, WebP, AVIF, JPEG XL; ``--budget_formats``): encodes of the quality search against a
   binary search, and the search over sizes: score written, width, encodes, CPU against one
@@ -1104,6 +1109,54 @@ def _camera_exif(maker_note: int) -> bytes:
     return exif.tobytes()
 
 
+def _shown_as_srgb(data: bytes) -> np.ndarray:
+    """An output's pixels as a colour-managed viewer shows them (through its profile)."""
+    from compress_core.colour import rgb_to_srgb
+
+    img = Image.open(io.BytesIO(data))
+    pixels = np.asarray(img.convert("RGB"))
+    icc = img.info.get("icc_profile")
+    return pixels if not icc else rgb_to_srgb(pixels, icc)
+
+
+def section_linear(photos, formats=("jpeg", "webp", "avif")):
+    """Linear-light PNGs at quality="auto": carried as they came (keep) or converted (compact)."""
+    from PIL import PngImagePlugin
+
+    from compress_core import SemanticCompressor
+
+    compressor = SemanticCompressor()
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", (100000).to_bytes(4, "big"))   # gamma 1.0
+    totals = {(f, k): 0 for f in formats for k in ("srgb", "keep", "compact")}
+    worst = {(f, k): 100.0 for f in formats for k in ("keep", "compact")}
+    for _, pixels in photos:
+        x = pixels / 255.0
+        linear = np.round(255 * np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4))
+        linear = linear.astype(np.uint8)
+        shown = np.round(255 * np.where(linear / 255.0 <= 0.0031308, 12.92 * linear / 255.0,
+                                        1.055 * (linear / 255.0) ** (1 / 2.4) - 0.055))
+        reference = Reference(shown.astype(np.uint8))   # what a viewer shows of the input
+        buf = io.BytesIO()
+        Image.fromarray(linear).save(buf, "PNG", pnginfo=info)
+        for fmt in formats:
+            kw = dict(format=fmt, scale=1.0, quality="auto", show_progress=False)
+            totals[fmt, "srgb"] += compressor.compress(pixels, **kw).compressed_bytes
+            for mode in ("keep", "compact"):
+                out = compressor.compress(buf.getvalue(), metadata=mode, **kw)
+                totals[fmt, mode] += out.compressed_bytes
+                worst[fmt, mode] = min(worst[fmt, mode],
+                                       reference.score(_shown_as_srgb(out.data)))
+    print(f"\n## Linear-light PNGs at quality='auto' ({len(photos)} photos, scale 1.0)\n")
+    print("| format | sRGB original | keep (carried) | compact (converted) | compact / sRGB | "
+          "keep / compact | worst score keep | worst score compact |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for f in formats:
+        srgb, keep, compact = (totals[f, k] for k in ("srgb", "keep", "compact"))
+        print(f"| {f} | {srgb:,} | {keep:,} | {compact:,} | {compact / srgb:.3f}x | "
+              f"{keep / compact:.2f}x | {worst[f, 'keep']:.1f} | {worst[f, 'compact']:.1f} |")
+
+
 def section_metadata(photos, sides=(128, 256, 512, 1024)):
     """Bytes of the outputs under metadata="keep" (what the library wrote before), "compact"
     (the default) and "none", default settings and ``max_dimension``; the pixels of keep and
@@ -1410,7 +1463,7 @@ def main(argv=None):
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
     ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
-                    "baseline,lossless,archive,recoded,thumbnails,metadata,graphics,budget")
+                    "baseline,lossless,archive,recoded,thumbnails,metadata,linear,graphics,budget")
     ap.add_argument("--targets", default="60,70,80")
     ap.add_argument("--budget_formats", default="jpeg,webp,avif,jxl",
                     help="formats of the budget section")
@@ -1444,6 +1497,8 @@ def main(argv=None):
         section_thumbnails(args.kodak, args.photos)
     if "metadata" in sections:
         section_metadata(photos)
+    if "linear" in sections:
+        section_linear(photos)
     if "graphics" in sections:
         section_graphics(photos)
     if "budget" in sections:
