@@ -61,7 +61,8 @@ _LOG = logging.getLogger(__name__)
 
 _GLOB_CHARS = "*?["
 #: Output of the matched files whose names are not UTF-8 (their failures).
-NOT_UTF8 = "not_utf8"
+#: The match step's failures of single names (not UTF-8) and folders it cannot list.
+MATCH_FAILED = "match_failed"
 
 
 class InputFile(NamedTuple):
@@ -613,6 +614,60 @@ def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
             "matches nothing is only a warning)")
 
 
+def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,
+                       exclude: Sequence[str] = ()) -> List[Tuple[str, OSError]]:
+    """``(URI, error)`` of each local folder that ``pattern`` would list and cannot (no
+    permission to read it): fsspec's listing leaves them out without a word (its ``on_error``
+    is not passed below the first folder, fsspec 2026.9), and a folder of three photos made
+    ``chmod 000`` was as if empty (no row, exit status 0; for ``--input`` of that folder,
+    "matched no files", a quiet night: operator review 28). A folder input is walked whole
+    but for its hidden folders (``.x``, ``_x``: their files are no inputs anyway); a glob
+    through the folders its parts match (all below ``**``, and below the folders a glob ending
+    in ``/`` takes, but for their hidden ones), and folders under ``exclude`` (the job's own)
+    are not. Other stores say when they cannot list (an error row)."""
+    fs, path = get_filesystem(pattern, storage_options)
+    if not is_local_filesystem(fs):
+        return []
+    literal = not any(c in path for c in _GLOB_CHARS) or _exists(fs, path)
+    if literal and not fs.isdir(path):
+        return []
+    root = path.rstrip("/") if literal else get_filesystem(glob_base(pattern),
+                                                           storage_options)[1]
+    # the pattern's parts below the root: a folder's n-th part must match the n-th of them
+    # (a file name last, which no folder need match, but where the pattern ends with '/')
+    parts = [] if literal else _below(path.rstrip("/"), root).split("/")
+    if parts and not pattern.endswith("/"):
+        parts[-1:] = [] if parts[-1] != "**" else parts[-1:]
+    takes_all = pattern.endswith("/") or literal
+
+    def listed(rel: List[str]) -> bool:
+        for i, name in enumerate(rel):
+            if i >= len(parts):   # below a folder the pattern takes whole
+                return takes_all and not name.startswith((".", "_"))
+            if parts[i] == "**":
+                return not name.startswith(".")
+            if ((_dot_name(name) and not parts[i].startswith("."))   # (as in a shell)
+                    or not fnmatch.fnmatchcase(name, parts[i])):
+                return False
+        return True
+
+    skipped = [get_filesystem(x, storage_options)[1].rstrip("/") for x in exclude if x]
+    errors: List[OSError] = []
+    for folder, folders, _ in os.walk(root or ".", onerror=errors.append):
+        rel = [] if folder == root else _below(folder, root).split("/")
+        folders[:] = [f for f in folders if listed([*rel, f])
+                      and not any(is_under(posixpath.join(folder, f), x) for x in skipped)]
+    return [(_to_uri(fs, error.filename, pattern), error) for error in errors
+            if isinstance(error.filename, str)]
+
+
+def _unreadable_folder_failure(uri: str, error: OSError) -> Failure:
+    """The ``match`` failure of a folder that cannot be listed (:func:`unreadable_folders`)."""
+    return Failure(input_uri=uri, stage="match", error_type=ImageReadError.__name__,
+                   error_message=f"{uri}: cannot list ({type(error).__name__}: "
+                   f"{error.strerror or error}): the pictures in it are not inputs of this run")
+
+
 class _ExpandPattern(beam.DoFn):
     """Pattern (glob, folder or file URI) -> :class:`InputFile` s."""
 
@@ -627,7 +682,10 @@ class _ExpandPattern(beam.DoFn):
     def process(self, pattern: str) -> Iterator:
         files, missed = match_with_case(pattern, self._storage_options, self._exclude,
                                         self._base)
-        if not files:
+        unreadable = unreadable_folders(pattern, self._storage_options, self._exclude)
+        for uri, error in unreadable:
+            yield beam.pvalue.TaggedOutput(MATCH_FAILED, _unreadable_folder_failure(uri, error))
+        if not files and not unreadable:
             missing = _missing_named_input(pattern, self._storage_options)
             if missing:
                 raise ImageReadError(missing)
@@ -643,7 +701,7 @@ class _ExpandPattern(beam.DoFn):
                          ", ..." if len(missed) > 3 else "", case_variant(pattern))
         for item in files:
             if undecodable(item.uri):
-                yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(item))
+                yield beam.pvalue.TaggedOutput(MATCH_FAILED, not_utf8_failure(item))
             else:
                 yield item
 
@@ -711,7 +769,7 @@ class _ExpandUriList(beam.DoFn):
         self._matched.inc(len(uris))
         for uri, rel in zip(uris, rels):
             if undecodable(uri):
-                yield beam.pvalue.TaggedOutput(NOT_UTF8, not_utf8_failure(InputFile(uri, "")))
+                yield beam.pvalue.TaggedOutput(MATCH_FAILED, not_utf8_failure(InputFile(uri, "")))
             else:
                 yield InputFile(input_key(uri), rel, None)   # (one spelling: _to_uri)
 
@@ -770,17 +828,17 @@ class MatchImages(beam.PTransform):
                    | "CreatePatterns" >> beam.Create(self._patterns, reshuffle=False)
                    | "ExpandPatterns" >> CatchFailures(
                        _ExpandPattern(self._storage_options, self._exclude, self._pattern_base),
-                       "match", NOT_UTF8))
+                       "match", MATCH_FAILED))
             files.append(res["ok"])
-            failures += [res[FAILED], res[NOT_UTF8]]
+            failures += [res[FAILED], res[MATCH_FAILED]]
         if self._lists:
             res = (pbegin
                    | "CreateLists" >> beam.Create(self._lists, reshuffle=False)
                    | "ExpandLists" >> CatchFailures(
                        _ExpandUriList(self._storage_options, self._base, self._exclude), "match",
-                       NOT_UTF8))
+                       MATCH_FAILED))
             files.append(res["ok"])
-            failures += [res[FAILED], res[NOT_UTF8]]
+            failures += [res[FAILED], res[MATCH_FAILED]]
         return {
             "files": (tuple(files) | "FlattenFiles" >> beam.Flatten()
                       | "DistinctInputs" >> DistinctInputs(self._earlier)),

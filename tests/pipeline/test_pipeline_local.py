@@ -1384,3 +1384,37 @@ def test_outputs_larger_than_their_input_are_logged_counted_and_summarised(
     assert "larger than their input: 1" in format_summary(s)
     _, t = run_job([*args, "--output", str(tmp_path / "small"), "--scale", "0.5"])
     assert (t.ok, t.larger) == (1, 0) and "larger than their input" not in format_summary(t)
+
+
+def test_a_folder_the_job_cannot_list_is_an_error_row_not_a_quiet_night(
+        tmp_path, photo_files, run_job, read_manifest, monkeypatch):
+    """Operator review 28: with a day's folder unreadable, its photos had no row and the run
+    exited 0; as the job's only input, "matched no files", exit status 0, as a night with no
+    new photos. The folder is now an error row of the match step, the rest is compressed, and
+    a run whose only input it is exits 1."""
+    from pipeline.main import exit_status
+
+    inputs = tmp_path / "in"
+    for name, data in photo_files.items():   # trips/ is the folder that cannot be listed
+        (inputs / name).parent.mkdir(parents=True, exist_ok=True)
+        (inputs / name).write_bytes(data)
+    refused = str(inputs / "trips")
+    scandir = os.scandir
+
+    def listing(path="."):
+        if not isinstance(path, int) and os.fspath(path).rstrip("/") == refused:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", listing)
+    out = tmp_path / "out"
+    _, summary = run_job(["--input", str(inputs), "--output", str(out), *FAST, *IN_MEMORY,
+                          "--run_id", "whole"])
+    rows = read_manifest(str(out / "_manifest"), run_id="whole")
+    assert (summary.ok, summary.failed, exit_status(summary)) == (3, 1, 0)
+    [error] = [r for r in rows if r["status"] == "error"]
+    assert error["input_uri"] == refused and error["error_type"] == "ImageReadError"
+    assert "cannot list (PermissionError: Permission denied)" in error["error_message"]
+    _, alone = run_job(["--input", refused, "--output", str(out), *FAST, *IN_MEMORY,
+                        "--run_id", "alone"])
+    assert (alone.ok, alone.failed, exit_status(alone)) == (0, 1, 1)

@@ -546,3 +546,50 @@ def test_photos_in_the_output_folder_are_named_in_the_log(tmp_path, caplog):
                                f"are not inputs ({tmp_path / 'Exports' / 'export1.jpg'}, "
                                f"{tmp_path / 'Exports' / 'sub' / 'export2.PNG'})")
     assert lines[1].startswith("1 image file(s) in the output folder")
+
+
+def _refuse_listing(monkeypatch, *folders):
+    """``folders`` cannot be listed (``chmod 000`` as a user without root's override: tests
+    run as root, which no mode stops), for fsspec's listing and ``os.walk`` alike."""
+    refused = {os.fspath(f) for f in folders}
+    scandir = os.scandir
+
+    def listing(path="."):
+        if not isinstance(path, int) and os.fspath(path).rstrip("/") in refused:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", listing)
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, monkeypatch):
+    """Operator review 28: fsspec's listing leaves out a folder it may not read without a
+    word, so a day's folder made unreadable was as if empty (its photos had no row; as the
+    input itself, 'matched no files' and exit status 0). Each such folder that the pattern
+    would list is named; folders the pattern does not reach, hidden folders of a folder
+    input and the job's own folders are not."""
+    _tree(tmp_path, ["in/a.jpg", "in/day1/b.jpg", "in/day2/c.jpg", "in/day1/deep/d.jpg",
+                     "in/_private/e.jpg", "in/.cache/f.jpg", "in/out/g.jpg"])
+    root = tmp_path / "in"
+    _refuse_listing(monkeypatch, root / "day2", root / "day1" / "deep", root / "_private",
+                    root / ".cache", root / "out")
+
+    def named(pattern, exclude=()):
+        return sorted(os.path.relpath(uri, root)
+                      for uri, error in matching.unreadable_folders(pattern, exclude=exclude)
+                      if isinstance(error, PermissionError))
+
+    assert named(str(root), exclude=[str(root / "out")]) == ["day1/deep", "day2"]
+    assert named(str(root)) == ["day1/deep", "day2", "out"]
+    assert named(f"file://{root}/", exclude=[str(root / "out")]) == ["day1/deep", "day2"]
+    assert named(str(root / "day2")) == ["day2"]
+    assert named(str(root / "**" / "*.jpg"), exclude=[str(root / "out")]) == [
+        "_private", "day1/deep", "day2"]   # (a glob takes '_x' folders; '.x' ones it spells)
+    assert named(str(root / "*" / "*.jpg"), exclude=[str(root / "out")]) == ["_private", "day2"]
+    assert named(str(root / "day*" / "*.jpg")) == ["day2"]
+    assert named(str(root / "day*") + "/") == ["day1/deep", "day2"]
+    assert named(str(root / ".*") + "/") == [".cache"]
+    assert named(str(root / "*.jpg")) == [] and named(str(root / "a.jpg")) == []
+    # what can be listed still is
+    assert sorted(f.relpath for f in matching.match_pattern(str(root))) == [
+        "a.jpg", "day1/b.jpg"]
