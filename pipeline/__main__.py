@@ -5,22 +5,12 @@ from typing import Optional
 
 from compress_core.storage import for_terminal
 
-from .main import exit_status, run, summarize_metrics
+from .main import RunStopped, exit_status, interrupted, run, summarize_metrics
 
 #: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 INTERRUPTED = 130
-
-
-def interrupted(exc: Optional[BaseException]) -> bool:
-    """Whether ``exc`` is, or was raised while handling, a ``KeyboardInterrupt`` (the runner
-    raises its own error for one that stopped a step)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
+#: The exit status of a run the runner stopped (:class:`~pipeline.main.RunStopped`).
+STOPPED = 3
 
 
 class _DropInterrupts(logging.Filter):
@@ -67,12 +57,34 @@ def main(argv=None) -> int:
     try:
         return exit_status(summarize_metrics(run(argv)))
     except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
+        if isinstance(exc, RunStopped) and not interrupted(exc):
+            # (the runner's 100-400 lines of traceback had ended it, exit status 1: the
+            # status of a run whose every image failed; operator review 28)
+            print(f"error: {for_terminal(str(exc))}; the runner's traceback: "
+                  f"{_traceback_file(exc)}", file=sys.stderr)
+            return STOPPED
         if not interrupted(exc):
             raise
         print("interrupted: the run stopped before writing its manifest; each output it wrote "
               "is whole (written atomically); a --skip_existing rerun resumes it "
               "(docs/pipeline.md, Reruns)", file=sys.stderr)
         return INTERRUPTED
+
+
+def _traceback_file(exc: BaseException) -> str:
+    """Where the runner's traceback of ``exc`` is kept (a file in the temporary folder), or
+    why it is not."""
+    import tempfile
+    import traceback
+
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="semantic-compress-stopped-",
+                                         suffix=".txt", delete=False,
+                                         errors="backslashreplace") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        return fh.name
+    except OSError as error:   # (the temporary folder's disk full too)
+        return f"not kept ({error})"
 
 
 if __name__ == "__main__":

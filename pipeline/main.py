@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
@@ -80,7 +81,8 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
         max_seconds_per_image=job.max_seconds_per_image)
     _ = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
                                                        num_shards=job.manifest_shards)
-    _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id)
+    _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id,
+                                                                  storage_options=so)
     return out
 
 
@@ -169,7 +171,16 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
             result = p.run()
         except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])
             build_parser().error(f"--runner {runner}: {exc}")
-        result.wait_until_finish()
+        except Exception as exc:   # (the DirectRunner runs the job here)
+            if interrupted(exc):   # (Ctrl-C: pipeline.__main__ says it)
+                raise
+            raise _stopped(job.run_id, exc) from exc
+        try:
+            result.wait_until_finish()
+        except Exception as exc:
+            if interrupted(exc):
+                raise
+            raise _stopped(job.run_id, exc) from exc
     if dry_run:   # (its summary said "0 images ... outputs: ..." as if a run had found none)
         _LOG.info("run %s: dry run: the %s job was built and its options checked; it was not "
                   "submitted, and nothing was read or written", job.run_id, runner)
@@ -180,6 +191,59 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
                    job.run_id, summary.failed, _skips_said(summary))
     return result
+
+
+def interrupted(exc: Optional[BaseException]) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a ``KeyboardInterrupt`` (the runner
+    raises its own error for one that stopped a step)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+#: What each of the job's steps does, in a stopped run's line (:class:`RunStopped`).
+_STEPS = {"MatchImages": "listing the inputs", "DistributeImages": "spreading the inputs",
+          "CompressImages": "compressing the images", "WriteManifest": "writing the manifest",
+          "WriteDeadLetters": "writing the dead letters"}
+
+
+class RunStopped(RuntimeError):
+    """The runner stopped the run before it finished: a whole step failed, not one image
+    (which is a row): a sink that could not write (the output's disk full, a store gone), an
+    error of the job's own. Raised from the runner's error.
+
+    Attributes
+    ----------
+    run_id : str
+    step : str or None
+        The job's step that failed (``WriteManifest``, ``WriteDeadLetters`` ...), where the
+        runner's error names it.
+    cause : str
+        The runner's error, its first line, without the step's name.
+    """
+
+    def __init__(self, run_id: str, step: Optional[str], cause: str):
+        self.run_id, self.step, self.cause = run_id, step, cause
+        doing = _STEPS.get(step, f"its step {step}" if step else "a step")
+        super().__init__(
+            f"run {run_id} stopped: {doing} failed ({cause}); its manifest was not written. "
+            "Each output it wrote is whole (written atomically): a --skip_existing rerun "
+            "adopts them once the cause is mended (docs/pipeline.md, Reruns)")
+
+
+def _stopped(run_id: str, error: Exception) -> RunStopped:
+    """:class:`RunStopped` for the runner's ``error``."""
+    text = str(error).strip()
+    step = re.search(r"\[while running '([^'/\]]+)", text)
+    cause = re.sub(r"\s*\[while running '[^\]]*'\]", "", text).strip().splitlines()
+    cause = cause[0][:300] if cause else type(error).__name__
+    if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError:
+        cause = f"{type(error).__name__}: {cause}"
+    return RunStopped(run_id, step.group(1) if step else None, cause)
 
 
 def _skips_said(summary: RunSummary) -> str:

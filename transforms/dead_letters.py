@@ -1,15 +1,32 @@
-"""Dead letters: every failure as one JSON line under ``<output>/_dead_letters/run_id=<id>/``."""
+"""Dead letters: every failure as one JSON line under ``<output>/_dead_letters/run_id=<id>/``.
+
+They are written beside the outputs, where a failure to write (the output's disk full, its
+store gone: the very failures they record) is likely; so writing them is best effort. Each
+bundle's failures go to one file written atomically (complete or absent, through
+:func:`compress_core.storage.write_atomic`), named by a digest of its lines, so a bundle
+that a runner retries writes the same file again; a file that cannot be written is a warning
+and a count (``dead_letters_unwritten``), and the run goes on to write its manifest, whose
+error rows say the same. Through Beam's ``fileio.WriteToFiles`` one such write stopped the
+whole run, and a manifest on another, healthy disk was never written (operator review 28).
+"""
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any, Dict
+import logging
+from typing import Any, Dict, List, Mapping, Optional
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from compress_core.storage import join_under, write_atomic
 
 from .failures import Failure
-from .files import WriteFiles, temp_folder
+from .metrics import METRICS_NAMESPACE
 
 __all__ = ["failure_record", "WriteDeadLetters"]
+
+_LOG = logging.getLogger(__name__)
 
 
 def failure_record(failure: Failure, run_id: str) -> Dict[str, Any]:
@@ -19,12 +36,42 @@ def failure_record(failure: Failure, run_id: str) -> Dict[str, Any]:
     return record
 
 
-class WriteDeadLetters(beam.PTransform):
-    """Write failures as JSON lines under ``<prefix>/failures-*.jsonl`` (nothing when none:
-    no file, no folder).
+class _WriteBundleOfLetters(beam.DoFn):
+    """Failures -> one ``failures-<16 hex>.jsonl`` file per bundle (module doc)."""
 
-    Through :class:`~transforms.files.WriteFiles`: the files appear complete or not at all, and
-    the temporary folder (``_beam_temp-run_id=...`` beside ``prefix``) is removed at the end.
+    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None):
+        self._prefix = prefix
+        self._run_id = run_id
+        self._storage_options = dict(storage_options or {})
+        self._unwritten = Metrics.counter(METRICS_NAMESPACE, "dead_letters_unwritten")
+        self._lines: List[str] = []
+
+    def start_bundle(self):
+        self._lines = []
+
+    def process(self, failure: Failure):
+        self._lines.append(json.dumps(failure_record(failure, self._run_id), sort_keys=True,
+                                      default=str))
+
+    def finish_bundle(self):
+        if not self._lines:
+            return
+        data = ("\n".join(sorted(self._lines)) + "\n").encode("utf-8")
+        uri = join_under(self._prefix,
+                         f"failures-{hashlib.sha256(data).hexdigest()[:16]}.jsonl")
+        try:
+            write_atomic(uri, data, self._storage_options)
+        except Exception as exc:  # noqa: BLE001 - best effort: the manifest holds them too
+            self._unwritten.inc(len(self._lines))
+            _LOG.warning("the dead letters of %d failures were not written to %s (%s: %s); the "
+                         "manifest's error rows record them", len(self._lines), uri,
+                         type(exc).__name__, exc)
+        self._lines = []
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Write failures as JSON lines under ``<prefix>/failures-<16 hex>.jsonl``, best effort
+    (module doc; nothing when there are none: no file, no folder).
 
     Parameters
     ----------
@@ -32,18 +79,16 @@ class WriteDeadLetters(beam.PTransform):
         Folder URI, e.g. ``<output>/_dead_letters/run_id=<id>``.
     run_id : str
         Stored in each record.
+    storage_options : dict, optional
+        fsspec options per protocol (the outputs' store).
     """
 
-    def __init__(self, prefix: str, run_id: str):
+    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None):
         super().__init__()
         self._prefix = prefix.rstrip("/")
         self._run_id = run_id
+        self._storage_options = dict(storage_options or {})
 
     def expand(self, failures):
-        run_id = self._run_id
-        parent = self._prefix.rsplit("/", 1)[0] if "/" in self._prefix else "."
-        return (failures
-                | "ToJson" >> beam.Map(lambda f: json.dumps(failure_record(f, run_id), sort_keys=True,
-                                                            default=str))
-                | "WriteJsonLines" >> WriteFiles(self._prefix, temp_folder(parent, run_id),
-                                                 "failures", ".jsonl"))
+        return failures | "WriteJsonLines" >> beam.ParDo(
+            _WriteBundleOfLetters(self._prefix, self._run_id, self._storage_options))

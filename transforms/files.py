@@ -1,4 +1,4 @@
-"""Beam file outputs (manifest parts, dead letters) that leave nothing else behind.
+"""Beam file outputs (the manifest's parts) that leave nothing else behind.
 
 :class:`WriteFiles` is ``fileio.WriteToFiles`` (Beam's public file sink API) pointed at a hidden
 temporary folder of the run: each file is written there and renamed to

@@ -657,8 +657,11 @@ def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,
         rel = [] if folder == root else _below(folder, root).split("/")
         folders[:] = [f for f in folders if listed([*rel, f])
                       and not any(is_under(posixpath.join(folder, f), x) for x in skipped)]
+    # (a folder that is not there, or went while walked, is no folder that was not read: a
+    # glob under it matches nothing, a warning)
     return [(_to_uri(fs, error.filename, pattern), error) for error in errors
-            if isinstance(error.filename, str)]
+            if isinstance(error.filename, str)
+            and not isinstance(error, (FileNotFoundError, NotADirectoryError))]
 
 
 def _unreadable_folder_failure(uri: str, error: OSError) -> Failure:

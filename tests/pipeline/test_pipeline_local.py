@@ -80,7 +80,7 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
     tag = CompressSettings(**{"method": "hybrid", "energy": "gradient", "scale": 0.5}).params_hash()
     left = _files(out)
     assert all(re.fullmatch(r"_manifest/run_id=first/part-\d{5}-of-\d{5}-[0-9a-f]{8}\.parquet|"
-                            r"_dead_letters/run_id=first/failures-\d{5}-of-\d{5}-[0-9a-f]{8}\.jsonl", f)
+                            r"_dead_letters/run_id=first/failures-[0-9a-f]{16}\.jsonl", f)
                for f in left if f.startswith("_")), left
     assert sorted(os.listdir(out)) == sorted(
         {"_dead_letters", "_manifest"} | {f.split("/")[0] for f in left if not f.startswith("_")})
@@ -1418,3 +1418,57 @@ def test_a_folder_the_job_cannot_list_is_an_error_row_not_a_quiet_night(
     _, alone = run_job(["--input", refused, "--output", str(out), *FAST, *IN_MEMORY,
                         "--run_id", "alone"])
     assert (alone.ok, alone.failed, exit_status(alone)) == (0, 1, 1)
+
+
+def test_dead_letters_that_cannot_be_written_do_not_cost_the_manifest(
+        tmp_path, input_dir, run_job, read_manifest, monkeypatch, caplog):
+    """Operator review 28: with the output's disk full, writing the dead letters (beside the
+    outputs) stopped the whole run, and its manifest, on a healthy disk, was never written:
+    the images written had no row. Dead letters are best effort: a warning, a count, and the
+    manifest's error rows."""
+    import transforms.dead_letters as letters
+
+    def full(uri, data, storage_options=None, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(letters, "write_atomic", full)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="transforms.dead_letters"):
+        result, summary = run_job(["--input", str(input_dir), "--output", str(out),
+                                   "--manifest", str(tmp_path / "manifest"), *FAST,
+                                   *IN_MEMORY, "--run_id", "full"])
+    assert (summary.ok, summary.failed) == (5, 4)
+    rows = read_manifest(str(tmp_path / "manifest"), run_id="full")
+    assert sorted(r["status"] for r in rows) == ["error"] * 4 + ["ok"] * 5
+    assert not (out / "_dead_letters").exists()
+    assert "failures were not written" in caplog.text and "No space left" in caplog.text
+    counters = {c.key.metric.name: c.committed
+                for c in result.metrics().query()["counters"]}
+    assert counters["dead_letters_unwritten"] == 4
+
+
+def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_dir, monkeypatch,
+                                                              capsys):
+    """Operator review 28: a step that failed as a whole (its sink could not write: the
+    output's disk full, a store gone) ended the job with 100-400 lines of tracebacks and exit
+    status 1, the status of a run whose every image failed. It is one line naming the step
+    and the cause, the traceback kept in a file, and exit status 3."""
+    import pipeline.__main__ as entry
+    from transforms import manifest_writer
+
+    def full(self, record):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(manifest_writer.ManifestSink, "write", full)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    status = entry.main(["--input", str(input_dir), "--output", str(tmp_path / "out"), *FAST,
+                         *IN_MEMORY, "--run_id", "stops"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == entry.STOPPED == 3
+    assert err.startswith("error: run stops stopped: writing the manifest failed (OSError: "
+                          "[Errno 28] No space left on device); its manifest was not written.")
+    kept = err.rsplit("the runner's traceback: ", 1)[1]
+    assert "Traceback" in open(kept).read()
+    os.remove(kept)

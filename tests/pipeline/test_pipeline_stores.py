@@ -58,7 +58,7 @@ def _only_outputs_manifest_and_dead_letters(fs, bucket, rows, run_id):
     others = [k for k in left if k not in outputs]
     assert others and all(re.fullmatch(
         rf"{bucket}/out/(_manifest/run_id={run_id}/part-\d{{5}}-of-\d{{5}}-[0-9a-f]{{8}}\.parquet|"
-        rf"_dead_letters/run_id={run_id}/failures-\d{{5}}-of-\d{{5}}-[0-9a-f]{{8}}\.jsonl)", k)
+        rf"_dead_letters/run_id={run_id}/failures-[0-9a-f]{{16}}\.jsonl)", k)
         for k in others), others
     assert set(outputs) <= set(left)
 
