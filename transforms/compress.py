@@ -799,8 +799,8 @@ class _WriteImage(beam.DoFn):
 class _FailureToRow(beam.DoFn):
     """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that are
     no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``;
-    other pictures that an earlier run failed on, ``images_failed_again``: see
-    :func:`pipeline.main.exit_status`)."""
+    other pictures that an earlier run failed on, ``images_failed_again``; inputs the match
+    step could not take, ``inputs_not_listed``: see :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
@@ -808,10 +808,13 @@ class _FailureToRow(beam.DoFn):
         self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
         self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
         self._failed_again = Metrics.counter(METRICS_NAMESPACE, "images_failed_again")
+        self._not_listed = Metrics.counter(METRICS_NAMESPACE, "inputs_not_listed")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
-        if failure.error_type == NotAnImageError.__name__:
+        if failure.stage == "match":   # (never read: a name, a folder, a list)
+            self._not_listed.inc()
+        elif failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
         elif failure.failed_before and failure.error_type in FAILS_THE_SAME:
             # (a failure that may pass, a read or a new build's own error, is not excused)

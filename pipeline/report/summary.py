@@ -54,6 +54,8 @@ class RunSummary:
     not_images: int = 0     # failed: files no decoder recognises as a picture (a sidecar)
     failed_again: int = 0   # failed: pictures an earlier run failed on (another build, or
     #                         no --skip_existing), not images excepted
+    not_listed: int = 0     # failed before reading: names not UTF-8, folders not readable,
+    #                         named inputs and lists that are not there (the match step)
     named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
 
     @property
@@ -93,6 +95,10 @@ _COUNT_LINES = (
     ("failed_again", "failed again: {} (an earlier run failed on the same files; tried "
                      "again because the library build changed, or without --skip_existing; "
                      "beside skipped inputs they alone do not make the exit status 1)"),
+    ("not_listed", "failed, not listed: {} (inputs the job could not take: a file name "
+                   "that is not UTF-8, a folder it may not read, a named input or list that "
+                   "is not there; their rows name them; beside skipped inputs they alone do "
+                   "not make the exit status 1)"),
     ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
                        "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
                        "and the glob that takes them)"),
