@@ -24,6 +24,7 @@ from typing import Dict, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
     DirectOptions,
+    GoogleCloudOptions,
     PipelineOptions,
     SetupOptions,
     StandardOptions,
@@ -43,10 +44,10 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import (dry_run_problem, launch_problem, local_paths_problem,
-                        workers_without_faces)
+from .preflight import (dry_run_problem, gcs_locations_problem, launch_problem,
+                        local_paths_problem, workers_without_faces)
 
-__all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status"]
+__all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -136,6 +137,10 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         "--output": [job.output], "--manifest": [job.manifest]})
     problem = problem or dry_run_problem(options.view_as(StandardOptions).runner,
                                          options.view_as(TestOptions).dry_run)
+    problem = problem or gcs_locations_problem(
+        options.view_as(StandardOptions).runner,
+        options.view_as(GoogleCloudOptions).temp_location,
+        options.view_as(GoogleCloudOptions).staging_location)
     if problem:
         build_parser().error(problem)
     warning = workers_without_faces(options.view_as(StandardOptions).runner,
@@ -157,7 +162,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         p = test_pipeline
     else:
         options.view_as(SetupOptions).save_main_session = save_main_session
-        p = beam.Pipeline(options=options)
+        try:
+            p = beam.Pipeline(options=options)
+        except ValueError as exc:   # Beam's own checks of its options (a runner's: Dataflow's
+            # project and buckets): one line, as this job's own (a 17-line traceback, exit 1)
+            build_parser().error(" ".join(str(exc).split()))
     if job.worker_threads is None:
         threads = _auto_worker_threads(options)
         if threads is not None:

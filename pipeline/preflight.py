@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -257,6 +258,32 @@ def _runner_name(runner) -> str:
     """The runner's class name (a dotted path as Beam takes it, or an instance)."""
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
     return name.rsplit(".", 1)[-1]
+
+
+#: A Cloud Storage path Dataflow takes for its temporary and staging files: ``gs://<bucket>/...``
+#: with a bucket named as Beam's own check wants it (lowercase letters, digits, ``-_.``).
+_GCS_LOCATION = re.compile(r"gs://[a-z0-9][-_a-z0-9.]+[a-z0-9](/.*)?", re.S)
+
+
+def gcs_locations_problem(runner, temp_location: Optional[str],
+                          staging_location: Optional[str]) -> Optional[str]:
+    """Why Dataflow's ``--temp_location`` / ``--staging_location`` cannot be used, or None:
+    where every one given is no Cloud Storage path Beam accepts (``gs://B/tmp``: a bucket name
+    in capitals), Beam's check of the options falls back to creating a default bucket of its
+    own, asking the network: offline, a dry run of the README's example waited 2 minutes and
+    ended in a 136-line traceback (docs review 28). A valid one, or none given (the default
+    bucket is then Beam's documented choice), is no problem."""
+    if _runner_name(runner).lower() not in _REMOTE_RUNNERS:
+        return None
+    given = {flag: value for flag, value in (("--temp_location", temp_location),
+                                             ("--staging_location", staging_location))
+             if value}
+    if not given or any(_GCS_LOCATION.fullmatch(value) for value in given.values()):
+        return None
+    flag, value = next(iter(given.items()))
+    return (f"{flag} {value}: not a Cloud Storage path Dataflow takes (gs://<bucket>/<folder>, "
+            "the bucket named in lowercase letters, digits, '-', '_' and '.'); without one Beam "
+            "would make a default bucket of its own")
 
 
 def dry_run_problem(runner, dry_run) -> Optional[str]:

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from pipeline.preflight import (dry_run_problem, earlier_run_folders, launch_problem,
+from pipeline.preflight import (dry_run_problem, earlier_run_folders, gcs_locations_problem,
+                                launch_problem,
                                 not_folders, cannot_write)
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
@@ -126,6 +127,36 @@ def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tr
                  "apache_beam.runners.dataflow.dataflow_runner.DataflowRunner"):
         assert dry_run_problem(name, "True") is None, name   # (diff review 21)
     assert dry_run_problem("DirectRunner", False) is None
+
+
+def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys):
+    """Docs review 28: the README's Dataflow example as written (--project P --temp_location
+    gs://B/tmp) with --dry_run=True asked the network for 2 minutes (Beam, finding no valid
+    temporary location, makes a default bucket) and ended in a 136-line traceback, exit 1;
+    with a valid bucket, Beam's own check of the project was a 17-line traceback. Both are one
+    line and exit status 2, before anything is asked."""
+    from pipeline.main import run
+
+    wanted = "not a Cloud Storage path Dataflow takes"
+    assert wanted in gcs_locations_problem("DataflowRunner", "gs://B/tmp", None)
+    assert wanted in gcs_locations_problem("DataflowRunner", "/tmp/x", "gs://Also_Bad/x")
+    assert gcs_locations_problem("DataflowRunner", "gs://B/tmp", "gs://my-bucket/s") is None
+    assert gcs_locations_problem("DataflowRunner", None, None) is None   # Beam's default bucket
+    assert gcs_locations_problem("DirectRunner", "gs://B/tmp", None) is None
+    flags = ["--input", "gs://photos/2026/**/*.jpg", "--output", "gs://archive/2026",
+             "--runner", "DataflowRunner", "--region", "europe-west1", "--dry_run=True"]
+    for extra, said in (
+            (["--project", "P", "--temp_location", "gs://B/tmp"],
+             "--temp_location gs://B/tmp: " + wanted),
+            (["--project", "P", "--temp_location", "gs://my-bucket/tmp"],
+             "Pipeline has validations errors: Invalid Project ID (P). Please make sure you "
+             "specified the Project ID, not project description.")):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            run(flags + extra)
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and said in err.splitlines()[-1], err
+        assert "Traceback" not in err
 
 
 def test_beams_own_option_errors_name_the_program_as_typed(tmp_path):
