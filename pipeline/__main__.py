@@ -1,6 +1,8 @@
 """``python -m pipeline ...``: run the batch job (see :mod:`pipeline.main`)."""
 import logging
+import signal
 import sys
+import threading
 from typing import Optional
 
 from compress_core.storage import for_terminal
@@ -9,6 +11,8 @@ from .main import RunStopped, exit_status, interrupted, run, summarize_metrics
 
 #: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 INTERRUPTED = 130
+#: The exit status of a run stopped by SIGTERM (128 + 15).
+TERMINATED = 143
 #: The exit status of a run the runner stopped (:class:`~pipeline.main.RunStopped`).
 STOPPED = 3
 
@@ -54,6 +58,14 @@ def main(argv=None) -> int:
         steps.addFilter(_DropInterrupts())
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
+    terms: list = []
+
+    def terminate(signum, frame):   # as Ctrl-C (what timeout, systemd and Kubernetes send:
+        terms.append(signum)        # it ended the run without a word, exit status 143)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
         return exit_status(summarize_metrics(run(argv)))
     except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
@@ -65,10 +77,13 @@ def main(argv=None) -> int:
             return STOPPED
         if not interrupted(exc):
             raise
-        print("interrupted: the run stopped before writing its manifest; each output it wrote "
-              "is whole (written atomically); a --skip_existing rerun resumes it "
-              "(docs/pipeline.md, Reruns)", file=sys.stderr)
-        return INTERRUPTED
+        print(f"{'terminated (SIGTERM)' if terms else 'interrupted'}: the run stopped before "
+              "writing its manifest; each output it wrote is whole (written atomically); a "
+              "--skip_existing rerun resumes it (docs/pipeline.md, Reruns)", file=sys.stderr)
+        return TERMINATED if terms else INTERRUPTED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)
 
 
 def _traceback_file(exc: BaseException) -> str:

@@ -155,7 +155,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     # (a dry run asks no store: it builds the Dataflow job offline, submitting nothing)
     problem = None if dry_run else launch_problem(job.output, job.manifest, job.dead_letters,
                                                   job.run_id, storage,
-                                                  inputs=job.inputs + job.input_lists)
+                                                  inputs=job.inputs,
+                                                  input_lists=job.input_lists)
     if problem:  # (said before the Pipeline is made, whose log says what would run)
         build_parser().error(problem)
     if test_pipeline is not None:

@@ -23,8 +23,8 @@
 * On Dataflow, workers made by ``--setup_file`` alone lack the face detector: a warning
   (:func:`workers_without_faces`).
 
-A store that cannot be asked at launch (no credentials there, no fsspec driver, unreachable)
-passes: the run starts, as it did without these checks. It is asked once (:class:`Stores`):
+A store that cannot be asked at launch (no credentials there, no fsspec driver, unreachable,
+no answer in :data:`ANSWER_SECONDS`) passes: the run starts, as it did without these checks. It is asked once (:class:`Stores`):
 an unreachable GCS had taken eleven questions, each retried six times by gcsfs with a
 traceback logged, about five minutes and 572 lines before the run started.
 """
@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from compress_core.storage import fresh_info, local_path, store_protocol
@@ -69,6 +70,34 @@ def _quiet_retries() -> Iterator[None]:
             logger.setLevel(level)
 
 
+#: How long the launch waits for a store's answer to one question (its own retries
+#: included); one that does not answer in time is asked nothing more, as an unreachable one.
+ANSWER_SECONDS = 30.0
+
+
+def _answered_within(seconds: float, ask, *args):
+    """``ask(*args)`` on a daemon thread; :class:`TimeoutError` if it has not answered in
+    ``seconds`` (left to end by itself). A store that accepts connections and never answers
+    (a frozen server) held the launch without a line for good, Ctrl-C included (fault review
+    28); unreachable ones had answered, by their retries' end."""
+    box = {}
+
+    def target():
+        try:
+            box["answer"] = ask(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the asking thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="launch-question", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer in {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("answer")
+
+
 class Stores:
     """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
     store that could not answer once (unreachable, no credentials, no driver) is asked
@@ -87,7 +116,7 @@ class Stores:
             return None
         try:
             with _quiet_retries():
-                return fresh_info(uri, self.storage_options)
+                return _answered_within(ANSWER_SECONDS, fresh_info, uri, self.storage_options)
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - see the module docstring
@@ -198,11 +227,12 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
 
 def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
                    storage_options: Optional[Dict] = None,
-                   inputs: Sequence[str] = ()) -> Optional[str]:
+                   inputs: Sequence[str] = (),
+                   input_lists: Sequence[str] = ()) -> Optional[str]:
     """Why the run cannot start (one line naming the flag), or None."""
     stores = Stores(storage_options)
-    problem = missing_bucket({"--input": list(inputs), "--output": [output],
-                              "--manifest": [manifest]}, stores=stores)
+    problem = missing_bucket({"--input": list(inputs), "--input_list": list(input_lists),
+                              "--output": [output], "--manifest": [manifest]}, stores=stores)
     if problem:
         return problem
     bad = not_folders({"--output": output, "--manifest": manifest}, stores=stores)

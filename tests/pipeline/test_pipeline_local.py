@@ -6,6 +6,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -625,6 +626,31 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
     monkeypatch.setattr(entry, "run", broken)  # any other error is raised as it was
     with pytest.raises(RuntimeError, match="a step failed"):
         entry.main([])
+
+
+def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, capsys):
+    """Fault review 28: SIGTERM (what timeout, systemd and Kubernetes send) ended the job
+    without a word, exit status 143 from the shell. It is said as Ctrl-C is, and the handler
+    of before is back after the run."""
+    import signal
+
+    import pipeline.__main__ as entry
+
+    def terminated(argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):   # (the signal is handled between two steps of this loop)
+            time.sleep(0.05)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    monkeypatch.setattr(entry, "run", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    assert entry.main([]) == entry.TERMINATED == 143
+    err = capsys.readouterr().err
+    assert err.startswith("terminated (SIGTERM): the run stopped before writing its manifest")
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_a_failed_runs_error_line_tells_the_skips_apart():

@@ -266,7 +266,10 @@ def test_a_bucket_that_does_not_exist_stops_the_run_at_launch(store, request, ru
             ("--manifest", ["--input", good_in, "--output", good_out,
                             "--manifest", f"{store}://{missing}/m"]),
             ("--output", ["--input", good_in, "--output", f"{store}://{missing}/out"]),
-            ("--input", ["--input", f"{store}://{missing}/photos", "--output", good_out])):
+            ("--input", ["--input", f"{store}://{missing}/photos", "--output", good_out]),
+            # (named --input: fault review 28)
+            ("--input_list", ["--input_list", f"{store}://{missing}/list.txt",
+                              "--output", good_out])):
         capsys.readouterr()
         with pytest.raises(SystemExit) as stop:
             run_job([*args, *FAST, *flags])

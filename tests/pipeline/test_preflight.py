@@ -207,6 +207,40 @@ def test_a_store_that_cannot_be_reached_is_asked_once(monkeypatch, caplog):
     assert not [r for r in caplog.records if r.name == "gcsfs"]   # its retries not logged
 
 
+def test_a_store_that_never_answers_holds_the_launch_no_longer_than_its_deadline(
+        monkeypatch, caplog):
+    """Fault review 28: a store that accepts connections and never answers (an S3 server
+    frozen) held the launch for good, without a line. Each question has a deadline; a store
+    that misses it is asked nothing more, as an unreachable one, and the run starts."""
+    import logging
+    import threading
+    import time
+
+    import pipeline.preflight as preflight
+
+    asked, release = [], threading.Event()
+
+    def frozen(uri, storage_options=None):
+        asked.append(uri)
+        release.wait(30)
+        return {"name": uri, "type": "directory"}
+
+    monkeypatch.setattr(preflight, "fresh_info", frozen)
+    monkeypatch.setattr(preflight, "ANSWER_SECONDS", 0.3)
+    start = time.monotonic()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert launch_problem("s3://archive/x", "s3://archive/x/_manifest",
+                                  "s3://archive/x/_dead_letters", "r1",
+                                  inputs=("s3://photos/**",)) is None
+    finally:
+        release.set()
+    assert time.monotonic() - start < 3 and asked == ["s3://photos"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot ask s3://photos at launch (TimeoutError: no answer in 0.3 s); the launch "
+        "checks of s3:// URIs are skipped and the run starts"]
+
+
 def test_a_bucket_that_refuses_to_say_leaves_the_others_checked(monkeypatch, caplog):
     """A role that may read the input bucket's objects but not ask of the bucket (GCS's 403,
     at once): that question passes, quietly, and the other buckets of the store are still
