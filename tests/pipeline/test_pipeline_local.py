@@ -1510,3 +1510,42 @@ def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_di
     kept = err.rsplit("the runner's traceback: ", 1)[1]
     assert "Traceback" in open(kept).read()
     os.remove(kept)
+
+
+def test_a_file_changed_between_listing_and_reading_is_recorded_as_read(
+        tmp_path, photo_files, run_job, read_manifest, monkeypatch):
+    """Fault review 28: a photo truncated after the listing got a row of the bytes read (their
+    size and SHA-256) and the listing's modification time: the next --skip_existing run took
+    it for another file, read it again, and exited 1 ("every image failed") instead of
+    skipping it as failed before. The row records the file that was read."""
+    import datetime as dt
+
+    import transforms.compress as tc
+    from pipeline.main import exit_status
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "ok.jpg").write_bytes(photo_files["coffee.jpg"])
+    cut = inputs / "cut.jpg"
+    cut.write_bytes(photo_files["astronaut.jpg"])
+    os.utime(cut, (1_700_000_000, 1_700_000_000))   # listed with this time
+    read = tc.read_bytes
+
+    def truncated_meanwhile(uri, *args, **kwargs):
+        if uri.endswith("cut.jpg") and os.path.getsize(cut) == len(photo_files["astronaut.jpg"]):
+            cut.write_bytes(photo_files["astronaut.jpg"][:2000])   # (a new time, a new size)
+        return read(uri, *args, **kwargs)
+
+    monkeypatch.setattr(tc, "read_bytes", truncated_meanwhile)
+    out = tmp_path / "out"
+    args = ["--input", str(inputs), "--output", str(out), *FAST, *IN_MEMORY]
+    _, first = run_job([*args, "--run_id", "first"])
+    assert (first.ok, first.failed) == (1, 1)
+    [row] = [r for r in read_manifest(str(out / "_manifest")) if r["status"] == "error"]
+    assert row["input_bytes"] == 2000 == os.path.getsize(cut)
+    assert row["input_modified"].replace(tzinfo=dt.timezone.utc).timestamp() == \
+        pytest.approx(os.path.getmtime(cut), abs=1e-3)
+    monkeypatch.setattr(tc, "read_bytes", read)
+    _, quiet = run_job([*args, "--run_id", "quiet", "--skip_existing"])
+    assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
+    assert exit_status(quiet) == 0
