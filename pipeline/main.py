@@ -353,7 +353,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
         not_images=get("inputs_not_images"), failed_again=get("images_failed_again"),
-        not_listed=get("inputs_not_listed"),
+        not_listed=get("inputs_not_listed"), letters_unwritten=get("dead_letters_unwritten"),
         named_otherwise=get("inputs_named_otherwise"),
         larger=get("outputs_larger_than_input"),
         output=job.output if job else None,

@@ -57,6 +57,7 @@ class RunSummary:
     not_listed: int = 0     # failed before reading: names not UTF-8, folders not readable,
     #                         named inputs and lists that are not there (the match step)
     named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
+    letters_unwritten: int = 0  # failures whose dead letters could not be written
 
     @property
     def total(self) -> int:
@@ -147,7 +148,10 @@ def format_summary(s: RunSummary) -> str:
         lines.append("  failures: " + ", ".join(f"{k} x{v}"
                                                  for k, v in sorted(s.error_types.items())))
     for label, value in (("outputs", s.output), ("manifest", s.manifest),
-                         ("dead letters", s.dead_letters if s.failed else None)):
+                         ("dead letters", None if not s.failed else s.dead_letters
+                          if not s.letters_unwritten else
+                          f"{s.dead_letters}: not written for {s.letters_unwritten} (see the "
+                          "log; the manifest's error rows hold them)")):
         if value:
             lines.append(f"  {label}: {value}")
     return "\n".join(lines)

@@ -1482,7 +1482,9 @@ def test_dead_letters_that_cannot_be_written_do_not_cost_the_manifest(
     assert "failures were not written" in caplog.text and "No space left" in caplog.text
     counters = {c.key.metric.name: c.committed
                 for c in result.metrics().query()["counters"]}
-    assert counters["dead_letters_unwritten"] == 4
+    assert counters["dead_letters_unwritten"] == summary.letters_unwritten == 4
+    assert (f"dead letters: {out}/_dead_letters/run_id=full: not written for 4 (see the log; "
+            "the manifest's error rows hold them)") in format_summary(summary)
 
 
 def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_dir, monkeypatch,
