@@ -291,8 +291,9 @@ def _runner_name(runner) -> str:
 
 
 #: A Cloud Storage path Dataflow takes for its temporary and staging files: ``gs://<bucket>/...``
-#: with a bucket named as Beam's own check wants it (lowercase letters, digits, ``-_.``).
-_GCS_LOCATION = re.compile(r"gs://[a-z0-9][-_a-z0-9.]+[a-z0-9](/.*)?", re.S)
+#: with a bucket named as Beam's own check wants it (lowercase letters, digits, ``-_.``) and a
+#: ``/`` after it (Beam refuses ``gs://my-bucket``: "Did you mean gs://my-bucket/").
+_GCS_LOCATION = re.compile(r"gs://[a-z0-9][-_a-z0-9.]+[a-z0-9]/.*", re.S)
 
 
 def gcs_locations_problem(runner, temp_location: Optional[str],

@@ -141,6 +141,8 @@ def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys
     assert wanted in gcs_locations_problem("DataflowRunner", "gs://B/tmp", None)
     assert wanted in gcs_locations_problem("DataflowRunner", "/tmp/x", "gs://Also_Bad/x")
     assert gcs_locations_problem("DataflowRunner", "gs://B/tmp", "gs://my-bucket/s") is None
+    assert wanted in gcs_locations_problem("DataflowRunner", "gs://my-bucket", None)  # (Beam
+    assert gcs_locations_problem("DataflowRunner", "gs://my-bucket/", None) is None  # wants /)
     assert gcs_locations_problem("DataflowRunner", None, None) is None   # Beam's default bucket
     assert gcs_locations_problem("DirectRunner", "gs://B/tmp", None) is None
     flags = ["--input", "gs://photos/2026/**/*.jpg", "--output", "gs://archive/2026",
