@@ -330,13 +330,14 @@ def exit_status(summary: RunSummary) -> int:
     without ``--skip_existing``) they are tried again; pictures that an earlier run failed on
     and that fail again (``images_failed_again``) do not fail the run beside skipped inputs
     either: the first nightly run after an upgrade exited 1 on one damaged photo it had
-    skipped every night before (compat review 27). Nor do inputs the match step could not
-    take (``inputs_not_listed``: a file name that is not UTF-8, a folder the job may not read,
-    a named input that is not there), which no rerun skips: one Latin-1 name in a folder made
-    every quiet night's ``--skip_existing`` run exit 1 (docs review 28)."""
+    skipped every night before (compat review 27). Nor do files whose name is not UTF-8
+    (``inputs_named_not_utf8``), which no run reads until they are renamed and no rerun skips:
+    one Latin-1 name in a folder made every quiet night's ``--skip_existing`` run exit 1 (docs
+    review 28). Other failures to list (a folder the job may not read, a store down, a named
+    input that is not there) count: they may pass, and a scheduler should see them."""
     if not summary.failed or summary.ok:
         return 0
-    excused = summary.not_images + summary.failed_again + summary.not_listed
+    excused = summary.not_images + summary.failed_again + summary.not_utf8
     return 1 if summary.failed > excused or not summary.skipped else 0
 
 
@@ -353,7 +354,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
         not_images=get("inputs_not_images"), failed_again=get("images_failed_again"),
-        not_listed=get("inputs_not_listed"), letters_unwritten=get("dead_letters_unwritten"),
+        not_utf8=get("inputs_named_not_utf8"), letters_unwritten=get("dead_letters_unwritten"),
         named_otherwise=get("inputs_named_otherwise"),
         larger=get("outputs_larger_than_input"),
         output=job.output if job else None,

@@ -58,7 +58,7 @@ from . import manifest
 from .failures import FAILED, CatchFailures, Failure
 from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
                        identity_differs, only_time_differs, stat_identity)
-from .matching import InputFile
+from .matching import NAME_NOT_UTF8, InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
 
@@ -473,8 +473,11 @@ class _ReadImage(beam.DoFn):
             # changed since it was listed (truncated, replaced): its row records the file
             # read, not the listing's time or token beside the bytes' size and SHA-256 (a
             # truncated photo failed again unrecognised each night, exit status 1; a replaced
-            # one was read again every run: fault review 28)
-            item = _stat(item, self._storage_options)
+            # one was read again every run: fault review 28); where the file is not of the
+            # size read either (changed again), the listing's stays (a rerun reads it again)
+            restated = _stat(item, self._storage_options)
+            if restated.size == len(data):
+                item = restated
         yield ImageBytes(item.uri, item.relpath, item.output_uri, data, item.identity,
                          item.failed_before)
 
@@ -805,8 +808,8 @@ class _WriteImage(beam.DoFn):
 class _FailureToRow(beam.DoFn):
     """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that are
     no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``;
-    other pictures that an earlier run failed on, ``images_failed_again``; inputs the match
-    step could not take, ``inputs_not_listed``: see :func:`pipeline.main.exit_status`)."""
+    other pictures that an earlier run failed on, ``images_failed_again``; files whose name
+    is not UTF-8, ``inputs_named_not_utf8``: see :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
@@ -814,12 +817,12 @@ class _FailureToRow(beam.DoFn):
         self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
         self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
         self._failed_again = Metrics.counter(METRICS_NAMESPACE, "images_failed_again")
-        self._not_listed = Metrics.counter(METRICS_NAMESPACE, "inputs_not_listed")
+        self._not_utf8 = Metrics.counter(METRICS_NAMESPACE, "inputs_named_not_utf8")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
-        if failure.stage == "match":   # (never read: a name, a folder, a list)
-            self._not_listed.inc()
+        if failure.stage == "match" and NAME_NOT_UTF8 in failure.error_message:
+            self._not_utf8.inc()   # (never read, and no run can until it is renamed)
         elif failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
         elif failure.failed_before and failure.error_type in FAILS_THE_SAME:

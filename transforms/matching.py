@@ -61,6 +61,8 @@ _LOG = logging.getLogger(__name__)
 
 _GLOB_CHARS = "*?["
 #: Output of the matched files whose names are not UTF-8 (their failures).
+#: What the failure of a file name that is not UTF-8 says (:func:`not_utf8_failure`).
+NAME_NOT_UTF8 = "the file name is not UTF-8"
 #: The match step's failures of single names (not UTF-8) and folders it cannot list.
 MATCH_FAILED = "match_failed"
 
@@ -715,7 +717,7 @@ def not_utf8_failure(item: InputFile) -> Failure:
     is not read; its row names it with the bytes as ``\\xNN``."""
     uri = shown(item.uri)
     return Failure(input_uri=uri, stage="match", error_type=ImageReadError.__name__,
-                   error_message=f"{uri}: the file name is not UTF-8 (its bytes that are not "
+                   error_message=f"{uri}: {NAME_NOT_UTF8} (its bytes that are not "
                    "are shown as \\xNN); rename the file to compress it",
                    input_bytes=item.size, **identity_columns(item.identity))
 

@@ -54,8 +54,7 @@ class RunSummary:
     not_images: int = 0     # failed: files no decoder recognises as a picture (a sidecar)
     failed_again: int = 0   # failed: pictures an earlier run failed on (another build, or
     #                         no --skip_existing), not images excepted
-    not_listed: int = 0     # failed before reading: names not UTF-8, folders not readable,
-    #                         named inputs and lists that are not there (the match step)
+    not_utf8: int = 0       # failed unread: file names that are not UTF-8 (until renamed)
     named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
     letters_unwritten: int = 0  # failures whose dead letters could not be written
 
@@ -96,10 +95,9 @@ _COUNT_LINES = (
     ("failed_again", "failed again: {} (an earlier run failed on the same files; tried "
                      "again because the library build changed, or without --skip_existing; "
                      "beside skipped inputs they alone do not make the exit status 1)"),
-    ("not_listed", "failed, not listed: {} (inputs the job could not take: a file name "
-                   "that is not UTF-8, a folder it may not read, a named input or list that "
-                   "is not there; their rows name them; beside skipped inputs they alone do "
-                   "not make the exit status 1)"),
+    ("not_utf8", "failed, names not UTF-8: {} (their rows show the bytes that are not as "
+                 "\\xNN; no run reads them until they are renamed; beside skipped inputs "
+                 "they alone do not make the exit status 1)"),
     ("missed_by_case", "left out by case: {} (files whose names differ from an --input glob "
                        "only in case, IMG_0001.JPG for *.jpg: not inputs; the log names them "
                        "and the glob that takes them)"),

@@ -559,8 +559,8 @@ def test_a_file_name_that_is_not_utf8_is_an_error_row_not_a_crashed_job(
 
     _, s3 = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *FAST, *IN_MEMORY,
                      "--run_id", "quiet", "--skip_existing"])
-    assert (s3.ok, s3.failed, s3.skipped, s3.not_listed, exit_status(s3)) == (0, 1, 1, 1, 0)
-    assert "failed, not listed: 1" in format_summary(s3)
+    assert (s3.ok, s3.failed, s3.skipped, s3.not_utf8, exit_status(s3)) == (0, 1, 1, 1, 0)
+    assert "failed, names not UTF-8: 1" in format_summary(s3)
 
 
 def test_command_line_entry_point(tmp_path, write_tree, photo_files):
@@ -673,10 +673,10 @@ def test_exit_status_is_1_only_when_every_image_failed():
     from pipeline.main import exit_status
     from pipeline.report.summary import RunSummary
 
-    def summary(ok, failed, skipped, not_images=0, failed_again=0, not_listed=0):
+    def summary(ok, failed, skipped, not_images=0, failed_again=0, not_utf8=0):
         return RunSummary(run_id="r", ok=ok, failed=failed, skipped=skipped, bytes_in=0,
                           bytes_out=0, not_images=not_images, failed_again=failed_again,
-                          not_listed=not_listed)
+                          not_utf8=not_utf8)
 
     assert exit_status(summary(0, 3, 0)) == 1
     # skipped inputs are not read: every image read failed (a --skip_existing run exited 0)
@@ -688,9 +688,9 @@ def test_exit_status_is_1_only_when_every_image_failed():
     assert exit_status(summary(0, 3, 3, not_images=2)) == 1
     # pictures an earlier run failed on, failing again (after an upgrade): likewise
     assert exit_status(summary(0, 2, 3, not_images=1, failed_again=1)) == 0
-    assert exit_status(summary(0, 1, 3, not_listed=1)) == 0   # (a name not UTF-8, a folder)
-    assert exit_status(summary(0, 2, 3, not_listed=1)) == 1
-    assert exit_status(summary(0, 1, 0, not_listed=1)) == 1   # alone
+    assert exit_status(summary(0, 1, 3, not_utf8=1)) == 0   # (a name no run can read)
+    assert exit_status(summary(0, 2, 3, not_utf8=1)) == 1
+    assert exit_status(summary(0, 1, 0, not_utf8=1)) == 1   # alone
     assert exit_status(summary(0, 2, 0, failed_again=2)) == 1
     assert exit_status(summary(0, 3, 3, not_images=1, failed_again=1)) == 1
     for counts in ((1, 3, 0), (1, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
