@@ -186,7 +186,7 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
             icc = None
         elif icc and has_srgb_primaries(icc):
             # no colour sRGB lacks, another curve: a linear-light PNG (gAMA 1.0) carried as
-            # it came cost 2.7-3.4x the bytes of its sRGB pixels at the same score in JPEG,
+            # it came cost 2.5-3.2x the bytes of its sRGB pixels at the same score in JPEG,
             # WebP and AVIF, with colour blocks in the shadows (visual review 28)
             pixels, icc = _applied(pixels, icc, loaded.source), None
         elif icc and len(icc) > LARGEST_PROFILE:

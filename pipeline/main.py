@@ -83,7 +83,8 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     _ = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
                                                        num_shards=job.manifest_shards)
     _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id,
-                                                                  storage_options=so)
+                                                                  storage_options=so,
+                                                                  within=job.output)
     return out
 
 
@@ -249,11 +250,20 @@ def _stopped(run_id: str, error: Exception) -> RunStopped:
     """:class:`RunStopped` for the runner's ``error``."""
     text = str(error).strip()
     step = re.search(r"\[while running '([^'/\]]+)", text)
-    cause = re.sub(r"\s*\[while running '[^\]]*'\]", "", text).strip().splitlines()
-    cause = cause[0][:300] if cause else type(error).__name__
-    if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError:
+    lines = [line.strip() for line in
+             re.sub(r"\s*\[while running '[^\]]*'\]", "", text).splitlines() if line.strip()]
+    # the error itself: a worker's relayed traceback (the multi-threaded and multi-process
+    # modes) ends with it; "Traceback (most recent call last):" was taken for it (diff review)
+    said = [line for line in lines if _ERROR_LINE.match(line)]
+    cause = (said[-1] if said else lines[0] if lines else type(error).__name__)[:300]
+    if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError \
+            and not said:
         cause = f"{type(error).__name__}: {cause}"
     return RunStopped(run_id, step.group(1) if step else None, cause)
+
+
+#: A line that states an exception, as Python writes its last line of a traceback.
+_ERROR_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(: .*)?$")
 
 
 def _skips_said(summary: RunSummary) -> str:

@@ -4,7 +4,10 @@ They are written beside the outputs, where a failure to write (the output's disk
 store gone: the very failures they record) is likely; so writing them is best effort. Each
 bundle's failures go to one file written atomically (complete or absent, through
 :func:`compress_core.storage.write_atomic`), named by a digest of its lines, so a bundle
-that a runner retries writes the same file again; a file that cannot be written is a warning
+that a runner retries with the same failures writes the same file again (a retry whose
+failures differ, an image that failed at another step or passed, leaves a second file: the
+manifest, which Beam's sink writes once, is the record); a file that cannot be written is a
+warning
 and a count (``dead_letters_unwritten``), and the run goes on to write its manifest, whose
 error rows say the same. Through Beam's ``fileio.WriteToFiles`` one such write stopped the
 whole run, and a manifest on another, healthy disk was never written (operator review 28).
@@ -39,10 +42,12 @@ def failure_record(failure: Failure, run_id: str) -> Dict[str, Any]:
 class _WriteBundleOfLetters(beam.DoFn):
     """Failures -> one ``failures-<16 hex>.jsonl`` file per bundle (module doc)."""
 
-    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None):
+    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None,
+                 within: Optional[str] = None):
         self._prefix = prefix
         self._run_id = run_id
         self._storage_options = dict(storage_options or {})
+        self._within = within
         self._unwritten = Metrics.counter(METRICS_NAMESPACE, "dead_letters_unwritten")
         self._lines: List[str] = []
 
@@ -60,7 +65,7 @@ class _WriteBundleOfLetters(beam.DoFn):
         uri = join_under(self._prefix,
                          f"failures-{hashlib.sha256(data).hexdigest()[:16]}.jsonl")
         try:
-            write_atomic(uri, data, self._storage_options)
+            write_atomic(uri, data, self._storage_options, within=self._within)
         except Exception as exc:  # noqa: BLE001 - best effort: the manifest holds them too
             self._unwritten.inc(len(self._lines))
             _LOG.warning("the dead letters of %d failures were not written to %s (%s: %s); the "
@@ -81,14 +86,21 @@ class WriteDeadLetters(beam.PTransform):
         Stored in each record.
     storage_options : dict, optional
         fsspec options per protocol (the outputs' store).
+    within : str, optional
+        The job's ``--output``: no symbolic link below it is written through (as for the
+        outputs: :func:`~compress_core.storage.write_atomic`; a link planted at
+        ``<output>/_dead_letters`` had the dead letters written where it pointed).
     """
 
-    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None):
+    def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None,
+                 within: Optional[str] = None):
         super().__init__()
         self._prefix = prefix.rstrip("/")
         self._run_id = run_id
         self._storage_options = dict(storage_options or {})
+        self._within = within
 
     def expand(self, failures):
         return failures | "WriteJsonLines" >> beam.ParDo(
-            _WriteBundleOfLetters(self._prefix, self._run_id, self._storage_options))
+            _WriteBundleOfLetters(self._prefix, self._run_id, self._storage_options,
+                                  self._within))

@@ -654,11 +654,26 @@ def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,
         return True
 
     skipped = [get_filesystem(x, storage_options)[1].rstrip("/") for x in exclude if x]
+    skipped += [os.path.realpath(x) for x in skipped]
     errors: List[OSError] = []
-    for folder, folders, _ in os.walk(root or ".", onerror=errors.append):
+    seen = set()   # (folders are walked through links, as a folder input lists them: once)
+    for folder, folders, _ in os.walk(root or ".", onerror=errors.append, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen or any(is_under(real, system) for system in _SYSTEM_FOLDERS):
+            folders[:] = []
+            continue
+        seen.add(real)
+        if not os.access(folder, os.X_OK):   # (names listed, none can be asked of: a folder
+            # made 644, chmod -R 644; its files were dropped as an unreadable one's)
+            errors.append(PermissionError(13, "Permission denied (its names can be read, its "
+                                          "files not reached)", folder))
+            folders[:] = []
+            continue
         rel = [] if folder == root else _below(folder, root).split("/")
         folders[:] = [f for f in folders if listed([*rel, f])
-                      and not any(is_under(posixpath.join(folder, f), x) for x in skipped)]
+                      and not any(is_under(posixpath.join(folder, f), x)
+                                  or is_under(os.path.realpath(posixpath.join(folder, f)), x)
+                                  for x in skipped)]
     # (a folder that is not there, or went while walked, is no folder that was not read: a
     # glob under it matches nothing, a warning)
     return [(_to_uri(fs, error.filename, pattern), error) for error in errors

@@ -158,7 +158,7 @@ def test_a_png_gamma_profile_maps_colours_as_the_chunks_say(gamma, primaries):
 
 
 def test_a_linear_light_png_costs_the_bytes_of_its_srgb_pixels():
-    """Visual review 28: a linear-light PNG's values carried with their profile took 2.7-3.4x
+    """Visual review 28: a linear-light PNG's values carried with their profile took 2.5-3.4x
     the bytes of the same picture as sRGB at the same score (JPEG q95 against q69 on kodim03),
     with colour blocks in the shadows: lossy coders spend bits on 8-bit levels as if they were
     sRGB's. Converted (sRGB's primaries: no colour is lost), it costs about the same."""

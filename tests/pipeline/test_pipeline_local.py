@@ -1487,6 +1487,25 @@ def test_dead_letters_that_cannot_be_written_do_not_cost_the_manifest(
             "the manifest's error rows hold them)") in format_summary(summary)
 
 
+def test_a_stopped_runs_line_names_the_error_a_worker_relayed():
+    """Diff review 28: in the multi-threaded and multi-process modes the runner relays a
+    worker's traceback, and the line said "writing the manifest failed (Traceback (most recent
+    call last):)"."""
+    from pipeline.main import _stopped
+
+    relayed = RuntimeError(
+        "Traceback (most recent call last):\n  File \"x.py\", line 1, in write\n"
+        "    fh.write(data)\nOSError: [Errno 27] File too large [while running "
+        "'WriteManifest/Write/WriteToFiles/ParDo(_WriteUnshardedRecordsFn)']")
+    stopped = _stopped("r", relayed)
+    assert (stopped.step, stopped.cause) == ("WriteManifest", "OSError: [Errno 27] File too large")
+    plain = _stopped("r", RuntimeError("OSError: [Errno 28] No space left on device "
+                                       "[while running 'WriteDeadLetters/WriteJsonLines']"))
+    assert (plain.step, plain.cause) == ("WriteDeadLetters",
+                                         "OSError: [Errno 28] No space left on device")
+    assert _stopped("r", ValueError("odd")).cause == "ValueError: odd"
+
+
 def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_dir, monkeypatch,
                                                               capsys):
     """Operator review 28: a step that failed as a whole (its sink could not write: the
@@ -1551,3 +1570,20 @@ def test_a_file_changed_between_listing_and_reading_is_recorded_as_read(
     _, quiet = run_job([*args, "--run_id", "quiet", "--skip_existing"])
     assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
     assert exit_status(quiet) == 0
+
+
+def test_dead_letters_are_not_written_through_a_link_planted_in_the_output(
+        tmp_path, input_dir, run_job, read_manifest, caplog):
+    """Diff review 28: a link planted at <output>/_dead_letters had the dead letters written
+    where it pointed; no output of the job is written through a link below --output."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "_dead_letters").symlink_to(elsewhere)
+    with caplog.at_level(logging.WARNING, logger="transforms.dead_letters"):
+        _, summary = run_job(["--input", str(input_dir), "--output", str(out), *FAST, *IN_MEMORY,
+                              "--run_id", "planted"])
+    assert (summary.ok, summary.failed, summary.letters_unwritten) == (5, 4, 4)
+    assert list(elsewhere.iterdir()) == []
+    assert "symbolic link" in caplog.text
+    assert len(read_manifest(str(out / "_manifest"), run_id="planted")) == 9

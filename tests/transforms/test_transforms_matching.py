@@ -551,11 +551,11 @@ def test_photos_in_the_output_folder_are_named_in_the_log(tmp_path, caplog):
 def _refuse_listing(monkeypatch, *folders):
     """``folders`` cannot be listed (``chmod 000`` as a user without root's override: tests
     run as root, which no mode stops), for fsspec's listing and ``os.walk`` alike."""
-    refused = {os.fspath(f) for f in folders}
+    refused = {os.path.realpath(f) for f in folders}
     scandir = os.scandir
 
-    def listing(path="."):
-        if not isinstance(path, int) and os.fspath(path).rstrip("/") in refused:
+    def listing(path="."):   # (through a link too: the folder it names is the one refused)
+        if not isinstance(path, int) and os.path.realpath(path) in refused:
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return scandir(path)
 
@@ -593,3 +593,23 @@ def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, m
     # what can be listed still is
     assert sorted(f.relpath for f in matching.match_pattern(str(root))) == [
         "a.jpg", "day1/b.jpg"]
+
+
+def test_a_folder_that_can_be_listed_but_not_entered_or_a_link_to_a_locked_one_is_named(
+        tmp_path, monkeypatch):
+    """Diff review 28: a folder made 644 (its names can be read, none of its files stat'ed:
+    `chmod -R 644`) and a link to a locked folder (folder inputs follow links) were still
+    dropped without a word. Both are named; a link back into the input is not walked twice."""
+    _tree(tmp_path, ["in/a.jpg", "in/r644/c.jpg", "elsewhere/locked/d.jpg"])
+    root = tmp_path / "in"
+    (root / "link_to_locked").symlink_to(tmp_path / "elsewhere" / "locked")
+    (root / "r644" / "back").symlink_to(root)    # (a cycle)
+    _refuse_listing(monkeypatch, tmp_path / "elsewhere" / "locked")
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
+        False if os.fspath(path).rstrip("/") == str(root / "r644") and mode & os.X_OK
+        else access(path, mode, **kw)))
+    found = {os.path.relpath(uri, root): str(error)
+             for uri, error in matching.unreadable_folders(str(root))}
+    assert sorted(found) == ["link_to_locked", "r644"]
+    assert "its names can be read, its files not reached" in found["r644"]
