@@ -76,7 +76,8 @@ def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
     metadata would not be the file's (``raw`` as decoded, ``loaded`` with what ``metadata``
     gives the output): pixels turned by an EXIF orientation or converted from a colour profile
     on decoding (gray and CMYK profiles; ``raw.as_stored``) or under ``metadata`` (large
-    profiles, and those of sRGB's primaries, under ``"compact"``), or an EXIF block, XMP packet or IPTC record that ``metadata``
+    profiles, and those of sRGB's primaries, under ``"compact"``), or an EXIF block, XMP
+    packet or IPTC record that ``metadata``
     changes (``"compact"`` drops maker notes, ``"none"`` everything; never under ``"public"``:
     the file holds comments and text chunks no reader here looks at; a packet rewritten with the
     same properties is the same: ``xmp.same_properties``). A profile that describes sRGB, which

@@ -234,7 +234,8 @@ class RunStopped(RuntimeError):
         The job's step that failed (``WriteManifest``, ``WriteDeadLetters`` ...), where the
         runner's error names it.
     cause : str
-        The runner's error, its first line, without the step's name.
+        The runner's error: the line that states the exception (a worker's relayed
+        traceback's last), without the step's name.
     """
 
     def __init__(self, run_id: str, step: Optional[str], cause: str):

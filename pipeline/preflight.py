@@ -24,7 +24,8 @@
   (:func:`workers_without_faces`).
 
 A store that cannot be asked at launch (no credentials there, no fsspec driver, unreachable,
-no answer in :data:`ANSWER_SECONDS`) passes: the run starts, as it did without these checks. It is asked once (:class:`Stores`):
+no answer in :data:`ANSWER_SECONDS`) passes: the run starts, as it did without these checks.
+It is asked once (:class:`Stores`):
 an unreachable GCS had taken eleven questions, each retried six times by gcsfs with a
 traceback logged, about five minutes and 572 lines before the run started.
 """

@@ -7,9 +7,8 @@ bundle's failures go to one file written atomically (complete or absent, through
 that a runner retries with the same failures writes the same file again (a retry whose
 failures differ, an image that failed at another step or passed, leaves a second file: the
 manifest, which Beam's sink writes once, is the record); a file that cannot be written is a
-warning
-and a count (``dead_letters_unwritten``), and the run goes on to write its manifest, whose
-error rows say the same. Through Beam's ``fileio.WriteToFiles`` one such write stopped the
+warning and a count (``dead_letters_unwritten``), and the run goes on to write its manifest,
+whose error rows say the same. Through Beam's ``fileio.WriteToFiles`` one such write stopped the
 whole run, and a manifest on another, healthy disk was never written (operator review 28).
 """
 from __future__ import annotations
