@@ -253,8 +253,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
                 pass  # a dangling link: kept, so that its read error gets a row
         if info.get("type", "file") not in ("file", "other"):
             continue
-        if info.get("type") == "other" and not info.get("islink"):
-            continue  # sockets, devices, FIFOs
+        if info.get("type") == "other" and not info.get("islink") and (folder or not literal):
+            continue  # sockets, devices, FIFOs a listing meets (one named is an input: its
+            # read is an error row, "is a FIFO, not a file"; it "matched no files", exit 0)
         holder = next((e for e in excluded if is_under(item_path, e)), None)
         if holder is not None:
             if _a_photo_of_the_user(item_path, holder):

@@ -613,3 +613,19 @@ def test_a_folder_that_can_be_listed_but_not_entered_or_a_link_to_a_locked_one_i
              for uri, error in matching.unreadable_folders(str(root))}
     assert sorted(found) == ["link_to_locked", "r644"]
     assert "its names can be read, its files not reached" in found["r644"]
+
+
+def test_a_fifo_named_as_the_input_is_an_input_whose_read_fails_not_no_match(tmp_path):
+    """Docs review 28: --input in/upload.jpg naming a FIFO "matched no files" (exit status 0),
+    where the README says a FIFO is an error row: a named one is an input (its read refuses
+    it); one that a folder or a glob meets is left out, as a socket or device is."""
+    (tmp_path / "in").mkdir()
+    fifo = tmp_path / "in" / "upload.jpg"
+    os.mkfifo(fifo)
+    (tmp_path / "in" / "a.jpg").write_bytes(b"x")
+    assert [f.uri for f in matching.match_pattern(str(fifo))] == [str(fifo)]
+    with pytest.raises(ImageReadError, match="FIFO"):
+        read_bytes(str(fifo))
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in"))] == ["a.jpg"]
+    assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*.jpg"))] == \
+        ["a.jpg"]
