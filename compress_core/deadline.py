@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 import time
-from typing import Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .errors import CompressionTimeoutError
 
-__all__ = ["time_budget", "check", "active"]
+__all__ = ["time_budget", "check", "active", "call_within"]
 
 #: (monotonic deadline, budget in seconds) of the current compression, or None.
 _BUDGET: "contextvars.ContextVar[Optional[Tuple[float, float]]]" = contextvars.ContextVar(
@@ -57,3 +58,30 @@ def check(stage: str) -> None:
         raise CompressionTimeoutError(
             f"compression ran past its time budget of {budget[1]:g} s (max_seconds) and "
             f"stopped after {stage}")
+
+
+def call_within(seconds: float, fn: Callable[[], Any], name: str = "call-within") -> Any:
+    """``fn()`` on a daemon thread named ``name``; :class:`TimeoutError` (its ``abandoned``
+    attribute True) if it has not returned in ``seconds``. Its exception, if any, is raised
+    here. Python cannot stop a thread from
+    outside: one that overruns is *abandoned* (its result dropped when it ends; it keeps its
+    CPU until then). The batch job's per-image budget and its launch questions to the stores
+    both wait this way."""
+    box: Dict[str, Any] = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        late = TimeoutError(f"no answer in {seconds:g} s")
+        late.abandoned = True
+        raise late
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")

@@ -36,9 +36,9 @@ import logging
 import os
 import re
 import tempfile
-import threading
 from typing import Dict, Iterator, List, Optional, Sequence
 
+from compress_core.deadline import call_within
 from compress_core.storage import fresh_info, local_path, store_protocol
 from transforms.manifest import manifest_prefix
 
@@ -76,29 +76,6 @@ def _quiet_retries() -> Iterator[None]:
 ANSWER_SECONDS = 30.0
 
 
-def _answered_within(seconds: float, ask, *args):
-    """``ask(*args)`` on a daemon thread; :class:`TimeoutError` if it has not answered in
-    ``seconds`` (left to end by itself). A store that accepts connections and never answers
-    (a frozen server) held the launch without a line for good, Ctrl-C included (fault review
-    28); unreachable ones had answered, by their retries' end."""
-    box = {}
-
-    def target():
-        try:
-            box["answer"] = ask(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the asking thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="launch-question", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer in {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box.get("answer")
-
-
 class Stores:
     """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
     store that could not answer once (unreachable, no credentials, no driver) is asked
@@ -117,7 +94,9 @@ class Stores:
             return None
         try:
             with _quiet_retries():
-                return _answered_within(ANSWER_SECONDS, fresh_info, uri, self.storage_options)
+                return call_within(  # (a frozen store held the launch for good: review 28)
+                    ANSWER_SECONDS, lambda: fresh_info(uri, self.storage_options),
+                    name="launch-question")
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - see the module docstring

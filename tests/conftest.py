@@ -332,3 +332,22 @@ def read_manifest():
         return sorted(table.to_pylist(), key=lambda r: (r["run_id"], r["input_uri"]))
 
     return _read
+
+
+@pytest.fixture
+def refuse_listing(monkeypatch):
+    """``refuse_listing(*folders)``: the folders cannot be listed (``chmod 000`` as a user
+    without root's override: tests run as root, which no mode stops), for fsspec's listing and
+    ``os.walk`` alike, through a link too (the folder it names is the one refused)."""
+    def refuse(*folders):
+        refused = {os.path.realpath(f) for f in folders}
+        scandir = os.scandir
+
+        def listing(path="."):
+            if not isinstance(path, int) and os.path.realpath(path) in refused:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return scandir(path)
+
+        monkeypatch.setattr(os, "scandir", listing)
+
+    return refuse

@@ -47,6 +47,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from compress_core.deadline import call_within
 from compress_core.errors import (ImageDecodeError, ImageTooLargeError, NotAnImageError,
                                   TargetUnreachableError)
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
@@ -664,26 +665,19 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
     *abandoned*: its result is dropped when it ends, and it keeps its CPU until then (the row is
     a ``TimeoutError`` error now; the worker goes on with the next image).
     """
-    box: Dict[str, Any] = {}
+    def limited():
+        if worker_threads:
+            _limit_torch_threads(worker_threads)
+            _limit_numba_threads(worker_threads)
+        return fn()
 
-    def target():
-        try:
-            if worker_threads:
-                _limit_torch_threads(worker_threads)
-                _limit_numba_threads(worker_threads)
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="compress-with-budget", daemon=True)
-    thread.start()
-    thread.join(seconds + grace)
-    if thread.is_alive():
+    try:
+        return call_within(seconds + grace, limited, name="compress-with-budget")
+    except TimeoutError as exc:
+        if not getattr(exc, "abandoned", False):   # (fn's own TimeoutError, as it is)
+            raise
         raise TimeoutError(f"compressing took longer than the per-image budget of {seconds:g} s "
-                           "(--max_seconds_per_image); the image was abandoned")
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+                           "(--max_seconds_per_image); the image was abandoned") from None
 
 
 class _CompressImage(beam.DoFn):

@@ -1425,7 +1425,7 @@ def test_outputs_larger_than_their_input_are_logged_counted_and_summarised(
 
 
 def test_a_folder_the_job_cannot_list_is_an_error_row_not_a_quiet_night(
-        tmp_path, photo_files, run_job, read_manifest, monkeypatch):
+        tmp_path, photo_files, run_job, read_manifest, refuse_listing):
     """Operator review 28: with a day's folder unreadable, its photos had no row and the run
     exited 0; as the job's only input, "matched no files", exit status 0, as a night with no
     new photos. The folder is now an error row of the match step, the rest is compressed, and
@@ -1437,14 +1437,7 @@ def test_a_folder_the_job_cannot_list_is_an_error_row_not_a_quiet_night(
         (inputs / name).parent.mkdir(parents=True, exist_ok=True)
         (inputs / name).write_bytes(data)
     refused = str(inputs / "trips")
-    scandir = os.scandir
-
-    def listing(path="."):
-        if not isinstance(path, int) and os.fspath(path).rstrip("/") == refused:
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", listing)
+    refuse_listing(refused)
     out = tmp_path / "out"
     _, summary = run_job(["--input", str(inputs), "--output", str(out), *FAST, *IN_MEMORY,
                           "--run_id", "whole"])

@@ -548,21 +548,7 @@ def test_photos_in_the_output_folder_are_named_in_the_log(tmp_path, caplog):
     assert lines[1].startswith("1 image file(s) in the output folder")
 
 
-def _refuse_listing(monkeypatch, *folders):
-    """``folders`` cannot be listed (``chmod 000`` as a user without root's override: tests
-    run as root, which no mode stops), for fsspec's listing and ``os.walk`` alike."""
-    refused = {os.path.realpath(f) for f in folders}
-    scandir = os.scandir
-
-    def listing(path="."):   # (through a link too: the folder it names is the one refused)
-        if not isinstance(path, int) and os.path.realpath(path) in refused:
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", listing)
-
-
-def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, monkeypatch):
+def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, refuse_listing):
     """Operator review 28: fsspec's listing leaves out a folder it may not read without a
     word, so a day's folder made unreadable was as if empty (its photos had no row; as the
     input itself, 'matched no files' and exit status 0). Each such folder that the pattern
@@ -571,8 +557,8 @@ def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, m
     _tree(tmp_path, ["in/a.jpg", "in/day1/b.jpg", "in/day2/c.jpg", "in/day1/deep/d.jpg",
                      "in/_private/e.jpg", "in/.cache/f.jpg", "in/out/g.jpg"])
     root = tmp_path / "in"
-    _refuse_listing(monkeypatch, root / "day2", root / "day1" / "deep", root / "_private",
-                    root / ".cache", root / "out")
+    refuse_listing(root / "day2", root / "day1" / "deep", root / "_private", root / ".cache",
+                   root / "out")
 
     def named(pattern, exclude=()):
         return sorted(os.path.relpath(uri, root)
@@ -596,7 +582,7 @@ def test_a_folder_that_cannot_be_listed_is_named_not_taken_for_empty(tmp_path, m
 
 
 def test_a_folder_that_can_be_listed_but_not_entered_or_a_link_to_a_locked_one_is_named(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, refuse_listing):
     """Diff review 28: a folder made 644 (its names can be read, none of its files stat'ed:
     `chmod -R 644`) and a link to a locked folder (folder inputs follow links) were still
     dropped without a word. Both are named; a link back into the input is not walked twice."""
@@ -604,7 +590,7 @@ def test_a_folder_that_can_be_listed_but_not_entered_or_a_link_to_a_locked_one_i
     root = tmp_path / "in"
     (root / "link_to_locked").symlink_to(tmp_path / "elsewhere" / "locked")
     (root / "r644" / "back").symlink_to(root)    # (a cycle)
-    _refuse_listing(monkeypatch, tmp_path / "elsewhere" / "locked")
+    refuse_listing(tmp_path / "elsewhere" / "locked")
     access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode, **kw: (
         False if os.fspath(path).rstrip("/") == str(root / "r644") and mode & os.X_OK
