@@ -195,6 +195,27 @@ def input_dir(tmp_path, photo_files, bad_files):
     return root
 
 
+@pytest.fixture
+def empty_torch_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache under ``tmp_path`` with downloads off, so that a backbone
+    without embedded weights fails at once instead of trying the network; yields its
+    checkpoint folder. Set through torch's public ``torch.hub.set_dir`` (the folder
+    ``TORCH_HOME`` names is read once and kept), put back after the test. Backbones already
+    loaded stay in the model cache (clear it where the test must see the empty hub)."""
+    import torch
+
+    from compress_core.energy import backbones
+
+    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "torch" / "hub"))
+    try:
+        yield backbones.hub_checkpoint_dir()
+    finally:
+        torch.hub.set_dir(before)
+
+
 # --------------------------------------------------------------------------- storage servers
 
 

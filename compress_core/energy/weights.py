@@ -93,8 +93,8 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
     allowed = _downloads_allowed() if download is None else bool(download)
     hint = (
         f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in {str(folder)!r}. "
-        f"Download {spec.weights_url} and put it in that folder (or set TORCH_HOME, or pass "
-        "weights_path)"
+        f"Download {spec.weights_url} and put it in that folder (or in hub/checkpoints of the "
+        "folder TORCH_HOME names; the library also takes weights_path=)"
     )
     if not allowed:
         raise WeightsNotFoundError(hint + "; downloads are disabled")

@@ -28,13 +28,10 @@ SECTION_3_NAMES = {
 
 
 @pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
+def offline_hub(empty_torch_hub):
     """An empty torch hub cache with downloads off: torchvision weights are missing."""
-    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
     backbones.clear_model_cache()
-    yield backbones.hub_checkpoint_dir()
+    yield empty_torch_hub
     backbones.clear_model_cache()
 
 

@@ -29,14 +29,10 @@ TORCHVISION = ["vgg16", "vgg19", "resnet18", "resnet50", "efficientnet_b0"]
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
+def hub(tmp_path, empty_torch_hub):
     """A fresh, empty torch hub cache; downloads disabled."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None, raising=False)
-    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
-    folder = hub_checkpoint_dir()
-    assert str(folder).startswith(str(tmp_path))
-    return folder
+    assert str(hub_checkpoint_dir()).startswith(str(tmp_path))
+    return empty_torch_hub
 
 
 @pytest.fixture(scope="module")
