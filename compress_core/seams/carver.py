@@ -199,7 +199,7 @@ class SeamCarver:
         static = with_masks(terms.static, keep, remove, (h0, w0))
         gw = terms.gradient_weight
 
-        progress = self._progress(abs(w0 - tw) + abs(h0 - th), "seam carving")
+        progress = self._progress(_seams_to_carve(static, (h0, w0), (th, tw)), "seam carving")
         index = None  # flat source index of every pixel; None: the identity
         inserted = False
         removal_known = True
@@ -208,6 +208,9 @@ class SeamCarver:
                 pixels, static, index = self._remove_marked(pixels, static, gw, progress)
             h1, w1 = pixels.shape[:2]
             dv, dh = w1 - tw, h1 - th
+            if progress is not None:  # the removal may have taken more seams than planned
+                progress.total = progress.n + abs(dv) + abs(dh)
+                progress.refresh()
             steps = [(False, dh), (True, dv)] if self.order is SeamOrder.HEIGHT_FIRST \
                 else [(True, dv), (False, dh)]
             if self.order is SeamOrder.AUTO or (dv >= 0 and dh >= 0):
@@ -403,12 +406,7 @@ class SeamCarver:
         with a warning. Returns pixels, static map and flat source index.
         """
         h, w = pixels.shape[:2]
-        marked = static < -REMOVE_ENERGY / 2
-        across_rows, across_cols = int(marked.sum(axis=1).max()), int(marked.sum(axis=0).max())
-        if across_rows >= w and across_cols >= h:
-            raise ValueError("remove_mask spans a whole row and column of the image; "
-                             "nothing would be left")
-        vertical = across_rows < w and (across_cols >= h or across_rows <= across_cols)
+        vertical, _ = _removal_direction(static)
         kept = static > KEEP_ENERGY / 2
         index = None
         if kept.any():
@@ -444,6 +442,10 @@ class SeamCarver:
                 raise ValueError("remove_mask spans a whole row and column of the image; "
                                  "nothing would be left")
             before = count
+            if progress is not None and progress.n + left > progress.total:
+                # more seams than the object's extent (walled in by kept pixels)
+                progress.total = progress.n + left
+                progress.refresh()
             state.remove(left, progress)
         if not vertical:
             state = state.transposed()
@@ -455,6 +457,32 @@ class SeamCarver:
         return enlarge(pixels, static, gradient_weight, delta, vertical,
                        forward=self.energy_mode is EnergyMode.FORWARD,
                        step_ratio=self.step_ratio, progress=progress)
+
+
+def _removal_direction(static) -> Tuple[bool, int]:
+    """Whether the remove-mask pixels (``static < -REMOVE_ENERGY / 2``) go by vertical seams,
+    and the fewest seams that takes: the direction that needs fewer, among those that leave
+    something (see :meth:`SeamCarver._remove_marked`)."""
+    h, w = static.shape
+    marked = static < -REMOVE_ENERGY / 2
+    across_rows, across_cols = int(marked.sum(axis=1).max()), int(marked.sum(axis=0).max())
+    if across_rows >= w and across_cols >= h:
+        raise ValueError("remove_mask spans a whole row and column of the image; "
+                         "nothing would be left")
+    vertical = across_rows < w and (across_cols >= h or across_rows <= across_cols)
+    return vertical, across_rows if vertical else across_cols
+
+
+def _seams_to_carve(static, size, target) -> int:
+    """Seams a resize of ``size`` (h, w) to ``target`` (h, w) carves: the remove mask's
+    first (at least its extent across the direction they go), then the removals or
+    insertions left to reach the target (the progress bar's total)."""
+    (h, w), (th, tw) = size, target
+    removed = 0
+    if static is not None and (static < -REMOVE_ENERGY / 2).any():
+        vertical, removed = _removal_direction(static)
+        h, w = (h, w - removed) if vertical else (h - removed, w)
+    return removed + abs(w - tw) + abs(h - th)
 
 
 def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,

@@ -327,6 +327,52 @@ def test_object_removal_crosses_no_kept_pixel_a_seam_can_go_around(coffee_600, c
                                    "pixels"]
 
 
+class _RecordedBar:
+    """A stand-in for tqdm that records its total and the seams it was told of."""
+    bars = []
+
+    def __init__(self, total, **_):
+        self.total, self.n = total, 0
+        _RecordedBar.bars.append(self)
+
+    def update(self, step):
+        self.n += step
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("target", ["same size", "narrower", "wider"])
+def test_progress_counts_the_remove_masks_seams(chelsea, monkeypatch, target):
+    """The bar's total left out the remove mask's seams: object removal at the same size
+    (15 seams out, 15 back in) showed no bar at all (total 0), a narrower target a bar that
+    ended short. Its total is every seam carved; with a wall of kept pixels (more seams than
+    the object's extent) it grows to what was done."""
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", _RecordedBar)
+    h, w = chelsea.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[30:50, 40:55] = True  # 15 columns, 20 rows: goes by 15 vertical seams
+    width = {"same size": w, "narrower": w - 20, "wider": w + 6}[target]
+    _RecordedBar.bars = []
+    carver = SeamCarver(remove_mask=mask, show_progress=True)
+    result = carver.carve(chelsea, target_width=width, target_height=h - 4)
+    assert result.pixels.shape[:2] == (h - 4, width)
+    (bar,) = _RecordedBar.bars
+    assert bar.n == bar.total == 15 + abs(w - 15 - width) + 4
+    keep = np.zeros((h, w), bool)
+    keep[20:60, 38] = keep[20:60, 56] = keep[20, 38:57] = keep[59, 38:57] = True  # walled in
+    _RecordedBar.bars = []
+    SeamCarver(remove_mask=mask, keep_mask=keep, show_progress=True).carve(
+        chelsea, target_width=width)
+    (bar,) = _RecordedBar.bars
+    assert bar.n == bar.total >= 15 + abs(w - 15 - width)
+
+
 @pytest.mark.parametrize("columns", [399, 401, 450, 590])
 def test_an_object_over_every_row_goes_column_by_column(coffee_600, columns):
     """A mask over 401 of a 600 x 400 picture's columns, every row, was refused ("nothing
