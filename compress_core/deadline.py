@@ -62,10 +62,11 @@ def check(stage: str) -> None:
 
 def call_within(seconds: float, fn: Callable[[], Any], name: str = "call-within") -> Any:
     """``fn()`` on a daemon thread named ``name``; :class:`TimeoutError` (its ``abandoned``
-    attribute True) if it has not returned in ``seconds``. Its exception, if any, is raised
-    here. Python cannot stop a thread from
+    attribute True, its ``thread`` the thread) if it has not returned in ``seconds``. Its
+    exception, if any, is raised here. Python cannot stop a thread from
     outside: one that overruns is *abandoned* (its result dropped when it ends; it keeps its
-    CPU until then). The batch job's per-image budget and its launch questions to the stores
+    CPU and memory until then: a caller that goes on to more work of the same kind may join
+    ``thread`` first). The batch job's per-image budget and its launch questions to the stores
     both wait this way."""
     box: Dict[str, Any] = {}
 
@@ -80,7 +81,7 @@ def call_within(seconds: float, fn: Callable[[], Any], name: str = "call-within"
     thread.join(seconds)
     if thread.is_alive():
         late = TimeoutError(f"no answer in {seconds:g} s")
-        late.abandoned = True
+        late.abandoned, late.thread = True, thread
         raise late
     if "error" in box:
         raise box["error"]

@@ -41,7 +41,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -676,8 +676,10 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
     except TimeoutError as exc:
         if not getattr(exc, "abandoned", False):   # (fn's own TimeoutError, as it is)
             raise
-        raise TimeoutError(f"compressing took longer than the per-image budget of {seconds:g} s "
-                           "(--max_seconds_per_image); the image was abandoned") from None
+        late = TimeoutError(f"compressing took longer than the per-image budget of {seconds:g} "
+                            "s (--max_seconds_per_image); the image was abandoned")
+        late.thread = exc.thread   # (still running: :meth:`_CompressImage._settle` joins it)
+        raise late from None
 
 
 class _CompressImage(beam.DoFn):
@@ -702,6 +704,7 @@ class _CompressImage(beam.DoFn):
         self._missed = Metrics.counter(METRICS_NAMESPACE, "quality_target_missed")
         self._larger = Metrics.counter(METRICS_NAMESPACE, "outputs_larger_than_input")
         self._since_trim = 0    # images since the freed heap went back (release_freed_heap)
+        self._abandoned: List[threading.Thread] = []  # compressions past their budget, running
 
     def _build_engine(self) -> None:
         """The shared engine, built by the first DoFn instance of this process that needs it
@@ -736,7 +739,30 @@ class _CompressImage(beam.DoFn):
         # largest worker's peak).
         self._peak_rss.update(_peak_rss_mb())
 
+    def _settle(self) -> None:
+        """Wait for the compressions abandoned at their budget to stop, before the next image.
+
+        An abandoned compression stops at its next step (``CompressionTimeoutError``) but
+        keeps its pictures until then: a 45-megapixel re-encode's step is one encode of 2-4 s.
+        Started beside them, the next images had several full-size compressions in memory at
+        once (a process at 9.1 GiB with ``--max_seconds_per_image 3`` against 3.8 GiB without;
+        large-photo review 29). Each is waited for once, at most one more budget and grace; one
+        still running then (stuck in a native step) is left, with a warning, and not waited
+        for again."""
+        if not self._abandoned:
+            return
+        end = time.monotonic() + self._max_seconds + _grace(self._max_seconds)
+        for thread in self._abandoned:
+            thread.join(max(0.0, end - time.monotonic()))
+        stuck = sum(thread.is_alive() for thread in self._abandoned)
+        if stuck:
+            _LOG.warning("%d compression(s) abandoned at --max_seconds_per_image %g s still run "
+                         "after %g s more; the next images start beside them", stuck,
+                         self._max_seconds, self._max_seconds + _grace(self._max_seconds))
+        self._abandoned = []
+
     def process(self, item: ImageBytes) -> Iterator:
+        self._settle()
         self._since_trim += 1
         if self._since_trim >= TRIM_EVERY:   # (per instance: one per thread of a worker)
             self._since_trim = 0
@@ -752,9 +778,14 @@ class _CompressImage(beam.DoFn):
             # the library stops itself at the budget (CompressionTimeoutError); a step that
             # cannot check the clock (a hung decoder) is abandoned after a grace period
             kwargs["max_seconds"] = self._max_seconds
-            result = _call_with_budget(lambda: compress(_named(item), **kwargs),
-                                       self._max_seconds, self._worker_threads,
-                                       grace=_grace(self._max_seconds))
+            try:
+                result = _call_with_budget(lambda: compress(_named(item), **kwargs),
+                                           self._max_seconds, self._worker_threads,
+                                           grace=_grace(self._max_seconds))
+            except TimeoutError as exc:
+                if getattr(exc, "thread", None) is not None:
+                    self._abandoned.append(exc.thread)
+                raise
         else:
             result = compress(_named(item), **kwargs)
         output_uri = item.output_uri

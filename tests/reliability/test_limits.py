@@ -73,6 +73,42 @@ def test_time_budget_and_pixel_limit_become_error_rows(tmp_path, monkeypatch, ph
                         "ok rows", f"{len(photo_files)} ok", True)
 
 
+def test_the_next_image_waits_for_an_abandoned_one_to_stop(tmp_path, monkeypatch, photo_files,
+                                                            write_tree, run_job, read_manifest):
+    """A compression abandoned at its budget runs on to its next step (a 45-megapixel
+    re-encode: one encode of 2-4 s), and the next images had started beside it: a process
+    held several full-size compressions at once (9.1 GiB against 3.8 GiB; large-photo review
+    29). The next image now waits for it (at most one more budget and grace): one at a time."""
+    slow = _png(64, 48, seed=3)     # overruns its budget in one step that checks no clock
+    files = {**photo_files, "slow.png": slow}
+    inp, out = tmp_path / "in", tmp_path / "out"
+    write_tree(inp, files)
+    original = SemanticCompressor.compress
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def compress(self, image, *args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            data = image.getvalue() if isinstance(image, io.BytesIO) else image
+            if isinstance(data, (bytes, bytearray)) and bytes(data) == slow:
+                time.sleep(2.5)     # past the budget (0.5 s) and its grace (1 s)
+            return original(self, image, *args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(SemanticCompressor, "compress", compress)
+    _, summary = run_job(["--input", str(inp), "--output", str(out), "--run_id", "settle",
+                          "--max_seconds_per_image", "0.5", *FAST])
+    rows = {os.path.relpath(r["input_uri"], str(inp)): r
+            for r in read_manifest(str(out / "_manifest"), run_id="settle")}
+    assert rows["slow.png"]["error_type"] in ("TimeoutError", "CompressionTimeoutError")
+    assert (summary.ok, summary.failed) == (len(photo_files), 1)
+    assert most[0] == 1, f"{most[0]} compressions ran at once"
+
+
 def test_a_slow_compression_stops_itself_at_the_budget(tmp_path, write_tree, run_job,
                                                         read_manifest, reliability_log):
     """A real over-budget compression (a big seam carve) stops cooperatively: its row is a
