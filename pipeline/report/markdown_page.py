@@ -31,8 +31,9 @@ __all__ = ["render_markdown"]
 #: Characters a cell escapes: ``|`` (a cell's end), ``<`` (a file name or error message
 #: holding ``<img src=x onerror=...>`` or ``<0>`` is text, not HTML a viewer renders or
 #: drops), ``[`` and ``]`` (``[x](javascript:...).jpg`` is a name, not a link: compat review
-#: 27), `` ` `` and ``*`` (code and emphasis), and the backslash that escapes them.
-_MD_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "\\|<[]`*"} | {"\n": " ", "\r": " "})
+#: 27), `` ` `` and ``*`` (code and emphasis), ``&`` (``x&amp;y.jpg`` is that name, not
+#: ``x&y.jpg``: manifest review 29), and the backslash that escapes them.
+_MD_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "\\|<[]`*&"} | {"\n": " ", "\r": " "})
 
 
 def _md_cell(s) -> str:

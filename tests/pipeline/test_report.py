@@ -418,6 +418,8 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
     from pipeline.report.markdown_page import _md_cell   # (a name is no link: review 27)
     assert _md_cell("[x](javascript:alert(1)).jpg *b* `c`\\") == \
         "\\[x\\](javascript:alert(1)).jpg \\*b\\* \\`c\\`\\\\"
+    # an entity in a name is text: 'x&amp;y.jpg' showed as 'x&y.jpg' (manifest review 29)
+    assert _md_cell("x&amp;y.jpg &lt;") == "x\\&amp;y.jpg \\&lt;"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) == 4
     for link in links:
@@ -549,20 +551,21 @@ def test_manifest_on_s3(two_runs, tmp_path, s3_bucket, s3_storage_options, capsy
 
 
 # --------------------------------------------------------------------------- no Beam
-def test_the_report_command_does_not_import_beam(two_runs):
-    """``python -m pipeline.report`` reads manifests with pyarrow alone: Beam (and its
-    'apitools not found' warning) stays out of the process."""
+def test_the_report_command_imports_neither_beam_nor_torch(two_runs):
+    """``python -m pipeline.report`` reads manifests without Beam (and its 'apitools not
+    found' warning) or torch in the process (docs/pipeline.md: an analyst's machine needs the
+    library and pyarrow, no runner, no model)."""
     code = ("import runpy, sys\n"
             f"sys.argv = ['pipeline.report', {str(two_runs)!r}, '--json']\n"
             "try:\n    runpy.run_module('pipeline.report', run_name='__main__')\n"
             "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
-            "print('BEAM' if any(m.split('.')[0] == 'apache_beam' for m in sys.modules) "
-            "else 'NO BEAM')\n")
+            "print('IMPORTED' if any(m.split('.')[0] in ('apache_beam', 'torch') "
+            "for m in sys.modules) else 'NEITHER')\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().endswith("NO BEAM") and "apitools" not in proc.stderr
-    assert json.loads(proc.stdout.rsplit("NO BEAM", 1)[0])["totals"]["images"] == 400
+    assert proc.stdout.strip().endswith("NEITHER") and "apitools" not in proc.stderr
+    assert json.loads(proc.stdout.rsplit("NEITHER", 1)[0])["totals"]["images"] == 400
 
 
 def test_a_reader_that_stops_reading_the_json_sees_no_traceback(two_runs):
