@@ -22,7 +22,8 @@ from .colour import describes_srgb
 from .crop import best_window, box_to_hold, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
-from .hybrid import HybridPolicy, resample, resampling_stretch, retarget, seam_stretch
+from .hybrid import (HybridPolicy, reads_importance, resample, resample_whole,
+                     resampling_stretch, retarget, seam_stretch)
 from .images import DEFAULT_MAX_PIXELS, clear_hidden, load_image
 from .metadata import carried
 from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
@@ -154,10 +155,13 @@ def _say_unused_quality(quality, request: CompressRequest, loaded,
     return {**operations, "quality_unused": True}
 
 
-def _retained(energy: np.ndarray, geometry: Geometry) -> float:
-    """Retained energy of a geometry: energy on surviving pixels over the stretch."""
+def _retained(energy: Optional[np.ndarray], geometry: Geometry) -> float:
+    """Retained energy of a geometry: energy on surviving pixels over the stretch (no map: a
+    geometry that keeps every pixel, the whole picture scaled)."""
     if geometry.source is None and geometry.removal_source is None:
         return 1.0
+    if energy is None:
+        return 1.0 / geometry.stretch
     if geometry.source is None:
         geometry = geometry._replace(source=geometry.removal_source)
     h0, w0 = energy.shape
@@ -438,6 +442,14 @@ class SemanticCompressor:
                 # re-encoding only (asked for, or the size kept: a photo under max_dimension,
                 # scale 1, a byte budget's own search): nothing reads an importance map (no
                 # CNN, no face search; 0.4-0.5 s of CPU for a 512-px photo, 10x its encoding)
+                importance = Importance(None, ())
+            elif (method is Method.HYBRID and remove is None and not plan.free_shape
+                  and not reads_importance((pixels.shape[1], pixels.shape[0]), plan.size,
+                                           self.policy)):
+                # the aspect kept: the whole picture is scaled, which reads no map either
+                # (the deep map took 63% of the job's time per photo at its default scale 0.5
+                # to crop "nearly empty" margins of 2 photos in 306; BENCHMARKS.md, "The
+                # aspect kept: the whole picture, no map")
                 importance = Importance(None, ())
             else:
                 importance = self.energy_function.importance(as_shown(pixels))
@@ -812,7 +824,7 @@ class SemanticCompressor:
         if (tw, th) == (w0, h0) and remove is None:
             return unchanged
         pixels = clear_hidden(pixels)   # what transparent pixels hide shapes no seam or crop
-        terms = self.energy_function.terms_from_map(energy)
+        terms = None if energy is None else self.energy_function.terms_from_map(energy)
 
         if method is Method.SEAM_CARVING:
             result = self._carver(show_progress, keep, remove).carve(
@@ -880,6 +892,9 @@ class SemanticCompressor:
             return Geometry(out, _index_map(h0, w0), no_seams, None,
                             {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0,
                              "faces": len(faces)}, 1.0)    # (every face kept whole)
+        if energy is None:  # the aspect kept: no map was computed (hybrid.reads_importance)
+            out, hplan, source = resample_whole(pixels, (tw, th), max_stretch)
+            return Geometry(out, source, no_seams, None, hplan.as_dict(), hplan.stretch)
         if keep is not None:  # the seams never cross these pixels (crops: retarget holds them)
             terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
                                  gradient_weight=terms.gradient_weight)

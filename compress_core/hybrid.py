@@ -48,10 +48,16 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    whole picture.
 
 2. **Scale**: the result is resampled with Lanczos to exactly w x h. With the aspect kept (the
-   free-aspect regime), margins are cropped first only where they are nearly empty (density under
-   ``free_crop_density``, 0.25), so that the content keeps more pixels, and never in a graphic
-   or a picture with transparency (``scale_whole``); otherwise this is plain Lanczos scaling,
-   which keeps an image's meaning best when the aspect may stay.
+   free-aspect regime) this is the whole picture scaled, which keeps an image's meaning best
+   when the aspect may stay; no importance map is read (:func:`reads_importance`), so the
+   compressor computes none. A policy with ``free_crop_density`` (off by default) first crops
+   margins whose density is under it ("nearly empty": 0.25 was the default until session 29),
+   so that the content keeps more pixels, never in a graphic or a picture with transparency
+   (``scale_whole``). Off, because what it cost and what it bought were measured apart: with
+   the default deep energy it cropped 2 of 306 photos and crops at half size (a few dark or
+   grey sky lines each) while its map took 63% of the default job's time per photo; on the
+   gradient map it cropped 13, cutting the tail of an aeroplane and the edge of a flower
+   (BENCHMARKS.md, "The aspect kept: the whole picture, no map").
 
 Enlarging sides are resampled. Every step is recorded in :class:`HybridPlan` (and in
 ``CompressionResult.operations``), including the stretch the resampling applied.
@@ -71,7 +77,8 @@ from .energy.faces import DETECT_SIDE, cores_box, faces_box, heads_box, subject_
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
-__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample", "resampling_stretch", "seam_stretch",
+__all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_importance",
+           "aspect_changes", "resample", "resampling_stretch", "seam_stretch",
            "stretch_weights", "DEFAULT_MAX_STRETCH", "DEFAULT_WORKING_OVERSAMPLE",
            "DEFAULT_WORKING_MIN_SIDE", "DEFAULT_PLAN_SIDE"]
 
@@ -119,11 +126,15 @@ class HybridPolicy:
     carve on a copy reduced to this long side first, and is carved only where seams survive the
     crops there (module docs; :data:`DEFAULT_PLAN_SIDE`); None: carved seam by seam on all of
     it, whatever its size.
+
+    ``free_crop_density``: where the aspect stays, crop margins whose energy density is under
+    this share of the mean before scaling (0.25 was the default before session 29); None (the
+    default): the whole picture is scaled, and no importance map is computed for it.
     """
 
     crop_density: float = 0.5
     carve_density: float = 0.6
-    free_crop_density: float = 0.25
+    free_crop_density: Optional[float] = None
     working_oversample: Optional[float] = DEFAULT_WORKING_OVERSAMPLE
     working_min_side: int = DEFAULT_WORKING_MIN_SIDE
     plan_side: Optional[int] = DEFAULT_PLAN_SIDE
@@ -131,6 +142,8 @@ class HybridPolicy:
     def __post_init__(self):
         for name in ("crop_density", "carve_density", "free_crop_density"):
             value = getattr(self, name)
+            if value is None and name == "free_crop_density":
+                continue  # off
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
@@ -433,9 +446,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         protect = boxes()
 
     target_aspect = tw / th
-    # the aspect changes when the target is more than a pixel off the input's aspect, in
-    # target pixels (targets.plan_size rounds aspect-keeping sizes to within one pixel)
-    if abs(tw - th * w0 / h0) > 1.0 and abs(th - tw * h0 / w0) > 1.0:
+    if aspect_changes((w0, h0), (tw, th)):
         vertical = w0 / h0 > target_aspect  # too wide: remove columns
         # at most all lines but one (tiny images: 2x1 -> 1x2 would otherwise remove them all)
         if vertical:
@@ -541,21 +552,56 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             budget = removed // 2 if attempt < _CARVE_TRIES - 1 else 0
         plan.carved_vertical, plan.carved_horizontal = (removed, 0) if vertical else (0, removed)
     else:
-        # free-aspect regime: crop nearly empty margins, keeping the aspect, then scale
+        # free-aspect regime: where the policy asks, crop nearly empty margins, keeping the
+        # aspect; then scale
         f = min(tw / w0, th / h0)
-        if f < 1.0:
+        if f < 1.0 and policy.free_crop_density is not None:
             best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
             if best_x > 0 and not (scale_whole is not None and scale_whole()):
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
                 left, top = best_window(windows(), cw, ch, **hold((cw, ch)))
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
+    return _scaled(cur, plan, source)
+
+
+def _scaled(cur: np.ndarray, plan: HybridPlan, source: np.ndarray):
+    """The last step: ``cur`` resampled to the plan's target, recorded in ``plan``."""
+    tw, th = plan.target_size
     h1, w1 = cur.shape[:2]
     plan.scaled_from = (w1, h1)
     plan.squeeze = float((w1 / tw) / (h1 / th))
     plan.stretch = resampling_stretch(w1, h1, tw, th) * plan.seam_stretch
     out = resample(np.ascontiguousarray(cur), tw, th)
     return out, plan, source
+
+
+def aspect_changes(size: Tuple[int, int], target: Tuple[int, int]) -> bool:
+    """Whether ``target`` (width, height) changes the aspect of ``size``: it is more than a
+    pixel off the input's aspect, in target pixels (:func:`compress_core.targets.plan_size`
+    rounds aspect-keeping sizes to within one pixel)."""
+    (w0, h0), (tw, th) = size, target
+    return abs(tw - th * w0 / h0) > 1.0 and abs(th - tw * h0 / w0) > 1.0
+
+
+def reads_importance(size: Tuple[int, int], target: Tuple[int, int],
+                     policy: HybridPolicy) -> bool:
+    """Whether :func:`retarget` of a ``size`` picture to ``target`` reads its importance map:
+    where the aspect changes, or where a policy crops nearly empty margins before scaling
+    (``free_crop_density``); the whole picture scaled reads none (:func:`resample_whole`)."""
+    return aspect_changes(size, target) or (
+        policy.free_crop_density is not None and min(target[0] / size[0],
+                                                     target[1] / size[1]) < 1.0)
+
+
+def resample_whole(pixels: np.ndarray, target: Tuple[int, int],
+                   max_stretch: Optional[float] = None):
+    """:func:`retarget` where it reads no importance map (:func:`reads_importance` false):
+    the whole picture resampled to ``target``; returns what :func:`retarget` returns."""
+    max_stretch = check_stretch(DEFAULT_MAX_STRETCH if max_stretch is None else max_stretch)
+    h0, w0 = pixels.shape[:2]
+    plan = HybridPlan(input_size=(w0, h0), target_size=tuple(target), max_stretch=max_stretch)
+    return _scaled(pixels, plan, np.arange(h0 * w0, dtype=np.int32).reshape(h0, w0))
 
 
 #: Carving is retried with half the seams at most this many times while seams and squeeze stretch

@@ -314,6 +314,21 @@ class CompressRequest:
         return self.method != Method.JPEG.value or self.allocation != Allocation.UNIFORM.value
 
     @property
+    def computes_maps(self) -> bool:
+        """Whether compressing a picture under this request may compute its importance map
+        (the energy function runs; a CNN loads): :attr:`reads_importance`, less the hybrid
+        method's targets that keep every picture's aspect (a scale, a largest side or area,
+        one side, a byte budget, with ``preserve_aspect``), for which the default policy scales
+        the whole picture (:func:`compress_core.hybrid.reads_importance`). The batch job loads
+        its CNN only where this holds (the default job, at scale 0.5, loads none)."""
+        if not self.reads_importance:
+            return False
+        if self.method != Method.HYBRID.value or self.allocation != Allocation.UNIFORM.value:
+            return True
+        return not self.preserve_aspect or (self.target_width is not None
+                                            and self.target_height is not None)
+
+    @property
     def archive_mode(self) -> bool:
         """Whether JPEG inputs are kept losslessly as JPEG XL (``method="jpeg"``,
         ``format="jxl"``, no quality and no byte budget): each file recompressed bit-exact, or

@@ -250,16 +250,18 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
     """A warning where Dataflow's workers would lack the face detector, or None: built by
     ``--setup_file`` with no container, they pip-install the library's requirements, but not
     ``facenet-pytorch``, which installs only with ``--no-deps`` (its metadata pins an old
-    torch): every image of an energy with a CNN (and its face term) fails, after minutes of
-    installing torch on each worker (deploy review 25)."""
+    torch): every image of an energy with a CNN (and its face term) whose importance map is
+    computed fails, after minutes of installing torch on each worker (deploy review 25); none
+    is where every picture keeps its aspect (the default scale 0.5: scaled whole)."""
     from compress_core.energy.registry import uses_model
 
     if _runner_name(runner).lower() not in _REMOTE_RUNNERS or not setup_file or container \
-            or not settings.reads_importance or not uses_model(settings.energy):
+            or not settings.computes_maps or not uses_model(settings.energy):
         return None
     return (f"--setup_file without --sdk_container_image: the workers cannot install "
             f"facenet-pytorch (only with --no-deps), which --energy {settings.energy} needs; "
-            "every image will fail. Build the image of docker/Dockerfile and pass it with "
+            "every image whose map it computes will fail. Build the image of "
+            "docker/Dockerfile and pass it with "
             "--sdk_container_image, or use --energy gradient or saliency "
             "(docs/pipeline.md, Dataflow)")
 

@@ -505,8 +505,10 @@ class _Engine:
         let_pillow_open(settings.max_pixels)   # (this worker's process is the job's)
         self.compressor = SemanticCompressor.from_request(settings)
         # re-encoding reads no importance map (no CNN), unless allocation="semantic" spreads its
-        # bytes by one: then loaded here, not inside the first image's time budget
-        uses_energy = settings.reads_importance
+        # bytes by one, nor does the hybrid method where every picture keeps its aspect (the
+        # default scale 0.5: the whole picture scaled); else loaded here, not inside the first
+        # image's time budget
+        uses_energy = settings.computes_maps
         self.loads_model = uses_energy  # (what the model_loads metric counts)
         if uses_energy:
             _preload(self.compressor.energy_function)
@@ -518,7 +520,8 @@ class _Engine:
             count = _LOADS_IN_PROCESS
         # method jpeg reads no map: naming a CNN there said it was loaded when it was not
         what = (f"energy={settings.energy} model={settings.model}" if uses_energy
-                else "re-encoding only (no importance map)")
+                else "re-encoding only (no importance map)" if not settings.reads_importance
+                else "whole pictures scaled (no importance map)")
         _LOG.info("compress engine loaded: %s in %.2f s, %.2f s of it warming up (pid %d, "
                   "load #%d in this process)", what, self.seconds, time.perf_counter() - warm,
                   os.getpid(), count)

@@ -11,6 +11,7 @@ import fsspec
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from compress_core import __version__, build_id
 from compress_core.cli import main
@@ -723,9 +724,14 @@ def test_visualize_seams(work, capsys):
 # ------------------------------------------------------------- the original README's examples
 def test_readme_cli_examples(work, capsys):
     """The README's commands, default (deep) energy where it gives none."""
-    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "deep", "-q")
+    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "-q")
     assert code == 0, err
     assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
+    code, _, err = run(capsys, "photo.jpg", "--width", "64", "--height", "64", "-o",
+                       "thumb.webp", "-q")
+    assert code == 0, err
+    with Image.open(work / "thumb.webp") as im:
+        assert (im.format, im.size) == ("WEBP", (64, 64))
     assert run(capsys, "photo.jpg", "--visualize-energy", "-o", "energy_map.png")[0] == 0
     assert size_of(work / "energy_map.png") == (180, 120)
     assert run(capsys, "photo.jpg", "--visualize-seams", "20", "-o", "seams.png")[0] == 0
@@ -737,8 +743,8 @@ def test_readme_cli_examples(work, capsys):
 def test_readme_resnet50_example_without_weights(work, capsys):
     """-e deep --model resnet50 offline with no weights: one line naming the file to fetch."""
     backbones.clear_model_cache()
-    code, _, err = run(capsys, "photo.jpg", "-s", "0.6", "-e", "deep", "--model", "resnet50",
-                       "-m", "hybrid")
+    code, _, err = run(capsys, "photo.jpg", "--width", "96", "--height", "96", "-e", "deep",
+                       "--model", "resnet50", "-m", "hybrid")
     assert code == 2
     line = one_error_line(err)
     assert "resnet50-11ad3fa6.pth" in line and str(work / "torch") in line
@@ -758,14 +764,14 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
     torch.save(spec.build().state_dict(), folder / spec.weights_file_name)
     backbones.clear_model_cache()
     try:
-        code, out, err = run(capsys, "photo.jpg", "-s", "0.6", "-e", "deep", "--model",
-                             "resnet50", "-m", "hybrid", "--json", "-q")
+        code, out, err = run(capsys, "photo.jpg", "--width", "96", "--height", "96", "-e",
+                             "deep", "--model", "resnet50", "-m", "hybrid", "--json", "-q")
     finally:
         backbones.clear_model_cache()
     assert code == 0, err
     record = json.loads(out)
     assert record["energy"]["model_name"] == "resnet50"
-    assert record["output_size"] == [108, 72]
+    assert record["output_size"] == [96, 96]
 
 
 # ------------------------------------------------------------- bad arguments and inputs
@@ -862,7 +868,7 @@ def test_missing_face_detector_package_is_one_line_and_exit_2(work, capsys, monk
 
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails
     monkeypatch.setattr(faces, "_MODELS", {})
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q")
+    code, out, err = run(capsys, "photo.jpg", "--width", "90", "--height", "90", "-q")
     assert code == 2 and out == ""
     line = one_error_line(err)
     assert "photo.jpg: face detection needs the 'facenet-pytorch' package" in line
@@ -927,7 +933,8 @@ def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
     """-v: the CNN energy's debug line, not Pillow's 49 plugin-import lines (CLI review 25)."""
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.run(
-        [sys.executable, "-m", "semantic_compress", "photo.jpg", "-s", "0.5", "-v", "-q"],
+        [sys.executable, "-m", "semantic_compress", "photo.jpg", "--width", "90", "--height",
+         "90", "-v", "-q"],
         cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "DEBUG compress_core.energy.deep: deep energy" in proc.stderr

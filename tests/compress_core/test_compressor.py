@@ -392,7 +392,7 @@ def test_jpeg_method_never_computes_an_importance_map(chelsea):
     result = SemanticCompressor(Refuses()).compress(chelsea, method="jpeg", format="webp")
     assert result.format == "WEBP" and result.size == (180, 120)
     with pytest.raises(AssertionError, match="importance map was computed"):
-        SemanticCompressor(Refuses()).compress(chelsea, scale=0.5)
+        SemanticCompressor(Refuses()).compress(chelsea, target_width=90, target_height=90)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "AVIF"])
@@ -1395,7 +1395,9 @@ def test_a_picture_that_keeps_its_size_computes_no_importance_map(chelsea, kwarg
     assert kept.data == _run(compressor, jpeg, method="jpeg",
                              **({"target_bytes": 60_000} if "target_bytes" in kwargs
                                 else {})).data
-    _run(compressor, jpeg, scale=0.5)  # a size to plan: the map is computed
+    _run(compressor, jpeg, scale=0.5)  # the aspect kept: the whole picture scaled, no map
+    assert calls == []
+    _run(compressor, jpeg, target_width=90, target_height=90)  # a crop to plan: the map
     assert calls == [(120, 180, 3)]
 
 
@@ -1495,16 +1497,25 @@ def test_an_encoder_failure_mid_batch_fails_that_image_only(compressor, chelsea,
 def test_semantic_allocation_keeps_the_quality_and_drops_only_unimportant_coefficients(
         compressor):
     """allocation='semantic' writes the uniform result's JPEG with the small coefficients of
-    its unimportant blocks (by the compressor's energy map, carried to the output) set to
-    zero: the same quality, fewer bytes, and the score recorded is the written picture's."""
+    its unimportant blocks (by the compressor's energy map, carried to the output where the
+    geometry computed one, else the output's own) set to zero: the same quality, fewer bytes,
+    and the score recorded is the written picture's."""
     from compress_core.codec.semantic import requantize_jpeg, resize_map
     from compress_core.perceptual import Reference
 
     astronaut = photo("astronaut", 256)
+    # the aspect changes: the input's map, carried through the crop to the output
+    square = _run(compressor, astronaut, target_width=160, target_height=120,
+                  allocation="semantic")
+    carried = compressor.energy_function.importance(astronaut).map.ravel()[
+        square.source_before_resampling]
+    assert square.data == requantize_jpeg(
+        _run(compressor, astronaut, target_width=160, target_height=120).data,
+        resize_map(carried, 160, 120))
+    # the aspect kept: the whole picture scaled computes no map of the input; the output's
     uniform = _run(compressor, astronaut, scale=0.75)
     semantic = _run(compressor, astronaut, scale=0.75, allocation="semantic")
-    # the input's map carried to the output (a plain downscale here: resampled)
-    importance = resize_map(compressor.energy_function.importance(astronaut).map, 192, 192)
+    importance = compressor.energy_function.importance(semantic.pixels).map
     assert semantic.data == requantize_jpeg(uniform.data, importance)
     assert (semantic.format, semantic.quality) == ("JPEG", uniform.quality)
     assert semantic.compressed_bytes < 0.97 * uniform.compressed_bytes

@@ -222,8 +222,8 @@ def test_quick_start_with_vgg16_names_the_missing_weights(photos_dir, offline_hu
     from semantic_compress import DeepEnergyFunction, SemanticCompressor, WeightsNotFoundError
 
     compressor = SemanticCompressor(energy_function=DeepEnergyFunction(model_name="vgg16"))
-    with pytest.raises(WeightsNotFoundError) as info:
-        compressor.compress("photo.jpg", scale=0.5, method="hybrid")
+    with pytest.raises(WeightsNotFoundError) as info:   # (a thumbnail: the map is needed)
+        compressor.compress("photo.jpg", target_width=90, target_height=90, method="hybrid")
     message = str(info.value)
     assert "vgg16-397923af.pth" in message and str(offline_hub) in message
     assert "https://download.pytorch.org/models/vgg16-397923af.pth" in message

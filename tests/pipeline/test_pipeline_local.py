@@ -1,4 +1,5 @@
 """End-to-end runs of the batch job on local files (DirectRunner in_memory and multi_processing)."""
+import io
 import json
 import logging
 import os
@@ -69,7 +70,8 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
             _, s1 = run_job([*args, "--run_id", "first"])
     finally:
         os.umask(old_umask)
-    assert (s1.ok, s1.failed, s1.skipped, s1.model_loads) == (5, 4, 0, 1)
+    # every picture keeps its aspect (scale 0.5): scaled whole, no map, no energy engine
+    assert (s1.ok, s1.failed, s1.skipped, s1.model_loads) == (5, 4, 0, 0)
     assert s1.bytes_in > s1.bytes_out > 0
     assert "run first: 9 images: 5 ok, 4 failed, 0 skipped" in caplog.text
 
@@ -172,7 +174,7 @@ def test_multi_processing_two_workers(tmp_path, input_dir, run_job, read_manifes
     _, s = run_job(["--input", str(input_dir), "--output", str(out), *FAST, "--run_id", "mp",
                     "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     assert (s.ok, s.failed, s.skipped) == (5, 4, 0)
-    assert 1 <= s.model_loads <= 2  # at most once per worker process
+    assert s.model_loads == 0  # scale 0.5: no map (once per worker process where there is)
     _check_batch(read_manifest(str(out / "_manifest")), out, input_dir)
     assert not [f for f in _files(out) if f.endswith(".tmp")]
 
@@ -180,31 +182,52 @@ def test_multi_processing_two_workers(tmp_path, input_dir, run_job, read_manifes
 @pytest.mark.slow
 def test_default_method_and_deep_energy(tmp_path, write_tree, photo_files, run_job,
                                         read_manifest):
-    """The product's defaults: hybrid method, deep energy (EfficientNet-Lite0), scale 0.5."""
+    """The product's defaults: hybrid method, deep energy (EfficientNet-Lite0), scale 0.5,
+    which keeps every photo's aspect: the whole photo is scaled, no map is computed and no CNN
+    loaded (the deep map had taken 63% of the time per photo); a thumbnail that changes the
+    aspect loads the CNN once and computes the map."""
     write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
     out = tmp_path / "out"
     _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *IN_MEMORY])
-    assert (s.ok, s.failed, s.model_loads) == (2, 0, 1)
+    assert (s.ok, s.failed, s.model_loads) == (2, 0, 0)
     rows = read_manifest(str(out / "_manifest"))
     for r in rows:
         assert (r["method"], r["energy"], r["model"]) == ("hybrid", "deep", "efficientnet_lite0")
         assert json.loads(r["params"])["model"] == "efficientnet_lite0"
-        assert 0 < r["retained_energy_ratio"] <= 1 and r["energy_ms"] > 0
+        assert r["retained_energy_ratio"] == 1.0 and r["crop_box"] is None
+        assert r["faces"] is None and r["energy_mean"] is None
         assert r["pixel_ratio"] == pytest.approx(0.25, abs=0.02)
+    thumbs = tmp_path / "thumbs"
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(thumbs), *IN_MEMORY,
+                    "--target_width", "160", "--target_height", "100"])
+    assert (s.ok, s.failed, s.model_loads) == (2, 0, 1)   # once per worker process
+    for r in read_manifest(str(thumbs / "_manifest")):
+        assert 0 < r["retained_energy_ratio"] < 1 and r["energy_ms"] > 0
+        assert r["faces"] == (1 if r["input_uri"].endswith("astronaut.jpg") else 0)
 
 
 @pytest.mark.slow
 def test_square_thumbnails_stay_within_the_stretch_limit(tmp_path, write_tree, photo_files,
                                                           run_job, read_manifest):
     """The job's --max_stretch reaches the policy; the manifest records the stretch used and
-    the faces kept (the astronaut's face), and retained energy drops below 1 (content cut)."""
-    write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
+    the faces kept (the astronaut's face, in a 4:3 crop of her square photo), and retained
+    energy drops below 1 (content cut). A picture whose aspect stays is scaled whole: no map,
+    faces unknown (null), every pixel's content kept (retained energy 1)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(photo_files["astronaut.jpg"])) as im:
+        w, h = im.size
+        wide = io.BytesIO()
+        im.crop((0, 0, w, h * 3 // 4)).save(wide, "JPEG", quality=92)  # 4:3, the face in it
+    write_tree(tmp_path / "in", {"astronaut.jpg": wide.getvalue(),
+                                 "trips/china.jpg": photo_files["trips/china.jpg"],
+                                 "square.jpg": photo_files["astronaut.jpg"]})
     for limit in (None, "1.0"):
         out = tmp_path / f"out-{limit}"
         flags = [] if limit is None else ["--max_stretch", limit]
         _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(out), *IN_MEMORY,
                         "--target_width", "128", "--target_height", "128", *flags])
-        assert (s.ok, s.failed) == (2, 0)
+        assert (s.ok, s.failed) == (3, 0)
         rows = {os.path.basename(r["input_uri"]): r for r in read_manifest(str(out / "_manifest"))}
         for r in rows.values():
             assert (r["output_width"], r["output_height"]) == (128, 128)
@@ -212,6 +235,9 @@ def test_square_thumbnails_stay_within_the_stretch_limit(tmp_path, write_tree, p
             assert json.loads(r["params"])["max_stretch"] == (1.05 if limit is None else 1.0)
         assert rows["astronaut.jpg"]["faces"] == 1 and rows["china.jpg"]["faces"] == 0
         assert rows["china.jpg"]["retained_energy_ratio"] < 0.95  # 3:2 -> 1:1 cuts content
+        square = rows["square.jpg"]   # 1:1 -> 1:1: scaled whole
+        assert square["faces"] is None and square["energy_mean"] is None
+        assert square["retained_energy_ratio"] == 1.0 and square["crop_box"] is None
 
 
 def test_inputs_that_differ_only_by_extension_get_their_own_outputs(tmp_path, write_tree,

@@ -272,21 +272,24 @@ def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
     """--setup_file without a container: the workers cannot install facenet-pytorch (only with
     --no-deps), so every image of a CNN energy failed after minutes of installing torch on each
     worker (deploy review 25). Said at launch; not where a container is given, the energy runs
-    no CNN, nothing reads the map, or the runner is not Dataflow."""
+    no CNN, nothing reads the map (method jpeg; every picture keeping its aspect, as at the
+    default scale 0.5), or the runner is not Dataflow."""
     from pipeline.preflight import workers_without_faces
     from transforms.settings import CompressSettings
 
-    deep = CompressSettings(scale=0.5)
+    deep = CompressSettings(target_width=256, target_height=256)
     warning = workers_without_faces("DataflowRunner", "./setup.py", None, deep)
     assert warning.startswith("--setup_file without --sdk_container_image: the workers cannot "
                               "install facenet-pytorch (only with --no-deps), which --energy "
-                              "deep needs; every image will fail.")
+                              "deep needs; every image whose map it computes will fail.")
     for runner, setup, image, settings in [
             ("DataflowRunner", "./setup.py", "europe-docker.pkg.dev/p/i:x", deep),
             ("DataflowRunner", None, None, deep),
-            ("DataflowRunner", "./setup.py", None, CompressSettings(scale=0.5, energy="gradient")),
+            ("DataflowRunner", "./setup.py", None, CompressSettings(
+                target_width=256, target_height=256, energy="gradient")),
             ("DataflowRunner", "./setup.py", None, CompressSettings(method="jpeg")),
+            ("DataflowRunner", "./setup.py", None, CompressSettings(scale=0.5)),
             ("DirectRunner", "./setup.py", None, deep)]:
         assert workers_without_faces(runner, setup, image, settings) is None, (runner, settings)
     assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
-        scale=0.5, energy="blend")) is not None
+        max_dimension=512, preserve_aspect=False, energy="blend")) is not None

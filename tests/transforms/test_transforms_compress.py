@@ -330,7 +330,11 @@ def test_method_jpeg_engine_loads_no_cnn(sample_photos, caplog):
     assert deep._loaded is None  # not loaded on use either
     loaded = [r.getMessage() for r in caplog.records if "engine loaded" in r.getMessage()]
     assert "re-encoding only (no importance map)" in loaded[-1] and "model=" not in loaded[-1]
-    hybrid = tc._Engine(tc.CompressSettings(method="hybrid", scale=0.5), None)
+    whole = tc._Engine(tc.CompressSettings(method="hybrid", scale=0.5), None)
+    assert "whole pictures scaled (no importance map)" in caplog.records[-1].getMessage()
+    assert whole.compressor.energy_function._loaded is None  # the aspect kept: no map
+    hybrid = tc._Engine(tc.CompressSettings(method="hybrid", target_width=64,
+                                            target_height=64), None)
     assert "energy=deep model=efficientnet_lite0" in caplog.records[-1].getMessage()
     assert hybrid.compressor.energy_function._loaded is not None  # the CNN is loaded up front
 
@@ -345,14 +349,17 @@ def test_model_loads_count_engines_that_load_an_energy_function(tmp_path, sample
     item = InputFile(str(tmp_path / "in" / "a.jpg"), "a.jpg", None)
     loads = {}
     for method, settings in (("jpeg", tc.CompressSettings(method="jpeg")),
-                             ("hybrid", tc.CompressSettings(**GRADIENT))):
+                             ("scaled", tc.CompressSettings(**GRADIENT)),
+                             ("hybrid", tc.CompressSettings(method="hybrid", energy="gradient",
+                                                            target_width=64,
+                                                            target_height=64))):
         p = BeamTestPipeline(runner="FnApiRunner")
         _ = p | beam.Create([item]) | tc.CompressImages(settings, str(tmp_path / method), "r")
         result = p.run()
         result.wait_until_finish()
         found = result.metrics().query(MetricsFilter().with_name("model_loads"))["counters"]
         loads[method] = sum(c.committed or 0 for c in found)
-    assert loads == {"jpeg": 0, "hybrid": 1}
+    assert loads == {"jpeg": 0, "scaled": 0, "hybrid": 1}
 
 
 def test_method_jpeg_with_semantic_allocation_loads_the_cnn_up_front():
