@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidWeightsError, WeightsNotFoundError
+from . import _torch_fork  # noqa: F401 -- a forked child's torch: one thread
 from .registry import DEFAULT_BACKBONE  # one definition, torch-free (launchers validate with it)
 from .weights import OFFLINE_ENV, hub_checkpoint_dir, resolve_weights  # noqa: F401 (re-exported)
 

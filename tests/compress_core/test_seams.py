@@ -505,6 +505,41 @@ def test_a_process_forked_after_a_compression_compresses_too():
     assert children == "[(96, 96), (64, 64)]"
 
 
+_FORK_AFTER_THE_CNN = r"""
+import multiprocessing, sys
+import torch
+from skimage import data
+from compress_core import SemanticCompressor
+
+compressor = SemanticCompressor()   # the default energy: the CNN and the face search
+
+def thumbnail(side):
+    size = compressor.compress(data.astronaut()[::2, ::2], target_width=side,
+                               target_height=side * 3 // 4, show_progress=False).size
+    return size, torch.get_num_threads()
+
+print(thumbnail(128)[0], flush=True)
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    result = pool.map_async(thumbnail, [96, 64])
+    print(result.get(timeout=90), flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and torch's GNU OpenMP: Linux")
+def test_a_process_forked_after_the_cnn_ran_compresses_too():
+    """torch's GNU OpenMP pool does not survive fork(): a child forked after one compress()
+    with the default energy waited for good in its first parallel operator (API review 29;
+    the test above used the gradient energy, which runs no torch). In the child torch runs on
+    one thread."""
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="2")
+    proc = subprocess.run([sys.executable, "-c", _FORK_AFTER_THE_CNN], env=env, timeout=240,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, children = proc.stdout.splitlines()
+    assert first == "(128, 96)"
+    assert children == "[((96, 72), 1), ((64, 48), 1)]"
+
+
 _THREADS_ON_WORKQUEUE = r"""
 import threading, numba
 from skimage import data
