@@ -222,6 +222,12 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
                             "mode ('rb')")
         if len(data) > most:
             raise over_max_bytes(name, most)
+        if not data:
+            position = _position(source)
+            if position:  # read from where it stands: a file object read to its end before
+                raise ImageDecodeError(f"{name}: nothing left to read from position "
+                                       f"{position:,} (the picture is read from the file "
+                                       "object's position: seek(0) first)")
         with _pillow_notes_named(str(name)):
             return _decode(bytes(data), str(name), limit, needed_size)
     raise TypeError(
@@ -581,6 +587,14 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise UnsupportedImageError(f"{name}: cannot convert mode {mode} to {target} ({exc})") from exc
     return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+
+
+def _position(source) -> int:
+    """A file object's position, or 0 where it cannot say (a pipe, a socket)."""
+    try:
+        return int(source.tell())
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0
 
 
 def _read_at_most(source, most: int):

@@ -14,7 +14,7 @@ from .errors import (EncoderUnavailableError, ImageDecodeError, TargetUnreachabl
                      UnsupportedImageError)
 from .images import to_pil
 from .options import ImageFormat
-from .storage import write_atomic
+from .storage import media_type, write_atomic
 
 __all__ = ["CompressionResult", "FailedCompression"]
 
@@ -204,6 +204,13 @@ class CompressionResult:
     def extension(self) -> str:
         """File suffix of the output format (``".jpg"`` ...)."""
         return codec.extension(self.format.lower())
+
+    @property
+    def mime_type(self) -> str:
+        """Media type of ``data`` (``"image/jpeg"``, ``"image/webp"``, ``"image/avif"``,
+        ``"image/jxl"`` ...): a service's ``Content-Type``; the one the batch job gives the
+        objects it writes to a bucket."""
+        return media_type("x" + self.extension) or "application/octet-stream"
 
     def missed_target(self) -> Optional[str]:
         """Why the output scores below the ``target_quality`` ``quality="auto"`` searched for,

@@ -34,6 +34,7 @@ from .errors import ImageReadError, ImageTooLargeError
 
 __all__ = [
     "StorageOptions",
+    "media_type",
     "split_protocol",
     "is_local_uri",
     "local_path",
@@ -462,15 +463,9 @@ def write_atomic(uri: PathOrUri, data: bytes,
 _CONTENT_TYPE_ARGUMENT = {"gs": "content_type", "s3": "ContentType"}
 
 
-def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
-    """The upload's keyword giving the object the media type of its extension (``image/jpeg``
-    for ``.jpg``; Pillow's table, then the standard library's), so that a bucket or a CDN
-    serves the picture as one: every output was ``application/octet-stream`` on GCS, and a
-    browser downloaded it instead of showing it (deploy review 25). None where the store or
-    the extension is not known."""
-    argument = _CONTENT_TYPE_ARGUMENT.get(protocol or "")
-    if argument is None:
-        return {}
+def media_type(path: str) -> Optional[str]:
+    """The media type of a file name's extension (``image/jpeg`` for ``.jpg``; Pillow's table,
+    then the standard library's), or None where it is not known."""
     from PIL import Image
 
     extension = posixpath.splitext(path)[1].lower()
@@ -479,6 +474,18 @@ def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
         import mimetypes
 
         media = mimetypes.guess_type(path, strict=False)[0]
+    return media
+
+
+def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
+    """The upload's keyword giving the object the media type of its extension
+    (:func:`media_type`), so that a bucket or a CDN serves the picture as one: every output
+    was ``application/octet-stream`` on GCS, and a browser downloaded it instead of showing
+    it (deploy review 25). None where the store or the extension is not known."""
+    argument = _CONTENT_TYPE_ARGUMENT.get(protocol or "")
+    if argument is None:
+        return {}
+    media = media_type(path)
     return {argument: media} if media else {}
 
 

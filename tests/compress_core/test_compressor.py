@@ -379,6 +379,18 @@ def test_jpeg_method_re_encodes_only(compressor, files, chelsea):
     assert _run(compressor, chelsea, method="jpeg", format="webp").format == "WEBP"
 
 
+@pytest.mark.parametrize("fmt, media", [("jpeg", "image/jpeg"), ("webp", "image/webp"),
+                                        ("png", "image/png"), ("avif", "image/avif"),
+                                        ("jxl", "image/jxl")])
+def test_the_result_says_its_media_type(compressor, chelsea, fmt, media):
+    """A service answering with the bytes needs their Content-Type; it had to map ``format``
+    ('WEBP' ...) itself (API review 29)."""
+    result = _run(compressor, chelsea, scale=0.5, format=fmt)
+    assert (result.mime_type, result.extension) == (media, "." + ("jpg" if fmt == "jpeg"
+                                                                    else fmt))
+    assert decode(result.data).format == result.format
+
+
 def test_jpeg_method_never_computes_an_importance_map(chelsea):
     """Re-encoding only: the energy (a CNN and a face search by default) is not run at all."""
     from compress_core.energy.base import EnergyFunction

@@ -95,6 +95,20 @@ def test_file_objects(png_file, chelsea, chelsea_png):
         _check_chelsea(load_image(fh), chelsea, str(png_file))
 
 
+def test_a_file_object_read_to_its_end_says_so(chelsea_png):
+    """A BytesIO written and not rewound was an "empty file (0 bytes)" though it held 449 KB
+    (API review 29): the picture is read from the object's position, and the error says so."""
+    buf = io.BytesIO()
+    buf.write(chelsea_png)
+    with pytest.raises(ImageDecodeError, match=f"nothing left to read from position "
+                                               f"{len(chelsea_png):,} .*seek\\(0\\)"):
+        load_image(buf)
+    buf.seek(0)
+    assert load_image(buf).pixels.shape[:2] == (60, 90)
+    with pytest.raises(ImageDecodeError, match="empty file"):
+        load_image(io.BytesIO(b""))
+
+
 def test_a_file_object_named_by_its_descriptor_is_a_file_object(png_file, chelsea):
     """os.fdopen's file has its descriptor (an int) as its name: it was reported as '3'."""
     fd = os.open(png_file, os.O_RDONLY)
