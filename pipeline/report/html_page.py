@@ -11,6 +11,7 @@ from .cells import (
     FORMAT_HEAD,
     DEFINITIONS,
     RUN_HEAD,
+    RUNS_NOTE,
     SCORE_HEAD,
     TIME_HEAD,
     TOP_HEAD,
@@ -47,6 +48,7 @@ tr.delta td{background:#fafae8;font-style:italic}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:130px}
 .card b{display:block;font-size:1.4em}.card span{color:#666;font-size:.85em}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -60,7 +62,10 @@ def _code(s) -> str:
 
 def _html_table(head: List[str], rows: List[List[str]], classes: Optional[List[str]] = None,
                 row_classes: Optional[List[str]] = None) -> str:
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    # a table wider than the page scrolls in its box, not the whole page (the runs compared,
+    # 1390 px in a 1280 px window, had cut off their last columns: manifest review 29)
+    out = ["<div class=\"scroll\"><table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head),
+           "</tr></thead><tbody>"]
     for i, row in enumerate(rows):
         rc = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
         out.append(f"<tr{rc}>")
@@ -68,7 +73,7 @@ def _html_table(head: List[str], rows: List[List[str]], classes: Optional[List[s
             c = f' class="{classes[j]}"' if classes and classes[j] else ""
             out.append(f"<td{c}>{_e(cell)}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -112,7 +117,8 @@ def render_html(rep: Report) -> str:
             rows.append(delta_cells(r, base))
             rcls.append("delta")
         p += ["<h2 id=\"runs\">Runs compared</h2>",
-              f"<p class=\"meta\">Differences are against the first run, {_e(base['run_id'])}.</p>",
+              f"<p class=\"meta\">Differences are against the first run, {_e(base['run_id'])}. "
+              f"{_e(RUNS_NOTE)}.</p>",
               _html_table(RUN_HEAD, rows, _num_classes(RUN_HEAD, {0, len(RUN_HEAD) - 1}), rcls)]
     p += ["<h2 id=\"configs\">By settings</h2>",
           "<p class=\"meta\">One row per setting (the params column: method, output format, "
@@ -150,8 +156,9 @@ def render_html(rep: Report) -> str:
                          for x in e["examples"])
             rows.append(f"<tr><td>{_e(e['error_type'])}</td><td class=\"n\">{e['count']:,}</td>"
                         f"<td>{ex}</td></tr>")
-        p += ["<table><thead><tr><th>error type</th><th>rows</th><th>examples (input, message)"
-              "</th></tr></thead><tbody>", *rows, "</tbody></table>"]
+        p += ["<div class=\"scroll\"><table><thead><tr><th>error type</th><th>rows</th>"
+              "<th>examples (input, message)</th></tr></thead><tbody>", *rows,
+              "</tbody></table></div>"]
         if len(rep.errors) == MAX_ERROR_TYPES:
             p.append(f"<p class=\"meta\">The {MAX_ERROR_TYPES} most frequent error types.</p>")
     else:

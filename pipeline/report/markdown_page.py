@@ -9,6 +9,7 @@ from .cells import (
     FORMAT_HEAD,
     DEFINITIONS,
     RUN_HEAD,
+    RUNS_NOTE,
     SCORE_HEAD,
     TIME_HEAD,
     TOP_HEAD,
@@ -75,7 +76,8 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
         rows = [run_cells(r) for r in rep.by_run] + [delta_cells(r, base)
                                                       for r in rep.by_run[1:]]
         lines += ["## Runs compared", "", f"Differences are against the first run, "
-                  f"{base['run_id']}.", "", _md_table(RUN_HEAD, rows), ""]
+                  f"{_md_cell(base['run_id'])}. {_md_cell(RUNS_NOTE)}.", "",
+                  _md_table(RUN_HEAD, rows), ""]
     lines += ["## By settings", "",
               "One row per setting (the params column: method, output format, quality or byte "
               "budget ...), named by the settings that differ.", "",

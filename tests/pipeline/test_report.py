@@ -161,6 +161,16 @@ def test_totals_equal_independent_pyarrow_totals(two_runs, tmp_path, capsys):
     assert f"{want['images']:,}" in text and f"{want['bytes_in']:,} B" in text
     assert f"{want['median_byte_ratio']:.3f}" in text
     assert "Runs compared" in text and "Δ night-2 vs night-1" in text
+    # the difference of bytes in the units of the rows above it (it was a bare count), and
+    # what "failing" counts (manifest review 29)
+    from pipeline.report.cells import fmt_bytes, fmt_delta
+
+    one, two = data["by_run"]["night-1"], data["by_run"]["night-2"]
+    change = two["bytes_out"] - one["bytes_out"]
+    shown = fmt_delta(two["bytes_out"], one["bytes_out"], size=True)
+    assert shown == ("+" if change >= 0 else "-") + fmt_bytes(abs(change))
+    assert f"<td class=\"n\">{shown}</td>" in text and f"{change:+,}" not in text
+    assert "failing: the share of a run&#x27;s rows that are errors or inputs skipped" in text
 
 
 @pytest.mark.parametrize("name, fmt, message", [
@@ -509,6 +519,11 @@ def _chromium():
 def test_html_renders_in_headless_chromium(two_runs, tmp_path, capsys):
     page = tmp_path / "r.html"
     assert _run_main([two_runs, "-o", page], capsys)[0] == 0
+    # every table scrolls in its own box: the runs compared, wider than a 1280 px window, made
+    # the whole page scroll sideways and cut off their last columns (manifest review 29)
+    text = page.read_text()
+    assert ".scroll{overflow-x:auto" in text and text.count("<table>") >= 5
+    assert text.count("<table>") == text.count('<div class="scroll"><table>')
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
         [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
