@@ -54,7 +54,7 @@ def fmt_delta(v, base, pct=False, size=False) -> str:
 
 def totals_rows(t: Dict[str, Any]) -> List[tuple]:
     return [
-        ("images", fmt_num(t["images"])),
+        ("images (rows, summed over runs)", fmt_num(t["images"])),
         ("ok / error / skipped", f"{t['ok']:,} / {t['error']:,} / {t['skipped']:,}"),
         ("skipped as failed before (damaged inputs an earlier run failed, unchanged)",
          fmt_num(t["skipped_failed_before"])),
@@ -74,7 +74,8 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
          f"{fmt_num(t['median_quality_score'], 1)} / {fmt_num(t['lowest_quality_score'], 1)}"
          f" ({t['scored']:,} scored images)"),
         ("largest stretch of the content", fmt_num(t["max_stretch"])),
-        ("images with faces kept", fmt_num(t["images_with_faces"])),
+        ("ok rows with faces kept (faces null where no map was computed)",
+         fmt_num(t["images_with_faces"])),
         ("processed", f"{t['first_processed_at'] or '–'} … {t['last_processed_at'] or '–'}"),
     ]
 

@@ -85,7 +85,7 @@ def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (CSS and SVG inline, no scripts, no links)."""
     t = rep.totals
     data = json.dumps(rep.json_totals(), default=json_default).replace("</", "<\\/")
-    cards = [("images", fmt_num(t["images"])), ("ok", fmt_num(t["ok"])),
+    cards = [("rows (summed over runs)", fmt_num(t["images"])), ("ok", fmt_num(t["ok"])),
              ("errors", fmt_num(t["error"])),
              ("skipped", fmt_num(t["skipped"])),
              ("bytes saved (summed over runs)", fmt_bytes(t["bytes_saved"])),
