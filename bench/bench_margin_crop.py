@@ -1,4 +1,4 @@
-"""The aspect kept: what cropping "nearly empty" margins before scaling bought, and what its map cost.
+"""The aspect kept: what cropping "nearly empty" margins before scaling bought, and its cost.
 
 Until session 29 the hybrid method, where the target keeps the picture's aspect (the job's
 default ``scale=0.5``, ``max_dimension``), cropped margins whose importance density was under a

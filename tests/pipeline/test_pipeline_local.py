@@ -184,7 +184,7 @@ def test_default_method_and_deep_energy(tmp_path, write_tree, photo_files, run_j
                                         read_manifest):
     """The product's defaults: hybrid method, deep energy (EfficientNet-Lite0), scale 0.5,
     which keeps every photo's aspect: the whole photo is scaled, no map is computed and no CNN
-    loaded (the deep map had taken 63% of the time per photo); a thumbnail that changes the
+    loaded (the deep map had taken 90 of 125 ms of CPU per photo); a thumbnail that changes the
     aspect loads the CNN once and computes the map."""
     write_tree(tmp_path / "in", {k: photo_files[k] for k in ("astronaut.jpg", "trips/china.jpg")})
     out = tmp_path / "out"
