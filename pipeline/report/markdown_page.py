@@ -42,6 +42,11 @@ def _md_cell(s) -> str:
     return ("" if s is None else str(s)).translate(_MD_ESCAPED)
 
 
+def _md_alt(s: str) -> str:
+    """An image's alt text: brackets and backslashes escaped (it ends at a bare ``]``)."""
+    return s.translate(str.maketrans({ch: "\\" + ch for ch in "\\[]"}))
+
+
 def _md_table(head: List[str], rows: List[List[str]]) -> str:
     out = ["| " + " | ".join(_md_cell(h) or " " for h in head) + " |",
            "|" + "|".join("---" for _ in head) + "|"]
@@ -91,7 +96,7 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
         buf = io.BytesIO()
         plots.to_png(figure, buf)
         images[f"{key}.png"] = buf.getvalue()
-        lines.append(f"![{figure.title}]({image_dir}/{key}.png)")
+        lines.append(f"![{_md_alt(plots.summary(figure))}]({image_dir}/{key}.png)")
         lines.append("")
     lines += ["## Processing time", "", _md_table(TIME_HEAD, time_rows(rep)), "",
               f"### Slowest {len(rep.slowest)} images", "",

@@ -193,8 +193,31 @@ def _frame(c, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float],
     return sx, sy
 
 
+def summary(plot) -> str:
+    """What a plot shows, in one sentence: its text alternative (the SVG's ``aria-label``;
+    the bars' values had been in ``<title>`` elements a screen reader does not expose under
+    ``role="img"``, the scatter's nowhere: manifest review 29)."""
+    if isinstance(plot, Histogram):
+        if not len(plot.counts):
+            return f"{plot.title}: {plot.note or 'no data'}"
+        counts, edges = plot.counts, plot.edges
+        top = int(np.argmax(counts))
+        return (f"{plot.title}: {sum(counts):,} images, {plot.xlabel} from {_fmt(edges[0])} "
+                f"to {_fmt(edges[-1])}; most ({counts[top]:,}) between {_fmt(edges[top])} "
+                f"and {_fmt(edges[top + 1])}")
+    xs = np.asarray(plot.xs, dtype=np.float64)
+    ys = np.asarray(plot.ys, dtype=np.float64)
+    if xs.size == 0:
+        return f"{plot.title}: {plot.note or 'no data'}"
+    r = float(np.corrcoef(xs, ys)[0, 1]) if xs.size > 2 and xs.std() > 0 and ys.std() > 0 \
+        else None
+    return (f"{plot.title}: {xs.size:,} images, {plot.xlabel} {_fmt(xs.min())} to "
+            f"{_fmt(xs.max())}, {plot.ylabel} {_fmt(ys.min())} to {_fmt(ys.max())}"
+            + ("" if r is None else f"; correlation {r:.2f}"))
+
+
 def _draw(plot, canvas_cls):
-    c = canvas_cls(WIDTH, HEIGHT, plot.title)
+    c = canvas_cls(WIDTH, HEIGHT, summary(plot))
     if isinstance(plot, Histogram):
         if not len(plot.counts):
             c.text(WIDTH / 2, 20, plot.title, size=13, bold=True)
