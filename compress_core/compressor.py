@@ -444,9 +444,11 @@ class SemanticCompressor:
                 # CNN, no face search; 0.4-0.5 s of CPU for a 512-px photo, 10x its encoding)
                 importance = Importance(None, ())
             elif (method is Method.HYBRID and remove is None and not plan.free_shape
-                  and not reads_importance((pixels.shape[1], pixels.shape[0]), plan.size,
-                                           self.policy)):
+                  and not reads_importance((w0, h0), plan.size, self.policy)):
                 # the aspect kept: the whole picture is scaled, which reads no map either
+                # (decided on the input's size, as CompressRequest.computes_maps decides for a
+                # batch: on a working copy, 914x644 reduced to 448x316, a 200x140 target was
+                # "an aspect change" and the map was computed; diff review 29)
                 # (the deep map took 90 of 125 ms of CPU per photo at the job's default scale 0.5
                 # to crop "nearly empty" margins of 2 photos in 306; BENCHMARKS.md, "The
                 # aspect kept: the whole picture, no map")

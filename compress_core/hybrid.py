@@ -184,8 +184,8 @@ class HybridPlan:
 def resampling_stretch(w1: int, h1: int, tw: int, th: int) -> float:
     """Anisotropy ``max(s, 1/s)`` of resampling ``w1 x h1`` to ``tw x th``, ``s`` the ratio of
     the two scale factors; 1.0 when the aspect is kept to within one target pixel (the rounding
-    of an aspect-keeping size is no stretch anybody sees)."""
-    if abs(tw - w1 * th / h1) <= 1.0 or abs(th - h1 * tw / w1) <= 1.0:
+    of an aspect-keeping size is no stretch anybody sees: :func:`aspect_changes`)."""
+    if not aspect_changes((w1, h1), (tw, th)):
         return 1.0
     s = (w1 / tw) / (h1 / th)
     return float(max(s, 1.0 / s))
@@ -586,9 +586,11 @@ def aspect_changes(size: Tuple[int, int], target: Tuple[int, int]) -> bool:
 
 def reads_importance(size: Tuple[int, int], target: Tuple[int, int],
                      policy: HybridPolicy) -> bool:
-    """Whether :func:`retarget` of a ``size`` picture to ``target`` reads its importance map:
-    where the aspect changes, or where a policy crops nearly empty margins before scaling
-    (``free_crop_density``); the whole picture scaled reads none (:func:`resample_whole`)."""
+    """Whether the hybrid method reads the importance map of a ``size`` picture (the input's
+    own size, not a working copy's, whose rounding may be a pixel off its aspect) made
+    ``target``: where the aspect changes, or where a policy crops nearly empty margins before
+    scaling (``free_crop_density``); the whole picture scaled reads none
+    (:func:`resample_whole`)."""
     return aspect_changes(size, target) or (
         policy.free_crop_density is not None and min(target[0] / size[0],
                                                      target[1] / size[1]) < 1.0)

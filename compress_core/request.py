@@ -325,8 +325,15 @@ class CompressRequest:
             return False
         if self.method != Method.HYBRID.value or self.allocation != Allocation.UNIFORM.value:
             return True
-        return not self.preserve_aspect or (self.target_width is not None
-                                            and self.target_height is not None)
+        if self.target_width is not None and self.target_height is not None:
+            return True   # an aspect of its own
+        if self.preserve_aspect:
+            return False
+        # without preserve_aspect: one side given keeps the other (the aspect changes); an
+        # area target may choose a free shape (targets.plan_size); a largest side alone keeps it
+        return ((self.target_width is None) != (self.target_height is None)
+                or self.target_pixels is not None
+                or (self.scale is not None and self.scale < 1))
 
     @property
     def archive_mode(self) -> bool:

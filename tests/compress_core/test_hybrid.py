@@ -58,10 +58,15 @@ def test_busy_photo_with_kept_aspect_is_plain_lanczos(compressor, name, target):
 
 
 def test_busy_photo_with_the_default_deep_energy_is_plain_lanczos():
+    """A busy photo has no nearly empty margin: plain Lanczos with the default deep energy,
+    by default (no map) and under the margin-cropping policy of before session 29, whose deep
+    map finds none to crop (the test had become vacuous with the default: diff review 29)."""
     pixels = photo("chelsea", 240)
-    result = _compress(SemanticCompressor(), pixels, scale=0.5)
-    assert result.energy["name"] == "deep"  # the default: EfficientNet-Lite0 CAM + contrast
-    np.testing.assert_array_equal(result.pixels, lanczos(pixels, 120, 80))
+    for policy in (None, HybridPolicy(free_crop_density=0.25)):
+        result = _compress(SemanticCompressor(policy=policy), pixels, scale=0.5)
+        assert result.energy["name"] == "deep"  # the default: EfficientNet-Lite0 CAM + contrast
+        assert (result.energy_stats != {}) == (policy is not None)  # the map was computed
+        np.testing.assert_array_equal(result.pixels, lanczos(pixels, 120, 80))
 
 
 class _CountedGradient(type(GRADIENT)):
@@ -92,6 +97,12 @@ def test_the_aspect_kept_scales_the_whole_picture_and_computes_no_map(face):
         assert "faces" not in result.operations  # not looked for: unknown, not 0
         assert result.retained_energy_ratio == 1.0 and result.energy_stats == {}
     assert _CountedGradient.maps == 0
+    # decided on the input's size: a working copy's rounding is no aspect change (914x644,
+    # reduced to 448x316 for a 200x140 target, was one: a map and a 2-row crop; diff review 29)
+    photo914 = lanczos(photo("coffee", 600), 914, 644)
+    whole = _compress(counted, photo914, max_dimension=200)
+    assert whole.operations["working_size"] == (448, 316) and whole.size == (200, 140)
+    assert _CountedGradient.maps == 0 and whole.crop_box is None
     square = _compress(counted, canvas, target_width=60, target_height=60)  # the aspect changes
     assert _CountedGradient.maps == 1 and square.crop_box is not None
     # the map of a semantic allocation is the output's, computed where it is needed

@@ -396,3 +396,37 @@ def test_the_default_quality_is_auto_where_the_quality_is_free():
     assert CompressRequest(scale=0.5, target_bytes=5000).quality is None
     assert CompressRequest(scale=0.5, format="png").quality is None
     assert CompressRequest(method="jpeg", format="jxl").quality is None
+
+
+@pytest.mark.parametrize("options, maps", [
+    (dict(scale=0.5), False), (dict(max_dimension=256), False), (dict(target_pixels=9000), False),
+    (dict(target_width=200), False), (dict(target_bytes=50_000), False),
+    (dict(target_width=200, target_height=200), True),
+    (dict(scale=0.5, allocation="semantic", format="jpeg"), True),
+    (dict(scale=0.5, method="smart_crop"), True), (dict(method="jpeg"), False),
+    (dict(max_dimension=300, preserve_aspect=False), False),
+    (dict(scale=1.5, preserve_aspect=False), False),
+    (dict(scale=0.5, preserve_aspect=False), True),
+    (dict(target_pixels=9000, preserve_aspect=False), True),
+    (dict(target_width=200, preserve_aspect=False), True)])
+def test_computes_maps_says_whether_any_picture_may_need_its_map(options, maps):
+    """What the batch job loads its CNN by: the hybrid method's targets that keep every
+    picture's aspect scale the whole picture and compute no map (session 29); a free shape,
+    a width and height, one side without preserve_aspect, another method, or a semantic
+    allocation do. Checked against what compress() does on three photos of other aspects."""
+    from compress_core.energy import GradientEnergyFunction
+
+    assert CompressRequest(**options).computes_maps is maps
+    calls = []
+
+    class Counting(GradientEnergyFunction):
+        def importance(self, pixels):
+            calls.append(pixels.shape)
+            return super().importance(pixels)
+
+    compressor = SemanticCompressor(Counting())
+    for shape in ((240, 360, 3), (300, 300, 3), (400, 250, 3)):
+        pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        compressor.compress(pixels, show_progress=False, **options)
+    if not maps:
+        assert calls == []

@@ -292,4 +292,6 @@ def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
             ("DirectRunner", "./setup.py", None, deep)]:
         assert workers_without_faces(runner, setup, image, settings) is None, (runner, settings)
     assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
-        max_dimension=512, preserve_aspect=False, energy="blend")) is not None
+        target_pixels=50_000, preserve_aspect=False, energy="blend")) is not None  # free shape
+    assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
+        max_dimension=512, preserve_aspect=False, energy="blend")) is None  # its aspect kept
