@@ -54,19 +54,16 @@ from enum import Enum
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..images import as_rgb_array
 from ..options import parse_option
 from .backbones import (
     DEFAULT_BACKBONE,
     LoadedBackbone,
+    check_device,
     get_backbone_spec,
     load_backbone,
-    resolve_device,
 )
-from ._tensor import resize_rgb
 from .base import ENERGY_UNIT, CarvingTerms, EnergyFunction, Importance, normalize_map
 
 __all__ = ["DeepEnergyFunction", "DeepAggregate", "DEFAULT_MAX_SIDE", "DEFAULT_AGGREGATE",
@@ -125,6 +122,8 @@ def _robust_normalize(maps: torch.Tensor, low_q: Optional[float] = 0.01,
     ``low_q`` -> 0 (``None``: 0 stays 0, for maps that are already >= 0 with a meaningful
     zero, like a class activation map) and ``high_q`` -> 1, clipped. A constant map becomes 0.
     """
+    import torch
+
     flat = maps.flatten(1).float()
     qs = [high_q] if low_q is None else [low_q, high_q]
     q = torch.quantile(flat, torch.tensor(qs, device=flat.device, dtype=flat.dtype), dim=1)
@@ -141,6 +140,8 @@ def _robust_normalize(maps: torch.Tensor, low_q: Optional[float] = 0.01,
 
 def _resize_maps(maps: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of an (N, h, w) batch to ``size``."""
+    import torch.nn.functional as F
+
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
@@ -153,6 +154,8 @@ def _depth_weights(n: int) -> List[float]:
 
 def _border_contrast(feature: torch.Tensor) -> torch.Tensor:
     """Distance of every location's feature vector from the mean border feature, (N, h, w)."""
+    import torch
+
     top, bottom = feature[:, :, 0, :], feature[:, :, -1, :]
     left, right = feature[:, :, :, 0], feature[:, :, :, -1]
     border = torch.cat([top, bottom, left, right], dim=2).mean(dim=2)
@@ -219,7 +222,7 @@ class DeepEnergyFunction(EnergyFunction):
         self.layers = self._check_layers(layers)
         self.weights_path = None if weights_path is None else str(weights_path)
         self.device = device
-        resolve_device(device)  # validates
+        check_device(device)  # validates (torch is imported where the model is loaded)
         self.max_side = _check_int(max_side, "max_side", MIN_SIDE, 2048)
         self.top_k = _check_int(top_k, "top_k", 1, 1000)
         self.batch_size = _check_int(batch_size, "batch_size", 1, 1024)
@@ -291,10 +294,15 @@ class DeepEnergyFunction(EnergyFunction):
     # -- inference --------------------------------------------------------------------------
 
     def _prepare(self, rgb: np.ndarray, size: Tuple[int, int], bb: LoadedBackbone) -> torch.Tensor:
+        from ._tensor import resize_rgb
+
         x = resize_rgb(rgb, size).to(bb.device).float().div_(255.0)
         return ((x - bb.mean) / bb.std).contiguous()
 
     def _cam(self, bb: LoadedBackbone, feature: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
         probs = logits.float().softmax(dim=1)
         k = min(self.top_k, probs.shape[1])
         top = probs.topk(k, dim=1)
@@ -314,6 +322,8 @@ class DeepEnergyFunction(EnergyFunction):
 
     def _maps(self, x: torch.Tensor, bb: LoadedBackbone) -> torch.Tensor:
         """Aggregate map at the resolution of the shallowest hooked stage, (N, h, w)."""
+        import torch
+
         agg = self.aggregate_method
         grad_cam = agg in _NEEDS_CAM and self.spec.cam == "gradient"
         context = torch.no_grad() if grad_cam else torch.inference_mode()
@@ -347,6 +357,8 @@ class DeepEnergyFunction(EnergyFunction):
         return out
 
     def _finish(self, m: torch.Tensor, shape: Tuple[int, int]) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
             m = _robust_normalize(m[None], low_q=None)
             m = _resize_maps(m, shape)[0].clamp_(0.0, 1.0)
@@ -403,6 +415,8 @@ class DeepEnergyFunction(EnergyFunction):
         list of ndarray
             One float32 (H, W) map per image, in order; each equals ``self(image)``.
         """
+        import torch
+
         bb = self._backbone()
         rgbs = [as_rgb_array(im, drop_alpha=True) for im in images]
         groups: Dict[Tuple[int, int], List[int]] = {}
@@ -430,6 +444,8 @@ class DeepEnergyFunction(EnergyFunction):
         list of (int, float)
             ``(class index, softmax probability)``, most probable first.
         """
+        import torch
+
         top_k = _check_int(top_k, "top_k", 1, 1000)
         bb = self._backbone()
         rgb = as_rgb_array(image, drop_alpha=True)
@@ -484,6 +500,8 @@ _MODULE_NAMES: Dict[str, frozenset] = {}
 
 def _module_names(model_name: str) -> frozenset:
     """Module names of a backbone, from an instance built on the meta device (no memory)."""
+    import torch
+
     if model_name not in _MODULE_NAMES:
         spec = get_backbone_spec(model_name)
         with torch.device("meta"):

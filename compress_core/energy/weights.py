@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import urlparse
 
-import torch
-
 from ..errors import WeightsNotFoundError
 
 if TYPE_CHECKING:
@@ -32,6 +30,8 @@ OFFLINE_ENV = "SEMANTIC_COMPRESS_OFFLINE"
 
 def hub_checkpoint_dir() -> Path:
     """The torch hub checkpoint folder (``$TORCH_HOME/hub/checkpoints`` by default)."""
+    import torch  # (imported where a model is loaded: building an energy imports no torch)
+
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
@@ -102,6 +102,8 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
         raise WeightsNotFoundError(hint + "; no network to download it")
     logger.info("downloading %s weights from %s to %s", spec.name, spec.weights_url, folder)
     folder.mkdir(parents=True, exist_ok=True)
+    import torch
+
     try:
         torch.hub.download_url_to_file(
             spec.weights_url, str(path), hash_prefix=_hash_prefix(spec.weights_file_name)

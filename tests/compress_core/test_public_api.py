@@ -69,15 +69,27 @@ out = SemanticCompressor(energy).compress(photo("coffee", 120), scale=0.5, forma
 assert out.size == (60, 40), out.size
 assert "torch" not in sys.modules, "torch was imported"
 from semantic_compress import DeepEnergyFunction
-assert "torch" in sys.modules and DeepEnergyFunction.__name__ == "DeepEnergyFunction"
+from transforms.compress import _Engine
+from transforms.settings import CompressSettings
+deep = SemanticCompressor()      # the default deep energy, built
+assert isinstance(deep.energy_function, DeepEnergyFunction)
+assert deep.compress(photo("coffee", 120), scale=0.5, show_progress=False).size == (60, 40)
+engine = _Engine(CompressSettings(scale=0.5), 1)   # the default job's engine, warmed up
+assert not engine.loads_model
+assert "torch" not in sys.modules, "torch was imported for pictures that keep their aspect"
+thumb = deep.compress(photo("coffee", 120), target_width=50, target_height=50,
+                      show_progress=False)
+assert "torch" in sys.modules and thumb.size == (50, 50)   # a map: the CNN
 print("ok")
 """
 
 
 def test_import_and_gradient_use_do_not_load_torch():
     """``import compress_core``, the facade, a Beam launcher building the default (deep energy)
-    graph and a gradient-energy compression run without torch (~1.4 s of start-up);
-    DeepEnergyFunction loads it."""
+    graph and a gradient-energy compression run without torch (~1.4 s of start-up); so do
+    building the default deep energy, compressing with it where the aspect stays and the
+    default job's engine (session 29: about 470 MB less per worker process); its first map
+    imports torch."""
     import subprocess
     import sys
 
