@@ -497,8 +497,6 @@ class _Engine:
     def __init__(self, settings: CompressSettings, worker_threads: Optional[int]):
         global _LOADS_IN_PROCESS
         start = time.perf_counter()
-        if worker_threads:
-            _limit_torch_threads(worker_threads)
         from compress_core import SemanticCompressor
         from compress_core.images import let_pillow_open
 
@@ -511,7 +509,9 @@ class _Engine:
         uses_energy = settings.computes_maps
         self.loads_model = uses_energy  # (what the model_loads metric counts)
         if uses_energy:
-            _preload(self.compressor.energy_function)
+            _preload(self.compressor.energy_function)   # (torch is imported here)
+        if worker_threads:   # (after the load: where torch is not imported, nothing to set)
+            _limit_torch_threads(worker_threads)
         warm = time.perf_counter()
         _warm_up(self.compressor, settings)
         self.seconds = time.perf_counter() - start
