@@ -339,6 +339,27 @@ def test_method_jpeg_engine_loads_no_cnn(sample_photos, caplog):
     assert hybrid.compressor.energy_function._loaded is not None  # the CNN is loaded up front
 
 
+def test_an_engine_limits_torchs_threads_once_it_has_imported_it():
+    """torch is imported where the CNN loads, no longer before the engine set its threads:
+    the limit set first found no torch, and the warm-up and first images ran on every core."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys\n"
+            "from transforms.compress import _Engine\n"
+            "from transforms.settings import CompressSettings\n"
+            "_Engine(CompressSettings(scale=0.5), 1)\n"
+            "print('torch' in sys.modules)\n"
+            "_Engine(CompressSettings(target_width=64, target_height=64), 1)\n"
+            "import torch\n"
+            "print(torch.get_num_threads())\n")
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="2")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["False", "1"]
+
+
 def test_model_loads_count_engines_that_load_an_energy_function(tmp_path, sample_photos):
     """Docs review 23: a --method jpeg run said "model loads: 1" beside its log's "re-encoding
     only (no importance map)"."""
