@@ -92,7 +92,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name == "DeepEnergyFunction":  # imports torch: only when asked for (energy/__init__)
+    if name == "DeepEnergyFunction":  # imported when asked for (energy/__init__)
         from . import energy
 
         globals()[name] = energy.DeepEnergyFunction

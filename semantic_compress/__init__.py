@@ -6,8 +6,8 @@
 import compress_core as _core
 from compress_core import __all__, __version__  # noqa: F401
 
-# every public name but the torch-backed DeepEnergyFunction, which __getattr__ imports on
-# first access (as compress_core does), so that the facade starts without torch
+# every public name but DeepEnergyFunction, which __getattr__ imports on first access (as
+# compress_core does; torch comes only with its first map)
 globals().update({_name: getattr(_core, _name) for _name in __all__
                   if _name != "DeepEnergyFunction"})
 

@@ -509,7 +509,7 @@ class _Engine:
         uses_energy = settings.computes_maps
         self.loads_model = uses_energy  # (what the model_loads metric counts)
         if uses_energy:
-            _preload(self.compressor.energy_function)   # (torch is imported here)
+            _preload(self.compressor.energy_function)   # (a CNN's: torch is imported here)
         if worker_threads:   # (after the load: where torch is not imported, nothing to set)
             _limit_torch_threads(worker_threads)
         warm = time.perf_counter()

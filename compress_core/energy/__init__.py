@@ -1,9 +1,11 @@
 """Energy functions: per-pixel importance maps that decide which pixels survive.
 
-:class:`DeepEnergyFunction` and :func:`available_backbones` need torch; they are imported on
-first access (PEP 562), so that ``import compress_core`` and the gradient and saliency energies
-start without loading torch (about 1.4 s).
+:class:`DeepEnergyFunction` and :func:`available_backbones` are imported on first access
+(PEP 562); torch itself only where a CNN computes its first map or loads (about 1.4 s), so that
+``import compress_core``, the gradient and saliency energies and a deep energy that computes no
+map (the hybrid method where the aspect stays) start without it.
 """
+from . import _torch_fork  # noqa: F401 -- a forked child's torch: one thread (no torch import)
 from .base import CarvingTerms, EnergyFunction, normalize_map
 from .gradient import GradientEnergyFunction
 from .blend import BlendEnergyFunction, HybridEnergyFunction

@@ -7,8 +7,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import _torch_fork  # noqa: F401 -- a forked child's torch: one thread
-
 __all__ = ["rgb_tensor", "resize_rgb", "upsample_map"]
 
 

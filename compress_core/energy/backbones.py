@@ -18,10 +18,11 @@ Weights are never random:
   :mod:`compress_core.energy.weights`; its names are re-exported here).
 
 Loaded models are cached per process, keyed by ``(name, weights file, device)``, so a worker
-loads each backbone once (:func:`load_backbone`). torch is imported where a model is loaded or
-a device other than the CPU is asked for, not by this module: building an energy function
-costs no torch (its import: 1.4 s and about 470 MB of resident memory for pip's CUDA build), so
-a batch job whose pictures keep their aspect, and need no map, never imports it.
+loads each backbone once (:func:`load_backbone`). torch is imported where a model is loaded,
+not by this module: building an energy function with the default layers costs no torch (its
+import: 1.4 s and about 470 MB of resident memory for pip's CUDA build; checking explicit
+``layers`` builds the model on torch's meta device), so a batch job whose pictures keep their
+aspect, and need no map, never imports it.
 """
 from __future__ import annotations
 
@@ -396,8 +397,6 @@ def load_backbone(name: str = DEFAULT_BACKBONE, weights_path=None, device="cpu",
         The weights file cannot be read or does not fit the architecture.
     """
     import torch
-
-    from . import _torch_fork  # noqa: F401 -- a forked child's torch: one thread
 
     spec = get_backbone_spec(name)
     dev = device if isinstance(device, torch.device) else resolve_device(device)

@@ -97,8 +97,6 @@ class FaceDetector:
         import torch
         from PIL import Image
 
-        from . import _torch_fork  # noqa: F401 -- a forked child's torch: one thread
-
         h, w = rgb.shape[:2]
         scale = min(1.0, DETECT_SIDE / float(max(h, w)))
         if min(h, w) * scale < DETECT_SIDE * MIN_FACE_SHARE:  # no face that small is searched

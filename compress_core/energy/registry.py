@@ -108,7 +108,7 @@ def make_energy(name: str = "deep", model: Optional[str] = None, **kwargs) -> En
     """
     kind = parse_option(EnergyName, name, "energy")
     if kind in _CNN_ENERGIES:
-        from .deep import DeepEnergyFunction  # torch: imported when a CNN energy is built
+        from .deep import DeepEnergyFunction  # (torch: imported at its first map)
     if kind is EnergyName.GRADIENT:
         return GradientEnergyFunction(**kwargs)
     if kind is EnergyName.SALIENCY:
