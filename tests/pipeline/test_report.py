@@ -813,6 +813,23 @@ def test_settings_that_write_the_same_outputs_are_one(tmp_path):
         "format=auto, photo_format=jpeg": 6, "format=jpeg": 3}
 
 
+def test_the_energy_scatter_says_which_rows_have_no_map(tmp_path):
+    """Since session 29 the default job (scale 0.5) computes no importance map, so its rows
+    have no energy mean: the scatter said only "no data"; it says why."""
+    def result(k, mapped):
+        res = _result(k)
+        return res if mapped else SimpleNamespace(**{**vars(res), "energy_stats": {}})
+
+    rows = [ok_row("r", f"/p/{k}.png", f"/o/{k}.x", result(k, k < 3), "ab" * 32,
+                   method="hybrid", energy="deep", model="efficientnet_lite0",
+                   params='{"scale":0.5}') for k in range(10)]
+    write_run(tmp_path / "m", "r", rows)
+    rep = report.build_report(report.load_manifest(str(tmp_path / "m")))
+    scatter = rep.plots["energy_vs_ratio"]
+    assert len(scatter.xs) == 3
+    assert scatter.note.startswith("3 of 10 ok images have an importance map; the others kept")
+
+
 def test_an_error_example_names_its_input_once(tmp_path, capsys):
     """The job's messages start with the input's path; the Errors table printed it twice
     ("…/corrupt.png: …/corrupt.png: cannot decode …")."""
