@@ -199,7 +199,9 @@ class SeamCarver:
         static = with_masks(terms.static, keep, remove, (h0, w0))
         gw = terms.gradient_weight
 
-        progress = self._progress(_seams_to_carve(static, (h0, w0), (th, tw)), "seam carving")
+        # (the total scans the map for remove-mask pixels: only where a bar is shown)
+        progress = self._progress(_seams_to_carve(static, (h0, w0), (th, tw)),
+                                  "seam carving") if self.show_progress else None
         index = None  # flat source index of every pixel; None: the identity
         inserted = False
         removal_known = True
