@@ -28,7 +28,8 @@ from .energy import registry
 from .hybrid import DEFAULT_MAX_STRETCH
 from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
 from .quality import QualityMetric
-from .targets import check_positive_int, check_positive_number, check_stretch
+from .targets import (check_positive_int, check_positive_number, check_stretch,
+                      may_change_aspect)
 
 __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "DEFAULT_QUALITY",
            "canonical_json", "hashed_params"]
@@ -317,23 +318,20 @@ class CompressRequest:
     def computes_maps(self) -> bool:
         """Whether compressing a picture under this request may compute its importance map
         (the energy function runs; a CNN loads): :attr:`reads_importance`, less the hybrid
-        method's targets that keep every picture's aspect (a scale, a largest side or area,
-        one side, a byte budget, with ``preserve_aspect``), for which the default policy scales
-        the whole picture (:func:`compress_core.hybrid.reads_importance`). The batch job loads
-        its CNN only where this holds (the default job, at scale 0.5, loads none)."""
+        method's targets that keep every picture's aspect (:func:`targets.may_change_aspect`
+        false: a scale, a largest side or area, one side, a byte budget, with
+        ``preserve_aspect``), for which the default policy scales the whole picture
+        (:func:`compress_core.hybrid.reads_importance`). The batch job loads its CNN only where
+        this holds (the default job, at scale 0.5, loads none)."""
         if not self.reads_importance:
             return False
-        if self.method != Method.HYBRID.value or self.allocation != Allocation.UNIFORM.value:
+        if (self.method != Method.HYBRID.value or self.allocation != Allocation.UNIFORM.value
+                or self.remove_mask is not None):
             return True
-        if self.target_width is not None and self.target_height is not None:
-            return True   # an aspect of its own
-        if self.preserve_aspect:
-            return False
-        # without preserve_aspect: one side given keeps the other (the aspect changes); an
-        # area target may choose a free shape (targets.plan_size); a largest side alone keeps it
-        return ((self.target_width is None) != (self.target_height is None)
-                or self.target_pixels is not None
-                or (self.scale is not None and self.scale < 1))
+        return may_change_aspect(
+            target_width=self.target_width, target_height=self.target_height, scale=self.scale,
+            target_pixels=self.target_pixels, max_dimension=self.max_dimension,
+            preserve_aspect=self.preserve_aspect)
 
     @property
     def archive_mode(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ImageTooLargeError
 
-__all__ = ["SizePlan", "plan_size", "free_shape", "working_size", "check_positive_int",
+__all__ = ["SizePlan", "plan_size", "may_change_aspect", "free_shape", "working_size", "check_positive_int",
            "check_positive_number", "check_stretch"]
 
 
@@ -161,10 +161,34 @@ def plan_size(width: int, height: int, *, target_width=None, target_height=None,
                          max_pixels)
     # a free shape removes lines: only where the output is smaller than the input (enlarged,
     # the shape chosen was the input's own size: scale=1.7 wrote the input unchanged)
-    free = (not preserve_aspect and exact is None
-            and (scale is not None or target_pixels is not None)
+    free = (_leaves_shape_free(exact is not None, scale, target_pixels, preserve_aspect)
             and out_w * out_h < width * height)
     return SizePlan(out_w, out_h, free_shape=free, max_dimension=max_dimension if free else None)
+
+
+def _leaves_shape_free(side_given: bool, scale, target_pixels, preserve_aspect: bool) -> bool:
+    """Whether the targets ask for an area and leave its shape to the caller: a scale or an
+    area, no side, without ``preserve_aspect`` (:func:`plan_size` takes the free shape only
+    where the output is smaller than the input)."""
+    return (not preserve_aspect and not side_given
+            and (scale is not None or target_pixels is not None))
+
+
+def may_change_aspect(*, target_width=None, target_height=None, scale=None, target_pixels=None,
+                      max_dimension=None, preserve_aspect: bool = True) -> bool:
+    """Whether :func:`plan_size` may give some input an output of another aspect than its
+    own, or a free shape: a width and a height (an aspect of their own), one side without
+    ``preserve_aspect`` (the other side kept), or an area target without ``preserve_aspect``
+    that makes some input smaller (a scale below 1, an area, or a largest side). Decided
+    without an input's size (what a batch of pictures is planned by); where it is false,
+    every input keeps its aspect within the one pixel of rounding."""
+    side_given = target_width is not None or target_height is not None
+    if target_width is not None and target_height is not None:
+        return True
+    if side_given:
+        return not preserve_aspect
+    return _leaves_shape_free(False, scale, target_pixels, preserve_aspect) and (
+        target_pixels is not None or max_dimension is not None or scale < 1)
 
 
 def _check_output_pixels(w: float, h: float, limit: Optional[int], target_width,

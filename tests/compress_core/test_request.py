@@ -406,6 +406,8 @@ def test_the_default_quality_is_auto_where_the_quality_is_free():
     (dict(scale=0.5, method="smart_crop"), True), (dict(method="jpeg"), False),
     (dict(max_dimension=300, preserve_aspect=False), False),
     (dict(scale=1.5, preserve_aspect=False), False),
+    (dict(scale=1.5, max_dimension=300, preserve_aspect=False), True),   # (a free shape: it
+    # had said no, and the job's first picture loaded the CNN inside its time budget)
     (dict(scale=0.5, preserve_aspect=False), True),
     (dict(target_pixels=9000, preserve_aspect=False), True),
     (dict(target_width=200, preserve_aspect=False), True)])

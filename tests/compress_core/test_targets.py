@@ -11,6 +11,7 @@ from compress_core.targets import (
     check_positive_int,
     check_positive_number,
     free_shape,
+    may_change_aspect,
     plan_size,
     working_size,
 )
@@ -32,6 +33,42 @@ def test_exact_sizes(kwargs, expected):
     assert plan.size == expected
     assert (plan.width, plan.height) == expected
     assert plan.free_shape is False
+
+
+def test_may_change_aspect_holds_for_every_input_whose_plan_changes_it():
+    """What a batch is planned by (CompressRequest.computes_maps: whether the job loads its
+    CNN) agrees with plan_size on every input: where it says no target of the set changes
+    an aspect, no random input's plan is a free shape or more than a pixel off its aspect;
+    and each way of changing the aspect is seen by it (scale=1.5 with max_dimension and no
+    preserve_aspect is a free shape wherever the cap binds: it had said no)."""
+    from compress_core.hybrid import aspect_changes
+
+    rng = np.random.default_rng(13)
+    seen = set()
+    for _ in range(4000):
+        targets = {}
+        for name, draw in (("target_width", lambda: int(rng.integers(1, 900))),
+                           ("target_height", lambda: int(rng.integers(1, 900))),
+                           ("scale", lambda: float(rng.choice([0.3, 0.5, 0.99, 1.0, 1.5]))),
+                           ("target_pixels", lambda: int(rng.integers(1, 400_000))),
+                           ("max_dimension", lambda: int(rng.integers(1, 900)))):
+            if rng.random() < 0.3:
+                targets[name] = draw()
+        if not targets:
+            continue
+        targets["preserve_aspect"] = bool(rng.random() < 0.5)
+        may = may_change_aspect(**targets)
+        for _ in range(5):
+            w, h = (int(v) for v in rng.integers(1, 1200, 2))
+            plan = plan_size(w, h, **targets)
+            changes = plan.free_shape or aspect_changes((w, h), plan.size)
+            assert may or not changes, (targets, (w, h), plan)
+            seen.add((may, changes))
+    assert seen == {(False, False), (True, False), (True, True)}
+    assert may_change_aspect(scale=1.5, max_dimension=100, preserve_aspect=False)
+    assert not may_change_aspect(scale=1.5, preserve_aspect=False)
+    assert not may_change_aspect(max_dimension=100, preserve_aspect=False)
+    assert not may_change_aspect(target_width=100, scale=0.5)
 
 
 def test_no_target_gives_none():
