@@ -571,7 +571,10 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
             # 8-bit data) and 0..65535 are taken as such; other ranges (signed or larger data)
             # are stretched to their own. (A flat 0.8 grey was stretched to black, two greys
             # to black and white.)
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            if not np.isfinite(arr).all():   # (one that held nothing else was a flat grey)
+                raise UnsupportedImageError(
+                    f"{name}: {mode} image contains NaN or infinite values")
+            lo, hi = float(arr.min()), float(arr.max())
             if mode == "F" and lo >= 0 and hi <= 2:
                 pass  # 0..1, overshoot clipped (a resampled or HDR 0..1.02 went black /255)
             elif lo >= 0 and hi <= 65535:

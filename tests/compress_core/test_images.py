@@ -339,6 +339,18 @@ def test_32_bit_float_mode_is_scaled_by_its_range():
     np.testing.assert_array_equal(load_image(gray.convert("I")).pixels[..., 0], np.asarray(gray))
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_32_bit_float_mode_without_a_finite_value_is_refused(value):
+    """Edge review 30: an F picture (a PIL image, a float TIFF) that held only NaN or only
+    infinities was taken as flat and written as a grey picture (one that mixed them with
+    numbers was refused, as the same values in an array are)."""
+    for values in ([[value, value]], [[0.5, value]]):
+        image = Image.fromarray(np.array(values, np.float32), "F")
+        for source in (image, encode(image, "TIFF")):
+            with pytest.raises(UnsupportedImageError, match="NaN or infinite"):
+                load_image(source)
+
+
 def test_a_tiff_pillow_cannot_read_says_what_it_is(chelsea, tmp_path):
     """Review 20 (F9): a floating-point RGB TIFF (an HDR merge's, a scientific export) was
     "not a recognised image format", as a text file is. Pillow reads 8- and 16-bit RGB TIFFs,
