@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import stat
+import time
 import uuid
 
 import fsspec
@@ -1553,6 +1554,25 @@ def test_semantic_allocation_with_a_fixed_quality_re_encoding_and_alpha(compress
     rgba = np.dstack([photo("coffee", 120), np.full((80, 120), 128, np.uint8)])
     flat = _run(compressor, rgba, scale=0.5, format="jpeg", allocation="semantic")
     assert flat.format == "JPEG" and decode(flat.data).mode == "RGB"
+
+
+def test_the_allocation_map_is_timed_as_energy_not_encoding():
+    """Edge review 30: where allocation="semantic" computed the output's map (the aspect kept:
+    no map of the input), its CNN's half second was counted in encode_ms and energy_ms said
+    0 (the manifest's columns too). A slow energy shows where its time goes."""
+    from compress_core.energy import GradientEnergyFunction
+
+    class Slow(GradientEnergyFunction):
+        def importance(self, pixels):
+            time.sleep(0.3)
+            return super().importance(pixels)
+
+    result = _run(SemanticCompressor(Slow()), photo("coffee", 200), scale=0.5,
+                  allocation="semantic")
+    assert result.operations["allocation"] == "semantic"
+    assert result.timings["energy_ms"] >= 300 > result.timings["encode_ms"], result.timings
+    parts = sum(v for k, v in result.timings.items() if k != "total_ms")
+    assert parts == pytest.approx(result.timings["total_ms"], abs=0.05)
 
 
 @pytest.mark.parametrize("kwargs", [dict(method="jpeg"), dict(scale=0.5),
