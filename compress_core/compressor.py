@@ -22,7 +22,7 @@ from .colour import describes_srgb
 from .crop import best_window, box_to_hold, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
-from .hybrid import (HybridPolicy, reads_importance, resample, resample_whole,
+from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
                      resampling_stretch, retarget, seam_stretch)
 from .images import DEFAULT_MAX_PIXELS, clear_hidden, load_image
 from .metadata import carried
@@ -865,6 +865,9 @@ class SemanticCompressor:
             # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
             f = min(w0 / tw, h0 / th)
             cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
+            if not aspect_changes((w0, h0), (tw, th)):   # the photo's own aspect, rounded to
+                cw, ch = w0, h0   # whole pixels: the whole frame (a 3 x 5000 strip at scale
+                # 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole

@@ -27,6 +27,7 @@ from compress_core import (
 )
 from compress_core.analysis import energy_statistics
 from compress_core.energy.faces import DETECT_SIDE
+from compress_core.hybrid import aspect_changes
 from compress_core.targets import plan_size, working_size
 
 from _core_data import (
@@ -108,7 +109,10 @@ def test_every_target_combination_gives_the_exact_size(compressor, chelsea, meth
         left, top, right, bottom = result.operations["crop"]
         cw, ch = right - left, bottom - top
         assert cw == width or ch == height
-        assert abs(cw * expected[1] - ch * expected[0]) <= max(expected)  # the target's aspect
+        if aspect_changes((width, height), expected):   # a window of the target's aspect
+            assert abs(cw * expected[1] - ch * expected[0]) <= max(expected)
+        else:   # the photo's own aspect (rounded to whole pixels): the whole frame
+            assert (cw, ch) == (width, height)
         window = np.ascontiguousarray(picture[top:bottom, left:right])
         np.testing.assert_array_equal(
             result.pixels, np.asarray(Image.fromarray(window).resize(expected, Image.LANCZOS)))
@@ -999,6 +1003,23 @@ def test_compress_image_one_liner(chelsea):
     result = compress_image(chelsea, energy_function=GRADIENT, scale=0.5, method="smart_crop",
                             show_progress=False)
     assert result.size == (90, 60) and result.method == "smart_crop"
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((5000, 3), dict(scale=0.5)),                          # 2 x 2500: a third off in width
+    ((644, 915), dict(scale=0.5)),                         # 458 x 322: a row off
+    ((120, 180), dict(target_width=91, target_height=60))])
+def test_smart_crop_of_the_photos_own_aspect_uses_the_whole_frame(shape, kwargs):
+    """README: a size in the photo's own aspect (rounded to whole pixels) uses the whole frame,
+    as the hybrid method scales the whole picture. Edge review 30: a 3 x 5000 strip at scale 0.5
+    (2 x 2500) was cropped to 3 x 3750, a quarter of it lost; a 915 x 644 photo lost a row."""
+    pixels = np.random.default_rng(3).integers(0, 256, shape + (3,), dtype=np.uint8)
+    result = _run(SemanticCompressor(GRADIENT), pixels, method="smart_crop", format="png",
+                  **kwargs)
+    assert result.crop_box == (0, 0, shape[1], shape[0])
+    assert result.stretch == 1.0
+    hybrid = _run(SemanticCompressor(GRADIENT), pixels, format="png", **kwargs)
+    np.testing.assert_array_equal(result.pixels, hybrid.pixels)
 
 
 # ------------------------------------------------------------- bad input
