@@ -241,12 +241,18 @@ def faces_box(faces: Sequence[Face], shape: Tuple[int, int],
 #: A head around a detected face, in shares of the face box's height: above it (the top of
 #: the head and some room: MTCNN's box starts at the forehead) and below it (the chin and the
 #: neck). Crops that can hold the heads hold them (a 16:9 of the astronaut cut the top of her
-#: hair, a 4:1 of kodim18 put the chin on the frame's edge: visual review 25).
-HEAD_ABOVE, HEAD_BELOW = 0.5, 0.25
+#: hair, a 4:1 of kodim18 put the chin on the frame's edge: visual review 25; the cameraman's
+#: hair starts 0.6 of his profile's box above it, and a 320 x 180 banner cut it: review 30).
+HEAD_ABOVE, HEAD_BELOW = 0.7, 0.25
+
+#: A head's width in face boxes' widths: the hair and the ears on both sides (the
+#: astronaut's hair reaches 0.29 of her box's width past each side; a square of her face at a
+#: picture's left edge held 1.15 of it and cut 21 px of her hair: visual review 30).
+HEAD_ACROSS = 1.6
 
 
 def heads_box(faces: Sequence[Face], shape: Tuple[int, int],
-              margin: float = 1.15) -> Tuple[int, int, int, int]:
+              margin: float = HEAD_ACROSS) -> Tuple[int, int, int, int]:
     """Bounding box of the faces' heads: each face's box grown by ``margin`` across, and by
     :data:`HEAD_ABOVE` and :data:`HEAD_BELOW` of its height up and down, within the picture."""
     h, w = shape

@@ -310,6 +310,25 @@ def test_crops_of_a_portrait_hold_the_head_not_only_the_face(astronaut):
     assert top <= face.box[1] - 0.5 * height and bottom >= face.box[3]   # hair and chin in
 
 
+def test_a_face_at_a_pictures_edge_keeps_the_sides_of_its_head(astronaut):
+    """Visual review 30: the astronaut's head at the left edge of a wide picture; thumbnails
+    of 1:1, 16:9 and 4:5 held the face's box and 7% of it across, and cut 21 px of her hair at
+    every size (libvips' attention crop kept it). They hold the head: 1.6 faces across."""
+    from skimage import data
+
+    ground = np.asarray(Image.fromarray(data.coffee()).resize((1200, 500), Image.LANCZOS))
+    picture = ground.copy()
+    picture[:, :300] = astronaut[:500, 120:420]
+    dark = picture[30:150, :200].mean(axis=2) < 120       # her hair against the grey wall
+    hair_left = int(np.flatnonzero(dark.sum(axis=0) > 5).min())
+    compressor = SemanticCompressor()
+    for width, height in ((256, 256), (320, 180), (200, 250)):
+        result = compressor.compress(picture, target_width=width, target_height=height,
+                                     format="png")
+        assert result.operations["faces"] == 1
+        assert result.crop_box[0] <= hair_left + 2, ((width, height), result.crop_box, hair_left)
+
+
 def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
     """The blend energy (``--energy blend``) hands its deep member's faces to the crops: the
     astronaut's whole face survives a 512 x 100 banner, as with the deep energy alone."""
