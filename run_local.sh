@@ -4,7 +4,7 @@
 #
 # Usage: ./run_local.sh [pipeline flags...]
 #   ./run_local.sh                                   # defaults: --method hybrid --energy deep --scale 0.5
-#   ./run_local.sh --energy gradient --scale 0.4     # extra flags go to `python -m pipeline`
+#   ./run_local.sh --target_width 256 --target_height 256   # flags go to `python -m pipeline`
 #   ./run_local.sh --direct_running_mode=multi_processing --direct_num_workers=2
 #   ./run_local.sh --skip_existing                   # rerun: finished images are skipped
 # Environment: SEMANTIC_COMPRESS_LOCAL=folder (default ./local_run) holds input/ and output/.

@@ -349,6 +349,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, TypeError, SemanticCompressError) as exc:
         print(f"semantic-compress: error: {exc}", file=sys.stderr)
         return 2
+    # said after every refusal (an error stays one line), before the first image
+    for unused in request.options_without_a_map():
+        print(f"semantic-compress: warning: {in_flags(unused, 'cli')}", file=sys.stderr)
 
     records: List[dict] = []
     failed = 0

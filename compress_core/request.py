@@ -306,6 +306,33 @@ class CompressRequest:
                           "runs no CNN)")
         return tuple(unused)
 
+    def options_without_a_map(self) -> Tuple[str, ...]:
+        """A message naming the options that shape only the importance map or the stretch
+        (``energy``, ``model``, ``energy_mode``, ``max_stretch``), set away from their default,
+        where this request computes no map (:attr:`computes_maps` false: the hybrid method's
+        targets that keep every picture's aspect scale the whole picture); empty otherwise.
+
+        The command line and the job warn with it but do not refuse them, unlike
+        :meth:`unused_engine_options`: such targets used the map until session 29, and a
+        scheduled job that names them keeps its output names (they enter them) and runs."""
+        if not self.reads_importance or self.computes_maps:
+            return ()
+        chosen = []
+        if self.energy != registry.DEFAULT_ENERGY.value:
+            chosen.append(f"energy={self.energy!r}")
+        if self.model not in (None, registry.DEFAULT_BACKBONE):
+            chosen.append(f"model={self.model!r}")
+        if self.energy_mode != EnergyMode.BACKWARD.value:
+            chosen.append(f"energy_mode={self.energy_mode!r}")
+        if "max_stretch" in self._given and self.max_stretch != DEFAULT_MAX_STRETCH:
+            chosen.append(f"max_stretch={self.max_stretch!r}")
+        if not chosen:
+            return ()
+        verb = "changes" if len(chosen) == 1 else "change"
+        return (f"{', '.join(chosen)} {verb} nothing here: these targets keep every picture's "
+                "aspect, so the whole picture is scaled and no importance map is computed "
+                "(they shape targets that change the aspect: a width and a height)",)
+
     # ----------------------------------------------------------------------- views
     @property
     def reads_importance(self) -> bool:

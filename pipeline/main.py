@@ -33,6 +33,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from transforms.compress import CompressImages
+from compress_core.flags import in_flags
 from compress_core.storage import merge_storage_options
 from transforms.dead_letters import WriteDeadLetters
 from transforms.earlier_outputs import EarlierOutputs
@@ -150,6 +151,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                                     job.settings)
     if warning:
         _LOG.warning("%s", warning)
+    for unused in job.settings.options_without_a_map():   # (said, not refused: they enter
+        _LOG.warning("%s", in_flags(unused, "job"))     # the output names since before)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),
                                     job.storage_options)
     dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")

@@ -62,7 +62,7 @@ def size_of(path):
 
 # ------------------------------------------------------------- compressing
 def test_scale_writes_beside_the_input(work, capsys):
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q")
     assert code == 0, err
     assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
     assert out.startswith("photo.jpg -> ./photo.jpg_compressed.jpg: 180x120 -> 90x60")
@@ -74,7 +74,7 @@ def test_outputs_respect_the_umask(work, capsys, umask, mode):
     """Issue 12 item 9: the command line wrote 0600 files whatever the umask."""
     old = os.umask(umask)
     try:
-        code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q")
+        code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q")
         code2, _, err2 = run(capsys, "photo.jpg", "--visualize-energy", "-e", "gradient", "-q")
     finally:
         os.umask(old)
@@ -86,7 +86,7 @@ def test_outputs_respect_the_umask(work, capsys, umask, mode):
 
 
 def test_output_suffix_picks_the_format(work, capsys):
-    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient",
+    code, _, err = run(capsys, "photo.jpg", "--scale", "0.5",
                        "-o", "small.png")
     assert code == 0, err
     img = decode((work / "small.png").read_bytes())
@@ -106,7 +106,7 @@ def test_flags_that_would_be_ignored_are_refused_before_anything_is_written(work
                            (["-o", "small.jpg", "--format", "auto", "--photo-format", "webp"],
                             "-o small.jpg makes the format jpeg: --photo-format webp")):
         before = sorted(os.listdir(work))
-        code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", "--energy", "gradient", *flags)
+        code, _, err = run(capsys, "photo.jpg", "--scale", "0.5", *flags)
         assert code == 2 and message in err, err
         assert sorted(os.listdir(work)) == before
 
@@ -114,7 +114,7 @@ def test_flags_that_would_be_ignored_are_refused_before_anything_is_written(work
 def test_explicit_format_the_output_suffix_contradicts_is_refused(work, capsys):
     """``--format jpeg -o small.webp`` printed a JPEG's size and format but wrote a WebP
     re-encoded by save(); now it is refused before anything is read or written."""
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format",
                          "jpeg", "-o", "small.webp")
     assert code == 2 and out == ""
     assert "-o small.webp names webp but --format is jpeg" in one_error_line(err)
@@ -122,7 +122,7 @@ def test_explicit_format_the_output_suffix_contradicts_is_refused(work, capsys):
     # a suffix that agrees (.jpg for jpeg) or names no format still works, and the record
     # describes the file written
     for name, fmt in (("small.jpg", "jpeg"), ("small.webp", "webp"), ("small.bin", "jpeg")):
-        code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format",
+        code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format",
                              fmt, "-o", name, "--json")
         assert code == 0, err
         record = json.loads(out)
@@ -169,38 +169,38 @@ def test_json_record(work, capsys):
 def test_the_score_reached_is_printed_and_a_missed_target_is_said(work, capsys):
     """quality auto writes the format's best encoding where even it misses the target; the
     command line printed neither the score nor the miss (exit 0, nothing on stderr)."""
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--json",
                          "--format", "jpeg", "-o", "thumb.jpg")
     record = json.loads(out)
     assert code == 0 and err == "" and record["quality_score"] >= 70
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format", "jpeg",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "jpeg",
                          "--target-quality", "99.5", "-o", "best.jpg")
     score = float(re.search(r"SSIMULACRA2 (\d+\.\d)\)", out).group(1))
     assert code == 0 and score < 99.5 and size_of(work / "best.jpg") == (90, 60)
     assert err == (f"semantic-compress: warning: photo.jpg: target_quality=99.5 was not "
                    f"reached: the best JPEG encoding scores {score:.1f}\n")
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--json",
                          "--quality", "80", "-o", "fixed.jpg")
     assert json.loads(out)["quality_score"] is None and err == ""  # no search, no score
-    assert "SSIMULACRA2" not in run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient",
+    assert "SSIMULACRA2" not in run(capsys, "photo.jpg", "-s", "0.5",
                                     "--quality", "80", "-o", "fixed.jpg")[1]
 
 
 def test_semantic_allocation_is_said_and_its_lower_score_is_no_missed_target(work, capsys):
     """With --allocation semantic the score is the written picture's, below the target by
     design (the target holds on the blocks that matter): no warning, and the record says so."""
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--json",
                          "--allocation", "semantic", "-o", "semantic.jpg")
     record = json.loads(out)
     assert code == 0 and err == "" and record["allocation"] == "semantic"
     assert record["quality_score"] < 70 and record["format"] == "JPEG"
-    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--json",
+    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--json",
                        "-o", "uniform.jpg")
     assert json.loads(out)["allocation"] == "uniform"
     assert size_of(work / "semantic.jpg") == size_of(work / "uniform.jpg") == (90, 60)
     assert (work / "semantic.jpg").stat().st_size < (work / "uniform.jpg").stat().st_size
     # a target the search itself misses is still said (by the search's own score)
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "--format", "jpeg",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "jpeg",
                          "--target-quality", "99.5", "--allocation", "semantic", "-o", "best.jpg")
     assert code == 0 and "target_quality=99.5 was not reached: the best JPEG encoding" in err
 
@@ -240,7 +240,7 @@ def test_size_flags(work, capsys, flags, expected):
 @pytest.mark.parametrize("fmt, name", [("webp", "WEBP"), ("png", "PNG"), ("avif", "AVIF"),
                                        ("jpeg", "JPEG"), ("jpg", "JPEG")])
 def test_target_bytes_and_format(work, capsys, fmt, name):
-    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "--json", "-s", "0.8",
+    code, out, err = run(capsys, "photo.jpg", "--json", "-s", "0.8",
                          "--target-bytes", "3000", "--format", fmt)
     assert code == 0, err
     record = json.loads(out)
@@ -251,19 +251,19 @@ def test_target_bytes_and_format(work, capsys, fmt, name):
 
 def test_jpg_names_jpeg_for_both_formats(work, capsys):
     """``--format jpg`` (the files' suffix) was refused: 'jpeg' only."""
-    code, out, err = run(capsys, "photo.jpg", "-e", "gradient", "--json", "-s", "0.5",
+    code, out, err = run(capsys, "photo.jpg", "--json", "-s", "0.5",
                          "--photo-format", "jpg", "-o", "o.jpg")
     assert code == 0 and json.loads(out)["format"] == "JPEG", err
 
 
 def test_quality_flag(work, capsys):
-    code, out, _ = run(capsys, "photo.jpg", "-e", "gradient", "-s", "0.5", "--quality", "30",
+    code, out, _ = run(capsys, "photo.jpg", "-s", "0.5", "--quality", "30",
                        "--json")
     assert code == 0 and json.loads(out)["quality"] == 30
 
 
 def test_several_images_into_a_folder(work, capsys):
-    code, out, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e", "gradient",
+    code, out, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5",
                          "-o", "out/", "--json")
     assert code == 0, err
     records = json.loads(out)
@@ -290,7 +290,7 @@ def test_inputs_that_differ_by_extension_get_their_own_outputs(work, capsys):
     names = ["photo.jpg", "photo.png", "photo.gif", "photo.webp", "photo.jpeg", "photo.JPG"]
     _same_photo_as(work, names[1:])
     for output in (["-o", "out/"], []):
-        code, out, err = run(capsys, *names, "-s", "0.5", "-e", "gradient", "--json", *output)
+        code, out, err = run(capsys, *names, "-s", "0.5", "--json", *output)
         assert code == 0, err
         records = json.loads(out)
         assert [r["status"] for r in records] == ["ok"] * 6
@@ -319,7 +319,7 @@ def test_names_that_differ_only_in_case_are_refused_where_the_disk_ignores_case(
     assert cli._ignores_case(str(work / "out" / "x")) is False   # probed, nothing left behind
     assert not (work / "out").exists() and not list(work.glob(".CaseProbe-*"))
     assert cli._ignores_case("s3://bucket/out/x") is False
-    args = ("a/photo.jpg", "b/PHOTO.jpg", "-s", "0.5", "-e", "gradient", "-o", "out/", "-q")
+    args = ("a/photo.jpg", "b/PHOTO.jpg", "-s", "0.5", "-o", "out/", "-q")
     with monkeypatch.context() as patch:   # as on a macOS disk
         patch.setattr(cli, "_ignores_case", lambda dest: True)
         code, out, err = run(capsys, *args)
@@ -341,8 +341,7 @@ def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
     several images with -o naming a file is refused before any is read."""
     other = encode(photo("coffee", 120, 80), "JPEG", quality=90)
     (work / "photo.jpg_compressed.jpg").write_bytes(other)
-    code, out, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5", "-e",
-                         "gradient")
+    code, out, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5")
     assert code == 2 and out == ""
     assert one_error_line(err) == (
         "semantic-compress: error: photo.jpg_compressed.jpg is also an input, and photo.jpg's "
@@ -350,8 +349,8 @@ def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
         "folder holding no input; nothing was written")
     assert (work / "photo.jpg_compressed.jpg").read_bytes() == other
     (work / "o").mkdir()
-    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5", "-e",
-                       "gradient", "-o", "o")
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5",
+                       "-o", "o")
     assert code == 0, err  # into another folder: both written
     (work / "taken.jpg").write_bytes(other)
     code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-o", "taken.jpg")
@@ -366,22 +365,22 @@ def test_an_output_naming_its_own_input_is_refused(work, capsys):
     original = (work / "photo.jpg").read_bytes()
     for extra in ((), ("--visualize-energy",)):
         for name in ("photo.jpg", "./photo.jpg", str(work / "photo.jpg")):
-            targets = () if extra else ("-s", "0.5")
-            code, out, err = run(capsys, "photo.jpg", *targets, "-e", "gradient", *extra,
+            targets = ("-e", "gradient") if extra else ("-s", "0.5")
+            code, out, err = run(capsys, "photo.jpg", *targets, *extra,
                                  "-o", name)
             assert code == 2 and out == ""
             assert one_error_line(err) == (
                 f"semantic-compress: error: -o {name} is the input itself: writing it would "
                 "replace the original; give -o another name; nothing was written")
             assert (work / "photo.jpg").read_bytes() == original
-    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "small.jpg")
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", "small.jpg")
     assert code == 0, err
     assert (work / "small.jpg").exists() and (work / "photo.jpg").read_bytes() == original
     # a bucket's photo (diff review 21: only local paths were compared), and a folder whose
     # path takes the library's parameter names: said as typed
     fs = fsspec.filesystem("memory")
     fs.pipe("memory://bucket/photo.jpg", original)
-    code, _, err = run(capsys, "memory://bucket/photo.jpg", "-s", "0.5", "-e", "gradient",
+    code, _, err = run(capsys, "memory://bucket/photo.jpg", "-s", "0.5",
                        "-o", "memory://bucket/photo.jpg")
     assert code == 2 and "is the input itself" in err
     assert fs.cat("memory://bucket/photo.jpg") == original
@@ -400,7 +399,7 @@ def test_inputs_that_would_share_an_output_are_refused(work, capsys):
         (work / sub).mkdir()
         (work / sub / "photo.jpg").write_bytes((work / "photo.jpg").read_bytes())
     code, out, err = run(capsys, "a/photo.jpg", "other.png", "b/photo.jpg", "-s", "0.5",
-                         "-e", "gradient", "-o", "out/")
+                         "-o", "out/")
     assert code == 2 and out == ""
     line = one_error_line(err)
     assert "a/photo.jpg and b/photo.jpg would both be written to " in line
@@ -412,7 +411,7 @@ def test_inputs_that_would_share_an_output_are_refused(work, capsys):
     code, _, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "--visualize-energy", "-o", "out")
     assert code == 2 and "would both be written to out/photo.jpg_energy.*" in one_error_line(err)
     assert not (work / "out").exists()
-    code, out, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "-s", "0.5", "-e", "gradient",
+    code, out, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "-s", "0.5",
                          "--json")
     assert code == 0, err
     assert [r["output"] for r in json.loads(out)] == ["a/photo.jpg_compressed.jpg",
@@ -525,7 +524,7 @@ def test_a_reader_that_stops_reading_fails_no_image(work):
     review 25). The images are written, the exit status is 0, nothing on stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "semantic_compress", "photo.jpg", "other.png", "-s", "0.5",
-         "-e", "gradient", "-o", "out/"], cwd=work, stdout=subprocess.PIPE,
+         "-o", "out/"], cwd=work, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": REPO})
     proc.stdout.close()                                 # the reader has gone
     err = proc.stderr.read().decode()
@@ -555,8 +554,8 @@ def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     its control characters are shown escaped (review 27)."""
     os.replace(work / "photo.jpg", work / "red\x1b[31m.jpg")
     (work / "bell\x07.jpg").write_bytes(b"not a picture")
-    code, out, err = run(capsys, "red\x1b[31m.jpg", "bell\x07.jpg", "-s", "0.5", "-e",
-                         "gradient", "-q")
+    code, out, err = run(capsys, "red\x1b[31m.jpg", "bell\x07.jpg", "-s", "0.5",
+                         "-q")
     assert code == 2
     assert out.startswith("red\\x1b[31m.jpg -> ./red\\x1b[31m.jpg_compressed.jpg: ")
     assert "error: bell\\x07.jpg" in err
@@ -564,9 +563,9 @@ def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     # a line break in a name forged a second result line (diff review 27); a lone surrogate
     # (a Windows name) crashed the error path
     os.replace(work / "other.png", work / "x\nforged.png")
-    code, out, err = run(capsys, "x\nforged.png", "-s", "0.5", "-e", "gradient", "-q")
+    code, out, err = run(capsys, "x\nforged.png", "-s", "0.5", "-q")
     assert code == 0 and out.count("\n") == 1 and out.startswith("x\\nforged.png -> "), out
-    code, out, err = run(capsys, "lone\ud800.jpg", "-s", "0.5", "-e", "gradient", "-q")
+    code, out, err = run(capsys, "lone\ud800.jpg", "-s", "0.5", "-q")
     assert code == 2 and "error: lone\\ud800.jpg" in err, err
 
 
@@ -608,7 +607,7 @@ def test_an_interrupt_says_one_line_and_keeps_what_was_written(work, capsys, mon
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cli, "_process", interrupted)
-    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e", "gradient",
+    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5",
                        "-o", "out/")
     assert code == 130
     assert err.strip() == "semantic-compress: interrupted at other.png; 1 of 2 written before it"
@@ -691,7 +690,7 @@ def test_engine_flags_the_compression_does_not_use_are_refused(work, capsys, arg
     code, out, err = run(capsys, "photo.jpg", "-e", "gradient", *argv)
     assert code == 2 and message in one_error_line(err)
     assert not (work / "photo.jpg_compressed.jpg").exists()
-    assert run(capsys, "photo.jpg", "-e", "gradient", "-s", "0.5", "--quality-metric", "psnr",
+    assert run(capsys, "photo.jpg", "-s", "0.5", "--quality-metric", "psnr",
                "--target-bytes", "3000", "-q")[0] == 0
 
 
@@ -794,7 +793,8 @@ def test_readme_resnet50_example_with_weights_in_the_hub_cache(work, capsys):
     (["missing.jpg", "--visualize-energy"], "missing.jpg: no such file"),
 ])
 def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
-    extra = [] if "-e" in argv else ["-e", "gradient"]
+    # (-e gradient where a map is computed: a faster map; the other targets compute none)
+    extra = ["-e", "gradient"] if {"-m", "--analyze", "--visualize-energy"} & set(argv) else []
     code, out, err = run(capsys, *argv, *extra)
     assert code == 2
     assert re.search(match, one_error_line(err)), err
@@ -803,13 +803,13 @@ def test_unusable_input_is_one_line_and_exit_2(work, capsys, argv, match):
 def test_an_output_larger_than_its_input_is_warned_of(work, capsys):
     """A JPEG written as PNG at half its size is larger than the JPEG: written, with a warning
     (the job warns of it too; the command line said only "(142.6%)", CLI review 25)."""
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "t.png")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", "t.png")
     larger = os.path.getsize(work / "t.png") > os.path.getsize(work / "photo.jpg")
     assert code == 0 and larger
     assert err.strip() == (f"semantic-compress: warning: photo.jpg: the output "
                            f"({os.path.getsize(work / 't.png'):,} bytes) is larger than the "
                            f"input ({os.path.getsize(work / 'photo.jpg'):,} bytes)")
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "t.jpg")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", "t.jpg")
     assert code == 0 and err == ""
 
 
@@ -817,8 +817,8 @@ def test_a_missing_mask_is_said_once_before_any_image(work, capsys):
     """--keep-mask naming no file, with two images: an error per image, each after its
     decode (CLI review 25); the README says option values are checked once, before any image
     is read. One line, nothing written."""
-    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-e",
-                       "gradient", "--keep-mask", "nomask.png", "-o", "out/")
+    code, _, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5",
+                       "--keep-mask", "nomask.png", "-o", "out/")
     assert code == 2
     assert one_error_line(err) == ("semantic-compress: error: --keep-mask nomask.png: no such "
                                    "file; nothing was read")
@@ -877,8 +877,8 @@ def test_missing_face_detector_package_is_one_line_and_exit_2(work, capsys, monk
 
 
 def test_one_bad_image_among_good_ones(work, capsys):
-    code, out, err = run(capsys, "photo.jpg", "notes.txt", "other.png", "-s", "0.5", "-e",
-                         "gradient", "-o", "out", "--json")
+    code, out, err = run(capsys, "photo.jpg", "notes.txt", "other.png", "-s", "0.5",
+                         "-o", "out", "--json")
     assert code == 2
     assert "notes.txt" in one_error_line(err)
     records = json.loads(out)
@@ -904,7 +904,7 @@ def test_max_seconds_stops_a_slow_image_and_goes_on(work, capsys):
     assert "0.3 s" in one_error_line(err)
     assert not (work / "out" / "big.png_compressed.jpg").exists()
     assert (work / "out" / "other.png_compressed.jpg").exists()
-    code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0", "-e", "gradient")
+    code, out, err = run(capsys, "other.png", "-s", "0.5", "--max-seconds", "0")
     assert code == 2 and "--max-seconds must be a positive finite number" in one_error_line(err)
 
 
@@ -919,7 +919,7 @@ def test_python_dash_m_semantic_compress(work):
     env = dict(os.environ, PYTHONPATH=REPO)
     proc = subprocess.run(
         [sys.executable, "-m", "semantic_compress", "photo.jpg", "missing.jpg", "-s", "0.5",
-         "-e", "gradient", "-o", "outdir", "--json"],
+         "-o", "outdir", "--json"],
         cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     records = json.loads(proc.stdout)
@@ -947,7 +947,7 @@ def test_max_pixels_above_pillows_own_limit_is_let_through(work, capsys, monkeyp
     from PIL import Image
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)   # (photo.jpg: 21,600 pixels)
-    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q",
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q",
                        "--max-pixels", "30000")
     assert code == 0, err
     assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
@@ -1029,7 +1029,7 @@ def test_every_library_option_reaches_the_library(work, capsys, monkeypatch):
 
 
 def test_quality_auto_with_a_target_score(work, capsys):
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q", "--json",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "--json",
                          "--format", "webp", "--quality", "auto", "--target-quality", "60")
     assert code == 0, err
     record = json.loads(out)
@@ -1051,7 +1051,7 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
     (work / long_name).write_bytes((work / "photo.jpg").read_bytes())
     (work / "out").mkdir()
     for argv in ([long_name], [long_name, "photo.jpg", "-o", "out"]):
-        code, out, err = run(capsys, *argv, "-s", "0.5", "-e", "gradient", "-q", "--json")
+        code, out, err = run(capsys, *argv, "-s", "0.5", "-q", "--json")
         assert code == 0, err
         records = json.loads(out)
         record = records[0] if isinstance(records, list) else records
@@ -1067,8 +1067,8 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
 def test_an_output_file_named_for_a_format_not_written_is_refused(work, capsys, output, named,
                                                                   mode):
     """-o thumb.gif wrote JPEG bytes under a .gif name (exit 0)."""
-    size = [] if mode else ["-s", "0.5"]  # (the energy map takes no size)
-    code, _, err = run(capsys, "photo.jpg", *size, "-e", "gradient", "-o", output, *mode)
+    size = ["-e", "gradient"] if mode else ["-s", "0.5"]  # (the energy map takes no size)
+    code, _, err = run(capsys, "photo.jpg", *size, "-o", output, *mode)
     assert code == 2
     assert f"-o {output} names {named}" in one_error_line(err)
     assert not (work / output).exists()
@@ -1085,8 +1085,8 @@ def test_a_store_that_cannot_be_written_is_one_error_line(work, capsys, monkeypa
 
     monkeypatch.setattr("compress_core.result.write_atomic", refuse)
     monkeypatch.setattr("compress_core.storage.write_atomic", refuse)
-    size = [] if mode else ["-s", "0.5"]  # (the energy map takes no size)
-    code, _, err = run(capsys, "photo.jpg", *size, "-e", "gradient", "-q",
+    size = ["-e", "gradient"] if mode else ["-s", "0.5"]  # (the energy map takes no size)
+    code, _, err = run(capsys, "photo.jpg", *size, "-q",
                        "-o", "s3://bucket/thumb.jpg", *mode)
     assert code == 2
     assert one_error_line(err).endswith("photo.jpg: cannot write s3://bucket/thumb.jpg "
@@ -1103,7 +1103,7 @@ def test_every_suffix_of_a_written_format_picks_it(work, capsys, output, source,
     graphic = np.zeros((120, 160, 3), np.uint8)
     graphic[20:60, 30:90] = (200, 30, 30)
     (work / "graphic.png").write_bytes(encode(graphic, "PNG"))
-    code, _, err = run(capsys, source, "-s", "0.5", "-e", "gradient", "-q", "-o", output)
+    code, _, err = run(capsys, source, "-s", "0.5", "-q", "-o", output)
     assert code == 0, err
     with open(work / output, "rb") as fh:
         assert decode(fh.read()).format == named
@@ -1113,8 +1113,32 @@ def test_every_suffix_of_a_written_format_picks_it(work, capsys, output, source,
 def test_output_to_standard_output_is_refused(work, capsys, mode):
     """-o - (standard output, as many tools take it) wrote a file named '-' in the working
     folder, and printed 'photo.jpg -> -' (exit 0)."""
-    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q", "-o", "-",
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", "-",
                          *mode)
     assert code == 2 and out == ""
     assert "-o -: standard output is not supported" in err.strip().splitlines()[-1]
     assert not (work / "-").exists()
+
+
+def test_energy_options_a_target_that_keeps_the_aspect_does_not_use_are_warned_of(work, capsys):
+    """New user's review 30: at a scale (the whole picture scaled, no importance map) --energy,
+    --model, --energy-mode and --max-stretch change nothing, and --model resnet50 ran without
+    its weights in silence. Said once, before the images; the output is the same as without
+    them; a target that changes the aspect uses them and says nothing."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--model", "resnet50",
+                         "--energy-mode", "forward", "--max-stretch", "1.2", "-q", "-o", "a.jpg")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "semantic-compress: warning: --model resnet50, --energy-mode forward, --max-stretch 1.2 "
+        "change nothing here: these targets keep every picture's aspect, so the whole picture "
+        "is scaled and no importance map is computed (they shape targets that change the "
+        "aspect: a width and a height)"]
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-q", "-o", "d.jpg")
+    assert code == 0 and "warning: --energy gradient changes nothing here" in err
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", "b.jpg")
+    assert code == 0 and err == ""
+    assert (work / "a.jpg").read_bytes() == (work / "b.jpg").read_bytes() == (
+        work / "d.jpg").read_bytes()
+    code, _, err = run(capsys, "photo.jpg", "--width", "60", "--height", "60", "-e", "gradient",
+                       "-q", "-o", "c.jpg")
+    assert code == 0 and err == "", err

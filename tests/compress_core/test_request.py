@@ -431,3 +431,27 @@ def test_computes_maps_says_whether_any_picture_may_need_its_map(options, maps):
         pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
         compressor.compress(pixels, show_progress=False, **options)
     assert bool(calls) == maps, calls
+
+
+@pytest.mark.parametrize("options, said", [
+    (dict(scale=0.5, energy="gradient"), "energy='gradient' changes"),
+    (dict(max_dimension=256, model="resnet50", energy_mode="forward"),
+     "model='resnet50', energy_mode='forward' change"),
+    (dict(target_width=200, max_stretch=1.3), "max_stretch=1.3 changes"),
+    (dict(scale=0.5), None), (dict(scale=0.5, max_stretch=1.05), None),
+    (dict(target_width=200, target_height=200, energy="gradient"), None),
+    (dict(scale=0.5, energy="gradient", method="seam_carving"), None),
+    (dict(scale=0.5, energy="gradient", allocation="semantic", format="jpeg"), None),
+    (dict(scale=0.5, energy="gradient", preserve_aspect=False), None)])
+def test_options_without_a_map_names_what_targets_that_keep_the_aspect_ignore(options, said):
+    """Where computes_maps is false (the hybrid method's aspect-keeping targets) the options
+    that shape only the map or the stretch are named, for the command line's and the job's
+    warning (new user's review 30); wherever a map is computed, nothing is."""
+    request = CompressRequest(**options)
+    messages = request.options_without_a_map()
+    if said is None:
+        assert messages == ()
+    else:
+        (message,) = messages
+        assert message.startswith(said) and "no importance map is computed" in message
+        assert not request.computes_maps

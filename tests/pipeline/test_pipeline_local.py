@@ -774,15 +774,16 @@ def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_t
 
 @pytest.mark.slow
 def test_run_local_script(tmp_path):
-    """./run_local.sh writes the sample photos, runs the job and prints a summary (gradient
-    energy here to keep it short; the script's default is the deep energy)."""
+    """./run_local.sh writes the sample photos, runs the job and prints a summary (its
+    defaults: scale 0.5, the whole picture scaled, no CNN loaded)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, SEMANTIC_COMPRESS_LOCAL=str(tmp_path / "local"))
-    proc = subprocess.run([os.path.join(root, "run_local.sh"), "--energy", "gradient",
-                           "--run_id", "script"], capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = subprocess.run([os.path.join(root, "run_local.sh"), "--run_id", "script"],
+                          capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "run script: 7 images: 7 ok, 0 failed, 0 skipped" in proc.stdout
+    assert "model loads: 0" in proc.stdout + proc.stderr
+    assert "changes nothing here" not in proc.stderr
     assert "astronaut.jpg" in proc.stdout and "mean pixel ratio 0.250" in proc.stdout
     assert os.path.isdir(tmp_path / "local" / "output" / "_manifest" / "run_id=script")
     assert len(os.listdir(tmp_path / "local" / "input")) == 6  # 5 photos + sklearn/
@@ -1408,6 +1409,27 @@ def test_a_missed_quality_target_is_logged_counted_and_summarised(
     _, t = run_job([*base, "--output", str(tmp_path / "lo"), "--target_quality", "60"])
     assert (t.ok, t.missed) == (1, 0)
     assert "quality target missed" not in format_summary(t)
+
+
+def test_energy_options_a_target_that_keeps_the_aspect_does_not_use_are_warned_of(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, caplog):
+    """New user's review 30: at a scale no importance map is computed, yet --energy gradient
+    was taken in silence (and renamed the outputs). Said once at launch, not refused (a
+    scheduled job keeps its names and runs); a width and a height use it and say nothing."""
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    base = ["--input", str(tmp_path / "in"), *IN_MEMORY]
+    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+        _, s = run_job([*base, "--output", str(tmp_path / "a"), *FAST])
+    said = [r.getMessage() for r in caplog.records if r.name == "pipeline.main"]
+    assert said == ["--energy gradient changes nothing here: these targets keep every "
+                    "picture's aspect, so the whole picture is scaled and no importance map is "
+                    "computed (they shape targets that change the aspect: a width and a height)"]
+    assert s.ok == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pipeline.main"):
+        _, t = run_job([*base, "--output", str(tmp_path / "b"), "--energy", "gradient",
+                        "--target_width", "64", "--target_height", "64"])
+    assert t.ok == 1 and not [r for r in caplog.records if r.name == "pipeline.main"]
 
 
 def test_a_glob_that_leaves_photos_out_by_case_says_so(tmp_path, write_tree, photo_files,
