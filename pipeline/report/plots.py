@@ -25,7 +25,8 @@ _GRID = "#e6e6e6"
 
 @dataclass(frozen=True)
 class Histogram:
-    """Counts of values in bins; ``edges`` has one more item than ``counts``."""
+    """Counts of values in bins; ``edges`` has one more item than ``counts``; ``lowest`` and
+    ``highest`` are the values' own (the edges of equal values are padded around them)."""
 
     title: str
     xlabel: str
@@ -33,6 +34,8 @@ class Histogram:
     counts: Sequence[int]
     log_x: bool = False
     note: str = ""
+    lowest: Optional[float] = None
+    highest: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30,
     values = values[np.isfinite(values)]
     if values.size == 0:
         return Histogram(title, xlabel, [], [], note=note or "no data")
-    lo, hi = float(values.min()), float(values.max())
+    lo, hi = lowest, highest = float(values.min()), float(values.max())
     if log_x and lo > 0 and hi / lo > 100:
         edges = np.logspace(math.log10(lo), math.log10(hi), bins + 1)
     else:
@@ -63,7 +66,8 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30,
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, bins + 1)
     counts, edges = np.histogram(values, bins=edges)
-    return Histogram(title, xlabel, edges.tolist(), counts.tolist(), log_x=log_x, note=note)
+    return Histogram(title, xlabel, edges.tolist(), counts.tolist(), log_x=log_x, note=note,
+                     lowest=lowest, highest=highest)
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> List[float]:
@@ -201,9 +205,13 @@ def summary(plot) -> str:
         if not len(plot.counts):
             return f"{plot.title}: {plot.note or 'no data'}"
         counts, edges = plot.counts, plot.edges
+        lo = edges[0] if plot.lowest is None else plot.lowest     # the values', not the
+        hi = edges[-1] if plot.highest is None else plot.highest  # padded axis's (review 30)
+        if lo == hi:
+            return f"{plot.title}: {sum(counts):,} images, {plot.xlabel} {_fmt(lo)} in every one"
         top = int(np.argmax(counts))
-        return (f"{plot.title}: {sum(counts):,} images, {plot.xlabel} from {_fmt(edges[0])} "
-                f"to {_fmt(edges[-1])}; most ({counts[top]:,}) between {_fmt(edges[top])} "
+        return (f"{plot.title}: {sum(counts):,} images, {plot.xlabel} from {_fmt(lo)} "
+                f"to {_fmt(hi)}; most ({counts[top]:,}) between {_fmt(edges[top])} "
                 f"and {_fmt(edges[top + 1])}")
     xs = np.asarray(plot.xs, dtype=np.float64)
     ys = np.asarray(plot.ys, dtype=np.float64)

@@ -899,3 +899,15 @@ def test_the_runs_compared_count_inputs_skipped_as_failed_before_as_failing():
     assert len(cells) == len(RUN_HEAD) == len(run_cells(run(first, "n1")))
     assert cells[RUN_HEAD.index("failing")] == "+0.0 pt" and cells[-1] == "", cells
     assert run_cells(run(quiet, "n2"))[RUN_HEAD.index("failing")] == "50.0%"
+
+
+def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
+    """New user's review 30: every retained energy ratio of a default run is 1.0, and the
+    plot's text said "from 0.5 to 1.5" (its axis, padded around equal values)."""
+    from pipeline.report import plots
+
+    same = plots.histogram([1.0, 1.0, 1.0], "Retained energy ratio", "retained energy ratio")
+    assert plots.summary(same) == ("Retained energy ratio: 3 images, retained energy ratio 1 "
+                                   "in every one")
+    spread = plots.summary(plots.histogram([0.2, 0.3, 0.25, 0.9], "Byte ratio", "byte ratio"))
+    assert spread.startswith("Byte ratio: 4 images, byte ratio from 0.2 to 0.9; most (")
