@@ -12,6 +12,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$root/scripts/ensure_venv.sh"
 py="$root/.venv/bin/python"
+for arg in "$@"; do   # the job's usage, once (the summary and report steps parse the flags too)
+    case "$arg" in -h|--help) cd "$root"; exec "$py" -m pipeline --help ;; esac
+done
 work="${SEMANTIC_COMPRESS_LOCAL:-$root/local_run}"
 input="$work/input"
 output="$work/output"

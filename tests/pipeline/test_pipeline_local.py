@@ -791,6 +791,19 @@ def test_run_local_script(tmp_path):
     assert os.path.isfile(report) and report.endswith(".html")
 
 
+def test_run_local_script_help_is_the_jobs_usage_once(tmp_path):
+    """New user's review 30: ./run_local.sh --help printed the job's usage three times (455
+    lines: the job, then the summary and report steps parsed the flags again), and wrote the
+    sample photos first."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, SEMANTIC_COMPRESS_LOCAL=str(tmp_path / "local"))
+    proc = subprocess.run([os.path.join(root, "run_local.sh"), "--help"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("usage:") == 1 and "--skip_existing" in proc.stdout
+    assert not (tmp_path / "local").exists()
+
+
 def test_two_inputs_with_the_same_file_names(tmp_path, write_tree, photo_files, run_job):
     write_tree(tmp_path / "in", {"2025/x.jpg": photo_files["coffee.jpg"],
                                  "2026/x.jpg": photo_files["astronaut.jpg"]})
