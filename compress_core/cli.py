@@ -16,9 +16,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ._version import build_id
 from .errors import SemanticCompressError
-from .flags import OneLineParser, add_option_flags, flag_name, in_flags, option_values
+from .flags import (BuildVersion, OneLineParser, add_option_flags, flag_name, in_flags,
+                    option_values)
 from .storage import for_terminal, local_path, split_protocol
 
 
@@ -31,38 +31,28 @@ def build_parser() -> argparse.ArgumentParser:
                     "and CNN energy).",
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image paths or fsspec URIs")
-    p.add_argument("-o", "--output", help="output file (one image) or folder (several); "
-                   "with --format auto a file's suffix picks the format (-o thumb.webp); "
-                   "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the "
-                   "input, IMAGE being its whole file name (photo.png -> "
-                   "photo.png_compressed.jpg); inputs that would share an output are refused")
+    own = [p.add_argument(
+        "-o", "--output", help="output file (one image) or folder (several); "
+        "with --format auto a file's suffix picks the format (-o thumb.webp); "
+        "default: IMAGE_compressed.EXT, IMAGE_energy.png or IMAGE_seams.png beside the "
+        "input, IMAGE being its whole file name (photo.png -> "
+        "photo.png_compressed.jpg); inputs that would share an output are refused")]
     add_option_flags(p, "cli")
-    p.add_argument("--json", action="store_true", help="print results as JSON")
+    own.append(p.add_argument("--json", action="store_true", help="print results as JSON"))
     modes = p.add_argument_group("other modes")
-    modes.add_argument("--analyze", action="store_true", help="print energy statistics")
-    modes.add_argument("--visualize-energy", action="store_true",
-                       help="write an energy heat map blended over the photo")
-    modes.add_argument("--visualize-seams", type=int, metavar="N",
-                       help="draw the first N vertical seams carving would remove")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="debug logging of semantic-compress's own steps")
-    p.add_argument("--version", action=_BuildVersion, help="print the build and exit")
+    own.append(modes.add_argument("--analyze", action="store_true",
+                                  help="print energy statistics"))
+    own.append(modes.add_argument("--visualize-energy", action="store_true",
+                                  help="write an energy heat map blended over the photo"))
+    own.append(modes.add_argument("--visualize-seams", type=int, metavar="N",
+                                  help="draw the first N vertical seams carving would remove"))
+    own.append(p.add_argument("-q", "--quiet", action="store_true", help="no progress bars"))
+    own.append(p.add_argument("-v", "--verbose", action="store_true",
+                              help="debug logging of semantic-compress's own steps"))
+    own.append(p.add_argument("--version", action=BuildVersion,
+                              help="print the build and exit"))
+    p.own_flags = frozenset(name for action in own for name in action.option_strings)
     return p
-
-
-class _BuildVersion(argparse.Action):
-    """``--version``: the build, the version and a fingerprint of the code and codecs (what a
-    manifest row's ``library_version`` says), so that a report names exactly what ran; read
-    only when asked (it hashes the library's files), not at every start."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help=None):
-        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog} {build_id()}")   # (on stdout, as argparse's own version)
-        parser.exit()
 
 
 def _load_mask(path: Optional[str], name: str):

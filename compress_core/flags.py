@@ -15,14 +15,34 @@ from typing import Any, Dict, List, Optional
 
 from .request import OPTIONS, QUALITY_WORDS, Option
 
-__all__ = ["OneLineParser", "add_option_flags", "option_values", "flag_name", "spellings",
+__all__ = ["OneLineParser", "BuildVersion", "add_option_flags", "option_values", "flag_name", "spellings",
            "in_flags"]
 
 _STYLES = ("cli", "job")
 
 
+class BuildVersion(argparse.Action):
+    """``--version``: the build, the version and a fingerprint of the code and codecs (what a
+    manifest row's ``library_version`` says), so that a report names exactly what ran; read
+    only when asked (it hashes the library's files), not at every start."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ._version import build_id
+
+        print(f"{parser.prog} {build_id()}")   # (on stdout, as argparse's own version)
+        parser.exit()
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are one line on stderr (``prog: error: ...``), exit status 2."""
+    """argparse whose errors are one line on stderr (``prog: error: ...``), exit status 2.
+    ``own_flags``: the spellings of the flags its builder added beside the option table's
+    (the command line's ``--json``, ``-q`` ...), where the builder records them."""
+
+    own_flags: frozenset = frozenset()
 
     def error(self, message):  # noqa: D102
         self.exit(2, f"{self.prog}: error: {message}\n")

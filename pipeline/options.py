@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from compress_core.flags import (OneLineParser, add_option_flags, flag_name, in_flags,
-                                  option_values, spellings)
+from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags, flag_name,
+                                  in_flags, option_values, spellings)
 from compress_core.request import OPTIONS
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compress images with content-aware retargeting on Apache Beam. "
         "Unknown flags (--runner, --direct_num_workers, --project ...) go to Beam.",
     )
+    version = p.add_argument("--version", action=BuildVersion, help="print the build and exit")
+    p.own_flags = frozenset(version.option_strings)   # (a parse fills no destination for it)
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--input", action="append", default=[], metavar="GLOB",
                     help="Glob ('**' recurses), folder or file; local or any fsspec URI "
@@ -214,10 +216,22 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
         meant = meant or (_spelled_otherwise(opt).get(name) if opt.batch else None)
     if meant is None and underscored[2:] in vars(args) and underscored != name:
         meant = underscored
+    if meant is None and name in _command_line_only():
+        return (f"{name} is a flag of the command line (python -m semantic_compress), not of "
+                "the job (Beam would drop it, and the job run without it)")
     if meant is None:
         return None
     return (f"{name} is no flag of the job: it is spelled {meant} here (Beam would drop it, "
             "and the job run without it)")
+
+
+def _command_line_only() -> frozenset:
+    """The command line's own flags (``--json``, ``-q``, ``--verbose``, ``--analyze``, ``-o``
+    ...) that are no flag of the job: Beam dropped them with a warning ("Unparseable argument:
+    --json") and the job ran (new user's review 30)."""
+    from compress_core.cli import build_parser as command_line_parser
+
+    return command_line_parser().own_flags - job_flags()
 
 
 def _stray(beam_argv: Sequence[str]) -> Optional[str]:
@@ -266,12 +280,14 @@ def _same_number(word: str, values) -> bool:
 def job_flags(parser: Optional[argparse.ArgumentParser] = None) -> set:
     """Every long flag of the job (``--input`` ... ``--no_preserve_aspect``), read through
     argparse's public API: the options' spellings from the option table, the others' from the
-    destinations a parse fills (each such flag is ``--<dest>``)."""
+    destinations a parse fills (each such flag is ``--<dest>``), ``--version``'s from the
+    parser's ``own_flags``."""
     parser = parser or build_parser()
     option_names = {o.name for o in OPTIONS}
     filled = vars(parser.parse_known_args(["--output", "o"])[0])
     return ({f"--{dest}" for dest in filled if dest not in option_names}
-            | {s for o in OPTIONS if o.batch for s in spellings(o, "job") if s.startswith("--")})
+            | {s for o in OPTIONS if o.batch for s in spellings(o, "job") if s.startswith("--")}
+            | set(getattr(parser, "own_flags", ())))
 
 
 def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Optional[str]:

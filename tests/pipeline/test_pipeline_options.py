@@ -382,3 +382,26 @@ def test_outputs_on_beam_s_file_systems_pass():
                    "hdfs://h/o", "file:///o", "local:///o", "o"):
         job, _ = parse_args(["--input", "x", "--output", output])
         assert job.output
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["-q"], ["--quiet"], ["--verbose"], ["-v"],
+                                   ["--analyze"], ["-o", "out"], ["--visualize-seams", "3"]])
+def test_a_flag_of_the_command_line_only_is_refused_not_left_to_beam(flags, capsys):
+    """New user's review 30: --json, -q and --verbose went to Beam, which logged
+    "Unparseable argument" and dropped them, and the whole job ran (exit status 0)."""
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--input", "x", "--output", "o", *flags])
+    assert exc.value.code == 2
+    assert (f"{flags[0]} is a flag of the command line (python -m semantic_compress), not of "
+            "the job") in capsys.readouterr().err
+
+
+def test_the_job_says_its_build(capsys):
+    """--version, as the command line's: the build a manifest row's library_version names
+    (it had gone to Beam and the job had asked for --output)."""
+    import compress_core
+
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"python -m pipeline {compress_core.build_id()}\n"
