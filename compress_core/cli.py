@@ -19,7 +19,7 @@ import numpy as np
 from .errors import SemanticCompressError
 from .flags import (BuildVersion, OneLineParser, add_option_flags, flag_name, in_flags,
                     option_values)
-from .storage import for_terminal, local_path, split_protocol
+from .storage import cannot_write, for_terminal, local_path, split_protocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +324,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
         return 2
+    if args.output:   # a local -o this user cannot write: said once, before any image (it was
+        # found after each image's compression, naming a hidden temporary file; review 30)
+        folder = (args.output if _output_is_folder(args, many)
+                  or not os.path.lexists(args.output) else os.path.dirname(args.output) or ".")
+        problem = cannot_write({"-o": folder})
+        if problem:
+            print(f"semantic-compress: error: {problem}; nothing was written", file=sys.stderr)
+            return 2
     masks = {}
     for name, flag in (("keep_mask", "--keep-mask"), ("remove_mask", "--remove-mask")):
         try:   # read once, not per image (CLI review 25: a missing file was an error per image)

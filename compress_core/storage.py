@@ -26,6 +26,7 @@ import os
 import posixpath
 import re
 import stat
+import tempfile
 import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -38,6 +39,7 @@ __all__ = [
     "split_protocol",
     "is_local_uri",
     "local_path",
+    "cannot_write",
     "store_protocol",
     "normalize_uri",
     "folder_uri",
@@ -112,6 +114,29 @@ def local_path(uri: PathOrUri) -> Optional[str]:
     if protocol not in _LOCAL_PROTOCOLS:
         return None
     return os.fspath(uri) if protocol is None else rest
+
+
+def cannot_write(folders: Dict[str, str]) -> Optional[str]:
+    """Why a local folder of ``folders`` (``{flag: uri}``) cannot be written, or None: the
+    nearest part of its path that exists must be a folder this user may write into (a probe
+    file is made there and removed; nothing else is made before the run). Buckets are not
+    probed: their permissions show at the first write."""
+    for flag, uri in folders.items():
+        path = local_path(uri)
+        if path is None:
+            continue
+        path = os.path.abspath(path)
+        while not os.path.lexists(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+        if not os.path.isdir(path):
+            return f"{flag} {uri}: cannot be made, {path} is not a folder"
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        except OSError as exc:
+            return f"{flag} {uri}: cannot be written ({exc.strerror or exc} in {path})"
+        os.close(fd)
+        os.unlink(probe)
+    return None
 
 
 def store_protocol(uri: PathOrUri) -> Optional[str]:

@@ -10,7 +10,7 @@
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`). A local one must be one this user can make and write into
-  (:func:`cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
+  (:func:`compress_core.storage.cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
   permission, failed the same way.
 * The S3 and GCS buckets of ``--input``, ``--input_list``, ``--output`` and ``--manifest`` must
   exist (:func:`missing_bucket`; where the store says they do not): a missing manifest
@@ -35,11 +35,10 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from compress_core.deadline import call_within
-from compress_core.storage import fresh_info, local_path, store_protocol
+from compress_core.storage import cannot_write, fresh_info, store_protocol
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
@@ -145,29 +144,6 @@ def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None,
         if info is not None and info.get("type") not in ("directory", None):
             bad[flag] = uri
     return bad
-
-
-def cannot_write(folders: Dict[str, str]) -> Optional[str]:
-    """Why a local folder of ``folders`` (``{flag: uri}``) cannot be written, or None: the
-    nearest part of its path that exists must be a folder this user may write into (a probe
-    file is made there and removed; nothing else is made before the run). Buckets are not
-    probed: their permissions show at the first write."""
-    for flag, uri in folders.items():
-        path = local_path(uri)
-        if path is None:
-            continue
-        path = os.path.abspath(path)
-        while not os.path.lexists(path) and os.path.dirname(path) != path:
-            path = os.path.dirname(path)
-        if not os.path.isdir(path):
-            return f"{flag} {uri}: cannot be made, {path} is not a folder"
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
-        except OSError as exc:
-            return f"{flag} {uri}: cannot be written ({exc.strerror or exc} in {path})"
-        os.close(fd)
-        os.unlink(probe)
-    return None
 
 
 #: Object stores whose URIs start with a bucket (or container) that must exist before a run.

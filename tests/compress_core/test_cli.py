@@ -1142,3 +1142,21 @@ def test_energy_options_a_target_that_keeps_the_aspect_does_not_use_are_warned_o
     code, _, err = run(capsys, "photo.jpg", "--width", "60", "--height", "60", "-e", "gradient",
                        "-q", "-o", "c.jpg")
     assert code == 0 and err == "", err
+
+
+def test_an_output_folder_that_cannot_be_written_is_said_before_any_image(work, capsys):
+    """New user's review 30: -o /sys/kernel/ was found unwritable after every image had been
+    compressed (7 s for six photos), one line per image naming a hidden temporary file. Now
+    one line before the first image, as the job's launch check says it (the same check)."""
+    (work / "afile").write_bytes(b"not a folder")
+    code, out, err = run(capsys, "photo.jpg", "other.png", "-s", "0.5", "-q",
+                         "-o", "afile/out/")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == (
+        f"semantic-compress: error: -o afile/out/: cannot be made, {work / 'afile'} is not a "
+        "folder; nothing was written")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", "afile/x.jpg")
+    assert code == 2 and "-o afile/x.jpg: cannot be made" in one_error_line(err)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", "new/deeper/")
+    assert code == 0, err
+    assert os.listdir(work / "new" / "deeper") == ["photo.jpg_compressed.jpg"]
