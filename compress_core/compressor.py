@@ -871,9 +871,16 @@ class SemanticCompressor:
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
+                from .crop import faces_one_window_holds
                 from .energy.faces import cores_box, faces_box, heads_box, subject_faces
 
                 subjects, scene = subject_faces(faces, (h0, w0))
+                # faces spread wider than the window: the largest it holds, the rest whole or
+                # left out (crop.faces_one_window_holds)
+                taken, left_out = faces_one_window_holds(
+                    [(faces_box([f], (h0, w0)), cores_box([f], (h0, w0)), f) for f in subjects],
+                    (cw, ch))
+                subjects, scene = [t[2] for t in taken], scene + [t[2] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
                                  for box in (faces_box, cores_box, heads_box))

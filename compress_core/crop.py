@@ -131,6 +131,40 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
     return tuple(held)
 
 
+def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]],
+                           window: Tuple[int, int]) -> Tuple[list, list]:
+    """The subjects' faces a crop window of ``window`` (width, height) holds, and the others
+    (each face ``(box, core, ...)``, boxes ``(left, top, right, bottom)``).
+
+    All of them where their cores fit the window together (:func:`box_to_hold` then holds
+    their boxes, or their cores), or where a side is too short for even one face's core (a
+    banner of close-ups: the cores' eye line holds them all). Where the faces are spread
+    further apart than the window on a side that holds each face's core, the largest faces
+    (by box area) come first, each taken where the cores of those taken fit with its own;
+    the others are for ``never_cut``, held whole or left out, never in part: a window that
+    stayed inside every face's core cut the face at either end (two people at both ends of a
+    panorama: 13% of one face's width in every thumbnail; visual review 30)."""
+    faces = list(faces)
+    if len(faces) < 2:
+        return faces, []
+
+    def extent(boxes, i):
+        return max(b[i + 2] for b in boxes) - min(b[i] for b in boxes)
+
+    cores = [f[1] for f in faces]
+    spread = [i for i in (0, 1) if extent(cores, i) > window[i]
+              and max(c[i + 2] - c[i] for c in cores) <= window[i]]
+    if not spread:
+        return faces, []
+    order = sorted(faces, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
+    taken, left_out = [order[0]], []
+    for face in order[1:]:
+        together = [f[1] for f in taken] + [face[1]]
+        (taken if all(extent(together, i) <= window[i] for i in spread)
+         else left_out).append(face)
+    return taken, left_out
+
+
 def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int) -> Tuple[int, int]:
     """The span ``lo..hi`` grown towards ``outer_lo..outer_hi`` (which holds it) to at most
     ``room``: all of it where it fits, else two parts of the spare before ``lo`` for one after

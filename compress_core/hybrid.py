@@ -71,9 +71,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .crop import best_window, box_to_hold, integral_image, keep_boost, mask_box, window_sums
+from .crop import (best_window, box_to_hold, faces_one_window_holds, integral_image,
+                   keep_boost, mask_box, window_sums)
 from .energy.base import CarvingTerms, resize_map
-from .energy.faces import DETECT_SIDE, cores_box, faces_box, heads_box, subject_faces
+from .energy.faces import (DETECT_SIDE, cores_box, faces_box, heads_box, subject_faces,
+                           union_box)
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -314,9 +316,35 @@ def _window_rules(protect, window):
     """:func:`~compress_core.crop.best_window`'s ``must_contain`` and ``never_cut`` for a window
     of ``window`` (width, height) from the held boxes ``protect``: the keep mask's, the
     subjects' faces', their cores', their heads' (each None or a box;
-    :func:`~compress_core.crop.box_to_hold`) and the boxes of the faces in the scene."""
-    kept, faces, cores, heads, scene = protect
+    :func:`~compress_core.crop.box_to_hold`), the boxes of the faces in the scene, and where
+    there are several subjects' faces a function giving each one's boxes (:func:`_faces_here`;
+    faces spread wider than the window: :func:`~compress_core.crop.faces_one_window_holds`)."""
+    kept, faces, cores, heads, scene, each = protect
+    if each is not None and cores is not None and (cores[2] - cores[0] > window[0]
+                                                   or cores[3] - cores[1] > window[1]):
+        # faces spread wider than the window: the largest it holds, the rest whole or left out
+        taken, left_out = faces_one_window_holds(each(), window)
+        if left_out and taken:
+            faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 2))
+            scene = tuple(scene) + tuple(t[0] for t in left_out)
     return dict(must_contain=box_to_hold(kept, faces, window, cores, heads), never_cut=scene)
+
+
+def _faces_here(each, source: np.ndarray, width: int):
+    """A function giving the boxes of each subject face (``each``: its face, core and head
+    boxes in the input, of ``width`` columns) in the current picture, whose pixels come from
+    the input's flat indices ``source``; a face none of whose pixels are left is dropped.
+    Worked out only when a window asks (faces spread wider than it)."""
+    def here():
+        rows, cols = np.divmod(source, width)
+        found = []
+        for boxes in each:
+            now = tuple(mask_box((cols >= l) & (cols < r) & (rows >= t) & (rows < b))
+                        for l, t, r, b in boxes)
+            if None not in now:
+                found.append(now)
+        return found
+    return here
 
 
 def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
@@ -426,9 +454,15 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     def kept_share():  # the share of the current image's pixels the keep_mask holds
         return 0.0 if held[0] is None else float(held[0][source].mean())
 
+    # each subject face's boxes, where there are several (a window narrower than their
+    # spread holds the largest: crop.faces_one_window_holds)
+    each = [tuple(box([face], (h0, w0)) for box in (faces_box, cores_box, heads_box))
+            for face in subjects] if len(subjects) > 1 else None
+
     def boxes():  # the boxes of the held pixels in the current image (see _window_rules)
         return tuple(None if flat is None else mask_box(flat[source]) for flat in held) + (
-            tuple(box for box in (mask_box(flat[source]) for flat in whole) if box is not None),)
+            tuple(box for box in (mask_box(flat[source]) for flat in whole) if box is not None),
+            None if each is None else _faces_here(each, source, w0))
 
     protect = boxes()
 

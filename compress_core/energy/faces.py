@@ -176,7 +176,7 @@ def face_core(face: Face, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
 
 def cores_box(faces: Sequence[Face], shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
     """Bounding box of all the faces' cores (:func:`face_core`)."""
-    return _union([face_core(f, shape) for f in faces])
+    return union_box([face_core(f, shape) for f in faces])
 
 
 #: A face alone in a picture whose box's longer side is under this share of the picture's
@@ -235,7 +235,7 @@ def raise_to_faces(out: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 def faces_box(faces: Sequence[Face], shape: Tuple[int, int],
               margin: float = 1.15) -> Tuple[int, int, int, int]:
     """Bounding box of all faces (each grown by ``margin``), ``(left, top, right, bottom)``."""
-    return _union([_grown(f.box, shape, margin) for f in faces])
+    return union_box([_grown(f.box, shape, margin) for f in faces])
 
 
 #: A head around a detected face, in shares of the face box's height: above it (the top of
@@ -263,10 +263,10 @@ def heads_box(faces: Sequence[Face], shape: Tuple[int, int],
         height = bottom - top
         boxes.append((left, max(0, int(top - HEAD_ABOVE * height)), right,
                       min(h, int(np.ceil(bottom + HEAD_BELOW * height)))))
-    return _union(boxes)
+    return union_box(boxes)
 
 
-def _union(boxes) -> Tuple[int, int, int, int]:
+def union_box(boxes) -> Tuple[int, int, int, int]:
     """The bounding box of ``boxes`` (each ``(left, top, right, bottom)``)."""
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
             max(b[2] for b in boxes), max(b[3] for b in boxes))

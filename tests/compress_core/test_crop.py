@@ -275,3 +275,20 @@ def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
         table = window_sums(energy, width, height, integral_image(energy))
         assert line.shape == table.shape == (h - height + 1, w - width + 1)
         np.testing.assert_allclose(line, table, rtol=1e-12, atol=1e-12)
+
+
+def test_faces_one_window_holds_takes_the_largest_faces_that_fit_together():
+    """Faces spread wider than the window (two people at both ends of a panorama): the
+    largest first, then each whose core fits with those taken; the rest left for never_cut.
+    Faces whose cores fit together, or a side too short for one core, keep them all."""
+    from compress_core.crop import faces_one_window_holds
+
+    small = ((50, 60, 150, 180), (70, 90, 130, 150), "small")       # (box, core, tag)
+    large = ((1200, 130, 1500, 500), (1240, 220, 1460, 420), "large")
+    near = ((1000, 150, 1150, 330), (1020, 190, 1130, 300), "near")
+    taken, left = faces_one_window_holds([small, large, near], (525, 500))
+    assert [f[2] for f in taken] == ["large", "near"] and [f[2] for f in left] == ["small"]
+    assert faces_one_window_holds([small, near], (1200, 500)) == ([small, near], [])
+    # a banner too low for one core: the eye line of all of them, as before
+    assert faces_one_window_holds([small, near], (1500, 40)) == ([small, near], [])
+    assert faces_one_window_holds([large], (100, 100)) == ([large], [])

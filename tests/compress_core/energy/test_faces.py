@@ -329,6 +329,34 @@ def test_a_face_at_a_pictures_edge_keeps_the_sides_of_its_head(astronaut):
         assert result.crop_box[0] <= hair_left + 2, ((width, height), result.crop_box, hair_left)
 
 
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+def test_faces_too_far_apart_for_one_window_are_held_whole_or_left_out(astronaut, method):
+    """Visual review 30: two people at both ends of a panorama, no window holding both; the
+    window stayed inside both faces' cores and cut 13% off one face in every thumbnail. It
+    holds the larger face whole and leaves the other out whole."""
+    from skimage import data
+
+    picture = np.asarray(Image.fromarray(data.coffee()).resize((1500, 500), Image.LANCZOS)).copy()
+    picture[:, :300] = astronaut[:500, 120:420]
+    smaller = np.asarray(Image.fromarray(astronaut[:500, 120:420]).resize((180, 300),
+                                                                          Image.LANCZOS))
+    picture[200:, 1320:] = smaller
+    faces = FaceDetector().detect(picture)
+    assert len(faces) == 2
+    large = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    compressor = SemanticCompressor()
+    for width, height in ((256, 256), (200, 250)):
+        result = compressor.compress(picture, target_width=width, target_height=height,
+                                     method=method, format="png")
+        left, top, right, bottom = result.crop_box
+        for face in faces:
+            l, t, r, b = face.box
+            inside = left <= l + 1 and r - 1 <= right
+            outside = r <= left + 1 or right <= l + 1
+            assert inside or outside, (method, (width, height), result.crop_box, face.box)
+        assert left <= large.box[0] + 1 and large.box[2] - 1 <= right, result.crop_box
+
+
 def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
     """The blend energy (``--energy blend``) hands its deep member's faces to the crops: the
     astronaut's whole face survives a 512 x 100 banner, as with the deep energy alone."""
