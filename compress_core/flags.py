@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional
 
 from .request import OPTIONS, QUALITY_WORDS, Option
 
-__all__ = ["OneLineParser", "BuildVersion", "add_option_flags", "option_values", "flag_name", "spellings",
-           "in_flags"]
+__all__ = ["OneLineParser", "BuildVersion", "add_option_flags", "option_values", "flag_name",
+           "spellings", "in_flags"]
 
 _STYLES = ("cli", "job")
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from .errors import ImageTooLargeError
 
-__all__ = ["SizePlan", "plan_size", "may_change_aspect", "free_shape", "working_size", "check_positive_int",
-           "check_positive_number", "check_stretch"]
+__all__ = ["SizePlan", "plan_size", "may_change_aspect", "free_shape", "working_size",
+           "check_positive_int", "check_positive_number", "check_stretch"]
 
 
 def check_positive_int(value, name: str) -> Optional[int]:

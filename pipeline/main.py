@@ -32,9 +32,9 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-from transforms.compress import CompressImages
 from compress_core.flags import in_flags
 from compress_core.storage import merge_storage_options
+from transforms.compress import CompressImages
 from transforms.dead_letters import WriteDeadLetters
 from transforms.earlier_outputs import EarlierOutputs
 from transforms.manifest import manifest_prefix

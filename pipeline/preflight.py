@@ -10,8 +10,9 @@
 * ``--output`` and ``--manifest`` must be folders (or not exist yet): a file there failed every
   image's write, then the manifest's, with a traceback after all the work
   (:func:`not_folders`). A local one must be one this user can make and write into
-  (:func:`compress_core.storage.cannot_write`): ``--output /proc/out`` or under a file, or a folder without write
-  permission, failed the same way.
+  (:func:`compress_core.storage.cannot_write`, the command line's ``-o`` check too):
+  ``--output /proc/out`` or under a file, or a folder without write permission, failed the
+  same way.
 * The S3 and GCS buckets of ``--input``, ``--input_list``, ``--output`` and ``--manifest`` must
   exist (:func:`missing_bucket`; where the store says they do not): a missing manifest
   bucket failed the run after the images were written, a missing input bucket "matched no
