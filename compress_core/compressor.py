@@ -879,7 +879,7 @@ class SemanticCompressor:
                 # left out (crop.faces_one_window_holds)
                 taken, left_out = faces_one_window_holds(
                     [(faces_box([f], (h0, w0)), cores_box([f], (h0, w0)), f) for f in subjects],
-                    (cw, ch))
+                    (cw, ch), (h0, w0))
                 subjects, scene = [t[2] for t in taken], scene + [t[2] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))

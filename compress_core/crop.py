@@ -132,37 +132,70 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
 
 
 def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]],
-                           window: Tuple[int, int]) -> Tuple[list, list]:
-    """The subjects' faces a crop window of ``window`` (width, height) holds, and the others
-    (each face ``(box, core, ...)``, boxes ``(left, top, right, bottom)``).
+                           window: Tuple[int, int],
+                           shape: Tuple[int, int]) -> Tuple[list, list]:
+    """The subjects' faces a crop window of ``window`` (width, height) in a picture of
+    ``shape`` (H, W) holds, and the others (each face ``(box, core, ...)``: its box grown for
+    the crops and its core, ``(left, top, right, bottom)``).
 
     All of them where their cores fit the window together (:func:`box_to_hold` then holds
-    their boxes, or their cores), or where a side is too short for even one face's core (a
-    banner of close-ups: the cores' eye line holds them all). Where the faces are spread
-    further apart than the window on a side that holds each face's core, the largest faces
-    (by box area) come first, each taken where the cores of those taken fit with its own;
-    the others are for ``never_cut``, held whole or left out, never in part: a window that
-    stayed inside every face's core cut the face at either end (two people at both ends of a
-    panorama: 13% of one face's width in every thumbnail; visual review 30)."""
+    their boxes, or their cores), or where the window is too short for the cores on a side on
+    which they share a band (a banner of close-ups side by side: their eye line holds them
+    all). Where the faces are spread further apart than the window on a side, one face is
+    the anchor, the largest first (by box area): the window holds it and each other face
+    whose box fits with it (its core, on a side the anchor's box does not fit), and the
+    others are for ``never_cut``, held whole or left out, never in part. An anchor is taken
+    where some window holds it and its company and cuts none of the others (carving brings
+    faces closer: one window left had cut a face it was to leave out), else the next one, else
+    the largest. A window that stayed inside every face's core had cut the face at either end
+    (two people at both ends of a panorama: 13% of one face's width in every thumbnail), or
+    held none of them (visual review 30)."""
     faces = list(faces)
     if len(faces) < 2:
         return faces, []
-
-    def extent(boxes, i):
-        return max(b[i + 2] for b in boxes) - min(b[i] for b in boxes)
-
     cores = [f[1] for f in faces]
-    spread = [i for i in (0, 1) if extent(cores, i) > window[i]
-              and max(c[i + 2] - c[i] for c in cores) <= window[i]]
+    spread = [i for i in (0, 1) if _extent(cores, i) > window[i]
+              and max(c[i] for c in cores) >= min(c[i + 2] for c in cores)]
     if not spread:
         return faces, []
     order = sorted(faces, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
-    taken, left_out = [order[0]], []
-    for face in order[1:]:
-        together = [f[1] for f in taken] + [face[1]]
-        (taken if all(extent(together, i) <= window[i] for i in spread)
-         else left_out).append(face)
-    return taken, left_out
+    first = None
+    for anchor in order:
+        # on each side, boxes where the anchor's box fits the window, else cores
+        part = {i: 0 if anchor[0][i + 2] - anchor[0][i] <= window[i] else 1 for i in (0, 1)}
+        taken, left_out = [anchor], []
+        for face in order:
+            if face is anchor:
+                continue
+            fits = all(_extent([f[part[i]] for f in taken + [face]], i) <= window[i]
+                       for i in spread)
+            (taken if fits else left_out).append(face)
+        first = first or (taken, left_out)
+        held = tuple(min(f[part[i % 2]][i] for f in taken) if i < 2 else
+                     max(f[part[i % 2]][i] for f in taken) for i in range(4))
+        if _avoids(held, [f[0] for f in left_out], window, shape):
+            return taken, left_out
+    return first
+
+
+def _extent(boxes, i: int) -> int:
+    """The span of ``boxes`` across (``i`` 0) or down (1)."""
+    return max(b[i + 2] for b in boxes) - min(b[i] for b in boxes)
+
+
+def _avoids(held, others, window: Tuple[int, int], shape: Tuple[int, int]) -> bool:
+    """Whether some window of ``window`` in a picture of ``shape`` holds ``held`` (or stays
+    inside it where it is larger) and cuts none of the boxes ``others``."""
+    (h, w), (width, height) = shape, window
+    x0, x1 = _allowed_range(held[0], held[2], width, w)
+    y0, y1 = _allowed_range(held[1], held[3], height, h)
+    free = np.zeros((h - height + 1, w - width + 1), bool)
+    free[y0:y1 + 1, x0:x1 + 1] = True
+    for box in others:
+        cut = _cutting(box, width, height, free.shape)
+        if cut is not None:
+            free &= ~cut
+    return bool(free.any())
 
 
 def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int) -> Tuple[int, int]:

@@ -323,7 +323,7 @@ def _window_rules(protect, window):
     if each is not None and cores is not None and (cores[2] - cores[0] > window[0]
                                                    or cores[3] - cores[1] > window[1]):
         # faces spread wider than the window: the largest it holds, the rest whole or left out
-        taken, left_out = faces_one_window_holds(each(), window)
+        taken, left_out = faces_one_window_holds(*each(window))
         if left_out and taken:
             faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 2))
             scene = tuple(scene) + tuple(t[0] for t in left_out)
@@ -331,11 +331,13 @@ def _window_rules(protect, window):
 
 
 def _faces_here(each, source: np.ndarray, width: int):
-    """A function giving the boxes of each subject face (``each``: its face, core and head
-    boxes in the input, of ``width`` columns) in the current picture, whose pixels come from
-    the input's flat indices ``source``; a face none of whose pixels are left is dropped.
-    Worked out only when a window asks (faces spread wider than it)."""
-    def here():
+    """A function of a window giving the arguments of
+    :func:`~compress_core.crop.faces_one_window_holds` in the current picture, whose pixels
+    come from the input's flat indices ``source``: the boxes of each subject face (``each``:
+    its face, core and head boxes in the input, of ``width`` columns; a face none of whose
+    pixels are left is dropped), the window, and the picture's shape. Worked out only when
+    a window asks (faces spread wider than it)."""
+    def here(window):
         rows, cols = np.divmod(source, width)
         found = []
         for boxes in each:
@@ -343,7 +345,7 @@ def _faces_here(each, source: np.ndarray, width: int):
                         for l, t, r, b in boxes)
             if None not in now:
                 found.append(now)
-        return found
+        return found, window, source.shape
     return here
 
 

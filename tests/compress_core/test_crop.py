@@ -277,18 +277,32 @@ def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
         np.testing.assert_allclose(line, table, rtol=1e-12, atol=1e-12)
 
 
-def test_faces_one_window_holds_takes_the_largest_faces_that_fit_together():
-    """Faces spread wider than the window (two people at both ends of a panorama): the
-    largest first, then each whose core fits with those taken; the rest left for never_cut.
-    Faces whose cores fit together, or a side too short for one core, keep them all."""
+def test_faces_one_window_holds_takes_the_largest_face_and_those_that_fit_with_it():
+    """Faces spread wider than the window (people at both ends of a panorama): the largest
+    first, then each whose box fits with it; the rest left for never_cut. Faces whose cores
+    fit together, or side by side in a banner too low for one core, keep them all; stacked
+    ones in that banner keep the largest alone (the cores' common eye line fell between them:
+    visual review 30)."""
     from compress_core.crop import faces_one_window_holds
 
+    shape = (500, 1500)
     small = ((50, 60, 150, 180), (70, 90, 130, 150), "small")       # (box, core, tag)
     large = ((1200, 130, 1500, 500), (1240, 220, 1460, 420), "large")
     near = ((1000, 150, 1150, 330), (1020, 190, 1130, 300), "near")
-    taken, left = faces_one_window_holds([small, large, near], (525, 500))
+    taken, left = faces_one_window_holds([small, large, near], (525, 500), shape)
     assert [f[2] for f in taken] == ["large", "near"] and [f[2] for f in left] == ["small"]
-    assert faces_one_window_holds([small, near], (1200, 500)) == ([small, near], [])
-    # a banner too low for one core: the eye line of all of them, as before
-    assert faces_one_window_holds([small, near], (1500, 40)) == ([small, near], [])
-    assert faces_one_window_holds([large], (100, 100)) == ([large], [])
+    assert faces_one_window_holds([small, near], (1200, 500), shape) == ([small, near], [])
+    # a banner too low for one core, the faces side by side: the eye line of all of them
+    beside = ((50, 160, 150, 300), (70, 190, 130, 280), "beside")
+    assert faces_one_window_holds([beside, near], (1500, 40), shape) == ([beside, near], [])
+    assert faces_one_window_holds([large], (100, 100), shape) == ([large], [])
+    # stacked faces in such a banner: the largest alone
+    top = ((100, 10, 400, 200), (150, 60, 350, 180), "top")
+    bottom = ((100, 300, 350, 480), (140, 340, 320, 450), "bottom")
+    taken, left = faces_one_window_holds([bottom, top], (500, 100), shape)
+    assert [f[2] for f in taken] == ["top"] and [f[2] for f in left] == ["bottom"]
+    # a window that must cut the face it leaves out takes the next face as its anchor
+    a = ((0, 100, 200, 300), (40, 140, 160, 260), "a")
+    b = ((230, 100, 400, 300), (260, 140, 370, 260), "b")
+    taken, left = faces_one_window_holds([a, b], (250, 300), (300, 500))
+    assert [f[2] for f in taken] == ["b"] and [f[2] for f in left] == ["a"]
