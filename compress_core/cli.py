@@ -324,10 +324,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
         return 2
-    if args.output:   # a local -o this user cannot write: said once, before any image (it was
-        # found after each image's compression, naming a hidden temporary file; review 30)
-        folder = (args.output if _output_is_folder(args, many)
-                  or not os.path.lexists(args.output) else os.path.dirname(args.output) or ".")
+    path = local_path(args.output) if args.output else None
+    if path:   # a local -o this user cannot write: said once, before any image (it was found
+        # after each image's compression, naming a hidden temporary file; review 30)
+        folder = (path if _output_is_folder(args, many) or not os.path.lexists(path)
+                  else os.path.dirname(path) or ".")
         problem = cannot_write({"-o": folder})
         if problem:
             print(f"semantic-compress: error: {problem}; nothing was written", file=sys.stderr)

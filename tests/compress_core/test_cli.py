@@ -1160,3 +1160,9 @@ def test_an_output_folder_that_cannot_be_written_is_said_before_any_image(work, 
     code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", "new/deeper/")
     assert code == 0, err
     assert os.listdir(work / "new" / "deeper") == ["photo.jpg_compressed.jpg"]
+    # an existing output named by a file:// URI is written again (diff review 30: the check
+    # had taken the URI for a path, and the file for the folder to write into)
+    uri = f"file://{work / 'uri.jpg'}"
+    for _ in range(2):
+        code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", uri)
+        assert code == 0, err
