@@ -443,8 +443,11 @@ class SemanticCompressor:
                 # scale 1, a byte budget's own search): nothing reads an importance map (no
                 # CNN, no face search; 0.4-0.5 s of CPU for a 512-px photo, 10x its encoding)
                 importance = Importance(None, ())
-            elif (method is Method.HYBRID and remove is None and not plan.free_shape
-                  and not reads_importance((w0, h0), plan.size, self.policy)):
+            elif not plan.free_shape and (
+                    (method is Method.HYBRID and remove is None
+                     and not reads_importance((w0, h0), plan.size, self.policy))
+                    or (method is Method.SMART_CROP
+                        and not aspect_changes((w0, h0), plan.size))):
                 # the aspect kept: the whole picture is scaled, which reads no map either
                 # (decided on the input's size, as CompressRequest.computes_maps decides for a
                 # batch: on a working copy, 914x644 reduced to 448x316, a 200x140 target was
@@ -865,9 +868,15 @@ class SemanticCompressor:
             # target size (as libvips thumbnail(crop=...) and smartcrop.js do)
             f = min(w0 / tw, h0 / th)
             cw, ch = max(1, min(w0, int(round(tw * f)))), max(1, min(h0, int(round(th * f))))
-            if not aspect_changes((w0, h0), (tw, th)):   # the photo's own aspect, rounded to
-                cw, ch = w0, h0   # whole pixels: the whole frame (a 3 x 5000 strip at scale
-                # 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
+            if energy is None or not aspect_changes((w0, h0), (tw, th)):
+                # the photo's own aspect, rounded to whole pixels: the whole frame, scaled, as
+                # the hybrid method does, and no map is computed for it (a 3 x 5000 strip at
+                # scale 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
+                out = resample(pixels, tw, th)
+                stretch = resampling_stretch(w0, h0, tw, th)
+                return Geometry(out, _index_map(h0, w0), no_seams, None,
+                                {"scaled_from": (w0, h0), "stretch": stretch,
+                                 "faces": len(faces)}, stretch)
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole

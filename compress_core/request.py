@@ -309,8 +309,9 @@ class CompressRequest:
     def options_without_a_map(self) -> Tuple[str, ...]:
         """A message naming the options that shape only the importance map or the stretch
         (``energy``, ``model``, ``energy_mode``, ``max_stretch``), set away from their default,
-        where this request computes no map (:attr:`computes_maps` false: the hybrid method's
-        targets that keep every picture's aspect scale the whole picture); empty otherwise.
+        where this request computes no map (:attr:`computes_maps` false: the hybrid and
+        smart_crop methods' targets that keep every picture's aspect scale the whole picture);
+        empty otherwise.
 
         The command line and the job warn with it but do not refuse them, unlike
         :meth:`unused_engine_options`: such targets used the map until session 29, and a
@@ -345,16 +346,16 @@ class CompressRequest:
     def computes_maps(self) -> bool:
         """Whether compressing a picture under this request may compute its importance map
         (the energy function runs; a CNN loads): :attr:`reads_importance`, less the hybrid
-        method's targets that keep every picture's aspect (:func:`targets.may_change_aspect`
-        false: a scale, a largest side or area, one side, a byte budget, with
-        ``preserve_aspect``), for which the default policy scales the whole picture
-        (:func:`compress_core.hybrid.reads_importance`). The batch job loads its CNN only where
-        this holds (the default job, at scale 0.5, loads none)."""
+        and smart_crop methods' targets that keep every picture's aspect
+        (:func:`targets.may_change_aspect` false: a scale, a largest side or area, one side, a
+        byte budget, with ``preserve_aspect``), for which the whole picture is scaled (the
+        hybrid's default policy: :func:`compress_core.hybrid.reads_importance`). The batch job
+        loads its CNN only where this holds (the default job, at scale 0.5, loads none)."""
         if not self.reads_importance:
             return False
-        if (self.method != Method.HYBRID.value or self.allocation != Allocation.UNIFORM.value
-                or self.remove_mask is not None):
-            return True
+        if (self.method not in (Method.HYBRID.value, Method.SMART_CROP.value)
+                or self.allocation != Allocation.UNIFORM.value):
+            return True   # (a remove_mask needs seam_carving)
         return may_change_aspect(
             target_width=self.target_width, target_height=self.target_height, scale=self.scale,
             target_pixels=self.target_pixels, max_dimension=self.max_dimension,

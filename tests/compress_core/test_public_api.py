@@ -318,8 +318,8 @@ def test_compression_method_examples(photos_dir):
     w, h = result.size
     assert w * h <= 1_000_000 and (w, h) == (1224, 816)
     # the best window of the target's aspect at the largest scale, then scaled (as libvips
-    # thumbnail(crop=...)): with the aspect kept, that window is the whole frame
-    assert result.crop_box == (0, 0, 1500, 1000) and result.stretch == 1.0
+    # thumbnail(crop=...)): with the aspect kept, that window is the whole frame (no crop)
+    assert result.crop_box is None and result.stretch == 1.0
     square = compressor.compress("big.jpg", target_width=500, target_height=500,
                                  method="smart_crop")
     left, top, right, bottom = square.crop_box

@@ -403,7 +403,8 @@ def test_the_default_quality_is_auto_where_the_quality_is_free():
     (dict(target_width=200), False), (dict(target_bytes=50_000), False),
     (dict(target_width=200, target_height=200), True),
     (dict(scale=0.5, allocation="semantic", format="jpeg"), True),
-    (dict(scale=0.5, method="smart_crop"), True), (dict(method="jpeg"), False),
+    (dict(scale=0.5, method="smart_crop"), False), (dict(method="jpeg"), False),
+    (dict(target_width=200, target_height=200, method="smart_crop"), True),
     (dict(max_dimension=300, preserve_aspect=False), False),
     (dict(scale=1.5, preserve_aspect=False), False),
     (dict(scale=1.5, max_dimension=300, preserve_aspect=False), True),   # (a free shape: it
@@ -438,6 +439,7 @@ def test_computes_maps_says_whether_any_picture_may_need_its_map(options, maps):
     (dict(max_dimension=256, model="resnet50", energy_mode="forward"),
      "model='resnet50', energy_mode='forward' change"),
     (dict(target_width=200, max_stretch=1.3), "max_stretch=1.3 changes"),
+    (dict(scale=0.5, method="smart_crop", energy="gradient"), "energy='gradient' changes"),
     (dict(scale=0.5), None), (dict(scale=0.5, max_stretch=1.05), None),
     (dict(target_width=200, target_height=200, energy="gradient"), None),
     (dict(scale=0.5, energy="gradient", method="seam_carving"), None),
