@@ -19,7 +19,7 @@ from .codec.encoders import as_shown, flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
 from .colour import describes_srgb
-from .crop import best_window, box_to_hold, keep_boost, mask_box
+from .crop import best_window, box_to_hold, box_to_hold_apart, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
@@ -887,9 +887,9 @@ class SemanticCompressor:
                 # faces spread wider than the window: the largest it holds, the rest whole or
                 # left out (crop.faces_one_window_holds)
                 taken, left_out = faces_one_window_holds(
-                    [(faces_box([f], (h0, w0)), cores_box([f], (h0, w0)), f) for f in subjects],
-                    (cw, ch), (h0, w0))
-                subjects, scene = [t[2] for t in taken], scene + [t[2] for t in left_out]
+                    [(faces_box([f], (h0, w0)), cores_box([f], (h0, w0)), f.box, f)
+                     for f in subjects], (cw, ch), (h0, w0))
+                subjects, scene = [t[3] for t in taken], scene + [t[3] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
                                  for box in (faces_box, cores_box, heads_box))
@@ -901,7 +901,8 @@ class SemanticCompressor:
                 # inside its box that holds the most of it.
                 kept = mask_box(keep)
                 energy = energy + keep * keep_boost(energy)
-            protect = box_to_hold(kept, held[0], (cw, ch), held[1], held[2])
+            protect = box_to_hold_apart(kept, held[0], (cw, ch), held[1], held[2],
+                                        [f.box for f in scene], (h0, w0))
             left, top = best_window(energy, cw, ch, must_contain=protect,
                                     never_cut=[f.box for f in scene])
             box = (left, top, left + cw, top + ch)

@@ -135,21 +135,21 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
                            window: Tuple[int, int],
                            shape: Tuple[int, int]) -> Tuple[list, list]:
     """The subjects' faces a crop window of ``window`` (width, height) in a picture of
-    ``shape`` (H, W) holds, and the others (each face ``(box, core, ...)``: its box grown for
-    the crops and its core, ``(left, top, right, bottom)``).
+    ``shape`` (H, W) holds, and the others (each face ``(box, core, whole, ...)``, boxes
+    ``(left, top, right, bottom)``: the box the crops hold, grown for hair and chin; the core;
+    the detector's box, which a face left out is never cut through).
 
-    All of them where their cores fit the window together (:func:`box_to_hold` then holds
-    their boxes, or their cores), or where the window is too short for the cores on a side on
-    which they share a band (a banner of close-ups side by side: their eye line holds them
-    all). Where the faces are spread further apart than the window on a side, one face is
-    the anchor, the largest first (by box area): the window holds it and each other face
-    whose box fits with it (its core, on a side the anchor's box does not fit), and the
-    others are for ``never_cut``, held whole or left out, never in part. An anchor is taken
-    where some window holds it and its company and cuts none of the others (carving brings
-    faces closer: one window left had cut a face it was to leave out), else the next one, else
-    the largest. A window that stayed inside every face's core had cut the face at either end
-    (two people at both ends of a panorama: 13% of one face's width in every thumbnail), or
-    held none of them (visual review 30)."""
+    A side counts where the faces' cores do not fit the window together and do not share a
+    band across it (side by side in a banner too low for one core, their common eye line
+    holds them all). Where no side counts, all of them (:func:`box_to_hold` holds their
+    boxes, or their cores). Else one face anchors the window, the largest first (by box
+    area), with each other face whose box fits beside it on the sides that count (its core,
+    on a side the anchor's box does not fit); the others are for ``never_cut``, held whole or
+    left out, never in part. An anchor is taken where some window holds it and its company
+    and cuts none of the others (carving brings faces closer: one window left had cut a face
+    it was to leave out), else the next one, else the largest. A window that stayed inside
+    every face's core had cut the face at either end (two people at both ends of a panorama:
+    13% of one face's width in every thumbnail), or held none of them (visual review 30)."""
     faces = list(faces)
     if len(faces) < 2:
         return faces, []
@@ -173,9 +173,21 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
         first = first or (taken, left_out)
         held = tuple(min(f[part[i % 2]][i] for f in taken) if i < 2 else
                      max(f[part[i % 2]][i] for f in taken) for i in range(4))
-        if _avoids(held, [f[0] for f in left_out], window, shape):
+        if _avoids(held, [f[2] for f in left_out], window, shape):
             return taken, left_out
     return first
+
+
+def box_to_hold_apart(kept, faces, window: Tuple[int, int], cores, heads, apart,
+                      shape: Tuple[int, int]):
+    """:func:`box_to_hold`, whose room for the heads is given up where it leaves no window
+    in a picture of ``shape`` (H, W) that cuts none of the boxes ``apart`` (the faces left
+    out: a head's hair is held where the room allows, another face is never cut for it; a
+    face beside the one held had been cut to make room for its head: diff review 30)."""
+    box = box_to_hold(kept, faces, window, cores, heads)
+    if heads is None or box is None or not apart or _avoids(box, apart, window, shape):
+        return box
+    return box_to_hold(kept, faces, window, cores, None)
 
 
 def _extent(boxes, i: int) -> int:

@@ -71,8 +71,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .crop import (best_window, box_to_hold, faces_one_window_holds, integral_image,
-                   keep_boost, mask_box, window_sums)
+from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window_holds,
+                   integral_image, keep_boost, mask_box, window_sums)
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import (DETECT_SIDE, cores_box, faces_box, heads_box, subject_faces,
                            union_box)
@@ -323,28 +323,40 @@ def _window_rules(protect, window):
     if each is not None and cores is not None and (cores[2] - cores[0] > window[0]
                                                    or cores[3] - cores[1] > window[1]):
         # faces spread wider than the window: the largest it holds, the rest whole or left out
-        taken, left_out = faces_one_window_holds(*each(window))
+        found, _, shape = each(window)
+        taken, left_out = faces_one_window_holds(found, window, shape)
         if left_out and taken:
-            faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 2))
-            scene = tuple(scene) + tuple(t[0] for t in left_out)
+            faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 3))
+            scene = tuple(scene) + tuple(t[2] for t in left_out)
+            return dict(must_contain=box_to_hold_apart(kept, faces, window, cores, heads,
+                                                       [t[2] for t in left_out], shape),
+                        never_cut=scene)
     return dict(must_contain=box_to_hold(kept, faces, window, cores, heads), never_cut=scene)
+
+
+def _clipped(box, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
+    """A detector's box (any numbers) as whole pixels inside a picture of ``shape`` (H, W)."""
+    (h, w), (l, t, r, b) = shape, box
+    return (min(max(0, int(np.floor(l))), w), min(max(0, int(np.floor(t))), h),
+            min(max(0, int(np.ceil(r))), w), min(max(0, int(np.ceil(b))), h))
 
 
 def _faces_here(each, source: np.ndarray, width: int):
     """A function of a window giving the arguments of
     :func:`~compress_core.crop.faces_one_window_holds` in the current picture, whose pixels
     come from the input's flat indices ``source``: the boxes of each subject face (``each``:
-    its face, core and head boxes in the input, of ``width`` columns; a face none of whose
-    pixels are left is dropped), the window, and the picture's shape. Worked out only when
-    a window asks (faces spread wider than it)."""
+    its grown, core, detector's and head boxes in the input, of ``width`` columns; a face
+    none of whose detector's box is left is dropped, and one whose core is gone has its
+    box for a core), the window, and the picture's shape. Worked out only when a window asks
+    (faces spread wider than it)."""
     def here(window):
         rows, cols = np.divmod(source, width)
         found = []
         for boxes in each:
-            now = tuple(mask_box((cols >= l) & (cols < r) & (rows >= t) & (rows < b))
-                        for l, t, r, b in boxes)
-            if None not in now:
-                found.append(now)
+            now = [mask_box((cols >= l) & (cols < r) & (rows >= t) & (rows < b))
+                   for l, t, r, b in boxes]
+            if now[2] is not None:
+                found.append(tuple(now[2] if box is None else box for box in now))
         return found, window, source.shape
     return here
 
@@ -458,7 +470,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 
     # each subject face's boxes, where there are several (a window narrower than their
     # spread holds the largest: crop.faces_one_window_holds)
-    each = [tuple(box([face], (h0, w0)) for box in (faces_box, cores_box, heads_box))
+    each = [(faces_box([face], (h0, w0)), cores_box([face], (h0, w0)),
+             _clipped(face.box, (h0, w0)), heads_box([face], (h0, w0)))
             for face in subjects] if len(subjects) > 1 else None
 
     def boxes():  # the boxes of the held pixels in the current image (see _window_rules)

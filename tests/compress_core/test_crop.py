@@ -285,24 +285,30 @@ def test_faces_one_window_holds_takes_the_largest_face_and_those_that_fit_with_i
     visual review 30)."""
     from compress_core.crop import faces_one_window_holds
 
+    def face(box, core, tag, grown=0):   # (held box, core, detector's box, tag)
+        l, t, r, b = box
+        return ((l - grown, t - grown, r + grown, b + grown), core, box, tag)
+
     shape = (500, 1500)
-    small = ((50, 60, 150, 180), (70, 90, 130, 150), "small")       # (box, core, tag)
-    large = ((1200, 130, 1500, 500), (1240, 220, 1460, 420), "large")
-    near = ((1000, 150, 1150, 330), (1020, 190, 1130, 300), "near")
+    small = face((50, 60, 150, 180), (70, 90, 130, 150), "small")
+    large = face((1200, 130, 1500, 500), (1240, 220, 1460, 420), "large")
+    near = face((1000, 150, 1150, 330), (1020, 190, 1130, 300), "near")
     taken, left = faces_one_window_holds([small, large, near], (525, 500), shape)
-    assert [f[2] for f in taken] == ["large", "near"] and [f[2] for f in left] == ["small"]
+    assert [f[3] for f in taken] == ["large", "near"] and [f[3] for f in left] == ["small"]
     assert faces_one_window_holds([small, near], (1200, 500), shape) == ([small, near], [])
     # a banner too low for one core, the faces side by side: the eye line of all of them
-    beside = ((50, 160, 150, 300), (70, 190, 130, 280), "beside")
+    beside = face((50, 160, 150, 300), (70, 190, 130, 280), "beside")
     assert faces_one_window_holds([beside, near], (1500, 40), shape) == ([beside, near], [])
     assert faces_one_window_holds([large], (100, 100), shape) == ([large], [])
     # stacked faces in such a banner: the largest alone
-    top = ((100, 10, 400, 200), (150, 60, 350, 180), "top")
-    bottom = ((100, 300, 350, 480), (140, 340, 320, 450), "bottom")
+    top = face((100, 10, 400, 200), (150, 60, 350, 180), "top")
+    bottom = face((100, 300, 350, 480), (140, 340, 320, 450), "bottom")
     taken, left = faces_one_window_holds([bottom, top], (500, 100), shape)
-    assert [f[2] for f in taken] == ["top"] and [f[2] for f in left] == ["bottom"]
-    # a window that must cut the face it leaves out takes the next face as its anchor
-    a = ((0, 100, 200, 300), (40, 140, 160, 260), "a")
-    b = ((230, 100, 400, 300), (260, 140, 370, 260), "b")
-    taken, left = faces_one_window_holds([a, b], (250, 300), (300, 500))
-    assert [f[2] for f in taken] == ["b"] and [f[2] for f in left] == ["a"]
+    assert [f[3] for f in taken] == ["top"] and [f[3] for f in left] == ["bottom"]
+    # a window that must cut the face it leaves out takes the next face as its anchor; the
+    # face left out is avoided by its detector's box, not the grown one (diff review 30: two
+    # faces 30 px apart, the grown boxes overlapping, and the smaller one was cut)
+    a = face((100, 100, 350, 300), (140, 140, 310, 260), "a", grown=19)
+    b = face((380, 100, 580, 300), (410, 140, 550, 260), "b", grown=15)
+    taken, left = faces_one_window_holds([a, b], (400, 400), (400, 1000))
+    assert [f[3] for f in taken] == ["b"] and [f[3] for f in left] == ["a"]
