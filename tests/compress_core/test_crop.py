@@ -312,3 +312,20 @@ def test_faces_one_window_holds_takes_the_largest_face_and_those_that_fit_with_i
     b = face((380, 100, 580, 300), (410, 140, 550, 260), "b", grown=15)
     taken, left = faces_one_window_holds([a, b], (400, 400), (400, 1000))
     assert [f[3] for f in taken] == ["b"] and [f[3] for f in left] == ["a"]
+
+
+def test_the_room_for_a_head_yields_where_it_would_cut_a_face_left_out():
+    """Diff review 30: the window held the kept face and as much of its head as it could, so
+    it reached into the face beside it, which was to be left out whole, and cut it."""
+    from compress_core.crop import box_to_hold, box_to_hold_apart
+
+    faces, cores, heads = (380, 100, 580, 300), (410, 140, 550, 260), (320, 0, 640, 350)
+    grown = box_to_hold(None, faces, (400, 400), cores, heads)
+    assert grown[0] < 350    # the head's room reaches into the other face (100..350)
+    assert box_to_hold_apart(None, faces, (400, 400), cores, heads, [], (400, 1000)) == grown
+    held = box_to_hold_apart(None, faces, (400, 400), cores, heads, [(100, 100, 350, 300)],
+                             (400, 1000))
+    assert held == box_to_hold(None, faces, (400, 400), cores, None)
+    left, _ = best_window(np.ones((400, 1000), np.float32), 400, 400, must_contain=held,
+                          never_cut=[(100, 100, 350, 300)])
+    assert left >= 350
