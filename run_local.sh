@@ -12,9 +12,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$root/scripts/ensure_venv.sh"
 py="$root/.venv/bin/python"
-for arg in "$@"; do   # the job's usage, once (the summary and report steps parse the flags too)
-    case "$arg" in -h|--help) cd "$root"; exec "$py" -m pipeline --help ;; esac
-done
+for arg in "$@"; do   # the job's usage or build, once (the summary and report steps parse the
+    case "$arg" in -h|--help|--version) cd "$root"; exec "$py" -m pipeline "$arg" ;; esac
+done                  # flags too)
 work="${SEMANTIC_COMPRESS_LOCAL:-$root/local_run}"
 input="$work/input"
 output="$work/output"

@@ -208,6 +208,8 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
     if not token.startswith("-"):
         return None
     name = token.split("=", 1)[0]
+    if not name.startswith("--") and len(name) > 2 and name[:2] in _command_line_only():
+        name = name[:2]   # short flags run together or with their value: -qv, -oout
     underscored = "--" + name.lstrip("-").replace("-", "_")
     meant = None
     for opt in OPTIONS:

@@ -207,10 +207,12 @@ def summary(plot) -> str:
         counts, edges = plot.counts, plot.edges
         lo = edges[0] if plot.lowest is None else plot.lowest     # the values', not the
         hi = edges[-1] if plot.highest is None else plot.highest  # padded axis's (review 30)
-        if lo == hi:
-            return f"{plot.title}: {sum(counts):,} images, {plot.xlabel} {_fmt(lo)} in every one"
+        images = f"{sum(counts):,} image{'' if sum(counts) == 1 else 's'}"
+        if _fmt(lo) == _fmt(hi):   # (as they are written: "from 1 to 1" said nothing)
+            return (f"{plot.title}: {images}, {plot.xlabel} {_fmt(lo)}"
+                    + ("" if sum(counts) == 1 else " in every one"))
         top = int(np.argmax(counts))
-        return (f"{plot.title}: {sum(counts):,} images, {plot.xlabel} from {_fmt(lo)} "
+        return (f"{plot.title}: {images}, {plot.xlabel} from {_fmt(lo)} "
                 f"to {_fmt(hi)}; most ({counts[top]:,}) between {_fmt(edges[top])} "
                 f"and {_fmt(edges[top + 1])}")
     xs = np.asarray(plot.xs, dtype=np.float64)

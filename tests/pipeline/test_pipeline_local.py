@@ -801,6 +801,10 @@ def test_run_local_script_help_is_the_jobs_usage_once(tmp_path):
                           text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("usage:") == 1 and "--skip_existing" in proc.stdout
+    proc = subprocess.run([os.path.join(root, "run_local.sh"), "--version"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.startswith("python -m pipeline 0.")
+    assert proc.stdout.count("\n") == 1   # (diff review 30: three times, as --help had been)
     assert not (tmp_path / "local").exists()
 
 

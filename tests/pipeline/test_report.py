@@ -911,3 +911,7 @@ def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
                                    "in every one")
     spread = plots.summary(plots.histogram([0.2, 0.3, 0.25, 0.9], "Byte ratio", "byte ratio"))
     assert spread.startswith("Byte ratio: 4 images, byte ratio from 0.2 to 0.9; most (")
+    # values equal as written, and one image (diff review 30: "from 1 to 1", "1 images")
+    assert plots.summary(plots.histogram([1.0, 1.000001], "R", "ratio")) == (
+        "R: 2 images, ratio 1 in every one")
+    assert plots.summary(plots.histogram([0.5], "R", "ratio")) == "R: 1 image, ratio 0.5"
