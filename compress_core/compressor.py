@@ -59,6 +59,16 @@ def _index_map(h: int, w: int) -> np.ndarray:
     return np.arange(h * w, dtype=np.int32).reshape(h, w)
 
 
+def _whole_picture(pixels: np.ndarray, target: Tuple[int, int], **operations) -> "Geometry":
+    """The :class:`Geometry` of ``pixels`` scaled whole to ``target`` (every pixel kept, the
+    stretch that of the resampling): ``operations`` beside ``scaled_from`` and ``stretch``."""
+    h0, w0 = pixels.shape[:2]
+    stretch = resampling_stretch(w0, h0, *target)
+    return Geometry(resample(pixels, *target), _index_map(h0, w0),
+                    {"vertical": 0, "horizontal": 0}, None,
+                    {"scaled_from": (w0, h0), **operations, "stretch": stretch}, stretch)
+
+
 def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
                 request: CompressRequest, quality_used: bool = True) -> Optional[bytes]:
     """The input file, where re-encoding it in its own format (its decoded pixels ``out``
@@ -872,24 +882,20 @@ class SemanticCompressor:
                 # the photo's own aspect, rounded to whole pixels: the whole frame, scaled, as
                 # the hybrid method does, and no map is computed for it (a 3 x 5000 strip at
                 # scale 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
-                out = resample(pixels, tw, th)
-                stretch = resampling_stretch(w0, h0, tw, th)
-                return Geometry(out, _index_map(h0, w0), no_seams, None,
-                                {"scaled_from": (w0, h0), "stretch": stretch,
-                                 "faces": len(faces)}, stretch)
+                return _whole_picture(pixels, (tw, th), faces=len(faces))
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
                 from .crop import faces_one_window_holds
-                from .energy.faces import cores_box, faces_box, heads_box, subject_faces
+                from .energy.faces import (cores_box, face_boxes, faces_box, heads_box,
+                                           subject_faces)
 
                 subjects, scene = subject_faces(faces, (h0, w0))
                 # faces spread wider than the window: the largest it holds, the rest whole or
                 # left out (crop.faces_one_window_holds)
                 taken, left_out = faces_one_window_holds(
-                    [(faces_box([f], (h0, w0)), cores_box([f], (h0, w0)), f.box, f)
-                     for f in subjects], (cw, ch), (h0, w0))
-                subjects, scene = [t[3] for t in taken], scene + [t[3] for t in left_out]
+                    [face_boxes(f, (h0, w0)) + (f,) for f in subjects], (cw, ch), (h0, w0))
+                subjects, scene = [t[4] for t in taken], scene + [t[4] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
                                  for box in (faces_box, cores_box, heads_box))
@@ -915,10 +921,8 @@ class SemanticCompressor:
 
         # hybrid
         if tw >= w0 and th >= h0 and resampling_stretch(w0, h0, tw, th) == 1.0:  # enlarging
-            out = resample(pixels, tw, th)
-            return Geometry(out, _index_map(h0, w0), no_seams, None,
-                            {"scaled_from": (w0, h0), "target_size": (tw, th), "stretch": 1.0,
-                             "faces": len(faces)}, 1.0)    # (every face kept whole)
+            return _whole_picture(pixels, (tw, th), target_size=(tw, th),
+                                  faces=len(faces))   # (every face kept whole)
         if energy is None:  # the aspect kept: no map was computed (hybrid.reads_importance)
             out, hplan, source = resample_whole(pixels, (tw, th), max_stretch)
             return Geometry(out, source, no_seams, None, hplan.as_dict(), hplan.stretch)

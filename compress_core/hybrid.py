@@ -74,8 +74,8 @@ from scipy import ndimage
 from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window_holds,
                    integral_image, keep_boost, mask_box, window_sums)
 from .energy.base import CarvingTerms, resize_map
-from .energy.faces import (DETECT_SIDE, cores_box, faces_box, heads_box, subject_faces,
-                           union_box)
+from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, faces_box,
+                           heads_box, subject_faces, union_box)
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -323,7 +323,7 @@ def _window_rules(protect, window):
     if each is not None and cores is not None and (cores[2] - cores[0] > window[0]
                                                    or cores[3] - cores[1] > window[1]):
         # faces spread wider than the window: the largest it holds, the rest whole or left out
-        found, _, shape = each(window)
+        found, shape = each()
         taken, left_out = faces_one_window_holds(found, window, shape)
         if left_out and taken:
             faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 3))
@@ -334,22 +334,14 @@ def _window_rules(protect, window):
     return dict(must_contain=box_to_hold(kept, faces, window, cores, heads), never_cut=scene)
 
 
-def _clipped(box, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
-    """A detector's box (any numbers) as whole pixels inside a picture of ``shape`` (H, W)."""
-    (h, w), (l, t, r, b) = shape, box
-    return (min(max(0, int(np.floor(l))), w), min(max(0, int(np.floor(t))), h),
-            min(max(0, int(np.ceil(r))), w), min(max(0, int(np.ceil(b))), h))
-
-
 def _faces_here(each, source: np.ndarray, width: int):
-    """A function of a window giving the arguments of
-    :func:`~compress_core.crop.faces_one_window_holds` in the current picture, whose pixels
-    come from the input's flat indices ``source``: the boxes of each subject face (``each``:
-    its grown, core, detector's and head boxes in the input, of ``width`` columns; a face
-    none of whose detector's box is left is dropped, and one whose core is gone has its
-    box for a core), the window, and the picture's shape. Worked out only when a window asks
-    (faces spread wider than it)."""
-    def here(window):
+    """A function giving, in the current picture, whose pixels come from the input's flat
+    indices ``source``, the boxes of each subject face (``each``: its
+    :func:`~compress_core.energy.faces.face_boxes` in the input, of ``width`` columns; a face
+    none of whose detector's box is left is dropped, and one whose core is gone has its box
+    for a core) and the picture's shape. Worked out only when a window asks (faces spread
+    wider than it: :func:`~compress_core.crop.faces_one_window_holds`)."""
+    def here():
         rows, cols = np.divmod(source, width)
         found = []
         for boxes in each:
@@ -357,7 +349,7 @@ def _faces_here(each, source: np.ndarray, width: int):
                    for l, t, r, b in boxes]
             if now[2] is not None:
                 found.append(tuple(now[2] if box is None else box for box in now))
-        return found, window, source.shape
+        return found, source.shape
     return here
 
 
@@ -449,10 +441,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask, heads_mask))
     whole = []
-    for left, top, right, bottom in (face.box for face in scene):  # (any numbers: clipped)
+    for face in scene:
+        left, top, right, bottom = clipped_box(face.box, (h0, w0))
         mask = np.zeros((h0, w0), bool)
-        mask[max(0, int(np.floor(top))):max(0, int(np.ceil(bottom))),
-             max(0, int(np.floor(left))):max(0, int(np.ceil(right)))] = True
+        mask[top:bottom, left:right] = True
         whole.append(mask.ravel())
     plan.faces = len(faces)
     # windows are chosen with the kept pixels above everything else (where no window holds the
@@ -470,9 +462,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 
     # each subject face's boxes, where there are several (a window narrower than their
     # spread holds the largest: crop.faces_one_window_holds)
-    each = [(faces_box([face], (h0, w0)), cores_box([face], (h0, w0)),
-             _clipped(face.box, (h0, w0)), heads_box([face], (h0, w0)))
-            for face in subjects] if len(subjects) > 1 else None
+    each = [face_boxes(face, (h0, w0)) for face in subjects] if len(subjects) > 1 else None
 
     def boxes():  # the boxes of the held pixels in the current image (see _window_rules)
         return tuple(None if flat is None else mask_box(flat[source]) for flat in held) + (

@@ -8,6 +8,7 @@ Our flags are parsed with :func:`argparse.ArgumentParser.parse_known_args`; ever
 from __future__ import annotations
 
 import argparse
+import functools
 import datetime as _dt
 import json
 import re
@@ -227,6 +228,7 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
             "and the job run without it)")
 
 
+@functools.lru_cache(maxsize=None)   # (asked for each flag left over for Beam: two parsers)
 def _command_line_only() -> frozenset:
     """The command line's own flags (``--json``, ``-q``, ``--verbose``, ``--analyze``, ``-o``
     ...) that are no flag of the job: Beam dropped them with a warning ("Unparseable argument:
