@@ -884,6 +884,7 @@ class SemanticCompressor:
                 # scale 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
                 return _whole_picture(pixels, (tw, th), faces=len(faces))
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
+            heads_apart = []   # the heads of the subjects' faces left out (after their boxes)
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
                 from .crop import faces_one_window_holds
@@ -896,6 +897,7 @@ class SemanticCompressor:
                 taken, left_out = faces_one_window_holds(
                     [face_boxes(f, (h0, w0)) + (f,) for f in subjects], (cw, ch), (h0, w0))
                 subjects, scene = [t[4] for t in taken], scene + [t[4] for t in left_out]
+                heads_apart = [t[3] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
                                  for box in (faces_box, cores_box, heads_box))
@@ -910,7 +912,7 @@ class SemanticCompressor:
             protect = box_to_hold_apart(kept, held[0], (cw, ch), held[1], held[2],
                                         [f.box for f in scene], (h0, w0))
             left, top = best_window(energy, cw, ch, must_contain=protect,
-                                    never_cut=[f.box for f in scene])
+                                    never_cut=[f.box for f in scene] + heads_apart)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = _index_map(h0, w0)[top:top + ch, left:left + cw]

@@ -327,7 +327,9 @@ def _window_rules(protect, window):
         taken, left_out = faces_one_window_holds(found, window, shape)
         if left_out and taken:
             faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 3))
-            scene = tuple(scene) + tuple(t[2] for t in left_out)
+            # the faces left out, then their heads where a window still leaves those out
+            # too (a window beside the detector's box had kept a sliver of the hair)
+            scene = tuple(scene) + tuple(t[2] for t in left_out) + tuple(t[3] for t in left_out)
             return dict(must_contain=box_to_hold_apart(kept, faces, window, cores, heads,
                                                        [t[2] for t in left_out], shape),
                         never_cut=scene)
