@@ -54,6 +54,7 @@ TASKS = {
     "hd1920x1080": dict(target_width=1920, target_height=1080),
     "story1080x1920": dict(target_width=1080, target_height=1920),  # 9:16, mostly from 3:2
     "long1024": dict(max_dimension=1024),
+    "half": dict(scale=0.5),   # the job's default size: the whole picture scaled, no map
     # re-encoding at the photo's own size (no geometry: one row each): quality="auto"'s search
     # (the default) against one fixed-quality encode
     "reencode_auto": dict(method="jpeg"),

@@ -53,10 +53,9 @@ class Geometry(NamedTuple):
     # where seams were inserted (source None): the flat input index of the pixels the removals
     # before kept (what the retained energy counts)
     removal_source: Optional[np.ndarray] = None
-
-
-def _index_map(h: int, w: int) -> np.ndarray:
-    return np.arange(h * w, dtype=np.int32).reshape(h, w)
+    # every pixel kept in place, the whole picture resampled (source None: the identity, not
+    # built; CompressionResult.source_map works it out where it is read)
+    whole: bool = False
 
 
 def _whole_picture(pixels: np.ndarray, target: Tuple[int, int], **operations) -> "Geometry":
@@ -64,9 +63,9 @@ def _whole_picture(pixels: np.ndarray, target: Tuple[int, int], **operations) ->
     stretch that of the resampling): ``operations`` beside ``scaled_from`` and ``stretch``."""
     h0, w0 = pixels.shape[:2]
     stretch = resampling_stretch(w0, h0, *target)
-    return Geometry(resample(pixels, *target), _index_map(h0, w0),
-                    {"vertical": 0, "horizontal": 0}, None,
-                    {"scaled_from": (w0, h0), **operations, "stretch": stretch}, stretch)
+    return Geometry(resample(pixels, *target), None, {"vertical": 0, "horizontal": 0}, None,
+                    {"scaled_from": (w0, h0), **operations, "stretch": stretch}, stretch,
+                    whole=True)
 
 
 def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
@@ -168,6 +167,8 @@ def _say_unused_quality(quality, request: CompressRequest, loaded,
 def _retained(energy: Optional[np.ndarray], geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch (no map: a
     geometry that keeps every pixel, the whole picture scaled)."""
+    if geometry.whole:
+        return 1.0 / geometry.stretch
     if geometry.source is None and geometry.removal_source is None:
         return 1.0
     if energy is None:
@@ -649,6 +650,7 @@ class SemanticCompressor:
                 crop_box=_in_input(geometry.crop_box, work, (w0, h0)),
                 operations=operations,
                 source_before_resampling=geometry.source,  # (of operations' working_size)
+                scaled_whole=geometry.whole,
                 timings={"decode_ms": ms(t_start, t_decoded),
                          "energy_ms": ms(t_decoded, t_energy + output_map_s),
                          "resize_ms": ms(t_energy, t_resized),
@@ -779,6 +781,8 @@ class SemanticCompressor:
             own = self.energy_function.importance(as_shown(out)).map
         elif energy is not None and geometry.source is not None:
             own = resize_map(energy.ravel()[geometry.source], w, h)
+        elif energy is not None and geometry.whole:
+            own = resize_map(energy, w, h)
         elif energy is not None and unchanged:
             own = energy
         else:
@@ -797,6 +801,8 @@ class SemanticCompressor:
         h, w = out.shape[:2]
         if geometry.source is not None:
             return resize_map(mask.ravel()[geometry.source].astype(np.float32), w, h) >= 0.5
+        if geometry.whole:
+            return resize_map(mask.astype(np.float32), w, h) >= 0.5
         if unchanged and mask.shape == (h, w):
             return mask
         # seams inserted (no source map): the mask stretched to the output, near where the
@@ -915,7 +921,8 @@ class SemanticCompressor:
                                     never_cut=[f.box for f in scene] + heads_apart)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
-            source = _index_map(h0, w0)[top:top + ch, left:left + cw]
+            source = (np.arange(top, top + ch, dtype=np.int32)[:, None] * np.int32(w0)
+                      + np.arange(left, left + cw, dtype=np.int32)[None, :])
             stretch = resampling_stretch(cw, ch, tw, th)
             return Geometry(out, source, no_seams, box,
                             {"crop": box, "scaled_from": (cw, ch), "stretch": stretch,
@@ -926,8 +933,9 @@ class SemanticCompressor:
             return _whole_picture(pixels, (tw, th), target_size=(tw, th),
                                   faces=len(faces))   # (every face kept whole)
         if energy is None:  # the aspect kept: no map was computed (hybrid.reads_importance)
-            out, hplan, source = resample_whole(pixels, (tw, th), max_stretch)
-            return Geometry(out, source, no_seams, None, hplan.as_dict(), hplan.stretch)
+            out, hplan, _ = resample_whole(pixels, (tw, th), max_stretch)
+            return Geometry(out, None, no_seams, None, hplan.as_dict(), hplan.stretch,
+                            whole=True)
         if keep is not None:  # the seams never cross these pixels (crops: retarget holds them)
             terms = CarvingTerms(static=with_masks(terms.static, keep, None, (h0, w0)),
                                  gradient_weight=terms.gradient_weight)

@@ -19,26 +19,32 @@ from .storage import media_type, write_atomic
 __all__ = ["CompressionResult", "FailedCompression"]
 
 
-def source_map(source: np.ndarray, size: Tuple[int, int],
+def source_map(source: Union[np.ndarray, Tuple[int, int]], size: Tuple[int, int],
                grid: Optional[Tuple[int, int]] = None,
                input_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Nearest input pixel (flat index) of every output pixel of size ``(w, h)``.
 
-    ``source`` is the map before the final resampling (crop and carve); the resampling maps
-    output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it. Its values index the
-    input, or, with ``grid``, a picture of that ``(width, height)``: the input (of
-    ``input_size``) reduced, where the geometry worked (``operations["working_size"]``). The
-    centre is then carried to the input from where it falls inside its working pixel, not from
+    ``source`` is the map before the final resampling (crop and carve), or the shape
+    ``(h, w)`` of a picture kept whole, every pixel in place (the identity's map, not built);
+    the resampling maps output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it. Its
+    values index the input, or, with ``grid``, a picture of that ``(width, height)``: the
+    input (of ``input_size``) reduced, where the geometry worked
+    (``operations["working_size"]``). The centre is then carried to the input from where it falls inside its working pixel, not from
     that pixel's centre (up to half a working pixel off, the same way at every pixel when the
     working picture is twice the output: each centre on the edge between two pixels).
     """
-    h1, w1 = source.shape
+    whole = isinstance(source, tuple)
+    h1, w1 = source if whole else source.shape
     w, h = size
     fy = (np.arange(h) + 0.5) * (h1 / h)
     fx = (np.arange(w) + 0.5) * (w1 / w)
     ys = np.minimum(fy.astype(np.int64), h1 - 1)
     xs = np.minimum(fx.astype(np.int64), w1 - 1)
-    picked = source[ys[:, None], xs[None, :]]
+    if whole:
+        picked = (ys[:, None] * w1 + xs[None, :]).astype(np.int32 if w1 * h1 < 2 ** 31
+                                                          else np.int64)
+    else:
+        picked = source[ys[:, None], xs[None, :]]
     if grid is None:
         return np.ascontiguousarray(picked)
     (ww, wh), (w0, h0) = grid, input_size
@@ -137,8 +143,14 @@ class CompressionResult:
     xmp: Optional[bytes] = field(default=None, repr=False)
     iptc: Optional[bytes] = field(default=None, repr=False)
     stretch: float = 1.0
-    #: flat indices of the input, or of the input reduced to ``operations["working_size"]``
+    #: flat indices of the input, or of the input reduced to ``operations["working_size"]``;
+    #: None where nothing changed the geometry, or where the whole picture was scaled
+    #: (``scaled_whole``)
     source_before_resampling: Optional[np.ndarray] = field(default=None, repr=False)
+    #: every pixel of the input (or of its working copy) kept in place and the whole picture
+    #: resampled: ``source_map`` works out the identity's where it is read (it was built for
+    #: every such output, 4 bytes per input pixel: 96 MB of a 24-megapixel photo)
+    scaled_whole: bool = False
 
     ok = True
 
@@ -147,11 +159,14 @@ class CompressionResult:
         """int32 (h, w): flat index ``y * W + x`` of the upright input pixel each output pixel
         is drawn from (nearest, through crop, carve and resampling); None for ``method="jpeg"``
         or when the geometry did not change."""
-        if self.source_before_resampling is None:
+        source, grid = self.source_before_resampling, self.operations.get("working_size")
+        if source is None and self.scaled_whole:
+            w1, h1 = self.original_size if grid is None else grid
+            source = (h1, w1)
+        if source is None:
             return None
-        grid = self.operations.get("working_size")
-        return source_map(self.source_before_resampling, self.size,
-                          None if grid is None else tuple(grid), self.original_size)
+        return source_map(source, self.size, None if grid is None else tuple(grid),
+                          self.original_size)
 
     @property
     def image(self):
