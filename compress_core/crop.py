@@ -146,11 +146,12 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
     area), with each other face whose box fits beside it on the sides that count (its core,
     on a side the anchor's box does not fit); the others are for ``never_cut``, held whole or
     left out, never in part (the callers add their heads after them: a window that left out
-    the face's box had kept a strip of its hair). An anchor is taken where some window holds it and its company
-    and cuts none of the others (carving brings faces closer: one window left had cut a face
-    it was to leave out), else the next one, else the largest. A window that stayed inside
-    every face's core had cut the face at either end (two people at both ends of a panorama:
-    13% of one face's width in every thumbnail), or held none of them (visual review 30)."""
+    the face's box had kept a strip of its hair). An anchor is taken where some window holds
+    it and its company and cuts none of the others (carving brings faces closer: one window
+    left had cut a face it was to leave out), else the next one, else the largest. A window
+    that stayed inside every face's core had cut the face at either end (two people at both
+    ends of a panorama: 13% of one face's width in every thumbnail), or held none of them
+    (visual review 30)."""
     faces = list(faces)
     if len(faces) < 2:
         return faces, []

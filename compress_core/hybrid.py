@@ -642,7 +642,7 @@ def resample_whole(pixels: np.ndarray, target: Tuple[int, int],
     """:func:`retarget` where it reads no importance map (:func:`reads_importance` false):
     the whole picture resampled to ``target``; returns what :func:`retarget` returns, the
     source None: every pixel stays in place, and the identity is not built (4 bytes per input
-    pixel: 96 MB of a 24-megapixel photo on the job's default path, 17% of its peak)."""
+    pixel: 96 MB of a 24-megapixel photo on the job's default path)."""
     max_stretch = check_stretch(DEFAULT_MAX_STRETCH if max_stretch is None else max_stretch)
     h0, w0 = pixels.shape[:2]
     plan = HybridPlan(input_size=(w0, h0), target_size=tuple(target), max_stretch=max_stretch)

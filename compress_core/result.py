@@ -29,9 +29,10 @@ def source_map(source: Union[np.ndarray, Tuple[int, int]], size: Tuple[int, int]
     the resampling maps output pixel centre ``x + 0.5`` to ``(x + 0.5) * w1 / w`` in it. Its
     values index the input, or, with ``grid``, a picture of that ``(width, height)``: the
     input (of ``input_size``) reduced, where the geometry worked
-    (``operations["working_size"]``). The centre is then carried to the input from where it falls inside its working pixel, not from
-    that pixel's centre (up to half a working pixel off, the same way at every pixel when the
-    working picture is twice the output: each centre on the edge between two pixels).
+    (``operations["working_size"]``). The centre is then carried to the input from where it
+    falls inside its working pixel, not from that pixel's centre (up to half a working pixel
+    off, the same way at every pixel when the working picture is twice the output: each
+    centre on the edge between two pixels).
     """
     whole = isinstance(source, tuple)
     h1, w1 = source if whole else source.shape
