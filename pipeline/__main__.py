@@ -7,7 +7,7 @@ from typing import Optional
 
 from compress_core.storage import for_terminal
 
-from .main import RunStopped, exit_status, interrupted, run, summarize_metrics
+from .main import RemoteRunInterrupted, RunStopped, exit_status, interrupted, run, summarize_metrics
 
 #: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 INTERRUPTED = 130
@@ -77,9 +77,16 @@ def main(argv=None) -> int:
             return STOPPED
         if not interrupted(exc):
             raise
-        print(f"{'terminated (SIGTERM)' if terms else 'interrupted'}: the run stopped before "
-              "writing its manifest; each output it wrote is whole (written atomically); a "
-              "--skip_existing rerun resumes it (docs/pipeline.md, Reruns)", file=sys.stderr)
+        how = "terminated (SIGTERM)" if terms else "interrupted"
+        if isinstance(exc, RemoteRunInterrupted):
+            print(f"{how}: {for_terminal(str(exc))}"
+                  + ("; each output it wrote is whole (written atomically); a --skip_existing "
+                     "rerun resumes it (docs/pipeline.md, Reruns)" if exc.cancelled else ""),
+                  file=sys.stderr)
+        else:
+            print(f"{how}: the run stopped before writing its manifest; each output it wrote "
+                  "is whole (written atomically); a --skip_existing rerun resumes it "
+                  "(docs/pipeline.md, Reruns)", file=sys.stderr)
         return TERMINATED if terms else INTERRUPTED
     finally:
         if main_thread:

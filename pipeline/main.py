@@ -31,6 +31,7 @@ from apache_beam.options.pipeline_options import (
     TestOptions,
     WorkerOptions,
 )
+from apache_beam.runners.runner import PipelineState
 
 from compress_core.flags import in_flags
 from compress_core.storage import merge_storage_options
@@ -191,6 +192,13 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
             raise _stopped(job.run_id, exc) from exc
         try:
             result.wait_until_finish()
+        except KeyboardInterrupt as exc:
+            if _finished(result):   # (a local runner ran the job inside p.run())
+                raise
+            # p.run() returned: the job runs elsewhere (Dataflow), and goes on after this
+            # launcher unless it is cancelled (a scheduler's timeout, SIGTERM, had said "the
+            # run stopped" while the job ran on, and a --skip_existing retry paid for it twice)
+            raise RemoteRunInterrupted(job.run_id, runner, result) from exc
         except Exception as exc:
             if interrupted(exc):
                 raise
@@ -217,6 +225,55 @@ def interrupted(exc: Optional[BaseException]) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def _finished(result) -> bool:
+    """Whether the runner's ``result`` is in a terminal state (Beam's ``PipelineState``)."""
+    try:
+        return PipelineState.is_terminal(result.state)
+    except Exception:   # noqa: BLE001 - a result that cannot say is taken as running
+        return False
+
+
+class RemoteRunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while the launcher waited for a job that runs elsewhere (a runner
+    whose ``run()`` returned, Dataflow's): the job is cancelled through the runner's public
+    ``PipelineResult.cancel()``; where that fails, the message names the job still running.
+
+    Attributes
+    ----------
+    run_id, runner : str
+    job_id : str or None
+        The runner's id of the job, where its result gives one (``job_id()``).
+    cancelled : bool
+        Whether the runner took the cancel.
+    reason : str or None
+        Why the cancel failed.
+    """
+
+    def __init__(self, run_id: str, runner: str, result):
+        self.run_id, self.runner = run_id, runner
+        job_id = getattr(result, "job_id", None)
+        try:
+            self.job_id = str(job_id()) if callable(job_id) else None
+        except Exception:   # noqa: BLE001 - a job id is said where the runner has one
+            self.job_id = None
+        self.reason = None
+        try:
+            result.cancel()
+        except Exception as exc:   # noqa: BLE001 - said, with the job left running
+            self.reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        self.cancelled = self.reason is None
+        job = f"{runner} job {self.job_id}" if self.job_id else f"its {runner} job"
+        if self.cancelled:
+            said = (f"run {run_id}: {job} was cancelled before it wrote its manifest (the "
+                    "runner took the cancel; its workers stop within minutes)")
+        else:
+            said = (f"run {run_id}: {job} is still running: the cancel failed ({self.reason}); "
+                    "it will write its outputs and manifest unless you cancel it (Dataflow: "
+                    f"gcloud dataflow jobs cancel {self.job_id or 'JOB_ID'} --region REGION); "
+                    "a rerun before it ends would compress the same images again")
+        super().__init__(said)
 
 
 #: What each of the job's steps does, in a stopped run's line (:class:`RunStopped`).

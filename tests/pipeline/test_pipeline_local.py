@@ -679,6 +679,64 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+class _SubmittedJob:
+    """A stand-in for a job that runs elsewhere (Dataflow's result: ``run()`` returned while
+    the job runs on; the service cannot be reached here): waiting is interrupted at once."""
+
+    def __init__(self, cancel_error=None, state="RUNNING"):
+        self.cancelled, self.cancel_error, self.state = 0, cancel_error, state
+
+    def job_id(self):
+        return "2026-12-05_01_02_03-123"
+
+    def wait_until_finish(self, duration=None):
+        raise KeyboardInterrupt   # (SIGTERM becomes one: pipeline.__main__)
+
+    def cancel(self):
+        self.cancelled += 1
+        if self.cancel_error:
+            raise self.cancel_error
+
+
+@pytest.mark.parametrize("cancel_error", [None, OSError("the service could not be reached")])
+def test_an_interrupted_launcher_cancels_the_job_that_runs_elsewhere(
+        tmp_path, input_dir, monkeypatch, capsys, cancel_error):
+    """Dataflow review 31: a scheduler's timeout (SIGTERM) or Ctrl-C while the launcher waited
+    for a Dataflow job said "the run stopped before writing its manifest ... a --skip_existing
+    rerun resumes it" while the job ran on (Beam's wait does not cancel): a retry ran a second
+    job over the same outputs. The job is cancelled through the runner's result; where that
+    fails, the line names the job still running and how to cancel it."""
+    import apache_beam as beam
+
+    import pipeline.__main__ as entry
+
+    job = _SubmittedJob(cancel_error)
+    monkeypatch.setattr(beam.Pipeline, "run", lambda self, *a, **k: job)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    args = ["--input", str(input_dir), "--output", str(tmp_path / "out"), "--run_id", "r1",
+            *FAST]
+    assert entry.main(args) == entry.INTERRUPTED
+    err = capsys.readouterr().err
+    assert job.cancelled == 1
+    if cancel_error is None:
+        assert err.startswith("interrupted: run r1: DirectRunner job 2026-12-05_01_02_03-123 "
+                              "was cancelled before it wrote its manifest"), err
+        assert "--skip_existing rerun resumes it" in err
+    else:
+        assert ("DirectRunner job 2026-12-05_01_02_03-123 is still running: the cancel failed "
+                "(OSError: the service could not be reached)") in err
+        assert "gcloud dataflow jobs cancel 2026-12-05_01_02_03-123" in err
+        assert "resumes it" not in err
+
+    done = _SubmittedJob(state="DONE")   # a local runner: the job ran inside run()
+    monkeypatch.setattr(beam.Pipeline, "run", lambda self, *a, **k: done)
+    assert entry.main(args) == entry.INTERRUPTED
+    assert capsys.readouterr().err.startswith("interrupted: the run stopped before writing")
+    assert done.cancelled == 0
+
+
 def test_a_failed_runs_error_line_tells_the_skips_apart():
     """Review 2 of session 24: beside skips of inputs that failed before, the error line said
     '(1 skipped, written before)'."""
