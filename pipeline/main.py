@@ -47,7 +47,7 @@ from transforms.storage_options import storage_options_from_pipeline_options
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, gcs_locations_problem, launch_problem,
-                        local_paths_problem, workers_without_faces)
+                        launcher_python_warning, local_paths_problem, workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped"]
 
@@ -150,6 +150,10 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                                     options.view_as(SetupOptions).setup_file,
                                     options.view_as(WorkerOptions).sdk_container_image,
                                     job.settings)
+    if warning:
+        _LOG.warning("%s", warning)
+    warning = launcher_python_warning(options.view_as(StandardOptions).runner,
+                                      options.view_as(WorkerOptions).sdk_container_image)
     if warning:
         _LOG.warning("%s", warning)
     for unused in job.settings.options_without_a_map():   # (said, not refused: they enter

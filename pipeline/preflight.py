@@ -36,7 +36,8 @@ import contextlib
 import logging
 import os
 import re
-from typing import Dict, Iterator, List, Optional, Sequence
+import sys
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
 from compress_core.storage import cannot_write, fresh_info, store_protocol
@@ -240,6 +241,33 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
             "every image whose map it computes will fail. Build the image of "
             "docker/Dockerfile and pass it with "
             "--sdk_container_image, or use --energy gradient or saliency "
+            "(docs/pipeline.md, Dataflow)")
+
+
+#: The Python of the worker image docker/Dockerfile builds (``FROM apache/beam_python3.11_sdk``;
+#: a test keeps the two the same).
+IMAGE_PYTHON = (3, 11)
+
+
+def launcher_python_warning(runner, container: Optional[str],
+                            launcher: Optional[Tuple[int, int]] = None) -> Optional[str]:
+    """A warning where Dataflow's workers run a container image and this launcher's Python
+    (``launcher``, major and minor; the running one by default) is not :data:`IMAGE_PYTHON`,
+    the Python of the image docker/Dockerfile builds, or None. Beam pickles the job's functions with cloudpickle, code
+    objects included, for the workers' Python: made on 3.13 they failed to load on 3.11
+    ("SystemError: no locals found when setting up annotations"), made on 3.10 too, once the
+    workers had started (Dataflow review 31). Beam picks a matching image only where none is
+    given. A warning, not a refusal: an image built on another Python (``FROM
+    apache/beam_python3.12_sdk``) is the user's to choose."""
+    launcher = tuple(sys.version_info[:2] if launcher is None else launcher)
+    if _runner_name(runner).lower() not in _REMOTE_RUNNERS or not container \
+            or launcher == IMAGE_PYTHON:
+        return None
+    have, want = ".".join(map(str, launcher)), ".".join(map(str, IMAGE_PYTHON))
+    return (f"this launcher runs Python {have}; the image docker/Dockerfile builds runs "
+            f"Python {want}, and Beam pickles the job's code for the workers' Python: launched "
+            f"from {have}, its steps fail to load on {want} workers once they start. Launch "
+            f"from Python {want}, or build the image FROM apache/beam_python{have}_sdk "
             "(docs/pipeline.md, Dataflow)")
 
 

@@ -1,6 +1,8 @@
 """pipeline/preflight.py: a run under an earlier run's --run_id, or with a file for its
 output folder, does not start."""
+import logging
 import os
+import sys
 
 import pytest
 
@@ -266,6 +268,50 @@ def test_a_bucket_that_refuses_to_say_leaves_the_others_checked(monkeypatch, cap
                               inputs=("gs://photos/**",)) == \
             "--output gs://typo-bucket/x: the bucket typo-bucket does not exist"
     assert not [r for r in caplog.records if "at launch" in r.getMessage()]
+
+
+def test_a_launcher_on_another_python_than_the_images_is_warned_of():
+    """Dataflow review 31: Beam pickles the job's code for the workers' Python; a launcher on
+    3.13 or 3.10 made steps the image's Python 3.11 could not load, once the workers had
+    started. Said at launch where a container is given and the launcher's minor version is
+    another; the constant is the Dockerfile's."""
+    import re
+
+    from pipeline.preflight import IMAGE_PYTHON, launcher_python_warning
+
+    dockerfile = os.path.join(os.path.dirname(__file__), "..", "..", "docker", "Dockerfile")
+    with open(dockerfile, encoding="utf-8") as fh:
+        base = re.search(r"^FROM apache/beam_python(\d+)\.(\d+)_sdk:", fh.read(), re.M)
+    assert base and tuple(map(int, base.groups())) == IMAGE_PYTHON == (3, 11)
+    image = "europe-docker.pkg.dev/p/i:x"
+    warning = launcher_python_warning("DataflowRunner", image, (3, 13))
+    assert warning.startswith("this launcher runs Python 3.13; the image docker/Dockerfile "
+                              "builds runs Python 3.11")
+    assert "FROM apache/beam_python3.13_sdk" in warning
+    assert launcher_python_warning("DataflowRunner", image, (3, 11)) is None
+    assert launcher_python_warning("DataflowRunner", None, (3, 13)) is None  # Beam's own image
+    assert launcher_python_warning("DirectRunner", image, (3, 10)) is None
+
+
+def test_a_dataflow_launch_says_the_launchers_python_is_not_the_images(monkeypatch, caplog):
+    """The warning at launch, before Beam submits anything (a dry run: offline it then stops
+    at the missing [gcp] extra, or builds the job where the extra is installed)."""
+    import pipeline.preflight as preflight
+    from pipeline.main import run
+
+    monkeypatch.setattr(preflight, "IMAGE_PYTHON", (3, 99))
+    caplog.set_level(logging.WARNING)
+    try:
+        run(["--input", "gs://photos/2026/*.jpg", "--output", "gs://archive/2026",
+             "--runner", "DataflowRunner", "--project", "my-project", "--region",
+             "europe-west1", "--temp_location", "gs://my-bucket/tmp",
+             "--sdk_container_image", "europe-docker.pkg.dev/p/i:x", "--dry_run=True"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    launcher = "%d.%d" % sys.version_info[:2]
+    assert any(m.startswith(f"this launcher runs Python {launcher}; the image "
+                            "docker/Dockerfile builds runs Python 3.99") for m in said), said
 
 
 def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
