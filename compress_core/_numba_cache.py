@@ -21,8 +21,12 @@ __all__ = ["cache_folder", "use_a_writable_cache"]
 
 def _writable(folder: str) -> bool:
     """Whether ``folder`` could be written: itself, or its nearest existing parent (Numba
-    creates the folders it needs)."""
+    creates the folders it needs), where nothing on the way is a file (a home below a file,
+    ``/x/afile/home``, had passed on the writable folder above the file, and Numba then
+    failed every import: "no locator available"; Dataflow review 31)."""
     while folder and not os.path.isdir(folder):
+        if os.path.lexists(folder):   # a file, or a link to nothing: no folder can be made
+            return False
         parent = os.path.dirname(folder)
         if parent == folder:
             return False

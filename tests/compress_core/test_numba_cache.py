@@ -42,6 +42,17 @@ def test_writable_looks_at_the_nearest_folder_that_exists(tmp_path, monkeypatch)
     assert seen == [str(tmp_path)]           # Numba creates the folders below it
 
 
+def test_a_folder_below_a_file_cannot_be_written(tmp_path):
+    """Dataflow review 31: HOME=/x/afile/home (a file on the way) passed on the writable
+    folder above the file, and every import failed in Numba ("no locator available")."""
+    (tmp_path / "afile").write_text("")
+    assert not _numba_cache._writable(str(tmp_path / "afile" / "home" / ".cache" / "numba"))
+    assert not _numba_cache._writable(str(tmp_path / "afile"))
+    os.symlink(tmp_path / "gone", tmp_path / "dangling")
+    assert not _numba_cache._writable(str(tmp_path / "dangling" / "numba"))
+    assert _numba_cache._writable(str(tmp_path / "folder" / "numba"))
+
+
 def test_importing_the_library_sets_the_folder_only_where_needed(tmp_path):
     """In a fresh process, NUMBA_CACHE_DIR stays unset here (the checkout can be written), and
     a folder the user set is kept."""
