@@ -47,7 +47,8 @@ from transforms.storage_options import storage_options_from_pipeline_options
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, gcs_locations_problem, launch_problem,
-                        launcher_python_warning, local_paths_problem, workers_without_faces)
+                        launcher_python_warning, local_paths_problem, runner_package_problem,
+                        workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped"]
 
@@ -138,6 +139,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     problem = local_paths_problem(options.view_as(StandardOptions).runner, {
         "--input": job.inputs, "--input_list": job.input_lists, "--input_base": [job.input_base],
         "--output": [job.output], "--manifest": [job.manifest]})
+    problem = problem or runner_package_problem(options.view_as(StandardOptions).runner)
     problem = problem or dry_run_problem(options.view_as(StandardOptions).runner,
                                          options.view_as(TestOptions).dry_run)
     problem = problem or gcs_locations_problem(

@@ -304,6 +304,25 @@ def gcs_locations_problem(runner, temp_location: Optional[str],
             "would make a default bucket of its own")
 
 
+def runner_package_problem(runner) -> Optional[str]:
+    """Why ``runner`` cannot run here, its package missing, or None: the DataflowRunner
+    without Beam's ``[gcp]`` extra, found the way Beam finds it when it submits (importing
+    its Dataflow API client). Said before any store is asked: where Cloud Storage could not
+    be reached either, a launch waited 7 minutes for the launch questions and Beam's own
+    checks of its buckets before Beam's line said the extra was missing (Dataflow review 31)."""
+    if _runner_name(runner).lower() not in _REMOTE_RUNNERS:
+        return None
+    import apache_beam
+
+    try:
+        import apache_beam.runners.dataflow.internal.apiclient  # noqa: F401
+    except ImportError:
+        return (f"--runner {_runner_name(runner)}: Google Cloud Dataflow runner not available, "
+                "please install apache_beam[gcp] (pip install "
+                f"\"apache-beam[gcp]=={apache_beam.__version__}\")")
+    return None
+
+
 def dry_run_problem(runner, dry_run) -> Optional[str]:
     """Why Beam's ``--dry_run`` (``dry_run``: its value, text as given) cannot be used with
     ``runner``, or None. Only the DataflowRunner honours it (it builds the job and submits
