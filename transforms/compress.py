@@ -687,6 +687,19 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
         raise late from None
 
 
+def _say_another_build(launched_by: Optional[str]) -> None:
+    """An error in the worker's log where its library build is not ``launched_by``, the
+    launcher's: a container image built from older code ran the new launcher's settings and
+    names without a word, and only the rows' ``library_version`` told it afterwards
+    (Dataflow review 31). The rows keep saying the worker's build."""
+    worker = manifest.library_version()
+    if launched_by and worker and worker != launched_by:
+        _LOG.error("this worker runs compress_core %s, the job was launched with %s: its "
+                   "outputs and rows are this worker's build (rebuild the container image "
+                   "from the launcher's code, tagged with its build: docs/pipeline.md, "
+                   "Dataflow)", worker, launched_by)
+
+
 class _CompressImage(beam.DoFn):
     """ImageBytes -> CompressedImage; the engine is built lazily, once per worker process, on
     the first image that reaches it (a rerun whose every input is skipped loads no CNN: that
@@ -694,8 +707,9 @@ class _CompressImage(beam.DoFn):
 
     def __init__(self, settings: CompressSettings, run_id: str,
                  worker_threads: Optional[int] = None, shared: Optional[Shared] = None,
-                 max_seconds: Optional[float] = None):
+                 max_seconds: Optional[float] = None, launched_by: Optional[str] = None):
         self._settings = settings
+        self._launched_by = launched_by   # the launcher's build (manifest.library_version)
         self._max_seconds = max_seconds if max_seconds is not None else settings.max_seconds
         self._run_id = run_id
         self._worker_threads = worker_threads
@@ -717,6 +731,7 @@ class _CompressImage(beam.DoFn):
         built = []
 
         def build():
+            _say_another_build(self._launched_by)   # (once per worker process)
             engine = _Engine(self._settings, self._worker_threads)
             built.append(engine)
             return engine
@@ -923,7 +938,8 @@ class CompressImages(beam.PTransform):
         read = planned["ok"] | "ReadImages" >> CatchFailures(
             _ReadImage(so, largest_file(s.max_pixels or DEFAULT_MAX_PIXELS)), "read")
         compressed = read["ok"] | "CompressImage" >> CatchFailures(
-            _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds),
+            _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds,
+                           launched_by=manifest.library_version()),
             "compress")
         written = compressed["ok"] | "WriteImages" >> CatchFailures(
             _WriteImage(so, self._output), "write")
