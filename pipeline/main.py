@@ -139,7 +139,6 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     problem = local_paths_problem(options.view_as(StandardOptions).runner, {
         "--input": job.inputs, "--input_list": job.input_lists, "--input_base": [job.input_base],
         "--output": [job.output], "--manifest": [job.manifest]})
-    problem = problem or runner_package_problem(options.view_as(StandardOptions).runner)
     problem = problem or dry_run_problem(options.view_as(StandardOptions).runner,
                                          options.view_as(TestOptions).dry_run)
     problem = problem or gcs_locations_problem(
@@ -160,9 +159,15 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         _LOG.warning("%s", warning)
     for unused in job.settings.options_without_a_map():   # (said, not refused: they enter
         _LOG.warning("%s", in_flags(unused, "job"))     # the output names since before)
+    dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")
+    # a launch asks the stores first: a runner whose package is missing is said before (a
+    # dry run asks none, and Beam's checks of its options come first there, as before)
+    problem = None if dry_run else runner_package_problem(
+        options.view_as(StandardOptions).runner)
+    if problem:
+        build_parser().error(problem)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),
                                     job.storage_options)
-    dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")
     # (a dry run asks no store: it builds the Dataflow job offline, submitting nothing)
     problem = None if dry_run else launch_problem(job.output, job.manifest, job.dead_letters,
                                                   job.run_id, storage,

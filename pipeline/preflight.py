@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
@@ -59,17 +60,48 @@ _LOG = logging.getLogger(__name__)
 _RETRY_LOGGERS = ("gcsfs",)
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET: Dict[str, object] = {"askers": 0, "levels": []}
+
+
+def _hush() -> None:
+    with _QUIET_LOCK:
+        if not _QUIET["askers"]:
+            loggers = [logging.getLogger(name) for name in _RETRY_LOGGERS]
+            _QUIET["levels"] = [(logger, logger.level) for logger in loggers]
+            for logger in loggers:
+                logger.setLevel(logging.CRITICAL)
+        _QUIET["askers"] += 1
+
+
+def _unhush() -> None:
+    with _QUIET_LOCK:
+        _QUIET["askers"] -= 1
+        if not _QUIET["askers"]:
+            for logger, level in _QUIET["levels"]:
+                logger.setLevel(level)
+
+
 @contextlib.contextmanager
-def _quiet_retries() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in _RETRY_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
+def _quiet_retries() -> Iterator[List[threading.Thread]]:
+    """The retry loggers quiet while a launch question is asked, and after it while a
+    question given up on (the threads the caller adds to the list yielded) still runs: its
+    retries had logged two 50-line gcsfs tracebacks 17-53 s after the launch went on
+    (Dataflow review 31)."""
+    _hush()
+    abandoned: List[threading.Thread] = []
     try:
-        yield
+        yield abandoned
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        if abandoned:
+            def after():
+                for thread in abandoned:
+                    thread.join()
+                _unhush()
+
+            threading.Thread(target=after, name="launch-question-quiet", daemon=True).start()
+        else:
+            _unhush()
 
 
 #: How long the launch waits for a store's answer to one question (its own retries
@@ -94,10 +126,15 @@ class Stores:
         if store in self._silent:
             return None
         try:
-            with _quiet_retries():
-                return call_within(  # (a frozen store held the launch for good: review 28)
-                    ANSWER_SECONDS, lambda: fresh_info(uri, self.storage_options),
-                    name="launch-question")
+            with _quiet_retries() as abandoned:
+                try:
+                    return call_within(  # (a frozen store held the launch for good: review 28)
+                        ANSWER_SECONDS, lambda: fresh_info(uri, self.storage_options),
+                        name="launch-question")
+                except TimeoutError as exc:
+                    if getattr(exc, "thread", None) is not None:
+                        abandoned.append(exc.thread)
+                    raise
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - see the module docstring

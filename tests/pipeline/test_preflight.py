@@ -245,6 +245,45 @@ def test_a_store_that_never_answers_holds_the_launch_no_longer_than_its_deadline
         "checks of s3:// URIs are skipped and the run starts"]
 
 
+def test_a_question_given_up_on_stays_quiet_until_it_ends(monkeypatch, caplog):
+    """Dataflow review 31: the store's retries went on after the launch gave the question up,
+    and logged two 50-line gcsfs tracebacks 17-53 s later, after the loggers were restored.
+    They stay quiet until the abandoned question ends, then the levels are as before."""
+    import threading
+    import time
+
+    import pipeline.preflight as preflight
+
+    gcsfs_log, release, ended = logging.getLogger("gcsfs"), threading.Event(), threading.Event()
+    for _ in range(250):   # (a question an earlier test gave up on ends once it is released)
+        if not preflight._QUIET["askers"]:
+            break
+        time.sleep(0.02)
+    before = gcsfs_log.level
+
+    def retrying(uri, storage_options=None):
+        release.wait(30)
+        gcsfs_log.error("_request out of retries on exception: %s", uri)  # (as gcsfs says)
+        ended.set()
+        raise OSError("unreachable")
+
+    monkeypatch.setattr(preflight, "fresh_info", retrying)
+    monkeypatch.setattr(preflight, "ANSWER_SECONDS", 0.3)
+    with caplog.at_level(logging.WARNING):
+        assert launch_problem("gs://archive/x", "gs://archive/x/_manifest",
+                              "gs://archive/x/_dead_letters", "r1",
+                              inputs=("gs://photos/**",)) is None
+        assert gcsfs_log.level == logging.CRITICAL    # the question still runs
+        release.set()
+        assert ended.wait(5)
+        for _ in range(100):
+            if gcsfs_log.level == before:
+                break
+            time.sleep(0.02)
+    assert gcsfs_log.level == before != logging.CRITICAL
+    assert [r.name for r in caplog.records] == ["pipeline.preflight"], caplog.records
+
+
 def test_a_bucket_that_refuses_to_say_leaves_the_others_checked(monkeypatch, caplog):
     """A role that may read the input bucket's objects but not ask of the bucket (GCS's 403,
     at once): that question passes, quietly, and the other buckets of the store are still
