@@ -46,11 +46,12 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import (dry_run_problem, gcs_locations_problem, launch_problem,
-                        launcher_python_warning, local_paths_problem, runner_package_problem,
-                        workers_without_faces)
+from .preflight import (dry_run_problem, gcs_locations_problem, is_remote_runner,
+                        launch_problem, launcher_python_warning, local_paths_problem,
+                        runner_package_problem, workers_without_faces)
 
-__all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped"]
+__all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
+           "RemoteRunInterrupted"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -204,11 +205,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         try:
             result.wait_until_finish()
         except KeyboardInterrupt as exc:
-            if _finished(result):   # (a local runner ran the job inside p.run())
+            if not is_remote_runner(runner):   # (a local runner ran the job inside p.run())
                 raise
-            # p.run() returned: the job runs elsewhere (Dataflow), and goes on after this
-            # launcher unless it is cancelled (a scheduler's timeout, SIGTERM, had said "the
-            # run stopped" while the job ran on, and a --skip_existing retry paid for it twice)
+            # the job runs elsewhere (Dataflow), and goes on after this launcher unless it is
+            # cancelled (a scheduler's timeout, SIGTERM, had said "the run stopped" while the
+            # job ran on, and a --skip_existing retry paid for it twice)
             raise RemoteRunInterrupted(job.run_id, runner, result) from exc
         except Exception as exc:
             if interrupted(exc):
@@ -238,18 +239,11 @@ def interrupted(exc: Optional[BaseException]) -> bool:
     return False
 
 
-def _finished(result) -> bool:
-    """Whether the runner's ``result`` is in a terminal state (Beam's ``PipelineState``)."""
-    try:
-        return PipelineState.is_terminal(result.state)
-    except Exception:   # noqa: BLE001 - a result that cannot say is taken as running
-        return False
-
-
 class RemoteRunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM while the launcher waited for a job that runs elsewhere (a runner
-    whose ``run()`` returned, Dataflow's): the job is cancelled through the runner's public
-    ``PipelineResult.cancel()``; where that fails, the message names the job still running.
+    """Ctrl-C or SIGTERM while the launcher waited for a job that runs elsewhere (Dataflow's):
+    the job is cancelled through the runner's public ``PipelineResult.cancel()``; where that
+    fails, or a second interrupt stops it (Beam retries the service for minutes offline), the
+    message names the job still running; where the job had ended first, it says so.
 
     Attributes
     ----------
@@ -257,33 +251,44 @@ class RemoteRunInterrupted(KeyboardInterrupt):
     job_id : str or None
         The runner's id of the job, where its result gives one (``job_id()``).
     cancelled : bool
-        Whether the runner took the cancel.
+        Whether the runner took the cancel of a job still running.
+    ended : str or None
+        The state of a job that had ended before the cancel (``DONE``, ``FAILED`` ...).
     reason : str or None
         Why the cancel failed.
     """
 
     def __init__(self, run_id: str, runner: str, result):
-        self.run_id, self.runner = run_id, runner
+        self.run_id, self.runner, self.reason, self.ended = run_id, runner, None, None
         job_id = getattr(result, "job_id", None)
         try:
             self.job_id = str(job_id()) if callable(job_id) else None
         except Exception:   # noqa: BLE001 - a job id is said where the runner has one
             self.job_id = None
-        self.reason = None
         try:
-            result.cancel()
+            state = result.cancel()
+        except KeyboardInterrupt:   # (a second Ctrl-C or SIGTERM: stop asking, say so)
+            self.reason = "a second interrupt stopped the cancel"
         except Exception as exc:   # noqa: BLE001 - said, with the job left running
             self.reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        self.cancelled = self.reason is None
+        else:
+            if isinstance(state, str) and state != PipelineState.CANCELLED \
+                    and PipelineState.is_terminal(state):
+                self.ended = state   # (Beam's cancel of an ended job logs and returns)
+        self.cancelled = self.reason is None and self.ended is None
         job = f"{runner} job {self.job_id}" if self.job_id else f"its {runner} job"
         if self.cancelled:
             said = (f"run {run_id}: {job} was cancelled before it wrote its manifest (the "
                     "runner took the cancel; its workers stop within minutes)")
+        elif self.ended:
+            said = (f"run {run_id}: {job} had ended ({self.ended}) before the cancel; its "
+                    "manifest and the runner's log say what it did")
         else:
-            said = (f"run {run_id}: {job} is still running: the cancel failed ({self.reason}); "
-                    "it will write its outputs and manifest unless you cancel it (Dataflow: "
-                    f"gcloud dataflow jobs cancel {self.job_id or 'JOB_ID'} --region REGION); "
-                    "a rerun before it ends would compress the same images again")
+            said = (f"run {run_id}: {job} may still be running: the cancel failed "
+                    f"({self.reason}); it will write its outputs and manifest unless you cancel "
+                    f"it (Dataflow: gcloud dataflow jobs cancel {self.job_id or 'JOB_ID'} "
+                    "--region REGION); a rerun before it ends would compress the same images "
+                    "again")
         super().__init__(said)
 
 

@@ -270,7 +270,7 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
     is where every picture keeps its aspect (the default scale 0.5: scaled whole)."""
     from compress_core.energy.registry import uses_model
 
-    if _runner_name(runner).lower() not in _REMOTE_RUNNERS or not setup_file or container \
+    if not is_remote_runner(runner) or not setup_file or container \
             or not settings.computes_maps or not uses_model(settings.energy):
         return None
     return (f"--setup_file without --sdk_container_image: the workers cannot install "
@@ -290,15 +290,14 @@ def launcher_python_warning(runner, container: Optional[str],
                             launcher: Optional[Tuple[int, int]] = None) -> Optional[str]:
     """A warning where Dataflow's workers run a container image and this launcher's Python
     (``launcher``, major and minor; the running one by default) is not :data:`IMAGE_PYTHON`,
-    the Python of the image docker/Dockerfile builds, or None. Beam pickles the job's functions with cloudpickle, code
-    objects included, for the workers' Python: made on 3.13 they failed to load on 3.11
-    ("SystemError: no locals found when setting up annotations"), made on 3.10 too, once the
-    workers had started (Dataflow review 31). Beam picks a matching image only where none is
-    given. A warning, not a refusal: an image built on another Python (``FROM
-    apache/beam_python3.12_sdk``) is the user's to choose."""
+    the Python of the image docker/Dockerfile builds, or None. Beam pickles the job's
+    functions with cloudpickle, code objects included, for the workers' Python: made on 3.13
+    they failed to load on 3.11 ("SystemError: no locals found when setting up
+    annotations"), made on 3.10 too, once the workers had started (Dataflow review 31). Beam
+    picks a matching image only where none is given. A warning, not a refusal: an image built
+    on another Python (``FROM apache/beam_python3.12_sdk``) is the user's to choose."""
     launcher = tuple(sys.version_info[:2] if launcher is None else launcher)
-    if _runner_name(runner).lower() not in _REMOTE_RUNNERS or not container \
-            or launcher == IMAGE_PYTHON:
+    if not is_remote_runner(runner) or not container or launcher == IMAGE_PYTHON:
         return None
     have, want = ".".join(map(str, launcher)), ".".join(map(str, IMAGE_PYTHON))
     return (f"this launcher runs Python {have}; the image docker/Dockerfile builds runs "
@@ -306,6 +305,12 @@ def launcher_python_warning(runner, container: Optional[str],
             f"from {have}, its steps fail to load on {want} workers once they start. Launch "
             f"from Python {want}, or build the image FROM apache/beam_python{have}_sdk "
             "(docs/pipeline.md, Dataflow)")
+
+
+def is_remote_runner(runner) -> bool:
+    """Whether ``runner`` (a name as Beam takes it, a dotted path, or an instance) runs the job
+    elsewhere, its ``run()`` returning while the job goes on (Dataflow)."""
+    return _runner_name(runner).lower() in _REMOTE_RUNNERS
 
 
 def _runner_name(runner) -> str:
@@ -328,7 +333,7 @@ def gcs_locations_problem(runner, temp_location: Optional[str],
     own, asking the network: offline, a dry run of the README's example waited 2 minutes and
     ended in a 136-line traceback (docs review 28). A valid one, or none given (the default
     bucket is then Beam's documented choice), is no problem."""
-    if _runner_name(runner).lower() not in _REMOTE_RUNNERS:
+    if not is_remote_runner(runner):
         return None
     given = {flag: value for flag, value in (("--temp_location", temp_location),
                                              ("--staging_location", staging_location))
@@ -347,7 +352,7 @@ def runner_package_problem(runner) -> Optional[str]:
     its Dataflow API client). Said before any store is asked: where Cloud Storage could not
     be reached either, a launch waited 7 minutes for the launch questions and Beam's own
     checks of its buckets before Beam's line said the extra was missing (Dataflow review 31)."""
-    if _runner_name(runner).lower() not in _REMOTE_RUNNERS:
+    if not is_remote_runner(runner):
         return None
     import apache_beam
 

@@ -681,10 +681,11 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
 
 class _SubmittedJob:
     """A stand-in for a job that runs elsewhere (Dataflow's result: ``run()`` returned while
-    the job runs on; the service cannot be reached here): waiting is interrupted at once."""
+    the job runs on; the service cannot be reached here): waiting is interrupted at once, and
+    ``cancel()`` answers ``answer`` (a state, or an exception to raise)."""
 
-    def __init__(self, cancel_error=None, state="RUNNING"):
-        self.cancelled, self.cancel_error, self.state = 0, cancel_error, state
+    def __init__(self, answer="CANCELLING"):
+        self.cancelled, self.answer = 0, answer
 
     def job_id(self):
         return "2026-12-05_01_02_03-123"
@@ -694,45 +695,68 @@ class _SubmittedJob:
 
     def cancel(self):
         self.cancelled += 1
-        if self.cancel_error:
-            raise self.cancel_error
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
 
 
-@pytest.mark.parametrize("cancel_error", [None, OSError("the service could not be reached")])
-def test_an_interrupted_launcher_cancels_the_job_that_runs_elsewhere(
-        tmp_path, input_dir, monkeypatch, capsys, cancel_error):
+_JOB = "DataflowRunner job 2026-12-05_01_02_03-123"
+
+
+@pytest.mark.parametrize("answer, said", [
+    ("CANCELLING", f"interrupted: run r1: {_JOB} was cancelled before it wrote its manifest "
+                   "(the runner took the cancel; its workers stop within minutes); each output "
+                   "it wrote is whole"),
+    (OSError("the service could not be reached"),
+     f"interrupted: run r1: {_JOB} may still be running: the cancel failed (OSError: the "
+     "service could not be reached); it will write its outputs and manifest unless you cancel "
+     "it (Dataflow: gcloud dataflow jobs cancel 2026-12-05_01_02_03-123 --region REGION)"),
+    (KeyboardInterrupt(), f"interrupted: run r1: {_JOB} may still be running: the cancel "
+                          "failed (a second interrupt stopped the cancel)"),
+    ("DONE", f"interrupted: run r1: {_JOB} had ended (DONE) before the cancel; its manifest")])
+def test_an_interrupted_launcher_cancels_the_job_that_runs_elsewhere(monkeypatch, capsys,
+                                                                     answer, said):
     """Dataflow review 31: a scheduler's timeout (SIGTERM) or Ctrl-C while the launcher waited
     for a Dataflow job said "the run stopped before writing its manifest ... a --skip_existing
     rerun resumes it" while the job ran on (Beam's wait does not cancel): a retry ran a second
     job over the same outputs. The job is cancelled through the runner's result; where that
-    fails, the line names the job still running and how to cancel it."""
+    fails or a second interrupt stops it (Beam retries the service for minutes), the line
+    names the job that may still run and how to cancel it (the diff review had the old line
+    back on a second Ctrl-C); a job that had ended is said as ended. (A dry run: the service
+    is not asked; run() is the stand-in's.)"""
     import apache_beam as beam
 
     import pipeline.__main__ as entry
 
-    job = _SubmittedJob(cancel_error)
+    job = _SubmittedJob(answer)
     monkeypatch.setattr(beam.Pipeline, "run", lambda self, *a, **k: job)
     monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
     steps = logging.getLogger("apache_beam.runners.common")
     monkeypatch.setattr(steps, "filters", list(steps.filters))
-    args = ["--input", str(input_dir), "--output", str(tmp_path / "out"), "--run_id", "r1",
-            *FAST]
-    assert entry.main(args) == entry.INTERRUPTED
+    assert entry.main([
+        "--input", "gs://photos/2026/*.jpg", "--output", "gs://archive/2026", "--run_id", "r1",
+        "--runner", "DataflowRunner", "--project", "my-project", "--region", "europe-west1",
+        "--temp_location", "gs://my-bucket/tmp", "--dry_run=True"]) == entry.INTERRUPTED
     err = capsys.readouterr().err
     assert job.cancelled == 1
-    if cancel_error is None:
-        assert err.startswith("interrupted: run r1: DirectRunner job 2026-12-05_01_02_03-123 "
-                              "was cancelled before it wrote its manifest"), err
-        assert "--skip_existing rerun resumes it" in err
-    else:
-        assert ("DirectRunner job 2026-12-05_01_02_03-123 is still running: the cancel failed "
-                "(OSError: the service could not be reached)") in err
-        assert "gcloud dataflow jobs cancel 2026-12-05_01_02_03-123" in err
-        assert "resumes it" not in err
+    assert err.startswith(said), err
+    assert ("--skip_existing rerun resumes it" in err) == (answer == "CANCELLING")
 
-    done = _SubmittedJob(state="DONE")   # a local runner: the job ran inside run()
+
+def test_an_interrupted_local_run_asks_no_cancel(tmp_path, input_dir, monkeypatch, capsys):
+    """A local runner ran the job inside run(): an interrupt after it is said as before, and
+    nothing is cancelled."""
+    import apache_beam as beam
+
+    import pipeline.__main__ as entry
+
+    done = _SubmittedJob("DONE")
     monkeypatch.setattr(beam.Pipeline, "run", lambda self, *a, **k: done)
-    assert entry.main(args) == entry.INTERRUPTED
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    assert entry.main(["--input", str(input_dir), "--output", str(tmp_path / "out"),
+                       *FAST]) == entry.INTERRUPTED
     assert capsys.readouterr().err.startswith("interrupted: the run stopped before writing")
     assert done.cancelled == 0
 
