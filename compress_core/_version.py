@@ -24,7 +24,19 @@ def build_id() -> str:
     from importlib import metadata
 
     digest = hashlib.sha256()
-    root = os.path.dirname(os.path.abspath(__file__))
+    _add_modules(digest, os.path.dirname(os.path.abspath(__file__)))
+    for package in _CODEC_PACKAGES:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{package}={version};".encode())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def _add_modules(digest, root: str) -> None:
+    """``digest`` updated with each module of the package folder ``root`` (its ``.py`` files
+    named as modules, in folders named as packages), its path below ``root`` and its source."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d.isidentifier() and d != "__pycache__")
         for name in sorted(files):
@@ -38,10 +50,14 @@ def build_id() -> str:
                 continue
             digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode())
             digest.update(source)
-    for package in _CODEC_PACKAGES:
-        try:
-            version = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            version = "-"
-        digest.update(f"{package}={version};".encode())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def code_id(*roots: str) -> str:
+    """12 hex digits of a digest of the modules of the package folders ``roots``, their code
+    alone (:func:`build_id` adds the codec packages' versions, which a launcher installed
+    from version ranges may not share with a worker image built from the pins)."""
+    digest = hashlib.sha256()
+    for root in roots:
+        digest.update(f"{os.path.basename(os.path.normpath(root))}/".encode())
+        _add_modules(digest, root)
+    return digest.hexdigest()[:12]

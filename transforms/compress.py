@@ -687,17 +687,30 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
         raise late from None
 
 
+def job_code() -> str:
+    """The code the workers run, as :func:`compress_core._version.code_id` of the library's
+    and these transforms' modules (the codec packages' versions left out: a launcher installed
+    from version ranges need not share them with an image built from the pins)."""
+    import compress_core
+    import transforms
+    from compress_core._version import code_id
+
+    return code_id(*(os.path.dirname(os.path.abspath(package.__file__))
+                     for package in (compress_core, transforms)))
+
+
 def _say_another_build(launched_by: Optional[str]) -> None:
-    """An error in the worker's log where its library build is not ``launched_by``, the
-    launcher's: a container image built from older code ran the new launcher's settings and
-    names without a word, and only the rows' ``library_version`` told it afterwards
+    """An error in the worker's log where its code (:func:`job_code`) is not ``launched_by``,
+    the launcher's: a container image built from older code ran the new launcher's settings
+    and names without a word, and only the rows' ``library_version`` told it afterwards
     (Dataflow review 31). The rows keep saying the worker's build."""
-    worker = manifest.library_version()
-    if launched_by and worker and worker != launched_by:
-        _LOG.error("this worker runs compress_core %s, the job was launched with %s: its "
-                   "outputs and rows are this worker's build (rebuild the container image "
-                   "from the launcher's code, tagged with its build: docs/pipeline.md, "
-                   "Dataflow)", worker, launched_by)
+    worker = job_code()
+    if launched_by and worker != launched_by:
+        _LOG.error("this worker's code (compress_core and transforms: %s; build %s) is not the "
+                   "launcher's (%s): its outputs and rows are this worker's (rebuild the "
+                   "container image from the launcher's code, tagged with its build: "
+                   "docs/pipeline.md, Dataflow)", worker, manifest.library_version(),
+                   launched_by)
 
 
 class _CompressImage(beam.DoFn):
@@ -709,7 +722,7 @@ class _CompressImage(beam.DoFn):
                  worker_threads: Optional[int] = None, shared: Optional[Shared] = None,
                  max_seconds: Optional[float] = None, launched_by: Optional[str] = None):
         self._settings = settings
-        self._launched_by = launched_by   # the launcher's build (manifest.library_version)
+        self._launched_by = launched_by   # the launcher's code (job_code)
         self._max_seconds = max_seconds if max_seconds is not None else settings.max_seconds
         self._run_id = run_id
         self._worker_threads = worker_threads
@@ -939,7 +952,7 @@ class CompressImages(beam.PTransform):
             _ReadImage(so, largest_file(s.max_pixels or DEFAULT_MAX_PIXELS)), "read")
         compressed = read["ok"] | "CompressImage" >> CatchFailures(
             _CompressImage(s, run_id, self._worker_threads, max_seconds=self._max_seconds,
-                           launched_by=manifest.library_version()),
+                           launched_by=job_code()),
             "compress")
         written = compressed["ok"] | "WriteImages" >> CatchFailures(
             _WriteImage(so, self._output), "write")

@@ -313,31 +313,39 @@ def test_engine_is_built_once_per_process_and_shared():
     assert tc.model_load_count() == before + 1
 
 
-def test_a_worker_of_another_build_than_the_launchers_says_so_once(caplog):
+def test_a_worker_of_another_code_than_the_launchers_says_so_once(caplog, monkeypatch):
     """Dataflow review 31: a container image built from older code ran the new launcher's
     settings without a word (only the rows' library_version told it, afterwards). The worker
-    whose build is not the launcher's logs an error when it builds its engine, once per
-    process; the same build, or none known, says nothing."""
-    from transforms.manifest import library_version
+    whose code is not the launcher's logs an error when it builds its engine, once per
+    process; the same code, or none known, says nothing, whatever the codec packages' versions
+    (the diff review: the build id counts them, and a launcher installed from ranges would
+    have made every worker of the pinned image say so)."""
+    from compress_core import _version
 
     s = tc.CompressSettings(**GRADIENT)
     caplog.set_level("ERROR", logger=tc._LOG.name)
-    for launched_by in (library_version(), None):
-        dofn = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=Shared(),
-                                                             launched_by=launched_by)))
-        dofn._build_engine()
-        assert dofn._engine is not None and not caplog.records
-    shared = Shared()
-    for _ in range(2):   # two DoFn instances of one worker process
-        dofn = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=shared,
-                                                             launched_by="0.1.0+000000000000")))
-        dofn._build_engine()
+    launcher = tc.job_code()
+    monkeypatch.setattr(_version, "_CODEC_PACKAGES", ("numpy-of-another-version",))
+    _version.build_id.cache_clear()
+    try:
+        for launched_by in (launcher, None):
+            dofn = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=Shared(),
+                                                                 launched_by=launched_by)))
+            dofn._build_engine()
+            assert dofn._engine is not None and not caplog.records
+        shared = Shared()
+        for _ in range(2):   # two DoFn instances of one worker process
+            dofn = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=shared,
+                                                                 launched_by="000000000000")))
+            dofn._build_engine()
+    finally:
+        _version.build_id.cache_clear()
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 1 and said[0] == (
-        f"this worker runs compress_core {library_version()}, the job was launched with "
-        "0.1.0+000000000000: its outputs and rows are this worker's build (rebuild the "
-        "container image from the launcher's code, tagged with its build: docs/pipeline.md, "
-        "Dataflow)")
+    assert len(said) == 1 and said[0].startswith(
+        f"this worker's code (compress_core and transforms: {launcher}; build ")
+    assert said[0].endswith("is not the launcher's (000000000000): its outputs and rows are "
+                            "this worker's (rebuild the container image from the launcher's "
+                            "code, tagged with its build: docs/pipeline.md, Dataflow)")
 
 
 def test_method_jpeg_engine_loads_no_cnn(sample_photos, caplog):
