@@ -38,6 +38,7 @@ import os
 import re
 import sys
 import threading
+import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
@@ -59,6 +60,9 @@ _LOG = logging.getLogger(__name__)
 #: "_request out of retries on exception"), quiet while the launch asks: one line says it.
 _RETRY_LOGGERS = ("gcsfs",)
 
+
+#: How long the retry loggers stay quiet after a launch question given up on, at most.
+QUIET_AT_MOST = 300.0
 
 _QUIET_LOCK = threading.Lock()
 _QUIET: Dict[str, object] = {"askers": 0, "levels": []}
@@ -85,18 +89,20 @@ def _unhush() -> None:
 @contextlib.contextmanager
 def _quiet_retries() -> Iterator[List[threading.Thread]]:
     """The retry loggers quiet while a launch question is asked, and after it while a
-    question given up on (the threads the caller adds to the list yielded) still runs: its
-    retries had logged two 50-line gcsfs tracebacks 17-53 s after the launch went on
-    (Dataflow review 31)."""
+    question given up on (the threads the caller adds to the list yielded) still runs, for
+    :data:`QUIET_AT_MOST` at most: its retries had logged two 50-line gcsfs tracebacks 17-53 s
+    after the launch went on (Dataflow review 31); a store frozen for good would otherwise
+    have hidden the run's own retries in this process (a DirectRunner's; diff review 31)."""
     _hush()
     abandoned: List[threading.Thread] = []
     try:
         yield abandoned
     finally:
         if abandoned:
-            def after():
+            def after():   # (a store frozen for good: the loggers speak again after a while)
+                end = time.monotonic() + QUIET_AT_MOST
                 for thread in abandoned:
-                    thread.join()
+                    thread.join(max(0.0, end - time.monotonic()))
                 _unhush()
 
             threading.Thread(target=after, name="launch-question-quiet", daemon=True).start()
