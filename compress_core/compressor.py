@@ -850,7 +850,9 @@ class SemanticCompressor:
         if (tw, th) == (w0, h0) and remove is None:
             return unchanged
         pixels = clear_hidden(pixels)   # what transparent pixels hide shapes no seam or crop
-        terms = None if energy is None else self.energy_function.terms_from_map(energy)
+        # the seams' terms (smart_crop reads none: 2.5 ms per photo built for nothing)
+        terms = None if energy is None or method is Method.SMART_CROP else \
+            self.energy_function.terms_from_map(energy)
 
         if method is Method.SEAM_CARVING:
             result = self._carver(show_progress, keep, remove).carve(

@@ -209,10 +209,11 @@ def _kernel_mean_energy(pixels: np.ndarray, terms: CarvingTerms, forward: bool,
     holds (one 8 x 8 mask in a 400 px photo raised the mean, the limit of a cheap seam, 3x)."""
     from .energy.gradient import luma_u8, sobel_l1
 
-    gray = luma_u8(pixels[..., :3]).astype(np.float32)
+    gray = luma_u8(pixels[..., :3])
     if forward:
+        gray = gray.astype(np.float32)
         grad = np.abs(gray[:, 2:] - gray[:, :-2]).mean() if gray.shape[1] > 2 else 0.0
-    else:
+    else:   # (8-bit: the kernels' Sobel, scipy's values in half its time)
         grad = float(sobel_l1(gray).mean())
     static = float(terms.static.mean()) if terms.static is not None else 0.0
     if kept_share:

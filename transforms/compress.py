@@ -825,7 +825,8 @@ class _CompressImage(beam.DoFn):
         if not output_uri.endswith(result.extension):
             # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
             output_uri = output_uri.rsplit(".", 1)[0] + result.extension
-        digest = hashlib.sha256(item.data).hexdigest()
+        # (the library hashed the same bytes: item.data, read whole from the file object)
+        digest = result.input_sha256 or hashlib.sha256(item.data).hexdigest()
         row = manifest.ok_row(self._run_id, item.uri, output_uri, result, digest,
                               **identity_columns(item.identity),
                               **self._settings.row_columns())

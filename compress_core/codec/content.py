@@ -45,7 +45,10 @@ def run_share(pixels: np.ndarray) -> float:
     if pixels.shape[1] < 2:
         return 1.0
     rows = pixels[::max(1, pixels.shape[0] * pixels.shape[1] // RUN_SHARE_PIXELS)]
-    return float(np.mean(np.all(rows[:, 1:] == rows[:, :-1], axis=2)))
+    same = rows[:, 1:, 0] == rows[:, :-1, 0]   # channel by channel: np.all over an axis of
+    for c in range(1, rows.shape[2]):          # 3 or 4 was 6x slower (12 ms of a 1200 x 630)
+        same &= rows[:, 1:, c] == rows[:, :-1, c]
+    return float(np.mean(same))
 
 
 def is_photo(pixels: np.ndarray) -> bool:
