@@ -687,6 +687,7 @@ def _call_with_budget(fn, seconds: float, worker_threads: Optional[int] = None,
         raise late from None
 
 
+@functools.lru_cache(maxsize=None)
 def job_code() -> str:
     """The code the workers run, as :func:`compress_core._version.code_id` of the library's
     and these transforms' modules (the codec packages' versions left out: a launcher installed
