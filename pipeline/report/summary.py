@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os.path
 import posixpath
+import unicodedata
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -176,7 +177,30 @@ def _shown_names(uris, width: int = 28) -> list:
     common = posixpath.dirname(os.path.commonprefix(uris)) if len(uris) > 1 else \
         posixpath.dirname(uris[0])
     names = [for_terminal(u[len(common):].lstrip("/") if common else u) for u in uris]
-    return [n if len(n) <= width else "..." + n[-(width - 3):] for n in names]
+    shown = []
+    for name in names:
+        if _columns(name) > width:   # the last characters that fit after "..."
+            tail = ""
+            for ch in reversed(name):
+                if _columns(ch + tail) > width - 3:
+                    break
+                tail = ch + tail
+            name = "..." + tail
+        shown.append(name)
+    return shown
+
+
+def _columns(text: str) -> int:
+    """The terminal columns ``text`` takes: East Asian wide and fullwidth characters (CJK,
+    most emoji) two, combining marks none, others one (Python's padding counts characters:
+    a name in Japanese pushed its line's columns out of line; review 27)."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _padded(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`columns`)."""
+    return text + " " * max(0, width - _columns(text))
 
 
 def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Dict] = None,
@@ -211,7 +235,7 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
         if r["status"] == "error" or r.get("skip_reason") == SKIP_FAILED_BEFORE:
             said = "error" if r["status"] == "error" else "skipped, failed before:"
             message = for_terminal(without_uri(r["error_message"], r["input_uri"]) or "")
-            lines.append(f"  {name:<28} {said:<8} {r['error_type']}: {message[:48]}")
+            lines.append(f"  {_padded(name, 28)} {said:<8} {r['error_type']}: {message[:48]}")
             continue
         size = (f"{r['input_width']}x{r['input_height']}->{r['output_width']}x{r['output_height']}"
                 if r["output_width"] else "")
@@ -219,7 +243,8 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
                   if r["input_bytes"] is not None and r["output_bytes"] is not None else "")
         ratio = f"{r['byte_ratio']:.2f}" if r["byte_ratio"] is not None else ""
         ms = f"{r['total_ms']:.0f}" if r["total_ms"] is not None else ""
-        lines.append(f"  {name:<28} {r['status']:<8} {size:<19} {nbytes:<19} {ratio:>5} {ms:>6}")
+        lines.append(f"  {_padded(name, 28)} {r['status']:<8} {size:<19} {nbytes:<19} "
+                     f"{ratio:>5} {ms:>6}")
     if table.num_rows > len(shown):
         lines.append(f"  ... and {table.num_rows - len(shown)} more (see the manifest)")
     # (a name's escape sequences had recoloured and erased the lines: review 27)

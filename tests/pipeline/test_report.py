@@ -631,6 +631,32 @@ def test_summary_report_lists_errors_first(two_runs):
     assert "mean pixel ratio" in text and "outputs in: /photos/night-1" in text
 
 
+def test_the_run_screen_keeps_its_columns_with_wide_characters(tmp_path):
+    """Names in Japanese, Chinese or with emoji take two terminal columns a character: padded
+    by characters, they pushed the status, size and bytes of their lines out of line with the
+    others (review 27). Padded and shortened by terminal columns."""
+    from pipeline.report.summary import _columns, _shown_names
+
+    assert _columns("北京の写真.jpg") == 14 and _columns("cafe\u0301.jpg") == 8
+    assert _columns("📷.jpg") == 6
+    long = "/p/旅行/二〇二六年/北京の夜景と天安門広場の写真.jpg"
+    shown = _shown_names([long, "/p/x.jpg"])
+    assert shown[0].startswith("...") and shown[0].endswith("写真.jpg")
+    assert 26 <= _columns(shown[0]) <= 28
+    names = ["/photos/n/北京の写真.jpg", "/photos/n/📷 holiday.jpg", "/photos/n/plain.jpg",
+             long.replace("/p/", "/photos/n/"), "/photos/n/café.jpg"]
+    rows = [ok_row("wide", uri, uri + ".out", _result(i), "ab" * 32, method="hybrid",
+                   energy="deep", model="lite0", params="{}") for i, uri in enumerate(names)]
+    write_run(tmp_path / "manifest", "wide", rows, parts=1)
+    text = report.summary_report(str(tmp_path / "manifest"), "wide")
+    lines = text.splitlines()
+    listed = lines[lines.index(next(l for l in lines if l.strip().startswith("input"))) + 1:]
+    assert len(listed) == 5
+    for line in listed:   # "ok" starts at terminal column 2 + 28 + 1 on every line
+        head = line[:line.index(" ok ") + 1]
+        assert _columns(head) == 31, (line, _columns(head))
+
+
 def test_the_run_screen_tells_inputs_of_two_folders_apart():
     """The run's screen named each input by its file name alone: two ``x.jpg`` of two folders
     read alike (analyst review 25). Names are below the inputs' deepest common folder."""
