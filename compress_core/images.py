@@ -496,8 +496,13 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     try:
         exif_obj = img.getexif() if tiff_exif is None else tiff_exif
         if len(exif_obj):
-            exif_obj[0x0112] = 1  # orientation already applied
-            exif = exif_obj.tobytes()
+            before = exif_obj.get(0x0112)   # (an upright picture is the caller's own, not
+            exif_obj[0x0112] = 1            # a copy: its EXIF is left as it was)
+            exif = exif_obj.tobytes()  # orientation already applied
+            if before is None:
+                del exif_obj[0x0112]
+            else:
+                exif_obj[0x0112] = before
     except Exception:  # a broken EXIF block must not lose the image
         exif = None
     try:

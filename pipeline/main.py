@@ -46,9 +46,9 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import (dry_run_problem, gcs_locations_problem, is_remote_runner,
-                        launch_problem, launcher_python_warning, local_paths_problem,
-                        runner_package_problem, workers_without_faces)
+from .preflight import (dry_run_problem, gcs_locations_problem, is_dataflow, launch_problem,
+                        launcher_python_warning, local_paths_problem, runner_package_problem,
+                        runs_locally, workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
            "RemoteRunInterrupted"]
@@ -205,11 +205,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         try:
             result.wait_until_finish()
         except KeyboardInterrupt as exc:
-            if not is_remote_runner(runner):   # (a local runner ran the job inside p.run())
+            if runs_locally(runner):   # (the direct runners ran the job inside p.run())
                 raise
-            # the job runs elsewhere (Dataflow), and goes on after this launcher unless it is
-            # cancelled (a scheduler's timeout, SIGTERM, had said "the run stopped" while the
-            # job ran on, and a --skip_existing retry paid for it twice)
+            # the job runs elsewhere (Dataflow, Flink, Spark), and goes on after this launcher
+            # unless it is cancelled (a scheduler's timeout, SIGTERM, had said "the run
+            # stopped" while the job ran on, and a --skip_existing retry paid for it twice)
             raise RemoteRunInterrupted(job.run_id, runner, result) from exc
         except Exception as exc:
             if interrupted(exc):
@@ -240,10 +240,11 @@ def interrupted(exc: Optional[BaseException]) -> bool:
 
 
 class RemoteRunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM while the launcher waited for a job that runs elsewhere (Dataflow's):
-    the job is cancelled through the runner's public ``PipelineResult.cancel()``; where that
-    fails, or a second interrupt stops it (Beam retries the service for minutes offline), the
-    message names the job still running; where the job had ended first, it says so.
+    """Ctrl-C or SIGTERM while the launcher waited for a job that runs elsewhere (Dataflow,
+    Flink, Spark): the job is cancelled through the runner's public
+    ``PipelineResult.cancel()``; where that fails, or a second interrupt stops it (Beam
+    retries the service for minutes offline), the message names the job that may still run;
+    where the job had ended first, it says so.
 
     Attributes
     ----------
@@ -280,15 +281,19 @@ class RemoteRunInterrupted(KeyboardInterrupt):
         if self.cancelled:
             said = (f"run {run_id}: {job} was cancelled before it wrote its manifest (the "
                     "runner took the cancel; its workers stop within minutes)")
+        elif self.ended == PipelineState.DONE:
+            said = (f"run {run_id}: {job} had finished (DONE) before the cancel; its manifest "
+                    "says what it did")
         elif self.ended:
-            said = (f"run {run_id}: {job} had ended ({self.ended}) before the cancel; its "
-                    "manifest and the runner's log say what it did")
+            said = (f"run {run_id}: {job} had ended ({self.ended}) before the cancel; the "
+                    "runner's log says why, and a --skip_existing rerun resumes it "
+                    "(docs/pipeline.md, Reruns)")
         else:
+            how = (f"gcloud dataflow jobs cancel {self.job_id or 'JOB_ID'} --region REGION"
+                   if is_dataflow(runner) else "the cluster's own tools")
             said = (f"run {run_id}: {job} may still be running: the cancel failed "
                     f"({self.reason}); it will write its outputs and manifest unless you cancel "
-                    f"it (Dataflow: gcloud dataflow jobs cancel {self.job_id or 'JOB_ID'} "
-                    "--region REGION); a rerun before it ends would compress the same images "
-                    "again")
+                    f"it ({how}); a rerun before it ends would compress the same images again")
         super().__init__(said)
 
 

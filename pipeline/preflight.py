@@ -276,7 +276,7 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
     is where every picture keeps its aspect (the default scale 0.5: scaled whole)."""
     from compress_core.energy.registry import uses_model
 
-    if not is_remote_runner(runner) or not setup_file or container \
+    if not is_dataflow(runner) or not setup_file or container \
             or not settings.computes_maps or not uses_model(settings.energy):
         return None
     return (f"--setup_file without --sdk_container_image: the workers cannot install "
@@ -303,7 +303,7 @@ def launcher_python_warning(runner, container: Optional[str],
     picks a matching image only where none is given. A warning, not a refusal: an image built
     on another Python (``FROM apache/beam_python3.12_sdk``) is the user's to choose."""
     launcher = tuple(sys.version_info[:2] if launcher is None else launcher)
-    if not is_remote_runner(runner) or not container or launcher == IMAGE_PYTHON:
+    if not is_dataflow(runner) or not container or launcher == IMAGE_PYTHON:
         return None
     have, want = ".".join(map(str, launcher)), ".".join(map(str, IMAGE_PYTHON))
     return (f"this launcher runs Python {have}; the image docker/Dockerfile builds runs "
@@ -313,10 +313,22 @@ def launcher_python_warning(runner, container: Optional[str],
             "(docs/pipeline.md, Dataflow)")
 
 
-def is_remote_runner(runner) -> bool:
-    """Whether ``runner`` (a name as Beam takes it, a dotted path, or an instance) runs the job
-    elsewhere, its ``run()`` returning while the job goes on (Dataflow)."""
+def is_dataflow(runner) -> bool:
+    """Whether ``runner`` (a name as Beam takes it, a dotted path, or an instance) is
+    Dataflow's."""
     return _runner_name(runner).lower() in _REMOTE_RUNNERS
+
+
+#: Beam's runners that run the job in this process (and its workers): ``run()`` returns when
+#: the job is over. Every other one (Dataflow, Flink, Spark, a portable job server) runs it
+#: elsewhere, and the job goes on after ``run()`` returns.
+_LOCAL_RUNNERS = ("", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner",
+                  "fnapirunner")
+
+
+def runs_locally(runner) -> bool:
+    """Whether ``runner`` runs the job here (Beam's direct runners; None: the default)."""
+    return _runner_name(runner).lower() in _LOCAL_RUNNERS
 
 
 def _runner_name(runner) -> str:
@@ -339,7 +351,7 @@ def gcs_locations_problem(runner, temp_location: Optional[str],
     own, asking the network: offline, a dry run of the README's example waited 2 minutes and
     ended in a 136-line traceback (docs review 28). A valid one, or none given (the default
     bucket is then Beam's documented choice), is no problem."""
-    if not is_remote_runner(runner):
+    if not is_dataflow(runner):
         return None
     given = {flag: value for flag, value in (("--temp_location", temp_location),
                                              ("--staging_location", staging_location))
@@ -358,7 +370,7 @@ def runner_package_problem(runner) -> Optional[str]:
     its Dataflow API client). Said before any store is asked: where Cloud Storage could not
     be reached either, a launch waited 7 minutes for the launch questions and Beam's own
     checks of its buckets before Beam's line said the extra was missing (Dataflow review 31)."""
-    if not is_remote_runner(runner):
+    if not is_dataflow(runner):
         return None
     import apache_beam
 

@@ -887,3 +887,20 @@ def test_a_fractional_need_is_rounded_up_and_a_larger_one_is_all_of_it():
     _, data = _large_jpeg()
     assert load_image(data, needed_size=lambda w, h: (200.5, 150.5)).size == (400, 300)
     assert load_image(data, needed_size=lambda w, h: (3200, 2400)).size == (1600, 1200)
+
+
+def test_loading_a_callers_picture_leaves_its_exif_as_it_was():
+    """The second diff review of session 31: an upright picture is read without a copy now,
+    and the output's orientation (1) had been written into the caller's own EXIF (a later
+    save of theirs would carry it). The output's EXIF says 1; the caller's is unchanged."""
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    data = io.BytesIO()
+    Image.new("RGB", (40, 30), (90, 120, 150)).save(data, "JPEG", exif=exif.tobytes())
+    picture = Image.open(io.BytesIO(data.getvalue()))
+    before = dict(picture.getexif())
+    loaded = load_image(picture)
+    assert dict(picture.getexif()) == before and 0x0112 not in picture.getexif()
+    written = Image.Exif()
+    written.load(loaded.exif)
+    assert written[0x0112] == 1 and written[0x010F] == "Camera maker"

@@ -710,10 +710,13 @@ _JOB = "DataflowRunner job 2026-12-05_01_02_03-123"
     (OSError("the service could not be reached"),
      f"interrupted: run r1: {_JOB} may still be running: the cancel failed (OSError: the "
      "service could not be reached); it will write its outputs and manifest unless you cancel "
-     "it (Dataflow: gcloud dataflow jobs cancel 2026-12-05_01_02_03-123 --region REGION)"),
+     "it (gcloud dataflow jobs cancel 2026-12-05_01_02_03-123 --region REGION)"),
     (KeyboardInterrupt(), f"interrupted: run r1: {_JOB} may still be running: the cancel "
                           "failed (a second interrupt stopped the cancel)"),
-    ("DONE", f"interrupted: run r1: {_JOB} had ended (DONE) before the cancel; its manifest")])
+    ("DONE", f"interrupted: run r1: {_JOB} had finished (DONE) before the cancel; its manifest "
+             "says what it did"),
+    ("FAILED", f"interrupted: run r1: {_JOB} had ended (FAILED) before the cancel; the "
+               "runner's log says why, and a --skip_existing rerun resumes it")])
 def test_an_interrupted_launcher_cancels_the_job_that_runs_elsewhere(monkeypatch, capsys,
                                                                      answer, said):
     """Dataflow review 31: a scheduler's timeout (SIGTERM) or Ctrl-C while the launcher waited
@@ -740,7 +743,31 @@ def test_an_interrupted_launcher_cancels_the_job_that_runs_elsewhere(monkeypatch
     err = capsys.readouterr().err
     assert job.cancelled == 1
     assert err.startswith(said), err
-    assert ("--skip_existing rerun resumes it" in err) == (answer == "CANCELLING")
+    assert ("--skip_existing rerun resumes it" in err) == (answer in ("CANCELLING", "FAILED"))
+
+
+def test_an_interrupted_launcher_cancels_a_cluster_job_too(tmp_path, monkeypatch, capsys):
+    """The second diff review: Flink's and Spark's jobs run on their cluster after run()
+    returns, as Dataflow's: they are cancelled the same way, and a failed cancel points at the
+    cluster's own tools (gcloud is Dataflow's)."""
+    import apache_beam as beam
+
+    import pipeline.__main__ as entry
+
+    for answer, said in (("CANCELLING", "interrupted: run r2: FlinkRunner job "
+                                        "2026-12-05_01_02_03-123 was cancelled"),
+                         (OSError("no job server"), "unless you cancel it (the cluster's own "
+                                                    "tools)")):
+        job = _SubmittedJob(answer)
+        monkeypatch.setattr(beam.Pipeline, "run", lambda self, *a, **k: job)
+        monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+        steps = logging.getLogger("apache_beam.runners.common")
+        monkeypatch.setattr(steps, "filters", list(steps.filters))
+        assert entry.main(["--input", str(tmp_path / "*.jpg"), "--output", str(tmp_path / "o"),
+                           "--run_id", "r2", "--runner", "FlinkRunner",
+                           "--flink_master", "localhost:8081"]) == entry.INTERRUPTED
+        err = capsys.readouterr().err
+        assert job.cancelled == 1 and said in err, err
 
 
 def test_an_interrupted_local_run_asks_no_cancel(tmp_path, input_dir, monkeypatch, capsys):

@@ -327,6 +327,7 @@ def test_a_worker_of_another_code_than_the_launchers_says_so_once(caplog, monkey
     launcher = tc.job_code()
     monkeypatch.setattr(_version, "_CODEC_PACKAGES", ("numpy-of-another-version",))
     _version.build_id.cache_clear()
+    tc.job_code.cache_clear()   # (the worker works its own out, with the codecs changed)
     try:
         for launched_by in (launcher, None):
             dofn = pickler.loads(pickler.dumps(tc._CompressImage(s, "r", shared=Shared(),
@@ -340,6 +341,7 @@ def test_a_worker_of_another_code_than_the_launchers_says_so_once(caplog, monkey
             dofn._build_engine()
     finally:
         _version.build_id.cache_clear()
+        tc.job_code.cache_clear()
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and said[0].startswith(
         f"this worker's code (compress_core and transforms: {launcher}; build ")
