@@ -49,9 +49,10 @@ __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_
            "cannot_write", "dry_run_problem", "missing_bucket", "Stores",
            "workers_without_faces"]
 
-#: Runners whose workers never share this machine's disk (Flink and Spark clusters may mount
-#: one folder on every node, so their local paths are left to the user).
-_REMOTE_RUNNERS = ("dataflowrunner", "dataflow", "testdataflowrunner")
+#: Dataflow's runners: workers that never share this machine's disk (Flink and Spark clusters
+#: may mount one folder on every node, so their local paths are left to the user), the only
+#: runner that honours --dry_run, the launch checks of its buckets and image.
+_DATAFLOW_RUNNERS = ("dataflowrunner", "dataflow", "testdataflowrunner")
 
 _LOG = logging.getLogger(__name__)
 
@@ -255,9 +256,9 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
     workers cannot reach this machine's disk. A local ``--output`` or ``--manifest`` was
     written on the workers' own disks, lost with them, and a local ``--input`` matched nothing
     there (0 images); the job ended with status 0 either way."""
-    name = _runner_name(runner)
-    if name.lower() not in _REMOTE_RUNNERS:
+    if not is_dataflow(runner):
         return None
+    name = _runner_name(runner)
     for flag, values in flags.items():
         for value in values:
             if value and store_protocol(value) is None:
@@ -316,7 +317,7 @@ def launcher_python_warning(runner, container: Optional[str],
 def is_dataflow(runner) -> bool:
     """Whether ``runner`` (a name as Beam takes it, a dotted path, or an instance) is
     Dataflow's."""
-    return _runner_name(runner).lower() in _REMOTE_RUNNERS
+    return _runner_name(runner).lower() in _DATAFLOW_RUNNERS
 
 
 #: Beam's runners that run the job in this process (and its workers): ``run()`` returns when
@@ -390,9 +391,9 @@ def dry_run_problem(runner, dry_run) -> Optional[str]:
     manifest. Beam takes any value given as set (``--dry_run=False`` too), and so does this."""
     if dry_run in (None, False, ""):
         return None
-    name = _runner_name(runner) or "DirectRunner"
-    if name.lower() in _REMOTE_RUNNERS:
+    if is_dataflow(runner):
         return None
+    name = _runner_name(runner) or "DirectRunner"
     return (f"--dry_run={dry_run}: only the DataflowRunner builds a job without running it; "
             f"{name} would run the whole job (drop --dry_run, or give --runner "
             "DataflowRunner)")

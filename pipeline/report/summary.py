@@ -180,12 +180,11 @@ def _shown_names(uris, width: int = 28) -> list:
     shown = []
     for name in names:
         if _columns(name) > width:   # the last characters that fit after "..."
-            tail = ""
-            for ch in reversed(name):
-                if _columns(ch + tail) > width - 3:
-                    break
-                tail = ch + tail
-            name = "..." + tail
+            kept, used = len(name), 0
+            while kept and used + _columns(name[kept - 1]) <= width - 3:
+                kept -= 1
+                used += _columns(name[kept])
+            name = "..." + name[kept:]
         shown.append(name)
     return shown
 
@@ -199,7 +198,7 @@ def _columns(text: str) -> int:
 
 
 def _padded(text: str, width: int) -> str:
-    """``text`` padded with spaces to ``width`` terminal columns (:func:`columns`)."""
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`_columns`)."""
     return text + " " * max(0, width - _columns(text))
 
 
