@@ -26,6 +26,11 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    carving is retried with half the seams (at most four times, then none). A retry does not
    carve again: seams are removed one at a time, greedily, so the carve with fewer seams is a
    prefix of the first one, taken from its record (:class:`~compress_core.seams.cheap.CheapCarve`).
+   Seams bunched beside a strong, straight edge of low importance (a saucer's rim, mortar lines,
+   a roof) step it where they cross it, which no stretch measure sees: while the seams kept
+   step such edges visibly at :data:`MAX_SEAM_BREAKS` junctions
+   (:func:`~compress_core.seams.breaks.seam_breaks`), carving is retried with the most seams of
+   the first carve whose steps stay under that, found by bisection on its prefixes.
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them, with as much of their heads (hair, chin:
@@ -76,6 +81,8 @@ from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, faces_box,
                            heads_box, subject_faces, union_box)
+from .seams.breaks import edge_field, field_factor, seam_breaks
+from .seams.cheap import kept_sources
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
 
@@ -178,6 +185,10 @@ class HybridPlan:
     planned_on: Optional[Tuple[int, int]] = None
     planned_seam_pixels: Optional[int] = None
     plan_crop: Optional[Tuple[int, int, int, int]] = None  # to the planned span, after margin_crop
+    # junctions where the seams kept step a strong, straight edge visibly, counted as at two
+    # input pixels per output pixel (seams.breaks; under MAX_SEAM_BREAKS, or the carve would
+    # have been retried with fewer seams)
+    seam_breaks: float = 0.0
 
     def as_dict(self):
         return asdict(self)
@@ -291,7 +302,8 @@ def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch,
     small_faces = _scaled_faces(faces, fx, fy)
     small_keep = None if keep is None else reduced(keep) > 0
     _, _, source = retarget(resample(pixels, ws, hs), reduced(energy), small_terms,
-                            target, carver, policy, max_stretch, small_faces, small_keep)
+                            target, carver, policy, max_stretch, small_faces, small_keep,
+                            check_steps=False)
     ys, xs = np.divmod(source, ws)
     box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     seam_pixels = (box[2] - box[0]) * (box[3] - box[1]) - source.size  # the box's carved pixels
@@ -383,7 +395,7 @@ def _plan_box(span, margin_crop, shape, vertical: bool, protect, least: int):
 def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target: Tuple[int, int],
              carver, policy: HybridPolicy = HybridPolicy(), max_stretch: Optional[float] = None,
              faces: Sequence = (), keep: Optional[np.ndarray] = None,
-             scale_whole: Optional[Callable[[], bool]] = None):
+             scale_whole: Optional[Callable[[], bool]] = None, check_steps: bool = True):
     """Run the hybrid policy.
 
     Parameters
@@ -415,6 +427,11 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         of two shapes to a "nearly empty" margin crop), and for a picture with transparency,
         whose transparent margins are layout (a cut-out at half size had lost its padding and
         7 columns of the subject).
+    check_steps : bool
+        Whether seams that step strong edges are given up (:data:`MAX_SEAM_BREAKS`); False for
+        the run on a reduced copy that only plans which span to carve
+        (:attr:`HybridPolicy.plan_side`), whose pixels are not the output's: the full-size
+        carve is checked.
 
     Returns
     -------
@@ -546,6 +563,19 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         def content_stretch():  # seams and the final resampling together
             return plan.seam_stretch * resampling_stretch(cur.shape[1], cur.shape[0], tw, th)
 
+        edges = None  # the strong, coherent edges where the carve works, found once
+
+        def broken():  # the kept seams step an edge visibly (seams.breaks)
+            nonlocal edges
+            scale = cur.shape[0] / th if vertical else cur.shape[1] / tw
+            if edges is None:
+                first, last = divmod(int(start[3][0, 0]), w0), divmod(int(start[3][-1, -1]), w0)
+                box = (first[1], first[0], last[1] + 1, last[0] + 1)  # the carve's picture
+                edges = edge_field(pixels, box, field_factor(scale, start[3].size))
+            steps = seam_breaks(source, edges, vertical, scale)
+            plan.seam_breaks = round(steps, 2)
+            return steps >= MAX_SEAM_BREAKS
+
         record = None  # the first carve: a retry with fewer seams is a prefix of it
         for attempt in range(_CARVE_TRIES + 1):
             cur, cur_energy, cur_static, source, protect = start
@@ -587,11 +617,22 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                     break
             if kept is not None:
                 cur, cur_energy, cur_static, source, protect, plan.extra_crop, plan.seam_stretch = kept
-            if not removed or content_stretch() <= max_stretch:
+            plan.seam_breaks = 0.0
+            if not removed or (content_stretch() <= max_stretch
+                               and not (check_steps and broken())):
                 break
-            # the seams squeezed what matters: carve fewer (none at the last attempt); seams go
-            # one at a time, greedily, so the carve of fewer seams is the first carve's prefix
-            budget = removed // 2 if attempt < _CARVE_TRIES - 1 else 0
+            # the seams squeezed what matters, or stepped an edge: carve fewer (none at the last
+            # attempt); seams go one at a time, greedily, so the carve of fewer seams is the
+            # first carve's prefix: half of them, or, for steps alone, the most whose steps stay
+            # under the limit (a step in one place does not cost every other seam: each seam
+            # given up is squeezed or cropped instead)
+            if attempt >= _CARVE_TRIES - 1:
+                budget = 0
+            elif plan.seam_breaks >= MAX_SEAM_BREAKS:
+                budget = _seams_without_steps(record, removed, start[3], edges, vertical,
+                                              cur.shape[0] / th if vertical else cur.shape[1] / tw)
+            else:
+                budget = removed // 2
         plan.carved_vertical, plan.carved_horizontal = (removed, 0) if vertical else (0, removed)
     else:
         # free-aspect regime: where the policy asks, crop nearly empty margins, keeping the
@@ -605,6 +646,28 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 plan.margin_crop = (left, top, left + cw, top + ch)
                 crop(plan.margin_crop)
     return _scaled(cur, plan, source)
+
+
+def _seams_without_steps(record, removed: int, source: np.ndarray, edges, vertical: bool,
+                         scale: float) -> int:
+    """The most of a carve's first ``removed`` seams whose kept pixels step strong edges at
+    fewer than :data:`MAX_SEAM_BREAKS` junctions (bisection on the record's prefixes, measured
+    on the whole carved picture, before any crop; 0 where even one seam does).
+
+    ``record``: the :class:`~compress_core.seams.cheap.CheapCarve`; ``source``: the input's flat
+    index of every pixel the carve started from; ``edges``: the input's
+    :func:`~compress_core.seams.breaks.edge_field`; ``scale``: input pixels per output pixel
+    across the seams."""
+    flat = source.ravel()
+    fewest, most = 0, removed  # no seams step nothing; ``removed`` step too much
+    while most - fewest > 1:
+        k = (fewest + most) // 2
+        kept = flat[kept_sources(record.seams[:k], record.shape, record.vertical)]
+        if seam_breaks(kept, edges, vertical, scale) < MAX_SEAM_BREAKS:
+            fewest = k
+        else:
+            most = k
+    return fewest
 
 
 def _scaled(cur: np.ndarray, plan: HybridPlan, source: Optional[np.ndarray]):
@@ -654,6 +717,12 @@ def resample_whole(pixels: np.ndarray, target: Tuple[int, int],
 #: what matters beyond ``max_stretch`` (then no carving at all); a retry is a prefix of the first
 #: carve (:meth:`CheapCarve.fewer <compress_core.seams.cheap.CheapCarve.fewer>`), not a new one.
 _CARVE_TRIES = 4
+
+#: Carving is retried with fewer seams while the seams kept step strong, straight edges at this
+#: many junctions or more (:func:`~compress_core.seams.breaks.seam_breaks`): of 118 carved
+#: thumbnails of 35 photos, the 6 with 3 to 12 showed a step at 1x or 2x (a saucer's rim, mortar
+#: lines, a roof), the 3 with 1 or 2 a faint one or none (session 32; ``bench_seam_breaks.py``).
+MAX_SEAM_BREAKS = 3
 
 #: Radius of the neighbourhood over which :func:`seam_stretch` measures the local squeeze, as a
 #: share of the input's long side (48 px of a 768 px photo): about a face in a portrait thumbnail,

@@ -1898,14 +1898,20 @@ def test_a_picture_scaled_whole_builds_no_identity_and_maps_each_pixel_centre(
 
 
 @pytest.mark.parametrize("size", [(160, 120), (128, 128)])
-def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size):
+def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size, monkeypatch):
     """Deciding on the input reduced or on all of it, seam by seam: the same crop (in input
     coordinates), the same share of the width carved (a seam at 360 pixels stands for 5.3 at
     1920), the same stretch within the limit. (On other photos a near tie between two windows
     may fall the other way; BENCHMARKS.md, "Large photos", has the judge's view of both.)
     All of it as the library decides it, with the carve planned on a 768 px copy and confined
     to the span kept there: the same crop and stretch, the seams not counted (126 instead of
-    106 at 160 x 120, 52 instead of 80 at 128 x 128: the span's own cheap seams)."""
+    106 at 160 x 120, 52 instead of 80 at 128 x 128: the span's own cheap seams).
+    The carves compared are the policy's own, without giving up seams that step edges
+    (MAX_SEAM_BREAKS): carved seam by seam at 1920 pixels, the seams bunch where the
+    reduced copy's do not and step the saucer's rim (test below)."""
+    from compress_core import hybrid
+
+    monkeypatch.setattr(hybrid, "MAX_SEAM_BREAKS", float("inf"))
     _, data = large_jpeg
     kwargs = dict(target_width=size[0], target_height=size[1], format="png")
     reduced = _run(SemanticCompressor(GRADIENT), data, **kwargs)
@@ -1929,6 +1935,24 @@ def test_the_reduced_input_gets_the_decisions_of_the_whole(large_jpeg, size):
     assert carved == pytest.approx(whole.seams["vertical"], rel=0.05) and carved > 50
     for result in (reduced, whole, planned):
         assert 1.03 < result.stretch <= 1.05 + 1e-9
+
+
+def test_the_whole_photo_carved_seam_by_seam_gives_up_the_seams_that_step_its_rim(large_jpeg):
+    """160 x 120 of the 1920 x 1280 coffee carved on all of it: 106 seams stepped the saucer's
+    rim (32 stepped junctions as counted at two pixels per output pixel); the policy keeps the
+    seams under the limit. The reduced input's 24 seams step nothing and stay."""
+    from compress_core.hybrid import MAX_SEAM_BREAKS
+
+    _, data = large_jpeg
+    kwargs = dict(target_width=160, target_height=120, format="png")
+    reduced = _run(SemanticCompressor(GRADIENT), data, **kwargs)
+    whole = _run(SemanticCompressor(GRADIENT, policy=HybridPolicy(working_oversample=None,
+                                                                  plan_side=None)),
+                 data, **kwargs)
+    assert reduced.operations["seam_breaks"] == 0 and reduced.seams["vertical"] == 24
+    assert 0 < whole.seams["vertical"] < 106
+    assert whole.operations["seam_breaks"] < MAX_SEAM_BREAKS
+    assert 1.03 < whole.stretch <= 1.05 + 1e-9
 
 
 @pytest.mark.parametrize("method", ["hybrid", "smart_crop"])

@@ -1,0 +1,142 @@
+"""Seams that step strong edges in thumbnails: the hybrid policy with and without its break check.
+
+Since session 32 the hybrid method retries its carve with fewer seams (the most of its first
+carve that step less, found by bisection) while the seams it keeps step strong, straight edges
+at ``compress_core.hybrid.MAX_SEAM_BREAKS`` junctions or more
+(``compress_core.seams.breaks.seam_breaks``: an edge that runs straight on both sides of a
+junction, displaced there by an output pixel or more; counted as at two input pixels per output
+pixel). Session 31's review of thumbnails without faces saw such steps at 1x in a saucer's rim
+and mortar lines.
+
+For each photo (14 Kodak photos without people from ``../shared/data/kodak``, skimage's chelsea,
+coffee, rocket, brick, colorwheel, clock, page, coins and text, scikit-learn's china and flower:
+25; ``--kodak all`` takes all 24 Kodak photos, people included) at four aspect-changing sizes,
+the default compressor (hybrid, deep energy) runs twice in the same process, photo by photo:
+with the check, and with it off (``MAX_SEAM_BREAKS`` raised beyond reach: the policy before).
+For each it prints the outputs that differ, their seams and stretch, the stepped junctions the
+output keeps (the same measure, on the kept seams), and the CPU time per thumbnail of each;
+``--sheet FILE`` draws each changed output without and with the check, twice enlarged.
+
+Usage::
+
+    .venv/bin/python bench/bench_seam_breaks.py
+    .venv/bin/python bench/bench_seam_breaks.py --kodak all --sheet /tmp/breaks.png
+"""
+from __future__ import annotations
+
+import one_thread  # noqa: F401 -- first: one thread per library, as one worker has
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
+KODAK_WITHOUT_PEOPLE = ("01", "02", "03", "06", "08", "09", "11", "13", "19", "20", "21", "22",
+                        "23", "24")
+SKIMAGE = ("chelsea", "coffee", "rocket", "brick", "colorwheel", "clock", "page", "coins", "text")
+SIZES = ((256, 256), (320, 180), (180, 320), (400, 100))
+
+
+def photos(which: str):
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    names = (sorted(f[5:7] for f in os.listdir(KODAK) if f.startswith("kodim"))
+             if which == "all" else KODAK_WITHOUT_PEOPLE)
+    for n in names:
+        yield f"kodim{n}", np.asarray(Image.open(os.path.join(KODAK, f"kodim{n}.png"))
+                                      .convert("RGB"))
+    for n in SKIMAGE:
+        arr = np.asarray(getattr(skimage.data, n)())
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        yield n, np.ascontiguousarray(arr[..., :3])
+    for n, arr in zip(("china", "flower"), load_sample_images().images):
+        yield n, arr
+
+
+def one(compressor, pixels, size):
+    t = time.process_time()
+    r = compressor.compress(pixels, target_width=size[0], target_height=size[1],
+                            show_progress=False, format="png")
+    return r, time.process_time() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kodak", choices=("without_people", "all"), default="without_people")
+    ap.add_argument("--sheet", help="draw the changed outputs (off | on) into this PNG")
+    args = ap.parse_args()
+
+    from compress_core import SemanticCompressor
+    from compress_core import hybrid
+
+    compressor = SemanticCompressor()
+    check = hybrid.MAX_SEAM_BREAKS
+    compressor.compress(np.zeros((64, 96, 3), np.uint8), target_width=32, target_height=32,
+                        show_progress=False)  # the model and kernels loaded before timing
+    rows, cpu, tiles = [], {"off": 0.0, "on": 0.0}, []
+    for name, pixels in photos(args.kodak):
+        for size in SIZES:
+            results = {}
+            for mode in ("off", "on"):
+                hybrid.MAX_SEAM_BREAKS = check if mode == "on" else 10 ** 9
+                results[mode], seconds = one(compressor, pixels, size)
+                cpu[mode] += seconds
+            hybrid.MAX_SEAM_BREAKS = check
+            off, on = results["off"], results["on"]
+            changed = not np.array_equal(off.pixels, on.pixels)
+            rows.append((name, size, off, on, changed))
+            if changed:
+                print(f"{name:10s} {size[0]}x{size[1]}: seams {sum(off.seams.values()):3d} -> "
+                      f"{sum(on.seams.values()):3d}, stepped junctions "
+                      f"{off.operations['seam_breaks']:.1f} -> {on.operations['seam_breaks']:.1f}, "
+                      f"stretch {off.stretch:.3f} -> {on.stretch:.3f}", flush=True)
+                if args.sheet:
+                    tiles.append((f"{name} {size[0]}x{size[1]}", off.image, on.image))
+    n = len(rows)
+    carved = sum(1 for *_, off, on, _c in rows if sum(off.seams.values()))
+    changed = sum(1 for *_, c in rows if c)
+    stepped_off = sum(1 for *_, off, on, _c in rows
+                      if off.operations.get("seam_breaks", 0) >= check)
+    stepped_on = sum(1 for *_, on, _c in rows if on.operations.get("seam_breaks", 0) >= check)
+    print(f"\n{n} thumbnails ({n // len(SIZES)} photos x {len(SIZES)} sizes), {carved} carved "
+          f"without the check; changed by it: {changed}")
+    print(f"outputs with >= {check} stepped junctions: without the check {stepped_off}, "
+          f"with it {stepped_on}")
+    bins = ((0, 1), (1, 2), (2, check), (check, float("inf")))
+    for label, k in (("without the check", 2), ("with it", 3)):
+        counts = [r[k].operations.get("seam_breaks", 0) for r in rows]
+        print(f"outputs by stepped junctions {label}: " + ", ".join(
+            f"[{lo:g}, {hi:g}): {sum(1 for c in counts if lo <= c < hi and c > 0)}"
+            for lo, hi in bins))
+    worst = max(on.stretch for *_, on, _c in rows)
+    print(f"largest stretch with the check: {worst:.3f}")
+    print(f"CPU per thumbnail: without the check {cpu['off'] / n * 1000:.0f} ms, with it "
+          f"{cpu['on'] / n * 1000:.0f} ms ({cpu['on'] / cpu['off']:.3f}x)")
+    if args.sheet and tiles:
+        scale = 2
+        widths = [2 * t[1].width * scale + 10 for t in tiles]
+        heights = [t[1].height * scale + 16 for t in tiles]
+        sheet = Image.new("RGB", (max(widths), sum(heights) + 4 * len(tiles)), "grey")
+        y = 0
+        for (label, a, b), h in zip(tiles, heights):
+            a, b = (im.convert("RGB").resize((im.width * scale, im.height * scale),
+                                             Image.Resampling.LANCZOS) for im in (a, b))
+            sheet.paste(a, (0, y + 16))
+            sheet.paste(b, (a.width + 10, y + 16))
+            ImageDraw.Draw(sheet).text((2, y + 2), f"{label}: without the check | with it",
+                                       fill=(255, 255, 255))
+            y += h + 4
+        sheet.save(args.sheet)
+        print(f"sheet: {args.sheet}")
+
+
+if __name__ == "__main__":
+    main()

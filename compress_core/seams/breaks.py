@@ -1,0 +1,275 @@
+"""Edges that carved seams break (:func:`seam_breaks`).
+
+A seam keeps the order of what it leaves, but not every neighbour: two output pixels ``m`` apart
+along a row were ``m + g`` apart in the input where ``g`` seam pixels lay between them, and two
+pixels ``m`` rows apart in one column come from columns ``d`` apart where the rows lost a
+different number of pixels to their left. An edge that runs through such a pair is displaced
+across itself there: a shallow edge (a saucer's rim, a slanted mortar line, a roof) through a
+pair along a row by ``g * |n_x|``, a steep one through a pair down a column by ``d * |n_x|``
+(``n_x``: the horizontal part of the edge's unit normal; rows and columns swap for horizontal
+seams). Seams bunched in a flat region next to such an edge shift it by pixels at one place: a
+step, which the eye sees on a line it can follow (vernier acuity), not in texture.
+
+So a junction counts only where (1) the edge is strong and coherent (a structure tensor's
+coherence: one line, not water, foliage or grain), (2) the edge, followed along its own line
+across the removed pixels, goes on to the far side, (3) it runs straight, in the same
+direction, for :data:`STRAIGHT_RUN` output pixels on both sides (not a knitted outline or a
+fold that bends anyway), (4) the junction lies that far inside the output (a stub at the frame's
+edge is no broken line), and (5) the step is :data:`VISIBLE_STEP` output pixels or more, with
+pairs one output pixel apart (``m``: the resampling's scale, rounded) so that a step split over
+neighbouring junctions counts whole.
+
+The junctions are counted as at two input pixels per output pixel (a thumbnail's working
+picture; each step is a band of junctions whose count grows with the square of the scale), on a
+field made at about that resolution (:func:`field_factor`), only from the pairs whose sources lie
+far enough apart to step anything: a 1920x1080 output of a camera photo pays 0.1-0.3 s for it.
+
+Measured on 35 photos (the 24 Kodak photos, 9 of skimage's, 2 of scikit-learn's) x 4
+aspect-changing thumbnail sizes, 118 of them carved (``bench/bench_seam_breaks.py``, session 32):
+the outputs with 3 or more stepped junctions (4.7 to 24) are the ones where a step shows at 1x or
+2x (coffee's saucer rim, brick's mortar lines, a roof's edge in kodim19, a wall's edge in
+kodim03, the cup's rim at the top of a 320x180 coffee); those with 1 to 2 mix a faint step
+(kodim03's wall at 256x256) with none to see (a knitted sleeve, a beach).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ..energy.gradient import LUMA_WEIGHTS
+
+__all__ = ["EdgeField", "edge_field", "field_factor", "seam_breaks", "STRONG_EDGE",
+           "EDGE_COHERENCE", "VISIBLE_STEP", "STRAIGHT_RUN"]
+
+#: Gradient (luma levels per pixel, Sobel over its weights' sum, after a Gaussian of 1 px) from
+#: which an edge is strong enough for a step in it to show.
+STRONG_EDGE = 8.0
+#: Coherence of the structure tensor (over a Gaussian of :data:`_COHERENCE_SIGMA`) from which an
+#: edge is one line, not texture: 0 for isotropic texture, 1 for a straight edge.
+EDGE_COHERENCE = 0.7
+_COHERENCE_SIGMA = 4.0
+#: Displacement of an edge at one junction, in output pixels, that a person sees as a step.
+VISIBLE_STEP = 1.0
+#: Length (output pixels) over which the edge must run on, straight, on both sides of a junction
+#: for its step to count: the eye extends a rim or a mortar line across the step, not the
+#: outline of a knitted sleeve, a ripple or a fold that bends within a few pixels anyway.
+STRAIGHT_RUN = 6.0
+#: The edge's normal at half and at the whole :data:`STRAIGHT_RUN` agrees with the junction's
+#: this much (cosine): within about 25 degrees.
+_SAME_DIRECTION = 0.9
+#: Pixels at the picture's border are not edges here (scanned frames and the pictures' own
+#: borders are cut by any crop).
+_BORDER = 4
+_DIAGONAL = float(np.sqrt(0.5))
+
+
+#: The field is made with about this many of its pixels per output pixel (the working picture's
+#: own resolution for a thumbnail, which is where the thresholds were set), on at most
+#: :data:`_FIELD_PIXELS` pixels: a 9:16 story carved on 10 megapixels of a camera photo took
+#: 3 s and 1.3 GB more for a field at full size.
+_FIELD_PER_OUTPUT = 2.0
+_FIELD_PIXELS = 4_000_000
+
+
+@dataclass(frozen=True)
+class EdgeField:
+    """The strong, coherent edges of a box of a picture (:func:`edge_field`), made once per
+    carve, at the picture's resolution or reduced by a whole ``factor``.
+
+    Attributes
+    ----------
+    edge : bool (h, w)
+        Pixels on a strong, coherent edge.
+    normal_x, normal_y : float32 (h, w)
+        The unit normal of each pixel's edge (its gradient's direction, signed).
+    origin : (top, left)
+        Where the box lies in the picture.
+    factor : int >= 1
+        Picture pixels per field pixel along each side.
+    width : int
+        The whole picture's width (it splits the flat indices :func:`seam_breaks` reads).
+    """
+
+    edge: np.ndarray
+    normal_x: np.ndarray
+    normal_y: np.ndarray
+    origin: Tuple[int, int] = (0, 0)
+    factor: int = 1
+    width: int = 0
+
+
+def field_factor(scale: float, box_pixels: int) -> int:
+    """The reduction :func:`edge_field` is made at for an output ``scale`` input pixels per
+    output pixel across the seams, over a box of ``box_pixels``: about
+    :data:`_FIELD_PER_OUTPUT` field pixels per output pixel (1 for a thumbnail's working
+    picture), and never more than :data:`_FIELD_PIXELS` of them."""
+    factor = max(1, int(round(scale / _FIELD_PER_OUTPUT)))
+    return max(factor, int(np.ceil(np.sqrt(box_pixels / _FIELD_PIXELS))))
+
+
+def edge_field(pixels: np.ndarray, box: Optional[Tuple[int, int, int, int]] = None,
+               factor: int = 1) -> EdgeField:
+    """The strong, coherent edges of ``pixels`` (uint8 (H, W, C) or (H, W)) inside ``box``
+    (``(left, top, right, bottom)``; default: all of it), each side reduced ``factor`` times
+    (means of ``factor`` x ``factor`` blocks, 8-bit; a last partial block is left out)."""
+    pixels = np.asarray(pixels)
+    height, width = pixels.shape[:2]
+    left, top, right, bottom = (0, 0, width, height) if box is None else box
+    region = pixels[top:bottom, left:right]
+    if region.ndim == 3:
+        region = region[..., 0] if region.shape[2] < 3 else region[..., :3]
+    if factor > 1:  # block means by Pillow (before the luma: a third of the work)
+        h, w = region.shape[0] // factor, region.shape[1] // factor
+        region = np.asarray(Image.fromarray(np.ascontiguousarray(region)).reduce(
+            factor, box=(0, 0, w * factor, h * factor)))
+    gray = region @ LUMA_WEIGHTS if region.ndim == 3 else region.astype(np.float32)
+    # (Gaussians cut at 3 and 2 sigmas: 35 -> 22 ms of CPU for a 768 x 512 working picture;
+    # every temporary freed as soon as it is read: the peak is about 7 float32 maps)
+    smooth = ndimage.gaussian_filter(gray, 1.0, truncate=3.0)
+    del gray
+    gx = ndimage.sobel(smooth, axis=1)
+    gy = ndimage.sobel(smooth, axis=0)
+    del smooth
+    gx /= 8
+    gy /= 8
+    jxx = ndimage.gaussian_filter(gx * gx, _COHERENCE_SIGMA, truncate=2.0)
+    jyy = ndimage.gaussian_filter(gy * gy, _COHERENCE_SIGMA, truncate=2.0)
+    jxy = ndimage.gaussian_filter(gx * gy, _COHERENCE_SIGMA, truncate=2.0)
+    # coherence: sqrt((jxx - jyy)^2 + 4 jxy^2) / (jxx + jyy), in place
+    trace = jxx + jyy
+    jxx -= jyy
+    del jyy
+    np.square(jxx, out=jxx)
+    np.square(jxy, out=jxy)
+    jxy *= 4
+    jxx += jxy
+    del jxy
+    np.sqrt(jxx, out=jxx)
+    coherent = jxx > EDGE_COHERENCE * trace
+    coherent &= trace > 1e-6
+    del jxx, trace
+    magnitude = np.hypot(gx, gy)
+    edge = coherent & (magnitude > STRONG_EDGE)
+    del coherent
+    b = _BORDER
+    edge[:b] = edge[-b:] = False
+    edge[:, :b] = edge[:, -b:] = False
+    np.maximum(magnitude, 1e-6, out=magnitude)
+    gx /= magnitude
+    gy /= magnitude
+    return EdgeField(edge=edge, normal_x=gx, normal_y=gy, origin=(top, left),
+                     factor=int(factor), width=width)
+
+
+def seam_breaks(source: np.ndarray, field: EdgeField, vertical: bool, scale: float) -> float:
+    """Junctions where carved seams displace a strong, coherent edge by a visible step.
+
+    A junction counts where its first pixel lies on an edge that goes on, in the input, to the
+    far side of the junction (the edge's own line, followed across the removed pixels, meets an
+    edge pixel there), runs straight for :data:`STRAIGHT_RUN` output pixels on both sides, and
+    shows in the output displaced across itself by :data:`VISIBLE_STEP` output pixels or more.
+
+    Parameters
+    ----------
+    source : int (h, w)
+        Flat input index (``y * W + x``) of every pixel after carving (and cropping).
+    field : EdgeField
+        :func:`edge_field` of the input, or of a box of it (no edge outside the box).
+    vertical : bool
+        Vertical seams (columns removed) or horizontal ones (rows removed).
+    scale : float > 0
+        Input pixels per output pixel across the seams (the final resampling's).
+
+    Returns
+    -------
+    float
+        Junctions whose edge moves by :data:`VISIBLE_STEP` output pixels or more, counted as at
+        two input pixels per output pixel (times ``(2 / scale) ** 2``): the same steps count
+        the same at any working size.
+    """
+    edge, ux, uy = field.edge, field.normal_x, field.normal_y
+    (top, left), f = field.origin, field.factor
+    picture_width = field.width or edge.shape[1]
+    source = np.asarray(source)
+    if vertical:
+        coord = source % picture_width  # each pixel's position across the seams
+    else:  # rows removed: the same with rows and columns swapped
+        source = source.T
+        coord = source // picture_width
+        edge, ux, uy = edge.T, uy.T, ux.T
+        top, left = left, top
+    height, width = edge.shape
+    h, w = coord.shape
+    if w < 2:
+        return 0.0
+    step, run = VISIBLE_STEP * scale, STRAIGHT_RUN * scale
+    # pairs one output pixel apart (``scale`` input pixels, at least 1): a step split between
+    # two neighbouring junctions, each under the threshold, shows as one
+    m = max(1, min(int(round(scale)), w - 1, h - 1))
+    # a junction closer than the run to the output's border shows a stub of the edge, not a line
+    # broken (a drape's fold in the corner of a portrait)
+    r = int(np.ceil(run))
+
+    def position(i, j):  # (row, column) in the picture, as the field is oriented
+        y, x = np.divmod(source[i, j].astype(np.int64), picture_width)
+        return (y, x) if vertical else (x, y)
+
+    def at(y, x):  # (inside the field, its row, its column) of picture position (y, x), rounded
+        y = (np.rint(y).astype(np.int64) - top) // f
+        x = (np.rint(x).astype(np.int64) - left) // f
+        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        return inside, np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)
+
+    def on_edge(y, x):  # the edge there, and its normal
+        inside, y, x = at(y, x)
+        return inside & edge[y, x], ux[y, x], uy[y, x]
+
+    def straight(y, x, nx, ny, way):
+        """The edge through (y, x) with normal (nx, ny) goes on along its tangent
+        ``way * (-ny, nx)`` (x, y) in the same direction for ``run`` pixels."""
+        ok = np.ones(np.shape(y), bool)
+        for share in (0.5, 1.0):
+            there, tx, ty = on_edge(y + way * share * run * nx, x - way * share * run * ny)
+            ok &= there & (np.abs(tx * nx + ty * ny) > _SAME_DIRECTION)
+        return ok
+
+    # only pairs whose sources lie far enough apart to step anything are looked at (a few
+    # hundred of the millions of a large output; every pair read the field in 5.8 s of a
+    # 1920x1080 output's 9)
+    # ``m`` apart along a row, ``gap`` pixels removed between: a shallow edge through the first
+    # (rising -n_x / n_y per column) steps by gap * |n_x| where it reaches the second's column;
+    # straight to the left of the first, and to the right of where it reaches
+    j_end = min(w - r, w - m)
+    gap = coord[r:h - r, r + m:j_end + m] - coord[r:h - r, r:j_end] - m
+    i, j = np.nonzero(gap >= step)
+    gap, i, j = gap[i, j], i + r, j + r
+    (y, x), x2 = position(i, j), position(i, j + m)[1]
+    here, nx, ny = on_edge(y, x)
+    stepped = here & (np.abs(nx) <= _DIAGONAL) & (gap * np.abs(nx) >= step)
+    y, x, x2, nx, ny = y[stepped], x[stepped], x2[stepped], nx[stepped], ny[stepped]
+    far = y + (x2 - x) * (-nx / ny)
+    left_way = np.where(ny >= 0, 1.0, -1.0)  # the tangent's way whose x decreases
+    along = (on_edge(far, x2)[0] & straight(y, x, nx, ny, left_way)
+             & straight(far, x2, nx, ny, -left_way))
+    # ``m`` rows apart, their columns ``d`` apart: a steep edge through the first (moving
+    # -n_y / n_x per row) steps by d * |n_x|; straight above the first, and below the second
+    i_end = min(h - r, h - m)
+    apart = np.abs(coord[r + m:i_end + m, r:w - r] - coord[r:i_end, r:w - r])
+    i, j = np.nonzero(apart >= step)
+    apart, i, j = apart[i, j], i + r, j + r
+    (y, x), (y2, x2) = position(i, j), position(i + m, j)
+    here, nx, ny = on_edge(y, x)
+    stepped = here & (np.abs(nx) > _DIAGONAL) & (apart * np.abs(nx) >= step)
+    y, x, y2, nx, ny = y[stepped], x[stepped], y2[stepped], nx[stepped], ny[stepped]
+    below = x - (y2 - y) * ny / nx
+    up = np.where(nx >= 0, -1.0, 1.0)  # the tangent's way whose y decreases
+    across = (on_edge(y2, below)[0] & straight(y, x, nx, ny, up)
+              & straight(y2, below, nx, ny, -up))
+    # counted as at two input pixels per output pixel, where the thresholds were set: each
+    # step is a band of junctions whose count grows with the square of the scale (921 at
+    # 1920 px for a 160 x 120 output, where a 448 px copy of the same carve counts a few)
+    return float(along.sum() + across.sum()) * (_FIELD_PER_OUTPUT / scale) ** 2
