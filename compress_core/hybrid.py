@@ -81,7 +81,7 @@ from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, faces_box,
                            heads_box, subject_faces, union_box)
-from .seams.breaks import edge_field, field_factor, seam_breaks
+from .seams.breaks import StepMeter
 from .seams.cheap import kept_sources
 from .seams.inputs import KEEP_ENERGY
 from .targets import check_positive_int, check_stretch
@@ -563,16 +563,11 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         def content_stretch():  # seams and the final resampling together
             return plan.seam_stretch * resampling_stretch(cur.shape[1], cur.shape[0], tw, th)
 
-        edges = None  # the strong, coherent edges where the carve works, found once
+        steps_of = StepMeter(pixels)  # its edge field made where a carve could step one
 
         def broken():  # the kept seams step an edge visibly (seams.breaks)
-            nonlocal edges
-            scale = cur.shape[0] / th if vertical else cur.shape[1] / tw
-            if edges is None:
-                first, last = divmod(int(start[3][0, 0]), w0), divmod(int(start[3][-1, -1]), w0)
-                box = (first[1], first[0], last[1] + 1, last[0] + 1)  # the carve's picture
-                edges = edge_field(pixels, box, field_factor(scale, start[3].size))
-            steps = seam_breaks(source, edges, vertical, scale)
+            steps = steps_of(source, vertical, cur.shape[0] / th if vertical
+                             else cur.shape[1] / tw)
             plan.seam_breaks = round(steps, 2)
             return steps >= MAX_SEAM_BREAKS
 
@@ -629,7 +624,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             if attempt >= _CARVE_TRIES - 1:
                 budget = 0
             elif plan.seam_breaks >= MAX_SEAM_BREAKS:
-                budget = _seams_without_steps(record, removed, start[3], edges, vertical,
+                budget = _seams_without_steps(record, removed, start[3], steps_of, vertical,
                                               cur.shape[0] / th if vertical else cur.shape[1] / tw)
             else:
                 budget = removed // 2
@@ -648,22 +643,22 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     return _scaled(cur, plan, source)
 
 
-def _seams_without_steps(record, removed: int, source: np.ndarray, edges, vertical: bool,
+def _seams_without_steps(record, removed: int, source: np.ndarray, steps_of, vertical: bool,
                          scale: float) -> int:
     """The most of a carve's first ``removed`` seams whose kept pixels step strong edges at
     fewer than :data:`MAX_SEAM_BREAKS` junctions (bisection on the record's prefixes, measured
     on the whole carved picture, before any crop; 0 where even one seam does).
 
     ``record``: the :class:`~compress_core.seams.cheap.CheapCarve`; ``source``: the input's flat
-    index of every pixel the carve started from; ``edges``: the input's
-    :func:`~compress_core.seams.breaks.edge_field`; ``scale``: input pixels per output pixel
+    index of every pixel the carve started from; ``steps_of``: the input's
+    :class:`~compress_core.seams.breaks.StepMeter`; ``scale``: input pixels per output pixel
     across the seams."""
     flat = source.ravel()
     fewest, most = 0, removed  # no seams step nothing; ``removed`` step too much
     while most - fewest > 1:
         k = (fewest + most) // 2
         kept = flat[kept_sources(record.seams[:k], record.shape, record.vertical)]
-        if seam_breaks(kept, edges, vertical, scale) < MAX_SEAM_BREAKS:
+        if steps_of(kept, vertical, scale) < MAX_SEAM_BREAKS:
             fewest = k
         else:
             most = k

@@ -6,8 +6,8 @@ from PIL import Image, ImageDraw
 
 from compress_core import SemanticCompressor
 from compress_core.hybrid import MAX_SEAM_BREAKS, resample
-from compress_core.seams.breaks import (STRAIGHT_RUN, VISIBLE_STEP, edge_field, field_factor,
-                                        seam_breaks)
+from compress_core.seams.breaks import (STRAIGHT_RUN, VISIBLE_STEP, StepMeter, edge_field,
+                                        field_factor, seam_breaks)
 
 from _core_data import photo
 
@@ -183,6 +183,38 @@ def test_seam_breaks_is_the_pair_by_pair_count(vertical):
     assert counts == [reference_breaks(source, field, vertical, scale)
                       for scale in (0.25, 0.5, 1.0)]
     assert counts[0] > counts[2] > 0  # random seams step the cup's edges at every scale
+
+
+def random_seams(shape, count, vertical, seed=1):
+    """Sources after ``count`` random 8-connected seams, removed one after another."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    kept = index if vertical else index.T.copy()
+    for _ in range(count):
+        x = int(rng.integers(0, kept.shape[1]))
+        rows = []
+        for y in range(kept.shape[0]):
+            x = int(np.clip(x + rng.integers(-1, 2), 0, kept.shape[1] - 1))
+            rows.append(np.delete(kept[y], x))
+        kept = np.stack(rows)
+    return kept if vertical else np.ascontiguousarray(kept.T)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_the_meter_makes_its_field_where_pairs_could_step_and_counts_as_the_whole(vertical):
+    pixels = photo("coffee", 240)
+    whole = edge_field(pixels)
+    meter = StepMeter(pixels)
+    assert meter(random_seams(pixels.shape[:2], 0, vertical), vertical, 1.0) == 0.0
+    assert meter.field is None  # nothing removed: nothing could step, no field made
+    for count, scale in ((3, 1.0), (12, 1.0), (30, 0.5)):
+        source = random_seams(pixels.shape[:2], count, vertical, seed=count)
+        assert meter(source, vertical, scale) == seam_breaks(source, whole, vertical, scale)
+    # the field covers what the carves needed, not more than the picture
+    top, left = meter.field.origin
+    h, w = meter.field.edge.shape
+    assert 0 <= top and 0 <= left and top + h <= pixels.shape[0] and left + w <= pixels.shape[1]
 
 
 def test_edge_field_reads_gray_and_alpha_pictures():
