@@ -175,8 +175,9 @@ class _Pairs:
     def __init__(self, source: np.ndarray, vertical: bool, scale: float, picture_width: int):
         source = np.asarray(source)
         self.vertical, self.width = bool(vertical), int(picture_width)
-        if vertical:
-            coord = source % picture_width  # each pixel's position across the seams
+        if vertical:  # each pixel's position across the seams (its column: the rows stay)
+            rows = source[:, :1] // picture_width
+            coord = source - rows * picture_width
         else:
             source = source.T
             coord = source // picture_width
@@ -193,15 +194,16 @@ class _Pairs:
         self.along = self.across = empty
         if w < 2:
             return
+        need = int(np.ceil(self.step))  # (whole pixels: no float copy of a 10 MP array)
         j_end = min(w - r, w - m)
         if h - r > r and j_end > r:
             gap = coord[r:h - r, r + m:j_end + m] - coord[r:h - r, r:j_end] - m
-            i, j = np.nonzero(gap >= self.step)
+            i, j = np.nonzero(gap >= need)
             self.along = (i + r, j + r, gap[i, j])
         i_end = min(h - r, h - m)
         if i_end > r and w - r > r:
             apart = np.abs(coord[r + m:i_end + m, r:w - r] - coord[r:i_end, r:w - r])
-            i, j = np.nonzero(apart >= self.step)
+            i, j = np.nonzero(apart >= need)
             self.across = (i + r, j + r, apart[i, j])
 
     def __bool__(self):
