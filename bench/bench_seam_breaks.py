@@ -81,7 +81,7 @@ def steps_kept(result, pixels, size) -> float:
     picture = pixels if work is None else resample(pixels, *work)
     vertical = result.seams["vertical"] > 0
     scale = source.shape[0] / size[1] if vertical else source.shape[1] / size[0]
-    field = edge_field(picture, factor=field_factor(scale, picture.shape[0] * picture.shape[1]))
+    field = edge_field(picture, factor=field_factor(scale))
     return seam_breaks(source, field, vertical, scale)
 
 

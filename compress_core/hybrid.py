@@ -568,10 +568,11 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         def broken():  # the kept seams step an edge visibly (seams.breaks)
             steps = steps_of(source, vertical, cur.shape[0] / th if vertical
                              else cur.shape[1] / tw)
-            plan.seam_breaks = round(steps, 2)
+            plan.seam_breaks = float(np.floor(steps * 100) / 100)  # (2.995: 2.99, not 3.0)
             return steps >= MAX_SEAM_BREAKS
 
         record = None  # the first carve: a retry with fewer seams is a prefix of it
+        exact = False  # the budget is a prefix the steps were measured on, not a new limit
         for attempt in range(_CARVE_TRIES + 1):
             cur, cur_energy, cur_static, source, protect = start
             removed = 0
@@ -580,7 +581,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                                                    vertical, limit)
                 out, new_static, local, removed = record.result
             elif budget:
-                out, new_static, local, removed = record.fewer(budget)
+                # (a carve with a smaller budget may stop sooner than the prefix measured: of
+                # kodim19's 4 seams that stepped nothing at 320x180, fewer(4) kept 1)
+                out, new_static, local, removed = (record.prefix(budget) if exact
+                                                   else record.fewer(budget))
             if removed:
                 cur, cur_static = out, new_static
                 cur_energy, source = cur_energy.ravel()[local], source.ravel()[local]
@@ -621,9 +625,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             # first carve's prefix: half of them, or, for steps alone, the most whose steps stay
             # under the limit (a step in one place does not cost every other seam: each seam
             # given up is squeezed or cropped instead)
+            exact = plan.seam_breaks >= MAX_SEAM_BREAKS and attempt < _CARVE_TRIES - 1
             if attempt >= _CARVE_TRIES - 1:
                 budget = 0
-            elif plan.seam_breaks >= MAX_SEAM_BREAKS:
+            elif exact:
                 budget = _seams_without_steps(record, removed, start[3], steps_of, vertical,
                                               cur.shape[0] / th if vertical else cur.shape[1] / tw)
             else:
@@ -646,8 +651,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 def _seams_without_steps(record, removed: int, source: np.ndarray, steps_of, vertical: bool,
                          scale: float) -> int:
     """The most of a carve's first ``removed`` seams whose kept pixels step strong edges at
-    fewer than :data:`MAX_SEAM_BREAKS` junctions (bisection on the record's prefixes, measured
-    on the whole carved picture, before any crop; 0 where even one seam does).
+    fewer than :data:`MAX_SEAM_BREAKS` junctions, to within a sixteenth of them (bisection on
+    the record's prefixes, measured on the whole carved picture, before any crop; 0 where
+    even one seam does).
 
     ``record``: the :class:`~compress_core.seams.cheap.CheapCarve`; ``source``: the input's flat
     index of every pixel the carve started from; ``steps_of``: the input's
@@ -655,7 +661,9 @@ def _seams_without_steps(record, removed: int, source: np.ndarray, steps_of, ver
     across the seams."""
     flat = source.ravel()
     fewest, most = 0, removed  # no seams step nothing; ``removed`` step too much
-    while most - fewest > 1:
+    # to within a sixteenth of the seams (each step gathers the whole carved picture: 0.3 s
+    # at 10 megapixels)
+    while most - fewest > max(1, removed // 16):
         k = (fewest + most) // 2
         kept = flat[kept_sources(record.seams[:k], record.shape, record.vertical)]
         if steps_of(kept, vertical, scale) < MAX_SEAM_BREAKS:
@@ -715,7 +723,7 @@ _CARVE_TRIES = 4
 
 #: Carving is retried with fewer seams while the seams kept step strong, straight edges at this
 #: many junctions or more (:func:`~compress_core.seams.breaks.seam_breaks`): of 118 carved
-#: thumbnails of 35 photos, the 6 with 3 to 12 showed a step at 1x or 2x (a saucer's rim, mortar
+#: thumbnails of 35 photos, the 6 with 4.7 to 24 showed a step at 1x or 2x (a saucer's rim, mortar
 #: lines, a roof), the 3 with 1 or 2 a faint one or none (session 32; ``bench_seam_breaks.py``).
 MAX_SEAM_BREAKS = 3
 

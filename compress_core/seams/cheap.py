@@ -165,6 +165,9 @@ def kept_sources(seams: np.ndarray, shape: Tuple[int, int], vertical: bool) -> n
     kept[seams.ravel()] = False
     if vertical:
         return np.flatnonzero(kept).astype(np.int32).reshape(h, w - k)
-    # horizontal seams: one pixel per column and seam; walk the columns
-    cols, rows = np.nonzero(kept.reshape(h, w).T)
-    return np.ascontiguousarray((rows * w + cols).astype(np.int32).reshape(w, h - k).T)
+    # horizontal seams: one pixel per column and seam; each column's kept rows, in order (a
+    # row index picked by the mask: 0.09 s for 10 megapixels where the mask's nonzero() of
+    # both coordinates took 0.46 s, once per retry and per step of a bisection)
+    by_column = np.ascontiguousarray(kept.reshape(h, w).T)
+    rows = np.broadcast_to(np.arange(h, dtype=np.int32), (w, h))[by_column].reshape(w, h - k)
+    return np.ascontiguousarray((rows * w + np.arange(w, dtype=np.int32)[:, None]).T)
