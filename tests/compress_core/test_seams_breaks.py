@@ -43,6 +43,22 @@ def staircase_removed(shape, count: int, left: int) -> np.ndarray:
     return np.stack(rows)
 
 
+def random_seams(shape, count, vertical, seed=1):
+    """Sources after ``count`` random 8-connected seams, removed one after another."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    kept = index if vertical else index.T.copy()
+    for _ in range(count):
+        x = int(rng.integers(0, kept.shape[1]))
+        rows = []
+        for y in range(kept.shape[0]):
+            x = int(np.clip(x + rng.integers(-1, 2), 0, kept.shape[1] - 1))
+            rows.append(np.delete(kept[y], x))
+        kept = np.stack(rows)
+    return kept if vertical else np.ascontiguousarray(kept.T)
+
+
 def reference_breaks(source, field, vertical, scale):
     """:func:`seam_breaks` written pixel by pixel from its definition."""
     edge, ux, uy = field.edge, field.normal_x, field.normal_y
@@ -204,39 +220,11 @@ def test_texture_has_no_coherent_edge_to_break():
 def test_seam_breaks_is_the_pair_by_pair_count(vertical):
     pixels = photo("coffee", 120)
     field = edge_field(pixels)
-    h, w = pixels.shape[:2]
-    rng = np.random.default_rng(1)
-    # 15 random 8-connected seams, removed one after another
-    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
-    kept = index if vertical else index.T.copy()
-    for _ in range(15):
-        x = int(rng.integers(0, kept.shape[1]))
-        rows = []
-        for y in range(kept.shape[0]):
-            x = int(np.clip(x + rng.integers(-1, 2), 0, kept.shape[1] - 1))
-            rows.append(np.delete(kept[y], x))
-        kept = np.stack(rows)
-    source = kept if vertical else np.ascontiguousarray(kept.T)
+    source = random_seams(pixels.shape[:2], 15, vertical)
     counts = [seam_breaks(source, field, vertical, scale) for scale in (0.25, 0.5, 1.0)]
     assert counts == [reference_breaks(source, field, vertical, scale)
                       for scale in (0.25, 0.5, 1.0)]
     assert counts[0] > counts[2] > 0  # random seams step the cup's edges at every scale
-
-
-def random_seams(shape, count, vertical, seed=1):
-    """Sources after ``count`` random 8-connected seams, removed one after another."""
-    h, w = shape
-    rng = np.random.default_rng(seed)
-    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
-    kept = index if vertical else index.T.copy()
-    for _ in range(count):
-        x = int(rng.integers(0, kept.shape[1]))
-        rows = []
-        for y in range(kept.shape[0]):
-            x = int(np.clip(x + rng.integers(-1, 2), 0, kept.shape[1] - 1))
-            rows.append(np.delete(kept[y], x))
-        kept = np.stack(rows)
-    return kept if vertical else np.ascontiguousarray(kept.T)
 
 
 @pytest.mark.parametrize("vertical", [True, False])
