@@ -22,7 +22,8 @@ neighbouring junctions counts whole.
 The junctions are counted as at two input pixels per output pixel (a thumbnail's working
 picture; each step is a band of junctions whose count grows with the square of the scale), on a
 field made at about that resolution (:func:`field_factor`), only from the pairs whose sources lie
-far enough apart to step anything: a 1920x1080 output of a camera photo pays 0.1-0.3 s for it.
+far enough apart to step anything: a 9:16 story or a 1920x1080 output of a camera photo pays
+0.1-0.2 s for it, about a second where the policy gives seams up (BENCHMARKS.md).
 
 Measured on 35 photos (the 24 Kodak photos, 9 of skimage's, 2 of scikit-learn's) x 4
 aspect-changing thumbnail sizes, 118 of them carved (``bench/bench_seam_breaks.py``, session 32):
@@ -105,8 +106,9 @@ def field_factor(scale: float) -> int:
     output pixel across the seams: about :data:`_FIELD_PER_OUTPUT` field pixels per output
     pixel (1 for a thumbnail's working picture, and for every working picture the policy
     makes, twice the output). The thresholds hold at that resolution only: a field reduced
-    twice as much for a 1920x1080 output (a cap of 4 megapixels, session 32's first version)
-    counted 66 stepped junctions where it finds 5, and gave up 120 of 150 seams."""
+    twice as much for a 1920x1080 output of a 24-megapixel picture (a cap of 4 megapixels,
+    session 32's first version) counted 66 stepped junctions in skimage's coffee where there
+    are 5, and made the policy give up 131 of its brick's 150 seams, which step nothing."""
     return max(1, int(round(scale / _FIELD_PER_OUTPUT)))
 
 
