@@ -72,17 +72,15 @@ def one(compressor, pixels, size):
 def steps_kept(result, pixels, size) -> float:
     """The stepped junctions ``result``'s seams keep, measured as the policy measures them."""
     from compress_core.hybrid import resample
-    from compress_core.seams.breaks import edge_field, field_factor, seam_breaks
+    from compress_core.seams.breaks import StepMeter
 
     source = result.source_before_resampling
     if source is None or not sum(result.seams.values()):
         return 0.0
     work = result.operations.get("working_size")
-    picture = pixels if work is None else resample(pixels, *work)
     vertical = result.seams["vertical"] > 0
     scale = source.shape[0] / size[1] if vertical else source.shape[1] / size[0]
-    field = edge_field(picture, factor=field_factor(scale))
-    return seam_breaks(source, field, vertical, scale)
+    return StepMeter(pixels if work is None else resample(pixels, *work))(source, vertical, scale)
 
 
 def main():

@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..energy.faces import union_box
 from ..energy.gradient import LUMA_WEIGHTS
 
 __all__ = ["EdgeField", "edge_field", "field_factor", "seam_breaks", "StepMeter", "STRONG_EDGE",
@@ -96,9 +97,9 @@ class EdgeField:
     edge: np.ndarray
     normal_x: np.ndarray
     normal_y: np.ndarray
-    origin: Tuple[int, int] = (0, 0)
-    factor: int = 1
-    width: int = 0
+    origin: Tuple[int, int]
+    factor: int
+    width: int
 
 
 def field_factor(scale: float) -> int:
@@ -283,7 +284,7 @@ def seam_breaks(source: np.ndarray, field: EdgeField, vertical: bool, scale: flo
         the same at any working size.
     """
     if pairs is None:
-        pairs = _Pairs(source, vertical, scale, field.width or field.edge.shape[1])
+        pairs = _Pairs(source, vertical, scale, field.width)
     if not pairs:
         return 0.0
     edge, ux, uy = field.edge, field.normal_x, field.normal_y
@@ -372,11 +373,9 @@ class StepMeter:
             return 0.0
         needed = pairs.box()
         if self._needed is not None:
-            l, t, r, b = self._needed
-            if needed[0] >= l and needed[1] >= t and needed[2] <= r and needed[3] <= b:
+            if union_box([needed, self._needed]) == self._needed:  # inside the field made
                 return seam_breaks(source, self._field, vertical, scale, pairs)
-            needed = (min(needed[0], l), min(needed[1], t), max(needed[2], r),
-                      max(needed[3], b))
+            needed = union_box([needed, self._needed])
         factor = field_factor(scale)
         grow = _FIELD_MARGIN * factor
         box = (max(0, needed[0] - grow), max(0, needed[1] - grow), min(width, needed[2] + grow),
