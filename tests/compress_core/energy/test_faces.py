@@ -99,6 +99,83 @@ def test_no_faces_where_there_are_none(name):
     assert FaceDetector().detect(getattr(data, name)()) == []
 
 
+class _FirstLook:
+    """MTCNN whose first look (one picture) finds the given boxes (in the detection copy's
+    pixels, at probability 0.99) and whose second look (a batch of squares) is the real one;
+    counts the second looks and the squares they were given."""
+
+    def __init__(self, boxes):
+        from compress_core.energy import faces
+
+        self.real, self.boxes, self.second_looks = faces._mtcnn("cpu"), boxes, []
+
+    def detect(self, img, landmarks=False):
+        if isinstance(img, list):
+            self.second_looks.append(len(img))
+            return self.real.detect(img, landmarks=landmarks)
+        n = len(self.boxes)
+        return (np.asarray(self.boxes, np.float32), np.full(n, 0.99, np.float32),
+                np.full((n, 5, 2), np.nan, np.float32))
+
+
+def _planted(monkeypatch, picture, boxes):
+    """What FaceDetector finds in ``picture`` when its first look finds ``boxes`` (the
+    picture's pixels); and the stand-in MTCNN."""
+    from compress_core.energy import faces
+
+    scale = min(1.0, faces.DETECT_SIDE / max(picture.shape[:2]))
+    model = _FirstLook([[v * scale for v in box] for box in boxes])
+    monkeypatch.setattr(faces, "_mtcnn", lambda device: model)
+    return FaceDetector().detect(picture), model
+
+
+def _coffee_with_a_small_astronaut():
+    """skimage's coffee (600 x 400) with the astronaut's photo at 120 x 120 pasted at its top
+    left: her face about 21 px across, 16 px in the 448 px detection copy."""
+    picture = np.array(data.coffee())
+    picture[10:130, 10:130] = np.asarray(Image.fromarray(data.astronaut()).resize(
+        (120, 120), Image.Resampling.LANCZOS))
+    face = tuple(10 + round(v * 120 / 512) for v in ASTRONAUT_FACE)
+    return picture, face
+
+
+def test_a_small_face_the_first_look_finds_where_there_is_none_is_dropped(monkeypatch):
+    """MTCNN's first look, on a 448 px copy, finds faces in textures (kodim11's rusty pier at
+    0.99, a spoked wheel, driftwood): a small face stands only where a second look, with the
+    face at 64 px cut from the picture itself, finds it again. Planted on the saucer's rim and
+    on the coffee's foam, the first look's boxes are dropped; planted on the small astronaut,
+    hers stands (one batch for the three)."""
+    picture, face = _coffee_with_a_small_astronaut()
+    rim, foam = (430, 300, 460, 335), (250, 120, 280, 150)
+    found, model = _planted(monkeypatch, picture, [rim, face, foam])
+    assert len(found) == 1 and _iou(found[0].box, face) > 0.9, found
+    assert model.second_looks == [3]
+
+
+def test_a_face_seen_large_at_the_first_look_is_not_looked_at_again(monkeypatch, astronaut):
+    """The astronaut's face is 79 px across in the 448 px copy of her 512 px photo: past
+    CONFIRM_SIDE, taken from the first look, no second one."""
+    from compress_core.energy import faces
+
+    found, model = _planted(monkeypatch, astronaut, [ASTRONAUT_FACE])
+    assert len(found) == 1 and _iou(found[0].box, ASTRONAUT_FACE) > 0.9, found
+    assert model.second_looks == []
+    assert (ASTRONAUT_FACE[2] - ASTRONAUT_FACE[0]) * 448 / 512 >= faces.CONFIRM_SIDE
+
+
+@pytest.mark.parametrize("side", [120, 160, 256])
+def test_small_real_faces_stand_the_second_look(side):
+    """The astronaut's face at 21-45 px, in a picture under the detection side (the second
+    look scales up what the first saw) and pasted in a larger one, is found and kept."""
+    small = np.asarray(Image.fromarray(data.astronaut()).resize((side, side),
+                                                                Image.Resampling.LANCZOS))
+    picture, face = _coffee_with_a_small_astronaut()
+    for rgb, expected in ((small, tuple(v * side / 512 for v in ASTRONAUT_FACE)),
+                          (picture, face)):
+        found = FaceDetector().detect(rgb)
+        assert len(found) == 1 and _iou(found[0].box, expected) > 0.5, (side, found)
+
+
 def test_the_detector_loads_once_per_process_with_the_cnn():
     from compress_core.energy import faces
 
