@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import posixpath
 import re
 import stat
 import tempfile
+import threading
+import time
 import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -514,6 +517,16 @@ def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
     return {argument: media} if media else {}
 
 
+#: A temporary file of a write that never finished (its process killed between the write and
+#: the rename: ``kill -9``, the kernel's OOM killer) older than this many seconds is removed
+#: by the first write into its folder in a later process; a live write's is seconds old.
+STALE_TMP_SECONDS = 3600.0
+#: The name :func:`_write_local` gives its temporary files.
+_TMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.tmp\Z", re.DOTALL)
+_SWEPT = set()   # folders this process has swept (:func:`_sweep_leftovers`)
+_SWEPT_LOCK = threading.Lock()
+_LOG = logging.getLogger(__name__)
+
 #: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and
 #: ".tmp" (38 bytes) it stays within the 255 bytes of a file name however long the target's is.
 _TMP_NAME_BYTES = 120
@@ -571,6 +584,36 @@ def _write_local(path: str, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+    _sweep_leftovers(folder)
+
+
+def _sweep_leftovers(folder: str) -> None:
+    """Remove the temporary files of interrupted writes (:data:`STALE_TMP_SECONDS` old, named
+    as :func:`_write_local` names them) from ``folder``, once per folder and process: a job
+    killed mid-write left them hidden beside its outputs for good, and its reruns wrote the
+    outputs again beside them. One listing of the folder; what cannot be removed stays."""
+    with _SWEPT_LOCK:
+        if folder in _SWEPT:
+            return
+        _SWEPT.add(folder)
+    cutoff, removed, freed = time.time() - STALE_TMP_SECONDS, 0, 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not _TMP_NAME.match(entry.name):
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed, freed = removed + 1, freed + info.st_size
+                except OSError:
+                    continue
+    except OSError:
+        return
+    if removed:
+        _LOG.info("%s: removed %d temporary file(s) of writes interrupted over %g s ago "
+                     "(%d bytes)", folder, removed, STALE_TMP_SECONDS, freed)
 
 
 # --------------------------------------------------------------------------- output names

@@ -301,6 +301,57 @@ def test_write_atomic_failing_midway_leaves_nothing(tmp_path, monkeypatch):
 
 
 
+def _killed_mid_write(path):
+    """The temporary file a process killed (SIGKILL) between its write and its rename leaves
+    beside ``path``."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, sys, time\nfrom compress_core import storage\n"
+            "os.replace = lambda *a: (print('written', flush=True), time.sleep(60))\n"
+            "storage.write_atomic(sys.argv[1], b'x' * 1000)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=root,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "written"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    left = [n for n in os.listdir(os.path.dirname(path))
+            if n.startswith("." + os.path.basename(path)) and n.endswith(".tmp")]
+    assert len(left) == 1, left
+    return os.path.join(os.path.dirname(path), left[0])
+
+
+def test_a_write_killed_before_its_rename_leaves_no_litter_past_the_next_run(tmp_path,
+                                                                              monkeypatch):
+    """A job killed between an output's write and its rename (kill -9, the OOM killer) left
+    its hidden temporary file for good: the next process that writes into the folder removes
+    those over STALE_TMP_SECONDS old, once per folder; a live write's (fresh), other hidden
+    files and the outputs stay."""
+    monkeypatch.setattr(storage, "_SWEPT", set())   # (a fresh process: no folder swept)
+    stale = _killed_mid_write(tmp_path / "photo.jpg.3f9a1c2b7d.jpg")
+    old = os.path.getmtime(stale) - storage.STALE_TMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    fresh = _killed_mid_write(tmp_path / "other.png.3f9a1c2b7d.jpg")
+    for name in (".DS_Store", ".notes.tmp", "kept.jpg", ".x." + "0" * 31 + ".tmp"):
+        (tmp_path / name).write_bytes(b"mine")
+        os.utime(tmp_path / name, (old, old))
+    storage.write_atomic(str(tmp_path / "photo.jpg.3f9a1c2b7d.jpg"), b"again")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [os.path.basename(fresh), ".DS_Store", ".notes.tmp", "kept.jpg", ".x." + "0" * 31 +
+         ".tmp", "photo.jpg.3f9a1c2b7d.jpg"])
+    os.utime(fresh, (old, old))
+    storage.write_atomic(str(tmp_path / "next.jpg"), b"n")
+    assert os.path.exists(fresh)   # (this process has swept the folder once)
+    monkeypatch.setattr(storage, "_SWEPT", set())
+    storage.write_atomic(str(tmp_path / "last.jpg"), b"n")
+    assert not os.path.exists(fresh)
+
+
 def test_read_bytes_of_paths_file_and_fsspec_uris(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"abc")
     assert storage.read_bytes(tmp_path / "a.bin") == b"abc"
