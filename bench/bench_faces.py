@@ -1,9 +1,9 @@
 """Faces the detector keeps: MTCNN's first look and the second look at small faces.
 
 Since session 33 a face MTCNN finds under ``CONFIRM_SIDE`` (64) pixels across in the detector's
-448 px copy stands only where a second look (a square three times its size cut from the
-picture itself, scaled so that the face is 64 px across) finds it again with
-``CONFIRM_PROBABILITY`` (0.97): the first look took textures for faces (kodim11's rusty pier at
+448 px copy stands only where a second look (a square three times its size cut from the picture
+itself, scaled so that the face is 64, then 80 px across) finds it again with the detector's
+``min_probability`` (0.9): the first look took textures for faces (kodim11's rusty pier at
 0.99), and a face, even a false one, moves every thumbnail's window and is counted in the
 manifest's ``faces``.
 
@@ -11,7 +11,7 @@ For each photo (the 24 Kodak photos of ``../shared/data/kodak``; skimage's astro
 chelsea, coffee and rocket; scikit-learn's china and flower) it prints each face of the first
 look (box, size in the detection copy, probability), the second look's probability for the
 small ones and whether the face stands, and the CPU time of ``FaceDetector.detect`` with the
-second look and without it (the detector before: ``CONFIRM_SIDE`` 0), each the best of three,
+second look, and of ``FaceDetector.first_look`` (the detector before), each the best of three,
 in the same process. ``--sheet FILE`` draws every face of the first look with its verdict.
 
 Usage::
@@ -63,33 +63,22 @@ def cpu_ms(fn, repeat: int = 3) -> float:
     return best * 1e3
 
 
-def first_look(rgb: np.ndarray):
-    """The faces of the first look alone (the detector with no face small enough for a
-    second one)."""
-    side = faces.CONFIRM_SIDE
-    faces.CONFIRM_SIDE = 0
-    try:
-        return faces.FaceDetector().detect(rgb)
-    finally:
-        faces.CONFIRM_SIDE = side
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sheet", help="draw each face of the first look with its verdict")
     args = parser.parse_args()
-    faces.FaceDetector().load()
+    detector = faces.FaceDetector().load()
     tiles, with_ms, without_ms, counts = [], 0.0, 0.0, [0, 0, 0]
     print(f"{'photo':10s} {'face box':24s} {'copy px':>7s} {'first':>6s} {'second':>6s}  verdict")
     for name, rgb in photos():
-        first = first_look(rgb)
-        kept = faces.FaceDetector().detect(rgb)
+        first = detector.first_look(rgb)
+        kept = detector.detect(rgb)
         scale = min(1.0, faces.DETECT_SIDE / max(rgb.shape[:2]))
         for face in first:
             l, t, r, b = face.box
             seen = max(r - l, b - t) * scale
-            small = seen < faces.CONFIRM_SIDE
-            again = faces.FaceDetector().second_look(rgb, [face])[0] if small else None
+            small = faces.needs_second_look(face, rgb.shape[:2])
+            again = detector.second_look(rgb, [face])[0] if small else None
             stands = any(k.box == face.box for k in kept)
             counts[0] += 1
             counts[1] += small
@@ -106,8 +95,8 @@ def main() -> None:
                       f"{'' if again is None else f'{again:.3f} '}"
                       f"{'stands' if stands else 'DROPPED'}", fill=(255, 255, 0))
             tiles.append(tile)
-        without_ms += cpu_ms(lambda: first_look(rgb))
-        with_ms += cpu_ms(lambda: faces.FaceDetector().detect(rgb))
+        without_ms += cpu_ms(lambda: detector.first_look(rgb))
+        with_ms += cpu_ms(lambda: detector.detect(rgb))
     print(f"\nfaces of the first look: {counts[0]}; small (a second look): {counts[1]}; "
           f"standing: {counts[2]}")
     print(f"CPU of detect() over the photos (best of three each): without the second look "

@@ -10,7 +10,7 @@ deep.DeepEnergyFunction`, ``faces=True`` by default).
 The detector runs on a copy whose long side is at most :data:`DETECT_SIDE` pixels (a 24 MP
 photo is not searched at full size); faces smaller than :data:`MIN_FACE_SHARE` of that side are
 not looked for, and boxes below :data:`MIN_PROBABILITY` are dropped; a face small in that
-copy stands only where a second look at it, at :data:`CONFIRM_SIDE` pixels across, finds it
+copy stands only where a second look at it, at :data:`CONFIRM_SIDES` pixels across, finds it
 again (MTCNN takes textures for small faces). The networks are loaded
 once per process and device (thread-safe), like the CNN backbones.
 """
@@ -23,7 +23,8 @@ import numpy as np
 
 __all__ = ["Face", "FaceDetector", "face_map", "raise_to_faces", "faces_box", "face_core",
            "cores_box", "heads_box", "face_boxes", "clipped_box", "union_box", "subject_faces",
-           "EYES_IN_CORE", "SUBJECT_FACE_SHARE", "DETECT_SIDE", "MIN_PROBABILITY"]
+           "EYES_IN_CORE", "SUBJECT_FACE_SHARE", "DETECT_SIDE", "MIN_PROBABILITY",
+           "CONFIRM_SIDE", "CONFIRM_SIDES", "CONFIRM_MOST", "CONFIRM_OVERLAP", "needs_second_look"]
 
 #: Long side (pixels) of the copy the detector searches. On the 24 Kodak photos 448 px finds
 #: every face 640 px finds (kodim04, 12, 14, 15, 17, 18) in about half the time.
@@ -35,16 +36,23 @@ MIN_FACE_SHARE = 20 / 448
 MIN_PROBABILITY = 0.9
 #: A second look at the small ones: a face found under this many pixels across in the
 #: detection copy is looked at again in a square of three times its size around it, cut from
-#: the picture itself and scaled so that the face is this many pixels across, and stands only
-#: where MTCNN finds it there again with at least :data:`CONFIRM_PROBABILITY`. On the Kodak
-#: photos (``bench/bench_faces.py``) the first look took kodim11's rusty pier for a face at
-#: 0.99: 0.0 at the second look (so do a spoked wheel and driftwood that a larger copy finds:
-#: 0.0-0.72); the real small faces (kodim12's, kodim14's paddlers at 10-16 px in the copy,
-#: kodim18's, and kodim10's, which a 900 px copy finds) score 0.985-1.0 with the face at any
-#: of 48-80 px. kodim19's coin binoculars, a face to anyone, score 0.98 and stand.
+#: the picture itself and scaled so that the face is :data:`CONFIRM_SIDES` pixels across, and
+#: stands only where MTCNN finds it there again with ``min_probability`` (0.9) at one of those
+#: sizes. On the Kodak photos (``bench/bench_faces.py``) the first look took kodim11's rusty
+#: pier for a face at 0.99: 0.0 at the second look (so do a spoked wheel and driftwood that a
+#: larger copy finds, at any size from 48 to 96 px), while the real small faces
+#: (kodim10's, 12's, kodim14's paddlers at 10-16 px in the copy, 18's) score 0.98-1.0 and
+#: kodim19's coin binoculars, a face to anyone, 0.85-0.98. One size alone let real faces go:
+#: faces of skimage's LFW set pasted in a mosaic or on kodim02 and blurred faces scored
+#: 0.89-0.97 at one size and 0.0 at another (diff review 33); the best of 64 and 80 px is
+#: 0.90 or more for each (0.901 the hardest of about 200 LFW faces).
 CONFIRM_SIDE = 64
-#: The probability a second look must give a small face (:data:`CONFIRM_SIDE`).
-CONFIRM_PROBABILITY = 0.97
+#: The sizes (pixels across) of the second look's face, in turn.
+CONFIRM_SIDES = (CONFIRM_SIDE, 80)
+#: A picture with more small faces than this is a crowd: its faces stand on the first look
+#: (each second look costs 25-30 ms of CPU: 1.2 s for 40 faces; a false face among many
+#: people moves no window far).
+CONFIRM_MOST = 4
 #: A second look's box is the same face where it overlaps the first's by at least this share
 #: (intersection over union; 0.58-0.95 on the Kodak faces).
 CONFIRM_OVERLAP = 0.3
@@ -110,12 +118,25 @@ class FaceDetector:
         return self
 
     def detect(self, rgb: np.ndarray) -> List[Face]:
-        """Faces in an RGB uint8 (H, W, 3) array, most probable first."""
+        """Faces in an RGB uint8 (H, W, 3) array, most probable first: the first look's,
+        less the small ones a second look does not find again (:data:`CONFIRM_SIDE`; none
+        dropped in a crowd, :data:`CONFIRM_MOST`)."""
+        faces = self.first_look(rgb)
+        small = [needs_second_look(face, rgb.shape[:2]) for face in faces]
+        if 0 < sum(small) <= CONFIRM_MOST:   # (each small face's second look, in order)
+            again = iter(self.second_look(rgb, [f for f, s in zip(faces, small) if s]))
+            faces = [f for f, s in zip(faces, small)
+                     if not s or next(again) >= self.min_probability]
+        return faces
+
+    def first_look(self, rgb: np.ndarray) -> List[Face]:
+        """MTCNN's faces in the picture's copy of at most :data:`DETECT_SIDE` pixels, at
+        ``min_probability`` or more, in ``rgb``'s pixels, most probable first."""
         import torch
         from PIL import Image
 
         h, w = rgb.shape[:2]
-        scale = min(1.0, DETECT_SIDE / float(max(h, w)))
+        scale = _detection_scale((h, w))
         if min(h, w) * scale < DETECT_SIDE * MIN_FACE_SHARE:  # no face that small is searched
             return []
         img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
@@ -126,7 +147,7 @@ class FaceDetector:
             boxes, probs, landmarks = _mtcnn(self.device).detect(img, landmarks=True)
         if boxes is None:
             return []
-        faces, small = [], []
+        faces = []
         for box, p, marks in zip(boxes, probs, landmarks):
             if p is None or not np.isfinite(p) or p < self.min_probability:
                 continue
@@ -136,32 +157,36 @@ class FaceDetector:
             if r > l and b > t:
                 core = _core_of(np.asarray(marks, np.float64) / scale, (h, w))
                 faces.append(Face((l, t, r, b), float(p), core))
-                small.append(max(box[2] - box[0], box[3] - box[1]) < CONFIRM_SIDE)
-        if any(small):   # (each small face's second look, in order)
-            again = iter(self.second_look(rgb, [f for f, s in zip(faces, small) if s]))
-            faces = [f for f, s in zip(faces, small)
-                     if not s or next(again) >= CONFIRM_PROBABILITY]
         faces.sort(key=lambda f: -f.probability)
         return faces
 
     def second_look(self, rgb: np.ndarray, faces: Sequence[Face]) -> List[float]:
         """The probability MTCNN gives each of ``faces`` (boxes in ``rgb``'s pixels) at a
         second look: in a square three times its size around it, cut from ``rgb`` and scaled
-        so that the face is :data:`CONFIRM_SIDE` pixels across, the highest probability of a
-        box overlapping it by :data:`CONFIRM_OVERLAP` (0.0: none). One batch: the squares are
-        all one size."""
+        so that the face is each of :data:`CONFIRM_SIDES` pixels across in turn (the next
+        size only for the faces the last left under ``min_probability``), the highest
+        probability of a box overlapping it by :data:`CONFIRM_OVERLAP` (0.0: none)."""
+        best = [0.0] * len(faces)
+        for side in CONFIRM_SIDES:
+            todo = [i for i, p in enumerate(best) if p < self.min_probability]
+            if not todo:
+                break
+            for i, p in zip(todo, self._look_again(rgb, [faces[i] for i in todo], side)):
+                best[i] = max(best[i], p)
+        return best
+
+    def _look_again(self, rgb: np.ndarray, faces: Sequence[Face], side: int) -> List[float]:
+        """:meth:`second_look` at one size: each face ``side`` pixels across (one batch: the
+        squares are all one size)."""
         import torch
 
-        if not faces:
-            return []
-        side = 3 * CONFIRM_SIDE
         squares, frames = [], []
         for face in faces:
             l, t, r, b = face.box
             span = int(np.ceil(3.0 * max(r - l, b - t)))
             x0, y0 = int(np.floor((l + r - span) / 2.0)), int(np.floor((t + b - span) / 2.0))
-            squares.append(_square(rgb, x0, y0, span, side))
-            frames.append((x0, y0, side / span))
+            squares.append(_square(rgb, x0, y0, span, 3 * side))
+            frames.append((x0, y0, 3 * side / span))
         with torch.inference_mode():
             boxes, probs = _mtcnn(self.device).detect(squares)
         found_again = []
@@ -171,6 +196,18 @@ class FaceDetector:
                  if _overlap(face.box, (bl / k + x0, bt / k + y0, br / k + x0, bb / k + y0))
                  >= CONFIRM_OVERLAP), default=0.0))
         return found_again
+
+
+def _detection_scale(shape: Tuple[int, int]) -> float:
+    """The factor from a picture of ``shape`` (H, W) to the copy the detector searches."""
+    return min(1.0, DETECT_SIDE / float(max(shape)))
+
+
+def needs_second_look(face: Face, shape: Tuple[int, int]) -> bool:
+    """Whether ``face`` of a picture of ``shape`` (H, W) is under :data:`CONFIRM_SIDE` pixels
+    across in the detection copy (a second look decides whether it stands)."""
+    l, t, r, b = face.box
+    return max(r - l, b - t) * _detection_scale(shape) < CONFIRM_SIDE
 
 
 def _square(rgb: np.ndarray, x0: int, y0: int, span: int, side: int):
