@@ -521,14 +521,17 @@ def _typed(protocol: Optional[str], path: str) -> Dict[str, str]:
 #: the rename: ``kill -9``, the kernel's OOM killer) older than this many seconds is removed
 #: by the first write into its folder in a later process; a live write's is seconds old.
 STALE_TMP_SECONDS = 3600.0
-#: The name :func:`_write_local` gives its temporary files.
-_TMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}\.tmp\Z", re.DOTALL)
+#: The end of the names :func:`_temporary_name` gives: a random part and this project's mark
+#: (the sweep removes no other program's temporary files).
+_TMP_SUFFIX = ".sc.tmp"
+_TMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}" + re.escape(_TMP_SUFFIX) + r"\Z", re.DOTALL)
 _SWEPT = set()   # folders this process has swept (:func:`_sweep_leftovers`)
 _SWEPT_LOCK = threading.Lock()
 _LOG = logging.getLogger(__name__)
 
 #: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and
-#: ".tmp" (38 bytes) it stays within the 255 bytes of a file name however long the target's is.
+#: ".sc.tmp" (41 bytes) it stays within the 255 bytes of a file name however long the target's
+#: is.
 _TMP_NAME_BYTES = 120
 
 
@@ -568,9 +571,7 @@ def _write_local(path: str, data: bytes) -> None:
     except (FileExistsError, NotADirectoryError):   # ("[Errno 17] File exists: '.../a.txt'")
         raise NotADirectoryError(f"{path}: cannot be written, a part of {folder} is a file, "
                                  "not a folder") from None
-    # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")
-    head = os.fsencode(name)[:_TMP_NAME_BYTES].decode("utf-8", "ignore")  # whole characters
-    tmp = os.path.join(folder, f".{head}.{uuid.uuid4().hex}.tmp")
+    tmp = os.path.join(folder, _temporary_name(name))
     fd = os.open(tmp, _WRITE_NEW_FLAGS, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -585,6 +586,14 @@ def _write_local(path: str, data: bytes) -> None:
             pass
         raise
     _sweep_leftovers(folder)
+
+
+def _temporary_name(name: str) -> str:
+    """A hidden, unique name for the temporary file of a write of ``name``, which
+    :data:`_TMP_NAME` matches."""
+    # (the whole name was kept: a legal name of 218-255 bytes failed with "File name too long")
+    head = os.fsencode(name)[:_TMP_NAME_BYTES].decode("utf-8", "ignore")  # whole characters
+    return f".{head}.{uuid.uuid4().hex}{_TMP_SUFFIX}"
 
 
 def _sweep_leftovers(folder: str) -> None:
@@ -613,7 +622,7 @@ def _sweep_leftovers(folder: str) -> None:
         return
     if removed:
         _LOG.info("%s: removed %d temporary file(s) of writes interrupted over %g s ago "
-                     "(%d bytes)", folder, removed, STALE_TMP_SECONDS, freed)
+                  "(%d bytes)", folder, removed, STALE_TMP_SECONDS, freed)
 
 
 # --------------------------------------------------------------------------- output names

@@ -337,13 +337,14 @@ def test_a_write_killed_before_its_rename_leaves_no_litter_past_the_next_run(tmp
     old = os.path.getmtime(stale) - storage.STALE_TMP_SECONDS - 60
     os.utime(stale, (old, old))
     fresh = _killed_mid_write(tmp_path / "other.png.3f9a1c2b7d.jpg")
-    for name in (".DS_Store", ".notes.tmp", "kept.jpg", ".x." + "0" * 31 + ".tmp"):
+    others = [".DS_Store", ".notes.tmp", "kept.jpg", ".x." + "0" * 31 + ".sc.tmp",
+              ".notes." + "0" * 32 + ".tmp"]   # (another program's temporary file)
+    for name in others:
         (tmp_path / name).write_bytes(b"mine")
         os.utime(tmp_path / name, (old, old))
     storage.write_atomic(str(tmp_path / "photo.jpg.3f9a1c2b7d.jpg"), b"again")
     assert sorted(os.listdir(tmp_path)) == sorted(
-        [os.path.basename(fresh), ".DS_Store", ".notes.tmp", "kept.jpg", ".x." + "0" * 31 +
-         ".tmp", "photo.jpg.3f9a1c2b7d.jpg"])
+        [os.path.basename(fresh), "photo.jpg.3f9a1c2b7d.jpg"] + others)
     os.utime(fresh, (old, old))
     storage.write_atomic(str(tmp_path / "next.jpg"), b"n")
     assert os.path.exists(fresh)   # (this process has swept the folder once)
