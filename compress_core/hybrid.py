@@ -37,7 +37,11 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    :func:`~compress_core.energy.faces.heads_box`) as it holds; where none does, the crops hold
    their cores (brows to mouth), or the window's height about the eyes. A small face alone
    (:func:`~compress_core.energy.faces.subject_faces`) is held whole or left out, never cut.
-   Seams avoid faces because they carry full energy. The caller's ``keep_mask`` comes first:
+   Seams avoid faces because they carry full energy, and never cross a face's head (its
+   :func:`~compress_core.energy.faces.heads_box`, kept as a keep_mask is: the hair is no
+   part of the face term, and seams through it flattened heads and took the room above them;
+   where every seam would cross a head, the carve stops and the crops and the squeeze do the
+   rest). The caller's ``keep_mask`` comes first:
    the crops hold its bounding box (with the faces where one window holds both), and seams
    avoid it.
 
@@ -83,7 +87,7 @@ from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, face
                            heads_box, subject_faces, union_box)
 from .seams.breaks import StepMeter
 from .seams.cheap import kept_sources
-from .seams.inputs import KEEP_ENERGY
+from .seams.inputs import KEEP_ENERGY, with_masks
 from .targets import check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_importance",
@@ -280,6 +284,18 @@ def _free_margin_share(energy: np.ndarray, target, density: float, max_share: fl
     return best_x
 
 
+def _heads_mask(faces, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Each face's head (:func:`~compress_core.energy.faces.heads_box`: the hair, the ears,
+    the chin and a little room), bool (H, W); None without faces."""
+    if not faces:
+        return None
+    mask = np.zeros(shape, bool)
+    for face in faces:
+        left, top, right, bottom = heads_box([face], shape)
+        mask[top:bottom, left:right] = True
+    return mask
+
+
 def _plan_on_reduced(pixels, energy, terms, target, carver, policy, max_stretch, faces, keep,
                      vertical: bool):
     """Run the policy on the picture reduced to ``policy.plan_side`` on its long side.
@@ -448,6 +464,17 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     cur, cur_energy, cur_static = pixels, np.asarray(energy), terms.static
     faces = list(faces)
     subjects, scene = subject_faces(faces, (h0, w0))
+    # seams never cross a head: the face term ranks the face, not the hair above it or the
+    # room over it, and horizontal seams through the cameraman's dark hair flattened his head
+    heads = _heads_mask(faces, (h0, w0))
+    if heads is not None:
+        if terms.static is not None:   # (pixels a keep_mask holds are kept already)
+            heads &= ~(terms.static > KEEP_ENERGY / 2)
+        terms = CarvingTerms(static=with_masks(terms.static, heads, None, (h0, w0)),
+                             gradient_weight=terms.gradient_weight)
+        cur_static = terms.static
+    seams_keep = keep if heads is None else (heads if keep is None else keep | heads)
+    seams_keep = None if seams_keep is None else seams_keep.ravel()
     # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the
     # subjects' faces and their cores, held where the faces' box does not fit
     # (crop.box_to_hold); then each face of the scene, which the crops hold or leave out whole
@@ -477,8 +504,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     def windows():  # the importance that chooses windows in the current image
         return cur_energy if boost is None else cur_energy + held[0][source] * boost
 
-    def kept_share():  # the share of the current image's pixels the keep_mask holds
-        return 0.0 if held[0] is None else float(held[0][source].mean())
+    def kept_share():  # the share of the current image's pixels no seam crosses
+        return 0.0 if seams_keep is None else float(seams_keep[source].mean())
 
     # each subject face's boxes, where there are several (a window narrower than their
     # spread holds the largest: crop.faces_one_window_holds)

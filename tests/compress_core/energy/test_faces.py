@@ -439,6 +439,34 @@ def test_a_banner_of_the_cameraman_keeps_the_top_of_his_hair():
     assert result.crop_box[1] <= 66, result.crop_box
 
 
+@pytest.mark.parametrize("name, size", [("camera", (320, 180)), ("astronaut", (320, 180)),
+                                        ("astronaut", (400, 100)), ("astronaut", (180, 320))])
+def test_no_seam_crosses_a_head(deep, name, size):
+    """Visual review 33: the hybrid's horizontal seams crossed the cameraman's dark hair at
+    320 x 180 (his head flattened: up to 26 rows taken between his brow and the top of his
+    hair) and took the room above the astronaut's (22 output rows above her face's box where
+    smart_crop keeps 41). Each face's head (heads_box) is kept as a keep_mask is: in each of
+    its columns, and in each of its rows, the pixels the output keeps are one run."""
+    from skimage import data
+
+    from compress_core.energy.faces import heads_box
+
+    rgb = np.asarray(getattr(data, name)())
+    rgb = np.dstack([rgb] * 3) if rgb.ndim == 2 else rgb
+    result = SemanticCompressor(deep).compress(rgb, target_width=size[0], target_height=size[1],
+                                               method="hybrid", format="png")
+    faces = deep.importance(rgb).faces
+    assert result.operations["faces"] == len(faces) == 1
+    l, t, r, b = heads_box(faces, rgb.shape[:2])
+    kept = np.zeros(rgb.shape[:2], bool)
+    kept.flat[np.unique(result.source_before_resampling)] = True
+    head = kept[t:b, l:r]
+    for line in list(head.T) + list(head):   # columns (horizontal seams), rows (vertical)
+        at = np.nonzero(line)[0]
+        assert len(at) == 0 or at[-1] - at[0] + 1 == len(at), (name, size, at)
+    assert head.any()
+
+
 def test_a_face_at_a_pictures_edge_keeps_the_sides_of_its_head(astronaut):
     """Visual review 30: the astronaut's head at the left edge of a wide picture; thumbnails
     of 1:1, 16:9 and 4:5 held the face's box and 7% of it across, and cut 21 px of her hair at
