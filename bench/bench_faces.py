@@ -28,30 +28,20 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
 SKIMAGE = ("astronaut", "camera", "chelsea", "coffee", "rocket")
 
 from compress_core.energy import faces  # noqa: E402
+from photo_sets import kodak_photos, skimage_photos, sklearn_photos  # noqa: E402
 
 
 def photos():
-    import skimage.data
-    from sklearn.datasets import load_sample_images
-
-    for name in sorted(f for f in os.listdir(KODAK) if f.startswith("kodim")):
-        yield name[:-4], np.asarray(Image.open(os.path.join(KODAK, name)).convert("RGB"))
-    for name in SKIMAGE:
-        arr = np.asarray(getattr(skimage.data, name)())
-        if arr.ndim == 2:
-            arr = np.repeat(arr[:, :, None], 3, axis=2)
-        yield name, np.ascontiguousarray(arr[..., :3])
-    for name, arr in zip(("china", "flower"), load_sample_images().images):
-        yield name, arr
+    yield from kodak_photos()
+    yield from skimage_photos(SKIMAGE)
+    yield from sklearn_photos()
 
 
 def cpu_ms(fn, repeat: int = 3) -> float:

@@ -37,7 +37,9 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-KODAK = os.path.join(ROOT, "..", "shared", "data", "kodak")
+
+from photo_sets import kodak_photos, skimage_photos, sklearn_photos  # noqa: E402
+
 KODAK_WITHOUT_PEOPLE = ("01", "02", "03", "06", "08", "09", "11", "13", "19", "20", "21", "22",
                         "23", "24")
 SKIMAGE = ("chelsea", "coffee", "rocket", "brick", "colorwheel", "clock", "page", "coins", "text")
@@ -45,21 +47,9 @@ SIZES = ((256, 256), (320, 180), (180, 320), (400, 100))
 
 
 def photos(which: str):
-    import skimage.data
-    from sklearn.datasets import load_sample_images
-
-    names = (sorted(f[5:7] for f in os.listdir(KODAK) if f.startswith("kodim"))
-             if which == "all" else KODAK_WITHOUT_PEOPLE)
-    for n in names:
-        yield f"kodim{n}", np.asarray(Image.open(os.path.join(KODAK, f"kodim{n}.png"))
-                                      .convert("RGB"))
-    for n in SKIMAGE:
-        arr = np.asarray(getattr(skimage.data, n)())
-        if arr.ndim == 2:
-            arr = np.repeat(arr[:, :, None], 3, axis=2)
-        yield n, np.ascontiguousarray(arr[..., :3])
-    for n, arr in zip(("china", "flower"), load_sample_images().images):
-        yield n, arr
+    yield from kodak_photos(None if which == "all" else KODAK_WITHOUT_PEOPLE)
+    yield from skimage_photos(SKIMAGE)
+    yield from sklearn_photos()
 
 
 def one(compressor, pixels, size):
