@@ -40,8 +40,8 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    Seams avoid faces because they carry full energy, and never cross a face's head (its
    :func:`~compress_core.energy.faces.heads_box`, kept as a keep_mask is: the hair is no
    part of the face term, and seams through it flattened heads and took the room above them;
-   where every seam would cross a head, the carve stops and the crops and the squeeze do the
-   rest). The caller's ``keep_mask`` comes first:
+   where every seam would cross a head, none is carved and the crops and the squeeze do the
+   rest: ``SeamCarver.record_while_cheap`` keeps no seam through a kept pixel). The caller's ``keep_mask`` comes first:
    the crops hold its bounding box (with the faces where one window holds both), and seams
    avoid it.
 
@@ -466,13 +466,12 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     subjects, scene = subject_faces(faces, (h0, w0))
     # seams never cross a head: the face term ranks the face, not the hair above it or the
     # room over it, and horizontal seams through the cameraman's dark hair flattened his head
+    # (``terms`` stays as given: a plan on a reduced copy keeps the heads at its own scale)
     heads = _heads_mask(faces, (h0, w0))
     if heads is not None:
         if terms.static is not None:   # (pixels a keep_mask holds are kept already)
             heads &= ~(terms.static > KEEP_ENERGY / 2)
-        terms = CarvingTerms(static=with_masks(terms.static, heads, None, (h0, w0)),
-                             gradient_weight=terms.gradient_weight)
-        cur_static = terms.static
+        cur_static = with_masks(terms.static, heads, None, (h0, w0))
     seams_keep = keep if heads is None else (heads if keep is None else keep | heads)
     seams_keep = None if seams_keep is None else seams_keep.ravel()
     # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the

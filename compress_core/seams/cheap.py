@@ -142,6 +142,11 @@ class CheapCarve:
         k = cheap_stop(self.costs, self.seam_length, max_seams, self.max_seam_energy, block)
         return self.prefix(k)
 
+    def truncated(self, k: int) -> "CheapCarve":
+        """The record of this carve's first ``k`` seams alone (its ``result`` their carve)."""
+        return CheapCarve(self._pixels, self._static, self.vertical, self.seams[:k],
+                          self.costs[:k], self.max_seam_energy, self.prefix(k))
+
     def prefix(self, k: int):
         """The carve's state after its first ``k`` seams: (pixels, static, source, k)."""
         if not 0 <= k <= self.removed:

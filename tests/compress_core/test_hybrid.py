@@ -616,19 +616,21 @@ def test_a_planned_carve_keeps_the_policy(name, target):
 def test_a_planned_carve_holds_the_kept_pixels_and_the_faces(target):
     """A keep_mask pixel near the left edge and a face right of the middle of a 400 x 267
     photo: the span the reduced copy kept, and the crop to it, hold both where one window can
-    (the square's 267 px hold x 30-243), the kept pixel where none can (the story's 157)."""
+    (the square's 267 px hold x 30-250), the kept pixel where none can (the story's 157).
+    (The face sits low: since its head is kept from seams, a 100 x 67 plan of a face at
+    mid-height finds no cheap seam for the story, and no span is planned.)"""
     from compress_core.energy.faces import Face
 
     pixels = photo("china", 400)
     keep = np.zeros(pixels.shape[:2], bool)
     keep[130, 30] = True
-    faces = [Face((200, 100, 240, 140), 0.99)]
+    faces = [Face((220, 150, 250, 180), 0.99)]
     out, plan, source = _retarget(pixels, target, faces=faces, keep=keep)
     assert plan.planned_on is not None and plan.plan_crop is not None
     assert plan.plan_crop[0] <= 30 and plan.faces == 1
     xs = source % pixels.shape[1]
     assert (source == 130 * pixels.shape[1] + 30).any()
-    assert (xs.max() >= 240) == (target == (100, 100))
+    assert (xs.max() >= 250) == (target == (100, 100))
 
 
 def test_pictures_up_to_twice_the_plan_side_are_not_planned():

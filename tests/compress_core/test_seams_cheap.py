@@ -229,3 +229,31 @@ def test_gather_checks_its_indices():
         gather(np.array([[-1]], np.int32), pixels, None)
     with pytest.raises(ValueError, match="uint8"):
         gather(np.zeros((1, 1), np.int32), pixels.astype(np.float32), None)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_no_seam_through_a_kept_pixel_is_kept(vertical):
+    """A keep_mask band across the whole picture (every seam must cross it): the carve's first
+    block was removed before the rule read its costs, so its seams went through the band (the
+    hybrid's heads that span a close-up: 8 seams through kodim15's head at 400x100, diff
+    review 33). The carve now ends before the first seam that costs KEEP_ENERGY or more; a
+    band that seams can go round is kept without ending the carve."""
+    from compress_core.seams.inputs import with_masks
+
+    pixels = photo("chelsea", 160)
+    h, w = pixels.shape[:2]
+    static = GRADIENT(pixels)
+    carver = SeamCarver(GRADIENT)
+    budget = (w if vertical else h) // 2
+    rows, cols = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    rows[h // 2 - 3:h // 2 + 3, :] = True   # every vertical seam crosses it
+    cols[:, w // 2 - 3:w // 2 + 3] = True   # every horizontal seam crosses it
+    crossed, gone_round = (rows, cols) if vertical else (cols, rows)
+    for keep, expect_seams in ((crossed, False), (gone_round, True)):
+        terms = CarvingTerms(static=with_masks(static, keep, None, (h, w)), gradient_weight=1.0)
+        record = carver.record_while_cheap(pixels, terms, budget, vertical, np.inf)
+        kept = np.zeros(h * w, bool)
+        kept[record.result[2].ravel()] = True
+        assert kept[keep.ravel()].all(), (vertical, int((~kept[keep.ravel()]).sum()))
+        assert record.removed == (budget if expect_seams else 0), (vertical, record.removed)
+        assert record.removed == len(record.seams) == record.result[3]

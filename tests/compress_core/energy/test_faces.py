@@ -449,22 +449,60 @@ def test_no_seam_crosses_a_head(deep, name, size):
     its columns, and in each of its rows, the pixels the output keeps are one run."""
     from skimage import data
 
-    from compress_core.energy.faces import heads_box
-
     rgb = np.asarray(getattr(data, name)())
     rgb = np.dstack([rgb] * 3) if rgb.ndim == 2 else rgb
     result = SemanticCompressor(deep).compress(rgb, target_width=size[0], target_height=size[1],
                                                method="hybrid", format="png")
     faces = deep.importance(rgb).faces
     assert result.operations["faces"] == len(faces) == 1
+    assert _head_lines_whole(result, rgb, faces), (name, size)
+
+
+def _head_lines_whole(result, rgb, faces):
+    """Whether, in the head box of ``faces``, the pixels ``result`` keeps are one run in each
+    column and each row (no seam went through)."""
+    from compress_core.energy.faces import heads_box
+
     l, t, r, b = heads_box(faces, rgb.shape[:2])
     kept = np.zeros(rgb.shape[:2], bool)
     kept.flat[np.unique(result.source_before_resampling)] = True
     head = kept[t:b, l:r]
-    for line in list(head.T) + list(head):   # columns (horizontal seams), rows (vertical)
-        at = np.nonzero(line)[0]
-        assert len(at) == 0 or at[-1] - at[0] + 1 == len(at), (name, size, at)
-    assert head.any()
+    runs = [np.nonzero(line)[0] for line in list(head.T) + list(head)]
+    return head.any() and all(len(at) == 0 or at[-1] - at[0] + 1 == len(at) for at in runs)
+
+
+def test_no_seam_crosses_a_close_up_head(deep, astronaut):
+    """The astronaut's head from her hair to her chin, 4:1: every horizontal seam would cross
+    it. The carve's first block went through it before its cost was read (8 seams through
+    kodim15's head at 400 x 100, diff review 33); now no seam is carved through it."""
+    rgb = np.ascontiguousarray(astronaut[:200, 110:340])
+    faces = deep.importance(rgb).faces
+    result = SemanticCompressor(deep).compress(rgb, target_width=400, target_height=100,
+                                               method="hybrid", format="png")
+    assert len(faces) == 1 and result.operations["carved_horizontal"] == 0
+    assert _head_lines_whole(result, rgb, faces)
+
+
+def test_a_plan_on_a_reduced_copy_keeps_heads_out_of_its_cheapness_limit(deep, astronaut,
+                                                                         monkeypatch):
+    """A photo over twice plan_side is planned on a reduced copy; the heads' keep energy
+    there was counted in the mean that sets which seams are cheap (10652 instead of 73 for the
+    astronaut at 2400 px to 1920 x 1080: every seam cheap; diff review 33)."""
+    from compress_core import hybrid
+
+    means = []
+    measure = hybrid._kernel_mean_energy
+
+    def recorded(*args, **kwargs):
+        means.append(measure(*args, **kwargs))
+        return means[-1]
+
+    monkeypatch.setattr(hybrid, "_kernel_mean_energy", recorded)
+    big = np.asarray(Image.fromarray(astronaut).resize((2400, 2400), Image.Resampling.LANCZOS))
+    result = SemanticCompressor(deep).compress(big, target_width=1920, target_height=1080,
+                                               method="hybrid", format="png")
+    assert result.operations["planned_on"] is not None and len(means) >= 2
+    assert max(means) < 1000, means   # (KEEP_ENERGY is 1e5 a pixel; energies are a few units)
 
 
 def test_a_face_at_a_pictures_edge_keeps_the_sides_of_its_head(astronaut):
