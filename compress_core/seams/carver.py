@@ -252,11 +252,11 @@ class SeamCarver:
 
         Seams go in blocks (default: a fortieth of ``max_seams``); carving stops after the first
         block whose last seam's mean energy per pixel exceeds ``max_seam_energy`` (kernel
-        units), and no seam through a kept pixel is kept: the carve ends before the first seam
-        that costs ``KEEP_ENERGY`` or more (the last block's, which the rule removes before it
-        reads their costs, went through a keep_mask, and through the heads the hybrid keeps,
-        where every seam had to cross one). Used by the hybrid policy: "carve while the seam
-        cost stays low".
+        units), and no seam through a kept pixel (``KEEP_ENERGY`` in the static map) is kept:
+        the carve ends before the first such seam (the rule removes a block before it reads its
+        costs, so the last block's seams went through a keep_mask, and through the heads the
+        hybrid keeps where every seam had to cross one). Used by the hybrid policy: "carve
+        while the seam cost stays low".
 
         Returns
         -------
@@ -300,8 +300,12 @@ class SeamCarver:
         record = CheapCarve(pixels, terms.static, vertical, np.concatenate(seams),
                             costs[:removed].copy(), max_seam_energy,
                             (out, new_static, local, removed))
-        through_kept = np.flatnonzero(record.costs >= KEEP_ENERGY)
-        return record.truncated(int(through_kept[0])) if len(through_kept) else record
+        kept = None if terms.static is None else terms.static >= KEEP_ENERGY / 2
+        if kept is not None and kept.any():   # (the seams hold their pixels' input indices)
+            through_kept = np.flatnonzero(kept.ravel()[record.seams].any(axis=1))
+            if len(through_kept):
+                record = record.truncated(int(through_kept[0]))
+        return record
 
     def find_seams(self, image, n: int, direction: str = "vertical") -> np.ndarray:
         """The first ``n`` seams that carving would remove, in input coordinates.
