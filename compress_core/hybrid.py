@@ -41,9 +41,9 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    :func:`~compress_core.energy.faces.heads_box`, kept as a keep_mask is: the hair is no
    part of the face term, and seams through it flattened heads and took the room above them;
    where every seam would cross a head, none is carved and the crops and the squeeze do the
-   rest: ``SeamCarver.record_while_cheap`` keeps no seam through a kept pixel). The caller's ``keep_mask`` comes first:
-   the crops hold its bounding box (with the faces where one window holds both), and seams
-   avoid it.
+   rest: ``SeamCarver.record_while_cheap`` keeps no seam through a kept pixel). The caller's
+   ``keep_mask`` comes first: the crops hold its bounding box (with the faces where one
+   window holds both), and seams avoid it.
 
    *Planned on a reduced copy*: seams run through the least important pixels, which the crop of
    (d) then often drops (a landscape to a 9:16 story carves its sky and crops it away). On a
