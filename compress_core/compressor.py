@@ -892,7 +892,8 @@ class SemanticCompressor:
                 # scale 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
                 return _whole_picture(pixels, (tw, th), faces=len(faces))
             scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
-            heads_apart = []   # the heads of the subjects' faces left out (after their boxes)
+            apart = []   # the heads, then the persons, of the subjects' faces left out (after
+            # their boxes: each where a window still leaves the ones before out)
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
                 from .crop import faces_one_window_holds
@@ -904,8 +905,8 @@ class SemanticCompressor:
                 # left out (crop.faces_one_window_holds)
                 taken, left_out = faces_one_window_holds(
                     [face_boxes(f, (h0, w0)) + (f,) for f in subjects], (cw, ch), (h0, w0))
-                subjects, scene = [t[4] for t in taken], scene + [t[4] for t in left_out]
-                heads_apart = [t[3] for t in left_out]
+                subjects, scene = [t[5] for t in taken], scene + [t[5] for t in left_out]
+                apart = [t[3] for t in left_out] + [t[4] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
                                  for box in (faces_box, cores_box, heads_box))
@@ -920,7 +921,7 @@ class SemanticCompressor:
             protect = box_to_hold_apart(kept, held[0], (cw, ch), held[1], held[2],
                                         [f.box for f in scene], (h0, w0))
             left, top = best_window(energy, cw, ch, must_contain=protect,
-                                    never_cut=[f.box for f in scene] + heads_apart)
+                                    never_cut=[f.box for f in scene] + apart)
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = (np.arange(top, top + ch, dtype=np.int32)[:, None] * np.int32(w0)

@@ -145,8 +145,9 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
     boxes, or their cores). Else one face anchors the window, the largest first (by box
     area), with each other face whose box fits beside it on the sides that count (its core,
     on a side the anchor's box does not fit); the others are for ``never_cut``, held whole or
-    left out, never in part (the callers add their heads after them: a window that left out
-    the face's box had kept a strip of its hair). An anchor is taken where some window holds
+    left out, never in part (the callers add their heads and their persons after them: a
+    window that left out the face's box had kept a strip of its hair, one that left out the
+    head a strip of the shoulders). An anchor is taken where some window holds
     it and its company and cuts none of the others (carving brings faces closer: one window
     left had cut a face it was to leave out), else the next one, else the largest. A window
     that stayed inside every face's core had cut the face at either end (two people at both

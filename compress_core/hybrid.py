@@ -356,9 +356,10 @@ def _window_rules(protect, window):
         taken, left_out = faces_one_window_holds(found, window, shape)
         if left_out and taken:
             faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 3))
-            # the faces left out, then their heads where a window still leaves those out
-            # too (a window beside the detector's box had kept a sliver of the hair)
-            scene = tuple(scene) + tuple(t[2] for t in left_out) + tuple(t[3] for t in left_out)
+            # the faces left out, then their heads, then their persons, each where a window
+            # still leaves it out too (a window beside the detector's box had kept a sliver of
+            # the hair; one beside the head a strip of the shoulders)
+            scene = tuple(scene) + tuple(t[k] for k in (2, 3, 4) for t in left_out)
             return dict(must_contain=box_to_hold_apart(kept, faces, window, cores, heads,
                                                        [t[2] for t in left_out], shape),
                         never_cut=scene)

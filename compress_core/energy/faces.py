@@ -22,8 +22,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ["Face", "FaceDetector", "face_map", "raise_to_faces", "faces_box", "face_core",
-           "cores_box", "heads_box", "face_boxes", "clipped_box", "union_box", "subject_faces",
-           "EYES_IN_CORE", "SUBJECT_FACE_SHARE", "DETECT_SIDE", "MIN_PROBABILITY",
+           "cores_box", "heads_box", "person_box", "face_boxes", "clipped_box", "union_box",
+           "subject_faces", "EYES_IN_CORE", "SUBJECT_FACE_SHARE", "DETECT_SIDE", "MIN_PROBABILITY",
            "CONFIRM_SIDE", "CONFIRM_SIDES", "CONFIRM_MOST", "CONFIRM_OVERLAP", "needs_second_look"]
 
 #: Long side (pixels) of the copy the detector searches. On the 24 Kodak photos 448 px finds
@@ -375,6 +375,26 @@ def heads_box(faces: Sequence[Face], shape: Tuple[int, int],
     return union_box(boxes)
 
 
+#: A person under a face, in face boxes: the shoulders' width across (about three heads' widths)
+#: and the body's length below the face (a standing adult is about seven and a half heads
+#: tall). A crop that leaves a face out stays clear of its person where it can: a window beside
+#: a left-out face's head had kept a strip of its shoulders and arm at the frame's edge (rows
+#: of people: 18 of 80 thumbnails, up to 4,160 px).
+PERSON_ACROSS, PERSON_BELOW = 3.0, 6.5
+
+
+def person_box(face: Face, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
+    """The person of ``face`` in a picture of ``shape`` (H, W): its head (:func:`heads_box`)
+    and the body below it, :data:`PERSON_ACROSS` face widths across and down
+    :data:`PERSON_BELOW` face heights below the face's box, within the picture."""
+    (h, w), (l, t, r, b) = shape, face.box
+    head = heads_box([face], shape)
+    centre, half = (l + r) / 2.0, (r - l) * PERSON_ACROSS / 2.0
+    body = (max(0, int(centre - half)), head[1], min(w, int(np.ceil(centre + half))),
+            min(h, int(np.ceil(b + PERSON_BELOW * (b - t)))))
+    return union_box([body, head])
+
+
 def clipped_box(box, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
     """A detector's box (any numbers) as whole pixels inside a picture of ``shape`` (H, W)."""
     (h, w), (l, t, r, b) = shape, box
@@ -385,9 +405,10 @@ def clipped_box(box, shape: Tuple[int, int]) -> Tuple[int, int, int, int]:
 def face_boxes(face: Face, shape: Tuple[int, int]) -> Tuple[Tuple[int, int, int, int], ...]:
     """One face's boxes in a picture of ``shape`` (H, W), as the crops read them: its box
     grown for the crops (:func:`faces_box`), its core (:func:`face_core`), the detector's box
-    in whole pixels (:func:`clipped_box`) and its head (:func:`heads_box`)."""
+    in whole pixels (:func:`clipped_box`), its head (:func:`heads_box`) and its person
+    (:func:`person_box`)."""
     return (faces_box([face], shape), cores_box([face], shape), clipped_box(face.box, shape),
-            heads_box([face], shape))
+            heads_box([face], shape), person_box(face, shape))
 
 
 def union_box(boxes) -> Tuple[int, int, int, int]:

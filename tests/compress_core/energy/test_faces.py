@@ -9,7 +9,8 @@ from compress_core import SemanticCompressor
 from compress_core.crop import best_window
 from compress_core.energy import DeepEnergyFunction
 from compress_core.energy.faces import (Face, FaceDetector, cores_box, face_core, face_map,
-                                       faces_box, heads_box, raise_to_faces, subject_faces)
+                                       faces_box, heads_box, person_box, raise_to_faces,
+                                       subject_faces)
 
 #: The astronaut's face in skimage's 512 x 512 photo, measured by hand (left, top, right, bottom).
 ASTRONAUT_FACE = (180, 60, 270, 175)
@@ -553,25 +554,29 @@ def test_faces_too_far_apart_for_one_window_are_held_whole_or_left_out(astronaut
 
 
 @pytest.mark.parametrize("people, left, width", [(5, 60, 1000), (4, 40, 775)])
-def test_a_face_left_out_leaves_no_sliver_of_its_head(astronaut, people, left, width):
+def test_a_face_left_out_leaves_no_sliver_of_its_head_or_body(astronaut, people, left, width):
     """People in a row, a portrait thumbnail holds one or two: the faces left out were avoided
     by the detector's box alone, and a strip of the next head's hair stood at the edge: of five
     people, in 4 of 8 smart crops (324-770 pixels of the thumbnail); of four, in hybrid
     thumbnails at 180 x 320 and 256 x 256 (957 and 520 pixels). Their heads are left out too,
-    where a window still holds the faces it takes (a face is never cut for it)."""
+    where a window still holds the faces it takes (a face is never cut for it). With the heads
+    left out, a strip of the next person's shoulders (their tile) still stood at the edge: five
+    of these twelve thumbnails, 1,260-2,128 pixels; their persons are left out now too
+    (energy.faces.person_box)."""
     from skimage import data
 
     ground = Image.fromarray(data.coffee()).resize((width, 400), Image.LANCZOS)
     picture = np.asarray(ground.filter(ImageFilter.GaussianBlur(6))).copy()
     tile = np.asarray(Image.fromarray(astronaut[:280, 110:340]).resize((115, 140),
                                                                          Image.LANCZOS))
-    for i in range(people):
-        picture[150:290, left + 185 * i:left + 115 + 185 * i] = tile
+    tiles = [(left + 185 * i, 150, left + 115 + 185 * i, 290) for i in range(people)]
+    for l, t, r, b in tiles:
+        picture[t:b, l:r] = tile
     faces = FaceDetector().detect(picture)
     assert len(faces) == people
     compressor = SemanticCompressor()
     for method in ("hybrid", "smart_crop"):
-        for size in ((180, 320), (256, 256)):
+        for size in ((180, 320), (256, 256), (320, 180)):
             result = compressor.compress(picture, target_width=size[0], target_height=size[1],
                                          method=method, format="png")
             rows, cols = np.divmod(result.source_map, picture.shape[1])
@@ -584,7 +589,21 @@ def test_a_face_left_out_leaves_no_sliver_of_its_head(astronaut, people, left, w
                 l, t, r, b = heads_box([face], picture.shape[:2])
                 sliver = int(((cols >= l) & (cols < r) & (rows >= t) & (rows < b)).sum())
                 assert not sliver, (method, size, result.crop_box, face.box, sliver)
+                l, t, r, b = next(box for box in tiles if box[0] <= face.box[0] < box[2])
+                strip = int(((cols >= l) & (cols < r) & (rows >= t) & (rows < b)).sum())
+                assert not strip, (method, size, result.crop_box, face.box, strip)
             assert held >= 1
+
+
+def test_a_persons_box_holds_the_head_and_the_shoulders_below_it():
+    """A face's person (what a crop that leaves the face out stays clear of): its head, three
+    face widths across and six and a half face heights down, within the picture."""
+    face = Face((400, 100, 440, 150), 0.99)
+    head = heads_box([face], (1000, 1000))
+    l, t, r, b = person_box(face, (1000, 1000))
+    assert (l, r) == (360, 480) and t == head[1] and b == 150 + 325
+    assert l <= head[0] and head[2] <= r and head[3] <= b
+    assert person_box(face, (300, 450)) == (360, head[1], 450, 300)   # the picture's edges
 
 
 def test_a_blend_with_a_deep_member_keeps_its_faces(deep, astronaut):
