@@ -45,7 +45,7 @@ DEFAULT_QUALITY = "auto"
 
 _SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
 #: Options whose None becomes a default where it is used (see ``CompressRequest._given``).
-_FILLED = ("target_quality", "max_stretch")
+_FILLED = ("target_quality", "max_stretch", "model")
 
 
 @dataclass(frozen=True)
@@ -189,10 +189,11 @@ class CompressRequest:
             # copy made field by field (dataclasses.replace, asdict) is the same valid request
             put("target_quality", codec.DEFAULT_TARGET_QUALITY)
         # a model given where the energy runs no CNN: dropped here (it changes no output), kept
-        # aside for unused_engine_options (the command line and the job refuse it); the default
-        # backbone is no choice (a deep request's filled-in model, replace(energy="gradient"))
-        put("_model_unused", None if self.model in (None, registry.DEFAULT_BACKBONE)
-            or registry.uses_model(self.energy) else self.model)
+        # aside for unused_engine_options (the command line and the job refuse it), the default
+        # backbone given too (`-e gradient --model efficientnet_lite0` ran: docs review 34); a
+        # deep request's filled-in model is not given (replace(energy="gradient") is valid)
+        put("_model_unused", self.model if "model" in self._given
+            and not registry.uses_model(self.energy) else None)
         put("model", _check_model(self.energy, self.model))
         has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:
@@ -379,7 +380,8 @@ class CompressRequest:
         """Keyword arguments of ``SemanticCompressor.compress`` that give this request (a
         ``target_quality`` or ``max_stretch`` that was not given stays None)."""
         kwargs = {o.name: getattr(self, o.name) for o in OPTIONS if o.scope == "compress"}
-        kwargs.update({name: None for name in _FILLED if name not in self._given})
+        kwargs.update({name: None for name in _FILLED
+                       if name not in self._given and name in kwargs})
         return kwargs
 
     def params(self) -> Dict[str, Any]:

@@ -282,6 +282,16 @@ def test_engine_options_a_request_does_not_use_are_named():
     assert CompressRequest(scale=0.5, energy="gradient").unused_engine_options() == ()
     assert CompressRequest(scale=0.5, model="vgg16").unused_engine_options() == ()
     assert CompressRequest(scale=0.5).replace(energy="gradient").unused_engine_options() == ()
+    # the default backbone given is given too (docs review 34: `-e gradient --model
+    # efficientnet_lite0` ran where `--model resnet18` was refused); filled in, it is not
+    default = CompressRequest(scale=0.5, energy="saliency", model="efficientnet_lite0")
+    assert default.model is None and default.unused_engine_options() == (
+        "model='efficientnet_lite0' is the CNN of the deep energies, and energy='saliency' "
+        "runs none",)
+    assert CompressRequest(scale=0.5, model="vgg16").replace(
+        energy="gradient").unused_engine_options() == (
+        "model='vgg16' is the CNN of the deep energies, and energy='gradient' runs none",)
+    assert CompressRequest(scale=0.5).compress_kwargs().get("model", "absent") == "absent"
 
 
 def test_options_an_analysis_does_not_use_are_named():

@@ -98,6 +98,9 @@ def test_jpeg_method_needs_no_target():
      "--format png is lossless and takes no quality"),
     (["--input", "x", "--output", "o", "--scale", "0.5", "--energy", "gradient", "--model",
       "vgg16"], "--model vgg16 is the CNN of the deep energies, and --energy gradient runs none"),
+    (["--input", "x", "--output", "o", "--scale", "0.5", "--energy", "saliency", "--model",
+      "efficientnet_lite0"], "--model efficientnet_lite0 is the CNN of the deep energies, and "
+     "--energy saliency runs none"),
     # an unset shell variable: '' was the working folder, every file below it compressed (or
     # every output written into it)
     (["--input", "", "--output", "o"], "--input '': empty"),
