@@ -457,6 +457,9 @@ def test_constructor_validation(astronaut):
         SeamCarver(order="random")
     with pytest.raises(ValueError, match="step_ratio"):
         SeamCarver(step_ratio=2.0)
+    # a plain function was taken, then resize() raised AttributeError (docs review 34)
+    with pytest.raises(TypeError, match="energy_function must be an EnergyFunction.*function"):
+        SeamCarver(energy_function=lambda image: np.ones(image.shape[:2], np.float32))
     with pytest.raises(ValueError, match="keep_mask.*shape"):
         SeamCarver(keep_mask=np.ones((3, 3), bool)).resize(astronaut, target_width=10)
     with pytest.raises(ValueError, match="empty"):
