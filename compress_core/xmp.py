@@ -19,7 +19,8 @@ output no longer has, which would make it lie:
 
 :func:`upright_xmp` (``metadata="keep"``) keeps the packet but for those; :func:`compact_xmp`
 (``metadata="compact"``, the default) keeps only the descriptive and rights properties listed
-in :data:`COMPACT_NAMESPACES` and :data:`COMPACT_PROPERTIES`: camera-raw settings, edit
+in :data:`COMPACT_NAMESPACES` and :data:`COMPACT_PROPERTIES`, and the GPS position
+(``exif:GPS...``; :func:`public_xmp` drops it and IPTC's locations): camera-raw settings, edit
 histories (Photoshop's ``DocumentAncestors`` can reach hundreds of KiB) and the rest go.
 
 Packets are parsed with ``defusedxml`` (no DTDs, no entities: the packet comes from a bucket).
@@ -82,7 +83,7 @@ COMPACT_PROPERTIES = frozenset(
 
 #: Properties ``public`` drops besides ``compact``'s: IPTC Extension's locations, whose
 #: structures hold the GPS coordinates (``exif:GPSLatitude`` ...) of where the picture was
-#: taken and of what it shows. (``compact`` keeps no ``exif:`` property.)
+#: taken and of what it shows, and the XMP copy of the EXIF GPS directory (:func:`_gps`).
 POSITION_PROPERTIES = frozenset([(_IPTC_EXT, "LocationCreated"), (_IPTC_EXT, "LocationShown")])
 
 #: Namespaces describing data appended to the input file, which the output does not have.
@@ -114,9 +115,17 @@ _PACKET_START = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
 _PACKET_END = '<?xpacket end="w"?>'
 
 
+def _gps(name) -> bool:
+    """Whether ``name`` is one of the EXIF GPS directory's tags written to XMP
+    (``exif:GPSLatitude``, ``exif:GPSLongitude``, ``exif:GPSAltitude`` ...): ``compact`` keeps
+    them, as it keeps the EXIF block's GPS directory (a position written to XMP alone, as
+    digiKam and geotagging tools may, was dropped: docs review 34); ``public`` drops them."""
+    return name[0] == _EXIF and name[1].startswith("GPS")
+
+
 def _kept_by_compact(name) -> bool:
     return ((name[0] in COMPACT_NAMESPACES and name not in _UNTRUE)
-            or name in COMPACT_PROPERTIES)
+            or name in COMPACT_PROPERTIES or _gps(name))
 
 
 def _kept_by_keep(name) -> bool:
@@ -133,7 +142,7 @@ def public_xmp(packet: Optional[bytes]) -> Optional[bytes]:
     """:func:`compact_xmp`'s properties without :data:`POSITION_PROPERTIES` (``metadata=
     "public"``); None when it holds none or cannot be parsed."""
     return _filtered(packet, lambda name: _kept_by_compact(name)
-                     and name not in POSITION_PROPERTIES, tidy=True)
+                     and name not in POSITION_PROPERTIES and not _gps(name), tidy=True)
 
 
 def upright_xmp(packet: Optional[bytes]) -> Optional[bytes]:

@@ -2,7 +2,7 @@
 packets shaped as Lightroom and phones write them."""
 from defusedxml.minidom import parseString
 
-from compress_core.xmp import compact_xmp, same_properties, upright_xmp
+from compress_core.xmp import compact_xmp, public_xmp, same_properties, upright_xmp
 
 NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
@@ -104,6 +104,23 @@ def test_compact_keeps_what_the_picture_is_and_drops_bulk_and_what_the_output_la
     assert b"\n" not in kept and b"xmptk" not in kept  # no indentation, no toolkit's name
     # nor the declarations of the namespaces dropped (900 bytes in such a packet)
     assert b"ns.google.com" not in kept and b"hdr-gain-map" not in kept and b"crs" not in kept
+
+
+def test_a_gps_position_in_xmp_alone_is_kept_by_compact_and_dropped_by_public():
+    """Docs review 34: `compact` "keeps the GPS position", and did for the EXIF GPS directory,
+    but dropped one written to XMP alone (``exif:GPSLatitude`` ..., as geotagging tools write
+    it); `public` drops it, with the rest of the position."""
+    packet = f'''<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" {_DECLARED} exif:GPSLatitude="48,51.4N"
+  exif:GPSLongitude="2,21.1E" exif:GPSAltitude="35/1" exif:ExposureTime="1/250"
+  photoshop:City="Paris"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'''.encode("utf-8")
+    kept = properties(compact_xmp(packet))
+    assert (kept[("exif", "GPSLatitude")], kept[("exif", "GPSLongitude")]) == ("48,51.4N",
+                                                                             "2,21.1E")
+    assert kept[("exif", "GPSAltitude")] == "35/1" and ("exif", "ExposureTime") not in kept
+    public = properties(public_xmp(packet))
+    assert public == {("photoshop", "City"): "Paris"}
 
 
 def test_keep_sets_the_orientation_upright_and_drops_only_what_the_output_makes_false():
