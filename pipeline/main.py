@@ -201,6 +201,12 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         except Exception as exc:   # (the DirectRunner runs the job here)
             if interrupted(exc):   # (Ctrl-C: pipeline.__main__ says it)
                 raise
+            if not runs_locally(runner):
+                # a runner that runs the job elsewhere had not started it: a launch's error,
+                # said whole (Flink's job server, offline, was "a step failed", exit status 3,
+                # its cause cut in the middle of a URL: docs review 34)
+                build_parser().error(f"--runner {runner}: the job was not started: "
+                                     f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             raise _stopped(job.run_id, exc) from exc
         try:
             result.wait_until_finish()

@@ -770,6 +770,39 @@ def test_an_interrupted_launcher_cancels_a_cluster_job_too(tmp_path, monkeypatch
         assert job.cancelled == 1 and said in err, err
 
 
+def test_a_runner_that_cannot_start_the_job_stops_at_launch(tmp_path, monkeypatch, capsys):
+    """Docs review 34: Flink's job server, whose jar cannot be fetched offline, raised in run()
+    before any step ran; the job said "stopped: a step failed (...)", exit status 3, its cause
+    cut in the middle of the URL. A runner that runs the job elsewhere and cannot start it is
+    a launch's error: one line with the whole cause, exit status 2, nothing written."""
+    import apache_beam as beam
+
+    import pipeline.__main__ as entry
+
+    cause = ("Unable to fetch remote job server jar at https://repo.maven.apache.org/maven2/org/"
+             "apache/beam/beam-runners-flink-2.2-job-server/2.77.0/beam-runners-flink-2.2-job-"
+             "server-2.77.0.jar: <urlopen error [Errno -2] Name or service not known>. Also "
+             "failed to fetch from Google Maven mirror at https://maven-central.storage-"
+             "download.googleapis.com/maven2/org/apache/beam/x.jar: <urlopen error>.\n"
+             "If no Internet access at runtime, stage the jar at /root/.apache_beam/x.jar")
+
+    def refused(self, *args, **kwargs):
+        raise RuntimeError(cause)
+
+    monkeypatch.setattr(beam.Pipeline, "run", refused)
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    with pytest.raises(SystemExit) as stop:
+        entry.main(["--input", str(tmp_path / "*.jpg"), "--output", str(tmp_path / "o"),
+                    "--runner", "FlinkRunner", "--flink_master", "localhost:8081"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "python -m pipeline: error: --runner FlinkRunner: the job was not started: "
+        "RuntimeError: " + " ".join(cause.split())], err
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_interrupted_local_run_asks_no_cancel(tmp_path, input_dir, monkeypatch, capsys):
     """A local runner ran the job inside run(): an interrupt after it is said as before, and
     nothing is cancelled."""
