@@ -168,7 +168,8 @@ class CompressRequest:
             raise TypeError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
         put("preserve_aspect", bool(self.preserve_aspect))
         # options whose default is filled in below, given by the caller or not: one given where
-        # nothing uses it is refused (_refuse_ignored). An attribute, not a field: it is no
+        # nothing uses it is refused (_refuse_ignored; a model: by the command line and the job,
+        # unused_engine_options). An attribute, not a field: it is no
         # option, and two requests that differ only in it are the same request.
         put("_given", frozenset(name for name in _FILLED if getattr(self, name) is not None))
         if self.max_stretch is None and self.method == Method.HYBRID.value:
