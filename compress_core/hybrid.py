@@ -29,8 +29,11 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    Seams bunched beside a strong, straight edge of low importance (a saucer's rim, mortar lines,
    a roof) step it where they cross it, which no stretch measure sees: while the seams kept
    step such edges visibly at :data:`MAX_SEAM_BREAKS` junctions
-   (:func:`~compress_core.seams.breaks.seam_breaks`), carving is retried with the most seams of
-   the first carve whose steps stay under that, found by bisection on its prefixes.
+   (:func:`~compress_core.seams.breaks.seam_breaks`), or bend a long line that runs along them
+   where they cross it one by one (a horizon under horizontal seams:
+   :func:`~compress_core.seams.breaks.seam_bends`, counted with the steps), carving is retried
+   with the most seams of the first carve whose steps stay under that, found by bisection on
+   its prefixes.
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them, with as much of their heads (hair, chin:
@@ -752,6 +755,8 @@ _CARVE_TRIES = 4
 #: many junctions or more (:func:`~compress_core.seams.breaks.seam_breaks`): of 118 carved
 #: thumbnails of 35 photos, the 6 with 4.7 to 24 showed a step at 1x or 2x (a saucer's rim, mortar
 #: lines, a roof), the 3 with 1 or 2 a faint one or none (session 32; ``bench_seam_breaks.py``).
+#: Points where the seams bend a line along them (:func:`~compress_core.seams.breaks.seam_bends`)
+#: count with the junctions (kodim06's horizon at 600x314: 19.5, seen at 1x; session 34).
 MAX_SEAM_BREAKS = 3
 
 #: Radius of the neighbourhood over which :func:`seam_stretch` measures the local squeeze, as a

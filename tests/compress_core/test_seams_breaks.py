@@ -6,8 +6,9 @@ from PIL import Image, ImageDraw
 
 from compress_core import SemanticCompressor
 from compress_core.hybrid import MAX_SEAM_BREAKS, resample
-from compress_core.seams.breaks import (STRAIGHT_RUN, VISIBLE_STEP, StepMeter, edge_field,
-                                        field_factor, seam_breaks)
+from compress_core.seams.breaks import (BEND_SPAN, STRAIGHT_RUN, VISIBLE_BEND, VISIBLE_STEP,
+                                        StepMeter, edge_field, field_factor, seam_bends,
+                                        seam_breaks)
 
 from _core_data import photo
 
@@ -236,11 +237,72 @@ def test_the_meter_makes_its_field_where_pairs_could_step_and_counts_as_the_whol
     assert meter.field is None  # nothing removed: nothing could step, no field made
     for count, scale in ((3, 1.0), (12, 1.0), (30, 0.5)):
         source = random_seams(pixels.shape[:2], count, vertical, seed=count)
-        assert meter(source, vertical, scale) == seam_breaks(source, whole, vertical, scale)
+        assert meter(source, vertical, scale) == (seam_breaks(source, whole, vertical, scale)
+                                                  + seam_bends(source, whole, vertical, scale))
     # the field covers what the carves needed, not more than the picture
     top, left = meter.field.origin
     h, w = meter.field.edge.shape
     assert 0 <= top and 0 <= left and top + h <= pixels.shape[0] and left + w <= pixels.shape[1]
+
+
+def horizon(size=(480, 200)) -> np.ndarray:
+    """A level horizon through the middle: a bright sky over a darker sea, both flat."""
+    w, h = size
+    pixels = np.full((h, w, 3), 200, np.uint8)
+    pixels[h // 2:] = (70, 110, 120)
+    return pixels
+
+
+def rows_crossing(shape, count: int, start: int, every: int) -> np.ndarray:
+    """Sources after ``count`` horizontal seams, all below the middle row left of column
+    ``start``; from there one more of them crosses to above it every ``every`` columns (a
+    staircase of one-row steps: the line at the middle moves up by one row each time)."""
+    h, w = shape
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    columns = []
+    for x in range(w):
+        above = int(np.clip((x - start) // every + 1, 0, count)) if x >= start else 0
+        rows = list(range(h // 2 - 20 - above, h // 2 - 20)) + list(
+            range(h // 2 + 20, h // 2 + 20 + count - above))
+        columns.append(np.delete(index[:, x], rows))
+    return np.stack(columns, axis=1)
+
+
+def test_seams_that_cross_a_level_line_one_by_one_bend_it_without_a_step():
+    """Visual review 34: kodim06's horizon at 600x314 descended 8 px across the frame's right
+    half, one row at each column where one of 14 horizontal seams crossed it: each crossing
+    under a visible step (1 input pixel, 0.77 output pixels), the line visibly bent. A line
+    along the seams displaced by VISIBLE_BEND output pixels over BEND_SPAN counts as a bend."""
+    pixels = horizon()
+    field = edge_field(pixels, factor=field_factor(2.0))
+    stairs = rows_crossing(pixels.shape[:2], 12, 180, 5)   # 12 rows over 60 columns
+    assert seam_breaks(stairs, field, False, 2.0) == 0     # half an output pixel at a time
+    bent = seam_bends(stairs, field, False, 2.0)
+    # each point whose line is displaced 2 output px within 24 along it, as at 2 px / px
+    assert bent >= 20
+    # the seams all on one side: the line moves whole, nothing bends
+    level = rows_crossing(pixels.shape[:2], 12, 10_000, 5)
+    assert seam_bends(level, field, False, 2.0) == 0
+    # a staircase of 3 rows is 1.5 output pixels (under VISIBLE_BEND), of 4 rows 2 pixels
+    assert VISIBLE_BEND * 2.0 == 4 and BEND_SPAN * 2.0 > 4 * 5
+    assert seam_bends(rows_crossing(pixels.shape[:2], 3, 180, 5), field, False, 2.0) == 0
+    assert seam_bends(rows_crossing(pixels.shape[:2], 4, 180, 5), field, False, 2.0) > 0
+
+
+def test_a_slanted_line_under_evenly_spread_seams_is_no_bend():
+    """A uniform squeeze turns a slanted line (which the steps above judge where seams bunch);
+    it bends only lines along the seams."""
+    slanted = drawn_line(25, size=(480, 200))
+    source = random_seams(slanted.shape[:2], 20, True, seed=3)
+    assert seam_bends(source, edge_field(slanted), True, 1.0) == 0
+
+
+def test_the_meter_counts_steps_and_bends_together():
+    pixels = horizon()
+    stairs = rows_crossing(pixels.shape[:2], 12, 180, 5)
+    whole = edge_field(pixels, factor=field_factor(2.0))
+    meter = StepMeter(pixels)
+    assert meter(stairs, False, 2.0) == seam_bends(stairs, whole, False, 2.0) > 0
 
 
 def test_edge_field_reads_gray_and_alpha_pictures():
