@@ -5,8 +5,9 @@ carve that step less, found by bisection) while the seams it keeps step strong, 
 at ``compress_core.hybrid.MAX_SEAM_BREAKS`` junctions or more
 (``compress_core.seams.breaks.seam_breaks``: an edge that runs straight on both sides of a
 junction, displaced there by an output pixel or more; counted as at two input pixels per output
-pixel). Session 31's review of thumbnails without faces saw such steps at 1x in a saucer's rim
-and mortar lines.
+pixel), or bend a long line along them (``seam_bends``, since session 34: a horizon that seams
+cross one by one). Session 31's review of thumbnails without faces saw such steps at 1x in a
+saucer's rim and mortar lines; visual review 34 a bent horizon in kodim06 at 600x314.
 
 For each photo (14 Kodak photos without people from ``../shared/data/kodak``, skimage's chelsea,
 coffee, rocket, brick, colorwheel, clock, page, coins and text, scikit-learn's china and flower:
@@ -22,6 +23,7 @@ Usage::
 
     .venv/bin/python bench/bench_seam_breaks.py
     .venv/bin/python bench/bench_seam_breaks.py --kodak all --sheet /tmp/breaks.png
+    .venv/bin/python bench/bench_seam_breaks.py --kodak all --sizes 600x314,288x512
 """
 from __future__ import annotations
 
@@ -77,7 +79,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kodak", choices=("without_people", "all"), default="without_people")
     ap.add_argument("--sheet", help="draw the changed outputs (off | on) into this PNG")
+    ap.add_argument("--sizes", help="comma-separated WxH (default: "
+                    + ",".join(f"{w}x{h}" for w, h in SIZES) + ")")
     args = ap.parse_args()
+    sizes = SIZES if not args.sizes else tuple(
+        tuple(int(v) for v in size.split("x")) for size in args.sizes.split(","))
 
     from compress_core import SemanticCompressor
     from compress_core import hybrid
@@ -89,7 +95,7 @@ def main():
                         show_progress=False)  # the model and kernels loaded before timing
     rows, cpu, tiles = [], {"off": 0.0, "on": 0.0}, []
     for name, pixels in photos(args.kodak):
-        for size in SIZES:
+        for size in sizes:
             results = {}
             for mode in ("off", "on"):
                 if mode == "off":  # the policy before: no field made, nothing measured
@@ -114,7 +120,7 @@ def main():
     stepped_off = sum(1 for *_, off, on, _c in rows
                       if off.operations.get("seam_breaks", 0) >= check)
     stepped_on = sum(1 for *_, on, _c in rows if on.operations.get("seam_breaks", 0) >= check)
-    print(f"\n{n} thumbnails ({n // len(SIZES)} photos x {len(SIZES)} sizes), {carved} carved "
+    print(f"\n{n} thumbnails ({n // len(sizes)} photos x {len(sizes)} sizes), {carved} carved "
           f"without the check; changed by it: {changed}")
     print(f"outputs with >= {check} stepped junctions: without the check {stepped_off}, "
           f"with it {stepped_on}")
