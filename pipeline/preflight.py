@@ -52,7 +52,7 @@ __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_
 #: Dataflow's runners: workers that never share this machine's disk (Flink and Spark clusters
 #: may mount one folder on every node, so their local paths are left to the user), the only
 #: runner that honours --dry_run, the launch checks of its buckets and image.
-_DATAFLOW_RUNNERS = ("dataflowrunner", "dataflow", "testdataflowrunner")
+_DATAFLOW_RUNNERS = ("dataflowrunner", "testdataflowrunner")
 
 _LOG = logging.getLogger(__name__)
 
@@ -317,25 +317,34 @@ def launcher_python_warning(runner, container: Optional[str],
 def is_dataflow(runner) -> bool:
     """Whether ``runner`` (a name as Beam takes it, a dotted path, or an instance) is
     Dataflow's."""
-    return _runner_name(runner).lower() in _DATAFLOW_RUNNERS
+    return _runner_key(runner) in _DATAFLOW_RUNNERS
 
 
 #: Beam's runners that run the job in this process (and its workers): ``run()`` returns when
 #: the job is over. Every other one (Dataflow, Flink, Spark, a portable job server) runs it
 #: elsewhere, and the job goes on after ``run()`` returns.
 _LOCAL_RUNNERS = ("", "directrunner", "bundlebaseddirectrunner", "switchingdirectrunner",
-                  "fnapirunner")
+                  "pythonrpcdirectrunner", "fnapirunner")
 
 
 def runs_locally(runner) -> bool:
     """Whether ``runner`` runs the job here (Beam's direct runners; None: the default)."""
-    return _runner_name(runner).lower() in _LOCAL_RUNNERS
+    return _runner_key(runner) in _LOCAL_RUNNERS
 
 
 def _runner_name(runner) -> str:
     """The runner's class name (a dotted path as Beam takes it, or an instance)."""
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else ""
     return name.rsplit(".", 1)[-1]
+
+
+def _runner_key(runner) -> str:
+    """The runner's class name in lower case, as Beam looks a ``--runner`` up: any case, the
+    ``Runner`` suffix optional (``direct``, ``Direct`` and ``DirectRunner`` are one runner; a
+    step that failed under ``--runner direct`` was said as a job not started: diff review
+    34)."""
+    name = _runner_name(runner).lower()
+    return name if not name or name.endswith("runner") else name + "runner"
 
 
 #: A Cloud Storage path Dataflow takes for its temporary and staging files: ``gs://<bucket>/...``

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from pipeline.preflight import (dry_run_problem, earlier_run_folders, gcs_locations_problem,
-                                launch_problem,
-                                not_folders, cannot_write)
+                                is_dataflow, launch_problem, not_folders, cannot_write,
+                                runs_locally)
 
 FAST = ["--method", "hybrid", "--energy", "gradient", "--scale", "0.5",
         "--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -52,6 +52,24 @@ def test_a_reused_run_id_stops_the_job_and_keeps_the_first_run(tmp_path, write_t
     # another id (or none) runs
     _, s2 = run_job(["--input", str(tmp_path / "in" / "b"), "--output", str(out), *FAST])
     assert s2.ok == 1 and len(read_manifest(str(out / "_manifest"))) == 2
+
+
+def test_runners_are_named_as_beam_looks_them_up():
+    """Beam takes a --runner in any case, its "Runner" suffix optional, or as a dotted path:
+    ``--runner direct`` ran the job here, and a step that failed was said as a job that had
+    not started (exit 2, the rerun's advice lost; diff review 34)."""
+    from apache_beam.runners.direct.direct_runner import DirectRunner
+
+    for local in (None, "", "direct", "Direct", "DirectRunner", "directrunner",
+                  "SwitchingDirect", "BundleBasedDirectRunner",
+                  "apache_beam.runners.direct.direct_runner.DirectRunner", DirectRunner()):
+        assert runs_locally(local), local
+    for remote in ("DataflowRunner", "dataflow", "Dataflow", "FlinkRunner", "flink", "spark",
+                   "PortableRunner", "PrismRunner"):
+        assert not runs_locally(remote), remote
+    assert all(is_dataflow(name) for name in ("dataflow", "DataflowRunner", "TestDataflow",
+                                              "apache_beam.runners.DataflowRunner"))
+    assert not any(is_dataflow(name) for name in ("direct", "flink", None))
 
 
 def test_not_folders(tmp_path):
