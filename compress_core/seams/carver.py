@@ -119,12 +119,14 @@ class SeamCarver:
     def __init__(self, energy_function: Optional[EnergyFunction] = None, keep_mask=None,
                  remove_mask=None, energy_mode: str = "backward", order: str = "auto",
                  step_ratio: float = 0.5, show_progress: bool = False):
-        if energy_function is not None and not isinstance(energy_function, EnergyFunction):
-            # (a plain function was taken here and failed in resize() on its missing
-            # carving_terms: docs review 34)
-            raise TypeError("energy_function must be an EnergyFunction instance (a subclass "
-                            "implementing compute(rgb) -> map, e.g. GradientEnergyFunction()); "
-                            f"got {type(energy_function).__name__}")
+        if energy_function is not None and not callable(
+                getattr(energy_function, "carving_terms", None)):
+            # what the carver calls: an EnergyFunction, or an object that passes its
+            # carving_terms on (a plain function was taken here and failed in resize() with an
+            # AttributeError: docs review 34)
+            raise TypeError("energy_function must be an EnergyFunction (a subclass implementing "
+                            "compute(rgb) -> map, e.g. GradientEnergyFunction()) or have its "
+                            f"carving_terms(rgb); got {type(energy_function).__name__}")
         self.energy_function = energy_function or GradientEnergyFunction()
         self.keep_mask = keep_mask
         self.remove_mask = remove_mask

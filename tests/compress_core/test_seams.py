@@ -460,6 +460,17 @@ def test_constructor_validation(astronaut):
     # a plain function was taken, then resize() raised AttributeError (docs review 34)
     with pytest.raises(TypeError, match="energy_function must be an EnergyFunction.*function"):
         SeamCarver(energy_function=lambda image: np.ones(image.shape[:2], np.float32))
+
+    class Passing:   # an object that passes an energy's carving terms on is taken (review 34)
+        def __init__(self):
+            self.inner = GradientEnergyFunction()
+
+        def carving_terms(self, rgb):
+            return self.inner.carving_terms(rgb)
+
+    small = astronaut[::4, ::4]
+    np.testing.assert_array_equal(SeamCarver(Passing()).resize(small, target_width=100),
+                                  SeamCarver().resize(small, target_width=100))
     with pytest.raises(ValueError, match="keep_mask.*shape"):
         SeamCarver(keep_mask=np.ones((3, 3), bool)).resize(astronaut, target_width=10)
     with pytest.raises(ValueError, match="empty"):
