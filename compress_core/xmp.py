@@ -142,7 +142,8 @@ def public_xmp(packet: Optional[bytes]) -> Optional[bytes]:
     """:func:`compact_xmp`'s properties without :data:`POSITION_PROPERTIES` (``metadata=
     "public"``); None when it holds none or cannot be parsed."""
     return _filtered(packet, lambda name: _kept_by_compact(name)
-                     and name not in POSITION_PROPERTIES and not _gps(name), tidy=True)
+                     and name not in POSITION_PROPERTIES and not _gps(name), tidy=True,
+                     drop=_gps)
 
 
 def upright_xmp(packet: Optional[bytes]) -> Optional[bytes]:
@@ -215,10 +216,12 @@ def extended_xmp(packet: bytes) -> Tuple[bytes, bytes, bytes]:
 
 
 def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
-              tidy: bool = False) -> Optional[bytes]:
+              tidy: bool = False, drop: Optional[Callable[[tuple], bool]] = None
+              ) -> Optional[bytes]:
     """The packet with the properties ``keep`` refuses removed (None when none is left);
     ``tidy``: without indentation and the writing toolkit's name (``x:xmptk``), which say
-    nothing of the picture (a third of a small packet)."""
+    nothing of the picture (a third of a small packet); ``drop``: the names also removed at
+    any depth inside the properties kept (a GPS position inside a structure)."""
     if not packet:
         return None
     if len(packet) > LARGEST_PACKET:
@@ -238,7 +241,7 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
                    len(packet), exc)
         return None
     try:
-        return _kept_packet(document, keep, tidy)
+        return _kept_packet(document, keep, tidy, drop)
     except RecursionError:  # minidom walks and writes elements recursively
         _LOG.debug("an XMP packet of %d bytes is dropped: its elements nest deeper than it "
                    "can be read", len(packet))
@@ -249,11 +252,14 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
         return None
 
 
-def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool) -> Optional[bytes]:
+def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool,
+                 drop: Optional[Callable[[tuple], bool]] = None) -> Optional[bytes]:
     kept = 0
     for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
         for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:
             kept += _filter_description(description, keep)
+            if drop is not None:
+                _drop_nested(description, drop)
             if not _properties(description):
                 rdf.removeChild(description)
             else:
@@ -306,6 +312,24 @@ def _drop_unused_declarations(description) -> None:
     for attr in list(description.attributes.values()):
         if attr.namespaceURI == _XMLNS and attr.value not in used:
             description.removeAttributeNode(attr)
+
+
+def _drop_nested(description, drop: Callable[[tuple], bool]) -> None:
+    """Remove the elements and attributes ``drop`` names at any depth inside the properties
+    of ``description`` (walked without recursion: a packet's nesting has no limit here)."""
+    stack = [n for n in description.childNodes if n.nodeType == Node.ELEMENT_NODE]
+    while stack:
+        node = stack.pop()
+        for attr in list(node.attributes.values()):
+            if drop((attr.namespaceURI, attr.localName)):
+                node.removeAttributeNode(attr)
+        for child in list(node.childNodes):
+            if child.nodeType != Node.ELEMENT_NODE:
+                continue
+            if drop((child.namespaceURI, child.localName)):
+                node.removeChild(child)
+            else:
+                stack.append(child)
 
 
 def _filter_description(description, keep) -> int:

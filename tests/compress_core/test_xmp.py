@@ -121,6 +121,19 @@ def test_a_gps_position_in_xmp_alone_is_kept_by_compact_and_dropped_by_public():
     assert kept[("exif", "GPSAltitude")] == "35/1" and ("exif", "ExposureTime") not in kept
     public = properties(public_xmp(packet))
     assert public == {("photoshop", "City"): "Paris"}
+    # inside a structure public keeps: dropped there too (diff review 34), the rest kept
+    nested = f'''<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" {_DECLARED}
+  xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:ArtworkOrObject>
+<rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:AOTitle>Statue</Iptc4xmpExt:AOTitle>
+<exif:GPSLatitude>48,51.4N</exif:GPSLatitude></rdf:li><rdf:li Iptc4xmpExt:AOTitle="Gate"
+  exif:GPSLongitude="2,21.1E"/></rdf:Bag></Iptc4xmpExt:ArtworkOrObject></rdf:Description>
+</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'''.encode("utf-8")
+    assert b"48,51.4N" in compact_xmp(nested) and b"2,21.1E" in compact_xmp(nested)
+    cleared = public_xmp(nested)
+    assert b"GPS" not in cleared and b"Statue" in cleared and b"Gate" in cleared
+    parseString(cleared)
 
 
 def test_keep_sets_the_orientation_upright_and_drops_only_what_the_output_makes_false():
