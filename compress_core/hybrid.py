@@ -90,7 +90,7 @@ from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, face
                            heads_box, subject_faces, union_box)
 from .seams.breaks import StepMeter
 from .seams.cheap import kept_sources
-from .seams.inputs import KEEP_ENERGY, with_masks
+from .seams.inputs import KEEP_ENERGY, kept_pixels, with_masks
 from .targets import check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_importance",
@@ -474,7 +474,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     heads = _heads_mask(faces, (h0, w0))
     if heads is not None:
         if terms.static is not None:   # (pixels a keep_mask holds are kept already)
-            heads &= ~(terms.static > KEEP_ENERGY / 2)
+            heads &= ~kept_pixels(terms.static)
         cur_static = with_masks(terms.static, heads, None, (h0, w0))
     seams_keep = keep if heads is None else (heads if keep is None else keep | heads)
     seams_keep = None if seams_keep is None else seams_keep.ravel()

@@ -40,7 +40,7 @@ from ..images import DEFAULT_MAX_PIXELS, as_pixel_array
 from ..options import EnergyMode, SeamOrder, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
-                     is_gray_2d, rgb_view, with_masks)
+                     is_gray_2d, kept_pixels, rgb_view, with_masks)
 from .cheap import CheapCarve, cheap_blocks
 from .insertion import enlarge
 from .state import CarveState, carved, working_state
@@ -306,7 +306,7 @@ class SeamCarver:
         record = CheapCarve(pixels, terms.static, vertical, np.concatenate(seams),
                             costs[:removed].copy(), max_seam_energy,
                             (out, new_static, local, removed))
-        kept = None if terms.static is None else terms.static >= KEEP_ENERGY / 2
+        kept = None if terms.static is None else kept_pixels(terms.static)
         if kept is not None and kept.any():   # (the seams hold their pixels' input indices)
             through_kept = np.flatnonzero(kept.ravel()[record.seams].any(axis=1))
             if len(through_kept):
@@ -425,7 +425,7 @@ class SeamCarver:
         """
         h, w = pixels.shape[:2]
         vertical, _ = _removal_direction(static)
-        kept = static > KEEP_ENERGY / 2
+        kept = kept_pixels(static)
         index = None
         if kept.any():
             raised = np.float32((h if vertical else w) + 1) * REMOVE_ENERGY - KEEP_ENERGY

@@ -14,7 +14,7 @@ import numpy as np
 from ..energy.base import CarvingTerms
 
 __all__ = ["KEEP_ENERGY", "REMOVE_ENERGY", "check_mask", "check_masks_apart", "check_terms",
-           "check_pixels", "with_masks", "is_gray_2d", "rgb_view"]
+           "check_pixels", "with_masks", "kept_pixels", "is_gray_2d", "rgb_view"]
 
 #: Static energy added on keep-mask pixels and subtracted on remove-mask pixels (per pixel).
 #: Larger than any seam's ordinary cost on images up to ~50 MP (Sobel L1 <= 2040 per pixel),
@@ -139,6 +139,12 @@ def check_masks_apart(keep: Optional[np.ndarray], remove: Optional[np.ndarray]) 
         if both:
             raise ValueError(f"keep_mask and remove_mask overlap on {both} pixels: a pixel "
                              "cannot be both kept and removed")
+
+
+def kept_pixels(static: np.ndarray) -> np.ndarray:
+    """The pixels a keep mask holds in a static map made by :func:`with_masks` (over half
+    :data:`KEEP_ENERGY`: no energy of a picture comes near it), bool of its shape."""
+    return static > KEEP_ENERGY / 2
 
 
 def with_masks(static, keep, remove, shape):
