@@ -210,6 +210,18 @@ def edge_field(pixels: np.ndarray, box: Optional[Tuple[int, int, int, int]] = No
                      factor=int(factor), width=width)
 
 
+def _oriented(source: np.ndarray, vertical: bool, picture_width: int):
+    """``source`` oriented as for vertical seams (transposed for horizontal ones), and each
+    pixel's position across the seams (its column in the picture: the rows stay; its row, for
+    horizontal seams)."""
+    source = np.asarray(source)
+    if vertical:
+        rows = source[:, :1] // picture_width
+        return source, source - rows * picture_width
+    source = source.T
+    return source, source // picture_width
+
+
 class _Pairs:
     """The pairs of a carve's output whose sources lie far enough apart to step an edge (a few
     hundred of the millions of a large output; every pair read the field in 5.8 s of a
@@ -218,16 +230,11 @@ class _Pairs:
     between; ``across``: ``m`` rows apart down a column, their columns ``apart`` apart."""
 
     def __init__(self, source: np.ndarray, vertical: bool, scale: float, picture_width: int,
-                 span: Optional[float] = None):
-        source = np.asarray(source)
+                 span: Optional[float] = None, oriented=None):
         self.vertical, self.width = bool(vertical), int(picture_width)
-        if vertical:  # each pixel's position across the seams (its column: the rows stay)
-            rows = source[:, :1] // picture_width
-            coord = source - rows * picture_width
-        else:
-            source = source.T
-            coord = source // picture_width
-        self.source = source
+        # (``oriented``: :func:`_oriented` of the same source, worked out once for the steps'
+        # pairs and the bends' of a carve: a pass over a 10-megapixel source each)
+        self.source, coord = oriented or _oriented(source, vertical, picture_width)
         h, w = coord.shape
         # pairs one output pixel apart (``scale`` input pixels, at least 1): a step split
         # between two neighbouring junctions, each under the threshold, shows as one; with a
@@ -429,8 +436,9 @@ class StepMeter:
         picture): junctions that step an edge and points that bend a line, both counted as at
         two input pixels per output pixel."""
         height, width = self._pixels.shape[:2]
-        steps = _Pairs(source, vertical, scale, width)
-        bends = _Pairs(source, vertical, scale, width, span=BEND_SPAN)
+        oriented = _oriented(source, vertical, width)
+        steps = _Pairs(source, vertical, scale, width, oriented=oriented)
+        bends = _Pairs(source, vertical, scale, width, span=BEND_SPAN, oriented=oriented)
         boxes = [pairs.box() for pairs in (steps, bends) if pairs]
         if not boxes:
             return 0.0
