@@ -6,17 +6,22 @@ at ``compress_core.hybrid.MAX_SEAM_BREAKS`` junctions or more
 (``compress_core.seams.breaks.seam_breaks``: an edge that runs straight on both sides of a
 junction, displaced there by an output pixel or more; counted as at two input pixels per output
 pixel), or bend a long line along them (``seam_bends``, since session 34: a horizon that seams
-cross one by one). Session 31's review of thumbnails without faces saw such steps at 1x in a
-saucer's rim and mortar lines; visual review 34 a bent horizon in kodim06 at 600x314.
+cross one by one), or leave a contour in a smooth gradient where they bunch
+(``compress_core.seams.bands.seam_bands``, since session 35: its length in output pixels, only
+contours that show). Session 31's review of thumbnails without faces saw such steps at 1x in a
+saucer's rim and mortar lines; visual review 34 a bent horizon in kodim06 at 600x314 and a
+banded sky in kodim21 at 600x314.
 
 For each photo (14 Kodak photos without people from ``../shared/data/kodak``, skimage's chelsea,
 coffee, rocket, brick, colorwheel, clock, page, coins and text, scikit-learn's china and flower:
 25; ``--kodak all`` takes all 24 Kodak photos, people included) at four aspect-changing sizes,
 the default compressor (hybrid, deep energy) runs twice in the same process, photo by photo:
-with the check, and without it (the policy before: no edge field made, no step measured).
-For each it prints the outputs that differ, their seams and stretch, the stepped junctions the
-output keeps (the same measure, on the kept seams; measured after the timing for the output
-without the check), and the CPU time per thumbnail of each;
+with the check, and without it (the policy before: no field made, nothing measured; with
+``--baseline edges``, the check without the contours: session 34's policy).
+For each it prints the outputs that differ, their seams and stretch, the breaks the output
+keeps (stepped junctions, bent points and the contours' pixels, summed as the policy sums them;
+on the kept seams; measured after the timing for the output without the check), and the CPU
+time per thumbnail of each;
 ``--sheet FILE`` draws each changed output without and with the check, twice enlarged.
 
 Usage::
@@ -24,6 +29,7 @@ Usage::
     .venv/bin/python bench/bench_seam_breaks.py
     .venv/bin/python bench/bench_seam_breaks.py --kodak all --sheet /tmp/breaks.png
     .venv/bin/python bench/bench_seam_breaks.py --kodak all --sizes 600x314,288x512
+    .venv/bin/python bench/bench_seam_breaks.py --kodak all --baseline edges
 """
 from __future__ import annotations
 
@@ -62,9 +68,10 @@ def one(compressor, pixels, size):
 
 
 def steps_kept(result, pixels, size) -> float:
-    """The stepped junctions ``result``'s seams keep, measured as the policy measures them."""
+    """The breaks ``result``'s seams keep (stepped junctions, bent points, contour pixels),
+    measured as the policy measures them."""
     from compress_core.hybrid import resample
-    from compress_core.seams.breaks import StepMeter
+    from compress_core.seams.meter import StepMeter
 
     source = result.source_before_resampling
     if source is None or not sum(result.seams.values()):
@@ -79,6 +86,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kodak", choices=("without_people", "all"), default="without_people")
     ap.add_argument("--sheet", help="draw the changed outputs (off | on) into this PNG")
+    ap.add_argument("--baseline", choices=("none", "edges"), default="none",
+                    help="the policy compared with: no check (default), or the steps and bends "
+                    "only (no contours)")
     ap.add_argument("--sizes", help="comma-separated WxH (default: "
                     + ",".join(f"{w}x{h}" for w, h in SIZES) + ")")
     args = ap.parse_args()
@@ -87,10 +97,11 @@ def main():
 
     from compress_core import SemanticCompressor
     from compress_core import hybrid
+    from compress_core.seams import meter as step_meter
 
     compressor = SemanticCompressor()
     check = hybrid.MAX_SEAM_BREAKS
-    meter = hybrid.StepMeter
+    meter, candidates = hybrid.StepMeter, step_meter.band_candidates
     compressor.compress(np.zeros((64, 96, 3), np.uint8), target_width=32, target_height=32,
                         show_progress=False)  # the model and kernels loaded before timing
     rows, cpu, tiles = [], {"off": 0.0, "on": 0.0}, []
@@ -98,10 +109,12 @@ def main():
         for size in sizes:
             results = {}
             for mode in ("off", "on"):
-                if mode == "off":  # the policy before: no field made, nothing measured
+                if mode == "off" and args.baseline == "none":  # no field made, nothing measured
                     hybrid.StepMeter = lambda picture: (lambda *args: 0.0)
+                elif mode == "off":  # no pair read for a contour, no shade made
+                    step_meter.band_candidates = lambda *args: ()
                 results[mode], seconds = one(compressor, pixels, size)
-                hybrid.StepMeter = meter
+                hybrid.StepMeter, step_meter.band_candidates = meter, candidates
                 cpu[mode] += seconds
             off, on = results["off"], results["on"]
             off.operations["seam_breaks"] = steps_kept(off, pixels, size)
@@ -109,7 +122,7 @@ def main():
             rows.append((name, size, off, on, changed))
             if changed:
                 print(f"{name:10s} {size[0]}x{size[1]}: seams {sum(off.seams.values()):3d} -> "
-                      f"{sum(on.seams.values()):3d}, stepped junctions "
+                      f"{sum(on.seams.values()):3d}, breaks "
                       f"{off.operations['seam_breaks']:.1f} -> {on.operations['seam_breaks']:.1f}, "
                       f"stretch {off.stretch:.3f} -> {on.stretch:.3f}", flush=True)
                 if args.sheet:
@@ -122,12 +135,12 @@ def main():
     stepped_on = sum(1 for *_, on, _c in rows if on.operations.get("seam_breaks", 0) >= check)
     print(f"\n{n} thumbnails ({n // len(sizes)} photos x {len(sizes)} sizes), {carved} carved "
           f"without the check; changed by it: {changed}")
-    print(f"outputs with >= {check} stepped junctions: without the check {stepped_off}, "
+    print(f"outputs with breaks >= {check}: without the check {stepped_off}, "
           f"with it {stepped_on}")
     bins = ((0, 1), (1, 2), (2, check), (check, float("inf")))
     for label, k in (("without the check", 2), ("with it", 3)):
         counts = [r[k].operations.get("seam_breaks", 0) for r in rows]
-        print(f"outputs by stepped junctions {label}: " + ", ".join(
+        print(f"outputs by breaks {label}: " + ", ".join(
             f"[{lo:g}, {hi:g}): {sum(1 for c in counts if lo <= c < hi and c > 0)}"
             for lo, hi in bins))
     worst = max(on.stretch for *_, on, _c in rows)

@@ -31,9 +31,11 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    step such edges visibly at :data:`MAX_SEAM_BREAKS` junctions
    (:func:`~compress_core.seams.breaks.seam_breaks`), or bend a long line that runs along them
    where they cross it one by one (a horizon under horizontal seams:
-   :func:`~compress_core.seams.breaks.seam_bends`, counted with the steps), carving is retried
-   with the most seams of the first carve whose steps stay under that, found by bisection on
-   its prefixes.
+   :func:`~compress_core.seams.breaks.seam_bends`, counted with the steps), or leave a contour
+   in a smooth gradient where they bunch (a sky, a blurred background:
+   :func:`~compress_core.seams.bands.seam_bands`, its length counted with them), carving is
+   retried with the most seams of the first carve whose count stays under that, found by
+   bisection on its prefixes.
 
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them, with as much of their heads (hair, chin:
@@ -88,7 +90,7 @@ from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, faces_box,
                            heads_box, subject_faces, union_box)
-from .seams.breaks import StepMeter
+from .seams.meter import StepMeter
 from .seams.cheap import kept_sources
 from .seams.inputs import KEEP_ENERGY, kept_pixels, with_masks
 from .targets import check_positive_int, check_stretch
@@ -192,9 +194,10 @@ class HybridPlan:
     planned_on: Optional[Tuple[int, int]] = None
     planned_seam_pixels: Optional[int] = None
     plan_crop: Optional[Tuple[int, int, int, int]] = None  # to the planned span, after margin_crop
-    # junctions where the seams kept step a strong, straight edge visibly, counted as at two
-    # input pixels per output pixel (seams.breaks; under MAX_SEAM_BREAKS, or the carve would
-    # have been retried with fewer seams)
+    # junctions where the seams kept step a strong, straight edge visibly and points where they
+    # bend a line, counted as at two input pixels per output pixel (seams.breaks), plus the
+    # length in output pixels of the contours they leave in smooth gradients (seams.bands);
+    # under MAX_SEAM_BREAKS, or the carve would have been retried with fewer seams
     seam_breaks: float = 0.0
 
     def as_dict(self):
@@ -593,7 +596,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
         def content_stretch():  # seams and the final resampling together
             return plan.seam_stretch * resampling_stretch(cur.shape[1], cur.shape[0], tw, th)
 
-        steps_of = StepMeter(pixels)  # its edge field made where a carve could step one
+        steps_of = StepMeter(pixels)  # its fields made where a carve could step or band
 
         def broken():  # the kept seams step an edge visibly (seams.breaks)
             steps = steps_of(source, vertical, cur.shape[0] / th if vertical
@@ -687,7 +690,7 @@ def _seams_without_steps(record, removed: int, source: np.ndarray, steps_of, ver
 
     ``record``: the :class:`~compress_core.seams.cheap.CheapCarve`; ``source``: the input's flat
     index of every pixel the carve started from; ``steps_of``: the input's
-    :class:`~compress_core.seams.breaks.StepMeter`; ``scale``: input pixels per output pixel
+    :class:`~compress_core.seams.meter.StepMeter`; ``scale``: input pixels per output pixel
     across the seams."""
     flat = source.ravel()
     fewest, most = 0, removed  # no seams step nothing; ``removed`` step too much
@@ -756,7 +759,10 @@ _CARVE_TRIES = 4
 #: thumbnails of 35 photos, the 6 with 4.7 to 24 showed a step at 1x or 2x (a saucer's rim, mortar
 #: lines, a roof), the 3 with 1 or 2 a faint one or none (session 32; ``bench_seam_breaks.py``).
 #: Points where the seams bend a line along them (:func:`~compress_core.seams.breaks.seam_bends`)
-#: count with the junctions (kodim06's horizon at 600x314: 19.5, seen at 1x; session 34).
+#: count with the junctions (kodim06's horizon at 600x314: 19.5, seen at 1x; session 34), and
+#: so does the length in output pixels of the contours the seams leave in smooth gradients, only
+#: those that show (:func:`~compress_core.seams.bands.seam_bands`; kodim21's sky at 600x314: 326
+#: px; any that shows is over the limit alone; session 35).
 MAX_SEAM_BREAKS = 3
 
 #: Radius of the neighbourhood over which :func:`seam_stretch` measures the local squeeze, as a

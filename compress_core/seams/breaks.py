@@ -31,7 +31,8 @@ line descends in a staircase that the eye reads as a bent horizon. :func:`seam_b
 the points of such a line, straight for :data:`BEND_SPAN` output pixels on both sides, displaced
 across itself by :data:`VISIBLE_BEND` output pixels or more within :data:`BEND_SPAN` along it
 (kodim06's horizon at 600x314, 14 horizontal seams: 19.5, where the junctions counted 2.4;
-visual review 34). The policy counts both together (:class:`StepMeter`).
+visual review 34). The policy counts both together, with the contours seams leave in smooth
+gradients (:class:`~compress_core.seams.meter.StepMeter`).
 
 Measured on 35 photos (the 24 Kodak photos, 9 of skimage's, 2 of scikit-learn's) x 4
 aspect-changing thumbnail sizes, 118 of them carved (``bench/bench_seam_breaks.py``, session 32):
@@ -49,12 +50,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..energy.faces import union_box
 from ..energy.gradient import LUMA_WEIGHTS
 
-__all__ = ["EdgeField", "edge_field", "field_factor", "seam_breaks", "seam_bends", "StepMeter",
-           "STRONG_EDGE", "EDGE_COHERENCE", "VISIBLE_STEP", "STRAIGHT_RUN", "BEND_SPAN",
-           "VISIBLE_BEND"]
+__all__ = ["EdgeField", "edge_field", "field_factor", "seam_breaks", "seam_bends", "STRONG_EDGE",
+           "EDGE_COHERENCE", "VISIBLE_STEP", "STRAIGHT_RUN", "BEND_SPAN", "VISIBLE_BEND"]
 
 #: Gradient (luma levels per pixel, Sobel over its weights' sum, after a Gaussian of 1 px) from
 #: which an edge is strong enough for a step in it to show.
@@ -175,6 +174,21 @@ def _strip_edges(gray: np.ndarray):
     return edge, gx, gy
 
 
+def _reduced_gray(region: np.ndarray, factor: int):
+    """(luma float32, the factor used) of ``region`` (uint8 (h, w, C) or (h, w)), each side
+    reduced ``factor`` times (means of ``factor`` x ``factor`` blocks, 8-bit; a last partial
+    block left out; at most the region's shorter side)."""
+    if region.ndim == 3:
+        region = region[..., 0] if region.shape[2] < 3 else region[..., :3]
+    factor = max(1, min(int(factor), region.shape[0], region.shape[1]))
+    if factor > 1:  # block means by Pillow (before the luma: a third of the work)
+        h, w = region.shape[0] // factor, region.shape[1] // factor
+        region = np.asarray(Image.fromarray(np.ascontiguousarray(region)).reduce(
+            factor, box=(0, 0, w * factor, h * factor)))
+    gray = region @ LUMA_WEIGHTS if region.ndim == 3 else region.astype(np.float32)
+    return gray, factor
+
+
 def edge_field(pixels: np.ndarray, box: Optional[Tuple[int, int, int, int]] = None,
                factor: int = 1) -> EdgeField:
     """The strong, coherent edges of ``pixels`` (uint8 (H, W, C) or (H, W)) inside ``box``
@@ -184,15 +198,7 @@ def edge_field(pixels: np.ndarray, box: Optional[Tuple[int, int, int, int]] = No
     pixels = np.asarray(pixels)
     height, width = pixels.shape[:2]
     left, top, right, bottom = (0, 0, width, height) if box is None else box
-    region = pixels[top:bottom, left:right]
-    if region.ndim == 3:
-        region = region[..., 0] if region.shape[2] < 3 else region[..., :3]
-    factor = max(1, min(int(factor), region.shape[0], region.shape[1]))
-    if factor > 1:  # block means by Pillow (before the luma: a third of the work)
-        h, w = region.shape[0] // factor, region.shape[1] // factor
-        region = np.asarray(Image.fromarray(np.ascontiguousarray(region)).reduce(
-            factor, box=(0, 0, w * factor, h * factor)))
-    gray = region @ LUMA_WEIGHTS if region.ndim == 3 else region.astype(np.float32)
+    gray, factor = _reduced_gray(pixels[top:bottom, left:right], factor)
     h, w = gray.shape
     edge = np.zeros((h, w), bool)
     normal_x = np.empty((h, w), np.float32)
@@ -407,49 +413,3 @@ def seam_bends(source: np.ndarray, field: EdgeField, vertical: bool, scale: floa
     bent = _down_the_seams(_FieldReader(field, vertical), pairs, _ALONG_SEAMS,
                            (0.25, 0.5, 0.75, 1.0))
     return float(bent.sum()) * (_FIELD_PER_OUTPUT / scale) ** 2
-
-
-#: Picture pixels around the pairs' box, besides the straight run, that the field is made over
-#: (per field pixel): the Gaussians' and Sobel's reach (3 + 8 + 1) and the field's border (4),
-#: so that inside the box it is what a field of the whole picture would be.
-_FIELD_MARGIN = 16
-
-
-class StepMeter:
-    """:func:`seam_breaks` plus :func:`seam_bends` of the carves of one picture, the edge field
-    made only where some pair of a carve could step or bend an edge (in 62 of 118 carved
-    thumbnails none could step one; elsewhere the pairs' box was a median 13% of the picture),
-    and made again, larger, when a later carve's pairs reach beyond it."""
-
-    def __init__(self, pixels: np.ndarray):
-        self._pixels = pixels
-        self._field: Optional[EdgeField] = None
-        self._needed: Optional[Tuple[int, int, int, int]] = None  # the pairs' boxes so far
-
-    @property
-    def field(self) -> Optional[EdgeField]:
-        """The field made so far (None before any carve whose pairs could step)."""
-        return self._field
-
-    def __call__(self, source: np.ndarray, vertical: bool, scale: float) -> float:
-        """:func:`seam_breaks` plus :func:`seam_bends` of ``source`` (a carve of the meter's
-        picture): junctions that step an edge and points that bend a line, both counted as at
-        two input pixels per output pixel."""
-        height, width = self._pixels.shape[:2]
-        oriented = _oriented(source, vertical, width)
-        steps = _Pairs(source, vertical, scale, width, oriented=oriented)
-        bends = _Pairs(source, vertical, scale, width, span=BEND_SPAN, oriented=oriented)
-        boxes = [pairs.box() for pairs in (steps, bends) if pairs]
-        if not boxes:
-            return 0.0
-        needed = union_box(boxes)
-        if self._needed is None or union_box([needed, self._needed]) != self._needed:
-            if self._needed is not None:
-                needed = union_box([needed, self._needed])
-            factor = field_factor(scale)
-            grow = _FIELD_MARGIN * factor
-            box = (max(0, needed[0] - grow), max(0, needed[1] - grow),
-                   min(width, needed[2] + grow), min(height, needed[3] + grow))
-            self._field, self._needed = edge_field(self._pixels, box, factor), needed
-        return (seam_breaks(source, self._field, vertical, scale, steps)
-                + seam_bends(source, self._field, vertical, scale, bends))

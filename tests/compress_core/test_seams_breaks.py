@@ -6,9 +6,10 @@ from PIL import Image, ImageDraw
 
 from compress_core import SemanticCompressor
 from compress_core.hybrid import MAX_SEAM_BREAKS, resample
+from compress_core.seams.bands import seam_bands, shade_field
 from compress_core.seams.breaks import (BEND_SPAN, STRAIGHT_RUN, VISIBLE_BEND, VISIBLE_STEP,
-                                        StepMeter, edge_field, field_factor, seam_bends,
-                                        seam_breaks)
+                                        edge_field, field_factor, seam_bends, seam_breaks)
+from compress_core.seams.meter import StepMeter
 
 from _core_data import photo
 
@@ -237,8 +238,11 @@ def test_the_meter_makes_its_field_where_pairs_could_step_and_counts_as_the_whol
     assert meter.field is None  # nothing removed: nothing could step, no field made
     for count, scale in ((3, 1.0), (12, 1.0), (30, 0.5)):
         source = random_seams(pixels.shape[:2], count, vertical, seed=count)
-        assert meter(source, vertical, scale) == (seam_breaks(source, whole, vertical, scale)
-                                                  + seam_bends(source, whole, vertical, scale))
+        assert meter(source, vertical, scale) == pytest.approx(
+            seam_breaks(source, whole, vertical, scale)
+            + seam_bends(source, whole, vertical, scale)
+            + seam_bands(source, shade_field(pixels, factor=field_factor(scale)), vertical,
+                         scale))
     # the field covers what the carves needed, not more than the picture
     top, left = meter.field.origin
     h, w = meter.field.edge.shape

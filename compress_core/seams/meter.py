@@ -1,0 +1,90 @@
+"""What the hybrid policy measures on each carve it considers (:class:`StepMeter`): the
+junctions where the seams step a strong edge and the points where they bend a line along them
+(:mod:`.breaks`), and the contours they leave in smooth gradients (:mod:`.bands`), together."""
+from __future__ import annotations
+
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from ..energy.faces import union_box
+from .bands import ShadeField, band_candidates, seam_bands, shade_field
+from .breaks import (BEND_SPAN, EdgeField, _oriented, _Pairs, edge_field, field_factor,
+                     seam_bends, seam_breaks)
+
+__all__ = ["StepMeter"]
+
+#: Picture pixels around the pairs' box, besides the straight run, that a field is made over
+#: (per field pixel): the edge field's Gaussians' and Sobel's reach (3 + 8 + 1) and its border
+#: (4); the shade field's Gaussians' and Sobel's (3 + 1 + 12). Inside the box either is what a
+#: field of the whole picture would be.
+_FIELD_MARGIN = 16
+
+Box = Tuple[int, int, int, int]
+
+
+class _Covering:
+    """A field of a picture made over the union of the boxes asked for so far, grown by the
+    filters' reach, and made again, larger, when a later box reaches beyond it."""
+
+    def __init__(self, make: Callable[[Box, int], object], shape: Tuple[int, int]):
+        self._make, self._shape = make, shape
+        self.made = None
+        self._needed: Optional[Box] = None  # the boxes asked for so far
+
+    def covering(self, needed: Box, factor: int):
+        if self._needed is None or union_box([needed, self._needed]) != self._needed:
+            if self._needed is not None:
+                needed = union_box([needed, self._needed])
+            height, width = self._shape
+            grow = _FIELD_MARGIN * factor
+            box = (max(0, needed[0] - grow), max(0, needed[1] - grow),
+                   min(width, needed[2] + grow), min(height, needed[3] + grow))
+            self.made, self._needed = self._make(box, factor), needed
+        return self.made
+
+
+class StepMeter:
+    """:func:`~.breaks.seam_breaks`, :func:`~.breaks.seam_bends` and :func:`~.bands.seam_bands`
+    of the carves of one picture. Each field is made only where some pair of a carve could step
+    or bend an edge (in 62 of 118 carved thumbnails none could step one; elsewhere the pairs'
+    box was a median 13% of the picture) or leave a contour, and made again, larger, when a
+    later carve's pairs reach beyond it."""
+
+    def __init__(self, pixels: np.ndarray):
+        self._pixels = pixels
+        shape = pixels.shape[:2]
+        self._edges = _Covering(lambda box, factor: edge_field(pixels, box, factor), shape)
+        self._shades = _Covering(lambda box, factor: shade_field(pixels, box, factor), shape)
+
+    @property
+    def field(self) -> Optional[EdgeField]:
+        """The edge field made so far (None before any carve whose pairs could step)."""
+        return self._edges.made
+
+    @property
+    def shade(self) -> Optional[ShadeField]:
+        """The shade field made so far (None before any carve whose pairs could leave a
+        contour)."""
+        return self._shades.made
+
+    def __call__(self, source: np.ndarray, vertical: bool, scale: float) -> float:
+        """The visible breaks of ``source`` (a carve of the meter's picture): junctions that
+        step an edge and points that bend a line, both counted as at two input pixels per
+        output pixel, plus the length in output pixels of the contours that show."""
+        width = self._pixels.shape[1]
+        oriented = _oriented(source, vertical, width)
+        factor = field_factor(scale)
+        total = 0.0
+        steps = _Pairs(source, vertical, scale, width, oriented=oriented)
+        bends = _Pairs(source, vertical, scale, width, span=BEND_SPAN, oriented=oriented)
+        boxes = [pairs.box() for pairs in (steps, bends) if pairs]
+        if boxes:
+            field = self._edges.covering(union_box(boxes), factor)
+            total += (seam_breaks(source, field, vertical, scale, steps)
+                      + seam_bends(source, field, vertical, scale, bends))
+        contours = band_candidates(source, vertical, scale, width, oriented)
+        if contours:
+            shade = self._shades.covering(contours.box(), factor)
+            total += seam_bands(source, shade, vertical, scale, contours)
+        return total
