@@ -128,24 +128,25 @@ def main():
                 if args.sheet:
                     tiles.append((f"{name} {size[0]}x{size[1]}", off.image, on.image))
     n = len(rows)
+    without = "without the check" if args.baseline == "none" else "without the contours"
     carved = sum(1 for *_, off, on, _c in rows if sum(off.seams.values()))
     changed = sum(1 for *_, c in rows if c)
     stepped_off = sum(1 for *_, off, on, _c in rows
                       if off.operations.get("seam_breaks", 0) >= check)
     stepped_on = sum(1 for *_, on, _c in rows if on.operations.get("seam_breaks", 0) >= check)
     print(f"\n{n} thumbnails ({n // len(sizes)} photos x {len(sizes)} sizes), {carved} carved "
-          f"without the check; changed by it: {changed}")
-    print(f"outputs with breaks >= {check}: without the check {stepped_off}, "
+          f"{without}; changed by it: {changed}")
+    print(f"outputs with breaks >= {check}: {without} {stepped_off}, "
           f"with it {stepped_on}")
     bins = ((0, 1), (1, 2), (2, check), (check, float("inf")))
-    for label, k in (("without the check", 2), ("with it", 3)):
+    for label, k in ((without, 2), ("with it", 3)):
         counts = [r[k].operations.get("seam_breaks", 0) for r in rows]
         print(f"outputs by breaks {label}: " + ", ".join(
             f"[{lo:g}, {hi:g}): {sum(1 for c in counts if lo <= c < hi and c > 0)}"
             for lo, hi in bins))
     worst = max(on.stretch for *_, on, _c in rows)
     print(f"largest stretch with the check: {worst:.3f}")
-    print(f"CPU per thumbnail: without the check {cpu['off'] / n * 1000:.0f} ms, with it "
+    print(f"CPU per thumbnail: {without} {cpu['off'] / n * 1000:.0f} ms, with it "
           f"{cpu['on'] / n * 1000:.0f} ms ({cpu['on'] / cpu['off']:.3f}x)")
     if args.sheet and tiles:
         scale = 2
@@ -158,7 +159,7 @@ def main():
                                              Image.Resampling.LANCZOS) for im in (a, b))
             sheet.paste(a, (0, y + 16))
             sheet.paste(b, (a.width + 10, y + 16))
-            ImageDraw.Draw(sheet).text((2, y + 2), f"{label}: without the check | with it",
+            ImageDraw.Draw(sheet).text((2, y + 2), f"{label}: {without} | with it",
                                        fill=(255, 255, 255))
             y += h + 4
         sheet.save(args.sheet)
