@@ -598,7 +598,7 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 
         steps_of = StepMeter(pixels)  # its fields made where a carve could step or band
 
-        def broken():  # the kept seams step an edge visibly (seams.breaks)
+        def broken():  # the kept seams step an edge, bend a line or band a gradient visibly
             steps = steps_of(source, vertical, cur.shape[0] / th if vertical
                              else cur.shape[1] / tw)
             plan.seam_breaks = float(np.floor(steps * 100) / 100)  # (2.995: 2.99, not 3.0)
@@ -653,11 +653,11 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             if not removed or (content_stretch() <= max_stretch
                                and not (check_steps and broken())):
                 break
-            # the seams squeezed what matters, or stepped an edge: carve fewer (none at the last
-            # attempt); seams go one at a time, greedily, so the carve of fewer seams is the
-            # first carve's prefix: half of them, or, for steps alone, the most whose steps stay
-            # under the limit (a step in one place does not cost every other seam: each seam
-            # given up is squeezed or cropped instead)
+            # the seams squeezed what matters, or broke the picture (a step, a bend, a contour):
+            # carve fewer (none at the last attempt); seams go one at a time, greedily, so the
+            # carve of fewer seams is the first carve's prefix: half of them, or, for breaks
+            # alone, the most whose breaks stay under the limit (a break in one place does not
+            # cost every other seam: each seam given up is squeezed or cropped instead)
             exact = plan.seam_breaks >= MAX_SEAM_BREAKS and attempt < _CARVE_TRIES - 1
             if attempt >= _CARVE_TRIES - 1:
                 budget = 0
@@ -683,8 +683,9 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
 
 def _seams_without_steps(record, removed: int, source: np.ndarray, steps_of, vertical: bool,
                          scale: float) -> int:
-    """The most of a carve's first ``removed`` seams whose kept pixels step strong edges at
-    fewer than :data:`MAX_SEAM_BREAKS` junctions, to within a sixteenth of them (bisection on
+    """The most of a carve's first ``removed`` seams whose kept pixels break the picture under
+    :data:`MAX_SEAM_BREAKS` (stepped junctions, bent points and contour pixels together:
+    :class:`~compress_core.seams.meter.StepMeter`), to within a sixteenth of them (bisection on
     the record's prefixes, measured on the whole carved picture, before any crop; 0 where
     even one seam does).
 

@@ -15,11 +15,12 @@ So a pair of output pixels one output pixel apart across the seams counts where 
 between them is smooth: the luma's mean slope over the span and its slope at both ends under
 :data:`SMOOTH_SLOPE`, and the neighbourhood's mean gradient under :data:`MASKING_ACTIVITY`
 (texture hides a contour: the rapids and rocks of kodim14, a grass verge), and (2) the pair's
-luma difference exceeds what an even spread of its row's removed pixels would leave there by
-:data:`BAND_EXCESS` levels or more. Pairs that count join into contours (neighbours along the
+luma difference exceeds what an even spread of the seams around it (:data:`LOCAL_SPREAD` output
+pixels on each side) would leave there by :data:`BAND_EXCESS` levels or more. Pairs that count join into contours (neighbours along the
 seams, bridging up to two missing rows, and across them within about two pairs' widths). A contour shows where its
 length along the seams, as a share of the output's, times its median excess is
-:data:`VISIBLE_BAND` or more: a tenth of the picture at 3 levels.
+:data:`VISIBLE_BAND` or more (a tenth of the picture at 3 levels), and it is
+:data:`SHORTEST_BAND` output pixels long or more.
 
 Measured (session 35, scratch scripts on the 280 thumbnails of ``bench_seam_breaks.py``'s 35
 photos x 8 sizes, 215 of them carved): the contours seen at 1x score 0.43-1.86 (kodim21's sky
@@ -39,7 +40,7 @@ from scipy import ndimage
 from .breaks import _oriented, _reduced_gray
 
 __all__ = ["ShadeField", "shade_field", "seam_bands", "band_candidates", "BAND_EXCESS",
-           "SMOOTH_SLOPE", "MASKING_ACTIVITY", "VISIBLE_BAND"]
+           "SMOOTH_SLOPE", "MASKING_ACTIVITY", "VISIBLE_BAND", "SHORTEST_BAND", "LOCAL_SPREAD"]
 
 #: Luma levels by which a pair's difference exceeds an even spread's for it to count.
 BAND_EXCESS = 2.0
@@ -54,24 +55,30 @@ MASKING_ACTIVITY = 2.0
 #: Share of the output's length along the seams times the contour's median excess (levels)
 #: from which a contour shows.
 VISIBLE_BAND = 0.3
+#: Output pixels along the seams under which a contour is a blemish, not a line: it never shows
+#: (and one that shows is longer than the policy's limit, MAX_SEAM_BREAKS, alone).
+SHORTEST_BAND = 6.0
+#: Output pixels on each side of a pair across which the seams' even spread is read.
+LOCAL_SPREAD = 16
 _ACTIVITY_SIGMA = 3.0
 
 
 class ShadeField:
     """A box of a picture's luma, smoothed, at the picture's resolution or reduced by a whole
-    ``factor`` (:func:`shade_field`), with its slopes across either kind of seam and its
+    ``factor`` (:func:`shade_field`), with its slope across the seams of one direction and its
     neighbourhoods' activity."""
 
-    def __init__(self, luma: np.ndarray, origin: Tuple[int, int], factor: int, width: int):
+    def __init__(self, luma: np.ndarray, origin: Tuple[int, int], factor: int, width: int,
+                 vertical: bool):
         self.luma = luma
         self.origin = origin  # (top, left) of the box in the picture
         self.factor = int(factor)
         self.width = int(width)  # the whole picture's (it splits the flat indices)
+        self.vertical = bool(vertical)  # the seams whose across the slope is read
         gy = ndimage.sobel(luma, axis=0)
         gx = ndimage.sobel(luma, axis=1)
         per_pixel = 8.0 * self.factor  # Sobel's weights, and field pixels to input pixels
-        self.slope_x = np.abs(gx) / per_pixel
-        self.slope_y = np.abs(gy) / per_pixel
+        self.slope = np.abs(gx if vertical else gy) / per_pixel
         self.activity = ndimage.gaussian_filter(np.hypot(gx, gy) / per_pixel, _ACTIVITY_SIGMA)
 
     def box(self) -> Tuple[int, int, int, int]:
@@ -80,7 +87,7 @@ class ShadeField:
         h, w = self.luma.shape
         return left, top, left + w * self.factor, top + h * self.factor
 
-    def read(self, y: np.ndarray, x: np.ndarray, vertical: bool):
+    def read(self, y: np.ndarray, x: np.ndarray):
         """(luma, slope across the seams, activity) at picture positions (y, x): the luma
         interpolated, the others at the field pixel holding each position."""
         top, left = self.origin
@@ -92,28 +99,31 @@ class ShadeField:
                                        order=1, mode="nearest")
         iy = np.clip((y - top) // f, 0, h - 1)
         ix = np.clip((x - left) // f, 0, w - 1)
-        slope = (self.slope_x if vertical else self.slope_y)[iy, ix]
-        return luma, slope, self.activity[iy, ix]
+        return luma, self.slope[iy, ix], self.activity[iy, ix]
 
 
 def shade_field(pixels: np.ndarray, box: Optional[Tuple[int, int, int, int]] = None,
-                factor: int = 1) -> ShadeField:
+                factor: int = 1, vertical: bool = True) -> ShadeField:
     """The smoothed luma of ``pixels`` (uint8 (H, W, C) or (H, W)) inside ``box``
     (``(left, top, right, bottom)``; default: all of it), each side reduced ``factor`` times
-    (block means, as :func:`~compress_core.seams.breaks.edge_field`)."""
+    (block means, as :func:`~compress_core.seams.breaks.edge_field`), with its slope across
+    ``vertical`` (or horizontal) seams."""
     pixels = np.asarray(pixels)
     height, width = pixels.shape[:2]
     left, top, right, bottom = (0, 0, width, height) if box is None else box
     gray, factor = _reduced_gray(pixels[top:bottom, left:right], factor)
     luma = ndimage.gaussian_filter(gray, 1.0, truncate=3.0)
-    return ShadeField(luma, (top, left), factor, width)
+    return ShadeField(luma, (top, left), factor, width, vertical)
 
 
 class BandCandidates:
     """The pairs of a carve's output, one output pixel (``m`` pixels) apart across the seams,
     whose sources lie far enough apart for a band (their gap exceeds an even spread's by more
     than :data:`BAND_EXCESS` / :data:`SMOOTH_SLOPE` pixels: under that, no smooth slope climbs
-    the excess), oriented as for vertical seams."""
+    the excess), oriented as for vertical seams. The even spread is the seams' around the pair,
+    :data:`LOCAL_SPREAD` output pixels on each side (the pair's own gap left out): seams spread
+    evenly through a band of a gradient make it steeper, not stepped (a gradient whose rows were
+    removed three in four had counted as a contour across the whole width: diff review 35)."""
 
     def __init__(self, source: np.ndarray, vertical: bool, scale: float, picture_width: int,
                  oriented=None):
@@ -126,11 +136,19 @@ class BandCandidates:
         if w <= m or h < 1:
             return
         gap = coord[:, m:] - coord[:, :-m]
-        # the row's removed pixels spread evenly: each pair ``m`` output pixels apart spans
-        even = (coord[:, -1] - coord[:, 0]).astype(np.float32) / (w - 1) * m
-        i, j = np.nonzero(gap > (even + BAND_EXCESS / SMOOTH_SLOPE)[:, None])
-        self.i, self.j = i, j
-        self.gap, self.even = gap[i, j].astype(np.float32), even[i]
+        least = BAND_EXCESS / SMOOTH_SLOPE
+        # (no spread is under m: the pairs read at all are a superset of those that count)
+        i, j = np.nonzero(gap > m + least)
+        gap = gap[i, j].astype(np.float32)
+        # the seams around the pair spread evenly: what a pair m output pixels apart spans
+        reach = LOCAL_SPREAD * m
+        a, b = np.maximum(j - reach, 0), np.minimum(j + m + reach, w - 1)
+        around = (b - a - m).astype(np.float32)
+        spans = (coord[i, b] - coord[i, a]).astype(np.float32) - gap
+        even = np.where(around > 0, spans / np.maximum(around, 1.0) * m, float(m))
+        counts = gap > even + least
+        self.i, self.j = i[counts], j[counts]
+        self.gap, self.even = gap[counts], even[counts].astype(np.float32)
 
     def __bool__(self):
         return bool(len(self.i))
@@ -164,7 +182,8 @@ def seam_bands(source: np.ndarray, shade: ShadeField, vertical: bool, scale: flo
     source : int (h, w)
         The input's flat index of every output pixel of the carve (before any resampling).
     shade : ShadeField
-        The input's smoothed luma (:func:`shade_field`), covering every pair's pixels.
+        The input's smoothed luma (:func:`shade_field`, made for the same ``vertical``),
+        covering every pair's pixels.
     vertical : bool
         Whether the seams were vertical (columns removed).
     scale : float
@@ -178,8 +197,10 @@ def seam_bands(source: np.ndarray, shade: ShadeField, vertical: bool, scale: flo
     if not pairs:
         return 0.0
     (ya, xa), (yb, xb) = pairs.positions()
-    luma_a, slope_a, activity_a = shade.read(ya, xa, vertical)
-    luma_b, slope_b, activity_b = shade.read(yb, xb, vertical)
+    if shade.vertical != bool(vertical):
+        raise ValueError("shade was made for the slope across the other seams' direction")
+    luma_a, slope_a, activity_a = shade.read(ya, xa)
+    luma_b, slope_b, activity_b = shade.read(yb, xb)
     climb = np.abs(luma_b - luma_a)
     smooth = ((climb < SMOOTH_SLOPE * pairs.gap) & (slope_a < SMOOTH_SLOPE)
               & (slope_b < SMOOTH_SLOPE) & (np.maximum(activity_a, activity_b)
@@ -202,5 +223,5 @@ def seam_bands(source: np.ndarray, shade: ShadeField, vertical: bool, scale: flo
     median = np.asarray(ndimage.median(excess, which, index))
     rows = (np.asarray(ndimage.maximum(i, which, index))
             - np.asarray(ndimage.minimum(i, which, index)) + 1)
-    shows = rows / pairs.shape[0] * median >= VISIBLE_BAND
+    shows = (rows / pairs.shape[0] * median >= VISIBLE_BAND) & (rows >= SHORTEST_BAND * scale)
     return float(rows[shows].sum()) / scale

@@ -4,8 +4,8 @@ that counts them with the steps and bends."""
 import numpy as np
 import pytest
 
-from compress_core.seams.bands import (BAND_EXCESS, MASKING_ACTIVITY, VISIBLE_BAND,
-                                       band_candidates, seam_bands, shade_field)
+from compress_core.seams.bands import (BAND_EXCESS, MASKING_ACTIVITY, SHORTEST_BAND,
+                                       VISIBLE_BAND, band_candidates, seam_bands, shade_field)
 from compress_core.seams.breaks import edge_field, field_factor, seam_bends, seam_breaks
 from compress_core.seams.meter import StepMeter
 
@@ -57,7 +57,7 @@ def test_seams_bunched_in_a_smooth_sky_leave_a_contour_an_even_squeeze_does_not(
     go at one place: the pair across them differs by 15 levels where an even squeeze leaves
     about half a level; the contour runs the whole width."""
     pixels = sky()
-    shade = shade_field(pixels)
+    shade = shade_field(pixels, vertical=False)
     bunched = rows_bunched(pixels.shape[:2], 30, 100)
     # the contour's length in output pixels along the seams: the whole width, as at scale 1
     assert seam_bands(bunched, shade, False, 1.0) == pytest.approx(400, abs=2)
@@ -73,14 +73,14 @@ def test_seams_bunched_in_a_smooth_sky_leave_a_contour_an_even_squeeze_does_not(
 def test_no_contour_where_nothing_climbs_or_texture_hides_it():
     flat = np.full((240, 400, 3), 140, np.uint8)
     bunched = rows_bunched(flat.shape[:2], 30, 100)
-    assert seam_bands(bunched, shade_field(flat), False, 1.0) == 0
+    assert seam_bands(bunched, shade_field(flat, vertical=False), False, 1.0) == 0
     # grain of 20 levels: the neighbourhood's mean gradient 2.4-3.5 everywhere (kodim14's
     # rocks: 2.6-6.5), over MASKING_ACTIVITY
-    shade = shade_field(sky(grain=20.0))
+    shade = shade_field(sky(grain=20.0), vertical=False)
     assert np.percentile(shade.activity, 1) > MASKING_ACTIVITY
     assert seam_bands(bunched, shade, False, 1.0) == 0
     # light grain (2 levels) hides nothing
-    assert seam_bands(bunched, shade_field(sky(grain=2.0)), False, 1.0) > 300
+    assert seam_bands(bunched, shade_field(sky(grain=2.0), vertical=False), False, 1.0) > 300
 
 
 def test_a_short_contour_does_not_show():
@@ -88,7 +88,7 @@ def test_a_short_contour_does_not_show():
     median excess: 30 rows at one place in 1% of the columns (the rest spread evenly) score
     0.01 x 14.5, under VISIBLE_BAND; in 15% of them, 0.15 x 14.5."""
     pixels = sky()
-    shade = shade_field(pixels)
+    shade = shade_field(pixels, vertical=False)
     h, w = pixels.shape[:2]
     excess = (31 - 240 / 210) * CLIMB
     assert 4 / w * excess < VISIBLE_BAND < 60 / w * excess
@@ -153,7 +153,7 @@ def test_the_meter_counts_steps_bends_and_contours_as_on_whole_fields(vertical):
     assert meter.field is None and meter.shade is None  # nothing removed: nothing made
     want = (seam_breaks(source, edge_field(pixels), vertical, 1.0)
             + seam_bends(source, edge_field(pixels), vertical, 1.0)
-            + seam_bands(source, shade_field(pixels), vertical, 1.0))
+            + seam_bands(source, shade_field(pixels, vertical=vertical), vertical, 1.0))
     assert want == pytest.approx(400, abs=2)
     assert meter(source, vertical, 1.0) == pytest.approx(want)
     # the shade covers the pairs (and the filters' reach), not the whole sky
@@ -180,7 +180,8 @@ def bands_kept(result, pixels, size) -> float:
     source = result.source_before_resampling
     vertical = result.seams["vertical"] > 0
     scale = source.shape[0] / size[1] if vertical else source.shape[1] / size[0]
-    return seam_bands(source, shade_field(pixels, factor=field_factor(scale)), vertical, scale)
+    return seam_bands(source, shade_field(pixels, factor=field_factor(scale), vertical=vertical),
+                      vertical, scale)
 
 
 def test_a_thumbnail_keeps_no_contour_in_its_sky(monkeypatch):
@@ -202,3 +203,69 @@ def test_a_thumbnail_keeps_no_contour_in_its_sky(monkeypatch):
                                     show_progress=False)
     assert unchecked.seams["horizontal"] > result.seams["horizontal"]
     assert bands_kept(unchecked, pixels, size) > 0
+
+
+def test_a_gradient_squeezed_evenly_is_steeper_not_stepped():
+    """Diff review 35: a sky whose top half climbs 1.2 levels a row, 90 of its 120 rows
+    removed three in four, evenly: the output's gradient is steeper there, with no step; the
+    seams' spread read over the whole column had counted the width as a contour."""
+    h, w = 240, 400
+    luma = np.concatenate([np.linspace(20, 164, 120), np.full(120, 164.0)])
+    pixels = np.repeat(np.repeat(luma[:, None, None], w, axis=1), 3, axis=2).astype(np.uint8)
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    removed = [y for y in range(120) if y % 4]
+    even = np.delete(index, removed, axis=0)
+    shade = shade_field(pixels, vertical=False)
+    assert seam_bands(even, shade, False, 1.0) == 0
+    # the same 90 rows at one place: a step across the whole width
+    assert seam_bands(np.delete(index, np.s_[10:100], axis=0), shade, False, 1.0) > 390
+
+
+def test_a_contour_shorter_than_the_shortest_does_not_show():
+    """A contour shows by its length share times its excess, and only from SHORTEST_BAND output
+    pixels along the seams: 30 rows at one place in 4 columns of a 40-wide sky score 0.1 x 14.5
+    but are 4 pixels long; in 8 columns, 8."""
+    pixels = sky((40, 240))
+    shade = shade_field(pixels, vertical=False)
+    assert 4 < SHORTEST_BAND < 8
+    assert 4 / 40 * (31 - 240 / 210) * CLIMB > VISIBLE_BAND
+    four = rows_bunched((240, 40), 30, 100, wave=0.0, columns=slice(10, 14))
+    assert seam_bands(four, shade, False, 1.0) == 0
+    eight = rows_bunched((240, 40), 30, 100, wave=0.0, columns=slice(10, 18))
+    assert seam_bands(eight, shade, False, 1.0) == pytest.approx(8)
+
+
+@pytest.mark.parametrize("vertical", [False, True])
+def test_the_meter_reads_reduced_fields_as_whole_ones(vertical):
+    """Diff review 35: at a field factor of 2, a box starting one pixel off the whole field's
+    grid of blocks read other blocks' means (7.6 levels apart), and a carve counted 0 or 4.35
+    with the box's edge. The meter's boxes start on the grid: the counts are the whole fields'."""
+    pixels, scale = photo("coffee", 480), 4.0
+    h, w = pixels.shape[:2]
+    index = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    if vertical:
+        source = np.stack([np.delete(index[y], np.s_[201 + y % 7:241 + y % 7]) for y in range(h)])
+    else:
+        source = np.stack([np.delete(index[:, x], np.s_[101 + x % 5:131 + x % 5])
+                           for x in range(w)], axis=1)
+    factor = field_factor(scale)
+    assert factor == 2
+    whole_edges = edge_field(pixels, factor=factor)
+    want = (seam_breaks(source, whole_edges, vertical, scale)
+            + seam_bends(source, whole_edges, vertical, scale)
+            + seam_bands(source, shade_field(pixels, factor=factor, vertical=vertical), vertical,
+                         scale))
+    meter = StepMeter(pixels)
+    assert meter(source, vertical, scale) == pytest.approx(want)
+    left, top, _, _ = meter.shade.box()
+    assert left % factor == 0 and top % factor == 0
+
+
+def test_the_meter_makes_its_fields_again_at_another_factor():
+    pixels = sky((800, 480), grain=1.0)
+    source = rows_bunched(pixels.shape[:2], 60, 200, wave=12.0)
+    meter = StepMeter(pixels)
+    meter(source, False, 6.2)
+    assert meter.shade.factor == field_factor(6.2) == 3
+    assert meter(source, False, 1.0) == StepMeter(pixels)(source, False, 1.0)
+    assert meter.shade.factor == 1

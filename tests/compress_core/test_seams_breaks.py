@@ -241,8 +241,8 @@ def test_the_meter_makes_its_field_where_pairs_could_step_and_counts_as_the_whol
         assert meter(source, vertical, scale) == pytest.approx(
             seam_breaks(source, whole, vertical, scale)
             + seam_bends(source, whole, vertical, scale)
-            + seam_bands(source, shade_field(pixels, factor=field_factor(scale)), vertical,
-                         scale))
+            + seam_bands(source, shade_field(pixels, factor=field_factor(scale),
+                                             vertical=vertical), vertical, scale))
     # the field covers what the carves needed, not more than the picture
     top, left = meter.field.origin
     h, w = meter.field.edge.shape
