@@ -113,17 +113,35 @@ def format_from_suffix(path: str) -> Optional[ImageFormat]:
     return ours.get(named) if named is not None else None
 
 
+#: Suffixes of image formats that neither Pillow registers nor the library reads (vector
+#: graphics, JPEG XR, OpenEXR): a file so named holds one of those, not a JPEG.
+_OTHER_IMAGE_SUFFIXES = {".svg": "SVG", ".svgz": "SVG", ".jxr": "JPEG XR", ".wdp": "JPEG XR",
+                         ".hdp": "JPEG XR", ".exr": "OpenEXR"}
+
+
 def unwritable_suffix(path: str) -> Optional[str]:
-    """Pillow's name of the image format a file name's suffix names when the library cannot
-    write it (``"GIF"`` for ``x.gif``, ``"TIFF"``, ``"BMP"`` ...), else None (one of ours, a
-    spelling of one, such as ``.jfif`` for JPEG, or no image suffix at all). Writing another
-    format's bytes under such a name would mislabel the file."""
+    """The name of the image format a file name's suffix names when the library does not write
+    it: Pillow's name for the formats it registers (``"GIF"`` for ``x.gif``, ``"TIFF"``,
+    ``"BMP"`` ...), ``"HEIF"`` and ``"camera RAW (DNG)"`` ... for the pictures the library reads
+    through plug-ins, ``"SVG"``, ``"JPEG XR"``, ``"OpenEXR"``; None for ours, a spelling of one
+    (``.jfif`` for JPEG), or a suffix that names no image format (``.bin``: the caller's
+    choice). Writing another format's bytes under such a name would mislabel the file
+    (``-o thumb.heic`` held a JPEG: edge review 35)."""
     from PIL import Image
 
+    from ..images import _OTHER_PICTURE_SUFFIXES
+
+    suffix = _suffix(path)
     if format_from_suffix(path) is not None:
         return None
-    named = Image.registered_extensions().get(_suffix(path))
-    return named if named is not None and named not in _PIL_NAME.values() else None
+    named = Image.registered_extensions().get(suffix)
+    if named is not None:
+        return named if named not in _PIL_NAME.values() else None
+    if suffix in (".heic", ".heif", ".hif"):
+        return "HEIF"
+    if suffix in _OTHER_PICTURE_SUFFIXES:
+        return f"camera RAW ({suffix[1:].upper()})"
+    return _OTHER_IMAGE_SUFFIXES.get(suffix)
 
 
 def default_quality(fmt) -> Optional[int]:

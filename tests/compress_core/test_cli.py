@@ -1062,11 +1062,14 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
 
 
 @pytest.mark.parametrize("output, named", [("thumb.gif", "GIF"), ("thumb.tif", "TIFF"),
-                                           ("thumb.bmp", "BMP")])
+                                           ("thumb.bmp", "BMP"), ("thumb.heic", "HEIF"),
+                                           ("thumb.dng", "camera RAW (DNG)"),
+                                           ("thumb.svg", "SVG")])
 @pytest.mark.parametrize("mode", [[], ["--visualize-energy"]])
 def test_an_output_file_named_for_a_format_not_written_is_refused(work, capsys, output, named,
                                                                   mode):
-    """-o thumb.gif wrote JPEG bytes under a .gif name (exit 0)."""
+    """-o thumb.gif wrote JPEG bytes under a .gif name (exit 0); -o thumb.heic, a format the
+    library reads but does not write, and -o thumb.svg did still (edge review 35)."""
     size = ["-e", "gradient"] if mode else ["-s", "0.5"]  # (the energy map takes no size)
     code, _, err = run(capsys, "photo.jpg", *size, "-o", output, *mode)
     assert code == 2

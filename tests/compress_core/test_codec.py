@@ -163,9 +163,13 @@ def test_format_names_and_suffixes():
 
 
 def test_suffixes_of_formats_the_library_does_not_write():
-    for path, named in (("a.gif", "GIF"), ("b/c.TIF", "TIFF"), ("s3://b/d.bmp", "BMP")):
+    for path, named in (("a.gif", "GIF"), ("b/c.TIF", "TIFF"), ("s3://b/d.bmp", "BMP"),
+                        ("e.heic", "HEIF"), ("e.HIF", "HEIF"), ("f.cr2", "camera RAW (CR2)"),
+                        ("g.svg", "SVG"), ("h.jxr", "JPEG XR")):
         assert unwritable_suffix(path) == named
-    for path in ("a.jpg", "a.jfif", "x.webp", "noext", "a.b/noext", "x.unknownext"):
+    # ours, and names that name no image format (the caller's choice: -o small.bin)
+    for path in ("a.jpg", "a.jfif", "x.webp", "c.AVIF", "d.jxl", "noext", "a.b/noext",
+                 "x.unknownext", "small.bin", "thumb."):
         assert unwritable_suffix(path) is None, path
 
 
