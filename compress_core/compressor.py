@@ -19,7 +19,7 @@ from .codec.encoders import as_shown, flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
 from .colour import describes_srgb
-from .crop import best_window, box_to_hold, box_to_hold_apart, keep_boost, mask_box
+from .crop import best_window, box_to_hold_apart, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
@@ -891,14 +891,15 @@ class SemanticCompressor:
                 # the hybrid method does, and no map is computed for it (a 3 x 5000 strip at
                 # scale 0.5, 2 x 2500, had lost a quarter of its length; edge review 30)
                 return _whole_picture(pixels, (tw, th), faces=len(faces))
-            scene, held = [], (None, None, None)   # the subjects' faces, cores and heads
+            # the subjects' faces, cores, heads and detector's boxes
+            scene, held = [], (None, None, None, None)
             apart = []   # the heads, then the persons, of the subjects' faces left out (after
             # their boxes: each where a window still leaves the ones before out)
             if faces:  # subjects held whole where they fit, else their cores (brows to mouth);
                 # the faces of a scene held or left out whole
                 from .crop import faces_one_window_holds
                 from .energy.faces import (cores_box, face_boxes, faces_box, heads_box,
-                                           subject_faces)
+                                           subject_faces, union_box)
 
                 subjects, scene = subject_faces(faces, (h0, w0))
                 # faces spread wider than the window: the largest it holds, the rest whole or
@@ -909,7 +910,8 @@ class SemanticCompressor:
                 apart = [t[3] for t in left_out] + [t[4] for t in left_out]
                 if subjects:
                     held = tuple(box(subjects, (h0, w0))
-                                 for box in (faces_box, cores_box, heads_box))
+                                 for box in (faces_box, cores_box, heads_box)) + (
+                        union_box([t[2] for t in taken]),)
             kept = None
             if keep is not None and keep.any():
                 # the keep_mask is held whole where a window holds it (with the faces where one
@@ -919,7 +921,7 @@ class SemanticCompressor:
                 kept = mask_box(keep)
                 energy = energy + keep * keep_boost(energy)
             protect = box_to_hold_apart(kept, held[0], (cw, ch), held[1], held[2],
-                                        [f.box for f in scene], (h0, w0))
+                                        [f.box for f in scene], (h0, w0), held[3])
             left, top = best_window(energy, cw, ch, must_contain=protect,
                                     never_cut=[f.box for f in scene] + apart)
             box = (left, top, left + cw, top + ch)

@@ -88,24 +88,32 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
                 window: Tuple[int, int],
                 cores: Optional[Tuple[int, int, int, int]] = None,
                 heads: Optional[Tuple[int, int, int, int]] = None,
+                detected: Optional[Tuple[int, int, int, int]] = None,
                 ) -> Optional[Tuple[int, int, int, int]]:
     """The box a crop window of ``window`` (width, height) must hold (``best_window``'s
     ``must_contain``): the box of the pixels the caller asked to keep, grown to the faces' box
     where one window holds both (what the caller asked for comes first); either alone when the
-    other is None. On a side where the window cannot hold the faces' box, their ``cores``
-    (brows to mouth: :func:`compress_core.energy.faces.face_core`) take its place on that
-    side (where it cannot hold those either, it stays inside them across, and holds its own
-    height about the eyes, within them): a banner of a close-up face was held only somewhere
-    inside the face, and the energy put it on the chin, without the eyes. Where the window holds
-    the faces' box on a side, it holds as much of their ``heads`` (hair, chin:
-    :func:`compress_core.energy.faces.heads_box`) as the room left by the caller's box and the
-    faces allows there, shared two to one between the heads' top and bottom (left and right
-    alike)."""
+    other is None. On a side where the window cannot hold the faces' box (grown for the crops),
+    the detector's boxes of the faces (``detected``, within it) take its place where it holds
+    those: a window 13 rows short of the grown box had held only the cores and started at the
+    brows, the spare rows going to the spacesuit below (edge review 35). Where it cannot hold
+    those either, their ``cores`` (brows to mouth: :func:`compress_core.energy.faces.face_core`)
+    take their place on that side (where it cannot hold those either, it stays inside them
+    across, and holds its own height about the eyes, within them): a banner of a close-up face
+    was held only somewhere inside the face, and the energy put it on the chin, without the
+    eyes. Where the window holds the faces' box, or their detector's boxes, on a side, it holds
+    as much of their ``heads`` (hair, chin: :func:`compress_core.energy.faces.heads_box`) as the
+    room left by the caller's box and the faces allows there, shared two to one between the
+    heads' top and bottom (left and right alike)."""
     whole = []   # the sides on which the window holds the faces' box (then heads, below)
     if faces is not None and cores is not None:
         held = list(faces)
         for i in (0, 1):  # x, then y
             if faces[i + 2] - faces[i] <= window[i]:
+                whole.append(i)
+                continue
+            if detected is not None and detected[i + 2] - detected[i] <= window[i]:
+                held[i], held[i + 2] = detected[i], detected[i + 2]
                 whole.append(i)
                 continue
             lo, hi = cores[i], cores[i + 2]
@@ -182,15 +190,15 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
 
 
 def box_to_hold_apart(kept, faces, window: Tuple[int, int], cores, heads, apart,
-                      shape: Tuple[int, int]):
+                      shape: Tuple[int, int], detected=None):
     """:func:`box_to_hold`, whose room for the heads is given up where it leaves no window
     in a picture of ``shape`` (H, W) that cuts none of the boxes ``apart`` (the faces left
     out: a head's hair is held where the room allows, another face is never cut for it; a
     face beside the one held had been cut to make room for its head: diff review 30)."""
-    box = box_to_hold(kept, faces, window, cores, heads)
+    box = box_to_hold(kept, faces, window, cores, heads, detected)
     if heads is None or box is None or not apart or _avoids(box, apart, window, shape):
         return box
-    return box_to_hold(kept, faces, window, cores, None)
+    return box_to_hold(kept, faces, window, cores, None, detected)
 
 
 def _extent(boxes, i: int) -> int:

@@ -351,25 +351,29 @@ def _window_rules(protect, window):
     """:func:`~compress_core.crop.best_window`'s ``must_contain`` and ``never_cut`` for a window
     of ``window`` (width, height) from the held boxes ``protect``: the keep mask's, the
     subjects' faces', their cores', their heads' (each None or a box;
-    :func:`~compress_core.crop.box_to_hold`), the boxes of the faces in the scene, and where
+    :func:`~compress_core.crop.box_to_hold`), the boxes of the faces in the scene, where
     there are several subjects' faces a function giving each one's boxes (:func:`_faces_here`;
-    faces spread wider than the window: :func:`~compress_core.crop.faces_one_window_holds`)."""
-    kept, faces, cores, heads, scene, each = protect
+    faces spread wider than the window: :func:`~compress_core.crop.faces_one_window_holds`),
+    and the subjects' detector's boxes (None or a box)."""
+    kept, faces, cores, heads, scene, each, detected = protect
     if each is not None and cores is not None and (cores[2] - cores[0] > window[0]
                                                    or cores[3] - cores[1] > window[1]):
         # faces spread wider than the window: the largest it holds, the rest whole or left out
         found, shape = each()
         taken, left_out = faces_one_window_holds(found, window, shape)
         if left_out and taken:
-            faces, cores, heads = (union_box([t[k] for t in taken]) for k in (0, 1, 3))
+            faces, cores, detected, heads = (union_box([t[k] for t in taken])
+                                             for k in (0, 1, 2, 3))
             # the faces left out, then their heads, then their persons, each where a window
             # still leaves it out too (a window beside the detector's box had kept a sliver of
             # the hair; one beside the head a strip of the shoulders)
             scene = tuple(scene) + tuple(t[k] for k in (2, 3, 4) for t in left_out)
             return dict(must_contain=box_to_hold_apart(kept, faces, window, cores, heads,
-                                                       [t[2] for t in left_out], shape),
+                                                       [t[2] for t in left_out], shape,
+                                                       detected),
                         never_cut=scene)
-    return dict(must_contain=box_to_hold(kept, faces, window, cores, heads), never_cut=scene)
+    return dict(must_contain=box_to_hold(kept, faces, window, cores, heads, detected),
+                never_cut=scene)
 
 
 def _faces_here(each, source: np.ndarray, width: int):
@@ -484,15 +488,22 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     # the pixels the crops must hold (flat, input's coordinates): the keep mask's and the
     # subjects' faces and their cores, held where the faces' box does not fit
     # (crop.box_to_hold); then each face of the scene, which the crops hold or leave out whole
-    faces_mask = cores_mask = heads_mask = None
+    faces_mask = cores_mask = heads_mask = detected_mask = None
     if subjects:
         faces_mask, cores_mask, heads_mask = (np.zeros((h0, w0), bool) for _ in range(3))
         for mask, (left, top, right, bottom) in ((faces_mask, faces_box(subjects, (h0, w0))),
                                                  (cores_mask, cores_box(subjects, (h0, w0))),
                                                  (heads_mask, heads_box(subjects, (h0, w0)))):
             mask[top:bottom, left:right] = True
+        # the detector's boxes, held where the faces' (grown for the crops) do not fit
+        detected_mask = np.zeros((h0, w0), bool)
+        for face in subjects:
+            left, top, right, bottom = clipped_box(face.box, (h0, w0))
+            detected_mask[top:bottom, left:right] = True
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask, heads_mask))
+    detected_flat = (None if detected_mask is None or not detected_mask.any()
+                     else detected_mask.ravel())
     whole = []
     for face in scene:
         left, top, right, bottom = clipped_box(face.box, (h0, w0))
@@ -520,7 +531,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     def boxes():  # the boxes of the held pixels in the current image (see _window_rules)
         return tuple(None if flat is None else mask_box(flat[source]) for flat in held) + (
             tuple(box for box in (mask_box(flat[source]) for flat in whole) if box is not None),
-            None if each is None else _faces_here(each, source, w0))
+            None if each is None else _faces_here(each, source, w0),
+            None if detected_flat is None else mask_box(detected_flat[source]))
 
     protect = boxes()
 

@@ -262,6 +262,46 @@ def test_box_to_hold_holds_as_much_of_the_heads_as_the_window_can():
     assert box_to_hold(kept, faces, (100, 140), cores, heads) == kept   # as before: no room
 
 
+def test_box_to_hold_holds_the_detector_s_box_where_the_grown_one_does_not_fit():
+    """Edge review 35: the faces' box grown for the crops 14-156 down (the detector's 24-146,
+    the core 60-128), a window of 135 rows: it went straight to the core, and the energy
+    started the window at the brows (36 of the face's rows cut), the spare rows on the suit
+    below. Now the detector's box is held where it fits, with the spare shared two to one
+    towards the head above and below; where it does not fit either, the core, as before."""
+    from compress_core.crop import box_to_hold
+
+    faces, detected, cores = (170, 14, 270, 156), (182, 24, 270, 146), (190, 60, 262, 128)
+    heads = (160, 0, 270, 177)
+    assert box_to_hold(None, faces, (270, 135), cores, heads, detected) == (160, 16, 270, 151)
+    assert box_to_hold(None, faces, (270, 135), cores, None, detected) == (170, 24, 270, 146)
+    assert box_to_hold(None, faces, (270, 122), cores, heads, detected) == (160, 24, 270, 146)
+    assert box_to_hold(None, faces, (270, 121), cores, heads, detected) == (160, 60, 270, 128)
+    # without the detector's box: the core, as before
+    assert box_to_hold(None, faces, (270, 135), cores, heads) == (160, 60, 270, 128)
+    # across likewise: a window 95 wide holds the detector's 88 columns, and the heads' room
+    assert box_to_hold(None, faces, (95, 300), cores, heads, detected) == (175, 0, 270, 177)
+
+
+@pytest.mark.parametrize("method", ["smart_crop", "hybrid"])
+@pytest.mark.parametrize("left", [0, 100])
+def test_a_banner_a_little_shorter_than_a_face_s_grown_box_holds_the_face(method, left):
+    """skimage's astronaut cropped so that her face lies at the edge or in the middle, to
+    200x100: the window (130-143 rows) could hold the detector's box (115-122) but not the box
+    grown for the crops; 30-36 of the face's rows were cut at the top (edge review 35)."""
+    from PIL import Image
+
+    from compress_core import DeepEnergyFunction, SemanticCompressor
+
+    picture = np.asarray(Image.fromarray(photo("astronaut")).crop((left, 30, left + 270, 330)))
+    energy = DeepEnergyFunction()
+    face = energy.importance(picture).faces[0]
+    result = SemanticCompressor(energy).compress(picture, method=method, target_width=200,
+                                                 target_height=100, show_progress=False)
+    _, top, _, bottom = result.crop_box
+    assert bottom - top < 1.25 * (face.box[3] - face.box[1])  # no room for the whole head
+    assert top <= face.box[1] and bottom >= face.box[3]
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (7, 9), (120, 80)])
 def test_windows_across_the_whole_map_slide_on_one_line_of_sums(shape):
     """A window as tall (or as wide) as the map: its sums from the one line of column (row)
