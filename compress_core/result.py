@@ -259,7 +259,7 @@ class CompressionResult:
         format's default). The
         write is atomic (:func:`compress_core.storage.write_atomic`: temporary file, ``fsync``
         and rename on local disks, one upload on object stores); a new file's mode follows the
-        umask.
+        umask, a file replaced keeps its own.
 
         Parameters
         ----------

@@ -454,9 +454,11 @@ def write_atomic(uri: PathOrUri, data: bytes,
     """Write ``data`` to ``uri`` so that the file is complete or absent, never partial.
 
     Local disks: a hidden temporary file in the target folder (created with mode ``0o666``, so
-    the umask decides the final mode), ``fsync``, then ``os.replace`` (atomic on POSIX); missing
-    folders are created. Object stores: one upload (S3 PUT or completed multipart upload, GCS
-    upload), which the store makes visible only when complete. An existing file is replaced.
+    the umask decides a new file's mode), ``fsync``, then ``os.replace`` (atomic on POSIX);
+    missing folders are created. An existing file is replaced and keeps its permission bits
+    (a read-only one too: the folder's permissions decide, as for any rename). Object stores:
+    one upload (S3 PUT or completed multipart upload, GCS upload), which the store makes
+    visible only when complete.
 
     Parameters
     ----------
@@ -577,6 +579,11 @@ def _write_local(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            if kind is not None:
+                # a file replaced keeps its permission bits: the rename had made a private
+                # (0600) or read-only (0444) output world-readable and writable by the umask's
+                # mode (edge review 35)
+                os.fchmod(fh.fileno(), stat.S_IMODE(kind))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

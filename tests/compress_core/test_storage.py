@@ -390,6 +390,28 @@ def test_new_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == mode, name
 
 
+@pytest.mark.parametrize("mode", [0o600, 0o444, 0o640])
+def test_a_file_replaced_keeps_its_permission_bits(tmp_path, mode):
+    """Edge review 35: a private (0600) or read-only (0444) output replaced by a rerun came
+    back with the umask's mode (0644): world-readable. Links are written through to their
+    file, which keeps its mode too."""
+    target = tmp_path / "out.jpg"
+    target.write_bytes(b"old")
+    os.chmod(target, mode)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(target)
+    old = os.umask(0o022)
+    try:
+        storage.write_atomic(target, b"new")
+        assert target.read_bytes() == b"new"
+        assert stat.S_IMODE(os.stat(target).st_mode) == mode
+        storage.write_atomic(link, b"newer")
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"newer" and link.is_symlink()
+    assert stat.S_IMODE(os.stat(target).st_mode) == mode
+
+
 def test_merge_storage_options_folds_aliases_and_later_layers_win():
     merged = storage.merge_storage_options({"s3": {"key": "k", "secret": "s"}},
                                            {"s3a": {"key": "k2"}, "gcs": {"token": "anon"}}, None)
