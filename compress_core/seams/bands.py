@@ -28,7 +28,10 @@ at 600x314, 512x288 and 320x180; kodim22's at 600x314; kodim23's blurred leaves 
 sizes), two faint ones at 2x 0.32 and 0.38 (kodim03: a cloud's edge at 400x100, the wall's soft
 shadow at 256x256); those not seen at most 0.26 (chelsea's blurred corner, the dark foliage
 behind kodim17's head, china's sky at 600x314). Without the masking, kodim14's rocks (0.50) and
-the grass at kodim18's feet (0.39) counted, with nothing to see.
+the grass at kodim18's feet (0.39) counted, with nothing to see. (Set with the whole row's
+spread; with the spread around each pair, kodim03's cloud no longer counts, and the edge of a
+band of seams squeezing chelsea's blurred background 4 to 1 at 320x180 does, 0.35, with no
+contour to see: BENCHMARKS.md, "Contours in smooth gradients".)
 """
 from __future__ import annotations
 
