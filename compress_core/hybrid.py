@@ -774,7 +774,7 @@ _CARVE_TRIES = 4
 #: Points where the seams bend a line along them (:func:`~compress_core.seams.breaks.seam_bends`)
 #: count with the junctions (kodim06's horizon at 600x314: 19.5, seen at 1x; session 34), and
 #: so does the length in output pixels of the contours the seams leave in smooth gradients, only
-#: those that show (:func:`~compress_core.seams.bands.seam_bands`; kodim21's sky at 600x314: 326
+#: those that show (:func:`~compress_core.seams.bands.seam_bands`; kodim21's sky at 600x314: 482
 #: px; any that shows is over the limit alone; session 35).
 MAX_SEAM_BREAKS = 3
 

@@ -195,13 +195,13 @@ def seam_bands(source: np.ndarray, shade: ShadeField, vertical: bool, scale: flo
     pairs : BandCandidates, optional
         :func:`band_candidates` of the same source, if made already.
     """
+    if shade.vertical != bool(vertical):
+        raise ValueError("shade was made for the slope across the other seams' direction")
     if pairs is None:
         pairs = band_candidates(source, vertical, scale, shade.width)
     if not pairs:
         return 0.0
     (ya, xa), (yb, xb) = pairs.positions()
-    if shade.vertical != bool(vertical):
-        raise ValueError("shade was made for the slope across the other seams' direction")
     luma_a, slope_a, activity_a = shade.read(ya, xa)
     luma_b, slope_b, activity_b = shade.read(yb, xb)
     climb = np.abs(luma_b - luma_a)
