@@ -16,11 +16,11 @@ between them is smooth: the luma's mean slope over the span and its slope at bot
 :data:`SMOOTH_SLOPE`, and the neighbourhood's mean gradient under :data:`MASKING_ACTIVITY`
 (texture hides a contour: the rapids and rocks of kodim14, a grass verge), and (2) the pair's
 luma difference exceeds what an even spread of the seams around it (:data:`LOCAL_SPREAD` output
-pixels on each side) would leave there by :data:`BAND_EXCESS` levels or more. Pairs that count join into contours (neighbours along the
-seams, bridging up to two missing rows, and across them within about two pairs' widths). A contour shows where its
-length along the seams, as a share of the output's, times its median excess is
-:data:`VISIBLE_BAND` or more (a tenth of the picture at 3 levels), and it is
-:data:`SHORTEST_BAND` output pixels long or more.
+pixels on each side) would leave there by :data:`BAND_EXCESS` levels or more. Pairs that count
+join into contours (neighbours along the seams, bridging up to two missing rows, and across
+them within about two pairs' widths). A contour shows where its length along the seams, as a
+share of the output's, times its median excess is :data:`VISIBLE_BAND` or more (a tenth of the
+picture at 3 levels), and it is :data:`SHORTEST_BAND` output pixels long or more.
 
 Measured (session 35, scratch scripts on the 280 thumbnails of ``bench_seam_breaks.py``'s 35
 photos x 8 sizes, 215 of them carved): the contours seen at 1x score 0.43-1.86 (kodim21's sky
