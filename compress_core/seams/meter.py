@@ -63,9 +63,9 @@ class StepMeter:
         self._pixels = pixels
         shape = pixels.shape[:2]
         self._edges = _Covering(lambda box, factor: edge_field(pixels, box, factor), shape)
-        self._shades = {
-            vertical: _Covering(lambda box, factor, v=vertical: shade_field(pixels, box, factor, v),
-                                shape)
+        self._shades = {  # one for each seams' direction (the slope across them)
+            vertical: _Covering(
+                lambda box, factor, v=vertical: shade_field(pixels, box, factor, v), shape)
             for vertical in (True, False)}
         self._last_shade: Optional[ShadeField] = None
 
