@@ -104,7 +104,21 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
     eyes. Where the window holds the faces' box, or their detector's boxes, on a side, it holds
     as much of their ``heads`` (hair, chin: :func:`compress_core.energy.faces.heads_box`) as the
     room left by the caller's box and the faces allows there, shared two to one between the
-    heads' top and bottom (left and right alike)."""
+    heads' top and bottom (left and right alike). Where it holds their cores but not their
+    detector's boxes, it holds its own size of the detector's boxes about the cores, the chin
+    before the forehead down (a crop through the forehead is the portrait's, through the chin
+    a cut face), and as much on each side across: the energy had started such a window at the
+    forehead's top, 20 of a face's 115 rows cut, with 18 of the suit's below the chin (diff
+    review 35). Where the caller's box and the detector's boxes do not fit together, the
+    cores are held with it, as before the detector's boxes were."""
+    box = _held_box(kept, faces, window, cores, heads, detected)
+    if detected is not None and kept is not None and faces is not None and box == kept:
+        box = _held_box(kept, faces, window, cores, heads, None)
+    return box
+
+
+def _held_box(kept, faces, window, cores, heads, detected):
+    """:func:`box_to_hold`, the detector's boxes taken where ``detected`` is given."""
     whole = []   # the sides on which the window holds the faces' box (then heads, below)
     if faces is not None and cores is not None:
         held = list(faces)
@@ -121,6 +135,9 @@ def box_to_hold(kept: Optional[Tuple[int, int, int, int]],
                 eyes = lo + EYES_IN_CORE * (hi - lo)
                 lo = min(max(lo, int(round(eyes - window[1] / 2.0))), hi - window[1])
                 hi = lo + window[1]
+            elif detected is not None:  # the window's size of the detector's boxes about them
+                lo, hi = _towards(lo, hi, detected[i], detected[i + 2], window[i],
+                                  (0, 1) if i == 1 else (1, 2))
             held[i], held[i + 2] = lo, hi
         faces = tuple(held)
     if kept is None or faces is None:
@@ -196,9 +213,15 @@ def box_to_hold_apart(kept, faces, window: Tuple[int, int], cores, heads, apart,
     out: a head's hair is held where the room allows, another face is never cut for it; a
     face beside the one held had been cut to make room for its head: diff review 30)."""
     box = box_to_hold(kept, faces, window, cores, heads, detected)
-    if heads is None or box is None or not apart or _avoids(box, apart, window, shape):
+    if box is None or not apart or _avoids(box, apart, window, shape):
         return box
-    return box_to_hold(kept, faces, window, cores, None, detected)
+    if heads is not None:
+        box = box_to_hold(kept, faces, window, cores, None, detected)
+        if _avoids(box, apart, window, shape):
+            return box
+    # nor the detector's boxes (the face held is cut to its core, never the one left out:
+    # diff review 35)
+    return box if detected is None else box_to_hold(kept, faces, window, cores, None, None)
 
 
 def _extent(boxes, i: int) -> int:
@@ -221,15 +244,17 @@ def _avoids(held, others, window: Tuple[int, int], shape: Tuple[int, int]) -> bo
     return bool(free.any())
 
 
-def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int) -> Tuple[int, int]:
+def _towards(lo: int, hi: int, outer_lo: int, outer_hi: int, room: int,
+             share: Tuple[int, int] = (2, 3)) -> Tuple[int, int]:
     """The span ``lo..hi`` grown towards ``outer_lo..outer_hi`` (which holds it) to at most
-    ``room``: all of it where it fits, else two parts of the spare before ``lo`` for one after
-    ``hi`` (headroom before the chin), what one side cannot take going to the other."""
+    ``room``: all of it where it fits, else ``share`` of the spare before ``lo`` (two thirds:
+    headroom before the chin) and the rest after ``hi``, what one side cannot take going to the
+    other."""
     outer_lo, outer_hi = min(outer_lo, lo), max(outer_hi, hi)
     if outer_hi - outer_lo <= room:
         return outer_lo, outer_hi
     spare = room - (hi - lo)
-    before = min(lo - outer_lo, (2 * spare) // 3)
+    before = min(lo - outer_lo, (share[0] * spare) // share[1])
     after = min(outer_hi - hi, spare - before)
     before = min(lo - outer_lo, spare - after)
     return lo - before, hi + after

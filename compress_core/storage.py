@@ -20,6 +20,7 @@ relative paths always give two different names (:func:`sanitize_relpath`, :func:
 """
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import logging
@@ -582,8 +583,14 @@ def _write_local(path: str, data: bytes) -> None:
             if kind is not None:
                 # a file replaced keeps its permission bits: the rename had made a private
                 # (0600) or read-only (0444) output world-readable and writable by the umask's
-                # mode (edge review 35)
-                os.fchmod(fh.fileno(), stat.S_IMODE(kind))
+                # mode (edge review 35). Not set-user-ID, set-group-ID or sticky (the writer
+                # owns the new file: ``cp`` and ``install`` drop them too), and a file system
+                # that takes no modes (a FAT disk) keeps its own.
+                try:
+                    os.fchmod(fh.fileno(), stat.S_IMODE(kind) & 0o777)
+                except OSError as exc:
+                    if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                        raise
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -275,11 +275,44 @@ def test_box_to_hold_holds_the_detector_s_box_where_the_grown_one_does_not_fit()
     assert box_to_hold(None, faces, (270, 135), cores, heads, detected) == (160, 16, 270, 151)
     assert box_to_hold(None, faces, (270, 135), cores, None, detected) == (170, 24, 270, 146)
     assert box_to_hold(None, faces, (270, 122), cores, heads, detected) == (160, 24, 270, 146)
-    assert box_to_hold(None, faces, (270, 121), cores, heads, detected) == (160, 60, 270, 128)
+    # a row short of the detector's box: its own height of it about the core, the chin first
+    # (a row of forehead cut), where the energy had started it at the forehead (diff review 35)
+    assert box_to_hold(None, faces, (270, 121), cores, heads, detected) == (160, 25, 270, 146)
+    assert box_to_hold(None, faces, (270, 90), cores, heads, detected) == (160, 56, 270, 146)
+    assert box_to_hold(None, faces, (270, 60), cores, heads, detected) == (160, 60, 270, 120)
     # without the detector's box: the core, as before
     assert box_to_hold(None, faces, (270, 135), cores, heads) == (160, 60, 270, 128)
-    # across likewise: a window 95 wide holds the detector's 88 columns, and the heads' room
+    # across likewise: a window 95 wide holds the detector's 88 columns, and the heads' room;
+    # one 80 wide 80 of them about the core, evenly
     assert box_to_hold(None, faces, (95, 300), cores, heads, detected) == (175, 0, 270, 177)
+    assert box_to_hold(None, faces, (80, 300), cores, heads, detected) == (186, 0, 266, 177)
+
+
+def test_a_kept_box_that_does_not_fit_with_the_detector_s_box_is_held_with_the_cores():
+    """Diff review 35: a keep box and a detector's box that fit alone but not together gave the
+    keep box alone (the face dropped: 96 of its 119 rows cut); the cores are held with it, as
+    before the detector's boxes were."""
+    from compress_core.crop import box_to_hold
+
+    kept, faces, detected = (10, 20, 60, 30), (80, 30, 170, 150), (90, 40, 160, 135)
+    cores, heads = (95, 60, 155, 110), (70, 0, 180, 160)
+    assert box_to_hold(kept, faces, (200, 100), cores, heads, detected) == (10, 20, 180, 110)
+
+
+def test_the_face_left_out_is_never_cut_for_the_detector_s_box_of_the_one_held():
+    """Diff review 35: a face held beside one left out whose detector's box overlaps its own
+    (90 wide in a window of 100): holding that box left no window that avoids the neighbour;
+    the held face falls back to its core instead."""
+    from compress_core.crop import box_to_hold_apart
+
+    shape, window = (300, 400), (100, 300)
+    faces, detected, cores = (96, 60, 200, 180), (100, 70, 190, 170), (120, 90, 170, 150)
+    heads, apart = (80, 0, 210, 200), [(186, 70, 250, 170)]
+    box = box_to_hold_apart(None, faces, window, cores, heads, apart, shape, detected)
+    assert box == (120, 60, 170, 180)
+    left, _ = best_window(np.ones(shape, np.float32), *window, must_contain=box,
+                          never_cut=apart)
+    assert left + window[0] <= apart[0][0]
 
 
 @pytest.mark.parametrize("method", ["smart_crop", "hybrid"])

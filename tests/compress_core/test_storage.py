@@ -1,4 +1,5 @@
 """compress_core/storage.py: reads, atomic writes (modes follow the umask), output names."""
+import errno
 import os
 import re
 import stat
@@ -410,6 +411,25 @@ def test_a_file_replaced_keeps_its_permission_bits(tmp_path, mode):
         os.umask(old)
     assert target.read_bytes() == b"newer" and link.is_symlink()
     assert stat.S_IMODE(os.stat(target).st_mode) == mode
+
+
+def test_a_replaced_file_s_special_bits_are_dropped_and_a_refused_mode_is_no_failure(
+        tmp_path, monkeypatch):
+    """Diff review 35: set-user-ID, set-group-ID and sticky bits were copied to a file the
+    writer now owns; a file system that refuses chmod made the write fail."""
+    target = tmp_path / "out.jpg"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o4755)
+    storage.write_atomic(target, b"new")
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o755
+
+    def refuse(fd, mode):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    storage.write_atomic(target, b"newer")
+    assert target.read_bytes() == b"newer"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
 
 
 def test_merge_storage_options_folds_aliases_and_later_layers_win():
