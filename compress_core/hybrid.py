@@ -40,7 +40,8 @@ For an input W x H and a target w x h the policy first makes the aspect right, t
    Detected faces (the deep energy's face term) are never cut by the crops of (a) and (d) when a
    window of the size holds all of them, with as much of their heads (hair, chin:
    :func:`~compress_core.energy.faces.heads_box`) as it holds; where none does, the crops hold
-   their cores (brows to mouth), or the window's height about the eyes. A small face alone
+   as much of their detector's boxes as they can about their cores (brows to mouth), or the
+   window's height about the eyes (:func:`~compress_core.crop.box_to_hold`). A small face alone
    (:func:`~compress_core.energy.faces.subject_faces`) is held whole or left out, never cut.
    Seams avoid faces because they carry full energy, and never cross a face's head (its
    :func:`~compress_core.energy.faces.heads_box`, kept as a keep_mask is: the hair is no
