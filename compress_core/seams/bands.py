@@ -132,7 +132,7 @@ class BandCandidates:
 
     def __init__(self, source: np.ndarray, vertical: bool, scale: float, picture_width: int,
                  oriented=None):
-        self.vertical, self.width = bool(vertical), int(picture_width)
+        self.width = int(picture_width)
         self.source, coord = oriented or _oriented(source, vertical, picture_width)
         self.shape = h, w = coord.shape
         self.m = m = max(1, int(round(scale)))
