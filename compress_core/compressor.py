@@ -483,12 +483,15 @@ class SemanticCompressor:
             # smart_crop never stretches where a window of the target's aspect exists
             limit = 1.0 if method is Method.SMART_CROP else request.max_stretch
             if limit is not None and geometry.stretch > limit * (1 + 1e-6):
-                # the crops are down to one line: no window reaches the target's aspect
-                log.warning("%s: %dx%d to %dx%d is stretched %.2fx, over %s: no crop of the "
-                            "picture has that aspect", loaded.source, w0, h0, out.shape[1],
-                            out.shape[0], geometry.stretch,
+                # the crops are down to one line: no window reaches the target's aspect; or
+                # the aspect is kept and a side of a few pixels is stretched by its rounding
+                log.warning("%s: %dx%d to %dx%d is stretched %.2fx, over %s: %s",
+                            loaded.source, w0, h0, out.shape[1], out.shape[0], geometry.stretch,
                             f"max_stretch {limit:g}" if method is Method.HYBRID
-                            else "none (smart_crop)")
+                            else "none (smart_crop)",
+                            "no crop of the picture has that aspect"
+                            if aspect_changes((w0, h0), (out.shape[1], out.shape[0]))
+                            else "a side that small is stretched by its rounding to whole pixels")
             if work is not None:
                 operations = {"working_size": work, **operations}
             t_resized = time.perf_counter()
@@ -934,7 +937,7 @@ class SemanticCompressor:
                              "faces": len(faces)}, stretch)
 
         # hybrid
-        if tw >= w0 and th >= h0 and resampling_stretch(w0, h0, tw, th) == 1.0:  # enlarging
+        if tw >= w0 and th >= h0 and not aspect_changes((w0, h0), (tw, th)):  # enlarging
             return _whole_picture(pixels, (tw, th), target_size=(tw, th),
                                   faces=len(faces))   # (every face kept whole)
         if energy is None:  # the aspect kept: no map was computed (hybrid.reads_importance)

@@ -105,6 +105,9 @@ __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_im
 #: content by default: people see a stretched face at about 1.1 (Niu et al. 2010), so the
 #: default stays below it. ``compress(max_stretch=)`` overrides it per call.
 DEFAULT_MAX_STRETCH = 1.05
+#: The least anisotropy reported where the aspect is kept to within one target pixel: what the
+#: default limit calls no visible stretch (rounding a side of more than 10 pixels stays under).
+ROUNDING_STRETCH = DEFAULT_MAX_STRETCH
 
 #: Input pixels per output pixel, along each side, the geometry works at by default
 #: (:attr:`HybridPolicy.working_oversample`): a seam there is half an output pixel wide.
@@ -205,14 +208,19 @@ class HybridPlan:
         return asdict(self)
 
 
+
+
 def resampling_stretch(w1: int, h1: int, tw: int, th: int) -> float:
     """Anisotropy ``max(s, 1/s)`` of resampling ``w1 x h1`` to ``tw x th``, ``s`` the ratio of
-    the two scale factors; 1.0 when the aspect is kept to within one target pixel (the rounding
-    of an aspect-keeping size is no stretch anybody sees: :func:`aspect_changes`)."""
-    if not aspect_changes((w1, h1), (tw, th)):
-        return 1.0
+    the two scale factors; 1.0 when the aspect is kept to within one target pixel
+    (:func:`aspect_changes`) and that rounding stretches under :data:`ROUNDING_STRETCH`. A
+    side of a few pixels is stretched by its rounding, and that is what is reported: a 3 x 300
+    strip to 1 x 500 keeps one column, 1.67x (it was reported as 1.0; edge review 35)."""
     s = (w1 / tw) / (h1 / th)
-    return float(max(s, 1.0 / s))
+    s = float(max(s, 1.0 / s))
+    if s < ROUNDING_STRETCH and not aspect_changes((w1, h1), (tw, th)):
+        return 1.0
+    return s
 
 
 def resample(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

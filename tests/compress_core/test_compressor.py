@@ -1014,16 +1014,27 @@ def test_compress_image_one_liner(chelsea):
     ((5000, 3), dict(scale=0.5)),                          # 2 x 2500: a third off in width
     ((644, 915), dict(scale=0.5)),                         # 458 x 322: a row off
     ((120, 180), dict(target_width=91, target_height=60))])
-def test_smart_crop_of_the_photos_own_aspect_uses_the_whole_frame(shape, kwargs):
+def test_smart_crop_of_the_photos_own_aspect_uses_the_whole_frame(shape, kwargs, caplog):
     """README: a size in the photo's own aspect (rounded to whole pixels) uses the whole frame,
     as the hybrid method scales the whole picture, and computes no map. Edge review 30: a 3 x
     5000 strip at scale 0.5 (2 x 2500) was cropped to 3 x 3750, a quarter of it lost; a 915 x
     644 photo lost a row; diff review 30: the map was still computed (0.36 s of the CNN)."""
+    import logging
+
     pixels = np.random.default_rng(3).integers(0, 256, shape + (3,), dtype=np.uint8)
-    result = _run(SemanticCompressor(GRADIENT), pixels, method="smart_crop", format="png",
-                  **kwargs)
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        result = _run(SemanticCompressor(GRADIENT), pixels, method="smart_crop", format="png",
+                      **kwargs)
     assert result.crop_box is None and "crop" not in result.operations
-    assert result.stretch == 1.0 and not result.energy_stats   # (and no map computed)
+    assert not result.energy_stats   # (and no map computed)
+    # the strip's 3 columns rounded to 2 for 2500 of its 5000 rows: what that stretches, said
+    if shape == (5000, 3):
+        assert result.stretch == pytest.approx(4 / 3)
+        assert caplog.messages == ["<array>: 3x5000 to 2x2500 is stretched 1.33x, over none "
+                                   "(smart_crop): a side that small is stretched by its "
+                                   "rounding to whole pixels"]
+    else:
+        assert result.stretch == 1.0 and caplog.messages == []
     hybrid = _run(SemanticCompressor(GRADIENT), pixels, format="png", **kwargs)
     np.testing.assert_array_equal(result.pixels, hybrid.pixels)
 

@@ -283,6 +283,29 @@ def test_a_stretch_no_crop_can_avoid_is_recorded_and_logged(compressor, caplog):
         assert caplog.messages == []
 
 
+@pytest.mark.parametrize("method", ["hybrid", "smart_crop"])
+def test_a_side_of_one_pixel_reports_the_stretch_its_rounding_leaves(compressor, method,
+                                                                     caplog):
+    """3 x 300 to 1 x 500 keeps one column of 300 rows: 1.67x, reported as 1.0 because the
+    aspect is kept to within one target pixel (edge review 35); rounding a side of more than
+    10 pixels stays under the default limit and is still no stretch."""
+    import logging
+
+    strip = np.ascontiguousarray(photo("coffee", 600, 400)[:300, 200:203])
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        result = _compress(compressor, strip, target_width=1, target_height=500, method=method)
+    assert result.size == (1, 500) and result.operations["scaled_from"] == (1, 300)
+    assert result.stretch == pytest.approx(500 / 300)
+    limit = "max_stretch 1.05" if method == "hybrid" else "none (smart_crop)"
+    assert caplog.messages == [f"<array>: 3x300 to 1x500 is stretched 1.67x, over {limit}: no "
+                               "crop of the picture has that aspect"]   # (0.6 of a column)
+    assert resampling_stretch(1, 300, 1, 500) == pytest.approx(500 / 300)
+    assert resampling_stretch(1, 300, 1, 360) == pytest.approx(1.2)
+    assert resampling_stretch(3, 300, 1, 97) == 1.0                 # 0.97 of a column: 1.031
+    assert resampling_stretch(11, 7, 21, 13) == 1.0                 # 1.028
+    assert resampling_stretch(1000, 667, 256, 171) == 1.0           # 1.0015
+
+
 @pytest.mark.parametrize("target", [(50, 100), (200, 50)])
 def test_the_largest_finite_stretch_limit_is_no_limit(compressor, target):
     """max_stretch=1e307 and up passed validation, then the squeeze crop's width overflowed
