@@ -137,6 +137,8 @@ def format_summary(s: RunSummary) -> str:
                 f"({saved:.0%} saved)")
         if s.mean_byte_ratio is not None:
             line += f"; mean byte ratio {s.mean_byte_ratio:.3f}"
+        if s.mean_pixel_ratio is not None:
+            line += f", pixel ratio {s.mean_pixel_ratio:.3f}"
         lines.append(line)
     if s.model_loads is not None:
         lines.append(f"  model loads: {s.model_loads}")
@@ -218,8 +220,6 @@ def summary_report(manifest_root: str, run_id: str, storage_options: Optional[Di
     table = _read_run(manifest_root, run_id, storage_options)
     s = summarize_manifest(manifest_root, run_id, table=table)
     lines = [format_summary(s)]
-    if s.mean_pixel_ratio is not None:
-        lines.append(f"  mean pixel ratio {s.mean_pixel_ratio:.3f}")
     ok_uris = table.filter(pc.fill_null(pc.equal(table["status"], "ok"), False))["output_uri"]
     if len(ok_uris):
         common = os.path.commonprefix(pc.drop_null(ok_uris).to_pylist())
