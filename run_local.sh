@@ -20,7 +20,7 @@ input="$work/input"
 output="$work/output"
 run_id="local-$(date -u +%Y%m%dT%H%M%SZ)"
 
-# Sample photos (written once): 6 JPEGs and a PNG, 300-872 px.
+# Sample photos (written once): 6 JPEGs and a PNG, 300-1000 px.
 "$py" - "$input" <<'PYEOF'
 import os, sys
 from PIL import Image
