@@ -44,6 +44,26 @@ def test_a_heic_photo_is_read_upright_once_and_compressed():
     assert result.input_format == "HEIF"
 
 
+def test_a_heic_of_several_pictures_is_read_at_its_primary():
+    """A HEIF holding two pictures whose primary (the one every viewer shows) is the second:
+    read as the first, a solid red picture, since every file of several frames was read at
+    its first (edge review 36)."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    cat = np.ascontiguousarray(photo("chelsea", 160))
+    red = np.zeros_like(cat)
+    red[..., 0] = 255
+    h, w = cat.shape[:2]
+    pictures = pillow_heif.from_bytes(mode="RGB", size=(w, h), data=red.tobytes())
+    pictures.add_frombytes(mode="RGB", size=(w, h), data=cat.tobytes())
+    buf = io.BytesIO()
+    pictures.save(buf, primary_index=1, quality=90)
+    loaded = load_image(buf.getvalue())
+    assert loaded.format == "HEIF" and loaded.frames == 2
+    assert np.abs(loaded.pixels.astype(int) - cat).mean() < 4   # the cat, not the red one
+    result = compress_image(buf.getvalue(), scale=0.5, energy_function=GRADIENT)
+    assert np.abs(result.pixels.astype(int) - photo("chelsea", 80)).mean() < 6
+
+
 def test_without_pillow_heif_a_heic_names_the_package(monkeypatch):
     from compress_core import containers
 
