@@ -313,6 +313,23 @@ def is_local_filesystem(fs) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
+def _read_at_most(fh, limit: int, size: int) -> bytes:
+    """Up to ``limit + 1`` bytes of ``fh`` (one byte over ``limit`` tells a file over it): one
+    read of the ``size`` the file has, then, where it grew since, chunks of 16 MiB. A read of
+    ``limit + 1`` bytes reserves them all: 32 GB at ``max_pixels=4e9``, a MemoryError for
+    every photo (edge review 36)."""
+    data = fh.read(min(limit, size) + 1)
+    if len(data) > limit or len(data) <= size:   # over the limit, or the whole file
+        return data
+    parts, total = [data], len(data)
+    while total <= limit:
+        chunk = fh.read(min(1 << 24, limit + 1 - total))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+    return b"".join(parts)
+
 def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                max_bytes: Optional[int] = None) -> bytes:
     """Read a whole local file or object.
@@ -343,7 +360,8 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
             # writer for good, and the time budget does not cover reads)
             fd = os.open(path, _READ_FLAGS)
             try:
-                mode = os.fstat(fd).st_mode
+                info = os.fstat(fd)
+                mode = info.st_mode
                 if stat.S_ISDIR(mode):
                     raise IsADirectoryError(path)
                 if not stat.S_ISREG(mode):
@@ -353,7 +371,8 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                     raise ImageReadError(f"{text}: is {kind}, not a file")
                 with os.fdopen(fd, "rb") as fh:
                     fd = None   # (closed with fh)
-                    data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+                    data = (fh.read() if max_bytes is None
+                            else _read_at_most(fh, max_bytes, info.st_size))
             finally:
                 if fd is not None:
                     os.close(fd)

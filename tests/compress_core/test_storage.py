@@ -1,5 +1,6 @@
 """compress_core/storage.py: reads, atomic writes (modes follow the umask), output names."""
 import errno
+import io
 import os
 import re
 import stat
@@ -267,6 +268,21 @@ def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):
         storage.read_bytes(f"{folder}/p.jpg", max_bytes=999)
     assert storage.read_bytes(f"{folder}/e.jpg", max_bytes=999) == b""
     fsspec.filesystem("memory").rm(folder.split("://")[1], recursive=True)
+
+
+def test_a_large_read_limit_reserves_only_what_the_file_holds(tmp_path):
+    """max_pixels=4e9 (a limit of 32 GB a file) failed every read with a MemoryError: the read
+    asked for limit + 1 bytes at once (edge review 36). A file that grows after its size was
+    taken is still read to the limit."""
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"x" * 1000)
+    assert storage.read_bytes(str(photo), max_bytes=10 ** 15) == b"x" * 1000
+    grown = io.BytesIO(b"y" * 5000)
+    assert storage._read_at_most(grown, 10 ** 15, 1000) == b"y" * 5000   # (sized at 1000)
+    grown.seek(0)
+    assert storage._read_at_most(grown, 2999, 1000) == b"y" * 3000       # (over: one more)
+    grown.seek(0)
+    assert storage._read_at_most(grown, 999, 5000) == b"y" * 1000
 
 
 def test_writes_within_a_folder_follow_no_link_below_it(tmp_path):
