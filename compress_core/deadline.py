@@ -80,7 +80,9 @@ def call_within(seconds: float, fn: Callable[[], Any], name: str = "call-within"
 
     thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
-    thread.join(seconds)
+    # (a wait past threading.TIMEOUT_MAX, 292 years, raised OverflowError in join: the job's
+    # --max_seconds_per_image 1e300 passed at launch and failed every image; edge review 36)
+    thread.join(min(seconds, threading.TIMEOUT_MAX))
     if thread.is_alive():
         late = TimeoutError(f"no answer in {seconds:g} s")
         late.abandoned, late.thread = True, thread

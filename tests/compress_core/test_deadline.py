@@ -132,3 +132,10 @@ def test_a_budget_belongs_to_its_thread():
         thread.start()
         thread.join()
     assert seen == {"active": False}
+
+
+@pytest.mark.parametrize("seconds", [1e10, 1e300])
+def test_call_within_a_budget_past_what_threads_can_wait_is_no_limit(seconds):
+    """threading waits at most TIMEOUT_MAX (292 years): 1e10 s raised OverflowError, and the
+    job's --max_seconds_per_image 1e300, valid at launch, failed every image (edge review 36)."""
+    assert deadline.call_within(seconds, lambda: 42) == 42
