@@ -327,6 +327,55 @@ def test_object_removal_crosses_no_kept_pixel_a_seam_can_go_around(coffee_600, c
                                    "pixels"]
 
 
+@pytest.mark.parametrize("wall", [19, 20, 30])
+def test_an_object_behind_a_thick_wall_of_kept_pixels_goes_by_its_own_seams(wall, caplog):
+    """A 40 x 40 object inside a kept block whose wall is at least half the object thick (20
+    px): the seams went around the wall pass after pass, 391 of 451 columns before they
+    reached it, 340 inserted back, the picture smeared (stretch 2.9-3.9; edge review 36).
+    Now the object's 40 seams, each crossing the wall (the fewest kept pixels it can), and no
+    more: nothing inserted back at the same width."""
+    import logging
+
+    pixels = data.chelsea()   # 451 x 300
+    h, w = pixels.shape[:2]
+    remove = np.zeros((h, w), bool)
+    remove[110:150, 210:250] = True
+    keep = np.zeros((h, w), bool)
+    keep[110 - wall:150 + wall, 210 - wall:250 + wall] = True
+    keep &= ~remove
+    with caplog.at_level(logging.WARNING, logger="compress_core.seams.carver"):
+        carver = SeamCarver(GradientEnergyFunction(), keep_mask=keep, remove_mask=remove)
+        narrower = carver.carve(pixels, target_width=w - 40)
+        same = carver.carve(pixels, target_width=w)
+    assert narrower.pixels.shape[:2] == (h, w - 40) and same.pixels.shape[:2] == (h, w)
+    assert same.removal_index.shape == (h, w - 40)   # 40 seams out, 40 back in
+    kept = narrower.kept_mask((h, w))
+    assert not kept[remove].any()
+    # each seam crosses the wall above and below the object (2 x wall kept pixels), no more
+    assert (~kept[keep]).sum() == 40 * 2 * wall
+    assert caplog.messages == [f"remove_mask: 1600 of its pixels are walled in by keep_mask "
+                               "pixels; the seams that remove them cross the fewest kept "
+                               "pixels"] * 2
+
+
+def test_seam_reachable_follows_the_seams_own_moves():
+    """A vertical seam moves at most one column a row: it slips between two kept pixels that
+    touch at a corner, not through a whole row of them, and not into a pocket it cannot leave."""
+    from compress_core.seams.carver import seam_reachable
+
+    blocked = np.zeros((6, 6), bool)
+    np.fill_diagonal(blocked, True)             # a diagonal line: every other pixel reached
+    assert (seam_reachable(blocked) == ~blocked).all()
+    blocked[:] = False
+    blocked[2, :] = True                        # a whole row: nothing goes from top to bottom
+    assert not seam_reachable(blocked).any()
+    blocked[:] = False
+    blocked[1:5, 1:5] = True
+    blocked[2:4, 2:4] = False                   # a pocket walled in on every side
+    reach = seam_reachable(blocked)
+    assert not reach[2:4, 2:4].any() and reach[:, 0].all() and reach[:, 5].all()
+
+
 class _RecordedBar:
     """A stand-in for tqdm that records its total and the seams it was told of."""
     bars = []
