@@ -495,6 +495,10 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
             if n < 1:
                 raise ValueError(f"--visualize-seams needs an image at least 2 pixels wide; "
                                  f"this one is {shown.shape[1]}x{shown.shape[0]}")
+            if n < args.visualize_seams:   # (drawn silently; edge review 36)
+                print(f"semantic-compress: warning: {for_terminal(src)}: --visualize-seams "
+                      f"{args.visualize_seams}: a picture {shown.shape[1]} pixels wide has "
+                      f"{n} seams to draw", file=sys.stderr)
             seams = carver.find_seams(shown, n)
             picture = visualize.draw_seams(shown, seams_vertical=seams)
             suffix = "_seams"

@@ -158,8 +158,10 @@ class CompressionResult:
     @property
     def source_map(self) -> Optional[np.ndarray]:
         """int32 (h, w): flat index ``y * W + x`` of the upright input pixel each output pixel
-        is drawn from (nearest, through crop, carve and resampling); None for ``method="jpeg"``
-        or when the geometry did not change."""
+        is drawn from (nearest, through crop, carve and resampling); None for ``method="jpeg"``,
+        when the geometry did not change, and where ``seam_carving`` inserted seams (an
+        inserted pixel has no single source; ``SeamCarver.carve``'s ``removal_index`` says
+        what the removals before them took)."""
         source, grid = self.source_before_resampling, self.operations.get("working_size")
         if source is None and self.scaled_whole:
             w1, h1 = self.original_size if grid is None else grid

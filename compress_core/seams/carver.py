@@ -521,8 +521,11 @@ def _removal_direction(static) -> Tuple[bool, int]:
     marked = static < -REMOVE_ENERGY / 2
     across_rows, across_cols = int(marked.sum(axis=1).max()), int(marked.sum(axis=0).max())
     if across_rows >= w and across_cols >= h:
-        raise ValueError("remove_mask spans a whole row and column of the image; "
-                         "nothing would be left")
+        # (a cross of one row and one column said the same, though one seam of each direction
+        # removes it: the seams of one removal go one way; edge review 36)
+        raise ValueError("remove_mask spans a whole row and a whole column of the image; the "
+                         "seams that remove an object go in one direction, and in either one "
+                         "nothing would be left (a cross: remove each arm in its own call)")
     vertical = across_rows < w and (across_cols >= h or across_rows <= across_cols)
     return vertical, across_rows if vertical else across_cols
 

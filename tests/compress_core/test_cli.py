@@ -720,6 +720,19 @@ def test_visualize_seams(work, capsys):
     np.testing.assert_array_equal(drawn[~red(drawn)], original[~red(drawn)])
 
 
+def test_visualize_seams_says_when_the_picture_has_fewer_seams_than_asked(work, capsys):
+    """--visualize-seams 1000 on a 180-pixel-wide picture drew its 179 seams, silently (edge
+    review 36)."""
+    code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "1000", "-e", "gradient",
+                       "-o", "seams.png")
+    assert code == 0, err
+    assert err.splitlines() == ["semantic-compress: warning: photo.jpg: --visualize-seams 1000: "
+                                "a picture 180 pixels wide has 179 seams to draw"]
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    red = (drawn[..., 0] == 255) & (drawn[..., 1] == 0) & (drawn[..., 2] == 0)
+    assert (red.sum(axis=1) == 179).all()
+
+
 # ------------------------------------------------------------- the original README's examples
 def test_readme_cli_examples(work, capsys):
     """The README's commands, default (deep) energy where it gives none."""
