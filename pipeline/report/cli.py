@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run", dest="runs", action="append", default=[],
                    metavar="RUN_ID", help="a run to report (repeat it for several: --run A "
                                           "--run B; default: every run; with several folders, "
-                                          "the run in each that has it)")
+                                          "the run in each that has it, or <folder>/<run id> "
+                                          "as the report names it)")
     p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
                                           "with --json alone, none is written)")
     p.add_argument("--format", choices=("html", "md"), default=None,

@@ -85,6 +85,20 @@ def folders_skipped(table: pa.Table) -> List[str]:
     return list(_metadata(table, SKIPPED_METADATA, []))
 
 
+def _pick(run: str, available: Dict[str, list], labels: Dict[str, str]):
+    """``(folder, run id)`` that ``--run run`` names: ``(None, run)`` for a run id of some
+    folder (each folder that has it), ``(folder, id)`` for a run as the report labels it,
+    ``<folder label>/<run id>`` (a run of one id in two folders: the report named it so and
+    refused that name; edge review 36); ``(None, None)`` for neither."""
+    if any(run in found for found in available.values()):
+        return None, run
+    label, _, run_id = run.rpartition("/")
+    for uri, mine in labels.items():
+        if mine == label and run_id in available[uri]:
+            return uri, run_id
+    return None, None
+
+
 def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
                    storage_options: Optional[Dict] = None,
                    columns: Optional[Sequence[str]] = None) -> pa.Table:
@@ -94,7 +108,7 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
     (:func:`distinct_folders`). One folder reads as :func:`~pipeline.report.load_manifest`
     does (run ids as they are). With several, every ``run_id`` becomes
     ``<folder label>/<run id>`` (:func:`folder_labels`) and ``runs`` picks a run id in each
-    folder that has it; the folders read and those without any of ``runs`` are in the table's
+    folder that has it, or, so labelled, the run of one folder; the folders read and those without any of ``runs`` are in the table's
     metadata (:func:`folders_read`, :func:`folders_skipped`).
 
     Raises
@@ -107,15 +121,18 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
         return load_manifest(uris[0], runs, storage_options, columns)
     wanted = list(dict.fromkeys(runs or []))
     available = {u: list_runs(u, storage_options) for u in uris}
-    unknown = [r for r in wanted if not any(r in found for found in available.values())]
+    labels = folder_labels(uris)
+    picks = [_pick(r, available, labels) for r in wanted]
+    unknown = [r for r, (_, run) in zip(wanted, picks) if run is None]
     if unknown:
         listed = "; ".join(f"{u}: {', '.join(found) or 'none'}" for u, found in available.items())
         raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in "
                             f"{', '.join(uris)}; available runs: {listed}")
-    labels = folder_labels(uris)
     tables, read, folders, skipped = [], [], {}, []
     for uri in uris:
-        mine = [r for r in wanted if r in available[uri]]
+        mine = list(dict.fromkeys(run for folder, run in picks
+                                  if folder == uri or (folder is None
+                                                       and run in available[uri])))
         if wanted and not mine:
             skipped.append(uri)
             continue

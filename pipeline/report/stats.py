@@ -344,6 +344,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     """
     run_col = table["run_id"]
     present = pc.unique(run_col).to_pylist()
+    runs = list(dict.fromkeys(runs or []))   # (--run A --run A: "2 run(s): A, A")
     if runs:
         order = [r for r in runs if r in present] + sorted(r for r in present if r not in runs)
     else:

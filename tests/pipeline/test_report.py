@@ -446,6 +446,15 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
             assert len(im.getcolors(1 << 16) or []) > 2
 
 
+def test_a_run_asked_for_twice_is_one_run(tmp_path, two_runs, capsys):
+    """--run night-1 --run night-1 said "2 run(s): night-1, night-1" (edge review 36)."""
+    status, stdout, err = _run_main([two_runs, "--run", "night-1", "--run", "night-1", "--json",
+                                     "-o", tmp_path / "r.md"], capsys)
+    assert status == 0, err
+    assert json.loads(stdout)["runs"] == ["night-1"]
+    assert "· 1 run(s): night-1 ·" in (tmp_path / "r.md").read_text()
+
+
 def test_bad_input_is_a_clear_error(tmp_path, two_runs, capsys):
     status, out, err = _run_main([tmp_path / "nope", "-o", tmp_path / "r.html"], capsys)
     assert status == 2 and out == ""
@@ -720,6 +729,13 @@ def test_several_manifest_folders_in_one_report(tmp_path, capsys):
     status, stdout, _ = _run_main([week1, week2, "--run", "nightly", "--json"], capsys)
     assert status == 0
     assert set(json.loads(stdout)["by_run"]) == {"week1/nightly", "week2/nightly"}
+    # one folder's run, by the name the report gives it (refused as unknown: edge review 36)
+    status, stdout, err = _run_main([week1, week2, "--run", "week2/nightly", "--run", "extra",
+                                     "--json"], capsys)
+    assert status == 0, err
+    data = json.loads(stdout)
+    assert set(data["by_run"]) == {"week2/nightly", "week1/extra"}
+    assert data["totals"]["images"] == 50 + 12
 
     status, _, err = _run_main([week1, tmp_path / "nowhere", "--json"], capsys)
     assert status == 2 and err.startswith(f"error: manifest folder not found: "
