@@ -696,9 +696,17 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
             best_x = _free_margin_share(cur_energy, (tw, th), policy.free_crop_density, 1.0 - f)
             if best_x > 0 and not (scale_whole is not None and scale_whole()):
                 cw, ch = int(round(w0 * (1 - best_x))), int(round(h0 * (1 - best_x)))
-                left, top = best_window(windows(), cw, ch, **hold((cw, ch)))
-                plan.margin_crop = (left, top, left + cw, top + ch)
-                crop(plan.margin_crop)
+                # the window of the margins by the importance and the held boxes but the keep
+                # mask's; a keep mask that reaches past it marks the margin as not empty: no
+                # crop (held, it had moved the window into the margin and cut 81 px of the
+                # content on the other side; edge review 36)
+                left, top = best_window(cur_energy, cw, ch,
+                                        **_window_rules((None,) + tuple(protect[1:]), (cw, ch)))
+                kept = protect[0]
+                if kept is None or (left <= kept[0] and top <= kept[1]
+                                    and kept[2] <= left + cw and kept[3] <= top + ch):
+                    plan.margin_crop = (left, top, left + cw, top + ch)
+                    crop(plan.margin_crop)
     return _scaled(cur, plan, source)
 
 

@@ -126,6 +126,30 @@ def test_nearly_empty_margins_are_cropped_before_scaling_where_a_policy_asks(fac
     assert result.retained_energy_ratio > 0.95
 
 
+def test_a_keep_mask_in_a_nearly_empty_margin_keeps_the_margin(compressor):
+    """chelsea on a white border of 60 px, one kept pixel in the border's corner: the margin
+    crop moved into the corner to hold it and cut 57 px of the cat on the other side (edge
+    review 36). The margin is not empty where the mask marks it: no crop. A kept pixel on the
+    cat changes nothing."""
+    cat = photo("chelsea", 240)
+    h, w = cat.shape[:2]
+    canvas = np.full((h + 60, w + 60, 3), 255, np.uint8)
+    canvas[30:30 + h, 30:30 + w] = cat
+    policy = HybridPolicy(free_crop_density=0.25)
+    plain = _compress(SemanticCompressor(GRADIENT, policy=policy), canvas, scale=0.5)
+    left, top, right, bottom = plain.operations["margin_crop"]
+    assert left >= 20 and top >= 20   # the white margin goes
+    for (x, y), cropped in (((1, 1), False), ((30 + w // 2, 30 + h // 2), True)):
+        keep = np.zeros(canvas.shape[:2], bool)
+        keep[y, x] = True
+        result = _compress(SemanticCompressor(GRADIENT, policy=policy), canvas, scale=0.5,
+                           keep_mask=keep)
+        assert result.operations["margin_crop"] == (plain.operations["margin_crop"] if cropped
+                                                    else None)
+        if not cropped:
+            np.testing.assert_array_equal(result.pixels, lanczos(canvas, *result.size))
+
+
 def test_a_graphic_keeping_its_aspect_is_scaled_whole(compressor):
     """Bytes review 23: with the gradient energy, a 640x400 screenshot at scale 0.5 lost its
     title bar, the first letter of every text line and half of two flat shapes to a margin
