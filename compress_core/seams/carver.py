@@ -439,16 +439,53 @@ class SeamCarver:
                 return pixels, static, index
             log.warning("remove_mask: %d of its pixels are walled in by keep_mask pixels; "
                          "the seams that remove them cross the fewest kept pixels", walled)
-            # every seam through the object beats every seam that misses it, whatever kept
-            # pixels it crosses (a seam crosses at most its length of them); among those, the
-            # fewest crossed. At the ordinary costs a wall thicker than half the object sent
-            # the seams around it pass after pass: 391 of chelsea's 451 columns went before
-            # they reached a 40 px object behind a 20 px wall (edge review 36).
-            static[static < -REMOVE_ENERGY / 2] -= (
-                np.float32(2 * ((h if vertical else w) + 1)) * KEEP_ENERGY)
+            pixels, static, local = self._seams_through_walls(pixels, static, gradient_weight,
+                                                              vertical, progress)
+            return pixels, static, index.ravel()[local]
         pixels, static, local = self._seams_through(pixels, static, gradient_weight, vertical,
                                                     progress)
         return pixels, static, local if index is None else index.ravel()[local]
+
+    def _seams_through_walls(self, pixels, static, gradient_weight, vertical: bool,
+                             progress=None):
+        """Remove the marked pixels (static < -REMOVE_ENERGY / 2) that kept pixels wall in:
+        pass by pass, as many seams as the line (row of vertical seams) with the most of them
+        holds, each made to cross that line at one of them (the line's other pixels barred),
+        at the ordinary costs elsewhere: an object pixel taken against a kept pixel crossed.
+        At those costs alone a wall thicker than half the object sent the seams around it
+        pass after pass: 391 of chelsea's 451 columns went before they reached a 40 px object
+        behind a 20 px wall; an object pixel worth more than any wall instead cut side walls
+        for scraps of other objects (edge review 36, its diff review)."""
+        index = None
+        while True:
+            lines = static if vertical else static.T
+            marks = lines < -REMOVE_ENERGY / 2
+            per_line = marks.sum(axis=1)
+            n = int(per_line.max())
+            if n == 0:
+                break
+            if n >= lines.shape[1]:
+                raise ValueError("remove_mask spans a whole row and column of the image; "
+                                 "nothing would be left")
+            line = int(per_line.argmax())
+            # barred: more than any seam's ordinary cost (each pixel at most a kept pixel's
+            # KEEP_ENERGY and the picture's own energy, under half of it)
+            bar = np.float32(4 * (lines.shape[0] + 1)) * KEEP_ENERGY
+            barred = static.copy()
+            (barred if vertical else barred.T)[line, ~marks[line]] += bar
+            state = self._state(pixels, barred, gradient_weight)
+            if not vertical:
+                state = state.transposed()
+            if progress is not None and progress.n + n > progress.total:
+                progress.total = progress.n + n   # more seams than the object's extent
+                progress.refresh()
+            state.remove(n, progress)
+            if not vertical:
+                state = state.transposed()
+            pixels, static, local = carved(state, pixels)
+            static[static > bar / 2] -= bar
+            index = local if index is None else index.ravel()[local]
+        return pixels, static, index
 
     def _seams_through(self, pixels, static, gradient_weight, vertical: bool, progress=None,
                        walls: Optional[float] = None):
@@ -525,7 +562,9 @@ def _removal_direction(static) -> Tuple[bool, int]:
         # removes it: the seams of one removal go one way; edge review 36)
         raise ValueError("remove_mask spans a whole row and a whole column of the image; the "
                          "seams that remove an object go in one direction, and in either one "
-                         "nothing would be left (a cross: remove each arm in its own call)")
+                         "nothing would be left" + ("" if marked.all() else
+                                                    " (a cross: remove each arm in its own "
+                                                    "call)"))
     vertical = across_rows < w and (across_cols >= h or across_rows <= across_cols)
     return vertical, across_rows if vertical else across_cols
 
