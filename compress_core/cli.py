@@ -498,7 +498,7 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
             if n < args.visualize_seams:   # (drawn silently; edge review 36)
                 print(f"semantic-compress: warning: {for_terminal(src)}: --visualize-seams "
                       f"{args.visualize_seams}: a picture {shown.shape[1]} pixels wide has "
-                      f"{n} seams to draw", file=sys.stderr)
+                      f"{n} seam{'' if n == 1 else 's'} to draw", file=sys.stderr)
             seams = carver.find_seams(shown, n)
             picture = visualize.draw_seams(shown, seams_vertical=seams)
             suffix = "_seams"

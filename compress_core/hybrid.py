@@ -106,7 +106,11 @@ __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_im
 #: default stays below it. ``compress(max_stretch=)`` overrides it per call.
 DEFAULT_MAX_STRETCH = 1.05
 #: The least anisotropy reported where the aspect is kept to within one target pixel: what the
-#: default limit calls no visible stretch (rounding a side of more than 10 pixels stays under).
+#: default limit calls no visible stretch (a side of more than 10 pixels rounded by half a
+#: pixel, as :func:`compress_core.targets.plan_size` rounds, stays under it; a side of up to 20
+#: pixels a whole pixel off, as a width and height given may be, can pass it). The hybrid
+#: policy's stretch limit counts it too: targets with a side under 10 pixels may carve fewer
+#: seams than before it was reported.
 ROUNDING_STRETCH = DEFAULT_MAX_STRETCH
 
 #: Input pixels per output pixel, along each side, the geometry works at by default

@@ -135,10 +135,10 @@ def format_summary(s: RunSummary) -> str:
         saved = 1.0 - s.bytes_out / s.bytes_in if s.bytes_in else 0.0
         line = (f"  bytes in {fmt_bytes(s.bytes_in)} -> out {fmt_bytes(s.bytes_out)} "
                 f"({saved:.0%} saved)")
-        if s.mean_byte_ratio is not None:
-            line += f"; mean byte ratio {s.mean_byte_ratio:.3f}"
-        if s.mean_pixel_ratio is not None:
-            line += f", pixel ratio {s.mean_pixel_ratio:.3f}"
+        ratios = [f"{name} ratio {value:.3f}" for name, value in (
+            ("byte", s.mean_byte_ratio), ("pixel", s.mean_pixel_ratio)) if value is not None]
+        if ratios:
+            line += "; mean " + ", ".join(ratios)
         lines.append(line)
     if s.model_loads is not None:
         lines.append(f"  model loads: {s.model_loads}")
