@@ -706,9 +706,10 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 # content on the other side; edge review 36)
                 left, top = best_window(cur_energy, cw, ch,
                                         **_window_rules((None,) + tuple(protect[1:]), (cw, ch)))
-                kept = protect[0]
-                if kept is None or (left <= kept[0] and top <= kept[1]
-                                    and kept[2] <= left + cw and kept[3] <= top + ch):
+                kept_box = protect[0]
+                if kept_box is None or (left <= kept_box[0] and top <= kept_box[1]
+                                        and kept_box[2] <= left + cw
+                                        and kept_box[3] <= top + ch):
                     plan.margin_crop = (left, top, left + cw, top + ch)
                     crop(plan.margin_crop)
     return _scaled(cur, plan, source)

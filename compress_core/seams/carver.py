@@ -420,8 +420,9 @@ class SeamCarver:
         object without them: each costs more than a whole seam of object pixels gains (at
         KEEP_ENERGY = REMOVE_ENERGY, one seam crossed a kept pixel to take ten object pixels
         rather than leave them to the next seam). Object pixels that only a crossing reaches
-        (walled in by kept pixels) are then removed by seams that each cross the fewest kept
-        pixels, with a warning. Returns pixels, static map and flat source index.
+        (walled in by kept pixels) are then removed with a warning, pass by pass through the
+        line that holds the most of them, an object pixel taken against a kept pixel crossed
+        (:meth:`_seams_through_walls`). Returns pixels, static map and flat source index.
         """
         h, w = pixels.shape[:2]
         vertical, _ = _removal_direction(static)
@@ -468,8 +469,9 @@ class SeamCarver:
                 raise ValueError("remove_mask spans a whole row and column of the image; "
                                  "nothing would be left")
             line = int(per_line.argmax())
-            # barred: more than any seam's ordinary cost (each pixel at most a kept pixel's
-            # KEEP_ENERGY and the picture's own energy, under half of it)
+            # barred: more than any two seams' ordinary costs differ (each pixel between an
+            # object pixel's -REMOVE_ENERGY and a kept pixel's KEEP_ENERGY plus the picture's
+            # own energy, under half of it)
             bar = np.float32(4 * (lines.shape[0] + 1)) * KEEP_ENERGY
             barred = static.copy()
             (barred if vertical else barred.T)[line, ~marks[line]] += bar

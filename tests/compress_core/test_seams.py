@@ -353,7 +353,7 @@ def test_an_object_behind_a_thick_wall_of_kept_pixels_goes_by_its_own_seams(wall
     assert not kept[remove].any()
     # each seam crosses the wall above and below the object (2 x wall kept pixels), no more
     assert (~kept[keep]).sum() == 40 * 2 * wall
-    assert caplog.messages == [f"remove_mask: 1600 of its pixels are walled in by keep_mask "
+    assert caplog.messages == ["remove_mask: 1600 of its pixels are walled in by keep_mask "
                                "pixels; the seams that remove them cross the fewest kept "
                                "pixels"] * 2
 
