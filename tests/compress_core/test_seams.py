@@ -381,6 +381,40 @@ def test_objects_walled_in_apart_go_by_few_seams_crossing_their_own_walls():
     assert (~kept[keep]).sum() <= 2400 * 1.1
 
 
+def test_small_objects_walled_in_share_seams_and_the_static_map_comes_back_as_it_was():
+    """40 objects of 4 x 4 px in 4 px walls on the astronaut: worth one kept pixel each, every
+    object had seams of its own, 160 of 512 columns, the face squeezed (the second diff review
+    of edge review 36); worth WALLED_WEIGHT, a seam goes on through the next object: under 50
+    seams for about 1,400 kept pixels lost (1,280 at 160 seams). The static map the removal
+    returns is the input's at the pixels kept: the line barred in each pass came back 4-64
+    levels off (added and taken away again in float32)."""
+    from compress_core.energy import SaliencyEnergyFunction
+    from compress_core.seams.inputs import with_masks
+
+    pixels = data.astronaut()
+    h, w = pixels.shape[:2]
+    keep, remove = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    rng = np.random.default_rng(3)
+    step = 4 + 2 * 4 + 4
+    grid = w // step
+    for cell in rng.choice(grid * grid, 40, replace=False):
+        y, x = (cell // grid) * step + 6, (cell % grid) * step + 6
+        remove[y:y + 4, x:x + 4] = True
+        keep[y - 4:y + 8, x - 4:x + 8] = True
+    keep &= ~remove
+    result = SeamCarver(GradientEnergyFunction(), keep_mask=keep,
+                        remove_mask=remove).carve(pixels, target_width=w, target_height=h)
+    kept = result.kept_mask((h, w))
+    assert not kept[remove].any()
+    removed_lines = (w - result.removal_index.shape[1]) + (h - result.removal_index.shape[0])
+    assert removed_lines < 50 and (~kept[keep]).sum() < 1500
+    saliency = SaliencyEnergyFunction()(pixels).astype(np.float32)
+    static = with_masks(saliency, keep, remove, (h, w))
+    carver = SeamCarver(GradientEnergyFunction())
+    _, out, index = carver._remove_marked(pixels, static.copy(), 0.0)
+    np.testing.assert_array_equal(out, static.ravel()[index])
+
+
 def test_seam_reachable_follows_the_seams_own_moves():
     """A vertical seam moves at most one column a row: it slips between two kept pixels that
     touch at a corner, not through a whole row of them, and not into a pocket it cannot leave."""
