@@ -471,15 +471,15 @@ class SeamCarver:
             if n == 0:
                 break
             if n >= lines.shape[1]:
-                raise ValueError("remove_mask spans a whole row and column of the image; "
-                                 "nothing would be left")
+                raise ValueError(_NOTHING_LEFT)
             line = int(per_line.argmax())
             barred = static.copy()
-            barred[static < -REMOVE_ENERGY / 2] *= np.float32(WALLED_WEIGHT)
+            view = barred if vertical else barred.T
+            view[marks] *= np.float32(WALLED_WEIGHT)
             # barred: more than any two seams' costs differ (each pixel between a walled
             # object pixel's and a kept pixel's energy plus the picture's own, under half of it)
             bar = np.float32(4 * (WALLED_WEIGHT + 1) * (lines.shape[0] + 1)) * KEEP_ENERGY
-            (barred if vertical else barred.T)[line, ~marks[line]] += bar
+            view[line, ~marks[line]] += bar
             state = self._state(pixels, barred, gradient_weight)
             if not vertical:
                 state = state.transposed()
@@ -516,8 +516,7 @@ class SeamCarver:
             if left == 0 or (walls is not None and count == before):
                 break
             if left >= state.w:
-                raise ValueError("remove_mask spans a whole row and column of the image; "
-                                 "nothing would be left")
+                raise ValueError(_NOTHING_LEFT)
             before = count
             if progress is not None and progress.n + left > progress.total:
                 # more seams than the object's extent (walled in by kept pixels)
@@ -535,6 +534,9 @@ class SeamCarver:
                        forward=self.energy_mode is EnergyMode.FORWARD,
                        step_ratio=self.step_ratio, progress=progress)
 
+
+# A pass that would carve every line across (a remove mask that fills one, met while carving)
+_NOTHING_LEFT = "remove_mask spans a whole row and column of the image; nothing would be left"
 
 #: What a walled-in object pixel is worth, in kept pixels crossed, to the seams that remove
 #: it (:meth:`SeamCarver._seams_through_walls`). Measured on the diff reviews' layouts (seams,
