@@ -360,6 +360,14 @@ def _scaled_faces(faces, fx: float, fy: float):
     return [f._replace(box=scaled(f.box), core=scaled(f.core)) for f in faces]
 
 
+def _boxes_mask(boxes, shape: Tuple[int, int]) -> np.ndarray:
+    """Bool ``shape`` (H, W): the pixels inside any of ``boxes`` (left, top, right, bottom)."""
+    mask = np.zeros(shape, bool)
+    for left, top, right, bottom in boxes:
+        mask[top:bottom, left:right] = True
+    return mask
+
+
 def _window_rules(protect, window):
     """:func:`~compress_core.crop.best_window`'s ``must_contain`` and ``never_cut`` for a window
     of ``window`` (width, height) from the held boxes ``protect``: the keep mask's, the
@@ -503,26 +511,17 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
     # (crop.box_to_hold); then each face of the scene, which the crops hold or leave out whole
     faces_mask = cores_mask = heads_mask = detected_mask = None
     if subjects:
-        faces_mask, cores_mask, heads_mask = (np.zeros((h0, w0), bool) for _ in range(3))
-        for mask, (left, top, right, bottom) in ((faces_mask, faces_box(subjects, (h0, w0))),
-                                                 (cores_mask, cores_box(subjects, (h0, w0))),
-                                                 (heads_mask, heads_box(subjects, (h0, w0)))):
-            mask[top:bottom, left:right] = True
+        faces_mask, cores_mask, heads_mask = (
+            _boxes_mask([box(subjects, (h0, w0))], (h0, w0))
+            for box in (faces_box, cores_box, heads_box))
         # the detector's boxes, held where the faces' (grown for the crops) do not fit
-        detected_mask = np.zeros((h0, w0), bool)
-        for face in subjects:
-            left, top, right, bottom = clipped_box(face.box, (h0, w0))
-            detected_mask[top:bottom, left:right] = True
+        detected_mask = _boxes_mask([clipped_box(f.box, (h0, w0)) for f in subjects], (h0, w0))
     held = tuple(None if mask is None or not mask.any() else mask.ravel()
                  for mask in (keep, faces_mask, cores_mask, heads_mask))
     detected_flat = (None if detected_mask is None or not detected_mask.any()
                      else detected_mask.ravel())
-    whole = []
-    for face in scene:
-        left, top, right, bottom = clipped_box(face.box, (h0, w0))
-        mask = np.zeros((h0, w0), bool)
-        mask[top:bottom, left:right] = True
-        whole.append(mask.ravel())
+    whole = [_boxes_mask([clipped_box(face.box, (h0, w0))], (h0, w0)).ravel()
+             for face in scene]
     plan.faces = len(faces)
     # windows are chosen with the kept pixels above everything else (where no window holds the
     # mask's box, the one inside it that holds most of the mask); densities, the carve's limit
