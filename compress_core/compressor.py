@@ -24,9 +24,10 @@ from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
                      resampling_stretch, retarget, seam_stretch)
-from .images import DEFAULT_MAX_PIXELS, clear_hidden, load_image
+from .images import DEFAULT_MAX_PIXELS, clear_hidden, image_list, load_image
 from .metadata import carried
-from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
+from .options import (Allocation, EnergyMode, ImageFormat, Metadata, Method, check_flag, given,
+                      parse_option)
 from .perceptual import Reference
 from .quality import QualityMetric
 from .request import CompressRequest
@@ -235,11 +236,15 @@ class SemanticCompressor:
                  policy: Optional[HybridPolicy] = None, max_pixels: Optional[int] = None):
         if energy_function is not None and not isinstance(energy_function, EnergyFunction):
             raise TypeError("energy_function must be an EnergyFunction instance "
-                            f"(e.g. GradientEnergyFunction()); got {type(energy_function).__name__}")
+                            f"(e.g. GradientEnergyFunction()); got {given(energy_function)}")
+        if policy is not None and not isinstance(policy, HybridPolicy):
+            # (a string failed in compress() with an AttributeError, and {} or 0 became the
+            # default policy: edge review 37)
+            raise TypeError(f"policy must be a HybridPolicy or None; got {given(policy)}")
         self.energy_function = energy_function if energy_function is not None else _default_energy()
         self.quality_metric = parse_option(QualityMetric, quality_metric, "quality_metric")
         self.energy_mode = parse_option(EnergyMode, energy_mode, "energy_mode")
-        self.policy = policy or HybridPolicy()
+        self.policy = policy if policy is not None else HybridPolicy()
         self.max_pixels = check_positive_int(max_pixels, "max_pixels")
 
     @classmethod
@@ -411,6 +416,7 @@ class SemanticCompressor:
                      target_quality=target_quality, photo_format=photo_format,
                      allocation=allocation, metadata=metadata)
         request = self._request(given)
+        show_progress = check_flag(show_progress, "show_progress")
         method = Method(request.method)
         fmt_requested = ImageFormat(request.format)
         quality = request.quality
@@ -690,16 +696,12 @@ class SemanticCompressor:
         """
         if on_error not in ("raise", "return"):
             raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}")
+        show_progress = check_flag(show_progress, "show_progress")
         if isinstance(images, np.ndarray) and images.ndim == 4:
             raise TypeError(f"images must be an iterable of images (a list, ...); got one "
                             f"{images.shape} array: pass list(stack) for its "
                             f"{images.shape[0]} images")
-        if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike, np.ndarray)) \
-                or hasattr(images, "getpixel") or hasattr(images, "read"):
-            # one image, which iterating would cut into characters, bytes or array rows (an
-            # (H, W, 3) array made H gray "images" of W x 3 pixels)
-            raise TypeError(f"images must be an iterable of images (a list, ...); got one "
-                            f"{type(images).__name__}: pass [image], or call compress()")
+        items = image_list(images, "compress()")
         try:  # the call's options, as compress() takes them: a misspelt keyword, once
             call = inspect.signature(self.compress).bind(None, **kwargs)
         except TypeError as exc:
@@ -707,7 +709,6 @@ class SemanticCompressor:
         call.apply_defaults()
         self._request({name: value for name, value in call.arguments.items()
                        if name not in ("image", "show_progress")})
-        items = list(images)
         results: List[Union[CompressionResult, FailedCompression]] = []
         iterator = items
         if show_progress and len(items) > 1:

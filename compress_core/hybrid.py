@@ -94,7 +94,7 @@ from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, face
 from .seams.meter import StepMeter
 from .seams.cheap import kept_sources
 from .seams.inputs import KEEP_ENERGY, kept_pixels, with_masks
-from .targets import check_positive_int, check_stretch
+from .targets import check_non_negative_number, check_positive_int, check_stretch
 
 __all__ = ["HybridPolicy", "HybridPlan", "retarget", "resample_whole", "reads_importance",
            "aspect_changes", "resample", "resampling_stretch", "seam_stretch",
@@ -170,9 +170,8 @@ class HybridPolicy:
             value = getattr(self, name)
             if value is None and name == "free_crop_density":
                 continue  # off
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0.0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+            # (NumPy's numbers too: np.float32(0.5) was refused as "not a finite number >= 0")
+            object.__setattr__(self, name, check_non_negative_number(value, name))
         if self.working_oversample is not None:
             check_stretch(self.working_oversample, "working_oversample")
         object.__setattr__(self, "working_min_side",

@@ -6,8 +6,10 @@ a bad value into a ``ValueError`` that names the parameter and the accepted valu
 from enum import Enum
 from typing import Type, TypeVar
 
+import numpy as np
+
 __all__ = ["Method", "EnergyMode", "SeamOrder", "ImageFormat", "Allocation", "Metadata",
-           "parse_option"]
+           "parse_option", "check_flag", "given"]
 
 
 class Method(str, Enum):
@@ -124,3 +126,20 @@ def parse_option(enum_cls: Type[E], value, name: str) -> E:
         return aliases[key]
     also = "".join(f" (or {a!r}, an alias of {m.value!r})" for a, m in aliases.items())
     raise ValueError(f"{name} must be one of {accepted}{also}; got {value!r}")
+
+
+def given(value) -> str:
+    """What a refused argument was, for its error message: a class passed where an instance
+    belongs says so and how to make one (``GradientEnergyFunction`` for
+    ``GradientEnergyFunction()`` was refused as "got ABCMeta"), anything else its type."""
+    if isinstance(value, type):
+        return f"the class {value.__name__} (pass an instance: {value.__name__}())"
+    return type(value).__name__
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` as a bool: True, False or NumPy's bool; else a ``TypeError`` naming ``name``
+    (``show_progress="no"`` showed the bars: a string is true)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")

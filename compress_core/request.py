@@ -21,12 +21,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
-import numpy as np
-
 from . import codec
 from .energy import registry
 from .hybrid import DEFAULT_MAX_STRETCH
-from .options import Allocation, EnergyMode, ImageFormat, Metadata, Method, parse_option
+from .options import (Allocation, EnergyMode, ImageFormat, Metadata, Method, check_flag,
+                      parse_option)
 from .quality import QualityMetric
 from .targets import (check_positive_int, check_positive_number, check_stretch,
                       may_change_aspect)
@@ -164,9 +163,7 @@ class CompressRequest:
             put(name, check_positive_int(getattr(self, name), name))
         for name in ("scale", "max_seconds"):
             put(name, check_positive_number(getattr(self, name), name))
-        if not isinstance(self.preserve_aspect, (bool, np.bool_)):
-            raise TypeError(f"preserve_aspect must be True or False; got {self.preserve_aspect!r}")
-        put("preserve_aspect", bool(self.preserve_aspect))
+        put("preserve_aspect", check_flag(self.preserve_aspect, "preserve_aspect"))
         # options whose default is filled in below, given by the caller or not: one given where
         # nothing uses it is refused (_refuse_ignored; a model: by the command line and the job,
         # unused_engine_options). An attribute, not a field: it is no
@@ -409,6 +406,9 @@ class CompressRequest:
         changes no output, and its value renamed every output (``--skip_existing`` then wrote
         each photo again, byte for byte, under a second name; its documented default too). The
         key stays, so that names written before keep theirs."""
+        length = check_positive_int(length, "length")
+        if length > 64:
+            raise ValueError(f"length must be at most 64 (a SHA-256 in hex); got {length}")
         hashed = canonical_json(hashed_params(self.params()))
         return hashlib.sha256(hashed.encode("utf-8")).hexdigest()[:length]
 

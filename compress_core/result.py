@@ -14,7 +14,7 @@ from .errors import (EncoderUnavailableError, ImageDecodeError, TargetUnreachabl
                      UnsupportedImageError)
 from .images import to_pil
 from .options import ImageFormat
-from .storage import media_type, write_atomic
+from .storage import check_storage_options, media_type, write_atomic
 
 __all__ = ["CompressionResult", "FailedCompression"]
 
@@ -279,7 +279,11 @@ class CompressionResult:
         ValueError
             The suffix names a format the library does not write.
         """
+        if not isinstance(path_or_uri, (str, os.PathLike)):
+            raise TypeError(f"path_or_uri must be a path or URI (str or os.PathLike); got "
+                            f"{type(path_or_uri).__name__}")
         target = os.fspath(path_or_uri)
+        check_storage_options(storage_options)
         data = self.data
         wanted = codec.format_from_suffix(target)
         foreign = codec.unwritable_suffix(target)

@@ -39,6 +39,7 @@ from .errors import ImageReadError, ImageTooLargeError
 
 __all__ = [
     "StorageOptions",
+    "check_storage_options",
     "media_type",
     "split_protocol",
     "is_local_uri",
@@ -270,6 +271,22 @@ def _canonical(protocol: Optional[str]) -> str:
     return _PROTOCOL_ALIASES.get(name, name)
 
 
+def check_storage_options(storage_options) -> None:
+    """A ``TypeError`` naming ``storage_options`` unless it is None or a mapping
+    ``{protocol: {fsspec keyword: value}}`` (a string or a number was ignored where the path
+    was local, and failed with an AttributeError where it was not; edge review 37)."""
+    if storage_options is None:
+        return
+    shape = "a dict {protocol: {fsspec keyword: value}} or None"
+    if not isinstance(storage_options, Mapping):
+        raise TypeError(f"storage_options must be {shape}; got "
+                        f"{type(storage_options).__name__}")
+    for protocol, options in storage_options.items():
+        if not isinstance(protocol, str) or not (options is None or isinstance(options, Mapping)):
+            raise TypeError(f"storage_options must be {shape}; its entry {protocol!r} is "
+                            f"{type(options).__name__}")
+
+
 def _protocol_options(protocol: Optional[str], storage_options: Optional[StorageOptions]) -> Dict:
     key = _canonical(protocol)
     for name, value in (storage_options or {}).items():
@@ -299,6 +316,7 @@ def get_filesystem(uri: PathOrUri, storage_options: Optional[StorageOptions] = N
     """
     import fsspec.core
 
+    check_storage_options(storage_options)
     protocol, _ = split_protocol(uri)
     return fsspec.core.url_to_fs(os.fspath(uri), **_protocol_options(protocol, storage_options))
 
@@ -330,6 +348,7 @@ def _read_at_most(fh, limit: int, size: int) -> bytes:
         total += len(chunk)
     return b"".join(parts)
 
+
 def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                max_bytes: Optional[int] = None) -> bytes:
     """Read a whole local file or object.
@@ -352,6 +371,7 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     ImageTooLargeError
         It holds more than ``max_bytes``.
     """
+    check_storage_options(storage_options)
     text = os.fspath(uri)
     try:
         path = local_path(text)
@@ -494,6 +514,7 @@ def write_atomic(uri: PathOrUri, data: bytes,
         or into the folder it named (security review 26). Links are written through
         otherwise (the command line's ``-o link.jpg``).
     """
+    check_storage_options(storage_options)
     fs, path = None, local_path(uri)
     if path is None:
         fs, path = get_filesystem(uri, storage_options)

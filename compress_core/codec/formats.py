@@ -156,7 +156,7 @@ def check_quality(fmt, quality) -> Optional[int]:
     Raises
     ------
     ValueError
-        Out of the format's range or not an integer.
+        Out of the format's range or not an integer (an integral float is one).
     """
     fmt = parse_format(fmt)
     if fmt not in QUALITY_RANGE:
@@ -164,6 +164,8 @@ def check_quality(fmt, quality) -> Optional[int]:
     lo, hi, default = QUALITY_RANGE[fmt]
     if quality is None:
         return default
+    if isinstance(quality, (float, np.floating)) and float(quality).is_integer():
+        quality = int(quality)   # (85.0, as the size targets take 90.0; edge review 37)
     if (isinstance(quality, bool) or not isinstance(quality, (int, np.integer))
             or not lo <= quality <= hi):
         raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; "

@@ -24,7 +24,9 @@ optimisation, applied once to the encoding returned.
 """
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 from typing import Optional, Tuple
 
 import numpy as np
@@ -130,8 +132,10 @@ _SAMPLE_MARGIN = 0.5
 
 def check_target_quality(target_score) -> float:
     """``target_score`` validated: a finite number in 0..100 (``ValueError`` / ``TypeError``)."""
-    if isinstance(target_score, bool) or not isinstance(target_score, (int, float, np.integer,
-                                                                       np.floating)):
+    # any real number (Fraction, Decimal, NumPy's), not a bool or a string, as the size
+    # targets take (Decimal(70) was a TypeError where scale=Decimal('0.5') passed)
+    if isinstance(target_score, (bool, np.bool_)) or not isinstance(
+            target_score, (numbers.Real, decimal.Decimal)):
         raise TypeError(f"target_quality must be a number in 0..100 (a SSIMULACRA2 score); "
                         f"got {target_score!r}")
     value = float(target_score)

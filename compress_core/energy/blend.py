@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..images import as_rgb_array
+from ..options import check_flag
 from .base import (ENERGY_UNIT, CarvingTerms, EnergyFunction, Importance, map_percentile,
                    normalize_map)
 from .gradient import GradientEnergyFunction, GradientOperator
@@ -142,9 +143,7 @@ class BlendEnergyFunction(EnergyFunction):
                 )
         self.energies: Tuple[EnergyFunction, ...] = tuple(energies)
         self.weights: Tuple[float, ...] = self._check_weights(weights, len(self.energies))
-        if not isinstance(adaptive_weights, (bool, np.bool_)):
-            raise ValueError(f"adaptive_weights must be True or False; got {adaptive_weights!r}")
-        self.adaptive_weights = bool(adaptive_weights)
+        self.adaptive_weights = check_flag(adaptive_weights, "adaptive_weights")
         self.member_names: Tuple[str, ...] = _unique_names(self.energies)
         self.last_weights: Optional[Dict[str, float]] = None
         self._local = threading.local()

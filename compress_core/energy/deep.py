@@ -55,8 +55,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..images import as_rgb_array
-from ..options import parse_option
+from ..images import as_rgb_array, image_list
+from ..options import check_flag, parse_option
 from .backbones import (
     DEFAULT_BACKBONE,
     LoadedBackbone,
@@ -226,9 +226,7 @@ class DeepEnergyFunction(EnergyFunction):
         self.max_side = _check_int(max_side, "max_side", MIN_SIDE, 2048)
         self.top_k = _check_int(top_k, "top_k", 1, 1000)
         self.batch_size = _check_int(batch_size, "batch_size", 1, 1024)
-        if not isinstance(faces, (bool, np.bool_)):
-            raise TypeError(f"faces must be True or False; got {faces!r}")
-        self.faces = bool(faces)
+        self.faces = check_flag(faces, "faces")
         self._loaded: Optional[LoadedBackbone] = None
 
     @property
@@ -408,7 +406,8 @@ class DeepEnergyFunction(EnergyFunction):
         Parameters
         ----------
         images : sequence of ndarray or PIL.Image.Image
-            Any input :meth:`__call__` accepts.
+            Any input :meth:`__call__` accepts, or a stack (N, H, W, C); one image is a
+            ``TypeError`` (it would be iterated into rows).
 
         Returns
         -------
@@ -418,7 +417,8 @@ class DeepEnergyFunction(EnergyFunction):
         import torch
 
         bb = self._backbone()
-        rgbs = [as_rgb_array(im, drop_alpha=True) for im in images]
+        rgbs = [as_rgb_array(im, drop_alpha=True)
+                for im in image_list(images, "the energy function on the image itself")]
         groups: Dict[Tuple[int, int], List[int]] = {}
         for i, rgb in enumerate(rgbs):
             size = inference_size(rgb.shape[0], rgb.shape[1], self.max_side)

@@ -37,7 +37,7 @@ import numpy as np
 from ..energy.base import EnergyFunction
 from ..energy.gradient import GradientEnergyFunction
 from ..images import DEFAULT_MAX_PIXELS, as_pixel_array
-from ..options import EnergyMode, SeamOrder, parse_option
+from ..options import EnergyMode, SeamOrder, check_flag, given, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
                      is_gray_2d, kept_pixels, rgb_view, with_masks)
@@ -49,6 +49,10 @@ __all__ = ["SeamCarver", "CarveResult", "CheapCarve", "remove_object", "KEEP_ENE
            "REMOVE_ENERGY"]
 
 log = logging.getLogger(__name__)
+
+#: Largest enlargement per seam-insertion step, as a fraction of the current size
+#: (``SeamCarver(step_ratio=)``).
+DEFAULT_STEP_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,9 @@ class SeamCarver:
         seam that inserts the least new gradient, which keeps straight edges straighter.
     order : {"auto", "width_first", "height_first"}
         Order of vertical and horizontal seams when both sides change (see module docs).
-    step_ratio : float in (0, 1]
-        Largest enlargement per insertion step, as a fraction of the current size.
+    step_ratio : float in (0, 1], optional
+        Largest enlargement per insertion step, as a fraction of the current size (default
+        :data:`DEFAULT_STEP_RATIO`).
     show_progress : bool
         Show a tqdm bar over the seams.
 
@@ -118,25 +123,28 @@ class SeamCarver:
 
     def __init__(self, energy_function: Optional[EnergyFunction] = None, keep_mask=None,
                  remove_mask=None, energy_mode: str = "backward", order: str = "auto",
-                 step_ratio: float = 0.5, show_progress: bool = False):
-        if energy_function is not None and not callable(
-                getattr(energy_function, "carving_terms", None)):
+                 step_ratio: Optional[float] = None, show_progress: bool = False):
+        if energy_function is not None and (isinstance(energy_function, type) or not callable(
+                getattr(energy_function, "carving_terms", None))):
             # what the carver calls: an EnergyFunction, or an object that passes its
             # carving_terms on (a plain function was taken here and failed in resize() with an
             # AttributeError: docs review 34)
             raise TypeError("energy_function must be an EnergyFunction (a subclass implementing "
                             "compute(rgb) -> map, e.g. GradientEnergyFunction()) or have its "
-                            f"carving_terms(rgb); got {type(energy_function).__name__}")
+                            f"carving_terms(rgb); got {given(energy_function)}")
         self.energy_function = energy_function or GradientEnergyFunction()
         self.keep_mask = keep_mask
         self.remove_mask = remove_mask
         self.energy_mode = parse_option(EnergyMode, energy_mode, "energy_mode")
         self.order = parse_option(SeamOrder, order, "order")
+        # (None: the default, as for the other options; it was compared with 1 and failed)
         step_ratio = check_positive_number(step_ratio, "step_ratio")
+        if step_ratio is None:
+            step_ratio = DEFAULT_STEP_RATIO
         if step_ratio > 1:
             raise ValueError(f"step_ratio must be in (0, 1]; got {step_ratio}")
         self.step_ratio = step_ratio
-        self.show_progress = bool(show_progress)
+        self.show_progress = check_flag(show_progress, "show_progress")
 
     # ----------------------------------------------------------------------------- public API
     def resize(self, image, target_height=None, target_width=None, scale_height=None,
@@ -193,8 +201,13 @@ class SeamCarver:
         th = self._target(target_height, scale_height, h0, "target_height", "scale_height")
         tw = self._target(target_width, scale_width, w0, "target_width", "scale_width")
         if th * tw > DEFAULT_MAX_PIXELS:
-            raise ValueError(f"target size {tw}x{th} has more than {DEFAULT_MAX_PIXELS:,} pixels "
-                             "(the library's pixel limit)")
+            given = [name for name, value in (("target_width", target_width),
+                                              ("scale_width", scale_width),
+                                              ("target_height", target_height),
+                                              ("scale_height", scale_height))
+                     if value is not None]
+            raise ValueError(f"target size {tw}x{th} ({', '.join(given)}) has more than "
+                             f"{DEFAULT_MAX_PIXELS:,} pixels (the library's pixel limit)")
         keep = check_mask(self.keep_mask, (h0, w0), "keep_mask")
         remove = check_mask(self.remove_mask, (h0, w0), "remove_mask")
         if energy_terms is not None:

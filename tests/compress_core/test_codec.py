@@ -84,6 +84,11 @@ def test_quality_out_of_range(coffee, fmt, bad):
         encode(coffee, fmt, bad)
 
 
+def test_an_integral_float_is_a_quality(coffee):
+    """85.0 is 85, as the size targets take 90.0 (it was refused; edge review 37)."""
+    assert encode(coffee, "jpeg", 85.0) == encode(coffee, "jpeg", 85)
+
+
 def test_jpeg_goes_to_quality_100(coffee):
     """Archive users ask for 95-100; Pillow writes 100 (smaller quantisation steps, more bytes)."""
     assert len(encode(coffee, "jpeg", 100)) > len(encode(coffee, "jpeg", 95))

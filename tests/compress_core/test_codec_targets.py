@@ -274,6 +274,18 @@ def test_target_quality_of_the_wrong_type_is_rejected(bad):
         encode_to_score(photo("coffee", 60), "jpeg", bad)
 
 
+def test_any_real_number_is_a_target_quality():
+    """Decimal and Fraction, as ``scale`` takes them (Decimal(70) was a TypeError; edge review
+    37)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    pixels = photo("coffee", 60)
+    expected = encode_to_score(pixels, "jpeg", 70)
+    assert encode_to_score(pixels, "jpeg", Decimal(70)) == expected
+    assert encode_to_score(pixels, "jpeg", Fraction(140, 2)) == expected
+
+
 def test_unknown_format_is_rejected():
     with pytest.raises(ValueError, match="format must be one of 'auto', 'jpeg'"):
         encode_to_score(photo("coffee", 60), "jpeg2000", 70)

@@ -26,6 +26,7 @@ from compress_core import (
     load_image,
 )
 from compress_core.analysis import energy_statistics
+from compress_core.energy import GradientEnergyFunction
 from compress_core.energy.faces import DETECT_SIDE
 from compress_core.hybrid import aspect_changes
 from compress_core.targets import plan_size, working_size
@@ -811,6 +812,15 @@ def test_save_writes_the_encoded_bytes(compressor, chelsea, tmp_path):
     with pytest.raises(IsADirectoryError, match=r"deep: is a folder; give a file name"):
         result.save(tmp_path / "deep")
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["er"]
+    # what is no path, and storage options of no use, are said (a string of options was
+    # ignored for a local path; edge review 37)
+    for bad in (None, 3):
+        with pytest.raises(TypeError, match="path_or_uri must be a path or URI"):
+            result.save(bad)
+    for bad in ("x", 5, {"s3": "key"}):
+        with pytest.raises(TypeError, match="storage_options must be a dict"):
+            result.save(tmp_path / "options.jpg", storage_options=bad)
+    assert not (tmp_path / "options.jpg").exists()
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
@@ -1108,6 +1118,15 @@ def test_wrong_image_type(compressor):
         _run(compressor, 42, scale=0.5)
 
 
+@pytest.mark.parametrize("value", ["no", None, 2, 0.0])
+def test_show_progress_is_true_or_false(compressor, chelsea, value):
+    """A string is true: show_progress="no" showed the bars (edge review 37)."""
+    with pytest.raises(TypeError, match="show_progress must be True or False"):
+        compressor.compress(chelsea, scale=0.5, show_progress=value)
+    with pytest.raises(TypeError, match="show_progress must be True or False"):
+        compressor.compress_batch([chelsea], scale=0.5, show_progress=value)
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(energy_function="gradient"), TypeError, "energy_function must be an EnergyFunction"),
     (dict(energy_function=lambda img: img), TypeError, "energy_function must be"),
@@ -1117,6 +1136,13 @@ def test_wrong_image_type(compressor):
                                                "'forward'"),
     (dict(max_pixels=0), ValueError, "max_pixels"),
     (dict(max_pixels="many"), TypeError, "max_pixels"),
+    # (the class for an instance was "got ABCMeta"; a policy that is no HybridPolicy failed
+    # in compress() with an AttributeError, or {} and 0 became the default: edge review 37)
+    (dict(energy_function=GradientEnergyFunction), TypeError,
+     r"got the class GradientEnergyFunction \(pass an instance: GradientEnergyFunction\(\)\)"),
+    (dict(policy="x"), TypeError, "policy must be a HybridPolicy or None; got str"),
+    (dict(policy={}), TypeError, "policy must be a HybridPolicy or None; got dict"),
+    (dict(policy=0), TypeError, "policy must be a HybridPolicy or None; got int"),
 ])
 def test_bad_constructor_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):

@@ -1,5 +1,7 @@
 """The hybrid policy: plain Lanczos when the aspect may stay; otherwise crop + carve + a squeeze
 bounded by max_stretch, faces kept whole."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -443,12 +445,23 @@ def test_policy_defaults_and_plan_record():
                                    "planned_on", "planned_seam_pixels", "plan_crop", "seam_breaks"}
 
 
-@pytest.mark.parametrize("field, value", [
-    ("crop_density", -0.1), ("carve_density", float("nan")), ("free_crop_density", "0.2"),
-    ("free_crop_density", float("inf")), ("carve_density", None), ("crop_density", True)])
-def test_policy_rejects_bad_thresholds(field, value):
-    with pytest.raises(ValueError, match=field):
+@pytest.mark.parametrize("field, value, error", [
+    ("crop_density", -0.1, ValueError), ("carve_density", float("nan"), ValueError),
+    ("free_crop_density", "0.2", TypeError), ("free_crop_density", float("inf"), ValueError),
+    ("carve_density", None, TypeError), ("crop_density", True, TypeError)])
+def test_policy_rejects_bad_thresholds(field, value, error):
+    with pytest.raises(error, match=field):
         HybridPolicy(**{field: value})
+
+
+def test_policy_takes_any_real_number_as_a_threshold():
+    """NumPy's and the standard library's numbers are numbers (np.float32(0.5) was refused as
+    "not a finite number >= 0"; edge review 37); they are kept as floats."""
+    policy = HybridPolicy(crop_density=np.float32(0.5), carve_density=Fraction(3, 5),
+                          free_crop_density=np.int64(0))
+    assert (policy.crop_density, policy.carve_density, policy.free_crop_density) == (0.5, 0.6, 0.0)
+    assert all(type(v) is float for v in (policy.crop_density, policy.carve_density,
+                                           policy.free_crop_density))
 
 
 def test_no_carving_and_no_stretch_is_a_best_window_crop(face):

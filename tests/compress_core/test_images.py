@@ -17,8 +17,8 @@ from compress_core import (
     UnsupportedImageError,
     load_image,
 )
-from compress_core.images import (DEFAULT_MAX_PIXELS, LoadedImage, as_rgb_array,
-                                  named_like_a_picture, to_pil)
+from compress_core.images import (DEFAULT_MAX_PIXELS, LoadedImage, as_pixel_array,
+                                  as_rgb_array, image_list, named_like_a_picture, to_pil)
 from compress_core.storage import read_bytes
 
 from _core_data import EXIF_UPRIGHT, decode, encode, exif_bytes, gray_icc, photo, srgb_icc
@@ -224,8 +224,6 @@ def test_float_array_holding_0_to_255_is_an_error_naming_the_ranges(chelsea, dty
 
 
 def test_gray_arrays_stay_gray_in_as_pixel_array(chelsea):
-    from compress_core.images import as_pixel_array
-
     gray = chelsea[..., 1]
     assert as_pixel_array(gray).shape == (60, 90, 1)
     np.testing.assert_array_equal(as_pixel_array(gray)[..., 0], gray)
@@ -427,6 +425,47 @@ def test_exif_orientation_of_a_pil_image(tmp_path, chelsea):
     path.write_bytes(encode(chelsea, "JPEG", exif=exif_bytes(6)))
     with Image.open(path) as img:
         assert load_image(img).size == (60, 90)
+
+
+def test_a_pil_image_is_decoded_as_load_image_decodes_it(tmp_path, chelsea):
+    """as_pixel_array (the carver's and the energy functions' door) turns a PIL image upright
+    and its colours to sRGB as compress() does: an Image.open() of a phone's JPEG was carved
+    sideways, and a damaged or closed one raised Pillow's own OSError (edge review 37)."""
+    path = tmp_path / "rotated.jpg"
+    data = encode(chelsea, "JPEG", exif=exif_bytes(6))
+    path.write_bytes(data)
+    with Image.open(path) as img:
+        np.testing.assert_array_equal(as_pixel_array(img), load_image(path).pixels)
+        assert as_pixel_array(img).shape == (90, 60, 3)
+    tagged = tmp_path / "linear.png"   # (a grey profile is applied; an RGB one is carried)
+    gray = chelsea[..., 1]
+    Image.fromarray(gray).save(tagged, icc_profile=gray_icc(1.0))
+    with Image.open(tagged) as img:
+        converted = as_pixel_array(img)
+        assert converted.shape == (60, 90, 1)
+        np.testing.assert_array_equal(converted[..., 0], load_image(tagged).pixels[..., 0])
+        assert np.abs(converted[..., 0].astype(int) - gray).max() > 20
+    cut = data[: len(data) // 2]
+    with pytest.raises(ImageDecodeError, match="cut short"):
+        as_pixel_array(Image.open(io.BytesIO(cut)))
+    closed = Image.open(io.BytesIO(data))
+    closed.close()
+    with pytest.raises(ImageDecodeError, match="closed"):
+        as_pixel_array(closed)
+
+
+def test_image_list_refuses_one_image(chelsea, chelsea_png, tmp_path):
+    """What a batch takes: an iterable of images; one image, which iterating cuts into rows,
+    characters or bytes, is a TypeError naming ``images`` and saying what to call."""
+    for one in (chelsea, chelsea[..., 0], chelsea_png, str(tmp_path), tmp_path,
+                Image.fromarray(chelsea), io.BytesIO(chelsea_png)):
+        with pytest.raises(TypeError, match=r"images must be an iterable.*got one .*call f\(\)"):
+            image_list(one, "f()")
+    for nothing in (None, 5):
+        with pytest.raises(TypeError, match="images must be an iterable"):
+            image_list(nothing, "f()")
+    assert len(image_list(np.stack([chelsea] * 3), "f()")) == 3
+    assert len(image_list(iter([chelsea, chelsea_png]), "f()")) == 2
 
 
 def test_pillows_notes_on_a_damaged_exif_block_name_the_file(tmp_path, chelsea, caplog):
@@ -689,6 +728,12 @@ def test_pixel_limit(chelsea, chelsea_png):
             load_image(source, max_pixels=90 * 60 - 1)
     with pytest.raises(ValueError, match="max_pixels"):
         load_image(chelsea, max_pixels=0)
+    # the check compress() makes (int() took inf to an OverflowError, 5400.9 to 5400 and True
+    # to 1; edge review 37)
+    for bad in (float("inf"), float("nan"), [5], "30000", 5400.9, True):
+        with pytest.raises(TypeError, match="max_pixels must be a positive integer"):
+            load_image(chelsea, max_pixels=bad)
+    assert load_image(chelsea, max_pixels=5400.0).size == (90, 60)
 
 
 def test_decompression_bomb_header_is_refused_before_decoding():

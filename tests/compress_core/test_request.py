@@ -395,6 +395,15 @@ def test_output_name_hash_is_the_one_of_earlier_releases():
     assert hybrid.params_hash() == hybrid.replace(max_seconds=5).params_hash()
 
 
+def test_a_hash_length_is_1_to_64_hex_digits():
+    """-3 gave 61 digits, 0 none and 'a' a TypeError of slicing (edge review 37)."""
+    request = CompressRequest(scale=0.5)
+    assert len(request.params_hash(64)) == 64 and request.params_hash(1) == request.params_hash()[0]
+    for bad, error in ((-3, ValueError), (0, ValueError), (65, ValueError), ("a", TypeError)):
+        with pytest.raises(error, match="length must be"):
+            request.params_hash(bad)
+
+
 def test_the_default_quality_is_auto_where_the_quality_is_free():
     """quality=None means "auto" (the smallest encoding at target_quality) unless the quality
     is chosen otherwise: a byte budget searches it, PNG has none, and re-encoding to JPEG XL

@@ -13,6 +13,7 @@ from skimage import data
 from compress_core.energy import EnergyFunction, GradientEnergyFunction
 from compress_core.energy.gradient import luma_u8
 from compress_core.seams import SeamCarver, remove_object
+from compress_core.seams.carver import DEFAULT_STEP_RATIO
 from compress_core.seams import kernels
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -550,6 +551,8 @@ def test_tiny_images():
     (dict(scale_width=-1.0), ValueError, "scale_width"),
     (dict(target_width="10"), TypeError, "target_width"),
     (dict(target_width=10, scale_width=0.5), ValueError, "either"),
+    (dict(target_width=10 ** 30), ValueError, r"target size 10+x\d+ \(target_width\) has more"),
+    (dict(scale_width=1e6, target_height=600), ValueError, r"\(scale_width, target_height\)"),
 ])
 def test_resize_validation(astronaut, kwargs, exc, words):
     with pytest.raises(exc, match=words):
@@ -563,6 +566,12 @@ def test_constructor_validation(astronaut):
         SeamCarver(order="random")
     with pytest.raises(ValueError, match="step_ratio"):
         SeamCarver(step_ratio=2.0)
+    assert SeamCarver(step_ratio=None).step_ratio == DEFAULT_STEP_RATIO == 0.5   # (a default)
+    with pytest.raises(TypeError, match="show_progress must be True or False"):
+        SeamCarver(show_progress="no")
+    # the class for an instance passed the check and failed in resize() (edge review 37)
+    with pytest.raises(TypeError, match="got the class GradientEnergyFunction .pass an instance"):
+        SeamCarver(energy_function=GradientEnergyFunction)
     # a plain function was taken, then resize() raised AttributeError (docs review 34)
     with pytest.raises(TypeError, match="energy_function must be an EnergyFunction.*function"):
         SeamCarver(energy_function=lambda image: np.ones(image.shape[:2], np.float32))

@@ -448,6 +448,19 @@ def test_a_replaced_file_s_special_bits_are_dropped_and_a_refused_mode_is_no_fai
     assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
 
 
+@pytest.mark.parametrize("bad", ["x", 5, {"s3": "key"}, {3: {}}])
+def test_storage_options_of_another_shape_are_refused(tmp_path, bad):
+    """A string or a number was ignored where the path was local and failed with an
+    AttributeError where it was not (edge review 37)."""
+    for call in (lambda: storage.write_atomic(tmp_path / "x.bin", b"x", bad),
+                 lambda: storage.read_bytes(tmp_path / "x.bin", bad),
+                 lambda: storage.get_filesystem("memory://x.bin", bad)):
+        with pytest.raises(TypeError, match="storage_options must be a dict"):
+            call()
+    assert list(tmp_path.iterdir()) == []
+    storage.check_storage_options({"s3": None, "gs": {"token": "anon"}})
+
+
 def test_merge_storage_options_folds_aliases_and_later_layers_win():
     merged = storage.merge_storage_options({"s3": {"key": "k", "secret": "s"}},
                                            {"s3a": {"key": "k2"}, "gcs": {"token": "anon"}}, None)

@@ -237,7 +237,8 @@ def test_invalid_arguments(energies, weights, match):
 
 
 def test_adaptive_must_be_a_bool():
-    with pytest.raises(ValueError, match="adaptive_weights"):
+    """A TypeError, as the library's other flags (faces, preserve_aspect, show_progress)."""
+    with pytest.raises(TypeError, match="adaptive_weights must be True or False"):
         BlendEnergyFunction([Spot()], adaptive_weights="yes")
 
 

@@ -173,6 +173,16 @@ def test_energy_batch_of_nothing(deep):
     assert deep.energy_batch([]) == []
 
 
+def test_energy_batch_of_one_image_is_refused(deep):
+    """One (H, W, 3) array was taken as H one-row images (H maps, no error; edge review 37); a
+    stack (N, H, W, 3) is N images."""
+    chelsea = np.ascontiguousarray(photo("chelsea")[::4, ::4])
+    with pytest.raises(TypeError, match=r"images must be an iterable .*pass \[image\]"):
+        deep.energy_batch(chelsea)
+    stacked = deep.energy_batch(np.stack([chelsea, chelsea]))
+    assert len(stacked) == 2 and stacked[0].shape == chelsea.shape[:2]
+
+
 def test_model_loads_once_per_process(deep):
     other = DeepEnergyFunction(aggregate_method="sum", max_side=256)
     assert other._backbone() is deep._backbone()
