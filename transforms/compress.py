@@ -182,20 +182,32 @@ def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Di
 #: nightly run, and a quiet night's run exited 1 on it alone). Any other failure is tried
 #: again at every run: a read, a time budget, weights or an encoder missing on a worker, a
 #: decoder's optional package missing (``UnsupportedImageError``), an encoder's failure
-#: (``EncodingError`` wraps any, out of memory or a full disk too), a picture over
-#: ``--max_pixels`` (``ImageTooLargeError``: the limit is not in the settings' tag, and
-#: raising it is the way out).
+#: (``EncodingError`` wraps any, out of memory or a full disk too); a picture over
+#: ``--max_pixels`` (:data:`OVER_ITS_LIMIT`) where the limit is now larger than it was.
 FAILS_THE_SAME = frozenset(error.__name__ for error in (
     ImageDecodeError, NotAnImageError, TargetUnreachableError))
+#: A picture over ``--max_pixels``: met again at the same limit or a smaller one (the limit is
+#: not in the settings' tag: raising it is the way out, and the picture is tried again). Tried
+#: at every run, one such file made every quiet ``--skip_existing`` night exit 1 ("every image
+#: failed"; edge review 37).
+OVER_ITS_LIMIT = ImageTooLargeError.__name__
 
 
-def failed_before(item: InputFile) -> bool:
+def _pixel_limit(max_pixels: Optional[int]) -> int:
+    return DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+
+
+def failed_before(item: InputFile, max_pixels: Optional[int] = None) -> bool:
     """Whether an earlier run failed on this same file (the same size, and the same content
-    token, or else modification time, known on both sides) with an error of
-    :data:`FAILS_THE_SAME`, by any library build."""
+    token, or else modification time, known on both sides) with an error it meets again:
+    one of :data:`FAILS_THE_SAME`, by any library build, or :data:`OVER_ITS_LIMIT` where the
+    job's ``max_pixels`` now (None: the default) is no larger than that run's."""
     failed = item.earlier_failure
-    if (failed is None or failed.error_type not in FAILS_THE_SAME
-            or item.size is None or item.size != failed.input_bytes):
+    if failed is None or item.size is None or item.size != failed.input_bytes:
+        return False
+    if failed.error_type not in FAILS_THE_SAME and not (
+            failed.error_type == OVER_ITS_LIMIT and failed.max_pixels is not None
+            and _pixel_limit(max_pixels) <= failed.max_pixels):
         return False
     then = FileIdentity(
         from_epoch_us(failed.input_modified) if failed.input_modified is not None else None,
@@ -203,11 +215,12 @@ def failed_before(item: InputFile) -> bool:
     return comparable(item.identity, then) and not identity_differs(item.identity, then)
 
 
-def fails_again(item: InputFile) -> bool:
+def fails_again(item: InputFile, max_pixels: Optional[int] = None) -> bool:
     """Whether ``item``'s earlier failure (``earlier_failure``) would be met again: it
-    :func:`failed_before`, by this library build (:func:`compress_core.build_id`). Another
-    build may read the file: it is tried again (and, failing, counted ``failed again``)."""
-    return (failed_before(item)
+    :func:`failed_before` (at the job's ``max_pixels``), by this library build
+    (:func:`compress_core.build_id`). Another build may read the file: it is tried again (and,
+    failing, counted ``failed again``)."""
+    return (failed_before(item, max_pixels)
             and item.earlier_failure.library_version == manifest.library_version())
 
 
@@ -384,7 +397,8 @@ class _PlanOutput(beam.DoFn):
                           "again", item.uri, out, _what_changed(item))
                 self._replaced.inc()
                 existing, (out, out_ext) = None, planned
-        if existing is None and self._skip_existing and fails_again(item):
+        if existing is None and self._skip_existing and fails_again(item,
+                                                                    self._settings.max_pixels):
             yield beam.pvalue.TaggedOutput(SKIPPED, self._failed_before_row(item))
             return
         if existing is not None:
@@ -400,7 +414,7 @@ class _PlanOutput(beam.DoFn):
                 **identity_columns(item.identity), **self._settings.row_columns()))
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity,
-                           failed_before(item))
+                           failed_before(item, self._settings.max_pixels))
 
 
 def _recorded(item: InputFile) -> bool:
@@ -885,7 +899,8 @@ class _FailureToRow(beam.DoFn):
             self._not_utf8.inc()   # (never read, and no run can until it is renamed)
         elif failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()
-        elif failure.failed_before and failure.error_type in FAILS_THE_SAME:
+        elif failure.failed_before and (failure.error_type in FAILS_THE_SAME
+                                        or failure.error_type == OVER_ITS_LIMIT):
             # (a failure that may pass, a read or a new build's own error, is not excused)
             self._failed_again.inc()
         _LOG.warning("failed %s at %s: %s: %s", failure.input_uri, failure.stage,

@@ -40,6 +40,7 @@ and the run goes on.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import posixpath
 from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
@@ -47,6 +48,7 @@ from typing import Iterator, Mapping, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from compress_core.images import DEFAULT_MAX_PIXELS
 from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key, once_apart
@@ -95,6 +97,22 @@ class EarlierFailure(NamedTuple):
     input_modified: Optional[int] = None   # us since the epoch
     input_etag: str = ""
     library_version: str = ""
+    max_pixels: Optional[int] = None   # that run's pixel limit (its default filled in), if known
+
+
+def _pixel_limit_of(params) -> Optional[int]:
+    """The ``max_pixels`` a row's ``params`` (JSON) record, the default where they record None;
+    None where they do not say (no such column or key, or not JSON)."""
+    try:
+        recorded = json.loads(params)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or "max_pixels" not in recorded:
+        return None
+    limit = recorded["max_pixels"]
+    if limit is None:
+        return DEFAULT_MAX_PIXELS
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
@@ -160,7 +178,7 @@ class _ReadOwners(beam.DoFn):
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
                 "input_modified", "input_etag", "input_sha256", "skip_reason", "error_type",
-                "error_message", "library_version")
+                "error_message", "library_version", "params")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -223,7 +241,14 @@ class _ReadOwners(beam.DoFn):
                         pc.equal(batch.column("skip_reason"), SKIP_UNRECORDED)))
                 wrote = pc.and_(wrote, pc.match_substring(batch.column("output_uri"),
                                                           f".{self._tag}."))
-                yield from batch.filter(pc.fill_null(wrote, False)).to_pylist()
+                kept = batch.filter(pc.fill_null(wrote, False))
+                if "params" in kept.schema.names:   # (read of the error rows alone: the
+                    at = kept.schema.get_field_index("params")   # pixel limit they failed at)
+                    params = kept.column(at)
+                    kept = kept.set_column(at, "params", pc.if_else(
+                        pc.equal(kept.column("status"), STATUS_ERROR), params,
+                        pa.scalar(None, params.type)))
+                yield from kept.to_pylist()
 
     def _failed(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierFailure]]:
         if not row.get("output_uri") or not row.get("input_uri") or not row.get("error_type") \
@@ -234,7 +259,7 @@ class _ReadOwners(beam.DoFn):
             _time_text(row.get("processed_at")), row["input_uri"], run_id, row["error_type"],
             text("error_message"), _size(row.get("input_bytes")),
             _modified_us(row.get("input_modified")), text("input_etag"),
-            text("library_version"))
+            text("library_version"), _pixel_limit_of(row.get("params")))
 
     def _owned(self, row: dict, run_id: str) -> Optional[Tuple[str, EarlierOwner]]:
         """The row's output stem (:func:`stem_of_output`) and its claim; None for a row that

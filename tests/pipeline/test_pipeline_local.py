@@ -154,6 +154,32 @@ def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
     assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and (s3.skipped, s3.failed_before) == (5, 3)
 
 
+def test_a_picture_over_max_pixels_is_skipped_as_failed_before_until_the_limit_is_raised(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """A picture over --max_pixels fails the same at the same limit: a --skip_existing rerun
+    skips it (failed before) and exits 0; tried at every run, it made every quiet night exit 1
+    ("every image failed"; edge review 37). A larger limit tries it again."""
+    from pipeline.main import exit_status
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],       # 256 x 171: 43,776
+                      "astronaut.jpg": photo_files["astronaut.jpg"]})   # 256 x 256: 65,536
+    args = ["--input", str(root), "--output", str(out), *FAST, *IN_MEMORY, "--skip_existing"]
+    _, first = run_job([*args, "--max_pixels", "50000", "--run_id", "first"])
+    assert (first.ok, first.failed) == (1, 1)
+    _, quiet = run_job([*args, "--max_pixels", "50000", "--run_id", "quiet"])
+    assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
+    assert exit_status(quiet) == 0
+    rows = {os.path.basename(r["input_uri"]): r
+            for r in read_manifest(str(out / "_manifest"), run_id="quiet")}
+    assert (rows["astronaut.jpg"]["skip_reason"], rows["astronaut.jpg"]["error_type"]) == \
+        ("failed before", "ImageTooLargeError")
+    _, smaller = run_job([*args, "--max_pixels", "45000", "--run_id", "smaller"])
+    assert (smaller.failed, smaller.failed_before) == (0, 1)   # (coffee: written before)
+    _, raised = run_job([*args, "--max_pixels", "70000", "--run_id", "raised"])
+    assert (raised.ok, raised.failed, raised.skipped, raised.failed_before) == (1, 0, 1, 0)
+
+
 def test_max_pixels_above_pillows_own_limit_is_let_through(tmp_path, input_dir, run_job,
                                                            monkeypatch):
     """A worker's process is the job's: --max_pixels lifts Pillow's own limit too, which

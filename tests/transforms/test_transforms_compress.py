@@ -145,6 +145,14 @@ def test_fails_again_only_for_the_same_file_error_and_library():
             earlier_failure=failed._replace(error_type=error))), error
     assert tc.fails_again(item._replace(earlier_failure=failed._replace(
         error_type="NotAnImageError")))
+    # a picture over the pixel limit: met again at that limit or a smaller one, tried again
+    # at a larger one, or where the limit it failed at is not known (edge review 37)
+    over = item._replace(earlier_failure=failed._replace(error_type="ImageTooLargeError",
+                                                         max_pixels=250_000))
+    assert tc.fails_again(over, 250_000) and tc.fails_again(over, 1_000)
+    assert not tc.fails_again(over, 250_001) and not tc.fails_again(over)   # (default: larger)
+    assert tc.fails_again(over._replace(earlier_failure=over.earlier_failure._replace(
+        max_pixels=tc.DEFAULT_MAX_PIXELS)))
     for build in ("0.0.1", compress_core.__version__):   # another build, or the version alone
         assert not tc.fails_again(item._replace(earlier_failure=failed._replace(
             library_version=build)))

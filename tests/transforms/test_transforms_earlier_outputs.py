@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from compress_core.images import DEFAULT_MAX_PIXELS
 from compress_core.storage import distinct_relpath, output_name, output_stem
 from transforms import manifest
 from transforms.distinct_inputs import DistinctInputs, name_apart
@@ -166,25 +167,34 @@ def test_error_rows_of_these_settings_are_read_as_the_inputs_failures(tmp_path):
 
     m, out = tmp_path / "m", "/data/out"
 
-    def error(run_id, uri, output_uri, minute, error_type="ImageDecodeError"):
+    def error(run_id, uri, output_uri, minute, error_type="ImageDecodeError", params=None):
         return {**_row(run_id, uri, "error", output_uri, minute), "error_type": error_type,
-                "error_message": f"{uri}: cannot decode", "input_bytes": 400}
+                "error_message": f"{uri}: cannot decode", "input_bytes": 400, "params": params}
 
     _write_run(m, "r1", [error("r1", "/in/x.jpg", _out(out, "x.jpg"), 1),
                          error("r1", "/in/y.jpg", _out(out, "y.jpg", OTHER_TAG), 1),
                          error("r1", "/in/z.jpg", _out("/data/other", "z.jpg"), 1),
                          error("r1", "/in/w.jpg", None, 1, "ImageReadError"),
                          _row("r1", "/in/v.jpg", "ok", _out(out, "v.jpg"), 1)])
-    _write_run(m, "r2", [error("r2", "/in/x.jpg", _out(out, "x.jpg"), 9, "TimeoutError")])
+    _write_run(m, "r2", [error("r2", "/in/x.jpg", _out(out, "x.jpg"), 9, "TimeoutError"),
+                         error("r2", "/in/u.jpg", _out(out, "u.jpg"), 9, "ImageTooLargeError",
+                               '{"max_pixels":50000,"scale":0.5}'),
+                         error("r2", "/in/t.jpg", _out(out, "t.jpg"), 9, "ImageTooLargeError",
+                               '{"max_pixels":null,"scale":0.5}')])
     with BeamTestPipeline(runner="FnApiRunner") as p:
         read = p | EarlierOutputs(str(m), out, TAG, "now")
+        # (the pixel limit each failed at, from its params: unknown where they do not say)
         assert_that(read[FAILURES] | beam.MapTuple(
             lambda key, f: (key, f.input_uri, f.run_id, f.error_type, f.input_bytes,
-                            bool(f.library_version))),
+                            bool(f.library_version), f.max_pixels)),
                     equal_to([(input_key("/in/x.jpg"), "/in/x.jpg", "r1", "ImageDecodeError",
-                               400, True),
+                               400, True, None),
                               (input_key("/in/x.jpg"), "/in/x.jpg", "r2", "TimeoutError",
-                               400, True)]), label="failures")
+                               400, True, None),
+                              (input_key("/in/u.jpg"), "/in/u.jpg", "r2", "ImageTooLargeError",
+                               400, True, 50000),
+                              (input_key("/in/t.jpg"), "/in/t.jpg", "r2", "ImageTooLargeError",
+                               400, True, DEFAULT_MAX_PIXELS)]), label="failures")
         assert_that(read[CLAIMS] | beam.MapTuple(lambda key, o: (key, o.input_uri)),
                     equal_to([(output_stem("v.jpg", TAG), "/in/v.jpg")]), label="claims")
     # the latest failure is the input's (a transient one after a decode error: tried again);
