@@ -617,6 +617,22 @@ def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
             "matches nothing is only a warning)")
 
 
+def _missing_base(pattern: str, storage_options: Optional[Mapping] = None) -> str:
+    """What a local glob that matched nothing says of its folder: ``""`` where the folder
+    before its first glob character exists; else that it does not, and the nearest folder
+    above it that does. A glob below an unmounted disk or a misspelt folder matched nothing
+    with a warning like any quiet night's (edge review 37); a dated folder not made yet
+    (``incoming/<date>/*.jpg``) is a quiet night too, so it stays a warning."""
+    fs, path = get_filesystem(glob_base(pattern), storage_options)
+    if not is_local_filesystem(fs) or not path or _exists(fs, path):
+        return ""
+    above = posixpath.dirname(path.rstrip("/"))
+    while above and not _exists(fs, above) and above != posixpath.dirname(above):
+        above = posixpath.dirname(above)
+    return (f": its folder {path} does not exist (the nearest folder that does: "
+            f"{above or '/'}; a disk not mounted, or a name misspelt?)")
+
+
 def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,
                        exclude: Sequence[str] = ()) -> List[Tuple[str, OSError]]:
     """``(URI, error)`` of each local folder that ``pattern`` would list and cannot (no
@@ -712,7 +728,8 @@ class _ExpandPattern(beam.DoFn):
                 raise ImageReadError(missing)
             hint = (" ('[' opens a set of characters in a glob: write '[[]' for a '[' in a "
                     "name)" if "[" in pattern else "")
-            _LOG.warning("Input pattern %s matched no files%s", pattern, hint)
+            _LOG.warning("Input pattern %s matched no files%s%s", pattern, hint,
+                         _missing_base(pattern, self._storage_options))
         self._matched.inc(len(files))
         if missed:
             self._missed_by_case.inc(len(missed))

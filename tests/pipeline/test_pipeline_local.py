@@ -413,6 +413,16 @@ def test_an_empty_glob_and_an_empty_list_say_so(tmp_path, run_job, read_manifest
     assert read_manifest(str(tmp_path / "out" / "_manifest")) == []
     assert f"Input pattern {tmp_path / 'nothing' / '*.jpg'} matched no files" in caplog.text
     assert f"Input list {listing} names no files" in caplog.text
+    # a folder that is not there is said, with the nearest one that is (a glob below a disk
+    # not mounted was a quiet night like any other: edge review 37); one that is, is not
+    assert (f"its folder {tmp_path / 'nothing'} does not exist (the nearest folder that does: "
+            f"{tmp_path};") in caplog.text
+    (tmp_path / "empty").mkdir()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        run_job(["--input", str(tmp_path / "empty" / "**" / "*.jpg"), "--output",
+                 str(tmp_path / "out"), *FAST, *IN_MEMORY])
+    assert "matched no files" in caplog.text and "does not exist" not in caplog.text
 
 
 def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree, photo_files,
