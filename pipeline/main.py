@@ -448,6 +448,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         bytes_in=get("bytes_in"), bytes_out=get("bytes_out"),
         model_loads=_counter(result, "model_loads"),
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
+        damaged=get("outputs_damaged"),
         unrecorded=get("skipped_unrecorded"), failed_before=get("skipped_failed_before"),
         same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),

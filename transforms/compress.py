@@ -267,6 +267,7 @@ class _PlanOutput(beam.DoFn):
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
         self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
         self._failed_before = Metrics.counter(METRICS_NAMESPACE, "skipped_failed_before")
+        self._damaged = Metrics.counter(METRICS_NAMESPACE, "outputs_damaged")
         self._own_outputs = _NotesOfABundle(
             "{n} files in the output folder are outputs of this job, not inputs (the first: "
             "{first})")
@@ -373,6 +374,17 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
+        if existing is not None and (existing == 0 or item.earlier_output_bytes not in (
+                None, existing)):
+            # emptied, cut short or replaced since it was written: skipped, it stayed so at
+            # every run, and its rows recorded the damaged size (edge review 37); no picture
+            # is 0 bytes, recorded or not
+            recorded = item.earlier_output_bytes
+            _LOG.warning("%s: the output %s holds %d bytes%s: written again", item.uri, out,
+                         existing, f", not the {recorded} its row recorded"
+                         if recorded not in (None, existing) else "")
+            self._damaged.inc()
+            existing, (out, out_ext) = None, planned
         if item.identity is None and self._identity_needed(item, existing):
             # a listed URI: one metadata request (to compare with the record, to record what
             # an unrecorded output is adopted for, or to tell a file that failed before)

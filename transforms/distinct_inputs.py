@@ -283,7 +283,7 @@ def _say_named_otherwise(count: int, first: Tuple, tag: str) -> None:
 def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
     recorded: the input's size, modification time, content token and SHA-256 then, and the
-    output's extension. A failure of the input before that output was written is no longer
+    output's extension and size. A failure of the input before that output was written is no longer
     its latest outcome (diff review 24: an input that failed, then was compressed, then lost
     its output, was skipped as failed before)."""
     modified = claim.input_modified
@@ -294,6 +294,7 @@ def _with_earlier(item, claim):
         item = item._replace(earlier_failure=None)
     return item._replace(earlier_size=claim.input_bytes,
                          earlier_extension=claim.extension or None,
+                         earlier_output_bytes=claim.output_bytes,
                          earlier_identity=identity if identity != FileIdentity() else None)
 
 

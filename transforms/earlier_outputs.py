@@ -82,6 +82,7 @@ class EarlierOwner(NamedTuple):
     input_modified: Optional[int] = None   # the input's mtime (schema 3), us since the epoch
     input_etag: str = ""                # the store's content token of the input, or ""
     input_sha256: str = ""              # the SHA-256 of the input's bytes then, or ""
+    output_bytes: Optional[int] = None  # the output's size as written (or adopted), if known
 
 
 class EarlierFailure(NamedTuple):
@@ -178,7 +179,7 @@ class _ReadOwners(beam.DoFn):
     #: and ``input_etag`` before version 3), whose claims then compare sizes only
     _COLUMNS = ("input_uri", "output_uri", "status", "processed_at", "input_bytes",
                 "input_modified", "input_etag", "input_sha256", "skip_reason", "error_type",
-                "error_message", "library_version", "params")
+                "error_message", "library_version", "params", "output_bytes")
 
     def __init__(self, output: str, tag: str, storage_options: Optional[Mapping]):
         self._output = output
@@ -275,7 +276,8 @@ class _ReadOwners(beam.DoFn):
             run_id, _size(row.get("input_bytes")), posixpath.splitext(row["output_uri"])[1],
             input_modified=_modified_us(row.get("input_modified")),
             input_etag=etag if isinstance(etag, str) else "",
-            input_sha256=sha256 if isinstance(sha256, str) else "")
+            input_sha256=sha256 if isinstance(sha256, str) else "",
+            output_bytes=_size(row.get("output_bytes")))
 
 
 #: Bytes fetched per read of a manifest part on a store (fsspec's block; s3fs reads 5 MiB

@@ -98,6 +98,10 @@ class InputFile(NamedTuple):
         The latest failure of this input in an earlier run of these settings into this
         output folder, from the manifest; ``--skip_existing`` skips an input whose failure
         the same file would meet again (:func:`transforms.compress.fails_again`).
+    earlier_output_bytes : int or None
+        The size of that output as the manifest recorded it (written, or adopted by a
+        ``--skip_existing`` run); ``--skip_existing`` writes it again when the file has another
+        size now (emptied, cut short, replaced by hand).
     written_as : transforms.distinct_inputs.EarlierName or None
         The output name an earlier run of these settings into this output folder last wrote
         for this input, from the manifest: :class:`~transforms.distinct_inputs.DistinctInputs`
@@ -114,6 +118,7 @@ class InputFile(NamedTuple):
     earlier_identity: Optional[FileIdentity] = None
     earlier_failure: Optional[EarlierFailure] = None
     written_as: Optional[EarlierName] = None
+    earlier_output_bytes: Optional[int] = None
 
     def failure_fields(self) -> dict:
         """What a failure of this input records (see :class:`~transforms.failures.Failure`)."""

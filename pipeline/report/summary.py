@@ -46,6 +46,7 @@ class RunSummary:
     error_types: Optional[Dict[str, int]] = None
     set_apart: int = 0      # inputs named with their URI's digest (a name another input has)
     replaced: int = 0       # inputs replaced since their outputs (compressed again, ok or not)
+    damaged: int = 0        # outputs of another size than recorded, or empty (written again)
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
     failed_before: int = 0  # skipped: an earlier run failed the same file the same way
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
@@ -71,6 +72,8 @@ _COUNT_LINES = (
     ("replaced", "replaced since their outputs: {} (another size, content token or "
                  "modification time than when the output was written: compressed again; each "
                  "is counted ok or failed above)"),
+    ("damaged", "outputs damaged since written: {} (empty, or of another size than their "
+                "row recorded: compressed again; each is counted ok or failed above)"),
     ("same_bytes", "modified but unchanged: {} (their time alone changed; read, the same "
                    "SHA-256 as recorded, skipped)"),
     ("unrecorded", "skipped against unrecorded outputs: {} (no earlier run's manifest row "

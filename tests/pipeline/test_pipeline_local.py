@@ -1184,6 +1184,43 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]
 
 
+def test_skip_existing_writes_again_an_output_emptied_or_cut_short(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """An output emptied or cut short since it was written was skipped at every rerun, and the
+    rows recorded its damaged size (output_bytes 0, byte_ratio 0.0; edge review 37). Its size
+    now differs from the one its row recorded: written again, and counted. An empty file at an
+    output's name that no row records is no output either."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "astronaut.jpg": photo_files["astronaut.jpg"],
+                      "china.jpg": photo_files["trips/china.jpg"]})
+    common = ["--input", str(root), "--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    run_job([*common, "--run_id", "first"])
+    written = {os.path.basename(r["input_uri"]): r
+               for r in read_manifest(str(out / "_manifest"), run_id="first")}
+    coffee, astronaut = written["coffee.jpg"], written["astronaut.jpg"]
+    open(coffee["output_uri"], "wb").close()                                  # emptied
+    with open(astronaut["output_uri"], "r+b") as fh:                          # cut short
+        fh.truncate(astronaut["output_bytes"] // 2)
+    _, s = run_job([*common, "--run_id", "second"])
+    assert (s.ok, s.skipped, s.damaged) == (2, 1, 2)
+    assert "outputs damaged since written: 2" in format_summary(s)
+    again = {os.path.basename(r["input_uri"]): r
+             for r in read_manifest(str(out / "_manifest"), run_id="second")}
+    for name in ("coffee.jpg", "astronaut.jpg"):
+        assert (again[name]["status"], again[name]["output_uri"]) == \
+            ("ok", written[name]["output_uri"])
+        assert os.path.getsize(again[name]["output_uri"]) == again[name]["output_bytes"] > 0
+    _, s = run_job([*common, "--run_id", "third"])
+    assert (s.ok, s.skipped, s.damaged) == (0, 3, 0)
+    # an empty file under an output's name, no row naming it (another --manifest): not adopted
+    other = ["--manifest", str(tmp_path / "other_manifest")]
+    open(written["china.jpg"]["output_uri"], "wb").close()
+    _, s = run_job([*common, *other, "--run_id", "fourth"])
+    assert (s.ok, s.skipped, s.damaged, s.unrecorded) == (1, 2, 1, 2)
+    assert os.path.getsize(written["china.jpg"]["output_uri"]) > 0
+
+
 def _padded(pictures):
     """The encoded ``pictures`` padded with zero bytes after their end to one byte size
     (decoders ignore what follows a JPEG's end-of-image marker): other photos, same size."""
