@@ -103,6 +103,62 @@ def test_best_window_finds_a_subject_on_a_flat_background():
     np.testing.assert_array_equal(cropped, canvas[top:bottom, left:right])
 
 
+def _brute_best_never_cut(energy, width, height, boxes):
+    """:func:`_brute_best` over the windows that hold each box whole or leave it out, box by
+    box, a box that every window still allowed cuts ignored (pixel by pixel: a window holds a
+    box when every pixel of the box is in it, cuts it when some are and some are not)."""
+    h, w = energy.shape
+    allowed = [(y, x) for y in range(h - height + 1) for x in range(w - width + 1)]
+    for l, t, r, b in boxes:
+        def cuts(y, x):
+            inside = [(y <= j < y + height and x <= i < x + width)
+                      for j in range(t, b) for i in range(l, r)]
+            return any(inside) and not all(inside)
+        allowed = [p for p in allowed if not cuts(*p)] or allowed
+    scored = []
+    for y, x in allowed:
+        s = float(np.sum(energy[y:y + height, x:x + width], dtype=np.float64))
+        d = math.hypot((y + (height - 1) / 2.0 - (h - 1) / 2.0) / max(h / 2.0, 1.0),
+                       (x + (width - 1) / 2.0 - (w - 1) / 2.0) / max(w / 2.0, 1.0))
+        scored.append((s, d / math.sqrt(2.0), y, x))
+    best = max(s for s, _, _, _ in scored)
+    _, y, x = min((d, y, x) for s, d, y, x in scored if s >= best - abs(best) * 1e-9)
+    return x, y
+
+
+def test_never_cut_equals_brute_force_with_boxes_at_the_edges():
+    """Boxes the window must hold whole or leave out, against a pixel-by-pixel brute force:
+    boxes touching the map's edges (a face cut by the frame), boxes the window's size, several
+    boxes. A window starting on a box's first row or column holds it (mutation review 37: with
+    '<' there, a face touching the top was left out of every crop)."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(2, 10, size=2))
+        energy = rng.random((h, w)).astype(np.float32)
+        width, height = int(rng.integers(1, w + 1)), int(rng.integers(1, h + 1))
+        boxes = []
+        for _ in range(int(rng.integers(1, 3))):
+            bw, bh = int(rng.integers(1, width + 1)), int(rng.integers(1, height + 1))
+            l = int(rng.choice([0, w - bw, rng.integers(0, w - bw + 1)]))
+            t = int(rng.choice([0, h - bh, rng.integers(0, h - bh + 1)]))
+            boxes.append((l, t, l + bw, t + bh))
+        assert best_window(energy, width, height, never_cut=boxes) == \
+            _brute_best_never_cut(energy, width, height, boxes), (energy, width, height, boxes)
+
+
+def test_a_face_at_the_top_of_the_frame_is_held_not_left_out():
+    """The astronaut with her hair cut by the frame: her face box starts on row 0, the energy
+    is highest there; every window that holds the box starts on row 0."""
+    pixels = photo("astronaut", 256)[24:]
+    energy = GRADIENT(pixels)
+    energy = energy / energy.max()
+    face = (85, 0, 120, 36)
+    energy[0:36, 85:120] = 1.0
+    for width, height in ((128, 128), (200, 100), (100, 150)):
+        left, top = best_window(energy, width, height, never_cut=[face])
+        assert top == 0 and left <= 85 and left + width >= 120, (width, height, left, top)
+
+
 def test_smart_crop_on_photos_keeps_the_most_energy():
     for name in ("chelsea", "rocket", "coffee"):
         pixels = photo(name, 120)
@@ -112,6 +168,18 @@ def test_smart_crop_on_photos_keeps_the_most_energy():
         sums = _brute_sums(energy, h, h)[0]
         assert sums[box[0]] == pytest.approx(sums.max(), rel=1e-9)
         assert cropped.shape == (h, h, 3)
+
+
+def test_smart_crop_returns_the_box_of_the_pixels_it_returns():
+    """Windows that are not square: the box is (left, top, left + width, top + height) and
+    holds exactly the pixels returned (every test had square windows; mutation review 37)."""
+    pixels = photo("coffee", 300)          # 300 x 200
+    energy = GRADIENT(pixels)
+    for width, height in ((150, 100), (100, 180), (299, 7), (3, 200)):
+        cropped, (l, t, r, b) = smart_crop(pixels, energy, width, height)
+        assert (r - l, b - t) == (width, height) and cropped.shape == (height, width, 3)
+        assert 0 <= l and 0 <= t and r <= 300 and b <= 200
+        np.testing.assert_array_equal(cropped, pixels[t:b, l:r])
 
 
 def test_smart_crop_refuses_a_map_of_another_shape_than_the_photo():

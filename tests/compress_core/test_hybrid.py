@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from compress_core import HybridPolicy, SemanticCompressor
-from compress_core.hybrid import (HybridPlan, resample, resampling_stretch, retarget,
-                                  seam_stretch)
+from compress_core.hybrid import (HybridPlan, aspect_changes, resample, resampling_stretch,
+                                  retarget, seam_stretch)
 from compress_core.seams import SeamCarver
 from compress_core.targets import working_size
 
@@ -250,6 +250,40 @@ def test_max_stretch_is_validated(compressor, value, error):
     with pytest.raises(error, match="max_stretch"):
         _compress(compressor, photo("chelsea", 60), target_width=20, target_height=20,
                   max_stretch=value)
+
+
+@pytest.mark.parametrize("name", ["china", "coffee", "chelsea"])
+def test_a_higher_stretch_limit_keeps_the_seams_and_the_limit(name):
+    """The retry of a carve weighs the caller's limit, not the default one: with
+    max_stretch=1.2 china at 384x256 -> 160x160 kept its 64 seams, and with the default's
+    1.05 in the check every seam went and the picture was squeezed instead (the pagoda
+    narrower; mutation review 37)."""
+    pixels = np.asarray(Image.fromarray(photo(name)).resize((384, 256), Image.LANCZOS))
+    energy = GRADIENT(pixels)
+    terms = GRADIENT.terms_from_map(energy)
+    plans = {limit: retarget(pixels, energy, terms, (160, 160), SeamCarver(),
+                             max_stretch=limit)[1] for limit in (1.05, 1.2)}
+    for limit, plan in plans.items():
+        assert plan.stretch <= limit + 1e-9
+    seams = {limit: plan.carved_vertical + plan.carved_horizontal
+             for limit, plan in plans.items()}
+    assert seams[1.2] >= max(seams[1.05], 1), seams
+
+
+def test_two_pixels_off_the_aspect_is_another_aspect(compressor):
+    """Within one target pixel of the input's aspect is the aspect kept (how plan_size rounds);
+    two pixels off is a new aspect, cropped or carved to it: with two pixels' tolerance a
+    300 x 200 photo went to 60 x 38 by plain resampling, stretched 1.053 past the default
+    limit, and to 150 x 98 squeezed 2% unreported (mutation review 37)."""
+    assert aspect_changes((300, 200), (150, 98)) and aspect_changes((300, 200), (60, 38))
+    assert not aspect_changes((300, 200), (150, 99)) and not aspect_changes((300, 200), (61, 40))
+    for name in ("chelsea", "coffee"):
+        pixels = np.asarray(Image.fromarray(photo(name)).resize((300, 200), Image.LANCZOS))
+        for size in ((60, 38), (150, 98)):
+            result = _compress(compressor, pixels, target_width=size[0], target_height=size[1])
+            w1, h1 = result.operations["scaled_from"]
+            real = max((w1 / size[0]) / (h1 / size[1]), (h1 / size[1]) / (w1 / size[0]))
+            assert result.stretch <= 1.05 and real <= 1.05, (name, size, result.stretch, real)
 
 
 def test_a_generous_stretch_limit_is_a_plain_squeeze(compressor):
