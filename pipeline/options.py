@@ -349,12 +349,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         parser.error(problem)
     for flag, values in (("--input", args.input), ("--input_list", args.input_list),
                          ("--output", [args.output]), ("--manifest", [args.manifest]),
-                         ("--input_base", [args.input_base])):
+                         ("--input_base", [args.input_base]), ("--run_id", [args.run_id])):
         for value in values:
             if value is not None and not value.strip():
                 # made absolute, '' is the working folder: every file below it an input, or
-                # every output in it
-                parser.error(f"{flag} {value!r}: empty (an unset shell variable?)")
+                # every output in it; an empty --run_id was a fresh one without a word (edge
+                # review 37: a scheduler's unset $RUN_ID)
+                parser.error(f"{flag} {value!r}: empty (an unset shell variable?"
+                             f"{' Leave it out for a new run id.' if flag == '--run_id' else ''})")
             if value is not None and undecodable(value):
                 # bytes that are not UTF-8 (a Latin-1 folder name): no coder takes them
                 parser.error(f"{flag} {shown(value)}: not UTF-8 (the bytes shown as \\xNN); "

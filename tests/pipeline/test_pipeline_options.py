@@ -109,6 +109,9 @@ def test_jpeg_method_needs_no_target():
     (["--input_list", "", "--output", "o"], "--input_list '': empty"),
     (["--input", "x", "--output", "o", "--manifest", ""], "--manifest '': empty"),
     (["--input", "x", "--output", "o", "--input_base", " "], "--input_base ' ': empty"),
+    # (an empty --run_id was a new one without a word; edge review 37)
+    (["--input", "x", "--output", "o", "--run_id", ""],
+     "--run_id '': empty (an unset shell variable? Leave it out for a new run id.)"),
     # a Latin-1 folder name (bytes that are not UTF-8): a UnicodeEncodeError traceback
     (["--input", "/p/caf\udce9", "--output", "o"],
      "--input /p/caf\\xe9: not UTF-8 (the bytes shown as \\xNN)"),
