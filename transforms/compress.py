@@ -572,12 +572,15 @@ def _warm_up_picture():
 
 def _warm_up_kwargs(settings: CompressSettings) -> Dict[str, Any]:
     """``compress()``'s arguments for the warm-up: the job's settings, their size targets
-    brought to the warm-up picture's scale (an aspect change stays one), no time budget."""
+    brought to the warm-up picture's scale (an aspect change stays one; a scale between a
+    quarter and 2), no time budget."""
     kwargs = settings.compress_kwargs()
     kwargs["max_seconds"] = None
     w, h = _WARM_UP_SIZE
     if settings.scale is not None:
-        kwargs["scale"] = min(settings.scale, 2.0)
+        # (at most 2x, at least a quarter: at --scale 1e-9 the warm-up made a 1 x 1 picture and
+        # logged "<array>: 128x96 to 1x1 is stretched 1.33x", naming no input; edge review 37)
+        kwargs["scale"] = min(max(settings.scale, 0.25), 2.0)
     tw, th = settings.target_width, settings.target_height
     if tw is not None and th is not None:
         kwargs["target_width"], kwargs["target_height"] = \

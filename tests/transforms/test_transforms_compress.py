@@ -519,6 +519,19 @@ def test_a_failed_warm_up_leaves_a_working_engine(sample_photos, caplog):
     assert result.size == (15, 15)
 
 
+def test_the_warm_up_at_a_tiny_scale_logs_nothing_about_its_own_picture(caplog):
+    """At --scale 1e-9 the warm-up made a 1 x 1 picture and warned "<array>: 128x96 to 1x1 is
+    stretched 1.33x", naming no input (edge review 37): its scale is kept to 0.25..2."""
+    import logging
+
+    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=1e-9))["scale"] == 0.25
+    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=9.0))["scale"] == 2.0
+    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=0.5))["scale"] == 0.5
+    with caplog.at_level(logging.WARNING):
+        tc._Engine(tc.CompressSettings(energy="gradient", scale=1e-9), None)
+    assert "<array>" not in caplog.text and "stretched" not in caplog.text
+
+
 def test_unknown_model_is_refused_up_front():
     with pytest.raises(ValueError, match="model must be one of .*'efficientnet_lite0'"):
         tc.CompressSettings(energy="deep", model="no_such_net", scale=0.5)
