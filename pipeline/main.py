@@ -336,19 +336,28 @@ class RunStopped(RuntimeError):
 
 def _stopped(run_id: str, error: Exception) -> RunStopped:
     """:class:`RunStopped` for the runner's ``error``."""
-    text = str(error).strip()
+    # (a step named inside the repr of an exception's arguments has its quotes escaped: an
+    # S3ClientError's tuple left "[while running \'WriteManifest/...\']" in the line, cut at
+    # 300 characters in the middle of the step's name; edge review 37)
+    text = str(error).strip().replace("\\'", "'")
     step = re.search(r"\[while running '([^'/\]]+)", text)
     lines = [line.strip() for line in
              re.sub(r"\s*\[while running '[^\]]*'\]", "", text).splitlines() if line.strip()]
     # the error itself: a worker's relayed traceback (the multi-threaded and multi-process
     # modes) ends with it; "Traceback (most recent call last):" was taken for it (diff review)
     said = [line for line in lines if _ERROR_LINE.match(line)]
-    cause = (said[-1] if said else lines[0] if lines else type(error).__name__)[:300]
+    cause = said[-1] if said else lines[0] if lines else type(error).__name__
+    if len(cause) > _CAUSE_CHARS:
+        cause = cause[:_CAUSE_CHARS].rsplit(" ", 1)[0] + " ..."
     if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError \
             and not said:
         cause = f"{type(error).__name__}: {cause}"
     return RunStopped(run_id, step.group(1) if step else None, cause)
 
+
+#: The most of the runner's error a stopped run's line repeats (the runner's traceback file
+#: holds all of it).
+_CAUSE_CHARS = 300
 
 #: A line that states an exception, as Python writes its last line of a traceback.
 _ERROR_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(: .*)?$")

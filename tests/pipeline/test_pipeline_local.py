@@ -1777,6 +1777,18 @@ def test_a_stopped_runs_line_names_the_error_a_worker_relayed():
     assert (plain.step, plain.cause) == ("WriteDeadLetters",
                                          "OSError: [Errno 28] No space left on device")
     assert _stopped("r", ValueError("odd")).cause == "ValueError: odd"
+    # a step named inside an exception's repr, its quotes escaped (an S3 endpoint down; the
+    # line was cut at 300 characters inside the step's name: edge review 37)
+    url = "http://127.0.0.1:1/b/out/_manifest/_beam_temp-run_id%3Ddn2-" + "7" * 60 + "?uploads"
+    s3 = _stopped("r", RuntimeError(
+        f"S3ClientError: ('Could not connect to the endpoint URL: \"{url}\" [while running "
+        "\\'WriteManifest/WriteParts/WriteToFiles/ParDo(_WriteUnshardedRecordsFn)/"
+        "ParDo(_WriteUnshardedRecordsFn)\\']', None)"))
+    assert s3.step == "WriteManifest" and "while running" not in s3.cause
+    assert s3.cause.startswith("S3ClientError: ('Could not connect") and url in s3.cause
+    assert "writing the manifest failed" in str(s3)
+    long = _stopped("r", RuntimeError("OSError: " + "word " * 100)).cause
+    assert len(long) <= 304 and long.endswith("word ...")
 
 
 def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_dir, monkeypatch,
