@@ -14,6 +14,7 @@ hidden folder, which dataset readers and globs on the suffix skip.
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from typing import Optional
 
@@ -42,9 +43,18 @@ def remove_folder(folder: str) -> None:
     from apache_beam.io.filesystem import BeamIOError
     from apache_beam.io.filesystems import FileSystems
 
-    local = FileSystems.get_scheme(folder) in (None, "file")
-    try:   # a local folder; on object stores what is left under the prefix ("/": recursive)
-        FileSystems.delete([folder if local else folder.rstrip("/") + "/"])
+    from compress_core.storage import local_path
+
+    path = local_path(folder)
+    try:
+        if path is not None:
+            # (by its name: Beam's local delete globs it, and a folder named with '[' or '*'
+            # was "no files found" and stayed behind at every run; edge review 37)
+            shutil.rmtree(path)
+        else:   # on object stores, what is left under the prefix ("/": recursive)
+            FileSystems.delete([folder.rstrip("/") + "/"])
+    except FileNotFoundError:
+        pass
     except (BeamIOError, OSError) as exc:
         if FileSystems.exists(folder):   # else there was nothing to remove
             _LOG.warning("could not remove the temporary folder %s: %s", folder, exc)

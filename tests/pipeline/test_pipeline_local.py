@@ -1760,6 +1760,20 @@ def test_dead_letters_that_cannot_be_written_do_not_cost_the_manifest(
             "the manifest's error rows hold them)") in format_summary(summary)
 
 
+def test_an_output_folder_named_with_glob_characters_is_left_clean(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """--output 'Exports [2026]': Beam's local delete globs the name, so the run's temporary
+    folder was "no files found" and stayed behind, with a warning, at every run (edge review
+    37). A finished run leaves its outputs, its manifest parts and its dead letters only."""
+    root, out = tmp_path / "in", tmp_path / "Exports [2026] *"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"], "bad.jpg": b"not a picture"})
+    _, s = run_job(["--input", str(root), "--output", str(out), *FAST, *IN_MEMORY])
+    assert (s.ok, s.failed) == (1, 1)
+    left = [str(p.relative_to(out)) for p in out.rglob("*") if "_beam_temp" in p.name]
+    assert left == []
+    assert len(read_manifest(str(out / "_manifest"))) == 2
+
+
 def test_a_stopped_runs_line_names_the_error_a_worker_relayed():
     """Diff review 28: in the multi-threaded and multi-process modes the runner relays a
     worker's traceback, and the line said "writing the manifest failed (Traceback (most recent
