@@ -468,7 +468,11 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
                        as_stored=False)
 
 
-def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage:
+def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
+              first_frame: bool = True) -> LoadedImage:
+    """A decoded picture (``first_frame``: an animation's first frame, where a file opened
+    lies; else the frame ``img`` stands at, as a caller who walks the frames chose it, its
+    frames not counted: ``frames`` 1)."""
     fmt = img.format
     # (a HEIF may describe its colours by nclx code points instead: the same as a profile)
     icc = img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
@@ -483,7 +487,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes]) -> LoadedImage
     try:
         # (a TIFF's page is chosen on opening; its n_frames walks every page: 20,000 pages of
         # an upload took 3 s)
-        if img.format != "TIFF" and getattr(img, "n_frames", 1) > 1:
+        if first_frame and img.format != "TIFF" and getattr(img, "n_frames", 1) > 1:
             frames = img.n_frames
             if img.format != "HEIF":  # the first frame of an animation (a TIFF's page is
                 img.seek(0)           # chosen on opening); a HEIF opens at its primary
@@ -757,8 +761,8 @@ def as_pixel_array(image) -> np.ndarray:
 
         Anything else raises: a float array holding 0..255 is refused rather than clipped to
         white. A PIL image is decoded as :func:`load_image` decodes it (upright by its EXIF
-        orientation, a grey or CMYK picture through its colour profile, an animation's first
-        frame; an RGB profile is not applied); its gray modes (``1``, ``L``, 16-bit, ``I``,
+        orientation, a grey or CMYK picture through its colour profile; an RGB profile is not
+        applied), at the frame it stands at (an animation's frame, a TIFF's page); its gray modes (``1``, ``L``, 16-bit, ``I``,
         ``F``) stay gray.
 
     Raises
@@ -775,8 +779,9 @@ def as_pixel_array(image) -> np.ndarray:
         # EXIF orientation, grey and CMYK profiles applied, a damaged or closed file an
         # ImageDecodeError (a carver given an Image.open() of a phone's JPEG carved it
         # sideways, and a truncated one raised Pillow's OSError; edge review 37)
-        with _pillow_notes_named("<PIL image>"):
-            arr = _from_pil(image, "<PIL image>", data=None).pixels
+        with _pillow_notes_named("<PIL image>"):   # (the frame it stands at: a caller walking
+            # an animation's frames got the first one each time, 43x slower: diff review 37)
+            arr = _from_pil(image, "<PIL image>", data=None, first_frame=False).pixels
         if image.mode in _GRAY_PIL_MODES and "transparency" not in image.info:
             arr = np.ascontiguousarray(arr[:, :, :1])
         return arr

@@ -101,7 +101,9 @@ class SeamCarver:
         seam). Other functions give a *static* map carved along with the pixels plus a dynamic
         gradient term (see :meth:`EnergyFunction.carving_terms`).
     keep_mask : array-like of bool (H, W), optional
-        Pixels to protect (seams avoid them unless nothing else is left).
+        Pixels to protect (seams avoid them unless nothing else is left). Masks are of the
+        picture as it is carved: a PIL image upright, as its EXIF orientation shows it
+        (:func:`~compress_core.images.as_pixel_array`), not as its pixels are stored.
     remove_mask : array-like of bool (H, W), optional
         Pixels to remove first (seams are drawn through them); see :func:`remove_object`.
     energy_mode : {"backward", "forward"}
@@ -620,6 +622,7 @@ def remove_object(image, mask, energy_function: Optional[EnergyFunction] = None,
     Parameters
     ----------
     image : ndarray or PIL.Image.Image
+        A PIL image is used upright (its EXIF orientation applied), and so are the masks.
     mask : array-like of bool (H, W)
         The object to remove.
     energy_function : EnergyFunction, optional

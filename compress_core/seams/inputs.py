@@ -45,9 +45,11 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     if mask.shape != tuple(shape):
         # (rows, columns), and width x height as a mask drawn in an image file is seen
         seen = (lambda s: f" ({s[1]}x{s[0]} pixels)" if len(s) == 2 else "")
+        turned = (" (the picture turned: a PIL image is used upright, as its EXIF orientation "
+                  "shows it; draw the mask on that)" if mask.shape == tuple(shape)[::-1] else "")
         raise ValueError(
             f"{name} must be a 2-D array with the image's shape {tuple(shape)}{seen(shape)}; "
-            f"got {mask.shape}{seen(mask.shape)}"
+            f"got {mask.shape}{seen(mask.shape)}{turned}"
         )
     if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
         raise ValueError(f"{name} contains NaN or infinite values")

@@ -382,6 +382,41 @@ def test_animated_gif_uses_the_first_frame(chelsea):
     assert load_image(encode(chelsea, "GIF")).frames == load_image(chelsea).frames == 1
 
 
+def test_as_pixel_array_takes_the_frame_a_pil_image_stands_at(chelsea):
+    """A caller walking an animation's frames gets each frame, and the image stays where it
+    was (each call went back to the first frame, 43x slower: diff review 37); load_image, a
+    file's reader, takes the first frame."""
+    frames = [Image.fromarray(chelsea), Image.fromarray(255 - chelsea),
+              Image.fromarray(chelsea[::-1].copy())]
+    for fmt in ("GIF", "WEBP", "PNG"):
+        buf = io.BytesIO()
+        frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], lossless=True)
+        with Image.open(buf) as img:
+            seen = []
+            for index in range(3):
+                img.seek(index)
+                seen.append(as_pixel_array(img).astype(int))
+                assert img.tell() == index, fmt
+            assert np.abs(seen[1] - (255 - chelsea)).mean() < 8, fmt
+            assert np.abs(seen[2] - chelsea[::-1]).mean() < 8, fmt
+            img.seek(2)
+            assert np.abs(load_image(img).pixels.astype(int) - chelsea).mean() < 8, fmt
+
+
+def test_a_mask_of_the_stored_pixels_of_a_turned_picture_is_said_so(tmp_path, chelsea):
+    from compress_core.seams import SeamCarver
+
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(encode(chelsea, "JPEG", exif=exif_bytes(6)))
+    stored = np.zeros((60, 90), bool)       # drawn on np.asarray(img): the stored pixels
+    with Image.open(path) as img:
+        with pytest.raises(ValueError, match=r"keep_mask must be .* \(90, 60\).*got \(60, 90\)"
+                                             r".*the picture turned: a PIL image is used upright"):
+            SeamCarver(keep_mask=stored).resize(img, target_width=50)
+        upright = np.zeros((90, 60), bool)
+        assert SeamCarver(keep_mask=upright).resize(img, target_width=50).shape == (90, 50, 3)
+
+
 def test_as_stored_says_whether_decoding_changed_the_pixels(chelsea):
     """Turned by an EXIF orientation, or converted from a gray profile: not as stored (what
     keeping the file as it is depends on); an orientation of 1 or an RGB profile: as stored."""
