@@ -374,16 +374,13 @@ class _PlanOutput(beam.DoFn):
                 if existing is not None:
                     out, out_ext = uri, ext
                     break
+        damaged = None
         if existing is not None and (existing == 0 or item.earlier_output_bytes not in (
                 None, existing)):
             # emptied, cut short or replaced since it was written: skipped, it stayed so at
             # every run, and its rows recorded the damaged size (edge review 37); no picture
-            # is 0 bytes, recorded or not
-            recorded = item.earlier_output_bytes
-            _LOG.warning("%s: the output %s holds %d bytes%s: written again", item.uri, out,
-                         existing, f", not the {recorded} its row recorded"
-                         if recorded not in (None, existing) else "")
-            self._damaged.inc()
+            # is 0 bytes, recorded or not (said below, where it is written again)
+            damaged = (out, existing)
             existing, (out, out_ext) = None, planned
         if item.identity is None and self._identity_needed(item, existing):
             # a listed URI: one metadata request (to compare with the record, to record what
@@ -413,6 +410,12 @@ class _PlanOutput(beam.DoFn):
                                                                     self._settings.max_pixels):
             yield beam.pvalue.TaggedOutput(SKIPPED, self._failed_before_row(item))
             return
+        if damaged is not None:   # (and written again: not skipped as failed before above)
+            recorded = item.earlier_output_bytes
+            _LOG.warning("%s: the output %s holds %d bytes%s: written again", item.uri,
+                         damaged[0], damaged[1], f", not the {recorded} its row recorded"
+                         if recorded not in (None, damaged[1]) else "")
+            self._damaged.inc()
         if existing is not None:
             self._skipped.inc()
             if item.earlier_extension is None:     # no ok row of the manifest names it for it

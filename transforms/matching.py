@@ -635,7 +635,8 @@ def _missing_base(pattern: str, storage_options: Optional[Mapping] = None) -> st
     while above and not _exists(fs, above) and above != posixpath.dirname(above):
         above = posixpath.dirname(above)
     return (f": its folder {path} does not exist (the nearest folder that does: "
-            f"{above or '/'}; a disk not mounted, or a name misspelt?)")
+            f"{above or '/'}; a dated folder not made yet, a disk not mounted, or a name "
+            "misspelt?)")
 
 
 def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,

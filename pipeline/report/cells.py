@@ -56,7 +56,8 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
     return [
         ("images (rows, summed over runs)", fmt_num(t["images"])),
         ("ok / error / skipped", f"{t['ok']:,} / {t['error']:,} / {t['skipped']:,}"),
-        ("skipped as failed before (damaged inputs an earlier run failed, unchanged)",
+        ("skipped as failed before (inputs an earlier run failed, unchanged: damaged, or over "
+         "--max_pixels)",
          fmt_num(t["skipped_failed_before"])),
         ("bytes in (ok rows, summed over runs)",
          f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),

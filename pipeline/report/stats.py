@@ -75,7 +75,7 @@ def totals(table: pa.Table) -> Dict[str, Any]:
         "ok": counts.get("ok", 0),
         "error": counts.get("error", 0),
         "skipped": counts.get("skipped", 0),
-        # skipped as failed before: damaged inputs not read again (still failing)
+        # skipped as failed before: damaged inputs (or over the pixel limit) not read again
         "skipped_failed_before": _py(pc.sum(pc.cast(pc.fill_null(pc.equal(
             _column(table, "skip_reason", pa.string()), SKIP_FAILED_BEFORE), False),
             pa.int64()))) or 0,

@@ -1219,6 +1219,14 @@ def test_skip_existing_writes_again_an_output_emptied_or_cut_short(
     _, s = run_job([*common, *other, "--run_id", "fourth"])
     assert (s.ok, s.skipped, s.damaged, s.unrecorded) == (1, 2, 1, 2)
     assert os.path.getsize(written["china.jpg"]["output_uri"]) > 0
+    # a damaged output whose input became a damaged file too: tried once (it fails), then
+    # skipped as failed before, and no longer said to be written again (diff review 37)
+    open(coffee["output_uri"], "wb").close()
+    (root / "coffee.jpg").write_bytes(b"\xff\xd8 not a picture any more")
+    _, s = run_job([*common, "--run_id", "fifth"])
+    assert (s.ok, s.failed, s.damaged) == (0, 1, 1)
+    _, s = run_job([*common, "--run_id", "sixth"])
+    assert (s.ok, s.failed, s.failed_before, s.damaged) == (0, 0, 1, 0)
 
 
 def _padded(pictures):
