@@ -19,7 +19,7 @@ import numpy as np
 from .errors import SemanticCompressError
 from .flags import (BuildVersion, OneLineParser, add_option_flags, flag_name, in_flags,
                     option_values)
-from .storage import cannot_write, for_terminal, local_path, split_protocol
+from .storage import cannot_write, for_terminal, local_path, not_a_file, split_protocol
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +309,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"{' and '.join(modes)}: give one mode at a time")
     if args.output == "-":   # it wrote a file named '-' in the working folder
         parser.error("-o -: standard output is not supported; give a file or a folder")
+    if args.output is not None and not args.output.strip():   # (as no -o: beside the input)
+        parser.error(f"-o {args.output!r}: empty (an unset shell variable?); leave -o out to "
+                     "write beside each input")
 
     from .compressor import SemanticCompressor
 
@@ -329,7 +332,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # after each image's compression, naming a hidden temporary file; review 30)
         folder = (path if _output_is_folder(args, many) or not os.path.lexists(path)
                   else os.path.dirname(path) or ".")
-        problem = cannot_write({"-o": folder})
+        problem = (None if _output_is_folder(args, many) else not_a_file(path)) or \
+            cannot_write({"-o": folder})
         if problem:
             print(f"semantic-compress: error: {problem}; nothing was written", file=sys.stderr)
             return 2
@@ -361,12 +365,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"semantic-compress: interrupted at {src}; {done - failed} of "
                   f"{len(args.images)} written before it", file=sys.stderr)
             return 130
-        except (ValueError, TypeError, OSError, ImportError, SemanticCompressError) as exc:
+        except (ValueError, TypeError, OSError, ImportError, MemoryError,
+                SemanticCompressError) as exc:
             # ImportError: an optional package the energy needs is missing (facenet-pytorch,
-            # which `pip install .` does not bring); its message says what to install
+            # which `pip install .` does not bring); its message says what to install.
+            # MemoryError: a picture too large for this machine (a --max-pixels raised past
+            # it) is that image's error; a traceback had ended the batch (CLI review 37)
             failed += 1
             # said in the flags typed (--max-pixels, --target-bytes 10), the path as it is
-            text = str(exc)
+            text = str(exc) or (f"{type(exc).__name__} (not enough memory for this picture)"
+                                if isinstance(exc, MemoryError) else type(exc).__name__)
             text = text[len(src):] if text.startswith(src) else f": {text}"
             print(for_terminal(f"semantic-compress: error: {src}{in_flags(text, 'cli')}"),
                   file=sys.stderr)
@@ -375,6 +383,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         say(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
+
+
+def _typed_flag(opt, value) -> str:
+    """The flag as typed for ``value``: ``--no-preserve-aspect`` for False (a refusal named
+    ``--preserve-aspect``, the opposite of the flag typed; CLI review 37)."""
+    name = flag_name(opt, "cli")
+    if value is False and opt.default is True and name.startswith("--"):
+        return "--no-" + name[2:]
+    return name
 
 
 class _InFlags(ValueError):
@@ -395,8 +412,11 @@ def _request(args):
         # options)
         mode = ("--analyze" if args.analyze else "--visualize-energy" if args.visualize_energy
                 else "--visualize-seams")
-        unused = [flag_name(option(k), "cli") for k, v in values.items()
-                  if option(k).scope != "engine" and v != option(k).default]
+        # (the pixel limit holds for the picture read: a 100-megapixel photo could not be
+        # analysed, --max-pixels "would be ignored"; CLI review 37)
+        used = lambda name: option(name).scope == "engine" or name == "max_pixels"  # noqa: E731
+        unused = [_typed_flag(option(k), v) for k, v in values.items()
+                  if not used(k) and v != option(k).default]
         unused += [flag for flag, given in (
             ("--keep-mask", args.keep_mask and not args.visualize_seams),  # seams avoid it
             ("--remove-mask", args.remove_mask), ("-o", args.analyze and args.output)) if given]
@@ -405,7 +425,7 @@ def _request(args):
                              f"{', --energy-mode' if args.visualize_seams else ''}); "
                              f"{', '.join(unused)} would be ignored (drop "
                              f"{'it' if len(unused) == 1 else 'them'})")
-        values = {k: v for k, v in values.items() if option(k).scope == "engine"}
+        values = {k: v for k, v in values.items() if used(k)}
         values["method"] = "jpeg"
         request = CompressRequest(**values)
         unused = request.unused_by_analysis(seams=bool(args.visualize_seams))

@@ -40,6 +40,7 @@ from .errors import ImageReadError, ImageTooLargeError
 __all__ = [
     "StorageOptions",
     "check_storage_options",
+    "not_a_file",
     "media_type",
     "split_protocol",
     "is_local_uri",
@@ -592,18 +593,44 @@ def _no_link_below(root: str, path: str) -> None:
                           f"a link below {root} (it could lead anywhere)")
 
 
+#: Where a process's open files appear as links: writing through one writes a stream of the
+#: process, whatever file it was opened on.
+_STREAM_LINKS = re.compile(r"^/dev/(stdin|stdout|stderr)$|^/dev/fd/|^/proc/[^/]+/fd/")
+
+
+def not_a_file(path: str) -> Optional[str]:
+    """Why the local ``path`` is no file to write an output to, or None: a stream of the
+    process (``/dev/stdout``, ``/dev/fd/1``, or a link through them), a FIFO, a socket or a
+    device. An output is written beside and renamed over its target: on standard output
+    redirected to a log file (``-o /dev/stdout >> log``) that replaced the log (CLI review
+    37; on a terminal or a pipe, the device or FIFO: CLI review 25)."""
+    hop = os.path.abspath(path)
+    for _ in range(40):   # (a loop of links ends the walk, as the kernel's limit does)
+        if _STREAM_LINKS.match(hop):
+            return (f"{path}: a stream of this process (standard output or error), not a "
+                    "file; give a file name to write")
+        if not os.path.islink(hop):
+            break
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+    try:
+        kind = os.stat(path).st_mode           # (through a symbolic link, to what it names)
+    except OSError:
+        return None
+    if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        return f"{path}: not a regular file (a FIFO, socket or device); give a file name to write"
+    return None
+
+
 def _write_local(path: str, data: bytes) -> None:
     if os.path.isdir(path):  # (os.replace's own error named the temporary file)
         raise IsADirectoryError(f"{path}: is a folder; give a file name to write")
+    problem = not_a_file(path)
+    if problem:
+        raise OSError(problem)
     try:
         kind = os.stat(path).st_mode           # (through a symbolic link, to what it names)
     except OSError:
         kind = None
-    if kind is not None and not stat.S_ISREG(kind):
-        # a FIFO, a socket or a device (/dev/stdout, /dev/null): the rename replaced it with
-        # a regular file (CLI review 25: -o /dev/stdout replaced the system's link)
-        raise OSError(f"{path}: not a regular file (a FIFO, socket or device); give a file "
-                      "name to write")
     if os.path.islink(path):
         # a link to a file: written through, the file it names replaced (the rename had
         # replaced the link itself, the file it named kept its old bytes)

@@ -549,6 +549,65 @@ def test_a_name_the_console_cannot_encode_is_escaped_not_failed(work):
     assert (work / "写真.jpg_compressed.jpg").exists()
 
 
+def test_standard_output_redirected_to_a_file_is_no_output(work):
+    """-o /dev/stdout with the output redirected to a log: the picture was renamed over the
+    log (its lines lost, exit status 0; CLI review 37). A stream of the process, a link to
+    one, a FIFO and a device are refused before any image is read, and left as they were."""
+    log = work / "log.txt"
+    log.write_text("line1\nline2\n")
+    (work / "link.jpg").symlink_to("/dev/stdout")
+    os.mkfifo(work / "fifo")
+    for target in ("/dev/stdout", "/dev/fd/1", "link.jpg", "fifo", os.devnull):
+        with open(log, "ab") as out:
+            done = subprocess.run(
+                [sys.executable, "-m", "semantic_compress", "photo.jpg", "-s", "0.5", "-e",
+                 "gradient", "-q", "-o", target], cwd=work, stdout=out, stderr=subprocess.PIPE,
+                timeout=300, env={**os.environ, "PYTHONPATH": REPO})
+        assert done.returncode == 2, (target, done.stderr.decode()[-2000:])
+        said = done.stderr.decode()
+        assert ("a stream of this process" in said or "not a regular file" in said) and \
+            "nothing was written" in said, (target, said)
+        assert log.read_text() == "line1\nline2\n", target
+    assert (work / "link.jpg").is_symlink() and stat.S_ISFIFO(os.lstat(work / "fifo").st_mode)
+
+
+def test_an_empty_output_and_a_picture_too_large_for_memory(work, capsys, monkeypatch):
+    """-o '' (an unset shell variable) wrote beside the input as if no -o was given; a
+    MemoryError ended the batch with a traceback (CLI review 37): refused, and that image's
+    error line, the rest written."""
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", "")
+    assert code == 2 and "-o '': empty (an unset shell variable?)" in err
+    assert not (work / "photo.jpg_compressed.jpg").exists()
+    from compress_core import compressor as compressor_module
+
+    real = compressor_module.load_image
+
+    def short_of_memory(source, *args, **kwargs):
+        if str(source).endswith("other.png"):
+            raise MemoryError()
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(compressor_module, "load_image", short_of_memory)
+    code, out, err = run(capsys, "other.png", "photo.jpg", "-s", "0.5", "-q", "-o", "out/")
+    assert code == 2
+    assert one_error_line(err) == ("semantic-compress: error: other.png: MemoryError (not "
+                                   "enough memory for this picture)")
+    assert (work / "out" / "photo.jpg_compressed.jpg").exists()
+
+
+def test_analysis_modes_take_the_pixel_limit_and_name_the_flag_typed(work, capsys):
+    """--max-pixels holds for the picture an analysis reads (a 100-megapixel photo could not be
+    analysed: raising the limit was refused as "would be ignored"); a refusal names
+    --no-preserve-aspect as typed, not --preserve-aspect (CLI review 37)."""
+    code, _, err = run(capsys, "photo.jpg", "--analyze", "--max-pixels", "1000")
+    assert code == 2 and "exceeds the limit of 1,000 (--max-pixels)" in err
+    code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient",
+                       "--max-pixels", "200000000")
+    assert code == 0 and "mean_energy" in out
+    code, _, err = run(capsys, "photo.jpg", "--visualize-energy", "--no-preserve-aspect")
+    assert code == 2 and "--no-preserve-aspect would be ignored" in err
+
+
 def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     """A file named with a terminal's escape sequence recoloured (or erased) the result line;
     its control characters are shown escaped (review 27)."""
