@@ -435,6 +435,9 @@ def _request(args):
     else:
         if args.remove_mask:
             values["remove_mask"] = args.remove_mask  # a file name here; loaded per image
+        if args.keep_mask:   # (a file name, loaded once: checked with the other options here,
+            # not refused for each image after reading it; CLI review 37)
+            values["keep_mask"] = args.keep_mask
         by_suffix = _format_of_output_file(args)
         picked = values.get("format", "auto") == "auto" and by_suffix is not None
         if picked:

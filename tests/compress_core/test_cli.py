@@ -895,6 +895,15 @@ def test_a_missing_mask_is_said_once_before_any_image(work, capsys):
     assert one_error_line(err) == ("semantic-compress: error: --keep-mask nomask.png: no such "
                                    "file; nothing was read")
     assert not (work / "out").exists()
+    # a mask that nothing would read: refused once with the other options, not after each
+    # image was read, as that image's error (CLI review 37)
+    Image.fromarray(np.zeros((120, 180), np.uint8)).save(work / "mask.png")
+    code, out, err = run(capsys, "photo.jpg", "other.png", "-m", "jpeg",
+                         "--keep-mask", "mask.png", "-o", "out/")
+    assert code == 2 and out == "" and not (work / "out").exists()
+    line = [line for line in err.splitlines() if "error" in line]
+    assert len(line) == 1 and "--keep-mask protects pixels from seams and crops" in line[0]
+    assert "photo.jpg" not in line[0]
 
 
 @pytest.mark.parametrize("argv, match", [
