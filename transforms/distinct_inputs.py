@@ -283,9 +283,9 @@ def _say_named_otherwise(count: int, first: Tuple, tag: str) -> None:
 def _with_earlier(item, claim):
     """``item`` with what the earlier run that wrote its output (under its final name) for it
     recorded: the input's size, modification time, content token and SHA-256 then, and the
-    output's extension and size. A failure of the input before that output was written is no longer
-    its latest outcome (diff review 24: an input that failed, then was compressed, then lost
-    its output, was skipped as failed before)."""
+    output's extension and size. A failure of the input before that output was written is no
+    longer its latest outcome (diff review 24: an input that failed, then was compressed, then
+    lost its output, was skipped as failed before)."""
     modified = claim.input_modified
     identity = recorded_identity(from_epoch_us(modified) if modified is not None else None,
                                  claim.input_etag or None, claim.input_sha256 or None)
