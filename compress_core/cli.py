@@ -379,7 +379,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(for_terminal(f"semantic-compress: error: {src}{in_flags(text, 'cli')}"),
                   file=sys.stderr)
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
-                            "error_message": str(exc)})
+                            "error_message": str(exc) or text.lstrip(": ")})
     if args.json:
         say(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
@@ -421,7 +421,8 @@ def _request(args):
             ("--keep-mask", args.keep_mask and not args.visualize_seams),  # seams avoid it
             ("--remove-mask", args.remove_mask), ("-o", args.analyze and args.output)) if given]
         if unused:
-            raise ValueError(f"{mode} uses the energy options only (--energy, --model"
+            raise ValueError(f"{mode} uses the energy options and --max-pixels only (--energy, "
+                             f"--model"
                              f"{', --energy-mode' if args.visualize_seams else ''}); "
                              f"{', '.join(unused)} would be ignored (drop "
                              f"{'it' if len(unused) == 1 else 'them'})")
@@ -503,7 +504,8 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
         from .codec import encode
         from .codec.encoders import as_shown
 
-        shown = as_shown(load_image(src).pixels)   # (not what transparent pixels hide)
+        shown = as_shown(load_image(src, max_pixels=request.max_pixels).pixels)   # (not what
+        # transparent pixels hide; the pixel limit as --analyze takes it: diff review 37)
         if args.visualize_energy:
             energy = compressor.energy_function(shown)
             picture = visualize.overlay_energy(shown, energy)

@@ -606,9 +606,12 @@ def not_a_file(path: str) -> Optional[str]:
     37; on a terminal or a pipe, the device or FIFO: CLI review 25)."""
     hop = os.path.abspath(path)
     for _ in range(40):   # (a loop of links ends the walk, as the kernel's limit does)
-        if _STREAM_LINKS.match(hop):
-            return (f"{path}: a stream of this process (standard output or error), not a "
-                    "file; give a file name to write")
+        # (its folder resolved too: a link into a folder that links to /proc/self/fd)
+        folder = os.path.realpath(os.path.dirname(hop))
+        if _STREAM_LINKS.match(hop) or _STREAM_LINKS.match(
+                os.path.join(folder, os.path.basename(hop))):
+            return (f"{path}: an open file of this process (standard output or error, a "
+                    "/dev/fd/N), not a file to write; give a file name")
         if not os.path.islink(hop):
             break
         hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))

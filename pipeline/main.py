@@ -347,8 +347,10 @@ def _stopped(run_id: str, error: Exception) -> RunStopped:
     # modes) ends with it; "Traceback (most recent call last):" was taken for it (diff review)
     said = [line for line in lines if _ERROR_LINE.match(line)]
     cause = said[-1] if said else lines[0] if lines else type(error).__name__
-    if len(cause) > _CAUSE_CHARS:
-        cause = cause[:_CAUSE_CHARS].rsplit(" ", 1)[0] + " ..."
+    if len(cause) > _CAUSE_CHARS:   # (at a word near the end; a long path or URL is cut
+        kept = cause[:_CAUSE_CHARS]   # where it must be, not dropped: diff review 37)
+        word = kept.rsplit(" ", 1)[0]
+        cause = (word if len(word) >= _CAUSE_CHARS - 40 else kept) + " ..."
     if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError \
             and not said:
         cause = f"{type(error).__name__}: {cause}"

@@ -45,8 +45,8 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     if mask.shape != tuple(shape):
         # (rows, columns), and width x height as a mask drawn in an image file is seen
         seen = (lambda s: f" ({s[1]}x{s[0]} pixels)" if len(s) == 2 else "")
-        turned = (" (the picture turned: a PIL image is used upright, as its EXIF orientation "
-                  "shows it; draw the mask on that)" if mask.shape == tuple(shape)[::-1] else "")
+        turned = (" (the picture turned? an EXIF-rotated PIL image is used upright, as it is "
+                  "shown: draw the mask on that)" if mask.shape == tuple(shape)[::-1] else "")
         raise ValueError(
             f"{name} must be a 2-D array with the image's shape {tuple(shape)}{seen(shape)}; "
             f"got {mask.shape}{seen(mask.shape)}{turned}"

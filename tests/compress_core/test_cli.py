@@ -16,6 +16,7 @@ from PIL import Image
 from compress_core import __version__, build_id
 from compress_core.cli import main
 from compress_core.energy import backbones
+from compress_core.storage import not_a_file
 
 from _core_data import decode, encode, photo
 
@@ -565,10 +566,16 @@ def test_standard_output_redirected_to_a_file_is_no_output(work):
                 timeout=300, env={**os.environ, "PYTHONPATH": REPO})
         assert done.returncode == 2, (target, done.stderr.decode()[-2000:])
         said = done.stderr.decode()
-        assert ("a stream of this process" in said or "not a regular file" in said) and \
+        assert ("an open file of this process" in said or "not a regular file" in said) and \
             "nothing was written" in said, (target, said)
         assert log.read_text() == "line1\nline2\n", target
     assert (work / "link.jpg").is_symlink() and stat.S_ISFIFO(os.lstat(work / "fifo").st_mode)
+    # a link into a folder that links to the process's open files (diff review 37)
+    (work / "fds").symlink_to("/proc/self/fd")
+    (work / "through.jpg").symlink_to("fds/1")
+    assert "an open file of this process" in not_a_file(str(work / "through.jpg"))
+    assert not_a_file(str(work / "photo.jpg")) is None
+    assert not_a_file(str(work / "new" / "x.jpg")) is None
 
 
 def test_an_empty_output_and_a_picture_too_large_for_memory(work, capsys, monkeypatch):
@@ -595,12 +602,17 @@ def test_an_empty_output_and_a_picture_too_large_for_memory(work, capsys, monkey
     assert (work / "out" / "photo.jpg_compressed.jpg").exists()
 
 
-def test_analysis_modes_take_the_pixel_limit_and_name_the_flag_typed(work, capsys):
+def test_analysis_modes_take_the_pixel_limit_and_name_the_flag_typed(work, capsys,
+                                                                    monkeypatch):
     """--max-pixels holds for the picture an analysis reads (a 100-megapixel photo could not be
     analysed: raising the limit was refused as "would be ignored"); a refusal names
     --no-preserve-aspect as typed, not --preserve-aspect (CLI review 37)."""
-    code, _, err = run(capsys, "photo.jpg", "--analyze", "--max-pixels", "1000")
-    assert code == 2 and "exceeds the limit of 1,000 (--max-pixels)" in err
+    # (the command line lifts Pillow's own limit to --max-pixels, for its process: restored)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    for mode in (["--analyze"], ["--visualize-energy"], ["--visualize-seams", "3"]):
+        # (the visualisations took the flag and read the picture without it: diff review 37)
+        code, _, err = run(capsys, "photo.jpg", *mode, "-e", "gradient", "--max-pixels", "1000")
+        assert code == 2 and "exceeds the limit of 1,000 (--max-pixels)" in err, mode
     code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient",
                        "--max-pixels", "200000000")
     assert code == 0 and "mean_energy" in out
@@ -712,7 +724,8 @@ def test_analysis_modes_refuse_flags_they_would_ignore(work, capsys, argv, ignor
     code, out, err = run(capsys, "photo.jpg", *argv, "-e", "gradient")
     assert code == 2 and out == ""
     seams = ", --energy-mode" if "--visualize-seams" in argv else ""
-    assert f"uses the energy options only (--energy, --model{seams}); {ignored}" in err
+    assert (f"uses the energy options and --max-pixels only (--energy, --model{seams}); "
+            f"{ignored}") in err
     assert sorted(p.name for p in work.iterdir()) == before  # nothing written
 
 

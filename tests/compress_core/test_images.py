@@ -411,7 +411,7 @@ def test_a_mask_of_the_stored_pixels_of_a_turned_picture_is_said_so(tmp_path, ch
     stored = np.zeros((60, 90), bool)       # drawn on np.asarray(img): the stored pixels
     with Image.open(path) as img:
         with pytest.raises(ValueError, match=r"keep_mask must be .* \(90, 60\).*got \(60, 90\)"
-                                             r".*the picture turned: a PIL image is used upright"):
+                                             r".*the picture turned\? an EXIF-rotated PIL image"):
             SeamCarver(keep_mask=stored).resize(img, target_width=50)
         upright = np.zeros((90, 60), bool)
         assert SeamCarver(keep_mask=upright).resize(img, target_width=50).shape == (90, 50, 3)

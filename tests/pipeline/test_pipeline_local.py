@@ -1811,6 +1811,10 @@ def test_a_stopped_runs_line_names_the_error_a_worker_relayed():
     assert "writing the manifest failed" in str(s3)
     long = _stopped("r", RuntimeError("OSError: " + "word " * 100)).cause
     assert len(long) <= 304 and long.endswith("word ...")
+    # a long path is cut where it must be, not dropped back to the last space (diff review)
+    path = "/data/" + "a" * 400 + ".jpg"
+    cut = _stopped("r", RuntimeError(f"OSError: cannot write {path}")).cause
+    assert cut.startswith("OSError: cannot write /data/aaaa") and len(cut) == 304
 
 
 def test_a_run_the_runner_stops_is_one_line_and_exit_status_3(tmp_path, input_dir, monkeypatch,
