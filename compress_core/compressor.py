@@ -182,6 +182,20 @@ def _retained(energy: Optional[np.ndarray], geometry: Geometry) -> float:
     return retained_energy_ratio(energy, kept.reshape(h0, w0)) / geometry.stretch
 
 
+def _keep_mask_lost(keep: Optional[np.ndarray], geometry: Geometry) -> Tuple[int, int]:
+    """``(pixels of the keep mask the geometry dropped, pixels of the mask)``, in the picture
+    the geometry worked on; ``(0, n)`` where it dropped none (the whole picture resampled)."""
+    if keep is None or not keep.any():
+        return 0, 0
+    marked = int(keep.sum())
+    source = geometry.source if geometry.source is not None else geometry.removal_source
+    if geometry.whole or source is None:
+        return 0, marked
+    kept = np.zeros(keep.size, dtype=bool)
+    kept[source.ravel()] = True
+    return int((keep.ravel() & ~kept).sum()), marked
+
+
 def _scaled_whole(pixels: np.ndarray) -> bool:
     """Whether a picture whose aspect stays is scaled whole, no nearly empty margin cropped:
     a graphic (its flat shapes hold no gradient energy) or a picture with transparency (its
@@ -340,7 +354,8 @@ class SemanticCompressor:
             Pixels to protect (upright orientation): seams avoid them; every crop
             (``smart_crop``'s window, the hybrid method's margin and squeeze crops) holds their
             bounding box whole (where a window can: else the window lies inside it), with the
-            detected faces where one window holds both.
+            detected faces where one window holds both. Where the target leaves no room for all
+            of it, a warning says what share could not be kept.
         remove_mask : array-like of bool (H, W), optional
             An object to remove first (``method="seam_carving"`` only).
         max_seconds : float, optional
@@ -484,6 +499,12 @@ class SemanticCompressor:
             geometry = self._retarget(pixels, energy, plan, method, show_progress, keep, remove,
                                       max_stretch=request.max_stretch, faces=importance.faces)
             out, operations = geometry.pixels, dict(geometry.operations)
+            lost, marked = _keep_mask_lost(keep, geometry)
+            if lost:   # (a mask wider than the target was cut without a word: CLI review 37)
+                log.warning("%s: %.0f%% of the keep_mask's pixels could not be kept: %dx%d "
+                            "to %dx%d leaves no room for all it marks", loaded.source,
+                            max(1.0, 100.0 * lost / marked), w0, h0, out.shape[1],
+                            out.shape[0])
             if not (importance.faces_sought or importance.faces):   # none looked for (no
                 operations.pop("faces", None)   # face term): unknown, not 0
             # smart_crop never stretches where a window of the target's aspect exists

@@ -597,6 +597,31 @@ def test_keep_mask_pixels_survive_seam_carving(compressor):
     assert _contains_block(result.pixels, pixels[20:60, 10:40])
 
 
+@pytest.mark.parametrize("method", ["smart_crop", "hybrid", "seam_carving"])
+def test_a_keep_mask_wider_than_the_target_is_said_to_be_cut(compressor, method, caplog):
+    """A mask of 65 columns and a target 50 wide: 15 columns cannot be kept, and that was
+    said nowhere (CLI review 37); a mask that fits is kept whole, and nothing is said."""
+    import logging
+
+    pixels = photo("rocket", 150)
+    wide = np.zeros((100, 150), bool)
+    wide[:, 40:105] = True
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        _run(compressor, pixels, method=method, keep_mask=wide, target_width=50,
+             target_height=100, format="png")
+    said = [r.getMessage() for r in caplog.records if "keep_mask's pixels" in r.getMessage()]
+    assert len(said) == 1 and "could not be kept: 150x100 to 50x100" in said[0], caplog.text
+    share = float(said[0].split("% of the keep_mask")[0].rsplit(" ", 1)[-1])
+    assert 15 <= share <= 25, said      # (15 of 65 columns: 23%; a squeeze keeps a little more)
+    caplog.clear()
+    narrow = np.zeros((100, 150), bool)
+    narrow[30:70, 60:90] = True
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        _run(compressor, pixels, method=method, keep_mask=narrow, target_width=50,
+             target_height=100, format="png")
+    assert "keep_mask's pixels" not in caplog.text
+
+
 @pytest.mark.parametrize("method", ["smart_crop", "hybrid"])
 def test_keep_mask_steers_crops(compressor, method):
     pixels = photo("rocket", 150)
