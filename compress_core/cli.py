@@ -297,7 +297,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):   # a name the console cannot encode is escaped: on a
         # cp1252 pipe (Windows) a Japanese file name, written, was counted failed, exit 2
         sys.stdout.reconfigure(errors="backslashreplace")
+    had_handlers = bool(logging.getLogger().handlers)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not had_handlers:   # (the handler made here: a host's own are left as they are)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_said_in_flags)
     if args.verbose:   # this tool's own steps only: Pillow's 49 debug lines for one image's
         logging.getLogger("compress_core").setLevel(logging.DEBUG)   # plugins drowned them
     if args.visualize_seams is not None and args.visualize_seams < 1:
@@ -383,6 +387,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         say(json.dumps(records if many else records[0], indent=2, default=str))
     return 2 if failed else 0
+
+
+def _said_in_flags(record: logging.LogRecord) -> bool:
+    """A log filter: the library's warnings in the flags typed (``over max_stretch 1.05`` ->
+    ``over --max-stretch 1.05``; they named parameters: CLI review 37). Keeps every record."""
+    if record.name.startswith("compress_core"):
+        record.msg, record.args = in_flags(record.getMessage(), "cli"), None
+    return True
 
 
 def _typed_flag(opt, value) -> str:

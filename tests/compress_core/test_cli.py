@@ -620,6 +620,20 @@ def test_analysis_modes_take_the_pixel_limit_and_name_the_flag_typed(work, capsy
     assert code == 2 and "--no-preserve-aspect would be ignored" in err
 
 
+def test_the_library_s_warnings_name_the_flags_typed(work):
+    """A warning of the library named its parameter (over max_stretch 1.05) where the user
+    typed --max-stretch (CLI review 37); the command line's log says it in flags."""
+    Image.fromarray(np.ascontiguousarray(photo("chelsea", 180, 120)[:, :3])).save(
+        work / "strip.png")
+    done = subprocess.run(
+        [sys.executable, "-m", "semantic_compress", "strip.png", "-s", "0.5", "-q"], cwd=work,
+        capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": REPO})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    said = done.stderr.decode()
+    assert "3x120 to 2x60 is stretched 1.33x, over --max-stretch 1.05" in said, said
+    assert "max_stretch" not in said
+
+
 def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     """A file named with a terminal's escape sequence recoloured (or erased) the result line;
     its control characters are shown escaped (review 27)."""
