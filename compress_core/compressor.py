@@ -165,6 +165,18 @@ def _say_unused_quality(quality, request: CompressRequest, loaded,
     return {**operations, "quality_unused": True}
 
 
+def _kept(geometry: Geometry, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Bool (H, W) map of the pixels of the picture the geometry worked on (``shape``) that
+    some output pixel comes from; None where every pixel is kept (the whole picture
+    resampled, or no source map: nothing removed)."""
+    source = geometry.source if geometry.source is not None else geometry.removal_source
+    if geometry.whole or source is None:
+        return None
+    kept = np.zeros(shape[0] * shape[1], dtype=bool)
+    kept[source.ravel()] = True
+    return kept.reshape(shape)
+
+
 def _retained(energy: Optional[np.ndarray], geometry: Geometry) -> float:
     """Retained energy of a geometry: energy on surviving pixels over the stretch (no map: a
     geometry that keeps every pixel, the whole picture scaled)."""
@@ -174,12 +186,7 @@ def _retained(energy: Optional[np.ndarray], geometry: Geometry) -> float:
         return 1.0
     if energy is None:
         return 1.0 / geometry.stretch
-    if geometry.source is None:
-        geometry = geometry._replace(source=geometry.removal_source)
-    h0, w0 = energy.shape
-    kept = np.zeros(h0 * w0, dtype=bool)
-    kept[geometry.source.ravel()] = True
-    return retained_energy_ratio(energy, kept.reshape(h0, w0)) / geometry.stretch
+    return retained_energy_ratio(energy, _kept(geometry, energy.shape)) / geometry.stretch
 
 
 def _keep_mask_lost(keep: Optional[np.ndarray], geometry: Geometry) -> Tuple[int, int]:
@@ -187,13 +194,9 @@ def _keep_mask_lost(keep: Optional[np.ndarray], geometry: Geometry) -> Tuple[int
     the geometry worked on; ``(0, n)`` where it dropped none (the whole picture resampled)."""
     if keep is None or not keep.any():
         return 0, 0
-    marked = int(keep.sum())
-    source = geometry.source if geometry.source is not None else geometry.removal_source
-    if geometry.whole or source is None:
-        return 0, marked
-    kept = np.zeros(keep.size, dtype=bool)
-    kept[source.ravel()] = True
-    return int((keep.ravel() & ~kept).sum()), marked
+    kept = _kept(geometry, keep.shape)
+    lost = 0 if kept is None else int((keep & ~kept).sum())
+    return lost, int(keep.sum())
 
 
 def _scaled_whole(pixels: np.ndarray) -> bool:

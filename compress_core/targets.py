@@ -43,7 +43,7 @@ def check_positive_int(value, name: str) -> Optional[int]:
     return int(value)
 
 
-def _real(value, name: str, what: str) -> float:
+def check_real(value, name: str, what: str) -> float:
     """``value`` as a float if it is a real number (Fraction, Decimal, NumPy's), not a bool or
     a string; else a TypeError saying it must be ``what``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real,
@@ -56,7 +56,7 @@ def check_positive_number(value, name: str) -> Optional[float]:
     """``None`` or a positive finite float; else TypeError/ValueError naming the parameter."""
     if value is None:
         return None
-    value = _real(value, name, "a positive number")
+    value = check_real(value, name, "a positive number")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number; got {value}")
     return value
@@ -65,7 +65,7 @@ def check_positive_number(value, name: str) -> Optional[float]:
 def check_non_negative_number(value, name: str) -> float:
     """A finite float >= 0 (any real number, as :func:`check_positive_number` takes); else
     TypeError/ValueError naming the parameter."""
-    value = _real(value, name, "a finite number >= 0")
+    value = check_real(value, name, "a finite number >= 0")
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0; got {value}")
     return value

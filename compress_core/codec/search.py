@@ -24,9 +24,7 @@ optimisation, applied once to the encoding returned.
 """
 from __future__ import annotations
 
-import decimal
 import math
-import numbers
 from typing import Optional, Tuple
 
 import numpy as np
@@ -36,6 +34,7 @@ from ..errors import EncodingError, TargetUnreachableError
 from ..images import check_rgb8
 from ..options import ImageFormat
 from ..perceptual import Reference
+from ..targets import check_real
 from .encoders import (attached_for, decode_pixels, encode, flatten_for, jxl_srgb,
                        optimize_scans, stored_bytes)
 from .formats import QUALITY_RANGE, check_quality, require_encoder
@@ -132,13 +131,10 @@ _SAMPLE_MARGIN = 0.5
 
 def check_target_quality(target_score) -> float:
     """``target_score`` validated: a finite number in 0..100 (``ValueError`` / ``TypeError``)."""
-    # any real number (Fraction, Decimal, NumPy's), not a bool or a string, as the size
-    # targets take (Decimal(70) was a TypeError where scale=Decimal('0.5') passed)
-    if isinstance(target_score, (bool, np.bool_)) or not isinstance(
-            target_score, (numbers.Real, decimal.Decimal)):
-        raise TypeError(f"target_quality must be a number in 0..100 (a SSIMULACRA2 score); "
-                        f"got {target_score!r}")
-    value = float(target_score)
+    # any real number, as the size targets take (Decimal(70) was a TypeError where
+    # scale=Decimal('0.5') passed)
+    value = check_real(target_score, "target_quality",
+                       "a number in 0..100 (a SSIMULACRA2 score)")
     if not (math.isfinite(value) and 0.0 <= value <= 100.0):
         raise ValueError(f"target_quality must be a number in 0..100 (a SSIMULACRA2 score); "
                          f"got {target_score!r}")
