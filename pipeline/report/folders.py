@@ -108,8 +108,9 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
     (:func:`distinct_folders`). One folder reads as :func:`~pipeline.report.load_manifest`
     does (run ids as they are). With several, every ``run_id`` becomes
     ``<folder label>/<run id>`` (:func:`folder_labels`) and ``runs`` picks a run id in each
-    folder that has it, or, so labelled, the run of one folder; the folders read and those without any of ``runs`` are in the table's
-    metadata (:func:`folders_read`, :func:`folders_skipped`).
+    folder that has it, or, so labelled, the run of one folder; the folders read and those
+    without any of ``runs`` are in the table's metadata (:func:`folders_read`,
+    :func:`folders_skipped`).
 
     Raises
     ------
