@@ -302,6 +302,22 @@ def test_photos_and_graphics_are_told_apart():
     assert resolve_format("auto", "PNG", pixels=photo("rocket", 256)) is ImageFormat.JPEG
 
 
+def test_runs_are_of_whole_colours_alpha_included():
+    """A pixel is in a run only where every channel equals its neighbour's: a picture that
+    varies in one channel alone (the others flat) has the runs of that channel, not of the flat
+    ones (a test that skipped green called chelsea's green 100% runs: a graphic)."""
+    from compress_core.codec.content import PHOTO_RUN_SHARE, run_share
+
+    rgb = photo("chelsea", 128)
+    flat = np.full(rgb.shape[:2] + (4,), 255, np.uint8)
+    for c in range(4):
+        one = flat.copy()
+        one[..., c] = rgb[..., min(c, 2)]
+        alone = np.repeat(rgb[..., min(c, 2), None], 3, axis=2)
+        assert run_share(one) == run_share(alone) < PHOTO_RUN_SHARE, c
+    assert run_share(flat) == 1.0
+
+
 def test_a_fine_pattern_resampled_is_still_a_graphic():
     """Review 20: a 220 x 150 checkerboard of 10-px squares at half size has few runs of equal
     pixels (Lanczos greys its edges), so it counted as a photo: a JPEG of 7,272 B against a
