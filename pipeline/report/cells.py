@@ -9,7 +9,8 @@ from .stats import Report
 __all__ = ["fmt_bytes", "fmt_num", "fmt_pct", "fmt_delta", "totals_rows", "stored_rows",
            "CONFIG_HEAD", "config_cells", "FORMAT_HEAD", "format_cells", "RUN_HEAD",
            "run_cells", "delta_cells", "TOP_HEAD", "top_cells", "SCORE_HEAD", "score_cells",
-           "TIME_HEAD", "time_rows", "DEFINITIONS", "manifest_line", "json_default"]
+           "TIME_HEAD", "time_rows", "DEFINITIONS", "manifest_line", "json_default",
+           "FAILED_BEFORE_TITLE"]
 
 
 def fmt_bytes(n) -> str:
@@ -122,6 +123,11 @@ def format_cells(r) -> List[str]:
 RUN_HEAD = ["run", "images", "ok", "error", "skipped", "bytes in", "bytes out", "saved",
              "mean byte ratio", "median byte ratio", "mean pixel ratio", "median score",
              "median ms", "failing", "first processed"]
+#: The heading of the inputs skipped as failed before, under the errors: still broken, and
+#: named (a rerun that skipped them had said "No errors.", manifest review 38).
+FAILED_BEFORE_TITLE = ("Skipped as failed before (unchanged since an earlier run failed them: "
+                       "still damaged, or over the pixel limit)")
+
 #: Said under the runs' table: what "failing" counts (a run with no error showed 25%:
 #: manifest review 29).
 RUNS_NOTE = ("failing: the share of a run's rows that are errors or inputs skipped because an "

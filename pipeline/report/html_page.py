@@ -10,6 +10,7 @@ from .cells import (
     CONFIG_HEAD,
     FORMAT_HEAD,
     DEFINITIONS,
+    FAILED_BEFORE_TITLE,
     RUN_HEAD,
     RUNS_NOTE,
     SCORE_HEAD,
@@ -81,6 +82,23 @@ def _num_classes(head, text_cols) -> List[str]:
     return ["" if i in text_cols else "n" for i in range(len(head))]
 
 
+def _error_table(errors) -> List[str]:
+    """The HTML of a table of rows by error type (``Report.errors``, ``Report.failed_before``)."""
+    rows = []
+    for e in errors:
+        ex = "".join(f"<div class=\"uri\">{_e(x['input_uri'])}</div>"
+                     f"<div class=\"msg\">{_e((x['error_message'] or '')[:300])}</div>"
+                     for x in e["examples"])
+        rows.append(f"<tr><td>{_e(e['error_type'])}</td><td class=\"n\">{e['count']:,}</td>"
+                    f"<td>{ex}</td></tr>")
+    out = ["<div class=\"scroll\"><table><thead><tr><th>error type</th><th>rows</th>"
+           "<th>examples (input, message)</th></tr></thead><tbody>", *rows,
+           "</tbody></table></div>"]
+    if len(errors) == MAX_ERROR_TYPES:
+        out.append(f"<p class=\"meta\">The {MAX_ERROR_TYPES} most frequent error types.</p>")
+    return out
+
+
 def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (CSS and SVG inline, no scripts, no links)."""
     t = rep.totals
@@ -149,19 +167,12 @@ def render_html(rep: Report) -> str:
                           ["uri"] + _num_classes(SCORE_HEAD, {0, 1})[1:])]
     p.append("<h2 id=\"errors\">Errors</h2>")
     if rep.errors:
-        rows = []
-        for e in rep.errors:
-            ex = "".join(f"<div class=\"uri\">{_e(x['input_uri'])}</div>"
-                         f"<div class=\"msg\">{_e((x['error_message'] or '')[:300])}</div>"
-                         for x in e["examples"])
-            rows.append(f"<tr><td>{_e(e['error_type'])}</td><td class=\"n\">{e['count']:,}</td>"
-                        f"<td>{ex}</td></tr>")
-        p += ["<div class=\"scroll\"><table><thead><tr><th>error type</th><th>rows</th>"
-              "<th>examples (input, message)</th></tr></thead><tbody>", *rows,
-              "</tbody></table></div>"]
-        if len(rep.errors) == MAX_ERROR_TYPES:
-            p.append(f"<p class=\"meta\">The {MAX_ERROR_TYPES} most frequent error types.</p>")
+        p += _error_table(rep.errors)
     else:
-        p.append("<p>No errors.</p>")
+        p.append("<p>No errors.</p>" if not rep.failed_before else
+                 "<p>No errors in these runs.</p>")
+    if rep.failed_before:
+        p.append(f"<h3>{_e(FAILED_BEFORE_TITLE)}</h3>")
+        p += _error_table(rep.failed_before)
     p.append("</body></html>\n")
     return "".join(p)

@@ -8,6 +8,7 @@ from .cells import (
     CONFIG_HEAD,
     FORMAT_HEAD,
     DEFINITIONS,
+    FAILED_BEFORE_TITLE,
     RUN_HEAD,
     RUNS_NOTE,
     SCORE_HEAD,
@@ -56,6 +57,14 @@ def _md_table(head: List[str], rows: List[List[str]]) -> str:
 
 def _code(s) -> str:
     return f"`{s}`"
+
+
+def _error_table(errors) -> str:
+    """A table of rows by error type (``Report.errors``, ``Report.failed_before``)."""
+    rows = [[e["error_type"], f"{e['count']:,}",
+             "; ".join(f"{x['input_uri']}: {(x['error_message'] or '')[:200]}"
+                       for x in e["examples"])] for e in errors]
+    return _md_table(["error type", "rows", "examples (input: message)"], rows)
 
 
 def render_markdown(rep: Report, image_dir: str) -> tuple:
@@ -111,11 +120,10 @@ def render_markdown(rep: Report, image_dir: str) -> tuple:
                   "", _md_table(SCORE_HEAD, [score_cells(r) for r in rep.lowest_scores]), ""]
     lines += ["## Errors", ""]
     if rep.errors:
-        rows = [[e["error_type"], f"{e['count']:,}",
-                 "; ".join(f"{x['input_uri']}: {(x['error_message'] or '')[:200]}"
-                           for x in e["examples"])] for e in rep.errors]
-        lines.append(_md_table(["error type", "rows", "examples (input: message)"], rows))
+        lines.append(_error_table(rep.errors))
     else:
-        lines.append("No errors.")
+        lines.append("No errors in these runs." if rep.failed_before else "No errors.")
+    if rep.failed_before:
+        lines += ["", f"### {FAILED_BEFORE_TITLE}", "", _error_table(rep.failed_before)]
     lines.append("")
     return "\n".join(lines), images

@@ -229,7 +229,19 @@ def without_uri(message: Optional[str], uri: Optional[str]) -> Optional[str]:
 
 
 def _errors(table: pa.Table) -> List[Dict[str, Any]]:
-    err = table.filter(pc.fill_null(pc.equal(table["status"], "error"), False))
+    """The error rows by type (the most frequent first), with a few examples of each."""
+    return _by_error_type(table.filter(pc.fill_null(pc.equal(table["status"], "error"), False)))
+
+
+def _failed_before(table: pa.Table) -> List[Dict[str, Any]]:
+    """The rows skipped as failed before (inputs still damaged, or still over the pixel
+    limit), by the error their rows carry: the files a night's report names as still broken
+    (its error table alone had said "No errors." of a rerun that skipped them)."""
+    return _by_error_type(table.filter(pc.fill_null(pc.equal(
+        _column(table, "skip_reason", pa.string()), SKIP_FAILED_BEFORE), False)))
+
+
+def _by_error_type(err: pa.Table) -> List[Dict[str, Any]]:
     if err.num_rows == 0:
         return []
     etype = pc.fill_null(err["error_type"], "(none)")
@@ -304,6 +316,8 @@ class Report:
     folders: Dict[str, str] = field(default_factory=dict)
     #: folders given but not read: none of the runs asked for is in them
     skipped_folders: List[str] = field(default_factory=list)
+    #: the rows skipped as failed before, by error type (as ``errors``)
+    failed_before: List[Dict[str, Any]] = field(default_factory=list)
 
     def json_totals(self) -> Dict[str, Any]:
         """What ``--json`` prints: the totals, overall and per run (and the folders read,
@@ -404,4 +418,5 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         time_quantiles=qs, stage_ms=stage, stored=stored_now(table), plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         folders=dict(folders or {}), skipped_folders=list(skipped_folders),
+        failed_before=_failed_before(table),
     )

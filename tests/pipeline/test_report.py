@@ -946,6 +946,36 @@ def test_the_runs_compared_count_inputs_skipped_as_failed_before_as_failing():
     assert run_cells(run(quiet, "n2"))[RUN_HEAD.index("failing")] == "50.0%"
 
 
+def test_inputs_skipped_as_failed_before_are_named_under_the_errors(tmp_path):
+    """Manifest review 38: a --skip_existing night that skipped its damaged files as failed
+    before said "No errors." on the page; its rows carry the error, and the page names the
+    files still broken (as the job's log does)."""
+    from pipeline.report import build_report, render_html, render_markdown
+    from transforms.manifest import SKIP_FAILED_BEFORE
+
+    quiet = [skipped_row("n2", "/in/cut.jpg", None, 10, skip_reason=SKIP_FAILED_BEFORE,
+                         error_type="ImageDecodeError", error_message="/in/cut.jpg: cut short"),
+             skipped_row("n2", "/in/notes.jpg", None, 10, skip_reason=SKIP_FAILED_BEFORE,
+                         error_type="ImageDecodeError", error_message="not an image"),
+             skipped_row("n2", "/in/a.jpg", "/out/a.jpg", 10, 5, "JPEG")]
+    rep = build_report(pa.Table.from_pylist(quiet, schema=MANIFEST_SCHEMA), "m")
+    assert rep.errors == [] and [(e["error_type"], e["count"]) for e in rep.failed_before] == [
+        ("ImageDecodeError", 2)]
+    assert [x["input_uri"] for x in rep.failed_before[0]["examples"]] == ["/in/cut.jpg",
+                                                                          "/in/notes.jpg"]
+    page = render_html(rep)
+    assert "No errors in these runs." in page and "No errors.</p>" not in page
+    assert "Skipped as failed before" in page and "/in/cut.jpg" in page and "cut short" in page
+    text, _ = render_markdown(rep, str(tmp_path))
+    assert "### Skipped as failed before" in text and "/in/notes.jpg: not an image" in text
+    # a run with errors and nothing failed before: as before
+    first = [error_row("n1", "/in/cut.jpg", "ImageDecodeError", "/in/cut.jpg: cut short")]
+    rep = build_report(pa.Table.from_pylist(first, schema=MANIFEST_SCHEMA), "m")
+    assert rep.failed_before == [] and "Skipped as failed before" not in render_html(rep)
+    clean = build_report(pa.Table.from_pylist(quiet[2:], schema=MANIFEST_SCHEMA), "m")
+    assert "<p>No errors.</p>" in render_html(clean)
+
+
 def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
     """New user's review 30: every retained energy ratio of a default run is 1.0, and the
     plot's text said "from 0.5 to 1.5" (its axis, padded around equal values)."""
