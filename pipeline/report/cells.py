@@ -220,12 +220,17 @@ def manifest_line(rep: Report, code: Callable[[str], str]) -> str:
     """The header's "Manifest ..." line; ``code`` renders a label or URI as code (escaped as
     the page needs). Several folders: each one read, ``label = URI``, and those not read."""
     if not rep.folders:
-        return f"Manifest {code(rep.manifest)}"
-    line = "Manifests " + ", ".join(f"{code(label)} = {code(uri)}"
-                                    for label, uri in rep.folders.items())
+        line = f"Manifest {code(rep.manifest)}"
+    else:
+        line = "Manifests " + ", ".join(f"{code(label)} = {code(uri)}"
+                                        for label, uri in rep.folders.items())
     if rep.skipped_folders:
         line += (" (not read, none of the runs asked for is in them: "
                  + ", ".join(code(uri) for uri in rep.skipped_folders) + ")")
+    if rep.parts_left_out:
+        line += (f" · LEFT OUT, {len(rep.parts_left_out)} part(s) that cannot be read (cut "
+                 "short or corrupt; their rows are in no figure here): "
+                 + ", ".join(code(name) for name in rep.parts_left_out))
     return line
 
 

@@ -19,8 +19,8 @@ from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
 
-__all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "list_runs", "load_manifest",
-           "runs_read"]
+__all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "PARTS_LEFT_OUT_METADATA", "list_runs",
+           "load_manifest", "runs_read", "parts_left_out"]
 
 #: Manifest columns the report reads (the rest are never loaded).
 COLUMNS = [
@@ -34,6 +34,8 @@ COLUMNS = [
 #: Schema metadata key of the tables :func:`load_manifest` returns: the JSON list of the runs
 #: read (runs without rows included).
 RUNS_METADATA = b"semantic_compress.runs"
+#: ... and the JSON list of the parts that could not be read (:func:`parts_left_out`).
+PARTS_LEFT_OUT_METADATA = b"semantic_compress.parts_left_out"
 
 
 class ManifestError(Exception):
@@ -180,13 +182,17 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     try:
         table = dataset.to_table(columns=columns, filter=flt)
     except (pa.ArrowInvalid, OSError):  # a part that cannot be read: read the others
-        files = _readable(files, fs, schema, columns)
-        dataset = ds.dataset(files, filesystem=fs, format="parquet", partitioning=partitioning,
-                             partition_base_dir=path, schema=schema)
+        readable = _readable(files, fs, schema, columns)
+        left_out = [name for name in files if name not in set(readable)]
+        dataset = ds.dataset(readable, filesystem=fs, format="parquet",
+                             partitioning=partitioning, partition_base_dir=path, schema=schema)
         table = dataset.to_table(columns=columns, filter=flt)
+    else:
+        left_out = []
     # the runs read, rows or not: a run that matched nothing has none, and is still a run
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                          RUNS_METADATA: json.dumps(wanted or available)})
+                                          RUNS_METADATA: json.dumps(wanted or available),
+                                          PARTS_LEFT_OUT_METADATA: json.dumps(left_out)})
 
 
 def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:
@@ -221,6 +227,14 @@ def _readable(files: Sequence[str], fs, schema: pa.Schema, columns: Sequence[str
         else:
             kept.append(name)
     return kept
+
+
+def parts_left_out(table: pa.Table) -> List[str]:
+    """The manifest parts :func:`load_manifest` could not read (cut short, corrupt) and left
+    out of ``table``: the report names them (a warning on stderr alone had shown a run of
+    five images as a run of none, manifest review 38)."""
+    raw = (table.schema.metadata or {}).get(PARTS_LEFT_OUT_METADATA)
+    return list(json.loads(raw)) if raw else []
 
 
 def runs_read(table: pa.Table) -> List[str]:

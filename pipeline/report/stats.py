@@ -16,7 +16,7 @@ from compress_core.request import canonical_json, hashed_params
 from transforms.manifest import SKIP_FAILED_BEFORE, SKIP_UNRECORDED
 
 from . import plots
-from .reading import runs_read
+from .reading import parts_left_out, runs_read
 from .settings import settings_labels
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
@@ -318,6 +318,8 @@ class Report:
     skipped_folders: List[str] = field(default_factory=list)
     #: the rows skipped as failed before, by error type (as ``errors``)
     failed_before: List[Dict[str, Any]] = field(default_factory=list)
+    #: manifest parts that could not be read, left out (:func:`.reading.parts_left_out`)
+    parts_left_out: List[str] = field(default_factory=list)
 
     def json_totals(self) -> Dict[str, Any]:
         """What ``--json`` prints: the totals, overall and per run (and the folders read,
@@ -333,6 +335,8 @@ class Report:
             out["folders"] = dict(self.folders)
         if self.skipped_folders:
             out["skipped_folders"] = list(self.skipped_folders)
+        if self.parts_left_out:
+            out["parts_left_out"] = list(self.parts_left_out)
         return out
 
 
@@ -418,5 +422,5 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         time_quantiles=qs, stage_ms=stage, stored=stored_now(table), plots=figures,
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         folders=dict(folders or {}), skipped_folders=list(skipped_folders),
-        failed_before=_failed_before(table),
+        failed_before=_failed_before(table), parts_left_out=parts_left_out(table),
     )

@@ -357,6 +357,17 @@ def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys,
                                     for w in warned)
     assert {os.path.basename(w.split()[2]) for w in warned} == {
         "part-zero.parquet", "part-junk.parquet", parts[0].name}
+    # the report names them too (manifest review 38: a warning on stderr alone, and the page
+    # showed night-2 as a run of no images)
+    names = {"part-zero.parquet", "part-junk.parquet", parts[0].name}
+    assert {os.path.basename(p) for p in data["parts_left_out"]} == names
+    for out in (two_runs.parent / "r.html", two_runs.parent / "r.md"):
+        assert _run_main([two_runs, "-o", out], capsys)[0] == 0
+        text = out.read_text()
+        assert "LEFT OUT, 3 part(s) that cannot be read" in text
+        assert all(name in text for name in names), out
+    status, stdout, _ = _run_main([two_runs, "--run", "night-1", "--json"], capsys)
+    assert status == 0 and "parts_left_out" not in json.loads(stdout)
 
 
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
