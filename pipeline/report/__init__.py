@@ -19,7 +19,9 @@ loops), so a million rows take seconds. Definitions (also in the report):
 
 * ``images``: manifest rows; ``ok`` / ``error`` / ``skipped`` by ``status``;
   ``skipped_failed_before``: the skipped rows of inputs an earlier run failed, unchanged since
-  (``skip_reason`` ``failed before``: damaged files still there).
+  (``skip_reason`` ``failed before``: damaged files still there); ``skipped_unrecorded``: the
+  skipped rows of inputs whose outputs no earlier row named (``unrecorded output``: written by
+  a run stopped before its manifest, adopted).
 * ``bytes_in`` / ``bytes_out``: summed over ``ok`` rows (the images this run wrote);
   ``bytes_saved = bytes_in - bytes_out``; ``saved_fraction = bytes_saved / bytes_in``. Overall,
   these are sums over the runs: an output rewritten by a rerun counts once per run.

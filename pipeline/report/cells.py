@@ -60,6 +60,8 @@ def totals_rows(t: Dict[str, Any]) -> List[tuple]:
         ("skipped as failed before (inputs an earlier run failed, unchanged: damaged, or over "
          "--max_pixels)",
          fmt_num(t["skipped_failed_before"])),
+        ("skipped against unrecorded outputs (adopted: written by a run stopped before its "
+         "manifest)", fmt_num(t["skipped_unrecorded"])),
         ("bytes in (ok rows, summed over runs)",
          f"{fmt_bytes(t['bytes_in'])} ({t['bytes_in']:,} B)"),
         ("bytes out (ok rows, summed over runs)",

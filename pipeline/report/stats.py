@@ -60,6 +60,12 @@ def _faces_count(faces) -> int:
     return _py(pc.sum(pc.cast(pc.fill_null(pc.greater(faces, 0), False), pa.int64()))) or 0
 
 
+def _skipped_for(table: pa.Table, reason: str) -> int:
+    """The rows of ``table`` skipped for ``reason`` (their ``skip_reason``)."""
+    return _py(pc.sum(pc.cast(pc.fill_null(pc.equal(
+        _column(table, "skip_reason", pa.string()), reason), False), pa.int64()))) or 0
+
+
 def totals(table: pa.Table) -> Dict[str, Any]:
     """The headline numbers of ``table`` (see the module docstring for the definitions)."""
     status = table["status"]
@@ -76,9 +82,9 @@ def totals(table: pa.Table) -> Dict[str, Any]:
         "error": counts.get("error", 0),
         "skipped": counts.get("skipped", 0),
         # skipped as failed before: damaged inputs (or over the pixel limit) not read again
-        "skipped_failed_before": _py(pc.sum(pc.cast(pc.fill_null(pc.equal(
-            _column(table, "skip_reason", pa.string()), SKIP_FAILED_BEFORE), False),
-            pa.int64()))) or 0,
+        "skipped_failed_before": _skipped_for(table, SKIP_FAILED_BEFORE),
+        # skipped against outputs no row named: adopted from a run stopped before its manifest
+        "skipped_unrecorded": _skipped_for(table, SKIP_UNRECORDED),
         "bytes_in": bytes_in,
         "bytes_out": bytes_out,
         "bytes_saved": bytes_in - bytes_out,

@@ -129,6 +129,7 @@ def summarize_manifest(manifest_root: str, run_id: str, storage_options: Optiona
         manifest=manifest_prefix(manifest_root, run_id),
         mean_byte_ratio=t["mean_byte_ratio"], mean_pixel_ratio=t["mean_pixel_ratio"],
         error_types=counts, failed_before=t["skipped_failed_before"],
+        unrecorded=t["skipped_unrecorded"],
     )
 
 

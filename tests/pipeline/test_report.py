@@ -103,6 +103,7 @@ def independent_totals(root, run_id=None):
         "error": sum(r["status"] == "error" for r in rows),
         "skipped": sum(r["status"] == "skipped" for r in rows),
         "skipped_failed_before": sum(r.get("skip_reason") == "failed before" for r in rows),
+        "skipped_unrecorded": sum(r.get("skip_reason") == "unrecorded output" for r in rows),
         "bytes_in": b_in, "bytes_out": b_out, "bytes_saved": b_in - b_out,
         "saved_fraction": (b_in - b_out) / b_in if b_in else None,
         "mean_byte_ratio": mean(r["byte_ratio"] for r in ok),
@@ -985,6 +986,25 @@ def test_inputs_skipped_as_failed_before_are_named_under_the_errors(tmp_path):
     assert rep.failed_before == [] and "Skipped as failed before" not in render_html(rep)
     clean = build_report(pa.Table.from_pylist(quiet[2:], schema=MANIFEST_SCHEMA), "m")
     assert "<p>No errors.</p>" in render_html(clean)
+
+
+def test_outputs_adopted_from_a_stopped_run_are_counted_in_the_summary_and_report():
+    """Manifest review 38: a rerun that adopted 16 outputs of a killed run said so in the job's
+    log, but summarize_manifest (./run_local.sh's summary) never filled the count and the
+    report showed it nowhere."""
+    from pipeline.report import build_report, render_html
+    from transforms.manifest import SKIP_UNRECORDED
+
+    rows = [skipped_row("r2", f"/in/{i}.jpg", f"/out/{i}.jpg", 10, 5, "JPEG",
+                        skip_reason=SKIP_UNRECORDED) for i in range(3)]
+    rows.append(skipped_row("r2", "/in/x.jpg", "/out/x.jpg", 10, 5, "JPEG"))
+    table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
+    s = report.summarize_manifest("/m", "r2", table=table)
+    assert (s.skipped, s.unrecorded) == (4, 3)
+    assert "skipped against unrecorded outputs: 3" in report.format_summary(s)
+    rep = build_report(table, "m")
+    assert rep.totals["skipped_unrecorded"] == 3
+    assert "skipped against unrecorded outputs (adopted" in render_html(rep)
 
 
 def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
