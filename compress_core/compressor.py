@@ -19,7 +19,7 @@ from .codec.encoders import as_shown, flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
 from .colour import describes_srgb
-from .crop import best_window, box_to_hold_apart, keep_boost, mask_box
+from .crop import banner_rise, best_window, box_to_hold_apart, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
@@ -951,7 +951,8 @@ class SemanticCompressor:
             protect = box_to_hold_apart(kept, held[0], (cw, ch), held[1], held[2],
                                         [f.box for f in scene], (h0, w0), held[3])
             left, top = best_window(energy, cw, ch, must_contain=protect,
-                                    never_cut=[f.box for f in scene] + apart)
+                                    never_cut=[f.box for f in scene] + apart,
+                                    rise=banner_rise((tw, th)))
             box = (left, top, left + cw, top + ch)
             out = resample(np.ascontiguousarray(pixels[top:top + ch, left:left + cw]), tw, th)
             source = (np.arange(top, top + ch, dtype=np.int32)[:, None] * np.int32(w0)

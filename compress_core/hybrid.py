@@ -86,8 +86,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .crop import (best_window, box_to_hold, box_to_hold_apart, faces_one_window_holds,
-                   integral_image, keep_boost, mask_box, window_sums)
+from .crop import (banner_rise, best_window, box_to_hold, box_to_hold_apart,
+                   faces_one_window_holds, integral_image, keep_boost, mask_box, window_sums)
 from .energy.base import CarvingTerms, resize_map
 from .energy.faces import (DETECT_SIDE, clipped_box, cores_box, face_boxes, faces_box,
                            heads_box, subject_faces, union_box)
@@ -577,7 +577,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 left, _ = best_window(windows(), w0 - c, h0, **hold((w0 - c, h0)))
                 box = (left, 0, left + w0 - c, h0)
             else:
-                _, top = best_window(windows(), w0, h0 - c, **hold((w0, h0 - c)))
+                _, top = best_window(windows(), w0, h0 - c, rise=banner_rise((tw, th)),
+                                     **hold((w0, h0 - c)))
                 box = (0, top, w0, top + h0 - c)
             plan.margin_crop = box
             crop(box)
@@ -658,7 +659,8 @@ def retarget(pixels: np.ndarray, energy: np.ndarray, terms: CarvingTerms, target
                 cur, cur_energy, cur_static, source, protect = carved
                 used = plan.seam_stretch
                 plan.extra_crop = _squeeze_crop(windows(), target_aspect, remaining - removed,
-                                                max_stretch / used, vertical, protect)
+                                                max_stretch / used, vertical, protect,
+                                                banner_rise((tw, th)))
                 if plan.extra_crop is not None:
                     crop(plan.extra_crop)
                     if removed:
@@ -890,11 +892,13 @@ def seam_stretch(source: np.ndarray, importance: np.ndarray, vertical: bool,
 
 
 def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allowed: float,
-                  vertical: bool, protect) -> Optional[Tuple[int, int, int, int]]:
+                  vertical: bool, protect, rise: float = 0.0
+                  ) -> Optional[Tuple[int, int, int, int]]:
     """The best-energy window that leaves the final resampling a squeeze of at most ``allowed``
     (>= 1) and removes at most ``remaining`` lines, holding ``protect`` (the kept pixels',
     the faces' and their cores' boxes, each None or ``(left, top, right, bottom)``, and the
-    scene's faces' boxes: :func:`_window_rules`); None when no crop is needed."""
+    scene's faces' boxes: :func:`_window_rules`); None when no crop is needed. ``rise``: a
+    banner's (:func:`~compress_core.crop.banner_rise`)."""
     h1, w1 = energy.shape
     allowed = max(1.0, allowed)
     if vertical:  # the widest width the resampling may squeeze into the target aspect
@@ -908,7 +912,8 @@ def _squeeze_crop(energy: np.ndarray, target_aspect: float, remaining: int, allo
         keep = min(max(int(np.floor(min(w1 / target_aspect * allowed, h1))), h1 - remaining),
                    h1)
         if keep < h1:
-            _, top = best_window(energy, w1, keep, **_window_rules(protect, (w1, keep)))
+            _, top = best_window(energy, w1, keep, rise=rise,
+                                 **_window_rules(protect, (w1, keep)))
             return (0, top, w1, top + keep)
     return None
 

@@ -403,6 +403,23 @@ def test_portrait_thumbnail_with_the_default_deep_energy():
     assert result.retained_energy_ratio * result.stretch >= centre
 
 
+@pytest.mark.parametrize("method, target", [("hybrid", (600, 200)), ("hybrid", (800, 200)),
+                                            ("smart_crop", (600, 200))])
+def test_a_banner_holds_the_top_of_a_subject_taller_than_it(method, target):
+    """Visual review 38: banners cut heads, roofs, a lighthouse's lantern. The default deep
+    map is a broad blob over a subject's body, and the band of most importance had left out
+    the rocket's nose (its tip on row 127 of 427; bands from row 134 to 157): a banner's band
+    gives up a little importance to stand higher (crop.BANNER_RISE). (smart_crop's 4:1 band,
+    160 rows without seams, rises to row 129: the tip on the frame's edge.)"""
+    pixels = photo("rocket")
+    result = SemanticCompressor().compress(pixels, target_width=target[0],
+                                           target_height=target[1], method=method,
+                                           format="png", show_progress=False)
+    left, top, right, bottom = result.crop_box
+    assert top <= 120 < 140 <= bottom, result.crop_box   # the nose, and the body below it
+    assert result.size == target
+
+
 def test_empty_borders_are_cropped_first(compressor):
     """Nearly empty margins go before anything else."""
     canvas = np.full((160, 240, 3), 30, np.uint8)
