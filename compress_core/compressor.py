@@ -333,7 +333,8 @@ class SemanticCompressor:
             and images with transparency the smaller of PNG and lossless WebP (with every
             method); see :func:`compress_core.codec.resolve_format`. With
             ``target_bytes``, a graphic stays lossless when that fits the budget, else it gets
-            the budget search of ``photo_format`` (of lossy WebP with transparency).
+            the budget search of ``photo_format``, of lossy WebP where that is JPEG
+            (:func:`compress_core.codec.lossy_format`).
         photo_format : {"jpeg", "webp", "avif", "jxl"}
             Lossy format of the photos of ``format="auto"`` (JPEG: readable everywhere).
             Archive mode: ``method="jpeg", format="jxl"`` on a JPEG file without ``quality``
@@ -553,7 +554,7 @@ class SemanticCompressor:
                     lossless = exact_tried = codec.encode_lossless(cleared, **loaded.attached)
                     if len(lossless[0]) > target_bytes:
                         lossless = None
-                        fmt = codec.lossy_format(out, request.photo_format)
+                        fmt = codec.lossy_format(out, request.photo_format, graphic=True)
             allocation_map = None  # allocation="semantic": the importance map of ``out``
             output_map_s = 0.0   # its time: the energy's, not the encoding's (a CNN's 0.5 s)
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG

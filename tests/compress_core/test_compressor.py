@@ -1456,9 +1456,17 @@ def test_format_auto_keeps_a_graphic_lossless_when_that_fits_the_byte_budget(com
         result = _run(compressor, _chart(), scale=0.5, target_bytes=budget)
         assert (result.format, result.data, result.quality) == (lossless.format, lossless.data,
                                                                  None)
-    smaller = lossless.compressed_bytes * 3 // 4  # lossless misses: the budget search of JPEG
+    # lossless misses: the budget search, of lossy WebP where photos are JPEG (bytes review
+    # 38: JPEG's blocks ring around the sharp edges at so few bytes; the chart scored 30-60
+    # points lower as a JPEG under the same budget)
+    smaller = lossless.compressed_bytes * 3 // 4
     result = _run(compressor, _chart(), scale=0.5, target_bytes=smaller)
-    assert result.format == "JPEG" and result.compressed_bytes <= smaller
+    assert result.format == "WEBP" and result.compressed_bytes <= smaller
+    as_jpeg = _run(compressor, _chart(), scale=0.5, target_bytes=smaller, format="jpeg")
+    assert (result.operations["quality_score"]
+            > as_jpeg.operations["quality_score"] + 10), (result.operations, as_jpeg.operations)
+    result = _run(compressor, _chart(), scale=0.5, target_bytes=smaller, photo_format="avif")
+    assert result.format == "AVIF" and result.compressed_bytes <= smaller   # as asked
     flat = np.full((64, 64, 3), 128, np.uint8)  # lossless ~60 bytes, the smallest JPEG ~330
     result = _run(compressor, flat, scale=1.0, target_bytes=200)
     assert result.format in ("PNG", "WEBP") and result.compressed_bytes <= 200
