@@ -45,6 +45,9 @@ EXTRAS_REQUIRE = {
     "pipeline": [
         "apache-beam>=2.77.0,<3",
         "gcsfs>=2024.6",
+        # Beam's Cloud Storage writes (the manifest) with Google's default credentials, not
+        # anonymously (cloud review 38)
+        "google-auth-httplib2>=0.2",
         "s3fs>=2024.6",
         "pyarrow>=16,<26",
     ],

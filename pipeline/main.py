@@ -46,9 +46,10 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import (dry_run_problem, gcs_locations_problem, is_dataflow, launch_problem,
-                        launcher_python_warning, local_paths_problem, runner_package_problem,
-                        runs_locally, workers_without_faces)
+from .preflight import (dry_run_problem, gcs_credentials_problem, gcs_locations_problem,
+                        is_dataflow, launch_problem, launcher_python_warning,
+                        local_paths_problem, runner_package_problem, runs_locally,
+                        workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
            "RemoteRunInterrupted"]
@@ -163,8 +164,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     dry_run = options.view_as(TestOptions).dry_run not in (None, False, "")
     # a launch asks the stores first: a runner whose package is missing is said before (a
     # dry run asks none, and Beam's checks of its options come first there, as before)
-    problem = None if dry_run else runner_package_problem(
-        options.view_as(StandardOptions).runner)
+    problem = None if dry_run else (
+        runner_package_problem(options.view_as(StandardOptions).runner)
+        or gcs_credentials_problem({"--manifest": job.manifest}))
     if problem:
         build_parser().error(problem)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),

@@ -393,6 +393,29 @@ def runner_package_problem(runner) -> Optional[str]:
     return None
 
 
+def gcs_credentials_problem(flags: Dict[str, Optional[str]]) -> Optional[str]:
+    """Why Beam would write a ``gs://`` folder of ``flags`` (``{flag: URI}``: the manifest,
+    which Beam's sink writes; the images and dead letters go through fsspec) anonymously, or
+    None: Beam asks Google's default credentials only where
+    ``google-auth-httplib2`` is installed (requirements.txt and the ``[pipeline]`` extra carry
+    it; Beam's ``[gcp]`` extra too), and without it connects anonymously: a private bucket then
+    refuses the manifest once every image is written, at every run (cloud review 38). Not
+    asked under ``STORAGE_EMULATOR_HOST`` (an emulator takes anonymous clients)."""
+    import importlib.util
+
+    if os.environ.get("STORAGE_EMULATOR_HOST") or importlib.util.find_spec(
+            "google_auth_httplib2") is not None:
+        return None
+    for flag, uri in flags.items():
+        if uri and store_protocol(uri) == "gs":
+            return (f"{flag} {uri}: Beam writes it with Google's default credentials only "
+                    "where google-auth-httplib2 is installed; without it Beam connects "
+                    "anonymously and a private bucket refuses it after the images are written "
+                    "(pip install google-auth-httplib2; requirements.txt and the [pipeline] "
+                    "extra carry it)")
+    return None
+
+
 def dry_run_problem(runner, dry_run) -> Optional[str]:
     """Why Beam's ``--dry_run`` (``dry_run``: its value, text as given) cannot be used with
     ``runner``, or None. Only the DataflowRunner honours it (it builds the job and submits

@@ -12,7 +12,9 @@ from packaging.requirements import Requirement
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Distributions only the batch job needs, and the modules they provide.
 PIPELINE_ONLY = {"apache-beam": "apache_beam", "pyarrow": "pyarrow", "gcsfs": "gcsfs",
-                 "s3fs": "s3fs"}
+                 "s3fs": "s3fs",
+                 # Beam's manifest writes to gs:// with credentials (cloud review 38)
+                 "google-auth-httplib2": "google_auth_httplib2"}
 
 
 def _setup_lists():

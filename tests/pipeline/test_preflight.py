@@ -149,6 +149,38 @@ def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tr
     assert dry_run_problem("DirectRunner", False) is None
 
 
+def test_a_gs_manifest_that_beam_would_write_anonymously_stops_the_launch(monkeypatch, capsys,
+                                                                        tmp_path):
+    """Cloud review 38: without google-auth-httplib2, Beam connects to Cloud Storage
+    anonymously (its warning, once per worker), and a private bucket refuses the manifest after
+    every image is written, at every run. The launch says so first; an emulator (anonymous by
+    design) and an installed package pass."""
+    import importlib.util
+
+    from pipeline.main import run
+    from pipeline.preflight import gcs_credentials_problem
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "google_auth_httplib2"
+                        else real(name, *a))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    problem = gcs_credentials_problem({"--manifest": "gs://b/out/_manifest"})
+    assert problem.startswith("--manifest gs://b/out/_manifest: Beam writes it with Google's "
+                              "default credentials only where google-auth-httplib2 is "
+                              "installed")
+    assert gcs_credentials_problem({"--manifest": "s3://b/out/_manifest"}) is None
+    assert gcs_credentials_problem({"--manifest": str(tmp_path)}) is None
+    with pytest.raises(SystemExit) as stop:
+        run(["--input", "gs://b/in/*.jpg", "--output", "gs://b/out", *FAST])
+    assert stop.value.code == 2 and "pip install google-auth-httplib2" in capsys.readouterr().err
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://localhost:1")
+    assert gcs_credentials_problem({"--manifest": "gs://b/out/_manifest"}) is None
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    assert gcs_credentials_problem({"--manifest": "gs://b/out/_manifest"}) is None
+
+
 def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys):
     """Docs review 28: the README's Dataflow example as written (--project P --temp_location
     gs://B/tmp) with --dry_run=True asked the network for 2 minutes (Beam, finding no valid
