@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from compress_core.storage import for_terminal
 from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
@@ -64,7 +65,14 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
         If ``uri`` is not an existing folder.
     """
     fs, path, _ = _filesystem(uri, storage_options)
-    if not fs.isdir(path):
+    try:   # (isdir says False of a store it cannot reach: "not found" of a folder that is there)
+        info = fs.info(path)
+    except (FileNotFoundError, NotADirectoryError):   # (nothing there; below a file)
+        info = None
+    except Exception as exc:  # noqa: BLE001 - unreachable, refused, no credentials: said
+        raise ManifestError(f"manifest folder {uri} cannot be read: {for_terminal(_cause(exc))}"
+                            ) from None
+    if (info is None or info.get("type") != "directory") and not fs.isdir(path):
         raise ManifestError(f"manifest folder not found: {uri}{_what_exists(fs, path)}")
     runs = []
     for entry in fs.ls(path, detail=True):
@@ -72,6 +80,13 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
         if entry.get("type") == "directory" and name.startswith("run_id="):
             runs.append(name[len("run_id="):])
     return sorted(runs)
+
+
+def _cause(exc: BaseException) -> str:
+    """An exception in one line: its type and its message's first line (a store's message
+    can run to pages)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def _what_exists(fs, path: str) -> str:

@@ -371,6 +371,30 @@ def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys,
     assert status == 0 and "parts_left_out" not in json.loads(stdout)
 
 
+def test_a_store_that_cannot_be_asked_is_not_a_missing_folder(two_runs, capsys, monkeypatch):
+    """Cloud review 38: with Cloud Storage down the report said "manifest folder not found"
+    of a folder that is there (fsspec's isdir says False of what it cannot ask), and with S3
+    down it ended in botocore's traceback: one line naming the cause, exit 2."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    from pipeline.report import reading
+
+    class Down(LocalFileSystem):
+        def info(self, path, **kwargs):
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9399)\nmore")
+
+        def isdir(self, path):
+            return False
+
+    monkeypatch.setattr(reading, "_filesystem", lambda uri, options=None: (
+        Down(), str(two_runs), False))
+    status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 2 and stdout == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: manifest folder {two_runs} cannot be read: "
+                          "ConnectionRefusedError: [Errno 111] Connect call failed"), err
+    assert "not found" not in err
+
+
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
     """Review 21: -o naming a folder printed a traceback (exit 1); now one line, exit 2."""
     (tmp_path / "folder.html").mkdir()
