@@ -1,8 +1,8 @@
 """Fidelity on the Kodak photos, on two axes: meaning kept and geometry kept.
 
 Tasks users ask for (each from landscape and portrait photos): square thumbnails, 16:9 banners,
-4:5 and 9:16 portraits, width to 50% (continuity with earlier tables), and a free-aspect 50%
-of the pixels (plain Lanczos is the bar). Per output:
+3:1 strips, 4:5 and 9:16 portraits, width to 50% (continuity with earlier tables), and a
+free-aspect 50% of the pixels (plain Lanczos is the bar). Per output:
 
 * **meaning** (``fidelity_judge``): a judge classifier that is not the energy's backbone
   (EfficientNet-Lite1, 240x240 letterbox) classifies original and output; ``KL`` is
@@ -71,6 +71,9 @@ TASKS = {
     "banner": ("banner 16:9 512x288", _fixed(512, 288), False),
     "portrait": ("portrait 4:5 320x400", _fixed(320, 400), False),
     "story": ("story 9:16 288x512", _fixed(288, 512), False),
+    # a band of the picture: where a banner's window rises to the subjects' tops
+    # (crop.BANNER_RISE; visual review 38)
+    "strip": ("strip 3:1 600x200", _fixed(600, 200), False),
     "width50": ("width 50%", lambda w, h: (round(w * 0.5), h), False),
     "free50": ("free aspect, 50% of the pixels",
                lambda w, h: (round(w * math.sqrt(0.5)), round(h * math.sqrt(0.5))), True),
