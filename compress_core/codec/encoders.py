@@ -348,6 +348,16 @@ def _gray_if_gray(img: Image.Image) -> Image.Image:
     return img.convert("LA" if img.mode == "RGBA" else "L")
 
 
+def _without_opaque_alpha(img: Image.Image) -> Image.Image:
+    """``img`` without its alpha channel where that is 255 everywhere (``RGBA`` -> ``RGB``,
+    ``LA`` -> ``L``), else ``img``: an opaque PNG kept it for 10-11% more bytes (a photo at
+    384 x 256: 54,630 B instead of 49,213; a chart 2,751 B instead of 2,494; bytes review 38),
+    the pictures shown the same. WebP, AVIF and JPEG drop it themselves."""
+    if img.mode not in ("RGBA", "LA") or img.getchannel("A").getextrema()[0] < 255:
+        return img
+    return img.convert(img.mode[:-1])
+
+
 def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) -> bytes:
     if fmt is ImageFormat.JPEG:
         return _encode_jpeg(img, quality, attached, _scans, full_chroma)
@@ -387,6 +397,7 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) ->
         kwargs.update(effort=JXL_EFFORT, lossless_jpeg=False)
     else:
         kwargs.update(optimize=True, compress_level=9)
+        img = _without_opaque_alpha(img)
         if not icc_profile:  # (an RGB profile cannot describe a gray PNG)
             img = _gray_if_gray(img)
     buf = io.BytesIO()

@@ -111,6 +111,21 @@ def test_png_ignores_quality(coffee):
     assert encode(coffee, "png", 10) == encode(coffee, "png")
 
 
+def test_an_opaque_alpha_channel_is_left_out_of_a_png(coffee, coffee_rgba):
+    """Bytes review 38: an alpha channel 255 everywhere was written, 10-11% of the file for
+    nothing a viewer shows. RGB (L) where alpha is opaque, RGBA where any pixel is not."""
+    import io
+
+    opaque = np.dstack([coffee, np.full(coffee.shape[:2], 255, np.uint8)])
+    data = encode(opaque, "png")
+    assert Image.open(io.BytesIO(data)).mode == "RGB" and data == encode(coffee, "png")
+    one = opaque.copy()
+    one[3, 4, 3] = 254
+    assert Image.open(io.BytesIO(encode(one, "png"))).mode == "RGBA"
+    np.testing.assert_array_equal(decode_pixels(encode(one, "png")), one)
+    assert Image.open(io.BytesIO(encode(coffee_rgba, "png"))).mode == "RGBA"
+
+
 def test_a_gray_picture_is_a_one_channel_png(coffee, coffee_rgba):
     """A gray picture (three equal channels: pixels are RGB(A) here) took three channels in
     its PNG: 1.7x the bytes of the same pixels as gray (skimage's camera at 256 px: 66,300 B
