@@ -922,6 +922,23 @@ def test_save_re_encodes_an_auto_quality_result_to_its_score_in_the_new_format(c
     assert saved == _run(compressor, src, scale=0.5, format="webp", target_quality=0).data
 
 
+def test_save_in_another_format_keeps_the_byte_budget_or_refuses(compressor, tmp_path):
+    """Bytes review 38: a result found under 3,000 B saved as .png was written at 54,121 B
+    without a word. Another lossy format is fitted to the budget at the result's size; one
+    that cannot hold it (a PNG of a photo) is refused, nothing written."""
+    src = encode(photo("china", 384), "JPEG", quality=95)
+    result = _run(compressor, src, target_bytes=3000)
+    assert result.format == "JPEG" and result.compressed_bytes <= 3000
+    for fmt in ("webp", "avif", "jxl"):
+        saved = tmp_path / f"out.{fmt}"
+        result.save(saved)
+        assert os.path.getsize(saved) <= 3000 and decode(saved.read_bytes()).size == result.size
+    with pytest.raises(TargetUnreachableError, match=r"target_bytes=3000 cannot be kept as PNG "
+                                                     r"at \d+x\d+ .*save it as \.jpg"):
+        result.save(tmp_path / "out.png")
+    assert not (tmp_path / "out.png").exists()
+
+
 # ------------------------------------------------------------- batches and analysis
 def test_compress_batch_returns_failures_in_place(compressor, files, chelsea):
     items = [files["jpeg"], str(files["corrupt"]), chelsea, files["png"].read_bytes(),
