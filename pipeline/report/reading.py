@@ -182,6 +182,14 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
                             f"available runs: {', '.join(available)}")
     fs, path, local = _filesystem(uri, storage_options)
     files = _part_files(fs, path, wanted or available)
+    if not files:   # (every run the job writes has a part, an empty run a schema-only one)
+        raise ManifestError(f"no manifest parts (*.parquet) in the run folders of {uri}"
+                            + _no_parts_hint(fs, path, wanted or available))
+    partless = [run for run in wanted or available
+                if not any(f"/run_id={run}/" in name for name in files)]
+    for run in partless:   # (an emptied run folder had been reported as a run of no images)
+        _LOG.warning("run %s of %s has no manifest part (*.parquet): nothing of it is read",
+                     run, uri)
     if local:  # pyarrow's own local file system reads faster than through fsspec
         import pyarrow.fs as pafs
 
@@ -208,6 +216,20 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
                                           RUNS_METADATA: json.dumps(wanted or available),
                                           PARTS_LEFT_OUT_METADATA: json.dumps(left_out)})
+
+
+def _no_parts_hint(fs, path: str, runs: Sequence[str]) -> str:
+    """Why run folders hold no part: a dead-letter folder (JSON lines, beside the manifest
+    folder) given for the manifest (manifest review 38: its four runs reported as 0 images,
+    exit 0), else nothing."""
+    try:
+        found = fs.find(f"{path}/run_id={runs[0]}")
+    except Exception:  # noqa: BLE001 - a hint only
+        return ""
+    if any(name.endswith((".jsonl", ".json")) for name in found):
+        return (" (JSON files: this looks like the job's dead letters; the manifest is the "
+                "_manifest folder beside it)")
+    return ""
 
 
 def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:

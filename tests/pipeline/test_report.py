@@ -395,6 +395,29 @@ def test_a_store_that_cannot_be_asked_is_not_a_missing_folder(two_runs, capsys, 
     assert "not found" not in err
 
 
+def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs, tmp_path,
+                                                                       capsys, caplog):
+    """Manifest review 38: the dead-letter folder given for the manifest (run_id= folders of
+    JSON lines) was reported as four runs of 0 images, "No errors.", exit 0; an emptied run
+    folder as a run of no images. The first is one line naming the manifest folder, exit 2;
+    the second a warning (a run without rows has a schema-only part, so none is legitimate)."""
+    letters = tmp_path / "out" / "_dead_letters"
+    for run in ("r1", "r2"):
+        (letters / f"run_id={run}").mkdir(parents=True)
+        (letters / f"run_id={run}" / "failures-0123456789abcdef.jsonl").write_text("{}\n")
+    status, stdout, err = _run_main([letters, "--json"], capsys)
+    assert status == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith(f"error: no manifest parts (*.parquet) in the run folders of {letters} "
+                          "(JSON files: this looks like the job's dead letters; the manifest "
+                          "is the _manifest folder beside it)"), err
+    (two_runs / "run_id=night-3").mkdir()
+    with caplog.at_level("WARNING", logger="pipeline.report"):
+        status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 0 and "night-3" in json.loads(stdout)["by_run"]
+    assert any(r.getMessage().startswith("run night-3 of ") and "has no manifest part" in
+               r.getMessage() for r in caplog.records)
+
+
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
     """Review 21: -o naming a folder printed a traceback (exit 1); now one line, exit 2."""
     (tmp_path / "folder.html").mkdir()
