@@ -47,7 +47,7 @@ EXTRAS_REQUIRE = {
         "gcsfs>=2024.6",
         # Beam's Cloud Storage writes (the manifest) with Google's default credentials, not
         # anonymously (cloud review 38)
-        "google-auth-httplib2>=0.2",
+        "google-auth-httplib2>=0.1,<0.3",   # (Beam's [gcp] extra: <0.3)
         "s3fs>=2024.6",
         "pyarrow>=16,<26",
     ],

@@ -101,6 +101,27 @@ print("loaded:", loaded)
 """
 
 
+def test_the_pins_fit_beams_own_requirements_and_its_gcp_extra():
+    """Diff review 38: google-auth-httplib2 was pinned at 0.4.4, outside what Beam 2.77's [gcp]
+    extra takes (<0.3): the worker image (Beam's, with that extra) and a launcher's
+    ``pip install apache-beam[gcp]`` (the docs' Dataflow set-up) would not agree with it."""
+    from importlib.metadata import requires, version
+
+    pins, _ = _pins()
+    assert version("apache-beam") == pins["apache-beam"]
+    checked = 0
+    for text in requires("apache-beam"):
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate({"extra": "gcp"}):
+            continue
+        pinned = pins.get(req.name.lower().replace("_", "-"))
+        if pinned is not None:
+            checked += 1
+            assert req.specifier.contains(pinned, prereleases=True), (
+                f"requirements.txt pins {req.name}=={pinned}; Beam asks {req}")
+    assert checked >= 5   # numpy, pyarrow, fsspec ... and google-auth-httplib2
+
+
 def test_compress_core_and_its_command_line_run_without_the_pipeline_packages(tmp_path):
     """Beam, pyarrow, gcsfs and s3fs cannot be imported in this interpreter: the library still
     imports, compresses a photo, saves it and runs its command line."""
