@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 
 from compress_core.storage import folder_uri, store_protocol
 
-from .reading import (PARTS_LEFT_OUT_METADATA, RUNS_METADATA, ManifestError, list_runs,
-                      load_manifest, parts_left_out, runs_read)
+from .reading import (PARTS_LEFT_OUT_METADATA, RUNS_METADATA, RUNS_WITHOUT_PARTS_METADATA,
+                      ManifestError, list_runs, load_manifest, parts_left_out, runs_read,
+                      runs_without_parts)
 
 __all__ = ["distinct_folders", "folder_labels", "load_manifests", "folders_read",
            "folders_skipped", "FOLDERS_METADATA", "SKIPPED_METADATA"]
@@ -130,7 +131,7 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
         listed = "; ".join(f"{u}: {', '.join(found) or 'none'}" for u, found in available.items())
         raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in "
                             f"{', '.join(uris)}; available runs: {listed}")
-    tables, read, folders, skipped, left_out = [], [], {}, [], []
+    tables, read, folders, skipped, left_out, partless = [], [], {}, [], [], []
     for uri in uris:
         mine = list(dict.fromkeys(run for folder, run in picks
                                   if folder == uri or (folder is None
@@ -145,10 +146,12 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
                                  pc.binary_join_element_wise(label, table["run_id"], "/"))
         read += [f"{label}/{run}" for run in runs_read(table)]
         left_out += parts_left_out(table)
+        partless += [f"{label}/{run}" for run in runs_without_parts(table)]
         folders[label] = uri
         tables.append(table.replace_schema_metadata(None))
     table = pa.concat_tables(tables)
     return table.replace_schema_metadata({RUNS_METADATA: json.dumps(read),
                                           FOLDERS_METADATA: json.dumps(folders),
                                           SKIPPED_METADATA: json.dumps(skipped),
-                                          PARTS_LEFT_OUT_METADATA: json.dumps(left_out)})
+                                          PARTS_LEFT_OUT_METADATA: json.dumps(left_out),
+                                          RUNS_WITHOUT_PARTS_METADATA: json.dumps(partless)})

@@ -20,8 +20,9 @@ from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
 
-__all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "PARTS_LEFT_OUT_METADATA", "list_runs",
-           "load_manifest", "runs_read", "parts_left_out"]
+__all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "PARTS_LEFT_OUT_METADATA",
+           "RUNS_WITHOUT_PARTS_METADATA", "list_runs", "load_manifest", "runs_read",
+           "parts_left_out", "runs_without_parts"]
 
 #: Manifest columns the report reads (the rest are never loaded).
 COLUMNS = [
@@ -37,6 +38,8 @@ COLUMNS = [
 RUNS_METADATA = b"semantic_compress.runs"
 #: ... and the JSON list of the parts that could not be read (:func:`parts_left_out`).
 PARTS_LEFT_OUT_METADATA = b"semantic_compress.parts_left_out"
+#: ... and of the runs whose folders hold no part (:func:`runs_without_parts`).
+RUNS_WITHOUT_PARTS_METADATA = b"semantic_compress.runs_without_parts"
 
 
 class ManifestError(Exception):
@@ -182,12 +185,15 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
                             f"available runs: {', '.join(available)}")
     fs, path, local = _filesystem(uri, storage_options)
     files = _part_files(fs, path, wanted or available)
-    if not files:   # (every run the job writes has a part, an empty run a schema-only one)
-        raise ManifestError(f"no manifest parts (*.parquet) in the run folders of {uri}"
-                            + _no_parts_hint(fs, path, wanted or available))
+    hint = "" if files else _no_parts_hint(fs, path, wanted or available)
+    if hint:   # the dead letters given for the manifest (four runs of 0 images, exit 0)
+        raise ManifestError(f"no manifest parts (*.parquet) in the run folders of {uri}{hint}")
+    # every run the job writes has a part (an empty run a schema-only one): a run folder
+    # without one is a run stopped while writing it, or one whose parts were removed; it is
+    # named (runs_without_parts), not shown as a run of no images alone
     partless = [run for run in wanted or available
                 if not any(f"/run_id={run}/" in name for name in files)]
-    for run in partless:   # (an emptied run folder had been reported as a run of no images)
+    for run in partless:
         _LOG.warning("run %s of %s has no manifest part (*.parquet): nothing of it is read",
                      run, uri)
     if local:  # pyarrow's own local file system reads faster than through fsspec
@@ -215,7 +221,8 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     # the runs read, rows or not: a run that matched nothing has none, and is still a run
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
                                           RUNS_METADATA: json.dumps(wanted or available),
-                                          PARTS_LEFT_OUT_METADATA: json.dumps(left_out)})
+                                          PARTS_LEFT_OUT_METADATA: json.dumps(left_out),
+                                          RUNS_WITHOUT_PARTS_METADATA: json.dumps(partless)})
 
 
 def _no_parts_hint(fs, path: str, runs: Sequence[str]) -> str:
@@ -271,6 +278,14 @@ def parts_left_out(table: pa.Table) -> List[str]:
     out of ``table``: the report names them (a warning on stderr alone had shown a run of
     five images as a run of none, manifest review 38)."""
     raw = (table.schema.metadata or {}).get(PARTS_LEFT_OUT_METADATA)
+    return list(json.loads(raw)) if raw else []
+
+
+def runs_without_parts(table: pa.Table) -> List[str]:
+    """The runs :func:`load_manifest` found with no part in their folders (a run stopped while
+    writing its manifest, or its parts removed): named by the report (a stderr warning alone
+    had let such a run pass as a run of no images, diff review 38)."""
+    raw = (table.schema.metadata or {}).get(RUNS_WITHOUT_PARTS_METADATA)
     return list(json.loads(raw)) if raw else []
 
 

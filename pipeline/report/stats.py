@@ -16,7 +16,7 @@ from compress_core.request import canonical_json, hashed_params
 from transforms.manifest import SKIP_FAILED_BEFORE, SKIP_UNRECORDED
 
 from . import plots
-from .reading import parts_left_out, runs_read
+from .reading import parts_left_out, runs_read, runs_without_parts
 from .settings import settings_labels
 
 __all__ = ["Report", "build_report", "totals", "TOP_N", "EXAMPLES", "MAX_ERROR_TYPES",
@@ -326,6 +326,8 @@ class Report:
     failed_before: List[Dict[str, Any]] = field(default_factory=list)
     #: manifest parts that could not be read, left out (:func:`.reading.parts_left_out`)
     parts_left_out: List[str] = field(default_factory=list)
+    #: runs whose folders hold no part (:func:`.reading.runs_without_parts`)
+    runs_without_parts: List[str] = field(default_factory=list)
 
     def json_totals(self) -> Dict[str, Any]:
         """What ``--json`` prints: the totals, overall and per run (and the folders read,
@@ -343,6 +345,8 @@ class Report:
             out["skipped_folders"] = list(self.skipped_folders)
         if self.parts_left_out:
             out["parts_left_out"] = list(self.parts_left_out)
+        if self.runs_without_parts:
+            out["runs_without_parts"] = list(self.runs_without_parts)
         return out
 
 
@@ -429,4 +433,5 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         generated_at=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         folders=dict(folders or {}), skipped_folders=list(skipped_folders),
         failed_before=_failed_before(table), parts_left_out=parts_left_out(table),
+        runs_without_parts=runs_without_parts(table),
     )

@@ -400,7 +400,8 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
     """Manifest review 38: the dead-letter folder given for the manifest (run_id= folders of
     JSON lines) was reported as four runs of 0 images, "No errors.", exit 0; an emptied run
     folder as a run of no images. The first is one line naming the manifest folder, exit 2;
-    the second a warning (a run without rows has a schema-only part, so none is legitimate)."""
+    the second named in --json and on the page (a run without rows has a schema-only part:
+    a folder without one is a run stopped while writing its manifest, or its parts removed)."""
     letters = tmp_path / "out" / "_dead_letters"
     for run in ("r1", "r2"):
         (letters / f"run_id={run}").mkdir(parents=True)
@@ -413,9 +414,18 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
     (two_runs / "run_id=night-3").mkdir()
     with caplog.at_level("WARNING", logger="pipeline.report"):
         status, stdout, err = _run_main([two_runs, "--json"], capsys)
-    assert status == 0 and "night-3" in json.loads(stdout)["by_run"]
+    data = json.loads(stdout)
+    assert status == 0 and "night-3" in data["by_run"]
+    assert data["runs_without_parts"] == ["night-3"]
     assert any(r.getMessage().startswith("run night-3 of ") and "has no manifest part" in
                r.getMessage() for r in caplog.records)
+    out = tmp_path / "r.md"   # named on the page too (diff review 38: stderr alone)
+    assert _run_main([two_runs, "-o", out], capsys)[0] == 0
+    assert "NO PART in the folder of 1 run(s)" in out.read_text()
+    # a folder of such runs alone: its runs shown with no rows and named, exit 0
+    (tmp_path / "killed" / "run_id=k1").mkdir(parents=True)
+    status, stdout, err = _run_main([tmp_path / "killed", "--json"], capsys)
+    assert status == 0 and json.loads(stdout)["runs_without_parts"] == ["k1"]
 
 
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):

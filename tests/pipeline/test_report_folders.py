@@ -100,3 +100,25 @@ def test_folders_without_the_run_asked_for_are_named_as_not_read(tmp_path, capsy
            f"them: <code>{other}</code>)" in page
     data = _json([old, new, other], capsys)
     assert "skipped_folders" not in data and len(data["folders"]) == 3
+
+
+def test_parts_left_out_and_runs_without_parts_are_named_across_folders(tmp_path, monkeypatch,
+                                                                        capsys):
+    """Diff review 38: a part that cannot be read, or a run folder without a part (a run
+    stopped while writing its manifest), in one of several folders: named in --json and on
+    the page, labelled by folder; the folder holding only such a run does not stop the
+    report."""
+    monkeypatch.chdir(tmp_path)
+    _write("a/out/_manifest", "r", 3)
+    _write("b/new/_manifest", "r", 2)
+    (tmp_path / "b/new/_manifest/run_id=r/part-junk.parquet").write_bytes(b"PAR1x")
+    os.makedirs("c/old/_manifest/run_id=killed/_beam_temp")
+    data = _json(["a/out/_manifest", "b/new/_manifest", "c/old/_manifest"], capsys)
+    assert data["totals"]["images"] == 5
+    assert [os.path.basename(p) for p in data["parts_left_out"]] == ["part-junk.parquet"]
+    assert data["runs_without_parts"] == ["old/killed"]
+    assert report.main(["a/out/_manifest", "b/new/_manifest", "c/old/_manifest", "-o",
+                        "r.html"]) == 0
+    page = open("r.html").read()
+    assert "part-junk.parquet" in page and "NO PART in the folder of 1 run(s)" in page
+    assert "old/killed" in page
