@@ -302,6 +302,9 @@ class CompressionResult:
         recompressed = (_lossless_jxl(self.data) if wanted is ImageFormat.JXL
                         and self.format.lower() == ImageFormat.JPEG.value
                         and (self.operations or {}).get("input_kept") else None)
+        budget = (self.params or {}).get("target_bytes")
+        if recompressed is not None and budget is not None and len(recompressed) > budget:
+            recompressed = None   # (over the budget: fitted below, as any other re-encode)
         if (wanted is ImageFormat.JPEG and self.format.lower() == ImageFormat.JXL.value
                 and (self.operations or {}).get("jpeg_reconstruction")):
             # the archive mode's JPEG XL holds the original JPEG file: that file, bit for bit
@@ -313,7 +316,6 @@ class CompressionResult:
             attached = dict(icc_profile=self.icc_profile, exif=self.exif, xmp=self.xmp,
                             iptc=self.iptc)
             params = self.params or {}
-            budget = params.get("target_bytes")
             if budget is not None:
                 # the budget kept in the new format, at this size (a PNG of a result found
                 # under 3,000 B had been written at 54,121 B without a word; bytes review 38)

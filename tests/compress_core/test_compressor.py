@@ -22,6 +22,7 @@ from compress_core import (
     ImageTooLargeError,
     SemanticCompressor,
     TargetUnreachableError,
+    codec,
     compress_image,
     load_image,
 )
@@ -933,10 +934,22 @@ def test_save_in_another_format_keeps_the_byte_budget_or_refuses(compressor, tmp
         saved = tmp_path / f"out.{fmt}"
         result.save(saved)
         assert os.path.getsize(saved) <= 3000 and decode(saved.read_bytes()).size == result.size
+        # the highest quality that fits, not any that does
+        assert saved.read_bytes() == codec.fit_budget(result.pixels, fmt, 3000)[0]
     with pytest.raises(TargetUnreachableError, match=r"target_bytes=3000 cannot be kept as PNG "
                                                      r"at \d+x\d+ .*save it as \.jpg"):
         result.save(tmp_path / "out.png")
     assert not (tmp_path / "out.png").exists()
+    # a JPEG file kept as it is, saved as .jxl: its lossless recompression where that fits,
+    # else the budget's re-encode (diff review 38: a 774 B JPEG XL of a 665 B file under 667)
+    import dataclasses
+
+    tiny = encode(photo("chelsea", 451)[60:76, 100:116], "JPEG", quality=50)
+    kept = _run(compressor, tiny, method="jpeg", format="jpeg", target_bytes=len(tiny) + 2)
+    kept = dataclasses.replace(kept, data=tiny, operations={**kept.operations,
+                                                            "input_kept": True})
+    kept.save(tmp_path / "kept.jxl")
+    assert os.path.getsize(tmp_path / "kept.jxl") <= len(tiny) + 2
 
 
 # ------------------------------------------------------------- batches and analysis

@@ -106,7 +106,9 @@ def test_a_band_rises_to_the_top_of_a_subject_taller_than_it():
     # faces and kept pixels place the window by their own rules; a full-height window has
     # nowhere to rise
     assert best_window(energy, 40, 30, rise=0.15, must_contain=(0, 70, 40, 80)) == (0, 55)
-    assert best_window(energy, 20, 100, rise=0.15) == best_window(energy, 20, 100)
+    sideways = np.zeros((50, 100), np.float32)   # (a full-height window moves sideways only:
+    sideways[:, 60:80], sideways[:, 40:60] = 1.0, 0.99   # the rise is not a pull to the left)
+    assert best_window(sideways, 30, 50, rise=0.03) == best_window(sideways, 30, 50) == (50, 0)
     for bad in (-0.01, 1.0, float("nan")):
         with pytest.raises(ValueError, match="rise must be in"):
             best_window(energy, 40, 30, rise=bad)
