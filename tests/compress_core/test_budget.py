@@ -101,9 +101,9 @@ def test_an_unreachable_budget_says_how_much_the_carried_metadata_weighs(coffee)
 def test_a_tight_budget_takes_the_best_scoring_size_past_the_third(fmt, share):
     """Review 21: the search over sizes stopped at the third size that fits, while the score
     still rose (Kodak photos at 15% of their default JPEG's bytes: the best size lay 3-6 steps
-    below the first that fits). Now it goes on while the score rises and stops after three
+    below the first that fits). Now it goes on while the score rises and stops after two
     sizes in a row that score no better; the size written scores at least as well as each
-    size down to three below it, checked here against every size that fits (the best of all
+    size down to two below it, checked here against every size that fits (the best of all
     on these two; JPEG's score at qualities 8-34 wobbles by 2 points from size to size, so
     elsewhere the search can stop at a local best)."""
     from compress_core import codec
@@ -134,7 +134,7 @@ def test_a_dip_of_two_sizes_does_not_end_the_search():
     """Bytes review 38: at the encoders' lowest qualities the score is not unimodal in the
     size, and two sizes in a row scoring no better ended the search: the astronaut at 256 px
     under 3,000 B as JPEG XL was written at its full size, quality 2 (score 11.8), where 134 px
-    at quality 47 scores 26.9."""
+    at quality 47 scores 26.9. Candidates under quality 20 count half (budget._DIP_QUALITY)."""
     big = photo("astronaut", 256)
     data, quality, pixels, value = encode_to_budget(big, ImageFormat.JXL, 3000, None,
                                                     QualityMetric.PERCEPTUAL)
