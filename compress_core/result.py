@@ -328,7 +328,7 @@ class CompressionResult:
                         f"{wanted.value.upper()} at {w}x{h} ({exc}); save it as "
                         f"{self.extension}, or compress with format={wanted.value!r} and the "
                         "budget (it may take fewer pixels)") from exc
-            elif (params.get("quality") == "auto" and wanted in codec.QUALITY_RANGE):
+            elif params.get("quality") == "auto" and wanted in codec.QUALITY_RANGE:
                 # the score the result was searched for, in the new format's own scale (the
                 # JPEG quality 73 that reached 70 made an AVIF of 1.7x the bytes AVIF needs)
                 score = params.get("target_quality")  # (0 is a score: searched for, not 70)
