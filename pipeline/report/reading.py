@@ -143,6 +143,11 @@ def _where_the_runs_are(uri: str, storage_options: Optional[Dict]) -> str:
         return f"; {name} is a run of the manifest folder {parent} (add --run {name[7:]})"
     if fs.isdir(f"{path}/_manifest"):
         return f"; this looks like the job's --output: its manifest is {uri.rstrip('/')}/_manifest"
+    stopped = sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(path, detail=False)
+                     if posixpath.basename(e.rstrip("/")).startswith("_beam_temp-run_id="))
+    if stopped:   # (manifest review 38: a run killed while its manifest was written)
+        return (f"; {stopped[0]} is what a run stopped while writing its manifest leaves: "
+                "its rows were never written (a --skip_existing rerun adopts its outputs)")
     return ""
 
 

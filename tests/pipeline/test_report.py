@@ -428,6 +428,20 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
     assert status == 0 and json.loads(stdout)["runs_without_parts"] == ["k1"]
 
 
+def test_a_folder_holding_only_a_stopped_runs_leftover_says_so(tmp_path, capsys):
+    """Manifest review 38: a manifest folder holding only what a run killed while writing its
+    manifest leaves (``_beam_temp-run_id=<id>-<hex>/``) said "no runs ... (expected
+    run_id=<id>/ folders)" alone."""
+    folder = tmp_path / "_manifest"
+    (folder / "_beam_temp-run_id=k1-065b88040f7f").mkdir(parents=True)
+    (folder / "_beam_temp-run_id=k1-065b88040f7f" / "0_abc").write_bytes(b"")
+    status, stdout, err = _run_main([folder, "--json"], capsys)
+    assert status == 2 and stdout == "" and err.count("\n") == 1
+    assert err.strip().endswith("; _beam_temp-run_id=k1-065b88040f7f is what a run stopped "
+                                "while writing its manifest leaves: its rows were never "
+                                "written (a --skip_existing rerun adopts its outputs)"), err
+
+
 def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys):
     """Review 21: -o naming a folder printed a traceback (exit 1); now one line, exit 2."""
     (tmp_path / "folder.html").mkdir()
