@@ -46,10 +46,10 @@ from transforms.storage_options import storage_options_from_pipeline_options
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
-from .preflight import (dry_run_problem, gcs_credentials_problem, gcs_locations_problem,
-                        is_dataflow, launch_problem, launcher_python_warning,
-                        local_paths_problem, runner_package_problem, runs_locally,
-                        workers_without_faces)
+from .preflight import (dry_run_problem, empty_folder_name_warnings, gcs_credentials_problem,
+                        gcs_locations_problem, is_dataflow, launch_problem,
+                        launcher_python_warning, local_paths_problem, runner_package_problem,
+                        runs_locally, workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
            "RemoteRunInterrupted"]
@@ -158,6 +158,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     warning = launcher_python_warning(options.view_as(StandardOptions).runner,
                                       options.view_as(WorkerOptions).sdk_container_image)
     if warning:
+        _LOG.warning("%s", warning)
+    for warning in empty_folder_name_warnings({
+            "--input": job.inputs, "--input_list": job.input_lists,
+            "--input_base": [job.input_base], "--output": [job.output],
+            "--manifest": [] if job.manifest.startswith(job.output) else [job.manifest]}):
         _LOG.warning("%s", warning)
     for unused in job.settings.options_without_a_map():   # (said, not refused: they enter
         _LOG.warning("%s", in_flags(unused, "job"))     # the output names since before)

@@ -42,7 +42,7 @@ import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
-from compress_core.storage import cannot_write, fresh_info, store_protocol
+from compress_core.storage import cannot_write, fresh_info, split_protocol, store_protocol
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
@@ -291,6 +291,24 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
 #: The Python of the worker image docker/Dockerfile builds (``FROM apache/beam_python3.11_sdk``;
 #: a test keeps the two the same).
 IMAGE_PYTHON = (3, 11)
+
+
+def empty_folder_name_warnings(flags: Dict[str, Sequence[Optional[str]]]) -> List[str]:
+    """A warning for each store URI of ``flags`` (``{flag: [URI, ...]}``) with an empty folder
+    name (``gs://bucket//out``): object stores keep it, so it is another folder than
+    ``gs://bucket/out`` (cloud review 38: a rerun with the slash doubled compressed every image
+    again into a second tree, without a word). Local paths are normalised, not warned of."""
+    said = []
+    for flag, uris in flags.items():
+        for uri in uris:
+            protocol, rest = split_protocol(uri) if uri else (None, "")
+            if protocol is None or store_protocol(uri) is None:
+                continue
+            if "//" in rest.rstrip("/"):
+                fixed = f"{protocol}://" + re.sub("/{2,}", "/", rest)
+                said.append(f"{flag} {uri}: an empty folder name ('//'); object stores keep it, "
+                            f"so this is another folder than {fixed}")
+    return said
 
 
 def launcher_python_warning(runner, container: Optional[str],

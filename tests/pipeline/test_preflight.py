@@ -181,6 +181,35 @@ def test_a_gs_manifest_that_beam_would_write_anonymously_stops_the_launch(monkey
     assert gcs_credentials_problem({"--manifest": "gs://b/out/_manifest"}) is None
 
 
+def test_an_empty_folder_name_in_a_store_uri_is_warned_of(monkeypatch, caplog, capsys,
+                                                          tmp_path):
+    """Cloud review 38: ``--output gs://bucket//out`` wrote a second tree under an empty
+    folder name (object stores keep it), every image compressed again, without a word."""
+    import importlib.util
+
+    from pipeline.main import run
+    from pipeline.preflight import empty_folder_name_warnings
+
+    said = empty_folder_name_warnings({"--output": ["gs://b//out"], "--input": [
+        "s3://b/in//x/*.jpg", "gs://b/in/**/*.jpg", str(tmp_path) + "//in", None],
+        "--manifest": ["gs://b/out//"]})
+    assert said == ["--output gs://b//out: an empty folder name ('//'); object stores keep it, "
+                    "so this is another folder than gs://b/out",
+                    "--input s3://b/in//x/*.jpg: an empty folder name ('//'); object stores "
+                    "keep it, so this is another folder than s3://b/in/x/*.jpg"]
+    # said at launch, before the stores are asked (stopped here by the credentials check)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "google_auth_httplib2"
+                        else real(name, *a))
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    with caplog.at_level("WARNING"), pytest.raises(SystemExit):
+        run(["--input", "gs://b/in/*.jpg", "--output", "gs://b//out", *FAST])
+    warned = [r.getMessage() for r in caplog.records if "empty folder name" in r.getMessage()]
+    assert warned == ["--output gs://b//out: an empty folder name ('//'); object stores keep "
+                      "it, so this is another folder than gs://b/out"]
+
+
 def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys):
     """Docs review 28: the README's Dataflow example as written (--project P --temp_location
     gs://B/tmp) with --dry_run=True asked the network for 2 minutes (Beam, finding no valid
