@@ -36,8 +36,9 @@ _SKIP_SHARE = 0.7
 _PATIENCE = 2
 #: At the encoders' lowest qualities the score is not unimodal in the size: kodim01 at
 #: 384 x 256 under 3,000 B as JPEG XL scored -14.3 at its full size (quality 4), -24.8 and
-#: -22.7 at the next two sizes, 0.0 at half size, and two sizes in a row ended the search at
-#: the first (bytes review 38). Candidates encoded under this quality count half towards
+#: -22.7 at the next two sizes, 0.0 at half size (192 px, a reviewer's 24-px grid), and two
+#: sizes in a row ended the search at the first (bytes review 38; it now goes on to 170 x 114
+#: at quality 57, -4.1). Candidates encoded under this quality count half towards
 #: :data:`_PATIENCE`. Against every 24-px step of width, on 8 Kodak photos x JPEG, WebP, JPEG
 #: XL x 2,000 and 5,000 B at 384 x 256: the largest shortfall 16.0 -> 4.9 points (mean 1.20 ->
 #: 0.91) for 6.73 candidates a search instead of 6.52; 24 searches at 768 x 512 (JPEG, AVIF,

@@ -162,7 +162,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     for warning in empty_folder_name_warnings({
             "--input": job.inputs, "--input_list": job.input_lists,
             "--input_base": [job.input_base], "--output": [job.output],
-            "--manifest": [] if job.manifest.startswith(job.output) else [job.manifest]}):
+            # (the default <output>/_manifest: said of --output already)
+            "--manifest": ([] if job.manifest == f"{job.output.rstrip('/')}/_manifest"
+                           else [job.manifest])}):
         _LOG.warning("%s", warning)
     for unused in job.settings.options_without_a_map():   # (said, not refused: they enter
         _LOG.warning("%s", in_flags(unused, "job"))     # the output names since before)

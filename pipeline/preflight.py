@@ -293,6 +293,10 @@ def workers_without_faces(runner, setup_file: Optional[str], container: Optional
 IMAGE_PYTHON = (3, 11)
 
 
+#: Stores whose keys keep an empty folder name (HDFS and local disks normalise ``//``).
+_KEY_STORES = frozenset({"gs", "s3", "az", "abfs", "memory"})
+
+
 def empty_folder_name_warnings(flags: Dict[str, Sequence[Optional[str]]]) -> List[str]:
     """A warning for each store URI of ``flags`` (``{flag: [URI, ...]}``) with an empty folder
     name (``gs://bucket//out``): object stores keep it, so it is another folder than
@@ -302,8 +306,9 @@ def empty_folder_name_warnings(flags: Dict[str, Sequence[Optional[str]]]) -> Lis
     for flag, uris in flags.items():
         for uri in uris:
             protocol, rest = split_protocol(uri) if uri else (None, "")
-            if protocol is None or store_protocol(uri) is None:
+            if protocol is None or store_protocol(uri) not in _KEY_STORES:
                 continue
+            rest = rest.split("?", 1)[0]   # (a query's URL is no folder)
             if "//" in rest.rstrip("/"):
                 fixed = f"{protocol}://" + re.sub("/{2,}", "/", rest)
                 said.append(f"{flag} {uri}: an empty folder name ('//'); object stores keep it, "

@@ -234,8 +234,8 @@ def manifest_line(rep: Report, code: Callable[[str], str]) -> str:
                  "short or corrupt; their rows are in no figure here): "
                  + ", ".join(code(name) for name in rep.parts_left_out))
     if rep.runs_without_parts:
-        line += (f" · NO PART in the folder of {len(rep.runs_without_parts)} run(s) (stopped "
-                 "while writing the manifest, or its parts removed; shown with no rows): "
+        line += (f" · NO PART for {len(rep.runs_without_parts)} run(s) (stopped while "
+                 "writing the manifest, or its parts removed; nothing of them is read): "
                  + ", ".join(code(run) for run in rep.runs_without_parts))
     return line
 

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 from typing import Dict, List, Optional, Sequence
 
 import pyarrow as pa
@@ -185,10 +186,15 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
                             + _where_the_runs_are(uri, storage_options))
     wanted = list(dict.fromkeys(runs or []))
     unknown = [r for r in wanted if r not in available]
-    if unknown:
-        raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {uri}; "
-                            f"available runs: {', '.join(available)}")
     fs, path, local = _filesystem(uri, storage_options)
+    stopped = {run: left for run, left in _stopped_runs(fs, path).items()
+               if run not in available}
+    if unknown:
+        said = [f"{run} stopped while writing its manifest ({stopped[run]}: its rows were "
+                "never written)" for run in unknown if run in stopped]
+        raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {uri}; "
+                            f"available runs: {', '.join(available)}"
+                            + (f"; {'; '.join(said)}" if said else ""))
     files = _part_files(fs, path, wanted or available)
     hint = "" if files else _no_parts_hint(fs, path, wanted or available)
     if hint:   # the dead letters given for the manifest (four runs of 0 images, exit 0)
@@ -196,11 +202,13 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     # every run the job writes has a part (an empty run a schema-only one): a run folder
     # without one is a run stopped while writing it, or one whose parts were removed; it is
     # named (runs_without_parts), not shown as a run of no images alone
-    partless = [run for run in wanted or available
-                if not any(f"/run_id={run}/" in name for name in files)]
+    held = {posixpath.relpath(name, path).split("/", 1)[0] for name in files}
+    partless = [run for run in wanted or available if f"run_id={run}" not in held]
     for run in partless:
         _LOG.warning("run %s of %s has no manifest part (*.parquet): nothing of it is read",
                      run, uri)
+    if not wanted:   # (a run stopped before its run folder was made: named too)
+        partless += sorted(stopped)
     if local:  # pyarrow's own local file system reads faster than through fsspec
         import pyarrow.fs as pafs
 
@@ -234,14 +242,37 @@ def _no_parts_hint(fs, path: str, runs: Sequence[str]) -> str:
     """Why run folders hold no part: a dead-letter folder (JSON lines, beside the manifest
     folder) given for the manifest (manifest review 38: its four runs reported as 0 images,
     exit 0), else nothing."""
-    try:
-        found = fs.find(f"{path}/run_id={runs[0]}")
-    except Exception:  # noqa: BLE001 - a hint only
-        return ""
-    if any(name.endswith((".jsonl", ".json")) for name in found):
-        return (" (JSON files: this looks like the job's dead letters; the manifest is the "
-                "_manifest folder beside it)")
+    for run in runs:   # (the first run folder holding files says what they are)
+        try:
+            found = fs.find(f"{path}/run_id={run}")
+        except Exception:  # noqa: BLE001 - a hint only
+            return ""
+        if found:
+            if any(name.endswith((".jsonl", ".json")) for name in found):
+                return (" (JSON files: this looks like the job's dead letters; the manifest "
+                        "is the _manifest folder beside it)")
+            return ""
     return ""
+
+
+#: What a run stopped while Beam wrote its manifest leaves in the manifest folder.
+_STOPPED = re.compile(r"_beam_temp-run_id=(.+)-[0-9a-f]{6,}")
+
+
+def _stopped_runs(fs, path: str) -> Dict[str, str]:
+    """``{run id: leftover}`` of the runs stopped while their manifest was written
+    (``_beam_temp-run_id=<id>-<hex>/``; second diff review 38: beside other runs they went
+    unnamed, and ``--run <id>`` said "unknown run id" alone)."""
+    try:
+        names = [posixpath.basename(e.rstrip("/")) for e in fs.ls(path, detail=False)]
+    except Exception:  # noqa: BLE001 - a hint only
+        return {}
+    found = {}
+    for name in sorted(names):
+        match = _STOPPED.fullmatch(name)
+        if match:
+            found.setdefault(match.group(1), name)
+    return found
 
 
 def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:

@@ -197,6 +197,9 @@ def test_an_empty_folder_name_in_a_store_uri_is_warned_of(monkeypatch, caplog, c
                     "so this is another folder than gs://b/out",
                     "--input s3://b/in//x/*.jpg: an empty folder name ('//'); object stores "
                     "keep it, so this is another folder than s3://b/in/x/*.jpg"]
+    # HDFS normalises '//'; a query's URL is no folder (second diff review 38)
+    assert empty_folder_name_warnings({"--input": ["hdfs://nn:8020//data/in",
+                                                   "s3://b/in/x.jpg?u=http://h/y"]}) == []
     # said at launch, before the stores are asked (stopped here by the credentials check)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -208,6 +211,13 @@ def test_an_empty_folder_name_in_a_store_uri_is_warned_of(monkeypatch, caplog, c
     warned = [r.getMessage() for r in caplog.records if "empty folder name" in r.getMessage()]
     assert warned == ["--output gs://b//out: an empty folder name ('//'); object stores keep "
                       "it, so this is another folder than gs://b/out"]
+    caplog.clear()   # a --manifest of its own, beginning with --output's text (diff review)
+    with caplog.at_level("WARNING"), pytest.raises(SystemExit):
+        run(["--input", "gs://b/in/*.jpg", "--output", "gs://b/out",
+             "--manifest", "gs://b/out//_manifest", *FAST])
+    assert [r.getMessage() for r in caplog.records if "empty folder name" in r.getMessage()] == [
+        "--manifest gs://b/out//_manifest: an empty folder name ('//'); object stores keep it, "
+        "so this is another folder than gs://b/out/_manifest"]
 
 
 def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys):

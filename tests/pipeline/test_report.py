@@ -421,11 +421,32 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
                r.getMessage() for r in caplog.records)
     out = tmp_path / "r.md"   # named on the page too (diff review 38: stderr alone)
     assert _run_main([two_runs, "-o", out], capsys)[0] == 0
-    assert "NO PART in the folder of 1 run(s)" in out.read_text()
+    assert "NO PART for 1 run(s)" in out.read_text()
     # a folder of such runs alone: its runs shown with no rows and named, exit 0
     (tmp_path / "killed" / "run_id=k1").mkdir(parents=True)
     status, stdout, err = _run_main([tmp_path / "killed", "--json"], capsys)
     assert status == 0 and json.loads(stdout)["runs_without_parts"] == ["k1"]
+    # a run stopped while Beam wrote its manifest, beside other runs: named too, and --run
+    # says what became of it (second diff review 38)
+    leftover = "_beam_temp-run_id=night-9-065b88040f7f43b7951830c2a56130b7"
+    (two_runs / leftover).mkdir()
+    status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 0 and json.loads(stdout)["runs_without_parts"] == ["night-3", "night-9"]
+    status, stdout, err = _run_main([two_runs, "--run", "night-9", "--json"], capsys)
+    assert status == 2 and err.strip().endswith(
+        f"night-9 stopped while writing its manifest ({leftover}: its rows were never "
+        "written)"), err
+    # the run folders' names are read below the manifest folder, not in its own path
+    nested = tmp_path / "run_id=z" / "_manifest"
+    (nested / "run_id=z").mkdir(parents=True)
+    (nested / "run_id=y").mkdir()
+    shutil.copy(next((two_runs / "run_id=night-1").glob("*.parquet")),
+                nested / "run_id=y" / "part-0.parquet")
+    status, stdout, err = _run_main([nested, "--json"], capsys)
+    assert status == 0 and json.loads(stdout)["runs_without_parts"] == ["z"]
+    # dead letters whose first run folder is empty: still the dead letters
+    (letters / "run_id=a0").mkdir()
+    assert _run_main([letters, "--json"], capsys)[0] == 2
 
 
 def test_a_folder_holding_only_a_stopped_runs_leftover_says_so(tmp_path, capsys):

@@ -120,5 +120,5 @@ def test_parts_left_out_and_runs_without_parts_are_named_across_folders(tmp_path
     assert report.main(["a/out/_manifest", "b/new/_manifest", "c/old/_manifest", "-o",
                         "r.html"]) == 0
     page = open("r.html").read()
-    assert "part-junk.parquet" in page and "NO PART in the folder of 1 run(s)" in page
+    assert "part-junk.parquet" in page and "NO PART for 1 run(s)" in page
     assert "old/killed" in page
