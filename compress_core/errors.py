@@ -3,6 +3,7 @@
 Every error a caller can act on has its own class, so that a batch job can record
 ``type(exc).__name__`` in its manifest and carry on with the next image.
 """
+from typing import Optional
 
 __all__ = [
     "SemanticCompressError",
@@ -17,6 +18,7 @@ __all__ = [
     "CompressionTimeoutError",
     "EncoderUnavailableError",
     "EncodingError",
+    "exception_line",
 ]
 
 
@@ -81,3 +83,12 @@ class EncoderUnavailableError(SemanticCompressError, ValueError):
 class EncodingError(SemanticCompressError, RuntimeError):
     """The encoder failed on these pixels (the message names the format, the size and the
     encoder's own message; e.g. a JPEG wider than 65,535 pixels)."""
+
+
+def exception_line(exc: BaseException, limit: Optional[int] = None) -> str:
+    """``exc`` in one line: its type and its message's first line (at most ``limit``
+    characters of it): a store's message can run to pages."""
+    text = str(exc).strip().splitlines()
+    if not text:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text[0][:limit] if limit else text[0]}"

@@ -42,6 +42,7 @@ import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
+from compress_core.errors import exception_line
 from compress_core.storage import cannot_write, fresh_info, split_protocol, store_protocol
 from transforms.manifest import manifest_prefix
 
@@ -148,13 +149,12 @@ class Stores:
             if store == "file":  # (cheap to ask again; a file where a folder is asked for:
                 _LOG.debug("cannot check %s: %s", uri, exc)   # nothing there as a folder)
                 return None
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            if isinstance(exc, PermissionError) or text.startswith("Forbidden"):
+            if isinstance(exc, PermissionError) or str(exc).startswith("Forbidden"):
                 # a refusal (S3's AccessDenied, GCS's 403), at once: a role's limit on this
                 # bucket, not on the store (another bucket may still be checked)
                 _LOG.debug("cannot check %s: %s", uri, exc)
                 return None
-            self._silent[store] = why = f"{type(exc).__name__}: {text}"
+            self._silent[store] = why = exception_line(exc)
             _LOG.warning("cannot ask %s at launch (%s); the launch checks of %s:// URIs are "
                          "skipped and the run starts", uri, why, store)
             return None

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from compress_core.errors import exception_line
 from compress_core.storage import for_terminal
 from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
 
@@ -69,28 +70,46 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
         If ``uri`` is not an existing folder.
     """
     fs, path, _ = _filesystem(uri, storage_options)
+    return _runs(_entries(fs, path, uri))
+
+
+def _entries(fs, path: str, uri: str) -> List[str]:
+    """The names in the manifest folder ``path`` (``uri`` as given), folders with a trailing
+    ``/``; a ManifestError where it is not a folder or cannot be asked."""
     try:   # (isdir says False of a store it cannot reach: "not found" of a folder that is there)
         info = fs.info(path)
     except (FileNotFoundError, NotADirectoryError):   # (nothing there; below a file)
         info = None
     except Exception as exc:  # noqa: BLE001 - unreachable, refused, no credentials: said
-        raise ManifestError(f"manifest folder {uri} cannot be read: {for_terminal(_cause(exc))}"
-                            ) from None
+        raise ManifestError(f"manifest folder {uri} cannot be read: "
+                            f"{for_terminal(exception_line(exc, 300))}") from None
     if (info is None or info.get("type") != "directory") and not fs.isdir(path):
         raise ManifestError(f"manifest folder not found: {uri}{_what_exists(fs, path)}")
-    runs = []
-    for entry in fs.ls(path, detail=True):
-        name = posixpath.basename(entry["name"].rstrip("/"))
-        if entry.get("type") == "directory" and name.startswith("run_id="):
-            runs.append(name[len("run_id="):])
-    return sorted(runs)
+    return [posixpath.basename(entry["name"].rstrip("/"))
+            + ("/" if entry.get("type") == "directory" else "")
+            for entry in fs.ls(path, detail=True)]
 
 
-def _cause(exc: BaseException) -> str:
-    """An exception in one line: its type and its message's first line (a store's message
-    can run to pages)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+def _runs(entries: Sequence[str]) -> List[str]:
+    """The run ids of a manifest folder's ``entries`` (:func:`_entries`)."""
+    return sorted(name[len("run_id="):-1] for name in entries
+                  if name.startswith("run_id=") and name.endswith("/"))
+
+
+#: What a run stopped while Beam wrote its manifest leaves in the manifest folder.
+_STOPPED = re.compile(r"_beam_temp-run_id=(.+)-[0-9a-f]{6,}/?")
+
+
+def _stopped_runs(entries: Sequence[str]) -> Dict[str, str]:
+    """``{run id: leftover}`` of the runs stopped while their manifest was written
+    (``_beam_temp-run_id=<id>-<hex>/`` among ``entries``; second diff review 38: beside other
+    runs they went unnamed, and ``--run <id>`` said "unknown run id" alone)."""
+    found = {}
+    for name in sorted(entries):
+        match = _STOPPED.fullmatch(name)
+        if match:
+            found.setdefault(match.group(1), name.rstrip("/"))
+    return found
 
 
 def _what_exists(fs, path: str) -> str:
@@ -134,18 +153,17 @@ def _shown(fs, path: str) -> str:
     return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
 
 
-def _where_the_runs_are(uri: str, storage_options: Optional[Dict]) -> str:
+def _where_the_runs_are(uri: str, fs, path: str, entries: Sequence[str]) -> str:
     """A hint for a folder that is not the manifest folder: the job's output folder (its
-    manifest is ``_manifest/`` in it) or one run's partition (its parent is)."""
-    fs, path, _ = _filesystem(uri, storage_options)
+    manifest is ``_manifest/`` in it), one run's partition (its parent is), or a folder that
+    holds only what a run stopped while writing its manifest left."""
     name = posixpath.basename(path)
     if name.startswith("run_id="):
         parent = uri.rstrip("/").rsplit("/", 1)[0]
         return f"; {name} is a run of the manifest folder {parent} (add --run {name[7:]})"
     if fs.isdir(f"{path}/_manifest"):
         return f"; this looks like the job's --output: its manifest is {uri.rstrip('/')}/_manifest"
-    stopped = sorted(posixpath.basename(e.rstrip("/")) for e in fs.ls(path, detail=False)
-                     if posixpath.basename(e.rstrip("/")).startswith("_beam_temp-run_id="))
+    stopped = sorted(_stopped_runs(entries).values())
     if stopped:   # (manifest review 38: a run killed while its manifest was written)
         return (f"; {stopped[0]} is what a run stopped while writing its manifest leaves: "
                 "its rows were never written (a --skip_existing rerun adopts its outputs)")
@@ -180,14 +198,15 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
         If the folder is missing, holds no run, or a requested run is not in it (the message
         lists the available runs).
     """
-    available = list_runs(uri, storage_options)
+    fs, path, local = _filesystem(uri, storage_options)
+    entries = _entries(fs, path, uri)   # (listed once: the runs and any stopped run's leftover)
+    available = _runs(entries)
     if not available:
         raise ManifestError(f"no runs in manifest folder {uri} (expected run_id=<id>/ folders)"
-                            + _where_the_runs_are(uri, storage_options))
+                            + _where_the_runs_are(uri, fs, path, entries))
     wanted = list(dict.fromkeys(runs or []))
     unknown = [r for r in wanted if r not in available]
-    fs, path, local = _filesystem(uri, storage_options)
-    stopped = {run: left for run, left in _stopped_runs(fs, path).items()
+    stopped = {run: left for run, left in _stopped_runs(entries).items()
                if run not in available}
     if unknown:
         said = [f"{run} stopped while writing its manifest ({stopped[run]}: its rows were "
@@ -253,26 +272,6 @@ def _no_parts_hint(fs, path: str, runs: Sequence[str]) -> str:
                         "is the _manifest folder beside it)")
             return ""
     return ""
-
-
-#: What a run stopped while Beam wrote its manifest leaves in the manifest folder.
-_STOPPED = re.compile(r"_beam_temp-run_id=(.+)-[0-9a-f]{6,}")
-
-
-def _stopped_runs(fs, path: str) -> Dict[str, str]:
-    """``{run id: leftover}`` of the runs stopped while their manifest was written
-    (``_beam_temp-run_id=<id>-<hex>/``; second diff review 38: beside other runs they went
-    unnamed, and ``--run <id>`` said "unknown run id" alone)."""
-    try:
-        names = [posixpath.basename(e.rstrip("/")) for e in fs.ls(path, detail=False)]
-    except Exception:  # noqa: BLE001 - a hint only
-        return {}
-    found = {}
-    for name in sorted(names):
-        match = _STOPPED.fullmatch(name)
-        if match:
-            found.setdefault(match.group(1), name)
-    return found
 
 
 def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:

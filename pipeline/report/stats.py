@@ -60,10 +60,14 @@ def _faces_count(faces) -> int:
     return _py(pc.sum(pc.cast(pc.fill_null(pc.greater(faces, 0), False), pa.int64()))) or 0
 
 
+def _skipped_as(table: pa.Table, reason: str) -> pa.ChunkedArray:
+    """Bool per row of ``table``: skipped for ``reason`` (its ``skip_reason``)."""
+    return pc.fill_null(pc.equal(_column(table, "skip_reason", pa.string()), reason), False)
+
+
 def _skipped_for(table: pa.Table, reason: str) -> int:
-    """The rows of ``table`` skipped for ``reason`` (their ``skip_reason``)."""
-    return _py(pc.sum(pc.cast(pc.fill_null(pc.equal(
-        _column(table, "skip_reason", pa.string()), reason), False), pa.int64()))) or 0
+    """How many rows of ``table`` were skipped for ``reason``."""
+    return _py(pc.sum(pc.cast(_skipped_as(table, reason), pa.int64()))) or 0
 
 
 def totals(table: pa.Table) -> Dict[str, Any]:
@@ -118,9 +122,7 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
     stored would save."""
     status = table["status"]
     uri = _column(table, "output_uri", pa.string())
-    adopted = pc.and_(pc.equal(status, "skipped"),
-                      pc.equal(_column(table, "skip_reason", pa.string()),
-                               SKIP_UNRECORDED))
+    adopted = pc.and_(pc.equal(status, "skipped"), _skipped_as(table, SKIP_UNRECORDED))
     written = pc.or_kleene(pc.equal(status, "ok"), adopted)
     keep = pc.and_(pc.fill_null(written, False), pc.is_valid(uri))
     ok = pa.table({"output_uri": uri, "input_uri": table["input_uri"],
@@ -243,8 +245,7 @@ def _failed_before(table: pa.Table) -> List[Dict[str, Any]]:
     """The rows skipped as failed before (inputs still damaged, or still over the pixel
     limit), by the error their rows carry: the files a night's report names as still broken
     (its error table alone had said "No errors." of a rerun that skipped them)."""
-    return _by_error_type(table.filter(pc.fill_null(pc.equal(
-        _column(table, "skip_reason", pa.string()), SKIP_FAILED_BEFORE), False)))
+    return _by_error_type(table.filter(_skipped_as(table, SKIP_FAILED_BEFORE)))
 
 
 def _by_error_type(err: pa.Table) -> List[Dict[str, Any]]:
