@@ -14,7 +14,7 @@ from compress_core.storage import folder_uri, store_protocol
 
 from .reading import (PARTS_LEFT_OUT_METADATA, RUNS_METADATA, RUNS_WITHOUT_PARTS_METADATA,
                       ManifestError, list_runs, load_manifest, parts_left_out, runs_read,
-                      runs_without_parts)
+                      runs_without_parts, table_metadata)
 
 __all__ = ["distinct_folders", "folder_labels", "load_manifests", "folders_read",
            "folders_skipped", "FOLDERS_METADATA", "SKIPPED_METADATA"]
@@ -70,21 +70,16 @@ def folder_labels(uris: Sequence[str]) -> Dict[str, str]:
     return labels or {u: u for u in uris}
 
 
-def _metadata(table: pa.Table, key: bytes, default):
-    raw = (table.schema.metadata or {}).get(key)
-    return json.loads(raw) if raw else default
-
-
 def folders_read(table: pa.Table) -> Dict[str, str]:
     """``{label: URI}`` of the folders :func:`load_manifests` read into ``table`` (several),
     or ``{}``."""
-    return dict(_metadata(table, FOLDERS_METADATA, {}))
+    return dict(table_metadata(table, FOLDERS_METADATA, {}))
 
 
 def folders_skipped(table: pa.Table) -> List[str]:
     """The folders :func:`load_manifests` did not read into ``table``: none of the runs asked
     for is in them."""
-    return list(_metadata(table, SKIPPED_METADATA, []))
+    return list(table_metadata(table, SKIPPED_METADATA, []))
 
 
 def _pick(run: str, available: Dict[str, list], labels: Dict[str, str]):

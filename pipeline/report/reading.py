@@ -308,24 +308,28 @@ def _readable(files: Sequence[str], fs, schema: pa.Schema, columns: Sequence[str
     return kept
 
 
+def table_metadata(table: pa.Table, key: bytes, default):
+    """The JSON value the report's readers stored under ``key`` in ``table``'s schema
+    metadata, or ``default``."""
+    raw = (table.schema.metadata or {}).get(key)
+    return json.loads(raw) if raw else default
+
+
 def parts_left_out(table: pa.Table) -> List[str]:
     """The manifest parts :func:`load_manifest` could not read (cut short, corrupt) and left
     out of ``table``: the report names them (a warning on stderr alone had shown a run of
     five images as a run of none, manifest review 38)."""
-    raw = (table.schema.metadata or {}).get(PARTS_LEFT_OUT_METADATA)
-    return list(json.loads(raw)) if raw else []
+    return list(table_metadata(table, PARTS_LEFT_OUT_METADATA, []))
 
 
 def runs_without_parts(table: pa.Table) -> List[str]:
     """The runs :func:`load_manifest` found with no part in their folders (a run stopped while
     writing its manifest, or its parts removed): named by the report (a stderr warning alone
     had let such a run pass as a run of no images, diff review 38)."""
-    raw = (table.schema.metadata or {}).get(RUNS_WITHOUT_PARTS_METADATA)
-    return list(json.loads(raw)) if raw else []
+    return list(table_metadata(table, RUNS_WITHOUT_PARTS_METADATA, []))
 
 
 def runs_read(table: pa.Table) -> List[str]:
     """The runs :func:`load_manifest` read into ``table`` (with no rows too), or ``[]`` for a
     table that did not come from it."""
-    raw = (table.schema.metadata or {}).get(RUNS_METADATA)
-    return list(json.loads(raw)) if raw else []
+    return list(table_metadata(table, RUNS_METADATA, []))
