@@ -574,10 +574,9 @@ class SemanticCompressor:
                                    quality_used=not exact_by_content)
             if lossless is not None:
                 (data, fmt), used_quality, out = lossless, None, cleared
-                if exact is not None:
-                    operations = {**operations, "lossless": True}
-                else:  # (format auto's exact encoding fit the budget)
+                if exact is None:  # (format auto's exact encoding fit the budget)
                     operations = _say_unused_quality(quality, request, loaded, operations)
+                operations = {**operations, "lossless": True}
             elif target_bytes is not None:
                 try:
                     data, used_quality, out, reached = encode_to_budget(
@@ -588,6 +587,8 @@ class SemanticCompressor:
                             request.target_width, request.target_height, request.scale)))
                     if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
                         operations = {**operations, "quality_score": round(reached, 3)}
+                    if fmt is ImageFormat.PNG:  # (exact at the size it shrank to)
+                        operations = {**operations, "lossless": True}
                 except TargetUnreachableError as exc:  # no encoding fits; the file itself may
                     if as_it_is is None or len(as_it_is) > target_bytes:
                         raise _floor(exc, exact_tried, as_it_is) from None
@@ -615,7 +616,8 @@ class SemanticCompressor:
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
                 out = cleared
                 used_quality = None
-                operations = _say_unused_quality(quality, request, loaded, operations)
+                operations = {**_say_unused_quality(quality, request, loaded, operations),
+                              "lossless": True}
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
                 # the default, as anywhere the quality is free)
@@ -637,6 +639,7 @@ class SemanticCompressor:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 if fmt is ImageFormat.PNG:
                     out = cleared
+                    operations = {**operations, "lossless": True}
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations,
@@ -646,7 +649,7 @@ class SemanticCompressor:
                 out = as_decoded  # the file's own pixels, hidden colours included
                 operations = {**{k: v for k, v in operations.items()
                                  if k not in ("allocation", "uniform_score",
-                                           "jpeg_reconstruction")},
+                                           "jpeg_reconstruction", "lossless")},
                               "input_kept": True, "quality_score": 100.0}
             if fmt is ImageFormat.JPEG and codec.has_transparency(out):
                 # asked for (format='jpeg'): said once, with the way to keep it

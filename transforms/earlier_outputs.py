@@ -53,7 +53,8 @@ from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
-from .manifest import SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED
+from .manifest import (SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED,
+                       is_manifest_part)
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["EarlierOwner", "EarlierFailure", "EarlierOutputs", "stem_of_output",
@@ -129,7 +130,7 @@ def stem_of_output(output_uri: str, output: str, tag: str) -> Optional[str]:
 
 
 class _ListParts(beam.DoFn):
-    """Manifest root -> the part files of its runs (``run_id=<id>/*.parquet``), this run's
+    """Manifest root -> the part files of its runs (``run_id=<id>/part-*.parquet``), this run's
     excepted. A missing folder has none; one that cannot be listed (a service account that may
     write but not list) is logged and counted, and the run goes on without its names."""
 
@@ -164,8 +165,7 @@ class _ListParts(beam.DoFn):
                 continue
             for part in fs.ls(entry["name"], detail=True):
                 base = posixpath.basename(part["name"])
-                if part.get("type") == "file" and base.endswith(".parquet") \
-                        and not base.startswith((".", "_")):
+                if part.get("type") == "file" and is_manifest_part(base):
                     yield fs.unstrip_protocol(part["name"])
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "params_json",
     "conform_row",
     "manifest_prefix",
+    "is_manifest_part",
 ]
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
@@ -341,3 +342,11 @@ def conform_row(row: Mapping[str, Any]) -> Dict[str, Any]:
 def manifest_prefix(manifest_root: str, run_id: str) -> str:
     """The folder of one run's part files: ``<manifest_root>/run_id=<run_id>``."""
     return f"{manifest_root.rstrip('/')}/run_id={run_id}"
+
+
+def is_manifest_part(name: str) -> bool:
+    """Whether a file name (a path's last part) is a manifest part as the job names them,
+    ``part-SSSSS-of-NNNNN-<tag>.parquet``: other Parquet files in a run folder (a filtered
+    export saved beside the parts) are not its rows (read as parts, they counted twice)."""
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    return base.startswith("part-") and base.endswith(".parquet")

@@ -18,7 +18,7 @@ import pyarrow.dataset as ds
 
 from compress_core.errors import exception_line
 from compress_core.storage import for_terminal
-from transforms.manifest import MANIFEST_SCHEMA, run_partitioning
+from transforms.manifest import MANIFEST_SCHEMA, is_manifest_part, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
 
@@ -275,18 +275,26 @@ def _no_parts_hint(fs, path: str, runs: Sequence[str]) -> str:
 
 
 def _part_files(fs, path: str, runs: Sequence[str]) -> List[str]:
-    """The Parquet parts of ``runs`` under the manifest folder ``path``: ``*.parquet`` files
-    of ``run_id=<id>/``, hidden ones (``.x``, ``_x``) left out. Anything else a folder holds
-    (a README, a copy tool's ``part-0.parquet.tmp``) is not a part: read as Parquet, it stopped
-    the report with a traceback."""
-    files = []
+    """The Parquet parts of ``runs`` under the manifest folder ``path``: the job's
+    ``part-*.parquet`` files of ``run_id=<id>/``, those in hidden folders (``.x``, ``_x``)
+    left out. Anything else a folder holds (a README, a copy tool's ``part-0.parquet.tmp``)
+    is not a part: read as Parquet, it stopped the report with a traceback; another Parquet
+    file (a filtered export saved beside the parts) is named in a warning, not read (manifest
+    review 38: its rows counted twice)."""
+    files, foreign = [], []
     for run in runs:
         folder = f"{path}/run_id={run}"
         for found in fs.find(folder):
             rel = posixpath.relpath(found, folder)
-            if rel.endswith(".parquet") and not any(part.startswith((".", "_"))
-                                                    for part in rel.split("/")):
+            if any(part.startswith((".", "_")) for part in rel.split("/")):
+                continue
+            if is_manifest_part(rel):
                 files.append(found)
+            elif rel.endswith(".parquet"):
+                foreign.append(found)
+    for name in sorted(foreign):
+        _LOG.warning("%s is not a manifest part (the job writes part-*.parquet): not read",
+                     name)
     return sorted(files)
 
 

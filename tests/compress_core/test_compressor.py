@@ -1370,6 +1370,12 @@ def test_format_auto_gives_photos_the_photo_format_and_graphics_lossless(compres
     result = _run(compressor, _chart(), scale=0.5, photo_format="avif")
     assert result.format in ("PNG", "WEBP") and result.quality is None
     np.testing.assert_array_equal(np.asarray(decode(result.data).convert("RGB")), result.pixels)
+    # said as format='webp''s exact outputs are (session 39: format auto's exact files, PNG
+    # or lossless WebP, had no operations["lossless"]); a lossy output has none
+    assert result.operations["lossless"] is True
+    assert _run(compressor, _chart(), scale=0.5, target_bytes=10**6).operations["lossless"]
+    assert _run(compressor, chelsea, scale=0.5, format="png").operations["lossless"] is True
+    assert "lossless" not in _run(compressor, chelsea, scale=0.5).operations
     with pytest.raises(ValueError, match="photo_format must be one of 'jpeg', 'webp', 'avif', "
                                          "'jxl'; got 'png'"):
         _run(compressor, chelsea, scale=0.5, photo_format="png")

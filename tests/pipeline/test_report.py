@@ -449,6 +449,20 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
     assert _run_main([letters, "--json"], capsys)[0] == 2
 
 
+def test_a_parquet_file_that_is_no_part_is_named_not_read(two_runs, caplog):
+    """Manifest review 38: a user's filtered export saved beside a run's parts was read as
+    rows (each row counted twice). Only the job's ``part-*.parquet`` files are parts; another
+    Parquet file is named in a warning."""
+    before = report.load_manifest(str(two_runs)).num_rows
+    run = two_runs / "run_id=night-1"
+    export = run / "failures-export.parquet"
+    pq.write_table(pq.read_table(next(run.glob("part-*.parquet")), partitioning=None), export)
+    with caplog.at_level("WARNING", logger="pipeline.report"):
+        assert report.load_manifest(str(two_runs)).num_rows == before
+    assert f"{export} is not a manifest part (the job writes part-*.parquet): not read" \
+        in caplog.text
+
+
 def test_a_folder_holding_only_a_stopped_runs_leftover_says_so(tmp_path, capsys):
     """Manifest review 38: a manifest folder holding only what a run killed while writing its
     manifest leaves (``_beam_temp-run_id=<id>-<hex>/``) said "no runs ... (expected

@@ -93,6 +93,10 @@ def test_earlier_outputs_claim_the_names_their_ok_rows_wrote(tmp_path, caplog):
     (m / "run_id=r4").mkdir()
     (m / "run_id=r4" / "part-00000-of-00001.parquet").write_bytes(b"PAR1 not parquet")
     (m / "run_id=r4" / "notes.txt").write_text("not a part")
+    # a user's export beside the parts is no part (session 39): its row claims nothing
+    pq.write_table(pa.Table.from_pylist([_row("r4", "/in/f/w.jpg", "ok", w, 12)],
+                                        schema=manifest.MANIFEST_SCHEMA),
+                   m / "run_id=r4" / "my-export.parquet")
     hidden = m / "_beam_temp-run_id=r5-1234"
     hidden.mkdir()
     pq.write_table(pa.Table.from_pylist([_row("r5", "/in/e/v.jpg", "ok", v, 11)],
