@@ -37,10 +37,11 @@ def fmt_pct(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
-def fmt_delta(v, base, pct=False, size=False) -> str:
+def fmt_delta(v, base, pct=False, size=False, digits: int = 3) -> str:
     """``v - base`` with its sign: percentage points (``pct``), a byte size in the units of
     :func:`fmt_bytes` (``size``: the rows above it show 23.4 KB, their difference had been
-    -23,429: manifest review 29), else a count or a ratio."""
+    -23,429: manifest review 29), else a count or a ratio, with the ``digits`` of the cells
+    it is the difference of (a score and milliseconds: 1)."""
     if v is None or base is None:
         return ""
     d = v - base
@@ -50,7 +51,7 @@ def fmt_delta(v, base, pct=False, size=False) -> str:
         return ("+" if d >= 0 else "-") + fmt_bytes(abs(d))
     if isinstance(v, int) and isinstance(base, int):
         return f"{d:+,}"
-    return f"{d:+.3f}"
+    return f"{d:+.{digits}f}"
 
 
 def totals_rows(t: Dict[str, Any]) -> List[tuple]:
@@ -166,8 +167,8 @@ def delta_cells(r, base) -> List[str]:
             fmt_delta(r["mean_byte_ratio"], base["mean_byte_ratio"]),
             fmt_delta(r["median_byte_ratio"], base["median_byte_ratio"]),
             fmt_delta(r["mean_pixel_ratio"], base["mean_pixel_ratio"]),
-            fmt_delta(r["median_quality_score"], base["median_quality_score"]),
-            fmt_delta(r["median_total_ms"], base["median_total_ms"]),
+            fmt_delta(r["median_quality_score"], base["median_quality_score"], digits=1),
+            fmt_delta(r["median_total_ms"], base["median_total_ms"], digits=1),
             fmt_delta(_failing(r), _failing(base), pct=True), ""]
 
 

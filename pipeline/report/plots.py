@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -70,12 +71,17 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30,
                      lowest=lowest, highest=highest)
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> List[float]:
+def _ticks(lo: float, hi: float, n: int = 5, whole: bool = False) -> List[float]:
+    """About ``n`` round values from ``lo`` to ``hi``; whole numbers only where ``whole`` (a
+    count: an axis of images had 0.25, 0.5, 0.75)."""
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / n
+    if whole:
+        raw = max(raw, 1.0)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    steps = (1, 2, 5, 10) if whole else (1, 2, 2.5, 5, 10)
+    step = next(m * mag for m in steps if m * mag >= raw)
     first = math.ceil(lo / step) * step
     out, v = [], first
     while v <= hi + step * 1e-9:
@@ -160,8 +166,10 @@ class _PilCanvas:
 
 
 def _frame(c, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float],
-           yr: Tuple[float, float], log_x: bool = False, note: str = ""):
-    """Axes, ticks and labels; returns a ``(sx, sy)`` pair mapping data to canvas coordinates."""
+           yr: Tuple[float, float], log_x: bool = False, note: str = "",
+           counts: bool = False):
+    """Axes, ticks and labels (``counts``: the y axis counts, whole ticks); returns a
+    ``(sx, sy)`` pair mapping data to canvas coordinates."""
     x0, x1, y0, y1 = _LEFT, WIDTH - _RIGHT, HEIGHT - _BOTTOM, _TOP
     lx = (lambda v: math.log10(v)) if log_x else (lambda v: v)
     a, b = lx(xr[0]), lx(xr[1])
@@ -176,7 +184,7 @@ def _frame(c, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float],
         return y0 - (v - ylo) / (yhi - ylo) * (y0 - y1)
 
     c.text(WIDTH / 2, 16, title, size=13, bold=True)
-    for t in _ticks(ylo, yhi):
+    for t in _ticks(ylo, yhi, whole=counts):
         c.line(x0, sy(t), x1, sy(t), _GRID)
         c.text(x0 - 6, sy(t) + 4, _fmt(t), anchor="end")
     if log_x:
@@ -192,9 +200,23 @@ def _frame(c, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float],
     c.line(x0, y0, x0, y1, _AXIS)
     c.text(WIDTH / 2, HEIGHT - 8, xlabel + (" (log scale)" if log_x else ""))
     c.text(12, _TOP - 4, ylabel, anchor="start")
-    if note:
+    if note:  # (a line of at most NOTE_CHARS: a longer one ran over the plot's edges)
         c.text(x1, _TOP - 4, note, anchor="end", size=10)
     return sx, sy
+
+
+#: The longest note a plot's frame holds on one line (beside its axis label, at font size 10);
+#: a plot without data shows a longer one on several lines (:func:`_middle`).
+NOTE_CHARS = 72
+
+
+def _middle(c, text: str) -> None:
+    """``text`` centred in the canvas, on as many lines as it takes (a note of 125 characters
+    had run off both edges of an empty plot: README review 39)."""
+    lines = textwrap.wrap(text, 80) or [""]
+    top = HEIGHT / 2 - 8 * (len(lines) - 1)
+    for i, line in enumerate(lines):
+        c.text(WIDTH / 2, top + 16 * i, line)
 
 
 def summary(plot) -> str:
@@ -212,8 +234,10 @@ def summary(plot) -> str:
             return (f"{plot.title}: {images}, {plot.xlabel} {_fmt(lo)}"
                     + ("" if sum(counts) == 1 else " in every one"))
         top = int(np.argmax(counts))
-        return (f"{plot.title}: {images}, {plot.xlabel} from {_fmt(lo)} "
-                f"to {_fmt(hi)}; most ({counts[top]:,}) between {_fmt(edges[top])} "
+        said = (f"{plot.title}: {images}, {plot.xlabel} from {_fmt(lo)} to {_fmt(hi)}")
+        if counts[top] == 1:   # ("most (1) between ..." where each bar held one)
+            return said
+        return (f"{said}; most ({counts[top]:,}) between {_fmt(edges[top])} "
                 f"and {_fmt(edges[top + 1])}")
     xs = np.asarray(plot.xs, dtype=np.float64)
     ys = np.asarray(plot.ys, dtype=np.float64)
@@ -231,11 +255,11 @@ def _draw(plot, canvas_cls):
     if isinstance(plot, Histogram):
         if not len(plot.counts):
             c.text(WIDTH / 2, 20, plot.title, size=13, bold=True)
-            c.text(WIDTH / 2, HEIGHT / 2, plot.note or "no data")
+            _middle(c, plot.note or "no data")
             return c.result()
         edges, counts = plot.edges, plot.counts
         sx, sy = _frame(c, plot.title, plot.xlabel, "images", (edges[0], edges[-1]),
-                        (0, max(max(counts), 1) * 1.05), plot.log_x, plot.note)
+                        (0, max(max(counts), 1) * 1.05), plot.log_x, plot.note, counts=True)
         for lo, hi, n in zip(edges[:-1], edges[1:], counts):
             if n:
                 c.rect(sx(lo) + 0.5, sy(n), sx(hi) - 0.5, sy(0), _BAR,
@@ -245,7 +269,7 @@ def _draw(plot, canvas_cls):
     ys = np.asarray(plot.ys, dtype=np.float64)
     if xs.size == 0:
         c.text(WIDTH / 2, 20, plot.title, size=13, bold=True)
-        c.text(WIDTH / 2, HEIGHT / 2, plot.note or "no data")
+        _middle(c, plot.note or "no data")
         return c.result()
     xpad = (xs.max() - xs.min()) * 0.03 or 0.5
     ypad = (ys.max() - ys.min()) * 0.03 or 0.5

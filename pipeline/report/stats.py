@@ -407,10 +407,12 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         pick = np.sort(np.random.default_rng(0).choice(xs.size, SCATTER_POINTS, replace=False))
         xs, ys = xs[pick], ys[pick]
         note = f"{SCATTER_POINTS:,} of {both.num_rows:,} images (random sample)"
-    if both.num_rows < n_ok:   # rows that computed no map (the default scale since session 29)
-        note = (f"{both.num_rows:,} of {n_ok:,} ok images have an importance map; the others "
-                "kept their aspect (scaled whole) or were re-encoded, which compute none"
-                + (f"; {note}" if note else ""))
+    if not both.num_rows:   # no map computed (the default scale since session 29): said whole
+        note = (f"none of the {n_ok:,} ok images has an importance map: they kept their "
+                "aspect (scaled whole) or were re-encoded, which compute none")
+    elif both.num_rows < n_ok:   # (on the plot's one line: plots.NOTE_CHARS)
+        note = (f"{both.num_rows:,} of {n_ok:,} ok images have an importance map"
+                + (f", {SCATTER_POINTS:,} drawn" if note else ""))
     figures = {
         "byte_ratio": plots.histogram(_np(ok["byte_ratio"]), "Byte ratio (output / input bytes)",
                                       "byte ratio", note=f"{n_ok:,} ok images"),

@@ -1,6 +1,7 @@
 """The manifest report (``python -m pipeline.report``): numbers, formats, bad input, rendering."""
 import glob
 import html as htmllib
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -990,7 +992,21 @@ def test_the_energy_scatter_says_which_rows_have_no_map(tmp_path):
     rep = report.build_report(report.load_manifest(str(tmp_path / "m")))
     scatter = rep.plots["energy_vs_ratio"]
     assert len(scatter.xs) == 3
-    assert scatter.note.startswith("3 of 10 ok images have an importance map; the others kept")
+    assert scatter.note == "3 of 10 ok images have an importance map"
+    # README review 39: the note ran off the plot's edges (125 characters on one line of an
+    # empty plot; over the axis label beside points): one short line over points, the
+    # explanation on lines of its own where no image has a map
+    assert len(scatter.note) <= report.plots.NOTE_CHARS
+    write_run(tmp_path / "none", "r", rows[3:])
+    empty = report.build_report(report.load_manifest(str(tmp_path / "none")))
+    empty = empty.plots["energy_vs_ratio"]
+    assert not empty.xs and empty.note.startswith(
+        "none of the 7 ok images has an importance map: they kept their aspect (scaled whole)")
+    for plot in (scatter, empty):
+        buf = io.BytesIO()
+        report.plots.to_png(plot, buf)
+        pixels = np.asarray(Image.open(buf).convert("L"))
+        assert pixels[:, :3].min() == 255 and pixels[:, -3:].min() == 255  # nothing cut off
 
 
 def test_an_error_example_names_its_input_once(tmp_path, capsys):
@@ -1122,7 +1138,13 @@ def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
     assert plots.summary(same) == ("Retained energy ratio: 3 images, retained energy ratio 1 "
                                    "in every one")
     spread = plots.summary(plots.histogram([0.2, 0.3, 0.25, 0.9], "Byte ratio", "byte ratio"))
-    assert spread.startswith("Byte ratio: 4 images, byte ratio from 0.2 to 0.9; most (")
+    # one image a bar: no "most (1) between ..." (README review 39)
+    assert spread == "Byte ratio: 4 images, byte ratio from 0.2 to 0.9"
+    two = plots.summary(plots.histogram([0.2, 0.2, 0.3, 0.9], "Byte ratio", "byte ratio"))
+    assert two.startswith("Byte ratio: 4 images, byte ratio from 0.2 to 0.9; most (2) between")
+    # its axis of images counts in whole images (it had ticks 0.25, 0.5, 0.75)
+    svg = plots.to_svg(plots.histogram([0.2, 0.3, 0.25, 0.9], "Byte ratio", "byte ratio"))
+    assert ">1</text>" in svg and ">0.25</text>" not in svg and ">0.5</text>" not in svg
     # values equal as written, and one image (diff review 30: "from 1 to 1", "1 images")
     assert plots.summary(plots.histogram([1.0, 1.000001], "R", "ratio")) == (
         "R: 2 images, ratio 1 in every one")
