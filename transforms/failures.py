@@ -13,6 +13,8 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
+from compress_core.flags import in_flags
+
 __all__ = ["FAILED", "Failure", "CatchFailures", "failure_from_dead_letter", "element_fields",
            "exception_message"]
 
@@ -95,9 +97,11 @@ def failure_from_dead_letter(dead_letter: Tuple[Any, Tuple[type, str, Sequence[s
     output: ``(element, (exception type, repr(exception), traceback lines))``."""
     element, (exc_type, exc_repr, tb_lines) = dead_letter
     fields = element_fields(element)
+    # said in the job's flags (``--max_seconds_per_image``, ``--target_bytes 150``), as the
+    # command line says its own: they named compress()'s parameters (README review 39)
+    message = in_flags(exception_message(exc_type, exc_repr, tb_lines), "job")
     return Failure(input_uri=str(fields.pop("input_uri")), stage=stage,
-                   error_type=exc_type.__name__,
-                   error_message=exception_message(exc_type, exc_repr, tb_lines),
+                   error_type=exc_type.__name__, error_message=message,
                    traceback="".join(tb_lines), **fields)
 
 

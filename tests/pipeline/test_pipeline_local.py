@@ -1007,7 +1007,7 @@ def test_an_unreachable_target_is_an_error_row(tmp_path, write_tree, photo_files
     assert (s.ok, s.failed) == (0, 1)
     (row,) = read_manifest(str(out / "_manifest"))
     assert row["error_type"] == "TargetUnreachableError"
-    assert "target_bytes=150" in row["error_message"]
+    assert "--target_bytes 150" in row["error_message"]  # the flag typed (README review 39)
     assert not [f for f in _files(out) if not f.startswith("_")]  # nothing half-written
 
 

@@ -59,6 +59,24 @@ def test_exception_message_is_str_of_the_exception(exc, message):
     assert exception_message(type(exc), repr(exc), _formatted(exc)) == message
 
 
+@pytest.mark.parametrize("said, in_the_jobs_flags", [
+    ("/in/x_max_pixels/a.jpg: compression ran past its time budget of 0.001 s (max_seconds) "
+     "and was stopped", "/in/x_max_pixels/a.jpg: compression ran past its time budget of "
+     "0.001 s (--max_seconds_per_image) and was stopped"),
+    ("/in/a.jpg: target_bytes=100 cannot be met", "/in/a.jpg: --target_bytes 100 cannot be met"),
+    ("/in/scale=0.5/a.jpg: broken", "/in/scale=0.5/a.jpg: broken"),   # (a path stays as it is)
+])
+def test_a_failure_says_the_options_in_the_jobs_flags(said, in_the_jobs_flags):
+    """README review 39: the job's error rows named compress()'s parameters (``max_seconds``,
+    ``target_bytes=100``) where the command line says its flags: the job's flags now."""
+    from transforms.failures import failure_from_dead_letter
+
+    exc = TimeoutError(said)
+    failure = failure_from_dead_letter(("/in/a.jpg", (TimeoutError, repr(exc), _formatted(exc))),
+                                       "compress")
+    assert failure.error_message == in_the_jobs_flags
+
+
 def test_exception_message_of_a_chained_exception_is_the_last_one():
     try:
         try:
