@@ -147,6 +147,8 @@ def _shared_output(args, many: bool) -> Optional[str]:
             first[dest] = src
         elif first[dest] == src:
             return f"{src} is given twice"
+        elif _one_file(first[dest], src):   # (x.jpg ./x.jpg: "both written", "separate -o")
+            return f"{first[dest]} and {src} are one file, given twice"
         else:
             return (f"{first[dest]} and {src} would both be written to {dest}.*; "
                     "compress them with separate -o folders")
@@ -169,6 +171,12 @@ def _same_file(dest: str, src: str) -> bool:
     from .storage import normalize_uri
 
     return local_path(src) is None and normalize_uri(dest) == normalize_uri(src)
+
+
+def _one_file(a: str, b: str) -> bool:
+    """Whether two local inputs are one file under two spellings (``x.jpg``, ``./x.jpg``)."""
+    return (_is_local_file(a) and _is_local_file(b)
+            and os.path.samefile(local_path(a), local_path(b)))
 
 
 def _is_local_file(uri: Optional[str]) -> bool:
@@ -327,6 +335,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
         parser.error(mismatch)
+    if "-" in args.images and local_path("-") is not None and not os.path.lexists("-"):
+        parser.error("-: standard input is not supported; give the image's file")
     clash = _shared_output(args, many)
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
@@ -380,12 +390,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             text = str(exc) or (f"{type(exc).__name__} (not enough memory for this picture)"
                                 if isinstance(exc, MemoryError) else type(exc).__name__)
             text = text[len(src):] if text.startswith(src) else f": {text}"
+            if text == ": no such file" and any(c in src for c in "*?["):
+                text += ("; the command line matches no patterns: leave it unquoted for the "
+                         "shell to expand (or run the batch job: python -m pipeline --input)")
             print(for_terminal(f"semantic-compress: error: {src}{in_flags(text, 'cli')}"),
                   file=sys.stderr)
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,
                             "error_message": str(exc) or text.lstrip(": ")})
     if args.json:
         say(json.dumps(records if many else records[0], indent=2, default=str))
+    if failed and many:   # (the last line had been an image's error alone, as if none was
+        print(f"semantic-compress: {failed} of {len(args.images)} images failed; "  # written)
+              f"{len(args.images) - failed} {'analysed' if args.analyze else 'written'}",
+              file=sys.stderr)
     return 2 if failed else 0
 
 

@@ -80,6 +80,11 @@ def _quality(text: str):
         raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}") from None
 
 
+def _lower(text: str) -> str:
+    """A name as the option table spells it, whatever the case typed."""
+    return text.strip().lower()
+
+
 def _help(opt: Option, style: str) -> str:
     text = opt.help.format_map({o.name: flag_name(o, style) for o in OPTIONS})
     default = opt.default
@@ -128,6 +133,8 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
             kwargs["type"] = float
         elif opt.kind == "choice":
             kwargs["choices"] = opt.choices()
+            if all(c == c.lower() for c in kwargs["choices"]):   # (--format JPEG was refused
+                kwargs["type"] = _lower                          # where --quality AUTO ran)
         elif opt.kind == "quality":
             kwargs["type"] = _quality
         where.add_argument(*names, **kwargs)

@@ -564,8 +564,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("max_dimension", "int", "largest side in pixels", _TARGETS),
     Option("target_bytes", "int", "largest encoded size in bytes (quality search, then fewer "
            "pixels)", _TARGETS),
-    Option("preserve_aspect", "bool", "keep the aspect ratio; without it the method chooses "
-           "the shape of an area target, or keeps the other side of a one-sided target",
+    Option("preserve_aspect", "bool", "keep the aspect ratio; its --no- flag lets the method "
+           "choose the shape of an area target, or keep the other side of a one-sided target",
            _TARGETS),
     Option("method", "choice", "how the size is reached ('jpeg' re-encodes without resizing)",
            _HOW, choices=_values(Method), short=("-m",)),
@@ -574,7 +574,8 @@ OPTIONS: Tuple[Option, ...] = (
            f"default {DEFAULT_MAX_STRETCH:g})",
            _HOW,
            applies=lambda r: r.method == Method.HYBRID.value),
-    Option("energy", "choice", "importance map", _HOW, scope="engine",
+    Option("energy", "choice", "importance map (hybrid: the former name of blend, the "
+           "energy; not the method)", _HOW, scope="engine",
            choices=lambda: registry.energy_names(aliases=True), short=("-e",)),
     Option("model", "choice", "CNN backbone of the CNN energies (default "
            f"{registry.DEFAULT_BACKBONE}, embedded; the others need their weights)", _HOW,
@@ -598,11 +599,12 @@ OPTIONS: Tuple[Option, ...] = (
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-           + "), or auto (the smallest encoding reaching {target_quality}; the default, "
-           "except with a byte target, where the quality is the highest tried (default: the "
-           "format's), format png, and method jpeg with format jxl (archive mode))", _OUT),
+           + "), or auto: the smallest encoding reaching {target_quality}. Default: auto; "
+           "with {target_bytes}, the highest quality that fits, up to this one (the format's "
+           "default where not given); none for format png and for archive mode (method jpeg "
+           "with format jxl)", _OUT),
     Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
-           "(70: high quality)", _OUT,
+           "(default: 70, high quality)", _OUT,
            applies=lambda r: r.quality == "auto"),
     Option("allocation", "choice", "semantic: JPEG blocks that matter little (by the energy "
            "map) lose their smallest coefficients: about a fifth fewer bytes at the quality "

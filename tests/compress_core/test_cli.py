@@ -51,7 +51,12 @@ def run(capsys, *argv):
 
 
 def one_error_line(err):
+    """The one error line of ``err`` (after it, a batch's count of failed images may stand:
+    :func:`test_python_dash_m_semantic_compress`)."""
     lines = [line for line in err.splitlines() if line.strip()]
+    if len(lines) == 2 and re.fullmatch(r"semantic-compress: \d+ of \d+ images failed; \d+ "
+                                        r"(written|analysed)", lines[1]):
+        lines.pop()
     assert len(lines) == 1, err
     assert lines[0].startswith("semantic-compress: error: ")
     return lines[0]
@@ -409,6 +414,11 @@ def test_inputs_that_would_share_an_output_are_refused(work, capsys):
     assert not (work / "out").exists()
     code, _, err = run(capsys, "photo.jpg", "photo.jpg", "-s", "0.5", "-o", "out")
     assert code == 2 and "photo.jpg is given twice" in one_error_line(err)
+    # one file spelled two ways (README review 39: "would both be written ...; compress them
+    # with separate -o folders")
+    code, _, err = run(capsys, "photo.jpg", "./photo.jpg", "-s", "0.5", "-o", "out")
+    assert code == 2 and "photo.jpg and ./photo.jpg are one file, given twice; nothing was " \
+        "written" in one_error_line(err)
     code, _, err = run(capsys, "a/photo.jpg", "b/photo.jpg", "--visualize-energy", "-o", "out")
     assert code == 2 and "would both be written to out/photo.jpg_energy.*" in one_error_line(err)
     assert not (work / "out").exists()
@@ -1034,7 +1044,28 @@ def test_python_dash_m_semantic_compress(work):
     assert records[0]["status"] == "ok" and records[0]["output_size"] == [90, 60]
     assert records[1]["error_type"] == "ImageReadError"
     assert size_of(work / "outdir" / "photo.jpg_compressed.jpg") == (90, 60)
-    assert proc.stderr.strip() == "semantic-compress: error: missing.jpg: no such file"
+    # the last line says what was written (README review 39: the error alone, as if nothing)
+    assert proc.stderr.strip().splitlines() == [
+        "semantic-compress: error: missing.jpg: no such file",
+        "semantic-compress: 1 of 2 images failed; 1 written"]
+
+
+def test_a_pattern_stdin_and_names_in_capitals(work, capsys):
+    """README review 39: a quoted pattern was "no such file" alone (the command line matches
+    no patterns; a store's URI cannot be expanded by the shell), '-' likewise (-o - said
+    standard output is not supported), and --format JPEG was refused where --quality AUTO
+    ran."""
+    code, out, err = run(capsys, "p*.jpg", "-s", "0.5")
+    assert code == 2 and one_error_line(err) == (
+        "semantic-compress: error: p*.jpg: no such file; the command line matches no "
+        "patterns: leave it unquoted for the shell to expand (or run the batch job: python -m "
+        "pipeline --input)")
+    code, out, err = run(capsys, "-", "-s", "0.5")
+    assert code == 2 and one_error_line(err).endswith(
+        "-: standard input is not supported; give the image's file")
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "JPEG", "-m", "Hybrid",
+                         "-o", "x.jpg")
+    assert code == 0 and size_of(work / "x.jpg") == (90, 60)
 
 
 def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
