@@ -479,7 +479,8 @@ class SemanticCompressor:
                 # scale 1, a byte budget's own search): nothing reads an importance map (no
                 # CNN, no face search; 0.4-0.5 s of CPU for a 512-px photo, 10x its encoding)
                 importance = Importance(None, ())
-            elif not plan.free_shape and (
+            elif plan is not None and not plan.free_shape and (  # (None: a remove_mask
+                # under a byte budget alone, which removes the object at the input's size)
                     (method is Method.HYBRID and remove is None
                      and not reads_importance((w0, h0), plan.size, self.policy))
                     or (method is Method.SMART_CROP

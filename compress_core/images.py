@@ -577,12 +577,17 @@ def _pil_to_array(img: Image.Image, name: str) -> np.ndarray:
         raise UnsupportedImageError(f"{name}: empty image ({img.width}x{img.height})")
     mode = img.mode
     has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        mode in ("P", "L", "RGB") and "transparency" in img.info
-    )
+        mode in ("P", "L", "RGB", "1") and "transparency" in img.info   # ("1": a 1-bit PNG's
+    )                                                  # tRNS was dropped: edge review 39)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         if mode.startswith("I;16"):
-            arr = arr / 65535.0
+            key = img.info.get("transparency")   # a 16-bit grey PNG's tRNS: one grey value
+            grey = np.clip(arr / 65535.0, 0.0, 1.0)
+            if isinstance(key, int) and not isinstance(key, bool) and (arr == key).any():
+                return as_rgb_array(np.dstack([grey, grey, grey, (arr != key).astype(
+                    np.float64)]))
+            arr = grey
         else:
             # 32-bit integer and float pictures carry no scale: 0..1 (floats; up to 2, the
             # overshoot of resampled or HDR data, clipped), 0..255 (Pillow's convert('F') of

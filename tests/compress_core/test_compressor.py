@@ -672,6 +672,13 @@ def test_remove_mask_removes_the_object(compressor):
     assert result.size == (120, 80)
     green = (result.pixels[..., 1] > 200) & (result.pixels[..., 0] < 60)
     assert green.sum() == 0
+    # under a byte budget alone (edge review 39: AttributeError 'NoneType' object has no
+    # attribute 'free_shape'): the object removed, the budget met
+    budget = _run(compressor, pixels, method="seam_carving", remove_mask=mask,
+                  target_bytes=4000)
+    assert budget.compressed_bytes <= 4000 and budget.operations["seams_removed"]["vertical"]
+    shown = np.asarray(decode(budget.data).convert("RGB")).astype(int)
+    assert ((shown[..., 1] > 200) & (shown[..., 0] < 60)).sum() == 0
 
 
 @pytest.mark.parametrize("name", ["keep_mask", "remove_mask"])

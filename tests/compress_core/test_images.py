@@ -292,6 +292,24 @@ def test_pil_palette_with_transparency(chelsea):
         np.testing.assert_array_equal(pixels[..., :3], np.asarray(img.convert("RGB")))
 
 
+def test_a_1_bit_and_a_16_bit_grey_png_keep_their_transparent_colour(chelsea):
+    """Edge review 39: a 1-bit PNG whose tRNS makes its black transparent came out opaque
+    (75% of it transparent), and so did a 16-bit grey PNG's tRNS grey."""
+    ink = np.asarray(Image.fromarray(chelsea).convert("L")) > 100
+    pixels = load_image(encode(Image.fromarray(ink), "PNG", transparency=0)).pixels
+    assert pixels.shape == (60, 90, 4)
+    np.testing.assert_array_equal(pixels[..., 3] == 0, ~ink)
+    np.testing.assert_array_equal(pixels[..., 0][ink], 255)
+    deep = (np.asarray(Image.fromarray(chelsea).convert("L")).astype(np.uint16) * 257)
+    key = int(deep[0, 0])
+    pixels = load_image(encode(Image.fromarray(deep), "PNG", transparency=key)).pixels
+    assert pixels.shape == (60, 90, 4)
+    np.testing.assert_array_equal(pixels[..., 3] == 0, deep == key)
+    np.testing.assert_array_equal(pixels[..., 0], deep // 257)
+    opaque = load_image(encode(Image.fromarray(deep), "PNG")).pixels   # (no tRNS: as before)
+    assert opaque.shape == (60, 90, 3)
+
+
 def test_pil_palette_without_transparency_is_rgb(chelsea):
     img = Image.fromarray(chelsea).quantize(32)
     pixels = load_image(encode(img, "GIF")).pixels
