@@ -66,6 +66,7 @@ __all__ = [
     "output_stem",
     "is_output_name",
     "output_source",
+    "set_apart",
     "undecodable",
     "shown",
     "for_terminal",
@@ -851,6 +852,12 @@ def output_source(name: str) -> Optional[str]:
     between the input's name and the output's extension), or ``None``."""
     match = re.fullmatch(r"(.+)\.[0-9a-f]{10}\.[A-Za-z0-9]{2,5}", posixpath.basename(name), re.S)
     return None if match is None else match.group(1)
+
+
+def set_apart(name: str) -> bool:
+    """True if the file name ``name`` ends as :func:`distinct_relpath` sets a name apart:
+    ``~`` and 12 hex digits of a digest (``a?b.jpg`` -> ``a_b.jpg~23a6f1b1f1bd``)."""
+    return re.search(rf"~[0-9a-f]{{{_DIGEST_CHARS}}}$", posixpath.basename(name)) is not None
 
 
 def undecodable(text: str) -> bool:

@@ -53,7 +53,7 @@ from compress_core.errors import (ImageDecodeError, ImageTooLargeError, NotAnIma
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
 from compress_core.storage import (file_size, for_terminal, is_output_name, join_under,
                                    output_name, output_source, path_below, read_bytes,
-                                   write_atomic)
+                                   set_apart, write_atomic)
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
@@ -294,15 +294,16 @@ class _PlanOutput(beam.DoFn):
         whether ``x.jpg`` is still there or not (operator review 24: once the photo was
         deleted, its old thumbnails were compressed as new photos), or after another name
         where a file of that name lies beside it (``frame.1718000000.jpg`` beside ``frame``:
-        a photo may be named so, hence a warning). An input whose output name is written
-        otherwise (``a?.jpg`` as ``a_.jpg~<digest>``) and is gone leaves its outputs of other
-        settings to be taken as inputs."""
+        a photo may be named so, hence a warning), or after a name set apart by a digest
+        (``a?.jpg``, ``b.JPG`` beside ``b.jpg``: ``a_.jpg~<12 hex>.<tag>.jpg``; operator
+        review 39: each change of settings compressed the earlier ones' outputs of these as
+        photos, one more generation each time)."""
         source = output_source(item.uri)   # (the name first: most inputs end here)
         if source is None or path_below(item.uri, self._output) is None:  # any spelling
             return None
         if is_output_name(item.uri, self._tag):
             return "an output of these settings", True
-        if named_like_a_picture(source):
+        if named_like_a_picture(source) or set_apart(source):
             return f"an output of other settings, made from {source}", True
         if file_size(f"{item.uri.rsplit('/', 1)[0]}/{source}" if "/" in item.uri else source,
                      self._storage_options) is not None:

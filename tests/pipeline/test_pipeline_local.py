@@ -532,6 +532,17 @@ def test_output_folder_that_is_the_input_folder_never_takes_its_outputs_for_inpu
     _, s6 = run_job([*gradient, "--scale", "0.25", "--run_id", "sixth"])
     assert (s6.ok, s6.failed, s6.skipped) == (2, 0, 0)  # trips/china.jpg and frame...jpg
     assert not [f for f in _files(root) if f.startswith("coffee.jpg.") and f.count(".") > 3]
+    # operator review 39: an output whose name is set apart by a digest (a?b.jpg written as
+    # a_b.jpg~<12 hex>.<tag>.jpg) was an input at the next change of settings, the photo
+    # still there
+    write_tree(root, {"a?b.jpg": photo_files["coffee.jpg"]})
+    _, s7 = run_job([*gradient, "--scale", "0.2", "--run_id", "seventh"])
+    assert (s7.ok, s7.failed, s7.skipped) == (3, 0, 0)
+    assert [f for f in _files(root) if "~" in f and not f.startswith("_")]
+    _, s8 = run_job([*gradient, "--scale", "0.15", "--run_id", "eighth"])
+    assert (s8.ok, s8.failed, s8.skipped) == (3, 0, 0)
+    assert not [r for r in read_manifest(str(root / "_manifest"), run_id="eighth")
+                if "~" in r["input_uri"]]
 
 
 def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
