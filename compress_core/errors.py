@@ -15,6 +15,7 @@ __all__ = [
     "WeightsNotFoundError",
     "InvalidWeightsError",
     "ImageReadError",
+    "BrokenLinkError",
     "CompressionTimeoutError",
     "EncoderUnavailableError",
     "EncodingError",
@@ -66,6 +67,12 @@ class InvalidWeightsError(SemanticCompressError, ValueError):
 
 class ImageReadError(SemanticCompressError, OSError):
     """The input's bytes could not be read (missing file, unreachable URI, permission)."""
+
+
+class BrokenLinkError(ImageReadError):
+    """The input is a symbolic link to nothing (its target deleted or moved): unlike a read
+    that may pass next time, it fails the same until the link or its target is mended (the
+    job skips it as failed before while the link is unchanged)."""
 
 
 class CompressionTimeoutError(SemanticCompressError, TimeoutError):

@@ -35,7 +35,7 @@ import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from .errors import ImageReadError, ImageTooLargeError
+from .errors import BrokenLinkError, ImageReadError, ImageTooLargeError
 
 __all__ = [
     "StorageOptions",
@@ -412,6 +412,11 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     except ImageReadError:
         raise
     except FileNotFoundError as exc:
+        path = local_path(text)
+        if path is not None and os.path.islink(path):   # (said "no such file", which ls
+            raise BrokenLinkError(                        # lists: operator review 39)
+                f"{text}: a symbolic link to {os.readlink(path)}, which does not exist") \
+                from exc
         raise ImageReadError(f"{text}: no such file{_escaped_hint(text, storage_options)}") \
             from exc
     except IsADirectoryError as exc:

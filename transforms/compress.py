@@ -48,8 +48,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from compress_core.deadline import call_within
-from compress_core.errors import (ImageDecodeError, ImageTooLargeError, NotAnImageError,
-                                  TargetUnreachableError)
+from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLargeError,
+                                  NotAnImageError, TargetUnreachableError)
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
 from compress_core.storage import (file_size, for_terminal, is_output_name, join_under,
                                    output_name, output_source, path_below, read_bytes,
@@ -185,7 +185,7 @@ def failure_row(failure: Failure, run_id: str, settings: CompressSettings) -> Di
 #: (``EncodingError`` wraps any, out of memory or a full disk too); a picture over
 #: ``--max_pixels`` (:data:`OVER_ITS_LIMIT`) where the limit is now larger than it was.
 FAILS_THE_SAME = frozenset(error.__name__ for error in (
-    ImageDecodeError, NotAnImageError, TargetUnreachableError))
+    ImageDecodeError, NotAnImageError, TargetUnreachableError, BrokenLinkError))
 #: A picture over ``--max_pixels``: met again at the same limit or a smaller one (the limit is
 #: not in the settings' tag: raising it is the way out, and the picture is tried again). Tried
 #: at every run, one such file made every quiet ``--skip_existing`` night exit 1 ("every image

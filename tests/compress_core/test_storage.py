@@ -9,7 +9,7 @@ import fsspec
 import pytest
 
 from compress_core import storage
-from compress_core.errors import ImageReadError, ImageTooLargeError
+from compress_core.errors import BrokenLinkError, ImageReadError, ImageTooLargeError
 
 
 # --------------------------------------------------------------------------- output names
@@ -144,6 +144,12 @@ def test_read_bytes_errors_are_typed(tmp_path):
         storage.read_bytes(str(tmp_path / "nope.jpg"))
     with pytest.raises(ImageReadError):
         storage.read_bytes(str(tmp_path))
+    # a link to nothing says so (operator review 39), still an ImageReadError
+    os.symlink("gone.jpg", tmp_path / "link.jpg")
+    with pytest.raises(BrokenLinkError, match=r"link\.jpg: a symbolic link to gone\.jpg, which "
+                                              "does not exist"):
+        storage.read_bytes(str(tmp_path / "link.jpg"))
+    assert issubclass(BrokenLinkError, ImageReadError)
 
 
 #: A process where ``os`` is as on Windows: no O_NONBLOCK, an O_BINARY (0x8000, Windows' value;

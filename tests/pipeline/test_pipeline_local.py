@@ -154,6 +154,33 @@ def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
     assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and (s3.skipped, s3.failed_before) == (5, 3)
 
 
+def test_a_broken_link_is_skipped_as_failed_before_until_it_is_mended(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Operator review 39: a link to a deleted photo was "no such file", a read error that may
+    pass, so it was tried every night and every quiet night exited 1 ("every image failed").
+    It is a BrokenLinkError, skipped as failed before while the link is unchanged; once its
+    target is back, it is compressed."""
+    from pipeline.main import exit_status
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"]})
+    os.symlink("gone.jpg", root / "linked.jpg")
+    args = ["--input", str(root), "--output", str(out), *FAST, *IN_MEMORY, "--skip_existing"]
+    _, first = run_job([*args, "--run_id", "first"])
+    assert (first.ok, first.failed) == (1, 1)
+    (row,) = [r for r in read_manifest(str(out / "_manifest"), run_id="first")
+              if r["status"] == "error"]
+    assert row["error_type"] == "BrokenLinkError"
+    assert row["error_message"].endswith("linked.jpg: a symbolic link to gone.jpg, which does "
+                                         "not exist")
+    _, quiet = run_job([*args, "--run_id", "quiet"])
+    assert (quiet.ok, quiet.failed, quiet.skipped, quiet.failed_before) == (0, 0, 2, 1)
+    assert exit_status(quiet) == 0
+    write_tree(root, {"gone.jpg": photo_files["astronaut.jpg"]})   # the target is back
+    _, mended = run_job([*args, "--run_id", "mended"])
+    assert (mended.ok, mended.failed) == (2, 0)   # (gone.jpg and the link to it)
+
+
 def test_a_picture_over_max_pixels_is_skipped_as_failed_before_until_the_limit_is_raised(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """A picture over --max_pixels fails the same at the same limit: a --skip_existing rerun
