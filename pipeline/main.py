@@ -452,7 +452,12 @@ def exit_status(summary: RunSummary) -> int:
     (``inputs_named_not_utf8``), which no run reads until they are renamed and no rerun skips:
     one Latin-1 name in a folder made every quiet night's ``--skip_existing`` run exit 1 (docs
     review 28). Other failures to list (a folder the job may not read, a store down, a named
-    input that is not there) count: they may pass, and a scheduler should see them."""
+    input that is not there) count: they may pass, and a scheduler should see them. And any
+    output the job could not write (``outputs_unwritten``: a full disk, a folder it may not
+    write) makes it 1 however many were written: a night whose disk filled up after 8 of 15
+    outputs exited 0 (operator review 39); the storage's failure, not a picture's."""
+    if summary.unwritten:
+        return 1
     if not summary.failed or summary.ok:
         return 0
     excused = summary.not_images + summary.failed_again + summary.not_utf8
@@ -474,6 +479,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
         not_images=get("inputs_not_images"), failed_again=get("images_failed_again"),
         not_utf8=get("inputs_named_not_utf8"), letters_unwritten=get("dead_letters_unwritten"),
+        unwritten=get("outputs_unwritten"),
         named_otherwise=get("inputs_named_otherwise"),
         larger=get("outputs_larger_than_input"),
         output=job.output if job else None,

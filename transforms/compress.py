@@ -902,7 +902,8 @@ class _FailureToRow(beam.DoFn):
     """Failure -> ``error`` manifest row (and the ``images_failed`` metric; inputs that are
     no picture, :class:`~compress_core.errors.NotAnImageError`, also ``inputs_not_images``;
     other pictures that an earlier run failed on, ``images_failed_again``; files whose name
-    is not UTF-8, ``inputs_named_not_utf8``: see :func:`pipeline.main.exit_status`)."""
+    is not UTF-8, ``inputs_named_not_utf8``; failures to write an output,
+    ``outputs_unwritten``: see :func:`pipeline.main.exit_status`)."""
 
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
@@ -911,10 +912,13 @@ class _FailureToRow(beam.DoFn):
         self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
         self._failed_again = Metrics.counter(METRICS_NAMESPACE, "images_failed_again")
         self._not_utf8 = Metrics.counter(METRICS_NAMESPACE, "inputs_named_not_utf8")
+        self._unwritten = Metrics.counter(METRICS_NAMESPACE, "outputs_unwritten")
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()
-        if failure.stage == "match" and NAME_NOT_UTF8 in failure.error_message:
+        if failure.stage == "write":   # (the storage's failure, not the picture's)
+            self._unwritten.inc()
+        elif failure.stage == "match" and NAME_NOT_UTF8 in failure.error_message:
             self._not_utf8.inc()   # (never read, and no run can until it is renamed)
         elif failure.error_type == NotAnImageError.__name__:
             self._not_images.inc()

@@ -59,6 +59,7 @@ class RunSummary:
     not_utf8: int = 0       # failed unread: file names that are not UTF-8 (until renamed)
     named_otherwise: int = 0  # written before under other names: a second copy (--input_base)
     letters_unwritten: int = 0  # failures whose dead letters could not be written
+    unwritten: int = 0      # failed at the write stage: outputs the job could not write
 
     @property
     def total(self) -> int:
@@ -93,6 +94,9 @@ _COUNT_LINES = (
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "
                "> 1: a low-quality input, or a lossless output of a photo)"),
+    ("unwritten", "failed to write: {} (compressed, but the output could not be written: "
+                  "a full disk, a folder the job may not write, the store refusing; the exit "
+                  "status is 1: see the failures and the log)"),
     ("not_images", "failed, not images: {} (no decoder recognises them: a sidecar or Thumbs.db "
                    "in a folder input; a --skip_existing rerun skips them as failed before, "
                    "any other fails them again: keep them out with a glob, "

@@ -937,6 +937,39 @@ def test_exit_status_is_1_only_when_every_image_failed():
     assert exit_status(summary(0, 3, 3, not_images=1, failed_again=1)) == 1
     for counts in ((1, 3, 0), (1, 3, 2), (0, 0, 0), (0, 0, 5), (4, 0, 0)):
         assert exit_status(summary(*counts)) == 0, counts
+    # an output that could not be written: 1 however many were (operator review 39)
+    assert exit_status(RunSummary(run_id="r", ok=8, failed=7, skipped=0, bytes_in=0,
+                                  bytes_out=0, unwritten=7)) == 1
+
+
+def test_an_output_that_cannot_be_written_makes_the_exit_status_1(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """Operator review 39: a night whose disk filled up after 8 of 15 outputs exited 0, the
+    status of a run with a damaged photo among good ones. A failure to write is the storage's:
+    counted (outputs_unwritten), said in the summary, exit status 1."""
+    import transforms.compress as compress_step
+    from pipeline.main import exit_status
+    from pipeline.report.summary import format_summary
+
+    real = compress_step.write_atomic
+
+    def full_for_coffee(uri, *args, **kwargs):
+        if "coffee" in str(uri):
+            raise OSError(28, "No space left on device")
+        return real(uri, *args, **kwargs)
+
+    monkeypatch.setattr(compress_step, "write_atomic", full_for_coffee)
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"],
+                                 "astronaut.jpg": photo_files["astronaut.jpg"]})
+    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
+                    *IN_MEMORY, "--run_id", "full"])
+    assert (s.ok, s.failed, s.unwritten) == (1, 1, 1)
+    assert exit_status(s) == 1
+    assert "  failed to write: 1 (compressed, but the output could not be written" \
+        in format_summary(s)
+    (row,) = [r for r in read_manifest(str(tmp_path / "out" / "_manifest"))
+              if r["status"] == "error"]
+    assert "No space left on device" in row["error_message"]
 
 
 def test_a_sidecar_in_a_folder_input_does_not_fail_every_rerun(tmp_path, write_tree,
