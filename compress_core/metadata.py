@@ -79,12 +79,15 @@ LARGEST_PROFILE = 64 * 1024
 #: 128-pixel thumbnail said 6000 x 4000.
 UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101]),
                ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214])}
+#: What identifies the camera or its owner: ``CameraSerialNumber`` (DNG files'),
+#: ``CameraOwnerName``, ``BodySerialNumber``, ``LensSerialNumber``; dropped in the main and
+#: the Exif directory alike (a writer that put the serials in the main one had them carried
+#: into "public" thumbnails: edge review 39).
+_IDENTIFYING = frozenset([0xC62F, 0xA430, 0xA431, 0xA435])
 #: EXIF tags ``public`` drops besides ``compact``'s, by directory: the pointer to the GPS
-#: directory (whose every tag goes too) and what identifies the camera or its owner
-#: (``CameraSerialNumber`` of DNG files; ``CameraOwnerName``, ``BodySerialNumber``,
-#: ``LensSerialNumber``).
-PRIVATE_TAGS = {0: frozenset([0x8825, 0xC62F]),
-                ExifTags.IFD.Exif: frozenset([0xA430, 0xA431, 0xA435]),
+#: directory (whose every tag goes too) and :data:`_IDENTIFYING`.
+PRIVATE_TAGS = {0: frozenset([0x8825]) | _IDENTIFYING,
+                ExifTags.IFD.Exif: _IDENTIFYING,
                 ExifTags.IFD.GPSInfo: None}   # (None: the whole directory)
 
 

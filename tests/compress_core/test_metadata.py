@@ -191,6 +191,8 @@ def test_public_drops_the_position_and_the_cameras_identity_and_keeps_the_rest(f
     exif.load(camera_exif(maker_note=0))
     sub = exif.get_ifd(EXIF)
     sub[0xA430], sub[0xA431], sub[0xA435] = "Ana Lopes", "032021001234", "9200004321"
+    # the same tags where some writers put them, in the main directory (edge review 39: kept)
+    exif[0xA431], exif[0xA430], exif[0xC62F] = "032021005678", "A. Lopes", "DNG-7788"
     located = lightroom_packet(ancestors=10).replace(
         b"<Iptc4xmpCore:Location>", b'<Iptc4xmpExt:LocationCreated xmlns:Iptc4xmpExt='
         b'"http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><rdf:Bag><rdf:li rdf:parseType='
@@ -211,6 +213,8 @@ def test_public_drops_the_position_and_the_cameras_identity_and_keeps_the_rest(f
     public, props = exifs["public"], xmp_properties(written["public"]["xmp"])
     assert not public.get_ifd(GPS) and 0x8825 not in public
     assert not {0xA430, 0xA431, 0xA435} & set(public.get_ifd(EXIF))
+    assert not {0xA430, 0xA431, 0xC62F} & set(public)
+    assert exifs["compact"][0xA431] == "032021005678"   # (compact keeps them, as archives do)
     assert (public[0x010F], public[0x8298]) == ("Canon", "(c) Ana")
     assert public.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
     assert location not in props
