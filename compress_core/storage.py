@@ -647,11 +647,14 @@ def _write_local(path: str, data: bytes) -> None:
     folder, name = os.path.split(path)
     try:
         os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, _temporary_name(name))
+        fd = os.open(tmp, _WRITE_NEW_FLAGS, 0o666)
     except (FileExistsError, NotADirectoryError):   # ("[Errno 17] File exists: '.../a.txt'")
         raise NotADirectoryError(f"{path}: cannot be written, a part of {folder} is a file, "
                                  "not a folder") from None
-    tmp = os.path.join(folder, _temporary_name(name))
-    fd = os.open(tmp, _WRITE_NEW_FLAGS, 0o666)
+    except OSError as exc:   # (it named the hidden temporary file: edge review 39)
+        raise type(exc)(exc.errno, f"{path}: cannot be written ({exc.strerror} in "
+                                   f"{folder})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

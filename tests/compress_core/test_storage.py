@@ -221,6 +221,19 @@ def test_write_atomic_takes_any_legal_file_name(tmp_path, name):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_write_that_cannot_start_names_the_target_not_its_temporary_file(tmp_path):
+    """Edge and README reviews 39: Result.save('/proc/x.jpg') and the report's -o into a
+    folder it may not write said "[Errno 13] Permission denied: '/sys/.r.html.<hex>.sc.tmp'",
+    a hidden file the user never named."""
+    with pytest.raises(FileNotFoundError, match=r"/proc/x/r\.html: cannot be written \(No such "
+                                                r"file or directory in /proc/x\)"):
+        storage.write_atomic("/proc/x/r.html", b"x")
+    with pytest.raises(OSError) as caught:
+        storage.write_atomic("/proc/r.jpg", b"x")
+    assert "sc.tmp" not in str(caught.value) and "/proc/r.jpg: cannot be written" in \
+        str(caught.value)
+
+
 def test_read_bytes_refuses_a_device(tmp_path):
     """A link to /dev/zero among the photos was read until memory ran out (the job's worker
     and the command line were killed by the kernel, no row, no message)."""
