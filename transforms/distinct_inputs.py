@@ -93,6 +93,22 @@ def input_key(uri: str) -> str:
     return f"{store_protocol(uri)}://{split_protocol(uri)[1]}"
 
 
+def same_input(owner: str, key: str) -> bool:
+    """Whether two :func:`input_key` values name one file: equal, or local paths to one file
+    under two spellings (a folder reached through a symbolic link one night and by its own
+    path the next: every photo was compressed again under a name set apart, operator review
+    39). Keys stay as spelt (the manifest records the path given); the disk is asked only
+    where they differ."""
+    if owner == key:
+        return True
+    if owner.startswith("/") and key.startswith("/"):   # (local: input_key's normpath)
+        try:
+            return os.path.realpath(owner) == os.path.realpath(key)
+        except (OSError, ValueError):
+            return False
+    return False
+
+
 def name_apart(relpath: str, uri: str) -> str:
     """``relpath`` with ``~`` and 12 hex digits of the SHA-256 of ``uri`` appended to its file
     name: ``("x.jpg", "/in/b/x.jpg")`` -> ``"x.jpg~<digest>"``."""
@@ -225,7 +241,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
                   (own_apart.claim if own_apart else None, apart_once),
                   (own_apart.claim_twice if own_apart else None,
                    name_apart(apart_once, item.uri)))
-                 if claim is not None and claim.owner == key]
+                 if claim is not None and same_input(claim.owner, key)]
         if owned:
             claim, name = max(owned, key=lambda pair: pair[0])
             yield _with_earlier(item._replace(relpath=name), claim)
@@ -233,7 +249,8 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
             if not alone:
                 set_apart.append(item)
                 taken = own_apart is not None and (own_apart.given_to_another or (
-                    own_apart.claim is not None and own_apart.claim.owner != key))
+                    own_apart.claim is not None and not same_input(own_apart.claim.owner,
+                                                                   key)))
                 item = item._replace(
                     relpath=name_apart(apart_once, item.uri) if taken else apart_once)
             yield item

@@ -154,6 +154,23 @@ def test_changed_params_give_new_outputs(tmp_path, input_dir, run_job):
     assert (s1.ok, s2.ok, s3.ok) == (2, 2, 0) and (s3.skipped, s3.failed_before) == (5, 3)
 
 
+def test_a_folder_reached_through_a_link_one_night_and_by_its_path_the_next_is_skipped(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Operator review 39: --input through a symbolic link to the folder one night, by the
+    folder's own path the next: every photo was compressed again as a second copy under a
+    name set apart ("names set apart: 9"). One file under two spellings is one input."""
+    root, out = tmp_path / "photos", tmp_path / "out"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "trips/china.jpg": photo_files["trips/china.jpg"]})
+    os.symlink(root, tmp_path / "link")
+    common = ["--output", str(out), *FAST, *IN_MEMORY, "--skip_existing"]
+    _, first = run_job(["--input", str(tmp_path / "link"), *common, "--run_id", "by-link"])
+    assert first.ok == 2
+    _, second = run_job(["--input", str(root), *common, "--run_id", "by-path"])
+    assert (second.ok, second.skipped, second.set_apart) == (0, 2, 0)
+    assert not [f for f in _files(out) if "~" in f]
+
+
 def test_a_broken_link_is_skipped_as_failed_before_until_it_is_mended(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """Operator review 39: a link to a deleted photo was "no such file", a read error that may
