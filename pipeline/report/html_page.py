@@ -5,6 +5,8 @@ import html
 import json
 from typing import List, Optional
 
+from compress_core.storage import for_terminal
+
 from . import plots
 from .cells import (
     CONFIG_HEAD,
@@ -54,7 +56,9 @@ tr.delta td{background:#fafae8;font-style:italic}
 
 
 def _e(s) -> str:
-    return html.escape("" if s is None else str(s))
+    """Text as HTML shows it: escaped, with its control and bidirectional characters written
+    out (a name holding U+202E showed reversed: operator review 39)."""
+    return html.escape(for_terminal("" if s is None else str(s), line_breaks=True))
 
 
 def _code(s) -> str:

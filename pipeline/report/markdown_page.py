@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import List
 
+from compress_core.storage import for_terminal
+
 from . import plots
 from .cells import (
     CONFIG_HEAD,
@@ -39,8 +41,9 @@ _MD_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "\\|<[]`*&"} | {"\n": " ", 
 
 
 def _md_cell(s) -> str:
-    """A table cell, its Markdown escaped (:data:`_MD_ESCAPED`)."""
-    return ("" if s is None else str(s)).translate(_MD_ESCAPED)
+    """A table cell, its Markdown escaped (:data:`_MD_ESCAPED`), its control and
+    bidirectional characters written out (operator review 39: U+202E reversed a name)."""
+    return for_terminal("" if s is None else str(s), line_breaks=True).translate(_MD_ESCAPED)
 
 
 def _md_alt(s: str) -> str:

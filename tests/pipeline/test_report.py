@@ -556,6 +556,11 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
         "\\[x\\](javascript:alert(1)).jpg \\*b\\* \\`c\\`\\\\"
     # an entity in a name is text: 'x&amp;y.jpg' showed as 'x&y.jpg' (manifest review 29)
     assert _md_cell("x&amp;y.jpg &lt;") == "x\\&amp;y.jpg \\&lt;"
+    # a right-to-left override shows a name reversed ('photo<RLO>gpj.exe' as 'photoexe.jpg'):
+    # written out in either page (operator review 39)
+    from pipeline.report.html_page import _e
+    assert _md_cell("photo\u202egpj.exe") == "photo\\\\u202egpj.exe"
+    assert _e("photo\u202egpj.exe <b>") == "photo\\u202egpj.exe &lt;b&gt;"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) == 4
     for link in links:
