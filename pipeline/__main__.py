@@ -1,5 +1,6 @@
 """``python -m pipeline ...``: run the batch job (see :mod:`pipeline.main`)."""
 import logging
+import os
 import signal
 import sys
 import threading
@@ -59,15 +60,19 @@ def main(argv=None) -> int:
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     terms: list = []
+    finished: list = []   # (the run is over: its manifest written, its status stands)
 
     def terminate(signum, frame):   # as Ctrl-C (what timeout, systemd and Kubernetes send:
         terms.append(signum)        # it ended the run without a word, exit status 143)
-        raise KeyboardInterrupt
+        if not finished:
+            raise KeyboardInterrupt
 
     main_thread = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
-        return exit_status(summarize_metrics(run(argv)))
+        result = run(argv)
+        finished.append(True)
+        return exit_status(summarize_metrics(result))
     except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
         if isinstance(exc, RunStopped) and not interrupted(exc):
             # (the runner's 100-400 lines of traceback had ended it, exit status 1: the
@@ -109,8 +114,21 @@ def _traceback_file(exc: BaseException) -> str:
         return f"not kept ({error})"
 
 
+def ignore_signals_once_done() -> None:
+    """After the run (its outputs and manifest written): SIGTERM and Ctrl-C ignored while
+    Python shuts Beam's and torch's modules down (0.5-1.5 s, its own handlers already reset
+    there, which ignored signals are not): a scheduler's timeout landing then had ended a
+    finished run with status 143 (130) and not a word (README review 39); it exits with the
+    run's own status."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+
+
 if __name__ == "__main__":
     # the program as typed, in the usage and errors of Beam's own option parser too
     # (operator review 24: a bare --dry_run was refused as "__main__.py: error: ...")
     sys.argv[0] = "python -m pipeline"
-    sys.exit(main())
+    status = main()
+    ignore_signals_once_done()
+    sys.exit(status)

@@ -236,7 +236,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         return result
     summary = summarize_metrics(result, job)
     _LOG.info(format_summary(summary))   # (its own lines kept: pipeline.__main__)
-    if exit_status(summary):
+    if summary.unwritten:
+        _LOG.error("run %s: %d output(s) could not be written (a full disk, a folder the job "
+                   "may not write: see the failures): exit status 1", job.run_id,
+                   summary.unwritten)
+    elif exit_status(summary):
         _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
                    job.run_id, summary.failed, _skips_said(summary))
     return result

@@ -770,6 +770,29 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_sigterm_after_the_run_finished_keeps_its_exit_status(tmp_path, write_tree,
+                                                              photo_files, delay):
+    """README review 39: Python's own exit after the summary (0.5-1.5 s shutting Beam's and
+    torch's modules down, its signal handlers reset) let a scheduler's SIGTERM end a finished
+    run with status 143 and no word. It exits with the run's own status."""
+    import signal
+
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--input", str(tmp_path / "in"), "--output",
+         str(tmp_path / "out"), *FAST, "--run_id", "done"],
+        stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.strip().startswith("manifest:"):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, rest
+    assert "terminated" not in rest
+
+
 class _SubmittedJob:
     """A stand-in for a job that runs elsewhere (Dataflow's result: ``run()`` returned while
     the job runs on; the service cannot be reached here): waiting is interrupted at once, and
