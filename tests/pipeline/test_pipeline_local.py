@@ -983,7 +983,7 @@ def test_exit_status_is_1_only_when_every_image_failed():
 
 
 def test_an_output_that_cannot_be_written_makes_the_exit_status_1(
-        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch, caplog):
     """Operator review 39: a night whose disk filled up after 8 of 15 outputs exited 0, the
     status of a run with a damaged photo among good ones. A failure to write is the storage's:
     counted (outputs_unwritten), said in the summary, exit status 1."""
@@ -1001,9 +1001,13 @@ def test_an_output_that_cannot_be_written_makes_the_exit_status_1(
     monkeypatch.setattr(compress_step, "write_atomic", full_for_coffee)
     write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"],
                                  "astronaut.jpg": photo_files["astronaut.jpg"]})
-    _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
-                    *IN_MEMORY, "--run_id", "full"])
+    with caplog.at_level(logging.ERROR, logger="pipeline.main"):
+        _, s = run_job(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+                        *FAST, *IN_MEMORY, "--run_id", "full"])
     assert (s.ok, s.failed, s.unwritten) == (1, 1, 1)
+    said = [r.getMessage() for r in caplog.records if r.name == "pipeline.main"]
+    assert said == ["run full: 1 output(s) could not be written (a full disk, a folder the job "
+                    "may not write: see the failures): exit status 1"], said
     assert exit_status(s) == 1
     assert "  failed to write: 1 (compressed, but the output could not be written" \
         in format_summary(s)
