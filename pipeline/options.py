@@ -11,7 +11,6 @@ import argparse
 import functools
 import datetime as _dt
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -21,13 +20,13 @@ from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags, 
 from compress_core.request import OPTIONS
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
+from transforms.manifest import RUN_ID
 
 __all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
 
 #: Size targets; with none of them (and not method jpeg) the job scales by 0.5.
 _SIZE_TARGETS = ("scale", "target_pixels", "max_dimension", "target_bytes", "target_width",
                  "target_height")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def new_run_id() -> str:
@@ -368,7 +367,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         if problem:
             parser.error(problem)
     run_id = args.run_id or new_run_id()
-    if not _RUN_ID.match(run_id):
+    if not RUN_ID.fullmatch(run_id):
         parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "
                      "(it becomes a folder name run_id=<id>)")
     values = option_values(args, "job")

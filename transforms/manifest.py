@@ -21,6 +21,7 @@ not Beam: the report (``python -m pipeline.report``) reads manifests with it.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Any, Dict, Mapping, Optional
 
 import pyarrow as pa
@@ -45,7 +46,11 @@ __all__ = [
     "conform_row",
     "manifest_prefix",
     "is_manifest_part",
+    "RUN_ID",
 ]
+
+#: A run id the job takes (``--run_id``): it becomes the folder name ``run_id=<id>``.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 #: Version of :data:`MANIFEST_SCHEMA`, stored in every row.
 SCHEMA_VERSION = 5  # 2: quality_score (SSIMULACRA2 reached by quality="auto" or a byte

@@ -18,7 +18,7 @@ import pyarrow.dataset as ds
 
 from compress_core.errors import exception_line
 from compress_core.storage import for_terminal
-from transforms.manifest import MANIFEST_SCHEMA, is_manifest_part, run_partitioning
+from transforms.manifest import RUN_ID, MANIFEST_SCHEMA, is_manifest_part, run_partitioning
 
 _LOG = logging.getLogger("pipeline.report")
 
@@ -91,9 +91,20 @@ def _entries(fs, path: str, uri: str) -> List[str]:
 
 
 def _runs(entries: Sequence[str]) -> List[str]:
-    """The run ids of a manifest folder's ``entries`` (:func:`_entries`)."""
-    return sorted(name[len("run_id="):-1] for name in entries
-                  if name.startswith("run_id=") and name.endswith("/"))
+    """The run ids of a manifest folder's ``entries`` (:func:`_entries`): folders
+    ``run_id=<id>/`` of an id the job takes (:data:`~transforms.manifest.RUN_ID`). Another
+    one (``run_id=r1 copy/``, what a file manager's copy of a run is named) is no run: named
+    in a warning, not read (operator review 39: its rows counted twice)."""
+    runs = []
+    for name in entries:
+        if name.startswith("run_id=") and name.endswith("/"):
+            run = name[len("run_id="):-1]
+            if RUN_ID.fullmatch(run):
+                runs.append(run)
+            else:
+                _LOG.warning("%s is not a run folder the job writes (run ids hold letters, "
+                             "digits, '.', '_' and '-'; a copy?): not read", name.rstrip("/"))
+    return sorted(runs)
 
 
 #: What a run stopped while Beam wrote its manifest leaves in the manifest folder.

@@ -463,6 +463,15 @@ def test_a_parquet_file_that_is_no_part_is_named_not_read(two_runs, caplog):
         assert report.load_manifest(str(two_runs)).num_rows == before
     assert f"{export} is not a manifest part (the job writes part-*.parquet): not read" \
         in caplog.text
+    # a file manager's copy of a run folder is no run (operator review 39: it doubled the
+    # totals): its name holds what no run id does
+    shutil.copytree(run, two_runs / "run_id=night-1 copy")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pipeline.report"):
+        table = report.load_manifest(str(two_runs))
+    assert table.num_rows == before and json.loads(table.schema.metadata[b"semantic_compress.runs"]) == [
+        "night-1", "night-2"]
+    assert "run_id=night-1 copy is not a run folder the job writes" in caplog.text
 
 
 def test_a_folder_holding_only_a_stopped_runs_leftover_says_so(tmp_path, capsys):
