@@ -639,6 +639,37 @@ def _missing_base(pattern: str, storage_options: Optional[Mapping] = None) -> st
             "misspelt?)")
 
 
+#: Most entries :func:`_linked_folders` looks at (a quiet night's empty glob over a large tree
+#: stays quick).
+_LINKS_LOOKED_AT = 20_000
+
+
+def _linked_folders(pattern: str, storage_options: Optional[Mapping] = None) -> str:
+    """What a local glob that matched nothing says of the links to folders below its folder:
+    a glob does not go through them (fsspec's, as Python's ``glob`` without
+    ``recursive`` links), where a folder ``--input`` does (operator review 39: a tree of
+    linked month folders matched nothing under ``**`` with no word why); ``""`` without
+    any."""
+    fs, path = get_filesystem(glob_base(pattern), storage_options)
+    if not is_local_filesystem(fs) or not path or not os.path.isdir(path):
+        return ""
+    looked, folders = 0, [path]
+    while folders and looked < _LINKS_LOOKED_AT:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    looked += 1
+                    if entry.is_symlink() and entry.is_dir():
+                        return (f"; a glob does not go through links to folders ({entry.path} "
+                                f"links to {os.path.realpath(entry.path)}): give the folder "
+                                f"as --input (--input {path}), which does")
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+        except OSError:
+            continue
+    return ""
+
+
 def unreadable_folders(pattern: str, storage_options: Optional[Mapping] = None,
                        exclude: Sequence[str] = ()) -> List[Tuple[str, OSError]]:
     """``(URI, error)`` of each local folder that ``pattern`` would list and cannot (no
@@ -735,7 +766,8 @@ class _ExpandPattern(beam.DoFn):
             hint = (" ('[' opens a set of characters in a glob: write '[[]' for a '[' in a "
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s%s", pattern, hint,
-                         _missing_base(pattern, self._storage_options))
+                         _missing_base(pattern, self._storage_options)
+                         or _linked_folders(pattern, self._storage_options))
         self._matched.inc(len(files))
         if missed:
             self._missed_by_case.inc(len(missed))

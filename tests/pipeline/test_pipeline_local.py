@@ -467,6 +467,19 @@ def test_an_empty_glob_and_an_empty_list_say_so(tmp_path, run_job, read_manifest
         run_job(["--input", str(tmp_path / "empty" / "**" / "*.jpg"), "--output",
                  str(tmp_path / "out"), *FAST, *IN_MEMORY])
     assert "matched no files" in caplog.text and "does not exist" not in caplog.text
+    assert "links to folders" not in caplog.text
+    # a glob through links to folders matches nothing there: said, with the folder input that
+    # takes them (operator review 39: "matched no files" alone)
+    (tmp_path / "months" / "2019").mkdir(parents=True)
+    (tmp_path / "months" / "2019" / "a.jpg").write_bytes(b"x")
+    os.symlink(tmp_path / "months" / "2019", tmp_path / "empty" / "2019")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        run_job(["--input", str(tmp_path / "empty" / "**" / "*.jpg"), "--output",
+                 str(tmp_path / "out"), *FAST, *IN_MEMORY])
+    assert (f"matched no files; a glob does not go through links to folders "
+            f"({tmp_path / 'empty' / '2019'} links to {tmp_path / 'months' / '2019'}): give the "
+            f"folder as --input (--input {tmp_path / 'empty'}), which does") in caplog.text
 
 
 def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree, photo_files,
