@@ -670,6 +670,18 @@ class SemanticCompressor:
                 if extra:
                     stats["weights"] = dict(extra)
             ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
+            if log.isEnabledFor(logging.DEBUG):   # (the command line's -v: what was decided;
+                # it showed the weights' loading alone: README review 39)
+                log.debug("%s: %dx%d -> %dx%d, %s%s, stretch %.3f, seams %s, %s %s, %d bytes; "
+                          "decode %.0f ms, energy %.0f ms, resize %.0f ms, encode %.0f ms; %s",
+                          loaded.source, w0, h0, out.shape[1], out.shape[0], method.value,
+                          "" if geometry.crop_box is None else
+                          f" (crop {_in_input(geometry.crop_box, work, (w0, h0))})",
+                          geometry.stretch, geometry.seams or {}, codec.pil_name(fmt),
+                          "lossless" if used_quality is None else f"quality {used_quality}",
+                          len(data), ms(t_start, t_decoded), ms(t_decoded, t_energy),
+                          ms(t_energy, t_resized), ms(t_resized, t_encoded),
+                          {k: v for k, v in operations.items() if k != "seam_carving"})
             return CompressionResult(
                 pixels=out,
                 data=data,

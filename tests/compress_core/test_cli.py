@@ -1078,6 +1078,10 @@ def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
     assert proc.returncode == 0, proc.stderr
     assert "DEBUG compress_core.energy.deep: deep energy" in proc.stderr
     assert not [line for line in proc.stderr.splitlines() if " PIL" in line], proc.stderr
+    # and what was decided (README review 39: the weights' line alone)
+    assert re.search(r"DEBUG compress_core.compressor: photo.jpg: 180x120 -> 90x90, hybrid "
+                     r"\(crop \(\d+, 0, \d+, 120\)\), stretch 1\.0\d+, seams .*JPEG quality \d+, "
+                     r"\d+ bytes; decode", proc.stderr), proc.stderr
 
 
 def test_max_pixels_above_pillows_own_limit_is_let_through(work, capsys, monkeypatch):
