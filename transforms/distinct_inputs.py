@@ -48,7 +48,8 @@ from apache_beam.metrics import Metrics
 
 from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
-from .identity import FileIdentity, from_epoch_us, recorded_identity
+from .identity import (FileIdentity, comparable, from_epoch_us, identity_differs,
+                       recorded_identity)
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
@@ -107,6 +108,23 @@ def same_input(owner: str, key: str) -> bool:
         except (OSError, ValueError):
             return False
     return False
+
+
+def _owns(claim, key: str, item) -> bool:
+    """Whether the earlier ``claim`` on a name is ``item``'s (its :func:`input_key` ``key``):
+    recorded for that key, or for another spelling of the same file (:func:`same_input`) that
+    is still the file the claim recorded, by its size and its modification time or content
+    token: a link re-pointed since (``current`` from 2024/ to 2025/) resolves to another
+    photo, which had adopted, and replaced, the other's output (diff review 39)."""
+    if claim.owner == key:
+        return True
+    if not same_input(claim.owner, key):
+        return False
+    then = recorded_identity(from_epoch_us(claim.input_modified)
+                             if claim.input_modified is not None else None,
+                             claim.input_etag or None)
+    return (claim.input_bytes is not None and claim.input_bytes == item.size
+            and comparable(item.identity, then) and not identity_differs(item.identity, then))
 
 
 def name_apart(relpath: str, uri: str) -> str:
@@ -241,7 +259,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
                   (own_apart.claim if own_apart else None, apart_once),
                   (own_apart.claim_twice if own_apart else None,
                    name_apart(apart_once, item.uri)))
-                 if claim is not None and same_input(claim.owner, key)]
+                 if claim is not None and _owns(claim, key, item)]
         if owned:
             claim, name = max(owned, key=lambda pair: pair[0])
             yield _with_earlier(item._replace(relpath=name), claim)
@@ -249,8 +267,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
             if not alone:
                 set_apart.append(item)
                 taken = own_apart is not None and (own_apart.given_to_another or (
-                    own_apart.claim is not None and not same_input(own_apart.claim.owner,
-                                                                   key)))
+                    own_apart.claim is not None and not _owns(own_apart.claim, key, item)))
                 item = item._replace(
                     relpath=name_apart(apart_once, item.uri) if taken else apart_once)
             yield item

@@ -169,6 +169,15 @@ def test_a_folder_reached_through_a_link_one_night_and_by_its_path_the_next_is_s
     _, second = run_job(["--input", str(root), *common, "--run_id", "by-path"])
     assert (second.ok, second.skipped, second.set_apart) == (0, 2, 0)
     assert not [f for f in _files(out) if "~" in f]
+    # the link re-pointed to another folder whose photo has the same name: another file, set
+    # apart; the first one's output is kept (diff review 39: adopted, and replaced)
+    kept = (out / f"coffee.jpg.{TAG}.jpg").read_bytes()
+    write_tree(tmp_path / "2025", {"coffee.jpg": photo_files["astronaut.jpg"]})
+    os.remove(tmp_path / "link")
+    os.symlink(tmp_path / "2025", tmp_path / "link")
+    _, third = run_job(["--input", str(tmp_path / "2025"), *common, "--run_id", "relinked"])
+    assert (third.ok, third.skipped, third.set_apart) == (1, 0, 1)
+    assert (out / f"coffee.jpg.{TAG}.jpg").read_bytes() == kept
 
 
 def test_a_broken_link_is_skipped_as_failed_before_until_it_is_mended(
