@@ -99,8 +99,13 @@ def failure_from_dead_letter(dead_letter: Tuple[Any, Tuple[type, str, Sequence[s
     fields = element_fields(element)
     # said in the job's flags (``--max_seconds_per_image``, ``--target_bytes 150``), as the
     # command line says its own: they named compress()'s parameters (README review 39)
-    message = in_flags(exception_message(exc_type, exc_repr, tb_lines), "job")
-    return Failure(input_uri=str(fields.pop("input_uri")), stage=stage,
+    uri = str(fields.pop("input_uri"))
+    message = exception_message(exc_type, exc_repr, tb_lines)
+    # (the input's own name as it is: x.jpg?format=webp&quality=80 had become
+    # "x.jpg?--format webp&quality=80", render quality=80.jpg "render --quality 80.jpg")
+    message = uri.join(in_flags(part, "job") for part in message.split(uri)) if uri else \
+        in_flags(message, "job")
+    return Failure(input_uri=uri, stage=stage,
                    error_type=exc_type.__name__, error_message=message,
                    traceback="".join(tb_lines), **fields)
 

@@ -77,6 +77,19 @@ def test_a_failure_says_the_options_in_the_jobs_flags(said, in_the_jobs_flags):
     assert failure.error_message == in_the_jobs_flags
 
 
+@pytest.mark.parametrize("uri", ["http://cdn.example/x.jpg?format=webp&quality=80",
+                                 "/in/render quality=80.jpg", "/in/best (quality).jpg"])
+def test_a_failures_input_name_is_not_read_as_options(uri):
+    """Diff review 39: the translation into the job's flags rewrote the input's own name
+    (``x.jpg?--format webp&quality=80``) in the row and the dead letter."""
+    from transforms.failures import failure_from_dead_letter
+
+    exc = ImageReadError(f"{uri}: no such file; quality=80 cannot be used")
+    failure = failure_from_dead_letter((uri, (ImageReadError, repr(exc), _formatted(exc))),
+                                       "read")
+    assert failure.error_message == f"{uri}: no such file; --quality 80 cannot be used"
+
+
 def test_exception_message_of_a_chained_exception_is_the_last_one():
     try:
         try:
