@@ -236,10 +236,12 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         return result
     summary = summarize_metrics(result, job)
     _LOG.info(format_summary(summary))   # (its own lines kept: pipeline.__main__)
-    if summary.unwritten:
-        _LOG.error("run %s: %d output(s) could not be written (a full disk, a folder the job "
-                   "may not write: see the failures): exit status 1", job.run_id,
-                   summary.unwritten)
+    if summary.unwritten or summary.letters_unwritten:
+        _LOG.error("run %s: %s could not be written (a full disk, a folder the job may not "
+                   "write: see the failures and the log): exit status 1", job.run_id,
+                   " and ".join(f"{n} {what}" for n, what in (
+                       (summary.unwritten, "output(s)"),
+                       (summary.letters_unwritten, "dead letter(s)")) if n))
     elif exit_status(summary):
         _LOG.error("run %s: every image failed (%d), nothing was written%s: exit status 1",
                    job.run_id, summary.failed, _skips_said(summary))
@@ -459,8 +461,9 @@ def exit_status(summary: RunSummary) -> int:
     input that is not there) count: they may pass, and a scheduler should see them. And any
     output the job could not write (``outputs_unwritten``: a full disk, a folder it may not
     write) makes it 1 however many were written: a night whose disk filled up after 8 of 15
-    outputs exited 0 (operator review 39); the storage's failure, not a picture's."""
-    if summary.unwritten:
+    outputs exited 0 (operator review 39); the storage's failure, not a picture's. So does a
+    dead letter it could not write (``dead_letters_unwritten``)."""
+    if summary.unwritten or summary.letters_unwritten:
         return 1
     if not summary.failed or summary.ok:
         return 0

@@ -407,7 +407,7 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
         pick = np.sort(np.random.default_rng(0).choice(xs.size, SCATTER_POINTS, replace=False))
         xs, ys = xs[pick], ys[pick]
         note = f"{SCATTER_POINTS:,} of {both.num_rows:,} images (random sample)"
-    if not both.num_rows:   # no map computed (the default scale since session 29): said whole
+    if not both.num_rows and n_ok:   # no map computed (the default scale since session 29)
         note = (f"none of the {n_ok:,} ok images has an importance map: they kept their "
                 "aspect (scaled whole) or were re-encoded, which compute none")
     elif both.num_rows < n_ok:   # (on the plot's one line: plots.NOTE_CHARS)

@@ -95,8 +95,9 @@ _COUNT_LINES = (
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "
                "> 1: a low-quality input, or a lossless output of a photo)"),
     ("unwritten", "failed to write: {} (compressed, but the output could not be written: "
-                  "a full disk, a folder the job may not write, the store refusing; the exit "
-                  "status is 1: see the failures and the log)"),
+                  "a full disk, a folder the job may not write, a link below --output it does "
+                  "not write through, the store refusing; the exit status is 1: see the "
+                  "failures and the log)"),
     ("not_images", "failed, not images: {} (no decoder recognises them: a sidecar or Thumbs.db "
                    "in a folder input; a --skip_existing rerun skips them as failed before, "
                    "any other fails them again: keep them out with a glob, "

@@ -1029,7 +1029,7 @@ def test_an_output_that_cannot_be_written_makes_the_exit_status_1(
     assert (s.ok, s.failed, s.unwritten) == (1, 1, 1)
     said = [r.getMessage() for r in caplog.records if r.name == "pipeline.main"]
     assert said == ["run full: 1 output(s) could not be written (a full disk, a folder the job "
-                    "may not write: see the failures): exit status 1"], said
+                    "may not write: see the failures and the log): exit status 1"], said
     assert exit_status(s) == 1
     assert "  failed to write: 1 (compressed, but the output could not be written" \
         in format_summary(s)
@@ -1901,6 +1901,8 @@ def test_dead_letters_that_cannot_be_written_do_not_cost_the_manifest(
     counters = {c.key.metric.name: c.committed
                 for c in result.metrics().query()["counters"]}
     assert counters["dead_letters_unwritten"] == summary.letters_unwritten == 4
+    from pipeline.main import exit_status
+    assert exit_status(summary) == 1   # (the storage's failure: diff review 39)
     assert (f"dead letters: {out}/_dead_letters/run_id=full: not written for 4 (see the log; "
             "the manifest's error rows hold them)") in format_summary(summary)
 

@@ -1016,6 +1016,10 @@ def test_the_energy_scatter_says_which_rows_have_no_map(tmp_path):
     empty = empty.plots["energy_vs_ratio"]
     assert not empty.xs and empty.note.startswith(
         "none of the 7 ok images has an importance map: they kept their aspect (scaled whole)")
+    # no ok image at all: no data, not "none of the 0 ok images" (diff review 39)
+    write_run(tmp_path / "failed", "r", [error_row("r", "/p/x.png", "ImageDecodeError", "bad")])
+    failed = report.build_report(report.load_manifest(str(tmp_path / "failed")))
+    assert failed.plots["energy_vs_ratio"].note == ""
     for plot in (scatter, empty):
         buf = io.BytesIO()
         report.plots.to_png(plot, buf)
