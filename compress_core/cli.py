@@ -325,6 +325,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"-o {args.output!r}: empty (an unset shell variable?); leave -o out to "
                      "write beside each input")
 
+    if "-" in args.images and not os.path.lexists("-"):
+        parser.error("-: standard input is not supported; give the image's file")
+
     from .compressor import SemanticCompressor
 
     try:
@@ -335,8 +338,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
         parser.error(mismatch)
-    if "-" in args.images and local_path("-") is not None and not os.path.lexists("-"):
-        parser.error("-: standard input is not supported; give the image's file")
     clash = _shared_output(args, many)
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
@@ -390,9 +391,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             text = str(exc) or (f"{type(exc).__name__} (not enough memory for this picture)"
                                 if isinstance(exc, MemoryError) else type(exc).__name__)
             text = text[len(src):] if text.startswith(src) else f": {text}"
-            if text == ": no such file" and any(c in src for c in "*?["):
-                text += ("; the command line matches no patterns: leave it unquoted for the "
-                         "shell to expand (or run the batch job: python -m pipeline --input)")
+            if (text == ": no such file" and any(c in src for c in "*?[")
+                    and local_path(src) is not None):
+                text += ("; the command line matches no patterns itself: the shell expands "
+                         "an unquoted one where files match it (or run the batch job: "
+                         "python -m pipeline --input)")
             print(for_terminal(f"semantic-compress: error: {src}{in_flags(text, 'cli')}"),
                   file=sys.stderr)
             records.append({"input": src, "status": "error", "error_type": type(exc).__name__,

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from .request import OPTIONS, QUALITY_WORDS, Option
 
 __all__ = ["OneLineParser", "BuildVersion", "add_option_flags", "option_values", "flag_name",
-           "spellings", "in_flags"]
+           "spellings", "in_flags", "any_case"]
 
 _STYLES = ("cli", "job")
 
@@ -80,9 +80,17 @@ def _quality(text: str):
         raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}") from None
 
 
-def _lower(text: str) -> str:
-    """A name as the option table spells it, whatever the case typed."""
-    return text.strip().lower()
+def any_case(choices):
+    """An argparse ``type``: a name of ``choices`` as the option table spells it, whatever the
+    case typed (``--format JPEG`` was refused where ``--quality AUTO`` ran); another is
+    refused as typed (``'JEPG'``, not ``'jepg'``: diff review 39)."""
+    def name(text: str) -> str:
+        word = text.strip().lower()
+        if word not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {text!r} (choose from {', '.join(map(repr, choices))})")
+        return word
+    return name
 
 
 def _help(opt: Option, style: str) -> str:
@@ -133,8 +141,8 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
             kwargs["type"] = float
         elif opt.kind == "choice":
             kwargs["choices"] = opt.choices()
-            if all(c == c.lower() for c in kwargs["choices"]):   # (--format JPEG was refused
-                kwargs["type"] = _lower                          # where --quality AUTO ran)
+            if all(c == c.lower() for c in kwargs["choices"]):
+                kwargs["type"] = any_case(kwargs["choices"])
         elif opt.kind == "quality":
             kwargs["type"] = _quality
         where.add_argument(*names, **kwargs)

@@ -9,6 +9,7 @@ import sys
 from typing import Optional, Sequence
 
 from compress_core.cli import say
+from compress_core.flags import any_case
 
 from .cells import json_default
 from .html_page import render_html
@@ -39,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                                           "as the report names it)")
     p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
                                           "with --json alone, none is written)")
-    p.add_argument("--format", choices=("html", "md"), default=None,
+    p.add_argument("--format", choices=("html", "md"), type=any_case(("html", "md")),
+                   default=None,
                    help="html (one self-contained file) or md (Markdown + PNGs in "
                         "<name>_files/); default from -o's suffix, else html")
     p.add_argument("--json", action="store_true", help="print the totals as JSON on stdout")

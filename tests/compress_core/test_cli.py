@@ -1058,14 +1058,17 @@ def test_a_pattern_stdin_and_names_in_capitals(work, capsys):
     code, out, err = run(capsys, "p*.jpg", "-s", "0.5")
     assert code == 2 and one_error_line(err) == (
         "semantic-compress: error: p*.jpg: no such file; the command line matches no "
-        "patterns: leave it unquoted for the shell to expand (or run the batch job: python -m "
-        "pipeline --input)")
-    code, out, err = run(capsys, "-", "-s", "0.5")
+        "patterns itself: the shell expands an unquoted one where files match it (or run the "
+        "batch job: python -m pipeline --input)")
+    code, out, err = run(capsys, "-")   # (said before the missing size target: diff review 39)
     assert code == 2 and one_error_line(err).endswith(
         "-: standard input is not supported; give the image's file")
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "JPEG", "-m", "Hybrid",
                          "-o", "x.jpg")
     assert code == 0 and size_of(work / "x.jpg") == (90, 60)
+    with pytest.raises(SystemExit):   # a wrong name is refused as typed (diff review 39)
+        main(["photo.jpg", "-s", "0.5", "--format", "JEPG"])
+    assert "invalid choice: 'JEPG' (choose from 'auto', 'jpeg'" in capsys.readouterr().err
 
 
 def test_verbose_is_this_tools_debug_lines_not_every_packages(work):
