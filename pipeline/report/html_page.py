@@ -57,8 +57,9 @@ tr.delta td{background:#fafae8;font-style:italic}
 
 def _e(s) -> str:
     """Text as HTML shows it: escaped, with its control and bidirectional characters written
-    out (a name holding U+202E showed reversed: operator review 39)."""
-    return html.escape(for_terminal("" if s is None else str(s), line_breaks=True))
+    out as the log writes them (a name holding U+202E showed reversed: operator review 39;
+    one holding a line break showed a space there: diff review 39)."""
+    return html.escape(for_terminal("" if s is None else str(s)))
 
 
 def _code(s) -> str:

@@ -42,8 +42,9 @@ _MD_ESCAPED = str.maketrans({ch: "\\" + ch for ch in "\\|<[]`*&"} | {"\n": " ", 
 
 def _md_cell(s) -> str:
     """A table cell, its Markdown escaped (:data:`_MD_ESCAPED`), its control and
-    bidirectional characters written out (operator review 39: U+202E reversed a name)."""
-    return for_terminal("" if s is None else str(s), line_breaks=True).translate(_MD_ESCAPED)
+    bidirectional characters written out as the log writes them (operator review 39: U+202E
+    reversed a name; diff review 39: a line break in a name read as a space)."""
+    return for_terminal("" if s is None else str(s)).translate(_MD_ESCAPED)
 
 
 def _md_alt(s: str) -> str:
@@ -59,7 +60,10 @@ def _md_table(head: List[str], rows: List[List[str]]) -> str:
 
 
 def _code(s) -> str:
-    return f"`{s}`"
+    """``s`` as code (a path): its controls written out, a backquote in it kept inside."""
+    text = for_terminal(str(s))
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def _error_table(errors) -> str:

@@ -570,6 +570,7 @@ def test_markdown_with_png_plots(two_runs, tmp_path, capsys):
     from pipeline.report.html_page import _e
     assert _md_cell("photo\u202egpj.exe") == "photo\\\\u202egpj.exe"
     assert _e("photo\u202egpj.exe <b>") == "photo\\u202egpj.exe &lt;b&gt;"
+    assert _e("nl\nline.jpg") == "nl\\nline.jpg" and _md_cell("nl\nline.jpg") == "nl\\\\nline.jpg"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) == 4
     for link in links:
