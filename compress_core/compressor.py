@@ -678,7 +678,10 @@ class SemanticCompressor:
                           "" if geometry.crop_box is None else
                           f" (crop {_in_input(geometry.crop_box, work, (w0, h0))})",
                           geometry.stretch, geometry.seams or {}, codec.pil_name(fmt),
-                          "lossless" if used_quality is None else f"quality {used_quality}",
+                          "the input file kept" if operations.get("input_kept") else
+                          "lossless" if operations.get("lossless") else
+                          "archive (the JPEG file)" if operations.get("jpeg_reconstruction")
+                          else f"quality {used_quality}",
                           len(data), ms(t_start, t_decoded), ms(t_decoded, t_energy),
                           ms(t_energy, t_resized), ms(t_resized, t_encoded),
                           {k: v for k, v in operations.items() if k != "seam_carving"})

@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     terms: list = []
-    finished: list = []   # (the run is over: its manifest written, its status stands)
+    finished: list = []   # the run's result, once over (its manifest written: its status stands)
 
     def terminate(signum, frame):   # as Ctrl-C (what timeout, systemd and Kubernetes send:
         terms.append(signum)        # it ended the run without a word, exit status 143)
@@ -71,9 +71,11 @@ def main(argv=None) -> int:
     before = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
         result = run(argv)
-        finished.append(True)
+        finished.append(result)
         return exit_status(summarize_metrics(result))
     except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
+        if finished and interrupted(exc):   # (a Ctrl-C once the run was over: its status)
+            return exit_status(summarize_metrics(finished[0]))
         if isinstance(exc, RunStopped) and not interrupted(exc):
             # (the runner's 100-400 lines of traceback had ended it, exit status 1: the
             # status of a run whose every image failed; operator review 28)

@@ -53,7 +53,7 @@ from compress_core.storage import get_filesystem, is_output_name, path_below
 
 from .distinct_inputs import input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
-from .manifest import (SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED,
+from .manifest import (RUN_ID, SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED,
                        is_manifest_part)
 from .metrics import METRICS_NAMESPACE
 
@@ -161,8 +161,8 @@ class _ListParts(beam.DoFn):
         for entry in fs.ls(path.rstrip("/"), detail=True):
             name = posixpath.basename(entry["name"].rstrip("/"))
             if entry.get("type") != "directory" or not name.startswith("run_id=") \
-                    or name == this_run:
-                continue
+                    or name == this_run or not RUN_ID.fullmatch(name[len("run_id="):]):
+                continue   # (a file manager's 'run_id=r1 copy' is no run: the report's rule)
             for part in fs.ls(entry["name"], detail=True):
                 base = posixpath.basename(part["name"])
                 if part.get("type") == "file" and is_manifest_part(base):

@@ -83,9 +83,9 @@ _COUNT_LINES = (
     ("failed_before", "skipped, failed before: {} (an earlier run failed the same file with "
                       "these settings and library build, by an error it would meet again: a "
                       "damaged picture, a file that is no picture, a picture over "
-                      "--max_pixels; their rows say skip_reason 'failed before' and its error; "
-                      "replace or remove them, raise --max_pixels, or run them without "
-                      "--skip_existing)"),
+                      "--max_pixels, a link to nothing; their rows say skip_reason 'failed "
+                      "before' and its error; replace, mend or remove them, raise "
+                      "--max_pixels, or run them without --skip_existing)"),
     ("named_otherwise", "named otherwise than before: {} (earlier runs of these settings wrote "
                         "their outputs under other names: names now start from another folder, "
                         "and what this run wrote of them is a second copy; the log names an "
