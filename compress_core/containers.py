@@ -173,7 +173,21 @@ def open_picture(data: bytes, name: str) -> Image.Image:
     img = Image.open(io.BytesIO(data), formats=[f for f in Image.ID if f not in _NOT_READ])
     if img.format == "TIFF":
         _largest_full_page(img, name)
+    elif img.format == "PNG":
+        _scale_grey_key(img, data)
     return img
+
+
+def _scale_grey_key(img: Image.Image, data: bytes) -> None:
+    """A 2- or 4-bit grey PNG's transparent grey (its tRNS key) on the 0..255 scale Pillow
+    decodes its pixels to: Pillow reports the key as stored (1 of 0..3) while the pixels are
+    scaled (x85), so no pixel matched and the picture came out opaque (diff review 39)."""
+    key = img.info.get("transparency")
+    if img.mode != "L" or not isinstance(key, int) or len(data) < 26 or data[25] != 0:
+        return
+    bits = data[24]   # (IHDR: bit depth, then colour type 0, grey)
+    if bits in (2, 4):
+        img.info["transparency"] = key * 255 // ((1 << bits) - 1)
 
 
 #: 16-bit sample -> 8 bits, rounded (v * 255 / 65535).

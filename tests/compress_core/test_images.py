@@ -310,6 +310,30 @@ def test_a_1_bit_and_a_16_bit_grey_png_keep_their_transparent_colour(chelsea):
     assert opaque.shape == (60, 90, 3)
 
 
+@pytest.mark.parametrize("bits, key", [(2, 1), (4, 5)])
+def test_a_2_and_4_bit_grey_pngs_transparent_grey_is_transparent(bits, key):
+    """Diff review 39: Pillow reports a 2- or 4-bit grey PNG's tRNS key as stored (1 of
+    0..3) and decodes its pixels to 0..255 (x85): no pixel matched, the picture came out
+    opaque."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    values = [v % (1 << bits) for v in range(8)]          # each grey of the depth, twice
+    packed = "".join(format(v, f"0{bits}b") for v in values)
+    row = bytes(int(packed[i:i + 8], 2) for i in range(0, len(packed), 8))
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 2, bits, 0, 0, 0, 0))
+            + chunk(b"tRNS", struct.pack(">H", key))
+            + chunk(b"IDAT", zlib.compress((b"\x00" + row) * 2)) + chunk(b"IEND", b""))
+    pixels = load_image(data).pixels
+    assert pixels.shape == (2, 8, 4)
+    np.testing.assert_array_equal(pixels[0, :, 3] == 0, np.array(values) == key)
+    np.testing.assert_array_equal(pixels[0, :, 0], np.array(values) * 255 // ((1 << bits) - 1))
+
+
 def test_pil_palette_without_transparency_is_rgb(chelsea):
     img = Image.fromarray(chelsea).quantize(32)
     pixels = load_image(encode(img, "GIF")).pixels
