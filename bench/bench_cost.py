@@ -2,8 +2,10 @@
 at most 0.25 s per Kodak photo per core with the face term and the no-stretch policy).
 
 Torch, MKL, OpenMP and Numba are held to one thread, as each of two workers sharing two cores
-would be. The first photo warms up (model and detector loads, kernel compilation) and is not
-counted; every other photo is timed with ``time.process_time`` around one ``compress()``
+would be. Each task first runs once on the first photo, untimed (model and detector loads,
+kernel compilation: a warm-up at scale 0.5 loads no CNN since session 29, and the first
+thumbnail had paid the loads, 2.7 s: benchmark review 39); then every photo is timed with
+``time.process_time`` around one ``compress()``
 (decode, importance map with faces, geometry, encode with the default quality), and the
 library's own stage timings are averaged beside it.
 
@@ -54,12 +56,12 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     compressor = SemanticCompressor()
-    compressor.compress(paths[0], scale=0.5, show_progress=False)  # loads, compiles
     print(f"library at {commit}; {len(paths)} photos from {args.kodak}; one thread\n")
     print("| task | CPU s per photo (mean) | max | " + " | ".join(STAGES) + " | KiB per output |")
     print("|---|---:|---:|" + "---:|" * (len(STAGES) + 1))
     for task in args.tasks.split(","):
         kwargs = TASKS[task]
+        compressor.compress(paths[0], show_progress=False, **kwargs)  # loads, compiles
         cpu, stages, size = [], {s: 0.0 for s in STAGES}, 0
         for path in paths:
             t0 = time.process_time()
