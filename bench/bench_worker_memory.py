@@ -1,8 +1,10 @@
 """Benchmark: a worker's memory over a long run of photos of varied sizes, and what bounds it.
 
-One fresh process per configuration compresses the same photos one after another with the
-default settings (``SemanticCompressor().compress(path, scale=0.5)``: the deep energy, torch
-and the face detector) and reports its resident memory (and the anonymous part of it: the heap) every 60 photos and
+One fresh process per configuration compresses the same photos one after another into
+256x256 thumbnails with the default settings (``SemanticCompressor().compress(path,
+target_width=256, target_height=256)``: the deep energy, torch and the face detector; until
+session 39 it asked ``scale=0.5``, which computes no importance map since session 29, so it
+measured no CNN at all: benchmark review 39) and reports its resident memory (and the anonymous part of it: the heap) every 60 photos and
 its time:
 
 * ``default``: as the job's workers run;
@@ -57,7 +59,7 @@ def child(folder: str, trim: bool) -> dict:
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
     series, start = [], time.perf_counter()
     for i, path in enumerate(files, 1):
-        compressor.compress(path, scale=0.5, show_progress=False)
+        compressor.compress(path, target_width=256, target_height=256, show_progress=False)
         if trim and i % TRIM_EVERY == 0:
             release_freed_heap()
         if i % EVERY == 0:
