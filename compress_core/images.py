@@ -216,6 +216,7 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         name = getattr(source, "name", None)  # (os.fdopen's is the descriptor, an int)
         name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<file object>"
         most = largest_file(limit)
+        start = _position(source)
         data = _read_at_most(source, most)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # a text-mode file: its str failed deep in the decoder ("a bytes-like object is
@@ -230,8 +231,16 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
                 raise ImageDecodeError(f"{name}: nothing left to read from position "
                                        f"{position:,} (the picture is read from the file "
                                        "object's position: seek(0) first)")
-        with _pillow_notes_named(str(name)):
-            return _decode(bytes(data), str(name), limit, needed_size)
+        try:
+            with _pillow_notes_named(str(name)):
+                return _decode(bytes(data), str(name), limit, needed_size)
+        except ImageDecodeError as exc:
+            if not start:
+                raise
+            # (a service that had read the upload's first bytes got "not a recognised image
+            # format" alone: service review 39)
+            raise type(exc)(f"{exc} (read from the file object's position {start:,}: "
+                            "seek(0) first where the picture starts before it)") from exc
     raise TypeError(
         "image must be a path, URI, bytes, binary file object, numpy array or PIL image; "
         f"got {type(source).__name__}"

@@ -107,6 +107,12 @@ def test_a_file_object_read_to_its_end_says_so(chelsea_png):
     assert load_image(buf).pixels.shape[:2] == (60, 90)
     with pytest.raises(ImageDecodeError, match="empty file"):
         load_image(io.BytesIO(b""))
+    # read in part (a service that had read an upload's first bytes): the same hint (service
+    # review 39: "not a recognised image format" alone)
+    buf.seek(100)
+    with pytest.raises(NotAnImageError, match=r"read from the file object's position 100: "
+                                              r"seek\(0\) first"):
+        load_image(buf)
 
 
 def test_a_file_object_named_by_its_descriptor_is_a_file_object(png_file, chelsea):
