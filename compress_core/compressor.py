@@ -758,7 +758,7 @@ class SemanticCompressor:
         if show_progress and len(items) > 1:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(items, desc="compressing", unit="image")
+            iterator = tqdm(items, desc="compressing", unit="image", disable=None)  # (a tty's)
         for item in iterator:
             try:
                 results.append(self.compress(item, show_progress=False, **kwargs))

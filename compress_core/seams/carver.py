@@ -386,7 +386,8 @@ class SeamCarver:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, unit="seam", leave=False)
+        # (disable=None: none where stderr is no terminal, a service's log: service review 39)
+        return tqdm(total=total, desc=desc, unit="seam", leave=False, disable=None)
 
     def _reduce(self, pixels, static, gradient_weight, dv: int, dh: int, progress=None):
         """Remove ``dv`` vertical and ``dh`` horizontal seams in the configured order.
