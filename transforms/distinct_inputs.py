@@ -48,8 +48,7 @@ from apache_beam.metrics import Metrics
 
 from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
-from .identity import (FileIdentity, comparable, from_epoch_us, identity_differs,
-                       recorded_identity)
+from .identity import FileIdentity, from_epoch_us, identity_differs, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
 __all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
@@ -112,19 +111,25 @@ def same_input(owner: str, key: str) -> bool:
 
 def _owns(claim, key: str, item) -> bool:
     """Whether the earlier ``claim`` on a name is ``item``'s (its :func:`input_key` ``key``):
-    recorded for that key, or for another spelling of the same file (:func:`same_input`) that
-    is still the file the claim recorded, by its size and its modification time or content
-    token: a link re-pointed since (``current`` from 2024/ to 2025/) resolves to another
-    photo, which had adopted, and replaced, the other's output (diff review 39)."""
+    recorded for that key, or for another spelling of the same file (:func:`same_input`)
+    unless what is known of both says another file (its size, or its modification time or
+    content token): a link re-pointed since (``current`` from 2024/ to 2025/) resolves to
+    another photo, which had adopted, and replaced, the other's output (diff review 39).
+    Where nothing can be compared (an ``--input_list``'s inputs are not listed; manifests
+    before schema 3 hold no time) the spelling decides, as before; a file edited in place
+    and reached by another spelling is told from a re-pointed link by nothing, and gets a
+    second copy rather than replace an output that may be another photo's."""
     if claim.owner == key:
         return True
     if not same_input(claim.owner, key):
         return False
+    if claim.input_bytes is not None and item.size is not None \
+            and claim.input_bytes != item.size:
+        return False
     then = recorded_identity(from_epoch_us(claim.input_modified)
                              if claim.input_modified is not None else None,
                              claim.input_etag or None)
-    return (claim.input_bytes is not None and claim.input_bytes == item.size
-            and comparable(item.identity, then) and not identity_differs(item.identity, then))
+    return not identity_differs(item.identity, then)
 
 
 def name_apart(relpath: str, uri: str) -> str:

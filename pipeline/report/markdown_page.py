@@ -1,6 +1,7 @@
 """The report as Markdown, with its plots as PNG files."""
 from __future__ import annotations
 
+import re
 from typing import List
 
 from compress_core.storage import for_terminal
@@ -60,10 +61,13 @@ def _md_table(head: List[str], rows: List[List[str]]) -> str:
 
 
 def _code(s) -> str:
-    """``s`` as code (a path): its controls written out, a backquote in it kept inside."""
+    """``s`` as code (a path): its controls written out, its backquotes kept inside (the
+    fence a run of backquotes longer than any in it, CommonMark's rule)."""
     text = for_terminal(str(s))
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def _error_table(errors) -> str:

@@ -169,6 +169,14 @@ def test_a_folder_reached_through_a_link_one_night_and_by_its_path_the_next_is_s
     _, second = run_job(["--input", str(root), *common, "--run_id", "by-path"])
     assert (second.ok, second.skipped, second.set_apart) == (0, 2, 0)
     assert not [f for f in _files(out) if "~" in f]
+    # named in an --input_list by its own path, its output written for the link's spelling
+    # (listed inputs carry no size or time to compare; second diff review 39: a second copy)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{root / 'coffee.jpg'}\n")
+    _, listed = run_job(["--input_list", str(listing), "--input_base", str(root),
+                         *common, "--run_id", "listed"])
+    assert (listed.ok, listed.skipped, listed.set_apart) == (0, 1, 0)
+    assert not [f for f in _files(out) if "~" in f]
     # the link re-pointed to another folder whose photo has the same name: another file, set
     # apart; the first one's output is kept (diff review 39: adopted, and replaced)
     kept = (out / f"coffee.jpg.{TAG}.jpg").read_bytes()
