@@ -108,12 +108,19 @@ class _FirstLook:
     def __init__(self, boxes):
         from compress_core.energy import faces
 
-        self.real, self.boxes, self.second_looks = faces._mtcnn("cpu"), boxes, []
+        self.real, self.boxes, self.second_looks = faces._mtcnn, boxes, []
+        self.min_face_size = None   # (the size the detector asked for: the first look's)
+
+    def at(self, min_face_size=None):
+        """This stand-in, as ``faces._mtcnn(device, min_face_size)`` returns it."""
+        self.min_face_size = min_face_size
+        return self
 
     def detect(self, img, landmarks=False):
         if isinstance(img, list):
             self.second_looks.append(len(img))
-            return self.real.detect(img, landmarks=landmarks)
+            size = {} if self.min_face_size is None else {"min_face_size": self.min_face_size}
+            return self.real("cpu", **size).detect(img, landmarks=landmarks)
         n = len(self.boxes)
         return (np.asarray(self.boxes, np.float32), np.full(n, 0.99, np.float32),
                 np.full((n, 5, 2), np.nan, np.float32))
@@ -126,7 +133,8 @@ def _planted(monkeypatch, picture, boxes):
 
     scale = min(1.0, faces.DETECT_SIDE / max(picture.shape[:2]))
     model = _FirstLook([[v * scale for v in box] for box in boxes])
-    monkeypatch.setattr(faces, "_mtcnn", lambda device: model)
+    monkeypatch.setattr(faces, "_mtcnn",
+                        lambda device, min_face_size=None: model.at(min_face_size))
     return FaceDetector().detect(picture), model
 
 
@@ -151,6 +159,7 @@ def test_a_small_face_the_first_look_finds_where_there_is_none_is_dropped(monkey
     found, model = _planted(monkeypatch, picture, [rim, face, foam])
     assert len(found) == 1 and _iou(found[0].box, face) > 0.9, found
     assert model.second_looks == [3, 2]   # (the two not found at 64 px looked at at 80)
+    assert model.min_face_size == 40   # (half the face's 80 px: benchmark review 39)
 
 
 def test_a_face_beside_the_first_looks_box_does_not_confirm_it(monkeypatch):
@@ -221,8 +230,12 @@ def test_the_detector_loads_once_per_process_with_the_cnn():
 
     DeepEnergyFunction().load()
     model = faces._mtcnn("cpu")
+    second = [faces._mtcnn("cpu", side // 2) for side in faces.CONFIRM_SIDES]
     DeepEnergyFunction().load()
     assert faces._mtcnn("cpu") is model  # cached: a worker loads it once, in setup()
+    # the second look's (faces of half its 64 or 80 px and up) too, loaded with it
+    assert [faces._mtcnn("cpu", side // 2) for side in faces.CONFIRM_SIDES] == second
+    assert [m.min_face_size for m in (model, *second)] == [20, 32, 40]
 
 
 def test_tiny_images_have_no_faces():
