@@ -24,7 +24,8 @@ import numpy as np
 __all__ = ["Face", "FaceDetector", "face_map", "raise_to_faces", "faces_box", "face_core",
            "cores_box", "heads_box", "person_box", "face_boxes", "clipped_box", "union_box",
            "subject_faces", "EYES_IN_CORE", "SUBJECT_FACE_SHARE", "DETECT_SIDE", "MIN_PROBABILITY",
-           "CONFIRM_SIDE", "CONFIRM_SIDES", "CONFIRM_MOST", "CONFIRM_OVERLAP", "needs_second_look"]
+           "CONFIRM_SIDE", "CONFIRM_SIDES", "CONFIRM_MOST", "CONFIRM_OVERLAP", "CONFIRM_MIN_FACE",
+           "needs_second_look"]
 
 #: Long side (pixels) of the copy the detector searches. On the 24 Kodak photos 448 px finds
 #: every face 640 px finds (kodim04, 12, 14, 15, 17, 18) in about half the time.
@@ -75,12 +76,19 @@ class Face(NamedTuple):
     core: Optional[Tuple[int, int, int, int]] = None
 
 
+#: The smallest face the second look searches, as a share of the face's size there (64 or
+#: 80 px: 28 or 35 px, where the first look searches from 20): its pyramid starts at 82
+#: instead of 115 px, half the first network's work (the second look had taken 112 of 205 ms
+#: of kodim11's face search: benchmark review 39). Half (32, 40 px) dropped one of 194 LFW
+#: faces (0.965 -> 0.873); 7/16 keeps every verdict on 416 LFW faces at 45-150 px and the
+#: Kodak photos' (bench/bench_faces.py).
+CONFIRM_MIN_FACE = 7 / 16
+
+
 def _mtcnn(device: str, min_face_size: int = int(DETECT_SIDE * MIN_FACE_SHARE)):
     """The MTCNN detector on ``device`` that searches faces of ``min_face_size`` pixels and up
-    (the first look: 20 in the 448-px copy; the second look, whose face is 64 or 80 px, half
-    that: its pyramid then starts at 72 instead of 115 px, 2.6x less of the first network's
-    work: the second look had taken 112 of 205 ms of kodim11's face search, benchmark review
-    39). One per size and device, the weights shared from the wheel."""
+    (the first look: 20 in the 448-px copy; the second look: :data:`CONFIRM_MIN_FACE` of its
+    face). One per size and device."""
     key = (device, int(min_face_size))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
@@ -122,7 +130,7 @@ class FaceDetector:
         the second look's); returns ``self``."""
         _mtcnn(self.device)
         for side in CONFIRM_SIDES:
-            _mtcnn(self.device, side // 2)
+            _mtcnn(self.device, _confirm_min_face(side))
         return self
 
     def detect(self, rgb: np.ndarray) -> List[Face]:
@@ -196,7 +204,7 @@ class FaceDetector:
             squares.append(_square(rgb, x0, y0, span, 3 * side))
             frames.append((x0, y0, 3 * side / span))
         with torch.inference_mode():
-            boxes, probs = _mtcnn(self.device, side // 2).detect(squares)
+            boxes, probs = _mtcnn(self.device, _confirm_min_face(side)).detect(squares)
         found_again = []
         for face, (x0, y0, k), found, p in zip(faces, frames, boxes, probs):
             found_again.append(0.0 if found is None else max(
@@ -204,6 +212,11 @@ class FaceDetector:
                  if _overlap(face.box, (bl / k + x0, bt / k + y0, br / k + x0, bb / k + y0))
                  >= CONFIRM_OVERLAP), default=0.0))
         return found_again
+
+
+def _confirm_min_face(side: int) -> int:
+    """The smallest face (px) the second look searches where its face is ``side`` px."""
+    return int(side * CONFIRM_MIN_FACE)
 
 
 def _detection_scale(shape: Tuple[int, int]) -> float:

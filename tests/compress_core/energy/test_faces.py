@@ -159,7 +159,7 @@ def test_a_small_face_the_first_look_finds_where_there_is_none_is_dropped(monkey
     found, model = _planted(monkeypatch, picture, [rim, face, foam])
     assert len(found) == 1 and _iou(found[0].box, face) > 0.9, found
     assert model.second_looks == [3, 2]   # (the two not found at 64 px looked at at 80)
-    assert model.min_face_size == 40   # (half the face's 80 px: benchmark review 39)
+    assert model.min_face_size == 35   # (7/16 of the face's 80 px: benchmark review 39)
 
 
 def test_a_face_beside_the_first_looks_box_does_not_confirm_it(monkeypatch):
@@ -230,12 +230,14 @@ def test_the_detector_loads_once_per_process_with_the_cnn():
 
     DeepEnergyFunction().load()
     model = faces._mtcnn("cpu")
-    second = [faces._mtcnn("cpu", side // 2) for side in faces.CONFIRM_SIDES]
+    second = [faces._mtcnn("cpu", int(side * faces.CONFIRM_MIN_FACE))
+              for side in faces.CONFIRM_SIDES]
     DeepEnergyFunction().load()
     assert faces._mtcnn("cpu") is model  # cached: a worker loads it once, in setup()
-    # the second look's (faces of half its 64 or 80 px and up) too, loaded with it
-    assert [faces._mtcnn("cpu", side // 2) for side in faces.CONFIRM_SIDES] == second
-    assert [m.min_face_size for m in (model, *second)] == [20, 32, 40]
+    # the second look's (faces of 7/16 of its 64 or 80 px and up) too, loaded with it
+    assert [faces._mtcnn("cpu", int(side * faces.CONFIRM_MIN_FACE))
+            for side in faces.CONFIRM_SIDES] == second
+    assert [m.min_face_size for m in (model, *second)] == [20, 28, 35]
 
 
 def test_tiny_images_have_no_faces():
