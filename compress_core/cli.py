@@ -147,7 +147,7 @@ def _shared_output(args, many: bool) -> Optional[str]:
             first[dest] = src
         elif first[dest] == src:
             return f"{src} is given twice"
-        elif _one_file(first[dest], src):   # (x.jpg ./x.jpg: "both written", "separate -o")
+        elif _same_file(first[dest], src):   # (x.jpg ./x.jpg: "both written", "separate -o")
             return f"{first[dest]} and {src} are one file, given twice"
         else:
             return (f"{first[dest]} and {src} would both be written to {dest}.*; "
@@ -161,9 +161,9 @@ def _shared_output(args, many: bool) -> Optional[str]:
 
 
 def _same_file(dest: str, src: str) -> bool:
-    """Whether the output ``dest`` is the input ``src``: on a local disk the same file under
-    any spelling (a link, ``./``, another case where the disk ignores case), in a bucket the
-    same URI."""
+    """Whether ``dest`` (the output, or another input) is the input ``src``: on a local disk
+    the same file under any spelling (a link, ``./``, another case where the disk ignores
+    case), in a bucket the same URI."""
     if _is_local_file(src):
         path = local_path(dest)
         return path is not None and os.path.exists(path) and os.path.samefile(
@@ -171,12 +171,6 @@ def _same_file(dest: str, src: str) -> bool:
     from .storage import normalize_uri
 
     return local_path(src) is None and normalize_uri(dest) == normalize_uri(src)
-
-
-def _one_file(a: str, b: str) -> bool:
-    """Whether two local inputs are one file under two spellings (``x.jpg``, ``./x.jpg``)."""
-    return (_is_local_file(a) and _is_local_file(b)
-            and os.path.samefile(local_path(a), local_path(b)))
 
 
 def _is_local_file(uri: Optional[str]) -> bool:

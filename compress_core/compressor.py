@@ -577,7 +577,6 @@ class SemanticCompressor:
                 (data, fmt), used_quality, out = lossless, None, cleared
                 if exact is None:  # (format auto's exact encoding fit the budget)
                     operations = _say_unused_quality(quality, request, loaded, operations)
-                operations = {**operations, "lossless": True}
             elif target_bytes is not None:
                 try:
                     data, used_quality, out, reached = encode_to_budget(
@@ -588,8 +587,6 @@ class SemanticCompressor:
                             request.target_width, request.target_height, request.scale)))
                     if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
                         operations = {**operations, "quality_score": round(reached, 3)}
-                    if fmt is ImageFormat.PNG:  # (exact at the size it shrank to)
-                        operations = {**operations, "lossless": True}
                 except TargetUnreachableError as exc:  # no encoding fits; the file itself may
                     if as_it_is is None or len(as_it_is) > target_bytes:
                         raise _floor(exc, exact_tried, as_it_is) from None
@@ -617,8 +614,7 @@ class SemanticCompressor:
                 data, fmt = codec.encode_lossless(cleared, **loaded.attached)
                 out = cleared
                 used_quality = None
-                operations = {**_say_unused_quality(quality, request, loaded, operations),
-                              "lossless": True}
+                operations = _say_unused_quality(quality, request, loaded, operations)
             elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
                 # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
                 # the default, as anywhere the quality is free)
@@ -630,17 +626,14 @@ class SemanticCompressor:
                 except TargetUnreachableError as exc:  # the format's best, its score recorded
                     data, used_quality, reached = exc.best
                 operations = {**operations, "quality_score": round(float(reached), 3)}
-                if used_quality is None:  # WebP, JPEG XL: lossless past their best lossy
-                    operations["lossless"] = True  # (said, as the graphics' exact files)
+                # (WebP, JPEG XL: lossless past their best lossy: no quality, said below)
                 if exact is not None and len(exact) <= len(data):
                     data, used_quality, out = exact, None, cleared
                     operations = {k: v for k, v in operations.items() if k != "quality_score"}
-                    operations["lossless"] = True  # (no score, as auto's lossless outputs)
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
                 if fmt is ImageFormat.PNG:
                     out = cleared
-                    operations = {**operations, "lossless": True}
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)
             if allocation_map is not None and target_bytes is None:
                 data, operations = self._allocate(data, out, allocation_map, operations,
@@ -650,8 +643,14 @@ class SemanticCompressor:
                 out = as_decoded  # the file's own pixels, hidden colours included
                 operations = {**{k: v for k, v in operations.items()
                                  if k not in ("allocation", "uniform_score",
-                                           "jpeg_reconstruction", "lossless")},
+                                           "jpeg_reconstruction")},
                               "input_kept": True, "quality_score": 100.0}
+            elif "jpeg_reconstruction" not in operations and (
+                    fmt is ImageFormat.PNG or used_quality is None):
+                # written in a lossless mode (PNG, WebP's and JPEG XL's): said once, for every
+                # way there (a graphic's exact file, quality auto past the format's best lossy
+                # encoding, format png, a budget's png at the size it shrank to)
+                operations = {**operations, "lossless": True}
             if fmt is ImageFormat.JPEG and codec.has_transparency(out):
                 # asked for (format='jpeg'): said once, with the way to keep it
                 log.warning("%s: transparent pixels written over white: JPEG has no alpha "

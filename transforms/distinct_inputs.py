@@ -101,7 +101,7 @@ def same_input(owner: str, key: str) -> bool:
     where they differ."""
     if owner == key:
         return True
-    if owner.startswith("/") and key.startswith("/"):   # (local: input_key's normpath)
+    if local_path(owner) is not None and local_path(key) is not None:
         try:
             return os.path.realpath(owner) == os.path.realpath(key)
         except (OSError, ValueError):

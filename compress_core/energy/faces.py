@@ -16,6 +16,7 @@ once per process and device (thread-safe), like the CNN backbones.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -85,27 +86,43 @@ class Face(NamedTuple):
 CONFIRM_MIN_FACE = 7 / 16
 
 
-def _mtcnn(device: str, min_face_size: int = int(DETECT_SIDE * MIN_FACE_SHARE)):
+#: The first look's smallest face, in the detection copy's pixels.
+_FIRST_LOOK_MIN_FACE = int(DETECT_SIDE * MIN_FACE_SHARE)
+
+
+def _mtcnn(device: str, min_face_size: int = _FIRST_LOOK_MIN_FACE):
     """The MTCNN detector on ``device`` that searches faces of ``min_face_size`` pixels and up
     (the first look: 20 in the 448-px copy; the second look: :data:`CONFIRM_MIN_FACE` of its
-    face). One per size and device."""
+    face). One per size and device, all of a device sharing the first look's networks (a copy
+    whose pyramid starts elsewhere: another load of the weights cost 0.1 s at start-up)."""
     key = (device, int(min_face_size))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            try:
-                from facenet_pytorch import MTCNN
-            except ImportError as exc:  # pragma: no cover - the package is a requirement
-                raise ImportError(
-                    "face detection needs the 'facenet-pytorch' package (MTCNN weights ship in "
-                    "its wheel): pip install --no-deps facenet-pytorch==2.6.0; or an energy "
-                    "without faces: DeepEnergyFunction(faces=False) in Python, energy "
-                    "'gradient' or 'saliency' on the command line and in the job") from exc
-            model = MTCNN(keep_all=True, device=device, min_face_size=int(min_face_size),
-                          post_process=False, select_largest=False)
-            model.eval()
-            _MODELS[key] = model
+            model = _MODELS.get((device, _FIRST_LOOK_MIN_FACE))
+            if model is None:
+                model = _MODELS[(device, _FIRST_LOOK_MIN_FACE)] = _load_mtcnn(device)
+            if key[1] != _FIRST_LOOK_MIN_FACE:
+                model = copy.copy(model)   # (the same networks; the attribute detect() reads)
+                model.min_face_size = key[1]
+                _MODELS[key] = model
         return model
+
+
+def _load_mtcnn(device: str):
+    """MTCNN on ``device`` at the first look's smallest face, its weights from the wheel."""
+    try:
+        from facenet_pytorch import MTCNN
+    except ImportError as exc:  # pragma: no cover - the package is a requirement
+        raise ImportError(
+            "face detection needs the 'facenet-pytorch' package (MTCNN weights ship in "
+            "its wheel): pip install --no-deps facenet-pytorch==2.6.0; or an energy "
+            "without faces: DeepEnergyFunction(faces=False) in Python, energy "
+            "'gradient' or 'saliency' on the command line and in the job") from exc
+    model = MTCNN(keep_all=True, device=device, min_face_size=_FIRST_LOOK_MIN_FACE,
+                  post_process=False, select_largest=False)
+    model.eval()
+    return model
 
 
 class FaceDetector:

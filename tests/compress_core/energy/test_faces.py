@@ -238,6 +238,7 @@ def test_the_detector_loads_once_per_process_with_the_cnn():
     assert [faces._mtcnn("cpu", int(side * faces.CONFIRM_MIN_FACE))
             for side in faces.CONFIRM_SIDES] == second
     assert [m.min_face_size for m in (model, *second)] == [20, 28, 35]
+    assert all(m.pnet is model.pnet and m.onet is model.onet for m in second)   # (one load)
 
 
 def test_tiny_images_have_no_faces():
