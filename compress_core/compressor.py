@@ -295,9 +295,10 @@ class SemanticCompressor:
 
         Parameters
         ----------
-        image : str, os.PathLike, bytes, ndarray or PIL.Image.Image
-            Path, fsspec URI, encoded bytes, array (gray/RGB/RGBA, uint8 or float in [0, 1])
-            or PIL image.
+        image : str, os.PathLike, bytes, binary file object, ndarray or PIL.Image.Image
+            Path, fsspec URI, encoded bytes, a binary file object (``open(path, "rb")``,
+            ``io.BytesIO``, a pipe's stream; read whole from its start), array
+            (gray/RGB/RGBA, uint8 or float in [0, 1]) or PIL image.
         target_bytes : int, optional
             Largest encoded size. Reached by quality search, then by fewer pixels.
         target_pixels : int, optional
@@ -657,6 +658,7 @@ class SemanticCompressor:
                             "(format 'auto', 'webp', 'avif', 'jxl' or 'png' keeps the "
                             "transparency)", loaded.source)
                 operations = {**operations, "alpha_flattened": True}
+                out = codec.flatten_for(out, fmt)   # (pixels: what data shows; API review 40)
             t_encoded = time.perf_counter()
 
             stats = {}

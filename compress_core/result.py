@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -55,9 +55,26 @@ def source_map(source: Union[np.ndarray, Tuple[int, int]], size: Tuple[int, int]
     return (y * w0 + x).astype(np.int32 if w0 * h0 < 2 ** 31 else np.int64)
 
 
-@dataclass
+def _same(a: Any, b: Any) -> bool:
+    """Whether two field values are equal, arrays by their shape, type and values (``==`` on
+    arrays gives an array, whose truth Python cannot take)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(np.array_equal(a, b)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
+
+
+@dataclass(eq=False)
 class CompressionResult:
     """The outcome of :meth:`SemanticCompressor.compress`.
+
+    Two results are equal when every attribute is (``pixels`` and ``source_map`` by their
+    values): a result and its pickled copy are; two calls of ``compress()`` differ at least
+    by their ``timings``. Results are not hashable (their attributes may change).
 
     Attributes
     ----------
@@ -175,6 +192,15 @@ class CompressionResult:
     def image(self):
         """The output as a PIL image."""
         return to_pil(self.pixels)
+
+    def __eq__(self, other: object) -> Any:
+        """Every attribute equal (class docstring); the dataclass's own ``==`` compared the
+        pixel arrays with ``==`` and raised ``ValueError`` (API review 40)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    __hash__ = None   # type: ignore[assignment]
 
     def __repr__(self) -> str:
         """One line (the dataclass's printed the pixels: 18 KB for a 160-pixel thumbnail)."""

@@ -375,6 +375,8 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     """
     check_storage_options(storage_options)
     text = os.fspath(uri)
+    if not text:   # (": no such file", naming nothing: API review 40)
+        raise ImageReadError(f"{text!r}: an empty path names no file")
     try:
         path = local_path(text)
         if path is not None:

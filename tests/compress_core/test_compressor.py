@@ -260,6 +260,11 @@ def test_transparency_written_as_jpeg_is_said(compressor, chelsea, caplog, kwarg
     assert len(said) == 1 and said[0].startswith("<array>: transparent pixels")
     shown = np.asarray(decode(result.data).convert("RGB")).astype(int)
     assert shown[:, :5].min() > 235  # the transparent side shows white
+    # the result's pixels are what its data shows (they kept the alpha, their colour hidden
+    # there: a PNG saved from them was transparent, its JPEG white; API review 40)
+    assert result.pixels.shape[2] == 3 and result.image.mode == "RGB"
+    assert np.abs(result.pixels.astype(int) - shown).mean() < 8   # (the JPEG's loss)
+    assert result.pixels[:, :result.size[0] // 4].min() == 255
 
 
 def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog):
@@ -1881,6 +1886,25 @@ def test_a_mask_of_another_size_is_refused_before_the_energy_map(compressor, che
             _run(compressor, chelsea, target_width=90, target_height=90,
                  **{name: np.ones((10, 10), bool)})
     assert looked == []
+
+
+def test_results_compare_by_their_values(compressor, chelsea):
+    """API review 40: ``r1 == r2``, ``r in [r2]`` and a result against its pickled copy raised
+    ValueError (the dataclass compared the pixel arrays with ==)."""
+    import copy
+    import dataclasses
+    import pickle
+
+    first = _run(compressor, chelsea, scale=0.5, format="jpeg", quality=80)
+    second = _run(compressor, chelsea, scale=0.5, format="jpeg", quality=80)
+    assert first == pickle.loads(pickle.dumps(first)) == copy.deepcopy(first)
+    assert second.data == first.data and second != first     # (their timings differ)
+    assert second == dataclasses.replace(first, timings=second.timings, params=second.params)
+    assert first in [second, first] and second not in [first]
+    smaller = _run(compressor, chelsea, scale=0.25, format="jpeg", quality=80)
+    assert smaller != first and first != 5 and not (first == "x")
+    with pytest.raises(TypeError):
+        hash(first)
 
 
 def test_a_result_prints_in_one_line_and_shows_its_picture_in_a_notebook(compressor, chelsea):

@@ -144,6 +144,8 @@ def test_read_bytes_errors_are_typed(tmp_path):
         storage.read_bytes(str(tmp_path / "nope.jpg"))
     with pytest.raises(ImageReadError):
         storage.read_bytes(str(tmp_path))
+    with pytest.raises(ImageReadError, match="^'': an empty path names no file$"):
+        storage.read_bytes("")   # (it said ": no such file": API review 40)
     # a link to nothing says so (operator review 39), still an ImageReadError
     os.symlink("gone.jpg", tmp_path / "link.jpg")
     with pytest.raises(BrokenLinkError, match=r"link\.jpg: a symbolic link to gone\.jpg, which "
