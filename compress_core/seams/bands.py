@@ -221,7 +221,9 @@ def seam_bands(source: np.ndarray, shade: ShadeField, vertical: bool, scale: flo
     i0, j0 = int(i.min()), int(j.min())
     grid = np.zeros((int(i.max()) - i0 + 1, int(j.max()) - j0 + 1), bool)
     grid[i - i0, j - j0] = True
-    grown = ndimage.binary_dilation(grid, np.ones((3, 2 * m + 1), bool))
+    # (a box's dilation is two lines': 16 ms -> under 1 of a thumbnail's carve, the same)
+    grown = ndimage.maximum_filter1d(grid.view(np.uint8), 3, axis=0, mode="constant")
+    grown = ndimage.maximum_filter1d(grown, 2 * m + 1, axis=1, mode="constant").view(bool)
     labels, n = ndimage.label(grown, np.ones((3, 3), bool))
     which = labels[i - i0, j - j0]
     index = np.arange(1, n + 1)

@@ -22,6 +22,13 @@ __all__ = ["StepMeter"]
 #: apart, and the count of one carve flipped between 0 and 4.35 with the box's edge: diff
 #: review 35).
 _FIELD_MARGIN = 16
+#: A field is made over the whole picture where the box it must cover is this share of the
+#: picture's area or more, and where a later carve's pairs reach beyond the box made (which is
+#: then grown by half its longer side, were the whole picture more than that share): a field made
+#: three times per thumbnail, over 85%, 97% and 98% of kodim03's working picture (the
+#: bisection's carves reaching a little further each time), cost 0.25 s of the thumbnail's
+#: 0.44 (session 40). Inside the box a field of the whole picture holds the same values.
+_WHOLE_SHARE = 0.5
 
 Box = Tuple[int, int, int, int]
 
@@ -41,14 +48,27 @@ class _Covering:
         if factor != self._factor:
             self._needed = None
         if self._needed is None or union_box([needed, self._needed]) != self._needed:
-            if self._needed is not None:
+            again = self._needed is not None
+            if again:
                 needed = union_box([needed, self._needed])
             height, width = self._shape
             grow = _FIELD_MARGIN * factor
+            if again:   # (grown: a next carve is likely to reach further still)
+                grow += max(needed[2] - needed[0], needed[3] - needed[1]) // 2
             left, top = max(0, needed[0] - grow), max(0, needed[1] - grow)
-            box = (left - left % factor, top - top % factor,
-                   min(width, needed[2] + grow), min(height, needed[3] + grow))
-            self.made, self._needed, self._factor = self._make(box, factor), needed, factor
+            right, bottom = min(width, needed[2] + grow), min(height, needed[3] + grow)
+            if (right - left) * (bottom - top) >= _WHOLE_SHARE * width * height:
+                left, top, right, bottom = 0, 0, width, height
+            left, top = left - left % factor, top - top % factor
+            # what the field holds as a field of the whole picture would: all but the
+            # filters' reach inside the box's edges that are not the picture's (and at the
+            # right and bottom, a last partial block, which the field leaves out)
+            reach = _FIELD_MARGIN * factor
+            covered = (left + reach if left else 0, top + reach if top else 0,
+                       right - reach - factor if right < width else width,
+                       bottom - reach - factor if bottom < height else height)
+            self.made = self._make((left, top, right, bottom), factor)
+            self._needed, self._factor = union_box([needed, covered]), factor
         return self.made
 
 
