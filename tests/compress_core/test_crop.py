@@ -500,6 +500,28 @@ def test_faces_one_window_holds_takes_the_largest_face_and_those_that_fit_with_i
     assert [f[3] for f in taken] == ["b"] and [f[3] for f in left] == ["a"]
 
 
+def test_faces_in_a_row_are_held_by_the_detectors_boxes_where_the_grown_ones_cut_one():
+    """Faces review 40: five faces in a row across a 754 px picture, a 535 px window. Their
+    boxes grown for hair span 546 px from the first to the fourth, their detector's boxes 534:
+    no company of grown boxes left the others whole, and the largest face's company (the
+    three on the right) cut the second face in half. The detector's boxes of the four on the
+    left fit, leaving the fifth out whole."""
+    from compress_core.crop import _avoids, faces_one_window_holds
+
+    boxes = [  # (grown, core, detector's box) as the hybrid policy made them (traced)
+        ((18, 169, 109, 287), (33, 204, 92, 264), (24, 177, 103, 279)),
+        ((178, 173, 262, 286), (199, 210, 252, 264), (184, 181, 256, 278)),
+        ((333, 184, 416, 285), (349, 210, 398, 266), (339, 191, 410, 278)),
+        ((479, 174, 564, 278), (502, 206, 554, 257), (485, 181, 558, 271)),
+        ((635, 169, 735, 297), (650, 201, 710, 273), (642, 178, 728, 288))]
+    faces = [(*b, f"face{i + 1}") for i, b in enumerate(boxes)]
+    taken, left = faces_one_window_holds(faces, (535, 512), (512, 754))
+    assert sorted(f[3] for f in taken) == ["face1", "face2", "face3", "face4"]
+    assert [f[3] for f in left] == ["face5"]
+    held = (min(f[2][0] for f in taken), 0, max(f[2][2] for f in taken), 512)
+    assert _avoids(held, [f[2] for f in left], (535, 512), (512, 754))
+
+
 def test_the_room_for_a_head_yields_where_it_would_cut_a_face_left_out():
     """Diff review 30: the window held the kept face and as much of its head as it could, so
     it reached into the face beside it, which was to be left out whole, and cut it."""
