@@ -366,8 +366,8 @@ class CompressionResult:
             else:
                 quality = self.quality if wanted in codec.QUALITY_RANGE and self.quality else None
                 if quality is not None:
-                    lo, hi, _ = codec.QUALITY_RANGE[wanted]
-                    quality = min(max(quality, lo), hi)
+                    _, hi, _ = codec.QUALITY_RANGE[wanted]
+                    quality = min(max(quality, codec.lowest_quality(wanted, self.pixels)), hi)
                 data = codec.encode(self.pixels, wanted, quality, **attached)
         write_atomic(target, data, storage_options)
         return target

@@ -26,7 +26,8 @@ from ..images import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
 from .content import encode_lossless, is_photo
-from .encoders import decode_pixels, encode, flatten_for, jpeg_encoder
+from .encoders import (JXL_EXACT_ALPHA, decode_pixels, encode, flatten_for, jpeg_encoder,
+                       lowest_quality)
 from .formats import (
     MAX_SIDE,
     OPTIONAL_PACKAGES,
@@ -56,7 +57,7 @@ __all__ = [
     "supported_formats", "extension", "format_from_suffix", "unwritable_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
     "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
-    "jpeg_encoder", "flatten_for", "pil_name", "require_encoder", "OPTIONAL_PACKAGES",
+    "jpeg_encoder", "flatten_for", "lowest_quality", "JXL_EXACT_ALPHA", "pil_name", "require_encoder", "OPTIONAL_PACKAGES",
     "LOSSY_FORMATS", "MAX_SIDE", "holds", "check_side",
 ]
 

@@ -36,7 +36,7 @@ from ..options import ImageFormat
 from ..perceptual import Reference
 from ..targets import check_real
 from .encoders import (attached_for, decode_pixels, encode, flatten_for, jxl_srgb,
-                       optimize_scans, stored_bytes)
+                       lowest_quality, optimize_scans, stored_bytes)
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 from .semantic import requantize_jpeg
 
@@ -270,6 +270,7 @@ def _first_quality(fmt, target, full_chroma, sample) -> int:
 
 def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True, sample=None):
     lo, hi, _ = QUALITY_RANGE[fmt]
+    lo = lowest_quality(fmt, pixels)   # (a JPEG XL's transparency kept exact)
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
     seen = {}  # quality -> (score, data)
@@ -281,7 +282,7 @@ def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True, samp
         seen[q] = (reference.score(decode_pixels(data)), data)
         return seen[q][0]
 
-    q = min(hi, _first_quality(fmt, target, full_chroma, sample))
+    q = max(lo, min(hi, _first_quality(fmt, target, full_chroma, sample)))
     for _ in range(_MAX_ENCODES):
         evaluate(q)
         best_pass = min((k for k, (s, _) in seen.items() if s >= target), default=None)
@@ -430,7 +431,9 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
         return requantize_jpeg(encode(pixels, fmt, quality, _scans=False, **meta), importance)
 
     lo, hi, default = QUALITY_RANGE[fmt]
+    lo = lowest_quality(fmt, pixels)   # (a JPEG XL's transparency kept exact)
     hi = check_quality(fmt, max_quality) if max_quality is not None else default
+    hi = max(hi, lo)
     data = encoded(hi)
     if len(data) <= target_bytes:
         return data, hi
@@ -495,7 +498,7 @@ def _budget_quality(fmt: ImageFormat, sizes: dict, target_bytes: int, fits: int,
     aim = log_size(target_bytes)
     u_fail = float(np.interp(fails, knots[:, 0], knots[:, 1]))
     l_fail = log_size(sizes[fails])
-    if fits >= QUALITY_RANGE[fmt][0]:
+    if fits in sizes:   # (else one below the lowest quality: nothing fitted yet)
         u_fit, l_fit = float(np.interp(fits, knots[:, 0], knots[:, 1])), log_size(sizes[fits])
         frac = (aim - l_fit) / (l_fail - l_fit) if l_fail > l_fit else 0.5
         u = u_fit + min(max(frac, 0.0), 1.0) * (u_fail - u_fit)

@@ -163,6 +163,40 @@ def test_alpha_is_kept_where_the_format_has_it(coffee_rgba, fmt):
         np.testing.assert_array_equal(out, coffee_rgba)
 
 
+def _mostly_transparent(coffee):
+    """A small soft-edged opaque patch of coffee on a transparent picture (the colour under
+    the transparent pixels black, as the library clears it)."""
+    yy, xx = np.mgrid[:coffee.shape[0], :coffee.shape[1]]
+    alpha = np.clip(255 - (np.hypot(yy - 50, xx - 75) - 25) * 40, 0, 255).astype(np.uint8)
+    rgb = np.where(alpha[..., None] > 0, coffee, 0).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([rgb, alpha]))
+
+
+def test_a_jpeg_xl_keeps_transparency_exact_at_any_quality(coffee):
+    """Bytes review 40: under quality 19 libjxl keeps the alpha at half resolution, a
+    cut-out's edge 116 levels off (a grey halo over white), and the quality searches went
+    there for mostly transparent pictures. A JPEG XL with transparency is written at 19 at
+    least; quality auto and byte budgets search from there and report what they wrote."""
+    from compress_core.codec import JXL_EXACT_ALPHA, encode_to_score, fit_budget, lowest_quality
+
+    cut = _mostly_transparent(coffee)
+    assert lowest_quality("jxl", cut) == JXL_EXACT_ALPHA == 19
+    assert lowest_quality("jxl", coffee) == lowest_quality("webp", cut) == 1
+    low = encode(cut, "jxl", 5)
+    assert low == encode(cut, "jxl", JXL_EXACT_ALPHA)
+    np.testing.assert_array_equal(decode_pixels(low)[..., 3], cut[..., 3])
+    assert encode(coffee, "jxl", 5) != encode(coffee, "jxl", 19)   # (opaque: as asked)
+    data, quality, _ = encode_to_score(cut, "jxl", 30.0)
+    assert quality >= JXL_EXACT_ALPHA and data == encode(cut, "jxl", quality)
+    np.testing.assert_array_equal(decode_pixels(data)[..., 3], cut[..., 3])
+    small = len(encode(cut, "jxl", JXL_EXACT_ALPHA))
+    data, quality = fit_budget(cut, "jxl", small + 10)
+    assert quality >= JXL_EXACT_ALPHA and len(data) <= small + 10
+    np.testing.assert_array_equal(decode_pixels(data)[..., 3], cut[..., 3])
+    with pytest.raises(TargetUnreachableError):
+        fit_budget(cut, "jxl", small - 40)
+
+
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "jxl"])
 def test_icc_profile_and_exif_are_written(coffee, fmt):
     icc = srgb_icc()

@@ -1888,6 +1888,24 @@ def test_a_mask_of_another_size_is_refused_before_the_energy_map(compressor, che
     assert looked == []
 
 
+def test_a_jpeg_xl_with_transparency_reports_the_quality_it_was_written_at(
+        compressor, chelsea, caplog):
+    """Bytes review 40: a JPEG XL under quality 19 keeps no exact alpha. Asked for less, a
+    transparent picture is written at 19, which the result and a warning say; quality auto
+    never goes under it."""
+    alpha = np.full(chelsea.shape[:2], 255, np.uint8)
+    alpha[:, :60] = 0
+    cut = np.dstack([chelsea, alpha])
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        low = _run(compressor, cut, method="jpeg", format="jxl", quality=10)
+    assert (low.format, low.quality) == ("JXL", 19)
+    assert [r for r in caplog.records if "quality 10 raised to 19" in r.getMessage()]
+    np.testing.assert_array_equal(np.asarray(decode(low.data))[..., 3], alpha)
+    auto = _run(compressor, cut, method="jpeg", format="jxl", quality="auto", target_quality=20)
+    assert auto.quality >= 19
+    np.testing.assert_array_equal(np.asarray(decode(auto.data))[..., 3], alpha)
+
+
 def test_results_compare_by_their_values(compressor, chelsea):
     """API review 40: ``r1 == r2``, ``r in [r2]`` and a result against its pickled copy raised
     ValueError (the dataclass compared the pixel arrays with ==)."""
