@@ -6,8 +6,9 @@ Graph (step labels as they appear in the runner's UI)::
                      input once, no two with one name, no name an earlier run of the
                      manifest wrote for another input)
     DistributeImages Reshuffle                                 (spread the work)
-    CompressImages   plan -> read -> compress -> atomic write  (transforms.compress)
+    CompressImages   plan -> read -> compress -> journal, atomic write  (transforms.compress)
     WriteManifest    rows -> <manifest>/run_id=<id>/part-*.parquet
+    ForgetJournal    <manifest>/_journal/run_id=<id>/launch=<tag>/ removed  (transforms.journal)
     WriteDeadLetters failures -> <output>/_dead_letters/run_id=<id>/failures-*.jsonl
 
 Run it with ``python -m pipeline --input 'photos/**/*.jpg' --output out`` (DirectRunner) or
@@ -39,6 +40,7 @@ from transforms.compress import CompressImages
 from transforms.dead_letters import WriteDeadLetters
 from transforms.earlier_outputs import EarlierOutputs
 from transforms.manifest import manifest_prefix
+from transforms.journal import RunJournal
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
 from transforms.metrics import METRICS_NAMESPACE
@@ -74,6 +76,7 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
         The ``rows`` and ``failures`` PCollections (for tests and extensions).
     """
     so = job.storage_options if storage_options is None else storage_options
+    journal = RunJournal(job.manifest, job.run_id, so)   # (which input each output is for)
     earlier = EarlierOutputs(job.manifest, job.output, job.settings.params_hash(), job.run_id,
                              storage_options=so)
     matched = p | "MatchImages" >> MatchImages(
@@ -84,9 +87,11 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(
         job.settings, job.output, job.run_id, skip_existing=job.skip_existing,
         storage_options=so, worker_threads=job.worker_threads,
-        max_seconds_per_image=job.max_seconds_per_image)
-    _ = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
-                                                       num_shards=job.manifest_shards)
+        max_seconds_per_image=job.max_seconds_per_image, journal=journal)
+    parts = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
+                                                           num_shards=job.manifest_shards)
+    # (the manifest now names every output written: the run's journal has said its piece)
+    _ = parts | "ForgetJournal" >> beam.Map(lambda _, journal=journal: journal.forget())
     _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id,
                                                                   storage_options=so,
                                                                   within=job.output)

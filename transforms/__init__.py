@@ -1,7 +1,8 @@
 """Apache Beam transforms over :mod:`compress_core`: matching, compression, manifests.
 
 Public names: :class:`CompressImages` (the composite), :class:`CompressSettings`,
-:class:`MatchImages`, :class:`WriteManifest`, :class:`WriteDeadLetters`, and the manifest schema
+:class:`MatchImages`, :class:`WriteManifest`, :class:`WriteDeadLetters`, :class:`RunJournal`
+(which input each output is written for, until the manifest says it), and the manifest schema
 :data:`MANIFEST_SCHEMA`. They load on first access (PEP 562), so that a Beam-free module of this
 package (the manifest schema and rows, :mod:`transforms.manifest`, which the report reads with)
 imports without Beam.
@@ -16,6 +17,7 @@ _EXPORTS = {
     "Failure": "failures",
     "WriteManifest": "manifest_writer",
     "WriteDeadLetters": "dead_letters",
+    "RunJournal": "journal",
     "MANIFEST_SCHEMA": "manifest",
     "SCHEMA_VERSION": "manifest",
 }

@@ -57,8 +57,10 @@ from compress_core.storage import (file_size, for_terminal, is_output_name, join
 
 from . import manifest
 from .failures import FAILED, CatchFailures, Failure
+from .distinct_inputs import input_key, same_input
 from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
                        identity_differs, only_time_differs, stat_identity)
+from .journal import JournalReader, RunJournal, journal_columns, name_below
 from .matching import NAME_NOT_UTF8, InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -255,8 +257,10 @@ class _PlanOutput(beam.DoFn):
     (``--skip_existing``) the input failed before and would fail again (:func:`fails_again`)."""
 
     def __init__(self, settings: CompressSettings, output: str, run_id: str,
-                 skip_existing: bool, storage_options: Optional[Mapping] = None):
+                 skip_existing: bool, storage_options: Optional[Mapping] = None,
+                 journal: Optional[JournalReader] = None):
         self._settings = settings
+        self._journal = journal
         self._output = output
         self._run_id = run_id
         self._skip_existing = bool(skip_existing)
@@ -275,14 +279,19 @@ class _PlanOutput(beam.DoFn):
             "{n} inputs skipped against outputs that no earlier run's manifest row names for "
             "them (a run stopped before writing its manifest, or another --manifest; the "
             "first: {first})")
+        self._written_for_others = _NotesOfABundle(
+            "{n} inputs compressed again: the outputs of their names that a stopped run wrote "
+            "were made from other files, as its journal says (the first: {first})")
 
     def start_bundle(self):
         self._own_outputs.clear()
         self._unrecorded_skips.clear()
+        self._written_for_others.clear()
 
     def finish_bundle(self):
         self._own_outputs.say()
         self._unrecorded_skips.say()
+        self._written_for_others.say()
 
     def _own_output(self, item: InputFile) -> Optional[Tuple[str, bool]]:
         """Why ``item`` is an output this job wrote earlier into its output folder, matched
@@ -352,6 +361,32 @@ class _PlanOutput(beam.DoFn):
             return False
         return hashlib.sha256(data).hexdigest() == then.sha256
 
+    def _made_from_another(self, item: InputFile, out: str, written) -> bool:
+        """Whether the journal of the stopped run that wrote the unrecorded output ``out``
+        (modified at ``written``) says it was made from another input, or from another file
+        under the input's URI (:mod:`transforms.journal`; no journal: ``False``, adopted by
+        name and time). A backfill of another folder's photos of the same names adopted a
+        stopped run's outputs, and its photos were never compressed (operator review 39)."""
+        if self._journal is None:
+            return False
+        entry = self._journal.writer_of(name_below(out, self._output), written)
+        if entry is None:
+            return False
+        if not same_input(input_key(entry.input_uri), input_key(item.uri)):
+            self._written_for_others.add("%s: its output %s was written for %s by run %s",
+                                         item.uri, out, entry.input_uri, entry.run_id)
+            return True
+        if (entry.input_bytes is not None and item.size is not None
+                and entry.input_bytes != item.size) \
+                or identity_differs(item.identity, entry.identity):
+            _LOG.info("%s is not the file its unrecorded output %s was made from by run %s "
+                      "(its size, time or content token then: %s, %s, %s): compressed again",
+                      item.uri, out, entry.run_id, entry.input_bytes,
+                      entry.identity.modified, entry.identity.etag)
+            self._replaced.inc()
+            return True
+        return False
+
     def process(self, item: InputFile) -> Iterator:
         own = self._own_output(item)
         if own is not None:
@@ -396,6 +431,8 @@ class _PlanOutput(beam.DoFn):
                           "(%s): compressed again", item.uri, now.isoformat(), out,
                           written.isoformat())
                 self._replaced.inc()
+                existing, (out, out_ext) = None, planned
+            elif self._made_from_another(item, out, written):
                 existing, (out, out_ext) = None, planned
         if existing is not None and _replaced(item):
             if self._same_bytes(item):
@@ -883,14 +920,19 @@ class _CompressImage(beam.DoFn):
 class _WriteImage(beam.DoFn):
     """CompressedImage -> its ``ok`` manifest row, after an atomic write of the bytes."""
 
-    def __init__(self, storage_options: Optional[Mapping] = None, output: Optional[str] = None):
+    def __init__(self, storage_options: Optional[Mapping] = None, output: Optional[str] = None,
+                 journal: Optional[RunJournal] = None):
         self._storage_options = dict(storage_options or {})
         self._output = output   # (no symbolic link below it is written through)
+        self._journal = journal   # (told first which input the output is written for)
         self._ok = Metrics.counter(METRICS_NAMESPACE, "images_ok")
         self._bytes_in = Metrics.counter(METRICS_NAMESPACE, "bytes_in")
         self._bytes_out = Metrics.counter(METRICS_NAMESPACE, "bytes_out")
 
     def process(self, item: CompressedImage) -> Iterator:
+        if self._journal is not None and self._output is not None:
+            self._journal.record(name_below(item.output_uri, self._output),
+                                 **journal_columns(item.row))
         write_atomic(item.output_uri, item.data, self._storage_options, within=self._output)
         self._ok.inc()
         self._bytes_in.inc(int(item.row.get("input_bytes") or 0))
@@ -959,6 +1001,11 @@ class CompressImages(beam.PTransform):
     max_seconds_per_image : float, optional
         Time budget of one image's compression; a longer one becomes an ``error`` row with
         ``error_type="TimeoutError"`` (``None``: no budget).
+    journal : RunJournal, optional
+        Each output is journalled there before it is written, and the journals of stopped
+        launches say which input their unrecorded outputs were made from
+        (:mod:`transforms.journal`; the caller calls its ``forget()`` once the manifest is in
+        place). ``None``: no journal.
 
     Returns
     -------
@@ -970,9 +1017,11 @@ class CompressImages(beam.PTransform):
     def __init__(self, settings: CompressSettings, output: str, run_id: str,
                  skip_existing: bool = False, storage_options: Optional[Mapping] = None,
                  worker_threads: Optional[int] = None,
-                 max_seconds_per_image: Optional[float] = None):
+                 max_seconds_per_image: Optional[float] = None,
+                 journal: Optional[RunJournal] = None):
         super().__init__()
         self._max_seconds = max_seconds_per_image
+        self._journal = journal
         self._settings = settings
         self._output = output.rstrip("/")
         self._run_id = run_id
@@ -987,7 +1036,9 @@ class CompressImages(beam.PTransform):
             files, earlier = inputs, None
         s, run_id, so = self._settings, self._run_id, self._storage_options
         planned = files | "PlanOutputs" >> CatchFailures(
-            _PlanOutput(s, self._output, run_id, self._skip_existing, so), "plan", SKIPPED)
+            _PlanOutput(s, self._output, run_id, self._skip_existing, so,
+                        journal=self._journal.reader() if self._journal else None),
+            "plan", SKIPPED)
         read = planned["ok"] | "ReadImages" >> CatchFailures(
             _ReadImage(so, largest_file(s.max_pixels or DEFAULT_MAX_PIXELS)), "read")
         compressed = read["ok"] | "CompressImage" >> CatchFailures(
@@ -995,7 +1046,7 @@ class CompressImages(beam.PTransform):
                            launched_by=job_code()),
             "compress")
         written = compressed["ok"] | "WriteImages" >> CatchFailures(
-            _WriteImage(so, self._output), "write")
+            _WriteImage(so, self._output, journal=self._journal), "write")
         failure_parts = [step[FAILED] for step in (planned, read, compressed, written)]
         if earlier is not None:
             failure_parts.append(earlier)

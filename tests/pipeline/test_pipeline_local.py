@@ -1587,27 +1587,95 @@ def test_skips_against_outputs_no_manifest_row_names_are_reported(
     assert "skipped against unrecorded outputs: 1" in format_summary(s2)
 
 
-def _a_stopped_run(tmp_path, write_tree, photo_files, run_job):
-    """A run over a.jpg and b.jpg as if stopped before its manifest (its outputs written, its
-    manifest partition removed): ``(the --skip_existing arguments, the output folder)``."""
-    import shutil
+def _stop_before_its_manifest(monkeypatch, run_job, argv):
+    """Run ``argv`` as a run stopped before its manifest: its outputs (and their journal)
+    written, then the manifest's store failing, as a kill or a lost worker leaves it."""
+    from pipeline.main import RunStopped
+    from transforms import manifest_writer
 
+    def down(self, record):
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(manifest_writer.ManifestSink, "write", down)
+        with pytest.raises(RunStopped):
+            run_job(argv)
+
+
+def _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch):
+    """A run over a.jpg and b.jpg stopped before its manifest (its outputs and journal
+    written): ``(the --skip_existing arguments, the output folder)``."""
     write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
                                  "b.jpg": photo_files["astronaut.jpg"]})
     out = tmp_path / "out"
     common = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
               *FAST, *IN_MEMORY]
-    run_job([*common, "--run_id", "stopped"])
-    shutil.rmtree(out / "_manifest" / "run_id=stopped")
+    _stop_before_its_manifest(monkeypatch, run_job, [*common, "--run_id", "stopped"])
+    assert not (out / "_manifest" / "run_id=stopped").exists()
+    (launch,) = (out / "_manifest" / "_journal" / "run_id=stopped").iterdir()
+    assert launch.name.startswith("launch=") and len(os.listdir(launch)) == 2
     return common, out
 
 
+def test_a_finished_run_leaves_no_journal(tmp_path, input_dir, run_job, read_manifest):
+    """Each output is journalled before it is written (transforms.journal); once the manifest
+    names them, the run's journal is removed, and its folder with it."""
+    out = tmp_path / "out"
+    _, summary = run_job(["--input", str(input_dir), "--output", str(out), *FAST, *IN_MEMORY,
+                          "--run_id", "done"])
+    rows = read_manifest(str(out / "_manifest"))
+    assert summary.ok == sum(r["status"] == "ok" for r in rows) > 0
+    assert sorted(os.listdir(out / "_manifest")) == ["run_id=done"]
+
+
+def test_a_stopped_runs_outputs_are_adopted_only_for_their_own_inputs(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """Operator review 39: a run over day 1 stopped before its manifest, then a backfill of
+    day 2's older photos of the same names (cp -p) into the same --output with --skip_existing
+    adopted day 1's outputs for them: rows 'skipped', day 2's photos never compressed. The
+    stopped run's journal says which input each output was written for: day 2's photo is
+    compressed (its own picture in the output), and day 1's resume sets its own apart."""
+    from PIL import Image
+
+    day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
+    write_tree(day2, {"IMG_0001.JPG": photo_files["astronaut.jpg"]})   # (older)
+    past = time.time() - 86400
+    os.utime(day2 / "IMG_0001.JPG", (past, past))
+    write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _stop_before_its_manifest(monkeypatch, run_job, ["--input", str(day1), *common,
+                                                     "--run_id", "d1"])
+    # (under the stopped run's id, as a scheduler's retry: each launch has its journal)
+    _, backfill = run_job(["--input", str(day2), *common, "--run_id", "d1"])
+    assert (backfill.ok, backfill.skipped, backfill.unrecorded) == (1, 0, 0)
+    size = {day: Image.open(day / "IMG_0001.JPG").size for day in (day1, day2)}
+    assert size[day1][0] / size[day1][1] != size[day2][0] / size[day2][1]
+    (row,) = read_manifest(str(out / "_manifest"), run_id="d1")
+    assert (row["input_width"], row["input_height"]) == size[day2]
+    kept = (row["output_width"], row["output_height"])
+    with Image.open(row["output_uri"]) as im:    # the astronaut, not the coffee
+        assert im.size == kept
+    _, resumed = run_job(["--input", str(day1), *common, "--run_id", "d1-resumed"])
+    assert (resumed.ok, resumed.skipped) == (1, 0)
+    (own,) = read_manifest(str(out / "_manifest"), run_id="d1-resumed")
+    assert own["output_uri"] != row["output_uri"] and "~" in own["output_uri"]
+    assert (own["input_width"], own["input_height"]) == size[day1]
+    with Image.open(own["output_uri"]) as im:    # the coffee
+        assert im.size == (own["output_width"], own["output_height"]) != kept
+    with Image.open(row["output_uri"]) as im:    # day 2's output untouched
+        assert im.size == kept
+    # the stopped run's journal stays (it may name outputs no run has recorded yet);
+    # the finished runs left none
+    assert os.listdir(out / "_manifest" / "_journal") == ["run_id=d1"]
+
+
 def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_files, run_job,
-                                                 caplog):
+                                                 caplog, monkeypatch):
     """A rerun that adopts unrecorded outputs, and one whose output folder is its input folder,
     logged a line per image (1,200 for 1,200 photos: perf review 27): one line per bundle now,
     with the count and the first; each image's own at DEBUG."""
-    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch)
     with caplog.at_level(logging.INFO, logger="transforms.compress"):
         run_job([*common, "--run_id", "resumed"])
     said = [r.getMessage() for r in caplog.records if r.name == "transforms.compress"
@@ -1630,14 +1698,14 @@ def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_fil
 
 
 def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
-        tmp_path, write_tree, photo_files, run_job, read_manifest):
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
     """Stores review 23: the outputs of a run stopped before its manifest were adopted by the
     next --skip_existing run with rows all 'skipped', which no later run read: a photo replaced
     under its name afterwards kept its old output for good. The skip against an unrecorded
     output now records the input (skip_reason), and a later rerun sees it replaced."""
     from PIL import Image
 
-    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch)
     _, resumed = run_job([*common, "--run_id", "resumed"])
     assert (resumed.ok, resumed.skipped, resumed.unrecorded) == (0, 2, 2)
     rows = read_manifest(str(out / "_manifest"), run_id="resumed")
@@ -1659,7 +1727,7 @@ def test_an_input_replaced_after_a_stopped_run_is_compressed_again(
 
 
 def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
-        tmp_path, write_tree, photo_files, run_job, read_manifest):
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
     """Operator review 24: a photo replaced after a stopped run wrote its output, before the
     resume, was adopted with the new file's size and time beside the old picture's output,
     and skipped every night after. An input modified after its unrecorded output was written
@@ -1668,7 +1736,7 @@ def test_an_input_replaced_between_a_stop_and_the_resume_is_compressed_again(
 
     from PIL import Image
 
-    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job)
+    common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch)
     time.sleep(0.05)
     write_tree(tmp_path / "in", {"a.jpg": photo_files["trips/china.jpg"]})  # replaced
     _, resumed = run_job([*common, "--run_id", "resumed"])

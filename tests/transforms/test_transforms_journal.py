@@ -1,0 +1,100 @@
+"""transforms.journal: which input each output was written for, until the manifest says so."""
+import datetime as dt
+import os
+import time
+import uuid
+
+import fsspec
+import pytest
+
+from transforms.identity import FileIdentity
+from transforms.journal import JournalReader, RunJournal, name_below, output_key
+
+WHEN = dt.datetime(2026, 12, 1, 8, 30, 15, 123456, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(params=["local", "memory"])
+def manifest_root(request, tmp_path):
+    if request.param == "local":
+        yield str(tmp_path / "out" / "_manifest")
+        return
+    bucket = f"journal-{uuid.uuid4().hex[:8]}"
+    yield f"memory://{bucket}/out/_manifest"
+    memory = fsspec.filesystem("memory")
+    if memory.exists(f"/{bucket}"):
+        memory.rm(f"/{bucket}", recursive=True)
+
+
+def _later():
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)
+
+
+def test_another_launch_reads_what_a_stopped_launch_journalled(manifest_root):
+    stopped = RunJournal(manifest_root, "night", launch="aaaa0001")
+    stopped.record("d/IMG_1.JPG.abc.jpg", "/in/d1/d/IMG_1.JPG", 1234,
+                   FileIdentity(WHEN, "etag:xyz"))
+    resumed = RunJournal(manifest_root, "night")          # the same run id, a new launch
+    entry = resumed.reader().writer_of("d/IMG_1.JPG.abc.jpg", _later())
+    assert entry is not None and entry.run_id == "night"
+    assert (entry.input_uri, entry.input_bytes) == ("/in/d1/d/IMG_1.JPG", 1234)
+    assert entry.identity == FileIdentity(WHEN, "etag:xyz")
+    assert resumed.reader().writer_of("d/other.jpg.abc.jpg", _later()) is None
+    # a launch does not read its own journal
+    assert stopped.reader().writer_of("d/IMG_1.JPG.abc.jpg", _later()) is None
+
+
+def test_an_entry_written_after_the_output_is_not_that_outputs(manifest_root):
+    """A launch journals and then stops before its output is written: the file there is an
+    earlier launch's, which the newest entry written before it names."""
+    first = RunJournal(manifest_root, "r1")
+    first.record("x.jpg.t.jpg", "/in/a/x.jpg", 10, FileIdentity(WHEN, None))
+    time.sleep(0.05)
+    written = _later() - dt.timedelta(seconds=5)        # (the output, written now)
+    time.sleep(0.05)
+    second = RunJournal(manifest_root, "r2")
+    second.record("x.jpg.t.jpg", "/in/b/x.jpg", 20, FileIdentity(WHEN, None))
+    reader = RunJournal(manifest_root, "r3").reader()
+    assert reader.writer_of("x.jpg.t.jpg", written).input_uri == "/in/a/x.jpg"
+    assert RunJournal(manifest_root, "r3").reader().writer_of(
+        "x.jpg.t.jpg", _later()).input_uri == "/in/b/x.jpg"          # the newest before it
+    assert RunJournal(manifest_root, "r3").reader().writer_of("x.jpg.t.jpg", WHEN) is None
+
+
+def test_forget_removes_the_launch_and_empty_folders_only(manifest_root):
+    fs, root = fsspec.core.url_to_fs(manifest_root)
+    kept = RunJournal(manifest_root, "night", launch="00000001")
+    kept.record("a.jpg.t.jpg", "/in/a.jpg", 1, FileIdentity())
+    done = RunJournal(manifest_root, "night", launch="00000002")
+    done.record("b.jpg.t.jpg", "/in/b.jpg", 2, FileIdentity())
+    done.forget()
+    fs.invalidate_cache()
+    assert [os.path.basename(p.rstrip("/")) for p in fs.ls(f"{root}/_journal/run_id=night", detail=False)] \
+        == ["launch=00000001"]
+    kept.forget()
+    fs.invalidate_cache()
+    assert not fs.exists(f"{root}/_journal")      # (nothing left: no empty folders either)
+    RunJournal(manifest_root, "never").forget()            # nothing there: fine
+
+
+def test_an_unreadable_entry_names_nothing(manifest_root):
+    journal = RunJournal(manifest_root, "r1", launch="0000000a")
+    journal.record("x.jpg.t.jpg", "/in/x.jpg", 1, FileIdentity())
+    fs, root = fsspec.core.url_to_fs(manifest_root)
+    entry = f"{root}/_journal/run_id=r1/launch=0000000a/{output_key('x.jpg.t.jpg')}"
+    fs.pipe_file(entry, b"{not json")
+    assert RunJournal(manifest_root, "r2").reader().writer_of("x.jpg.t.jpg", _later()) is None
+    fs.pipe_file(entry, b'{"input_uri": "/in/x.jpg", "input_bytes": true}')
+    found = RunJournal(manifest_root, "r2").reader().writer_of("x.jpg.t.jpg", _later())
+    assert found.input_bytes is None and found.identity == FileIdentity()
+
+
+def test_no_journal_folder_says_nothing(manifest_root):
+    assert JournalReader(manifest_root).writer_of("x.jpg", _later()) is None
+
+
+def test_names_below_the_output_do_not_depend_on_its_spelling():
+    assert name_below("out/a/x.jpg.t.jpg", "out") == "a/x.jpg.t.jpg"
+    assert name_below("out/a/x.jpg.t.jpg", "out/") == "a/x.jpg.t.jpg"
+    assert name_below("s3://b/o/x.jpg", "s3://b/o") == "x.jpg"
+    assert output_key("a/x.jpg") != output_key("b/x.jpg")
+    assert output_key("a/x.jpg").endswith(".json") and len(output_key("\udcff.jpg")) == 45
