@@ -594,9 +594,11 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
 
 def _local_as_plain(uri: str):
     """``split_protocol``, local URIs as plain paths (``file:///p/x.jpg`` and ``/p/x.jpg`` are
-    on one file system: listed together, they share a folder)."""
+    on one file system: listed together, they share a folder), a store's aliases as the store
+    (``s3a://b/x.jpg`` is ``s3://b/x.jpg``: listed with ``s3://`` URIs it had named every output
+    of the run by its protocol and bucket, ``s3/b/x.jpg``; cloud review 40)."""
     path = local_path(uri)
-    return (None, path) if path is not None else split_protocol(uri)
+    return (None, path) if path is not None else (store_protocol(uri), split_protocol(uri)[1])
 
 
 # --------------------------------------------------------------------------- transforms
@@ -927,7 +929,9 @@ def common_base(patterns: Sequence[str]) -> Optional[str]:
     protocol (``None`` for one pattern, or for patterns on different protocols)."""
     if len(patterns) < 2:
         return None
-    split = [split_protocol(glob_base(p)) for p in patterns]
+    # (a store's aliases as the store: s3a:// beside s3:// had no common folder)
+    split = [(store_protocol(base) or split_protocol(base)[0], split_protocol(base)[1])
+             for base in map(glob_base, patterns)]
     protocols = {protocol for protocol, _ in split}
     if len(protocols) != 1:
         return None

@@ -112,6 +112,21 @@ def test_relative_paths_of_listed_uris():
     assert matching.relative_paths(["/x/../../etc/p.jpg"]) == ["p.jpg"]
 
 
+def test_a_stores_aliases_name_outputs_as_the_store():
+    """Cloud review 40: one s3a:// line in a list of s3:// URIs named every output of the run by
+    protocol and bucket (s3/photos/in/x.jpg, s3a/photos/in/y.png), and several --input with
+    one spelt s3a:// shared no folder: the next run without it wrote second copies."""
+    uris = ["s3://photos/in/astronaut.jpg", "s3://photos/in/a/b.jpg",
+            "s3a://photos/in/kodim05.png"]
+    assert matching.relative_paths(uris) == ["astronaut.jpg", "a/b.jpg", "kodim05.png"]
+    assert matching.relative_paths(uris, base="s3a://photos") == [
+        "in/astronaut.jpg", "in/a/b.jpg", "in/kodim05.png"]
+    assert matching.common_base(["s3://photos/in/nested/deep/", "s3a://photos/in/*.png"]) \
+        == "s3://photos/in"
+    assert matching.common_base(["gcs://b/x/*.jpg", "gs://b/y/*.jpg"]) == "gs://b"
+    assert matching.common_base(["s3://b/x/*.jpg", "gs://b/y/*.jpg"]) is None
+
+
 def test_listed_file_uris_and_plain_paths_share_their_folder():
     """``file:///in/a.jpg`` and ``/in/b.jpg`` are on one file system: they used to count as
     two protocols, and both outputs were named by their whole path (``file/in/a.jpg``,
