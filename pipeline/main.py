@@ -44,7 +44,8 @@ from transforms.journal import RunJournal
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
 from transforms.metrics import METRICS_NAMESPACE
-from transforms.storage_options import storage_options_from_pipeline_options
+from transforms.storage_options import (fill_pipeline_options,
+                                       storage_options_from_pipeline_options)
 
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
@@ -179,6 +180,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     problem = None if dry_run else (
         runner_package_problem(options.view_as(StandardOptions).runner)
         or gcs_credentials_problem({"--manifest": job.manifest}))
+    if problem:
+        build_parser().error(problem)
+    problem = fill_pipeline_options(options, job.storage_options)   # (Beam's --s3_* too)
     if problem:
         build_parser().error(problem)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),

@@ -1,13 +1,27 @@
-"""fsspec storage options implied by Beam's own pipeline options (``--s3_*``).
+"""fsspec storage options implied by Beam's own pipeline options (``--s3_*``), and back.
 
 So that one set of flags configures both Beam's file systems (manifest, dead letters) and
-fsspec (images, through :mod:`compress_core.storage`).
+fsspec (images, through :mod:`compress_core.storage`): ``--s3_endpoint_url`` and friends give
+fsspec's ``s3`` options (:func:`storage_options_from_pipeline_options`), and ``--storage_options
+'{"s3": {"endpoint_url": ...}}'`` alone gives Beam's (:func:`fill_pipeline_options`): given
+only there, the images went to that endpoint and Beam wrote the manifest to AWS's, failing
+after the work (or, with credentials there, to another store; cloud review 40).
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
-__all__ = ["storage_options_from_pipeline_options"]
+__all__ = ["storage_options_from_pipeline_options", "fill_pipeline_options"]
+
+#: Beam's S3 options and the fsspec (s3fs) options that say the same: (Beam's attribute,
+#: where s3fs reads it: a key of its options, or of their ``client_kwargs``).
+_S3_PAIRS = (("s3_endpoint_url", ("endpoint_url",)),
+             ("s3_endpoint_url", ("client_kwargs", "endpoint_url")),
+             ("s3_access_key_id", ("key",)),
+             ("s3_secret_access_key", ("secret",)),
+             ("s3_session_token", ("token",)),
+             ("s3_region_name", ("client_kwargs", "region_name")),
+             ("s3_verify", ("client_kwargs", "verify")))
 
 
 def storage_options_from_pipeline_options(options) -> Dict[str, Dict[str, Any]]:
@@ -44,3 +58,43 @@ def storage_options_from_pipeline_options(options) -> Dict[str, Dict[str, Any]]:
     if s3.s3_disable_ssl:
         s3_opts["use_ssl"] = False
     return {"s3": s3_opts} if s3_opts else {}
+
+
+def _lookup(options: Dict[str, Any], where) -> Any:
+    for key in where:
+        if not isinstance(options, dict) or key not in options:
+            return None
+        options = options[key]
+    return options
+
+
+def fill_pipeline_options(options, storage_options) -> Optional[str]:
+    """Set Beam's ``--s3_*`` options that were not given from the fsspec ``s3`` options of
+    ``storage_options`` (the job's ``--storage_options``), so that the manifest and the dead
+    letters go to the store the images go to. Returns why they cannot agree (a flag and a
+    storage option that give two values: the images would go to one store, the manifest to
+    the other), else ``None``."""
+    from apache_beam.options.pipeline_options import S3Options
+
+    s3fs_options = dict((storage_options or {}).get("s3") or {})
+    for alias in ("s3a",):
+        s3fs_options.update((storage_options or {}).get(alias) or {})
+    if not s3fs_options:
+        return None
+    beam_s3 = options.view_as(S3Options)
+    for attribute, where in _S3_PAIRS:
+        value = _lookup(s3fs_options, where)
+        if value is None:
+            continue
+        given = getattr(beam_s3, attribute, None)
+        if given is None:
+            setattr(beam_s3, attribute, value)
+        elif given != value:
+            shown = "(hidden)" if attribute in ("s3_secret_access_key",
+                                                "s3_session_token") else repr(value)
+            return (f"--{attribute} and --storage_options' s3 {'.'.join(where)} {shown} "
+                    "differ: the images would go to one S3 store and the manifest to the "
+                    "other; give one of them")
+    if s3fs_options.get("use_ssl") is False and not beam_s3.s3_disable_ssl:
+        beam_s3.s3_disable_ssl = True
+    return None

@@ -279,3 +279,26 @@ def test_a_bucket_that_does_not_exist_stops_the_run_at_launch(store, request, ru
         assert err[0].endswith(f"the bucket {missing} does not exist")
     fs.invalidate_cache()
     assert not fs.exists(f"{bucket}/out")   # nothing was written
+
+
+def test_an_s3_endpoint_in_the_storage_options_alone_is_beams_too(
+        s3_bucket, s3_storage_options, s3_server, run_job, read_manifest, photo_files, capsys):
+    """Cloud review 40: an S3 endpoint given only through --storage_options (as the report's
+    docs show) sent the images there and the manifest to AWS's endpoint: the run failed
+    after the work, exit 3 and 148 lines of tracebacks. Beam's --s3_* options take the
+    storage options' values; two different values stop the launch."""
+    fs, _ = get_filesystem("s3://x", s3_storage_options)
+    _upload(fs, f"{s3_bucket}/in", {"astronaut.jpg": photo_files["astronaut.jpg"]})
+    args = ["--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out", *FAST,
+            "--storage_options", json.dumps(s3_storage_options)]
+    _, summary = run_job([*args, "--run_id", "only-options"])
+    assert summary.ok == 1
+    (row,) = read_manifest(f"s3://{s3_bucket}/out/_manifest", s3_storage_options)
+    assert row["status"] == "ok" and row["run_id"] == "only-options"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_job([*args, "--run_id", "two-endpoints", "--s3_endpoint_url=http://127.0.0.1:1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--s3_endpoint_url and --storage_options' s3 endpoint_url" \
+        in err[0], err
