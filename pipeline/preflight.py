@@ -43,7 +43,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
 from compress_core.errors import exception_line
-from compress_core.storage import cannot_write, fresh_info, split_protocol, store_protocol
+from compress_core.storage import (cannot_write, fresh_info, get_filesystem, split_protocol,
+                                   store_protocol)
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
@@ -116,6 +117,34 @@ def _quiet_retries() -> Iterator[List[threading.Thread]]:
 #: included); one that does not answer in time is asked nothing more, as an unreachable one.
 ANSWER_SECONDS = 30.0
 
+#: Error codes by which S3 (and S3-compatible stores) refuse the credentials themselves, for
+#: every bucket: no role's limit on one bucket, so the run cannot do anything there.
+_CREDENTIALS_REFUSED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+                        "ExpiredToken", "InvalidClientTokenId", "AuthFailure")
+
+
+#: The object a launch asks an S3 bucket for, to hear why the store refused a question.
+_PROBE = ".semantic-compress-launch-probe"
+
+
+class CredentialsRefused(Exception):
+    """A store refused the credentials themselves (not a bucket's permission): raised by
+    :meth:`Stores.info`, said at launch (cloud review 40: a wrong key or secret started the
+    run, failed every step, and its last line said the outputs it wrote were whole)."""
+
+
+def _refused_credentials(exc: BaseException) -> Optional[str]:
+    """``<code>: <the store's message>`` where ``exc`` (or what caused it) refuses the
+    credentials."""
+    seen = 0
+    while exc is not None and seen < 5:
+        response = getattr(exc, "response", None)
+        error = response.get("Error", {}) if isinstance(response, dict) else {}
+        if error.get("Code") in _CREDENTIALS_REFUSED:
+            return f"{error['Code']}: {error.get('Message') or 'refused'}"
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
 
 class Stores:
     """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
@@ -126,6 +155,26 @@ class Stores:
     def __init__(self, storage_options: Optional[Dict] = None):
         self.storage_options = storage_options
         self._silent: Dict[str, str] = {}        # store -> why it is not asked again
+        self._probed: Dict[str, Optional[str]] = {}   # store -> its credentials' refusal
+
+    def _probe_credentials(self, uri: str, store: str) -> Optional[str]:
+        """Why an S3 store refused a question (:data:`_CREDENTIALS_REFUSED`), once per store:
+        S3 answers a HEAD (what ``info`` asks) with a bare 403, so one GET of an object that
+        is not there (:data:`_PROBE`) hears the code: the credentials refused, or a bucket's
+        AccessDenied (which passes), or no such key (the credentials hold)."""
+        if store != "s3":
+            return None
+        if store not in self._probed:
+            def probe():
+                fs, path = get_filesystem(uri, self.storage_options)
+                fs.cat_file(f"{path.split('/', 1)[0]}/{_PROBE}", start=0, end=1)
+
+            try:
+                call_within(ANSWER_SECONDS, probe, name="launch-question")
+                self._probed[store] = None
+            except Exception as exc:  # noqa: BLE001 - its code, if any, says
+                self._probed[store] = _refused_credentials(exc)
+        return self._probed[store]
 
     def info(self, uri: str) -> Optional[dict]:
         """``fs.info`` of ``uri``; None where the store cannot be asked. Raises
@@ -149,6 +198,9 @@ class Stores:
             if store == "file":  # (cheap to ask again; a file where a folder is asked for:
                 _LOG.debug("cannot check %s: %s", uri, exc)   # nothing there as a folder)
                 return None
+            code = _refused_credentials(exc) or self._probe_credentials(uri, store)
+            if code is not None:
+                raise CredentialsRefused(f"the store refused the credentials ({code})") from exc
             if isinstance(exc, PermissionError) or str(exc).startswith("Forbidden"):
                 # a refusal (S3's AccessDenied, GCS's 403), at once: a role's limit on this
                 # bucket, not on the store (another bucket may still be checked)
@@ -222,6 +274,8 @@ def missing_bucket(flags: Dict[str, Sequence[Optional[str]]],
                     asked[key] = ""
                 except FileNotFoundError:  # the store says so (S3's NoSuchBucket, GCS's 404)
                     asked[key] = "does not exist"
+                except CredentialsRefused as exc:
+                    return f"{flag} {uri}: {exc}"
             if asked[key]:
                 return f"{flag} {uri}: the bucket {bucket} {asked[key]}"
     return None
@@ -232,7 +286,14 @@ def launch_problem(output: str, manifest: str, dead_letters: str, run_id: str,
                    inputs: Sequence[str] = (),
                    input_lists: Sequence[str] = ()) -> Optional[str]:
     """Why the run cannot start (one line naming the flag), or None."""
-    stores = Stores(storage_options)
+    try:
+        return _launch_problem(output, manifest, dead_letters, run_id, Stores(storage_options),
+                               inputs, input_lists)
+    except CredentialsRefused as exc:   # (asked of a bucket first, where the flag is named)
+        return f"--output {output}: {exc}"
+
+
+def _launch_problem(output, manifest, dead_letters, run_id, stores, inputs, input_lists):
     problem = missing_bucket({"--input": list(inputs), "--input_list": list(input_lists),
                               "--output": [output], "--manifest": [manifest]}, stores=stores)
     if problem:

@@ -415,6 +415,61 @@ def test_a_bucket_that_refuses_to_say_leaves_the_others_checked(monkeypatch, cap
     assert not [r for r in caplog.records if "at launch" in r.getMessage()]
 
 
+def test_credentials_the_store_refuses_stop_the_launch(monkeypatch):
+    """Cloud review 40: a wrong key id or secret passed the launch as a bucket's refusal; the
+    run started, failed every step (exit 3, 62 lines of tracebacks) and its last line said the
+    outputs it wrote were whole. The store's refusal of the credentials themselves is one line
+    at launch; a bucket's AccessDenied still passes (a role's limit on one bucket)."""
+    from botocore.exceptions import ClientError
+
+    import pipeline.preflight as preflight
+
+    def refusing(code, message):
+        def answers(uri, storage_options=None):
+            try:
+                raise ClientError({"Error": {"Code": code, "Message": message}}, "HeadBucket")
+            except ClientError as exc:   # (as s3fs translates it)
+                raise PermissionError(message) from exc
+        return answers
+
+    monkeypatch.setattr(preflight, "fresh_info", refusing(
+        "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
+        "records."))
+    assert launch_problem("s3://archive/out", "s3://archive/out/_manifest",
+                          "s3://archive/out/_dead_letters", "r1",
+                          inputs=("s3://photos/in/",)) == (
+        "--input s3://photos/in/: the store refused the credentials (InvalidAccessKeyId: "
+        "The AWS Access Key Id you provided does not exist in our records.)")
+    monkeypatch.setattr(preflight, "fresh_info", refusing("SignatureDoesNotMatch", "bad"))
+    assert launch_problem("s3://archive/out", "s3://archive/out/_manifest",
+                          "s3://archive/out/_dead_letters", "r1").startswith(
+        "--output s3://archive/out: the store refused the credentials (SignatureDoesNotMatch")
+    monkeypatch.setattr(preflight, "fresh_info", refusing("AccessDenied", "Access Denied"))
+    assert launch_problem("s3://archive/out", "s3://archive/out/_manifest",
+                          "s3://archive/out/_dead_letters", "r1") is None
+    # S3 answers info's HEAD with a bare 403: one GET of an object that is not there hears why
+    monkeypatch.setattr(preflight, "fresh_info", refusing("403", "Forbidden"))
+
+    class Store:
+        def __init__(self, code):
+            self.code, self.asked = code, []
+
+        def cat_file(self, path, start=None, end=None):
+            self.asked.append(path)
+            refusing(self.code, f"{self.code} said")(path)
+
+    for code, expected in (("InvalidAccessKeyId", "--output s3://archive/out: the store "
+                            "refused the credentials (InvalidAccessKeyId: InvalidAccessKeyId "
+                            "said)"), ("AccessDenied", None)):
+        store = Store(code)
+        monkeypatch.setattr(preflight, "get_filesystem",
+                            lambda uri, options=None, store=store: (store, uri[5:]))
+        assert launch_problem("s3://archive/out", "s3://archive/out/_manifest",
+                              "s3://archive/out/_dead_letters", "r1") == expected
+        assert store.asked[0] == "archive/.semantic-compress-launch-probe"
+        assert len(store.asked) == 1   # (once per store)
+
+
 def test_a_launcher_on_another_python_than_the_images_is_warned_of():
     """Dataflow review 31: Beam pickles the job's code for the workers' Python; a launcher on
     3.13 or 3.10 made steps the image's Python 3.11 could not load, once the workers had
