@@ -301,6 +301,7 @@ def lowest_quality(fmt, pixels: Optional[np.ndarray] = None) -> int:
 def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
            icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
            lossless: bool = False, full_chroma: bool = False, _scans: bool = True, *,
+           _draft_alpha: bool = False,
            xmp: Optional[bytes] = None, iptc: Optional[bytes] = None) -> bytes:
     """Encode uint8 (H, W, 3|4) pixels.
 
@@ -328,6 +329,9 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
     _scans : bool
         Private to the searches: False skips the JPEG scan optimisation (same pixels; the
         searches apply :func:`optimize_scans` once to the encoding they keep).
+    _draft_alpha : bool
+        Private to the searches: a lossy WebP's alpha plane coded at its lowest quality, fast
+        (:class:`~compress_core.codec.search.AlphaDrafts`); its colour is the same bitstream.
 
     Raises
     ------
@@ -351,7 +355,8 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         quality = max(quality, lowest_quality(fmt, pixels))
     try:
         attached = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
-        return _encode(to_pil(pixels), fmt, quality, attached, lossless, full_chroma, _scans)
+        return _encode(to_pil(pixels), fmt, quality, attached, lossless, full_chroma, _scans,
+                       _draft_alpha)
     except SemanticCompressError:
         raise
     except Exception as exc:  # the encoder's own failure: say which encoding failed, and why
@@ -384,7 +389,8 @@ def _without_opaque_alpha(img: Image.Image) -> Image.Image:
     return img.convert(img.mode[:-1])
 
 
-def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) -> bytes:
+def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
+            draft_alpha=False) -> bytes:
     if fmt is ImageFormat.JPEG:
         return _encode_jpeg(img, quality, attached, _scans, full_chroma)
     icc_profile, exif, xmp = attached["icc_profile"], attached["exif"], attached["xmp"]
@@ -406,6 +412,8 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans) ->
                           method=WEBP_LOSSLESS_METHOD)
         else:
             kwargs.update(quality=quality, method=WEBP_METHOD)
+            if draft_alpha:
+                kwargs["alpha_quality"] = 0
     elif fmt is ImageFormat.AVIF:
         kwargs.update(quality=quality, speed=AVIF_SPEED)
         if full_chroma:

@@ -674,3 +674,60 @@ def test_quality_auto_scores_a_wide_gamut_picture_as_viewers_show_it(fmt):
                         _as_viewers_show(decode_pixels(data)[..., :3], adobe))
     assert score >= 70.0 and shown == pytest.approx(score, abs=0.3)
     assert Reference(pixels, adobe).score(decode_pixels(data)) == pytest.approx(score, abs=1e-6)
+
+
+def _cut_out_disc(name="astronaut", side=192):
+    """A photo in a feathered disc on a transparent picture (the hidden colour black)."""
+    pixels = photo(name, side)[:side, :side]
+    h, w = pixels.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    alpha = np.clip(255 - (np.hypot(yy - h / 2, xx - w / 2) - 0.35 * min(h, w)) * 4, 0,
+                    255).astype(np.uint8)
+    rgb = np.where(alpha[..., None] > 0, pixels[..., :3], 0).astype(np.uint8)
+    return np.ascontiguousarray(np.dstack([rgb, alpha]))
+
+
+def test_transparent_webp_searches_run_on_drafts_with_the_same_result(monkeypatch):
+    """Bytes review 40: a byte budget on a 384x384 cut-out took 47 s, 19 WebP encodes of 2.1 s
+    each, nearly all of it libwebp coding the same alpha plane at method 6. The searches
+    encode drafts (the alpha at its lowest quality: the same colour bitstream, a file shorter
+    by a constant) and two real encodings: the same qualities, bytes and scores."""
+    fit_budget = codec.fit_budget
+    cut = _cut_out_disc(side=128)
+    slow = []
+    real_encode = search.encode
+
+    def counting(pixels, fmt, quality=None, *args, **kwargs):
+        if ImageFormat(fmt) is ImageFormat.WEBP and not kwargs.get("_draft_alpha") \
+                and not kwargs.get("lossless"):
+            slow.append(quality)
+        return real_encode(pixels, fmt, quality, *args, **kwargs)
+
+    monkeypatch.setattr(search, "encode", counting)
+    drafted = [encode_to_score(cut, "webp", t) for t in (70,)]
+    budgets = [int(len(drafted[0][0]) * 0.8)]
+    fitted = [fit_budget(cut, "webp", b) for b in budgets]
+    with_drafts = len(slow)
+    slow.clear()
+    assert fitted == [fit_budget(cut, "webp", b, _drafts=False) for b in budgets]
+    monkeypatch.setattr(search.AlphaDrafts, "wanted", staticmethod(lambda *args: False))
+    assert drafted == [encode_to_score(cut, "webp", t) for t in (70,)]
+    without = len(slow)
+    assert with_drafts <= 4 < without, (with_drafts, without)   # two a search at most
+    for data, quality in fitted:
+        assert np.array_equal(decode(data).convert("RGBA").getchannel("A"), cut[..., 3])
+        assert len(data) <= max(budgets)
+
+
+def test_a_draft_that_does_not_hold_falls_back_to_real_encodings(monkeypatch):
+    """Where a real encoding is not its draft's size plus the constant (another libwebp), the
+    search is made again on real encodings: the same answer as without drafts."""
+    fit_budget = codec.fit_budget
+    cut = _cut_out_disc("coffee", 128)
+    expected = fit_budget(cut, "webp", 4000, _drafts=False)
+    with monkeypatch.context() as off:
+        off.setattr(search.AlphaDrafts, "wanted", staticmethod(lambda *args: False))
+        scored = encode_to_score(cut, "webp", 70)
+    monkeypatch.setattr(search.AlphaDrafts, "size", lambda self, draft: len(draft))
+    assert fit_budget(cut, "webp", 4000) == expected
+    assert encode_to_score(cut, "webp", 70) == scored
