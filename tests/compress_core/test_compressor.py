@@ -1579,6 +1579,31 @@ def test_archive_mode_recompresses_a_jpeg_file_losslessly(compressor, chelsea, t
     assert back.read_bytes() != jpeg and decode(back.read_bytes()).format == "JPEG"
 
 
+def test_a_jpeg_whose_lossless_jpeg_xl_is_smaller_than_the_lossy_one_is_recompressed(
+        compressor):
+    """Bytes review 40: a JPEG saved at quality 20, under photo_format 'jxl', became a lossy
+    JPEG XL of 33,328 B at a score of 70 where its lossless recompression took 24,857 B and
+    gives the file back. Where the pixels stay the file's and that is no larger, it is what
+    is written (quality auto and byte budgets; a fixed quality is what was asked)."""
+    from compress_core.codec import jxl_to_jpeg
+
+    astronaut = photo("astronaut", 256)
+    poor = encode(astronaut, "JPEG", quality=20)
+    for kwargs in (dict(photo_format="jxl"), dict(format="jxl", quality="auto"),
+                   dict(format="jxl", target_bytes=len(poor))):
+        result = _run(compressor, poor, method="jpeg", **kwargs)
+        assert (result.format, result.quality) == ("JXL", None), kwargs
+        assert result.operations["jpeg_reconstruction"] is True
+        assert jxl_to_jpeg(result.data) == poor and len(result.data) < len(poor)
+    fixed = _run(compressor, poor, method="jpeg", format="jxl", quality=80)
+    assert fixed.quality == 80 and "jpeg_reconstruction" not in fixed.operations
+    smaller = _run(compressor, poor, scale=0.5, photo_format="jxl")   # new pixels: lossy
+    assert smaller.quality is not None and "jpeg_reconstruction" not in smaller.operations
+    fine = encode(astronaut, "JPEG", quality=95)    # the lossy file is the smaller there
+    lossy = _run(compressor, fine, method="jpeg", photo_format="jxl")
+    assert lossy.quality is not None and len(lossy.data) < len(fine) / 2
+
+
 @pytest.mark.parametrize("side", [8, 48])
 def test_archive_mode_keeps_a_jpeg_that_jpeg_xl_would_make_larger(compressor, side, tmp_path):
     """JPEG XL's container costs more than recompression saves on small files (669 B -> 756 B,
