@@ -158,10 +158,14 @@ def _say_unused_quality(quality, request: CompressRequest, loaded,
                   None, codec.DEFAULT_TARGET_QUALITY) else None)
     if unused is None:
         return operations
-    log.warning("%s: %s not used: format 'auto' does not encode %s lossy (format 'webp', "
+    # (a transparent photo takes a photo_format with alpha under format auto; a graphic,
+    # transparent or not, only a lossy format by name: the warning named format alone, where
+    # photo_format was the way for a cut-out; bytes review 40)
+    photo = codec.has_transparency(loaded.pixels) and codec.is_photo(loaded.pixels)
+    log.warning("%s: %s not used: format 'auto' does not encode %s lossy (%s 'webp', "
                 "'avif' or 'jxl' does)", loaded.source, unused,
-                "a transparent picture" if codec.has_transparency(loaded.pixels)
-                else "a graphic")
+                "a transparent photo" if photo else "a graphic",
+                "photo_format" if photo else "format")
     return {**operations, "quality_unused": True}
 
 

@@ -286,8 +286,10 @@ def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog)
         if said is None:
             assert not messages and "quality_unused" not in result.operations
             continue
+        # (a cut-out photo takes photo_format under format auto: bytes review 40)
         assert messages == [f"<array>: {said} not used: format 'auto' does not encode a "
-                            "transparent picture lossy (format 'webp', 'avif' or 'jxl' does)"]
+                            "transparent photo lossy (photo_format 'webp', 'avif' or 'jxl' "
+                            "does)"]
         assert result.operations["quality_unused"] is True
     assert len(set(files)) == 1  # (the same exact file each time)
     caplog.clear()
@@ -296,7 +298,7 @@ def test_a_quality_format_auto_does_not_use_is_said(compressor, chelsea, caplog)
         photo_result = _run(compressor, chelsea, scale=0.5, quality=40)
     messages = [r.getMessage() for r in caplog.records if "not used" in r.getMessage()]
     assert graphic.operations["quality_unused"] is True and len(messages) == 1
-    assert "does not encode a graphic lossy" in messages[0]
+    assert "does not encode a graphic lossy (format 'webp'" in messages[0]
     assert photo_result.quality == 40 and "quality_unused" not in photo_result.operations
     # under a byte budget its exact encoding fits: the quality (the search's top) unused too
     caplog.clear()
