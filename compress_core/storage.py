@@ -402,15 +402,26 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                     os.close(fd)
         else:
             fs, path = get_filesystem(text, storage_options)
-            if max_bytes is None:
-                data = fs.cat_file(path)
-            else:
-                try:
-                    data = fs.cat_file(path, start=0, end=max_bytes + 1)
-                except OSError:   # (S3: a range of an empty object "is not satisfiable")
-                    if fs.size(path) != 0:
-                        raise
-                    data = b""
+            if text.endswith("/"):   # (an object store's folder, or its marker object)
+                raise IsADirectoryError(text)
+            try:
+                if max_bytes is None:
+                    data = fs.cat_file(path)
+                else:
+                    try:
+                        data = fs.cat_file(path, start=0, end=max_bytes + 1)
+                    except OSError as exc:   # (S3: a range of an empty object "is not
+                        if isinstance(exc, FileNotFoundError) or fs.size(path) != 0:
+                            raise                                         # satisfiable")
+                        data = b""
+            except FileNotFoundError:
+                if _is_folder(fs, path):   # (a listed folder: "no such file", which ls lists)
+                    raise IsADirectoryError(text) from None
+                raise
+            if not data and _is_folder(fs, path):
+                # a listed folder read as its empty marker: "empty file (0 bytes)", a damaged
+                # photo to every rerun (cloud review 40)
+                raise IsADirectoryError(text)
     except ImageReadError:
         raise
     except FileNotFoundError as exc:
@@ -428,6 +439,15 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     if max_bytes is not None and len(data) > max_bytes:
         raise over_max_bytes(text, max_bytes)
     return data
+
+
+def _is_folder(fs, path: str) -> bool:
+    """Whether ``path`` is a folder on ``fs`` (asked only of what read as empty)."""
+    try:
+        _drop_cache(fs, path)
+        return bool(fs.isdir(path))
+    except Exception:  # noqa: BLE001 - cannot say: an empty file
+        return False
 
 
 def over_max_bytes(name: str, max_bytes: int) -> ImageTooLargeError:

@@ -4,6 +4,7 @@ import io
 import os
 import re
 import stat
+import uuid
 
 import fsspec
 import pytest
@@ -631,6 +632,31 @@ def test_pictures_written_to_a_store_have_their_media_type(store, request):
             assert got.endswith("/octet-stream"), (name, got)
         else:
             assert got == media, (name, got)
+
+
+@pytest.mark.parametrize("store", ["s3", "memory"])
+def test_a_stores_folder_read_as_a_file_is_said_to_be_a_folder(store, request):
+    """Cloud review 40: an S3 folder in an --input_list was read as its empty marker object,
+    'empty file (0 bytes)', an ImageDecodeError every rerun tried again; a key ending in '/'
+    holding 20 bytes was read as a picture."""
+    import fsspec
+
+    if store == "s3":
+        bucket, options = (request.getfixturevalue(name)
+                           for name in ("s3_bucket", "s3_storage_options"))
+        fs = fsspec.filesystem("s3", **options["s3"], skip_instance_cache=True)
+    else:
+        bucket, options = f"folders-{uuid.uuid4().hex[:8]}", None
+        fs = fsspec.filesystem("memory")
+    fs.pipe_file(f"{bucket}/in/nested/deep/x.jpg", b"picture")
+    if store == "s3":
+        fs.pipe_file(f"{bucket}/in/nested/", b"")        # the console's "Create folder"
+        fs.pipe_file(f"{bucket}/in/weird/", b"20 bytes of nothing!")
+    for uri in (f"{store}://{bucket}/in/nested/deep", f"{store}://{bucket}/in/nested/",
+                f"{store}://{bucket}/in/weird/"):
+        with pytest.raises(ImageReadError, match=r": is a directory, not a file$"):
+            storage.read_bytes(uri, options)
+    assert storage.read_bytes(f"{store}://{bucket}/in/nested/deep/x.jpg", options) == b"picture"
 
 
 def test_writing_to_a_symbolic_link_writes_the_file_it_names(tmp_path):
