@@ -203,7 +203,7 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
     that stayed inside every face's core had cut the face at either end (two people at both
     ends of a panorama: 13% of one face's width in every thumbnail), or held none of them
     (visual review 30). Where no company of boxes grown for hair leaves the others whole, the
-    detector's boxes are tried, then the cores."""
+    detector's boxes are tried."""
     faces = list(faces)
     if len(faces) < 2:
         return faces, []
@@ -214,11 +214,13 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
         return faces, []
     order = sorted(faces, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
     first = None
-    # the boxes grown for hair first, then the detector's, then the cores: five faces in a
-    # row, 534 px from the first's detector box to the fourth's and 546 with the room for
-    # their hair, in a 535 px window, had no company of grown boxes that left the others
-    # whole, and the largest's cut the second face in half (faces review 40)
-    for kind in (0, 2, 1):
+    # the boxes grown for hair first, then the detector's: five faces in a row, 534 px from
+    # the first's detector box to the fourth's and 546 with the room for their hair, in a
+    # 535 px window, had no company of grown boxes that left the others whole, and the
+    # largest's cut the second face in half (faces review 40). Not the cores: a company whose
+    # cores fit and detector's boxes do not has a face cut inside it, the largest one too,
+    # where the largest's company keeps it whole (diff review 40)
+    for kind in (0, 2):
         for anchor in order:
             # on each side, boxes of that kind where the anchor's fits the window, else cores
             part = {i: kind if anchor[kind][i + 2] - anchor[kind][i] <= window[i] else 1

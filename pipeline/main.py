@@ -182,7 +182,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         or gcs_credentials_problem({"--manifest": job.manifest}))
     if problem:
         build_parser().error(problem)
-    problem = fill_pipeline_options(options, job.storage_options)   # (Beam's --s3_* too)
+    problem = fill_pipeline_options(   # (Beam's --s3_* too; no secrets in Dataflow's console)
+        options, job.storage_options,
+        secrets=not is_dataflow(options.view_as(StandardOptions).runner))
     if problem:
         build_parser().error(problem)
     storage = merge_storage_options(storage_options_from_pipeline_options(options),

@@ -170,7 +170,13 @@ class Stores:
                 fs.cat_file(f"{path.split('/', 1)[0]}/{_PROBE}", start=0, end=1)
 
             try:
-                call_within(ANSWER_SECONDS, probe, name="launch-question")
+                with _quiet_retries() as abandoned:
+                    try:
+                        call_within(ANSWER_SECONDS, probe, name="launch-question")
+                    except TimeoutError as exc:
+                        if getattr(exc, "thread", None) is not None:
+                            abandoned.append(exc.thread)
+                        raise
                 self._probed[store] = None
             except Exception as exc:  # noqa: BLE001 - its code, if any, says
                 self._probed[store] = _refused_credentials(exc)
@@ -198,10 +204,14 @@ class Stores:
             if store == "file":  # (cheap to ask again; a file where a folder is asked for:
                 _LOG.debug("cannot check %s: %s", uri, exc)   # nothing there as a folder)
                 return None
-            code = _refused_credentials(exc) or self._probe_credentials(uri, store)
+            refused = isinstance(exc, PermissionError) or str(exc).startswith("Forbidden")
+            # (asked again only where the store refused: not where it timed out or was not
+            # reached, which had doubled the launch's wait: diff review 40)
+            code = _refused_credentials(exc) or (self._probe_credentials(uri, store)
+                                                 if refused else None)
             if code is not None:
                 raise CredentialsRefused(f"the store refused the credentials ({code})") from exc
-            if isinstance(exc, PermissionError) or str(exc).startswith("Forbidden"):
+            if refused:
                 # a refusal (S3's AccessDenied, GCS's 403), at once: a role's limit on this
                 # bucket, not on the store (another bucket may still be checked)
                 _LOG.debug("cannot check %s: %s", uri, exc)

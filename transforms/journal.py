@@ -25,6 +25,7 @@ input match reads it as a run or a picture.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -46,6 +47,13 @@ _LOG = logging.getLogger(__name__)
 JOURNAL = "_journal"
 #: The largest entry read back (an entry is a few hundred bytes; anything else is no entry).
 _MAX_ENTRY_BYTES = 64 * 1024
+#: How much later than its output an entry's time may be and still be that output's: the
+#: entry is written first, but stores keep times to their own resolution (S3's LastModified
+#: in whole seconds: an output written 3 ms after its entry read as 362 ms before it, where the
+#: manifest was on a disk, and the entry was passed over: diff review 40) and clocks of two
+#: stores differ a little. A launch stopped between its entry and its output is told apart
+#: from the earlier launch that wrote the file by more than this.
+_CLOCKS = dt.timedelta(seconds=2)
 
 
 def _root(manifest_root: str) -> str:
@@ -186,8 +194,9 @@ class JournalReader:
 
     def writer_of(self, name: str, written: Optional[Any]) -> Optional[JournalEntry]:
         """The entry of the output named ``name`` that a stopped run wrote last, no later than
-        the output's modification time ``written`` (an entry a run wrote and then stopped
-        before its output is not that output's); ``None`` where no journal names it."""
+        the output's modification time ``written`` (give or take :data:`_CLOCKS`: an entry a
+        run wrote and then stopped before its output is not that output's); ``None`` where no
+        journal names it."""
         written = utc_time(written)
         best = None
         for run, folder in self._stopped_launches():
@@ -201,7 +210,7 @@ class JournalReader:
                              type(exc).__name__, exc)
                 continue
             when = listing_identity(info).modified
-            if when is not None and written is not None and when > written:
+            if when is not None and written is not None and when > written + _CLOCKS:
                 continue
             if best is None or (when is not None and (best[0] is None or when > best[0])):
                 best = (when, uri, run)

@@ -60,6 +60,19 @@ def storage_options_from_pipeline_options(options) -> Dict[str, Dict[str, Any]]:
     return {"s3": s3_opts} if s3_opts else {}
 
 
+#: Beam's S3 options a job's console must not show.
+_SECRETS = ("s3_secret_access_key", "s3_session_token")
+#: Those copied only with the secrets (a key id without its secret signs nothing).
+_CREDENTIALS = ("s3_access_key_id",) + _SECRETS
+
+
+def _spelt(attribute: str, value: Any) -> Any:
+    """``value`` as compared: an endpoint without its final ``/`` (``http://h:9000/`` is
+    ``http://h:9000``: diff review 40)."""
+    return value.rstrip("/") if attribute == "s3_endpoint_url" and isinstance(value, str) \
+        else value
+
+
 def _lookup(options: Dict[str, Any], where) -> Any:
     for key in where:
         if not isinstance(options, dict) or key not in options:
@@ -68,12 +81,14 @@ def _lookup(options: Dict[str, Any], where) -> Any:
     return options
 
 
-def fill_pipeline_options(options, storage_options) -> Optional[str]:
+def fill_pipeline_options(options, storage_options, secrets: bool = True) -> Optional[str]:
     """Set Beam's ``--s3_*`` options that were not given from the fsspec ``s3`` options of
     ``storage_options`` (the job's ``--storage_options``), so that the manifest and the dead
-    letters go to the store the images go to. Returns why they cannot agree (a flag and a
-    storage option that give two values: the images would go to one store, the manifest to
-    the other), else ``None``."""
+    letters go to the store the images go to; the keys and the session token only with
+    ``secrets`` (not on Dataflow, whose console shows a job's pipeline options: there Beam
+    uses the usual credential chain). Returns why they cannot agree (a flag and a storage
+    option that give two values: the images would go to one store, the manifest to the
+    other), else ``None``."""
     from apache_beam.options.pipeline_options import S3Options
 
     s3fs_options = dict((storage_options or {}).get("s3") or {})
@@ -84,14 +99,13 @@ def fill_pipeline_options(options, storage_options) -> Optional[str]:
     beam_s3 = options.view_as(S3Options)
     for attribute, where in _S3_PAIRS:
         value = _lookup(s3fs_options, where)
-        if value is None:
+        if value is None or (not secrets and attribute in _CREDENTIALS):
             continue
         given = getattr(beam_s3, attribute, None)
         if given is None:
             setattr(beam_s3, attribute, value)
-        elif given != value:
-            shown = "(hidden)" if attribute in ("s3_secret_access_key",
-                                                "s3_session_token") else repr(value)
+        elif _spelt(attribute, given) != _spelt(attribute, value):
+            shown = "(hidden)" if attribute in _SECRETS else repr(value)
             return (f"--{attribute} and --storage_options' s3 {'.'.join(where)} {shown} "
                     "differ: the images would go to one S3 store and the manifest to the "
                     "other; give one of them")

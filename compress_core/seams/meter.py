@@ -27,7 +27,9 @@ _FIELD_MARGIN = 16
 #: then grown by half its longer side, were the whole picture more than that share): a field made
 #: three times per thumbnail, over 85%, 97% and 98% of kodim03's working picture (the
 #: bisection's carves reaching a little further each time), cost 0.25 s of the thumbnail's
-#: 0.44 (session 40). Inside the box a field of the whole picture holds the same values.
+#: 0.44 (session 40). Inside the box a field of the whole picture holds the same values, to
+#: float32 rounding (1-2 ULPs of the luma's matrix product; the edges identical on 3,968
+#: comparisons: diff review 40), and 186 thumbnails came out pixel-identical.
 _WHOLE_SHARE = 0.5
 
 Box = Tuple[int, int, int, int]

@@ -520,6 +520,14 @@ def test_faces_in_a_row_are_held_by_the_detectors_boxes_where_the_grown_ones_cut
     assert [f[3] for f in left] == ["face5"]
     held = (min(f[2][0] for f in taken), 0, max(f[2][2] for f in taken), 512)
     assert _avoids(held, [f[2] for f in left], (535, 512), (512, 754))
+    # faces whose cores fit a window and detector's boxes do not are no company: one of them
+    # would be cut inside it, the largest too; the largest's company keeps it whole (diff
+    # review 40: a pass over the cores had taken A and B, cutting A by 16%)
+    a = ((10, 100, 200, 300), (60, 150, 150, 250), (20, 110, 190, 290), "A")
+    b = ((190, 120, 360, 280), (230, 160, 320, 250), (200, 130, 350, 270), "B")
+    c = ((440, 120, 570, 280), (470, 160, 540, 250), (450, 130, 560, 270), "C")
+    taken, left = faces_one_window_holds([a, b, c], (300, 400), (400, 620))
+    assert [f[3] for f in taken] == ["A"] and sorted(f[3] for f in left) == ["B", "C"]
 
 
 def test_the_room_for_a_head_yields_where_it_would_cut_a_face_left_out():

@@ -302,3 +302,41 @@ def test_an_s3_endpoint_in_the_storage_options_alone_is_beams_too(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--s3_endpoint_url and --storage_options' s3 endpoint_url" \
         in err[0], err
+
+
+@pytest.mark.parametrize("store", ["s3"])   # (GCS lists alike; its runs cost 25 s each here)
+@pytest.mark.parametrize("manifest", ["beside", "local"])
+def test_a_stopped_runs_outputs_are_adopted_only_for_their_own_inputs_on_a_store(
+        store, manifest, request, run_job, read_manifest, photo_files, monkeypatch, tmp_path):
+    """The journal (transforms/journal.py) on a store: a run over day 1 stopped before its
+    manifest, then a --skip_existing run over day 2 (uploaded before: no newer than the
+    stopped run's output) compressed its own photo instead of adopting day 1's output; the
+    finished run left no journal, the stopped one's stays. With the manifest on a local disk
+    (its times to the nanosecond, S3's to the second) the entry had read as later than its own
+    output and was passed over (diff review 40)."""
+    from pipeline.main import RunStopped
+    from transforms import manifest_writer
+
+    bucket, options, flags, fs = _two_days_in(store, request, photo_files)
+    root = (f"{store}://{bucket}/out/_manifest" if manifest == "beside"
+            else str(tmp_path / "manifest"))
+    common = ["--output", f"{store}://{bucket}/out", "--manifest", root, "--skip_existing",
+              *FAST, *flags]
+
+    def down(self, record):
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(manifest_writer.ManifestSink, "write", down)
+        with pytest.raises(RunStopped):
+            run_job(["--input", f"{store}://{bucket}/in/day1/", "--run_id", "d1", *common])
+    _, s2 = run_job(["--input", f"{store}://{bucket}/in/day2/", "--run_id", "d2", *common])
+    assert (s2.ok, s2.skipped, s2.unrecorded) == (1, 0, 0)
+    rows = read_manifest(root, options)
+    written = {r["input_uri"]: r["output_uri"] for r in rows if r["status"] == "ok"}
+    _each_holds_its_day(fs, written, photo_files)
+    journal, _ = get_filesystem(root, options)
+    journal.invalidate_cache()
+    runs = [p.rstrip("/").rsplit("/", 1)[1] for p in journal.ls(
+        f"{get_filesystem(root, options)[1]}/_journal", detail=False)]
+    assert runs == ["run_id=d1"]

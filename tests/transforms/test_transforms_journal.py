@@ -43,21 +43,26 @@ def test_another_launch_reads_what_a_stopped_launch_journalled(manifest_root):
     assert stopped.reader().writer_of("d/IMG_1.JPG.abc.jpg", _later()) is None
 
 
-def test_an_entry_written_after_the_output_is_not_that_outputs(manifest_root):
+def test_an_entry_written_after_the_output_is_not_that_outputs(tmp_path):
     """A launch journals and then stops before its output is written: the file there is an
-    earlier launch's, which the newest entry written before it names."""
-    first = RunJournal(manifest_root, "r1")
+    earlier launch's, which the newest entry written before it names. Stores keep times to
+    their own resolution (S3 in whole seconds: an output 3 ms after its entry read as 362 ms
+    before it; diff review 40): an entry up to 2 s after the output is still its own."""
+    root = str(tmp_path / "out" / "_manifest")
+    first = RunJournal(root, "r1", launch="00000001")
     first.record("x.jpg.t.jpg", "/in/a/x.jpg", 10, FileIdentity(WHEN, None))
-    time.sleep(0.05)
-    written = _later() - dt.timedelta(seconds=5)        # (the output, written now)
-    time.sleep(0.05)
-    second = RunJournal(manifest_root, "r2")
+    second = RunJournal(root, "r2", launch="00000002")
     second.record("x.jpg.t.jpg", "/in/b/x.jpg", 20, FileIdentity(WHEN, None))
-    reader = RunJournal(manifest_root, "r3").reader()
+    entries = [tmp_path / "out" / "_manifest" / "_journal" / f"run_id=r{n}" /
+               f"launch=0000000{n}" / output_key("x.jpg.t.jpg") for n in (1, 2)]
+    now = time.time()
+    os.utime(entries[0], (now - 60.4, now - 60.4))   # the first launch, its output a minute ago
+    os.utime(entries[1], (now, now))                 # the second, stopped before its output
+    written = dt.datetime.fromtimestamp(int(now - 60), dt.timezone.utc)   # (whole seconds)
+    reader = RunJournal(root, "r3").reader()
     assert reader.writer_of("x.jpg.t.jpg", written).input_uri == "/in/a/x.jpg"
-    assert RunJournal(manifest_root, "r3").reader().writer_of(
-        "x.jpg.t.jpg", _later()).input_uri == "/in/b/x.jpg"          # the newest before it
-    assert RunJournal(manifest_root, "r3").reader().writer_of("x.jpg.t.jpg", WHEN) is None
+    assert reader.writer_of("x.jpg.t.jpg", _later()).input_uri == "/in/b/x.jpg"   # the newest
+    assert reader.writer_of("x.jpg.t.jpg", WHEN) is None
 
 
 def test_forget_removes_the_launch_and_empty_folders_only(manifest_root):

@@ -36,6 +36,15 @@ def test_storage_options_alone_give_beams_s3_options():
     problem = fill_pipeline_options(given, {"s3": {"secret": "b"}})
     assert problem.startswith("--s3_secret_access_key and --storage_options' s3 secret "
                               "(hidden) differ") and "'b'" not in problem
+    # an endpoint with a final '/' is the same; on Dataflow (secrets=False) no secret is
+    # copied into the options its console shows (diff review 40)
+    assert fill_pipeline_options(given, {"s3": {"endpoint_url": "http://h:9/"}}) is None
+    console = PipelineOptions([])
+    assert fill_pipeline_options(console, {"s3": {"key": "k", "secret": "s", "token": "t"}},
+                                 secrets=False) is None
+    s3 = console.view_as(S3Options)
+    assert (s3.s3_access_key_id, s3.s3_secret_access_key, s3.s3_session_token) == \
+        (None, None, None)
     untouched = PipelineOptions([])
     assert fill_pipeline_options(untouched, {"gs": {"token": "anon"}}) is None
     assert untouched.view_as(S3Options).s3_endpoint_url is None
