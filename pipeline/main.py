@@ -39,8 +39,8 @@ from compress_core.storage import merge_storage_options
 from transforms.compress import CompressImages
 from transforms.dead_letters import WriteDeadLetters
 from transforms.earlier_outputs import EarlierOutputs
-from transforms.manifest import manifest_prefix
 from transforms.journal import RunJournal
+from transforms.manifest import manifest_prefix
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
 from transforms.metrics import METRICS_NAMESPACE

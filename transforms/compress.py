@@ -56,8 +56,8 @@ from compress_core.storage import (file_size, for_terminal, is_output_name, join
                                    set_apart, write_atomic)
 
 from . import manifest
-from .failures import FAILED, CatchFailures, Failure
 from .distinct_inputs import input_key, same_input
+from .failures import FAILED, CatchFailures, Failure
 from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
                        identity_differs, only_time_differs, stat_identity)
 from .journal import JournalReader, RunJournal, journal_columns, name_below

@@ -13,12 +13,13 @@ So every output is journalled before it is written: one small JSON object per ou
 output's name below ``--output``; ``tag``: 8 hex digits new at each launch, since a stopped run
 is often resumed under its own run id), holding the input's URI, size, modification time and
 content token as the manifest's row will. When the run's manifest is in place its journal is
-removed (:meth:`RunJournal.forget`); what stays are the journals of stopped launches. For an unrecorded output, the
-planner asks :class:`JournalReader` for the newest entry of that name written no later than the
-output itself (an entry written by a run stopped before its output was, is not that output's),
-and adopts the output only for that input, the same file (else the input is compressed
-again). An output no journal names (written by a release before the journal, or under another
-``--manifest``) is adopted as before, by name and time.
+removed (:meth:`RunJournal.forget`); what stays are the journals of stopped launches. For an
+unrecorded output, the planner asks :class:`JournalReader` for the newest entry of that name
+written no later than the output itself, give or take the stores' clocks (an entry written by a
+launch stopped before its output was, is not that output's), and adopts the output only for
+that input, the same file (else the input is compressed again). An output no journal names
+(written by a release before the journal, or under another ``--manifest``) is adopted as
+before, by name and time.
 
 The journal's folder starts with ``_``: no run's listing of the manifest, no report, and no
 input match reads it as a run or a picture.

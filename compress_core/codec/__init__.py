@@ -57,8 +57,8 @@ __all__ = [
     "supported_formats", "extension", "format_from_suffix", "unwritable_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
     "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
-    "jpeg_encoder", "flatten_for", "lowest_quality", "JXL_EXACT_ALPHA", "pil_name", "require_encoder", "OPTIONAL_PACKAGES",
-    "LOSSY_FORMATS", "MAX_SIDE", "holds", "check_side",
+    "jpeg_encoder", "flatten_for", "lowest_quality", "JXL_EXACT_ALPHA", "pil_name",
+    "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS", "MAX_SIDE", "holds", "check_side",
 ]
 
 #: Formats ``format="auto"`` may use for photos (``photo_format``).

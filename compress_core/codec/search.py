@@ -40,8 +40,8 @@ from .encoders import (attached_for, decode_pixels, encode, flatten_for, jxl_srg
 from .formats import QUALITY_RANGE, check_quality, require_encoder
 from .semantic import requantize_jpeg
 
-__all__ = ["fit_budget", "encode_to_score", "AlphaDrafts", "check_target_quality", "DEFAULT_TARGET_QUALITY",
-           "predict_quality"]
+__all__ = ["fit_budget", "encode_to_score", "AlphaDrafts", "check_target_quality",
+           "DEFAULT_TARGET_QUALITY", "predict_quality"]
 
 #: The SSIMULACRA2 score ``quality="auto"`` aims at unless told otherwise: "high quality,
 #: hard to notice artefacts without comparing with the original".

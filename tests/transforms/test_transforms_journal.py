@@ -73,8 +73,8 @@ def test_forget_removes_the_launch_and_empty_folders_only(manifest_root):
     done.record("b.jpg.t.jpg", "/in/b.jpg", 2, FileIdentity())
     done.forget()
     fs.invalidate_cache()
-    assert [os.path.basename(p.rstrip("/")) for p in fs.ls(f"{root}/_journal/run_id=night", detail=False)] \
-        == ["launch=00000001"]
+    left = fs.ls(f"{root}/_journal/run_id=night", detail=False)
+    assert [os.path.basename(p.rstrip("/")) for p in left] == ["launch=00000001"]
     kept.forget()
     fs.invalidate_cache()
     assert not fs.exists(f"{root}/_journal")      # (nothing left: no empty folders either)
