@@ -47,13 +47,18 @@ class _Covering:
         self._factor: Optional[int] = None
 
     def covering(self, needed: Box, factor: int):
+        height, width = self._shape
+        # (within the picture: the pairs' boxes reach past it by a bend's span, and a box
+        # past it was never covered, even by a field of the whole picture: made again at
+        # each carve, three times per kodim03 thumbnail)
+        needed = (max(0, needed[0]), max(0, needed[1]), min(width, needed[2]),
+                  min(height, needed[3]))
         if factor != self._factor:
             self._needed = None
         if self._needed is None or union_box([needed, self._needed]) != self._needed:
             again = self._needed is not None
             if again:
                 needed = union_box([needed, self._needed])
-            height, width = self._shape
             grow = _FIELD_MARGIN * factor
             if again:   # (grown: a next carve is likely to reach further still)
                 grow += max(needed[2] - needed[0], needed[3] - needed[1]) // 2

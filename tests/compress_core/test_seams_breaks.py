@@ -271,6 +271,13 @@ def test_a_field_grows_ahead_of_the_carves_and_covers_the_picture_when_large():
     assert len(made) == 3                  # (the whole picture covers every box)
     covering.covering((10, 10, 20, 20), 2)  # another factor: made again, on its grid
     assert made[-1] == ((0, 0, 20 + 2 * _FIELD_MARGIN, 20 + 2 * _FIELD_MARGIN), 2)
+    # boxes past the picture (a bend's span reaches out of it) are covered by the whole
+    # picture: made once, not again at each carve (session 40: three times per thumbnail)
+    made.clear()
+    past = _Covering(lambda box, factor: made.append(box) or box, (512, 768))
+    for box in ((20, -22, 637, 580), (-11, -13, 733, 573), (-16, -17, 737, 577)):
+        assert past.covering(box, 1) == (0, 0, 768, 512)
+    assert made == [(0, 0, 768, 512)]
 
 
 def horizon(size=(480, 200)) -> np.ndarray:
