@@ -331,7 +331,7 @@ class AlphaDrafts:
 
 def _search(pixels, fmt, target, reference, meta, full_chroma, finish=True, sample=None,
             drafts_ok=True):
-    lo, hi, _ = QUALITY_RANGE[fmt]
+    hi = QUALITY_RANGE[fmt][1]
     lo = lowest_quality(fmt, pixels)   # (a JPEG XL's transparency kept exact)
     if fmt is ImageFormat.JXL:
         hi = min(hi, 99)  # 100 is lossless, the fallback above
@@ -514,9 +514,9 @@ def fit_budget(pixels: np.ndarray, fmt, target_bytes: int, max_quality: Optional
             return encode(pixels, fmt, quality, **meta)
         return requantize_jpeg(encode(pixels, fmt, quality, _scans=False, **meta), importance)
 
-    lo, hi, default = QUALITY_RANGE[fmt]
     lo = lowest_quality(fmt, pixels)   # (a JPEG XL's transparency kept exact)
-    hi = check_quality(fmt, max_quality) if max_quality is not None else default
+    hi = (check_quality(fmt, max_quality) if max_quality is not None
+          else QUALITY_RANGE[fmt][2])
     hi = max(hi, lo)
     data = encoded(hi)
     if len(data) <= target_bytes:
