@@ -369,9 +369,14 @@ class _PlanOutput(beam.DoFn):
         stopped run's outputs, and its photos were never compressed (operator review 39)."""
         if self._journal is None:
             return False
-        entry = self._journal.writer_of(name_below(out, self._output), written)
+        found = self._journal.writer_of(name_below(out, self._output), written)
+        entry = found.entry
         if entry is None:
-            return False
+            if found.named:   # (rewritten since its entries: another --manifest's run)
+                self._written_for_others.add(
+                    "%s: its output %s was written again after the journal's entries for it "
+                    "(by a run under another --manifest?)", item.uri, out)
+            return found.named
         if not same_input(input_key(entry.input_uri), input_key(item.uri)):
             self._written_for_others.add("%s: its output %s was written for %s by run %s",
                                          item.uri, out, entry.input_uri, entry.run_id)

@@ -39,8 +39,8 @@ from compress_core.storage import fresh_info, get_filesystem, read_bytes, write_
 from .identity import (FileIdentity, epoch_us, from_epoch_us, listing_identity,
                        recorded_identity, utc_time)
 
-__all__ = ["JOURNAL", "JournalEntry", "RunJournal", "JournalReader", "journal_columns",
-           "name_below", "output_key"]
+__all__ = ["JOURNAL", "JournalEntry", "Lookup", "RunJournal", "JournalReader",
+           "journal_columns", "name_below", "output_key"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,6 +55,13 @@ _MAX_ENTRY_BYTES = 64 * 1024
 #: stores differ a little. A launch stopped between its entry and its output is told apart
 #: from the earlier launch that wrote the file by more than this.
 _CLOCKS = dt.timedelta(seconds=2)
+#: How much earlier than its output an entry's time may be and still be that output's: the
+#: stores' clocks, and the output's own writing after its entry (milliseconds for a picture; a
+#: slow upload is taken for a rewrite, and compressed again). An output modified later than
+#: that after every entry that names it was rewritten by a run this journal does not know (a
+#: run under another --manifest rewrote all 20 names 5 s after a stopped run's entries, and
+#: the resume adopted the other folder's pictures: kill/resume review 40).
+_WRITING = dt.timedelta(seconds=3)
 
 
 def _root(manifest_root: str) -> str:
@@ -84,6 +91,15 @@ class JournalEntry(NamedTuple):
     input_uri: str
     input_bytes: Optional[int]
     identity: FileIdentity
+
+
+class Lookup(NamedTuple):
+    """What the journals say of an output: the entry written with it, if any, and whether any
+    entry names it at all (named, with no entry of its own: rewritten since by a run the
+    journals do not know, not what they say)."""
+
+    entry: Optional[JournalEntry]
+    named: bool
 
 
 class RunJournal:
@@ -193,13 +209,14 @@ class JournalReader:
                              type(exc).__name__, exc)
         return self._launches
 
-    def writer_of(self, name: str, written: Optional[Any]) -> Optional[JournalEntry]:
-        """The entry of the output named ``name`` that a stopped run wrote last, no later than
-        the output's modification time ``written`` (give or take :data:`_CLOCKS`: an entry a
-        run wrote and then stopped before its output is not that output's); ``None`` where no
-        journal names it."""
+    def writer_of(self, name: str, written: Optional[Any]) -> Lookup:
+        """The entry of the output named ``name`` that a stopped launch wrote with it: the
+        newest written no later than the output's modification time ``written`` (give or take
+        :data:`_CLOCKS`: an entry a launch wrote and then stopped before its output is not that
+        output's), and no earlier than :data:`_WRITING` before it (an output modified since
+        was rewritten by another); and whether any entry names the output at all."""
         written = utc_time(written)
-        best = None
+        best, named = None, False
         for run, folder in self._stopped_launches():
             uri = f"{folder}/{output_key(name)}"
             try:
@@ -210,20 +227,22 @@ class JournalReader:
                 _LOG.warning("journal entry %s cannot be read (%s: %s)", uri,
                              type(exc).__name__, exc)
                 continue
+            named = True
             when = listing_identity(info).modified
-            if when is not None and written is not None and when > written + _CLOCKS:
+            if when is not None and written is not None \
+                    and not written - _CLOCKS - _WRITING <= when <= written + _CLOCKS:
                 continue
             if best is None or (when is not None and (best[0] is None or when > best[0])):
                 best = (when, uri, run)
         if best is None:
-            return None
+            return Lookup(None, named)
         try:
             data = read_bytes(best[1], self._storage_options, max_bytes=_MAX_ENTRY_BYTES)
         except Exception as exc:  # noqa: BLE001 - that journal cannot say
             _LOG.warning("journal entry %s cannot be read (%s: %s)", best[1],
                          type(exc).__name__, exc)
-            return None
-        return _entry(data, best[2])
+            return Lookup(None, False)
+        return Lookup(_entry(data, best[2]), True)
 
 
 def _folders(fs, path: str, prefix: str) -> List[str]:

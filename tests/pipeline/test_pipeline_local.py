@@ -1670,6 +1670,37 @@ def test_a_stopped_runs_outputs_are_adopted_only_for_their_own_inputs(
     assert os.listdir(out / "_manifest" / "_journal") == ["run_id=d1"]
 
 
+def test_an_output_written_again_under_another_manifest_is_not_adopted(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """Kill/resume review 40: day 1 stopped before its manifest; day 2 (same names) written
+    into the same --output under another --manifest, over day 1's outputs; day 1's resume
+    adopted day 2's pictures for all its photos (the journal's old entry for each name still
+    'confirmed' it), exit 0. An output modified well after every entry naming it was written
+    again by a run the journal does not know: compressed again."""
+    from PIL import Image
+
+    day1, day2 = tmp_path / "in" / "d1", tmp_path / "in" / "d2"
+    write_tree(day1, {"IMG_0001.JPG": photo_files["coffee.jpg"]})
+    write_tree(day2, {"IMG_0001.JPG": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    common = ["--output", str(out), *FAST, *IN_MEMORY]
+    _stop_before_its_manifest(monkeypatch, run_job, ["--input", str(day1), *common,
+                                                     "--skip_existing", "--run_id", "d1"])
+    (entry,) = (out / "_manifest" / "_journal" / "run_id=d1").glob("launch=*/*.json")
+    past = time.time() - 60                  # (day 1 ran a minute before day 2)
+    os.utime(entry, (past, past))
+    _, other = run_job(["--input", str(day2), *common, "--manifest", str(tmp_path / "m2"),
+                        "--run_id", "d2"])
+    assert other.ok == 1
+    _, resumed = run_job(["--input", str(day1), *common, "--skip_existing",
+                          "--run_id", "d1-resumed"])
+    assert (resumed.ok, resumed.skipped, resumed.unrecorded) == (1, 0, 0)
+    (row,) = read_manifest(str(out / "_manifest"), run_id="d1-resumed")
+    assert (row["input_width"], row["input_height"]) == Image.open(day1 / "IMG_0001.JPG").size
+    with Image.open(row["output_uri"]) as im:    # day 1's picture, written again
+        assert im.size == (row["output_width"], row["output_height"])
+
+
 def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_files, run_job,
                                                  caplog, monkeypatch):
     """A rerun that adopts unrecorded outputs, and one whose output folder is its input folder,
