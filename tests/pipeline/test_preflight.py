@@ -432,6 +432,19 @@ def test_credentials_the_store_refuses_stop_the_launch(monkeypatch):
                 raise PermissionError(message) from exc
         return answers
 
+    class Store:
+        def __init__(self, code):
+            self.code, self.asked = code, []
+
+        def cat_file(self, path, start=None, end=None):
+            self.asked.append(path)
+            refusing(self.code, f"{self.code} said")(path)
+
+    def store_of(store):
+        monkeypatch.setattr(preflight, "get_filesystem",
+                            lambda uri, options=None, store=store: (store, uri[5:]))
+
+    store_of(Store("AccessDenied"))   # (the probe asks no real store: it had waited for AWS)
     monkeypatch.setattr(preflight, "fresh_info", refusing(
         "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our "
         "records."))
@@ -449,21 +462,11 @@ def test_credentials_the_store_refuses_stop_the_launch(monkeypatch):
                           "s3://archive/out/_dead_letters", "r1") is None
     # S3 answers info's HEAD with a bare 403: one GET of an object that is not there hears why
     monkeypatch.setattr(preflight, "fresh_info", refusing("403", "Forbidden"))
-
-    class Store:
-        def __init__(self, code):
-            self.code, self.asked = code, []
-
-        def cat_file(self, path, start=None, end=None):
-            self.asked.append(path)
-            refusing(self.code, f"{self.code} said")(path)
-
     for code, expected in (("InvalidAccessKeyId", "--output s3://archive/out: the store "
                             "refused the credentials (InvalidAccessKeyId: InvalidAccessKeyId "
                             "said)"), ("AccessDenied", None)):
         store = Store(code)
-        monkeypatch.setattr(preflight, "get_filesystem",
-                            lambda uri, options=None, store=store: (store, uri[5:]))
+        store_of(store)
         assert launch_problem("s3://archive/out", "s3://archive/out/_manifest",
                               "s3://archive/out/_dead_letters", "r1") == expected
         assert store.asked[0] == "archive/.semantic-compress-launch-probe"
