@@ -194,16 +194,18 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
     holds them all). Where no side counts, all of them (:func:`box_to_hold` holds their
     boxes, or their cores). Else one face anchors the window, the largest first (by box
     area), with each other face whose box fits beside it on the sides that count (its core,
-    on a side the anchor's box does not fit); the others are for ``never_cut``, held whole or
+    on a side the anchor's box does not fit), or, in a row or a column, any run of its
+    neighbours that fits with it; the others are for ``never_cut``, held whole or
     left out, never in part (the callers add their heads and their persons after them: a
     window that left out the face's box had kept a strip of its hair, one that left out the
     head a strip of the shoulders). An anchor is taken where some window holds
     it and its company and cuts none of the others (carving brings faces closer: one window
-    left had cut a face it was to leave out), else the next one, else the largest. A window
+    left had cut a face it was to leave out); where none does, the largest's. A window
     that stayed inside every face's core had cut the face at either end (two people at both
     ends of a panorama: 13% of one face's width in every thumbnail), or held none of them
-    (visual review 30). Where no company of boxes grown for hair leaves the others whole, the
-    detector's boxes are tried."""
+    (visual review 30). Companies are made of the boxes grown for hair and of the detector's
+    boxes; of the companies that cut none of the others, the one with the most faces, then of
+    grown boxes, then of the larger anchor, then the larger faces."""
     faces = list(faces)
     if len(faces) < 2:
         return faces, []
@@ -213,31 +215,54 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
     if not spread:
         return faces, []
     order = sorted(faces, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
-    first = None
-    # the boxes grown for hair first, then the detector's: five faces in a row, 534 px from
-    # the first's detector box to the fourth's and 546 with the room for their hair, in a
-    # 535 px window, had no company of grown boxes that left the others whole, and the
-    # largest's cut the second face in half (faces review 40). Not the cores: a company whose
-    # cores fit and detector's boxes do not has a face cut inside it, the largest one too,
-    # where the largest's company keeps it whole (diff review 40)
-    for kind in (0, 2):
-        for anchor in order:
+    area = lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1])  # noqa: E731
+    first, found = None, []
+    for rank, anchor in enumerate(order):
+        # the companies of each anchor that leave the others whole, by the boxes grown for hair
+        # and by the detector's (five faces in a row, 534 px from the first's detector box to
+        # the fourth's and 546 with the room for their hair, in a 535 px window, had no company
+        # of grown boxes that left the others whole, and the largest's cut the second face in
+        # half: faces review 40; not by the cores: a company whose cores fit and detector's
+        # boxes do not has a face cut inside it, the largest too: diff review 40)
+        for kind in (0, 2):
             # on each side, boxes of that kind where the anchor's fits the window, else cores
             part = {i: kind if anchor[kind][i + 2] - anchor[kind][i] <= window[i] else 1
                     for i in (0, 1)}
-            taken, left_out = [anchor], []
+            taken = [anchor]
             for face in order:
-                if face is anchor:
-                    continue
-                fits = all(_extent([f[part[i]] for f in taken + [face]], i) <= window[i]
-                           for i in spread)
-                (taken if fits else left_out).append(face)
-            first = first or (taken, left_out)
-            held = tuple(min(f[part[i % 2]][i] for f in taken) if i < 2 else
-                         max(f[part[i % 2]][i] for f in taken) for i in range(4))
-            if _avoids(held, [f[2] for f in left_out], window, shape):
-                return taken, left_out
+                if face is not anchor and all(
+                        _extent([f[part[i]] for f in taken + [face]], i) <= window[i]
+                        for i in spread):
+                    taken.append(face)
+            if first is None:
+                first = (taken, [f for f in order if not any(f is t for t in taken)])
+            companies = [taken]
+            if len(spread) == 1:   # a row (or a column): also every run of neighbours
+                companies += _runs_with(anchor, faces, part, spread[0], window)
+            for company in companies:
+                held = tuple(min(f[part[i % 2]][i] for f in company) if i < 2 else
+                             max(f[part[i % 2]][i] for f in company) for i in range(4))
+                others = [f for f in order if not any(f is g for g in company)]
+                if _avoids(held, [f[2] for f in others], window, shape):
+                    found.append((len(company), kind == 0, -rank, sum(map(area, company)),
+                                  company, others))
+    if found:   # the most faces, then the grown boxes, then the larger anchor, then the faces
+        best = max(found, key=lambda c: c[:4])
+        return best[4], best[5]
     return first
+
+
+def _runs_with(anchor, faces, part, axis: int, window) -> list:
+    """The runs of neighbouring faces along ``axis`` (by their centres) that hold ``anchor``
+    and fit ``window`` (boxes of ``part``). The anchor's company in order of size takes the largest faces that fit beside it, which may
+    be on both sides of a face it cannot take: five faces spread evenly across a 761 px
+    picture, a 533 px window, and each anchor's company held a face at one end and cut the
+    next; the three in the middle fit together, the ends left out whole (faces review 40)."""
+    key = part[axis]
+    line = sorted(faces, key=lambda f: f[key][axis] + f[key][axis + 2])
+    at = next(i for i, f in enumerate(line) if f is anchor)
+    return [line[lo:hi + 1] for lo in range(at + 1) for hi in range(at, len(line))
+            if _extent([f[key] for f in line[lo:hi + 1]], axis) <= window[axis]]
 
 
 def box_to_hold_apart(kept, faces, window: Tuple[int, int], cores, heads, apart,

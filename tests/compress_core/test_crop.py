@@ -520,6 +520,18 @@ def test_faces_in_a_row_are_held_by_the_detectors_boxes_where_the_grown_ones_cut
     assert [f[3] for f in left] == ["face5"]
     held = (min(f[2][0] for f in taken), 0, max(f[2][2] for f in taken), 512)
     assert _avoids(held, [f[2] for f in left], (535, 512), (512, 754))
+    # five faces spread evenly across a 761 px picture, a 533 px window: every anchor's
+    # company in order of size took a face at one end and cut the next (37% of it kept at
+    # 256x256); the three in the middle fit together, the two ends left out whole
+    spread = [((6, 181, 70, 255), (21, 201, 61, 242), (11, 186, 65, 250)),
+              ((181, 184, 240, 260), (196, 209, 234, 243), (185, 189, 236, 255)),
+              ((348, 182, 408, 267), (353, 209, 390, 254), (352, 188, 404, 261)),
+              ((519, 191, 578, 261), (533, 213, 571, 246), (523, 196, 574, 256)),
+              ((681, 184, 748, 264), (698, 206, 736, 250), (686, 190, 743, 258))]
+    faces = [(*b, f"face{i + 1}") for i, b in enumerate(spread)]
+    taken, left = faces_one_window_holds(faces, (533, 512), (512, 761))
+    assert sorted(f[3] for f in taken) == ["face2", "face3", "face4"]
+    assert sorted(f[3] for f in left) == ["face1", "face5"]
     # faces whose cores fit a window and detector's boxes do not are no company: one of them
     # would be cut inside it, the largest too; the largest's company keeps it whole (diff
     # review 40: a pass over the cores had taken A and B, cutting A by 16%)
