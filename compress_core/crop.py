@@ -254,10 +254,11 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
 
 def _runs_with(anchor, faces, part, axis: int, window) -> list:
     """The runs of neighbouring faces along ``axis`` (by their centres) that hold ``anchor``
-    and fit ``window`` (boxes of ``part``). The anchor's company in order of size takes the largest faces that fit beside it, which may
-    be on both sides of a face it cannot take: five faces spread evenly across a 761 px
-    picture, a 533 px window, and each anchor's company held a face at one end and cut the
-    next; the three in the middle fit together, the ends left out whole (faces review 40)."""
+    and fit ``window`` (boxes of ``part``). The anchor's company in order of size takes the
+    largest faces that fit beside it, which may be on both sides of a face it cannot take:
+    five faces spread evenly across a 761 px picture, a 533 px window, and each anchor's
+    company held a face at one end and cut the next; the three in the middle fit together,
+    the ends left out whole (faces review 40)."""
     key = part[axis]
     line = sorted(faces, key=lambda f: f[key][axis] + f[key][axis + 2])
     at = next(i for i, f in enumerate(line) if f is anchor)

@@ -442,7 +442,8 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
 
 
 def _is_folder(fs, path: str) -> bool:
-    """Whether ``path`` is a folder on ``fs`` (asked only of what read as empty)."""
+    """Whether ``path`` is a folder on ``fs`` (asked only of what read as empty or as no
+    file)."""
     try:
         _drop_cache(fs, path)
         return bool(fs.isdir(path))
