@@ -493,6 +493,7 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
         set_apart=get("names_set_apart"), replaced=get("images_replaced"),
         damaged=get("outputs_damaged"),
         unrecorded=get("skipped_unrecorded"), failed_before=get("skipped_failed_before"),
+        not_adopted=get("unrecorded_outputs_not_adopted"),
         same_bytes=get("images_unchanged_by_sha256"),
         missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
         not_images=get("inputs_not_images"), failed_again=get("images_failed_again"),

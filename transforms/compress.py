@@ -269,6 +269,7 @@ class _PlanOutput(beam.DoFn):
         self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
         self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
         self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
+        self._not_adopted = Metrics.counter(METRICS_NAMESPACE, "unrecorded_outputs_not_adopted")
         self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
         self._failed_before = Metrics.counter(METRICS_NAMESPACE, "skipped_failed_before")
         self._damaged = Metrics.counter(METRICS_NAMESPACE, "outputs_damaged")
@@ -373,11 +374,13 @@ class _PlanOutput(beam.DoFn):
         entry = found.entry
         if entry is None:
             if found.named:   # (rewritten since its entries: another --manifest's run)
+                self._not_adopted.inc()
                 self._written_for_others.add(
                     "%s: its output %s was written again after the journal's entries for it "
                     "(by a run under another --manifest?)", item.uri, out)
             return found.named
         if not same_input(input_key(entry.input_uri), input_key(item.uri)):
+            self._not_adopted.inc()
             self._written_for_others.add("%s: its output %s was written for %s by run %s",
                                          item.uri, out, entry.input_uri, entry.run_id)
             return True

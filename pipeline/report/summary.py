@@ -48,6 +48,8 @@ class RunSummary:
     replaced: int = 0       # inputs replaced since their outputs (compressed again, ok or not)
     damaged: int = 0        # outputs of another size than recorded, or empty (written again)
     unrecorded: int = 0     # skipped against outputs no manifest row names for their input
+    not_adopted: int = 0    # unrecorded outputs of other files, as the journal says: written
+    #                         again (compressed, ok or not)
     failed_before: int = 0  # skipped: an earlier run failed the same file the same way
     same_bytes: int = 0     # skipped after a read: the time alone changed, the SHA-256 did not
     missed: int = 0         # ok, but scoring below --target_quality (the format's best)
@@ -80,6 +82,9 @@ _COUNT_LINES = (
     ("unrecorded", "skipped against unrecorded outputs: {} (no earlier run's manifest row "
                    "names them for these inputs: a run stopped before writing its manifest, "
                    "or one with another --manifest; see docs/pipeline.md, Reruns)"),
+    ("not_adopted", "not adopted: {} (outputs of their names that a stopped run wrote for "
+                    "other files, as its journal says, or that a run under another --manifest "
+                    "wrote again: compressed again; each is counted ok or failed above)"),
     ("failed_before", "skipped, failed before: {} (an earlier run failed the same file with "
                       "these settings and library build, by an error it would meet again: a "
                       "damaged picture, a file that is no picture, a picture over "

@@ -1649,6 +1649,7 @@ def test_a_stopped_runs_outputs_are_adopted_only_for_their_own_inputs(
     # (under the stopped run's id, as a scheduler's retry: each launch has its journal)
     _, backfill = run_job(["--input", str(day2), *common, "--run_id", "d1"])
     assert (backfill.ok, backfill.skipped, backfill.unrecorded) == (1, 0, 0)
+    assert backfill.not_adopted == 1 and "not adopted: 1 (" in format_summary(backfill)
     size = {day: Image.open(day / "IMG_0001.JPG").size for day in (day1, day2)}
     assert size[day1][0] / size[day1][1] != size[day2][0] / size[day2][1]
     (row,) = read_manifest(str(out / "_manifest"), run_id="d1")
@@ -1694,7 +1695,8 @@ def test_an_output_written_again_under_another_manifest_is_not_adopted(
     assert other.ok == 1
     _, resumed = run_job(["--input", str(day1), *common, "--skip_existing",
                           "--run_id", "d1-resumed"])
-    assert (resumed.ok, resumed.skipped, resumed.unrecorded) == (1, 0, 0)
+    assert (resumed.ok, resumed.skipped, resumed.unrecorded, resumed.not_adopted) == \
+        (1, 0, 0, 1)
     (row,) = read_manifest(str(out / "_manifest"), run_id="d1-resumed")
     assert (row["input_width"], row["input_height"]) == Image.open(day1 / "IMG_0001.JPG").size
     with Image.open(row["output_uri"]) as im:    # day 1's picture, written again
