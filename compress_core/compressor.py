@@ -637,11 +637,13 @@ class SemanticCompressor:
                     operations = {k: v for k, v in operations.items() if k != "quality_score"}
             else:
                 used_quality = quality if quality is not None else codec.default_quality(fmt)
-                if used_quality is not None and used_quality < codec.lowest_quality(fmt, out):
+                lowest = (codec.lowest_quality(fmt, out) if used_quality is not None
+                          else None)
+                if lowest is not None and used_quality < lowest:
                     log.warning("%s: quality %d raised to %d: a JPEG XL under it keeps no "
                                 "exact transparency (its alpha at half resolution)",
-                                loaded.source, used_quality, codec.JXL_EXACT_ALPHA)
-                    used_quality = codec.lowest_quality(fmt, out)
+                                loaded.source, used_quality, lowest)
+                    used_quality = lowest
                 if fmt is ImageFormat.PNG:
                     out = cleared
                 data = codec.encode(out, fmt, used_quality, **loaded.attached)

@@ -214,8 +214,8 @@ def faces_one_window_holds(faces: Sequence[Tuple[Tuple[int, int, int, int], ...]
               and max(c[i] for c in cores) >= min(c[i + 2] for c in cores)]
     if not spread:
         return faces, []
-    order = sorted(faces, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
     area = lambda f: (f[0][2] - f[0][0]) * (f[0][3] - f[0][1])  # noqa: E731
+    order = sorted(faces, key=lambda f: -area(f))
     first, found = None, []
     for rank, anchor in enumerate(order):
         # the companies of each anchor that leave the others whole, by the boxes grown for hair

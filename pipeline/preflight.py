@@ -146,6 +146,19 @@ def _refused_credentials(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _ask(question):
+    """``question()``, the launch's question to a store: its drivers' retry logs quiet, and
+    given up after :data:`ANSWER_SECONDS` (a frozen store held the launch for good: review
+    28; its thread is left to end, the loggers quiet until it does)."""
+    with _quiet_retries() as abandoned:
+        try:
+            return call_within(ANSWER_SECONDS, question, name="launch-question")
+        except TimeoutError as exc:
+            if getattr(exc, "thread", None) is not None:
+                abandoned.append(exc.thread)
+            raise
+
+
 class Stores:
     """The launch's questions to the stores (module docstring): ``info(uri)`` asks afresh; a
     store that could not answer once (unreachable, no credentials, no driver) is asked
@@ -170,13 +183,7 @@ class Stores:
                 fs.cat_file(f"{path.split('/', 1)[0]}/{_PROBE}", start=0, end=1)
 
             try:
-                with _quiet_retries() as abandoned:
-                    try:
-                        call_within(ANSWER_SECONDS, probe, name="launch-question")
-                    except TimeoutError as exc:
-                        if getattr(exc, "thread", None) is not None:
-                            abandoned.append(exc.thread)
-                        raise
+                _ask(probe)
                 self._probed[store] = None
             except Exception as exc:  # noqa: BLE001 - its code, if any, says
                 self._probed[store] = _refused_credentials(exc)
@@ -189,15 +196,7 @@ class Stores:
         if store in self._silent:
             return None
         try:
-            with _quiet_retries() as abandoned:
-                try:
-                    return call_within(  # (a frozen store held the launch for good: review 28)
-                        ANSWER_SECONDS, lambda: fresh_info(uri, self.storage_options),
-                        name="launch-question")
-                except TimeoutError as exc:
-                    if getattr(exc, "thread", None) is not None:
-                        abandoned.append(exc.thread)
-                    raise
+            return _ask(lambda: fresh_info(uri, self.storage_options))
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - see the module docstring

@@ -60,7 +60,7 @@ from .distinct_inputs import input_key, same_input
 from .failures import FAILED, CatchFailures, Failure
 from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
                        identity_differs, only_time_differs, stat_identity)
-from .journal import JournalReader, RunJournal, journal_columns, name_below
+from .journal import JournalReader, RunJournal, journal_columns
 from .matching import NAME_NOT_UTF8, InputFile
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
@@ -370,7 +370,7 @@ class _PlanOutput(beam.DoFn):
         stopped run's outputs, and its photos were never compressed (operator review 39)."""
         if self._journal is None:
             return False
-        found = self._journal.writer_of(name_below(out, self._output), written)
+        found = self._journal.writer_of(path_below(out, self._output) or out, written)
         entry = found.entry
         if entry is None:
             if found.named:   # (rewritten since its entries: another --manifest's run)
@@ -939,7 +939,7 @@ class _WriteImage(beam.DoFn):
 
     def process(self, item: CompressedImage) -> Iterator:
         if self._journal is not None and self._output is not None:
-            self._journal.record(name_below(item.output_uri, self._output),
+            self._journal.record(path_below(item.output_uri, self._output) or item.output_uri,
                                  **journal_columns(item.row))
         write_atomic(item.output_uri, item.data, self._storage_options, within=self._output)
         self._ok.inc()

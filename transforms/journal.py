@@ -40,7 +40,7 @@ from .identity import (FileIdentity, epoch_us, from_epoch_us, listing_identity,
                        recorded_identity, utc_time)
 
 __all__ = ["JOURNAL", "JournalEntry", "Lookup", "RunJournal", "JournalReader",
-           "journal_columns", "name_below", "output_key"]
+           "journal_columns", "output_key"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -72,15 +72,9 @@ def _launch_folder(manifest_root: str, run_id: str, launch: str) -> str:
     return f"{_root(manifest_root)}/run_id={run_id}/launch={launch}"
 
 
-def name_below(uri: str, output: str) -> str:
-    """The name of the output ``uri`` below the folder ``output`` it was joined under
-    (:func:`compress_core.storage.join_under`): the same however ``--output`` is spelt."""
-    prefix = output.rstrip("/") + "/"
-    return uri[len(prefix):] if uri.startswith(prefix) else uri
-
-
 def output_key(name: str) -> str:
-    """The file name of the entry of the output named ``name`` below ``--output``."""
+    """The file name of the entry of the output named ``name`` below ``--output``
+    (:func:`compress_core.storage.path_below`: the same however ``--output`` is spelt)."""
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:40] + ".json"
 
 

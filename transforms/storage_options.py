@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from compress_core.storage import merge_storage_options
+
 __all__ = ["storage_options_from_pipeline_options", "fill_pipeline_options"]
 
 #: Beam's S3 options and the fsspec (s3fs) options that say the same: (Beam's attribute,
@@ -91,9 +93,7 @@ def fill_pipeline_options(options, storage_options, secrets: bool = True) -> Opt
     other), else ``None``."""
     from apache_beam.options.pipeline_options import S3Options
 
-    s3fs_options = dict((storage_options or {}).get("s3") or {})
-    for alias in ("s3a",):
-        s3fs_options.update((storage_options or {}).get(alias) or {})
+    s3fs_options = merge_storage_options(storage_options).get("s3", {})   # (s3a: s3's too)
     if not s3fs_options:
         return None
     beam_s3 = options.view_as(S3Options)

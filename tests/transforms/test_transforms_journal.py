@@ -7,8 +7,9 @@ import uuid
 import fsspec
 import pytest
 
+from compress_core.storage import path_below
 from transforms.identity import FileIdentity
-from transforms.journal import JournalReader, Lookup, RunJournal, name_below, output_key
+from transforms.journal import JournalReader, Lookup, RunJournal, output_key
 
 WHEN = dt.datetime(2026, 12, 1, 8, 30, 15, 123456, tzinfo=dt.timezone.utc)
 
@@ -104,8 +105,9 @@ def test_no_journal_folder_says_nothing(manifest_root):
 
 
 def test_names_below_the_output_do_not_depend_on_its_spelling():
-    assert name_below("out/a/x.jpg.t.jpg", "out") == "a/x.jpg.t.jpg"
-    assert name_below("out/a/x.jpg.t.jpg", "out/") == "a/x.jpg.t.jpg"
-    assert name_below("s3://b/o/x.jpg", "s3://b/o") == "x.jpg"
+    # (entries are named by the output's path below --output, as path_below gives it)
+    assert path_below("out/a/x.jpg.t.jpg", "out") == "a/x.jpg.t.jpg"
+    assert path_below("out/a/x.jpg.t.jpg", "./out/") == "a/x.jpg.t.jpg"
+    assert path_below("s3://b/o/x.jpg", "s3a://b/o") == "x.jpg"
     assert output_key("a/x.jpg") != output_key("b/x.jpg")
     assert output_key("a/x.jpg").endswith(".json") and len(output_key("\udcff.jpg")) == 45
