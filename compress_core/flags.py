@@ -82,11 +82,15 @@ def _quality(text: str):
 
 def any_case(choices):
     """An argparse ``type``: a name of ``choices`` as the option table spells it, whatever the
-    case typed (``--format JPEG`` was refused where ``--quality AUTO`` ran); another is
-    refused as typed (``'JEPG'``, not ``'jepg'``: diff review 39)."""
+    case typed (``--format JPEG`` was refused where ``--quality AUTO`` ran) and with ``-`` for
+    ``_`` (``-m seam-carving``, which the library's
+    :func:`~compress_core.options.parse_option` takes, was refused: options review 41);
+    another is refused as typed (``'JEPG'``, not ``'jepg'``: diff review 39)."""
+    spelt = {c.replace("-", "_"): c for c in choices}
+
     def name(text: str) -> str:
-        word = text.strip().lower()
-        if word not in choices:
+        word = spelt.get(text.strip().lower().replace("-", "_"))
+        if word is None:
             raise argparse.ArgumentTypeError(
                 f"invalid choice: {text!r} (choose from {', '.join(map(repr, choices))})")
         return word

@@ -1066,6 +1066,9 @@ def test_a_pattern_stdin_and_names_in_capitals(work, capsys):
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "JPEG", "-m", "Hybrid",
                          "-o", "x.jpg")
     assert code == 0 and size_of(work / "x.jpg") == (90, 60)
+    # "-" for "_", as the library takes it (options review 41: refused here)
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-m", "Smart-Crop", "-o", "y.jpg")
+    assert code == 0 and size_of(work / "y.jpg") == (90, 60)
     with pytest.raises(SystemExit):   # a wrong name is refused as typed (diff review 39)
         main(["photo.jpg", "-s", "0.5", "--format", "JEPG"])
     assert "invalid choice: 'JEPG' (choose from 'auto', 'jpeg'" in capsys.readouterr().err

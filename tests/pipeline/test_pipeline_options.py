@@ -66,6 +66,14 @@ def test_every_compress_option(tmp_path):
     assert (job.worker_threads, job.manifest_shards) == (2, 3)
 
 
+def test_choices_take_any_case_and_dashes_as_the_library_does():
+    """``--method Seam-Carving`` as ``method="seam-carving"`` in the library (options review 41:
+    the job and the command line refused the dash)."""
+    job, _ = parse_args(["--input", "x", "--output", "o", "--method", "Seam-Carving",
+                         "--scale", "0.5", "--format", "WebP"])
+    assert (job.settings.method, job.settings.format) == ("seam_carving", "webp")
+
+
 def test_jpeg_method_needs_no_target():
     job, _ = parse_args(["--input", "x", "--output", "o", "--method", "jpeg", "--quality", "80"])
     assert job.settings.scale is None and job.settings.method == "jpeg"
