@@ -564,8 +564,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("max_dimension", "int", "largest side in pixels", _TARGETS),
     Option("target_bytes", "int", "largest encoded size in bytes (quality search, then fewer "
            "pixels)", _TARGETS),
-    Option("preserve_aspect", "bool", "keep the aspect ratio; its --no- flag lets the method "
-           "choose the shape of an area target, or keep the other side of a one-sided target",
+    Option("preserve_aspect", "bool", "keep the aspect ratio; turned off, the method chooses "
+           "the shape of an area target, or keeps the other side of a one-sided target",
            _TARGETS),
     Option("method", "choice", "how the size is reached ('jpeg' re-encodes without resizing)",
            _HOW, choices=_values(Method), short=("-m",)),

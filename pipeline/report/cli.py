@@ -9,7 +9,7 @@ import sys
 from typing import Optional, Sequence
 
 from compress_core.cli import say
-from compress_core.flags import any_case
+from compress_core.flags import OneLineParser, any_case
 
 from .cells import json_default
 from .html_page import render_html
@@ -23,9 +23,15 @@ __all__ = ["main", "write_report"]
 logger = logging.getLogger("pipeline.report")
 
 
+#: The report command's name in its messages.
+PROG = "python -m pipeline.report"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m pipeline.report",
+    # errors in one line, as the command line's and the job's (a misspelt flag had printed the
+    # whole usage: options review 41)
+    p = OneLineParser(
+        prog=PROG,
         description="Report over the batch job's Parquet manifests: totals, tables per "
                     "setting and output format, plots, errors and a comparison of runs.")
     p.add_argument("manifests", metavar="MANIFEST_URI", nargs="+",
@@ -104,7 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         table = load_manifests(args.manifests, args.runs, args.storage_options)
     except ManifestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     folders = distinct_folders(args.manifests)
     if len(folders) == 1:
@@ -118,7 +124,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             write_report(rep, output, fmt, args.storage_options)
         except OSError as exc:  # a folder, a folder that cannot be made, no permission
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
             return 2
         logger.info("report written to %s", output)
         if not args.json:

@@ -189,8 +189,9 @@ def test_an_output_name_of_another_kind_is_refused(two_runs, tmp_path, capsys, n
     out = tmp_path / name
     with pytest.raises(SystemExit) as stop:
         report.main([str(two_runs), "-o", str(out), *fmt])
-    assert stop.value.code == 2
-    assert message.format(out=out) in capsys.readouterr().err
+    assert stop.value.code == 2   # one line, no usage (options review 41: five lines)
+    assert capsys.readouterr().err == (f"python -m pipeline.report: error: "
+                                       f"{message.format(out=out)}\n")
     assert not out.exists()
     assert _run_main([two_runs, "-o", tmp_path / "report"], capsys)[0] == 0  # no suffix: as is
 
@@ -392,7 +393,7 @@ def test_a_store_that_cannot_be_asked_is_not_a_missing_folder(two_runs, capsys, 
         Down(), str(two_runs), False))
     status, stdout, err = _run_main([two_runs, "--json"], capsys)
     assert status == 2 and stdout == "" and err.count("\n") == 1, err
-    assert err.startswith(f"error: manifest folder {two_runs} cannot be read: "
+    assert err.startswith(f"python -m pipeline.report: error: manifest folder {two_runs} cannot be read: "
                           "ConnectionRefusedError: [Errno 111] Connect call failed"), err
     assert "not found" not in err
 
@@ -410,7 +411,7 @@ def test_run_folders_without_parts_are_said_not_reported_as_empty_runs(two_runs,
         (letters / f"run_id={run}" / "failures-0123456789abcdef.jsonl").write_text("{}\n")
     status, stdout, err = _run_main([letters, "--json"], capsys)
     assert status == 2 and stdout == "" and err.count("\n") == 1
-    assert err.startswith(f"error: no manifest parts (*.parquet) in the run folders of {letters} "
+    assert err.startswith(f"python -m pipeline.report: error: no manifest parts (*.parquet) in the run folders of {letters} "
                           "(JSON files: this looks like the job's dead letters; the manifest "
                           "is the _manifest folder beside it)"), err
     (two_runs / "run_id=night-3").mkdir()
@@ -493,7 +494,7 @@ def test_a_report_that_cannot_be_written_is_one_line(two_runs, tmp_path, capsys)
     (tmp_path / "folder.html").mkdir()
     status, stdout, err = _run_main([two_runs, "-o", str(tmp_path / "folder.html")], capsys)
     assert status == 2 and stdout == ""
-    assert err.count("\n") == 1 and err.startswith("error: ") and "folder" in err
+    assert err.count("\n") == 1 and err.startswith("python -m pipeline.report: error: ") and "folder" in err
     assert "Traceback" not in err
 
 
@@ -541,7 +542,7 @@ def test_the_output_folder_or_a_run_folder_for_the_manifest_says_where_it_is(two
     shutil.copytree(two_runs, out / "_manifest")
     status, _, err = _run_main([out, "--json"], capsys)
     assert status == 2 and err.strip() == (
-        f"error: no runs in manifest folder {out} (expected run_id=<id>/ folders); this looks "
+        f"python -m pipeline.report: error: no runs in manifest folder {out} (expected run_id=<id>/ folders); this looks "
         f"like the job's --output: its manifest is {out}/_manifest")
     status, _, err = _run_main([out / "_manifest" / "run_id=night-2", "--json"], capsys)
     assert status == 2 and err.strip().endswith(
@@ -593,7 +594,7 @@ def test_a_run_asked_for_twice_is_one_run(tmp_path, two_runs, capsys):
 def test_bad_input_is_a_clear_error(tmp_path, two_runs, capsys):
     status, out, err = _run_main([tmp_path / "nope", "-o", tmp_path / "r.html"], capsys)
     assert status == 2 and out == ""
-    assert err.strip() == (f"error: manifest folder not found: {tmp_path / 'nope'} "
+    assert err.strip() == (f"python -m pipeline.report: error: manifest folder not found: {tmp_path / 'nope'} "
                            f"({tmp_path} exists, nope not there; no manifest folder in it)")
     # (docs review 23: it said what exists only for an unknown run id) a folder misspelt
     os.makedirs(tmp_path / "job" / "_manifest" / "run_id=a")
@@ -873,7 +874,7 @@ def test_several_manifest_folders_in_one_report(tmp_path, capsys):
     assert data["totals"]["images"] == 50 + 12
 
     status, _, err = _run_main([week1, tmp_path / "nowhere", "--json"], capsys)
-    assert status == 2 and err.startswith(f"error: manifest folder not found: "
+    assert status == 2 and err.startswith(f"python -m pipeline.report: error: manifest folder not found: "
                                           f"{tmp_path / 'nowhere'} ({tmp_path} exists")
     status, _, err = _run_main([week1, week2, "--run", "weekly", "--json"], capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1
