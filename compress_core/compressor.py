@@ -19,6 +19,7 @@ from .codec.encoders import as_shown, flatten_for
 from .codec.jpeg_markers import HUFFMAN_FRAMES, frame
 from .codec.semantic import requantize_jpeg
 from .colour import describes_srgb
+from .containers import lossy_encoding
 from .crop import banner_rise, best_window, box_to_hold_apart, keep_boost, mask_box
 from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
@@ -554,7 +555,8 @@ class SemanticCompressor:
             if fmt_requested is ImageFormat.AUTO:  # by content (method jpeg too: a chart
                 # re-encoded as a JPEG was 2.5x its PNG, a 1-bit scan 12.6x)
                 fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
-                                           pixels=out, photo_format=request.photo_format)
+                                           pixels=out, photo_format=request.photo_format,
+                                           lossy_input=lossy_encoding(raw.data, raw.format))
                 if fmt is ImageFormat.PNG and target_bytes is not None:
                     # lossless as without a budget when that fits; else the lossy search
                     lossless = exact_tried = codec.encode_lossless(cleared, **loaded.attached)

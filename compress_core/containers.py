@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
-           "misread_planar_page", "reread_planar_samples", "jxl_size"]
+           "misread_planar_page", "reread_planar_samples", "jxl_size", "lossy_encoding"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -58,6 +58,32 @@ _heif_registered = False
 def is_heif(data: bytes) -> bool:
     """Whether ``data`` starts like a HEIF file (an ``ftyp`` box with a HEIF brand)."""
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
+
+
+#: Pillow's formats whose pictures are always stored lossily here (AVIF and HEIF can be lossless,
+#: which no camera or web service writes); a WebP file says it in its chunks.
+_LOSSY_FORMATS = ("JPEG", "MPO", "AVIF", "HEIF")
+
+
+def lossy_encoding(data: Optional[bytes], pil_format: Optional[str]) -> bool:
+    """Whether the file ``data``, which Pillow read as ``pil_format``, stores its picture
+    lossily: a JPEG, AVIF or HEIF file, or a WebP whose (first) picture is a ``VP8 `` chunk
+    (``VP8L`` is WebP's lossless one). False for anything else, and for arrays (no ``data``):
+    JPEG XL's two modes are not told apart here."""
+    if not data or not pil_format:
+        return False
+    if pil_format in _LOSSY_FORMATS:
+        return True
+    if pil_format != "WEBP" or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return False
+    at = 12
+    while at + 8 <= len(data):
+        kind, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if kind in (b"VP8 ", b"VP8L"):
+            return kind == b"VP8 "
+        # an animation's first frame holds its picture after the frame's 16-byte header
+        at = at + 24 if kind == b"ANMF" else at + 8 + size + (size & 1)
+    return False
 
 
 #: JPEG XL's fixed aspect ratios of a size header (width = height x num / den), by index 1-7.

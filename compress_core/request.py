@@ -65,7 +65,8 @@ class CompressRequest:
     photo_format : {"jpeg", "webp", "avif", "jxl"}
         The format ``format="auto"`` gives photos, transparent ones too where it has an alpha
         channel (``webp``, ``avif``, ``jxl``); graphics, and transparent pictures where it is
-        ``jpeg``, are lossless.
+        ``jpeg``, are lossless, but for transparent photos read from a lossy file (a lossy
+        WebP, AVIF, HEIF), a lossy WebP.
     quality : int or "auto", optional
         Encoder quality, in the range of ``format`` (:data:`compress_core.codec.QUALITY_RANGE`);
         ``"auto"``: the smallest encoding whose SSIMULACRA2 score reaches ``target_quality``.
@@ -588,8 +589,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("remove_mask", "mask", "image file: non-black, non-transparent pixels are removed "
            "first (method seam_carving)", _HOW, batch=False, hashed=False, metavar="FILE"),
     Option("format", "choice", "output encoding; auto decides by content: photos get "
-           "{photo_format} (transparent ones too, where it has alpha: webp, avif, jxl), "
-           "graphics and other transparent images the smaller of PNG and lossless WebP",
+           "{photo_format} (transparent ones too, where it has alpha: webp, avif, jxl; else "
+           "those from a lossy file a lossy WebP), graphics and other transparent images the "
+           "smaller of PNG and lossless WebP",
            _OUT, choices=_values(ImageFormat)),
     Option("photo_format", "choice", "lossy format of the photos of format auto (jpeg: "
            "readable everywhere)", _OUT,

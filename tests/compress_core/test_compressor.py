@@ -477,19 +477,24 @@ def test_jpeg_method_keeps_a_file_that_meets_a_budget_no_encoding_meets(compress
 
 
 def test_jpeg_method_under_format_auto_keeps_a_transparent_webp_or_avif_file(compressor):
-    """Review 22: format auto writes a transparent picture or a graphic exactly (PNG or
-    lossless WebP): a lossy WebP with alpha (31.9 KB) came out a 227.6 KB lossless WebP. The
-    file itself, a WebP or in the photos' format, loses nothing more: kept where no larger."""
+    """Review 22: format auto wrote a transparent picture exactly (PNG or lossless WebP): a
+    lossy WebP with alpha (31.9 KB) came out a 227.6 KB lossless WebP; then the file was kept.
+    A transparent photo read from a lossy file is now searched as a lossy WebP with its alpha
+    (formats review 41: a lossy AVIF cut-out had become a lossless WebP 7.3x its size), the
+    file kept where no smaller, as opaque photos are."""
     pixels = photo("astronaut", 256, 256)
     ramp = np.tile(np.linspace(0, 255, 256).astype(np.uint8), (256, 1))
     lossy = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "WEBP", quality=80)
-    result = _run(compressor, lossy, method="jpeg")
-    assert result.data == lossy and result.format == "WEBP"
-    assert result.operations["input_kept"] is True
-    np.testing.assert_array_equal(result.pixels, np.asarray(decode(lossy).convert("RGBA")))
-    # a quality given is not used here (the picture is written exactly): kept all the same
-    # (it came out 5.8x the file)
-    assert _run(compressor, lossy, method="jpeg", quality=80).data == lossy
+    searched = _run(compressor, lossy, method="jpeg")
+    assert searched.format == "WEBP" and not searched.operations.get("lossless")
+    assert len(searched.data) < len(lossy) / 2 and searched.operations["quality_score"] >= 70
+    shown = np.asarray(decode(searched.data).convert("RGBA"))
+    np.testing.assert_array_equal(shown[..., 3], ramp)   # (its alpha exact)
+    # a score the file itself is the smallest way to: the file, as it is
+    kept = _run(compressor, lossy, method="jpeg", target_quality=95)
+    assert kept.data == lossy and kept.format == "WEBP"
+    assert kept.operations["input_kept"] is True
+    np.testing.assert_array_equal(kept.pixels, np.asarray(decode(lossy).convert("RGBA")))
     # a lossy AVIF with alpha where AVIF is the photos' format: a transparent photo is then
     # searched as AVIF (with its alpha), and the file kept only where no larger, as opaque ones
     avif = encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "AVIF", quality=50)
@@ -498,8 +503,16 @@ def test_jpeg_method_under_format_auto_keeps_a_transparent_webp_or_avif_file(com
     assert chosen.operations["quality_score"] >= 70 and decode(chosen.data).mode == "RGBA"
     kept = _run(compressor, avif, method="jpeg", photo_format="avif", target_quality=95)
     assert kept.data == avif and kept.operations["input_kept"] is True
-    exact = _run(compressor, avif, method="jpeg")  # (photos as JPEG: no AVIF written)
-    assert exact.format in ("PNG", "WEBP") and "input_kept" not in exact.operations
+    # photos as JPEG (no alpha): a lossy WebP with it, no larger than the AVIF (it had been a
+    # lossless WebP 7.3x the file)
+    webp = _run(compressor, avif, method="jpeg")
+    assert webp.format == "WEBP" and not webp.operations.get("lossless")
+    assert len(webp.data) < len(avif) and webp.operations["quality_score"] >= 70
+    # the same picture from a lossless file stays exact (issue 13: pictures with alpha stay
+    # lossless)
+    exact = _run(compressor, encode(Image.fromarray(np.dstack([pixels, ramp]), "RGBA"), "PNG"),
+                 method="jpeg")
+    assert exact.format in ("PNG", "WEBP") and exact.operations.get("lossless") is True
 
 
 def test_jpeg_method_keeps_a_file_whose_xmp_metadata_leaves_as_it_is(compressor):

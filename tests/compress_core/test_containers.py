@@ -278,3 +278,31 @@ def test_a_tiff_of_many_pages_is_read_among_its_first_pages_only(monkeypatch):
     buf = io.BytesIO()
     pages[0].save(buf, "TIFF", save_all=True, append_images=pages[1:])
     assert load_image(buf.getvalue()).size == (30, 20)   # page 5; page 9 is not looked at
+
+
+def test_lossy_encodings_are_told_from_lossless_ones_by_the_file():
+    """Which files store their picture lossily (format auto writes a transparent photo from one
+    lossily: formats review 41): WebP by its chunks (still, with alpha, animated), JPEG, AVIF
+    and HEIF always; PNG, a lossless WebP and arrays never."""
+    from compress_core.containers import lossy_encoding
+
+    rgba = np.dstack([photo("astronaut", 64, 64), np.full((64, 64), 128, np.uint8)])
+
+    def file(fmt, mode="RGBA", **kwargs):
+        buf = io.BytesIO()
+        Image.fromarray(rgba).convert(mode).save(buf, fmt, **kwargs)
+        return buf.getvalue()
+
+    frames = [Image.fromarray(rgba), Image.fromarray(rgba[::-1])]
+    animated = {}
+    for lossless in (False, True):
+        buf = io.BytesIO()
+        frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], lossless=lossless)
+        animated[lossless] = buf.getvalue()
+    assert lossy_encoding(file("WEBP", quality=80), "WEBP")              # VP8X, ALPH, VP8
+    assert lossy_encoding(file("WEBP", "RGB", quality=80), "WEBP")       # a bare VP8
+    assert not lossy_encoding(file("WEBP", lossless=True), "WEBP")       # VP8L
+    assert lossy_encoding(animated[False], "WEBP") and not lossy_encoding(animated[True], "WEBP")
+    assert lossy_encoding(file("AVIF"), "AVIF") and lossy_encoding(file("JPEG", "RGB"), "JPEG")
+    assert not lossy_encoding(file("PNG"), "PNG") and not lossy_encoding(None, None)
+    assert not lossy_encoding(file("WEBP")[:20], "WEBP")   # cut short: no picture chunk
