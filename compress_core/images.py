@@ -408,6 +408,12 @@ def _decode(data: bytes, name: str, limit: int,
         img.load()
         if misread is not None:
             reread_planar_samples(img, data, name, misread)
+    if img.format in ("JPEG", "MPO"):   # (damage libjpeg decodes without a word)
+        from .codec.jpeg_scans import damage as jpeg_damage  # (codec imports this module)
+
+        damaged = jpeg_damage(data)
+        if damaged is not None:
+            raise ImageDecodeError(f"{name}: {damaged}")
     loaded = _from_pil(img, name, data=data)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS
