@@ -24,6 +24,7 @@ from typing import Dict, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
+    DebugOptions,
     DirectOptions,
     GoogleCloudOptions,
     PipelineOptions,
@@ -106,6 +107,22 @@ def _auto_worker_threads(options: PipelineOptions) -> Optional[int]:
         return None
     workers = max(1, int(direct.direct_num_workers or 1))
     return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _dataflow_threads(options: PipelineOptions, job: JobOptions) -> JobOptions:
+    """On Dataflow, one image at a time per worker process and one thread for its work, where
+    the flags do not say otherwise (``--number_of_worker_harness_threads``,
+    ``--worker_threads``): the README's command set neither, and each of Dataflow's Python
+    processes (one per vCPU) then took several images at once, about 0.5 GB each at 24 MP
+    (packaging review 41), each with all the machine's cores for torch and Numba."""
+    if not is_dataflow(options.view_as(StandardOptions).runner):
+        return job
+    debug = options.view_as(DebugOptions)
+    if debug.number_of_worker_harness_threads is None:
+        debug.number_of_worker_harness_threads = 1
+        _LOG.info("--number_of_worker_harness_threads 1 (one image at a time per worker "
+                  "process; give it to run more)")
+    return job if job.worker_threads is not None else _replace(job, worker_threads=1)
 
 
 def _is_direct_runner(options: PipelineOptions) -> bool:
@@ -196,6 +213,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                                                   input_lists=job.input_lists)
     if problem:  # (said before the Pipeline is made, whose log says what would run)
         build_parser().error(problem)
+    job = _dataflow_threads(options, job)
     if test_pipeline is not None:
         p = test_pipeline
     else:

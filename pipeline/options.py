@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     w = p.add_argument_group("workers")
     w.add_argument("--worker_threads", type=_positive_int, default=None,
                    help="torch and numba threads per worker process (default: CPU cores / "
-                   "--direct_num_workers in multi_processing mode, else the libraries' defaults).")
+                   "--direct_num_workers in multi_processing mode, 1 on Dataflow, else the "
+                   "libraries' defaults).")
     return p
 
 

@@ -215,3 +215,31 @@ def test_dataflow_refuses_local_paths_at_launch(flag, value, tmp_path, no_networ
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"error: {flag} " in err[0], err
     assert "a local path, which DataflowRunner's workers cannot reach" in err[0]
+
+
+@pytest.mark.parametrize("given, expected", [
+    ([], (1, 1)),
+    (["--number_of_worker_harness_threads", "4", "--worker_threads", "2"], (4, 2)),
+    (["--worker_threads", "3"], (1, 3)),
+])
+def test_dataflow_runs_one_image_at_a_time_per_process_unless_told(given, expected):
+    """Packaging review 41: the README's Dataflow command set no thread counts, and each of
+    Dataflow's Python processes (one per vCPU) took several images at once (0.5 GB each at
+    24 MP), torch and Numba on every core. Unless the flags say otherwise: one image, one
+    thread. Other runners keep their own choice."""
+    from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions
+
+    import pipeline.main
+    from pipeline.options import parse_args
+
+    argv = ["--input", "gs://b/in/*.jpg", "--output", "gs://b/out", *given,
+            *CLOUD_ARGS["DataflowRunner"]]
+    job, beam_argv = parse_args(argv)
+    options = PipelineOptions(beam_argv)
+    job = pipeline.main._dataflow_threads(options, job)
+    assert (options.view_as(DebugOptions).number_of_worker_harness_threads,
+            job.worker_threads) == expected
+    job, beam_argv = parse_args(["--input", "in/*.jpg", "--output", "out"])
+    options = PipelineOptions(beam_argv)
+    assert pipeline.main._dataflow_threads(options, job).worker_threads is None
+    assert options.view_as(DebugOptions).number_of_worker_harness_threads is None
