@@ -62,6 +62,12 @@ def walk(data: bytes) -> Tuple[Optional[str], Optional[dict], Optional[np.ndarra
     if parsed is None:
         return None, None, None
     frame, scans = parsed
+    if frame["blocks"] > 8 * len(data):
+        # every block takes a bit at least: a header that names more blocks than the file has
+        # bits is said so, before arrays of its size are made (65535 x 65535 pixels: 1.6 GB)
+        return (f"the JPEG's compressed data is damaged ({_PROBLEMS[kernels.ENDS_EARLY]}: "
+                f"{len(data):,} bytes for {frame['width']} x {frame['height']} pixels)",
+                frame, None)
     buffer = np.frombuffer(data, np.uint8)
     nonzero = np.zeros((len(frame["comps"]), int(frame["blocks"])), np.uint64)
     grid = np.array([h * frame["mcus"][0] for _, h, _ in frame["comps"]], np.int64)

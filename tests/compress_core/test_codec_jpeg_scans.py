@@ -185,3 +185,14 @@ def test_any_damage_gives_a_message_or_none_never_an_error(settings):
                 out = out[:at] + b"\xff\xd9"
         answer = damage(bytes(out))
         assert answer is None or answer.startswith("the JPEG's compressed data is damaged (")
+
+
+def test_a_header_naming_more_blocks_than_the_file_has_bits_is_damage():
+    """A frame header changed to 65535 x 65535 pixels (a damaged or made-up file): said from
+    the sizes, without making arrays of the frame's size."""
+    data = bytearray(jpeg(photo("coffee", 64, 48), quality=80))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = b"\xff\xff\xff\xff"
+    message, frame, nonzero = walk(bytes(data))
+    assert message.startswith("the JPEG's compressed data is damaged (the data ends before")
+    assert "65535 x 65535 pixels" in message and nonzero is None
