@@ -220,8 +220,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         options.view_as(SetupOptions).save_main_session = save_main_session
         try:
             p = beam.Pipeline(options=options)
-        except ValueError as exc:   # Beam's own checks of its options (a runner's: Dataflow's
-            # project and buckets): one line, as this job's own (a 17-line traceback, exit 1)
+        except (ValueError, ImportError) as exc:   # Beam's own checks of its options (a
+            # runner's: Dataflow's project and buckets; --pickle_library dill without dill):
+            # one line, as this job's own (a 17-line traceback, exit 1)
             build_parser().error(" ".join(str(exc).split()))
     if job.worker_threads is None:
         threads = _auto_worker_threads(options)

@@ -252,6 +252,28 @@ def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys
         assert "Traceback" not in err
 
 
+def test_a_pickle_library_that_is_not_installed_is_one_line(tmp_path, capsys):
+    """Packaging review 41: --pickle_library dill without dill installed was a 17-line
+    traceback (Beam raises ImportError where the pipeline is made), exit status 1."""
+    pytest.importorskip("apache_beam")
+    try:
+        import dill  # noqa: F401
+        pytest.skip("dill is installed here")
+    except ImportError:
+        pass
+    from pipeline.main import run
+
+    (tmp_path / "in").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+             "--pickle_library", "dill", *FAST])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(
+        "python -m pipeline: error: Pipeline option pickle_library=dill is set, but dill is "
+        "not installed"), err
+
+
 def test_beams_own_option_errors_name_the_program_as_typed(tmp_path):
     """Operator review 24: a bare --dry_run (Beam's option, which takes a value) was refused
     as '__main__.py: error: ...'; the job's own options said 'python -m pipeline'."""
