@@ -47,13 +47,18 @@ def segments(data) -> Iterator[Tuple[int, int, int]]:
 
 def scan_end(data, start: int) -> int:
     """Where the entropy-coded data from ``start`` ends: the next marker that is neither a
-    stuffed 0xFF00 nor a restart marker (the end of ``data`` if none)."""
+    stuffed 0xFF00 nor a restart marker (the end of ``data`` if none). Fill bytes (0xFF) before
+    a marker belong to it: before a restart marker they had ended the scan there (diff review
+    41: libjpeg skips them, as the standard allows)."""
     pos = data.find(b"\xff", start)
     while 0 <= pos < len(data) - 1:
-        following = data[pos + 1]
+        after = pos + 1
+        while after < len(data) - 1 and data[after] == 0xFF:
+            after += 1
+        following = data[after]
         if following != 0x00 and not 0xD0 <= following <= 0xD7:
             return pos
-        pos = data.find(b"\xff", pos + 2)
+        pos = data.find(b"\xff", after + 1)
     return len(data)
 
 

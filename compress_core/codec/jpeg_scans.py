@@ -11,12 +11,14 @@ short but ending in an EOI marker decoded grey below the cut (formats review 41)
 frame block by block (:mod:`._scan_kernels`; nothing is decoded to pixels) and names the first
 thing no encoder writes: a bit string no Huffman table of the scan holds, a coefficient past
 the end of its block, a DC value out of its range, a restart marker missing or out of order,
-or data that ends before the frame's blocks do. Bytes after a scan's (or a restart
+data that ends before the frame's blocks do, or scans that end before every coefficient has
+its last bit (a progressive file cut between two scans decodes without an error, blocky and
+grey). Bytes after a scan's (or a restart
 interval's) last block are not damage: devices write them (libjpeg's "N extraneous bytes before
 marker": a scanner's 600-2,600 before each restart marker, webcams' 1-4, drones' and IP
 cameras' data after the picture), and the picture is whole; damaged data that happens to
 decode to the end is therefore not always found (the review's change of 200 bytes at 20 places
-of a file: found at most of them; a file cut short: at every place). Other frames
+of a file: found at most of them; a file cut short: at every place, between scans too). Other frames
 (12-bit, arithmetic-coded, lossless, hierarchical) and headers it cannot read are left to the
 decoder: None.
 """
@@ -81,7 +83,36 @@ def walk(data: bytes) -> Tuple[Optional[str], Optional[dict], Optional[np.ndarra
         return (f"the JPEG's compressed data is damaged ({_PROBLEMS[problem]}, at byte "
                 f"{int(where):,} of {len(data):,}, scan {number} of {len(scans)}): decoded, "
                 "the picture from there on would be other blocks' data or grey", frame, nonzero)
+    missing = _missing_scans(frame, scans)
+    if missing is not None:
+        return (f"the JPEG's compressed data is damaged (the file ends before its last scans: "
+                f"{missing}): decoded, the picture would be coarse or without colour", frame,
+                nonzero)
     return None, frame, nonzero
+
+
+def _missing_scans(frame: dict, scans: List[dict]) -> Optional[str]:
+    """What a file cut between two scans lacks, or None: a component no scan codes, the AC
+    coefficients of a component no scan codes, or coefficients never refined to their last
+    bit (a progressive file cut after its first scans decodes without an error, blocky and
+    grey: diff review 41). Encoders end every coefficient at its last bit; one that codes no
+    high frequency at all (legal, and unseen) is not said."""
+    count = len(frame["comps"])
+    lowest = np.full((count, 64), 99)   # the lowest bit of each coefficient coded so far
+    for scan in scans:
+        ss, se, _, al = (int(v) for v in scan["band"])
+        for f in scan["comps"][:, 0]:
+            lowest[f, ss:se + 1] = np.minimum(lowest[f, ss:se + 1], al)
+    for f in range(count):
+        name = f"component {f + 1} of {count}"
+        if (lowest[f] == 99).all():
+            return f"{name} has none"
+        if (lowest[f, 1:] == 99).all():
+            return f"{name} has its DC coefficients alone"
+        coded = lowest[f][lowest[f] != 99]
+        if (coded > 0).any():
+            return f"{name} has coefficients without their last bits"
+    return None
 
 
 def _read_headers(data: bytes) -> Optional[Tuple[dict, List[dict]]]:

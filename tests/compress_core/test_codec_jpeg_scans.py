@@ -196,3 +196,34 @@ def test_a_header_naming_more_blocks_than_the_file_has_bits_is_damage():
     message, frame, nonzero = walk(bytes(data))
     assert message.startswith("the JPEG's compressed data is damaged (the data ends before")
     assert "65535 x 65535 pixels" in message and nonzero is None
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_fill_bytes_before_restart_markers_are_whole(progressive):
+    """The standard lets 0xFF fill bytes stand before any marker, and libjpeg skips them: with
+    one before each restart marker, the scan had ended at the first (diff review 41)."""
+    data = jpeg(photo("coffee", 160, 96), quality=80, restart_marker_blocks=4,
+                progressive=progressive)
+    filled = bytearray()
+    for i, byte in enumerate(data):
+        if byte == 0xFF and i + 1 < len(data) and 0xD0 <= data[i + 1] <= 0xD7:
+            filled.append(0xFF)
+        filled.append(byte)
+    assert bytes(filled) != data and damage(bytes(filled)) is None
+    same = np.asarray(Image.open(io.BytesIO(bytes(filled))))
+    np.testing.assert_array_equal(same, np.asarray(Image.open(io.BytesIO(data))))
+
+
+def test_a_progressive_file_cut_between_two_scans_is_damaged():
+    """Cut after a scan and ended with an EOI marker, a progressive file decodes without an
+    error, blocky and grey after its first scan (diff review 41): its scans end before every
+    coefficient has its last bit. The whole file is whole."""
+    from compress_core.codec.jpeg_markers import SOS, segments
+
+    data = jpeg(photo("astronaut", 192, 128), quality=90, progressive=True)
+    starts = [start for marker, start, _ in segments(data) if marker == SOS]
+    assert len(starts) > 4 and damage(data) is None
+    for start in starts[1:]:
+        cut = data[:start] + b"\xff\xd9"
+        Image.open(io.BytesIO(cut)).load()   # (no error from the decoder)
+        assert "the file ends before its last scans" in damage(cut)
