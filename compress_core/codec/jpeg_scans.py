@@ -11,14 +11,16 @@ short but ending in an EOI marker decoded grey below the cut (formats review 41)
 frame block by block (:mod:`._scan_kernels`; nothing is decoded to pixels) and names the first
 thing no encoder writes: a bit string no Huffman table of the scan holds, a coefficient past
 the end of its block, a DC value out of its range, a restart marker missing or out of order,
-data that ends before the frame's blocks do, or scans that end before every coefficient has
-its last bit (a progressive file cut between two scans decodes without an error, blocky and
-grey). Bytes after a scan's (or a restart
+data that ends before the frame's blocks do, or a file that ends (at an EOI marker) before a
+component has a scan, or before the first component's AC coefficients do (a progressive file
+cut after its first scans decodes without an error, blocky and grey). Bytes after a scan's (or a restart
 interval's) last block are not damage: devices write them (libjpeg's "N extraneous bytes before
 marker": a scanner's 600-2,600 before each restart marker, webcams' 1-4, drones' and IP
 cameras' data after the picture), and the picture is whole; damaged data that happens to
 decode to the end is therefore not always found (the review's change of 200 bytes at 20 places
-of a file: found at most of them; a file cut short: at every place, between scans too). Other frames
+of a file: found at most of them; a file cut short: at every place inside a scan; between two
+progressive scans only before the luma's AC, since later cuts look whole and legal scripts
+stop there too). Other frames
 (12-bit, arithmetic-coded, lossless, hierarchical) and headers it cannot read are left to the
 decoder: None.
 """
@@ -92,26 +94,26 @@ def walk(data: bytes) -> Tuple[Optional[str], Optional[dict], Optional[np.ndarra
 
 
 def _missing_scans(frame: dict, scans: List[dict]) -> Optional[str]:
-    """What a file cut between two scans lacks, or None: a component no scan codes, the AC
-    coefficients of a component no scan codes, or coefficients never refined to their last
-    bit (a progressive file cut after its first scans decodes without an error, blocky and
-    grey: diff review 41). Encoders end every coefficient at its last bit; one that codes no
-    high frequency at all (legal, and unseen) is not said."""
+    """What a file cut between two scans (and ended with an EOI marker) lacks, or None: a
+    component no scan codes, or a first (luma) component whose AC coefficients no scan codes
+    (a progressive file cut after its first scans decodes without an error, blocky and grey:
+    diff review 41). Said only where every segment up to the EOI marker was read (bytes
+    between two segments, which libjpeg skips, stop the reading: the scans after them are
+    not missing). Scans that stop before a coefficient's last bits, and chroma without AC
+    coefficients, are legal and look whole: not said (a cut there is not found)."""
+    if not frame.get("read_to_end"):
+        return None
     count = len(frame["comps"])
-    lowest = np.full((count, 64), 99)   # the lowest bit of each coefficient coded so far
+    coded = np.zeros((count, 64), bool)
     for scan in scans:
-        ss, se, _, al = (int(v) for v in scan["band"])
+        ss, se = int(scan["band"][0]), int(scan["band"][1])
         for f in scan["comps"][:, 0]:
-            lowest[f, ss:se + 1] = np.minimum(lowest[f, ss:se + 1], al)
+            coded[f, ss:se + 1] = True
     for f in range(count):
-        name = f"component {f + 1} of {count}"
-        if (lowest[f] == 99).all():
-            return f"{name} has none"
-        if (lowest[f, 1:] == 99).all():
-            return f"{name} has its DC coefficients alone"
-        coded = lowest[f][lowest[f] != 99]
-        if (coded > 0).any():
-            return f"{name} has coefficients without their last bits"
+        if not coded[f].any():
+            return f"component {f + 1} of {count} has none"
+    if not coded[0, 1:].any():
+        return f"component 1 of {count} has its DC coefficients alone"
     return None
 
 
@@ -121,8 +123,9 @@ def _read_headers(data: bytes) -> Optional[Tuple[dict, List[dict]]]:
     (0xFF and a byte), where libjpeg stops the scan, and the scans up to it are walked."""
     frame: Optional[dict] = None
     tables: Dict[Tuple[int, int], Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    restart, scans = 0, []
+    restart, scans, stop = 0, [], 2
     for marker, start, end in segments(data):
+        stop = end
         body = data[start + 4:end]
         readable = end <= len(data) and marker not in _NOT_CHECKED
         if readable and marker in _FRAMES:
@@ -139,9 +142,14 @@ def _read_headers(data: bytes) -> Optional[Tuple[dict, List[dict]]]:
             readable = scan is not None
             if readable:
                 scan["start"], scan["end"] = end, scan_end(data, end)
+                stop = scan["end"]
                 scans.append(scan)
         if not readable:
             break
+    else:   # every segment read: the scans are all the file's where the EOI marker follows
+        if frame is not None:
+            frame["read_to_end"] = data[stop:].lstrip(b"\xff")[:1] == b"\xd9" \
+                and data[stop:stop + 1] == b"\xff"
     return (frame, scans) if frame is not None and scans else None
 
 
@@ -208,8 +216,10 @@ def _scan(body: bytes, frame: dict, tables: dict, restart: int) -> Optional[dict
     ss, se, ah, al = body[1 + 2 * count], body[2 + 2 * count], body[3 + 2 * count] >> 4, \
         body[3 + 2 * count] & 15
     progressive = frame["progressive"]
-    if (se > 63 or ss > se or al > 13 or (not progressive and (ss, se, ah, al) != (0, 63, 0, 0))
-            or (progressive and (ss == 0) != (se == 0)) or (ss > 0 and count != 1)):
+    if not progressive:   # (libjpeg reads any band of a sequential scan as all of it: "some
+        ss, se, ah, al = 0, 63, 0, 0   # baseline files out there" have zeroes there)
+    if (se > 63 or ss > se or al > 13 or (progressive and (ss == 0) != (se == 0))
+            or (ss > 0 and count != 1)):
         return None
     maxcode = np.full((8, 17), -1, np.int64)
     valptr = np.zeros((8, 17), np.int64)

@@ -214,16 +214,52 @@ def test_fill_bytes_before_restart_markers_are_whole(progressive):
     np.testing.assert_array_equal(same, np.asarray(Image.open(io.BytesIO(data))))
 
 
-def test_a_progressive_file_cut_between_two_scans_is_damaged():
-    """Cut after a scan and ended with an EOI marker, a progressive file decodes without an
-    error, blocky and grey after its first scan (diff review 41): its scans end before every
-    coefficient has its last bit. The whole file is whole."""
+def test_a_progressive_file_cut_before_its_ac_scans_is_damaged():
+    """Cut after its first scans and ended with an EOI marker, a progressive file decodes
+    without an error, blocky and grey (diff review 41): where no scan codes the luma's AC
+    coefficients, it is said. Later cuts look whole and are legal (scripts that stop before
+    a coefficient's last bit, chroma without AC): not said."""
     from compress_core.codec.jpeg_markers import SOS, segments
 
     data = jpeg(photo("astronaut", 192, 128), quality=90, progressive=True)
     starts = [start for marker, start, _ in segments(data) if marker == SOS]
     assert len(starts) > 4 and damage(data) is None
+    said = []
     for start in starts[1:]:
         cut = data[:start] + b"\xff\xd9"
         Image.open(io.BytesIO(cut)).load()   # (no error from the decoder)
-        assert "the file ends before its last scans" in damage(cut)
+        said.append(damage(cut))
+    assert "has its DC coefficients alone" in said[0]
+    assert said[-1] is None
+
+
+def test_legal_files_that_look_cut_short_are_whole(tmp_path):
+    """Diff review 41: stray bytes between two segments (libjpeg skips them) had stopped the
+    reading of the headers, and the scans after them counted as missing; later scans of a
+    sequential file whose band bytes are zero ("some baseline files out there", libjpeg);
+    chroma coded without AC coefficients. Pillow shows each whole; so does the walk."""
+    from compress_core.codec.jpeg_markers import SOS, segments
+
+    data = jpeg(photo("astronaut", 192, 128), quality=90, progressive=True)
+    starts = [start for marker, start, _ in segments(data) if marker == SOS]
+    stray = data[:starts[2]] + b"\x00\x00" + data[starts[2]:]
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(stray))),
+                                  np.asarray(Image.open(io.BytesIO(data))))
+    assert damage(stray) is None
+    # a sequential file of one scan per component (libjpeg 6b through jpeglib), the band
+    # bytes of its later scans zeroed
+    table = [np.array([min(c, 1)], np.int16) for c in range(3)]
+    scans = [jpeglib.Scan(components=np.array([c], np.int16), dc_tbl_no=table[c],
+                          ac_tbl_no=table[c], Ss=0, Se=63, Ah=0, Al=0) for c in range(3)]
+    path = tmp_path / "three.jpg"
+    with jpeglib.version("6b"):
+        pixels = np.array(photo("coffee", 96, 64))   # (jpeglib takes no read-only array)
+        jpeglib.from_spatial(pixels, scans=scans).write_spatial(str(path), qt=85)
+    three = path.read_bytes()
+    zeroed = bytearray(three)
+    for start in [start for marker, start, _ in segments(three) if marker == SOS][1:]:
+        count = zeroed[start + 4]
+        zeroed[start + 5 + 2 * count:start + 8 + 2 * count] = b"\x00\x00\x00"
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(bytes(zeroed)))),
+                                  np.asarray(Image.open(io.BytesIO(three))))
+    assert damage(three) is None and damage(bytes(zeroed)) is None
