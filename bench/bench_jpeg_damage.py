@@ -4,7 +4,8 @@ the same file, measured in the same run, and what it finds in damaged files.
     .venv/bin/python bench/bench_jpeg_damage.py [--photos N]
 
 Timing: Kodak photos enlarged to 3, 12 and 24 megapixels, written by Pillow (libjpeg) at
-quality 92 as baseline and progressive files; the best of 3 runs of ``damage()`` and of
+quality 92 as baseline and progressive files (at 24 MP also quality 98 without subsampling:
+more bytes a pixel, and the walk's time follows the bytes); the best of 3 runs of ``damage()`` and of
 ``Image.open().load()`` (the full decode; thumbnails decode at a DCT scale, faster). Finding:
 for each photo at 768 x 512, 10 places in its compressed data of each kind of damage: 200 bytes
 changed (formats review 41's way), one byte changed, the file cut there and ended with an EOI
@@ -68,12 +69,16 @@ def main() -> None:
     for megapixels in (3, 12, 24):
         side = (megapixels * 1e6 / 6) ** 0.5
         big = photo.resize((int(side * 3), int(side * 2)), Image.LANCZOS)
-        for progressive in (False, True):
-            data = _jpeg(big, quality=92, progressive=progressive)
+        settings = [dict(quality=92, progressive=p) for p in (False, True)]
+        if megapixels == 24:   # dense: more bytes a pixel, more time a pixel
+            settings += [dict(quality=98, subsampling=0, progressive=p) for p in (False, True)]
+        for kwargs in settings:
+            data = _jpeg(big, **kwargs)
             assert damage(data) is None
             check = _best(lambda: damage(data))
             decode = _best(lambda: Image.open(io.BytesIO(data)).load())
-            kind = "progressive" if progressive else "baseline"
+            kind = ("progressive" if kwargs["progressive"] else "baseline") + (
+                f" q{kwargs['quality']}" + (" 4:4:4" if kwargs.get("subsampling") == 0 else ""))
             print(f"| {big.width} x {big.height} {kind} | {len(data):,} | {check:.3f} | "
                   f"{decode:.3f} | {check / decode:.2f} |")
     rng = np.random.default_rng(41)
