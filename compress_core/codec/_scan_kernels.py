@@ -79,14 +79,13 @@ def walk_scan(data, end, start, comps, maxcode, valptr, huffval, mcus, grid, non
     """Walk one scan of ``data[start:end]``; returns ``(problem, byte position)``.
 
     ``comps``: per component of the scan ``[frame index, DC table, AC table, h, v]`` (tables:
-    rows of ``maxcode``, ``valptr``, ``huffval``; h, v:
-    its blocks per MCU, 1 and 1 where the scan holds one component). ``mcus``: MCUs across and
-    down (of blocks, for one component). ``grid``: the frame components' block columns
-    (``nonzero``'s rows are their blocks, row-major). ``band``: ``[Ss, Se, Ah, Al]``.
-    ``nonzero``: each block's AC coefficients (zig-zag bit k) known non-zero so far, updated
-    (the successive approximation of a progressive frame needs them; the tests compare them
-    with libjpeg's coefficients). ``restart``: MCUs per
-    restart interval (0: none)."""
+    rows of ``maxcode``, ``valptr``, ``huffval``; h, v: its blocks per MCU, 1 and 1 where the
+    scan holds one component). ``mcus``: MCUs across and down (of blocks, for one component).
+    ``grid``: the frame components' block columns (``nonzero``'s rows are their blocks,
+    row-major). ``band``: ``[Ss, Se, Ah, Al]``. ``nonzero``: each block's AC coefficients
+    (zig-zag bit k) known non-zero so far, updated (the successive approximation of a
+    progressive frame needs them; the tests compare them with libjpeg's coefficients).
+    ``restart``: MCUs per restart interval (0: none)."""
     state = np.zeros(5, np.int64)
     state[0] = start
     ss, se, ah, al = band[0], band[1], band[2], band[3]

@@ -13,16 +13,15 @@ thing no encoder writes: a bit string no Huffman table of the scan holds, a coef
 the end of its block, a DC value out of its range, a restart marker missing or out of order,
 data that ends before the frame's blocks do, or a file that ends (at an EOI marker) before a
 component has a scan, or before the first component's AC coefficients do (a progressive file
-cut after its first scans decodes without an error, blocky and grey). Bytes after a scan's (or a restart
-interval's) last block are not damage: devices write them (libjpeg's "N extraneous bytes before
-marker": a scanner's 600-2,600 before each restart marker, webcams' 1-4, drones' and IP
-cameras' data after the picture), and the picture is whole; damaged data that happens to
-decode to the end is therefore not always found (the review's change of 200 bytes at 20 places
-of a file: found at most of them; a file cut short: at every place inside a scan; between two
-progressive scans only before the luma's AC, since later cuts look whole and legal scripts
-stop there too). Other frames
-(12-bit, arithmetic-coded, lossless, hierarchical) and headers it cannot read are left to the
-decoder: None.
+cut after its first scans decodes without an error, blocky and grey). Bytes after a scan's
+(or a restart interval's) last block are not damage: devices write them (libjpeg's "N
+extraneous bytes before marker": a scanner's 600-2,600 before each restart marker, webcams'
+1-4, drones' and IP cameras' data after the picture), and the picture is whole; damaged data
+that happens to decode to the end is therefore not always found (the review's change of 200
+bytes at 20 places of a file: found at most of them; a file cut short: at every place inside
+a scan; between two progressive scans only before the luma's AC, since later cuts look whole
+and legal scripts stop there too). Other frames (12-bit, arithmetic-coded, lossless,
+hierarchical) and headers it cannot read are left to the decoder: None.
 """
 from __future__ import annotations
 
@@ -239,6 +238,8 @@ def _scan(body: bytes, frame: dict, tables: dict, restart: int) -> Optional[dict
             slot = kind * 4 + ident_
             maxcode[slot], valptr[slot], huffval[slot] = tables[(kind, ident_)]
         _, h, v = frame["comps"][f]
+        # (a table the scan does not read may have any number: kept inside the arrays)
+        dc, ac = dc & 3, ac & 3
         comps[i] = (f, dc, 4 + ac, h, v) if count > 1 else (f, dc, 4 + ac, 1, 1)
     if count > 1:
         mcus = frame["mcus"]
