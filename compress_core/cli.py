@@ -580,8 +580,8 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
             f"{'' if score is None else f', SSIMULACRA2 {score:.1f}'}), "
             f"{result.method}, {result.timings['total_ms']:.0f} ms")
     missed = result.missed_target()
-    if missed:
-        print(f"semantic-compress: warning: {src}: {missed}", file=sys.stderr)
+    if missed:   # (in the flags typed: "--target-quality 100 was not reached")
+        print(f"semantic-compress: warning: {src}: {in_flags(missed, 'cli')}", file=sys.stderr)
     if record["output_bytes"] > result.original_bytes:   # (written all the same, as the job
         # does; it warns too: a low-quality JPEG reproduced, a photo written losslessly)
         print(f"semantic-compress: warning: {src}: the output ({record['output_bytes']:,} "

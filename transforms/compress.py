@@ -50,6 +50,7 @@ from apache_beam.utils.shared import Shared
 from compress_core.deadline import call_within
 from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLargeError,
                                   NotAnImageError, TargetUnreachableError)
+from compress_core.flags import in_flags
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
 from compress_core.storage import (file_size, for_terminal, is_output_name, join_under,
                                    output_name, output_source, path_below, read_bytes,
@@ -915,7 +916,8 @@ class _CompressImage(beam.DoFn):
         missed = result.missed_target()
         if missed:  # written all the same (the format's best), as the command line does
             self._missed.inc()
-            _LOG.warning("%s: %s (its row says quality_score)", item.uri, missed)
+            _LOG.warning("%s: %s (its row says quality_score)", item.uri,
+                         in_flags(missed, "job"))
         if result.compressed_bytes > len(item.data):
             # written all the same (the pixels asked for); an archive should hear of it
             self._larger.inc()

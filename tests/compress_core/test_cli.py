@@ -183,7 +183,7 @@ def test_the_score_reached_is_printed_and_a_missed_target_is_said(work, capsys):
                          "--target-quality", "99.5", "-o", "best.jpg")
     score = float(re.search(r"SSIMULACRA2 (\d+\.\d)\)", out).group(1))
     assert code == 0 and score < 99.5 and size_of(work / "best.jpg") == (90, 60)
-    assert err == (f"semantic-compress: warning: photo.jpg: target_quality=99.5 was not "
+    assert err == (f"semantic-compress: warning: photo.jpg: --target-quality 99.5 was not "
                    f"reached: the best JPEG encoding scores {score:.1f}\n")
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--json",
                          "--quality", "80", "-o", "fixed.jpg")
@@ -208,7 +208,7 @@ def test_semantic_allocation_is_said_and_its_lower_score_is_no_missed_target(wor
     # a target the search itself misses is still said (by the search's own score)
     code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "--format", "jpeg",
                          "--target-quality", "99.5", "--allocation", "semantic", "-o", "best.jpg")
-    assert code == 0 and "target_quality=99.5 was not reached: the best JPEG encoding" in err
+    assert code == 0 and "--target-quality 99.5 was not reached: the best JPEG encoding" in err
 
 
 @pytest.mark.parametrize("limit", ["1.0", "1.5"])

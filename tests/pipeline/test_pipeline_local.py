@@ -1891,7 +1891,7 @@ def test_a_missed_quality_target_is_logged_counted_and_summarised(
     (row,) = read_manifest(str(tmp_path / "hi" / "_manifest"))
     assert (row["status"], s.ok, s.missed) == ("ok", 1, 1)
     assert row["quality_score"] < 99
-    assert "target_quality=99 was not reached" in caplog.text
+    assert "--target_quality 99 was not reached" in caplog.text
     assert "quality target missed: 1" in format_summary(s)
     _, t = run_job([*base, "--output", str(tmp_path / "lo"), "--target_quality", "60"])
     assert (t.ok, t.missed) == (1, 0)
