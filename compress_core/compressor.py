@@ -1034,7 +1034,10 @@ class SemanticCompressor:
         return Geometry(out, source, seams, crop_box, hplan.as_dict(), hplan.stretch)
 
 def compress_image(image, energy_function: Optional[EnergyFunction] = None,
-                   quality_metric: str = "perceptual", **kwargs) -> CompressionResult:
-    """One-liner: ``SemanticCompressor(energy_function, quality_metric).compress(image, **kwargs)``."""
-    return SemanticCompressor(energy_function=energy_function,
-                              quality_metric=quality_metric).compress(image, **kwargs)
+                   quality_metric: str = "perceptual", energy_mode: str = "backward",
+                   **kwargs) -> CompressionResult:
+    """One-liner: ``SemanticCompressor(energy_function, quality_metric, energy_mode)
+    .compress(image, **kwargs)`` (``energy_mode`` was refused as compress()'s: options review
+    41)."""
+    return SemanticCompressor(energy_function=energy_function, quality_metric=quality_metric,
+                              energy_mode=energy_mode).compress(image, **kwargs)

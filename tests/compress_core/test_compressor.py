@@ -169,6 +169,21 @@ def test_free_shape_keeps_the_aspect_for_a_small_gain():
     assert result.seams == {"vertical": 0, "horizontal": 0}
 
 
+def test_the_one_liner_takes_the_engine_options():
+    """Options review 41: compress_image(..., energy_mode="forward") was "compress() got an
+    unexpected keyword argument 'energy_mode'": the one-liner takes the compressor's options
+    and gives what the compressor made with them gives."""
+    kwargs = dict(target_width=96, target_height=100, method="seam_carving", format="png",
+                  show_progress=False)
+    one = compress_image(photo("coffee", 160, 100), energy_function=GRADIENT,
+                         energy_mode="forward", **kwargs)
+    made = SemanticCompressor(energy_function=GRADIENT, energy_mode="forward").compress(
+        photo("coffee", 160, 100), **kwargs)
+    backward = compress_image(photo("coffee", 160, 100), energy_function=GRADIENT, **kwargs)
+    np.testing.assert_array_equal(one.pixels, made.pixels)
+    assert not np.array_equal(one.pixels, backward.pixels)
+
+
 def test_free_shape_follows_the_content(compressor):
     """A subject in a vertical band: removing columns only keeps it whole."""
     canvas = np.full((120, 240, 3), 100, np.uint8)
