@@ -47,6 +47,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from compress_core import codec
 from compress_core.codec.jpeg_scans import damage as jpeg_damage
 from compress_core.deadline import call_within
 from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLargeError,
@@ -647,15 +648,6 @@ def _warm_up_kwargs(settings: CompressSettings) -> Dict[str, Any]:
     return kwargs
 
 
-def _as_jpeg(picture) -> bytes:
-    """``picture`` (uint8 RGB) as a JPEG file (Pillow's, quality 90)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
 def _warm_up(compressor, settings: CompressSettings) -> None:
     """Compress a small picture with the job's settings once, when the engine is built.
 
@@ -669,7 +661,7 @@ def _warm_up(compressor, settings: CompressSettings) -> None:
         picture = _warm_up_picture()
         compressor.compress(picture, **_warm_up_kwargs(settings))
         # the damaged-JPEG check of every JPEG input (an array has none): its kernel too
-        jpeg_damage(_as_jpeg(picture))
+        jpeg_damage(codec.encode(picture, "jpeg", 90))
     except Exception as exc:  # noqa: BLE001 - the images report their own errors
         _LOG.info("compress engine warm-up did not finish (%s: %s); the first image compiles "
                   "what it needs", type(exc).__name__, exc)
