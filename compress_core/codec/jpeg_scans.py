@@ -146,9 +146,9 @@ def _read_headers(data: bytes) -> Optional[Tuple[dict, List[dict]]]:
         if not readable:
             break
     else:   # every segment read: the scans are all the file's where the EOI marker follows
-        if frame is not None:
-            frame["read_to_end"] = data[stop:].lstrip(b"\xff")[:1] == b"\xd9" \
-                and data[stop:stop + 1] == b"\xff"
+        if frame is not None:   # (a bounded look: an MPO's next picture follows the EOI)
+            tail = data[stop:stop + 64]
+            frame["read_to_end"] = tail[:1] == b"\xff" and tail.lstrip(b"\xff")[:1] == b"\xd9"
     return (frame, scans) if frame is not None and scans else None
 
 
