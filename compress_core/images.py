@@ -12,7 +12,8 @@ pixels, which become sRGB as colour-managed viewers show them
 Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
 ``CMYK`` and ``YCbCr``/``LAB`` are converted to RGB; 16-bit and 32-bit integer and float modes are
-scaled to 8 bits by their full range. Animated files (GIF, WebP, APNG) use their first frame; a
+scaled to 8 bits by their full range (16-bit PNGs on a gAMA curve other than sRGB's, or with a
+16-bit transparent colour, from their 16-bit samples: :mod:`compress_core.png16`). Animated files (GIF, WebP, APNG) use their first frame; a
 TIFF its largest page that is not a reduced-resolution copy, and HEIF/HEIC photos are read
 through ``pillow-heif`` (:mod:`compress_core.containers`). Camera RAW files (DNG, CR2, CR3, NEF,
 ARW, RAF, ORF, RW2, PEF ...), recognised by their bytes, are developed through ``rawpy``
@@ -22,7 +23,7 @@ ARW, RAF, ORF, RW2, PEF ...), recognised by their bytes, are developed through `
 from __future__ import annotations
 
 import contextlib
-import io
+import dataclasses
 import logging
 import math
 import os
@@ -41,6 +42,7 @@ from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
                          reread_planar_samples)
 from .nclx import nclx_icc, png_gamma_icc
+from .png16 import deep_png_pixels
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
@@ -414,11 +416,26 @@ def _decode(data: bytes, name: str, limit: int,
         damaged = jpeg_damage(data)
         if damaged is not None:
             raise ImageDecodeError(f"{name}: {damaged}")
+    deep = deep_png_pixels(img, data, name)   # (16-bit PNGs Pillow's 8 bits lose)
     loaded = _from_pil(img, name, data=data)
+    if deep is not None:
+        pixels, converted = deep
+        loaded = dataclasses.replace(
+            loaded, pixels=_upright(pixels, _orientation(img)), as_stored=False,
+            icc_profile=None if converted else loaded.icc_profile)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS
         loaded.original_size = stored_size[::-1] if turned else stored_size
     return loaded
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` as stored, turned as Pillow's ``exif_transpose`` turns by ``orientation``."""
+    if orientation not in range(2, 9):
+        return pixels
+    picture = Image.fromarray(pixels)
+    picture.getexif()[0x0112] = orientation
+    return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(picture)))
 
 
 #: EXIF orientations that swap the axes (transposed, turned 90 or 270 degrees).
