@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import struct
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageCms
 
 __all__ = ["profile_space", "describes_srgb", "has_srgb_primaries", "rgb_to_srgb", "srgb_view",
-           "device_to_srgb"]
+           "device_to_srgb", "srgb_curves"]
 
 _LOG = logging.getLogger(__name__)
 _SRGB = ImageCms.createProfile("sRGB")
@@ -198,3 +199,79 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
                  "not carried to the RGB output", name, len(icc), space or "unreadable",
                  img.mode)
     return img, None
+
+
+def srgb_curves(icc: bytes) -> Optional[np.ndarray]:
+    """For a matrix profile with sRGB's primaries and tone curves other than sRGB's (the
+    profiles :func:`has_srgb_primaries` finds that do not :func:`describes_srgb`: linear light,
+    gamma 1.8): the light of each of its red, green and blue curves at 65,536 evenly spaced
+    values in 0..1, shape (3, 65536), float64; the pixels' sRGB colours are sRGB's curve of
+    them, channel by channel. For 16-bit samples, which Little CMS takes only through Pillow's
+    8-bit RGB modes. None for every other profile, one whose lookup tables (``A2B0``) rule over
+    its curves, or curves of a type the ICC does not define (``curv`` and ``para`` are read)."""
+    if not icc or not has_srgb_primaries(icc) or describes_srgb(icc):
+        return None
+    tags = _tag_table(icc)
+    if tags is None or any(t in tags for t in (b"A2B0", b"A2B1", b"A2B2")):
+        return None
+    x = np.arange(65536, dtype=np.float64) / 65535.0
+    curves = []
+    for sig in (b"rTRC", b"gTRC", b"bTRC"):
+        place = tags.get(sig)
+        light = None if place is None else _tone_curve(icc[place[0]:place[0] + place[1]], x)
+        if light is None:
+            return None
+        curves.append(np.clip(light, 0.0, 1.0))
+    return np.stack(curves)
+
+
+def _tag_table(icc: bytes) -> Optional[Dict[bytes, Tuple[int, int]]]:
+    """An ICC profile's tags: signature -> (offset, size), each within the profile."""
+    if len(icc) < 132:
+        return None
+    count = struct.unpack_from(">I", icc, 128)[0]
+    if len(icc) < 132 + 12 * count:
+        return None
+    tags = {}
+    for i in range(count):
+        sig, offset, size = struct.unpack_from(">4sII", icc, 132 + 12 * i)
+        if offset + size <= len(icc):
+            tags[sig] = (offset, size)
+    return tags
+
+
+#: Parameters of each ``para`` curve function type read (ICC.1:2010 10.18). Not type 2: Little
+#: CMS, which converts every 8-bit picture, does not add its offset ``c`` as the ICC writes it
+#: (38 levels apart at black on a test curve); such profiles stay with Little CMS at 8 bits.
+_PARA_PARAMETERS = {0: 1, 1: 3, 3: 5, 4: 7}
+
+
+def _tone_curve(tag: bytes, x: np.ndarray) -> Optional[np.ndarray]:
+    """An ICC ``curv`` or ``para`` tag evaluated at ``x`` (0..1); None for another type."""
+    kind = tag[:4]
+    if kind == b"curv" and len(tag) >= 12:
+        n = struct.unpack_from(">I", tag, 8)[0]
+        if n == 0:
+            return x.copy()
+        if len(tag) < 12 + 2 * n:
+            return None
+        if n == 1:
+            return x ** (struct.unpack_from(">H", tag, 12)[0] / 256.0)
+        table = np.frombuffer(tag, dtype=">u2", count=n, offset=12).astype(np.float64) / 65535.0
+        return np.interp(x * (n - 1), np.arange(n), table)
+    if kind == b"para" and len(tag) >= 12:
+        function = struct.unpack_from(">H", tag, 8)[0]
+        count = _PARA_PARAMETERS.get(function)
+        if count is None or len(tag) < 12 + 4 * count:
+            return None
+        params = [v / 65536.0 for v in struct.unpack_from(f">{count}i", tag, 12)]
+        g, a, b, c, d, e, f = params + [0.0] * (7 - count)
+        if function == 0:
+            return x ** g
+        base = np.maximum(a * x + b, 0.0) ** g
+        if function == 1:
+            return np.where(x >= (-b / a if a else np.inf), base, 0.0)
+        if function == 3:
+            return np.where(x >= d, base, c * x)
+        return np.where(x >= d, base + e, c * x + f)
+    return None

@@ -28,7 +28,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-__all__ = ["nclx_icc", "png_gamma_icc", "png_gamma_exponent", "SRGB_PRIMARIES"]
+__all__ = ["nclx_icc", "png_gamma_icc", "SRGB_PRIMARIES"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -98,32 +98,6 @@ def png_gamma_icc(gamma: Optional[float], chromaticity=None) -> Optional[bytes]:
     ignores the chunks where an iCCP or sRGB chunk is present, as the PNG specification says;
     a cHRM chunk without gAMA is not acted on (the curve is unknown: sRGB's is assumed, as
     for an untagged picture)."""
-    said = _png_chunks(gamma, chromaticity)
-    if said is None:
-        return None
-    exponent, xy, same_primaries = said
-    if same_primaries and abs(exponent - 2.2) <= _SAME_EXPONENT:
-        return None
-    name = (f"gamma {exponent:.3g}" + ("" if same_primaries else ", the file's primaries")
-            + " (from the PNG's gAMA and cHRM chunks)")
-    return _rgb_profile(name, xy, _para((exponent,)))
-
-
-def png_gamma_exponent(gamma: Optional[float], chromaticity=None) -> Optional[float]:
-    """The decoding exponent (``1 / gamma``) of a PNG whose gAMA and cHRM chunks (as for
-    :func:`png_gamma_icc`) say sRGB's primaries and white with a tone curve other than sRGB's
-    (a pure power: 1.0 for linear light): the pixels' sRGB colours are
-    ``srgb(value ** exponent)``, channel by channel. None where the chunks say sRGB, other
-    primaries, or nothing usable."""
-    said = _png_chunks(gamma, chromaticity)
-    if said is None or not said[2] or abs(said[0] - 2.2) <= _SAME_EXPONENT:
-        return None
-    return said[0]
-
-
-def _png_chunks(gamma, chromaticity):
-    """(decoding exponent, primaries and white as :data:`SRGB_PRIMARIES` orders them, whether
-    they are sRGB's) from a PNG's gAMA and cHRM values; None for an unusable gAMA."""
     try:
         gamma = float(gamma)
     except (TypeError, ValueError):
@@ -141,7 +115,11 @@ def _png_chunks(gamma, chromaticity):
             xy = (red, green, blue, white)
     same_primaries = all(abs(a - b) <= _SAME_XY
                          for p, q in zip(xy, SRGB_PRIMARIES) for a, b in zip(p, q))
-    return 1.0 / gamma, xy, same_primaries
+    if same_primaries and abs(1.0 / gamma - 2.2) <= _SAME_EXPONENT:
+        return None
+    name = (f"gamma {1.0 / gamma:.3g}" + ("" if same_primaries else ", the file's primaries")
+            + " (from the PNG's gAMA and cHRM chunks)")
+    return _rgb_profile(name, xy, _para((1.0 / gamma,)))
 
 
 def _name(code) -> str:

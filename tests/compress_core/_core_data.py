@@ -180,8 +180,13 @@ def gamma_icc(gamma: float) -> bytes:
     """A real ICC v2 RGB profile that is not sRGB: sRGB's primaries (D50-adapted) with a pure
     power-law tone curve of ``gamma`` (sRGB's curve is piecewise, ~2.2). Built here: Little CMS
     creates only sRGB, and no profile files ship with the test data."""
-    curve = _curve(gamma)
-    return _icc(b"RGB ", f"gamma {gamma:g}", [
+    return curve_icc(f"gamma {gamma:g}", _curve(gamma))
+
+
+def curve_icc(name: str, curve: bytes) -> bytes:
+    """An ICC v2 RGB profile of sRGB's primaries (D50-adapted) whose three tone curves are the
+    tag ``curve`` (a ``curv`` or ``para`` tag's bytes)."""
+    return _icc(b"RGB ", name, [
         (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", _xyz(0.4361, 0.2225, 0.0139)),
         (b"gXYZ", _xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
         (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])

@@ -2,6 +2,7 @@
 pixels on decoding (an RGB output cannot carry them)."""
 import io
 import logging
+import struct
 
 import numpy as np
 import pytest
@@ -9,10 +10,11 @@ from PIL import Image, ImageCms
 
 from compress_core import compress_image, load_image
 from compress_core.colour import (describes_srgb, device_to_srgb, has_srgb_primaries,
-                                  profile_space, rgb_to_srgb)
+                                  profile_space, rgb_to_srgb, srgb_curves)
+from compress_core.nclx import png_gamma_icc
 
-from _core_data import (GRADIENT, decode, gamma_icc, gray_icc, photo, sample_file, srgb_icc,
-                        wide_icc)
+from _core_data import (GRADIENT, curve_icc, decode, gamma_icc, gray_icc, photo, sample_file,
+                        srgb_icc, wide_icc)
 
 
 def _srgb_encode(linear):
@@ -146,3 +148,43 @@ def test_describes_srgb_remembers_answers_by_digest_and_keeps_a_bounded_number(m
     monkeypatch.setattr(colour, "_maps_to_itself", lambda icc: calls.append(icc) or False)
     assert describes_srgb(srgb) is True and calls == []  # remembered
     assert describes_srgb(profiles[0]) is False and calls == [profiles[0]]  # dropped, asked again
+
+
+def _para(function: int, *params: float) -> bytes:
+    return (b"para" + bytes(4) + struct.pack(">HH", function, 0)
+            + b"".join(struct.pack(">i", round(p * 65536)) for p in params))
+
+
+def _table(values) -> bytes:
+    return b"curv" + bytes(4) + struct.pack(">I", len(values)) + b"".join(
+        struct.pack(">H", round(v * 65535)) for v in values)
+
+
+@pytest.mark.parametrize("icc", [
+    gamma_icc(1.0), gamma_icc(1.8),                                   # curv, one gamma
+    curve_icc("table 1.8", _table(np.linspace(0, 1, 1024) ** 1.8)),   # curv, a table
+    curve_icc("table linear", _table([0.0, 1.0])),
+    png_gamma_icc(1.0),                                               # para 0 (a PNG's gAMA)
+    curve_icc("BT.709", _para(3, 1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)),
+    curve_icc("para 1", _para(1, 2.0, 1.1, -0.1)),
+    curve_icc("para 4", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045, 0.01, 0.0)),
+], ids=["curv-1.0", "curv-1.8", "table-1.8", "table-2", "para0", "para3-709", "para1", "para4"])
+def test_srgb_curves_read_the_tone_curves_as_little_cms_does(icc):
+    """The curves read from the profile, at the 256 values an 8-bit picture holds, give the
+    colours Little CMS gives (within one level, its own rounding)."""
+    curves = srgb_curves(icc)
+    assert curves.shape == (3, 65536) and curves.min() >= 0 and curves.max() <= 1
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    by_lcms = rgb_to_srgb(ramp, icc)[0].astype(float)
+    ours = _srgb_encode(255 * curves[:, ::257].T)
+    assert np.abs(ours - by_lcms).max() <= 1.0
+
+
+def test_srgb_curves_are_none_for_srgb_other_primaries_grey_and_broken_profiles():
+    assert srgb_curves(srgb_icc()) is None          # sRGB: nothing to convert
+    assert srgb_curves(wide_icc(1.0)) is None       # Adobe RGB's primaries: the profile travels
+    assert srgb_curves(gray_icc(1.0)) is None
+    assert srgb_curves(b"") is None and srgb_curves(b"garbage" * 40) is None
+    unknown = curve_icc("unknown curve type", b"sf32" + bytes(16))
+    assert srgb_curves(unknown) is None
+    assert srgb_curves(curve_icc("para 2", _para(2, 1.5, 1.05, -0.05, 0.02))) is None

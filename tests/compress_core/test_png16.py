@@ -16,7 +16,7 @@ from PIL import Image
 from compress_core import compress_image, load_image
 from compress_core.png16 import deep_png_pixels
 
-from _core_data import GRADIENT, photo
+from _core_data import GRADIENT, gamma_icc, photo, wide_icc
 from test_nclx import chrm, gama
 
 P3 = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290))
@@ -46,6 +46,11 @@ def png16(samples: np.ndarray, interlace: bool = False, **chunks) -> bytes:
     return data[:33] + extra + data[33:]
 
 
+def iccp(profile: bytes) -> bytes:
+    """An iCCP chunk's payload: a name, compression method 0, the zlib-compressed profile."""
+    return b"linear\0\0" + zlib.compress(profile)
+
+
 def linear_samples(pixels: np.ndarray) -> np.ndarray:
     """8-bit sRGB ``pixels`` as 16-bit linear-light samples (the same light)."""
     v = pixels.astype(np.float64) / 255
@@ -57,12 +62,16 @@ def shadow_levels(pixels: np.ndarray, below: int = 40) -> int:
     return len(np.unique(pixels[pixels < below]))
 
 
-@pytest.mark.parametrize("interlace", [False, True])
-def test_a_linear_light_16_bit_png_keeps_its_shadows(interlace):
+@pytest.mark.parametrize("interlace, chunks", [
+    (False, dict(gAMA=gama(1.0))), (True, dict(gAMA=gama(1.0))),
+    (False, dict(iCCP=iccp(gamma_icc(1.0)))),                 # GIMP's and Krita's linear sRGB
+    (False, dict(iCCP=iccp(gamma_icc(1.0)), gAMA=gama(0.45455))),   # (iCCP rules over gAMA)
+], ids=["gAMA", "gAMA-interlaced", "iCCP", "iCCP-and-gAMA"])
+def test_a_linear_light_16_bit_png_keeps_its_shadows(interlace, chunks):
     """Cut to 8 bits before its curve was applied, the linear-light astronaut kept 6 levels
     below level 40 (its sRGB original: 40) and came out up to 12 levels off there."""
     pixels = photo("astronaut", 256)
-    data = png16(linear_samples(pixels), interlace=interlace, gAMA=gama(1.0))
+    data = png16(linear_samples(pixels), interlace=interlace, **chunks)
     loaded = load_image(data)
     assert loaded.icc_profile is None and not loaded.as_stored
     assert np.abs(loaded.pixels.astype(int) - pixels).max() <= 1
@@ -137,7 +146,8 @@ def test_an_upright_turn_from_exif_applies_to_the_16_bit_reading():
     dict(sRGB=b"\x00", gAMA=gama(1.0)),                # an sRGB chunk rules over gAMA
     dict(gAMA=gama(1.0), cHRM=chrm(P3)),               # other primaries: their profile travels
     dict(),                                            # nothing said
-])
+    dict(iCCP=iccp(wide_icc(1.0))),                    # other primaries: their profile travels
+], ids=["gAMA-srgb", "sRGB-and-gAMA", "gAMA-P3", "none", "iCCP-wide"])
 def test_other_16_bit_pngs_keep_pillows_reading(chunks):
     samples = linear_samples(photo("coffee", 64))
     img = Image.open(io.BytesIO(data := png16(samples, **chunks)))
