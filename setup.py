@@ -38,7 +38,7 @@ INSTALL_REQUIRES = [
     "fsspec>=2024.6",          # compress_core.storage: URIs in load/save
     "defusedxml>=0.7",         # compress_core.xmp: XMP packets from buckets, without DTDs
     "tifffile>=2024.1",        # compress_core.containers: 16-bit TIFF planes Pillow misreads
-    "imagecodecs>=2024.1",     # compress_core.png16: 16-bit PNG samples Pillow cuts to 8 bits
+    "imagecodecs>=2024.1",     # compress_core.samples16: 16-bit PNG samples Pillow cuts to 8 bits
 ]
 
 EXTRAS_REQUIRE = {

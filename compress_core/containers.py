@@ -34,7 +34,8 @@ from PIL import Image, ImageOps
 from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
-           "misread_planar_page", "reread_planar_samples", "jxl_size", "lossy_encoding"]
+           "misread_planar_page", "reread_planar_samples", "page_samples", "jxl_size",
+           "lossy_encoding"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -260,19 +261,13 @@ def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation:
             f"{name}: a TIFF of 16-bit samples in separate planes (PlanarConfiguration 2) "
             f"that is not RGB (read as {img.mode}), which Pillow misreads; save it with "
             "contiguous samples (PlanarConfiguration 1)")
-    import tifffile
-
     try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            page = tif.pages[img.tell()]
-            samples, axes = page.asarray(), page.axes
+        samples = page_samples(data, img.tell())
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types on odd files
         raise UnsupportedImageError(
             f"{name}: a TIFF of 16-bit samples in separate planes (PlanarConfiguration 2), "
             f"which Pillow misreads, and tifffile cannot read ({type(exc).__name__}: {exc})"
         ) from exc
-    if axes.startswith("S"):
-        samples = np.moveaxis(samples, 0, -1)
     picture = None
     if samples.ndim == 3 and samples.dtype == np.uint16 and samples.shape[2] >= channels:
         # rounded to 8 bits through a table (two 32-bit temporaries of a 9000 x 9000 page
@@ -284,10 +279,22 @@ def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation:
             picture = ImageOps.exif_transpose(picture)
     if picture is None or picture.size != img.size:
         raise UnsupportedImageError(
-            f"{name}: a TIFF of 16-bit samples in separate planes whose samples ({axes}, "
-            f"{samples.dtype}, {samples.shape}) do not make its {img.width}x{img.height} "
+            f"{name}: a TIFF of 16-bit samples in separate planes whose samples "
+            f"({samples.dtype}, {samples.shape}) do not make its {img.width}x{img.height} "
             f"{img.mode} picture")
     img.paste(picture)
+
+
+def page_samples(data: bytes, index: int) -> np.ndarray:
+    """The samples of page ``index`` of the TIFF ``data`` as stored (not turned by its
+    orientation), read by ``tifffile`` (the TIFF reader scikit-image depends on), samples last
+    ((H, W, S), or (H, W) for one); raises what tifffile raises."""
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages[index]
+        samples, axes = page.asarray(), page.axes
+    return np.moveaxis(samples, 0, -1) if axes.startswith("S") else samples
 
 
 #: The pages of a TIFF looked at for its picture: the first 1,024 (a scan's pages, a fax's).

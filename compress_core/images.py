@@ -12,8 +12,9 @@ pixels, which become sRGB as colour-managed viewers show them
 Mode handling (documented, tested): ``1``/``L``/``P``/``RGB`` become RGB; anything with
 transparency (``LA``, ``RGBA``, ``PA``, palette with a ``transparency`` entry) becomes RGBA;
 ``CMYK`` and ``YCbCr``/``LAB`` are converted to RGB; 16-bit and 32-bit integer and float modes are
-scaled to 8 bits by their full range (16-bit PNGs on a gAMA curve other than sRGB's, or with a
-16-bit transparent colour, from their 16-bit samples: :mod:`compress_core.png16`). Animated files (GIF, WebP, APNG) use their first frame; a
+scaled to 8 bits by their full range (16-bit PNGs and TIFFs on a tone curve other than sRGB's,
+or with a 16-bit transparent colour, from their 16-bit samples: :mod:`compress_core.samples16`).
+Animated files (GIF, WebP, APNG) use their first frame; a
 TIFF its largest page that is not a reduced-resolution copy, and HEIF/HEIC photos are read
 through ``pillow-heif`` (:mod:`compress_core.containers`). Camera RAW files (DNG, CR2, CR3, NEF,
 ARW, RAF, ORF, RW2, PEF ...), recognised by their bytes, are developed through ``rawpy``
@@ -42,7 +43,7 @@ from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
                          reread_planar_samples)
 from .nclx import nclx_icc, png_gamma_icc
-from .png16 import deep_png_pixels
+from .samples16 import deep_pixels
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
@@ -407,6 +408,8 @@ def _decode(data: bytes, name: str, limit: int,
         _draft(img, needed_size)
     with _decoding(name, data, limit):
         misread = misread_planar_page(img)  # (16-bit TIFF planes Pillow misreads)
+        # the turn of the stored samples: Pillow turns a TIFF page by it on loading, and drops it
+        turn = _orientation(img) if img.format == "TIFF" else None
         img.load()
         if misread is not None:
             reread_planar_samples(img, data, name, misread)
@@ -416,12 +419,13 @@ def _decode(data: bytes, name: str, limit: int,
         damaged = jpeg_damage(data)
         if damaged is not None:
             raise ImageDecodeError(f"{name}: {damaged}")
-    deep = deep_png_pixels(img, data, name)   # (16-bit PNGs Pillow's 8 bits lose)
+    deep = deep_pixels(img, data, name)   # (16-bit pictures Pillow's 8 bits lose)
     loaded = _from_pil(img, name, data=data)
     if deep is not None:
         pixels, converted = deep
+        turn = _orientation(img) if turn is None else turn
         loaded = dataclasses.replace(
-            loaded, pixels=_upright(pixels, _orientation(img)), as_stored=False,
+            loaded, pixels=_upright(pixels, turn), as_stored=False,
             icc_profile=None if converted else loaded.icc_profile)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS

@@ -1,6 +1,6 @@
-"""compress_core.png16: 16-bit PNGs whose 8-bit reading loses the picture (linear light's
-shadows, a 16-bit transparent colour) are read from their 16-bit samples; every other PNG keeps
-Pillow's reading."""
+"""compress_core.samples16: 16-bit PNGs and TIFFs whose 8-bit reading loses the picture (linear
+light's shadows, a 16-bit transparent colour) are read from their 16-bit samples; every other
+picture keeps Pillow's reading."""
 import io
 import logging
 import struct
@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 import pyvips
+import tifffile
 from PIL import Image
 
 from compress_core import compress_image, load_image
-from compress_core.png16 import deep_png_pixels
+from compress_core.samples16 import deep_pixels
 
 from _core_data import GRADIENT, gamma_icc, photo, wide_icc
 from test_nclx import chrm, gama
@@ -152,7 +153,7 @@ def test_other_16_bit_pngs_keep_pillows_reading(chunks):
     samples = linear_samples(photo("coffee", 64))
     img = Image.open(io.BytesIO(data := png16(samples, **chunks)))
     img.load()
-    assert deep_png_pixels(img, data, "x.png") is None
+    assert deep_pixels(img, data, "x.png") is None
     assert load_image(data).as_stored
 
 
@@ -164,7 +165,7 @@ def test_an_8_bit_linear_png_keeps_its_way():
     data = data[:33] + _chunk(b"gAMA", gama(1.0)) + data[33:]
     img = Image.open(io.BytesIO(data))
     img.load()
-    assert deep_png_pixels(img, data, "x.png") is None
+    assert deep_pixels(img, data, "x.png") is None
     assert load_image(data).icc_profile is not None   # (its profile, applied on writing)
 
 
@@ -174,7 +175,7 @@ def test_without_imagecodecs_or_when_it_fails_pillows_reading_stays(monkeypatch,
     path = tmp_path / "lin.png"
     path.write_bytes(png16(linear_samples(pixels), gAMA=gama(1.0)))
     monkeypatch.setitem(sys.modules, "imagecodecs", None)
-    with caplog.at_level(logging.WARNING, logger="compress_core.png16"):
+    with caplog.at_level(logging.WARNING, logger="compress_core.samples16"):
         loaded = load_image(str(path))
     assert "install imagecodecs" in caplog.text and "lin.png" in caplog.text
     assert loaded.icc_profile is not None   # the 8-bit way: the curve's profile
@@ -186,7 +187,7 @@ def test_without_imagecodecs_or_when_it_fails_pillows_reading_stays(monkeypatch,
 
     monkeypatch.setattr(imagecodecs, "png_decode", refuse)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="compress_core.png16"):
+    with caplog.at_level(logging.WARNING, logger="compress_core.samples16"):
         loaded = load_image(str(path))
     assert "cannot be read (PngError: broken)" in caplog.text
     assert loaded.icc_profile is not None
@@ -205,3 +206,55 @@ def test_a_linear_light_16_bit_png_is_written_as_its_srgb_picture():
         image = Image.open(io.BytesIO(out.data))
         assert "icc_profile" not in image.info and "gamma" not in image.info
         assert np.abs(np.asarray(image.convert("RGB")).astype(int) - pixels).max() <= 1
+
+
+def tiff16(samples: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, samples, photometric="rgb", **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kw", [
+    dict(), dict(compression="zlib"), dict(planarconfig="separate"),
+    dict(extrasamples=["unassalpha"]),
+], ids=["plain", "zlib", "planar", "alpha"])
+def test_a_linear_light_16_bit_tiff_keeps_its_shadows(kw):
+    """Same as the PNG: a 16-bit TIFF with a linear sRGB profile (GIMP's and Krita's) kept 6
+    shadow levels of 40, up to 12 levels off."""
+    pixels = photo("astronaut", 128)
+    samples = linear_samples(pixels)
+    alpha = None
+    if "extrasamples" in kw:
+        alpha = np.tile(np.linspace(0, 65535, samples.shape[1]).astype(np.uint16),
+                        (samples.shape[0], 1))
+        samples = np.dstack([samples, alpha])
+    if kw.get("planarconfig") == "separate":
+        samples = np.ascontiguousarray(np.moveaxis(samples, -1, 0))
+    loaded = load_image(tiff16(samples, iccprofile=gamma_icc(1.0), **kw))
+    assert loaded.icc_profile is None and not loaded.as_stored
+    assert np.abs(loaded.pixels[..., :3].astype(int) - pixels).max() <= 1
+    assert shadow_levels(loaded.pixels[..., :3]) >= shadow_levels(pixels) - 1
+    if alpha is not None:
+        assert np.abs(loaded.pixels[..., 3].astype(int) - alpha / 257.0).max() <= 0.5
+
+
+def test_a_turned_16_bit_tiff_is_turned_once():
+    """Pillow turns a TIFF page by its Orientation tag on loading (and drops it); the 16-bit
+    samples are read as stored and turned the same way, once."""
+    pixels = photo("astronaut", 96)[:, :64]
+    data = tiff16(linear_samples(pixels), iccprofile=gamma_icc(1.0),
+                  extratags=[(274, "H", 1, 6, True)])
+    loaded = load_image(data)
+    expected = np.rot90(pixels, k=-1)
+    assert loaded.pixels.shape == expected.shape
+    assert np.abs(loaded.pixels.astype(int) - expected).max() <= 1
+
+
+def test_other_16_bit_tiffs_keep_pillows_reading():
+    samples = linear_samples(photo("coffee", 64))
+    for data in (tiff16(samples), tiff16(samples, iccprofile=wide_icc(1.0)),
+                 tiff16(np.dstack([samples, samples[..., :1]]), extrasamples=["assocalpha"],
+                        iccprofile=gamma_icc(1.0))):
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        assert deep_pixels(img, data, "x.tif") is None
