@@ -44,7 +44,8 @@ from .jpeg_markers import segments as segments_of
 __all__ = ["as_shown", "encode", "decode_pixels", "flatten_for", "jxl_srgb", "jpeg_encoder",
            "lowest_quality", "JXL_EXACT_ALPHA",
            "stored_bytes", "optimize_scans", "BASELINE_BELOW", "WEBP_METHOD",
-           "WEBP_LOSSLESS_METHOD", "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE", "JXL_EFFORT"]
+           "WEBP_LOSSLESS_METHOD", "WEBP_LOSSLESS_EFFORT", "AVIF_SPEED", "AVIF_TUNE",
+           "AVIF_ALPHA_FLOOR", "JXL_EFFORT"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -60,6 +61,15 @@ AVIF_SPEED = 6
 #: way SSIMULACRA2, the score ``quality="auto"`` targets, weighs them. 1.5-4% fewer bytes than
 #: libavif's default ``iq`` tuning at equal score on Kodak (BENCHMARKS.md, "Bytes").
 AVIF_TUNE = "ssimulacra2"
+#: The lowest quality an AVIF's alpha plane is coded at (libaom's quantiser for it through
+#: libavif's ``a:`` options). libavif codes alpha at the colour's quality, and a flat graphic
+#: reaches its score at quality 1: a red disc on a transparent ground, resampled to half size,
+#: came out with its transparent pixels up to alpha 74 around it (a grey halo; alpha up to 119
+#: levels off) in 940 bytes; at quality 40 its alpha is at most 31 off, transparent pixels at
+#: most 11, in 1,259 bytes. Photos' colour searches end at qualities 40-55, whose alpha is
+#: unchanged; under a byte budget a soft-edged cut-out pays 2-12% (quality 30-1) for it
+#: (BENCHMARKS.md, "AVIF alpha").
+AVIF_ALPHA_FLOOR = 40
 JXL_EFFORT = 7
 #: Files smaller than this (after mozjpeg's progressive scans) are also tried as baseline JPEGs
 #: with optimised Huffman tables (:func:`optimize_scans`), which are smaller on small pictures:
@@ -420,6 +430,10 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
             kwargs["subsampling"] = "4:4:4"
         if quality < 100 and _avif_tune_accepted():  # (quality 100 is lossless: no tuning)
             kwargs["advanced"] = {"tune": AVIF_TUNE}
+            if quality < AVIF_ALPHA_FLOOR and img.mode == "RGBA":
+                # libavif's quality -> quantiser mapping, for the floor's quality
+                alpha_q = ((100 - AVIF_ALPHA_FLOOR) * 63 + 50) // 100
+                kwargs["advanced"].update({"a:end-usage": "q", "a:cq-level": str(alpha_q)})
     elif fmt is ImageFormat.JXL:
         import pillow_jxl  # noqa: F401  (registers the JXL plug-in with Pillow)
 

@@ -1,4 +1,5 @@
 """Codecs: JPEG, WebP, PNG and AVIF encoding, metadata, and the search for a byte budget."""
+import io
 import re
 
 import numpy as np
@@ -21,7 +22,7 @@ from compress_core.codec import (
 )
 from compress_core.options import ImageFormat
 
-from _core_data import decode, exif_bytes, grainy, large_icc, photo, srgb_icc
+from _core_data import GRADIENT, decode, exif_bytes, grainy, large_icc, photo, srgb_icc
 
 FORMATS = ["jpeg", "webp", "png", "avif", "jxl"]
 PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "png": "PNG", "avif": "AVIF", "jxl": "JXL"}
@@ -525,6 +526,41 @@ def test_avif_falls_back_to_the_default_tuning_when_libaom_rejects_it(monkeypatc
     assert not encoders._avif_tune_accepted()
     assert decode(encode(photo("chelsea", 120), "avif", 60)).format == "AVIF"
     assert decode(encode(photo("chelsea", 120), "avif", 100)).format == "AVIF"  # lossless
+
+
+def test_an_avif_graphics_alpha_is_coded_no_worse_than_quality_40():
+    """Edge review 42: a flat graphic reaches its score at quality 1, and libavif coded its
+    alpha there too: a red disc on a transparent ground, resampled to half size, came out
+    with a grey halo (transparent pixels up to alpha 60, half of them above 0) and the disc's
+    edge up to 78 levels off."""
+    from PIL import ImageDraw
+
+    from compress_core import SemanticCompressor
+
+    big = Image.new("RGBA", (302, 302), (0, 255, 0, 0))
+    ImageDraw.Draw(big).ellipse((50, 50, 250, 250), fill=(255, 0, 0, 255))
+    out = SemanticCompressor(GRADIENT).compress(np.asarray(big), scale=0.5, format="avif")
+    assert out.format == "AVIF" and out.quality < 40   # (the colour's search goes low)
+    written = decode_pixels(out.data)[..., 3].astype(int)
+    alpha = out.pixels[..., 3].astype(int)
+    clear = alpha == 0
+    assert np.abs(written - alpha).max() <= 45   # (87 at quality 1)
+    assert written[clear].max() <= 30 and (written[clear] > 0).mean() < 0.1
+    assert (written[clear] > 10).mean() < 0.01
+    assert written[alpha == 255].min() >= 220
+    # at and above the floor the alpha goes with the colour's quality, as before
+    from compress_core.codec import encoders
+
+    cat = photo("chelsea", 120)
+    photo_cut = np.dstack([cat, np.full(cat.shape[:2], 200, np.uint8)])
+    assert encode(photo_cut, "avif", 40) == _plain_avif(photo_cut, 40, encoders)
+
+
+def _plain_avif(pixels, quality, encoders) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "AVIF", quality=quality, speed=encoders.AVIF_SPEED,
+                                 advanced={"tune": encoders.AVIF_TUNE})
+    return buf.getvalue()
 
 
 def test_lossless_pictures_over_webps_side_limit_are_png():
