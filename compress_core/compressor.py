@@ -721,7 +721,7 @@ class SemanticCompressor:
                 quality=used_quality if fmt in codec.QUALITY_RANGE else None,
                 original_size=(w0, h0),
                 original_bytes=(loaded.nbytes if loaded.nbytes is not None
-                                else int(loaded.pixels.nbytes)),
+                                else int(loaded.pixels.nbytes)),   # (a LoadedImage given)
                 input_format=loaded.format,
                 method=method.value,
                 energy=self.energy_function.describe(),

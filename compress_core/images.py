@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import math
 import os
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
@@ -106,6 +107,9 @@ class LoadedImage:
     as_stored : bool
         Whether :attr:`pixels` are the file's own: not turned by an EXIF orientation nor
         converted from a colour profile on decoding (False for a developed camera RAW file).
+    sample_bytes : int or None
+        For an array or a PIL image: the bytes its samples hold (a grey uint8 array's
+        H*W, a uint16 RGB one's H*W*6), which :attr:`nbytes` gives for it; None for files.
     """
 
     pixels: np.ndarray
@@ -119,6 +123,7 @@ class LoadedImage:
     original_size: Optional[Tuple[int, int]] = None
     frames: int = 1
     as_stored: bool = True
+    sample_bytes: Optional[int] = None
 
     def __post_init__(self):
         if self.original_size is None:
@@ -133,8 +138,9 @@ class LoadedImage:
 
     @property
     def nbytes(self) -> Optional[int]:
-        """Size of the encoded input in bytes, or ``None`` for arrays."""
-        return None if self.data is None else len(self.data)
+        """Size of the encoded input in bytes; for an array or a PIL image, the bytes its
+        samples hold (:attr:`sample_bytes`), not the 8-bit RGB(A) pixels decoded from them."""
+        return self.sample_bytes if self.data is None else len(self.data)
 
     @property
     def size(self):
@@ -202,11 +208,13 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
     if isinstance(source, np.ndarray):
         pixels = as_rgb_array(source)
         _check_pixel_limit(pixels.shape[1], pixels.shape[0], limit, "<array>")
-        return LoadedImage(pixels=pixels, source="<array>")
+        return LoadedImage(pixels=pixels, source="<array>", sample_bytes=int(source.nbytes))
     if isinstance(source, Image.Image):
         _check_pixel_limit(source.width, source.height, limit, "<PIL image>")
         with _pillow_notes_named("<PIL image>"):
-            return _from_pil(source, "<PIL image>", data=None)
+            loaded = _from_pil(source, "<PIL image>", data=None)
+        loaded.sample_bytes = _sample_bytes(source)
+        return loaded
     if isinstance(source, (bytes, bytearray, memoryview)):
         with _pillow_notes_named("<bytes>"):
             return _decode(bytes(source), "<bytes>", limit, needed_size)
@@ -220,12 +228,15 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<file object>"
         most = largest_file(limit)
         start = _position(source)
+        text = TypeError(f"image: {name} is a file object in text mode; open it in binary "
+                         "mode ('rb')")
+        if isinstance(source, io.TextIOBase):   # (a JPEG's bytes are not UTF-8: reading it
+            raise text                          # raised UnicodeDecodeError: edge review 42)
         data = _read_at_most(source, most)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # a text-mode file: its str failed deep in the decoder ("a bytes-like object is
             # required, not 'str'"), naming neither the image nor the way out
-            raise TypeError(f"image: {name} is a file object in text mode; open it in binary "
-                            "mode ('rb')")
+            raise text
         if len(data) > most:
             raise over_max_bytes(name, most)
         if not data:
@@ -440,6 +451,16 @@ def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     picture = Image.fromarray(pixels)
     picture.getexif()[0x0112] = orientation
     return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(picture)))
+
+
+def _sample_bytes(img: Image.Image) -> int:
+    """The bytes a PIL image's samples hold: width x height x bands x the mode's sample size
+    (a 1-bit image's pixels as Pillow holds them, a byte each)."""
+    try:
+        size = np.dtype(ImageMode.getmode(img.mode).typestr).itemsize
+    except (KeyError, TypeError, ValueError):
+        size = 1
+    return img.width * img.height * len(img.getbands()) * size
 
 
 #: EXIF orientations that swap the axes (transposed, turned 90 or 270 degrees).

@@ -89,7 +89,8 @@ class CompressionResult:
     original_size : (int, int)
         Input ``(width, height)`` after EXIF orientation.
     original_bytes : int
-        Encoded input size; for arrays and PIL images, the raw pixel bytes (H*W*C).
+        Encoded input size; for arrays and PIL images, the bytes their samples hold
+        (``array.nbytes``: H*W*C times the sample's size, a grey uint8 array's H*W).
     input_format : str or None
     method : str
     energy : dict

@@ -781,6 +781,15 @@ def test_array_original_bytes_are_the_raw_pixels(compressor, chelsea):
     assert result.original_bytes == 180 * 120 * 3
     rgba = np.dstack([chelsea, np.full((120, 180), 255, np.uint8)])
     assert _run(compressor, rgba, scale=0.5).original_bytes == 180 * 120 * 4
+    # the samples given, not the 8-bit RGB decoded from them (edge review 42: a grey array
+    # counted three times, a uint16 one half)
+    grey = np.ascontiguousarray(chelsea[..., 0])
+    assert _run(compressor, grey, scale=0.5).original_bytes == 180 * 120
+    deep = chelsea.astype(np.uint16) * 257
+    assert _run(compressor, deep, scale=0.5).original_bytes == 180 * 120 * 3 * 2
+    assert _run(compressor, Image.fromarray(grey), scale=0.5).original_bytes == 180 * 120
+    assert _run(compressor, Image.fromarray(deep[..., 0], "I;16"),
+                scale=0.5).original_bytes == 180 * 120 * 2
 
 
 def test_palette_with_transparency_keeps_alpha_in_png(compressor, chelsea):

@@ -911,6 +911,13 @@ def test_a_file_object_in_text_mode_is_a_type_error_naming_it(tmp_path):
     with open(path) as fh, pytest.raises(TypeError, match=r"notes\.txt is a file object in "
                                                           r"text mode; open it in binary"):
         load_image(fh)
+    # a real picture in text mode: its bytes are not UTF-8, and reading them raised
+    # UnicodeDecodeError (edge review 42)
+    photo_path = tmp_path / "x.jpg"
+    Image.fromarray(photo("chelsea", 64)).save(photo_path, "JPEG")
+    with open(photo_path) as fh, pytest.raises(TypeError, match=r"x\.jpg is a file object in "
+                                                                r"text mode"):
+        load_image(fh)
 
 
 # ------------------------------------------------------------- decoding no larger than needed
