@@ -164,7 +164,9 @@ def content_summary(energy: np.ndarray) -> Dict[str, Any]:
     stats.update(
         high_importance_threshold=HIGH_IMPORTANCE_THRESHOLD,
         center_of_mass=(cx, cy),
-        center_of_mass_relative=(cx / max(w - 1, 1), cy / max(h - 1, 1)),
+        # (a one-pixel side's only position is its middle: 0.5, as for a flat map)
+        center_of_mass_relative=(cx / (w - 1) if w > 1 else 0.5,
+                                 cy / (h - 1) if h > 1 else 0.5),
         important_region=box,
         important_region_ratio=(
             0.0 if box is None else (box[2] - box[0]) * (box[3] - box[1]) / float(w * h)

@@ -76,6 +76,10 @@ def test_content_summary():
     assert (summary["width"], summary["height"]) == (200, 120)
     assert summary["high_importance_threshold"] == 0.5
     assert set(energy_statistics(blob())) <= set(summary)
+    # a side of one pixel: its middle, as for a flat map (edge review 42: a 1x1 map said 0, 0)
+    for shape in ((1, 1), (1, 50), (50, 1)):
+        assert content_summary(np.ones(shape))["center_of_mass_relative"] == pytest.approx(
+            (0.5, 0.5)), shape
 
 
 def test_content_summary_of_a_real_photo():
