@@ -1,11 +1,13 @@
 """Encoding to a byte budget: quality search per candidate size, best candidate on the metric."""
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from compress_core.budget import encode_to_budget
+from compress_core.codec.encoders import stored_bytes
 from compress_core.errors import TargetUnreachableError
 from compress_core.options import ImageFormat
 from compress_core.quality import QualityMetric
@@ -95,6 +97,22 @@ def test_an_unreachable_budget_says_how_much_the_carried_metadata_weighs(coffee)
                        r"metadata='none' drops it\)"):
         encode_to_budget(coffee, ImageFormat.JPEG, 30000, None, QualityMetric.SSIM,
                          icc_profile=icc)
+
+
+def test_a_pngs_carried_profile_is_counted_as_its_iccp_chunk_stores_it(coffee):
+    """Edge review 42: a PNG stores its profile zlib-compressed, and counted whole the message
+    said that every candidate carried more metadata than the smallest candidate held."""
+    icc = srgb_icc() + bytes(256) * 156   # 43 KB, most of it compressible
+    with pytest.raises(TargetUnreachableError) as caught:
+        encode_to_budget(coffee, ImageFormat.PNG, 300, None, QualityMetric.SSIM,
+                         icc_profile=icc)
+    found = re.search(r"smallest PNG encoding found is (\d+) bytes; every candidate carries "
+                      r"the input's metadata \((\d+) bytes", str(caught.value))
+    smallest, carried = int(found.group(1)), int(found.group(2))
+    assert carried < smallest and carried < len(icc) // 4
+    assert carried == stored_bytes(ImageFormat.PNG, {"icc_profile": icc})
+    assert stored_bytes(ImageFormat.JPEG, {"icc_profile": icc}) == len(icc)
+    assert stored_bytes(ImageFormat.JXL, {"icc_profile": icc}) == 0
 
 
 @pytest.mark.parametrize("fmt, share", [(ImageFormat.JPEG, 14), (ImageFormat.WEBP, 7)])
