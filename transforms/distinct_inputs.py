@@ -36,6 +36,7 @@ the format it was last written in).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -51,7 +52,7 @@ from compress_core.storage import local_path, output_stem, split_protocol, store
 from .identity import FileIdentity, from_epoch_us, identity_differs, recorded_identity
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["input_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
+__all__ = ["input_key", "file_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
            "NAMED_OTHERWISE", "EarlierName"]
 
 _LOG = logging.getLogger(__name__)
@@ -91,6 +92,31 @@ def input_key(uri: str) -> str:
     if path is not None:
         return os.path.normpath(path)
     return f"{store_protocol(uri)}://{split_protocol(uri)[1]}"
+
+
+def file_key(uri: str) -> str:
+    """What groups the spellings of one input file, in a run and across runs: its
+    :func:`input_key`, with the symbolic links in a local path's folders resolved (through a
+    cache of folders). A folder reached through a link and by its own path, named by two
+    ``--input`` patterns, had every photo compressed twice, each under its pattern's name;
+    reached through a link one night and by its own path the next, a second copy of each was
+    written under the other name without a word (paths review 42). A link to a file is a name
+    of its own, as a folder listing gives it (``find -L``). Names and their digests keep
+    :func:`input_key`, the path as spelt. A folder that cannot be resolved keeps its
+    spelling."""
+    key = input_key(uri)
+    if local_path(uri) is None:
+        return key
+    try:
+        folder, name = os.path.split(key)
+        return os.path.join(_resolved_folder(folder), name)
+    except (OSError, ValueError):
+        return key
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_folder(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def same_input(owner: str, key: str) -> bool:
@@ -257,6 +283,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
     set_apart = []
     for item in items:
         before, item = item.written_as, item._replace(written_as=None)   # (told here only)
+        given_name = item.relpath
         key, own_apart = input_key(item.uri), apart.get(item.uri)
         apart_once = name_apart(item.relpath, item.uri)
         owned = [(claim, name) for claim, name in
@@ -276,7 +303,10 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
                 item = item._replace(
                     relpath=name_apart(apart_once, item.uri) if taken else apart_once)
             yield item
-            if before is not None and name_key(before.stem) != _written(item.relpath, tag):
+            # (an earlier name that is this input's given one, not its own: another file that
+            # a link named then, re-pointed since, was set apart from it, not named otherwise)
+            if before is not None and name_key(before.stem) not in (
+                    _written(item.relpath, tag), _written(given_name, tag)):
                 Metrics.counter(METRICS_NAMESPACE, NAMED_OTHERWISE).inc()
                 yield beam.pvalue.TaggedOutput(NAMED_OTHERWISE, (item.uri, before, item.relpath))
     if set_apart:
@@ -311,12 +341,14 @@ def _say_named_otherwise(count: int, first: Tuple, tag: str) -> None:
     base = key[:-len(earlier) - 1] if key.endswith(f"/{earlier}") else None
     _LOG.warning("%d input(s) have outputs of these settings that earlier runs wrote under "
                  "other names (%s: %s by run %s, %s now%s): names now start from another "
-                 "folder (the base of --input or --input_list), so what this run writes of "
-                 "them is a second copy. %s", count, uri,
-                 earlier, before.run_id, now, ", ..." if count > 1 else "",
+                 "folder (the base of --input or --input_list), or name a folder through "
+                 "another link, so what this run writes of them is a second copy. %s", count,
+                 uri, earlier, before.run_id, now, ", ..." if count > 1 else "",
                  f"--input_base {base} names {'the first' if count > 1 else 'it'} as before."
                  if base else
-                 "--input_base names them as before (docs/pipeline.md, Output names).")
+                 "--input_base names them as before where the base changed; spell a folder "
+                 "reached through a link as the earlier runs did (docs/pipeline.md, Output "
+                 "names).")
 
 
 def _with_earlier(item, claim):
@@ -363,7 +395,7 @@ class DistinctInputs(beam.PTransform):
         from .earlier_outputs import CLAIMS, FAILURES, WRITTEN  # (it reads names from this)
 
         tag = self._earlier.tag if self._earlier is not None else None
-        keyed = files | "KeyByInput" >> beam.Map(lambda f: (input_key(f.uri), f))
+        keyed = files | "KeyByInput" >> beam.Map(lambda f: (file_key(f.uri), f))
         if self._earlier is None:
             inputs = (keyed
                       | "GroupByInput" >> beam.GroupByKey()

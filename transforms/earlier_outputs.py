@@ -51,7 +51,7 @@ from apache_beam.metrics import Metrics
 from compress_core.images import DEFAULT_MAX_PIXELS
 from compress_core.storage import get_filesystem, is_output_name, path_below
 
-from .distinct_inputs import input_key, name_key, once_apart
+from .distinct_inputs import file_key, input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
 from .manifest import (RUN_ID, SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED,
                        is_manifest_part)
@@ -206,7 +206,7 @@ class _ReadOwners(beam.DoFn):
                         yield once, owner._replace(twice=True)
                     # (a plain tuple, an EarlierName's fields: a named tuple costs 4.3 us per
                     # coding round trip, a tuple 0.9, and this is one more per earlier row)
-                    yield beam.pvalue.TaggedOutput(WRITTEN, (owner.owner, (
+                    yield beam.pvalue.TaggedOutput(WRITTEN, (file_key(owner.input_uri), (
                         owner.processed_at, stem, run_id)))
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             self._unreadable.inc()
@@ -256,7 +256,7 @@ class _ReadOwners(beam.DoFn):
                 or stem_of_output(row["output_uri"], self._output, self._tag) is None:
             return None
         text = lambda name: row.get(name) if isinstance(row.get(name), str) else ""  # noqa: E731
-        return input_key(row["input_uri"]), EarlierFailure(
+        return file_key(row["input_uri"]), EarlierFailure(
             _time_text(row.get("processed_at")), row["input_uri"], run_id, row["error_type"],
             text("error_message"), _size(row.get("input_bytes")),
             _modified_us(row.get("input_modified")), text("input_etag"),

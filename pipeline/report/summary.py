@@ -93,8 +93,9 @@ _COUNT_LINES = (
                       "--max_pixels, or run them without --skip_existing)"),
     ("named_otherwise", "named otherwise than before: {} (earlier runs of these settings wrote "
                         "their outputs under other names: names now start from another folder, "
-                        "and what this run wrote of them is a second copy; the log names an "
-                        "--input_base that keeps the earlier names)"),
+                        "or a folder is named through another link, and what this run wrote of "
+                        "them is a second copy; the log names an --input_base that keeps the "
+                        "earlier names)"),
     ("missed", "quality target missed: {} (even the format's best encoding scores below "
                "--target_quality; written with their quality_score)"),
     ("larger", "larger than their input: {} (written all the same; their rows say byte_ratio "

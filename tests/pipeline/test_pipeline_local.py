@@ -188,6 +188,30 @@ def test_a_folder_reached_through_a_link_one_night_and_by_its_path_the_next_is_s
     assert (out / f"coffee.jpg.{TAG}.jpg").read_bytes() == kept
 
 
+def test_a_folder_named_by_its_path_and_through_a_link_is_one_input(
+        tmp_path, write_tree, photo_files, run_job, caplog):
+    """Paths review 42: with two --input patterns, names start from their common folder, so a
+    folder reached through a link is part of them. In one run naming the folder and the link,
+    every photo was compressed twice; by its path one night and through the link the next
+    (with another folder each night), a second copy of each was written without a word."""
+    write_tree(tmp_path / "photos", {"coffee.jpg": photo_files["coffee.jpg"]})
+    write_tree(tmp_path / "other", {"china.jpg": photo_files["trips/china.jpg"]})
+    os.symlink(tmp_path / "photos", tmp_path / "current")
+    out = tmp_path / "out"
+    common = ["--output", str(out), *FAST, *IN_MEMORY, "--skip_existing"]
+    _, both = run_job(["--input", str(tmp_path / "photos"), "--input", str(tmp_path / "current"),
+                       "--output", str(tmp_path / "once"), *FAST, *IN_MEMORY])
+    assert both.ok == 1
+    assert len([f for f in _files(tmp_path / "once") if "_manifest" not in f]) == 1
+    _, night1 = run_job(["--input", str(tmp_path / "photos"), "--input", str(tmp_path / "other"),
+                         *common, "--run_id", "night1"])
+    assert night1.ok == 2
+    _, night2 = run_job(["--input", str(tmp_path / "current"), "--input",
+                         str(tmp_path / "other"), *common, "--run_id", "night2"])
+    assert (night2.ok, night2.skipped, night2.named_otherwise) == (1, 1, 1)
+    assert "or name a folder through another link" in caplog.text
+
+
 def test_a_broken_link_is_skipped_as_failed_before_until_it_is_mended(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """Operator review 39: a link to a deleted photo was "no such file", a read error that may
