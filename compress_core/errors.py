@@ -70,9 +70,10 @@ class ImageReadError(SemanticCompressError, OSError):
 
 
 class BrokenLinkError(ImageReadError):
-    """The input is a symbolic link to nothing (its target deleted or moved): unlike a read
-    that may pass next time, it fails the same until the link or its target is mended (the
-    job skips it as failed before while the link is unchanged)."""
+    """The input is a symbolic link to nothing (its target deleted or moved) or to what no
+    picture can be read from (a loop of links, a device, a FIFO): unlike a read that may pass
+    next time, it fails the same until the link or its target is mended (the job skips it as
+    failed before while the link is unchanged)."""
 
 
 class CompressionTimeoutError(SemanticCompressError, TimeoutError):

@@ -382,7 +382,16 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
         if path is not None:
             # (not blocking: opening a FIFO, a link to one among the photos, waited for a
             # writer for good, and the time budget does not cover reads)
-            fd = os.open(path, _READ_FLAGS)
+            try:
+                fd = os.open(path, _READ_FLAGS)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP and os.path.islink(path):
+                    # (a loop of links fails the same every run, as a link to nothing does:
+                    # tried at every --skip_existing run, it made each exit 1: paths review 42)
+                    raise BrokenLinkError(f"{text}: a symbolic link to {os.readlink(path)}, "
+                                          "which leads back to itself (a loop of links)") \
+                        from exc
+                raise
             try:
                 info = os.fstat(fd)
                 mode = info.st_mode
@@ -392,6 +401,9 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                     # /dev/zero (a link to it in a photo folder) was read until memory ran out
                     kind = ("a FIFO" if stat.S_ISFIFO(mode) else
                             "a socket" if stat.S_ISSOCK(mode) else "a device")
+                    if os.path.islink(path):   # (the same every run, as above)
+                        raise BrokenLinkError(f"{text}: a symbolic link to "
+                                              f"{os.readlink(path)}, which is {kind}, not a file")
                     raise ImageReadError(f"{text}: is {kind}, not a file")
                 with os.fdopen(fd, "rb") as fh:
                     fd = None   # (closed with fh)

@@ -245,6 +245,22 @@ def test_read_bytes_refuses_a_device(tmp_path):
     for uri in (str(link), "file://" + str(link), "/dev/zero"):
         with pytest.raises(ImageReadError, match="is a device, not a file"):
             storage.read_bytes(uri)
+    # through a link, the same every run: a BrokenLinkError, which a --skip_existing run skips
+    # as failed before (paths review 42: each rerun failed on it and exited 1)
+    with pytest.raises(BrokenLinkError, match=r"zero\.jpg: a symbolic link to /dev/zero, "
+                                               r"which is a device, not a file"):
+        storage.read_bytes(str(link))
+
+
+def test_a_loop_of_links_is_a_broken_link(tmp_path):
+    """Paths review 42: two links to each other were "cannot read (OSError: [Errno 40] Too
+    many levels of symbolic links)", a read that may pass, so each --skip_existing rerun tried
+    it and exited 1 on it."""
+    os.symlink(tmp_path / "b.jpg", tmp_path / "a.jpg")
+    os.symlink(tmp_path / "a.jpg", tmp_path / "b.jpg")
+    with pytest.raises(BrokenLinkError, match=r"a\.jpg: a symbolic link to .*b\.jpg, which "
+                                               r"leads back to itself \(a loop of links\)"):
+        storage.read_bytes(str(tmp_path / "a.jpg"))
 
 
 def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):
@@ -268,7 +284,7 @@ def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(10)
-    assert outcome == [f"{link}: is a FIFO, not a file"]
+    assert outcome == [f"{link}: a symbolic link to {fifo}, which is a FIFO, not a file"]
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"x" * 1000)
     if os.path.isdir("/proc/self/fd"):   # (a folder's descriptor was left open: diff review 26)
