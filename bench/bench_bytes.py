@@ -9,6 +9,9 @@ Sections (``--sections``, all by default):
 * ``avif``: libaom settings (tuning, chroma subsampling) at equal score, against Pillow's JPEG.
 * ``auto``: ``codec.encode_to_score(..., "jpeg", 70)`` against a fixed quality 85 (ours, jpegli,
   and Pillow's), bytes, scores, time per photo and encodes per search.
+* ``search``: ``encode_to_score`` in each format at 70 on every other Kodak photo (whole and
+  at a quarter of its size) and 14 pictures that are no photos (textures, graphics), against
+  the smallest passing encoding at or under the quality it kept: bytes over it, encodes.
 * ``semantic``: allocations of a JPEG's bytes by importance against uniform encoding: the
   library's energy-weighted pre-filtering (:mod:`compress_core.codec.semantic`), block-level
   pre-coding (cells of the JPEG grid pre-coded at lower qualities by importance level), dead
@@ -1458,12 +1461,80 @@ def section_budget(photos, shares=(0.15, 0.35, 0.7), formats=("jpeg", "webp", "a
         codec_search.encode = plain_encode
 
 
+def _search_pictures(photos):
+    """Every other Kodak photo at its size and at a quarter of it, and pictures that are not
+    photos: skimage's textures and graphics, a smooth gradient, a flat logo."""
+    from skimage import data
+
+    for name, pixels in photos[::2]:
+        yield name[:-4], pixels
+        yield name[:-4] + " (1/4)", _scaled(pixels, max(pixels.shape[:2]) // 4)
+    h, w = 256, 384
+    y, x = np.mgrid[:h, :w]
+    yield "gradient", np.dstack([x * 255 // (w - 1), y * 255 // (h - 1),
+                                 (x + y) * 255 // (w + h - 2)]).astype(np.uint8)
+    flat = np.full((h, w, 3), 240, np.uint8)
+    flat[60:200, 80:300] = (30, 90, 200)
+    flat[100:140, 120:260] = (250, 200, 40)
+    yield "flat logo", flat
+    for name in ("horse", "text", "page", "brick", "colorwheel", "grass", "gravel", "camera",
+                 "moon", "hubble_deep_field", "retina", "rocket"):
+        pixels = getattr(data, name)()
+        pixels = pixels.astype(np.uint8) * 255 if pixels.dtype == bool else pixels
+        pixels = np.dstack([pixels] * 3) if pixels.ndim == 2 else pixels[..., :3]
+        yield name, np.ascontiguousarray(pixels)
+
+
+def section_search(photos, target=70.0, formats=("jpeg", "webp", "avif", "jxl")):
+    """``encode_to_score`` against the smallest passing encoding at or under the quality it
+    kept (qualities scanned down from it until 4 in a row fail): bytes over that smallest
+    (sum and worst), encodes per search (mean and most)."""
+    plain_encode = codec_search.encode
+    counted = [0]
+
+    def counting(*args, **kwargs):
+        counted[0] += 1
+        return plain_encode(*args, **kwargs)
+
+    pictures = list(_search_pictures(photos))
+    print(f"\n### quality='auto': the search's steps (target {target:g}, "
+          f"{len(pictures)} pictures)\n")
+    print("| format | bytes over the smallest passing (sum) | worst (picture) | encodes: mean; "
+          "most |")
+    print("|---|---:|---|---:|")
+    codec_search.encode = counting
+    try:
+        for fmt in formats:
+            kept = smallest = 0
+            worst, encodes = (0.0, ""), []
+            for name, pixels in pictures:
+                counted[0] = 0
+                data, q, _ = codec_search.encode_to_score(pixels, fmt, target)
+                encodes.append(counted[0])
+                reference, best, fails, k = Reference(pixels), len(data), 0, q - 1
+                while k >= 1 and fails < 4:
+                    encoded = plain_encode(pixels, fmt, k)
+                    if reference.score(codec.decode_pixels(encoded)) >= target:
+                        best, fails = min(best, len(codec_search._finish(
+                            codec_search.ImageFormat(fmt), encoded))), 0
+                    else:
+                        fails += 1
+                    k -= 1
+                kept, smallest = kept + len(data), smallest + best
+                worst = max(worst, (len(data) / best - 1, f"{name}, q{q}"))
+            print(f"| {fmt} | {100 * (kept / smallest - 1):+.1f}% | {100 * worst[0]:+.1f}% "
+                  f"({worst[1]}) | {np.mean(encodes):.2f}; {max(encodes)} |", flush=True)
+    finally:
+        codec_search.encode = plain_encode
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
     ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
-                    "baseline,lossless,archive,recoded,thumbnails,metadata,linear,graphics,budget")
+                    "baseline,lossless,archive,recoded,thumbnails,metadata,linear,graphics,budget,"
+                    "search")
     ap.add_argument("--targets", default="60,70,80")
     ap.add_argument("--budget_formats", default="jpeg,webp,avif,jxl",
                     help="formats of the budget section")
@@ -1503,6 +1574,8 @@ def main(argv=None):
         section_graphics(photos)
     if "budget" in sections:
         section_budget(photos, formats=args.budget_formats.split(","))
+    if "search" in sections:
+        section_search(photos)
 
 
 if __name__ == "__main__":

@@ -418,12 +418,22 @@ def _good_enough(seen, target, best_pass, worst_fail, carried: int = 0) -> bool:
 
 def _next_quality(fmt, seen, target, best_pass, worst_fail, lo, hi) -> int:
     """The next quality to try, aiming :data:`_MARGIN` above the target: secant inside the
-    bracket; after one encode, the format's median curve shifted through the measured point;
-    else the slope of the measured points."""
+    bracket (halving it where its failing end is the range's lowest quality, just reached by
+    a long step); after one encode, the format's median curve shifted through the measured
+    point; else the slope of the measured points.
+
+    Two passing points on a flat stretch (a texture, a synthetic picture: 82 at quality 49
+    and 88 at 73) extrapolate to quality 1, far under the aim (42 there); the secant from so
+    low a score creeps down from the top a few qualities a step (brick in JPEG XL tried 36, 29,
+    24 and kept 29, 25% larger than quality 21, which passes). Halving the bracket once
+    instead ends within 2-9% of the smallest passing encoding on those pictures, in as many
+    encodes (BENCHMARKS.md, "quality='auto': the search's steps")."""
     aim = target + _MARGIN
     if best_pass is not None and worst_fail is not None:
         s_pass, s_fail = seen[best_pass][0], seen[worst_fail][0]
         frac = (aim - s_fail) / (s_pass - s_fail) if s_pass > s_fail else 0.5
+        if worst_fail == lo and next(reversed(seen)) == lo and len(seen) > 2:
+            frac = 0.5   # (the range's end, just reached by a long step, and failing)
         q = worst_fail + frac * (best_pass - worst_fail)
         return int(min(best_pass - 1, max(worst_fail + 1, math.ceil(q))))
     if len(seen) == 1:
