@@ -361,6 +361,22 @@ def test_a_fine_pattern_resampled_is_still_a_graphic():
             assert is_photo(photo(name, width)), (name, width)
 
 
+def test_a_smooth_gradient_is_a_graphic():
+    """Bytes review 42: a smooth synthetic gradient has few runs of equal pixels, and deflate
+    codes it poorly (its fast PNG was 0.7x its JPEG), so it was written as a 1,908-byte JPEG
+    where its lossless WebP, exact, takes 164 (and a 1,042-byte PNG input came out larger)."""
+    from compress_core.codec.content import PHOTO_RUN_SHARE, run_share
+
+    y, x = np.mgrid[0:256, 0:384]
+    ramp = np.dstack([x * 255 // 383, y, (x + y) * 255 // 638]).astype(np.uint8)
+    assert run_share(ramp) < PHOTO_RUN_SHARE and not is_photo(ramp)
+    data, fmt = encode_lossless(ramp)
+    assert fmt is ImageFormat.WEBP and len(data) < 400
+    assert resolve_format("auto", pixels=ramp) is not ImageFormat.JPEG
+    for name in ("astronaut", "coffee", "chelsea", "camera", "rocket"):   # (photos stay so)
+        assert is_photo(photo(name, 256)), name
+
+
 def test_only_an_alpha_channel_that_hides_something_is_transparency():
     rgb = photo("chelsea", 128)
     opaque = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
