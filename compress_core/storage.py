@@ -519,8 +519,8 @@ def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) 
     (asked afresh: :func:`fresh_info`)."""
     try:
         info = fresh_info(uri, storage_options)
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):   # (a file where a folder of the path
+        return None                                     # would be: no file there either)
     if info.get("type", "file") != "file":
         return None
     size = info.get("size")

@@ -212,6 +212,10 @@ def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
     assert storage.file_size(str(target)) == 6
     assert storage.file_size(str(tmp_path / "missing.jpg")) is None
     assert storage.file_size(str(tmp_path / "deep")) is None  # a folder is not an output
+    # a file where a folder of the path would be: no file there (paths review 42: the plan of
+    # a --skip_existing run failed on "[Errno 20] Not a directory")
+    (tmp_path / "plain").write_bytes(b"x")
+    assert storage.file_size(str(tmp_path / "plain" / "x.jpg")) is None
 
 
 @pytest.mark.parametrize("name", ["y" * 251 + ".jpg", "é" * 125 + ".jpg", "z" * 214 + ".jpg"])
