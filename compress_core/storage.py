@@ -45,6 +45,7 @@ __all__ = [
     "split_protocol",
     "is_local_uri",
     "local_path",
+    "escaped_hint",
     "cannot_write",
     "store_protocol",
     "normalize_uri",
@@ -442,7 +443,7 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
             raise BrokenLinkError(                        # lists: operator review 39)
                 f"{text}: a symbolic link to {os.readlink(path)}, which does not exist") \
                 from exc
-        raise ImageReadError(f"{text}: no such file{_escaped_hint(text, storage_options)}") \
+        raise ImageReadError(f"{text}: no such file{escaped_hint(text, storage_options)}") \
             from exc
     except IsADirectoryError as exc:
         raise ImageReadError(f"{text}: is a directory, not a file") from exc
@@ -473,7 +474,7 @@ def over_max_bytes(name: str, max_bytes: int) -> ImageTooLargeError:
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
-def _escaped_hint(text: str, storage_options: Optional[StorageOptions]) -> str:
+def escaped_hint(text: str, storage_options: Optional[StorageOptions]) -> str:
     """For a URI with ``%XX`` escapes that names no file, where its decoded spelling does:
     ``" (... /My Trip/a.jpg exists ...)"``, else ``""``. File managers and browsers copy
     file URIs percent-encoded (``file:///photos/My%20Trip/a.jpg``); fsspec, like the job,

@@ -25,6 +25,7 @@ from compress_core.errors import ImageReadError
 from compress_core.images import named_like_a_picture
 from compress_core.options import ImageFormat
 from compress_core.storage import (
+    escaped_hint,
     get_filesystem,
     is_local_filesystem,
     is_under,
@@ -621,7 +622,7 @@ def _missing_named_input(pattern: str, storage_options: Optional[Mapping] = None
     if _exists(*get_filesystem(pattern, storage_options)):
         return None
     return (f"{pattern}: no such file or folder (a named input must exist; a glob that "
-            "matches nothing is only a warning)")
+            f"matches nothing is only a warning){escaped_hint(pattern, storage_options)}")
 
 
 def _missing_base(pattern: str, storage_options: Optional[Mapping] = None) -> str:

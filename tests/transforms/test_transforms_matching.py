@@ -88,6 +88,12 @@ def test_a_named_input_must_exist_where_a_glob_may_match_nothing(tmp_path):
     for named in [tmp_path / "nope.jpg", tmp_path / "nofolder", tmp_path / "nofolder" / ""]:
         assert "no such file or folder" in missing(str(named))
     assert "no such file or folder" in missing("file://" + str(tmp_path / "nope.jpg"))
+    # a file URI copied from a file manager, percent-encoded: the hint the same URI gets in a
+    # list or on the command line (paths review 42: --input gave none)
+    (tmp_path / "with space.jpg").write_bytes(b"x")
+    said = missing("file://" + str(tmp_path / "with%20space.jpg"))
+    assert said.endswith(f"({tmp_path / 'with space.jpg'} exists: names are taken as written, "
+                         "%XX escapes are not decoded; write the name plainly)")
     for fine in [tmp_path / "empty", tmp_path / "a.jpg", tmp_path / "*.jpg",
                  tmp_path / "nofolder" / "*.jpg", tmp_path / "x[1].jpg"]:
         assert missing(str(fine)) is None
