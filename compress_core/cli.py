@@ -504,10 +504,18 @@ def _format_of_output_file(args) -> Optional[str]:
     return fmt.value if fmt is not None else None
 
 
-def _write(write, dest: str) -> None:
+def _write(write, dest: str, chosen: bool = False) -> None:
     """``write()``, with what an object store's client raises besides ``OSError`` (s3fs:
     botocore's ``NoCredentialsError``, a traceback with exit status 1) as an ``OSError`` naming
-    ``dest``: one error line, like any other write failure."""
+    ``dest``: one error line, like any other write failure. A name the command ``chosen``
+    (not ``-o`` naming the file) that is a symbolic link is refused, as the job refuses one
+    below ``--output``: written through, it had replaced the file the link named, elsewhere
+    (paths review 42: ``-o out/`` over a link at ``out/x.jpg_compressed.jpg``)."""
+    path = local_path(dest) if chosen else None
+    if path is not None and os.path.islink(path):
+        raise OSError(f"{dest}: is a symbolic link (to {os.readlink(path)}); no output is written "
+                      "through a link at a name the command chose (remove it, or name the file "
+                      "with -o to write through it)")
     try:
         write()
     except (OSError, ValueError, TypeError, SemanticCompressError):
@@ -559,7 +567,8 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
 
         # PNG unless -o names another format (-o energy.jpg gets a JPEG, not PNG bytes)
         fmt = format_from_suffix(dest) or "png"
-        _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest)
+        _write(lambda: write_atomic(dest, encode(np.ascontiguousarray(picture), fmt)), dest,
+               chosen=dest != args.output)
         if not args.json:
             say(f"{for_terminal(src)} -> {for_terminal(dest)}")
         return {"input": src, "output": dest, "status": "ok"}
@@ -568,7 +577,7 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
     kwargs.update(masks)
     result = compressor.compress(src, show_progress=not args.quiet and not args.json, **kwargs)
     dest = _output_path(args, src, "_compressed", result.extension, many)
-    _write(lambda: result.save(dest), dest)
+    _write(lambda: result.save(dest), dest, chosen=dest != args.output)
     record = _result_record(src, dest, result)
     _describe_written(record, dest)
     if not args.json:

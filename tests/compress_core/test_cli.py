@@ -588,6 +588,31 @@ def test_standard_output_redirected_to_a_file_is_no_output(work):
     assert not_a_file(str(work / "new" / "x.jpg")) is None
 
 
+def test_a_link_at_a_name_the_command_chose_is_not_written_through(work, capsys):
+    """Paths review 42: ``-o out/`` over a link planted at ``out/photo.jpg_compressed.jpg``
+    replaced the photo it named, elsewhere, with the thumbnail (the job refuses a link below
+    --output). Refused for that image; ``-o`` naming the link itself still writes through."""
+    elsewhere = work / "elsewhere"
+    elsewhere.mkdir()
+    precious = elsewhere / "precious.jpg"
+    precious.write_bytes((work / "photo.jpg").read_bytes())
+    before = precious.read_bytes()
+    (work / "out").mkdir()
+    (work / "out" / "photo.jpg_compressed.jpg").symlink_to(precious)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o", "out/")
+    assert code == 2 and "is a symbolic link" in err and "name the file with -o" in err
+    assert precious.read_bytes() == before
+    # beside the input, likewise
+    (work / "photo.jpg_compressed.jpg").symlink_to(precious)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient")
+    assert code == 2 and precious.read_bytes() == before
+    # named with -o: the file it names is written, as before
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-e", "gradient", "-o",
+                       "out/photo.jpg_compressed.jpg")
+    assert code == 0 and precious.read_bytes() != before
+    assert (work / "out" / "photo.jpg_compressed.jpg").is_symlink()
+
+
 def test_an_empty_output_and_a_picture_too_large_for_memory(work, capsys, monkeypatch):
     """-o '' (an unset shell variable) wrote beside the input as if no -o was given; a
     MemoryError ended the batch with a traceback (CLI review 37): refused, and that image's
