@@ -208,7 +208,9 @@ def srgb_curves(icc: bytes) -> Optional[np.ndarray]:
     values in 0..1, shape (3, 65536), float64; the pixels' sRGB colours are sRGB's curve of
     them, channel by channel. For 16-bit samples, which Little CMS takes only through Pillow's
     8-bit RGB modes. None for every other profile, one whose lookup tables (``A2B0``) rule over
-    its curves, or curves of a type the ICC does not define (``curv`` and ``para`` are read)."""
+    its curves, curves of a type the ICC does not define (``curv`` and ``para`` are read), and
+    curves whose black is above zero (Little CMS maps it to black: such a profile stays with
+    it, at 8 bits)."""
     if not icc or not has_srgb_primaries(icc) or describes_srgb(icc):
         return None
     tags = _tag_table(icc)
@@ -220,6 +222,11 @@ def srgb_curves(icc: bytes) -> Optional[np.ndarray]:
         place = tags.get(sig)
         light = None if place is None else _tone_curve(icc[place[0]:place[0] + place[1]], x)
         if light is None:
+            return None
+        if light[0] > 1.0 / 65535:
+            # a black above zero: Little CMS, which converts the 8-bit pictures, maps the
+            # profile's black to sRGB's (perceptual intent) where this would lift it, milky
+            # (up to 39 levels for a black at 2% light: diff review 42)
             return None
         curves.append(np.clip(light, 0.0, 1.0))
     return np.stack(curves)

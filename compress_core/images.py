@@ -230,8 +230,11 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
         start = _position(source)
         text = TypeError(f"image: {name} is a file object in text mode; open it in binary "
                          "mode ('rb')")
-        if isinstance(source, io.TextIOBase):   # (a JPEG's bytes are not UTF-8: reading it
-            raise text                          # raised UnicodeDecodeError: edge review 42)
+        # (a JPEG's bytes are not UTF-8: reading one raised UnicodeDecodeError (edge review
+        # 42); a text stream, or a wrapper of one (NamedTemporaryFile("w+")), has an encoding)
+        if isinstance(source, io.TextIOBase) or isinstance(getattr(source, "encoding", None),
+                                                           str):
+            raise text
         data = _read_at_most(source, most)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             # a text-mode file: its str failed deep in the decoder ("a bytes-like object is

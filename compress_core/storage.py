@@ -386,12 +386,14 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
             try:
                 fd = os.open(path, _READ_FLAGS)
             except OSError as exc:
-                if exc.errno == errno.ELOOP and os.path.islink(path):
+                if exc.errno == errno.ELOOP:
                     # (a loop of links fails the same every run, as a link to nothing does:
                     # tried at every --skip_existing run, it made each exit 1: paths review 42)
-                    raise BrokenLinkError(f"{text}: a symbolic link to {os.readlink(path)}, "
-                                          "which leads back to itself (a loop of links)") \
-                        from exc
+                    raise BrokenLinkError(
+                        f"{text}: a symbolic link to {os.readlink(path)}, which leads back to "
+                        "itself (a loop of links)" if os.path.islink(path) else
+                        f"{text}: a symbolic link of its folders leads back to itself (a loop "
+                        "of links)") from exc
                 raise
             try:
                 info = os.fstat(fd)
@@ -522,6 +524,10 @@ def file_size(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) 
         info = fresh_info(uri, storage_options)
     except (FileNotFoundError, NotADirectoryError):   # (a file where a folder of the path
         return None                                     # would be: no file there either)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:   # (a loop of links: no file there either)
+            return None
+        raise
     if info.get("type", "file") != "file":
         return None
     size = info.get("size")

@@ -395,6 +395,9 @@ class DistinctInputs(beam.PTransform):
         from .earlier_outputs import CLAIMS, FAILURES, WRITTEN  # (it reads names from this)
 
         tag = self._earlier.tag if self._earlier is not None else None
+        # folders resolved afresh for each run a process builds (a link re-pointed between two
+        # runs of one scheduler's process was read as before: diff review 42)
+        _resolved_folder.cache_clear()
         keyed = files | "KeyByInput" >> beam.Map(lambda f: (file_key(f.uri), f))
         if self._earlier is None:
             inputs = (keyed

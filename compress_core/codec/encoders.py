@@ -184,7 +184,8 @@ def stored_bytes(fmt, meta: dict) -> int:
     for key, value in meta.items():
         if not value or (key == "icc_profile" and fmt is ImageFormat.JXL):
             continue
-        total += (len(zlib.compress(value)) if key == "icc_profile" and fmt is ImageFormat.PNG
+        # (an iCCP chunk: 12 bytes of chunk, Pillow's name "ICC Profile", its NUL and method)
+        total += (25 + len(zlib.compress(value)) if key == "icc_profile" and fmt is ImageFormat.PNG
                   else len(value))
     return total
 

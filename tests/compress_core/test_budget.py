@@ -111,6 +111,10 @@ def test_a_pngs_carried_profile_is_counted_as_its_iccp_chunk_stores_it(coffee):
     smallest, carried = int(found.group(1)), int(found.group(2))
     assert carried < smallest and carried < len(icc) // 4
     assert carried == stored_bytes(ImageFormat.PNG, {"icc_profile": icc})
+    tagged, plain = io.BytesIO(), io.BytesIO()
+    Image.fromarray(coffee).save(tagged, "PNG", icc_profile=icc)
+    Image.fromarray(coffee).save(plain, "PNG")
+    assert abs(len(tagged.getvalue()) - len(plain.getvalue()) - carried) <= 8
     assert stored_bytes(ImageFormat.JPEG, {"icc_profile": icc}) == len(icc)
     assert stored_bytes(ImageFormat.JXL, {"icc_profile": icc}) == 0
 

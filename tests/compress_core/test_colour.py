@@ -188,3 +188,10 @@ def test_srgb_curves_are_none_for_srgb_other_primaries_grey_and_broken_profiles(
     unknown = curve_icc("unknown curve type", b"sf32" + bytes(16))
     assert srgb_curves(unknown) is None
     assert srgb_curves(curve_icc("para 2", _para(2, 1.5, 1.05, -0.05, 0.02))) is None
+    # a black above zero: Little CMS maps it to sRGB's black, the curves as written would lift
+    # it (diff review 42: 39 levels for a table starting at 2% light)
+    lifted = curve_icc("lifted", _table(0.02 + 0.98 * np.linspace(0, 1, 256) ** 2.2))
+    assert srgb_curves(lifted) is None
+    offset = curve_icc("para 4, offset", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
+                                                0.04045, 0.02, 0.02))
+    assert srgb_curves(offset) is None

@@ -918,6 +918,14 @@ def test_a_file_object_in_text_mode_is_a_type_error_naming_it(tmp_path):
     with open(photo_path) as fh, pytest.raises(TypeError, match=r"x\.jpg is a file object in "
                                                                 r"text mode"):
         load_image(fh)
+    # a wrapper of a text stream (diff review 42: NamedTemporaryFile("w+") is no TextIOBase)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w+", suffix=".jpg", dir=tmp_path) as fh:
+        with open(fh.name, "wb") as raw:
+            raw.write(photo_path.read_bytes())
+        with pytest.raises(TypeError, match=r"is a file object in text mode"):
+            load_image(fh)
 
 
 # ------------------------------------------------------------- decoding no larger than needed

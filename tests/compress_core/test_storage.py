@@ -265,6 +265,14 @@ def test_a_loop_of_links_is_a_broken_link(tmp_path):
     with pytest.raises(BrokenLinkError, match=r"a\.jpg: a symbolic link to .*b\.jpg, which "
                                                r"leads back to itself \(a loop of links\)"):
         storage.read_bytes(str(tmp_path / "a.jpg"))
+    # a loop in a folder of the path (an --input_list line), likewise; and no file to size
+    os.symlink(tmp_path / "d2", tmp_path / "d1")
+    os.symlink(tmp_path / "d1", tmp_path / "d2")
+    with pytest.raises(BrokenLinkError, match=r"d1/x\.jpg: a symbolic link of its folders "
+                                               r"leads back to itself"):
+        storage.read_bytes(str(tmp_path / "d1" / "x.jpg"))
+    assert storage.file_size(str(tmp_path / "a.jpg")) is None
+    assert storage.file_size(str(tmp_path / "d1" / "x.jpg")) is None
 
 
 def test_read_bytes_refuses_a_fifo_at_once_and_a_file_over_max_bytes(tmp_path):

@@ -97,3 +97,27 @@ def test_the_warning_of_names_set_apart_names_who_keeps_a_name(caplog):
     assert [f.relpath for f in named] == [name_apart("x.jpg", a.uri), name_apart("x.jpg", b.uri)]
     (said,) = [r.getMessage() for r in caplog.records if "would share" in r.getMessage()]
     assert "each name gets a digest" in said and "keep the names" not in said
+
+
+def test_a_folder_link_is_resolved_afresh_for_each_run(tmp_path):
+    """Diff review 42: the folders file_key resolves were cached for the process, so a link
+    re-pointed between two runs of one scheduler's process was read as before: two files
+    taken for one input, history given to the wrong one."""
+    import os
+
+    from transforms.distinct_inputs import file_key
+
+    for year in ("2024", "2025"):
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "x.jpg").write_bytes(year.encode())
+    os.symlink(tmp_path / "2024", tmp_path / "current")
+    link = str(tmp_path / "current" / "x.jpg")
+    assert file_key(link) == str(tmp_path / "2024" / "x.jpg")
+    os.remove(tmp_path / "current")
+    os.symlink(tmp_path / "2025", tmp_path / "current")
+    files = [InputFile(link, "current/x.jpg", 4),
+             InputFile(str(tmp_path / "2024" / "x.jpg"), "2024/x.jpg", 4)]
+    with BeamTestPipeline(runner="FnApiRunner") as p:   # (a second run of the process)
+        out = p | beam.Create(files) | DistinctInputs()
+        assert_that(out, equal_to(files))   # two files: two inputs
+    assert file_key(link) == str(tmp_path / "2025" / "x.jpg")
