@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from ..images import check_rgb8, has_transparency
+from ..images import check_rgb8
 from ..options import ImageFormat
 from .encoders import encode
 from .formats import holds, supported_formats

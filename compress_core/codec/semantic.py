@@ -25,7 +25,6 @@ import functools
 from typing import Sequence, Tuple
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 from ..energy.base import resize_map  # noqa: F401 -- part of this module's API
