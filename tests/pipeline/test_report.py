@@ -233,6 +233,7 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     assert errs == {t: sum(r["error_type"] == t for r in rows)
                     for t in ("ImageDecodeError", "TargetUnreachableError")}
     assert all(len(e["examples"]) == 3 for e in rep.errors)
+    assert all(len({x["input_uri"] for x in e["examples"]}) == 3 for e in rep.errors)
     slow = [r["total_ms"] for r in rows if r["total_ms"] is not None]
     assert [r["total_ms"] for r in rep.slowest] == sorted(slow, reverse=True)[:10]
 
@@ -1098,6 +1099,22 @@ def test_the_runs_compared_count_inputs_skipped_as_failed_before_as_failing():
     assert len(cells) == len(RUN_HEAD) == len(run_cells(run(first, "n1")))
     assert cells[RUN_HEAD.index("failing")] == "+0.0 pt" and cells[-1] == "", cells
     assert run_cells(run(quiet, "n2"))[RUN_HEAD.index("failing")] == "50.0%"
+
+
+def test_an_error_type_s_examples_are_distinct_inputs():
+    """Report review 42: one damaged file that failed in three runs was its type's three
+    examples, the other two damaged files not named."""
+    from pipeline.report import build_report
+
+    rows = [error_row(run, "/in/cut.jpg", "ImageDecodeError", "/in/cut.jpg: cut short")
+            for run in ("r1", "r2", "r3")]
+    rows += [error_row("r3", f"/in/{n}.jpg", "ImageDecodeError", "damaged")
+             for n in ("b", "c")]
+    rep = build_report(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), "m")
+    (errors,) = rep.errors
+    assert errors["count"] == 5
+    assert [x["input_uri"] for x in errors["examples"]] == ["/in/cut.jpg", "/in/b.jpg",
+                                                            "/in/c.jpg"]
 
 
 def test_inputs_skipped_as_failed_before_are_named_under_the_errors(tmp_path):
