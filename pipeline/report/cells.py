@@ -147,7 +147,9 @@ def _failing(r) -> float:
 
 
 def run_cells(r) -> List[str]:
-    return [r["run_id"], fmt_num(r["images"]), fmt_num(r["ok"]), fmt_num(r["error"]),
+    lost = r.get("parts_left_out")
+    run = r["run_id"] if not lost else f"{r['run_id']} ({lost} part(s) LEFT OUT)"
+    return [run, fmt_num(r["images"]), fmt_num(r["ok"]), fmt_num(r["error"]),
             fmt_num(r["skipped"]),
             fmt_bytes(r["bytes_in"]), fmt_bytes(r["bytes_out"]), fmt_pct(r["saved_fraction"]),
             fmt_num(r["mean_byte_ratio"]), fmt_num(r["median_byte_ratio"]),

@@ -394,9 +394,12 @@ def build_report(table: pa.Table, manifest: str = "", runs: Optional[Sequence[st
     else:  # so do the runs without rows that load_manifest read
         order += sorted(r for r in runs_read(table) if r not in order)
     by_run = []
+    left_out = parts_left_out(table)
     for run in order:
         t = totals(table.filter(pc.equal(run_col, run)))
-        by_run.append({"run_id": run, **t})
+        # (a run whose only part cannot be read looked like an empty run: report review 42)
+        lost = sum(f"run_id={run}/" in name.replace("\\", "/") for name in left_out)
+        by_run.append({"run_id": run, **t, **({"parts_left_out": lost} if lost else {})})
 
     ok = table.filter(pc.fill_null(pc.equal(table["status"], "ok"), False))
     ms = _np(ok["total_ms"])

@@ -366,10 +366,15 @@ def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys,
     # showed night-2 as a run of no images)
     names = {"part-zero.parquet", "part-junk.parquet", parts[0].name}
     assert {os.path.basename(p) for p in data["parts_left_out"]} == names
+    # ... and on its own row of the runs compared (report review 42: it read as a run of no
+    # images, as an empty run does)
+    assert data["by_run"]["night-2"]["parts_left_out"] == 3
+    assert "parts_left_out" not in data["by_run"]["night-1"]
     for out in (two_runs.parent / "r.html", two_runs.parent / "r.md"):
         assert _run_main([two_runs, "-o", out], capsys)[0] == 0
         text = out.read_text()
         assert "LEFT OUT, 3 part(s) that cannot be read" in text
+        assert "night-2 (3 part(s) LEFT OUT)" in text
         assert all(name in text for name in names), out
     status, stdout, _ = _run_main([two_runs, "--run", "night-1", "--json"], capsys)
     assert status == 0 and "parts_left_out" not in json.loads(stdout)
