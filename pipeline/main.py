@@ -52,8 +52,8 @@ from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, empty_folder_name_warnings, gcs_credentials_problem,
                         gcs_locations_problem, is_dataflow, launch_problem,
-                        launcher_python_warning, local_paths_problem, runner_package_problem,
-                        runs_locally, workers_without_faces)
+                        launcher_python_warning, local_paths_problem, missing_encoder_problem,
+                        runner_package_problem, runs_locally, workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
            "RemoteRunInterrupted"]
@@ -154,8 +154,9 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     SystemExit
         Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, an
         ``--output`` / ``--manifest`` that is a file or cannot be written, a local path on
-        Dataflow, ``--dry_run`` on another runner (:mod:`pipeline.preflight`), or a runner
-        whose package is missing (Dataflow without ``apache-beam[gcp]``). A dry run asks no
+        Dataflow, ``--dry_run`` on another runner, an output format whose encoder is missing
+        where the job runs here (:mod:`pipeline.preflight`), or a runner whose package is
+        missing (Dataflow without ``apache-beam[gcp]``). A dry run asks no
         store (it builds the job offline).
     """
     job, beam_argv = parse_args(argv)
@@ -170,6 +171,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         options.view_as(StandardOptions).runner,
         options.view_as(GoogleCloudOptions).temp_location,
         options.view_as(GoogleCloudOptions).staging_location)
+    problem = problem or missing_encoder_problem(options.view_as(StandardOptions).runner,
+                                                 job.settings)
     if problem:
         build_parser().error(problem)
     warning = workers_without_faces(options.view_as(StandardOptions).runner,

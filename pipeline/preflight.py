@@ -337,6 +337,25 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
     return None
 
 
+def missing_encoder_problem(runner, settings) -> Optional[str]:
+    """Where the job runs here (its workers are this machine): why ``--format`` (or, under
+    ``auto``, ``--photo_format``) cannot be written, naming the package to install; else None.
+    Each image had failed with that message, after being read and compressed, and the run
+    exited 1 (new-user review 42). A runner elsewhere has its own packages: not asked."""
+    if not runs_locally(runner):
+        return None
+    from compress_core.codec.formats import require_encoder
+    from compress_core.errors import EncoderUnavailableError
+
+    flag, fmt = (("--format", settings.format) if settings.format != "auto"
+                 else ("--photo_format", settings.photo_format))
+    try:
+        require_encoder(fmt)
+    except EncoderUnavailableError as exc:
+        return f"{flag} {fmt}: {exc}"
+    return None
+
+
 def workers_without_faces(runner, setup_file: Optional[str], container: Optional[str],
                           settings) -> Optional[str]:
     """A warning where Dataflow's workers would lack the face detector, or None: built by

@@ -48,8 +48,14 @@ _PILLOW_FEATURE = {ImageFormat.WEBP: "webp", ImageFormat.AVIF: "avif"}
 
 
 def installed(module: str) -> bool:
-    """Whether the package ``module`` (an import name) can be imported here."""
-    return importlib.util.find_spec(module) is not None
+    """Whether the package ``module`` (an import name) can be imported here (False also where
+    looking for it fails: an import hook or a broken parent package, whose error had come out
+    as the image's "No module named ..." instead of the message naming the package to
+    install: new-user review 42)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def parse_format(fmt) -> ImageFormat:

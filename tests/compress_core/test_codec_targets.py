@@ -453,6 +453,25 @@ def test_missing_jxl_package_is_named(monkeypatch):
             call()
 
 
+def test_a_package_that_cannot_even_be_looked_for_is_missing(monkeypatch):
+    """New-user review 42: where looking for a package raises (an import hook, a broken parent
+    package), the image failed with "No module named 'pillow_jxl'" instead of the message
+    naming the package to install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def refusing(name, *args, **kwargs):
+        if name.startswith("pillow_jxl"):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", refusing)
+    assert not formats.installed("pillow_jxl") and formats.installed("numpy")
+    with pytest.raises(EncoderUnavailableError, match=r"pip install pillow-jxl-plugin"):
+        encode(photo("coffee", 40), "jxl")
+
+
 def test_jpeg_without_jpegli_and_mozjpeg_falls_back_to_pillow(monkeypatch):
     pixels = photo("coffee", 120)
     with_jpegli = encode(pixels, "jpeg", 80, icc_profile=srgb_icc())

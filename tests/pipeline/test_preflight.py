@@ -149,6 +149,35 @@ def test_dry_run_on_a_local_runner_stops_before_anything_runs(tmp_path, write_tr
     assert dry_run_problem("DirectRunner", False) is None
 
 
+def test_a_missing_encoder_stops_a_local_run_before_it_starts(tmp_path, write_tree,
+                                                              photo_files, capsys,
+                                                              monkeypatch):
+    """New-user review 42: --format jxl without pillow-jxl-plugin failed every image after
+    reading and compressing it, and the run exited 1. Where the job runs here, one line names
+    the package before anything is read; a runner elsewhere has its own packages."""
+    from compress_core.codec import formats
+    from pipeline.main import run
+    from pipeline.preflight import missing_encoder_problem
+    from transforms.settings import CompressSettings
+
+    monkeypatch.setattr(formats, "installed", lambda module: module != "pillow_jxl")
+    write_tree(tmp_path / "in", {"x.jpg": photo_files["coffee.jpg"]})
+    for flag in ("--format", "--photo_format"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), *FAST,
+                 flag, "jxl"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"{flag} jxl: format 'jxl' cannot be written: it needs the package "
+                            "pillow-jxl-plugin: pip install pillow-jxl-plugin==1.3.8"), err
+        assert not (tmp_path / "out").exists()
+    settings = CompressSettings(format="jxl", scale=0.5)
+    assert missing_encoder_problem("DataflowRunner", settings) is None
+    assert "pillow-jxl-plugin" in missing_encoder_problem("DirectRunner", settings)
+    assert missing_encoder_problem(None, CompressSettings(format="jpeg", scale=0.5)) is None
+
+
 def test_a_gs_manifest_that_beam_would_write_anonymously_stops_the_launch(monkeypatch, capsys,
                                                                         tmp_path):
     """Cloud review 38: without google-auth-httplib2, Beam connects to Cloud Storage
