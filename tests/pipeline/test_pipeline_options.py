@@ -158,6 +158,9 @@ def test_a_flag_spelled_otherwise_is_refused_not_left_to_beam(flags, meant, caps
     (["--qualty=80"], "--quality"),
     (["--target_quallity", "80"], "--target_quality"),
     (["--input_lists", "uris.txt"], "--input_list"),
+    # typos of the command line's spellings, far from the job's (new-user review 42)
+    (["--widht", "300"], "--target_width"),
+    (["--hieght=200"], "--target_height"),
 ])
 def test_a_misspelt_flag_is_refused_not_left_to_beam(flags, meant, capsys):
     """A typo in a job flag (a crontab's --skip_exisitng, --max_dimenson 1600) went to Beam,
