@@ -613,6 +613,19 @@ def test_a_link_at_a_name_the_command_chose_is_not_written_through(work, capsys)
     assert (work / "out" / "photo.jpg_compressed.jpg").is_symlink()
 
 
+def test_a_larger_output_of_a_lossy_webp_names_the_photo_format_that_keeps_it(work, capsys):
+    """New-user review 42: a small lossy WebP re-encoded as JPEG came out larger, and the
+    warning did not say that --photo-format webp keeps such photos WebP."""
+    from PIL import Image
+
+    Image.open(work / "photo.jpg").save(work / "small.webp", "WEBP", quality=30)
+    code, _, err = run(capsys, "small.webp", "-m", "jpeg", "--quality", "95")
+    assert code == 0
+    assert "is larger than the input" in err and "it was a WEBP: --photo-format webp" in err
+    code, _, err = run(capsys, "small.webp", "-m", "jpeg", "--photo-format", "webp")
+    assert code == 0 and "it was a WEBP" not in err
+
+
 def test_an_empty_output_and_a_picture_too_large_for_memory(work, capsys, monkeypatch):
     """-o '' (an unset shell variable) wrote beside the input as if no -o was given; a
     MemoryError ended the batch with a traceback (CLI review 37): refused, and that image's
