@@ -62,25 +62,31 @@ def test_encode_to_score_reaches_the_target_with_a_small_quality(fmt, name):
     assert len(data) < len(encode(pixels, "png"))
 
 
+def _encodes_tried(monkeypatch) -> list:
+    """The ``(pixels' shape, quality)`` of each encode the quality search makes from now on."""
+    tried = []
+    real = search.encode
+
+    def counting(*args, **kwargs):
+        tried.append((args[0].shape, args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(search, "encode", counting)
+    return tried
+
+
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "china"])
 def test_the_search_needs_few_encodes_on_photos(monkeypatch, name):
     """quality="auto" must stay cheap (the issue: ~3x one fixed encode): at most 4 encodes at
     the default target on whole photos, the kept one at most the tolerance above the target or
     one quality above a failing one."""
     pixels = photo(name)
-    tried = []
-    real = search.encode
-
-    def counting(*args, **kwargs):
-        tried.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(search, "encode", counting)
+    tried = _encodes_tried(monkeypatch)
     data, quality, score = encode_to_score(pixels, "jpeg", DEFAULT_TARGET_QUALITY)
-    assert len(tried) <= 4 and quality in tried
+    assert len(tried) <= 4 and quality in [q for _, q in tried]
     assert DEFAULT_TARGET_QUALITY <= score
     ref = Reference(pixels)
-    below = ref.score(decode_pixels(real(pixels, "jpeg", quality - 1)))
+    below = ref.score(decode_pixels(encode(pixels, "jpeg", quality - 1)))
     assert score - DEFAULT_TARGET_QUALITY <= search._TOLERANCE or below < DEFAULT_TARGET_QUALITY
 
 
@@ -96,16 +102,9 @@ def test_a_flat_stretch_s_step_to_quality_1_does_not_stall_the_search(monkeypatc
     pixels = getattr(data, name)()
     pixels = np.dstack([pixels] * 3) if pixels.ndim == 2 else pixels[..., :3]
     pixels = np.ascontiguousarray(pixels)
-    tried = []
-    real = search.encode
-
-    def counting(*args, **kwargs):
-        tried.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(search, "encode", counting)
+    tried = _encodes_tried(monkeypatch)
     _, quality, score = encode_to_score(pixels, fmt, DEFAULT_TARGET_QUALITY)
-    assert 1 in tried   # (the flat stretch's step, as before)
+    assert 1 in [q for _, q in tried]   # (the flat stretch's step, as before)
     assert score >= DEFAULT_TARGET_QUALITY and quality <= most and len(tried) <= 6
 
 
@@ -150,16 +149,9 @@ def test_a_large_picture_s_search_starts_where_its_tile_sample_s_ends(monkeypatc
     assert sample.shape == (192, 192, 3)
     found = search._search(sample, ImageFormat.JPEG, 70 + search._SAMPLE_MARGIN,
                            Reference(sample), {}, False, finish=False)[1]
-    full_size = []
-    real = search.encode
-
-    def counting(*args, **kwargs):
-        if args[0].shape == pixels.shape:
-            full_size.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(search, "encode", counting)
+    tried = _encodes_tried(monkeypatch)
     data, quality, score = encode_to_score(pixels, "jpeg", 70)
+    full_size = [q for shape, q in tried if shape == pixels.shape]
     assert full_size[0] == found and len(full_size) <= 3 and quality in full_size
     assert 70 <= score <= 70 + search._TOLERANCE or quality == plain[1]
     assert score == pytest.approx(Reference(pixels).score(decode_pixels(data)), abs=1e-6)
@@ -175,14 +167,7 @@ def test_other_formats_than_jpeg_start_on_the_median_curve_at_any_size(monkeypat
     monkeypatch.setattr(search, "_SAMPLE_GRID", 3)
     pixels = photo("chelsea", 512)
     assert search._tile_sample(pixels) is not None
-    tried = []
-    real = search.encode
-
-    def counting(*args, **kwargs):
-        tried.append((args[0].shape, args[2]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(search, "encode", counting)
+    tried = _encodes_tried(monkeypatch)
     encode_to_score(pixels, "webp", 70)
     assert tried[0] == (pixels.shape, search.predict_quality("webp", 70))
     assert {shape for shape, _ in tried} == {pixels.shape}
