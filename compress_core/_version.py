@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 #: The packages whose versions decide what a picture decodes, resamples and encodes to
 #: (decoders, encoders, the arrays' libraries), beside the library's own code.
 _CODEC_PACKAGES = ("pillow", "pillow-heif", "rawpy", "tifffile", "imagecodecs",
-                   "pillow-jxl-plugin", "pyjpegli", "jpeglib", "mozjpeg-lossless-optimization", "numpy", "scipy")
+                   "pillow-jxl-plugin", "pyjpegli", "jpeglib", "mozjpeg-lossless-optimization",
+                   "numpy", "scipy")
 
 
 @functools.lru_cache(maxsize=None)

@@ -29,9 +29,10 @@ creator, copyright. :func:`carried` applies :class:`compress_core.options.Metada
   ``Country``, IPTC Core's ``Location``, the IPTC record's) stay: a person wrote them there.
 * ``keep``: the EXIF block and profile as the input had them (but a 16-bit picture's profile
   of sRGB's primaries that was applied on decoding, from its 16-bit samples:
-  :mod:`compress_core.samples16`), but for the EXIF tags the output makes false (:data:`UNTRUE_TAGS`: the input's size, where its subject lay); the XMP packet
-  but for what the output makes false (:func:`compress_core.xmp.upright_xmp`: orientation,
-  dimensions, motion photos, gain maps, regions); the IPTC record.
+  :mod:`compress_core.samples16`), but for the EXIF tags the output makes false
+  (:data:`UNTRUE_TAGS`: the input's size, where its subject lay); the XMP packet but for what
+  the output makes false (:func:`compress_core.xmp.upright_xmp`: orientation, dimensions,
+  motion photos, gain maps, regions); the IPTC record.
 * ``none``: nothing; the pixels are converted from the profile to sRGB first, so the output
   still looks as the input did (wide-gamut colours are clipped to sRGB). GPS positions go too.
 

@@ -3,10 +3,10 @@
 A photo has few runs of identical neighbouring pixels (sensor noise, gradients): on the 24 Kodak
 photos at most 20% of pixels equal their right-hand neighbour, on scikit-image's photos at most
 42% (a black sky or background). Graphics, screenshots and line art are mostly flat (55-99%).
-Below :data:`PHOTO_RUN_SHARE` an image is a photo unless a fast PNG or lossless WebP of its centre
-is under half its JPEG (a fine pattern resampled, a smooth gradient); above it the bytes decide: a lossless WebP
-(PNG where WebP is missing) no larger than the JPEG at the default quality means a graphic
-(a photo with a black sky still compresses far better lossily).
+Below :data:`PHOTO_RUN_SHARE` an image is a photo unless a fast PNG or lossless WebP of its
+centre is under half its JPEG (a fine pattern resampled, a smooth gradient); above it the bytes
+decide: a lossless WebP (PNG where WebP is missing) no larger than the JPEG at the default
+quality means a graphic (a photo with a black sky still compresses far better lossily).
 
 Graphics, and images with transparency (an alpha channel not 255 everywhere) where photos are
 JPEG (no alpha), are written losslessly, as PNG or lossless WebP, whichever is smaller
