@@ -288,6 +288,9 @@ def _print_analysis(src: str, stats: dict) -> None:
             continue
         if isinstance(value, float):
             say(f"  {key:<26} {value:10.4f}")
+        elif isinstance(value, tuple) and any(isinstance(v, float) for v in value):
+            # (a centre of mass printed 16 digits a coordinate: new-user review 42)
+            say(f"  {key:<26} ({', '.join(f'{v:.4g}' for v in value)})")
         else:
             say(f"  {key:<26} {value}")
 

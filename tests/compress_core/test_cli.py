@@ -512,6 +512,9 @@ def test_analyze(work, capsys):
     assert out.splitlines()[0] == "photo.jpg  (180x120, energy gradient)"
     for key in ("mean_energy", "std_energy", "high_importance_ratio", "p05", "p50", "p95"):
         assert key in out
+    # a centre of mass at 4 significant digits (it printed 16 a coordinate)
+    (line,) = [x for x in out.splitlines() if x.split()[0] == "center_of_mass_relative"]
+    assert re.fullmatch(r"\s*center_of_mass_relative\s+\(0\.\d{1,4}, 0\.\d{1,4}\)", line)
     assert not (work / "photo.jpg_compressed.jpg").exists()
     code, out, _ = run(capsys, "photo.jpg", "--analyze", "-e", "gradient", "--json")
     stats = json.loads(out)
