@@ -91,7 +91,7 @@ def stored_rows(st: Dict[str, Any]) -> List[tuple]:
     if not st:
         return []
     return [
-        ("outputs stored now (latest ok row per output file, or an unrecorded output adopted)",
+        ("outputs stored now (latest row per output file that wrote it or found it there)",
          fmt_num(st["outputs"])),
         ("bytes out stored now", f"{fmt_bytes(st['bytes_out'])} ({st['bytes_out']:,} B)"),
         ("bytes saved by the outputs stored now",

@@ -111,10 +111,12 @@ def totals(table: pa.Table) -> Dict[str, Any]:
 
 
 def stored_now(table: pa.Table) -> Dict[str, Any]:
-    """What the outputs hold now, as far as the rows read know: the latest ``ok`` row (by
-    ``processed_at``) of each ``output_uri``, once, or the ``skipped`` row that adopted an
-    output a stopped run wrote (``skip_reason``: no ``ok`` row names it; stores review 23: 36
-    outputs counted of 40 stored). A rerun without ``--skip_existing`` rewrites its outputs,
+    """What the outputs hold now, as far as the rows read know: the latest row (by
+    ``processed_at``) of each ``output_uri`` that wrote it (``ok``) or found it there
+    (``skipped``: written before, or adopted from a stopped run, which no ``ok`` row names;
+    stores review 23: 36 outputs counted of 40 stored; not a skip as failed before, which
+    names no output), once. A report of a ``--skip_existing`` night alone said 0 outputs
+    stored, its skipped rows naming every one (report review 42). A rerun without ``--skip_existing`` rewrites its outputs,
     and :func:`totals` counts them once per run; this counts each file once. The inputs they
     were made from count once each too, by their latest such row: an input with outputs of
     several settings was counted once per output, and the bytes "saved" exceeded the inputs'
@@ -122,8 +124,9 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
     stored would save."""
     status = table["status"]
     uri = _column(table, "output_uri", pa.string())
-    adopted = pc.and_(pc.equal(status, "skipped"), _skipped_as(table, SKIP_UNRECORDED))
-    written = pc.or_kleene(pc.equal(status, "ok"), adopted)
+    found = pc.and_(pc.equal(status, "skipped"),
+                    pc.invert(_skipped_as(table, SKIP_FAILED_BEFORE)))
+    written = pc.or_kleene(pc.equal(status, "ok"), found)
     keep = pc.and_(pc.fill_null(written, False), pc.is_valid(uri))
     ok = pa.table({"output_uri": uri, "input_uri": table["input_uri"],
                    "processed_at": table["processed_at"], "input_bytes": table["input_bytes"],

@@ -921,6 +921,13 @@ def test_a_rerun_counts_its_outputs_once_in_what_is_stored_now(tmp_path, input_d
     status, stdout, _ = _run_main([out / "_manifest", "--json"], capsys)
     stored = json.loads(stdout)["stored_now"]
     assert (stored["outputs"], stored["bytes_out"]) == (2, on_disk)
+    # a --skip_existing night's report alone: its skipped rows name the outputs it found
+    # (report review 42: it said 0 outputs stored)
+    run_job([*base, "--run_id", "quiet", "--skip_existing"])
+    status, stdout, _ = _run_main([out / "_manifest", "--json", "--run", "quiet"], capsys)
+    data = json.loads(stdout)
+    assert data["by_run"]["quiet"]["ok"] == 0
+    assert (data["stored_now"]["outputs"], data["stored_now"]["bytes_out"]) == (2, on_disk)
     # outputs of other settings beside them: each input still counts once (compat review 27:
     # counted once per output, the bytes saved exceeded the inputs' size)
     inputs_bytes = stored["bytes_in"]
