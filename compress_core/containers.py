@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
-           "misread_planar_page", "reread_planar_samples", "page_samples", "jxl_size",
+           "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "lossy_encoding"]
 
 #: The package that reads HEIF files (PyPI name).
@@ -272,17 +272,25 @@ def reread_planar_samples(img: Image.Image, data: bytes, name: str, orientation:
     if samples.ndim == 3 and samples.dtype == np.uint16 and samples.shape[2] >= channels:
         # rounded to 8 bits through a table (two 32-bit temporaries of a 9000 x 9000 page
         # cost 1.8 GB more)
-        eight = _TO_8_BITS[samples[..., :channels]]
-        picture = Image.fromarray(np.ascontiguousarray(eight), img.mode)
-        if orientation != 1:  # (Pillow turned its own reading by it on loading): the same turn
-            picture.getexif()[0x0112] = orientation
-            picture = ImageOps.exif_transpose(picture)
+        # (Pillow turned its own reading by the orientation on loading): the same turn
+        eight = upright(np.ascontiguousarray(_TO_8_BITS[samples[..., :channels]]), orientation)
+        picture = Image.fromarray(eight, img.mode)
     if picture is None or picture.size != img.size:
         raise UnsupportedImageError(
             f"{name}: a TIFF of 16-bit samples in separate planes whose samples "
             f"({samples.dtype}, {samples.shape}) do not make its {img.width}x{img.height} "
             f"{img.mode} picture")
     img.paste(picture)
+
+
+def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` as stored, turned as Pillow's ``exif_transpose`` turns a picture by the EXIF
+    ``orientation`` (1 and unknown values: as they are)."""
+    if orientation not in range(2, 9):
+        return pixels
+    picture = Image.fromarray(pixels)
+    picture.getexif()[0x0112] = orientation
+    return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(picture)))
 
 
 def page_samples(data: bytes, index: int) -> np.ndarray:

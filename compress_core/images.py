@@ -42,7 +42,7 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
-                         reread_planar_samples)
+                         reread_planar_samples, upright)
 from .nclx import nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .raw import develop, raw_format, raw_metadata
@@ -439,21 +439,12 @@ def _decode(data: bytes, name: str, limit: int,
         pixels, converted = deep
         turn = _orientation(img) if turn is None else turn
         loaded = dataclasses.replace(
-            loaded, pixels=_upright(pixels, turn), as_stored=False,
+            loaded, pixels=upright(pixels, turn), as_stored=False,
             icc_profile=None if converted else loaded.icc_profile)
     if img.size != stored_size:  # decoded at a DCT scale: the input's own size, upright
         turned = _orientation(img) in _TURNING_ORIENTATIONS
         loaded.original_size = stored_size[::-1] if turned else stored_size
     return loaded
-
-
-def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """``pixels`` as stored, turned as Pillow's ``exif_transpose`` turns by ``orientation``."""
-    if orientation not in range(2, 9):
-        return pixels
-    picture = Image.fromarray(pixels)
-    picture.getexif()[0x0112] = orientation
-    return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(picture)))
 
 
 def _sample_bytes(img: Image.Image) -> int:
