@@ -507,8 +507,8 @@ def _format_of_output_file(args) -> Optional[str]:
     return fmt.value if fmt is not None else None
 
 
-#: Input formats whose photos ``--photo-format`` can keep in their own format.
-_PHOTO_FORMAT_OF = {"WEBP": "webp", "AVIF": "avif", "JXL": "jxl"}
+#: Input formats (Pillow's names) whose photos ``--photo-format`` can keep in that format.
+_PHOTO_FORMATS_WITH_ALPHA = ("WEBP", "AVIF", "JXL")
 
 
 def _write(write, dest: str, chosen: bool = False) -> None:
@@ -602,10 +602,10 @@ def _process(args, compressor, request, src: str, many: bool, masks: dict) -> di
         # does; it warns too: a low-quality JPEG reproduced, a photo written losslessly)
         hint = ""
         source_format = (result.input_format or "").upper()
-        if source_format in _PHOTO_FORMAT_OF and result.format != source_format:
+        if source_format in _PHOTO_FORMATS_WITH_ALPHA and result.format != source_format:
             # (a lossy WebP re-encoded as JPEG, 2.4 KB -> 4.1 KB: new-user review 42)
-            hint = (f"; it was a {source_format}: --photo-format "
-                    f"{_PHOTO_FORMAT_OF[source_format]} writes photos in that format")
+            hint = (f"; it was a {source_format}: --photo-format {source_format.lower()} "
+                    "writes photos in that format")
         print(f"semantic-compress: warning: {src}: the output ({record['output_bytes']:,} "
               f"bytes) is larger than the input ({result.original_bytes:,} bytes){hint}",
               file=sys.stderr)
