@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from .request import OPTIONS, QUALITY_WORDS, Option
 
 __all__ = ["OneLineParser", "BuildVersion", "add_option_flags", "option_values", "flag_name",
-           "spellings", "in_flags", "any_case"]
+           "spellings", "spelled_otherwise", "in_flags", "any_case"]
 
 _STYLES = ("cli", "job")
 
@@ -40,12 +40,39 @@ class BuildVersion(argparse.Action):
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are one line on stderr (``prog: error: ...``), exit status 2.
     ``own_flags``: the spellings of the flags its builder added beside the option table's
-    (the command line's ``--json``, ``-q`` ...), where the builder records them."""
+    (the command line's ``--json``, ``-q`` ...), where the builder records them;
+    ``table_flags``: ``{spelling: flag}`` for the option table's flags that
+    :func:`add_option_flags` added, and their other spellings (:func:`spelled_otherwise`).
+    An unrecognized flag close to one of them is answered with it: ``--target-widht`` and the
+    job's ``--target_width`` were "unrecognized arguments" and no more."""
 
     own_flags: frozenset = frozenset()
+    table_flags: Dict[str, str] = {}
 
     def error(self, message):  # noqa: D102
+        if message.startswith(_UNRECOGNIZED):
+            message += self.meant(message[len(_UNRECOGNIZED):].split())
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def meant(self, arguments: List[str]) -> str:
+        """`` (did you mean --x?)`` for the first of ``arguments`` (unrecognized) spelled as
+        one of this parser's flags is spelled elsewhere or close to one (difflib, 0.8); ``""``
+        where none is."""
+        import difflib
+
+        known = {**{flag: flag for flag in self.own_flags if flag.startswith("--")},
+                 **self.table_flags}
+        for argument in arguments:
+            name = argument.split("=", 1)[0]
+            if not name.startswith("--") or len(name) < 4:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            if close:
+                return f" (did you mean {known[close[0]]}?)"
+        return ""
+
+
+_UNRECOGNIZED = "unrecognized arguments: "   # (argparse's words for flags it does not know)
 
 
 def flag_name(opt: Option, style: str) -> str:
@@ -63,6 +90,21 @@ def spellings(opt: Option, style: str) -> List[str]:
         names.append("--no-" + opt.name.replace("_", "-") if style == "cli"
                      else f"--no_{opt.name}")
     return names
+
+
+def spelled_otherwise(opt: Option, style: str) -> Dict[str, str]:
+    """``{spelling: flag of style}`` for the spellings of ``opt`` that are not ``style``'s:
+    the other style's (``--target_width`` for the command line's ``--target-width``, ``--width``
+    for the job's ``--target_width``) and ``style``'s own with ``-`` and ``_`` swapped."""
+    other = "job" if style == "cli" else "cli"
+    mine, theirs = spellings(opt, style), spellings(opt, other)
+    out = {spelling: flag_name(opt, style) for spelling in theirs}
+    if opt.kind == "bool":
+        out[theirs[-1]] = mine[-1]   # --no-preserve-aspect: --no_preserve_aspect
+    swapped = ("-", "_") if style == "cli" else ("_", "-")
+    out.update({"--" + flag[2:].replace(*swapped): flag for flag in mine
+                if flag.startswith("--")})
+    return {spelling: flag for spelling, flag in out.items() if spelling not in mine}
 
 
 def _offered(opt: Option, style: str) -> bool:
@@ -119,9 +161,12 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
     if style not in _STYLES:
         raise ValueError(f"style must be one of {_STYLES}; got {style!r}")
     groups: Dict[str, Any] = {}
+    table = {}
     for opt in OPTIONS:
         if not _offered(opt, style):
             continue
+        table.update(spelled_otherwise(opt, style))
+        table.update({flag: flag for flag in spellings(opt, style) if flag.startswith("--")})
         where = group
         if where is None:
             where = groups.get(opt.group) or groups.setdefault(
@@ -150,6 +195,7 @@ def add_option_flags(parser: argparse.ArgumentParser, style: str,
         elif opt.kind == "quality":
             kwargs["type"] = _quality
         where.add_argument(*names, **kwargs)
+    parser.table_flags = {**getattr(parser, "table_flags", {}), **table}
 
 
 def option_values(args: argparse.Namespace, style: str) -> Dict[str, Any]:

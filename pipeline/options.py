@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags, flag_name,
-                                  in_flags, option_values, spellings)
+                                  in_flags, option_values, spelled_otherwise, spellings)
 from compress_core.request import OPTIONS
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
@@ -216,7 +216,7 @@ def _not_ours(token: str, args: argparse.Namespace) -> Optional[str]:
     for opt in OPTIONS:
         if not opt.batch and (name in spellings(opt, "cli") or underscored[2:] == opt.name):
             return f"{name}: {opt.name} is a per-image option; the job cannot take it"
-        meant = meant or (_spelled_otherwise(opt).get(name) if opt.batch else None)
+        meant = meant or (spelled_otherwise(opt, "job").get(name) if opt.batch else None)
     if meant is None and underscored[2:] in vars(args) and underscored != name:
         meant = underscored
     if meant is None and name in _command_line_only():
@@ -313,7 +313,7 @@ def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Opti
     # was far from --target_width and went to Beam, which dropped it: outputs at the default
     # scale, exit status 0; new-user review 42)
     other = {spelling: flag for opt in OPTIONS if opt.batch
-             for spelling, flag in _spelled_otherwise(opt).items()}
+             for spelling, flag in spelled_otherwise(opt, "job").items()}
     beam = set(PipelineOptions([]).get_all_options(drop_default=False))
     for name in names:
         if name[2:] in beam or name[2:].replace("-", "_") in beam:
@@ -324,16 +324,6 @@ def _misspelt(beam_argv: Sequence[str], parser: argparse.ArgumentParser) -> Opti
                     f"{other.get(close[0], close[0])}? (Beam would drop it, and the job run "
                     "without it)")
     return None
-
-
-def _spelled_otherwise(opt) -> Dict[str, str]:
-    """``{spelling: job flag}`` for the spellings of ``opt`` that are not the job's."""
-    cli, job = spellings(opt, "cli"), spellings(opt, "job")
-    other = {spelling: flag_name(opt, "job") for spelling in cli}
-    if opt.kind == "bool":
-        other[cli[-1]] = job[-1]  # --no-preserve-aspect: --no_preserve_aspect
-    other.update({"--" + flag[2:].replace("_", "-"): flag for flag in job})
-    return {spelling: flag for spelling, flag in other.items() if spelling != flag}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[str]]:

@@ -38,21 +38,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="the manifest folder (--manifest of the job, default <output>/_manifest); "
                         "any fsspec URI. Several folders (this week's and last week's) are "
                         "read into one report, each run named <folder>/<run id>")
-    # one id per --run: several after one flag swallowed a folder given after them
-    p.add_argument("--run", dest="runs", action="append", default=[],
-                   metavar="RUN_ID", help="a run to report (repeat it for several: --run A "
-                                          "--run B; default: every run; with several folders, "
-                                          "the run in each that has it, or <folder>/<run id> "
-                                          "as the report names it)")
-    p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
-                                          "with --json alone, none is written)")
-    p.add_argument("--format", choices=("html", "md"), type=any_case(("html", "md")),
-                   default=None,
-                   help="html (one self-contained file) or md (Markdown + PNGs in "
-                        "<name>_files/); default from -o's suffix, else html")
-    p.add_argument("--json", action="store_true", help="print the totals as JSON on stdout")
-    p.add_argument("--storage_options", type=json.loads, default=None, metavar="JSON",
-                   help="fsspec options per protocol, e.g. '{\"s3\": {\"anon\": true}}'")
+    own = [
+        # one id per --run: several after one flag swallowed a folder given after them
+        p.add_argument("--run", dest="runs", action="append", default=[], metavar="RUN_ID",
+                       help="a run to report (repeat it for several: --run A --run B; default: "
+                            "every run; with several folders, the run in each that has it, or "
+                            "<folder>/<run id> as the report names it)"),
+        p.add_argument("-o", "--output", help="report file (default report.html / report.md; "
+                                              "with --json alone, none is written)"),
+        p.add_argument("--format", choices=("html", "md"), type=any_case(("html", "md")),
+                       default=None,
+                       help="html (one self-contained file) or md (Markdown + PNGs in "
+                            "<name>_files/); default from -o's suffix, else html"),
+        p.add_argument("--json", action="store_true",
+                       help="print the totals as JSON on stdout"),
+        p.add_argument("--storage_options", type=json.loads, default=None, metavar="JSON",
+                       help="fsspec options per protocol, e.g. '{\"s3\": {\"anon\": true}}'"),
+    ]
+    p.own_flags = frozenset(name for action in own for name in action.option_strings)
     return p
 
 

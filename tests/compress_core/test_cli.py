@@ -986,7 +986,16 @@ def test_a_missing_mask_is_said_once_before_any_image(work, capsys):
 
 @pytest.mark.parametrize("argv, match", [
     ([], "the following arguments are required: IMAGE"),
-    (["photo.jpg", "--bogus"], "unrecognized arguments: --bogus"),
+    (["photo.jpg", "--bogus"], "unrecognized arguments: --bogus$"),
+    # a typo, or the job's spelling, is answered with the flag meant (both were "unrecognized
+    # arguments" and no more)
+    (["photo.jpg", "-s", "0.5", "--target-widht", "3"],
+     r"unrecognized arguments: --target-widht 3 \(did you mean --target-width\?\)$"),
+    (["photo.jpg", "-s", "0.5", "--max_stretch=1.2"],
+     r"unrecognized arguments: --max_stretch=1.2 \(did you mean --max-stretch\?\)$"),
+    (["photo.jpg", "-s", "0.5", "--no_preserve_aspect"],
+     r"\(did you mean --no-preserve-aspect\?\)$"),
+    (["photo.jpg", "-s", "0.5", "--qiet"], r"\(did you mean --quiet\?\)$"),
     (["photo.jpg", "-m", "shrink"], "argument -m/--method: invalid choice: 'shrink'"),
     (["photo.jpg", "-e", "magic"], "argument -e/--energy: invalid choice: 'magic' \\(choose "
                                    "from 'gradient', 'saliency', 'deep', 'blend', 'hybrid'\\)"),

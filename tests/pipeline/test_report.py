@@ -196,6 +196,16 @@ def test_an_output_name_of_another_kind_is_refused(two_runs, tmp_path, capsys, n
     assert _run_main([two_runs, "-o", tmp_path / "report"], capsys)[0] == 0  # no suffix: as is
 
 
+@pytest.mark.parametrize("flag, meant", [("--storage-options", "--storage_options"),
+                                         ("--jsno", "--json"), ("--ouput", "--output")])
+def test_a_misspelt_flag_is_answered_with_the_flag_meant(two_runs, capsys, flag, meant):
+    with pytest.raises(SystemExit) as stop:
+        report.main([str(two_runs), flag, "{}"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (f"python -m pipeline.report: error: unrecognized "
+                                       f"arguments: {flag} {{}} (did you mean {meant}?)\n")
+
+
 def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
     out = tmp_path / "r.html"
     assert _run_main([two_runs, "-o", out], capsys)[:2] == (0, f"{out}\n")
