@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags, flag_name,
+from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags,
                                   in_flags, option_values, spelled_otherwise, spellings)
 from compress_core.request import OPTIONS
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
