@@ -27,6 +27,8 @@ Sections (``--sections``, all by default):
   judge's subject the library map's top pixels hold.
 * ``allocation_cost``: ``compress()`` with ``allocation="uniform"`` and ``"semantic"``: CPU per
   photo, bytes and the score recorded.
+* ``semantic_levels``: ``allocation="semantic"`` against uniform JPEG at equal subject score
+  with the uniform encoding at SSIMULACRA2 40, 50, 60, 70 and 80 (not only 70).
 * ``maps``: whether any map the library can compute offline agrees better with the judge's
   subject than the default energy: the share of the judge's subject inside each map's most
   important 25/35/50% of the pixels, and the share each map must keep to hold 95% of it
@@ -579,6 +581,46 @@ def section_semantic(photos):
     print("Share of the judge's subject inside the library map's most important pixels (mean; "
           "lowest photo): " + ", ".join(f"top {int(s * 100)}%: {np.mean(v):.3f}; {min(v):.2f}"
                                          for s, v in recall.items()))
+
+
+def section_semantic_levels(photos, targets=(40.0, 50.0, 60.0, 70.0, 80.0)):
+    """``allocation="semantic"``'s dead zones (the library's map and zones) against uniform
+    JPEG at several whole-image levels: the uniform encoding that reaches each SSIMULACRA2
+    target, its subject score (the judge's region, as in ``semantic``), and the smallest
+    semantic encoding that reaches that subject score."""
+    from fidelity_judge import FaceDetector, Judge, importance_map
+
+    from compress_core.energy import default_energy
+
+    judge, faces, energy_fn = Judge("lite1"), FaceDetector(), default_energy()
+    sums = {t: [0, 0, 0, []] for t in targets}   # uniform bytes, semantic bytes, photos, ratios
+    for name, pixels in photos:
+        p_orig = judge.probs([pixels])[0]
+        mask = importance_map(pixels.shape, judge.cam(pixels, p_orig), faces.boxes(pixels)) >= 0.5
+        ref, energy = Reference(pixels), energy_fn.importance(pixels).map
+
+        def subject(dec):
+            return ref.score(np.where(mask[..., None], dec, pixels))
+
+        evaluate = _allocation_search(lambda q: requantize_jpeg(
+            codec.encode(pixels, "jpeg", q, _scans=False), energy, DEAD_ZONES), subject)
+        for target in targets:
+            uni = codec.encode_to_score(pixels, "jpeg", target)[0]
+            q_s = smallest_at(evaluate, 1, 98, subject(codec.decode_pixels(uni)))
+            if q_s is not None:
+                row = sums[target]
+                row[0] += len(uni)
+                row[1] += len(evaluate(q_s)[1])
+                row[2] += 1
+                row[3].append(len(evaluate(q_s)[1]) / len(uni))
+        print(f"  {name} done", file=sys.stderr, flush=True)
+    print("\n### Semantic allocation at other whole-image levels\n")
+    print("| uniform whole score | semantic bytes at equal subject score (sum, vs uniform) | "
+          "per photo | photos |")
+    print("|---:|---:|---:|---:|")
+    for target, (u, s, n, ratios) in sums.items():
+        print(f"| {target:g} | {s / u:.3f}x | {min(ratios):.2f}-{max(ratios):.2f} | "
+              f"{n}/{len(photos)} |")
 
 
 def _recall(mask: np.ndarray, importance: np.ndarray, share: float) -> float:
@@ -1532,7 +1574,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kodak", default=KODAK)
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--sections", default="encoders,auto,semantic,allocation_cost,maps,small,"
+    ap.add_argument("--sections", default="encoders,auto,semantic,semantic_levels,"
+                    "allocation_cost,maps,small,"
                     "baseline,lossless,archive,recoded,thumbnails,metadata,linear,graphics,budget,"
                     "search")
     ap.add_argument("--targets", default="60,70,80")
@@ -1550,6 +1593,8 @@ def main(argv=None):
         section_auto(photos)
     if "semantic" in sections:
         section_semantic(photos)
+    if "semantic_levels" in sections:
+        section_semantic_levels(photos)
     if "allocation_cost" in sections:
         section_allocation_cost(photos)
     if "maps" in sections:
