@@ -462,6 +462,16 @@ _TURNING_ORIENTATIONS = frozenset((5, 6, 7, 8))
 
 
 def _orientation(img: Image.Image) -> int:
+    """The turn that brings ``img``'s decoded pixels upright (an EXIF orientation, 1: none).
+    A JPEG XL picture is decoded upright already: libjxl turns it by its codestream's
+    orientation, and its Exif box's must be ignored (the JPEG XL format overview; libjxl
+    issue 648). Turning it by that box turned a picture that cjxl or ImageMagick had given
+    both twice, and one whose Exif alone said 6 a quarter turn from how viewers show it (edge
+    review 43). Where the file holds a JPEG to reconstruct, ``pillow-jxl-plugin`` decodes
+    that JPEG (its ``jpeg`` attribute): its pixels as stored, its EXIF's orientation to apply,
+    as for any JPEG."""
+    if img.format == "JXL" and not getattr(img, "jpeg", False):
+        return 1
     try:
         value = img.getexif().get(0x0112, 1)
         return int(value) if isinstance(value, int) else 1

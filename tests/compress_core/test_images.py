@@ -504,6 +504,68 @@ def test_exif_orientation_is_applied_jpeg(chelsea, orientation):
     assert loaded.size == ((90, 60) if orientation <= 4 else (60, 90))
 
 
+def _jxl_boxes(data: bytes):
+    """A JPEG XL container's boxes, (type, payload) in order."""
+    import struct
+
+    boxes, i = [], 0
+    while i < len(data):
+        size, kind = struct.unpack(">I4s", data[i:i + 8])
+        size = size or len(data) - i
+        boxes.append((kind, data[i + 8:i + size]))
+        i += size
+    return boxes
+
+
+def _jxl_container(boxes) -> bytes:
+    import struct
+
+    return b"".join(struct.pack(">I4s", 8 + len(payload), kind) + payload
+                    for kind, payload in boxes)
+
+
+@pytest.fixture(scope="module")
+def turned_jpeg(chelsea):
+    """chelsea stored landscape in a JPEG whose EXIF says 6 (shown portrait) and its upright
+    pixels."""
+    data = encode(chelsea, "JPEG", quality=95, exif=exif_bytes(6))
+    return data, EXIF_UPRIGHT[6](np.asarray(decode(data).convert("RGB")))
+
+
+def test_a_jxl_is_not_turned_by_its_exif_box(chelsea):
+    """JPEG XL viewers (libjxl) turn a picture by its codestream's orientation and ignore the
+    Exif box's; an Exif box saying 6 (pillow-jxl-plugin writes one for ``save(exif=...)``)
+    turned the picture a quarter turn from how it is shown (edge review 43)."""
+    pytest.importorskip("pillow_jxl")
+    data = encode(chelsea, "JXL", lossless=True, exif=exif_bytes(6))
+    loaded = load_image(data)
+    np.testing.assert_array_equal(loaded.pixels, chelsea)   # as viewers show it: 90 x 60
+    kept = Image.Exif()
+    kept.load(loaded.exif)
+    assert kept[0x0112] == 1 and kept[0x010F] == "TestCam"
+
+
+def test_a_jxl_turned_by_its_codestream_is_turned_once(turned_jpeg):
+    """The codestream says 6 (cjxl and ImageMagick write the Exif box's too): libjxl decodes
+    the picture upright; the box's 6 had turned it a second time (edge review 43)."""
+    pytest.importorskip("pillow_jxl")
+    from compress_core.codec.archive import jpeg_to_jxl
+
+    jpeg, upright = turned_jpeg
+    archive = _jxl_boxes(jpeg_to_jxl(jpeg))
+    # the same pixels without the JPEG to reconstruct, the EXIF in a plain Exif box
+    tiff = exif_bytes(6)
+    tiff = tiff[6:] if tiff.startswith(b"Exif\0\0") else tiff
+    boxes = [(kind, payload) for kind, payload in archive if kind not in (b"jbrd", b"brob")]
+    boxes.insert(2, (b"Exif", b"\0\0\0\0" + tiff))
+    loaded = load_image(_jxl_container(boxes))
+    assert loaded.size == (60, 90)
+    assert np.abs(loaded.pixels.astype(int) - upright).mean() < 2.0   # (libjxl's decode of
+    # the JPEG's coefficients against libjpeg's)
+    # a JPEG XL holding the JPEG to reconstruct is read as that JPEG: turned by its EXIF
+    np.testing.assert_array_equal(load_image(_jxl_container(archive)).pixels, upright)
+
+
 def test_exif_orientation_of_a_pil_image(tmp_path, chelsea):
     path = tmp_path / "rotated.jpg"
     path.write_bytes(encode(chelsea, "JPEG", exif=exif_bytes(6)))
