@@ -403,7 +403,8 @@ def _without_opaque_alpha(img: Image.Image) -> Image.Image:
     """``img`` without its alpha channel where that is 255 everywhere (``RGBA`` -> ``RGB``,
     ``LA`` -> ``L``), else ``img``: an opaque PNG kept it for 10-11% more bytes (a photo at
     384 x 256: 54,630 B instead of 49,213; a chart 2,751 B instead of 2,494; bytes review 38),
-    the pictures shown the same. WebP, AVIF and JPEG drop it themselves."""
+    the pictures shown the same; in a JPEG XL likewise (an opaque animated WebP, read as RGBA,
+    became an RGBA JPEG XL: edge review 43). WebP, AVIF and JPEG drop it themselves."""
     if img.mode not in ("RGBA", "LA") or img.getchannel("A").getextrema()[0] < 255:
         return img
     return img.convert(img.mode[:-1])
@@ -447,6 +448,7 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
     elif fmt is ImageFormat.JXL:
         import pillow_jxl  # noqa: F401  (registers the JXL plug-in with Pillow)
 
+        img = _without_opaque_alpha(img)
         if icc_profile:
             img = to_pil(jxl_srgb(np.asarray(img), icc_profile))
         # libjxl's quality 100 is mathematically lossless, a mode of its own for the plug-in
