@@ -302,7 +302,7 @@ class SemanticCompressor:
         ----------
         image : str, os.PathLike, bytes, binary file object, ndarray or PIL.Image.Image
             Path, fsspec URI, encoded bytes, a binary file object (``open(path, "rb")``,
-            ``io.BytesIO``, a pipe's stream; read whole from its start), array
+            ``io.BytesIO``, a pipe's stream; read from its position to its end), array
             (gray/RGB/RGBA, uint8 or float in [0, 1]) or PIL image.
         target_bytes : int, optional
             Largest encoded size. Reached by quality search, then by fewer pixels.

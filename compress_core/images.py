@@ -226,6 +226,10 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
     if hasattr(source, "read"):
         name = getattr(source, "name", None)  # (os.fdopen's is the descriptor, an int)
         name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<file object>"
+        if getattr(source, "closed", False) is True:
+            # (Python's own "read of closed file" named neither the image nor the way out)
+            raise ValueError(f"image: {name} is a closed file object; pass it open, at the "
+                             "picture's first byte")
         most = largest_file(limit)
         start = _position(source)
         text = TypeError(f"image: {name} is a file object in text mode; open it in binary "

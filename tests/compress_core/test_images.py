@@ -991,6 +991,21 @@ def test_a_file_object_in_text_mode_is_a_type_error_naming_it(tmp_path):
             load_image(fh)
 
 
+def test_a_closed_file_object_is_an_error_naming_it(tmp_path):
+    """Python's own "read of closed file" named neither the image nor the way out (edge
+    review 43)."""
+    path = tmp_path / "x.jpg"
+    Image.fromarray(photo("chelsea", 64)).save(path, "JPEG")
+    with open(path, "rb") as fh:
+        pass
+    with pytest.raises(ValueError, match=r"x\.jpg is a closed file object; pass it open"):
+        load_image(fh)
+    stream = io.BytesIO(path.read_bytes())
+    stream.close()
+    with pytest.raises(ValueError, match=r"<file object> is a closed file object"):
+        load_image(stream)
+
+
 # ------------------------------------------------------------- decoding no larger than needed
 def _large_jpeg(orientation=None, fmt="JPEG"):
     """chelsea at 1600 x 1200 (stored), a JPEG as a camera writes one."""
