@@ -55,9 +55,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
     def meant(self, arguments: List[str]) -> str:
-        """`` (did you mean --x?)`` for the first of ``arguments`` (unrecognized) spelled as
-        one of this parser's flags is spelled elsewhere or close to one (difflib, 0.8); ``""``
-        where none is."""
+        """`` (did you mean --x?)`` for the first of ``arguments`` (those argparse did not
+        recognize) that is another spelling of one of this parser's flags or close to one
+        (difflib, cutoff 0.8); ``""`` where none is."""
         import difflib
 
         known = {**{flag: flag for flag in self.own_flags if flag.startswith("--")},
