@@ -879,6 +879,24 @@ class _CompressImage(beam.DoFn):
                          self._max_seconds, self._max_seconds + _grace(self._max_seconds))
         self._abandoned = []
 
+    def _compressed(self, item: ImageBytes):
+        """The library's result for ``item``, within ``--max_seconds_per_image``."""
+        compress = self._engine.compressor.compress
+        kwargs = self._settings.compress_kwargs()
+        if self._max_seconds:
+            # the library stops itself at the budget (CompressionTimeoutError); a step that
+            # cannot check the clock (a hung decoder) is abandoned after a grace period
+            kwargs["max_seconds"] = self._max_seconds
+            try:
+                return _call_with_budget(lambda: compress(_named(item), **kwargs),
+                                         self._max_seconds, self._worker_threads,
+                                         grace=_grace(self._max_seconds))
+            except TimeoutError as exc:
+                if getattr(exc, "thread", None) is not None:
+                    self._abandoned.append(exc.thread)
+                raise
+        return compress(_named(item), **kwargs)
+
     def process(self, item: ImageBytes) -> Iterator:
         self._settle()
         self._since_trim += 1
@@ -890,22 +908,22 @@ class _CompressImage(beam.DoFn):
         if self._engine is None:
             # the reason the engine could not be built (e.g. weights missing on this worker)
             raise self._build_error or RuntimeError("compress engine not built")
-        compress = self._engine.compressor.compress
-        kwargs = self._settings.compress_kwargs()
-        if self._max_seconds:
-            # the library stops itself at the budget (CompressionTimeoutError); a step that
-            # cannot check the clock (a hung decoder) is abandoned after a grace period
-            kwargs["max_seconds"] = self._max_seconds
-            try:
-                result = _call_with_budget(lambda: compress(_named(item), **kwargs),
-                                           self._max_seconds, self._worker_threads,
-                                           grace=_grace(self._max_seconds))
-            except TimeoutError as exc:
-                if getattr(exc, "thread", None) is not None:
-                    self._abandoned.append(exc.thread)
-                raise
+        try:
+            result = self._compressed(item)
+        except MemoryError as exc:
+            ran_out = " ".join(str(exc).split())
         else:
-            result = compress(_named(item), **kwargs)
+            ran_out = None
+        if ran_out is not None:
+            # raised again here, past the handler: the first one's traceback held the call's
+            # frames and with them the picture's arrays, alive while Beam pickled the failure
+            # (the input's bytes) beside them; that ran out of memory again outside any
+            # image's error handling, and the whole run stopped, at every rerun (job review 43)
+            release_freed_heap()
+            raise MemoryError("the worker ran out of memory compressing this picture"
+                              + (f" ({ran_out})" if ran_out else "") + ": workers with more "
+                              "memory, or a lower --max_pixels (such pictures refused "
+                              "unread), keep it from failing")
         output_uri = item.output_uri
         if not output_uri.endswith(result.extension):
             # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.
@@ -929,7 +947,12 @@ class _CompressImage(beam.DoFn):
             _LOG.warning("%s: the output (%s, %d bytes) is larger than the input (%d bytes): "
                          "byte_ratio %.3f", item.uri, result.format, result.compressed_bytes,
                          len(item.data), result.compressed_bytes / max(1, len(item.data)))
-        yield CompressedImage(item.uri, output_uri, bytes(result.data), row)
+        out = CompressedImage(item.uri, output_uri, bytes(result.data), row)
+        # (the result holds the picture's pixels at every stage: a worker near its memory's
+        # end ran out of it while Beam sized the element yielded beside them, outside any
+        # image's error handling, and the whole run stopped at each rerun: job review 43)
+        del result
+        yield out
 
 
 class _WriteImage(beam.DoFn):

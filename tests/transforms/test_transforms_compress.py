@@ -564,6 +564,41 @@ def test_engine_failure_turns_every_image_into_an_error(sample_photos, monkeypat
                                "/o/a.x.jpg", 64)]), label="Failure")
 
 
+def test_a_picture_that_runs_the_worker_out_of_memory_is_an_error_row(sample_photos,
+                                                                      monkeypatch):
+    """Job review 43: a MemoryError's traceback held the call's frames, and with them the
+    picture's arrays, while Beam pickled the failure beside them; that ran out of memory again
+    outside any image's error handling, and every run of the folder stopped. The error is
+    raised again without them: freed before the failure is passed on."""
+    import weakref
+
+    held = []
+
+    def hungry(self, item):
+        pixels = np.zeros((512, 512, 3), np.uint8)   # (the picture's arrays)
+        held.append(weakref.ref(pixels))
+        raise MemoryError()
+
+    monkeypatch.setattr(tc._CompressImage, "_compressed", hungry)
+    s = tc.CompressSettings(method="jpeg", format="jpeg")
+    dofn = tc._CompressImage(s, "r")
+    dofn.setup()
+    buf = _io.BytesIO()
+    sample_photos["coffee"].save(buf, "JPEG")
+    item = tc.ImageBytes("c.jpg", "c.jpg", "/o/c.x.jpg", buf.getvalue())
+    with pytest.raises(MemoryError, match=r"^the worker ran out of memory compressing this "
+                                          r"picture: workers with more memory, or a lower "
+                                          r"--max_pixels") as caught:
+        next(dofn.process(item))
+    assert held and held[0]() is None   # freed while its failure is being handled
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        res = p | beam.Create([item]) | CatchFailures(dofn, "compress")
+        assert_that(res["ok"], equal_to([]), label="NoOutput")
+        assert_that(res[tc.FAILED] | beam.Map(lambda f: (f.stage, f.error_type)),
+                    equal_to([("compress", "MemoryError")]), label="Failure")
+
+
 # --------------------------------------------------------------------------- the composite
 
 def test_compress_images_in_a_test_pipeline(tmp_path, input_dir):
