@@ -402,7 +402,17 @@ def _stopped(run_id: str, error: Exception) -> RunStopped:
     if not cause.startswith(type(error).__name__) and type(error) is not RuntimeError \
             and not said:
         cause = f"{type(error).__name__}: {cause}"
+    if _WORKER_LOST in text:
+        # (the words of a multi_processing worker's end: a process the system killed, out of
+        # memory, raises nothing of its own; the line said "a step failed (Channel closed
+        # prematurely.)", which named neither: job review 43)
+        cause = ("a worker process ended while it held images (killed: the system's "
+                 f"out-of-memory killer, kill -9?); {_WORKER_LOST}")
     return RunStopped(run_id, step.group(1) if step else None, cause)
+
+
+#: What the DirectRunner says when a worker process of its multi_processing mode ends.
+_WORKER_LOST = "Channel closed prematurely"
 
 
 #: The most of the runner's error a stopped run's line repeats (the runner's traceback file

@@ -2084,6 +2084,12 @@ def test_a_stopped_runs_line_names_the_error_a_worker_relayed():
     assert "writing the manifest failed" in str(s3)
     long = _stopped("r", RuntimeError("OSError: " + "word " * 100)).cause
     assert len(long) <= 304 and long.endswith("word ...")
+    # a multi_processing worker killed (the OOM killer, kill -9): "a step failed (Channel
+    # closed prematurely.)" named neither (job review 43)
+    lost = _stopped("r", RuntimeError("Traceback (most recent call last):\n  File \"x.py\", "
+                                      "line 1\nRuntimeError: Channel closed prematurely."))
+    assert lost.cause.startswith("a worker process ended while it held images (killed: the "
+                                 "system's out-of-memory killer, kill -9?)")
     # a long path is cut where it must be, not dropped back to the last space (diff review)
     path = "/data/" + "a" * 400 + ".jpg"
     cut = _stopped("r", RuntimeError(f"OSError: cannot write {path}")).cause
