@@ -48,6 +48,7 @@ from transforms.metrics import METRICS_NAMESPACE
 from transforms.storage_options import (fill_pipeline_options,
                                        storage_options_from_pipeline_options)
 
+from .lease import LaunchLease
 from .options import JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, empty_folder_name_warnings, gcs_credentials_problem,
@@ -232,10 +233,20 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         if threads is not None:
             job = _replace(job, worker_threads=threads)
     build_pipeline(p, job, storage)
+    # one launch at a time per manifest (pipeline.lease): before the run reads anything;
+    # nothing between this and the run below may stop the launch (its lease would stay)
+    lease = None if dry_run else LaunchLease(job.manifest, job.run_id, storage)
+    try:
+        problem = lease.acquire() if lease is not None else None
+    except Exception as exc:  # noqa: BLE001 - the store's own errors, said in one line
+        problem = (f"--manifest {job.manifest}: the launch's lease cannot be written there "
+                   f"({type(exc).__name__}: {' '.join(str(exc).split())})")
+    if problem:
+        build_parser().error(problem)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
               ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
-    with _worker_thread_env(options, job.worker_threads):
+    with _worker_thread_env(options, job.worker_threads), lease or contextlib.nullcontext():
         try:
             result = p.run()
         except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])

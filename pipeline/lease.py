@@ -1,0 +1,246 @@
+"""One launch at a time per manifest: a lease the launcher holds while its run goes on.
+
+The manifest is how runs keep their output names apart (two photos named ``IMG_0001.JPG`` in
+two day folders get two outputs), and a run writes its manifest at its end: two runs at once
+into one ``--output`` do not see each other's names. With ``--skip_existing`` the later one
+took the earlier one's fresh outputs for the unrecorded outputs of a stopped run and adopted
+them for its own photos of the same names (rows naming another day's pictures, its own never
+compressed, and no later run mended it), and wrote the names it did compress over the other
+run's outputs (job review 43). Nightly jobs overlap when a night runs long.
+
+So each launch holds a lease: ``<manifest>/_live/<launch tag>.json`` (the run, the host, the
+process, when it was launched), written before the run reads anything and written again every
+:data:`BEAT` seconds by a thread of the launcher while the run goes on (Dataflow's too: the
+launcher waits for its job), removed when the run ends however it ends. A launch that finds
+another's lease written within :data:`LIVE` seconds (by the store's clock: its own lease's time
+against the other's) is refused at launch, exit status 2, naming that run; of two launches
+that see each other's leases, the one whose lease the store wrote first goes on. The lease of
+a launcher killed outright (``kill -9``) stops being written and is stale :data:`LIVE` seconds
+after its last write: it is ignored, and removed by the next launch; at once where that launch
+runs on the same machine (host name and boot id) and finds its process gone.
+
+The folder starts with ``_``: no run's listing of the manifest, no report and no input match
+reads it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import posixpath
+import socket
+import threading
+import uuid
+from typing import Mapping, Optional
+
+from compress_core.storage import (fresh_info, get_filesystem, is_local_filesystem, read_bytes,
+                                   write_atomic)
+from transforms.identity import listing_identity, utc_time
+
+__all__ = ["LaunchLease", "LIVE", "BEAT", "LEASES"]
+
+_LOG = logging.getLogger(__name__)
+
+#: The leases' folder under the manifest root.
+LEASES = "_live"
+#: Seconds between two writes of a lease while its run goes on.
+BEAT = 30.0
+#: Seconds after its last write that a lease still stands for a live launch (four beats
+#: missed: a store slow to answer, a launcher paused).
+LIVE = 120.0
+#: The largest lease read back.
+_MAX_LEASE_BYTES = 64 * 1024
+
+
+class LaunchLease:
+    """The lease of one launch of ``run_id`` under the manifest ``manifest_root``:
+    :meth:`acquire` at launch (a problem to refuse it with, or None), then :meth:`hold` around
+    the run, which writes it again every :data:`BEAT` seconds and removes it at the end."""
+
+    def __init__(self, manifest_root: str, run_id: str,
+                 storage_options: Optional[Mapping] = None, tag: Optional[str] = None):
+        self._folder = f"{manifest_root.rstrip('/')}/{LEASES}"
+        self._tag = tag or uuid.uuid4().hex[:8]
+        self._uri = f"{self._folder}/{self._tag}.json"
+        self._storage_options = dict(storage_options or {})
+        self._lease = {
+            "run_id": run_id, "host": socket.gethostname(), "boot": _boot_id(),
+            "pid": os.getpid(),
+            "launched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "tag": self._tag}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._made: list = []
+
+    def acquire(self) -> Optional[str]:
+        """Write this launch's lease and look at the others': why this launch must not go on
+        (another's is live and was written first), or None. Stale leases are removed. A store
+        that cannot be written or listed raises what it raises (the launch's own checks of
+        ``--manifest`` come first)."""
+        self._made = self._missing_folders()
+        self._write()
+        try:
+            return self._look()
+        except BaseException:
+            self.release()
+            raise
+
+    def _look(self) -> Optional[str]:
+        """:meth:`acquire`'s look at the others' leases, its own written."""
+        mine = self._written(self._uri)
+        # (the store's time of the first write orders two launches: the launchers' clocks
+        # may differ, the store's is one; written into the lease for the beats to keep)
+        self._lease["since"] = None if mine is None else mine.isoformat()
+        self._write()
+        fs, folder = get_filesystem(self._folder, self._storage_options)
+        try:
+            fs.invalidate_cache(folder)
+        except Exception:  # noqa: BLE001 - not every file system caches
+            pass
+        others = []
+        for entry in fs.ls(folder.rstrip("/"), detail=True):
+            name = posixpath.basename(entry["name"].rstrip("/"))
+            if not name.endswith(".json") or name == f"{self._tag}.json":
+                continue
+            uri = f"{self._folder}/{name}"
+            written = listing_identity(entry).modified
+            if written is not None and mine is not None \
+                    and (mine - written).total_seconds() > LIVE:
+                self._remove(uri, "a stale")
+                continue
+            lease = self._read(uri)
+            if self._ended_here(lease):
+                self._remove(uri, "an ended launch's")
+                continue
+            lease.setdefault("since", None if written is None else written.isoformat())
+            others.append((uri, written, lease))
+        for uri, written, lease in sorted(others, key=lambda o: _order(o[2])):
+            if _order(lease) < _order(self._lease):
+                self.release()
+                ago = (f", last written {max(0, round((mine - written).total_seconds()))} s "
+                       "ago" if mine is not None and written is not None else "")
+                return (f"another launch is running into this manifest now: run "
+                        f"{lease.get('run_id', '?')} (launched {lease.get('launched', '?')} on "
+                        f"{lease.get('host', '?')}, process {lease.get('pid', '?')}{ago}; "
+                        f"its lease {uri}). Two runs at once into one --output can write one "
+                        "output name for two photos: wait for it to end, or give another "
+                        "--output and --manifest. A launch stopped outright leaves its lease, "
+                        f"which stands {LIVE:.0f} s after its last write (on its own machine, "
+                        "no longer than its process)")
+        return None
+
+    def hold(self) -> "LaunchLease":
+        """Write the lease again every :data:`BEAT` seconds until :meth:`release` (a context
+        manager: released on leaving it)."""
+        self._thread = threading.Thread(target=self._beat, name="launch-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __enter__(self) -> "LaunchLease":
+        return self.hold() if self._thread is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Stop writing the lease and remove it (a failure is logged: the lease goes stale)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self._remove(self._uri, "this launch's")
+        # (and the folders the lease made, once empty: a launch refused, or a run stopped
+        # before it wrote anything, leaves the manifest's and the output's folders as they were)
+        try:
+            fs = get_filesystem(self._folder, self._storage_options)[0]
+            for folder in self._made:
+                if fs.ls(folder):
+                    break
+                fs.rmdir(folder)
+        except Exception:  # noqa: BLE001 - gone, or a store without folders
+            pass
+
+    def _missing_folders(self) -> list:
+        """The lease's folder and those above it that do not exist yet, deepest first (paths
+        of its file system); none on an object store, whose folders are the names' prefixes
+        (and whose ``rmdir`` removes buckets)."""
+        fs, path = get_filesystem(self._folder, self._storage_options)
+        if not is_local_filesystem(fs):
+            return []
+        missing, path = [], path.rstrip("/")
+        while path and not fs.exists(path):
+            missing.append(path)
+            parent = posixpath.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        return missing
+
+    def _beat(self) -> None:
+        while not self._stop.wait(BEAT):
+            try:
+                self._write()
+            except Exception as exc:  # noqa: BLE001 - the run goes on; the lease may go stale
+                _LOG.warning("the launch's lease %s could not be written again (%s: %s)",
+                             self._uri, type(exc).__name__, exc)
+
+    def _ended_here(self, lease: Mapping) -> bool:
+        """Whether ``lease`` is that of a launcher of this machine, since its last start, whose
+        process is gone (killed outright: a resume at once had waited out :data:`LIVE`)."""
+        pid = lease.get("pid")
+        if (lease.get("host") != self._lease["host"] or not self._lease["boot"]
+                or lease.get("boot") != self._lease["boot"] or not isinstance(pid, int)
+                or isinstance(pid, bool) or pid <= 0 or pid == os.getpid()):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OSError):   # (another user's process: alive)
+            return False
+        return False
+
+    def _write(self) -> None:
+        write_atomic(self._uri, json.dumps(self._lease, sort_keys=True).encode("utf-8"),
+                     self._storage_options)
+
+    def _written(self, uri: str) -> Optional[dt.datetime]:
+        return utc_time(listing_identity(fresh_info(uri, self._storage_options)).modified)
+
+    def _read(self, uri: str) -> dict:
+        try:
+            lease = json.loads(read_bytes(uri, self._storage_options,
+                                          max_bytes=_MAX_LEASE_BYTES).decode("utf-8"))
+        except Exception:  # noqa: BLE001 - a lease half gone or not one: stands all the same
+            return {}
+        return lease if isinstance(lease, dict) else {}
+
+    def _remove(self, uri: str, which: str) -> None:
+        try:
+            fs, path = get_filesystem(uri, self._storage_options)
+            fs.rm(path)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a lease left goes stale
+            _LOG.warning("%s lease %s could not be removed (%s: %s)", which, uri,
+                         type(exc).__name__, exc)
+
+
+def _boot_id() -> Optional[str]:
+    """This machine's boot id (Linux), which tells two machines of one host name apart and a
+    process of this boot from one of an earlier; None elsewhere."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def _order(lease: Mapping) -> tuple:
+    """Which of two launches came first: by the store's time of each lease's first write,
+    then its tag (a lease that says neither comes first: it stands)."""
+    since = utc_time(lease.get("since"))
+    return (since or _EARLIEST, str(lease.get("tag") or ""))
+
+
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)

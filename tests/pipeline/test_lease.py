@@ -1,0 +1,154 @@
+"""One launch at a time per manifest (pipeline/lease.py)."""
+import json
+import os
+import time
+
+import pytest
+
+from pipeline import lease as lease_module
+from pipeline.lease import LEASES, LIVE, LaunchLease
+
+
+def _leases(root):
+    folder = root / LEASES
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_a_lone_launch_holds_its_lease_and_leaves_nothing(tmp_path):
+    root = tmp_path / "out" / "_manifest"
+    lease = LaunchLease(str(root), "night1", tag="aaaa0001")
+    assert lease.acquire() is None
+    assert _leases(root) == ["aaaa0001.json"]
+    held = json.loads((root / LEASES / "aaaa0001.json").read_text())
+    assert held["run_id"] == "night1" and held["pid"] == os.getpid() and held["since"]
+    with lease:
+        assert _leases(root) == ["aaaa0001.json"]
+    # the folders it made are gone with it: the output folder is as it was (none)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_launch_is_refused_while_the_first_holds_its_lease(tmp_path):
+    """Job review 43: a nightly --skip_existing run started while the previous night's ran
+    adopted that run's fresh outputs for its own photos of the same names."""
+    root = tmp_path / "_manifest"
+    first = LaunchLease(str(root), "dayA", tag="aaaa0001")
+    assert first.acquire() is None
+    with first:
+        second = LaunchLease(str(root), "dayB", tag="bbbb0002")
+        problem = second.acquire()
+        assert problem.startswith("another launch is running into this manifest now: run dayA "
+                                  "(launched ")
+        assert f"its lease {root}/{LEASES}/aaaa0001.json" in problem
+        assert "wait for it to end, or give another --output and --manifest" in problem
+        assert _leases(root) == ["aaaa0001.json"]   # (the refused one's is gone)
+    assert _leases(root) == []
+    assert LaunchLease(str(root), "dayB").acquire() is None   # once the first has ended
+
+
+def test_of_two_launches_that_see_each_other_the_first_written_goes_on(tmp_path):
+    """Two launches write their leases, then each looks: the one the store wrote first goes
+    on, the other is refused (each reads the same two times)."""
+    root = tmp_path / "_manifest"
+    (root / LEASES).mkdir(parents=True)
+    mine = LaunchLease(str(root), "late", tag="cccc0003")
+    earlier = {"run_id": "early", "since": "2000-01-01T00:00:00+00:00", "tag": "zzzz9999"}
+    (root / LEASES / "zzzz9999.json").write_text(json.dumps(earlier))
+    assert "run early" in mine.acquire()
+    later = {"run_id": "later", "since": "2999-01-01T00:00:00+00:00", "tag": "0000aaaa"}
+    (root / LEASES / "zzzz9999.json").unlink()
+    (root / LEASES / "0000aaaa.json").write_text(json.dumps(later))
+    assert mine.acquire() is None   # the other one will see this one first
+    mine.release()
+
+
+def test_a_stale_lease_is_ignored_and_removed(tmp_path):
+    """A launcher killed outright leaves its lease; LIVE seconds after its last write it
+    stands for nothing."""
+    root = tmp_path / "_manifest"
+    (root / LEASES).mkdir(parents=True)
+    stale = root / LEASES / "dead0001.json"
+    stale.write_text(json.dumps({"run_id": "killed", "since": "2000-01-01T00:00:00+00:00"}))
+    old = time.time() - LIVE - 30
+    os.utime(stale, (old, old))
+    fresh = LaunchLease(str(root), "next", tag="eeee0005")
+    assert fresh.acquire() is None
+    assert _leases(root) == ["eeee0005.json"]
+    fresh.release()
+
+
+def test_the_lease_of_a_launcher_of_this_machine_that_is_gone_is_removed_at_once(tmp_path):
+    """A launch killed outright (kill -9, the reliability suite's) and resumed at once had
+    waited out LIVE seconds; on the same machine its process is asked for."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "_manifest"
+    first = LaunchLease(str(root), "killed", tag="dead0002")
+    assert first.acquire() is None
+    held = json.loads((root / LEASES / "dead0002.json").read_text())
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    held["pid"] = int(gone.stdout)   # (a process of this machine that has ended)
+    (root / LEASES / "dead0002.json").write_text(json.dumps(held))
+    resumed = LaunchLease(str(root), "resumed", tag="eeee0003")
+    assert resumed.acquire() is None
+    assert _leases(root) == ["eeee0003.json"]
+    # another machine's lease (another boot id) stands: its process cannot be asked for
+    held["boot"] = "another-machine"
+    (root / LEASES / "dead0002.json").write_text(json.dumps(held))
+    assert "run killed" in LaunchLease(str(root), "third", tag="ffff0004").acquire()
+    resumed.release()
+
+
+def test_a_held_lease_is_written_again_while_the_run_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(lease_module, "BEAT", 0.05)
+    root = tmp_path / "_manifest"
+    lease = LaunchLease(str(root), "long", tag="ffff0006")
+    assert lease.acquire() is None
+    path = root / LEASES / "ffff0006.json"
+    os.utime(path, (time.time() - 100, time.time() - 100))
+    with lease:
+        deadline = time.time() + 5
+        while time.time() - path.stat().st_mtime > 50 and time.time() < deadline:
+            time.sleep(0.05)
+        assert time.time() - path.stat().st_mtime < 50   # written again
+        assert json.loads(path.read_text())["run_id"] == "long"
+    assert not path.exists()
+
+
+def test_a_lease_on_an_object_store_made_no_folders_to_remove(monkeypatch):
+    """memory:// stands for a store: the lease is written and removed, and no folder
+    removal is tried (an object store's rmdir removes buckets)."""
+    import fsspec
+
+    root = "memory://lease-tests/out/_manifest"
+    lease = LaunchLease(root, "r", tag="abcd1234")
+    assert lease.acquire() is None
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(f"/lease-tests/out/_manifest/{LEASES}/abcd1234.json")
+    removed = []
+    monkeypatch.setattr(type(fs), "rmdir", lambda self, path: removed.append(path))
+    lease.release()
+    assert not fs.exists(f"/lease-tests/out/_manifest/{LEASES}/abcd1234.json")
+    assert removed == []
+
+
+def test_a_job_launched_beside_a_live_one_is_refused_and_writes_nothing(tmp_path, input_dir,
+                                                                        capsys):
+    from pipeline.main import run
+
+    out = tmp_path / "out"
+    other = LaunchLease(str(out / "_manifest"), "night1", tag="1111aaaa")
+    assert other.acquire() is None
+    with other:
+        with pytest.raises(SystemExit) as stop:
+            run(["--input", str(input_dir), "--output", str(out), "--run_id", "night2",
+                 "--skip_existing"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(
+            "python -m pipeline: error: another launch is running into this manifest now: run "
+            "night1 (launched ")
+        assert sorted(os.listdir(out)) == ["_manifest"]
+        assert sorted(os.listdir(out / "_manifest")) == [LEASES]
+        assert _leases(out / "_manifest") == ["1111aaaa.json"]
