@@ -152,3 +152,27 @@ def test_a_job_launched_beside_a_live_one_is_refused_and_writes_nothing(tmp_path
         assert sorted(os.listdir(out)) == ["_manifest"]
         assert sorted(os.listdir(out / "_manifest")) == [LEASES]
         assert _leases(out / "_manifest") == ["1111aaaa.json"]
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_leases_on_the_stores(store, request):
+    """The stores' emulators: a second launch refused while the first holds its lease, the
+    lease gone with its run (the store's times order and age them)."""
+    from compress_core.storage import get_filesystem
+
+    prefix = "s3" if store == "s3" else "gcs"
+    bucket = request.getfixturevalue(f"{prefix}_bucket")
+    options = request.getfixturevalue(f"{prefix}_storage_options")
+    root = f"{store}://{bucket}/out/_manifest"
+    first = LaunchLease(root, "dayA", options, tag="aaaa0001")
+    assert first.acquire() is None
+    with first:
+        problem = LaunchLease(root, "dayB", options, tag="bbbb0002").acquire()
+        assert problem.startswith("another launch is running into this manifest now: run dayA")
+        assert f"its lease {root}/{LEASES}/aaaa0001.json" in problem
+    fs = get_filesystem(root, options)[0]
+    fs.invalidate_cache()
+    assert not fs.find(f"{bucket}/out")
+    second = LaunchLease(root, "dayB", options)
+    assert second.acquire() is None
+    second.release()
