@@ -775,7 +775,8 @@ def sanitize_relpath(relpath: PathOrUri) -> str:
     Backslashes become ``/``; empty, ``.`` and ``..`` parts are dropped (so ``../x`` and
     ``/etc/x`` stay inside the prefix); Unicode is NFC-normalised; control, format (bidi,
     zero-width) and glob / Windows-reserved characters become ``_``; names made only of dots
-    become underscores; each part is cut to 200 UTF-8 bytes.
+    become underscores, names made only of blanks one underscore; each part is cut to 200
+    UTF-8 bytes.
 
     Raises
     ------
@@ -784,13 +785,19 @@ def sanitize_relpath(relpath: PathOrUri) -> str:
     """
     text = unicodedata.normalize("NFC", os.fspath(relpath)).replace("\\", "/")
     parts = []
-    for part in text.split("/"):
+    for raw in text.split("/"):
+        part = raw
         if part.isascii():      # the usual name: one pass of the regex, same result
             part = _UNSAFE_ASCII.sub("_", part).strip()
         else:
             part = "".join("_" if (not ch.isprintable() or ch in _UNSAFE_NAME_CHARS) else ch
                            for ch in part).strip()
         if part in ("", ".", ".."):
+            if raw.strip() == "" and raw:
+                # a name of blanks alone (an object named "in/ "): one underscore, not dropped
+                # (its folder's name took its place, and a listing's whole pattern failed
+                # with "has no usable name": GCS review 43)
+                parts.append("_")
             continue
         if set(part) == {"."}:
             part = "_" * len(part)

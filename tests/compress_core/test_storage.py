@@ -28,6 +28,12 @@ from compress_core.errors import BrokenLinkError, ImageReadError, ImageTooLargeE
     ("caf\u0065\u0301.jpg", "caf\u00e9.jpg"),     # NFC
     ("bad\x00name\n.jpg", "bad_name_.jpg"),
     ("glob*?[x].jpg", "glob___x_.jpg"),
+    # a name of blanks alone is one underscore: dropped, its folder's name had taken its place
+    # ("in/ " -> "in"), and alone it had no usable name (GCS review 43)
+    (" ", "_"),
+    ("in/ ", "in/_"),
+    ("a/ /b.jpg", "a/_/b.jpg"),
+    ("\u3000", "_"),
 ])
 def test_sanitize_relpath_keeps_names_inside(rel, expected):
     assert storage.sanitize_relpath(rel) == expected
@@ -100,6 +106,7 @@ def test_inputs_that_differ_only_by_extension_get_different_names():
     ("e:/photo.png", "e_/photo.png"),              # in a folder name
     (" photo.png", "photo.png"),
     ("...", "___"),
+    ("in/ ", "in/_"),                             # a name of blanks alone
     ("\u00e9" * 300 + ".png", "\u00e9" * 300 + ".gif"),  # alike in their first 200 bytes
     ("\u00e9" * 300 + ".png", "\u00e9" * 100),             # and its cut-down name
 ])

@@ -2,6 +2,7 @@
 import codecs
 import logging
 import os
+import re
 
 import pytest
 
@@ -72,6 +73,16 @@ def test_match_glob_keeps_relative_paths(tmp_path):
         found = [(f.uri, f.relpath) for f in matching.match_pattern(spelling)
                  if f.relpath.endswith("z.jpg")]
         assert found == [(str(tmp_path / "z.jpg"), "z.jpg")], spelling
+
+
+def test_a_file_named_with_blanks_alone_is_an_input_like_any_other(tmp_path):
+    """GCS review 43: an object named "in/ " (one space) had no usable name, and the error
+    failed the listing of its whole folder: no photo of it was compressed."""
+    _tree(tmp_path, ["in/a.jpg", "in/ ", "in/b.jpg"])
+    files = matching.match_pattern(str(tmp_path / "in"))
+    relpaths = {os.path.basename(f.uri): f.relpath for f in files}
+    assert relpaths["a.jpg"] == "a.jpg" and relpaths["b.jpg"] == "b.jpg"
+    assert re.fullmatch(r"_~[0-9a-f]{12}", relpaths[" "]), relpaths
 
 
 def test_match_of_nothing_is_empty(tmp_path):
