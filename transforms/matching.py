@@ -408,7 +408,21 @@ def _list(fs, path: str, literal: bool):
         return fs.find(path, detail=True), True
     if literal and any(c in path for c in _GLOB_CHARS):
         return {path: fs.info(path)}, False
-    return fs.glob(path, detail=True), False
+    found = fs.glob(path, detail=True)
+    if not is_local_filesystem(fs):
+        # an object store's name may be a file and a folder at once (in/a.jpg beside
+        # in/a.jpg/b.jpg): its glob gives the folder, and the photo was left out unsaid (GCS
+        # review 43). A folder named like a picture is asked for a file of its name.
+        for name, info in list(found.items()):
+            if info.get("type") == "directory" and named_like_a_picture(name.rstrip("/")):
+                try:
+                    fs.invalidate_cache(name.rstrip("/"))   # (s3fs answers from the listing)
+                    file = fs.info(name.rstrip("/"))
+                except (FileNotFoundError, OSError):
+                    continue
+                if file.get("type") == "file":
+                    found[name.rstrip("/")] = file
+    return found, False
 
 
 def _list_folders(fs, path: str, base_path: str) -> dict:

@@ -648,3 +648,23 @@ def test_a_fifo_named_as_the_input_is_an_input_whose_read_fails_not_no_match(tmp
     assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in"))] == ["a.jpg"]
     assert [f.relpath for f in matching.match_pattern(str(tmp_path / "in" / "*.jpg"))] == \
         ["a.jpg"]
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_a_photo_whose_name_is_also_a_folder_on_a_store_is_matched(store, request):
+    """GCS review 43: in/a.jpg beside in/a.jpg/b.jpg: the store's glob gave a.jpg as a folder,
+    and the photo was left out of in/*.jpg and in/**/*.jpg, no row, no word."""
+    from compress_core.storage import get_filesystem
+
+    prefix = "s3" if store == "s3" else "gcs"
+    bucket = request.getfixturevalue(f"{prefix}_bucket")
+    options = request.getfixturevalue(f"{prefix}_storage_options")
+    fs = get_filesystem(f"{store}://{bucket}", options)[0]
+    for key in ("in/a.jpg", "in/a.jpg/b.jpg", "in/c.jpg"):
+        fs.pipe_file(f"{bucket}/{key}", b"\xff\xd8 not really a jpeg " + key.encode())
+    fs.invalidate_cache()
+    for pattern, wanted in (("in/*.jpg", ["a.jpg", "c.jpg"]),
+                            ("in/**/*.jpg", ["a.jpg", "a.jpg/b.jpg", "c.jpg"]),
+                            ("in/", ["a.jpg", "a.jpg/b.jpg", "c.jpg"])):
+        files = matching.match_pattern(f"{store}://{bucket}/{pattern}", options)
+        assert sorted(f.relpath for f in files) == wanted, pattern
