@@ -564,6 +564,11 @@ def write_atomic(uri: PathOrUri, data: bytes,
         otherwise (the command line's ``-o link.jpg``).
     """
     check_storage_options(storage_options)
+    text = os.fspath(uri)
+    if text.endswith(("/", os.sep)):
+        # (a store took it as an object named like a folder marker, "lib2/", and a local disk
+        # as a file "lib2": GCS review 43)
+        raise IsADirectoryError(f"{text}: ends in '/', a folder; give a file name to write")
     fs, path = None, local_path(uri)
     if path is None:
         fs, path = get_filesystem(uri, storage_options)
@@ -574,7 +579,13 @@ def write_atomic(uri: PathOrUri, data: bytes,
             _no_link_below(os.path.abspath(root), path)
         _write_local(path, data)
         return
-    fs.pipe_file(path, bytes(data), **_typed(store_protocol(uri), path))
+    try:
+        fs.pipe_file(path, bytes(data), **_typed(store_protocol(uri), path))
+    except FileNotFoundError as exc:
+        # (the store's words were a URL alone: "http://.../upload/storage/v1/b/x/o")
+        bucket = path.split("/", 1)[0]
+        raise FileNotFoundError(f"{text}: cannot be written: the store found no bucket "
+                                f"{bucket} ({' '.join(str(exc).split())})") from exc
     _drop_cache(fs, path)
 
 

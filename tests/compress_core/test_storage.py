@@ -452,6 +452,35 @@ def test_write_atomic_to_file_and_fsspec_uris(tmp_path):
         fsspec.filesystem("memory").rm("storage-test", recursive=True)
 
 
+@pytest.mark.parametrize("where", ["local", "memory", "s3", "gs"])
+def test_write_atomic_to_a_name_ending_in_a_slash_is_refused(tmp_path, where, request):
+    """GCS review 43: save("gs://b/lib2/") wrote an object named like a folder marker, and
+    save("newdir/") a file "newdir"."""
+    if where == "local":
+        uri = str(tmp_path / "newdir") + "/"
+    elif where == "memory":
+        uri = "memory://storage-test-slash/out/"
+    else:
+        prefix = "s3" if where == "s3" else "gcs"
+        uri = f"{where}://{request.getfixturevalue(f'{prefix}_bucket')}/lib2/"
+    with pytest.raises(IsADirectoryError, match=r"ends in '/', a folder; give a file name"):
+        storage.write_atomic(uri, b"x")
+    assert not (tmp_path / "newdir").exists()
+
+
+@pytest.mark.parametrize("where", ["s3", "gs"])
+def test_write_atomic_into_a_bucket_that_does_not_exist_names_it(where, request):
+    """GCS review 43: the store's error was a URL alone; the command line put it after the
+    input's name, and nothing named the output or its bucket."""
+    prefix = "s3" if where == "s3" else "gcs"
+    options = request.getfixturevalue(f"{prefix}_storage_options")
+    uri = f"{where}://no-such-bucket-43/cli/a.jpg"
+    with pytest.raises(FileNotFoundError, match=rf"^{where}://no-such-bucket-43/cli/a\.jpg: "
+                                                r"cannot be written: the store found no "
+                                                r"bucket no-such-bucket-43 \("):
+        storage.write_atomic(uri, b"x", options)
+
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_new_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     old = os.umask(umask)
