@@ -248,10 +248,14 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         wanted = get_filesystem(base, storage_options)[1] if base else ""
         if not wanted or is_under(base_path, wanted):
             base_path = wanted
-    files, left_out, hidden = [], {}, {}
+    files, left_out, hidden, slashed = [], {}, {}, []
     for item_path, info in sorted(found.items()):
         if item_path.endswith("/"):
-            continue  # an object store's folder marker (S3's "Create folder": an empty key "x/")
+            # an object store's folder marker (S3's "Create folder": an empty key "x/"); one
+            # that holds bytes was left out unsaid (GCS review 43): said below
+            if info.get("size"):
+                slashed.append(_to_uri(fs, item_path, pattern))
+            continue
         if info.get("islink"):  # listings describe the link itself: follow it
             try:
                 info = fs.info(item_path)
@@ -285,6 +289,11 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         _warn_left_out(holder, [_to_uri(fs, p, pattern) for p in paths])
     if hidden:
         _warn_hidden(pattern, hidden)
+    if slashed:
+        _LOG.warning("%s: %d object(s) left out whose names end in '/', as a folder marker's, "
+                     "but that hold bytes (%s%s): no output can be named after them; copy them "
+                     "to names without the '/' to compress them", pattern, len(slashed),
+                     ", ".join(slashed[:3]), ", ..." if len(slashed) > 3 else "")
     return files
 
 

@@ -668,3 +668,26 @@ def test_a_photo_whose_name_is_also_a_folder_on_a_store_is_matched(store, reques
                             ("in/", ["a.jpg", "a.jpg/b.jpg", "c.jpg"])):
         files = matching.match_pattern(f"{store}://{bucket}/{pattern}", options)
         assert sorted(f.relpath for f in files) == wanted, pattern
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_an_object_with_bytes_named_like_a_folder_marker_is_said(store, request, caplog):
+    """GCS review 43: an object "in/pic.jpg/" that holds a photo was left out unsaid (an empty
+    "in/x/" is a folder marker: left out quietly)."""
+    from compress_core.storage import get_filesystem
+
+    prefix = "s3" if store == "s3" else "gcs"
+    bucket = request.getfixturevalue(f"{prefix}_bucket")
+    options = request.getfixturevalue(f"{prefix}_storage_options")
+    fs = get_filesystem(f"{store}://{bucket}", options)[0]
+    fs.pipe_file(f"{bucket}/in/pic.jpg/", b"\xff\xd8 a photo's bytes")
+    fs.pipe_file(f"{bucket}/in/empty/", b"")
+    fs.pipe_file(f"{bucket}/in/c.jpg", b"\xff\xd8 c")
+    fs.invalidate_cache()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        files = matching.match_pattern(f"{store}://{bucket}/in/", options)
+    assert [f.relpath for f in files] == ["c.jpg"]
+    said = [r.getMessage() for r in caplog.records if "left out whose names end" in
+            r.getMessage()]
+    assert len(said) == 1 and f"{store}://{bucket}/in/pic.jpg/" in said[0], said
+    assert "empty" not in said[0]
