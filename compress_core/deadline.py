@@ -88,5 +88,12 @@ def call_within(seconds: float, fn: Callable[[], Any], name: str = "call-within"
         late.abandoned, late.thread = True, thread
         raise late
     if "error" in box:
-        raise box["error"]
-    return box.get("result")
+        error = box.pop("error")
+        try:
+            raise error
+        finally:
+            # (the box held the error, whose traceback holds this frame and the box: a cycle
+            # that kept the call's frames, a picture's arrays among them, until the next full
+            # collection, where a caller dropped the error to free them: diff review 43)
+            del error
+    return box.pop("result", None)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import functools
+import gc
 import hashlib
 import io
 import logging
@@ -41,6 +42,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -912,6 +914,7 @@ class _CompressImage(beam.DoFn):
             result = self._compressed(item)
         except MemoryError as exc:
             ran_out = " ".join(str(exc).split())
+            where = "".join(traceback.format_tb(exc.__traceback__)[-4:])   # (text: no frames)
         else:
             ran_out = None
         if ran_out is not None:
@@ -919,11 +922,14 @@ class _CompressImage(beam.DoFn):
             # frames and with them the picture's arrays, alive while Beam pickled the failure
             # (the input's bytes) beside them; that ran out of memory again outside any
             # image's error handling, and the whole run stopped, at every rerun (job review 43)
+            gc.collect()   # (any cycle that still holds them)
             release_freed_heap()
-            raise MemoryError("the worker ran out of memory compressing this picture"
-                              + (f" ({ran_out})" if ran_out else "") + ": workers with more "
-                              "memory, or a lower --max_pixels (such pictures refused "
-                              "unread), keep it from failing")
+            error = MemoryError("the worker ran out of memory compressing this picture"
+                                + (f" ({ran_out})" if ran_out else "") + ": workers with more "
+                                "memory, or a lower --max_pixels (such pictures refused "
+                                "unread), keep it from failing")
+            error.add_note(f"where it ran out (the first error's last frames):\n{where}")
+            raise error
         output_uri = item.output_uri
         if not output_uri.endswith(result.extension):
             # The name lied about the content (e.g. a PNG named .jpg): use the real suffix.

@@ -139,3 +139,28 @@ def test_call_within_a_budget_past_what_threads_can_wait_is_no_limit(seconds):
     """threading waits at most TIMEOUT_MAX (292 years): 1e10 s raised OverflowError, and the
     job's --max_seconds_per_image 1e300, valid at launch, failed every image (edge review 36)."""
     assert deadline.call_within(seconds, lambda: 42) == 42
+
+
+def test_an_error_raised_through_call_within_holds_no_frames_once_dropped():
+    """Diff review 43: call_within kept the error in a box its traceback reached, a cycle that
+    held the call's frames (a picture's arrays) until the next full collection, where the job
+    drops a MemoryError to free them."""
+    import gc
+    import weakref
+
+    held = []
+
+    def hungry():
+        pixels = np.zeros((64, 64, 3), np.uint8)
+        held.append(weakref.ref(pixels))
+        raise MemoryError()
+
+    gc.disable()
+    try:
+        try:
+            deadline.call_within(30, hungry)
+        except MemoryError:
+            pass
+        assert held and held[0]() is None
+    finally:
+        gc.enable()

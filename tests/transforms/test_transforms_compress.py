@@ -592,6 +592,8 @@ def test_a_picture_that_runs_the_worker_out_of_memory_is_an_error_row(sample_pho
         next(dofn.process(item))
     assert held and held[0]() is None   # freed while its failure is being handled
     assert caught.value.__context__ is None and caught.value.__cause__ is None
+    # where it ran out, as text (the dead letter's traceback ends in process() now)
+    assert "in hungry" in "".join(caught.value.__notes__)
     with BeamTestPipeline(runner="FnApiRunner") as p:
         res = p | beam.Create([item]) | CatchFailures(dofn, "compress")
         assert_that(res["ok"], equal_to([]), label="NoOutput")
