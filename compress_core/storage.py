@@ -583,10 +583,18 @@ def write_atomic(uri: PathOrUri, data: bytes,
         fs.pipe_file(path, bytes(data), **_typed(store_protocol(uri), path))
     except FileNotFoundError as exc:
         # (the store's words were a URL alone: "http://.../upload/storage/v1/b/x/o")
-        bucket = path.split("/", 1)[0]
-        raise FileNotFoundError(f"{text}: cannot be written: the store found no bucket "
-                                f"{bucket} ({' '.join(str(exc).split())})") from exc
+        said = " ".join(str(exc).split())
+        if store_protocol(uri) in _BUCKET_STORES:
+            raise FileNotFoundError(f"{text}: cannot be written: the store found no bucket "
+                                    f"{path.split('/', 1)[0]} ({said})") from exc
+        raise FileNotFoundError(f"{text}: cannot be written: a folder of its path is missing "
+                                f"({said})") from exc
     _drop_cache(fs, path)
+
+
+#: Stores whose first path part is a bucket (or container): a write there found missing
+#: found no bucket.
+_BUCKET_STORES = frozenset(("s3", "gs", "az", "abfs", "adl", "oss", "r2"))
 
 
 #: How each store's fsspec upload takes the object's media type (gcsfs: ``content_type``;
@@ -786,7 +794,7 @@ def sanitize_relpath(relpath: PathOrUri) -> str:
     Backslashes become ``/``; empty, ``.`` and ``..`` parts are dropped (so ``../x`` and
     ``/etc/x`` stay inside the prefix); Unicode is NFC-normalised; control, format (bidi,
     zero-width) and glob / Windows-reserved characters become ``_``; names made only of dots
-    become underscores, names made only of blanks one underscore; each part is cut to 200
+    become underscores, names made only of blanks (and dots) too; each part is cut to 200
     UTF-8 bytes.
 
     Raises
@@ -804,11 +812,11 @@ def sanitize_relpath(relpath: PathOrUri) -> str:
             part = "".join("_" if (not ch.isprintable() or ch in _UNSAFE_NAME_CHARS) else ch
                            for ch in part).strip()
         if part in ("", ".", ".."):
-            if raw.strip() == "" and raw:
-                # a name of blanks alone (an object named "in/ "): one underscore, not dropped
+            if raw not in ("", ".", ".."):
+                # a name of blanks (and dots) alone, "in/ ", " ..": underscores, not dropped
                 # (its folder's name took its place, and a listing's whole pattern failed
-                # with "has no usable name": GCS review 43)
-                parts.append("_")
+                # with "has no usable name": GCS review 43, diff review 43)
+                parts.append("_" * max(1, len(part)))
             continue
         if set(part) == {"."}:
             part = "_" * len(part)

@@ -31,6 +31,7 @@ import os
 import posixpath
 import socket
 import threading
+import time
 import uuid
 from typing import Mapping, Optional
 
@@ -49,6 +50,8 @@ BEAT = 30.0
 #: Seconds after its last write that a lease still stands for a live launch (four beats
 #: missed: a store slow to answer, a launcher paused).
 LIVE = 120.0
+#: Seconds a launch waits before it looks where the store keeps whole seconds (S3).
+COARSE_CLOCK_WAIT = 1.5
 #: The largest lease read back.
 _MAX_LEASE_BYTES = 64 * 1024
 
@@ -66,10 +69,12 @@ class LaunchLease:
         self._storage_options = dict(storage_options or {})
         self._lease = {
             "run_id": run_id, "host": socket.gethostname(), "boot": _boot_id(),
-            "pid": os.getpid(),
+            "pid_namespace": _pid_namespace(), "pid": os.getpid(),
+            "process_started": _process_started(os.getpid()),
             "launched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "tag": self._tag}
         self._stop = threading.Event()
+        self._writing = threading.Lock()   # (a beat's write and the removal, one at a time)
         self._thread: Optional[threading.Thread] = None
         self._made: list = []
 
@@ -93,6 +98,11 @@ class LaunchLease:
         # may differ, the store's is one; written into the lease for the beats to keep)
         self._lease["since"] = None if mine is None else mine.isoformat()
         self._write()
+        if mine is not None and mine.microsecond == 0:
+            # a store that keeps whole seconds (S3): a launch that wrote its lease in the same
+            # second and lists before this one's write is seen by this one's listing only
+            # after that second; else both went on, their times equal (diff review 43)
+            time.sleep(COARSE_CLOCK_WAIT)
         fs, folder = get_filesystem(self._folder, self._storage_options)
         try:
             fs.invalidate_cache(folder)
@@ -110,6 +120,8 @@ class LaunchLease:
                 self._remove(uri, "a stale")
                 continue
             lease = self._read(uri)
+            if lease is None:   # (removed since the listing: its launch has ended)
+                continue
             if self._ended_here(lease):
                 self._remove(uri, "an ended launch's")
                 continue
@@ -120,14 +132,17 @@ class LaunchLease:
                 self.release()
                 ago = (f", last written {max(0, round((mine - written).total_seconds()))} s "
                        "ago" if mine is not None and written is not None else "")
+                stale = ("" if written is None else " at " + (
+                    written + dt.timedelta(seconds=LIVE)).strftime("%H:%M:%S UTC"))
                 return (f"another launch is running into this manifest now: run "
                         f"{lease.get('run_id', '?')} (launched {lease.get('launched', '?')} on "
                         f"{lease.get('host', '?')}, process {lease.get('pid', '?')}{ago}; "
                         f"its lease {uri}). Two runs at once into one --output can write one "
                         "output name for two photos: wait for it to end, or give another "
                         "--output and --manifest. A launch stopped outright leaves its lease, "
-                        f"which stands {LIVE:.0f} s after its last write (on its own machine, "
-                        "no longer than its process)")
+                        f"stale{stale} unless written again (at once where its process on "
+                        "this machine is gone); where that run is known to have ended, delete "
+                        "the lease")
         return None
 
     def hold(self) -> "LaunchLease":
@@ -146,9 +161,8 @@ class LaunchLease:
     def release(self) -> None:
         """Stop writing the lease and remove it (a failure is logged: the lease goes stale)."""
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-        self._remove(self._uri, "this launch's")
+        with self._writing:   # (a beat's write under way lands first, then the removal:
+            self._remove(self._uri, "this launch's")   # the lease had come back after it)
         # (and the folders the lease made, once empty: a launch refused, or a run stopped
         # before it wrote anything, leaves the manifest's and the output's folders as they were)
         try:
@@ -179,26 +193,31 @@ class LaunchLease:
     def _beat(self) -> None:
         while not self._stop.wait(BEAT):
             try:
-                self._write()
+                with self._writing:
+                    if self._stop.is_set():
+                        return
+                    self._write()
             except Exception as exc:  # noqa: BLE001 - the run goes on; the lease may go stale
                 _LOG.warning("the launch's lease %s could not be written again (%s: %s)",
                              self._uri, type(exc).__name__, exc)
 
     def _ended_here(self, lease: Mapping) -> bool:
-        """Whether ``lease`` is that of a launcher of this machine, since its last start, whose
-        process is gone (killed outright: a resume at once had waited out :data:`LIVE`)."""
+        """Whether ``lease`` is that of a launcher whose process this one can see is gone
+        (killed outright: a resume at once had waited out :data:`LIVE`): of this machine since
+        its last start (host name and boot id), in this process namespace (containers on one
+        host share its boot id, and with the host's network its name: another's process is
+        not to be looked for here), its process id now no process's, or another's started
+        since (a number used again)."""
         pid = lease.get("pid")
-        if (lease.get("host") != self._lease["host"] or not self._lease["boot"]
-                or lease.get("boot") != self._lease["boot"] or not isinstance(pid, int)
-                or isinstance(pid, bool) or pid <= 0 or pid == os.getpid()):
+        mine = self._lease
+        if (not mine["boot"] or mine["pid_namespace"] is None
+                or any(lease.get(key) != mine[key] for key in ("host", "boot", "pid_namespace"))
+                or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0
+                or pid == os.getpid()):
             return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, OSError):   # (another user's process: alive)
-            return False
-        return False
+        started = _process_started(pid)
+        return started is None or (lease.get("process_started") is not None
+                                   and started != lease.get("process_started"))
 
     def _write(self) -> None:
         write_atomic(self._uri, json.dumps(self._lease, sort_keys=True).encode("utf-8"),
@@ -207,11 +226,15 @@ class LaunchLease:
     def _written(self, uri: str) -> Optional[dt.datetime]:
         return utc_time(listing_identity(fresh_info(uri, self._storage_options)).modified)
 
-    def _read(self, uri: str) -> dict:
+    def _read(self, uri: str) -> Optional[dict]:
+        """The lease at ``uri``; None where it is gone; ``{}`` where it cannot be read (it
+        stands all the same)."""
         try:
             lease = json.loads(read_bytes(uri, self._storage_options,
                                           max_bytes=_MAX_LEASE_BYTES).decode("utf-8"))
-        except Exception:  # noqa: BLE001 - a lease half gone or not one: stands all the same
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - not one we wrote, or unreadable: it stands
             return {}
         return lease if isinstance(lease, dict) else {}
 
@@ -233,6 +256,26 @@ def _boot_id() -> Optional[str]:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
             return fh.read().strip() or None
     except OSError:
+        return None
+
+
+def _pid_namespace() -> Optional[int]:
+    """The inode of this process's PID namespace (Linux), which tells the process ids of two
+    containers on one host apart; None elsewhere."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _process_started(pid: int) -> Optional[int]:
+    """When process ``pid`` started, in clock ticks since boot (field 22 of
+    ``/proc/<pid>/stat``): None where there is no such process (or no ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
         return None
 
 

@@ -156,9 +156,10 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     SystemExit
         Status 2 on invalid flags, a ``--run_id`` an earlier run of this manifest used, an
         ``--output`` / ``--manifest`` that is a file or cannot be written, a local path on
-        Dataflow, ``--dry_run`` on another runner, an output format whose encoder is missing
-        where the job runs here (:mod:`pipeline.preflight`), or a runner whose package is
-        missing (Dataflow without ``apache-beam[gcp]``). A dry run asks no
+        Dataflow, ``--dry_run`` on another runner, an output format whose encoder or a model
+        whose weights are missing where the job runs here (:mod:`pipeline.preflight`), a
+        runner whose package is missing (Dataflow without ``apache-beam[gcp]``), or another
+        launch running into the same manifest (:mod:`pipeline.lease`). A dry run asks no
         store (it builds the job offline).
     """
     job, beam_argv = parse_args(argv)

@@ -228,7 +228,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
             # each matched folder a folder input, its hidden files dropped below it there
             found, folder = _list_folders(fs, path, base_path), True
         else:
-            found, folder = _list(fs, path, literal)
+            found, folder = _list(fs, path, literal, pattern.endswith("/"))
         if folder and is_local_filesystem(fs):
             outputs = [get_filesystem(x, storage_options) for x in exclude if x]
             found = _through_folder_links(fs, found, path.rstrip("/"),
@@ -410,28 +410,50 @@ def _exists(fs, path: str) -> bool:
         return False
 
 
-def _list(fs, path: str, literal: bool):
+def _list(fs, path: str, literal: bool, folder_named: bool = False):
     """``(listing, is_folder)``: every file below ``path`` for a literal folder, else the glob
-    (a plain file name globs to itself; a literal name with glob characters is looked up)."""
-    if literal and fs.isdir(path):
+    (a plain file name globs to itself; a literal name with glob characters is looked up).
+
+    An object store's name may be a file and a folder at once (``in/a.jpg`` beside
+    ``in/a.jpg/b.jpg``): its listings give the folder, and the photo was left out unsaid, of
+    ``in/*.jpg``, ``in/**/*.jpg`` and of ``--input in/a.jpg`` itself (GCS review 43, diff
+    review 43). A folder named like a picture is asked for a file of its name: a glob takes
+    both, the name alone the file (``in/a.jpg/``, ``folder_named``, the folder)."""
+    if literal and (fs.isdir(path) or (folder_named and not is_local_filesystem(fs)
+                                       and _object_named(fs, path) is not None)):
+        # (gcsfs says a name that is a file too is no folder: in/a.jpg/ gave nothing)
+        photo = None if folder_named else _object_named(fs, path)
+        if photo is not None:
+            _LOG.warning("%s is a file and a folder of files on its store: the file is the "
+                         "input; give %s/ to take the folder's", path, path.rstrip("/"))
+            return {path: photo}, False
         return fs.find(path, detail=True), True
     if literal and any(c in path for c in _GLOB_CHARS):
         return {path: fs.info(path)}, False
     found = fs.glob(path, detail=True)
-    if not is_local_filesystem(fs):
-        # an object store's name may be a file and a folder at once (in/a.jpg beside
-        # in/a.jpg/b.jpg): its glob gives the folder, and the photo was left out unsaid (GCS
-        # review 43). A folder named like a picture is asked for a file of its name.
-        for name, info in list(found.items()):
-            if info.get("type") == "directory" and named_like_a_picture(name.rstrip("/")):
-                try:
-                    fs.invalidate_cache(name.rstrip("/"))   # (s3fs answers from the listing)
-                    file = fs.info(name.rstrip("/"))
-                except (FileNotFoundError, OSError):
-                    continue
-                if file.get("type") == "file":
-                    found[name.rstrip("/")] = file
+    for name, info in list(found.items()):
+        if info.get("type") == "directory":
+            photo = _object_named(fs, name)
+            if photo is not None:
+                found[name.rstrip("/")] = photo
     return found, False
+
+
+def _object_named(fs, path: str) -> Optional[dict]:
+    """On an object store, the listing entry of the object named ``path`` where its name is a
+    picture's and an object of that very name exists beside the folder of that name; else
+    None (and on local disks, where a name is one or the other)."""
+    name = path.rstrip("/")
+    if is_local_filesystem(fs) or not named_like_a_picture(name):
+        return None
+    try:
+        try:
+            info = fs.info(name, refresh=True)   # (s3fs answers from its listing otherwise)
+        except TypeError:
+            info = fs.info(name)
+    except (FileNotFoundError, OSError):
+        return None
+    return info if info.get("type") == "file" else None
 
 
 def _list_folders(fs, path: str, base_path: str) -> dict:

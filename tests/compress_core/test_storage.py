@@ -34,6 +34,8 @@ from compress_core.errors import BrokenLinkError, ImageReadError, ImageTooLargeE
     ("in/ ", "in/_"),
     ("a/ /b.jpg", "a/_/b.jpg"),
     ("\u3000", "_"),
+    (" ..", "__"),                                 # and dots (diff review 43)
+    ("a/.. /b.jpg", "a/__/b.jpg"),
 ])
 def test_sanitize_relpath_keeps_names_inside(rel, expected):
     assert storage.sanitize_relpath(rel) == expected

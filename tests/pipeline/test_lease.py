@@ -93,10 +93,22 @@ def test_the_lease_of_a_launcher_of_this_machine_that_is_gone_is_removed_at_once
     resumed = LaunchLease(str(root), "resumed", tag="eeee0003")
     assert resumed.acquire() is None
     assert _leases(root) == ["eeee0003.json"]
-    # another machine's lease (another boot id) stands: its process cannot be asked for
-    held["boot"] = "another-machine"
+    resumed.release()
+    # a process id used again since: another process's (the start times differ)
+    held.update(pid=os.getppid(), process_started=1)
     (root / LEASES / "dead0002.json").write_text(json.dumps(held))
-    assert "run killed" in LaunchLease(str(root), "third", tag="ffff0004").acquire()
+    assert resumed.acquire() is None
+    # a lease another machine's (another boot id), or another container's on this host (its
+    # host name and boot id this one's, another process namespace: diff review 43, where it
+    # had been removed and both runs went on), stands: its process cannot be asked for here
+    for key, value in (("boot", "another-machine"), ("pid_namespace", 1), ("host", "other")):
+        (root / LEASES / "dead0002.json").write_text(json.dumps({**held, "pid": 1,
+                                                                 key: value}))
+        assert "run killed" in LaunchLease(str(root), "third", tag="ffff0004").acquire(), key
+    # a live process of this namespace, the one that wrote the lease: it stands
+    held.update(pid=os.getppid(), process_started=lease_module._process_started(os.getppid()))
+    (root / LEASES / "dead0002.json").write_text(json.dumps(held))
+    assert "run killed" in LaunchLease(str(root), "fourth", tag="ffff0005").acquire()
     resumed.release()
 
 
@@ -176,3 +188,31 @@ def test_leases_on_the_stores(store, request):
     second = LaunchLease(root, "dayB", options)
     assert second.acquire() is None
     second.release()
+
+
+def test_two_launches_at_once_on_a_store_of_whole_seconds_one_goes_on(request):
+    """Diff review 43: S3 keeps whole seconds; two launches whose leases were written in one
+    second, the first looking before the second had written, both went on (their times equal,
+    the tie given to the second's tag). A launch waits past that second before it looks."""
+    import threading
+
+    bucket = request.getfixturevalue("s3_bucket")
+    options = request.getfixturevalue("s3_storage_options")
+    root = f"s3://{bucket}/out/_manifest"
+    for attempt in range(2):
+        time.sleep(1 - time.time() % 1 + 0.05)   # (both writes in one second)
+        leases = [LaunchLease(root, f"r{attempt}{i}", options, tag=tag)
+                  for i, tag in enumerate(("ffff0000", "0000ffff"))]
+        problems = [None, None]
+
+        def launch(i):
+            problems[i] = leases[i].acquire()
+
+        threads = [threading.Thread(target=launch, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(p is None for p in problems) == [False, True], problems
+        for lease in leases:
+            lease.release()

@@ -665,7 +665,9 @@ def test_a_photo_whose_name_is_also_a_folder_on_a_store_is_matched(store, reques
     fs.invalidate_cache()
     for pattern, wanted in (("in/*.jpg", ["a.jpg", "c.jpg"]),
                             ("in/**/*.jpg", ["a.jpg", "a.jpg/b.jpg", "c.jpg"]),
-                            ("in/", ["a.jpg", "a.jpg/b.jpg", "c.jpg"])):
+                            ("in/", ["a.jpg", "a.jpg/b.jpg", "c.jpg"]),
+                            # named, the file (diff review 43: the folder's files were taken)
+                            ("in/a.jpg", ["a.jpg"]), ("in/a.jpg/", ["b.jpg"])):
         files = matching.match_pattern(f"{store}://{bucket}/{pattern}", options)
         assert sorted(f.relpath for f in files) == wanted, pattern
 
