@@ -216,3 +216,29 @@ def test_two_launches_at_once_on_a_store_of_whole_seconds_one_goes_on(request):
         assert sorted(p is None for p in problems) == [False, True], problems
         for lease in leases:
             lease.release()
+
+
+def test_a_beat_under_way_cannot_bring_a_removed_lease_back(tmp_path, monkeypatch):
+    """Diff review 43: a write of the lease under way when the run ended landed after its
+    removal, and the lease stood for LIVE seconds more."""
+    import threading
+
+    monkeypatch.setattr(lease_module, "BEAT", 0.02)
+    root = tmp_path / "_manifest"
+    lease = LaunchLease(str(root), "r", tag="abab0001")
+    assert lease.acquire() is None
+    writing = threading.Event()
+    plain = LaunchLease._write
+
+    def slow_write(self):
+        if threading.current_thread().name == "launch-lease":
+            writing.set()
+            time.sleep(0.3)
+        plain(self)
+
+    monkeypatch.setattr(LaunchLease, "_write", slow_write)
+    lease.hold()
+    assert writing.wait(5)
+    lease.release()
+    time.sleep(0.5)
+    assert not (root / LEASES / "abab0001.json").exists()
