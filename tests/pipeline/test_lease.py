@@ -100,10 +100,11 @@ def test_the_lease_of_a_launcher_of_this_machine_that_is_gone_is_removed_at_once
     assert resumed.acquire() is None
     # a lease another machine's (another boot id), or another container's on this host (its
     # host name and boot id this one's, another process namespace: diff review 43, where it
-    # had been removed and both runs went on), stands: its process cannot be asked for here
+    # had been removed and both runs went on), stands: its process id, no process's here,
+    # cannot be asked for here
     for key, value in (("boot", "another-machine"), ("pid_namespace", 1), ("host", "other")):
-        (root / LEASES / "dead0002.json").write_text(json.dumps({**held, "pid": 1,
-                                                                 key: value}))
+        (root / LEASES / "dead0002.json").write_text(json.dumps(
+            {**held, "pid": int(gone.stdout), "process_started": None, key: value}))
         assert "run killed" in LaunchLease(str(root), "third", tag="ffff0004").acquire(), key
     # a live process of this namespace, the one that wrote the lease: it stands
     held.update(pid=os.getppid(), process_started=lease_module._process_started(os.getppid()))
