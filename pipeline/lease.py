@@ -126,6 +126,9 @@ class LaunchLease:
                 self._remove(uri, "an ended launch's")
                 continue
             lease.setdefault("since", None if written is None else written.isoformat())
+            # (one read while its launch rewrote it may not parse: its tag is its name, else
+            # an empty one won every tie, and two launches of one second both stopped)
+            lease.setdefault("tag", name[:-len(".json")])
             others.append((uri, written, lease))
         for uri, written, lease in sorted(others, key=lambda o: _order(o[2])):
             if _order(lease) < _order(self._lease):
