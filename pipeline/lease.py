@@ -35,8 +35,8 @@ import time
 import uuid
 from typing import Mapping, Optional
 
-from compress_core.storage import (fresh_info, get_filesystem, is_local_filesystem, read_bytes,
-                                   write_atomic)
+from compress_core.storage import (file_size, fresh_info, get_filesystem, is_local_filesystem,
+                                   read_bytes, write_atomic)
 from transforms.identity import listing_identity, utc_time
 
 __all__ = ["LaunchLease", "LIVE", "BEAT", "LEASES"]
@@ -235,10 +235,9 @@ class LaunchLease:
         try:
             lease = json.loads(read_bytes(uri, self._storage_options,
                                           max_bytes=_MAX_LEASE_BYTES).decode("utf-8"))
-        except FileNotFoundError:
-            return None
-        except Exception:  # noqa: BLE001 - not one we wrote, or unreadable: it stands
-            return {}
+        except Exception:  # noqa: BLE001 - gone (read_bytes says "no such file" as an
+            # ImageReadError), or not one we wrote, or unreadable: it stands
+            return None if file_size(uri, self._storage_options) is None else {}
         return lease if isinstance(lease, dict) else {}
 
     def _remove(self, uri: str, which: str) -> None:

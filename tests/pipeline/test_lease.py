@@ -232,3 +232,23 @@ def test_a_beat_under_way_cannot_bring_a_removed_lease_back(tmp_path, monkeypatc
     lease.release()
     time.sleep(0.5)
     assert not (root / LEASES / "abab0001.json").exists()
+
+
+def test_a_lease_gone_between_the_listing_and_its_read_is_passed_over(tmp_path, monkeypatch):
+    """Diff review 43: a lease removed after the listing (its run ended) was read as an
+    unreadable one that stands, and the launch was refused naming "run ?"."""
+    root = tmp_path / "_manifest"
+    (root / LEASES).mkdir(parents=True)
+    ended = root / LEASES / "0000beef.json"
+    ended.write_text(json.dumps({"run_id": "ended", "since": "2000-01-01T00:00:00+00:00"}))
+    plain = LaunchLease._read
+
+    def read_after_its_end(self, uri):
+        if uri.endswith("0000beef.json"):
+            ended.unlink(missing_ok=True)
+        return plain(self, uri)
+
+    monkeypatch.setattr(LaunchLease, "_read", read_after_its_end)
+    lease = LaunchLease(str(root), "next", tag="aaaa0009")
+    assert lease.acquire() is None
+    lease.release()
