@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Tuple
 from urllib.parse import urlparse
 
 from ..errors import WeightsNotFoundError
@@ -78,28 +78,12 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
         if not path.is_file():
             raise WeightsNotFoundError(f"{spec.name}: weights file {str(path)!r} does not exist")
         return path
-    if spec.embedded_weights is not None:
-        path = spec.embedded_weights()
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"{spec.name}: embedded weights {str(path)!r} are missing; reinstall the package "
-                "that ships them or pass weights_path"
-            )
-        return path
-    folder = hub_checkpoint_dir()
-    path = folder / spec.weights_file_name
+    path, problem = _where(spec, download, weights_path_hint=True)
+    if problem is not None:
+        raise WeightsNotFoundError(problem)
     if path.is_file():
         return path
-    allowed = _downloads_allowed() if download is None else bool(download)
-    hint = (
-        f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in {str(folder)!r}. "
-        f"Download {spec.weights_url} and put it in that folder (or in hub/checkpoints of the "
-        "folder TORCH_HOME names; the library also takes weights_path=)"
-    )
-    if not allowed:
-        raise WeightsNotFoundError(hint + "; downloads are disabled")
-    if not _host_reachable(spec.weights_url):
-        raise WeightsNotFoundError(hint + "; no network to download it")
+    folder = path.parent
     logger.info("downloading %s weights from %s to %s", spec.name, spec.weights_url, folder)
     folder.mkdir(parents=True, exist_ok=True)
     import torch
@@ -110,7 +94,7 @@ def resolve_weights(spec: BackboneSpec, weights_path=None, download: Optional[bo
         )
     except Exception as exc:  # network errors come in many types
         raise WeightsNotFoundError(
-            f"{hint}; download failed ({type(exc).__name__}: {exc})"
+            f"{_not_found(spec, folder, True)}; download failed ({type(exc).__name__}: {exc})"
         ) from exc
     return path
 
@@ -120,22 +104,35 @@ def weights_problem(spec: BackboneSpec) -> Optional[str]:
     :func:`resolve_weights` would raise), without downloading them; None where they are on disk
     or a download is allowed and the host answers. For a launch that should stop before every
     image fails with it (job review 43)."""
+    return _where(spec, None, weights_path_hint=False)[1]
+
+
+def _where(spec: BackboneSpec, download: Optional[bool],
+           weights_path_hint: bool) -> Tuple[Path, Optional[str]]:
+    """The weights file of ``spec`` (on disk, or where a download would put it) and why it
+    cannot be had (None: on disk, or a download is allowed and its host answers)."""
     if spec.embedded_weights is not None:
         path = spec.embedded_weights()
-        return None if path.is_file() else (
+        return path, None if path.is_file() else (
             f"{spec.name}: embedded weights {str(path)!r} are missing; reinstall the package "
-            "that ships them")
+            "that ships them" + (" or pass weights_path" if weights_path_hint else ""))
     folder = hub_checkpoint_dir()
-    if (folder / spec.weights_file_name).is_file():
-        return None
-    hint = (f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in "
-            f"{str(folder)!r}. Download {spec.weights_url} and put it in that folder (or in "
-            "hub/checkpoints of the folder TORCH_HOME names)")
-    if not _downloads_allowed():
-        return hint + "; downloads are disabled"
+    path = folder / spec.weights_file_name
+    if path.is_file():
+        return path, None
+    allowed = _downloads_allowed() if download is None else bool(download)
+    if not allowed:
+        return path, _not_found(spec, folder, weights_path_hint) + "; downloads are disabled"
     if not _host_reachable(spec.weights_url):
-        return hint + "; no network to download it"
-    return None
+        return path, _not_found(spec, folder, weights_path_hint) + "; no network to download it"
+    return path, None
+
+
+def _not_found(spec: BackboneSpec, folder: Path, weights_path_hint: bool) -> str:
+    return (f"{spec.name}: pretrained weights {spec.weights_file_name!r} not found in "
+            f"{str(folder)!r}. Download {spec.weights_url} and put it in that folder (or in "
+            "hub/checkpoints of the folder TORCH_HOME names"
+            + ("; the library also takes weights_path=)" if weights_path_hint else ")"))
 
 
 def _hash_prefix(file_name: str) -> Optional[str]:
