@@ -539,6 +539,12 @@ class SemanticCompressor:
             # exact encodings spend no bytes on colours under full transparency (lossy WebP
             # fills them in itself: black there cost it 2.5% at the edges)
             cleared = clear_hidden(out)
+            # a picture of at most 256 colours (a GIF, a PNG8, a logo) keeps that few where it
+            # is resampled and written exactly: a palette's bytes, not a truecolour file's
+            reduced = (codec.keep_palette(cleared, clear_hidden(loaded.pixels))
+                       if out is not loaded.pixels else None)
+            if reduced is not None:
+                cleared = clear_hidden(reduced)
             lossless = None  # a graphic's lossless encoding, when it fits the byte budget
             # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
             # searched: its exact encoding, taken where no larger than the lossy one or where
@@ -680,6 +686,8 @@ class SemanticCompressor:
                 # way there (a graphic's exact file, quality auto past the format's best lossy
                 # encoding, format png, a budget's png at the size it shrank to)
                 operations = {**operations, "lossless": True}
+                if reduced is not None and out is cleared:  # (its colours reduced first)
+                    operations["colours"] = codec.PALETTE_SIZE
             if fmt is ImageFormat.JPEG and codec.has_transparency(out):
                 # asked for (format='jpeg'): said once, with the way to keep it
                 log.warning("%s: transparent pixels written over white: JPEG has no alpha "

@@ -25,7 +25,7 @@ import numpy as np
 from ..images import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
-from .content import encode_lossless, is_photo
+from .content import PALETTE_SIZE, colour_count, encode_lossless, is_photo, keep_palette
 from .encoders import (JXL_EXACT_ALPHA, decode_pixels, encode, flatten_for, jpeg_encoder,
                        lowest_quality)
 from .formats import (
@@ -56,7 +56,8 @@ __all__ = [
     "resolve_format", "lossy_format", "encode", "decode_pixels", "fit_budget", "default_quality",
     "supported_formats", "extension", "format_from_suffix", "unwritable_suffix", "QUALITY_RANGE", "check_quality",
     "encode_to_score", "DEFAULT_TARGET_QUALITY", "check_target_quality", "predict_quality",
-    "encode_lossless", "is_photo", "has_transparency", "jpeg_to_jxl", "jxl_to_jpeg",
+    "encode_lossless", "is_photo", "colour_count", "keep_palette", "PALETTE_SIZE", "has_transparency",
+    "jpeg_to_jxl", "jxl_to_jpeg",
     "jpeg_encoder", "flatten_for", "lowest_quality", "JXL_EXACT_ALPHA", "pil_name",
     "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS", "MAX_SIDE", "holds", "check_side",
 ]

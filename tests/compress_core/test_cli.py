@@ -839,7 +839,7 @@ def test_visualize_seams_avoids_the_keep_mask(work, capsys):
     code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "20", "-e", "gradient",
                        "--keep-mask", "mask.png", "-o", "seams.png")
     assert code == 0, err
-    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()).convert("RGB"))
     red = (drawn[..., 0] == 255) & (drawn[..., 1] == 0) & (drawn[..., 2] == 0)
     assert red.sum() == 20 * 120 and not red[:, 60:120].any()
 
@@ -848,7 +848,7 @@ def test_visualize_seams(work, capsys):
     code, _, err = run(capsys, "photo.jpg", "--visualize-seams", "20", "-e", "gradient",
                        "-o", "seams.png")
     assert code == 0, err
-    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()).convert("RGB"))
     original = np.asarray(decode((work / "photo.jpg").read_bytes()))
     red = lambda a: (a[..., 0] == 255) & (a[..., 1] == 0) & (a[..., 2] == 0)  # noqa: E731
     assert red(original).sum() == 0
@@ -865,7 +865,7 @@ def test_visualize_seams_says_when_the_picture_has_fewer_seams_than_asked(work, 
     assert code == 0, err
     assert err.splitlines() == ["semantic-compress: warning: photo.jpg: --visualize-seams 1000: "
                                 "a picture 180 pixels wide has 179 seams to draw"]
-    drawn = np.asarray(decode((work / "seams.png").read_bytes()))
+    drawn = np.asarray(decode((work / "seams.png").read_bytes()).convert("RGB"))
     red = (drawn[..., 0] == 255) & (drawn[..., 1] == 0) & (drawn[..., 2] == 0)
     assert (red.sum(axis=1) == 179).all()
 

@@ -251,9 +251,23 @@ def test_colour_under_full_transparency_costs_no_bytes(compressor):
     cut[:, :60, 3] = 0
     palette = encode(Image.fromarray(cut).quantize(16, method=Image.Quantize.FASTOCTREE), "PNG",
                      optimize=True)
-    same = _run(compressor, palette, method="jpeg", format="png")
-    assert same.data == palette and same.operations["input_kept"]
+    ours = _run(compressor, palette, method="jpeg", format="png")
+    # (its own palette PNG, the hidden colour black, is smaller than the file: 318 B, 360)
+    assert len(ours.data) < len(palette) and "input_kept" not in ours.operations
+    # a file of the same size whose hidden colour is red: the file itself is kept
+    written = decode(ours.data)
+    entries = written.getpalette()
+    hidden = written.info["transparency"]   # (one entry's tRNS: Pillow gives its index)
+    assert hidden == 0          # (the translucent entries first)
+    entries[3 * hidden:3 * hidden + 3] = [255, 0, 0]
+    written.putpalette(entries)
+    red = encode(written, "PNG", optimize=True, compress_level=9,
+                 transparency=written.info["transparency"])
+    assert len(red) == len(ours.data)
+    same = _run(compressor, red, method="jpeg", format="png")
+    assert same.data == red and same.operations["input_kept"]
     np.testing.assert_array_equal(np.asarray(decode(same.data).convert("RGBA")), same.pixels)
+    assert (same.pixels[:, :60] == (255, 0, 0, 0)).all()
 
 
 @pytest.mark.parametrize("kwargs", [dict(method="jpeg", format="jpeg"),
@@ -799,6 +813,43 @@ def test_palette_with_transparency_keeps_alpha_in_png(compressor, chelsea):
     result = _run(compressor, data, scale=0.5)
     assert result.format in ("PNG", "WEBP") and result.pixels.shape == (60, 90, 4)
     assert result.pixels[..., 3].min() == 0
+
+
+@pytest.mark.parametrize("transparent, fmt", [(True, "auto"), (False, "png")])
+def test_a_palette_picture_resampled_keeps_a_palette(compressor, transparent, fmt):
+    """A 16-colour PNG8 (with a transparent entry: format auto writes it exactly; or opaque,
+    as a PNG) at half size: its resampled edges held thousands of colours, written exactly (a
+    512 px astronaut: 42 KB in, an 87 KB lossless WebP out, at a quarter of the pixels). Its
+    output keeps 256 colours at most, each near what the exact resample gave, in fewer bytes
+    than the input file and than the resample written exactly; a crop, which makes no new
+    colour, and a photo are written as before."""
+    img = Image.fromarray(photo("astronaut", 256)).quantize(16)
+    kwargs = dict(transparency=0) if transparent else {}
+    data = encode(img, "PNG", optimize=True, **kwargs)
+    result = _run(compressor, data, scale=0.5, format=fmt)
+    pixels = result.pixels
+    assert result.operations["colours"] == 256 and result.operations["lossless"] is True
+    assert result.format in ("PNG", "WEBP") and pixels.shape[2] == (4 if transparent else 3)
+    shown = np.asarray(decode(result.data).convert("RGBA" if transparent else "RGB"))
+    np.testing.assert_array_equal(shown, pixels)        # the data is the pixels reported
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[2]), axis=0)) <= 256
+    if result.format == "PNG":
+        assert Image.open(io.BytesIO(result.data)).mode == "P"
+    source = np.asarray(decode(data).convert("RGBA" if transparent else "RGB"))
+    resampled = lanczos(source, 128, 128).astype(int)
+    visible = resampled[..., 3] == 255 if transparent else np.ones((128, 128), bool)
+    error = np.abs(pixels[..., :3].astype(int) - resampled[..., :3])[visible]
+    assert error.mean() < 4 and len(result.data) < 0.8 * len(data)
+    truecolour = codec.encode_lossless(np.ascontiguousarray(resampled.astype(np.uint8)))[0]
+    assert len(result.data) < 0.5 * len(truecolour)
+    # a crop of it makes no colour: written exactly, no reduction said
+    crop = _run(compressor, data, target_width=200, target_height=256, method="smart_crop",
+                format=fmt)
+    assert "colours" not in crop.operations and crop.size == (200, 256)
+    assert crop.operations["lossless"] is True
+    # a photo has thousands of colours in: nothing to keep
+    assert "colours" not in _run(compressor, photo("astronaut", 256), scale=0.5,
+                                 format="png").operations
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
