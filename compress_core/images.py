@@ -43,7 +43,7 @@ from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
                          reread_planar_samples, upright)
-from .nclx import nclx_icc, png_gamma_icc
+from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
@@ -349,6 +349,11 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageTooLargeError(f"{name}: {what}, over the limit of {limit:,} pixels "
                                  "(max_pixels; give a larger one to read it)") from exc
     except UnidentifiedImageError as exc:
+        bits = _jpeg_precision(data)
+        if bits is not None and bits != 8:   # (a valid file, called damaged: edge review 44)
+            raise UnsupportedImageError(
+                f"{name}: a JPEG of {bits}-bit samples, which Pillow does not decode (8-bit "
+                "JPEGs only); convert it to a 16-bit PNG or TIFF, which are read") from exc
         what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)
                 else "a TIFF file Pillow cannot read (cut short, or samples it does not "
                 "support: floating-point or 32-bit colour, which saved with 8 or 16 bits per "
@@ -363,6 +368,16 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _decode_error(name, exc) from exc
+
+
+def _jpeg_precision(data: bytes) -> Optional[int]:
+    """Bits per sample of a JPEG's frame (12-bit and lossless JPEGs from medical and
+    scientific archives and some scanners), or None where ``data`` is no JPEG with a frame."""
+    if data[:3] != b"\xff\xd8\xff":
+        return None
+    from .codec.jpeg_markers import precision   # (codec imports this module)
+
+    return precision(data)
 
 
 #: How Pillow says a file ends before its picture does (``ImageFile.load``, ``_safe_read``).
@@ -541,6 +556,10 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     fmt = img.format
     # (a HEIF may describe its colours by nclx code points instead: the same as a profile)
     icc = img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
+    if not icc and data and fmt in ("AVIF", "PNG"):
+        # (an AVIF's nclx box and a PNG's cICP chunk say the same by bare code points, which
+        # Pillow does not report: a Display P3 AVIF or PNG was written untagged, washed out)
+        icc = nclx_icc(_code_points(data, fmt))
     if not icc and fmt == "PNG" and "srgb" not in img.info:  # (an iCCP or sRGB chunk rules)
         icc = png_gamma_icc(img.info.get("gamma"), img.info.get("chromaticity"))
     xmp = img.info.get("xmp") or None
@@ -587,6 +606,27 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
                        as_stored=upright and kept_icc is icc)
+
+
+def _code_points(data: bytes, fmt: str):
+    """The colour code points (H.273) of an AVIF's first ``colr`` box of type ``nclx`` or a
+    PNG's ``cICP`` chunk (before its image data), as :func:`compress_core.nclx.code_points`
+    describes them; None where there are none."""
+    if fmt == "AVIF":
+        at = data.find(b"colrnclx", 0, 1 << 16)
+        if at < 4 or len(data) < at + 12:
+            return None
+        primaries, transfer = struct.unpack_from(">HH", data, at + 8)
+        return code_points(primaries, transfer)
+    at, end = 8, min(len(data), 1 << 20)
+    while at + 8 <= end:
+        length, kind = struct.unpack_from(">I4s", data, at)
+        if kind == b"cICP" and length == 4 and at + 12 <= len(data):
+            return code_points(data[at + 8], data[at + 9])
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        at += 12 + length
+    return None
 
 
 #: Where an IPTC-IIM record lies: a JPEG's Photoshop image resource, a TIFF's tag.

@@ -1,12 +1,16 @@
 """ICC profiles for pixels whose colours a description other than a profile gives: a HEIF's
-nclx box (ITU-T H.273) and a PNG's gAMA and cHRM chunks.
+or an AVIF's nclx box (ITU-T H.273), a PNG's cICP chunk (the same code points) and a PNG's
+gAMA and cHRM chunks.
 
 HEIF files say what their pixels' colours mean by an ICC profile (iPhones: Display P3) or by
 an nclx box: code points for the primaries, the transfer curve and the YCbCr matrix. Pillow
 and the encoders know ICC profiles only, so a HEIF with Display P3 or BT.2020 primaries and no
 profile (as some Android phones write them) was written out untagged: every viewer showed it
 as sRGB, washed out: Display P3 photos of skimage's coffee, astronaut and chelsea showed
-9-12% less saturation on average, channels off by up to 30-53 levels.
+9-12% less saturation on average, channels off by up to 30-53 levels. AVIFs (darktable and
+libheif write wide-gamut ones so) and PNGs (third edition's cICP) say it by bare code points,
+which Pillow does not report (:func:`code_points` reads them; a Display P3 AVIF's green was
+shown 44 levels off).
 
 :func:`nclx_icc` builds the ICC profile that says the same thing: the primaries and white
 point from the description (adapted to the D50 connection space by the Bradford transform, as
@@ -28,7 +32,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-__all__ = ["nclx_icc", "png_gamma_icc", "SRGB_PRIMARIES"]
+__all__ = ["nclx_icc", "png_gamma_icc", "code_points", "SRGB_PRIMARIES"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,6 +63,34 @@ def _primaries(nclx: Mapping):
     if not all(0.0 < x < 1.0 and 0.0 < y < 1.0 for x, y in xy):
         return None
     return xy
+
+
+#: H.273 colour primaries (code point -> red, green, blue, white CIE xy) of SDR pictures.
+_CODE_POINT_PRIMARIES = {
+    1: SRGB_PRIMARIES,
+    4: ((0.67, 0.33), (0.21, 0.71), (0.14, 0.08), (0.310, 0.316)),
+    5: ((0.64, 0.33), (0.29, 0.60), (0.15, 0.06), (0.3127, 0.3290)),
+    6: ((0.630, 0.340), (0.310, 0.595), (0.155, 0.070), (0.3127, 0.3290)),
+    7: ((0.630, 0.340), (0.310, 0.595), (0.155, 0.070), (0.3127, 0.3290)),
+    9: ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), (0.3127, 0.3290)),
+    11: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.314, 0.351)),
+    12: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290)),
+    22: ((0.630, 0.340), (0.295, 0.605), (0.155, 0.077), (0.3127, 0.3290)),
+}
+
+
+def code_points(primaries: int, transfer: int) -> Optional[dict]:
+    """An nclx description as pillow-heif gives it (:func:`nclx_icc`'s argument) from bare
+    H.273 code points: an AVIF's ``colr`` box of type ``nclx`` (Pillow's AVIF reader reports
+    none) or a PNG's ``cICP`` chunk (Pillow reads none); None for primaries not in the table."""
+    xy = _CODE_POINT_PRIMARIES.get(primaries)
+    if xy is None:
+        return None
+    names = ("red", "green", "blue", "white")
+    described = {"color_primaries": primaries, "transfer_characteristics": transfer}
+    for name, (x, y) in zip(names, xy):
+        described[f"color_primary_{name}_x"], described[f"color_primary_{name}_y"] = x, y
+    return described
 
 
 def nclx_icc(nclx: Optional[Mapping]) -> Optional[bytes]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Iterator, Optional, Tuple
 
-__all__ = ["SOF", "HUFFMAN_FRAMES", "SOS", "EOI", "APP0", "segments", "frame", "scan_end"]
+__all__ = ["SOF", "HUFFMAN_FRAMES", "SOS", "EOI", "APP0", "segments", "frame", "precision",
+           "scan_end"]
 
 #: Start-of-frame markers (they describe the frame and list its components) and their names.
 SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
@@ -70,4 +71,15 @@ def frame(data) -> Optional[Tuple[int, int]]:
             return None
         if marker in SOF:
             return (marker, data[start + 9]) if start + 9 < len(data) else None
+    return None
+
+
+def precision(data) -> Optional[int]:
+    """Bits per sample of a JPEG file's frame (8; 12 in extended frames, 2-16 in lossless
+    ones), or None where the markers before the first scan hold no frame header."""
+    for marker, start, _ in segments(data):
+        if marker == SOS:
+            return None
+        if marker in SOF:
+            return data[start + 4] if start + 4 < len(data) else None
     return None

@@ -853,6 +853,26 @@ def test_names_like_a_picture_tell_damaged_pictures_from_stray_files():
         assert not named_like_a_picture(uri), uri
 
 
+@pytest.mark.parametrize("bits, lossless", [(12, False), (16, True)])
+def test_a_jpeg_of_more_than_8_bits_is_named_not_called_damaged(tmp_path, bits, lossless):
+    """A valid 12-bit JPEG (extended frame) and a 16-bit lossless one (medical and scientific
+    archives, some scanners), which Pillow does not decode, were called damaged ("not a
+    recognised image format"), filed by an operator as corrupt (edge review 44)."""
+    imagecodecs = pytest.importorskip("imagecodecs")
+    ramp = (np.linspace(0, 1, 64)[None, :, None] * np.ones((48, 1, 3)))
+    data = imagecodecs.jpeg8_encode((ramp * (2 ** bits - 1)).astype(np.uint16), level=95,
+                                    lossless=lossless, bitspersample=bits)
+    path = tmp_path / "scan.jpg"
+    path.write_bytes(data)
+    for source in (data, path):
+        with pytest.raises(UnsupportedImageError,
+                           match=rf"a JPEG of {bits}-bit samples, which Pillow does not decode"):
+            load_image(source)
+    # a damaged 8-bit JPEG is still called damaged
+    with pytest.raises(ImageDecodeError, match="damaged"):
+        load_image(b"\xff\xd8\xff\xe0" + bytes(40))
+
+
 def test_zero_byte_message(tmp_path):
     path = tmp_path / "empty.png"
     path.write_bytes(b"")
