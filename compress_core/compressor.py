@@ -687,7 +687,7 @@ class SemanticCompressor:
                 # encoding, format png, a budget's png at the size it shrank to)
                 operations = {**operations, "lossless": True}
                 if reduced is not None and out is cleared:  # (its colours reduced first)
-                    operations["colours"] = codec.PALETTE_SIZE
+                    operations["colours"] = codec.colour_count(cleared)
             if fmt is ImageFormat.JPEG and codec.has_transparency(out):
                 # asked for (format='jpeg'): said once, with the way to keep it
                 log.warning("%s: transparent pixels written over white: JPEG has no alpha "

@@ -556,11 +556,16 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     fmt = img.format
     # (a HEIF may describe its colours by nclx code points instead: the same as a profile)
     icc = img.info.get("icc_profile") or nclx_icc(img.info.get("nclx_profile"))
-    if not icc and data and fmt in ("AVIF", "PNG"):
-        # (an AVIF's nclx box and a PNG's cICP chunk say the same by bare code points, which
-        # Pillow does not report: a Display P3 AVIF or PNG was written untagged, washed out)
-        icc = nclx_icc(_code_points(data, fmt))
-    if not icc and fmt == "PNG" and "srgb" not in img.info:  # (an iCCP or sRGB chunk rules)
+    # (an AVIF's nclx box and a PNG's cICP chunk say the same by bare code points, which
+    # Pillow does not report: a Display P3 AVIF or PNG was written untagged, washed out)
+    points = _code_points(data, fmt) if data and fmt in ("AVIF", "PNG") else None
+    if fmt == "PNG" and points is not None:
+        # a cICP chunk rules over iCCP, sRGB, gAMA and cHRM (PNG, third edition): its profile,
+        # or none where it says sRGB or an HDR curve (written as decoded)
+        icc = nclx_icc(points)
+    elif not icc and points is not None:
+        icc = nclx_icc(points)
+    elif not icc and fmt == "PNG" and "srgb" not in img.info:  # (an iCCP or sRGB chunk rules)
         icc = png_gamma_icc(img.info.get("gamma"), img.info.get("chromaticity"))
     xmp = img.info.get("xmp") or None
     if isinstance(xmp, str):
@@ -608,18 +613,23 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                        as_stored=upright and kept_icc is icc)
 
 
+#: How far into an AVIF its ``colr`` box is looked for: the ``meta`` box, which holds the items'
+#: properties, comes before the image data in the files libavif, libheif and darktable write.
+_AVIF_META_BYTES = 1 << 16
+
+
 def _code_points(data: bytes, fmt: str):
     """The colour code points (H.273) of an AVIF's first ``colr`` box of type ``nclx`` or a
     PNG's ``cICP`` chunk (before its image data), as :func:`compress_core.nclx.code_points`
     describes them; None where there are none."""
     if fmt == "AVIF":
-        at = data.find(b"colrnclx", 0, 1 << 16)
+        at = data.find(b"colrnclx", 0, _AVIF_META_BYTES)
         if at < 4 or len(data) < at + 12:
             return None
         primaries, transfer = struct.unpack_from(">HH", data, at + 8)
         return code_points(primaries, transfer)
-    at, end = 8, min(len(data), 1 << 20)
-    while at + 8 <= end:
+    at = 8   # (chunk to chunk by their lengths: a large text or EXIF chunk costs nothing)
+    while at + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, at)
         if kind == b"cICP" and length == 4 and at + 12 <= len(data):
             return code_points(data[at + 8], data[at + 9])

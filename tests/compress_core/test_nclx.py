@@ -261,3 +261,24 @@ def test_png_cicp_display_p3_is_carried():
     assert load_image(data).icc_profile is not None
     result = compress_image(data, method="jpeg", format="jpeg", quality=95)
     assert np.abs(_shown(result.data) - shown).mean() < 3
+
+
+def test_a_png_cicp_chunk_rules_over_iccp_and_gama_wherever_it_lies():
+    """PNG's third edition: a decoder that reads cICP ignores iCCP, sRGB, gAMA and cHRM. An
+    sRGB iCCP beside a Display P3 cICP was read as sRGB, a PQ cICP beside gAMA 1.0 as linear
+    light, and a cICP after a 1 MiB text chunk was not found (diff review 44)."""
+    arr, shown = _p3_patches()
+    p3 = bytes([12, 13, 0, 1])
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    iccp = b"srgb\x00\x00" + zlib.compress(srgb)
+    for chunks in ({"iCCP": iccp, "cICP": p3}, {"tEXt": b"Comment\x00" + bytes(1 << 20),
+                                                 "cICP": p3}):
+        data = png_with(arr, **chunks)
+        icc = load_image(data).icc_profile
+        assert icc is not None and not describes_srgb(icc)
+        result = compress_image(data, method="jpeg", format="png")
+        assert np.abs(_shown(result.data) - shown).mean() < 3
+    # a cICP that says sRGB, or an HDR curve (written as decoded), rules over gAMA too
+    for cicp in (bytes([1, 13, 0, 1]), bytes([9, 16, 0, 1])):
+        assert load_image(png_with(arr, gAMA=gama(1.0), cICP=cicp)).icc_profile is None
+    assert load_image(png_with(arr, gAMA=gama(1.0))).icc_profile is not None
