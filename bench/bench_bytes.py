@@ -1592,6 +1592,8 @@ def main(argv=None):
                     "baseline,lossless,archive,recoded,thumbnails,metadata,linear,graphics,budget,"
                     "search")
     ap.add_argument("--targets", default="60,70,80")
+    ap.add_argument("--search_target", type=float, default=70.0,
+                    help="the score the 'search' section aims at")
     ap.add_argument("--budget_formats", default="jpeg,webp,avif,jxl",
                     help="formats of the budget section")
     args = ap.parse_args(argv)
@@ -1633,7 +1635,7 @@ def main(argv=None):
     if "budget" in sections:
         section_budget(photos, formats=args.budget_formats.split(","))
     if "search" in sections:
-        section_search(photos)
+        section_search(photos, target=args.search_target)
 
 
 if __name__ == "__main__":

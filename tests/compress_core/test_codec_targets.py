@@ -776,3 +776,16 @@ def test_a_draft_that_does_not_hold_falls_back_to_real_encodings(monkeypatch):
     monkeypatch.setattr(search.AlphaDrafts, "size", lambda self, draft: len(draft))
     assert fit_budget(cut, "webp", 4000) == expected
     assert encode_to_score(cut, "webp", 70) == scored
+
+
+def test_auto_at_a_high_target_keeps_no_first_encoding_a_point_over():
+    """At 90 a score point costs 10-20% of the bytes: the search's tolerance shrinks with the
+    room under 100, so the first encoding, 1 point over, is not kept (chelsea in AVIF kept
+    quality 89, 37,796 B at 90.97, where 86 gives 33,437 B at 90.01; bytes review 44)."""
+    assert search.tolerance(70) == search._TOLERANCE and search.tolerance(50) == search._TOLERANCE
+    assert search.tolerance(90) == pytest.approx(search._TOLERANCE / 3)
+    import skimage.data
+    pixels = np.ascontiguousarray(skimage.data.chelsea())
+    data, quality, score = codec.encode_to_score(pixels, "avif", 90)
+    assert 90 <= score <= 90 + search.tolerance(90)
+    assert len(data) <= 1.02 * len(codec.encode(pixels, "avif", 86))
