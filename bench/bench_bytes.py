@@ -1551,21 +1551,30 @@ def section_search(photos, target=70.0, formats=("jpeg", "webp", "avif", "jxl"))
         counted[0] += 1
         return plain_encode(*args, **kwargs)
 
+    from compress_core.errors import TargetUnreachableError
+
     pictures = list(_search_pictures(photos))
     print(f"\n### quality='auto': the search's steps (target {target:g}, "
           f"{len(pictures)} pictures)\n")
     print("| format | bytes over the smallest passing (sum) | worst (picture) | encodes: mean; "
-          "most |")
-    print("|---|---:|---|---:|")
+          "most | left out (lossless, or the target unreached) |")
+    print("|---|---:|---|---:|---|")
     codec_search.encode = counting
     try:
         for fmt in formats:
             kept = smallest = 0
-            worst, encodes = (0.0, ""), []
+            worst, encodes, apart = (0.0, ""), [], []
             for name, pixels in pictures:
                 counted[0] = 0
-                data, q, _ = codec_search.encode_to_score(pixels, fmt, target)
+                try:
+                    data, q, _ = codec_search.encode_to_score(pixels, fmt, target)
+                except TargetUnreachableError:   # (the format's best lossy under the target)
+                    apart.append(f"{name} unreached")
+                    continue
                 encodes.append(counted[0])
+                if q is None:   # lossless past the format's best lossy: nothing under it
+                    apart.append(f"{name} lossless")
+                    continue
                 reference, best, fails, k = Reference(pixels), len(data), 0, q - 1
                 while k >= 1 and fails < 4:
                     encoded = plain_encode(pixels, fmt, k)
@@ -1578,7 +1587,8 @@ def section_search(photos, target=70.0, formats=("jpeg", "webp", "avif", "jxl"))
                 kept, smallest = kept + len(data), smallest + best
                 worst = max(worst, (len(data) / best - 1, f"{name}, q{q}"))
             print(f"| {fmt} | {100 * (kept / smallest - 1):+.1f}% | {100 * worst[0]:+.1f}% "
-                  f"({worst[1]}) | {np.mean(encodes):.2f}; {max(encodes)} |", flush=True)
+                  f"({worst[1]}) | {np.mean(encodes):.2f}; {max(encodes)} | "
+                  f"{', '.join(apart) or '-'} |", flush=True)
     finally:
         codec_search.encode = plain_encode
 
