@@ -236,8 +236,16 @@ def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
     """The run's manifest partition and dead-letter folder that exist already (none for a new
     run). ``stores``: the launch's questions (one made with ``storage_options`` otherwise)."""
     stores = stores or Stores(storage_options)
-    return [folder for folder in (manifest_prefix(manifest, run_id), dead_letters)
-            if _info(folder, stores) is not None]
+    found = [folder for folder in (manifest_prefix(manifest, run_id), dead_letters)
+             if _info(folder, stores) is not None]
+    if found == [dead_letters] and _info(
+            f"{manifest.rstrip('/')}/_journal/run_id={run_id}", stores) is not None:
+        # dead letters and a journal, no manifest partition: a run under this id that was
+        # stopped before its manifest (SIGTERM, a step failing: exit 130/143/3), whose retry
+        # under its id the journal is kept for; its dead letters were refused as a finished
+        # run's, and every retry of a scheduler's fixed id stopped with exit status 2
+        return []
+    return found
 
 
 def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None,

@@ -629,3 +629,19 @@ def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
         target_pixels=50_000, preserve_aspect=False, energy="blend")) is not None  # free shape
     assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
         max_dimension=512, preserve_aspect=False, energy="blend")) is None  # its aspect kept
+
+
+def test_a_stopped_runs_dead_letters_do_not_refuse_its_retry(tmp_path):
+    """A run stopped before its manifest (SIGTERM, exit 143) that had dead-lettered a failure
+    left ``_dead_letters/run_id=<id>/`` and its journal, no partition: its retry under the same
+    --run_id (a scheduler's fixed id; "a --skip_existing rerun resumes it") was refused with
+    exit status 2 as "an earlier run has this id" (job review 44)."""
+    manifest = str(tmp_path / "out" / "_manifest")
+    letters = str(tmp_path / "out" / "_dead_letters" / "run_id=n")
+    os.makedirs(letters)
+    os.makedirs(tmp_path / "out" / "_manifest" / "_journal" / "run_id=n" / "launch=0a1b2c3d")
+    assert earlier_run_folders(manifest, letters, "n") == []
+    assert launch_problem(str(tmp_path / "out"), manifest, letters, "n") is None
+    # dead letters with no journal (not known to be a stopped run), or a partition: refused
+    os.makedirs(tmp_path / "out" / "_manifest" / "run_id=n")
+    assert "--run_id 'n'" in launch_problem(str(tmp_path / "out"), manifest, letters, "n")
