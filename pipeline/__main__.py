@@ -8,7 +8,10 @@ from typing import Optional
 
 from compress_core.storage import for_terminal
 
+from transforms.manifest import manifest_prefix
+
 from .main import RemoteRunInterrupted, RunStopped, exit_status, interrupted, run, summarize_metrics
+from .preflight import earlier_run_folders
 
 #: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 INTERRUPTED = 130
@@ -60,22 +63,25 @@ def main(argv=None) -> int:
     # "No shards found to finalize" when a run has no dead letters is not news.
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     terms: list = []
-    finished: list = []   # the run's result, once over (its manifest written: its status stands)
+    # the launch as it goes: its job, and its result once the job has finished (its manifest
+    # written: its status stands), set inside run() before the summary is logged (a SIGTERM
+    # right after the summary's "manifest:" line had ended a finished run with 143)
+    progress: dict = {}
 
     def terminate(signum, frame):   # as Ctrl-C (what timeout, systemd and Kubernetes send:
         terms.append(signum)        # it ended the run without a word, exit status 143)
-        if not finished:
+        if "result" not in progress:
             raise KeyboardInterrupt
 
     main_thread = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
-        result = run(argv)
-        finished.append(result)
+        result = run(argv, progress=progress)
+        progress.setdefault("result", result)
         return exit_status(summarize_metrics(result))
     except BaseException as exc:  # noqa: BLE001 - an interrupt is said in one line
-        if finished and interrupted(exc):   # (a Ctrl-C once the run was over: its status)
-            return exit_status(summarize_metrics(finished[0]))
+        if "result" in progress and interrupted(exc):   # (a Ctrl-C once the run was over:
+            return exit_status(summarize_metrics(progress["result"]))   # its status)
         if isinstance(exc, RunStopped) and not interrupted(exc):
             # (the runner's 100-400 lines of traceback had ended it, exit status 1: the
             # status of a run whose every image failed; operator review 28)
@@ -90,6 +96,13 @@ def main(argv=None) -> int:
                   + ("; each output it wrote is whole (written atomically); a --skip_existing "
                      "rerun resumes it (docs/pipeline.md, Reruns)" if exc.cancelled else ""),
                   file=sys.stderr)
+        elif _manifest_written(progress):
+            # stopped as it ended: Beam had written the manifest, and had not yet returned
+            job = progress["job"]
+            print(f"{how}: run {job.run_id} was stopped as it ended: its manifest was "
+                  f"written ({manifest_prefix(job.manifest, job.run_id)}); python -m "
+                  f"pipeline.report {job.manifest} says what it did (its outputs are whole; "
+                  "a --skip_existing rerun needs another --run_id)", file=sys.stderr)
         else:
             print(f"{how}: the run stopped before writing its manifest; each output it wrote "
                   "is whole (written atomically); a --skip_existing rerun resumes it "
@@ -98,6 +111,20 @@ def main(argv=None) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, before)
+
+
+def _manifest_written(progress: dict) -> bool:
+    """Whether the interrupted run's manifest partition exists (Beam moves its parts there
+    once they are whole), where the launch got that far; a store that cannot be asked says
+    no."""
+    job = progress.get("job")
+    if job is None:
+        return False
+    try:
+        return manifest_prefix(job.manifest, job.run_id) in earlier_run_folders(
+            job.manifest, job.dead_letters, job.run_id, progress.get("storage"))
+    except Exception:   # noqa: BLE001 - a store that cannot be asked now: as before
+        return False
 
 
 def _traceback_file(exc: BaseException) -> str:
@@ -127,10 +154,28 @@ def ignore_signals_once_done() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
+def exit_now(status: int) -> None:
+    """End an interrupted run's process at once, its output flushed, with ``status``. An
+    interrupt (Ctrl-C, a scheduler's SIGTERM) may land inside Beam's ``StateSampler.start()``
+    between starting its sampling thread, which is no daemon, and marking it started: nothing
+    stops that thread, Python's exit waited on it for ever, and with SIGTERM and Ctrl-C then
+    ignored only SIGKILL ended it (job review 44: 2 SIGTERMs in about 25). The run is over and
+    said; each output it wrote is whole."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # (a closed pipe, a closed stream)
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
     # the program as typed, in the usage and errors of Beam's own option parser too
     # (operator review 24: a bare --dry_run was refused as "__main__.py: error: ...")
     sys.argv[0] = "python -m pipeline"
     status = main()
+    if status in (INTERRUPTED, TERMINATED):
+        exit_now(status)
     ignore_signals_once_done()
     sys.exit(status)

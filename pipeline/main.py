@@ -133,7 +133,7 @@ def _is_direct_runner(options: PipelineOptions) -> bool:
 
 
 def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
-        test_pipeline: Optional[beam.Pipeline] = None):
+        test_pipeline: Optional[beam.Pipeline] = None, progress: Optional[dict] = None):
     """Build and run the job, wait for it, log a summary.
 
     Parameters
@@ -145,6 +145,11 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     test_pipeline : apache_beam.Pipeline, optional
         Run in this pipeline (e.g. a ``TestPipeline``) instead of a new one; its options then
         configure Beam's file systems.
+    progress : dict, optional
+        Filled as the launch goes (for :mod:`pipeline.__main__`, whose interrupt handler
+        reads it): ``"job"`` (the parsed :class:`~pipeline.options.JobOptions`) and
+        ``"storage"`` once the run starts, ``"result"`` once the job has finished (its
+        manifest written), before the summary is read and logged.
 
     Returns
     -------
@@ -248,6 +253,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     if problem:
         build_parser().error(problem)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    if progress is not None:
+        progress.update(job=job, storage=storage)
     _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
               ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
     with _worker_thread_env(options, job.worker_threads), lease or contextlib.nullcontext():
@@ -278,6 +285,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
             if interrupted(exc):
                 raise
             raise _stopped(job.run_id, exc) from exc
+        if progress is not None:   # (finished: an interrupt from here on ends no run)
+            progress["result"] = result
     if dry_run:   # (its summary said "0 images ... outputs: ..." as if a run had found none)
         _LOG.info("run %s: dry run: the %s job was built and its options checked; it was not "
                   "submitted, and nothing was read or written", job.run_id, runner)

@@ -772,7 +772,7 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
     an interrupted step; its chain holds the KeyboardInterrupt."""
     import pipeline.__main__ as entry
 
-    def stopped(argv):
+    def stopped(argv, progress=None):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -791,7 +791,7 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
     assert err.startswith("interrupted: the run stopped before writing its manifest")
     assert "Traceback" not in err and not [r for r in caplog.records if r.exc_info]
 
-    def broken(argv):
+    def broken(argv, progress=None):
         raise RuntimeError("a step failed")
 
     monkeypatch.setattr(entry, "run", broken)  # any other error is raised as it was
@@ -807,7 +807,7 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
 
     import pipeline.__main__ as entry
 
-    def terminated(argv):
+    def terminated(argv, progress=None):
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(100):   # (the signal is handled between two steps of this loop)
             time.sleep(0.05)
@@ -822,6 +822,40 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
     err = capsys.readouterr().err
     assert err.startswith("terminated (SIGTERM): the run stopped before writing its manifest")
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_interrupt_once_the_manifest_is_written_says_so(tmp_path, monkeypatch, capsys):
+    """Job review 44: a SIGTERM in the run's last fraction of a second (Beam had moved the
+    manifest's parts into place and not yet returned: 0.1 s in_memory, 1.7 s with
+    multi_processing) was said as "the run stopped before writing its manifest ... a
+    --skip_existing rerun resumes it", whose retry under the same id is then refused. It says
+    the manifest was written, and where."""
+    import signal
+    from types import SimpleNamespace
+
+    import pipeline.__main__ as entry
+
+    manifest = str(tmp_path / "out" / "_manifest")
+    job = SimpleNamespace(manifest=manifest, run_id="late", output=str(tmp_path / "out"),
+                          dead_letters=str(tmp_path / "out" / "_dead_letters" / "run_id=late"))
+
+    def ending(argv, progress=None):
+        progress.update(job=job, storage=None)
+        os.makedirs(os.path.join(manifest, "run_id=late"))   # (Beam's parts moved in)
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):
+            time.sleep(0.05)
+        raise AssertionError("SIGTERM did not stop the run")
+
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    monkeypatch.setattr(entry, "run", ending)
+    assert entry.main([]) == entry.TERMINATED
+    err = capsys.readouterr().err
+    assert err.startswith("terminated (SIGTERM): run late was stopped as it ended: its "
+                          f"manifest was written ({manifest}/run_id=late); python -m "
+                          f"pipeline.report {manifest} says what it did"), err
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.3])
@@ -845,6 +879,36 @@ def test_sigterm_after_the_run_finished_keeps_its_exit_status(tmp_path, write_tr
     rest = proc.stderr.read()
     assert proc.wait(timeout=120) == 0, rest
     assert "terminated" not in rest
+
+
+_INTERRUPT_IN_THE_SAMPLER = """
+import runpy, sys, threading, traceback
+start, seen = threading.Thread.start, [0]
+def start_then_interrupt(self):   # (a Ctrl-C or SIGTERM landing right after the sampler's
+    start(self)                   # thread started, before Beam marks it started)
+    if any("statesampler" in frame.filename for frame in traceback.extract_stack()):
+        seen[0] += 1
+        if seen[0] == 3:
+            raise KeyboardInterrupt
+threading.Thread.start = start_then_interrupt
+sys.argv = ["python -m pipeline", *sys.argv[1:]]
+runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_an_interrupt_inside_beams_state_sampler_still_ends_the_process(tmp_path, write_tree,
+                                                                        photo_files):
+    """Job review 44: an interrupt that landed in Beam's ``StateSampler.start()``, between
+    starting its sampling thread (no daemon) and marking it started, left that thread running:
+    the launcher said "interrupted" and then never exited (Python's exit waited on the thread;
+    SIGTERM and Ctrl-C were ignored by then). It ends at once with status 130."""
+    write_tree(tmp_path / "in", {"coffee.jpg": photo_files["coffee.jpg"]})
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_IN_THE_SAMPLER, "--input", str(tmp_path / "in"),
+         "--output", str(tmp_path / "out"), *FAST], capture_output=True, text=True,
+        timeout=150)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert "interrupted: the run stopped before writing its manifest" in proc.stderr
 
 
 class _SubmittedJob:
