@@ -569,13 +569,14 @@ class SemanticCompressor:
                     if len(lossless[0]) > target_bytes:
                         lossless = None
                         fmt = codec.lossy_format(out, request.photo_format, graphic=True)
-            allocation_map = None  # allocation="semantic": the importance map of ``out``
+            allocation_map = allocation_weights = None  # allocation="semantic": the
+            # importance map of ``out`` (and a blend's weights for it)
             output_map_s = 0.0   # its time: the energy's, not the encoding's (a CNN's 0.5 s)
             if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
                     and lossless is None):
                 t_map = time.perf_counter()
-                allocation_map = self._output_map(out, energy, geometry, keep,
-                                                  unchanged=out is pixels)
+                allocation_map, allocation_weights = self._output_map(
+                    out, importance, geometry, keep, unchanged=out is pixels)
                 output_map_s = time.perf_counter() - t_map
                 deadline.check("the allocation's energy map")
                 operations["allocation"] = Allocation.SEMANTIC.value
@@ -700,12 +701,12 @@ class SemanticCompressor:
             stats = {}
             # (method="jpeg" computes no map of the input; allocation="semantic" one of the
             # output, which is the picture re-encoded)
-            described = energy if energy is not None else allocation_map
+            described, weights = ((energy, importance.weights) if energy is not None else
+                                  (allocation_map, allocation_weights))
             if described is not None:
                 stats = energy_statistics(described)
-                extra = getattr(self.energy_function, "last_weights", None)
-                if extra:
-                    stats["weights"] = dict(extra)
+                if weights:   # (a blend's, carried with its map: not the energy object's
+                    stats["weights"] = dict(weights)   # last image's, another thread's)
             ms = lambda a, b: round((b - a) * 1000.0, 3)  # noqa: E731
             if log.isEnabledFor(logging.DEBUG):   # (the command line's -v: what was decided;
                 # it showed the weights' loading alone: README review 39)
@@ -850,9 +851,12 @@ class SemanticCompressor:
             return None
         return working_size(w, h, plan.size, oversample, self.policy.working_min_side)
 
-    def _output_map(self, out: np.ndarray, energy: Optional[np.ndarray], geometry: Geometry,
-                    keep: Optional[np.ndarray], unchanged: bool) -> np.ndarray:
-        """The importance map of ``out`` for ``allocation="semantic"``, with the ``keep_mask``
+    def _output_map(self, out: np.ndarray, importance: Importance, geometry: Geometry,
+                    keep: Optional[np.ndarray], unchanged: bool
+                    ) -> Tuple[np.ndarray, Optional[dict]]:
+        """The importance map of ``out`` for ``allocation="semantic"`` and a blend's weights
+        for it (:attr:`Importance.weights`; the input's where the map is carried from the
+        input's ``importance``), with the ``keep_mask``
         pixels (carried to ``out``: :meth:`_carried_mask`) as important as its most important
         one. The map is the input's carried through the geometry (each pixel's source before
         the final resampling, then resampled to ``out``: no second energy pass, 200 ms of CPU
@@ -862,8 +866,10 @@ class SemanticCompressor:
         removed at the input's size has the input's shape, not its pixels), and on what the
         JPEG shows of a transparent picture (over white: not what transparent pixels hide)."""
         h, w = out.shape[:2]
+        energy, weights = importance.map, importance.weights
         if out.shape[2] == 4:
-            own = self.energy_function.importance(as_shown(out)).map
+            shown = self.energy_function.importance(as_shown(out))
+            own, weights = shown.map, shown.weights
         elif energy is not None and geometry.source is not None:
             own = resize_map(energy.ravel()[geometry.source], w, h)
         elif energy is not None and geometry.whole:
@@ -871,9 +877,11 @@ class SemanticCompressor:
         elif energy is not None and unchanged:
             own = energy
         else:
-            own = self.energy_function.importance(out[..., :3]).map
+            shown = self.energy_function.importance(out[..., :3])
+            own, weights = shown.map, shown.weights
         kept = self._carried_mask(keep, out, geometry, unchanged)
-        return own if kept is None else np.where(kept, np.float32(float(own.max()) or 1.0), own)
+        return (own if kept is None else np.where(kept, np.float32(float(own.max()) or 1.0),
+                                                  own)), weights
 
     @staticmethod
     def _carried_mask(mask: Optional[np.ndarray], out: np.ndarray, geometry: Geometry,

@@ -57,11 +57,17 @@ class Importance(NamedTuple):
         Whether faces were looked for (the energy has a face term): an empty ``faces`` then
         says "none in the picture", not "none looked for" (the manifest's ``faces`` is null
         for the latter).
+    weights : dict, optional
+        A blend's weights for this map (``{member name: weight}``), carried with it: one
+        energy object shared by several threads holds no "last image" that another call's
+        could overwrite (a shared adaptive blend's ``last_weights`` gave results another
+        image's weights; thread review 44). None for energies that are no blend.
     """
 
     map: np.ndarray
     faces: Tuple = ()
     faces_sought: bool = False
+    weights: Optional[Dict[str, float]] = None
 
 
 #: Maps larger than this many pixels have their percentiles estimated on an evenly strided

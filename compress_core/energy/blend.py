@@ -195,8 +195,8 @@ class BlendEnergyFunction(EnergyFunction):
     def importance(self, image) -> Importance:
         """The combined map and every member's faces (a deep member's face term), so that
         crops keep faces whole with a blend as they do with the deep energy alone."""
-        out, _, (faces, sought) = self._combine(image)
-        return Importance(out, faces, sought)
+        out, named, (faces, sought) = self._combine(image)
+        return Importance(out, faces, sought, dict(named))
 
     def _combine(self, image) -> Tuple[np.ndarray, Dict[str, float], Tuple]:
         rgb = as_rgb_array(image, drop_alpha=True)

@@ -1172,6 +1172,43 @@ def test_hybrid_energy_weights_reach_the_result(chelsea):
     assert set(result.energy_stats["weights"]) == {"deep", "gradient", "saliency"}
 
 
+def test_a_shared_adaptive_blend_reports_each_images_own_weights(chelsea):
+    """Thread review 44: the compressor read a blend's weights from the energy object
+    (``last_weights``, its most recent image's), so that with one compressor shared by
+    several threads a result could carry another image's weights (25 of 60 did). Here another
+    call's map is computed on the shared energy between this call's map and its result, as a
+    second thread's would be: each result keeps its own image's weights."""
+    from compress_core.energy import BlendEnergyFunction, SaliencyEnergyFunction
+
+    other = photo("coffee", 180, 120)
+
+    class Interleaved(BlendEnergyFunction):
+        interleave = False
+
+        def importance(self, image):
+            own = super().importance(image)
+            if self.interleave:   # another thread's image, on the same energy object
+                super().importance(other)
+            return own
+
+    energy = Interleaved([GradientEnergyFunction(), SaliencyEnergyFunction()],
+                         adaptive_weights=True)
+    kwargs = dict(target_width=120, target_height=120, method="seam_carving")
+    alone = _run(SemanticCompressor(energy), chelsea, **kwargs).energy_stats["weights"]
+    theirs = _run(SemanticCompressor(energy), other, **kwargs).energy_stats["weights"]
+    assert alone != theirs
+    energy.interleave = True
+    for extra in ({}, dict(allocation="semantic", format="jpeg")):
+        result = _run(SemanticCompressor(energy), chelsea, **kwargs, **extra)
+        assert result.energy_stats["weights"] == alone, extra
+    # a transparent picture under semantic allocation: the map of what its JPEG shows
+    rgba = np.dstack([chelsea, np.full(chelsea.shape[:2], 255, np.uint8)])
+    rgba[:5, :5, 3] = 0
+    result = _run(SemanticCompressor(energy), rgba, method="jpeg", allocation="semantic",
+                  format="jpeg")
+    assert set(result.energy_stats["weights"]) == {"gradient", "saliency"}
+
+
 def test_compress_image_one_liner(chelsea):
     result = compress_image(chelsea, energy_function=GRADIENT, scale=0.5, method="smart_crop",
                             show_progress=False)
