@@ -21,10 +21,12 @@ import threading
 import warnings
 from typing import Callable, Iterator, List
 
+from ._fork_locks import ForkSafeLock
+
 __all__ = ["collected", "silenced"]
 
 _local = threading.local()
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 _first: Callable = warnings.showwarning   # (what showed warnings before any install)
 _previous: Callable = warnings.showwarning
 _PILLOW = r"PIL\."

@@ -20,17 +20,18 @@ import ctypes
 import logging
 import os
 import sys
-import threading
 from typing import Iterator, Optional
 
 import numba
+
+from ._fork_locks import ForkSafeLock
 
 __all__ = ["choose_layer", "parallel_region"]
 
 #: Layers that abort the process when two threads enter parallel kernels at once (Numba's
 #: documentation, "Selecting a threading layer for safe parallel execution").
 _NOT_THREAD_SAFE = frozenset({"workqueue"})
-_one_thread = threading.Lock()
+_one_thread = ForkSafeLock()
 #: Whether the layer Numba chose may be entered by several threads; None until a parallel
 #: kernel has run (Numba chooses at the first one).
 _thread_safe: Optional[bool] = None

@@ -46,11 +46,11 @@ Both are measured in BENCHMARKS.md, "quality=auto on small pictures".
 from __future__ import annotations
 
 import collections
-import threading
 from typing import Optional
 
 import numpy as np
 
+from ._fork_locks import ForkSafeLock
 from . import _perceptual_kernels as kernels
 from .colour import srgb_view
 from .images import check_rgb8, has_transparency
@@ -246,7 +246,7 @@ class _PlanePool:
     def __init__(self, limit: int):
         self.limit = limit
         self._free = collections.OrderedDict()  # shapes -> [plane sets], least recent first
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
 
     def take(self, shapes: list) -> list:
         key = tuple(shapes)

@@ -29,12 +29,12 @@ import posixpath
 import re
 import stat
 import tempfile
-import threading
 import time
 import unicodedata
 import uuid
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from ._fork_locks import ForkSafeLock
 from .errors import BrokenLinkError, ImageReadError, ImageTooLargeError
 
 __all__ = [
@@ -637,7 +637,7 @@ STALE_TMP_SECONDS = 3600.0
 _TMP_SUFFIX = ".sc.tmp"
 _TMP_NAME = re.compile(r"\..+\.[0-9a-f]{32}" + re.escape(_TMP_SUFFIX) + r"\Z", re.DOTALL)
 _SWEPT = set()   # folders this process has swept (:func:`_sweep_leftovers`)
-_SWEPT_LOCK = threading.Lock()
+_SWEPT_LOCK = ForkSafeLock()
 _LOG = logging.getLogger(__name__)
 
 #: Bytes of the target's name a temporary file's name keeps: with the dot, the 32 hex digits and

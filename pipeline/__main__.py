@@ -4,7 +4,6 @@ import os
 import signal
 import sys
 import threading
-from typing import Optional
 
 from compress_core.storage import for_terminal
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import urlparse
 
+from .._fork_locks import ForkSafeLock
 from ..errors import InvalidWeightsError, WeightsNotFoundError
 from .registry import DEFAULT_BACKBONE  # one definition, torch-free (launchers validate with it)
 from .weights import OFFLINE_ENV, hub_checkpoint_dir, resolve_weights  # noqa: F401 (re-exported)
@@ -303,7 +303,7 @@ class LoadedBackbone:
         self.device = device
         self.weights = weights
         self.load_seconds = load_seconds
-        self.lock = threading.Lock()
+        self.lock = ForkSafeLock()   # (free again in a forked child: _fork_locks)
         self._modules = dict(model.named_modules())
         import torch
 
@@ -365,7 +365,7 @@ def _feature_act(spec: BackboneSpec, output: torch.Tensor) -> torch.Tensor:
 
 
 _CACHE: Dict[Tuple[str, str, str], LoadedBackbone] = {}
-_CACHE_LOCK = threading.Lock()
+_CACHE_LOCK = ForkSafeLock()
 
 
 def load_backbone(name: str = DEFAULT_BACKBONE, weights_path=None, device="cpu",

@@ -17,10 +17,11 @@ once per process and device (thread-safe), like the CNN backbones.
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .._fork_locks import ForkSafeLock
 
 __all__ = ["Face", "FaceDetector", "face_map", "raise_to_faces", "faces_box", "face_core",
            "cores_box", "heads_box", "person_box", "face_boxes", "clipped_box", "union_box",
@@ -62,7 +63,7 @@ CONFIRM_OVERLAP = 0.3
 FACE_MARGIN = 1.4
 
 _MODELS: Dict[Tuple[str, int], object] = {}
-_MODELS_LOCK = threading.Lock()
+_MODELS_LOCK = ForkSafeLock()
 
 
 class Face(NamedTuple):
