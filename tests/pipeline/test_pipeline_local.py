@@ -780,13 +780,7 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
                 "KeyboardInterrupt [while running 'CompressImage']", exc_info=True)
             raise RuntimeError("KeyboardInterrupt [while running 'CompressImage']")
 
-    # (main's logging set-up would point the root logger at this test's captured stderr,
-    # closed after it; the filter it adds to Beam's logger is taken off after the test)
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
-    steps = logging.getLogger("apache_beam.runners.common")
-    monkeypatch.setattr(steps, "filters", list(steps.filters))
-    monkeypatch.setattr(entry, "run", stopped)
-    assert entry.main([]) == entry.INTERRUPTED == 130
+    assert _main_running(monkeypatch, stopped) == entry.INTERRUPTED == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: the run stopped before writing its manifest")
     assert "Traceback" not in err and not [r for r in caplog.records if r.exc_info]
@@ -799,6 +793,28 @@ def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys, caplog):
         entry.main([])
 
 
+def _main_running(monkeypatch, fake_run) -> int:
+    """``pipeline.__main__.main([])`` with ``fake_run`` in place of the run (main's logging
+    set-up would point the root logger at this test's captured stderr, closed after it; the
+    filter it adds to Beam's logger is taken off after the test)."""
+    import pipeline.__main__ as entry
+
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
+    steps = logging.getLogger("apache_beam.runners.common")
+    monkeypatch.setattr(steps, "filters", list(steps.filters))
+    monkeypatch.setattr(entry, "run", fake_run)
+    return entry.main([])
+
+
+def _sigterm_this_process():
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100):   # (the signal is handled between two steps of this loop)
+        time.sleep(0.05)
+    raise AssertionError("SIGTERM did not stop the run")
+
+
 def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, capsys):
     """Fault review 28: SIGTERM (what timeout, systemd and Kubernetes send) ended the job
     without a word, exit status 143 from the shell. It is said as Ctrl-C is, and the handler
@@ -808,17 +824,10 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
     import pipeline.__main__ as entry
 
     def terminated(argv, progress=None):
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(100):   # (the signal is handled between two steps of this loop)
-            time.sleep(0.05)
-        raise AssertionError("SIGTERM did not stop the run")
+        _sigterm_this_process()
 
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
-    steps = logging.getLogger("apache_beam.runners.common")
-    monkeypatch.setattr(steps, "filters", list(steps.filters))
-    monkeypatch.setattr(entry, "run", terminated)
     before = signal.getsignal(signal.SIGTERM)
-    assert entry.main([]) == entry.TERMINATED == 143
+    assert _main_running(monkeypatch, terminated) == entry.TERMINATED == 143
     err = capsys.readouterr().err
     assert err.startswith("terminated (SIGTERM): the run stopped before writing its manifest")
     assert signal.getsignal(signal.SIGTERM) is before
@@ -830,7 +839,6 @@ def test_an_interrupt_once_the_manifest_is_written_says_so(tmp_path, monkeypatch
     multi_processing) was said as "the run stopped before writing its manifest ... a
     --skip_existing rerun resumes it", whose retry under the same id is then refused. It says
     the manifest was written, and where."""
-    import signal
     from types import SimpleNamespace
 
     import pipeline.__main__ as entry
@@ -842,16 +850,9 @@ def test_an_interrupt_once_the_manifest_is_written_says_so(tmp_path, monkeypatch
     def ending(argv, progress=None):
         progress.update(job=job, storage=None)
         os.makedirs(os.path.join(manifest, "run_id=late"))   # (Beam's parts moved in)
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(100):
-            time.sleep(0.05)
-        raise AssertionError("SIGTERM did not stop the run")
+        _sigterm_this_process()
 
-    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)
-    steps = logging.getLogger("apache_beam.runners.common")
-    monkeypatch.setattr(steps, "filters", list(steps.filters))
-    monkeypatch.setattr(entry, "run", ending)
-    assert entry.main([]) == entry.TERMINATED
+    assert _main_running(monkeypatch, ending) == entry.TERMINATED
     err = capsys.readouterr().err
     assert err.startswith("terminated (SIGTERM): run late was stopped as it ended: its "
                           f"manifest was written ({manifest}/run_id=late); python -m "
