@@ -541,7 +541,7 @@ class SemanticCompressor:
             cleared = clear_hidden(out)
             # a picture of at most 256 colours (a GIF, a PNG8, a logo) keeps that few where it
             # is resampled and written exactly: a palette's bytes, not a truecolour file's
-            reduced = (codec.keep_palette(cleared, clear_hidden(loaded.pixels))
+            reduced = (codec.keep_palette(cleared, loaded.pixels)
                        if out is not loaded.pixels else None)
             if reduced is not None:
                 cleared = clear_hidden(reduced)

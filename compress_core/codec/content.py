@@ -27,7 +27,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from ..images import check_rgb8
+from ..images import check_rgb8, clear_hidden
 from ..options import ImageFormat
 from .encoders import _packed, encode
 from .formats import holds, supported_formats
@@ -149,7 +149,9 @@ def colour_count(pixels: np.ndarray, most: int = PALETTE_SIZE) -> Optional[int]:
 def keep_palette(out: np.ndarray, input_pixels: np.ndarray) -> Optional[np.ndarray]:
     """``out`` reduced to :data:`PALETTE_SIZE` colours, where the input held at most that many
     and the output (resampled: its edges blended) holds more; else None. Both are uint8
-    RGB(A) with hidden colours cleared (:func:`~compress_core.images.clear_hidden`).
+    RGB(A); ``out`` with hidden colours cleared (:func:`~compress_core.images.clear_hidden`),
+    the input's are cleared here where its colours are counted (not for a photo, whose
+    output's count stops first).
 
     Pillow's fast octree, no dithering (a 512 px text at half size: each colour within 1.4
     levels on average, 20 at most, on anti-aliased edges; its median cut and max-coverage
@@ -158,7 +160,7 @@ def keep_palette(out: np.ndarray, input_pixels: np.ndarray) -> Optional[np.ndarr
     together, the octree averaged them with the blended edges': 14,004 opaque pixels of a
     transparent PNG8 at half size kept 76; diff review 44); the translucent ones, a blended
     edge's, share the palette by their number (16 entries at least, 128 at most)."""
-    if colour_count(out) is not None or colour_count(input_pixels) is None:
+    if colour_count(out) is not None or colour_count(clear_hidden(input_pixels)) is None:
         return None
     if out.shape[2] == 3:
         return _octree(out.reshape(-1, 3), PALETTE_SIZE).reshape(out.shape)
