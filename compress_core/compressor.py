@@ -129,6 +129,13 @@ def _keepable_format(input_format: Optional[str], photo_format: str) -> ImageFor
     return ImageFormat.PNG
 
 
+def _weights(importance) -> Optional[dict]:
+    """A blend's weights for the map ``importance`` holds (:attr:`Importance.weights`); None
+    where it has none: an energy of one's own may answer ``importance()`` with a result of
+    the three fields it had before (diff review 44)."""
+    return getattr(importance, "weights", None)
+
+
 def _floor(exc: TargetUnreachableError, exact: Optional[Tuple[bytes, ImageFormat]],
            kept: Optional[bytes]) -> TargetUnreachableError:
     """A byte budget's refusal naming the smallest file the call could have written: the lossy
@@ -701,7 +708,7 @@ class SemanticCompressor:
             stats = {}
             # (method="jpeg" computes no map of the input; allocation="semantic" one of the
             # output, which is the picture re-encoded)
-            described, weights = ((energy, importance.weights) if energy is not None else
+            described, weights = ((energy, _weights(importance)) if energy is not None else
                                   (allocation_map, allocation_weights))
             if described is not None:
                 stats = energy_statistics(described)
@@ -866,10 +873,10 @@ class SemanticCompressor:
         removed at the input's size has the input's shape, not its pixels), and on what the
         JPEG shows of a transparent picture (over white: not what transparent pixels hide)."""
         h, w = out.shape[:2]
-        energy, weights = importance.map, importance.weights
+        energy, weights = importance.map, _weights(importance)
         if out.shape[2] == 4:
             shown = self.energy_function.importance(as_shown(out))
-            own, weights = shown.map, shown.weights
+            own, weights = shown.map, _weights(shown)
         elif energy is not None and geometry.source is not None:
             own = resize_map(energy.ravel()[geometry.source], w, h)
         elif energy is not None and geometry.whole:
@@ -878,7 +885,7 @@ class SemanticCompressor:
             own = energy
         else:
             shown = self.energy_function.importance(out[..., :3])
-            own, weights = shown.map, shown.weights
+            own, weights = shown.map, _weights(shown)
         kept = self._carried_mask(keep, out, geometry, unchanged)
         return (own if kept is None else np.where(kept, np.float32(float(own.max()) or 1.0),
                                                   own)), weights

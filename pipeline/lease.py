@@ -156,7 +156,11 @@ class LaunchLease:
         return self
 
     def __enter__(self) -> "LaunchLease":
-        return self.hold() if self._thread is None else self
+        try:
+            return self.hold() if self._thread is None else self
+        except BaseException:   # (an interrupt while its thread started: the with block's
+            self.release()      # exit never ran, and the lease stayed; diff review 44)
+            raise
 
     def __exit__(self, *exc) -> None:
         self.release()

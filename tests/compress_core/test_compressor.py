@@ -1209,6 +1209,24 @@ def test_a_shared_adaptive_blend_reports_each_images_own_weights(chelsea):
     assert set(result.energy_stats["weights"]) == {"gradient", "saliency"}
 
 
+def test_an_energy_answering_importance_with_three_fields_still_works(chelsea):
+    """Diff review 44: a user's energy whose ``importance()`` answers with its own result of
+    the three fields ``Importance`` had (map, faces, faces_sought) failed with AttributeError
+    ('weights') once the weights travelled with the map."""
+    from collections import namedtuple
+
+    Mine = namedtuple("Mine", "map faces faces_sought")
+
+    class Own(GradientEnergyFunction):
+        def importance(self, image):
+            return Mine(self(image), (), False)
+
+    for extra in ({}, dict(allocation="semantic", format="jpeg")):
+        result = _run(SemanticCompressor(Own()), chelsea, target_width=100, target_height=100,
+                      **extra)
+        assert result.size == (100, 100) and "weights" not in result.energy_stats
+
+
 def test_compress_image_one_liner(chelsea):
     result = compress_image(chelsea, energy_function=GRADIENT, scale=0.5, method="smart_crop",
                             show_progress=False)

@@ -252,3 +252,22 @@ def test_a_lease_gone_between_the_listing_and_its_read_is_passed_over(tmp_path, 
     lease = LaunchLease(str(root), "next", tag="aaaa0009")
     assert lease.acquire() is None
     lease.release()
+
+
+def test_an_interrupt_while_the_lease_starts_leaves_no_lease(tmp_path, monkeypatch):
+    """Diff review 44: a SIGTERM right after the launch's "run ...: ... on DirectRunner" line
+    landed while the lease's beat thread started (``with lease`` not yet entered: its exit
+    never ran): exit 143, and the lease stayed, refusing a launch from another host for 120 s
+    (4 of 4 tries)."""
+    root = tmp_path / "out" / "_manifest"
+    lease = LaunchLease(str(root), "night1", tag="aaaa0001")
+    assert lease.acquire() is None
+
+    def interrupted_start(thread):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lease_module.threading.Thread, "start", interrupted_start)
+    with pytest.raises(KeyboardInterrupt):
+        with lease:
+            raise AssertionError("the run must not start")
+    assert _leases(root) == [] and not (tmp_path / "out").exists()

@@ -833,6 +833,29 @@ def test_sigterm_stops_the_run_as_ctrl_c_does_with_exit_status_143(monkeypatch, 
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_sigterm_that_beams_clean_up_swallows_is_sent_again(monkeypatch, capsys):
+    """Diff review 44: in multi_processing mode Beam's clean-up after the interrupt joined a
+    worker's thread that never ended, and one SIGTERM left the launcher hung for good (its
+    lease written on); a second one ended it. The launcher sends itself the same again every
+    NUDGE_SECONDS until the interrupt is said."""
+    import pipeline.__main__ as entry
+
+    monkeypatch.setattr(entry, "NUDGE_SECONDS", 0.3)
+
+    def stuck(argv, progress=None):
+        try:
+            _sigterm_this_process()
+        except KeyboardInterrupt:   # (Beam's clean-up, waiting on a thread that never ends)
+            for _ in range(200):
+                time.sleep(0.05)
+            raise AssertionError("the launcher was not nudged")
+
+    started = time.monotonic()
+    assert _main_running(monkeypatch, stuck) == entry.TERMINATED
+    assert time.monotonic() - started < 5
+    assert capsys.readouterr().err.startswith("terminated (SIGTERM): the run stopped before")
+
+
 def test_an_interrupt_once_the_manifest_is_written_says_so(tmp_path, monkeypatch, capsys):
     """Job review 44: a SIGTERM in the run's last fraction of a second (Beam had moved the
     manifest's parts into place and not yet returned: 0.1 s in_memory, 1.7 s with
