@@ -605,11 +605,13 @@ def test_jpeg_method_re_encodes_animations_and_jpegs_some_readers_refuse(compres
     pixels = photo("astronaut", 256, 256)
     still = Image.fromarray(pixels)
     flipped = Image.fromarray(np.ascontiguousarray(pixels[::-1]))
-    animated = encode(still, "WEBP", quality=30, save_all=True, append_images=[flipped])
+    animated = encode(still, "WEBP", quality=20, save_all=True, append_images=[flipped])
     assert load_image(animated).frames == 2
     cmyk = encode(still.convert("CMYK"), "JPEG", quality=10)
     for data, fmt in ((animated, "webp"), (cmyk, "jpeg")):
-        result = _run(compressor, data, method="jpeg", format=fmt, target_quality=90)
+        # (at 92: the search's tolerance there is 0.4 points, and a quality-30 WebP at 90 had
+        # become smaller than its file: bytes review 44)
+        result = _run(compressor, data, method="jpeg", format=fmt, target_quality=92)
         assert result.compressed_bytes > len(data) and "input_kept" not in result.operations
 
 
