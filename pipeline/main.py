@@ -253,16 +253,12 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     if problem:
         build_parser().error(problem)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    try:
+    with lease or contextlib.nullcontext(), _worker_thread_env(options, job.worker_threads):
+        # (inside the lease's with block, entered first: an interrupt from here on releases it)
         if progress is not None:
             progress.update(job=job, storage=storage)
         _LOG.info("run %s: %s -> %s (manifest %s) on %s", job.run_id,
                   ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner)
-    except KeyboardInterrupt:   # (the lease written, its with block not entered yet)
-        if lease is not None:
-            lease.release()
-        raise
-    with _worker_thread_env(options, job.worker_threads), lease or contextlib.nullcontext():
         try:
             result = p.run()
         except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])
