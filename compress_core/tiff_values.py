@@ -1,0 +1,159 @@
+"""What reading a TIFF-structured block's directories would copy: a guard against directories
+whose values overlap.
+
+A TIFF directory (a TIFF file's pages; an EXIF block's IFD0, Exif, GPS, Interop and IFD1
+directories; a JPEG's Multi-Picture index) lists up to 65,535 tags, and a reader (Pillow's
+``ImageFileDirectory_v2`` behind ``Image.open`` of a TIFF, an AVIF or a multi-picture JPEG, and
+behind ``getexif()`` of any picture) copies each tag's value out of the block wherever the
+value's offset points. Written by a camera or an editor, the values lie side by side; a hostile
+block may point thousands of tags at the same bytes: a 720 KB PNG whose ``eXIf`` chunk pointed
+60,000 tags at the same 720,000 bytes made ``getexif()`` ask for 43 GB, a 780 KB TIFF's first
+page the same on opening (security review 45). :func:`overlapping_values` measures the copies
+from the entries alone (a few dozen per directory in a photo's block), before any reader runs.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["copied_bytes", "overlapping_values", "embedded_blocks", "COPIES_ALLOWED",
+           "SLACK_BYTES"]
+
+#: How many times its block the values of a block's directories may add up to.
+COPIES_ALLOWED = 4
+#: Bytes of values the directories may hold whatever the block's size.
+SLACK_BYTES = 16 << 20
+#: The most directories followed in a block (a TIFF's pages and their sub-directories):
+#: :data:`compress_core.containers.PAGES_LOOKED_AT` pages and a few more.
+MOST_DIRECTORIES = 1100
+
+#: Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
+#: UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD; BigTIFF's LONG8, SLONG8, IFD8).
+_TYPE_BYTES = np.zeros(65536, np.uint64)
+for _type, _size in {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
+                     12: 8, 13: 4, 16: 8, 17: 8, 18: 8}.items():
+    _TYPE_BYTES[_type] = _size
+#: Tags whose value is the offset of another directory: Exif, GPS, Interoperability, SubIFDs.
+_POINTERS = (0x8769, 0x8825, 0xA005, 0x014A)
+_HEADERS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+_EXIF_PREFIX = b"Exif\0\0"
+
+
+def copied_bytes(block) -> int:
+    """The bytes a reader copies out of line from the directories of the TIFF-structured
+    ``block`` (bytes or a memoryview, from its byte-order mark: a TIFF file, an EXIF block with
+    or without its ``Exif\\0\\0`` prefix, a camera RAW's TIFF structure): the values larger
+    than an entry's own four bytes (eight in a BigTIFF) that lie within the block, over every
+    directory of its main chain and the Exif, GPS, Interoperability and SubIFD directories
+    they point at. 0 where ``block`` is no TIFF structure; a damaged one counts as far as it
+    reads."""
+    return sum(_directories(block))
+
+
+def overlapping_values(block) -> Optional[str]:
+    """Why reading ``block``'s directories must not be left to a reader (their values add up
+    to more than :data:`COPIES_ALLOWED` times the block and :data:`SLACK_BYTES`), else None."""
+    limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
+    copies = 0
+    for values in _directories(block):
+        copies += values
+        if copies > limit:   # (stopped there: a block of many directories is not walked on)
+            return (f"its TIFF/EXIF directories point their values at the same bytes over and "
+                    f"over ({copies:,} bytes of copies or more from a block of "
+                    f"{len(block):,}: a memory bomb)")
+    return None
+
+
+def embedded_blocks(data: bytes, headers_end: Optional[int] = None) -> Iterator[memoryview]:
+    """The TIFF structures in a file's bytes, each from its byte-order mark to the end of
+    ``data``: the file itself where it is one (a TIFF, a TIFF-based RAW of another
+    identifier: ORF, RW2), and every TIFF header inside it, up to ``headers_end`` (all of it
+    by default): an EXIF block or a multi-picture index stored as they are, in a JPEG's APP
+    segments, a PNG's eXIf chunk, a WebP's, an AVIF's or a HEIF's Exif item. A header that
+    occurs by chance in compressed data reads as a damaged block, measured as such (a few of
+    its entries). About 2.5 ms a megabyte searched."""
+    view = memoryview(data)
+    if bytes(view[:2]) in (b"II", b"MM"):
+        yield view
+    end = len(data) if headers_end is None else headers_end
+    for header in _HEADERS:
+        start = data.find(header, 1, end)
+        while start >= 0:
+            yield view[start:]
+            start = data.find(header, start + 1, end)
+
+
+def _directories(block) -> Iterator[int]:
+    """The out-of-line bytes of each directory reachable in ``block``, one directory at a
+    time, each read once (a chain that loops ends where it loops)."""
+    block = memoryview(block)
+    if block[:6] == _EXIF_PREFIX:
+        block = block[6:]
+    if len(block) < 8 or bytes(block[:2]) not in (b"II", b"MM"):
+        return
+    order = "<" if block[:2] == b"II" else ">"
+    big = _unsigned(block, 2, 2, order) == 43
+    offset_bytes = 8 if big else 4
+    first = _unsigned(block, 8 if big else 4, offset_bytes, order)
+    entry = np.dtype([("tag", order + "u2"), ("type", order + "u2"),
+                      ("count", order + ("u8" if big else "u4")),
+                      ("value", order + ("u8" if big else "u4"))])
+    inline = 8 if big else 4
+    pending = [first] if first else []
+    seen = set()
+    while pending and len(seen) < MOST_DIRECTORIES:
+        offset = pending.pop()
+        if offset in seen or not offset:
+            continue
+        seen.add(offset)
+        entries, following = _entries(block, offset, entry, big, order)
+        if entries is None:
+            continue
+        sizes = entries["count"].astype(np.uint64) * _TYPE_BYTES[entries["type"]]
+        # (a count near 2**64 wraps: such a value cannot lie within the block)
+        fits = (sizes > inline) & (sizes <= len(block)) & \
+               (entries["value"].astype(np.uint64) <= np.uint64(len(block)) - np.minimum(
+                   sizes, np.uint64(len(block))))
+        yield int(sizes[fits].sum())
+        if following:
+            pending.append(following)
+        for pointer in entries[np.isin(entries["tag"], _POINTERS)]:
+            size = int(pointer["count"]) * int(_TYPE_BYTES[pointer["type"]])
+            if 0 < size <= inline:   # the directories' offsets in the entry itself
+                pending.extend(_offsets_inline(pointer, big, order))
+            elif size > inline:      # (SubIFDs: an array of offsets elsewhere)
+                count = min(int(pointer["count"]), 64)
+                pending.extend(_unsigned(block, int(pointer["value"]) + i * offset_bytes,
+                                         offset_bytes, order) for i in range(count))
+
+
+def _entries(block, offset: int, entry: np.dtype, big: bool,
+             order: str) -> Tuple[Optional[np.ndarray], int]:
+    """A directory's entries and the offset of the next directory (0: none)."""
+    count_bytes = 8 if big else 2
+    if offset + count_bytes > len(block):
+        return None, 0
+    count = _unsigned(block, offset, count_bytes, order)
+    start = offset + count_bytes
+    whole = min(count, (len(block) - start) // entry.itemsize)
+    entries = np.frombuffer(block, entry, count=whole, offset=start)
+    after = start + count * entry.itemsize
+    following = _unsigned(block, after, 8 if big else 4, order) if whole == count else 0
+    return entries, following
+
+
+def _offsets_inline(pointer, big: bool, order: str) -> list:
+    """The directory offsets held in an entry's own value field (left-justified, as TIFF
+    stores a value that fits there)."""
+    endian = "little" if order == "<" else "big"
+    raw = int(pointer["value"]).to_bytes(8 if big else 4, endian)
+    unit = int(_TYPE_BYTES[pointer["type"]])
+    return [int.from_bytes(raw[i * unit:(i + 1) * unit], endian)
+            for i in range(int(pointer["count"]))]
+
+
+def _unsigned(block, at: int, size: int, order: str) -> int:
+    if at < 0 or at + size > len(block):
+        return 0
+    return int.from_bytes(bytes(block[at:at + size]), "little" if order == "<" else "big")
