@@ -1145,3 +1145,26 @@ def test_loading_a_callers_picture_leaves_its_exif_as_it_was():
     written = Image.Exif()
     written.load(loaded.exif)
     assert written[0x0112] == 1 and written[0x010F] == "Camera maker"
+
+
+def _repeated_scans(repeats: int) -> bytes:
+    """A 64 x 64 progressive JPEG whose last scan is repeated ``repeats`` more times."""
+    buf = io.BytesIO()
+    Image.new("L", (64, 64), 0).save(buf, "JPEG", progressive=True, quality=90)
+    data = buf.getvalue()
+    last = data.rfind(b"\xff\xda")
+    return data[:-2] + data[last:-2] * repeats + b"\xff\xd9"
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding():
+    """Security review 45: each scan is a pass over every block; an 8000 x 8000 JPEG whose last
+    scan was repeated 300 times (404 KB) took 83 s instead of 13 s, with no bound. Refused
+    before decoding; a JPEG of the most scans allowed still loads."""
+    from compress_core.codec.jpeg_markers import MOST_SCANS, scan_count
+
+    assert load_image(_repeated_scans(0)).pixels.shape[:2] == (64, 64)
+    assert scan_count(_repeated_scans(0)) < 20
+    most = _repeated_scans(MOST_SCANS - scan_count(_repeated_scans(0)))
+    assert scan_count(most) == MOST_SCANS and load_image(most).pixels.shape[:2] == (64, 64)
+    with pytest.raises(ImageDecodeError, match="scans"):
+        load_image(_repeated_scans(MOST_SCANS))
