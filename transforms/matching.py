@@ -280,7 +280,7 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
         if (not folder and not literal and _dotted(below)
                 and not _dots_spelled(pattern_below, below)):
             continue  # as in a shell, '*' does not match '.x' (macOS's ._IMG_1.jpg, .DS_Store)
-        rel = posixpath.relpath(item_path, base_path) if base_path else item_path
+        rel = _relative(item_path, base_path) if base_path else item_path
         size = info.get("size")
         files.append(InputFile(_to_uri(fs, item_path, pattern), distinct_relpath(rel),
                                int(size) if size is not None else None,
@@ -388,6 +388,18 @@ def missed_by_case(pattern: str, matched: Sequence[InputFile],
     taken = {item.uri for item in matched}
     return [uri for uri in match_with_case(pattern, storage_options, exclude, base)[1]
             if uri not in taken]
+
+
+def _relative(path: str, base: str) -> str:
+    """``path`` relative to the folder ``base``, its own parts kept as they are where it
+    starts with ``base``: an object's key may hold ``..`` and empty parts, and
+    ``posixpath.relpath`` resolved them (``up/userA/../userB/avatar.jpg`` became
+    ``userB/avatar.jpg``, the name of another folder's file, without the digest that a name
+    sanitising changed gets: security review 45)."""
+    prefix = base.rstrip("/") + "/"
+    if base and path.startswith(prefix) and len(path) > len(prefix):
+        return path[len(prefix):]
+    return posixpath.relpath(path, base)
 
 
 def _below(path: str, base: str) -> str:
@@ -612,7 +624,7 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
     for i, (_, path) in enumerate(split):
         if base and store_protocol(uris[i]) == b_protocol and is_under(path, b_path) \
                 and path.rstrip("/") != b_path.rstrip("/"):
-            rels[i] = posixpath.relpath(path, b_path)
+            rels[i] = _relative(path, b_path)
         else:
             rest_idx.append(i)
     if base and rest_idx:
@@ -630,7 +642,7 @@ def relative_paths(uris: Sequence[str], base: Optional[str] = None) -> List[str]
             except ValueError:  # absolute and relative paths mixed
                 common = ""
             for i in rest_idx:
-                rels[i] = posixpath.relpath(split[i][1], common) if common else split[i][1]
+                rels[i] = _relative(split[i][1], common) if common else split[i][1]
         else:
             for i in rest_idx:
                 protocol, path = split[i]

@@ -3,7 +3,9 @@ import codecs
 import logging
 import os
 import re
+import uuid
 
+import fsspec
 import pytest
 
 from compress_core.errors import ImageReadError
@@ -91,7 +93,6 @@ def test_match_of_nothing_is_empty(tmp_path):
 
 def test_a_named_input_must_exist_where_a_glob_may_match_nothing(tmp_path):
     """A mistyped --input /data/photso ended the run with 0 images and exit status 0."""
-    import fsspec
 
     (tmp_path / "empty").mkdir()
     (tmp_path / "a.jpg").write_bytes(b"x")
@@ -189,7 +190,6 @@ def test_a_list_that_is_not_text_is_named(tmp_path):
 def test_relative_lines_of_a_remote_list_are_beside_the_list(tmp_path, monkeypatch):
     """A relative line of a list in a bucket used to become a path in the worker's working
     folder (gs://b/lists/l.txt: 'photos/x.jpg' -> '/srv/worker/photos/x.jpg: no such file')."""
-    import fsspec
 
     fs = fsspec.filesystem("memory")
     fs.pipe_file("/b/lists/l.txt", b"photos/x.jpg\n./y.jpg\n../up/z.jpg\ns3://c/w.jpg\n")
@@ -693,3 +693,32 @@ def test_an_object_with_bytes_named_like_a_folder_marker_is_said(store, request,
             r.getMessage()]
     assert len(said) == 1 and f"{store}://{bucket}/in/pic.jpg/" in said[0], said
     assert "empty" not in said[0]
+
+
+def test_a_key_with_dot_dot_parts_is_not_named_as_the_file_they_lead_to():
+    """Security review 45: S3 keys may hold '..' parts; 'up/userA/../userB/avatar.jpg' (an
+    upload under userA's prefix) was named 'userB/avatar.jpg', the plain name of userB's
+    avatar, without the digest a name that sanitising changes gets, and kept it when userB's
+    own file came (that one was set apart)."""
+    from compress_core.storage import set_apart
+    rels = matching.relative_paths(["s3://b/up/userA/../userB/avatar.jpg", "s3://b/up/x.jpg"],
+                                   base="s3://b/up")
+    assert rels[0] != "userB/avatar.jpg" and set_apart(rels[0])
+    assert rels[0].startswith("userA/")
+    assert rels[1] == "x.jpg"
+    assert matching._relative("b/up/./a.jpg", "b/up") == "./a.jpg"
+    assert matching._relative("/data/in/a/b.jpg", "/data/in") == "a/b.jpg"
+    # the same through a listing (the night's glob over the bucket): userB's own file, when
+    # it comes, has the plain name
+    fs = fsspec.filesystem("memory")
+    bucket = f"dotdot{uuid.uuid4().hex[:8]}"
+    fs.pipe(f"/{bucket}/up/userA/../userB/avatar.jpg", b"red")
+    fs.pipe(f"/{bucket}/up/userB/avatar.jpg", b"blue")
+    try:
+        named = {f.uri.rsplit(bucket, 1)[1]: f.relpath
+                 for f in matching.match_pattern(f"memory://{bucket}/up/**")}
+    finally:
+        fs.rm(f"/{bucket}", recursive=True)
+    assert named["/up/userB/avatar.jpg"] == "userB/avatar.jpg"
+    hostile = named["/up/userA/../userB/avatar.jpg"]
+    assert hostile.startswith("userA/") and set_apart(hostile), hostile
