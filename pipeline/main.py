@@ -91,7 +91,8 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     out = {"files": files, "failures": matched["failures"]} | "CompressImages" >> CompressImages(
         job.settings, job.output, job.run_id, skip_existing=job.skip_existing,
         storage_options=so, worker_threads=job.worker_threads,
-        max_seconds_per_image=job.max_seconds_per_image, journal=journal)
+        max_seconds_per_image=job.max_seconds_per_image, journal=journal,
+        job_folders=(job.manifest, job.dead_letters_root))
     parts = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
                                                            num_shards=job.manifest_shards)
     # (the manifest now names every output written: the run's journal has said its piece)

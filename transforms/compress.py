@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -56,9 +56,9 @@ from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLar
                                   NotAnImageError, TargetUnreachableError)
 from compress_core.flags import in_flags
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
-from compress_core.storage import (file_size, for_terminal, is_output_name, join_under,
-                                   output_name, output_source, path_below, read_bytes,
-                                   set_apart, write_atomic)
+from compress_core.storage import (file_size, for_terminal, is_output_name, is_under,
+                                   join_under, output_name, output_source, path_below,
+                                   read_bytes, set_apart, write_atomic)
 
 from . import manifest
 from .distinct_inputs import input_key, same_input
@@ -263,9 +263,10 @@ class _PlanOutput(beam.DoFn):
 
     def __init__(self, settings: CompressSettings, output: str, run_id: str,
                  skip_existing: bool, storage_options: Optional[Mapping] = None,
-                 journal: Optional[JournalReader] = None):
+                 journal: Optional[JournalReader] = None, job_folders: Sequence[str] = ()):
         self._settings = settings
         self._journal = journal
+        self._job_folders = tuple(f.rstrip("/") for f in job_folders)
         self._output = output
         self._run_id = run_id
         self._skip_existing = bool(skip_existing)
@@ -414,6 +415,15 @@ class _PlanOutput(beam.DoFn):
                                           self._settings.photo_format,
                                           self._settings.archive_mode)
         planned = out, out_ext = self._uri(item, candidates[0]), candidates[0]
+        held = next((f for f in self._job_folders if is_under(out, f)), None)
+        if held is not None:
+            # (security review 45: an upload at <input>/_manifest/run_id=night-2/x.jpg, under
+            # a '**' glob, was written into the manifest's run folder, and the scheduled run
+            # 'night-2' was then refused as one that had run)
+            raise ValueError(
+                f"{item.uri}: its output {out} would lie in {held}, a folder of the job's own "
+                "(its manifest, journal or dead letters): not written; move the input out of "
+                "a folder of that name, or give --manifest (or --output) elsewhere")
         existing = None
         if self._skip_existing:
             # the manifest's last output of this input, else the first suffix found
@@ -1050,6 +1060,9 @@ class CompressImages(beam.PTransform):
         launches say which input their unrecorded outputs were made from
         (:mod:`transforms.journal`; the caller calls its ``forget()`` once the manifest is in
         place). ``None``: no journal.
+    job_folders : sequence of str, optional
+        Folders below ``output`` that are the job's own (the manifest's, the dead letters'):
+        an input whose output would lie in one is an ``error`` row, not written there.
 
     Returns
     -------
@@ -1062,8 +1075,9 @@ class CompressImages(beam.PTransform):
                  skip_existing: bool = False, storage_options: Optional[Mapping] = None,
                  worker_threads: Optional[int] = None,
                  max_seconds_per_image: Optional[float] = None,
-                 journal: Optional[RunJournal] = None):
+                 journal: Optional[RunJournal] = None, job_folders: Sequence[str] = ()):
         super().__init__()
+        self._job_folders = tuple(job_folders)
         self._max_seconds = max_seconds_per_image
         self._journal = journal
         self._settings = settings
@@ -1081,7 +1095,8 @@ class CompressImages(beam.PTransform):
         s, run_id, so = self._settings, self._run_id, self._storage_options
         planned = files | "PlanOutputs" >> CatchFailures(
             _PlanOutput(s, self._output, run_id, self._skip_existing, so,
-                        journal=self._journal.reader() if self._journal else None),
+                        journal=self._journal.reader() if self._journal else None,
+                        job_folders=self._job_folders),
             "plan", SKIPPED)
         read = planned["ok"] | "ReadImages" >> CatchFailures(
             _ReadImage(so, largest_file(s.max_pixels or DEFAULT_MAX_PIXELS)), "read")

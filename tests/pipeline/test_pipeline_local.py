@@ -663,6 +663,34 @@ def test_a_glob_over_the_output_folder_never_takes_the_dead_letters_for_inputs(
         ["coffee.jpg", "empty.jpg"]
 
 
+def test_an_upload_in_a_folder_named_like_the_jobs_own_is_an_error_row_not_written_there(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Security review 45: with a '**' glob, an upload at <input>/_manifest/run_id=night-2/x.jpg
+    was written into <output>/_manifest/run_id=night-2/, and the scheduled run 'night-2' was
+    then refused ("an earlier run has this id"); the same through _dead_letters/. Such an
+    input is now an error row saying why, and the run ids stay free."""
+    root = tmp_path / "uploads"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "_manifest/run_id=night-2/x.jpg": photo_files["coffee.jpg"],
+                      "_dead_letters/run_id=night-3/y.jpg": photo_files["coffee.jpg"]})
+    out = tmp_path / "out"
+    args = ["--input", str(root / "**"), "--output", str(out), *FAST, *IN_MEMORY]
+    _, first = run_job([*args, "--run_id", "night-1"])
+    assert (first.ok, first.failed) == (1, 2)
+    rows = {os.path.relpath(r["input_uri"], root): r
+            for r in read_manifest(str(out / "_manifest"), run_id="night-1")}
+    for name, folder in (("_manifest/run_id=night-2/x.jpg", "_manifest"),
+                         ("_dead_letters/run_id=night-3/y.jpg", "_dead_letters")):
+        assert rows[name]["status"] == "error"
+        assert f"would lie in {out / folder}, a folder of the job's own" in \
+            rows[name]["error_message"]
+    assert sorted(os.listdir(out / "_manifest")) == ["run_id=night-1"]
+    assert sorted(os.listdir(out / "_dead_letters")) == ["run_id=night-1"]
+    for run in ("night-2", "night-3"):   # (refused before: an earlier run had this id)
+        _, summary = run_job([*args, "--run_id", run])
+        assert (summary.ok, summary.failed) == (1, 2)
+
+
 def test_an_input_list_of_the_output_folder_takes_its_files(tmp_path, write_tree, photo_files,
                                                            run_job, read_manifest):
     """--input_list naming photos of the folder that is also --output: every listed file was
