@@ -368,6 +368,17 @@ class _PlanOutput(beam.DoFn):
             return False
         return hashlib.sha256(data).hexdigest() == then.sha256
 
+    def _written_by_this_launch(self, item: InputFile, out: str) -> bool:
+        """Whether this launch's own journal names the unrecorded output ``out`` as made from
+        ``item``'s URI: a retried bundle (a worker lost before its bundle committed) meets the
+        output its first attempt wrote, and had counted it skipped against an unrecorded output,
+        its row without the compression's columns (Dataflow review 45). Compressed again: the
+        same bytes, and the run's own row."""
+        if self._journal is None:
+            return False
+        entry = self._journal.own_entry(path_below(out, self._output) or out)
+        return entry is not None and same_input(input_key(entry.input_uri), input_key(item.uri))
+
     def _made_from_another(self, item: InputFile, out: str, written) -> bool:
         """Whether the journal of the stopped run that wrote the unrecorded output ``out``
         (modified at ``written``) says it was made from another input, or from another file
@@ -445,6 +456,9 @@ class _PlanOutput(beam.DoFn):
             # a listed URI: one metadata request (to compare with the record, to record what
             # an unrecorded output is adopted for, or to tell a file that failed before)
             item = _stat(item, self._storage_options)
+        if existing is not None and item.earlier_extension is None \
+                and self._written_by_this_launch(item, out):
+            existing, (out, out_ext) = None, planned
         if existing is not None and item.earlier_extension is None:
             written = _modified(out, self._storage_options)  # (an unrecorded output: one
             # metadata request) modified before the input was: not made from this file

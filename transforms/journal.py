@@ -19,7 +19,9 @@ written no later than the output itself, give or take the stores' clocks (an ent
 launch stopped before its output was, is not that output's), and adopts the output only for
 that input, the same file (else the input is compressed again). An output no journal names
 (written by a release before the journal, or under another ``--manifest``) is adopted as
-before, by name and time.
+before, by name and time. An unrecorded output that the asking launch's own journal names for
+the same input was written by an earlier attempt of a retried bundle (a worker lost before its
+bundle committed): it is compressed again, and the row is the run's own.
 
 The journal's folder starts with ``_``: no run's listing of the manifest, no report, and no
 input match reads it as a run or a picture.
@@ -202,6 +204,22 @@ class JournalReader:
                              "runs are adopted by their names and times", self._root,
                              type(exc).__name__, exc)
         return self._launches
+
+    def own_entry(self, name: str) -> Optional[JournalEntry]:
+        """This launch's own entry of the output named ``name``, or None: what a retried
+        bundle finds beside the output its first attempt wrote (a worker lost, killed for its
+        memory or preempted, before the bundle committed: Dataflow runs it again with the same
+        launch). One read, asked only for unrecorded outputs; an entry that cannot be read is
+        none."""
+        if self._own is None:
+            return None
+        uri = f"{self._own.rstrip('/')}/{output_key(name)}"
+        try:
+            data = read_bytes(uri, self._storage_options, max_bytes=_MAX_ENTRY_BYTES)
+        except Exception:  # noqa: BLE001 - no entry (FileNotFoundError), or none to read
+            return None
+        run = posixpath.basename(posixpath.dirname(self._own.rstrip("/")))
+        return _entry(data, run[len("run_id="):] if run.startswith("run_id=") else run)
 
     def writer_of(self, name: str, written: Optional[Any]) -> Lookup:
         """The entry of the output named ``name`` that a stopped launch wrote with it: the

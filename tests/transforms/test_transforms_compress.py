@@ -661,3 +661,47 @@ def test_a_name_that_lies_gets_the_real_suffix(tmp_path):
                                                       r["output_format"])),
                     equal_to([("ok", "webp", "WEBP")]))  # lossless WebP beats PNG here
     assert os.listdir(tmp_path / "out") == [f"liar.jpg.{s.params_hash()}.webp"]
+
+
+def test_a_retried_bundle_compresses_again_what_its_first_attempt_wrote(tmp_path, photo_files):
+    """Dataflow review 45: a worker lost after writing an output but before its bundle
+    committed (killed for its memory, a preempted VM) has Dataflow run the bundle again, the
+    same pickled DoFns, the same launch. With --skip_existing the retry met the output its
+    first attempt wrote and counted it skipped against an unrecorded output (its row without
+    the compression's columns, the summary's "unrecorded" warning). This launch's own journal
+    names the output for this input: it is compressed again, the same bytes, an ok row. An
+    output another launch (a stopped run, resumed) wrote is adopted as before."""
+    from transforms.identity import stat_identity
+    from transforms.journal import RunJournal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "chelsea.png").write_bytes(photo_files["chelsea.png"])
+    uri = str(folder / "chelsea.png")
+    size, identity = stat_identity(uri, {})
+    item = InputFile(uri, "chelsea.png", size, identity=identity)
+    s = tc.CompressSettings(**GRADIENT)
+    out = str(tmp_path / "out")
+
+    def stage(journal):
+        return pickler.dumps([tc._PlanOutput(s, out, "night", True, {}, journal=journal.reader()),
+                              tc._ReadImage({}), tc._CompressImage(s, "night", worker_threads=1),
+                              tc._WriteImage({}, out, journal)])
+
+    def attempt(shipped):   # a worker's copy of the fused stage, one input through it
+        plan, read, compress, write = pickler.loads(shipped)
+        planned = list(plan.process(item))
+        if not isinstance(planned[0], tc.PlannedImage):
+            return planned[0].value
+        return list(write.process(list(compress.process(list(read.process(planned[0]))[0]))[0]))[0]
+
+    shipped = stage(RunJournal(str(tmp_path / "out" / "_manifest"), "night"))
+    first = attempt(shipped)
+    written = open(first["output_uri"], "rb").read()
+    again = attempt(shipped)   # the bundle retried: the same launch
+    assert (first["status"], again["status"]) == ("ok", "ok")
+    assert again["quality_score"] == first["quality_score"] is not None
+    assert open(again["output_uri"], "rb").read() == written
+    # another launch of the run (the stopped run resumed) adopts the output as before
+    resumed = attempt(stage(RunJournal(str(tmp_path / "out" / "_manifest"), "night")))
+    assert (resumed["status"], resumed["skip_reason"]) == ("skipped", "unrecorded output")
