@@ -251,10 +251,15 @@ def _stray(beam_argv: Sequence[str]) -> Optional[str]:
         return None
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    parsed = PipelineOptions(list(beam_argv)).get_all_options(drop_default=True,
-                                                              retain_unknown_options=True)
+    options = PipelineOptions(list(beam_argv))
+    parsed = options.get_all_options(drop_default=True, retain_unknown_options=True)
+    # a flag given its default value (--direct_running_mode in_memory, --sdk_location
+    # default) is dropped from that parse: its word was taken for a stray one
+    every = options.get_all_options(drop_default=False, retain_unknown_options=True)
+    given = [every.get(token[2:]) for token in beam_argv
+             if token.startswith("--") and "=" not in token and token[2:] in every]
     values = set()
-    for value in parsed.values():
+    for value in [*parsed.values(), *given]:
         for item in (value if isinstance(value, (list, tuple)) else [value]):
             values.add(str(item))
     stray = [word for word in words if word not in values and not _same_number(word, values)]

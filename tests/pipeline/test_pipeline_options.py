@@ -202,7 +202,10 @@ def test_words_that_follow_no_flag_are_refused_not_left_to_beam(argv, stray, cap
     ["--environment_type", "LOOPBACK"], ["--experiments", "use_runner_v2"],
     ["--s3_endpoint_url", "http://x"], ["--direct_num_workers=2"], ["--some_plugin_flag", "1"],
     ["--direct_num_workers", "02"], ["--labels", "a=b", "--experiments", "x"],
-    ["--no_use_public_ips", "--runner", "DataflowRunner"]])
+    ["--no_use_public_ips", "--runner", "DataflowRunner"],
+    # a Beam flag given its own default value (dataflow review 45: refused as a stray word)
+    ["--direct_running_mode", "in_memory"], ["--direct_num_workers", "1"],
+    ["--sdk_location", "default"], ["--dataflow_endpoint", "https://dataflow.googleapis.com"]])
 def test_beam_flags_and_unknown_flags_far_from_ours_go_to_beam(flags):
     _, beam_argv = parse_args(["--input", "x", "--output", "o", *flags])
     assert beam_argv == flags
