@@ -496,18 +496,25 @@ _GCS_LOCATION = re.compile(r"gs://[a-z0-9][-_a-z0-9.]+[a-z0-9]/.*", re.S)
 
 
 def gcs_locations_problem(runner, temp_location: Optional[str],
-                          staging_location: Optional[str]) -> Optional[str]:
+                          staging_location: Optional[str], dry_run=None) -> Optional[str]:
     """Why Dataflow's ``--temp_location`` / ``--staging_location`` cannot be used, or None:
     where every one given is no Cloud Storage path Beam accepts (``gs://B/tmp``: a bucket name
     in capitals), Beam's check of the options falls back to creating a default bucket of its
     own, asking the network: offline, a dry run of the README's example waited 2 minutes and
     ended in a 136-line traceback (docs review 28). A valid one, or none given (the default
-    bucket is then Beam's documented choice), is no problem."""
+    bucket is then Beam's documented choice), is no problem, but for a dry run (``dry_run``:
+    Beam's ``--dry_run`` as given), which builds the job offline: without either, Beam's
+    search for its default bucket waited 2 minutes and ended in a traceback, exit 1
+    (Dataflow review 45)."""
     if not is_dataflow(runner):
         return None
     given = {flag: value for flag, value in (("--temp_location", temp_location),
                                              ("--staging_location", staging_location))
              if value}
+    if not given and dry_run not in (None, False, ""):
+        return (f"--dry_run={dry_run} without --temp_location: Beam would look for (or make) a "
+                "default bucket of its own, asking Cloud Storage; give --temp_location "
+                "gs://<bucket>/<folder> for a job built offline")
     if not given or any(_GCS_LOCATION.fullmatch(value) for value in given.values()):
         return None
     flag, value = next(iter(given.items()))

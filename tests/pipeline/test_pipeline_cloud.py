@@ -221,6 +221,11 @@ def test_dataflow_refuses_local_paths_at_launch(flag, value, tmp_path, no_networ
     ([], (1, 1)),
     (["--number_of_worker_harness_threads", "4", "--worker_threads", "2"], (4, 2)),
     (["--worker_threads", "3"], (1, 3)),
+    # one process per VM (Dataflow review 45: 1 left 3 of 4 vCPUs idle): one image per vCPU
+    # of the machine type (CLOUD_ARGS': n2-highmem-4)
+    (["--experiments=no_use_multiple_sdk_containers"], (4, 1)),
+    (["--experiments=no_use_multiple_sdk_containers", "--number_of_worker_harness_threads",
+      "2"], (2, 1)),
 ])
 def test_dataflow_runs_one_image_at_a_time_per_process_unless_told(given, expected):
     """Packaging review 41: the README's Dataflow command set no thread counts, and each of
@@ -243,3 +248,14 @@ def test_dataflow_runs_one_image_at_a_time_per_process_unless_told(given, expect
     options = PipelineOptions(beam_argv)
     assert pipeline.main._dataflow_threads(options, job).worker_threads is None
     assert options.view_as(DebugOptions).number_of_worker_harness_threads is None
+
+
+def test_the_vcpus_of_a_machine_type():
+    from pipeline.main import _vcpus
+
+    assert [_vcpus(m) for m in ("n2-standard-4", "n1-highmem-8", "c3-standard-22-lssd",
+                                "custom-6-16384", "n2-custom-6-16384-ext",
+                                "zones/europe-west1-b/machineTypes/n2-standard-16")] == \
+        [4, 8, 22, 6, 6, 16]
+    # Dataflow's default batch machine (n1-standard-1), or a name that says no count
+    assert [_vcpus(m) for m in (None, "", "e2-medium", "a2-highgpu-1g")] == [1, 1, 1, 1]

@@ -299,6 +299,10 @@ def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys
     assert gcs_locations_problem("DataflowRunner", "gs://my-bucket/", None) is None  # wants /)
     assert gcs_locations_problem("DataflowRunner", None, None) is None   # Beam's default bucket
     assert gcs_locations_problem("DirectRunner", "gs://B/tmp", None) is None
+    # ... but not for a job built offline (Dataflow review 45: 2 minutes, a traceback, exit 1)
+    offline = "--dry_run=True without --temp_location"
+    assert offline in gcs_locations_problem("DataflowRunner", None, None, "True")
+    assert gcs_locations_problem("DataflowRunner", "gs://my-bucket/tmp", None, "True") is None
     flags = ["--input", "gs://photos/2026/**/*.jpg", "--output", "gs://archive/2026",
              "--runner", "DataflowRunner", "--region", "europe-west1", "--dry_run=True"]
     for extra, said in (
@@ -306,13 +310,37 @@ def test_dataflows_locations_and_beams_checks_of_its_options_are_one_line(capsys
              "--temp_location gs://B/tmp: " + wanted),
             (["--project", "P", "--temp_location", "gs://my-bucket/tmp"],
              "Pipeline has validations errors: Invalid Project ID (P). Please make sure you "
-             "specified the Project ID, not project description.")):
+             "specified the Project ID, not project description."),
+            (["--project", "my-project"], offline)):
         capsys.readouterr()
         with pytest.raises(SystemExit) as stop:
             run(flags + extra)
         err = capsys.readouterr().err.strip()
         assert stop.value.code == 2 and said in err.splitlines()[-1], err
         assert "Traceback" not in err
+
+
+def test_dataflows_checks_that_fail_asking_the_cloud_are_one_line(monkeypatch, capsys):
+    """Dataflow review 45: Beam's checks of the Dataflow options ask Cloud Storage (its
+    default bucket); what they raise then (google.api_core's RetryError after 2 minutes
+    offline) was a 150-line traceback and exit status 1. One line, exit status 2."""
+    import pipeline.main as job_main
+
+    class RetryError(Exception):   # (as google.api_core.exceptions.RetryError says it)
+        pass
+
+    def checks(*args, **kwargs):
+        raise RetryError("Timeout of 120.0s exceeded, last exception: NameResolutionError")
+
+    monkeypatch.setattr(job_main.beam, "Pipeline", checks)
+    with pytest.raises(SystemExit) as stop:
+        job_main.run(["--input", "gs://photos/**/*.jpg", "--output", "gs://archive/x",
+                      "--runner", "DataflowRunner", "--project", "my-project", "--region",
+                      "europe-west1", "--temp_location", "gs://my-bucket/tmp", "--dry_run=True"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert "Beam's checks of the Dataflow options failed (RetryError: Timeout of 120.0s" in \
+        err.splitlines()[-1] and "give --temp_location" in err.splitlines()[-1], err
 
 
 def test_a_pickle_library_that_is_not_installed_is_one_line(tmp_path, capsys):
