@@ -64,6 +64,21 @@ def test_pictures_left_out_as_hidden_are_named_in_a_warning(tmp_path, caplog):
     assert not caplog.records
 
 
+
+def test_a_glob_of_folders_names_the_pictures_it_leaves_out_too(tmp_path, caplog):
+    """Docs review 45: a glob ending in '/' takes each folder it matches as a folder input,
+    but the pictures of their '_x/' folders were left out with no word, where the same folder
+    given by name warned (a Lightroom '_Selects/' folder of a day's shoot)."""
+    _tree(tmp_path, ["d-1/a.jpg", "d-1/_Selects/best.jpg", "d-2/b.jpg", "d-2/x/_tmp/t.png",
+                     "d-2/.cache/c.jpg", "d-2/_Selects/notes.txt"])
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        files = matching.match_pattern(str(tmp_path / "d-*") + "/")
+    assert [f.relpath for f in files] == ["d-1/a.jpg", "d-2/b.jpg"]
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert "left out 2 picture(s) in folders whose names begin with '_' (_Selects/ 1, _tmp/ 1)" \
+        in line, line
+
+
 def test_match_glob_keeps_relative_paths(tmp_path):
     _tree(tmp_path, ["x/a.jpg", "x/y/b.jpg", "x/y/c.png", "z.jpg"])
     files = matching.match_pattern(str(tmp_path / "x" / "**" / "*.jpg"))
