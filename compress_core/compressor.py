@@ -310,7 +310,8 @@ class SemanticCompressor:
         image : str, os.PathLike, bytes, binary file object, ndarray or PIL.Image.Image
             Path, fsspec URI, encoded bytes, a binary file object (``open(path, "rb")``,
             ``io.BytesIO``, a pipe's stream; read from its position to its end), array
-            (gray/RGB/RGBA, uint8 or float in [0, 1]) or PIL image.
+            (gray/RGB/RGBA; uint8, uint16 scaled by 65535, bool, or float in [0, 1]) or PIL
+            image.
         target_bytes : int, optional
             Largest encoded size. Reached by quality search, then by fewer pixels.
         target_pixels : int, optional
@@ -343,8 +344,11 @@ class SemanticCompressor:
             Exact output size (one alone: see ``preserve_aspect``).
         format : {"auto", "jpeg", "webp", "png", "avif", "jxl"}
             Output encoding; ``auto`` decides by content: photos get ``photo_format``, graphics
-            and images with transparency the smaller of PNG and lossless WebP (with every
-            method); see :func:`compress_core.codec.resolve_format`. With
+            the smaller of PNG and lossless WebP (with every method), and so do images with
+            transparency read from a lossless file where ``photo_format`` is JPEG (with
+            ``webp``, ``avif`` or ``jxl`` a cut-out photo is written in it, its alpha kept; one
+            read from a lossy file is a lossy WebP); see
+            :func:`compress_core.codec.resolve_format`. With
             ``target_bytes``, a graphic stays lossless when that fits the budget, else it gets
             the budget search of ``photo_format``, of lossy WebP where that is JPEG
             (:func:`compress_core.codec.lossy_format`).

@@ -97,8 +97,9 @@ class CompressionResult:
         The energy function's ``describe()`` (name and parameters).
     energy_stats : dict
         :func:`compress_core.analysis.energy_statistics` of the input's energy map (of the
-        input reduced, where the geometry worked on it); empty for ``method="jpeg"``, which
-        re-encodes without computing one.
+        input reduced, where the geometry worked on it); empty where none is computed:
+        ``method="jpeg"``, which re-encodes, and every target that keeps the aspect (``scale``,
+        ``max_dimension``, ``target_pixels``: the whole picture is scaled, no map needed).
     retained_energy_ratio : float
         Share of the input's energy that survives undistorted: the energy on pixels that survive
         cropping and carving, divided by the stretch of the final resampling (a uniform scale
@@ -376,7 +377,21 @@ class CompressionResult:
 
 @dataclass
 class FailedCompression:
-    """An input that could not be compressed (``compress_batch(..., on_error="return")``)."""
+    """An input that could not be compressed (``compress_batch(..., on_error="return")``).
+
+    Attributes
+    ----------
+    source : str
+        The input as given: its path or URI, else its type (``"<ndarray>"``, ``"<bytes>"``).
+    error : BaseException
+        What its compression raised (:class:`~compress_core.errors.SemanticCompressError`
+        subclasses say why: :class:`~compress_core.errors.ImageDecodeError` and the rest).
+    error_type : str
+        The error's class name (``"ImageDecodeError"``), as the job's manifest rows say it.
+    ok : bool
+        Always ``False`` (a :class:`CompressionResult`'s is ``True``): tells the two apart in
+        a batch's list.
+    """
 
     source: str
     error: BaseException

@@ -65,6 +65,8 @@ class JobOptions:
     manifest_shards : int
         At most this many manifest part files (0: one per bundle).
     max_seconds_per_image : float or None
+    default_scale : bool
+        No size target was given: the job's default ``scale`` 0.5 is in ``settings``.
         Per-image compression time budget; longer images become ``TimeoutError`` rows.
     """
 
@@ -81,6 +83,7 @@ class JobOptions:
     worker_threads: Optional[int] = None
     manifest_shards: int = 0
     max_seconds_per_image: Optional[float] = None
+    default_scale: bool = False
 
     @property
     def dead_letters_root(self) -> str:
@@ -373,7 +376,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "
                      "(it becomes a folder name run_id=<id>)")
     values = option_values(args, "job")
-    if not any(name in values for name in _SIZE_TARGETS) and values.get("method") != "jpeg":
+    default_scale = (not any(name in values for name in _SIZE_TARGETS)
+                     and values.get("method") != "jpeg")
+    if default_scale:
         values["scale"] = 0.5  # the job's default target
     try:
         settings = CompressSettings(**values)
@@ -404,5 +409,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         worker_threads=args.worker_threads,
         manifest_shards=args.manifest_shards,
         max_seconds_per_image=settings.max_seconds,
+        default_scale=default_scale,
     )
     return job, beam_argv

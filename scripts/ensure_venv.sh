@@ -4,7 +4,7 @@
 # Usage: scripts/ensure_venv.sh   (prints nothing when already up to date)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${SEMANTIC_COMPRESS_VENV:-$root/.venv}"
+venv="$root/.venv"   # (the path run_local.sh and run_tests.sh use)
 python="${PYTHON:-python3}"
 stamp="$venv/.requirements.sha256"
 want="$(cat "$root/requirements.txt" "$root/requirements-nodeps.txt" "$root/setup.py" | sha256sum | cut -d' ' -f1)"

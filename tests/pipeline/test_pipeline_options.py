@@ -44,6 +44,15 @@ def test_help_says_the_default_scale():
         is None
 
 
+
+def test_the_default_scale_is_known_to_the_launch():
+    """Docs review 45: `--format webp` alone halved every side, and nothing in the log said
+    so (the summary: "89% saved"); the launch's line says it where the default was taken."""
+    assert parse_args(["--input", "x", "--output", "o", "--format", "webp"])[0].default_scale
+    for given in (["--scale", "0.5"], ["--method", "jpeg"], ["--target_width", "9"]):
+        assert not parse_args(["--input", "x", "--output", "o", *given])[0].default_scale
+
+
 def test_every_compress_option(tmp_path):
     job, _ = parse_args([
         "--input", "x", "--output", "out", "--method", "seam_carving", "--target_pixels", "1000",
