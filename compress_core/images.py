@@ -45,7 +45,7 @@ from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, o
                          reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
-from .tiff_values import embedded_blocks, overlapping_values
+from .tiff_values import file_problem, overlapping_values
 from .raw import develop, raw_format, raw_metadata
 from .errors import (
     ImageDecodeError,
@@ -213,6 +213,12 @@ def load_image(source: ImageSource, max_pixels: Optional[int] = None,
     if isinstance(source, Image.Image):
         _check_pixel_limit(source.width, source.height, limit, "<PIL image>")
         with _pillow_notes_named("<PIL image>"):
+            try:   # (a PNG's eXIf chunk after its pixels is read on loading)
+                source.load()
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise _decode_error("<PIL image>", exc) from exc
+            # (an upload opened by the caller: its EXIF is read below; diff review 45)
+            _refuse_overlapping_exif(source, "<PIL image>")
             loaded = _from_pil(source, "<PIL image>", data=None)
         loaded.sample_bytes = _sample_bytes(source)
         return loaded
@@ -485,10 +491,9 @@ def _refuse_overlapping_values(data: bytes, name: str) -> None:
 
         headers_end = next((start for marker, start, _ in segments(data) if marker == SOS),
                            None)
-    for block in embedded_blocks(data, headers_end):
-        bomb = overlapping_values(block)
-        if bomb:
-            raise ImageDecodeError(f"{name}: {bomb}; not read")
+    bomb = file_problem(data, headers_end)
+    if bomb:
+        raise ImageDecodeError(f"{name}: {bomb}; not read")
 
 
 def _refuse_endless_scans(data: bytes, name: str) -> None:

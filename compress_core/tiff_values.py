@@ -17,8 +17,8 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["copied_bytes", "overlapping_values", "embedded_blocks", "COPIES_ALLOWED",
-           "SLACK_BYTES"]
+__all__ = ["copied_bytes", "overlapping_values", "file_problem", "embedded_blocks",
+           "COPIES_ALLOWED", "SLACK_BYTES"]
 
 #: How many times its block the values of a block's directories may add up to.
 COPIES_ALLOWED = 4
@@ -34,8 +34,9 @@ _TYPE_BYTES = np.zeros(65536, np.uint64)
 for _type, _size in {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
                      12: 8, 13: 4, 16: 8, 17: 8, 18: 8}.items():
     _TYPE_BYTES[_type] = _size
-#: Tags whose value is the offset of another directory: Exif, GPS, Interoperability, SubIFDs.
-_POINTERS = (0x8769, 0x8825, 0xA005, 0x014A)
+#: Tags whose value is the offset of another directory a reader reads: Exif, GPS,
+#: Interoperability.
+_POINTERS = (0x8769, 0x8825, 0xA005)
 _HEADERS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 _EXIF_PREFIX = b"Exif\0\0"
 
@@ -45,10 +46,11 @@ def copied_bytes(block) -> int:
     ``block`` (bytes or a memoryview, from its byte-order mark: a TIFF file, an EXIF block with
     or without its ``Exif\\0\\0`` prefix, a camera RAW's TIFF structure): the values larger
     than an entry's own four bytes (eight in a BigTIFF) that lie within the block, over every
-    directory of its main chain and the Exif, GPS, Interoperability and SubIFD directories
-    they point at. 0 where ``block`` is no TIFF structure; a damaged one counts as far as it
+    directory of its main chain (a TIFF's pages, an EXIF block's IFD0 and IFD1) and the
+    Exif, GPS and Interoperability directories they point at (no reader here follows
+    SubIFDs). 0 where ``block`` is no TIFF structure; a damaged one counts as far as it
     reads."""
-    return sum(_directories(block))
+    return sum(values for values, _ in _directories(block))
 
 
 def overlapping_values(block) -> Optional[str]:
@@ -56,13 +58,49 @@ def overlapping_values(block) -> Optional[str]:
     to more than :data:`COPIES_ALLOWED` times the block and :data:`SLACK_BYTES`), else None."""
     limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
     copies = 0
-    for values in _directories(block):
+    for values, _ in _directories(block):
         copies += values
         if copies > limit:   # (stopped there: a block of many directories is not walked on)
-            return (f"its TIFF/EXIF directories point their values at the same bytes over and "
-                    f"over ({copies:,} bytes of copies or more from a block of "
-                    f"{len(block):,}: a memory bomb)")
+            return _bomb(copies, len(block))
     return None
+
+
+def file_problem(data: bytes, headers_end: Optional[int] = None) -> Optional[str]:
+    """Why a file's TIFF structures must not be left to a reader, else None: the file itself
+    where it is one (its body is not searched: no reader here parses a structure inside a
+    TIFF's strips), else each :func:`embedded_blocks` one. Their values are measured as by
+    :func:`overlapping_values`, and the entries read over all of them are counted: a file's
+    directories hold at most its bytes' worth of entries (12 bytes each) where they do not
+    overlap, so past that (and 4 x 65,535 for headers met by chance) the file is refused too:
+    16 KB of PNG chunk filled with copies of one header had each copy read as a block of
+    18,761 entries, 2 MB of them 94 s (diff review 45)."""
+    blocks = [memoryview(data)] if _is_tiff(data) else embedded_blocks(data, headers_end)
+    entries_allowed = len(data) // 12 + 4 * 65535
+    entries = 0
+    for block in blocks:
+        limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
+        copies = 0
+        for values, read in _directories(block):
+            copies += values
+            entries += read
+            if copies > limit:
+                return _bomb(copies, len(block))
+            if entries > entries_allowed:
+                return (f"its TIFF/EXIF structures list the same entries over and over "
+                        f"({entries:,} entries or more read from {len(data):,} bytes: a CPU "
+                        "bomb)")
+    return None
+
+
+def _bomb(copies: int, size: int) -> str:
+    return (f"its TIFF/EXIF directories point their values at the same bytes over and over "
+            f"({copies:,} bytes of copies or more from a block of {size:,}: a memory bomb)")
+
+
+def _is_tiff(data: bytes) -> bool:
+    """Whether ``data`` is a TIFF-structured file (a TIFF, a BigTIFF, a TIFF-based RAW: its
+    byte-order mark first, then 42, 43 or an ORF's or RW2's identifier)."""
+    return data[:2] in (b"II", b"MM") and len(data) >= 8
 
 
 def embedded_blocks(data: bytes, headers_end: Optional[int] = None) -> Iterator[memoryview]:
@@ -84,9 +122,9 @@ def embedded_blocks(data: bytes, headers_end: Optional[int] = None) -> Iterator[
             start = data.find(header, start + 1, end)
 
 
-def _directories(block) -> Iterator[int]:
-    """The out-of-line bytes of each directory reachable in ``block``, one directory at a
-    time, each read once (a chain that loops ends where it loops)."""
+def _directories(block) -> Iterator[Tuple[int, int]]:
+    """``(out-of-line bytes, entries read)`` of each directory reachable in ``block``, one
+    directory at a time, each read once (a chain that loops ends where it loops)."""
     block = memoryview(block)
     if block[:6] == _EXIF_PREFIX:
         block = block[6:]
@@ -100,13 +138,18 @@ def _directories(block) -> Iterator[int]:
                       ("count", order + ("u8" if big else "u4")),
                       ("value", order + ("u8" if big else "u4"))])
     inline = 8 if big else 4
-    pending = [first] if first else []
+    # the main chain (a TIFF's pages, an EXIF block's IFD0 and IFD1: what a reader walks
+    # page after page) and the directories the entries point at have budgets of their own:
+    # sub-directories spent first left pages a reader reaches unmeasured (diff review 45)
+    pending = [(first, True)] if first else []
     seen = set()
-    while pending and len(seen) < MOST_DIRECTORIES:
-        offset = pending.pop()
-        if offset in seen or not offset:
+    budget = {True: MOST_DIRECTORIES, False: 3 * MOST_DIRECTORIES}   # pages, the others
+    while pending:
+        offset, page = pending.pop()
+        if offset in seen or not offset or budget[page] <= 0:
             continue
         seen.add(offset)
+        budget[page] -= 1
         entries, following = _entries(block, offset, entry, big, order)
         if entries is None:
             continue
@@ -115,17 +158,20 @@ def _directories(block) -> Iterator[int]:
         fits = (sizes > inline) & (sizes <= len(block)) & \
                (entries["value"].astype(np.uint64) <= np.uint64(len(block)) - np.minimum(
                    sizes, np.uint64(len(block))))
-        yield int(sizes[fits].sum())
+        yield int(sizes[fits].sum()), len(entries)
         if following:
-            pending.append(following)
-        for pointer in entries[np.isin(entries["tag"], _POINTERS)]:
+            pending.append((following, True))
+        offsets = []
+        # (a reader keeps one value a tag, the last listed: one directory each of Exif, GPS
+        # and Interoperability a directory; no reader here follows SubIFDs)
+        pointers = {int(p["tag"]): p for p in entries[np.isin(entries["tag"], _POINTERS)]}
+        for pointer in pointers.values():
             size = int(pointer["count"]) * int(_TYPE_BYTES[pointer["type"]])
-            if 0 < size <= inline:   # the directories' offsets in the entry itself
-                pending.extend(_offsets_inline(pointer, big, order))
-            elif size > inline:      # (SubIFDs: an array of offsets elsewhere)
-                count = min(int(pointer["count"]), 64)
-                pending.extend(_unsigned(block, int(pointer["value"]) + i * offset_bytes,
-                                         offset_bytes, order) for i in range(count))
+            if 0 < size <= inline:   # the directory's offset in the entry itself
+                offsets.extend(_offsets_inline(pointer, big, order)[:1])
+            elif size > inline:      # (an array of offsets elsewhere: its first)
+                offsets.append(_unsigned(block, int(pointer["value"]), offset_bytes, order))
+        pending.extend((o, False) for o in offsets)
 
 
 def _entries(block, offset: int, entry: np.dtype, big: bool,

@@ -260,11 +260,14 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                 raise
             # (its default bucket, looked for without --temp_location: a RetryError after 2
             # minutes offline, a 150-line traceback and exit 1; Dataflow review 45)
+            cloud = options.view_as(GoogleCloudOptions)
             build_parser().error(
                 f"Beam's checks of the Dataflow options failed ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:300]}); without --temp_location Beam looks for "
-                "or makes a default bucket, which needs Cloud Storage and the right to create "
-                "buckets: give --temp_location gs://<bucket>/<folder>")
+                f"{' '.join(str(exc).split())[:300]})" + (
+                    "" if cloud.temp_location or cloud.staging_location else
+                    "; without --temp_location Beam looks for or makes a default bucket, "
+                    "which needs Cloud Storage and the right to create buckets: give "
+                    "--temp_location gs://<bucket>/<folder>"))
     if job.worker_threads is None:
         threads = _auto_worker_threads(options)
         if threads is not None:

@@ -56,7 +56,7 @@ from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLar
                                   NotAnImageError, TargetUnreachableError)
 from compress_core.flags import in_flags
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
-from compress_core.storage import (file_size, for_terminal, is_output_name, is_under,
+from compress_core.storage import (file_size, for_terminal, is_output_name,
                                    join_under, output_name, output_source, path_below,
                                    read_bytes, set_apart, write_atomic)
 
@@ -426,7 +426,7 @@ class _PlanOutput(beam.DoFn):
                                           self._settings.photo_format,
                                           self._settings.archive_mode)
         planned = out, out_ext = self._uri(item, candidates[0]), candidates[0]
-        held = next((f for f in self._job_folders if is_under(out, f)), None)
+        held = _job_folder_holding(out, self._job_folders)
         if held is not None:
             # (security review 45: an upload at <input>/_manifest/run_id=night-2/x.jpg, under
             # a '**' glob, was written into the manifest's run folder, and the scheduled run
@@ -505,6 +505,24 @@ class _PlanOutput(beam.DoFn):
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity,
                            failed_before(item, self._settings.max_pixels))
+
+
+#: What the job writes below a manifest's or the dead letters' root: the runs' folders, the
+#: journal, the launches' leases (:mod:`pipeline.lease`) and Beam's temporary folders.
+_JOB_FOLDER_PARTS = ("run_id=", "_journal", "_live", "_beam_temp-")
+
+
+def _job_folder_holding(out: str, folders: Sequence[str]) -> Optional[str]:
+    """The folder of the job's own (a manifest's or the dead letters' root) whose run, journal,
+    lease or temporary folders would hold ``out`` (``<folder>/run_id=<id>/...``, ...); else
+    None. An output elsewhere below such a folder is no run's (an ``--output`` inside
+    ``--manifest``, or equal to it, writes every output below the manifest's root: diff review
+    45, every image had become an error row)."""
+    for folder in folders:
+        below = path_below(out, folder)
+        if below and below.split("/", 1)[0].startswith(_JOB_FOLDER_PARTS):
+            return folder.rstrip("/")
+    return None
 
 
 def _recorded(item: InputFile) -> bool:

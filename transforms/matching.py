@@ -241,6 +241,9 @@ def match_pattern(pattern: str, storage_options: Optional[Mapping] = None,
     # An excluded folder that holds the pattern itself was asked for explicitly: keep it.
     excluded = _exclusions_of(base_path,
                               [get_filesystem(x, storage_options)[1] for x in exclude if x])
+    hidden = {name: kept for name, paths in hidden.items()   # (a glob of folders': the job's
+              if (kept := [p for p in paths             # own folders are no one's photos)
+                           if not any(is_under(p, e) for e in excluded)])}
     # hidden is below what was asked for: --input data/_incoming is no hidden folder, whatever
     # folder above it (--input_base, several --input) names the outputs
     own_base = base_path

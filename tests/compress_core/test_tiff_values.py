@@ -12,7 +12,7 @@ from PIL import Image
 
 from compress_core import ImageDecodeError, load_image
 from compress_core.tiff_values import (COPIES_ALLOWED, SLACK_BYTES, copied_bytes,
-                                       embedded_blocks, overlapping_values)
+                                       embedded_blocks, file_problem, overlapping_values)
 
 from _core_data import photo
 
@@ -181,3 +181,78 @@ def test_tiff_headers_are_found_inside_a_files_bytes_and_chance_ones_cost_nothin
     noise = np.random.default_rng(3).integers(0, 256, 4 << 20, dtype=np.uint8).tobytes()
     noise = noise[:1000] + b"II*\0" + noise[1000:]   # a header by chance, random entries
     assert all(overlapping_values(b) is None for b in embedded_blocks(noise))
+
+
+def _pages_then_bomb(sub_entries: int, tags=TAGS, value_bytes=VALUE_BYTES) -> bytes:
+    """A 16 x 16 grey TIFF of two pages: the first lists ``sub_entries`` SubIFDs tags of 64
+    distinct offsets each (empty directories), the second is :func:`overlapping_tiff`'s bomb."""
+    def page(entries, following):
+        return struct.pack("<H", len(entries)) + b"".join(
+            struct.pack("<HHIHH", t, ty, n, v, 0) if ty == 3 else struct.pack("<HHII", t, ty, n, v)
+            for t, ty, n, v in sorted(entries)) + struct.pack("<I", following)
+
+    def basic(strip):
+        return [(256, 3, 1, 16), (257, 3, 1, 16), (258, 3, 1, 8), (259, 3, 1, 1),
+                (262, 3, 1, 1), (273, 4, 1, strip), (277, 3, 1, 1), (278, 3, 1, 16),
+                (279, 4, 1, 256)]
+    second = 8 + 2 + 12 * (9 + sub_entries) + 4
+    arrays = second + 2 + 12 * (9 + tags) + 4
+    zeros = arrays + sub_entries * 64 * 4
+    strip = zeros + sub_entries * 64 * 2 + 16
+    data = bytearray(max(strip + 256, value_bytes + 16))
+    data[:8] = b"II*\0" + struct.pack("<I", 8)
+    first = page(basic(strip) + [(330, 4, 64, arrays + i * 256) for i in range(sub_entries)],
+                 second)
+    bomb = page(basic(strip) + [(t, 1, value_bytes, 0) for t in range(400, 400 + tags)], 0)
+    offsets = b"".join(struct.pack("<I", zeros + 2 * k) for k in range(sub_entries * 64))
+    for at, body in ((8, first), (second, bomb), (arrays, offsets)):
+        data[at:at + len(body)] = body
+    return bytes(data)
+
+
+def test_a_page_after_a_thousand_sub_directories_is_measured():
+    """Diff review 45: the walk's 1,100 directories were spent on the first page's SubIFDs
+    (18 tags of 64 offsets), the second page, which Pillow's page walk reads, went unmeasured:
+    a 31 KB TIFF made Pillow copy 60 MB (250 KB: 2 GB)."""
+    data = _pages_then_bomb(18)
+    assert "memory bomb" in (overlapping_values(data) or "")
+    raised, peak = _peak_while(lambda: load_image(data))
+    assert raised is not None and "memory bomb" in str(raised)
+    assert peak < 20 << 20, f"{peak:,} bytes traced"
+
+
+def test_a_file_of_copies_of_one_header_is_refused_before_its_entries_are_read_over_and_over():
+    """Diff review 45: 16 KB of a PNG chunk filled with 'II*\\0' and offset 8 had each copy
+    read as a block of 18,761 entries: 0.35 s, 2 MB of them 94 s before any decoding. The
+    entries read over all of a file's blocks are counted, and a file that would have them
+    read over and over is refused."""
+    payload = (b"II*\0" + struct.pack("<I", 8)) * (64 * 1024 // 8)
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(buf, "PNG")
+    png = buf.getvalue()
+    data = png[:33] + _png_chunk(b"prVt", payload) + png[33:]
+    assert "CPU bomb" in (file_problem(data) or "")
+    with pytest.raises(ImageDecodeError, match="CPU bomb"):
+        load_image(data)
+
+
+def test_a_tiffs_own_pixels_are_not_searched_for_headers():
+    """A TIFF's structure is the file's own: its strips are not searched for TIFF headers (no
+    reader parses one there; the search was 45% of an uncompressed 50 MB TIFF's loading, and
+    pixels that spell headers were taken for a bomb)."""
+    pattern = np.frombuffer((b"II*\0" + struct.pack("<I", 8)) * (128 * 128 // 8), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pattern.reshape(128, 128)).save(buf, "TIFF")
+    assert file_problem(buf.getvalue()) is None
+    assert load_image(buf.getvalue()).pixels.shape == (128, 128, 3)
+    assert "CPU bomb" in (file_problem(b"BM" + buf.getvalue()[8:]) or "")  # (searched)
+
+
+def test_a_pil_image_opened_from_an_upload_is_checked_too():
+    """Diff review 45: a service's Image.open() of an upload passed to load_image read its EXIF
+    unchecked (a 30 KB PNG: 60 MB of copies, kept in the output's EXIF); as bytes it was
+    refused."""
+    data = _saved("PNG", overlapping_exif())
+    raised, peak = _peak_while(lambda: load_image(Image.open(io.BytesIO(data))))
+    assert raised is not None and "memory bomb" in str(raised)
+    assert peak < 20 << 20, f"{peak:,} bytes traced"

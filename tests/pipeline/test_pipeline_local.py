@@ -691,6 +691,21 @@ def test_an_upload_in_a_folder_named_like_the_jobs_own_is_an_error_row_not_writt
         assert (summary.ok, summary.failed) == (1, 2)
 
 
+@pytest.mark.parametrize("where", ["parent", "equal"])
+def test_a_manifest_folder_that_holds_the_output_folder_takes_no_output_for_its_own(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, where):
+    """--manifest equal to --output, or a folder --output lies in: every output lies below the
+    manifest's root, and the job-folder check (security review 45) made every input an error
+    row. Only the manifest's run_id=/ and _journal/ folders are the job's own."""
+    root = tmp_path / "in"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"]})
+    manifest = tmp_path / "jobs"
+    out = manifest / "out" if where == "parent" else manifest
+    _, summary = run_job(["--input", str(root), "--output", str(out), "--manifest",
+                          str(manifest), "--run_id", "r1", *FAST, *IN_MEMORY])
+    assert (summary.ok, summary.failed) == (1, 0)
+
+
 def test_an_input_list_of_the_output_folder_takes_its_files(tmp_path, write_tree, photo_files,
                                                            run_job, read_manifest):
     """--input_list naming photos of the folder that is also --output: every listed file was

@@ -77,6 +77,14 @@ def test_a_glob_of_folders_names_the_pictures_it_leaves_out_too(tmp_path, caplog
     (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert "left out 2 picture(s) in folders whose names begin with '_' (_Selects/ 1, _tmp/ 1)" \
         in line, line
+    # the job's own output folder among them is no one's photos (diff review 45)
+    _tree(tmp_path, ["d-1/_compressed/a.jpg.c25b12d37a.jpg"])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        matching.match_pattern(str(tmp_path / "d-*") + "/",
+                               exclude=[str(tmp_path / "d-1" / "_compressed")])
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert "left out 2 picture(s)" in line and "_compressed" not in line, line
 
 
 def test_match_glob_keeps_relative_paths(tmp_path):
