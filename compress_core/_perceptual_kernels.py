@@ -326,3 +326,36 @@ def xyb_from_cbrt(mixed, cbrt_bias):
             p0[x] = (m0 - m1) * np.float32(7.0) + np.float32(0.42)
             p1[x] = (m0 + m1) * half + np.float32(0.01)
             p2[x] = m2 - (m0 + m1) * half + np.float32(0.55)
+
+
+_CBRT_MAGIC = np.uint32(709921077)   # a float32 cube root's bits ~ its bits / 3 + this
+
+
+@njit(cache=True, fastmath={"nnan", "ninf", "nsz", "contract"}, error_model="numpy")
+def cbrt_planes(planes, bits, scratch):
+    """Cube roots of non-negative float32 planes (3, H, W; :func:`opsin_mix` clamps at 0), in
+    place, correctly rounded (as the float64 root rounded to float32): ``bits`` is
+    ``planes.view(np.uint32)``, ``scratch`` a float32 row. A seed from the bits (the exponent
+    divided by 3) and three Halley steps in float64, which vectorise: numpy's np.cbrt calls
+    libm per element where it has no SIMD loop (without AVX-512: 13 ns a sample, 2.9 ms of a
+    384x256 score's 5 ms, 30% of the job's default compress(); speed review 45), and is 1 ULP
+    off on a tenth of the values; this gives the same bits on every CPU."""
+    channels, height, width = planes.shape
+    for c in range(channels):
+        for y in range(height):
+            row = planes[c, y]
+            raw = bits[c, y]
+            for x in range(width):
+                scratch[x] = row[x]
+            for x in range(width):
+                raw[x] = raw[x] // np.uint32(3) + _CBRT_MAGIC
+            for x in range(width):
+                v = np.float64(scratch[x])
+                r = np.float64(row[x])
+                r3 = r * r * r
+                r = r * (r3 + 2.0 * v) / (2.0 * r3 + v)
+                r3 = r * r * r
+                r = r * (r3 + 2.0 * v) / (2.0 * r3 + v)
+                r3 = r * r * r
+                r = r * (r3 + 2.0 * v) / (2.0 * r3 + v)
+                row[x] = np.float32(r) if v > 0.0 else scratch[x]

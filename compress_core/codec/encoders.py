@@ -231,12 +231,20 @@ def _encode_jpeg(img: Image.Image, quality: int, attached: dict, scans: bool,
     img = _over_white(img)
     if full_chroma or not installed("pyjpegli"):
         data = _pillow_jpeg(img, quality, dict(subsampling=0) if full_chroma else {})
-    else:
-        import pyjpegli
+        data = _with_segments(data, _jpeg_segments(**attached))
+        return optimize_scans(data) if scans else data
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even then
+    return _jpegli_file(rgb.tobytes(), img.width, img.height, quality, attached, scans)
 
-        rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even then
-        data = pyjpegli.encode(rgb.tobytes(), img.width, img.height, quality)
-    data = _with_segments(data, _jpeg_segments(**attached))
+
+def _jpegli_file(samples: bytes, width: int, height: int, quality: int, attached: dict,
+                 scans: bool) -> bytes:
+    """A JPEG file of 8-bit RGB ``samples`` through jpegli (4:2:0), with ``attached``'s
+    metadata segments and, ``scans``, mozjpeg's smallest scans."""
+    import pyjpegli
+
+    data = _with_segments(pyjpegli.encode(samples, width, height, quality),
+                          _jpeg_segments(**attached))
     return optimize_scans(data) if scans else data
 
 
@@ -375,6 +383,12 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         quality = max(quality, lowest_quality(fmt, pixels))
     try:
         attached = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
+        if (fmt is ImageFormat.JPEG and pixels.shape[2] == 3 and not full_chroma
+                and installed("pyjpegli")):
+            # (the samples themselves to jpegli: a PIL image made and packed back were two
+            # full-size copies per encode of the quality search; speed review 45)
+            return _jpegli_file(np.ascontiguousarray(pixels).tobytes(), pixels.shape[1],
+                                pixels.shape[0], quality, attached, _scans)
         return _encode(to_pil(pixels), fmt, quality, attached, lossless, full_chroma, _scans,
                        _draft_alpha)
     except SemanticCompressError:
