@@ -35,7 +35,7 @@ from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
-           "lossy_encoding"]
+           "jxl_unsized", "lossy_encoding", "heif_decoded_pixels"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -125,6 +125,15 @@ def jxl_size(data: bytes) -> Optional[tuple]:
     return dimension(small), height
 
 
+def jxl_unsized(data: bytes) -> bool:
+    """Whether ``data`` is a JPEG XL container whose codestream's size header
+    :func:`jxl_size` cannot find (not among its first :data:`_JXL_BOXES` boxes, or boxes that
+    do not read): no encoder writes one, and pillow-jxl-plugin would decode all of its picture
+    before the pixel limit could see its size (security review 45: a 10 KB file of 144
+    megapixels behind 70 empty boxes took 1 GB and 13 s before it was refused)."""
+    return data.startswith(_JXL_SIGNATURES[1]) and jxl_size(data) is None
+
+
 #: Boxes of a JPEG XL container looked through for its codestream's first bytes (encoders put
 #: the codestream's first part within the first few: signature, ftyp, level, Exif, XMP).
 _JXL_BOXES = 64
@@ -153,6 +162,100 @@ def _jxl_codestream(data: bytes, enough: int = 16) -> Optional[bytes]:
         at += size
     stream = b"".join(parts)
     return stream if stream.startswith(b"\xff\x0a") else None
+
+
+#: Boxes whose children are boxes, and the bytes (version, flags) before them.
+_HEIF_PARENTS = {b"meta": 4, b"iprp": 0, b"ipco": 0}
+#: How far into a HEIF/AVIF its ``meta`` box is looked for (encoders put it first, after ftyp).
+_HEIF_META_BYTES = 1 << 20
+
+
+def _children(data: bytes, start: int, end: int):
+    """``(kind, payload start, box end)`` of the boxes from ``start`` to ``end``."""
+    at = start
+    while at + 8 <= end:
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        head = 8
+        if size == 1:
+            size, head = int.from_bytes(data[at + 8:at + 16], "big"), 16
+        elif size == 0:
+            size = end - at
+        if size < head or at + size > end:
+            return
+        yield kind, at + head, at + size
+        at += size
+
+
+def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
+    """``(canvas, tiles)``: the pixels libheif (or libavif) decodes for a HEIF/AVIF file's
+    primary item, read from its ``meta`` box: ``canvas`` its ``ispe`` (the picture as coded,
+    before a ``clap`` crop or a turn, which the size a reader reports has applied), ``tiles``
+    the sum of the ``ispe`` of the items it is derived from (a ``grid``'s or an overlay's
+    tiles, each reference counted: 0 for a coded picture). None where the boxes do not say.
+
+    A grid's tiles are decoded whole, those outside its picture as well, and one coded tile
+    may be referenced a thousand times: a 6 KB HEIC of 64 x 48 pixels whose grid held 961
+    tiles of 4096 x 4096 took 139 s; a clap box cropping a 1-gigapixel grid to 64 x 48 had
+    libheif fill 1.6 GB for a picture that reported 64 x 48 (security review 45)."""
+    if data[4:8] != b"ftyp":
+        return None
+    top = len(data) if len(data) < _HEIF_META_BYTES else _HEIF_META_BYTES
+    meta = next(((s, e) for k, s, e in _children(data, 0, top) if k == b"meta"), None)
+    if meta is None:
+        return None
+    boxes = {}
+    for kind, start, end in _children(data, meta[0] + 4, meta[1]):
+        boxes.setdefault(kind, (start, end))
+        if kind == b"iprp":
+            for k2, s2, e2 in _children(data, start, end):
+                boxes.setdefault(k2, (s2, e2))
+    if not all(k in boxes for k in (b"pitm", b"ipco", b"ipma")):
+        return None
+    try:
+        s, e = boxes[b"pitm"]
+        primary = int.from_bytes(data[s + 4:s + (6 if data[s] == 0 else 8)], "big")
+        sizes = []   # by property index - 1: (w, h) of an ispe, else None
+        for kind, ps, pe in _children(data, *boxes[b"ipco"]):
+            sizes.append((int.from_bytes(data[ps + 4:ps + 8], "big"),
+                          int.from_bytes(data[ps + 8:ps + 12], "big"))
+                         if kind == b"ispe" and pe - ps >= 12 else None)
+        s, e = boxes[b"ipma"]
+        version, flags = data[s], int.from_bytes(data[s + 1:s + 4], "big")
+        count = int.from_bytes(data[s + 4:s + 8], "big")
+        at, pixels = s + 8, {}
+        id_bytes, index_bytes = (2 if version == 0 else 4), (2 if flags & 1 else 1)
+        for _ in range(count):
+            if at + id_bytes + 1 > e:
+                return None
+            item = int.from_bytes(data[at:at + id_bytes], "big")
+            n = data[at + id_bytes]
+            at += id_bytes + 1
+            for _ in range(n):
+                value = int.from_bytes(data[at:at + index_bytes], "big")
+                at += index_bytes
+                index = value & (0x7FFF if index_bytes == 2 else 0x7F)
+                if 0 < index <= len(sizes) and sizes[index - 1] is not None:
+                    w, h = sizes[index - 1]
+                    pixels.setdefault(item, w * h)
+        canvas = pixels.get(primary)
+        if canvas is None:
+            return None
+        tiles = 0
+        if b"iref" in boxes:
+            s, e = boxes[b"iref"]
+            id_bytes = 2 if data[s] == 0 else 4
+            for kind, rs, re_ in _children(data, s + 4, e):
+                if int.from_bytes(data[rs:rs + id_bytes], "big") != primary or \
+                        kind not in (b"dimg",):
+                    continue
+                n = int.from_bytes(data[rs + id_bytes:rs + id_bytes + 2], "big")
+                first = rs + id_bytes + 2
+                for i in range(n):
+                    at = first + i * id_bytes
+                    tiles += pixels.get(int.from_bytes(data[at:at + id_bytes], "big"), 0)
+        return canvas, tiles
+    except IndexError:
+        return None
 
 
 def _register_jxl(name: str) -> None:

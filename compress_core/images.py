@@ -41,7 +41,8 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, is_heif, jxl_size, misread_planar_page, open_picture,
+from .containers import (HEIF_PACKAGE, heif_decoded_pixels, is_heif, jxl_size, jxl_unsized,
+                         misread_planar_page, open_picture,
                          reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
@@ -375,6 +376,16 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _decode_error(name, exc) from exc
+    except RuntimeError as exc:
+        # the AVIF, HEIF and JPEG XL decoders' word for damaged data ("Failed to decode frame
+        # 0", libjxl's "Generic Error") and for libheif's own limits: it reached the command
+        # line as a traceback that stopped the batch (security review 45)
+        if isinstance(exc, (RecursionError, NotImplementedError)):
+            raise
+        if "Security limit exceeded" in str(exc):
+            raise ImageTooLargeError(f"{name}: over a limit of the HEIF decoder's ({exc})") \
+                from exc
+        raise _decode_error(name, exc) from exc
 
 
 def _jpeg_precision(data: bytes) -> Optional[int]:
@@ -439,6 +450,11 @@ def _decode(data: bytes, name: str, limit: int,
     stated = jxl_size(data)   # (pillow-jxl-plugin decodes all of a picture to open it)
     if stated is not None:
         _check_pixel_limit(*stated, limit, name)
+    elif jxl_unsized(data):
+        raise ImageDecodeError(
+            f"{name}: a JPEG XL file whose codestream does not begin within its first boxes "
+            "(no encoder writes one): not decoded, its size unknown until all of it is")
+    _refuse_heif_decoding(data, name, limit)
     with _decoding(name, data, limit):
         # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (dropped with
         # the file's notes: the limit below decides) and raises above twice that
@@ -475,6 +491,26 @@ def _decode(data: bytes, name: str, limit: int,
         turned = _orientation(img) in _TURNING_ORIENTATIONS
         loaded.original_size = stored_size[::-1] if turned else stored_size
     return loaded
+
+
+def _refuse_heif_decoding(data: bytes, name: str, limit: int) -> None:
+    """An :class:`ImageTooLargeError` for a HEIF or AVIF file whose primary picture libheif or
+    libavif would decode at more pixels than its reported size says
+    (:func:`~compress_core.containers.heif_decoded_pixels`): a picture coded over the limit
+    that a ``clap`` box crops to a small one, or a grid whose tiles (decoded whole, a tile
+    referenced many times decoded each time) add up to more than twice the limit."""
+    decoded = heif_decoded_pixels(data) if data[4:8] == b"ftyp" else None
+    if decoded is None:
+        return
+    canvas, tiles = decoded
+    if canvas > limit:
+        raise ImageTooLargeError(
+            f"{name}: its picture is coded at {canvas:,} pixels (before the crop or turn its "
+            f"size reports), over the limit of {limit:,} (max_pixels)")
+    if tiles > 2 * limit:
+        raise ImageTooLargeError(
+            f"{name}: the tiles its picture is made of add up to {tiles:,} pixels to decode, "
+            f"over twice the limit of {limit:,} (max_pixels), for a picture of {canvas:,}")
 
 
 def _refuse_overlapping_values(data: bytes, name: str) -> None:

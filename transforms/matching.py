@@ -25,6 +25,7 @@ from compress_core.errors import ImageReadError
 from compress_core.images import named_like_a_picture
 from compress_core.options import ImageFormat
 from compress_core.storage import (
+    BUCKET_STORES,
     escaped_hint,
     get_filesystem,
     is_local_filesystem,
@@ -594,22 +595,38 @@ def read_uri_list(list_uri: str, storage_options: Optional[Mapping] = None) -> L
     (``photos/x.jpg`` -> ``gs://b/lists/photos/x.jpg``): the working folder of a worker means
     nothing there.
 
+    A list on another file system names objects of buckets only (its own store's, or S3, GCS,
+    Azure ...: ``compress_core.storage``'s bucket stores): a line naming another protocol
+    (``http://``, ``file://``, an absolute or ``~`` path on the worker's disk) is refused,
+    the whole list with it. The worker reads what a line names with its own network
+    and service account: a list in a bucket had the job fetch ``http://`` URLs of the
+    worker's network (a request to any host and port, the answer's existence in the
+    manifest) and compress files of the worker's own disk into the output (security review
+    45). A local list (the operator's own) may name any.
+
     Raises
     ------
     ImageReadError
-        If the list cannot be read, or is not such text.
+        If the list cannot be read, or is not such text, or is on another file system and
+        names a file elsewhere than its store.
     """
     data = read_bytes(list_uri, storage_options)
     protocol, list_path = split_protocol(list_uri)
     remote = local_path(list_uri) is None
     uris = []
-    for line in _list_text(data, list_uri).splitlines():
+    for number, line in enumerate(_list_text(data, list_uri).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if remote and "://" not in line and not line.startswith(("/", "~")):
             path = posixpath.normpath(posixpath.join(posixpath.dirname(list_path), line))
             line = f"{protocol}://{path}"
+        if remote and store_protocol(line) not in (store_protocol(list_uri), *BUCKET_STORES):
+            raise ImageReadError(
+                f"{list_uri}: line {number} names {shown(line)[:200]!r}, not an object of "
+                "a bucket: a list on a store names objects of buckets only (its worker would "
+                "fetch any URL, or read its own disk); list such files in a local "
+                "--input_list")
         uris.append(normalize_uri(line))
     return uris
 

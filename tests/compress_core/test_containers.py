@@ -306,3 +306,125 @@ def test_lossy_encodings_are_told_from_lossless_ones_by_the_file():
     assert lossy_encoding(file("AVIF"), "AVIF") and lossy_encoding(file("JPEG", "RGB"), "JPEG")
     assert not lossy_encoding(file("PNG"), "PNG") and not lossy_encoding(None, None)
     assert not lossy_encoding(file("WEBP")[:20], "WEBP")   # cut short: no picture chunk
+
+
+# --- security review 45: what AVIF, HEIF and JPEG XL decoders do before the pixel limit ---
+
+def _box(kind: bytes, payload: bytes, full=None) -> bytes:
+    import struct
+
+    if full is not None:
+        payload = struct.pack(">I", full) + payload
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _heif_grid(tile: int, rows: int, cols: int, width: int, height: int,
+               clap=None) -> bytes:
+    """A HEIF whose primary item is a grid of rows x cols references to ONE coded tile x tile
+    HEVC picture, its ispe width x height (and a clap box cropping it to ``clap``)."""
+    import struct
+
+    one = heic(np.full((tile, tile, 3), 128, np.uint8))
+    boxes = {}
+
+    def walk(data, start, end):
+        at = start
+        while at + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[at:at + 8])
+            boxes.setdefault(kind, data[at:at + size])
+            if kind in (b"meta", b"iprp", b"ipco"):
+                walk(data, at + 8 + (4 if kind == b"meta" else 0), at + size)
+            at += size
+
+    walk(one, 0, len(one))
+    hvcc, coded = boxes[b"hvcC"], boxes[b"mdat"][8:]
+    ispe = lambda w, h: _box(b"ispe", struct.pack(">II", w, h), 0)   # noqa: E731
+    infe = lambda i, t: _box(b"infe", struct.pack(">HH", i, 0) + t + b"\0", 2 << 24)  # noqa
+    crop = b"" if clap is None else _box(b"clap", struct.pack(">IIIIiIiI", clap[0], 1, clap[1],
+                                                                 1, 0, 1, 0, 1))
+    ipco = _box(b"ipco", ispe(width, height) + hvcc + ispe(tile, tile) + crop)
+    first = bytes([1, 0x84]) if crop else bytes([1])
+    ipma = _box(b"ipma", struct.pack(">IHB", 2, 1, len(first)) + first
+                + struct.pack(">HB", 2, 2) + bytes([0x82, 3]), 0)
+    grid = struct.pack(">BBBBHH", 0, 0, rows - 1, cols - 1, width, height)
+    n = rows * cols
+    iref = _box(b"iref", _box(b"dimg", struct.pack(">HH", 1, n) + struct.pack(">H", 2) * n), 0)
+    ftyp = _box(b"ftyp", b"heic\0\0\0\0mif1heic")
+
+    def meta(offset):
+        iloc = _box(b"iloc", bytes([0x44, 0]) + struct.pack(">HHHHHII", 2, 1, 1, 0, 1, 0,
+                                                           len(grid))
+                    + struct.pack(">HHHHII", 2, 0, 0, 1, offset, len(coded)), 1 << 24)
+        return _box(b"meta", _box(b"hdlr", b"\0" * 4 + b"pict" + b"\0" * 13, 0)
+                    + _box(b"pitm", struct.pack(">H", 1), 0) + iloc
+                    + _box(b"iinf", struct.pack(">H", 2) + infe(1, b"grid") + infe(2, b"hvc1"),
+                           0)
+                    + iref + _box(b"iprp", ipco + ipma) + _box(b"idat", grid), 0)
+
+    offset = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(offset) + _box(b"mdat", coded)
+
+
+def test_a_heif_grid_of_tiles_outside_its_picture_is_refused_before_decoding():
+    """A grid item's tiles are decoded whole, one coded tile referenced many times decoded
+    each time: 961 references to a 4096 x 4096 tile in a 6 KB HEIC of 64 x 48 pixels took 139
+    s (security review 45). Tiles adding up to more than twice max_pixels are refused; a
+    grid whose tiles cover its picture is read."""
+    from compress_core.containers import heif_decoded_pixels
+    from compress_core.errors import ImageTooLargeError
+
+    bomb = _heif_grid(256, 8, 8, 64, 48)
+    assert heif_decoded_pixels(bomb) == (64 * 48, 64 * 256 * 256)
+    with pytest.raises(ImageTooLargeError, match="tiles"):
+        load_image(bomb, max_pixels=1_000_000)
+    fine = load_image(_heif_grid(256, 2, 2, 500, 400), max_pixels=1_000_000)
+    assert fine.pixels.shape == (400, 500, 3) and int(fine.pixels.mean()) in range(120, 136)
+
+
+def test_a_heif_cropped_by_clap_is_limited_at_its_coded_size():
+    """libheif decodes a picture at its coded size (ispe) and reports it cropped by its clap
+    box: a 2.7 KB HEIC reporting 64 x 48 had a 1-gigapixel canvas filled (1.6 GB) before the
+    limit saw 64 x 48 (security review 45)."""
+    from compress_core.errors import ImageTooLargeError
+
+    data = _heif_grid(256, 2, 2, 512, 512, clap=(64, 48))
+    pillow_heif = pytest.importorskip("pillow_heif")
+    assert pillow_heif.open_heif(data).size == (64, 48)
+    with pytest.raises(ImageTooLargeError, match="coded at 262,144 pixels"):
+        load_image(data, max_pixels=100_000)
+    assert load_image(data, max_pixels=300_000).pixels.shape == (48, 64, 3)
+
+
+def test_a_jxl_container_hiding_its_codestream_is_not_decoded():
+    """jxl_size looks for the codestream among a container's first boxes; past them the
+    picture was decoded whole before the limit saw its size (a 10 KB file of 144 megapixels
+    behind 70 empty boxes: 1 GB, 13 s; security review 45)."""
+    pytest.importorskip("pillow_jxl")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(buf, "JXL")
+    stream = buf.getvalue()
+    assert stream.startswith(b"\xff\x0a")
+    head = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + _box(b"ftyp", b"jxl \0\0\0\0jxl ")
+    near = head + _box(b"free", b"") * 3 + _box(b"jxlc", stream)
+    assert load_image(near).pixels.shape == (64, 64, 3)
+    far = head + _box(b"free", b"") * 70 + _box(b"jxlc", stream)
+    with pytest.raises(ImageDecodeError, match="codestream"):
+        load_image(far)
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "JXL"])
+def test_a_damaged_avif_or_jxl_is_a_decode_error(fmt):
+    """Their decoders raise RuntimeError for damaged data, which reached the command line as a
+    traceback that stopped the batch (security review 45)."""
+    if fmt == "JXL":
+        pytest.importorskip("pillow_jxl")
+    buf = io.BytesIO()
+    Image.linear_gradient("L").convert("RGB").save(buf, fmt)
+    data = bytearray(buf.getvalue())
+    if fmt == "AVIF":
+        at = data.find(b"mdat") + 30
+        data[at:at + 30] = b"\xff" * 30
+    else:
+        data = data[:len(data) // 2]
+    with pytest.raises(ImageDecodeError, match="cannot decode"):
+        load_image(bytes(data))

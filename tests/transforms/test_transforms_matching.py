@@ -745,3 +745,26 @@ def test_a_key_with_dot_dot_parts_is_not_named_as_the_file_they_lead_to():
     assert named["/up/userB/avatar.jpg"] == "userB/avatar.jpg"
     hostile = named["/up/userA/../userB/avatar.jpg"]
     assert hostile.startswith("userA/") and set_apart(hostile), hostile
+
+
+@pytest.mark.parametrize("line", ["http://169.254.169.254/latest/meta-data/x.jpg",
+                                  "https://intranet.example/photo.jpg",
+                                  "file:///etc/ssl/private/key.png", "/home/worker/a.png",
+                                  "~/a.png", "ftp://h/a.jpg"])
+def test_a_list_in_a_bucket_names_objects_of_buckets_only(line, tmp_path):
+    """A list in a bucket had the job's workers fetch http:// URLs of their own network (the
+    manifest said which answered) and compress files of their own disk into the output
+    (security review 45); objects of its own and other bucket stores are still listed, and a
+    local list (the operator's own) names anything."""
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/b/lists/l.txt", f"x.jpg\ns3://c/w.jpg\ngs://d/v.jpg\n{line}\n".encode())
+    try:
+        with pytest.raises(ImageReadError, match="line 4 names .*not an object of a bucket"):
+            matching.read_uri_list("memory://b/lists/l.txt")
+        fs.pipe_file("/b/lists/l.txt", b"x.jpg\ns3://c/w.jpg\ngs://d/v.jpg\n")
+        assert matching.read_uri_list("memory://b/lists/l.txt") == [
+            "memory://b/lists/x.jpg", "s3://c/w.jpg", "gs://d/v.jpg"]
+    finally:
+        fs.rm("/b", recursive=True)
+    (tmp_path / "l.txt").write_text(f"{line}\n")
+    assert len(matching.read_uri_list(str(tmp_path / "l.txt"))) == 1
