@@ -333,13 +333,15 @@ _CBRT_MAGIC = np.uint32(709921077)   # a float32 cube root's bits ~ its bits / 3
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz", "contract"}, error_model="numpy")
 def cbrt_planes(planes, bits, scratch):
-    """Cube roots of non-negative float32 planes (3, H, W; :func:`opsin_mix` clamps at 0), in
-    place, correctly rounded (as the float64 root rounded to float32): ``bits`` is
+    """Cube roots of the opsin mixtures (3, H, W), in place: 0, or normal float32 values (the
+    mixtures are at least their bias, 0.0038, or 0 where :func:`opsin_mix` clamped them),
+    correctly rounded (as the float64 root rounded to float32); subnormal and negative values
+    are not what it is for (a subnormal's seed is too far for three steps). ``bits`` is
     ``planes.view(np.uint32)``, ``scratch`` a float32 row. A seed from the bits (the exponent
     divided by 3) and three Halley steps in float64, which vectorise: numpy's np.cbrt calls
     libm per element where it has no SIMD loop (without AVX-512: 13 ns a sample, 2.9 ms of a
     384x256 score's 5 ms, 30% of the job's default compress(); speed review 45), and is 1 ULP
-    off on a tenth of the values; this gives the same bits on every CPU."""
+    off on a tenth of the values."""
     channels, height, width = planes.shape
     for c in range(channels):
         for y in range(height):

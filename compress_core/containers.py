@@ -26,6 +26,7 @@ project's images).
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Optional
 
 import numpy as np
@@ -164,10 +165,9 @@ def _jxl_codestream(data: bytes, enough: int = 16) -> Optional[bytes]:
     return stream if stream.startswith(b"\xff\x0a") else None
 
 
-#: Boxes whose children are boxes, and the bytes (version, flags) before them.
-_HEIF_PARENTS = {b"meta": 4, b"iprp": 0, b"ipco": 0}
-#: How far into a HEIF/AVIF its ``meta`` box is looked for (encoders put it first, after ftyp).
-_HEIF_META_BYTES = 1 << 20
+#: How many top-level boxes of a HEIF/AVIF are walked to find its ``meta`` box (encoders put it
+#: first, after ftyp; a large ``free`` or ``mdat`` box before it is skipped by its size).
+_HEIF_TOP_BOXES = 1000
 
 
 def _children(data: bytes, start: int, end: int):
@@ -199,17 +199,21 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
     libheif fill 1.6 GB for a picture that reported 64 x 48 (security review 45)."""
     if data[4:8] != b"ftyp":
         return None
-    top = len(data) if len(data) < _HEIF_META_BYTES else _HEIF_META_BYTES
-    meta = next(((s, e) for k, s, e in _children(data, 0, top) if k == b"meta"), None)
+    # (the whole file's top-level boxes, by their headers: a meta box after 1 MB of a free box
+    # had been missed, and the check with it; diff review 45)
+    meta = next(((s, e) for k, s, e in itertools.islice(_children(data, 0, len(data)),
+                                                       _HEIF_TOP_BOXES) if k == b"meta"), None)
     if meta is None:
         return None
-    boxes = {}
+    boxes, ipmas = {}, []   # (an ipma box for each version and flags: every one counts)
     for kind, start, end in _children(data, meta[0] + 4, meta[1]):
         boxes.setdefault(kind, (start, end))
         if kind == b"iprp":
             for k2, s2, e2 in _children(data, start, end):
                 boxes.setdefault(k2, (s2, e2))
-    if not all(k in boxes for k in (b"pitm", b"ipco", b"ipma")):
+                if k2 == b"ipma":
+                    ipmas.append((s2, e2))
+    if not all(k in boxes for k in (b"pitm", b"ipco")) or not ipmas:
         return None
     try:
         s, e = boxes[b"pitm"]
@@ -219,24 +223,25 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
             sizes.append((int.from_bytes(data[ps + 4:ps + 8], "big"),
                           int.from_bytes(data[ps + 8:ps + 12], "big"))
                          if kind == b"ispe" and pe - ps >= 12 else None)
-        s, e = boxes[b"ipma"]
-        version, flags = data[s], int.from_bytes(data[s + 1:s + 4], "big")
-        count = int.from_bytes(data[s + 4:s + 8], "big")
-        at, pixels = s + 8, {}
-        id_bytes, index_bytes = (2 if version == 0 else 4), (2 if flags & 1 else 1)
-        for _ in range(count):
-            if at + id_bytes + 1 > e:
-                return None
-            item = int.from_bytes(data[at:at + id_bytes], "big")
-            n = data[at + id_bytes]
-            at += id_bytes + 1
-            for _ in range(n):
-                value = int.from_bytes(data[at:at + index_bytes], "big")
-                at += index_bytes
-                index = value & (0x7FFF if index_bytes == 2 else 0x7F)
-                if 0 < index <= len(sizes) and sizes[index - 1] is not None:
-                    w, h = sizes[index - 1]
-                    pixels.setdefault(item, w * h)
+        pixels = {}
+        for s, e in ipmas:
+            version, flags = data[s], int.from_bytes(data[s + 1:s + 4], "big")
+            count = int.from_bytes(data[s + 4:s + 8], "big")
+            at = s + 8
+            id_bytes, index_bytes = (2 if version == 0 else 4), (2 if flags & 1 else 1)
+            for _ in range(count):
+                if at + id_bytes + 1 > e:
+                    break
+                item = int.from_bytes(data[at:at + id_bytes], "big")
+                n = data[at + id_bytes]
+                at += id_bytes + 1
+                for _ in range(n):
+                    value = int.from_bytes(data[at:at + index_bytes], "big")
+                    at += index_bytes
+                    index = value & (0x7FFF if index_bytes == 2 else 0x7F)
+                    if 0 < index <= len(sizes) and sizes[index - 1] is not None:
+                        w, h = sizes[index - 1]
+                        pixels.setdefault(item, w * h)
         canvas = pixels.get(primary)
         if canvas is None:
             return None
@@ -248,8 +253,11 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
                 if int.from_bytes(data[rs:rs + id_bytes], "big") != primary or \
                         kind not in (b"dimg",):
                     continue
-                n = int.from_bytes(data[rs + id_bytes:rs + id_bytes + 2], "big")
                 first = rs + id_bytes + 2
+                # (the count the box says, no more than it holds: 65,535 claimed by a 12-byte
+                # box had the loop run on past it; diff review 45)
+                n = min(int.from_bytes(data[rs + id_bytes:first], "big"),
+                        max(0, (re_ - first) // id_bytes))
                 for i in range(n):
                     at = first + i * id_bytes
                     tiles += pixels.get(int.from_bytes(data[at:at + id_bytes], "big"), 0)

@@ -159,8 +159,8 @@ def _directories(block) -> Iterator[Tuple[int, int]]:
                (entries["value"].astype(np.uint64) <= np.uint64(len(block)) - np.minimum(
                    sizes, np.uint64(len(block))))
         yield int(sizes[fits].sum()), len(entries)
-        if following:
-            pending.append((following, True))
+        if following:   # (a sub-directory's own chain is no page: its budget is theirs; an
+            pending.append((following, page))   # Exif chain of 1,100 had spent the pages')
         offsets = []
         # (a reader keeps one value a tag, the last listed: one directory each of Exif, GPS
         # and Interoperability a directory; no reader here follows SubIFDs)

@@ -428,3 +428,36 @@ def test_a_damaged_avif_or_jxl_is_a_decode_error(fmt):
         data = data[:len(data) // 2]
     with pytest.raises(ImageDecodeError, match="cannot decode"):
         load_image(bytes(data))
+
+
+def test_the_heif_check_reads_a_meta_box_anywhere_and_no_more_references_than_a_box_holds():
+    """Diff review 45 (second): the meta box was looked for in the first 1 MB only (a free box
+    of 1 MB before it hid a grid or clap bomb from the check), a second ipma box was not read,
+    and a dimg box claiming 65,535 references in its 12 bytes had the loop run 65,535 times
+    (40 of them: 0.87 s; a 1 MB meta box: half an hour)."""
+    import struct
+
+    from compress_core.containers import heif_decoded_pixels
+
+    def box(kind, payload):
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    def full(kind, payload):
+        return box(kind, b"\0\0\0\0" + payload)
+
+    ftyp = box(b"ftyp", b"heic\0\0\0\0mif1heic")
+    ipco = box(b"ipco", full(b"ispe", struct.pack(">II", 64, 48))
+               + full(b"ispe", struct.pack(">II", 512, 512)))
+    # item 1 (the grid) in one ipma box, its tiles (item 2) in a second
+    ipmas = (full(b"ipma", struct.pack(">IHBB", 1, 1, 1, 0x81))
+             + full(b"ipma", struct.pack(">IHBB", 1, 2, 1, 0x82)))
+    claims = box(b"dimg", struct.pack(">HHHH", 1, 0xFFFF, 2, 2))   # says 65,535, holds 2
+
+    def heif(before_meta=b""):
+        meta = full(b"meta", full(b"pitm", struct.pack(">H", 1)) + box(b"iprp", ipco + ipmas)
+                    + full(b"iref", claims * 40))
+        return ftyp + before_meta + meta
+
+    assert heif_decoded_pixels(heif()) == (64 * 48, 40 * 2 * 512 * 512)
+    assert heif_decoded_pixels(heif(box(b"free", bytes(1 << 20)))) == \
+        (64 * 48, 40 * 2 * 512 * 512)

@@ -256,3 +256,34 @@ def test_a_pil_image_opened_from_an_upload_is_checked_too():
     raised, peak = _peak_while(lambda: load_image(Image.open(io.BytesIO(data))))
     assert raised is not None and "memory bomb" in str(raised)
     assert peak < 20 << 20, f"{peak:,} bytes traced"
+
+
+def _exif_chain_then_bomb(chain: int, size: int = 100_000, tags: int = 220) -> bytes:
+    """A TIFF of two 1x1 pages: the first points at an Exif directory with a next-directory
+    chain of ``chain`` tiny directories, the second lists ``tags`` BYTE values over the same
+    ``size - 8`` bytes."""
+    def image_tags(pixel_at):
+        return [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, 1, 8), (259, 3, 1, 1),
+                (262, 3, 1, 1), (273, 4, 1, pixel_at), (277, 3, 1, 1), (278, 3, 1, 1),
+                (279, 4, 1, 1)]
+
+    def ifd(entries, following):
+        return struct.pack("<H", len(entries)) + b"".join(
+            struct.pack("<HHII", *e) for e in entries) + struct.pack("<I", following)
+
+    exif_at = 8 + 2 + 12 * 10 + 4
+    page2_at = exif_at + chain * 18
+    out = bytearray(b"II*\0" + struct.pack("<I", 8))
+    out += ifd(image_tags(8) + [(0x8769, 4, 1, exif_at)], page2_at)
+    for i in range(chain):
+        out += ifd([(0x9000, 7, 4, 0)], exif_at + (i + 1) * 18 if i + 1 < chain else 0)
+    out += ifd(image_tags(8) + [(0xC000 + i, 1, size - 8, 8) for i in range(tags)], 0)
+    return bytes(out + bytes(size - len(out)))
+
+
+def test_a_page_after_a_long_exif_chain_is_measured():
+    """Diff review 45 (second): an Exif directory's own next-directory chain was budgeted as
+    pages, so 1,100 tiny directories spent the pages' budget and page 2's bomb (22 MB of
+    copies from a 100 KB file, Pillow's seek to it) went unmeasured."""
+    assert "memory bomb" in (file_problem(_exif_chain_then_bomb(1)) or "")
+    assert "memory bomb" in (file_problem(_exif_chain_then_bomb(1100)) or "")
