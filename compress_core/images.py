@@ -441,9 +441,9 @@ def _decode(data: bytes, name: str, limit: int,
             needed_size: Optional[NeededSize] = None) -> LoadedImage:
     if not data:
         raise ImageDecodeError(f"{name}: empty file (0 bytes)")
-    _refuse_overlapping_values(data, name)   # (before any reader copies them)
-    if data.startswith(b"\xff\xd8"):
-        _refuse_endless_scans(data, name)
+    # (before any reader copies them; a JPEG's looked for before its first scan)
+    _refuse_overlapping_values(data, name, _refuse_endless_scans(data, name)
+                               if data.startswith(b"\xff\xd8") else None)
     kind = raw_format(data)
     if kind is not None:
         return _develop_raw(data, name, kind, limit, needed_size)
@@ -513,37 +513,34 @@ def _refuse_heif_decoding(data: bytes, name: str, limit: int) -> None:
             f"over twice the limit of {limit:,} (max_pixels), for a picture of {canvas:,}")
 
 
-def _refuse_overlapping_values(data: bytes, name: str) -> None:
+def _refuse_overlapping_values(data: bytes, name: str, headers_end: Optional[int]) -> None:
     """An :class:`ImageDecodeError` where a TIFF structure in ``data`` (the file itself, or an
-    EXIF block or multi-picture index stored in it) has directories whose values overlap:
-    Pillow copies each tag's value, and 60,000 tags over the same 720,000 bytes of a 720 KB
-    PNG asked for 43 GB (security review 45). TIFFs, AVIFs (their EXIF's orientation) and
-    multi-picture JPEGs are read on opening, so this is said before it. A JPEG's are looked
-    for in its segments before the first scan (its APP segments), not in its coded data
-    (all of it where the segments do not lead to a scan: Pillow skips bytes between them)."""
-    headers_end = None
-    if data.startswith(b"\xff\xd8"):
-        from .codec.jpeg_markers import SOS, segments  # (codec imports this module)
-
-        headers_end = next((start for marker, start, _ in segments(data) if marker == SOS),
-                           None)
+    EXIF block or multi-picture index stored in it, up to ``headers_end``: a JPEG's first
+    scan) has directories whose values overlap: Pillow copies each tag's value, and 60,000
+    tags over the same 720,000 bytes of a 720 KB PNG asked for 43 GB (security review 45).
+    TIFFs, AVIFs (their EXIF's orientation) and multi-picture JPEGs are read on opening, so
+    this is said before it."""
     bomb = file_problem(data, headers_end)
     if bomb:
         raise ImageDecodeError(f"{name}: {bomb}; not read")
 
 
-def _refuse_endless_scans(data: bytes, name: str) -> None:
+def _refuse_endless_scans(data: bytes, name: str) -> Optional[int]:
     """An :class:`ImageDecodeError` for a JPEG of more scans than any encoder writes: each is
     a pass of the decoder over every block of the picture, and a scan that refines nothing
     takes a few dozen bytes (security review 45: an 8000 x 8000 JPEG whose last scan was
     repeated 300 times, 404 KB, took 83 s to compress instead of 13; 2,000 times, 566 KB,
-    254 s in Pillow alone)."""
-    from .codec.jpeg_markers import MOST_SCANS, scan_count  # (codec imports this module)
+    254 s in Pillow alone). Else where its first scan starts, the end of its APP segments
+    (None where its segments lead to none: Pillow skips bytes between them, so all of it is
+    searched for EXIF blocks)."""
+    from .codec.jpeg_markers import MOST_SCANS, scan_starts  # (codec imports this module)
 
-    if scan_count(data) > MOST_SCANS:
+    starts = scan_starts(data)
+    if len(starts) > MOST_SCANS:
         raise ImageDecodeError(
             f"{name}: a JPEG of more than {MOST_SCANS} scans (encoders write at most a few "
             "dozen; each is a pass of the decoder over the whole picture): not decoded")
+    return starts[0] if starts else None
 
 
 def _refuse_overlapping_exif(img: Image.Image, name: str) -> None:

@@ -56,13 +56,7 @@ def copied_bytes(block) -> int:
 def overlapping_values(block) -> Optional[str]:
     """Why reading ``block``'s directories must not be left to a reader (their values add up
     to more than :data:`COPIES_ALLOWED` times the block and :data:`SLACK_BYTES`), else None."""
-    limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
-    copies = 0
-    for values, _ in _directories(block):
-        copies += values
-        if copies > limit:   # (stopped there: a block of many directories is not walked on)
-            return _bomb(copies, len(block))
-    return None
+    return _problem([block])
 
 
 def file_problem(data: bytes, headers_end: Optional[int] = None) -> Optional[str]:
@@ -75,7 +69,14 @@ def file_problem(data: bytes, headers_end: Optional[int] = None) -> Optional[str
     16 KB of PNG chunk filled with copies of one header had each copy read as a block of
     18,761 entries, 2 MB of them 94 s (diff review 45)."""
     blocks = [memoryview(data)] if _is_tiff(data) else embedded_blocks(data, headers_end)
-    entries_allowed = len(data) // 12 + 4 * 65535
+    return _problem(blocks, len(data))
+
+
+def _problem(blocks, file_bytes: Optional[int] = None) -> Optional[str]:
+    """What :func:`overlapping_values` and :func:`file_problem` say of ``blocks``: copies over
+    the limit of their block, or (given the size of the file they are in) more entries read
+    over all of them than the file holds, and four directories' worth met by chance."""
+    entries_allowed = None if file_bytes is None else file_bytes // 12 + 4 * 65535
     entries = 0
     for block in blocks:
         limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
@@ -83,18 +84,15 @@ def file_problem(data: bytes, headers_end: Optional[int] = None) -> Optional[str
         for values, read in _directories(block):
             copies += values
             entries += read
-            if copies > limit:
-                return _bomb(copies, len(block))
-            if entries > entries_allowed:
+            if copies > limit:   # (stopped there: a block of many directories is not walked on)
+                return (f"its TIFF/EXIF directories point their values at the same bytes over "
+                        f"and over ({copies:,} bytes of copies or more from a block of "
+                        f"{len(block):,}: a memory bomb)")
+            if entries_allowed is not None and entries > entries_allowed:
                 return (f"its TIFF/EXIF structures list the same entries over and over "
-                        f"({entries:,} entries or more read from {len(data):,} bytes: a CPU "
+                        f"({entries:,} entries or more read from {file_bytes:,} bytes: a CPU "
                         "bomb)")
     return None
-
-
-def _bomb(copies: int, size: int) -> str:
-    return (f"its TIFF/EXIF directories point their values at the same bytes over and over "
-            f"({copies:,} bytes of copies or more from a block of {size:,}: a memory bomb)")
 
 
 def _is_tiff(data: bytes) -> bool:

@@ -65,9 +65,9 @@ class JobOptions:
     manifest_shards : int
         At most this many manifest part files (0: one per bundle).
     max_seconds_per_image : float or None
+        Per-image compression time budget; longer images become ``TimeoutError`` rows.
     default_scale : bool
         No size target was given: the job's default ``scale`` 0.5 is in ``settings``.
-        Per-image compression time budget; longer images become ``TimeoutError`` rows.
     """
 
     inputs: Tuple[str, ...]

@@ -7,10 +7,10 @@ where any reader takes it); the coefficient rewrite needs the others.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 __all__ = ["SOF", "HUFFMAN_FRAMES", "SOS", "EOI", "APP0", "segments", "frame", "precision",
-           "scan_end", "scan_count", "MOST_SCANS"]
+           "scan_end", "scan_count", "scan_starts", "MOST_SCANS"]
 
 #: Start-of-frame markers (they describe the frame and list its components) and their names.
 SOF = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive",
@@ -56,15 +56,21 @@ def segments(data) -> Iterator[Tuple[int, int, int]]:
 MOST_SCANS = 256
 
 
+def scan_starts(data, most: int = MOST_SCANS) -> List[int]:
+    """Where each scan header of the JPEG ``data``'s first picture starts, up to ``most + 1``
+    of them (the first: where its segments before the coded data end)."""
+    starts = []
+    for marker, start, _ in segments(data):
+        if marker == SOS:
+            starts.append(start)
+            if len(starts) > most:
+                break
+    return starts
+
+
 def scan_count(data, most: int = MOST_SCANS) -> int:
     """The number of scans of the JPEG ``data``'s first picture, counted up to ``most + 1``."""
-    count = 0
-    for marker, _, _ in segments(data):
-        if marker == SOS:
-            count += 1
-            if count > most:
-                break
-    return count
+    return len(scan_starts(data, most))
 
 
 def scan_end(data, start: int) -> int:
