@@ -41,8 +41,8 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, heif_decoded_pixels, is_heif, jxl_size, jxl_unsized,
-                         misread_planar_page, open_picture,
+from .containers import (HEIF_PACKAGE, heif_decoded_pixels, is_heif, jxl_rebuilt_scans,
+                         jxl_size, jxl_unsized, misread_planar_page, open_picture,
                          reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
@@ -454,6 +454,7 @@ def _decode(data: bytes, name: str, limit: int,
         raise ImageDecodeError(
             f"{name}: a JPEG XL file whose codestream does not begin within its first boxes "
             "(no encoder writes one): not decoded, its size unknown until all of it is")
+    _refuse_endless_rebuilt_scans(data, name)
     _refuse_heif_decoding(data, name, limit)
     with _decoding(name, data, limit):
         # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (dropped with
@@ -541,6 +542,22 @@ def _refuse_endless_scans(data: bytes, name: str) -> Optional[int]:
             f"{name}: a JPEG of more than {MOST_SCANS} scans (encoders write at most a few "
             "dozen; each is a pass of the decoder over the whole picture): not decoded")
     return starts[0] if starts else None
+
+
+def _refuse_endless_rebuilt_scans(data: bytes, name: str) -> None:
+    """The same for the JPEG a JPEG XL file rebuilds (:func:`.containers.jxl_rebuilt_scans`):
+    pillow-jxl-plugin rebuilds and decodes it on opening, out of reach of the JPEG's checks."""
+    from .codec.jpeg_markers import MOST_SCANS  # (codec imports this module)
+
+    scans = jxl_rebuilt_scans(data)
+    if scans is None:
+        raise ImageDecodeError(
+            f"{name}: a JPEG XL file of more boxes than any encoder writes: not decoded")
+    if scans > MOST_SCANS:
+        raise ImageDecodeError(
+            f"{name}: a JPEG XL file rebuilding a JPEG of more than {MOST_SCANS} scans "
+            "(encoders write at most a few dozen; each is a pass of the decoder over the whole "
+            "picture): not decoded")
 
 
 def _refuse_overlapping_exif(img: Image.Image, name: str) -> None:

@@ -412,6 +412,81 @@ def test_a_jxl_container_hiding_its_codestream_is_not_decoded():
         load_image(far)
 
 
+def _many_scans_jpeg(refinements: int) -> bytes:
+    """A valid progressive 64 x 64 grey JPEG of 2 + 63 x (``refinements`` + 1) scans (the
+    security review's): each AC coefficient, all zero, has a first scan at bit
+    ``refinements`` and is refined bit by bit, each scan one end-of-band run over the 64
+    blocks; the DC scans are Pillow's."""
+    from compress_core.codec.jpeg_markers import scan_end, segments
+
+    buf = io.BytesIO()
+    Image.new("L", (64, 64), 128).save(buf, "JPEG", progressive=True, quality=90)
+    data = buf.getvalue()
+    scans = [(start, scan_end(data, end)) for marker, start, end in segments(data)
+             if marker == 0xDA]
+    (first, first_end), (refine, refine_end) = [(s, e) for s, e in scans if data[s + 7] == 0]
+    component = data[first + 5]
+    # AC table 0: 15 four-bit codes, the end-of-band runs EOB0..EOB14 (code i: symbol i << 4)
+    table = b"\xff\xc4\x00\x22\x10" + bytes([0, 0, 0, 15] + [0] * 12) + bytes(
+        r << 4 for r in range(15))
+    eob64 = b"\x60\x3f"   # EOB6 (code 0110) + 6 bits 0: a run of 64 blocks; padded with ones
+
+    def scan(k, high, low):
+        return bytes([0xFF, 0xDA, 0, 8, 1, component, 0, k, k, high << 4 | low]) + eob64
+
+    body = b"".join(scan(k, 0, refinements) + b"".join(
+        scan(k, bit + 1, bit) for bit in range(refinements - 1, -1, -1)) for k in range(1, 64))
+    return (data[:first_end] + table + body + data[refine:refine_end] + b"\xff\xd9")
+
+
+def _rebuilding_jxl(jpeg: bytes, tmp_path) -> bytes:
+    """The JPEG XL that ``cjxl`` writes for ``jpeg`` (lossless, with a ``jbrd`` box)."""
+    source, out = tmp_path / "source.jpg", io.BytesIO()
+    source.write_bytes(jpeg)
+    with Image.open(source) as picture:
+        picture.save(out, "JXL", lossless_jpeg=True)
+    return out.getvalue()
+
+
+def test_a_jxl_rebuilding_a_jpeg_of_too_many_scans_is_not_decoded(tmp_path):
+    """pillow-jxl-plugin rebuilds the JPEG a JPEG XL file recompressed and decodes it on
+    opening, past the JPEG's own checks: an 85 KB file rebuilding an 8000 x 8000 JPEG of 695
+    scans took 32-59 s and 1.36 GB (security review 45). Its scans are counted from the
+    ``jbrd`` box before opening: more than a JPEG may hold is refused; a photo's loads with the
+    same pixels as its JPEG."""
+    pytest.importorskip("pillow_jxl")
+    from compress_core import containers
+    from compress_core.codec.jpeg_markers import MOST_SCANS, scan_count
+
+    buf = io.BytesIO()
+    Image.fromarray(photo("coffee", 96, 64)).save(buf, "JPEG", progressive=True, quality=85)
+    jpeg = buf.getvalue()
+    rebuilding = _rebuilding_jxl(jpeg, tmp_path)
+    assert b"jbrd" in rebuilding and containers.jxl_rebuilt_scans(rebuilding) == scan_count(jpeg)
+    np.testing.assert_array_equal(load_image(rebuilding).pixels, load_image(jpeg).pixels)
+    plain = io.BytesIO()
+    Image.fromarray(photo("coffee", 96, 64)).save(plain, "JXL", exif=exif_bytes(6))
+    assert plain.getvalue()[4:8] == b"JXL " and containers.jxl_rebuilt_scans(plain.getvalue()) == 0
+    assert containers.jxl_rebuilt_scans(jpeg) == 0
+
+    endless = _many_scans_jpeg(4)
+    assert scan_count(endless, 1000) == 2 + 63 * 5 > MOST_SCANS
+    with pytest.raises(ImageDecodeError, match="scans"):
+        load_image(endless)
+    endless = _rebuilding_jxl(endless, tmp_path)
+    assert containers.jxl_rebuilt_scans(endless) == 2 + 63 * 5
+    with pytest.raises(ImageDecodeError, match="rebuilding a JPEG of more than 256 scans"):
+        load_image(endless)
+    most = _rebuilding_jxl(_many_scans_jpeg(3), tmp_path)   # 254 scans: decoded
+    assert containers.jxl_rebuilt_scans(most) == 2 + 63 * 4
+    assert load_image(most).pixels.shape[:2] == (64, 64)
+    crowded = rebuilding[:rebuilding.index(b"jbrd") - 4] + _box(b"free", b"") * 1000 \
+        + rebuilding[rebuilding.index(b"jbrd") - 4:]
+    assert containers.jxl_rebuilt_scans(crowded) is None
+    with pytest.raises(ImageDecodeError, match="boxes"):
+        load_image(crowded)
+
+
 @pytest.mark.parametrize("fmt", ["AVIF", "JXL"])
 def test_a_damaged_avif_or_jxl_is_a_decode_error(fmt):
     """Their decoders raise RuntimeError for damaged data, which reached the command line as a
