@@ -693,10 +693,12 @@ class SemanticCompressor:
                                            "jpeg_reconstruction")},
                               "input_kept": True, "quality_score": 100.0}
             elif "jpeg_reconstruction" not in operations and (
-                    fmt is ImageFormat.PNG or used_quality is None):
-                # written in a lossless mode (PNG, WebP's and JPEG XL's): said once, for every
-                # way there (a graphic's exact file, quality auto past the format's best lossy
-                # encoding, format png, a budget's png at the size it shrank to)
+                    fmt is ImageFormat.PNG or used_quality is None
+                    or codec.lossless_at(fmt, used_quality)):
+                # written in a lossless mode (PNG, WebP's and JPEG XL's, JPEG XL's quality 100):
+                # said once, for every way there (a graphic's exact file, quality auto past the
+                # format's best lossy encoding, format png, a budget's png at the size it
+                # shrank to)
                 operations = {**operations, "lossless": True}
                 if reduced is not None and out is cleared:  # (its colours reduced first)
                     operations["colours"] = codec.colour_count(cleared)

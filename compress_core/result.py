@@ -137,7 +137,9 @@ class CompressionResult:
         SHA-256 of the encoded input bytes.
     icc_profile, exif, xmp, iptc : bytes or None
         What ``data`` carries of the input's metadata (option ``metadata``), written again by
-        :meth:`save` into another format.
+        :meth:`save` into another format. ``icc_profile`` is the profile of ``pixels``: a
+        JPEG XL ``data`` holds them converted to sRGB, without it (the plug-in cannot store a
+        profile; :func:`compress_core.codec.encoders.jxl_srgb`).
     """
 
     pixels: np.ndarray

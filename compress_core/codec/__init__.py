@@ -38,6 +38,7 @@ from .formats import (
     extension,
     format_from_suffix,
     holds,
+    lossless_at,
     parse_format,
     pil_name,
     require_encoder,
@@ -60,6 +61,7 @@ __all__ = [
     "jpeg_to_jxl", "jxl_to_jpeg",
     "jpeg_encoder", "flatten_for", "lowest_quality", "JXL_EXACT_ALPHA", "pil_name",
     "require_encoder", "OPTIONAL_PACKAGES", "LOSSY_FORMATS", "MAX_SIDE", "holds", "check_side",
+    "lossless_at",
 ]
 
 #: Formats ``format="auto"`` may use for photos (``photo_format``).

@@ -37,7 +37,7 @@ from ..images import check_rgb8, has_transparency, to_pil
 from ..options import ImageFormat
 from ..xmp import extended_xmp
 from .coefficients import coefficients_missing, rewrite_jpeg
-from .formats import (QUALITY_RANGE, check_quality, check_side, installed, pil_name,
+from .formats import (QUALITY_RANGE, check_quality, check_side, installed, lossless_at, pil_name,
                       require_encoder)
 from .jpeg_markers import APP0
 from .jpeg_markers import segments as segments_of
@@ -497,8 +497,8 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
         img = _without_opaque_alpha(img)
         if icc_profile:
             img = to_pil(jxl_srgb(np.asarray(img), icc_profile))
-        # libjxl's quality 100 is mathematically lossless, a mode of its own for the plug-in
-        lossless = lossless or quality == 100
+        # (a mode of its own for the plug-in)
+        lossless = lossless or lossless_at(fmt, quality)
         kwargs.update(lossless=True) if lossless else kwargs.update(quality=quality)
         kwargs.update(effort=JXL_EFFORT, lossless_jpeg=False)
     else:

@@ -13,7 +13,7 @@ from ..options import ImageFormat, parse_option
 __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
            "format_from_suffix", "unwritable_suffix", "default_quality", "check_quality",
            "pil_name", "MAX_SIDE", "holds", "check_side",
-           "require_encoder", "parse_format"]
+           "require_encoder", "parse_format", "lossless_at"]
 
 #: (lowest, highest, default) encoder quality per lossy format. PNG has no quality. The one
 #: table every check reads (library, command line, batch job); JPEG goes to 100 (the encoders
@@ -177,6 +177,12 @@ def check_quality(fmt, quality) -> Optional[int]:
         raise ValueError(f"quality for {fmt.value} must be an integer in {lo}..{hi}; "
                          f"got {quality!r}")
     return int(quality)
+
+
+def lossless_at(fmt, quality) -> bool:
+    """Whether ``fmt`` encodes losslessly at the quality ``quality``: libjxl's quality 100 is
+    its mathematically lossless mode (WebP's and AVIF's 100 are not; PNG has no quality)."""
+    return parse_format(fmt) is ImageFormat.JXL and quality == 100
 
 
 def holds(fmt, width: int, height: int) -> bool:
