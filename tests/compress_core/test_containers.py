@@ -385,6 +385,7 @@ def test_a_heif_cropped_by_clap_is_limited_at_its_coded_size():
     """libheif decodes a picture at its coded size (ispe) and reports it cropped by its clap
     box: a 2.7 KB HEIC reporting 64 x 48 had a 1-gigapixel canvas filled (1.6 GB) before the
     limit saw 64 x 48 (security review 45)."""
+    from compress_core.containers import heif_decoded_pixels
     from compress_core.errors import ImageTooLargeError
 
     data = _heif_grid(256, 2, 2, 512, 512, clap=(64, 48))
@@ -393,6 +394,11 @@ def test_a_heif_cropped_by_clap_is_limited_at_its_coded_size():
     with pytest.raises(ImageTooLargeError, match="coded at 262,144 pixels"):
         load_image(data, max_pixels=100_000)
     assert load_image(data, max_pixels=300_000).pixels.shape == (48, 64, 3)
+    # the padding of a picture's coded blocks is no bomb: a 64 x 48 HEIC is coded at 64 x 64
+    # (diff review 45: refused where max_pixels was its own 3,072 pixels)
+    padded = heic(np.full((48, 64, 3), 128, np.uint8))
+    assert heif_decoded_pixels(padded)[0] == 64 * 64
+    assert load_image(padded, max_pixels=64 * 48).pixels.shape == (48, 64, 3)
 
 
 def test_a_jxl_container_hiding_its_codestream_is_not_decoded():
