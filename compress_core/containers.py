@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
 from typing import Optional
 
 import numpy as np
@@ -36,7 +37,8 @@ from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
-           "jxl_unsized", "jxl_rebuilt_scans", "lossy_encoding", "heif_decoded_pixels"]
+           "jxl_unsized", "jxl_rebuilt_scans", "lossy_encoding", "heif_decoded_pixels",
+           "icon_pixels"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -48,8 +50,10 @@ _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b
 #: A TIFF page that is a reduced-resolution copy: NewSubfileType (tag 254), bit 0.
 REDUCED_RESOLUTION = 1
 #: Pillow formats never opened: EPS runs Ghostscript (an interpreter, with a history of exploits)
-#: where it is installed.
-_NOT_READ = ("EPS",)
+#: where it is installed; IPTC (an IPTC/NAA record, first bytes 1C 03) declares a size and opens
+#: whatever its data field holds in any format, decoded at that picture's own size: a 1x1
+#: record held a 13,300 x 13,300 PNG, decoded under max_pixels=1,000,000 (security review 46).
+_NOT_READ = ("EPS", "IPTC")
 #: How JPEG XL files start: a bare codestream, or the ISO BMFF container's signature box.
 _JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")
 #: How PostScript and DOS EPS files start.
@@ -334,6 +338,60 @@ def _register_heif(name: str) -> None:
             f"optional package {HEIF_PACKAGE} (pip install {HEIF_PACKAGE})") from exc
     pillow_heif.register_heif_opener()
     _heif_registered = True
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: How a JPEG 2000 codestream and its JP2 file start (in ICNS entries).
+_JP2_MAGIC = (b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  \r\n\x87\n")
+#: Entries of an ICNS file looked at (Apple's icons hold about twenty sizes).
+_ICNS_ENTRIES = 1000
+
+
+def _embedded_size(data: bytes, at: int, ico: bool) -> int:
+    """Pixels of the picture stored at ``at`` in an icon file: a PNG (its IHDR), in an ICO
+    else a bitmap (its DIB header's height counts the mask's rows too), in an ICNS a JPEG 2000
+    (its header, as Pillow reads it); 0 where it cannot say."""
+    if data[at:at + 8] == _PNG_MAGIC and len(data) >= at + 24:
+        width, height = struct.unpack_from(">II", data, at + 16)
+        return width * height
+    if ico:
+        if len(data) < at + 12:
+            return 0
+        width, height = struct.unpack_from("<ii", data, at + 4)
+        return abs(width) * abs(height) // 2
+    if data[at:at + 12].startswith(_JP2_MAGIC):
+        try:
+            with Image.open(io.BytesIO(data[at:]), formats=["JPEG2000"]) as img:  # (header)
+                return img.width * img.height
+        except Exception:  # noqa: BLE001 -- Pillow refuses it itself
+            return 0
+    return 0
+
+
+def icon_pixels(data: bytes) -> Optional[int]:
+    """The most pixels of the pictures an ICO or ICNS file holds, which Pillow decodes at
+    their own size, whatever size the icon's directory says (an ICO inside ``Image.open``): a
+    256 x 256 ICO entry holding a 13,300 x 13,300 PNG took 818 MB before max_pixels saw it
+    (security review 46). 0 for other files; None for an ICNS of more than
+    :data:`_ICNS_ENTRIES` entries."""
+    most = 0
+    if data[:4] == b"\x00\x00\x01\x00" and len(data) >= 6:
+        count = struct.unpack_from("<H", data, 4)[0]
+        for i in range(min(count, (len(data) - 6) // 16)):
+            offset = struct.unpack_from("<I", data, 6 + 16 * i + 12)[0]
+            most = max(most, _embedded_size(data, offset, ico=True))
+    elif data[:4] == b"icns":
+        at, entries = 8, 0
+        while at + 8 <= len(data):
+            entries += 1
+            if entries > _ICNS_ENTRIES:
+                return None
+            length = struct.unpack_from(">I", data, at + 4)[0]
+            most = max(most, _embedded_size(data, at + 8, ico=False))
+            if length < 8:
+                break
+            at += length
+    return most
 
 
 def open_picture(data: bytes, name: str) -> Image.Image:

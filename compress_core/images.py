@@ -41,9 +41,9 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, heif_decoded_pixels, is_heif, jxl_rebuilt_scans,
-                         jxl_size, jxl_unsized, misread_planar_page, open_picture,
-                         reread_planar_samples, upright)
+from .containers import (HEIF_PACKAGE, heif_decoded_pixels, icon_pixels, is_heif,
+                         jxl_rebuilt_scans, jxl_size, jxl_unsized, misread_planar_page,
+                         open_picture, reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
@@ -456,6 +456,7 @@ def _decode(data: bytes, name: str, limit: int,
             "(no encoder writes one): not decoded, its size unknown until all of it is")
     _refuse_endless_rebuilt_scans(data, name)
     _refuse_heif_decoding(data, name, limit)
+    _refuse_icon_decoding(data, name, limit)
     with _decoding(name, data, limit):
         # Pillow's bomb check runs in Image.open: it warns above MAX_IMAGE_PIXELS (dropped with
         # the file's notes: the limit below decides) and raises above twice that
@@ -471,6 +472,8 @@ def _decode(data: bytes, name: str, limit: int,
         # the turn of the stored samples: Pillow turns a TIFF page by it on loading, and drops it
         turn = _orientation(img) if img.format == "TIFF" else None
         img.load()
+        # (what was decoded, where a plug-in decodes another size than it reported)
+        _check_pixel_limit(*(img.im.size if img.im is not None else img.size), limit, name)
         if misread is not None:
             reread_planar_samples(img, data, name, misread)
     _refuse_overlapping_exif(img, name)   # (read by getexif() below)
@@ -500,6 +503,19 @@ def _with_coding_padding(limit: int) -> int:
     at most 4.25 sqrt(limit)). x265 codes a 64 x 48 HEIC at 64 x 64 and crops it by a clap box;
     a picture within 1-3% of max_pixels was refused for it (diff review 45)."""
     return limit + 64 * (17 * math.isqrt(limit) // 4 + 1) + 64 * 64
+
+
+def _refuse_icon_decoding(data: bytes, name: str, limit: int) -> None:
+    """An :class:`ImageTooLargeError` for an ICO or ICNS file holding a picture over the limit
+    (:func:`~compress_core.containers.icon_pixels`): Pillow decodes it at its own size."""
+    held = icon_pixels(data)
+    if held is None:
+        raise ImageDecodeError(f"{name}: an icon file of more entries than any icon holds: "
+                               "not decoded")
+    if held > limit:
+        raise ImageTooLargeError(
+            f"{name}: an icon holding a picture of {held:,} pixels, over the limit of {limit:,} "
+            "(max_pixels)")
 
 
 def _refuse_heif_decoding(data: bytes, name: str, limit: int) -> None:
@@ -695,7 +711,9 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     try:
         # (a TIFF's page is chosen on opening; its n_frames walks every page: 20,000 pages of
         # an upload took 3 s)
-        if first_frame and img.format != "TIFF" and getattr(img, "n_frames", 1) > 1:
+        # (a Photoshop file's "frames" are its layers, numbered from 1: it opens at its merged
+        # picture, and seek(0) refused every file of two layers or more; security review 46)
+        if first_frame and img.format not in ("TIFF", "PSD") and getattr(img, "n_frames", 1) > 1:
             frames = img.n_frames
             if img.format != "HEIF":  # the first frame of an animation (a TIFF's page is
                 img.seek(0)           # chosen on opening); a HEIF opens at its primary

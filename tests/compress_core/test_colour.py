@@ -195,3 +195,32 @@ def test_srgb_curves_are_none_for_srgb_other_primaries_grey_and_broken_profiles(
     offset = curve_icc("para 4, offset", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
                                                 0.04045, 0.02, 0.02))
     assert srgb_curves(offset) is None
+
+
+def test_float_pipeline_of_many_elements_is_not_evaluated():
+    """An RGB profile whose D2B0-2 tags are a multiProcessElements pipeline of 2,000 elements
+    (its position table points them all at two bodies: 16 KB) took 8 s a transform, 4 ms an
+    element (a 1 MiB one, 2.3 KB in a PNG's iCCP: ~9 minutes; security review 46). Profiles are
+    read without their D2B/B2D tags, as skcms reads them: this one, which has nothing else to
+    convert with, is one Little CMS cannot apply (the pixels are written as they are)."""
+
+    def s15(v):
+        return struct.pack(">i", int(round(v * 65536)))
+    matf = (b"matf" + bytes(4) + struct.pack(">HH", 3, 3)
+            + struct.pack(">9f", .9, .05, .05, .05, .9, .05, .05, .05, .9)
+            + struct.pack(">3f", 0, 0, 0))
+    n = 200
+    mpet = (b"mpet" + bytes(4) + struct.pack(">HHI", 3, 3, n)
+            + struct.pack(">II", 16 + 8 * n, len(matf)) * n + matf)
+    wtpt = b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)
+    start = 128 + 4 + 12 * 4
+    table = struct.pack(">I", 4) + struct.pack(">4sII", b"wtpt", start, len(wtpt)) + b"".join(
+        struct.pack(">4sII", sig, start + len(wtpt), len(mpet))
+        for sig in (b"D2B0", b"D2B1", b"D2B2"))
+    body = table + wtpt + mpet
+    header = (struct.pack(">I", 128 + len(body)) + b"lcms" + struct.pack(">I", 0x04300000)
+              + b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+              + s15(0.9642) + s15(1.0) + s15(0.8249) + b"lcms" + bytes(44))
+    icc = header + body
+    assert describes_srgb(icc) is False
+    assert rgb_to_srgb(np.full((4, 4, 3), 200, np.uint8), icc) is None

@@ -1168,3 +1168,82 @@ def test_a_jpeg_of_too_many_scans_is_refused_before_decoding():
     assert scan_count(most) == MOST_SCANS and load_image(most).pixels.shape[:2] == (64, 64)
     with pytest.raises(ImageDecodeError, match="scans"):
         load_image(_repeated_scans(MOST_SCANS))
+
+
+def _png_bytes(width, height):
+    """A grey PNG of ``width`` x ``height`` made row by row (a large one in a few KB)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    pack = zlib.compressobj(9)
+    rows = b"".join(pack.compress(b"\x00" + b"\x80" * width) for _ in range(height)) + pack.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def test_icon_holding_a_larger_picture_is_refused_before_decoding():
+    """An ICO entry that says 256 x 256 (ICNS: 512 x 512) holding a 3000 x 3000 PNG: Pillow
+    decodes the PNG's own size (security review 46: 13,300 x 13,300 under max_pixels=1e6)."""
+    import struct
+
+    inner = _png_bytes(3000, 3000)
+    ico = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32,
+                                                     len(inner), 22) + inner
+    entry = b"ic09" + struct.pack(">I", 8 + len(inner)) + inner
+    icns = b"icns" + struct.pack(">I", 8 + len(entry)) + entry
+    for data in (ico, icns):
+        with pytest.raises(ImageTooLargeError, match="icon holding a picture of 9,000,000"):
+            load_image(data, max_pixels=1_000_000)
+    crowded = b"icns" + struct.pack(">I", 8 + 1001 * 8) + (b"ic09" + struct.pack(">I", 8)) * 1001
+    with pytest.raises(ImageDecodeError, match="more entries than any icon holds"):
+        load_image(crowded)
+    for fmt, kwargs in (("ICO", {"sizes": [(16, 16), (256, 256)]}), ("ICNS", {})):
+        out = io.BytesIO()
+        Image.new("RGBA", (256, 256), (10, 20, 30, 255)).save(out, fmt, **kwargs)
+        assert load_image(out.getvalue(), max_pixels=2_000_000).format == fmt
+
+
+def test_iptc_record_holding_a_picture_is_not_read():
+    """Pillow's IPTC/NAA 'image' says 1 x 1 and opens whatever its data field holds, at that
+    picture's size (a 6000 x 6000 PNG was compressed under max_pixels=1e6)."""
+    import struct
+
+    inner = _png_bytes(2000, 2000)
+
+    def field(record, dataset, body):
+        if len(body) < 0x8000:
+            return bytes([0x1C, record, dataset]) + struct.pack(">H", len(body)) + body
+        return bytes([0x1C, record, dataset, 0x84, 0]) + struct.pack(">I", len(body)) + body
+    data = (field(3, 60, bytes([1, 0])) + field(3, 20, b"\x00\x01") + field(3, 30, b"\x00\x01")
+            + field(3, 120, bytes([5])) + field(8, 10, inner) + b"\x1c\x09\x0a\x00\x00")
+    with pytest.raises((NotAnImageError, ImageDecodeError)):
+        load_image(data, max_pixels=1_000_000)
+
+
+def test_layered_photoshop_file_reads_its_merged_picture():
+    """A PSD of two layers was 'attempt to seek outside sequence' (its layers are Pillow's
+    frames, numbered from 1)."""
+    import struct
+
+    w, h = 8, 6
+    plane = bytes(range(w * h))
+    records, channels = b"", b""
+    for i in range(2):
+        records += struct.pack(">iiiiH", 0, 0, h, w, 3) + b"".join(
+            struct.pack(">hI", c, 2 + w * h) for c in range(3))
+        extra = struct.pack(">II", 0, 0) + b"\x01" + bytes([65 + i]) + b"\x00\x00"
+        records += b"8BIMnorm" + bytes([255, 0, 0, 0]) + struct.pack(">I", len(extra)) + extra
+        channels += (struct.pack(">H", 0) + plane) * 3
+    info = struct.pack(">h", 2) + records + channels
+    info += b"\x00" * (len(info) % 2)
+    layers = struct.pack(">I", len(info)) + info + struct.pack(">I", 0)
+    data = (b"8BPS" + struct.pack(">H", 1) + b"\x00" * 6 + struct.pack(">HIIHH", 3, h, w, 8, 3)
+            + struct.pack(">II", 0, 0) + struct.pack(">I", len(layers)) + layers
+            + struct.pack(">H", 0) + plane * 3)
+    loaded = load_image(data)
+    assert (loaded.format, loaded.size, loaded.frames) == ("PSD", (w, h), 1)
+    assert loaded.pixels[0, 1].tolist() == [1, 1, 1]
