@@ -37,7 +37,8 @@ from .errors import UnsupportedImageError
 
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
-           "jxl_unsized", "jxl_rebuilt_scans", "lossy_encoding", "heif_decoded_pixels",
+           "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
+           "heif_decoded_pixels",
            "icon_pixels"]
 
 #: The package that reads HEIF files (PyPI name).
@@ -52,8 +53,11 @@ REDUCED_RESOLUTION = 1
 #: Pillow formats never opened: EPS runs Ghostscript (an interpreter, with a history of exploits)
 #: where it is installed; IPTC (an IPTC/NAA record, first bytes 1C 03) declares a size and opens
 #: whatever its data field holds in any format, decoded at that picture's own size: a 1x1
-#: record held a 13,300 x 13,300 PNG, decoded under max_pixels=1,000,000 (security review 46).
-_NOT_READ = ("EPS", "IPTC")
+#: record held a 13,300 x 13,300 PNG, decoded under max_pixels=1,000,000 (security review 46);
+#: BLP (game textures, never a photo) holds a JPEG stream that Pillow decodes whole at its own
+#: size, whatever size the file states, past every JPEG check: a 2 MB file stating 1 x 1 took
+#: 1.9 GB under max_pixels=1,000,000, status ok (security review 46).
+_NOT_READ = ("EPS", "IPTC", "BLP")
 #: How JPEG XL files start: a bare codestream, or the ISO BMFF container's signature box.
 _JXL_SIGNATURES = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")
 #: How PostScript and DOS EPS files start.
@@ -199,6 +203,30 @@ def jxl_rebuilt_scans(data: bytes) -> Optional[int]:
         if kind == b"jbrd":
             scans = max(scans, _jbrd_scans(data[start:min(end, start + _JBRD_MARKERS)]))
     return scans
+
+
+def jxl_rebuilt_jpeg(data: bytes) -> Optional[bytes]:
+    """The JPEG file a JPEG XL container with a ``jbrd`` box among its top-level boxes rebuilds
+    (libjxl's reconstruction through pillow-jxl-plugin's decoder: the JPEG's bytes, no pixels
+    decoded; 0.2 s for 12 megapixels), or None for another file, one that cannot be rebuilt
+    (opening it says why) or without the plug-in.
+
+    pillow-jxl-plugin rebuilds that JPEG on opening and hands it to Pillow's JPEG reader, past
+    the JPEG's checks: its APP segments lie brotli-compressed in the ``jbrd`` box, and a 7.8 KB
+    JPEG XL whose JPEG's multi-picture index pointed 2,700 tags at the same 33 KB took 56 s and
+    2.9 GB in Pillow's reading of that index, status ok (security review 46). Count its scans
+    first (:func:`jxl_rebuilt_scans`): rebuilding a JPEG of 695 scans took 22 s."""
+    if not data.startswith(_JXL_SIGNATURES[1]) or not any(
+            kind == b"jbrd" for kind, _, _ in
+            itertools.islice(_children(data, 0, len(data)), _JXL_TOP_BOXES)):
+        return None
+    try:
+        from pillow_jxl import Decoder, JpegXLImagePlugin
+
+        jpeg, _, rebuilt, _, _ = Decoder(num_threads=JpegXLImagePlugin.DECODE_THREADS)(data)
+    except Exception:  # noqa: BLE001 -- not rebuilt (or no plug-in): opening the file says why
+        return None
+    return bytes(rebuilt) if jpeg and isinstance(rebuilt, (bytes, bytearray)) else None
 
 
 def _jbrd_scans(payload: bytes) -> int:
@@ -347,13 +375,38 @@ _JP2_MAGIC = (b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  \r\n\x87\n")
 _ICNS_ENTRIES = 1000
 
 
-def _embedded_size(data: bytes, at: int, ico: bool) -> int:
-    """Pixels of the picture stored at ``at`` in an icon file: a PNG (its IHDR), in an ICO
+#: PNG chunks an icon file's pictures may have before their image data, all together (an
+#: icon's PNGs hold a handful each; its directory may list 65,535 of them at the same bytes).
+_ICON_PNG_CHUNKS = 4096
+
+
+def _png_pixels(data: bytes, at: int, budget: list) -> Optional[int]:
+    """Pixels of the PNG at ``at``: the largest of the IHDR chunks before its image data
+    (Pillow keeps the last one it meets: a first IHDR of 1 x 1 before one of 13,300 x 13,300
+    was measured as 1 pixel and the other decoded, 818 MB; security review 46); None where
+    ``budget[0]``, the chunks left to read, runs out first."""
+    most, at = 0, at + 8
+    while at + 8 <= len(data):
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        length, kind = struct.unpack_from(">I4s", data, at)
+        if kind == b"IHDR" and at + 16 <= len(data):
+            width, height = struct.unpack_from(">II", data, at + 8)
+            most = max(most, width * height)
+        if kind in (b"IDAT", b"IEND"):
+            break
+        at += 12 + length
+    return most
+
+
+def _embedded_size(data: bytes, at: int, ico: bool, budget: list) -> Optional[int]:
+    """Pixels of the picture stored at ``at`` in an icon file: a PNG (its IHDRs), in an ICO
     else a bitmap (its DIB header's height counts the mask's rows too), in an ICNS a JPEG 2000
-    (its header, as Pillow reads it); 0 where it cannot say."""
-    if data[at:at + 8] == _PNG_MAGIC and len(data) >= at + 24:
-        width, height = struct.unpack_from(">II", data, at + 16)
-        return width * height
+    (its header, as Pillow reads it); 0 where it cannot say, None where the PNG chunks of
+    ``budget`` run out."""
+    if data[at:at + 8] == _PNG_MAGIC:
+        return _png_pixels(data, at, budget)
     if ico:
         if len(data) < at + 12:
             return 0
@@ -372,25 +425,30 @@ def icon_pixels(data: bytes) -> Optional[int]:
     """The most pixels of the pictures an ICO or ICNS file holds, which Pillow decodes at
     their own size, whatever size the icon's directory says (an ICO inside ``Image.open``): a
     256 x 256 ICO entry holding a 13,300 x 13,300 PNG took 818 MB before max_pixels saw it
-    (security review 46). 0 for other files; None for an ICNS of more than
-    :data:`_ICNS_ENTRIES` entries."""
-    most = 0
+    (security review 46). 0 for other files; None for an icon of more than
+    :data:`_ICNS_ENTRIES` entries (ICNS) or :data:`_ICON_PNG_CHUNKS` PNG chunks."""
     if data[:4] == b"\x00\x00\x01\x00" and len(data) >= 6:
         count = struct.unpack_from("<H", data, 4)[0]
-        for i in range(min(count, (len(data) - 6) // 16)):
-            offset = struct.unpack_from("<I", data, 6 + 16 * i + 12)[0]
-            most = max(most, _embedded_size(data, offset, ico=True))
+        places = [(struct.unpack_from("<I", data, 6 + 16 * i + 12)[0], True)
+                  for i in range(min(count, (len(data) - 6) // 16))]
     elif data[:4] == b"icns":
-        at, entries = 8, 0
+        places, at = [], 8
         while at + 8 <= len(data):
-            entries += 1
-            if entries > _ICNS_ENTRIES:
+            if len(places) == _ICNS_ENTRIES:
                 return None
+            places.append((at + 8, False))
             length = struct.unpack_from(">I", data, at + 4)[0]
-            most = max(most, _embedded_size(data, at + 8, ico=False))
             if length < 8:
                 break
             at += length
+    else:
+        return 0
+    most, budget = 0, [_ICON_PNG_CHUNKS]
+    for at, ico in places:
+        size = _embedded_size(data, at, ico, budget)
+        if size is None:
+            return None
+        most = max(most, size)
     return most
 
 

@@ -42,8 +42,8 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, heif_decoded_pixels, icon_pixels, is_heif,
-                         jxl_rebuilt_scans, jxl_size, jxl_unsized, misread_planar_page,
-                         open_picture, reread_planar_samples, upright)
+                         jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size, jxl_unsized,
+                         misread_planar_page, open_picture, reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
@@ -455,6 +455,13 @@ def _decode(data: bytes, name: str, limit: int,
             f"{name}: a JPEG XL file whose codestream does not begin within its first boxes "
             "(no encoder writes one): not decoded, its size unknown until all of it is")
     _refuse_endless_rebuilt_scans(data, name)
+    rebuilt = jxl_rebuilt_jpeg(data)
+    if rebuilt is not None:
+        # the JPEG it holds, decoded as that JPEG with every JPEG check (and a reduced decoding
+        # where a smaller size is needed), once: pillow-jxl-plugin rebuilds it and hands it to
+        # Pillow's JPEG reader past them (security review 46); the same pixels and metadata
+        return dataclasses.replace(_decode(rebuilt, name, limit, needed_size), format="JXL",
+                                   data=data)
     _refuse_heif_decoding(data, name, limit)
     _refuse_icon_decoding(data, name, limit)
     with _decoding(name, data, limit):
@@ -510,8 +517,8 @@ def _refuse_icon_decoding(data: bytes, name: str, limit: int) -> None:
     (:func:`~compress_core.containers.icon_pixels`): Pillow decodes it at its own size."""
     held = icon_pixels(data)
     if held is None:
-        raise ImageDecodeError(f"{name}: an icon file of more entries than any icon holds: "
-                               "not decoded")
+        raise ImageDecodeError(f"{name}: an icon file of more entries (or PNG chunks) than any "
+                               "icon holds: not decoded")
     if held > limit:
         raise ImageTooLargeError(
             f"{name}: an icon holding a picture of {held:,} pixels, over the limit of {limit:,} "

@@ -447,10 +447,14 @@ def _many_scans_jpeg(refinements: int) -> bytes:
 
 def _rebuilding_jxl(jpeg: bytes, tmp_path) -> bytes:
     """The JPEG XL that ``cjxl`` writes for ``jpeg`` (lossless, with a ``jbrd`` box)."""
+    import warnings
+
     source, out = tmp_path / "source.jpg", io.BytesIO()
     source.write_bytes(jpeg)
-    with Image.open(source) as picture:
-        picture.save(out, "JXL", lossless_jpeg=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (Pillow's words on a hostile JPEG's segments)
+        with Image.open(source) as picture:
+            picture.save(out, "JXL", lossless_jpeg=True)
     return out.getvalue()
 
 
@@ -542,3 +546,97 @@ def test_the_heif_check_reads_a_meta_box_anywhere_and_no_more_references_than_a_
     assert heif_decoded_pixels(heif()) == (64 * 48, 40 * 2 * 512 * 512)
     assert heif_decoded_pixels(heif(box(b"free", bytes(1 << 20)))) == \
         (64 * 48, 40 * 2 * 512 * 512)
+
+
+def _mpf_bomb_jpeg(tags: int) -> bytes:
+    """A small JPEG whose APP2 Multi-Picture index points ``tags`` SHORT tags at the same
+    bytes of its segment (Pillow's ``_getmp`` decodes every value of every tag)."""
+    import struct
+
+    values_at = 8 + 2 + tags * 12 + 4
+    count = (65527 - 4 - values_at) // 2
+    ifd = b"MM\x00\x2a" + struct.pack(">IH", 8, tags) + b"".join(
+        struct.pack(">HHII", tag, 3, count, values_at) for tag in range(0x100, 0x100 + tags))
+    ifd += struct.pack(">I", 0) + bytes(range(1, 256)) * (2 * count // 255 + 1)
+    app2 = b"MPF\x00" + ifd[:values_at + 2 * count]
+    buf = io.BytesIO()
+    Image.fromarray(photo("coffee", 64, 64)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()[:2] + b"\xff\xe2" + struct.pack(">H", len(app2) + 2) + app2 \
+        + buf.getvalue()[2:]
+
+
+def test_a_jxl_rebuilding_a_jpeg_whose_segments_are_a_bomb_is_not_decoded(tmp_path):
+    """The JPEG a JPEG XL rebuilds keeps its APP segments brotli-compressed in the jbrd box,
+    out of the TIFF-directory guard's sight: a 7.8 KB file whose Multi-Picture index pointed
+    2,700 tags at the same 33 KB took 56 s and 2.9 GB in Pillow's _getmp, status ok (security
+    review 46). The rebuilt JPEG is decoded as a JPEG, with its checks."""
+    pytest.importorskip("pillow_jxl")
+    from compress_core import containers
+
+    jpeg = _mpf_bomb_jpeg(600)
+    with pytest.raises(ImageDecodeError, match="memory bomb"):
+        load_image(jpeg)
+    rebuilding = _rebuilding_jxl(jpeg, tmp_path)
+    assert b"jbrd" in rebuilding and b"MPF" not in rebuilding
+    assert containers.jxl_rebuilt_jpeg(rebuilding) == jpeg
+    with pytest.raises(ImageDecodeError, match="memory bomb"):
+        load_image(rebuilding)
+    plain = io.BytesIO()
+    Image.fromarray(photo("coffee", 96, 64)).save(plain, "JXL")
+    assert containers.jxl_rebuilt_jpeg(plain.getvalue()) is None
+
+
+def _png_two_headers(side: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    rows = zlib.compress((b"\x00" + bytes(side)) * side, 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def test_an_icon_png_of_two_headers_is_measured_by_the_one_pillow_keeps():
+    """Pillow's PNG reader keeps the last IHDR it meets: an ICO/ICNS entry whose PNG said 1 x 1
+    first and 13,300 x 13,300 next was measured as 1 pixel and decoded at 818 MB (security
+    review 46)."""
+    import struct
+    from compress_core import containers
+    from compress_core.errors import ImageTooLargeError
+
+    png = _png_two_headers(1200)
+    ico = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png),
+                                                     22) + png
+    entry = b"ic10" + struct.pack(">I", 8 + len(png)) + png
+    icns = b"icns" + struct.pack(">I", 8 + len(entry)) + entry
+    for icon in (ico, icns):
+        assert containers.icon_pixels(icon) == 1200 * 1200
+        with pytest.raises(ImageTooLargeError, match="an icon holding"):
+            load_image(icon, max_pixels=100_000)
+    # a directory of 65,535 entries at one PNG of many chunks: read once, within a budget
+    chatty = png[:33] + (struct.pack(">I", 0) + b"tEXt" + struct.pack(">I", 0)) * 300 + png[33:]
+    crowded = struct.pack("<HHH", 0, 1, 65535) + struct.pack(
+        "<BBBBHHII", 0, 0, 0, 0, 1, 32, len(chatty), 6 + 16 * 65535) * 65535 + chatty
+    assert containers.icon_pixels(crowded) is None
+    with pytest.raises(ImageDecodeError, match="than any icon holds"):
+        load_image(crowded)
+
+
+def test_a_blp_texture_is_not_decoded():
+    """A BLP1 texture's JPEG stream is decoded whole at the JPEG's own size, whatever the file
+    states, past every JPEG check: 2 MB stating 1 x 1 took 1.9 GB under max_pixels=1,000,000
+    (security review 46). Game textures are no photos: not read."""
+    import struct
+
+    buf = io.BytesIO()
+    Image.new("L", (1200, 1200), 128).save(buf, "JPEG", quality=1)
+    jpeg = buf.getvalue()
+    start = 28 + 64 + 64 + 4 + len(jpeg)
+    blp = (b"BLP1" + struct.pack("<iIIIii", 0, 0, 1, 1, 5, 0) + struct.pack("<16I", start,
+           *[0] * 15) + struct.pack("<16I", *[0] * 16) + struct.pack("<I", len(jpeg)) + jpeg)
+    with pytest.raises(ImageDecodeError):
+        load_image(blp, max_pixels=100_000)

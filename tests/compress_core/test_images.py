@@ -1199,7 +1199,7 @@ def test_icon_holding_a_larger_picture_is_refused_before_decoding():
         with pytest.raises(ImageTooLargeError, match="icon holding a picture of 9,000,000"):
             load_image(data, max_pixels=1_000_000)
     crowded = b"icns" + struct.pack(">I", 8 + 1001 * 8) + (b"ic09" + struct.pack(">I", 8)) * 1001
-    with pytest.raises(ImageDecodeError, match="more entries than any icon holds"):
+    with pytest.raises(ImageDecodeError, match="than any icon holds"):
         load_image(crowded)
     for fmt, kwargs in (("ICO", {"sizes": [(16, 16), (256, 256)]}), ("ICNS", {})):
         out = io.BytesIO()
