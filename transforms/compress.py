@@ -64,7 +64,7 @@ from . import manifest
 from .distinct_inputs import input_key, same_input
 from .failures import FAILED, CatchFailures, Failure
 from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns,
-                       identity_differs, only_time_differs, stat_identity)
+                       identity_differs, may_be_same_bytes, stat_identity)
 from .journal import JournalReader, RunJournal, journal_columns
 from .matching import NAME_NOT_UTF8, InputFile
 from .metrics import METRICS_NAMESPACE
@@ -354,13 +354,14 @@ class _PlanOutput(beam.DoFn):
 
     def _same_bytes(self, item: InputFile) -> bool:
         """Whether a file whose modification time alone changed (same size, no content token
-        to decide: :func:`~transforms.identity.only_time_differs`) still holds the bytes the
-        manifest recorded the SHA-256 of: read once and hashed, so that a file touched or
-        copied without its time is not compressed again. A file that cannot be read counts
-        as changed (its read in the job reports why)."""
+        to decide), or whose S3 ETag did where one is a multipart upload's
+        (:func:`~transforms.identity.may_be_same_bytes`), still holds the bytes the manifest
+        recorded the SHA-256 of: read once and hashed, so that a file touched, copied without
+        its time or synced again in parts is not compressed again. A file that cannot be read
+        counts as changed (its read in the job reports why)."""
         then = item.earlier_identity
         if (then is None or then.sha256 is None or _size_differs(item) or item.size is None
-                or not only_time_differs(item.identity, then)):
+                or not may_be_same_bytes(item.identity, then)):
             return False
         try:
             data = read_bytes(item.uri, self._storage_options)

@@ -65,6 +65,24 @@ def _done(count: int, folder: str) -> int:
     return count
 
 
+def _in_place(result, path: str, temp_dir: str):
+    """``result`` (a ``fileio.FileResult``) once its file is at its final name in ``path``.
+
+    Beam's ``WriteToFiles`` swallows a failed rename of its temporary files into ``path`` (a
+    ``BeamIOError``, logged at DEBUG level: "may be due to a bundle being retried") and reports
+    the files as written; the temporary folder, which still held them, was then removed, and a
+    run whose manifest part could not be moved (an object store's copy refused at the end)
+    ended with status 0, its summary naming a manifest that did not exist, and its journal
+    forgotten. A retried bundle finds its files in place and passes."""
+    from apache_beam.io.filesystems import FileSystems
+
+    final = FileSystems.join(path, result.file_name)
+    if not FileSystems.exists(final):
+        raise IOError(f"{final} was not written: its temporary file could not be moved there "
+                      f"(what was written is left in {temp_dir})")
+    return result
+
+
 class WriteFiles(beam.PTransform):
     """Write a PCollection with a ``fileio.FileSink`` through a temporary folder (module doc).
 
@@ -106,5 +124,6 @@ class WriteFiles(beam.PTransform):
             path=self._path, file_naming=self._naming, sink=self._sink,
             temp_directory=StaticValueProvider(str, self._temp_dir), **sharded)
         return (files
+                | "CheckInPlace" >> beam.Map(_in_place, self._path, self._temp_dir)
                 | "CountFiles" >> beam.combiners.Count.Globally()
                 | "RemoveTemporaryFolder" >> beam.Map(_done, self._temp_dir))

@@ -26,10 +26,10 @@ token known on both sides, of one kind, decides alone (a re-upload of the same b
 metadata change, is no new file); else the modification times, when both are known; else
 nothing is known and the file counts as unchanged (the size still counts,
 :func:`transforms.compress._replaced`). Where the time alone differs at the same size
-(:func:`only_time_differs`: a file touched, or copied without its time), the planner reads the
-file and compares its SHA-256 with the one the manifest recorded: the same bytes are no new
-file. GCS's ``generation`` is left out: it changes with
-every upload, of the same bytes too. A file copied with its modification time kept
+(a file touched, or copied without its time), or S3 ETags differ where one is a multipart
+upload's (:func:`may_be_same_bytes`), the planner reads the file and compares its SHA-256 with
+the one the manifest recorded: the same bytes are no new file. GCS's ``generation`` is left
+out: it changes with every upload, of the same bytes too. A file copied with its modification time kept
 (``cp -p``, ``rsync -a``) onto a store without tokens (a disk) at the same size is not seen.
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ from typing import Any, Mapping, NamedTuple, Optional
 from compress_core.storage import fresh_info
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
-           "comparable", "identity_differs", "only_time_differs", "stat_identity", "utc_time", "epoch_us",
+           "comparable", "identity_differs", "may_be_same_bytes", "stat_identity", "utc_time",
+           "epoch_us",
            "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
@@ -143,14 +144,24 @@ def recorded_identity(modified: Any, etag: Any, sha256: Any = None) -> FileIdent
                         else None)
 
 
-def only_time_differs(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:
-    """Whether :func:`identity_differs` says so by the modification time alone (no content
-    token of one kind on both sides): the file may be the same bytes, touched or copied
-    without its time (a disk keeps no token), which the SHA-256 recorded ``then`` can tell."""
+def may_be_same_bytes(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:
+    """Whether :func:`identity_differs` says so by what the same bytes can differ in, which
+    the SHA-256 recorded ``then`` can tell: the modification time alone (no content token of
+    one kind on both sides: a file touched, or copied without its time, on a disk that keeps no
+    token), or S3 ETags of which one is a multipart upload's (``<md5>-<parts>``, not the MD5
+    of the bytes: ``aws s3 sync`` uploads a file over 8 MB in parts, and the same photo synced
+    again under another part size, or once whole, carried another; job review 46)."""
     if now is None or then is None or not identity_differs(now, then):
         return False
-    return not (now.etag and then.etag
-                and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0])
+    if now.etag and then.etag and now.etag.split(":", 1)[0] == then.etag.split(":", 1)[0]:
+        return _multipart(now.etag) or _multipart(then.etag)
+    return True
+
+
+def _multipart(token: str) -> bool:
+    """Whether a content token is an S3 multipart upload's ETag (``etag:<md5>-<parts>``)."""
+    kind, _, value = token.partition(":")
+    return kind == "etag" and "-" in value
 
 
 def comparable(now: Optional[FileIdentity], then: Optional[FileIdentity]) -> bool:

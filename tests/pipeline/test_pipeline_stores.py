@@ -87,6 +87,19 @@ def test_s3_end_to_end_and_skip_existing(s3_bucket, s3_storage_options, s3_beam_
     _, s3 = run_job([*args, "--run_id", "s3-3", "--skip_existing"])
     assert (s3.ok, s3.failed, s3.skipped, s3.failed_before) == \
         (0, len(BAD), len(PHOTOS), 0)
+    # the same bytes uploaded again in parts (aws s3 sync, above 8 MB): an ETag that is no MD5
+    # of them, and the photo was compressed again (job review 46); its SHA-256 tells
+    key = "in/astronaut.jpg"
+    upload = fs.call_s3("create_multipart_upload", Bucket=s3_bucket, Key=key)["UploadId"]
+    part = fs.call_s3("upload_part", Bucket=s3_bucket, Key=key, UploadId=upload, PartNumber=1,
+                      Body=photo_files["astronaut.jpg"])
+    fs.call_s3("complete_multipart_upload", Bucket=s3_bucket, Key=key, UploadId=upload,
+               MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    fs.invalidate_cache()
+    assert fs.info(f"{s3_bucket}/{key}")["ETag"].strip('"').endswith("-1")
+    _, s4 = run_job([*args, "--run_id", "s3-4", "--skip_existing"])
+    assert (s4.ok, s4.failed, s4.skipped, s4.replaced, s4.same_bytes) == \
+        (0, 0, len(BAD) + len(PHOTOS), 0, 1)
 
 
 def test_gcs_end_to_end(gcs_bucket, gcs_storage_options, run_job, read_manifest, photo_files,

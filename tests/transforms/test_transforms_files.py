@@ -45,3 +45,31 @@ def test_two_writes_to_one_folder_keep_both_files(tmp_path):
     lines = [line for f in files for line in open(tmp_path / f).read().splitlines()]
     assert len(files) == 2 and sorted(lines) == sorted(
         f"{run} {i}" for run in ("first", "second") for i in range(3))
+
+
+def test_a_failed_move_into_the_folder_fails_the_write_and_keeps_the_files(tmp_path,
+                                                                          monkeypatch):
+    """Beam's WriteToFiles swallows a failed rename into the folder (an object store's copy
+    refused; a file where the run's folder should be): the temporary folder holding the only
+    copy was removed and the write reported complete (a run's manifest lost, exit status 0;
+    job review 46). It now fails, and what was written stays in the temporary folder."""
+    import pytest
+    from apache_beam.io import localfilesystem
+    from apache_beam.io.filesystem import BeamIOError
+
+    real = localfilesystem.LocalFileSystem.rename
+
+    def refused(self, sources, destinations):
+        if any("/out/" in d for d in destinations):
+            raise BeamIOError("Rename operation failed",
+                              {(s, d): OSError("refused") for s, d in zip(sources, destinations)})
+        return real(self, sources, destinations)
+
+    monkeypatch.setattr(localfilesystem.LocalFileSystem, "rename", refused)
+    temp = temp_folder(str(tmp_path), "r")
+    with pytest.raises(Exception, match="was not written"):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            _ = (p | beam.Create(["a", "b"])
+                 | WriteFiles(str(tmp_path / "out"), temp, "part", ".txt"))
+    kept = [f for f in _tree(tmp_path) if f.startswith(os.path.basename(temp))]
+    assert kept and not [f for f in _tree(tmp_path) if f.startswith("out/")]
