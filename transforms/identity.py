@@ -29,8 +29,9 @@ nothing is known and the file counts as unchanged (the size still counts,
 (a file touched, or copied without its time), or S3 ETags differ where one is a multipart
 upload's (:func:`may_be_same_bytes`), the planner reads the file and compares its SHA-256 with
 the one the manifest recorded: the same bytes are no new file. GCS's ``generation`` is left
-out: it changes with every upload, of the same bytes too. A file copied with its modification time kept
-(``cp -p``, ``rsync -a``) onto a store without tokens (a disk) at the same size is not seen.
+out: it changes with every upload, of the same bytes too. A file copied with its modification
+time kept (``cp -p``, ``rsync -a``) onto a store without tokens (a disk) at the same size is not
+seen.
 """
 from __future__ import annotations
 
