@@ -7,6 +7,7 @@
 #   ./run_local.sh --target_width 256 --target_height 256   # flags go to `python -m pipeline`
 #   ./run_local.sh --direct_running_mode=multi_processing --direct_num_workers=2
 #   ./run_local.sh --skip_existing                   # rerun: finished images are skipped
+#   ./run_local.sh --input ~/Pictures/trip           # your photos instead of the samples
 # Environment: SEMANTIC_COMPRESS_LOCAL=folder (default ./local_run) holds input/ and output/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,7 +47,12 @@ print(f"sample photos: {len(photos)} in {folder}" + (f" ({written} written)" if 
       file=sys.stderr)
 PYEOF
 
-args=(--input "$input" --output "$output" --run_id "$run_id" --runner DirectRunner "$@")
+# the sample photos, unless the caller names inputs (--input adds to the others: job review 46)
+inputs=(--input "$input")
+for arg in "$@"; do
+    case "$arg" in --input|--input=*|--input_list|--input_list=*) inputs=() ;; esac
+done
+args=(${inputs[@]+"${inputs[@]}"} --output "$output" --run_id "$run_id" --runner DirectRunner "$@")
 echo "running: python -m pipeline ${args[*]}" >&2
 cd "$root"
 "$py" -m pipeline "${args[@]}"
