@@ -174,8 +174,9 @@ def _jxl_codestream(data: bytes, enough: int = 16) -> Optional[bytes]:
 
 
 #: Top-level boxes of a JPEG XL container walked for a ``jbrd`` box (encoders write a handful:
-#: signature, ftyp, level, Exif, XMP, jbrd, the codestream's parts).
-_JXL_TOP_BOXES = 1000
+#: signature, ftyp, level, Exif, XMP, jbrd, the codestream's parts; an animation may put its
+#: frames in parts of their own). 100,000 empty boxes are walked in about 50 ms.
+_JXL_TOP_BOXES = 100_000
 
 #: The JPEG markers a ``jbrd`` box may list (libjxl refuses more: ``JPEGData::VisitFields``).
 _JBRD_MARKERS = 16384
@@ -400,11 +401,12 @@ def _png_pixels(data: bytes, at: int, budget: list) -> Optional[int]:
     return most
 
 
-def _embedded_size(data: bytes, at: int, ico: bool, budget: list) -> Optional[int]:
+def _embedded_size(data: bytes, at: int, end: int, ico: bool,
+                   budget: list) -> Optional[int]:
     """Pixels of the picture stored at ``at`` in an icon file: a PNG (its IHDRs), in an ICO
     else a bitmap (its DIB header's height counts the mask's rows too), in an ICNS a JPEG 2000
-    (its header, as Pillow reads it); 0 where it cannot say, None where the PNG chunks of
-    ``budget`` run out."""
+    (its header, as Pillow reads it from the entry, up to ``end``); 0 where it cannot say,
+    None where the PNG chunks of ``budget`` run out."""
     if data[at:at + 8] == _PNG_MAGIC:
         return _png_pixels(data, at, budget)
     if ico:
@@ -414,7 +416,7 @@ def _embedded_size(data: bytes, at: int, ico: bool, budget: list) -> Optional[in
         return abs(width) * abs(height) // 2
     if data[at:at + 12].startswith(_JP2_MAGIC):
         try:
-            with Image.open(io.BytesIO(data[at:]), formats=["JPEG2000"]) as img:  # (header)
+            with Image.open(io.BytesIO(data[at:end]), formats=["JPEG2000"]) as img:  # (header)
                 return img.width * img.height
         except Exception:  # noqa: BLE001 -- Pillow refuses it itself
             return 0
@@ -429,23 +431,23 @@ def icon_pixels(data: bytes) -> Optional[int]:
     :data:`_ICNS_ENTRIES` entries (ICNS) or :data:`_ICON_PNG_CHUNKS` PNG chunks."""
     if data[:4] == b"\x00\x00\x01\x00" and len(data) >= 6:
         count = struct.unpack_from("<H", data, 4)[0]
-        places = [(struct.unpack_from("<I", data, 6 + 16 * i + 12)[0], True)
+        places = [(struct.unpack_from("<I", data, 6 + 16 * i + 12)[0], len(data), True)
                   for i in range(min(count, (len(data) - 6) // 16))]
     elif data[:4] == b"icns":
         places, at = [], 8
         while at + 8 <= len(data):
             if len(places) == _ICNS_ENTRIES:
                 return None
-            places.append((at + 8, False))
             length = struct.unpack_from(">I", data, at + 4)[0]
-            if length < 8:
-                break
+            places.append((at + 8, at + length, False))
+            if not length:   # (Pillow refuses the file there; a shorter one overlaps the next,
+                break        # which Pillow reads too: diff review 46)
             at += length
     else:
         return 0
     most, budget = 0, [_ICON_PNG_CHUNKS]
-    for at, ico in places:
-        size = _embedded_size(data, at, ico, budget)
+    for at, end, ico in places:
+        size = _embedded_size(data, at, end, ico, budget)
         if size is None:
             return None
         most = max(most, size)

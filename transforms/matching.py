@@ -725,6 +725,25 @@ def _missing_base(pattern: str, storage_options: Optional[Mapping] = None) -> st
             "misspelt?)")
 
 
+def _matched_folders(pattern: str, storage_options: Optional[Mapping] = None) -> str:
+    """What a glob that matched no files says of the folders it matched: a glob takes files,
+    and one that names folders (``days/2026-12-*``, ``s3://bucket/*``) matched nothing with a
+    quiet night's warning (job review 46); ending it in ``/`` takes the files below them."""
+    if pattern.endswith("/") or not any(c in pattern for c in _GLOB_CHARS):
+        return ""
+    try:
+        fs, path = get_filesystem(pattern, storage_options)
+        found = fs.glob(path, detail=True)
+    except Exception:  # noqa: BLE001 -- only a hint; the match said what it could
+        return ""
+    folders = sorted(p for p, info in found.items() if info.get("type") == "directory")
+    if not folders:
+        return ""
+    return (f"; it matched {len(folders)} folder(s) ({_to_uri(fs, folders[0], pattern)}"
+            f"{', ...' if len(folders) > 1 else ''}): end it in '/' ({pattern}/) to take the "
+            "files below them")
+
+
 #: Most entries :func:`_linked_folders` looks at (a quiet night's empty glob over a large tree
 #: stays quick).
 _LINKS_LOOKED_AT = 20_000
@@ -853,6 +872,7 @@ class _ExpandPattern(beam.DoFn):
                     "name)" if "[" in pattern else "")
             _LOG.warning("Input pattern %s matched no files%s%s", pattern, hint,
                          _missing_base(pattern, self._storage_options)
+                         or _matched_folders(pattern, self._storage_options)
                          or _linked_folders(pattern, self._storage_options))
         self._matched.inc(len(files))
         if missed:

@@ -201,8 +201,9 @@ def test_float_pipeline_of_many_elements_is_not_evaluated():
     """An RGB profile whose D2B0-2 tags are a multiProcessElements pipeline of 2,000 elements
     (its position table points them all at two bodies: 16 KB) took 8 s a transform, 4 ms an
     element (a 1 MiB one, 2.3 KB in a PNG's iCCP: ~9 minutes; security review 46). Profiles are
-    read without their D2B/B2D tags, as skcms reads them: this one, which has nothing else to
-    convert with, is one Little CMS cannot apply (the pixels are written as they are)."""
+    read without their D2B/B2D tags, as skcms reads them: this one (of 200 elements here, 1.5 s
+    before), which has nothing else to convert with, is one Little CMS cannot apply (the
+    pixels are written as they are)."""
 
     def s15(v):
         return struct.pack(">i", int(round(v * 65536)))

@@ -1195,7 +1195,11 @@ def test_icon_holding_a_larger_picture_is_refused_before_decoding():
                                                      len(inner), 22) + inner
     entry = b"ic09" + struct.pack(">I", 8 + len(inner)) + inner
     icns = b"icns" + struct.pack(">I", 8 + len(entry)) + entry
-    for data in (ico, icns):
+    # an entry of 4 bytes: Pillow reads the next header inside it, and the walk had stopped
+    # there (diff review 46)
+    overlapped = b"junk" + struct.pack(">I", 4) + struct.pack(">I", 8) + entry
+    overlapped = b"icns" + struct.pack(">I", 8 + len(overlapped)) + overlapped
+    for data in (ico, icns, overlapped):
         with pytest.raises(ImageTooLargeError, match="icon holding a picture of 9,000,000"):
             load_image(data, max_pixels=1_000_000)
     crowded = b"icns" + struct.pack(">I", 8 + 1001 * 8) + (b"ic09" + struct.pack(">I", 8)) * 1001
@@ -1226,7 +1230,7 @@ def test_iptc_record_holding_a_picture_is_not_read():
 
 def test_layered_photoshop_file_reads_its_merged_picture():
     """A PSD of two layers was 'attempt to seek outside sequence' (its layers are Pillow's
-    frames, numbered from 1)."""
+    frames, numbered from 1): its merged picture is read, not a layer."""
     import struct
 
     w, h = 8, 6
@@ -1237,7 +1241,8 @@ def test_layered_photoshop_file_reads_its_merged_picture():
             struct.pack(">hI", c, 2 + w * h) for c in range(3))
         extra = struct.pack(">II", 0, 0) + b"\x01" + bytes([65 + i]) + b"\x00\x00"
         records += b"8BIMnorm" + bytes([255, 0, 0, 0]) + struct.pack(">I", len(extra)) + extra
-        channels += (struct.pack(">H", 0) + plane) * 3
+        channels += (struct.pack(">H", 0) + bytes([200 + i]) * (w * h)) * 3  # (not the merged
+        # picture's: a layer read instead is seen; diff review 46)
     info = struct.pack(">h", 2) + records + channels
     info += b"\x00" * (len(info) % 2)
     layers = struct.pack(">I", len(info)) + info + struct.pack(">I", 0)

@@ -521,6 +521,18 @@ def test_an_empty_glob_and_an_empty_list_say_so(tmp_path, run_job, read_manifest
     assert (f"matched no files; a glob does not go through links to folders "
             f"({tmp_path / 'empty' / '2019'} links to {tmp_path / 'months' / '2019'}): give the "
             f"folder as --input (--input {tmp_path / 'empty'}), which does") in caplog.text
+    # a glob of folders takes no files: said, with the glob that takes what is below them (a
+    # scheduled 'days/2026-12-*' did nothing with a quiet night's words: job review 46)
+    for day in ("d-1", "d-2"):
+        (tmp_path / "days" / day).mkdir(parents=True)
+        (tmp_path / "days" / day / "a.jpg").write_bytes(b"x")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transforms.matching"):
+        run_job(["--input", str(tmp_path / "days" / "d-*"), "--output",
+                 str(tmp_path / "out"), *FAST, *IN_MEMORY])
+    assert (f"matched no files; it matched 2 folder(s) ({tmp_path / 'days' / 'd-1'}, ...): end "
+            f"it in '/' ({tmp_path / 'days' / 'd-*'}/) to take the files below them"
+            ) in caplog.text
 
 
 def test_output_inside_the_input_folder_is_never_read_back(tmp_path, write_tree, photo_files,
