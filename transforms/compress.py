@@ -289,16 +289,22 @@ class _PlanOutput(beam.DoFn):
         self._written_for_others = _NotesOfABundle(
             "{n} inputs compressed again: the outputs of their names that a stopped run wrote "
             "were made from other files, as its journal says (the first: {first})")
+        # (a line each was every sidecar .xmp of a folder every night: job review 46)
+        self._failed_again = _NotesOfABundle(
+            "{n} inputs skipped: an earlier run failed them, the same files, settings and "
+            "library build (the first: {first})")
+
+    def _notes(self):
+        return (self._own_outputs, self._unrecorded_skips, self._written_for_others,
+                self._failed_again)
 
     def start_bundle(self):
-        self._own_outputs.clear()
-        self._unrecorded_skips.clear()
-        self._written_for_others.clear()
+        for notes in self._notes():
+            notes.clear()
 
     def finish_bundle(self):
-        self._own_outputs.say()
-        self._unrecorded_skips.say()
-        self._written_for_others.say()
+        for notes in self._notes():
+            notes.say()
 
     def _own_output(self, item: InputFile) -> Optional[Tuple[str, bool]]:
         """Why ``item`` is an output this job wrote earlier into its output folder, matched
@@ -341,8 +347,8 @@ class _PlanOutput(beam.DoFn):
         failed = item.earlier_failure
         self._skipped.inc()
         self._failed_before.inc()
-        _LOG.info("%s skipped: run %s failed it (%s), the same file, settings and library "
-                  "build", item.uri, failed.run_id, failed.error_type)
+        self._failed_again.add("%s skipped: run %s failed it (%s)", item.uri, failed.run_id,
+                               failed.error_type)
         return manifest.skipped_row(
             self._run_id, item.uri, None, input_bytes=item.size,
             skip_reason=manifest.SKIP_FAILED_BEFORE, error_type=failed.error_type,

@@ -105,10 +105,17 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
 
     mtimes = {f: os.stat(out / f).st_mtime_ns for f in images}
     old_umask = os.umask(0o077)
+    caplog.clear()
     try:
-        _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
+        with caplog.at_level(logging.INFO, logger="transforms.compress"):
+            _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
     finally:
         os.umask(old_umask)
+    # one line for the files that failed before, not one each (every sidecar of a folder, every
+    # night: job review 46)
+    said = [r.getMessage() for r in caplog.records if "an earlier run failed them" in
+            r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("4 inputs skipped"), said
     second = [f for f in _files(out) if "run_id=second" in f]
     assert second and {oct(stat.S_IMODE(os.stat(out / f).st_mode)) for f in second} == {"0o600"}
     # the damaged files too: failed before, the same files (session 24)
