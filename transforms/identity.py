@@ -42,8 +42,7 @@ from compress_core.storage import fresh_info
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
            "comparable", "identity_differs", "may_be_same_bytes", "stat_identity", "utc_time",
-           "epoch_us",
-           "from_epoch_us"]
+           "epoch_us", "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
 #: listing's ``created`` is the inode's change time).
