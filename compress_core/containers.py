@@ -38,7 +38,7 @@ from .errors import UnsupportedImageError
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
-           "heif_decoded_pixels", "icon_pixels"]
+           "heif_decoded_pixels", "icon_pixels", "jpeg2000_problem", "fits_compressed"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -428,6 +428,90 @@ def _embedded_size(data: bytes, at: int, end: int, ico: bool,
     return 0
 
 
+def _icns_entries(data: bytes) -> Optional[list]:
+    """``(start, end)`` of the payload of each entry of an ICNS file, walked as Pillow's
+    ``IcnsFile`` walks them; None for more than :data:`_ICNS_ENTRIES`."""
+    entries, at = [], 8
+    while at + 8 <= len(data):
+        if len(entries) == _ICNS_ENTRIES:
+            return None
+        length = struct.unpack_from(">I", data, at + 4)[0]
+        entries.append((at + 8, at + length))
+        if not length:   # (Pillow refuses the file there; a shorter one overlaps the next,
+            break        # which Pillow reads too: diff review 46)
+        at += length
+    return entries
+
+
+#: Components of a JPEG 2000 codestream that Pillow decodes (grey, grey and alpha, RGB, RGBA).
+_J2K_COMPONENTS = 4
+#: Tiles a JPEG 2000 codestream may be cut in whatever their size, and the fewest pixels a tile
+#: holds on average beyond that count (64 x 64: an encoder's usual code-block).
+_J2K_TILES, _J2K_TILE_PIXELS = 1024, 64 * 64
+#: Boxes of a JP2 file looked through for its codestream (``jp2c``; encoders write a handful).
+_JP2_BOXES = 1000
+
+
+def jpeg2000_problem(data: bytes) -> Optional[str]:
+    """Why the JPEG 2000 picture of ``data`` (a JP2 file, a bare codestream, or an ICNS icon's
+    JPEG 2000 entries, which Pillow decodes the same way) is not to be decoded, or None.
+
+    openjpeg sets up every tile's coding parameters for every component its codestream's SIZ
+    marker declares when it reads the header, before a pixel is decoded and before Pillow
+    looks at the components (it decodes 1 to 4): about 3 KB a tile and component. A 94-byte
+    codestream of a 255 x 257 RGBA picture cut in 65,535 tiles of 1 x 1 took 0.9 GB (and came
+    out black, status ok), a 419-byte JP2 file whose ihdr box says RGB and whose codestream has
+    64 components 5 GB and 11 s (security review 46; up to 16,384 components). Refused: more
+    components than Pillow decodes, and more than :data:`_J2K_TILES` tiles of fewer than
+    :data:`_J2K_TILE_PIXELS` pixels on average (encoders cut a picture in a few large tiles)."""
+    if data[:4] == b"icns":
+        places = [(start, end) for start, end in _icns_entries(data) or ()
+                  if data[start:start + 12].startswith(_JP2_MAGIC)]
+    elif data.startswith(_JP2_MAGIC):
+        places = [(0, len(data))]
+    else:
+        return None
+    for start, end in places:
+        problem = _codestream_problem(data, start, min(end, len(data)))
+        if problem:
+            return problem
+    return None
+
+
+def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
+    """:func:`jpeg2000_problem` of the JP2 file or bare codestream at ``data[at:end]``."""
+    if data[at:at + 4] != _JP2_MAGIC[0]:   # a JP2 file: its first codestream box's
+        at = next((start for kind, start, _ in itertools.islice(_children(data, at, end),
+                                                                 _JP2_BOXES)
+                   if kind == b"jp2c"), None)
+    if at is None or len(data) < at + 42 or data[at:at + 4] != _JP2_MAGIC[0]:
+        return None   # (no SIZ marker to read: openjpeg refuses it itself)
+    width, height, left, top, tile_w, tile_h, tile_left, tile_top = struct.unpack_from(
+        ">8I", data, at + 8)
+    components = struct.unpack_from(">H", data, at + 40)[0]
+    if components > _J2K_COMPONENTS:
+        return (f"a JPEG 2000 codestream of {components:,} components (pictures have 1 to "
+                f"{_J2K_COMPONENTS}; the decoder sets up every one for every tile first)")
+    if not tile_w or not tile_h or width <= max(left, tile_left) \
+            or height <= max(top, tile_top):
+        return None   # (openjpeg refuses it itself)
+    tiles = -(-(width - tile_left) // tile_w) * -(-(height - tile_top) // tile_h)
+    if tiles > _J2K_TILES and tiles * _J2K_TILE_PIXELS > (width - left) * (height - top):
+        return (f"a JPEG 2000 codestream cut in {tiles:,} tiles of {tile_w:,} x {tile_h:,} "
+                f"pixels for a picture of {width - left:,} x {height - top:,} (the decoder "
+                "sets up every tile first: encoders write a few large ones)")
+    return None
+
+
+def fits_compressed(img: Image.Image) -> bool:
+    """Whether ``img`` (opened, not loaded) is a tile-compressed FITS picture
+    (``ZCMPTYPE = 'GZIP_1'``), which Pillow decodes pixel by pixel in Python: a 349 KB file of
+    9,400 x 9,400 32-bit pixels (gzip of zeros, under the default max_pixels) took 46 s and
+    4.1 GB, status ok, past max_seconds (security review 46). An astronomer's format, not a
+    photo's: refused (an uncompressed FITS file is read as it is)."""
+    return img.format == "FITS" and any(tile[0] == "fits_gzip" for tile in img.tile)
+
+
 def icon_pixels(data: bytes) -> Optional[int]:
     """The most pixels of the pictures an ICO or ICNS file holds, which Pillow decodes at
     their own size, whatever size the icon's directory says (an ICO inside ``Image.open``): a
@@ -439,15 +523,10 @@ def icon_pixels(data: bytes) -> Optional[int]:
         places = [(struct.unpack_from("<I", data, 6 + 16 * i + 12)[0], len(data), True)
                   for i in range(min(count, (len(data) - 6) // 16))]
     elif data[:4] == b"icns":
-        places, at = [], 8
-        while at + 8 <= len(data):
-            if len(places) == _ICNS_ENTRIES:
-                return None
-            length = struct.unpack_from(">I", data, at + 4)[0]
-            places.append((at + 8, at + length, False))
-            if not length:   # (Pillow refuses the file there; a shorter one overlaps the next,
-                break        # which Pillow reads too: diff review 46)
-            at += length
+        entries = _icns_entries(data)
+        if entries is None:
+            return None
+        places = [(start, end, False) for start, end in entries]
     else:
         return 0
     most, budget = 0, [_ICON_PNG_CHUNKS]

@@ -640,3 +640,104 @@ def test_a_blp_texture_is_not_decoded():
            *[0] * 15) + struct.pack("<16I", *[0] * 16) + struct.pack("<I", len(jpeg)) + jpeg)
     with pytest.raises(ImageDecodeError):
         load_image(blp, max_pixels=100_000)
+
+
+# --- security review 46: JPEG 2000 headers and compressed FITS, before the decoders run ---
+
+def _codestream(width, height, tile_w, tile_h, components, tiles_present=1):
+    """A bare JPEG 2000 codestream whose SIZ marker declares ``components`` and tiles of
+    ``tile_w`` x ``tile_h`` (``tiles_present`` of them coded, empty)."""
+    import struct
+
+    siz = struct.pack(">HIIIIIIIIH", 0, width, height, 0, 0, tile_w, tile_h, 0, 0,
+                      components) + b"\x07\x01\x01" * components
+    stream = b"\xff\x4f\xff\x51" + struct.pack(">H", 2 + len(siz)) + siz
+    stream += b"\xff\x52" + struct.pack(">HBBHBBBBBB", 12, 0, 0, 1, 0, 0, 4, 4, 0, 1)
+    stream += b"\xff\x5c" + struct.pack(">HBB", 4, 0x40, 0x40)
+    for i in range(tiles_present):
+        body = b"\xff\x93" + b"\x00" * components
+        stream += b"\xff\x90" + struct.pack(">HHIBB", 10, i, 12 + len(body), 0, 1) + body
+    return stream + b"\xff\xd9"
+
+
+def _jp2(codestream, width, height):
+    """A JP2 file whose ihdr box says RGB, holding ``codestream``."""
+    import struct
+
+    header = _box(b"ihdr", struct.pack(">IIHBBBB", height, width, 3, 7, 7, 0, 0)) \
+        + _box(b"colr", struct.pack(">BBBI", 1, 0, 0, 16))
+    return (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + _box(b"ftyp", b"jp2 \x00\x00\x00\x00jp2 ")
+            + _box(b"jp2h", header) + _box(b"jp2c", codestream))
+
+
+def test_a_jpeg2000_header_of_many_tiles_or_components_is_refused_before_decoding():
+    """openjpeg sets up every tile's parameters for every component on reading the header: a
+    94-byte codestream of 65,535 tiles of 1 x 1 took 0.9 GB (a black picture, status ok); a
+    419-byte JP2 whose codestream has 64 components, 5 GB and 11 s (security review 46).
+    Refused before decoding, in a JP2 file, a bare codestream or an icon; an encoder's JPEG
+    2000, tiled or not, decodes as before."""
+    import struct
+
+    from compress_core.containers import jpeg2000_problem
+
+    tiny_tiles = _codestream(255, 257, 1, 1, 4)
+    assert "65,535 tiles" in jpeg2000_problem(tiny_tiles)
+    with pytest.raises(ImageDecodeError, match="65,535 tiles"):
+        load_image(tiny_tiles)
+    wide = _jp2(_codestream(255, 257, 255, 257, 64), 255, 257)
+    with pytest.raises(ImageDecodeError, match="64 components"):
+        load_image(wide)
+    in_icon = _jp2(_codestream(255, 257, 255, 257, 16), 255, 257)
+    entry = b"ic10" + struct.pack(">I", 8 + len(in_icon)) + in_icon
+    with pytest.raises(ImageDecodeError, match="16 components"):
+        load_image(b"icns" + struct.pack(">I", 8 + len(entry)) + entry)
+    pixels = photo("coffee", 400, 300)
+    for options in ({}, {"tile_size": (128, 128)}, {"no_jp2": True}):
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "JPEG2000", **options)
+        assert jpeg2000_problem(buf.getvalue()) is None
+        loaded = load_image(buf.getvalue())
+        assert loaded.format == "JPEG2000" and loaded.size == (400, 300)
+        assert np.abs(loaded.pixels.astype(int) - pixels).mean() < 3
+
+
+def _fits(width, height, bits, samples):
+    """A FITS file whose picture is tile-compressed (ZCMPTYPE GZIP_1), one tile of
+    ``samples``."""
+    import gzip
+
+    def card(key, value):
+        return f"{key:<8}= {value:>20}".ljust(80).encode()
+
+    def unit(cards):
+        block = b"".join(cards) + b"END".ljust(80)
+        return block + b" " * (-len(block) % 2880)
+    head = unit([card("SIMPLE", "T"), card("BITPIX", "8"), card("NAXIS", "0")])
+    head += unit([card("XTENSION", "'BINTABLE'"), card("BITPIX", "8"), card("NAXIS", "2"),
+                  card("NAXIS1", "1"), card("NAXIS2", "1"), card("ZIMAGE", "T"),
+                  card("ZCMPTYPE", "'GZIP_1  '"), card("ZBITPIX", str(bits)),
+                  card("ZNAXIS", "2"), card("ZNAXIS1", str(width)),
+                  card("ZNAXIS2", str(height))])
+    return head + b"\x00" + gzip.compress(samples) + b"\x00" * 100
+
+
+def test_a_tile_compressed_fits_is_refused_unread():
+    """Pillow decodes a tile-compressed FITS picture pixel by pixel in Python: 349 KB of
+    9,400 x 9,400 32-bit pixels took 46 s and 4.1 GB, status ok (security review 46). Refused
+    after opening, before decoding; an uncompressed FITS file is read."""
+    from compress_core.containers import fits_compressed
+
+    data = _fits(3000, 3000, 8, bytes(3000 * 3000 * 4))
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "FITS" and fits_compressed(img)
+    with pytest.raises(UnsupportedImageError, match="tile-compressed FITS"):
+        load_image(data)
+    grey = photo("coffee", 40, 30)[..., 0]
+    cards = [f"{k:<8}= {v:>20}".ljust(80).encode() for k, v in (
+        ("SIMPLE", "T"), ("BITPIX", "8"), ("NAXIS", "2"), ("NAXIS1", "40"), ("NAXIS2", "30"))]
+    head = b"".join(cards) + b"END".ljust(80)
+    plain = head + b" " * (-len(head) % 2880) + grey[::-1].tobytes()   # (rows bottom up)
+    plain += b"\0" * (-len(plain) % 2880)
+    with Image.open(io.BytesIO(plain)) as img:
+        assert img.format == "FITS" and not fits_compressed(img)
+    np.testing.assert_array_equal(load_image(plain).pixels[..., 0], grey)
