@@ -570,17 +570,25 @@ def _refuse_endless_scans(data: bytes, name: str) -> Optional[int]:
     a pass of the decoder over every block of the picture, and a scan that refines nothing
     takes a few dozen bytes (security review 45: an 8000 x 8000 JPEG whose last scan was
     repeated 300 times, 404 KB, took 83 s to compress instead of 13; 2,000 times, 566 KB,
-    254 s in Pillow alone). Else where its first scan starts, the end of its APP segments
+    254 s in Pillow alone); and for one of more marker segments, Huffman tables or fill bytes
+    than any encoder writes, each read one by one in Python (a 64 x 64 picture behind 12.5
+    million empty comments, 50 MB, took 30 s and 1.1 GB: security review 46; the bounds are
+    :func:`~compress_core.codec.jpeg_markers.too_many_segments`). Else where its first scan
+    starts, the end of its APP segments
     (None where its segments lead to none: Pillow skips bytes between them, so all of it is
     searched for EXIF blocks)."""
-    from .codec.jpeg_markers import MOST_SCANS, scan_starts  # (codec imports this module)
+    from .codec.jpeg_markers import MOST_SCANS, too_many_segments  # (codec imports this module)
 
-    starts = scan_starts(data)
-    if len(starts) > MOST_SCANS:
+    excess, first_scan = too_many_segments(data)   # (one walk, bounded: Pillow's is not)
+    if excess == "scans":
         raise ImageDecodeError(
             f"{name}: a JPEG of more than {MOST_SCANS} scans (encoders write at most a few "
             "dozen; each is a pass of the decoder over the whole picture): not decoded")
-    return starts[0] if starts else None
+    if excess is not None:
+        raise ImageDecodeError(
+            f"{name}: a JPEG of {excess}, more than any encoder writes (Pillow and the damage "
+            "check read them one by one): not decoded")
+    return first_scan
 
 
 def _refuse_endless_rebuilt_scans(data: bytes, name: str) -> int:
@@ -732,10 +740,16 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         # picture, and seek(0) refused every file of two layers or more; security review 46)
         if first_frame and img.format not in ("TIFF", "PSD") and getattr(img, "n_frames", 1) > 1:
             frames = img.n_frames
+            hidden = 1 if img.format == "PNG" and getattr(img, "default_image", False) else 0
             if img.format != "HEIF":  # the first frame of an animation (a TIFF's page is
-                img.seek(0)           # chosen on opening); a HEIF opens at its primary
+                img.seek(hidden)      # chosen on opening); a HEIF opens at its primary
                 # picture, the one viewers show, which need not be its first (edge review 36:
-                # a file of two pictures whose primary is the second was read as the first)
+                # a file of two pictures whose primary is the second was read as the first).
+                # An APNG's default image that is not part of its animation (IDAT before any
+                # fcTL) is Pillow's frame 0, which no APNG reader shows: its animation's first
+                # frame is frame 1 (security review 46: a red default image behind a green
+                # animation came out red, a picture browsers never showed)
+            frames -= hidden
         upright = _orientation(img) == 1
         if upright and fmt != "TIFF":   # (exif_transpose copies an upright picture whole:
             img.load()   # 2 ms of a 768 x 512 photo's 34 at the job's default, 0.1 s of a

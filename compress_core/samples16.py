@@ -61,6 +61,10 @@ def deep_pixels(img: Image.Image, data: bytes, name: str
     (H, W, 3|4) as stored (not turned by an orientation), and whether they were converted to
     sRGB (then the file's colour description no longer describes them). None for every other
     picture, and where its samples cannot be read (a warning: Pillow's reading stays)."""
+    if img.format == "PNG" and getattr(img, "default_image", False):
+        # an APNG whose IDAT is not part of its animation: the picture shown is a later
+        # frame's, which Pillow composes (security review 46: the hidden IDAT came out)
+        return None
     if img.format == "PNG" and _bit_depth(data) == 16:
         info = img.info
         icc = info.get("icc_profile")

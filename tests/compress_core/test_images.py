@@ -1170,6 +1170,64 @@ def test_a_jpeg_of_too_many_scans_is_refused_before_decoding():
         load_image(_repeated_scans(MOST_SCANS))
 
 
+def _jpeg_behind(segment: bytes, repeats: int) -> bytes:
+    """A 64 x 64 baseline JPEG with ``segment`` repeated ``repeats`` times after its SOI."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 120, 200)).save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    return data[:2] + segment * repeats + data[2:]
+
+
+def test_a_jpeg_of_endless_segments_or_tables_is_refused_before_decoding():
+    """Security review 46: every segment is read one by one in Python (Pillow's plug-in, the
+    scan count, the damage walk): 12.5 million empty COM segments (50 MB) took 30 s and 1.1 GB
+    to load a 64 x 64 picture; 582,400 one-symbol Huffman tables (10 MB) 6 s; 10 MB of fill
+    bytes (0xFF) before a marker 8.8 s. Refused before
+    decoding; a JPEG at the bounds still loads."""
+    from compress_core.codec.jpeg_markers import MOST_FILL_BYTES, MOST_SEGMENTS, \
+        MOST_TABLE_BYTES
+
+    comment = b"\xff\xfe\x00\x02"
+    assert load_image(_jpeg_behind(comment, 1000)).pixels.shape[:2] == (64, 64)
+    with pytest.raises(ImageDecodeError, match="marker segments"):
+        load_image(_jpeg_behind(comment, MOST_SEGMENTS))
+    table = bytes([0x00, 1] + [0] * 15 + [0])   # DC table 0: one code, symbol 0
+    per = 3640
+    dht = b"\xff\xc4" + (2 + per * len(table)).to_bytes(2, "big") + table * per
+    assert MOST_TABLE_BYTES // len(dht) >= 2
+    assert load_image(_jpeg_behind(dht, 2)).pixels.shape[:2] == (64, 64)
+    with pytest.raises(ImageDecodeError, match="Huffman tables"):
+        load_image(_jpeg_behind(dht, MOST_TABLE_BYTES // (per * len(table)) + 1))
+    assert load_image(_jpeg_behind(b"\xff" * 1000, 1)).pixels.shape[:2] == (64, 64)
+    with pytest.raises(ImageDecodeError, match="fill bytes"):   # (10 MB of them: 8.8 s)
+        load_image(_jpeg_behind(b"\xff", MOST_FILL_BYTES + 1))
+
+
+def _apng_hidden_default(mode, hidden, shown) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (32, 32), hidden).save(
+        buf, "PNG", save_all=True, default_image=True,
+        append_images=[Image.new(mode, (32, 32), shown), Image.new(mode, (32, 32), shown)])
+    return buf.getvalue()
+
+
+def test_an_apng_is_read_at_its_animations_first_frame_not_its_hidden_default_image():
+    """Security review 46: an APNG's IDAT need not be part of its animation (no fcTL before
+    it): APNG readers (every browser) never show it. It was the picture compressed: a red
+    default image behind a green animation came out red; a 16-bit one with a gAMA chunk, re-read
+    by samples16 from its IDAT, too."""
+    import struct
+    import zlib
+
+    loaded = load_image(_apng_hidden_default("RGB", (255, 0, 0), (0, 255, 0)))
+    assert tuple(loaded.pixels[0, 0]) == (0, 255, 0) and loaded.frames == 2
+    data = _apng_hidden_default("I;16", 0, 65535)
+    body = struct.pack(">I", 100000)   # gAMA 1.0: the 16-bit samples are re-read
+    gama = struct.pack(">I", 4) + b"gAMA" + body + struct.pack(">I", zlib.crc32(b"gAMA" + body))
+    loaded = load_image(data[:33] + gama + data[33:])
+    assert tuple(loaded.pixels[0, 0]) == (255, 255, 255)
+
+
 def _png_bytes(width, height):
     """A grey PNG of ``width`` x ``height`` made row by row (a large one in a few KB)."""
     import struct
