@@ -21,8 +21,14 @@ input="$work/input"
 output="$work/output"
 run_id="local-$(date -u +%Y%m%dT%H%M%SZ)"
 
-# Sample photos (written once): 6 JPEGs and a PNG, 300-1000 px.
-"$py" - "$input" <<'PYEOF'
+# the sample photos, unless the caller names inputs (--input adds to the others: job review 46)
+inputs=(--input "$input")
+for arg in "$@"; do
+    case "$arg" in --input|--input=*|--input_list|--input_list=*) inputs=() ;; esac
+done
+
+# Sample photos (written once): 6 JPEGs and a PNG, 300-1000 px; not where inputs are named.
+[ ${#inputs[@]} -eq 0 ] || "$py" - "$input" <<'PYEOF'
 import os, sys
 from PIL import Image
 from skimage import data
@@ -47,11 +53,6 @@ print(f"sample photos: {len(photos)} in {folder}" + (f" ({written} written)" if 
       file=sys.stderr)
 PYEOF
 
-# the sample photos, unless the caller names inputs (--input adds to the others: job review 46)
-inputs=(--input "$input")
-for arg in "$@"; do
-    case "$arg" in --input|--input=*|--input_list|--input_list=*) inputs=() ;; esac
-done
 args=(${inputs[@]+"${inputs[@]}"} --output "$output" --run_id "$run_id" --runner DirectRunner "$@")
 echo "running: python -m pipeline ${args[*]}" >&2
 cd "$root"

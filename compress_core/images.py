@@ -459,9 +459,11 @@ def _decode(data: bytes, name: str, limit: int,
     if rebuilt is not None:
         # the JPEG it holds, decoded as that JPEG with every JPEG check (and a reduced decoding
         # where a smaller size is needed), once: pillow-jxl-plugin rebuilds it and hands it to
-        # Pillow's JPEG reader past them (security review 46); the same pixels and metadata
+        # Pillow's JPEG reader past them (security review 46); the same pixels and metadata,
+        # one picture as the file is (a multi-picture JPEG's others, a phone's gain or depth
+        # map, made it 2 "frames", and the file was no longer kept as it is: diff review 46)
         return dataclasses.replace(_decode(rebuilt, name, limit, needed_size), format="JXL",
-                                   data=data)
+                                   data=data, frames=1)
     _refuse_heif_decoding(data, name, limit)
     _refuse_icon_decoding(data, name, limit)
     bomb = jpeg2000_problem(data)

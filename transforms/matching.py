@@ -729,8 +729,8 @@ def _matched_folders(pattern: str, storage_options: Optional[Mapping] = None) ->
     """What a glob that matched no files says of the folders it matched: a glob takes files,
     and one that names folders (``days/2026-12-*``, ``s3://bucket/*``) matched nothing with a
     quiet night's warning (job review 46); ending it in ``/`` takes the files below them."""
-    if pattern.endswith("/") or not any(c in pattern for c in _GLOB_CHARS):
-        return ""
+    if pattern.endswith("/") or "**" in pattern or not any(c in pattern for c in _GLOB_CHARS):
+        return ""   # (a ** glob that matched nothing is not walked again: diff review 46)
     try:
         fs, path = get_filesystem(pattern, storage_options)
         found = fs.glob(path, detail=True)

@@ -495,6 +495,14 @@ def test_a_jxl_rebuilding_a_jpeg_of_too_many_scans_is_not_decoded(tmp_path):
     assert containers.jxl_rebuilt_scans(crowded) is None
     with pytest.raises(ImageDecodeError, match="boxes"):
         load_image(crowded)
+    # libjxl rebuilds from the first jbrd box and refuses a second ("multiple JPEG
+    # reconstruction boxes not supported"): the others are not walked (2,000 boxes of 16,384
+    # markers each took 3.4 s for 24.6 MB; diff review 46)
+    at = most.index(b"jbrd") - 4
+    after = most[:at] + _box(b"jbrd", bytes(12_289)) * 2000 + most[at:]
+    assert containers.jxl_rebuilt_scans(after) == 0
+    before = most + _box(b"jbrd", bytes(12_289)) * 2000
+    assert containers.jxl_rebuilt_scans(before) == 2 + 63 * 4
 
 
 @pytest.mark.parametrize("fmt", ["AVIF", "JXL"])
@@ -586,6 +594,28 @@ def test_a_jxl_rebuilding_a_jpeg_whose_segments_are_a_bomb_is_not_decoded(tmp_pa
     assert containers.jxl_rebuilt_jpeg(plain.getvalue()) is None
 
 
+def test_a_jxl_rebuilding_a_multi_picture_jpeg_is_one_picture_kept_as_it_is():
+    """A phone's JPEG of two pictures (MPO: the photo and its gain or depth map), recompressed
+    by cjxl: one picture, as pillow-jxl-plugin read it. Decoded as that JPEG it became 2
+    "frames", and the file was no longer kept where no encoding beats it (29,067 B re-encoded
+    lossy to 29,782 B under the defaults, one of 77,076 B to 230,375 B at target_quality 97;
+    diff review 46)."""
+    pytest.importorskip("pillow_jxl")
+    from pillow_jxl import Encoder
+    from compress_core import SemanticCompressor
+
+    base = Image.fromarray(photo("coffee", 256, 192))
+    mpo = io.BytesIO()
+    base.save(mpo, "MPO", save_all=True, append_images=[base.resize((64, 48))], quality=40)
+    jxl = Encoder(mode="RGB", lossless=False, quality=100, decoding_speed=0, effort=7,
+                  use_container=True, use_original_profile=False, num_threads=1)(
+        mpo.getvalue(), 256, 192, jpeg_encode=True)
+    loaded = load_image(jxl)
+    assert (loaded.format, loaded.frames) == ("JXL", 1)
+    result = SemanticCompressor().compress(jxl, method="jpeg", format="jxl", target_quality=97)
+    assert result.data == jxl
+
+
 def _png_two_headers(side: int) -> bytes:
     import struct
     import zlib
@@ -624,6 +654,24 @@ def test_an_icon_png_of_two_headers_is_measured_by_the_one_pillow_keeps():
     assert containers.icon_pixels(crowded) is None
     with pytest.raises(ImageDecodeError, match="than any icon holds"):
         load_image(crowded)
+
+
+def test_an_icns_jpeg2000_entry_shorter_than_its_header_is_measured_to_the_end():
+    """Pillow stores an ICNS entry of length 1-7 as (start, length - 8) and reads its JPEG 2000
+    with fobj.read(negative): the rest of the file, decoded at its own size. Measured from
+    data[at:end] with end < at it was 0 pixels: a 2.3 KB file decoded 9,000 x 9,000 under
+    max_pixels=1,000,000 (7 s, 1.6 GB; diff review 46)."""
+    import struct
+    from compress_core import containers
+    from compress_core.errors import ImageTooLargeError
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1200, 1200), (90, 120, 200)).save(buf, "JPEG2000", no_jp2=True)
+    body = b"ic08" + struct.pack(">I", 4) + buf.getvalue()
+    icns = b"icns" + struct.pack(">I", 8 + len(body)) + body
+    assert containers.icon_pixels(icns) == 1200 * 1200
+    with pytest.raises(ImageTooLargeError, match="an icon holding"):
+        load_image(icns, max_pixels=100_000)
 
 
 def test_a_blp_texture_is_not_decoded():
