@@ -254,8 +254,9 @@ def _jbrd_scans(payload: bytes) -> int:
 _HEIF_TOP_BOXES = 1000
 
 
-def _children(data: bytes, start: int, end: int):
-    """``(kind, payload start, box end)`` of the boxes from ``start`` to ``end``."""
+def _children(data: bytes, start: int, end: int, open_ended: tuple = ()):
+    """``(kind, payload start, box end)`` of the boxes from ``start`` to ``end``; a box of a
+    kind in ``open_ended`` that says it runs past ``end`` is taken to ``end`` (the last)."""
     at = start
     while at + 8 <= end:
         size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
@@ -264,9 +265,9 @@ def _children(data: bytes, start: int, end: int):
             size, head = int.from_bytes(data[at + 8:at + 16], "big"), 16
         elif size == 0:
             size = end - at
-        if size < head or at + size > end:
+        if size < head or at + size > end and kind not in open_ended:
             return
-        yield kind, at + head, at + size
+        yield kind, at + head, min(at + size, end)
         at += size
 
 
@@ -436,7 +437,10 @@ def _icns_entries(data: bytes) -> Optional[list]:
     the file (``read`` of a negative length: a 2.3 KB file's 9,000 x 9,000 JPEG 2000 behind an
     entry of 4 bytes was decoded; diff review 46)."""
     kept, at, walked = {}, 8, 0
-    while at + 8 <= len(data):
+    declared = struct.unpack_from(">I", data, 4)[0] if len(data) >= 8 else 0
+    while at < declared and at + 8 <= len(data):   # (Pillow stops at the size the header
+        # declares: a small entry of a kind past it had stood for the one Pillow decodes, a
+        # 9,000 x 9,000 JPEG 2000, 1.6 GB from 2.4 KB; diff review 46)
         walked += 1
         if walked > _ICNS_ENTRIES:
             return None
@@ -486,9 +490,20 @@ def jpeg2000_problem(data: bytes) -> Optional[str]:
 def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
     """:func:`jpeg2000_problem` of the JP2 file or bare codestream at ``data[at:end]``."""
     if data[at:at + 4] != _JP2_MAGIC[0]:   # a JP2 file: its first codestream box's
-        at = next((start for kind, start, _ in itertools.islice(_children(data, at, end),
-                                                                 _JP2_BOXES)
-                   if kind == b"jp2c"), None)
+        # (openjpeg reads a jp2c box whatever length it states: one said to run past the end
+        # of the file had hidden its codestream, 65,535 tiles decoded in 0.9 GB; diff review 46)
+        boxes = list(itertools.islice(_children(data, at, end, open_ended=(b"jp2c",)),
+                                      _JP2_BOXES + 1))
+        at = next((start for kind, start, _ in boxes if kind == b"jp2c"), None)
+        if at is None and len(boxes) > _JP2_BOXES:   # (openjpeg walks any number: 1,000
+            # empty boxes, 8 KB, had hidden 65,535 tiles; diff review 46)
+            return (f"a JP2 file of more than {_JP2_BOXES:,} boxes before its codestream "
+                    "(encoders write a handful)")
+    if at is not None and data[at:at + 2] == b"\xff\x4f" and data[at:at + 4] != _JP2_MAGIC[0]:
+        # (openjpeg skips an unknown marker and words below 0xFF00 after SOC to the SIZ
+        # marker: a 0xFF30 there hid 65,535 tiles, 0.95 GB; diff review 46)
+        return "a JPEG 2000 codestream whose SIZ marker does not follow its SOC (as the " \
+               "standard and every encoder put it)"
     if at is None or len(data) < at + 42 or data[at:at + 4] != _JP2_MAGIC[0]:
         return None   # (no SIZ marker to read: openjpeg refuses it itself)
     width, height, left, top, tile_w, tile_h, tile_left, tile_top = struct.unpack_from(

@@ -789,3 +789,72 @@ def test_a_tile_compressed_fits_is_refused_unread():
     with Image.open(io.BytesIO(plain)) as img:
         assert img.format == "FITS" and not fits_compressed(img)
     np.testing.assert_array_equal(load_image(plain).pixels[..., 0], grey)
+
+
+def test_a_jp2_codestream_box_said_to_run_past_the_file_is_still_checked():
+    """openjpeg reads the jp2c box whatever length it states; the box walk stopped at one said
+    to run past the end of the file, and its codestream of 65,535 tiles of 1 x 1 was decoded
+    unchecked: 179 bytes, 0.95 GB, status ok (diff review 46). Also in an ICNS entry."""
+    import struct
+
+    from compress_core.containers import jpeg2000_problem
+
+    stream = _codestream(255, 257, 1, 1, 4)
+    whole = _jp2(stream, 255, 257)
+    at = whole.index(b"jp2c") - 4
+    for extra in (1, 1_000_000):
+        longer = whole[:at] + struct.pack(">I", 8 + len(stream) + extra) + whole[at + 4:]
+        assert "65,535 tiles" in jpeg2000_problem(longer)
+        with pytest.raises(ImageDecodeError, match="65,535 tiles"):
+            load_image(longer)
+        entry = b"ic10" + struct.pack(">I", 8 + len(longer)) + longer
+        assert "65,535 tiles" in jpeg2000_problem(
+            b"icns" + struct.pack(">I", 8 + len(entry)) + entry)
+
+
+def test_a_jp2_codestream_whose_siz_does_not_follow_soc_is_refused():
+    """openjpeg skips an unknown marker (and words below 0xFF00) between SOC and SIZ; the SIZ
+    check read only SOC+SIZ at the codestream's start: a 0xFF30 there hid 65,535 tiles of
+    1 x 1, 0.95 GB, status ok (diff review 46)."""
+    from compress_core.containers import jpeg2000_problem
+
+    stream = _codestream(255, 257, 1, 1, 4)
+    hidden = _jp2(stream[:2] + b"\xff\x30" + stream[2:], 255, 257)
+    assert "SIZ" in jpeg2000_problem(hidden)
+    with pytest.raises(ImageDecodeError, match="SIZ"):
+        load_image(hidden)
+
+
+def test_a_jp2_codestream_behind_too_many_boxes_is_refused():
+    """openjpeg skips any number of boxes before jp2c; the SIZ check looked through 1,000 and
+    let the file through unchecked: 1,000 empty free boxes (8 KB) hid 65,535 tiles of 1 x 1,
+    0.95 GB, status ok (diff review 46)."""
+    from compress_core.containers import jpeg2000_problem
+
+    whole = _jp2(_codestream(255, 257, 1, 1, 4), 255, 257)
+    at = whole.index(b"jp2c") - 4
+    padded = whole[:at] + _box(b"free", b"") * 1000 + whole[at:]
+    assert "boxes" in jpeg2000_problem(padded)
+    with pytest.raises(ImageDecodeError, match="boxes"):
+        load_image(padded)
+
+
+def test_an_icns_is_walked_to_the_size_its_header_declares():
+    """Pillow's IcnsFile walks entries while under the size the file's header declares and
+    keeps the last of each kind among those; the walk went on to the end of the data, and a
+    small ic10 entry past the declared size stood for the 9,000 x 9,000 JPEG 2000 one Pillow
+    decoded (2.4 KB, 1.6 GB; diff review 46)."""
+    import struct
+    from compress_core import containers
+    from compress_core.errors import ImageTooLargeError
+
+    big = io.BytesIO()
+    Image.new("RGB", (1200, 1200), (90, 120, 200)).save(big, "JPEG2000", no_jp2=True)
+    small = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 255, 0)).save(small, "PNG")
+    first = b"ic10" + struct.pack(">I", 8 + len(big.getvalue())) + big.getvalue()
+    after = b"ic10" + struct.pack(">I", 8 + len(small.getvalue())) + small.getvalue()
+    icns = b"icns" + struct.pack(">I", 8 + len(first)) + first + after
+    assert containers.icon_pixels(icns) == 1200 * 1200
+    with pytest.raises(ImageTooLargeError, match="an icon holding"):
+        load_image(icns, max_pixels=1_100_000)
