@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import itertools
 import struct
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -152,22 +152,14 @@ def _jxl_codestream(data: bytes, enough: int = 16) -> Optional[bytes]:
     (ISO BMFF boxes: one ``jxlc``, or ``jxlp`` parts, each with its index first) among its
     first :data:`_JXL_BOXES` boxes, or None. (Counting its parts again at each box, a file
     of empty boxes took 47 s for 960 KB: diff review 26.)"""
-    at, parts, total = 0, [], 0
-    for _ in range(_JXL_BOXES):
-        if at + 8 > len(data) or total >= enough:
+    parts, total = [], 0
+    for kind, start, end in itertools.islice(
+            _children(data, 0, len(data), open_ended=(b"jxlc", b"jxlp")), _JXL_BOXES):
+        if total >= enough:
             break
-        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
-        head = 8
-        if size == 1:
-            size, head = int.from_bytes(data[at + 8:at + 16], "big"), 16
-        elif size == 0:
-            size = len(data) - at
-        if size < head:
-            return None
         if kind in (b"jxlc", b"jxlp"):
-            parts.append(data[at + head + (4 if kind == b"jxlp" else 0):at + size])
+            parts.append(data[start + (4 if kind == b"jxlp" else 0):end])
             total += len(parts[-1])
-        at += size
     stream = b"".join(parts)
     return stream if stream.startswith(b"\xff\x0a") else None
 
@@ -412,8 +404,8 @@ def _embedded_size(data: bytes, at: int, end: int, ico: bool,
                    budget: list) -> Optional[int]:
     """Pixels of the picture stored at ``at`` in an icon file: a PNG (its IHDRs), in an ICO
     else a bitmap (its DIB header's height counts the mask's rows too), in an ICNS a JPEG 2000
-    (its header, as Pillow reads it from the entry, up to ``end``); 0 where it cannot say,
-    None where the PNG chunks of ``budget`` run out."""
+    (its codestream's SIZ marker, :func:`_j2k_siz`, in the entry up to ``end``); 0 where it
+    cannot say, None where the PNG chunks of ``budget`` run out."""
     if data[at:at + 8] == _PNG_MAGIC:
         return _png_pixels(data, at, budget)
     if ico:
@@ -422,11 +414,8 @@ def _embedded_size(data: bytes, at: int, end: int, ico: bool,
         width, height = struct.unpack_from("<ii", data, at + 4)
         return abs(width) * abs(height) // 2
     if data[at:at + 12].startswith(_JP2_MAGIC):
-        try:
-            with Image.open(io.BytesIO(data[at:end]), formats=["JPEG2000"]) as img:  # (header)
-                return img.width * img.height
-        except Exception:  # noqa: BLE001 -- Pillow refuses it itself
-            return 0
+        siz = _j2k_siz(data, at, end)[1]
+        return 0 if siz is None else max(0, siz[0] - siz[2]) * max(0, siz[1] - siz[3])
     return 0
 
 
@@ -487,8 +476,12 @@ def jpeg2000_problem(data: bytes) -> Optional[str]:
     return None
 
 
-def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
-    """:func:`jpeg2000_problem` of the JP2 file or bare codestream at ``data[at:end]``."""
+def _j2k_siz(data: bytes, at: int, end: int) -> Tuple[Optional[str], Optional[tuple]]:
+    """``(problem, SIZ)`` of the JP2 file or bare codestream at ``data[at:end]``, its
+    codestream found as openjpeg finds it: ``problem`` where that cannot be checked, else None;
+    ``SIZ`` the marker's ``(width, height, left, top, tile width, tile height, tile left, tile
+    top, components)``, None where there is none to read (openjpeg refuses such a file
+    itself)."""
     if data[at:at + 4] != _JP2_MAGIC[0]:   # a JP2 file: its first codestream box's
         # (openjpeg reads a jp2c box whatever length it states: one said to run past the end
         # of the file had hidden its codestream, 65,535 tiles decoded in 0.9 GB; diff review 46)
@@ -498,17 +491,23 @@ def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
         if at is None and len(boxes) > _JP2_BOXES:   # (openjpeg walks any number: 1,000
             # empty boxes, 8 KB, had hidden 65,535 tiles; diff review 46)
             return (f"a JP2 file of more than {_JP2_BOXES:,} boxes before its codestream "
-                    "(encoders write a handful)")
+                    "(encoders write a handful)"), None
     if at is not None and data[at:at + 2] == b"\xff\x4f" and data[at:at + 4] != _JP2_MAGIC[0]:
         # (openjpeg skips an unknown marker and words below 0xFF00 after SOC to the SIZ
         # marker: a 0xFF30 there hid 65,535 tiles, 0.95 GB; diff review 46)
-        return "a JPEG 2000 codestream whose SIZ marker does not follow its SOC (as the " \
-               "standard and every encoder put it)"
+        return ("a JPEG 2000 codestream whose SIZ marker does not follow its SOC (as the "
+                "standard and every encoder put it)"), None
     if at is None or len(data) < at + 42 or data[at:at + 4] != _JP2_MAGIC[0]:
-        return None   # (no SIZ marker to read: openjpeg refuses it itself)
-    width, height, left, top, tile_w, tile_h, tile_left, tile_top = struct.unpack_from(
-        ">8I", data, at + 8)
-    components = struct.unpack_from(">H", data, at + 40)[0]
+        return None, None
+    return None, struct.unpack_from(">8IH", data, at + 8)
+
+
+def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
+    """:func:`jpeg2000_problem` of the JP2 file or bare codestream at ``data[at:end]``."""
+    problem, siz = _j2k_siz(data, at, end)
+    if problem or siz is None:
+        return problem
+    width, height, left, top, tile_w, tile_h, tile_left, tile_top, components = siz
     if components > _J2K_COMPONENTS:
         return (f"a JPEG 2000 codestream of {components:,} components (pictures have 1 to "
                 f"{_J2K_COMPONENTS}; the decoder sets up every one for every tile first)")
