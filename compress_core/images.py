@@ -579,17 +579,12 @@ def _refuse_endless_scans(data: bytes, name: str) -> Optional[int]:
     starts, the end of its APP segments
     (None where its segments lead to none: Pillow skips bytes between them, so all of it is
     searched for EXIF blocks)."""
-    from .codec.jpeg_markers import MOST_SCANS, too_many_segments  # (codec imports this module)
+    from .codec.jpeg_markers import too_many_segments  # (codec imports this module)
 
     excess, first_scan = too_many_segments(data)   # (one walk, bounded: Pillow's is not)
-    if excess == "scans":
-        raise ImageDecodeError(
-            f"{name}: a JPEG of more than {MOST_SCANS} scans (encoders write at most a few "
-            "dozen; each is a pass of the decoder over the whole picture): not decoded")
     if excess is not None:
-        raise ImageDecodeError(
-            f"{name}: a JPEG of {excess}, more than any encoder writes (Pillow and the damage "
-            "check read them one by one): not decoded")
+        raise ImageDecodeError(f"{name}: a JPEG of {excess}, more than any encoder writes: "
+                               "not decoded")
     return first_scan
 
 

@@ -95,8 +95,8 @@ MOST_FILL_BYTES = 65_536
 
 def too_many_segments(data) -> Tuple[Optional[str], Optional[int]]:
     """``(excess, first scan)`` of the JPEG ``data``, read in one walk that stops at the first
-    bound passed: ``excess`` names what it holds more of than any encoder writes (``"scans"``:
-    more than :data:`MOST_SCANS`; else marker segments, :data:`MOST_SEGMENTS`; Huffman tables,
+    bound passed: ``excess`` says what it holds more of than any encoder writes (scans,
+    :data:`MOST_SCANS`; marker segments, :data:`MOST_SEGMENTS`; Huffman tables,
     :data:`MOST_TABLE_BYTES`; fill bytes, :data:`MOST_FILL_BYTES`), None where nothing; the
     first scan's start as :func:`scan_starts` gives it (None where there is none)."""
     count = scans = table_bytes = fill = 0
@@ -119,7 +119,8 @@ def too_many_segments(data) -> Tuple[Optional[str], Optional[int]]:
             first = start if first is None else first
             scans += 1
             if scans > MOST_SCANS:
-                return "scans", first
+                return (f"more than {MOST_SCANS} scans (each a pass of the decoder over the "
+                        "whole picture)"), first
         if count > MOST_SEGMENTS:
             return f"more than {MOST_SEGMENTS:,} marker segments", first
         if marker == 0xC4:   # DHT
