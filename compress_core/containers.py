@@ -38,7 +38,8 @@ from .errors import UnsupportedImageError
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
-           "heif_decoded_pixels", "icon_pixels", "jpeg2000_problem", "fits_compressed"]
+           "heif_decoded_pixels", "icon_pixels", "jpeg2000_problem", "fits_compressed",
+           "hidden_default_image"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -520,6 +521,14 @@ def _codestream_problem(data: bytes, at: int, end: int) -> Optional[str]:
                 f"pixels for a picture of {width - left:,} x {height - top:,} (the decoder "
                 "sets up every tile first: encoders write a few large ones)")
     return None
+
+
+def hidden_default_image(img: Image.Image) -> bool:
+    """Whether ``img`` is an APNG whose default image (its IDAT, Pillow's frame 0) is no part
+    of its animation (no fcTL before it): APNG readers never show it, its animation's first
+    frame is Pillow's frame 1 (security review 46: a red default image behind a green
+    animation came out red, a picture browsers never showed)."""
+    return img.format == "PNG" and bool(getattr(img, "default_image", False))
 
 
 def fits_compressed(img: Image.Image) -> bool:

@@ -41,9 +41,10 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, fits_compressed, heif_decoded_pixels, icon_pixels,
-                         is_heif, jpeg2000_problem, jxl_rebuilt_jpeg, jxl_rebuilt_scans,
-                         jxl_size, jxl_unsized, misread_planar_page, open_picture,
+from .containers import (HEIF_PACKAGE, fits_compressed, heif_decoded_pixels,
+                         hidden_default_image, icon_pixels, is_heif, jpeg2000_problem,
+                         jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size, jxl_unsized,
+                         misread_planar_page, open_picture,
                          reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
@@ -737,15 +738,12 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         # picture, and seek(0) refused every file of two layers or more; security review 46)
         if first_frame and img.format not in ("TIFF", "PSD") and getattr(img, "n_frames", 1) > 1:
             frames = img.n_frames
-            hidden = 1 if img.format == "PNG" and getattr(img, "default_image", False) else 0
+            hidden = int(hidden_default_image(img))
             if img.format != "HEIF":  # the first frame of an animation (a TIFF's page is
                 img.seek(hidden)      # chosen on opening); a HEIF opens at its primary
                 # picture, the one viewers show, which need not be its first (edge review 36:
-                # a file of two pictures whose primary is the second was read as the first).
-                # An APNG's default image that is not part of its animation (IDAT before any
-                # fcTL) is Pillow's frame 0, which no APNG reader shows: its animation's first
-                # frame is frame 1 (security review 46: a red default image behind a green
-                # animation came out red, a picture browsers never showed)
+                # a file of two pictures whose primary is the second was read as the first);
+                # an APNG's animation at its first frame, past a hidden default image
             frames -= hidden
         upright = _orientation(img) == 1
         if upright and fmt != "TIFF":   # (exif_transpose copies an upright picture whole:

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from .colour import srgb_curves
-from .containers import _TO_8_BITS, page_samples
+from .containers import _TO_8_BITS, hidden_default_image, page_samples
 from .nclx import png_gamma_icc
 
 __all__ = ["deep_pixels", "PNG16_PACKAGE"]
@@ -61,9 +61,8 @@ def deep_pixels(img: Image.Image, data: bytes, name: str
     (H, W, 3|4) as stored (not turned by an orientation), and whether they were converted to
     sRGB (then the file's colour description no longer describes them). None for every other
     picture, and where its samples cannot be read (a warning: Pillow's reading stays)."""
-    if img.format == "PNG" and getattr(img, "default_image", False):
-        # an APNG whose IDAT is not part of its animation: the picture shown is a later
-        # frame's, which Pillow composes (security review 46: the hidden IDAT came out)
+    if hidden_default_image(img):
+        # (its IDAT is no picture shown: the frame Pillow composes is; security review 46)
         return None
     if img.format == "PNG" and _bit_depth(data) == 16:
         info = img.info
