@@ -43,8 +43,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
 from compress_core.errors import exception_line
-from compress_core.storage import (cannot_write, fresh_info, get_filesystem, split_protocol,
-                                   store_protocol)
+from compress_core.storage import (cannot_write, fresh_info, get_filesystem, local_path,
+                                   split_protocol, store_protocol)
 from transforms.manifest import manifest_prefix
 
 __all__ = ["earlier_run_folders", "not_folders", "launch_problem", "local_paths_problem",
@@ -236,8 +236,9 @@ def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
     """The run's manifest partition and dead-letter folder that exist already (none for a new
     run). ``stores``: the launch's questions (one made with ``storage_options`` otherwise)."""
     stores = stores or Stores(storage_options)
-    found = [folder for folder in (manifest_prefix(manifest, run_id), dead_letters)
-             if _info(folder, stores) is not None]
+    partition = manifest_prefix(manifest, run_id)
+    found = [folder for folder in (partition, dead_letters) if _info(folder, stores) is not None
+             and not (folder == partition and _empty_local_folder(folder))]
     if found == [dead_letters] and _info(
             f"{manifest.rstrip('/')}/_journal/run_id={run_id}", stores) is not None:
         # dead letters and a journal, no manifest partition: a run under this id that was
@@ -246,6 +247,21 @@ def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
         # run's, and every retry of a scheduler's fixed id stopped with exit status 2
         return []
     return found
+
+
+def _empty_local_folder(uri: str) -> bool:
+    """Whether ``uri`` is a local folder holding nothing: what Beam's ``mkdirs`` leaves of a
+    run's manifest partition whose part could not be moved there (``transforms.files``; an
+    object store has no empty folders). No run's manifest: a retry under the same ``--run_id``
+    had been refused as an earlier run's (job review 46)."""
+    path = local_path(uri)
+    if path is None:
+        return False
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def not_folders(folders: Dict[str, str], storage_options: Optional[Dict] = None,

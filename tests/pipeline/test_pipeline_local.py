@@ -1792,6 +1792,39 @@ def _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch):
     return common, out
 
 
+def test_a_manifest_part_beam_could_not_move_leaves_the_run_id_to_its_retry(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """A manifest part that could not be moved into the run's folder stops the run (exit 3,
+    transforms.files); Beam had made the folder, empty, and the retry under the same
+    --run_id (a scheduler's fixed id) was refused as an earlier run's (job review 46)."""
+    from apache_beam.io import localfilesystem
+    from apache_beam.io.filesystem import BeamIOError
+    from pipeline.main import RunStopped
+
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
+                                 "b.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    argv = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
+            "--run_id", "nightly", *FAST, *IN_MEMORY]
+    real = localfilesystem.LocalFileSystem.rename
+
+    def refused(self, sources, destinations):
+        if any("_manifest/run_id=nightly/" in d for d in destinations):
+            raise BeamIOError("Rename operation failed",
+                              {(s, d): OSError(28, "No space left on device")
+                               for s, d in zip(sources, destinations)})
+        return real(self, sources, destinations)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(localfilesystem.LocalFileSystem, "rename", refused)
+        with pytest.raises(RunStopped, match="manifest"):
+            run_job(argv)
+    assert os.listdir(out / "_manifest" / "run_id=nightly") == []
+    _, retry = run_job(argv)
+    assert (retry.ok, retry.skipped, retry.unrecorded) == (0, 2, 2)
+    assert len(read_manifest(str(out / "_manifest"), run_id="nightly")) == 2
+
+
 def test_a_finished_run_leaves_no_journal(tmp_path, input_dir, run_job, read_manifest):
     """Each output is journalled before it is written (transforms.journal); once the manifest
     names them, the run's journal is removed, and its folder with it."""

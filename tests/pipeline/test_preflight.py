@@ -21,6 +21,9 @@ def test_earlier_run_folders(tmp_path):
     os.makedirs(tmp_path / "m" / "run_id=b")
     assert earlier_run_folders(manifest, letters, "a") == []
     os.makedirs(tmp_path / "m" / "run_id=a")
+    # an empty partition is what a manifest part that could not be moved there leaves
+    assert earlier_run_folders(manifest, letters, "a") == []
+    (tmp_path / "m" / "run_id=a" / "part-00000-of-00001.parquet").write_bytes(b"PAR1")
     os.makedirs(letters)
     assert earlier_run_folders(manifest, letters, "a") == [f"{manifest}/run_id=a", letters]
     assert "--run_id 'a'" in launch_problem(str(tmp_path / "out"), manifest, letters, "a")
@@ -674,4 +677,6 @@ def test_a_stopped_runs_dead_letters_do_not_refuse_its_retry(tmp_path):
     assert launch_problem(str(tmp_path / "out"), manifest, letters, "n") is None
     # dead letters with no journal (not known to be a stopped run), or a partition: refused
     os.makedirs(tmp_path / "out" / "_manifest" / "run_id=n")
+    assert launch_problem(str(tmp_path / "out"), manifest, letters, "n") is None   # empty
+    (tmp_path / "out" / "_manifest" / "run_id=n" / "part-00000-of-00001.parquet").touch()
     assert "--run_id 'n'" in launch_problem(str(tmp_path / "out"), manifest, letters, "n")
