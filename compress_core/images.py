@@ -515,6 +515,20 @@ def _decode(data: bytes, name: str, limit: int,
     return loaded
 
 
+def _clear_hidden_default(img: Image.Image) -> None:
+    """Clear ``img``'s default image (an APNG whose IDAT is no part of its animation, opened
+    at it) to transparent black, the canvas the animation's first frame is drawn on: Pillow
+    draws it on the default image, which showed through the frame's transparent parts where
+    it blends OVER (a red default image behind a half-transparent green frame came out half
+    red; every APNG reader shows it half transparent), and around a first frame smaller than
+    the picture."""
+    img.load()
+    clear = img.info.get("transparency", 0) if img.mode in ("P", "RGB", "L", "I;16") else 0
+    if img.mode == "P" and not isinstance(clear, int):   # (an alpha for each palette entry)
+        clear = next((i for i, alpha in enumerate(clear) if alpha == 0), 0)
+    img.paste(clear, (0, 0, *img.size))
+
+
 def _with_coding_padding(limit: int) -> int:
     """``limit`` pixels and the padding an encoder may code around a picture of that many: its
     sides rounded up to whole 64-pixel blocks, for sides of up to 16 times the other (w + h is
@@ -739,6 +753,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         if first_frame and img.format not in ("TIFF", "PSD") and getattr(img, "n_frames", 1) > 1:
             frames = img.n_frames
             hidden = int(hidden_default_image(img))
+            if hidden:
+                _clear_hidden_default(img)
             if img.format != "HEIF":  # the first frame of an animation (a TIFF's page is
                 img.seek(hidden)      # chosen on opening); a HEIF opens at its primary
                 # picture, the one viewers show, which need not be its first (edge review 36:

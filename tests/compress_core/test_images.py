@@ -1228,6 +1228,34 @@ def test_an_apng_is_read_at_its_animations_first_frame_not_its_hidden_default_im
     assert tuple(loaded.pixels[0, 0]) == (255, 255, 255)
 
 
+def test_an_apngs_first_frame_is_drawn_on_transparent_black_not_on_its_hidden_default():
+    """Pillow draws an APNG's first frame on its default image, which showed through where the
+    frame blends OVER: a red default image behind a half-transparent green frame came out half
+    red; every APNG reader shows the transparent half (security review 46, left open). The
+    canvas is cleared in the file's own way (a palette's transparent entry, a tRNS key)."""
+    from PIL.PngImagePlugin import Blend
+
+    half = np.zeros((32, 32, 4), np.uint8)
+    half[:, 16:] = (0, 255, 0, 255)
+    palette = [0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759
+    indices = Image.fromarray((half[..., 1] // 255 * 2).astype(np.uint8), "P")
+    indices.putpalette(palette)
+    red = Image.new("P", (32, 32), 1)
+    red.putpalette(palette)
+    keyed = Image.fromarray(half[..., :3])
+    for hidden, frame, options in (
+            (Image.new("RGBA", (32, 32), (255, 0, 0, 255)), Image.fromarray(half), {}),
+            (red, indices, {"transparency": 0}),
+            (Image.new("RGB", (32, 32), (255, 0, 0)), keyed, {"transparency": (0, 0, 0)})):
+        buf = io.BytesIO()
+        hidden.save(buf, "PNG", save_all=True, default_image=True, blend=Blend.OP_OVER,
+                    append_images=[frame, frame.transpose(Image.Transpose.FLIP_LEFT_RIGHT)],
+                    **options)
+        loaded = load_image(buf.getvalue())
+        assert (tuple(loaded.pixels[5, 5]), tuple(loaded.pixels[5, 25])) == \
+            ((0, 0, 0, 0), (0, 255, 0, 255)), hidden.mode
+
+
 def _png_bytes(width, height):
     """A grey PNG of ``width`` x ``height`` made row by row (a large one in a few KB)."""
     import struct
