@@ -194,7 +194,8 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
                    name: str) -> Tuple[Image.Image, Optional[bytes]]:
     """A decoded picture and the profile its output may carry.
 
-    An RGB profile (or none) is returned as it is, with ``img``. A profile of another colour
+    An RGB profile (or none) is returned with ``img`` as it was read: without the float
+    pipelines Little CMS is never given (:func:`_without_float_pipelines`). A profile of another colour
     space cannot describe the RGB output: when it describes ``img``'s mode (a CMYK profile on a
     CMYK JPEG, a grey one on an 8- or 16-bit grey picture) ``img`` comes back converted through
     it to sRGB (alpha kept), as colour-managed viewers show it; otherwise (of another space than the
@@ -207,7 +208,8 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
     profile = _read(icc)  # (read once: a CMYK profile can weigh a megabyte)
     space = _space(profile)
     if space == "RGB" or (space is None and img.mode in ("RGB", "RGBA")):
-        return img, icc  # (an unreadable one as well: viewers ignore it, the output may keep it)
+        # (an unreadable one as well: viewers ignore it, the output may keep it)
+        return img, _without_float_pipelines(icc)
     if space is not None and img.mode in _MODES_OF_SPACE.get(space, ()):
         alpha = img.getchannel("A") if img.mode == "LA" else None
         colour = img.convert("L") if alpha is not None else img

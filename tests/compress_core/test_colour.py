@@ -225,3 +225,7 @@ def test_float_pipeline_of_many_elements_is_not_evaluated():
     icc = header + body
     assert describes_srgb(icc) is False
     assert rgb_to_srgb(np.full((4, 4, 3), 200, np.uint8), icc) is None
+    # the profile the output carries is the one read: its pipelines no longer name D2B/B2D
+    # tags (the output had carried them to whatever reads it next)
+    _, kept = device_to_srgb(Image.new("RGB", (4, 4)), icc, "x")
+    assert len(kept) == len(icc) and b"D2B" not in kept[128:180] and b"d2b0" in kept[128:180]
