@@ -229,12 +229,18 @@ def as_shown(pixels: np.ndarray) -> np.ndarray:
 def _encode_jpeg(img: Image.Image, quality: int, attached: dict, scans: bool,
                  full_chroma: bool) -> bytes:
     img = _over_white(img)
-    if full_chroma or not installed("pyjpegli"):
+    if not _by_jpegli(full_chroma):
         data = _pillow_jpeg(img, quality, dict(subsampling=0) if full_chroma else {})
         data = _with_segments(data, _jpeg_segments(**attached))
         return optimize_scans(data) if scans else data
     rgb = img if img.mode == "RGB" else img.convert("RGB")  # convert() copies even then
     return _jpegli_file(rgb.tobytes(), img.width, img.height, quality, attached, scans)
+
+
+def _by_jpegli(full_chroma: bool) -> bool:
+    """Whether a JPEG is written by jpegli (4:2:0, where installed) rather than by Pillow
+    (4:4:4 is Pillow's: jpegli's bindings have no such switch)."""
+    return not full_chroma and installed("pyjpegli")
 
 
 def _jpegli_file(samples: bytes, width: int, height: int, quality: int, attached: dict,
@@ -383,8 +389,7 @@ def encode(pixels: np.ndarray, fmt, quality: Optional[int] = None,
         quality = max(quality, lowest_quality(fmt, pixels))
     try:
         attached = dict(icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc)
-        if (fmt is ImageFormat.JPEG and pixels.shape[2] == 3 and not full_chroma
-                and installed("pyjpegli")):
+        if fmt is ImageFormat.JPEG and pixels.shape[2] == 3 and _by_jpegli(full_chroma):
             # (the samples themselves to jpegli: a PIL image made and packed back were two
             # full-size copies per encode of the quality search; speed review 45)
             return _jpegli_file(np.ascontiguousarray(pixels).tobytes(), pixels.shape[1],
