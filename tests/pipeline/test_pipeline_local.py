@@ -935,6 +935,7 @@ def test_an_interrupt_once_the_manifest_is_written_says_so(tmp_path, monkeypatch
     def ending(argv, progress=None):
         progress.update(job=job, storage=None)
         os.makedirs(os.path.join(manifest, "run_id=late"))   # (Beam's parts moved in)
+        open(os.path.join(manifest, "run_id=late", "part-00000-of-00001.parquet"), "wb").close()
         _sigterm_this_process()
 
     assert _main_running(monkeypatch, ending) == entry.TERMINATED
