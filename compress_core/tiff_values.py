@@ -27,6 +27,23 @@ SLACK_BYTES = 16 << 20
 #: The most directories followed in a block (a TIFF's pages and their sub-directories):
 #: :data:`compress_core.containers.PAGES_LOOKED_AT` pages and a few more.
 MOST_DIRECTORIES = 1100
+#: Strips or tiles a TIFF page may be cut into whatever its size: a picture 65,536 rows high
+#: stored a row a strip.
+PIECES_FLOOR = 65536
+#: Pixels a piece holds at least beyond that floor: TIFF's smallest tile, 16 x 16.
+PIXELS_A_PIECE = 256
+#: Strips and tiles over all the pages of a TIFF file: Pillow builds a Python list of them for
+#: each page it opens (the library opens each of the first 1,024 pages to find the largest) and
+#: runs a decoder per piece; a 2 MB file of 12 pages of 1 x 1 tiles took 45 s (security review
+#: 47). 2**20 is three times the tiles of a picture of 89 megapixels in 16 x 16 tiles; a larger
+#: file may have one a :data:`BYTES_A_PIECE` bytes (a scan of 300 A4 pages in RGB, one row a
+#: strip as libtiff cuts them by default, has 1.05 million).
+PIECES_ALLOWED = 1 << 20
+#: File bytes a piece holds at least on average, beyond :data:`PIECES_ALLOWED` (its offset and
+#: count alone take 8, a row of white paper compressed a few dozen more).
+BYTES_A_PIECE = 64
+#: StripOffsets, TileOffsets: the tags whose counts are a page's pieces.
+_PIECE_TAGS = (273, 324)
 
 #: Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
 #: UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD; BigTIFF's LONG8, SLONG8, IFD8).
@@ -50,7 +67,7 @@ def copied_bytes(block) -> int:
     Exif, GPS and Interoperability directories they point at (no reader here follows
     SubIFDs). 0 where ``block`` is no TIFF structure; a damaged one counts as far as it
     reads."""
-    return sum(values for values, _ in _directories(block))
+    return sum(values for values, _, _ in _directories(block))
 
 
 def overlapping_values(block) -> Optional[str]:
@@ -68,22 +85,39 @@ def file_problem(data: bytes, headers_end: Optional[int] = None) -> Optional[str
     overlap, so past that (and 4 x 65,535 for headers met by chance) the file is refused too:
     16 KB of PNG chunk filled with copies of one header had each copy read as a block of
     18,761 entries, 2 MB of them 94 s (diff review 45)."""
-    blocks = [memoryview(data)] if _is_tiff(data) else embedded_blocks(data, headers_end)
-    return _problem(blocks, len(data))
+    if _is_tiff(data):
+        return _problem([memoryview(data)], len(data), pages=True)
+    return _problem(embedded_blocks(data, headers_end), len(data))
 
 
-def _problem(blocks, file_bytes: Optional[int] = None) -> Optional[str]:
+def _problem(blocks, file_bytes: Optional[int] = None, pages: bool = False) -> Optional[str]:
     """What :func:`overlapping_values` and :func:`file_problem` say of ``blocks``: copies over
     the limit of their block, or (given the size of the file they are in) more entries read
-    over all of them than the file holds, and four directories' worth met by chance."""
+    over all of them than the file holds, and four directories' worth met by chance; with
+    ``pages`` (``blocks`` is a TIFF file), a page cut into more strips or tiles than
+    :data:`PIECES_FLOOR` and one per :data:`PIXELS_A_PIECE` pixels, or more than
+    :data:`PIECES_ALLOWED` over its pages (one a :data:`BYTES_A_PIECE` bytes of a larger
+    file)."""
     entries_allowed = None if file_bytes is None else file_bytes // 12 + 4 * 65535
-    entries = 0
+    pieces_allowed = max(PIECES_ALLOWED, (file_bytes or 0) // BYTES_A_PIECE)
+    entries = pieces = 0
     for block in blocks:
         limit = COPIES_ALLOWED * len(block) + SLACK_BYTES
         copies = 0
-        for values, read in _directories(block):
+        for values, read, cut in _directories(block):
             copies += values
             entries += read
+            if pages and cut is not None:
+                count, pixels = cut
+                pieces += count
+                if count > max(PIECES_FLOOR, pixels // PIXELS_A_PIECE):
+                    return (f"a TIFF page of {pixels:,} pixels cut into {count:,} strips or "
+                            "tiles (no writer cuts one smaller than 16 x 16 pixels; Pillow "
+                            "builds and decodes each in Python: a CPU and memory bomb)")
+                if pieces > pieces_allowed:
+                    return (f"its TIFF pages are cut into {pieces:,} strips or tiles or more "
+                            f"(over {pieces_allowed:,} in {file_bytes:,} bytes; Pillow builds "
+                            "a list of them for each page it opens: a CPU bomb)")
             if copies > limit:   # (stopped there: a block of many directories is not walked on)
                 return (f"its TIFF/EXIF directories point their values at the same bytes over "
                         f"and over ({copies:,} bytes of copies or more from a block of "
@@ -120,9 +154,11 @@ def embedded_blocks(data: bytes, headers_end: Optional[int] = None) -> Iterator[
             start = data.find(header, start + 1, end)
 
 
-def _directories(block) -> Iterator[Tuple[int, int]]:
-    """``(out-of-line bytes, entries read)`` of each directory reachable in ``block``, one
-    directory at a time, each read once (a chain that loops ends where it loops)."""
+def _directories(block) -> Iterator[Tuple[int, int, Optional[Tuple[int, int]]]]:
+    """``(out-of-line bytes, entries read, pieces)`` of each directory reachable in ``block``,
+    one directory at a time, each read once (a chain that loops ends where it loops);
+    ``pieces`` is ``(strips or tiles, width x height)`` for a directory of the main chain (a
+    TIFF's page), None for the others."""
     block = memoryview(block)
     if block[:6] == _EXIF_PREFIX:
         block = block[6:]
@@ -156,7 +192,8 @@ def _directories(block) -> Iterator[Tuple[int, int]]:
         fits = (sizes > inline) & (sizes <= len(block)) & \
                (entries["value"].astype(np.uint64) <= np.uint64(len(block)) - np.minimum(
                    sizes, np.uint64(len(block))))
-        yield int(sizes[fits].sum()), len(entries)
+        yield int(sizes[fits].sum()), len(entries), (_pieces(entries, big, order)
+                                                     if page else None)
         if following:   # (a sub-directory's own chain is no page: its budget is theirs; an
             pending.append((following, page))   # Exif chain of 1,100 had spent the pages')
         offsets = []
@@ -170,6 +207,22 @@ def _directories(block) -> Iterator[Tuple[int, int]]:
             elif size > inline:      # (an array of offsets elsewhere: its first)
                 offsets.append(_unsigned(block, int(pointer["value"]), offset_bytes, order))
         pending.extend((o, False) for o in offsets)
+
+
+def _pieces(entries: np.ndarray, big: bool, order: str) -> Tuple[int, int]:
+    """A page's strips or tiles (the most values of its StripOffsets and TileOffsets tags) and
+    its pixels (ImageWidth x ImageLength, 0 where either is missing), from its entries."""
+    counts = entries["count"][np.isin(entries["tag"], _PIECE_TAGS)]
+    count = int(counts.max()) if counts.size else 0
+    endian = "little" if order == "<" else "big"
+    sides = []
+    for tag in (256, 257):   # (SHORT, LONG or LONG8, its first value held in the entry)
+        found = entries[entries["tag"] == tag]
+        unit = int(_TYPE_BYTES[found[-1]["type"]]) if found.size and \
+            int(found[-1]["type"]) in (3, 4, 16) else 0
+        raw = int(found[-1]["value"]).to_bytes(8 if big else 4, endian) if unit else b""
+        sides.append(int.from_bytes(raw[:unit], endian) if unit and unit <= len(raw) else 0)
+    return count, sides[0] * sides[1]
 
 
 def _entries(block, offset: int, entry: np.dtype, big: bool,

@@ -287,3 +287,72 @@ def test_a_page_after_a_long_exif_chain_is_measured():
     copies from a 100 KB file, Pillow's seek to it) went unmeasured."""
     assert "memory bomb" in (file_problem(_exif_chain_then_bomb(1)) or "")
     assert "memory bomb" in (file_problem(_exif_chain_then_bomb(1100)) or "")
+
+
+def tiff_of_tiny_tiles(side: int, tile: int = 1, pages: int = 1) -> bytes:
+    """An uncompressed grey TIFF of ``pages`` pages of ``side`` x ``side`` pixels cut into
+    ``tile`` x ``tile`` tiles, whose TileOffsets and TileByteCounts are BYTE arrays shared by
+    every page (each tile reads the same bytes)."""
+    n = ((side + tile - 1) // tile) ** 2
+    body = bytearray(b"II*\0\0\0\0\0") + b"\x80" * tile * tile
+    offsets = len(body)
+    body += bytes([8]) * n
+    counts = len(body)
+    body += bytes([min(tile * tile, 255)]) * n
+    entries = [(256, 3, 1, side), (257, 3, 1, side), (258, 3, 1, 8), (259, 3, 1, 1),
+               (262, 3, 1, 1), (277, 3, 1, 1), (322, 3, 1, tile), (323, 3, 1, tile),
+               (324, 1, n, offsets), (325, 1, n, counts)]
+    struct.pack_into("<I", body, 4, len(body))
+    for page in range(pages):
+        body += struct.pack("<H", len(entries))
+        for tag, kind, count, value in entries:
+            body += struct.pack("<HHI", tag, kind, count) + (
+                struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+        body += struct.pack("<I", len(body) + 4 if page < pages - 1 else 0)
+    return bytes(body)
+
+
+@pytest.mark.parametrize("pages, side", [(1, 1000), (12, 1000), (20, 4096)])
+def test_a_tiff_cut_into_more_pieces_than_a_writer_cuts_is_refused_before_opening(pages, side):
+    """Security review 47: Pillow builds a Python list of a TIFF page's strips or tiles each
+    time it opens the page and runs a decoder per piece: a 2 MB TIFF of 1,000 x 1,000 tiles of
+    one pixel took 8 s and 310 MB with max_pixels=1e6, twelve pages of them sharing the arrays
+    45 s, and 5 million of them in 10 MB 58 s and 1.6 GB at the default limit. A page may have
+    65,536 pieces or one per 256 pixels (16 x 16 tiles), a file 2**20 over its pages (here 20
+    pages of 4096 x 4096 in 16 x 16 tiles: each page as a writer cuts it, 1.3 million all
+    told)."""
+    data = tiff_of_tiny_tiles(side, 1 if side == 1000 else 16, pages)
+    problem = file_problem(data)
+    assert problem is not None and "strips or tiles" in problem, problem
+    with pytest.raises(ImageDecodeError, match="strips or tiles"):
+        load_image(data, max_pixels=20_000_000)
+
+
+def test_a_larger_file_may_hold_more_pieces(monkeypatch):
+    """Beyond PIECES_ALLOWED a file may hold a piece a BYTES_A_PIECE bytes: a scan of 300 A4
+    pages in RGB, a row a strip as libtiff cuts them by default, holds 1.05 million strips."""
+    from compress_core import tiff_values
+
+    monkeypatch.setattr(tiff_values, "PIECES_ALLOWED", 1000)
+    data = tiff_of_tiny_tiles(64, 16, pages=100)   # 16 tiles a page, 1,600 in all
+    assert "strips or tiles" in (file_problem(data) or "")
+    assert file_problem(data + bytes(1600 * tiff_values.BYTES_A_PIECE)) is None
+
+
+def test_tiffs_cut_as_writers_cut_them_are_read():
+    """16 x 16 tiles (TIFF's smallest), one strip a row, and many pages of strips are read."""
+    tifffile = pytest.importorskip("tifffile")
+    pixels = photo("chelsea", 256)
+    for kwargs in (dict(tile=(16, 16)), dict(rowsperstrip=1)):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, pixels, photometric="rgb", **kwargs)
+        assert file_problem(buf.getvalue()) is None, kwargs
+        assert load_image(buf.getvalue()).size == (pixels.shape[1], pixels.shape[0])
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        for _ in range(300):
+            tif.write(pixels[:64, :64], photometric="rgb", rowsperstrip=1)
+    assert file_problem(buf.getvalue()) is None
+    assert load_image(buf.getvalue()).size == (64, 64)
+    # a page of 65,536 one-pixel strips is within the floor
+    assert file_problem(tiff_of_tiny_tiles(256, 1)) is None
