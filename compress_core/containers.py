@@ -705,6 +705,9 @@ def _largest_full_page(img: Image.Image, name: str) -> None:
             img.seek(page)
         except EOFError:
             break
+        except TypeError as exc:   # (Pillow's word for a page without its size: it reached
+            # the caller as a TypeError, the caller's own mistake; security review 47)
+            raise ValueError(f"page {page + 1}: {exc}") from exc
         if int(img.tag_v2.get(254, 0) or 0) & REDUCED_RESOLUTION:
             continue
         if best is None or img.width * img.height > best[0]:

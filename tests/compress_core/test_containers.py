@@ -858,3 +858,22 @@ def test_an_icns_is_walked_to_the_size_its_header_declares():
     assert containers.icon_pixels(icns) == 1200 * 1200
     with pytest.raises(ImageTooLargeError, match="an icon holding"):
         load_image(icns, max_pixels=1_100_000)
+
+
+def test_a_tiff_page_without_its_size_is_a_decode_error():
+    """Security review 47: a later page without ImageWidth made Pillow's seek raise
+    TypeError("Missing dimensions") as the largest page was looked for, which reached the
+    caller as a TypeError (the caller's mistake, by Python's convention)."""
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "TIFF", save_all=True,
+                                       append_images=[Image.new("L", (8, 8), 9)])
+    data = bytearray(buf.getvalue())
+    first = int.from_bytes(data[4:8], "little")
+    second = int.from_bytes(data[first + 2 + 12 * int.from_bytes(data[first:first + 2],
+                                                                  "little"):][:4], "little")
+    for i in range(int.from_bytes(data[second:second + 2], "little")):
+        at = second + 2 + 12 * i
+        if int.from_bytes(data[at:at + 2], "little") == 256:   # ImageWidth -> tag 255
+            data[at:at + 2] = (255).to_bytes(2, "little")
+    with pytest.raises(ImageDecodeError, match="page 2: Missing dimensions"):
+        load_image(bytes(data))
