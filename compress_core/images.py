@@ -378,6 +378,11 @@ def _decoding(name: str, data: bytes, limit: int):
         raise ImageDecodeError(f"{name}: {what}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _decode_error(name, exc) from exc
+    except (IndexError, struct.error) as exc:
+        # Pillow's Python decoders reading past a file cut short (QOI: "index out of range"
+        # from a 14-byte file; it stopped the command line's batch with a traceback: security
+        # review 47)
+        raise _decode_error(name, exc) from exc
     except RuntimeError as exc:
         # the AVIF, HEIF and JPEG XL decoders' word for damaged data ("Failed to decode frame
         # 0", libjxl's "Generic Error") and for libheif's own limits: it reached the command
@@ -480,6 +485,9 @@ def _decode(data: bytes, name: str, limit: int,
             f"{name}: a tile-compressed FITS file (ZCMPTYPE GZIP_1), which Pillow decodes pixel "
             "by pixel in Python (350 KB of 88 megapixels: 46 s, 4 GB): not decoded; an "
             "uncompressed FITS file is read")
+    _refuse_slow_decoding(img, name)
+    if img.format == "QOI":
+        img = _qoi_decoded(img, data, name)
     stored_size = img.size
     if needed_size is not None and img.format in ("JPEG", "MPO"):
         # (outside the decoding's errors: what the caller's callable raises is its own, not
@@ -527,6 +535,59 @@ def _clear_hidden_default(img: Image.Image) -> None:
     if img.mode == "P" and not isinstance(clear, int):   # (an alpha for each palette entry)
         clear = next((i for i, alpha in enumerate(clear) if alpha == 0), 0)
     img.paste(clear, (0, 0, *img.size))
+
+
+#: The most pixels a picture Pillow decodes in Python (a loop turn a pixel, a sample or a run)
+#: is given to its decoder: about 5 s of it (security review 47: seconds a megapixel, measured
+#: on files made for the worst: uncompressed DDS of 8-bit RGB masks 2.3, PGM/PPM of a maxval
+#: other than 255 or 65535 1.4, plain-text PNM 0.9, XPM 0.34, RLE BMP 0.12-0.24: 38 KB of
+#: one-pixel rows took 22 s at the default max_pixels, 10 MB of DDS 25 s).
+_PYTHON_DECODER_PIXELS = {"dds_rgb": 2_000_000, "ppm": 3_500_000, "ppm_plain": 5_000_000,
+                          "xpm": 15_000_000, "bmp_rle": 20_000_000, "MSP": 20_000_000}
+
+
+def _refuse_slow_decoding(img: Image.Image, name: str) -> None:
+    """Refuse ``img`` (opened) where Pillow decodes it in Python and it has more pixels than
+    :data:`_PYTHON_DECODER_PIXELS` allows that decoder (or a JPEG and PNG decode in a blink:
+    such files are old bitmaps, textures and text formats)."""
+    decoders = {tile[0] for tile in img.tile or ()}
+    pixels = img.width * img.height
+    for decoder in sorted(decoders & _PYTHON_DECODER_PIXELS.keys()):
+        most = _PYTHON_DECODER_PIXELS[decoder]
+        if pixels > most:
+            raise ImageTooLargeError(
+                f"{name}: a {img.width}x{img.height} {img.format} picture, which Pillow decodes "
+                f"in Python ({decoder}): at most {most:,} pixels of it are decoded (about 5 s); "
+                "save it as PNG to compress it")
+
+
+#: How a QOI file ends: seven 0 bytes and a 1.
+_QOI_END = b"\0" * 7 + b"\1"
+
+
+def _qoi_decoded(img: Image.Image, data: bytes, name: str) -> Image.Image:
+    """The QOI picture ``img`` (opened, not loaded) decoded by ``imagecodecs`` (the reference
+    C decoder): Pillow's decoder is Python, a loop turn a pixel or run (a 10 MB file of
+    10 megapixels took 12 s, 1.4 MB of 89 megapixels in runs 2.4 s; imagecodecs: 0.02 s a
+    megapixel, the same pixels; security review 47)."""
+    import imagecodecs
+
+    if not data.endswith(_QOI_END):   # (imagecodecs decodes a file cut short without a word:
+        # the pixels past its end repeat the last one)
+        raise ImageDecodeError(f"{name}: the file is cut short (truncated): the picture ends "
+                               "early (no QOI end marker)")
+    try:
+        pixels = imagecodecs.qoi_decode(data)
+    except Exception as exc:  # noqa: BLE001 - imagecodecs.QoiError (a RuntimeError), others
+        raise ImageDecodeError(f"{name}: cannot decode image (QOI: {exc})") from exc
+    channels = {"RGB": 3, "RGBA": 4}.get(img.mode)
+    if pixels.dtype != np.uint8 or pixels.shape != (img.height, img.width, channels):
+        raise ImageDecodeError(f"{name}: cannot decode image (QOI: {pixels.shape} samples "
+                               f"for a {img.width}x{img.height} {img.mode} picture)")
+    decoded = Image.fromarray(pixels)   # (RGB or RGBA by its shape, checked above)
+    decoded.format = img.format
+    decoded.info.update(img.info)
+    return decoded
 
 
 def _with_coding_padding(limit: int) -> int:
@@ -720,6 +781,11 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
                        as_stored=False)
 
 
+#: Formats whose fourth channel, where it is zero all over, is no alpha but padding (BMP
+#: bitfields with an alpha mask, 32-bit TGAs).
+_ZERO_ALPHA_IS_OPAQUE = frozenset(("BMP", "DIB", "TGA"))
+
+
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
               first_frame: bool = True) -> LoadedImage:
     """A decoded picture (``first_frame``: an animation's first frame, where a file opened
@@ -787,6 +853,12 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
         raise _decode_error(name, exc) from exc
     pixels = _pil_to_array(img, name)
+    if fmt in _ZERO_ALPHA_IS_OPAQUE and pixels.shape[2] == 4 and not pixels[..., 3].any():
+        # a channel of zeros that writers leave in 32-bit pictures without transparency:
+        # Chrome's BMP reader, Windows and Photoshop show them opaque (DirectXTex so reads
+        # TGAs); read as alpha, the picture came out blank (a 34-byte transparent WebP,
+        # status ok: security review 47)
+        pixels = np.ascontiguousarray(pixels[..., :3])
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
                        as_stored=upright and kept_icc is icc)

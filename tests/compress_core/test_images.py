@@ -1376,3 +1376,102 @@ def test_fill_bytes_after_the_last_scan_count_towards_the_bound():
     for bad in (data[:-2] + many + data[-2:], data[:-2] + many):
         with pytest.raises(ImageDecodeError, match="fill bytes"):
             load_image(bad)
+
+
+@pytest.mark.parametrize("cut", [14, 15, 40, -1])
+def test_a_qoi_file_cut_short_is_a_decode_error(cut):
+    """Security review 47: Pillow's Python QOI decoder indexes past the end of a file cut short
+    (IndexError: index out of range), which escaped load_image as it was and stopped the
+    command line's batch with a traceback (its 14-byte header alone did); imagecodecs, which
+    decodes QOI now, fills a file cut short with its last pixel: the end marker is asked for."""
+    buf = io.BytesIO()
+    Image.fromarray(photo("chelsea", 32)).save(buf, "QOI")
+    with pytest.raises(ImageDecodeError, match="cut short"):
+        load_image(buf.getvalue()[:cut])
+
+
+def test_qoi_is_decoded_in_c_as_pillow_decodes_it():
+    """Pillow's QOI decoder is Python, a loop turn a pixel: a 10 MB file of 10 megapixels took
+    12 s (security review 47). imagecodecs gives the same pixels, RGB and RGBA."""
+    rgb = photo("chelsea", 96)
+    rgba = np.concatenate([rgb, (np.arange(rgb.shape[1]) % 256).astype(np.uint8)[None, :, None]
+                           .repeat(rgb.shape[0], 0)], -1)
+    for pixels, mode in ((rgb, "RGB"), (rgba, "RGBA")):
+        buf = io.BytesIO()
+        Image.fromarray(pixels, mode).save(buf, "QOI")
+        with Image.open(io.BytesIO(buf.getvalue())) as pillow:
+            expected = np.asarray(pillow.convert(mode))
+        loaded = load_image(buf.getvalue())
+        assert loaded.format == "QOI" and loaded.pixels.shape[2] == len(mode)
+        np.testing.assert_array_equal(loaded.pixels, expected)
+    side = 2000   # 4 megapixels, one QOI_OP_INDEX byte each: 6 s through Pillow
+    data = b"qoif" + side.to_bytes(4, "big") * 2 + bytes([4, 0]) + bytes(side * side) + \
+        b"\0" * 7 + b"\1"
+    loaded = load_image(data)
+    assert loaded.size == (side, side) and not loaded.pixels.any()
+
+
+def _bmp_v4(bgra: np.ndarray) -> bytes:
+    """A 32-bit BMP (BITMAPV4HEADER, BI_BITFIELDS with an alpha mask) of ``bgra`` (H, W, 4)."""
+    import struct
+
+    h, w = bgra.shape[:2]
+    pixels = np.ascontiguousarray(bgra[::-1]).tobytes()
+    v4 = struct.pack("<IiiHHIIiiII", 108, w, h, 1, 32, 3, len(pixels), 2835, 2835, 0, 0)
+    v4 += struct.pack("<IIII", 0xFF0000, 0xFF00, 0xFF, 0xFF000000) + b"BGRs" + bytes(48)
+    offset = 14 + len(v4)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + v4 + pixels
+
+
+def test_a_fourth_channel_of_zeros_in_a_bmp_or_tga_is_no_alpha():
+    """Security review 47: a 32-bit BMP whose alpha mask's bytes are all 0, and a 32-bit TGA
+    whose alpha bytes are (writers of pictures without transparency leave them so), came out
+    blank: a 34-byte fully transparent WebP, status ok. Chrome's BMP reader, Windows and
+    Photoshop show them opaque; a fourth channel that is not all zeros stays alpha."""
+    rgb = photo("chelsea", 48)
+    bgra = np.concatenate([rgb[..., ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)], -1)
+    loaded = load_image(_bmp_v4(bgra))
+    assert loaded.format == "BMP" and loaded.pixels.shape[2] == 3
+    np.testing.assert_array_equal(loaded.pixels, rgb)
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([rgb, np.zeros(rgb.shape[:2] + (1,), np.uint8)], -1),
+                    "RGBA").save(buf, "TGA")
+    loaded = load_image(buf.getvalue())
+    assert loaded.format == "TGA" and loaded.pixels.shape[2] == 3
+    np.testing.assert_array_equal(loaded.pixels, rgb)
+    bgra[:10, :10, 3] = 255    # some opaque pixels: the rest is transparent
+    assert load_image(_bmp_v4(bgra)).pixels.shape[2] == 4
+    alpha = np.zeros(rgb.shape[:2] + (1,), np.uint8)
+    alpha[5:, 5:] = 128
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([rgb, alpha], -1), "RGBA").save(buf, "TGA")
+    assert load_image(buf.getvalue()).pixels.shape[2] == 4
+
+
+def _rle8_bmp(width: int, height: int, rows: int, value: int = 7) -> bytes:
+    """An 8-bit RLE BMP of ``width`` x ``height`` whose first ``rows`` rows are one run of
+    ``value`` (64 pixels at most) each, the rest left to the decoder."""
+    import struct
+
+    body = (bytes([min(width, 64), value]) + b"\x00\x00") * rows + b"\x00\x01"
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(body), 2835, 2835, 256,
+                       0)
+    return (b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + palette
+            + body)
+
+
+def test_a_picture_pillow_decodes_in_python_is_bounded_by_its_decoders_speed():
+    """Security review 47: Pillow decodes RLE BMPs, uncompressed DDS of RGB masks, PGM/PPM of
+    an odd maxval, plain-text PNM and XPM in Python, a loop turn a pixel or a run: 38 KB of
+    one-pixel RLE rows declaring 89 megapixels took 22 s, 10 MB of DDS 25 s. Each decoder has
+    its own bound (about 5 s of it); small such pictures are read as before."""
+    loaded = load_image(_rle8_bmp(64, 64, 64))
+    assert loaded.size == (64, 64) and (loaded.pixels == 7).all()
+    with pytest.raises(ImageTooLargeError, match="decodes in Python"):
+        load_image(_rle8_bmp(5000, 5000, 10))
+    pgm = b"P5\n64 64\n254\n" + bytes(range(64)) * 64
+    assert load_image(pgm).size == (64, 64)
+    with pytest.raises(ImageTooLargeError, match=r"ppm\): at most 3,500,000"):
+        load_image(b"P5\n2000 2000\n254\n" + bytes(16))
