@@ -39,7 +39,7 @@ __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
            "heif_decoded_pixels", "icon_pixels", "jpeg2000_problem", "fits_compressed",
-           "hidden_default_image"]
+           "hidden_default_image", "gif_first_frame_box"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -529,6 +529,37 @@ def hidden_default_image(img: Image.Image) -> bool:
     frame is Pillow's frame 1 (security review 46: a red default image behind a green
     animation came out red, a picture browsers never showed)."""
     return img.format == "PNG" and bool(getattr(img, "default_image", False))
+
+
+#: Blocks walked before a GIF's first frame (extensions, their sub-blocks) at the most.
+_GIF_BLOCKS = 4096
+
+
+def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
+    """``(left, top, right, bottom)`` of a GIF's first frame where it covers part of its
+    logical screen; None where it covers all of it, or reaches past it, or ``data`` is no GIF
+    (or one that hides its first frame past :data:`_GIF_BLOCKS` blocks and sub-blocks)."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        return None
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    budget = _GIF_BLOCKS
+    while at < len(data) and budget > 0:
+        if data[at] == 0x2C and at + 9 <= len(data):
+            left, top, w, h = struct.unpack_from("<HHHH", data, at + 1)
+            box = (left, top, left + w, top + h)
+            if box == (0, 0, width, height) or box[2] > width or box[3] > height:
+                return None
+            return box
+        if data[at] != 0x21:
+            return None
+        at += 2   # (the extension's introducer and label, then its sub-blocks to an empty one)
+        while at < len(data) and data[at] and budget > 0:
+            at += 1 + data[at]
+            budget -= 1
+        at += 1
+        budget -= 1
+    return None
 
 
 def fits_compressed(img: Image.Image) -> bool:

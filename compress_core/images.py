@@ -41,8 +41,9 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, fits_compressed, heif_decoded_pixels,
-                         hidden_default_image, icon_pixels, is_heif, jpeg2000_problem,
+from .containers import (HEIF_PACKAGE, fits_compressed, gif_first_frame_box,
+                         heif_decoded_pixels, hidden_default_image, icon_pixels, is_heif,
+                         jpeg2000_problem,
                          jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size, jxl_unsized,
                          misread_planar_page, open_picture,
                          reread_planar_samples, upright)
@@ -548,8 +549,8 @@ _PYTHON_DECODER_PIXELS = {"dds_rgb": 2_000_000, "ppm": 3_500_000, "ppm_plain": 5
 
 def _refuse_slow_decoding(img: Image.Image, name: str) -> None:
     """Refuse ``img`` (opened) where Pillow decodes it in Python and it has more pixels than
-    :data:`_PYTHON_DECODER_PIXELS` allows that decoder (or a JPEG and PNG decode in a blink:
-    such files are old bitmaps, textures and text formats)."""
+    :data:`_PYTHON_DECODER_PIXELS` allows that decoder (old bitmaps, textures and text formats,
+    where a JPEG or PNG of as many pixels decodes in a blink)."""
     decoders = {tile[0] for tile in img.tile or ()}
     pixels = img.width * img.height
     for decoder in sorted(decoders & _PYTHON_DECODER_PIXELS.keys()):
@@ -781,6 +782,20 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
                        as_stored=False)
 
 
+def _transparent_outside(pixels: np.ndarray, box: Tuple[int, int, int, int]) -> np.ndarray:
+    """``pixels`` (H, W, 3|4) with an alpha channel that is 0 outside ``box``: what browsers
+    show of a GIF's logical screen its first frame leaves uncovered (they ignore the background
+    colour); Pillow fills it with palette entry 0, opaque (black margins about a 16 x 16 frame
+    in a 64 x 64 screen; security review 47)."""
+    if pixels.shape[2] == 3:
+        pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], 2)
+    left, top, right, bottom = box
+    outside = np.ones(pixels.shape[:2], bool)
+    outside[max(top, 0):max(bottom, 0), max(left, 0):max(right, 0)] = False
+    pixels[outside, 3] = 0
+    return pixels
+
+
 #: Formats whose fourth channel, where it is zero all over, is no alpha but padding (BMP
 #: bitfields with an alpha mask, 32-bit TGAs).
 _ZERO_ALPHA_IS_OPAQUE = frozenset(("BMP", "DIB", "TGA"))
@@ -828,6 +843,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                 # an APNG's animation at its first frame, past a hidden default image
             frames -= hidden
         upright = _orientation(img) == 1
+        frame_box = (gif_first_frame_box(data) if fmt == "GIF" and data and first_frame
+                     and upright else None)
         if upright and fmt != "TIFF":   # (exif_transpose copies an upright picture whole:
             img.load()   # 2 ms of a 768 x 512 photo's 34 at the job's default, 0.1 s of a
             # 24-megapixel one; a TIFF's copy drops the page directory its getexif() gives)
@@ -853,6 +870,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
         raise _decode_error(name, exc) from exc
     pixels = _pil_to_array(img, name)
+    if frame_box is not None:
+        pixels = _transparent_outside(pixels, frame_box)
     if fmt in _ZERO_ALPHA_IS_OPAQUE and pixels.shape[2] == 4 and not pixels[..., 3].any():
         # a channel of zeros that writers leave in 32-bit pictures without transparency:
         # Chrome's BMP reader, Windows and Photoshop show them opaque (DirectXTex so reads

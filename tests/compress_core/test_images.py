@@ -1475,3 +1475,24 @@ def test_a_picture_pillow_decodes_in_python_is_bounded_by_its_decoders_speed():
     assert load_image(pgm).size == (64, 64)
     with pytest.raises(ImageTooLargeError, match=r"ppm\): at most 3,500,000"):
         load_image(b"P5\n2000 2000\n254\n" + bytes(16))
+
+
+def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent():
+    """Security review 47: a GIF whose first frame (16 x 16 at 24, 24) covers part of its 64 x 64
+    logical screen came out with opaque black margins (Pillow fills them with palette entry
+    0); browsers show them transparent, whatever the background colour. A frame covering the
+    screen is read as before (no alpha added)."""
+    import struct
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 0, 255)).save(buf, "GIF")
+    whole = buf.getvalue()
+    assert load_image(whole).pixels.shape == (16, 16, 3)
+    descriptor = whole.index(b"\x2c" + struct.pack("<HHHH", 0, 0, 16, 16))
+    data = bytearray(whole)
+    data[6:10] = struct.pack("<HH", 64, 64)
+    data[descriptor + 1:descriptor + 5] = struct.pack("<HH", 24, 24)
+    loaded = load_image(bytes(data))
+    assert loaded.size == (64, 64) and loaded.pixels.shape[2] == 4
+    assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
+    assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
