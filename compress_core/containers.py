@@ -597,6 +597,49 @@ def icon_pixels(data: bytes) -> Optional[int]:
     return most
 
 
+def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
+    """The AND mask (H, W) bool, True where transparent, of the entry an ICO or CUR ``img``
+    (opened from ``data``) decodes, where that entry is a 32-bit bitmap; None otherwise (a PNG
+    entry, fewer bits, a mask cut short, another format).
+
+    Pillow reads a 32-bit entry's fourth byte as alpha and never its AND mask; writers of
+    icons without transparency leave that byte 0 and draw the shape in the mask, and Windows,
+    Chrome and Firefox then show the picture opaque within the mask (Chrome's BMP reader: "all
+    alpha zero" is no alpha). Read as alpha, such an icon came out blank: a 34-byte WebP,
+    status ok (security review 47)."""
+    if img.format not in ("ICO", "CUR") or len(data) < 6:
+        return None
+    count = struct.unpack_from("<H", data, 4)[0]
+    entries = [data[6 + 16 * i:22 + 16 * i] for i in range(min(count, (len(data) - 6) // 16))]
+    if not entries:
+        return None
+    if img.format == "ICO":   # the entry Pillow decoded: the first of the picture's size
+        ico = getattr(img, "ico", None)
+        if ico is None:
+            return None
+        chosen = ico.entry[ico.getentryindex(img.size)]
+        at, size = chosen.offset, chosen.size
+    else:                     # CurImagePlugin's choice: the first larger on both sides
+        chosen = entries[0]
+        for entry in entries[1:]:
+            if entry[0] > chosen[0] and entry[1] > chosen[1]:
+                chosen = entry
+        size, at = struct.unpack_from("<II", chosen, 8)
+    if at + 20 > len(data) or data[at:at + 8] == b"\x89PNG\r\n\x1a\n":
+        return None
+    header, _, _, _, bits, compression = struct.unpack_from("<IiiHHI", data, at)
+    width, height = img.size
+    if bits != 32 or header < 40:
+        return None
+    row = (width + 31) // 32 * 4
+    # (the mask follows the colours, after a BITMAPINFOHEADER's three bit fields where it has)
+    start = at + header + (12 if compression == 3 and header == 40 else 0) + width * height * 4
+    if start + row * height > min(at + size, len(data)):   # (a mask cut short)
+        return None
+    mask = np.unpackbits(np.frombuffer(data, np.uint8, row * height, start))
+    return mask.reshape(height, row * 8)[::-1, :width].astype(bool)   # (rows bottom-up)
+
+
 def open_picture(data: bytes, name: str) -> Image.Image:
     """``Image.open`` of ``data``, at the picture to decode (see the module's text).
 

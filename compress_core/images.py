@@ -42,7 +42,8 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, fits_compressed, gif_first_frame_box,
-                         heif_decoded_pixels, hidden_default_image, icon_pixels, is_heif,
+                         heif_decoded_pixels, hidden_default_image, icon_and_mask, icon_pixels,
+                         is_heif,
                          jpeg2000_problem,
                          jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size, jxl_unsized,
                          misread_planar_page, open_picture,
@@ -865,6 +866,8 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                 exif_obj[0x0112] = before
     except Exception:  # a broken EXIF block must not lose the image
         exif = None
+    # (a 32-bit icon entry's AND mask, which Pillow does not read: read before any conversion)
+    icon_mask = icon_and_mask(img, data) if data and fmt in ("ICO", "CUR") else None
     try:
         img, kept_icc = device_to_srgb(img, icc, name)
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
@@ -878,6 +881,12 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         # TGAs); read as alpha, the picture came out blank (a 34-byte transparent WebP,
         # status ok: security review 47)
         pixels = np.ascontiguousarray(pixels[..., :3])
+    if (icon_mask is not None and pixels.shape[2] == 4 and icon_mask.shape == pixels.shape[:2]
+            and not pixels[..., 3].any()):
+        # a 32-bit icon entry whose fourth byte is 0 all over: no alpha, but padding, its shape
+        # in the AND mask, as Windows, Chrome and Firefox draw it (it came out blank, status ok)
+        pixels = pixels.copy()
+        pixels[..., 3] = np.where(icon_mask, 0, 255).astype(np.uint8)
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
                        as_stored=upright and kept_icc is icc)

@@ -1448,6 +1448,44 @@ def test_a_fourth_channel_of_zeros_in_a_bmp_or_tga_is_no_alpha():
     assert load_image(buf.getvalue()).pixels.shape[2] == 4
 
 
+def _icon32(bgra: np.ndarray, transparent: np.ndarray, cursor: bool = False) -> bytes:
+    """An ICO (or CUR) of one 32-bit bitmap entry: ``bgra`` (H, W, 4) and an AND mask,
+    ``transparent`` (H, W) bool."""
+    import struct
+
+    h, w = bgra.shape[:2]
+    xor = np.ascontiguousarray(bgra[::-1]).tobytes()
+    row = (w + 31) // 32 * 4
+    mask = np.zeros((h, row * 8), np.uint8)
+    mask[:, :w] = transparent
+    andm = np.packbits(mask[::-1], axis=1).tobytes()
+    dib = struct.pack("<IiiHHIIiiII", 40, w, 2 * h, 1, 32, 0, len(xor) + len(andm), 0, 0, 0,
+                      0) + xor + andm
+    entry = struct.pack("<BBBBHHII", w % 256, h % 256, 0, 0, 1 if cursor else 1,
+                        1 if cursor else 32, len(dib), 22)
+    return struct.pack("<HHH", 0, 2 if cursor else 1, 1) + entry + dib
+
+
+def test_a_32_bit_icon_entry_with_a_fourth_channel_of_zeros_is_drawn_by_its_and_mask():
+    """Security review 47: an ICO or CUR entry of 32 bits whose fourth byte is 0 all over (icons
+    without transparency, their shape in the AND mask) came out blank, a 34-byte WebP, status
+    ok: Pillow reads that byte as alpha and never the mask. Windows, Chrome and Firefox draw
+    the picture opaque within the AND mask; an entry with real alpha keeps it."""
+    rgb = photo("chelsea", 48)
+    bgra = np.concatenate([rgb[..., ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)], -1)
+    transparent = np.zeros(rgb.shape[:2], bool)
+    transparent[:8] = True
+    transparent[:, -5:] = True
+    for cursor in (False, True):
+        loaded = load_image(_icon32(bgra, transparent, cursor))
+        assert loaded.format == ("CUR" if cursor else "ICO")
+        np.testing.assert_array_equal(loaded.pixels[..., 3], np.where(transparent, 0, 255))
+        np.testing.assert_array_equal(loaded.pixels[~transparent][:, :3], rgb[~transparent])
+    bgra[..., 3] = 200   # real alpha: the mask is not read
+    loaded = load_image(_icon32(bgra, transparent))
+    assert (loaded.pixels[..., 3] == 200).all()
+
+
 def _rle8_bmp(width: int, height: int, rows: int, value: int = 7) -> bytes:
     """An 8-bit RLE BMP of ``width`` x ``height`` whose first ``rows`` rows are one run of
     ``value`` (64 pixels at most) each, the rest left to the decoder."""
