@@ -57,6 +57,8 @@ def _without_float_pipelines(icc: bytes) -> bytes:
         if icc[at:at + 4] in _FLOAT_PIPELINES:
             out = bytearray(icc) if out is None else out
             out[at:at + 4] = icc[at:at + 4].lower()
+    if out is not None:   # (its Profile ID, an MD5 of the profile as it was, no longer holds:
+        out[84:100] = bytes(16)   # zero says none was computed; diff review 47)
     return icc if out is None else bytes(out)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import struct
 from typing import Optional, Tuple
 
@@ -533,6 +534,8 @@ def hidden_default_image(img: Image.Image) -> bool:
 
 #: Blocks walked before a GIF's first frame (extensions, their sub-blocks) at the most.
 _GIF_BLOCKS = 4096
+#: The bytes a GIF's block may begin with (an image descriptor, an extension, the trailer).
+_GIF_BLOCK_START = re.compile(rb"[\x21\x2c\x3b]")
 
 
 def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
@@ -551,8 +554,16 @@ def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
             if box == (0, 0, width, height) or box[2] > width or box[3] > height:
                 return None
             return box
-        if data[at] != 0x21:
+        if data[at] == 0x3B:   # (the trailer: no frame)
             return None
+        if data[at] != 0x21:   # (a stray byte, which Pillow and browsers pass over: a zero
+            # before the descriptor left its margins opaque; diff review 47)
+            found = _GIF_BLOCK_START.search(data, at)
+            if found is None:
+                return None
+            at = found.start()
+            budget -= 1
+            continue
         at += 2   # (the extension's introducer and label, then its sub-blocks to an empty one)
         while at < len(data) and data[at] and budget > 0:
             at += 1 + data[at]

@@ -539,6 +539,18 @@ def _clear_hidden_default(img: Image.Image) -> None:
     img.paste(clear, (0, 0, *img.size))
 
 
+def _apng_frame_box(img: Image.Image) -> Optional[Tuple[int, int, int, int]]:
+    """``(left, top, right, bottom)`` of the APNG frame ``img`` stands at (seeked, not loaded)
+    where it covers part of the picture and lies within it; None otherwise."""
+    box = img.info.get("bbox")
+    if not (isinstance(box, tuple) and len(box) == 4):
+        return None
+    box = tuple(int(v) for v in box)
+    if box == (0, 0, *img.size) or box[2] > img.width or box[3] > img.height:
+        return None
+    return box
+
+
 #: The most pixels a picture Pillow decodes in Python (a loop turn a pixel, a sample or a run)
 #: is given to its decoder: about 5 s of it (security review 47: seconds a megapixel, measured
 #: on files made for the worst: uncompressed DDS of 8-bit RGB masks 2.3, PGM/PPM of a maxval
@@ -576,8 +588,8 @@ def _qoi_decoded(img: Image.Image, data: bytes, name: str) -> Image.Image:
 
     if not data.endswith(_QOI_END):   # (imagecodecs decodes a file cut short without a word:
         # the pixels past its end repeat the last one)
-        raise ImageDecodeError(f"{name}: the file is cut short (truncated): the picture ends "
-                               "early (no QOI end marker)")
+        raise ImageDecodeError(f"{name}: a QOI file that does not end in its end marker (cut "
+                               "short, or bytes after it)")
     try:
         pixels = imagecodecs.qoi_decode(data)
     except Exception as exc:  # noqa: BLE001 - imagecodecs.QoiError (a RuntimeError), others
@@ -790,6 +802,8 @@ def _transparent_outside(pixels: np.ndarray, box: Tuple[int, int, int, int]) -> 
     in a 64 x 64 screen; security review 47)."""
     if pixels.shape[2] == 3:
         pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], 2)
+    elif not pixels.flags.writeable:   # (Pillow's buffer, read-only: a GIF of a transparent
+        pixels = pixels.copy()         # index raised numpy's ValueError; diff review 47)
     left, top, right, bottom = box
     outside = np.ones(pixels.shape[:2], bool)
     outside[max(top, 0):max(bottom, 0), max(left, 0):max(right, 0)] = False
@@ -827,6 +841,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     iptc = _iptc_record(img)
     tiff_exif = _tiff_exif(img) if fmt == "TIFF" else None  # (exif_transpose's copy has none)
     frames = 1
+    apng_box = None
     try:
         # (a TIFF's page is chosen on opening; its n_frames walks every page: 20,000 pages of
         # an upload took 3 s)
@@ -842,10 +857,18 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                 # picture, the one viewers show, which need not be its first (edge review 36:
                 # a file of two pictures whose primary is the second was read as the first);
                 # an APNG's animation at its first frame, past a hidden default image
+            if hidden:
+                # on the cleared canvas OVER is SOURCE: Pillow's OVER pastes the frame through
+                # its own alpha, alpha and all (a half-transparent green came out a quarter
+                # opaque and half as bright); and a picture of no transparency (RGB, grey, a
+                # palette without a clear entry) keeps its cleared margins opaque: they are
+                # made transparent below (diff review 47)
+                img.blend_op = 0   # (PIL.PngImagePlugin.Blend.OP_SOURCE)
+                apng_box = _apng_frame_box(img)
             frames -= hidden
         upright = _orientation(img) == 1
         frame_box = (gif_first_frame_box(data) if fmt == "GIF" and data and first_frame
-                     and upright else None)
+                     and upright else apng_box if upright else None)
         if upright and fmt != "TIFF":   # (exif_transpose copies an upright picture whole:
             img.load()   # 2 ms of a 768 x 512 photo's 34 at the job's default, 0.1 s of a
             # 24-megapixel one; a TIFF's copy drops the page directory its getexif() gives)

@@ -165,7 +165,18 @@ def _directories(block) -> Iterator[Tuple[int, int, Optional[Tuple[int, int]]]]:
     if len(block) < 8 or bytes(block[:2]) not in (b"II", b"MM"):
         return
     order = "<" if block[:2] == b"II" else ">"
-    big = _unsigned(block, 2, 2, order) == 43
+    # Pillow takes a file for a BigTIFF by its third byte alone (ifh[2] == 43): a big-endian
+    # BigTIFF mark (MM\0+) it reads as a classic TIFF, its first directory at bytes 4..8,
+    # where tifffile reads a BigTIFF: both are walked (a file whose BigTIFF reading held
+    # nothing had Pillow decode the pages its classic reading held, past every bound here)
+    spec_big = _unsigned(block, 2, 2, order) == 43
+    pillow_big = block[2] == 43
+    for big in sorted({spec_big, pillow_big}):
+        yield from _walk(block, order, big)
+
+
+def _walk(block, order: str, big: bool) -> Iterator[Tuple[int, int, Optional[Tuple[int, int]]]]:
+    """:func:`_directories` of ``block`` read as a BigTIFF (``big``) or a classic TIFF."""
     offset_bytes = 8 if big else 4
     first = _unsigned(block, 8 if big else 4, offset_bytes, order)
     entry = np.dtype([("tag", order + "u2"), ("type", order + "u2"),

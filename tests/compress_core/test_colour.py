@@ -229,3 +229,8 @@ def test_float_pipeline_of_many_elements_is_not_evaluated():
     # tags (the output had carried them to whatever reads it next)
     _, kept = device_to_srgb(Image.new("RGB", (4, 4)), icc, "x")
     assert len(kept) == len(icc) and b"D2B" not in kept[128:180] and b"d2b0" in kept[128:180]
+    # and a Profile ID (the MD5 of the profile as written) no longer holds: it is zeroed, which
+    # says none was computed (diff review 47)
+    with_id = icc[:84] + bytes(range(1, 17)) + icc[100:]
+    _, kept = device_to_srgb(Image.new("RGB", (4, 4)), with_id, "x")
+    assert kept[84:100] == bytes(16) and kept[:84] == icc[:84] and kept[100:] != icc[100:]

@@ -1388,6 +1388,8 @@ def test_a_qoi_file_cut_short_is_a_decode_error(cut):
     Image.fromarray(photo("chelsea", 32)).save(buf, "QOI")
     with pytest.raises(ImageDecodeError, match="cut short"):
         load_image(buf.getvalue()[:cut])
+    with pytest.raises(ImageDecodeError, match="bytes after it"):
+        load_image(buf.getvalue() + b"\n")
 
 
 def test_qoi_is_decoded_in_c_as_pillow_decodes_it():
@@ -1534,3 +1536,75 @@ def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent():
     assert loaded.size == (64, 64) and loaded.pixels.shape[2] == 4
     assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
     assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
+
+
+def test_an_apngs_first_frame_over_its_cleared_default_keeps_its_own_alpha():
+    """Diff review 47: Pillow's OVER pastes a frame through its own alpha, the alpha channel
+    too: on the cleared default image a green of alpha 128 came out (0, 128, 0, 64), where every
+    APNG reader shows the frame as it is (OVER on transparent black is SOURCE); and a first
+    frame smaller than an RGB picture (no tRNS) left opaque black margins."""
+    import struct
+    import zlib
+
+    from PIL.PngImagePlugin import Blend
+
+    green = Image.new("RGBA", (16, 16), (0, 255, 0, 128))
+    buf = io.BytesIO()
+    Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(
+        buf, "PNG", save_all=True, default_image=True, blend=Blend.OP_OVER,
+        append_images=[green, Image.new("RGBA", (16, 16), (0, 0, 255, 255))])
+    assert tuple(load_image(buf.getvalue()).pixels[8, 8]) == (0, 255, 0, 128)
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))
+
+    def rows(pixels):
+        return zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels))
+
+    red, small = np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    red[...], small[...] = (255, 0, 0), (0, 255, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"acTL", struct.pack(">II", 1, 0)) + chunk(b"IDAT", rows(red))
+            + chunk(b"fcTL", struct.pack(">IIIIIHHBB", 0, 4, 4, 2, 2, 1, 10, 0, 1))
+            + chunk(b"fdAT", struct.pack(">I", 1) + rows(small)) + chunk(b"IEND", b""))
+    pixels = load_image(data).pixels
+    assert tuple(pixels[0, 0]) == (0, 0, 0, 0) and tuple(pixels[3, 3]) == (0, 255, 0, 255)
+
+
+def _gif_of_a_small_frame(before: bytes = b"", transparent: bool = False) -> bytes:
+    """A 64 x 64 GIF whose only frame is 16 x 16 at (8, 8), index 100 (index 0 at its first
+    pixel, the transparent one where ``transparent``), ``before`` ahead of its descriptor."""
+    import struct
+
+    codes, bits, size = [0] + [100] * 255, 0, 0
+    out = bytearray()
+    for at, code in enumerate([256] + codes[:250] + [256] + codes[250:] + [257]):
+        bits |= code << size
+        size += 9
+        while size >= 8:
+            out.append(bits & 255)
+            bits, size = bits >> 8, size - 8
+    out += bytes([bits]) if size else b""
+    palette = bytes(np.arange(256, dtype=np.uint8).repeat(3))
+    control = b"\x21\xf9\x04" + bytes([int(transparent)]) + b"\0\0\0\0"
+    return (b"GIF89a" + struct.pack("<HHBBB", 64, 64, 0xF7, 0, 0) + palette + before + control
+            + b"\x2c" + struct.pack("<HHHHB", 8, 8, 16, 16, 0) + b"\x08"
+            + b"".join(bytes([len(out[at:at + 255])]) + out[at:at + 255]
+                       for at in range(0, len(out), 255)) + b"\0;")
+
+
+def test_a_gif_of_a_transparent_colour_and_a_small_first_frame_is_read():
+    """Diff review 47: the margins were made transparent in Pillow's own read-only buffer
+    where the picture had an alpha channel already: numpy's ValueError ("assignment
+    destination is read-only") escaped load_image, exit status 2 on the command line."""
+    pixels = load_image(_gif_of_a_small_frame(transparent=True)).pixels
+    assert (pixels[0, 0, 3], pixels[8, 8, 3], pixels[9, 9, 3]) == (0, 0, 255)
+
+
+def test_a_stray_byte_before_a_gifs_descriptor_hides_no_margin():
+    """Pillow (and browsers) pass over a byte that begins no block; the walk gave up there
+    and the margins came out opaque black (diff review 47)."""
+    for before in (b"", b"\0", b"\0" * 10):
+        pixels = load_image(_gif_of_a_small_frame(before)).pixels
+        assert (pixels[0, 0, 3], pixels[9, 9, 3]) == (0, 255), before
