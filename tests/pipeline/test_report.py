@@ -390,6 +390,24 @@ def test_a_part_that_cannot_be_read_is_left_out_with_a_warning(two_runs, capsys,
     assert status == 0 and "parts_left_out" not in json.loads(stdout)
 
 
+def test_a_parquet_file_of_another_schema_named_like_a_part_is_left_out(two_runs, capsys,
+                                                                      caplog):
+    """Job review 47: a Parquet file of another schema at run_id=foreign/part-0.parquet, which
+    the job's reading of earlier runs leaves out, was read by the report as a run of 2 images
+    of no status (totals: 4 images = 1 ok + 1 skipped + 2 of nothing), named nowhere."""
+    want = independent_totals(two_runs)
+    (two_runs / "run_id=foreign").mkdir()
+    pq.write_table(pa.table({"a": [1, 2], "input_uri": ["x", "y"]}),
+                   two_runs / "run_id=foreign" / "part-0.parquet")
+    with caplog.at_level("WARNING", logger="pipeline.report"):
+        status, stdout, err = _run_main([two_runs, "--json"], capsys)
+    assert status == 0, err
+    data = json.loads(stdout)
+    _check_totals(data["totals"], want)
+    assert [os.path.basename(p) for p in data["parts_left_out"]] == ["part-0.parquet"]
+    assert any("holds no status column" in r.getMessage() for r in caplog.records)
+
+
 def test_a_store_that_cannot_be_asked_is_not_a_missing_folder(two_runs, capsys, monkeypatch):
     """Cloud review 38: with Cloud Storage down the report said "manifest folder not found"
     of a folder that is there (fsspec's isdir says False of what it cannot ask), and with S3
