@@ -540,8 +540,9 @@ _GIF_BLOCK_START = re.compile(rb"[\x21\x2c\x3b]")
 
 def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
     """``(left, top, right, bottom)`` of a GIF's first frame where it covers part of its
-    logical screen; None where it covers all of it, or reaches past it, or ``data`` is no GIF
-    (or one that hides its first frame past :data:`_GIF_BLOCKS` blocks and sub-blocks)."""
+    logical screen (enlarged to hold it, as Pillow reads it); None where it covers all of it,
+    or ``data`` is no GIF (or one that hides its first frame past :data:`_GIF_BLOCKS` blocks
+    and sub-blocks)."""
     if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
         return None
     width, height, flags = struct.unpack_from("<HHB", data, 6)
@@ -551,7 +552,10 @@ def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
         if data[at] == 0x2C and at + 9 <= len(data):
             left, top, w, h = struct.unpack_from("<HHHH", data, at + 1)
             box = (left, top, left + w, top + h)
-            if box == (0, 0, width, height) or box[2] > width or box[3] > height:
+            # (a first frame reaching past the screen enlarges it, in Pillow as in browsers;
+            # the rest of the enlarged screen is transparent too: it came out opaque in the
+            # background colour, security review 47)
+            if box == (0, 0, max(width, box[2]), max(height, box[3])):
                 return None
             return box
         if data[at] == 0x3B:   # (the trailer: no frame)
@@ -610,8 +614,10 @@ def icon_pixels(data: bytes) -> Optional[int]:
 
 def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
     """The AND mask (H, W) bool, True where transparent, of the entry an ICO or CUR ``img``
-    (opened from ``data``) decodes, where that entry is a 32-bit bitmap; None otherwise (a PNG
-    entry, fewer bits, a mask cut short, another format).
+    (opened from ``data``) decodes, where that entry is a 32-bit bitmap, or a CUR's of 4 to 24
+    bits that Pillow reads opaque (``P`` or ``RGB``: its CUR reader applies the mask of 1- and
+    8-bit grey entries only; its ICO reader those of every entry under 32 bits); None otherwise
+    (a PNG entry, a mask cut short, another format).
 
     Pillow reads a 32-bit entry's fourth byte as alpha and never its AND mask; writers of
     icons without transparency leave that byte 0 and draw the shape in the mask, and Windows,
@@ -640,11 +646,18 @@ def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
         return None
     header, _, _, _, bits, compression = struct.unpack_from("<IiiHHI", data, at)
     width, height = img.size
-    if bits != 32 or header < 40:
+    if header < 40 or not (bits == 32 or (img.format == "CUR" and img.mode in ("P", "RGB")
+                                          and bits in (4, 8, 16, 24) and compression == 0)):
         return None
     row = (width + 31) // 32 * 4
-    # (the mask follows the colours, after a BITMAPINFOHEADER's three bit fields where it has)
-    start = at + header + (12 if compression == 3 and header == 40 else 0) + width * height * 4
+    if bits == 32:
+        # (the mask follows the colours, after a BITMAPINFOHEADER's three bit fields where it
+        # has)
+        start = at + header + (12 if compression == 3 and header == 40 else 0) + width * height * 4
+    else:   # (after the palette, of the colours the header says, or of 2 ** bits)
+        used = struct.unpack_from("<I", data, at + 32)[0] if at + 36 <= len(data) else 0
+        colours = (used or 1 << bits) if bits <= 8 else 0
+        start = at + header + 4 * colours + (width * bits + 31) // 32 * 4 * height
     if start + row * height > min(at + size, len(data)):   # (a mask cut short)
         return None
     mask = np.unpackbits(np.frombuffer(data, np.uint8, row * height, start))

@@ -910,6 +910,11 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         # in the AND mask, as Windows, Chrome and Firefox draw it (it came out blank, status ok)
         pixels = pixels.copy()
         pixels[..., 3] = np.where(icon_mask, 0, 255).astype(np.uint8)
+    if icon_mask is not None and pixels.shape[2] == 3 and icon_mask.shape == pixels.shape[:2]:
+        # a cursor entry of 4 to 24 bits: its AND mask is its transparency, which Pillow's CUR
+        # reader does not read (its ICO reader does): Windows, Chrome and Firefox draw it
+        # transparent outside its shape; it came out opaque black there (security review 47)
+        pixels = np.dstack([pixels, np.where(icon_mask, 0, 255).astype(np.uint8)])
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
                        as_stored=upright and kept_icc is icc)

@@ -34,6 +34,7 @@ from PIL import Image, PngImagePlugin
 from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
 from ..images import check_rgb8, has_transparency, to_pil
+from ..metadata import exif_within
 from ..options import ImageFormat
 from ..xmp import extended_xmp
 from .coefficients import coefficients_missing, rewrite_jpeg
@@ -118,10 +119,26 @@ def _segment(marker: int, body: bytes, what: str) -> bytes:
     return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
+def _jpeg_exif(exif: Optional[bytes]) -> Optional[bytes]:
+    """``exif`` as a JPEG's APP1 segment holds it: a block over 64 KiB (a PNG's, TIFF's, WebP's
+    or HEIF's, which have no such limit) without its largest values
+    (:func:`compress_core.metadata.exif_within`), or left out where none fits, with a warning;
+    it failed the JPEG encoding under every ``metadata`` value (security review 47)."""
+    most = _SEGMENT_MAX - len(b"Exif\x00\x00")
+    if not exif or len(exif) - (6 if exif.startswith(b"Exif\x00\x00") else 0) <= most:
+        return exif
+    fitted = exif_within(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif, most)
+    _LOG.warning("an EXIF block of %d bytes does not fit a JPEG segment (at most %d bytes): %s",
+                 len(exif), _SEGMENT_MAX, "not carried" if fitted is None else
+                 f"carried without its largest values ({len(fitted)} bytes)")
+    return fitted
+
+
 def _jpeg_segments(icc_profile: Optional[bytes] = None, exif: Optional[bytes] = None,
                    xmp: Optional[bytes] = None, iptc: Optional[bytes] = None) -> bytes:
     """APP1 (EXIF), APP1 (XMP), APP2 (ICC, chunked) and APP13 (IPTC) segments."""
     out = b""
+    exif = _jpeg_exif(exif)
     if exif:
         body = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
         out += _segment(0xE1, body, "EXIF block")
@@ -169,8 +186,9 @@ def attached_for(fmt, icc_profile: Optional[bytes] = None, exif: Optional[bytes]
     """The metadata keyword arguments of :func:`encode` for ``fmt``, without what that format
     has no place for (an IPTC record outside JPEG), so that what a search counts as carried
     bytes is what its files hold."""
-    return dict(icc_profile=icc_profile, exif=exif, xmp=xmp,
-                iptc=iptc if ImageFormat(fmt) is ImageFormat.JPEG else None)
+    jpeg = ImageFormat(fmt) is ImageFormat.JPEG
+    return dict(icc_profile=icc_profile, exif=_jpeg_exif(exif) if jpeg else exif, xmp=xmp,
+                iptc=iptc if jpeg else None)
 
 
 def stored_bytes(fmt, meta: dict) -> int:

@@ -1488,6 +1488,47 @@ def test_a_32_bit_icon_entry_with_a_fourth_channel_of_zeros_is_drawn_by_its_and_
     assert (loaded.pixels[..., 3] == 200).all()
 
 
+def _cursor(rgb: np.ndarray, transparent: np.ndarray, bits: int) -> bytes:
+    """A CUR of one bitmap entry of 24 bits (``rgb`` as it is) or 8 (a palette of ``rgb``'s
+    colours, at most 256) and an AND mask, ``transparent`` (H, W) bool."""
+    import struct
+
+    h, w = rgb.shape[:2]
+    if bits == 24:
+        rows, palette = rgb[::-1, :, ::-1].reshape(h, w * 3), b""
+    else:
+        colours, index = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
+        rows = index.reshape(h, w)[::-1].astype(np.uint8)
+        palette = b"".join(bytes((b, g, r, 0)) for r, g, b in colours)
+    stride = (rows.shape[1] + 3) // 4 * 4
+    xor = b"".join(r.tobytes().ljust(stride, b"\0") for r in rows)
+    row = (w + 31) // 32 * 4
+    mask = np.zeros((h, row * 8), np.uint8)
+    mask[:, :w] = transparent
+    andm = np.packbits(mask[::-1], axis=1).tobytes()
+    dib = struct.pack("<IiiHHIIiiII", 40, w, 2 * h, 1, bits, 0, len(xor) + len(andm), 0, 0,
+                      len(palette) // 4, 0) + palette + xor + andm
+    entry = struct.pack("<BBBBHHII", w % 256, h % 256, 0, 0, 1, 1, len(dib), 22)
+    return struct.pack("<HHH", 0, 2, 1) + entry + dib
+
+
+@pytest.mark.parametrize("bits", [24, 8])
+def test_a_cursor_entry_under_32_bits_is_transparent_outside_its_and_mask(bits):
+    """Security review 47: a CUR entry of 24 or 8 bits came out opaque, its AND mask (the
+    transparency of every icon entry under 32 bits) unread, black where Windows, Chrome and
+    Firefox draw nothing; Pillow reads the mask of the same entry in an ICO, not in a CUR."""
+    rgb = photo("chelsea", 48)
+    if bits == 8:
+        rgb = (rgb // 64 * 64).astype(np.uint8)   # (at most 64 colours)
+    transparent = np.zeros(rgb.shape[:2], bool)
+    transparent[:8] = True
+    transparent[:, -5:] = True
+    loaded = load_image(_cursor(rgb, transparent, bits))
+    assert loaded.format == "CUR"
+    np.testing.assert_array_equal(loaded.pixels[..., 3], np.where(transparent, 0, 255))
+    np.testing.assert_array_equal(loaded.pixels[..., :3], rgb)
+
+
 def _rle8_bmp(width: int, height: int, rows: int, value: int = 7) -> bytes:
     """An 8-bit RLE BMP of ``width`` x ``height`` whose first ``rows`` rows are one run of
     ``value`` (64 pixels at most) each, the rest left to the decoder."""
@@ -1534,6 +1575,26 @@ def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent():
     data[descriptor + 1:descriptor + 5] = struct.pack("<HH", 24, 24)
     loaded = load_image(bytes(data))
     assert loaded.size == (64, 64) and loaded.pixels.shape[2] == 4
+    assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
+    assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
+
+
+def test_a_gifs_first_frame_reaching_past_its_screen_leaves_the_rest_transparent():
+    """Security review 47: a first frame of 16 x 16 at 24, 24 in a screen of 32 x 32 enlarges
+    the screen to 40 x 40 (Pillow, as browsers, to hold it); the rest of it came out opaque in
+    the background colour (black), not transparent as the margins of a frame within its
+    screen are."""
+    import struct
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 0, 255)).save(buf, "GIF")
+    whole = buf.getvalue()
+    descriptor = whole.index(b"\x2c" + struct.pack("<HHHH", 0, 0, 16, 16))
+    data = bytearray(whole)
+    data[6:10] = struct.pack("<HH", 32, 32)
+    data[descriptor + 1:descriptor + 5] = struct.pack("<HH", 24, 24)
+    loaded = load_image(bytes(data))
+    assert loaded.size == (40, 40) and loaded.pixels.shape[2] == 4
     assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
     assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
 

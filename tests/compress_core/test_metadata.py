@@ -384,3 +384,24 @@ def test_public_drops_an_exif_block_read_as_nothing():
     gps = struct.pack("<H", 1) + struct.pack("<HHI4s", 1, 2, 2, b"N\x00\x00\x00") + b"\0" * 4
     block = b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + ifd0 + gps
     assert compact_exif(block) == block and public_exif(block) is None
+
+
+@pytest.mark.parametrize("mode", ["compact", "keep"])
+def test_a_png_exif_block_over_a_jpeg_segment_is_written_without_its_largest_values(mode):
+    """A PNG's EXIF block (no 64 KiB limit) of 80 values of 999 bytes each, every one under
+    compact's 1 KiB: its JPEG output failed (EncodingError: 'does not fit a JPEG segment ...
+    metadata=compact carries a smaller one') under compact and keep alike (security review 47).
+    It is carried without its largest values; the camera, date and copyright stay."""
+    exif = Image.Exif()
+    exif.load(camera_exif(0))
+    for i in range(80):
+        exif[0xC100 + i] = f"x{i:03d}" * 250
+    buf = io.BytesIO()
+    Image.fromarray(photo("astronaut", 256)).save(buf, "PNG", exif=exif.tobytes())
+    assert len(exif.tobytes()) > 65_533
+    result = compress_image(buf.getvalue(), metadata=mode, format="jpeg", scale=0.5,
+                            energy_function=GRADIENT)
+    out = decode(result.data).getexif()
+    assert out[0x010F] == "Canon" and out[0x8298] == "(c) Ana"
+    assert out.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
+    assert 0xC100 not in out
