@@ -203,7 +203,12 @@ def _walk(block, order: str, big: bool) -> Iterator[Tuple[int, int, Optional[Tup
         fits = (sizes > inline) & (sizes <= len(block)) & \
                (entries["value"].astype(np.uint64) <= np.uint64(len(block)) - np.minimum(
                    sizes, np.uint64(len(block))))
-        yield int(sizes[fits].sum()), len(entries), (_pieces(entries, big, order)
+        # (a StripOffsets or TileOffsets array of no TIFF type or that does not lie within
+        # the block is no piece a reader builds: Pillow passes over the one, its directory
+        # stops at the other; the directory a big-endian BigTIFF's classic reading finds in
+        # its pixels listed billions)
+        present = (_TYPE_BYTES[entries["type"]] > 0) & ((sizes <= inline) | fits)
+        yield int(sizes[fits].sum()), len(entries), (_pieces(entries[present], big, order)
                                                      if page else None)
         if following:   # (a sub-directory's own chain is no page: its budget is theirs; an
             pending.append((following, page))   # Exif chain of 1,100 had spent the pages')

@@ -392,3 +392,20 @@ def test_a_big_endian_bigtiff_mark_does_not_hide_the_pages_pillow_reads():
     for magic in (b"MM\0*", b"MM\0+"):
         data = _big_endian_tiles(300, magic)
         assert "strips or tiles" in (file_problem(data) or ""), magic
+
+
+def test_a_big_endian_bigtiffs_classic_reading_of_its_pixels_is_no_bomb():
+    """Diff review 47 (diff2): the classic reading of a big-endian BigTIFF (MM\\0+) takes its
+    first directory at byte 0x80000 (bytes 4..8: 0, 8, 0, 0), inside the pixels of any file
+    past 512 KB; a TileOffsets count read there (3,000,000,000, its array past the file's end,
+    which no reader builds: Pillow's directory stops there) called the file a bomb of
+    billions of tiles instead of a TIFF Pillow cannot read."""
+    tifffile = pytest.importorskip("tifffile")
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.zeros((1024, 1024), np.uint8), byteorder=">", bigtiff=True)
+    data = bytearray(buf.getvalue())
+    assert data[:8] == b"MM\0+\0\x08\0\0" and len(data) > 0x80000 + 64
+    data[0x80000:0x80000 + 14] = struct.pack(">HHHII", 1, 324, 4, 3_000_000_000, 0)
+    assert file_problem(bytes(data)) is None
+    with pytest.raises(ImageDecodeError, match="Pillow cannot read"):
+        load_image(bytes(data))
