@@ -41,12 +41,10 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, fits_compressed, gif_first_frame_box,
+from .containers import (HEIF_PACKAGE, fits_compressed, gif_comment_flood, gif_first_frame_box,
                          heif_decoded_pixels, hidden_default_image, icon_and_mask, icon_pixels,
-                         is_heif,
-                         jpeg2000_problem,
-                         jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size, jxl_unsized,
-                         misread_planar_page, open_picture,
+                         is_heif, jpeg2000_problem, jxl_rebuilt_jpeg, jxl_rebuilt_scans,
+                         jxl_size, jxl_unsized, misread_planar_page, open_picture,
                          reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
@@ -474,7 +472,7 @@ def _decode(data: bytes, name: str, limit: int,
                                    data=data, frames=1)
     _refuse_heif_decoding(data, name, limit)
     _refuse_icon_decoding(data, name, limit)
-    bomb = jpeg2000_problem(data)
+    bomb = jpeg2000_problem(data) or gif_comment_flood(data)
     if bomb:
         raise ImageDecodeError(f"{name}: {bomb}; not decoded")
     with _decoding(name, data, limit):
