@@ -667,7 +667,7 @@ def icon_pixels(data: bytes) -> Optional[int]:
 
 def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
     """The AND mask (H, W) bool, True where transparent, of the entry an ICO or CUR ``img``
-    (opened from ``data``) decodes, where that entry is a 32-bit bitmap, or a CUR's of 4 to 24
+    (opened from ``data``) decodes, where that entry is a 32-bit bitmap, or a CUR's of 1 to 24
     bits that Pillow reads opaque (``P`` or ``RGB``: its CUR reader applies the mask of 1- and
     8-bit grey entries only; its ICO reader those of every entry under 32 bits); None otherwise
     (a PNG entry, a mask cut short, another format).
@@ -699,8 +699,10 @@ def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
         return None
     header, _, _, _, bits, compression = struct.unpack_from("<IiiHHI", data, at)
     width, height = img.size
+    # (a 1-bit entry of a palette other than black then white is "P" too: Pillow masks only
+    # the grey ones, "1"; diff review 47)
     if header < 40 or not (bits == 32 or (img.format == "CUR" and img.mode in ("P", "RGB")
-                                          and bits in (4, 8, 16, 24) and compression == 0)):
+                                          and bits in (1, 4, 8, 16, 24) and compression == 0)):
         return None
     row = (width + 31) // 32 * 4
     if bits == 32:

@@ -235,7 +235,8 @@ def manifest_line(rep: Report, code: Callable[[str], str]) -> str:
                  + ", ".join(code(uri) for uri in rep.skipped_folders) + ")")
     if rep.parts_left_out:
         line += (f" · LEFT OUT, {len(rep.parts_left_out)} part(s) that cannot be read (cut "
-                 "short or corrupt; their rows are in no figure here): "
+                 "short or corrupt) or are no part the job wrote (a Parquet file of another "
+                 "schema); their rows are in no figure here: "
                  + ", ".join(code(name) for name in rep.parts_left_out))
     if rep.runs_without_parts:
         line += (f" · NO PART for {len(rep.runs_without_parts)} run(s) (stopped while "

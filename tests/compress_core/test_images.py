@@ -1529,6 +1529,37 @@ def test_a_cursor_entry_under_32_bits_is_transparent_outside_its_and_mask(bits):
     np.testing.assert_array_equal(loaded.pixels[..., :3], rgb)
 
 
+def test_a_one_bit_cursor_of_a_colour_palette_is_transparent_outside_its_and_mask():
+    """Diff review 47: a 1-bit CUR entry whose palette is not black then white (Pillow reads
+    it "P", and masks only "1" and "L" entries) came out opaque, in its first colour where
+    Windows and browsers draw nothing; the mend took 4 to 24 bits only."""
+    import struct
+
+    h, w = 12, 13   # (an odd width: rows padded to 4 bytes)
+    index = (np.indices((h, w)).sum(0) % 2).astype(np.uint8)
+    colours = np.array([(200, 30, 30), (30, 30, 200)], np.uint8)
+    transparent = np.zeros((h, w), bool)
+    transparent[:4] = True
+    transparent[:, -3:] = True
+    row = (w + 31) // 32 * 4
+    bits = np.zeros((h, row * 8), np.uint8)
+    bits[:, :w] = index
+    xor = np.packbits(bits[::-1], axis=1).tobytes()
+    bits[:] = 0
+    bits[:, :w] = transparent
+    andm = np.packbits(bits[::-1], axis=1).tobytes()
+    palette = b"".join(bytes((b, g, r, 0)) for r, g, b in colours)
+    dib = struct.pack("<IiiHHIIiiII", 40, w, 2 * h, 1, 1, 0, len(xor) + len(andm), 0, 0, 2,
+                      0) + palette + xor + andm
+    data = (struct.pack("<HHH", 0, 2, 1) + struct.pack("<BBBBHHII", w, h, 2, 0, 0, 0, len(dib), 22)
+            + dib)
+    loaded = load_image(data)
+    assert loaded.format == "CUR"
+    np.testing.assert_array_equal(loaded.pixels[..., 3], np.where(transparent, 0, 255))
+    np.testing.assert_array_equal(loaded.pixels[..., :3][~transparent],
+                                  colours[index][~transparent])
+
+
 def _rle8_bmp(width: int, height: int, rows: int, value: int = 7) -> bytes:
     """An 8-bit RLE BMP of ``width`` x ``height`` whose first ``rows`` rows are one run of
     ``value`` (64 pixels at most) each, the rest left to the decoder."""

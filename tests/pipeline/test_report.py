@@ -408,6 +408,19 @@ def test_a_parquet_file_of_another_schema_named_like_a_part_is_left_out(two_runs
     assert any("holds no status column" in r.getMessage() for r in caplog.records)
 
 
+def test_a_parquet_file_of_another_schema_is_not_called_corrupt(two_runs, tmp_path, capsys):
+    """Diff review 47: the file of another schema left out was named in the report as one of
+    the "part(s) that cannot be read (cut short or corrupt ...)", of a file that reads well
+    (its owner looked for damage in the manifest)."""
+    pq.write_table(pa.table({"a": [1, 2], "input_uri": ["x", "y"]}),
+                   two_runs / "run_id=night-1" / "part-9.parquet")
+    out = tmp_path / "r.md"
+    status, _, err = _run_main([two_runs, "--format", "md", "-o", out], capsys)
+    assert status == 0, err
+    line = next(line for line in out.read_text().splitlines() if "LEFT OUT" in line)
+    assert "part-9.parquet" in line and "of another schema" in line
+
+
 def test_a_store_that_cannot_be_asked_is_not_a_missing_folder(two_runs, capsys, monkeypatch):
     """Cloud review 38: with Cloud Storage down the report said "manifest folder not found"
     of a folder that is there (fsspec's isdir says False of what it cannot ask), and with S3
