@@ -796,8 +796,8 @@ def _develop_raw(data: bytes, name: str, kind: str, limit: int,
 def _transparent_outside(pixels: np.ndarray, box: Tuple[int, int, int, int]) -> np.ndarray:
     """``pixels`` (H, W, 3|4) with an alpha channel that is 0 outside ``box``: what browsers
     show of a GIF's logical screen its first frame leaves uncovered (they ignore the background
-    colour); Pillow fills it with palette entry 0, opaque (black margins about a 16 x 16 frame
-    in a 64 x 64 screen; security review 47)."""
+    colour; Pillow fills it with palette entry 0, opaque: black margins about a 16 x 16 frame
+    in a 64 x 64 screen, security review 47), and of an APNG's canvas about its first frame."""
     if pixels.shape[2] == 3:
         pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], 2)
     elif not pixels.flags.writeable:   # (Pillow's buffer, read-only: a GIF of a transparent
@@ -865,8 +865,9 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                 apng_box = _apng_frame_box(img)
             frames -= hidden
         upright = _orientation(img) == 1
-        frame_box = (gif_first_frame_box(data) if fmt == "GIF" and data and first_frame
-                     and upright else apng_box if upright else None)
+        # (a first frame that leaves part of the picture uncovered: an upright GIF's, an APNG's)
+        frame_box = None if not upright else (
+            gif_first_frame_box(data) if fmt == "GIF" and data and first_frame else apng_box)
         if upright and fmt != "TIFF":   # (exif_transpose copies an upright picture whole:
             img.load()   # 2 ms of a 768 x 512 photo's 34 at the job's default, 0.1 s of a
             # 24-megapixel one; a TIFF's copy drops the page directory its getexif() gives)
@@ -894,6 +895,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     except (OSError, ValueError) as exc:  # reading the pixels to convert them
         raise _decode_error(name, exc) from exc
     pixels = _pil_to_array(img, name)
+    decoded = pixels
     if frame_box is not None:
         pixels = _transparent_outside(pixels, frame_box)
     if fmt in _ZERO_ALPHA_IS_OPAQUE and pixels.shape[2] == 4 and not pixels[..., 3].any():
@@ -909,13 +911,13 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         pixels = pixels.copy()
         pixels[..., 3] = np.where(icon_mask, 0, 255).astype(np.uint8)
     if icon_mask is not None and pixels.shape[2] == 3 and icon_mask.shape == pixels.shape[:2]:
-        # a cursor entry of 4 to 24 bits: its AND mask is its transparency, which Pillow's CUR
+        # a cursor entry of 1 to 24 bits: its AND mask is its transparency, which Pillow's CUR
         # reader does not read (its ICO reader does): Windows, Chrome and Firefox draw it
         # transparent outside its shape; it came out opaque black there (security review 47)
         pixels = np.dstack([pixels, np.where(icon_mask, 0, 255).astype(np.uint8)])
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
-                       as_stored=upright and kept_icc is icc)
+                       as_stored=upright and kept_icc is icc and pixels is decoded)
 
 
 #: How far into an AVIF its ``colr`` box is looked for: the ``meta`` box, which holds the items'
