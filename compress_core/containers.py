@@ -29,7 +29,7 @@ import io
 import itertools
 import re
 import struct
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -532,101 +532,96 @@ def hidden_default_image(img: Image.Image) -> bool:
     return img.format == "PNG" and bool(getattr(img, "default_image", False))
 
 
-#: Blocks walked before a GIF's first frame (extensions, their sub-blocks) at the most.
-_GIF_BLOCKS = 4096
 #: The bytes a GIF's block may begin with (an image descriptor, an extension, the trailer).
 _GIF_BLOCK_START = re.compile(rb"[\x21\x2c\x3b]")
+#: Comment extensions and bytes of comments a GIF may hold: Pillow joins a frame's comments,
+#: and a comment's sub-blocks, by copying what it has joined so far (2 MB of 5-byte comments
+#: took 25 s, 10 MB 677 s; 4 MB of one comment 1.3 s; diff review 47). Real GIFs hold a few.
+GIF_COMMENTS, GIF_COMMENT_BYTES = 10_000, 2 << 20
+#: Blocks and sub-blocks a walk of a GIF reads at the most (10 MB of frames in 255-byte
+#: sub-blocks are 41,000): past them, what is left is not looked at.
+_GIF_SUB_BLOCKS = 2_000_000
+
+
+def _gif_blocks(data: bytes) -> Iterator[Tuple[int, int, int]]:
+    """``(kind, start, end)`` of each block of a GIF (``data`` begins with its signature):
+    ``0x2C`` for a frame (its image descriptor at ``start``; its pixels are passed over when
+    the walk goes on), or an extension's label (``0xFE`` a comment, ``0xF9`` a frame's
+    control ...) with its sub-blocks from ``start`` to ``end``. A stray byte, which Pillow and
+    browsers pass over, is passed over; the walk ends at the trailer, the file's end or
+    :data:`_GIF_SUB_BLOCKS` blocks and sub-blocks."""
+    flags = data[10] if len(data) > 10 else 0
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    budget = _GIF_SUB_BLOCKS
+    while at < len(data) and budget > 0:
+        kind = data[at]
+        if kind == 0x3B:
+            return
+        if kind == 0x2C:
+            if at + 10 > len(data):
+                return
+            yield kind, at, at + 10
+            local = data[at + 9]   # (its own palette, its LZW code size, then its pixels)
+            at += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+        elif kind == 0x21:
+            kind = data[at + 1] if at + 1 < len(data) else 0
+            at += 2
+        else:
+            found = _GIF_BLOCK_START.search(data, at)
+            if found is None:
+                return
+            at = found.start()
+            budget -= 1
+            continue
+        start = at
+        while at < len(data) and data[at] and budget > 0:
+            at += 1 + data[at]
+            budget -= 1
+        if kind != 0x2C:
+            yield kind, start, at
+        at += 1
+        budget -= 1
+
+
+def _is_gif(data: bytes) -> bool:
+    return data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 13
 
 
 def gif_first_frame_box(data: bytes) -> Optional[Tuple[int, int, int, int]]:
     """``(left, top, right, bottom)`` of a GIF's first frame where it covers part of its
     logical screen (enlarged to hold it, as Pillow reads it); None where it covers all of it,
-    or ``data`` is no GIF (or one that hides its first frame past :data:`_GIF_BLOCKS` blocks
-    and sub-blocks)."""
-    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+    or ``data`` is no GIF (or one that hides its first frame past :data:`_GIF_SUB_BLOCKS`
+    blocks and sub-blocks)."""
+    if not _is_gif(data):
         return None
-    width, height, flags = struct.unpack_from("<HHB", data, 6)
-    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    budget = _GIF_BLOCKS
-    while at < len(data) and budget > 0:
-        if data[at] == 0x2C and at + 9 <= len(data):
-            left, top, w, h = struct.unpack_from("<HHHH", data, at + 1)
+    width, height = struct.unpack_from("<HH", data, 6)
+    for kind, start, _ in _gif_blocks(data):
+        if kind == 0x2C:
+            left, top, w, h = struct.unpack_from("<HHHH", data, start + 1)
             box = (left, top, left + w, top + h)
             # (a first frame reaching past the screen enlarges it, in Pillow as in browsers;
             # the rest of the enlarged screen is transparent too: it came out opaque in the
             # background colour, security review 47)
-            if box == (0, 0, max(width, box[2]), max(height, box[3])):
-                return None
-            return box
-        if data[at] == 0x3B:   # (the trailer: no frame)
-            return None
-        if data[at] != 0x21:   # (a stray byte, which Pillow and browsers pass over: a zero
-            # before the descriptor left its margins opaque; diff review 47)
-            found = _GIF_BLOCK_START.search(data, at)
-            if found is None:
-                return None
-            at = found.start()
-            budget -= 1
-            continue
-        at += 2   # (the extension's introducer and label, then its sub-blocks to an empty one)
-        while at < len(data) and data[at] and budget > 0:
-            at += 1 + data[at]
-            budget -= 1
-        at += 1
-        budget -= 1
+            return None if box == (0, 0, max(width, box[2]), max(height, box[3])) else box
     return None
-
-
-#: Comment extensions and bytes of comments a GIF may hold: Pillow joins a frame's comments,
-#: and a comment's sub-blocks, by copying what it has joined so far (2 MB of 5-byte comments
-#: took 25 s, 10 MB 677 s; 4 MB of one comment 1.3 s; diff review 47). Real GIFs hold a few.
-GIF_COMMENTS, GIF_COMMENT_BYTES = 10_000, 2 << 20
-#: Sub-blocks a GIF's walk for them reads at the most (10 MB of frames in 255-byte sub-blocks
-#: are 41,000): past them, what is left is not looked at.
-_GIF_SUB_BLOCKS = 2_000_000
 
 
 def gif_comment_flood(data: bytes) -> Optional[str]:
     """What is wrong with a GIF of more comment extensions than :data:`GIF_COMMENTS` or bytes of
-    comments than :data:`GIF_COMMENT_BYTES`; None for other GIFs and other files."""
-    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+    comments than :data:`GIF_COMMENT_BYTES`, anywhere in it (the frame count walks every
+    frame); None for other GIFs and other files."""
+    if not _is_gif(data):
         return None
-    flags = data[10]
-    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     comments = comment_bytes = 0
-    budget = _GIF_SUB_BLOCKS
-    while at < len(data) and budget > 0:
-        kind = data[at]
-        if kind == 0x3B:
-            break
-        if kind == 0x2C:   # (a frame: its descriptor, local palette, code size, sub-blocks)
-            if at + 10 > len(data):
-                break
-            local = data[at + 9]
-            at += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
-        elif kind == 0x21:
-            comment = at + 1 < len(data) and data[at + 1] == 0xFE
-            at += 2
-            start = at
-        else:   # (a stray byte, passed over as Pillow passes over it)
-            found = _GIF_BLOCK_START.search(data, at)
-            if found is None:
-                break
-            at = found.start()
-            budget -= 1
-            continue
-        while at < len(data) and data[at] and budget > 0:
-            at += 1 + data[at]
-            budget -= 1
-        if kind == 0x21 and comment:
+    for kind, start, end in _gif_blocks(data):
+        if kind == 0xFE:
             comments += 1
-            comment_bytes += at - start
+            comment_bytes += end - start
             if comments > GIF_COMMENTS or comment_bytes > GIF_COMMENT_BYTES:
                 return (f"a GIF of {comments:,} comment blocks holding {comment_bytes:,} "
                         f"bytes so far (at most {GIF_COMMENTS:,} blocks or "
                         f"{GIF_COMMENT_BYTES:,} bytes are read: Pillow joins comments by "
                         "copying, a CPU bomb)")
-        at += 1
     return None
 
 
