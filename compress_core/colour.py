@@ -197,13 +197,13 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
     """A decoded picture and the profile its output may carry.
 
     An RGB profile (or none) is returned with ``img`` as it was read: without the float
-    pipelines Little CMS is never given (:func:`_without_float_pipelines`). A profile of another colour
-    space cannot describe the RGB output: when it describes ``img``'s mode (a CMYK profile on a
-    CMYK JPEG, a grey one on an 8- or 16-bit grey picture) ``img`` comes back converted through
-    it to sRGB (alpha kept), as colour-managed viewers show it; otherwise (of another space than the
-    pixels, or one Little CMS cannot read on pixels that are not RGB) it is dropped with a
-    warning naming ``name`` and the pixels are converted as without a profile. An unreadable
-    profile on RGB pixels is returned as it is.
+    pipelines Little CMS is never given (:func:`_without_float_pipelines`). A profile of
+    another colour space cannot describe the RGB output: when it describes ``img``'s mode (a
+    CMYK profile on a CMYK JPEG, a grey one on an 8- or 16-bit grey picture) ``img`` comes back
+    converted through it to sRGB (alpha kept), as colour-managed viewers show it; otherwise (of
+    another space than the pixels, or one Little CMS cannot read on pixels that are not RGB) it
+    is dropped with a warning naming ``name`` and the pixels are converted as without a
+    profile. An unreadable profile on RGB pixels is returned as it is.
     """
     if not icc:
         return img, icc
