@@ -39,8 +39,8 @@ from .errors import UnsupportedImageError
 __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
-           "heif_decoded_pixels", "icon_pixels", "jpeg2000_problem", "fits_compressed",
-           "hidden_default_image", "gif_first_frame_box", "gif_comment_flood"]
+           "heif_decoded_pixels", "heif_primary_nclx", "icon_pixels", "jpeg2000_problem",
+           "fits_compressed", "hidden_default_image", "gif_first_frame_box", "gif_comment_flood"]
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
@@ -265,17 +265,24 @@ def _children(data: bytes, start: int, end: int, open_ended: tuple = ()):
         at += size
 
 
-def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
-    """``(canvas, tiles)``: the pixels libheif (or libavif) decodes for a HEIF/AVIF file's
-    primary item, read from its ``meta`` box: ``canvas`` its ``ispe`` (the picture as coded,
-    before a ``clap`` crop or a turn, which the size a reader reports has applied), ``tiles``
-    the sum of the ``ispe`` of the items it is derived from (a ``grid``'s or an overlay's
-    tiles, each reference counted: 0 for a coded picture). None where the boxes do not say.
+#: The ``auxC`` types of an alpha plane (HEVC's and MPEG-B's): libheif decodes the primary
+#: picture's alpha with it; its other auxiliary pictures (depth, mattes, gain maps) are not
+#: decoded.
+_ALPHA_AUX_TYPES = (b"urn:mpeg:hevc:2015:auxid:1",
+                    b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha")
 
-    A grid's tiles are decoded whole, those outside its picture as well, and one coded tile
-    may be referenced a thousand times: a 6 KB HEIC of 64 x 48 pixels whose grid held 961
-    tiles of 4096 x 4096 took 139 s; a clap box cropping a 1-gigapixel grid to 64 x 48 had
-    libheif fill 1.6 GB for a picture that reported 64 x 48 (security review 45)."""
+
+#: How deep derived pictures are followed (an 'iden' or 'grid' of derived pictures): libheif
+#: decodes through them; writers nest one level (an 'iden' or overlay of a grid) at most.
+_HEIF_DERIVED_DEPTH = 8
+
+
+def _heif_items(data: bytes) -> Optional[dict]:
+    """The items of a HEIF/AVIF file's ``meta`` box: ``primary`` (the ``pitm`` item), ``props``
+    (each ``ipco`` property, by index - 1: ``(kind, payload start, end)``), ``assoc`` (item ->
+    its property indices, every ``ipma`` box read) and ``refs`` (``(kind, from, [to ...])`` of
+    each ``iref`` entry, no more references than the box holds). None where the boxes do not
+    say."""
     if data[4:8] != b"ftyp":
         return None
     # (the whole file's top-level boxes, by their headers: a meta box after 1 MB of a free box
@@ -297,12 +304,8 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
     try:
         s, e = boxes[b"pitm"]
         primary = int.from_bytes(data[s + 4:s + (6 if data[s] == 0 else 8)], "big")
-        sizes = []   # by property index - 1: (w, h) of an ispe, else None
-        for kind, ps, pe in _children(data, *boxes[b"ipco"]):
-            sizes.append((int.from_bytes(data[ps + 4:ps + 8], "big"),
-                          int.from_bytes(data[ps + 8:ps + 12], "big"))
-                         if kind == b"ispe" and pe - ps >= 12 else None)
-        pixels = {}
+        props = list(_children(data, *boxes[b"ipco"]))
+        assoc = {}
         for s, e in ipmas:
             version, flags = data[s], int.from_bytes(data[s + 1:s + 4], "big")
             count = int.from_bytes(data[s + 4:s + 8], "big")
@@ -317,32 +320,116 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
                 for _ in range(n):
                     value = int.from_bytes(data[at:at + index_bytes], "big")
                     at += index_bytes
-                    index = value & (0x7FFF if index_bytes == 2 else 0x7F)
-                    if 0 < index <= len(sizes) and sizes[index - 1] is not None:
-                        w, h = sizes[index - 1]
-                        pixels.setdefault(item, w * h)
-        canvas = pixels.get(primary)
-        if canvas is None:
-            return None
-        tiles = 0
+                    assoc.setdefault(item, []).append(
+                        value & (0x7FFF if index_bytes == 2 else 0x7F))
+        refs = []
         if b"iref" in boxes:
             s, e = boxes[b"iref"]
             id_bytes = 2 if data[s] == 0 else 4
             for kind, rs, re_ in _children(data, s + 4, e):
-                if int.from_bytes(data[rs:rs + id_bytes], "big") != primary or \
-                        kind not in (b"dimg",):
-                    continue
                 first = rs + id_bytes + 2
                 # (the count the box says, no more than it holds: 65,535 claimed by a 12-byte
                 # box had the loop run on past it; diff review 45)
                 n = min(int.from_bytes(data[rs + id_bytes:first], "big"),
                         max(0, (re_ - first) // id_bytes))
-                for i in range(n):
-                    at = first + i * id_bytes
-                    tiles += pixels.get(int.from_bytes(data[at:at + id_bytes], "big"), 0)
+                refs.append((kind, int.from_bytes(data[rs:rs + id_bytes], "big"),
+                             [int.from_bytes(data[first + i * id_bytes:
+                                                  first + (i + 1) * id_bytes], "big")
+                              for i in range(n)]))
+    except IndexError:
+        return None
+    return {"primary": primary, "props": props, "assoc": assoc, "refs": refs}
+
+
+def _item_properties(items: dict, item: int, kind: bytes) -> list:
+    """``(payload start, end)`` of the properties of ``kind`` associated with ``item``."""
+    props = items["props"]
+    return [props[i - 1][1:] for i in items["assoc"].get(item, ())
+            if 0 < i <= len(props) and props[i - 1][0] == kind]
+
+
+def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
+    """``(canvas, tiles)``: the pixels libheif (or libavif) decodes for a HEIF/AVIF file's
+    primary item, read from its ``meta`` box: ``canvas`` its ``ispe`` (the picture as coded,
+    before a ``clap`` crop or a turn, which the size a reader reports has applied), ``tiles``
+    the sum of the ``ispe`` of the items it is derived from (a ``grid``'s or an overlay's
+    tiles, each reference counted: 0 for a coded picture), through derived items to the coded
+    ones (an ``iden`` of a grid, a grid of grids: the check had counted the 64 x 64 grid an
+    ``iden`` primary was made of, not its 268 million pixels of tiles, security review 47).
+    None where the boxes do not say.
+    The primary's alpha plane (an auxiliary item, ``auxl``), which libheif decodes with it, is
+    a picture of its own: the larger of the two counts, each (a 5 KB HEIC of 64 x 64 pixels
+    whose alpha was a grid of 256 references to a 4096 x 4096 tile took 39 s, status ok:
+    security review 47).
+
+    A grid's tiles are decoded whole, those outside its picture as well, and one coded tile
+    may be referenced a thousand times: a 6 KB HEIC of 64 x 48 pixels whose grid held 961
+    tiles of 4096 x 4096 took 139 s; a clap box cropping a 1-gigapixel grid to 64 x 48 had
+    libheif fill 1.6 GB for a picture that reported 64 x 48 (security review 45)."""
+    items = _heif_items(data)
+    if items is None:
+        return None
+    try:
+        def coded(item):   # the pixels of the item's first ispe
+            for ps, pe in _item_properties(items, item, b"ispe"):
+                if pe - ps >= 12:
+                    return (int.from_bytes(data[ps + 4:ps + 8], "big")
+                            * int.from_bytes(data[ps + 8:ps + 12], "big"))
+            return None
+
+        sources = {}   # item -> the items it is derived from (dimg), each reference
+        for kind, frm, tos in items["refs"]:
+            if kind == b"dimg":
+                sources.setdefault(frm, []).extend(tos)
+        costs = {}
+
+        def derived(item, seen=()):
+            """The pixels decoded for the items ``item`` is derived from: a coded one's ispe, a
+            derived one's own sources (an 'iden' of a grid, a grid of grids: libheif decodes
+            through them; 0 for a coded item)."""
+            if item not in sources:
+                return 0
+            if item in seen or len(seen) > _HEIF_DERIVED_DEPTH:
+                return float("inf")   # (a loop of references, or deeper than any writer nests)
+            if item not in costs:
+                costs[item] = sum(derived(to, seen + (item,)) if to in sources
+                                  else coded(to) or 0 for to in sources[item])
+            return costs[item]
+
+        primary = items["primary"]
+        canvas = coded(primary)
+        if canvas is None:
+            return None
+        tiles = derived(primary)
+        for kind, aux, masters in items["refs"]:
+            if kind != b"auxl" or primary not in masters or not any(
+                    data[ps + 4:pe].split(b"\0")[0] in _ALPHA_AUX_TYPES
+                    for ps, pe in _item_properties(items, aux, b"auxC")):
+                continue
+            canvas = max(canvas, coded(aux) or 0)
+            tiles = max(tiles, derived(aux))
         return canvas, tiles
     except IndexError:
         return None
+
+
+def heif_primary_nclx(data: bytes) -> Optional[Tuple[int, int]]:
+    """``(primaries, transfer)``: the H.273 code points of the ``colr`` box of type ``nclx``
+    associated with a HEIF/AVIF file's primary item (for a grid without one, its first tile's,
+    as libavif reads it); None where it has none. Another item's (an alpha plane's, a gain
+    map's, a thumbnail's, a property no item uses) says nothing of the picture: the file's
+    first nclx bytes, wherever they were, had a picture without a colour description (sRGB)
+    written as Display P3 (security review 47)."""
+    items = _heif_items(data)
+    if items is None:
+        return None
+    primary = items["primary"]
+    tiles = [tos for kind, frm, tos in items["refs"] if kind == b"dimg" and frm == primary]
+    for item in ([primary] + tiles[0][:1]) if tiles else [primary]:
+        for ps, pe in _item_properties(items, item, b"colr"):
+            if data[ps:ps + 4] == b"nclx" and pe - ps >= 8:
+                return struct.unpack_from(">HH", data, ps + 4)
+    return None
 
 
 def _register_jxl(name: str) -> None:

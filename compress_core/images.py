@@ -42,10 +42,10 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 from ._thread_warnings import collected
 from .colour import device_to_srgb
 from .containers import (HEIF_PACKAGE, fits_compressed, gif_comment_flood, gif_first_frame_box,
-                         heif_decoded_pixels, hidden_default_image, icon_and_mask, icon_pixels,
-                         is_heif, jpeg2000_problem, jxl_rebuilt_jpeg, jxl_rebuilt_scans,
-                         jxl_size, jxl_unsized, misread_planar_page, open_picture,
-                         reread_planar_samples, upright)
+                         heif_decoded_pixels, heif_primary_nclx, hidden_default_image,
+                         icon_and_mask, icon_pixels, is_heif, jpeg2000_problem, jxl_rebuilt_jpeg,
+                         jxl_rebuilt_scans, jxl_size, jxl_unsized, misread_planar_page,
+                         open_picture, reread_planar_samples, upright)
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
@@ -639,8 +639,9 @@ def _refuse_heif_decoding(data: bytes, name: str, limit: int) -> None:
             f"size reports), over the limit of {limit:,} (max_pixels)")
     if tiles > 2 * limit:
         raise ImageTooLargeError(
-            f"{name}: the tiles its picture is made of add up to {tiles:,} pixels to decode, "
-            f"over twice the limit of {limit:,} (max_pixels), for a picture of {canvas:,}")
+            f"{name}: the tiles its picture (or its alpha plane) is made of add up to "
+            f"{tiles:,} pixels to decode, over twice the limit of {limit:,} (max_pixels), for a "
+            f"picture of {canvas:,}")
 
 
 def _refuse_overlapping_values(data: bytes, name: str, headers_end: Optional[int]) -> None:
@@ -920,21 +921,16 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
                        as_stored=upright and kept_icc is icc and pixels is decoded)
 
 
-#: How far into an AVIF its ``colr`` box is looked for: the ``meta`` box, which holds the items'
-#: properties, comes before the image data in the files libavif, libheif and darktable write.
-_AVIF_META_BYTES = 1 << 16
-
-
 def _code_points(data: bytes, fmt: str):
-    """The colour code points (H.273) of an AVIF's first ``colr`` box of type ``nclx`` or a
-    PNG's ``cICP`` chunk (before its image data), as :func:`compress_core.nclx.code_points`
-    describes them; None where there are none."""
+    """The colour code points (H.273) of an AVIF's primary picture's ``colr`` box of type
+    ``nclx`` (:func:`~compress_core.containers.heif_primary_nclx`) or a PNG's ``cICP`` chunk
+    (before its image data), as :func:`compress_core.nclx.code_points` describes them; None
+    where there are none."""
     if fmt == "AVIF":
-        at = data.find(b"colrnclx", 0, _AVIF_META_BYTES)
-        if at < 4 or len(data) < at + 12:
-            return None
-        primaries, transfer = struct.unpack_from(">HH", data, at + 8)
-        return code_points(primaries, transfer)
+        # the primary picture's own box (security review 47: the first nclx bytes of the file,
+        # an alpha's, a gain map's or a box no picture used, described pictures that had none)
+        points = heif_primary_nclx(data)
+        return None if points is None else code_points(*points)
     at = 8   # (chunk to chunk by their lengths: a large text or EXIF chunk costs nothing)
     while at + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, at)

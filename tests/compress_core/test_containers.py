@@ -381,6 +381,100 @@ def test_a_heif_grid_of_tiles_outside_its_picture_is_refused_before_decoding():
     assert fine.pixels.shape == (400, 500, 3) and int(fine.pixels.mean()) in range(120, 136)
 
 
+def _heif_alpha_grid(tile: int, rows: int, cols: int, iden: bool = False) -> bytes:
+    """A HEIF whose primary item is a plain 64 x 64 picture and whose alpha plane (an auxl
+    item of auxC type alpha) is a 64 x 64 grid of rows x cols references to ONE coded tile x
+    tile HEVC picture; with ``iden``, the primary is an identity-derived picture (iden) of
+    that grid, and there is no alpha."""
+    import struct
+
+    def parts(data):
+        boxes = {}
+
+        def walk(start, end):
+            at = start
+            while at + 8 <= end:
+                size, kind = struct.unpack(">I4s", data[at:at + 8])
+                boxes.setdefault(kind, data[at:at + size])
+                if kind in (b"meta", b"iprp", b"ipco"):
+                    walk(at + 8 + (4 if kind == b"meta" else 0), at + size)
+                at += size
+
+        walk(0, len(data))
+        return boxes[b"hvcC"], boxes[b"mdat"][8:]
+
+    hvc_main, main = parts(heic(np.full((64, 64, 3), 200, np.uint8)))
+    hvc_tile, coded = parts(heic(np.full((tile, tile, 3), 255, np.uint8)))
+    ispe = lambda w, h: _box(b"ispe", struct.pack(">II", w, h), 0)   # noqa: E731
+    infe = lambda i, t: _box(b"infe", struct.pack(">HH", i, 0) + t + b"\0", 2 << 24)  # noqa
+    auxc = _box(b"auxC", b"urn:mpeg:hevc:2015:auxid:1\0", 0)
+    ipco = _box(b"ipco", ispe(64, 64) + hvc_main + hvc_tile + ispe(tile, tile) + auxc)
+    if iden:
+        main = b""
+    ipma = _box(b"ipma", struct.pack(">I", 3)
+                + (struct.pack(">HB", 1, 1) + bytes([1]) if iden
+                   else struct.pack(">HB", 1, 2) + bytes([1, 0x82]))
+                + (struct.pack(">HB", 2, 1) + bytes([1]) if iden
+                   else struct.pack(">HB", 2, 2) + bytes([1, 0x85]))
+                + struct.pack(">HB", 3, 2) + bytes([0x83, 4]), 0)
+    grid = struct.pack(">BBBBHH", 0, 0, rows - 1, cols - 1, 64, 64)
+    n = rows * cols
+    first = _box(b"dimg" if iden else b"auxl", struct.pack(">HHH", (1 if iden else 2), 1,
+                                                           (2 if iden else 1)))
+    iref = _box(b"iref", first
+                + _box(b"dimg", struct.pack(">HH", 2, n) + struct.pack(">H", 3) * n), 0)
+    ftyp = _box(b"ftyp", b"heic\0\0\0\0mif1heic")
+
+    def meta(offset):
+        iloc = _box(b"iloc", bytes([0x44, 0]) + struct.pack(">H", 2 + (not iden))
+                    + (b"" if iden else struct.pack(">HHHHII", 1, 0, 0, 1, offset, len(main)))
+                    + struct.pack(">HHHHII", 2, 1, 0, 1, 0, len(grid))
+                    + struct.pack(">HHHHII", 3, 0, 0, 1, offset + len(main), len(coded)),
+                    1 << 24)
+        return _box(b"meta", _box(b"hdlr", b"\0" * 4 + b"pict" + b"\0" * 13, 0)
+                    + _box(b"pitm", struct.pack(">H", 1), 0) + iloc
+                    + _box(b"iinf", struct.pack(">H", 3) + infe(1, b"iden" if iden else b"hvc1")
+                           + infe(2, b"grid")
+                           + infe(3, b"hvc1"), 0)
+                    + iref + _box(b"iprp", ipco + ipma) + _box(b"idat", grid), 0)
+
+    offset = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(offset) + _box(b"mdat", main + coded)
+
+
+def test_a_heif_alpha_grid_of_tiles_outside_its_picture_is_refused_before_decoding():
+    """libheif decodes the primary picture's alpha plane with it, and an alpha that is a grid
+    as a grid: every tile whole, each reference again. A 5 KB HEIC of 64 x 64 pixels whose
+    alpha was a grid of 256 references to one 4096 x 4096 tile took 39 s, status ok: the check
+    counted the primary's tiles only (security review 47). A grid alpha that covers its
+    picture is read, its transparency kept."""
+    from compress_core.containers import heif_decoded_pixels
+    from compress_core.errors import ImageTooLargeError
+
+    bomb = _heif_alpha_grid(256, 8, 8)
+    assert heif_decoded_pixels(bomb) == (64 * 64, 64 * 256 * 256)
+    with pytest.raises(ImageTooLargeError, match="alpha"):
+        load_image(bomb, max_pixels=1_000_000)
+    fine = load_image(_heif_alpha_grid(64, 1, 1), max_pixels=1_000_000)
+    assert fine.pixels.shape == (64, 64, 4) and int(fine.pixels[..., 3].min()) > 240
+
+
+def test_a_heif_derived_from_a_grid_is_limited_by_the_grids_tiles():
+    """An identity-derived primary (iden, as a writer wraps a grid to turn it) of a grid is
+    decoded through it: the check counted the 64 x 64 grid it was made of, and a 4 KB HEIC of
+    64 x 64 pixels had libheif decode 16 tiles of 4096 x 4096 under max_pixels=1,000,000
+    (security review 47)."""
+    from compress_core.containers import heif_decoded_pixels
+    from compress_core.errors import ImageTooLargeError
+
+    bomb = _heif_alpha_grid(256, 8, 8, iden=True)
+    assert heif_decoded_pixels(bomb) == (64 * 64, 64 * 256 * 256)
+    with pytest.raises(ImageTooLargeError, match="tiles"):
+        load_image(bomb, max_pixels=1_000_000)
+    fine = load_image(_heif_alpha_grid(64, 1, 1, iden=True), max_pixels=1_000_000)
+    assert fine.pixels.shape == (64, 64, 3) and int(fine.pixels.mean()) > 240
+
+
 def test_a_heif_cropped_by_clap_is_limited_at_its_coded_size():
     """libheif decodes a picture at its coded size (ispe) and reports it cropped by its clap
     box: a 2.7 KB HEIC reporting 64 x 48 had a 1-gigapixel canvas filled (1.6 GB) before the

@@ -282,3 +282,42 @@ def test_a_png_cicp_chunk_rules_over_iccp_and_gama_wherever_it_lies():
     for cicp in (bytes([1, 13, 0, 1]), bytes([9, 16, 0, 1])):
         assert load_image(png_with(arr, gAMA=gama(1.0), cICP=cicp)).icc_profile is None
     assert load_image(png_with(arr, gAMA=gama(1.0))).icc_profile is not None
+
+
+def test_an_avif_nclx_box_of_no_picture_describes_nothing():
+    """An AVIF's colours are its primary picture's colr box's: a Display P3 nclx box that no
+    picture uses (as an alpha plane's, a gain map's or a thumbnail's would be) beside a
+    primary without one (sRGB, as Chrome and libavif show it) had the product read the file's
+    first nclx bytes and write the picture as Display P3, more saturated than it is shown
+    (security review 47). Moved onto the primary, the same box is read."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 200, 60)).save(buf, "AVIF", quality=95)
+    data = bytearray(buf.getvalue())
+
+    def boxes(start, end):
+        at = start
+        while at + 8 <= end:
+            size, kind = struct.unpack_from(">I4s", data, at)
+            yield kind, at + 8, at + size
+            at += size
+
+    def child(kind, start, end, skip=0):
+        return next((s + skip, e) for k, s, e in boxes(start, end) if k == kind)
+
+    meta = child(b"meta", 0, len(data), 4)
+    iprp = child(b"iprp", *meta)
+    kinds = [(k, s) for k, s, e in boxes(*child(b"ipco", *iprp))]
+    colr = next(i + 1 for i, (k, s) in enumerate(kinds) if k == b"colr")
+    at = kinds[colr - 1][1]
+    assert data[at:at + 4] == b"nclx"
+    data[at + 4:at + 8] = struct.pack(">HH", 12, 13)   # Display P3 primaries, sRGB curve
+    p3 = bytes(data)
+    s, e = child(b"ipma", *iprp)
+    assert data[s:s + 4] == b"\0\0\0\0" and data[s + 8:s + 10] == b"\0\1"   # item 1 first
+    entries = s + 11
+    for i in range(data[s + 10]):
+        if data[entries + i] & 0x7F == colr:
+            data[entries + i] = 0   # the primary no longer uses the box (index 0: none)
+    orphan = bytes(data)
+    assert load_image(p3).icc_profile is not None
+    assert load_image(orphan).icc_profile is None
