@@ -1589,11 +1589,13 @@ def test_a_picture_pillow_decodes_in_python_is_bounded_by_its_decoders_speed():
         load_image(b"P5\n2000 2000\n254\n" + bytes(16))
 
 
-def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent():
+@pytest.mark.parametrize("screen, size", [(64, 64), (32, 40)])
+def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent(screen, size):
     """Security review 47: a GIF whose first frame (16 x 16 at 24, 24) covers part of its 64 x 64
     logical screen came out with opaque black margins (Pillow fills them with palette entry
-    0); browsers show them transparent, whatever the background colour. A frame covering the
-    screen is read as before (no alpha added)."""
+    0); browsers show them transparent, whatever the background colour. A screen of 32 x 32,
+    which the frame reaches past, is enlarged to hold it (40 x 40, in Pillow as in browsers):
+    its rest is transparent too. A frame covering the screen is read as before (no alpha)."""
     import struct
 
     buf = io.BytesIO()
@@ -1602,30 +1604,10 @@ def test_a_gifs_screen_its_first_frame_leaves_uncovered_is_transparent():
     assert load_image(whole).pixels.shape == (16, 16, 3)
     descriptor = whole.index(b"\x2c" + struct.pack("<HHHH", 0, 0, 16, 16))
     data = bytearray(whole)
-    data[6:10] = struct.pack("<HH", 64, 64)
+    data[6:10] = struct.pack("<HH", screen, screen)
     data[descriptor + 1:descriptor + 5] = struct.pack("<HH", 24, 24)
     loaded = load_image(bytes(data))
-    assert loaded.size == (64, 64) and loaded.pixels.shape[2] == 4
-    assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
-    assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
-
-
-def test_a_gifs_first_frame_reaching_past_its_screen_leaves_the_rest_transparent():
-    """Security review 47: a first frame of 16 x 16 at 24, 24 in a screen of 32 x 32 enlarges
-    the screen to 40 x 40 (Pillow, as browsers, to hold it); the rest of it came out opaque in
-    the background colour (black), not transparent as the margins of a frame within its
-    screen are."""
-    import struct
-
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (0, 0, 255)).save(buf, "GIF")
-    whole = buf.getvalue()
-    descriptor = whole.index(b"\x2c" + struct.pack("<HHHH", 0, 0, 16, 16))
-    data = bytearray(whole)
-    data[6:10] = struct.pack("<HH", 32, 32)
-    data[descriptor + 1:descriptor + 5] = struct.pack("<HH", 24, 24)
-    loaded = load_image(bytes(data))
-    assert loaded.size == (40, 40) and loaded.pixels.shape[2] == 4
+    assert loaded.size == (size, size) and loaded.pixels.shape[2] == 4
     assert loaded.pixels[0, 0, 3] == 0 and tuple(loaded.pixels[30, 30]) == (0, 0, 255, 255)
     assert (loaded.pixels[..., 3] > 0).sum() == 16 * 16
 
