@@ -73,7 +73,10 @@ def _input_name(src: str) -> str:
     if path is not None:
         name = os.path.basename(path.rstrip("/" + os.sep))
     else:
-        name = split_protocol(src)[1].rstrip("/").split("/")[-1]
+        protocol, rest = split_protocol(src)
+        if protocol in _WEB_PROTOCOLS:   # (a query or fragment is no part of a file name)
+            rest = rest.split("#", 1)[0].split("?", 1)[0]
+        name = rest.rstrip("/").split("/")[-1]
     return name or "image"
 
 
@@ -86,10 +89,18 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
         return os.path.join(args.output, name)
     if args.output:
         return args.output
-    if split_protocol(src)[0] is None:   # a path: its folder as the system spells it
+    protocol = split_protocol(src)[0]
+    if protocol is None:   # a path: its folder as the system spells it
         # (a Windows path's backslashes were not seen: outputs went to the current folder)
         return os.path.join(os.path.dirname(src) or ".", name)
+    if protocol in _WEB_PROTOCOLS:   # a web page's picture: saved here, as wget and curl -O
+        # save it (it was sent to the web server with an HTTP PUT: CLI review 47)
+        return os.path.join(".", name)
     return f"{src.rsplit('/', 1)[0]}/{name}"
+
+
+#: Protocols that read from web servers: no output is written "beside" such an input.
+_WEB_PROTOCOLS = frozenset(("http", "https"))
 
 
 #: The longest file name most file systems take (bytes), and the room kept for the extension.
@@ -274,10 +285,22 @@ def say(text: str) -> None:
     exit status said 2 (CLI review 25)."""
     try:   # (a name's escape sequences recoloured or erased the terminal: review 27)
         print(for_terminal(text, line_breaks=True), flush=True)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError) and not stdout_failed:
+            # a log on a full disk (> /var/log/x.log, > /dev/full): each image written was
+            # counted failed with "No space left on device", as if its output could not be
+            # written, and --json ended in a traceback (CLI review 47). Said once; the images
+            # go on, and the exit status says that their lines were lost.
+            stdout_failed.append(exc)
+            print(f"semantic-compress: error: cannot write the results to standard output "
+                  f"({exc.strerror or exc}); the images are still written", file=sys.stderr)
         devnull = os.open(os.devnull, os.O_WRONLY)   # (the interpreter's last flush too)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+#: The error that standard output met (:func:`say`), if any: lines after it are dropped.
+stdout_failed: List[OSError] = []
 
 
 def _print_analysis(src: str, stats: dict) -> None:
@@ -299,6 +322,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``semantic-compress`` and ``python -m semantic_compress``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    del stdout_failed[:]   # (main() run again in one process)
     if hasattr(sys.stdout, "reconfigure"):   # a name the console cannot encode is escaped: on a
         # cp1252 pipe (Windows) a Japanese file name, written, was counted failed, exit 2
         sys.stdout.reconfigure(errors="backslashreplace")
@@ -331,6 +355,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = _request(args)
     except (ValueError, TypeError) as exc:  # (said in the flags typed, not in parameters)
         parser.error(str(exc) if isinstance(exc, _InFlags) else in_flags(str(exc), "cli"))
+    missing = _missing_weights(args, request)
+    if missing:   # (each image whose map it computes had failed with it, one line each)
+        parser.error(missing)
     many = len(args.images) > 1
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
@@ -368,6 +395,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for unused in request.options_without_a_map():
         print(f"semantic-compress: warning: {in_flags(unused, 'cli')}", file=sys.stderr)
 
+    if request.max_seconds is not None:   # (what the first image would pay once, outside
+        from .warm_up import warm_up       # its budget: the CNN's loading, Numba's compiling)
+
+        try:
+            warm_up(compressor, request)
+        except KeyboardInterrupt:
+            print("semantic-compress: interrupted before the first image; nothing was written",
+                  file=sys.stderr)
+            return 130
     records: List[dict] = []
     failed = 0
     for done, src in enumerate(args.images):
@@ -376,6 +412,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except KeyboardInterrupt:    # (a traceback of 20 lines had said it)
             print(f"semantic-compress: interrupted at {src}; {done - failed} of "
                   f"{len(args.images)} written before it", file=sys.stderr)
+            if args.json and many:   # the records of the images written (and failed) before
+                # it: a script read nothing, not the names of the files it had been given
+                # (CLI review 47)
+                say(json.dumps(records, indent=2, default=str))
             return 130
         except (ValueError, TypeError, OSError, ImportError, MemoryError,
                 SemanticCompressError) as exc:
@@ -403,7 +443,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"semantic-compress: {failed} of {len(args.images)} images failed; "  # written)
               f"{len(args.images) - failed} {'analysed' if args.analyze else 'written'}",
               file=sys.stderr)
-    return 2 if failed else 0
+    return 2 if failed or stdout_failed else 0
+
+
+def _missing_weights(args, request) -> Optional[str]:
+    """Why the CNN of ``--energy``/``--model`` cannot be loaded here (its weights neither on
+    disk nor to be downloaded), where a run would compute importance maps; else ``None``.
+    Each image whose map it computed failed with the same line (a batch of 12 photos: 11
+    identical errors, the one square photo written), while the job refuses it at launch
+    (CLI review 47)."""
+    from .energy.weights import model_weights_problem
+
+    if not (args.analyze or args.visualize_energy or args.visualize_seams
+            or request.computes_maps):
+        return None
+    problem = model_weights_problem(request.energy, request.model)
+    return None if problem is None else f"{problem}; nothing was read"
 
 
 def _said_in_flags(record: logging.LogRecord) -> bool:

@@ -386,20 +386,11 @@ def missing_weights_problem(runner, settings) -> Optional[str]:
     weights_problem`), where importance maps are computed; else None. Each image had failed
     with it, ``WeightsNotFoundError`` rows and exit status 1 (job review 43). A runner elsewhere
     has its own files: not asked."""
-    from compress_core.energy.registry import uses_model
+    from compress_core.energy.weights import model_weights_problem
 
-    if not runs_locally(runner) or not settings.computes_maps or not uses_model(settings.energy):
+    if not runs_locally(runner) or not settings.computes_maps:
         return None
-    from compress_core.energy.backbones import get_backbone_spec
-    from compress_core.energy.weights import weights_problem
-
-    spec = get_backbone_spec(settings.model)
-    problem = weights_problem(spec)
-    if problem is None:
-        return None
-    if problem.startswith(f"{spec.name}: "):
-        problem = problem[len(spec.name) + 2:]
-    return f"--model {settings.model}: {problem}"
+    return model_weights_problem(settings.energy, settings.model)
 
 
 def workers_without_faces(runner, setup_file: Optional[str], container: Optional[str],

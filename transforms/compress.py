@@ -49,8 +49,6 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from compress_core import codec
-from compress_core.codec.jpeg_scans import damage as jpeg_damage
 from compress_core.deadline import call_within
 from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLargeError,
                                   NotAnImageError, TargetUnreachableError)
@@ -59,6 +57,7 @@ from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_
 from compress_core.storage import (file_size, for_terminal, is_output_name,
                                    join_under, output_name, output_source, path_below,
                                    read_bytes, set_apart, write_atomic)
+from compress_core.warm_up import warm_up
 
 from . import manifest
 from .distinct_inputs import input_key, same_input
@@ -642,7 +641,7 @@ class _Engine:
         if worker_threads:   # (after the load: where torch is not imported, nothing to set)
             _limit_torch_threads(worker_threads)
         warm = time.perf_counter()
-        _warm_up(self.compressor, settings)
+        warm_up(self.compressor, settings)
         self.seconds = time.perf_counter() - start
         with _LOADS_LOCK:
             _LOADS_IN_PROCESS += 1
@@ -654,68 +653,6 @@ class _Engine:
         _LOG.info("compress engine loaded: %s in %.2f s, %.2f s of it warming up (pid %d, "
                   "load #%d in this process)", what, self.seconds, time.perf_counter() - warm,
                   os.getpid(), count)
-
-
-#: The warm-up picture's size (width, height): small, but photo-like and large enough for
-#: every step (crop, seams, the quality search) to run.
-_WARM_UP_SIZE = (128, 96)
-
-
-def _warm_up_picture():
-    """A small photo-like RGB picture, ``(96, 128, 3)`` uint8 (smooth colours and grain:
-    ``format auto`` takes it for a photo), the same on every worker."""
-    import numpy as np
-
-    w, h = _WARM_UP_SIZE
-    y, x = np.mgrid[0:h, 0:w]
-    smooth = np.stack([x * 2.0, y * 2.5, (x + y) * 1.1], axis=-1)
-    grain = np.random.default_rng(0).normal(0.0, 12.0, (h, w, 3))
-    return np.clip(smooth + grain, 0, 255).astype(np.uint8)
-
-
-def _warm_up_kwargs(settings: CompressSettings) -> Dict[str, Any]:
-    """``compress()``'s arguments for the warm-up: the job's settings, their size targets
-    brought to the warm-up picture's scale (an aspect change stays one; a scale between a
-    quarter and 2), no time budget."""
-    kwargs = settings.compress_kwargs()
-    kwargs["max_seconds"] = None
-    w, h = _WARM_UP_SIZE
-    if settings.scale is not None:
-        # (at most 2x, at least a quarter: at --scale 1e-9 the warm-up made a 1 x 1 picture and
-        # logged "<array>: 128x96 to 1x1 is stretched 1.33x", naming no input; edge review 37)
-        kwargs["scale"] = min(max(settings.scale, 0.25), 2.0)
-    tw, th = settings.target_width, settings.target_height
-    if tw is not None and th is not None:
-        kwargs["target_width"], kwargs["target_height"] = \
-            3 * w // 4, max(1, min(2 * h, round(3 * w / 4 * th / tw)))
-    elif tw is not None:
-        kwargs["target_width"] = 3 * w // 4
-    elif th is not None:
-        kwargs["target_height"] = 3 * h // 4
-    if settings.target_pixels is not None:
-        kwargs["target_pixels"] = w * h // 2
-    if settings.max_dimension is not None:
-        kwargs["max_dimension"] = 3 * w // 4
-    return kwargs
-
-
-def _warm_up(compressor, settings: CompressSettings) -> None:
-    """Compress a small picture with the job's settings once, when the engine is built.
-
-    What the first image of a worker would otherwise pay once is paid here, outside every
-    image's timings and ``--max_seconds_per_image`` budget: Numba compiling (on a fresh
-    worker, whose cache is empty: about 5 s on 2 cores) or loading its kernels, the first
-    inference of the CNN. A warm-up that fails (settings the small picture cannot meet) is
-    logged and changes nothing else.
-    """
-    try:
-        picture = _warm_up_picture()
-        compressor.compress(picture, **_warm_up_kwargs(settings))
-        # the damaged-JPEG check of every JPEG input (an array has none): its kernel too
-        jpeg_damage(codec.encode(picture, "jpeg", 90))
-    except Exception as exc:  # noqa: BLE001 - the images report their own errors
-        _LOG.info("compress engine warm-up did not finish (%s: %s); the first image compiles "
-                  "what it needs", type(exc).__name__, exc)
 
 
 def _preload(energy) -> None:

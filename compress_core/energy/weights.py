@@ -20,7 +20,8 @@ from ..errors import WeightsNotFoundError
 if TYPE_CHECKING:
     from .backbones import BackboneSpec
 
-__all__ = ["OFFLINE_ENV", "hub_checkpoint_dir", "resolve_weights"]
+__all__ = ["OFFLINE_ENV", "hub_checkpoint_dir", "model_weights_problem", "resolve_weights",
+           "weights_problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,25 @@ def weights_problem(spec: BackboneSpec) -> Optional[str]:
     or a download is allowed and the host answers. For a launch that should stop before every
     image fails with it (job review 43)."""
     return _where(spec, None, weights_path_hint=False)[1]
+
+
+def model_weights_problem(energy: str, model: Optional[str]) -> Optional[str]:
+    """``"--model <model>: <why>"`` where ``energy`` uses a CNN (``model``'s) whose default
+    weights cannot be had here now (:func:`weights_problem`); None where they can, or where
+    ``energy`` uses none. The job's launch and the command line ask it once, before any image:
+    each image had failed with it (job review 43, CLI review 47)."""
+    from .backbones import get_backbone_spec
+    from .registry import uses_model
+
+    if model is None or not uses_model(energy):
+        return None
+    spec = get_backbone_spec(model)
+    problem = weights_problem(spec)
+    if problem is None:
+        return None
+    if problem.startswith(f"{spec.name}: "):
+        problem = problem[len(spec.name) + 2:]
+    return f"--model {model}: {problem}"
 
 
 def _where(spec: BackboneSpec, download: Optional[bool],

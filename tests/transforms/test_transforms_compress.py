@@ -507,7 +507,7 @@ def test_a_failed_warm_up_leaves_a_working_engine(sample_photos, caplog):
     reason to fail the engine: the images are compressed as before."""
     import logging
 
-    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+    with caplog.at_level(logging.INFO, logger="compress_core.warm_up"):
         engine = tc._Engine(tc.CompressSettings(energy="gradient", scale=0.5, max_pixels=5000),
                             None)
     assert "warm-up did not finish (ImageTooLargeError" in caplog.text
@@ -524,9 +524,11 @@ def test_the_warm_up_at_a_tiny_scale_logs_nothing_about_its_own_picture(caplog):
     stretched 1.33x", naming no input (edge review 37): its scale is kept to 0.25..2."""
     import logging
 
-    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=1e-9))["scale"] == 0.25
-    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=9.0))["scale"] == 2.0
-    assert tc._warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=0.5))["scale"] == 0.5
+    from compress_core.warm_up import warm_up_kwargs
+
+    assert warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=1e-9))["scale"] == 0.25
+    assert warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=9.0))["scale"] == 2.0
+    assert warm_up_kwargs(tc.CompressSettings(energy="gradient", scale=0.5))["scale"] == 0.5
     with caplog.at_level(logging.WARNING):
         tc._Engine(tc.CompressSettings(energy="gradient", scale=1e-9), None)
     assert "<array>" not in caplog.text and "stretched" not in caplog.text
