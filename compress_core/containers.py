@@ -281,7 +281,8 @@ def _heif_items(data: bytes) -> Optional[dict]:
     """The items of a HEIF/AVIF file's ``meta`` box: ``primary`` (the ``pitm`` item), ``props``
     (each ``ipco`` property, by index - 1: ``(kind, payload start, end)``), ``assoc`` (item ->
     its property indices, every ``ipma`` box read) and ``refs`` (``(kind, from, [to ...])`` of
-    each ``iref`` entry, no more references than the box holds). None where the boxes do not
+    each ``dimg`` and ``auxl`` entry of ``iref``, the only ones read, no more references than
+    the box holds). None where the boxes do not
     say."""
     if data[4:8] != b"ftyp":
         return None
@@ -327,6 +328,8 @@ def _heif_items(data: bytes) -> Optional[dict]:
             s, e = boxes[b"iref"]
             id_bytes = 2 if data[s] == 0 else 4
             for kind, rs, re_ in _children(data, s + 4, e):
+                if kind not in (b"dimg", b"auxl"):   # (the only ones read: 700,000 'cdsc'
+                    continue   # entries in 10 MB took 3.6 s a walk, and an AVIF is walked twice)
                 first = rs + id_bytes + 2
                 # (the count the box says, no more than it holds: 65,535 claimed by a 12-byte
                 # box had the loop run on past it; diff review 45)
@@ -370,12 +373,15 @@ def heif_decoded_pixels(data: bytes) -> Optional[tuple]:
     if items is None:
         return None
     try:
-        def coded(item):   # the pixels of the item's first ispe
-            for ps, pe in _item_properties(items, item, b"ispe"):
-                if pe - ps >= 12:
-                    return (int.from_bytes(data[ps + 4:ps + 8], "big")
-                            * int.from_bytes(data[ps + 8:ps + 12], "big"))
-            return None
+        sizes = {}
+
+        def coded(item):   # the pixels of the item's first ispe (once an item: 2.5 million
+            if item not in sizes:   # references to a tile in 10 MB took 5.6 s, 0.9 once)
+                sizes[item] = next((int.from_bytes(data[ps + 4:ps + 8], "big")
+                                    * int.from_bytes(data[ps + 8:ps + 12], "big")
+                                    for ps, pe in _item_properties(items, item, b"ispe")
+                                    if pe - ps >= 12), None)
+            return sizes[item]
 
         sources = {}   # item -> the items it is derived from (dimg), each reference
         for kind, frm, tos in items["refs"]:

@@ -637,6 +637,10 @@ def _refuse_heif_decoding(data: bytes, name: str, limit: int) -> None:
         raise ImageTooLargeError(
             f"{name}: its picture is coded at {canvas:,} pixels (before the crop or turn its "
             f"size reports), over the limit of {limit:,} (max_pixels)")
+    if tiles == math.inf:   # (containers: a loop of derived pictures, or a chain of them
+        raise ImageDecodeError(   # deeper than any writer nests)
+            f"{name}: its picture is derived from pictures that loop or nest deeper than "
+            "8 levels: not decoded")
     if tiles > 2 * limit:
         raise ImageTooLargeError(
             f"{name}: the tiles its picture (or its alpha plane) is made of add up to "
