@@ -67,14 +67,15 @@ def _load_mask(path: Optional[str], name: str):
     return mask
 
 
-def _input_name(src: str) -> str:
-    """The file name of an input path or URI, extension included (``"image"`` if it has none)."""
+def _input_name(src: str, without_query: bool = False) -> str:
+    """The file name of an input path or URI, extension included (``"image"`` if it has none);
+    with ``without_query``, a web address's query and fragment left out."""
     path = local_path(src)
     if path is not None:
         name = os.path.basename(path.rstrip("/" + os.sep))
     else:
         protocol, rest = split_protocol(src)
-        if protocol in _WEB_PROTOCOLS:   # (a query or fragment is no part of a file name)
+        if without_query and protocol in _WEB_PROTOCOLS:   # (saved here, as wget names it)
             rest = rest.split("#", 1)[0].split("?", 1)[0]
         name = rest.rstrip("/").split("/")[-1]
     return name or "image"
@@ -84,12 +85,16 @@ def _output_path(args, src: str, suffix: str, ext: str, many: bool) -> str:
     """Where ``src``'s output goes: ``-o`` itself, or ``<input file name><suffix><ext>`` in the
     ``-o`` folder or beside the input. The input's extension stays in the name, so
     ``photo.png`` and ``photo.gif`` (both written as JPEG by format auto) never share one."""
-    name = f"{_short_name(_input_name(src), suffix)}{suffix}{ext}"
+    protocol = split_protocol(src)[0]
+    # a web picture's query is left out where it is saved in the current folder only: in an -o
+    # folder its name keeps it, as before, where pictures told apart by their query alone
+    # (show.php?id=1, show.php?id=2) each had their output (diff review 5, 47)
+    here = protocol in _WEB_PROTOCOLS and not args.output
+    name = f"{_short_name(_input_name(src, without_query=here), suffix)}{suffix}{ext}"
     if args.output and _output_is_folder(args, many):
         return os.path.join(args.output, name)
     if args.output:
         return args.output
-    protocol = split_protocol(src)[0]
     if protocol is None:   # a path: its folder as the system spells it
         # (a Windows path's backslashes were not seen: outputs went to the current folder)
         return os.path.join(os.path.dirname(src) or ".", name)
@@ -276,13 +281,15 @@ def _score(result) -> Optional[float]:
     return (result.operations or {}).get("quality_score")
 
 
-def say(text: str) -> None:
+def say(text: str, prog: str = "semantic-compress",
+        still: Optional[str] = "the images are still written") -> None:
     """Lines of results on standard output (also the report command's), control characters
     escaped but the text's own line breaks (a name's are the caller's to escape, with
     :func:`~compress_core.storage.for_terminal`: one holding a line break printed a forged
     result line, diff review 27). Where its reader has gone (``| head -1``), the lines after are dropped, not the images:
     the broken pipe of a result line had counted an image already written as failed, and the
-    exit status said 2 (CLI review 25)."""
+    exit status said 2 (CLI review 25). Any other error is said once, by ``prog``, with what
+    ``still`` holds, and kept in :data:`stdout_failed` for the caller's exit status."""
     try:   # (a name's escape sequences recoloured or erased the terminal: review 27)
         print(for_terminal(text, line_breaks=True), flush=True)
     except OSError as exc:
@@ -292,8 +299,8 @@ def say(text: str) -> None:
             # written, and --json ended in a traceback (CLI review 47). Said once; the images
             # go on, and the exit status says that their lines were lost.
             stdout_failed.append(exc)
-            print(f"semantic-compress: error: cannot write the results to standard output "
-                  f"({exc.strerror or exc}); the images are still written", file=sys.stderr)
+            print(f"{prog}: error: cannot write the results to standard output "
+                  f"({exc.strerror or exc}){f'; {still}' if still else ''}", file=sys.stderr)
         devnull = os.open(os.devnull, os.O_WRONLY)   # (the interpreter's last flush too)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)

@@ -8,7 +8,7 @@ import posixpath
 import sys
 from typing import Optional, Sequence
 
-from compress_core.cli import say
+from compress_core.cli import say, stdout_failed
 from compress_core.flags import OneLineParser, any_case
 
 from .cells import json_default
@@ -104,6 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report that cannot be written)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    del stdout_failed[:]   # (main() run again in one process)
     if hasattr(sys.stdout, "reconfigure"):   # (a report's name no console encoding holds)
         sys.stdout.reconfigure(errors="backslashreplace")
     fmt = args.format or ("md" if (args.output or "").lower().endswith(".md") else "html")
@@ -131,7 +132,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         logger.info("report written to %s", output)
         if not args.json:
-            say(output)
+            say(output, PROG, "the report file is written")
     if args.json:   # (| head -c1 had printed a BrokenPipeError's traceback, exit 1)
-        say(json.dumps(rep.json_totals(), indent=2, default=json_default))
-    return 0
+        say(json.dumps(rep.json_totals(), indent=2, default=json_default), PROG,
+            f"the report is written to {output}" if output else None)
+    # standard output on a full disk: its totals lost, said as the command line's
+    # (it said "semantic-compress: error: ... the images are still written", exit 0;
+    # diff review 5, 47)
+    return 2 if stdout_failed else 0

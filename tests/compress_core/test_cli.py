@@ -743,6 +743,28 @@ def test_without_o_a_web_pictures_output_is_saved_here_not_uploaded(work, capsys
     assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
 
 
+def test_web_pictures_told_apart_by_their_query_keep_their_names_in_an_o_folder(work, capsys):
+    """``-o out/`` with http://host/show.php?id=1 and ?id=2: each had its output, named with
+    its query (show.php?id=1_compressed.jpg); leaving the query out of every web name (CLI
+    review 47) refused the batch, "would both be written to out/show.php_compressed.*",
+    nothing written (diff review 5, 47). The query is left out only where the output is saved
+    in the current folder (no -o)."""
+    from types import SimpleNamespace
+
+    from compress_core import cli
+
+    urls = ["http://127.0.0.1:9/show.php?id=1", "http://127.0.0.1:9/show.php?id=2"]
+    folder = SimpleNamespace(output=str(work / "out") + os.sep, images=urls, analyze=False,
+                             visualize_energy=False, visualize_seams=None)
+    assert [cli._output_path(folder, u, "_compressed", ".jpg", True) for u in urls] == [
+        os.path.join(str(work / "out") + os.sep, f"show.php?id={i}_compressed.jpg")
+        for i in (1, 2)]
+    assert cli._shared_output(folder, True) is None
+    here = SimpleNamespace(output=None)
+    assert cli._output_path(here, urls[0] + "#top", "_compressed", ".jpg", False) == \
+        os.path.join(".", "show.php_compressed.jpg")
+
+
 def test_without_o_the_output_goes_beside_a_windows_path(monkeypatch):
     """Without -o an output is written beside its input: a Windows path's folder, spelt with
     backslashes, was not seen and the output went to the current folder (portability review

@@ -793,6 +793,23 @@ def test_a_reader_that_stops_reading_the_json_sees_no_traceback(two_runs):
     assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_json_totals_lost_on_a_full_standard_output_are_an_error_of_the_report(two_runs):
+    """``python -m pipeline.report ... --json > /dev/full``: the command line's say() (CLI
+    review 47) said "semantic-compress: error: ... the images are still written" and the report
+    exited 0, its totals lost (a traceback and 1 before; diff review 5, 47). Said in the
+    report's name, exit status 2."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "pipeline.report", str(two_runs), "--json"],
+                              cwd=ROOT, stdout=full, stderr=subprocess.PIPE, timeout=120,
+                              env={**os.environ, "PYTHONPATH": ROOT})
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "Traceback" not in err and "semantic-compress" not in err, err
+    assert "python -m pipeline.report: error: cannot write the results to standard output" \
+        in err, err
+
+
 # --------------------------------------------------------------------------- run summary
 def test_run_summary_from_the_manifest(two_runs):
     want = independent_totals(two_runs, "night-2")
