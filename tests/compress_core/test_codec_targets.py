@@ -598,12 +598,13 @@ def test_codec_package_keeps_the_module_api():
 
 # ------------------------------------------------------------------ encoder failures
 @pytest.mark.parametrize("fmt, meta, cause", [
-    ("avif", dict(exif=b"garbage!"), r"SyntaxError: not a TIFF file"),
-    ("jpeg", dict(exif=b"x" * 70000), r"ValueError: EXIF block of 70006 bytes does not fit")])
+    ("avif", dict(exif=b"garbage!"), r"SyntaxError: not a TIFF file")])
 def test_an_encoder_failure_is_a_typed_error_naming_format_size_and_cause(fmt, meta, cause):
-    """Real failures (no mock): Pillow's AVIF writer refusing an EXIF block that is not TIFF,
-    an EXIF block too large for a JPEG segment. (The formats' size limits were the cases here;
-    they are checked before the encoder now: test_codec.py.)"""
+    """A real failure (no mock): Pillow's AVIF writer refusing an EXIF block that is not TIFF.
+    (The formats' size limits were the cases here, and an EXIF block too large for a JPEG
+    segment: they are checked before the encoder now, test_codec.py, and such a block is
+    carried without its largest values, test_jpeg_exif_over_a_segment_is_fitted_or_left_out
+    below.)"""
     from compress_core import EncodingError, SemanticCompressError
 
     pixels = np.zeros((2, 300, 3), np.uint8)
@@ -613,6 +614,19 @@ def test_an_encoder_failure_is_a_typed_error_naming_format_size_and_cause(fmt, m
     assert isinstance(info.value, SemanticCompressError) and info.value.__cause__ is not None
     with pytest.raises(EncodingError):
         encode_to_score(pixels, fmt, 70, **meta)
+
+
+def test_jpeg_exif_over_a_segment_is_fitted_or_left_out(caplog):
+    """An EXIF block too large for a JPEG segment failed the encoding (EncodingError, under every
+    metadata value: security review 47); a block that cannot be read back is left out, with a
+    warning, and the picture written."""
+    import logging
+
+    pixels = np.zeros((2, 300, 3), np.uint8)
+    with caplog.at_level(logging.WARNING, logger="compress_core.codec.encoders"):
+        data = encode(pixels, "jpeg", exif=b"x" * 70000)
+    assert data[:2] == b"\xff\xd8" and b"Exif\x00\x00" not in data
+    assert "does not fit a JPEG segment" in caplog.text and "not carried" in caplog.text
 
 
 @pytest.mark.parametrize("bad, error, got", [
