@@ -767,10 +767,6 @@ def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
     status ok (security review 47)."""
     if img.format not in ("ICO", "CUR") or len(data) < 6:
         return None
-    count = struct.unpack_from("<H", data, 4)[0]
-    entries = [data[6 + 16 * i:22 + 16 * i] for i in range(min(count, (len(data) - 6) // 16))]
-    if not entries:
-        return None
     if img.format == "ICO":   # the entry Pillow decoded: the first of the picture's size
         ico = getattr(img, "ico", None)
         if ico is None:
@@ -778,6 +774,11 @@ def icon_and_mask(img: Image.Image, data: bytes) -> Optional[np.ndarray]:
         chosen = ico.entry[ico.getentryindex(img.size)]
         at, size = chosen.offset, chosen.size
     else:                     # CurImagePlugin's choice: the first larger on both sides
+        count = struct.unpack_from("<H", data, 4)[0]
+        entries = [data[6 + 16 * i:22 + 16 * i]
+                   for i in range(min(count, (len(data) - 6) // 16))]
+        if not entries:
+            return None
         chosen = entries[0]
         for entry in entries[1:]:
             if entry[0] > chosen[0] and entry[1] > chosen[1]:

@@ -909,17 +909,13 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         # TGAs); read as alpha, the picture came out blank (a 34-byte transparent WebP,
         # status ok: security review 47)
         pixels = np.ascontiguousarray(pixels[..., :3])
-    if (icon_mask is not None and pixels.shape[2] == 4 and icon_mask.shape == pixels.shape[:2]
-            and not pixels[..., 3].any()):
-        # a 32-bit icon entry whose fourth byte is 0 all over: no alpha, but padding, its shape
-        # in the AND mask, as Windows, Chrome and Firefox draw it (it came out blank, status ok)
-        pixels = pixels.copy()
-        pixels[..., 3] = np.where(icon_mask, 0, 255).astype(np.uint8)
-    if icon_mask is not None and pixels.shape[2] == 3 and icon_mask.shape == pixels.shape[:2]:
-        # a cursor entry of 1 to 24 bits: its AND mask is its transparency, which Pillow's CUR
-        # reader does not read (its ICO reader does): Windows, Chrome and Firefox draw it
-        # transparent outside its shape; it came out opaque black there (security review 47)
-        pixels = np.dstack([pixels, np.where(icon_mask, 0, 255).astype(np.uint8)])
+    if icon_mask is not None and icon_mask.shape == pixels.shape[:2] and (
+            pixels.shape[2] == 3 or not pixels[..., 3].any()):
+        # an icon entry without an alpha of its own: a 32-bit one whose fourth byte is 0 all
+        # over (padding; it came out blank, status ok), a cursor's of 1 to 24 bits (Pillow's
+        # CUR reader does not read its mask, its ICO reader does: opaque black). Its AND mask
+        # is its transparency, as Windows, Chrome and Firefox draw it (security review 47).
+        pixels = np.dstack([pixels[..., :3], np.where(icon_mask, 0, 255).astype(np.uint8)])
     return LoadedImage(pixels=pixels, format=fmt, source=name, data=data, icc_profile=kept_icc,
                        exif=exif, xmp=xmp, iptc=iptc, frames=frames,
                        as_stored=upright and kept_icc is icc and pixels is decoded)
