@@ -427,7 +427,7 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
                     try:
                         data = fs.cat_file(path, start=0, end=max_bytes + 1)
                     except OSError as exc:   # (S3: a range of an empty object "is not
-                        if isinstance(exc, FileNotFoundError) or fs.size(path) != 0:
+                        if isinstance(exc, FileNotFoundError) or not _is_empty(fs, path):
                             raise                                         # satisfiable")
                         data = b""
             except FileNotFoundError:
@@ -455,6 +455,15 @@ def read_bytes(uri: PathOrUri, storage_options: Optional[StorageOptions] = None,
     if max_bytes is not None and len(data) > max_bytes:
         raise over_max_bytes(text, max_bytes)
     return data
+
+
+def _is_empty(fs, path: str) -> bool:
+    """Whether ``path`` is an empty object on ``fs`` (asked only where a range read failed: a
+    server that cannot be reached is not "no such file", as asking its size said)."""
+    try:
+        return fs.size(path) == 0
+    except Exception:  # noqa: BLE001 - cannot say: the range read's own error stands
+        return False
 
 
 def _is_folder(fs, path: str) -> bool:

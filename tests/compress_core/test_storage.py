@@ -164,6 +164,42 @@ def test_read_bytes_errors_are_typed(tmp_path):
     assert issubclass(BrokenLinkError, ImageReadError)
 
 
+
+def test_a_web_server_that_cannot_be_reached_is_no_missing_file(tmp_path):
+    """An http input whose server refuses the connection was "no such file" (CLI review 47):
+    the failed range read asked the object's size to tell an empty object, and fsspec's http
+    size says FileNotFoundError for any failure. It is the connection's error now; a 404 is
+    still "no such file"."""
+    import http.server
+    import socket
+    import threading
+
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 not much of a photo")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert storage.read_bytes(f"{url}/photo.jpg", max_bytes=1000).startswith(b"\xff\xd8")
+        with pytest.raises(ImageReadError, match="gone.jpg: no such file"):
+            storage.read_bytes(f"{url}/gone.jpg", max_bytes=1000)
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as closed:   # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for max_bytes in (None, 1000):
+        with pytest.raises(ImageReadError, match=r"photo\.jpg: cannot read \(\w*Connect"):
+            storage.read_bytes(f"http://127.0.0.1:{port}/photo.jpg", max_bytes=max_bytes)
+
 #: A process where ``os`` is as on Windows: no O_NONBLOCK, an O_BINARY (0x8000, Windows' value;
 #: on Linux x86-64 the same bit is O_LARGEFILE, harmless) that ``os.open`` must be given, the
 #: flags of each ``os.open`` recorded.
