@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="draw the first N vertical seams carving would remove"))
     own.append(p.add_argument("-q", "--quiet", action="store_true", help="no progress bars"))
     own.append(p.add_argument("-v", "--verbose", action="store_true",
-                              help="debug logging of semantic-compress's own steps"))
+                              help="debug logging of semantic-compress's own steps, and other "
+                                   "packages' tracebacks (a storage driver's retries)"))
     own.append(p.add_argument("--version", action=BuildVersion,
                               help="print the build and exit"))
     p.own_flags = frozenset(name for action in own for name in action.option_strings)
@@ -470,9 +471,14 @@ def _missing_weights(args, request) -> Optional[str]:
 
 def _said_in_flags(record: logging.LogRecord) -> bool:
     """A log filter: the library's warnings in the flags typed (``over max_stretch 1.05`` ->
-    ``over --max-stretch 1.05``; they named parameters: CLI review 37). Keeps every record."""
+    ``over --max-stretch 1.05``; they named parameters: CLI review 37), and another package's
+    records in one line each, without their traceback unless --verbose (a gs:// input offline
+    printed 157 lines of gcsfs's retries above the image's own one-line error; CLI review 47).
+    Keeps every record."""
     if record.name.startswith("compress_core"):
         record.msg, record.args = in_flags(record.getMessage(), "cli"), None
+    elif record.exc_info and not logging.getLogger("compress_core").isEnabledFor(logging.DEBUG):
+        record.exc_info = record.exc_text = None
     return True
 
 

@@ -1246,6 +1246,48 @@ def test_python_dash_m_semantic_compress(work):
         "semantic-compress: 1 of 2 images failed; 1 written"]
 
 
+#: The command line with an fsspec store ``flaky://`` whose reads log their failure with a
+#: traceback, as gcsfs does when it runs out of retries, then raise it.
+_FLAKY_STORE = """
+import logging, sys
+import fsspec
+from fsspec.spec import AbstractFileSystem
+
+class Flaky(AbstractFileSystem):
+    protocol = "flaky"
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        try:
+            raise ConnectionError("Cannot connect to host flaky.example:443")
+        except ConnectionError:
+            logging.getLogger("flakyfs").exception("_request out of retries")
+            raise
+
+fsspec.register_implementation("flaky", Flaky)
+from compress_core.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_another_packages_failure_is_one_line_unless_verbose(work, verbose):
+    """A gs:// input offline printed 157 lines: gcsfs logs its last retry's traceback above the
+    image's own one-line error (CLI review 47). Another package's records are one line each;
+    --verbose keeps their tracebacks."""
+    proc = subprocess.run([sys.executable, "-c", _FLAKY_STORE, "flaky://bucket/photo.jpg",
+                           "-s", "0.5"] + (["-v"] if verbose else []),
+                          cwd=work, env=dict(os.environ, PYTHONPATH=REPO),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if "compress_core" not in line]
+    said = ["ERROR flakyfs: _request out of retries",
+            "semantic-compress: error: flaky://bucket/photo.jpg: cannot read (ConnectionError: "
+            "Cannot connect to host flaky.example:443)"]
+    if verbose:
+        assert lines[0] == said[0] and lines[-1] == said[1]
+        assert "Traceback (most recent call last):" in lines
+    else:
+        assert lines == said, proc.stderr
+
 def test_a_pattern_stdin_and_names_in_capitals(work, capsys):
     """README review 39: a quoted pattern was "no such file" alone (the command line matches
     no patterns; a store's URI cannot be expanded by the shell), '-' likewise (-o - said
