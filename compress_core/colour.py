@@ -33,6 +33,9 @@ _SRGB_PROFILE = ImageCms.ImageCmsProfile(_SRGB).profile
 #: 16-bit grey (scanners' 16-bit grey TIFFs and PNGs) goes through Little CMS at 16 bits.
 _MODES_OF_SPACE = {"RGB": ("RGB", "RGBA"), "CMYK": ("CMYK",),
                    "GRAY": ("L", "LA", "I;16", "I;16L", "I;16B"), "LAB": ("LAB",)}
+#: Modes of pixels that are not RGB (no RGB profile describes them).
+_NOT_RGB_MODES = frozenset(("1", "I", "F") + _MODES_OF_SPACE["CMYK"] + _MODES_OF_SPACE["GRAY"]
+                           + _MODES_OF_SPACE["LAB"])
 
 
 #: Tags of ICC v4's floating-point pipelines (multiProcessElements: D2B0-3, B2D0-3), which Little
@@ -209,8 +212,12 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
         return img, icc
     profile = _read(icc)  # (read once: a CMYK profile can weigh a megabyte)
     space = _space(profile)
-    if space == "RGB" or (space is None and img.mode in ("RGB", "RGBA")):
-        # (an unreadable one as well: viewers ignore it, the output may keep it)
+    if (space == "RGB" and img.mode not in _NOT_RGB_MODES) or (
+            space is None and img.mode in ("RGB", "RGBA")):
+        # (an unreadable one as well: viewers ignore it, the output may keep it). An RGB
+        # profile on grey or CMYK pixels describes none of them: libpng refuses it, Chrome
+        # ignores it; carried to the RGB output, a linear-light one lifted a grey JPEG's mean
+        # from 129 to 175 (security review 48): dropped below with a warning
         return img, _without_float_pipelines(icc)
     if space is not None and img.mode in _MODES_OF_SPACE.get(space, ()):
         alpha = img.getchannel("A") if img.mode == "LA" else None

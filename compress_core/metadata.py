@@ -78,17 +78,25 @@ LARGEST_PROFILE = 64 * 1024
 #: (``ImageWidth``/``ImageLength``, as Android phones write them; ``PixelXDimension``/
 #: ``PixelYDimension``, as every camera does) and where its subject lies in its pixels
 #: (``SubjectArea``, ``SubjectLocation``), which scaling, cropping and carving change. A
-#: 128-pixel thumbnail said 6000 x 4000.
+#: 128-pixel thumbnail said 6000 x 4000. A GPS directory's pointer in the Exif directory
+#: (where the standard has none; Pillow reads only the main one's as a pointer) is copied as
+#: a number: an offset into whatever the output holds there (security review 48).
 UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101]),
-               ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214])}
+               ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214, 0x8825])}
 #: What identifies the camera or its owner: ``CameraSerialNumber`` (DNG files'),
 #: ``CameraOwnerName``, ``BodySerialNumber``, ``LensSerialNumber``; dropped in the main and
 #: the Exif directory alike (a writer that put the serials in the main one had them carried
 #: into "public" thumbnails: edge review 39).
 _IDENTIFYING = frozenset([0xC62F, 0xA430, 0xA431, 0xA435])
+#: Blocks of other metadata an EXIF directory may hold (``XMLPacket`` 0x02BC, an XMP packet
+#: ExifTool and exiv2 read as XMP; ``IPTC-NAA`` 0x83BB; Photoshop's resources 0x8649, which
+#: hold XMP and IPTC too): no filter here reads them, and a 253-byte packet's
+#: ``exif:GPSLatitude`` travelled into public outputs beside the dropped GPS directory
+#: (security review 48).
+_EMBEDDED = frozenset([0x02BC, 0x83BB, 0x8649])
 #: EXIF tags ``public`` drops besides ``compact``'s, by directory: the pointer to the GPS
-#: directory (whose every tag goes too) and :data:`_IDENTIFYING`.
-PRIVATE_TAGS = {0: frozenset([0x8825]) | _IDENTIFYING,
+#: directory (whose every tag goes too), :data:`_IDENTIFYING` and :data:`_EMBEDDED`.
+PRIVATE_TAGS = {0: frozenset([0x8825]) | _IDENTIFYING | _EMBEDDED,
                 ExifTags.IFD.Exif: _IDENTIFYING,
                 ExifTags.IFD.GPSInfo: None}   # (None: the whole directory)
 

@@ -255,8 +255,14 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
 def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool,
                  drop: Optional[Callable[[tuple], bool]] = None) -> Optional[bytes]:
     kept = 0
-    for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
-        for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:
+    rdfs = [rdf for rdf in document.getElementsByTagNameNS(RDF, "RDF")
+            if not _within_rdf(rdf)]   # (one inside a property is that property's value)
+    _prune_outside(rdfs)
+    for rdf in rdfs:
+        # (every node element: an rdf:Description, or a typed node, <exif:Position
+        # rdf:about="">, which RDF reads as a description of that type and ExifTool as
+        # properties: left unfiltered, its exif:GPSLatitude travelled into public outputs)
+        for description in [n for n in rdf.childNodes if n.nodeType == Node.ELEMENT_NODE]:
             kept += _filter_description(description, keep)
             if drop is not None:
                 _drop_nested(description, drop)
@@ -271,6 +277,57 @@ def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool,
     return (_PACKET_START + document.documentElement.toxml() + _PACKET_END).encode("utf-8")
 
 
+def _remove_children(node, doomed) -> None:
+    """Remove the nodes ``doomed`` (children of ``node``) in one pass: minidom's
+    ``removeChild`` is a ``list.remove`` (a search and a shift), and removing the n blanks or
+    properties of a 2 MB packet one by one took minutes (security review 48)."""
+    if not doomed:
+        return
+    gone = {id(n) for n in doomed}
+    kept = [n for n in node.childNodes if id(n) not in gone]
+    for n in doomed:
+        n.parentNode = n.previousSibling = n.nextSibling = None
+    node.childNodes[:] = kept
+    previous = None
+    for n in kept:
+        n.previousSibling = previous
+        if previous is not None:
+            previous.nextSibling = n
+        previous = n
+    if previous is not None:
+        previous.nextSibling = None
+
+
+def _within_rdf(node) -> bool:
+    """Whether an ancestor of ``node`` is an ``rdf:RDF`` element."""
+    node = node.parentNode
+    while node is not None and node.nodeType == Node.ELEMENT_NODE:
+        if _is(node, RDF, "RDF"):
+            return True
+        node = node.parentNode
+    return False
+
+
+def _prune_outside(rdfs) -> None:
+    """Remove what lies outside the ``rdf:RDF`` elements ``rdfs`` (elements, text, comments
+    beside them or their ancestors): readers such as ExifTool read properties there, and no
+    filter here looks at them (an ``exif:GPSLatitude`` beside ``rdf:RDF`` travelled into
+    ``public`` outputs: security review 48)."""
+    path = set()
+    for rdf in rdfs:
+        node = rdf
+        while node is not None and node.nodeType == Node.ELEMENT_NODE:
+            path.add(id(node))
+            node = node.parentNode
+    for rdf in rdfs:
+        node = rdf
+        while node.parentNode is not None and node.parentNode.nodeType == Node.ELEMENT_NODE:
+            parent = node.parentNode
+            _remove_children(parent, [n for n in parent.childNodes if id(n) not in path and not (
+                n.nodeType == Node.TEXT_NODE and not n.data.strip())])
+            node = parent
+
+
 def _tidy(root) -> None:
     if root.hasAttributeNS(_META, "xmptk"):
         root.removeAttributeNS(_META, "xmptk")
@@ -279,9 +336,12 @@ def _tidy(root) -> None:
         node = stack.pop()
         children = [n for n in node.childNodes if n.nodeType == Node.ELEMENT_NODE]
         if children or _is(node, RDF, "Description"):  # (a value's own text is never touched)
-            for blank in [n for n in node.childNodes
-                          if n.nodeType == Node.TEXT_NODE and not n.data.strip()]:
-                node.removeChild(blank)
+            _remove_children(node, [n for n in node.childNodes
+                                    if n.nodeType == Node.TEXT_NODE and not n.data.strip()])
+        # (comments and processing instructions say nothing a reader shows, and may say
+        # anything: a position)
+        _remove_children(node, [n for n in node.childNodes if n.nodeType in (
+            Node.COMMENT_NODE, Node.PROCESSING_INSTRUCTION_NODE)])
         stack.extend(children)
 
 
@@ -323,19 +383,18 @@ def _drop_nested(description, drop: Callable[[tuple], bool]) -> None:
         for attr in list(node.attributes.values()):
             if drop((attr.namespaceURI, attr.localName)):
                 node.removeAttributeNode(attr)
-        for child in list(node.childNodes):
-            if child.nodeType != Node.ELEMENT_NODE:
-                continue
-            if drop((child.namespaceURI, child.localName)):
-                node.removeChild(child)
-            else:
-                stack.append(child)
+        elements = [n for n in node.childNodes if n.nodeType == Node.ELEMENT_NODE]
+        doomed = [n for n in elements if drop((n.namespaceURI, n.localName))]
+        _remove_children(node, doomed)
+        gone = {id(n) for n in doomed}
+        stack.extend(n for n in elements if id(n) not in gone)
 
 
 def _filter_description(description, keep) -> int:
     """Remove the properties ``keep`` refuses; set the orientation kept to 1. How many
     properties are left."""
     left = 0
+    doomed = []
     for prop in _properties(description):
         name = (prop.namespaceURI, prop.localName)
         if not keep(name):
@@ -344,8 +403,8 @@ def _filter_description(description, keep) -> int:
             else:
                 blank = prop.previousSibling  # the indentation before it
                 if blank is not None and blank.nodeType == Node.TEXT_NODE and not blank.data.strip():
-                    description.removeChild(blank)
-                description.removeChild(prop)
+                    doomed.append(blank)
+                doomed.append(prop)
             continue
         if name == _ORIENTATION:
             if prop.nodeType == Node.ATTRIBUTE_NODE:
@@ -355,4 +414,5 @@ def _filter_description(description, keep) -> int:
                     prop.removeChild(child)
                 prop.appendChild(prop.ownerDocument.createTextNode("1"))
         left += 1
+    _remove_children(description, doomed)
     return left

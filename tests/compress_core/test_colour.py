@@ -132,6 +132,29 @@ def test_a_profile_of_another_space_than_the_pixels_is_dropped_with_a_warning(ca
     assert device_to_srgb(grey, garbage, "x") == (grey, None)
 
 
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_an_rgb_profile_on_grey_or_cmyk_pixels_is_dropped(mode, caplog):
+    """An RGB profile describes no grey or CMYK pixels (libpng refuses it, Chrome ignores it):
+    a grey JPEG carrying a linear-light sRGB profile came out with its mean lifted from 129 to
+    175, a CMYK one's from 115 to 155, under every metadata value (security review 48)."""
+    grey = photo("camera", 128)[..., 0]
+    img = Image.fromarray(grey, "L").convert(mode)
+    src = io.BytesIO()
+    img.save(src, "JPEG", quality=95, icc_profile=gamma_icc(1.0))
+    untagged = io.BytesIO()
+    img.save(untagged, "JPEG", quality=95)
+    with caplog.at_level(logging.WARNING, logger="compress_core.colour"):
+        loaded = load_image(src.getvalue())
+    assert loaded.icc_profile is None
+    assert np.array_equal(loaded.pixels, load_image(untagged.getvalue()).pixels)
+    assert f"does not describe its {mode} pixels" in caplog.text and "(RGB)" in caplog.text
+    for metadata in ("keep", "none"):
+        out = decode(compress_image(src.getvalue(), scale=0.5, energy_function=GRADIENT,
+                                    metadata=metadata, format="png").data)
+        assert "icc_profile" not in out.info
+        assert abs(np.asarray(out, dtype=float).mean() - grey.mean()) < 6
+
 def test_describes_srgb_remembers_answers_by_digest_and_keeps_a_bounded_number(monkeypatch):
     """A worker meets few profiles but may run for days: answers are kept by SHA-256 (32 bytes,
     not the profile, which can weigh a megabyte), the oldest dropped past the bound."""

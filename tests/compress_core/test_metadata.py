@@ -11,7 +11,7 @@ from PIL import ExifTags, Image, IptcImagePlugin, TiffImagePlugin
 from compress_core import compress_image, load_image
 from compress_core.colour import rgb_to_srgb
 from compress_core.metadata import (LARGEST_PROFILE, LARGEST_VALUE, MAKER_NOTE, carried,
-                                    compact_exif)
+                                    compact_exif, public_exif, true_exif)
 
 from _core_data import GRADIENT, decode, exif_bytes, gamma_icc, photo, sample_file, wide_icc
 from test_xmp import lightroom_packet
@@ -405,3 +405,33 @@ def test_a_png_exif_block_over_a_jpeg_segment_is_written_without_its_largest_val
     assert out[0x010F] == "Canon" and out[0x8298] == "(c) Ana"
     assert out.get_ifd(EXIF)[0x9003] == "2026:07:14 09:30:00"
     assert 0xC100 not in out
+
+
+def test_public_drops_an_xmp_packet_held_in_the_exif_block():
+    """IFD0's XMLPacket tag (0x02BC) holds an XMP packet that ExifTool reads as XMP: its
+    exif:GPSLatitude travelled into public outputs beside the dropped GPS directory (security
+    review 48)."""
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+              b'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:exif="http://ns.adobe'
+              b'.com/exif/1.0/" exif:GPSLatitude="48,51.5N"/></rdf:RDF></x:xmpmeta>')
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x02BC] = packet
+    out = public_exif(exif.tobytes())
+    assert out is not None and b"Canon" in out and b"51.5N" not in out
+
+
+def test_a_gps_pointer_in_the_exif_directory_is_dropped_in_every_mode():
+    """A GPS directory's pointer in the Exif directory (the standard puts it in the main one;
+    Pillow reads only that one as a pointer) was copied as a number, an offset into whatever
+    the output holds there; public wrote it too (security review 48)."""
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769)[0x9003] = "2026:07:14 09:30:00"
+    exif.get_ifd(0x8769)[0x8825] = 44
+    block = exif.tobytes()
+    for rewritten in (compact_exif, public_exif, true_exif):
+        out = Image.Exif()
+        out.load(rewritten(block))
+        assert out[0x010F] == "Canon", rewritten.__name__
+        assert dict(out.get_ifd(0x8769)) == {0x9003: "2026:07:14 09:30:00"}, rewritten.__name__
