@@ -60,7 +60,7 @@ from .options import Metadata, parse_option
 from .xmp import compact_xmp, public_xmp, upright_xmp
 
 __all__ = ["carried", "compact_exif", "exif_within", "public_exif", "true_exif", "LARGEST_VALUE",
-           "LARGEST_PROFILE", "MAKER_NOTE", "UNTRUE_TAGS", "PRIVATE_TAGS"]
+           "LARGEST_PROFILE", "LARGEST_KEPT_PROFILE", "MAKER_NOTE", "UNTRUE_TAGS", "PRIVATE_TAGS"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ LARGEST_VALUE = 1024
 #: megabyte, which made a 256-pixel output of 1 MB (review 14, O01). A larger one is applied to
 #: the pixels (converted to sRGB, as ``none`` does) instead of carried.
 LARGEST_PROFILE = 64 * 1024
+#: Largest colour profile ``keep`` carries, in bytes: Pillow refuses to read a PNG whose
+#: profile decompresses to more (``PngImagePlugin.MAX_TEXT_CHUNK``), the library's own outputs
+#: included, and a JPEG holds no more than 255 segments of it (a 17 MB profile failed every
+#: JPEG output; security review 48). A larger one is applied to the pixels.
+LARGEST_KEPT_PROFILE = 1024 * 1024
 #: EXIF tags every output makes false, by directory (0: the main one): the input's size
 #: (``ImageWidth``/``ImageLength``, as Android phones write them; ``PixelXDimension``/
 #: ``PixelYDimension``, as every camera does) and where its subject lies in its pixels
@@ -215,6 +220,11 @@ def carried(loaded: LoadedImage, metadata="compact") -> LoadedImage:
     if mode is Metadata.KEEP:
         exif = true_exif(exif)
         xmp = upright_xmp(xmp)
+        if icc and len(icc) > LARGEST_KEPT_PROFILE:
+            _LOG.warning("%s: a colour profile of %d bytes (over %d, more than readers take) is "
+                         "applied to the pixels, not kept", loaded.source, len(icc),
+                         LARGEST_KEPT_PROFILE)
+            pixels, icc = _applied(pixels, icc, loaded.source), None
     elif mode in (Metadata.COMPACT, Metadata.PUBLIC):
         if icc and describes_srgb(icc):
             icc = None

@@ -372,6 +372,29 @@ def test_compact_applies_a_profile_too_large_to_carry():
     assert np.abs(large.pixels.astype(int) - rgb_to_srgb(small.pixels, icc)).max() <= 1
 
 
+
+def test_keep_applies_a_profile_readers_refuse():
+    """Under keep a 2 MB RGB profile was carried into a PNG that Pillow (the library's own
+    load_image too) refuses to open (its iCCP decompresses past MAX_TEXT_CHUNK), and a 17 MB
+    one failed every JPEG output (security review 48). Over LARGEST_KEPT_PROFILE it is
+    applied to the pixels; one of the usual size is kept."""
+    from compress_core.metadata import LARGEST_KEPT_PROFILE
+
+    icc = wide_icc(1.8)
+    padded = struct.pack(">I", len(icc) + 2_000_000) + icc[4:] + bytes(2_000_000)
+    assert len(padded) > LARGEST_KEPT_PROFILE
+    pixels = photo("astronaut", 128)
+    kept = compress_image(camera_jpeg(icc=icc, pixels=pixels), scale=1.0, format="png",
+                          energy_function=GRADIENT, metadata="keep")
+    for fmt in ("png", "jpeg"):
+        large = compress_image(camera_jpeg(icc=padded, pixels=pixels), scale=1.0, format=fmt,
+                               energy_function=GRADIENT, metadata="keep")
+        assert "icc_profile" not in decode(large.data).info, fmt
+        assert load_image(large.data).pixels.shape == pixels.shape, fmt
+        if fmt == "png":
+            assert np.abs(large.pixels.astype(int)
+                          - rgb_to_srgb(kept.pixels, icc)).max() <= 1
+
 @pytest.mark.filterwarnings("ignore:Truncated File Read")   # (Pillow's, on the block made here)
 def test_public_drops_an_exif_block_read_as_nothing():
     """An EXIF block whose entries Pillow cannot read (a Make pointing past the block) may
