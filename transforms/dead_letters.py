@@ -21,12 +21,12 @@ from typing import Any, Dict, List, Mapping, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from compress_core.storage import join_under, write_atomic
+from compress_core.storage import get_filesystem, join_under, write_atomic
 
 from .failures import Failure
 from .metrics import METRICS_NAMESPACE
 
-__all__ = ["failure_record", "WriteDeadLetters"]
+__all__ = ["failure_record", "WriteDeadLetters", "clear_stopped_letters"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -36,6 +36,30 @@ def failure_record(failure: Failure, run_id: str) -> Dict[str, Any]:
     record = failure._asdict()
     record["run_id"] = run_id
     return record
+
+
+def clear_stopped_letters(prefix: str, storage_options: Optional[Mapping] = None) -> int:
+    """Remove the dead-letter files (``failures-*.jsonl``) under ``prefix``, a run's folder
+    that a launch stopped before its manifest left (the launch's checks refuse a finished
+    run's id); how many were removed. Its retry tries every input again and writes the
+    failures it meets: the stopped launch's, kept, were each failure twice (in bundles made
+    apart, named apart) and a failure since mended still said failed (analyst review 48).
+    Best effort: what cannot be listed or removed is a warning."""
+    try:
+        fs, path = get_filesystem(prefix.rstrip("/"), storage_options)
+        stale = fs.glob(f"{path}/failures-*.jsonl")
+        for found in stale:
+            fs.rm_file(found)
+    except FileNotFoundError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the manifest is the record; see the docstring
+        _LOG.warning("the dead letters a stopped launch left in %s could not be removed (%s: "
+                     "%s): its failures may stand twice there", prefix, type(exc).__name__, exc)
+        return 0
+    if stale:
+        _LOG.info("%d dead-letter files of a stopped launch removed from %s: this launch "
+                  "writes its own", len(stale), prefix)
+    return len(stale)
 
 
 class _WriteBundleOfLetters(beam.DoFn):

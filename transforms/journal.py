@@ -110,6 +110,18 @@ class RunJournal:
         self._folder = _launch_folder(manifest_root, run_id, self._launch)
         self._storage_options = dict(storage_options or {})
 
+    def begin(self) -> None:
+        """Mark this launch in the journal before the run reads or writes anything
+        (``launch.json``, which no lookup asks for: entries are named by output keys), so that
+        a launch stopped before its manifest is known as such even where it wrote no output
+        (a night of skips and failures whose dead letters were written): its retry under the
+        same ``--run_id`` is not refused as a finished run's (analyst review 48). Removed with
+        the journal by :meth:`forget`. Raises what the store raises."""
+        entry = {"run_id": self._run_id, "launch": self._launch,
+                 "started": dt.datetime.now(dt.timezone.utc).isoformat()}
+        write_atomic(f"{self._folder}/launch.json",
+                     json.dumps(entry, sort_keys=True).encode("utf-8"), self._storage_options)
+
     def reader(self) -> "JournalReader":
         """What the journals of other launches say (this launch's excepted)."""
         return JournalReader(self._root, self._folder, self._storage_options)

@@ -1789,7 +1789,8 @@ def _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch):
     _stop_before_its_manifest(monkeypatch, run_job, [*common, "--run_id", "stopped"])
     assert not (out / "_manifest" / "run_id=stopped").exists()
     (launch,) = (out / "_manifest" / "_journal" / "run_id=stopped").iterdir()
-    assert launch.name.startswith("launch=") and len(os.listdir(launch)) == 2
+    assert launch.name.startswith("launch=") and sorted(os.listdir(launch))[-1] == "launch.json"
+    assert len(os.listdir(launch)) == 3   # (an entry per output, and the launch's mark)
     return common, out
 
 
@@ -1824,6 +1825,60 @@ def test_a_manifest_part_beam_could_not_move_leaves_the_run_id_to_its_retry(
     _, retry = run_job(argv)
     assert (retry.ok, retry.skipped, retry.unrecorded) == (0, 2, 2)
     assert len(read_manifest(str(out / "_manifest"), run_id="nightly")) == 2
+
+
+@pytest.mark.parametrize("mended", [False, True])
+def test_a_stopped_night_of_skips_and_failures_leaves_the_run_id_to_its_retry(
+        mended, tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):
+    """A --skip_existing night with nothing new but a damaged upload, stopped before its
+    manifest (exit 3 here; SIGTERM alike) after its dead letters were written: it wrote no
+    output, so no journal entry, and its retry under the same --run_id (a scheduler's fixed
+    id, "a --skip_existing rerun resumes it") was refused with exit status 2 as an earlier
+    run's, at every retry (analyst review 48). The launch marks its journal at launch. The
+    retry's dead letters are its own: the stopped launch's said a failure twice (bundles made
+    apart) or one mended since (``mended``: the upload sent again whole) as failed."""
+    from apache_beam.io import localfilesystem
+    from apache_beam.io.filesystem import BeamIOError
+    from pipeline.main import RunStopped
+    from pipeline.preflight import launch_problem
+
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"]})
+    out = tmp_path / "out"
+    argv = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
+            *FAST, *IN_MEMORY]
+    run_job([*argv, "--run_id", "night1"])
+    (tmp_path / "in" / "upload.jpg").write_bytes(photo_files["astronaut.jpg"][:2000])
+    real = localfilesystem.LocalFileSystem.rename
+
+    def refused(self, sources, destinations):
+        if any("_manifest/run_id=night2/" in d for d in destinations):
+            raise BeamIOError("Rename operation failed",
+                              {(s, d): OSError(28, "No space left on device")
+                               for s, d in zip(sources, destinations)})
+        return real(self, sources, destinations)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(localfilesystem.LocalFileSystem, "rename", refused)
+        with pytest.raises(RunStopped, match="manifest"):
+            run_job([*argv, "--run_id", "night2"])
+    assert os.listdir(out / "_dead_letters" / "run_id=night2")
+    manifest = str(out / "_manifest")
+    assert launch_problem(str(out), manifest, str(out / "_dead_letters" / "run_id=night2"),
+                          "night2") is None
+    letters = out / "_dead_letters" / "run_id=night2"
+    (letters / "failures-0123456789abcdef.jsonl").write_text(   # (another bundle's file)
+        (letters / os.listdir(letters)[0]).read_text())
+    if mended:
+        (tmp_path / "in" / "upload.jpg").write_bytes(photo_files["astronaut.jpg"])
+    _, retry = run_job([*argv, "--run_id", "night2"])
+    assert (retry.skipped, retry.failed) == ((1, 0) if mended else (1, 1))
+    rows = read_manifest(manifest, run_id="night2")
+    assert len(rows) == 2
+    records = [json.loads(line) for name in (os.listdir(letters) if letters.exists() else [])
+               for line in (letters / name).read_text().splitlines()]
+    assert [r["input_uri"] for r in records] == [
+        r["input_uri"] for r in rows if r["status"] == "error"] == (
+        [] if mended else [str(tmp_path / "in" / "upload.jpg")])
 
 
 def test_a_finished_run_leaves_no_journal(tmp_path, input_dir, run_job, read_manifest):
