@@ -363,7 +363,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = _request(args)
     except (ValueError, TypeError) as exc:  # (said in the flags typed, not in parameters)
         parser.error(str(exc) if isinstance(exc, _InFlags) else in_flags(str(exc), "cli"))
-    missing = _missing_weights(args, request)
+    missing = _missing_weights(args, request) or _missing_package(args, request)
     if missing:   # (each image whose map it computes had failed with it, one line each)
         parser.error(missing)
     many = len(args.images) > 1
@@ -467,6 +467,28 @@ def _missing_weights(args, request) -> Optional[str]:
         return None
     problem = model_weights_problem(request.energy, request.model)
     return None if problem is None else f"{problem}; nothing was read"
+
+
+def _missing_package(args, request) -> Optional[str]:
+    """Why the output format (``--format``, its ``-o`` suffix, or ``--photo-format`` under
+    ``auto``) or ``--allocation semantic`` (jpeglib) cannot be written here, naming the package:
+    one line before any image is read, as the job says it at launch (each image had failed with
+    it, after its map and quality search: options review 48); else None."""
+    if args.analyze or args.visualize_energy or args.visualize_seams:
+        return None
+    from .codec.coefficients import coefficients_missing
+    from .codec.formats import require_encoder
+    from .errors import EncoderUnavailableError
+
+    flag, fmt = ((("--format" if args.format else f"-o {args.output}"), request.format)
+                 if request.format != "auto" else ("--photo-format", request.photo_format))
+    try:
+        require_encoder(fmt)
+    except EncoderUnavailableError as exc:
+        return f"{flag} {fmt}: {exc}" if flag.startswith("--") else f"{flag}: {exc}"
+    if request.allocation == "semantic":
+        return coefficients_missing("--allocation semantic")
+    return None
 
 
 def _said_in_flags(record: logging.LogRecord) -> bool:

@@ -262,8 +262,8 @@ class CompressRequest:
 
     def unused_engine_options(self) -> Tuple[str, ...]:
         """Messages for the engine options (the compressor's: ``quality_metric``,
-        ``energy_mode``, ``energy``, ``model``) set away from their default that this request
-        does not use.
+        ``energy_mode``, ``energy``, ``model``), and ``preserve_aspect``, set away from their
+        default that this request does not use.
 
         A compressor serves many calls, so :meth:`SemanticCompressor.compress` takes them as they
         are; the command line and the job, whose flags describe one kind of compression, refuse
@@ -274,6 +274,30 @@ class CompressRequest:
                 and self.target_bytes is None):
             unused.append(f"quality_metric={self.quality_metric!r} compares the candidates of "
                           "a byte budget (target_bytes), and there is none")
+        elif self.quality_metric != QualityMetric.PERCEPTUAL.value:
+            # a budget compares pixel sizes only where it may choose one: the first size that
+            # fits wins where a size is asked for (encode_to_budget's keep_size), method 'jpeg'
+            # keeps the input's size, and PNG has no quality to trade for pixels
+            one = ("a size target (scale, target_width or target_height) keeps its size"
+                   if any(getattr(self, n) is not None
+                          for n in ("target_width", "target_height", "scale"))
+                   else "method='jpeg' keeps the input's size"
+                   if self.method == Method.JPEG.value
+                   else "format='png' takes the first size that fits"
+                   if self.format == ImageFormat.PNG.value else None)
+            if one:
+                unused.append(f"quality_metric={self.quality_metric!r} compares the pixel sizes "
+                              f"a byte budget tries, and {one}: it tries one")
+        sides = self.target_width is not None and self.target_height is not None
+        if not self.preserve_aspect and (sides or not may_change_aspect(
+                target_width=self.target_width, target_height=self.target_height,
+                scale=self.scale, target_pixels=self.target_pixels,
+                max_dimension=self.max_dimension, preserve_aspect=False)):
+            # (the same pixels under another output name: options review 48)
+            unused.append("preserve_aspect=False frees the shape where one side or an area "
+                          "target is given, and " + (
+                              "a width and a height fix it" if sides else
+                              "these targets give none to free"))
         if (self.energy_mode != EnergyMode.BACKWARD.value
                 and self.method in (Method.SMART_CROP.value, Method.JPEG.value)):
             unused.append(f"energy_mode={self.energy_mode!r} is the seams' cost, and "

@@ -363,7 +363,8 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
 
 def missing_encoder_problem(runner, settings) -> Optional[str]:
     """Where the job runs here (its workers are this machine): why ``--format`` (or, under
-    ``auto``, ``--photo_format``) cannot be written, naming the package to install; else None.
+    ``auto``, ``--photo_format``) cannot be written, or ``--allocation semantic`` cannot
+    rewrite JPEG coefficients, naming the package to install; else None.
     Each image had failed with that message, after being read and compressed, and the run
     exited 1 (new-user review 42). A runner elsewhere has its own packages: not asked."""
     if not runs_locally(runner):
@@ -377,6 +378,11 @@ def missing_encoder_problem(runner, settings) -> Optional[str]:
         require_encoder(fmt)
     except EncoderUnavailableError as exc:
         return f"{flag} {fmt}: {exc}"
+    if settings.allocation == "semantic":   # (jpeglib: each image failed after its map and
+        # quality search, the CNN loaded, exit 1; options review 48)
+        from compress_core.codec.coefficients import coefficients_missing
+
+        return coefficients_missing("--allocation semantic")
     return None
 
 

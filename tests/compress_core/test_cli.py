@@ -973,8 +973,14 @@ def test_engine_flags_the_compression_does_not_use_are_refused(work, capsys, arg
     code, out, err = run(capsys, "photo.jpg", "-e", "gradient", *argv)
     assert code == 2 and message in one_error_line(err)
     assert not (work / "photo.jpg_compressed.jpg").exists()
-    assert run(capsys, "photo.jpg", "-s", "0.5", "--quality-metric", "psnr",
+    assert run(capsys, "photo.jpg", "--max-dimension", "150", "--quality-metric", "psnr",
                "--target-bytes", "3000", "-q")[0] == 0
+    # a size asked for keeps its size under the budget: one candidate, nothing to compare
+    # (options review 48: the same bytes, no quality_score)
+    code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "--quality-metric", "psnr",
+                       "--target-bytes", "3000", "-q")
+    assert code == 2 and "a size target (--scale, --target-width or --target-height) keeps its " \
+        "size" in one_error_line(err)
 
 
 def test_visualize_seams_avoids_the_keep_mask(work, capsys):
@@ -1401,7 +1407,8 @@ def test_every_library_option_reaches_the_library(work, capsys, monkeypatch):
     for opt in OPTIONS:
         flags, expected, extra = CLI_EXAMPLES[opt.name]
         assert expected != opt.default, opt.name
-        base = [] if opt.name in _SIZE_TARGETS else ["-s", "0.5"]
+        # (a byte budget is a target: with -s too, --quality-metric would compare nothing)
+        base = [] if opt.name in _SIZE_TARGETS or "--target-bytes" in extra else ["-s", "0.5"]
         seen.clear()
         code, _, err = run(capsys, "photo.jpg", *base, *extra, *flags)
         assert code == 2 and "stopped by the test" in err, (opt.name, err)
@@ -1556,3 +1563,29 @@ def test_an_output_folder_that_cannot_be_written_is_said_before_any_image(work, 
     for _ in range(2):
         code, _, err = run(capsys, "photo.jpg", "-s", "0.5", "-q", "-o", uri)
         assert code == 0, err
+
+
+def test_a_missing_package_is_one_line_before_any_image(tmp_path, capsys, monkeypatch):
+    """Options review 48: --format jxl without pillow-jxl-plugin and --allocation semantic
+    without jpeglib failed each image (the latter after its map and quality search); the job
+    stops at launch. The command line says it once, before reading any image, exit 2."""
+    from compress_core import cli
+    from compress_core.codec import formats
+
+    monkeypatch.setattr(formats, "installed", lambda module: module not in ("jpeglib",
+                                                                            "pillow_jxl"))
+    from compress_core.codec import coefficients
+
+    monkeypatch.setattr(coefficients, "installed", formats.installed)
+    for flags, said in ((["--format", "jxl"], "--format jxl: format 'jxl' cannot be written"),
+                        (["--photo-format", "jxl"], "--photo-format jxl: "),
+                        (["-o", str(tmp_path / "x.jxl")], f"-o {tmp_path / 'x.jxl'}: "),
+                        (["--allocation", "semantic"], "--allocation semantic needs the "
+                                                       "package jpeglib")):
+        code = None
+        try:
+            code = cli.main([str(tmp_path / "missing.jpg"), "-s", "0.5", "-q", *flags])
+        except SystemExit as stop:
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code == 2 and said in err and "missing.jpg" not in err, (flags, err)

@@ -261,6 +261,25 @@ def test_engine_options_a_request_does_not_use_are_named():
     assert psnr == ("quality_metric='psnr' compares the candidates of a byte budget "
                     "(target_bytes), and there is none",)
     assert CompressRequest(target_bytes=4000, quality_metric="psnr").unused_engine_options() == ()
+    assert CompressRequest(target_bytes=4000, max_dimension=300,
+                           quality_metric="psnr").unused_engine_options() == ()
+    # options review 48: a budget with a size asked for (or method jpeg, or PNG) tries one size,
+    # so the metric compared nothing (same bytes under a new output name, no quality_score)
+    for kw in (dict(scale=0.5), dict(target_width=300, target_height=200),
+               dict(method="jpeg"), dict(format="png")):
+        (why,) = CompressRequest(target_bytes=15000, quality_metric="ssim",
+                                 **kw).unused_engine_options()
+        assert why.startswith("quality_metric='ssim' compares the pixel sizes a byte budget "
+                              "tries, and "), kw
+    # options review 48: preserve_aspect=False where no target leaves the shape free (a
+    # width and a height, a largest side, a byte budget alone) changed nothing but the names
+    for kw, used in ((dict(target_width=300, target_height=300), False),
+                     (dict(max_dimension=400), False), (dict(target_bytes=9000), False),
+                     (dict(scale=1.0), False), (dict(target_width=300), True),
+                     (dict(scale=0.5), True), (dict(target_pixels=90_000), True)):
+        unused = CompressRequest(preserve_aspect=False, **kw).unused_engine_options()
+        assert (unused == ()) == used, kw
+        assert used or unused[0].startswith("preserve_aspect=False frees the shape"), kw
     for method, used in (("smart_crop", False), ("seam_carving", True), ("hybrid", True)):
         forward = CompressRequest(scale=0.5, method=method, energy_mode="forward")
         assert (forward.unused_engine_options() == ()) == used, method

@@ -661,7 +661,7 @@ def test_dataflow_workers_made_by_the_setup_file_alone_are_warned_of():
     assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
         target_pixels=50_000, preserve_aspect=False, energy="blend")) is not None  # free shape
     assert workers_without_faces("DataflowRunner", "./setup.py", None, CompressSettings(
-        max_dimension=512, preserve_aspect=False, energy="blend")) is None  # its aspect kept
+        max_dimension=512, energy="blend")) is None  # its aspect kept
 
 
 def test_a_stopped_runs_dead_letters_do_not_refuse_its_retry(tmp_path):
@@ -680,3 +680,22 @@ def test_a_stopped_runs_dead_letters_do_not_refuse_its_retry(tmp_path):
     assert launch_problem(str(tmp_path / "out"), manifest, letters, "n") is None   # empty
     (tmp_path / "out" / "_manifest" / "run_id=n" / "part-00000-of-00001.parquet").touch()
     assert "--run_id 'n'" in launch_problem(str(tmp_path / "out"), manifest, letters, "n")
+
+
+def test_allocation_semantic_without_jpeglib_stops_the_launch(monkeypatch):
+    """Options review 48: --allocation semantic where jpeglib is missing ran, and every image
+    failed after its importance map and quality search (the CNN loaded), exit status 1, where a
+    missing --format encoder stops the launch. Where the job runs here it stops too."""
+    from compress_core.codec import formats
+    from pipeline.preflight import missing_encoder_problem
+    from transforms.settings import CompressSettings
+
+    monkeypatch.setattr(formats, "installed", lambda module: module != "jpeglib")
+    from compress_core.codec import coefficients
+
+    monkeypatch.setattr(coefficients, "installed", formats.installed)
+    settings = CompressSettings(allocation="semantic", scale=0.5)
+    assert missing_encoder_problem("DirectRunner", settings) == (
+        "--allocation semantic needs the package jpeglib: pip install jpeglib==1.0.2")
+    assert missing_encoder_problem("DataflowRunner", settings) is None
+    assert missing_encoder_problem("DirectRunner", CompressSettings(scale=0.5)) is None
