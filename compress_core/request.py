@@ -511,10 +511,13 @@ def _check_model(energy: str, model) -> Optional[str]:
         return None
     if model is None:
         return registry.DEFAULT_BACKBONE
-    if model not in registry.BACKBONE_NAMES:
+    # (case and '-' forgiven, as make_energy, the command line and the job forgive them: a
+    # request of model='RESNET18' alone was refused; options review 48)
+    key = model.strip().lower().replace("-", "_") if isinstance(model, str) else model
+    if key not in registry.BACKBONE_NAMES:
         raise ValueError(f"model must be one of {', '.join(map(repr, registry.BACKBONE_NAMES))}; "
                          f"got {model!r}")
-    return model
+    return key
 
 
 # ------------------------------------------------------------------------- the option table

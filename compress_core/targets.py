@@ -77,9 +77,7 @@ def check_stretch(value, name: str = "max_stretch") -> float:
     The one validator of ``max_stretch`` (the request and :func:`compress_core.hybrid.retarget`).
     """
     what = "a finite number >= 1"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be {what}; got {value!r}")
-    value = float(value)
+    value = check_real(value, name, what)   # (a Decimal or Fraction too, as every number)
     if not (math.isfinite(value) and value >= 1.0):
         raise ValueError(f"{name} must be {what}; got {value!r}")
     return value

@@ -143,6 +143,24 @@ def test_bad_values_name_the_parameter_and_the_accepted_values(kwargs, error, me
         CompressRequest(scale=0.5, **kwargs)
 
 
+def test_numbers_and_names_are_taken_as_the_other_surfaces_take_them():
+    """Options review 48: a request alone refused model='RESNET18' (make_energy, the command
+    line and the job take it as 'resnet18') and a max_stretch given as a Decimal or a
+    Fraction (scale, target_quality and max_seconds take them)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    assert CompressRequest(scale=0.5, model="RESNET18").model == "resnet18"
+    assert CompressRequest(scale=0.5, model=" efficientnet-lite0").model == "efficientnet_lite0"
+    for stretch in (Decimal("1.2"), Fraction(6, 5), np.float32(1.2)):
+        request = CompressRequest(target_width=300, target_height=200, max_stretch=stretch)
+        assert request.max_stretch == pytest.approx(1.2) and type(request.max_stretch) is float
+    for bad, error in ((np.bool_(True), TypeError), (Decimal("NaN"), ValueError),
+                       (Fraction(1, 2), ValueError)):
+        with pytest.raises(error, match="max_stretch must be a finite number >= 1"):
+            CompressRequest(target_width=300, target_height=200, max_stretch=bad)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(), dict(quality=85), dict(target_bytes=4000), dict(format="png"),
     dict(quality="auto", target_quality=80), dict(method="jpeg", format="jxl"),
