@@ -113,3 +113,19 @@ def test_dead_letters_are_json_lines_with_the_run_id(tmp_path):
     files = list((tmp_path / "dl").iterdir())
     assert [f.name.endswith(".jsonl") for f in files] == [True]
     assert json.loads(files[0].read_text()) == json.loads(json.dumps(record))
+
+
+def test_a_dead_letters_time_is_iso_8601(tmp_path):
+    """The input's modification time was written by str(): "2026-12-07 12:59:44.000096+00:00",
+    where the report's JSON and the journal write ISO 8601 (analyst review 48)."""
+    import datetime as dt
+
+    when = dt.datetime(2026, 12, 7, 12, 59, 44, 96, tzinfo=dt.timezone.utc)
+    failure = Failure("gs://b/x.jpg", "read", "ImageReadError", "gs://b/x.jpg: no such file",
+                      "Traceback ...", input_bytes=3, input_modified=when)
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create([failure]) | WriteDeadLetters(str(tmp_path / "dl"), "r1")
+    (written,) = (tmp_path / "dl").iterdir()
+    record = json.loads(written.read_text())
+    assert record["input_modified"] == "2026-12-07T12:59:44.000096+00:00"
+    assert dt.datetime.fromisoformat(record["input_modified"]) == when
