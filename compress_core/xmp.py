@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Callable, Optional, Tuple
 from xml.dom import Node
 
@@ -165,15 +166,18 @@ def same_properties(a: Optional[bytes], b: Optional[bytes]) -> bool:
     try:
         from defusedxml.minidom import parseString
 
-        return _statements(parseString(bytes(a).strip(b"\x00 \t\r\n"))) == \
-            _statements(parseString(bytes(b).strip(b"\x00 \t\r\n")))
+        return _statements(parseString(_unpadded(bytes(a)))) == \
+            _statements(parseString(_unpadded(bytes(b))))
     except Exception:  # noqa: BLE001 -- unreadable, or nested too deep: not the same
         return False
 
 
 def _statements(document) -> list:
-    """The properties of every top-level ``rdf:Description`` of ``document``, each in a form
-    that ignores how it was written, sorted."""
+    """The properties of every description of ``document``'s outermost ``rdf:RDF`` elements
+    (typed nodes with their type), and the elements outside them, each in a form that ignores
+    how it was written, sorted: what the filters read (a typed node, or an element beside
+    ``rdf:RDF``, that they removed had the packet called the same, and the input file written
+    as it is with it)."""
     def canonical(node):
         if node.nodeType == Node.ATTRIBUTE_NODE:
             return (node.namespaceURI, node.localName, node.value)
@@ -188,9 +192,26 @@ def _statements(document) -> list:
                 tuple(canonical(n) for n in children), text)
 
     found = []
-    for rdf in document.getElementsByTagNameNS(RDF, "RDF"):
-        for description in [n for n in rdf.childNodes if _is(n, RDF, "Description")]:
+    rdfs = [rdf for rdf in document.getElementsByTagNameNS(RDF, "RDF") if not _within_rdf(rdf)]
+    for rdf in rdfs:
+        for description in [n for n in rdf.childNodes if n.nodeType == Node.ELEMENT_NODE]:
+            if not _is(description, RDF, "Description"):
+                found.append(repr(("typed node", description.namespaceURI,
+                                   description.localName)))
             found.extend(repr(canonical(p)) for p in _properties(description))
+    path = set()
+    for rdf in rdfs:
+        node = rdf
+        while node is not None and node.nodeType == Node.ELEMENT_NODE:
+            path.add(id(node))
+            node = node.parentNode
+    stack = [document.documentElement]
+    while stack:
+        node = stack.pop()
+        if id(node) not in path:
+            found.append(repr(canonical(node)))
+        elif not _is(node, RDF, "RDF"):
+            stack.extend(n for n in node.childNodes if n.nodeType == Node.ELEMENT_NODE)
     return sorted(found)
 
 
@@ -235,7 +256,7 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
                      "(pip install %s)", len(packet), XMP_PACKAGE, XMP_PACKAGE)
         return None
     try:
-        document = parseString(bytes(packet).strip(b"\x00 \t\r\n"))
+        document = parseString(_unpadded(bytes(packet)))
     except Exception as exc:  # noqa: BLE001 -- defusedxml's refusals, expat's errors
         _LOG.debug("an XMP packet of %d bytes is dropped, it cannot be parsed: %s",
                    len(packet), exc)
@@ -250,6 +271,21 @@ def _filtered(packet: Optional[bytes], keep: Callable[[tuple], bool],
         _LOG.warning("an XMP packet of %d bytes is dropped, it could not be rewritten: %s: %s",
                      len(packet), type(exc).__name__, exc)
         return None
+
+
+def _unpadded(packet: bytes) -> bytes:
+    """``packet`` without the NULs and blanks writers pad it with. A packet in UTF-16 (the
+    XMP standard allows it; a BOM or a NUL in its first two bytes says so) is read as text
+    first: its last character's NUL byte, stripped, left it unreadable, and it was dropped
+    (security review 48)."""
+    utf16 = ("utf-16" if packet[:2] in (b"\xff\xfe", b"\xfe\xff") else
+             "utf-16-be" if packet[:1] == b"\x00" else
+             "utf-16-le" if packet[1:2] == b"\x00" else None)
+    if utf16 is None:
+        return packet.strip(b"\x00 \t\r\n")
+    text = packet.decode(utf16, "replace").strip("\x00 \t\r\n\ufeff")
+    # (expat takes the bytes as UTF-8 now, whatever the declaration says)
+    return re.sub(r"^<\?xml[^>]*\?>", "", text).encode("utf-8")
 
 
 def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool,

@@ -1,5 +1,6 @@
 """compress_core.xmp: what an output keeps of an XMP packet under ``compact`` and ``keep``, on
 packets shaped as Lightroom and phones write them."""
+import pytest
 from defusedxml.minidom import parseString
 
 from compress_core.xmp import RDF, compact_xmp, public_xmp, same_properties, upright_xmp
@@ -276,6 +277,31 @@ def test_public_drops_a_position_outside_the_top_level_descriptions():
         assert out is not None and b"x-default" in out, body or outside
         assert b"51.5N" not in out, body or outside
 
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_packet_in_utf_16_is_read(encoding):
+    """The XMP standard allows UTF-16 packets; stripping NUL padding cut the last character's
+    NUL byte and the packet, unreadable, was dropped with its caption (security review 48)."""
+    packet = (f'<?xml version="1.0" encoding="UTF-16"?><?xpacket begin="\ufeff" id="W5M0MpCehi'
+              f'HzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}">'
+              f'<rdf:Description rdf:about="" xmlns:dc="{NS["dc"]}"><dc:title><rdf:Alt><rdf:li '
+              'xml:lang="x-default">Fête à Nîmes</rdf:li></rdf:Alt></dc:title>'
+              '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode(encoding)
+    for padded in (packet, packet + b"\x00" * 6):
+        for filtered in (compact_xmp(padded), public_xmp(padded), upright_xmp(padded)):
+            assert filtered is not None and "Fête à Nîmes".encode() in filtered
+
+def test_a_typed_node_the_filter_drops_makes_the_packet_another():
+    """same_properties read only rdf:Description nodes: a packet whose camera-raw settings sat
+    in a typed node (which compact now drops) was called the same as its filtered packet, and
+    the input file could be written as it is, with them."""
+    packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}" '
+              f'xmlns:dc="{NS["dc"]}" xmlns:crs="{NS["crs"]}">{_TITLE}'
+              '<crs:Settings rdf:about="" crs:Exposure2012="+0.35"/></rdf:RDF></x:xmpmeta>'
+              ).encode()
+    kept = compact_xmp(packet)
+    assert b"Exposure2012" not in kept and b"x-default" in kept
+    assert not same_properties(packet, kept) and same_properties(kept, compact_xmp(kept))
 
 def test_an_rdf_inside_a_property_keeps_the_descriptions_properties():
     """Only what lies outside the outermost rdf:RDF is pruned: an rdf:RDF written inside a
