@@ -231,6 +231,11 @@ def device_to_srgb(img: Image.Image, icc: Optional[bytes],
         if alpha is not None:
             converted.putalpha(alpha)
         return converted, None
+    if space == "RGB" and describes_srgb(icc):   # (grey pixels read as sRGB already: what
+        # sharp and libvips write on grey JPEGs; a warning per picture said nothing: diff
+        # review 48)
+        _LOG.debug("%s: an sRGB profile on %s pixels is not carried", name, img.mode)
+        return img, None
     _LOG.warning("%s: a colour profile of %d bytes (%s) does not describe its %s pixels; it is "
                  "not carried to the RGB output", name, len(icc), space or "unreadable",
                  img.mode)

@@ -100,9 +100,11 @@ _IDENTIFYING = frozenset([0xC62F, 0xA430, 0xA431, 0xA435])
 #: (security review 48).
 _EMBEDDED = frozenset([0x02BC, 0x83BB, 0x8649])
 #: EXIF tags ``public`` drops besides ``compact``'s, by directory: the pointer to the GPS
-#: directory (whose every tag goes too), :data:`_IDENTIFYING` and :data:`_EMBEDDED`.
+#: directory (whose every tag goes too), :data:`_IDENTIFYING` and :data:`_EMBEDDED` (in the
+#: Exif directory too: ExifTool reads an ``XMLPacket`` there as in the main one, and a
+#: 253-byte packet's position stood in it after the main one's was dropped: diff review 48).
 PRIVATE_TAGS = {0: frozenset([0x8825]) | _IDENTIFYING | _EMBEDDED,
-                ExifTags.IFD.Exif: _IDENTIFYING,
+                ExifTags.IFD.Exif: _IDENTIFYING | _EMBEDDED,
                 ExifTags.IFD.GPSInfo: None}   # (None: the whole directory)
 
 

@@ -14,9 +14,11 @@ whole run, and a manifest on another, healthy disk was never written (operator r
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import logging
+import posixpath
 from typing import Any, Dict, List, Mapping, Optional
 
 import apache_beam as beam
@@ -55,7 +57,10 @@ def clear_stopped_letters(prefix: str, storage_options: Optional[Mapping] = None
     Best effort: what cannot be listed or removed is a warning."""
     try:
         fs, path = get_filesystem(prefix.rstrip("/"), storage_options)
-        stale = fs.glob(f"{path}/failures-*.jsonl")
+        # (listed, not globbed: an --output of "cams [1]" globbed "cams 1"'s dead letters and
+        # not its own; diff review 48)
+        stale = [name for name in fs.ls(path, detail=False)
+                 if fnmatch.fnmatchcase(posixpath.basename(name.rstrip("/")), "failures-*.jsonl")]
         for found in stale:
             fs.rm_file(found)
     except FileNotFoundError:

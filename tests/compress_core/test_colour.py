@@ -257,3 +257,16 @@ def test_float_pipeline_of_many_elements_is_not_evaluated():
     with_id = icc[:84] + bytes(range(1, 17)) + icc[100:]
     _, kept = device_to_srgb(Image.new("RGB", (4, 4)), with_id, "x")
     assert kept[84:100] == bytes(16) and kept[:84] == icc[:84] and kept[100:] != icc[100:]
+
+
+def test_an_srgb_profile_on_grey_pixels_is_dropped_without_a_warning(caplog):
+    """sharp and libvips write sRGB profiles on grey JPEGs: dropping it changes nothing, and a
+    warning per picture of a black-and-white batch said nothing (diff review 48)."""
+    grey = photo("camera", 64)[..., 0]
+    src = io.BytesIO()
+    Image.fromarray(grey, "L").save(src, "JPEG", quality=95,
+                                    icc_profile=ImageCms.ImageCmsProfile(
+                                        ImageCms.createProfile("sRGB")).tobytes())
+    with caplog.at_level(logging.WARNING, logger="compress_core.colour"):
+        loaded = load_image(src.getvalue())
+    assert loaded.icc_profile is None and not caplog.records

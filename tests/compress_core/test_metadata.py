@@ -442,6 +442,13 @@ def test_public_drops_an_xmp_packet_held_in_the_exif_block():
     exif[0x02BC] = packet
     out = public_exif(exif.tobytes())
     assert out is not None and b"Canon" in out and b"51.5N" not in out
+    # the same tag in the Exif directory (ExifTool's one table reads it in any directory)
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769)[0x9003] = "2026:07:14 09:30:00"
+    exif.get_ifd(0x8769)[0x02BC] = packet
+    out = public_exif(exif.tobytes())
+    assert out is not None and b"Canon" in out and b"51.5N" not in out
 
 
 def test_a_gps_pointer_in_the_exif_directory_is_dropped_in_every_mode():

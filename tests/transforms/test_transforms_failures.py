@@ -1,6 +1,7 @@
 """transforms/failures.py and dead_letters.py: every step's exceptions become Failure records
 through Beam's with_exception_handling, with the message, type and traceback of the exception."""
 import json
+import os
 
 import apache_beam as beam
 import pytest
@@ -129,3 +130,20 @@ def test_a_dead_letters_time_is_iso_8601(tmp_path):
     record = json.loads(written.read_text())
     assert record["input_modified"] == "2026-12-07T12:59:44.000096+00:00"
     assert dt.datetime.fromisoformat(record["input_modified"]) == when
+
+
+def test_clearing_a_stopped_launchs_letters_reads_its_folder_name_as_written(tmp_path):
+    """The folder was globbed: an --output of "cams [1]" cleared "cams 1"'s dead letters of
+    the same run id, and not its own (diff review 48)."""
+    from transforms.dead_letters import clear_stopped_letters
+
+    mine = tmp_path / "cams [1]" / "_dead_letters" / "run_id=nightly"
+    other = tmp_path / "cams 1" / "_dead_letters" / "run_id=nightly"
+    for folder in (mine, other):
+        folder.mkdir(parents=True)
+        (folder / "failures-0123456789abcdef.jsonl").write_text("{}\n")
+        (folder / "notes.txt").write_text("x")
+    assert clear_stopped_letters(str(mine)) == 1
+    assert sorted(os.listdir(mine)) == ["notes.txt"]
+    assert sorted(os.listdir(other)) == ["failures-0123456789abcdef.jsonl", "notes.txt"]
+    assert clear_stopped_letters(str(tmp_path / "none")) == 0
