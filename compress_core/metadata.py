@@ -85,8 +85,12 @@ LARGEST_KEPT_PROFILE = 1024 * 1024
 #: (``SubjectArea``, ``SubjectLocation``), which scaling, cropping and carving change. A
 #: 128-pixel thumbnail said 6000 x 4000. A GPS directory's pointer in the Exif directory
 #: (where the standard has none; Pillow reads only the main one's as a pointer) is copied as
-#: a number: an offset into whatever the output holds there (security review 48).
-UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101]),
+#: a number: an offset into whatever the output holds there (security review 48); so is an
+#: Interoperability pointer in the main directory, which Pillow writes there itself when it
+#: serialises an Exif object a second time (every turned camera photo's, through
+#: ``ImageOps.exif_transpose``: a pointer past the block's end in every output; conform review
+#: 48). The Exif directory's own Interoperability pointer, where the standard puts it, stays.
+UNTRUE_TAGS = {0: frozenset([0x0100, 0x0101, 0xA005]),
                ExifTags.IFD.Exif: frozenset([0xA002, 0xA003, 0x9214, 0xA214, 0x8825])}
 #: What identifies the camera or its owner: ``CameraSerialNumber`` (DNG files'),
 #: ``CameraOwnerName``, ``BodySerialNumber``, ``LensSerialNumber``; dropped in the main and

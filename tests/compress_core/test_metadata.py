@@ -465,3 +465,58 @@ def test_a_gps_pointer_in_the_exif_directory_is_dropped_in_every_mode():
         out.load(rewritten(block))
         assert out[0x010F] == "Canon", rewritten.__name__
         assert dict(out.get_ifd(0x8769)) == {0x9003: "2026:07:14 09:30:00"}, rewritten.__name__
+
+
+def _pointers_outside(block: bytes):
+    """(directory, tag, offset) of each IFD pointer of an EXIF block (``Exif\\0\\0`` prefix
+    or not) that lies outside it, walked by hand (Pillow reads a pointer it does not follow as
+    a number)."""
+    t = block[6:] if block.startswith(b"Exif\0\0") else block
+    e = "<" if t[:2] == b"II" else ">"
+    bad, seen = [], set()
+
+    def walk(off, name):
+        if off in seen or off + 2 > len(t):
+            bad.append((name, None, off))
+            return
+        seen.add(off)
+        for k in range(struct.unpack(e + "H", t[off:off + 2])[0]):
+            tag, typ, _ = struct.unpack(e + "HHI", t[off + 2 + 12 * k:off + 10 + 12 * k])
+            if tag in (0x8769, 0x8825, 0xA005) and typ in (4, 13):
+                target = struct.unpack(e + "I", t[off + 10 + 12 * k:off + 14 + 12 * k])[0]
+                if target + 2 > len(t):
+                    bad.append((name, hex(tag), target))
+                else:
+                    walk(target, hex(tag))
+
+    walk(struct.unpack(e + "I", t[4:8])[0], "IFD0")
+    return bad
+
+
+@pytest.mark.parametrize("metadata", ["compact", "keep", "public"])
+def test_a_turned_photo_keeps_its_interoperability_directory_and_no_dangling_pointer(metadata):
+    """Cameras write an Interoperability directory (``R98``) under the Exif one; a photo
+    turned upright had its EXIF serialised twice by Pillow, which wrote a second pointer to
+    it in IFD0, copied by the next rewrite as a number past the block's end (conform review
+    48: 1,108 in a block of 1,084 bytes, in every output format)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Canon", 6
+    sub = exif.get_ifd(EXIF)
+    sub[0x9003], sub[0xA002], sub[0xA003] = "2026:07:14 09:30:00", 384, 256
+    sub[ExifTags.IFD.Interop] = {1: "R98"}
+    block = exif.tobytes()
+    assert not _pointers_outside(block)
+    loaded = Image.Exif()
+    loaded.load(block)
+    assert loaded.get_ifd(ExifTags.IFD.Interop).get(1) == "R98"   # (as cameras write it)
+    data = camera_jpeg(exif=block, pixels=photo("astronaut", 96))
+    for fmt in ("jpeg", "webp", "png"):
+        out = compress_image(data, energy_function=GRADIENT, method="jpeg", format=fmt,
+                             metadata=metadata, show_progress=False,
+                             **({} if fmt == "png" else {"quality": 80}))
+        written = decode(out.data).getexif()
+        assert written.get(0x0112) == 1
+        assert 0xA005 not in written, fmt   # (in IFD0: not where the standard puts it)
+        assert written.get_ifd(ExifTags.IFD.Interop).get(1) == "R98", fmt
+        assert not _pointers_outside(written.tobytes()), fmt
+        assert not _pointers_outside(decode(out.data).info["exif"]), fmt

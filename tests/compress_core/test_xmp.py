@@ -384,7 +384,8 @@ def test_same_properties_sees_a_typed_nodes_properties():
     """A typed node is filtered as a description (public drops its position, keep sets its
     orientation upright): a packet that differs there is not the same, so that the input
     file is not kept as it is with what the filter dropped."""
-    head = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}" xmlns:tiff="{NS["tiff"]}">'
+    head = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}" '
+            f'xmlns:tiff="{NS["tiff"]}">')
     node = '<tiff:Image rdf:about="" tiff:Orientation="6"/>'
     packet = (head + node + "</rdf:RDF></x:xmpmeta>").encode()
     assert not same_properties(packet, upright_xmp(packet))
