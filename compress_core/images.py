@@ -46,6 +46,7 @@ from .containers import (HEIF_PACKAGE, fits_compressed, gif_comment_flood, gif_f
                          icon_and_mask, icon_pixels, is_heif, jpeg2000_problem, jxl_rebuilt_jpeg,
                          jxl_rebuilt_scans, jxl_size, jxl_unsized, misread_planar_page,
                          open_picture, reread_planar_samples, upright)
+from .exif_edit import upright_in_place
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
@@ -843,6 +844,7 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
         xmp = xmp.encode("utf-8")
     iptc = _iptc_record(img)
     tiff_exif = _tiff_exif(img) if fmt == "TIFF" else None  # (exif_transpose's copy has none)
+    stored_exif = img.info.get("exif")   # (as the file holds it: exif_transpose rewrites it)
     frames = 1
     apng_box = None
     try:
@@ -883,7 +885,11 @@ def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
     exif = None
     try:
         exif_obj = img.getexif() if tiff_exif is None else tiff_exif
-        if len(exif_obj):
+        if len(exif_obj) and tiff_exif is None and isinstance(stored_exif, bytes):
+            # the file's block, its orientation set to 1 in place (a rewrite moved a camera's
+            # maker note away from what its offsets point at: exif_edit), else as below
+            exif = upright_in_place(stored_exif)
+        if len(exif_obj) and exif is None:
             before = exif_obj.get(0x0112)   # (an upright picture is the caller's own, not
             exif_obj[0x0112] = 1            # a copy: its EXIF is left as it was)
             exif = exif_obj.tobytes()  # orientation already applied

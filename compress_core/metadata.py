@@ -55,6 +55,7 @@ from typing import Optional
 from PIL import ExifTags, Image
 
 from .colour import describes_srgb, has_srgb_primaries, rgb_to_srgb
+from .exif_edit import without_in_place
 from .images import LoadedImage
 from .options import Metadata, parse_option
 from .xmp import compact_xmp, public_xmp, upright_xmp
@@ -167,9 +168,12 @@ def _dropped_by_compact(number, tag, value) -> bool:
 
 
 def true_exif(exif: Optional[bytes]) -> Optional[bytes]:
-    """``exif`` without the tags of :data:`UNTRUE_TAGS` (``metadata="keep"``); None when
-    nothing is left. A block Pillow cannot read back is returned as it is."""
-    return _without(exif, lambda number, tag, value: False)
+    """``exif`` without the tags of :data:`UNTRUE_TAGS` (``metadata="keep"``), removed where
+    the block's bytes lie (:mod:`compress_core.exif_edit`: a camera's maker note keeps what
+    its offsets point at), else through Pillow; None when nothing is left. A block Pillow
+    cannot read back is returned as it is."""
+    kept = without_in_place(exif, UNTRUE_TAGS)
+    return kept if kept is not None else _without(exif, lambda number, tag, value: False)
 
 
 def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[bytes]:

@@ -1,0 +1,108 @@
+"""compress_core.exif_edit: the EXIF block's orientation and the tags an output makes false,
+edited where the block's bytes lie, so that a camera's maker note keeps what its offsets point
+at under ``metadata="keep"``."""
+import struct
+
+import pytest
+from PIL import Image
+
+from compress_core import compress_image
+from compress_core.exif_edit import upright_in_place, without_in_place
+from compress_core.metadata import UNTRUE_TAGS, true_exif
+
+from _core_data import GRADIENT, decode, encode, photo
+
+FIRMWARE = b"FIRMWARE-1.2.3\0"
+
+
+def camera_block(order: str = "<", orientation: int = 6) -> bytes:
+    """A TIFF block as a camera writes one: Make and Orientation in the main directory; the
+    input's size (PixelXDimension/PixelYDimension), a user comment (UNDEFINED) and a maker
+    note in the Exif directory, the note a directory of its own whose entry points at its
+    firmware string by an offset from the TIFF header (Canon's layout)."""
+    p = lambda fmt, *a: struct.pack(order + fmt, *a)   # noqa: E731
+    ifd0_at, exif_at = 8, 8 + 2 + 3 * 12 + 4
+    data_at = exif_at + 2 + 4 * 12 + 4
+    comment = b"ASCII\0\0\0" + b"at the lake"
+    make = b"Canon\0"
+    note_at = data_at + len(comment) + len(make)
+    note = p("H", 1) + p("HHII", 0x0007, 2, len(FIRMWARE), note_at + 2 + 12 + 4) + p("I", 0)
+    note += FIRMWARE
+    head = (b"II*\0" if order == "<" else b"MM\0*") + p("I", ifd0_at)
+    ifd0 = (p("H", 3) + p("HHII", 0x010F, 2, len(make), data_at + len(comment))
+            + p("HHIHH", 0x0112, 3, 1, orientation, 0) + p("HHII", 0x8769, 4, 1, exif_at)
+            + p("I", 0))
+    exif = (p("H", 4) + p("HHII", 0x9286, 7, len(comment), data_at)
+            + p("HHII", 0x927C, 7, len(note), note_at)
+            + p("HHII", 0xA002, 4, 1, 6000) + p("HHII", 0xA003, 4, 1, 4000) + p("I", 0))
+    return head + ifd0 + exif + comment + make + note
+
+
+def firmware(block: bytes) -> bytes:
+    """What the maker note's entry points at, read from the block's TIFF header as a camera's
+    software reads it."""
+    tiff = block[6:] if block.startswith(b"Exif\0\0") else block
+    order = "<" if tiff[:2] == b"II" else ">"
+    parsed = Image.Exif()
+    parsed.load(block)
+    note = parsed.get_ifd(0x8769)[0x927C]
+    at = tiff.find(note)
+    (_, _, n, offset) = struct.unpack_from(order + "HHII", tiff, at + 2)
+    return bytes(tiff[offset:offset + n])
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_keep_leaves_a_maker_note_reading_what_it_pointed_at(order):
+    """Under keep the block was written anew by Pillow: the maker note moved, its offsets did
+    not, and the firmware read '\\x04\\x00\\x00\\x00...'; its user comment turned from
+    UNDEFINED to BYTE (conform review 48). A turned photo's orientation is set to 1 and the
+    input's size dropped where the bytes lie."""
+    block = camera_block(order)
+    assert firmware(block) == FIRMWARE
+    data = encode(photo("astronaut", 96), "JPEG", quality=92, exif=b"Exif\0\0" + block)
+    for fmt in ("jpeg", "webp", "png"):
+        out = compress_image(data, energy_function=GRADIENT, method="jpeg", format=fmt,
+                             metadata="keep", **({} if fmt == "png" else {"quality": 80}))
+        written = decode(out.data).info["exif"]
+        assert firmware(written) == FIRMWARE, fmt
+        parsed = Image.Exif()
+        parsed.load(written)
+        assert parsed[0x0112] == 1 and parsed[0x010F] == "Canon", fmt
+        sub = parsed.get_ifd(0x8769)
+        assert 0xA002 not in sub and 0xA003 not in sub, fmt
+        tiff = written[6:] if written.startswith(b"Exif\0\0") else written
+        assert len(tiff) == len(block), fmt   # (nothing moved: the same layout)
+        comment = tiff.find(b"\x86\x92" if order == "<" else b"\x92\x86")
+        assert struct.unpack_from(order + "H", tiff, comment + 2)[0] == 7, fmt   # UNDEFINED
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read")   # (Pillow's, on the cut block)
+def test_an_untouched_block_is_the_same_object_and_a_broken_one_is_left_to_pillow():
+    """A block with none of the tags is returned as it came (the output may then be the input
+    file itself); one this cannot walk (a directory past its end, an orientation of another
+    type, no orientation to set) is None, and the rewrite through Pillow does the work."""
+    block = camera_block()
+    clean = without_in_place(b"Exif\0\0" + block, UNTRUE_TAGS)
+    assert clean is not None and without_in_place(clean, UNTRUE_TAGS) is clean
+    assert upright_in_place(block[:30]) is None                      # cut inside IFD0
+    assert without_in_place(b"Exif\0\0" + block[:60], UNTRUE_TAGS) is None
+    long_orientation = block.replace(struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0),
+                                     struct.pack("<HHII", 0x0112, 4, 1, 6))
+    assert upright_in_place(long_orientation) is None
+    none = Image.Exif()
+    none[0x010F] = "Canon"
+    assert upright_in_place(none.tobytes()) is None
+    assert without_in_place(block, {0x8825: frozenset([1])}) is None   # (only 0 and Exif)
+    broken = b"Exif\0\0" + block[:60]
+    assert true_exif(broken) == broken                # Pillow's "as it came", as before
+
+
+def test_an_upright_load_sets_the_orientation_in_place():
+    """The loader turned the pixels and set the orientation to 1 by a Pillow rewrite: in
+    place now, where the block has an orientation."""
+    from compress_core import load_image
+
+    block = camera_block(orientation=6)
+    loaded = load_image(encode(photo("astronaut", 64), "JPEG", exif=b"Exif\0\0" + block))
+    assert loaded.exif == upright_in_place(b"Exif\0\0" + block)
+    assert firmware(loaded.exif) == FIRMWARE and loaded.pixels.shape[:2] == (64, 64)
