@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Mapping, Optional
 
-__all__ = ["upright_in_place", "without_in_place"]
+__all__ = ["upright_in_place", "without_in_place", "unoriented_in_place"]
 
 #: What an EXIF block starts with in a JPEG's APP1 segment, and in what Pillow writes.
 _PREFIX = b"Exif\x00\x00"
@@ -94,13 +94,16 @@ def upright_in_place(block: Optional[bytes]) -> Optional[bytes]:
     try:
         edited = _Block(block)
         _, entries = edited.directory(edited.unpack("I", 4)[0])
-        for where, tag, kind, n, _ in entries:
-            if tag == _ORIENTATION:
-                if kind != _SHORT or n != 1:
-                    return None
-                struct.pack_into(edited.order + "H", edited.tiff, where + 8, 1)
-                return edited.data()
-        return None   # (no orientation: one is added by a rewrite, which says 1 outright)
+        found = [(where, kind, n) for where, tag, kind, n, _ in entries if tag == _ORIENTATION]
+        if not found:
+            return None   # (no orientation: one is added by a rewrite, which says 1 outright)
+        if any(kind != _SHORT or n != 1 for _, kind, n in found):
+            return None
+        # every entry (a block of two, 1 then 6, was read by Pillow as 6 and turned: the
+        # first alone set to 1 left the output saying 6 over turned pixels)
+        for where, _, _ in found:
+            struct.pack_into(edited.order + "H", edited.tiff, where + 8, 1)
+        return edited.data()
     except (ValueError, struct.error):
         return None
 
@@ -118,5 +121,28 @@ def without_in_place(block: Optional[bytes], tags: Mapping[int, frozenset]) -> O
         if exif is not None:
             removed += edited.remove(exif, tags.get(_EXIF_IFD, frozenset()))
         return edited.data() if removed else block   # (the same object: nothing changed)
+    except (ValueError, struct.error):
+        return None
+
+
+def unoriented_in_place(block: Optional[bytes]) -> Optional[bytes]:
+    """``block`` without its orientation entries where each says 1 (SHORT), in place; None
+    where it has another or cannot be walked. For AVIF outputs: Pillow's AVIF writer moves an
+    EXIF orientation into the container's boxes and writes the block anew to do so (the
+    maker note moved again); a block without one it passes on as it is, and no orientation
+    reads as 1."""
+    if not block:
+        return None
+    try:
+        edited = _Block(block)
+        _, entries = edited.directory(edited.unpack("I", 4)[0])
+        values = [edited.unpack("H", where + 8)[0] if kind == _SHORT and n == 1 else None
+                  for where, tag, kind, n, _ in entries if tag == _ORIENTATION]
+        if not values:
+            return block
+        if any(v != 1 for v in values):
+            return None
+        edited.remove(edited.unpack("I", 4)[0], frozenset([_ORIENTATION]))
+        return edited.data()
     except (ValueError, struct.error):
         return None

@@ -173,10 +173,12 @@ def true_exif(exif: Optional[bytes]) -> Optional[bytes]:
     its offsets point at), else through Pillow; None when nothing is left. A block Pillow
     cannot read back is returned as it is."""
     kept = without_in_place(exif, UNTRUE_TAGS)
-    return kept if kept is not None else _without(exif, lambda number, tag, value: False)
+    return kept if kept is not None else _without(exif, lambda number, tag, value: False,
+                                                   keep_unread=True)
 
 
-def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[bytes]:
+def _without(exif: Optional[bytes], drop, unreadable="as it came",
+             keep_unread: bool = False) -> Optional[bytes]:
     """``exif`` without the tags of :data:`UNTRUE_TAGS` and those ``drop(directory, tag,
     value)`` says, in the main, Exif and GPS directories (the same bytes when there are
     none); a block Pillow cannot read back as it came, or None (``unreadable=None``)."""
@@ -185,17 +187,23 @@ def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[b
     parsed = Image.Exif()
     try:
         parsed.load(exif)
+        # (only those the block points at: Pillow writes every directory it was asked for,
+        # an empty Exif and GPS one in a block that had none)
         directories = {0: parsed, **{i: parsed.get_ifd(i) for i in (ExifTags.IFD.Exif,
-                                                                      ExifTags.IFD.GPSInfo)}}
+                                                                      ExifTags.IFD.GPSInfo)
+                                     if i in parsed}}
         dropped = 0
         for number, directory in directories.items():
             untrue = UNTRUE_TAGS.get(number, frozenset())
             for tag in [t for t, v in directory.items() if t in untrue or drop(number, t, v)]:
                 del directory[tag]
                 dropped += 1
-        if not dropped:   # (under public, a block read as nothing may hide the position)
-            return exif if unreadable is not None or any(map(len, directories.values())) \
-                else None
+        if not dropped and unreadable is not None and (keep_unread or not _second(exif)):
+            return exif
+        # (public writes anew what it read, and compact a block with a second directory:
+        # the loader passes the file's own block on, edited in place, and a thumbnail of the
+        # uncropped picture, or a GPS directory or XMP packet its IFD1 points at, travelled
+        # unread into public outputs)
         if not any(len(d) for d in directories.values()):
             return None
         return parsed.tobytes()
@@ -205,6 +213,14 @@ def _without(exif: Optional[bytes], drop, unreadable="as it came") -> Optional[b
             return None
         _LOG.debug("EXIF block of %d bytes kept as it is: %s", len(exif), exc)
         return exif
+
+
+def _second(exif: bytes) -> bool:
+    """Whether ``exif`` has a second directory (IFD1: a thumbnail) with entries (read on its
+    own Exif object: Pillow's ``tobytes`` fails on one that has read it)."""
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return bool(len(parsed.get_ifd(ExifTags.IFD.IFD1)))
 
 
 def _applied(pixels, icc: bytes, source: str):

@@ -33,6 +33,7 @@ from PIL import Image, PngImagePlugin
 
 from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
+from ..exif_edit import unoriented_in_place
 from ..images import check_rgb8, has_transparency, to_pil
 from ..metadata import exif_within
 from ..options import ImageFormat
@@ -489,6 +490,10 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
         kwargs["icc_profile"] = icc_profile
     if exif and fmt is ImageFormat.JXL:
         kwargs["exif"] = _jxl_exif_box(exif)
+    elif exif and fmt is ImageFormat.AVIF:
+        # (Pillow's AVIF writer rewrites a block that has an orientation, to move it into
+        # the container: a camera's maker note then read other bytes under keep)
+        kwargs["exif"] = unoriented_in_place(exif) or exif
     elif exif:
         kwargs["exif"] = exif
     if xmp and fmt is ImageFormat.PNG:  # an iTXt chunk, as Pillow reads it back

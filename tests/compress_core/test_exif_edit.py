@@ -106,3 +106,73 @@ def test_an_upright_load_sets_the_orientation_in_place():
     loaded = load_image(encode(photo("astronaut", 64), "JPEG", exif=b"Exif\0\0" + block))
     assert loaded.exif == upright_in_place(b"Exif\0\0" + block)
     assert firmware(loaded.exif) == FIRMWARE and loaded.pixels.shape[:2] == (64, 64)
+
+
+def _turned_block_with_ifd1(thumbnail: bytes) -> bytes:
+    """A turned phone's block: Make and Orientation 6 in the main directory and nothing any
+    mode drops there, an IFD1 holding a JPEG thumbnail and a GPS directory's pointer."""
+    p = lambda fmt, *a: struct.pack("<" + fmt, *a)   # noqa: E731
+    make = b"Phone\0"
+    ifd1_at = 8 + 2 + 2 * 12 + 4 + len(make)
+    thumb_at = ifd1_at + 2 + 3 * 12 + 4
+    gps_at = thumb_at + len(thumbnail)
+    ifd0 = (p("H", 2) + p("HHII", 0x010F, 2, len(make), 8 + 2 + 2 * 12 + 4)
+            + p("HHIHH", 0x0112, 3, 1, 6, 0) + p("I", ifd1_at))
+    ifd1 = (p("H", 3) + p("HHII", 0x0201, 4, 1, thumb_at) + p("HHII", 0x0202, 4, 1, len(thumbnail))
+            + p("HHII", 0x8825, 4, 1, gps_at) + p("I", 0))
+    gps = p("H", 1) + p("HHI", 0x0001, 2, 2) + b"N\0\0\0" + p("I", 0)
+    return b"Exif\0\0" + b"II*\0" + p("I", 8) + ifd0 + make + ifd1 + thumbnail + gps
+
+
+@pytest.mark.parametrize("metadata", ["compact", "public", "keep"])
+def test_a_second_directory_reaches_only_keep(metadata):
+    """The loader passes the file's own block on (its orientation set in place): where no tag
+    was dropped, compact and public returned it as it came, IFD1 and all (a thumbnail of the
+    uncropped picture, and a GPS directory it points at, in public outputs). Pillow's
+    rewrite, as before the in-place edit, leaves IFD1 out; keep carries it."""
+    thumbnail = encode(photo("astronaut", 32), "JPEG", quality=90)
+    data = encode(photo("astronaut", 96), "JPEG", quality=92,
+                  exif=_turned_block_with_ifd1(thumbnail))
+    out = compress_image(data, energy_function=GRADIENT, method="jpeg", format="jpeg",
+                         quality=80, metadata=metadata, show_progress=False)
+    written = decode(out.data)
+    block = written.info["exif"]
+    assert written.getexif()[0x0112] == 1 and written.getexif()[0x010F] == "Phone"
+    assert (thumbnail in block) == (metadata == "keep")
+    assert (len(written.getexif().get_ifd(-1)) > 0) == (metadata == "keep")   # IFD1
+    assert 0x8825 not in written.getexif()   # (no empty GPS directory either)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "png", "avif"])
+def test_every_orientation_entry_is_set_upright(fmt):
+    """A main directory with two orientation entries (1 then 6): Pillow reads the last and
+    turns the pixels; only the first was set to 1, and the output said 6 over turned pixels
+    (viewers reading the last, and AVIF's container, turned them again)."""
+    p = lambda f, *a: struct.pack("<" + f, *a)   # noqa: E731
+    block = (b"Exif\0\0II*\0" + p("I", 8) + p("H", 3) + p("HHI", 0x010F, 2, 4) + b"Cam\0"
+             + p("HHIHH", 0x0112, 3, 1, 1, 0) + p("HHIHH", 0x0112, 3, 1, 6, 0) + p("I", 0))
+    data = encode(photo("astronaut", 96)[:, :64], "JPEG", quality=92, exif=block)
+    out = compress_image(data, energy_function=GRADIENT, method="jpeg", format=fmt,
+                         metadata="keep", show_progress=False,
+                         **({} if fmt == "png" else {"quality": 80}))
+    written = decode(out.data)
+    assert written.size == (96, 64)
+    assert written.getexif().get(0x0112, 1) == 1
+
+
+def test_an_avif_output_keeps_the_maker_note_where_its_offsets_point():
+    """Pillow's AVIF writer writes a block that has an orientation anew (to move it into the
+    container): under keep the maker note moved again. The orientation entry, 1, is removed in
+    place for AVIF (no orientation reads as 1), and the block passes as it is."""
+    pytest.importorskip("PIL.AvifImagePlugin")
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("Pillow without AVIF")
+    block = camera_block("<")
+    data = encode(photo("astronaut", 96), "JPEG", quality=92, exif=b"Exif\0\0" + block)
+    out = compress_image(data, energy_function=GRADIENT, method="jpeg", format="avif",
+                         quality=80, metadata="keep", show_progress=False)
+    written = decode(out.data)
+    assert firmware(written.info["exif"]) == FIRMWARE
+    assert written.getexif().get(0x0112, 1) == 1 and written.getexif()[0x010F] == "Canon"
