@@ -49,6 +49,7 @@ XMP_PACKAGE = "defusedxml"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _XMLNS = "http://www.w3.org/2000/xmlns/"
 _META = "adobe:ns:meta/"
+_XML = "http://www.w3.org/XML/1998/namespace"
 _TIFF = "http://ns.adobe.com/tiff/1.0/"
 _EXIF = "http://ns.adobe.com/exif/1.0/"
 _XMP = "http://ns.adobe.com/xap/1.0/"
@@ -355,10 +356,12 @@ def _rdf_path(rdfs) -> dict:
 
 
 def _outside_attributes(node) -> list:
-    """The attributes of ``node`` (an ``rdf:RDF`` or an ancestor of one) that are neither
-    namespace declarations nor ``x:xmpmeta``'s own (``x:xmptk``): properties, to ExifTool."""
+    """The attributes of ``node`` (an ``rdf:RDF`` or an ancestor of one) in a namespace of
+    properties: not namespace declarations, ``x:xmpmeta``'s own (``x:xmptk``), XML's own
+    (``xml:lang``, as GIMP writes on ``rdf:RDF``) or of no namespace (an unprefixed
+    ``xmptk``), which name no property."""
     return [a for a in node.attributes.values()
-            if a.namespaceURI not in (_XMLNS, _META) and a.name != "xmlns"]
+            if a.namespaceURI not in (_XMLNS, _META, _XML, None, "") and a.name != "xmlns"]
 
 
 def _prune_outside(rdfs) -> None:
