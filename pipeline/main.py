@@ -64,8 +64,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def build_pipeline(p: beam.Pipeline, job: JobOptions,
-                   storage_options: Optional[Dict] = None,
-                   journal: Optional[RunJournal] = None) -> Dict[str, beam.PCollection]:
+                   storage_options: Optional[Dict] = None) -> Dict[str, beam.PCollection]:
     """Add the job's steps to ``p``.
 
     Parameters
@@ -74,8 +73,6 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     job : JobOptions
     storage_options : dict, optional
         fsspec options per protocol (default: ``job.storage_options``).
-    journal : RunJournal, optional
-        This launch's journal (default: a new one).
 
     Returns
     -------
@@ -83,8 +80,7 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
         The ``rows`` and ``failures`` PCollections (for tests and extensions).
     """
     so = job.storage_options if storage_options is None else storage_options
-    if journal is None:   # (which input each output is for)
-        journal = RunJournal(job.manifest, job.run_id, so)
+    journal = RunJournal(job.manifest, job.run_id, so)   # (which input each output is for)
     earlier = EarlierOutputs(job.manifest, job.output, job.settings.params_hash(), job.run_id,
                              storage_options=so)
     matched = p | "MatchImages" >> MatchImages(
@@ -100,10 +96,12 @@ def build_pipeline(p: beam.Pipeline, job: JobOptions,
     parts = out["rows"] | "WriteManifest" >> WriteManifest(job.manifest, job.run_id,
                                                            num_shards=job.manifest_shards)
     # (the manifest now names every output written: the run's journal has said its piece)
-    _ = parts | "ForgetJournal" >> beam.Map(lambda _, journal=journal: journal.forget())
-    _ = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(job.dead_letters, job.run_id,
-                                                                  storage_options=so,
-                                                                  within=job.output)
+    letters = out["failures"] | "WriteDeadLetters" >> WriteDeadLetters(
+        job.dead_letters, job.run_id, storage_options=so, within=job.output, journal=journal)
+    # (after the dead letters too, which mark the journal: a mark written after it was
+    # removed stayed behind a finished run)
+    _ = parts | "ForgetJournal" >> beam.Map(lambda _, written, journal=journal: journal.forget(),
+                                            written=beam.pvalue.AsList(letters))
     return out
 
 
@@ -297,8 +295,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         threads = _auto_worker_threads(options)
         if threads is not None:
             job = _replace(job, worker_threads=threads)
-    journal = RunJournal(job.manifest, job.run_id, storage)
-    build_pipeline(p, job, storage, journal=journal)
+    build_pipeline(p, job, storage)
     # one launch at a time per manifest (pipeline.lease): before the run reads anything;
     # nothing between this and the run below may stop the launch (its lease would stay)
     lease = None if dry_run else LaunchLease(job.manifest, job.run_id, storage)
@@ -312,14 +309,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     with lease or contextlib.nullcontext(), _worker_thread_env(options, job.worker_threads):
         # (inside the lease's with block, entered first: an interrupt from here on releases it)
-        if not dry_run:
-            try:   # (a launch stopped before its manifest is known by its journal, even one
-                journal.begin()   # that wrote no output: its retry under its --run_id runs)
-            except Exception as exc:  # noqa: BLE001 - the journal is best effort
-                _LOG.warning("the journal of run %s cannot be started (%s: %s)", job.run_id,
-                             type(exc).__name__, exc)
-            # (a stopped launch's, whose failures this one tries again; launch_problem has
-            # refused a finished run's id, and the lease any launch running now)
+        if not dry_run:   # (a stopped launch's, whose failures this one tries again;
+            # launch_problem has refused a finished run's id, and the lease any launch running)
             clear_stopped_letters(job.dead_letters, storage)
         if progress is not None:
             progress.update(job=job, storage=storage)

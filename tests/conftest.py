@@ -226,6 +226,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class WebFolder:
+    """A folder served over HTTP on 127.0.0.1 (a thread), recording the paths PUT to it
+    (stored nowhere, answered 201)."""
+
+    def __init__(self, folder):
+        import http.server
+        import threading
+
+        self.puts = []
+        puts = self.puts
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                puts.append(self.path)
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def web_folder(tmp_path):
+    """``tmp_path`` served over HTTP: a :class:`WebFolder` (``.url``, ``.puts``)."""
+    served = WebFolder(tmp_path)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 server on 127.0.0.1 (random port) for the session; yields its endpoint URL."""

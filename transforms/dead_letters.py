@@ -79,11 +79,13 @@ class _WriteBundleOfLetters(beam.DoFn):
     """Failures -> one ``failures-<16 hex>.jsonl`` file per bundle (module doc)."""
 
     def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None,
-                 within: Optional[str] = None):
+                 within: Optional[str] = None, journal=None):
         self._prefix = prefix
         self._run_id = run_id
         self._storage_options = dict(storage_options or {})
         self._within = within
+        self._journal = journal
+        self._marked = False
         self._unwritten = Metrics.counter(METRICS_NAMESPACE, "dead_letters_unwritten")
         self._lines: List[str] = []
 
@@ -97,6 +99,17 @@ class _WriteBundleOfLetters(beam.DoFn):
     def finish_bundle(self):
         if not self._lines:
             return
+        if self._journal is not None and not self._marked:
+            # (the launch is marked in its journal before its first dead letters: a launch
+            # stopped before its manifest that wrote no output, a night of skips and failures,
+            # was refused at every retry under its --run_id, its dead letters taken for a
+            # finished run's; analyst review 48)
+            self._marked = True
+            try:
+                self._journal.begin()
+            except Exception as exc:  # noqa: BLE001 - best effort, as the letters
+                _LOG.warning("the journal of run %s cannot be marked (%s: %s)", self._run_id,
+                             type(exc).__name__, exc)
         data = ("\n".join(sorted(self._lines)) + "\n").encode("utf-8")
         uri = join_under(self._prefix,
                          f"failures-{hashlib.sha256(data).hexdigest()[:16]}.jsonl")
@@ -126,17 +139,21 @@ class WriteDeadLetters(beam.PTransform):
         The job's ``--output``: no symbolic link below it is written through (as for the
         outputs: :func:`~compress_core.storage.write_atomic`; a link planted at
         ``<output>/_dead_letters`` had the dead letters written where it pointed).
+    journal : transforms.journal.RunJournal, optional
+        The launch's journal, marked (:meth:`~transforms.journal.RunJournal.begin`) before
+        the first letters are written.
     """
 
     def __init__(self, prefix: str, run_id: str, storage_options: Optional[Mapping] = None,
-                 within: Optional[str] = None):
+                 within: Optional[str] = None, journal=None):
         super().__init__()
         self._prefix = prefix.rstrip("/")
         self._run_id = run_id
         self._storage_options = dict(storage_options or {})
         self._within = within
+        self._journal = journal
 
     def expand(self, failures):
         return failures | "WriteJsonLines" >> beam.ParDo(
             _WriteBundleOfLetters(self._prefix, self._run_id, self._storage_options,
-                                  self._within))
+                                  self._within, self._journal))

@@ -111,12 +111,13 @@ class RunJournal:
         self._storage_options = dict(storage_options or {})
 
     def begin(self) -> None:
-        """Mark this launch in the journal before the run reads or writes anything
-        (``launch.json``, which no lookup asks for: entries are named by output keys), so that
-        a launch stopped before its manifest is known as such even where it wrote no output
-        (a night of skips and failures whose dead letters were written): its retry under the
-        same ``--run_id`` is not refused as a finished run's (analyst review 48). Removed with
-        the journal by :meth:`forget`. Raises what the store raises."""
+        """Mark this launch in the journal (``launch.json``, which no lookup asks for: entries
+        are named by output keys), before its first dead letters are written
+        (:class:`~transforms.dead_letters.WriteDeadLetters`), so that a launch stopped before
+        its manifest is known as such even where it wrote no output (a night of skips and
+        failures): its retry under the same ``--run_id`` is not refused as a finished run's
+        (analyst review 48). Removed with the journal by :meth:`forget`. Raises what the
+        store raises."""
         entry = {"run_id": self._run_id, "launch": self._launch,
                  "started": dt.datetime.now(dt.timezone.utc).isoformat()}
         write_atomic(f"{self._folder}/launch.json",

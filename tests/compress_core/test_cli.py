@@ -705,40 +705,16 @@ def test_a_name_with_escape_sequences_is_shown_escaped(work, capsys):
     assert code == 2 and "error: lone\\ud800.jpg" in err, err
 
 
-def test_without_o_a_web_pictures_output_is_saved_here_not_uploaded(work, capsys):
+def test_without_o_a_web_pictures_output_is_saved_here_not_uploaded(work, web_folder, capsys):
     """``semantic-compress http://host/photo.jpg -s 0.5``: the output went "beside the input",
     an HTTP PUT of http://host/photo.jpg_compressed.jpg to the web server (a server that takes
     PUTs stored it; others answered 501 after the compression, nothing written; CLI review 47).
     Saved in the current folder, as wget and curl -O save it, its query left out of the
     name; a server that takes PUTs stands in."""
-    import http.server
-    import threading
-
-    puts = []
-    folder = str(work)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=folder, **kwargs)
-
-        def do_PUT(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            puts.append(self.path)
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/photo.jpg?size=full"
-        code, out, err = run(capsys, url, "-s", "0.5", "-e", "gradient", "-q")
-    finally:
-        server.shutdown()
+    url = f"{web_folder.url}/photo.jpg?size=full"
+    code, out, err = run(capsys, url, "-s", "0.5", "-e", "gradient", "-q")
     assert code == 0, err
-    assert puts == []
+    assert web_folder.puts == []
     assert out.startswith(f"{url} -> {os.path.join('.', 'photo.jpg_compressed.jpg')}: "), out
     assert size_of(work / "photo.jpg_compressed.jpg") == (90, 60)
 

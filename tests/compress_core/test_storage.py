@@ -165,40 +165,23 @@ def test_read_bytes_errors_are_typed(tmp_path):
 
 
 
-def test_a_web_server_that_cannot_be_reached_is_no_missing_file(tmp_path):
+def test_a_web_server_that_cannot_be_reached_is_no_missing_file(tmp_path, web_folder):
     """An http input whose server refuses the connection was "no such file" (CLI review 47):
     the failed range read asked the object's size to tell an empty object, and fsspec's http
     size says FileNotFoundError for any failure. It is the connection's error now; a 404 is
     still "no such file"."""
-    import http.server
-    import socket
-    import threading
+    from conftest import free_port
 
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 not much of a photo")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        assert storage.read_bytes(f"{url}/photo.jpg", max_bytes=1000).startswith(b"\xff\xd8")
-        with pytest.raises(ImageReadError, match="gone.jpg: no such file"):
-            storage.read_bytes(f"{url}/gone.jpg", max_bytes=1000)
-    finally:
-        server.shutdown()
-        server.server_close()
-    with socket.socket() as closed:   # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    photo = f"{web_folder.url}/photo.jpg"
+    assert storage.read_bytes(photo, max_bytes=1000).startswith(b"\xff\xd8")
+    with pytest.raises(ImageReadError, match="gone.jpg: no such file"):
+        storage.read_bytes(f"{web_folder.url}/gone.jpg", max_bytes=1000)
+    nobody = f"http://127.0.0.1:{free_port()}/photo.jpg"   # (a port nothing listens on)
     for max_bytes in (None, 1000):
         with pytest.raises(ImageReadError, match=r"photo\.jpg: cannot read \(\w*Connect"):
-            storage.read_bytes(f"http://127.0.0.1:{port}/photo.jpg", max_bytes=max_bytes)
+            storage.read_bytes(nobody, max_bytes=max_bytes)
+
 
 #: A process where ``os`` is as on Windows: no O_NONBLOCK, an O_BINARY (0x8000, Windows' value;
 #: on Linux x86-64 the same bit is O_LARGEFILE, harmless) that ``os.open`` must be given, the
@@ -419,7 +402,6 @@ def _killed_mid_write(path):
     import signal
     import subprocess
     import sys
-    import time
 
     code = ("import os, sys, time\nfrom compress_core import storage\n"
             "os.replace = lambda *a: (print('written', flush=True), time.sleep(60))\n"
@@ -608,7 +590,7 @@ def test_folder_uri_spells_each_folder_once(tmp_path, monkeypatch):
     here = str(tmp_path)
     for spelling in ("out", "./out//", "x/../out/", f"file://{here}/out", f"local://{here}/out/",
                      f"FILE://{here}//out", f"/{here}/out", f"//{here.lstrip('/')}/out",
-                     f"~/../out", f"{here}/./out"):
+                     "~/../out", f"{here}/./out"):
         assert storage.folder_uri(spelling) == f"{here}/out", spelling
     assert storage.folder_uri("file:///") == "/" and storage.folder_uri("//") == "/"
     for spelling, expected in (("s3a://b/out/", "s3://b/out"), ("S3://b/out", "s3://b/out"),
