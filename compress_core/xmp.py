@@ -297,14 +297,16 @@ def _kept_packet(document, keep: Callable[[tuple], bool], tidy: bool,
         # (every node element: an rdf:Description, or a typed node, <exif:Position
         # rdf:about="">, which RDF reads as a description of that type and ExifTool as
         # properties: left unfiltered, its exif:GPSLatitude travelled into public outputs)
+        empty = []
         for description in [n for n in rdf.childNodes if n.nodeType == Node.ELEMENT_NODE]:
             kept += _filter_description(description, keep)
             if drop is not None:
                 _drop_nested(description, drop)
             if not _properties(description):
-                rdf.removeChild(description)
+                empty.append(description)
             else:
                 _drop_unused_declarations(description)
+        _remove_children(rdf, empty)
     if not kept:
         return None
     if tidy:
