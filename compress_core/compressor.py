@@ -26,7 +26,7 @@ from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
                      resampling_stretch, retarget, seam_stretch)
 from .images import DEFAULT_MAX_PIXELS, clear_hidden, image_list, load_image
-from .metadata import carried
+from .metadata import carried, compact_keeps
 from .options import (Allocation, EnergyMode, ImageFormat, Metadata, Method, check_flag, given,
                       parse_option)
 from .perceptual import Reference
@@ -104,7 +104,12 @@ def _input_file(raw, loaded, out: np.ndarray, fmt: ImageFormat,
             or (quality_used and isinstance(request.quality, int))
             or out.shape[1::-1] != tuple(raw.original_size)
             or loaded.pixels is not raw.pixels
-            or (loaded.exif, loaded.iptc) != (raw.exif, raw.iptc)
+            or loaded.iptc != raw.iptc
+            or (loaded.exif != raw.exif
+                # (compact writes a block with an IFD1 anew without it, a thumbnail of the
+                # uncropped picture: the file itself, its own thumbnail in it, is that picture)
+                and not (request.metadata == Metadata.COMPACT.value
+                         and compact_keeps(raw.exif)))
             or not same_properties(raw.xmp, loaded.xmp)
             or (loaded.icc_profile != raw.icc_profile
                 and not (request.metadata in (Metadata.COMPACT.value, Metadata.PUBLIC.value)

@@ -8,9 +8,11 @@ its lens ``'105mm F4 L IS USM...'`` (conform review 48), and some values changed
 (``UserComment`` UNDEFINED to BYTE). What ``keep`` changes (the orientation set to 1, the tags
 the output makes false removed) is done here in place instead: a value set in its entry, an
 entry removed from its directory by moving the entries after it up (their values are in the
-entry or at offsets from the header, which stay). A block this cannot walk safely (a
-directory or value past its end, an orientation not stored as one SHORT) is None: the caller
-rewrites it through Pillow as before.
+entry or at offsets from the header, which stay): the loader's orientation (every mode's
+block, which ``compact`` and ``public`` then write anew without the maker note), ``keep``'s
+untrue tags, and an AVIF output's orientation entry (Pillow's AVIF writer rewrites a block
+that has one). A block this cannot walk safely (a directory or value past its end, an
+orientation not stored as one SHORT) is None: the caller rewrites it through Pillow as before.
 """
 from __future__ import annotations
 

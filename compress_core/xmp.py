@@ -358,12 +358,13 @@ def _rdf_path(rdfs) -> dict:
 
 
 def _outside_attributes(node) -> list:
-    """The attributes of ``node`` (an ``rdf:RDF`` or an ancestor of one) in a namespace of
-    properties: not namespace declarations, ``x:xmpmeta``'s own (``x:xmptk``), XML's own
-    (``xml:lang``, as GIMP writes on ``rdf:RDF``) or of no namespace (an unprefixed
-    ``xmptk``), which name no property."""
+    """The attributes of ``node`` (an ``rdf:RDF`` or an ancestor of one) that may be read as
+    properties: all but namespace declarations, ``x:xmpmeta``'s own (``x:xmptk``, or
+    ``xmptk`` unprefixed, as some toolkits write it) and XML's own (``xml:lang``, as GIMP
+    writes on ``rdf:RDF``). An unprefixed attribute of another name goes too: a tolerant
+    reader may take ``GPSLatitude="..."`` for one."""
     return [a for a in node.attributes.values()
-            if a.namespaceURI not in (_XMLNS, _META, _XML, None, "") and a.name != "xmlns"]
+            if a.namespaceURI not in (_XMLNS, _META, _XML) and a.name not in ("xmlns", "xmptk")]
 
 
 def _prune_outside(rdfs) -> None:
