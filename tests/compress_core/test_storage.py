@@ -170,14 +170,16 @@ def test_a_web_server_that_cannot_be_reached_is_no_missing_file(tmp_path, web_fo
     the failed range read asked the object's size to tell an empty object, and fsspec's http
     size says FileNotFoundError for any failure. It is the connection's error now; a 404 is
     still "no such file"."""
-    from conftest import free_port
+    import socket
 
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 not much of a photo")
     photo = f"{web_folder.url}/photo.jpg"
     assert storage.read_bytes(photo, max_bytes=1000).startswith(b"\xff\xd8")
     with pytest.raises(ImageReadError, match="gone.jpg: no such file"):
         storage.read_bytes(f"{web_folder.url}/gone.jpg", max_bytes=1000)
-    nobody = f"http://127.0.0.1:{free_port()}/photo.jpg"   # (a port nothing listens on)
+    with socket.socket() as closed:   # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}/photo.jpg"
     for max_bytes in (None, 1000):
         with pytest.raises(ImageReadError, match=r"photo\.jpg: cannot read \(\w*Connect"):
             storage.read_bytes(nobody, max_bytes=max_bytes)
