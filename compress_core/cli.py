@@ -19,6 +19,7 @@ import numpy as np
 from .errors import SemanticCompressError
 from .flags import (BuildVersion, OneLineParser, add_option_flags, flag_name, in_flags,
                     option_values)
+from .request import option as request_option
 from .storage import cannot_write, for_terminal, local_path, not_a_file, split_protocol
 
 
@@ -471,24 +472,18 @@ def _missing_weights(args, request) -> Optional[str]:
 
 def _missing_package(args, request) -> Optional[str]:
     """Why the output format (``--format``, its ``-o`` suffix, or ``--photo-format`` under
-    ``auto``) or ``--allocation semantic`` (jpeglib) cannot be written here, naming the package:
-    one line before any image is read, as the job says it at launch (each image had failed with
-    it, after its map and quality search: options review 48); else None."""
+    ``auto``) or ``--allocation semantic`` cannot be written here, naming the package
+    (:meth:`CompressRequest.missing_package`): one line before any image is read, as the job
+    says it at launch; else None."""
     if args.analyze or args.visualize_energy or args.visualize_seams:
         return None
-    from .codec.coefficients import coefficients_missing
-    from .codec.formats import require_encoder
-    from .errors import EncoderUnavailableError
-
-    flag, fmt = ((("--format" if args.format else f"-o {args.output}"), request.format)
-                 if request.format != "auto" else ("--photo-format", request.photo_format))
-    try:
-        require_encoder(fmt)
-    except EncoderUnavailableError as exc:
-        return f"{flag} {fmt}: {exc}" if flag.startswith("--") else f"{flag}: {exc}"
-    if request.allocation == "semantic":
-        return coefficients_missing("--allocation semantic")
-    return None
+    missing = request.missing_package()
+    if missing is None:
+        return None
+    option, reason = missing
+    if option == "format" and not args.format:   # (the format is the -o file's suffix)
+        return f"-o {args.output}: {reason}"
+    return f"{flag_name(request_option(option), 'cli')} {getattr(request, option)}: {reason}"
 
 
 def _said_in_flags(record: logging.LogRecord) -> bool:

@@ -385,6 +385,27 @@ class CompressRequest:
             target_pixels=self.target_pixels, max_dimension=self.max_dimension,
             preserve_aspect=self.preserve_aspect)
 
+    def missing_package(self) -> Optional[Tuple[str, str]]:
+        """``(option, reason)`` where a package this request needs is not installed here: the
+        output format's encoder (``format``, or ``photo_format`` under ``auto``), else jpeglib
+        for ``allocation="semantic"``; ``reason`` names the package and its ``pip install``.
+        None where nothing is missing. The command line says it before reading any image and a
+        job run here at launch, each in its own flags (each image had failed with it, after its
+        map and quality search: options review 48)."""
+        from .codec.coefficients import coefficients_missing
+        from .errors import EncoderUnavailableError
+
+        option = "format" if self.format != ImageFormat.AUTO.value else "photo_format"
+        try:
+            codec.require_encoder(getattr(self, option))
+        except EncoderUnavailableError as exc:
+            return option, str(exc)
+        if self.allocation == Allocation.SEMANTIC.value:
+            reason = coefficients_missing("rewriting JPEG coefficients")
+            if reason is not None:
+                return "allocation", reason
+        return None
+
     @property
     def archive_mode(self) -> bool:
         """Whether JPEG inputs are kept losslessly as JPEG XL (``method="jpeg"``,

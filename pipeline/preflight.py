@@ -43,6 +43,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from compress_core.deadline import call_within
 from compress_core.errors import exception_line
+from compress_core.flags import flag_name
+from compress_core.request import option as request_option
 from compress_core.storage import (cannot_write, fresh_info, get_filesystem, local_path,
                                    split_protocol, store_protocol)
 from transforms.manifest import manifest_prefix
@@ -364,26 +366,15 @@ def local_paths_problem(runner, flags: Dict[str, Sequence[Optional[str]]]) -> Op
 def missing_encoder_problem(runner, settings) -> Optional[str]:
     """Where the job runs here (its workers are this machine): why ``--format`` (or, under
     ``auto``, ``--photo_format``) cannot be written, or ``--allocation semantic`` cannot
-    rewrite JPEG coefficients, naming the package to install; else None.
-    Each image had failed with that message, after being read and compressed, and the run
-    exited 1 (new-user review 42). A runner elsewhere has its own packages: not asked."""
-    if not runs_locally(runner):
+    rewrite JPEG coefficients, naming the package to install
+    (:meth:`CompressRequest.missing_package`); else None. Each image had failed with that
+    message, after being read and compressed, and the run exited 1 (new-user review 42). A
+    runner elsewhere has its own packages: not asked."""
+    missing = settings.missing_package() if runs_locally(runner) else None
+    if missing is None:
         return None
-    from compress_core.codec.formats import require_encoder
-    from compress_core.errors import EncoderUnavailableError
-
-    flag, fmt = (("--format", settings.format) if settings.format != "auto"
-                 else ("--photo_format", settings.photo_format))
-    try:
-        require_encoder(fmt)
-    except EncoderUnavailableError as exc:
-        return f"{flag} {fmt}: {exc}"
-    if settings.allocation == "semantic":   # (jpeglib: each image failed after its map and
-        # quality search, the CNN loaded, exit 1; options review 48)
-        from compress_core.codec.coefficients import coefficients_missing
-
-        return coefficients_missing("--allocation semantic")
-    return None
+    option, reason = missing
+    return f"{flag_name(request_option(option), 'job')} {getattr(settings, option)}: {reason}"
 
 
 def missing_weights_problem(runner, settings) -> Optional[str]:

@@ -1556,8 +1556,8 @@ def test_a_missing_package_is_one_line_before_any_image(tmp_path, capsys, monkey
     for flags, said in ((["--format", "jxl"], "--format jxl: format 'jxl' cannot be written"),
                         (["--photo-format", "jxl"], "--photo-format jxl: "),
                         (["-o", str(tmp_path / "x.jxl")], f"-o {tmp_path / 'x.jxl'}: "),
-                        (["--allocation", "semantic"], "--allocation semantic needs the "
-                                                       "package jpeglib")):
+                        (["--allocation", "semantic"], "--allocation semantic: rewriting JPEG "
+                                                       "coefficients needs the package jpeglib")):
         code = None
         try:
             code = cli.main([str(tmp_path / "missing.jpg"), "-s", "0.5", "-q", *flags])

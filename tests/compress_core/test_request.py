@@ -513,3 +513,25 @@ def test_options_without_a_map_names_what_targets_that_keep_the_aspect_ignore(op
         (message,) = messages
         assert message.startswith(said) and "no importance map is computed" in message
         assert not request.computes_maps
+
+
+def test_missing_package_names_the_option_and_the_package(monkeypatch):
+    """One answer for the command line and the job (each spells it in its flags): the output
+    format's encoder (``format``, or ``photo_format`` under ``auto``), then jpeglib for
+    ``allocation="semantic"``; None where everything it needs is installed."""
+    from compress_core.codec import coefficients, formats
+
+    assert CompressRequest(scale=0.5, allocation="semantic").missing_package() is None
+    assert CompressRequest(scale=0.5, format="jxl").missing_package() is None
+    monkeypatch.setattr(formats, "installed", lambda module: module not in ("jpeglib",
+                                                                            "pillow_jxl"))
+    monkeypatch.setattr(coefficients, "installed", formats.installed)
+    option, reason = CompressRequest(scale=0.5, format="jxl").missing_package()
+    assert option == "format" and reason.startswith("format 'jxl' cannot be written: it needs "
+                                                    "the package pillow-jxl-plugin: pip install")
+    option, reason = CompressRequest(scale=0.5, photo_format="jxl").missing_package()
+    assert option == "photo_format" and "pillow-jxl-plugin" in reason
+    assert CompressRequest(scale=0.5, format="jpeg").missing_package() is None
+    assert CompressRequest(scale=0.5, format="jpeg", allocation="semantic").missing_package() == (
+        "allocation", "rewriting JPEG coefficients needs the package jpeglib: "
+                      "pip install jpeglib==1.0.2")

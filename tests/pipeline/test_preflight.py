@@ -696,6 +696,7 @@ def test_allocation_semantic_without_jpeglib_stops_the_launch(monkeypatch):
     monkeypatch.setattr(coefficients, "installed", formats.installed)
     settings = CompressSettings(allocation="semantic", scale=0.5)
     assert missing_encoder_problem("DirectRunner", settings) == (
-        "--allocation semantic needs the package jpeglib: pip install jpeglib==1.0.2")
+        "--allocation semantic: rewriting JPEG coefficients needs the package jpeglib: "
+        "pip install jpeglib==1.0.2")
     assert missing_encoder_problem("DataflowRunner", settings) is None
     assert missing_encoder_problem("DirectRunner", CompressSettings(scale=0.5)) is None
