@@ -31,7 +31,7 @@ from .targets import (check_positive_int, check_positive_number, check_stretch,
                       may_change_aspect)
 
 __all__ = ["CompressRequest", "Option", "OPTIONS", "option", "QUALITY_WORDS", "DEFAULT_QUALITY",
-           "canonical_json", "hashed_params"]
+           "SIZE_TARGETS", "EVERY_TARGET", "canonical_json", "hashed_params"]
 
 #: Words ``quality`` accepts besides an integer: ``"auto"`` encodes to the smallest size whose
 #: SSIMULACRA2 score reaches ``target_quality`` (:func:`compress_core.codec.encode_to_score`).
@@ -42,7 +42,11 @@ QUALITY_WORDS: Tuple[str, ...] = ("auto",)
 #: for ~30% fewer bytes at SSIMULACRA2 70 (BENCHMARKS.md, "quality=auto").
 DEFAULT_QUALITY = "auto"
 
-_SIZE_TARGETS = ("scale", "target_width", "target_height", "target_pixels", "max_dimension")
+#: The targets that set the output's pixel size, and every target (a byte budget too): a request
+#: other than ``method="jpeg"`` needs one of :data:`EVERY_TARGET`.
+SIZE_TARGETS: Tuple[str, ...] = ("scale", "target_width", "target_height", "target_pixels",
+                                 "max_dimension")
+EVERY_TARGET: Tuple[str, ...] = SIZE_TARGETS + ("target_bytes",)
 #: Options whose None becomes a default where it is used (see ``CompressRequest._given``).
 _FILLED = ("target_quality", "max_stretch", "model")
 
@@ -194,14 +198,13 @@ class CompressRequest:
         put("_model_unused", self.model if "model" in self._given
             and not registry.uses_model(self.energy) else None)
         put("model", _check_model(self.energy, self.model))
-        has_size = any(getattr(self, name) is not None for name in _SIZE_TARGETS)
+        has_size = any(getattr(self, name) is not None for name in SIZE_TARGETS)
         if self.method == Method.JPEG.value and has_size:
             raise ValueError("method='jpeg' re-encodes without resizing; use method='hybrid', "
                              "method='seam_carving' or method='smart_crop' with size targets")
         if self.method != Method.JPEG.value and not has_size and self.target_bytes is None:
-            raise ValueError(
-                "give at least one target: scale, target_width, target_height, target_pixels, "
-                "max_dimension or target_bytes (or method='jpeg' to re-encode only)")
+            raise ValueError(f"give at least one target: {', '.join(EVERY_TARGET[:-1])} or "
+                             f"{EVERY_TARGET[-1]} (or method='jpeg' to re-encode only)")
         if self.quality == "auto" and self.target_bytes is not None:
             raise ValueError("quality='auto' aims at target_quality and does not combine with "
                              "target_bytes (a byte budget chooses the quality itself); give one "
@@ -649,12 +652,13 @@ OPTIONS: Tuple[Option, ...] = (
            and r.photo_format != ImageFormat.JPEG.value),
     Option("quality", "quality", "encoder quality, in the format's range ("
            + ", ".join(f"{f.value} {lo}-{hi}" for f, (lo, hi, _) in codec.QUALITY_RANGE.items())
-           + "), or auto: the smallest encoding reaching {target_quality}. Default: auto; "
+           + "), or auto: the smallest encoding reaching {target_quality}. Default: "
+           + DEFAULT_QUALITY + "; "
            "with {target_bytes}, the highest quality that fits, up to this one (the format's "
            "default where not given); none for format png and for archive mode (method jpeg "
            "with format jxl)", _OUT),
     Option("target_quality", "float", "SSIMULACRA2 score (0-100) aimed at by quality auto "
-           "(default: 70, high quality)", _OUT,
+           f"(default: {codec.DEFAULT_TARGET_QUALITY:g}, high quality)", _OUT,
            applies=lambda r: r.quality == "auto"),
     Option("allocation", "choice", "semantic: JPEG blocks that matter little (by the energy "
            "map) lose their smallest coefficients: about a fifth fewer bytes at the quality "

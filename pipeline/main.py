@@ -44,12 +44,13 @@ from transforms.journal import RunJournal
 from transforms.manifest import manifest_prefix
 from transforms.manifest_writer import WriteManifest
 from transforms.matching import MatchImages
+from transforms import metrics
 from transforms.metrics import METRICS_NAMESPACE
 from transforms.storage_options import (fill_pipeline_options,
                                        storage_options_from_pipeline_options)
 
 from .lease import LaunchLease
-from .options import JobOptions, build_parser, parse_args
+from .options import JOB_DEFAULT_SCALE, JobOptions, build_parser, parse_args
 from .report.summary import RunSummary, format_summary
 from .preflight import (dry_run_problem, empty_folder_name_warnings, gcs_credentials_problem,
                         gcs_locations_problem, is_dataflow, launch_problem,
@@ -318,8 +319,8 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
                   ", ".join(job.inputs + job.input_lists), job.output, job.manifest, runner,
                   # (--format webp alone halved every side, and only the summary's "89%
                   # saved" hinted at it: docs review 45)
-                  "; no size target given: each side scaled by 0.5, the job's default "
-                  "(--scale 1 keeps the size)" if job.default_scale else "")
+                  f"; no size target given: each side scaled by {JOB_DEFAULT_SCALE:g}, the "
+                  "job's default (--scale 1 keeps the size)" if job.default_scale else "")
         try:
             result = p.run()
         except ImportError as exc:  # a runner whose extra is missing (Dataflow: [gcp])
@@ -605,20 +606,24 @@ def summarize_metrics(result, job: Optional[JobOptions] = None) -> RunSummary:
     get = lambda name: _counter(result, name) or 0  # noqa: E731
     return RunSummary(
         run_id=job.run_id if job else "?",
-        ok=get("images_ok"), failed=get("images_failed"), skipped=get("images_skipped"),
-        bytes_in=get("bytes_in"), bytes_out=get("bytes_out"),
-        model_loads=_counter(result, "model_loads"),
-        set_apart=get("names_set_apart"), replaced=get("images_replaced"),
-        damaged=get("outputs_damaged"),
-        unrecorded=get("skipped_unrecorded"), failed_before=get("skipped_failed_before"),
-        not_adopted=get("unrecorded_outputs_not_adopted"),
-        same_bytes=get("images_unchanged_by_sha256"),
-        missed=get("quality_target_missed"), missed_by_case=get("inputs_missed_by_case"),
-        not_images=get("inputs_not_images"), failed_again=get("images_failed_again"),
-        not_utf8=get("inputs_named_not_utf8"), letters_unwritten=get("dead_letters_unwritten"),
-        unwritten=get("outputs_unwritten"),
-        named_otherwise=get("inputs_named_otherwise"),
-        larger=get("outputs_larger_than_input"),
+        ok=get(metrics.IMAGES_OK), failed=get(metrics.IMAGES_FAILED),
+        skipped=get(metrics.IMAGES_SKIPPED),
+        bytes_in=get(metrics.BYTES_IN), bytes_out=get(metrics.BYTES_OUT),
+        model_loads=_counter(result, metrics.MODEL_LOADS),
+        set_apart=get(metrics.NAMES_SET_APART), replaced=get(metrics.IMAGES_REPLACED),
+        damaged=get(metrics.OUTPUTS_DAMAGED),
+        unrecorded=get(metrics.SKIPPED_UNRECORDED),
+        failed_before=get(metrics.SKIPPED_FAILED_BEFORE),
+        not_adopted=get(metrics.UNRECORDED_NOT_ADOPTED),
+        same_bytes=get(metrics.IMAGES_UNCHANGED_BY_SHA256),
+        missed=get(metrics.QUALITY_TARGET_MISSED),
+        missed_by_case=get(metrics.INPUTS_MISSED_BY_CASE),
+        not_images=get(metrics.INPUTS_NOT_IMAGES), failed_again=get(metrics.IMAGES_FAILED_AGAIN),
+        not_utf8=get(metrics.INPUTS_NAMED_NOT_UTF8),
+        letters_unwritten=get(metrics.DEAD_LETTERS_UNWRITTEN),
+        unwritten=get(metrics.OUTPUTS_UNWRITTEN),
+        named_otherwise=get(metrics.NAMED_OTHERWISE),
+        larger=get(metrics.OUTPUTS_LARGER_THAN_INPUT),
         output=job.output if job else None,
         manifest=manifest_prefix(job.manifest, job.run_id) if job else None,
         dead_letters=job.dead_letters if job else None,

@@ -15,18 +15,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags,
+from compress_core.flags import (BuildVersion, OneLineParser, add_option_flags, flag_name,
                                   in_flags, option_values, spelled_otherwise, spellings)
-from compress_core.request import OPTIONS
+from compress_core.request import EVERY_TARGET, OPTIONS, option
 from compress_core.storage import folder_uri, normalize_uri, shown, undecodable
 from transforms.compress import CompressSettings
 from transforms.manifest import RUN_ID
 
-__all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id"]
+__all__ = ["JobOptions", "build_parser", "parse_args", "new_run_id", "JOB_DEFAULT_SCALE"]
 
-#: Size targets; with none of them (and not method jpeg) the job scales by 0.5.
-_SIZE_TARGETS = ("scale", "target_pixels", "max_dimension", "target_bytes", "target_width",
-                 "target_height")
+#: The job's ``scale`` where no target is given (``EVERY_TARGET``) and the method is not jpeg:
+#: an archive job halves each side unless told otherwise.
+JOB_DEFAULT_SCALE = 0.5
 
 
 def new_run_id() -> str:
@@ -67,7 +67,8 @@ class JobOptions:
     max_seconds_per_image : float or None
         Per-image compression time budget; longer images become ``TimeoutError`` rows.
     default_scale : bool
-        No size target was given: the job's default ``scale`` 0.5 is in ``settings``.
+        No size target was given: the job's default ``scale`` (:data:`JOB_DEFAULT_SCALE`) is
+        in ``settings``.
     """
 
     inputs: Tuple[str, ...]
@@ -189,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = p.add_argument_group(
         "compression (as SemanticCompressor.compress)",
-        "With no size target (--scale, --target_width/--target_height, --target_pixels, "
-        "--max_dimension, --target_bytes) and not --method jpeg, each side is scaled by 0.5.")
+        f"With no size target ({', '.join(flag_name(option(n), 'job') for n in EVERY_TARGET)}) "
+        f"and not --method jpeg, each side is scaled by {JOB_DEFAULT_SCALE:g}.")
     # every batch option of compress_core.request.OPTIONS, spelled --name
     add_option_flags(p, "job", group=c)
 
@@ -376,10 +377,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[JobOptions, List[s
         parser.error(f"--run_id {run_id!r}: use letters, digits, '.', '_' and '-' "
                      "(it becomes a folder name run_id=<id>)")
     values = option_values(args, "job")
-    default_scale = (not any(name in values for name in _SIZE_TARGETS)
+    default_scale = (not any(name in values for name in EVERY_TARGET)
                      and values.get("method") != "jpeg")
     if default_scale:
-        values["scale"] = 0.5  # the job's default target
+        values["scale"] = JOB_DEFAULT_SCALE
     try:
         settings = CompressSettings(**values)
     except (ValueError, TypeError) as exc:  # (said in the job's flags, not in parameters)

@@ -66,6 +66,7 @@ from .identity import (FileIdentity, comparable, from_epoch_us, identity_columns
                        identity_differs, may_be_same_bytes, stat_identity)
 from .journal import JournalReader, RunJournal, journal_columns
 from .matching import NAME_NOT_UTF8, InputFile
+from . import metrics
 from .metrics import METRICS_NAMESPACE
 from .settings import CompressSettings
 
@@ -271,13 +272,13 @@ class _PlanOutput(beam.DoFn):
         self._skip_existing = bool(skip_existing)
         self._storage_options = dict(storage_options or {})
         self._tag = settings.params_hash()
-        self._skipped = Metrics.counter(METRICS_NAMESPACE, "images_skipped")
-        self._replaced = Metrics.counter(METRICS_NAMESPACE, "images_replaced")
-        self._unrecorded = Metrics.counter(METRICS_NAMESPACE, "skipped_unrecorded")
-        self._not_adopted = Metrics.counter(METRICS_NAMESPACE, "unrecorded_outputs_not_adopted")
-        self._verified = Metrics.counter(METRICS_NAMESPACE, "images_unchanged_by_sha256")
-        self._failed_before = Metrics.counter(METRICS_NAMESPACE, "skipped_failed_before")
-        self._damaged = Metrics.counter(METRICS_NAMESPACE, "outputs_damaged")
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_SKIPPED)
+        self._replaced = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_REPLACED)
+        self._unrecorded = Metrics.counter(METRICS_NAMESPACE, metrics.SKIPPED_UNRECORDED)
+        self._not_adopted = Metrics.counter(METRICS_NAMESPACE, metrics.UNRECORDED_NOT_ADOPTED)
+        self._verified = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_UNCHANGED_BY_SHA256)
+        self._failed_before = Metrics.counter(METRICS_NAMESPACE, metrics.SKIPPED_FAILED_BEFORE)
+        self._damaged = Metrics.counter(METRICS_NAMESPACE, metrics.OUTPUTS_DAMAGED)
         self._own_outputs = _NotesOfABundle(
             "{n} files in the output folder are outputs of this job, not inputs (the first: "
             "{first})")
@@ -585,7 +586,7 @@ class _ReadImage(beam.DoFn):
                  max_bytes: Optional[int] = None):
         self._storage_options = dict(storage_options or {})
         self._max_bytes = max_bytes
-        self._read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
+        self._read = Metrics.counter(METRICS_NAMESPACE, metrics.BYTES_READ)
 
     def process(self, item: PlannedImage) -> Iterator:
         if item.identity is None:
@@ -802,12 +803,12 @@ class _CompressImage(beam.DoFn):
         self._shared = shared or Shared()
         self._engine: Optional[_Engine] = None
         self._build_error: Optional[BaseException] = None
-        self._loads = Metrics.counter(METRICS_NAMESPACE, "model_loads")
-        self._load_ms = Metrics.distribution(METRICS_NAMESPACE, "model_load_ms")
-        self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, "compress_ms")
-        self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, "worker_peak_rss_mb")
-        self._missed = Metrics.counter(METRICS_NAMESPACE, "quality_target_missed")
-        self._larger = Metrics.counter(METRICS_NAMESPACE, "outputs_larger_than_input")
+        self._loads = Metrics.counter(METRICS_NAMESPACE, metrics.MODEL_LOADS)
+        self._load_ms = Metrics.distribution(METRICS_NAMESPACE, metrics.MODEL_LOAD_MS)
+        self._compress_ms = Metrics.distribution(METRICS_NAMESPACE, metrics.COMPRESS_MS)
+        self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, metrics.WORKER_PEAK_RSS_MB)
+        self._missed = Metrics.counter(METRICS_NAMESPACE, metrics.QUALITY_TARGET_MISSED)
+        self._larger = Metrics.counter(METRICS_NAMESPACE, metrics.OUTPUTS_LARGER_THAN_INPUT)
         self._since_trim = 0    # images since the freed heap went back (release_freed_heap)
         self._abandoned: List[threading.Thread] = []  # compressions past their budget, running
 
@@ -955,9 +956,9 @@ class _WriteImage(beam.DoFn):
         self._storage_options = dict(storage_options or {})
         self._output = output   # (no symbolic link below it is written through)
         self._journal = journal   # (told first which input the output is written for)
-        self._ok = Metrics.counter(METRICS_NAMESPACE, "images_ok")
-        self._bytes_in = Metrics.counter(METRICS_NAMESPACE, "bytes_in")
-        self._bytes_out = Metrics.counter(METRICS_NAMESPACE, "bytes_out")
+        self._ok = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_OK)
+        self._bytes_in = Metrics.counter(METRICS_NAMESPACE, metrics.BYTES_IN)
+        self._bytes_out = Metrics.counter(METRICS_NAMESPACE, metrics.BYTES_OUT)
 
     def process(self, item: CompressedImage) -> Iterator:
         if self._journal is not None and self._output is not None:
@@ -980,11 +981,11 @@ class _FailureToRow(beam.DoFn):
     def __init__(self, settings: CompressSettings, run_id: str):
         self._settings = settings
         self._run_id = run_id
-        self._failed = Metrics.counter(METRICS_NAMESPACE, "images_failed")
-        self._not_images = Metrics.counter(METRICS_NAMESPACE, "inputs_not_images")
-        self._failed_again = Metrics.counter(METRICS_NAMESPACE, "images_failed_again")
-        self._not_utf8 = Metrics.counter(METRICS_NAMESPACE, "inputs_named_not_utf8")
-        self._unwritten = Metrics.counter(METRICS_NAMESPACE, "outputs_unwritten")
+        self._failed = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_FAILED)
+        self._not_images = Metrics.counter(METRICS_NAMESPACE, metrics.INPUTS_NOT_IMAGES)
+        self._failed_again = Metrics.counter(METRICS_NAMESPACE, metrics.IMAGES_FAILED_AGAIN)
+        self._not_utf8 = Metrics.counter(METRICS_NAMESPACE, metrics.INPUTS_NAMED_NOT_UTF8)
+        self._unwritten = Metrics.counter(METRICS_NAMESPACE, metrics.OUTPUTS_UNWRITTEN)
 
     def process(self, failure: Failure) -> Iterator[Dict[str, Any]]:
         self._failed.inc()

@@ -27,7 +27,7 @@ from apache_beam.metrics import Metrics
 from compress_core.storage import get_filesystem, join_under, write_atomic
 
 from .failures import Failure
-from .metrics import METRICS_NAMESPACE
+from .metrics import DEAD_LETTERS_UNWRITTEN, METRICS_NAMESPACE
 
 __all__ = ["failure_record", "WriteDeadLetters", "clear_stopped_letters"]
 
@@ -86,7 +86,7 @@ class _WriteBundleOfLetters(beam.DoFn):
         self._within = within
         self._journal = journal
         self._marked = False
-        self._unwritten = Metrics.counter(METRICS_NAMESPACE, "dead_letters_unwritten")
+        self._unwritten = Metrics.counter(METRICS_NAMESPACE, DEAD_LETTERS_UNWRITTEN)
         self._lines: List[str] = []
 
     def start_bundle(self):

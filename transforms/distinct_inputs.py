@@ -50,7 +50,7 @@ from apache_beam.metrics import Metrics
 from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
 
 from .identity import FileIdentity, from_epoch_us, identity_differs, recorded_identity
-from .metrics import METRICS_NAMESPACE
+from .metrics import METRICS_NAMESPACE, NAMED_OTHERWISE, NAMES_SET_APART
 
 __all__ = ["input_key", "file_key", "name_key", "name_apart", "once_apart", "DistinctInputs",
            "NAMED_OTHERWISE", "EarlierName"]
@@ -70,11 +70,10 @@ class EarlierName(NamedTuple):
     run_id: str
 
 
-#: The metric (and :func:`_apart`'s tagged output) of the inputs that earlier runs of these
-#: settings wrote under other output names than this run gives them: their ``--input`` was
-#: spelled from another folder (``bucket/`` then ``bucket/kodak/*.png``), so this run writes a
-#: second copy of each.
-NAMED_OTHERWISE = "inputs_named_otherwise"
+# NAMED_OTHERWISE (transforms.metrics) names the metric and :func:`_apart`'s tagged output of the
+# inputs that earlier runs of these settings wrote under other output names than this run gives
+# them: their ``--input`` was spelled from another folder (``bucket/`` then
+# ``bucket/kodak/*.png``), so this run writes a second copy of each.
 
 #: Hex digits of the URI digest :func:`name_apart` appends (as ``distinct_relpath``).
 _DIGEST_CHARS = 12
@@ -314,7 +313,7 @@ def _apart(keyed: Tuple[str, Iterable[_Candidate]], tag: Optional[str]) -> Itera
 
 
 def _report_set_apart(items, set_apart, given) -> None:
-    Metrics.counter(METRICS_NAMESPACE, "names_set_apart").inc(len(set_apart))
+    Metrics.counter(METRICS_NAMESPACE, NAMES_SET_APART).inc(len(set_apart))
     if len(items) > 1:
         apart_uris = {f.uri for f in set_apart}   # (by URI: set_apart's have no written_as)
         kept = [f for f in items if f.uri not in apart_uris]

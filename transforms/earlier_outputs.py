@@ -55,7 +55,7 @@ from .distinct_inputs import file_key, input_key, name_key, once_apart
 from .identity import epoch_us, utc_time
 from .manifest import (RUN_ID, SKIP_UNRECORDED, STATUS_ERROR, STATUS_OK, STATUS_SKIPPED,
                        is_manifest_part)
-from .metrics import METRICS_NAMESPACE
+from .metrics import EARLIER_PARTS_UNREADABLE, METRICS_NAMESPACE
 
 __all__ = ["EarlierOwner", "EarlierFailure", "EarlierOutputs", "stem_of_output",
            "UNREADABLE", "CLAIMS", "FAILURES", "WRITTEN"]
@@ -63,7 +63,7 @@ __all__ = ["EarlierOwner", "EarlierFailure", "EarlierOutputs", "stem_of_output",
 _LOG = logging.getLogger(__name__)
 
 #: The metric counting manifest parts (or manifest folders) that could not be read or listed.
-UNREADABLE = "earlier_parts_unreadable"
+UNREADABLE = EARLIER_PARTS_UNREADABLE
 #: :class:`EarlierOutputs`' outputs: the claims on output names, the inputs' failures, and the
 #: names written for the inputs.
 CLAIMS, FAILURES, WRITTEN = "claims", "failures", "written"

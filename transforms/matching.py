@@ -44,7 +44,7 @@ from .distinct_inputs import DistinctInputs, EarlierName, input_key
 from .earlier_outputs import EarlierFailure
 from .failures import FAILED, CatchFailures, Failure
 from .identity import FileIdentity, identity_columns, listing_identity
-from .metrics import METRICS_NAMESPACE
+from .metrics import INPUTS_MATCHED, INPUTS_MISSED_BY_CASE, METRICS_NAMESPACE
 
 __all__ = [
     "InputFile",
@@ -855,8 +855,8 @@ class _ExpandPattern(beam.DoFn):
         self._storage_options = dict(storage_options or {})
         self._exclude = tuple(exclude)
         self._base = base
-        self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
-        self._missed_by_case = Metrics.counter(METRICS_NAMESPACE, "inputs_missed_by_case")
+        self._matched = Metrics.counter(METRICS_NAMESPACE, INPUTS_MATCHED)
+        self._missed_by_case = Metrics.counter(METRICS_NAMESPACE, INPUTS_MISSED_BY_CASE)
 
     def process(self, pattern: str) -> Iterator:
         files, missed = match_with_case(pattern, self._storage_options, self._exclude,
@@ -940,7 +940,7 @@ class _ExpandUriList(beam.DoFn):
         self._storage_options = dict(storage_options or {})
         self._base = base
         self._exclude = tuple(exclude)
-        self._matched = Metrics.counter(METRICS_NAMESPACE, "inputs_matched")
+        self._matched = Metrics.counter(METRICS_NAMESPACE, INPUTS_MATCHED)
 
     def process(self, list_uri: str) -> Iterator:
         uris = _not_excluded(read_uri_list(list_uri, self._storage_options), self._exclude)
