@@ -101,6 +101,29 @@ print("loaded:", loaded)
 """
 
 
+def test_this_environment_holds_every_pinned_requirement():
+    """The tests run where requirements.txt is installed: a test module that skips itself
+    where its package is missing (``pytest.importorskip``: jpeglib, tifffile, rawpy, pyvips
+    ...) would otherwise let a broken install pass with whole modules skipped (health review
+    49). Each pin whose marker holds here must be installed at its version."""
+    from importlib import metadata
+
+    from packaging.markers import Marker
+
+    pins, markers = _pins()
+    wrong = {}
+    for name, version in pins.items():
+        if markers[name] and not Marker(markers[name]).evaluate():
+            continue
+        try:
+            found = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found = None
+        if found != version:
+            wrong[name] = (version, found)
+    assert wrong == {}, "pinned (requirements.txt), installed: " + repr(wrong)
+
+
 def test_the_pins_fit_beams_own_requirements_and_its_gcp_extra():
     """Diff review 38: google-auth-httplib2 was pinned at 0.4.4, outside what Beam 2.77's [gcp]
     extra takes (<0.3): the worker image (Beam's, with that extra) and a launcher's
