@@ -311,9 +311,6 @@ class LoadedBackbone:
         std = torch.tensor(spec.std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.mean, self.std = mean, std
 
-    def has_module(self, name: str) -> bool:
-        return name in self._modules and name != ""
-
     def module_names(self) -> Tuple[str, ...]:
         return tuple(n for n in self._modules if n)
 
