@@ -13,8 +13,8 @@ import pyarrow.compute as pc
 from compress_core.storage import folder_uri, store_protocol
 
 from .reading import (PARTS_LEFT_OUT_METADATA, RUNS_METADATA, RUNS_WITHOUT_PARTS_METADATA,
-                      ManifestError, list_runs, load_manifest, parts_left_out, runs_read,
-                      runs_without_parts, table_metadata)
+                      load_manifest, parts_left_out, runs_and_stopped, runs_read,
+                      runs_without_parts, table_metadata, unknown_runs)
 
 __all__ = ["distinct_folders", "folder_labels", "load_manifests", "folders_read",
            "folders_skipped", "FOLDERS_METADATA", "SKIPPED_METADATA"]
@@ -118,14 +118,16 @@ def load_manifests(uris: Sequence[str], runs: Optional[Sequence[str]] = None,
     if len(uris) == 1:
         return load_manifest(uris[0], runs, storage_options, columns)
     wanted = list(dict.fromkeys(runs or []))
-    available = {u: list_runs(u, storage_options) for u in uris}
+    listed = {u: runs_and_stopped(u, storage_options) for u in uris}
+    available = {u: runs for u, (runs, _) in listed.items()}
     labels = folder_labels(uris)
     picks = [_pick(r, available, labels) for r in wanted]
     unknown = [r for r, (_, run) in zip(wanted, picks) if run is None]
     if unknown:
-        listed = "; ".join(f"{u}: {', '.join(found) or 'none'}" for u, found in available.items())
-        raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in "
-                            f"{', '.join(uris)}; available runs: {listed}")
+        # (what became of a run stopped while its manifest was written, as for one folder)
+        stopped = {run: left for _, (_, stops) in listed.items() for run, left in stops.items()}
+        raise unknown_runs(unknown, ", ".join(uris), "; ".join(
+            f"{u}: {', '.join(found) or 'none'}" for u, found in available.items()), stopped)
     tables, read, folders, skipped, left_out, partless = [], [], {}, [], [], []
     for uri in uris:
         mine = list(dict.fromkeys(run for folder, run in picks

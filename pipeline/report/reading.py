@@ -11,7 +11,7 @@ import logging
 import os
 import posixpath
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,8 +24,8 @@ from transforms.manifest import RUN_ID, MANIFEST_SCHEMA, is_manifest_part, run_p
 _LOG = logging.getLogger("pipeline.report")
 
 __all__ = ["ManifestError", "COLUMNS", "RUNS_METADATA", "PARTS_LEFT_OUT_METADATA",
-           "RUNS_WITHOUT_PARTS_METADATA", "list_runs", "load_manifest", "runs_read",
-           "parts_left_out", "runs_without_parts"]
+           "RUNS_WITHOUT_PARTS_METADATA", "list_runs", "runs_and_stopped", "unknown_runs",
+           "load_manifest", "runs_read", "parts_left_out", "runs_without_parts"]
 
 #: Manifest columns the report reads (the rest are never loaded).
 COLUMNS = [
@@ -70,8 +70,27 @@ def list_runs(uri: str, storage_options: Optional[Dict] = None) -> List[str]:
     ManifestError
         If ``uri`` is not an existing folder.
     """
+    return runs_and_stopped(uri, storage_options)[0]
+
+
+def runs_and_stopped(uri: str, storage_options: Optional[Dict] = None
+                     ) -> Tuple[List[str], Dict[str, str]]:
+    """:func:`list_runs` of ``uri``, and ``{run id: leftover}`` of the runs stopped there while
+    their manifest was written (none of its runs), from one listing."""
     fs, path, _ = _filesystem(uri, storage_options)
-    return _runs(_entries(fs, path, uri))
+    entries = _entries(fs, path, uri)
+    runs = _runs(entries)
+    return runs, {run: left for run, left in _stopped_runs(entries).items() if run not in runs}
+
+
+def unknown_runs(unknown: Sequence[str], where: str, available: str,
+                 stopped: Dict[str, str]) -> ManifestError:
+    """The error for run ids asked for that ``where`` lacks: the ``available`` runs, and what
+    became of a run stopped while its manifest was written (``stopped``: its leftover)."""
+    said = [f"{run} stopped while writing its manifest ({stopped[run]}: its rows were never "
+            "written)" for run in unknown if run in stopped]
+    return ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {where}; "
+                         f"available runs: {available}" + (f"; {'; '.join(said)}" if said else ""))
 
 
 def _entries(fs, path: str, uri: str) -> List[str]:
@@ -221,11 +240,7 @@ def load_manifest(uri: str, runs: Optional[Sequence[str]] = None,
     stopped = {run: left for run, left in _stopped_runs(entries).items()
                if run not in available}
     if unknown:
-        said = [f"{run} stopped while writing its manifest ({stopped[run]}: its rows were "
-                "never written)" for run in unknown if run in stopped]
-        raise ManifestError(f"unknown run id(s) {', '.join(map(repr, unknown))} in {uri}; "
-                            f"available runs: {', '.join(available)}"
-                            + (f"; {'; '.join(said)}" if said else ""))
+        raise unknown_runs(unknown, uri, ", ".join(available), stopped)
     files = _part_files(fs, path, wanted or available)
     hint = "" if files else _no_parts_hint(fs, path, wanted or available)
     if hint:   # the dead letters given for the manifest (four runs of 0 images, exit 0)

@@ -122,3 +122,20 @@ def test_parts_left_out_and_runs_without_parts_are_named_across_folders(tmp_path
     page = open("r.html").read()
     assert "part-junk.parquet" in page and "NO PART for 1 run(s)" in page
     assert "old/killed" in page
+
+
+def test_a_run_stopped_while_writing_its_manifest_is_named_across_folders(tmp_path, monkeypatch,
+                                                                          capsys):
+    """``--run`` of a run stopped while Beam wrote its manifest said what became of it for one
+    folder, and only "unknown run id" over several (health review 49): the same words now."""
+    monkeypatch.chdir(tmp_path)
+    _write("a/_manifest", "night-1", 2)
+    _write("b/_manifest", "night-2", 1)
+    leftover = "_beam_temp-run_id=night-9-065b88040f7f43b7951830c2a56130b7"
+    os.makedirs(f"b/_manifest/{leftover}")
+    assert report.main(["a/_manifest", "b/_manifest", "--run", "night-9", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown run id(s) 'night-9' in a/_manifest, b/_manifest; available runs: " \
+           "a/_manifest: night-1; b/_manifest: night-2" in err, err
+    assert err.endswith(f"night-9 stopped while writing its manifest ({leftover}: its rows "
+                        "were never written)"), err
