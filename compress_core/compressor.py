@@ -43,6 +43,19 @@ __all__ = ["SemanticCompressor", "CompressionResult", "FailedCompression", "comp
 log = logging.getLogger(__name__)
 
 
+class _Encoded(NamedTuple):
+    """What :meth:`SemanticCompressor._encode` made of one picture (internal)."""
+
+    data: bytes
+    format: ImageFormat
+    quality: Optional[int]
+    pixels: np.ndarray  # what ``data`` shows (cleared, flattened or the file's own)
+    operations: Dict[str, Any]
+    allocation_map: Optional[np.ndarray]  # allocation="semantic": the output's importance
+    allocation_weights: Optional[Dict[str, float]]   # (a blend's weights for it)
+    output_map_s: float  # that map's time: the energy's, not the encoding's
+
+
 class Geometry(NamedTuple):
     """What the geometry step made of one image (internal)."""
 
@@ -551,176 +564,19 @@ class SemanticCompressor:
             t_resized = time.perf_counter()
             deadline.check("resizing")
 
-            as_decoded = out  # (what the input file holds, where it is kept as it is)
-            # exact encodings spend no bytes on colours under full transparency (lossy WebP
-            # fills them in itself: black there cost it 2.5% at the edges)
-            cleared = clear_hidden(out)
-            # a picture of at most 256 colours (a GIF, a PNG8, a logo) keeps that few where it
-            # is resampled and written exactly: a palette's bytes, not a truecolour file's
-            reduced = (codec.keep_palette(cleared, loaded.pixels)
-                       if out is not loaded.pixels else None)
-            if reduced is not None:
-                cleared = clear_hidden(reduced)
-            lossless = None  # a graphic's lossless encoding, when it fits the byte budget
-            # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
-            # searched: its exact encoding, taken where no larger than the lossy one or where
-            # it fits the budget (a chart as WebP was lossy at 14,556 B against 4,778 B exact)
-            archive = request.archive_mode and loaded.format == "JPEG" and bool(loaded.data)
-            exact = None
-            exact_tried = None  # (data, format) of an exact encoding made, fitting or not
-            if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
-                    and not isinstance(quality, int) and not codec.is_photo(out)):
-                exact = codec.encode(cleared, fmt, lossless=True, **loaded.attached)
-                exact_tried = (exact, fmt)
-                if target_bytes is not None and len(exact) <= target_bytes:
-                    lossless = (exact, fmt)
-            if fmt_requested is ImageFormat.AUTO:  # by content (method jpeg too: a chart
-                # re-encoded as a JPEG was 2.5x its PNG, a 1-bit scan 12.6x)
-                fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
-                                           pixels=out, photo_format=request.photo_format,
-                                           lossy_input=lossy_encoding(raw.data, raw.format))
-                if fmt is ImageFormat.PNG and target_bytes is not None:
-                    # lossless as without a budget when that fits; else the lossy search
-                    lossless = exact_tried = codec.encode_lossless(cleared, **loaded.attached)
-                    if len(lossless[0]) > target_bytes:
-                        lossless = None
-                        fmt = codec.lossy_format(out, request.photo_format, graphic=True)
-            allocation_map = allocation_weights = None  # allocation="semantic": the
-            # importance map of ``out`` (and a blend's weights for it)
-            output_map_s = 0.0   # its time: the energy's, not the encoding's (a CNN's 0.5 s)
-            if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
-                    and lossless is None):
-                t_map = time.perf_counter()
-                allocation_map, allocation_weights = self._output_map(
-                    out, importance, geometry, keep, unchanged=out is pixels)
-                output_map_s = time.perf_counter() - t_map
-                deadline.check("the allocation's energy map")
-                operations["allocation"] = Allocation.SEMANTIC.value
-            # a graphic or a transparent picture under format auto: written exactly, whatever
-            # the quality (its file may be kept in the formats auto writes)
-            exact_by_content = fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO
-            kept_fmt = (_keepable_format(raw.format, request.photo_format) if exact_by_content
-                        else fmt)
-            as_it_is = _input_file(raw, loaded, out, kept_fmt, request,  # (or None)
-                                   quality_used=not exact_by_content)
-            if lossless is not None:
-                (data, fmt), used_quality, out = lossless, None, cleared
-                if exact is None:  # (format auto's exact encoding fit the budget)
-                    operations = _say_unused_quality(quality, request, loaded, operations)
-            elif target_bytes is not None:
-                try:
-                    data, used_quality, out, reached = encode_to_budget(
-                        out, fmt, target_bytes, quality, self.quality_metric,
-                        **loaded.attached, allow_resize=method is not Method.JPEG,
-                        importance=allocation_map,
-                        keep_size=any(v is not None for v in (
-                            request.target_width, request.target_height, request.scale)))
-                    if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
-                        operations = {**operations, "quality_score": round(reached, 3)}
-                except TargetUnreachableError as exc:  # no encoding fits; the file itself may
-                    if as_it_is is None or len(as_it_is) > target_bytes:
-                        raise _floor(exc, exact_tried, as_it_is) from None
-                    data = as_it_is
-            elif archive:
-                # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
-                try:
-                    data, used_quality = codec.jpeg_to_jxl(loaded.data), None
-                except UnsupportedImageError as exc:  # CMYK, arithmetic-coded ...: say the way out
-                    raise UnsupportedImageError(
-                        f"{loaded.source}: {exc}. Archive mode (method='jpeg', format='jxl' "
-                        "without a quality) stores the JPEG file itself, which this one cannot "
-                        "be; give quality (an integer or 'auto') to encode its pixels as a "
-                        "lossy JPEG XL instead") from exc
-                operations = {**operations, "jpeg_reconstruction": True}
-                if request.target_quality is not None:  # (the score of inputs that are no JPEG)
-                    log.warning("%s: target_quality %g not used: archive mode keeps this JPEG "
-                                "file bit-exact", loaded.source, request.target_quality)
-                    operations["quality_unused"] = True
-                if len(data) >= len(loaded.data):  # JPEG XL's container costs more than its
-                    # recompression saves on small files (a 669 B JPEG became 756 B): the file
-                    as_it_is, kept_fmt = loaded.data, ImageFormat.JPEG
-            elif exact_by_content:
-                # lossless by content: the smaller of PNG and lossless WebP
-                data, fmt = codec.encode_lossless(cleared, **loaded.attached)
-                out = cleared
-                used_quality = None
-                operations = _say_unused_quality(quality, request, loaded, operations)
-            elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
-                # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
-                # the default, as anywhere the quality is free)
-                target = (request.target_quality if request.target_quality is not None
-                          else codec.DEFAULT_TARGET_QUALITY)
-                try:
-                    data, used_quality, reached = codec.encode_to_score(
-                        out, fmt, target, **loaded.attached)
-                except TargetUnreachableError as exc:  # the format's best, its score recorded
-                    data, used_quality, reached = exc.best
-                operations = {**operations, "quality_score": round(float(reached), 3)}
-                # (WebP, JPEG XL: lossless past their best lossy: no quality, said below)
-                if exact is not None and len(exact) <= len(data):
-                    data, used_quality, out = exact, None, cleared
-                    operations = {k: v for k, v in operations.items() if k != "quality_score"}
-            else:
-                used_quality = quality if quality is not None else codec.default_quality(fmt)
-                lowest = (codec.lowest_quality(fmt, out) if used_quality is not None
-                          else None)
-                if lowest is not None and used_quality < lowest:
-                    log.warning("%s: quality %d raised to %d: a JPEG XL under it keeps no "
-                                "exact transparency (its alpha at half resolution)",
-                                loaded.source, used_quality, lowest)
-                    used_quality = lowest
-                if fmt is ImageFormat.PNG:
-                    out = cleared
-                data = codec.encode(out, fmt, used_quality, **loaded.attached)
-            if allocation_map is not None and target_bytes is None:
-                data, operations = self._allocate(data, out, allocation_map, operations,
-                                                  loaded.attached.get("icc_profile"))
-            if (fmt is ImageFormat.JXL and not archive and used_quality is not None
-                    and allocation_map is None and raw.format == "JPEG"
-                    and _input_file(raw, loaded, out, ImageFormat.JPEG, request) is not None):
-                # the JPEG file itself, recompressed losslessly, where that is no larger than
-                # the lossy JPEG XL searched for its pixels: exact, and the bytes no more (a
-                # quality-20 JPEG under photo_format 'jxl' became a lossy file of 33,328 B at a
-                # score of 70, its archive transcode 24,857 B; bytes review 40)
-                try:
-                    rebuilt = codec.jpeg_to_jxl(loaded.data)
-                except UnsupportedImageError:   # (CMYK, arithmetic-coded ...: the lossy one)
-                    rebuilt = None
-                if rebuilt is not None and len(rebuilt) <= len(data):
-                    data, used_quality = rebuilt, None
-                    operations = {**operations, "jpeg_reconstruction": True,
-                                  "quality_score": 100.0}
-            if as_it_is is not None and len(as_it_is) <= len(data):  # (the search's larger)
-                data, used_quality, fmt = as_it_is, None, kept_fmt
-                out = as_decoded  # the file's own pixels, hidden colours included
-                operations = {**{k: v for k, v in operations.items()
-                                 if k not in ("allocation", "uniform_score",
-                                           "jpeg_reconstruction")},
-                              "input_kept": True, "quality_score": 100.0}
-            elif "jpeg_reconstruction" not in operations and (
-                    fmt is ImageFormat.PNG or used_quality is None
-                    or codec.lossless_at(fmt, used_quality)):
-                # written in a lossless mode (PNG, WebP's and JPEG XL's, JPEG XL's quality 100):
-                # said once, for every way there (a graphic's exact file, quality auto past the
-                # format's best lossy encoding, format png, a budget's png at the size it
-                # shrank to)
-                operations = {**operations, "lossless": True}
-                if reduced is not None and out is cleared:  # (its colours reduced first)
-                    operations["colours"] = codec.colour_count(cleared)
-            if fmt is ImageFormat.JPEG and codec.has_transparency(out):
-                # asked for (format='jpeg'): said once, with the way to keep it
-                log.warning("%s: transparent pixels written over white: JPEG has no alpha "
-                            "(format 'auto', 'webp', 'avif', 'jxl' or 'png' keeps the "
-                            "transparency)", loaded.source)
-                operations = {**operations, "alpha_flattened": True}
-                out = codec.flatten_for(out, fmt)   # (pixels: what data shows; API review 40)
+            encoded = self._encode(request, raw, loaded, pixels, out, fmt, fmt_requested,
+                                   quality, target_bytes, method, importance, geometry, keep,
+                                   operations, deadline)
+            data, fmt, used_quality, out, operations = (encoded.data, encoded.format,
+                                                        encoded.quality, encoded.pixels,
+                                                        encoded.operations)
             t_encoded = time.perf_counter()
 
             stats = {}
             # (method="jpeg" computes no map of the input; allocation="semantic" one of the
             # output, which is the picture re-encoded)
             described, weights = ((energy, _weights(importance)) if energy is not None else
-                                  (allocation_map, allocation_weights))
+                                  (encoded.allocation_map, encoded.allocation_weights))
             if described is not None:
                 stats = energy_statistics(described)
                 if weights:   # (a blend's, carried with its map: not the energy object's
@@ -761,9 +617,9 @@ class SemanticCompressor:
                 source_before_resampling=geometry.source,  # (of operations' working_size)
                 scaled_whole=geometry.whole,
                 timings={"decode_ms": ms(t_start, t_decoded),
-                         "energy_ms": ms(t_decoded, t_energy + output_map_s),
+                         "energy_ms": ms(t_decoded, t_energy + encoded.output_map_s),
                          "resize_ms": ms(t_energy, t_resized),
-                         "encode_ms": ms(t_resized + output_map_s, t_encoded),
+                         "encode_ms": ms(t_resized + encoded.output_map_s, t_encoded),
                          "total_ms": ms(t_start, t_encoded)},
                 params={**{k: v for k, v in request.params().items()
                            if k not in ("energy", "model")},
@@ -868,6 +724,189 @@ class SemanticCompressor:
         if plan is None or plan.free_shape:
             return None
         return working_size(w, h, plan.size, oversample, self.policy.working_min_side)
+
+    def _encode(self, request: CompressRequest, raw, loaded, pixels: np.ndarray,
+                out: np.ndarray, fmt: ImageFormat, fmt_requested: ImageFormat, quality,
+                target_bytes: Optional[int], method: Method, importance: Importance,
+                geometry: Geometry, keep: Optional[np.ndarray], operations: dict,
+                deadline) -> "_Encoded":
+        """The output's file for the picture ``out`` (after the geometry; ``pixels`` what it
+        was made from, ``raw``/``loaded`` the input as decoded and with its metadata carried):
+        the format decided by content under ``auto``, and one way to its bytes, in this order:
+        a graphic's exact encoding that fits the byte budget, the budget's search, archive
+        mode's JPEG XL of the JPEG file, a lossless file by content, ``quality="auto"``'s
+        search, a fixed quality; then ``allocation="semantic"``'s coarser coding of the
+        blocks that matter little, the JPEG file recompressed as JPEG XL where that is no
+        larger, and the input file itself where it is no larger and its pixels and metadata
+        are the output's (:func:`_input_file`). ``operations`` is returned with what was done.
+        """
+
+        as_decoded = out  # (what the input file holds, where it is kept as it is)
+        # exact encodings spend no bytes on colours under full transparency (lossy WebP
+        # fills them in itself: black there cost it 2.5% at the edges)
+        cleared = clear_hidden(out)
+        # a picture of at most 256 colours (a GIF, a PNG8, a logo) keeps that few where it
+        # is resampled and written exactly: a palette's bytes, not a truecolour file's
+        reduced = (codec.keep_palette(cleared, loaded.pixels)
+                   if out is not loaded.pixels else None)
+        if reduced is not None:
+            cleared = clear_hidden(reduced)
+        lossless = None  # a graphic's lossless encoding, when it fits the byte budget
+        # a graphic asked for in a format with a lossless mode (WebP, JPEG XL), its quality
+        # searched: its exact encoding, taken where no larger than the lossy one or where
+        # it fits the budget (a chart as WebP was lossy at 14,556 B against 4,778 B exact)
+        archive = request.archive_mode and loaded.format == "JPEG" and bool(loaded.data)
+        exact = None
+        exact_tried = None  # (data, format) of an exact encoding made, fitting or not
+        if (fmt_requested in (ImageFormat.WEBP, ImageFormat.JXL) and not archive
+                and not isinstance(quality, int) and not codec.is_photo(out)):
+            exact = codec.encode(cleared, fmt, lossless=True, **loaded.attached)
+            exact_tried = (exact, fmt)
+            if target_bytes is not None and len(exact) <= target_bytes:
+                lossless = (exact, fmt)
+        if fmt_requested is ImageFormat.AUTO:  # by content (method jpeg too: a chart
+            # re-encoded as a JPEG was 2.5x its PNG, a 1-bit scan 12.6x)
+            fmt = codec.resolve_format(ImageFormat.AUTO, has_alpha=loaded.has_alpha,
+                                       pixels=out, photo_format=request.photo_format,
+                                       lossy_input=lossy_encoding(raw.data, raw.format))
+            if fmt is ImageFormat.PNG and target_bytes is not None:
+                # lossless as without a budget when that fits; else the lossy search
+                lossless = exact_tried = codec.encode_lossless(cleared, **loaded.attached)
+                if len(lossless[0]) > target_bytes:
+                    lossless = None
+                    fmt = codec.lossy_format(out, request.photo_format, graphic=True)
+        allocation_map = allocation_weights = None  # allocation="semantic": the
+        # importance map of ``out`` (and a blend's weights for it)
+        output_map_s = 0.0   # its time: the energy's, not the encoding's (a CNN's 0.5 s)
+        if (request.allocation == Allocation.SEMANTIC.value and fmt is ImageFormat.JPEG
+                and lossless is None):
+            t_map = time.perf_counter()
+            allocation_map, allocation_weights = self._output_map(
+                out, importance, geometry, keep, unchanged=out is pixels)
+            output_map_s = time.perf_counter() - t_map
+            deadline.check("the allocation's energy map")
+            operations["allocation"] = Allocation.SEMANTIC.value
+        # a graphic or a transparent picture under format auto: written exactly, whatever
+        # the quality (its file may be kept in the formats auto writes)
+        exact_by_content = fmt is ImageFormat.PNG and fmt_requested is ImageFormat.AUTO
+        kept_fmt = (_keepable_format(raw.format, request.photo_format) if exact_by_content
+                    else fmt)
+        as_it_is = _input_file(raw, loaded, out, kept_fmt, request,  # (or None)
+                               quality_used=not exact_by_content)
+        if lossless is not None:
+            (data, fmt), used_quality, out = lossless, None, cleared
+            if exact is None:  # (format auto's exact encoding fit the budget)
+                operations = _say_unused_quality(quality, request, loaded, operations)
+        elif target_bytes is not None:
+            try:
+                data, used_quality, out, reached = encode_to_budget(
+                    out, fmt, target_bytes, quality, self.quality_metric,
+                    **loaded.attached, allow_resize=method is not Method.JPEG,
+                    importance=allocation_map,
+                    keep_size=any(v is not None for v in (
+                        request.target_width, request.target_height, request.scale)))
+                if self.quality_metric is QualityMetric.PERCEPTUAL:  # the score it won by
+                    operations = {**operations, "quality_score": round(reached, 3)}
+            except TargetUnreachableError as exc:  # no encoding fits; the file itself may
+                if as_it_is is None or len(as_it_is) > target_bytes:
+                    raise _floor(exc, exact_tried, as_it_is) from None
+                data = as_it_is
+        elif archive:
+            # archive mode: the JPEG file itself, recompressed losslessly (bit-exact back)
+            try:
+                data, used_quality = codec.jpeg_to_jxl(loaded.data), None
+            except UnsupportedImageError as exc:  # CMYK, arithmetic-coded ...: say the way out
+                raise UnsupportedImageError(
+                    f"{loaded.source}: {exc}. Archive mode (method='jpeg', format='jxl' "
+                    "without a quality) stores the JPEG file itself, which this one cannot "
+                    "be; give quality (an integer or 'auto') to encode its pixels as a "
+                    "lossy JPEG XL instead") from exc
+            operations = {**operations, "jpeg_reconstruction": True}
+            if request.target_quality is not None:  # (the score of inputs that are no JPEG)
+                log.warning("%s: target_quality %g not used: archive mode keeps this JPEG "
+                            "file bit-exact", loaded.source, request.target_quality)
+                operations["quality_unused"] = True
+            if len(data) >= len(loaded.data):  # JPEG XL's container costs more than its
+                # recompression saves on small files (a 669 B JPEG became 756 B): the file
+                as_it_is, kept_fmt = loaded.data, ImageFormat.JPEG
+        elif exact_by_content:
+            # lossless by content: the smaller of PNG and lossless WebP
+            data, fmt = codec.encode_lossless(cleared, **loaded.attached)
+            out = cleared
+            used_quality = None
+            operations = _say_unused_quality(quality, request, loaded, operations)
+        elif quality == "auto" or (quality is None and fmt in codec.QUALITY_RANGE):
+            # (None here: the archive mode's JXL for an input that is no JPEG file; it gets
+            # the default, as anywhere the quality is free)
+            target = (request.target_quality if request.target_quality is not None
+                      else codec.DEFAULT_TARGET_QUALITY)
+            try:
+                data, used_quality, reached = codec.encode_to_score(
+                    out, fmt, target, **loaded.attached)
+            except TargetUnreachableError as exc:  # the format's best, its score recorded
+                data, used_quality, reached = exc.best
+            operations = {**operations, "quality_score": round(float(reached), 3)}
+            # (WebP, JPEG XL: lossless past their best lossy: no quality, said below)
+            if exact is not None and len(exact) <= len(data):
+                data, used_quality, out = exact, None, cleared
+                operations = {k: v for k, v in operations.items() if k != "quality_score"}
+        else:
+            used_quality = quality if quality is not None else codec.default_quality(fmt)
+            lowest = (codec.lowest_quality(fmt, out) if used_quality is not None
+                      else None)
+            if lowest is not None and used_quality < lowest:
+                log.warning("%s: quality %d raised to %d: a JPEG XL under it keeps no "
+                            "exact transparency (its alpha at half resolution)",
+                            loaded.source, used_quality, lowest)
+                used_quality = lowest
+            if fmt is ImageFormat.PNG:
+                out = cleared
+            data = codec.encode(out, fmt, used_quality, **loaded.attached)
+        if allocation_map is not None and target_bytes is None:
+            data, operations = self._allocate(data, out, allocation_map, operations,
+                                              loaded.attached.get("icc_profile"))
+        if (fmt is ImageFormat.JXL and not archive and used_quality is not None
+                and allocation_map is None and raw.format == "JPEG"
+                and _input_file(raw, loaded, out, ImageFormat.JPEG, request) is not None):
+            # the JPEG file itself, recompressed losslessly, where that is no larger than
+            # the lossy JPEG XL searched for its pixels: exact, and the bytes no more (a
+            # quality-20 JPEG under photo_format 'jxl' became a lossy file of 33,328 B at a
+            # score of 70, its archive transcode 24,857 B; bytes review 40)
+            try:
+                rebuilt = codec.jpeg_to_jxl(loaded.data)
+            except UnsupportedImageError:   # (CMYK, arithmetic-coded ...: the lossy one)
+                rebuilt = None
+            if rebuilt is not None and len(rebuilt) <= len(data):
+                data, used_quality = rebuilt, None
+                operations = {**operations, "jpeg_reconstruction": True,
+                              "quality_score": 100.0}
+        if as_it_is is not None and len(as_it_is) <= len(data):  # (the search's larger)
+            data, used_quality, fmt = as_it_is, None, kept_fmt
+            out = as_decoded  # the file's own pixels, hidden colours included
+            operations = {**{k: v for k, v in operations.items()
+                             if k not in ("allocation", "uniform_score",
+                                       "jpeg_reconstruction")},
+                          "input_kept": True, "quality_score": 100.0}
+        elif "jpeg_reconstruction" not in operations and (
+                fmt is ImageFormat.PNG or used_quality is None
+                or codec.lossless_at(fmt, used_quality)):
+            # written in a lossless mode (PNG, WebP's and JPEG XL's, JPEG XL's quality 100):
+            # said once, for every way there (a graphic's exact file, quality auto past the
+            # format's best lossy encoding, format png, a budget's png at the size it
+            # shrank to)
+            operations = {**operations, "lossless": True}
+            if reduced is not None and out is cleared:  # (its colours reduced first)
+                operations["colours"] = codec.colour_count(cleared)
+        if fmt is ImageFormat.JPEG and codec.has_transparency(out):
+            # asked for (format='jpeg'): said once, with the way to keep it
+            log.warning("%s: transparent pixels written over white: JPEG has no alpha "
+                        "(format 'auto', 'webp', 'avif', 'jxl' or 'png' keeps the "
+                        "transparency)", loaded.source)
+            operations = {**operations, "alpha_flattened": True}
+            out = codec.flatten_for(out, fmt)   # (pixels: what data shows; API review 40)
+        return _Encoded(data, fmt, used_quality, out, operations, allocation_map,
+                        allocation_weights, output_map_s)
+
 
     def _output_map(self, out: np.ndarray, importance: Importance, geometry: Geometry,
                     keep: Optional[np.ndarray], unchanged: bool
