@@ -141,23 +141,22 @@ def _shared_output(args, many: bool) -> Optional[str]:
             return (f"-o {args.output} is the input itself: writing it would replace the "
                     "original; give -o another name")
         return None
-    if _is_local_file(args.output):
+    if _is_local_file(args.output) or _is_store_file(args.output):
         return f"-o {args.output} is a file; with several images -o is a folder"
     from .codec import extension
     from .options import ImageFormat
 
     # an output written over another input before it is read (a photo that happens to be
     # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed)
-    inputs = {os.path.realpath(local_path(src)): src for src in args.images
-              if _is_local_file(src)}
+    inputs = {_file_key(src): src for src in args.images
+              if _is_local_file(src) or local_path(src) is None}
     endings = (".png",) if suffix != "_compressed" else tuple(
         extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
     first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)
         for ending in endings:
-            path = local_path(dest + ending)
-            other = None if path is None else inputs.get(os.path.realpath(path))
+            other = inputs.get(_file_key(dest + ending))
             if other is not None and other != src:
                 return (f"{other} is also an input, and {src}'s output {dest + ending} would "
                         "replace it before it is read; give -o a folder holding no input")
@@ -189,6 +188,30 @@ def _same_file(dest: str, src: str) -> bool:
     from .storage import normalize_uri
 
     return local_path(src) is None and normalize_uri(dest) == normalize_uri(src)
+
+
+def _file_key(uri: str) -> str:
+    """One spelling per file: a local path resolved, a bucket's object as its normalised URI
+    (an input in a bucket was replaced by another input's output before it was read, where the
+    same two files on a disk were refused: S3 review 49)."""
+    path = local_path(uri)
+    if path is not None:
+        return os.path.realpath(path)
+    from .storage import normalize_uri
+
+    return "\0" + normalize_uri(uri)
+
+
+def _is_store_file(uri: Optional[str]) -> bool:
+    """Whether ``uri`` names an object of a store (not a local path) that exists as a file."""
+    if uri is None or local_path(uri) is not None or uri.endswith("/"):
+        return False
+    from .storage import file_size
+
+    try:
+        return file_size(uri) is not None
+    except Exception:  # noqa: BLE001 - a store that cannot be asked: the write will say why
+        return False
 
 
 def _is_local_file(uri: Optional[str]) -> bool:

@@ -1565,3 +1565,35 @@ def test_a_missing_package_is_one_line_before_any_image(tmp_path, capsys, monkey
             code = stop.code
         err = capsys.readouterr().err
         assert code == 2 and said in err and "missing.jpg" not in err, (flags, err)
+
+
+def test_an_input_in_a_bucket_that_another_inputs_output_would_replace_is_refused(
+        work, capsys, monkeypatch, s3_server, s3_bucket):
+    """s3://b/x.png and s3://b/x.png_compressed.jpg (a photo) without -o: x.png's output
+    replaced the photo before it was read, and the photo was lost; on a disk the same two files
+    were refused (S3 review 49). -o naming an object of a bucket with several images was
+    written below it as a folder; an existing local file is refused."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True)
+    photo_bytes = (work / "photo.jpg").read_bytes()
+    fs.pipe(f"{s3_bucket}/t/x.png", (work / "other.png").read_bytes())
+    fs.pipe(f"{s3_bucket}/t/x.png_compressed.jpg", photo_bytes)
+    fs.pipe(f"{s3_bucket}/out/thumb.jpg", b"an existing file")
+    code, _, err = run(capsys, f"s3://{s3_bucket}/t/x.png",
+                       f"s3://{s3_bucket}/t/x.png_compressed.jpg", "-s", "0.5")
+    assert code == 2
+    assert "would replace it before it is read" in one_error_line(err)
+    assert fs.cat(f"{s3_bucket}/t/x.png_compressed.jpg") == photo_bytes
+    code, _, err = run(capsys, f"s3://{s3_bucket}/t/x.png", f"s3://{s3_bucket}/t/x.png",
+                       "-s", "0.5", "-o", f"s3://{s3_bucket}/out/thumb.jpg")
+    assert code == 2
+    code, _, err = run(capsys, f"s3://{s3_bucket}/t/x.png",
+                       f"s3://{s3_bucket}/t/x.png_compressed.jpg", "-s", "0.5",
+                       "-o", f"s3://{s3_bucket}/out/thumb.jpg")
+    assert code == 2
+    assert one_error_line(err).endswith(f"-o s3://{s3_bucket}/out/thumb.jpg is a file; with "
+                                        "several images -o is a folder; nothing was written")
+    fs.invalidate_cache()
+    assert fs.find(f"{s3_bucket}/out/") == [f"{s3_bucket}/out/thumb.jpg"]
