@@ -20,7 +20,8 @@ from .errors import SemanticCompressError
 from .flags import (BuildVersion, OneLineParser, add_option_flags, flag_name, in_flags,
                     option_values)
 from .request import option as request_option
-from .storage import cannot_write, for_terminal, local_path, not_a_file, split_protocol
+from .storage import (cannot_write, for_terminal, is_bucket, local_path, not_a_file,
+                      split_protocol)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -601,8 +602,11 @@ def _request(args):
 
 
 def _output_is_folder(args, many: bool) -> bool:
-    """Whether ``-o`` names a folder: several inputs, a trailing slash, or an existing folder."""
-    return many or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)
+    """Whether ``-o`` names a folder: several inputs, a trailing slash, an existing folder, or
+    a bucket (``-o s3://photos`` failed after the compression as a file without a name: S3
+    review 49)."""
+    return (many or args.output.endswith(("/", os.sep)) or os.path.isdir(args.output)
+            or is_bucket(args.output))
 
 
 def _format_of_output_file(args) -> Optional[str]:

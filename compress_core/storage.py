@@ -582,6 +582,11 @@ def write_atomic(uri: PathOrUri, data: bytes,
     fs, path = None, local_path(uri)
     if path is None:
         fs, path = get_filesystem(uri, storage_options)
+        if is_bucket(uri):
+            # (s3fs's words: "Parameter validation failed:\nInvalid length for parameter Key",
+            # after the compression; S3 review 49)
+            raise IsADirectoryError(f"{text}: a bucket, not a file; give a file name in it "
+                                    "to write")
     if fs is None or is_local_filesystem(fs):
         path = os.path.abspath(path)
         root = None if within is None else local_path(within)
@@ -599,12 +604,24 @@ def write_atomic(uri: PathOrUri, data: bytes,
                                     f"{path.split('/', 1)[0]} ({said})") from exc
         raise FileNotFoundError(f"{text}: cannot be written: a folder of its path is missing "
                                 f"({said})") from exc
+    except PermissionError as exc:
+        # (the store's words alone, "Access Denied", which the command line put after the
+        # input's name: the picture read, the output's write refused; S3 review 49)
+        raise PermissionError(f"{text}: cannot be written: the store refused it "
+                              f"({' '.join(str(exc).split())})") from exc
     _drop_cache(fs, path)
 
 
 #: Stores whose first path part is a bucket (or container): a write there found missing
 #: found no bucket.
 BUCKET_STORES = frozenset(("s3", "gs", "az", "abfs", "adl", "oss", "r2"))
+
+
+def is_bucket(uri: PathOrUri) -> bool:
+    """Whether ``uri`` names a whole bucket of a store (``s3://photos``, ``gs://b/``): a
+    folder, never a file."""
+    return (store_protocol(uri) in BUCKET_STORES
+            and "/" not in split_protocol(uri)[1].strip("/"))
 
 
 #: How each store's fsspec upload takes the object's media type (gcsfs: ``content_type``;

@@ -1597,3 +1597,18 @@ def test_an_input_in_a_bucket_that_another_inputs_output_would_replace_is_refuse
                                         "several images -o is a folder; nothing was written")
     fs.invalidate_cache()
     assert fs.find(f"{s3_bucket}/out/") == [f"{s3_bucket}/out/thumb.jpg"]
+
+
+def test_a_bucket_given_as_the_output_is_a_folder(work, capsys, monkeypatch, s3_server,
+                                                  s3_bucket):
+    """``-o s3://bucket`` with one image compressed it, then failed with botocore's two-line
+    "Parameter validation failed" (the bucket taken as a file without a key; S3 review 49):
+    a bucket is a folder."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    code, _, err = run(capsys, str(work / "photo.jpg"), "-s", "0.5", "-q",
+                       "-o", f"s3://{s3_bucket}")
+    assert code == 0, err
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True)
+    assert fs.ls(s3_bucket) == [f"{s3_bucket}/photo.jpg_compressed.jpg"]

@@ -503,6 +503,28 @@ def test_write_atomic_into_a_bucket_that_does_not_exist_names_it(where, request)
         storage.write_atomic(uri, b"x", options)
 
 
+def test_write_atomic_names_the_output_where_the_store_refuses_it(s3_storage_options, s3_bucket,
+                                                                  monkeypatch):
+    """S3 review 49: a write-only refusal said "Access Denied" alone, which the command line
+    put after the input's name (the input was read; its output could not be written), and a
+    bucket given as the output's name failed after the compression with botocore's
+    two-line "Parameter validation failed"."""
+    fs, _ = storage.get_filesystem(f"s3://{s3_bucket}/x", s3_storage_options)
+
+    def refuse(path, *args, **kwargs):   # (as s3fs says a 403 from a read-only role)
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(fs, "pipe_file", refuse)
+    monkeypatch.setattr(storage, "get_filesystem", lambda uri, options=None: (
+        fs, storage.split_protocol(os.fspath(uri))[1]))
+    with pytest.raises(PermissionError, match=rf"^s3://{s3_bucket}/out/a\.jpg: cannot be "
+                                              r"written: the store refused it \(Access Denied\)$"):
+        storage.write_atomic(f"s3://{s3_bucket}/out/a.jpg", b"x", s3_storage_options)
+    for uri in (f"s3://{s3_bucket}", f"gs://{s3_bucket}"):
+        with pytest.raises(IsADirectoryError, match=r": a bucket, not a file; give a file name"):
+            storage.write_atomic(uri, b"x", s3_storage_options)
+
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_new_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     old = os.umask(umask)
