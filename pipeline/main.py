@@ -42,7 +42,7 @@ from transforms.dead_letters import WriteDeadLetters, clear_stopped_letters
 from transforms.earlier_outputs import EarlierOutputs
 from transforms.journal import RunJournal
 from transforms.manifest import manifest_prefix
-from transforms.manifest_writer import WriteManifest
+from transforms.manifest_writer import WriteManifest, clear_stopped_parts
 from transforms.matching import MatchImages
 from transforms import metrics
 from transforms.metrics import METRICS_NAMESPACE
@@ -313,6 +313,7 @@ def run(argv: Optional[Sequence[str]] = None, save_main_session: bool = True,
         if not dry_run:   # (a stopped launch's, whose failures this one tries again;
             # launch_problem has refused a finished run's id, and the lease any launch running)
             clear_stopped_letters(job.dead_letters, storage)
+            clear_stopped_parts(manifest_prefix(job.manifest, job.run_id), storage)
         if progress is not None:
             progress.update(job=job, storage=storage)
         _LOG.info("run %s: %s -> %s (manifest %s) on %s%s", job.run_id,

@@ -240,7 +240,8 @@ def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
     stores = stores or Stores(storage_options)
     partition = manifest_prefix(manifest, run_id)
     found = [folder for folder in (partition, dead_letters) if _info(folder, stores) is not None
-             and not (folder == partition and _empty_local_folder(folder))]
+             and not (folder == partition and (_empty_local_folder(folder)
+                                               or _stopped_parts_only(folder, stores)))]
     if found == [dead_letters] and _info(
             f"{manifest.rstrip('/')}/_journal/run_id={run_id}", stores) is not None:
         # dead letters and a journal, no manifest partition: a run under this id that was
@@ -249,6 +250,21 @@ def earlier_run_folders(manifest: str, dead_letters: str, run_id: str,
         # run's, and every retry of a scheduler's fixed id stopped with exit status 2
         return []
     return found
+
+
+def _stopped_parts_only(partition: str, stores: Stores) -> bool:
+    """Whether a run's manifest folder holds nothing but the parts of a launch stopped while
+    Beam moved them into place (:func:`transforms.manifest_writer.stopped_parts`): no
+    finished run. On S3, which copies each part, a SIGTERM there left 2 of 8 parts; the
+    launch said its manifest was written, and every retry under its id was refused while the
+    report read the run as whole (S3 review 49). A store that cannot be asked: not known."""
+    from transforms.manifest_writer import stopped_parts
+
+    try:
+        stale, names = _ask(lambda: stopped_parts(partition, stores.storage_options))
+    except Exception:  # noqa: BLE001 - as before: the folder stands for a finished run
+        return False
+    return bool(stale) and len(stale) == len(names)
 
 
 def _empty_local_folder(uri: str) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 import pyarrow as pa
 
@@ -46,6 +46,7 @@ __all__ = [
     "conform_row",
     "manifest_prefix",
     "is_manifest_part",
+    "stopped_launches",
     "RUN_ID",
 ]
 
@@ -347,6 +348,29 @@ def conform_row(row: Mapping[str, Any]) -> Dict[str, Any]:
 def manifest_prefix(manifest_root: str, run_id: str) -> str:
     """The folder of one run's part files: ``<manifest_root>/run_id=<run_id>``."""
     return f"{manifest_root.rstrip('/')}/run_id={run_id}"
+
+
+#: A part's name as the job writes it: its index, the number of parts its launch wrote, the
+#: launch's tag (:mod:`transforms.files`).
+_PART_NAME = re.compile(r"part-(\d+)-of-(\d+)-([0-9a-f]+)\.parquet")
+
+
+def stopped_launches(names: Iterable[str]) -> Dict[str, Tuple[int, int]]:
+    """``{launch tag: (parts there, parts it wrote)}`` of the launches whose parts among
+    ``names`` (a run folder's files) are fewer than their names say
+    (``part-SSSSS-of-NNNNN-<tag>.parquet``): a launch stopped while Beam moved its parts into
+    place, one at a time (an object store copies each: 3 of 8 were there after a SIGKILL on
+    S3, and the run read as finished with its rows partial; S3 review 49)."""
+    found: Dict[str, set] = {}
+    wrote: Dict[str, int] = {}
+    for name in names:
+        match = _PART_NAME.fullmatch(name.rstrip("/").rsplit("/", 1)[-1])
+        if match:
+            index, total, tag = int(match.group(1)), int(match.group(2)), match.group(3)
+            found.setdefault(tag, set()).add(index)
+            wrote[tag] = max(wrote.get(tag, 0), total)
+    return {tag: (len(found[tag]), wrote[tag]) for tag in sorted(found)
+            if len(found[tag]) < wrote[tag]}
 
 
 def is_manifest_part(name: str) -> bool:

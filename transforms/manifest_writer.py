@@ -6,15 +6,23 @@ with :class:`ManifestSink`, a Parquet ``fileio.FileSink``; the schema and the ro
 """
 from __future__ import annotations
 
+import logging
+import posixpath
+from typing import List, Mapping, Optional, Tuple
+
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 
-from .files import WriteFiles, new_tag, remove_folder, temp_folder
-from .manifest import PART_SCHEMA, manifest_prefix, part_table
+from compress_core.storage import get_filesystem
 
-__all__ = ["ManifestSink", "WriteManifest"]
+from .files import WriteFiles, new_tag, remove_folder, temp_folder
+from .manifest import PART_SCHEMA, manifest_prefix, part_table, stopped_launches
+
+__all__ = ["ManifestSink", "WriteManifest", "stopped_parts", "clear_stopped_parts"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class ManifestSink(fileio.FileSink):
@@ -114,3 +122,43 @@ class WriteManifest(beam.PTransform):
             sink=ManifestSink, shards=self._num_shards, tag=tag)
         return parts | "EmptyRun" >> beam.Map(
             _empty_part_if_none, self._prefix, temp_folder(self._root, self._run_id), tag)
+
+
+def stopped_parts(prefix: str, storage_options: Optional[Mapping] = None
+                  ) -> Tuple[List[str], List[str]]:
+    """``(parts of stopped launches, every file)`` in a run's manifest folder ``prefix``,
+    listed afresh: the parts of launches stopped while Beam moved their parts into place
+    (:func:`~transforms.manifest.stopped_launches`; on an object store one copy each, so a
+    SIGTERM or SIGKILL there left 2-3 of 8). Raises ``FileNotFoundError`` where there is no
+    such folder, and what the store raises."""
+    fs, path = get_filesystem(prefix.rstrip("/"), storage_options)
+    try:
+        fs.invalidate_cache(path)
+    except Exception:  # noqa: BLE001 - cache invalidation is best effort
+        pass
+    names = [name.rstrip("/") for name in fs.ls(path, detail=False)]
+    stopped = stopped_launches(names)
+    return ([name for name in names
+             if any(posixpath.basename(name).endswith(f"-{tag}.parquet") for tag in stopped)],
+            names)
+
+
+def clear_stopped_parts(prefix: str, storage_options: Optional[Mapping] = None) -> int:
+    """Remove the parts a stopped launch left in a run's manifest folder ``prefix`` (a retry
+    under its ``--run_id`` writes every row again: kept, its rows would count twice); how many
+    were removed. Best effort: what cannot be listed or removed is a warning."""
+    try:
+        stale, _ = stopped_parts(prefix, storage_options)
+        fs, _ = get_filesystem(prefix.rstrip("/"), storage_options)
+        for name in stale:
+            fs.rm_file(name)
+    except FileNotFoundError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the report names such parts; see above
+        _LOG.warning("the manifest parts a stopped launch left in %s could not be removed (%s: "
+                     "%s): its rows may stand twice there", prefix, type(exc).__name__, exc)
+        return 0
+    if stale:
+        _LOG.info("%d manifest parts of a launch stopped while writing them removed from %s: "
+                  "this launch writes the run's manifest whole", len(stale), prefix)
+    return len(stale)

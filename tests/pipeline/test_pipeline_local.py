@@ -1832,6 +1832,36 @@ def test_a_manifest_part_beam_could_not_move_leaves_the_run_id_to_its_retry(
     assert len(read_manifest(str(out / "_manifest"), run_id="nightly")) == 2
 
 
+def test_a_launch_stopped_while_moving_its_manifest_parts_leaves_the_run_id_to_its_retry(
+        tmp_path, write_tree, photo_files, run_job, read_manifest, caplog):
+    """Beam moves a run's manifest parts into its folder one at a time (an object store copies
+    each): stopped there, 2 or 3 of 8 parts were in place, the launcher said the manifest was
+    written, every retry under the --run_id was refused as a finished run's, and the report
+    read the partial rows as the whole run (S3 review 49). Such a folder is no finished run:
+    the retry removes the stopped launch's parts and writes the manifest whole."""
+    from pipeline.report import load_manifest
+
+    write_tree(tmp_path / "in", {"a.jpg": photo_files["coffee.jpg"],
+                                 "b.jpg": photo_files["astronaut.jpg"]})
+    out = tmp_path / "out"
+    argv = ["--input", str(tmp_path / "in"), "--output", str(out), "--skip_existing",
+            "--run_id", "nightly", *FAST, *IN_MEMORY]
+    run_job(argv)
+    partition = out / "_manifest" / "run_id=nightly"
+    (part,) = os.listdir(partition)   # part-00000-of-00001-<tag>.parquet: as 1 of 3 in place
+    stopped = part.replace("-of-00001-", "-of-00003-")
+    os.rename(partition / part, partition / stopped)
+    with caplog.at_level(logging.WARNING, logger="pipeline.report"):
+        assert load_manifest(str(out / "_manifest")).num_rows == 2
+    assert "1 of the 3 manifest parts of its launch" in caplog.text
+    _, retry = run_job(argv)
+    assert (retry.ok, retry.skipped) == (0, 2)
+    assert stopped not in os.listdir(partition) and len(os.listdir(partition)) == 1
+    assert len(read_manifest(str(out / "_manifest"), run_id="nightly")) == 2
+    with pytest.raises(SystemExit):   # (now a finished run: its id is refused again)
+        run_job(argv)
+
+
 @pytest.mark.parametrize("mended", [False, True])
 def test_a_stopped_night_of_skips_and_failures_leaves_the_run_id_to_its_retry(
         mended, tmp_path, write_tree, photo_files, run_job, read_manifest, monkeypatch):

@@ -29,6 +29,15 @@ def test_earlier_run_folders(tmp_path):
     assert "--run_id 'a'" in launch_problem(str(tmp_path / "out"), manifest, letters, "a")
     # a store that cannot be asked does not stop the run
     assert earlier_run_folders("nosuchprotocol://m", "nosuchprotocol://o/x", "a") == []
+    # parts of a launch stopped while they were moved into place (2 of 8): no finished run;
+    # with a whole launch's parts beside them, a finished one (S3 review 49)
+    os.makedirs(tmp_path / "m" / "run_id=c")
+    for k in (0, 3):
+        (tmp_path / "m" / "run_id=c" / f"part-0000{k}-of-00008-1a2b3c4d.parquet").write_bytes(
+            b"PAR1")
+    assert earlier_run_folders(manifest, letters, "c") == [letters]
+    (tmp_path / "m" / "run_id=c" / "part-00000-of-00001-ffff0000.parquet").write_bytes(b"PAR1")
+    assert earlier_run_folders(manifest, letters, "c") == [f"{manifest}/run_id=c", letters]
 
 
 def test_a_reused_run_id_stops_the_job_and_keeps_the_first_run(tmp_path, write_tree,

@@ -176,3 +176,13 @@ def test_the_schema_cites_a_document_of_the_repository():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(root, cited.group(1)), encoding="utf-8") as f:
         assert f"\n## {cited.group(2)}\n" in f.read()
+
+
+def test_stopped_launches_are_those_with_fewer_parts_than_their_names_say():
+    """S3 review 49: a launch stopped while its parts were moved into place left 2-3 of 8."""
+    names = ["gs://b/m/run_id=r/part-00000-of-00008-1a2b3c4d.parquet",
+             "part-00005-of-00008-1a2b3c4d.parquet", "part-00000-of-00002-00ff00ff.parquet",
+             "part-00001-of-00002-00ff00ff.parquet", "part-00000-of-00001.parquet",
+             "export.parquet", "part-00000-of-00003-abc12345.parquet.tmp"]
+    assert manifest.stopped_launches(names) == {"1a2b3c4d": (2, 8)}
+    assert manifest.stopped_launches(names[2:]) == {}
