@@ -54,7 +54,7 @@ from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLar
                                   NotAnImageError, TargetUnreachableError)
 from compress_core.flags import in_flags
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
-from compress_core.storage import (file_size, for_terminal, is_output_name,
+from compress_core.storage import (file_size, file_sizes, for_terminal, is_output_name,
                                    join_under, output_name, output_source, path_below,
                                    read_bytes, set_apart, write_atomic)
 from compress_core.warm_up import warm_up
@@ -444,12 +444,13 @@ class _PlanOutput(beam.DoFn):
                 "a folder of that name, or give --manifest (or --output) elsewhere")
         existing = None
         if self._skip_existing:
-            # the manifest's last output of this input, else the first suffix found
-            for ext in (item.earlier_extension,) if item.earlier_extension else candidates:
-                uri = self._uri(item, ext)
-                existing = file_size(uri, self._storage_options)
-                if existing is not None:
-                    out, out_ext = uri, ext
+            # the manifest's last output of this input, else the first suffix found (one
+            # listing of the output's name on S3 and GCS: storage.file_sizes)
+            suffixes = (item.earlier_extension,) if item.earlier_extension else candidates
+            uris = [self._uri(item, ext) for ext in suffixes]
+            for uri, ext, size in zip(uris, suffixes, file_sizes(uris, self._storage_options)):
+                if size is not None:
+                    existing, out, out_ext = size, uri, ext
                     break
         damaged = None
         if existing is not None and (existing == 0 or item.earlier_output_bytes not in (

@@ -525,6 +525,39 @@ def test_write_atomic_names_the_output_where_the_store_refuses_it(s3_storage_opt
             storage.write_atomic(uri, b"x", s3_storage_options)
 
 
+@pytest.mark.parametrize("where", ["s3", "gs", "local"])
+def test_file_sizes_of_an_outputs_suffixes_list_a_store_once(where, request, tmp_path,
+                                                             monkeypatch):
+    """S3 review 49: a new input's three possible outputs (.jpg, .png, .webp) under
+    --skip_existing cost a HEAD and a folder listing each, 6 requests before its compression:
+    on S3 and GCS one listing of the name's prefix answers them all (no file's info asked);
+    the sizes are file_size's."""
+    if where == "local":
+        folder, options = str(tmp_path / "out"), None
+    else:
+        prefix = "s3" if where == "s3" else "gcs"
+        options = request.getfixturevalue(f"{prefix}_storage_options")
+        folder = f"{where}://{request.getfixturevalue(f'{prefix}_bucket')}/out"
+    storage.write_atomic(f"{folder}/x.0a1b.jpg", b"0123456789", options)
+    storage.write_atomic(f"{folder}/x.0a1b.webp.bak", b"12", options)
+    storage.write_atomic(f"{folder}/x.0a1bc.png", b"123", options)
+    storage.write_atomic(f"{folder}/x.0a1b.webp/inner.jpg", b"1234", options)
+    uris = [f"{folder}/x.0a1b.{ext}" for ext in ("jpg", "png", "webp")]
+    expected = [storage.file_size(uri, options) for uri in uris]
+    assert expected == [10, None, None]
+    if where != "local":
+        fs, _ = storage.get_filesystem(uris[0], options)
+
+        def asked(*args, **kwargs):
+            raise AssertionError("a file's info was asked")
+
+        monkeypatch.setattr(fs, "info", asked)
+        with pytest.raises(AssertionError, match="info was asked"):   # (what it catches)
+            storage.file_size(uris[0], options)
+    assert storage.file_sizes(uris, options) == expected
+    assert storage.file_sizes([f"{folder}/y.jpg", f"{folder}/y.png"], options) == [None, None]
+
+
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_new_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     old = os.umask(umask)
