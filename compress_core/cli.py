@@ -144,15 +144,22 @@ def _shared_output(args, many: bool) -> Optional[str]:
         return None
     if _is_local_file(args.output) or _is_store_file(args.output):
         return f"-o {args.output} is a file; with several images -o is a folder"
-    from .codec import extension
+    from .codec import extension, parse_format
     from .options import ImageFormat
 
     # an output written over another input before it is read (a photo that happens to be
     # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed)
     inputs = {_file_key(src): src for src in args.images
               if _is_local_file(src) or local_path(src) is None}
-    endings = (".png",) if suffix != "_compressed" else tuple(
-        extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
+    fixed = parse_format(args.format) if args.format else ImageFormat.AUTO
+    if suffix != "_compressed":
+        endings: tuple = (".png",)
+    elif fixed is not ImageFormat.AUTO:   # (archive mode may keep a JPEG file as it is)
+        # (a WebP output of an earlier run beside x.jpg was "replaced" by --format jpeg's
+        # x.jpg_compressed.jpg: diff review 1, 49)
+        endings = (extension(fixed),) + ((".jpg",) if fixed is ImageFormat.JXL else ())
+    else:
+        endings = tuple(extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
     first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)

@@ -364,6 +364,27 @@ def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
     assert (work / "taken.jpg").read_bytes() == other
 
 
+def test_an_earlier_output_of_another_format_is_no_clash_under_a_fixed_format(work, capsys):
+    """Diff review 1, 49: photo.jpg beside an earlier run's photo.jpg_compressed.webp, with
+    --format jpeg (whose output is photo.jpg_compressed.jpg), was refused as if the WebP
+    would be replaced; under format auto it may be, and is still refused."""
+    webp = encode(photo("coffee", 120, 80), "WEBP", quality=90)
+    (work / "photo.jpg_compressed.webp").write_bytes(webp)
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.webp", "-s", "0.5", "-q")
+    assert code == 2 and "would replace it before it is read" in err
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.webp", "-s", "0.5", "-q",
+                       "--format", "JPEG")
+    assert code == 0, err
+    assert (work / "photo.jpg_compressed.webp").read_bytes() == webp
+    assert (work / "photo.jpg_compressed.webp_compressed.jpg").exists()
+    # archive mode (-m jpeg --format jxl) keeps a JPEG file as it is where JPEG XL is larger:
+    # photo.jpg's output may be photo.jpg_compressed.jpg
+    (work / "photo.jpg_compressed.jpg").write_bytes(webp)
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-m", "jpeg", "-q",
+                       "--format", "jxl")
+    assert code == 2 and "would replace it before it is read" in err
+
+
 def test_an_output_naming_its_own_input_is_refused(work, capsys):
     """Review 21: `photo.jpg -o photo.jpg` replaced the photo with its half-size output (and
     `--visualize-energy -o photo.jpg` with a heat map), exit status 0. Now one line, the
