@@ -752,7 +752,7 @@ def test_web_pictures_told_apart_by_their_query_keep_their_names_in_an_o_folder(
 
     urls = ["http://127.0.0.1:9/show.php?id=1", "http://127.0.0.1:9/show.php?id=2"]
     folder = SimpleNamespace(output=str(work / "out") + os.sep, images=urls, analyze=False,
-                             visualize_energy=False, visualize_seams=None)
+                             visualize_energy=False, visualize_seams=None, format=None)
     assert [cli._output_path(folder, u, "_compressed", ".jpg", True) for u in urls] == [
         os.path.join(str(work / "out") + os.sep, f"show.php?id={i}_compressed.jpg")
         for i in (1, 2)]
