@@ -419,6 +419,10 @@ class _PlanOutput(beam.DoFn):
             return True
         return False
 
+    def _fails_again(self, item: InputFile) -> bool:
+        """Whether a --skip_existing run skips ``item`` as failed before (:func:`fails_again`)."""
+        return self._skip_existing and fails_again(item, self._settings.max_pixels)
+
     def process(self, item: InputFile) -> Iterator:
         own = self._own_output(item)
         if own is not None:
@@ -472,10 +476,11 @@ class _PlanOutput(beam.DoFn):
             # metadata request) modified before the input was: not made from this file
             now = item.identity.modified if item.identity is not None else None
             if written is not None and now is not None and now > written:
-                _LOG.info("%s was modified (%s) after its unrecorded output %s was written "
-                          "(%s): compressed again", item.uri, now.isoformat(), out,
-                          written.isoformat())
-                self._replaced.inc()
+                if not self._fails_again(item):    # (else skipped as failed before, below)
+                    _LOG.info("%s was modified (%s) after its unrecorded output %s was "
+                              "written (%s): compressed again", item.uri, now.isoformat(), out,
+                              written.isoformat())
+                    self._replaced.inc()
                 existing, (out, out_ext) = None, planned
             elif self._made_from_another(item, out, written):
                 existing, (out, out_ext) = None, planned
@@ -485,12 +490,14 @@ class _PlanOutput(beam.DoFn):
                           "(SHA-256): skipped", item.uri, _what_changed(item), out)
                 self._verified.inc()
             else:
-                _LOG.info("%s is not the file its output %s was made from (%s): compressed "
-                          "again", item.uri, out, _what_changed(item))
-                self._replaced.inc()
+                if not self._fails_again(item):    # (else skipped as failed before, below:
+                    # a photo damaged after its output was said "compressed again" and
+                    # counted replaced at every quiet night; scale review 49)
+                    _LOG.info("%s is not the file its output %s was made from (%s): "
+                              "compressed again", item.uri, out, _what_changed(item))
+                    self._replaced.inc()
                 existing, (out, out_ext) = None, planned
-        if existing is None and self._skip_existing and fails_again(item,
-                                                                    self._settings.max_pixels):
+        if existing is None and self._fails_again(item):
             yield beam.pvalue.TaggedOutput(SKIPPED, self._failed_before_row(item))
             return
         if damaged is not None:   # (and written again: not skipped as failed before above)

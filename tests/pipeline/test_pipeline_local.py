@@ -1504,6 +1504,26 @@ def test_skip_existing_compresses_a_file_replaced_under_its_name_again(
     assert [(s.ok, s.skipped) for s in (s3, s4)] == [(0, 2), (0, 1)]
 
 
+def test_a_photo_damaged_after_its_output_is_not_said_replaced_at_every_night(
+        tmp_path, write_tree, photo_files, run_job, read_manifest):
+    """Scale review 49: a good photo replaced in place by a damaged upload fails once, then is
+    skipped as failed before; every later quiet night still logged it "compressed again" and
+    counted it in "replaced since their outputs: 1 (... each is counted ok or failed above)"
+    beside "0 ok, 0 failed" (the images_replaced metric too)."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_tree(root, {"coffee.jpg": photo_files["coffee.jpg"],
+                      "astronaut.jpg": photo_files["astronaut.jpg"]})
+    common = ["--input", str(root), "--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    run_job([*common, "--run_id", "first"])
+    (root / "coffee.jpg").write_bytes(photo_files["coffee.jpg"][:400])      # a damaged upload
+    _, s = run_job([*common, "--run_id", "damaged"])
+    assert (s.ok, s.failed, s.replaced) == (0, 1, 1)
+    for night in ("quiet1", "quiet2"):
+        _, s = run_job([*common, "--run_id", night])
+        assert (s.ok, s.failed, s.failed_before, s.replaced) == (0, 0, 1, 0)
+        assert "replaced since their outputs" not in format_summary(s)
+
+
 def test_skip_existing_writes_again_an_output_emptied_or_cut_short(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """An output emptied or cut short since it was written was skipped at every rerun, and the
