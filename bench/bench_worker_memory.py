@@ -7,10 +7,11 @@ session 39 it asked ``scale=0.5``, which computes no importance map since sessio
 measured no CNN at all: benchmark review 39) and reports its resident memory (and the anonymous part of it: the heap) every 60 photos and
 its time:
 
-* ``default``: as the job's workers run;
-* ``trim``: glibc's freed heap handed back every 32 photos (``release_freed_heap``, what the
-  job's workers do since session 27; without it, on the perf review's 1,200 photos, a worker
-  grew 30 MB per 100 photos);
+* ``default``: as the library runs: glibc's freed heap handed back every 32 compressions of
+  the process (``compress_core.heap``; the job's workers did it since session 27, every
+  user of the library since session 49; without it, on the perf review's 1,200 photos, a
+  worker grew 30 MB per 100 photos);
+* ``untrimmed``: the heap never handed back (the library before session 49 outside the job);
 * ``onednn64``: ``ONEDNN_PRIMITIVE_CACHE_CAPACITY=64`` (torch's oneDNN keeps a compiled
   primitive per input shape, up to 1,024; every photo of another size is another shape for
   the CNN and the face detector's pyramid).
@@ -36,7 +37,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "kodak"))
-CONFIGS = {"default": {}, "trim": {}, "onednn64": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}}
+CONFIGS = {"default": {}, "untrimmed": {},
+           "onednn64": {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}}
 EVERY = 60
 
 
@@ -49,19 +51,18 @@ def _memory_mb() -> str:
     return f"{kb['VmRSS'] // 1024}/{kb['RssAnon'] // 1024}"
 
 
-def child(folder: str, trim: bool) -> dict:
-    from compress_core import SemanticCompressor
-    from transforms.compress import TRIM_EVERY, release_freed_heap
+def child(folder: str, untrimmed: bool) -> dict:
+    from compress_core import SemanticCompressor, heap
 
     import torch
 
+    if untrimmed:
+        heap.TRIM_EVERY = 10 ** 12
     compressor = SemanticCompressor()
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
     series, start = [], time.perf_counter()
     for i, path in enumerate(files, 1):
         compressor.compress(path, target_width=256, target_height=256, show_progress=False)
-        if trim and i % TRIM_EVERY == 0:
-            release_freed_heap()
         if i % EVERY == 0:
             series.append(_memory_mb())
     return {"images": len(files), "seconds": time.perf_counter() - start, "rss_mb": series,
@@ -75,10 +76,10 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=2, help="each configuration this many times, "
                    "alternating (the time's spread)")
     p.add_argument("--_child", help=argparse.SUPPRESS)
-    p.add_argument("--_trim", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--_untrimmed", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._child:
-        print(json.dumps(child(args._child, args._trim)))
+        print(json.dumps(child(args._child, args._untrimmed)))
         return 0
 
     sys.path.insert(0, HERE)
@@ -92,8 +93,8 @@ def main(argv=None) -> int:
     for _ in range(args.rounds):
         for name, env in CONFIGS.items():
             cmd = [sys.executable, os.path.abspath(__file__), "--_child", folder]
-            if name == "trim":
-                cmd.append("--_trim")
+            if name == "untrimmed":
+                cmd.append("--_untrimmed")
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
                                   env={**os.environ, **env, "PYTHONPATH": ROOT})
             res = json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from . import codec, deadline
+from . import codec, deadline, heap
 from .analysis import energy_statistics, retained_energy_ratio
 from .budget import encode_to_budget
 from .codec.encoders import as_shown, flatten_for
@@ -485,6 +485,9 @@ class SemanticCompressor:
         def working(w: int, h: int) -> Optional[Tuple[int, int]]:
             return self._working_size(w, h, method, request, targets, pixel_limit)
 
+        # every TRIM_EVERY-th compression of the process gives glibc's freed heap back: a
+        # service's memory grew by 190 MB over 2,000 calls in pages no object held (heap)
+        heap.count_compression()
         with deadline.time_budget(request.max_seconds):
             raw = load_image(image, max_pixels=pixel_limit, needed_size=working)
             loaded = carried(raw, request.metadata)

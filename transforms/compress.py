@@ -31,7 +31,6 @@ images with the reason.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import functools
 import gc
@@ -53,6 +52,7 @@ from compress_core.deadline import call_within
 from compress_core.errors import (BrokenLinkError, ImageDecodeError, ImageTooLargeError,
                                   NotAnImageError, TargetUnreachableError)
 from compress_core.flags import in_flags
+from compress_core.heap import release_freed_heap
 from compress_core.images import DEFAULT_MAX_PIXELS, largest_file, named_like_a_picture
 from compress_core.storage import (file_size, file_sizes, for_terminal, is_output_name,
                                    join_under, output_name, output_source, path_below,
@@ -683,36 +683,6 @@ def _peak_rss_mb() -> int:
     return int(peak / 1024) if not sys.platform == "darwin" else int(peak / 1024 / 1024)
 
 
-#: Images a worker process compresses between two returns of freed heap to the system.
-TRIM_EVERY = 32
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or ``None`` (another C library, another system)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):   # (musl: no such function)
-        return None
-
-
-def release_freed_heap() -> bool:
-    """Give the heap that glibc keeps after freeing back to the system (``malloc_trim(0)``);
-    whether it could. A worker that computes importance maps (torch, face detection) grew by
-    about 30 MB per 100 photos of alternating shapes, 1.06 -> 1.43 GB over 1,200, in memory
-    its allocator kept but no object held (perf review 27); trimmed every
-    :data:`TRIM_EVERY` images it stayed at 1.1-1.17 GB. The rest of the growth is torch's
-    oneDNN cache of compiled kernels, one per input shape (BENCHMARKS.md, "Worker memory over a
-    long run")."""
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
 def _limit_torch_threads(n: int) -> None:
     """``torch.set_num_threads`` (per thread under OpenMP: call it on the computing thread).
     Where torch is not imported it is not imported for this: settings that compute no
@@ -817,7 +787,6 @@ class _CompressImage(beam.DoFn):
         self._peak_rss = Metrics.distribution(METRICS_NAMESPACE, metrics.WORKER_PEAK_RSS_MB)
         self._missed = Metrics.counter(METRICS_NAMESPACE, metrics.QUALITY_TARGET_MISSED)
         self._larger = Metrics.counter(METRICS_NAMESPACE, metrics.OUTPUTS_LARGER_THAN_INPUT)
-        self._since_trim = 0    # images since the freed heap went back (release_freed_heap)
         self._abandoned: List[threading.Thread] = []  # compressions past their budget, running
 
     def _build_engine(self) -> None:
@@ -896,10 +865,6 @@ class _CompressImage(beam.DoFn):
 
     def process(self, item: ImageBytes) -> Iterator:
         self._settle()
-        self._since_trim += 1
-        if self._since_trim >= TRIM_EVERY:   # (per instance: one per thread of a worker)
-            self._since_trim = 0
-            release_freed_heap()
         if self._engine is None and self._build_error is None:
             self._build_engine()
         if self._engine is None:

@@ -96,26 +96,6 @@ def test_candidate_extensions_cover_lossless_outputs_of_auto():
     assert tc.candidate_extensions("a.jpg", "jxl") == (".jxl",)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
-def test_the_freed_heap_goes_back_to_the_system():
-    """A worker's heap grew by 30 MB per 100 photos in memory the allocator kept after it was
-    freed (perf review 27): ``release_freed_heap`` hands it back (here: 100,000 blocks of 4 KB
-    allocated, all but every 200th freed, which leaves the heap holding the pages)."""
-    import ctypes
-
-    def rss_mb():
-        with open("/proc/self/status") as fh:
-            return next(int(line.split()[1]) // 1024 for line in fh if line.startswith("VmRSS"))
-
-    blocks = [ctypes.create_string_buffer(4000) for _ in range(100_000)]
-    kept = blocks[::200]
-    del blocks
-    held = rss_mb()
-    assert tc.release_freed_heap()
-    assert rss_mb() < held - 200, (held, rss_mb())
-    assert len(kept) == 500
-
-
 def test_fails_again_only_for_the_same_file_error_and_library():
     """The failures --skip_existing does not try again: an error the same bytes meet again,
     by this library version, on a file known to be the same (size, then content token or
