@@ -15,7 +15,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
-import threading
+
+from ._fork_locks import ForkSafeLock
 
 __all__ = ["TRIM_EVERY", "release_freed_heap", "count_compression"]
 
@@ -23,7 +24,7 @@ __all__ = ["TRIM_EVERY", "release_freed_heap", "count_compression"]
 #: few milliseconds: a walk over the allocator's arenas).
 TRIM_EVERY = 32
 
-_lock = threading.Lock()
+_lock = ForkSafeLock()   # (free again in a child forked while a thread counted)
 _since_trim = 0
 
 

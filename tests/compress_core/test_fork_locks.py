@@ -51,6 +51,7 @@ _FORK_WHILE_THE_CNN_RUNS = r"""
 import multiprocessing, threading
 from skimage import data
 from compress_core import SemanticCompressor
+from compress_core import heap
 from compress_core.energy import backbones, faces
 
 compressor = SemanticCompressor()
@@ -61,7 +62,7 @@ print(thumb(data.chelsea()[::2, ::2]), flush=True)
 # another thread in the middle of the CNN's forward pass and the face detector's loading
 held, done = threading.Event(), threading.Event()
 def busy():
-    locks = [b.lock for b in backbones._CACHE.values()] + [faces._MODELS_LOCK]
+    locks = [b.lock for b in backbones._CACHE.values()] + [faces._MODELS_LOCK, heap._lock]
     for lock in locks:
         lock.acquire()
     held.set()
