@@ -128,10 +128,12 @@ def _short_name(name: str, suffix: str) -> str:
                             ).replace("/", "_")
 
 
-def _shared_output(args, many: bool) -> Optional[str]:
+def _shared_output(args, many: bool, archive: bool = True) -> Optional[str]:
     """Why two inputs would write one output (say ``a/photo.jpg`` and ``b/photo.jpg`` into one
     ``-o`` folder), or why one output would replace its own input (``x.jpg -o x.jpg``), or
-    ``None``. Checked before any image is read, so nothing is written."""
+    ``None``. Checked before any image is read, so nothing is written. ``archive``: whether
+    the request is archive mode (:attr:`CompressRequest.archive_mode`), whose JPEG inputs may
+    be kept as they are (a ``.jpg`` output under ``--format jxl``)."""
     if args.analyze:
         return None
     suffix = ("_energy" if args.visualize_energy else
@@ -156,8 +158,10 @@ def _shared_output(args, many: bool) -> Optional[str]:
         endings: tuple = (".png",)
     elif fixed is not ImageFormat.AUTO:   # (archive mode may keep a JPEG file as it is)
         # (a WebP output of an earlier run beside x.jpg was "replaced" by --format jpeg's
-        # x.jpg_compressed.jpg: diff review 1, 49)
-        endings = (extension(fixed),) + ((".jpg",) if fixed is ImageFormat.JXL else ())
+        # x.jpg_compressed.jpg: diff review 1, 49; a JPEG one by --format jxl outside archive
+        # mode, whose outputs are all .jxl: diff review 2, 49)
+        endings = (extension(fixed),) + (
+            (extension(ImageFormat.JPEG),) if fixed is ImageFormat.JXL and archive else ())
     else:
         endings = tuple(extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
     first, folded = {}, {}
@@ -402,7 +406,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
         parser.error(mismatch)
-    clash = _shared_output(args, many)
+    clash = _shared_output(args, many, request.archive_mode)
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
         return 2

@@ -1633,3 +1633,20 @@ def test_a_bucket_given_as_the_output_is_a_folder(work, capsys, monkeypatch, s3_
     assert code == 0, err
     fs = s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True)
     assert fs.ls(s3_bucket) == [f"{s3_bucket}/photo.jpg_compressed.jpg"]
+
+
+def test_a_jpeg_beside_its_photo_is_no_clash_for_jpeg_xl_outside_archive_mode(work, capsys):
+    """Diff review 2, 49: --format jxl outside archive mode (a size target, or a quality)
+    writes .jxl only, yet x.jpg beside an earlier run's x.jpg_compressed.jpg was refused as if
+    that JPEG would be replaced; archive mode (-m jpeg --format jxl, no quality) may keep the
+    JPEG file as it is, and is still refused."""
+    earlier = encode(photo("coffee", 60, 40), "JPEG", quality=80)
+    (work / "photo.jpg_compressed.jpg").write_bytes(earlier)
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-s", "0.5", "-q",
+                       "--format", "jxl")
+    assert code == 0, err
+    assert (work / "photo.jpg_compressed.jpg").read_bytes() == earlier
+    assert (work / "photo.jpg_compressed.jxl").exists()
+    code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-m", "jpeg", "-q",
+                       "--format", "jxl")
+    assert code == 2 and "would replace it before it is read" in err

@@ -1524,6 +1524,31 @@ def test_a_photo_damaged_after_its_output_is_not_said_replaced_at_every_night(
         assert "replaced since their outputs" not in format_summary(s)
 
 
+def test_a_photo_damaged_after_a_stopped_runs_output_is_not_said_replaced_at_every_night(
+        tmp_path, write_tree, photo_files, run_job, monkeypatch, caplog):
+    """Diff review 2, 49: the same as above where the output is a stopped run's, unrecorded,
+    and the damaged copy kept the photo's time (cp -p): the journal's entry tells it apart
+    (transforms.compress._PlanOutput._made_from_another), which still logged it "compressed
+    again" and counted it replaced at every quiet night."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_tree(root, {"a.jpg": photo_files["coffee.jpg"],
+                      "b.jpg": photo_files["astronaut.jpg"]})
+    common = ["--input", str(root), "--output", str(out), "--skip_existing", *FAST, *IN_MEMORY]
+    _stop_before_its_manifest(monkeypatch, run_job, [*common, "--run_id", "stopped"])
+    (root / "a.jpg").write_bytes(photo_files["coffee.jpg"][:400])      # a damaged copy
+    past = time.time() - 86400
+    os.utime(root / "a.jpg", (past, past))                             # (cp -p)
+    _, s = run_job([*common, "--run_id", "damaged"])
+    assert (s.ok, s.failed, s.replaced) == (0, 1, 1)
+    for night in ("quiet1", "quiet2"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="transforms.compress"):
+            _, s = run_job([*common, "--run_id", night])
+        assert (s.ok, s.failed, s.failed_before, s.replaced) == (0, 0, 1, 0)
+        assert "replaced since their outputs" not in format_summary(s)
+        assert not [r for r in caplog.records if "compressed again" in r.getMessage()]
+
+
 def test_skip_existing_writes_again_an_output_emptied_or_cut_short(
         tmp_path, write_tree, photo_files, run_job, read_manifest):
     """An output emptied or cut short since it was written was skipped at every rerun, and the
