@@ -91,19 +91,22 @@ def main(argv=None) -> int:
     sys.path.insert(0, HERE)
     from bench_pipeline import stage_inputs
 
-    folder = stage_inputs(args.data, args.repeat, tempfile.mkdtemp(prefix="bench-service-"),
-                          varied=True)
     print(f"| configuration | calls | failed | seconds | resident MB / of which anonymous, every "
           f"{EVERY} calls |")
     print("|---|---:|---:|---:|---|")
-    for name in ("default", "untrimmed"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--_child", folder,
-               "--calls", str(args.calls)] + (["--_untrimmed"] if name == "untrimmed" else [])
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONPATH": ROOT})
-        res = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"| {name} | {res['calls']} | {res['failed']} | {res['seconds']:.1f} | "
-              f"{', '.join(res['rss_mb'])} |", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as staged:
+        folder = stage_inputs(args.data, args.repeat, staged, varied=True)
+        for name in ("default", "untrimmed"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--_child", folder,
+                   "--calls", str(args.calls)] + (["--_untrimmed"] if name == "untrimmed" else [])
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONPATH": ROOT})
+            if done.returncode:
+                print(done.stderr, file=sys.stderr)
+                return done.returncode
+            res = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"| {name} | {res['calls']} | {res['failed']} | {res['seconds']:.1f} | "
+                  f"{', '.join(res['rss_mb'])} |", flush=True)
     return 0
 
 
