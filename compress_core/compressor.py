@@ -486,7 +486,8 @@ class SemanticCompressor:
             return self._working_size(w, h, method, request, targets, pixel_limit)
 
         # every TRIM_EVERY-th compression of the process gives glibc's freed heap back: a
-        # service's memory grew by 190 MB over 2,000 calls in pages no object held (heap)
+        # service's memory climbed 1.21 -> 1.43 GB over 2,000 calls in pages no object held
+        # (compress_core.heap)
         heap.count_compression()
         with deadline.time_budget(request.max_seconds):
             raw = load_image(image, max_pixels=pixel_limit, needed_size=working)

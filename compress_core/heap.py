@@ -3,12 +3,12 @@ compressions of a process.
 
 A process that compresses many photos of varied sizes grows in memory no object holds: glibc
 keeps freed pages for reuse. A batch worker that computes importance maps grew by about 30 MB
-per 100 photos, 1.06 -> 1.43 GB over 1,200 (perf review 27), and a service calling one
-``SemanticCompressor`` 2,000 times 1.23 -> 1.42 GB, still rising (4 threads sharing it: 1.6 GB
-after 600 calls); ``malloc_trim(0)`` every 32 to 100 calls kept them at 1.1-1.17 GB and
-1.02 GB (scale review 49). :meth:`SemanticCompressor.compress` counts its calls here
-(:func:`count_compression`), process-wide, so every user of the library gets it, the batch job
-included.
+per 100 photos, 1.06 -> 1.43 GB over 1,200 (perf review 27; trimmed every 32 images it stayed
+at 1.1-1.17 GB), and a service calling one ``SemanticCompressor`` 2,000 times climbed
+1.21 -> 1.43 GB, holding what it reached, where trimmed every 32 calls it stayed at
+1.16-1.37 GB in the same time (scale review 49; ``bench/bench_service_memory.py``).
+:meth:`SemanticCompressor.compress` counts its calls here (:func:`count_compression`),
+process-wide, so every user of the library gets it, the batch job included.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from ._fork_locks import ForkSafeLock
 
 __all__ = ["TRIM_EVERY", "release_freed_heap", "count_compression"]
 
-#: Compressions of a process between two returns of freed heap to the system (each costs a
-#: few milliseconds: a walk over the allocator's arenas).
+#: Compressions of a process between two returns of freed heap to the system (each costs
+#: about 1-18 ms: a walk over the allocator's arenas).
 TRIM_EVERY = 32
 
 _lock = ForkSafeLock()   # (free again in a child forked while a thread counted)
