@@ -204,11 +204,17 @@ def _pixel_limit(max_pixels: Optional[int]) -> int:
     return DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
 
 
-def failed_before(item: InputFile, max_pixels: Optional[int] = None) -> bool:
+def failed_before(item: InputFile, max_pixels: Optional[int] = None,
+                  unknown_is_same: bool = False) -> bool:
     """Whether an earlier run failed on this same file (the same size, and the same content
     token, or else modification time, known on both sides) with an error it meets again:
     one of :data:`FAILS_THE_SAME`, by any library build, or :data:`OVER_ITS_LIMIT` where the
-    job's ``max_pixels`` now (None: the default) is no larger than that run's."""
+    job's ``max_pixels`` now (None: the default) is no larger than that run's.
+
+    ``unknown_is_same``: an earlier row that records neither a time nor a token (manifest
+    schema 1 and 2, releases before 2026-12-03) is the same file at the same size, as for
+    outputs ("what either side does not know counts as unchanged"). Only for counting a
+    failure ``failed again`` (the file is read either way); never for skipping unread."""
     failed = item.earlier_failure
     if failed is None or item.size is None or item.size != failed.input_bytes:
         return False
@@ -219,6 +225,8 @@ def failed_before(item: InputFile, max_pixels: Optional[int] = None) -> bool:
     then = FileIdentity(
         from_epoch_us(failed.input_modified) if failed.input_modified is not None else None,
         failed.input_etag or None)
+    if unknown_is_same and failed.input_modified is None and not failed.input_etag:
+        return True
     return comparable(item.identity, then) and not identity_differs(item.identity, then)
 
 
@@ -520,7 +528,8 @@ class _PlanOutput(beam.DoFn):
                 **identity_columns(item.identity), **self._settings.row_columns()))
             return
         yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity,
-                           failed_before(item, self._settings.max_pixels))
+                           failed_before(item, self._settings.max_pixels,
+                                         unknown_is_same=True))
 
 
 #: What the job writes below a manifest's or the dead letters' root: the runs' folders, the

@@ -110,6 +110,16 @@ def totals(table: pa.Table) -> Dict[str, Any]:
     }
 
 
+def _input_keys(uris: pa.ChunkedArray) -> pa.ChunkedArray:
+    """One spelling per input file, as the job's ``transforms.distinct_inputs.input_key``
+    spells the rows it writes now (that module imports Beam): ``file://`` and ``local://``
+    dropped from a local path, fsspec's aliases ``s3a://`` and ``gcs://`` as ``s3://`` and
+    ``gs://`` (in any case). Rows of releases before 2026-12-05 kept the ``--input``'s spelling."""
+    keys = pc.replace_substring_regex(uris, r"^(?i:file|local)://", "")
+    keys = pc.replace_substring_regex(keys, r"^(?i:s3a?)://", "s3://")
+    return pc.replace_substring_regex(keys, r"^(?i:gcs|gs)://", "gs://")
+
+
 def stored_now(table: pa.Table) -> Dict[str, Any]:
     """What the outputs hold now, as far as the rows read know: the latest row (by
     ``processed_at``) of each ``output_uri`` that wrote it (``ok``) or found it there
@@ -134,7 +144,10 @@ def stored_now(table: pa.Table) -> Dict[str, Any]:
                   ).filter(keep).sort_by([("processed_at", "ascending")])
     outputs = ok.group_by("output_uri", use_threads=False).aggregate(
         [("output_bytes", "last")])   # in time order: the latest
-    inputs = ok.group_by("input_uri", use_threads=False).aggregate([("input_bytes", "last")])
+    # one input however its row spelt it: releases before 2026-12-05 recorded an input given
+    # as file:///p/x.jpg under that spelling, later ones as /p/x.jpg (the job's input_key)
+    ok = ok.append_column("input_key", _input_keys(ok["input_uri"]))
+    inputs = ok.group_by("input_key", use_threads=False).aggregate([("input_bytes", "last")])
     bytes_in = _py(pc.sum(inputs["input_bytes_last"])) or 0
     bytes_out = _py(pc.sum(outputs["output_bytes_last"])) or 0
     return {"outputs": outputs.num_rows, "inputs": inputs.num_rows, "bytes_in": bytes_in,

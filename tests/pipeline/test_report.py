@@ -1256,3 +1256,19 @@ def test_a_histograms_text_alternative_gives_the_values_range_not_the_axis():
     assert plots.summary(plots.histogram([1.0, 1.000001], "R", "ratio")) == (
         "R: 2 images, ratio 1 in every one")
     assert plots.summary(plots.histogram([0.5], "R", "ratio")) == "R: 1 image, ratio 0.5"
+
+
+def test_stored_now_counts_an_input_once_however_its_rows_spelt_it():
+    """Releases before 2026-12-05 recorded an input given as file:///p/x.jpg under that
+    spelling; later ones as /p/x.jpg. After an upgrade both name one input (upgrade review
+    49: 68 inputs and twice the bytes for 34 outputs)."""
+    from pipeline.report.stats import stored_now
+
+    t = pa.table({"status": ["ok", "skipped", "ok", "skipped"],
+                  "skip_reason": [None, None, None, None],
+                  "output_uri": ["/o/x.jpg.h.jpg"] * 2 + ["s3://b/o/y.jpg.h.jpg"] * 2,
+                  "input_uri": ["file:///p/x.jpg", "/p/x.jpg", "s3a://b/y.jpg", "s3://b/y.jpg"],
+                  "processed_at": pa.array([1, 2, 3, 4], pa.timestamp("us", "UTC")),
+                  "input_bytes": [1000, 1000, 500, 500], "output_bytes": [100, 100, 50, 50]})
+    got = stored_now(t)
+    assert (got["outputs"], got["inputs"], got["bytes_in"], got["bytes_out"]) == (2, 2, 1500, 150)

@@ -687,3 +687,25 @@ def test_a_retried_bundle_compresses_again_what_its_first_attempt_wrote(tmp_path
     # another launch of the run (the stopped run resumed) adopts the output as before
     resumed = attempt(stage(RunJournal(str(tmp_path / "out" / "_manifest"), "night")))
     assert (resumed["status"], resumed["skip_reason"]) == ("skipped", "unrecorded output")
+
+
+def test_a_failure_recorded_without_identity_counts_as_failed_again_not_as_skipped():
+    """Rows of manifest schema 1 and 2 (releases before 2026-12-03) record no time or token:
+    such a failure is tried again (never skipped unread), and failing again the same way at the
+    same size it is counted ``failed again`` (upgrade review 49: the first night after an
+    upgrade from such a release exited 1 on unchanged damaged photos)."""
+    import datetime as dt
+
+    from transforms.earlier_outputs import EarlierFailure
+    from transforms.identity import FileIdentity
+    from transforms.matching import InputFile
+
+    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    old = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
+                         "x.jpg: cannot decode", 300, None, None, "0.1.0")
+    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when), earlier_failure=old)
+    assert not tc.fails_again(item) and not tc.failed_before(item)
+    assert tc.failed_before(item, unknown_is_same=True)
+    assert not tc.failed_before(item._replace(size=301), unknown_is_same=True)
+    assert not tc.failed_before(item._replace(earlier_failure=old._replace(
+        error_type="TimeoutError")), unknown_is_same=True)
