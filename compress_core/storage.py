@@ -58,6 +58,7 @@ __all__ = [
     "read_bytes",
     "over_max_bytes",
     "fresh_info",
+    "fresh_listing",
     "file_size",
     "write_atomic",
     "is_under",
@@ -518,6 +519,15 @@ def fresh_info(uri: PathOrUri, storage_options: Optional[StorageOptions] = None)
     fs, path = get_filesystem(uri, storage_options)
     _drop_cache(fs, path)
     return fs.info(path)
+
+
+def fresh_listing(uri: PathOrUri, storage_options: Optional[StorageOptions] = None) -> List[str]:
+    """The names of what the folder ``uri`` holds (each as the file system names it: no
+    protocol, no trailing ``/``), asked of the store itself as :func:`fresh_info` asks. Raises
+    ``FileNotFoundError`` where there is no such folder, and what the file system raises."""
+    fs, path = get_filesystem(uri, storage_options)
+    _drop_cache(fs, path)
+    return [name.rstrip("/") for name in fs.ls(path, detail=False)]
 
 
 def _drop_cache(fs, path: str) -> None:

@@ -24,9 +24,10 @@ from typing import Any, Dict, List, Mapping, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from compress_core.storage import get_filesystem, join_under, write_atomic
+from compress_core.storage import join_under, write_atomic
 
 from .failures import Failure
+from .files import remove_stopped_files
 from .metrics import DEAD_LETTERS_UNWRITTEN, METRICS_NAMESPACE
 
 __all__ = ["failure_record", "WriteDeadLetters", "clear_stopped_letters"]
@@ -54,25 +55,13 @@ def clear_stopped_letters(prefix: str, storage_options: Optional[Mapping] = None
     run's id); how many were removed. Its retry tries every input again and writes the
     failures it meets: the stopped launch's, kept, were each failure twice (in bundles made
     apart, named apart) and a failure since mended still said failed (analyst review 48).
-    Best effort: what cannot be listed or removed is a warning."""
-    try:
-        fs, path = get_filesystem(prefix.rstrip("/"), storage_options)
-        # (listed, not globbed: an --output of "cams [1]" globbed "cams 1"'s dead letters and
-        # not its own; diff review 48)
-        stale = [name for name in fs.ls(path, detail=False)
-                 if fnmatch.fnmatchcase(posixpath.basename(name.rstrip("/")), "failures-*.jsonl")]
-        for found in stale:
-            fs.rm_file(found)
-    except FileNotFoundError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the manifest is the record; see the docstring
-        _LOG.warning("the dead letters a stopped launch left in %s could not be removed (%s: "
-                     "%s): its failures may stand twice there", prefix, type(exc).__name__, exc)
-        return 0
-    if stale:
-        _LOG.info("%d dead-letter files of a stopped launch removed from %s: this launch "
-                  "writes its own", len(stale), prefix)
-    return len(stale)
+    Best effort (:func:`~transforms.files.remove_stopped_files`)."""
+    # (listed, not globbed: an --output of "cams [1]" globbed "cams 1"'s dead letters and
+    # not its own; diff review 48)
+    return remove_stopped_files(
+        prefix, lambda names: [name for name in names if fnmatch.fnmatchcase(
+            posixpath.basename(name), "failures-*.jsonl")],
+        "dead-letter files", storage_options)
 
 
 class _WriteBundleOfLetters(beam.DoFn):

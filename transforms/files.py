@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from typing import Optional
+from typing import Callable, List, Mapping, Optional
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.options.value_provider import StaticValueProvider
 
-__all__ = ["WriteFiles", "temp_folder", "remove_folder", "new_tag"]
+__all__ = ["WriteFiles", "temp_folder", "remove_folder", "remove_stopped_files", "new_tag"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -58,6 +58,32 @@ def remove_folder(folder: str) -> None:
     except (BeamIOError, OSError) as exc:
         if FileSystems.exists(folder):   # else there was nothing to remove
             _LOG.warning("could not remove the temporary folder %s: %s", folder, exc)
+
+
+def remove_stopped_files(folder: str, pick: Callable[[List[str]], List[str]], what: str,
+                         storage_options: Optional[Mapping] = None) -> int:
+    """Remove the files a stopped launch left in a run's ``folder``: those ``pick`` chooses
+    among the folder's names (listed afresh: :func:`compress_core.storage.fresh_listing`);
+    how many were removed. The launch that calls it writes them again: kept, each would stand
+    twice. ``what`` names them in the log (``"manifest parts"``). Best effort: nothing there
+    is 0, what cannot be listed or removed a warning (and 0)."""
+    from compress_core.storage import fresh_listing, get_filesystem
+
+    try:
+        stale = pick(fresh_listing(folder.rstrip("/"), storage_options))
+        fs, _ = get_filesystem(folder.rstrip("/"), storage_options)
+        for name in stale:
+            fs.rm_file(name)
+    except FileNotFoundError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the report names what stands twice
+        _LOG.warning("the %s a stopped launch left in %s could not be removed (%s: %s): they "
+                     "may stand twice there", what, folder, type(exc).__name__, exc)
+        return 0
+    if stale:
+        _LOG.info("%d %s of a stopped launch removed from %s: this launch writes them again",
+                  len(stale), what, folder)
+    return len(stale)
 
 
 def _done(count: int, folder: str) -> int:

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 
-from compress_core.storage import get_filesystem
+from compress_core.storage import fresh_listing
 
-from .files import WriteFiles, new_tag, remove_folder, temp_folder
+from .files import WriteFiles, new_tag, remove_folder, remove_stopped_files, temp_folder
 from .manifest import PART_SCHEMA, manifest_prefix, part_table, stopped_launches
 
 __all__ = ["ManifestSink", "WriteManifest", "stopped_parts", "clear_stopped_parts"]
@@ -128,37 +128,24 @@ def stopped_parts(prefix: str, storage_options: Optional[Mapping] = None
                   ) -> Tuple[List[str], List[str]]:
     """``(parts of stopped launches, every file)`` in a run's manifest folder ``prefix``,
     listed afresh: the parts of launches stopped while Beam moved their parts into place
-    (:func:`~transforms.manifest.stopped_launches`; on an object store one copy each, so a
-    SIGTERM or SIGKILL there left 2-3 of 8). Raises ``FileNotFoundError`` where there is no
-    such folder, and what the store raises."""
-    fs, path = get_filesystem(prefix.rstrip("/"), storage_options)
-    try:
-        fs.invalidate_cache(path)
-    except Exception:  # noqa: BLE001 - cache invalidation is best effort
-        pass
-    names = [name.rstrip("/") for name in fs.ls(path, detail=False)]
+    (:func:`stopped_launch_parts`). Raises ``FileNotFoundError`` where there is no such
+    folder, and what the store raises."""
+    names = fresh_listing(prefix.rstrip("/"), storage_options)
+    return stopped_launch_parts(names), names
+
+
+def stopped_launch_parts(names: List[str]) -> List[str]:
+    """Those of a manifest folder's file ``names`` written by launches stopped while Beam
+    moved their parts into place (:func:`~transforms.manifest.stopped_launches`; on an object
+    store one copy each, so a SIGTERM or SIGKILL there left 2-3 of 8)."""
     stopped = stopped_launches(names)
-    return ([name for name in names
-             if any(posixpath.basename(name).endswith(f"-{tag}.parquet") for tag in stopped)],
-            names)
+    return [name for name in names
+            if any(posixpath.basename(name).endswith(f"-{tag}.parquet") for tag in stopped)]
 
 
 def clear_stopped_parts(prefix: str, storage_options: Optional[Mapping] = None) -> int:
     """Remove the parts a stopped launch left in a run's manifest folder ``prefix`` (a retry
     under its ``--run_id`` writes every row again: kept, its rows would count twice); how many
-    were removed. Best effort: what cannot be listed or removed is a warning."""
-    try:
-        stale, _ = stopped_parts(prefix, storage_options)
-        fs, _ = get_filesystem(prefix.rstrip("/"), storage_options)
-        for name in stale:
-            fs.rm_file(name)
-    except FileNotFoundError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - the report names such parts; see above
-        _LOG.warning("the manifest parts a stopped launch left in %s could not be removed (%s: "
-                     "%s): its rows may stand twice there", prefix, type(exc).__name__, exc)
-        return 0
-    if stale:
-        _LOG.info("%d manifest parts of a launch stopped while writing them removed from %s: "
-                  "this launch writes the run's manifest whole", len(stale), prefix)
-    return len(stale)
+    were removed. Best effort (:func:`~transforms.files.remove_stopped_files`)."""
+    return remove_stopped_files(prefix, stopped_launch_parts, "manifest parts",
+                                storage_options)

@@ -59,3 +59,26 @@ def test_two_writes_of_one_run_keep_both_parts(tmp_path):
     uris = [u for f in parts for u in pq.read_table(tmp_path / "m" / f, partitioning=None).column("input_uri")
             .to_pylist()]
     assert sorted(uris) == sorted(r["input_uri"] for r in day1 + day2)
+
+
+def test_clearing_a_stopped_launchs_parts_removes_only_them(tmp_path, caplog):
+    """A retry under a stopped launch's --run_id removes the parts it left (2 of 8 on S3, S3
+    review 49) and keeps a finished launch's, a part without a tag and other files; nothing
+    there is 0, a folder that cannot be listed a warning and 0."""
+    from transforms.manifest_writer import clear_stopped_parts
+
+    folder = tmp_path / "m" / "run_id=r"
+    folder.mkdir(parents=True)
+    stopped = [f"part-0000{k}-of-00008-1a2b3c4d.parquet" for k in (0, 5)]
+    kept = ["part-00000-of-00002-00ff00ff.parquet", "part-00001-of-00002-00ff00ff.parquet",
+            "part-00000-of-00001.parquet", "export.parquet"]
+    for name in stopped + kept:
+        (folder / name).write_bytes(b"PAR1")
+    assert clear_stopped_parts(str(folder)) == 2
+    assert sorted(os.listdir(folder)) == sorted(kept)
+    assert clear_stopped_parts(str(folder)) == 0
+    assert clear_stopped_parts(str(tmp_path / "m" / "run_id=none")) == 0
+    (tmp_path / "file").write_text("x")     # a file where the folder is: cannot be listed
+    with caplog.at_level("WARNING"):
+        assert clear_stopped_parts(str(tmp_path / "file" / "run_id=r")) == 0
+    assert "manifest parts a stopped launch left" in caplog.text, caplog.text
