@@ -394,14 +394,17 @@ class _PlanOutput(beam.DoFn):
         entry = self._journal.own_entry(path_below(out, self._output) or out)
         return entry is not None and same_input(input_key(entry.input_uri), input_key(item.uri))
 
-    def _made_from_another(self, item: InputFile, out: str, written) -> bool:
-        """Whether the journal of the stopped run that wrote the unrecorded output ``out``
-        (modified at ``written``) says it was made from another input, or from another file
-        under the input's URI (:mod:`transforms.journal`; no journal: ``False``, adopted by
-        name and time). A backfill of another folder's photos of the same names adopted a
-        stopped run's outputs, and its photos were never compressed (operator review 39)."""
+    def _made_from_another(self, item: InputFile, out: str, written
+                           ) -> Tuple[bool, Optional[str]]:
+        """``(not adopted, why replaced)``: whether the journal of the stopped run that wrote
+        the unrecorded output ``out`` (modified at ``written``) says it was made from another
+        input, or from another file under the input's URI (:mod:`transforms.journal`; no
+        journal: ``False``, adopted by name and time), and in the latter case how the file
+        differs (the input is compressed again: :meth:`process` counts it). A backfill of
+        another folder's photos of the same names adopted a stopped run's outputs, and its
+        photos were never compressed (operator review 39)."""
         if self._journal is None:
-            return False
+            return False, None
         found = self._journal.writer_of(path_below(out, self._output) or out, written)
         entry = found.entry
         if entry is None:
@@ -410,23 +413,20 @@ class _PlanOutput(beam.DoFn):
                 self._written_for_others.add(
                     "%s: its output %s was written again after the journal's entries for it "
                     "(by a run under another --manifest?)", item.uri, out)
-            return found.named
+            return found.named, None
         if not same_input(input_key(entry.input_uri), input_key(item.uri)):
             self._not_adopted.inc()
             self._written_for_others.add("%s: its output %s was written for %s by run %s",
                                          item.uri, out, entry.input_uri, entry.run_id)
-            return True
+            return True, None
         if (entry.input_bytes is not None and item.size is not None
                 and entry.input_bytes != item.size) \
                 or identity_differs(item.identity, entry.identity):
-            if not self._fails_again(item):   # (else skipped as failed before: diff review 2, 49)
-                _LOG.info("%s is not the file its unrecorded output %s was made from by run "
-                          "%s (its size, time or content token then: %s, %s, %s): compressed "
-                          "again", item.uri, out, entry.run_id, entry.input_bytes,
-                          entry.identity.modified, entry.identity.etag)
-                self._replaced.inc()
-            return True
-        return False
+            return True, (f"is not the file its unrecorded output {out} was made from by run "
+                          f"{entry.run_id} (its size, time or content token then: "
+                          f"{entry.input_bytes}, {entry.identity.modified}, "
+                          f"{entry.identity.etag})")
+        return False, None
 
     def _fails_again(self, item: InputFile) -> bool:
         """Whether a --skip_existing run skips ``item`` as failed before (:func:`fails_again`)."""
@@ -456,6 +456,7 @@ class _PlanOutput(beam.DoFn):
                 "(its manifest, journal or dead letters): not written; move the input out of "
                 "a folder of that name, or give --manifest (or --output) elsewhere")
         existing = None
+        replaced = None   # why an earlier output of the input is set aside (the file changed)
         if self._skip_existing:
             # the manifest's last output of this input, else the first suffix found (one
             # listing of the output's name on S3 and GCS: storage.file_sizes)
@@ -485,26 +486,21 @@ class _PlanOutput(beam.DoFn):
             # metadata request) modified before the input was: not made from this file
             now = item.identity.modified if item.identity is not None else None
             if written is not None and now is not None and now > written:
-                if not self._fails_again(item):    # (else skipped as failed before, below)
-                    _LOG.info("%s was modified (%s) after its unrecorded output %s was "
-                              "written (%s): compressed again", item.uri, now.isoformat(), out,
-                              written.isoformat())
-                    self._replaced.inc()
+                replaced = (f"was modified ({now.isoformat()}) after its unrecorded output "
+                            f"{out} was written ({written.isoformat()})")
                 existing, (out, out_ext) = None, planned
-            elif self._made_from_another(item, out, written):
-                existing, (out, out_ext) = None, planned
+            else:
+                another, replaced = self._made_from_another(item, out, written)
+                if another:
+                    existing, (out, out_ext) = None, planned
         if existing is not None and _replaced(item):
             if self._same_bytes(item):
                 _LOG.info("%s was modified (%s) but holds the bytes its output %s was made from "
                           "(SHA-256): skipped", item.uri, _what_changed(item), out)
                 self._verified.inc()
             else:
-                if not self._fails_again(item):    # (else skipped as failed before, below:
-                    # a photo damaged after its output was said "compressed again" and
-                    # counted replaced at every quiet night; scale review 49)
-                    _LOG.info("%s is not the file its output %s was made from (%s): "
-                              "compressed again", item.uri, out, _what_changed(item))
-                    self._replaced.inc()
+                replaced = (f"is not the file its output {out} was made from "
+                            f"({_what_changed(item)})")
                 existing, (out, out_ext) = None, planned
         if existing is None and self._fails_again(item):
             yield beam.pvalue.TaggedOutput(SKIPPED, self._failed_before_row(item))
@@ -527,6 +523,13 @@ class _PlanOutput(beam.DoFn):
                              else None),
                 **identity_columns(item.identity), **self._settings.row_columns()))
             return
+        if replaced is not None:
+            # (counted here, where the input goes on to be compressed: not where it is then
+            # skipped as failed before, a photo damaged after its output was written, which
+            # was said "compressed again" and counted replaced at every quiet night; scale
+            # review 49, diff review 2)
+            _LOG.info("%s %s: compressed again", item.uri, replaced)
+            self._replaced.inc()
         yield PlannedImage(item.uri, item.relpath, item.size, out, item.identity,
                            failed_before(item, self._settings.max_pixels,
                                          unknown_is_same=True))
