@@ -128,12 +128,11 @@ def _short_name(name: str, suffix: str) -> str:
                             ).replace("/", "_")
 
 
-def _shared_output(args, many: bool, archive: bool = True) -> Optional[str]:
+def _shared_output(args, many: bool, request) -> Optional[str]:
     """Why two inputs would write one output (say ``a/photo.jpg`` and ``b/photo.jpg`` into one
     ``-o`` folder), or why one output would replace its own input (``x.jpg -o x.jpg``), or
-    ``None``. Checked before any image is read, so nothing is written. ``archive``: whether
-    the request is archive mode (:attr:`CompressRequest.archive_mode`), whose JPEG inputs may
-    be kept as they are (a ``.jpg`` output under ``--format jxl``)."""
+    ``None``. Checked before any image is read, so nothing is written. ``request``: the
+    :class:`~compress_core.request.CompressRequest`, which knows its outputs' suffixes."""
     if args.analyze:
         return None
     suffix = ("_energy" if args.visualize_energy else
@@ -146,24 +145,13 @@ def _shared_output(args, many: bool, archive: bool = True) -> Optional[str]:
         return None
     if _is_local_file(args.output) or _is_store_file(args.output):
         return f"-o {args.output} is a file; with several images -o is a folder"
-    from .codec import extension, parse_format
-    from .options import ImageFormat
-
     # an output written over another input before it is read (a photo that happens to be
-    # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed)
+    # named x.jpg_compressed.jpg beside x.jpg was replaced by x.jpg's output, then compressed;
+    # under a fixed format only its suffix: a WebP output of an earlier run beside x.jpg was
+    # "replaced" by --format jpeg's x.jpg_compressed.jpg, diff review 1, 49)
     inputs = {_file_key(src): src for src in args.images
               if _is_local_file(src) or local_path(src) is None}
-    fixed = parse_format(args.format) if args.format else ImageFormat.AUTO
-    if suffix != "_compressed":
-        endings: tuple = (".png",)
-    elif fixed is not ImageFormat.AUTO:   # (archive mode may keep a JPEG file as it is)
-        # (a WebP output of an earlier run beside x.jpg was "replaced" by --format jpeg's
-        # x.jpg_compressed.jpg: diff review 1, 49; a JPEG one by --format jxl outside archive
-        # mode, whose outputs are all .jxl: diff review 2, 49)
-        endings = (extension(fixed),) + (
-            (extension(ImageFormat.JPEG),) if fixed is ImageFormat.JXL and archive else ())
-    else:
-        endings = tuple(extension(f) for f in ImageFormat if f is not ImageFormat.AUTO)
+    endings = request.output_extensions() if suffix == "_compressed" else (".png",)
     first, folded = {}, {}
     for src in args.images:
         dest = _output_path(args, src, suffix, "", many)
@@ -406,7 +394,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mismatch = _suffix_mismatch(args, request)
     if mismatch:
         parser.error(mismatch)
-    clash = _shared_output(args, many, request.archive_mode)
+    clash = _shared_output(args, many, request)
     if clash:
         print(f"semantic-compress: error: {clash}; nothing was written", file=sys.stderr)
         return 2

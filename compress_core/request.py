@@ -417,6 +417,22 @@ class CompressRequest:
         return (self.method == Method.JPEG.value and self.format == ImageFormat.JXL.value
                 and self.quality is None and self.target_bytes is None)
 
+    def output_extensions(self) -> Tuple[str, ...]:
+        """The suffixes this request's outputs can have, the most likely first. A fixed
+        ``format``'s (in archive mode ``.jpg`` after it: a JPEG kept as it is where JPEG XL's
+        container would not make it smaller); under ``auto`` (decided by each picture's
+        content) ``photo_format``'s for photos, ``.png`` and ``.webp`` for graphics and
+        transparent pictures, then the other lossy formats, which auto writes where the first
+        cannot hold the picture (:func:`~compress_core.codec.lossy_format`: a photo wider
+        than JPEG's 65,500 pixels as JPEG XL)."""
+        fmt = ImageFormat(self.format)
+        if fmt is not ImageFormat.AUTO:
+            return (codec.extension(fmt),) + (
+                (codec.extension(ImageFormat.JPEG),) if self.archive_mode else ())
+        order = (ImageFormat(self.photo_format), ImageFormat.PNG, ImageFormat.WEBP,
+                 *codec.LOSSY_FORMATS)
+        return tuple(dict.fromkeys(codec.extension(f) for f in order))
+
     @property
     def quality_range(self) -> Optional[Tuple[int, int]]:
         """``(lowest, highest)`` quality of ``format`` (None for PNG and ``auto``)."""

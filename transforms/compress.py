@@ -76,8 +76,6 @@ __all__ = [
     "ImageBytes",
     "CompressedImage",
     "CompressImages",
-    "expected_extension",
-    "candidate_extensions",
     "failure_row",
     "model_load_count",
 ]
@@ -94,33 +92,6 @@ def model_load_count() -> int:
     """How many times this process built a compress engine (re-encoding ones too: the
     ``model_loads`` metric counts those with an energy function)."""
     return _LOADS_IN_PROCESS
-
-
-def candidate_extensions(relpath: str, fmt: str, photo_format: str = "jpeg",
-                         archive: bool = False) -> Tuple[str, ...]:
-    """Suffixes the output can have, most likely first (the library's ``auto`` rule).
-
-    The requested format's suffix; for ``auto`` (decided by content, known only after
-    decoding): ``photo_format``'s for photos, then ``.png`` and ``.webp`` for graphics and
-    images with transparency (lossless, the smaller of the two); in archive mode
-    (``archive``, ``fmt`` jxl), ``.jpg`` after it for a small JPEG kept as it is. The real
-    suffix comes from the encoded result.
-    """
-    from compress_core import codec
-
-    if fmt != "auto":
-        kept = (codec.extension("jpeg"),) if archive else ()  # (archive mode: fmt jxl)
-        return (codec.extension(fmt), *kept)
-    lossless = [codec.extension("png")]
-    if "webp" in {f.value for f in codec.supported_formats()}:
-        lossless.append(codec.extension("webp"))
-    photo = codec.extension(photo_format)
-    return (photo, *[e for e in lossless if e != photo])
-
-
-def expected_extension(relpath: str, fmt: str, photo_format: str = "jpeg") -> str:
-    """The most likely output suffix (see :func:`candidate_extensions`)."""
-    return candidate_extensions(relpath, fmt, photo_format)[0]
 
 
 class PlannedImage(NamedTuple):
@@ -442,9 +413,7 @@ class _PlanOutput(beam.DoFn):
             else:
                 _LOG.warning("not an input: %s is %s in the output folder", item.uri, why)
             return
-        candidates = candidate_extensions(item.relpath, self._settings.format,
-                                          self._settings.photo_format,
-                                          self._settings.archive_mode)
+        candidates = self._settings.output_extensions()
         planned = out, out_ext = self._uri(item, candidates[0]), candidates[0]
         held = _job_folder_holding(out, self._job_folders)
         if held is not None:

@@ -749,6 +749,7 @@ def test_web_pictures_told_apart_by_their_query_keep_their_names_in_an_o_folder(
     from types import SimpleNamespace
 
     from compress_core import cli
+    from compress_core.request import CompressRequest
 
     urls = ["http://127.0.0.1:9/show.php?id=1", "http://127.0.0.1:9/show.php?id=2"]
     folder = SimpleNamespace(output=str(work / "out") + os.sep, images=urls, analyze=False,
@@ -756,7 +757,7 @@ def test_web_pictures_told_apart_by_their_query_keep_their_names_in_an_o_folder(
     assert [cli._output_path(folder, u, "_compressed", ".jpg", True) for u in urls] == [
         os.path.join(str(work / "out") + os.sep, f"show.php?id={i}_compressed.jpg")
         for i in (1, 2)]
-    assert cli._shared_output(folder, True) is None
+    assert cli._shared_output(folder, True, CompressRequest(scale=0.5)) is None
     here = SimpleNamespace(output=None)
     assert cli._output_path(here, urls[0] + "#top", "_compressed", ".jpg", False) == \
         os.path.join(".", "show.php_compressed.jpg")

@@ -535,3 +535,32 @@ def test_missing_package_names_the_option_and_the_package(monkeypatch):
     assert CompressRequest(scale=0.5, format="jpeg", allocation="semantic").missing_package() == (
         "allocation", "rewriting JPEG coefficients needs the package jpeglib: "
                       "pip install jpeglib==1.0.2")
+
+
+def test_output_extensions_are_every_suffix_the_request_can_write():
+    """The command line's check that no output replaces another input and the job's search
+    for an earlier output read one list (they were kept apart and had drifted: the job's
+    missed the formats auto falls back to)."""
+    assert CompressRequest(scale=0.5, format="png").output_extensions() == (".png",)
+    assert CompressRequest(scale=0.5, format="jxl").output_extensions() == (".jxl",)
+    # archive mode keeps a JPEG as it is where JPEG XL would not make it smaller
+    assert CompressRequest(format="jxl", method="jpeg").output_extensions() == (".jxl", ".jpg")
+    assert CompressRequest(format="jxl", method="jpeg", quality=80).output_extensions() == (
+        ".jxl",)
+    assert CompressRequest(scale=0.5).output_extensions()[:3] == (".jpg", ".png", ".webp")
+    assert CompressRequest(scale=0.5, photo_format="webp").output_extensions()[:2] == (
+        ".webp", ".png")
+    for photo in ("jpeg", "webp", "avif", "jxl"):
+        found = CompressRequest(scale=0.5, photo_format=photo).output_extensions()
+        assert sorted(found) == [".avif", ".jpg", ".jxl", ".png", ".webp"], found
+
+
+def test_auto_writes_a_photo_too_wide_for_jpeg_in_a_suffix_the_request_lists():
+    """A photo wider than JPEG's 65,500 pixels is written as JPEG XL under format auto."""
+    from skimage import data
+
+    photo = np.ascontiguousarray(np.tile(data.astronaut()[200:216], (1, 128, 1))[:, :65501])
+    request = CompressRequest(scale=1.0)
+    result = SemanticCompressor().compress(photo, **request.compress_kwargs())
+    assert codec.extension(result.format) in request.output_extensions()
+    assert result.format == "JXL" and request.output_extensions()[0] == ".jpg"

@@ -75,27 +75,6 @@ def test_params_hash_is_stable_and_sensitive():
     assert kwargs["show_progress"] is False and "energy" not in kwargs and "model" not in kwargs
 
 
-@pytest.mark.parametrize("name, fmt, ext", [
-    ("a.JPEG", "auto", ".jpg"), ("a.png", "auto", ".jpg"), ("a.webp", "auto", ".jpg"),
-    ("a.gif", "auto", ".jpg"), ("noext", "auto", ".jpg"), ("a.png", "jpeg", ".jpg"),
-    ("a.jpg", "png", ".png"), ("a.jpg", "webp", ".webp"),
-])
-def test_expected_extension_follows_the_library_rule(name, fmt, ext):
-    assert tc.expected_extension(name, fmt) == ext
-
-
-def test_candidate_extensions_cover_lossless_outputs_of_auto():
-    """auto decides by content: a photo is JPEG, a graphic or alpha image PNG or WebP."""
-    assert tc.candidate_extensions("a.gif", "auto") == (".jpg", ".png", ".webp")
-    assert tc.candidate_extensions("a.png", "auto") == (".jpg", ".png", ".webp")
-    assert tc.candidate_extensions("a.gif", "png") == (".png",)
-    assert tc.candidate_extensions("a.png", "auto", "webp") == (".webp", ".png")
-    assert tc.candidate_extensions("a.png", "auto", "jxl") == (".jxl", ".png", ".webp")
-    # archive mode keeps a small JPEG as it is
-    assert tc.candidate_extensions("a.jpg", "jxl", archive=True) == (".jxl", ".jpg")
-    assert tc.candidate_extensions("a.jpg", "jxl") == (".jxl",)
-
-
 def test_fails_again_only_for_the_same_file_error_and_library():
     """The failures --skip_existing does not try again: an error the same bytes meet again,
     by this library version, on a file known to be the same (size, then content token or
