@@ -581,7 +581,7 @@ def exit_status(summary: RunSummary) -> int:
     corrupt, empty files, a HEIC without its decoder, a file named like a picture whose bytes
     no decoder recognises: :func:`compress_core.images.named_like_a_picture`) always count.
     A ``--skip_existing`` rerun reads neither again while it is the same file
-    (:func:`transforms.compress.fails_again`: skipped, failed before). After an upgrade (or
+    (:func:`transforms.plan.fails_again`: skipped, failed before). After an upgrade (or
     without ``--skip_existing``) they are tried again; pictures that an earlier run failed on
     and that fail again (``images_failed_again``) do not fail the run beside skipped inputs
     either: the first nightly run after an upgrade exited 1 on one damaged photo it had

@@ -49,7 +49,7 @@ class Failure(NamedTuple):
     input_etag : str or None
         The store's content token of the input, when its listing gave one.
     failed_before : bool
-        An earlier run failed on this same file (:func:`transforms.compress.failed_before`).
+        An earlier run failed on this same file (:func:`transforms.plan.failed_before`).
     """
 
     input_uri: str

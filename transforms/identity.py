@@ -25,7 +25,7 @@ tokens of two kinds are never compared) columns. :func:`identity_differs` decide
 token known on both sides, of one kind, decides alone (a re-upload of the same bytes, or a
 metadata change, is no new file); else the modification times, when both are known; else
 nothing is known and the file counts as unchanged (the size still counts,
-:func:`transforms.compress._replaced`). Where the time alone differs at the same size
+:func:`transforms.plan._replaced`). Where the time alone differs at the same size
 (a file touched, or copied without its time), or S3 ETags differ where one is a multipart
 upload's (:func:`may_be_same_bytes`), the planner reads the file and compares its SHA-256 with
 the one the manifest recorded: the same bytes are no new file. GCS's ``generation`` is left
@@ -41,8 +41,8 @@ from typing import Any, Mapping, NamedTuple, Optional
 from compress_core.storage import fresh_info
 
 __all__ = ["FileIdentity", "identity_columns", "listing_identity", "recorded_identity",
-           "comparable", "identity_differs", "may_be_same_bytes", "stat_identity", "utc_time",
-           "epoch_us", "from_epoch_us"]
+           "comparable", "identity_differs", "may_be_same_bytes", "stat_identity", "stated",
+           "utc_time", "epoch_us", "from_epoch_us"]
 
 #: Listing keys of a modification time, in order of preference (``mtime`` first: a local
 #: listing's ``created`` is the inode's change time).
@@ -200,3 +200,14 @@ def stat_identity(uri: str, storage_options: Optional[Mapping] = None):
         return None
     size = info.get("size")
     return (int(size) if size is not None else None), listing_identity(info)
+
+
+def stated(item, storage_options: Optional[Mapping] = None):
+    """``item`` (a NamedTuple with ``uri``, ``size`` and ``identity``: a listed URI's input,
+    which no listing described) with its size and identity asked of the store
+    (:func:`stat_identity`); as it is when the store does not answer (the read reports it)."""
+    found = stat_identity(item.uri, storage_options)
+    if found is None:
+        return item
+    size, identity = found
+    return item._replace(size=size if size is not None else item.size, identity=identity)

@@ -99,7 +99,7 @@ class InputFile(NamedTuple):
     earlier_failure : transforms.earlier_outputs.EarlierFailure or None
         The latest failure of this input in an earlier run of these settings into this
         output folder, from the manifest; ``--skip_existing`` skips an input whose failure
-        the same file would meet again (:func:`transforms.compress.fails_again`).
+        the same file would meet again (:func:`transforms.plan.fails_again`).
     earlier_output_bytes : int or None
         The size of that output as the manifest recorded it (written, or adopted by a
         ``--skip_existing`` run); ``--skip_existing`` writes it again when the file has another

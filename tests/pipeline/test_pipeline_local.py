@@ -107,7 +107,7 @@ def test_local_batch_with_bad_files_then_skip_existing_rerun(tmp_path, input_dir
     old_umask = os.umask(0o077)
     caplog.clear()
     try:
-        with caplog.at_level(logging.INFO, logger="transforms.compress"):
+        with caplog.at_level(logging.INFO, logger="transforms.plan"):
             _, s2 = run_job([*args, "--run_id", "second", "--skip_existing"])
     finally:
         os.umask(old_umask)
@@ -1528,7 +1528,7 @@ def test_a_photo_damaged_after_a_stopped_runs_output_is_not_said_replaced_at_eve
         tmp_path, write_tree, photo_files, run_job, monkeypatch, caplog):
     """Diff review 2, 49: the same as above where the output is a stopped run's, unrecorded,
     and the damaged copy kept the photo's time (cp -p): the journal's entry tells it apart
-    (transforms.compress._PlanOutput._made_from_another), which still logged it "compressed
+    (transforms.plan.PlanOutput._made_from_another), which still logged it "compressed
     again" and counted it replaced at every quiet night."""
     root, out = tmp_path / "in", tmp_path / "out"
     write_tree(root, {"a.jpg": photo_files["coffee.jpg"],
@@ -1542,7 +1542,7 @@ def test_a_photo_damaged_after_a_stopped_runs_output_is_not_said_replaced_at_eve
     assert (s.ok, s.failed, s.replaced) == (0, 1, 1)
     for night in ("quiet1", "quiet2"):
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="transforms.compress"):
+        with caplog.at_level(logging.INFO, logger="transforms.plan"):
             _, s = run_job([*common, "--run_id", night])
         assert (s.ok, s.failed, s.failed_before, s.replaced) == (0, 0, 1, 0)
         assert "replaced since their outputs" not in format_summary(s)
@@ -2039,9 +2039,9 @@ def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_fil
     logged a line per image (1,200 for 1,200 photos: perf review 27): one line per bundle now,
     with the count and the first; each image's own at DEBUG."""
     common, out = _a_stopped_run(tmp_path, write_tree, photo_files, run_job, monkeypatch)
-    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+    with caplog.at_level(logging.INFO, logger="transforms.plan"):
         run_job([*common, "--run_id", "resumed"])
-    said = [r.getMessage() for r in caplog.records if r.name == "transforms.compress"
+    said = [r.getMessage() for r in caplog.records if r.name == "transforms.plan"
             and r.levelno == logging.INFO and "skipped against" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(
         "2 inputs skipped against outputs that no earlier run's manifest row names for them"), \
@@ -2051,10 +2051,10 @@ def test_per_image_notes_are_one_line_per_bundle(tmp_path, write_tree, photo_fil
     inside = ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "in"), *FAST,
               *IN_MEMORY]
     run_job([*inside, "--run_id", "beside"])
-    with caplog.at_level(logging.INFO, logger="transforms.compress"):
+    with caplog.at_level(logging.INFO, logger="transforms.plan"):
         _, rerun = run_job([*inside, "--run_id", "beside-again", "--skip_existing"])
     assert (rerun.ok, rerun.skipped) == (0, 2)
-    said = [r.getMessage() for r in caplog.records if r.name == "transforms.compress"
+    said = [r.getMessage() for r in caplog.records if r.name == "transforms.plan"
             and r.levelno == logging.INFO and "outputs of this job" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(
         "2 files in the output folder are outputs of this job, not inputs"), said

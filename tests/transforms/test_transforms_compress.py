@@ -13,10 +13,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.shared import Shared
 from PIL import Image
 
-import compress_core
 from transforms import compress as tc
 from transforms.failures import CatchFailures
 from transforms.matching import InputFile, match_pattern
+from transforms.plan import PlannedImage, PlanOutput
 from transforms.manifest import MANIFEST_SCHEMA
 
 GRADIENT = dict(method="hybrid", energy="gradient", scale=0.5)
@@ -73,53 +73,6 @@ def test_params_hash_is_stable_and_sensitive():
     assert json.loads(a.params_json())["scale"] == 0.5
     kwargs = a.compress_kwargs()
     assert kwargs["show_progress"] is False and "energy" not in kwargs and "model" not in kwargs
-
-
-def test_fails_again_only_for_the_same_file_error_and_library():
-    """The failures --skip_existing does not try again: an error the same bytes meet again,
-    by this library version, on a file known to be the same (size, then content token or
-    modification time on both sides); anything unknown is tried again."""
-    import datetime as dt
-
-    from transforms import manifest
-    from transforms.earlier_outputs import EarlierFailure
-    from transforms.identity import FileIdentity, epoch_us
-    from transforms.matching import InputFile
-
-    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
-    failed = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
-                            "x.jpg: cannot decode", 300, epoch_us(when), "",
-                            manifest.library_version())
-    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when),
-                     earlier_failure=failed)
-    assert tc.fails_again(item)
-    assert not tc.fails_again(item._replace(earlier_failure=None))
-    for changed in (dict(size=301), dict(identity=FileIdentity(when + dt.timedelta(seconds=1))),
-                    dict(identity=None), dict(size=None)):
-        assert not tc.fails_again(item._replace(**changed)), changed
-    for error in ("TimeoutError", "CompressionTimeoutError", "ImageReadError",
-                  "UnsupportedImageError", "WeightsNotFoundError", "MemoryError",
-                  "ImageTooLargeError", "EncodingError"):   # (diff review 24: they may pass)
-        assert not tc.fails_again(item._replace(
-            earlier_failure=failed._replace(error_type=error))), error
-    assert tc.fails_again(item._replace(earlier_failure=failed._replace(
-        error_type="NotAnImageError")))
-    # a picture over the pixel limit: met again at that limit or a smaller one, tried again
-    # at a larger one, or where the limit it failed at is not known (edge review 37)
-    over = item._replace(earlier_failure=failed._replace(error_type="ImageTooLargeError",
-                                                         max_pixels=250_000))
-    assert tc.fails_again(over, 250_000) and tc.fails_again(over, 1_000)
-    assert not tc.fails_again(over, 250_001) and not tc.fails_again(over)   # (default: larger)
-    assert tc.fails_again(over._replace(earlier_failure=over.earlier_failure._replace(
-        max_pixels=tc.DEFAULT_MAX_PIXELS)))
-    for build in ("0.0.1", compress_core.__version__):   # another build, or the version alone
-        assert not tc.fails_again(item._replace(earlier_failure=failed._replace(
-            library_version=build)))
-    # a content token decides where both sides have one of a kind, whatever the times say
-    tokened = item._replace(identity=FileIdentity(when + dt.timedelta(hours=1), "etag:abc"),
-                            earlier_failure=failed._replace(input_etag="etag:abc"))
-    assert tc.fails_again(tokened)
-    assert not tc.fails_again(tokened._replace(identity=FileIdentity(when, "etag:abd")))
 
 
 def test_archive_mode_keeps_a_small_jpeg_and_skips_it_on_rerun(tmp_path, sample_photos):
@@ -251,7 +204,7 @@ def test_hostile_metadata_in_a_batch_gives_clean_outputs(tmp_path, sample_photos
 
 def _dofns():
     s = tc.CompressSettings(**GRADIENT)
-    return [tc._PlanOutput(s, "s3://b/out", "r", True, {"s3": {"endpoint_url": "http://x"}}),
+    return [PlanOutput(s, "s3://b/out", "r", True, {"s3": {"endpoint_url": "http://x"}}),
             tc._ReadImage({}), tc._CompressImage(s, "r", worker_threads=1),
             tc._WriteImage({}), tc._FailureToRow(s, "r")]
 
@@ -645,14 +598,14 @@ def test_a_retried_bundle_compresses_again_what_its_first_attempt_wrote(tmp_path
     out = str(tmp_path / "out")
 
     def stage(journal):
-        return pickler.dumps([tc._PlanOutput(s, out, "night", True, {}, journal=journal.reader()),
+        return pickler.dumps([PlanOutput(s, out, "night", True, {}, journal=journal.reader()),
                               tc._ReadImage({}), tc._CompressImage(s, "night", worker_threads=1),
                               tc._WriteImage({}, out, journal)])
 
     def attempt(shipped):   # a worker's copy of the fused stage, one input through it
         plan, read, compress, write = pickler.loads(shipped)
         planned = list(plan.process(item))
-        if not isinstance(planned[0], tc.PlannedImage):
+        if not isinstance(planned[0], PlannedImage):
             return planned[0].value
         return list(write.process(list(compress.process(list(read.process(planned[0]))[0]))[0]))[0]
 
@@ -666,25 +619,3 @@ def test_a_retried_bundle_compresses_again_what_its_first_attempt_wrote(tmp_path
     # another launch of the run (the stopped run resumed) adopts the output as before
     resumed = attempt(stage(RunJournal(str(tmp_path / "out" / "_manifest"), "night")))
     assert (resumed["status"], resumed["skip_reason"]) == ("skipped", "unrecorded output")
-
-
-def test_a_failure_recorded_without_identity_counts_as_failed_again_not_as_skipped():
-    """Rows of manifest schema 1 and 2 (releases before 2026-12-03) record no time or token:
-    such a failure is tried again (never skipped unread), and failing again the same way at the
-    same size it is counted ``failed again`` (upgrade review 49: the first night after an
-    upgrade from such a release exited 1 on unchanged damaged photos)."""
-    import datetime as dt
-
-    from transforms.earlier_outputs import EarlierFailure
-    from transforms.identity import FileIdentity
-    from transforms.matching import InputFile
-
-    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
-    old = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
-                         "x.jpg: cannot decode", 300, None, None, "0.1.0")
-    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when), earlier_failure=old)
-    assert not tc.fails_again(item) and not tc.failed_before(item)
-    assert tc.failed_before(item, unknown_is_same=True)
-    assert not tc.failed_before(item._replace(size=301), unknown_is_same=True)
-    assert not tc.failed_before(item._replace(earlier_failure=old._replace(
-        error_type="TimeoutError")), unknown_is_same=True)
