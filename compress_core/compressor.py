@@ -25,7 +25,8 @@ from .energy.base import CarvingTerms, EnergyFunction, Importance, resize_map
 from .errors import TargetUnreachableError, UnsupportedImageError
 from .hybrid import (HybridPolicy, aspect_changes, reads_importance, resample, resample_whole,
                      resampling_stretch, retarget, seam_stretch)
-from .images import DEFAULT_MAX_PIXELS, clear_hidden, image_list, load_image
+from .images import DEFAULT_MAX_PIXELS, load_image
+from .pixels import clear_hidden, image_list
 from .metadata import carried, compact_keeps
 from .options import (Allocation, EnergyMode, ImageFormat, Metadata, Method, check_flag, given,
                       parse_option)

@@ -53,7 +53,7 @@ import numpy as np
 from ._fork_locks import ForkSafeLock
 from . import _perceptual_kernels as kernels
 from .colour import srgb_view
-from .images import check_rgb8, has_transparency
+from .pixels import check_rgb8, has_transparency
 
 __all__ = ["Reference", "ssimulacra2"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .images import check_rgb8
+from .pixels import check_rgb8
 from .options import parse_option
 
 __all__ = ["QualityMetric", "score", "ssim", "psnr"]
@@ -79,7 +79,7 @@ def _tiles(height: int, width: int):
 def score(candidate: np.ndarray, reference: np.ndarray, metric="perceptual") -> float:
     """Similarity of ``candidate`` to ``reference`` (higher is better), resampling if needed.
 
-    Both are uint8 (H, W, 3|4) arrays (:func:`compress_core.images.check_rgb8`: a float 0..1
+    Both are uint8 (H, W, 3|4) arrays (:func:`compress_core.pixels.check_rgb8`: a float 0..1
     image would otherwise be compared as near-black).
     """
     metric = parse_option(QualityMetric, metric, "quality_metric")

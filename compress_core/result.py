@@ -12,7 +12,7 @@ import numpy as np
 from . import codec
 from .errors import (EncoderUnavailableError, ImageDecodeError, TargetUnreachableError,
                      UnsupportedImageError)
-from .images import to_pil
+from .pixels import to_pil
 from .options import ImageFormat
 from .storage import check_storage_options, media_type, write_atomic
 

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .energy.base import as_energy_map, normalize_map
-from .images import as_rgb_array
+from .pixels import as_rgb_array
 from .options import parse_option
 
 __all__ = ["Colormap", "colormap_lut", "energy_heatmap", "overlay_energy", "draw_seams"]
@@ -97,7 +97,7 @@ def overlay_energy(image, energy: np.ndarray, alpha: float = 0.6,
     Parameters
     ----------
     image : ndarray or PIL.Image.Image
-        The photo (any input :func:`~compress_core.images.as_rgb_array` accepts).
+        The photo (any input :func:`~compress_core.pixels.as_rgb_array` accepts).
     energy : ndarray (H, W)
         Its energy map (same height and width).
     alpha : float

@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..images import has_transparency
+from ..pixels import has_transparency
 from ..options import ImageFormat
 from .archive import jpeg_to_jxl, jxl_to_jpeg
 from .content import PALETTE_SIZE, colour_count, encode_lossless, is_photo, keep_palette

@@ -27,7 +27,7 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from ..images import check_rgb8, clear_hidden
+from ..pixels import check_rgb8, clear_hidden
 from ..options import ImageFormat
 from .encoders import _packed, encode
 from .formats import holds, supported_formats
@@ -149,7 +149,7 @@ def colour_count(pixels: np.ndarray, most: int = PALETTE_SIZE) -> Optional[int]:
 def keep_palette(out: np.ndarray, input_pixels: np.ndarray) -> Optional[np.ndarray]:
     """``out`` reduced to :data:`PALETTE_SIZE` colours, where the input held at most that many
     and the output (resampled: its edges blended) holds more; else None. Both are uint8
-    RGB(A); ``out`` with hidden colours cleared (:func:`~compress_core.images.clear_hidden`),
+    RGB(A); ``out`` with hidden colours cleared (:func:`~compress_core.pixels.clear_hidden`),
     the input's are cleared here where its colours are counted (not for a photo, whose
     output's count stops first).
 

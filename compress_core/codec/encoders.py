@@ -34,7 +34,7 @@ from PIL import Image, PngImagePlugin
 from ..colour import rgb_to_srgb
 from ..errors import EncodingError, SemanticCompressError
 from ..exif_edit import unoriented_in_place
-from ..images import check_rgb8, has_transparency, to_pil
+from ..pixels import check_rgb8, has_transparency, to_pil
 from ..metadata import exif_within
 from ..options import ImageFormat
 from ..xmp import extended_xmp

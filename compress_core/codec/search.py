@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import deadline
 from ..errors import EncodingError, TargetUnreachableError
-from ..images import check_rgb8, has_transparency
+from ..pixels import check_rgb8, has_transparency
 from ..options import ImageFormat
 from ..perceptual import Reference
 from ..targets import check_real

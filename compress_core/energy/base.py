@@ -14,7 +14,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ..images import as_rgb_array
+from ..pixels import as_rgb_array
 
 __all__ = ["EnergyFunction", "CarvingTerms", "Importance", "ENERGY_UNIT", "normalize_map",
            "map_percentile", "check_energy_map", "as_energy_map", "resize_map"]
@@ -181,7 +181,7 @@ class EnergyFunction(abc.ABC):
         ----------
         image : ndarray or PIL.Image.Image
             Gray (H, W), RGB or RGBA (H, W, 3|4); dtypes and ranges as
-            :func:`~compress_core.images.as_pixel_array`. Alpha is ignored.
+            :func:`~compress_core.pixels.as_pixel_array`. Alpha is ignored.
 
         Raises
         ------

@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..images import as_rgb_array
+from ..pixels import as_rgb_array
 from ..options import check_flag
 from .base import (ENERGY_UNIT, CarvingTerms, EnergyFunction, Importance, map_percentile,
                    normalize_map)

@@ -55,7 +55,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..images import as_rgb_array, image_list
+from ..pixels import as_rgb_array, image_list
 from ..options import check_flag, parse_option
 from .backbones import (
     DEFAULT_BACKBONE,

@@ -36,7 +36,8 @@ import numpy as np
 
 from ..energy.base import EnergyFunction
 from ..energy.gradient import GradientEnergyFunction
-from ..images import DEFAULT_MAX_PIXELS, as_pixel_array
+from ..images import DEFAULT_MAX_PIXELS
+from ..pixels import as_pixel_array
 from ..options import EnergyMode, SeamOrder, check_flag, given, parse_option
 from ..targets import check_positive_int, check_positive_number
 from .inputs import (KEEP_ENERGY, REMOVE_ENERGY, check_mask, check_pixels, check_terms,
@@ -103,7 +104,7 @@ class SeamCarver:
     keep_mask : array-like of bool (H, W), optional
         Pixels to protect (seams avoid them unless nothing else is left). Masks are of the
         picture as it is carved: a PIL image upright, as its EXIF orientation shows it
-        (:func:`~compress_core.images.as_pixel_array`), not as its pixels are stored.
+        (:func:`~compress_core.pixels.as_pixel_array`), not as its pixels are stored.
     remove_mask : array-like of bool (H, W), optional
         Pixels to remove first (seams are drawn through them); see :func:`remove_object`.
     energy_mode : {"backward", "forward"}
@@ -157,7 +158,7 @@ class SeamCarver:
         ----------
         image : ndarray or PIL.Image.Image
             Gray, RGB or RGBA; dtypes and value ranges as
-            :func:`~compress_core.images.as_pixel_array` (uint8, uint16, bool, float in [0, 1]).
+            :func:`~compress_core.pixels.as_pixel_array` (uint8, uint16, bool, float in [0, 1]).
         target_height, target_width : int, optional
             Output size in pixels. Default: unchanged (or from the scale).
         scale_height, scale_width : float, optional
