@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import struct
 import zlib
 from typing import Optional, Tuple
@@ -73,6 +74,12 @@ AVIF_TUNE = "ssimulacra2"
 #: unchanged; under a byte budget a soft-edged cut-out pays 2-12% (quality 30-1) for it
 #: (BENCHMARKS.md, "AVIF alpha").
 AVIF_ALPHA_FLOOR = 40
+#: Fewest encoder threads an AVIF is made with. libaom codes a picture one way on one thread and
+#: another way on two or more (row-based multithreading), the same for 2 to 16 threads: Pillow's
+#: default, the CPUs the process may run on, made every AVIF of a one-CPU worker (a pod or VM of
+#: one vCPU, ``taskset -c 0``) other bytes than a laptop's, and ``quality="auto"`` chose another
+#: quality (kodim23 at scale 0.5: 48 on one CPU, 46 on two; 7,083 and 6,799 bytes).
+AVIF_MIN_THREADS = 2
 JXL_EFFORT = 7
 #: Files smaller than this (after mozjpeg's progressive scans) are also tried as baseline JPEGs
 #: with optimised Huffman tables (:func:`optimize_scans`), which are smaller on small pictures:
@@ -87,6 +94,16 @@ _IPTC_RESOURCE = 0x0404
 
 
 _AVIF_TUNE_OK: Optional[bool] = None
+
+
+def _avif_threads() -> int:
+    """Threads for the AVIF encoder: the CPUs this process may use, at least
+    :data:`AVIF_MIN_THREADS` (the same bytes on every machine)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(AVIF_MIN_THREADS, cpus)
 
 
 def _avif_tune_accepted() -> bool:
@@ -510,7 +527,7 @@ def _encode(img, fmt, quality, attached: dict, lossless, full_chroma, _scans,
             if draft_alpha:
                 kwargs["alpha_quality"] = 0
     elif fmt is ImageFormat.AVIF:
-        kwargs.update(quality=quality, speed=AVIF_SPEED)
+        kwargs.update(quality=quality, speed=AVIF_SPEED, max_threads=_avif_threads())
         if full_chroma:
             kwargs["subsampling"] = "4:4:4"
         if quality < 100 and _avif_tune_accepted():  # (quality 100 is lossless: no tuning)

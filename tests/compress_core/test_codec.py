@@ -583,6 +583,24 @@ def test_avif_is_tuned_for_ssimulacra2_where_libaom_knows_it(monkeypatch):
     assert decode(tuned).size == decode(plain).size == (200, pixels.shape[0])
 
 
+def test_avif_bytes_do_not_depend_on_the_cpus_the_process_may_use(monkeypatch):
+    """libaom codes a picture other ways on one thread and on several: a one-CPU worker (a pod
+    of one vCPU, ``taskset -c 0``) wrote other AVIF bytes than a laptop, and ``quality="auto"``
+    chose another quality (reproducibility review 50)."""
+    import os
+
+    from compress_core.codec import encoders
+
+    pixels = photo("chelsea", 256)
+    made = {}
+    for cpus in (1, 2, 8):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cpus: set(range(n)),
+                            raising=False)
+        made[cpus] = encode(pixels, "avif", 50)
+    assert made[1] == made[2] == made[8]
+    assert encoders._avif_threads() == 8
+
+
 def test_avif_falls_back_to_the_default_tuning_when_libaom_rejects_it(monkeypatch):
     from compress_core.codec import encoders
 
