@@ -557,6 +557,7 @@ def test_output_extensions_are_every_suffix_the_request_can_write():
 
 def test_auto_writes_a_photo_too_wide_for_jpeg_in_a_suffix_the_request_lists():
     """A photo wider than JPEG's 65,500 pixels is written as JPEG XL under format auto."""
+    pytest.importorskip("pillow_jxl")   # (the "encoders" extra)
     from skimage import data
 
     photo = np.ascontiguousarray(np.tile(data.astronaut()[200:216], (1, 128, 1))[:, :65501])

@@ -97,6 +97,28 @@ def test_archive_mode_keeps_a_small_jpeg_and_skips_it_on_rerun(tmp_path, sample_
             == (tmp_path / "in" / "tiny.jpg").read_bytes())
 
 
+def test_a_photo_too_wide_for_jpeg_is_found_by_its_jxl_suffix_on_rerun(tmp_path):
+    """Format auto writes a photo wider than JPEG's 65,500 pixels as JPEG XL; a
+    --skip_existing rerun without a manifest row for it (a stopped run's output) finds it by
+    that suffix (the job's list of suffixes had missed it: it was compressed again at every
+    rerun; CompressRequest.output_extensions)."""
+    pytest.importorskip("pillow_jxl")   # (the "encoders" extra)
+    from skimage import data
+
+    (tmp_path / "in").mkdir()
+    photo = np.ascontiguousarray(np.tile(data.astronaut()[200:216], (1, 128, 1))[:, :65501])
+    Image.fromarray(photo).save(tmp_path / "in" / "wide.png")
+    s = tc.CompressSettings(method="hybrid", energy="gradient", scale=1.0)
+    items = [InputFile(str(tmp_path / "in" / "wide.png"), "wide.png", None)]
+    for status in ("ok", "skipped"):
+        with BeamTestPipeline(runner="FnApiRunner") as p:
+            res = p | beam.Create(items) | tc.CompressImages(s, str(tmp_path / "out"), "r",
+                                                              skip_existing=True)
+            assert_that(res["rows"] | beam.Map(lambda r: (r["status"], r["output_uri"][-4:])),
+                        equal_to([(status, ".jxl")]))
+    assert os.listdir(tmp_path / "out") == [f"wide.png.{s.params_hash()}.jxl"]
+
+
 def test_a_transparent_gif_stays_lossless_and_is_skipped_on_rerun(tmp_path):
     img = Image.new("RGBA", (64, 48), (255, 0, 0, 0))
     img.paste((0, 128, 255, 255), (8, 8, 40, 40))
