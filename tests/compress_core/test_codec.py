@@ -732,3 +732,27 @@ def test_an_iptc_record_over_64_kib_is_left_out_of_a_jpeg_not_an_error(coffee, c
     assert decode(data).getexif()[0x010F] == "Codec"
     assert "photoshop" not in decode(data).info
     assert "IPTC record of 78000 bytes does not fit" in caplog.text
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif", "jxl"])
+def test_a_budget_of_exactly_the_default_quality_s_size_keeps_that_quality(coffee, fmt):
+    """'At most target_bytes': a budget equal to the default quality's size is met by it,
+    in one encode (mutation review 50: '<' for '<=' there searched down to a lower quality)."""
+    lo, _, default = QUALITY_RANGE[resolve_format(fmt)]
+    data = encode(coffee, fmt, default)
+    assert fit_budget(coffee, fmt, len(data)) == (data, default)
+
+
+def test_a_transparent_jpeg_xl_s_budget_under_a_max_quality_below_19_says_what_it_wrote(coffee):
+    """A JPEG XL with transparency is written at quality 19 at least (JXL_EXACT_ALPHA): a
+    max_quality below it (compress(quality=5, target_bytes=...)) reports 19, the quality
+    written, not 5 (mutation review 50: without hi = max(hi, lo) it said 5, and a budget under
+    that size raised KeyError instead of TargetUnreachableError)."""
+    from compress_core.codec import JXL_EXACT_ALPHA
+
+    cut = _mostly_transparent(coffee)
+    top = encode(cut, "jxl", JXL_EXACT_ALPHA)
+    assert fit_budget(cut, "jxl", len(top) + 100, max_quality=5) == (top, JXL_EXACT_ALPHA)
+    with pytest.raises(TargetUnreachableError) as info:
+        fit_budget(cut, "jxl", len(top) - 1, max_quality=5)
+    assert info.value.smallest_bytes == len(top)

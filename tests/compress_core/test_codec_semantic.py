@@ -265,3 +265,20 @@ def test_a_corrupt_jpeg_and_no_temporary_folder_are_clear_errors(tmp_path, monke
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     with pytest.raises(EncodingError, match="needs a writable temporary folder"):
         requantize_jpeg(data, np.ones((96, 128)))
+
+
+def test_a_block_at_exactly_half_the_maximum_keeps_every_coefficient():
+    """DEAD_ZONES: blocks at half the map's maximum *or more* keep everything. A map of
+    plateaus (a subject at 2, its surroundings at 1, the rest 0) puts whole blocks at exactly
+    0.5: they decode as the uniform JPEG does, and only the blocks at 0 lose their +-1
+    coefficients (mutation review 50: '>' for '>=' dropped the surroundings' detail too)."""
+    pixels = photo("astronaut", 256)
+    importance = np.zeros(pixels.shape[:2], np.float32)
+    importance[:, :96] = 2.0
+    importance[:, 96:192] = 1.0          # exactly half the maximum
+    uniform = encode(pixels, "jpeg", 80)
+    allocated = requantize_jpeg(uniform, importance)
+    a, b = decode_pixels(uniform), decode_pixels(allocated)
+    # (chroma is upsampled across one 16-px block, so stay 16 px inside)
+    np.testing.assert_array_equal(a[:, :192 - 16], b[:, :192 - 16])
+    assert np.abs(a[:, 208:].astype(int) - b[:, 208:]).mean() > 0.5

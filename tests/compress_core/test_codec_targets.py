@@ -803,3 +803,36 @@ def test_auto_at_a_high_target_keeps_no_first_encoding_a_point_over():
     data, quality, score = codec.encode_to_score(pixels, "avif", 90)
     assert 90 <= score <= 90 + search.tolerance(90)
     assert len(data) <= 1.02 * len(codec.encode(pixels, "avif", 86))
+
+
+def test_an_unreachable_target_reports_the_better_of_the_4_2_0_and_4_4_4_searches():
+    """Where neither 4:2:0 nor the 4:4:4 retry reaches the target, TargetUnreachableError.best
+    (what compress() writes then, with its score) is the better of the two: coffee at 120 px
+    scores 88.5 at 4:2:0 quality 100 and 97.0 in 4:4:4 (mutation review 50: the choice
+    between them could be reversed with every test passing)."""
+    pixels = photo("coffee", 120)
+    ref = Reference(pixels)
+    tops = [ref.score(decode_pixels(encode(pixels, "jpeg", 100, full_chroma=full)))
+            for full in (False, True)]
+    assert tops[1] > tops[0] + 5
+    with pytest.raises(TargetUnreachableError) as info:
+        encode_to_score(pixels, "jpeg", 99.5)
+    data, quality, score = info.value.best
+    assert score == pytest.approx(max(tops), abs=1e-6)
+    assert ref.score(decode_pixels(data)) == pytest.approx(score, abs=1e-6)
+
+
+@pytest.mark.parametrize("width, target", [(200, 80), (400, 70)])
+def test_auto_keeps_no_encoding_over_3_percent_larger_than_the_smallest_passing(width, target):
+    """The search stops at a passing encoding within its tolerance only where the failing one
+    below promises at most 3% fewer bytes (search._SAVING); else it steps on. On rocket the
+    rule matters: without it the kept JPEG was 6.7% (200 px at 80) and 8.5% (400 px at 70)
+    larger than the smallest passing quality's (mutation review 50)."""
+    pixels = photo("rocket", width)
+    data, quality, score = encode_to_score(pixels, "jpeg", target)
+    assert score >= target
+    ref = Reference(pixels)
+    smallest = quality
+    while smallest > 1 and ref.score(decode_pixels(encode(pixels, "jpeg", smallest - 1))) >= target:
+        smallest -= 1
+    assert len(data) <= (1 + search._SAVING) * len(encode(pixels, "jpeg", smallest))

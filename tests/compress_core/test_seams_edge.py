@@ -409,3 +409,38 @@ def test_keep_and_remove_masks_that_overlap_are_refused(chelsea):
     out = SeamCarver(GradientEnergyFunction(), keep_mask=apart, remove_mask=mask).resize(
         chelsea, target_width=w - 10)
     assert out.shape == (h, w - 10, 3)
+
+
+def test_callers_static_map_is_not_written_by_the_masks(chelsea):
+    """The keep and remove masks add +-KEEP_ENERGY to the static map on a copy: a caller's
+    float32 map (handed on uncopied by the edge check) stays as it was, and a second carve
+    with the same terms gives the same picture (mutation review 50: with the masks added in
+    place the caller's map grew by 1e5 on the kept pixels at every call, the tests passed)."""
+    h, w = chelsea.shape[:2]
+    m = np.ascontiguousarray(_band_map((h, w)) + np.arange(w, dtype=np.float32))
+    before = m.copy()
+    keep, remove = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    keep[10:30, 50:60] = True
+    remove[35:45, 5:15] = True
+    terms = CarvingTerms(static=m, gradient_weight=1.0)
+    carver = SeamCarver(keep_mask=keep, remove_mask=remove)
+    first = carver.carve(chelsea, target_width=60, energy_terms=terms)
+    np.testing.assert_array_equal(m, before)
+    second = carver.carve(chelsea, target_width=60, energy_terms=terms)
+    np.testing.assert_array_equal(first.pixels, second.pixels)
+
+
+def test_integer_and_float_masks_mean_what_a_bool_mask_means(chelsea):
+    """'Non-zero means set': a mask drawn as 0/255 (a PNG) or 0.0/1.0 carves as the same bool
+    mask does (mutation review 50: uncast, a uint8 mask indexed rows 0 and 255, a float one
+    failed, and no test gave anything but bool)."""
+    h, w = chelsea.shape[:2]
+    keep = np.zeros((h, w), bool)
+    keep[5:45, 30:50] = True
+    want = SeamCarver(keep_mask=keep).resize(chelsea, target_width=50)
+    for drawn in (keep.astype(np.uint8) * 255, keep.astype(np.float32)):
+        np.testing.assert_array_equal(SeamCarver(keep_mask=drawn).resize(
+            chelsea, target_width=50), want)
+        np.testing.assert_array_equal(SeamCarver(remove_mask=drawn).resize(
+            chelsea, target_width=50), SeamCarver(remove_mask=keep).resize(
+            chelsea, target_width=50))

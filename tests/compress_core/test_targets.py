@@ -350,3 +350,45 @@ def test_the_working_size_has_a_long_side_of_min_side_at_least():
     assert working_size(1600, 1200, (64, 64), 2.0, 448) == (448, 336)
     assert working_size(1600, 1200, (256, 256), 2.0, 448) == (683, 512)  # twice is more
     assert working_size(600, 400, (32, 32), 2.0, 448) is None  # 448 x 299: 56% of the pixels
+
+
+@pytest.mark.parametrize("width, height, caps", [
+    (1000, 1000, dict(target_pixels=999_999)),     # one pixel over the area cap
+    (1001, 500, dict(max_dimension=1000)),         # one pixel over the longest-side cap
+    (500, 1001, dict(max_dimension=1000)),
+])
+def test_a_cap_one_pixel_below_the_input_is_met(width, height, caps):
+    """'Caps are met exactly': an input one pixel over a cap is made smaller, not left as it
+    is (mutation review 50: a cap that bound only from two pixels over passed every test)."""
+    plan = plan_size(width, height, **caps)
+    assert plan is not None
+    if "target_pixels" in caps:
+        assert plan.width * plan.height <= caps["target_pixels"]
+    if "max_dimension" in caps:
+        assert max(plan.width, plan.height) <= caps["max_dimension"]
+
+
+def _gradient_energy(name):
+    from skimage import data
+
+    from compress_core.energy import GradientEnergyFunction
+
+    pixels = np.ascontiguousarray(getattr(data, name)()[..., :3])
+    return GradientEnergyFunction()(pixels)
+
+
+def test_a_free_shape_keeps_the_input_s_aspect_unless_another_gains_5_percent():
+    """FREE_SHAPE_MIN_GAIN: the astronaut (a square portrait) at a quarter of its pixels
+    stays 256 x 256; without the rule it became 181 x 362 on the gradient's proxy, the
+    hands cut (visual review 19; mutation review 50: the rule could be dropped with every
+    test passing)."""
+    energy = _gradient_energy("astronaut")
+    assert free_shape(energy, 512 * 512 // 4) == (256, 256)
+
+
+def test_a_free_shape_holds_max_dimension_on_both_sides():
+    """A tall strip of a photo (512 x 100) given 20,000 pixels and a largest side of 150:
+    neither side is over 150 (mutation review 50: the height's cap could be dropped)."""
+    energy = np.ascontiguousarray(_gradient_energy("astronaut")[:, 200:300])
+    w, h = free_shape(energy, 20_000, max_dimension=150)
+    assert max(w, h) <= 150 and w * h <= 20_000

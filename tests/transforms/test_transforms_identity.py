@@ -112,3 +112,25 @@ def test_stat_identity_asks_one_file_and_leaves_missing_ones_to_the_read(tmp_pat
     assert stat_identity(f"file://{path}") == (4, FileIdentity(WHEN, None))
     assert stat_identity(str(tmp_path / "missing.jpg")) is None
     assert stat_identity(str(tmp_path)) is None                     # a folder is no file
+
+
+def test_a_naive_recorded_time_is_utc_whatever_the_machine_s_time_zone(monkeypatch):
+    """A manifest rewritten by a tool that drops the zone holds naive times: they are UTC (as
+    the job wrote them), also on a worker whose local zone is not (a laptop's DirectRunner):
+    read as local time, every file's time would differ by the zone's offset and each
+    --skip_existing night would read and hash, or compress again, every input (mutation review
+    50: the tests ran only under TZ=UTC, where the two readings agree)."""
+    import time
+
+    if not hasattr(time, "tzset"):
+        return
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = WHEN.replace(tzinfo=None)
+        assert recorded_identity(naive, None) == FileIdentity(WHEN)
+        assert recorded_identity(naive.isoformat(), None) == FileIdentity(WHEN)
+        assert not identity_differs(FileIdentity(WHEN), recorded_identity(naive, None))
+    finally:
+        monkeypatch.undo()
+        time.tzset()

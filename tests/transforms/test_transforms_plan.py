@@ -1,10 +1,18 @@
-"""The job's plan (transforms/plan.py): which earlier failures an input meets again, so that
-``--skip_existing`` skips it unread or counts it ``failed again``. The plan's skips, adoptions
-and replacements run end to end in tests/pipeline/test_pipeline_local.py and
+"""The job's plan (transforms/plan.py): which earlier failures an input meets again (skipped
+unread, or counted ``failed again``), and PlanOutput's choice for one input between skipping it
+against its output, adopting an unrecorded output and compressing it again. The plan's skips,
+adoptions and replacements also run end to end in tests/pipeline/test_pipeline_local.py and
 tests/transforms/test_transforms_earlier_outputs.py."""
+import os
+
 import compress_core
 from compress_core.images import DEFAULT_MAX_PIXELS
 from transforms import plan
+from transforms.matching import InputFile
+from transforms.plan import PlannedImage, PlanOutput
+from transforms.settings import CompressSettings
+
+GRADIENT = dict(method="hybrid", energy="gradient", scale=0.5)
 
 
 def test_fails_again_only_for_the_same_file_error_and_library():
@@ -74,3 +82,140 @@ def test_a_failure_recorded_without_identity_counts_as_failed_again_not_as_skipp
     assert not plan.failed_before(item._replace(size=301), unknown_is_same=True)
     assert not plan.failed_before(item._replace(earlier_failure=old._replace(
         error_type="TimeoutError")), unknown_is_same=True)
+
+
+def test_a_failure_that_may_pass_is_tried_again_whatever_pixel_limit_its_row_records():
+    """Every error row records its run's max_pixels (the default filled in): an error that
+    may pass another time (a timeout, memory, an encoder) is tried again at any limit; only
+    ImageTooLargeError is met again at a limit no larger (mutation review 50: with the error
+    type dropped from that clause every failure at the default limit was skipped for ever,
+    and the tests, whose rows recorded no limit, passed)."""
+    import datetime as dt
+
+    from transforms import manifest
+    from transforms.earlier_outputs import EarlierFailure
+    from transforms.identity import FileIdentity, epoch_us
+    from transforms.matching import InputFile
+
+    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when))
+    for error in ("TimeoutError", "CompressionTimeoutError", "MemoryError", "EncodingError",
+                  "ImageReadError"):
+        failed = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", error, "",
+                                300, epoch_us(when), "", manifest.library_version(),
+                                max_pixels=DEFAULT_MAX_PIXELS)
+        assert not plan.fails_again(item._replace(earlier_failure=failed)), error
+        assert not plan.failed_before(item._replace(earlier_failure=failed),
+                                    unknown_is_same=True), error
+
+
+def test_a_failure_recorded_with_an_identity_is_not_counted_again_for_another_file():
+    """``unknown_is_same`` covers rows that record neither a time nor a token; a row that
+    records either tells another file of the same size (a new damaged upload) apart: that
+    one fails, it is not 'failed again' (mutation review 50)."""
+    import datetime as dt
+
+    from transforms import manifest
+    from transforms.earlier_outputs import EarlierFailure
+    from transforms.identity import FileIdentity, epoch_us
+    from transforms.matching import InputFile
+
+    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    later = when + dt.timedelta(hours=1)
+    timed = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
+                           "x.jpg: cannot decode", 300, epoch_us(when), "",
+                           manifest.library_version())
+    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(later),
+                     earlier_failure=timed)
+    assert not plan.failed_before(item, unknown_is_same=True)
+    tokened = timed._replace(input_modified=None, input_etag="etag:abc")
+    assert not plan.failed_before(item._replace(identity=FileIdentity(later, "etag:abd"),
+                                              earlier_failure=tokened), unknown_is_same=True)
+    assert plan.failed_before(item._replace(identity=FileIdentity(later, "etag:abc"),
+                                          earlier_failure=tokened), unknown_is_same=True)
+
+
+def test_an_input_modified_after_its_unrecorded_output_is_compressed_again_without_a_journal(
+        tmp_path, photo_files):
+    """An output no manifest row names, and no journal entry either (the journal gone, or an
+    output of a release before it): adopted where the input is older than it, compressed
+    again (and counted replaced) where the input was modified after it was written, also
+    by less than a day and at the same size (mutation review 50: the pipeline tests replace
+    files with others of another size, which the journal tells apart, so the time's check
+    itself was untested)."""
+    from transforms.identity import stat_identity
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    (folder / "chelsea.png").write_bytes(photo_files["chelsea.png"])
+    uri = str(folder / "chelsea.png")
+    s = CompressSettings(**GRADIENT)
+    planner = PlanOutput(s, str(out), "night", True, {})
+    output = planner._uri(InputFile(uri, "chelsea.png", 1), s.output_extensions()[0])
+    with open(output, "wb") as f:
+        f.write(b"an earlier output")
+    written = os.path.getmtime(output)
+
+    def planned(input_time):
+        os.utime(uri, (input_time, input_time))
+        size, identity = stat_identity(uri, {})
+        return list(planner.process(InputFile(uri, "chelsea.png", size, identity=identity)))
+
+    older = planned(written - 60)
+    assert older[0].value["status"] == "skipped" and older[0].value["output_uri"] == output
+    newer = planned(written + 60)      # a minute after the output: another file
+    assert isinstance(newer[0], PlannedImage) and newer[0].output_uri == output
+    # a listed URI (--input_list: no listing said its time) is asked for it
+    listed = list(planner.process(InputFile(uri, "chelsea.png", None)))
+    assert isinstance(listed[0], PlannedImage) and listed[0].output_uri == output
+
+
+def test_a_file_of_another_size_under_the_same_time_is_compressed_again(tmp_path, photo_files):
+    """A photo replaced by a copy that keeps its time (cp -p, rsync -a onto a disk, which
+    gives no content token): the time says nothing, the size the manifest recorded when the
+    output was written does: compressed again (transforms.identity's docstring: only the same
+    size goes unseen; mutation review 50: the pipeline tests' replacements all had new times,
+    and _replaced without its size check passed them)."""
+    from transforms.identity import stat_identity
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    (folder / "chelsea.png").write_bytes(photo_files["chelsea.png"])
+    uri = str(folder / "chelsea.png")
+    size, identity = stat_identity(uri, {})
+    s = CompressSettings(**GRADIENT)
+    ext = s.output_extensions()[0]
+    planner = PlanOutput(s, str(out), "night", True, {})
+    output = planner._uri(InputFile(uri, "chelsea.png", size), ext)
+    with open(output, "wb") as f:
+        f.write(b"an earlier output")
+    recorded = InputFile(uri, "chelsea.png", size, earlier_size=size, earlier_extension=ext,
+                         identity=identity, earlier_identity=identity,
+                         earlier_output_bytes=os.path.getsize(output))
+    same = list(planner.process(recorded))
+    assert same[0].value["status"] == "skipped"
+    other = list(planner.process(recorded._replace(earlier_size=size + 1000)))
+    assert isinstance(other[0], PlannedImage) and other[0].output_uri == output
+
+
+def test_the_plan_marks_a_failure_recorded_without_identity_as_failed_before(tmp_path):
+    """The plan reads such an input (never skipped unread) and marks it failed_before, so that
+    failing again the same way it is counted 'failed again', not 'failed' (upgrade review
+    49; mutation review 50: the plan's unknown_is_same=True could be dropped with every test
+    passing, the pipeline's rows all recording a time)."""
+    import datetime as dt
+
+    from transforms.earlier_outputs import EarlierFailure
+    from transforms.identity import FileIdentity
+
+    when = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+    old = EarlierFailure("2026-12-01T08:05:00+00:00", "/in/x.jpg", "r1", "ImageDecodeError",
+                         "x.jpg: cannot decode", 300, None, None, "0.1.0")
+    item = InputFile("/in/x.jpg", "x.jpg", 300, identity=FileIdentity(when), earlier_failure=old)
+    planner = PlanOutput(CompressSettings(**GRADIENT), str(tmp_path / "out"), "r2", True, {})
+    planned = list(planner.process(item))
+    assert isinstance(planned[0], PlannedImage) and planned[0].failed_before
+    planned = list(planner.process(item._replace(size=301)))     # another file: not
+    assert isinstance(planned[0], PlannedImage) and not planned[0].failed_before
