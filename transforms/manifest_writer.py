@@ -6,7 +6,6 @@ with :class:`ManifestSink`, a Parquet ``fileio.FileSink``; the schema and the ro
 """
 from __future__ import annotations
 
-import logging
 import posixpath
 from typing import List, Mapping, Optional, Tuple
 
@@ -21,8 +20,6 @@ from .files import WriteFiles, new_tag, remove_folder, remove_stopped_files, tem
 from .manifest import PART_SCHEMA, manifest_prefix, part_table, stopped_launches
 
 __all__ = ["ManifestSink", "WriteManifest", "stopped_parts", "clear_stopped_parts"]
-
-_LOG = logging.getLogger(__name__)
 
 
 class ManifestSink(fileio.FileSink):
