@@ -123,7 +123,8 @@ def as_pixel_array(image) -> np.ndarray:
           rounded), all finite.
 
         Anything else raises: a float array holding 0..255 is refused rather than clipped to
-        white. A PIL image is decoded as :func:`load_image` decodes it (upright by its EXIF
+        white. A PIL image is decoded as
+        :func:`~compress_core.images.load_image` decodes it (upright by its EXIF
         orientation, a grey or CMYK picture through its colour profile; an RGB profile is not
         applied), at the frame it stands at (an animation's frame, a TIFF's page); its gray
         modes (``1``, ``L``, 16-bit, ``I``, ``F``) stay gray.
