@@ -188,7 +188,7 @@ def test_pickled_dofns_in_the_graph_unpickle(tmp_path, no_network):
         found[t.unique_name] = type(fn.setup.__self__).__name__
     compress = [name for name in found if name.startswith("CompressImages/CompressImage/Process/")]
     assert [found[name] for name in compress] == ["_CompressImage"], found
-    assert {"_PlanOutput", "_ReadImage", "_WriteImage", "_FailureToRow",
+    assert {"PlanOutput", "_ReadImage", "_WriteImage", "_FailureToRow",
             "_ExpandPattern"} <= set(found.values())
 
 
