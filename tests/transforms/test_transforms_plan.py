@@ -5,6 +5,8 @@ adoptions and replacements also run end to end in tests/pipeline/test_pipeline_l
 tests/transforms/test_transforms_earlier_outputs.py."""
 import os
 
+import pytest
+
 import compress_core
 from compress_core.images import DEFAULT_MAX_PIXELS
 from transforms import plan
@@ -219,3 +221,41 @@ def test_the_plan_marks_a_failure_recorded_without_identity_as_failed_before(tmp
     assert isinstance(planned[0], PlannedImage) and planned[0].failed_before
     planned = list(planner.process(item._replace(size=301)))     # another file: not
     assert isinstance(planned[0], PlannedImage) and not planned[0].failed_before
+
+
+def test_an_output_of_the_job_in_its_output_folder_is_never_an_input(tmp_path):
+    """PlanOutput._own_output, here rather than only end to end: in the output folder, an
+    output of these settings, one of other settings after a picture's name, one after a name
+    set apart by a digest, and one after the name of a file beside it are no inputs (a rerun
+    compressed them again, one more generation each night); a photo merely named like one,
+    beside no file of its stem or outside the output folder, is (mutation review 50: each of
+    the four rules, and the output folder's, could be dropped with tests/transforms passing)."""
+    root, elsewhere = tmp_path / "photos", tmp_path / "elsewhere"
+    for folder in (root, elsewhere):
+        folder.mkdir()
+        (folder / "frame").write_bytes(b"not a picture")
+    settings = CompressSettings(**GRADIENT)
+    tag = settings.params_hash()
+    planner = PlanOutput(settings, str(root), "r2", False, {})
+
+    def planned(folder, name):
+        return list(planner.process(InputFile(str(folder / name), name, 300)))
+
+    for name in (f"x.jpg.{tag}.jpg", f"scan.{tag}.jpg", "x.jpg.0123456789.webp",
+                 "a_b.jpg~0123456789ab.0123456789.jpg", "frame.1718000000.jpg"):
+        assert planned(root, name) == [], name
+    for folder, name in ((root, "clip.1718000000.jpg"), (elsewhere, f"x.jpg.{tag}.jpg"),
+                         (elsewhere, "frame.1718000000.jpg")):
+        (plan_of,) = planned(folder, name)
+        assert isinstance(plan_of, PlannedImage), (folder, name)
+    # an input whose output would lie in a run's, the journal's, a lease's or Beam's folder of
+    # the manifest is refused; one elsewhere below the manifest's root is planned
+    manifest = root / "_manifest"
+    planner = PlanOutput(settings, str(root), "r2", False, {}, job_folders=[str(manifest) + "/"])
+    for part in ("run_id=night-2", "_journal", "_live", "_beam_temp-r2-1"):
+        name = f"_manifest/{part}/x.jpg"
+        with pytest.raises(ValueError, match="a folder of the job's own"):
+            list(planner.process(InputFile(str(tmp_path / "in" / name), name, 300)))
+    for name in ("_manifest/x.jpg", "_manifest/out/run_id=1/x.jpg", "run_id=1/x.jpg"):
+        (plan_of,) = list(planner.process(InputFile(str(tmp_path / "in" / name), name, 300)))
+        assert isinstance(plan_of, PlannedImage), name

@@ -268,6 +268,10 @@ def test_a_small_face_alone_is_part_of_the_scene():
     assert subject_faces([large], (100, 200)) == ([large], [])
     assert subject_faces([small, small], (100, 200)) == ([small, small], [])
     assert subject_faces([], (100, 200)) == ([], [])
+    # the box's longer side counts (MTCNN's boxes are taller than wide): 8 x 11 in 100 rows is
+    # a subject, its width alone under the tenth (mutation review 50: min() passed the suite)
+    tall = Face((50, 40, 58, 51), 0.99)
+    assert subject_faces([tall], (100, 200)) == ([tall], [])
 
 
 @pytest.mark.parametrize("box", [(10, 40, 26, 58), (10.0, 40.0, 26.0, 58.0),
@@ -454,6 +458,22 @@ def test_a_banner_of_the_cameraman_keeps_the_top_of_his_hair():
                                            format="png")
     assert result.operations["faces"] == 1
     assert result.crop_box[1] <= 66, result.crop_box
+
+
+def test_a_hybrid_banner_shorter_than_the_grown_face_holds_the_detectors_box(astronaut):
+    """A 512 x 110 hybrid banner of the astronaut: its window (about 115 rows) is shorter than
+    her face's box grown for the crops (about 123) but holds the detector's box (107): the
+    whole detected face is kept, forehead to chin. Without the detector's boxes
+    (hybrid.retarget's ``detected``) the window held only the cores and slid down to the suit,
+    rows 71-185: 5 rows of the forehead cut (edge review 35's rule, lost in the hybrid)."""
+    (face,) = FaceDetector().detect(astronaut)
+    result = SemanticCompressor().compress(astronaut, target_width=512, target_height=110,
+                                           method="hybrid", format="png")
+    ys = result.source_map // 512
+    assert ys.max() - ys.min() + 1 < faces_box([face], astronaut.shape[:2])[3] \
+        - faces_box([face], astronaut.shape[:2])[1]   # the grown box does not fit
+    assert ys.min() <= int(face.box[1]) and ys.max() >= int(np.ceil(face.box[3])) - 1, \
+        (ys.min(), ys.max(), face.box)
 
 
 @pytest.mark.parametrize("name, size", [("camera", (320, 180)), ("astronaut", (320, 180)),
