@@ -823,6 +823,16 @@ def _transparent_outside(pixels: np.ndarray, box: Tuple[int, int, int, int]) -> 
 _ZERO_ALPHA_IS_OPAQUE = frozenset(("BMP", "DIB", "TGA"))
 
 
+def pil_image_pixels(image: Image.Image) -> np.ndarray:
+    """An open PIL image's pixels, RGB(A) uint8, decoded as :func:`load_image` decodes a file
+    (upright by its EXIF orientation, a grey or CMYK picture through its colour profile), at
+    the frame it stands at, Pillow's notes on it logged naming ``<PIL image>``
+    (:func:`compress_core.pixels.as_pixel_array` takes PIL images through it)."""
+    with _pillow_notes_named("<PIL image>"):   # (the frame it stands at: a caller walking
+        # an animation's frames got the first one each time, 43x slower: diff review 37)
+        return _from_pil(image, "<PIL image>", data=None, first_frame=False).pixels
+
+
 def _from_pil(img: Image.Image, name: str, data: Optional[bytes],
               first_frame: bool = True) -> LoadedImage:
     """A decoded picture (``first_frame``: an animation's first frame, where a file opened

@@ -143,11 +143,9 @@ def as_pixel_array(image) -> np.ndarray:
         # EXIF orientation, grey and CMYK profiles applied, a damaged or closed file an
         # ImageDecodeError (a carver given an Image.open() of a phone's JPEG carved it
         # sideways, and a truncated one raised Pillow's OSError; edge review 37)
-        from .images import _from_pil, _pillow_notes_named   # (images imports this module)
+        from .images import pil_image_pixels   # (images imports this module)
 
-        with _pillow_notes_named("<PIL image>"):   # (the frame it stands at: a caller walking
-            # an animation's frames got the first one each time, 43x slower: diff review 37)
-            arr = _from_pil(image, "<PIL image>", data=None, first_frame=False).pixels
+        arr = pil_image_pixels(image)
         if image.mode in _GRAY_PIL_MODES and "transparency" not in image.info:
             arr = np.ascontiguousarray(arr[:, :, :1])
         return arr
