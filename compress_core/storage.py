@@ -49,6 +49,7 @@ __all__ = [
     "escaped_hint",
     "cannot_write",
     "store_protocol",
+    "input_key",
     "normalize_uri",
     "folder_uri",
     "path_below",
@@ -155,6 +156,19 @@ def store_protocol(uri: PathOrUri) -> Optional[str]:
     Two URIs with the same value are on one file system (as far as their spelling tells)."""
     protocol = split_protocol(uri)[0]
     return None if protocol in _LOCAL_PROTOCOLS else _canonical(protocol)
+
+
+def input_key(uri: PathOrUri) -> str:
+    """What identifies an input's file, as the job records it in a manifest row: the
+    normalised local path for local paths and ``file://`` or ``local://`` URIs
+    (``/p/./x.jpg``, ``file:///p/x.jpg`` and ``/p/x.jpg`` are one file), the URI with its
+    store's protocol otherwise (``s3a://b/x.jpg`` and ``S3://b/x.jpg`` are ``s3://b/x.jpg``,
+    ``gcs://`` is ``gs://``: fsspec's aliases of one store). Symbolic links are not
+    resolved."""
+    path = local_path(uri)
+    if path is not None:
+        return os.path.normpath(path)
+    return f"{store_protocol(uri)}://{split_protocol(uri)[1]}"
 
 
 def normalize_uri(uri: PathOrUri) -> str:

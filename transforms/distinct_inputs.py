@@ -47,7 +47,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from compress_core.storage import local_path, output_stem, split_protocol, store_protocol
+from compress_core.storage import input_key, local_path, output_stem
 
 from .identity import FileIdentity, from_epoch_us, identity_differs, recorded_identity
 from .metrics import METRICS_NAMESPACE, NAMED_OTHERWISE, NAMES_SET_APART
@@ -80,17 +80,6 @@ _DIGEST_CHARS = 12
 
 #: A name set apart twice (``x.jpg~<d>~<d>``, then ``.<tag>`` in an output stem).
 _TWICE = re.compile(rf"(~[0-9a-f]{{{_DIGEST_CHARS}}})(\1)(\.[0-9a-f]+)?$")
-
-
-def input_key(uri: str) -> str:
-    """What identifies an input's file: the normalised local path for local paths and
-    ``file://`` URIs (``/p/./x.jpg``, ``file:///p/x.jpg`` and ``/p/x.jpg`` are one file), the
-    URI with its store's protocol otherwise (``s3a://b/x.jpg`` and ``S3://b/x.jpg`` are
-    ``s3://b/x.jpg``, ``gcs://`` is ``gs://``: fsspec's aliases of one store)."""
-    path = local_path(uri)
-    if path is not None:
-        return os.path.normpath(path)
-    return f"{store_protocol(uri)}://{split_protocol(uri)[1]}"
 
 
 def file_key(uri: str) -> str:

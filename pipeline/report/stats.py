@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from compress_core.request import canonical_json, hashed_params
+from compress_core.storage import input_key
 from transforms.manifest import SKIP_FAILED_BEFORE, SKIP_UNRECORDED
 
 from . import plots
@@ -111,13 +112,13 @@ def totals(table: pa.Table) -> Dict[str, Any]:
 
 
 def _input_keys(uris: pa.ChunkedArray) -> pa.ChunkedArray:
-    """One spelling per input file, as the job's ``transforms.distinct_inputs.input_key``
-    spells the rows it writes now (that module imports Beam): ``file://`` and ``local://``
-    dropped from a local path, fsspec's aliases ``s3a://`` and ``gcs://`` as ``s3://`` and
-    ``gs://`` (in any case). Rows of releases before 2026-12-05 kept the ``--input``'s spelling."""
-    keys = pc.replace_substring_regex(uris, r"^(?i:file|local)://", "")
-    keys = pc.replace_substring_regex(keys, r"^(?i:s3a?)://", "s3://")
-    return pc.replace_substring_regex(keys, r"^(?i:gcs|gs)://", "gs://")
+    """One spelling per input file, the job's (:func:`compress_core.storage.input_key`, which
+    the job's rows have recorded since 2026-12-05; older rows kept the ``--input``'s
+    spelling), computed once per distinct URI."""
+    distinct = pc.unique(uris)
+    keys = pa.array([None if uri is None else input_key(uri) for uri in distinct.to_pylist()],
+                    pa.string())
+    return pc.take(keys, pc.index_in(uris, value_set=distinct))
 
 
 def stored_now(table: pa.Table) -> Dict[str, Any]:

@@ -731,6 +731,16 @@ def test_store_protocol_folds_local_spellings_and_aliases(uri, expected):
     assert storage.store_protocol(uri) == expected
 
 
+@pytest.mark.parametrize("uri, expected", [
+    ("/in/./x.jpg", "/in/x.jpg"), ("file:///in/x.jpg", "/in/x.jpg"),
+    ("local:///in/a/../x.jpg", "/in/x.jpg"), ("FILE:///in//x.jpg", "/in/x.jpg"),
+    ("s3a://b/in/x.jpg", "s3://b/in/x.jpg"), ("S3://b/in/x.jpg", "s3://b/in/x.jpg"),
+    ("gcs://b/in/x.jpg", "gs://b/in/x.jpg"), ("memory://in/x.jpg", "memory://in/x.jpg")])
+def test_input_key_is_one_spelling_per_input_file(uri, expected):
+    """The job records an input under this spelling and the report groups its rows by it."""
+    assert storage.input_key(uri) == expected
+
+
 def test_a_percent_encoded_uri_that_is_not_found_says_what_is_there(tmp_path):
     """A file URI as file managers and browsers copy it (file:///photos/My%20Trip/a.jpg, in an
     --input_list) was 'no such file', while the file is there: fsspec does not decode %XX

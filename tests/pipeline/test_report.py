@@ -1272,3 +1272,23 @@ def test_stored_now_counts_an_input_once_however_its_rows_spelt_it():
                   "input_bytes": [1000, 1000, 500, 500], "output_bytes": [100, 100, 50, 50]})
     got = stored_now(t)
     assert (got["outputs"], got["inputs"], got["bytes_in"], got["bytes_out"]) == (2, 2, 1500, 150)
+
+
+def test_stored_now_spells_inputs_as_the_job_does():
+    """The report once re-spelt the job's input key with its own regular expressions and
+    missed what the job normalises (``/p/./x.jpg``, ``local://``, ``GCS://``): one input
+    counted twice. It now asks the job's own function."""
+    from pipeline.report.stats import stored_now
+
+    inputs = ["/p/./x.jpg", "local:///p/x.jpg", "/p/x.jpg", "GCS://b/y.jpg", "gs://b/y.jpg",
+              "s3://b/z.jpg"]
+    t = pa.table({"status": ["ok", "skipped", "ok", "ok", "skipped", "ok"],
+                  "skip_reason": [None] * 6,
+                  "output_uri": ["/o/x.jpg.h.jpg"] * 3 + ["gs://b/o/y.jpg.h.jpg"] * 2
+                  + ["s3://b/o/z.jpg.h.jpg"],
+                  "input_uri": inputs,
+                  "processed_at": pa.array(range(6), pa.timestamp("us", "UTC")),
+                  "input_bytes": [1000, 1000, 1000, 500, 500, 70],
+                  "output_bytes": [100, 100, 100, 50, 50, 7]})
+    got = stored_now(t)
+    assert (got["outputs"], got["inputs"], got["bytes_in"], got["bytes_out"]) == (3, 3, 1570, 157)
