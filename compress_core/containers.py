@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 
 from .errors import UnsupportedImageError
 
-__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
+__all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "HEIF_SUFFIXES", "REDUCED_RESOLUTION",
            "misread_planar_page", "reread_planar_samples", "page_samples", "upright", "jxl_size",
            "jxl_unsized", "jxl_rebuilt_scans", "jxl_rebuilt_jpeg", "lossy_encoding",
            "heif_decoded_pixels", "heif_primary_nclx", "icon_pixels", "jpeg2000_problem",
@@ -44,6 +44,11 @@ __all__ = ["open_picture", "is_heif", "HEIF_PACKAGE", "REDUCED_RESOLUTION",
 
 #: The package that reads HEIF files (PyPI name).
 HEIF_PACKAGE = "pillow-heif"
+
+#: Suffixes of HEIF files (``.hif``: Canon's and Fujifilm's 10-bit HEIF photos), read by their
+#: bytes whatever their name; a name tells what a file that no decoder recognises was meant
+#: to be, and that the library does not write the format.
+HEIF_SUFFIXES = frozenset((".heic", ".heif", ".hif"))
 
 #: ``ftyp`` brands of HEIF images (ISO/IEC 23008-12): HEVC-coded stills and sequences, and the
 #: generic image brands.

@@ -42,16 +42,17 @@ from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
 from ._thread_warnings import collected
 from .colour import device_to_srgb
-from .containers import (HEIF_PACKAGE, fits_compressed, gif_comment_flood, gif_first_frame_box,
-                         heif_decoded_pixels, heif_primary_nclx, hidden_default_image,
-                         icon_and_mask, icon_pixels, is_heif, jpeg2000_problem, jxl_rebuilt_jpeg,
-                         jxl_rebuilt_scans, jxl_size, jxl_unsized, misread_planar_page,
-                         open_picture, reread_planar_samples, upright)
+from .containers import (HEIF_PACKAGE, HEIF_SUFFIXES, fits_compressed, gif_comment_flood,
+                         gif_first_frame_box, heif_decoded_pixels, heif_primary_nclx,
+                         hidden_default_image, icon_and_mask, icon_pixels, is_heif,
+                         jpeg2000_problem, jxl_rebuilt_jpeg, jxl_rebuilt_scans, jxl_size,
+                         jxl_unsized, misread_planar_page, open_picture, reread_planar_samples,
+                         upright)
 from .exif_edit import upright_in_place
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
-from .raw import develop, raw_format, raw_metadata
+from .raw import RAW_SUFFIXES, develop, raw_format, raw_metadata
 from .pixels import (as_pixel_array, as_rgb_array, check_rgb8, clear_hidden, has_transparency,
                      image_list, to_pil)
 from .errors import (
@@ -299,9 +300,7 @@ NOT_AN_IMAGE = "not a recognised image format"
 
 #: Suffixes of pictures that Pillow does not register (HEIF through its plug-in, camera RAW
 #: through LibRaw): a file so named that no decoder recognises is a damaged picture.
-_OTHER_PICTURE_SUFFIXES = frozenset((
-    ".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".pef", ".orf", ".rw2",
-    ".raf", ".srw"))
+_OTHER_PICTURE_SUFFIXES = HEIF_SUFFIXES | RAW_SUFFIXES
 #: Suffixes Pillow registers that name documents, video or science data, not pictures.
 _NOT_PICTURE_SUFFIXES = frozenset((".pdf", ".ps", ".eps", ".mpg", ".mpeg", ".h5", ".hdf",
                                    ".grib", ".bufr", ".wmf", ".emf"))

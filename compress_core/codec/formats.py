@@ -7,8 +7,10 @@ from typing import Optional
 import numpy as np
 from PIL import features
 
+from ..containers import HEIF_SUFFIXES
 from ..errors import EncoderUnavailableError, EncodingError
 from ..options import ImageFormat, parse_option
+from ..raw import RAW_SUFFIXES
 
 __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
            "format_from_suffix", "unwritable_suffix", "default_quality", "check_quality",
@@ -135,17 +137,15 @@ def unwritable_suffix(path: str) -> Optional[str]:
     (``-o thumb.heic`` held a JPEG: edge review 35)."""
     from PIL import Image
 
-    from ..images import _OTHER_PICTURE_SUFFIXES
-
     suffix = _suffix(path)
     if format_from_suffix(path) is not None:
         return None
     named = Image.registered_extensions().get(suffix)
     if named is not None:
         return named if named not in _PIL_NAME.values() else None
-    if suffix in (".heic", ".heif", ".hif"):
+    if suffix in HEIF_SUFFIXES:
         return "HEIF"
-    if suffix in _OTHER_PICTURE_SUFFIXES:
+    if suffix in RAW_SUFFIXES:
         return f"camera RAW ({suffix[1:].upper()})"
     return _OTHER_IMAGE_SUFFIXES.get(suffix)
 

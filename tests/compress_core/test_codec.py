@@ -285,6 +285,7 @@ def test_format_names_and_suffixes():
 def test_suffixes_of_formats_the_library_does_not_write():
     for path, named in (("a.gif", "GIF"), ("b/c.TIF", "TIFF"), ("s3://b/d.bmp", "BMP"),
                         ("e.heic", "HEIF"), ("e.HIF", "HEIF"), ("f.cr2", "camera RAW (CR2)"),
+                        ("f.sr2", "camera RAW (SR2)"),
                         ("g.svg", "SVG"), ("h.jxr", "JPEG XR")):
         assert unwritable_suffix(path) == named
     # ours, and names that name no image format (the caller's choice: -o small.bin)

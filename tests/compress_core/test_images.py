@@ -783,7 +783,7 @@ def test_bytes_no_decoder_knows_are_no_picture_unless_named_like_one(tmp_path):
                            r"or begun as a picture: damaged") as info:
             load_image(source)
         assert not isinstance(info.value, NotAnImageError)
-    for name in ("IMG_1.JPG", "x.heic", "y.png", "z.cr2"):
+    for name in ("IMG_1.JPG", "x.heic", "y.png", "z.cr2", "IMG_2.HIF", "DSC1.SR2"):
         path = tmp_path / name
         path.write_bytes(text)
         with pytest.raises(ImageDecodeError, match="not a recognised image format") as info:
@@ -796,6 +796,10 @@ def test_names_like_a_picture_tell_damaged_pictures_from_stray_files():
                 "g.gif", "h.png", "i.jxl", "C:\\photos\\j.webp"):
         assert named_like_a_picture(uri), uri
     for uri in ("x.cr3", "y.jp2", "z.ppm", "t.tga", "i.ico", "q.qoi"):
+        assert named_like_a_picture(uri), uri
+    # Canon's and Fujifilm's HEIF photos (.HIF) and LibRaw's other cameras' RAWs were read by
+    # their bytes but, damaged, called stray files
+    for uri in ("IMG_0001.HIF", "DSC0001.SR2", "a.3fr", "b.rwl", "c.x3f", "d.iiq", "e.mrw"):
         assert named_like_a_picture(uri), uri
     for uri in ("a/coffee.xmp", "Thumbs.db", "notes.txt", "noext", "a.jpg/README", "doc.pdf",
                 "clip.mpg", "<bytes>"):
