@@ -670,6 +670,8 @@ class SemanticCompressor:
         call.apply_defaults()
         self._request({name: value for name, value in call.arguments.items()
                        if name not in ("image", "show_progress")})
+        for name in ("keep_mask", "remove_mask"):   # (what no image's shape could mend)
+            check_mask(call.arguments[name], None, name)
         results: List[Union[CompressionResult, FailedCompression]] = []
         iterator = items
         if show_progress and len(items) > 1:

@@ -7,6 +7,7 @@ them (shape, dtype, finiteness, float32 headroom); masks become static energy te
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 import numpy as np
@@ -27,7 +28,9 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     """``mask`` as a bool (H, W) array of the image's shape, or None.
 
     Accepted: a 2-D array (bool, integers or finite floats; non-zero means set) whose shape is
-    the image's ``(H, W)``. Anything else (3-D masks included) raises.
+    the image's ``(H, W)``; ``shape`` None: any 2-D shape (what a request can check before an
+    image is decoded: a batch refuses a mask no image could take once, before the first).
+    Anything else (3-D masks, file names) raises.
 
     Raises
     ------
@@ -38,11 +41,20 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
     """
     if mask is None:
         return None
+    if isinstance(mask, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be an array of bool or numbers, not a file name or "
+                        f"bytes ({type(mask).__name__}): read the mask first, such as "
+                        "np.asarray(PIL.Image.open(path).convert('L')) > 0 (the command "
+                        "line's mask options take files)")
     mask = np.asarray(mask)
     if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)
             or np.issubdtype(mask.dtype, np.floating)):
         raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")
-    if mask.shape != tuple(shape):
+    if shape is None:
+        if mask.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array (the image's rows and columns); "
+                             f"got shape {mask.shape}")
+    elif mask.shape != tuple(shape):
         # (rows, columns), and width x height as a mask drawn in an image file is seen
         seen = (lambda s: f" ({s[1]}x{s[0]} pixels)" if len(s) == 2 else "")
         turned = (" (the picture turned? an EXIF-rotated PIL image is used upright, as it is "

@@ -1114,6 +1114,12 @@ def test_compress_batch_refuses_one_image(compressor, files, chelsea, kind):
                                               "format's range"),
     (dict(), ValueError, "give at least one target"),
     (dict(scale=0.5, image="x.jpg"), TypeError, "multiple values for argument 'image'"),
+    # a mask no image could take (fuzz review 51: one failure per image)
+    (dict(scale=0.5, keep_mask="mask.png"), TypeError, "keep_mask must be an array of bool "
+                                                       "or numbers, not a file name"),
+    (dict(scale=0.5, keep_mask=np.full((4, 4), "x")), TypeError, "got dtype <U1"),
+    (dict(method="seam_carving", scale=0.5, remove_mask=np.zeros((4, 4, 3), bool)), ValueError,
+     r"remove_mask must be a 2-D array"),
 ])
 def test_compress_batch_raises_a_bad_option_once(compressor, files, chelsea, kwargs, error,
                                                  match):
