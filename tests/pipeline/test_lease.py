@@ -113,6 +113,43 @@ def test_the_lease_of_a_launcher_of_this_machine_that_is_gone_is_removed_at_once
     resumed.release()
 
 
+def test_a_lease_of_a_live_process_of_this_machine_that_says_no_start_stands(tmp_path):
+    """A lease whose process of this machine is running, with no start time in it (one that
+    /proc did not give, or a lease of a release before the field): nothing says its process
+    id was used again, so it stands (mutation review 51: taking the missing start time for
+    another process's removed the live launch's lease, every test passing, and both runs
+    went on)."""
+    root = tmp_path / "_manifest"
+    first = LaunchLease(str(root), "live", tag="aaaa0007")
+    assert first.acquire() is None
+    held = json.loads((root / LEASES / "aaaa0007.json").read_text())
+    held.update(pid=os.getppid(), process_started=None)   # (a live process, not this one)
+    (root / LEASES / "aaaa0007.json").write_text(json.dumps(held))
+    assert "run live" in LaunchLease(str(root), "second", tag="ffff0008").acquire()
+    assert _leases(root) == ["aaaa0007.json"]
+    first.release()
+
+
+def test_without_proc_a_live_launch_of_this_host_is_not_taken_for_ended(tmp_path,
+                                                                       monkeypatch):
+    """Where there is no /proc (macOS, Windows: no boot id, no process namespace, no start
+    times to ask), nothing tells a launcher gone from a live one: the other launch's lease
+    stands until it goes stale (mutation review 51: without that guard a second launch on a
+    Mac removed the first one's lease and both ran, every test passing on Linux)."""
+    monkeypatch.setattr(lease_module, "_boot_id", lambda: None)
+    monkeypatch.setattr(lease_module, "_pid_namespace", lambda: None)
+    monkeypatch.setattr(lease_module, "_process_started", lambda pid: None)
+    root = tmp_path / "_manifest"
+    first = LaunchLease(str(root), "mac1", tag="aaaa0009")
+    assert first.acquire() is None
+    held = json.loads((root / LEASES / "aaaa0009.json").read_text())
+    held["pid"] = os.getppid()   # (another process of this host)
+    (root / LEASES / "aaaa0009.json").write_text(json.dumps(held))
+    assert "run mac1" in LaunchLease(str(root), "mac2", tag="ffff000a").acquire()
+    assert _leases(root) == ["aaaa0009.json"]
+    first.release()
+
+
 def test_a_held_lease_is_written_again_while_the_run_goes_on(tmp_path, monkeypatch):
     monkeypatch.setattr(lease_module, "BEAT", 0.05)
     root = tmp_path / "_manifest"
@@ -232,6 +269,105 @@ def test_a_beat_under_way_cannot_bring_a_removed_lease_back(tmp_path, monkeypatc
     lease.release()
     time.sleep(0.5)
     assert not (root / LEASES / "abab0001.json").exists()
+
+
+def test_a_beat_that_woke_as_the_run_ended_does_not_write_the_lease_again(tmp_path,
+                                                                         monkeypatch):
+    """The other order of that race: a beat wakes, the run ends and removes the lease before
+    the beat takes the lock; the beat must then write nothing (mutation review 51: without
+    its look at the stop the lease came back and stood for LIVE seconds, every test
+    passing), and a launch at once goes on."""
+    import threading
+
+    monkeypatch.setattr(lease_module, "BEAT", 0.02)
+    root = tmp_path / "_manifest"
+    lease = LaunchLease(str(root), "r", tag="abab0002")
+    assert lease.acquire() is None
+    waiting, released = threading.Event(), threading.Event()
+
+    class Gated:
+        """The lease's lock, where the beat waits until the run has ended."""
+
+        def __init__(self, lock):
+            self._lock = lock
+
+        def __enter__(self):
+            if threading.current_thread().name == "launch-lease":
+                waiting.set()
+                released.wait(5)
+            return self._lock.__enter__()
+
+        def __exit__(self, *exc):
+            return self._lock.__exit__(*exc)
+
+    lease._writing = Gated(lease._writing)
+    lease.hold()
+    assert waiting.wait(5)
+    lease.release()
+    released.set()
+    lease._thread.join(5)
+    assert not (root / LEASES / "abab0002.json").exists()
+    after = LaunchLease(str(root), "next", tag="abab0003")
+    assert after.acquire() is None
+    after.release()
+
+
+def test_a_fresh_lease_that_cannot_be_read_stands(tmp_path):
+    """A lease there, written within LIVE seconds, whose text is no lease (another tool's, or
+    a read the store garbled): a launch may be behind it, so it stands; only a lease gone
+    since the listing is passed over (mutation review 51: reading the two alike went
+    unnoticed)."""
+    root = tmp_path / "_manifest"
+    (root / LEASES).mkdir(parents=True)
+    (root / LEASES / "0bad0001.json").write_text("{not json")
+    mine = LaunchLease(str(root), "next", tag="ffff000b")
+    problem = mine.acquire()
+    assert problem is not None and problem.startswith(
+        "another launch is running into this manifest now: run ?")
+    assert f"its lease {root}/{LEASES}/0bad0001.json" in problem
+    assert _leases(root) == ["0bad0001.json"]
+
+
+def test_a_lease_read_before_it_says_its_time_or_tag_orders_by_its_file(tmp_path,
+                                                                       monkeypatch):
+    """A lease read between its launch's first write and the one that adds ``since`` orders
+    by the store's time of its file, and one that names no tag by its file's name: a lease
+    written after this launch's does not refuse it for saying no time, and of two of the same
+    second the smaller tag goes on, whichever says it (mutation review 51: both defaults
+    could be dropped with every test passing)."""
+    import datetime as dt
+
+    root = tmp_path / "_manifest"
+    (root / LEASES).mkdir(parents=True)
+    mine_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=500000)
+    monkeypatch.setattr(LaunchLease, "_written", lambda self, uri: mine_at)
+    later = root / LEASES / "0000aaaa.json"
+    later.write_text(json.dumps({"run_id": "later", "tag": "0000aaaa"}))   # (no since yet)
+    after = mine_at.timestamp() + 30
+    os.utime(later, (after, after))
+    mine = LaunchLease(str(root), "mine", tag="bbbb0001")
+    assert mine.acquire() is None
+    mine.release()
+    later.unlink()
+    same = root / LEASES / "cccc0001.json"    # the same second as this one's, no tag said
+    same.write_text(json.dumps({"run_id": "same", "since": mine_at.isoformat()}))
+    assert mine.acquire() is None              # ("bbbb0001" < "cccc0001")
+    mine.release()
+    assert "run same" in LaunchLease(str(root), "third", tag="dddd0001").acquire()
+
+
+def test_a_launch_that_cannot_look_at_the_others_leaves_no_lease(tmp_path, monkeypatch):
+    """The store lets a launch write its lease and then fails to list the others': the launch
+    stops with that error, and its lease and the folders it made go with it, else the next
+    launch was refused for LIVE seconds by a run that never ran (mutation review 51)."""
+    def unlistable(self):
+        raise PermissionError(13, "Permission denied", "_live")
+
+    root = tmp_path / "out" / "_manifest"
+    monkeypatch.setattr(LaunchLease, "_look", unlistable)
+    with pytest.raises(PermissionError):
+        LaunchLease(str(root), "r", tag="abab0004").acquire()
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_lease_gone_between_the_listing_and_its_read_is_passed_over(tmp_path, monkeypatch):

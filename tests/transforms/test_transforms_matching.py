@@ -551,6 +551,20 @@ def test_a_glob_reports_the_files_it_leaves_out_by_case(tmp_path):
     assert matching.missed_by_case(literal, matching.match_pattern(literal)) == []
 
 
+def test_the_match_of_a_glob_listed_in_any_case_keeps_its_own_case(tmp_path):
+    """match_with_case (what the job's match step runs) lists the store once with the
+    extension in any case: the inputs are still only the names the glob takes as written
+    (mutation review 51: taking every match of the variant, so that '*.jpg' compressed
+    B.JPG too, left the tests above passing), the others are reported apart."""
+    _tree(tmp_path, ["a.jpg", "B.JPG", "sub/c.Jpg", "d.png", "out/e.JPG"])
+    pattern = str(tmp_path / "**" / "*.jpg")
+    files, missed = matching.match_with_case(pattern, exclude=[str(tmp_path / "out")])
+    assert [f.relpath for f in files] == ["a.jpg"]
+    assert missed == [str(tmp_path / "B.JPG"), str(tmp_path / "sub" / "c.Jpg")]
+    upper, missed = matching.match_with_case(str(tmp_path / "*.JPG"))
+    assert [f.relpath for f in upper] == ["B.JPG"] and missed == [str(tmp_path / "a.jpg")]
+
+
 def test_an_input_base_not_above_the_inputs_is_named_in_the_log(tmp_path, caplog):
     """--input_base that is above no --input pattern (a typo: /data/Photos for
     /data/photos/2026-12-01) or no listed URI was ignored without a word: the outputs were
@@ -768,3 +782,52 @@ def test_a_list_in_a_bucket_names_objects_of_buckets_only(line, tmp_path):
         fs.rm("/b", recursive=True)
     (tmp_path / "l.txt").write_text(f"{line}\n")
     assert len(matching.read_uri_list(str(tmp_path / "l.txt"))) == 1
+
+
+def test_a_matched_name_that_is_not_utf8_is_a_failure_of_the_match_step(tmp_path):
+    """The match step (_ExpandPattern) gives a file whose name is not UTF-8 as a failure of
+    its own, never as an input: Beam's coders cannot encode the name, and one such file
+    stopped the whole job (mutation review 51: only the minute-long job test saw it)."""
+    import apache_beam as beam
+    from skimage import data
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(data.coffee()[::4, ::4]).save(folder / "ok.jpg", "JPEG")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.jpg"), "wb") as fh:
+        fh.write((folder / "ok.jpg").read_bytes())
+    out = list(matching._ExpandPattern().process(str(folder)))
+    inputs = [o for o in out if isinstance(o, matching.InputFile)]
+    failed = [o.value for o in out if isinstance(o, beam.pvalue.TaggedOutput)
+              and o.tag == matching.MATCH_FAILED]
+    assert [f.relpath for f in inputs] == ["ok.jpg"]
+    assert [(f.input_uri, f.stage) for f in failed] == [(str(folder / "caf\\xe9.jpg"), "match")]
+    assert failed[0].error_message.startswith(str(folder / "caf\\xe9.jpg") + ": " +
+                                              matching.NAME_NOT_UTF8)
+
+
+def test_a_list_of_the_output_folders_own_photos_takes_them_in_one_spelling(tmp_path):
+    """An --input_list naming only photos in the --output folder (--output = the folder the
+    listed photos are in) asked for them: they are inputs, as a pattern of that folder's
+    are; listed beside a photo elsewhere, they are the job's folder's, left out. Each listed
+    URI is the input in one spelling (file://, ./), as a match gives it, so that the manifest
+    names one file alike in every run (mutation review 51: both rules of the list's match
+    could be dropped with every test passing)."""
+    from PIL import Image
+    from skimage import data
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, picture in (("a.jpg", data.coffee()), ("b.jpg", data.chelsea())):
+        Image.fromarray(picture[::4, ::4]).save(photos / name, "JPEG")
+    (tmp_path / "elsewhere.jpg").write_bytes((photos / "a.jpg").read_bytes())
+    inside = [f"file://{photos}/a.jpg", f"{photos}/./b.jpg"]
+    assert matching._not_excluded(inside, [str(photos)]) == inside
+    assert matching._not_excluded([str(tmp_path / "elsewhere.jpg"), *inside],
+                                  [str(photos)]) == [str(tmp_path / "elsewhere.jpg")]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(inside) + "\n")
+    got = list(matching._ExpandUriList(exclude=[str(photos)]).process(str(listing)))
+    assert [(f.uri, f.relpath) for f in got] == [(str(photos / "a.jpg"), "a.jpg"),
+                                                 (str(photos / "b.jpg"), "b.jpg")]
