@@ -130,7 +130,7 @@ class InputFile(NamedTuple):
 
 def _to_uri(fs, path: str, like: str) -> str:
     """An fsspec path of a file that the pattern ``like`` matched, as the input's URI in one
-    spelling whatever the pattern's (:func:`~transforms.distinct_inputs.input_key`): a local
+    spelling whatever the pattern's (:func:`~compress_core.storage.input_key`): a local
     file as its normalised path (``file:///in/x.jpg`` and ``/in/./x.jpg`` match
     ``/in/x.jpg``), a store's object with the
     canonical name of its protocol (``s3a://`` as ``s3://``). The manifest's ``input_uri``
