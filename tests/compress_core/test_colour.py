@@ -41,6 +41,18 @@ def test_describes_srgb_tells_the_profiles_cameras_embed_from_wide_gamut_ones():
     assert profile_space(b"garbage") is None and profile_space(None) is None
 
 
+def test_describes_srgb_is_within_one_level():
+    """A pure gamma 2.2 curve on sRGB's primaries is near sRGB's piecewise curve but not it
+    (several levels apart in the shadows): not sRGB, so compact applies it to the pixels
+    rather than dropping it (review 51: a tolerance of 8 levels survived every test)."""
+    assert describes_srgb(srgb_icc()) is True
+    assert describes_srgb(gamma_icc(2.2)) is False
+    x = np.linspace(0, 1, 1024)
+    srgb = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    # sRGB's curve, its light 3% lower: a few levels darker in the highlights
+    assert describes_srgb(curve_icc("sRGB, 3% darker", _table(0.97 * srgb))) is False
+
+
 def test_has_srgb_primaries_tells_a_tone_curve_from_a_wider_gamut():
     """A profile with sRGB's primaries and another curve (a linear-light PNG's, gamma 1.8)
     holds no colour sRGB lacks; Adobe RGB (whose red is sRGB's, its green not) and Display P3

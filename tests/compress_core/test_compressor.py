@@ -1266,6 +1266,9 @@ def test_smart_crop_of_the_photos_own_aspect_uses_the_whole_frame(shape, kwargs,
                                    "rounding to whole pixels"]
     else:
         assert result.stretch == 1.0 and caplog.messages == []
+    # every pixel kept, the stretch counted: what the result and the manifest report (a
+    # whole picture's ratio read 1.0 whatever its stretch and no test failed: review 51)
+    assert result.retained_energy_ratio == pytest.approx(1.0 / result.stretch)
     hybrid = _run(SemanticCompressor(GRADIENT), pixels, format="png", **kwargs)
     np.testing.assert_array_equal(result.pixels, hybrid.pixels)
 

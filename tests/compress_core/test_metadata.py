@@ -237,6 +237,24 @@ def test_public_never_writes_the_input_file_as_it_is():
     assert not public.operations.get("input_kept") and b"48.85N" not in public.data
 
 
+def test_none_never_writes_the_input_file_with_its_iptc_record():
+    """A JPEG whose only metadata is an IPTC record (by-line, caption), kept as it is where no
+    smaller encoding reaches the target: under none the record must go, so the file is
+    re-encoded (a mutation that compared the EXIF, XMP and profile but not the IPTC record
+    wrote the file, record included, under none, and no test failed: review 51)."""
+    buf = io.BytesIO()
+    Image.fromarray(photo("astronaut", 256)).save(buf, "JPEG", quality=30)
+    src = with_photoshop_iptc(buf.getvalue(), iptc_record(byline="Ana Lopes",
+                                                          caption="At home, 12 Rue Oberkampf"))
+    kw = dict(method="jpeg", format="jpeg", target_quality=90, energy_function=GRADIENT)
+    kept = compress_image(src, metadata="compact", **kw)
+    assert kept.operations.get("input_kept") and kept.data == src
+    none = compress_image(src, metadata="none", **kw)
+    assert not none.operations.get("input_kept")
+    assert IptcImagePlugin.getiptcinfo(decode(none.data)) is None
+    assert b"Ana Lopes" not in none.data and b"Oberkampf" not in none.data
+
+
 def test_none_with_a_byte_budget_of_jpeg_xl_strips_a_jpegs_metadata():
     """method='jpeg', format='jxl' and a byte budget encode the pixels (archive mode keeps a
     file bit-exact only without one): metadata='none' was refused as if archive mode applied."""
@@ -520,3 +538,63 @@ def test_a_turned_photo_keeps_its_interoperability_directory_and_no_dangling_poi
         assert written.get_ifd(ExifTags.IFD.Interop).get(1) == "R98", fmt
         assert not _pointers_outside(written.tobytes()), fmt
         assert not _pointers_outside(decode(out.data).info["exif"]), fmt
+
+
+def test_public_drops_what_compact_drops_too():
+    """public is compact less the position and the camera's serials: a maker note (where
+    makes keep the body's serial number) and values over 1 KiB go as under compact (a
+    mutation that dropped only the GPS directory and the identifying tags survived every
+    test: review 51)."""
+    from compress_core.metadata import public_exif
+
+    block = Image.Exif()
+    block.load(camera_exif(maker_note=4096))
+    block.get_ifd(EXIF)[0x9286] = b"ASCII\0\0\0" + b" " * 2000  # a padded UserComment
+    out = Image.Exif()
+    out.load(public_exif(block.tobytes()))
+    sub = out.get_ifd(EXIF)
+    assert MAKER_NOTE not in sub and 0x9286 not in sub
+    assert sub[0x9003] == "2026:07:14 09:30:00" and out[0x010F] == "Canon"
+    assert not out.get_ifd(GPS)
+
+
+def test_compact_weighs_every_value_by_its_bytes():
+    """Over LARGEST_VALUE bytes is dropped, at it kept; an array of numbers weighs what its
+    numbers do (a 300-number array: 300 entries, 2,400 bytes as compact counts them), so a
+    camera's table of numbers goes like a long text (review 51: counting entries, or numbers
+    as nothing, kept such tables and no test failed)."""
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    sub = exif.get_ifd(EXIF)
+    sub[0xC101] = b"a" * LARGEST_VALUE          # at the limit: kept
+    sub[0xC102] = b"b" * (LARGEST_VALUE + 1)    # over it: dropped
+    sub[0xC103] = tuple(range(300))             # 300 numbers: dropped
+    sub[0xC104] = tuple(range(20))              # 20 numbers: kept
+    kept = Image.Exif()
+    kept.load(compact_exif(exif.tobytes()))
+    sub = kept.get_ifd(EXIF)
+    assert 0xC101 in sub and 0xC104 in sub
+    assert 0xC102 not in sub and 0xC103 not in sub
+
+
+def test_exif_within_drops_only_the_values_it_must():
+    """A block over the room is cut at the largest values first, halving the bound (1 KiB,
+    512, 256 ...) only while it still does not fit: values of 300 bytes stay where dropping
+    those of 600 is enough (review 51: skipping the 512-byte step dropped both, and no test
+    failed)."""
+    from compress_core.metadata import exif_within
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    for i in range(40):
+        exif[0xC100 + i] = "m" * 600
+    for i in range(40):
+        exif[0xC200 + i] = "s" * 300
+    block = exif.tobytes()
+    fitted = exif_within(block, len(block) - 40 * 600 + 2_000)
+    out = Image.Exif()
+    out.load(fitted)
+    assert out[0x010F] == "Canon"
+    assert not any(0xC100 + i in out for i in range(40))
+    assert all(out[0xC200 + i] == "s" * 300 for i in range(40))
+    assert exif_within(block, len(block)) is block   # it fits: the same block

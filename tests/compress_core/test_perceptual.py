@@ -7,7 +7,7 @@ from scipy import ndimage
 from compress_core import _perceptual_kernels as kernels
 from compress_core.perceptual import _GAUSS, Reference, ssimulacra2
 
-from _core_data import decode, encode, photo
+from _core_data import decode, encode, photo, wide_icc
 
 reference_package = pytest.importorskip("ssimulacra2")
 
@@ -349,3 +349,40 @@ def test_the_cube_root_kernel_is_correctly_rounded():
     kernels.cbrt_planes(planes, planes.view(np.uint32), np.empty(width, np.float32))
     exact = np.cbrt(values.astype(np.float64)).astype(np.float32)
     assert np.array_equal(planes.ravel().view(np.uint32), exact.view(np.uint32))
+
+
+def _over(pixels, background):
+    """RGBA ``pixels`` blended over a grey ``background`` (0..1) in sRGB values, as uint8 RGB."""
+    a = pixels[..., 3:4] / 255.0
+    return np.round(255 * (a * pixels[..., :3] / 255.0 + (1 - a) * background)).astype(np.uint8)
+
+
+def test_a_transparent_picture_scores_over_the_background_that_shows_most():
+    """Pictures with alpha are scored over a dark (0.1) and a light (0.9) background and the
+    lower score counts (as the C++ tool does): damage to the alpha of a photo shows over the
+    dark one, of a dark picture over the light one (review 51: keeping the higher score, the
+    dark background alone, or a mid grey for both survived every test)."""
+    rgb = photo("astronaut", 256, 256)
+    alpha = np.tile(np.linspace(40, 255, 256).astype(np.uint8), (256, 1))
+    noise = np.random.default_rng(0).integers(-60, 61, alpha.shape)
+    noisy = np.clip(alpha.astype(int) + noise, 0, 255).astype(np.uint8)
+    for content in (rgb, rgb // 4):
+        reference, candidate = np.dstack([content, alpha]), np.dstack([content, noisy])
+        dark, light = (ssimulacra2(_over(reference, bg), _over(candidate, bg))
+                       for bg in (0.1, 0.9))
+        assert abs(dark - light) > 5
+        assert Reference(reference).score(candidate) == pytest.approx(min(dark, light), abs=0.5)
+
+
+def test_a_profile_scores_both_pictures_as_a_viewer_shows_them():
+    """With an RGB profile the reference and every candidate are scored as sRGB, converted
+    through it (review 51: converting the reference alone, or the candidate alone, survived
+    every test)."""
+    from compress_core.colour import rgb_to_srgb
+
+    icc = wide_icc(1.8)
+    original = photo("astronaut", 256, 256)
+    distorted = _jpeg(original, 40)
+    expected = ssimulacra2(rgb_to_srgb(original, icc), rgb_to_srgb(distorted, icc))
+    assert Reference(original, icc_profile=icc).score(distorted) == pytest.approx(expected,
+                                                                                  abs=0.05)

@@ -284,6 +284,7 @@ def test_engine_options_a_request_does_not_use_are_named():
     # options review 48: a budget with a size asked for (or method jpeg, or PNG) tries one size,
     # so the metric compared nothing (same bytes under a new output name, no quality_score)
     for kw in (dict(scale=0.5), dict(target_width=300, target_height=200),
+               dict(target_width=300), dict(target_height=200),   # (one side: review 51)
                dict(method="jpeg"), dict(format="png")):
         (why,) = CompressRequest(target_bytes=15000, quality_metric="ssim",
                                  **kw).unused_engine_options()
@@ -452,6 +453,11 @@ def test_the_default_quality_is_auto_where_the_quality_is_free():
     assert CompressRequest(scale=0.5, target_bytes=5000).quality is None
     assert CompressRequest(scale=0.5, format="png").quality is None
     assert CompressRequest(method="jpeg", format="jxl").quality is None
+    # JPEG XL is archive mode only with method jpeg: resized to JPEG XL, the quality is free
+    # (a mutation that kept it None for every JPEG XL output survived: review 51)
+    for method in ("hybrid", "seam_carving", "smart_crop"):
+        assert CompressRequest(scale=0.5, method=method, format="jxl").quality == "auto", method
+    assert CompressRequest(method="jpeg", format="jxl", quality=80).quality == 80
 
 
 @pytest.mark.parametrize("options, maps", [

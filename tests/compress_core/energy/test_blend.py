@@ -257,3 +257,36 @@ def test_former_names_are_aliases():
     a, b = make_energy("hybrid"), make_energy("blend")
     assert type(a) is type(b) is BlendEnergyFunction
     assert a.describe() == b.describe() and a.describe()["name"] == "blend"
+
+
+def test_concentration_is_the_share_of_the_brightest_tenth_of_cells():
+    """The module's formula: the share of the total in the brightest 10% of a 16 x 16 grid of
+    cells, 0 for an even map and 1 for all of it in a tenth (review 51: reading the brightest
+    fifth survived every test)."""
+    cells = np.zeros((16, 16), np.float32)
+    cells.flat[:48] = 1.0                          # 48 of 256 cells, equally bright
+    energy = np.kron(cells, np.ones((10, 10), np.float32))   # 160 x 160, cells of 10 px
+    k = round(0.1 * 256)                           # the brightest 26 cells hold 26/48
+    expected = (k / 48 - k / 256) / (1 - k / 256)
+    assert concentration(energy) == pytest.approx(expected, abs=1e-6)
+
+
+def test_three_members_of_one_name_are_numbered():
+    """Review 51: a numbering that did not count up hung on the third member of a name."""
+    assert BlendEnergyFunction([Spot(), Spot(), Spot()]).member_names == (
+        "spot", "spot_2", "spot_3")
+
+
+def test_faces_of_every_member_are_the_blend_s(image):
+    """A blend's importance carries the faces of every member, not of the first alone: crops
+    keep them whole with a blend whose face-finding member comes second (review 51)."""
+    from compress_core.energy.base import Importance
+
+    class Faced(Constant):
+        name = "faced"
+
+        def importance(self, image):
+            return Importance(self.compute(np.asarray(image)), ("a face",), True)
+
+    found = BlendEnergyFunction([Spot(), Faced()]).importance(image)
+    assert found.faces == ("a face",) and found.faces_sought is True
