@@ -236,6 +236,8 @@ def test_tables_plots_and_errors_in_the_html(two_runs, tmp_path, capsys):
         ok = [r for r in mine if r["status"] == "ok"]
         assert g["images"] == len(mine) and g["ok"] == len(ok)
         assert g["bytes_out"] == sum(r["output_bytes"] for r in ok)
+        # (skipped rows carry their input's and output's bytes: not this run's saving)
+        assert g["bytes_in"] == sum(r["input_bytes"] for r in ok)
         assert g["mean_byte_ratio"] == pytest.approx(
             sum(r["byte_ratio"] for r in ok) / len(ok))
     assert sum(g["images"] for g in rep.by_config) == len(rows)
