@@ -59,15 +59,15 @@ __all__ = ["raw_format", "develop", "raw_metadata", "RAW_PACKAGE", "RAW_SUFFIXES
 #: The package that develops RAW files (PyPI name).
 RAW_PACKAGE = "rawpy"
 
-#: Suffixes of the camera RAW files LibRaw develops (Adobe DNG; Canon CR2, CR3, CRW; Nikon
-#: NEF, NRW; Sony ARW, SRF, SR2; Pentax PEF; Olympus ORF; Panasonic RW2; Leica RWL; Fujifilm
-#: RAF; Samsung SRW; Hasselblad 3FR; Epson ERF; Kodak KDC, DCR; Minolta MRW; Sigma X3F; Phase
-#: One IIQ; Leaf MOS; Mamiya MEF). :func:`raw_format` goes by the bytes; a name tells what a
-#: file that no decoder recognises was meant to be, and that the library does not write it.
+#: Suffixes of the camera RAW files :func:`raw_format` recognises by their bytes and LibRaw
+#: develops (Adobe DNG; Canon CR2, CR3; Nikon NEF, NRW; Sony ARW, SRF, SR2; Pentax PEF; Olympus
+#: ORF; Panasonic RW2; Leica RWL; Fujifilm RAF; Samsung SRW; Hasselblad 3FR; Epson ERF; Kodak
+#: KDC, DCR; Phase One IIQ; Leaf MOS; Mamiya MEF): a file so named that no decoder recognises
+#: is a damaged picture, and the library does not write the format. (Canon CRW, Minolta MRW and
+#: Sigma X3F are not TIFF-structured and not recognised: such a file is no picture here.)
 RAW_SUFFIXES = frozenset((
-    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".pef", ".orf",
-    ".rw2", ".rwl", ".raf", ".srw", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".x3f", ".iiq",
-    ".mos", ".mef"))
+    ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".pef", ".orf", ".rw2",
+    ".rwl", ".raf", ".srw", ".3fr", ".erf", ".kdc", ".dcr", ".iiq", ".mos", ".mef"))
 
 _TIFF = (b"II*\0", b"MM\0*")
 _ORF = (b"IIRO", b"IIRS", b"MMOR")

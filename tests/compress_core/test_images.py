@@ -799,7 +799,7 @@ def test_names_like_a_picture_tell_damaged_pictures_from_stray_files():
         assert named_like_a_picture(uri), uri
     # Canon's and Fujifilm's HEIF photos (.HIF) and LibRaw's other cameras' RAWs were read by
     # their bytes but, damaged, called stray files
-    for uri in ("IMG_0001.HIF", "DSC0001.SR2", "a.3fr", "b.rwl", "c.x3f", "d.iiq", "e.mrw"):
+    for uri in ("IMG_0001.HIF", "DSC0001.SR2", "a.3fr", "b.rwl", "d.iiq", "e.kdc"):
         assert named_like_a_picture(uri), uri
     for uri in ("a/coffee.xmp", "Thumbs.db", "notes.txt", "noext", "a.jpg/README", "doc.pdf",
                 "clip.mpg", "<bytes>"):
