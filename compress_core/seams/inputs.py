@@ -46,7 +46,10 @@ def check_mask(mask, shape, name) -> Optional[np.ndarray]:
                         f"bytes ({type(mask).__name__}): read the mask first, such as "
                         "np.asarray(PIL.Image.open(path).convert('L')) > 0 (the command "
                         "line's mask options take files)")
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except ValueError as exc:   # (rows of unequal lengths)
+        raise ValueError(f"{name} must be a 2-D array of bool or numbers: {exc}") from None
     if not (mask.dtype == np.bool_ or np.issubdtype(mask.dtype, np.integer)
             or np.issubdtype(mask.dtype, np.floating)):
         raise TypeError(f"{name} must be an array of bool or numbers; got dtype {mask.dtype}")

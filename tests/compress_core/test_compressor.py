@@ -1118,6 +1118,8 @@ def test_compress_batch_refuses_one_image(compressor, files, chelsea, kind):
     (dict(scale=0.5, keep_mask="mask.png"), TypeError, "keep_mask must be an array of bool "
                                                        "or numbers, not a file name"),
     (dict(scale=0.5, keep_mask=np.full((4, 4), "x")), TypeError, "got dtype <U1"),
+    (dict(scale=0.5, keep_mask=[[1, 0], [1]]), ValueError, "keep_mask must be a 2-D array of "
+                                                           "bool or numbers: setting an array"),
     (dict(method="seam_carving", scale=0.5, remove_mask=np.zeros((4, 4, 3), bool)), ValueError,
      r"remove_mask must be a 2-D array"),
 ])
