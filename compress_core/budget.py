@@ -28,8 +28,10 @@ _BUDGET_STEP = 0.85
 #: picture of :data:`_SMALL_SOURCE` px, not from the whole picture (a 24-megapixel photo took
 #: 0.14-0.41 s a size for a dozen sizes of a few pixels that a budget no size meets tries:
 #: 7 s where such a search took 3.5 s before it went below 8 px; diff review 51). Lanczos
-#: over 8x and more: the candidates' bytes stay within a byte or two. Pictures of up to
-#: 512 px are resampled whole for every size, as before.
+#: in two steps of 8x and more: colours within 2 levels of one step's (with alpha, more only
+#: where it is near 0, invisible over any ground); a candidate's bytes move by a few, and a
+#: choice between sizes that score within the metric's noise at such sizes may flip. Pictures
+#: of up to 512 px are resampled whole for every size, as before.
 _SMALL_SIDE = 64
 _SMALL_SOURCE = 512
 #: A smaller size is skipped while even this share of its predicted smallest encoding is over

@@ -52,7 +52,7 @@ from .exif_edit import upright_in_place
 from .nclx import code_points, nclx_icc, png_gamma_icc
 from .samples16 import deep_pixels
 from .tiff_values import file_problem, overlapping_values
-from .raw import RAW_SUFFIXES, develop, raw_format, raw_metadata
+from .raw import RAW_SUFFIXES, UNREAD_RAW_SUFFIXES, develop, raw_format, raw_metadata
 from .pixels import (as_pixel_array, as_rgb_array, check_rgb8, clear_hidden, has_transparency,
                      image_list, to_pil)
 from .errors import (
@@ -367,6 +367,12 @@ def _decoding(name: str, data: bytes, limit: int):
             raise UnsupportedImageError(
                 f"{name}: a JPEG of {bits}-bit samples, which Pillow does not decode (8-bit "
                 "JPEGs only); convert it to a 16-bit PNG or TIFF, which are read") from exc
+        unread = posixpath.splitext(name.replace("\\", "/").lower())[1]
+        if unread in UNREAD_RAW_SUFFIXES:   # (intact ones were called damaged: diff review 51)
+            raise UnsupportedImageError(
+                f"{name}: a camera RAW ({unread[1:].upper()}) of a kind this library does not "
+                "read (Canon CRW, Minolta MRW and Sigma X3F are not TIFF-structured); convert "
+                "it to DNG (Adobe DNG Converter), which is read") from exc
         what = (f"a HEIF/HEIC file that {HEIF_PACKAGE} cannot decode" if is_heif(data)
                 else "a TIFF file Pillow cannot read (cut short, or samples it does not "
                 "support: floating-point or 32-bit colour, which saved with 8 or 16 bits per "

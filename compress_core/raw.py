@@ -54,7 +54,8 @@ from ._thread_warnings import silenced
 from .containers import REDUCED_RESOLUTION
 from .errors import ImageDecodeError, UnsupportedImageError
 
-__all__ = ["raw_format", "develop", "raw_metadata", "RAW_PACKAGE", "RAW_SUFFIXES"]
+__all__ = ["raw_format", "develop", "raw_metadata", "RAW_PACKAGE", "RAW_SUFFIXES",
+           "UNREAD_RAW_SUFFIXES"]
 
 #: The package that develops RAW files (PyPI name).
 RAW_PACKAGE = "rawpy"
@@ -68,6 +69,10 @@ RAW_PACKAGE = "rawpy"
 RAW_SUFFIXES = frozenset((
     ".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".pef", ".orf", ".rw2",
     ".rwl", ".raf", ".srw", ".3fr", ".erf", ".kdc", ".dcr", ".iiq", ".mos", ".mef"))
+#: Suffixes of camera RAW files :func:`raw_format` does not recognise (Canon CRW, Minolta
+#: MRW, Sigma X3F): no picture when read, but still a RAW's name that an output must not take
+#: (``-o thumb.crw`` would hold a JPEG).
+UNREAD_RAW_SUFFIXES = frozenset((".crw", ".mrw", ".x3f"))
 
 _TIFF = (b"II*\0", b"MM\0*")
 _ORF = (b"IIRO", b"IIRS", b"MMOR")

@@ -10,7 +10,7 @@ from PIL import features
 from ..containers import HEIF_SUFFIXES
 from ..errors import EncoderUnavailableError, EncodingError
 from ..options import ImageFormat, parse_option
-from ..raw import RAW_SUFFIXES
+from ..raw import RAW_SUFFIXES, UNREAD_RAW_SUFFIXES
 
 __all__ = ["QUALITY_RANGE", "OPTIONAL_PACKAGES", "supported_formats", "extension", "installed",
            "format_from_suffix", "unwritable_suffix", "default_quality", "check_quality",
@@ -145,7 +145,7 @@ def unwritable_suffix(path: str) -> Optional[str]:
         return named if named not in _PIL_NAME.values() else None
     if suffix in HEIF_SUFFIXES:
         return "HEIF"
-    if suffix in RAW_SUFFIXES:
+    if suffix in RAW_SUFFIXES or suffix in UNREAD_RAW_SUFFIXES:
         return f"camera RAW ({suffix[1:].upper()})"
     return _OTHER_IMAGE_SUFFIXES.get(suffix)
 

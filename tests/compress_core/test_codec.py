@@ -286,6 +286,10 @@ def test_suffixes_of_formats_the_library_does_not_write():
     for path, named in (("a.gif", "GIF"), ("b/c.TIF", "TIFF"), ("s3://b/d.bmp", "BMP"),
                         ("e.heic", "HEIF"), ("e.HIF", "HEIF"), ("f.cr2", "camera RAW (CR2)"),
                         ("f.sr2", "camera RAW (SR2)"),
+                        # RAWs that are read as no picture are RAWs' names all the same
+                        # (-o thumb.crw wrote a JPEG named as a Canon RAW: diff review 51)
+                        ("f.crw", "camera RAW (CRW)"), ("f.MRW", "camera RAW (MRW)"),
+                        ("f.x3f", "camera RAW (X3F)"),
                         ("g.svg", "SVG"), ("h.jxr", "JPEG XR")):
         assert unwritable_suffix(path) == named
     # ours, and names that name no image format (the caller's choice: -o small.bin)

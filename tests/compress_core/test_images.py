@@ -801,6 +801,19 @@ def test_names_like_a_picture_tell_damaged_pictures_from_stray_files():
     # their bytes but, damaged, called stray files
     for uri in ("IMG_0001.HIF", "DSC0001.SR2", "a.3fr", "b.rwl", "d.iiq", "e.kdc"):
         assert named_like_a_picture(uri), uri
+
+
+def test_a_raw_of_a_kind_that_is_not_read_says_so(tmp_path):
+    """Canon CRW, Minolta MRW and Sigma X3F files are not TIFF-structured and raw_format does
+    not recognise them: they were called damaged pictures, or stray files (diff review 51)."""
+    for name, head in (("CRW_0001.CRW", b"II\x1a\x00\x00\x00HEAPCCDR"),
+                       ("PICT0001.MRW", b"\x00MRM\x00\x00\x00\x10"),
+                       ("SDIM0001.x3f", b"FOVb\x00\x00\x00\x00")):
+        path = tmp_path / name
+        path.write_bytes(head + bytes(range(256)) * 8)
+        with pytest.raises(UnsupportedImageError, match=r"a camera RAW \((CRW|MRW|X3F)\) of a "
+                           r"kind this library does not read .*convert it to DNG"):
+            load_image(path)
     for uri in ("a/coffee.xmp", "Thumbs.db", "notes.txt", "noext", "a.jpg/README", "doc.pdf",
                 "clip.mpg", "<bytes>"):
         assert not named_like_a_picture(uri), uri

@@ -271,6 +271,7 @@ def test_concentration_is_the_share_of_the_brightest_tenth_of_cells():
     assert concentration(energy) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.timeout(30)   # (a numbering that does not count up loops for ever)
 def test_three_members_of_one_name_are_numbered():
     """Review 51: a numbering that did not count up hung on the third member of a name."""
     assert BlendEnergyFunction([Spot(), Spot(), Spot()]).member_names == (
