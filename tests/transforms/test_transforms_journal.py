@@ -49,11 +49,9 @@ def test_another_launch_reads_what_a_stopped_launch_journalled(manifest_root):
     assert resumed.reader().writer_of("d/IMG_1.JPG.abc.jpg", a_minute) == Lookup(None, True)
 
 
-def test_an_entry_written_after_the_output_is_not_that_outputs(tmp_path):
-    """A launch journals and then stops before its output is written: the file there is an
-    earlier launch's, which the newest entry written before it names. Stores keep times to
-    their own resolution (S3 in whole seconds: an output 3 ms after its entry read as 362 ms
-    before it; diff review 40): an entry up to 2 s after the output is still its own."""
+def _two_launches_entries(tmp_path):
+    """The manifest root and the entry files of two stopped launches' entries for one output
+    (runs r1 and r2: inputs /in/a/x.jpg and /in/b/x.jpg)."""
     root = str(tmp_path / "out" / "_manifest")
     first = RunJournal(root, "r1", launch="00000001")
     first.record("x.jpg.t.jpg", "/in/a/x.jpg", 10, FileIdentity(WHEN, None))
@@ -61,6 +59,15 @@ def test_an_entry_written_after_the_output_is_not_that_outputs(tmp_path):
     second.record("x.jpg.t.jpg", "/in/b/x.jpg", 20, FileIdentity(WHEN, None))
     entries = [tmp_path / "out" / "_manifest" / "_journal" / f"run_id=r{n}" /
                f"launch=0000000{n}" / output_key("x.jpg.t.jpg") for n in (1, 2)]
+    return root, entries
+
+
+def test_an_entry_written_after_the_output_is_not_that_outputs(tmp_path):
+    """A launch journals and then stops before its output is written: the file there is an
+    earlier launch's, which the newest entry written before it names. Stores keep times to
+    their own resolution (S3 in whole seconds: an output 3 ms after its entry read as 362 ms
+    before it; diff review 40): an entry up to 2 s after the output is still its own."""
+    root, entries = _two_launches_entries(tmp_path)
     now = time.time()
     os.utime(entries[0], (now - 60.4, now - 60.4))   # the first launch, its output a minute ago
     os.utime(entries[1], (now, now))                 # the second, stopped before its output
@@ -118,13 +125,7 @@ def test_an_entry_is_its_outputs_within_the_stores_clocks_and_the_newest_wins(tm
     test passing): an entry up to 2 s after its output's time is still that output's (S3 keeps
     whole seconds), one up to 3 s + 2 s before it too (the picture written after its entry);
     of two stopped launches' entries both in that window, the newest wrote the file."""
-    root = str(tmp_path / "out" / "_manifest")
-    first = RunJournal(root, "r1", launch="00000001")
-    first.record("x.jpg.t.jpg", "/in/a/x.jpg", 10, FileIdentity(WHEN, None))
-    second = RunJournal(root, "r2", launch="00000002")
-    second.record("x.jpg.t.jpg", "/in/b/x.jpg", 20, FileIdentity(WHEN, None))
-    entries = [tmp_path / "out" / "_manifest" / "_journal" / f"run_id=r{n}" /
-               f"launch=0000000{n}" / output_key("x.jpg.t.jpg") for n in (1, 2)]
+    root, entries = _two_launches_entries(tmp_path)
     now = time.time()
 
     def output_at(seconds):
