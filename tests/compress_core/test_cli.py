@@ -364,6 +364,20 @@ def test_an_output_that_would_replace_another_input_is_refused(work, capsys):
     assert (work / "taken.jpg").read_bytes() == other
 
 
+def test_an_input_spelt_through_a_link_that_another_output_would_replace_is_refused(work,
+                                                                                     capsys):
+    """The same photo as above, given through a link to its folder (alias/ -> .): one file
+    under two spellings, replaced by photo.jpg's output before it is read all the same."""
+    other = encode(photo("coffee", 120, 80), "JPEG", quality=90)
+    (work / "photo.jpg_compressed.jpg").write_bytes(other)
+    os.symlink(work, work / "alias")
+    code, out, err = run(capsys, "photo.jpg", "alias/photo.jpg_compressed.jpg", "-s", "0.5")
+    assert code == 2 and out == ""
+    assert "alias/photo.jpg_compressed.jpg is also an input, and photo.jpg's output " \
+        "./photo.jpg_compressed.jpg would replace it before it is read" in one_error_line(err)
+    assert (work / "photo.jpg_compressed.jpg").read_bytes() == other
+
+
 def test_an_earlier_output_of_another_format_is_no_clash_under_a_fixed_format(work, capsys):
     """Diff review 1, 49: photo.jpg beside an earlier run's photo.jpg_compressed.webp, with
     --format jpeg (whose output is photo.jpg_compressed.jpg), was refused as if the WebP
@@ -1453,6 +1467,24 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
         assert size_of(record["output"]) == (90, 60)
 
 
+
+def test_a_long_input_name_with_a_backslash_stays_one_file_name(work, capsys):
+    """A backslash is a character of a Linux file name; cutting a long name reads it as a
+    folder separator: the output is still one file beside the input, not a file in a folder
+    named after the first half of the name."""
+    long_name = "trip\\" + "x" * 232 + ".jpg"   # 241 bytes, one file name
+    (work / long_name).write_bytes((work / "photo.jpg").read_bytes())
+    code, out, err = run(capsys, long_name, "-s", "0.5", "-q", "--json")
+    assert code == 0, err
+    output = json.loads(out)["output"]
+    assert os.path.dirname(output) == "." and "\\" not in output and "/" not in \
+        os.path.basename(output)
+    assert sorted(os.listdir(work)) == sorted(
+        ["photo.jpg", "other.png", "notes.txt", "empty.jpg", "truncated.jpg", long_name,
+         os.path.basename(output)])
+    assert size_of(output) == (90, 60)
+
+
 @pytest.mark.parametrize("output, named", [("thumb.gif", "GIF"), ("thumb.tif", "TIFF"),
                                            ("thumb.bmp", "BMP"), ("thumb.heic", "HEIF"),
                                            ("thumb.dng", "camera RAW (DNG)"),
@@ -1651,3 +1683,31 @@ def test_a_jpeg_beside_its_photo_is_no_clash_for_jpeg_xl_outside_archive_mode(wo
     code, _, err = run(capsys, "photo.jpg", "photo.jpg_compressed.jpg", "-m", "jpeg", "-q",
                        "--format", "jxl")
     assert code == 2 and "would replace it before it is read" in err
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_blank_output_name_is_refused_not_written(work, capsys, blank):
+    """-o "$OUT" with OUT unset or blank: refused before any image, no file named ' '."""
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", blank)
+    assert code == 2 and out == "" and "empty (an unset shell variable?)" in err
+    assert sorted(os.listdir(work)) == ["empty.jpg", "notes.txt", "other.png", "photo.jpg",
+                                        "truncated.jpg"]
+
+
+def test_one_image_into_an_existing_folder_named_without_a_slash(work, capsys):
+    """-o out, out being a folder: the output goes into it under its own name (it is no file
+    to write over), and a second run finds it there."""
+    (work / "out").mkdir()
+    code, out, err = run(capsys, "photo.jpg", "-s", "0.5", "-o", "out", "--json")
+    assert code == 0, err
+    assert json.loads(out)["output"] == os.path.join("out", "photo.jpg_compressed.jpg")
+    assert os.listdir(work / "out") == ["photo.jpg_compressed.jpg"]
+    assert size_of(work / "out" / "photo.jpg_compressed.jpg") == (90, 60)
+
+
+def test_an_unreadable_input_is_named_once_in_its_error_line(work, capsys):
+    """The library's message starts with the input's name; the line says it once."""
+    code, _, err = run(capsys, "missing.jpg", "photo.jpg", "-s", "0.5", "-o", "out")
+    assert code == 2
+    assert one_error_line(err) == "semantic-compress: error: missing.jpg: no such file"
+    assert err.splitlines()[-1] == "semantic-compress: 1 of 2 images failed; 1 written"

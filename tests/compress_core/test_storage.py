@@ -857,3 +857,58 @@ def test_a_name_of_megabytes_is_cut_at_once():
     assert sanitize_relpath("a" * 199 + "é") == "a" * 199
     name = distinct_relpath("d/" + "日本" * 100 + ".jpg").split("/")[1]
     assert len(name.encode("utf-8")) <= 200 and name.startswith("日本" * 31 + "~")
+
+
+def test_a_home_folder_spelling_is_the_users_home_not_a_folder_named_tilde(tmp_path,
+                                                                           monkeypatch):
+    """``~`` is the home folder wherever the job is launched from (the test above puts the
+    home inside the working folder, where '~/../out' and './out' are one folder)."""
+    home = tmp_path / "users" / "me"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert storage.normalize_uri("~/photos/") == f"{home}/photos"
+    assert storage.folder_uri("~/../out") == f"{tmp_path}/users/out"
+    assert not os.path.exists(work / "~")
+
+
+def test_is_under_is_a_folder_and_what_it_holds_not_a_name_that_begins_alike():
+    """The job leaves out of its inputs what lies under --output: /data/out2 is another folder
+    than /data/out, its photos inputs like any other."""
+    assert storage.is_under("/data/out", "/data/out")
+    assert storage.is_under("/data/out/", "/data/out")
+    assert storage.is_under("/data/out/x.jpg", "/data/out/")
+    assert not storage.is_under("/data/out2", "/data/out")
+    assert not storage.is_under("/data/out2/x.jpg", "/data/out")
+    assert not storage.is_under("/data/outx.jpg", "/data/out/")
+
+
+def test_write_atomic_to_a_folder_names_the_folder_not_a_temporary_file(tmp_path):
+    """``-o`` an existing folder given where a file is written: the rename's own error named
+    the hidden temporary file beside it."""
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"photos: is a folder; give a file name") as e:
+        storage.write_atomic(str(tmp_path / "photos"), b"jpeg")
+    assert ".sc.tmp" not in str(e.value)
+    assert os.listdir(tmp_path / "photos") == [] and os.listdir(tmp_path) == ["photos"]
+
+
+def test_a_name_of_exactly_the_longest_length_keeps_its_name():
+    """The cut starts one byte past ``max_name_bytes``: a rerun with --skip_existing finds an
+    earlier output under the same name only if that line does not move."""
+    exact = "a" * 196 + ".jpg"                      # 200 bytes
+    assert storage.distinct_relpath(exact) == exact
+    assert storage.distinct_relpath("t/" + "é" * 30 + ".jpg", 64) == "t/" + "é" * 30 + ".jpg"
+    longer = storage.distinct_relpath("b" + exact)
+    assert storage.set_apart(longer) and len(longer.encode()) == 200
+
+
+def test_every_byte_a_latin1_name_may_hold_is_undecodable():
+    """0x80 to 0xFF, as os.listdir escapes them (b'caf\\xe9', b'\\xff.jpg' -> '\\udcff.jpg'):
+    a name not caught here stopped the whole job in Beam's coder."""
+    for byte in (0x80, 0xE9, 0xFF):
+        name = os.fsdecode(b"photo-" + bytes([byte]) + b".jpg")
+        assert storage.undecodable(name), hex(byte)
+        assert storage.shown(name) == f"photo-\\x{byte:02x}.jpg"
+    assert not storage.undecodable("caf\u00e9\u00ff.jpg")

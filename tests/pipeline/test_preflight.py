@@ -709,3 +709,18 @@ def test_allocation_semantic_without_jpeglib_stops_the_launch(monkeypatch):
         "pip install jpeglib==1.0.2")
     assert missing_encoder_problem("DataflowRunner", settings) is None
     assert missing_encoder_problem("DirectRunner", CompressSettings(scale=0.5)) is None
+
+
+def test_every_spelling_of_a_local_folder_is_refused_on_dataflow():
+    """file:// and local:// are this machine's disk too: on Dataflow the outputs went to the
+    workers' own disks, lost with them, and the job ended with status 0."""
+    from pipeline.preflight import local_paths_problem
+
+    for local in ("/data/out", "file:///data/out", "local:///data/out", "FILE:///data/out"):
+        said = local_paths_problem("DataflowRunner", {"--input": ["gs://b/in/"],
+                                                      "--output": [local]})
+        assert said == (f"--output {local}: a local path, which DataflowRunner's workers "
+                        "cannot reach (their own disks, lost with them); give a bucket URI "
+                        "(gs://...)"), local
+    assert local_paths_problem("DataflowRunner", {"--output": ["gs://b/out"]}) is None
+    assert local_paths_problem("DirectRunner", {"--output": ["file:///data/out"]}) is None

@@ -593,3 +593,21 @@ def test_a_claim_through_a_link_on_a_file_of_another_size_is_not_the_inputs(tmp_
             InputFile(z, name_apart("z.jpg", z), len(other), identity=later)]))
     # (set apart from another file's output under its own name: no "second copy" of it)
     assert "second copy" not in caplog.text
+
+
+def test_sizes_and_times_a_tool_rewrote_are_read_as_what_they_say_or_not_at_all():
+    """A manifest rewritten by another tool (text, floats, padding): what is a size or a time
+    is read as one; what is not (negative, fractional, a flag, other digits) is no size, so an
+    input is never matched to an earlier run's file by a number that is none."""
+    import transforms.earlier_outputs as eo
+
+    assert [eo._size(v) for v in (3473, "3473", " 3473 ", 3473.0, 0)] == [3473] * 4 + [0]
+    assert [eo._size(v) for v in (-1, "-1", -1.0, 3473.5, True, "\u0663\u0664", "", None,
+                                  "3 473")] == [None] * 9
+    us = 1_764_576_000_000_000            # 2025-12-01T08:00:00Z
+    assert eo._modified_us(us) == us
+    assert eo._modified_us("2025-12-01T08:00:00Z") == us
+    assert eo._modified_us(" 2025-12-01 09:00:00+01:00 ") == us
+    assert eo._modified_us(True) is None and eo._modified_us(None) is None
+    assert eo._time_text(" 2026-12-01T09:00:00+01:00 ") == "2026-12-01T08:00:00+00:00"
+    assert eo._time_text(None) == "" and eo._time_text("not a time") == "not a time"

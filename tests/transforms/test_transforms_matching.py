@@ -144,6 +144,41 @@ def test_a_named_input_must_exist_where_a_glob_may_match_nothing(tmp_path):
         fs.rm("/b", recursive=True)
 
 
+def test_a_glob_below_missing_folders_names_the_nearest_folder_that_exists(tmp_path):
+    """A disk not mounted, a dated folder not made: the warning names the nearest folder that
+    is there, however many levels up, and nothing where the glob's folder exists."""
+    (tmp_path / "photos").mkdir()
+    said = matching._missing_base(str(tmp_path / "photos" / "2026" / "12" / "01" / "*.jpg"))
+    assert said.startswith(f": its folder {tmp_path / 'photos' / '2026' / '12' / '01'} does "
+                           "not exist")
+    assert f"(the nearest folder that does: {tmp_path / 'photos'};" in said
+    assert matching._missing_base(str(tmp_path / "photos" / "*.jpg")) == ""
+    assert matching._missing_base("memory://nowhere/at/all/*.jpg") == ""   # (stores: none)
+
+
+def test_a_glob_of_the_home_folder_is_the_users_home(tmp_path, monkeypatch):
+    """--input '~/photos/*.jpg' quoted (a scheduler's line, no shell to expand it): the home
+    folder's photos, not those of a folder named '~' below wherever the job was launched."""
+    home, work = tmp_path / "users" / "me", tmp_path / "work"
+    (home / "photos").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert matching._normalize_pattern("~/photos/*.jpg") == f"{home}/photos/*.jpg"
+    assert matching._normalize_pattern("~/photos/*/") == f"{home}/photos/*/"
+
+
+def test_a_link_to_a_file_is_not_said_to_be_a_link_to_a_folder(tmp_path):
+    """The hint of an empty glob names links to folders (which a glob does not go through);
+    a link to a file is no reason for an empty match."""
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere.png").write_bytes(b"x")
+    os.symlink(tmp_path / "elsewhere.png", tmp_path / "in" / "sub" / "shortcut.png")
+    assert matching._linked_folders(str(tmp_path / "in" / "**" / "*.jpg")) == ""
+    os.symlink(tmp_path / "in" / "sub", tmp_path / "in" / "folder_link")
+    assert "links to folders" in matching._linked_folders(str(tmp_path / "in" / "**" / "*.jpg"))
+
+
 def test_relative_paths_of_listed_uris():
     uris = ["s3://b/in/2026/a.jpg", "s3://b/in/2025/a.jpg", "s3://b/in/c.jpg"]
     assert matching.relative_paths(uris) == ["2026/a.jpg", "2025/a.jpg", "c.jpg"]
