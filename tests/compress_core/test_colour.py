@@ -13,8 +13,8 @@ from compress_core.colour import (describes_srgb, device_to_srgb, has_srgb_prima
                                   profile_space, rgb_to_srgb, srgb_curves)
 from compress_core.nclx import png_gamma_icc
 
-from _core_data import (GRADIENT, curve_icc, decode, gamma_icc, gray_icc, photo, sample_file,
-                        srgb_icc, wide_icc)
+from _core_data import (GRADIENT, _curve, _icc, _xyz, curve_icc, decode, gamma_icc, gray_icc,
+                        photo, sample_file, srgb_icc, wide_icc)
 
 
 def _srgb_encode(linear):
@@ -199,11 +199,12 @@ def _table(values) -> bytes:
     gamma_icc(1.0), gamma_icc(1.8),                                   # curv, one gamma
     curve_icc("table 1.8", _table(np.linspace(0, 1, 1024) ** 1.8)),   # curv, a table
     curve_icc("table linear", _table([0.0, 1.0])),
+    curve_icc("identity", b"curv" + bytes(4) + struct.pack(">I", 0)),  # curv of no entries
     png_gamma_icc(1.0),                                               # para 0 (a PNG's gAMA)
     curve_icc("BT.709", _para(3, 1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)),
     curve_icc("para 1", _para(1, 2.0, 1.1, -0.1)),
     curve_icc("para 4", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045, 0.01, 0.0)),
-], ids=["curv-1.0", "curv-1.8", "table-1.8", "table-2", "para0", "para3-709", "para1", "para4"])
+], ids=["curv-1.0", "curv-1.8", "table-1.8", "table-2", "identity", "para0", "para3-709", "para1", "para4"])
 def test_srgb_curves_read_the_tone_curves_as_little_cms_does(icc):
     """The curves read from the profile, at the 256 values an 8-bit picture holds, give the
     colours Little CMS gives (within one level, its own rounding)."""
@@ -230,6 +231,22 @@ def test_srgb_curves_are_none_for_srgb_other_primaries_grey_and_broken_profiles(
     offset = curve_icc("para 4, offset", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
                                                 0.04045, 0.02, 0.02))
     assert srgb_curves(offset) is None
+
+
+def test_srgb_curves_read_a_gamma_as_the_icc_writes_it_and_leave_lookup_tables_to_little_cms():
+    """A ``curv`` of one entry is a u8Fixed8 gamma (461/256 is 1.80, not 1.81): the 16-bit
+    path (samples16) reads it exactly, where the 8-bit check above allows a level. A profile
+    with lookup tables (A2B0, which Little CMS applies over the matrix and curves) is not
+    read as its curves."""
+    x = np.arange(65536) / 65535.0
+    np.testing.assert_allclose(srgb_curves(gamma_icc(1.8)), np.stack([x ** (461 / 256)] * 3),
+                               rtol=0, atol=1e-12)
+    tagged = _icc(b"RGB ", "gamma 1.8 with a lookup table", [
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"rXYZ", _xyz(0.4361, 0.2225, 0.0139)),
+        (b"gXYZ", _xyz(0.3851, 0.7169, 0.0971)), (b"bXYZ", _xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", _curve(1.8)), (b"gTRC", _curve(1.8)), (b"bTRC", _curve(1.8)),
+        (b"A2B0", b"mft2" + bytes(48))])
+    assert has_srgb_primaries(tagged) and srgb_curves(tagged) is None
 
 
 def test_float_pipeline_of_many_elements_is_not_evaluated():

@@ -1276,6 +1276,35 @@ def test_smart_crop_of_the_photos_own_aspect_uses_the_whole_frame(shape, kwargs,
 
 
 # ------------------------------------------------------------- bad input
+@pytest.mark.parametrize("target, box", [((77, 50), (451, 293)), ((50, 77), (195, 300))])
+def test_smart_crop_takes_the_largest_window_of_the_target_s_aspect(target, box):
+    """The window spans the whole frame along its limiting side and the nearest whole pixels of
+    the target's aspect across (451 x 300 to 77 x 50: 451 x 293, 293.0 rounded; truncated,
+    292.99 had been 450 x 292, a column of the frame lost and the window stretched)."""
+    pixels = photo("coffee", 451, 300)
+    result = _run(SemanticCompressor(GRADIENT), pixels, method="smart_crop", format="png",
+                  target_width=target[0], target_height=target[1])
+    left, top, right, bottom = result.crop_box
+    assert (right - left, bottom - top) == box and result.size == target
+    assert result.operations["scaled_from"] == box
+    assert result.stretch == pytest.approx(1.0, abs=0.01)
+
+
+def test_smart_crop_where_no_window_has_the_target_s_aspect_reports_its_stretch(caplog):
+    """A 40 x 2 strip to 200 x 2: the best window is 40 x 1, stretched 2.5x to the target; the
+    result, its operations and a warning say so, and the retained energy counts it."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="compress_core.compressor"):
+        result = _run(SemanticCompressor(GRADIENT), photo("coffee", 40, 2), method="smart_crop",
+                      format="png", target_width=200, target_height=2)
+    assert result.size == (200, 2) and result.crop_box == (0, 0, 40, 1)
+    assert result.stretch == pytest.approx(2.5) and result.operations["stretch"] == result.stretch
+    assert result.retained_energy_ratio <= 1 / 2.5
+    assert caplog.messages == ["<array>: 40x2 to 200x2 is stretched 2.50x, over none "
+                               "(smart_crop): no crop of the picture has that aspect"]
+
+
 def test_no_target_is_an_error(compressor, chelsea):
     for method in METHODS:
         with pytest.raises(ValueError, match="give at least one target: scale, target_width, "
@@ -2424,6 +2453,9 @@ def test_seams_inserted_after_removals_still_count_the_removals(compressor):
                 method="seam_carving", format="png")
     assert removed.stretch > 1.0 and removed.retained_energy_ratio < 0.95
     assert one_more.seams == {"vertical": 60, "horizontal": -1}
+    # the net, and what it is made of: 60 columns removed, then one row inserted
+    assert one_more.operations["seams_removed"] == {"vertical": 60, "horizontal": 0}
+    assert one_more.operations["seams_inserted"] == {"vertical": 0, "horizontal": 1}
     assert one_more.stretch == pytest.approx(removed.stretch * 121 / 120, rel=1e-3)
     assert one_more.retained_energy_ratio == pytest.approx(
         removed.retained_energy_ratio * removed.stretch / one_more.stretch, rel=1e-3)

@@ -186,6 +186,24 @@ def test_a_graphic_keeping_its_aspect_is_scaled_whole(compressor):
     assert plan.margin_crop is None
 
 
+def test_a_transparent_photo_keeping_its_aspect_is_scaled_whole():
+    """A cut-out's transparent margin is layout (a product shot's padding), never cropped as
+    "nearly empty", whatever the policy: chelsea on a fully transparent border of 30 px, which
+    a policy cropping nearly empty margins crops where the border is opaque white."""
+    cat = photo("chelsea", 240)
+    h, w = cat.shape[:2]
+    canvas = np.zeros((h + 60, w + 60, 4), np.uint8)
+    canvas[30:30 + h, 30:30 + w, :3] = cat
+    canvas[30:30 + h, 30:30 + w, 3] = 255
+    compressor = SemanticCompressor(GRADIENT, policy=HybridPolicy(free_crop_density=0.25))
+    opaque = canvas[..., :3].copy()
+    opaque[canvas[..., 3] == 0] = 255
+    assert _compress(compressor, opaque, scale=0.5).operations["margin_crop"] is not None
+    result = _compress(compressor, canvas, scale=0.5)
+    assert result.operations["margin_crop"] is None and result.crop_box is None
+    np.testing.assert_array_equal(result.pixels[..., 3], lanczos(canvas, *result.size)[..., 3])
+
+
 def test_enlarging_is_resampling(compressor):
     pixels = photo("coffee", 90)
     result = _compress(compressor, pixels, scale=1.5)

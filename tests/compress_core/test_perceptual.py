@@ -296,10 +296,12 @@ def test_the_plane_pool_keeps_at_most_its_limit_the_latest_first():
     pool.give(large, c)  # 6912 bytes: the least recently used size goes (a), then the older b
     assert pool.take(small) is not a
     assert pool.take(large) is c and pool.take(large) is not b
-    huge = [(3, 32, 32)]  # 12 KiB, over the limit: never kept
+    huge = [(3, 32, 32)]  # 12 KiB, over the limit: never kept, nor does it evict what is
     planes = pool.take(huge)
+    pool.give(small, a)
     pool.give(huge, planes)
     assert pool.take(huge) is not planes
+    assert pool.take(small) is a
 
 
 def test_a_picture_over_the_pool_s_limit_keeps_one_plane_set_of_its_own(monkeypatch):

@@ -845,6 +845,69 @@ def test_summary_report_lists_errors_first(two_runs):
                      text, re.M)
 
 
+def test_the_run_summary_says_the_share_saved_and_names_dead_letters_only_of_failures():
+    """The job's closing lines: the share of the input bytes saved (75% of 10 KB to 2.5 KB,
+    not the 25% written), and the dead letters' folder only where some input failed (none
+    are written otherwise: the folder named may not exist)."""
+    from pipeline.report.summary import RunSummary
+
+    clean = RunSummary(run_id="r", ok=2, failed=0, skipped=0, bytes_in=10_000, bytes_out=2_500,
+                       dead_letters="/tmp/dead")
+    text = report.format_summary(clean)
+    assert "bytes in 10.0 KB -> out 2.5 KB (75% saved)" in text
+    assert "dead letters" not in text
+    failed = RunSummary(run_id="r", ok=2, failed=1, skipped=0, bytes_in=10_000,
+                        bytes_out=2_500, dead_letters="/tmp/dead")
+    assert "  dead letters: /tmp/dead" in report.format_summary(failed).splitlines()
+
+
+def test_the_run_summary_from_the_manifest_counts_inputs_skipped_as_failed_before():
+    """A --skip_existing night that skipped its damaged files: its closing lines say how many
+    and why (the errors line alone reads "0 failed")."""
+    from transforms.manifest import SKIP_FAILED_BEFORE
+
+    rows = [skipped_row("n2", f"/in/{n}.jpg", None, 10, skip_reason=SKIP_FAILED_BEFORE,
+                        error_type="ImageDecodeError", error_message="cut short")
+            for n in ("cut", "notes")] + [skipped_row("n2", "/in/a.jpg", "/out/a.jpg", 10, 5,
+                                                      "JPEG")]
+    s = report.summarize_manifest("m", "n2",
+                                  table=pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA))
+    assert (s.failed, s.skipped, s.failed_before) == (0, 3, 2)
+    assert "  skipped, failed before: 2 (an earlier run failed" in report.format_summary(s)
+
+
+def test_the_runs_comparison_gives_each_difference_the_sign_of_the_later_run_less_the_first():
+    """A night failing 3 of 10 inputs (1 an error, 2 skipped as failed before) after one that
+    failed 1 of 10: its failing share is 20 points up, as its errors are 1 up."""
+    from pipeline.report.cells import RUN_HEAD, delta_cells
+
+    def run(run_id, error, failed_before, bytes_out):
+        return {"run_id": run_id, "images": 10, "ok": 10 - error - failed_before,
+                "error": error, "skipped": failed_before,
+                "skipped_failed_before": failed_before, "bytes_in": 10_000,
+                "bytes_out": bytes_out, "saved_fraction": 1 - bytes_out / 10_000,
+                "mean_byte_ratio": None, "median_byte_ratio": None, "mean_pixel_ratio": None,
+                "median_quality_score": None, "median_total_ms": None}
+
+    cells = dict(zip(RUN_HEAD, delta_cells(run("n2", 1, 2, 3_000), run("n1", 1, 0, 2_000))))
+    assert cells["run"] == "Δ n2 vs n1"
+    assert (cells["error"], cells["skipped"], cells["bytes out"], cells["saved"],
+            cells["failing"]) == ("+0", "+2", "+1.0 KB", "-10.0 pt", "+20.0 pt")
+
+
+def test_the_run_screen_lists_each_status_by_input_name(tmp_path):
+    """The rows of a run, written in the order its workers finished, are listed errors first
+    and each status by input name."""
+    names = ["/p/c.jpg", "/p/a.jpg", "/p/b.jpg"]
+    rows = [ok_row("r", uri, uri + ".out", _result(i), "ab" * 32, method="hybrid",
+                   energy="deep", model="lite0", params="{}") for i, uri in enumerate(names)]
+    rows.insert(1, error_row("r", "/p/z.jpg", "ImageDecodeError", "damaged"))
+    write_run(tmp_path / "manifest", "r", rows, parts=1)
+    lines = report.summary_report(str(tmp_path / "manifest"), "r").splitlines()
+    listed = lines[lines.index(next(l for l in lines if l.strip().startswith("input"))) + 1:]
+    assert [line.split()[0] for line in listed] == ["z.jpg", "a.jpg", "b.jpg", "c.jpg"]
+
+
 def test_the_run_screen_keeps_its_columns_with_wide_characters(tmp_path):
     """Names in Japanese, Chinese or with emoji take two terminal columns a character: padded
     by characters, they pushed the status, size and bytes of their lines out of line with the
@@ -1187,6 +1250,30 @@ def test_an_error_type_s_examples_are_distinct_inputs():
     assert errors["count"] == 5
     assert [x["input_uri"] for x in errors["examples"]] == ["/in/cut.jpg", "/in/b.jpg",
                                                             "/in/c.jpg"]
+
+
+def test_the_report_orders_error_types_settings_and_formats_largest_first():
+    """The error types most frequent first (the first MAX_ERROR_TYPES are the ones shown), the
+    settings with most images first and the formats that saved most bytes first; names (in
+    alphabetical order) tie-break only."""
+    from pipeline.report import build_report
+
+    rows = [error_row("r", f"/in/{t}{k}.jpg", t, "damaged", method="hybrid", energy="deep",
+                      model="lite0", params='{"scale":0.5}')
+            for t, n in (("AError", 1), ("MError", 2), ("ZError", 3)) for k in range(n)]
+    for k in range(6):   # 4 of scale 0.25 as WEBP (saving most), 2 of scale 0.5 as JPEG
+        fmt, params = ("WEBP", '{"scale":0.25}') if k < 4 else ("JPEG", '{"scale":0.5}')
+        result = _result(k)
+        result.format = fmt
+        result.compressed_bytes = 1_000 if fmt == "WEBP" else 9_000
+        rows.append(ok_row("r", f"/in/ok{k}.jpg", f"/out/ok{k}", result, "ab" * 32,
+                           method="hybrid", energy="deep", model="lite0", params=params))
+    rep = build_report(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), "m")
+    assert [e["error_type"] for e in rep.errors] == ["ZError", "MError", "AError"]
+    assert [e["count"] for e in rep.errors] == [3, 2, 1]
+    assert [(r["settings"], r["images"]) for r in rep.by_config] == [("scale=0.5", 8),
+                                                                      ("scale=0.25", 4)]
+    assert [r["output_format"] for r in rep.by_format] == ["WEBP", "JPEG"]
 
 
 def test_inputs_skipped_as_failed_before_are_named_under_the_errors(tmp_path):
