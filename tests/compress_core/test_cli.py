@@ -1467,7 +1467,6 @@ def test_a_long_input_name_gets_an_output_name_that_fits(work, capsys):
         assert size_of(record["output"]) == (90, 60)
 
 
-
 def test_a_long_input_name_with_a_backslash_stays_one_file_name(work, capsys):
     """A backslash is a character of a Linux file name; cutting a long name reads it as a
     folder separator: the output is still one file beside the input, not a file in a folder

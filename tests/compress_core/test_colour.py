@@ -144,7 +144,6 @@ def test_a_profile_of_another_space_than_the_pixels_is_dropped_with_a_warning(ca
     assert device_to_srgb(grey, garbage, "x") == (grey, None)
 
 
-
 @pytest.mark.parametrize("mode", ["L", "CMYK"])
 def test_an_rgb_profile_on_grey_or_cmyk_pixels_is_dropped(mode, caplog):
     """An RGB profile describes no grey or CMYK pixels (libpng refuses it, Chrome ignores it):
@@ -204,7 +203,8 @@ def _table(values) -> bytes:
     curve_icc("BT.709", _para(3, 1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)),
     curve_icc("para 1", _para(1, 2.0, 1.1, -0.1)),
     curve_icc("para 4", _para(4, 2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045, 0.01, 0.0)),
-], ids=["curv-1.0", "curv-1.8", "table-1.8", "table-2", "identity", "para0", "para3-709", "para1", "para4"])
+], ids=["curv-1.0", "curv-1.8", "table-1.8", "table-2", "identity", "para0", "para3-709",
+        "para1", "para4"])
 def test_srgb_curves_read_the_tone_curves_as_little_cms_does(icc):
     """The curves read from the profile, at the 256 values an 8-bit picture holds, give the
     colours Little CMS gives (within one level, its own rounding)."""

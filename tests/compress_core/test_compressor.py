@@ -1477,7 +1477,6 @@ def test_seam_carving_records_the_stretch_its_seams_leave(compressor, chelsea):
     assert result.retained_energy_ratio == pytest.approx(share / result.stretch, rel=1e-6)
 
 
-
 def test_max_stretch_bounds_the_hybrid_squeeze(compressor, chelsea):
     """A square thumbnail of a 3:2 photo: at most a 1.05 squeeze by default; max_stretch=1.5
     allows the whole change as a squeeze, 1.1 caps it and the rest is cut or carved."""

@@ -390,7 +390,6 @@ def test_compact_applies_a_profile_too_large_to_carry():
     assert np.abs(large.pixels.astype(int) - rgb_to_srgb(small.pixels, icc)).max() <= 1
 
 
-
 def test_keep_applies_a_profile_readers_refuse():
     """Under keep a 2 MB RGB profile was carried into a PNG that Pillow (the library's own
     load_image too) refuses to open (its iCCP decompresses past MAX_TEXT_CHUNK), and a 17 MB

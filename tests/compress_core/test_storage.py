@@ -164,7 +164,6 @@ def test_read_bytes_errors_are_typed(tmp_path):
     assert issubclass(BrokenLinkError, ImageReadError)
 
 
-
 def test_a_web_server_that_cannot_be_reached_is_no_missing_file(tmp_path, web_folder):
     """An http input whose server refuses the connection was "no such file" (CLI review 47):
     the failed range read asked the object's size to tell an empty object, and fsspec's http
@@ -395,7 +394,6 @@ def test_write_atomic_failing_midway_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         storage.write_atomic(str(target), b"data")
     assert os.listdir(tmp_path) == []
-
 
 
 def _killed_mid_write(path):

@@ -182,7 +182,6 @@ def test_manifest_prefix_is_a_hive_partition():
         == "gs://b/m/run_id=20260101T000000Z-abc"
 
 
-
 def test_the_schema_cites_a_document_of_the_repository():
     """The files' metadata cited "DESIGN.md section 5", which the repository does not have."""
     import os

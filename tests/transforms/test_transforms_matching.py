@@ -64,7 +64,6 @@ def test_pictures_left_out_as_hidden_are_named_in_a_warning(tmp_path, caplog):
     assert not caplog.records
 
 
-
 def test_a_glob_of_folders_names_the_pictures_it_leaves_out_too(tmp_path, caplog):
     """Docs review 45: a glob ending in '/' takes each folder it matches as a folder input,
     but the pictures of their '_x/' folders were left out with no word, where the same folder
