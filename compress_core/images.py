@@ -320,13 +320,18 @@ def begins_like_a_picture(data: bytes) -> bool:
             or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"))
 
 
+def _name_suffix(name: str) -> str:
+    """The suffix of a file name or URI (``\\`` read as ``/``), lower case, with its dot."""
+    return posixpath.splitext(name.replace("\\", "/").lower())[1]
+
+
 def named_like_a_picture(name: str) -> bool:
     """Whether ``name``'s suffix names a picture: a format the library writes (``.jpg``,
     ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.jxl`` ...), one Pillow reads (GIF, TIFF,
     BMP, JPEG 2000, PPM, TGA, ICO, QOI ...) or HEIF and camera RAW."""
     from .codec import format_from_suffix  # (the codec reads this module)
 
-    suffix = posixpath.splitext(name.replace("\\", "/").lower())[1]
+    suffix = _name_suffix(name)
     return (format_from_suffix(name) is not None or suffix in _OTHER_PICTURE_SUFFIXES
             or (suffix in Image.registered_extensions() and suffix not in _NOT_PICTURE_SUFFIXES))
 
@@ -367,7 +372,7 @@ def _decoding(name: str, data: bytes, limit: int):
             raise UnsupportedImageError(
                 f"{name}: a JPEG of {bits}-bit samples, which Pillow does not decode (8-bit "
                 "JPEGs only); convert it to a 16-bit PNG or TIFF, which are read") from exc
-        unread = posixpath.splitext(name.replace("\\", "/").lower())[1]
+        unread = _name_suffix(name)
         if unread in UNREAD_RAW_SUFFIXES:   # (intact ones were called damaged: diff review 51)
             raise UnsupportedImageError(
                 f"{name}: a camera RAW ({unread[1:].upper()}) of a kind this library does not "

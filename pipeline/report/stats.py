@@ -111,14 +111,19 @@ def totals(table: pa.Table) -> Dict[str, Any]:
     }
 
 
-def _input_keys(uris: pa.ChunkedArray) -> pa.ChunkedArray:
+def _each_value_once(column, spell) -> pa.Array:
+    """``column`` (strings) with ``spell`` applied once per distinct value, as strings."""
+    encoded = column.combine_chunks().dictionary_encode()
+    spelt = pa.array([None if value is None else spell(value)
+                      for value in encoded.dictionary.to_pylist()], pa.string())
+    return pa.DictionaryArray.from_arrays(encoded.indices, spelt).cast(pa.string())
+
+
+def _input_keys(uris: pa.ChunkedArray) -> pa.Array:
     """One spelling per input file, the job's (:func:`compress_core.storage.input_key`, which
     the job's rows have recorded since 2026-12-05; older rows kept the ``--input``'s
-    spelling), computed once per distinct URI."""
-    distinct = pc.unique(uris)
-    keys = pa.array([None if uri is None else input_key(uri) for uri in distinct.to_pylist()],
-                    pa.string())
-    return pc.take(keys, pc.index_in(uris, value_set=distinct))
+    spelling)."""
+    return _each_value_once(uris, input_key)
 
 
 def stored_now(table: pa.Table) -> Dict[str, Any]:
@@ -219,9 +224,7 @@ def _settings_of(params: Optional[str]) -> Optional[str]:
 def _by_settings(table: pa.Table) -> List[Dict[str, Any]]:
     """:func:`_group_table` per setting (the ``params`` column: what was asked for, output
     format, quality or byte budget included), each named by what differs (``settings``)."""
-    encoded = table["params"].combine_chunks().dictionary_encode()   # (each value once)
-    settings = pa.array([_settings_of(p) for p in encoded.dictionary.to_pylist()], pa.string())
-    params = pa.DictionaryArray.from_arrays(encoded.indices, settings).cast(pa.string())
+    params = _each_value_once(table["params"], _settings_of)
     table = table.set_column(table.schema.get_field_index("params"), "params", params)
     rows = _group_table(table, ["params", "method", "energy", "model"])
     labels = settings_labels(r["params"] for r in rows)

@@ -94,16 +94,21 @@ def test_forget_removes_the_launch_and_empty_folders_only(manifest_root):
     RunJournal(manifest_root, "never").forget()            # nothing there: fine
 
 
-def test_an_unreadable_entry_names_nothing(manifest_root):
-    journal = RunJournal(manifest_root, "r1", launch="0000000a")
-    journal.record("x.jpg.t.jpg", "/in/x.jpg", 1, FileIdentity())
+def _entry_rewritten(manifest_root, launch, text):
+    """What a later run reads of launch ``launch``'s entry for x.jpg.t.jpg once its file
+    holds ``text`` (another tool's rewrite, a store's garbled read)."""
+    RunJournal(manifest_root, "r1", launch=launch).record("x.jpg.t.jpg", "/in/x.jpg", 1,
+                                                           FileIdentity())
     fs, root = fsspec.core.url_to_fs(manifest_root)
-    entry = f"{root}/_journal/run_id=r1/launch=0000000a/{output_key('x.jpg.t.jpg')}"
-    fs.pipe_file(entry, b"{not json")
-    assert RunJournal(manifest_root, "r2").reader().writer_of(
-        "x.jpg.t.jpg", _later()).entry is None
-    fs.pipe_file(entry, b'{"input_uri": "/in/x.jpg", "input_bytes": true}')
-    found = RunJournal(manifest_root, "r2").reader().writer_of("x.jpg.t.jpg", _later()).entry
+    fs.pipe_file(f"{root}/_journal/run_id=r1/launch={launch}/{output_key('x.jpg.t.jpg')}",
+                 text)
+    return RunJournal(manifest_root, "r2").reader().writer_of("x.jpg.t.jpg", _later()).entry
+
+
+def test_an_unreadable_entry_names_nothing(manifest_root):
+    assert _entry_rewritten(manifest_root, "0000000a", b"{not json") is None
+    found = _entry_rewritten(manifest_root, "0000000a",
+                             b'{"input_uri": "/in/x.jpg", "input_bytes": true}')
     assert found.input_bytes is None and found.identity == FileIdentity()
 
 
@@ -160,13 +165,7 @@ def test_a_launch_reads_its_own_entry_of_an_output_its_retried_bundle_wrote(mani
 
 
 def test_an_entry_with_a_size_or_uri_it_cannot_have_is_read_without_them(manifest_root):
-    journal = RunJournal(manifest_root, "r1", launch="0000000c")
-    journal.record("x.jpg.t.jpg", "/in/x.jpg", 1, FileIdentity())
-    fs, root = fsspec.core.url_to_fs(manifest_root)
-    entry = f"{root}/_journal/run_id=r1/launch=0000000c/{output_key('x.jpg.t.jpg')}"
-    fs.pipe_file(entry, b'{"input_uri": "/in/x.jpg", "input_bytes": -5}')
-    reader = RunJournal(manifest_root, "r2").reader()
-    assert reader.writer_of("x.jpg.t.jpg", _later()).entry.input_bytes is None
-    fs.pipe_file(entry, b'{"input_uri": 7, "input_bytes": 5}')
-    assert RunJournal(manifest_root, "r2").reader().writer_of(
-        "x.jpg.t.jpg", _later()).entry is None
+    assert _entry_rewritten(manifest_root, "0000000c",
+                            b'{"input_uri": "/in/x.jpg", "input_bytes": -5}').input_bytes is None
+    assert _entry_rewritten(manifest_root, "0000000c",
+                            b'{"input_uri": 7, "input_bytes": 5}') is None
